@@ -1,0 +1,701 @@
+/* scalpel_kernels.h - dense and grouped-sparse fp32 kernels, and im2col for convolutions.
+ *
+ * Part of Scalpel (see scalpel_format.h for the version). Depends on scalpel_format.h.
+ *
+ * USAGE
+ *   #define SCALPEL_IMPLEMENTATION        // in one C file: every module, or just
+ *   #include "scalpel.h"                  // SCALPEL_KERNELS_IMPLEMENTATION for this one
+ *
+ *     float y[300];
+ *     scalpel_gemv_f32(w, 300, 784, x, y);          // y = W . x, W dense [300 x 784]
+ *     scalpel_gcsr m;
+ *     scalpel_gcsr_from_dense(w, 300, 784, 8, &m);  // groups of 8 along the input axis
+ *     scalpel_gcsr_spmv_f32(&m, x, y);              // same y, skipping pruned groups
+ *     scalpel_gcsr_free(&m);
+ *
+ * BACKENDS (chosen at compile time from the target; scalpel_kernels_backend() names the one
+ * compiled in)
+ *   "x86-avx512"  -mavx512f: 16-lane fp32 through SIMDe (native AVX-512 instructions)
+ *   "x86-avx2"    -mavx2 -mfma: 8 lanes through SIMDe
+ *   "x86-sse2"    any x86-64: 4 lanes through SIMDe
+ *   "arm-neon"    AArch64 / ARMv7 with NEON: 4 lanes through SIMDe (its NEON mapping)
+ *   "arm-mve"     Cortex-M55/M85 with Helium fp (-mcpu=cortex-m55): <arm_mve.h>, 4 lanes with
+ *                 tail predication; no SIMDe (it has no Helium mapping)
+ *   "scalar"      everything else, Cortex-M4/M7 fp32 included (plain C: on those cores SIMDe's
+ *                 scalar fallback costs about twice the instructions of a plain loop), and any
+ *                 build with SCALPEL_NO_SIMD
+ *   The SIMDe backends need Debian's libsimde-dev (or SIMDe's headers on the include path).
+ *
+ *   The grouped sparse kernel is fastest when G equals the vector width (16, 8 or 4 above): one
+ *   index load, one vector load of x and one of the weights, one fused multiply-add per group.
+ *   Every G in {1, 2, 4, 8, 16} is correct on every backend; G = 4, 8, 16 use 128-, 256- and
+ *   512-bit SIMDe vectors, which SIMDe maps to the widest real registers available.
+ *
+ * CONFIGURATION
+ *   SCALPEL_NO_SIMD   plain C kernels only (define everywhere the implementation is compiled)
+ *
+ * ACCURACY
+ *   Each fast kernel computes the same sums as its plain C `_ref` oracle, in a different order
+ *   and with fused multiply-adds, so results are not bit-identical. For an output that is a sum
+ *   of n products, |fast - ref| <= 2 * n * FLT_EPSILON * sum |w_i * x_i| (the classic bound
+ *   for recursive summation, applied to both), which the tests check on every backend.
+ *
+ * DOES NOT
+ *   allocate, keep state, check arguments (kernels trust them: validate sparse matrices built
+ *   from outside with scalpel_gcsr_validate once), or use threads.
+ *
+ * MEMORY
+ *   Inputs and outputs need no particular alignment. Outputs must not overlap inputs.
+ */
+#include "scalpel_format.h"
+
+#ifndef SCALPEL_KERNELS_H
+#define SCALPEL_KERNELS_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* y[rows] = W[rows x cols] . x[cols] */
+SCALPEL_API void scalpel_gemv_f32(const float *w, int32_t rows, int32_t cols, const float *x, float *y);
+SCALPEL_API void scalpel_gemv_f32_ref(const float *w, int32_t rows, int32_t cols, const float *x, float *y);
+
+/* C[m x n] = A[m x k] . B[k x n] (row-major, C overwritten) */
+SCALPEL_API void scalpel_gemm_f32(const float *a, int32_t m, int32_t k, const float *b, int32_t n, float *c);
+SCALPEL_API void scalpel_gemm_f32_ref(const float *a, int32_t m, int32_t k, const float *b, int32_t n, float *c);
+
+/* y[rows] = W[rows x cols] . x[cols], W grouped-CSR (dtype F32) */
+SCALPEL_API void scalpel_gcsr_spmv_f32(const scalpel_gcsr *w, const float *x, float *y);
+SCALPEL_API void scalpel_gcsr_spmv_f32_ref(const scalpel_gcsr *w, const float *x, float *y);
+
+/* C[rows x n] = W[rows x cols] . B[cols x n], W grouped-CSR (dtype F32), B and C row-major */
+SCALPEL_API void scalpel_gcsr_spmm_f32(const scalpel_gcsr *w, const float *b, int32_t n, float *c);
+SCALPEL_API void scalpel_gcsr_spmm_f32_ref(const scalpel_gcsr *w, const float *b, int32_t n, float *c);
+
+/* The code path compiled in: "x86-avx512", "x86-avx2", "x86-sse2", "arm-neon", "arm-mve",
+ * "scalar". */
+SCALPEL_API const char *scalpel_kernels_backend(void);
+
+/* Output size of a convolution or pooling window along one axis:
+ * (size + 2*pad - kernel) / stride + 1, or -1 when the arguments are invalid (size < 1,
+ * kernel < 1, stride < 1, pad < 0, pad >= kernel, or a window that does not fit). */
+SCALPEL_API int32_t scalpel_conv_out_dim(int32_t size, int32_t kernel, int32_t stride, int32_t pad);
+
+/* col[(C*K*K) x (OH*OW)] = im2col(in[C x H x W]) for a K x K window, stride S, zero padding P,
+ * OH = scalpel_conv_out_dim(H, K, S, P), OW likewise. Row (c*K + i)*K + j of col holds input
+ * channel c shifted by window offset (i, j), so that a convolution with weights
+ * W[out x C x K x K] is the product W[out x C*K*K] . col = out[out x OH*OW] (dense gemm or a
+ * grouped-CSR spmm of the flattened filters). Arguments must give OH, OW >= 1. */
+SCALPEL_API void scalpel_im2col_f32(const float *in, int32_t channels, int32_t height, int32_t width,
+                                    int32_t kernel, int32_t stride, int32_t pad, float *col);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SCALPEL_KERNELS_H */
+
+/* >>implementation ========================================================================= */
+#if defined(SCALPEL_IMPLEMENTATION) && !defined(SCALPEL_KERNELS_IMPLEMENTATION)
+#define SCALPEL_KERNELS_IMPLEMENTATION
+#endif
+
+#if defined(SCALPEL_KERNELS_IMPLEMENTATION) && !defined(SCALPEL__KERNELS_IMPLEMENTATION_DONE)
+#define SCALPEL__KERNELS_IMPLEMENTATION_DONE
+
+#include <string.h>
+
+/* ---- platform detection: the one place that decides the backend ------------------------ */
+#if defined(SCALPEL_NO_SIMD)
+#  define SCALPEL__BACKEND "scalar"
+#elif defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
+#  define SCALPEL__MVE 1
+#  define SCALPEL__BACKEND "arm-mve"
+#  include <arm_mve.h>
+#elif defined(__ARM_ARCH_PROFILE) && (__ARM_ARCH_PROFILE == 'M')
+#  define SCALPEL__BACKEND "scalar"      /* Cortex-M without Helium: plain C fp32 */
+#elif defined(__AVX512F__) || defined(__AVX2__) || defined(__SSE2__) || defined(_M_X64) || \
+      defined(__ARM_NEON) || defined(__ARM_NEON__)
+#  if defined(__has_include)
+#    if !__has_include(<simde/x86/avx512.h>)
+#      error "Scalpel: SIMDe not found. Install it (Debian: apt-get install libsimde-dev), add its headers to the include path, or define SCALPEL_NO_SIMD for plain C kernels."
+#    endif
+#  endif
+#  define SCALPEL__SIMDE 1
+#  include <simde/x86/avx512.h>
+#  if defined(__AVX512F__)
+#    define SCALPEL__VW 16
+#    define SCALPEL__BACKEND "x86-avx512"
+#  elif defined(__AVX2__) && defined(__FMA__)
+#    define SCALPEL__VW 8
+#    define SCALPEL__BACKEND "x86-avx2"
+#  elif defined(__ARM_NEON) || defined(__ARM_NEON__)
+#    define SCALPEL__VW 4
+#    define SCALPEL__BACKEND "arm-neon"
+#  else
+#    define SCALPEL__VW 4
+#    define SCALPEL__BACKEND "x86-sse2"
+#  endif
+#else
+#  define SCALPEL__BACKEND "scalar"
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+SCALPEL_API const char *scalpel_kernels_backend(void) { return SCALPEL__BACKEND; }
+
+static uint32_t scalpel__gcsr_col(const scalpel_gcsr *m, int32_t k)
+{
+    return m->index_bits == 16 ? (uint32_t)((const uint16_t *)m->col_idx)[k]
+                               : ((const uint32_t *)m->col_idx)[k];
+}
+
+/* ---- plain C reference kernels: the tests' oracle, always compiled ---------------------- */
+
+/* y[rows] = W[rows x cols] . x[cols] */
+SCALPEL_API void scalpel_gemv_f32_ref(const float *w, int32_t rows, int32_t cols, const float *x, float *y)
+{
+    int32_t r, c;
+    for (r = 0; r < rows; r++) {
+        const float *wr = w + (size_t)r * (size_t)cols;
+        float s = 0.0f;
+        for (c = 0; c < cols; c++) s += wr[c] * x[c];
+        y[r] = s;
+    }
+}
+
+/* C[m x n] = A[m x k] . B[k x n] */
+SCALPEL_API void scalpel_gemm_f32_ref(const float *a, int32_t m, int32_t k, const float *b, int32_t n, float *c)
+{
+    int32_t i, j, p;
+    for (i = 0; i < m; i++)
+        for (j = 0; j < n; j++) {
+            float s = 0.0f;
+            for (p = 0; p < k; p++) s += a[(size_t)i * (size_t)k + (size_t)p] * b[(size_t)p * (size_t)n + (size_t)j];
+            c[(size_t)i * (size_t)n + (size_t)j] = s;
+        }
+}
+
+/* y[rows] = W . x[cols], W grouped-CSR */
+SCALPEL_API void scalpel_gcsr_spmv_f32_ref(const scalpel_gcsr *w, const float *x, float *y)
+{
+    const float *v = (const float *)w->values;
+    int32_t r, k, j, g = w->group;
+    for (r = 0; r < w->rows; r++) {
+        float s = 0.0f;
+        for (k = w->row_ptr[r]; k < w->row_ptr[r + 1]; k++) {
+            int32_t c = (int32_t)scalpel__gcsr_col(w, k);
+            for (j = 0; j < g && c + j < w->cols; j++) s += v[(size_t)k * (size_t)g + (size_t)j] * x[c + j];
+        }
+        y[r] = s;
+    }
+}
+
+/* C[rows x n] = W . B[cols x n], W grouped-CSR */
+SCALPEL_API void scalpel_gcsr_spmm_f32_ref(const scalpel_gcsr *w, const float *b, int32_t n, float *c)
+{
+    const float *v = (const float *)w->values;
+    int32_t r, k, j, t, g = w->group;
+    for (r = 0; r < w->rows; r++)
+        for (t = 0; t < n; t++) {
+            float s = 0.0f;
+            for (k = w->row_ptr[r]; k < w->row_ptr[r + 1]; k++) {
+                int32_t col = (int32_t)scalpel__gcsr_col(w, k);
+                for (j = 0; j < g && col + j < w->cols; j++)
+                    s += v[(size_t)k * (size_t)g + (size_t)j] * b[(size_t)(col + j) * (size_t)n + (size_t)t];
+            }
+            c[(size_t)r * (size_t)n + (size_t)t] = s;
+        }
+}
+
+/* ---- convolution helpers (exact data movement, one version) ----------------------------- */
+
+SCALPEL_API int32_t scalpel_conv_out_dim(int32_t size, int32_t kernel, int32_t stride, int32_t pad)
+{
+    int64_t span;
+    if (size < 1 || kernel < 1 || stride < 1 || pad < 0 || pad >= kernel) return -1;
+    span = (int64_t)size + 2 * (int64_t)pad - kernel;
+    if (span < 0) return -1;
+    return (int32_t)(span / stride + 1);
+}
+
+/* col[(C*K*K) x (OH*OW)] = im2col(in[C x H x W]) */
+SCALPEL_API void scalpel_im2col_f32(const float *in, int32_t channels, int32_t height, int32_t width,
+                                    int32_t kernel, int32_t stride, int32_t pad, float *col)
+{
+    int32_t oh = scalpel_conv_out_dim(height, kernel, stride, pad);
+    int32_t ow = scalpel_conv_out_dim(width, kernel, stride, pad);
+    int32_t ch, i, j, oy, ox;
+    size_t plane = (size_t)oh * (size_t)ow;
+    for (ch = 0; ch < channels; ch++)
+        for (i = 0; i < kernel; i++)
+            for (j = 0; j < kernel; j++) {
+                float *dst = col + ((size_t)(ch * kernel + i) * (size_t)kernel + (size_t)j) * plane;
+                const float *src = in + (size_t)ch * (size_t)height * (size_t)width;
+                for (oy = 0; oy < oh; oy++) {
+                    int32_t iy = oy * stride - pad + i;
+                    float *d = dst + (size_t)oy * (size_t)ow;
+                    if (iy < 0 || iy >= height) {
+                        memset(d, 0, (size_t)ow * sizeof(float));
+                        continue;
+                    }
+                    if (stride == 1) {
+                        /* contiguous: zero the padded borders, copy the middle */
+                        int32_t x0 = j - pad, lo = x0 < 0 ? -x0 : 0;
+                        int32_t hi = width - x0 < ow ? width - x0 : ow;
+                        if (hi < lo) hi = lo;
+                        for (ox = 0; ox < lo; ox++) d[ox] = 0.0f;
+                        if (hi > lo) memcpy(d + lo, src + (size_t)iy * (size_t)width + (size_t)(x0 + lo), (size_t)(hi - lo) * sizeof(float));
+                        for (ox = hi; ox < ow; ox++) d[ox] = 0.0f;
+                    } else {
+                        for (ox = 0; ox < ow; ox++) {
+                            int32_t ix = ox * stride - pad + j;
+                            d[ox] = (ix >= 0 && ix < width) ? src[(size_t)iy * (size_t)width + (size_t)ix] : 0.0f;
+                        }
+                    }
+                }
+            }
+}
+
+/* ---- SIMDe backends (x86 SSE2 / AVX2 / AVX-512, ARM NEON) ------------------------------- */
+#if defined(SCALPEL__SIMDE)
+
+/* Vector helpers for 4, 8 and 16 fp32 lanes, on SIMDe's 128-, 256- and 512-bit types. SIMDe
+ * maps each to the real registers of the target (a 512-bit op is one AVX-512 instruction, two
+ * AVX2 ones or four NEON ones). `loadn` / `storen` move only the first n < W lanes, so that no
+ * kernel reads or writes past the end of an array. */
+#define SCALPEL__VHELPERS(W, T, PFX)                                                                 \
+    static inline T scalpel__v##W##_zero(void) { return PFX##_setzero_ps(); }                      \
+    static inline T scalpel__v##W##_load(const float *p) { return PFX##_loadu_ps(p); }             \
+    static inline void scalpel__v##W##_store(float *p, T v) { PFX##_storeu_ps(p, v); }             \
+    static inline T scalpel__v##W##_set1(float f) { return PFX##_set1_ps(f); }                     \
+    static inline T scalpel__v##W##_fma(T acc, T a, T b) { return PFX##_fmadd_ps(a, b, acc); }     \
+    static inline T scalpel__v##W##_add(T a, T b) { return PFX##_add_ps(a, b); }                   \
+    static inline T scalpel__v##W##_loadn(const float *p, int32_t n)                                \
+    {                                                                                               \
+        float t[W] = { 0 };                                                                         \
+        memcpy(t, p, (size_t)n * sizeof(float));                                                    \
+        return PFX##_loadu_ps(t);                                                                   \
+    }                                                                                               \
+    static inline void scalpel__v##W##_storen(float *p, T v, int32_t n)                             \
+    {                                                                                               \
+        float t[W];                                                                                 \
+        PFX##_storeu_ps(t, v);                                                                      \
+        memcpy(p, t, (size_t)n * sizeof(float));                                                    \
+    }
+
+SCALPEL__VHELPERS(4, simde__m128, simde_mm)
+SCALPEL__VHELPERS(8, simde__m256, simde_mm256)
+SCALPEL__VHELPERS(16, simde__m512, simde_mm512)
+
+static inline float scalpel__v4_hsum(simde__m128 v)
+{
+    simde__m128 s = simde_mm_add_ps(v, simde_mm_movehl_ps(v, v));
+    s = simde_mm_add_ss(s, simde_mm_shuffle_ps(s, s, 1));
+    return simde_mm_cvtss_f32(s);
+}
+static inline float scalpel__v8_hsum(simde__m256 v)
+{
+    return scalpel__v4_hsum(simde_mm_add_ps(simde_mm256_castps256_ps128(v), simde_mm256_extractf128_ps(v, 1)));
+}
+static inline float scalpel__v16_hsum(simde__m512 v)
+{
+    /* through memory: GCC's in-register 512->256 extracts trip -Wmaybe-uninitialized in C++ */
+    float t[16];
+    simde_mm512_storeu_ps(t, v);
+    return scalpel__v4_hsum(simde_mm_add_ps(simde_mm_add_ps(simde_mm_loadu_ps(t), simde_mm_loadu_ps(t + 4)),
+                                            simde_mm_add_ps(simde_mm_loadu_ps(t + 8), simde_mm_loadu_ps(t + 12))));
+}
+
+/* The natural width of the target, used by the dense kernels. */
+#define SCALPEL__VCAT2(a, b) a##b
+#define SCALPEL__VCAT(a, b) SCALPEL__VCAT2(a, b)
+#define SCALPEL__V(op) SCALPEL__VCAT(SCALPEL__VCAT(scalpel__v, SCALPEL__VW), _##op)
+#if SCALPEL__VW == 16
+typedef simde__m512 scalpel__vec;
+#elif SCALPEL__VW == 8
+typedef simde__m256 scalpel__vec;
+#else
+typedef simde__m128 scalpel__vec;
+#endif
+
+/* y[rows] = W[rows x cols] . x[cols]: four rows at a time share each load of x; two vectors per
+ * row and step keep eight independent FMA chains in flight. */
+SCALPEL_API void scalpel_gemv_f32(const float *w, int32_t rows, int32_t cols, const float *x, float *y)
+{
+    const int32_t V = SCALPEL__VW;
+    int32_t r = 0, c, tail = cols % V, body = cols - tail;
+    for (; r + 4 <= rows; r += 4) {
+        const float *w0 = w + (size_t)r * (size_t)cols, *w1 = w0 + cols, *w2 = w1 + cols, *w3 = w2 + cols;
+        scalpel__vec a0 = SCALPEL__V(zero)(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        for (c = 0; c + 2 * V <= body; c += 2 * V) {
+            scalpel__vec xv = SCALPEL__V(load)(x + c), xu = SCALPEL__V(load)(x + c + V);
+            a0 = SCALPEL__V(fma)(a0, SCALPEL__V(load)(w0 + c), xv);
+            a1 = SCALPEL__V(fma)(a1, SCALPEL__V(load)(w1 + c), xv);
+            a2 = SCALPEL__V(fma)(a2, SCALPEL__V(load)(w2 + c), xv);
+            a3 = SCALPEL__V(fma)(a3, SCALPEL__V(load)(w3 + c), xv);
+            b0 = SCALPEL__V(fma)(b0, SCALPEL__V(load)(w0 + c + V), xu);
+            b1 = SCALPEL__V(fma)(b1, SCALPEL__V(load)(w1 + c + V), xu);
+            b2 = SCALPEL__V(fma)(b2, SCALPEL__V(load)(w2 + c + V), xu);
+            b3 = SCALPEL__V(fma)(b3, SCALPEL__V(load)(w3 + c + V), xu);
+        }
+        if (c < body) {
+            scalpel__vec xv = SCALPEL__V(load)(x + c);
+            a0 = SCALPEL__V(fma)(a0, SCALPEL__V(load)(w0 + c), xv);
+            a1 = SCALPEL__V(fma)(a1, SCALPEL__V(load)(w1 + c), xv);
+            a2 = SCALPEL__V(fma)(a2, SCALPEL__V(load)(w2 + c), xv);
+            a3 = SCALPEL__V(fma)(a3, SCALPEL__V(load)(w3 + c), xv);
+        }
+        if (tail) {
+            scalpel__vec xv = SCALPEL__V(loadn)(x + body, tail);
+            b0 = SCALPEL__V(fma)(b0, SCALPEL__V(loadn)(w0 + body, tail), xv);
+            b1 = SCALPEL__V(fma)(b1, SCALPEL__V(loadn)(w1 + body, tail), xv);
+            b2 = SCALPEL__V(fma)(b2, SCALPEL__V(loadn)(w2 + body, tail), xv);
+            b3 = SCALPEL__V(fma)(b3, SCALPEL__V(loadn)(w3 + body, tail), xv);
+        }
+        y[r] = SCALPEL__V(hsum)(SCALPEL__V(add)(a0, b0));
+        y[r + 1] = SCALPEL__V(hsum)(SCALPEL__V(add)(a1, b1));
+        y[r + 2] = SCALPEL__V(hsum)(SCALPEL__V(add)(a2, b2));
+        y[r + 3] = SCALPEL__V(hsum)(SCALPEL__V(add)(a3, b3));
+    }
+    for (; r < rows; r++) {
+        const float *w0 = w + (size_t)r * (size_t)cols;
+        scalpel__vec a0 = SCALPEL__V(zero)(), b0 = a0;
+        for (c = 0; c + 2 * V <= body; c += 2 * V) {
+            a0 = SCALPEL__V(fma)(a0, SCALPEL__V(load)(w0 + c), SCALPEL__V(load)(x + c));
+            b0 = SCALPEL__V(fma)(b0, SCALPEL__V(load)(w0 + c + V), SCALPEL__V(load)(x + c + V));
+        }
+        if (c < body) a0 = SCALPEL__V(fma)(a0, SCALPEL__V(load)(w0 + c), SCALPEL__V(load)(x + c));
+        if (tail) b0 = SCALPEL__V(fma)(b0, SCALPEL__V(loadn)(w0 + body, tail), SCALPEL__V(loadn)(x + body, tail));
+        y[r] = SCALPEL__V(hsum)(SCALPEL__V(add)(a0, b0));
+    }
+}
+
+/* One 4 x 2V block of C = A . B for k-rows [p0, p1) of B: acc (4 rows x 2 vectors) stays in
+ * registers; `nr` rows (1..4) and `nc` columns (1..2V) are live, the rest is masked off. */
+static void scalpel__gemm_block(const float *a, int32_t k, const float *b, int32_t n, float *c,
+                                int32_t p0, int32_t p1, int32_t nr, int32_t nc)
+{
+    const int32_t V = SCALPEL__VW;
+    scalpel__vec acc[4][2];
+    int32_t i, p, n0 = nc < V ? nc : V, n1 = nc - n0;
+    for (i = 0; i < 4; i++) {
+        if (i < nr && p0 > 0) {
+            float *ci = c + (size_t)i * (size_t)n;
+            acc[i][0] = n0 == V ? SCALPEL__V(load)(ci) : SCALPEL__V(loadn)(ci, n0);
+            acc[i][1] = n1 == V ? SCALPEL__V(load)(ci + V) : n1 > 0 ? SCALPEL__V(loadn)(ci + V, n1) : SCALPEL__V(zero)();
+        } else {
+            acc[i][0] = acc[i][1] = SCALPEL__V(zero)();
+        }
+    }
+    if (nr == 4 && nc == 2 * V) {
+        for (p = p0; p < p1; p++) {
+            const float *bp = b + (size_t)p * (size_t)n;
+            scalpel__vec b0 = SCALPEL__V(load)(bp), b1 = SCALPEL__V(load)(bp + V);
+            for (i = 0; i < 4; i++) {
+                scalpel__vec av = SCALPEL__V(set1)(a[(size_t)i * (size_t)k + (size_t)p]);
+                acc[i][0] = SCALPEL__V(fma)(acc[i][0], av, b0);
+                acc[i][1] = SCALPEL__V(fma)(acc[i][1], av, b1);
+            }
+        }
+    } else {
+        for (p = p0; p < p1; p++) {
+            const float *bp = b + (size_t)p * (size_t)n;
+            scalpel__vec b0 = n0 == V ? SCALPEL__V(load)(bp) : SCALPEL__V(loadn)(bp, n0);
+            scalpel__vec b1 = n1 == V ? SCALPEL__V(load)(bp + V) : n1 > 0 ? SCALPEL__V(loadn)(bp + V, n1) : SCALPEL__V(zero)();
+            for (i = 0; i < nr; i++) {
+                scalpel__vec av = SCALPEL__V(set1)(a[(size_t)i * (size_t)k + (size_t)p]);
+                acc[i][0] = SCALPEL__V(fma)(acc[i][0], av, b0);
+                acc[i][1] = SCALPEL__V(fma)(acc[i][1], av, b1);
+            }
+        }
+    }
+    for (i = 0; i < nr; i++) {
+        float *ci = c + (size_t)i * (size_t)n;
+        if (n0 == V) SCALPEL__V(store)(ci, acc[i][0]); else SCALPEL__V(storen)(ci, acc[i][0], n0);
+        if (n1 == V) SCALPEL__V(store)(ci + V, acc[i][1]); else if (n1 > 0) SCALPEL__V(storen)(ci + V, acc[i][1], n1);
+    }
+}
+
+/* C[m x n] = A[m x k] . B[k x n]: blocks of 512 k-rows keep a [512 x 2V] strip of B in L2
+ * while every 4-row block of A sweeps over it. */
+SCALPEL_API void scalpel_gemm_f32(const float *a, int32_t m, int32_t k, const float *b, int32_t n, float *c)
+{
+    const int32_t V = SCALPEL__VW, KC = 512;
+    int32_t p0, j0, i0;
+    if (k == 0) {
+        for (i0 = 0; i0 < m; i0++) memset(c + (size_t)i0 * (size_t)n, 0, (size_t)n * sizeof(float));
+        return;
+    }
+    for (p0 = 0; p0 < k; p0 += KC) {
+        int32_t p1 = k - p0 < KC ? k : p0 + KC;
+        for (j0 = 0; j0 < n; j0 += 2 * V) {
+            int32_t nc = n - j0 < 2 * V ? n - j0 : 2 * V;
+            for (i0 = 0; i0 < m; i0 += 4)
+                scalpel__gemm_block(a + (size_t)i0 * (size_t)k, k, b + j0, n, c + (size_t)i0 * (size_t)n + (size_t)j0,
+                                    p0, p1, m - i0 < 4 ? m - i0 : 4, nc);
+        }
+    }
+}
+
+/* Grouped spmv for G = W lanes: per stored group one index load, one vector load of x, one of
+ * the weights and one FMA; two accumulators alternate to hide FMA latency. A row's last group
+ * may reach past `cols` (a tail): its x is loaded with loadn so nothing past x[cols-1] is read. */
+#define SCALPEL__SPMV_GROUPED(W, T)                                                                  \
+    static void scalpel__spmv_g##W(const scalpel_gcsr *m, const float *x, float *y)                 \
+    {                                                                                               \
+        const float *v = (const float *)m->values;                                                  \
+        const uint16_t *i16 = (const uint16_t *)m->col_idx;                                         \
+        const uint32_t *i32 = (const uint32_t *)m->col_idx;                                         \
+        int32_t r;                                                                                  \
+        for (r = 0; r < m->rows; r++) {                                                             \
+            int32_t k = m->row_ptr[r], end = m->row_ptr[r + 1], full = end;                         \
+            T a0 = scalpel__v##W##_zero(), a1 = a0;                                                 \
+            if (end > k && (int64_t)scalpel__gcsr_col(m, end - 1) + W > (int64_t)m->cols) full--;  \
+            if (m->index_bits == 16) {                                                              \
+                for (; k + 2 <= full; k += 2) {                                                     \
+                    a0 = scalpel__v##W##_fma(a0, scalpel__v##W##_load(v + (size_t)k * W), scalpel__v##W##_load(x + i16[k]));         \
+                    a1 = scalpel__v##W##_fma(a1, scalpel__v##W##_load(v + (size_t)k * W + W), scalpel__v##W##_load(x + i16[k + 1])); \
+                }                                                                                   \
+            } else {                                                                                \
+                for (; k + 2 <= full; k += 2) {                                                     \
+                    a0 = scalpel__v##W##_fma(a0, scalpel__v##W##_load(v + (size_t)k * W), scalpel__v##W##_load(x + i32[k]));         \
+                    a1 = scalpel__v##W##_fma(a1, scalpel__v##W##_load(v + (size_t)k * W + W), scalpel__v##W##_load(x + i32[k + 1])); \
+                }                                                                                   \
+            }                                                                                       \
+            if (k < full) {                                                                         \
+                a0 = scalpel__v##W##_fma(a0, scalpel__v##W##_load(v + (size_t)k * W), scalpel__v##W##_load(x + scalpel__gcsr_col(m, k))); \
+                k++;                                                                                \
+            }                                                                                       \
+            if (k < end) {                                                                          \
+                int32_t c = (int32_t)scalpel__gcsr_col(m, k);                                       \
+                a1 = scalpel__v##W##_fma(a1, scalpel__v##W##_load(v + (size_t)k * W), scalpel__v##W##_loadn(x + c, m->cols - c)); \
+            }                                                                                       \
+            y[r] = scalpel__v##W##_hsum(scalpel__v##W##_add(a0, a1));                                \
+        }                                                                                           \
+    }
+
+SCALPEL__SPMV_GROUPED(4, simde__m128)
+SCALPEL__SPMV_GROUPED(8, simde__m256)
+SCALPEL__SPMV_GROUPED(16, simde__m512)
+
+/* C[rows x n] = W . B[cols x n]: vectorised along n. For each strip of 4V columns of B (kept
+ * in cache across rows), each row accumulates broadcast(weight) * B-row-strip over its stored
+ * groups; group lanes past `cols` are skipped so B[cols] is never read. */
+static void scalpel__spmm_strip(const scalpel_gcsr *m, const float *b, int32_t n, float *c, int32_t j0, int32_t nc)
+{
+    const int32_t V = SCALPEL__VW, G = m->group;
+    const float *v = (const float *)m->values;
+    int32_t r, k, g, t, nv = (nc + V - 1) / V, last = nc - (nv - 1) * V;
+    for (r = 0; r < m->rows; r++) {
+        scalpel__vec acc[4];
+        float *cr = c + (size_t)r * (size_t)n + (size_t)j0;
+        for (t = 0; t < 4; t++) acc[t] = SCALPEL__V(zero)();
+        for (k = m->row_ptr[r]; k < m->row_ptr[r + 1]; k++) {
+            int32_t col = (int32_t)scalpel__gcsr_col(m, k), ng = m->cols - col < G ? m->cols - col : G;
+            const float *vk = v + (size_t)k * (size_t)G;
+            for (g = 0; g < ng; g++) {
+                const float *bp = b + (size_t)(col + g) * (size_t)n + (size_t)j0;
+                scalpel__vec av = SCALPEL__V(set1)(vk[g]);
+                if (nv == 4 && last == V) {
+                    acc[0] = SCALPEL__V(fma)(acc[0], av, SCALPEL__V(load)(bp));
+                    acc[1] = SCALPEL__V(fma)(acc[1], av, SCALPEL__V(load)(bp + V));
+                    acc[2] = SCALPEL__V(fma)(acc[2], av, SCALPEL__V(load)(bp + 2 * V));
+                    acc[3] = SCALPEL__V(fma)(acc[3], av, SCALPEL__V(load)(bp + 3 * V));
+                } else {
+                    for (t = 0; t + 1 < nv; t++) acc[t] = SCALPEL__V(fma)(acc[t], av, SCALPEL__V(load)(bp + t * V));
+                    acc[t] = SCALPEL__V(fma)(acc[t], av, last == V ? SCALPEL__V(load)(bp + t * V) : SCALPEL__V(loadn)(bp + t * V, last));
+                }
+            }
+        }
+        for (t = 0; t + 1 < nv; t++) SCALPEL__V(store)(cr + t * V, acc[t]);
+        if (last == V) SCALPEL__V(store)(cr + t * V, acc[t]); else SCALPEL__V(storen)(cr + t * V, acc[t], last);
+    }
+}
+
+SCALPEL_API void scalpel_gcsr_spmm_f32(const scalpel_gcsr *w, const float *b, int32_t n, float *c)
+{
+    const int32_t S = 4 * SCALPEL__VW;
+    int32_t j0;
+    for (j0 = 0; j0 < n; j0 += S) scalpel__spmm_strip(w, b, n, c, j0, n - j0 < S ? n - j0 : S);
+}
+
+#endif /* SCALPEL__SIMDE */
+
+/* ---- Helium (MVE) backend for Cortex-M55/M85 -------------------------------------------- */
+#if defined(SCALPEL__MVE)
+
+/* y[rows] = W[rows x cols] . x[cols]: two rows share each load of x; the last partial vector is
+ * tail-predicated (vctp32q), so no lane past cols is loaded. */
+SCALPEL_API void scalpel_gemv_f32(const float *w, int32_t rows, int32_t cols, const float *x, float *y)
+{
+    int32_t r = 0, c;
+    for (; r + 2 <= rows; r += 2) {
+        const float *w0 = w + (size_t)r * (size_t)cols, *w1 = w0 + cols;
+        float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0;
+        for (c = 0; c < cols; c += 4) {
+            mve_pred16_t p = vctp32q((uint32_t)(cols - c));
+            float32x4_t xv = vldrwq_z_f32(x + c, p);
+            a0 = vfmaq_m_f32(a0, vldrwq_z_f32(w0 + c, p), xv, p);
+            a1 = vfmaq_m_f32(a1, vldrwq_z_f32(w1 + c, p), xv, p);
+        }
+        y[r] = vgetq_lane_f32(a0, 0) + vgetq_lane_f32(a0, 1) + vgetq_lane_f32(a0, 2) + vgetq_lane_f32(a0, 3);
+        y[r + 1] = vgetq_lane_f32(a1, 0) + vgetq_lane_f32(a1, 1) + vgetq_lane_f32(a1, 2) + vgetq_lane_f32(a1, 3);
+    }
+    for (; r < rows; r++) {
+        const float *w0 = w + (size_t)r * (size_t)cols;
+        float32x4_t a0 = vdupq_n_f32(0.0f);
+        for (c = 0; c < cols; c += 4) {
+            mve_pred16_t p = vctp32q((uint32_t)(cols - c));
+            a0 = vfmaq_m_f32(a0, vldrwq_z_f32(w0 + c, p), vldrwq_z_f32(x + c, p), p);
+        }
+        y[r] = vgetq_lane_f32(a0, 0) + vgetq_lane_f32(a0, 1) + vgetq_lane_f32(a0, 2) + vgetq_lane_f32(a0, 3);
+    }
+}
+
+/* Grouped spmv for G = 4, 8, 16 on 4-lane Helium vectors (G/4 loads per group); lanes of a
+ * tail group past `cols` are predicated off. */
+static void scalpel__spmv_mve(const scalpel_gcsr *m, const float *x, float *y)
+{
+    const float *v = (const float *)m->values;
+    int32_t r, k, q, G = m->group;
+    for (r = 0; r < m->rows; r++) {
+        float32x4_t a0 = vdupq_n_f32(0.0f);
+        for (k = m->row_ptr[r]; k < m->row_ptr[r + 1]; k++) {
+            int32_t c = (int32_t)scalpel__gcsr_col(m, k);
+            const float *vk = v + (size_t)k * (size_t)G;
+            if (c + G <= m->cols) {
+                for (q = 0; q < G; q += 4) a0 = vfmaq_f32(a0, vld1q_f32(vk + q), vld1q_f32(x + c + q));
+            } else {
+                for (q = 0; q < G && c + q < m->cols; q += 4) {
+                    mve_pred16_t p = vctp32q((uint32_t)(m->cols - c - q));
+                    a0 = vfmaq_m_f32(a0, vld1q_f32(vk + q), vldrwq_z_f32(x + c + q, p), p);
+                }
+            }
+        }
+        y[r] = vgetq_lane_f32(a0, 0) + vgetq_lane_f32(a0, 1) + vgetq_lane_f32(a0, 2) + vgetq_lane_f32(a0, 3);
+    }
+}
+#endif /* SCALPEL__MVE */
+
+/* ---- plain C fast paths (Cortex-M4/M7, SCALPEL_NO_SIMD, unknown targets) ---------------- */
+
+/* Grouped spmv with G fixed at compile time, two partial sums to break the dependency chain.
+ * Used for G = 1 and 2 on every backend, and for every G where no vector backend exists. */
+#define SCALPEL__SPMV_SCALAR(G)                                                                      \
+    static void scalpel__spmv_s##G(const scalpel_gcsr *m, const float *x, float *y)                 \
+    {                                                                                               \
+        const float *v = (const float *)m->values;                                                  \
+        int32_t r, k, j;                                                                            \
+        for (r = 0; r < m->rows; r++) {                                                             \
+            int32_t end = m->row_ptr[r + 1], full = end;                                            \
+            float s0 = 0.0f, s1 = 0.0f;                                                             \
+            k = m->row_ptr[r];                                                                      \
+            if (end > k && (int64_t)scalpel__gcsr_col(m, end - 1) + G > (int64_t)m->cols) full--;  \
+            for (; k < full; k++) {                                                                 \
+                const float *vk = v + (size_t)k * G, *xk = x + scalpel__gcsr_col(m, k);             \
+                for (j = 0; j + 2 <= G; j += 2) { s0 += vk[j] * xk[j]; s1 += vk[j + 1] * xk[j + 1]; } \
+                if (G & 1) s0 += vk[0] * xk[0];                                                     \
+            }                                                                                       \
+            if (k < end) {                                                                          \
+                int32_t c = (int32_t)scalpel__gcsr_col(m, k);                                       \
+                for (j = 0; j < G && c + j < m->cols; j++) s0 += v[(size_t)k * G + (size_t)j] * x[c + j]; \
+            }                                                                                       \
+            y[r] = s0 + s1;                                                                         \
+        }                                                                                           \
+    }
+
+SCALPEL__SPMV_SCALAR(1)
+SCALPEL__SPMV_SCALAR(2)
+#if !defined(SCALPEL__SIMDE)
+SCALPEL__SPMV_SCALAR(4)
+SCALPEL__SPMV_SCALAR(8)
+SCALPEL__SPMV_SCALAR(16)
+#endif
+
+/* y[rows] = W . x[cols], W grouped-CSR: dispatch on G to a kernel compiled for that G. */
+SCALPEL_API void scalpel_gcsr_spmv_f32(const scalpel_gcsr *w, const float *x, float *y)
+{
+    switch (w->group) {
+    case 1: scalpel__spmv_s1(w, x, y); return;
+    case 2: scalpel__spmv_s2(w, x, y); return;
+#if defined(SCALPEL__SIMDE)
+    case 4: scalpel__spmv_g4(w, x, y); return;
+    case 8: scalpel__spmv_g8(w, x, y); return;
+    case 16: scalpel__spmv_g16(w, x, y); return;
+#elif defined(SCALPEL__MVE)
+    case 4: case 8: case 16: scalpel__spmv_mve(w, x, y); return;
+#else
+    case 4: scalpel__spmv_s4(w, x, y); return;
+    case 8: scalpel__spmv_s8(w, x, y); return;
+    case 16: scalpel__spmv_s16(w, x, y); return;
+#endif
+    default: scalpel_gcsr_spmv_f32_ref(w, x, y); return; /* unreachable for a valid matrix */
+    }
+}
+
+#if !defined(SCALPEL__SIMDE)
+#if !defined(SCALPEL__MVE)
+/* y[rows] = W[rows x cols] . x[cols]: two rows per pass share x, two partial sums each. */
+SCALPEL_API void scalpel_gemv_f32(const float *w, int32_t rows, int32_t cols, const float *x, float *y)
+{
+    int32_t r = 0, c;
+    for (; r + 2 <= rows; r += 2) {
+        const float *w0 = w + (size_t)r * (size_t)cols, *w1 = w0 + cols;
+        float s0 = 0.0f, s1 = 0.0f, t0 = 0.0f, t1 = 0.0f;
+        for (c = 0; c + 2 <= cols; c += 2) {
+            s0 += w0[c] * x[c]; t0 += w0[c + 1] * x[c + 1];
+            s1 += w1[c] * x[c]; t1 += w1[c + 1] * x[c + 1];
+        }
+        if (c < cols) { s0 += w0[c] * x[c]; s1 += w1[c] * x[c]; }
+        y[r] = s0 + t0;
+        y[r + 1] = s1 + t1;
+    }
+    if (r < rows) scalpel_gemv_f32_ref(w + (size_t)r * (size_t)cols, 1, cols, x, y + r);
+}
+#endif
+
+/* C[m x n] = A[m x k] . B[k x n]: row i of C accumulates a[i][p] * B[p][:] (unit stride). */
+SCALPEL_API void scalpel_gemm_f32(const float *a, int32_t m, int32_t k, const float *b, int32_t n, float *c)
+{
+    int32_t i, p, j;
+    for (i = 0; i < m; i++) {
+        float *ci = c + (size_t)i * (size_t)n;
+        for (j = 0; j < n; j++) ci[j] = 0.0f;
+        for (p = 0; p < k; p++) {
+            const float aip = a[(size_t)i * (size_t)k + (size_t)p], *bp = b + (size_t)p * (size_t)n;
+            for (j = 0; j < n; j++) ci[j] += aip * bp[j];
+        }
+    }
+}
+
+/* C[rows x n] = W . B[cols x n]: row r of C accumulates w * B[col][:] per stored weight. */
+SCALPEL_API void scalpel_gcsr_spmm_f32(const scalpel_gcsr *w, const float *b, int32_t n, float *c)
+{
+    const float *v = (const float *)w->values;
+    int32_t r, k, g, j, G = w->group;
+    for (r = 0; r < w->rows; r++) {
+        float *cr = c + (size_t)r * (size_t)n;
+        for (j = 0; j < n; j++) cr[j] = 0.0f;
+        for (k = w->row_ptr[r]; k < w->row_ptr[r + 1]; k++) {
+            int32_t col = (int32_t)scalpel__gcsr_col(w, k);
+            for (g = 0; g < G && col + g < w->cols; g++) {
+                const float wv = v[(size_t)k * (size_t)G + (size_t)g], *bp = b + (size_t)(col + g) * (size_t)n;
+                for (j = 0; j < n; j++) cr[j] += wv * bp[j];
+            }
+        }
+    }
+}
+#endif /* !SCALPEL__SIMDE */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SCALPEL_KERNELS_IMPLEMENTATION */
+
+/*
+ * LICENCE: MIT. Copyright (c) 2026 the Scalpel authors. See the end of scalpel_format.h.
+ */

@@ -1,0 +1,270 @@
+/* test_kernels.c - every kernel against its plain C `_ref` oracle on thousands of random shapes.
+ *
+ * Covers every group size, tails (cols not a multiple of G), empty rows, all-zero and fully
+ * dense matrices, unaligned pointers (offset by one float) and guard values around every
+ * output. Inputs are allocated to their exact size, so under AddressSanitizer any read past
+ * x[cols - 1] or B[cols - 1][n - 1] is caught. im2col is checked against a direct convolution.
+ * The same file runs on the host (every SIMD backend) and on emulated Cortex-M4 / M55.
+ *
+ * Tolerance: |fast - ref| <= 2 * n * FLT_EPSILON * sum |w_i x_i| + tiny (see scalpel_kernels.h). */
+#define SCALPEL_IMPLEMENTATION
+#include "scalpel.h"
+#include "test_util.h"
+
+#include <float.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef TEST_ITERS
+#define TEST_ITERS 3000      /* random cases per kernel family */
+#endif
+#ifndef TEST_MAX_DIM
+#define TEST_MAX_DIM 300     /* rows and cols drawn up to this */
+#endif
+#define GUARD 4
+#define GUARD_VALUE 12345.678f
+
+static const int32_t groups[5] = { 1, 2, 4, 8, 16 };
+
+/* Random weights with a random sparsity pattern: whole groups of `gz` zeroed at rate `rate`
+ * (pattern aligned to gz, which may differ from the storage G: stored groups then hold zeros),
+ * some rows emptied, some matrices entirely zero or entirely dense. */
+static void random_weights(float *w, int32_t rows, int32_t cols)
+{
+    int32_t kind = test_range(0, 9), gz = groups[test_range(0, 4)], r, c;
+    float rate = (float)test_range(0, 100) / 100.0f;
+    for (r = 0; r < rows; r++) {
+        int empty_row = kind < 6 && test_range(0, 9) == 0;
+        for (c = 0; c < cols; c++) w[(size_t)r * cols + c] = test_uniform();
+        for (c = 0; c < cols; c += gz) {
+            int drop = empty_row || kind == 0 || (kind != 1 && (float)(test_rand() % 1000) / 1000.0f < rate);
+            int32_t j;
+            if (drop)
+                for (j = c; j < c + gz && j < cols; j++) w[(size_t)r * cols + j] = 0.0f;
+        }
+    }
+}
+
+static float *alloc_floats(size_t n) { return (float *)malloc((n ? n : 1) * sizeof(float)); }
+
+/* Output buffer with GUARD floats before and after, filled with a sentinel. */
+static float *guarded(size_t n, int32_t misalign)
+{
+    float *p = alloc_floats(n + 2 * GUARD + 1);
+    size_t i;
+    for (i = 0; i < n + 2 * GUARD + 1; i++) p[i] = GUARD_VALUE;
+    return p + GUARD + misalign;
+}
+static int guards_intact(const float *out, size_t n, int32_t misalign)
+{
+    const float *base = out - GUARD - misalign;
+    size_t i;
+    for (i = 0; i < (size_t)(GUARD + misalign); i++) if (base[i] != GUARD_VALUE) return 0;
+    for (i = 0; i < GUARD + 1 - (size_t)misalign; i++) if (out[n + i] != GUARD_VALUE) return 0;
+    return 1;
+}
+static void guarded_free(float *out, int32_t misalign) { free(out - GUARD - misalign); }
+
+/* Copy of src[n] at an address one float past a 16-byte boundary when misalign is set, in an
+ * allocation of exactly n (+ misalign) floats so ASan sees any overread. */
+static float *copy_in(const float *src, size_t n, int32_t misalign, float **base)
+{
+    *base = alloc_floats(n + (size_t)misalign);
+    if (n) memcpy(*base + misalign, src, n * sizeof(float));
+    return *base + misalign;
+}
+
+/* Does got[i] match want[i] within the summation bound? scale[i] = sum |w x| for that output. */
+static int close_enough(float got, float want, double scale, int32_t terms)
+{
+    double tol = 2.0 * (terms + 2) * FLT_EPSILON * scale + 1e-30;
+    return fabs((double)got - (double)want) <= tol;
+}
+
+static void test_gemv_spmv(void)
+{
+    int it;
+    for (it = 0; it < TEST_ITERS; it++) {
+        int32_t rows = test_range(1, TEST_MAX_DIM), cols = test_range(1, TEST_MAX_DIM);
+        int32_t mis = test_range(0, 1), gi, r, c, bad = 0;
+        float *w = alloc_floats((size_t)rows * cols), *x0 = alloc_floats((size_t)cols), *wb, *xb;
+        float *yref = alloc_floats((size_t)rows);
+        double *scale = (double *)malloc((size_t)rows * sizeof(double));
+        float *wa, *xa, *y;
+        random_weights(w, rows, cols);
+        for (c = 0; c < cols; c++) x0[c] = test_uniform();
+        wa = copy_in(w, (size_t)rows * cols, mis, &wb);
+        xa = copy_in(x0, (size_t)cols, test_range(0, 1), &xb);
+        for (r = 0; r < rows; r++) {
+            scale[r] = 0.0;
+            for (c = 0; c < cols; c++) scale[r] += fabs((double)w[(size_t)r * cols + c] * x0[c]);
+        }
+        scalpel_gemv_f32_ref(w, rows, cols, x0, yref);
+
+        y = guarded((size_t)rows, mis);
+        scalpel_gemv_f32(wa, rows, cols, xa, y);
+        for (r = 0; r < rows; r++) bad += !close_enough(y[r], yref[r], scale[r], cols);
+        CHECK(bad == 0, "gemv %dx%d: %d outputs off", (int)rows, (int)cols, (int)bad);
+        CHECK(guards_intact(y, (size_t)rows, mis), "gemv %dx%d wrote outside y", (int)rows, (int)cols);
+        guarded_free(y, mis);
+
+        for (gi = 0; gi < 5; gi++) {
+            scalpel_gcsr m;
+            scalpel_status st = scalpel_gcsr_from_dense(w, rows, cols, groups[gi], &m);
+            float *ys;
+            CHECK(st == SCALPEL_OK, "from_dense: %s", scalpel_status_string(st));
+            if (st != SCALPEL_OK) continue;
+            CHECK(scalpel_gcsr_validate(&m) == SCALPEL_OK, "built matrix does not validate");
+            ys = guarded((size_t)rows, mis);
+            scalpel_gcsr_spmv_f32_ref(&m, xa, ys);
+            bad = 0;
+            for (r = 0; r < rows; r++) bad += !close_enough(ys[r], yref[r], scale[r], cols);
+            CHECK(bad == 0, "spmv_ref %dx%d G=%d: %d outputs off", (int)rows, (int)cols, (int)groups[gi], (int)bad);
+            for (r = 0; r < rows; r++) ys[r] = -1.0f;
+            scalpel_gcsr_spmv_f32(&m, xa, ys);
+            bad = 0;
+            for (r = 0; r < rows; r++) bad += !close_enough(ys[r], yref[r], scale[r], cols);
+            CHECK(bad == 0, "spmv %dx%d G=%d: %d outputs off", (int)rows, (int)cols, (int)groups[gi], (int)bad);
+            CHECK(guards_intact(ys, (size_t)rows, mis), "spmv %dx%d G=%d wrote outside y", (int)rows, (int)cols, (int)groups[gi]);
+            guarded_free(ys, mis);
+            scalpel_gcsr_free(&m);
+        }
+        free(w); free(x0); free(wb); free(xb); free(yref); free(scale);
+    }
+}
+
+static void test_gemm_spmm(void)
+{
+    int it;
+    for (it = 0; it < TEST_ITERS / 4; it++) {
+        int32_t m = test_range(1, TEST_MAX_DIM / 2), k = test_range(1, TEST_MAX_DIM / 2), n = test_range(1, 70);
+        int32_t mis = test_range(0, 1), gi, i, j, p, bad = 0;
+        float *a = alloc_floats((size_t)m * k), *b0 = alloc_floats((size_t)k * n), *cref = alloc_floats((size_t)m * n);
+        double *scale = (double *)malloc((size_t)m * n * sizeof(double));
+        float *bb, *ab, *aa, *ba, *c;
+        random_weights(a, m, k);
+        for (i = 0; i < k * n; i++) b0[i] = test_uniform();
+        aa = copy_in(a, (size_t)m * k, mis, &ab);
+        ba = copy_in(b0, (size_t)k * n, test_range(0, 1), &bb);
+        for (i = 0; i < m; i++)
+            for (j = 0; j < n; j++) {
+                double s = 0.0;
+                for (p = 0; p < k; p++) s += fabs((double)a[(size_t)i * k + p] * b0[(size_t)p * n + j]);
+                scale[(size_t)i * n + j] = s;
+            }
+        scalpel_gemm_f32_ref(a, m, k, b0, n, cref);
+        c = guarded((size_t)m * n, mis);
+        scalpel_gemm_f32(aa, m, k, ba, n, c);
+        for (i = 0; i < m * n; i++) bad += !close_enough(c[i], cref[i], scale[i], k);
+        CHECK(bad == 0, "gemm %dx%dx%d: %d outputs off", (int)m, (int)k, (int)n, (int)bad);
+        CHECK(guards_intact(c, (size_t)m * n, mis), "gemm wrote outside C");
+        guarded_free(c, mis);
+        for (gi = 0; gi < 5; gi++) {
+            scalpel_gcsr w;
+            if (scalpel_gcsr_from_dense(a, m, k, groups[gi], &w) != SCALPEL_OK) { CHECK(0, "from_dense"); continue; }
+            c = guarded((size_t)m * n, mis);
+            scalpel_gcsr_spmm_f32_ref(&w, ba, n, c);
+            bad = 0;
+            for (i = 0; i < m * n; i++) bad += !close_enough(c[i], cref[i], scale[i], k);
+            CHECK(bad == 0, "spmm_ref %dx%dx%d G=%d: %d off", (int)m, (int)k, (int)n, (int)groups[gi], (int)bad);
+            for (i = 0; i < m * n; i++) c[i] = -1.0f;
+            scalpel_gcsr_spmm_f32(&w, ba, n, c);
+            bad = 0;
+            for (i = 0; i < m * n; i++) bad += !close_enough(c[i], cref[i], scale[i], k);
+            CHECK(bad == 0, "spmm %dx%dx%d G=%d: %d off", (int)m, (int)k, (int)n, (int)groups[gi], (int)bad);
+            CHECK(guards_intact(c, (size_t)m * n, mis), "spmm wrote outside C");
+            guarded_free(c, mis);
+            scalpel_gcsr_free(&w);
+        }
+        free(a); free(b0); free(cref); free(scale); free(ab); free(bb);
+    }
+}
+
+/* Degenerate shapes the random draw rarely hits: empty matrices, one column, k = 0, n = 0. */
+static void test_degenerate(void)
+{
+    float w[64], x[16], y[8], c[8];
+    scalpel_gcsr m;
+    int32_t i;
+    for (i = 0; i < 64; i++) w[i] = (float)(i % 3);
+    for (i = 0; i < 16; i++) x[i] = 1.0f;
+    for (i = 0; i < 8; i++) y[i] = c[i] = GUARD_VALUE;
+    /* zero columns: every output is 0 */
+    CHECK(scalpel_gcsr_from_dense(w, 4, 0, 8, &m) == SCALPEL_OK, "from_dense 4x0");
+    CHECK(m.nnz_groups == 0, "4x0 has no groups");
+    scalpel_gcsr_spmv_f32(&m, x, y);
+    CHECK(y[0] == 0.0f && y[3] == 0.0f && y[4] == GUARD_VALUE, "spmv 4x0");
+    scalpel_gcsr_free(&m);
+    scalpel_gemv_f32(w, 4, 0, x, y);
+    CHECK(y[0] == 0.0f && y[3] == 0.0f && y[4] == GUARD_VALUE, "gemv 4x0");
+    scalpel_gemm_f32(w, 2, 0, x, 3, c);
+    CHECK(c[0] == 0.0f && c[5] == 0.0f && c[6] == GUARD_VALUE, "gemm k=0 writes zeros");
+    /* zero rows */
+    CHECK(scalpel_gcsr_from_dense(w, 0, 5, 4, &m) == SCALPEL_OK, "from_dense 0x5");
+    CHECK(scalpel_gcsr_validate(&m) == SCALPEL_OK, "0x5 validates");
+    scalpel_gcsr_spmv_f32(&m, x, y);
+    scalpel_gcsr_free(&m);
+    CHECK(y[0] == 0.0f, "0 rows leaves y alone");
+    /* n = 0 writes nothing */
+    CHECK(scalpel_gcsr_from_dense(w, 2, 8, 4, &m) == SCALPEL_OK, "from_dense 2x8");
+    c[0] = GUARD_VALUE;
+    scalpel_gcsr_spmm_f32(&m, x, 0, c);
+    CHECK(c[0] == GUARD_VALUE, "spmm n=0 writes nothing");
+    scalpel_gcsr_free(&m);
+}
+
+/* im2col + gemm against a direct convolution, random shapes, strides and paddings. */
+static void test_im2col(void)
+{
+    int it;
+    for (it = 0; it < TEST_ITERS / 20 + 10; it++) {
+        int32_t C = test_range(1, 4), H = test_range(1, 14), W = test_range(1, 14);
+        int32_t K = test_range(1, 5), S = test_range(1, 3), P = test_range(0, K - 1), O = test_range(1, 4);
+        int32_t oh = scalpel_conv_out_dim(H, K, S, P), ow = scalpel_conv_out_dim(W, K, S, P);
+        int32_t i, o, ch, ki, kj, oy, ox, bad = 0;
+        float *in, *wt, *col, *out;
+        if (oh < 1 || ow < 1) { CHECK(H + 2 * P < K || W + 2 * P < K, "out_dim -1 only when the window does not fit"); continue; }
+        CHECK(oh == (H + 2 * P - K) / S + 1 && ow == (W + 2 * P - K) / S + 1, "out_dim formula");
+        in = alloc_floats((size_t)C * H * W);
+        wt = alloc_floats((size_t)O * C * K * K);
+        col = guarded((size_t)C * K * K * oh * ow, 0);
+        out = alloc_floats((size_t)O * oh * ow);
+        for (i = 0; i < C * H * W; i++) in[i] = test_uniform();
+        for (i = 0; i < O * C * K * K; i++) wt[i] = test_uniform();
+        scalpel_im2col_f32(in, C, H, W, K, S, P, col);
+        CHECK(guards_intact(col, (size_t)C * K * K * oh * ow, 0), "im2col wrote outside col");
+        scalpel_gemm_f32(wt, O, C * K * K, col, oh * ow, out);
+        for (o = 0; o < O; o++)
+            for (oy = 0; oy < oh; oy++)
+                for (ox = 0; ox < ow; ox++) {
+                    double s = 0.0, sa = 0.0;
+                    for (ch = 0; ch < C; ch++)
+                        for (ki = 0; ki < K; ki++)
+                            for (kj = 0; kj < K; kj++) {
+                                int32_t iy = oy * S - P + ki, ix = ox * S - P + kj;
+                                double t;
+                                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                                t = (double)wt[((o * C + ch) * K + ki) * K + kj] * in[(ch * H + iy) * W + ix];
+                                s += t; sa += fabs(t);
+                            }
+                    bad += !close_enough(out[(o * oh + oy) * ow + ox], (float)s, sa + 1e-6, C * K * K);
+                }
+        CHECK(bad == 0, "conv via im2col C%d H%d W%d K%d S%d P%d: %d off", (int)C, (int)H, (int)W, (int)K, (int)S, (int)P, (int)bad);
+        free(in); free(wt); guarded_free(col, 0); free(out);
+    }
+    CHECK(scalpel_conv_out_dim(28, 5, 1, 0) == 24, "LeNet conv1 24x24");
+    CHECK(scalpel_conv_out_dim(24, 2, 2, 0) == 12, "pool 12x12");
+    CHECK(scalpel_conv_out_dim(3, 5, 1, 0) == -1, "window larger than input");
+    CHECK(scalpel_conv_out_dim(8, 3, 0, 0) == -1, "stride 0");
+    CHECK(scalpel_conv_out_dim(8, 3, 1, 3) == -1, "pad >= kernel");
+}
+
+int main(void)
+{
+    printf("scalpel %s kernels, backend %s\n", SCALPEL_VERSION_STRING, scalpel_kernels_backend());
+    test_degenerate();
+    test_gemv_spmv();
+    test_gemm_spmm();
+    test_im2col();
+    return test_summary("test_kernels");
+}
