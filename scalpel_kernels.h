@@ -122,7 +122,15 @@ SCALPEL_API void scalpel_im2col_f32(const float *in, int32_t channels, int32_t h
 #    endif
 #  endif
 #  define SCALPEL__SIMDE 1
-#  include <simde/x86/avx512.h>
+#  if defined(__AVX512F__)
+#    include <simde/x86/avx512.h>   /* 128-, 256- and 512-bit registers */
+#  elif defined(__AVX__)
+#    include <simde/x86/fma.h>      /* 128- and 256-bit; 16 lanes as two 256-bit halves */
+#    define SCALPEL__V256_MAX 1
+#  else
+#    include <simde/x86/fma.h>      /* 128-bit only (SSE2, NEON); wider groups built below */
+#    define SCALPEL__V128_MAX 1
+#  endif
 #  if defined(__AVX512F__)
 #    define SCALPEL__VW 16
 #    define SCALPEL__BACKEND "x86-avx512"
@@ -286,20 +294,22 @@ SCALPEL_API void scalpel_im2col_f32(const float *in, int32_t channels, int32_t h
         memcpy(p, t, (size_t)n * sizeof(float));                                                    \
     }
 
-SCALPEL__VHELPERS(4, simde__m128, simde_mm)
-SCALPEL__VHELPERS(8, simde__m256, simde_mm256)
-SCALPEL__VHELPERS(16, simde__m512, simde_mm512)
-
 static inline float scalpel__v4_hsum(simde__m128 v)
 {
     simde__m128 s = simde_mm_add_ps(v, simde_mm_movehl_ps(v, v));
     s = simde_mm_add_ss(s, simde_mm_shuffle_ps(s, s, 1));
     return simde_mm_cvtss_f32(s);
 }
+SCALPEL__VHELPERS(4, simde__m128, simde_mm)
+#if !defined(SCALPEL__V128_MAX)
+SCALPEL__VHELPERS(8, simde__m256, simde_mm256)
 static inline float scalpel__v8_hsum(simde__m256 v)
 {
     return scalpel__v4_hsum(simde_mm_add_ps(simde_mm256_castps256_ps128(v), simde_mm256_extractf128_ps(v, 1)));
 }
+#endif
+#if !defined(SCALPEL__V128_MAX) && !defined(SCALPEL__V256_MAX)
+SCALPEL__VHELPERS(16, simde__m512, simde_mm512)
 static inline float scalpel__v16_hsum(simde__m512 v)
 {
     /* through memory: GCC's in-register 512->256 extracts trip -Wmaybe-uninitialized in C++ */
@@ -308,6 +318,42 @@ static inline float scalpel__v16_hsum(simde__m512 v)
     return scalpel__v4_hsum(simde_mm_add_ps(simde_mm_add_ps(simde_mm_loadu_ps(t), simde_mm_loadu_ps(t + 4)),
                                             simde_mm_add_ps(simde_mm_loadu_ps(t + 8), simde_mm_loadu_ps(t + 12))));
 }
+#endif
+
+/* Lanes wider than the target's registers, as arrays of B-lane registers (SIMDe's emulated
+ * wide types would do the same, but make GCC print ABI notes when passed by value). */
+#define SCALPEL__VMULTI(W, T, B, BT, PFX)                                                            \
+    typedef struct T { BT q[W / B]; } T;                                                            \
+    static inline T scalpel__v##W##_zero(void) { T r; int i; for (i = 0; i < W / B; i++) r.q[i] = PFX##_setzero_ps(); return r; } \
+    static inline T scalpel__v##W##_load(const float *p) { T r; int i; for (i = 0; i < W / B; i++) r.q[i] = PFX##_loadu_ps(p + B * i); return r; } \
+    static inline T scalpel__v##W##_fma(T acc, T a, T b) { int i; for (i = 0; i < W / B; i++) acc.q[i] = PFX##_fmadd_ps(a.q[i], b.q[i], acc.q[i]); return acc; } \
+    static inline T scalpel__v##W##_add(T a, T b) { int i; for (i = 0; i < W / B; i++) a.q[i] = PFX##_add_ps(a.q[i], b.q[i]); return a; } \
+    static inline T scalpel__v##W##_loadn(const float *p, int32_t n)                                \
+    {                                                                                               \
+        float t[W] = { 0 };                                                                         \
+        memcpy(t, p, (size_t)n * sizeof(float));                                                    \
+        return scalpel__v##W##_load(t);                                                             \
+    }                                                                                               \
+    static inline float scalpel__v##W##_hsum(T v)                                                  \
+    {                                                                                               \
+        BT s = v.q[0];                                                                              \
+        int i;                                                                                      \
+        for (i = 1; i < W / B; i++) s = PFX##_add_ps(s, v.q[i]);                                    \
+        return scalpel__v##B##_hsum(s);                                                             \
+    }
+#if defined(SCALPEL__V128_MAX)
+SCALPEL__VMULTI(8, scalpel__m8, 4, simde__m128, simde_mm)
+SCALPEL__VMULTI(16, scalpel__m16, 4, simde__m128, simde_mm)
+typedef scalpel__m8 scalpel__v8;
+typedef scalpel__m16 scalpel__v16;
+#elif defined(SCALPEL__V256_MAX)
+SCALPEL__VMULTI(16, scalpel__m16, 8, simde__m256, simde_mm256)
+typedef simde__m256 scalpel__v8;
+typedef scalpel__m16 scalpel__v16;
+#else
+typedef simde__m256 scalpel__v8;
+typedef simde__m512 scalpel__v16;
+#endif
 
 /* The natural width of the target, used by the dense kernels. */
 #define SCALPEL__VCAT2(a, b) a##b
@@ -478,8 +524,8 @@ SCALPEL_API void scalpel_gemm_f32(const float *a, int32_t m, int32_t k, const fl
     }
 
 SCALPEL__SPMV_GROUPED(4, simde__m128)
-SCALPEL__SPMV_GROUPED(8, simde__m256)
-SCALPEL__SPMV_GROUPED(16, simde__m512)
+SCALPEL__SPMV_GROUPED(8, scalpel__v8)
+SCALPEL__SPMV_GROUPED(16, scalpel__v16)
 
 /* C[rows x n] = W . B[cols x n]: vectorised along n. For each strip of 4V columns of B (kept
  * in cache across rows), each row accumulates broadcast(weight) * B-row-strip over its stored
@@ -609,7 +655,7 @@ static void scalpel__spmv_mve(const scalpel_gcsr *m, const float *x, float *y)
 
 SCALPEL__SPMV_SCALAR(1)
 SCALPEL__SPMV_SCALAR(2)
-#if !defined(SCALPEL__SIMDE)
+#if !defined(SCALPEL__SIMDE) && !defined(SCALPEL__MVE)
 SCALPEL__SPMV_SCALAR(4)
 SCALPEL__SPMV_SCALAR(8)
 SCALPEL__SPMV_SCALAR(16)
