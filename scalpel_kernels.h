@@ -487,40 +487,42 @@ SCALPEL_API void scalpel_gemm_f32(const float *a, int32_t m, int32_t k, const fl
 }
 
 /* Grouped spmv for G = W lanes: per stored group one index load, one vector load of x, one of
- * the weights and one FMA; two accumulators alternate to hide FMA latency. A row's last group
- * may reach past `cols` (a tail): its x is loaded with loadn so nothing past x[cols-1] is read. */
-#define SCALPEL__SPMV_GROUPED(W, T)                                                                  \
-    static void scalpel__spmv_g##W(const scalpel_gcsr *m, const float *x, float *y)                 \
+ * the weights and one FMA; four accumulators rotate to hide FMA latency. The index width is
+ * fixed per instantiation (IT = uint16_t or uint32_t) so the loop carries no branch. A row's
+ * last group may reach past `cols` (a tail): its x is loaded with loadn so nothing past
+ * x[cols-1] is read. */
+#define SCALPEL__SPMV_GROUPED_IDX(W, T, IT)                                                          \
+    static void scalpel__spmv_g##W##_##IT(const scalpel_gcsr *m, const float *x, float *y)          \
     {                                                                                               \
         const float *v = (const float *)m->values;                                                  \
-        const uint16_t *i16 = (const uint16_t *)m->col_idx;                                         \
-        const uint32_t *i32 = (const uint32_t *)m->col_idx;                                         \
+        const IT *ci = (const IT *)m->col_idx;                                                      \
         int32_t r;                                                                                  \
         for (r = 0; r < m->rows; r++) {                                                             \
             int32_t k = m->row_ptr[r], end = m->row_ptr[r + 1], full = end;                         \
-            T a0 = scalpel__v##W##_zero(), a1 = a0;                                                 \
-            if (end > k && (int64_t)scalpel__gcsr_col(m, end - 1) + W > (int64_t)m->cols) full--;  \
-            if (m->index_bits == 16) {                                                              \
-                for (; k + 2 <= full; k += 2) {                                                     \
-                    a0 = scalpel__v##W##_fma(a0, scalpel__v##W##_load(v + (size_t)k * W), scalpel__v##W##_load(x + i16[k]));         \
-                    a1 = scalpel__v##W##_fma(a1, scalpel__v##W##_load(v + (size_t)k * W + W), scalpel__v##W##_load(x + i16[k + 1])); \
-                }                                                                                   \
-            } else {                                                                                \
-                for (; k + 2 <= full; k += 2) {                                                     \
-                    a0 = scalpel__v##W##_fma(a0, scalpel__v##W##_load(v + (size_t)k * W), scalpel__v##W##_load(x + i32[k]));         \
-                    a1 = scalpel__v##W##_fma(a1, scalpel__v##W##_load(v + (size_t)k * W + W), scalpel__v##W##_load(x + i32[k + 1])); \
-                }                                                                                   \
+            T a0 = scalpel__v##W##_zero(), a1 = a0, a2 = a0, a3 = a0;                               \
+            if (end > k && (int64_t)ci[end - 1] + W > (int64_t)m->cols) full--;                    \
+            for (; k + 4 <= full; k += 4) {                                                         \
+                const float *vk = v + (size_t)k * W;                                                \
+                a0 = scalpel__v##W##_fma(a0, scalpel__v##W##_load(vk), scalpel__v##W##_load(x + ci[k]));             \
+                a1 = scalpel__v##W##_fma(a1, scalpel__v##W##_load(vk + W), scalpel__v##W##_load(x + ci[k + 1]));     \
+                a2 = scalpel__v##W##_fma(a2, scalpel__v##W##_load(vk + 2 * W), scalpel__v##W##_load(x + ci[k + 2])); \
+                a3 = scalpel__v##W##_fma(a3, scalpel__v##W##_load(vk + 3 * W), scalpel__v##W##_load(x + ci[k + 3])); \
             }                                                                                       \
-            if (k < full) {                                                                         \
-                a0 = scalpel__v##W##_fma(a0, scalpel__v##W##_load(v + (size_t)k * W), scalpel__v##W##_load(x + scalpel__gcsr_col(m, k))); \
-                k++;                                                                                \
-            }                                                                                       \
-            if (k < end) {                                                                          \
-                int32_t c = (int32_t)scalpel__gcsr_col(m, k);                                       \
-                a1 = scalpel__v##W##_fma(a1, scalpel__v##W##_load(v + (size_t)k * W), scalpel__v##W##_loadn(x + c, m->cols - c)); \
-            }                                                                                       \
-            y[r] = scalpel__v##W##_hsum(scalpel__v##W##_add(a0, a1));                                \
+            for (; k < full; k++)                                                                   \
+                a0 = scalpel__v##W##_fma(a0, scalpel__v##W##_load(v + (size_t)k * W), scalpel__v##W##_load(x + ci[k])); \
+            if (k < end)                                                                            \
+                a1 = scalpel__v##W##_fma(a1, scalpel__v##W##_load(v + (size_t)k * W),                \
+                                         scalpel__v##W##_loadn(x + ci[k], m->cols - (int32_t)ci[k])); \
+            y[r] = scalpel__v##W##_hsum(scalpel__v##W##_add(scalpel__v##W##_add(a0, a1), scalpel__v##W##_add(a2, a3))); \
         }                                                                                           \
+    }
+#define SCALPEL__SPMV_GROUPED(W, T)                                                                  \
+    SCALPEL__SPMV_GROUPED_IDX(W, T, uint16_t)                                                       \
+    SCALPEL__SPMV_GROUPED_IDX(W, T, uint32_t)                                                       \
+    static void scalpel__spmv_g##W(const scalpel_gcsr *m, const float *x, float *y)                 \
+    {                                                                                               \
+        if (m->index_bits == 16) scalpel__spmv_g##W##_uint16_t(m, x, y);                            \
+        else scalpel__spmv_g##W##_uint32_t(m, x, y);                                                \
     }
 
 SCALPEL__SPMV_GROUPED(4, simde__m128)
@@ -628,29 +630,49 @@ static void scalpel__spmv_mve(const scalpel_gcsr *m, const float *x, float *y)
 
 /* ---- plain C fast paths (Cortex-M4/M7, SCALPEL_NO_SIMD, unknown targets) ---------------- */
 
-/* Grouped spmv with G fixed at compile time, two partial sums to break the dependency chain.
- * Used for G = 1 and 2 on every backend, and for every G where no vector backend exists. */
-#define SCALPEL__SPMV_SCALAR(G)                                                                      \
-    static void scalpel__spmv_s##G(const scalpel_gcsr *m, const float *x, float *y)                 \
+/* Grouped spmv with G fixed at compile time and the index width fixed per instantiation; four
+ * partial sums (per group for G = 1, per lane pair otherwise) break the add dependency chain.
+ * Used for G = 1 (plain CSR) and 2 on every backend, and for every G where no vector backend
+ * exists. */
+#define SCALPEL__SPMV_SCALAR_IDX(G, IT)                                                              \
+    static void scalpel__spmv_s##G##_##IT(const scalpel_gcsr *m, const float *x, float *y)         \
     {                                                                                               \
         const float *v = (const float *)m->values;                                                  \
+        const IT *ci = (const IT *)m->col_idx;                                                      \
         int32_t r, k, j;                                                                            \
         for (r = 0; r < m->rows; r++) {                                                             \
             int32_t end = m->row_ptr[r + 1], full = end;                                            \
-            float s0 = 0.0f, s1 = 0.0f;                                                             \
+            float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;                                       \
             k = m->row_ptr[r];                                                                      \
-            if (end > k && (int64_t)scalpel__gcsr_col(m, end - 1) + G > (int64_t)m->cols) full--;  \
+            if (end > k && (int64_t)ci[end - 1] + G > (int64_t)m->cols) full--;                    \
+            if (G == 1) {                                                                           \
+                for (; k + 4 <= full; k += 4) {                                                     \
+                    s0 += v[k] * x[ci[k]]; s1 += v[k + 1] * x[ci[k + 1]];                           \
+                    s2 += v[k + 2] * x[ci[k + 2]]; s3 += v[k + 3] * x[ci[k + 3]];                   \
+                }                                                                                   \
+            }                                                                                       \
             for (; k < full; k++) {                                                                 \
-                const float *vk = v + (size_t)k * G, *xk = x + scalpel__gcsr_col(m, k);             \
-                for (j = 0; j + 2 <= G; j += 2) { s0 += vk[j] * xk[j]; s1 += vk[j + 1] * xk[j + 1]; } \
-                if (G & 1) s0 += vk[0] * xk[0];                                                     \
+                const float *vk = v + (size_t)k * G, *xk = x + ci[k];                               \
+                for (j = 0; j + 4 <= G; j += 4) {                                                   \
+                    s0 += vk[j] * xk[j]; s1 += vk[j + 1] * xk[j + 1];                               \
+                    s2 += vk[j + 2] * xk[j + 2]; s3 += vk[j + 3] * xk[j + 3];                       \
+                }                                                                                   \
+                for (; j < G; j++) s0 += vk[j] * xk[j];                                             \
             }                                                                                       \
             if (k < end) {                                                                          \
-                int32_t c = (int32_t)scalpel__gcsr_col(m, k);                                       \
+                int32_t c = (int32_t)ci[k];                                                         \
                 for (j = 0; j < G && c + j < m->cols; j++) s0 += v[(size_t)k * G + (size_t)j] * x[c + j]; \
             }                                                                                       \
-            y[r] = s0 + s1;                                                                         \
+            y[r] = (s0 + s1) + (s2 + s3);                                                           \
         }                                                                                           \
+    }
+#define SCALPEL__SPMV_SCALAR(G)                                                                      \
+    SCALPEL__SPMV_SCALAR_IDX(G, uint16_t)                                                           \
+    SCALPEL__SPMV_SCALAR_IDX(G, uint32_t)                                                           \
+    static void scalpel__spmv_s##G(const scalpel_gcsr *m, const float *x, float *y)                 \
+    {                                                                                               \
+        if (m->index_bits == 16) scalpel__spmv_s##G##_uint16_t(m, x, y);                            \
+        else scalpel__spmv_s##G##_uint32_t(m, x, y);                                                \
     }
 
 SCALPEL__SPMV_SCALAR(1)

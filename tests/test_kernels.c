@@ -45,7 +45,15 @@ static void random_weights(float *w, int32_t rows, int32_t cols)
     }
 }
 
-static float *alloc_floats(size_t n) { return (float *)malloc((n ? n : 1) * sizeof(float)); }
+static float *alloc_floats(size_t n)
+{
+    float *p = (float *)malloc((n ? n : 1) * sizeof(float));
+    if (p == NULL) {
+        printf("out of memory for %lu floats: lower TEST_MAX_DIM for this target\n", (unsigned long)n);
+        exit(2);
+    }
+    return p;
+}
 
 /* Output buffer with GUARD floats before and after, filled with a sentinel. */
 static float *guarded(size_t n, int32_t misalign)
@@ -89,7 +97,7 @@ static void test_gemv_spmv(void)
         int32_t mis = test_range(0, 1), gi, r, c, bad = 0;
         float *w = alloc_floats((size_t)rows * cols), *x0 = alloc_floats((size_t)cols), *wb, *xb;
         float *yref = alloc_floats((size_t)rows);
-        double *scale = (double *)malloc((size_t)rows * sizeof(double));
+        double *scale = (double *)(void *)alloc_floats((size_t)rows * 2);
         float *wa, *xa, *y;
         random_weights(w, rows, cols);
         for (c = 0; c < cols; c++) x0[c] = test_uniform();
@@ -140,7 +148,7 @@ static void test_gemm_spmm(void)
         int32_t m = test_range(1, TEST_MAX_DIM / 2), k = test_range(1, TEST_MAX_DIM / 2), n = test_range(1, 70);
         int32_t mis = test_range(0, 1), gi, i, j, p, bad = 0;
         float *a = alloc_floats((size_t)m * k), *b0 = alloc_floats((size_t)k * n), *cref = alloc_floats((size_t)m * n);
-        double *scale = (double *)malloc((size_t)m * n * sizeof(double));
+        double *scale = (double *)(void *)alloc_floats((size_t)m * n * 2);
         float *bb, *ab, *aa, *ba, *c;
         random_weights(a, m, k);
         for (i = 0; i < k * n; i++) b0[i] = test_uniform();

@@ -1,0 +1,38 @@
+/* fuzz_seeds.c - writes a seed corpus for fuzz_gcsr: valid serialized matrices of every group
+ * size, both index widths' neighbourhoods, tails, empty rows.  usage: fuzz_seeds DIR */
+#define SCALPEL_IMPLEMENTATION
+#include "scalpel.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+int main(int argc, char **argv)
+{
+    static const int32_t shapes[][2] = { { 1, 1 }, { 3, 10 }, { 5, 17 }, { 8, 64 }, { 2, 33 }, { 0, 4 } };
+    int32_t s, g, i, count = 0;
+    if (argc != 2) { fprintf(stderr, "usage: %s DIR\n", argv[0]); return 2; }
+    for (s = 0; s < (int32_t)(sizeof(shapes) / sizeof(shapes[0])); s++)
+        for (g = 1; g <= 16; g *= 2) {
+            int32_t rows = shapes[s][0], cols = shapes[s][1];
+            float *w = (float *)calloc((size_t)rows * cols + 1, sizeof(float));
+            scalpel_gcsr m;
+            unsigned char *buf;
+            size_t n = 0, cap;
+            char path[512];
+            FILE *f;
+            for (i = 0; i < rows * cols; i++) w[i] = (i * 7 % 5 == 0) ? (float)(i + 1) : 0.0f;
+            if (scalpel_gcsr_from_dense(w, rows, cols, g, &m) != SCALPEL_OK) return 1;
+            cap = scalpel_gcsr_serialized_size(&m);
+            buf = (unsigned char *)malloc(cap);
+            if (scalpel_gcsr_serialize(&m, buf, cap, &n) != SCALPEL_OK) return 1;
+            snprintf(path, sizeof(path), "%s/seed-%dx%d-g%d", argv[1], (int)rows, (int)cols, (int)g);
+            f = fopen(path, "wb");
+            if (f == NULL || fwrite(buf, 1, n, f) != n) { perror(path); return 1; }
+            fclose(f);
+            count++;
+            free(buf); free(w);
+            scalpel_gcsr_free(&m);
+        }
+    printf("fuzz_seeds: wrote %d seeds to %s\n", (int)count, argv[1]);
+    return 0;
+}

@@ -1,0 +1,146 @@
+#!/bin/sh
+# run_all.sh - every test of the project, as `make test` runs it. Ends with "N passed, N failed".
+#
+#   1. host tests under AddressSanitizer + UndefinedBehaviorSanitizer (format, kernels,
+#      allocator hooks, SCALPEL_NO_MALLOC)
+#   2. the kernel tests on every backend this machine runs: -march=native (AVX-512 here),
+#      AVX2, baseline x86-64 (SSE2), SCALPEL_NO_SIMD; gcc, clang and g++
+#   3. the compile matrix: gcc and clang -std=c99 -pedantic -Wall -Wextra -Werror and g++,
+#      headers included twice, SCALPEL_STATIC / NO_SIMD / NO_MALLOC, modules alone, and the
+#      builds that must fail (half an allocator override, a removed function under NO_MALLOC)
+#   4. dist/scalpel.h from amalgamate.py, and the tests again against it
+#   5. libFuzzer on the grouped-CSR reader (FUZZ_SECONDS, default 30)
+#   6. AArch64 NEON (cross-compiled, qemu-aarch64) and Cortex-M4 / M55 (qemu-system-arm)
+#   7. the examples, built with the single cc command the README gives
+#
+# Each step prints one line; failures show their output. Exit status 0 only if all passed.
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT" || exit 2
+B=build/test
+mkdir -p "$B"
+PASSED=0
+FAILED=0
+FAILED_NAMES=""
+WARN="-std=c99 -pedantic -Wall -Wextra -Werror"
+SAN="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+NATIVE="-march=native"
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+
+# run NAME CMD...: run a step; a test program's own "N passed, M failed" counts are added in,
+# a step without such a line counts as one check.
+run() {
+  name=$1; shift
+  log="$B/$name.log"
+  if "$@" >"$log" 2>&1; then ok=1; else ok=0; fi
+  counts=$(grep -E '^[A-Za-z0-9_-]+: [0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+  if [ -n "$counts" ]; then
+    p=$(echo "$counts" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed.*/\1/')
+    f=$(echo "$counts" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed.*/\2/')
+    if [ "$ok" = 0 ] && [ "$f" = 0 ]; then f=1; fi
+  else
+    if [ "$ok" = 1 ]; then p=1; f=0; else p=0; f=1; fi
+  fi
+  PASSED=$((PASSED + p)); FAILED=$((FAILED + f))
+  if [ "$ok" = 1 ] && [ "$f" = 0 ]; then
+    printf '  ok    %-34s %s\n' "$name" "${counts:+($p checks)}"
+  else
+    printf '  FAIL  %-34s (see %s)\n' "$name" "$log"
+    tail -n 25 "$log" | sed 's/^/        /'
+    FAILED_NAMES="$FAILED_NAMES $name"
+  fi
+}
+
+# must_fail NAME CMD...: a build that has to be refused (prints what it must say)
+must_fail() {
+  name=$1; expect=$2; shift 2
+  log="$B/$name.log"
+  if "$@" >"$log" 2>&1; then
+    echo "expected this build to fail" >>"$log"; run "$name" false
+  elif [ -n "$expect" ] && ! grep -q "$expect" "$log"; then
+    echo "failed, but without: $expect" >>"$log"; run "$name" false
+  else
+    run "$name" true
+  fi
+}
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+echo "== dependencies"
+if ! sh tools/deps.sh test; then
+  echo "tools/deps.sh could not provide what the tests need (see above)."
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+echo "== 1. host tests under ASan + UBSan"
+for t in test_format test_kernels test_alloc test_no_malloc; do
+  run "$t-asan" sh -c "gcc $WARN $SAN $NATIVE -I. tests/$t.c -o $B/$t-asan -lm && $B/$t-asan"
+done
+
+echo "== 2. kernels on every backend"
+run kernels-gcc-native   sh -c "gcc $WARN -O2 $NATIVE -I. tests/test_kernels.c -o $B/k1 -lm && $B/k1"
+run kernels-gcc-avx2     sh -c "gcc $WARN -O2 -mavx2 -mfma -I. tests/test_kernels.c -o $B/k2 -lm && $B/k2"
+run kernels-gcc-sse2     sh -c "gcc $WARN -O2 -I. tests/test_kernels.c -o $B/k3 -lm && $B/k3"
+run kernels-gcc-no-simd  sh -c "gcc $WARN -O2 -DSCALPEL_NO_SIMD -I. tests/test_kernels.c -o $B/k4 -lm && $B/k4"
+run kernels-clang-native sh -c "clang $WARN -O2 $NATIVE -I. tests/test_kernels.c -o $B/k5 -lm && $B/k5"
+run kernels-clang-asan   sh -c "clang $WARN $SAN $NATIVE -I. tests/test_kernels.c -o $B/k6 -lm && $B/k6"
+run kernels-g++-native   sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 $NATIVE -x c++ -I. tests/test_kernels.c -o $B/k7 && $B/k7"
+run format-g++           sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O1 -x c++ -I. tests/test_format.c -o $B/f7 && $B/f7"
+
+echo "== 3. compile matrix"
+for cc in gcc clang; do
+  for flags in "" "$NATIVE" "-mavx2 -mfma" "-DSCALPEL_STATIC" "-DSCALPEL_NO_SIMD" "-DSCALPEL_NO_MALLOC"; do
+    tag=$(echo "$cc$flags" | tr -c 'A-Za-z0-9\n' '_')
+    run "twice-$tag" sh -c "$cc $WARN -O2 $flags -I. tests/compile_twice.c -o $B/t-$tag && $B/t-$tag"
+  done
+done
+for flags in "" "$NATIVE" "-DSCALPEL_NO_SIMD" "-DSCALPEL_NO_MALLOC"; do
+  tag=$(echo "g++$flags" | tr -c 'A-Za-z0-9\n' '_')
+  run "twice-$tag" sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 $flags -x c++ -I. tests/compile_twice.c -o $B/t-$tag && $B/t-$tag"
+done
+run modules-alone sh -c "gcc $WARN -O2 $NATIVE -I. tests/module_format.c tests/module_kernels.c -o $B/modules && $B/modules"
+must_fail half-allocator "define both SCALPEL_MALLOC" \
+  sh -c "printf '#define SCALPEL_MALLOC(c, n) malloc(n)\n#define SCALPEL_IMPLEMENTATION\n#include \"scalpel.h\"\n' | gcc $WARN -I. -x c -c - -o $B/half.o"
+must_fail no-malloc-removes-api "scalpel_gcsr_from_dense" \
+  sh -c "printf '#define SCALPEL_NO_MALLOC\n#include \"scalpel.h\"\nint f(scalpel_gcsr *m, const float *w) { return scalpel_gcsr_from_dense(w, 1, 1, 1, m); }\n' | gcc $WARN -I. -x c -c - -o $B/nm.o"
+run no-malloc-no-symbols sh -c "gcc $WARN -O2 -I. -c tests/test_no_malloc.c -o $B/nomalloc.o && ! nm -u $B/nomalloc.o | grep -E ' (malloc|calloc|realloc|free)\$'"
+
+echo "== 4. amalgamated dist/scalpel.h"
+run amalgamate python3 amalgamate.py
+if [ -f dist/scalpel.h ]; then
+  for t in test_format test_kernels test_alloc test_no_malloc; do
+    run "$t-dist" sh -c "gcc $WARN $SAN $NATIVE -Idist tests/$t.c -o $B/$t-dist -lm && $B/$t-dist"
+  done
+  run dist-twice-c sh -c "printf '#include \"scalpel.h\"\n#include \"scalpel.h\"\n#define SCALPEL_IMPLEMENTATION\n#include \"scalpel.h\"\nint main(void) { return scalpel_kernels_backend()[0] == 0; }\n' | gcc $WARN -O2 -Idist -x c - -o $B/dist-twice && $B/dist-twice"
+  run dist-twice-c++ sh -c "printf '#include \"scalpel.h\"\n#define SCALPEL_IMPLEMENTATION\n#include \"scalpel.h\"\nint main(void) { return scalpel_kernels_backend()[0] == 0; }\n' | g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 -Idist -x c++ - -o $B/dist-twicepp && $B/dist-twicepp"
+fi
+
+echo "== 5. fuzzing the buffer reader (${FUZZ_SECONDS}s)"
+run fuzz-gcsr sh -c "rm -rf $B/corpus && mkdir -p $B/corpus && gcc -O2 -I. tests/fuzz_seeds.c -o $B/fuzz_seeds && $B/fuzz_seeds $B/corpus && clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. tests/fuzz_gcsr.c -o $B/fuzz_gcsr && $B/fuzz_gcsr -max_total_time=$FUZZ_SECONDS -print_final_stats=1 $B/corpus"
+
+echo "== 6. other architectures under QEMU"
+if have aarch64-linux-gnu-gcc && have qemu-aarch64; then
+  mkdir -p "$B/a64inc" && ln -sfn /usr/include/simde "$B/a64inc/simde"
+  run kernels-aarch64-neon sh -c "aarch64-linux-gnu-gcc $WARN -O2 -static -isystem $B/a64inc -DTEST_ITERS=800 -I. tests/test_kernels.c -o $B/k-a64 -lm && qemu-aarch64 $B/k-a64"
+else
+  run kernels-aarch64-neon sh -c "echo 'aarch64-linux-gnu-gcc or qemu-aarch64 missing: run tools/deps.sh test as root'; false"
+fi
+CM="-DTEST_ITERS=300 -DTEST_MAX_DIM=100 -DTEST_SMALL_MEMORY"
+run cortex-m4-kernels  tests/cortex-m/run.sh m4 "$B/k-m4.elf" tests/test_kernels.c $CM
+run cortex-m55-kernels tests/cortex-m/run.sh m55 "$B/k-m55.elf" tests/test_kernels.c $CM
+run cortex-m4-format   tests/cortex-m/run.sh m4 "$B/f-m4.elf" tests/test_format.c $CM
+run cortex-m55-format  tests/cortex-m/run.sh m55 "$B/f-m55.elf" tests/test_format.c $CM
+run cortex-m55-kernels-dist tests/cortex-m/run.sh m55 "$B/kd-m55.elf" tests/test_kernels.c $CM -Idist
+run cortex-m4-no-malloc tests/cortex-m/run.sh m4 "$B/nm-m4.elf" tests/test_no_malloc.c
+
+echo "== 7. examples (the README's cc command)"
+for ex in examples/*.c; do
+  name=$(basename "$ex" .c)
+  run "example-$name" sh -c "cc -O2 -march=native -I. $ex -o $B/$name -lm && $B/$name"
+done
+
+echo
+if [ "$FAILED" -ne 0 ]; then echo "failed steps:$FAILED_NAMES"; fi
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
