@@ -43,7 +43,8 @@
  *     scalpel_gcsr_deserialize check everything before use.
  *
  * MEMORY
- *   A matrix built by the library owns one block (`block`) holding its three arrays, released by
+ *   A matrix built by the library owns one block (`block`) holding its three arrays (values
+ *   first, on a 64-byte boundary so that group loads never straddle cache lines), released by
  *   scalpel_gcsr_free. A matrix you fill by hand with your own arrays has block == NULL and
  *   scalpel_gcsr_free only clears the struct. No function here allocates except
  *   scalpel_gcsr_from_dense(_ctx) and scalpel_gcsr_deserialize(_ctx).
@@ -724,6 +725,15 @@ SCALPEL_API scalpel_status scalpel_gcsr_deserialize_into(const void *data, size_
 }
 
 #ifndef SCALPEL_NO_MALLOC
+/* Library-built matrices start their values on a cache line (64 bytes): a vector load of a
+ * group then never straddles two lines. The block is over-allocated by the alignment. */
+#define SCALPEL__BLOCK_ALIGN 64u
+static void *scalpel__align_block(void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    return (unsigned char *)p + ((SCALPEL__BLOCK_ALIGN - a % SCALPEL__BLOCK_ALIGN) % SCALPEL__BLOCK_ALIGN);
+}
+
 SCALPEL_API scalpel_status scalpel_gcsr_from_dense_ctx(const float *w, int32_t rows, int32_t cols,
                                                        int32_t group, void *alloc_ctx,
                                                        scalpel_gcsr *out)
@@ -735,9 +745,10 @@ SCALPEL_API scalpel_status scalpel_gcsr_from_dense_ctx(const float *w, int32_t r
     memset(out, 0, sizeof(*out));
     st = scalpel_gcsr_from_dense_size(w, rows, cols, group, &bytes);
     if (st != SCALPEL_OK) return st;
-    mem = SCALPEL_MALLOC(alloc_ctx, bytes);
+    if (bytes > SIZE_MAX - SCALPEL__BLOCK_ALIGN) return SCALPEL_ERR_OVERFLOW;
+    mem = SCALPEL_MALLOC(alloc_ctx, bytes + SCALPEL__BLOCK_ALIGN);
     if (mem == NULL) return SCALPEL_ERR_NO_MEMORY;
-    st = scalpel_gcsr_from_dense_into(w, rows, cols, group, mem, bytes, out);
+    st = scalpel_gcsr_from_dense_into(w, rows, cols, group, scalpel__align_block(mem), bytes, out);
     if (st != SCALPEL_OK) { SCALPEL_FREE(alloc_ctx, mem); return st; }
     out->block = mem;
     out->alloc_ctx = alloc_ctx;
@@ -760,9 +771,10 @@ SCALPEL_API scalpel_status scalpel_gcsr_deserialize_ctx(const void *data, size_t
     memset(out, 0, sizeof(*out));
     st = scalpel_gcsr_deserialize_size(data, size, &bytes);
     if (st != SCALPEL_OK) return st;
-    mem = SCALPEL_MALLOC(alloc_ctx, bytes);
+    if (bytes > SIZE_MAX - SCALPEL__BLOCK_ALIGN) return SCALPEL_ERR_OVERFLOW;
+    mem = SCALPEL_MALLOC(alloc_ctx, bytes + SCALPEL__BLOCK_ALIGN);
     if (mem == NULL) return SCALPEL_ERR_NO_MEMORY;
-    st = scalpel_gcsr_deserialize_into(data, size, mem, bytes, out);
+    st = scalpel_gcsr_deserialize_into(data, size, scalpel__align_block(mem), bytes, out);
     if (st != SCALPEL_OK) { SCALPEL_FREE(alloc_ctx, mem); return st; }
     out->block = mem;
     out->alloc_ctx = alloc_ctx;

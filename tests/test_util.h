@@ -27,7 +27,7 @@ static long test_passed, test_failed;
         }                                                                                          \
     } while (0)
 
-static int test_summary(const char *name)
+static inline int test_summary(const char *name)
 {
     printf("%s: %ld passed, %ld failed\n", name, test_passed, test_failed);
     return test_failed != 0;
@@ -35,7 +35,7 @@ static int test_summary(const char *name)
 
 /* xorshift64*: deterministic across platforms. */
 static uint64_t test_rng_state = 0x9E3779B97F4A7C15ull;
-static uint32_t test_rand(void)
+static inline uint32_t test_rand(void)
 {
     test_rng_state ^= test_rng_state >> 12;
     test_rng_state ^= test_rng_state << 25;
@@ -43,8 +43,8 @@ static uint32_t test_rand(void)
     return (uint32_t)((test_rng_state * 0x2545F4914F6CDD1Dull) >> 32);
 }
 /* uniform integer in [lo, hi] */
-static int32_t test_range(int32_t lo, int32_t hi) { return lo + (int32_t)(test_rand() % (uint32_t)(hi - lo + 1)); }
+static inline int32_t test_range(int32_t lo, int32_t hi) { return lo + (int32_t)(test_rand() % (uint32_t)(hi - lo + 1)); }
 /* uniform float in [-1, 1) */
-static float test_uniform(void) { return (float)(test_rand() >> 8) / 8388608.0f - 1.0f; }
+static inline float test_uniform(void) { return (float)(test_rand() >> 8) / 8388608.0f - 1.0f; }
 
 #endif
