@@ -496,24 +496,52 @@ SCALPEL_API void scalpel_gemm_f32(const float *a, int32_t m, int32_t k, const fl
     {                                                                                               \
         const float *v = (const float *)m->values;                                                  \
         const IT *ci = (const IT *)m->col_idx;                                                      \
-        int32_t r;                                                                                  \
-        for (r = 0; r < m->rows; r++) {                                                             \
-            int32_t k = m->row_ptr[r], end = m->row_ptr[r + 1], full = end;                         \
-            T a0 = scalpel__v##W##_zero(), a1 = a0, a2 = a0, a3 = a0;                               \
-            if (end > k && (int64_t)ci[end - 1] + W > (int64_t)m->cols) full--;                    \
-            for (; k + 4 <= full; k += 4) {                                                         \
-                const float *vk = v + (size_t)k * W;                                                \
+        int32_t r = 0;                                                                              \
+        /* two rows in lockstep: two independent streams of weights keep more memory requests  \
+         * in flight than one (the dense gemv streams four rows for the same reason) */        \
+        for (; r + 2 <= m->rows; r += 2) {                                                          \
+            int32_t k = m->row_ptr[r], e0 = m->row_ptr[r + 1], f0 = e0;                             \
+            int32_t q = e0, e1 = m->row_ptr[r + 2], f1 = e1, n;                                     \
+            T a0 = scalpel__v##W##_zero(), a1 = a0, b0 = a0, b1 = a0;                               \
+            if (e0 > k && (int64_t)ci[e0 - 1] + W > (int64_t)m->cols) f0--;                        \
+            if (e1 > q && (int64_t)ci[e1 - 1] + W > (int64_t)m->cols) f1--;                        \
+            n = f0 - k < f1 - q ? f0 - k : f1 - q;                                                  \
+            for (; n >= 2; n -= 2, k += 2, q += 2) {                                                \
+                const float *vk = v + (size_t)k * W, *vq = v + (size_t)q * W;                       \
                 a0 = scalpel__v##W##_fma(a0, scalpel__v##W##_load(vk), scalpel__v##W##_load(x + ci[k]));             \
+                b0 = scalpel__v##W##_fma(b0, scalpel__v##W##_load(vq), scalpel__v##W##_load(x + ci[q]));             \
                 a1 = scalpel__v##W##_fma(a1, scalpel__v##W##_load(vk + W), scalpel__v##W##_load(x + ci[k + 1]));     \
-                a2 = scalpel__v##W##_fma(a2, scalpel__v##W##_load(vk + 2 * W), scalpel__v##W##_load(x + ci[k + 2])); \
-                a3 = scalpel__v##W##_fma(a3, scalpel__v##W##_load(vk + 3 * W), scalpel__v##W##_load(x + ci[k + 3])); \
+                b1 = scalpel__v##W##_fma(b1, scalpel__v##W##_load(vq + W), scalpel__v##W##_load(x + ci[q + 1]));     \
             }                                                                                       \
-            for (; k < full; k++)                                                                   \
+            for (; k < f0; k++)                                                                     \
                 a0 = scalpel__v##W##_fma(a0, scalpel__v##W##_load(v + (size_t)k * W), scalpel__v##W##_load(x + ci[k])); \
+            for (; q < f1; q++)                                                                     \
+                b0 = scalpel__v##W##_fma(b0, scalpel__v##W##_load(v + (size_t)q * W), scalpel__v##W##_load(x + ci[q])); \
+            if (k < e0)                                                                             \
+                a1 = scalpel__v##W##_fma(a1, scalpel__v##W##_load(v + (size_t)k * W),                \
+                                         scalpel__v##W##_loadn(x + ci[k], m->cols - (int32_t)ci[k])); \
+            if (q < e1)                                                                             \
+                b1 = scalpel__v##W##_fma(b1, scalpel__v##W##_load(v + (size_t)q * W),                \
+                                         scalpel__v##W##_loadn(x + ci[q], m->cols - (int32_t)ci[q])); \
+            y[r] = scalpel__v##W##_hsum(scalpel__v##W##_add(a0, a1));                                \
+            y[r + 1] = scalpel__v##W##_hsum(scalpel__v##W##_add(b0, b1));                            \
+        }                                                                                           \
+        for (; r < m->rows; r++) {                                                                  \
+            int32_t k = m->row_ptr[r], end = m->row_ptr[r + 1], full = end;                         \
+            T a0 = scalpel__v##W##_zero(), a1 = a0;                                                 \
+            if (end > k && (int64_t)ci[end - 1] + W > (int64_t)m->cols) full--;                    \
+            for (; k + 2 <= full; k += 2) {                                                         \
+                a0 = scalpel__v##W##_fma(a0, scalpel__v##W##_load(v + (size_t)k * W), scalpel__v##W##_load(x + ci[k]));             \
+                a1 = scalpel__v##W##_fma(a1, scalpel__v##W##_load(v + (size_t)k * W + W), scalpel__v##W##_load(x + ci[k + 1])); \
+            }                                                                                       \
+            if (k < full) {                                                                         \
+                a0 = scalpel__v##W##_fma(a0, scalpel__v##W##_load(v + (size_t)k * W), scalpel__v##W##_load(x + ci[k])); \
+                k++;                                                                                \
+            }                                                                                       \
             if (k < end)                                                                            \
                 a1 = scalpel__v##W##_fma(a1, scalpel__v##W##_load(v + (size_t)k * W),                \
                                          scalpel__v##W##_loadn(x + ci[k], m->cols - (int32_t)ci[k])); \
-            y[r] = scalpel__v##W##_hsum(scalpel__v##W##_add(scalpel__v##W##_add(a0, a1), scalpel__v##W##_add(a2, a3))); \
+            y[r] = scalpel__v##W##_hsum(scalpel__v##W##_add(a0, a1));                                \
         }                                                                                           \
     }
 #define SCALPEL__SPMV_GROUPED(W, T)                                                                  \
