@@ -28,8 +28,9 @@
  *
  *   The grouped sparse kernel is fastest when G equals the vector width (16, 8 or 4 above): one
  *   index load, one vector load of x and one of the weights, one fused multiply-add per group.
- *   Every G in {1, 2, 4, 8, 16} is correct on every backend; G = 4, 8, 16 use 128-, 256- and
- *   512-bit SIMDe vectors, which SIMDe maps to the widest real registers available.
+ *   Every G in {1, 2, 4, 8, 16} is correct on every backend: G = 4, 8, 16 use 4-, 8- and
+ *   16-lane vectors (native registers where the target has them, else arrays of the widest
+ *   native ones); G = 1 (plain CSR) and 2 use unrolled plain C.
  *
  * CONFIGURATION
  *   SCALPEL_NO_SIMD   plain C kernels only (define everywhere the implementation is compiled)
@@ -267,13 +268,13 @@ SCALPEL_API void scalpel_im2col_f32(const float *in, int32_t channels, int32_t h
             }
 }
 
-/* ---- SIMDe backends (x86 SSE2 / AVX2 / AVX-512, ARM NEON) ------------------------------- */
+/* ---- vector helpers: the one surface the vector kernels below are written against -------
+ * scalpel__vW_{zero, load, store, set1, fma, add, loadn, storen, hsum} on W = 4, 8, 16 fp32
+ * lanes. `loadn` / `storen` move only the first n < W lanes, so that no kernel reads or writes
+ * past the end of an array. Two providers: SIMDe (x86, NEON) and Helium (<arm_mve.h>). */
 #if defined(SCALPEL__SIMDE)
 
-/* Vector helpers for 4, 8 and 16 fp32 lanes, on SIMDe's 128-, 256- and 512-bit types. SIMDe
- * maps each to the real registers of the target (a 512-bit op is one AVX-512 instruction, two
- * AVX2 ones or four NEON ones). `loadn` / `storen` move only the first n < W lanes, so that no
- * kernel reads or writes past the end of an array. */
+/* SIMDe's 128-, 256- and 512-bit types, mapped to the real registers of the target. */
 #define SCALPEL__VHELPERS(W, T, PFX)                                                                 \
     static inline T scalpel__v##W##_zero(void) { return PFX##_setzero_ps(); }                      \
     static inline T scalpel__v##W##_load(const float *p) { return PFX##_loadu_ps(p); }             \
@@ -301,8 +302,10 @@ static inline float scalpel__v4_hsum(simde__m128 v)
     return simde_mm_cvtss_f32(s);
 }
 SCALPEL__VHELPERS(4, simde__m128, simde_mm)
+typedef simde__m128 scalpel__v4;
 #if !defined(SCALPEL__V128_MAX)
 SCALPEL__VHELPERS(8, simde__m256, simde_mm256)
+typedef simde__m256 scalpel__v8;
 static inline float scalpel__v8_hsum(simde__m256 v)
 {
     return scalpel__v4_hsum(simde_mm_add_ps(simde_mm256_castps256_ps128(v), simde_mm256_extractf128_ps(v, 1)));
@@ -310,6 +313,7 @@ static inline float scalpel__v8_hsum(simde__m256 v)
 #endif
 #if !defined(SCALPEL__V128_MAX) && !defined(SCALPEL__V256_MAX)
 SCALPEL__VHELPERS(16, simde__m512, simde_mm512)
+typedef simde__m512 scalpel__v16;
 static inline float scalpel__v16_hsum(simde__m512 v)
 {
     /* through memory: GCC's in-register 512->256 extracts trip -Wmaybe-uninitialized in C++ */
@@ -320,52 +324,70 @@ static inline float scalpel__v16_hsum(simde__m512 v)
 }
 #endif
 
+#elif defined(SCALPEL__MVE)
+
+/* Helium: 4 lanes; partial vectors are tail-predicated (vctp32q), so the inactive lanes are
+ * neither loaded nor stored. */
+typedef float32x4_t scalpel__v4;
+static inline scalpel__v4 scalpel__v4_zero(void) { return vdupq_n_f32(0.0f); }
+static inline scalpel__v4 scalpel__v4_load(const float *p) { return vld1q_f32(p); }
+static inline void scalpel__v4_store(float *p, scalpel__v4 v) { vst1q_f32(p, v); }
+static inline scalpel__v4 scalpel__v4_set1(float f) { return vdupq_n_f32(f); }
+static inline scalpel__v4 scalpel__v4_fma(scalpel__v4 acc, scalpel__v4 a, scalpel__v4 b) { return vfmaq_f32(acc, a, b); }
+static inline scalpel__v4 scalpel__v4_add(scalpel__v4 a, scalpel__v4 b) { return vaddq_f32(a, b); }
+static inline scalpel__v4 scalpel__v4_loadn(const float *p, int32_t n) { return vldrwq_z_f32(p, vctp32q((uint32_t)n)); }
+static inline void scalpel__v4_storen(float *p, scalpel__v4 v, int32_t n) { vstrwq_p_f32(p, v, vctp32q((uint32_t)n)); }
+static inline float scalpel__v4_hsum(scalpel__v4 v)
+{
+    return (vgetq_lane_f32(v, 0) + vgetq_lane_f32(v, 1)) + (vgetq_lane_f32(v, 2) + vgetq_lane_f32(v, 3));
+}
+#define SCALPEL__V128_MAX 1
+#define SCALPEL__VW 4
+
+#endif
+
+#if defined(SCALPEL__SIMDE) || defined(SCALPEL__MVE)
+#define SCALPEL__VEC 1
+
 /* Lanes wider than the target's registers, as arrays of B-lane registers (SIMDe's emulated
  * wide types would do the same, but make GCC print ABI notes when passed by value). */
-#define SCALPEL__VMULTI(W, T, B, BT, PFX)                                                            \
-    typedef struct T { BT q[W / B]; } T;                                                            \
-    static inline T scalpel__v##W##_zero(void) { T r; int i; for (i = 0; i < W / B; i++) r.q[i] = PFX##_setzero_ps(); return r; } \
-    static inline T scalpel__v##W##_load(const float *p) { T r; int i; for (i = 0; i < W / B; i++) r.q[i] = PFX##_loadu_ps(p + B * i); return r; } \
-    static inline T scalpel__v##W##_fma(T acc, T a, T b) { int i; for (i = 0; i < W / B; i++) acc.q[i] = PFX##_fmadd_ps(a.q[i], b.q[i], acc.q[i]); return acc; } \
-    static inline T scalpel__v##W##_add(T a, T b) { int i; for (i = 0; i < W / B; i++) a.q[i] = PFX##_add_ps(a.q[i], b.q[i]); return a; } \
-    static inline T scalpel__v##W##_loadn(const float *p, int32_t n)                                \
+#define SCALPEL__VMULTI(W, B)                                                                        \
+    typedef struct scalpel__v##W { scalpel__v##B q[W / B]; } scalpel__v##W;                         \
+    static inline scalpel__v##W scalpel__v##W##_zero(void)                                          \
+    { scalpel__v##W r; int i; for (i = 0; i < W / B; i++) r.q[i] = scalpel__v##B##_zero(); return r; } \
+    static inline scalpel__v##W scalpel__v##W##_load(const float *p)                                \
+    { scalpel__v##W r; int i; for (i = 0; i < W / B; i++) r.q[i] = scalpel__v##B##_load(p + B * i); return r; } \
+    static inline scalpel__v##W scalpel__v##W##_fma(scalpel__v##W acc, scalpel__v##W a, scalpel__v##W b) \
+    { int i; for (i = 0; i < W / B; i++) acc.q[i] = scalpel__v##B##_fma(acc.q[i], a.q[i], b.q[i]); return acc; } \
+    static inline scalpel__v##W scalpel__v##W##_add(scalpel__v##W a, scalpel__v##W b)               \
+    { int i; for (i = 0; i < W / B; i++) a.q[i] = scalpel__v##B##_add(a.q[i], b.q[i]); return a; }   \
+    static inline scalpel__v##W scalpel__v##W##_loadn(const float *p, int32_t n)                    \
     {                                                                                               \
-        float t[W] = { 0 };                                                                         \
-        memcpy(t, p, (size_t)n * sizeof(float));                                                    \
-        return scalpel__v##W##_load(t);                                                             \
-    }                                                                                               \
-    static inline float scalpel__v##W##_hsum(T v)                                                  \
-    {                                                                                               \
-        BT s = v.q[0];                                                                              \
+        scalpel__v##W r;                                                                            \
         int i;                                                                                      \
-        for (i = 1; i < W / B; i++) s = PFX##_add_ps(s, v.q[i]);                                    \
+        for (i = 0; i < W / B; i++, n -= B, p += B)                                                 \
+            r.q[i] = n >= B ? scalpel__v##B##_load(p) : n > 0 ? scalpel__v##B##_loadn(p, n) : scalpel__v##B##_zero(); \
+        return r;                                                                                   \
+    }                                                                                               \
+    static inline float scalpel__v##W##_hsum(scalpel__v##W v)                                      \
+    {                                                                                               \
+        scalpel__v##B s = v.q[0];                                                                   \
+        int i;                                                                                      \
+        for (i = 1; i < W / B; i++) s = scalpel__v##B##_add(s, v.q[i]);                             \
         return scalpel__v##B##_hsum(s);                                                             \
     }
 #if defined(SCALPEL__V128_MAX)
-SCALPEL__VMULTI(8, scalpel__m8, 4, simde__m128, simde_mm)
-SCALPEL__VMULTI(16, scalpel__m16, 4, simde__m128, simde_mm)
-typedef scalpel__m8 scalpel__v8;
-typedef scalpel__m16 scalpel__v16;
+SCALPEL__VMULTI(8, 4)
+SCALPEL__VMULTI(16, 4)
 #elif defined(SCALPEL__V256_MAX)
-SCALPEL__VMULTI(16, scalpel__m16, 8, simde__m256, simde_mm256)
-typedef simde__m256 scalpel__v8;
-typedef scalpel__m16 scalpel__v16;
-#else
-typedef simde__m256 scalpel__v8;
-typedef simde__m512 scalpel__v16;
+SCALPEL__VMULTI(16, 8)
 #endif
 
-/* The natural width of the target, used by the dense kernels. */
+/* The natural width of the target, used by the dense kernels and spmm. */
 #define SCALPEL__VCAT2(a, b) a##b
 #define SCALPEL__VCAT(a, b) SCALPEL__VCAT2(a, b)
 #define SCALPEL__V(op) SCALPEL__VCAT(SCALPEL__VCAT(scalpel__v, SCALPEL__VW), _##op)
-#if SCALPEL__VW == 16
-typedef simde__m512 scalpel__vec;
-#elif SCALPEL__VW == 8
-typedef simde__m256 scalpel__vec;
-#else
-typedef simde__m128 scalpel__vec;
-#endif
+typedef SCALPEL__VCAT(scalpel__v, SCALPEL__VW) scalpel__vec;
 
 /* y[rows] = W[rows x cols] . x[cols]: four rows at a time share each load of x; two vectors per
  * row and step keep eight independent FMA chains in flight. */
@@ -502,7 +524,9 @@ SCALPEL_API void scalpel_gemm_f32(const float *a, int32_t m, int32_t k, const fl
         for (; r + 2 <= m->rows; r += 2) {                                                          \
             int32_t k = m->row_ptr[r], e0 = m->row_ptr[r + 1], f0 = e0;                             \
             int32_t q = e0, e1 = m->row_ptr[r + 2], f1 = e1, n;                                     \
-            T a0 = scalpel__v##W##_zero(), a1 = a0, b0 = a0, b1 = a0;                               \
+            T a0, a1, b0, b1;                                                                       \
+            if (e1 == k) { y[r] = y[r + 1] = 0.0f; continue; } /* both empty: common when pruned hard */ \
+            a0 = scalpel__v##W##_zero(); a1 = a0; b0 = a0; b1 = a0;                                 \
             if (e0 > k && (int64_t)ci[e0 - 1] + W > (int64_t)m->cols) f0--;                        \
             if (e1 > q && (int64_t)ci[e1 - 1] + W > (int64_t)m->cols) f1--;                        \
             n = f0 - k < f1 - q ? f0 - k : f1 - q;                                                  \
@@ -553,7 +577,7 @@ SCALPEL_API void scalpel_gemm_f32(const float *a, int32_t m, int32_t k, const fl
         else scalpel__spmv_g##W##_uint32_t(m, x, y);                                                \
     }
 
-SCALPEL__SPMV_GROUPED(4, simde__m128)
+SCALPEL__SPMV_GROUPED(4, scalpel__v4)
 SCALPEL__SPMV_GROUPED(8, scalpel__v8)
 SCALPEL__SPMV_GROUPED(16, scalpel__v16)
 
@@ -598,63 +622,8 @@ SCALPEL_API void scalpel_gcsr_spmm_f32(const scalpel_gcsr *w, const float *b, in
     for (j0 = 0; j0 < n; j0 += S) scalpel__spmm_strip(w, b, n, c, j0, n - j0 < S ? n - j0 : S);
 }
 
-#endif /* SCALPEL__SIMDE */
+#endif /* SCALPEL__VEC */
 
-/* ---- Helium (MVE) backend for Cortex-M55/M85 -------------------------------------------- */
-#if defined(SCALPEL__MVE)
-
-/* y[rows] = W[rows x cols] . x[cols]: two rows share each load of x; the last partial vector is
- * tail-predicated (vctp32q), so no lane past cols is loaded. */
-SCALPEL_API void scalpel_gemv_f32(const float *w, int32_t rows, int32_t cols, const float *x, float *y)
-{
-    int32_t r = 0, c;
-    for (; r + 2 <= rows; r += 2) {
-        const float *w0 = w + (size_t)r * (size_t)cols, *w1 = w0 + cols;
-        float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0;
-        for (c = 0; c < cols; c += 4) {
-            mve_pred16_t p = vctp32q((uint32_t)(cols - c));
-            float32x4_t xv = vldrwq_z_f32(x + c, p);
-            a0 = vfmaq_m_f32(a0, vldrwq_z_f32(w0 + c, p), xv, p);
-            a1 = vfmaq_m_f32(a1, vldrwq_z_f32(w1 + c, p), xv, p);
-        }
-        y[r] = vgetq_lane_f32(a0, 0) + vgetq_lane_f32(a0, 1) + vgetq_lane_f32(a0, 2) + vgetq_lane_f32(a0, 3);
-        y[r + 1] = vgetq_lane_f32(a1, 0) + vgetq_lane_f32(a1, 1) + vgetq_lane_f32(a1, 2) + vgetq_lane_f32(a1, 3);
-    }
-    for (; r < rows; r++) {
-        const float *w0 = w + (size_t)r * (size_t)cols;
-        float32x4_t a0 = vdupq_n_f32(0.0f);
-        for (c = 0; c < cols; c += 4) {
-            mve_pred16_t p = vctp32q((uint32_t)(cols - c));
-            a0 = vfmaq_m_f32(a0, vldrwq_z_f32(w0 + c, p), vldrwq_z_f32(x + c, p), p);
-        }
-        y[r] = vgetq_lane_f32(a0, 0) + vgetq_lane_f32(a0, 1) + vgetq_lane_f32(a0, 2) + vgetq_lane_f32(a0, 3);
-    }
-}
-
-/* Grouped spmv for G = 4, 8, 16 on 4-lane Helium vectors (G/4 loads per group); lanes of a
- * tail group past `cols` are predicated off. */
-static void scalpel__spmv_mve(const scalpel_gcsr *m, const float *x, float *y)
-{
-    const float *v = (const float *)m->values;
-    int32_t r, k, q, G = m->group;
-    for (r = 0; r < m->rows; r++) {
-        float32x4_t a0 = vdupq_n_f32(0.0f);
-        for (k = m->row_ptr[r]; k < m->row_ptr[r + 1]; k++) {
-            int32_t c = (int32_t)scalpel__gcsr_col(m, k);
-            const float *vk = v + (size_t)k * (size_t)G;
-            if (c + G <= m->cols) {
-                for (q = 0; q < G; q += 4) a0 = vfmaq_f32(a0, vld1q_f32(vk + q), vld1q_f32(x + c + q));
-            } else {
-                for (q = 0; q < G && c + q < m->cols; q += 4) {
-                    mve_pred16_t p = vctp32q((uint32_t)(m->cols - c - q));
-                    a0 = vfmaq_m_f32(a0, vld1q_f32(vk + q), vldrwq_z_f32(x + c + q, p), p);
-                }
-            }
-        }
-        y[r] = vgetq_lane_f32(a0, 0) + vgetq_lane_f32(a0, 1) + vgetq_lane_f32(a0, 2) + vgetq_lane_f32(a0, 3);
-    }
-}
-#endif /* SCALPEL__MVE */
 
 /* ---- plain C fast paths (Cortex-M4/M7, SCALPEL_NO_SIMD, unknown targets) ---------------- */
 
@@ -705,7 +674,7 @@ static void scalpel__spmv_mve(const scalpel_gcsr *m, const float *x, float *y)
 
 SCALPEL__SPMV_SCALAR(1)
 SCALPEL__SPMV_SCALAR(2)
-#if !defined(SCALPEL__SIMDE) && !defined(SCALPEL__MVE)
+#if !defined(SCALPEL__VEC)
 SCALPEL__SPMV_SCALAR(4)
 SCALPEL__SPMV_SCALAR(8)
 SCALPEL__SPMV_SCALAR(16)
@@ -717,12 +686,10 @@ SCALPEL_API void scalpel_gcsr_spmv_f32(const scalpel_gcsr *w, const float *x, fl
     switch (w->group) {
     case 1: scalpel__spmv_s1(w, x, y); return;
     case 2: scalpel__spmv_s2(w, x, y); return;
-#if defined(SCALPEL__SIMDE)
+#if defined(SCALPEL__VEC)
     case 4: scalpel__spmv_g4(w, x, y); return;
     case 8: scalpel__spmv_g8(w, x, y); return;
     case 16: scalpel__spmv_g16(w, x, y); return;
-#elif defined(SCALPEL__MVE)
-    case 4: case 8: case 16: scalpel__spmv_mve(w, x, y); return;
 #else
     case 4: scalpel__spmv_s4(w, x, y); return;
     case 8: scalpel__spmv_s8(w, x, y); return;
@@ -732,8 +699,7 @@ SCALPEL_API void scalpel_gcsr_spmv_f32(const scalpel_gcsr *w, const float *x, fl
     }
 }
 
-#if !defined(SCALPEL__SIMDE)
-#if !defined(SCALPEL__MVE)
+#if !defined(SCALPEL__VEC)
 /* y[rows] = W[rows x cols] . x[cols]: two rows per pass share x, two partial sums each. */
 SCALPEL_API void scalpel_gemv_f32(const float *w, int32_t rows, int32_t cols, const float *x, float *y)
 {
@@ -751,7 +717,6 @@ SCALPEL_API void scalpel_gemv_f32(const float *w, int32_t rows, int32_t cols, co
     }
     if (r < rows) scalpel_gemv_f32_ref(w + (size_t)r * (size_t)cols, 1, cols, x, y + r);
 }
-#endif
 
 /* C[m x n] = A[m x k] . B[k x n]: row i of C accumulates a[i][p] * B[p][:] (unit stride). */
 SCALPEL_API void scalpel_gemm_f32(const float *a, int32_t m, int32_t k, const float *b, int32_t n, float *c)
@@ -784,7 +749,7 @@ SCALPEL_API void scalpel_gcsr_spmm_f32(const scalpel_gcsr *w, const float *b, in
         }
     }
 }
-#endif /* !SCALPEL__SIMDE */
+#endif /* !SCALPEL__VEC */
 
 #ifdef __cplusplus
 }
