@@ -126,7 +126,8 @@ SCALPEL_API void scalpel_im2col_f32(const float *in, int32_t channels, int32_t h
 #  if defined(__AVX512F__)
 #    include <simde/x86/avx512.h>   /* 128-, 256- and 512-bit registers */
 #  elif defined(__AVX__)
-#    include <simde/x86/fma.h>      /* 128- and 256-bit; 16 lanes as two 256-bit halves */
+#    include <simde/x86/avx2.h>     /* 128- and 256-bit; 16 lanes as two 256-bit halves */
+#    include <simde/x86/fma.h>
 #    define SCALPEL__V256_MAX 1
 #  else
 #    include <simde/x86/fma.h>      /* 128-bit only (SSE2, NEON); wider groups built below */
@@ -281,7 +282,12 @@ SCALPEL_API void scalpel_im2col_f32(const float *in, int32_t channels, int32_t h
     static inline void scalpel__v##W##_store(float *p, T v) { PFX##_storeu_ps(p, v); }             \
     static inline T scalpel__v##W##_set1(float f) { return PFX##_set1_ps(f); }                     \
     static inline T scalpel__v##W##_fma(T acc, T a, T b) { return PFX##_fmadd_ps(a, b, acc); }     \
-    static inline T scalpel__v##W##_add(T a, T b) { return PFX##_add_ps(a, b); }                   \
+    static inline T scalpel__v##W##_add(T a, T b) { return PFX##_add_ps(a, b); }
+
+/* Partial vectors: masked loads and stores where the target has them natively (AVX, AVX-512:
+ * masked-off lanes are never touched), otherwise a copy through a small buffer. SIMDe's
+ * portable masked loads read every lane, so they are only used on the native rungs. */
+#define SCALPEL__VTAIL_COPY(W, T, PFX)                                                               \
     static inline T scalpel__v##W##_loadn(const float *p, int32_t n)                                \
     {                                                                                               \
         float t[W] = { 0 };                                                                         \
@@ -294,6 +300,16 @@ SCALPEL_API void scalpel_im2col_f32(const float *in, int32_t channels, int32_t h
         PFX##_storeu_ps(t, v);                                                                      \
         memcpy(p, t, (size_t)n * sizeof(float));                                                    \
     }
+#if defined(__AVX2__)
+static inline simde__m256i scalpel__mask8(int32_t n)
+{
+    return simde_mm256_cmpgt_epi32(simde_mm256_set1_epi32(n), simde_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+#define SCALPEL__VTAIL_AVX(W, T, PFX, MASK)                                                          \
+    static inline T scalpel__v##W##_loadn(const float *p, int32_t n) { return PFX##_maskload_ps(p, MASK(n)); } \
+    static inline void scalpel__v##W##_storen(float *p, T v, int32_t n) { PFX##_maskstore_ps(p, MASK(n), v); }
+#define scalpel__mask4(n) simde_mm256_castsi256_si128(scalpel__mask8(n))
+#endif
 
 static inline float scalpel__v4_hsum(simde__m128 v)
 {
@@ -303,9 +319,19 @@ static inline float scalpel__v4_hsum(simde__m128 v)
 }
 SCALPEL__VHELPERS(4, simde__m128, simde_mm)
 typedef simde__m128 scalpel__v4;
+#if defined(__AVX2__)
+SCALPEL__VTAIL_AVX(4, simde__m128, simde_mm, scalpel__mask4)
+#else
+SCALPEL__VTAIL_COPY(4, simde__m128, simde_mm)
+#endif
 #if !defined(SCALPEL__V128_MAX)
 SCALPEL__VHELPERS(8, simde__m256, simde_mm256)
 typedef simde__m256 scalpel__v8;
+#if defined(__AVX2__)
+SCALPEL__VTAIL_AVX(8, simde__m256, simde_mm256, scalpel__mask8)
+#else
+SCALPEL__VTAIL_COPY(8, simde__m256, simde_mm256)
+#endif
 static inline float scalpel__v8_hsum(simde__m256 v)
 {
     return scalpel__v4_hsum(simde_mm_add_ps(simde_mm256_castps256_ps128(v), simde_mm256_extractf128_ps(v, 1)));
@@ -314,6 +340,15 @@ static inline float scalpel__v8_hsum(simde__m256 v)
 #if !defined(SCALPEL__V128_MAX) && !defined(SCALPEL__V256_MAX)
 SCALPEL__VHELPERS(16, simde__m512, simde_mm512)
 typedef simde__m512 scalpel__v16;
+/* native AVX-512 masks (SIMDe 0.7 has no masked 512-bit load/store) */
+static inline simde__m512 scalpel__v16_loadn(const float *p, int32_t n)
+{
+    return _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1u), p);
+}
+static inline void scalpel__v16_storen(float *p, simde__m512 v, int32_t n)
+{
+    _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1u), v);
+}
 static inline float scalpel__v16_hsum(simde__m512 v)
 {
     /* through memory: GCC's in-register 512->256 extracts trip -Wmaybe-uninitialized in C++ */
@@ -581,29 +616,28 @@ SCALPEL__SPMV_GROUPED(4, scalpel__v4)
 SCALPEL__SPMV_GROUPED(8, scalpel__v8)
 SCALPEL__SPMV_GROUPED(16, scalpel__v16)
 
-/* C[rows x n] = W . B[cols x n]: vectorised along n. For each strip of 4V columns of B (kept
+/* C[rows x n] = W . B[cols x n]: vectorised along n. For each strip of 8V columns of B (kept
  * in cache across rows), each row accumulates broadcast(weight) * B-row-strip over its stored
- * groups; group lanes past `cols` are skipped so B[cols] is never read. */
+ * groups in eight vector registers; group lanes past `cols` are skipped so B[cols] is never
+ * read. */
+#define SCALPEL__SPMM_STRIP 8
 static void scalpel__spmm_strip(const scalpel_gcsr *m, const float *b, int32_t n, float *c, int32_t j0, int32_t nc)
 {
-    const int32_t V = SCALPEL__VW, G = m->group;
+    const int32_t V = SCALPEL__VW, G = m->group, S = SCALPEL__SPMM_STRIP;
     const float *v = (const float *)m->values;
     int32_t r, k, g, t, nv = (nc + V - 1) / V, last = nc - (nv - 1) * V;
     for (r = 0; r < m->rows; r++) {
-        scalpel__vec acc[4];
+        scalpel__vec acc[SCALPEL__SPMM_STRIP];
         float *cr = c + (size_t)r * (size_t)n + (size_t)j0;
-        for (t = 0; t < 4; t++) acc[t] = SCALPEL__V(zero)();
+        for (t = 0; t < S; t++) acc[t] = SCALPEL__V(zero)();
         for (k = m->row_ptr[r]; k < m->row_ptr[r + 1]; k++) {
             int32_t col = (int32_t)scalpel__gcsr_col(m, k), ng = m->cols - col < G ? m->cols - col : G;
             const float *vk = v + (size_t)k * (size_t)G;
             for (g = 0; g < ng; g++) {
                 const float *bp = b + (size_t)(col + g) * (size_t)n + (size_t)j0;
                 scalpel__vec av = SCALPEL__V(set1)(vk[g]);
-                if (nv == 4 && last == V) {
-                    acc[0] = SCALPEL__V(fma)(acc[0], av, SCALPEL__V(load)(bp));
-                    acc[1] = SCALPEL__V(fma)(acc[1], av, SCALPEL__V(load)(bp + V));
-                    acc[2] = SCALPEL__V(fma)(acc[2], av, SCALPEL__V(load)(bp + 2 * V));
-                    acc[3] = SCALPEL__V(fma)(acc[3], av, SCALPEL__V(load)(bp + 3 * V));
+                if (nv == S && last == V) {
+                    for (t = 0; t < S; t++) acc[t] = SCALPEL__V(fma)(acc[t], av, SCALPEL__V(load)(bp + t * V));
                 } else {
                     for (t = 0; t + 1 < nv; t++) acc[t] = SCALPEL__V(fma)(acc[t], av, SCALPEL__V(load)(bp + t * V));
                     acc[t] = SCALPEL__V(fma)(acc[t], av, last == V ? SCALPEL__V(load)(bp + t * V) : SCALPEL__V(loadn)(bp + t * V, last));
@@ -617,7 +651,7 @@ static void scalpel__spmm_strip(const scalpel_gcsr *m, const float *b, int32_t n
 
 SCALPEL_API void scalpel_gcsr_spmm_f32(const scalpel_gcsr *w, const float *b, int32_t n, float *c)
 {
-    const int32_t S = 4 * SCALPEL__VW;
+    const int32_t S = SCALPEL__SPMM_STRIP * SCALPEL__VW;
     int32_t j0;
     for (j0 = 0; j0 < n; j0 += S) scalpel__spmm_strip(w, b, n, c, j0, n - j0 < S ? n - j0 : S);
 }

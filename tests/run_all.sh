@@ -81,6 +81,8 @@ done
 echo "== 2. kernels on every backend"
 run kernels-gcc-native   sh -c "gcc $WARN -O2 $NATIVE -I. tests/test_kernels.c -o $B/k1 -lm && $B/k1"
 run kernels-gcc-avx2     sh -c "gcc $WARN -O2 -mavx2 -mfma -I. tests/test_kernels.c -o $B/k2 -lm && $B/k2"
+run kernels-clang-avx2-asan sh -c "clang $WARN $SAN -mavx2 -mfma -I. tests/test_kernels.c -o $B/k2a -lm && $B/k2a"
+run kernels-gcc-avx      sh -c "gcc $WARN -O2 -mavx -I. tests/test_kernels.c -o $B/k2b -lm && $B/k2b"
 run kernels-gcc-sse2     sh -c "gcc $WARN -O2 -I. tests/test_kernels.c -o $B/k3 -lm && $B/k3"
 run kernels-gcc-no-simd  sh -c "gcc $WARN -O2 -DSCALPEL_NO_SIMD -I. tests/test_kernels.c -o $B/k4 -lm && $B/k4"
 run kernels-clang-native sh -c "clang $WARN -O2 $NATIVE -I. tests/test_kernels.c -o $B/k5 -lm && $B/k5"
