@@ -476,57 +476,77 @@ SCALPEL_API void scalpel_gemv_f32(const float *w, int32_t rows, int32_t cols, co
     }
 }
 
-/* One 4 x 2V block of C = A . B for k-rows [p0, p1) of B: acc (4 rows x 2 vectors) stays in
- * registers; `nr` rows (1..4) and `nc` columns (1..2V) are live, the rest is masked off. */
-static void scalpel__gemm_block(const float *a, int32_t k, const float *b, int32_t n, float *c,
-                                int32_t p0, int32_t p1, int32_t nr, int32_t nc)
+/* The 6 x 2V register block of C = A . B for k-rows [p0, p1) of B: twelve accumulators, two
+ * vector loads of B and six broadcasts of A per k step (fits the 16 registers of AVX2 and
+ * NEON, and AVX-512's 32). Written out so that every compiler keeps it in registers. */
+static void scalpel__gemm_6x2(const float *a, int32_t k, const float *b, int32_t n, float *c,
+                              int32_t p0, int32_t p1)
 {
     const int32_t V = SCALPEL__VW;
-    scalpel__vec acc[4][2];
-    int32_t i, p, n0 = nc < V ? nc : V, n1 = nc - n0;
-    for (i = 0; i < 4; i++) {
-        if (i < nr && p0 > 0) {
-            float *ci = c + (size_t)i * (size_t)n;
-            acc[i][0] = n0 == V ? SCALPEL__V(load)(ci) : SCALPEL__V(loadn)(ci, n0);
-            acc[i][1] = n1 == V ? SCALPEL__V(load)(ci + V) : n1 > 0 ? SCALPEL__V(loadn)(ci + V, n1) : SCALPEL__V(zero)();
-        } else {
-            acc[i][0] = acc[i][1] = SCALPEL__V(zero)();
-        }
-    }
-    if (nr == 4 && nc == 2 * V) {
-        for (p = p0; p < p1; p++) {
-            const float *bp = b + (size_t)p * (size_t)n;
-            scalpel__vec b0 = SCALPEL__V(load)(bp), b1 = SCALPEL__V(load)(bp + V);
-            for (i = 0; i < 4; i++) {
-                scalpel__vec av = SCALPEL__V(set1)(a[(size_t)i * (size_t)k + (size_t)p]);
-                acc[i][0] = SCALPEL__V(fma)(acc[i][0], av, b0);
-                acc[i][1] = SCALPEL__V(fma)(acc[i][1], av, b1);
-            }
-        }
+    const float *a0 = a, *a1 = a0 + k, *a2 = a1 + k, *a3 = a2 + k, *a4 = a3 + k, *a5 = a4 + k;
+    float *c0 = c, *c1 = c0 + n, *c2 = c1 + n, *c3 = c2 + n, *c4 = c3 + n, *c5 = c4 + n;
+    scalpel__vec x00, x01, x10, x11, x20, x21, x30, x31, x40, x41, x50, x51;
+    int32_t p;
+    if (p0 > 0) {
+        x00 = SCALPEL__V(load)(c0); x01 = SCALPEL__V(load)(c0 + V);
+        x10 = SCALPEL__V(load)(c1); x11 = SCALPEL__V(load)(c1 + V);
+        x20 = SCALPEL__V(load)(c2); x21 = SCALPEL__V(load)(c2 + V);
+        x30 = SCALPEL__V(load)(c3); x31 = SCALPEL__V(load)(c3 + V);
+        x40 = SCALPEL__V(load)(c4); x41 = SCALPEL__V(load)(c4 + V);
+        x50 = SCALPEL__V(load)(c5); x51 = SCALPEL__V(load)(c5 + V);
     } else {
+        x00 = SCALPEL__V(zero)(); x01 = x00; x10 = x00; x11 = x00; x20 = x00; x21 = x00;
+        x30 = x00; x31 = x00; x40 = x00; x41 = x00; x50 = x00; x51 = x00;
+    }
+    for (p = p0; p < p1; p++) {
+        const float *bp = b + (size_t)p * (size_t)n;
+        scalpel__vec b0 = SCALPEL__V(load)(bp), b1 = SCALPEL__V(load)(bp + V), av;
+        av = SCALPEL__V(set1)(a0[p]); x00 = SCALPEL__V(fma)(x00, av, b0); x01 = SCALPEL__V(fma)(x01, av, b1);
+        av = SCALPEL__V(set1)(a1[p]); x10 = SCALPEL__V(fma)(x10, av, b0); x11 = SCALPEL__V(fma)(x11, av, b1);
+        av = SCALPEL__V(set1)(a2[p]); x20 = SCALPEL__V(fma)(x20, av, b0); x21 = SCALPEL__V(fma)(x21, av, b1);
+        av = SCALPEL__V(set1)(a3[p]); x30 = SCALPEL__V(fma)(x30, av, b0); x31 = SCALPEL__V(fma)(x31, av, b1);
+        av = SCALPEL__V(set1)(a4[p]); x40 = SCALPEL__V(fma)(x40, av, b0); x41 = SCALPEL__V(fma)(x41, av, b1);
+        av = SCALPEL__V(set1)(a5[p]); x50 = SCALPEL__V(fma)(x50, av, b0); x51 = SCALPEL__V(fma)(x51, av, b1);
+    }
+    SCALPEL__V(store)(c0, x00); SCALPEL__V(store)(c0 + V, x01);
+    SCALPEL__V(store)(c1, x10); SCALPEL__V(store)(c1 + V, x11);
+    SCALPEL__V(store)(c2, x20); SCALPEL__V(store)(c2 + V, x21);
+    SCALPEL__V(store)(c3, x30); SCALPEL__V(store)(c3 + V, x31);
+    SCALPEL__V(store)(c4, x40); SCALPEL__V(store)(c4 + V, x41);
+    SCALPEL__V(store)(c5, x50); SCALPEL__V(store)(c5 + V, x51);
+}
+
+/* Edge blocks of C = A . B (fewer than 6 rows or 2V columns): one row at a time, two vectors,
+ * the columns past `nc` masked off. */
+static void scalpel__gemm_edge(const float *a, int32_t k, const float *b, int32_t n, float *c,
+                               int32_t p0, int32_t p1, int32_t nr, int32_t nc)
+{
+    const int32_t V = SCALPEL__VW;
+    int32_t i, p, n0 = nc < V ? nc : V, n1 = nc - n0;
+    for (i = 0; i < nr; i++) {
+        const float *ai = a + (size_t)i * (size_t)k;
+        float *ci = c + (size_t)i * (size_t)n;
+        scalpel__vec x0 = SCALPEL__V(zero)(), x1 = x0;
+        if (p0 > 0) {
+            x0 = n0 == V ? SCALPEL__V(load)(ci) : SCALPEL__V(loadn)(ci, n0);
+            if (n1 > 0) x1 = n1 == V ? SCALPEL__V(load)(ci + V) : SCALPEL__V(loadn)(ci + V, n1);
+        }
         for (p = p0; p < p1; p++) {
             const float *bp = b + (size_t)p * (size_t)n;
-            scalpel__vec b0 = n0 == V ? SCALPEL__V(load)(bp) : SCALPEL__V(loadn)(bp, n0);
-            scalpel__vec b1 = n1 == V ? SCALPEL__V(load)(bp + V) : n1 > 0 ? SCALPEL__V(loadn)(bp + V, n1) : SCALPEL__V(zero)();
-            for (i = 0; i < nr; i++) {
-                scalpel__vec av = SCALPEL__V(set1)(a[(size_t)i * (size_t)k + (size_t)p]);
-                acc[i][0] = SCALPEL__V(fma)(acc[i][0], av, b0);
-                acc[i][1] = SCALPEL__V(fma)(acc[i][1], av, b1);
-            }
+            scalpel__vec av = SCALPEL__V(set1)(ai[p]);
+            x0 = SCALPEL__V(fma)(x0, av, n0 == V ? SCALPEL__V(load)(bp) : SCALPEL__V(loadn)(bp, n0));
+            if (n1 > 0) x1 = SCALPEL__V(fma)(x1, av, n1 == V ? SCALPEL__V(load)(bp + V) : SCALPEL__V(loadn)(bp + V, n1));
         }
-    }
-    for (i = 0; i < nr; i++) {
-        float *ci = c + (size_t)i * (size_t)n;
-        if (n0 == V) SCALPEL__V(store)(ci, acc[i][0]); else SCALPEL__V(storen)(ci, acc[i][0], n0);
-        if (n1 == V) SCALPEL__V(store)(ci + V, acc[i][1]); else if (n1 > 0) SCALPEL__V(storen)(ci + V, acc[i][1], n1);
+        if (n0 == V) SCALPEL__V(store)(ci, x0); else SCALPEL__V(storen)(ci, x0, n0);
+        if (n1 == V) SCALPEL__V(store)(ci + V, x1); else if (n1 > 0) SCALPEL__V(storen)(ci + V, x1, n1);
     }
 }
 
-/* C[m x n] = A[m x k] . B[k x n]: blocks of 512 k-rows keep a [512 x 2V] strip of B in L2
- * while every 4-row block of A sweeps over it. */
+/* C[m x n] = A[m x k] . B[k x n]: blocks of 128 k-rows keep a [128 x 2V] strip of B in L1
+ * while every 6-row block of A sweeps over it. */
 SCALPEL_API void scalpel_gemm_f32(const float *a, int32_t m, int32_t k, const float *b, int32_t n, float *c)
 {
-    const int32_t V = SCALPEL__VW, KC = 512;
+    const int32_t V = SCALPEL__VW, KC = 128, MR = 6;
     int32_t p0, j0, i0;
     if (k == 0) {
         for (i0 = 0; i0 < m; i0++) memset(c + (size_t)i0 * (size_t)n, 0, (size_t)n * sizeof(float));
@@ -536,9 +556,12 @@ SCALPEL_API void scalpel_gemm_f32(const float *a, int32_t m, int32_t k, const fl
         int32_t p1 = k - p0 < KC ? k : p0 + KC;
         for (j0 = 0; j0 < n; j0 += 2 * V) {
             int32_t nc = n - j0 < 2 * V ? n - j0 : 2 * V;
-            for (i0 = 0; i0 < m; i0 += 4)
-                scalpel__gemm_block(a + (size_t)i0 * (size_t)k, k, b + j0, n, c + (size_t)i0 * (size_t)n + (size_t)j0,
-                                    p0, p1, m - i0 < 4 ? m - i0 : 4, nc);
+            for (i0 = 0; i0 < m; i0 += MR) {
+                const float *ai = a + (size_t)i0 * (size_t)k;
+                float *ci = c + (size_t)i0 * (size_t)n + (size_t)j0;
+                if (m - i0 >= MR && nc == 2 * V) scalpel__gemm_6x2(ai, k, b + j0, n, ci, p0, p1);
+                else scalpel__gemm_edge(ai, k, b + j0, n, ci, p0, p1, m - i0 < MR ? m - i0 : MR, nc);
+            }
         }
     }
 }
