@@ -277,6 +277,7 @@ SCALPEL_API void scalpel_im2col_f32(const float *in, int32_t channels, int32_t h
 
 /* SIMDe's 128-, 256- and 512-bit types, mapped to the real registers of the target. */
 #define SCALPEL__VHELPERS(W, T, PFX)                                                                 \
+    typedef T scalpel__v##W;                                                                        \
     static inline T scalpel__v##W##_zero(void) { return PFX##_setzero_ps(); }                      \
     static inline T scalpel__v##W##_load(const float *p) { return PFX##_loadu_ps(p); }             \
     static inline void scalpel__v##W##_store(float *p, T v) { PFX##_storeu_ps(p, v); }             \
@@ -318,7 +319,6 @@ static inline float scalpel__v4_hsum(simde__m128 v)
     return simde_mm_cvtss_f32(s);
 }
 SCALPEL__VHELPERS(4, simde__m128, simde_mm)
-typedef simde__m128 scalpel__v4;
 #if defined(__AVX2__)
 SCALPEL__VTAIL_AVX(4, simde__m128, simde_mm, scalpel__mask4)
 #else
@@ -326,7 +326,6 @@ SCALPEL__VTAIL_COPY(4, simde__m128, simde_mm)
 #endif
 #if !defined(SCALPEL__V128_MAX)
 SCALPEL__VHELPERS(8, simde__m256, simde_mm256)
-typedef simde__m256 scalpel__v8;
 #if defined(__AVX2__)
 SCALPEL__VTAIL_AVX(8, simde__m256, simde_mm256, scalpel__mask8)
 #else
@@ -339,7 +338,6 @@ static inline float scalpel__v8_hsum(simde__m256 v)
 #endif
 #if !defined(SCALPEL__V128_MAX) && !defined(SCALPEL__V256_MAX)
 SCALPEL__VHELPERS(16, simde__m512, simde_mm512)
-typedef simde__m512 scalpel__v16;
 /* native AVX-512 masks (SIMDe 0.7 has no masked 512-bit load/store) */
 static inline simde__m512 scalpel__v16_loadn(const float *p, int32_t n)
 {

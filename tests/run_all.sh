@@ -11,7 +11,8 @@
 #   4. dist/scalpel.h from amalgamate.py, and the tests again against it
 #   5. libFuzzer on the grouped-CSR reader (FUZZ_SECONDS, default 30)
 #   6. AArch64 NEON (cross-compiled, qemu-aarch64) and Cortex-M4 / M55 (qemu-system-arm)
-#   7. the examples, built with the single cc command the README gives
+#   7. the examples, built with the single cc command the README gives, and the example in
+#      each header's top comment
 #
 # Each step prints one line; failures show their output. Exit status 0 only if all passed.
 set -u
@@ -136,7 +137,10 @@ run cortex-m55-format  tests/cortex-m/run.sh m55 "$B/f-m55.elf" tests/test_forma
 run cortex-m55-kernels-dist tests/cortex-m/run.sh m55 "$B/kd-m55.elf" tests/test_kernels.c $CM -Idist
 run cortex-m4-no-malloc tests/cortex-m/run.sh m4 "$B/nm-m4.elf" tests/test_no_malloc.c
 
-echo "== 7. examples (the README's cc command)"
+echo "== 7. examples (the README's cc command) and the examples in the headers' top comments"
+for h in scalpel.h scalpel_format.h; do
+  run "doc-example-$h" sh -c "python3 tests/header_example.py $h $B/doc-$h.c && cc $WARN -O2 -I. $B/doc-$h.c -o $B/doc-$h -lm && $B/doc-$h"
+done
 for ex in examples/*.c; do
   name=$(basename "$ex" .c)
   run "example-$name" sh -c "cc -O2 -march=native -I. $ex -o $B/$name -lm && $B/$name"
