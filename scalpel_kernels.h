@@ -677,6 +677,42 @@ SCALPEL_API void scalpel_gcsr_spmm_f32(const scalpel_gcsr *w, const float *b, in
     for (j0 = 0; j0 < n; j0 += S) scalpel__spmm_strip(w, b, n, c, j0, n - j0 < S ? n - j0 : S);
 }
 
+#if defined(SCALPEL__SIMDE) && defined(__AVX2__)
+/* Plain CSR (G = 1) with AVX2 gathers: eight stored weights per step, their column indices
+ * widened to 32 bits, x gathered at them (every index is < cols, so no lane reads past x),
+ * two accumulators. The traditional baseline deserves the best kernel we can give it. */
+#define SCALPEL__SPMV_CSR_GATHER(IT, WIDEN)                                                          \
+    static void scalpel__spmv_csr_##IT(const scalpel_gcsr *m, const float *x, float *y)             \
+    {                                                                                               \
+        const float *v = (const float *)m->values;                                                  \
+        const IT *ci = (const IT *)m->col_idx;                                                      \
+        int32_t r;                                                                                  \
+        for (r = 0; r < m->rows; r++) {                                                             \
+            int32_t k = m->row_ptr[r], end = m->row_ptr[r + 1];                                     \
+            simde__m256 a0 = simde_mm256_setzero_ps(), a1 = a0;                                     \
+            float s = 0.0f;                                                                         \
+            for (; k + 16 <= end; k += 16) {                                                        \
+                a0 = simde_mm256_fmadd_ps(simde_mm256_loadu_ps(v + k),                              \
+                                          simde_mm256_i32gather_ps(x, WIDEN(ci + k), 4), a0);        \
+                a1 = simde_mm256_fmadd_ps(simde_mm256_loadu_ps(v + k + 8),                          \
+                                          simde_mm256_i32gather_ps(x, WIDEN(ci + k + 8), 4), a1);    \
+            }                                                                                       \
+            if (k + 8 <= end) {                                                                     \
+                a0 = simde_mm256_fmadd_ps(simde_mm256_loadu_ps(v + k),                              \
+                                          simde_mm256_i32gather_ps(x, WIDEN(ci + k), 4), a0);        \
+                k += 8;                                                                             \
+            }                                                                                       \
+            for (; k < end; k++) s += v[k] * x[ci[k]];                                              \
+            y[r] = scalpel__v8_hsum(simde_mm256_add_ps(a0, a1)) + s;                                \
+        }                                                                                           \
+    }
+#define SCALPEL__WIDEN16(p) simde_mm256_cvtepu16_epi32(simde_mm_loadu_si128((const simde__m128i *)(const void *)(p)))
+#define SCALPEL__WIDEN32(p) simde_mm256_loadu_si256((const simde__m256i *)(const void *)(p))
+SCALPEL__SPMV_CSR_GATHER(uint16_t, SCALPEL__WIDEN16)
+SCALPEL__SPMV_CSR_GATHER(uint32_t, SCALPEL__WIDEN32)
+#define SCALPEL__CSR_GATHER 1
+#endif
+
 #endif /* SCALPEL__VEC */
 
 
@@ -727,7 +763,9 @@ SCALPEL_API void scalpel_gcsr_spmm_f32(const scalpel_gcsr *w, const float *b, in
         else scalpel__spmv_s##G##_uint32_t(m, x, y);                                                \
     }
 
+#if !defined(SCALPEL__CSR_GATHER)
 SCALPEL__SPMV_SCALAR(1)
+#endif
 SCALPEL__SPMV_SCALAR(2)
 #if !defined(SCALPEL__VEC)
 SCALPEL__SPMV_SCALAR(4)
@@ -739,7 +777,14 @@ SCALPEL__SPMV_SCALAR(16)
 SCALPEL_API void scalpel_gcsr_spmv_f32(const scalpel_gcsr *w, const float *x, float *y)
 {
     switch (w->group) {
+#if defined(SCALPEL__CSR_GATHER)
+    case 1:
+        if (w->index_bits == 16) scalpel__spmv_csr_uint16_t(w, x, y);
+        else scalpel__spmv_csr_uint32_t(w, x, y);
+        return;
+#else
     case 1: scalpel__spmv_s1(w, x, y); return;
+#endif
     case 2: scalpel__spmv_s2(w, x, y); return;
 #if defined(SCALPEL__VEC)
     case 4: scalpel__spmv_g4(w, x, y); return;
