@@ -30,7 +30,8 @@
  *   index load, one vector load of x and one of the weights, one fused multiply-add per group.
  *   Every G in {1, 2, 4, 8, 16} is correct on every backend: G = 4, 8, 16 use 4-, 8- and
  *   16-lane vectors (native registers where the target has them, else arrays of the widest
- *   native ones); G = 1 (plain CSR) and 2 use unrolled plain C.
+ *   native ones); G = 1 (plain CSR) uses AVX2 gathers where the target has them, and unrolled
+ *   plain C elsewhere, as G = 2 does everywhere.
  *
  * CONFIGURATION
  *   SCALPEL_NO_SIMD   plain C kernels only (define everywhere the implementation is compiled)
