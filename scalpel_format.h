@@ -161,6 +161,14 @@ typedef struct scalpel_gcsr {
     void *alloc_ctx;        /* passed to SCALPEL_FREE when block is released */
 } scalpel_gcsr;
 
+/* Column of the first element of stored group k (0 <= k < nnz_groups), whatever the index
+ * width. No checks: validate a matrix from outside first. */
+static inline uint32_t scalpel_gcsr_col(const scalpel_gcsr *m, int32_t k)
+{
+    return m->index_bits == 16 ? (uint32_t)((const uint16_t *)m->col_idx)[k]
+                               : ((const uint32_t *)m->col_idx)[k];
+}
+
 /* Checks a matrix that may come from anywhere: group, dtype, index width, dimensions, counts,
  * every row pointer, every column index (in range, multiple of G, strictly increasing per row)
  * and that tail values past `cols` are zero. O(rows + stored values). */
@@ -338,12 +346,6 @@ static int32_t scalpel__groups_per_row(int32_t cols, int32_t group)
     return (int32_t)(((int64_t)cols + group - 1) / group);
 }
 
-static uint32_t scalpel__col_at(const scalpel_gcsr *m, int32_t k)
-{
-    return m->index_bits == 16 ? (uint32_t)((const uint16_t *)m->col_idx)[k]
-                               : ((const uint32_t *)m->col_idx)[k];
-}
-
 static size_t scalpel__round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
 
 /* Layout of a library-built matrix in one block: values, row_ptr, col_idx, each 16-aligned.
@@ -394,7 +396,7 @@ SCALPEL_API scalpel_status scalpel_gcsr_validate(const scalpel_gcsr *m)
         /* checked before use: a is in [0, nnz] by induction (starts at 0, b checked below) */
         if (b < a || b > m->nnz_groups || b - a > gpr) return SCALPEL_ERR_ROW_PTR;
         for (k = a; k < b; k++) {
-            uint32_t c = scalpel__col_at(m, k);
+            uint32_t c = scalpel_gcsr_col(m, k);
             if ((int64_t)c >= (int64_t)m->cols || c % (uint32_t)m->group != 0 || (int64_t)c <= prev)
                 return SCALPEL_ERR_COL_INDEX;
             prev = (int64_t)c;
@@ -517,7 +519,7 @@ SCALPEL_API scalpel_status scalpel_gcsr_to_dense(const scalpel_gcsr *m, float *w
     for (r = 0; r < m->rows; r++) {
         float *row = w + (size_t)r * (size_t)m->cols;
         for (k = m->row_ptr[r]; k < m->row_ptr[r + 1]; k++) {
-            int32_t c = (int32_t)scalpel__col_at(m, k);
+            int32_t c = (int32_t)scalpel_gcsr_col(m, k);
             const float *v = (const float *)m->values + (size_t)k * (size_t)m->group;
             for (j = 0; j < m->group && c + j < m->cols; j++) row[c + j] = v[j];
         }
@@ -608,8 +610,8 @@ SCALPEL_API scalpel_status scalpel_gcsr_serialize(const scalpel_gcsr *m, void *b
     q = p + SCALPEL_GCSR_HEADER_BYTES;
     for (i = 0; i <= (size_t)m->rows; i++, q += 4) scalpel__put_u32(q, (uint32_t)m->row_ptr[i]);
     for (i = 0; i < (size_t)m->nnz_groups; i++) {
-        if (m->index_bits == 16) { scalpel__put_u16(q, scalpel__col_at(m, (int32_t)i)); q += 2; }
-        else { scalpel__put_u32(q, scalpel__col_at(m, (int32_t)i)); q += 4; }
+        if (m->index_bits == 16) { scalpel__put_u16(q, scalpel_gcsr_col(m, (int32_t)i)); q += 2; }
+        else { scalpel__put_u32(q, scalpel_gcsr_col(m, (int32_t)i)); q += 4; }
     }
     q = p + scalpel__round_up((size_t)(q - p), 4);
     nvals = (size_t)m->nnz_groups * (size_t)m->group;

@@ -157,12 +157,6 @@ extern "C" {
 
 SCALPEL_API const char *scalpel_kernels_backend(void) { return SCALPEL__BACKEND; }
 
-static uint32_t scalpel__gcsr_col(const scalpel_gcsr *m, int32_t k)
-{
-    return m->index_bits == 16 ? (uint32_t)((const uint16_t *)m->col_idx)[k]
-                               : ((const uint32_t *)m->col_idx)[k];
-}
-
 /* ---- plain C reference kernels: the tests' oracle, always compiled ---------------------- */
 
 /* y[rows] = W[rows x cols] . x[cols] */
@@ -197,7 +191,7 @@ SCALPEL_API void scalpel_gcsr_spmv_f32_ref(const scalpel_gcsr *w, const float *x
     for (r = 0; r < w->rows; r++) {
         float s = 0.0f;
         for (k = w->row_ptr[r]; k < w->row_ptr[r + 1]; k++) {
-            int32_t c = (int32_t)scalpel__gcsr_col(w, k);
+            int32_t c = (int32_t)scalpel_gcsr_col(w, k);
             for (j = 0; j < g && c + j < w->cols; j++) s += v[(size_t)k * (size_t)g + (size_t)j] * x[c + j];
         }
         y[r] = s;
@@ -213,7 +207,7 @@ SCALPEL_API void scalpel_gcsr_spmm_f32_ref(const scalpel_gcsr *w, const float *b
         for (t = 0; t < n; t++) {
             float s = 0.0f;
             for (k = w->row_ptr[r]; k < w->row_ptr[r + 1]; k++) {
-                int32_t col = (int32_t)scalpel__gcsr_col(w, k);
+                int32_t col = (int32_t)scalpel_gcsr_col(w, k);
                 for (j = 0; j < g && col + j < w->cols; j++)
                     s += v[(size_t)k * (size_t)g + (size_t)j] * b[(size_t)(col + j) * (size_t)n + (size_t)t];
             }
@@ -653,7 +647,7 @@ static void scalpel__spmm_strip(const scalpel_gcsr *m, const float *b, int32_t n
         float *cr = c + (size_t)r * (size_t)n + (size_t)j0;
         for (t = 0; t < S; t++) acc[t] = SCALPEL__V(zero)();
         for (k = m->row_ptr[r]; k < m->row_ptr[r + 1]; k++) {
-            int32_t col = (int32_t)scalpel__gcsr_col(m, k), ng = m->cols - col < G ? m->cols - col : G;
+            int32_t col = (int32_t)scalpel_gcsr_col(m, k), ng = m->cols - col < G ? m->cols - col : G;
             const float *vk = v + (size_t)k * (size_t)G;
             for (g = 0; g < ng; g++) {
                 const float *bp = b + (size_t)(col + g) * (size_t)n + (size_t)j0;
@@ -842,7 +836,7 @@ SCALPEL_API void scalpel_gcsr_spmm_f32(const scalpel_gcsr *w, const float *b, in
         float *cr = c + (size_t)r * (size_t)n;
         for (j = 0; j < n; j++) cr[j] = 0.0f;
         for (k = w->row_ptr[r]; k < w->row_ptr[r + 1]; k++) {
-            int32_t col = (int32_t)scalpel__gcsr_col(w, k);
+            int32_t col = (int32_t)scalpel_gcsr_col(w, k);
             for (g = 0; g < G && col + g < w->cols; g++) {
                 const float wv = v[(size_t)k * (size_t)G + (size_t)g], *bp = b + (size_t)(col + g) * (size_t)n;
                 for (j = 0; j < n; j++) cr[j] += wv * bp[j];
