@@ -358,8 +358,9 @@ static scalpel_status scalpel__gcsr_layout(int32_t rows, int32_t nnz_groups, int
     if (esz == 0) return SCALPEL_ERR_DTYPE;
     if (rows < 0 || nnz_groups < 0 || rows == INT32_MAX) return SCALPEL_ERR_SHAPE;
     if ((int64_t)nnz_groups * group > (int64_t)INT32_MAX) return SCALPEL_ERR_OVERFLOW;
-    vbytes = (size_t)nnz_groups * (size_t)group * esz; /* < 2^31 * 4: fits any 64-bit size_t */
+    /* checked before the product: on 32-bit targets 2^31 values of 4 bytes do not fit */
     if ((size_t)nnz_groups * (size_t)group > (SIZE_MAX - 64) / esz / 4) return SCALPEL_ERR_OVERFLOW;
+    vbytes = (size_t)nnz_groups * (size_t)group * esz;
     if ((size_t)rows + 1 > (SIZE_MAX - 64) / 16) return SCALPEL_ERR_OVERFLOW;
     rbytes = ((size_t)rows + 1) * sizeof(int32_t);
     cbytes = (size_t)nnz_groups * (size_t)(index_bits / 8);

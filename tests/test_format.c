@@ -72,7 +72,7 @@ static void test_round_trips(void)
         size_t bytes = 0, need, written = 0, blk = 0;
         unsigned char *buf;
         void *mem;
-        int32_t k, groups = 0, c, row;
+        int32_t groups = 0, c, row;
         CHECK(scalpel_gcsr_from_dense(w, rows, cols, g, &m) == SCALPEL_OK, "from_dense");
         CHECK(scalpel_gcsr_validate(&m) == SCALPEL_OK, "validate");
         CHECK(m.index_bits == 16, "16-bit indices for %d columns", (int)cols);
@@ -108,7 +108,7 @@ static void test_round_trips(void)
         CHECK(scalpel_gcsr_from_dense_size(w, rows, cols, g, &bytes) == SCALPEL_OK, "from_dense_size");
         mem = malloc(bytes);
         CHECK(scalpel_gcsr_from_dense_into(w, rows, cols, g, mem, bytes, &r) == SCALPEL_OK && same_matrix(&m, &r), "from_dense_into");
-        for (k = 0; k < 1; k++) scalpel_gcsr_free(&r);
+        scalpel_gcsr_free(&r);
         free(mem);
         free(buf); free(w); free(back);
         scalpel_gcsr_free(&m);
