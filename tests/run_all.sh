@@ -75,7 +75,7 @@ if ! sh tools/deps.sh test; then
 fi
 
 echo "== 1. host tests under ASan + UBSan"
-for t in test_format test_kernels test_alloc test_no_malloc; do
+for t in test_format test_kernels test_alloc test_no_malloc test_net; do
   run "$t-asan" sh -c "gcc $WARN $SAN $NATIVE -I. tests/$t.c -o $B/$t-asan -lm && $B/$t-asan"
 done
 
@@ -89,6 +89,7 @@ run kernels-gcc-no-simd  sh -c "gcc $WARN -O2 -DSCALPEL_NO_SIMD -I. tests/test_k
 run kernels-clang-native sh -c "clang $WARN -O2 $NATIVE -I. tests/test_kernels.c -o $B/k5 -lm && $B/k5"
 run kernels-clang-asan   sh -c "clang $WARN $SAN $NATIVE -I. tests/test_kernels.c -o $B/k6 -lm && $B/k6"
 run kernels-g++-native   sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 $NATIVE -x c++ -I. tests/test_kernels.c -o $B/k7 && $B/k7"
+run net-g++              sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O1 $NATIVE -x c++ -I. tests/test_net.c -o $B/n7 && $B/n7"
 run format-g++           sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O1 -x c++ -I. tests/test_format.c -o $B/f7 && $B/f7"
 
 echo "== 3. compile matrix"
@@ -112,7 +113,7 @@ run no-malloc-no-symbols sh -c "gcc $WARN -O2 -I. -c tests/test_no_malloc.c -o $
 echo "== 4. amalgamated dist/scalpel.h"
 run amalgamate python3 amalgamate.py
 if [ -f dist/scalpel.h ]; then
-  for t in test_format test_kernels test_alloc test_no_malloc; do
+  for t in test_format test_kernels test_alloc test_no_malloc test_net; do
     run "$t-dist" sh -c "gcc $WARN $SAN $NATIVE -Idist tests/$t.c -o $B/$t-dist -lm && $B/$t-dist"
   done
   run dist-twice-c sh -c "printf '#include \"scalpel.h\"\n#include \"scalpel.h\"\n#define SCALPEL_IMPLEMENTATION\n#include \"scalpel.h\"\nint main(void) { return scalpel_kernels_backend()[0] == 0; }\n' | gcc $WARN -O2 -Idist -x c - -o $B/dist-twice && $B/dist-twice"

@@ -1,0 +1,1 @@
+/* parts/export.h: implementation part of scalpel.h (merged into it before release) */

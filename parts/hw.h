@@ -1,0 +1,1 @@
+/* parts/hw.h: implementation part of scalpel.h (merged into it before release) */

@@ -1,0 +1,1 @@
+/* parts/netfile.h: implementation part of scalpel.h (merged into it before release) */
