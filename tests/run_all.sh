@@ -136,6 +136,8 @@ run cortex-m55-kernels tests/cortex-m/run.sh m55 "$B/k-m55.elf" tests/test_kerne
 run cortex-m4-format   tests/cortex-m/run.sh m4 "$B/f-m4.elf" tests/test_format.c $CM
 run cortex-m55-format  tests/cortex-m/run.sh m55 "$B/f-m55.elf" tests/test_format.c $CM
 run cortex-m55-kernels-dist tests/cortex-m/run.sh m55 "$B/kd-m55.elf" tests/test_kernels.c $CM -Idist
+run cortex-m4-net       tests/cortex-m/run.sh m4 "$B/n-m4.elf" tests/test_net.c
+run cortex-m55-net      tests/cortex-m/run.sh m55 "$B/n-m55.elf" tests/test_net.c
 run cortex-m4-no-malloc tests/cortex-m/run.sh m4 "$B/nm-m4.elf" tests/test_no_malloc.c
 
 echo "== 7. examples (the README's cc command) and the examples in the headers' top comments"

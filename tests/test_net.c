@@ -140,10 +140,10 @@ static void check_net(ref_layer *ls, int n, int c, int h, int w, int group, int 
     st = scalpel_net_forward(&net, in, batch, out, ws + 1);    /* a misaligned workspace works too */
     CHECK(st == SCALPEL_OK, "%s: forward %s", what, scalpel_status_string(st));
     CHECK(test_allocs == allocs, "%s: forward allocated", what);
-    ref = (double *)malloc(sizeof(double) * 100000);
+    ref = (double *)malloc(sizeof(double) * ((size_t)scalpel_net_output_size(&net) + 1));
     for (s = 0; s < batch; s++) {
         ref_forward(ls, n, c, h, w, in + (size_t)s * insz, ref, &on);
-        CHECK(on == scalpel_net_output_size(&net), "%s: output size %d vs %d", what, on, scalpel_net_output_size(&net));
+        CHECK(on == scalpel_net_output_size(&net), "%s: output size %d vs %d", what, on, (int)scalpel_net_output_size(&net));
         for (i = 0; i < on; i++) {
             double got = out[s * on + i], want = ref[i];
             CHECK(fabs(got - want) <= 1e-4 * (1.0 + fabs(want)), "%s: sample %d out %d: %g vs %g", what, s, i, got, want);
