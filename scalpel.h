@@ -1,9 +1,19 @@
 /* scalpel.h - Scalpel: pruned neural networks that actually run faster and smaller.
  *
- * The umbrella header. It includes, in dependency order:
+ * The umbrella header and the network module. It includes, in dependency order:
  *   scalpel_format.h   status codes, allocator hooks, the grouped-CSR format, serialization
  *   scalpel_kernels.h  dense and grouped-sparse fp32 kernels (SIMDe / Helium / plain C), im2col
- * Networks, pruning routines, hardware profiles and the per-layer planner come next, here.
+ * and adds (grep for the ">>" markers):
+ *   >>networks          scalpel_net: FC, conv2d, maxpool, relu; dense or grouped-CSR weights;
+ *                       a forward pass that allocates nothing; softmax and argmax
+ *   >>model files       versioned, checksummed model files: save, load, zero-copy view
+ *   >>pruning           magnitude and SIMD-aware group pruning over dense weights and masks;
+ *                       node removal into a smaller dense network
+ *   >>hardware profiles cortex-m4 ... cuda: class, G, data type, break-even pruning rates;
+ *                       calibration on the running machine
+ *   >>planner           per-layer technique and storage (Scalpel, Traditional, Optimized),
+ *                       scalpel_net_pack
+ *   >>export and import C-header export for firmware, safetensors import from PyTorch
  *
  * USAGE
  *   Do this in exactly one C or C++ file to compile the whole library there:
@@ -11,37 +21,70 @@
  *     #define SCALPEL_IMPLEMENTATION
  *     #include "scalpel.h"
  *
- *   and include "scalpel.h" without the define anywhere else. A complete program
- *   (cc -O2 -march=native example.c -lm):
+ *   and include "scalpel.h" without the define anywhere else (SCALPEL_NET_IMPLEMENTATION
+ *   compiles this module alone). A complete program (cc -O2 -march=native example.c -lm):
  *
  *     #define SCALPEL_IMPLEMENTATION
  *     #include "scalpel.h"
  *     #include <stdio.h>
+ *     #include <stdlib.h>
  *     int main(void) {
- *         enum { R = 4, C = 16 };
- *         float w[R * C] = { 0 }, x[C], y[R];
- *         scalpel_gcsr m;
+ *         static float w1[300 * 784], w2[10 * 300];     // your trained weights
+ *         float x[784] = { 0 }, y[10];
+ *         scalpel_net net;
+ *         scalpel_hw_profile hw;
+ *         scalpel_plan plan;
+ *         void *ws;
  *         int i;
- *         for (i = 0; i < C; i++) x[i] = 1.0f;
- *         for (i = 0; i < R; i++) w[i * C + 8 + i] = (float)(i + 1);   // one group per row
- *         if (scalpel_gcsr_from_dense(w, R, C, 8, &m) != SCALPEL_OK) return 1;
- *         scalpel_gcsr_spmv_f32(&m, x, y);                            // y = W . x
- *         printf("%s: y = %g %g %g %g, %lu bytes\n", scalpel_kernels_backend(),
- *                y[0], y[1], y[2], y[3], (unsigned long)scalpel_gcsr_bytes(&m));
- *         scalpel_gcsr_free(&m);
+ *         for (i = 0; i < 300 * 784; i++) w1[i] = (i % 10 == 0) ? 0.01f : 0.0f;  // 90% pruned
+ *         for (i = 0; i < 10 * 300; i++) w2[i] = 0.1f;
+ *         if (scalpel_net_init(1, 28, 28, &net) != SCALPEL_OK ||
+ *             scalpel_net_add_fc(&net, 300, w1, NULL) != SCALPEL_OK ||
+ *             scalpel_net_add_relu(&net) != SCALPEL_OK ||
+ *             scalpel_net_add_fc(&net, 10, w2, NULL) != SCALPEL_OK) return 1;
+ *         scalpel_hw_profile_host(&hw);                             // this machine's class and G
+ *         if (scalpel_plan_net(&net, &hw, SCALPEL_PLAN_SCALPEL, &plan) != SCALPEL_OK ||
+ *             scalpel_net_pack(&net, &plan) != SCALPEL_OK) return 1;  // sparse where it pays
+ *         ws = malloc(scalpel_net_workspace_size(&net, 1));
+ *         for (i = 0; i < 784; i++) x[i] = 1.0f;
+ *         if (!ws || scalpel_net_forward(&net, x, 1, y, ws) != SCALPEL_OK) return 1;
+ *         printf("%s: predicted %d, fc1 %s, y[0] = %g, %lu weight bytes\n", hw.name,
+ *                scalpel_argmax_f32(y, 10), plan.layers[0].storage ? "grouped" : "dense",
+ *                y[0], (unsigned long)scalpel_net_weight_bytes(&net));
+ *         free(ws);
+ *         scalpel_net_free(&net);
  *         return 0;
  *     }
  *
  * CONFIGURATION (see each module's header for details)
  *   SCALPEL_IMPLEMENTATION   compile every module's implementation in this file
+ *   SCALPEL_NET_IMPLEMENTATION  this module only (format and kernels compiled elsewhere)
  *   SCALPEL_STATIC           make every function static (a private copy per file)
- *   SCALPEL_MALLOC/FREE      your allocator, both or neither (ctx = the alloc_ctx you passed)
+ *   SCALPEL_MALLOC/FREE      your allocator, both or neither (ctx = the alloc_ctx you passed;
+ *                            for a network, net->alloc_ctx)
  *   SCALPEL_ASSERT           internal invariant checks (default: assert)
- *   SCALPEL_NO_MALLOC        no allocating entry points (firmware)
+ *   SCALPEL_NO_MALLOC        no allocating entry points (firmware): run networks from
+ *                            scalpel_net_view over flash or from a header scalpel_net_export_c
+ *                            wrote; pruning, planning and the forward pass stay available
  *   SCALPEL_NO_SIMD          plain C kernels only
  *
+ * MEMORY
+ *   scalpel_net is yours to place (stack, static, inside your struct): no hidden global or
+ *   heap state. scalpel_net_add_* copy the weights you give into blocks the network owns;
+ *   scalpel_net_free releases them. scalpel_net_forward allocates nothing: you pass a
+ *   workspace of scalpel_net_workspace_size(net, batch) bytes. Loading, packing, node removal,
+ *   calibration, export and import allocate through SCALPEL_MALLOC.
+ *
+ * ERRORS
+ *   Every function that can fail returns scalpel_status (scalpel_status_string names it) and
+ *   leaves its outputs zeroed or unchanged on failure: a failed add leaves the network as it
+ *   was, a failed save leaves the existing file as it was, a failed import leaves the weights
+ *   as they were. Bytes from outside (model files, safetensors) are validated completely.
+ *
  * DOES NOT
- *   train (scalpel_train.h), run on GPUs (scalpel_cuda.cu), use threads, or keep global state.
+ *   train (scalpel_train.h), run on GPUs (scalpel_cuda.cu), use threads, keep global state,
+ *   or quantize (q15/q7 kernels belong to the microcontroller module; profiles already name
+ *   the data type each target wants).
  */
 #include "scalpel_format.h"
 #include "scalpel_kernels.h"

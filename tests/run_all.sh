@@ -103,7 +103,7 @@ for flags in "" "$NATIVE" "-DSCALPEL_NO_SIMD" "-DSCALPEL_NO_MALLOC"; do
   tag=$(echo "g++$flags" | tr -c 'A-Za-z0-9\n' '_')
   run "twice-$tag" sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 $flags -x c++ -I. tests/compile_twice.c -o $B/t-$tag && $B/t-$tag"
 done
-run modules-alone sh -c "gcc $WARN -O2 $NATIVE -I. tests/module_format.c tests/module_kernels.c -o $B/modules && $B/modules"
+run modules-alone sh -c "gcc $WARN -O2 $NATIVE -I. tests/module_format.c tests/module_kernels.c tests/module_net.c -o $B/modules && $B/modules"
 must_fail half-allocator "define both SCALPEL_MALLOC" \
   sh -c "printf '#define SCALPEL_MALLOC(c, n) malloc(n)\n#define SCALPEL_IMPLEMENTATION\n#include \"scalpel.h\"\n' | gcc $WARN -I. -x c -c - -o $B/half.o"
 must_fail no-malloc-removes-api "scalpel_gcsr_from_dense" \
