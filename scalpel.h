@@ -275,11 +275,13 @@ typedef enum scalpel_importance {
     SCALPEL_IMPORTANCE_MAX = 2     /* max |w| */
 } scalpel_importance;
 
-/* Traditional magnitude pruning (Han et al.): mask[i] = |w[i]| >= threshold. */
+/* Traditional magnitude pruning (Han et al.): mask[i] = |w[i]| >= threshold (so threshold 0
+ * keeps everything). Threshold NaN or negative, or any non-finite weight: SCALPEL_ERR_ARGUMENT. */
 SCALPEL_API scalpel_status scalpel_prune_magnitude_threshold(const float *w, int32_t rows, int32_t cols,
                                                              float threshold, uint8_t *mask);
 /* Traditional magnitude pruning to a target rate: exactly round(rate * rows * cols) weights of
- * smallest magnitude get mask 0. *threshold_out (may be NULL) = the magnitude cut used. */
+ * smallest magnitude get mask 0 (round half up). *threshold_out (may be NULL) = the largest
+ * pruned magnitude, 0 when nothing is pruned. */
 SCALPEL_API scalpel_status scalpel_prune_magnitude_rate(const float *w, int32_t rows, int32_t cols,
                                                         float rate, uint8_t *mask, float *threshold_out);
 /* Group scores: scores[rows x ceil(cols / G)], the importance of each aligned group
@@ -287,13 +289,14 @@ SCALPEL_API scalpel_status scalpel_prune_magnitude_rate(const float *w, int32_t 
 SCALPEL_API scalpel_status scalpel_prune_group_scores(const float *w, int32_t rows, int32_t cols,
                                                       int32_t group, scalpel_importance importance,
                                                       float *scores);
-/* SIMD-aware pruning: every weight of a group whose score is under threshold gets mask 0. */
+/* SIMD-aware pruning: every weight of a group whose score is under threshold gets mask 0.
+ * Threshold NaN or negative, or any non-finite weight: SCALPEL_ERR_ARGUMENT. */
 SCALPEL_API scalpel_status scalpel_prune_groups_threshold(const float *w, int32_t rows, int32_t cols,
                                                           int32_t group, scalpel_importance importance,
                                                           float threshold, uint8_t *mask);
 /* SIMD-aware pruning to a rate: the round(rate * groups) groups of lowest score get mask 0
  * (rate counts groups; with cols a multiple of G that is also the rate of weights).
- * *threshold_out (may be NULL) = the score cut used. */
+ * *threshold_out (may be NULL) = the largest pruned score, 0 when nothing is pruned. */
 SCALPEL_API scalpel_status scalpel_prune_groups_rate(const float *w, int32_t rows, int32_t cols,
                                                      int32_t group, scalpel_importance importance,
                                                      float rate, uint8_t *mask, float *threshold_out);
@@ -314,7 +317,9 @@ SCALPEL_API float scalpel_group_sparsity_f32(const float *w, int32_t rows, int32
  * layer that read it (after a flatten, a feature map owns H*W consecutive inputs).
  * round_to (1, 8, 16 or 32) rounds each kept count up to a multiple (capped at the original
  * count) for GPUs, keeping back the removed nodes with the largest weight norms first.
- * net must have dense weights. *out is a new network (free it); net is unchanged. */
+ * keep holds net->n_layers pointers; mask bytes must be 0 or 1 and a mask may not remove every
+ * node of its layer (SCALPEL_ERR_ARGUMENT). net may hold any storage (sparse layers are read
+ * densely); the result is always dense. *out is a new network (free it); net is unchanged. */
 SCALPEL_API scalpel_status scalpel_net_remove_nodes(const scalpel_net *net, const uint8_t *const *keep,
                                                     int32_t round_to, scalpel_net *out);
 #endif

@@ -75,7 +75,7 @@ if ! sh tools/deps.sh test; then
 fi
 
 echo "== 1. host tests under ASan + UBSan"
-for t in test_format test_kernels test_alloc test_no_malloc test_net; do
+for t in test_format test_kernels test_alloc test_no_malloc test_net test_prune; do
   run "$t-asan" sh -c "gcc $WARN $SAN $NATIVE -I. tests/$t.c -o $B/$t-asan -lm && $B/$t-asan"
 done
 
@@ -90,18 +90,21 @@ run kernels-clang-native sh -c "clang $WARN -O2 $NATIVE -I. tests/test_kernels.c
 run kernels-clang-asan   sh -c "clang $WARN $SAN $NATIVE -I. tests/test_kernels.c -o $B/k6 -lm && $B/k6"
 run kernels-g++-native   sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 $NATIVE -x c++ -I. tests/test_kernels.c -o $B/k7 && $B/k7"
 run net-g++              sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O1 $NATIVE -x c++ -I. tests/test_net.c -o $B/n7 && $B/n7"
+run prune-clang-asan     sh -c "clang $WARN $SAN $NATIVE -I. tests/test_prune.c -o $B/prune-clang-asan -lm && $B/prune-clang-asan"
+run prune-g++            sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O1 -x c++ -I. tests/test_prune.c -o $B/prune-gpp && $B/prune-gpp"
+run prune-no-simd        sh -c "gcc $WARN -O2 -DSCALPEL_NO_SIMD -I. tests/test_prune.c -o $B/prune-nosimd -lm && $B/prune-nosimd"
 run format-g++           sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O1 -x c++ -I. tests/test_format.c -o $B/f7 && $B/f7"
 
 echo "== 3. compile matrix"
 for cc in gcc clang; do
   for flags in "" "$NATIVE" "-mavx2 -mfma" "-DSCALPEL_STATIC" "-DSCALPEL_NO_SIMD" "-DSCALPEL_NO_MALLOC"; do
     tag=$(echo "$cc$flags" | tr -c 'A-Za-z0-9\n' '_')
-    run "twice-$tag" sh -c "$cc $WARN -O2 $flags -I. tests/compile_twice.c -o $B/t-$tag && $B/t-$tag"
+    run "twice-$tag" sh -c "$cc $WARN -O2 $flags -I. tests/compile_twice.c -o $B/t-$tag -lm && $B/t-$tag"
   done
 done
 for flags in "" "$NATIVE" "-DSCALPEL_NO_SIMD" "-DSCALPEL_NO_MALLOC"; do
   tag=$(echo "g++$flags" | tr -c 'A-Za-z0-9\n' '_')
-  run "twice-$tag" sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 $flags -x c++ -I. tests/compile_twice.c -o $B/t-$tag && $B/t-$tag"
+  run "twice-$tag" sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 $flags -x c++ -I. tests/compile_twice.c -o $B/t-$tag -lm && $B/t-$tag"
 done
 run modules-alone sh -c "gcc $WARN -O2 $NATIVE -I. tests/module_format.c tests/module_kernels.c tests/module_net.c -o $B/modules && $B/modules"
 must_fail half-allocator "define both SCALPEL_MALLOC" \
@@ -113,11 +116,11 @@ run no-malloc-no-symbols sh -c "gcc $WARN -O2 -I. -c tests/test_no_malloc.c -o $
 echo "== 4. amalgamated dist/scalpel.h"
 run amalgamate python3 amalgamate.py
 if [ -f dist/scalpel.h ]; then
-  for t in test_format test_kernels test_alloc test_no_malloc test_net; do
+  for t in test_format test_kernels test_alloc test_no_malloc test_net test_prune; do
     run "$t-dist" sh -c "gcc $WARN $SAN $NATIVE -Idist tests/$t.c -o $B/$t-dist -lm && $B/$t-dist"
   done
-  run dist-twice-c sh -c "printf '#include \"scalpel.h\"\n#include \"scalpel.h\"\n#define SCALPEL_IMPLEMENTATION\n#include \"scalpel.h\"\nint main(void) { return scalpel_kernels_backend()[0] == 0; }\n' | gcc $WARN -O2 -Idist -x c - -o $B/dist-twice && $B/dist-twice"
-  run dist-twice-c++ sh -c "printf '#include \"scalpel.h\"\n#define SCALPEL_IMPLEMENTATION\n#include \"scalpel.h\"\nint main(void) { return scalpel_kernels_backend()[0] == 0; }\n' | g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 -Idist -x c++ - -o $B/dist-twicepp && $B/dist-twicepp"
+  run dist-twice-c sh -c "printf '#include \"scalpel.h\"\n#include \"scalpel.h\"\n#define SCALPEL_IMPLEMENTATION\n#include \"scalpel.h\"\nint main(void) { return scalpel_kernels_backend()[0] == 0; }\n' | gcc $WARN -O2 -Idist -x c - -o $B/dist-twice -lm && $B/dist-twice"
+  run dist-twice-c++ sh -c "printf '#include \"scalpel.h\"\n#define SCALPEL_IMPLEMENTATION\n#include \"scalpel.h\"\nint main(void) { return scalpel_kernels_backend()[0] == 0; }\n' | g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 -Idist -x c++ - -o $B/dist-twicepp -lm && $B/dist-twicepp"
 fi
 
 echo "== 5. fuzzing the buffer reader (${FUZZ_SECONDS}s)"
