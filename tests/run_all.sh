@@ -149,8 +149,13 @@ for h in scalpel.h scalpel_format.h; do
 done
 for ex in examples/*.c; do
   name=$(basename "$ex" .c)
-  run "example-$name" sh -c "cc -O2 -march=native -I. $ex -o $B/$name -lm && $B/$name"
+  args=""
+  if [ "$name" = scalpel_cli ]; then args="--help"; fi   # a tool: no arguments is a usage error (status 2)
+  run "example-$name" sh -c "cc -O2 -march=native -I. $ex -o $B/$name -lm && $B/$name $args"
 done
+run cli sh -c "sh tests/test_cli.sh $B/scalpel_cli $B/cli"
+run cli-asan sh -c "gcc $WARN $SAN $NATIVE -I. examples/scalpel_cli.c -o $B/scalpel_cli-asan -lm && sh tests/test_cli.sh $B/scalpel_cli-asan $B/cli-asan"
+run cli-clang sh -c "clang $WARN -O2 $NATIVE -I. examples/scalpel_cli.c -o $B/scalpel_cli-clang -lm && sh tests/test_cli.sh $B/scalpel_cli-clang $B/cli-clang"
 
 echo
 if [ "$FAILED" -ne 0 ]; then echo "failed steps:$FAILED_NAMES"; fi

@@ -1,0 +1,1210 @@
+/* scalpel_cli.c - the `scalpel` command-line tool: inspect, plan, pack, export, import, bench.
+ *
+ *   cc -O2 -march=native -I. examples/scalpel_cli.c -o scalpel -lm
+ *
+ *   ./scalpel demo -o lenet.scpn                      a pruned LeNet-300-100 to try things on
+ *   ./scalpel info lenet.scpn                         layers, storage, zero rates, MACs
+ *   ./scalpel plan --hw list                          the built-in hardware profiles
+ *   ./scalpel plan --hw cortex-m4 lenet.scpn          what Scalpel would do on that target
+ *   ./scalpel pack --hw host lenet.scpn -o small.scpn convert each layer as planned, save
+ *   ./scalpel bench small.scpn                        time it against its dense version
+ *   ./scalpel export-c small.scpn lenet -o lenet.h    const C arrays for firmware
+ *   ./scalpel import-safetensors model.safetensors --arch 784,fc:300,relu,fc:10 -o m.scpn
+ *
+ * Run `scalpel --help` for every option. Exit status: 0 success, 1 the command failed (the
+ * message names the file or argument and the reason), 2 the command line could not be parsed.
+ * Nothing is written unless the whole command succeeded (model files and headers are written
+ * through a temporary file and renamed). */
+#define _POSIX_C_SOURCE 200809L
+#define SCALPEL_IMPLEMENTATION
+#include "scalpel.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define EXIT_USAGE 2
+
+/* ---- help -------------------------------------------------------------------------------- */
+
+typedef struct cmd_usage {
+    const char *name;
+    const char *synopsis;
+} cmd_usage;
+
+static const cmd_usage usages[] = {
+    { "info", "scalpel info MODEL" },
+    { "plan", "scalpel plan --hw NAME|host|list [--mode MODE] [--calibrate] MODEL" },
+    { "pack", "scalpel pack --hw NAME|host [--mode MODE] [--calibrate] MODEL -o OUT" },
+    { "export-c", "scalpel export-c MODEL NAME -o OUT.h" },
+    { "import-safetensors", "scalpel import-safetensors FILE --arch SPEC [--names P1,P2,...] -o MODEL" },
+    { "bench", "scalpel bench MODEL [--batch N] [--repeat N]" },
+    { "demo", "scalpel demo -o FILE" }
+};
+#define N_USAGES ((int)(sizeof(usages) / sizeof(usages[0])))
+
+static const char help_text[] =
+    "Scalpel " SCALPEL_VERSION_STRING ": pruned neural networks that actually run faster and smaller.\n"
+    "\n"
+    "usage:\n"
+    "  scalpel info MODEL\n"
+    "      Layers of a model file: kind, input -> output shape, storage (dense, gcsr G=n, csr),\n"
+    "      weight bytes, fraction of zero weights, multiply-accumulates executed per sample.\n"
+    "  scalpel plan --hw NAME [--mode MODE] [--calibrate] MODEL\n"
+    "      The per-layer plan for a hardware profile: technique, storage, kernel, pruning rate\n"
+    "      against the kernel's break-even rate, bytes and MACs now -> planned, and why.\n"
+    "      --hw list     list the built-in profiles and exit\n"
+    "      --hw host     the profile of the kernels compiled into this program\n"
+    "      --mode MODE   scalpel (default: the paper's per-class rules), traditional (CSR for\n"
+    "                    every pruned layer), optimized (CSR, layers over 50% dense kept dense),\n"
+    "                    dense\n"
+    "      --calibrate   measure this machine's break-even rates first (on the model's largest\n"
+    "                    FC shape and, for the matrix-matrix kernel, the positions of its\n"
+    "                    largest convolution or 64 columns)\n"
+    "  scalpel pack --hw NAME [--mode MODE] [--calibrate] MODEL -o OUT\n"
+    "      Plan, convert every layer to its planned storage and save to OUT (which may be\n"
+    "      MODEL itself). Prints the sizes before and after.\n"
+    "  scalpel export-c MODEL NAME -o OUT.h\n"
+    "      A C header with static const arrays and `static const scalpel_net NAME`, ready to\n"
+    "      run without allocation (include scalpel.h first).\n"
+    "  scalpel import-safetensors FILE --arch SPEC [--names P1,P2,...] -o MODEL\n"
+    "      Build the network SPEC describes, fill its weights from a safetensors file\n"
+    "      (F32, F16 or BF16 tensors \"<P>.weight\" and optional \"<P>.bias\") and save it.\n"
+    "      --names gives the tensor prefix of each weighted layer in order; without it the\n"
+    "      file's *.weight tensors are taken in natural name order (fc1 < fc2 < fc10).\n"
+    "      SPEC: the input shape, then the layers, separated by commas:\n"
+    "        CxHxW or N          input of C channels of H x W (N alone means N x 1 x 1)\n"
+    "        conv:OUT:K[:S[:P]]  convolution, OUT filters of K x K, stride S (1), padding P (0)\n"
+    "        pool:K[:S]          max pooling K x K, stride S (default K)\n"
+    "        fc:OUT              fully connected (flattens its input)\n"
+    "        relu                max(x, 0)\n"
+    "      e.g. 1x28x28,conv:20:5,pool:2,conv:50:5,pool:2,fc:500,relu,fc:10  (LeNet-5)\n"
+    "           784,fc:300,relu,fc:100,relu,fc:10                        (LeNet-300-100)\n"
+    "  scalpel bench MODEL [--batch N] [--repeat N]\n"
+    "      Forward time of the model as stored and of its dense version, side by side, whole\n"
+    "      and per layer (median of N repeats, default 9; batch default 1).\n"
+    "  scalpel demo -o FILE\n"
+    "      Write a LeNet-300-100-shaped model (784-300-100-10, random weights, fixed seed)\n"
+    "      magnitude-pruned at Han et al.'s rates (92%, 91%, 74%), to try the other commands.\n"
+    "  scalpel --help | --version\n"
+    "\n"
+    "Options may come before or after the other arguments; `--opt=value` works too, and `--`\n"
+    "ends the options. Exit status: 0 success, 1 failure (the message names the file or\n"
+    "argument and the reason), 2 a command-line error.\n";
+
+static const char *cmd_synopsis(const char *cmd)
+{
+    int i;
+    for (i = 0; i < N_USAGES; i++)
+        if (strcmp(usages[i].name, cmd) == 0) return usages[i].synopsis;
+    return NULL;
+}
+
+/* A command-line error: message, the command's synopsis, exit status 2. */
+static int usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    const char *syn = cmd != NULL ? cmd_synopsis(cmd) : NULL;
+    fprintf(stderr, "scalpel%s%s: ", cmd != NULL ? " " : "", cmd != NULL ? cmd : "");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    if (syn != NULL) fprintf(stderr, "usage: %s\n", syn);
+    fprintf(stderr, "Run 'scalpel --help' for details.\n");
+    return EXIT_USAGE;
+}
+
+/* A failure: one line naming what failed and why, exit status 1. */
+static int fail(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("scalpel: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return EXIT_FAILURE;
+}
+
+/* ---- argument parsing -------------------------------------------------------------------- */
+
+/* One option of a subcommand. A flag (takes_value 0) sets `seen`; an option with a value
+ * stores it in `value`. Giving an option twice is an error. */
+typedef struct cli_opt {
+    const char *long_name;   /* "--hw" */
+    const char *short_name;  /* "-o", or NULL */
+    int takes_value;
+    const char *value;
+    int seen;
+} cli_opt;
+
+#define MAX_POSITIONAL 4
+
+/* Splits args[0..n) into options and positionals (in any order). Returns 0, 2 after a usage
+ * message, or -1 for --help / -h. */
+static int parse_args(const char *cmd, int n, char **args, cli_opt *opts, int n_opts,
+                      const char **pos, int min_pos, int max_pos, int *n_pos)
+{
+    int i, k, only_pos = 0;
+    *n_pos = 0;
+    for (i = 0; i < n; i++) {
+        const char *a = args[i];
+        if (!only_pos && strcmp(a, "--") == 0) {
+            only_pos = 1;
+            continue;
+        }
+        if (!only_pos && a[0] == '-' && a[1] != '\0') {
+            const char *eq = NULL, *value = NULL, *shown;
+            size_t name_len = strlen(a);
+            cli_opt *o = NULL;
+            if (a[1] == '-') {
+                eq = strchr(a, '=');
+                if (eq != NULL) name_len = (size_t)(eq - a);
+            }
+            for (k = 0; k < n_opts && o == NULL; k++) {
+                const char *ln = opts[k].long_name, *sn = opts[k].short_name;
+                if (strlen(ln) == name_len && strncmp(a, ln, name_len) == 0) o = &opts[k];
+                else if (sn != NULL && eq == NULL && strncmp(a, sn, 2) == 0 &&
+                         (a[2] == '\0' || opts[k].takes_value)) o = &opts[k];
+            }
+            if (o == NULL) {
+                if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) return -1;
+                return usage_error(cmd, "unknown option '%s'", a);
+            }
+            shown = a[1] == '-' ? o->long_name : o->short_name;   /* the name as typed */
+            if (o->seen) return usage_error(cmd, "option %s given twice", shown);
+            o->seen = 1;
+            if (!o->takes_value) {
+                if (eq != NULL) return usage_error(cmd, "option %s takes no value", shown);
+                continue;
+            }
+            if (eq != NULL) value = eq + 1;
+            else if (a[1] != '-' && a[2] != '\0') value = a + 2;   /* -oFILE */
+            else if (i + 1 < n) value = args[++i];
+            else return usage_error(cmd, "option %s needs a value", shown);
+            if (value[0] == '\0') return usage_error(cmd, "option %s needs a non-empty value", shown);
+            if (eq == NULL && strncmp(value, "--", 2) == 0 && value[2] != '\0')
+                return usage_error(cmd, "option %s needs a value (got option '%s')", shown, value);
+            o->value = value;
+            continue;
+        }
+        if (*n_pos >= max_pos) return usage_error(cmd, "unexpected argument '%s'", a);
+        pos[(*n_pos)++] = a;
+    }
+    if (*n_pos < min_pos) return usage_error(cmd, "missing argument%s", min_pos - *n_pos > 1 ? "s" : "");
+    return 0;
+}
+
+/* Whole-string integer in [lo, hi] (strtol with every check). Returns 0 or 2 after a message. */
+static int parse_int(const char *cmd, const char *what, const char *s, long lo, long hi, int32_t *out)
+{
+    char *end = NULL;
+    long v;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (end == s || *end != '\0' || s[0] == ' ' || s[0] == '\t')
+        return usage_error(cmd, "%s '%s' is not an integer", what, s);
+    if (errno == ERANGE || v < lo || v > hi)
+        return usage_error(cmd, "%s '%s' is out of range (%ld to %ld)", what, s, lo, hi);
+    *out = (int32_t)v;
+    return 0;
+}
+
+/* ---- small helpers ----------------------------------------------------------------------- */
+
+static uint32_t rng_state = 12345u;
+static float uniform(void) /* [-1, 1) */
+{
+    rng_state = rng_state * 1664525u + 1013904223u;
+    return (float)(rng_state >> 8) / 8388608.0f - 1.0f;
+}
+
+static int is_weighted(const scalpel_layer *l)
+{
+    return l->kind == SCALPEL_LAYER_FC || l->kind == SCALPEL_LAYER_CONV2D;
+}
+
+static int64_t layer_positions(const scalpel_layer *l)
+{
+    return l->kind == SCALPEL_LAYER_CONV2D ? (int64_t)l->out_h * l->out_w : 1;
+}
+
+static int64_t layer_macs_dense(const scalpel_layer *l)
+{
+    return is_weighted(l) ? (int64_t)l->rows * l->cols * layer_positions(l) : 0;
+}
+
+static size_t layer_dense_bytes(const scalpel_layer *l)
+{
+    return is_weighted(l) ? ((size_t)l->rows * (size_t)l->cols + (size_t)l->rows) * sizeof(float) : 0;
+}
+
+/* A one-layer network borrowing layer l's weights (block = NULL): never scalpel_net_free it. */
+static scalpel_status layer_view(const scalpel_layer *l, scalpel_net *v)
+{
+    scalpel_status st = scalpel_net_init(l->in_c, l->in_h, l->in_w, v);
+    if (st != SCALPEL_OK) return st;
+    v->layers[0] = *l;
+    v->layers[0].block = NULL;
+    v->n_layers = 1;
+    return SCALPEL_OK;
+}
+
+static size_t layer_weight_bytes(const scalpel_layer *l)
+{
+    scalpel_net v;
+    if (!is_weighted(l) || layer_view(l, &v) != SCALPEL_OK) return 0;
+    return scalpel_net_weight_bytes(&v);
+}
+
+/* Fraction of the rows x cols weights that are zero, however they are stored. */
+static double layer_zero_rate(const scalpel_layer *l)
+{
+    size_t total = (size_t)l->rows * (size_t)l->cols, nonzero = 0, i;
+    if (!is_weighted(l) || total == 0) return 0.0;
+    if (l->storage == SCALPEL_STORAGE_GCSR) {
+        const float *v = (const float *)l->sparse.values;
+        size_t n = (size_t)l->sparse.nnz_groups * (size_t)l->sparse.group;
+        for (i = 0; i < n; i++) nonzero += v[i] != 0.0f;
+    } else {
+        for (i = 0; i < total; i++) nonzero += l->w[i] != 0.0f;
+    }
+    return 1.0 - (double)nonzero / (double)total;
+}
+
+static const char *storage_text(int32_t storage, int32_t group, char *buf, size_t size)
+{
+    if (storage == SCALPEL_STORAGE_GCSR) {
+        if (group == 1) snprintf(buf, size, "csr");
+        else snprintf(buf, size, "gcsr G=%d", (int)group);
+    } else {
+        snprintf(buf, size, "dense");
+    }
+    return buf;
+}
+
+static const char *layer_storage_text(const scalpel_layer *l, char *buf, size_t size)
+{
+    if (!is_weighted(l)) return "-";
+    return storage_text(l->storage, l->storage == SCALPEL_STORAGE_GCSR ? l->sparse.group : 0, buf, size);
+}
+
+static const char *shape_text(int32_t c, int32_t h, int32_t w, char *buf, size_t size)
+{
+    snprintf(buf, size, "%dx%dx%d", (int)c, (int)h, (int)w);
+    return buf;
+}
+
+static const char *technique_name(int32_t t)
+{
+    switch (t) {
+    case SCALPEL_TECHNIQUE_NONE: return "none";
+    case SCALPEL_TECHNIQUE_WEIGHT_GROUPS: return "weight-groups";
+    case SCALPEL_TECHNIQUE_WEIGHTS: return "weights";
+    case SCALPEL_TECHNIQUE_NODES: return "nodes";
+    }
+    return "?";
+}
+
+static const char *class_name(int32_t c)
+{
+    switch (c) {
+    case SCALPEL_HW_LOW: return "low parallelism";
+    case SCALPEL_HW_MODERATE: return "moderate parallelism";
+    case SCALPEL_HW_HIGH: return "high parallelism";
+    }
+    return "?";
+}
+
+static const char *dtype_name(int32_t d)
+{
+    switch (d) {
+    case SCALPEL_DTYPE_F32: return "f32";
+    case SCALPEL_DTYPE_Q15: return "q15";
+    case SCALPEL_DTYPE_Q7: return "q7";
+    }
+    return "?";
+}
+
+static const char *mode_names[] = { "scalpel", "traditional", "optimized", "dense" };
+
+static const char *rate_text(double r, char *buf, size_t size)
+{
+    if (r >= 1.0) snprintf(buf, size, "never");
+    else snprintf(buf, size, "%.1f%%", 100.0 * r);
+    return buf;
+}
+
+static double percent(double part, double whole)
+{
+    return whole > 0.0 ? 100.0 * part / whole : 0.0;
+}
+
+/* Why a file could not be read: the C library's reason when it has one. */
+static const char *io_reason(const char *path, scalpel_status st)
+{
+    if (st == SCALPEL_ERR_IO) {
+        FILE *f = fopen(path, "rb");
+        if (f == NULL) return strerror(errno);
+        fclose(f);
+    }
+    return scalpel_status_string(st);
+}
+
+static int load_model(const char *path, scalpel_net *net)
+{
+    scalpel_status st = scalpel_net_load(path, net);
+    if (st != SCALPEL_OK) return fail("%s: cannot load model: %s", path, io_reason(path, st));
+    return 0;
+}
+
+/* Reads a whole file into *data (malloc'd; free it). Returns 0 or 1 after a message. */
+static int read_whole_file(const char *path, unsigned char **data, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *buf = NULL;
+    size_t cap = 0, len = 0;
+    *data = NULL;
+    *size = 0;
+    if (f == NULL) return fail("%s: cannot open: %s", path, strerror(errno));
+    for (;;) {
+        size_t got;
+        if (len == cap) {
+            unsigned char *nb;
+            size_t ncap = cap == 0 ? 65536 : cap * 2;
+            if (ncap <= cap || ncap > ((size_t)-1) / 2) {
+                free(buf);
+                fclose(f);
+                return fail("%s: file too large to read into memory", path);
+            }
+            nb = (unsigned char *)realloc(buf, ncap);
+            if (nb == NULL) {
+                free(buf);
+                fclose(f);
+                return fail("%s: out of memory reading the file (%zu bytes so far)", path, len);
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) break;
+    }
+    if (ferror(f)) {
+        int e = errno;
+        free(buf);
+        fclose(f);
+        return fail("%s: read error: %s", path, e != 0 ? strerror(e) : "unknown");
+    }
+    fclose(f);
+    if (len == 0) {
+        free(buf);
+        return fail("%s: empty file", path);
+    }
+    *data = buf;
+    *size = len;
+    return 0;
+}
+
+static int is_c_identifier(const char *s)
+{
+    size_t i;
+    if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') || s[0] == '_')) return 0;
+    for (i = 1; s[i] != '\0'; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+              s[i] == '_'))
+            return 0;
+    return 1;
+}
+
+/* ---- info -------------------------------------------------------------------------------- */
+
+static int cmd_info(int n, char **args)
+{
+    const char *pos[MAX_POSITIONAL];
+    int n_pos, rc, i;
+    scalpel_net net;
+    char s1[48], s2[48], s3[48];
+    int64_t macs = 0, macs_dense = 0;
+    size_t dense_bytes = 0, bytes;
+
+    rc = parse_args("info", n, args, NULL, 0, pos, 1, 1, &n_pos);
+    if (rc != 0) return rc;
+    if (load_model(pos[0], &net) != 0) return 1;
+
+    printf("%s: input %s, %d layers, model file %zu bytes\n", pos[0],
+           shape_text(net.in_c, net.in_h, net.in_w, s1, sizeof s1), (int)net.n_layers,
+           scalpel_net_serialized_size(&net));
+    printf("%3s  %-8s %12s    %-12s %-10s %12s %9s %12s\n", "#", "kind", "input", "output", "storage",
+           "weight bytes", "zeros", "MACs");
+    for (i = 0; i < net.n_layers; i++) {
+        const scalpel_layer *l = &net.layers[i];
+        int64_t m = scalpel_layer_macs(l);
+        printf("%3d  %-8s %12s -> %-12s %-10s", i, scalpel_layer_kind_name(l->kind),
+               shape_text(l->in_c, l->in_h, l->in_w, s1, sizeof s1),
+               shape_text(l->out_c, l->out_h, l->out_w, s2, sizeof s2), layer_storage_text(l, s3, sizeof s3));
+        if (is_weighted(l))
+            printf(" %12zu %8.1f%% %12lld\n", layer_weight_bytes(l), 100.0 * layer_zero_rate(l), (long long)m);
+        else
+            printf(" %12s %9s %12s\n", "-", "-", "-");
+        macs += m;
+        macs_dense += layer_macs_dense(l);
+        dense_bytes += layer_dense_bytes(l);
+    }
+    bytes = scalpel_net_weight_bytes(&net);
+    printf("total: %zu weight bytes (%.1f%% of the %zu dense), %lld MACs per sample (%.1f%% of the %lld dense)\n",
+           bytes, percent((double)bytes, (double)dense_bytes), dense_bytes, (long long)macs,
+           percent((double)macs, (double)macs_dense), (long long)macs_dense);
+    scalpel_net_free(&net);
+    return 0;
+}
+
+/* ---- plan and pack ----------------------------------------------------------------------- */
+
+static void list_profiles(void)
+{
+    int32_t i, n = scalpel_hw_profile_count();
+    scalpel_hw_profile host;
+    printf("%-12s %-22s %3s %-5s %5s  %s\n", "profile", "class", "G", "dtype", "batch", "note");
+    for (i = 0; i < n; i++) {
+        scalpel_hw_profile p;
+        const char *name = scalpel_hw_profile_name(i);
+        if (name == NULL || scalpel_hw_profile_get(name, &p) != SCALPEL_OK) continue;
+        printf("%-12s %-22s %3d %-5s %5d  %s\n", p.name, class_name(p.hw_class), (int)p.group,
+               dtype_name(p.dtype), (int)p.batch, p.note != NULL ? p.note : "");
+    }
+    if (scalpel_hw_profile_host(&host) == SCALPEL_OK)
+        printf("host         = %s (kernels compiled in: %s)\n", host.name, scalpel_kernels_backend());
+}
+
+/* --hw NAME: a built-in profile or "host". Returns 0 or 1 after a message. */
+static int get_profile(const char *name, scalpel_hw_profile *hw)
+{
+    scalpel_status st;
+    int32_t i, n;
+    if (strcmp(name, "host") == 0) {
+        st = scalpel_hw_profile_host(hw);
+        if (st != SCALPEL_OK)
+            return fail("--hw host: no built-in profile for the kernels compiled in (%s): %s",
+                        scalpel_kernels_backend(), scalpel_status_string(st));
+        return 0;
+    }
+    st = scalpel_hw_profile_get(name, hw);
+    if (st == SCALPEL_OK) return 0;
+    fprintf(stderr, "scalpel: --hw %s: unknown hardware profile (%s); built-in:", name, scalpel_status_string(st));
+    n = scalpel_hw_profile_count();
+    for (i = 0; i < n; i++) {
+        const char *p = scalpel_hw_profile_name(i);
+        if (p != NULL) fprintf(stderr, " %s", p);
+    }
+    fprintf(stderr, ", or host (see 'scalpel plan --hw list')\n");
+    return 1;
+}
+
+static int parse_mode(const char *cmd, const char *s, scalpel_plan_mode *mode)
+{
+    int i;
+    if (s == NULL) {
+        *mode = SCALPEL_PLAN_SCALPEL;
+        return 0;
+    }
+    for (i = 0; i < 4; i++)
+        if (strcmp(s, mode_names[i]) == 0) {
+            *mode = (scalpel_plan_mode)i;
+            return 0;
+        }
+    return usage_error(cmd, "--mode '%s': expected scalpel, traditional, optimized or dense", s);
+}
+
+/* Runs scalpel_hw_calibrate on the model's largest FC shape (else its largest convolution)
+ * and n = the positions of its largest convolution (64 without one). */
+static int calibrate(const scalpel_net *net, scalpel_hw_profile *hw)
+{
+    const scalpel_layer *fc = NULL, *conv = NULL, *shape;
+    int32_t i, n;
+    scalpel_status st;
+    for (i = 0; i < net->n_layers; i++) {
+        const scalpel_layer *l = &net->layers[i];
+        int64_t size = (int64_t)l->rows * l->cols;
+        if (l->kind == SCALPEL_LAYER_FC && (fc == NULL || size > (int64_t)fc->rows * fc->cols)) fc = l;
+        if (l->kind == SCALPEL_LAYER_CONV2D && (conv == NULL || size > (int64_t)conv->rows * conv->cols)) conv = l;
+    }
+    shape = fc != NULL ? fc : conv;
+    if (shape == NULL) return fail("--calibrate: the model has no weighted layer to calibrate on");
+    n = conv != NULL ? conv->out_h * conv->out_w : 64;
+    printf("calibrating profile %s on this machine (kernels %s, G = %d): matrix-vector %d x %d, "
+           "matrix-matrix %d x %d . %d x %d ...\n", hw->name, scalpel_kernels_backend(), (int)hw->group,
+           (int)shape->rows, (int)shape->cols, (int)shape->rows, (int)shape->cols, (int)shape->cols, (int)n);
+    fflush(stdout);
+    st = scalpel_hw_calibrate(hw, shape->rows, shape->cols, n);
+    if (st != SCALPEL_OK) return fail("--calibrate: calibration failed: %s", scalpel_status_string(st));
+    return 0;
+}
+
+static void print_profile(const scalpel_hw_profile *hw)
+{
+    char a[16], b[16], c[16], d[16];
+    printf("profile %s: %s, G = %d, dtype %s, batch %d\n", hw->name, class_name(hw->hw_class), (int)hw->group,
+           dtype_name(hw->dtype), (int)hw->batch);
+    printf("  break-even rates: matrix-vector csr %s, grouped %s; matrix-matrix csr %s, grouped %s\n",
+           rate_text(hw->breakeven_mv_csr, a, sizeof a), rate_text(hw->breakeven_mv_grouped, b, sizeof b),
+           rate_text(hw->breakeven_mm_csr, c, sizeof c), rate_text(hw->breakeven_mm_grouped, d, sizeof d));
+    printf("  note: %s\n", hw->note != NULL ? hw->note : "");
+}
+
+static void print_plan(const scalpel_net *net, const scalpel_plan *plan)
+{
+    int32_t i;
+    size_t now = 0, planned = 0;
+    int64_t macs_dense = 0, macs_planned = 0;
+    char s1[32], r1[16], r2[16];
+    printf("plan (%s mode):\n", mode_names[plan->mode >= 0 && plan->mode < 4 ? plan->mode : 0]);
+    printf("%3s  %-7s %-13s %-10s %-6s %7s %7s %23s %25s  %s\n", "#", "kind", "technique", "storage", "kernel",
+           "rate", "b-even", "bytes now -> planned", "MACs dense -> planned", "reason");
+    for (i = 0; i < plan->n_layers && i < net->n_layers; i++) {
+        const scalpel_layer *l = &net->layers[i];
+        const scalpel_layer_plan *p = &plan->layers[i];
+        const char *reason = p->reason != NULL ? p->reason : "";
+        if (!is_weighted(l)) {
+            printf("%3d  %-7s %-13s %-10s %-6s %7s %7s %23s %25s  %s\n", (int)i, scalpel_layer_kind_name(l->kind),
+                   technique_name(p->technique), "-", "-", "-", "-", "-", "-", reason);
+            continue;
+        }
+        printf("%3d  %-7s %-13s %-10s %-6s %7s %7s %10zu -> %-10zu %11lld -> %-11lld  %s\n", (int)i,
+               scalpel_layer_kind_name(l->kind), technique_name(p->technique),
+               storage_text(p->storage, p->group, s1, sizeof s1), p->kernel_mm ? "mm" : "mv",
+               rate_text(p->rate, r1, sizeof r1), rate_text(p->break_even, r2, sizeof r2), p->bytes_now,
+               p->bytes_planned, (long long)p->macs_dense, (long long)p->macs_planned, reason);
+        now += p->bytes_now;
+        planned += p->bytes_planned;
+        macs_dense += p->macs_dense;
+        macs_planned += p->macs_planned;
+    }
+    printf("total: weight bytes %zu -> %zu (%.1f%%), MACs per sample %lld -> %lld (%.1f%% of dense)\n", now,
+           planned, percent((double)planned, (double)now), (long long)macs_dense, (long long)macs_planned,
+           percent((double)macs_planned, (double)macs_dense));
+}
+
+/* plan and pack share their options. */
+static int cmd_plan_or_pack(const char *cmd, int n, char **args)
+{
+    int pack = strcmp(cmd, "pack") == 0;
+    cli_opt opts[4] = { { "--hw", NULL, 1, NULL, 0 }, { "--mode", NULL, 1, NULL, 0 },
+                        { "--calibrate", NULL, 0, NULL, 0 }, { "--output", "-o", 1, NULL, 0 } };
+    const char *pos[MAX_POSITIONAL];
+    int n_pos, rc;
+    scalpel_plan_mode mode = SCALPEL_PLAN_SCALPEL;
+    scalpel_hw_profile hw;
+    scalpel_plan plan;
+    scalpel_net net;
+    scalpel_status st;
+    size_t bytes_before, file_before;
+
+    rc = parse_args(cmd, n, args, opts, pack ? 4 : 3, pos, 0, 1, &n_pos);
+    if (rc != 0) return rc;
+    if (opts[0].value == NULL) return usage_error(cmd, "--hw NAME is required ('--hw list' lists them)");
+    if (!pack && strcmp(opts[0].value, "list") == 0) {
+        list_profiles();
+        return 0;
+    }
+    if (n_pos != 1) return usage_error(cmd, "missing MODEL");
+    if (pack && opts[3].value == NULL) return usage_error(cmd, "-o OUT is required");
+    rc = parse_mode(cmd, opts[1].value, &mode);
+    if (rc != 0) return rc;
+    if (get_profile(opts[0].value, &hw) != 0) return 1;
+    if (load_model(pos[0], &net) != 0) return 1;
+
+    rc = 1;
+    if (opts[2].seen && calibrate(&net, &hw) != 0) goto done;
+    st = scalpel_plan_net(&net, &hw, mode, &plan);
+    if (st != SCALPEL_OK) {
+        fail("%s: planning for %s failed: %s", pos[0], hw.name, scalpel_status_string(st));
+        goto done;
+    }
+    if (!pack) {
+        printf("%s: %d layers, input %dx%dx%d\n", pos[0], (int)net.n_layers, (int)net.in_c, (int)net.in_h,
+               (int)net.in_w);
+        print_profile(&plan.hw);
+        print_plan(&net, &plan);
+        rc = 0;
+        goto done;
+    }
+    bytes_before = scalpel_net_weight_bytes(&net);
+    file_before = scalpel_net_serialized_size(&net);
+    st = scalpel_net_pack(&net, &plan);
+    if (st != SCALPEL_OK) {
+        fail("%s: packing for %s failed: %s (nothing written)", pos[0], hw.name, scalpel_status_string(st));
+        goto done;
+    }
+    st = scalpel_net_save(&net, opts[3].value);
+    if (st != SCALPEL_OK) {
+        fail("%s: cannot save the packed model: %s", opts[3].value, scalpel_status_string(st));
+        goto done;
+    }
+    printf("packed %s for %s (%s mode) -> %s\n", pos[0], hw.name, mode_names[mode], opts[3].value);
+    printf("  weight bytes %zu -> %zu (%.1f%%), model file %zu -> %zu bytes (%.1f%%)\n", bytes_before,
+           scalpel_net_weight_bytes(&net), percent((double)scalpel_net_weight_bytes(&net), (double)bytes_before),
+           file_before, scalpel_net_serialized_size(&net),
+           percent((double)scalpel_net_serialized_size(&net), (double)file_before));
+    rc = 0;
+done:
+    scalpel_net_free(&net);
+    return rc;
+}
+
+/* ---- export-c ---------------------------------------------------------------------------- */
+
+static int cmd_export_c(int n, char **args)
+{
+    cli_opt opts[1] = { { "--output", "-o", 1, NULL, 0 } };
+    const char *pos[MAX_POSITIONAL];
+    int n_pos, rc;
+    scalpel_net net;
+    scalpel_status st;
+
+    rc = parse_args("export-c", n, args, opts, 1, pos, 2, 2, &n_pos);
+    if (rc != 0) return rc;
+    if (opts[0].value == NULL) return usage_error("export-c", "-o OUT.h is required");
+    if (!is_c_identifier(pos[1]))
+        return fail("NAME '%s' is not a C identifier (letters, digits and _, not starting with a digit)", pos[1]);
+    if (load_model(pos[0], &net) != 0) return 1;
+    st = scalpel_net_export_c(&net, pos[1], opts[0].value);
+    if (st != SCALPEL_OK) {
+        rc = fail("%s: cannot export %s as '%s': %s", opts[0].value, pos[0], pos[1], scalpel_status_string(st));
+    } else {
+        printf("wrote %s: static const scalpel_net %s (%d layers, %zu weight bytes)\n", opts[0].value, pos[1],
+               (int)net.n_layers, scalpel_net_weight_bytes(&net));
+        rc = 0;
+    }
+    scalpel_net_free(&net);
+    return rc;
+}
+
+/* ---- import-safetensors ------------------------------------------------------------------ */
+
+/* One whole-string number of a spec token field, in [lo, hi]. */
+static int spec_number(const char *s, size_t len, long lo, long hi, int32_t *out)
+{
+    char buf[24];
+    char *end = NULL;
+    long v;
+    if (len == 0 || len >= sizeof buf) return 0;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    if (buf[0] < '0' || buf[0] > '9') return 0;
+    errno = 0;
+    v = strtol(buf, &end, 10);
+    if (*end != '\0' || errno == ERANGE || v < lo || v > hi) return 0;
+    *out = (int32_t)v;
+    return 1;
+}
+
+/* Splits s[0..len) at `sep` into at most max fields; returns the count (max + 1 if more). */
+static int split_fields(const char *s, size_t len, char sep, const char **field, size_t *flen, int max)
+{
+    int n = 0;
+    size_t start = 0, i;
+    for (i = 0; i <= len; i++) {
+        if (i == len || s[i] == sep) {
+            if (n >= max) return max + 1;
+            field[n] = s + start;
+            flen[n] = i - start;
+            n++;
+            start = i + 1;
+        }
+    }
+    return n;
+}
+
+#define SPEC_MAX_DIM 1000000L
+
+/* Builds net from SPEC (see the help text). Returns 0 or 1 after a message naming the token. */
+static int build_from_spec(const char *spec, scalpel_net *net)
+{
+    const char *p = spec;
+    int token = 0;
+    scalpel_status st = SCALPEL_OK;
+    memset(net, 0, sizeof *net);
+    while (1) {
+        const char *end = strchr(p, ','), *tok = p, *f[6];
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p), fl[6];
+        int nf;
+        int32_t v[4] = { 0, 0, 0, 0 };
+        /* trim spaces around the token */
+        while (len > 0 && (*tok == ' ' || *tok == '\t')) { tok++; len--; }
+        while (len > 0 && (tok[len - 1] == ' ' || tok[len - 1] == '\t')) len--;
+        token++;
+        if (len == 0) {
+            scalpel_net_free(net);
+            return fail("--arch '%s': token %d is empty", spec, token);
+        }
+        if (token == 1) {
+            nf = split_fields(tok, len, 'x', f, fl, 3);
+            if (!((nf == 1 && spec_number(f[0], fl[0], 1, INT32_MAX, &v[0])) ||
+                  (nf == 3 && spec_number(f[0], fl[0], 1, SPEC_MAX_DIM, &v[0]) &&
+                   spec_number(f[1], fl[1], 1, SPEC_MAX_DIM, &v[1]) && spec_number(f[2], fl[2], 1, SPEC_MAX_DIM, &v[2])))) {
+                return fail("--arch: bad input shape '%.*s' (token 1): expected CxHxW or N, positive integers",
+                            (int)len, tok);
+            }
+            if (nf == 1) v[1] = v[2] = 1;
+            st = scalpel_net_init(v[0], v[1], v[2], net);
+            if (st != SCALPEL_OK)
+                return fail("--arch: input shape '%.*s': %s", (int)len, tok, scalpel_status_string(st));
+        } else {
+            const char *expect = NULL;
+            nf = split_fields(tok, len, ':', f, fl, 5);
+            if (net->n_layers >= SCALPEL_NET_MAX_LAYERS) {
+                scalpel_net_free(net);
+                return fail("--arch: token %d '%.*s': more than %d layers", token, (int)len, tok,
+                            SCALPEL_NET_MAX_LAYERS);
+            }
+            if (fl[0] == 4 && strncmp(f[0], "conv", 4) == 0) {
+                v[2] = 1;
+                v[3] = 0;
+                if (!(nf >= 3 && nf <= 5 && spec_number(f[1], fl[1], 1, SPEC_MAX_DIM, &v[0]) &&
+                      spec_number(f[2], fl[2], 1, SPEC_MAX_DIM, &v[1]) &&
+                      (nf < 4 || spec_number(f[3], fl[3], 1, SPEC_MAX_DIM, &v[2])) &&
+                      (nf < 5 || spec_number(f[4], fl[4], 0, SPEC_MAX_DIM, &v[3]))))
+                    expect = "conv:OUT:K[:STRIDE[:PAD]]";
+                else
+                    st = scalpel_net_add_conv2d(net, v[0], v[1], v[2], v[3], NULL, NULL);
+            } else if (fl[0] == 4 && strncmp(f[0], "pool", 4) == 0) {
+                if (!(nf >= 2 && nf <= 3 && spec_number(f[1], fl[1], 1, SPEC_MAX_DIM, &v[0]) &&
+                      (nf < 3 || spec_number(f[2], fl[2], 1, SPEC_MAX_DIM, &v[1]))))
+                    expect = "pool:K[:STRIDE]";
+                else
+                    st = scalpel_net_add_maxpool(net, v[0], nf == 3 ? v[1] : v[0]);
+            } else if (fl[0] == 2 && strncmp(f[0], "fc", 2) == 0) {
+                if (!(nf == 2 && spec_number(f[1], fl[1], 1, SPEC_MAX_DIM, &v[0])))
+                    expect = "fc:OUT";
+                else
+                    st = scalpel_net_add_fc(net, v[0], NULL, NULL);
+            } else if (fl[0] == 4 && strncmp(f[0], "relu", 4) == 0) {
+                if (nf != 1) expect = "relu";
+                else st = scalpel_net_add_relu(net);
+            } else {
+                expect = "conv:OUT:K[:STRIDE[:PAD]], pool:K[:STRIDE], fc:OUT or relu";
+            }
+            if (expect != NULL) {
+                scalpel_net_free(net);
+                return fail("--arch: bad layer '%.*s' (token %d): expected %s (numbers from 1 to %ld, PAD from 0)",
+                            (int)len, tok, token, expect, SPEC_MAX_DIM);
+            }
+            if (st != SCALPEL_OK) {
+                char s[48];
+                const scalpel_layer *last = net->n_layers > 0 ? &net->layers[net->n_layers - 1] : NULL;
+                if (last != NULL) shape_text(last->out_c, last->out_h, last->out_w, s, sizeof s);
+                else shape_text(net->in_c, net->in_h, net->in_w, s, sizeof s);
+                scalpel_net_free(net);
+                return fail("--arch: cannot add layer '%.*s' (token %d) to its input %s: %s", (int)len, tok, token,
+                            s, scalpel_status_string(st));
+            }
+        }
+        if (end == NULL) break;
+        p = end + 1;
+    }
+    if (net->n_layers == 0) return fail("--arch '%s': no layers after the input shape", spec);
+    return 0;
+}
+
+/* Checks, for explicit --names, that each weighted layer's tensors are there with the right
+ * shape, so that the message can name the tensor. Returns 0 or 1 after a message. */
+static int check_tensors(const char *file, const unsigned char *data, size_t size, const scalpel_net *net,
+                         char **names)
+{
+    int32_t i, k = 0;
+    for (i = 0; i < net->n_layers; i++) {
+        const scalpel_layer *l = &net->layers[i];
+        scalpel_safetensors_tensor t;
+        char name[160];
+        scalpel_status st;
+        int ok;
+        if (!is_weighted(l)) continue;
+        if (strlen(names[k]) + 8 >= sizeof name) return fail("--names: '%s' is too long", names[k]);
+        snprintf(name, sizeof name, "%s.weight", names[k]);
+        st = scalpel_safetensors_find(data, size, name, &t);
+        if (st == SCALPEL_ERR_ARGUMENT) return fail("%s: no tensor '%s' (layer %d, %s)", file, name, (int)i,
+                                                    scalpel_layer_kind_name(l->kind));
+        if (st != SCALPEL_OK) return fail("%s: %s", file, scalpel_status_string(st));
+        if (l->kind == SCALPEL_LAYER_FC)
+            ok = t.ndim == 2 && t.shape[0] == l->rows && t.shape[1] == l->cols;
+        else
+            ok = t.ndim == 4 && t.shape[0] == l->out_c && t.shape[1] == l->in_c && t.shape[2] == l->kernel &&
+                 t.shape[3] == l->kernel;
+        if (!ok) {
+            if (l->kind == SCALPEL_LAYER_FC)
+                return fail("%s: tensor '%s' should be [%d, %d] for layer %d (fc %d -> %d)", file, name, (int)l->rows,
+                            (int)l->cols, (int)i, (int)l->cols, (int)l->rows);
+            return fail("%s: tensor '%s' should be [%d, %d, %d, %d] for layer %d (conv2d)", file, name, (int)l->out_c,
+                        (int)l->in_c, (int)l->kernel, (int)l->kernel, (int)i);
+        }
+        snprintf(name, sizeof name, "%s.bias", names[k]);
+        st = scalpel_safetensors_find(data, size, name, &t);
+        if (st == SCALPEL_OK && !(t.ndim == 1 && t.shape[0] == l->rows))
+            return fail("%s: tensor '%s' should be [%d] for layer %d", file, name, (int)l->rows, (int)i);
+        if (st != SCALPEL_OK && st != SCALPEL_ERR_ARGUMENT) return fail("%s: %s", file, scalpel_status_string(st));
+        k++;
+    }
+    return 0;
+}
+
+static int cmd_import(int n, char **args)
+{
+    cli_opt opts[3] = { { "--arch", NULL, 1, NULL, 0 }, { "--names", NULL, 1, NULL, 0 },
+                        { "--output", "-o", 1, NULL, 0 } };
+    const char *pos[MAX_POSITIONAL];
+    int n_pos, rc, n_names = 0, n_weighted = 0, i;
+    char *names_buf = NULL, *names[SCALPEL_NET_MAX_LAYERS + 1];
+    unsigned char *data = NULL;
+    size_t size = 0;
+    scalpel_net net;
+    scalpel_status st;
+
+    memset(&net, 0, sizeof net);
+    rc = parse_args("import-safetensors", n, args, opts, 3, pos, 1, 1, &n_pos);
+    if (rc != 0) return rc;
+    if (opts[0].value == NULL) return usage_error("import-safetensors", "--arch SPEC is required");
+    if (opts[2].value == NULL) return usage_error("import-safetensors", "-o MODEL is required");
+    if (build_from_spec(opts[0].value, &net) != 0) return 1;
+    for (i = 0; i < net.n_layers; i++) n_weighted += is_weighted(&net.layers[i]);
+    rc = 1;
+    if (n_weighted == 0) {
+        fail("--arch '%s': no fc or conv layer to import weights into", opts[0].value);
+        goto done;
+    }
+    if (opts[1].value != NULL) {
+        char *p;
+        names_buf = (char *)malloc(strlen(opts[1].value) + 1);
+        if (names_buf == NULL) {
+            fail("out of memory");
+            goto done;
+        }
+        strcpy(names_buf, opts[1].value);
+        for (p = names_buf;;) {
+            char *comma = strchr(p, ',');
+            if (comma != NULL) *comma = '\0';
+            if (*p == '\0') {
+                fail("--names '%s': name %d is empty", opts[1].value, n_names + 1);
+                goto done;
+            }
+            if (n_names >= SCALPEL_NET_MAX_LAYERS) {
+                fail("--names '%s': more than %d names", opts[1].value, SCALPEL_NET_MAX_LAYERS);
+                goto done;
+            }
+            names[n_names++] = p;
+            if (comma == NULL) break;
+            p = comma + 1;
+        }
+        if (n_names != n_weighted) {
+            fail("--names '%s': %d name%s for %d weighted layer%s in --arch", opts[1].value, n_names,
+                 n_names == 1 ? "" : "s", n_weighted, n_weighted == 1 ? "" : "s");
+            goto done;
+        }
+    }
+    if (read_whole_file(pos[0], &data, &size) != 0) goto done;
+    if (n_names > 0 && check_tensors(pos[0], data, size, &net, names) != 0) goto done;
+    st = scalpel_net_import_safetensors(&net, data, size, n_names > 0 ? (const char *const *)names : NULL,
+                                        n_names);
+    if (st != SCALPEL_OK) {
+        fail("%s: cannot import into --arch '%s': %s%s", pos[0], opts[0].value, scalpel_status_string(st),
+             n_names > 0 || (st != SCALPEL_ERR_ARGUMENT && st != SCALPEL_ERR_SHAPE) ? ""
+             : " (without --names, the file's *.weight tensors in natural name order must match the weighted "
+               "layers one to one, shapes included; --names P1,P2,... picks them)");
+        goto done;
+    }
+    st = scalpel_net_save(&net, opts[2].value);
+    if (st != SCALPEL_OK) {
+        fail("%s: cannot save the model: %s", opts[2].value, scalpel_status_string(st));
+        goto done;
+    }
+    printf("imported %s (%zu bytes) as %d layers, %d weighted, %zu weight bytes -> %s\n", pos[0], size,
+           (int)net.n_layers, n_weighted, scalpel_net_weight_bytes(&net), opts[2].value);
+    rc = 0;
+done:
+    free(names_buf);
+    free(data);
+    scalpel_net_free(&net);
+    return rc;
+}
+
+/* ---- bench ------------------------------------------------------------------------------- */
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median over `repeat` samples of the time of one forward pass; each sample repeats the pass
+ * until it lasts at least a millisecond. samples holds `repeat` doubles. */
+static double time_forward(const scalpel_net *net, const float *in, int32_t batch, float *out, void *ws,
+                           int32_t repeat, double *samples)
+{
+    long iters = 1, k;
+    int32_t r;
+    double t;
+    for (;;) {
+        t = now_seconds();
+        for (k = 0; k < iters; k++) (void)scalpel_net_forward(net, in, batch, out, ws);
+        t = now_seconds() - t;
+        if (t >= 1e-3 || iters >= (1L << 20)) break;
+        iters *= 2;
+    }
+    for (r = 0; r < repeat; r++) {
+        t = now_seconds();
+        for (k = 0; k < iters; k++) (void)scalpel_net_forward(net, in, batch, out, ws);
+        samples[r] = (now_seconds() - t) / (double)iters;
+    }
+    qsort(samples, (size_t)repeat, sizeof(double), cmp_double);
+    return repeat % 2 ? samples[repeat / 2] : 0.5 * (samples[repeat / 2 - 1] + samples[repeat / 2]);
+}
+
+/* Buffers for timing one network at one batch: input (random), output, workspace. */
+typedef struct bench_bufs {
+    float *in, *out;
+    void *ws;
+} bench_bufs;
+
+static void bench_bufs_free(bench_bufs *b)
+{
+    free(b->in);
+    free(b->out);
+    free(b->ws);
+    memset(b, 0, sizeof *b);
+}
+
+static int bench_bufs_alloc(const scalpel_net *net, int32_t batch, bench_bufs *b)
+{
+    size_t n_in = (size_t)scalpel_net_input_size(net) * (size_t)batch, i;
+    size_t n_out = (size_t)scalpel_net_output_size(net) * (size_t)batch;
+    size_t ws = scalpel_net_workspace_size(net, batch);
+    memset(b, 0, sizeof *b);
+    if (n_in == 0 || n_out == 0 || ws == 0) return fail("--batch %d: the buffers for this model would not fit", (int)batch);
+    b->in = (float *)malloc(n_in * sizeof(float));
+    b->out = (float *)malloc(n_out * sizeof(float));
+    b->ws = malloc(ws);
+    if (b->in == NULL || b->out == NULL || b->ws == NULL) {
+        bench_bufs_free(b);
+        return fail("--batch %d: out of memory for the input, output and workspace", (int)batch);
+    }
+    for (i = 0; i < n_in; i++) b->in[i] = uniform();
+    return 0;
+}
+
+static int cmd_bench(int n, char **args)
+{
+    cli_opt opts[2] = { { "--batch", NULL, 1, NULL, 0 }, { "--repeat", NULL, 1, NULL, 0 } };
+    const char *pos[MAX_POSITIONAL];
+    int n_pos, rc;
+    int32_t batch = 1, repeat = 9, i;
+    scalpel_net net, dense;
+    scalpel_hw_profile hw;
+    scalpel_plan plan;
+    scalpel_status st;
+    bench_bufs bs, bd;
+    double *samples = NULL, t_stored, t_dense, max_diff = 0.0, max_out = 0.0, sum_s = 0.0, sum_d = 0.0;
+    size_t k, n_out;
+    char s1[32], s2[32];
+
+    rc = parse_args("bench", n, args, opts, 2, pos, 1, 1, &n_pos);
+    if (rc != 0) return rc;
+    if (opts[0].value != NULL && (rc = parse_int("bench", "--batch", opts[0].value, 1, 65536, &batch)) != 0) return rc;
+    if (opts[1].value != NULL && (rc = parse_int("bench", "--repeat", opts[1].value, 1, 1000, &repeat)) != 0)
+        return rc;
+    memset(&bs, 0, sizeof bs);
+    memset(&bd, 0, sizeof bd);
+    if (load_model(pos[0], &net) != 0) return 1;
+    if (load_model(pos[0], &dense) != 0) {
+        scalpel_net_free(&net);
+        return 1;
+    }
+    rc = 1;
+    st = scalpel_hw_profile_host(&hw);
+    if (st == SCALPEL_OK) st = scalpel_plan_net(&dense, &hw, SCALPEL_PLAN_DENSE, &plan);
+    if (st == SCALPEL_OK) st = scalpel_net_pack(&dense, &plan);
+    if (st != SCALPEL_OK) {
+        fail("%s: cannot build the dense version: %s", pos[0], scalpel_status_string(st));
+        goto done;
+    }
+    samples = (double *)malloc((size_t)repeat * sizeof(double));
+    if (samples == NULL) {
+        fail("out of memory");
+        goto done;
+    }
+    if (bench_bufs_alloc(&net, batch, &bs) != 0 || bench_bufs_alloc(&dense, batch, &bd) != 0) goto done;
+    memcpy(bd.in, bs.in, (size_t)scalpel_net_input_size(&net) * (size_t)batch * sizeof(float));
+
+    /* the two versions must compute the same outputs before their times mean anything */
+    st = scalpel_net_forward(&net, bs.in, batch, bs.out, bs.ws);
+    if (st == SCALPEL_OK) st = scalpel_net_forward(&dense, bd.in, batch, bd.out, bd.ws);
+    if (st != SCALPEL_OK) {
+        fail("%s: forward pass failed: %s", pos[0], scalpel_status_string(st));
+        goto done;
+    }
+    n_out = (size_t)scalpel_net_output_size(&net) * (size_t)batch;
+    for (k = 0; k < n_out; k++) {
+        max_diff = fmax(max_diff, fabs((double)bs.out[k] - bd.out[k]));
+        max_out = fmax(max_out, fabs((double)bd.out[k]));
+    }
+
+    t_stored = time_forward(&net, bs.in, batch, bs.out, bs.ws, repeat, samples);
+    t_dense = time_forward(&dense, bd.in, batch, bd.out, bd.ws, repeat, samples);
+
+    printf("%s: batch %d, median of %d runs, kernels %s\n", pos[0], (int)batch, (int)repeat,
+           scalpel_kernels_backend());
+    printf("weight bytes: stored %zu, dense %zu (%.1f%%); max |stored - dense| output difference %.3g\n",
+           scalpel_net_weight_bytes(&net), scalpel_net_weight_bytes(&dense),
+           percent((double)scalpel_net_weight_bytes(&net), (double)scalpel_net_weight_bytes(&dense)), max_diff);
+    printf("%3s  %-8s %-10s %-10s %14s %14s %9s\n", "#", "kind", "stored", "dense", "stored (us)", "dense (us)",
+           "speed-up");
+    for (i = 0; i < net.n_layers && i < dense.n_layers; i++) {
+        scalpel_net vs, vd;
+        bench_bufs ls, ld;
+        double ts, td;
+        if (layer_view(&net.layers[i], &vs) != SCALPEL_OK || layer_view(&dense.layers[i], &vd) != SCALPEL_OK) {
+            fail("%s: layer %d: cannot make a one-layer view", pos[0], (int)i);
+            goto done;
+        }
+        if (bench_bufs_alloc(&vs, batch, &ls) != 0) goto done;
+        if (bench_bufs_alloc(&vd, batch, &ld) != 0) {
+            bench_bufs_free(&ls);
+            goto done;
+        }
+        ts = time_forward(&vs, ls.in, batch, ls.out, ls.ws, repeat, samples);
+        td = time_forward(&vd, ld.in, batch, ld.out, ld.ws, repeat, samples);
+        bench_bufs_free(&ls);
+        bench_bufs_free(&ld);
+        sum_s += ts;
+        sum_d += td;
+        printf("%3d  %-8s %-10s %-10s %14.2f %14.2f %8.2fx\n", (int)i, scalpel_layer_kind_name(net.layers[i].kind),
+               layer_storage_text(&net.layers[i], s1, sizeof s1), layer_storage_text(&dense.layers[i], s2, sizeof s2),
+               ts * 1e6, td * 1e6, ts > 0.0 ? td / ts : 0.0);
+    }
+    printf("     %-30s %14.2f %14.2f %8.2fx\n", "sum of layers", sum_s * 1e6, sum_d * 1e6, sum_s > 0.0 ? sum_d / sum_s : 0.0);
+    printf("     %-30s %14.2f %14.2f %8.2fx\n", "whole forward pass", t_stored * 1e6, t_dense * 1e6,
+           t_stored > 0.0 ? t_dense / t_stored : 0.0);
+    if (max_diff > 1e-3 * (1.0 + max_out)) {
+        fail("%s: the stored and dense versions disagree (max difference %.3g)", pos[0], max_diff);
+        goto done;
+    }
+    rc = 0;
+done:
+    bench_bufs_free(&bs);
+    bench_bufs_free(&bd);
+    free(samples);
+    scalpel_net_free(&net);
+    scalpel_net_free(&dense);
+    return rc;
+}
+
+/* ---- demo -------------------------------------------------------------------------------- */
+
+static int cmd_demo(int n, char **args)
+{
+    static const int32_t sizes[4] = { 784, 300, 100, 10 };
+    static const float rates[3] = { 0.92f, 0.91f, 0.74f };   /* Han et al., LeNet-300-100 */
+    cli_opt opts[1] = { { "--output", "-o", 1, NULL, 0 } };
+    const char *pos[MAX_POSITIONAL];
+    int n_pos, rc, layer;
+    float *w = NULL, *b = NULL;
+    uint8_t *mask = NULL;
+    scalpel_net net;
+    scalpel_status st;
+
+    rc = parse_args("demo", n, args, opts, 1, pos, 0, 0, &n_pos);
+    if (rc != 0) return rc;
+    if (opts[0].value == NULL) return usage_error("demo", "-o FILE is required");
+    st = scalpel_net_init(sizes[0], 1, 1, &net);
+    if (st != SCALPEL_OK) return fail("demo: %s", scalpel_status_string(st));
+    rc = 1;
+    w = (float *)malloc((size_t)sizes[0] * (size_t)sizes[1] * sizeof(float));
+    b = (float *)malloc((size_t)sizes[1] * sizeof(float));
+    mask = (uint8_t *)malloc((size_t)sizes[0] * (size_t)sizes[1]);
+    if (w == NULL || b == NULL || mask == NULL) {
+        fail("demo: out of memory");
+        goto done;
+    }
+    rng_state = 20150607u;
+    for (layer = 0; layer < 3; layer++) {
+        int32_t rows = sizes[layer + 1], cols = sizes[layer], i;
+        float scale = (float)sqrt(6.0 / (double)cols);   /* He-uniform, as for ReLU networks */
+        for (i = 0; i < rows * cols; i++) w[i] = scale * uniform();
+        for (i = 0; i < rows; i++) b[i] = 0.05f * uniform();
+        st = scalpel_prune_magnitude_rate(w, rows, cols, rates[layer], mask, NULL);
+        if (st != SCALPEL_OK) break;
+        scalpel_mask_apply_f32(w, mask, (size_t)rows * (size_t)cols);
+        st = scalpel_net_add_fc(&net, rows, w, b);
+        if (st == SCALPEL_OK && layer < 2) st = scalpel_net_add_relu(&net);
+        if (st != SCALPEL_OK) break;
+    }
+    if (st != SCALPEL_OK) {
+        fail("demo: building the model failed: %s", scalpel_status_string(st));
+        goto done;
+    }
+    st = scalpel_net_save(&net, opts[0].value);
+    if (st != SCALPEL_OK) {
+        fail("%s: cannot save the model: %s", opts[0].value, scalpel_status_string(st));
+        goto done;
+    }
+    printf("wrote %s: LeNet-300-100 shape (784-300-100-10, relu), random weights magnitude-pruned "
+           "92%% / 91%% / 74%%, %zu bytes\n", opts[0].value, scalpel_net_serialized_size(&net));
+    rc = 0;
+done:
+    free(w);
+    free(b);
+    free(mask);
+    scalpel_net_free(&net);
+    return rc;
+}
+
+/* ---- main -------------------------------------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+    const char *cmd;
+    int rc, n;
+    char **args;
+
+    if (argc < 2) {
+        fputs(help_text, stderr);
+        return EXIT_USAGE;
+    }
+    cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(help_text, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("scalpel %s (kernels %s)\n", SCALPEL_VERSION_STRING, scalpel_kernels_backend());
+        return 0;
+    }
+    n = argc - 2;
+    args = argv + 2;
+    if (strcmp(cmd, "info") == 0) rc = cmd_info(n, args);
+    else if (strcmp(cmd, "plan") == 0 || strcmp(cmd, "pack") == 0) rc = cmd_plan_or_pack(cmd, n, args);
+    else if (strcmp(cmd, "export-c") == 0) rc = cmd_export_c(n, args);
+    else if (strcmp(cmd, "import-safetensors") == 0) rc = cmd_import(n, args);
+    else if (strcmp(cmd, "bench") == 0) rc = cmd_bench(n, args);
+    else if (strcmp(cmd, "demo") == 0) rc = cmd_demo(n, args);
+    else if (cmd[0] == '-') return usage_error(NULL, "unknown option '%s' (a command comes first)", cmd);
+    else return usage_error(NULL, "unknown command '%s' (info, plan, pack, export-c, import-safetensors, "
+                                  "bench, demo)", cmd);
+    if (rc == -1) {   /* CMD --help */
+        fputs(help_text, stdout);
+        return 0;
+    }
+    return rc;
+}

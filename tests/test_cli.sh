@@ -1,0 +1,387 @@
+#!/bin/sh
+# test_cli.sh - the scalpel command-line tool (examples/scalpel_cli.c), end to end.
+#
+#   sh tests/test_cli.sh BINARY SCRATCH_DIR
+#
+# Every subcommand on a demo model (info; plan for every built-in profile and mode; pack, and
+# info of the packed model, which must be smaller; export-c, compiled into a small C program
+# that checks the exported network against the packed model loaded from its file; bench),
+# safetensors imports (F32 and F16, fully connected and convolutional, checked against
+# outputs computed independently in Python), and the error paths: exit status and message.
+# Ends with "test_cli: N passed, M failed"; exit status 0 only when nothing failed.
+set -u
+if [ $# -ne 2 ]; then
+  echo "usage: sh tests/test_cli.sh BINARY SCRATCH_DIR" >&2
+  exit 2
+fi
+BIN=$1
+DIR=$2
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CC=${CC:-cc}
+case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
+mkdir -p "$DIR" || exit 2
+if [ ! -x "$BIN" ]; then
+  echo "$BIN: no such executable (build it first)"
+  echo "test_cli: 0 passed, 1 failed"
+  exit 1
+fi
+DIR=$(cd "$DIR" && pwd)
+rm -f "$DIR"/*.scpn "$DIR"/*.safetensors "$DIR"/*.h "$DIR"/*.txt
+PASSED=0
+FAILED=0
+
+failed() {
+  FAILED=$((FAILED + 1))
+  echo "FAIL: $*"
+}
+passed() { PASSED=$((PASSED + 1)); }
+
+# expect STATUS PATTERN WHAT CMD...: runs CMD; checks its exit status and, when PATTERN is not
+# empty, that its stdout (status 0) or stderr (any other status) matches the extended regex.
+expect() {
+  want=$1; pat=$2; what=$3; shift 3
+  "$@" >"$DIR/out.txt" 2>"$DIR/err.txt"
+  got=$?
+  if [ "$want" = 0 ]; then where="$DIR/out.txt"; else where="$DIR/err.txt"; fi
+  if [ "$got" != "$want" ]; then
+    failed "$what: exit status $got, expected $want"
+    tail -n 12 "$DIR/out.txt" "$DIR/err.txt" | sed 's/^/      /'
+    return 1
+  fi
+  if [ -n "$pat" ] && ! grep -q -E -e "$pat" "$where"; then
+    failed "$what: output does not match /$pat/"
+    tail -n 12 "$where" | sed 's/^/      /'
+    return 1
+  fi
+  passed
+  return 0
+}
+
+# check CONDITION-CMD... WHAT: a plain condition
+check() {
+  what=$1; shift
+  if "$@"; then passed; else failed "$what"; fi
+}
+
+size_of() { wc -c <"$1" | tr -d ' '; }
+
+S=$BIN
+D=$DIR
+
+echo "== help and version"
+expect 0 "conv:OUT:K" "--help prints the usage and the SPEC syntax" "$S" --help
+expect 0 "usage:" "-h prints the usage" "$S" -h
+expect 2 "usage:" "no arguments: usage on stderr, status 2" "$S"
+expect 0 "scalpel [0-9]+\.[0-9]+\.[0-9]+" "--version" "$S" --version
+expect 0 "usage:" "a command's --help" "$S" plan --help
+
+echo "== demo and info"
+expect 0 "wrote" "demo writes a model" "$S" demo -o "$D/demo.scpn"
+check "demo model exists" test -s "$D/demo.scpn"
+expect 0 "wrote" "demo again" "$S" demo -o "$D/demo2.scpn"
+check "demo is deterministic (same bytes twice)" cmp -s "$D/demo.scpn" "$D/demo2.scpn"
+expect 0 "92\.0%" "info shows fc1's zero rate" "$S" info "$D/demo.scpn"
+check "info lists 5 layers" grep -q -E "^ +4 +fc +100x1x1 -> 10x1x1" "$D/out.txt"
+check "info shows the totals" grep -q -E "^total: 1066440 weight bytes" "$D/out.txt"
+
+echo "== plan: every profile, every mode"
+expect 0 "^x86-avx512 " "plan --hw list" "$S" plan --hw list
+PROFILES=$(awk 'NR > 1 && $1 != "host" { print $1 }' "$D/out.txt")
+HOST=$(awk '$1 == "host" && $2 == "=" { print $3 }' "$D/out.txt")
+n_profiles=0
+for p in $PROFILES; do
+  n_profiles=$((n_profiles + 1))
+  for m in scalpel traditional optimized dense; do
+    expect 0 "^profile $p: " "plan --hw $p --mode $m" "$S" plan "$D/demo.scpn" --mode "$m" --hw "$p" &&
+      check "plan --hw $p --mode $m: a row per layer and totals" \
+        grep -q -E "^total: weight bytes 1066440 -> [0-9]+" "$D/out.txt"
+    if [ "$m" = dense ]; then
+      check "plan --hw $p --mode dense keeps every byte" grep -q -E "^total: weight bytes 1066440 -> 1066440 " "$D/out.txt"
+    fi
+  done
+done
+check "plan --hw list names the 7 built-in profiles" test "$n_profiles" = 7
+check "plan --hw list names the host's profile" test -n "$HOST"
+expect 0 "^profile $HOST: " "plan --hw host" "$S" plan --hw host "$D/demo.scpn"
+expect 0 "calibrated" "plan --calibrate" "$S" plan --calibrate --hw=host "$D/demo.scpn"
+check "plan --calibrate says what it measures" grep -q "calibrating profile" "$D/out.txt"
+
+echo "== pack"
+expect 0 "weight bytes 1066440 -> " "pack --hw cortex-m4" "$S" pack --hw cortex-m4 "$D/demo.scpn" -o "$D/m4.scpn"
+check "the packed file is smaller" test "$(size_of "$D/m4.scpn")" -lt "$(size_of "$D/demo.scpn")"
+expect 0 "gcsr G=2" "info of the packed model shows grouped storage" "$S" info "$D/m4.scpn"
+expect 0 "" "pack --mode traditional" "$S" pack -o "$D/trad.scpn" --mode traditional --hw x86-avx512 "$D/demo.scpn"
+check "the traditional file is smaller" test "$(size_of "$D/trad.scpn")" -lt "$(size_of "$D/demo.scpn")"
+expect 0 " csr " "info of the traditional model shows csr" "$S" info "$D/trad.scpn"
+cp "$D/demo.scpn" "$D/same.scpn"
+expect 0 "" "pack with OUT = MODEL" "$S" pack --hw cortex-m4 "$D/same.scpn" -o "$D/same.scpn"
+check "pack in place gives the same file as pack elsewhere" cmp -s "$D/same.scpn" "$D/m4.scpn"
+expect 0 "" "pack --hw host --mode dense" "$S" pack --hw host --mode dense "$D/m4.scpn" -o "$D/dense.scpn"
+check "packing back to dense restores the size" test "$(size_of "$D/dense.scpn")" = "$(size_of "$D/demo.scpn")"
+
+echo "== export-c"
+cat >"$D/check.c" <<'EOF'
+/* check.c (written by tests/test_cli.sh): runs a model file on a fixed input and prints the
+ * outputs, or (with EXPORTED_NET) compares an exported header's network with the file. */
+#define SCALPEL_IMPLEMENTATION
+#include "scalpel.h"
+#ifdef EXPORTED_NET
+#include "exported.h"
+#endif
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static float *run(const scalpel_net *net, const float *in, int32_t batch)
+{
+    size_t ws_size = scalpel_net_workspace_size(net, batch);
+    void *ws = malloc(ws_size > 0 ? ws_size : 1);
+    float *out = (float *)malloc((size_t)scalpel_net_output_size(net) * (size_t)batch * sizeof(float));
+    scalpel_status st = ws_size == 0 || ws == NULL || out == NULL ? SCALPEL_ERR_NO_MEMORY
+                                                                   : scalpel_net_forward(net, in, batch, out, ws);
+    free(ws);
+    if (st != SCALPEL_OK) {
+        printf("forward: %s\n", scalpel_status_string(st));
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+int main(int argc, char **argv)
+{
+    scalpel_net net;
+    scalpel_status st;
+    float *in, *y;
+    int32_t i, n_in, n_out, batch = 3;
+    int bad = 0;
+    if (argc != 2) return 2;
+    st = scalpel_net_load(argv[1], &net);
+    if (st != SCALPEL_OK) {
+        printf("%s: %s\n", argv[1], scalpel_status_string(st));
+        return 1;
+    }
+    n_in = scalpel_net_input_size(&net);
+    n_out = scalpel_net_output_size(&net);
+    in = (float *)malloc((size_t)n_in * (size_t)batch * sizeof(float));
+    if (in == NULL) return 1;
+    for (i = 0; i < n_in * batch; i++) in[i] = (float)((i * 7) % 11 - 5) / 8.0f;
+#ifdef EXPORTED_NET
+    {
+        int32_t b;
+        st = scalpel_net_validate(&EXPORTED_NET);
+        if (st != SCALPEL_OK || scalpel_net_input_size(&EXPORTED_NET) != n_in ||
+            scalpel_net_output_size(&EXPORTED_NET) != n_out || EXPORTED_NET.n_layers != net.n_layers) {
+            printf("exported network differs in shape: %s\n", scalpel_status_string(st));
+            return 1;
+        }
+        for (b = 1; b <= batch; b += batch - 1) {
+            float *y2 = run(&EXPORTED_NET, in, b);
+            double max_diff = 0.0, max_y = 0.0;
+            y = run(&net, in, b);
+            if (y == NULL || y2 == NULL) return 1;
+            for (i = 0; i < n_out * b; i++) {
+                max_diff = fmax(max_diff, fabs((double)y[i] - y2[i]));
+                max_y = fmax(max_y, fabs((double)y[i]));
+            }
+            printf("batch %d: max |exported - loaded| = %.3g (outputs up to %.3g)\n", (int)b, max_diff, max_y);
+            if (!(max_diff <= 1e-6 * (1.0 + max_y))) bad = 1;
+            free(y);
+            free(y2);
+        }
+        printf("%s\n", bad ? "MISMATCH" : "exported network matches the model file");
+    }
+#else
+    y = run(&net, in, 1);
+    if (y == NULL) return 1;
+    for (i = 0; i < n_out; i++) printf("%.9g\n", y[i]);
+    free(y);
+#endif
+    free(in);
+    scalpel_net_free(&net);
+    return bad;
+}
+EOF
+WARN="-std=c99 -pedantic -Wall -Wextra -Werror"
+expect 0 "wrote" "export-c" "$S" export-c "$D/m4.scpn" lenet_m4 -o "$D/exported.h"
+check "the header defines the network" grep -q "scalpel_net lenet_m4" "$D/exported.h"
+expect 0 "" "the exported header compiles (C99, pedantic, -Werror)" \
+  "$CC" $WARN -O2 -I"$ROOT" -I"$D" -DEXPORTED_NET=lenet_m4 "$D/check.c" -o "$D/check_export" -lm
+expect 0 "matches the model file" "the exported network computes what the packed model does" "$D/check_export" "$D/m4.scpn"
+expect 0 "" "export-c of the csr model" "$S" export-c -o "$D/exported.h" "$D/trad.scpn" lenet_trad
+expect 0 "" "the csr header compiles" \
+  "$CC" $WARN -O2 -I"$ROOT" -I"$D" -DEXPORTED_NET=lenet_trad "$D/check.c" -o "$D/check_export2" -lm
+expect 0 "matches the model file" "the exported csr network computes what the model does" "$D/check_export2" "$D/trad.scpn"
+expect 0 "" "the model runner compiles" "$CC" $WARN -O2 -I"$ROOT" "$D/check.c" -o "$D/check_run" -lm
+
+echo "== bench"
+expect 0 "whole forward pass" "bench --repeat 3" "$S" bench "$D/m4.scpn" --repeat 3
+check "bench has a row per layer" grep -q -E "^ +4 +fc +gcsr G=2 +dense " "$D/out.txt"
+expect 0 "batch 4" "bench --batch 4" "$S" bench --batch 4 --repeat 3 "$D/trad.scpn"
+
+echo "== import-safetensors"
+python3 - "$D" <<'EOF'
+# Writes safetensors files of two tiny networks (F32 and F16) and their expected outputs on
+# the input check.c uses, computed here in double precision, independently of the library.
+import json, struct, sys
+d = sys.argv[1]
+
+def write(path, tensors, dtype="F32"):
+    fmt = {"F32": "f", "F16": "e"}[dtype]
+    header, blobs, off = {}, [], 0
+    for name, (shape, values) in tensors.items():
+        blob = struct.pack("<%d%s" % (len(values), fmt), *values)
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [off, off + len(blob)]}
+        blobs.append(blob)
+        off += len(blob)
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+
+def vals(n, seed):  # exact in F16 and F32: multiples of 1/16 in [-0.5, 0.5]
+    return [((i * 5 + seed) % 17 - 8) / 16.0 for i in range(n)]
+
+def inputs(n):
+    return [((i * 7) % 11 - 5) / 8.0 for i in range(n)]
+
+# 4,fc:3,relu,fc:2 with tensors l1, l2
+w1, b1, w2, b2 = vals(12, 1), vals(3, 2), vals(6, 3), vals(2, 4)
+fc = {"l2.bias": ([2], b2), "l1.weight": ([3, 4], w1), "l1.bias": ([3], b1), "l2.weight": ([2, 3], w2)}
+write(d + "/fc.safetensors", fc)
+write(d + "/fc16.safetensors", fc, "F16")
+x = inputs(4)
+h = [max(0.0, sum(w1[r * 4 + c] * x[c] for c in range(4)) + b1[r]) for r in range(3)]
+y = [sum(w2[r * 3 + c] * h[c] for c in range(3)) + b2[r] for r in range(2)]
+open(d + "/expected_fc.txt", "w").write("".join("%.9g\n" % v for v in y))
+
+# 1x6x6,conv:2:3,relu,pool:2,fc:3 with tensors features.0 and classifier (no bias)
+cw, cb, fw = vals(18, 5), vals(2, 6), vals(24, 7)
+write(d + "/conv.safetensors", {"features.0.weight": ([2, 1, 3, 3], cw), "features.0.bias": ([2], cb),
+                                "classifier.weight": ([3, 8], fw)})
+x = inputs(36)
+conv = [[[max(0.0, cb[o] + sum(cw[o * 9 + i * 3 + j] * x[(r + i) * 6 + c + j] for i in range(3) for j in range(3)))
+          for c in range(4)] for r in range(4)] for o in range(2)]
+pool = [max(conv[o][2 * r + i][2 * c + j] for i in range(2) for j in range(2))
+        for o in range(2) for r in range(2) for c in range(2)]
+y = [sum(fw[r * 8 + k] * pool[k] for k in range(8)) for r in range(3)]
+open(d + "/expected_conv.txt", "w").write("".join("%.9g\n" % v for v in y))
+
+# malformed: a tensor whose data runs past the end of the file
+with open(d + "/fc.safetensors", "rb") as f:
+    good = f.read()
+n = struct.unpack("<Q", good[:8])[0]
+hdr = json.loads(good[8:8 + n])
+hdr["l1.weight"]["data_offsets"] = [0, 4096]
+h = json.dumps(hdr).encode()
+h += b" " * (-len(h) % 8)
+open(d + "/bad.safetensors", "wb").write(struct.pack("<Q", len(h)) + h + good[8 + n:])
+EOF
+check "python wrote the safetensors files" test -s "$D/conv.safetensors"
+
+# same_outputs MODEL EXPECTED: the model's outputs on check.c's input equal the expected ones
+same_outputs() {
+  "$D/check_run" "$1" >"$D/actual.txt" || return 1
+  paste "$D/actual.txt" "$2" | awk 'NF != 2 { bad = 1 }
+    { d = $1 - $2; if (d < 0) d = -d; m = $2 < 0 ? -$2 : $2; if (d > 1e-5 * (1 + m)) bad = 1 }
+    END { exit bad || NR == 0 }'
+}
+
+expect 0 "imported" "import an fc network with --names" \
+  "$S" import-safetensors "$D/fc.safetensors" --arch "4,fc:3,relu,fc:2" --names l1,l2 -o "$D/fc.scpn"
+check "imported fc network computes what Python computes" same_outputs "$D/fc.scpn" "$D/expected_fc.txt"
+expect 0 "" "import without --names (natural order)" \
+  "$S" import-safetensors --arch=4,fc:3,relu,fc:2 -o "$D/fc_auto.scpn" "$D/fc.safetensors"
+check "natural order gives the same model" cmp -s "$D/fc.scpn" "$D/fc_auto.scpn"
+expect 0 "" "import F16 tensors" \
+  "$S" import-safetensors "$D/fc16.safetensors" --arch "4x1x1, fc:3, relu, fc:2" -o "$D/fc16.scpn"
+check "F16 import gives the same model as F32" cmp -s "$D/fc.scpn" "$D/fc16.scpn"
+expect 0 "" "import a conv network" \
+  "$S" import-safetensors "$D/conv.safetensors" --arch "1x6x6,conv:2:3,relu,pool:2,fc:3" \
+  --names features.0,classifier -o "$D/conv.scpn"
+check "imported conv network computes what Python computes" same_outputs "$D/conv.scpn" "$D/expected_conv.txt"
+expect 0 "conv2d +1x6x6 -> 2x4x4" "info of the conv model" "$S" info "$D/conv.scpn"
+expect 0 "" "plan --calibrate on a conv model" "$S" plan --hw cortex-m55 --calibrate "$D/conv.scpn"
+expect 0 "" "pack the conv model" "$S" pack --hw cortex-m4 --mode traditional "$D/conv.scpn" -o "$D/conv_p.scpn"
+expect 0 "whole forward pass" "bench the conv model" "$S" bench "$D/conv_p.scpn" --repeat 3 --batch 2
+expect 0 "" "export-c the conv model" "$S" export-c "$D/conv_p.scpn" convnet -o "$D/exported.h"
+expect 0 "" "the conv header compiles" \
+  "$CC" $WARN -O2 -I"$ROOT" -I"$D" -DEXPORTED_NET=convnet "$D/check.c" -o "$D/check_export3" -lm
+expect 0 "matches the model file" "the exported conv network computes what the model does" "$D/check_export3" "$D/conv_p.scpn"
+
+echo "== error paths"
+expect 1 "missing\.scpn: cannot load model: No such file" "info of a missing file" "$S" info "$D/missing.scpn"
+cp "$D/demo.scpn" "$D/corrupt.scpn"
+printf 'XXXX' | dd of="$D/corrupt.scpn" bs=1 seek=5000 conv=notrunc 2>/dev/null
+expect 1 "corrupt\.scpn: cannot load model: .*(checksum|corrupt)" "info of a corrupted file" "$S" info "$D/corrupt.scpn"
+head -c 100 "$D/demo.scpn" >"$D/short.scpn"
+expect 1 "short\.scpn: cannot load model" "info of a truncated file" "$S" info "$D/short.scpn"
+expect 1 "fc\.safetensors: cannot load model: .*magic" "info of a file that is not a model" "$S" info "$D/fc.safetensors"
+expect 1 "corrupt\.scpn: cannot load model" "bench of a corrupted file" "$S" bench "$D/corrupt.scpn"
+expect 1 "--hw nosuch: unknown hardware profile" "plan with an unknown --hw" "$S" plan --hw nosuch "$D/demo.scpn"
+expect 1 "--hw nosuch" "pack with an unknown --hw" "$S" pack --hw nosuch "$D/demo.scpn" -o "$D/never.scpn"
+check "a failed pack writes nothing" test ! -e "$D/never.scpn"
+expect 1 "corrupt\.scpn" "pack of a corrupted file" "$S" pack --hw host "$D/corrupt.scpn" -o "$D/never.scpn"
+check "a failed pack writes nothing (corrupt input)" test ! -e "$D/never.scpn"
+expect 1 "nodir/x\.scpn" "pack into a missing directory" "$S" pack --hw host "$D/demo.scpn" -o "$D/nodir/x.scpn"
+expect 2 "--mode 'fast'" "pack with an unknown --mode" "$S" pack --hw host --mode fast "$D/demo.scpn" -o "$D/never.scpn"
+expect 2 "--hw NAME is required" "plan without --hw" "$S" plan "$D/demo.scpn"
+expect 2 "-o OUT is required" "pack without -o" "$S" pack --hw host "$D/demo.scpn"
+expect 2 "-o OUT\.h is required" "export-c without -o" "$S" export-c "$D/m4.scpn" net
+expect 2 "-o MODEL is required" "import without -o" "$S" import-safetensors "$D/fc.safetensors" --arch 4,fc:2
+expect 2 "-o FILE is required" "demo without -o" "$S" demo
+expect 2 "option -o needs a value" "-o without its value" "$S" demo -o
+expect 2 "--arch SPEC is required" "import without --arch" "$S" import-safetensors "$D/fc.safetensors" -o "$D/x.scpn"
+expect 1 "NAME '2net' is not a C identifier" "export-c with a bad NAME" "$S" export-c "$D/m4.scpn" 2net -o "$D/x.h"
+expect 1 "nodir/x\.h" "export-c into a missing directory" "$S" export-c "$D/m4.scpn" net -o "$D/nodir/x.h"
+expect 2 "unknown command 'frobnicate'" "unknown subcommand" "$S" frobnicate "$D/demo.scpn"
+expect 2 "unknown option '--fast'" "unknown option" "$S" info --fast "$D/demo.scpn"
+expect 2 "unexpected argument" "too many arguments" "$S" info "$D/demo.scpn" "$D/m4.scpn"
+expect 2 "missing argument" "too few arguments" "$S" export-c "$D/m4.scpn" -o "$D/x.h"
+expect 2 "option --batch given twice" "an option given twice" "$S" bench --batch 1 --batch 2 "$D/demo.scpn"
+expect 2 "option --output given twice" "-o and --output together" "$S" demo -o "$D/x.scpn" --output="$D/y.scpn"
+expect 2 "option --hw needs a value \(got option '--mode'\)" "an option where a value should be" \
+  "$S" plan --hw --mode dense "$D/demo.scpn"
+expect 0 "^  0  fc " "-- ends the options" "$S" info -- "$D/demo.scpn"
+expect 2 "--batch '0' is out of range" "--batch 0" "$S" bench --batch 0 "$D/demo.scpn"
+expect 2 "--batch 'ten' is not an integer" "--batch ten" "$S" bench "$D/demo.scpn" --batch ten
+expect 2 "--batch '4k' is not an integer" "--batch 4k" "$S" bench "$D/demo.scpn" --batch 4k
+expect 2 "--repeat '99999999999999999999' is out of range" "--repeat overflowing" \
+  "$S" bench "$D/demo.scpn" --repeat 99999999999999999999
+expect 2 "--repeat '-3' is out of range" "--repeat negative" "$S" bench "$D/demo.scpn" --repeat=-3
+expect 2 "option --calibrate takes no value" "a flag given a value" "$S" plan --calibrate=yes --hw host "$D/demo.scpn"
+A="$S import-safetensors $D/fc.safetensors -o $D/x.scpn --arch"
+expect 1 "bad input shape '4x1' \(token 1\)" "spec: two-dimensional input" $A "4x1,fc:2"
+expect 1 "bad input shape '0' \(token 1\)" "spec: zero input" $A "0,fc:2"
+expect 1 "bad layer 'fc:3:1' \(token 2\): expected fc:OUT" "spec: fc with two numbers" $A "4,fc:3:1"
+expect 1 "bad layer 'conv:3' \(token 2\): expected conv:OUT:K" "spec: conv without kernel" $A "1x6x6,conv:3"
+expect 1 "bad layer 'pool:x' \(token 3\)" "spec: pool with a word" $A "1x6x6,conv:2:3,pool:x"
+expect 1 "bad layer 'dropout' \(token 3\)" "spec: unknown layer" $A "4,fc:3,dropout,fc:2"
+expect 1 "bad layer 'relu:1' \(token 3\)" "spec: relu with a number" $A "4,fc:3,relu:1,fc:2"
+expect 1 "token 3 is empty" "spec: empty token" $A "4,fc:3,,fc:2"
+expect 1 "no layers after the input shape" "spec: no layers" $A "4"
+expect 1 "cannot add layer 'conv:2:7' \(token 2\) to its input 1x6x6" "spec: kernel larger than the input" $A "1x6x6,conv:2:7"
+expect 1 "cannot add layer 'pool:3' \(token 5\) to its input 2x2x2" "spec: pool larger than its input" $A "1x6x6,conv:2:3,relu,pool:2,pool:3"
+expect 1 "no tensor 'l3\.weight'" "import: a missing tensor" \
+  "$S" import-safetensors "$D/fc.safetensors" --arch 4,fc:3,relu,fc:2 --names l1,l3 -o "$D/x.scpn"
+expect 1 "tensor 'l1\.weight' should be \[5, 4\]" "import: a shape mismatch" \
+  "$S" import-safetensors "$D/fc.safetensors" --arch 4,fc:5,relu,fc:2 --names l1,l2 -o "$D/x.scpn"
+expect 1 "1 name for 2 weighted layers" "import: too few --names" \
+  "$S" import-safetensors "$D/fc.safetensors" --arch 4,fc:3,relu,fc:2 --names l1 -o "$D/x.scpn"
+expect 1 "name 2 is empty" "import: an empty name" \
+  "$S" import-safetensors "$D/fc.safetensors" --arch 4,fc:3,relu,fc:2 --names l1, -o "$D/x.scpn"
+expect 1 "conv\.safetensors: cannot import" "import: natural order that does not fit the layers" \
+  "$S" import-safetensors "$D/conv.safetensors" --arch 1x6x6,conv:2:3,relu,pool:2,fc:3 -o "$D/x.scpn"
+expect 1 "bad\.safetensors: cannot import.*(corrupt|truncated)" "import: a malformed safetensors file" \
+  "$S" import-safetensors "$D/bad.safetensors" --arch 4,fc:3,relu,fc:2 -o "$D/x.scpn"
+expect 1 "bad\.safetensors: .*(corrupt|truncated)" "import with --names: a malformed safetensors file" \
+  "$S" import-safetensors "$D/bad.safetensors" --arch 4,fc:3,relu,fc:2 --names l1,l2 -o "$D/x.scpn"
+: >"$D/empty.safetensors"
+expect 1 "empty\.safetensors: empty file" "import: an empty file" \
+  "$S" import-safetensors "$D/empty.safetensors" --arch 4,fc:3 -o "$D/x.scpn"
+expect 1 "nothere\.safetensors: cannot open: No such file" "import: a missing file" \
+  "$S" import-safetensors "$D/nothere.safetensors" --arch 4,fc:3 -o "$D/x.scpn"
+check "failed imports write nothing" test ! -e "$D/x.scpn"
+
+echo "test_cli: $PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
