@@ -460,8 +460,11 @@ typedef struct scalpel_safetensors_tensor {
 #define SCALPEL_ST_BF16 2
 
 /* Checks a whole safetensors file data[size] (8-byte header length, JSON header, data) and
- * finds the tensor called `name`. SCALPEL_ERR_ARGUMENT if absent; SCALPEL_ERR_CORRUPT for any
- * malformed header (bad JSON, offsets out of range or overlapping, shape/offset mismatch). */
+ * finds the tensor called `name`. SCALPEL_ERR_ARGUMENT if absent; SCALPEL_ERR_TRUNCATED when the
+ * buffer ends before the header or data it announces; SCALPEL_ERR_CORRUPT for any other
+ * malformed header (bad JSON, offsets overlapping or leaving gaps, shape/offset mismatch,
+ * duplicate names); SCALPEL_ERR_UNSUPPORTED when the tensor is not F32/F16/BF16, has more than
+ * 4 dimensions or a name over 127 bytes, or the file has more than 16384 tensors. */
 SCALPEL_API scalpel_status scalpel_safetensors_find(const void *data, size_t size, const char *name,
                                                     scalpel_safetensors_tensor *out);
 /* out[count] = the tensor's elements converted to float (F16, BF16 widened exactly). */
@@ -471,7 +474,9 @@ SCALPEL_API scalpel_status scalpel_safetensors_read_f32(const scalpel_safetensor
  * "<prefix>.weight" ([out, in] or [out, in, k, k]) and "<prefix>.bias" ([out], optional:
  * zero when absent). prefixes[i] names the i-th weighted layer; with prefixes == NULL the
  * file's "*.weight" tensors are taken in natural name order ("fc1" < "fc2" < "fc10",
- * "0" < "2" < "10"). Shapes must match the layers exactly. Layers become dense copies. */
+ * "0" < "2" < "10"; n_prefixes must then be 0). Shapes must match the layers exactly. Layers
+ * become dense copies. All or nothing: on failure net is unchanged. A missing tensor or a
+ * non-finite value gives SCALPEL_ERR_ARGUMENT, a shape mismatch SCALPEL_ERR_SHAPE. */
 #ifndef SCALPEL_NO_MALLOC
 SCALPEL_API scalpel_status scalpel_net_import_safetensors(scalpel_net *net, const void *data, size_t size,
                                                           const char *const *prefixes, int32_t n_prefixes);

@@ -79,6 +79,11 @@ for t in test_format test_kernels test_alloc test_no_malloc test_net test_prune;
   run "$t-asan" sh -c "gcc $WARN $SAN $NATIVE -I. tests/$t.c -o $B/$t-asan -lm && $B/$t-asan"
 done
 
+run safetensors-data sh -c "PY=python3; python3 -c 'import numpy' 2>/dev/null || PY=/usr/bin/python3; rm -rf $B/st && \$PY tests/make_safetensors.py $B/st"
+run test_safetensors-asan sh -c "gcc $WARN $SAN $NATIVE -I. tests/test_safetensors.c -o $B/test_safetensors-asan -lm && $B/test_safetensors-asan $B/st"
+run test_safetensors-clang-asan sh -c "clang $WARN $SAN $NATIVE -I. tests/test_safetensors.c -o $B/test_safetensors-clang -lm && $B/test_safetensors-clang $B/st"
+run test_safetensors-g++ sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror $SAN -x c++ -I. tests/test_safetensors.c -o $B/test_safetensors-pp && $B/test_safetensors-pp $B/st"
+
 echo "== 2. kernels on every backend"
 run kernels-gcc-native   sh -c "gcc $WARN -O2 $NATIVE -I. tests/test_kernels.c -o $B/k1 -lm && $B/k1"
 run kernels-gcc-avx2     sh -c "gcc $WARN -O2 -mavx2 -mfma -I. tests/test_kernels.c -o $B/k2 -lm && $B/k2"
@@ -125,6 +130,8 @@ fi
 
 echo "== 5. fuzzing the buffer reader (${FUZZ_SECONDS}s)"
 run fuzz-gcsr sh -c "rm -rf $B/corpus && mkdir -p $B/corpus && gcc -O2 -I. tests/fuzz_seeds.c -o $B/fuzz_seeds && $B/fuzz_seeds $B/corpus && clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. tests/fuzz_gcsr.c -o $B/fuzz_gcsr && $B/fuzz_gcsr -max_total_time=$FUZZ_SECONDS -print_final_stats=1 $B/corpus"
+
+run fuzz-safetensors sh -c "rm -rf $B/st-corpus && mkdir -p $B/st-corpus && gcc -O1 -I. tests/test_safetensors.c -o $B/st-seeds -lm && $B/st-seeds - $B/st-corpus >/dev/null && clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. tests/fuzz_safetensors.c -o $B/fuzz_safetensors && $B/fuzz_safetensors -max_total_time=$FUZZ_SECONDS -timeout=10 -print_final_stats=1 $B/st-corpus"
 
 echo "== 6. other architectures under QEMU"
 if have aarch64-linux-gnu-gcc && have qemu-aarch64; then
