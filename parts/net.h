@@ -55,6 +55,15 @@ SCALPEL__PRIV size_t scalpel__net_mul(size_t a, size_t b)
     return a * b;
 }
 
+/* c * h * w for dimensions already known to be >= 1, or -1 when it exceeds INT32_MAX; the
+ * first product is checked before the second so that nothing can wrap even in 64 bits. */
+SCALPEL__PRIV int64_t scalpel__net_dims(int32_t c, int32_t h, int32_t w)
+{
+    int64_t ch = (int64_t)c * h;
+    if (ch > INT32_MAX || ch * w > INT32_MAX) return -1;
+    return ch * w;
+}
+
 /* Computes and checks the shapes of a layer of `kind` placed after an input of shape
  * [c x h x w], into L (every shape field; weights and storage untouched). Parameters a kind
  * does not use must be 0, so that a model file cannot smuggle meaning into them. Every count
@@ -63,13 +72,14 @@ SCALPEL__PRIV scalpel_status scalpel__layer_shape(int32_t kind, int32_t c, int32
                                                   int32_t outputs, int32_t kernel, int32_t stride,
                                                   int32_t pad, scalpel_layer *L)
 {
-    int64_t in_size = (int64_t)c * h * w;
-    int64_t oh = 1, ow = 1;
+    int64_t in_size, oh = 1, ow = 1;
     L->kind = kind;
     L->in_c = c; L->in_h = h; L->in_w = w;
     L->kernel = kernel; L->stride = stride; L->pad = pad;
     L->rows = L->cols = 0;
-    if (c < 1 || h < 1 || w < 1 || in_size > INT32_MAX) return SCALPEL_ERR_SHAPE;
+    if (c < 1 || h < 1 || w < 1) return SCALPEL_ERR_SHAPE;
+    in_size = scalpel__net_dims(c, h, w);
+    if (in_size < 0) return SCALPEL_ERR_OVERFLOW;
     switch (kind) {
     case SCALPEL_LAYER_FC:
         if (kernel != 0 || stride != 0 || pad != 0) return SCALPEL_ERR_ARGUMENT;
@@ -79,15 +89,16 @@ SCALPEL__PRIV scalpel_status scalpel__layer_shape(int32_t kind, int32_t c, int32
         L->out_c = outputs; L->out_h = 1; L->out_w = 1;
         return SCALPEL_OK;
     case SCALPEL_LAYER_CONV2D: {
-        int64_t cols = (int64_t)c * kernel * kernel;
+        int64_t cols;
         if (outputs < 1) return SCALPEL_ERR_SHAPE;
         if (kernel < 1 || stride < 1 || pad < 0 || pad >= kernel || kernel > 4096 || stride > 4096)
             return SCALPEL_ERR_ARGUMENT;
+        cols = (int64_t)c * kernel * kernel;   /* kernel <= 4096: at most 2^55 */
         if (h + 2 * (int64_t)pad < kernel || w + 2 * (int64_t)pad < kernel) return SCALPEL_ERR_SHAPE;
         oh = (h + 2 * (int64_t)pad - kernel) / stride + 1;
         ow = (w + 2 * (int64_t)pad - kernel) / stride + 1;
         if (cols > INT32_MAX || (int64_t)outputs * cols > INT32_MAX ||
-            cols * oh * ow > INT32_MAX || (int64_t)outputs * oh * ow > INT32_MAX)
+            oh * ow > INT32_MAX || cols * (oh * ow) > INT32_MAX || (int64_t)outputs * (oh * ow) > INT32_MAX)
             return SCALPEL_ERR_OVERFLOW;
         L->rows = outputs; L->cols = (int32_t)cols;
         L->out_c = outputs; L->out_h = (int32_t)oh; L->out_w = (int32_t)ow;
@@ -302,7 +313,7 @@ SCALPEL_API scalpel_status scalpel_net_init(int32_t channels, int32_t height, in
     if (!net) return SCALPEL_ERR_NULL;
     memset(net, 0, sizeof(*net));
     if (channels < 1 || height < 1 || width < 1) return SCALPEL_ERR_SHAPE;
-    if ((int64_t)channels * height * width > INT32_MAX) return SCALPEL_ERR_OVERFLOW;
+    if (scalpel__net_dims(channels, height, width) < 0) return SCALPEL_ERR_OVERFLOW;
     net->in_c = channels;
     net->in_h = height;
     net->in_w = width;
@@ -319,10 +330,19 @@ SCALPEL_API scalpel_status scalpel_net_add_relu(scalpel_net *net)
     return scalpel__net_append(net, SCALPEL_LAYER_RELU, 0, 0, 0, 0, NULL);
 }
 
+/* c * h * w, or 0 for a shape that is not valid (so that a garbage struct cannot overflow). */
+SCALPEL__PRIV int32_t scalpel__net_shape_size(int32_t c, int32_t h, int32_t w)
+{
+    int64_t n;
+    if (c < 1 || h < 1 || w < 1) return 0;
+    n = scalpel__net_dims(c, h, w);
+    return n < 0 ? 0 : (int32_t)n;
+}
+
 SCALPEL_API int32_t scalpel_net_input_size(const scalpel_net *net)
 {
     if (!net) return 0;
-    return net->in_c * net->in_h * net->in_w;
+    return scalpel__net_shape_size(net->in_c, net->in_h, net->in_w);
 }
 
 SCALPEL_API int32_t scalpel_net_output_size(const scalpel_net *net)
@@ -331,7 +351,7 @@ SCALPEL_API int32_t scalpel_net_output_size(const scalpel_net *net)
     if (!net) return 0;
     if (net->n_layers <= 0 || net->n_layers > SCALPEL_NET_MAX_LAYERS) return scalpel_net_input_size(net);
     L = &net->layers[net->n_layers - 1];
-    return L->out_c * L->out_h * L->out_w;
+    return scalpel__net_shape_size(L->out_c, L->out_h, L->out_w);
 }
 
 /* The workspace holds two activation buffers (ping-pong, each batch x the largest activation
@@ -491,7 +511,7 @@ SCALPEL_API scalpel_status scalpel_net_validate(const scalpel_net *net)
     int32_t i, c, h, w;
     if (!net) return SCALPEL_ERR_NULL;
     if (net->in_c < 1 || net->in_h < 1 || net->in_w < 1) return SCALPEL_ERR_SHAPE;
-    if ((int64_t)net->in_c * net->in_h * net->in_w > INT32_MAX) return SCALPEL_ERR_OVERFLOW;
+    if (scalpel__net_dims(net->in_c, net->in_h, net->in_w) < 0) return SCALPEL_ERR_OVERFLOW;
     if (net->n_layers < 0 || net->n_layers > SCALPEL_NET_MAX_LAYERS) return SCALPEL_ERR_UNSUPPORTED;
     c = net->in_c; h = net->in_h; w = net->in_w;
     for (i = 0; i < net->n_layers; i++) {

@@ -9,7 +9,8 @@
 #      headers included twice, SCALPEL_STATIC / NO_SIMD / NO_MALLOC, modules alone, and the
 #      builds that must fail (half an allocator override, a removed function under NO_MALLOC)
 #   4. dist/scalpel.h from amalgamate.py, and the tests again against it
-#   5. libFuzzer on the grouped-CSR reader (FUZZ_SECONDS, default 30)
+#   5. libFuzzer on the grouped-CSR and safetensors readers (FUZZ_SECONDS, default 30) and on
+#      the model-file reader (FUZZ_NET_SECONDS, default 60)
 #   6. AArch64 NEON (cross-compiled, qemu-aarch64) and Cortex-M4 / M55 (qemu-system-arm)
 #   7. the examples, built with the single cc command the README gives, and the example in
 #      each header's top comment
@@ -27,6 +28,7 @@ WARN="-std=c99 -pedantic -Wall -Wextra -Werror"
 SAN="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 NATIVE="-march=native"
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+FUZZ_NET_SECONDS=${FUZZ_NET_SECONDS:-60}
 
 # run NAME CMD...: run a step; a test program's own "N passed, M failed" counts are added in,
 # a step without such a line counts as one check.
@@ -84,6 +86,10 @@ run test_safetensors-asan sh -c "gcc $WARN $SAN $NATIVE -I. tests/test_safetenso
 run test_safetensors-clang-asan sh -c "clang $WARN $SAN $NATIVE -I. tests/test_safetensors.c -o $B/test_safetensors-clang -lm && $B/test_safetensors-clang $B/st"
 run test_safetensors-g++ sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror $SAN -x c++ -I. tests/test_safetensors.c -o $B/test_safetensors-pp && $B/test_safetensors-pp $B/st"
 
+run test_netfile-asan sh -c "gcc $WARN $SAN $NATIVE -I. tests/test_netfile.c -o $B/test_netfile-asan -lm && $B/test_netfile-asan $B"
+run netfile-clang-asan sh -c "clang $WARN $SAN $NATIVE -I. tests/test_netfile.c -o $B/test_netfile-clang -lm && $B/test_netfile-clang $B"
+run netfile-g++ sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O1 $NATIVE -x c++ -I. tests/test_netfile.c -o $B/test_netfile-pp && $B/test_netfile-pp $B"
+
 echo "== 2. kernels on every backend"
 run kernels-gcc-native   sh -c "gcc $WARN -O2 $NATIVE -I. tests/test_kernels.c -o $B/k1 -lm && $B/k1"
 run kernels-gcc-avx2     sh -c "gcc $WARN -O2 -mavx2 -mfma -I. tests/test_kernels.c -o $B/k2 -lm && $B/k2"
@@ -118,20 +124,28 @@ must_fail no-malloc-removes-api "scalpel_gcsr_from_dense" \
   sh -c "printf '#define SCALPEL_NO_MALLOC\n#include \"scalpel.h\"\nint f(scalpel_gcsr *m, const float *w) { return scalpel_gcsr_from_dense(w, 1, 1, 1, m); }\n' | gcc $WARN -I. -x c -c - -o $B/nm.o"
 run no-malloc-no-symbols sh -c "gcc $WARN -O2 -I. -c tests/test_no_malloc.c -o $B/nomalloc.o && ! nm -u $B/nomalloc.o | grep -E ' (malloc|calloc|realloc|free)\$'"
 
+run gen-firmware-model sh -c "mkdir -p $B/fw && gcc $WARN -O2 $NATIVE -I. tests/gen_firmware_model.c -o $B/gen_firmware_model -lm && $B/gen_firmware_model $B/fw"
+run export-header-c sh -c "gcc $WARN $SAN $NATIVE -DSCALPEL_NO_MALLOC -I$B/fw -I. tests/cortex-m/net_firmware.c -o $B/fw/net-host -lm && $B/fw/net-host"
+run export-header-c++ sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 $NATIVE -DSCALPEL_NO_MALLOC -x c++ -I$B/fw -I. tests/cortex-m/net_firmware.c -o $B/fw/net-host-pp && $B/fw/net-host-pp"
+run export-header-clang-no-simd sh -c "clang $WARN -O2 -DSCALPEL_NO_SIMD -DSCALPEL_NO_MALLOC -I$B/fw -I. tests/cortex-m/net_firmware.c -o $B/fw/net-host-clang -lm && $B/fw/net-host-clang"
+
 echo "== 4. amalgamated dist/scalpel.h"
 run amalgamate python3 amalgamate.py
 if [ -f dist/scalpel.h ]; then
   for t in test_format test_kernels test_alloc test_no_malloc test_net test_prune; do
     run "$t-dist" sh -c "gcc $WARN $SAN $NATIVE -Idist tests/$t.c -o $B/$t-dist -lm && $B/$t-dist"
   done
+  run test_netfile-dist sh -c "gcc $WARN $SAN $NATIVE -Idist tests/test_netfile.c -o $B/test_netfile-dist -lm && $B/test_netfile-dist $B"
   run dist-twice-c sh -c "printf '#include \"scalpel.h\"\n#include \"scalpel.h\"\n#define SCALPEL_IMPLEMENTATION\n#include \"scalpel.h\"\nint main(void) { return scalpel_kernels_backend()[0] == 0; }\n' | gcc $WARN -O2 -Idist -x c - -o $B/dist-twice -lm && $B/dist-twice"
   run dist-twice-c++ sh -c "printf '#include \"scalpel.h\"\n#define SCALPEL_IMPLEMENTATION\n#include \"scalpel.h\"\nint main(void) { return scalpel_kernels_backend()[0] == 0; }\n' | g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 -Idist -x c++ - -o $B/dist-twicepp -lm && $B/dist-twicepp"
 fi
 
 echo "== 5. fuzzing the buffer reader (${FUZZ_SECONDS}s)"
-run fuzz-gcsr sh -c "rm -rf $B/corpus && mkdir -p $B/corpus && gcc -O2 -I. tests/fuzz_seeds.c -o $B/fuzz_seeds && $B/fuzz_seeds $B/corpus && clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. tests/fuzz_gcsr.c -o $B/fuzz_gcsr && $B/fuzz_gcsr -max_total_time=$FUZZ_SECONDS -print_final_stats=1 $B/corpus"
+run fuzz-gcsr sh -c "rm -rf $B/corpus && mkdir -p $B/corpus && gcc -O2 -I. tests/fuzz_seeds.c -o $B/fuzz_seeds && $B/fuzz_seeds $B/corpus && clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. tests/fuzz_gcsr.c -o $B/fuzz_gcsr && $B/fuzz_gcsr -max_total_time=$FUZZ_SECONDS -artifact_prefix=$B/ -print_final_stats=1 $B/corpus"
 
-run fuzz-safetensors sh -c "rm -rf $B/st-corpus && mkdir -p $B/st-corpus && gcc -O1 -I. tests/test_safetensors.c -o $B/st-seeds -lm && $B/st-seeds - $B/st-corpus >/dev/null && clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. tests/fuzz_safetensors.c -o $B/fuzz_safetensors && $B/fuzz_safetensors -max_total_time=$FUZZ_SECONDS -timeout=10 -print_final_stats=1 $B/st-corpus"
+run fuzz-safetensors sh -c "rm -rf $B/st-corpus && mkdir -p $B/st-corpus && gcc -O1 -I. tests/test_safetensors.c -o $B/st-seeds -lm && $B/st-seeds - $B/st-corpus >/dev/null && clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. tests/fuzz_safetensors.c -o $B/fuzz_safetensors && $B/fuzz_safetensors -max_total_time=$FUZZ_SECONDS -timeout=10 -artifact_prefix=$B/ -print_final_stats=1 $B/st-corpus"
+
+run fuzz-net sh -c "rm -rf $B/corpus-net && mkdir -p $B/corpus-net && gcc -O2 -I. tests/fuzz_net_seeds.c -o $B/fuzz_net_seeds -lm && $B/fuzz_net_seeds $B/corpus-net && clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. tests/fuzz_net.c -o $B/fuzz_net && $B/fuzz_net -max_total_time=$FUZZ_NET_SECONDS -artifact_prefix=$B/ -print_final_stats=1 $B/corpus-net"
 
 echo "== 6. other architectures under QEMU"
 if have aarch64-linux-gnu-gcc && have qemu-aarch64; then
@@ -148,6 +162,8 @@ run cortex-m55-format  tests/cortex-m/run.sh m55 "$B/f-m55.elf" tests/test_forma
 run cortex-m55-kernels-dist tests/cortex-m/run.sh m55 "$B/kd-m55.elf" tests/test_kernels.c $CM -Idist
 run cortex-m4-net       tests/cortex-m/run.sh m4 "$B/n-m4.elf" tests/test_net.c
 run cortex-m55-net      tests/cortex-m/run.sh m55 "$B/n-m55.elf" tests/test_net.c
+run cortex-m4-net-firmware sh -c "tests/cortex-m/run.sh m4 $B/fw/net-m4.elf tests/cortex-m/net_firmware.c -I$B/fw -DSCALPEL_NO_MALLOC && ! arm-none-eabi-nm $B/fw/net-m4.elf | grep -E ' (malloc|calloc|realloc|free)\$' && arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard $WARN -O2 -DSCALPEL_NO_MALLOC -I$B/fw -I. -c tests/cortex-m/net_firmware.c -o $B/fw/net-m4.o && ! arm-none-eabi-nm -u $B/fw/net-m4.o | grep -E ' (malloc|calloc|realloc|free)\$'"
+run cortex-m55-net-firmware tests/cortex-m/run.sh m55 "$B/fw/net-m55.elf" tests/cortex-m/net_firmware.c -I$B/fw -DSCALPEL_NO_MALLOC
 run cortex-m4-no-malloc tests/cortex-m/run.sh m4 "$B/nm-m4.elf" tests/test_no_malloc.c
 
 echo "== 7. examples (the README's cc command) and the examples in the headers' top comments"

@@ -1,0 +1,86 @@
+/* fuzz_net_seeds.c - writes a seed corpus for fuzz_net: small valid model files (dense and
+ * grouped-CSR fc layers of every G, a conv, pool, relu, a fully pruned layer, an empty
+ * network).  usage: fuzz_net_seeds DIR */
+#define SCALPEL_IMPLEMENTATION
+#include "scalpel.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Deterministic sparse weights: every third group of G kept. */
+static float *weights(int32_t rows, int32_t cols, int32_t group, int keep_none)
+{
+    float *w = (float *)calloc((size_t)rows * (size_t)cols + 1, sizeof(float));
+    int32_t r, c;
+    for (r = 0; r < rows && !keep_none; r++)
+        for (c = 0; c < cols; c++)
+            if ((r + c / group) % 3 == 0) w[(size_t)r * (size_t)cols + (size_t)c] = (float)(r - c) * 0.25f + 0.5f;
+    return w;
+}
+
+static int add_fc(scalpel_net *net, int32_t outputs, int32_t group, int keep_none)
+{
+    int32_t cols = scalpel_net_output_size(net);
+    float *w = weights(outputs, cols, group ? group : 1, keep_none);
+    scalpel_gcsr m;
+    int ok;
+    if (group == 0) {
+        ok = scalpel_net_add_fc(net, outputs, w, NULL) == SCALPEL_OK;
+    } else {
+        ok = scalpel_gcsr_from_dense(w, outputs, cols, group, &m) == SCALPEL_OK &&
+             scalpel_net_add_fc_gcsr(net, &m, NULL) == SCALPEL_OK;
+        scalpel_gcsr_free(&m);
+    }
+    free(w);
+    return ok;
+}
+
+static int write_seed(const char *dir, const char *name, const scalpel_net *net)
+{
+    char path[512];
+    size_t cap = scalpel_net_serialized_size(net), n = 0;
+    unsigned char *buf = (unsigned char *)malloc(cap + 1);
+    FILE *f;
+    int ok = cap > 0 && scalpel_net_serialize(net, buf, cap, &n) == SCALPEL_OK;
+    snprintf(path, sizeof(path), "%s/seed-%s", dir, name);
+    f = ok ? fopen(path, "wb") : NULL;
+    ok = f != NULL && fwrite(buf, 1, n, f) == n;
+    if (f != NULL && fclose(f) != 0) ok = 0;
+    if (!ok) fprintf(stderr, "fuzz_net_seeds: could not write %s\n", path);
+    free(buf);
+    return ok;
+}
+
+int main(int argc, char **argv)
+{
+    scalpel_net net;
+    int32_t g, count = 0, ok = 1;
+    char name[64];
+    if (argc != 2) { fprintf(stderr, "usage: %s DIR\n", argv[0]); return 2; }
+    for (g = 0; g <= 16; g = g ? g * 2 : 1) {
+        ok &= scalpel_net_init(1, 3, 5, &net) == SCALPEL_OK && add_fc(&net, 4, g, 0) &&
+              scalpel_net_add_relu(&net) == SCALPEL_OK && add_fc(&net, 3, g == 16 ? 2 : g, g == 8);
+        snprintf(name, sizeof(name), "mlp-g%d", (int)g);
+        ok &= write_seed(argv[1], name, &net);
+        count++;
+        scalpel_net_free(&net);
+    }
+    {
+        float w[3 * 2 * 2 * 2], b[3] = { 0.5f, -0.5f, 0.25f };
+        int i;
+        for (i = 0; i < 24; i++) w[i] = (float)(i % 5) - 2.0f;
+        ok &= scalpel_net_init(2, 6, 6, &net) == SCALPEL_OK &&
+              scalpel_net_add_conv2d(&net, 3, 2, 2, 1, w, b) == SCALPEL_OK &&
+              scalpel_net_add_relu(&net) == SCALPEL_OK && scalpel_net_add_maxpool(&net, 2, 1) == SCALPEL_OK &&
+              add_fc(&net, 2, 4, 0);
+        ok &= write_seed(argv[1], "conv", &net);
+        count++;
+        scalpel_net_free(&net);
+    }
+    ok &= scalpel_net_init(1, 1, 1, &net) == SCALPEL_OK;
+    ok &= write_seed(argv[1], "empty", &net);
+    count++;
+    if (!ok) return 1;
+    printf("fuzz_net_seeds: wrote %d seeds to %s\n", (int)count, argv[1]);
+    return 0;
+}
