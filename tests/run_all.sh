@@ -90,6 +90,13 @@ run test_netfile-asan sh -c "gcc $WARN $SAN $NATIVE -I. tests/test_netfile.c -o 
 run netfile-clang-asan sh -c "clang $WARN $SAN $NATIVE -I. tests/test_netfile.c -o $B/test_netfile-clang -lm && $B/test_netfile-clang $B"
 run netfile-g++ sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O1 $NATIVE -x c++ -I. tests/test_netfile.c -o $B/test_netfile-pp && $B/test_netfile-pp $B"
 
+run test_plan-asan sh -c "gcc $WARN $SAN $NATIVE -I. tests/test_plan.c -o $B/test_plan-asan -lm && $B/test_plan-asan"
+run plan-clang-asan sh -c "clang $WARN $SAN $NATIVE -I. tests/test_plan.c -o $B/plan-clang -lm && $B/plan-clang"
+run plan-g++-asan sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror $SAN $NATIVE -x c++ -I. tests/test_plan.c -o $B/plan-gpp && $B/plan-gpp"
+run plan-sse2 sh -c "gcc $WARN -O2 -I. tests/test_plan.c -o $B/plan-sse2 -lm && $B/plan-sse2"
+run plan-no-simd sh -c "gcc $WARN -O2 -DSCALPEL_NO_SIMD -I. tests/test_plan.c -o $B/plan-nosimd -lm && $B/plan-nosimd"
+run bench-net-smoke sh -c "gcc $WARN -O2 $NATIVE -I. bench/bench_net.c -o $B/bench_net -lm && BENCH_REPEATS=7 BENCH_MIN_MS=1 $B/bench_net >/dev/null"
+
 echo "== 2. kernels on every backend"
 run kernels-gcc-native   sh -c "gcc $WARN -O2 $NATIVE -I. tests/test_kernels.c -o $B/k1 -lm && $B/k1"
 run kernels-gcc-avx2     sh -c "gcc $WARN -O2 -mavx2 -mfma -I. tests/test_kernels.c -o $B/k2 -lm && $B/k2"
@@ -132,7 +139,7 @@ run export-header-clang-no-simd sh -c "clang $WARN -O2 -DSCALPEL_NO_SIMD -DSCALP
 echo "== 4. amalgamated dist/scalpel.h"
 run amalgamate python3 amalgamate.py
 if [ -f dist/scalpel.h ]; then
-  for t in test_format test_kernels test_alloc test_no_malloc test_net test_prune; do
+  for t in test_format test_kernels test_alloc test_no_malloc test_net test_prune test_plan; do
     run "$t-dist" sh -c "gcc $WARN $SAN $NATIVE -Idist tests/$t.c -o $B/$t-dist -lm && $B/$t-dist"
   done
   run test_netfile-dist sh -c "gcc $WARN $SAN $NATIVE -Idist tests/test_netfile.c -o $B/test_netfile-dist -lm && $B/test_netfile-dist $B"
