@@ -36,8 +36,8 @@
  *         scalpel_plan plan;
  *         void *ws;
  *         int i;
- *         for (i = 0; i < 300 * 784; i++) w1[i] = (i % 10 == 0) ? 0.01f : 0.0f;  // 90% pruned
- *         for (i = 0; i < 10 * 300; i++) w2[i] = 0.1f;
+ *         for (i = 0; i < 300 * 784; i++) w1[i] = (i / 16 % 10 == 0) ? 0.01f : 0.0f; // 90% pruned
+ *         for (i = 0; i < 10 * 300; i++) w2[i] = 0.001f * (float)(i % 7);
  *         if (scalpel_net_init(1, 28, 28, &net) != SCALPEL_OK ||
  *             scalpel_net_add_fc(&net, 300, w1, NULL) != SCALPEL_OK ||
  *             scalpel_net_add_relu(&net) != SCALPEL_OK ||
@@ -48,8 +48,8 @@
  *         ws = malloc(scalpel_net_workspace_size(&net, 1));
  *         for (i = 0; i < 784; i++) x[i] = 1.0f;
  *         if (!ws || scalpel_net_forward(&net, x, 1, y, ws) != SCALPEL_OK) return 1;
- *         printf("%s: predicted %d, fc1 %s, y[0] = %g, %lu weight bytes\n", hw.name,
- *                scalpel_argmax_f32(y, 10), plan.layers[0].storage ? "grouped" : "dense",
+ *         printf("%s: fc1 %s, y[0] = %g, %lu weight bytes\n", hw.name,
+ *                plan.layers[0].storage == SCALPEL_STORAGE_GCSR ? "grouped" : "dense",
  *                y[0], (unsigned long)scalpel_net_weight_bytes(&net));
  *         free(ws);
  *         scalpel_net_free(&net);
@@ -503,12 +503,3678 @@ SCALPEL_API scalpel_status scalpel_net_import_safetensors(scalpel_net *net, cons
 
 #if defined(SCALPEL_NET_IMPLEMENTATION) && !defined(SCALPEL__NET_IMPLEMENTATION_DONE)
 #define SCALPEL__NET_IMPLEMENTATION_DONE
-#include "parts/net.h"
-#include "parts/netfile.h"
-#include "parts/prune.h"
-#include "parts/hw.h"
-#include "parts/export.h"
-#include "parts/safetensors.h"
+
+/* ---------------------------------------------------------------------------------------- */
+/* >>networks (implementation)                                                               */
+/* ---------------------------------------------------------------------------------------- */
+
+#include <string.h>
+#include <limits.h>
+#include <math.h>
+
+#if defined(SCALPEL_MALLOC) != defined(SCALPEL_FREE)
+#error "Scalpel: define both SCALPEL_MALLOC(ctx, size) and SCALPEL_FREE(ctx, p), or neither"
+#endif
+#if !defined(SCALPEL_MALLOC) && !defined(SCALPEL_NO_MALLOC)
+#include <stdlib.h>
+#define SCALPEL_MALLOC(ctx, size) ((void)(ctx), malloc(size))
+#define SCALPEL_FREE(ctx, p) ((void)(ctx), free(p))
+#endif
+#ifndef SCALPEL_ASSERT
+#include <assert.h>
+#define SCALPEL_ASSERT(x) assert(x)
+#endif
+
+/* Private functions of this module: static, and marked unused so that a configuration that
+ * removes their callers (SCALPEL_NO_MALLOC) compiles warning-free. */
+#if defined(__GNUC__) || defined(__clang__)
+#define SCALPEL__PRIV static __attribute__((unused))
+#else
+#define SCALPEL__PRIV static
+#endif
+
+/* Alignment of the blocks the network allocates and of the workspace regions: a cache line,
+ * so weight rows and activation buffers start where the vector loads like them. */
+#define SCALPEL__NET_ALIGN 64u
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+SCALPEL__PRIV int scalpel__is_weighted(int32_t kind)
+{
+    return kind == SCALPEL_LAYER_FC || kind == SCALPEL_LAYER_CONV2D;
+}
+
+SCALPEL__PRIV void *scalpel__net_align_ptr(void *p)
+{
+    uintptr_t u = (uintptr_t)p;
+    return (void *)((u + (SCALPEL__NET_ALIGN - 1u)) & ~(uintptr_t)(SCALPEL__NET_ALIGN - 1u));
+}
+
+/* a + b and a * b on sizes, saturating to SIZE_MAX so that one check at the end catches any
+ * overflow on the way. */
+SCALPEL__PRIV size_t scalpel__net_add(size_t a, size_t b) { return a > SIZE_MAX - b ? SIZE_MAX : a + b; }
+SCALPEL__PRIV size_t scalpel__net_mul(size_t a, size_t b)
+{
+    if (a != 0 && b > SIZE_MAX / a) return SIZE_MAX;
+    return a * b;
+}
+
+/* c * h * w for dimensions already known to be >= 1, or -1 when it exceeds INT32_MAX; the
+ * first product is checked before the second so that nothing can wrap even in 64 bits. */
+SCALPEL__PRIV int64_t scalpel__net_dims(int32_t c, int32_t h, int32_t w)
+{
+    int64_t ch = (int64_t)c * h;
+    if (ch > INT32_MAX || ch * w > INT32_MAX) return -1;
+    return ch * w;
+}
+
+/* Computes and checks the shapes of a layer of `kind` placed after an input of shape
+ * [c x h x w], into L (every shape field; weights and storage untouched). Parameters a kind
+ * does not use must be 0, so that a model file cannot smuggle meaning into them. Every count
+ * a kernel indexes with int32 (weights, activations, the im2col matrix) must fit in int32. */
+SCALPEL__PRIV scalpel_status scalpel__layer_shape(int32_t kind, int32_t c, int32_t h, int32_t w,
+                                                  int32_t outputs, int32_t kernel, int32_t stride,
+                                                  int32_t pad, scalpel_layer *L)
+{
+    int64_t in_size, oh = 1, ow = 1;
+    L->kind = kind;
+    L->in_c = c; L->in_h = h; L->in_w = w;
+    L->kernel = kernel; L->stride = stride; L->pad = pad;
+    L->rows = L->cols = 0;
+    if (c < 1 || h < 1 || w < 1) return SCALPEL_ERR_SHAPE;
+    in_size = scalpel__net_dims(c, h, w);
+    if (in_size < 0) return SCALPEL_ERR_OVERFLOW;
+    switch (kind) {
+    case SCALPEL_LAYER_FC:
+        if (kernel != 0 || stride != 0 || pad != 0) return SCALPEL_ERR_ARGUMENT;
+        if (outputs < 1) return SCALPEL_ERR_SHAPE;
+        if ((int64_t)outputs * in_size > INT32_MAX) return SCALPEL_ERR_OVERFLOW;
+        L->rows = outputs; L->cols = (int32_t)in_size;
+        L->out_c = outputs; L->out_h = 1; L->out_w = 1;
+        return SCALPEL_OK;
+    case SCALPEL_LAYER_CONV2D: {
+        int64_t cols;
+        if (outputs < 1) return SCALPEL_ERR_SHAPE;
+        if (kernel < 1 || stride < 1 || pad < 0 || pad >= kernel || kernel > 4096 || stride > 4096)
+            return SCALPEL_ERR_ARGUMENT;
+        cols = (int64_t)c * kernel * kernel;   /* kernel <= 4096: at most 2^55 */
+        if (h + 2 * (int64_t)pad < kernel || w + 2 * (int64_t)pad < kernel) return SCALPEL_ERR_SHAPE;
+        oh = (h + 2 * (int64_t)pad - kernel) / stride + 1;
+        ow = (w + 2 * (int64_t)pad - kernel) / stride + 1;
+        if (cols > INT32_MAX || (int64_t)outputs * cols > INT32_MAX ||
+            oh * ow > INT32_MAX || cols * (oh * ow) > INT32_MAX || (int64_t)outputs * (oh * ow) > INT32_MAX)
+            return SCALPEL_ERR_OVERFLOW;
+        L->rows = outputs; L->cols = (int32_t)cols;
+        L->out_c = outputs; L->out_h = (int32_t)oh; L->out_w = (int32_t)ow;
+        return SCALPEL_OK;
+    }
+    case SCALPEL_LAYER_MAXPOOL:
+        if (outputs != 0 || pad != 0) return SCALPEL_ERR_ARGUMENT;
+        if (kernel < 1 || stride < 1) return SCALPEL_ERR_ARGUMENT;
+        if (kernel > h || kernel > w) return SCALPEL_ERR_SHAPE;
+        L->out_c = c; L->out_h = (h - kernel) / stride + 1; L->out_w = (w - kernel) / stride + 1;
+        return SCALPEL_OK;
+    case SCALPEL_LAYER_RELU:
+        if (outputs != 0 || kernel != 0 || stride != 0 || pad != 0) return SCALPEL_ERR_ARGUMENT;
+        L->out_c = c; L->out_h = h; L->out_w = w;
+        return SCALPEL_OK;
+    default:
+        return SCALPEL_ERR_ARGUMENT;
+    }
+}
+
+/* Appends a layer of `kind` after checking and computing its shapes; storage DENSE with no
+ * arrays yet. The network is unchanged on failure. */
+SCALPEL__PRIV scalpel_status scalpel__net_append(scalpel_net *net, int32_t kind, int32_t outputs,
+                                                 int32_t kernel, int32_t stride, int32_t pad,
+                                                 scalpel_layer **out)
+{
+    scalpel_layer L;
+    int32_t c, h, w;
+    scalpel_status st;
+    if (out) *out = NULL;
+    if (!net) return SCALPEL_ERR_NULL;
+    if (net->n_layers < 0 || net->n_layers >= SCALPEL_NET_MAX_LAYERS) return SCALPEL_ERR_UNSUPPORTED;
+    if (net->n_layers == 0) {
+        c = net->in_c; h = net->in_h; w = net->in_w;
+    } else {
+        const scalpel_layer *prev = &net->layers[net->n_layers - 1];
+        c = prev->out_c; h = prev->out_h; w = prev->out_w;
+    }
+    memset(&L, 0, sizeof(L));
+    st = scalpel__layer_shape(kind, c, h, w, outputs, kernel, stride, pad, &L);
+    if (st != SCALPEL_OK) return st;
+    L.storage = SCALPEL_STORAGE_DENSE;
+    net->layers[net->n_layers] = L;
+    if (out) *out = &net->layers[net->n_layers];
+    net->n_layers++;
+    return SCALPEL_OK;
+}
+
+/* Writes the layer's weights as dense W[rows x cols], whatever its storage. */
+SCALPEL__PRIV void scalpel__layer_dense_weights(const scalpel_layer *layer, float *w)
+{
+    size_t n = (size_t)layer->rows * (size_t)layer->cols;
+    if (layer->storage == SCALPEL_STORAGE_DENSE) {
+        if (n) memcpy(w, layer->w, n * sizeof(float));
+    } else {
+        const scalpel_gcsr *m = &layer->sparse;
+        const float *v = (const float *)m->values;
+        int32_t r, k, j, G = m->group;
+        if (n) memset(w, 0, n * sizeof(float));
+        for (r = 0; r < m->rows; r++)
+            for (k = m->row_ptr[r]; k < m->row_ptr[r + 1]; k++) {
+                int64_t c0 = (int64_t)scalpel_gcsr_col(m, k);
+                for (j = 0; j < G && c0 + j < m->cols; j++)
+                    w[(size_t)r * (size_t)m->cols + (size_t)(c0 + j)] = v[(size_t)k * (size_t)G + (size_t)j];
+            }
+    }
+}
+
+SCALPEL__PRIV int scalpel__net_all_finite(const float *v, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (!(v[i] - v[i] == 0.0f)) return 0;   /* false for NaN and +-inf */
+    return 1;
+}
+
+#ifndef SCALPEL_NO_MALLOC
+/* Releases the memory a layer owns and forgets its arrays (shapes stay). */
+SCALPEL__PRIV void scalpel__layer_release(scalpel_net *net, scalpel_layer *layer)
+{
+    if (layer->block) SCALPEL_FREE(net->alloc_ctx, layer->block);
+    if (layer->sparse.block) scalpel_gcsr_free(&layer->sparse);
+    layer->block = NULL;
+    layer->w = NULL;
+    layer->b = NULL;
+    memset(&layer->sparse, 0, sizeof(layer->sparse));
+    layer->storage = SCALPEL_STORAGE_DENSE;
+}
+
+/* One block holding the weights (at its aligned start) and the bias after them; the layer's
+ * old memory is released only once the new block exists, so a failure changes nothing. */
+SCALPEL__PRIV scalpel_status scalpel__layer_set_dense(scalpel_net *net, scalpel_layer *layer,
+                                                      const float *w, const float *b)
+{
+    size_t n = (size_t)layer->rows * (size_t)layer->cols, bytes;
+    void *block;
+    float *wd, *bd;
+    if (!scalpel__is_weighted(layer->kind)) return SCALPEL_ERR_ARGUMENT;
+    bytes = SCALPEL__NET_ALIGN + (n + (size_t)layer->rows) * sizeof(float);
+    block = SCALPEL_MALLOC(net->alloc_ctx, bytes);
+    if (!block) return SCALPEL_ERR_NO_MEMORY;
+    wd = (float *)scalpel__net_align_ptr(block);
+    bd = wd + n;
+    if (w) memcpy(wd, w, n * sizeof(float)); else memset(wd, 0, n * sizeof(float));
+    if (b) memcpy(bd, b, (size_t)layer->rows * sizeof(float));
+    else memset(bd, 0, (size_t)layer->rows * sizeof(float));
+    scalpel__layer_release(net, layer);
+    layer->block = block;
+    layer->storage = SCALPEL_STORAGE_DENSE;
+    layer->w = wd;
+    layer->b = bd;
+    return SCALPEL_OK;
+}
+
+/* A grouped-CSR copy of w in one block: values (aligned), bias, row pointers, column indices. */
+SCALPEL__PRIV scalpel_status scalpel__layer_set_gcsr(scalpel_net *net, scalpel_layer *layer,
+                                                     const scalpel_gcsr *w, const float *b)
+{
+    size_t nv, idx_bytes, bytes;
+    void *block;
+    unsigned char *p;
+    scalpel_gcsr m;
+    scalpel_status st;
+    if (!scalpel__is_weighted(layer->kind)) return SCALPEL_ERR_ARGUMENT;
+    st = scalpel_gcsr_validate(w);
+    if (st != SCALPEL_OK) return st;
+    if (w->dtype != SCALPEL_DTYPE_F32) return SCALPEL_ERR_DTYPE;
+    if (w->rows != layer->rows || w->cols != layer->cols) return SCALPEL_ERR_SHAPE;
+    nv = (size_t)w->nnz_groups * (size_t)w->group;
+    if (!scalpel__net_all_finite((const float *)w->values, nv)) return SCALPEL_ERR_ARGUMENT;
+    idx_bytes = (size_t)w->nnz_groups * (size_t)(w->index_bits / 8);
+    bytes = SCALPEL__NET_ALIGN + nv * sizeof(float) + (size_t)w->rows * sizeof(float) +
+            ((size_t)w->rows + 1) * sizeof(int32_t) + idx_bytes;
+    block = SCALPEL_MALLOC(net->alloc_ctx, bytes);
+    if (!block) return SCALPEL_ERR_NO_MEMORY;
+    m = *w;
+    p = (unsigned char *)scalpel__net_align_ptr(block);
+    m.values = p;
+    if (nv) memcpy(p, w->values, nv * sizeof(float));
+    p += nv * sizeof(float);
+    if (b) memcpy(p, b, (size_t)w->rows * sizeof(float)); else memset(p, 0, (size_t)w->rows * sizeof(float));
+    {
+        float *bd = (float *)(void *)p;
+        p += (size_t)w->rows * sizeof(float);
+        m.row_ptr = (int32_t *)(void *)p;
+        memcpy(p, w->row_ptr, ((size_t)w->rows + 1) * sizeof(int32_t));
+        p += ((size_t)w->rows + 1) * sizeof(int32_t);
+        m.col_idx = p;
+        if (idx_bytes) memcpy(p, w->col_idx, idx_bytes);
+        m.block = NULL;
+        m.alloc_ctx = NULL;
+        scalpel__layer_release(net, layer);
+        layer->block = block;
+        layer->storage = SCALPEL_STORAGE_GCSR;
+        layer->sparse = m;
+        layer->w = NULL;
+        layer->b = bd;
+    }
+    return SCALPEL_OK;
+}
+
+/* Appends a weighted layer and gives it a copy of its weights; the network is unchanged on
+ * any failure. */
+static scalpel_status scalpel__net_add_weighted(scalpel_net *net, int32_t kind, int32_t outputs,
+                                                int32_t kernel, int32_t stride, int32_t pad,
+                                                const float *w, const scalpel_gcsr *sw, const float *b)
+{
+    scalpel_layer *L;
+    scalpel_status st;
+    if (!net) return SCALPEL_ERR_NULL;
+    st = scalpel__net_append(net, kind, outputs, kernel, stride, pad, &L);
+    if (st != SCALPEL_OK) return st;
+    if (sw && (sw->rows != L->rows || sw->cols != L->cols)) st = SCALPEL_ERR_SHAPE;
+    else if (w && !scalpel__net_all_finite(w, (size_t)L->rows * (size_t)L->cols)) st = SCALPEL_ERR_ARGUMENT;
+    else if (b && !scalpel__net_all_finite(b, (size_t)L->rows)) st = SCALPEL_ERR_ARGUMENT;
+    else st = sw ? scalpel__layer_set_gcsr(net, L, sw, b) : scalpel__layer_set_dense(net, L, w, b);
+    if (st != SCALPEL_OK) {
+        memset(L, 0, sizeof(*L));
+        net->n_layers--;
+    }
+    return st;
+}
+
+SCALPEL_API scalpel_status scalpel_net_add_fc(scalpel_net *net, int32_t outputs, const float *w, const float *b)
+{
+    return scalpel__net_add_weighted(net, SCALPEL_LAYER_FC, outputs, 0, 0, 0, w, NULL, b);
+}
+
+SCALPEL_API scalpel_status scalpel_net_add_conv2d(scalpel_net *net, int32_t out_channels, int32_t kernel,
+                                                  int32_t stride, int32_t pad, const float *w, const float *b)
+{
+    return scalpel__net_add_weighted(net, SCALPEL_LAYER_CONV2D, out_channels, kernel, stride, pad, w, NULL, b);
+}
+
+SCALPEL_API scalpel_status scalpel_net_add_fc_gcsr(scalpel_net *net, const scalpel_gcsr *w, const float *b)
+{
+    if (!w) return SCALPEL_ERR_NULL;
+    return scalpel__net_add_weighted(net, SCALPEL_LAYER_FC, w->rows, 0, 0, 0, NULL, w, b);
+}
+
+SCALPEL_API scalpel_status scalpel_net_add_conv2d_gcsr(scalpel_net *net, int32_t out_channels,
+                                                       int32_t kernel, int32_t stride, int32_t pad,
+                                                       const scalpel_gcsr *w, const float *b)
+{
+    if (!w) return SCALPEL_ERR_NULL;
+    return scalpel__net_add_weighted(net, SCALPEL_LAYER_CONV2D, out_channels, kernel, stride, pad, NULL, w, b);
+}
+#endif /* SCALPEL_NO_MALLOC */
+
+SCALPEL_API scalpel_status scalpel_net_init(int32_t channels, int32_t height, int32_t width, scalpel_net *net)
+{
+    if (!net) return SCALPEL_ERR_NULL;
+    memset(net, 0, sizeof(*net));
+    if (channels < 1 || height < 1 || width < 1) return SCALPEL_ERR_SHAPE;
+    if (scalpel__net_dims(channels, height, width) < 0) return SCALPEL_ERR_OVERFLOW;
+    net->in_c = channels;
+    net->in_h = height;
+    net->in_w = width;
+    return SCALPEL_OK;
+}
+
+SCALPEL_API scalpel_status scalpel_net_add_maxpool(scalpel_net *net, int32_t kernel, int32_t stride)
+{
+    return scalpel__net_append(net, SCALPEL_LAYER_MAXPOOL, 0, kernel, stride, 0, NULL);
+}
+
+SCALPEL_API scalpel_status scalpel_net_add_relu(scalpel_net *net)
+{
+    return scalpel__net_append(net, SCALPEL_LAYER_RELU, 0, 0, 0, 0, NULL);
+}
+
+/* c * h * w, or 0 for a shape that is not valid (so that a garbage struct cannot overflow). */
+SCALPEL__PRIV int32_t scalpel__net_shape_size(int32_t c, int32_t h, int32_t w)
+{
+    int64_t n;
+    if (c < 1 || h < 1 || w < 1) return 0;
+    n = scalpel__net_dims(c, h, w);
+    return n < 0 ? 0 : (int32_t)n;
+}
+
+SCALPEL_API int32_t scalpel_net_input_size(const scalpel_net *net)
+{
+    if (!net) return 0;
+    return scalpel__net_shape_size(net->in_c, net->in_h, net->in_w);
+}
+
+SCALPEL_API int32_t scalpel_net_output_size(const scalpel_net *net)
+{
+    const scalpel_layer *L;
+    if (!net) return 0;
+    if (net->n_layers <= 0 || net->n_layers > SCALPEL_NET_MAX_LAYERS) return scalpel_net_input_size(net);
+    L = &net->layers[net->n_layers - 1];
+    return scalpel__net_shape_size(L->out_c, L->out_h, L->out_w);
+}
+
+/* The workspace holds two activation buffers (ping-pong, each batch x the largest activation
+ * of the network) and one scratch area: the im2col matrix of the largest convolution, or for
+ * batch > 1 the transposed input and output of the largest fully connected layer. Each region
+ * starts on a 64-byte boundary of whatever pointer the caller passes. Reports the per-region
+ * sizes in floats; SIZE_MAX when anything overflows. */
+static size_t scalpel__net_workspace(const scalpel_net *net, int32_t batch, size_t *act, size_t *scratch)
+{
+    size_t maxact = (size_t)scalpel_net_input_size(net), sc = 0, total;
+    int32_t i;
+    for (i = 0; i < net->n_layers; i++) {
+        const scalpel_layer *L = &net->layers[i];
+        size_t out = (size_t)L->out_c * (size_t)L->out_h * (size_t)L->out_w;
+        if (out > maxact) maxact = out;
+        if (L->kind == SCALPEL_LAYER_CONV2D) {
+            size_t col = scalpel__net_mul((size_t)L->cols, (size_t)L->out_h * (size_t)L->out_w);
+            if (col > sc) sc = col;
+        } else if (L->kind == SCALPEL_LAYER_FC && batch > 1) {
+            size_t t = scalpel__net_mul((size_t)batch, scalpel__net_add((size_t)L->cols, (size_t)L->rows));
+            if (t > sc) sc = t;
+        }
+    }
+    *act = scalpel__net_mul(maxact, (size_t)batch);
+    *scratch = sc;
+    total = scalpel__net_mul(*act, 2);
+    total = scalpel__net_add(total, sc);
+    total = scalpel__net_mul(total, sizeof(float));
+    total = scalpel__net_add(total, 3 * SCALPEL__NET_ALIGN);
+    return total;
+}
+
+SCALPEL_API size_t scalpel_net_workspace_size(const scalpel_net *net, int32_t batch)
+{
+    size_t act, scratch, total;
+    if (!net || batch < 1 || net->n_layers < 0 || net->n_layers > SCALPEL_NET_MAX_LAYERS) return 0;
+    total = scalpel__net_workspace(net, batch, &act, &scratch);
+    return total == SIZE_MAX ? 0 : total;
+}
+
+/* One sample through a convolution: im2col, then W . col (dense GEMM or grouped sparse
+ * matrix-matrix), which lands directly in CHW order, then the bias per output channel. A 1x1
+ * convolution with stride 1 and no padding needs no im2col: the input already is the matrix. */
+static void scalpel__conv_forward(const scalpel_layer *L, const float *in, float *out, float *col)
+{
+    int32_t positions = L->out_h * L->out_w, r, p;
+    const float *B = in;
+    if (!(L->kernel == 1 && L->stride == 1 && L->pad == 0)) {
+        scalpel_im2col_f32(in, L->in_c, L->in_h, L->in_w, L->kernel, L->stride, L->pad, col);
+        B = col;
+    }
+    if (L->storage == SCALPEL_STORAGE_DENSE) scalpel_gemm_f32(L->w, L->rows, L->cols, B, positions, out);
+    else scalpel_gcsr_spmm_f32(&L->sparse, B, positions, out);
+    for (r = 0; r < L->rows; r++) {
+        float bias = L->b[r], *o = out + (size_t)r * (size_t)positions;
+        for (p = 0; p < positions; p++) o[p] += bias;
+    }
+}
+
+/* A fully connected layer over the whole batch. Batch 1 is the matrix-vector product. For a
+ * batch, the kernels compute C = W . B with B [inputs x batch]: transpose the samples in,
+ * multiply, transpose back, so the batch reuses each weight from cache instead of streaming
+ * the matrix once per sample. */
+static void scalpel__fc_forward(const scalpel_layer *L, const float *in, int32_t batch, float *out, float *scratch)
+{
+    int32_t rows = L->rows, cols = L->cols, s, r, c;
+    if (batch == 1) {
+        if (L->storage == SCALPEL_STORAGE_DENSE) scalpel_gemv_f32(L->w, rows, cols, in, out);
+        else scalpel_gcsr_spmv_f32(&L->sparse, in, out);
+        for (r = 0; r < rows; r++) out[r] += L->b[r];
+        return;
+    } else {
+        float *xt = scratch, *yt = scratch + (size_t)cols * (size_t)batch;
+        for (s = 0; s < batch; s++)
+            for (c = 0; c < cols; c++) xt[(size_t)c * (size_t)batch + (size_t)s] = in[(size_t)s * (size_t)cols + (size_t)c];
+        if (L->storage == SCALPEL_STORAGE_DENSE) scalpel_gemm_f32(L->w, rows, cols, xt, batch, yt);
+        else scalpel_gcsr_spmm_f32(&L->sparse, xt, batch, yt);
+        for (s = 0; s < batch; s++)
+            for (r = 0; r < rows; r++)
+                out[(size_t)s * (size_t)rows + (size_t)r] = yt[(size_t)r * (size_t)batch + (size_t)s] + L->b[r];
+    }
+}
+
+/* Max over kernel x kernel windows of one sample [C x H x W]; windows never leave the input
+ * (the output size rounds down). */
+static void scalpel__maxpool_forward(const scalpel_layer *L, const float *in, float *out)
+{
+    int32_t c, oy, ox, ky, kx, K = L->kernel, S = L->stride;
+    for (c = 0; c < L->in_c; c++) {
+        const float *src = in + (size_t)c * (size_t)L->in_h * (size_t)L->in_w;
+        float *dst = out + (size_t)c * (size_t)L->out_h * (size_t)L->out_w;
+        for (oy = 0; oy < L->out_h; oy++)
+            for (ox = 0; ox < L->out_w; ox++) {
+                const float *win = src + (size_t)(oy * S) * (size_t)L->in_w + (size_t)(ox * S);
+                float m = win[0];
+                for (ky = 0; ky < K; ky++)
+                    for (kx = 0; kx < K; kx++) {
+                        float v = win[(size_t)ky * (size_t)L->in_w + (size_t)kx];
+                        if (v > m) m = v;
+                    }
+                dst[(size_t)oy * (size_t)L->out_w + (size_t)ox] = m;
+            }
+    }
+}
+
+SCALPEL_API scalpel_status scalpel_net_forward(const scalpel_net *net, const float *in, int32_t batch,
+                                               float *out, void *workspace)
+{
+    size_t act, scratch_n, total, in_n, out_n, s;
+    float *buf[2], *scratch;
+    const float *src;
+    int32_t i, cur = 0;
+    if (!net || !in || !out || !workspace) return SCALPEL_ERR_NULL;
+    if (batch < 1) return SCALPEL_ERR_ARGUMENT;
+    if (net->n_layers < 0 || net->n_layers > SCALPEL_NET_MAX_LAYERS) return SCALPEL_ERR_ARGUMENT;
+    total = scalpel__net_workspace(net, batch, &act, &scratch_n);
+    if (total == SIZE_MAX) return SCALPEL_ERR_OVERFLOW;
+    buf[0] = (float *)scalpel__net_align_ptr(workspace);
+    buf[1] = (float *)scalpel__net_align_ptr(buf[0] + act);
+    scratch = (float *)scalpel__net_align_ptr(buf[1] + act);
+    in_n = (size_t)scalpel_net_input_size(net);
+    out_n = (size_t)scalpel_net_output_size(net);
+    src = in;
+    for (i = 0; i < net->n_layers; i++) {
+        const scalpel_layer *L = &net->layers[i];
+        size_t li = (size_t)L->in_c * (size_t)L->in_h * (size_t)L->in_w;
+        size_t lo = (size_t)L->out_c * (size_t)L->out_h * (size_t)L->out_w;
+        float *dst = buf[cur];
+        switch (L->kind) {
+        case SCALPEL_LAYER_FC:
+            scalpel__fc_forward(L, src, batch, dst, scratch);
+            break;
+        case SCALPEL_LAYER_CONV2D:
+            for (s = 0; s < (size_t)batch; s++) scalpel__conv_forward(L, src + s * li, dst + s * lo, scratch);
+            break;
+        case SCALPEL_LAYER_MAXPOOL:
+            for (s = 0; s < (size_t)batch; s++) scalpel__maxpool_forward(L, src + s * li, dst + s * lo);
+            break;
+        case SCALPEL_LAYER_RELU: {
+            size_t k, n = lo * (size_t)batch;
+            for (k = 0; k < n; k++) dst[k] = src[k] > 0.0f ? src[k] : 0.0f;
+            break;
+        }
+        default:
+            return SCALPEL_ERR_ARGUMENT;
+        }
+        src = dst;
+        cur ^= 1;
+    }
+    memcpy(out, src, out_n * (size_t)batch * sizeof(float));
+    (void)in_n;
+    return SCALPEL_OK;
+}
+
+SCALPEL_API scalpel_status scalpel_net_validate(const scalpel_net *net)
+{
+    int32_t i, c, h, w;
+    if (!net) return SCALPEL_ERR_NULL;
+    if (net->in_c < 1 || net->in_h < 1 || net->in_w < 1) return SCALPEL_ERR_SHAPE;
+    if (scalpel__net_dims(net->in_c, net->in_h, net->in_w) < 0) return SCALPEL_ERR_OVERFLOW;
+    if (net->n_layers < 0 || net->n_layers > SCALPEL_NET_MAX_LAYERS) return SCALPEL_ERR_UNSUPPORTED;
+    c = net->in_c; h = net->in_h; w = net->in_w;
+    for (i = 0; i < net->n_layers; i++) {
+        const scalpel_layer *L = &net->layers[i];
+        scalpel_layer ref;
+        scalpel_status st;
+        int32_t outputs = scalpel__is_weighted(L->kind) ? L->out_c : 0;
+        memset(&ref, 0, sizeof(ref));
+        st = scalpel__layer_shape(L->kind, c, h, w, outputs, L->kernel, L->stride, L->pad, &ref);
+        if (st != SCALPEL_OK) return st;
+        if (ref.in_c != L->in_c || ref.in_h != L->in_h || ref.in_w != L->in_w || ref.out_c != L->out_c ||
+            ref.out_h != L->out_h || ref.out_w != L->out_w || ref.rows != L->rows || ref.cols != L->cols)
+            return SCALPEL_ERR_SHAPE;
+        if (scalpel__is_weighted(L->kind)) {
+            if (!L->b) return SCALPEL_ERR_NULL;
+            if (L->storage == SCALPEL_STORAGE_DENSE) {
+                if (!L->w) return SCALPEL_ERR_NULL;
+            } else if (L->storage == SCALPEL_STORAGE_GCSR) {
+                st = scalpel_gcsr_validate(&L->sparse);
+                if (st != SCALPEL_OK) return st;
+                if (L->sparse.dtype != SCALPEL_DTYPE_F32) return SCALPEL_ERR_DTYPE;
+                if (L->sparse.rows != L->rows || L->sparse.cols != L->cols) return SCALPEL_ERR_SHAPE;
+            } else {
+                return SCALPEL_ERR_ARGUMENT;
+            }
+        } else if (L->storage != SCALPEL_STORAGE_DENSE) {
+            return SCALPEL_ERR_ARGUMENT;
+        }
+        c = L->out_c; h = L->out_h; w = L->out_w;
+    }
+    return SCALPEL_OK;
+}
+
+SCALPEL_API size_t scalpel_net_weight_bytes(const scalpel_net *net)
+{
+    size_t total = 0;
+    int32_t i;
+    if (!net || net->n_layers < 0 || net->n_layers > SCALPEL_NET_MAX_LAYERS) return 0;
+    for (i = 0; i < net->n_layers; i++) {
+        const scalpel_layer *L = &net->layers[i];
+        if (!scalpel__is_weighted(L->kind)) continue;
+        if (L->storage == SCALPEL_STORAGE_GCSR) total += scalpel_gcsr_bytes(&L->sparse);
+        else total += (size_t)L->rows * (size_t)L->cols * sizeof(float);
+        total += (size_t)L->rows * sizeof(float);
+    }
+    return total;
+}
+
+SCALPEL_API int64_t scalpel_layer_macs(const scalpel_layer *layer)
+{
+    int64_t positions, per;
+    if (!layer || !scalpel__is_weighted(layer->kind)) return 0;
+    positions = (int64_t)layer->out_h * layer->out_w;
+    if (layer->storage == SCALPEL_STORAGE_GCSR) per = (int64_t)layer->sparse.nnz_groups * layer->sparse.group;
+    else per = (int64_t)layer->rows * layer->cols;
+    return per * positions;
+}
+
+SCALPEL_API const char *scalpel_layer_kind_name(int32_t kind)
+{
+    switch (kind) {
+    case SCALPEL_LAYER_FC: return "fc";
+    case SCALPEL_LAYER_CONV2D: return "conv2d";
+    case SCALPEL_LAYER_MAXPOOL: return "maxpool";
+    case SCALPEL_LAYER_RELU: return "relu";
+    default: return "?";
+    }
+}
+
+SCALPEL_API void scalpel_net_free(scalpel_net *net)
+{
+    if (!net) return;
+#ifndef SCALPEL_NO_MALLOC
+    {
+        int32_t i, n = net->n_layers;
+        if (n > SCALPEL_NET_MAX_LAYERS) n = SCALPEL_NET_MAX_LAYERS;
+        for (i = 0; i < n; i++) scalpel__layer_release(net, &net->layers[i]);
+        if (net->block) SCALPEL_FREE(net->alloc_ctx, net->block);
+    }
+#endif
+    memset(net, 0, sizeof(*net));
+}
+
+SCALPEL_API void scalpel_softmax_f32(float *x, int32_t n)
+{
+    float m, sum = 0.0f;
+    int32_t i;
+    if (!x || n < 1) return;
+    m = x[0];
+    for (i = 1; i < n; i++) if (x[i] > m) m = x[i];
+    for (i = 0; i < n; i++) { x[i] = expf(x[i] - m); sum += x[i]; }
+    for (i = 0; i < n; i++) x[i] /= sum;
+}
+
+SCALPEL_API int32_t scalpel_argmax_f32(const float *x, int32_t n)
+{
+    int32_t i, best = 0;
+    if (!x || n < 1) return -1;
+    for (i = 1; i < n; i++) if (x[i] > x[best]) best = i;
+    return best;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+
+/* ---------------------------------------------------------------------------------------- */
+/* >>model files (implementation)                                                            */
+/* ---------------------------------------------------------------------------------------- */
+/*
+ * MODEL FILE FORMAT, VERSION 1. Every integer is little-endian; floats are IEEE-754 binary32
+ * bit patterns, little-endian. Offsets are from the first byte of the file.
+ *
+ * Header, 64 bytes:
+ *   offset  size  field
+ *   0       4     magic "SCPN"
+ *   4       2     format version (1)
+ *   6       2     header size in bytes (64)
+ *   8       4     layer record size in bytes (128)
+ *   12      4     layer count n (0 .. SCALPEL_NET_MAX_LAYERS)
+ *   16      4     input channels  (int32, >= 1)
+ *   20      4     input height    (int32, >= 1)
+ *   24      4     input width     (int32, >= 1)
+ *   28      4     flags, zero
+ *   32      8     total size of the file in bytes, checksum included
+ *   40      24    reserved, zero
+ *
+ * Layer records, n x 128 bytes from offset 64 (int32 fields are non-negative):
+ *   0       4     kind (scalpel_layer_kind: 1 fc, 2 conv2d, 3 maxpool, 4 relu)
+ *   4       4     outputs: fc outputs or conv2d out_channels; 0 for maxpool and relu
+ *   8       4     kernel   (conv2d, maxpool; else 0)
+ *   12      4     stride   (conv2d, maxpool; else 0)
+ *   16      4     pad      (conv2d; else 0)
+ *   20      4     storage  (scalpel_storage: 0 dense, 1 grouped CSR; 0 for unweighted layers)
+ *   24      4     rows of the weight matrix (0 for unweighted layers)
+ *   28      4     cols of the weight matrix (0 for unweighted layers)
+ *   32      4     group G of the grouped CSR (1, 2, 4, 8, 16; 0 when dense)
+ *   36      4     index bits of the grouped CSR (16 or 32; 0 when dense)
+ *   40      4     nnz_groups of the grouped CSR (0 when dense)
+ *   44      4     dtype of the stored values (scalpel_dtype; 0 = F32, the only one in v1)
+ *   48      16    dense weights w   [rows x cols] f32:  offset (u64), size in bytes (u64)
+ *   64      16    bias b            [rows] f32:         offset, size
+ *   80      16    row_ptr           [rows + 1] int32:   offset, size
+ *   96      16    col_idx           [nnz_groups] uint16 or uint32 (index bits): offset, size
+ *   112     16    values            [nnz_groups x G] f32: offset, size
+ *   An array the layer does not have (w of a sparse layer, the CSR arrays of a dense one,
+ *   everything of an unweighted layer, col_idx and values when nnz_groups is 0) has offset 0
+ *   and size 0. Every size is exactly the element count times the element size.
+ *
+ * Data, from offset 64 + n * 128: the arrays in record order (layer 0: w, b, row_ptr,
+ * col_idx, values; then layer 1 ...), each starting on a multiple of 64 bytes of the file,
+ * with zero bytes in every gap. After the last array: zero padding to a multiple of 4, then
+ *   total-4 4     CRC-32 (scalpel_crc32, as zlib's crc32) of every byte before it.
+ *
+ * The shapes of every layer (input and output C x H x W) are not stored: a reader rebuilds
+ * them from the input shape and each record's kind, outputs, kernel, stride and pad, and the
+ * stored rows and cols must equal the rebuilt ones. Weights and biases must be finite.
+ * A reader treats the bytes as hostile: sizes before reads, every product in 64-bit with
+ * overflow checks, offsets aligned, in range, in order and not overlapping, reserved fields
+ * and gaps zero, the checksum, then the full network check (scalpel_net_validate).
+ */
+
+#include <string.h>
+#include <limits.h>
+#ifndef SCALPEL_NO_MALLOC
+#include <stdio.h>
+#include <time.h>
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SCALPEL__NF_HEADER 64u
+#define SCALPEL__NF_RECORD 128u
+#define SCALPEL__NF_ALIGN 64u
+#define SCALPEL__NF_ARRAYS 5 /* w, b, row_ptr, col_idx, values: the record's order */
+
+SCALPEL__PRIV void scalpel__nf_put_u16(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+}
+SCALPEL__PRIV void scalpel__nf_put_u32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
+}
+SCALPEL__PRIV void scalpel__nf_put_u64(unsigned char *p, uint64_t v)
+{
+    scalpel__nf_put_u32(p, (uint32_t)v);
+    scalpel__nf_put_u32(p + 4, (uint32_t)(v >> 32));
+}
+SCALPEL__PRIV uint32_t scalpel__nf_get_u16(const unsigned char *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8);
+}
+SCALPEL__PRIV uint32_t scalpel__nf_get_u32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+SCALPEL__PRIV uint64_t scalpel__nf_get_u64(const unsigned char *p)
+{
+    return (uint64_t)scalpel__nf_get_u32(p) | ((uint64_t)scalpel__nf_get_u32(p + 4) << 32);
+}
+
+/* A view hands the file's bytes to the kernels as floats and integers in place, which is only
+ * right when the host stores them little-endian as the file does. Asked at run time: there is
+ * no portable compile-time test, and the answer costs nothing. */
+SCALPEL__PRIV int scalpel__nf_little_endian(void)
+{
+    uint32_t one = 1u;
+    unsigned char first;
+    memcpy(&first, &one, 1);
+    return first == 1u;
+}
+
+/* Finite test on the bit pattern: independent of -ffast-math and of <math.h>. */
+SCALPEL__PRIV int scalpel__nf_finite_bits(uint32_t bits)
+{
+    return (bits & 0x7f800000u) != 0x7f800000u;
+}
+
+SCALPEL__PRIV uint64_t scalpel__nf_round_up(uint64_t n, uint64_t a)
+{
+    return (n + a - 1u) / a * a;
+}
+
+/* Byte sizes of a layer's five arrays (record order) from its storage fields, in 64-bit:
+ * with rows, cols, nnz_groups and G already known to be in [0, INT32_MAX] and G <= 16, no
+ * product below can overflow (the largest, rows * cols * 4, is under 2^64). */
+SCALPEL__PRIV void scalpel__nf_array_sizes(int32_t kind, int32_t storage, int64_t rows, int64_t cols,
+                                           int64_t group, int64_t index_bits, int64_t nnz,
+                                           uint64_t sz[SCALPEL__NF_ARRAYS])
+{
+    int k;
+    for (k = 0; k < SCALPEL__NF_ARRAYS; k++) sz[k] = 0;
+    if (!scalpel__is_weighted(kind)) return;
+    sz[1] = (uint64_t)rows * 4u;
+    if (storage == SCALPEL_STORAGE_DENSE) {
+        sz[0] = (uint64_t)rows * (uint64_t)cols * 4u;
+    } else {
+        sz[2] = ((uint64_t)rows + 1u) * 4u;
+        sz[3] = (uint64_t)nnz * (uint64_t)(index_bits / 8);
+        sz[4] = (uint64_t)nnz * (uint64_t)group * 4u;
+    }
+}
+
+/* Where the writer puts each array of a valid network (offsets 0 for absent arrays) and the
+ * total file size. Fails with SCALPEL_ERR_OVERFLOW when the file would not fit a size_t. */
+SCALPEL__PRIV scalpel_status scalpel__nf_layout(const scalpel_net *net,
+                                                uint64_t off[SCALPEL_NET_MAX_LAYERS][SCALPEL__NF_ARRAYS],
+                                                uint64_t sz[SCALPEL_NET_MAX_LAYERS][SCALPEL__NF_ARRAYS],
+                                                size_t *total)
+{
+    uint64_t cursor = SCALPEL__NF_HEADER + (uint64_t)net->n_layers * SCALPEL__NF_RECORD;
+    const uint64_t limit = (uint64_t)SIZE_MAX < ((uint64_t)1 << 62) ? (uint64_t)SIZE_MAX : ((uint64_t)1 << 62);
+    int32_t i;
+    int k;
+    for (i = 0; i < net->n_layers; i++) {
+        const scalpel_layer *L = &net->layers[i];
+        const scalpel_gcsr *s = &L->sparse;
+        int gcsr = L->storage == SCALPEL_STORAGE_GCSR;
+        scalpel__nf_array_sizes(L->kind, L->storage, L->rows, L->cols, gcsr ? s->group : 0,
+                                gcsr ? s->index_bits : 0, gcsr ? s->nnz_groups : 0, sz[i]);
+        for (k = 0; k < SCALPEL__NF_ARRAYS; k++) {
+            off[i][k] = 0;
+            if (sz[i][k] == 0) continue;
+            /* each step stays under 2^62 + 2^63 at worst, so the checks themselves never wrap */
+            if (sz[i][k] > limit || cursor > limit - sz[i][k] - SCALPEL__NF_ALIGN) return SCALPEL_ERR_OVERFLOW;
+            off[i][k] = scalpel__nf_round_up(cursor, SCALPEL__NF_ALIGN);
+            cursor = off[i][k] + sz[i][k];
+        }
+    }
+    cursor = scalpel__nf_round_up(cursor, 4u) + 4u;
+    if (cursor > limit) return SCALPEL_ERR_OVERFLOW;
+    *total = (size_t)cursor;
+    return SCALPEL_OK;
+}
+
+SCALPEL_API size_t scalpel_net_serialized_size(const scalpel_net *net)
+{
+    uint64_t off[SCALPEL_NET_MAX_LAYERS][SCALPEL__NF_ARRAYS], sz[SCALPEL_NET_MAX_LAYERS][SCALPEL__NF_ARRAYS];
+    size_t total = 0;
+    if (scalpel_net_validate(net) != SCALPEL_OK) return 0;
+    if (scalpel__nf_layout(net, off, sz, &total) != SCALPEL_OK) return 0;
+    return total;
+}
+
+/* Copies n floats as little-endian bit patterns; 0 when one is not finite (a model file never
+ * holds one, so that every reader can trust the values it maps). */
+SCALPEL__PRIV int scalpel__nf_put_floats(unsigned char *p, const float *v, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, v + i, 4);
+        if (!scalpel__nf_finite_bits(bits)) return 0;
+        scalpel__nf_put_u32(p + 4 * i, bits);
+    }
+    return 1;
+}
+
+/* Writes the canonical file of net: arrays in record order on the first free 64-byte boundary,
+ * every other byte zero, so the same network always gives the same bytes (a view
+ * re-serializes to an identical file, and files can be compared or hashed). */
+SCALPEL_API scalpel_status scalpel_net_serialize(const scalpel_net *net, void *buf, size_t capacity,
+                                                 size_t *written)
+{
+    uint64_t off[SCALPEL_NET_MAX_LAYERS][SCALPEL__NF_ARRAYS], sz[SCALPEL_NET_MAX_LAYERS][SCALPEL__NF_ARRAYS];
+    unsigned char *p = (unsigned char *)buf;
+    size_t total = 0;
+    int32_t i;
+    int k, ok = 1;
+    scalpel_status st;
+    if (written == NULL) return SCALPEL_ERR_NULL;
+    *written = 0;
+    st = scalpel_net_validate(net);
+    if (st != SCALPEL_OK) return st;
+    if (buf == NULL) return SCALPEL_ERR_NULL;
+    st = scalpel__nf_layout(net, off, sz, &total);
+    if (st != SCALPEL_OK) return st;
+    if (capacity < total) return SCALPEL_ERR_BUFFER_TOO_SMALL;
+    memset(p, 0, total);
+    memcpy(p, SCALPEL_NET_MAGIC, 4);
+    scalpel__nf_put_u16(p + 4, SCALPEL_NET_FORMAT_VERSION);
+    scalpel__nf_put_u16(p + 6, SCALPEL__NF_HEADER);
+    scalpel__nf_put_u32(p + 8, SCALPEL__NF_RECORD);
+    scalpel__nf_put_u32(p + 12, (uint32_t)net->n_layers);
+    scalpel__nf_put_u32(p + 16, (uint32_t)net->in_c);
+    scalpel__nf_put_u32(p + 20, (uint32_t)net->in_h);
+    scalpel__nf_put_u32(p + 24, (uint32_t)net->in_w);
+    scalpel__nf_put_u64(p + 32, (uint64_t)total);
+    for (i = 0; i < net->n_layers && ok; i++) {
+        const scalpel_layer *L = &net->layers[i];
+        unsigned char *r = p + SCALPEL__NF_HEADER + (size_t)i * SCALPEL__NF_RECORD;
+        int weighted = scalpel__is_weighted(L->kind), gcsr = weighted && L->storage == SCALPEL_STORAGE_GCSR;
+        scalpel__nf_put_u32(r + 0, (uint32_t)L->kind);
+        scalpel__nf_put_u32(r + 4, weighted ? (uint32_t)L->out_c : 0u);
+        scalpel__nf_put_u32(r + 8, (uint32_t)L->kernel);
+        scalpel__nf_put_u32(r + 12, (uint32_t)L->stride);
+        scalpel__nf_put_u32(r + 16, (uint32_t)L->pad);
+        scalpel__nf_put_u32(r + 20, (uint32_t)L->storage);
+        scalpel__nf_put_u32(r + 24, (uint32_t)L->rows);
+        scalpel__nf_put_u32(r + 28, (uint32_t)L->cols);
+        if (gcsr) {
+            scalpel__nf_put_u32(r + 32, (uint32_t)L->sparse.group);
+            scalpel__nf_put_u32(r + 36, (uint32_t)L->sparse.index_bits);
+            scalpel__nf_put_u32(r + 40, (uint32_t)L->sparse.nnz_groups);
+        }
+        scalpel__nf_put_u32(r + 44, (uint32_t)SCALPEL_DTYPE_F32);
+        for (k = 0; k < SCALPEL__NF_ARRAYS; k++) {
+            scalpel__nf_put_u64(r + 48 + 16 * k, off[i][k]);
+            scalpel__nf_put_u64(r + 56 + 16 * k, sz[i][k]);
+        }
+        if (!weighted) continue;
+        if (sz[i][0]) ok &= scalpel__nf_put_floats(p + off[i][0], L->w, (size_t)(sz[i][0] / 4u));
+        ok &= scalpel__nf_put_floats(p + off[i][1], L->b, (size_t)(sz[i][1] / 4u));
+        if (gcsr) {
+            const scalpel_gcsr *s = &L->sparse;
+            size_t j;
+            for (j = 0; j <= (size_t)L->rows; j++)
+                scalpel__nf_put_u32(p + off[i][2] + 4 * j, (uint32_t)s->row_ptr[j]);
+            for (j = 0; j < (size_t)s->nnz_groups; j++) {
+                if (s->index_bits == 16) scalpel__nf_put_u16(p + off[i][3] + 2 * j, scalpel_gcsr_col(s, (int32_t)j));
+                else scalpel__nf_put_u32(p + off[i][3] + 4 * j, scalpel_gcsr_col(s, (int32_t)j));
+            }
+            if (sz[i][4]) ok &= scalpel__nf_put_floats(p + off[i][4], (const float *)s->values, (size_t)(sz[i][4] / 4u));
+        }
+    }
+    if (!ok) {
+        memset(p, 0, total);
+        return SCALPEL_ERR_ARGUMENT; /* a weight or bias is NaN or infinite */
+    }
+    scalpel__nf_put_u32(p + total - 4, scalpel_crc32(0, p, total - 4));
+    *written = total;
+    return SCALPEL_OK;
+}
+
+/* 1 when bytes p[from, to) are all zero: gaps and padding carry nothing, so two files of the
+ * same network are byte-identical and nothing can hide in them. */
+SCALPEL__PRIV int scalpel__nf_zero(const unsigned char *p, uint64_t from, uint64_t to)
+{
+    for (; from < to; from++)
+        if (p[from] != 0) return 0;
+    return 1;
+}
+
+/* 1 when the n little-endian floats at p are all finite. */
+SCALPEL__PRIV int scalpel__nf_floats_finite(const unsigned char *p, uint64_t bytes)
+{
+    uint64_t i;
+    for (i = 0; i + 4u <= bytes; i += 4u)
+        if (!scalpel__nf_finite_bits(scalpel__nf_get_u32(p + i))) return 0;
+    return 1;
+}
+
+/* Checks the fixed header of data[size] (everything but the layer records and the arrays) and
+ * returns the layer count. The order of the checks decides the error a damaged file gets: not
+ * ours (MAGIC), newer (VERSION), cut short (TRUNCATED), damaged (CHECKSUM), then fields a
+ * correct checksum cannot excuse (CORRUPT, UNSUPPORTED). */
+SCALPEL__PRIV scalpel_status scalpel__nf_check_header(const unsigned char *p, size_t size, uint32_t *n_out)
+{
+    uint64_t total;
+    uint32_t n;
+    if (size < 4) return SCALPEL_ERR_TRUNCATED;
+    if (memcmp(p, SCALPEL_NET_MAGIC, 4) != 0) return SCALPEL_ERR_MAGIC;
+    if (size < 8) return SCALPEL_ERR_TRUNCATED;
+    if (scalpel__nf_get_u16(p + 4) != SCALPEL_NET_FORMAT_VERSION) return SCALPEL_ERR_VERSION;
+    if (scalpel__nf_get_u16(p + 6) != SCALPEL__NF_HEADER) return SCALPEL_ERR_CORRUPT;
+    if (size < SCALPEL__NF_HEADER + 4u) return SCALPEL_ERR_TRUNCATED;
+    total = scalpel__nf_get_u64(p + 32);
+    if (total > (uint64_t)size) return SCALPEL_ERR_TRUNCATED;
+    if (total < (uint64_t)size) return SCALPEL_ERR_CORRUPT; /* trailing bytes: not what was written */
+    if (scalpel_crc32(0, p, size - 4) != scalpel__nf_get_u32(p + size - 4)) return SCALPEL_ERR_CHECKSUM;
+    if (scalpel__nf_get_u32(p + 8) != SCALPEL__NF_RECORD) return SCALPEL_ERR_CORRUPT;
+    if (scalpel__nf_get_u32(p + 28) != 0 || !scalpel__nf_zero(p, 40, SCALPEL__NF_HEADER)) return SCALPEL_ERR_CORRUPT;
+    n = scalpel__nf_get_u32(p + 12);
+    if (n > SCALPEL_NET_MAX_LAYERS) return SCALPEL_ERR_UNSUPPORTED;
+    if ((uint64_t)SCALPEL__NF_HEADER + (uint64_t)n * SCALPEL__NF_RECORD + 4u > (uint64_t)size)
+        return SCALPEL_ERR_CORRUPT; /* the checksum matched, so the count itself is wrong */
+    if (size % 4u != 0) return SCALPEL_ERR_CORRUPT;
+    *n_out = n;
+    return SCALPEL_OK;
+}
+
+/* Reads layer record r into the next layer of net: shapes rebuilt by scalpel__net_append (the
+ * stored rows/cols only confirm them), storage fields range-checked before any product, each
+ * array's size compared with the exact product, its offset checked (aligned, after *cursor,
+ * inside the data area [*cursor, end)) and the gap before it zero; then the layer's pointers
+ * aim into p. *cursor advances past the layer's arrays. */
+SCALPEL__PRIV scalpel_status scalpel__nf_view_layer(const unsigned char *p, uint64_t end,
+                                                    const unsigned char *r, scalpel_net *net,
+                                                    uint64_t *cursor)
+{
+    uint32_t f[12];
+    uint64_t sz[SCALPEL__NF_ARRAYS], off[SCALPEL__NF_ARRAYS];
+    int32_t kind, storage, rows, cols, group, bits, nnz;
+    scalpel_layer *L = NULL;
+    scalpel_status st;
+    int k, weighted;
+    for (k = 0; k < 12; k++) {
+        f[k] = scalpel__nf_get_u32(r + 4 * k);
+        if (f[k] > (uint32_t)INT32_MAX) return SCALPEL_ERR_CORRUPT;
+    }
+    kind = (int32_t)f[0];
+    storage = (int32_t)f[5];
+    rows = (int32_t)f[6];
+    cols = (int32_t)f[7];
+    group = (int32_t)f[8];
+    bits = (int32_t)f[9];
+    nnz = (int32_t)f[10];
+    st = scalpel__net_append(net, kind, (int32_t)f[1], (int32_t)f[2], (int32_t)f[3], (int32_t)f[4], &L);
+    if (st == SCALPEL_ERR_ARGUMENT || st == SCALPEL_ERR_SHAPE) return SCALPEL_ERR_CORRUPT;
+    if (st != SCALPEL_OK) return st;
+    if (rows != L->rows || cols != L->cols) return SCALPEL_ERR_CORRUPT;
+    if (f[11] != (uint32_t)SCALPEL_DTYPE_F32) return SCALPEL_ERR_DTYPE;
+    weighted = scalpel__is_weighted(kind);
+    if (storage == SCALPEL_STORAGE_GCSR && weighted) {
+        if (group != 1 && group != 2 && group != 4 && group != 8 && group != 16) return SCALPEL_ERR_GROUP;
+        if (bits != 16 && bits != 32) return SCALPEL_ERR_INDEX_WIDTH;
+        if ((int64_t)nnz * group > (int64_t)INT32_MAX) return SCALPEL_ERR_OVERFLOW;
+        if ((int64_t)nnz > (int64_t)rows * (((int64_t)cols + group - 1) / group)) return SCALPEL_ERR_CORRUPT;
+    } else if (storage != SCALPEL_STORAGE_DENSE || group != 0 || bits != 0 || nnz != 0) {
+        return SCALPEL_ERR_CORRUPT;
+    }
+    scalpel__nf_array_sizes(kind, storage, rows, cols, group, bits, nnz, sz);
+    for (k = 0; k < SCALPEL__NF_ARRAYS; k++) {
+        uint64_t o = scalpel__nf_get_u64(r + 48 + 16 * k), s = scalpel__nf_get_u64(r + 56 + 16 * k);
+        if (s != sz[k]) return SCALPEL_ERR_CORRUPT;
+        off[k] = o;
+        if (s == 0) {
+            if (o != 0) return SCALPEL_ERR_CORRUPT;
+            continue;
+        }
+        /* o <= end and s <= end - o: no sum below can wrap, whatever the stored values */
+        if (o % SCALPEL__NF_ALIGN != 0 || o < *cursor || o > end || s > end - o) return SCALPEL_ERR_CORRUPT;
+        if (!scalpel__nf_zero(p, *cursor, o)) return SCALPEL_ERR_CORRUPT;
+        *cursor = o + s;
+    }
+    if (!weighted) return SCALPEL_OK;
+    if (!scalpel__nf_floats_finite(p + off[0], sz[0]) || !scalpel__nf_floats_finite(p + off[1], sz[1]) ||
+        !scalpel__nf_floats_finite(p + off[4], sz[4]))
+        return SCALPEL_ERR_CORRUPT;
+    /* the library never writes through a network's arrays: the casts only fit the gcsr fields */
+    L->storage = storage;
+    L->b = (const float *)(const void *)(p + off[1]);
+    if (storage == SCALPEL_STORAGE_DENSE) {
+        L->w = (const float *)(const void *)(p + off[0]);
+    } else {
+        L->sparse.rows = rows;
+        L->sparse.cols = cols;
+        L->sparse.group = group;
+        L->sparse.index_bits = bits;
+        L->sparse.dtype = SCALPEL_DTYPE_F32;
+        L->sparse.nnz_groups = nnz;
+        L->sparse.row_ptr = (int32_t *)(void *)(uintptr_t)(p + off[2]);
+        L->sparse.col_idx = nnz ? (void *)(uintptr_t)(p + off[3]) : NULL;
+        L->sparse.values = nnz ? (void *)(uintptr_t)(p + off[4]) : NULL;
+    }
+    return SCALPEL_OK;
+}
+
+/* Header first (nothing else is read before its sizes are known to be inside the buffer), then
+ * each record rebuilt into net in turn, then the trailing padding, then the whole network
+ * checked once more by scalpel_net_validate (grouped-CSR structure, pointers). Any failure
+ * leaves *net zeroed. */
+SCALPEL_API scalpel_status scalpel_net_view(const void *data, size_t size, scalpel_net *net)
+{
+    const unsigned char *p = (const unsigned char *)data;
+    uint32_t n = 0, i;
+    uint64_t cursor;
+    scalpel_status st;
+    if (net == NULL) return SCALPEL_ERR_NULL;
+    memset(net, 0, sizeof(*net));
+    if (data == NULL) return SCALPEL_ERR_NULL;
+    if (!scalpel__nf_little_endian()) return SCALPEL_ERR_UNSUPPORTED;
+    if ((uintptr_t)data % 4u != 0) return SCALPEL_ERR_ALIGNMENT;
+    st = scalpel__nf_check_header(p, size, &n);
+    if (st != SCALPEL_OK) return st;
+    {
+        uint32_t c = scalpel__nf_get_u32(p + 16), h = scalpel__nf_get_u32(p + 20), w = scalpel__nf_get_u32(p + 24);
+        if (c > (uint32_t)INT32_MAX || h > (uint32_t)INT32_MAX || w > (uint32_t)INT32_MAX) return SCALPEL_ERR_CORRUPT;
+        /* in two steps, so that not even the 64-bit product of three int32 can wrap */
+        if ((uint64_t)c * h > (uint64_t)INT32_MAX || (uint64_t)c * h * w > (uint64_t)INT32_MAX)
+            return SCALPEL_ERR_OVERFLOW;
+        st = scalpel_net_init((int32_t)c, (int32_t)h, (int32_t)w, net);
+        if (st != SCALPEL_OK) {
+            memset(net, 0, sizeof(*net));
+            return st == SCALPEL_ERR_OVERFLOW ? st : SCALPEL_ERR_CORRUPT;
+        }
+    }
+    cursor = SCALPEL__NF_HEADER + (uint64_t)n * SCALPEL__NF_RECORD;
+    for (i = 0; i < n && st == SCALPEL_OK; i++)
+        st = scalpel__nf_view_layer(p, (uint64_t)size - 4u, p + SCALPEL__NF_HEADER + (size_t)i * SCALPEL__NF_RECORD,
+                                    net, &cursor);
+    if (st == SCALPEL_OK && !scalpel__nf_zero(p, cursor, (uint64_t)size - 4u)) st = SCALPEL_ERR_CORRUPT;
+    if (st == SCALPEL_OK) st = scalpel_net_validate(net);
+    if (st != SCALPEL_OK) memset(net, 0, sizeof(*net));
+    return st;
+}
+
+#ifndef SCALPEL_NO_MALLOC
+/* A copied model starts on a cache line, so its 64-byte-aligned arrays do too. */
+SCALPEL__PRIV void *scalpel__nf_align64(void *raw)
+{
+    uintptr_t a = (uintptr_t)raw;
+    return (unsigned char *)raw + ((SCALPEL__NF_ALIGN - a % SCALPEL__NF_ALIGN) % SCALPEL__NF_ALIGN);
+}
+
+/* The copy goes to a 64-byte boundary inside an over-allocated block (the file's arrays keep
+ * their cache-line alignment); net->block is the raw allocation scalpel_net_free releases. */
+SCALPEL_API scalpel_status scalpel_net_load_buffer(const void *data, size_t size, scalpel_net *net)
+{
+    void *raw;
+    scalpel_status st;
+    if (net == NULL) return SCALPEL_ERR_NULL;
+    memset(net, 0, sizeof(*net));
+    if (data == NULL) return SCALPEL_ERR_NULL;
+    if (size > SIZE_MAX - SCALPEL__NF_ALIGN) return SCALPEL_ERR_OVERFLOW;
+    raw = SCALPEL_MALLOC(NULL, size + SCALPEL__NF_ALIGN);
+    if (raw == NULL) return SCALPEL_ERR_NO_MEMORY;
+    if (size) memcpy(scalpel__nf_align64(raw), data, size);
+    st = scalpel_net_view(scalpel__nf_align64(raw), size, net);
+    if (st != SCALPEL_OK) {
+        SCALPEL_FREE(NULL, raw);
+        return st;
+    }
+    net->block = raw;
+    return SCALPEL_OK;
+}
+
+/* Reads the whole file into one 64-byte-aligned block and views it. The file's own header is
+ * checked (magic, announced total == length) before the big allocation, so a large file that
+ * is not a model costs no memory. */
+SCALPEL_API scalpel_status scalpel_net_load(const char *path, scalpel_net *net)
+{
+    unsigned char head[SCALPEL__NF_HEADER];
+    FILE *f;
+    long len;
+    size_t n, got;
+    void *raw = NULL;
+    scalpel_status st = SCALPEL_OK;
+    if (net == NULL) return SCALPEL_ERR_NULL;
+    memset(net, 0, sizeof(*net));
+    if (path == NULL) return SCALPEL_ERR_NULL;
+    f = fopen(path, "rb");
+    if (f == NULL) return SCALPEL_ERR_IO;
+    if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return SCALPEL_ERR_IO;
+    }
+    if ((unsigned long)len > (unsigned long)(SIZE_MAX - SCALPEL__NF_ALIGN)) {
+        fclose(f);
+        return SCALPEL_ERR_OVERFLOW;
+    }
+    n = (size_t)len;
+    got = fread(head, 1, n < sizeof(head) ? n : sizeof(head), f);
+    if (got != (n < sizeof(head) ? n : sizeof(head))) st = SCALPEL_ERR_IO;
+    else if (got >= 4 && memcmp(head, SCALPEL_NET_MAGIC, 4) != 0) st = SCALPEL_ERR_MAGIC;
+    else if (got == sizeof(head) && scalpel__nf_get_u64(head + 32) != (uint64_t)n)
+        st = scalpel__nf_get_u64(head + 32) > (uint64_t)n ? SCALPEL_ERR_TRUNCATED : SCALPEL_ERR_CORRUPT;
+    if (st == SCALPEL_OK) {
+        raw = SCALPEL_MALLOC(NULL, n + SCALPEL__NF_ALIGN);
+        if (raw == NULL) st = SCALPEL_ERR_NO_MEMORY;
+    }
+    if (st == SCALPEL_OK) {
+        unsigned char *dst = (unsigned char *)scalpel__nf_align64(raw);
+        memcpy(dst, head, got);
+        /* the file must end where ftell said: one byte more means it changed under us */
+        if (fread(dst + got, 1, n - got, f) != n - got || fgetc(f) != EOF || ferror(f)) st = SCALPEL_ERR_IO;
+    }
+    fclose(f);
+    if (st == SCALPEL_OK) st = scalpel_net_view(scalpel__nf_align64(raw), n, net);
+    if (st != SCALPEL_OK) {
+        if (raw != NULL) SCALPEL_FREE(NULL, raw);
+        memset(net, 0, sizeof(*net));
+        return st;
+    }
+    net->block = raw;
+    return SCALPEL_OK;
+}
+
+/* Opens a new temporary file beside `path` for writing: path + ".tmp" + a suffix made from the
+ * time and a counter, the first name no file has yet (C99 has no exclusive-create mode, so
+ * existence is asked with "rb" first). Saving through it and renaming over `path` at the end
+ * means a failed save never truncates or destroys the file that was there. */
+SCALPEL__PRIV scalpel_status scalpel__nf_tmp_open(const char *path, void *alloc_ctx, char **tmp_out, FILE **f_out)
+{
+    size_t len;
+    char *name;
+    unsigned long stamp = (unsigned long)time(NULL) ^ ((unsigned long)clock() << 16);
+    unsigned i;
+    *tmp_out = NULL;
+    *f_out = NULL;
+    len = strlen(path);
+    if (len == 0) return SCALPEL_ERR_ARGUMENT;
+    if (len > SIZE_MAX - 48) return SCALPEL_ERR_OVERFLOW;
+    name = (char *)SCALPEL_MALLOC(alloc_ctx, len + 48);
+    if (name == NULL) return SCALPEL_ERR_NO_MEMORY;
+    for (i = 0; i < 1000; i++) {
+        FILE *probe;
+        memcpy(name, path, len);
+        sprintf(name + len, ".tmp%lx-%u", stamp & 0xffffffffUL, i);
+        probe = fopen(name, "rb");
+        if (probe != NULL) {
+            fclose(probe);
+            continue;
+        }
+        *f_out = fopen(name, "wb");
+        if (*f_out == NULL) break; /* no such directory, no permission: retrying will not help */
+        *tmp_out = name;
+        return SCALPEL_OK;
+    }
+    SCALPEL_FREE(alloc_ctx, name);
+    return SCALPEL_ERR_IO;
+}
+
+/* Completes (st == OK) or abandons a temporary file from scalpel__nf_tmp_open: flush and close
+ * are checked (a full disk often shows only there), then the rename puts the new file in place
+ * in one step. On any failure the temporary goes and the target is left as it was. On Windows,
+ * where rename cannot replace a file, the target is removed first: there a crash between the
+ * two calls can lose the old file. */
+SCALPEL__PRIV scalpel_status scalpel__nf_tmp_close(FILE *f, char *tmp, const char *path, void *alloc_ctx,
+                                                   scalpel_status st)
+{
+    if (fflush(f) != 0 || ferror(f)) {
+        if (st == SCALPEL_OK) st = SCALPEL_ERR_IO;
+    }
+    if (fclose(f) != 0 && st == SCALPEL_OK) st = SCALPEL_ERR_IO;
+    if (st == SCALPEL_OK) {
+#ifdef _WIN32
+        (void)remove(path);
+#endif
+        if (rename(tmp, path) != 0) st = SCALPEL_ERR_IO;
+    }
+    if (st != SCALPEL_OK) (void)remove(tmp);
+    SCALPEL_FREE(alloc_ctx, tmp);
+    return st;
+}
+
+/* Serializes to memory first, so that every check is done before a file is touched; then
+ * temporary file, checked writes, rename. */
+SCALPEL_API scalpel_status scalpel_net_save(const scalpel_net *net, const char *path)
+{
+    size_t total, written = 0;
+    unsigned char *buf;
+    char *tmp = NULL;
+    FILE *f = NULL;
+    scalpel_status st;
+    if (net == NULL || path == NULL) return SCALPEL_ERR_NULL;
+    st = scalpel_net_validate(net);
+    if (st != SCALPEL_OK) return st;
+    total = scalpel_net_serialized_size(net);
+    if (total == 0) return SCALPEL_ERR_OVERFLOW;
+    buf = (unsigned char *)SCALPEL_MALLOC(net->alloc_ctx, total);
+    if (buf == NULL) return SCALPEL_ERR_NO_MEMORY;
+    st = scalpel_net_serialize(net, buf, total, &written);
+    if (st == SCALPEL_OK) st = scalpel__nf_tmp_open(path, net->alloc_ctx, &tmp, &f);
+    if (st == SCALPEL_OK) {
+        if (fwrite(buf, 1, written, f) != written) st = SCALPEL_ERR_IO;
+        st = scalpel__nf_tmp_close(f, tmp, path, net->alloc_ctx, st);
+    }
+    SCALPEL_FREE(net->alloc_ctx, buf);
+    return st;
+}
+#endif /* SCALPEL_NO_MALLOC */
+
+#ifdef __cplusplus
+}
+#endif
+
+
+/* >>pruning ================================================================================
+ *
+ * Magnitude and SIMD-aware (grouped) pruning over dense W[rows x cols], and node removal.
+ *
+ * Design choices, in one place:
+ *   - Nothing here allocates except scalpel_net_remove_nodes: training calls the routines every
+ *     step, and firmware builds (SCALPEL_NO_MALLOC) keep them.
+ *   - Rate-based selection needs the k-th smallest score without sorting (sorting needs a copy,
+ *     i.e. memory). Non-negative IEEE-754 floats order like their bit patterns read as uint32,
+ *     so a search over the 2^31 patterns finds the cut exactly whatever the distribution of
+ *     scores. It runs one byte at a time (a 256-way search: 4 counting passes, 2 KB of stack)
+ *     rather than bit by bit (31 passes), because training calls it every step and the group
+ *     scores, recomputed in every pass rather than stored (no memory), dominate the cost.
+ *   - Ties at the cut are pruned in index order (row-major, earlier first) until exactly
+ *     round(rate * count) items are pruned, so results are exact and deterministic.
+ *   - round(x) is round-half-up, computed in double: rate * count is never negative.
+ *   - No libm: a group score needs one square root, taken by Newton's method in double (see
+ *     scalpel__prune_sqrt), so pruning adds no -lm dependency of its own.
+ *   - Non-finite weights are refused (SCALPEL_ERR_ARGUMENT): a NaN has no magnitude order and
+ *     an infinity means training diverged; pruning either silently would hide the problem.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifndef SCALPEL__PRIV
+#  if defined(__GNUC__) || defined(__clang__)
+#    define SCALPEL__PRIV static __attribute__((unused))
+#  else
+#    define SCALPEL__PRIV static
+#  endif
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bit pattern of |x| (sign cleared). For finite x, and +inf, these order like the values. */
+SCALPEL__PRIV uint32_t scalpel__prune_abs_bits(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof(u));
+    return u & 0x7fffffffu;
+}
+
+SCALPEL__PRIV float scalpel__prune_from_bits(uint32_t u)
+{
+    float x;
+    memcpy(&x, &u, sizeof(x));
+    return x;
+}
+
+/* Finite test by the exponent field: isfinite() would need <math.h>, and some C++ modes hide
+ * the macro. */
+SCALPEL__PRIV int scalpel__prune_finite(float x)
+{
+    return (scalpel__prune_abs_bits(x) & 0x7f800000u) != 0x7f800000u;
+}
+
+/* sqrt(x) for finite x >= 0 without libm (gcc's inline sqrtsd still keeps a call to sqrt()
+ * behind it for errno, which needs -lm). The initial guess halves the exponent (relative error
+ * < 7%); Newton doubles the correct digits per step, so six steps reach double precision, and
+ * rounding that to float is exact in all but vanishingly rare midpoint cases. */
+SCALPEL__PRIV double scalpel__prune_sqrt(double x)
+{
+    uint64_t u;
+    double y;
+    int i;
+    if (!(x > 0.0)) return 0.0;
+    memcpy(&u, &x, sizeof(u));
+    u = (u >> 1) + ((uint64_t)1023 << 51); /* halves the biased exponent */
+    memcpy(&y, &u, sizeof(y));
+    for (i = 0; i < 6; i++) y = 0.5 * (y + x / y);
+    return y;
+}
+
+/* Importance of one group p[0..m) (m >= 1 in-range weights; a tail group is scored over what
+ * it has, so a short group is neither favoured nor penalised by phantom zeros). Sums run in
+ * double so that 16 squares never overflow or lose the small ones. A group of one weight
+ * scores exactly |w| under every importance, which makes G = 1 plain magnitude pruning. */
+SCALPEL__PRIV float scalpel__prune_score(const float *p, int32_t m, int32_t importance)
+{
+    double acc = 0.0;
+    float mx = 0.0f;
+    int32_t i;
+    if (m == 1) return scalpel__prune_from_bits(scalpel__prune_abs_bits(p[0]));
+    switch (importance) {
+    case SCALPEL_IMPORTANCE_MEAN:
+        for (i = 0; i < m; i++) acc += (double)scalpel__prune_from_bits(scalpel__prune_abs_bits(p[i]));
+        return (float)(acc / (double)m);
+    case SCALPEL_IMPORTANCE_MAX:
+        for (i = 0; i < m; i++) {
+            float a = scalpel__prune_from_bits(scalpel__prune_abs_bits(p[i]));
+            if (a > mx) mx = a;
+        }
+        return mx;
+    default: /* RMS */
+        for (i = 0; i < m; i++) acc += (double)p[i] * (double)p[i];
+        return (float)scalpel__prune_sqrt(acc / (double)m);
+    }
+}
+
+/* Shared argument checks for the W[rows x cols] routines: pointers, shapes, that rows * cols
+ * floats are addressable, the group size and the importance. *n gets rows * cols. */
+SCALPEL__PRIV scalpel_status scalpel__prune_check(const float *w, int32_t rows, int32_t cols,
+                                                  const void *out, size_t *n)
+{
+    uint64_t count;
+    *n = 0;
+    if (w == NULL || out == NULL) return SCALPEL_ERR_NULL;
+    if (rows < 0 || cols < 0) return SCALPEL_ERR_SHAPE;
+    count = (uint64_t)rows * (uint64_t)cols; /* < 2^62: cannot wrap in 64 bits */
+    if (count > (uint64_t)(SIZE_MAX / sizeof(float))) return SCALPEL_ERR_OVERFLOW;
+    *n = (size_t)count;
+    return SCALPEL_OK;
+}
+
+SCALPEL__PRIV int scalpel__prune_group_ok(int32_t group)
+{
+    return group == 1 || group == 2 || group == 4 || group == 8 || group == 16;
+}
+
+SCALPEL__PRIV int scalpel__prune_importance_ok(int32_t importance)
+{
+    return importance == SCALPEL_IMPORTANCE_RMS || importance == SCALPEL_IMPORTANCE_MEAN ||
+           importance == SCALPEL_IMPORTANCE_MAX;
+}
+
+SCALPEL__PRIV scalpel_status scalpel__prune_all_finite(const float *w, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (!scalpel__prune_finite(w[i])) return SCALPEL_ERR_ARGUMENT;
+    return SCALPEL_OK;
+}
+
+/* round(rate * count), half up, for rate in [0, 1]; never above count. */
+SCALPEL__PRIV uint64_t scalpel__prune_target(float rate, uint64_t count)
+{
+    double t = (double)rate * (double)count + 0.5;
+    uint64_t k = (uint64_t)t;
+    return k > count ? count : k;
+}
+
+/* One counting pass of the selection: hist[d] = number of groups (of G along each row; G = 1
+ * for single weights) whose score bits match `prefix` on `prefix_mask` and have byte d at
+ * `shift`. */
+SCALPEL__PRIV void scalpel__prune_histogram(const float *w, int32_t rows, int32_t cols, int32_t group,
+                                            int32_t importance, uint32_t prefix, uint32_t prefix_mask,
+                                            int shift, uint64_t hist[256])
+{
+    int32_t r, c;
+    memset(hist, 0, 256 * sizeof(hist[0]));
+    if (group == 1) { /* fast path: the score is |w| itself */
+        size_t i, n = (size_t)rows * (size_t)cols;
+        for (i = 0; i < n; i++) {
+            uint32_t u = scalpel__prune_abs_bits(w[i]);
+            if ((u & prefix_mask) == prefix) hist[(u >> shift) & 0xffu]++;
+        }
+        return;
+    }
+    for (r = 0; r < rows; r++) {
+        const float *row = w + (size_t)r * (size_t)cols;
+        for (c = 0; c < cols; c += group) {
+            int32_t m = cols - c < group ? cols - c : group;
+            uint32_t u = scalpel__prune_abs_bits(scalpel__prune_score(row + c, m, importance));
+            if ((u & prefix_mask) == prefix) hist[(u >> shift) & 0xffu]++;
+        }
+    }
+}
+
+/* The pruning of exactly k groups of lowest score, shared by the magnitude (G = 1) and the
+ * grouped rate routines. Arguments are already checked and the weights finite.
+ * The cut is the k-th smallest score's bit pattern, found one byte at a time, most significant
+ * first: a pass counts the scores that share the bytes fixed so far by their next byte, and the
+ * running count picks the byte holding the k-th. Four passes (a 256-way search) instead of the
+ * 31 of a binary search over the same patterns; the 2 KB of counters live on the stack. Then
+ * every group below the cut is pruned, and k - count(below) of those equal to it, first ones
+ * first. *cut_out = the score of the largest pruned group (0 when k == 0). */
+SCALPEL__PRIV void scalpel__prune_select(const float *w, int32_t rows, int32_t cols, int32_t group,
+                                         int32_t importance, uint64_t k, uint8_t *mask,
+                                         float *cut_out)
+{
+    uint64_t hist[256], rank = k, below = 0, ties;
+    uint32_t prefix = 0, prefix_mask = 0, cut;
+    size_t n = (size_t)rows * (size_t)cols;
+    int32_t r, c;
+    int shift;
+    *cut_out = 0.0f;
+    if (k == 0) {
+        if (n > 0) memset(mask, 1, n);
+        return;
+    }
+    for (shift = 24; shift >= 0; shift -= 8) {
+        uint32_t d;
+        scalpel__prune_histogram(w, rows, cols, group, importance, prefix, prefix_mask, shift, hist);
+        for (d = 0; d < 255 && hist[d] < rank; d++) rank -= hist[d], below += hist[d];
+        prefix |= d << shift;
+        prefix_mask |= 0xffu << shift;
+    }
+    cut = prefix;
+    ties = k - below; /* 1 <= ties <= count(score == cut) */
+    *cut_out = scalpel__prune_from_bits(cut);
+    if (group == 1) { /* fast path, as in the counting passes */
+        size_t i;
+        for (i = 0; i < n; i++) {
+            uint32_t u = scalpel__prune_abs_bits(w[i]);
+            uint8_t keep = u > cut;
+            if (u == cut && ties > 0) ties--;
+            else if (u == cut) keep = 1;
+            mask[i] = keep;
+        }
+        return;
+    }
+    for (r = 0; r < rows; r++) {
+        const float *row = w + (size_t)r * (size_t)cols;
+        uint8_t *mrow = mask + (size_t)r * (size_t)cols;
+        for (c = 0; c < cols; c += group) {
+            int32_t m = cols - c < group ? cols - c : group;
+            uint32_t u = scalpel__prune_abs_bits(scalpel__prune_score(row + c, m, importance));
+            uint8_t keep = 1;
+            if (u < cut) keep = 0;
+            else if (u == cut && ties > 0) { keep = 0; ties--; }
+            memset(mrow + c, keep, (size_t)m);
+        }
+    }
+}
+
+/* Han et al.'s rule. A threshold that is NaN or negative is a caller bug (every |w| >= a
+ * negative threshold), so it is refused rather than read as "keep all". */
+SCALPEL_API scalpel_status scalpel_prune_magnitude_threshold(const float *w, int32_t rows, int32_t cols,
+                                                             float threshold, uint8_t *mask)
+{
+    size_t n, i;
+    scalpel_status st = scalpel__prune_check(w, rows, cols, mask, &n);
+    if (st != SCALPEL_OK) return st;
+    if (n > 0) memset(mask, 0, n);
+    if (!(threshold >= 0.0f)) return SCALPEL_ERR_ARGUMENT;
+    st = scalpel__prune_all_finite(w, n);
+    if (st != SCALPEL_OK) return st;
+    for (i = 0; i < n; i++) {
+        float a = scalpel__prune_from_bits(scalpel__prune_abs_bits(w[i]));
+        mask[i] = (uint8_t)(a >= threshold);
+    }
+    return SCALPEL_OK;
+}
+
+/* Magnitude pruning to a rate is grouped pruning with G = 1 (a single weight scores |w| under
+ * every importance): one selection routine serves both. */
+SCALPEL_API scalpel_status scalpel_prune_magnitude_rate(const float *w, int32_t rows, int32_t cols,
+                                                        float rate, uint8_t *mask, float *threshold_out)
+{
+    size_t n;
+    float cut = 0.0f;
+    scalpel_status st;
+    if (threshold_out != NULL) *threshold_out = 0.0f;
+    st = scalpel__prune_check(w, rows, cols, mask, &n);
+    if (st != SCALPEL_OK) return st;
+    if (n > 0) memset(mask, 0, n);
+    if (!(rate >= 0.0f && rate <= 1.0f)) return SCALPEL_ERR_ARGUMENT;
+    st = scalpel__prune_all_finite(w, n);
+    if (st != SCALPEL_OK) return st;
+    scalpel__prune_select(w, rows, cols, 1, SCALPEL_IMPORTANCE_MAX,
+                          scalpel__prune_target(rate, (uint64_t)n), mask, &cut);
+    if (threshold_out != NULL) *threshold_out = cut;
+    return SCALPEL_OK;
+}
+
+/* Groups per row, ceil(cols / G), in 64 bits: cols + G - 1 may not fit int32. */
+SCALPEL__PRIV uint64_t scalpel__prune_groups_per_row(int32_t cols, int32_t group)
+{
+    return ((uint64_t)cols + (uint64_t)group - 1) / (uint64_t)group;
+}
+
+SCALPEL_API scalpel_status scalpel_prune_group_scores(const float *w, int32_t rows, int32_t cols,
+                                                      int32_t group, scalpel_importance importance,
+                                                      float *scores)
+{
+    size_t n, k = 0;
+    uint64_t total;
+    int32_t r, c;
+    scalpel_status st = scalpel__prune_check(w, rows, cols, scores, &n);
+    if (st != SCALPEL_OK) return st;
+    if (!scalpel__prune_group_ok(group)) return SCALPEL_ERR_GROUP;
+    total = (uint64_t)rows * scalpel__prune_groups_per_row(cols, group);
+    if (total > (uint64_t)(SIZE_MAX / sizeof(float))) return SCALPEL_ERR_OVERFLOW;
+    if (total > 0) memset(scores, 0, (size_t)total * sizeof(float));
+    if (!scalpel__prune_importance_ok((int32_t)importance)) return SCALPEL_ERR_ARGUMENT;
+    st = scalpel__prune_all_finite(w, n);
+    if (st != SCALPEL_OK) return st;
+    for (r = 0; r < rows; r++) {
+        const float *row = w + (size_t)r * (size_t)cols;
+        for (c = 0; c < cols; c += group) {
+            int32_t m = cols - c < group ? cols - c : group;
+            scores[k++] = scalpel__prune_score(row + c, m, (int32_t)importance);
+        }
+    }
+    return SCALPEL_OK;
+}
+
+/* Strictly "under threshold" is pruned, as in the magnitude rule, so threshold 0 keeps all. */
+SCALPEL_API scalpel_status scalpel_prune_groups_threshold(const float *w, int32_t rows, int32_t cols,
+                                                          int32_t group, scalpel_importance importance,
+                                                          float threshold, uint8_t *mask)
+{
+    size_t n;
+    int32_t r, c;
+    scalpel_status st = scalpel__prune_check(w, rows, cols, mask, &n);
+    if (st != SCALPEL_OK) return st;
+    if (n > 0) memset(mask, 0, n);
+    if (!scalpel__prune_group_ok(group)) return SCALPEL_ERR_GROUP;
+    if (!scalpel__prune_importance_ok((int32_t)importance)) return SCALPEL_ERR_ARGUMENT;
+    if (!(threshold >= 0.0f)) return SCALPEL_ERR_ARGUMENT;
+    st = scalpel__prune_all_finite(w, n);
+    if (st != SCALPEL_OK) return st;
+    for (r = 0; r < rows; r++) {
+        const float *row = w + (size_t)r * (size_t)cols;
+        uint8_t *mrow = mask + (size_t)r * (size_t)cols;
+        for (c = 0; c < cols; c += group) {
+            int32_t m = cols - c < group ? cols - c : group;
+            float s = scalpel__prune_score(row + c, m, (int32_t)importance);
+            memset(mrow + c, s >= threshold ? 1 : 0, (size_t)m);
+        }
+    }
+    return SCALPEL_OK;
+}
+
+/* The rate counts groups, tail groups included (each is one unit the kernel skips or loads). */
+SCALPEL_API scalpel_status scalpel_prune_groups_rate(const float *w, int32_t rows, int32_t cols,
+                                                     int32_t group, scalpel_importance importance,
+                                                     float rate, uint8_t *mask, float *threshold_out)
+{
+    size_t n;
+    float cut = 0.0f;
+    scalpel_status st;
+    if (threshold_out != NULL) *threshold_out = 0.0f;
+    st = scalpel__prune_check(w, rows, cols, mask, &n);
+    if (st != SCALPEL_OK) return st;
+    if (n > 0) memset(mask, 0, n);
+    if (!scalpel__prune_group_ok(group)) return SCALPEL_ERR_GROUP;
+    if (!scalpel__prune_importance_ok((int32_t)importance)) return SCALPEL_ERR_ARGUMENT;
+    if (!(rate >= 0.0f && rate <= 1.0f)) return SCALPEL_ERR_ARGUMENT;
+    st = scalpel__prune_all_finite(w, n);
+    if (st != SCALPEL_OK) return st;
+    scalpel__prune_select(w, rows, cols, group, (int32_t)importance,
+                          scalpel__prune_target(rate, (uint64_t)rows * scalpel__prune_groups_per_row(cols, group)),
+                          mask, &cut);
+    if (threshold_out != NULL) *threshold_out = cut;
+    return SCALPEL_OK;
+}
+
+/* Void by design (it is called after every optimizer step): NULL pointers do nothing. */
+SCALPEL_API void scalpel_mask_apply_f32(float *w, const uint8_t *mask, size_t n)
+{
+    size_t i;
+    if (w == NULL || mask == NULL) return;
+    for (i = 0; i < n; i++)
+        if (mask[i] == 0) w[i] = 0.0f;
+}
+
+/* -0.0f counts as zero (it compares equal, and a kernel skips it the same). Counted in size_t
+ * and divided in double so large layers keep an exact fraction. */
+SCALPEL_API float scalpel_sparsity_f32(const float *w, size_t n)
+{
+    size_t i, zeros = 0;
+    if (w == NULL || n == 0) return 0.0f;
+    for (i = 0; i < n; i++) zeros += w[i] == 0.0f;
+    return (float)((double)zeros / (double)n);
+}
+
+/* What a grouped-CSR layer with G skips: weights in all-zero aligned groups (a tail group
+ * counts only its in-range weights, as the kernel reads nothing past cols). Invalid arguments
+ * give 0: the function returns a fraction, not a status, and 0 is "nothing skipped". */
+SCALPEL_API float scalpel_group_sparsity_f32(const float *w, int32_t rows, int32_t cols, int32_t group)
+{
+    size_t n, skipped = 0;
+    int32_t r, c, i;
+    if (scalpel__prune_check(w, rows, cols, w, &n) != SCALPEL_OK || n == 0) return 0.0f;
+    if (!scalpel__prune_group_ok(group)) return 0.0f;
+    for (r = 0; r < rows; r++) {
+        const float *row = w + (size_t)r * (size_t)cols;
+        for (c = 0; c < cols; c += group) {
+            int32_t m = cols - c < group ? cols - c : group;
+            int zero = 1;
+            for (i = 0; i < m && zero; i++) zero = row[c + i] == 0.0f;
+            if (zero) skipped += (size_t)m;
+        }
+    }
+    return (float)((double)skipped / (double)n);
+}
+
+#ifndef SCALPEL_NO_MALLOC
+/* Squared L2 norm of a weight row, the "importance" of a node when round_to adds nodes back.
+ * The squared norm orders like the norm and needs no square root. */
+SCALPEL__PRIV double scalpel__prune_row_norm2(const float *row, int32_t cols)
+{
+    double s = 0.0;
+    int32_t i;
+    for (i = 0; i < cols; i++) s += (double)row[i] * (double)row[i];
+    return s;
+}
+
+/* Final keep set of one weighted layer: the caller's mask, then (round_to > 1) the removed
+ * nodes of largest weight-row norm added back, one at a time (lower index first on ties),
+ * until the count is a multiple of round_to or everything is kept. The rounding uses the whole
+ * original row, which is the node's own weight before any input was dropped. Returns the kept
+ * count. */
+SCALPEL__PRIV int32_t scalpel__prune_final_keep(const uint8_t *user, const float *w, int32_t rows,
+                                                int32_t cols, int32_t round_to, uint8_t *keep)
+{
+    int32_t i, kept = 0, target;
+    for (i = 0; i < rows; i++) {
+        keep[i] = user == NULL ? 1 : user[i];
+        kept += keep[i];
+    }
+    target = (int32_t)((((int64_t)kept + round_to - 1) / round_to) * round_to);
+    if (target > rows) target = rows;
+    while (kept < target) {
+        int32_t best = -1;
+        double best_norm = -1.0;
+        for (i = 0; i < rows; i++) {
+            double nrm;
+            if (keep[i]) continue;
+            nrm = scalpel__prune_row_norm2(w + (size_t)i * (size_t)cols, cols);
+            if (nrm > best_norm) { best_norm = nrm; best = i; }
+        }
+        if (best < 0) break; /* unreachable: kept < target <= rows leaves a removed node */
+        keep[best] = 1;
+        kept++;
+    }
+    return kept;
+}
+
+/* Node removal. Works one weighted layer at a time with two byte sets: `in_keep`, the channels
+ * that reach this layer (all of the input, then those the previous weighted layer kept, carried
+ * unchanged through relu and maxpool, which act per channel), and `keep`, the nodes this layer
+ * keeps. Each input channel owns cols / in_c consecutive columns (k*k of a filter for a conv,
+ * H*W of a flattened feature map for an FC, one for an FC after an FC), so dropping a channel
+ * drops one contiguous run per row. The weights are compacted in place in one scratch buffer:
+ * every kept element moves to an index no larger than its own, in increasing order, so nothing
+ * unread is overwritten. Any storage is read (scalpel__layer_dense_weights); the result is
+ * dense, because removing nodes makes a smaller dense model (that is its point).
+ * keep holds net->n_layers pointers; a mask byte other than 0 or 1 is refused, as a mask that
+ * is not a mask (an uninitialised buffer, scores passed by mistake) should not cut a network. */
+SCALPEL_API scalpel_status scalpel_net_remove_nodes(const scalpel_net *net, const uint8_t *const *keep,
+                                                    int32_t round_to, scalpel_net *out)
+{
+    size_t max_w = 0, max_rows = 0, max_ch = 0, bytes, i;
+    int32_t l, last_weighted = -1;
+    float *wbuf = NULL, *bbuf;
+    uint8_t *in_keep, *cur_keep, *tmp;
+    void *block = NULL;
+    scalpel_status st;
+
+    if (out == NULL) return SCALPEL_ERR_NULL;
+    memset(out, 0, sizeof(*out));
+    if (net == NULL || keep == NULL) return SCALPEL_ERR_NULL;
+    if (round_to != 1 && round_to != 8 && round_to != 16 && round_to != 32) return SCALPEL_ERR_ARGUMENT;
+    st = scalpel_net_validate(net);
+    if (st != SCALPEL_OK) return st;
+
+    /* Scratch sizes and the keep masks' rules, before anything is allocated. */
+    max_ch = (size_t)net->in_c;
+    for (l = 0; l < net->n_layers; l++) {
+        const scalpel_layer *ly = &net->layers[l];
+        if (scalpel__is_weighted(ly->kind)) last_weighted = l;
+        if ((size_t)ly->out_c > max_ch) max_ch = (size_t)ly->out_c;
+        if ((size_t)ly->in_c > max_ch) max_ch = (size_t)ly->in_c;
+    }
+    for (l = 0; l < net->n_layers; l++) {
+        const scalpel_layer *ly = &net->layers[l];
+        if (scalpel__is_weighted(ly->kind)) {
+            uint64_t cells = (uint64_t)ly->rows * (uint64_t)ly->cols;
+            if (cells > (uint64_t)(SIZE_MAX / sizeof(float))) return SCALPEL_ERR_OVERFLOW;
+            if ((size_t)cells > max_w) max_w = (size_t)cells;
+            if ((size_t)ly->rows > max_rows) max_rows = (size_t)ly->rows;
+        }
+        if (keep[l] != NULL) {
+            int32_t c, kept = 0;
+            if (!scalpel__is_weighted(ly->kind) || l == last_weighted) return SCALPEL_ERR_ARGUMENT;
+            for (c = 0; c < ly->out_c; c++) {
+                if (keep[l][c] > 1) return SCALPEL_ERR_ARGUMENT;
+                kept += keep[l][c];
+            }
+            if (kept == 0) return SCALPEL_ERR_ARGUMENT; /* the network would be cut in two */
+        }
+    }
+
+    /* One block: weights, biases, then the two channel sets. */
+    if (max_rows + 1 > SIZE_MAX / sizeof(float) - max_w) return SCALPEL_ERR_OVERFLOW;
+    bytes = (max_w + max_rows + 1) * sizeof(float);
+    if (2 * max_ch + 1 > SIZE_MAX - bytes) return SCALPEL_ERR_OVERFLOW;
+    bytes += 2 * max_ch + 1;
+    block = SCALPEL_MALLOC(net->alloc_ctx, bytes);
+    if (block == NULL) return SCALPEL_ERR_NO_MEMORY;
+    wbuf = (float *)block;
+    bbuf = wbuf + max_w;
+    in_keep = (uint8_t *)(bbuf + max_rows + 1);
+    cur_keep = in_keep + max_ch;
+
+    st = scalpel_net_init(net->in_c, net->in_h, net->in_w, out);
+    if (st != SCALPEL_OK) goto fail;
+    out->alloc_ctx = net->alloc_ctx;
+    for (i = 0; i < (size_t)net->in_c; i++) in_keep[i] = 1;
+
+    for (l = 0; l < net->n_layers; l++) {
+        const scalpel_layer *ly = &net->layers[l];
+        scalpel_layer *nl = NULL;
+        int32_t kept = 0, kept_in = 0, per_ch, r, c, new_cols;
+        size_t dst = 0;
+        if (!scalpel__is_weighted(ly->kind)) {
+            /* relu / maxpool: same channels, nothing to cut; the kept set flows through. */
+            st = scalpel__net_append(out, ly->kind, 0, ly->kernel, ly->stride, ly->pad, &nl);
+            if (st != SCALPEL_OK) goto fail;
+            continue;
+        }
+        if (ly->in_c <= 0 || ly->cols % ly->in_c != 0) { st = SCALPEL_ERR_SHAPE; goto fail; }
+        per_ch = ly->cols / ly->in_c;
+        scalpel__layer_dense_weights(ly, wbuf);
+        kept = scalpel__prune_final_keep(keep[l], wbuf, ly->rows, ly->cols, round_to, cur_keep);
+        for (c = 0; c < ly->in_c; c++) kept_in += in_keep[c];
+        new_cols = kept_in * per_ch;
+        for (r = 0; r < ly->rows; r++) {
+            const float *src = wbuf + (size_t)r * (size_t)ly->cols;
+            if (!cur_keep[r]) continue;
+            for (c = 0; c < ly->in_c; c++) {
+                if (!in_keep[c]) continue;
+                memmove(wbuf + dst, src + (size_t)c * (size_t)per_ch, (size_t)per_ch * sizeof(float));
+                dst += (size_t)per_ch;
+            }
+        }
+        for (r = 0, i = 0; r < ly->rows; r++)
+            if (cur_keep[r]) bbuf[i++] = ly->b[r];
+        st = scalpel__net_append(out, ly->kind, kept, ly->kernel, ly->stride, ly->pad, &nl);
+        if (st != SCALPEL_OK) goto fail;
+        if (nl->rows != kept || nl->cols != new_cols) { st = SCALPEL_ERR_SHAPE; goto fail; }
+        st = scalpel__layer_set_dense(out, nl, wbuf, bbuf);
+        if (st != SCALPEL_OK) goto fail;
+        tmp = in_keep; in_keep = cur_keep; cur_keep = tmp;
+    }
+    SCALPEL_FREE(net->alloc_ctx, block);
+    return SCALPEL_OK;
+
+fail:
+    SCALPEL_FREE(net->alloc_ctx, block);
+    scalpel_net_free(out);
+    memset(out, 0, sizeof(*out));
+    return st;
+}
+#endif /* SCALPEL_NO_MALLOC */
+
+#ifdef __cplusplus
+}
+#endif
+
+
+/* ---------------------------------------------------------------------------------------- */
+/* >>hardware profiles and >>planner (implementation)                                        */
+/* ---------------------------------------------------------------------------------------- */
+/* The planner reads each weighted layer as it is stored (dense or grouped CSR with any G) and
+ * counts, without a dense copy, what a grouped kernel with the target's G would skip; it then
+ * applies the paper's per-class rule (section 2 of the method) or one of the baselines. Pack
+ * carries the decision out, one exact conversion per layer. Calibration measures this
+ * machine's break-even rates with the library's own kernels. */
+
+#include <string.h>
+#include <limits.h>
+#ifndef SCALPEL_NO_MALLOC
+#include <time.h>
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One built-in profile. The name is kept as a pointer here (the public struct copies it into
+ * its fixed array) so that the table stays a plain constant. */
+typedef struct scalpel__hw_entry {
+    const char *name;
+    int32_t hw_class, group, dtype, batch;
+    float mv_csr, mv_grouped, mm_csr, mm_grouped;
+    const char *note;
+} scalpel__hw_entry;
+
+/* The built-in profiles. Break-even rates are the paper's measurements (section 2 of the
+ * method, Yu et al., ISCA 2017) where it has them for that class of machine; elsewhere they are
+ * borrowed from the nearest measured machine, and the note says so: calibrate those with
+ * scalpel_hw_calibrate before trusting a decision near the threshold. */
+static const scalpel__hw_entry scalpel__hw_table[] = {
+    /* paper, Cortex-M4 100x100 q15, matrix-vector: CSR 68%, grouped (G = 2, SMLAD) 48%;
+     * matrix-matrix: CSR 73%, grouped 56% */
+    { "cortex-m4", SCALPEL_HW_LOW, 2, SCALPEL_DTYPE_Q15, 1, 0.68f, 0.48f, 0.73f, 0.56f,
+      "paper's Cortex-M4 100x100 q15 measurements (G = 2, SMLAD)" },
+    /* Cortex-M7 has the same 2 x q15 DSP SIMD as the M4: the M4 figures, not measured on an M7 */
+    { "cortex-m7", SCALPEL_HW_LOW, 2, SCALPEL_DTYPE_Q15, 1, 0.68f, 0.48f, 0.73f, 0.56f,
+      "Cortex-M4 figures as defaults (same 2 x q15 DSP SIMD); calibrate on the board" },
+    /* Cortex-M55 Helium: 128-bit vectors, 4 fp32 lanes; no paper figure, M4 ones borrowed */
+    { "cortex-m55", SCALPEL_HW_LOW, 4, SCALPEL_DTYPE_F32, 1, 0.68f, 0.48f, 0.73f, 0.56f,
+      "Helium fp32 (G = 4); Cortex-M4 figures as defaults, calibrate on the board" },
+    /* paper, Core i7-6700 (AVX2, 8 x fp32) with MKL: matrix-vector 4096x4096 CSR 52%, grouped
+     * (G = 8) 3%; matrix-matrix 128x1200 . 1200x729 CSR 79%, grouped about 84% */
+    { "x86-avx2", SCALPEL_HW_MODERATE, 8, SCALPEL_DTYPE_F32, 1, 0.52f, 0.03f, 0.79f, 0.84f,
+      "paper's Core i7-6700 (AVX2) measurements with MKL" },
+    /* AVX-512: 16 fp32 lanes; the i7 figures as defaults */
+    { "x86-avx512", SCALPEL_HW_MODERATE, 16, SCALPEL_DTYPE_F32, 1, 0.52f, 0.03f, 0.79f, 0.84f,
+      "AVX-512 (G = 16); Core i7 (AVX2) figures as defaults, calibrate" },
+    /* NEON: 128-bit vectors, 4 fp32 lanes; the i7 figures as defaults */
+    { "arm-neon", SCALPEL_HW_MODERATE, 4, SCALPEL_DTYPE_F32, 1, 0.52f, 0.03f, 0.79f, 0.84f,
+      "NEON (G = 4); Core i7 figures as defaults, calibrate" },
+    /* paper, GTX Titan X, 4096x4096 . 4096x50 with cuSPARSE: CSR 96.3%; no grouping on GPUs
+     * (G = 1, grouped never wins: 1.0); the paper has no matrix-vector figure, the same used */
+    { "cuda", SCALPEL_HW_HIGH, 1, SCALPEL_DTYPE_F32, 50, 0.963f, 1.0f, 0.963f, 1.0f,
+      "paper's GTX Titan X cuSPARSE measurement (batch 50); no grouping on GPUs" }
+};
+
+#define SCALPEL__HW_COUNT ((int32_t)(sizeof(scalpel__hw_table) / sizeof(scalpel__hw_table[0])))
+
+SCALPEL__PRIV int scalpel__hw_group_ok(int32_t g)
+{
+    return g == 1 || g == 2 || g == 4 || g == 8 || g == 16;
+}
+
+/* A break-even rate is a fraction; NaN fails both comparisons and so is refused too. */
+SCALPEL__PRIV int scalpel__hw_fraction_ok(float x)
+{
+    return x >= 0.0f && x <= 1.0f;
+}
+
+/* A profile may have been copied and edited by hand: every field the planner or calibration
+ * reads is checked (the name must be terminated inside its array; note is free text). */
+SCALPEL__PRIV scalpel_status scalpel__hw_check(const scalpel_hw_profile *hw)
+{
+    if (hw == NULL) return SCALPEL_ERR_NULL;
+    if (memchr(hw->name, 0, sizeof(hw->name)) == NULL) return SCALPEL_ERR_ARGUMENT;
+    if (hw->hw_class != SCALPEL_HW_LOW && hw->hw_class != SCALPEL_HW_MODERATE &&
+        hw->hw_class != SCALPEL_HW_HIGH)
+        return SCALPEL_ERR_ARGUMENT;
+    if (!scalpel__hw_group_ok(hw->group)) return SCALPEL_ERR_GROUP;
+    if (hw->dtype != SCALPEL_DTYPE_F32 && hw->dtype != SCALPEL_DTYPE_Q15 && hw->dtype != SCALPEL_DTYPE_Q7)
+        return SCALPEL_ERR_DTYPE;
+    if (hw->batch < 1) return SCALPEL_ERR_ARGUMENT;
+    if (!scalpel__hw_fraction_ok(hw->breakeven_mv_csr) || !scalpel__hw_fraction_ok(hw->breakeven_mv_grouped) ||
+        !scalpel__hw_fraction_ok(hw->breakeven_mm_csr) || !scalpel__hw_fraction_ok(hw->breakeven_mm_grouped))
+        return SCALPEL_ERR_ARGUMENT;
+    return SCALPEL_OK;
+}
+
+SCALPEL__PRIV void scalpel__hw_fill(const scalpel__hw_entry *e, const char *name, scalpel_hw_profile *out)
+{
+    size_t n = strlen(name);
+    memset(out, 0, sizeof(*out));
+    if (n >= sizeof(out->name)) n = sizeof(out->name) - 1;
+    memcpy(out->name, name, n);
+    out->hw_class = e->hw_class;
+    out->group = e->group;
+    out->dtype = e->dtype;
+    out->batch = e->batch;
+    out->breakeven_mv_csr = e->mv_csr;
+    out->breakeven_mv_grouped = e->mv_grouped;
+    out->breakeven_mm_csr = e->mm_csr;
+    out->breakeven_mm_grouped = e->mm_grouped;
+    out->note = e->note;
+}
+
+SCALPEL_API int32_t scalpel_hw_profile_count(void)
+{
+    return SCALPEL__HW_COUNT;
+}
+
+SCALPEL_API const char *scalpel_hw_profile_name(int32_t i)
+{
+    if (i < 0 || i >= SCALPEL__HW_COUNT) return NULL;
+    return scalpel__hw_table[i].name;
+}
+
+SCALPEL__PRIV const scalpel__hw_entry *scalpel__hw_find(const char *name)
+{
+    int32_t i;
+    for (i = 0; i < SCALPEL__HW_COUNT; i++)
+        if (strcmp(name, scalpel__hw_table[i].name) == 0) return &scalpel__hw_table[i];
+    return NULL;
+}
+
+SCALPEL_API scalpel_status scalpel_hw_profile_get(const char *name, scalpel_hw_profile *out)
+{
+    const scalpel__hw_entry *e;
+    if (out == NULL) return SCALPEL_ERR_NULL;
+    memset(out, 0, sizeof(*out));
+    if (name == NULL) return SCALPEL_ERR_NULL;
+    e = scalpel__hw_find(name);
+    if (e == NULL) return SCALPEL_ERR_ARGUMENT;
+    scalpel__hw_fill(e, e->name, out);
+    return SCALPEL_OK;
+}
+
+/* The kernels compiled into this program decide the profile, not the CPU it happens to run on:
+ * G must be the vector width the compiled kernels use. Two backends have no profile of their
+ * own and get a derived one: "x86-sse2" is the AVX2 profile with G = 4 (128-bit vectors; the
+ * i7 figures remain defaults), and "scalar" (plain C, SCALPEL_NO_SIMD or a Cortex-M without
+ * Helium) follows the Cortex-M4 rules (LOW class, G = 2, the M4 break-evens) with fp32 values,
+ * the only type the plain C kernels run. A backend this table does not know gives
+ * SCALPEL_ERR_UNSUPPORTED. */
+SCALPEL_API scalpel_status scalpel_hw_profile_host(scalpel_hw_profile *out)
+{
+    const char *b = scalpel_kernels_backend();
+    if (out == NULL) return SCALPEL_ERR_NULL;
+    memset(out, 0, sizeof(*out));
+    if (strcmp(b, "x86-avx512") == 0 || strcmp(b, "x86-avx2") == 0 || strcmp(b, "arm-neon") == 0)
+        return scalpel_hw_profile_get(b, out);
+    if (strcmp(b, "arm-mve") == 0) return scalpel_hw_profile_get("cortex-m55", out);
+    if (strcmp(b, "x86-sse2") == 0) {
+        scalpel__hw_fill(scalpel__hw_find("x86-avx2"), "x86-sse2", out);
+        out->group = 4;
+        out->note = "SSE2 (G = 4); Core i7 (AVX2) figures as defaults, calibrate";
+        return SCALPEL_OK;
+    }
+    if (strcmp(b, "scalar") == 0) {
+        scalpel__hw_fill(scalpel__hw_find("cortex-m4"), "scalar", out);
+        out->dtype = SCALPEL_DTYPE_F32;
+        out->note = "plain C fp32 kernels; Cortex-M4 rules and figures as defaults, calibrate";
+        return SCALPEL_OK;
+    }
+    return SCALPEL_ERR_UNSUPPORTED;
+}
+
+#ifndef SCALPEL_NO_MALLOC
+
+/* ---- calibration ------------------------------------------------------------------------ */
+
+/* xorshift64*: a local generator, so calibration keeps no global state and repeats exactly. */
+SCALPEL__PRIV uint32_t scalpel__hw_rand(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return (uint32_t)((*s * 0x2545F4914F6CDD1Dull) >> 32);
+}
+
+/* Values in +-[1/16, 1]: never zero by chance, so a rate of pruning is exactly the rate asked. */
+SCALPEL__PRIV void scalpel__hw_fill_random(float *p, size_t n, uint64_t *s)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        uint32_t u = scalpel__hw_rand(s);
+        float mag = 0.0625f + 0.9375f * (float)(u >> 8) * (1.0f / 16777216.0f);
+        p[i] = (u & 1u) ? -mag : mag;
+    }
+}
+
+/* w = src with exactly round(rate * groups) aligned groups of g zeroed, chosen uniformly over
+ * the whole matrix by selection sampling (Knuth's Algorithm S), so that the matrix carries the
+ * rate asked for without a per-row pattern a kernel could be lucky with. */
+SCALPEL__PRIV void scalpel__hw_prune_copy(const float *src, float *w, int32_t rows, int32_t cols,
+                                          int32_t g, double rate, uint64_t *s)
+{
+    int64_t per_row = ((int64_t)cols + g - 1) / g;
+    int64_t left = (int64_t)rows * per_row;
+    int64_t need = (int64_t)(rate * (double)left + 0.5);
+    int32_t r;
+    memcpy(w, src, (size_t)rows * (size_t)cols * sizeof(float));
+    for (r = 0; r < rows; r++) {
+        float *row = w + (size_t)r * (size_t)cols;
+        int64_t k;
+        for (k = 0; k < per_row; k++, left--) {
+            double u = (double)scalpel__hw_rand(s) * (1.0 / 4294967296.0);
+            if (need > 0 && u * (double)left < (double)need) {
+                int64_t c0 = k * g, c1 = c0 + g < cols ? c0 + g : cols;
+                memset(row + c0, 0, (size_t)(c1 - c0) * sizeof(float));
+                need--;
+            }
+        }
+    }
+}
+
+/* One timed operation: which kernel, and its operands. */
+typedef struct scalpel__hw_op {
+    int kind;                 /* 0 gemv, 1 spmv, 2 gemm, 3 spmm */
+    const float *w;
+    const scalpel_gcsr *m;
+    int32_t rows, cols, n;
+    const float *x;           /* x[cols] or B[cols x n] */
+    float *y;                 /* y[rows] or C[rows x n] */
+    long iters;
+    double t[5];
+} scalpel__hw_op;
+
+SCALPEL__PRIV void scalpel__hw_run(const scalpel__hw_op *op)
+{
+    switch (op->kind) {
+    case 0: scalpel_gemv_f32(op->w, op->rows, op->cols, op->x, op->y); break;
+    case 1: scalpel_gcsr_spmv_f32(op->m, op->x, op->y); break;
+    case 2: scalpel_gemm_f32(op->w, op->rows, op->cols, op->x, op->n, op->y); break;
+    default: scalpel_gcsr_spmm_f32(op->m, op->x, op->n, op->y); break;
+    }
+}
+
+/* Seconds of processor time for `iters` calls. clock() because it is the one timer C99 offers
+ * everywhere; its coarse tick is why every loop is made to last at least 2 ms. */
+SCALPEL__PRIV double scalpel__hw_loop(const scalpel__hw_op *op, long iters)
+{
+    clock_t t0 = clock();
+    long i;
+    for (i = 0; i < iters; i++) scalpel__hw_run(op);
+    return (double)(clock() - t0) / (double)CLOCKS_PER_SEC;
+}
+
+/* Times a set of operations that are compared with each other: each gets a loop of at least
+ * 2 ms, then five rounds run every operation's loop in turn, so a machine that slows down
+ * mid-way slows all of them alike; each time is the median of its five rounds per call. */
+SCALPEL__PRIV void scalpel__hw_measure(scalpel__hw_op *ops, int n_ops, double *median)
+{
+    int i, r, a, b;
+    for (i = 0; i < n_ops; i++) {
+        scalpel__hw_op *op = &ops[i];
+        op->iters = 1;
+        scalpel__hw_run(op);                  /* first touch: page faults, caches */
+        for (;;) {                            /* grow the loop to 2 ms, aiming at 2.4 */
+            double t = scalpel__hw_loop(op, op->iters);
+            if (t >= 0.002 || op->iters >= (1L << 24)) break;
+            op->iters = t < 0.0002 ? op->iters * 10 : (long)((double)op->iters * (0.0024 / t)) + 1;
+        }
+    }
+    for (r = 0; r < 5; r++)
+        for (i = 0; i < n_ops; i++)
+            ops[i].t[r] = scalpel__hw_loop(&ops[i], ops[i].iters) / (double)ops[i].iters;
+    for (i = 0; i < n_ops; i++) {
+        double *t = ops[i].t;
+        for (a = 1; a < 5; a++)               /* insertion sort of five samples */
+            for (b = a; b > 0 && t[b - 1] > t[b]; b--) {
+                double tmp = t[b]; t[b] = t[b - 1]; t[b - 1] = tmp;
+            }
+        median[i] = t[2];
+    }
+}
+
+/* Where a relative-time curve (sparse / dense at increasing rates) last crosses 1.0 from above:
+ * beyond that rate every measured point is faster than dense. Linear interpolation between the
+ * two points around the crossing; 0 when sparse already wins at every rate, 1 when it never
+ * wins at the highest rate. Taking the last crossing keeps a noisy dip at a low rate from
+ * being read as a break-even. */
+SCALPEL__PRIV float scalpel__hw_crossing(const double *rate, const double *rel, int n)
+{
+    int i, last = -1;
+    double f;
+    for (i = 0; i < n; i++)
+        if (rel[i] >= 1.0) last = i;
+    if (last < 0) return 0.0f;
+    if (last == n - 1) return 1.0f;
+    f = (rel[last] - 1.0) / (rel[last] - rel[last + 1]);
+    f = rate[last] + f * (rate[last + 1] - rate[last]);
+    if (f < 0.0) f = 0.0;
+    if (f > 1.0) f = 1.0;
+    return (float)f;
+}
+
+/* Measures rather than assumes: the break-even of a sparse kernel depends on cache sizes,
+ * memory bandwidth and the compiled vector width, which no table can know for every machine.
+ * One random matrix is pruned at each rate of the sweep (whole aligned groups of G for the
+ * grouped kernel, single weights for CSR) and each sparse kernel is timed against dense
+ * interleaved at that rate. Everything is computed into locals: on any failure hw is left as
+ * it was. With n == 0 only the matrix-vector rates are measured and the matrix-matrix ones are
+ * kept. The kernels measured are the fp32 ones (the only type of this version), whatever
+ * hw->dtype says. */
+SCALPEL_API scalpel_status scalpel_hw_calibrate(scalpel_hw_profile *hw, int32_t rows, int32_t cols, int32_t n)
+{
+    static const double rates[12] = { 0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99 };
+    double rel_mv_g[12], rel_mv_c[12], rel_mm_g[12], rel_mm_c[12];
+    size_t nw, nb, nc, total, i;
+    float *mem, *w0, *wp, *x, *y, *bm, *cm;
+    uint64_t seed = 0x5CA1BE15C0FFEEull;
+    scalpel_gcsr mg, mc;
+    scalpel_status st;
+    int k, j;
+    if (hw == NULL) return SCALPEL_ERR_NULL;
+    st = scalpel__hw_check(hw);
+    if (st != SCALPEL_OK) return st;
+    if (rows < 1 || cols < 1 || rows > 16384 || cols > 16384) return SCALPEL_ERR_SHAPE;
+    if (n < 0 || n > 4096) return SCALPEL_ERR_ARGUMENT;
+    /* every count below fits int32 (16384 * 16384 = 2^28, 16384 * 4096 = 2^26); the byte total
+     * is what can exceed a 32-bit size_t */
+    nw = (size_t)rows * (size_t)cols;
+    nb = (size_t)cols * (size_t)n;
+    nc = (size_t)rows * (size_t)n;
+    total = 2 * nw + (size_t)cols + (size_t)rows + nb + nc;
+    if (total > SIZE_MAX / sizeof(float)) return SCALPEL_ERR_OVERFLOW;
+    mem = (float *)SCALPEL_MALLOC(NULL, total * sizeof(float));
+    if (mem == NULL) return SCALPEL_ERR_NO_MEMORY;
+    w0 = mem;
+    wp = w0 + nw;
+    x = wp + nw;
+    y = x + cols;
+    bm = y + rows;
+    cm = bm + nb;
+    scalpel__hw_fill_random(w0, nw, &seed);
+    scalpel__hw_fill_random(x, (size_t)cols, &seed);
+    scalpel__hw_fill_random(bm, nb, &seed);
+    memset(&mg, 0, sizeof(mg));
+    memset(&mc, 0, sizeof(mc));
+    st = SCALPEL_OK;
+    for (k = 0; k < 12 && st == SCALPEL_OK; k++) {
+        scalpel__hw_op ops[3];
+        double med[3];
+        scalpel__hw_prune_copy(w0, wp, rows, cols, hw->group, rates[k], &seed);
+        st = scalpel_gcsr_from_dense(wp, rows, cols, hw->group, &mg);
+        if (st != SCALPEL_OK) break;
+        scalpel__hw_prune_copy(w0, wp, rows, cols, 1, rates[k], &seed);
+        st = scalpel_gcsr_from_dense(wp, rows, cols, 1, &mc);
+        if (st != SCALPEL_OK) break;
+        for (j = 0; j < 2; j++) {
+            int mm = j == 1;
+            if (mm && n == 0) break;
+            memset(ops, 0, sizeof(ops));
+            ops[0].kind = mm ? 2 : 0;
+            ops[0].w = w0;
+            ops[1].kind = ops[2].kind = mm ? 3 : 1;
+            ops[1].m = &mg;
+            ops[2].m = &mc;
+            for (i = 0; i < 3; i++) {
+                ops[i].rows = rows;
+                ops[i].cols = cols;
+                ops[i].n = n;
+                ops[i].x = mm ? bm : x;
+                ops[i].y = mm ? cm : y;
+            }
+            scalpel__hw_measure(ops, 3, med);
+            if (med[0] <= 0.0) med[0] = 1e-12;   /* a clock that never ticked: avoid 0 / 0 */
+            if (mm) {
+                rel_mm_g[k] = med[1] / med[0];
+                rel_mm_c[k] = med[2] / med[0];
+            } else {
+                rel_mv_g[k] = med[1] / med[0];
+                rel_mv_c[k] = med[2] / med[0];
+            }
+        }
+        scalpel_gcsr_free(&mg);
+        scalpel_gcsr_free(&mc);
+    }
+    scalpel_gcsr_free(&mg);
+    scalpel_gcsr_free(&mc);
+    SCALPEL_FREE(NULL, mem);
+    if (st != SCALPEL_OK) return st;
+    hw->breakeven_mv_grouped = scalpel__hw_crossing(rates, rel_mv_g, 12);
+    hw->breakeven_mv_csr = scalpel__hw_crossing(rates, rel_mv_c, 12);
+    if (n > 0) {
+        hw->breakeven_mm_grouped = scalpel__hw_crossing(rates, rel_mm_g, 12);
+        hw->breakeven_mm_csr = scalpel__hw_crossing(rates, rel_mm_c, 12);
+    }
+    hw->note = "calibrated on this machine";
+    return SCALPEL_OK;
+}
+
+#endif /* SCALPEL_NO_MALLOC */
+
+/* ---- planner ---------------------------------------------------------------------------- */
+
+/* What a layer's weights look like to a grouped kernel with group g. */
+typedef struct scalpel__hw_stats {
+    int64_t total;     /* rows * cols */
+    int64_t zeros;     /* zero weights (stored zeros and weights not stored) */
+    int64_t groups;    /* aligned groups of g holding a nonzero weight: what GCSR(g) stores */
+    int64_t kept;      /* in-range weights of those groups: total - kept is what g skips */
+} scalpel__hw_stats;
+
+/* Counts without a dense copy (the planner must work under SCALPEL_NO_MALLOC). Dense storage is
+ * scanned group by group. Grouped storage (any stored G) is walked in column order: nonzero
+ * weights come in increasing column order within a row, so the aligned groups of the target g
+ * that hold one are counted by noticing when the group number changes, with no memory. */
+SCALPEL__PRIV void scalpel__hw_stats_of(const scalpel_layer *L, int32_t g, scalpel__hw_stats *s)
+{
+    int32_t rows = L->rows, cols = L->cols, r;
+    int64_t nonzero = 0;
+    memset(s, 0, sizeof(*s));
+    s->total = (int64_t)rows * cols;
+    if (L->storage == SCALPEL_STORAGE_DENSE) {
+        for (r = 0; r < rows; r++) {
+            const float *row = L->w + (size_t)r * (size_t)cols;
+            int32_t c0;
+            for (c0 = 0; c0 < cols; c0 += g) {
+                int32_t end = cols - c0 < g ? cols : c0 + g, c, any = 0;
+                for (c = c0; c < end; c++)
+                    if (row[c] != 0.0f) { any = 1; nonzero++; }
+                if (any) { s->groups++; s->kept += end - c0; }
+                if (cols - c0 <= g) break;     /* c0 + g would pass INT32_MAX near the top */
+            }
+        }
+    } else {
+        const scalpel_gcsr *m = &L->sparse;
+        const float *v = (const float *)m->values;
+        int32_t G = m->group;
+        for (r = 0; r < rows; r++) {
+            int64_t last = -1;
+            int32_t k, j;
+            for (k = m->row_ptr[r]; k < m->row_ptr[r + 1]; k++) {
+                int64_t c0 = (int64_t)scalpel_gcsr_col(m, k);
+                for (j = 0; j < G && c0 + j < cols; j++) {
+                    int64_t t;
+                    if (v[(size_t)k * (size_t)G + (size_t)j] == 0.0f) continue;
+                    nonzero++;
+                    t = (c0 + j) / g;
+                    if (t != last) {
+                        int64_t width = (int64_t)cols - t * g;
+                        last = t;
+                        s->groups++;
+                        s->kept += width < g ? width : g;
+                    }
+                }
+            }
+        }
+    }
+    s->zeros = s->total - nonzero;
+}
+
+/* Bytes of a layer stored as grouped CSR with g: exactly what scalpel_gcsr_bytes reports for
+ * the matrix scalpel_gcsr_from_dense would build (values, 16-bit indices up to 65536 columns,
+ * row pointers), plus the bias. Computed in 64 bits; 0 means it would not fit a size_t. */
+SCALPEL__PRIV size_t scalpel__hw_gcsr_bytes(int32_t rows, int32_t cols, int64_t groups, int32_t g)
+{
+    uint64_t idx = cols <= 65536 ? 2u : 4u;
+    uint64_t b = (uint64_t)groups * (uint64_t)g * 4u + (uint64_t)groups * idx +
+                 ((uint64_t)rows + 1u) * 4u + (uint64_t)rows * 4u;
+    if (b > (uint64_t)SIZE_MAX) return 0;
+    return (size_t)b;
+}
+
+SCALPEL_API scalpel_status scalpel_plan_net(const scalpel_net *net, const scalpel_hw_profile *hw,
+                                            scalpel_plan_mode mode, scalpel_plan *out)
+{
+    int32_t i;
+    scalpel_status st;
+    if (out == NULL) return SCALPEL_ERR_NULL;
+    memset(out, 0, sizeof(*out));
+    if (net == NULL || hw == NULL) return SCALPEL_ERR_NULL;
+    if (mode != SCALPEL_PLAN_SCALPEL && mode != SCALPEL_PLAN_TRADITIONAL &&
+        mode != SCALPEL_PLAN_OPTIMIZED && mode != SCALPEL_PLAN_DENSE)
+        return SCALPEL_ERR_ARGUMENT;
+    st = scalpel__hw_check(hw);
+    if (st != SCALPEL_OK) return st;
+    st = scalpel_net_validate(net);
+    if (st != SCALPEL_OK) return st;
+    out->mode = (int32_t)mode;
+    out->n_layers = net->n_layers;
+    out->hw = *hw;
+    for (i = 0; i < net->n_layers; i++) {
+        const scalpel_layer *L = &net->layers[i];
+        scalpel_layer_plan *p = &out->layers[i];
+        scalpel__hw_stats s, s1;
+        int32_t g;
+        int64_t positions, dense_vals;
+        size_t dense_bytes;
+        int grouped;
+        p->storage = SCALPEL_STORAGE_DENSE;
+        if (!scalpel__is_weighted(L->kind)) {
+            p->technique = SCALPEL_TECHNIQUE_NONE;
+            p->reason = "no weights: nothing to prune or pack";
+            continue;
+        }
+        positions = L->kind == SCALPEL_LAYER_CONV2D ? (int64_t)L->out_h * L->out_w : 1;
+        p->kernel_mm = (L->kind == SCALPEL_LAYER_CONV2D || hw->batch > 1) ? 1 : 0;
+        /* the rate that matters is the one of the kernel the mode would use: the profile's G
+         * for Scalpel, single weights (CSR) for the baselines and dense mode */
+        g = mode == SCALPEL_PLAN_SCALPEL ? hw->group : 1;
+        scalpel__hw_stats_of(L, g, &s);
+        if (g == 1) s1 = s; else scalpel__hw_stats_of(L, 1, &s1);
+        p->zero_rate = s.total > 0 ? (float)((double)s1.zeros / (double)s.total) : 0.0f;
+        p->rate = s.total > 0 ? (float)((double)(s.total - s.kept) / (double)s.total) : 0.0f;
+        dense_vals = s.total;
+        if ((uint64_t)dense_vals * 4u + (uint64_t)L->rows * 4u > (uint64_t)SIZE_MAX) return SCALPEL_ERR_OVERFLOW;
+        dense_bytes = (size_t)dense_vals * sizeof(float) + (size_t)L->rows * sizeof(float);
+        p->bytes_now = L->storage == SCALPEL_STORAGE_GCSR
+                     ? scalpel_gcsr_bytes(&L->sparse) + (size_t)L->rows * sizeof(float) : dense_bytes;
+        p->macs_dense = dense_vals * positions;
+        grouped = 0;
+        switch (mode) {
+        case SCALPEL_PLAN_SCALPEL: {
+            /* a G of 1 makes the "grouped" kernel plain CSR: its break-even is the CSR one */
+            float be_g = p->kernel_mm ? (g == 1 ? hw->breakeven_mm_csr : hw->breakeven_mm_grouped)
+                                      : (g == 1 ? hw->breakeven_mv_csr : hw->breakeven_mv_grouped);
+            p->break_even = be_g;
+            if (hw->hw_class == SCALPEL_HW_HIGH) {
+                p->technique = SCALPEL_TECHNIQUE_NODES;
+                p->reason = "high-parallelism target: node pruning, dense kernels";
+            } else if (hw->hw_class == SCALPEL_HW_MODERATE && L->kind == SCALPEL_LAYER_CONV2D) {
+                p->technique = SCALPEL_TECHNIQUE_NODES;
+                p->reason = "moderate-parallelism target: convolutions take node pruning and stay dense";
+            } else {
+                p->technique = SCALPEL_TECHNIQUE_WEIGHT_GROUPS;
+                grouped = p->rate > be_g;
+                p->reason = grouped ? "grouped rate above the kernel's break-even: grouped CSR is faster"
+                                    : "grouped rate not above the kernel's break-even: dense is faster";
+            }
+            break;
+        }
+        case SCALPEL_PLAN_TRADITIONAL:
+            p->technique = SCALPEL_TECHNIQUE_WEIGHTS;
+            p->break_even = 0.0f;
+            grouped = s1.zeros > 0;
+            p->reason = grouped ? "traditional baseline: CSR for a layer with zero weights"
+                                : "traditional baseline: no zero weight, dense";
+            break;
+        case SCALPEL_PLAN_OPTIMIZED:
+            p->technique = SCALPEL_TECHNIQUE_WEIGHTS;
+            p->break_even = 0.5f;
+            /* integers, so that exactly half pruned is CSR ("more than 50% remain" is dense) */
+            grouped = s1.zeros > 0 && 2 * s1.zeros >= s.total;
+            p->reason = grouped ? "optimized baseline: at least half the weights pruned, CSR"
+                                : "optimized baseline: more than half the weights remain, dense";
+            break;
+        default: /* SCALPEL_PLAN_DENSE */
+            p->technique = SCALPEL_TECHNIQUE_NONE;
+            p->break_even = 1.0f;
+            p->reason = "dense mode: every layer dense";
+            break;
+        }
+        if (grouped && s.groups * (int64_t)g > (int64_t)INT32_MAX) {
+            grouped = 0;          /* more stored values than grouped CSR can index */
+            p->reason = "too many stored values for grouped CSR: dense";
+        }
+        if (grouped) {
+            p->storage = SCALPEL_STORAGE_GCSR;
+            p->group = g;
+            p->bytes_planned = scalpel__hw_gcsr_bytes(L->rows, L->cols, s.groups, g);
+            if (p->bytes_planned == 0) return SCALPEL_ERR_OVERFLOW;
+            p->macs_planned = s.groups * g * positions;
+        } else {
+            p->bytes_planned = dense_bytes;
+            p->macs_planned = p->macs_dense;
+        }
+    }
+    return SCALPEL_OK;
+}
+
+#ifndef SCALPEL_NO_MALLOC
+
+/* A plan may come from anywhere (edited by hand, kept from another network): every field pack
+ * or a reader of the plan relies on is checked against the network before anything changes. */
+SCALPEL__PRIV scalpel_status scalpel__hw_plan_check(const scalpel_net *net, const scalpel_plan *plan)
+{
+    int32_t i;
+    scalpel_status st;
+    if (plan->mode < SCALPEL_PLAN_SCALPEL || plan->mode > SCALPEL_PLAN_DENSE) return SCALPEL_ERR_ARGUMENT;
+    if (plan->n_layers != net->n_layers) return SCALPEL_ERR_SHAPE;
+    st = scalpel__hw_check(&plan->hw);
+    if (st != SCALPEL_OK) return st;
+    for (i = 0; i < plan->n_layers; i++) {
+        const scalpel_layer_plan *p = &plan->layers[i];
+        if (p->technique < SCALPEL_TECHNIQUE_NONE || p->technique > SCALPEL_TECHNIQUE_NODES)
+            return SCALPEL_ERR_ARGUMENT;
+        if (p->kernel_mm != 0 && p->kernel_mm != 1) return SCALPEL_ERR_ARGUMENT;
+        if (!scalpel__hw_fraction_ok(p->zero_rate) || !scalpel__hw_fraction_ok(p->rate) ||
+            !scalpel__hw_fraction_ok(p->break_even))
+            return SCALPEL_ERR_ARGUMENT;
+        if (p->macs_dense < 0 || p->macs_planned < 0) return SCALPEL_ERR_ARGUMENT;
+        if (p->storage == SCALPEL_STORAGE_DENSE) {
+            if (p->group != 0) return SCALPEL_ERR_GROUP;
+        } else if (p->storage == SCALPEL_STORAGE_GCSR) {
+            if (!scalpel__is_weighted(net->layers[i].kind)) return SCALPEL_ERR_ARGUMENT;
+            if (!scalpel__hw_group_ok(p->group)) return SCALPEL_ERR_GROUP;
+        } else {
+            return SCALPEL_ERR_ARGUMENT;
+        }
+    }
+    return SCALPEL_OK;
+}
+
+/* Each layer is converted through its dense weights, so every conversion is exact: grouped CSR
+ * with any G stores every nonzero weight and the same bias. Layers are converted one at a time;
+ * if one fails (out of memory), the layers already converted and the ones not yet converted
+ * all still compute the same function as before, so the network stays usable (only partly
+ * packed) and the error is returned. The temporary dense copy is the largest layer's. */
+SCALPEL_API scalpel_status scalpel_net_pack(scalpel_net *net, const scalpel_plan *plan)
+{
+    int32_t i;
+    size_t most = 0;
+    float *tmp;
+    scalpel_status st;
+    if (net == NULL || plan == NULL) return SCALPEL_ERR_NULL;
+    st = scalpel_net_validate(net);
+    if (st != SCALPEL_OK) return st;
+    st = scalpel__hw_plan_check(net, plan);
+    if (st != SCALPEL_OK) return st;
+    for (i = 0; i < net->n_layers; i++) {
+        const scalpel_layer *L = &net->layers[i];
+        const scalpel_layer_plan *p = &plan->layers[i];
+        int32_t now_g = L->storage == SCALPEL_STORAGE_GCSR ? L->sparse.group : 0;
+        /* validated: rows * cols fits int32, so this sum cannot overflow a size_t */
+        size_t need = (size_t)L->rows * (size_t)L->cols + (size_t)L->rows;
+        if (!scalpel__is_weighted(L->kind)) continue;
+        if (p->storage == L->storage && p->group == now_g) continue;
+        if (need > most) most = need;
+    }
+    if (most == 0) return SCALPEL_OK;              /* already as planned */
+    if (most > SIZE_MAX / sizeof(float)) return SCALPEL_ERR_OVERFLOW;
+    tmp = (float *)SCALPEL_MALLOC(net->alloc_ctx, most * sizeof(float));
+    if (tmp == NULL) return SCALPEL_ERR_NO_MEMORY;
+    for (i = 0; i < net->n_layers && st == SCALPEL_OK; i++) {
+        scalpel_layer *L = &net->layers[i];
+        const scalpel_layer_plan *p = &plan->layers[i];
+        int32_t now_g = L->storage == SCALPEL_STORAGE_GCSR ? L->sparse.group : 0;
+        size_t nw = (size_t)L->rows * (size_t)L->cols;
+        float *bias = tmp + nw;
+        if (!scalpel__is_weighted(L->kind)) continue;
+        if (p->storage == L->storage && p->group == now_g) continue;
+        scalpel__layer_dense_weights(L, tmp);
+        /* the bias is copied out too: the layer's old block, which holds it, is released */
+        memcpy(bias, L->b, (size_t)L->rows * sizeof(float));
+        if (p->storage == SCALPEL_STORAGE_DENSE) {
+            st = scalpel__layer_set_dense(net, L, tmp, bias);
+        } else {
+            scalpel_gcsr m;
+            st = scalpel_gcsr_from_dense_ctx(tmp, L->rows, L->cols, p->group, net->alloc_ctx, &m);
+            if (st == SCALPEL_OK) {
+                st = scalpel__layer_set_gcsr(net, L, &m, bias);
+                scalpel_gcsr_free(&m);
+            }
+        }
+    }
+    SCALPEL_FREE(net->alloc_ctx, tmp);
+    return st;
+}
+
+#endif /* SCALPEL_NO_MALLOC */
+
+#ifdef __cplusplus
+}
+#endif
+
+
+/* ---------------------------------------------------------------------------------------- */
+/* >>export and import (implementation): C-header export                                     */
+/* ---------------------------------------------------------------------------------------- */
+/*
+ * scalpel_net_export_c writes a header that needs nothing but scalpel.h: arrays named
+ * <name>_l<i>_w, _b, _row_ptr, _col_idx, _values (only those a layer has) and
+ * `static const scalpel_net <name>`, built with positional initializers so that the same text
+ * compiles as C99 and as C++. Floats are printed with 9 significant digits, which reads back
+ * as the same float in every conforming compiler, so the firmware computes with exactly the
+ * weights the host had. The header refuses, with #error, a scalpel.h whose scalpel_net may
+ * be laid out differently (another major.minor version, another model format version).
+ */
+
+#ifndef SCALPEL_NO_MALLOC
+
+#include <stdio.h>
+#include <string.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The longest name accepted: every array name adds at most "_l31_row_ptr" to it, and the
+ * result stays well within the 63 significant characters C99 promises for identifiers. */
+#define SCALPEL__EX_MAX_NAME 48
+
+/* name must be usable as it stands for `static const scalpel_net name` and as the prefix of the
+ * array names: a C identifier, not a keyword of C99 or C++, and not one of the identifiers the
+ * standards reserve (leading underscore followed by an underscore or a capital). */
+SCALPEL__PRIV int scalpel__ex_name_ok(const char *name)
+{
+    static const char *const keywords[] = {
+        "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else",
+        "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long", "register",
+        "restrict", "return", "short", "signed", "sizeof", "static", "struct", "switch",
+        "typedef", "union", "unsigned", "void", "volatile", "while", "_Bool", "_Complex",
+        "_Imaginary", "alignas", "alignof", "and", "and_eq", "asm", "bitand", "bitor", "bool",
+        "catch", "char16_t", "char32_t", "class", "compl", "constexpr", "const_cast",
+        "decltype", "delete", "dynamic_cast", "explicit", "export", "false", "friend",
+        "mutable", "namespace", "new", "noexcept", "not", "not_eq", "nullptr", "operator", "or",
+        "or_eq", "private", "protected", "public", "reinterpret_cast", "static_assert",
+        "static_cast", "template", "this", "thread_local", "throw", "true", "try", "typeid",
+        "typename", "using", "virtual", "wchar_t", "xor", "xor_eq", "NULL" };
+    size_t i, n;
+    if (name == NULL) return 0;
+    n = strlen(name);
+    if (n == 0 || n > SCALPEL__EX_MAX_NAME) return 0;
+    for (i = 0; i < n; i++) {
+        char c = name[i];
+        int alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+        int digit = c >= '0' && c <= '9';
+        if (!alpha && !(digit && i > 0)) return 0;
+    }
+    if (name[0] == '_' && (name[1] == '_' || (name[1] >= 'A' && name[1] <= 'Z'))) return 0;
+    for (i = 0; i < sizeof(keywords) / sizeof(keywords[0]); i++)
+        if (strcmp(name, keywords[i]) == 0) return 0;
+    return 1;
+}
+
+/* 1 when every weight and bias of the (valid) network is finite: a NaN or an infinity has no
+ * portable literal, and a network holding one is a bug to report, not to ship. */
+SCALPEL__PRIV int scalpel__ex_finite(const scalpel_net *net)
+{
+    int32_t i;
+    for (i = 0; i < net->n_layers; i++) {
+        const scalpel_layer *L = &net->layers[i];
+        const float *arrays[2];
+        size_t counts[2], j;
+        int a;
+        if (!scalpel__is_weighted(L->kind)) continue;
+        arrays[0] = L->b;
+        counts[0] = (size_t)L->rows;
+        if (L->storage == SCALPEL_STORAGE_DENSE) {
+            arrays[1] = L->w;
+            counts[1] = (size_t)L->rows * (size_t)L->cols;
+        } else {
+            arrays[1] = (const float *)L->sparse.values;
+            counts[1] = (size_t)L->sparse.nnz_groups * (size_t)L->sparse.group;
+        }
+        for (a = 0; a < 2; a++)
+            for (j = 0; j < counts[a]; j++) {
+                uint32_t bits;
+                memcpy(&bits, arrays[a] + j, 4);
+                if ((bits & 0x7f800000u) == 0x7f800000u) return 0;
+            }
+    }
+    return 1;
+}
+
+/* Prints one finite float as a C literal that reads back as the same float: 9 significant
+ * digits, a '.' or exponent so that the 'f' suffix is legal, "-0.0f" for negative zero. The
+ * decimal separator is forced to '.' in case the program changed its locale. */
+SCALPEL__PRIV int scalpel__ex_float(FILE *f, float v)
+{
+    char s[48];
+    int i, has_point = 0, len = sprintf(s, "%.9g", (double)v);
+    if (len <= 0 || len > 40) return -1;
+    for (i = 0; i < len; i++) {
+        char c = s[i];
+        if ((c >= '0' && c <= '9') || c == '-' || c == '+') continue;
+        if (c == 'e' || c == 'E') { has_point = 1; continue; }
+        s[i] = '.';
+        has_point = 1;
+    }
+    if (!has_point) { s[len++] = '.'; s[len++] = '0'; }
+    s[len++] = 'f';
+    s[len] = 0;
+    return fputs(s, f) < 0 ? -1 : 0;
+}
+
+/* Writes `static const float <name>_l<i>_<what>[n] = { ... };` eight values a line. */
+SCALPEL__PRIV int scalpel__ex_floats(FILE *f, const char *name, int32_t layer, const char *what,
+                                     const float *v, size_t n)
+{
+    size_t j;
+    int bad = fprintf(f, "SCALPEL_EXPORT_ALIGN16 static const float %s_l%d_%s[%lu] = {", name, (int)layer,
+                      what, (unsigned long)n) < 0;
+    for (j = 0; j < n && !bad; j++) {
+        bad |= fputs(j % 8 == 0 ? "\n    " : " ", f) < 0;
+        bad |= scalpel__ex_float(f, v[j]) < 0;
+        if (j + 1 < n) bad |= fputc(',', f) == EOF;
+    }
+    bad |= fputs("\n};\n", f) < 0;
+    return bad ? -1 : 0;
+}
+
+/* The integer arrays of a grouped-CSR layer: int32 row pointers, uint16/uint32 columns. */
+SCALPEL__PRIV int scalpel__ex_gcsr(FILE *f, const char *name, int32_t layer, const scalpel_gcsr *s)
+{
+    int32_t j;
+    int bad = fprintf(f, "SCALPEL_EXPORT_ALIGN16 static const int32_t %s_l%d_row_ptr[%ld] = {", name, (int)layer,
+                      (long)s->rows + 1) < 0;
+    for (j = 0; j <= s->rows && !bad; j++)
+        bad |= fprintf(f, "%s%ld%s", j % 12 == 0 ? "\n    " : " ", (long)s->row_ptr[j], j < s->rows ? "," : "") < 0;
+    bad |= fputs("\n};\n", f) < 0;
+    if (s->nnz_groups == 0 || bad) return bad ? -1 : 0;
+    bad |= fprintf(f, "SCALPEL_EXPORT_ALIGN16 static const %s %s_l%d_col_idx[%ld] = {",
+                   s->index_bits == 16 ? "uint16_t" : "uint32_t", name, (int)layer, (long)s->nnz_groups) < 0;
+    for (j = 0; j < s->nnz_groups && !bad; j++)
+        bad |= fprintf(f, "%s%luu%s", j % 12 == 0 ? "\n    " : " ", (unsigned long)scalpel_gcsr_col(s, j),
+                       j + 1 < s->nnz_groups ? "," : "") < 0;
+    bad |= fputs("\n};\n", f) < 0;
+    if (bad) return -1;
+    return scalpel__ex_floats(f, name, layer, "values", (const float *)s->values,
+                              (size_t)s->nnz_groups * (size_t)s->group);
+}
+
+/* One positional initializer for net->layers[i] (every field given, so -Wextra's
+ * missing-initializer warning stays quiet in C and C++). */
+SCALPEL__PRIV int scalpel__ex_layer(FILE *f, const char *name, int32_t i, const scalpel_layer *L)
+{
+    int bad, weighted = scalpel__is_weighted(L->kind), gcsr = weighted && L->storage == SCALPEL_STORAGE_GCSR;
+    char w[80], b[80];
+    if (weighted && !gcsr) sprintf(w, "%s_l%d_w", name, (int)i);
+    else strcpy(w, "NULL");
+    if (weighted) sprintf(b, "%s_l%d_b", name, (int)i);
+    else strcpy(b, "NULL");
+    bad = fprintf(f, "        { %d, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %d, %s,\n",
+                  (int)L->kind, (long)L->in_c, (long)L->in_h, (long)L->in_w, (long)L->out_c, (long)L->out_h,
+                  (long)L->out_w, (long)L->kernel, (long)L->stride, (long)L->pad, (long)L->rows, (long)L->cols,
+                  (int)L->storage, w) < 0;
+    if (gcsr) {
+        const scalpel_gcsr *s = &L->sparse;
+        if (s->nnz_groups > 0)
+            bad |= fprintf(f, "          { %ld, %ld, %d, %d, SCALPEL_DTYPE_F32, %ld, (int32_t *)%s_l%d_row_ptr,\n"
+                              "            (void *)%s_l%d_col_idx, (void *)%s_l%d_values, NULL, NULL },\n",
+                           (long)s->rows, (long)s->cols, (int)s->group, (int)s->index_bits, (long)s->nnz_groups,
+                           name, (int)i, name, (int)i, name, (int)i) < 0;
+        else
+            bad |= fprintf(f, "          { %ld, %ld, %d, %d, SCALPEL_DTYPE_F32, 0, (int32_t *)%s_l%d_row_ptr,"
+                              " NULL, NULL, NULL, NULL },\n",
+                           (long)s->rows, (long)s->cols, (int)s->group, (int)s->index_bits, name, (int)i) < 0;
+    } else {
+        bad |= fputs("          { 0, 0, 0, 0, SCALPEL_DTYPE_F32, 0, NULL, NULL, NULL, NULL, NULL },\n", f) < 0;
+    }
+    bad |= fprintf(f, "          %s, NULL }", b) < 0;
+    return bad ? -1 : 0;
+}
+
+/* The whole header. Returns 0, or -1 when a write failed (the caller checks the stream too). */
+SCALPEL__PRIV int scalpel__ex_write(FILE *f, const scalpel_net *net, const char *name)
+{
+    int32_t i;
+    int bad = fprintf(f,
+        "/* %s: a Scalpel network exported by scalpel_net_export_c (Scalpel %s, model format %d).\n"
+        " * Generated file: do not edit. Input %ld x %ld x %ld (CHW), %ld layers, %lu weight bytes.\n"
+        " * Use: #include \"scalpel.h\" first (the implementation compiled somewhere in the program),\n"
+        " * then this header; `%s` is a ready scalpel_net for scalpel_net_forward, with no\n"
+        " * allocation (a static workspace of scalpel_net_workspace_size(&%s, batch) bytes). */\n"
+        "#ifndef SCALPEL_NET_EXPORT_%s_H\n#define SCALPEL_NET_EXPORT_%s_H\n\n"
+        "#if !defined(SCALPEL_H) || !defined(SCALPEL_NET_FORMAT_VERSION)\n"
+        "#error \"include scalpel.h before this exported network (%s)\"\n#endif\n"
+        "#if SCALPEL_NET_FORMAT_VERSION != %d || SCALPEL_VERSION_NUMBER / 100 != %d\n"
+        "#error \"this exported network (%s) was written by Scalpel %s: scalpel_net may differ in this version\"\n"
+        "#endif\n\n"
+        "#ifndef SCALPEL_EXPORT_ALIGN16\n"
+        "#if defined(__GNUC__) || defined(__clang__)\n"
+        "#define SCALPEL_EXPORT_ALIGN16 __attribute__((aligned(16)))\n"
+        "#elif defined(_MSC_VER)\n"
+        "#define SCALPEL_EXPORT_ALIGN16 __declspec(align(16))\n"
+        "#else\n"
+        "#define SCALPEL_EXPORT_ALIGN16\n"
+        "#endif\n#endif\n"
+        "#ifndef SCALPEL_EXPORT_UNUSED\n"
+        "#if defined(__GNUC__) || defined(__clang__)\n"
+        "#define SCALPEL_EXPORT_UNUSED __attribute__((unused))\n"
+        "#else\n"
+        "#define SCALPEL_EXPORT_UNUSED\n"
+        "#endif\n#endif\n\n",
+        name, SCALPEL_VERSION_STRING, SCALPEL_NET_FORMAT_VERSION, (long)net->in_c, (long)net->in_h,
+        (long)net->in_w, (long)net->n_layers, (unsigned long)scalpel_net_weight_bytes(net), name, name,
+        name, name, name, SCALPEL_NET_FORMAT_VERSION, SCALPEL_VERSION_NUMBER / 100, name,
+        SCALPEL_VERSION_STRING) < 0;
+    for (i = 0; i < net->n_layers && !bad; i++) {
+        const scalpel_layer *L = &net->layers[i];
+        bad |= fprintf(f, "/* layer %d: %s, %ld x %ld x %ld -> %ld x %ld x %ld%s */\n", (int)i,
+                       scalpel_layer_kind_name(L->kind), (long)L->in_c, (long)L->in_h, (long)L->in_w,
+                       (long)L->out_c, (long)L->out_h, (long)L->out_w,
+                       !scalpel__is_weighted(L->kind) ? ""
+                       : L->storage == SCALPEL_STORAGE_DENSE ? ", dense" : ", grouped CSR") < 0;
+        if (!scalpel__is_weighted(L->kind) || bad) continue;
+        if (L->storage == SCALPEL_STORAGE_DENSE)
+            bad |= scalpel__ex_floats(f, name, i, "w", L->w, (size_t)L->rows * (size_t)L->cols) < 0;
+        else
+            bad |= scalpel__ex_gcsr(f, name, i, &L->sparse) < 0;
+        if (!bad) bad |= scalpel__ex_floats(f, name, i, "b", L->b, (size_t)L->rows) < 0;
+    }
+    if (bad) return -1;
+    bad |= fprintf(f, "\nSCALPEL_EXPORT_UNUSED static const scalpel_net %s = {\n    %ld, %ld, %ld, %ld,\n    {\n",
+                   name, (long)net->in_c, (long)net->in_h, (long)net->in_w, (long)net->n_layers) < 0;
+    for (i = 0; i < net->n_layers && !bad; i++) {
+        bad |= scalpel__ex_layer(f, name, i, &net->layers[i]) < 0;
+        bad |= fputs(i + 1 < net->n_layers ? ",\n" : "\n", f) < 0;
+    }
+    if (net->n_layers == 0) /* C forbids empty braces: one all-zero layer, unused */
+        bad |= fputs("        { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL,\n"
+                     "          { 0, 0, 0, 0, SCALPEL_DTYPE_F32, 0, NULL, NULL, NULL, NULL, NULL }, NULL, NULL }\n", f) < 0;
+    bad |= fprintf(f, "    },\n    NULL, NULL\n};\n\n#endif /* SCALPEL_NET_EXPORT_%s_H */\n", name) < 0;
+    return bad ? -1 : 0;
+}
+
+SCALPEL_API scalpel_status scalpel_net_export_c(const scalpel_net *net, const char *name, const char *path)
+{
+    char *tmp = NULL;
+    FILE *f = NULL;
+    scalpel_status st;
+    if (net == NULL || name == NULL || path == NULL) return SCALPEL_ERR_NULL;
+    st = scalpel_net_validate(net);
+    if (st != SCALPEL_OK) return st;
+    if (!scalpel__ex_name_ok(name)) return SCALPEL_ERR_ARGUMENT;
+    if (!scalpel__ex_finite(net)) return SCALPEL_ERR_ARGUMENT;
+    st = scalpel__nf_tmp_open(path, net->alloc_ctx, &tmp, &f);
+    if (st != SCALPEL_OK) return st;
+    if (scalpel__ex_write(f, net, name) != 0) st = SCALPEL_ERR_IO;
+    return scalpel__nf_tmp_close(f, tmp, path, net->alloc_ctx, st);
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SCALPEL_NO_MALLOC */
+
+
+/* ======================================================================================== */
+/* >>safetensors                                                                             */
+/* ======================================================================================== */
+
+/* safetensors reader: PyTorch / Hugging Face weights straight into a scalpel_net.
+ *
+ * FORMAT
+ *   offset  size  field
+ *   0       8     N: header length, unsigned little-endian
+ *   8       N     UTF-8 JSON object: "name": {"dtype": "F32", "shape": [d0, ...],
+ *                 "data_offsets": [begin, end]}, ..., plus at most one "__metadata__"
+ *                 object of string -> string
+ *   8 + N   D     the data region; a tensor's bytes are [begin, end) relative to its start,
+ *                 row-major, little-endian
+ *
+ * WHAT IS VALIDATED, on every scalpel_safetensors_find, for every entry (not only the one asked
+ * for), before any byte is trusted:
+ *   - 8 <= size, N <= size - 8 (else SCALPEL_ERR_TRUNCATED), 2 <= N <= 100,000,000, the header
+ *     starts with '{';
+ *   - strict JSON (RFC 8259): strings are valid UTF-8 with no control characters, escapes are
+ *     \" \\ \/ \b \f \n \r \t \uXXXX with surrogates paired; nothing but whitespace after the
+ *     object; unknown keys of a tensor entry are skipped, nested at most 64 deep;
+ *   - every tensor has exactly one dtype (a safetensors dtype name), shape (non-negative
+ *     integers that fit int64) and data_offsets (two of them); names are unique;
+ *   - end - begin == product(shape) * element size, computed with overflow checks;
+ *     begin <= end, end <= D (else SCALPEL_ERR_TRUNCATED);
+ *   - the tensors tile the data region exactly: no overlap, no gap, nothing after the last
+ *     (the official reader's rule; empty tensors may sit on any tile boundary);
+ *   - at most 16384 tensors (more: SCALPEL_ERR_UNSUPPORTED).
+ *   Any other failure is SCALPEL_ERR_CORRUPT. Then, for the tensor asked for: absent is
+ *   SCALPEL_ERR_ARGUMENT; a dtype other than F32, F16 and BF16, more than 4 dimensions or a
+ *   name longer than 127 bytes is SCALPEL_ERR_UNSUPPORTED.
+ *
+ * IMPORT (scalpel_net_import_safetensors) is all-or-nothing: every tensor is found, checked
+ *   and converted into a temporary block before any layer changes, so on failure the network
+ *   is exactly as it was. Errors: a missing "<prefix>.weight", or as many "*.weight" tensors
+ *   as weighted layers not found (prefixes == NULL, n_prefixes must then be 0), or a value
+ *   that is not finite: SCALPEL_ERR_ARGUMENT; a tensor whose shape is not the layer's:
+ *   SCALPEL_ERR_SHAPE; the file's own errors as find reports them.
+ *
+ * COST
+ *   The parser walks the header in place and allocates nothing (about 2.5 KB of stack). Names
+ *   and ranges are compared pairwise, 64 tensors per walk of the header: a file with T
+ *   tensors costs 1 + T / 64 walks, a few milliseconds for a thousand tensors and about a
+ *   second at the cap of 16384. Call find once per tensor you need (import does exactly that).
+ */
+
+#define SCALPEL__ST_MAX_HEADER 100000000u
+#define SCALPEL__ST_MAX_TENSORS 16384
+#define SCALPEL__ST_MAX_DEPTH 64
+#define SCALPEL__ST_CHUNK 64
+
+/* A cursor over the header text. */
+typedef struct scalpel__st_cur {
+    const uint8_t *s;
+    size_t n;
+    size_t i;
+} scalpel__st_cur;
+
+/* One tensor entry as parsed from the header: its name as the raw (still escaped) bytes
+ * s[key_b, key_e) of the header, and everything else decoded. dtype indexes
+ * scalpel__st_dtypes. */
+typedef struct scalpel__st_entry {
+    size_t key_b, key_e;
+    int key_plain;         /* no escapes: the raw bytes are the name */
+    int32_t dtype;
+    int32_t ndim;          /* the real rank, possibly above 4 */
+    int64_t shape[4];      /* the first four dimensions */
+    int64_t count;
+    uint64_t begin, end;
+} scalpel__st_entry;
+
+/* Every dtype the safetensors format defines, with its size in bits, so that a file holding
+ * tensors we cannot convert still validates (their bytes are counted in the tiling), and only
+ * asking for one of them is refused. The first three are SCALPEL_ST_F32, _F16 and _BF16. */
+typedef struct scalpel__st_dtype {
+    const char *name;
+    int32_t bits;
+} scalpel__st_dtype;
+
+static const scalpel__st_dtype scalpel__st_dtypes[] = {
+    { "F32", 32 }, { "F16", 16 }, { "BF16", 16 },
+    { "F64", 64 }, { "I64", 64 }, { "U64", 64 }, { "I32", 32 }, { "U32", 32 },
+    { "I16", 16 }, { "U16", 16 }, { "I8", 8 }, { "U8", 8 }, { "BOOL", 8 },
+    { "F8_E5M2", 8 }, { "F8_E4M3", 8 }, { "F8_E8M0", 8 }, { "C64", 64 },
+    { "F6_E2M3", 6 }, { "F6_E3M2", 6 }, { "F4", 4 }
+};
+#define SCALPEL__ST_N_DTYPES ((int32_t)(sizeof(scalpel__st_dtypes) / sizeof(scalpel__st_dtypes[0])))
+
+SCALPEL__PRIV void scalpel__st_ws(scalpel__st_cur *c)
+{
+    while (c->i < c->n && (c->s[c->i] == ' ' || c->s[c->i] == '\t' || c->s[c->i] == '\n' ||
+                           c->s[c->i] == '\r'))
+        c->i++;
+}
+
+/* Consumes `ch` after optional whitespace, or reports the header corrupt. */
+SCALPEL__PRIV scalpel_status scalpel__st_expect(scalpel__st_cur *c, uint8_t ch)
+{
+    scalpel__st_ws(c);
+    if (c->i >= c->n || c->s[c->i] != ch) return SCALPEL_ERR_CORRUPT;
+    c->i++;
+    return SCALPEL_OK;
+}
+
+SCALPEL__PRIV int scalpel__st_hex(uint8_t ch)
+{
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+}
+
+/* Four hex digits at s[i..i+4), bounds already checked by the caller; -1 if not hex. */
+SCALPEL__PRIV int32_t scalpel__st_hex4(const uint8_t *s, size_t i)
+{
+    int32_t v = 0;
+    int k;
+    for (k = 0; k < 4; k++) {
+        int h = scalpel__st_hex(s[i + (size_t)k]);
+        if (h < 0) return -1;
+        v = v * 16 + h;
+    }
+    return v;
+}
+
+/* Length of the UTF-8 sequence starting at s[i] (< n), 0 if it is not well formed. Rejects
+ * overlong forms, surrogates and code points past U+10FFFF, as RFC 3629 does, so that two
+ * names that differ only in their encoding can never both pass. */
+SCALPEL__PRIV size_t scalpel__st_utf8_len(const uint8_t *s, size_t n, size_t i)
+{
+    uint8_t b0 = s[i];
+    size_t len, k;
+    uint32_t cp;
+    if (b0 < 0x80) return 1;
+    if (b0 >= 0xC2 && b0 <= 0xDF) { len = 2; cp = b0 & 0x1Fu; }
+    else if (b0 >= 0xE0 && b0 <= 0xEF) { len = 3; cp = b0 & 0x0Fu; }
+    else if (b0 >= 0xF0 && b0 <= 0xF4) { len = 4; cp = b0 & 0x07u; }
+    else return 0;
+    if (n - i < len) return 0;
+    for (k = 1; k < len; k++) {
+        if ((s[i + k] & 0xC0u) != 0x80u) return 0;
+        cp = (cp << 6) | (s[i + k] & 0x3Fu);
+    }
+    if (len == 3 && (cp < 0x800u || (cp >= 0xD800u && cp <= 0xDFFFu))) return 0;
+    if (len == 4 && (cp < 0x10000u || cp > 0x10FFFFu)) return 0;
+    return len;
+}
+
+/* Parses a JSON string at the cursor (which must be on its opening quote) and reports the
+ * raw bytes between the quotes, s[*b, *e). Everything a later decode relies on is checked
+ * here, so the decoders below never meet a malformed string. */
+SCALPEL__PRIV scalpel_status scalpel__st_string(scalpel__st_cur *c, size_t *b, size_t *e)
+{
+    const uint8_t *s = c->s;
+    size_t i = c->i, n = c->n;
+    if (i >= n || s[i] != '"') return SCALPEL_ERR_CORRUPT;
+    i++;
+    *b = i;
+    for (;;) {
+        uint8_t ch;
+        if (i >= n) return SCALPEL_ERR_CORRUPT; /* unterminated */
+        ch = s[i];
+        if (ch == '"') break;
+        if (ch < 0x20) return SCALPEL_ERR_CORRUPT;
+        if (ch == '\\') {
+            if (n - i < 2) return SCALPEL_ERR_CORRUPT;
+            ch = s[i + 1];
+            if (ch == '"' || ch == '\\' || ch == '/' || ch == 'b' || ch == 'f' || ch == 'n' ||
+                ch == 'r' || ch == 't') {
+                i += 2;
+            } else if (ch == 'u') {
+                int32_t u;
+                if (n - i < 6 || (u = scalpel__st_hex4(s, i + 2)) < 0) return SCALPEL_ERR_CORRUPT;
+                i += 6;
+                if (u >= 0xDC00 && u <= 0xDFFF) return SCALPEL_ERR_CORRUPT; /* lone low half */
+                if (u >= 0xD800 && u <= 0xDBFF) {
+                    int32_t lo;
+                    if (n - i < 6 || s[i] != '\\' || s[i + 1] != 'u') return SCALPEL_ERR_CORRUPT;
+                    lo = scalpel__st_hex4(s, i + 2);
+                    if (lo < 0xDC00 || lo > 0xDFFF) return SCALPEL_ERR_CORRUPT;
+                    i += 6;
+                }
+            } else {
+                return SCALPEL_ERR_CORRUPT;
+            }
+        } else {
+            size_t len = scalpel__st_utf8_len(s, n, i);
+            if (len == 0) return SCALPEL_ERR_CORRUPT;
+            i += len;
+        }
+    }
+    *e = i;
+    c->i = i + 1;
+    return SCALPEL_OK;
+}
+
+/* Next code point of a string already checked by scalpel__st_string, raw bytes s[*i, e). */
+SCALPEL__PRIV uint32_t scalpel__st_next_cp(const uint8_t *s, size_t e, size_t *i)
+{
+    size_t k = *i;
+    uint8_t ch = s[k];
+    uint32_t cp;
+    if (ch == '\\') {
+        ch = s[k + 1];
+        *i = k + 2;
+        switch (ch) {
+        case 'b': return 8;
+        case 'f': return 12;
+        case 'n': return 10;
+        case 'r': return 13;
+        case 't': return 9;
+        case 'u':
+            cp = (uint32_t)scalpel__st_hex4(s, k + 2);
+            *i = k + 6;
+            if (cp >= 0xD800u && cp <= 0xDBFFu) {
+                uint32_t lo = (uint32_t)scalpel__st_hex4(s, k + 8);
+                *i = k + 12;
+                cp = 0x10000u + ((cp - 0xD800u) << 10) + (lo - 0xDC00u);
+            }
+            return cp;
+        default: return ch; /* " \ / */
+        }
+    }
+    if (ch < 0x80) { *i = k + 1; return ch; }
+    {
+        size_t len = scalpel__st_utf8_len(s, e, k), j;
+        cp = ch & (len == 2 ? 0x1Fu : len == 3 ? 0x0Fu : 0x07u);
+        for (j = 1; j < len; j++) cp = (cp << 6) | (s[k + j] & 0x3Fu);
+        *i = k + len;
+        return cp;
+    }
+}
+
+/* The UTF-8 bytes of code point cp into u[4]; returns how many. */
+SCALPEL__PRIV size_t scalpel__st_utf8_put(uint32_t cp, uint8_t *u)
+{
+    if (cp < 0x80u) { u[0] = (uint8_t)cp; return 1; }
+    if (cp < 0x800u) { u[0] = (uint8_t)(0xC0u | (cp >> 6)); u[1] = (uint8_t)(0x80u | (cp & 0x3Fu)); return 2; }
+    if (cp < 0x10000u) {
+        u[0] = (uint8_t)(0xE0u | (cp >> 12)); u[1] = (uint8_t)(0x80u | ((cp >> 6) & 0x3Fu));
+        u[2] = (uint8_t)(0x80u | (cp & 0x3Fu));
+        return 3;
+    }
+    u[0] = (uint8_t)(0xF0u | (cp >> 18)); u[1] = (uint8_t)(0x80u | ((cp >> 12) & 0x3Fu));
+    u[2] = (uint8_t)(0x80u | ((cp >> 6) & 0x3Fu)); u[3] = (uint8_t)(0x80u | (cp & 0x3Fu));
+    return 4;
+}
+
+/* Decodes a checked string s[b, e) into out[cap] (no terminator) and returns its full decoded
+ * length, which may exceed cap: the caller learns the length and the first cap bytes in one
+ * pass. */
+SCALPEL__PRIV size_t scalpel__st_decode(const uint8_t *s, size_t b, size_t e, char *out, size_t cap)
+{
+    size_t i = b, len = 0;
+    while (i < e) {
+        uint8_t u[4];
+        size_t k, m = scalpel__st_utf8_put(scalpel__st_next_cp(s, e, &i), u);
+        for (k = 0; k < m; k++, len++)
+            if (len < cap) out[len] = (char)u[k];
+    }
+    return len;
+}
+
+/* Whether the checked string s[b, e) decodes to exactly name[name_len]. */
+SCALPEL__PRIV int scalpel__st_str_is(const uint8_t *s, size_t b, size_t e, const char *name,
+                                     size_t name_len)
+{
+    size_t i = b, j = 0;
+    while (i < e) {
+        uint8_t u[4];
+        size_t k, m;
+        if (s[i] != '\\' && s[i] < 0x80) { /* the common case, byte for byte */
+            if (j >= name_len || (uint8_t)name[j] != s[i]) return 0;
+            i++; j++;
+            continue;
+        }
+        m = scalpel__st_utf8_put(scalpel__st_next_cp(s, e, &i), u);
+        for (k = 0; k < m; k++, j++)
+            if (j >= name_len || (uint8_t)name[j] != u[k]) return 0;
+    }
+    return j == name_len;
+}
+
+/* Whether two checked strings of the same header decode to the same text (escapes may differ:
+ * "a" and "\u0061" are one name). `plain` says neither holds an escape, the common case that
+ * the pairwise duplicate check must make cheap. */
+SCALPEL__PRIV int scalpel__st_str_eq(const uint8_t *s, size_t b1, size_t e1, size_t b2, size_t e2,
+                                     int plain)
+{
+    size_t i = b1, j = b2;
+    if (plain) return e1 - b1 == e2 - b2 && memcmp(s + b1, s + b2, e1 - b1) == 0;
+    while (i < e1 && j < e2)
+        if (scalpel__st_next_cp(s, e1, &i) != scalpel__st_next_cp(s, e2, &j)) return 0;
+    return i == e1 && j == e2;
+}
+
+/* A JSON integer that must be non-negative and fit int64: "0" or a digit run without a
+ * leading zero, not followed by a fraction or an exponent (2.0 and 1e3 are refused: the
+ * format writes plain integers, and accepting them would invite rounding). */
+SCALPEL__PRIV scalpel_status scalpel__st_uint(scalpel__st_cur *c, int64_t *v)
+{
+    const uint8_t *s = c->s;
+    size_t i;
+    int64_t x = 0;
+    scalpel__st_ws(c);
+    i = c->i;
+    if (i >= c->n || s[i] < '0' || s[i] > '9') return SCALPEL_ERR_CORRUPT; /* also '-' */
+    if (s[i] == '0' && i + 1 < c->n && s[i + 1] >= '0' && s[i + 1] <= '9') return SCALPEL_ERR_CORRUPT;
+    while (i < c->n && s[i] >= '0' && s[i] <= '9') {
+        int d = s[i] - '0';
+        if (x > (INT64_MAX - d) / 10) return SCALPEL_ERR_CORRUPT;
+        x = x * 10 + d;
+        i++;
+    }
+    if (i < c->n && (s[i] == '.' || s[i] == 'e' || s[i] == 'E')) return SCALPEL_ERR_CORRUPT;
+    c->i = i;
+    *v = x;
+    return SCALPEL_OK;
+}
+
+/* Skips any JSON number (full grammar), for values of keys we do not use. */
+SCALPEL__PRIV scalpel_status scalpel__st_skip_number(scalpel__st_cur *c)
+{
+    const uint8_t *s = c->s;
+    size_t i = c->i, n = c->n, d;
+    if (i < n && s[i] == '-') i++;
+    if (i >= n || s[i] < '0' || s[i] > '9') return SCALPEL_ERR_CORRUPT;
+    if (s[i] == '0') i++;
+    else while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+    if (i < n && s[i] == '.') {
+        for (d = ++i; i < n && s[i] >= '0' && s[i] <= '9'; i++) {}
+        if (i == d) return SCALPEL_ERR_CORRUPT;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-')) i++;
+        for (d = i; i < n && s[i] >= '0' && s[i] <= '9'; i++) {}
+        if (i == d) return SCALPEL_ERR_CORRUPT;
+    }
+    c->i = i;
+    return SCALPEL_OK;
+}
+
+/* Skips one JSON value of any kind. Recursion is bounded by SCALPEL__ST_MAX_DEPTH, so a
+ * header of ten million '[' costs a refusal, not the stack. */
+SCALPEL__PRIV scalpel_status scalpel__st_skip(scalpel__st_cur *c, int depth)
+{
+    scalpel_status st;
+    size_t b, e;
+    scalpel__st_ws(c);
+    if (c->i >= c->n) return SCALPEL_ERR_CORRUPT;
+    switch (c->s[c->i]) {
+    case '"': return scalpel__st_string(c, &b, &e);
+    case '{':
+    case '[': {
+        uint8_t close = c->s[c->i] == '{' ? '}' : ']';
+        if (depth >= SCALPEL__ST_MAX_DEPTH) return SCALPEL_ERR_CORRUPT;
+        c->i++;
+        scalpel__st_ws(c);
+        if (c->i < c->n && c->s[c->i] == close) { c->i++; return SCALPEL_OK; }
+        for (;;) {
+            if (close == '}') {
+                scalpel__st_ws(c);
+                if ((st = scalpel__st_string(c, &b, &e)) != SCALPEL_OK) return st;
+                if ((st = scalpel__st_expect(c, ':')) != SCALPEL_OK) return st;
+            }
+            if ((st = scalpel__st_skip(c, depth + 1)) != SCALPEL_OK) return st;
+            scalpel__st_ws(c);
+            if (c->i >= c->n) return SCALPEL_ERR_CORRUPT;
+            if (c->s[c->i] == close) { c->i++; return SCALPEL_OK; }
+            if (c->s[c->i] != ',') return SCALPEL_ERR_CORRUPT;
+            c->i++;
+        }
+    }
+    case 't':
+    case 'f':
+    case 'n': {
+        const char *lit = c->s[c->i] == 't' ? "true" : c->s[c->i] == 'f' ? "false" : "null";
+        size_t len = strlen(lit);
+        if (c->n - c->i < len || memcmp(c->s + c->i, lit, len) != 0) return SCALPEL_ERR_CORRUPT;
+        c->i += len;
+        return SCALPEL_OK;
+    }
+    default: return scalpel__st_skip_number(c);
+    }
+}
+
+/* One tensor entry {"dtype": ..., "shape": [...], "data_offsets": [b, e]} (any key order,
+ * unknown keys skipped), checked against the data region of data_size bytes. */
+SCALPEL__PRIV scalpel_status scalpel__st_entry_parse(scalpel__st_cur *c, uint64_t data_size,
+                                                     scalpel__st_entry *en)
+{
+    scalpel_status st;
+    int seen_dtype = 0, seen_shape = 0, seen_off = 0;
+    uint64_t bits;
+    en->dtype = -1;
+    en->ndim = 0;
+    en->count = 1;
+    if ((st = scalpel__st_expect(c, '{')) != SCALPEL_OK) return st;
+    scalpel__st_ws(c);
+    if (c->i < c->n && c->s[c->i] == '}') return SCALPEL_ERR_CORRUPT; /* no fields at all */
+    for (;;) {
+        size_t kb, ke;
+        scalpel__st_ws(c);
+        if ((st = scalpel__st_string(c, &kb, &ke)) != SCALPEL_OK) return st;
+        if ((st = scalpel__st_expect(c, ':')) != SCALPEL_OK) return st;
+        if (scalpel__st_str_is(c->s, kb, ke, "dtype", 5)) {
+            size_t vb, ve;
+            int32_t d;
+            if (seen_dtype++) return SCALPEL_ERR_CORRUPT;
+            scalpel__st_ws(c);
+            if ((st = scalpel__st_string(c, &vb, &ve)) != SCALPEL_OK) return st;
+            for (d = 0; d < SCALPEL__ST_N_DTYPES; d++)
+                if (scalpel__st_str_is(c->s, vb, ve, scalpel__st_dtypes[d].name,
+                                       strlen(scalpel__st_dtypes[d].name)))
+                    en->dtype = d;
+            if (en->dtype < 0) return SCALPEL_ERR_CORRUPT;
+        } else if (scalpel__st_str_is(c->s, kb, ke, "shape", 5)) {
+            if (seen_shape++) return SCALPEL_ERR_CORRUPT;
+            if ((st = scalpel__st_expect(c, '[')) != SCALPEL_OK) return st;
+            scalpel__st_ws(c);
+            if (c->i < c->n && c->s[c->i] == ']') {
+                c->i++; /* a scalar: one element */
+            } else {
+                for (;;) {
+                    int64_t d;
+                    if ((st = scalpel__st_uint(c, &d)) != SCALPEL_OK) return st;
+                    if (en->ndim < 4) en->shape[en->ndim] = d;
+                    if (en->ndim == INT32_MAX) return SCALPEL_ERR_CORRUPT;
+                    en->ndim++;
+                    /* checked step by step, as the official reader does, so that no prefix
+                     * of the product overflows either */
+                    if (d != 0 && en->count > INT64_MAX / d) return SCALPEL_ERR_CORRUPT;
+                    en->count *= d;
+                    scalpel__st_ws(c);
+                    if (c->i < c->n && c->s[c->i] == ']') { c->i++; break; }
+                    if ((st = scalpel__st_expect(c, ',')) != SCALPEL_OK) return st;
+                }
+            }
+        } else if (scalpel__st_str_is(c->s, kb, ke, "data_offsets", 12)) {
+            int64_t b, e;
+            if (seen_off++) return SCALPEL_ERR_CORRUPT;
+            if ((st = scalpel__st_expect(c, '[')) != SCALPEL_OK) return st;
+            if ((st = scalpel__st_uint(c, &b)) != SCALPEL_OK) return st;
+            if ((st = scalpel__st_expect(c, ',')) != SCALPEL_OK) return st;
+            if ((st = scalpel__st_uint(c, &e)) != SCALPEL_OK) return st;
+            if ((st = scalpel__st_expect(c, ']')) != SCALPEL_OK) return st;
+            en->begin = (uint64_t)b;
+            en->end = (uint64_t)e;
+        } else {
+            if ((st = scalpel__st_skip(c, 2)) != SCALPEL_OK) return st;
+        }
+        scalpel__st_ws(c);
+        if (c->i >= c->n) return SCALPEL_ERR_CORRUPT;
+        if (c->s[c->i] == '}') { c->i++; break; }
+        if (c->s[c->i] != ',') return SCALPEL_ERR_CORRUPT;
+        c->i++;
+    }
+    if (!seen_dtype || !seen_shape || !seen_off) return SCALPEL_ERR_CORRUPT;
+    if (en->begin > en->end) return SCALPEL_ERR_CORRUPT;
+    if (en->end > data_size) return SCALPEL_ERR_TRUNCATED;
+    /* bytes = count * bits / 8, whole bytes only (sub-byte dtypes pack) */
+    bits = (uint64_t)scalpel__st_dtypes[en->dtype].bits;
+    if ((uint64_t)en->count > UINT64_MAX / bits) return SCALPEL_ERR_CORRUPT;
+    if (((uint64_t)en->count * bits) % 8u != 0) return SCALPEL_ERR_CORRUPT;
+    if (en->end - en->begin != (uint64_t)en->count * bits / 8u) return SCALPEL_ERR_CORRUPT;
+    return SCALPEL_OK;
+}
+
+/* State of one walk over the header. Every walk checks the whole syntax again (it is cheap
+ * next to keeping anything), counts the entries, looks for `name`, sums the tensors' bytes,
+ * and compares each entry with the chunk of entries [chunk_start, chunk_start + CHUNK) it has
+ * collected so far: duplicate names and overlapping ranges. One walk per chunk covers every
+ * pair once, with a fixed 2.5 KB of state. */
+typedef struct scalpel__st_walk {
+    uint64_t data_size;
+    const char *name;
+    size_t name_len;
+    int found;
+    scalpel__st_entry hit;
+    int64_t count;
+    uint64_t covered;
+    int64_t chunk_start;
+    int32_t chunk_n;
+    size_t ck_b[SCALPEL__ST_CHUNK], ck_e[SCALPEL__ST_CHUNK];
+    int ck_plain[SCALPEL__ST_CHUNK];
+    uint64_t ck_begin[SCALPEL__ST_CHUNK], ck_end[SCALPEL__ST_CHUNK];
+} scalpel__st_walk;
+
+/* Whether byte ranges [b1, e1) and [b2, e2) break the tiling rule: two non-empty ranges may
+ * not share a byte, and an empty range may not sit strictly inside a non-empty one. */
+SCALPEL__PRIV int scalpel__st_clash(uint64_t b1, uint64_t e1, uint64_t b2, uint64_t e2)
+{
+    if (b1 == e1 && b2 == e2) return 0;
+    if (b1 == e1) return b2 < b1 && b1 < e2;
+    if (b2 == e2) return b1 < b2 && b2 < e1;
+    return b1 < e2 && b2 < e1;
+}
+
+/* One entry of a walk (the k-th, k = w->count): counted against the cap and the region, looked
+ * for when it is the first walk, then compared with the chunk and kept when it belongs to it. */
+SCALPEL__PRIV scalpel_status scalpel__st_visit(scalpel__st_walk *w, const uint8_t *s,
+                                               const scalpel__st_entry *en)
+{
+    int64_t k = w->count;
+    int32_t j;
+    if (w->count >= SCALPEL__ST_MAX_TENSORS) return SCALPEL_ERR_UNSUPPORTED;
+    w->count++;
+    /* covered <= data_size always holds, so the subtraction cannot wrap and neither can the sum */
+    if (en->end - en->begin > w->data_size - w->covered) return SCALPEL_ERR_CORRUPT;
+    w->covered += en->end - en->begin;
+    if (w->chunk_start == 0 && w->name != NULL && !w->found &&
+        scalpel__st_str_is(s, en->key_b, en->key_e, w->name, w->name_len)) {
+        w->found = 1;
+        w->hit = *en;
+    }
+    if (k < w->chunk_start) return SCALPEL_OK;
+    for (j = 0; j < w->chunk_n; j++) {
+        if (scalpel__st_clash(w->ck_begin[j], w->ck_end[j], en->begin, en->end))
+            return SCALPEL_ERR_CORRUPT;
+        if (scalpel__st_str_eq(s, w->ck_b[j], w->ck_e[j], en->key_b, en->key_e,
+                               w->ck_plain[j] && en->key_plain))
+            return SCALPEL_ERR_CORRUPT;
+    }
+    if (k < w->chunk_start + SCALPEL__ST_CHUNK) {
+        w->ck_b[w->chunk_n] = en->key_b;
+        w->ck_e[w->chunk_n] = en->key_e;
+        w->ck_plain[w->chunk_n] = en->key_plain;
+        w->ck_begin[w->chunk_n] = en->begin;
+        w->ck_end[w->chunk_n] = en->end;
+        w->chunk_n++;
+    }
+    return SCALPEL_OK;
+}
+
+/* One walk over the header text s[n]: the top-level object, each entry visited in order. */
+SCALPEL__PRIV scalpel_status scalpel__st_walk_header(const uint8_t *s, size_t n, scalpel__st_walk *w)
+{
+    scalpel__st_cur c;
+    scalpel_status st;
+    int seen_meta = 0;
+    c.s = s;
+    c.n = n;
+    c.i = 0;
+    w->count = 0;
+    w->covered = 0;
+    w->chunk_n = 0;
+    if (n == 0 || s[0] != '{') return SCALPEL_ERR_CORRUPT;
+    c.i = 1;
+    scalpel__st_ws(&c);
+    if (c.i < n && s[c.i] == '}') {
+        c.i++;
+    } else {
+        for (;;) {
+            scalpel__st_entry en;
+            size_t kb, ke;
+            scalpel__st_ws(&c);
+            if ((st = scalpel__st_string(&c, &kb, &ke)) != SCALPEL_OK) return st;
+            if ((st = scalpel__st_expect(&c, ':')) != SCALPEL_OK) return st;
+            if (scalpel__st_str_is(s, kb, ke, "__metadata__", 12)) {
+                /* string -> string, nothing else (the official reader's rule) */
+                if (seen_meta++) return SCALPEL_ERR_CORRUPT;
+                if ((st = scalpel__st_expect(&c, '{')) != SCALPEL_OK) return st;
+                scalpel__st_ws(&c);
+                if (c.i < n && s[c.i] == '}') {
+                    c.i++;
+                } else {
+                    for (;;) {
+                        size_t b, e;
+                        scalpel__st_ws(&c);
+                        if ((st = scalpel__st_string(&c, &b, &e)) != SCALPEL_OK) return st;
+                        if ((st = scalpel__st_expect(&c, ':')) != SCALPEL_OK) return st;
+                        scalpel__st_ws(&c);
+                        if ((st = scalpel__st_string(&c, &b, &e)) != SCALPEL_OK) return st;
+                        scalpel__st_ws(&c);
+                        if (c.i >= n) return SCALPEL_ERR_CORRUPT;
+                        if (s[c.i] == '}') { c.i++; break; }
+                        if (s[c.i] != ',') return SCALPEL_ERR_CORRUPT;
+                        c.i++;
+                    }
+                }
+            } else {
+                memset(&en, 0, sizeof(en));
+                if ((st = scalpel__st_entry_parse(&c, w->data_size, &en)) != SCALPEL_OK) return st;
+                en.key_b = kb;
+                en.key_e = ke;
+                en.key_plain = memchr(s + kb, '\\', ke - kb) == NULL;
+                if ((st = scalpel__st_visit(w, s, &en)) != SCALPEL_OK) return st;
+            }
+            scalpel__st_ws(&c);
+            if (c.i >= n) return SCALPEL_ERR_CORRUPT;
+            if (s[c.i] == '}') { c.i++; break; }
+            if (s[c.i] != ',') return SCALPEL_ERR_CORRUPT;
+            c.i++;
+        }
+    }
+    scalpel__st_ws(&c); /* writers pad the header with spaces to a multiple of 8 */
+    if (c.i != n) return SCALPEL_ERR_CORRUPT;
+    /* non-empty ranges that do not overlap and sum to the region tile it exactly */
+    if (w->covered != w->data_size) return SCALPEL_ERR_CORRUPT;
+    return SCALPEL_OK;
+}
+
+SCALPEL__PRIV uint64_t scalpel__st_u64le(const uint8_t *p)
+{
+    uint64_t v = 0;
+    int k;
+    for (k = 7; k >= 0; k--) v = (v << 8) | p[k];
+    return v;
+}
+
+/* Validates the whole file data[size] (every walk the header needs) and looks for the tensor
+ * whose name decodes to name[name_len] (name == NULL: none); w->found and w->hit say what the
+ * first walk saw. */
+SCALPEL__PRIV scalpel_status scalpel__st_check(const uint8_t *bytes, size_t size, const char *name,
+                                               size_t name_len, scalpel__st_walk *w)
+{
+    uint64_t hlen;
+    int64_t start;
+    scalpel_status st;
+    memset(w, 0, sizeof(*w));
+    if (size < 8) return SCALPEL_ERR_TRUNCATED;
+    hlen = scalpel__st_u64le(bytes);
+    if (hlen > SCALPEL__ST_MAX_HEADER) return SCALPEL_ERR_CORRUPT;
+    if (hlen > (uint64_t)(size - 8)) return SCALPEL_ERR_TRUNCATED;
+    w->data_size = (uint64_t)(size - 8) - hlen;
+    w->name = name;
+    w->name_len = name_len;
+    /* first walk: syntax, counts, the name, and the pairs within the first chunk; then one
+     * walk per further chunk for the remaining pairs */
+    for (start = 0; start == 0 || start < w->count; start += SCALPEL__ST_CHUNK) {
+        w->chunk_start = start;
+        if ((st = scalpel__st_walk_header(bytes + 8, (size_t)hlen, w)) != SCALPEL_OK) return st;
+    }
+    return SCALPEL_OK;
+}
+
+/* The core of scalpel_safetensors_find for a name given with its length (import builds names
+ * that need no terminator). */
+SCALPEL__PRIV scalpel_status scalpel__st_find(const void *data, size_t size, const char *name,
+                                              size_t name_len, scalpel_safetensors_tensor *out)
+{
+    const uint8_t *bytes = (const uint8_t *)data;
+    scalpel__st_walk w;
+    scalpel_status st;
+    int32_t k;
+    memset(out, 0, sizeof(*out));
+    if ((st = scalpel__st_check(bytes, size, name, name_len, &w)) != SCALPEL_OK) return st;
+    if (!w.found) return SCALPEL_ERR_ARGUMENT;
+    if (name_len > sizeof(out->name) - 1 || w.hit.dtype > SCALPEL_ST_BF16 || w.hit.ndim > 4)
+        return SCALPEL_ERR_UNSUPPORTED;
+    memcpy(out->name, name, name_len);
+    out->name[name_len] = '\0';
+    out->dtype = w.hit.dtype;
+    out->ndim = w.hit.ndim;
+    for (k = 0; k < w.hit.ndim; k++) out->shape[k] = w.hit.shape[k];
+    out->count = w.hit.count;
+    out->data = bytes + (size - (size_t)w.data_size) + (size_t)w.hit.begin;
+    return SCALPEL_OK;
+}
+
+SCALPEL_API scalpel_status scalpel_safetensors_find(const void *data, size_t size, const char *name,
+                                                    scalpel_safetensors_tensor *out)
+{
+    if (out == NULL) return SCALPEL_ERR_NULL;
+    memset(out, 0, sizeof(*out));
+    if (data == NULL || name == NULL) return SCALPEL_ERR_NULL;
+    return scalpel__st_find(data, size, name, strlen(name), out);
+}
+
+/* An F16 bit pattern widened to the float with the same value (every half is a float):
+ * subnormals are renormalised, infinities and NaN payloads kept. */
+SCALPEL__PRIV float scalpel__st_half(uint32_t h)
+{
+    uint32_t sign = (h & 0x8000u) << 16, e = (h >> 10) & 0x1Fu, m = h & 0x3FFu, bits;
+    float f;
+    if (e == 0x1Fu) {
+        bits = sign | 0x7F800000u | (m << 13);
+    } else if (e != 0) {
+        bits = sign | ((e + 112u) << 23) | (m << 13);
+    } else if (m == 0) {
+        bits = sign;
+    } else {
+        e = 113u; /* the exponent of 2^-14, the subnormals' scale, as a float exponent */
+        while ((m & 0x400u) == 0) { m <<= 1; e--; }
+        bits = sign | (e << 23) | ((m & 0x3FFu) << 13);
+    }
+    memcpy(&f, &bits, sizeof(f));
+    return f;
+}
+
+SCALPEL_API scalpel_status scalpel_safetensors_read_f32(const scalpel_safetensors_tensor *t, float *out,
+                                                        int64_t count)
+{
+    int64_t i, n = 1;
+    int32_t k;
+    if (t == NULL || out == NULL) return SCALPEL_ERR_NULL;
+    if (t->dtype < SCALPEL_ST_F32 || t->dtype > SCALPEL_ST_BF16) return SCALPEL_ERR_UNSUPPORTED;
+    if (t->ndim < 0 || t->ndim > 4) return SCALPEL_ERR_ARGUMENT;
+    /* the struct may come from anywhere: its count must follow from its shape */
+    for (k = 0; k < t->ndim; k++) {
+        if (t->shape[k] < 0) return SCALPEL_ERR_SHAPE;
+        if (t->shape[k] != 0 && n > INT64_MAX / t->shape[k]) return SCALPEL_ERR_OVERFLOW;
+        n *= t->shape[k];
+    }
+    if (t->count != n || count != t->count) return SCALPEL_ERR_ARGUMENT;
+    if ((uint64_t)count > (uint64_t)(SIZE_MAX / 4)) return SCALPEL_ERR_OVERFLOW;
+    if (count > 0 && t->data == NULL) return SCALPEL_ERR_NULL;
+    for (i = 0; i < count; i++) {
+        const uint8_t *p;
+        uint32_t bits;
+        if (t->dtype == SCALPEL_ST_F32) {
+            p = t->data + (size_t)i * 4;
+            bits = (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+            memcpy(&out[i], &bits, sizeof(bits));
+        } else {
+            p = t->data + (size_t)i * 2;
+            bits = (uint32_t)p[0] | ((uint32_t)p[1] << 8);
+            if (t->dtype == SCALPEL_ST_F16) {
+                out[i] = scalpel__st_half(bits);
+            } else {
+                bits <<= 16; /* bfloat16 is the top half of a float */
+                memcpy(&out[i], &bits, sizeof(bits));
+            }
+        }
+    }
+    return SCALPEL_OK;
+}
+
+#ifndef SCALPEL_NO_MALLOC
+
+/* Natural order: runs of digits compare as numbers ("fc2" < "fc10", "2" < "10"), everything
+ * else byte by byte; names equal that way ("01" and "1") fall back to plain byte order so the
+ * order is total and deterministic. */
+SCALPEL__PRIV int scalpel__st_natcmp(const char *a, const char *b)
+{
+    const char *a0 = a, *b0 = b;
+    while (*a && *b) {
+        if (*a >= '0' && *a <= '9' && *b >= '0' && *b <= '9') {
+            const char *ae, *be;
+            size_t al, bl;
+            while (*a == '0') a++;
+            while (*b == '0') b++;
+            for (ae = a; *ae >= '0' && *ae <= '9'; ae++) {}
+            for (be = b; *be >= '0' && *be <= '9'; be++) {}
+            al = (size_t)(ae - a);
+            bl = (size_t)(be - b);
+            if (al != bl) return al < bl ? -1 : 1;
+            if (al > 0) {
+                int r = memcmp(a, b, al);
+                if (r != 0) return r < 0 ? -1 : 1;
+            }
+            a = ae;
+            b = be;
+        } else {
+            if (*a != *b) return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
+            a++;
+            b++;
+        }
+    }
+    if (*a || *b) return *a ? 1 : -1;
+    return strcmp(a0, b0);
+}
+
+/* Collects the prefixes of every "<prefix>.weight" tensor of a header already validated by a
+ * find, into pre[max][128]; *n = how many there are (even past max, so the caller can tell a
+ * mismatch). A prefix too long for the buffers, or holding a NUL, is unsupported. */
+SCALPEL__PRIV scalpel_status scalpel__st_weight_prefixes(const uint8_t *bytes, int32_t max,
+                                                         char (*pre)[128], int32_t *n)
+{
+    uint64_t hlen = scalpel__st_u64le(bytes);
+    scalpel__st_cur c;
+    scalpel_status st;
+    *n = 0;
+    c.s = bytes + 8;
+    c.n = (size_t)hlen;
+    c.i = 1; /* past '{' */
+    scalpel__st_ws(&c);
+    if (c.i < c.n && c.s[c.i] == '}') return SCALPEL_OK;
+    for (;;) {
+        size_t kb, ke, len;
+        char buf[136];
+        scalpel__st_ws(&c);
+        if ((st = scalpel__st_string(&c, &kb, &ke)) != SCALPEL_OK) return st;
+        if ((st = scalpel__st_expect(&c, ':')) != SCALPEL_OK) return st;
+        if ((st = scalpel__st_skip(&c, 0)) != SCALPEL_OK) return st;
+        len = scalpel__st_decode(c.s, kb, ke, buf, sizeof(buf));
+        if (len >= 7 && len <= sizeof(buf) && memcmp(buf + len - 7, ".weight", 7) == 0) {
+            if (len - 7 > 127 || memchr(buf, 0, len - 7) != NULL) return SCALPEL_ERR_UNSUPPORTED;
+            if (*n < max) {
+                memcpy(pre[*n], buf, len - 7);
+                pre[*n][len - 7] = '\0';
+            }
+            (*n)++;
+        } else if (len > sizeof(buf)) {
+            /* too long to hold: decode again just to read its end */
+            char tail[8];
+            size_t i = kb, m = 0;
+            while (i < ke) { /* keep the last 7 decoded bytes */
+                uint8_t u[4];
+                size_t q, k = scalpel__st_utf8_put(scalpel__st_next_cp(c.s, ke, &i), u);
+                for (q = 0; q < k; q++, m++) {
+                    memmove(tail, tail + 1, 6);
+                    tail[6] = (char)u[q];
+                }
+            }
+            if (m >= 7 && memcmp(tail, ".weight", 7) == 0) return SCALPEL_ERR_UNSUPPORTED;
+        }
+        scalpel__st_ws(&c);
+        if (c.i >= c.n) return SCALPEL_ERR_CORRUPT;
+        if (c.s[c.i] == '}') return SCALPEL_OK;
+        if (c.s[c.i] != ',') return SCALPEL_ERR_CORRUPT;
+        c.i++;
+    }
+}
+
+/* Whether every float of x[n] is finite (exponent field not all ones). */
+SCALPEL__PRIV int scalpel__st_finite(const float *x, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, &x[i], sizeof(bits));
+        if ((bits & 0x7F800000u) == 0x7F800000u) return 0;
+    }
+    return 1;
+}
+
+/* Import is all-or-nothing: every tensor is found, shape-checked, converted and checked for
+ * finite values into one temporary block first; then each layer gets its new dense copy built
+ * beside it (layers are copied, so the net is untouched while anything can still fail); only
+ * when all are built are the old layers released and the new ones put in place. */
+SCALPEL_API scalpel_status scalpel_net_import_safetensors(scalpel_net *net, const void *data, size_t size,
+                                                          const char *const *prefixes, int32_t n_prefixes)
+{
+    char auto_pre[SCALPEL_NET_MAX_LAYERS][128];
+    const char *pre[SCALPEL_NET_MAX_LAYERS];
+    int32_t idx[SCALPEL_NET_MAX_LAYERS];
+    size_t off_w[SCALPEL_NET_MAX_LAYERS], off_b[SCALPEL_NET_MAX_LAYERS];
+    scalpel_layer fresh[SCALPEL_NET_MAX_LAYERS];
+    scalpel_safetensors_tensor t;
+    scalpel__st_walk walk;
+    scalpel_status st;
+    int32_t n_weighted = 0, i, j, built = 0;
+    size_t total = 0;
+    float *tmp;
+
+    if (net == NULL || data == NULL) return SCALPEL_ERR_NULL;
+    if (net->n_layers < 0 || net->n_layers > SCALPEL_NET_MAX_LAYERS) return SCALPEL_ERR_ARGUMENT;
+    for (i = 0; i < net->n_layers; i++) {
+        const scalpel_layer *L = &net->layers[i];
+        if (!scalpel__is_weighted(L->kind)) continue;
+        if (L->rows <= 0 || L->cols <= 0) return SCALPEL_ERR_ARGUMENT;
+        if ((size_t)L->rows > (SIZE_MAX / sizeof(float) - total) / ((size_t)L->cols + 1))
+            return SCALPEL_ERR_OVERFLOW;
+        off_w[n_weighted] = total;
+        off_b[n_weighted] = total + (size_t)L->rows * (size_t)L->cols;
+        total += (size_t)L->rows * ((size_t)L->cols + 1);
+        idx[n_weighted++] = i;
+    }
+    if (prefixes != NULL) {
+        if (n_prefixes != n_weighted) return SCALPEL_ERR_ARGUMENT;
+        for (i = 0; i < n_weighted; i++) {
+            if (prefixes[i] == NULL) return SCALPEL_ERR_NULL;
+            pre[i] = prefixes[i];
+        }
+    } else {
+        int32_t found;
+        if (n_prefixes != 0) return SCALPEL_ERR_ARGUMENT;
+        /* the listing below walks a header that must be known sound */
+        if ((st = scalpel__st_check((const uint8_t *)data, size, NULL, 0, &walk)) != SCALPEL_OK) return st;
+        st = scalpel__st_weight_prefixes((const uint8_t *)data, SCALPEL_NET_MAX_LAYERS, auto_pre, &found);
+        if (st != SCALPEL_OK) return st;
+        if (found != n_weighted) return SCALPEL_ERR_ARGUMENT;
+        /* insertion sort: at most 32 names */
+        for (i = 0; i < n_weighted; i++) pre[i] = auto_pre[i];
+        for (i = 1; i < n_weighted; i++)
+            for (j = i; j > 0 && scalpel__st_natcmp(pre[j - 1], pre[j]) > 0; j--) {
+                const char *x = pre[j];
+                pre[j] = pre[j - 1];
+                pre[j - 1] = x;
+            }
+    }
+    if (n_weighted == 0) {
+        /* nothing to fill, but the file must still be sound */
+        return scalpel__st_check((const uint8_t *)data, size, NULL, 0, &walk);
+    }
+
+    tmp = (float *)SCALPEL_MALLOC(net->alloc_ctx, total * sizeof(float));
+    if (tmp == NULL) return SCALPEL_ERR_NO_MEMORY;
+    for (i = 0; i < n_weighted; i++) {
+        const scalpel_layer *L = &net->layers[idx[i]];
+        char name[136];
+        size_t plen = strlen(pre[i]);
+        if (plen > 127 - 7) { st = SCALPEL_ERR_UNSUPPORTED; goto fail; }
+        memcpy(name, pre[i], plen);
+        memcpy(name + plen, ".weight", 8);
+        if ((st = scalpel__st_find(data, size, name, plen + 7, &t)) != SCALPEL_OK) goto fail;
+        if (L->kind == SCALPEL_LAYER_FC) {
+            if (t.ndim != 2 || t.shape[0] != L->rows || t.shape[1] != L->cols) { st = SCALPEL_ERR_SHAPE; goto fail; }
+        } else {
+            if (t.ndim != 4 || t.shape[0] != L->rows || t.shape[1] != L->in_c ||
+                t.shape[2] != L->kernel || t.shape[3] != L->kernel || t.count != (int64_t)L->rows * L->cols) {
+                st = SCALPEL_ERR_SHAPE;
+                goto fail;
+            }
+        }
+        if ((st = scalpel_safetensors_read_f32(&t, tmp + off_w[i], t.count)) != SCALPEL_OK) goto fail;
+        memcpy(name + plen, ".bias", 6);
+        st = scalpel__st_find(data, size, name, plen + 5, &t);
+        if (st == SCALPEL_ERR_ARGUMENT) {
+            memset(tmp + off_b[i], 0, (size_t)L->rows * sizeof(float));
+        } else if (st != SCALPEL_OK) {
+            goto fail;
+        } else {
+            if (t.ndim != 1 || t.shape[0] != L->rows) { st = SCALPEL_ERR_SHAPE; goto fail; }
+            if ((st = scalpel_safetensors_read_f32(&t, tmp + off_b[i], t.count)) != SCALPEL_OK) goto fail;
+        }
+        if (!scalpel__st_finite(tmp + off_w[i], (size_t)L->rows * ((size_t)L->cols + 1))) {
+            st = SCALPEL_ERR_ARGUMENT;
+            goto fail;
+        }
+    }
+    /* build each new layer beside the old one: a copy with no memory of its own, which
+     * scalpel__layer_set_dense fills without touching what the original owns */
+    for (built = 0; built < n_weighted; built++) {
+        scalpel_layer *F = &fresh[built];
+        *F = net->layers[idx[built]];
+        memset(&F->sparse, 0, sizeof(F->sparse));
+        F->storage = SCALPEL_STORAGE_DENSE;
+        F->w = NULL;
+        F->b = NULL;
+        F->block = NULL;
+        st = scalpel__layer_set_dense(net, F, tmp + off_w[built], tmp + off_b[built]);
+        if (st != SCALPEL_OK) goto fail;
+    }
+    for (i = 0; i < n_weighted; i++) {
+        scalpel__layer_release(net, &net->layers[idx[i]]);
+        net->layers[idx[i]] = fresh[i];
+    }
+    SCALPEL_FREE(net->alloc_ctx, tmp);
+    return SCALPEL_OK;
+
+fail:
+    for (i = 0; i < built; i++) scalpel__layer_release(net, &fresh[i]);
+    SCALPEL_FREE(net->alloc_ctx, tmp);
+    return st;
+}
+
+#endif /* SCALPEL_NO_MALLOC */
+
 #endif
 
 /*

@@ -364,7 +364,7 @@ static void test_corruptions(void)
     scalpel_net_free(&net);
 }
 
-/* Field offsets in the file, as documented in parts/netfile.h. */
+/* Field offsets in the file, as documented in scalpel.h (>>model files). */
 #define REC(i) (64u + 128u * (unsigned)(i))
 
 static scalpel_status view_patched(const unsigned char *bytes, size_t n, size_t at, int width, uint64_t value,
