@@ -510,7 +510,6 @@ SCALPEL_API scalpel_status scalpel_net_import_safetensors(scalpel_net *net, cons
 
 #include <string.h>
 #include <limits.h>
-#include <math.h>
 
 #if defined(SCALPEL_MALLOC) != defined(SCALPEL_FREE)
 #error "Scalpel: define both SCALPEL_MALLOC(ctx, size) and SCALPEL_FREE(ctx, p), or neither"
@@ -673,11 +672,16 @@ SCALPEL__PRIV void scalpel__layer_dense_weights(const scalpel_layer *layer, floa
     }
 }
 
+/* 1 when v[0..n) are all finite. Tested on the exponent field: independent of -ffast-math and
+ * of <math.h>. Every part of the library that refuses NaN and infinities uses this one. */
 SCALPEL__PRIV int scalpel__net_all_finite(const float *v, size_t n)
 {
     size_t i;
-    for (i = 0; i < n; i++)
-        if (!(v[i] - v[i] == 0.0f)) return 0;   /* false for NaN and +-inf */
+    for (i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, &v[i], sizeof(bits));
+        if ((bits & 0x7f800000u) == 0x7f800000u) return 0;
+    }
     return 1;
 }
 
@@ -1101,6 +1105,27 @@ SCALPEL_API void scalpel_net_free(scalpel_net *net)
     memset(net, 0, sizeof(*net));
 }
 
+/* e^x for x <= 0 (what softmax needs after subtracting the maximum), without libm so that the
+ * library links without -lm on every target. x = k ln2 + r with |r| <= ln2 / 2; e^r by its
+ * Taylor polynomial to degree 7 (relative error under 2e-8, below float rounding); 2^k built
+ * in the exponent field. Results under FLT_MIN flush to 0, far below what a probability
+ * needs. NaN stays NaN. */
+SCALPEL__PRIV float scalpel__expf_nonpos(float x)
+{
+    double r, p;
+    int32_t k;
+    uint64_t bits;
+    double scale;
+    if (x != x) return x;
+    if (x < -87.0f) return 0.0f;
+    k = (int32_t)(x * 1.4426950408889634 - 0.5);           /* round(x / ln2), x <= 0 */
+    r = (double)x - (double)k * 0.6931471805599453;
+    p = 1.0 + r * (1.0 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 + r * (1.0 / 720 + r * (1.0 / 5040)))))));
+    bits = (uint64_t)(1023 + k) << 52;
+    memcpy(&scale, &bits, sizeof(scale));
+    return (float)(p * scale);
+}
+
 SCALPEL_API void scalpel_softmax_f32(float *x, int32_t n)
 {
     float m, sum = 0.0f;
@@ -1108,7 +1133,7 @@ SCALPEL_API void scalpel_softmax_f32(float *x, int32_t n)
     if (!x || n < 1) return;
     m = x[0];
     for (i = 1; i < n; i++) if (x[i] > m) m = x[i];
-    for (i = 0; i < n; i++) { x[i] = expf(x[i] - m); sum += x[i]; }
+    for (i = 0; i < n; i++) { x[i] = scalpel__expf_nonpos(x[i] - m); sum += x[i]; }
     for (i = 0; i < n; i++) x[i] /= sum;
 }
 
@@ -1784,13 +1809,6 @@ SCALPEL__PRIV float scalpel__prune_from_bits(uint32_t u)
     return x;
 }
 
-/* Finite test by the exponent field: isfinite() would need <math.h>, and some C++ modes hide
- * the macro. */
-SCALPEL__PRIV int scalpel__prune_finite(float x)
-{
-    return (scalpel__prune_abs_bits(x) & 0x7f800000u) != 0x7f800000u;
-}
-
 /* sqrt(x) for finite x >= 0 without libm (gcc's inline sqrtsd still keeps a call to sqrt()
  * behind it for errno, which needs -lm). The initial guess halves the exponent (relative error
  * < 7%); Newton doubles the correct digits per step, so six steps reach double precision, and
@@ -1862,10 +1880,7 @@ SCALPEL__PRIV int scalpel__prune_importance_ok(int32_t importance)
 
 SCALPEL__PRIV scalpel_status scalpel__prune_all_finite(const float *w, size_t n)
 {
-    size_t i;
-    for (i = 0; i < n; i++)
-        if (!scalpel__prune_finite(w[i])) return SCALPEL_ERR_ARGUMENT;
-    return SCALPEL_OK;
+    return scalpel__net_all_finite(w, n) ? SCALPEL_OK : SCALPEL_ERR_ARGUMENT;
 }
 
 /* round(rate * count), half up, for rate in [0, 1]; never above count. */
@@ -3026,7 +3041,7 @@ SCALPEL__PRIV int scalpel__ex_finite(const scalpel_net *net)
     for (i = 0; i < net->n_layers; i++) {
         const scalpel_layer *L = &net->layers[i];
         const float *arrays[2];
-        size_t counts[2], j;
+        size_t counts[2];
         int a;
         if (!scalpel__is_weighted(L->kind)) continue;
         arrays[0] = L->b;
@@ -3039,11 +3054,7 @@ SCALPEL__PRIV int scalpel__ex_finite(const scalpel_net *net)
             counts[1] = (size_t)L->sparse.nnz_groups * (size_t)L->sparse.group;
         }
         for (a = 0; a < 2; a++)
-            for (j = 0; j < counts[a]; j++) {
-                uint32_t bits;
-                memcpy(&bits, arrays[a] + j, 4);
-                if ((bits & 0x7f800000u) == 0x7f800000u) return 0;
-            }
+            if (!scalpel__net_all_finite(arrays[a], counts[a])) return 0;
     }
     return 1;
 }
@@ -4040,18 +4051,6 @@ SCALPEL__PRIV scalpel_status scalpel__st_weight_prefixes(const uint8_t *bytes, i
     }
 }
 
-/* Whether every float of x[n] is finite (exponent field not all ones). */
-SCALPEL__PRIV int scalpel__st_finite(const float *x, size_t n)
-{
-    size_t i;
-    for (i = 0; i < n; i++) {
-        uint32_t bits;
-        memcpy(&bits, &x[i], sizeof(bits));
-        if ((bits & 0x7F800000u) == 0x7F800000u) return 0;
-    }
-    return 1;
-}
-
 /* Import is all-or-nothing: every tensor is found, shape-checked, converted and checked for
  * finite values into one temporary block first; then each layer gets its new dense copy built
  * beside it (layers are copied, so the net is untouched while anything can still fail); only
@@ -4142,7 +4141,7 @@ SCALPEL_API scalpel_status scalpel_net_import_safetensors(scalpel_net *net, cons
             if (t.ndim != 1 || t.shape[0] != L->rows) { st = SCALPEL_ERR_SHAPE; goto fail; }
             if ((st = scalpel_safetensors_read_f32(&t, tmp + off_b[i], t.count)) != SCALPEL_OK) goto fail;
         }
-        if (!scalpel__st_finite(tmp + off_w[i], (size_t)L->rows * ((size_t)L->cols + 1))) {
+        if (!scalpel__net_all_finite(tmp + off_w[i], (size_t)L->rows * ((size_t)L->cols + 1))) {
             st = SCALPEL_ERR_ARGUMENT;
             goto fail;
         }

@@ -209,6 +209,20 @@ static void test_shapes_and_errors(void)
         scalpel_softmax_f32(big, 3);
         CHECK(fabsf(big[0] - 0.5f) < 1e-6f && big[2] == 0.0f, "softmax is stable for large inputs");
     }
+    {
+        /* softmax against libm's exp over the whole useful range, pairs (0, t) */
+        float t, worst = 0.0f;
+        for (t = -100.0f; t <= 0.0f; t += 0.013f) {
+            float p[2];
+            double e = exp((double)t), want = e / (1.0 + e), err;
+            p[0] = 0.0f; p[1] = t;
+            scalpel_softmax_f32(p, 2);
+            err = fabs(p[1] - want) / (want > 1e-30 ? want : 1.0);
+            if (want < 1e-37) err = fabs(p[1] - want) * 1e30;   /* flushed to 0 is fine */
+            if (err > worst) worst = (float)err;
+        }
+        CHECK(worst < 2e-6f, "softmax vs exp: worst relative error %g", (double)worst);
+    }
     CHECK(strcmp(scalpel_layer_kind_name(SCALPEL_LAYER_CONV2D), "conv2d") == 0 &&
           strcmp(scalpel_layer_kind_name(99), "?") == 0, "kind names");
 }
