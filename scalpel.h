@@ -3838,14 +3838,6 @@ SCALPEL__PRIV scalpel_status scalpel__st_walk_header(const uint8_t *s, size_t n,
     return SCALPEL_OK;
 }
 
-SCALPEL__PRIV uint64_t scalpel__st_u64le(const uint8_t *p)
-{
-    uint64_t v = 0;
-    int k;
-    for (k = 7; k >= 0; k--) v = (v << 8) | p[k];
-    return v;
-}
-
 /* Validates the whole file data[size] (every walk the header needs) and looks for the tensor
  * whose name decodes to name[name_len] (name == NULL: none); w->found and w->hit say what the
  * first walk saw. */
@@ -3857,7 +3849,7 @@ SCALPEL__PRIV scalpel_status scalpel__st_check(const uint8_t *bytes, size_t size
     scalpel_status st;
     memset(w, 0, sizeof(*w));
     if (size < 8) return SCALPEL_ERR_TRUNCATED;
-    hlen = scalpel__st_u64le(bytes);
+    hlen = scalpel__nf_get_u64(bytes);
     if (hlen > SCALPEL__ST_MAX_HEADER) return SCALPEL_ERR_CORRUPT;
     if (hlen > (uint64_t)(size - 8)) return SCALPEL_ERR_TRUNCATED;
     w->data_size = (uint64_t)(size - 8) - hlen;
@@ -4005,7 +3997,7 @@ SCALPEL__PRIV int scalpel__st_natcmp(const char *a, const char *b)
 SCALPEL__PRIV scalpel_status scalpel__st_weight_prefixes(const uint8_t *bytes, int32_t max,
                                                          char (*pre)[128], int32_t *n)
 {
-    uint64_t hlen = scalpel__st_u64le(bytes);
+    uint64_t hlen = scalpel__nf_get_u64(bytes);
     scalpel__st_cur c;
     scalpel_status st;
     *n = 0;
