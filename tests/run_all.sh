@@ -2,18 +2,21 @@
 # run_all.sh - every test of the project, as `make test` runs it. Ends with "N passed, N failed".
 #
 #   1. host tests under AddressSanitizer + UndefinedBehaviorSanitizer (format, kernels,
-#      allocator hooks, SCALPEL_NO_MALLOC)
+#      allocator hooks, SCALPEL_NO_MALLOC, networks, pruning, model files, planner, safetensors
+#      against numpy and, when installed, PyTorch outputs), the network benchmark as a smoke test
 #   2. the kernel tests on every backend this machine runs: -march=native (AVX-512 here),
 #      AVX2, baseline x86-64 (SSE2), SCALPEL_NO_SIMD; gcc, clang and g++
 #   3. the compile matrix: gcc and clang -std=c99 -pedantic -Wall -Wextra -Werror and g++,
 #      headers included twice, SCALPEL_STATIC / NO_SIMD / NO_MALLOC, modules alone, and the
-#      builds that must fail (half an allocator override, a removed function under NO_MALLOC)
+#      builds that must fail (half an allocator override, a removed function under NO_MALLOC),
+#      and an exported model header compiled as C and C++ with SCALPEL_NO_MALLOC
 #   4. dist/scalpel.h from amalgamate.py, and the tests again against it
 #   5. libFuzzer on the grouped-CSR and safetensors readers (FUZZ_SECONDS, default 30) and on
 #      the model-file reader (FUZZ_NET_SECONDS, default 60)
-#   6. AArch64 NEON (cross-compiled, qemu-aarch64) and Cortex-M4 / M55 (qemu-system-arm)
-#   7. the examples, built with the single cc command the README gives, and the example in
-#      each header's top comment
+#   6. AArch64 NEON (cross-compiled, qemu-aarch64) and Cortex-M4 / M55 (qemu-system-arm),
+#      including the firmware that runs an exported LeNet-300-100 with no malloc
+#   7. the examples, built with the single cc command the README gives, the example in each
+#      header's top comment, and the command-line tool's test script
 #
 # Each step prints one line; failures show their output. Exit status 0 only if all passed.
 set -u
