@@ -488,6 +488,55 @@ SCALPEL_API scalpel_status scalpel_net_import_safetensors(scalpel_net *net, cons
                                                           const char *const *prefixes, int32_t n_prefixes);
 #endif
 
+/* ======================================================================================== */
+/* >>gpu: the C API of scalpel_cuda.cu                                                        */
+/* ======================================================================================== */
+
+#ifdef SCALPEL_CUDA
+/* Declared only with SCALPEL_CUDA defined; implemented in scalpel_cuda.cu, which you compile
+ * with nvcc and link with -lcublas -lcudart. Host code stays plain C:
+ *
+ *   nvcc -O3 -c scalpel_cuda.cu -o scalpel_cuda.o
+ *   cc -O2 -DSCALPEL_CUDA -I. app.c scalpel_cuda.o -L/usr/local/cuda/lib64 -lcublas -lcudart -lm
+ *
+ * A network is uploaded once (weights stay on the device, dense layers for cuBLAS SGEMM,
+ * grouped-CSR layers for Scalpel's own SpMM kernel) and run for batches of up to max_batch
+ * samples. Activations live on the device as [features x batch] so that every kernel reads
+ * consecutive samples with coalesced loads and a convolution of the whole batch is one GEMM.
+ * These are always extern (SCALPEL_STATIC does not apply: they live in another translation
+ * unit). Every function returns scalpel_status; CUDA and cuBLAS failures are SCALPEL_ERR_DEVICE (the
+ * runtime's message is kept in the handle, see scalpel_cuda_net_error), and a machine without
+ * a GPU or driver gives SCALPEL_ERR_NO_DEVICE. Nothing leaks on any path. */
+typedef struct scalpel_cuda_net scalpel_cuda_net;     /* opaque */
+
+/* Number of usable CUDA devices in *count (0 without a driver or GPU: then SCALPEL_ERR_NO_DEVICE)
+ * and the name of the first one (name may be NULL). */
+extern scalpel_status scalpel_cuda_device_info(int32_t *count, char *name, size_t name_size);
+/* Copies a valid network (checked with scalpel_net_validate) to the current device, with
+ * buffers for batches up to max_batch (>= 1). *out is freed with scalpel_cuda_net_free. */
+extern scalpel_status scalpel_cuda_net_upload(const scalpel_net *net, int32_t max_batch,
+                                                   scalpel_cuda_net **out);
+/* out[batch x outputs] = net(in[batch x C x H x W]), host pointers, synchronous. */
+extern scalpel_status scalpel_cuda_net_forward(scalpel_cuda_net *net, const float *in, int32_t batch,
+                                                    float *out);
+/* The same with device pointers, queued on `stream` (a cudaStream_t; NULL = the default
+ * stream) and returning without waiting. in and out are device memory in the same layouts.
+ * Calls on one handle must not overlap: one handle per stream for concurrency. */
+extern scalpel_status scalpel_cuda_net_forward_async(scalpel_cuda_net *net, const float *in_device,
+                                                          int32_t batch, float *out_device, void *stream);
+/* The last CUDA/cuBLAS error message of this handle ("" if none). Never NULL. */
+extern const char *scalpel_cuda_net_error(const scalpel_cuda_net *net);
+/* Releases every device allocation and the handle. Safe on NULL. */
+extern void scalpel_cuda_net_free(scalpel_cuda_net *net);
+
+/* C[rows x n] = W[rows x cols] . B[cols x n] on the device: Scalpel's grouped-CSR SpMM, for
+ * benchmarks and your own kernels' pipelines. w_device describes device arrays (row_ptr,
+ * col_idx, values) of a matrix that validated on the host; b and c are device pointers,
+ * row-major. Queued on stream. */
+extern scalpel_status scalpel_cuda_gcsr_spmm_f32(const scalpel_gcsr *w_device, const float *b, int32_t n,
+                                                      float *c, void *stream);
+#endif /* SCALPEL_CUDA */
+
 #ifdef __cplusplus
 }
 #endif
@@ -970,7 +1019,7 @@ static void scalpel__maxpool_forward(const scalpel_layer *L, const float *in, fl
 SCALPEL_API scalpel_status scalpel_net_forward(const scalpel_net *net, const float *in, int32_t batch,
                                                float *out, void *workspace)
 {
-    size_t act, scratch_n, total, in_n, out_n, s;
+    size_t act, scratch_n, total, out_n, s;
     float *buf[2], *scratch;
     const float *src;
     int32_t i, cur = 0;
@@ -982,7 +1031,6 @@ SCALPEL_API scalpel_status scalpel_net_forward(const scalpel_net *net, const flo
     buf[0] = (float *)scalpel__net_align_ptr(workspace);
     buf[1] = (float *)scalpel__net_align_ptr(buf[0] + act);
     scratch = (float *)scalpel__net_align_ptr(buf[1] + act);
-    in_n = (size_t)scalpel_net_input_size(net);
     out_n = (size_t)scalpel_net_output_size(net);
     src = in;
     for (i = 0; i < net->n_layers; i++) {
@@ -1012,7 +1060,6 @@ SCALPEL_API scalpel_status scalpel_net_forward(const scalpel_net *net, const flo
         cur ^= 1;
     }
     memcpy(out, src, out_n * (size_t)batch * sizeof(float));
-    (void)in_n;
     return SCALPEL_OK;
 }
 

@@ -109,7 +109,10 @@ typedef enum scalpel_status {
     SCALPEL_ERR_VERSION = -32,         /* written by an unknown format version */
     SCALPEL_ERR_CHECKSUM = -33,        /* CRC-32 mismatch: the data is corrupted */
     SCALPEL_ERR_CORRUPT = -34,         /* header fields are inconsistent */
-    SCALPEL_ERR_IO = -35               /* a file could not be opened, read or written */
+    SCALPEL_ERR_IO = -35,              /* a file could not be opened, read or written */
+    /* GPU (scalpel_cuda.cu) */
+    SCALPEL_ERR_NO_DEVICE = -40,       /* no usable CUDA device (or no driver) */
+    SCALPEL_ERR_DEVICE = -41           /* the CUDA runtime, cuBLAS or a kernel launch failed */
 } scalpel_status;
 
 /* A short English description of `status`, e.g. "column index out of range ...". Never NULL. */
@@ -304,6 +307,8 @@ SCALPEL_API const char *scalpel_status_string(scalpel_status status)
     case SCALPEL_ERR_CHECKSUM: return "checksum mismatch (corrupted data)";
     case SCALPEL_ERR_CORRUPT: return "inconsistent header fields (corrupted data)";
     case SCALPEL_ERR_IO: return "file input/output error";
+    case SCALPEL_ERR_NO_DEVICE: return "no usable CUDA device";
+    case SCALPEL_ERR_DEVICE: return "CUDA runtime or cuBLAS error";
     }
     return "unknown status code";
 }
