@@ -497,7 +497,12 @@ SCALPEL_API scalpel_status scalpel_net_import_safetensors(scalpel_net *net, cons
  * with nvcc and link with -lcublas -lcudart. Host code stays plain C:
  *
  *   nvcc -O3 -c scalpel_cuda.cu -o scalpel_cuda.o
- *   cc -O2 -DSCALPEL_CUDA -I. app.c scalpel_cuda.o -L/usr/local/cuda/lib64 -lcublas -lcudart -lm
+ *   cc -O2 -DSCALPEL_CUDA -I. app.c scalpel_cuda.o -L/usr/local/cuda/lib64 \
+ *      -Wl,-rpath,/usr/local/cuda/lib64 -lcublas -lcudart -lstdc++ -lm
+ *
+ * (nvcc's launch code needs the C++ runtime, hence -lstdc++.) The C file that holds
+ * SCALPEL_IMPLEMENTATION must not define SCALPEL_STATIC: scalpel_cuda.o calls the library's
+ * scalpel_net_validate, scalpel_net_input_size and scalpel_net_output_size.
  *
  * A network is uploaded once (weights stay on the device, dense layers for cuBLAS SGEMM,
  * grouped-CSR layers for Scalpel's own SpMM kernel) and run for batches of up to max_batch

@@ -15,6 +15,8 @@
 #      the model-file reader (FUZZ_NET_SECONDS, default 60)
 #   6. AArch64 NEON (cross-compiled, qemu-aarch64) and Cortex-M4 / M55 (qemu-system-arm),
 #      including the firmware that runs an exported LeNet-300-100 with no malloc
+#   6b. the GPU backend: scalpel_cuda.cu and the headers through nvcc, the GPU test (which
+#      skips cleanly without a GPU) and a host emulation of every CUDA kernel's arithmetic
 #   7. the examples, built with the single cc command the README gives, the example in each
 #      header's top comment, and the command-line tool's test script
 #
@@ -175,6 +177,19 @@ run cortex-m55-net      tests/cortex-m/run.sh m55 "$B/n-m55.elf" tests/test_net.
 run cortex-m4-net-firmware sh -c "tests/cortex-m/run.sh m4 $B/fw/net-m4.elf tests/cortex-m/net_firmware.c -I$B/fw -DSCALPEL_NO_MALLOC && ! arm-none-eabi-nm $B/fw/net-m4.elf | grep -E ' (malloc|calloc|realloc|free)\$' && arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard $WARN -O2 -DSCALPEL_NO_MALLOC -I$B/fw -I. -c tests/cortex-m/net_firmware.c -o $B/fw/net-m4.o && ! arm-none-eabi-nm -u $B/fw/net-m4.o | grep -E ' (malloc|calloc|realloc|free)\$'"
 run cortex-m55-net-firmware tests/cortex-m/run.sh m55 "$B/fw/net-m55.elf" tests/cortex-m/net_firmware.c -I$B/fw -DSCALPEL_NO_MALLOC
 run cortex-m4-no-malloc tests/cortex-m/run.sh m4 "$B/nm-m4.elf" tests/test_no_malloc.c
+
+echo "== 6b. GPU backend (scalpel_cuda.cu): built with nvcc, tested without a GPU by emulation"
+NVCC=${NVCC:-/usr/local/cuda/bin/nvcc}
+if [ -x "$NVCC" ]; then
+  CUDA_LINK="-L/usr/local/cuda/lib64 -Wl,-rpath,/usr/local/cuda/lib64 -lcublas -lcudart -lstdc++ -lm"
+  run nvcc-headers sh -c "$NVCC -x cu -O2 -DSCALPEL_CUDA -I. tests/compile_twice.c -o $B/t-nvcc && $B/t-nvcc"
+  run nvcc-scalpel-cuda "$NVCC" -O3 -Xcompiler -Wall,-Wextra,-Werror -c scalpel_cuda.cu -o "$B/scalpel_cuda.o"
+  run nvcc-scalpel-cuda-sm90 "$NVCC" -O3 -arch=sm_90 -Xcompiler -Wall,-Wextra,-Werror -c scalpel_cuda.cu -o "$B/scalpel_cuda_sm90.o"
+  run test_cuda sh -c "gcc $WARN -O2 -I. -isystem /usr/local/cuda/include tests/test_cuda.c $B/scalpel_cuda.o $CUDA_LINK -o $B/test_cuda && $B/test_cuda"
+  run test_cuda_emul sh -c "$NVCC -O3 -I. -Xcompiler -Wall,-Wextra,-Werror tests/test_cuda_emul.cu -o $B/test_cuda_emul -lcublas && $B/test_cuda_emul"
+else
+  echo "  skip  GPU backend: $NVCC not found (CUDA is not a Debian package; install the CUDA toolkit to build scalpel_cuda.cu)"
+fi
 
 echo "== 7. examples (the README's cc command) and the examples in the headers' top comments"
 for h in scalpel.h scalpel_format.h; do
