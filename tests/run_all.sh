@@ -186,6 +186,7 @@ if [ -x "$NVCC" ]; then
   run nvcc-scalpel-cuda "$NVCC" -O3 -Xcompiler -Wall,-Wextra,-Werror -c scalpel_cuda.cu -o "$B/scalpel_cuda.o"
   run nvcc-scalpel-cuda-sm90 "$NVCC" -O3 -arch=sm_90 -Xcompiler -Wall,-Wextra,-Werror -c scalpel_cuda.cu -o "$B/scalpel_cuda_sm90.o"
   run test_cuda sh -c "gcc $WARN -O2 -I. -isystem /usr/local/cuda/include tests/test_cuda.c $B/scalpel_cuda.o $CUDA_LINK -o $B/test_cuda && $B/test_cuda"
+  run bench-cuda-build sh -c "$NVCC -O3 -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror -I. -c bench/bench_cuda.cu -o $B/bench_cuda.o"
   run test_cuda_emul sh -c "$NVCC -O3 -I. -Xcompiler -Wall,-Wextra,-Werror tests/test_cuda_emul.cu -o $B/test_cuda_emul -lcublas && $B/test_cuda_emul"
 else
   echo "  skip  GPU backend: $NVCC not found (CUDA is not a Debian package; install the CUDA toolkit to build scalpel_cuda.cu)"
