@@ -558,12 +558,17 @@ extern scalpel_status scalpel_cuda_gcsr_spmm_f32(const scalpel_gcsr *w_device, c
 #if defined(SCALPEL_NET_IMPLEMENTATION) && !defined(SCALPEL__NET_IMPLEMENTATION_DONE)
 #define SCALPEL__NET_IMPLEMENTATION_DONE
 
+#include <string.h>
+#include <limits.h>
+#ifndef SCALPEL_NO_MALLOC
+#include <stdio.h>   /* model files and C export */
+#include <time.h>    /* calibration timing (clock) */
+#endif
+
 /* ---------------------------------------------------------------------------------------- */
 /* >>networks (implementation)                                                               */
 /* ---------------------------------------------------------------------------------------- */
 
-#include <string.h>
-#include <limits.h>
 
 #if defined(SCALPEL_MALLOC) != defined(SCALPEL_FREE)
 #error "Scalpel: define both SCALPEL_MALLOC(ctx, size) and SCALPEL_FREE(ctx, p), or neither"
@@ -593,6 +598,7 @@ extern scalpel_status scalpel_cuda_gcsr_spmm_f32(const scalpel_gcsr *w_device, c
 #ifdef __cplusplus
 extern "C" {
 #endif
+
 
 SCALPEL__PRIV int scalpel__is_weighted(int32_t kind)
 {
@@ -1197,10 +1203,6 @@ SCALPEL_API int32_t scalpel_argmax_f32(const float *x, int32_t n)
     return best;
 }
 
-#ifdef __cplusplus
-}
-#endif
-
 
 /* ---------------------------------------------------------------------------------------- */
 /* >>model files (implementation)                                                            */
@@ -1258,16 +1260,6 @@ SCALPEL_API int32_t scalpel_argmax_f32(const float *x, int32_t n)
  * and gaps zero, the checksum, then the full network check (scalpel_net_validate).
  */
 
-#include <string.h>
-#include <limits.h>
-#ifndef SCALPEL_NO_MALLOC
-#include <stdio.h>
-#include <time.h>
-#endif
-
-#ifdef __cplusplus
-extern "C" {
-#endif
 
 #define SCALPEL__NF_HEADER 64u
 #define SCALPEL__NF_RECORD 128u
@@ -1804,10 +1796,6 @@ SCALPEL_API scalpel_status scalpel_net_save(const scalpel_net *net, const char *
 }
 #endif /* SCALPEL_NO_MALLOC */
 
-#ifdef __cplusplus
-}
-#endif
-
 
 /* >>pruning ================================================================================
  *
@@ -1830,9 +1818,6 @@ SCALPEL_API scalpel_status scalpel_net_save(const scalpel_net *net, const char *
  *   - Non-finite weights are refused (SCALPEL_ERR_ARGUMENT): a NaN has no magnitude order and
  *     an infinity means training diverged; pruning either silently would hide the problem.
  */
-#include <stddef.h>
-#include <stdint.h>
-#include <string.h>
 
 #ifndef SCALPEL__PRIV
 #  if defined(__GNUC__) || defined(__clang__)
@@ -1842,9 +1827,6 @@ SCALPEL_API scalpel_status scalpel_net_save(const scalpel_net *net, const char *
 #  endif
 #endif
 
-#ifdef __cplusplus
-extern "C" {
-#endif
 
 /* Bit pattern of |x| (sign cleared). For finite x, and +inf, these order like the values. */
 SCALPEL__PRIV uint32_t scalpel__prune_abs_bits(float x)
@@ -2350,10 +2332,6 @@ fail:
 }
 #endif /* SCALPEL_NO_MALLOC */
 
-#ifdef __cplusplus
-}
-#endif
-
 
 /* ---------------------------------------------------------------------------------------- */
 /* >>hardware profiles and >>planner (implementation)                                        */
@@ -2364,15 +2342,6 @@ fail:
  * carries the decision out, one exact conversion per layer. Calibration measures this
  * machine's break-even rates with the library's own kernels. */
 
-#include <string.h>
-#include <limits.h>
-#ifndef SCALPEL_NO_MALLOC
-#include <time.h>
-#endif
-
-#ifdef __cplusplus
-extern "C" {
-#endif
 
 /* One built-in profile. The name is kept as a pointer here (the public struct copies it into
  * its fixed array) so that the table stays a plain constant. */
@@ -3021,10 +2990,6 @@ SCALPEL_API scalpel_status scalpel_net_pack(scalpel_net *net, const scalpel_plan
 
 #endif /* SCALPEL_NO_MALLOC */
 
-#ifdef __cplusplus
-}
-#endif
-
 
 /* ---------------------------------------------------------------------------------------- */
 /* >>export and import (implementation): C-header export                                     */
@@ -3041,12 +3006,6 @@ SCALPEL_API scalpel_status scalpel_net_pack(scalpel_net *net, const scalpel_plan
 
 #ifndef SCALPEL_NO_MALLOC
 
-#include <stdio.h>
-#include <string.h>
-
-#ifdef __cplusplus
-extern "C" {
-#endif
 
 /* The longest name accepted: every array name adds at most "_l31_row_ptr" to it, and the
  * result stays well within the 63 significant characters C99 promises for identifiers. */
@@ -3279,9 +3238,6 @@ SCALPEL_API scalpel_status scalpel_net_export_c(const scalpel_net *net, const ch
     return scalpel__nf_tmp_close(f, tmp, path, net->alloc_ctx, st);
 }
 
-#ifdef __cplusplus
-}
-#endif
 
 #endif /* SCALPEL_NO_MALLOC */
 
@@ -4218,6 +4174,9 @@ fail:
 
 #endif /* SCALPEL_NO_MALLOC */
 
+#ifdef __cplusplus
+}
+#endif
 #endif
 
 /*
