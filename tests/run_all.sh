@@ -180,12 +180,16 @@ run cortex-m4-no-malloc tests/cortex-m/run.sh m4 "$B/nm-m4.elf" tests/test_no_ma
 
 echo "== 6b. GPU backend (scalpel_cuda.cu): built with nvcc, tested without a GPU by emulation"
 NVCC=${NVCC:-/usr/local/cuda/bin/nvcc}
-if [ -x "$NVCC" ]; then
-  CUDA_LINK="-L/usr/local/cuda/lib64 -Wl,-rpath,/usr/local/cuda/lib64 -lcublas -lcudart -lstdc++ -lm"
+CUDA_HOME=$(dirname "$(dirname "$NVCC")")
+CUDA_LIB=$CUDA_HOME/lib64
+if [ -x "$NVCC" ] && [ ! -e "$CUDA_LIB/libcublas.so" ]; then
+  echo "  skip  GPU backend: $NVCC is there but cuBLAS is not ($CUDA_LIB/libcublas.so): install the full CUDA toolkit"
+elif [ -x "$NVCC" ]; then
+  CUDA_LINK="-L$CUDA_LIB -Wl,-rpath,$CUDA_LIB -lcublas -lcudart -lstdc++ -lm"
   run nvcc-headers sh -c "$NVCC -x cu -O2 -DSCALPEL_CUDA -I. tests/compile_twice.c -o $B/t-nvcc && $B/t-nvcc"
   run nvcc-scalpel-cuda "$NVCC" -O3 -Xcompiler -Wall,-Wextra,-Werror -c scalpel_cuda.cu -o "$B/scalpel_cuda.o"
   run nvcc-scalpel-cuda-sm90 "$NVCC" -O3 -arch=sm_90 -Xcompiler -Wall,-Wextra,-Werror -c scalpel_cuda.cu -o "$B/scalpel_cuda_sm90.o"
-  run test_cuda sh -c "gcc $WARN -O2 -I. -isystem /usr/local/cuda/include tests/test_cuda.c $B/scalpel_cuda.o $CUDA_LINK -o $B/test_cuda && $B/test_cuda"
+  run test_cuda sh -c "gcc $WARN -O2 -I. -isystem $CUDA_HOME/include tests/test_cuda.c $B/scalpel_cuda.o $CUDA_LINK -o $B/test_cuda && $B/test_cuda"
   run bench-cuda-build sh -c "$NVCC -O3 -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror -I. -c bench/bench_cuda.cu -o $B/bench_cuda.o"
   run test_cuda_emul sh -c "$NVCC -O3 -I. -Xcompiler -Wall,-Wextra,-Werror tests/test_cuda_emul.cu -o $B/test_cuda_emul -lcublas && $B/test_cuda_emul"
 else
