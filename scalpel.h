@@ -600,6 +600,13 @@ extern "C" {
 #endif
 
 
+/* G is one of the group sizes grouped CSR supports (1, 2, 4, 8, 16): the one check shared by
+ * model files, pruning, profiles and plans. */
+SCALPEL__PRIV int scalpel__net_group_ok(int32_t g)
+{
+    return g == 1 || g == 2 || g == 4 || g == 8 || g == 16;
+}
+
 SCALPEL__PRIV int scalpel__is_weighted(int32_t kind)
 {
     return kind == SCALPEL_LAYER_FC || kind == SCALPEL_LAYER_CONV2D;
@@ -1547,7 +1554,7 @@ SCALPEL__PRIV scalpel_status scalpel__nf_view_layer(const unsigned char *p, uint
     if (f[11] != (uint32_t)SCALPEL_DTYPE_F32) return SCALPEL_ERR_DTYPE;
     weighted = scalpel__is_weighted(kind);
     if (storage == SCALPEL_STORAGE_GCSR && weighted) {
-        if (group != 1 && group != 2 && group != 4 && group != 8 && group != 16) return SCALPEL_ERR_GROUP;
+        if (!scalpel__net_group_ok(group)) return SCALPEL_ERR_GROUP;
         if (bits != 16 && bits != 32) return SCALPEL_ERR_INDEX_WIDTH;
         if ((int64_t)nnz * group > (int64_t)INT32_MAX) return SCALPEL_ERR_OVERFLOW;
         if ((int64_t)nnz > (int64_t)rows * (((int64_t)cols + group - 1) / group)) return SCALPEL_ERR_CORRUPT;
@@ -1901,11 +1908,6 @@ SCALPEL__PRIV scalpel_status scalpel__prune_check(const float *w, int32_t rows, 
     return SCALPEL_OK;
 }
 
-SCALPEL__PRIV int scalpel__prune_group_ok(int32_t group)
-{
-    return group == 1 || group == 2 || group == 4 || group == 8 || group == 16;
-}
-
 SCALPEL__PRIV int scalpel__prune_importance_ok(int32_t importance)
 {
     return importance == SCALPEL_IMPORTANCE_RMS || importance == SCALPEL_IMPORTANCE_MEAN ||
@@ -2064,7 +2066,7 @@ SCALPEL_API scalpel_status scalpel_prune_group_scores(const float *w, int32_t ro
     int32_t r, c;
     scalpel_status st = scalpel__prune_check(w, rows, cols, scores, &n);
     if (st != SCALPEL_OK) return st;
-    if (!scalpel__prune_group_ok(group)) return SCALPEL_ERR_GROUP;
+    if (!scalpel__net_group_ok(group)) return SCALPEL_ERR_GROUP;
     total = (uint64_t)rows * scalpel__prune_groups_per_row(cols, group);
     if (total > (uint64_t)(SIZE_MAX / sizeof(float))) return SCALPEL_ERR_OVERFLOW;
     if (total > 0) memset(scores, 0, (size_t)total * sizeof(float));
@@ -2091,7 +2093,7 @@ SCALPEL_API scalpel_status scalpel_prune_groups_threshold(const float *w, int32_
     scalpel_status st = scalpel__prune_check(w, rows, cols, mask, &n);
     if (st != SCALPEL_OK) return st;
     if (n > 0) memset(mask, 0, n);
-    if (!scalpel__prune_group_ok(group)) return SCALPEL_ERR_GROUP;
+    if (!scalpel__net_group_ok(group)) return SCALPEL_ERR_GROUP;
     if (!scalpel__prune_importance_ok((int32_t)importance)) return SCALPEL_ERR_ARGUMENT;
     if (!(threshold >= 0.0f)) return SCALPEL_ERR_ARGUMENT;
     st = scalpel__prune_all_finite(w, n);
@@ -2120,7 +2122,7 @@ SCALPEL_API scalpel_status scalpel_prune_groups_rate(const float *w, int32_t row
     st = scalpel__prune_check(w, rows, cols, mask, &n);
     if (st != SCALPEL_OK) return st;
     if (n > 0) memset(mask, 0, n);
-    if (!scalpel__prune_group_ok(group)) return SCALPEL_ERR_GROUP;
+    if (!scalpel__net_group_ok(group)) return SCALPEL_ERR_GROUP;
     if (!scalpel__prune_importance_ok((int32_t)importance)) return SCALPEL_ERR_ARGUMENT;
     if (!(rate >= 0.0f && rate <= 1.0f)) return SCALPEL_ERR_ARGUMENT;
     st = scalpel__prune_all_finite(w, n);
@@ -2159,7 +2161,7 @@ SCALPEL_API float scalpel_group_sparsity_f32(const float *w, int32_t rows, int32
     size_t n, skipped = 0;
     int32_t r, c, i;
     if (scalpel__prune_check(w, rows, cols, w, &n) != SCALPEL_OK || n == 0) return 0.0f;
-    if (!scalpel__prune_group_ok(group)) return 0.0f;
+    if (!scalpel__net_group_ok(group)) return 0.0f;
     for (r = 0; r < rows; r++) {
         const float *row = w + (size_t)r * (size_t)cols;
         for (c = 0; c < cols; c += group) {
@@ -2385,11 +2387,6 @@ static const scalpel__hw_entry scalpel__hw_table[] = {
 
 #define SCALPEL__HW_COUNT ((int32_t)(sizeof(scalpel__hw_table) / sizeof(scalpel__hw_table[0])))
 
-SCALPEL__PRIV int scalpel__hw_group_ok(int32_t g)
-{
-    return g == 1 || g == 2 || g == 4 || g == 8 || g == 16;
-}
-
 /* A break-even rate is a fraction; NaN fails both comparisons and so is refused too. */
 SCALPEL__PRIV int scalpel__hw_fraction_ok(float x)
 {
@@ -2405,7 +2402,7 @@ SCALPEL__PRIV scalpel_status scalpel__hw_check(const scalpel_hw_profile *hw)
     if (hw->hw_class != SCALPEL_HW_LOW && hw->hw_class != SCALPEL_HW_MODERATE &&
         hw->hw_class != SCALPEL_HW_HIGH)
         return SCALPEL_ERR_ARGUMENT;
-    if (!scalpel__hw_group_ok(hw->group)) return SCALPEL_ERR_GROUP;
+    if (!scalpel__net_group_ok(hw->group)) return SCALPEL_ERR_GROUP;
     if (hw->dtype != SCALPEL_DTYPE_F32 && hw->dtype != SCALPEL_DTYPE_Q15 && hw->dtype != SCALPEL_DTYPE_Q7)
         return SCALPEL_ERR_DTYPE;
     if (hw->batch < 1) return SCALPEL_ERR_ARGUMENT;
@@ -2924,7 +2921,7 @@ SCALPEL__PRIV scalpel_status scalpel__hw_plan_check(const scalpel_net *net, cons
             if (p->group != 0) return SCALPEL_ERR_GROUP;
         } else if (p->storage == SCALPEL_STORAGE_GCSR) {
             if (!scalpel__is_weighted(net->layers[i].kind)) return SCALPEL_ERR_ARGUMENT;
-            if (!scalpel__hw_group_ok(p->group)) return SCALPEL_ERR_GROUP;
+            if (!scalpel__net_group_ok(p->group)) return SCALPEL_ERR_GROUP;
         } else {
             return SCALPEL_ERR_ARGUMENT;
         }
