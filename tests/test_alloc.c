@@ -4,26 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct counting_alloc {
-    long allocs, frees, fail_after;   /* fail_after < 0: never fail */
-} counting_alloc;
-
-static void *test_malloc(void *ctx, size_t n)
-{
-    counting_alloc *a = (counting_alloc *)ctx;
-    if (a == NULL) return malloc(n);
-    if (a->fail_after >= 0 && a->allocs >= a->fail_after) return NULL;
-    a->allocs++;
-    return malloc(n);
-}
-static void test_free(void *ctx, void *p)
-{
-    counting_alloc *a = (counting_alloc *)ctx;
-    if (a != NULL && p != NULL) a->frees++;
-    free(p);
-}
-#define SCALPEL_MALLOC(ctx, size) test_malloc((ctx), (size))
-#define SCALPEL_FREE(ctx, p) test_free((ctx), (p))
+#include "counting_alloc.h"
 #define SCALPEL_IMPLEMENTATION
 #include "scalpel.h"
 #include "test_util.h"
