@@ -8,6 +8,9 @@
  *   >>pruning    weight masks re-applied after every step (momentum of pruned weights cleared),
  *                node-mask layers with hysteresis (section 5 of the method), Han's dropout rule
  *   >>datasets   data loaders
+ *   >>drivers    epochs over datasets with a progress callback, the pruning drivers
+ *                (traditional, SIMD-aware, node pruning, scalpel_prune_for per hardware
+ *                class) and checkpoints that resume bit-identically
  *
  * USAGE
  *   Do this in exactly one C or C++ file (SCALPEL_TRAIN_IMPLEMENTATION compiles this module
@@ -61,6 +64,18 @@
  *   Node pruning: cfg.node_masks = SCALPEL_TRAIN_MASK_ALL (or _CONV / _FC), raise
  *   tr.config.mask_lambda stage by stage, then scalpel_trainer_remove_nodes gives the smaller
  *   dense network to retrain in a new trainer.
+ *
+ *   Drivers (>>drivers) do all of that over datasets: scalpel_train_epochs (shuffled batches,
+ *   test accuracy, a progress callback per epoch, optional checkpoint file), then
+ *   scalpel_prune_traditional / scalpel_prune_simd / scalpel_prune_nodes on a trainer, or the
+ *   whole pipeline for a hardware profile from a trained dense network:
+ *
+ *     scalpel_driver_config dc;  scalpel_prune_result res;  scalpel_hw_profile hw;  scalpel_net out;
+ *     scalpel_driver_config_default(&dc);
+ *     dc.progress = scalpel_progress_print;                 // one updating line on stderr
+ *     scalpel_hw_profile_host(&hw);
+ *     if (scalpel_prune_for(&dense, &hw, &train, &test, &dc, &res, &out) == SCALPEL_OK)
+ *         scalpel_net_save(&out, "pruned.scpn");            // packed for hw; free with scalpel_net_free
  *
  * CONFIGURATION
  *   SCALPEL_IMPLEMENTATION / SCALPEL_TRAIN_IMPLEMENTATION   compile the implementation here
@@ -170,6 +185,8 @@ typedef struct scalpel_trainer {
     scalpel_train_layer layers[SCALPEL_NET_MAX_LAYERS];
     int32_t batch_max, classes;
     int64_t steps;                                      /* SGD steps taken */
+    int64_t epoch;                                      /* epochs run by scalpel_train_epochs */
+    int32_t stage;                                      /* pruning stages run by the drivers */
     uint64_t rng;                                       /* xorshift64* state */
     /* internal */
     float *act[SCALPEL_NET_MAX_LAYERS + 1];  /* act[i]: input of layer i [batch x in]; act[n]: logits */
@@ -354,6 +371,146 @@ SCALPEL_API scalpel_status scalpel_dataset_subset(const scalpel_dataset *ds, con
  * *first and the other n - n_first into *second (0 < n_first < n): e.g. a validation split. */
 SCALPEL_API scalpel_status scalpel_dataset_split(const scalpel_dataset *ds, int32_t n_first, uint64_t seed,
                                                  scalpel_dataset *first, scalpel_dataset *second);
+
+/* ======================================================================================== */
+/* >>drivers                                                                                 */
+/* ======================================================================================== */
+
+/* scalpel_progress: what the progress callback gets once per epoch. */
+typedef struct scalpel_progress {
+    const char *stage;      /* "dense", "traditional", "simd", "nodes", "retrain", ... */
+    int32_t epoch, epochs;  /* 1-based epoch of this call to scalpel_train_epochs, and its count */
+    float loss;             /* mean training loss of the epoch */
+    float accuracy;         /* test accuracy after the epoch (0 without a test set) */
+    float prune_rate;       /* fraction of the network's weights pruned (weight and node masks) */
+    double seconds;         /* processor seconds of the epoch (clock()) */
+} scalpel_progress;
+
+/* One call per epoch; user is scalpel_driver_config.progress_user. */
+typedef void (*scalpel_progress_fn)(void *user, const scalpel_progress *p);
+
+/* The default printer for command-line tools: one line on stderr, rewritten with '\r' every
+ * epoch, ended by a newline after the last epoch of a call. user is unused. */
+SCALPEL_API void scalpel_progress_print(void *user, const scalpel_progress *p);
+
+/* scalpel_driver_config: how the drivers train and prune. Fill with
+ * scalpel_driver_config_default, then change what you need. */
+typedef struct scalpel_driver_config {
+    scalpel_train_config train;   /* trainers the drivers create (scalpel_prune_for, retraining
+                                     after node removal); node_masks is set by the driver */
+    int32_t batch;                /* batch size for new trainers; default 64 */
+    int32_t epochs_per_stage;     /* retraining epochs after each pruning stage; default 1 */
+    int32_t epochs_final;         /* retraining epochs of the smaller network after node removal;
+                                     default 1 (0: the removed network is returned untrained) */
+    int32_t max_stages;           /* stages per driver (per layer for SIMD-aware); default 8 */
+    float rate_start, rate_step, rate_max; /* target pruning rates: start, + step per stage, at
+                                     most max; defaults 0.5, 0.1, 0.95 */
+    float tolerance;              /* accuracy drop allowed below dense; default 0.01 */
+    float lambda_start, lambda_factor; /* node pruning: lambda of stage s = start * factor^s;
+                                     defaults 0.001, 2 (b lives in a band of 0.002: small) */
+    int32_t round_to;             /* node removal rounding (1, 8, 16, 32); default 1 */
+    uint8_t frozen[SCALPEL_NET_MAX_LAYERS]; /* 1: layer i's weights and biases are restored after
+                                     every step (frozen); default 0 */
+    scalpel_progress_fn progress; /* NULL = silent (the default) */
+    void *progress_user;
+    const char *checkpoint_path;  /* when set, scalpel_train_epochs (and so every driver) saves a
+                                     checkpoint there after every epoch; default NULL */
+} scalpel_driver_config;
+
+/* scalpel_prune_result: what a driver achieved. */
+typedef struct scalpel_prune_result {
+    float dense_accuracy;                     /* test accuracy before pruning */
+    float accuracy;                           /* test accuracy of the result */
+    float rate;                               /* fraction of all weights pruned (vs the dense net) */
+    float layer_rate[SCALPEL_NET_MAX_LAYERS]; /* per layer, vs its dense weight count */
+    int32_t skipped[SCALPEL_NET_MAX_LAYERS];  /* SIMD-aware: 1 = not weight-pruned (cannot get
+                                                 faster, frozen, or not of the kind asked for) */
+    int32_t order[SCALPEL_NET_MAX_LAYERS];    /* SIMD-aware: weighted layers, slowest first, -1 after */
+    int32_t nodes_before[SCALPEL_NET_MAX_LAYERS], nodes_after[SCALPEL_NET_MAX_LAYERS]; /* rows */
+    int32_t stages;                           /* stages run (kept or rolled back) */
+} scalpel_prune_result;
+
+SCALPEL_API void scalpel_driver_config_default(scalpel_driver_config *dc);
+
+/* Test accuracy of the trainer on ds (no dropout), in chunks of batch_max. */
+SCALPEL_API scalpel_status scalpel_trainer_evaluate_dataset(scalpel_trainer *tr, const scalpel_dataset *ds,
+                                                            float *accuracy);
+/* Fraction of the trainer's weights pruned: weights with mask 0, in rows whose node is off, or
+ * in input columns that read a node that is off. */
+SCALPEL_API float scalpel_trainer_prune_rate(const scalpel_trainer *tr);
+
+/* `epochs` epochs of SGD over train in batches of tr->batch_max, shuffled with
+ * scalpel_dataset_shuffle(n, config.seed + tr->epoch) (so a resumed run shuffles alike), then
+ * evaluation on test (may be NULL) and one progress call (dc and dc->progress may be NULL;
+ * stage NULL = "train"), and a checkpoint when dc->checkpoint_path is set. tr->epoch counts
+ * the epochs. *accuracy (may be NULL) = the last test accuracy. Layers with dc->frozen[i] set
+ * get their weights and biases back after every step. Allocates batch buffers for the call.
+ * Resuming: a trainer initialised like the first, scalpel_trainer_load_checkpoint, then the
+ * remaining epochs give bit-identical weights to an uninterrupted run (same build, threads). */
+SCALPEL_API scalpel_status scalpel_train_epochs(scalpel_trainer *tr, const scalpel_dataset *train,
+                                                const scalpel_dataset *test, int32_t epochs,
+                                                const char *stage, const scalpel_driver_config *dc,
+                                                float *accuracy);
+
+/* Traditional pruning (Han et al.) of a trained trainer: stage s prunes every weighted layer to
+ * magnitude rate min(rate_start + s * rate_step, rate_max) (scalpel_prune_magnitude_rate into
+ * the masks), retrains epochs_per_stage epochs with Han's dropout rule on fc layers, and stops
+ * when the accuracy falls more than tolerance below dense: that stage is rolled back. */
+SCALPEL_API scalpel_status scalpel_prune_traditional(scalpel_trainer *tr, const scalpel_dataset *train,
+                                                     const scalpel_dataset *test,
+                                                     const scalpel_driver_config *dc, scalpel_prune_result *res);
+
+/* SIMD-aware pruning for hw: the weighted layers are timed dense with the library's kernels
+ * (batch hw->batch) and pruned one at a time, slowest first, with groups of hw->group
+ * (scalpel_prune_groups_rate, RMS) at rising rates, retraining after each stage; a layer stops
+ * at its first stage past tolerance (rolled back). A layer whose achieved rate is not above its
+ * kernel's break-even (mv_grouped for fc at batch 1, else mm_grouped) is restored dense
+ * (skipped[i] = 1). only_kind: 0 = every weighted layer, or SCALPEL_LAYER_FC / _CONV2D (the
+ * others are left as they are and marked skipped, as are layers with dc->frozen set). */
+SCALPEL_API scalpel_status scalpel_prune_simd(scalpel_trainer *tr, const scalpel_dataset *train,
+                                              const scalpel_dataset *test, const scalpel_hw_profile *hw,
+                                              int32_t only_kind, const scalpel_driver_config *dc,
+                                              scalpel_prune_result *res);
+
+/* Node pruning with the trainer's mask layers (tr built with config.node_masks != NONE): stage
+ * s sets mask_lambda = lambda_start * lambda_factor^s and each fc layer's dropout to
+ * scalpel_dropout_nodes(config.dropout[i], kept, original) of the nodes feeding it, trains
+ * epochs_per_stage epochs and stops past tolerance (rolled back). Then the nodes that are off
+ * are removed (scalpel_trainer_remove_nodes with round_to) into *out, which a new trainer
+ * retrains for epochs_final epochs (dc->train with no node masks, dropout scaled alike). */
+SCALPEL_API scalpel_status scalpel_prune_nodes(scalpel_trainer *tr, const scalpel_dataset *train,
+                                               const scalpel_dataset *test, const scalpel_driver_config *dc,
+                                               scalpel_prune_result *res, scalpel_net *out);
+
+/* The whole Scalpel pipeline for a trained dense net on hw: LOW = SIMD-aware pruning of every
+ * layer; MODERATE = node pruning of conv layers, then (conv frozen) SIMD-aware pruning of fc
+ * layers; HIGH = node pruning everywhere. Finishes with scalpel_plan_net (SCALPEL mode) and
+ * scalpel_net_pack: *out_net is the deployable network (free it). res->layer_rate is against
+ * net's dense weight counts. */
+SCALPEL_API scalpel_status scalpel_prune_for(const scalpel_net *net, const scalpel_hw_profile *hw,
+                                             const scalpel_dataset *train, const scalpel_dataset *test,
+                                             const scalpel_driver_config *dc, scalpel_prune_result *res,
+                                             scalpel_net *out_net);
+
+/* Checkpoint file format version 1 (little-endian), magic "SCPK": header (magic, version,
+ * total size, layer count), the trainer's configuration, steps, RNG state, epoch and stage
+ * counters, then per layer its shape, dropout and (weighted layers) weights, biases, momentum,
+ * weight mask and node masks; CRC-32 (scalpel_crc32) of everything before the last 4 bytes. */
+#define SCALPEL_CHECKPOINT_MAGIC "SCPK"
+#define SCALPEL_CHECKPOINT_VERSION 1
+
+/* Writes tr's whole training state to path through a temporary file renamed over it. */
+SCALPEL_API scalpel_status scalpel_trainer_save_checkpoint(const scalpel_trainer *tr, const char *path);
+/* Restores a checkpoint into tr, a trainer initialised for the same architecture (and node
+ * masks). Everything is validated before tr is touched: SCALPEL_ERR_IO, _TRUNCATED, _MAGIC,
+ * _VERSION, _CHECKSUM, _SHAPE (another architecture), _CORRUPT (bad sizes, masks not 0/1,
+ * non-finite values, an invalid configuration). On error tr is unchanged. */
+SCALPEL_API scalpel_status scalpel_trainer_load_checkpoint(scalpel_trainer *tr, const char *path);
+/* The same through memory: *size bytes of checkpoint (free with SCALPEL_FREE(tr->alloc_ctx)). */
+SCALPEL_API scalpel_status scalpel_trainer_checkpoint_to_buffer(const scalpel_trainer *tr, void **buf,
+                                                                size_t *size);
+SCALPEL_API scalpel_status scalpel_trainer_checkpoint_from_buffer(scalpel_trainer *tr, const void *buf,
+                                                                  size_t size);
 
 #endif /* SCALPEL_NO_MALLOC */
 
@@ -1931,6 +2088,955 @@ SCALPEL_API scalpel_status scalpel_dataset_split(const scalpel_dataset *ds, int3
         scalpel_dataset_free(first);
         scalpel_dataset_free(second);
     }
+    return st;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* >>drivers (implementation)                                                                */
+/* ---------------------------------------------------------------------------------------- */
+
+#include <time.h>
+
+SCALPEL_API void scalpel_progress_print(void *user, const scalpel_progress *p)
+{
+    (void)user;
+    if (!p) return;
+    fprintf(stderr, "\r%-12s epoch %3d/%-3d  loss %.4f  acc %6.2f%%  pruned %5.1f%%  %7.1fs ",
+            p->stage ? p->stage : "train", (int)p->epoch, (int)p->epochs, (double)p->loss,
+            100.0 * (double)p->accuracy, 100.0 * (double)p->prune_rate, p->seconds);
+    if (p->epoch >= p->epochs) fputc('\n', stderr);
+    fflush(stderr);
+}
+
+SCALPEL_API void scalpel_driver_config_default(scalpel_driver_config *dc)
+{
+    if (!dc) return;
+    memset(dc, 0, sizeof(*dc));
+    scalpel_train_config_default(&dc->train);
+    dc->batch = 64;
+    dc->epochs_per_stage = 1;
+    dc->epochs_final = 1;
+    dc->max_stages = 8;
+    dc->rate_start = 0.5f;
+    dc->rate_step = 0.1f;
+    dc->rate_max = 0.95f;
+    dc->tolerance = 0.01f;
+    dc->lambda_start = 0.001f;
+    dc->lambda_factor = 2.0f;
+    dc->round_to = 1;
+}
+
+static scalpel_status scalpel__drv_check(const scalpel_driver_config *dc)
+{
+    if (dc->batch < 1 || dc->epochs_per_stage < 0 || dc->epochs_final < 0 || dc->max_stages < 0)
+        return SCALPEL_ERR_ARGUMENT;
+    if (!(dc->rate_start >= 0.0f && dc->rate_start <= 1.0f) || !(dc->rate_step >= 0.0f && dc->rate_step <= 1.0f) ||
+        !(dc->rate_max >= 0.0f && dc->rate_max <= 1.0f) || !(dc->tolerance >= 0.0f && dc->tolerance <= 1.0f))
+        return SCALPEL_ERR_ARGUMENT;
+    if (!scalpel__train_finite(dc->lambda_start) || !(dc->lambda_start >= 0.0f) ||
+        !scalpel__train_finite(dc->lambda_factor) || !(dc->lambda_factor >= 0.0f))
+        return SCALPEL_ERR_ARGUMENT;
+    if (dc->round_to != 1 && dc->round_to != 8 && dc->round_to != 16 && dc->round_to != 32) return SCALPEL_ERR_ARGUMENT;
+    return SCALPEL_OK;
+}
+
+static scalpel_status scalpel__drv_check_ds(const scalpel_trainer *tr, const scalpel_dataset *ds)
+{
+    scalpel_status st = scalpel_dataset_validate(ds);
+    if (st != SCALPEL_OK) return st;
+    if ((int64_t)ds->c * ds->h * ds->w != (int64_t)scalpel_net_input_size(&tr->arch)) return SCALPEL_ERR_SHAPE;
+    if (ds->classes > tr->classes) return SCALPEL_ERR_SHAPE;
+    return SCALPEL_OK;
+}
+
+SCALPEL_API scalpel_status scalpel_trainer_evaluate_dataset(scalpel_trainer *tr, const scalpel_dataset *ds,
+                                                            float *accuracy)
+{
+    float *x, *logits;
+    int32_t *y, nb, b, count = 0, s, correct = 0;
+    size_t in;
+    scalpel_status st;
+    if (accuracy) *accuracy = 0.0f;
+    if (!tr || !ds || !accuracy) return SCALPEL_ERR_NULL;
+    if (!tr->block) return SCALPEL_ERR_ARGUMENT;
+    st = scalpel__drv_check_ds(tr, ds);
+    if (st != SCALPEL_OK) return st;
+    in = (size_t)scalpel_net_input_size(&tr->arch);
+    x = (float *)SCALPEL_MALLOC(tr->alloc_ctx, (size_t)tr->batch_max * (in + (size_t)tr->classes) * sizeof(float) +
+                                                  (size_t)tr->batch_max * sizeof(int32_t));
+    if (!x) return SCALPEL_ERR_NO_MEMORY;
+    logits = x + (size_t)tr->batch_max * in;
+    y = (int32_t *)(void *)(logits + (size_t)tr->batch_max * (size_t)tr->classes);
+    nb = scalpel_dataset_batches(ds, tr->batch_max);
+    for (b = 0; b < nb && st == SCALPEL_OK; b++) {
+        st = scalpel_dataset_batch(ds, NULL, tr->batch_max, b, x, y, &count);
+        if (st == SCALPEL_OK) st = scalpel_trainer_forward(tr, x, count, 0, logits);
+        for (s = 0; s < count && st == SCALPEL_OK; s++)
+            if (scalpel_argmax_f32(logits + (size_t)s * (size_t)tr->classes, tr->classes) == y[s]) correct++;
+    }
+    SCALPEL_FREE(tr->alloc_ctx, x);
+    if (st == SCALPEL_OK) *accuracy = (float)correct / (float)ds->n;
+    return st;
+}
+
+SCALPEL_API float scalpel_trainer_prune_rate(const scalpel_trainer *tr)
+{
+    int64_t total = 0, kept = 0;
+    int32_t i;
+    if (!tr || !tr->block) return 0.0f;
+    for (i = 0; i < tr->arch.n_layers; i++) {
+        const scalpel_layer *L = &tr->arch.layers[i];
+        const scalpel_train_layer *T = &tr->layers[i];
+        const float *na = T->mask_owner >= 0 ? tr->layers[T->mask_owner].node_a : NULL;
+        size_t per, r, c;
+        if (!scalpel__train_weighted(L->kind)) continue;
+        per = L->kind == SCALPEL_LAYER_CONV2D ? (size_t)L->kernel * (size_t)L->kernel : (size_t)L->in_h * (size_t)L->in_w;
+        total += (int64_t)L->rows * L->cols;
+        for (r = 0; r < (size_t)L->rows; r++) {
+            if (T->node_a && T->node_a[r] == 0.0f) continue;
+            for (c = 0; c < (size_t)L->cols; c++)
+                if (T->mask[r * (size_t)L->cols + c] && (!na || na[c / per] != 0.0f)) kept++;
+        }
+    }
+    return total ? (float)(1.0 - (double)kept / (double)total) : 0.0f;
+}
+
+/* Per-layer pruning rates of the trainer's masks (as scalpel_trainer_prune_rate) into res. */
+static void scalpel__drv_rates(const scalpel_trainer *tr, scalpel_prune_result *res)
+{
+    int32_t i;
+    for (i = 0; i < tr->arch.n_layers; i++) {
+        const scalpel_layer *L = &tr->arch.layers[i];
+        const scalpel_train_layer *T = &tr->layers[i];
+        const float *na = T->mask_owner >= 0 ? tr->layers[T->mask_owner].node_a : NULL;
+        size_t per, r, c;
+        int64_t kept = 0;
+        res->layer_rate[i] = 0.0f;
+        if (!scalpel__train_weighted(L->kind)) continue;
+        per = L->kind == SCALPEL_LAYER_CONV2D ? (size_t)L->kernel * (size_t)L->kernel : (size_t)L->in_h * (size_t)L->in_w;
+        for (r = 0; r < (size_t)L->rows; r++) {
+            if (T->node_a && T->node_a[r] == 0.0f) continue;
+            for (c = 0; c < (size_t)L->cols; c++)
+                if (T->mask[r * (size_t)L->cols + c] && (!na || na[c / per] != 0.0f)) kept++;
+        }
+        res->layer_rate[i] = (float)(1.0 - (double)kept / ((double)L->rows * (double)L->cols));
+    }
+    res->rate = scalpel_trainer_prune_rate(tr);
+}
+
+/* Restores the frozen layers' weights from saved copies (and clears their momentum). */
+static void scalpel__drv_refreeze(scalpel_trainer *tr, const scalpel_driver_config *dc, float *const *saved)
+{
+    int32_t i;
+    for (i = 0; i < tr->arch.n_layers; i++) {
+        const scalpel_layer *L = &tr->arch.layers[i];
+        scalpel_train_layer *T = &tr->layers[i];
+        size_t wn;
+        if (!saved[i] || !dc->frozen[i]) continue;
+        wn = (size_t)L->rows * (size_t)L->cols;
+        memcpy(T->w, saved[i], wn * sizeof(float));
+        memcpy(T->b, saved[i] + wn, (size_t)L->rows * sizeof(float));
+        memset(T->mom_w, 0, wn * sizeof(float));
+        memset(T->mom_b, 0, (size_t)L->rows * sizeof(float));
+    }
+}
+
+SCALPEL_API scalpel_status scalpel_train_epochs(scalpel_trainer *tr, const scalpel_dataset *train,
+                                                const scalpel_dataset *test, int32_t epochs,
+                                                const char *stage, const scalpel_driver_config *dc,
+                                                float *accuracy)
+{
+    size_t in, bytes, frozen_n = 0;
+    unsigned char *mem;
+    float *x, *fz;
+    int32_t *y, *perm, e, b, nb, count = 0, i;
+    float *saved[SCALPEL_NET_MAX_LAYERS];
+    scalpel_status st;
+    if (accuracy) *accuracy = 0.0f;
+    if (!tr || !train) return SCALPEL_ERR_NULL;
+    if (!tr->block || epochs < 0) return SCALPEL_ERR_ARGUMENT;
+    st = scalpel__drv_check_ds(tr, train);
+    if (st == SCALPEL_OK && test) st = scalpel__drv_check_ds(tr, test);
+    if (st != SCALPEL_OK) return st;
+    in = (size_t)scalpel_net_input_size(&tr->arch);
+    for (i = 0; i < tr->arch.n_layers; i++)
+        if (dc && dc->frozen[i] && tr->layers[i].w)
+            frozen_n += (size_t)tr->arch.layers[i].rows * ((size_t)tr->arch.layers[i].cols + 1u);
+    bytes = (size_t)tr->batch_max * in * sizeof(float) + frozen_n * sizeof(float) +
+            (size_t)tr->batch_max * sizeof(int32_t) + (size_t)train->n * sizeof(int32_t);
+    mem = (unsigned char *)SCALPEL_MALLOC(tr->alloc_ctx, bytes);
+    if (!mem) return SCALPEL_ERR_NO_MEMORY;
+    x = (float *)(void *)mem;
+    fz = x + (size_t)tr->batch_max * in;
+    y = (int32_t *)(void *)(fz + frozen_n);
+    perm = y + tr->batch_max;
+    for (i = 0; i < tr->arch.n_layers; i++) {
+        saved[i] = NULL;
+        if (dc && dc->frozen[i] && tr->layers[i].w) {
+            size_t wn = (size_t)tr->arch.layers[i].rows * (size_t)tr->arch.layers[i].cols;
+            saved[i] = fz;
+            memcpy(fz, tr->layers[i].w, wn * sizeof(float));
+            memcpy(fz + wn, tr->layers[i].b, (size_t)tr->arch.layers[i].rows * sizeof(float));
+            fz += wn + (size_t)tr->arch.layers[i].rows;
+        }
+    }
+    nb = scalpel_dataset_batches(train, tr->batch_max);
+    for (e = 0; e < epochs && st == SCALPEL_OK; e++) {
+        clock_t t0 = clock();
+        double loss_sum = 0.0;
+        float acc = 0.0f;
+        st = scalpel_dataset_shuffle(train->n, tr->config.seed + (uint64_t)tr->epoch, perm);
+        for (b = 0; b < nb && st == SCALPEL_OK; b++) {
+            float loss = 0.0f;
+            st = scalpel_dataset_batch(train, perm, tr->batch_max, b, x, y, &count);
+            if (st == SCALPEL_OK) st = scalpel_trainer_step(tr, x, y, count, &loss);
+            if (st == SCALPEL_OK && dc) scalpel__drv_refreeze(tr, dc, saved);
+            loss_sum += (double)loss * (double)count;
+        }
+        if (st != SCALPEL_OK) break;
+        tr->epoch++;
+        if (test) st = scalpel_trainer_evaluate_dataset(tr, test, &acc);
+        if (st != SCALPEL_OK) break;
+        if (accuracy) *accuracy = acc;
+        if (dc && dc->progress) {
+            scalpel_progress p;
+            p.stage = stage ? stage : "train";
+            p.epoch = e + 1;
+            p.epochs = epochs;
+            p.loss = (float)(loss_sum / (double)train->n);
+            p.accuracy = acc;
+            p.prune_rate = scalpel_trainer_prune_rate(tr);
+            p.seconds = (double)(clock() - t0) / (double)CLOCKS_PER_SEC;
+            dc->progress(dc->progress_user, &p);
+        }
+        if (dc && dc->checkpoint_path) st = scalpel_trainer_save_checkpoint(tr, dc->checkpoint_path);
+    }
+    if (st == SCALPEL_OK && epochs == 0 && test && accuracy) st = scalpel_trainer_evaluate_dataset(tr, test, accuracy);
+    SCALPEL_FREE(tr->alloc_ctx, mem);
+    return st;
+}
+
+/* ---- checkpoints ------------------------------------------------------------------------- */
+
+/* A cursor over checkpoint bytes: p == NULL counts (writing), err records a short read. */
+typedef struct scalpel__ck {
+    unsigned char *p;
+    const unsigned char *q;
+    size_t off, cap;
+    int err;
+} scalpel__ck;
+
+static void scalpel__ck_u32(scalpel__ck *c, uint32_t v)
+{
+    if (c->p) {
+        c->p[c->off] = (unsigned char)v; c->p[c->off + 1] = (unsigned char)(v >> 8);
+        c->p[c->off + 2] = (unsigned char)(v >> 16); c->p[c->off + 3] = (unsigned char)(v >> 24);
+    }
+    c->off += 4;
+}
+static void scalpel__ck_u64(scalpel__ck *c, uint64_t v)
+{
+    scalpel__ck_u32(c, (uint32_t)v);
+    scalpel__ck_u32(c, (uint32_t)(v >> 32));
+}
+static void scalpel__ck_f32(scalpel__ck *c, float v)
+{
+    uint32_t u;
+    memcpy(&u, &v, 4);
+    scalpel__ck_u32(c, u);
+}
+static void scalpel__ck_fv(scalpel__ck *c, const float *v, size_t n)
+{
+    size_t k;
+    for (k = 0; k < n; k++) scalpel__ck_f32(c, v[k]);
+}
+static void scalpel__ck_bytes(scalpel__ck *c, const uint8_t *v, size_t n)
+{
+    if (c->p) { memcpy(c->p + c->off, v, n); memset(c->p + c->off + n, 0, (4u - n % 4u) % 4u); }
+    c->off += n + (4u - n % 4u) % 4u;
+}
+
+static uint32_t scalpel__ck_get32(scalpel__ck *c)
+{
+    const unsigned char *b;
+    if (c->err || c->cap - c->off < 4) { c->err = 1; return 0; }
+    b = c->q + c->off;
+    c->off += 4;
+    return (uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) | ((uint32_t)b[3] << 24);
+}
+static uint64_t scalpel__ck_get64(scalpel__ck *c)
+{
+    uint64_t lo = scalpel__ck_get32(c);
+    return lo | ((uint64_t)scalpel__ck_get32(c) << 32);
+}
+static float scalpel__ck_getf(scalpel__ck *c)
+{
+    uint32_t u = scalpel__ck_get32(c);
+    float v;
+    memcpy(&v, &u, 4);
+    return v;
+}
+/* Reads n floats into dst (NULL: checks only); 0 when one is not finite. */
+static int scalpel__ck_getfv(scalpel__ck *c, float *dst, size_t n)
+{
+    size_t k;
+    int ok = 1;
+    for (k = 0; k < n; k++) {
+        float v = scalpel__ck_getf(c);
+        if (!scalpel__train_finite(v)) ok = 0;
+        if (dst) dst[k] = v;
+    }
+    return ok;
+}
+
+/* Writes (c->p set) or sizes (c->p NULL) the checkpoint of tr, CRC included. */
+static void scalpel__ck_write(const scalpel_trainer *tr, scalpel__ck *c)
+{
+    const scalpel_train_config *g = &tr->config;
+    int32_t i, n = tr->arch.n_layers;
+    c->off = 0;
+    if (c->p) memcpy(c->p, SCALPEL_CHECKPOINT_MAGIC, 4);
+    c->off = 4;
+    scalpel__ck_u32(c, SCALPEL_CHECKPOINT_VERSION);
+    scalpel__ck_u64(c, (uint64_t)c->cap);
+    scalpel__ck_u32(c, (uint32_t)n);
+    scalpel__ck_u32(c, 0u);
+    scalpel__ck_f32(c, g->lr); scalpel__ck_f32(c, g->momentum); scalpel__ck_f32(c, g->weight_decay);
+    scalpel__ck_u32(c, (uint32_t)g->lr_step); scalpel__ck_f32(c, g->lr_gamma); scalpel__ck_u64(c, g->seed);
+    scalpel__ck_u32(c, (uint32_t)g->node_masks); scalpel__ck_f32(c, g->mask_threshold);
+    scalpel__ck_f32(c, g->mask_eps); scalpel__ck_f32(c, g->mask_init); scalpel__ck_f32(c, g->mask_max);
+    scalpel__ck_f32(c, g->mask_lambda);
+    scalpel__ck_u64(c, (uint64_t)tr->steps); scalpel__ck_u64(c, tr->rng);
+    scalpel__ck_u64(c, (uint64_t)tr->epoch); scalpel__ck_u32(c, (uint32_t)tr->stage);
+    for (i = 0; i < n; i++) {
+        const scalpel_layer *L = &tr->arch.layers[i];
+        const scalpel_train_layer *T = &tr->layers[i];
+        scalpel__ck_u32(c, (uint32_t)L->kind);
+        scalpel__ck_u32(c, (uint32_t)L->rows);
+        scalpel__ck_u32(c, (uint32_t)L->cols);
+        scalpel__ck_u32(c, T->node_a ? 1u : 0u);
+        scalpel__ck_f32(c, g->dropout[i]);
+        scalpel__ck_f32(c, T->dropout);
+        if (scalpel__train_weighted(L->kind)) {
+            size_t wn = (size_t)L->rows * (size_t)L->cols, rn = (size_t)L->rows;
+            scalpel__ck_fv(c, T->w, wn); scalpel__ck_fv(c, T->b, rn);
+            scalpel__ck_fv(c, T->mom_w, wn); scalpel__ck_fv(c, T->mom_b, rn);
+            scalpel__ck_bytes(c, T->mask, wn);
+            if (T->node_a) { scalpel__ck_fv(c, T->node_a, rn); scalpel__ck_fv(c, T->node_b, rn); }
+        }
+    }
+    if (c->p) scalpel__ck_u32(c, scalpel_crc32(0, c->p, c->off));
+    else c->off += 4;
+}
+
+/* Validates (apply == 0) or restores (apply == 1, after a validating pass) a checkpoint. */
+static scalpel_status scalpel__ck_read(scalpel_trainer *tr, const unsigned char *buf, size_t size, int apply)
+{
+    scalpel__ck c;
+    scalpel_train_config g;
+    int32_t i, n;
+    uint64_t total, rng;
+    int64_t steps, epoch;
+    int32_t stage;
+    memset(&c, 0, sizeof(c));
+    c.q = buf;
+    c.cap = size;
+    if (size < 4) return SCALPEL_ERR_TRUNCATED;
+    if (memcmp(buf, SCALPEL_CHECKPOINT_MAGIC, 4) != 0) return SCALPEL_ERR_MAGIC;
+    if (size < 28) return SCALPEL_ERR_TRUNCATED;
+    c.off = 4;
+    if (scalpel__ck_get32(&c) != SCALPEL_CHECKPOINT_VERSION) return SCALPEL_ERR_VERSION;
+    total = scalpel__ck_get64(&c);
+    if (total > (uint64_t)size) return SCALPEL_ERR_TRUNCATED;
+    if (total < (uint64_t)size || total < 32) return SCALPEL_ERR_CORRUPT;
+    if (scalpel_crc32(0, buf, size - 4) != (uint32_t)buf[size - 4] + ((uint32_t)buf[size - 3] << 8) +
+                                                ((uint32_t)buf[size - 2] << 16) + ((uint32_t)buf[size - 1] << 24))
+        return SCALPEL_ERR_CHECKSUM;
+    c.cap = size - 4;
+    n = (int32_t)scalpel__ck_get32(&c);
+    if (n != tr->arch.n_layers) return SCALPEL_ERR_SHAPE;
+    if (scalpel__ck_get32(&c) != 0u) return SCALPEL_ERR_CORRUPT;
+    scalpel_train_config_default(&g);
+    g.lr = scalpel__ck_getf(&c); g.momentum = scalpel__ck_getf(&c); g.weight_decay = scalpel__ck_getf(&c);
+    g.lr_step = (int32_t)scalpel__ck_get32(&c); g.lr_gamma = scalpel__ck_getf(&c); g.seed = scalpel__ck_get64(&c);
+    g.node_masks = (int32_t)scalpel__ck_get32(&c); g.mask_threshold = scalpel__ck_getf(&c);
+    g.mask_eps = scalpel__ck_getf(&c); g.mask_init = scalpel__ck_getf(&c); g.mask_max = scalpel__ck_getf(&c);
+    g.mask_lambda = scalpel__ck_getf(&c);
+    steps = (int64_t)scalpel__ck_get64(&c); rng = scalpel__ck_get64(&c);
+    epoch = (int64_t)scalpel__ck_get64(&c); stage = (int32_t)scalpel__ck_get32(&c);
+    if (c.err) return SCALPEL_ERR_TRUNCATED;
+    if (steps < 0 || epoch < 0 || stage < 0 || rng == 0) return SCALPEL_ERR_CORRUPT;
+    if (g.node_masks != tr->config.node_masks) return SCALPEL_ERR_SHAPE;
+    for (i = 0; i < n; i++) {
+        const scalpel_layer *L = &tr->arch.layers[i];
+        scalpel_train_layer *T = &tr->layers[i];
+        uint32_t kind = scalpel__ck_get32(&c), rows = scalpel__ck_get32(&c), cols = scalpel__ck_get32(&c);
+        uint32_t has_node = scalpel__ck_get32(&c);
+        float d_cfg = scalpel__ck_getf(&c), d_layer = scalpel__ck_getf(&c);
+        if (c.err) return SCALPEL_ERR_TRUNCATED;
+        if (kind != (uint32_t)L->kind || rows != (uint32_t)L->rows || cols != (uint32_t)L->cols ||
+            has_node != (T->node_a ? 1u : 0u))
+            return SCALPEL_ERR_SHAPE;
+        if (!(d_layer >= 0.0f && d_layer < 1.0f)) return SCALPEL_ERR_CORRUPT;
+        if (d_layer > 0.0f && L->kind != SCALPEL_LAYER_FC) return SCALPEL_ERR_CORRUPT;
+        g.dropout[i] = d_cfg;
+        if (apply) T->dropout = d_layer;
+        if (scalpel__train_weighted(L->kind)) {
+            size_t wn = (size_t)L->rows * (size_t)L->cols, rn = (size_t)L->rows, k, pad = (4u - wn % 4u) % 4u;
+            int ok = 1;
+            ok &= scalpel__ck_getfv(&c, apply ? T->w : NULL, wn);
+            ok &= scalpel__ck_getfv(&c, apply ? T->b : NULL, rn);
+            ok &= scalpel__ck_getfv(&c, apply ? T->mom_w : NULL, wn);
+            ok &= scalpel__ck_getfv(&c, apply ? T->mom_b : NULL, rn);
+            if (c.err || c.cap - c.off < wn + pad) return SCALPEL_ERR_TRUNCATED;
+            for (k = 0; k < wn + pad; k++)
+                if (c.q[c.off + k] > (k < wn ? 1u : 0u)) return SCALPEL_ERR_CORRUPT;
+            if (apply) memcpy(T->mask, c.q + c.off, wn);
+            c.off += wn + pad;
+            if (T->node_a) {
+                if (c.err || (c.cap - c.off) / 8u < rn) return SCALPEL_ERR_TRUNCATED;
+                for (k = 0; k < rn; k++) {
+                    float a = scalpel__ck_getf(&c);
+                    if (a != 0.0f && a != 1.0f) return SCALPEL_ERR_CORRUPT;
+                    if (apply) T->node_a[k] = a;
+                }
+                for (k = 0; k < rn; k++) {
+                    float b = scalpel__ck_getf(&c);
+                    if (!(b >= 0.0f && b <= 1.0f)) return SCALPEL_ERR_CORRUPT;
+                    if (apply) T->node_b[k] = b;
+                }
+            }
+            if (c.err) return SCALPEL_ERR_TRUNCATED;
+            if (!ok) return SCALPEL_ERR_CORRUPT;
+        }
+    }
+    if (c.err) return SCALPEL_ERR_TRUNCATED;
+    if (c.off != c.cap) return SCALPEL_ERR_CORRUPT;
+    if (scalpel__train_check_config(&g, &tr->arch) != SCALPEL_OK) return SCALPEL_ERR_CORRUPT;
+    if (apply) {
+        tr->config = g;
+        tr->steps = steps;
+        tr->rng = rng;
+        tr->epoch = epoch;
+        tr->stage = stage;
+    }
+    return SCALPEL_OK;
+}
+
+SCALPEL_API scalpel_status scalpel_trainer_checkpoint_to_buffer(const scalpel_trainer *tr, void **buf,
+                                                                size_t *size)
+{
+    scalpel__ck c;
+    if (buf) *buf = NULL;
+    if (size) *size = 0;
+    if (!tr || !buf || !size) return SCALPEL_ERR_NULL;
+    if (!tr->block) return SCALPEL_ERR_ARGUMENT;
+    memset(&c, 0, sizeof(c));
+    scalpel__ck_write(tr, &c);
+    c.cap = c.off;
+    c.p = (unsigned char *)SCALPEL_MALLOC(tr->alloc_ctx, c.cap);
+    if (!c.p) return SCALPEL_ERR_NO_MEMORY;
+    scalpel__ck_write(tr, &c);
+    *buf = c.p;
+    *size = c.cap;
+    return SCALPEL_OK;
+}
+
+SCALPEL_API scalpel_status scalpel_trainer_checkpoint_from_buffer(scalpel_trainer *tr, const void *buf,
+                                                                  size_t size)
+{
+    scalpel_status st;
+    if (!tr || !buf) return SCALPEL_ERR_NULL;
+    if (!tr->block) return SCALPEL_ERR_ARGUMENT;
+    st = scalpel__ck_read(tr, (const unsigned char *)buf, size, 0);
+    if (st == SCALPEL_OK) st = scalpel__ck_read(tr, (const unsigned char *)buf, size, 1);
+    return st;
+}
+
+SCALPEL_API scalpel_status scalpel_trainer_save_checkpoint(const scalpel_trainer *tr, const char *path)
+{
+    void *buf = NULL;
+    size_t size = 0, len;
+    char *tmp;
+    FILE *f;
+    scalpel_status st;
+    if (!tr || !path) return SCALPEL_ERR_NULL;
+    len = strlen(path);
+    if (len == 0) return SCALPEL_ERR_ARGUMENT;
+    st = scalpel_trainer_checkpoint_to_buffer(tr, &buf, &size);
+    if (st != SCALPEL_OK) return st;
+    tmp = (char *)SCALPEL_MALLOC(tr->alloc_ctx, len + 8);
+    if (!tmp) { SCALPEL_FREE(tr->alloc_ctx, buf); return SCALPEL_ERR_NO_MEMORY; }
+    memcpy(tmp, path, len);
+    memcpy(tmp + len, ".tmp", 5);
+    f = fopen(tmp, "wb");
+    if (!f) st = SCALPEL_ERR_IO;
+    else {
+        if (fwrite(buf, 1, size, f) != size) st = SCALPEL_ERR_IO;
+        if (fflush(f) != 0 || ferror(f)) st = SCALPEL_ERR_IO;
+        if (fclose(f) != 0) st = SCALPEL_ERR_IO;
+        if (st == SCALPEL_OK) {
+#ifdef _WIN32
+            (void)remove(path);
+#endif
+            if (rename(tmp, path) != 0) st = SCALPEL_ERR_IO;
+        }
+        if (st != SCALPEL_OK) (void)remove(tmp);
+    }
+    SCALPEL_FREE(tr->alloc_ctx, tmp);
+    SCALPEL_FREE(tr->alloc_ctx, buf);
+    return st;
+}
+
+SCALPEL_API scalpel_status scalpel_trainer_load_checkpoint(scalpel_trainer *tr, const char *path)
+{
+    FILE *f;
+    long n;
+    unsigned char *buf;
+    scalpel_status st = SCALPEL_OK;
+    if (!tr || !path) return SCALPEL_ERR_NULL;
+    if (!tr->block) return SCALPEL_ERR_ARGUMENT;
+    f = fopen(path, "rb");
+    if (!f) return SCALPEL_ERR_IO;
+    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) { fclose(f); return SCALPEL_ERR_IO; }
+    if ((uint64_t)(unsigned long)n >= (uint64_t)SIZE_MAX) { fclose(f); return SCALPEL_ERR_OVERFLOW; }
+    buf = (unsigned char *)SCALPEL_MALLOC(tr->alloc_ctx, (size_t)n + 1u);
+    if (!buf) { fclose(f); return SCALPEL_ERR_NO_MEMORY; }
+    if (fread(buf, 1, (size_t)n, f) != (size_t)n || fgetc(f) != EOF || ferror(f)) st = SCALPEL_ERR_IO;
+    fclose(f);
+    if (st == SCALPEL_OK) st = scalpel_trainer_checkpoint_from_buffer(tr, buf, (size_t)n);
+    SCALPEL_FREE(tr->alloc_ctx, buf);
+    return st;
+}
+
+/* ---- pruning drivers ---------------------------------------------------------------------- */
+
+static scalpel_status scalpel__drv_begin(scalpel_trainer *tr, const scalpel_dataset *train, const scalpel_dataset *test,
+                                         const scalpel_driver_config **dc, scalpel_driver_config *def,
+                                         scalpel_prune_result *res)
+{
+    scalpel_status st;
+    int32_t i;
+    if (res) memset(res, 0, sizeof(*res));
+    if (!tr || !train || !test || !res) return SCALPEL_ERR_NULL;
+    if (!tr->block) return SCALPEL_ERR_ARGUMENT;
+    if (!*dc) { scalpel_driver_config_default(def); *dc = def; }
+    st = scalpel__drv_check(*dc);
+    if (st == SCALPEL_OK) st = scalpel__drv_check_ds(tr, train);
+    if (st == SCALPEL_OK) st = scalpel__drv_check_ds(tr, test);
+    if (st == SCALPEL_OK) st = scalpel_trainer_evaluate_dataset(tr, test, &res->dense_accuracy);
+    res->accuracy = res->dense_accuracy;
+    for (i = 0; i < SCALPEL_NET_MAX_LAYERS; i++) res->order[i] = -1;
+    for (i = 0; i < tr->arch.n_layers; i++)
+        if (scalpel__train_weighted(tr->arch.layers[i].kind))
+            res->nodes_before[i] = res->nodes_after[i] = tr->arch.layers[i].rows;
+    return st;
+}
+
+/* Stage rate s: min(start + s * step, max). */
+static float scalpel__drv_rate(const scalpel_driver_config *dc, int32_t s)
+{
+    float r = dc->rate_start + (float)s * dc->rate_step;
+    return r > dc->rate_max ? dc->rate_max : r;
+}
+
+static int64_t scalpel__drv_kept(const uint8_t *mask, size_t n)
+{
+    size_t k;
+    int64_t kept = 0;
+    for (k = 0; k < n; k++) kept += mask[k] != 0;
+    return kept;
+}
+
+/* Han's rule on fc layer i after its mask changed. */
+static void scalpel__drv_han(scalpel_trainer *tr, int32_t i)
+{
+    const scalpel_layer *L = &tr->arch.layers[i];
+    size_t wn = (size_t)L->rows * (size_t)L->cols;
+    if (L->kind != SCALPEL_LAYER_FC || !(tr->config.dropout[i] > 0.0f)) return;
+    tr->layers[i].dropout = scalpel_dropout_han(tr->config.dropout[i], scalpel__drv_kept(tr->layers[i].mask, wn), (int64_t)wn);
+}
+
+/* One retraining stage: epochs_per_stage epochs (or an evaluation when that is 0). */
+static scalpel_status scalpel__drv_retrain(scalpel_trainer *tr, const scalpel_dataset *train, const scalpel_dataset *test,
+                                           const char *stage, const scalpel_driver_config *dc, float *acc)
+{
+    if (dc->epochs_per_stage > 0) return scalpel_train_epochs(tr, train, test, dc->epochs_per_stage, stage, dc, acc);
+    return scalpel_trainer_evaluate_dataset(tr, test, acc);
+}
+
+static size_t scalpel__drv_max_weights(const scalpel_net *a)
+{
+    size_t m = 1;
+    int32_t i;
+    for (i = 0; i < a->n_layers; i++) {
+        size_t wn = (size_t)a->layers[i].rows * (size_t)a->layers[i].cols;
+        if (scalpel__train_weighted(a->layers[i].kind) && wn > m) m = wn;
+    }
+    return m;
+}
+
+SCALPEL_API scalpel_status scalpel_prune_traditional(scalpel_trainer *tr, const scalpel_dataset *train,
+                                                     const scalpel_dataset *test,
+                                                     const scalpel_driver_config *dc, scalpel_prune_result *res)
+{
+    scalpel_driver_config def;
+    scalpel_status st = scalpel__drv_begin(tr, train, test, &dc, &def, res);
+    uint8_t *mb;
+    int32_t s, i;
+    float last = -1.0f;
+    if (st != SCALPEL_OK) return st;
+    mb = (uint8_t *)SCALPEL_MALLOC(tr->alloc_ctx, scalpel__drv_max_weights(&tr->arch));
+    if (!mb) return SCALPEL_ERR_NO_MEMORY;
+    for (s = 0; s < dc->max_stages && st == SCALPEL_OK; s++) {
+        float rate = scalpel__drv_rate(dc, s), acc = 0.0f;
+        void *snap = NULL;
+        size_t snap_n = 0;
+        if (rate <= last) break;
+        st = scalpel_trainer_checkpoint_to_buffer(tr, &snap, &snap_n);
+        for (i = 0; i < tr->arch.n_layers && st == SCALPEL_OK; i++) {
+            const scalpel_layer *L = &tr->arch.layers[i];
+            scalpel_train_layer *T = &tr->layers[i];
+            size_t k, wn = (size_t)L->rows * (size_t)L->cols;
+            if (!scalpel__train_weighted(L->kind)) continue;
+            st = scalpel_prune_magnitude_rate(T->w, L->rows, L->cols, rate, mb, NULL);
+            for (k = 0; k < wn && st == SCALPEL_OK; k++) T->mask[k] = (uint8_t)(T->mask[k] & mb[k]);
+            scalpel__drv_han(tr, i);
+        }
+        if (st == SCALPEL_OK) {
+            scalpel_trainer_apply_masks(tr);
+            tr->stage++;
+            res->stages++;
+            st = scalpel__drv_retrain(tr, train, test, "traditional", dc, &acc);
+        }
+        if (st == SCALPEL_OK && acc < res->dense_accuracy - dc->tolerance) {
+            st = scalpel_trainer_checkpoint_from_buffer(tr, snap, snap_n);
+            if (snap) SCALPEL_FREE(tr->alloc_ctx, snap);
+            break;
+        }
+        if (snap) SCALPEL_FREE(tr->alloc_ctx, snap);
+        if (st == SCALPEL_OK) res->accuracy = acc;
+        last = rate;
+    }
+    SCALPEL_FREE(tr->alloc_ctx, mb);
+    if (st == SCALPEL_OK) scalpel__drv_rates(tr, res);
+    return st;
+}
+
+/* Processor seconds of one dense forward of layer i of net (a one-layer network run with the
+ * library's kernels at `batch`), the mean over enough runs to fill about 20 ms. */
+static scalpel_status scalpel__drv_time_layer(const scalpel_net *net, int32_t i, int32_t batch, double *secs)
+{
+    const scalpel_layer *L = &net->layers[i];
+    scalpel_net one;
+    scalpel_status st;
+    float *in = NULL, *out = NULL;
+    void *ws = NULL;
+    size_t isz = (size_t)L->in_c * (size_t)L->in_h * (size_t)L->in_w, k;
+    *secs = 0.0;
+    st = scalpel_net_init(L->in_c, L->in_h, L->in_w, &one);
+    one.alloc_ctx = net->alloc_ctx;
+    if (st == SCALPEL_OK) {
+        if (L->kind == SCALPEL_LAYER_FC) st = scalpel_net_add_fc(&one, L->rows, L->w, L->b);
+        else st = scalpel_net_add_conv2d(&one, L->rows, L->kernel, L->stride, L->pad, L->w, L->b);
+    }
+    if (st == SCALPEL_OK) {
+        size_t wsz = scalpel_net_workspace_size(&one, batch);
+        in = (float *)SCALPEL_MALLOC(net->alloc_ctx, (size_t)batch * isz * sizeof(float));
+        out = (float *)SCALPEL_MALLOC(net->alloc_ctx, (size_t)batch * (size_t)scalpel_net_output_size(&one) * sizeof(float));
+        ws = SCALPEL_MALLOC(net->alloc_ctx, wsz ? wsz : 1);
+        if (!in || !out || !ws) st = SCALPEL_ERR_NO_MEMORY;
+    }
+    if (st == SCALPEL_OK) {
+        clock_t t0, t1;
+        long reps = 0;
+        for (k = 0; k < (size_t)batch * isz; k++) in[k] = (float)(k % 7) * 0.125f;
+        t0 = clock();
+        do {
+            st = scalpel_net_forward(&one, in, batch, out, ws);
+            reps++;
+            t1 = clock();
+        } while (st == SCALPEL_OK && (double)(t1 - t0) < 0.02 * (double)CLOCKS_PER_SEC && reps < 100000);
+        *secs = (double)(t1 - t0) / (double)CLOCKS_PER_SEC / (double)reps;
+    }
+    if (in) SCALPEL_FREE(net->alloc_ctx, in);
+    if (out) SCALPEL_FREE(net->alloc_ctx, out);
+    if (ws) SCALPEL_FREE(net->alloc_ctx, ws);
+    scalpel_net_free(&one);
+    return st;
+}
+
+SCALPEL_API scalpel_status scalpel_prune_simd(scalpel_trainer *tr, const scalpel_dataset *train,
+                                              const scalpel_dataset *test, const scalpel_hw_profile *hw,
+                                              int32_t only_kind, const scalpel_driver_config *dc,
+                                              scalpel_prune_result *res)
+{
+    scalpel_driver_config def;
+    scalpel_status st;
+    scalpel_net cur;
+    double secs[SCALPEL_NET_MAX_LAYERS];
+    int32_t n_order = 0, i, j, o, batch;
+    uint8_t *mb;
+    if (res) memset(res, 0, sizeof(*res));
+    if (!hw) return SCALPEL_ERR_NULL;
+    if (only_kind != 0 && only_kind != SCALPEL_LAYER_FC && only_kind != SCALPEL_LAYER_CONV2D) return SCALPEL_ERR_ARGUMENT;
+    if (hw->group != 1 && hw->group != 2 && hw->group != 4 && hw->group != 8 && hw->group != 16) return SCALPEL_ERR_GROUP;
+    st = scalpel__drv_begin(tr, train, test, &dc, &def, res);
+    if (st != SCALPEL_OK) return st;
+    batch = hw->batch >= 1 ? hw->batch : 1;
+    /* the order: weighted layers by measured dense time, slowest first */
+    st = scalpel_trainer_export(tr, &cur);
+    for (i = 0; i < tr->arch.n_layers && st == SCALPEL_OK; i++) {
+        int32_t kind = tr->arch.layers[i].kind;
+        if (!scalpel__train_weighted(kind)) continue;
+        if (only_kind != 0 && kind != only_kind) { res->skipped[i] = 1; continue; }
+        st = scalpel__drv_time_layer(&cur, i, batch, &secs[i]);
+        for (j = n_order; j > 0 && secs[res->order[j - 1]] < secs[i]; j--) res->order[j] = res->order[j - 1];
+        res->order[j] = i;
+        n_order++;
+    }
+    scalpel_net_free(&cur);
+    if (st != SCALPEL_OK) return st;
+    mb = (uint8_t *)SCALPEL_MALLOC(tr->alloc_ctx, scalpel__drv_max_weights(&tr->arch));
+    if (!mb) return SCALPEL_ERR_NO_MEMORY;
+    for (o = 0; o < n_order && st == SCALPEL_OK; o++) {
+        const scalpel_layer *L;
+        scalpel_train_layer *T;
+        float be, last = -1.0f, achieved;
+        void *layer_snap = NULL;
+        size_t layer_n = 0, wn;
+        int32_t s;
+        i = res->order[o];
+        L = &tr->arch.layers[i];
+        T = &tr->layers[i];
+        wn = (size_t)L->rows * (size_t)L->cols;
+        be = (L->kind == SCALPEL_LAYER_FC && batch == 1) ? hw->breakeven_mv_grouped : hw->breakeven_mm_grouped;
+        if (dc->rate_max <= be || dc->frozen[i]) { res->skipped[i] = 1; continue; }
+        st = scalpel_trainer_checkpoint_to_buffer(tr, &layer_snap, &layer_n);
+        for (s = 0; s < dc->max_stages && st == SCALPEL_OK; s++) {
+            float rate = scalpel__drv_rate(dc, s), acc = 0.0f;
+            void *snap = NULL;
+            size_t snap_n = 0, k;
+            if (rate <= last) break;
+            st = scalpel_trainer_checkpoint_to_buffer(tr, &snap, &snap_n);
+            if (st == SCALPEL_OK) st = scalpel_prune_groups_rate(T->w, L->rows, L->cols, hw->group, SCALPEL_IMPORTANCE_RMS,
+                                                                 rate, mb, NULL);
+            if (st == SCALPEL_OK) {
+                for (k = 0; k < wn; k++) T->mask[k] = (uint8_t)(T->mask[k] & mb[k]);
+                scalpel__drv_han(tr, i);
+                scalpel_trainer_apply_masks(tr);
+                tr->stage++;
+                res->stages++;
+                st = scalpel__drv_retrain(tr, train, test, "simd", dc, &acc);
+            }
+            if (st == SCALPEL_OK && acc < res->dense_accuracy - dc->tolerance) {
+                st = scalpel_trainer_checkpoint_from_buffer(tr, snap, snap_n);
+                if (snap) SCALPEL_FREE(tr->alloc_ctx, snap);
+                break;
+            }
+            if (snap) SCALPEL_FREE(tr->alloc_ctx, snap);
+            if (st == SCALPEL_OK) res->accuracy = acc;
+            last = rate;
+        }
+        achieved = 1.0f - (float)((double)scalpel__drv_kept(T->mask, wn) / (double)wn);
+        if (st == SCALPEL_OK && !(achieved > be)) {
+            /* cannot get faster than dense: restore the layer as it was before its stages */
+            st = scalpel_trainer_checkpoint_from_buffer(tr, layer_snap, layer_n);
+            res->skipped[i] = 1;
+        }
+        if (layer_snap) SCALPEL_FREE(tr->alloc_ctx, layer_snap);
+    }
+    SCALPEL_FREE(tr->alloc_ctx, mb);
+    if (st == SCALPEL_OK) st = scalpel_trainer_evaluate_dataset(tr, test, &res->accuracy);
+    if (st == SCALPEL_OK) scalpel__drv_rates(tr, res);
+    return st;
+}
+
+SCALPEL_API scalpel_status scalpel_prune_nodes(scalpel_trainer *tr, const scalpel_dataset *train,
+                                               const scalpel_dataset *test, const scalpel_driver_config *dc,
+                                               scalpel_prune_result *res, scalpel_net *out)
+{
+    scalpel_driver_config def;
+    scalpel_status st;
+    scalpel_net small;
+    int32_t s, i, any = 0;
+    double lambda;
+    if (out) memset(out, 0, sizeof(*out));
+    if (!out) { if (res) memset(res, 0, sizeof(*res)); return SCALPEL_ERR_NULL; }
+    st = scalpel__drv_begin(tr, train, test, &dc, &def, res);
+    if (st != SCALPEL_OK) return st;
+    for (i = 0; i < tr->arch.n_layers; i++) if (tr->layers[i].node_a) any = 1;
+    if (!any) return SCALPEL_ERR_ARGUMENT;
+    lambda = dc->lambda_start;
+    for (s = 0; s < dc->max_stages && st == SCALPEL_OK; s++, lambda *= dc->lambda_factor) {
+        void *snap = NULL;
+        size_t snap_n = 0;
+        float acc = 0.0f;
+        int empty = 0;
+        st = scalpel_trainer_checkpoint_to_buffer(tr, &snap, &snap_n);
+        if (st != SCALPEL_OK) break;
+        tr->config.mask_lambda = scalpel__train_finite((float)lambda) ? (float)lambda : 0.0f;
+        for (i = 0; i < tr->arch.n_layers; i++) {
+            scalpel_train_layer *T = &tr->layers[i];
+            if (T->mask_owner >= 0 && tr->arch.layers[i].kind == SCALPEL_LAYER_FC) {
+                const scalpel_train_layer *O = &tr->layers[T->mask_owner];
+                int32_t r, kept = 0, n0 = tr->arch.layers[T->mask_owner].rows;
+                for (r = 0; r < n0; r++) kept += O->node_a[r] != 0.0f;
+                T->dropout = scalpel_dropout_nodes(tr->config.dropout[i], kept, n0);
+            }
+        }
+        tr->stage++;
+        res->stages++;
+        st = scalpel__drv_retrain(tr, train, test, "nodes", dc, &acc);
+        for (i = 0; i < tr->arch.n_layers && st == SCALPEL_OK; i++)
+            if (tr->layers[i].node_a) {
+                int32_t r, kept = 0;
+                for (r = 0; r < tr->arch.layers[i].rows; r++) kept += tr->layers[i].node_a[r] != 0.0f;
+                if (kept == 0) empty = 1;
+            }
+        if (st == SCALPEL_OK && (empty || acc < res->dense_accuracy - dc->tolerance)) {
+            st = scalpel_trainer_checkpoint_from_buffer(tr, snap, snap_n);
+            SCALPEL_FREE(tr->alloc_ctx, snap);
+            break;
+        }
+        SCALPEL_FREE(tr->alloc_ctx, snap);
+        if (st == SCALPEL_OK) res->accuracy = acc;
+    }
+    if (st != SCALPEL_OK) return st;
+    tr->config.mask_lambda = 0.0f;
+    st = scalpel_trainer_remove_nodes(tr, dc->round_to, &small);
+    if (st != SCALPEL_OK) return st;
+    for (i = 0; i < small.n_layers; i++) {
+        const scalpel_layer *L0 = &tr->arch.layers[i], *L1 = &small.layers[i];
+        if (!scalpel__train_weighted(L0->kind)) continue;
+        res->nodes_after[i] = L1->rows;
+        res->layer_rate[i] = (float)(1.0 - ((double)L1->rows * L1->cols) / ((double)L0->rows * L0->cols));
+    }
+    {
+        double kept = 0.0, total = 0.0;
+        for (i = 0; i < small.n_layers; i++)
+            if (scalpel__train_weighted(small.layers[i].kind)) {
+                kept += (double)small.layers[i].rows * small.layers[i].cols;
+                total += (double)tr->arch.layers[i].rows * tr->arch.layers[i].cols;
+            }
+        res->rate = total > 0.0 ? (float)(1.0 - kept / total) : 0.0f;
+    }
+    if (dc->epochs_final > 0) {
+        scalpel_train_config cfg = tr->config;
+        scalpel_trainer t2;
+        cfg.node_masks = SCALPEL_TRAIN_MASK_NONE;
+        cfg.mask_lambda = 0.0f;
+        for (i = 0; i < SCALPEL_NET_MAX_LAYERS; i++) cfg.dropout[i] = i < tr->arch.n_layers ? tr->layers[i].dropout : 0.0f;
+        st = scalpel_trainer_init(&small, tr->batch_max, &cfg, &t2);
+        if (st == SCALPEL_OK) {
+            t2.rng = tr->rng;
+            t2.epoch = tr->epoch;
+            st = scalpel_train_epochs(&t2, train, test, dc->epochs_final, "retrain", dc, &res->accuracy);
+            if (st == SCALPEL_OK) st = scalpel_trainer_export(&t2, out);
+            scalpel_trainer_free(&t2);
+        }
+        scalpel_net_free(&small);
+    } else {
+        *out = small;
+        st = scalpel_trainer_evaluate_dataset(tr, test, &res->accuracy);
+        if (st != SCALPEL_OK) scalpel_net_free(out);
+    }
+    return st;
+}
+
+/* Per-layer rates of net against the dense shapes of ref: 1 - nonzero weights / dense count. */
+static void scalpel__drv_net_rates(const scalpel_net *net, const scalpel_net *ref, scalpel_prune_result *res)
+{
+    double kept = 0.0, total = 0.0;
+    int32_t i;
+    for (i = 0; i < net->n_layers; i++) {
+        const scalpel_layer *L = &net->layers[i];
+        size_t wn = (size_t)L->rows * (size_t)L->cols, k, nz = 0;
+        double dense = (double)ref->layers[i].rows * (double)ref->layers[i].cols;
+        res->layer_rate[i] = 0.0f;
+        if (!scalpel__train_weighted(L->kind) || L->storage != SCALPEL_STORAGE_DENSE) continue;
+        for (k = 0; k < wn; k++) nz += L->w[k] != 0.0f;
+        res->layer_rate[i] = (float)(1.0 - (double)nz / dense);
+        kept += (double)nz;
+        total += dense;
+    }
+    res->rate = total > 0.0 ? (float)(1.0 - kept / total) : 0.0f;
+}
+
+SCALPEL_API scalpel_status scalpel_prune_for(const scalpel_net *net, const scalpel_hw_profile *hw,
+                                             const scalpel_dataset *train, const scalpel_dataset *test,
+                                             const scalpel_driver_config *dc, scalpel_prune_result *res,
+                                             scalpel_net *out_net)
+{
+    scalpel_driver_config def, dc2;
+    scalpel_train_config cfg;
+    scalpel_trainer tr;
+    scalpel_prune_result r1;
+    scalpel_net mid;
+    scalpel_plan plan;
+    scalpel_status st;
+    int32_t i, has_conv_mask = 0;
+    if (res) memset(res, 0, sizeof(*res));
+    if (out_net) memset(out_net, 0, sizeof(*out_net));
+    if (!net || !hw || !train || !test || !res || !out_net) return SCALPEL_ERR_NULL;
+    if (hw->hw_class != SCALPEL_HW_LOW && hw->hw_class != SCALPEL_HW_MODERATE && hw->hw_class != SCALPEL_HW_HIGH)
+        return SCALPEL_ERR_ARGUMENT;
+    if (!dc) { scalpel_driver_config_default(&def); dc = &def; }
+    st = scalpel__drv_check(dc);
+    if (st != SCALPEL_OK) return st;
+    cfg = dc->train;
+    memset(&mid, 0, sizeof(mid));
+    if (hw->hw_class == SCALPEL_HW_LOW) {
+        cfg.node_masks = SCALPEL_TRAIN_MASK_NONE;
+        st = scalpel_trainer_init(net, dc->batch, &cfg, &tr);
+        if (st != SCALPEL_OK) return st;
+        st = scalpel_prune_simd(&tr, train, test, hw, 0, dc, res);
+        if (st == SCALPEL_OK) st = scalpel_trainer_export(&tr, out_net);
+        scalpel_trainer_free(&tr);
+    } else if (hw->hw_class == SCALPEL_HW_HIGH) {
+        cfg.node_masks = SCALPEL_TRAIN_MASK_ALL;
+        st = scalpel_trainer_init(net, dc->batch, &cfg, &tr);
+        if (st != SCALPEL_OK) return st;
+        st = scalpel_prune_nodes(&tr, train, test, dc, res, out_net);
+        scalpel_trainer_free(&tr);
+    } else {
+        /* node-prune the conv layers (when a conv layer feeds another weighted layer) */
+        cfg.node_masks = SCALPEL_TRAIN_MASK_CONV;
+        st = scalpel_trainer_init(net, dc->batch, &cfg, &tr);
+        if (st != SCALPEL_OK) return st;
+        for (i = 0; i < tr.arch.n_layers; i++) if (tr.layers[i].node_a) has_conv_mask = 1;
+        memset(&r1, 0, sizeof(r1));
+        if (has_conv_mask) st = scalpel_prune_nodes(&tr, train, test, dc, &r1, &mid);
+        else st = scalpel_trainer_export(&tr, &mid);
+        scalpel_trainer_free(&tr);
+        /* then, conv frozen, SIMD-aware pruning of the fc layers */
+        if (st == SCALPEL_OK) {
+            cfg.node_masks = SCALPEL_TRAIN_MASK_NONE;
+            st = scalpel_trainer_init(&mid, dc->batch, &cfg, &tr);
+            if (st == SCALPEL_OK) {
+                dc2 = *dc;
+                for (i = 0; i < mid.n_layers; i++) if (mid.layers[i].kind == SCALPEL_LAYER_CONV2D) dc2.frozen[i] = 1;
+                st = scalpel_prune_simd(&tr, train, test, hw, SCALPEL_LAYER_FC, &dc2, res);
+                if (st == SCALPEL_OK) st = scalpel_trainer_export(&tr, out_net);
+                scalpel_trainer_free(&tr);
+            }
+        }
+        scalpel_net_free(&mid);
+        if (st == SCALPEL_OK && has_conv_mask) {
+            res->dense_accuracy = r1.dense_accuracy;
+            res->stages += r1.stages;
+            for (i = 0; i < SCALPEL_NET_MAX_LAYERS; i++) {
+                res->nodes_before[i] = r1.nodes_before[i];
+                res->nodes_after[i] = r1.nodes_after[i];
+            }
+        }
+    }
+    if (st == SCALPEL_OK) {
+        scalpel__drv_net_rates(out_net, net, res);
+        st = scalpel_plan_net(out_net, hw, SCALPEL_PLAN_SCALPEL, &plan);
+        if (st == SCALPEL_OK) st = scalpel_net_pack(out_net, &plan);
+    }
+    if (st != SCALPEL_OK) scalpel_net_free(out_net);
     return st;
 }
 
