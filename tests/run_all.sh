@@ -102,6 +102,13 @@ run plan-sse2 sh -c "gcc $WARN -O2 -I. tests/test_plan.c -o $B/plan-sse2 -lm && 
 run plan-no-simd sh -c "gcc $WARN -O2 -DSCALPEL_NO_SIMD -I. tests/test_plan.c -o $B/plan-nosimd -lm && $B/plan-nosimd"
 run bench-net-smoke sh -c "gcc $WARN -O2 $NATIVE -I. bench/bench_net.c -o $B/bench_net -lm && BENCH_REPEATS=7 BENCH_MIN_MS=1 $B/bench_net >/dev/null"
 
+run test_train-asan sh -c "gcc $WARN $SAN $NATIVE -I. tests/test_train.c -o $B/test_train-asan -lm && $B/test_train-asan"
+run train-g++ sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O1 $NATIVE -x c++ -I. tests/test_train.c -o $B/train-pp && $B/train-pp"
+run train-openmp sh -c "gcc $WARN -O2 $NATIVE -fopenmp -I. tests/test_train.c -o $B/train-omp -lm && OMP_NUM_THREADS=2 $B/train-omp"
+run test_data-asan sh -c "gcc $WARN $SAN $NATIVE -DSCALPEL_ZLIB -I. tests/test_data.c -o $B/test_data-asan -lz -lm && $B/test_data-asan \${SCALPEL_MNIST_DIR:--}"
+run test_data-no-zlib sh -c "gcc $WARN -O1 -I. tests/test_data.c -o $B/test_data-nozlib -lm && $B/test_data-nozlib -"
+run test_drivers sh -c "gcc $WARN -O2 $NATIVE -I. tests/test_drivers.c -o $B/test_drivers -lm && $B/test_drivers $B"
+
 echo "== 2. kernels on every backend"
 run kernels-gcc-native   sh -c "gcc $WARN -O2 $NATIVE -I. tests/test_kernels.c -o $B/k1 -lm && $B/k1"
 run kernels-gcc-avx2     sh -c "gcc $WARN -O2 -mavx2 -mfma -I. tests/test_kernels.c -o $B/k2 -lm && $B/k2"
@@ -158,6 +165,8 @@ run fuzz-gcsr sh -c "rm -rf $B/corpus && mkdir -p $B/corpus && gcc -O2 -I. tests
 run fuzz-safetensors sh -c "rm -rf $B/st-corpus && mkdir -p $B/st-corpus && gcc -O1 -I. tests/test_safetensors.c -o $B/st-seeds -lm && $B/st-seeds - $B/st-corpus >/dev/null && clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. tests/fuzz_safetensors.c -o $B/fuzz_safetensors && $B/fuzz_safetensors -max_total_time=$FUZZ_SECONDS -timeout=10 -artifact_prefix=$B/ -print_final_stats=1 $B/st-corpus"
 
 run fuzz-net sh -c "rm -rf $B/corpus-net && mkdir -p $B/corpus-net && gcc -O2 -I. tests/fuzz_net_seeds.c -o $B/fuzz_net_seeds -lm && $B/fuzz_net_seeds $B/corpus-net && clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. tests/fuzz_net.c -o $B/fuzz_net && $B/fuzz_net -max_total_time=$FUZZ_NET_SECONDS -artifact_prefix=$B/ -print_final_stats=1 $B/corpus-net"
+
+run fuzz-idx sh -c "rm -rf $B/idx-corpus && mkdir -p $B/idx-corpus && gcc -O1 -DSCALPEL_ZLIB -I. tests/test_data.c -o $B/idx-seeds -lz -lm && $B/idx-seeds - $B/idx-corpus >/dev/null && clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -DSCALPEL_ZLIB -I. tests/fuzz_idx.c -o $B/fuzz_idx -lz && $B/fuzz_idx -max_total_time=$FUZZ_SECONDS -artifact_prefix=$B/ -print_final_stats=1 $B/idx-corpus"
 
 echo "== 6. other architectures under QEMU"
 if have aarch64-linux-gnu-gcc && have qemu-aarch64; then

@@ -12,6 +12,7 @@
 #                                           Cortex-M cross builds run under QEMU (tests/cortex-m)
 #            gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
 #                                           the NEON backend, cross-built and run by qemu-aarch64
+#            zlib1g-dev                     gzip'd MNIST files in the training module (SCALPEL_ZLIB)
 #            python3-numpy                  writes the safetensors test files and computes their
 #                                           reference outputs (PyTorch is used too when present)
 #   bench  what `make bench` needs: all of the above (benchmarks also run the Cortex-M
@@ -26,7 +27,7 @@ set -eu
 
 TEST_PKGS="gcc g++ clang libclang-rt-14-dev make python3 libsimde-dev
 gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
-gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user python3-numpy"
+gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user python3-numpy zlib1g-dev"
 BENCH_PKGS="$TEST_PKGS libopenblas-dev libeigen3-dev"
 
 case "${1:-bench}" in
