@@ -2633,6 +2633,13 @@ static scalpel_status scalpel__drv_begin(scalpel_trainer *tr, const scalpel_data
     return st;
 }
 
+/* 1 when acc fell more than tol below base. In double with a slack of 1e-6, so that a drop of
+ * exactly tol (accuracies are k / n, rounded to float) is not counted as past it. */
+static int scalpel__drv_past(float acc, float base, float tol)
+{
+    return (double)base - (double)acc > (double)tol + 1e-6;
+}
+
 /* Stage rate s: min(start + s * step, max). */
 static float scalpel__drv_rate(const scalpel_driver_config *dc, int32_t s)
 {
@@ -2709,7 +2716,7 @@ SCALPEL_API scalpel_status scalpel_prune_traditional(scalpel_trainer *tr, const 
             res->stages++;
             st = scalpel__drv_retrain(tr, train, test, "traditional", dc, &acc);
         }
-        if (st == SCALPEL_OK && acc < res->dense_accuracy - dc->tolerance) {
+        if (st == SCALPEL_OK && scalpel__drv_past(acc, res->dense_accuracy, dc->tolerance)) {
             st = scalpel_trainer_checkpoint_from_buffer(tr, snap, snap_n);
             if (snap) SCALPEL_FREE(tr->alloc_ctx, snap);
             break;
@@ -2829,7 +2836,7 @@ SCALPEL_API scalpel_status scalpel_prune_simd(scalpel_trainer *tr, const scalpel
                 res->stages++;
                 st = scalpel__drv_retrain(tr, train, test, "simd", dc, &acc);
             }
-            if (st == SCALPEL_OK && acc < res->dense_accuracy - dc->tolerance) {
+            if (st == SCALPEL_OK && scalpel__drv_past(acc, res->dense_accuracy, dc->tolerance)) {
                 st = scalpel_trainer_checkpoint_from_buffer(tr, snap, snap_n);
                 if (snap) SCALPEL_FREE(tr->alloc_ctx, snap);
                 break;
@@ -2894,7 +2901,7 @@ SCALPEL_API scalpel_status scalpel_prune_nodes(scalpel_trainer *tr, const scalpe
                 for (r = 0; r < tr->arch.layers[i].rows; r++) kept += tr->layers[i].node_a[r] != 0.0f;
                 if (kept == 0) empty = 1;
             }
-        if (st == SCALPEL_OK && (empty || acc < res->dense_accuracy - dc->tolerance)) {
+        if (st == SCALPEL_OK && (empty || scalpel__drv_past(acc, res->dense_accuracy, dc->tolerance))) {
             st = scalpel_trainer_checkpoint_from_buffer(tr, snap, snap_n);
             SCALPEL_FREE(tr->alloc_ctx, snap);
             break;

@@ -1,0 +1,402 @@
+/* mnist.c - the main job of Scalpel: train LeNet on MNIST in C, prune it the Traditional way
+ * and the Scalpel way, and print the paper's comparison table.
+ *
+ *   cc -O2 -march=native -fopenmp -DSCALPEL_ZLIB -I. examples/mnist.c -o mnist -lz -lm
+ *   ./mnist --quick                      # LeNet-300-100, short schedule (a few minutes, 2 cores)
+ *
+ * Without zlib (MNIST files must then be gunzip'd) and without OpenMP (one thread):
+ *
+ *   cc -O2 -march=native -I. examples/mnist.c -o mnist -lm
+ *
+ * Usage: mnist [--net lenet300|lenet5] [--data DIR] [--synthetic] [--quick|--full]
+ *              [--hw NAME|host] [--out DIR] [--tolerance T] [--resume]
+ *              [--epochs N] [--stage-epochs N] [--lr LR]
+ *
+ *   --net        lenet300: 784-300-100-10 (default); lenet5: Caffe's LeNet-5 (conv 20 5x5,
+ *                pool 2, conv 50 5x5, pool 2, fc 500, relu, fc 10)
+ *   --data DIR   MNIST directory (train-images-idx3-ubyte[.gz] etc.); else $SCALPEL_MNIST_DIR,
+ *                else ../shared/data/mnist when it exists; else the built-in synthetic dataset
+ *                (with a note and the instructions to get MNIST)
+ *   --synthetic  use the synthetic dataset even when MNIST is there
+ *   --quick      short schedule (default); --full: the longer one
+ *   --hw         hardware profile for Scalpel: a built-in name (x86-avx512, x86-avx2, arm-neon,
+ *                cortex-m4, cortex-m7, cortex-m55, cuda) or host (default)
+ *   --out DIR    where the .scpn models go (default build/models)
+ *   --tolerance  accuracy drop (fraction) the pruning drivers accept below dense; default 0.002
+ *   --resume     resume dense training from OUT/<net>-dense.ckpt (written after every epoch)
+ *   --epochs N, --stage-epochs N, --lr LR   override the schedule: dense epochs, retraining
+ *                epochs per pruning stage (and after node removal), initial learning rate
+ *
+ * Schedules (LeNet-300-100; LeNet-5 starts at lr 0.01 and its quick schedule uses 4 dense
+ * epochs and 1 retraining epoch per stage):
+ *   quick: 20 dense epochs, lr 0.05 x0.1 at 40% and 80% of them; pruning stages at rates 0.5,
+ *          0.6, ..., 0.9, 0.95, each retrained 3 epochs at lr 0.005
+ *   full:  40 dense epochs, same shape; 6 retraining epochs per stage
+ *
+ * What it does: He init, SGD with momentum 0.9 and a step learning rate for the dense network;
+ * Traditional = scalpel_prune_traditional (Han: magnitude thresholds, retraining) stored as CSR
+ * (SCALPEL_PLAN_TRADITIONAL); Optimized = the same weights planned with SCALPEL_PLAN_OPTIMIZED
+ * (layers with more than half their weights left stay dense); Scalpel = scalpel_prune_for with
+ * the profile. Errors are measured with the packed networks themselves (scalpel_net_forward on
+ * the test set); sizes are scalpel_net_weight_bytes; times are batch-1 forward passes, the
+ * median of interleaved rounds (as bench/bench_net.c), one thread. */
+#define _POSIX_C_SOURCE 200112L /* clock_gettime, mkdir */
+#define SCALPEL_IMPLEMENTATION
+#include "scalpel_train.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+
+#define REPEATS 15
+#define MIN_LOOP_S 0.02
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void die(const char *what, scalpel_status st)
+{
+    fprintf(stderr, "mnist: %s: %s\n", what, scalpel_status_string(st));
+    exit(1);
+}
+
+#define CHECK(what, call) do { scalpel_status st_ = (call); if (st_ != SCALPEL_OK) die(what, st_); } while (0)
+
+static int dir_exists(const char *p)
+{
+    struct stat s;
+    return p && stat(p, &s) == 0 && S_ISDIR(s.st_mode);
+}
+
+/* mkdir -p */
+static int make_dirs(const char *path)
+{
+    char buf[1024];
+    size_t n = strlen(path), i;
+    if (n == 0 || n >= sizeof buf) return -1;
+    memcpy(buf, path, n + 1);
+    for (i = 1; i <= n; i++)
+        if (buf[i] == '/' || buf[i] == '\0') {
+            char c = buf[i];
+            buf[i] = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
+            buf[i] = c;
+        }
+    return 0;
+}
+
+static void build_net(const char *name, scalpel_net *net)
+{
+    CHECK("network", scalpel_net_init(1, 28, 28, net));
+    if (strcmp(name, "lenet5") == 0) {
+        CHECK("network", scalpel_net_add_conv2d(net, 20, 5, 1, 0, NULL, NULL));
+        CHECK("network", scalpel_net_add_maxpool(net, 2, 2));
+        CHECK("network", scalpel_net_add_conv2d(net, 50, 5, 1, 0, NULL, NULL));
+        CHECK("network", scalpel_net_add_maxpool(net, 2, 2));
+        CHECK("network", scalpel_net_add_fc(net, 500, NULL, NULL));
+        CHECK("network", scalpel_net_add_relu(net));
+        CHECK("network", scalpel_net_add_fc(net, 10, NULL, NULL));
+    } else {
+        CHECK("network", scalpel_net_add_fc(net, 300, NULL, NULL));
+        CHECK("network", scalpel_net_add_relu(net));
+        CHECK("network", scalpel_net_add_fc(net, 100, NULL, NULL));
+        CHECK("network", scalpel_net_add_relu(net));
+        CHECK("network", scalpel_net_add_fc(net, 10, NULL, NULL));
+    }
+}
+
+/* Test error of a (possibly packed) network, with the inference kernels. */
+static double net_error(const scalpel_net *net, const scalpel_dataset *ds)
+{
+    enum { B = 100 };
+    int32_t in = scalpel_net_input_size(net), classes = scalpel_net_output_size(net), nb, b, count = 0, s;
+    float *x = (float *)malloc((size_t)B * (size_t)in * sizeof(float));
+    float *out = (float *)malloc((size_t)B * (size_t)classes * sizeof(float));
+    int32_t y[B];
+    size_t wsz = scalpel_net_workspace_size(net, B);
+    void *ws = malloc(wsz ? wsz : 1);
+    long wrong = 0;
+    if (!x || !out || !ws) die("error", SCALPEL_ERR_NO_MEMORY);
+    nb = scalpel_dataset_batches(ds, B);
+    for (b = 0; b < nb; b++) {
+        CHECK("batch", scalpel_dataset_batch(ds, NULL, B, b, x, y, &count));
+        CHECK("forward", scalpel_net_forward(net, x, count, out, ws));
+        for (s = 0; s < count; s++)
+            if (scalpel_argmax_f32(out + (size_t)s * (size_t)classes, classes) != y[s]) wrong++;
+    }
+    free(x);
+    free(out);
+    free(ws);
+    return (double)wrong / (double)ds->n;
+}
+
+typedef struct variant {
+    const char *name;
+    scalpel_net *net;
+    void *ws;
+    float *in, *out;
+    long iters;
+    double samples[REPEATS], median, error;
+    size_t bytes;
+} variant;
+
+static double time_loop(variant *v, long iters)
+{
+    double t0 = now_s();
+    long i;
+    for (i = 0; i < iters; i++) scalpel_net_forward(v->net, v->in, 1, v->out, v->ws);
+    return now_s() - t0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Batch-1 forward time of each variant: calibrated loops of >= MIN_LOOP_S, REPEATS rounds in an
+ * order rotated per round, median per variant. */
+static void measure(variant *vs, int n, const float *sample)
+{
+    int i, r;
+    for (i = 0; i < n; i++) {
+        variant *v = &vs[i];
+        size_t wsz = scalpel_net_workspace_size(v->net, 1);
+        v->ws = malloc(wsz ? wsz : 1);
+        v->in = (float *)malloc((size_t)scalpel_net_input_size(v->net) * sizeof(float));
+        v->out = (float *)malloc((size_t)scalpel_net_output_size(v->net) * sizeof(float));
+        if (!v->ws || !v->in || !v->out) die("timing", SCALPEL_ERR_NO_MEMORY);
+        memcpy(v->in, sample, (size_t)scalpel_net_input_size(v->net) * sizeof(float));
+        v->iters = 1;
+        time_loop(v, 1);
+        for (;;) {
+            double t = time_loop(v, v->iters), grow;
+            if (t >= MIN_LOOP_S) break;
+            grow = t > 0.0 ? 1.25 * MIN_LOOP_S / t : 100.0;
+            if (grow > 100.0) grow = 100.0;
+            if (grow < 2.0) grow = 2.0;
+            v->iters = (long)((double)v->iters * grow) + 1;
+        }
+    }
+    for (r = 0; r < REPEATS; r++)
+        for (i = 0; i < n; i++) {
+            variant *v = &vs[(r + i) % n];
+            time_loop(v, v->iters); /* untimed: settle the caches */
+            v->samples[r] = time_loop(v, v->iters) / (double)v->iters;
+        }
+    for (i = 0; i < n; i++) {
+        qsort(vs[i].samples, REPEATS, sizeof(double), cmp_double);
+        vs[i].median = vs[i].samples[REPEATS / 2];
+        free(vs[i].ws);
+        free(vs[i].in);
+        free(vs[i].out);
+    }
+}
+
+static void save_model(const char *dir, const char *net_name, const char *variant_name, const scalpel_net *net)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s-%s.scpn", dir, net_name, variant_name);
+    CHECK(path, scalpel_net_save(net, path));
+    fprintf(stderr, "saved %s\n", path);
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: mnist [--net lenet300|lenet5] [--data DIR] [--synthetic] [--quick|--full]\n"
+                    "             [--hw NAME|host] [--out DIR] [--tolerance T] [--resume]\n"
+                    "             [--epochs N] [--stage-epochs N] [--lr LR]\n");
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    const char *net_name = "lenet300", *data = NULL, *hw_name = "host", *out_dir = "build/models";
+    int synthetic = 0, full = 0, resume = 0, i, have_mnist = 0;
+    float tolerance = 0.002f, lr = 0.0f;
+    int32_t opt_epochs = 0, opt_stage_epochs = 0;
+    scalpel_dataset train, test;
+    scalpel_net arch, dense, trad, opt, scal;
+    scalpel_hw_profile hw;
+    scalpel_train_config cfg;
+    scalpel_driver_config dc;
+    scalpel_trainer tr, tt;
+    scalpel_prune_result rt, rs;
+    scalpel_plan plan;
+    int32_t epochs, steps_per_epoch, remaining;
+    float acc = 0.0f;
+    double t_start = now_s(), t;
+    char ckpt[1200];
+    variant vs[4];
+
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--net") == 0 && i + 1 < argc) net_name = argv[++i];
+        else if (strcmp(a, "--data") == 0 && i + 1 < argc) data = argv[++i];
+        else if (strcmp(a, "--synthetic") == 0) synthetic = 1;
+        else if (strcmp(a, "--quick") == 0) full = 0;
+        else if (strcmp(a, "--full") == 0) full = 1;
+        else if (strcmp(a, "--hw") == 0 && i + 1 < argc) hw_name = argv[++i];
+        else if (strcmp(a, "--out") == 0 && i + 1 < argc) out_dir = argv[++i];
+        else if (strcmp(a, "--tolerance") == 0 && i + 1 < argc) tolerance = (float)atof(argv[++i]);
+        else if (strcmp(a, "--resume") == 0) resume = 1;
+        else if (strcmp(a, "--epochs") == 0 && i + 1 < argc) opt_epochs = atoi(argv[++i]);
+        else if (strcmp(a, "--stage-epochs") == 0 && i + 1 < argc) opt_stage_epochs = atoi(argv[++i]);
+        else if (strcmp(a, "--lr") == 0 && i + 1 < argc) lr = (float)atof(argv[++i]);
+        else usage();
+    }
+    if (strcmp(net_name, "lenet300") != 0 && strcmp(net_name, "lenet5") != 0) usage();
+    if (!(lr > 0.0f)) lr = strcmp(net_name, "lenet5") == 0 ? 0.01f : 0.05f;
+    if (!(tolerance >= 0.0f && tolerance <= 1.0f)) usage();
+    if (strcmp(hw_name, "host") == 0) CHECK("hardware profile host", scalpel_hw_profile_host(&hw));
+    else CHECK("hardware profile (see --hw)", scalpel_hw_profile_get(hw_name, &hw));
+
+    /* data: --data, $SCALPEL_MNIST_DIR, ../shared/data/mnist, else synthetic */
+    memset(&train, 0, sizeof train);
+    memset(&test, 0, sizeof test);
+    if (!synthetic) {
+        const char *dir = data ? data : getenv("SCALPEL_MNIST_DIR");
+        if (!dir && dir_exists("../shared/data/mnist")) dir = "../shared/data/mnist";
+        if (dir && scalpel_dataset_mnist(dir, 1, &train) == SCALPEL_OK &&
+            scalpel_dataset_mnist(dir, 0, &test) == SCALPEL_OK) {
+            have_mnist = 1;
+            fprintf(stderr, "MNIST from %s: %d training, %d test samples\n", dir, (int)train.n, (int)test.n);
+        } else {
+            scalpel_dataset_free(&train);
+            scalpel_dataset_free(&test);
+            fprintf(stderr, "mnist: MNIST not found%s%s%s\n%s\n", dir ? " in " : "", dir ? dir : "",
+                    (dir && !scalpel_dataset_gzip_supported()) ? " (this build reads no .gz: add -DSCALPEL_ZLIB -lz)" : "",
+                    scalpel_dataset_mnist_help());
+            fprintf(stderr, "NOTE: falling back to the built-in SYNTHETIC dataset; its numbers say nothing about MNIST.\n");
+        }
+    }
+    if (!have_mnist) {
+        CHECK("synthetic data", scalpel_dataset_synthetic(30000, 1, &train));
+        CHECK("synthetic data", scalpel_dataset_synthetic(5000, 777, &test));
+        fprintf(stderr, "synthetic dataset: %d training, %d test samples\n", (int)train.n, (int)test.n);
+    }
+    if (make_dirs(out_dir) != 0) { fprintf(stderr, "mnist: cannot create %s\n", out_dir); return 1; }
+
+    /* schedules */
+    build_net(net_name, &arch);
+    scalpel_driver_config_default(&dc);
+    dc.progress = scalpel_progress_print;
+    dc.batch = 64;
+    dc.tolerance = tolerance;
+    dc.rate_start = 0.5f;
+    dc.rate_step = 0.1f;
+    dc.rate_max = 0.95f;
+    dc.max_stages = 8;
+    epochs = full ? 40 : (strcmp(net_name, "lenet5") == 0 ? 4 : 20);
+    dc.epochs_per_stage = full ? 6 : (strcmp(net_name, "lenet5") == 0 ? 1 : 3);
+    dc.epochs_final = dc.epochs_per_stage;
+    if (opt_epochs > 0) epochs = opt_epochs;
+    if (opt_stage_epochs > 0) dc.epochs_per_stage = dc.epochs_final = opt_stage_epochs;
+    steps_per_epoch = scalpel_dataset_batches(&train, dc.batch);
+    scalpel_train_config_default(&cfg);
+    cfg.lr = lr;
+    cfg.momentum = 0.9f;
+    cfg.weight_decay = 1e-4f;
+    cfg.lr_gamma = 0.1f;
+    cfg.lr_step = steps_per_epoch * ((epochs * 2 + 4) / 5); /* x0.1 at 40% and 80% of the epochs */
+    cfg.seed = 1;
+    printf("# %s on %s, %s schedule, Scalpel profile %s (class %d, G = %d)\n", net_name,
+           have_mnist ? "MNIST" : "SYNTHETIC data (not MNIST)", full ? "full" : "quick", hw.name, (int)hw.hw_class,
+           (int)hw.group);
+    fflush(stdout);
+
+    /* 1. dense training */
+    CHECK("trainer", scalpel_trainer_init(&arch, dc.batch, &cfg, &tr));
+    CHECK("init", scalpel_trainer_init_weights(&tr, SCALPEL_INIT_HE));
+    snprintf(ckpt, sizeof ckpt, "%s/%s-dense.ckpt", out_dir, net_name);
+    if (resume) {
+        scalpel_status st = scalpel_trainer_load_checkpoint(&tr, ckpt);
+        if (st == SCALPEL_OK) fprintf(stderr, "resumed from %s at epoch %d\n", ckpt, (int)tr.epoch);
+        else fprintf(stderr, "no usable checkpoint %s (%s): starting afresh\n", ckpt, scalpel_status_string(st));
+    }
+    remaining = epochs - (int32_t)tr.epoch;
+    if (remaining < 0) remaining = 0;
+    dc.checkpoint_path = ckpt;
+    t = now_s();
+    CHECK("dense training", scalpel_train_epochs(&tr, &train, &test, remaining, "dense", &dc, &acc));
+    dc.checkpoint_path = NULL;
+    fprintf(stderr, "dense: %.2f%% test accuracy, %.1f s\n", 100.0 * acc, now_s() - t);
+    CHECK("export", scalpel_trainer_export(&tr, &dense));
+    scalpel_trainer_free(&tr);
+    save_model(out_dir, net_name, "dense", &dense);
+
+    /* retraining runs at a tenth of the initial learning rate, constant (Han) */
+    dc.train = cfg;
+    dc.train.lr = cfg.lr * 0.1f;
+    dc.train.lr_step = 0;
+
+    /* 2. Traditional (Han) and Optimized */
+    t = now_s();
+    CHECK("trainer", scalpel_trainer_init(&dense, dc.batch, &dc.train, &tt));
+    CHECK("traditional pruning", scalpel_prune_traditional(&tt, &train, &test, &dc, &rt));
+    fprintf(stderr, "traditional: %.1f%% pruned, %.2f%% accuracy (dense %.2f%%), %d stages, %.1f s\n",
+            100.0 * rt.rate, 100.0 * rt.accuracy, 100.0 * rt.dense_accuracy, (int)rt.stages, now_s() - t);
+    CHECK("export", scalpel_trainer_export(&tt, &trad));
+    CHECK("export", scalpel_trainer_export(&tt, &opt));
+    scalpel_trainer_free(&tt);
+    CHECK("plan", scalpel_plan_net(&trad, &hw, SCALPEL_PLAN_TRADITIONAL, &plan));
+    CHECK("pack", scalpel_net_pack(&trad, &plan));
+    CHECK("plan", scalpel_plan_net(&opt, &hw, SCALPEL_PLAN_OPTIMIZED, &plan));
+    CHECK("pack", scalpel_net_pack(&opt, &plan));
+    save_model(out_dir, net_name, "traditional", &trad);
+    save_model(out_dir, net_name, "optimized", &opt);
+
+    /* 3. Scalpel for the profile */
+    t = now_s();
+    CHECK("scalpel pruning", scalpel_prune_for(&dense, &hw, &train, &test, &dc, &rs, &scal));
+    fprintf(stderr, "scalpel: %.1f%% pruned, %.2f%% accuracy (dense %.2f%%), %d stages, %.1f s\n",
+            100.0 * rs.rate, 100.0 * rs.accuracy, 100.0 * rs.dense_accuracy, (int)rs.stages, now_s() - t);
+    for (i = 0; i < scal.n_layers; i++)
+        if (scal.layers[i].kind == SCALPEL_LAYER_FC || scal.layers[i].kind == SCALPEL_LAYER_CONV2D)
+            fprintf(stderr, "  layer %d %s: %d -> %d nodes, %.1f%% pruned%s\n", i,
+                    scalpel_layer_kind_name(scal.layers[i].kind), (int)rs.nodes_before[i], (int)rs.nodes_after[i],
+                    100.0 * rs.layer_rate[i], rs.skipped[i] ? " (left dense)" : "");
+    save_model(out_dir, net_name, "scalpel", &scal);
+
+    /* 4. the table */
+    vs[0].name = "Dense";
+    vs[0].net = &dense;
+    vs[1].name = "Traditional";
+    vs[1].net = &trad;
+    vs[2].name = "Optimized";
+    vs[2].net = &opt;
+    vs[3].name = "Scalpel";
+    vs[3].net = &scal;
+    for (i = 0; i < 4; i++) {
+        vs[i].error = net_error(vs[i].net, &test);
+        vs[i].bytes = scalpel_net_weight_bytes(vs[i].net);
+    }
+    fprintf(stderr, "timing batch-1 forward passes (%d interleaved rounds)...\n", REPEATS);
+    measure(vs, 4, test.x);
+    printf("\n| %s (%s, profile %s) | Error | Relative model size | Relative execution time | Speed-up | Weight bytes | Time per sample |\n",
+           net_name, have_mnist ? "MNIST" : "synthetic", hw.name);
+    printf("|---|---|---|---|---|---|---|\n");
+    for (i = 0; i < 4; i++)
+        printf("| %s | %.2f%% | %.2f%% | %.2f%% | %.2fx | %lu | %.2f us |\n", vs[i].name, 100.0 * vs[i].error,
+               100.0 * (double)vs[i].bytes / (double)vs[0].bytes, 100.0 * vs[i].median / vs[0].median,
+               vs[0].median / vs[i].median, (unsigned long)vs[i].bytes, 1e6 * vs[i].median);
+    printf("\n# pruned weights: traditional %.1f%%, scalpel %.1f%%; tolerance %.2f points; wall time %.1f s\n",
+           100.0 * rt.rate, 100.0 * rs.rate, 100.0 * tolerance, now_s() - t_start);
+
+    scalpel_net_free(&dense);
+    scalpel_net_free(&trad);
+    scalpel_net_free(&opt);
+    scalpel_net_free(&scal);
+    scalpel_net_free(&arch);
+    scalpel_dataset_free(&train);
+    scalpel_dataset_free(&test);
+    return 0;
+}
