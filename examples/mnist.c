@@ -209,13 +209,17 @@ static void save_model(const char *dir, const char *net_name, const char *varian
     fprintf(stderr, "saved %s\n", path);
 }
 
-static void usage(void)
+/* The usage text: on stdout with status 0 for --help, on stderr with status 2 for a bad
+ * command line. */
+static void usage_to(FILE *f, int status)
 {
-    fprintf(stderr, "usage: mnist [--net lenet300|lenet5] [--data DIR] [--synthetic] [--quick|--full]\n"
+    fprintf(f, "usage: mnist [--net lenet300|lenet5] [--data DIR] [--synthetic] [--quick|--full]\n"
                     "             [--hw NAME|host] [--out DIR] [--tolerance T] [--resume]\n"
                     "             [--epochs N] [--stage-epochs N] [--lr LR]\n");
-    exit(2);
+    exit(status);
 }
+
+static void usage(void) { usage_to(stderr, 2); }
 
 int main(int argc, char **argv)
 {
@@ -239,7 +243,8 @@ int main(int argc, char **argv)
 
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--net") == 0 && i + 1 < argc) net_name = argv[++i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) usage_to(stdout, 0);
+        else if (strcmp(a, "--net") == 0 && i + 1 < argc) net_name = argv[++i];
         else if (strcmp(a, "--data") == 0 && i + 1 < argc) data = argv[++i];
         else if (strcmp(a, "--synthetic") == 0) synthetic = 1;
         else if (strcmp(a, "--quick") == 0) full = 0;
