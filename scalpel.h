@@ -969,12 +969,28 @@ SCALPEL_API size_t scalpel_net_workspace_size(const scalpel_net *net, int32_t ba
     return total == SIZE_MAX ? 0 : total;
 }
 
-/* One sample through a convolution: im2col, then W . col (dense GEMM or grouped sparse
- * matrix-matrix), which lands directly in CHW order, then the bias per output channel. A 1x1
- * convolution with stride 1 and no padding needs no im2col: the input already is the matrix. */
-static void scalpel__conv_forward(const scalpel_layer *L, const float *in, float *out, float *col)
+/* Bias, and a following ReLU fused into the same pass when `relu` (max(x + b, 0), NaN -> 0
+ * exactly as the ReLU layer does): out[r * n + p] (+)= b[r] for rows x n outputs. */
+static void scalpel__bias_relu(float *out, const float *b, int32_t rows, size_t n, int relu)
 {
-    int32_t positions = L->out_h * L->out_w, r, p;
+    int32_t r;
+    size_t p;
+    for (r = 0; r < rows; r++) {
+        float bias = b[r], *o = out + (size_t)r * n;
+        if (relu)
+            for (p = 0; p < n; p++) { float v = o[p] + bias; o[p] = v > 0.0f ? v : 0.0f; }
+        else
+            for (p = 0; p < n; p++) o[p] += bias;
+    }
+}
+
+/* One sample through a convolution: im2col, then W . col (dense GEMM or grouped sparse
+ * matrix-matrix), which lands directly in CHW order, then the bias per output channel (and the
+ * next layer's ReLU when `relu`). A 1x1 convolution with stride 1 and no padding needs no
+ * im2col: the input already is the matrix. */
+static void scalpel__conv_forward(const scalpel_layer *L, const float *in, float *out, float *col, int relu)
+{
+    int32_t positions = L->out_h * L->out_w;
     const float *B = in;
     if (!(L->kernel == 1 && L->stride == 1 && L->pad == 0)) {
         scalpel_im2col_f32(in, L->in_c, L->in_h, L->in_w, L->kernel, L->stride, L->pad, col);
@@ -982,23 +998,21 @@ static void scalpel__conv_forward(const scalpel_layer *L, const float *in, float
     }
     if (L->storage == SCALPEL_STORAGE_DENSE) scalpel_gemm_f32(L->w, L->rows, L->cols, B, positions, out);
     else scalpel_gcsr_spmm_f32(&L->sparse, B, positions, out);
-    for (r = 0; r < L->rows; r++) {
-        float bias = L->b[r], *o = out + (size_t)r * (size_t)positions;
-        for (p = 0; p < positions; p++) o[p] += bias;
-    }
+    scalpel__bias_relu(out, L->b, L->rows, (size_t)positions, relu);
 }
 
 /* A fully connected layer over the whole batch. Batch 1 is the matrix-vector product. For a
  * batch, the kernels compute C = W . B with B [inputs x batch]: transpose the samples in,
  * multiply, transpose back, so the batch reuses each weight from cache instead of streaming
  * the matrix once per sample. */
-static void scalpel__fc_forward(const scalpel_layer *L, const float *in, int32_t batch, float *out, float *scratch)
+static void scalpel__fc_forward(const scalpel_layer *L, const float *in, int32_t batch, float *out, float *scratch,
+                                int relu)
 {
     int32_t rows = L->rows, cols = L->cols, s, r, c;
     if (batch == 1) {
         if (L->storage == SCALPEL_STORAGE_DENSE) scalpel_gemv_f32(L->w, rows, cols, in, out);
         else scalpel_gcsr_spmv_f32(&L->sparse, in, out);
-        for (r = 0; r < rows; r++) out[r] += L->b[r];
+        scalpel__bias_relu(out, L->b, rows, 1, relu);
         return;
     } else {
         float *xt = scratch, *yt = scratch + (size_t)cols * (size_t)batch;
@@ -1007,8 +1021,10 @@ static void scalpel__fc_forward(const scalpel_layer *L, const float *in, int32_t
         if (L->storage == SCALPEL_STORAGE_DENSE) scalpel_gemm_f32(L->w, rows, cols, xt, batch, yt);
         else scalpel_gcsr_spmm_f32(&L->sparse, xt, batch, yt);
         for (s = 0; s < batch; s++)
-            for (r = 0; r < rows; r++)
-                out[(size_t)s * (size_t)rows + (size_t)r] = yt[(size_t)r * (size_t)batch + (size_t)s] + L->b[r];
+            for (r = 0; r < rows; r++) {
+                float v = yt[(size_t)r * (size_t)batch + (size_t)s] + L->b[r];
+                out[(size_t)s * (size_t)rows + (size_t)r] = (relu && !(v > 0.0f)) ? 0.0f : v;
+            }
     }
 }
 
@@ -1056,12 +1072,16 @@ SCALPEL_API scalpel_status scalpel_net_forward(const scalpel_net *net, const flo
         size_t li = (size_t)L->in_c * (size_t)L->in_h * (size_t)L->in_w;
         size_t lo = (size_t)L->out_c * (size_t)L->out_h * (size_t)L->out_w;
         float *dst = buf[cur];
+        /* a ReLU right after a weighted layer runs inside that layer's bias pass */
+        int relu = i + 1 < net->n_layers && net->layers[i + 1].kind == SCALPEL_LAYER_RELU;
         switch (L->kind) {
         case SCALPEL_LAYER_FC:
-            scalpel__fc_forward(L, src, batch, dst, scratch);
+            scalpel__fc_forward(L, src, batch, dst, scratch, relu);
+            i += relu;
             break;
         case SCALPEL_LAYER_CONV2D:
-            for (s = 0; s < (size_t)batch; s++) scalpel__conv_forward(L, src + s * li, dst + s * lo, scratch);
+            for (s = 0; s < (size_t)batch; s++) scalpel__conv_forward(L, src + s * li, dst + s * lo, scratch, relu);
+            i += relu;
             break;
         case SCALPEL_LAYER_MAXPOOL:
             for (s = 0; s < (size_t)batch; s++) scalpel__maxpool_forward(L, src + s * li, dst + s * lo);

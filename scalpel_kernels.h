@@ -313,6 +313,15 @@ static inline float scalpel__v4_hsum(simde__m128 v)
     s = simde_mm_add_ss(s, simde_mm_shuffle_ps(s, s, 1));
     return simde_mm_cvtss_f32(s);
 }
+/* y[0..3] = the lane sums of a, b, c, d: one transpose-and-add tree for four rows (a row's own
+ * hsum costs a shuffle chain each; grouped rows of a hard-pruned layer hold a few groups only,
+ * so the reduction is a large part of their cost). */
+static inline void scalpel__v4_hsum4(simde__m128 a, simde__m128 b, simde__m128 c, simde__m128 d, float *y)
+{
+    simde__m128 ab = simde_mm_add_ps(simde_mm_unpacklo_ps(a, b), simde_mm_unpackhi_ps(a, b));
+    simde__m128 cd = simde_mm_add_ps(simde_mm_unpacklo_ps(c, d), simde_mm_unpackhi_ps(c, d));
+    simde_mm_storeu_ps(y, simde_mm_add_ps(simde_mm_movelh_ps(ab, cd), simde_mm_movehl_ps(cd, ab)));
+}
 SCALPEL__VHELPERS(4, simde__m128, simde_mm)
 #if defined(__AVX2__)
 SCALPEL__VTAIL_AVX(4, simde__m128, simde_mm, scalpel__mask4)
@@ -329,6 +338,15 @@ SCALPEL__VTAIL_COPY(8, simde__m256, simde_mm256)
 static inline float scalpel__v8_hsum(simde__m256 v)
 {
     return scalpel__v4_hsum(simde_mm_add_ps(simde_mm256_castps256_ps128(v), simde_mm256_extractf128_ps(v, 1)));
+}
+static inline void scalpel__v8_hsum4(simde__m256 a, simde__m256 b, simde__m256 c, simde__m256 d, float *y)
+{
+    simde__m256 ab = simde_mm256_add_ps(simde_mm256_unpacklo_ps(a, b), simde_mm256_unpackhi_ps(a, b));
+    simde__m256 cd = simde_mm256_add_ps(simde_mm256_unpacklo_ps(c, d), simde_mm256_unpackhi_ps(c, d));
+    /* per 128-bit half: a, b, c, d partial sums in lanes 0..3 */
+    simde__m256 t = simde_mm256_add_ps(simde_mm256_castpd_ps(simde_mm256_unpacklo_pd(simde_mm256_castps_pd(ab), simde_mm256_castps_pd(cd))),
+                                       simde_mm256_castpd_ps(simde_mm256_unpackhi_pd(simde_mm256_castps_pd(ab), simde_mm256_castps_pd(cd))));
+    simde_mm_storeu_ps(y, simde_mm_add_ps(simde_mm256_castps256_ps128(t), simde_mm256_extractf128_ps(t, 1)));
 }
 #endif
 #if !defined(SCALPEL__V128_MAX) && !defined(SCALPEL__V256_MAX)
@@ -350,6 +368,20 @@ static inline float scalpel__v16_hsum(simde__m512 v)
     return scalpel__v4_hsum(simde_mm_add_ps(simde_mm_add_ps(simde_mm_loadu_ps(t), simde_mm_loadu_ps(t + 4)),
                                             simde_mm_add_ps(simde_mm_loadu_ps(t + 8), simde_mm_loadu_ps(t + 12))));
 }
+static inline void scalpel__v16_hsum4(simde__m512 a, simde__m512 b, simde__m512 c, simde__m512 d, float *y)
+{
+    /* 128-bit blocks: ab = [a0+a2, a1+a3, b0+b2, b1+b3], cd alike; u's block k then holds row
+     * k's four partial sums, added within the block by two in-lane swaps; the compress gathers
+     * lane 0 of each block. Zero-masked forms throughout: the unmasked ones start from an
+     * undefined register, which GCC's C++ front end reports as maybe-uninitialized. */
+    const __mmask16 all = (__mmask16)0xFFFF;
+    __m512 ab = _mm512_add_ps(_mm512_maskz_shuffle_f32x4(all, a, b, 0x44), _mm512_maskz_shuffle_f32x4(all, a, b, 0xEE));
+    __m512 cd = _mm512_add_ps(_mm512_maskz_shuffle_f32x4(all, c, d, 0x44), _mm512_maskz_shuffle_f32x4(all, c, d, 0xEE));
+    __m512 u = _mm512_add_ps(_mm512_maskz_shuffle_f32x4(all, ab, cd, 0x88), _mm512_maskz_shuffle_f32x4(all, ab, cd, 0xDD));
+    u = _mm512_add_ps(u, _mm512_maskz_permute_ps(all, u, 0x4E));
+    u = _mm512_add_ps(u, _mm512_maskz_permute_ps(all, u, 0xB1));
+    _mm512_mask_storeu_ps(y, (__mmask16)0x000F, _mm512_maskz_compress_ps((__mmask16)0x1111, u));
+}
 #endif
 
 #elif defined(SCALPEL__MVE)
@@ -368,6 +400,10 @@ static inline void scalpel__v4_storen(float *p, scalpel__v4 v, int32_t n) { vstr
 static inline float scalpel__v4_hsum(scalpel__v4 v)
 {
     return (vgetq_lane_f32(v, 0) + vgetq_lane_f32(v, 1)) + (vgetq_lane_f32(v, 2) + vgetq_lane_f32(v, 3));
+}
+static inline void scalpel__v4_hsum4(scalpel__v4 a, scalpel__v4 b, scalpel__v4 c, scalpel__v4 d, float *y)
+{
+    y[0] = scalpel__v4_hsum(a); y[1] = scalpel__v4_hsum(b); y[2] = scalpel__v4_hsum(c); y[3] = scalpel__v4_hsum(d);
 }
 #define SCALPEL__V128_MAX 1
 #define SCALPEL__VW 4
@@ -397,12 +433,19 @@ static inline float scalpel__v4_hsum(scalpel__v4 v)
             r.q[i] = n >= B ? scalpel__v##B##_load(p) : n > 0 ? scalpel__v##B##_loadn(p, n) : scalpel__v##B##_zero(); \
         return r;                                                                                   \
     }                                                                                               \
-    static inline float scalpel__v##W##_hsum(scalpel__v##W v)                                      \
+    static inline scalpel__v##B scalpel__v##W##_fold(scalpel__v##W v)                              \
     {                                                                                               \
         scalpel__v##B s = v.q[0];                                                                   \
         int i;                                                                                      \
         for (i = 1; i < W / B; i++) s = scalpel__v##B##_add(s, v.q[i]);                             \
-        return scalpel__v##B##_hsum(s);                                                             \
+        return s;                                                                                   \
+    }                                                                                               \
+    static inline float scalpel__v##W##_hsum(scalpel__v##W v) { return scalpel__v##B##_hsum(scalpel__v##W##_fold(v)); } \
+    static inline void scalpel__v##W##_hsum4(scalpel__v##W a, scalpel__v##W b, scalpel__v##W c,    \
+                                             scalpel__v##W d, float *y)                             \
+    {                                                                                               \
+        scalpel__v##B##_hsum4(scalpel__v##W##_fold(a), scalpel__v##W##_fold(b), scalpel__v##W##_fold(c), \
+                              scalpel__v##W##_fold(d), y);                                          \
     }
 #if defined(SCALPEL__V128_MAX)
 SCALPEL__VMULTI(8, 4)
@@ -560,64 +603,49 @@ SCALPEL_API void scalpel_gemm_f32(const float *a, int32_t m, int32_t k, const fl
 }
 
 /* Grouped spmv for G = W lanes: per stored group one index load, one vector load of x, one of
- * the weights and one FMA; four accumulators rotate to hide FMA latency. The index width is
- * fixed per instantiation (IT = uint16_t or uint32_t) so the loop carries no branch. A row's
- * last group may reach past `cols` (a tail): its x is loaded with loadn so nothing past
- * x[cols-1] is read. */
+ * the weights and one FMA, into two accumulators per row. The index width is fixed per
+ * instantiation (IT = uint16_t or uint32_t) so the loop carries no branch. A row's last group
+ * may reach past `cols` (a tail): its x is loaded with loadn so nothing past x[cols-1] is read.
+ * Rows go four at a time: their accumulators are independent (the core overlaps them) and one
+ * transpose-and-add tree (hsum4) reduces all four, which matters when a hard-pruned row holds
+ * only a few groups and its own reduction would cost more than its FMAs. */
 #define SCALPEL__SPMV_GROUPED_IDX(W, T, IT)                                                          \
+    static inline T scalpel__spmv_row_g##W##_##IT(const float *v, const IT *ci, const float *x,     \
+                                                  int32_t cols, int32_t k, int32_t end)             \
+    {                                                                                               \
+        int32_t full = end;                                                                         \
+        T a0 = scalpel__v##W##_zero(), a1 = a0;                                                     \
+        if (end > k && (int64_t)ci[end - 1] + W > (int64_t)cols) full--;                            \
+        for (; k + 2 <= full; k += 2) {                                                             \
+            a0 = scalpel__v##W##_fma(a0, scalpel__v##W##_load(v + (size_t)k * W), scalpel__v##W##_load(x + ci[k])); \
+            a1 = scalpel__v##W##_fma(a1, scalpel__v##W##_load(v + (size_t)k * W + W), scalpel__v##W##_load(x + ci[k + 1])); \
+        }                                                                                           \
+        if (k < full) {                                                                             \
+            a0 = scalpel__v##W##_fma(a0, scalpel__v##W##_load(v + (size_t)k * W), scalpel__v##W##_load(x + ci[k])); \
+            k++;                                                                                    \
+        }                                                                                           \
+        if (k < end)                                                                                \
+            a1 = scalpel__v##W##_fma(a1, scalpel__v##W##_load(v + (size_t)k * W),                    \
+                                     scalpel__v##W##_loadn(x + ci[k], cols - (int32_t)ci[k]));      \
+        return scalpel__v##W##_add(a0, a1);                                                         \
+    }                                                                                               \
     static void scalpel__spmv_g##W##_##IT(const scalpel_gcsr *m, const float *x, float *y)          \
     {                                                                                               \
         const float *v = (const float *)m->values;                                                  \
         const IT *ci = (const IT *)m->col_idx;                                                      \
+        const int32_t *rp = m->row_ptr;                                                             \
         int32_t r = 0;                                                                              \
-        /* two rows in lockstep: two independent streams of weights keep more memory requests  \
-         * in flight than one (the dense gemv streams four rows for the same reason) */        \
-        for (; r + 2 <= m->rows; r += 2) {                                                          \
-            int32_t k = m->row_ptr[r], e0 = m->row_ptr[r + 1], f0 = e0;                             \
-            int32_t q = e0, e1 = m->row_ptr[r + 2], f1 = e1, n;                                     \
-            T a0, a1, b0, b1;                                                                       \
-            if (e1 == k) { y[r] = y[r + 1] = 0.0f; continue; } /* both empty: common when pruned hard */ \
-            a0 = scalpel__v##W##_zero(); a1 = a0; b0 = a0; b1 = a0;                                 \
-            if (e0 > k && (int64_t)ci[e0 - 1] + W > (int64_t)m->cols) f0--;                        \
-            if (e1 > q && (int64_t)ci[e1 - 1] + W > (int64_t)m->cols) f1--;                        \
-            n = f0 - k < f1 - q ? f0 - k : f1 - q;                                                  \
-            for (; n >= 2; n -= 2, k += 2, q += 2) {                                                \
-                const float *vk = v + (size_t)k * W, *vq = v + (size_t)q * W;                       \
-                a0 = scalpel__v##W##_fma(a0, scalpel__v##W##_load(vk), scalpel__v##W##_load(x + ci[k]));             \
-                b0 = scalpel__v##W##_fma(b0, scalpel__v##W##_load(vq), scalpel__v##W##_load(x + ci[q]));             \
-                a1 = scalpel__v##W##_fma(a1, scalpel__v##W##_load(vk + W), scalpel__v##W##_load(x + ci[k + 1]));     \
-                b1 = scalpel__v##W##_fma(b1, scalpel__v##W##_load(vq + W), scalpel__v##W##_load(x + ci[q + 1]));     \
-            }                                                                                       \
-            for (; k < f0; k++)                                                                     \
-                a0 = scalpel__v##W##_fma(a0, scalpel__v##W##_load(v + (size_t)k * W), scalpel__v##W##_load(x + ci[k])); \
-            for (; q < f1; q++)                                                                     \
-                b0 = scalpel__v##W##_fma(b0, scalpel__v##W##_load(v + (size_t)q * W), scalpel__v##W##_load(x + ci[q])); \
-            if (k < e0)                                                                             \
-                a1 = scalpel__v##W##_fma(a1, scalpel__v##W##_load(v + (size_t)k * W),                \
-                                         scalpel__v##W##_loadn(x + ci[k], m->cols - (int32_t)ci[k])); \
-            if (q < e1)                                                                             \
-                b1 = scalpel__v##W##_fma(b1, scalpel__v##W##_load(v + (size_t)q * W),                \
-                                         scalpel__v##W##_loadn(x + ci[q], m->cols - (int32_t)ci[q])); \
-            y[r] = scalpel__v##W##_hsum(scalpel__v##W##_add(a0, a1));                                \
-            y[r + 1] = scalpel__v##W##_hsum(scalpel__v##W##_add(b0, b1));                            \
+        for (; r + 4 <= m->rows; r += 4) {                                                          \
+            T s0, s1, s2, s3;                                                                       \
+            if (rp[r + 4] == rp[r]) { y[r] = y[r + 1] = y[r + 2] = y[r + 3] = 0.0f; continue; } /* common when pruned hard */ \
+            s0 = scalpel__spmv_row_g##W##_##IT(v, ci, x, m->cols, rp[r], rp[r + 1]);                \
+            s1 = scalpel__spmv_row_g##W##_##IT(v, ci, x, m->cols, rp[r + 1], rp[r + 2]);            \
+            s2 = scalpel__spmv_row_g##W##_##IT(v, ci, x, m->cols, rp[r + 2], rp[r + 3]);            \
+            s3 = scalpel__spmv_row_g##W##_##IT(v, ci, x, m->cols, rp[r + 3], rp[r + 4]);            \
+            scalpel__v##W##_hsum4(s0, s1, s2, s3, y + r);                                           \
         }                                                                                           \
-        for (; r < m->rows; r++) {                                                                  \
-            int32_t k = m->row_ptr[r], end = m->row_ptr[r + 1], full = end;                         \
-            T a0 = scalpel__v##W##_zero(), a1 = a0;                                                 \
-            if (end > k && (int64_t)ci[end - 1] + W > (int64_t)m->cols) full--;                    \
-            for (; k + 2 <= full; k += 2) {                                                         \
-                a0 = scalpel__v##W##_fma(a0, scalpel__v##W##_load(v + (size_t)k * W), scalpel__v##W##_load(x + ci[k]));             \
-                a1 = scalpel__v##W##_fma(a1, scalpel__v##W##_load(v + (size_t)k * W + W), scalpel__v##W##_load(x + ci[k + 1])); \
-            }                                                                                       \
-            if (k < full) {                                                                         \
-                a0 = scalpel__v##W##_fma(a0, scalpel__v##W##_load(v + (size_t)k * W), scalpel__v##W##_load(x + ci[k])); \
-                k++;                                                                                \
-            }                                                                                       \
-            if (k < end)                                                                            \
-                a1 = scalpel__v##W##_fma(a1, scalpel__v##W##_load(v + (size_t)k * W),                \
-                                         scalpel__v##W##_loadn(x + ci[k], m->cols - (int32_t)ci[k])); \
-            y[r] = scalpel__v##W##_hsum(scalpel__v##W##_add(a0, a1));                                \
-        }                                                                                           \
+        for (; r < m->rows; r++)                                                                    \
+            y[r] = scalpel__v##W##_hsum(scalpel__spmv_row_g##W##_##IT(v, ci, x, m->cols, rp[r], rp[r + 1])); \
     }
 #define SCALPEL__SPMV_GROUPED(W, T)                                                                  \
     SCALPEL__SPMV_GROUPED_IDX(W, T, uint16_t)                                                       \

@@ -400,11 +400,18 @@ typedef struct scalpel_driver_config {
                                      after node removal); node_masks is set by the driver */
     int32_t batch;                /* batch size for new trainers; default 64 */
     int32_t epochs_per_stage;     /* retraining epochs after each pruning stage; default 1 */
-    int32_t epochs_final;         /* retraining epochs of the smaller network after node removal;
-                                     default 1 (0: the removed network is returned untrained) */
+    int32_t epochs_final;         /* closing retraining, default 1 (0: none): of the smaller
+                                     network after node removal; and, after the last stage of
+                                     the Traditional and SIMD-aware drivers, a fine-tune at
+                                     lr x train.lr_gamma (no rollback: the result keeps it) */
     int32_t max_stages;           /* stages per driver (per layer for SIMD-aware); default 8 */
     float rate_start, rate_step, rate_max; /* target pruning rates: start, + step per stage, at
                                      most max; defaults 0.5, 0.1, 0.95 */
+    float rate_keep;              /* 0 (default): the linear ladder above. In (0, 1): a geometric
+                                     one, each stage keeps rate_keep of the weights the last one
+                                     kept: rate s = 1 - (1 - rate_start) * rate_keep^s (at most
+                                     rate_max; rate_step is then unused). Finer steps near the
+                                     end, where one 10-point step costs the most accuracy. */
     float tolerance;              /* accuracy drop allowed below dense; default 0.01 */
     float lambda_start, lambda_factor; /* node pruning: lambda of stage s = start * factor^s;
                                      defaults 0.001, 2 (b lives in a band of 0.002: small) */
@@ -2130,6 +2137,7 @@ static scalpel_status scalpel__drv_check(const scalpel_driver_config *dc)
 {
     if (dc->batch < 1 || dc->epochs_per_stage < 0 || dc->epochs_final < 0 || dc->max_stages < 0)
         return SCALPEL_ERR_ARGUMENT;
+    if (!(dc->rate_keep >= 0.0f && dc->rate_keep < 1.0f)) return SCALPEL_ERR_ARGUMENT;
     if (!(dc->rate_start >= 0.0f && dc->rate_start <= 1.0f) || !(dc->rate_step >= 0.0f && dc->rate_step <= 1.0f) ||
         !(dc->rate_max >= 0.0f && dc->rate_max <= 1.0f) || !(dc->tolerance >= 0.0f && dc->tolerance <= 1.0f))
         return SCALPEL_ERR_ARGUMENT;
@@ -2640,11 +2648,37 @@ static int scalpel__drv_past(float acc, float base, float tol)
     return (double)base - (double)acc > (double)tol + 1e-6;
 }
 
-/* Stage rate s: min(start + s * step, max). */
+/* Stage rate s: min(start + s * step, max), or the geometric ladder when rate_keep is set.
+ * Computed in double and rounded once, so the ladder is the same on every target. */
 static float scalpel__drv_rate(const scalpel_driver_config *dc, int32_t s)
 {
-    float r = dc->rate_start + (float)s * dc->rate_step;
-    return r > dc->rate_max ? dc->rate_max : r;
+    double r;
+    if (dc->rate_keep > 0.0f) {
+        double kept = 1.0 - (double)dc->rate_start;
+        int32_t k;
+        for (k = 0; k < s; k++) kept *= (double)dc->rate_keep;
+        r = 1.0 - kept;
+    } else {
+        r = (double)dc->rate_start + (double)s * (double)dc->rate_step;
+    }
+    return r > (double)dc->rate_max ? dc->rate_max : (float)r;
+}
+
+/* The closing fine-tune of the Traditional and SIMD-aware drivers: epochs_final epochs at
+ * lr x lr_gamma with no step schedule; the trainer's configuration is restored after. */
+static scalpel_status scalpel__drv_finetune(scalpel_trainer *tr, const scalpel_dataset *train,
+                                            const scalpel_dataset *test, const scalpel_driver_config *dc, float *acc)
+{
+    float lr = tr->config.lr;
+    int32_t lr_step = tr->config.lr_step;
+    scalpel_status st;
+    if (dc->epochs_final <= 0) return SCALPEL_OK;
+    tr->config.lr = scalpel_trainer_lr(tr) * tr->config.lr_gamma;
+    tr->config.lr_step = 0;
+    st = scalpel_train_epochs(tr, train, test, dc->epochs_final, "finetune", dc, acc);
+    tr->config.lr = lr;
+    tr->config.lr_step = lr_step;
+    return st;
 }
 
 static int64_t scalpel__drv_kept(const uint8_t *mask, size_t n)
@@ -2726,6 +2760,7 @@ SCALPEL_API scalpel_status scalpel_prune_traditional(scalpel_trainer *tr, const 
         last = rate;
     }
     SCALPEL_FREE(tr->alloc_ctx, mb);
+    if (st == SCALPEL_OK && res->stages > 0) st = scalpel__drv_finetune(tr, train, test, dc, &res->accuracy);
     if (st == SCALPEL_OK) scalpel__drv_rates(tr, res);
     return st;
 }
@@ -2854,7 +2889,9 @@ SCALPEL_API scalpel_status scalpel_prune_simd(scalpel_trainer *tr, const scalpel
         if (layer_snap) SCALPEL_FREE(tr->alloc_ctx, layer_snap);
     }
     SCALPEL_FREE(tr->alloc_ctx, mb);
-    if (st == SCALPEL_OK) st = scalpel_trainer_evaluate_dataset(tr, test, &res->accuracy);
+    for (o = 0, j = 0; o < n_order; o++) j |= !res->skipped[res->order[o]];
+    if (st == SCALPEL_OK && j) st = scalpel__drv_finetune(tr, train, test, dc, &res->accuracy);
+    else if (st == SCALPEL_OK) st = scalpel_trainer_evaluate_dataset(tr, test, &res->accuracy);
     if (st == SCALPEL_OK) scalpel__drv_rates(tr, res);
     return st;
 }

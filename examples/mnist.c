@@ -215,18 +215,36 @@ static void usage_to(FILE *f, int status)
 {
     fprintf(f, "usage: mnist [--net lenet300|lenet5] [--data DIR] [--synthetic] [--quick|--full]\n"
                     "             [--hw NAME|host] [--out DIR] [--tolerance T] [--resume]\n"
-                    "             [--epochs N] [--stage-epochs N] [--lr LR]\n");
+                    "             [--epochs N] [--stage-epochs N] [--lr LR] [--rate-keep K]\n"
+                    "             [--stages N] [--finetune N]\n");
     exit(status);
 }
 
 static void usage(void) { usage_to(stderr, 2); }
+
+/* Strict numbers from the command line: the whole argument, finite, within [lo, hi]; else a
+ * message naming the option and exit status 2. */
+static double arg_number(const char *opt, const char *text, double lo, double hi, int integer)
+{
+    char *end = NULL;
+    double v;
+    errno = 0;
+    v = strtod(text, &end);
+    if (!text[0] || !end || *end != '\0' || errno != 0 || !(v >= lo && v <= hi) || (integer && v != (double)(long)v)) {
+        fprintf(stderr, "mnist: %s wants %s in [%g, %g], not '%s'\n", opt, integer ? "an integer" : "a number", lo, hi,
+                text);
+        exit(2);
+    }
+    return v;
+}
 
 int main(int argc, char **argv)
 {
     const char *net_name = "lenet300", *data = NULL, *hw_name = "host", *out_dir = "build/models";
     int synthetic = 0, full = 0, resume = 0, i, have_mnist = 0;
     float tolerance = 0.002f, lr = 0.0f;
-    int32_t opt_epochs = 0, opt_stage_epochs = 0;
+    int32_t opt_epochs = 0, opt_stage_epochs = 0, opt_stages = 0, opt_finetune = -1;
+    float opt_rate_keep = -1.0f;
     scalpel_dataset train, test;
     scalpel_net arch, dense, trad, opt, scal;
     scalpel_hw_profile hw;
@@ -251,11 +269,14 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--full") == 0) full = 1;
         else if (strcmp(a, "--hw") == 0 && i + 1 < argc) hw_name = argv[++i];
         else if (strcmp(a, "--out") == 0 && i + 1 < argc) out_dir = argv[++i];
-        else if (strcmp(a, "--tolerance") == 0 && i + 1 < argc) tolerance = (float)atof(argv[++i]);
+        else if (strcmp(a, "--tolerance") == 0 && i + 1 < argc) tolerance = (float)arg_number(a, argv[++i], 0, 1, 0);
         else if (strcmp(a, "--resume") == 0) resume = 1;
-        else if (strcmp(a, "--epochs") == 0 && i + 1 < argc) opt_epochs = atoi(argv[++i]);
-        else if (strcmp(a, "--stage-epochs") == 0 && i + 1 < argc) opt_stage_epochs = atoi(argv[++i]);
-        else if (strcmp(a, "--lr") == 0 && i + 1 < argc) lr = (float)atof(argv[++i]);
+        else if (strcmp(a, "--epochs") == 0 && i + 1 < argc) opt_epochs = (int32_t)arg_number(a, argv[++i], 1, 10000, 1);
+        else if (strcmp(a, "--stage-epochs") == 0 && i + 1 < argc) opt_stage_epochs = (int32_t)arg_number(a, argv[++i], 1, 1000, 1);
+        else if (strcmp(a, "--lr") == 0 && i + 1 < argc) lr = (float)arg_number(a, argv[++i], 1e-6, 10, 0);
+        else if (strcmp(a, "--rate-keep") == 0 && i + 1 < argc) opt_rate_keep = (float)arg_number(a, argv[++i], 0, 0.99, 0);
+        else if (strcmp(a, "--stages") == 0 && i + 1 < argc) opt_stages = (int32_t)arg_number(a, argv[++i], 1, 100, 1);
+        else if (strcmp(a, "--finetune") == 0 && i + 1 < argc) opt_finetune = (int32_t)arg_number(a, argv[++i], 0, 1000, 1);
         else usage();
     }
     if (strcmp(net_name, "lenet300") != 0 && strcmp(net_name, "lenet5") != 0) usage();
@@ -305,6 +326,9 @@ int main(int argc, char **argv)
     dc.epochs_final = dc.epochs_per_stage;
     if (opt_epochs > 0) epochs = opt_epochs;
     if (opt_stage_epochs > 0) dc.epochs_per_stage = dc.epochs_final = opt_stage_epochs;
+    if (opt_rate_keep >= 0.0f) dc.rate_keep = opt_rate_keep;
+    if (opt_stages > 0) dc.max_stages = opt_stages;
+    if (opt_finetune >= 0) dc.epochs_final = opt_finetune;
     steps_per_epoch = scalpel_dataset_batches(&train, dc.batch);
     scalpel_train_config_default(&cfg);
     cfg.lr = lr;

@@ -220,8 +220,12 @@ static void test_traditional(void)
           (double)res.dense_accuracy);
     CHECK(res.rate >= 0.49f, "rate %.3f", (double)res.rate);
     CHECK(res.layer_rate[0] >= 0.49f && res.layer_rate[2] >= 0.49f && res.layer_rate[1] == 0.0f, "layer rates");
-    for (i = 1; i < lg.calls && i < 64; i++) if (lg.rates[i] + 1e-6f < lg.rates[i - 1]) rising = 0;
-    CHECK(lg.calls >= 1 && rising, "pruning rates rise (%d calls)", lg.calls);
+    /* stages raise the rate; the closing fine-tune (epochs_final epochs, the last calls)
+     * trains the result, after any rollback */
+    for (i = 1; i < lg.calls - dc.epochs_final && i < 64; i++) if (lg.rates[i] + 1e-6f < lg.rates[i - 1]) rising = 0;
+    CHECK(lg.calls >= 1 + dc.epochs_final && rising, "pruning rates rise (%d calls)", lg.calls);
+    CHECK(strcmp(lg.stage, "finetune") == 0 && lg.last_acc == res.accuracy, "fine-tune last (%s)", lg.stage);
+    CHECK(fabsf(lg.rates[(lg.calls < 64 ? lg.calls : 64) - 1] - res.rate) < 1e-6f, "fine-tune keeps the masks");
     CHECK(scalpel_trainer_prune_rate(&tr) == res.rate, "trainer rate");
     {
         float now = 0.0f;
