@@ -1,5 +1,12 @@
 # Scalpel - header-only library; nothing to build to use it. This Makefile runs its checks.
 #
+#   make demo        the main job: trains LeNet-300-100 on MNIST (short schedule, a few minutes on
+#                    2 cores), prunes it the Traditional and the Scalpel way for this CPU and
+#                    prints the comparison table (examples/mnist.c; models in build/models).
+#                    MNIST from $$SCALPEL_MNIST_DIR or ../shared/data/mnist, else a built-in
+#                    synthetic dataset (it says so, and how to get MNIST)
+#   make reproduce   the full reproduction of the paper's MNIST tables: LeNet-300-100 and
+#                    LeNet-5, --full schedules (docs/RESULTS.md; models in build/models/full)
 #   make test        every test (tests/run_all.sh): sanitizers, backends, compile matrix,
 #                    amalgamation, fuzzing, AArch64 NEON and Cortex-M4/M55 under QEMU, examples.
 #                    As root it first installs missing Debian packages (tools/deps.sh test).
@@ -12,10 +19,23 @@
 CC ?= cc
 EXAMPLES = $(patsubst examples/%.c,build/examples/%,$(wildcard examples/*.c))
 
-.PHONY: test bench bench-cortex-m dist examples clean
+.PHONY: test demo reproduce bench bench-cortex-m dist examples clean
 
 test:
 	sh tests/run_all.sh
+
+# The training example with OpenMP (both cores for the conv layers) and zlib (gzip'd MNIST).
+build/mnist: examples/mnist.c scalpel.h scalpel_format.h scalpel_kernels.h scalpel_train.h
+	sh tools/deps.sh demo
+	@mkdir -p build
+	$(CC) -O2 -march=native -fopenmp -DSCALPEL_ZLIB -I. examples/mnist.c -o $@ -lz -lm
+
+demo: build/mnist
+	./build/mnist --quick --net lenet300 --out build/models
+
+reproduce: build/mnist
+	./build/mnist --full --net lenet300 --out build/models/full
+	./build/mnist --full --net lenet5 --out build/models/full
 
 bench:
 	sh tools/deps.sh bench
@@ -35,7 +55,7 @@ dist:
 
 examples: $(EXAMPLES)
 
-build/examples/%: examples/%.c scalpel.h scalpel_format.h scalpel_kernels.h
+build/examples/%: examples/%.c scalpel.h scalpel_format.h scalpel_kernels.h scalpel_train.h
 	@mkdir -p build/examples
 	$(CC) -O2 -march=native -I. $< -o $@ -lm
 

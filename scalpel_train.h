@@ -418,6 +418,10 @@ typedef struct scalpel_driver_config {
     int32_t round_to;             /* node removal rounding (1, 8, 16, 32); default 1 */
     uint8_t frozen[SCALPEL_NET_MAX_LAYERS]; /* 1: layer i's weights and biases are restored after
                                      every step (frozen); default 0 */
+    int32_t stage_anneal;         /* 1: the last retraining epoch of each stage runs at lr x
+                                     train.lr_gamma, so the accuracy that decides the stage is
+                                     measured at a settled point (less epoch-to-epoch noise);
+                                     needs epochs_per_stage >= 2; default 0 */
     scalpel_progress_fn progress; /* NULL = silent (the default) */
     void *progress_user;
     const char *checkpoint_path;  /* when set, scalpel_train_epochs (and so every driver) saves a
@@ -2144,6 +2148,7 @@ static scalpel_status scalpel__drv_check(const scalpel_driver_config *dc)
     if (!scalpel__train_finite(dc->lambda_start) || !(dc->lambda_start >= 0.0f) ||
         !scalpel__train_finite(dc->lambda_factor) || !(dc->lambda_factor >= 0.0f))
         return SCALPEL_ERR_ARGUMENT;
+    if (dc->stage_anneal != 0 && dc->stage_anneal != 1) return SCALPEL_ERR_ARGUMENT;
     if (dc->round_to != 1 && dc->round_to != 8 && dc->round_to != 16 && dc->round_to != 32) return SCALPEL_ERR_ARGUMENT;
     return SCALPEL_OK;
 }
@@ -2664,21 +2669,28 @@ static float scalpel__drv_rate(const scalpel_driver_config *dc, int32_t s)
     return r > (double)dc->rate_max ? dc->rate_max : (float)r;
 }
 
-/* The closing fine-tune of the Traditional and SIMD-aware drivers: epochs_final epochs at
- * lr x lr_gamma with no step schedule; the trainer's configuration is restored after. */
-static scalpel_status scalpel__drv_finetune(scalpel_trainer *tr, const scalpel_dataset *train,
-                                            const scalpel_dataset *test, const scalpel_driver_config *dc, float *acc)
+/* `epochs` epochs at the trainer's current lr x lr_gamma with no step schedule (the closing
+ * fine-tune of the Traditional and SIMD-aware drivers, and the annealed end of a stage); the
+ * trainer's configuration is restored after. */
+static scalpel_status scalpel__drv_anneal(scalpel_trainer *tr, const scalpel_dataset *train, const scalpel_dataset *test,
+                                          int32_t epochs, const char *stage, const scalpel_driver_config *dc, float *acc)
 {
     float lr = tr->config.lr;
     int32_t lr_step = tr->config.lr_step;
     scalpel_status st;
-    if (dc->epochs_final <= 0) return SCALPEL_OK;
+    if (epochs <= 0) return SCALPEL_OK;
     tr->config.lr = scalpel_trainer_lr(tr) * tr->config.lr_gamma;
     tr->config.lr_step = 0;
-    st = scalpel_train_epochs(tr, train, test, dc->epochs_final, "finetune", dc, acc);
+    st = scalpel_train_epochs(tr, train, test, epochs, stage, dc, acc);
     tr->config.lr = lr;
     tr->config.lr_step = lr_step;
     return st;
+}
+
+static scalpel_status scalpel__drv_finetune(scalpel_trainer *tr, const scalpel_dataset *train,
+                                            const scalpel_dataset *test, const scalpel_driver_config *dc, float *acc)
+{
+    return scalpel__drv_anneal(tr, train, test, dc->epochs_final, "finetune", dc, acc);
 }
 
 static int64_t scalpel__drv_kept(const uint8_t *mask, size_t n)
@@ -2702,8 +2714,13 @@ static void scalpel__drv_han(scalpel_trainer *tr, int32_t i)
 static scalpel_status scalpel__drv_retrain(scalpel_trainer *tr, const scalpel_dataset *train, const scalpel_dataset *test,
                                            const char *stage, const scalpel_driver_config *dc, float *acc)
 {
-    if (dc->epochs_per_stage > 0) return scalpel_train_epochs(tr, train, test, dc->epochs_per_stage, stage, dc, acc);
-    return scalpel_trainer_evaluate_dataset(tr, test, acc);
+    scalpel_status st;
+    if (dc->epochs_per_stage <= 0) return scalpel_trainer_evaluate_dataset(tr, test, acc);
+    if (!dc->stage_anneal || dc->epochs_per_stage < 2)
+        return scalpel_train_epochs(tr, train, test, dc->epochs_per_stage, stage, dc, acc);
+    st = scalpel_train_epochs(tr, train, test, dc->epochs_per_stage - 1, stage, dc, acc);
+    if (st == SCALPEL_OK) st = scalpel__drv_anneal(tr, train, test, 1, stage, dc, acc);
+    return st;
 }
 
 static size_t scalpel__drv_max_weights(const scalpel_net *a)

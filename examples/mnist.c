@@ -10,7 +10,8 @@
  *
  * Usage: mnist [--net lenet300|lenet5] [--data DIR] [--synthetic] [--quick|--full]
  *              [--hw NAME|host] [--out DIR] [--tolerance T] [--resume]
- *              [--epochs N] [--stage-epochs N] [--lr LR]
+ *              [--epochs N] [--stage-epochs N] [--lr LR] [--rate-keep K] [--stages N]
+ *              [--finetune N] [--anneal]
  *
  *   --net        lenet300: 784-300-100-10 (default); lenet5: Caffe's LeNet-5 (conv 20 5x5,
  *                pool 2, conv 50 5x5, pool 2, fc 500, relu, fc 10)
@@ -23,15 +24,26 @@
  *                cortex-m4, cortex-m7, cortex-m55, cuda) or host (default)
  *   --out DIR    where the .scpn models go (default build/models)
  *   --tolerance  accuracy drop (fraction) the pruning drivers accept below dense; default 0.002
- *   --resume     resume dense training from OUT/<net>-dense.ckpt (written after every epoch)
+ *   --resume     resume dense training from OUT/<net>-dense.ckpt (written after every epoch),
+ *                and load OUT/<net>-{traditional,optimized,scalpel}.scpn when an earlier run
+ *                saved them instead of pruning again: an interrupted run loses at most the
+ *                dense epoch or the pruning phase it was in
  *   --epochs N, --stage-epochs N, --lr LR   override the schedule: dense epochs, retraining
- *                epochs per pruning stage (and after node removal), initial learning rate
+ *                epochs per pruning stage, initial learning rate
+ *   --rate-keep K, --stages N   the pruning-rate ladder: stage s prunes to 1 - 0.5 * K^s
+ *                (default K = 0.8: 0.5, 0.6, 0.68, ... at most 0.97), at most N stages (14)
+ *   --finetune N closing retraining epochs at a tenth of the retraining rate, after the last
+ *                stage (and of the smaller network after node removal)
+ *   --anneal     the last epoch of each stage at a tenth of the rate (steadier stop decisions)
  *
- * Schedules (LeNet-300-100; LeNet-5 starts at lr 0.01 and its quick schedule uses 4 dense
- * epochs and 1 retraining epoch per stage):
- *   quick: 20 dense epochs, lr 0.05 x0.1 at 40% and 80% of them; pruning stages at rates 0.5,
- *          0.6, ..., 0.9, 0.95, each retrained 3 epochs at lr 0.005
- *   full:  40 dense epochs, same shape; 6 retraining epochs per stage
+ * Schedules. Dense: SGD, momentum 0.9, weight decay 1e-4, batch 64, lr x0.1 at 40% and 80%
+ * of the epochs. Pruning: stages at rates 0.5, 0.6, 0.68, ... (--rate-keep), each retrained at
+ * a tenth of the initial lr; a stage more than --tolerance below dense is rolled back and
+ * ends pruning (per layer, SIMD-aware); then --finetune epochs.
+ *   LeNet-300-100 (lr 0.05): quick 20 dense epochs, 3 per stage, fine-tune 6;
+ *                            full 40 dense epochs, 6 per stage, fine-tune 10
+ *   LeNet-5 (lr 0.01):       quick 4 dense epochs, 1 per stage, fine-tune 1;
+ *                            full 20 dense epochs, 2 per stage, fine-tune 3
  *
  * What it does: He init, SGD with momentum 0.9 and a step learning rate for the dense network;
  * Traditional = scalpel_prune_traditional (Han: magnitude thresholds, retraining) stored as CSR
@@ -201,6 +213,22 @@ static void measure(variant *vs, int n, const float *sample)
     }
 }
 
+/* With --resume: *net = DIR/NET-VARIANT.scpn when it exists and loads (else 0, net empty). */
+static int load_model(const char *dir, const char *net_name, const char *variant_name, scalpel_net *net)
+{
+    char path[1200];
+    scalpel_status st;
+    memset(net, 0, sizeof *net);
+    snprintf(path, sizeof path, "%s/%s-%s.scpn", dir, net_name, variant_name);
+    st = scalpel_net_load(path, net);
+    if (st != SCALPEL_OK) {
+        if (st != SCALPEL_ERR_IO) fprintf(stderr, "mnist: ignoring %s: %s\n", path, scalpel_status_string(st));
+        return 0;
+    }
+    fprintf(stderr, "resumed: loaded %s (saved by an earlier run)\n", path);
+    return 1;
+}
+
 static void save_model(const char *dir, const char *net_name, const char *variant_name, const scalpel_net *net)
 {
     char path[1200];
@@ -216,7 +244,7 @@ static void usage_to(FILE *f, int status)
     fprintf(f, "usage: mnist [--net lenet300|lenet5] [--data DIR] [--synthetic] [--quick|--full]\n"
                     "             [--hw NAME|host] [--out DIR] [--tolerance T] [--resume]\n"
                     "             [--epochs N] [--stage-epochs N] [--lr LR] [--rate-keep K]\n"
-                    "             [--stages N] [--finetune N]\n");
+                    "             [--stages N] [--finetune N] [--anneal]\n");
     exit(status);
 }
 
@@ -245,6 +273,7 @@ int main(int argc, char **argv)
     float tolerance = 0.002f, lr = 0.0f;
     int32_t opt_epochs = 0, opt_stage_epochs = 0, opt_stages = 0, opt_finetune = -1;
     float opt_rate_keep = -1.0f;
+    int opt_anneal = 0;
     scalpel_dataset train, test;
     scalpel_net arch, dense, trad, opt, scal;
     scalpel_hw_profile hw;
@@ -275,6 +304,7 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--stage-epochs") == 0 && i + 1 < argc) opt_stage_epochs = (int32_t)arg_number(a, argv[++i], 1, 1000, 1);
         else if (strcmp(a, "--lr") == 0 && i + 1 < argc) lr = (float)arg_number(a, argv[++i], 1e-6, 10, 0);
         else if (strcmp(a, "--rate-keep") == 0 && i + 1 < argc) opt_rate_keep = (float)arg_number(a, argv[++i], 0, 0.99, 0);
+        else if (strcmp(a, "--anneal") == 0) opt_anneal = 1;
         else if (strcmp(a, "--stages") == 0 && i + 1 < argc) opt_stages = (int32_t)arg_number(a, argv[++i], 1, 100, 1);
         else if (strcmp(a, "--finetune") == 0 && i + 1 < argc) opt_finetune = (int32_t)arg_number(a, argv[++i], 0, 1000, 1);
         else usage();
@@ -318,17 +348,24 @@ int main(int argc, char **argv)
     dc.batch = 64;
     dc.tolerance = tolerance;
     dc.rate_start = 0.5f;
-    dc.rate_step = 0.1f;
-    dc.rate_max = 0.95f;
-    dc.max_stages = 8;
-    epochs = full ? 40 : (strcmp(net_name, "lenet5") == 0 ? 4 : 20);
-    dc.epochs_per_stage = full ? 6 : (strcmp(net_name, "lenet5") == 0 ? 1 : 3);
-    dc.epochs_final = dc.epochs_per_stage;
+    dc.rate_keep = 0.8f; /* 0.5, 0.6, 0.68, 0.744, ... 0.966: each stage prunes 20% of what is left */
+    dc.rate_max = 0.97f;
+    dc.max_stages = 14;
+    if (strcmp(net_name, "lenet5") == 0) {
+        epochs = full ? 20 : 4;
+        dc.epochs_per_stage = full ? 2 : 1;
+        dc.epochs_final = full ? 3 : 1;
+    } else {
+        epochs = full ? 40 : 20;
+        dc.epochs_per_stage = full ? 6 : 3;
+        dc.epochs_final = full ? 10 : 6;
+    }
     if (opt_epochs > 0) epochs = opt_epochs;
-    if (opt_stage_epochs > 0) dc.epochs_per_stage = dc.epochs_final = opt_stage_epochs;
+    if (opt_stage_epochs > 0) dc.epochs_per_stage = opt_stage_epochs;
     if (opt_rate_keep >= 0.0f) dc.rate_keep = opt_rate_keep;
     if (opt_stages > 0) dc.max_stages = opt_stages;
     if (opt_finetune >= 0) dc.epochs_final = opt_finetune;
+    if (opt_anneal) dc.stage_anneal = 1;
     steps_per_epoch = scalpel_dataset_batches(&train, dc.batch);
     scalpel_train_config_default(&cfg);
     cfg.lr = lr;
@@ -367,8 +404,16 @@ int main(int argc, char **argv)
     dc.train.lr = cfg.lr * 0.1f;
     dc.train.lr_step = 0;
 
-    /* 2. Traditional (Han) and Optimized */
+    /* 2. Traditional (Han) and Optimized; with --resume a phase whose models were saved by an
+     * earlier run is loaded instead of run again */
     t = now_s();
+    memset(&rt, 0, sizeof rt);
+    memset(&rs, 0, sizeof rs);
+    if (resume && load_model(out_dir, net_name, "traditional", &trad) && load_model(out_dir, net_name, "optimized", &opt)) {
+        rt.rate = -1.0f;
+        goto scalpel_phase;
+    }
+    scalpel_net_free(&trad);
     CHECK("trainer", scalpel_trainer_init(&dense, dc.batch, &dc.train, &tt));
     CHECK("traditional pruning", scalpel_prune_traditional(&tt, &train, &test, &dc, &rt));
     fprintf(stderr, "traditional: %.1f%% pruned, %.2f%% accuracy (dense %.2f%%), %d stages, %.1f s\n",
@@ -384,7 +429,12 @@ int main(int argc, char **argv)
     save_model(out_dir, net_name, "optimized", &opt);
 
     /* 3. Scalpel for the profile */
+scalpel_phase:
     t = now_s();
+    if (resume && load_model(out_dir, net_name, "scalpel", &scal)) {
+        rs.rate = -1.0f;
+        goto table;
+    }
     CHECK("scalpel pruning", scalpel_prune_for(&dense, &hw, &train, &test, &dc, &rs, &scal));
     fprintf(stderr, "scalpel: %.1f%% pruned, %.2f%% accuracy (dense %.2f%%), %d stages, %.1f s\n",
             100.0 * rs.rate, 100.0 * rs.accuracy, 100.0 * rs.dense_accuracy, (int)rs.stages, now_s() - t);
@@ -396,6 +446,7 @@ int main(int argc, char **argv)
     save_model(out_dir, net_name, "scalpel", &scal);
 
     /* 4. the table */
+table:
     vs[0].name = "Dense";
     vs[0].net = &dense;
     vs[1].name = "Traditional";
@@ -417,8 +468,13 @@ int main(int argc, char **argv)
         printf("| %s | %.2f%% | %.2f%% | %.2f%% | %.2fx | %lu | %.2f us |\n", vs[i].name, 100.0 * vs[i].error,
                100.0 * (double)vs[i].bytes / (double)vs[0].bytes, 100.0 * vs[i].median / vs[0].median,
                vs[0].median / vs[i].median, (unsigned long)vs[i].bytes, 1e6 * vs[i].median);
-    printf("\n# pruned weights: traditional %.1f%%, scalpel %.1f%%; tolerance %.2f points; wall time %.1f s\n",
-           100.0 * rt.rate, 100.0 * rs.rate, 100.0 * tolerance, now_s() - t_start);
+    printf("\n# pruned weights: traditional ");
+    if (rt.rate < 0.0f) printf("(resumed)");
+    else printf("%.1f%%", 100.0 * rt.rate);
+    printf(", scalpel ");
+    if (rs.rate < 0.0f) printf("(resumed)");
+    else printf("%.1f%%", 100.0 * rs.rate);
+    printf("; tolerance %.2f points; wall time %.1f s\n", 100.0 * tolerance, now_s() - t_start);
 
     scalpel_net_free(&dense);
     scalpel_net_free(&trad);

@@ -216,6 +216,7 @@ for ex in examples/*.c; do
   run "example-$name" sh -c "cc -O2 -march=native -I. $ex -o $B/$name -lm && $B/$name $args"
 done
 run cli sh -c "sh tests/test_cli.sh $B/scalpel_cli $B/cli"
+run mnist-pipeline sh -c "cc -O2 $NATIVE -fopenmp -DSCALPEL_ZLIB -I. examples/mnist.c -o $B/mnist-omp -lz -lm && sh tests/test_mnist.sh $B/mnist-omp $B/scalpel_cli $B/mnist"
 run cli-asan sh -c "gcc $WARN $SAN $NATIVE -I. examples/scalpel_cli.c -o $B/scalpel_cli-asan -lm && sh tests/test_cli.sh $B/scalpel_cli-asan $B/cli-asan"
 run cli-clang sh -c "clang $WARN -O2 $NATIVE -I. examples/scalpel_cli.c -o $B/scalpel_cli-clang -lm && sh tests/test_cli.sh $B/scalpel_cli-clang $B/cli-clang"
 

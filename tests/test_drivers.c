@@ -185,6 +185,48 @@ static void test_epochs(void)
     scalpel_net_free(&arch);
 }
 
+/* ---- the geometric ladder, annealed stages and the closing fine-tune ---------------------- */
+
+static void test_ladder(void)
+{
+    scalpel_trainer tr;
+    scalpel_driver_config dc = quiet_config(), bad;
+    scalpel_prune_result res;
+    progress_log lg;
+    static const float want[3] = { 0.5f, 0.75f, 0.875f };
+    int i, s;
+    memset(&lg, 0, sizeof(lg));
+    dc.progress = log_progress;
+    dc.progress_user = &lg;
+    dc.rate_keep = 0.5f;     /* 0.5, 0.75, 0.875 */
+    dc.rate_max = 0.95f;
+    dc.tolerance = 1.0f;     /* never stops: every stage runs */
+    dc.stage_anneal = 1;
+    dc.epochs_final = 1;
+    CHECK(from_dense(&mlp_dense, &dc.train, &tr) == SCALPEL_OK, "trainer");
+    bad = dc;
+    bad.rate_keep = 1.0f;
+    CHECK(scalpel_prune_traditional(&tr, &train_ds, &test_ds, &bad, &res) == SCALPEL_ERR_ARGUMENT, "rate_keep 1");
+    bad = dc;
+    bad.rate_keep = -0.5f;
+    CHECK(scalpel_prune_traditional(&tr, &train_ds, &test_ds, &bad, &res) == SCALPEL_ERR_ARGUMENT, "rate_keep < 0");
+    bad = dc;
+    bad.stage_anneal = 2;
+    CHECK(scalpel_prune_traditional(&tr, &train_ds, &test_ds, &bad, &res) == SCALPEL_ERR_ARGUMENT, "stage_anneal 2");
+    CHECK(scalpel_prune_traditional(&tr, &train_ds, &test_ds, &dc, &res) == SCALPEL_OK, "traditional");
+    CHECK(res.stages == 3, "stages %d", (int)res.stages);
+    /* two epochs per stage (the second annealed, reported as its own 1-epoch call), then one */
+    CHECK(lg.calls == 3 * 2 + 1, "calls %d", lg.calls);
+    for (s = 0; s < 3 && lg.calls >= 7; s++)
+        for (i = 0; i < 2; i++)
+            CHECK(fabsf(lg.rates[2 * s + i] - want[s]) < 0.01f, "stage %d rate %.4f want %.4f", s,
+                  (double)lg.rates[2 * s + i], (double)want[s]);
+    CHECK(strcmp(lg.stage, "finetune") == 0 && fabsf(lg.rates[6] - want[2]) < 0.01f, "fine-tune at the last rate");
+    CHECK(tr.config.lr == dc.train.lr && tr.config.lr_step == dc.train.lr_step, "lr restored after annealing");
+    CHECK(fabsf(res.rate - want[2]) < 0.01f, "rate %.4f", (double)res.rate);
+    scalpel_trainer_free(&tr);
+}
+
 /* ---- traditional ------------------------------------------------------------------------- */
 
 static void test_traditional(void)
@@ -623,6 +665,7 @@ int main(int argc, char **argv)
     test_epochs();
     test_checkpoint();
     test_traditional();
+    test_ladder();
     test_simd();
     test_nodes();
     test_prune_for();

@@ -1,8 +1,10 @@
 #!/bin/sh
 # deps.sh -- install the Debian (bookworm) packages that Scalpel's tests and benchmarks need
 #
-# usage: tools/deps.sh [test|bench]      (default: bench, which is everything)
+# usage: tools/deps.sh [demo|test|bench]      (default: bench, which is everything)
 #
+#   demo   what `make demo` and `make reproduce` need: gcc make zlib1g-dev (a C compiler with
+#          OpenMP, and zlib for the gzip'd MNIST files)
 #   test   what `make test` needs:
 #            gcc g++ clang make python3     host compilers (C and C++ builds), amalgamate.py
 #            libclang-rt-14-dev             clang's sanitizer and libFuzzer runtimes; clang only
@@ -29,12 +31,14 @@ TEST_PKGS="gcc g++ clang libclang-rt-14-dev make python3 libsimde-dev
 gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
 gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user python3-numpy zlib1g-dev"
 BENCH_PKGS="$TEST_PKGS libopenblas-dev libeigen3-dev"
+DEMO_PKGS="gcc make zlib1g-dev"
 
 case "${1:-bench}" in
+  demo) PKGS=$DEMO_PKGS ;;
   test) PKGS=$TEST_PKGS ;;
   bench) PKGS=$BENCH_PKGS ;;
-  -h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-  *) echo "usage: $0 [test|bench]" >&2; exit 2 ;;
+  -h | --help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) echo "usage: $0 [demo|test|bench]" >&2; exit 2 ;;
 esac
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

@@ -1,0 +1,81 @@
+#!/bin/sh
+# test_mnist.sh - the main job (examples/mnist.c), end to end on a tiny schedule.
+#
+#   sh tests/test_mnist.sh BINARY SCALPEL_CLI SCRATCH_DIR
+#
+# Runs the whole pipeline (dense training, Traditional, Optimized, Scalpel for the host
+# profile, the comparison table) on the built-in synthetic dataset with one dense epoch and two
+# pruning stages, checks the table and the four saved models (which the scalpel tool must read
+# back), runs it again with --resume (everything loaded, nothing retrained, the same errors and
+# sizes), and checks the command-line errors. Ends with "test_mnist: N passed, M failed".
+set -u
+if [ $# -ne 3 ]; then
+  echo "usage: sh tests/test_mnist.sh BINARY SCALPEL_CLI SCRATCH_DIR" >&2
+  exit 2
+fi
+BIN=$1
+CLI=$2
+DIR=$3
+mkdir -p "$DIR" || exit 2
+rm -rf "${DIR:?}"/models "$DIR"/*.txt
+PASSED=0
+FAILED=0
+failed() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; }
+passed() { PASSED=$((PASSED + 1)); }
+check() { # check WHAT CMD...: CMD must succeed
+  what=$1; shift
+  if "$@"; then passed; else failed "$what"; fi
+}
+
+TINY="--synthetic --epochs 1 --stage-epochs 1 --stages 2 --finetune 1 --out $DIR/models"
+
+# 1. the pipeline
+"$BIN" $TINY >"$DIR/run1.txt" 2>"$DIR/err1.txt"
+check "tiny run exits 0 ($(tail -n 3 "$DIR/err1.txt" | tr '\n' ' '))" test $? -eq 0
+for v in Dense Traditional Optimized Scalpel; do
+  check "table row $v" grep -q -E "^\| $v \| [0-9.]+% \| [0-9.]+% \| [0-9.]+% \| [0-9.]+x \| [0-9]+ \| [0-9.]+ us \|$" "$DIR/run1.txt"
+done
+check "dense row is 100% size and time" grep -q -E "^\| Dense \| [0-9.]+% \| 100.00% \| 100.00% \| 1.00x" "$DIR/run1.txt"
+check "synthetic data is labelled as such" grep -q "SYNTHETIC" "$DIR/run1.txt"
+check "progress goes to stderr, one line per epoch" grep -q -E "dense +epoch +1/1 +loss" "$DIR/err1.txt"
+for v in dense traditional optimized scalpel; do
+  f="$DIR/models/lenet300-$v.scpn"
+  check "model $v saved" test -s "$f"
+  check "model $v reads back (scalpel info)" sh -c "\"$CLI\" info \"$f\" >/dev/null"
+done
+check "dense checkpoint saved" test -s "$DIR/models/lenet300-dense.ckpt"
+
+# 2. --resume: nothing is trained again; the same models give the same errors and sizes
+"$BIN" $TINY --resume >"$DIR/run2.txt" 2>"$DIR/err2.txt"
+check "resumed run exits 0" test $? -eq 0
+check "dense training resumed at its end" grep -q "resumed from .*lenet300-dense.ckpt at epoch 1" "$DIR/err2.txt"
+check "pruned models loaded" grep -q "resumed: loaded .*lenet300-scalpel.scpn" "$DIR/err2.txt"
+check "no pruning stage ran again" sh -c "! grep -q -E '(traditional|simd) +epoch' \"$DIR/err2.txt\""
+cut -d'|' -f2-4,7 "$DIR/run1.txt" | grep -E "^ (Dense|Trad|Opt|Scal)" >"$DIR/cols1.txt"
+cut -d'|' -f2-4,7 "$DIR/run2.txt" | grep -E "^ (Dense|Trad|Opt|Scal)" >"$DIR/cols2.txt"
+check "same errors and sizes after --resume" cmp -s "$DIR/cols1.txt" "$DIR/cols2.txt"
+check "the resumed table says so" grep -q "traditional (resumed), scalpel (resumed)" "$DIR/run2.txt"
+
+# 3. the command line
+expect_usage() { # expect_usage WHAT ARGS...: exit status 2 and a message on stderr
+  what=$1; shift
+  "$BIN" "$@" >"$DIR/out.txt" 2>"$DIR/err.txt"
+  st=$?
+  if [ "$st" -eq 2 ] && [ -s "$DIR/err.txt" ]; then passed; else failed "$what: exit $st"; fi
+}
+expect_usage "unknown option" --bogus
+expect_usage "unknown network" --net vgg
+expect_usage "learning rate not a number" --lr abc
+expect_usage "learning rate with junk" --lr 0.1x
+expect_usage "negative epochs" --epochs -3
+expect_usage "fractional epochs" --epochs 2.5
+expect_usage "tolerance above 1" --tolerance 2
+expect_usage "rate-keep of 1" --rate-keep 1
+expect_usage "option without its value" --out
+"$BIN" --help >"$DIR/out.txt" 2>&1
+check "--help exits 0 with the usage" sh -c "test $? -eq 0 && grep -q usage \"$DIR/out.txt\""
+"$BIN" --synthetic --hw no-such-profile --out "$DIR/models" >"$DIR/out.txt" 2>"$DIR/err.txt"
+check "unknown hardware profile fails with a message" sh -c "test $? -eq 1 && grep -q -i profile \"$DIR/err.txt\""
+
+echo "test_mnist: $PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
