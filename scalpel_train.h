@@ -418,6 +418,10 @@ typedef struct scalpel_driver_config {
     int32_t round_to;             /* node removal rounding (1, 8, 16, 32); default 1 */
     uint8_t frozen[SCALPEL_NET_MAX_LAYERS]; /* 1: layer i's weights and biases are restored after
                                      every step (frozen); default 0 */
+    int32_t patience;             /* stages past tolerance in a row that are tolerated before the
+                                     driver rolls back to the last stage within it and stops
+                                     (accuracy right after a stage is noisy: one bad epoch need
+                                     not end pruning); default 0 = stop at the first */
     int32_t stage_anneal;         /* 1: the last retraining epoch of each stage runs at lr x
                                      train.lr_gamma, so the accuracy that decides the stage is
                                      measured at a settled point (less epoch-to-epoch noise);
@@ -464,17 +468,20 @@ SCALPEL_API scalpel_status scalpel_train_epochs(scalpel_trainer *tr, const scalp
                                                 float *accuracy);
 
 /* Traditional pruning (Han et al.) of a trained trainer: stage s prunes every weighted layer to
- * magnitude rate min(rate_start + s * rate_step, rate_max) (scalpel_prune_magnitude_rate into
- * the masks), retrains epochs_per_stage epochs with Han's dropout rule on fc layers, and stops
- * when the accuracy falls more than tolerance below dense: that stage is rolled back. */
+ * magnitude rate s of the ladder (rate_start, rate_step or rate_keep, rate_max;
+ * scalpel_prune_magnitude_rate into the masks), retrains epochs_per_stage epochs with Han's
+ * dropout rule on fc layers, and stops when the accuracy falls more than tolerance below dense
+ * (patience + 1 stages in a row): the trainer goes back to the last stage within tolerance.
+ * Then epochs_final epochs of fine-tuning at lr x lr_gamma. */
 SCALPEL_API scalpel_status scalpel_prune_traditional(scalpel_trainer *tr, const scalpel_dataset *train,
                                                      const scalpel_dataset *test,
                                                      const scalpel_driver_config *dc, scalpel_prune_result *res);
 
 /* SIMD-aware pruning for hw: the weighted layers are timed dense with the library's kernels
  * (batch hw->batch) and pruned one at a time, slowest first, with groups of hw->group
- * (scalpel_prune_groups_rate, RMS) at rising rates, retraining after each stage; a layer stops
- * at its first stage past tolerance (rolled back). A layer whose achieved rate is not above its
+ * (scalpel_prune_groups_rate, RMS) at the ladder's rates, retraining after each stage; a layer
+ * stops as in scalpel_prune_traditional (past tolerance patience + 1 times in a row, back to
+ * its last stage within it). A layer whose achieved rate is not above its
  * kernel's break-even (mv_grouped for fc at batch 1, else mm_grouped) is restored dense
  * (skipped[i] = 1). only_kind: 0 = every weighted layer, or SCALPEL_LAYER_FC / _CONV2D (the
  * others are left as they are and marked skipped, as are layers with dc->frozen set). */
@@ -2149,6 +2156,7 @@ static scalpel_status scalpel__drv_check(const scalpel_driver_config *dc)
         !scalpel__train_finite(dc->lambda_factor) || !(dc->lambda_factor >= 0.0f))
         return SCALPEL_ERR_ARGUMENT;
     if (dc->stage_anneal != 0 && dc->stage_anneal != 1) return SCALPEL_ERR_ARGUMENT;
+    if (dc->patience < 0 || dc->patience > 1000) return SCALPEL_ERR_ARGUMENT;
     if (dc->round_to != 1 && dc->round_to != 8 && dc->round_to != 16 && dc->round_to != 32) return SCALPEL_ERR_ARGUMENT;
     return SCALPEL_OK;
 }
@@ -2734,6 +2742,57 @@ static size_t scalpel__drv_max_weights(const scalpel_net *a)
     return m;
 }
 
+/* The stage ladder shared by the Traditional and SIMD-aware drivers. Stage s prunes layer
+ * `only` (or every weighted layer when only < 0) to rate s of the ladder: by magnitude when
+ * group == 0, else in aligned groups of `group` (RMS); then retrains. A stage more than
+ * tolerance below dense counts as a miss; after patience + 1 misses in a row the trainer goes
+ * back to the last stage within tolerance (or to where it started) and the ladder ends.
+ * res->accuracy is the accuracy of that stage. mb: a scratch mask as large as the largest
+ * layer. */
+static scalpel_status scalpel__drv_ladder(scalpel_trainer *tr, const scalpel_dataset *train, const scalpel_dataset *test,
+                                          const scalpel_driver_config *dc, scalpel_prune_result *res, int32_t only,
+                                          int32_t group, const char *stage, uint8_t *mb)
+{
+    void *good = NULL;
+    size_t good_n = 0;
+    int32_t s, i, misses = 0;
+    float last = -1.0f;
+    scalpel_status st = scalpel_trainer_checkpoint_to_buffer(tr, &good, &good_n);
+    for (s = 0; s < dc->max_stages && st == SCALPEL_OK; s++) {
+        float rate = scalpel__drv_rate(dc, s), acc = 0.0f;
+        if (rate <= last) break;
+        last = rate;
+        for (i = 0; i < tr->arch.n_layers && st == SCALPEL_OK; i++) {
+            const scalpel_layer *L = &tr->arch.layers[i];
+            scalpel_train_layer *T = &tr->layers[i];
+            size_t k, wn = (size_t)L->rows * (size_t)L->cols;
+            if (!scalpel__train_weighted(L->kind) || (only >= 0 && i != only)) continue;
+            if (group == 0) st = scalpel_prune_magnitude_rate(T->w, L->rows, L->cols, rate, mb, NULL);
+            else st = scalpel_prune_groups_rate(T->w, L->rows, L->cols, group, SCALPEL_IMPORTANCE_RMS, rate, mb, NULL);
+            for (k = 0; k < wn && st == SCALPEL_OK; k++) T->mask[k] = (uint8_t)(T->mask[k] & mb[k]);
+            scalpel__drv_han(tr, i);
+        }
+        if (st != SCALPEL_OK) break;
+        scalpel_trainer_apply_masks(tr);
+        tr->stage++;
+        res->stages++;
+        st = scalpel__drv_retrain(tr, train, test, stage, dc, &acc);
+        if (st != SCALPEL_OK) break;
+        if (scalpel__drv_past(acc, res->dense_accuracy, dc->tolerance)) {
+            if (++misses > dc->patience) break;
+            continue;
+        }
+        misses = 0;
+        res->accuracy = acc;
+        SCALPEL_FREE(tr->alloc_ctx, good);
+        good = NULL;
+        st = scalpel_trainer_checkpoint_to_buffer(tr, &good, &good_n);
+    }
+    if (st == SCALPEL_OK && misses > 0) st = scalpel_trainer_checkpoint_from_buffer(tr, good, good_n);
+    if (good) SCALPEL_FREE(tr->alloc_ctx, good);
+    return st;
+}
+
 SCALPEL_API scalpel_status scalpel_prune_traditional(scalpel_trainer *tr, const scalpel_dataset *train,
                                                      const scalpel_dataset *test,
                                                      const scalpel_driver_config *dc, scalpel_prune_result *res)
@@ -2741,41 +2800,10 @@ SCALPEL_API scalpel_status scalpel_prune_traditional(scalpel_trainer *tr, const 
     scalpel_driver_config def;
     scalpel_status st = scalpel__drv_begin(tr, train, test, &dc, &def, res);
     uint8_t *mb;
-    int32_t s, i;
-    float last = -1.0f;
     if (st != SCALPEL_OK) return st;
     mb = (uint8_t *)SCALPEL_MALLOC(tr->alloc_ctx, scalpel__drv_max_weights(&tr->arch));
     if (!mb) return SCALPEL_ERR_NO_MEMORY;
-    for (s = 0; s < dc->max_stages && st == SCALPEL_OK; s++) {
-        float rate = scalpel__drv_rate(dc, s), acc = 0.0f;
-        void *snap = NULL;
-        size_t snap_n = 0;
-        if (rate <= last) break;
-        st = scalpel_trainer_checkpoint_to_buffer(tr, &snap, &snap_n);
-        for (i = 0; i < tr->arch.n_layers && st == SCALPEL_OK; i++) {
-            const scalpel_layer *L = &tr->arch.layers[i];
-            scalpel_train_layer *T = &tr->layers[i];
-            size_t k, wn = (size_t)L->rows * (size_t)L->cols;
-            if (!scalpel__train_weighted(L->kind)) continue;
-            st = scalpel_prune_magnitude_rate(T->w, L->rows, L->cols, rate, mb, NULL);
-            for (k = 0; k < wn && st == SCALPEL_OK; k++) T->mask[k] = (uint8_t)(T->mask[k] & mb[k]);
-            scalpel__drv_han(tr, i);
-        }
-        if (st == SCALPEL_OK) {
-            scalpel_trainer_apply_masks(tr);
-            tr->stage++;
-            res->stages++;
-            st = scalpel__drv_retrain(tr, train, test, "traditional", dc, &acc);
-        }
-        if (st == SCALPEL_OK && scalpel__drv_past(acc, res->dense_accuracy, dc->tolerance)) {
-            st = scalpel_trainer_checkpoint_from_buffer(tr, snap, snap_n);
-            if (snap) SCALPEL_FREE(tr->alloc_ctx, snap);
-            break;
-        }
-        if (snap) SCALPEL_FREE(tr->alloc_ctx, snap);
-        if (st == SCALPEL_OK) res->accuracy = acc;
-        last = rate;
-    }
+    st = scalpel__drv_ladder(tr, train, test, dc, res, -1, 0, "traditional", mb);
     SCALPEL_FREE(tr->alloc_ctx, mb);
     if (st == SCALPEL_OK && res->stages > 0) st = scalpel__drv_finetune(tr, train, test, dc, &res->accuracy);
     if (st == SCALPEL_OK) scalpel__drv_rates(tr, res);
@@ -2861,10 +2889,9 @@ SCALPEL_API scalpel_status scalpel_prune_simd(scalpel_trainer *tr, const scalpel
     for (o = 0; o < n_order && st == SCALPEL_OK; o++) {
         const scalpel_layer *L;
         scalpel_train_layer *T;
-        float be, last = -1.0f, achieved;
+        float be, achieved;
         void *layer_snap = NULL;
         size_t layer_n = 0, wn;
-        int32_t s;
         i = res->order[o];
         L = &tr->arch.layers[i];
         T = &tr->layers[i];
@@ -2872,31 +2899,7 @@ SCALPEL_API scalpel_status scalpel_prune_simd(scalpel_trainer *tr, const scalpel
         be = (L->kind == SCALPEL_LAYER_FC && batch == 1) ? hw->breakeven_mv_grouped : hw->breakeven_mm_grouped;
         if (dc->rate_max <= be || dc->frozen[i]) { res->skipped[i] = 1; continue; }
         st = scalpel_trainer_checkpoint_to_buffer(tr, &layer_snap, &layer_n);
-        for (s = 0; s < dc->max_stages && st == SCALPEL_OK; s++) {
-            float rate = scalpel__drv_rate(dc, s), acc = 0.0f;
-            void *snap = NULL;
-            size_t snap_n = 0, k;
-            if (rate <= last) break;
-            st = scalpel_trainer_checkpoint_to_buffer(tr, &snap, &snap_n);
-            if (st == SCALPEL_OK) st = scalpel_prune_groups_rate(T->w, L->rows, L->cols, hw->group, SCALPEL_IMPORTANCE_RMS,
-                                                                 rate, mb, NULL);
-            if (st == SCALPEL_OK) {
-                for (k = 0; k < wn; k++) T->mask[k] = (uint8_t)(T->mask[k] & mb[k]);
-                scalpel__drv_han(tr, i);
-                scalpel_trainer_apply_masks(tr);
-                tr->stage++;
-                res->stages++;
-                st = scalpel__drv_retrain(tr, train, test, "simd", dc, &acc);
-            }
-            if (st == SCALPEL_OK && scalpel__drv_past(acc, res->dense_accuracy, dc->tolerance)) {
-                st = scalpel_trainer_checkpoint_from_buffer(tr, snap, snap_n);
-                if (snap) SCALPEL_FREE(tr->alloc_ctx, snap);
-                break;
-            }
-            if (snap) SCALPEL_FREE(tr->alloc_ctx, snap);
-            if (st == SCALPEL_OK) res->accuracy = acc;
-            last = rate;
-        }
+        if (st == SCALPEL_OK) st = scalpel__drv_ladder(tr, train, test, dc, res, i, hw->group, "simd", mb);
         achieved = 1.0f - (float)((double)scalpel__drv_kept(T->mask, wn) / (double)wn);
         if (st == SCALPEL_OK && !(achieved > be)) {
             /* cannot get faster than dense: restore the layer as it was before its stages */

@@ -11,7 +11,7 @@
  * Usage: mnist [--net lenet300|lenet5] [--data DIR] [--synthetic] [--quick|--full]
  *              [--hw NAME|host] [--out DIR] [--tolerance T] [--resume]
  *              [--epochs N] [--stage-epochs N] [--lr LR] [--rate-keep K] [--stages N]
- *              [--finetune N] [--anneal]
+ *              [--finetune N] [--anneal] [--patience N]
  *
  *   --net        lenet300: 784-300-100-10 (default); lenet5: Caffe's LeNet-5 (conv 20 5x5,
  *                pool 2, conv 50 5x5, pool 2, fc 500, relu, fc 10)
@@ -35,6 +35,8 @@
  *   --finetune N closing retraining epochs at a tenth of the retraining rate, after the last
  *                stage (and of the smaller network after node removal)
  *   --anneal     the last epoch of each stage at a tenth of the rate (steadier stop decisions)
+ *   --patience N stages past the tolerance in a row before pruning stops (back to the last
+ *                good stage); default 0
  *
  * Schedules. Dense: SGD, momentum 0.9, weight decay 1e-4, batch 64, lr x0.1 at 40% and 80%
  * of the epochs. Pruning: stages at rates 0.5, 0.6, 0.68, ... (--rate-keep), each retrained at
@@ -244,7 +246,7 @@ static void usage_to(FILE *f, int status)
     fprintf(f, "usage: mnist [--net lenet300|lenet5] [--data DIR] [--synthetic] [--quick|--full]\n"
                     "             [--hw NAME|host] [--out DIR] [--tolerance T] [--resume]\n"
                     "             [--epochs N] [--stage-epochs N] [--lr LR] [--rate-keep K]\n"
-                    "             [--stages N] [--finetune N] [--anneal]\n");
+                    "             [--stages N] [--finetune N] [--anneal] [--patience N]\n");
     exit(status);
 }
 
@@ -274,6 +276,7 @@ int main(int argc, char **argv)
     int32_t opt_epochs = 0, opt_stage_epochs = 0, opt_stages = 0, opt_finetune = -1;
     float opt_rate_keep = -1.0f;
     int opt_anneal = 0;
+    int32_t opt_patience = -1;
     scalpel_dataset train, test;
     scalpel_net arch, dense, trad, opt, scal;
     scalpel_hw_profile hw;
@@ -305,6 +308,7 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--lr") == 0 && i + 1 < argc) lr = (float)arg_number(a, argv[++i], 1e-6, 10, 0);
         else if (strcmp(a, "--rate-keep") == 0 && i + 1 < argc) opt_rate_keep = (float)arg_number(a, argv[++i], 0, 0.99, 0);
         else if (strcmp(a, "--anneal") == 0) opt_anneal = 1;
+        else if (strcmp(a, "--patience") == 0 && i + 1 < argc) opt_patience = (int32_t)arg_number(a, argv[++i], 0, 100, 1);
         else if (strcmp(a, "--stages") == 0 && i + 1 < argc) opt_stages = (int32_t)arg_number(a, argv[++i], 1, 100, 1);
         else if (strcmp(a, "--finetune") == 0 && i + 1 < argc) opt_finetune = (int32_t)arg_number(a, argv[++i], 0, 1000, 1);
         else usage();
@@ -366,6 +370,7 @@ int main(int argc, char **argv)
     if (opt_stages > 0) dc.max_stages = opt_stages;
     if (opt_finetune >= 0) dc.epochs_final = opt_finetune;
     if (opt_anneal) dc.stage_anneal = 1;
+    if (opt_patience >= 0) dc.patience = opt_patience;
     steps_per_epoch = scalpel_dataset_batches(&train, dc.batch);
     scalpel_train_config_default(&cfg);
     cfg.lr = lr;

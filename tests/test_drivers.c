@@ -225,6 +225,23 @@ static void test_ladder(void)
     CHECK(tr.config.lr == dc.train.lr && tr.config.lr_step == dc.train.lr_step, "lr restored after annealing");
     CHECK(fabsf(res.rate - want[2]) < 0.01f, "rate %.4f", (double)res.rate);
     scalpel_trainer_free(&tr);
+
+    /* patience: with tolerance 0 nearly every stage is a miss; patience 3 lets all three run,
+     * then the trainer is back at the last stage within tolerance (or unpruned) */
+    dc.tolerance = 0.0f;
+    dc.patience = 3;
+    dc.progress = NULL;
+    CHECK(from_dense(&mlp_dense, &dc.train, &tr) == SCALPEL_OK, "trainer");
+    bad = dc;
+    bad.patience = -1;
+    CHECK(scalpel_prune_traditional(&tr, &train_ds, &test_ds, &bad, &res) == SCALPEL_ERR_ARGUMENT, "patience < 0");
+    CHECK(scalpel_prune_traditional(&tr, &train_ds, &test_ds, &dc, &res) == SCALPEL_OK, "traditional, patience");
+    CHECK(res.stages == 3, "every stage ran: %d", (int)res.stages);
+    CHECK(res.rate < 0.01f || fabsf(res.rate - want[0]) < 0.01f || fabsf(res.rate - want[1]) < 0.01f ||
+              fabsf(res.rate - want[2]) < 0.01f,
+          "result at a stage of the ladder: %.4f", (double)res.rate);
+    CHECK(scalpel_trainer_prune_rate(&tr) == res.rate, "trainer rate");
+    scalpel_trainer_free(&tr);
 }
 
 /* ---- traditional ------------------------------------------------------------------------- */
