@@ -81,6 +81,7 @@
  *   SCALPEL_IMPLEMENTATION / SCALPEL_TRAIN_IMPLEMENTATION   compile the implementation here
  *   SCALPEL_MALLOC / SCALPEL_FREE    the allocator (ctx = the net's alloc_ctx given to init)
  *   SCALPEL_NO_MALLOC                removes this whole module's API (training allocates)
+ *   SCALPEL_ZLIB                     gzip'd IDX files (MNIST as distributed); link with -lz
  *   -fopenmp (_OPENMP)               convolutions run their samples on OpenMP threads (the
  *                                    count omp_get_max_threads() gave at init, at most 64).
  *     Tolerance: forward passes are bit-identical with any thread count. Conv weight and bias
