@@ -419,8 +419,8 @@ typedef struct scalpel_driver_config {
     int32_t round_to;             /* node removal rounding (1, 8, 16, 32); default 1 */
     uint8_t frozen[SCALPEL_NET_MAX_LAYERS]; /* 1: layer i's weights and biases are restored after
                                      every step (frozen); default 0 */
-    int32_t patience;             /* stages past tolerance in a row that are tolerated before the
-                                     driver rolls back to the last stage within it and stops
+    int32_t patience;             /* stages past tolerance in a row (any driver) tolerated before
+                                     the driver rolls back to the last stage within it and stops
                                      (accuracy right after a stage is noisy: one bad epoch need
                                      not end pruning); default 0 = stop at the first */
     int32_t stage_anneal;         /* 1: the last retraining epoch of each stage runs at lr x
@@ -494,7 +494,8 @@ SCALPEL_API scalpel_status scalpel_prune_simd(scalpel_trainer *tr, const scalpel
 /* Node pruning with the trainer's mask layers (tr built with config.node_masks != NONE): stage
  * s sets mask_lambda = lambda_start * lambda_factor^s and each fc layer's dropout to
  * scalpel_dropout_nodes(config.dropout[i], kept, original) of the nodes feeding it, trains
- * epochs_per_stage epochs and stops past tolerance (rolled back). Then the nodes that are off
+ * epochs_per_stage epochs and stops past tolerance (patience + 1 stages in a row) or when a
+ * layer has no node left, back at the last stage within tolerance. Then the nodes that are off
  * are removed (scalpel_trainer_remove_nodes with round_to) into *out, which a new trainer
  * retrains for epochs_final epochs (dc->train with no node masks, dropout scaled alike). */
 SCALPEL_API scalpel_status scalpel_prune_nodes(scalpel_trainer *tr, const scalpel_dataset *train,
@@ -2924,8 +2925,10 @@ SCALPEL_API scalpel_status scalpel_prune_nodes(scalpel_trainer *tr, const scalpe
     scalpel_driver_config def;
     scalpel_status st;
     scalpel_net small;
-    int32_t s, i, any = 0;
+    int32_t s, i, any = 0, misses = 0;
     double lambda;
+    void *good = NULL;
+    size_t good_n = 0;
     if (out) memset(out, 0, sizeof(*out));
     if (!out) { if (res) memset(res, 0, sizeof(*res)); return SCALPEL_ERR_NULL; }
     st = scalpel__drv_begin(tr, train, test, &dc, &def, res);
@@ -2933,13 +2936,10 @@ SCALPEL_API scalpel_status scalpel_prune_nodes(scalpel_trainer *tr, const scalpe
     for (i = 0; i < tr->arch.n_layers; i++) if (tr->layers[i].node_a) any = 1;
     if (!any) return SCALPEL_ERR_ARGUMENT;
     lambda = dc->lambda_start;
+    st = scalpel_trainer_checkpoint_to_buffer(tr, &good, &good_n);
     for (s = 0; s < dc->max_stages && st == SCALPEL_OK; s++, lambda *= dc->lambda_factor) {
-        void *snap = NULL;
-        size_t snap_n = 0;
         float acc = 0.0f;
         int empty = 0;
-        st = scalpel_trainer_checkpoint_to_buffer(tr, &snap, &snap_n);
-        if (st != SCALPEL_OK) break;
         tr->config.mask_lambda = scalpel__train_finite((float)lambda) ? (float)lambda : 0.0f;
         for (i = 0; i < tr->arch.n_layers; i++) {
             scalpel_train_layer *T = &tr->layers[i];
@@ -2959,14 +2959,22 @@ SCALPEL_API scalpel_status scalpel_prune_nodes(scalpel_trainer *tr, const scalpe
                 for (r = 0; r < tr->arch.layers[i].rows; r++) kept += tr->layers[i].node_a[r] != 0.0f;
                 if (kept == 0) empty = 1;
             }
-        if (st == SCALPEL_OK && (empty || scalpel__drv_past(acc, res->dense_accuracy, dc->tolerance))) {
-            st = scalpel_trainer_checkpoint_from_buffer(tr, snap, snap_n);
-            SCALPEL_FREE(tr->alloc_ctx, snap);
-            break;
+        if (st != SCALPEL_OK) break;
+        /* a layer with no node left ends the stages at once; a miss (past tolerance) only
+         * after patience + 1 in a row; either way back to the last good stage */
+        if (empty) { misses = 1; break; }
+        if (scalpel__drv_past(acc, res->dense_accuracy, dc->tolerance)) {
+            if (++misses > dc->patience) break;
+            continue;
         }
-        SCALPEL_FREE(tr->alloc_ctx, snap);
-        if (st == SCALPEL_OK) res->accuracy = acc;
+        misses = 0;
+        res->accuracy = acc;
+        SCALPEL_FREE(tr->alloc_ctx, good);
+        good = NULL;
+        st = scalpel_trainer_checkpoint_to_buffer(tr, &good, &good_n);
     }
+    if (st == SCALPEL_OK && misses > 0) st = scalpel_trainer_checkpoint_from_buffer(tr, good, good_n);
+    if (good) SCALPEL_FREE(tr->alloc_ctx, good);
     if (st != SCALPEL_OK) return st;
     tr->config.mask_lambda = 0.0f;
     st = scalpel_trainer_remove_nodes(tr, dc->round_to, &small);
