@@ -2744,6 +2744,30 @@ static size_t scalpel__drv_max_weights(const scalpel_net *a)
     return m;
 }
 
+/* After a stage with accuracy acc: within tolerance, it becomes the last good stage (*good, a
+ * checkpoint of the trainer; res->accuracy = acc) and *misses = 0; past it, one more miss.
+ * Returns 1 when the stages must end (patience + 1 misses in a row, or an error in *st). */
+static int scalpel__drv_judge(scalpel_trainer *tr, const scalpel_driver_config *dc, float acc,
+                              scalpel_prune_result *res, int32_t *misses, void **good, size_t *good_n,
+                              scalpel_status *st)
+{
+    if (scalpel__drv_past(acc, res->dense_accuracy, dc->tolerance)) return ++*misses > dc->patience;
+    *misses = 0;
+    res->accuracy = acc;
+    if (*good) SCALPEL_FREE(tr->alloc_ctx, *good);
+    *good = NULL;
+    *st = scalpel_trainer_checkpoint_to_buffer(tr, good, good_n);
+    return *st != SCALPEL_OK;
+}
+
+/* When the stages ended on misses, back to the last good stage; then frees it. */
+static void scalpel__drv_back_to_good(scalpel_trainer *tr, int32_t misses, void *good, size_t good_n,
+                                      scalpel_status *st)
+{
+    if (*st == SCALPEL_OK && misses > 0) *st = scalpel_trainer_checkpoint_from_buffer(tr, good, good_n);
+    if (good) SCALPEL_FREE(tr->alloc_ctx, good);
+}
+
 /* The stage ladder shared by the Traditional and SIMD-aware drivers. Stage s prunes layer
  * `only` (or every weighted layer when only < 0) to rate s of the ladder: by magnitude when
  * group == 0, else in aligned groups of `group` (RMS); then retrains. A stage more than
@@ -2780,18 +2804,9 @@ static scalpel_status scalpel__drv_ladder(scalpel_trainer *tr, const scalpel_dat
         res->stages++;
         st = scalpel__drv_retrain(tr, train, test, stage, dc, &acc);
         if (st != SCALPEL_OK) break;
-        if (scalpel__drv_past(acc, res->dense_accuracy, dc->tolerance)) {
-            if (++misses > dc->patience) break;
-            continue;
-        }
-        misses = 0;
-        res->accuracy = acc;
-        SCALPEL_FREE(tr->alloc_ctx, good);
-        good = NULL;
-        st = scalpel_trainer_checkpoint_to_buffer(tr, &good, &good_n);
+        if (scalpel__drv_judge(tr, dc, acc, res, &misses, &good, &good_n, &st)) break;
     }
-    if (st == SCALPEL_OK && misses > 0) st = scalpel_trainer_checkpoint_from_buffer(tr, good, good_n);
-    if (good) SCALPEL_FREE(tr->alloc_ctx, good);
+    scalpel__drv_back_to_good(tr, misses, good, good_n, &st);
     return st;
 }
 
@@ -2963,18 +2978,9 @@ SCALPEL_API scalpel_status scalpel_prune_nodes(scalpel_trainer *tr, const scalpe
         /* a layer with no node left ends the stages at once; a miss (past tolerance) only
          * after patience + 1 in a row; either way back to the last good stage */
         if (empty) { misses = 1; break; }
-        if (scalpel__drv_past(acc, res->dense_accuracy, dc->tolerance)) {
-            if (++misses > dc->patience) break;
-            continue;
-        }
-        misses = 0;
-        res->accuracy = acc;
-        SCALPEL_FREE(tr->alloc_ctx, good);
-        good = NULL;
-        st = scalpel_trainer_checkpoint_to_buffer(tr, &good, &good_n);
+        if (scalpel__drv_judge(tr, dc, acc, res, &misses, &good, &good_n, &st)) break;
     }
-    if (st == SCALPEL_OK && misses > 0) st = scalpel_trainer_checkpoint_from_buffer(tr, good, good_n);
-    if (good) SCALPEL_FREE(tr->alloc_ctx, good);
+    scalpel__drv_back_to_good(tr, misses, good, good_n, &st);
     if (st != SCALPEL_OK) return st;
     tr->config.mask_lambda = 0.0f;
     st = scalpel_trainer_remove_nodes(tr, dc->round_to, &small);
