@@ -198,6 +198,9 @@ typedef struct scalpel_trainer {
     size_t scratch_n[6];                   /* floats per thread in each */
     int32_t threads;                       /* OpenMP threads the scratch was sized for (1 without) */
     int32_t last_batch, last_training;
+    int32_t backward_stop;                 /* backward stops at this layer: the layers before it
+                                              get zero gradients (scalpel_train_epochs sets it
+                                              while they are all frozen; 0 = everything) */
     void *block, *alloc_ctx;
 } scalpel_trainer;
 
@@ -1108,11 +1111,16 @@ SCALPEL_API scalpel_status scalpel_trainer_backward(scalpel_trainer *tr, const i
         total += m + scalpel__train_log(sum) - (double)z[labels[s]];
     }
     for (i = 0; i < n; i++) if (tr->layers[i].node_grad_b) memset(tr->layers[i].node_grad_b, 0, (size_t)a->layers[i].rows * sizeof(float));
-    for (i = n - 1; i >= 0; i--) {
+    for (i = 0; i < tr->backward_stop && i < n; i++)
+        if (tr->layers[i].grad_w) {
+            memset(tr->layers[i].grad_w, 0, (size_t)a->layers[i].rows * (size_t)a->layers[i].cols * sizeof(float));
+            memset(tr->layers[i].grad_b, 0, (size_t)a->layers[i].rows * sizeof(float));
+        }
+    for (i = n - 1; i >= tr->backward_stop; i--) {
         const scalpel_layer *L = &a->layers[i];
         scalpel_train_layer *T = &tr->layers[i];
         size_t in = scalpel__train_in_size(L), out = scalpel__train_out_size(L), k;
-        int need_dx = i > 0;
+        int need_dx = i > tr->backward_stop;
         dx = tr->grad[g == tr->grad[0] ? 1 : 0];
         if (scalpel__train_weighted(L->kind)) {
             int32_t r;
@@ -2303,6 +2311,18 @@ SCALPEL_API scalpel_status scalpel_train_epochs(scalpel_trainer *tr, const scalp
             fz += wn + (size_t)tr->arch.layers[i].rows;
         }
     }
+    /* nothing before the first trainable weighted layer needs a gradient: when every weighted
+     * layer in front of it is frozen (and has no node masks), backward stops there */
+    tr->backward_stop = 0;
+    for (i = 0; dc && i < tr->arch.n_layers; i++) {
+        if (!scalpel__train_weighted(tr->arch.layers[i].kind)) continue;
+        if (!dc->frozen[i] || tr->layers[i].node_a) break;
+        tr->backward_stop = i + 1;
+    }
+    if (tr->backward_stop > 0) {
+        while (tr->backward_stop < tr->arch.n_layers && !scalpel__train_weighted(tr->arch.layers[tr->backward_stop].kind))
+            tr->backward_stop++;
+    }
     nb = scalpel_dataset_batches(train, tr->batch_max);
     for (e = 0; e < epochs && st == SCALPEL_OK; e++) {
         clock_t t0 = clock();
@@ -2334,6 +2354,7 @@ SCALPEL_API scalpel_status scalpel_train_epochs(scalpel_trainer *tr, const scalp
         }
         if (dc && dc->checkpoint_path) st = scalpel_trainer_save_checkpoint(tr, dc->checkpoint_path);
     }
+    tr->backward_stop = 0;
     if (st == SCALPEL_OK && epochs == 0 && test && accuracy) st = scalpel_trainer_evaluate_dataset(tr, test, accuracy);
     SCALPEL_FREE(tr->alloc_ctx, mem);
     return st;

@@ -11,7 +11,7 @@
  * Usage: mnist [--net lenet300|lenet5] [--data DIR] [--synthetic] [--quick|--full]
  *              [--hw NAME|host] [--out DIR] [--tolerance T] [--resume]
  *              [--epochs N] [--stage-epochs N] [--lr LR] [--rate-keep K] [--stages N]
- *              [--finetune N] [--anneal] [--patience N]
+ *              [--finetune N] [--anneal] [--patience N] [--dropout P] [--retrain-lr LR]
  *
  *   --net        lenet300: 784-300-100-10 (default); lenet5: Caffe's LeNet-5 (conv 20 5x5,
  *                pool 2, conv 50 5x5, pool 2, fc 500, relu, fc 10)
@@ -37,6 +37,9 @@
  *   --anneal     the last epoch of each stage at a tenth of the rate (steadier stop decisions)
  *   --patience N stages past the tolerance in a row before pruning stops (back to the last
  *                good stage); default 0
+ *   --dropout P  dropout rate on the input of the last fc layer (Han's rule scales it while
+ *                retraining); default 0
+ *   --retrain-lr LR   learning rate of every pruning stage; default a tenth of --lr
  *
  * Schedules. Dense: SGD, momentum 0.9, weight decay 1e-4, batch 64, lr x0.1 at 40% and 80%
  * of the epochs. Pruning: stages at rates 0.5, 0.6, 0.68, ... (--rate-keep), each retrained at
@@ -246,7 +249,8 @@ static void usage_to(FILE *f, int status)
     fprintf(f, "usage: mnist [--net lenet300|lenet5] [--data DIR] [--synthetic] [--quick|--full]\n"
                     "             [--hw NAME|host] [--out DIR] [--tolerance T] [--resume]\n"
                     "             [--epochs N] [--stage-epochs N] [--lr LR] [--rate-keep K]\n"
-                    "             [--stages N] [--finetune N] [--anneal] [--patience N]\n");
+                    "             [--stages N] [--finetune N] [--anneal] [--patience N] [--dropout P]\n"
+                    "             [--retrain-lr LR]\n");
     exit(status);
 }
 
@@ -276,6 +280,7 @@ int main(int argc, char **argv)
     int32_t opt_epochs = 0, opt_stage_epochs = 0, opt_stages = 0, opt_finetune = -1;
     float opt_rate_keep = -1.0f;
     int opt_anneal = 0;
+    float opt_dropout = -1.0f, opt_retrain_lr = 0.0f;
     int32_t opt_patience = -1;
     scalpel_dataset train, test;
     scalpel_net arch, dense, trad, opt, scal;
@@ -308,6 +313,8 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--lr") == 0 && i + 1 < argc) lr = (float)arg_number(a, argv[++i], 1e-6, 10, 0);
         else if (strcmp(a, "--rate-keep") == 0 && i + 1 < argc) opt_rate_keep = (float)arg_number(a, argv[++i], 0, 0.99, 0);
         else if (strcmp(a, "--anneal") == 0) opt_anneal = 1;
+        else if (strcmp(a, "--retrain-lr") == 0 && i + 1 < argc) opt_retrain_lr = (float)arg_number(a, argv[++i], 1e-6, 10, 0);
+        else if (strcmp(a, "--dropout") == 0 && i + 1 < argc) opt_dropout = (float)arg_number(a, argv[++i], 0, 0.9, 0);
         else if (strcmp(a, "--patience") == 0 && i + 1 < argc) opt_patience = (int32_t)arg_number(a, argv[++i], 0, 100, 1);
         else if (strcmp(a, "--stages") == 0 && i + 1 < argc) opt_stages = (int32_t)arg_number(a, argv[++i], 1, 100, 1);
         else if (strcmp(a, "--finetune") == 0 && i + 1 < argc) opt_finetune = (int32_t)arg_number(a, argv[++i], 0, 1000, 1);
@@ -379,6 +386,7 @@ int main(int argc, char **argv)
     cfg.lr_gamma = 0.1f;
     cfg.lr_step = steps_per_epoch * ((epochs * 2 + 4) / 5); /* x0.1 at 40% and 80% of the epochs */
     cfg.seed = 1;
+    if (opt_dropout > 0.0f) cfg.dropout[arch.n_layers - 1] = opt_dropout;
     printf("# %s on %s, %s schedule, Scalpel profile %s (class %d, G = %d)\n", net_name,
            have_mnist ? "MNIST" : "SYNTHETIC data (not MNIST)", full ? "full" : "quick", hw.name, (int)hw.hw_class,
            (int)hw.group);
@@ -406,7 +414,7 @@ int main(int argc, char **argv)
 
     /* retraining runs at a tenth of the initial learning rate, constant (Han) */
     dc.train = cfg;
-    dc.train.lr = cfg.lr * 0.1f;
+    dc.train.lr = opt_retrain_lr > 0.0f ? opt_retrain_lr : cfg.lr * 0.1f;
     dc.train.lr_step = 0;
 
     /* 2. Traditional (Han) and Optimized; with --resume a phase whose models were saved by an

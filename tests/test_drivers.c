@@ -244,6 +244,67 @@ static void test_ladder(void)
     scalpel_trainer_free(&tr);
 }
 
+/* ---- frozen front layers: backward stops early, the trainable layers get the same steps ---- */
+
+static void test_frozen_front(void)
+{
+    scalpel_net arch;
+    scalpel_trainer a, b;
+    scalpel_driver_config dc = quiet_config();
+    scalpel_dataset small;
+    int32_t idx[256], perm[256], y[32], i, bt, count = 0;
+    float *x, *keep_w[SCALPEL_NET_MAX_LAYERS], *keep_b[SCALPEL_NET_MAX_LAYERS];
+    size_t wn, k;
+    int same = 1;
+    for (i = 0; i < 256; i++) idx[i] = i;
+    CHECK(scalpel_dataset_subset(&train_ds, idx, 256, &small) == SCALPEL_OK, "subset");
+    make_conv(&arch);
+    dc.progress = NULL;
+    CHECK(scalpel_trainer_init(&arch, 32, &dc.train, &a) == SCALPEL_OK, "init a");
+    CHECK(scalpel_trainer_init(&arch, 32, &dc.train, &b) == SCALPEL_OK, "init b");
+    scalpel_trainer_init_weights(&a, SCALPEL_INIT_HE);
+    scalpel_trainer_init_weights(&b, SCALPEL_INIT_HE);
+    for (i = 0; i < arch.n_layers; i++) {
+        const scalpel_layer *L = &arch.layers[i];
+        keep_w[i] = keep_b[i] = NULL;
+        if (L->kind != SCALPEL_LAYER_CONV2D) continue;
+        dc.frozen[i] = 1;
+        wn = (size_t)L->rows * (size_t)L->cols;
+        keep_w[i] = (float *)malloc(wn * sizeof(float));
+        keep_b[i] = (float *)malloc((size_t)L->rows * sizeof(float));
+        memcpy(keep_w[i], b.layers[i].w, wn * sizeof(float));
+        memcpy(keep_b[i], b.layers[i].b, (size_t)L->rows * sizeof(float));
+    }
+    /* a: the driver path (both conv layers frozen: backward stops at the first fc layer) */
+    CHECK(scalpel_train_epochs(&a, &small, NULL, 1, "frozen", &dc, NULL) == SCALPEL_OK, "epochs");
+    CHECK(a.backward_stop == 0, "backward_stop reset after the call");
+    /* b: the same steps by hand with the full backward, conv weights put back after each */
+    x = (float *)malloc((size_t)32 * 784 * sizeof(float));
+    CHECK(scalpel_dataset_shuffle(small.n, b.config.seed + (uint64_t)b.epoch, perm) == SCALPEL_OK, "shuffle");
+    for (bt = 0; x && bt < scalpel_dataset_batches(&small, 32); bt++) {
+        CHECK(scalpel_dataset_batch(&small, perm, 32, bt, x, y, &count) == SCALPEL_OK, "batch");
+        CHECK(scalpel_trainer_step(&b, x, y, count, NULL) == SCALPEL_OK, "step");
+        for (i = 0; i < arch.n_layers; i++)
+            if (keep_w[i]) {
+                memcpy(b.layers[i].w, keep_w[i], (size_t)arch.layers[i].rows * (size_t)arch.layers[i].cols * sizeof(float));
+                memcpy(b.layers[i].b, keep_b[i], (size_t)arch.layers[i].rows * sizeof(float));
+            }
+    }
+    for (i = 0; i < arch.n_layers; i++) {
+        if (!a.layers[i].w) continue;
+        wn = (size_t)arch.layers[i].rows * (size_t)arch.layers[i].cols;
+        for (k = 0; k < wn; k++) if (a.layers[i].w[k] != b.layers[i].w[k]) same = 0;
+        for (k = 0; k < (size_t)arch.layers[i].rows; k++) if (a.layers[i].b[k] != b.layers[i].b[k]) same = 0;
+    }
+    CHECK(same, "early-stopped backward gives the full backward's weights, bit for bit");
+    for (i = 0; i < arch.n_layers; i++) { free(keep_w[i]); free(keep_b[i]); }
+    free(x);
+    scalpel_trainer_free(&a);
+    scalpel_trainer_free(&b);
+    scalpel_dataset_free(&small);
+    scalpel_net_free(&arch);
+}
+
 /* ---- traditional ------------------------------------------------------------------------- */
 
 static void test_traditional(void)
@@ -683,6 +744,7 @@ int main(int argc, char **argv)
     test_checkpoint();
     test_traditional();
     test_ladder();
+    test_frozen_front();
     test_simd();
     test_nodes();
     test_prune_for();
