@@ -507,7 +507,9 @@ SCALPEL_API scalpel_status scalpel_prune_nodes(scalpel_trainer *tr, const scalpe
 
 /* The whole Scalpel pipeline for a trained dense net on hw: LOW = SIMD-aware pruning of every
  * layer; MODERATE = node pruning of conv layers, then (conv frozen) SIMD-aware pruning of fc
- * layers; HIGH = node pruning everywhere. Finishes with scalpel_plan_net (SCALPEL mode) and
+ * layers, whose tolerance is what node pruning left of dc->tolerance against the dense
+ * accuracy (the whole pipeline stays within tolerance of dense); HIGH = node pruning
+ * everywhere. Finishes with scalpel_plan_net (SCALPEL mode) and
  * scalpel_net_pack: *out_net is the deployable network (free it). res->layer_rate is against
  * net's dense weight counts. */
 SCALPEL_API scalpel_status scalpel_prune_for(const scalpel_net *net, const scalpel_hw_profile *hw,
@@ -3116,6 +3118,13 @@ SCALPEL_API scalpel_status scalpel_prune_for(const scalpel_net *net, const scalp
             if (st == SCALPEL_OK) {
                 dc2 = *dc;
                 for (i = 0; i < mid.n_layers; i++) if (mid.layers[i].kind == SCALPEL_LAYER_CONV2D) dc2.frozen[i] = 1;
+                /* the fc stages get what is left of the budget against the original dense
+                 * accuracy (more when node pruning gained accuracy), so the whole pipeline
+                 * stays within tolerance of dense, not of its intermediate network */
+                if (has_conv_mask) {
+                    double left = (double)dc->tolerance - ((double)r1.dense_accuracy - (double)r1.accuracy);
+                    dc2.tolerance = left < 0.0 ? 0.0f : left > 1.0 ? 1.0f : (float)left;
+                }
                 st = scalpel_prune_simd(&tr, train, test, hw, SCALPEL_LAYER_FC, &dc2, res);
                 if (st == SCALPEL_OK) st = scalpel_trainer_export(&tr, out_net);
                 scalpel_trainer_free(&tr);

@@ -412,7 +412,7 @@ int main(int argc, char **argv)
     scalpel_trainer_free(&tr);
     save_model(out_dir, net_name, "dense", &dense);
 
-    /* retraining runs at a tenth of the initial learning rate, constant (Han) */
+    /* retraining runs at --retrain-lr, by default a tenth of the initial learning rate, constant (Han) */
     dc.train = cfg;
     dc.train.lr = opt_retrain_lr > 0.0f ? opt_retrain_lr : cfg.lr * 0.1f;
     dc.train.lr_step = 0;
