@@ -107,6 +107,7 @@ run train-g++ sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O1 $NATIVE 
 run train-openmp sh -c "gcc $WARN -O2 $NATIVE -fopenmp -I. tests/test_train.c -o $B/train-omp -lm && OMP_NUM_THREADS=2 $B/train-omp"
 run test_data-asan sh -c "gcc $WARN $SAN $NATIVE -DSCALPEL_ZLIB -I. tests/test_data.c -o $B/test_data-asan -lz -lm && $B/test_data-asan \${SCALPEL_MNIST_DIR:--}"
 run test_data-no-zlib sh -c "gcc $WARN -O1 -I. tests/test_data.c -o $B/test_data-nozlib -lm && $B/test_data-nozlib -"
+run test_models sh -c "gcc $WARN -O2 $NATIVE -DSCALPEL_ZLIB -I. tests/test_models.c -o $B/test_models -lz -lm && $B/test_models models \${SCALPEL_MNIST_DIR:--}"
 run test_drivers sh -c "gcc $WARN -O2 $NATIVE -I. tests/test_drivers.c -o $B/test_drivers -lm && $B/test_drivers $B"
 
 echo "== 2. kernels on every backend"
