@@ -207,7 +207,7 @@ else
 fi
 
 echo "== 7. examples (the README's cc command) and the examples in the headers' top comments"
-for h in scalpel.h scalpel_format.h; do
+for h in scalpel.h scalpel_format.h scalpel_train.h; do
   run "doc-example-$h" sh -c "python3 tests/header_example.py $h $B/doc-$h.c && cc $WARN -O2 -I. $B/doc-$h.c -o $B/doc-$h -lm && $B/doc-$h"
 done
 for ex in examples/*.c; do
@@ -217,7 +217,7 @@ for ex in examples/*.c; do
   run "example-$name" sh -c "cc -O2 -march=native -I. $ex -o $B/$name -lm && $B/$name $args"
 done
 run cli sh -c "sh tests/test_cli.sh $B/scalpel_cli $B/cli"
-run mnist-pipeline sh -c "cc -O2 $NATIVE -fopenmp -DSCALPEL_ZLIB -I. examples/mnist.c -o $B/mnist-omp -lz -lm && sh tests/test_mnist.sh $B/mnist-omp $B/scalpel_cli $B/mnist"
+run mnist-pipeline sh -c "cc -O2 $NATIVE -fopenmp -DSCALPEL_ZLIB -I. examples/mnist.c -o $B/mnist-omp -lz -lm && sh tests/test_mnist.sh $B/mnist-omp $B/scalpel_cli $B/mnist-run"
 run cli-asan sh -c "gcc $WARN $SAN $NATIVE -I. examples/scalpel_cli.c -o $B/scalpel_cli-asan -lm && sh tests/test_cli.sh $B/scalpel_cli-asan $B/cli-asan"
 run cli-clang sh -c "clang $WARN -O2 $NATIVE -I. examples/scalpel_cli.c -o $B/scalpel_cli-clang -lm && sh tests/test_cli.sh $B/scalpel_cli-clang $B/cli-clang"
 
