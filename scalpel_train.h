@@ -2902,7 +2902,7 @@ SCALPEL_API scalpel_status scalpel_prune_simd(scalpel_trainer *tr, const scalpel
     scalpel_status st;
     scalpel_net cur;
     double secs[SCALPEL_NET_MAX_LAYERS];
-    int32_t n_order = 0, i, j, o, batch;
+    int32_t n_order = 0, i, j, o, batch, any_pruned;
     uint8_t *mb;
     if (res) memset(res, 0, sizeof(*res));
     if (!hw) return SCALPEL_ERR_NULL;
@@ -2949,8 +2949,8 @@ SCALPEL_API scalpel_status scalpel_prune_simd(scalpel_trainer *tr, const scalpel
         if (layer_snap) SCALPEL_FREE(tr->alloc_ctx, layer_snap);
     }
     SCALPEL_FREE(tr->alloc_ctx, mb);
-    for (o = 0, j = 0; o < n_order; o++) j |= !res->skipped[res->order[o]];
-    if (st == SCALPEL_OK && j) st = scalpel__drv_finetune(tr, train, test, dc, &res->accuracy);
+    for (o = 0, any_pruned = 0; o < n_order; o++) any_pruned |= !res->skipped[res->order[o]];
+    if (st == SCALPEL_OK && any_pruned) st = scalpel__drv_finetune(tr, train, test, dc, &res->accuracy);
     else if (st == SCALPEL_OK) st = scalpel_trainer_evaluate_dataset(tr, test, &res->accuracy);
     if (st == SCALPEL_OK) scalpel__drv_rates(tr, res);
     return st;
