@@ -249,6 +249,186 @@ SCALPEL_API scalpel_status scalpel_gcsr_deserialize_ctx(const void *data, size_t
                                                         void *alloc_ctx, scalpel_gcsr *out);
 #endif
 
+/* ---- N:M structured sparsity -------------------------------------------------------------- */
+
+/* Largest supported M (group length) of the N:M format. */
+#define SCALPEL_NM_MAX_M 16
+
+/* scalpel_nm: a weight matrix W [rows = outputs] x [cols = inputs] in N:M structured sparsity.
+ *
+ * Each row is cut into aligned groups of M consecutive columns [g*M, g*M + M) along the input
+ * (reduction) axis, as NVIDIA's sparse tensor cores do for 2:4. Every group keeps exactly N
+ * slots: N values and, per value, its position inside the group (0 .. M-1), strictly
+ * increasing. A kept value may be zero (a group with fewer than N nonzeros pads with zeros at
+ * the lowest free positions), so every row has the same `groups * N` slots and needs no row
+ * pointers: the structure is the pattern, only positions are stored.
+ *
+ *   values: [rows x groups x N] floats; slot s of group g of row r at (r*groups + g)*N + s.
+ *   meta:   [rows x meta_stride] bytes; the position of slot k = g*N + s of row r is the
+ *           `index_bits`-bit field at bit k*index_bits of the row's bytes (least significant
+ *           bits first). index_bits is 1 for M = 2, 2 for M = 4 and 4 for M = 8 and 16 (rounded up
+ *           to a power of two so that no field straddles a byte: M = 8 pays 1 bit per kept value
+ *           over the 3 it needs). For 2:4 this is the 4-bit-per-group layout of sparse tensor cores.
+ *
+ * `cols` need not be a multiple of M: slots of the last group whose column is >= cols hold
+ * zero and no kernel reads x[cols] or beyond.
+ *
+ * M is 2, 4, 8 or 16 and 1 <= N <= M. Build one with scalpel_nm_from_dense (the N:M projection:
+ * the N largest magnitudes of each group, ties to the lowest position; lossless exactly when no
+ * group holds more than N nonzeros, which scalpel_nm_count_overflow tells), read one with
+ * scalpel_nm_deserialize, or fill it yourself (block = NULL) and check it with
+ * scalpel_nm_validate before giving it to a kernel. A zeroed struct is a valid "nothing" for
+ * scalpel_nm_free. Limits: rows * groups * N <= INT32_MAX slots. */
+typedef struct scalpel_nm {
+    int32_t rows;           /* outputs */
+    int32_t cols;           /* inputs */
+    int32_t n;              /* kept values per group (N) */
+    int32_t m;              /* group length along the input axis (M): 2, 4, 8 or 16 */
+    int32_t groups;         /* groups per row: ceil(cols / M) */
+    int32_t index_bits;     /* bits per stored position: 1, 2 or 4 (see above) */
+    int32_t meta_stride;    /* metadata bytes per row: ceil(groups * N * index_bits / 8) */
+    float *values;          /* [rows x groups x N] kept values */
+    uint8_t *meta;          /* [rows x meta_stride] packed positions */
+    void *block;            /* the library-owned allocation behind the arrays, or NULL */
+    void *alloc_ctx;        /* passed to SCALPEL_FREE when block is released */
+} scalpel_nm;
+
+/* Position (0 .. M-1) inside its group of slot k of row r. No checks. */
+static inline int32_t scalpel_nm_position(const scalpel_nm *w, int32_t r, int32_t k)
+{
+    size_t bit = (size_t)k * (size_t)w->index_bits;
+    const uint8_t *row = w->meta + (size_t)r * (size_t)w->meta_stride;
+    return (int32_t)((row[bit >> 3] >> (bit & 7u)) & ((1u << w->index_bits) - 1u));
+}
+
+/* Checks a matrix that may come from anywhere: N, M, shape, derived fields, array pointers,
+ * every position (below M, strictly increasing within its group), zeros in slots past `cols`.
+ * O(rows * groups * N). Errors: SCALPEL_ERR_ARGUMENT (N, M, index_bits or meta_stride),
+ * SCALPEL_ERR_SHAPE, SCALPEL_ERR_OVERFLOW, SCALPEL_ERR_NULL, SCALPEL_ERR_COL_INDEX (a
+ * position), SCALPEL_ERR_TAIL. */
+SCALPEL_API scalpel_status scalpel_nm_validate(const scalpel_nm *w);
+
+/* Real storage in bytes: values + metadata (not the struct, not padding). 0 for NULL. */
+SCALPEL_API size_t scalpel_nm_bytes(const scalpel_nm *w);
+
+/* Groups of dense w[rows x cols] holding more than N nonzeros: the ones the N:M projection
+ * changes. 0 means scalpel_nm_from_dense is exact for this w. */
+SCALPEL_API scalpel_status scalpel_nm_count_overflow(const float *w, int32_t rows, int32_t cols,
+                                                     int32_t n, int32_t m, int64_t *groups);
+
+/* Dense w[rows x cols] -> N:M, keeping in each group of M the N values of largest magnitude
+ * (ties: lowest position); the others are dropped (see scalpel_nm_count_overflow). In memory you
+ * provide: ask for the size (depends only on the shape), then build into at least that many
+ * bytes aligned to 4. The result has block == NULL. w must be finite. */
+SCALPEL_API scalpel_status scalpel_nm_from_dense_size(int32_t rows, int32_t cols, int32_t n, int32_t m,
+                                                      size_t *bytes);
+SCALPEL_API scalpel_status scalpel_nm_from_dense_into(const float *w, int32_t rows, int32_t cols,
+                                                      int32_t n, int32_t m, void *mem, size_t mem_size,
+                                                      scalpel_nm *out);
+
+/* N:M -> dense w[rows x cols] (row-major). Validates first. */
+SCALPEL_API scalpel_status scalpel_nm_to_dense(const scalpel_nm *w, float *dense);
+
+/* Releases what the library allocated for w (if anything) and zeroes the struct. Safe on a
+ * zeroed struct, a hand-filled one and NULL. */
+SCALPEL_API void scalpel_nm_free(scalpel_nm *w);
+
+/* Serialization of one N:M matrix to a byte buffer (format version 1, little-endian):
+ *
+ *   offset  size  field
+ *   0       4     magic "SCPM"
+ *   4       2     format version (1)
+ *   6       2     header size in bytes (48)
+ *   8       4     dtype (scalpel_dtype; F32 only in version 1)
+ *   12      4     N
+ *   16      4     M
+ *   20      4     rows
+ *   24      4     cols
+ *   28      4     reserved, zero
+ *   32      8     total size of the buffer in bytes, checksum included
+ *   40      8     reserved, zero
+ *   48            meta:   rows x meta_stride bytes, zero padding to a multiple of 4
+ *                 values: rows x groups x N f32 (IEEE-754 bits)
+ *   total-4 4     CRC-32 (as scalpel_crc32) of every byte before it
+ *
+ * groups, index_bits and meta_stride are derived from N, M and cols, never stored. The reader
+ * checks sizes before reads, products for overflow, the checksum, then scalpel_nm_validate. */
+#define SCALPEL_NM_MAGIC "SCPM"
+#define SCALPEL_NM_FORMAT_VERSION 1
+#define SCALPEL_NM_HEADER_BYTES 48
+
+/* Exact serialized size of a valid w (0 if w is not valid). */
+SCALPEL_API size_t scalpel_nm_serialized_size(const scalpel_nm *w);
+/* Writes w into buf[capacity]; *written = bytes used. Validates w first. */
+SCALPEL_API scalpel_status scalpel_nm_serialize(const scalpel_nm *w, void *buf, size_t capacity,
+                                                size_t *written);
+/* Checks data[size] completely and reports the memory scalpel_nm_deserialize_into needs. */
+SCALPEL_API scalpel_status scalpel_nm_deserialize_size(const void *data, size_t size, size_t *bytes);
+/* Decodes data[size] into mem (aligned to 4, at least the size above); block == NULL after. */
+SCALPEL_API scalpel_status scalpel_nm_deserialize_into(const void *data, size_t size, void *mem,
+                                                       size_t mem_size, scalpel_nm *out);
+
+#ifndef SCALPEL_NO_MALLOC
+/* The allocating versions: one SCALPEL_MALLOC(alloc_ctx, ...) block, owned by *out. */
+SCALPEL_API scalpel_status scalpel_nm_from_dense(const float *w, int32_t rows, int32_t cols,
+                                                 int32_t n, int32_t m, scalpel_nm *out);
+SCALPEL_API scalpel_status scalpel_nm_from_dense_ctx(const float *w, int32_t rows, int32_t cols,
+                                                     int32_t n, int32_t m, void *alloc_ctx,
+                                                     scalpel_nm *out);
+SCALPEL_API scalpel_status scalpel_nm_deserialize(const void *data, size_t size, scalpel_nm *out);
+SCALPEL_API scalpel_status scalpel_nm_deserialize_ctx(const void *data, size_t size, void *alloc_ctx,
+                                                      scalpel_nm *out);
+#endif
+
+/* ---- the exact hybrid: grouped CSR + CSR residual ------------------------------------------ */
+
+/* scalpel_hybrid: any sparse matrix W [rows x cols] split exactly as W = grouped + residual.
+ *
+ * `grouped` (grouped CSR, G >= 2) holds the groups dense enough to pay for a vector load;
+ * `residual` (plain CSR, G = 1) holds every other nonzero. Both have W's shape and together hold
+ * each nonzero of W exactly once, so the product (grouped + residual) . x is W . x up to float
+ * rounding: nothing is approximated. This is how a matrix pruned without structure (for
+ * example by PyTorch's `prune`) runs on the grouped kernels without retraining.
+ *
+ * The split is chosen row by row (scalpel_hybrid_from_dense): a group of G goes to the grouped
+ * part when it holds at least t nonzeros, with t per row minimising
+ *     group_cost * (groups stored) + nonzero_cost * (nonzeros left to the residual),
+ * t = G + 1 meaning "plain CSR for this row". The costs are the measured time of one stored
+ * group of the grouped kernel and of one stored weight of the CSR kernel on the target
+ * (scalpel_hybrid_costs_measure in scalpel.h measures them; any positive pair works).
+ * A zeroed struct is a valid "nothing" for scalpel_hybrid_free. */
+typedef struct scalpel_hybrid {
+    scalpel_gcsr grouped;    /* the dense-enough groups, G = group (2, 4, 8 or 16) */
+    scalpel_gcsr residual;   /* the remaining nonzeros, plain CSR (G = 1) */
+} scalpel_hybrid;
+
+/* scalpel_hybrid_costs: the two numbers the row split compares (any unit, both > 0). */
+typedef struct scalpel_hybrid_costs {
+    float group;     /* cost of one stored group of the grouped kernel */
+    float nonzero;   /* cost of one stored weight of the CSR kernel */
+} scalpel_hybrid_costs;
+
+/* Checks both parts (scalpel_gcsr_validate), their shapes, G >= 2 for grouped and G = 1 for
+ * residual, and that no weight is stored in both (the split is exact, not overlapping). */
+SCALPEL_API scalpel_status scalpel_hybrid_validate(const scalpel_hybrid *w);
+/* Real storage of both parts in bytes. */
+SCALPEL_API size_t scalpel_hybrid_bytes(const scalpel_hybrid *w);
+/* dense[rows x cols] = grouped + residual. Validates first. */
+SCALPEL_API scalpel_status scalpel_hybrid_to_dense(const scalpel_hybrid *w, float *dense);
+/* Releases both parts; safe on a zeroed struct and on NULL. */
+SCALPEL_API void scalpel_hybrid_free(scalpel_hybrid *w);
+#ifndef SCALPEL_NO_MALLOC
+/* Splits dense w[rows x cols] (any sparsity) into groups of `group` (2, 4, 8, 16) and a CSR
+ * residual, choosing each row's threshold from `costs` (see above; NULL: group 1.5, nonzero 1,
+ * a middle ground of x86 measurements). Exact: to_dense gives w back bit for bit. */
+SCALPEL_API scalpel_status scalpel_hybrid_from_dense(const float *w, int32_t rows, int32_t cols,
+                                                     int32_t group, const scalpel_hybrid_costs *costs,
+                                                     scalpel_hybrid *out);
+SCALPEL_API scalpel_status scalpel_hybrid_from_dense_ctx(const float *w, int32_t rows, int32_t cols,
+                                                         int32_t group, const scalpel_hybrid_costs *costs,
+                                                         void *alloc_ctx, scalpel_hybrid *out);
+#endif
+
 #ifdef __cplusplus
 }
 #endif
@@ -732,6 +912,426 @@ SCALPEL_API scalpel_status scalpel_gcsr_deserialize_into(const void *data, size_
     return st;
 }
 
+/* ---- N:M structured sparsity ---------------------------------------------------------------- */
+
+static int scalpel__nm_bits(int32_t m)
+{
+    return m == 2 ? 1 : m == 4 ? 2 : (m == 8 || m == 16) ? 4 : 0;
+}
+
+/* Derived fields and the slot count of an rows x cols N:M matrix, every product checked. */
+static scalpel_status scalpel__nm_shape(int32_t rows, int32_t cols, int32_t n, int32_t m,
+                                        int32_t *groups, int32_t *meta_stride, size_t *slots)
+{
+    int64_t g, per_row_bits, total;
+    if (scalpel__nm_bits(m) == 0 || n < 1 || n > m) return SCALPEL_ERR_ARGUMENT;
+    if (rows < 0 || cols < 0) return SCALPEL_ERR_SHAPE;
+    g = ((int64_t)cols + m - 1) / m;
+    total = (int64_t)rows * g * n;
+    if (total > (int64_t)INT32_MAX) return SCALPEL_ERR_OVERFLOW;
+    per_row_bits = g * n * scalpel__nm_bits(m);
+    *groups = (int32_t)g;
+    *meta_stride = (int32_t)((per_row_bits + 7) / 8);
+    *slots = (size_t)total;
+    return SCALPEL_OK;
+}
+
+/* One block: values (16-aligned start), then metadata. */
+static scalpel_status scalpel__nm_layout(int32_t rows, int32_t meta_stride, size_t slots,
+                                         size_t *off_meta, size_t *total)
+{
+    size_t vbytes, mbytes;
+    if (slots > (SIZE_MAX - 64) / 8) return SCALPEL_ERR_OVERFLOW;
+    vbytes = slots * sizeof(float);
+    if ((uint64_t)rows * (uint64_t)meta_stride > (uint64_t)(SIZE_MAX - 64) / 2) return SCALPEL_ERR_OVERFLOW;
+    mbytes = (size_t)rows * (size_t)meta_stride;
+    *off_meta = scalpel__round_up(vbytes, 16);
+    if (*off_meta > SIZE_MAX - mbytes - 16) return SCALPEL_ERR_OVERFLOW;
+    *total = *off_meta + scalpel__round_up(mbytes, 16);
+    if (*total == 0) *total = 16;
+    return SCALPEL_OK;
+}
+
+static void scalpel__nm_set_position(scalpel_nm *w, int32_t r, int32_t k, int32_t pos)
+{
+    size_t bit = (size_t)k * (size_t)w->index_bits;
+    uint8_t *row = w->meta + (size_t)r * (size_t)w->meta_stride;
+    row[bit >> 3] = (uint8_t)(row[bit >> 3] | (uint32_t)pos << (bit & 7u));
+}
+
+SCALPEL_API scalpel_status scalpel_nm_validate(const scalpel_nm *w)
+{
+    int32_t groups = 0, stride = 0, r, g, s;
+    size_t slots = 0;
+    scalpel_status st;
+    if (w == NULL) return SCALPEL_ERR_NULL;
+    st = scalpel__nm_shape(w->rows, w->cols, w->n, w->m, &groups, &stride, &slots);
+    if (st != SCALPEL_OK) return st;
+    if (w->groups != groups || w->index_bits != scalpel__nm_bits(w->m) || w->meta_stride != stride)
+        return SCALPEL_ERR_ARGUMENT;
+    if (slots > 0 && (w->values == NULL || w->meta == NULL)) return SCALPEL_ERR_NULL;
+    for (r = 0; r < w->rows; r++) {
+        for (g = 0; g < groups; g++) {
+            int32_t prev = -1;
+            for (s = 0; s < w->n; s++) {
+                int32_t k = g * w->n + s, pos = scalpel_nm_position(w, r, k);
+                if (pos >= w->m || pos <= prev) return SCALPEL_ERR_COL_INDEX;
+                prev = pos;
+                if ((int64_t)g * w->m + pos >= (int64_t)w->cols &&
+                    w->values[(size_t)r * (size_t)groups * (size_t)w->n + (size_t)k] != 0.0f)
+                    return SCALPEL_ERR_TAIL;
+            }
+        }
+        /* the unused bits at the end of a row's metadata are zero: one encoding per matrix */
+        {
+            size_t used = (size_t)groups * (size_t)w->n * (size_t)w->index_bits;
+            const uint8_t *row = w->meta + (size_t)r * (size_t)stride;
+            if (used % 8 != 0 && (row[used / 8] >> (used % 8)) != 0) return SCALPEL_ERR_CORRUPT;
+        }
+    }
+    return SCALPEL_OK;
+}
+
+SCALPEL_API size_t scalpel_nm_bytes(const scalpel_nm *w)
+{
+    if (w == NULL || w->rows < 0 || w->groups < 0 || w->n < 0 || w->meta_stride < 0) return 0;
+    return (size_t)w->rows * (size_t)w->groups * (size_t)w->n * sizeof(float)
+         + (size_t)w->rows * (size_t)w->meta_stride;
+}
+
+static scalpel_status scalpel__nm_dense_args(const float *w, int32_t rows, int32_t cols, int32_t n,
+                                             int32_t m)
+{
+    int32_t groups, stride;
+    size_t slots;
+    scalpel_status st = scalpel__nm_shape(rows, cols, n, m, &groups, &stride, &slots);
+    if (st != SCALPEL_OK) return st;
+    if ((uint64_t)rows * (uint64_t)cols > (uint64_t)SIZE_MAX / sizeof(float)) return SCALPEL_ERR_OVERFLOW;
+    if (w == NULL && (int64_t)rows * cols > 0) return SCALPEL_ERR_NULL;
+    return SCALPEL_OK;
+}
+
+SCALPEL_API scalpel_status scalpel_nm_count_overflow(const float *w, int32_t rows, int32_t cols,
+                                                     int32_t n, int32_t m, int64_t *groups)
+{
+    int32_t r, c, j;
+    int64_t count = 0;
+    scalpel_status st;
+    if (groups == NULL) return SCALPEL_ERR_NULL;
+    *groups = 0;
+    st = scalpel__nm_dense_args(w, rows, cols, n, m);
+    if (st != SCALPEL_OK) return st;
+    for (r = 0; r < rows; r++) {
+        const float *row = w + (size_t)r * (size_t)cols;
+        for (c = 0; c < cols; c += m) {
+            int32_t nz = 0;
+            for (j = c; j < cols && j < c + m; j++) nz += row[j] != 0.0f;
+            count += nz > n;
+        }
+    }
+    *groups = count;
+    return SCALPEL_OK;
+}
+
+SCALPEL_API scalpel_status scalpel_nm_from_dense_size(int32_t rows, int32_t cols, int32_t n, int32_t m,
+                                                      size_t *bytes)
+{
+    int32_t groups, stride;
+    size_t slots, off;
+    scalpel_status st;
+    if (bytes == NULL) return SCALPEL_ERR_NULL;
+    *bytes = 0;
+    st = scalpel__nm_shape(rows, cols, n, m, &groups, &stride, &slots);
+    if (st != SCALPEL_OK) return st;
+    return scalpel__nm_layout(rows, stride, slots, &off, bytes);
+}
+
+/* Fills an out struct's fields for the shape and points its arrays into mem (zeroed). */
+static scalpel_status scalpel__nm_carve(int32_t rows, int32_t cols, int32_t n, int32_t m, void *mem,
+                                        size_t mem_size, scalpel_nm *out)
+{
+    int32_t groups, stride;
+    size_t slots, off, total;
+    scalpel_status st = scalpel__nm_shape(rows, cols, n, m, &groups, &stride, &slots);
+    if (st != SCALPEL_OK) return st;
+    st = scalpel__nm_layout(rows, stride, slots, &off, &total);
+    if (st != SCALPEL_OK) return st;
+    if (mem == NULL) return SCALPEL_ERR_NULL;
+    if ((uintptr_t)mem % 4 != 0) return SCALPEL_ERR_ALIGNMENT;
+    if (mem_size < total) return SCALPEL_ERR_BUFFER_TOO_SMALL;
+    memset(mem, 0, total);
+    out->rows = rows;
+    out->cols = cols;
+    out->n = n;
+    out->m = m;
+    out->groups = groups;
+    out->index_bits = scalpel__nm_bits(m);
+    out->meta_stride = stride;
+    out->values = (float *)mem;
+    out->meta = (uint8_t *)mem + off;
+    return SCALPEL_OK;
+}
+
+SCALPEL_API scalpel_status scalpel_nm_from_dense_into(const float *w, int32_t rows, int32_t cols,
+                                                      int32_t n, int32_t m, void *mem, size_t mem_size,
+                                                      scalpel_nm *out)
+{
+    int32_t r, g, s, j;
+    scalpel_status st;
+    if (out == NULL) return SCALPEL_ERR_NULL;
+    memset(out, 0, sizeof(*out));
+    st = scalpel__nm_dense_args(w, rows, cols, n, m);
+    if (st != SCALPEL_OK) return st;
+    st = scalpel__nm_carve(rows, cols, n, m, mem, mem_size, out);
+    if (st != SCALPEL_OK) { memset(out, 0, sizeof(*out)); return st; }
+    for (r = 0; r < rows; r++) {
+        const float *row = w + (size_t)r * (size_t)cols;
+        for (g = 0; g < out->groups; g++) {
+            /* keep[j]: position j is among the N largest magnitudes of the group; a position
+             * past cols counts as 0 and loses ties to every real one (it comes later) */
+            uint8_t keep[SCALPEL_NM_MAX_M];
+            int32_t c0 = g * m, k = g * n;
+            memset(keep, 0, sizeof(keep));
+            for (s = 0; s < n; s++) {
+                int32_t best = -1;
+                float bm = -1.0f;
+                for (j = 0; j < m; j++) {
+                    float a = c0 + j < cols ? row[c0 + j] : 0.0f;
+                    a = a < 0.0f ? -a : a;
+                    if (!keep[j] && a > bm) { bm = a; best = j; }
+                }
+                keep[best] = 1;
+            }
+            for (j = 0; j < m; j++) {
+                if (!keep[j]) continue;
+                out->values[(size_t)r * (size_t)out->groups * (size_t)n + (size_t)k] =
+                    c0 + j < cols ? row[c0 + j] : 0.0f;
+                scalpel__nm_set_position(out, r, k, j);
+                k++;
+            }
+        }
+    }
+    return SCALPEL_OK;
+}
+
+SCALPEL_API scalpel_status scalpel_nm_to_dense(const scalpel_nm *w, float *dense)
+{
+    int32_t r, k, slots;
+    scalpel_status st = scalpel_nm_validate(w);
+    if (st != SCALPEL_OK) return st;
+    if ((uint64_t)w->rows * (uint64_t)w->cols > (uint64_t)SIZE_MAX / sizeof(float)) return SCALPEL_ERR_OVERFLOW;
+    if (dense == NULL && (int64_t)w->rows * w->cols > 0) return SCALPEL_ERR_NULL;
+    if ((int64_t)w->rows * w->cols > 0) memset(dense, 0, (size_t)w->rows * (size_t)w->cols * sizeof(float));
+    slots = w->groups * w->n;
+    for (r = 0; r < w->rows; r++)
+        for (k = 0; k < slots; k++) {
+            int32_t c = (k / w->n) * w->m + scalpel_nm_position(w, r, k);
+            if (c < w->cols) dense[(size_t)r * (size_t)w->cols + (size_t)c] = w->values[(size_t)r * (size_t)slots + (size_t)k];
+        }
+    return SCALPEL_OK;
+}
+
+SCALPEL_API void scalpel_nm_free(scalpel_nm *w)
+{
+    if (w == NULL) return;
+#ifndef SCALPEL_NO_MALLOC
+    if (w->block != NULL) SCALPEL_FREE(w->alloc_ctx, w->block);
+#endif
+    memset(w, 0, sizeof(*w));
+}
+
+static size_t scalpel__nm_serialized_size(int32_t rows, int32_t meta_stride, size_t slots)
+{
+    uint64_t total = SCALPEL_NM_HEADER_BYTES;
+    total += ((uint64_t)rows * (uint64_t)meta_stride + 3u) / 4u * 4u;
+    total += (uint64_t)slots * 4u + 4u;
+    if (total > (uint64_t)SIZE_MAX) return 0;
+    return (size_t)total;
+}
+
+SCALPEL_API size_t scalpel_nm_serialized_size(const scalpel_nm *w)
+{
+    if (scalpel_nm_validate(w) != SCALPEL_OK) return 0;
+    return scalpel__nm_serialized_size(w->rows, w->meta_stride,
+                                       (size_t)w->rows * (size_t)w->groups * (size_t)w->n);
+}
+
+SCALPEL_API scalpel_status scalpel_nm_serialize(const scalpel_nm *w, void *buf, size_t capacity,
+                                                size_t *written)
+{
+    unsigned char *p = (unsigned char *)buf, *q;
+    size_t total, i, slots, mbytes;
+    scalpel_status st;
+    if (written == NULL) return SCALPEL_ERR_NULL;
+    *written = 0;
+    st = scalpel_nm_validate(w);
+    if (st != SCALPEL_OK) return st;
+    if (buf == NULL) return SCALPEL_ERR_NULL;
+    total = scalpel_nm_serialized_size(w);
+    if (total == 0) return SCALPEL_ERR_OVERFLOW;
+    if (capacity < total) return SCALPEL_ERR_BUFFER_TOO_SMALL;
+    memset(p, 0, total);
+    memcpy(p, SCALPEL_NM_MAGIC, 4);
+    scalpel__put_u16(p + 4, SCALPEL_NM_FORMAT_VERSION);
+    scalpel__put_u16(p + 6, SCALPEL_NM_HEADER_BYTES);
+    scalpel__put_u32(p + 8, (uint32_t)SCALPEL_DTYPE_F32);
+    scalpel__put_u32(p + 12, (uint32_t)w->n);
+    scalpel__put_u32(p + 16, (uint32_t)w->m);
+    scalpel__put_u32(p + 20, (uint32_t)w->rows);
+    scalpel__put_u32(p + 24, (uint32_t)w->cols);
+    scalpel__put_u64(p + 32, (uint64_t)total);
+    q = p + SCALPEL_NM_HEADER_BYTES;
+    mbytes = (size_t)w->rows * (size_t)w->meta_stride;
+    if (mbytes > 0) memcpy(q, w->meta, mbytes);
+    q += scalpel__round_up(mbytes, 4);
+    slots = (size_t)w->rows * (size_t)w->groups * (size_t)w->n;
+    for (i = 0; i < slots; i++, q += 4) {
+        uint32_t bits;
+        memcpy(&bits, w->values + i, 4);
+        scalpel__put_u32(q, bits);
+    }
+    scalpel__put_u32(p + total - 4, scalpel_crc32(0, p, total - 4));
+    *written = total;
+    return SCALPEL_OK;
+}
+
+typedef struct scalpel__nm_header {
+    int32_t rows, cols, n, m, groups, stride;
+    size_t slots, total, off_meta, block;
+} scalpel__nm_header;
+
+static scalpel_status scalpel__nm_read_header(const void *data, size_t size, scalpel__nm_header *h)
+{
+    const unsigned char *p = (const unsigned char *)data;
+    uint32_t dtype, n, m, rows, cols;
+    size_t expect;
+    scalpel_status st;
+    if (data == NULL) return SCALPEL_ERR_NULL;
+    if (size < 4) return SCALPEL_ERR_TRUNCATED;
+    if (memcmp(p, SCALPEL_NM_MAGIC, 4) != 0) return SCALPEL_ERR_MAGIC;
+    if (size < SCALPEL_NM_HEADER_BYTES + 4) return SCALPEL_ERR_TRUNCATED;
+    if (scalpel__get_u16(p + 4) != SCALPEL_NM_FORMAT_VERSION) return SCALPEL_ERR_VERSION;
+    if (scalpel__get_u16(p + 6) != SCALPEL_NM_HEADER_BYTES) return SCALPEL_ERR_CORRUPT;
+    dtype = scalpel__get_u32(p + 8);
+    n = scalpel__get_u32(p + 12);
+    m = scalpel__get_u32(p + 16);
+    rows = scalpel__get_u32(p + 20);
+    cols = scalpel__get_u32(p + 24);
+    if (scalpel__get_u32(p + 28) != 0 || scalpel__get_u64(p + 40) != 0) return SCALPEL_ERR_CORRUPT;
+    if (dtype > (uint32_t)SCALPEL_DTYPE_Q7) return SCALPEL_ERR_DTYPE;
+    if (dtype != (uint32_t)SCALPEL_DTYPE_F32) return SCALPEL_ERR_UNSUPPORTED;
+    if (n > 16u || m > 16u || rows > (uint32_t)INT32_MAX || cols > (uint32_t)INT32_MAX)
+        return SCALPEL_ERR_CORRUPT;
+    st = scalpel__nm_shape((int32_t)rows, (int32_t)cols, (int32_t)n, (int32_t)m, &h->groups,
+                           &h->stride, &h->slots);
+    if (st != SCALPEL_OK) return st == SCALPEL_ERR_ARGUMENT ? SCALPEL_ERR_CORRUPT : st;
+    expect = scalpel__nm_serialized_size((int32_t)rows, h->stride, h->slots);
+    if (expect == 0) return SCALPEL_ERR_OVERFLOW;
+    if (scalpel__get_u64(p + 32) != (uint64_t)expect) return SCALPEL_ERR_CORRUPT;
+    if (size < expect) return SCALPEL_ERR_TRUNCATED;
+    if (size > expect) return SCALPEL_ERR_CORRUPT;
+    if (scalpel_crc32(0, p, expect - 4) != scalpel__get_u32(p + expect - 4)) return SCALPEL_ERR_CHECKSUM;
+    h->rows = (int32_t)rows;
+    h->cols = (int32_t)cols;
+    h->n = (int32_t)n;
+    h->m = (int32_t)m;
+    h->total = expect;
+    return scalpel__nm_layout(h->rows, h->stride, h->slots, &h->off_meta, &h->block);
+}
+
+SCALPEL_API scalpel_status scalpel_nm_deserialize_size(const void *data, size_t size, size_t *bytes)
+{
+    scalpel__nm_header h;
+    scalpel_status st;
+    if (bytes == NULL) return SCALPEL_ERR_NULL;
+    *bytes = 0;
+    st = scalpel__nm_read_header(data, size, &h);
+    if (st == SCALPEL_OK) *bytes = h.block;
+    return st;
+}
+
+SCALPEL_API scalpel_status scalpel_nm_deserialize_into(const void *data, size_t size, void *mem,
+                                                       size_t mem_size, scalpel_nm *out)
+{
+    scalpel__nm_header h;
+    const unsigned char *q;
+    size_t i, mbytes;
+    scalpel_status st;
+    if (out == NULL) return SCALPEL_ERR_NULL;
+    memset(out, 0, sizeof(*out));
+    st = scalpel__nm_read_header(data, size, &h);
+    if (st != SCALPEL_OK) return st;
+    st = scalpel__nm_carve(h.rows, h.cols, h.n, h.m, mem, mem_size, out);
+    if (st != SCALPEL_OK) { memset(out, 0, sizeof(*out)); return st; }
+    q = (const unsigned char *)data + SCALPEL_NM_HEADER_BYTES;
+    mbytes = (size_t)h.rows * (size_t)h.stride;
+    if (mbytes > 0) memcpy(out->meta, q, mbytes);
+    for (i = mbytes; i % 4 != 0; i++)
+        if (q[i] != 0) { memset(out, 0, sizeof(*out)); return SCALPEL_ERR_CORRUPT; }
+    q += scalpel__round_up(mbytes, 4);
+    for (i = 0; i < h.slots; i++, q += 4) {
+        uint32_t bits = scalpel__get_u32(q);
+        memcpy(out->values + i, &bits, 4);
+    }
+    st = scalpel_nm_validate(out);
+    if (st != SCALPEL_OK) memset(out, 0, sizeof(*out));
+    return st;
+}
+
+
+/* ---- the exact hybrid ------------------------------------------------------------------------ */
+
+SCALPEL_API scalpel_status scalpel_hybrid_validate(const scalpel_hybrid *w)
+{
+    const scalpel_gcsr *G, *R;
+    int32_t r;
+    scalpel_status st;
+    if (w == NULL) return SCALPEL_ERR_NULL;
+    G = &w->grouped;
+    R = &w->residual;
+    if ((st = scalpel_gcsr_validate(G)) != SCALPEL_OK) return st;
+    if ((st = scalpel_gcsr_validate(R)) != SCALPEL_OK) return st;
+    if (G->group < 2 || R->group != 1) return SCALPEL_ERR_GROUP;
+    if (G->rows != R->rows || G->cols != R->cols) return SCALPEL_ERR_SHAPE;
+    /* no residual weight inside a stored group: both lists are sorted, so one merge per row */
+    for (r = 0; r < G->rows; r++) {
+        int32_t a = G->row_ptr[r], k;
+        for (k = R->row_ptr[r]; k < R->row_ptr[r + 1]; k++) {
+            uint32_t c = scalpel_gcsr_col(R, k);
+            while (a < G->row_ptr[r + 1] && scalpel_gcsr_col(G, a) + (uint32_t)G->group <= c) a++;
+            if (a < G->row_ptr[r + 1] && scalpel_gcsr_col(G, a) <= c) return SCALPEL_ERR_COL_INDEX;
+        }
+    }
+    return SCALPEL_OK;
+}
+
+SCALPEL_API size_t scalpel_hybrid_bytes(const scalpel_hybrid *w)
+{
+    if (w == NULL) return 0;
+    return scalpel_gcsr_bytes(&w->grouped) + scalpel_gcsr_bytes(&w->residual);
+}
+
+SCALPEL_API scalpel_status scalpel_hybrid_to_dense(const scalpel_hybrid *w, float *dense)
+{
+    const scalpel_gcsr *R;
+    int32_t r, k;
+    scalpel_status st = scalpel_hybrid_validate(w);
+    if (st != SCALPEL_OK) return st;
+    st = scalpel_gcsr_to_dense(&w->grouped, dense);
+    if (st != SCALPEL_OK) return st;
+    R = &w->residual;
+    for (r = 0; r < R->rows; r++)
+        for (k = R->row_ptr[r]; k < R->row_ptr[r + 1]; k++)
+            dense[(size_t)r * (size_t)R->cols + scalpel_gcsr_col(R, k)] = ((const float *)R->values)[k];
+    return SCALPEL_OK;
+}
+
+SCALPEL_API void scalpel_hybrid_free(scalpel_hybrid *w)
+{
+    if (w == NULL) return;
+    scalpel_gcsr_free(&w->grouped);
+    scalpel_gcsr_free(&w->residual);
+}
 #ifndef SCALPEL_NO_MALLOC
 /* Library-built matrices start their values on a cache line (64 bytes): a vector load of a
  * group then never straddles two lines. The block is over-allocated by the alignment. */
@@ -792,6 +1392,184 @@ SCALPEL_API scalpel_status scalpel_gcsr_deserialize_ctx(const void *data, size_t
 SCALPEL_API scalpel_status scalpel_gcsr_deserialize(const void *data, size_t size, scalpel_gcsr *out)
 {
     return scalpel_gcsr_deserialize_ctx(data, size, NULL, out);
+}
+
+SCALPEL_API scalpel_status scalpel_nm_from_dense_ctx(const float *w, int32_t rows, int32_t cols,
+                                                     int32_t n, int32_t m, void *alloc_ctx,
+                                                     scalpel_nm *out)
+{
+    size_t bytes = 0;
+    void *mem;
+    scalpel_status st;
+    if (out == NULL) return SCALPEL_ERR_NULL;
+    memset(out, 0, sizeof(*out));
+    st = scalpel__nm_dense_args(w, rows, cols, n, m);
+    if (st == SCALPEL_OK) st = scalpel_nm_from_dense_size(rows, cols, n, m, &bytes);
+    if (st != SCALPEL_OK) return st;
+    if (bytes > SIZE_MAX - SCALPEL__BLOCK_ALIGN) return SCALPEL_ERR_OVERFLOW;
+    mem = SCALPEL_MALLOC(alloc_ctx, bytes + SCALPEL__BLOCK_ALIGN);
+    if (mem == NULL) return SCALPEL_ERR_NO_MEMORY;
+    st = scalpel_nm_from_dense_into(w, rows, cols, n, m, scalpel__align_block(mem), bytes, out);
+    if (st != SCALPEL_OK) { SCALPEL_FREE(alloc_ctx, mem); return st; }
+    out->block = mem;
+    out->alloc_ctx = alloc_ctx;
+    return SCALPEL_OK;
+}
+
+SCALPEL_API scalpel_status scalpel_nm_from_dense(const float *w, int32_t rows, int32_t cols,
+                                                 int32_t n, int32_t m, scalpel_nm *out)
+{
+    return scalpel_nm_from_dense_ctx(w, rows, cols, n, m, NULL, out);
+}
+
+SCALPEL_API scalpel_status scalpel_nm_deserialize_ctx(const void *data, size_t size, void *alloc_ctx,
+                                                      scalpel_nm *out)
+{
+    size_t bytes = 0;
+    void *mem;
+    scalpel_status st;
+    if (out == NULL) return SCALPEL_ERR_NULL;
+    memset(out, 0, sizeof(*out));
+    st = scalpel_nm_deserialize_size(data, size, &bytes);
+    if (st != SCALPEL_OK) return st;
+    if (bytes > SIZE_MAX - SCALPEL__BLOCK_ALIGN) return SCALPEL_ERR_OVERFLOW;
+    mem = SCALPEL_MALLOC(alloc_ctx, bytes + SCALPEL__BLOCK_ALIGN);
+    if (mem == NULL) return SCALPEL_ERR_NO_MEMORY;
+    st = scalpel_nm_deserialize_into(data, size, scalpel__align_block(mem), bytes, out);
+    if (st != SCALPEL_OK) { SCALPEL_FREE(alloc_ctx, mem); return st; }
+    out->block = mem;
+    out->alloc_ctx = alloc_ctx;
+    return SCALPEL_OK;
+}
+
+SCALPEL_API scalpel_status scalpel_nm_deserialize(const void *data, size_t size, scalpel_nm *out)
+{
+    return scalpel_nm_deserialize_ctx(data, size, NULL, out);
+}
+
+/* The row threshold t (1 .. G+1) of the cost model in scalpel_hybrid's comment. cnt[j] = groups
+ * of this row holding exactly j nonzeros. */
+static int32_t scalpel__hybrid_threshold(const int64_t *cnt, int32_t group, float cg, float cn)
+{
+    int32_t t, j, best_t = group + 1;
+    double best = 0.0;
+    for (j = 1; j <= group; j++) best += (double)cn * (double)j * (double)cnt[j]; /* all CSR */
+    for (t = group; t >= 1; t--) {
+        double cost = 0.0;
+        for (j = 1; j <= group; j++)
+            cost += j >= t ? (double)cg * (double)cnt[j] : (double)cn * (double)j * (double)cnt[j];
+        if (cost < best) { best = cost; best_t = t; }
+    }
+    return best_t;
+}
+
+SCALPEL_API scalpel_status scalpel_hybrid_from_dense_ctx(const float *w, int32_t rows, int32_t cols,
+                                                         int32_t group, const scalpel_hybrid_costs *costs,
+                                                         void *alloc_ctx, scalpel_hybrid *out)
+{
+    int32_t r, c, j, kg = 0, kr = 0, gbits = cols <= 65536 ? 16 : 32;
+    int64_t ng = 0, nr = 0;
+    float cg = 1.5f, cn = 1.0f;
+    int32_t *thr = NULL;
+    size_t orp, oc, total;
+    void *mg = NULL, *mr = NULL;
+    scalpel_status st;
+    if (out == NULL) return SCALPEL_ERR_NULL;
+    memset(out, 0, sizeof(*out));
+    if (group < 2 || !scalpel__group_ok(group)) return SCALPEL_ERR_GROUP;
+    if (rows < 0 || cols < 0 || rows == INT32_MAX) return SCALPEL_ERR_SHAPE;
+    if ((uint64_t)rows * (uint64_t)cols > (uint64_t)SIZE_MAX / sizeof(float)) return SCALPEL_ERR_OVERFLOW;
+    if (w == NULL && (int64_t)rows * cols > 0) return SCALPEL_ERR_NULL;
+    if (costs != NULL) {
+        if (!(costs->group > 0.0f) || !(costs->nonzero > 0.0f) || costs->group > 1e30f || costs->nonzero > 1e30f)
+            return SCALPEL_ERR_ARGUMENT;
+        cg = costs->group;
+        cn = costs->nonzero;
+    }
+    thr = (int32_t *)SCALPEL_MALLOC(alloc_ctx, ((size_t)rows + 1) * sizeof(int32_t));
+    if (thr == NULL) return SCALPEL_ERR_NO_MEMORY;
+    /* pass 1: each row's threshold, and the sizes of both parts */
+    for (r = 0; r < rows; r++) {
+        const float *row = w + (size_t)r * (size_t)cols;
+        int64_t cnt[SCALPEL_GCSR_MAX_GROUP + 1];
+        memset(cnt, 0, sizeof(cnt));
+        for (c = 0; c < cols; c += group) {
+            int32_t nz = 0;
+            for (j = c; j < cols && j < c + group; j++) nz += row[j] != 0.0f;
+            cnt[nz]++;
+        }
+        thr[r] = scalpel__hybrid_threshold(cnt, group, cg, cn);
+        for (j = 1; j <= group; j++) {
+            if (j >= thr[r]) ng += cnt[j];
+            else nr += (int64_t)j * cnt[j];
+        }
+        if (ng * group > (int64_t)INT32_MAX || nr > (int64_t)INT32_MAX) { st = SCALPEL_ERR_OVERFLOW; goto fail; }
+    }
+    /* pass 2: both parts, each in its own block like scalpel_gcsr_from_dense's */
+    st = scalpel__gcsr_layout(rows, (int32_t)ng, group, gbits, SCALPEL_DTYPE_F32, &orp, &oc, &total);
+    if (st != SCALPEL_OK) goto fail;
+    mg = SCALPEL_MALLOC(alloc_ctx, total + SCALPEL__BLOCK_ALIGN);
+    if (mg == NULL) { st = SCALPEL_ERR_NO_MEMORY; goto fail; }
+    {
+        unsigned char *base = (unsigned char *)scalpel__align_block(mg);
+        scalpel_gcsr *G = &out->grouped;
+        G->rows = rows; G->cols = cols; G->group = group; G->index_bits = gbits;
+        G->dtype = SCALPEL_DTYPE_F32; G->nnz_groups = (int32_t)ng;
+        G->values = base; G->row_ptr = (int32_t *)(void *)(base + orp); G->col_idx = base + oc;
+        G->block = mg; G->alloc_ctx = alloc_ctx;
+    }
+    st = scalpel__gcsr_layout(rows, (int32_t)nr, 1, gbits, SCALPEL_DTYPE_F32, &orp, &oc, &total);
+    if (st != SCALPEL_OK) goto fail;
+    mr = SCALPEL_MALLOC(alloc_ctx, total + SCALPEL__BLOCK_ALIGN);
+    if (mr == NULL) { st = SCALPEL_ERR_NO_MEMORY; goto fail; }
+    {
+        unsigned char *base = (unsigned char *)scalpel__align_block(mr);
+        scalpel_gcsr *R = &out->residual;
+        R->rows = rows; R->cols = cols; R->group = 1; R->index_bits = gbits;
+        R->dtype = SCALPEL_DTYPE_F32; R->nnz_groups = (int32_t)nr;
+        R->values = base; R->row_ptr = (int32_t *)(void *)(base + orp); R->col_idx = base + oc;
+        R->block = mr; R->alloc_ctx = alloc_ctx;
+    }
+    out->grouped.row_ptr[0] = out->residual.row_ptr[0] = 0;
+    for (r = 0; r < rows; r++) {
+        const float *row = w + (size_t)r * (size_t)cols;
+        float *gv = (float *)out->grouped.values, *rv = (float *)out->residual.values;
+        for (c = 0; c < cols; c += group) {
+            int32_t nz = 0, end = cols - c < group ? cols : c + group;
+            for (j = c; j < end; j++) nz += row[j] != 0.0f;
+            if (nz == 0) continue;
+            if (nz >= thr[r]) {
+                for (j = 0; j < group; j++) gv[(size_t)kg * (size_t)group + (size_t)j] = c + j < cols ? row[c + j] : 0.0f;
+                if (gbits == 16) ((uint16_t *)out->grouped.col_idx)[kg] = (uint16_t)c;
+                else ((uint32_t *)out->grouped.col_idx)[kg] = (uint32_t)c;
+                kg++;
+            } else {
+                for (j = c; j < end; j++) {
+                    if (row[j] == 0.0f) continue;
+                    rv[kr] = row[j];
+                    if (gbits == 16) ((uint16_t *)out->residual.col_idx)[kr] = (uint16_t)j;
+                    else ((uint32_t *)out->residual.col_idx)[kr] = (uint32_t)j;
+                    kr++;
+                }
+            }
+        }
+        out->grouped.row_ptr[r + 1] = kg;
+        out->residual.row_ptr[r + 1] = kr;
+    }
+    SCALPEL_ASSERT(kg == ng && kr == nr);
+    SCALPEL_FREE(alloc_ctx, thr);
+    return SCALPEL_OK;
+fail:
+    SCALPEL_FREE(alloc_ctx, thr);
+    scalpel_hybrid_free(out);
+    return st;
+}
+
+SCALPEL_API scalpel_status scalpel_hybrid_from_dense(const float *w, int32_t rows, int32_t cols,
+                                                     int32_t group, const scalpel_hybrid_costs *costs,
+                                                     scalpel_hybrid *out)
+{
+    return scalpel_hybrid_from_dense_ctx(w, rows, cols, group, costs, NULL, out);
 }
 #endif /* SCALPEL_NO_MALLOC */
 

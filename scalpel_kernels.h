@@ -74,6 +74,25 @@ SCALPEL_API void scalpel_gcsr_spmv_f32_ref(const scalpel_gcsr *w, const float *x
 SCALPEL_API void scalpel_gcsr_spmm_f32(const scalpel_gcsr *w, const float *b, int32_t n, float *c);
 SCALPEL_API void scalpel_gcsr_spmm_f32_ref(const scalpel_gcsr *w, const float *b, int32_t n, float *c);
 
+/* y[rows] = W[rows x cols] . x[cols], W N:M (scalpel_nm) */
+SCALPEL_API void scalpel_nm_spmv_f32(const scalpel_nm *w, const float *x, float *y);
+SCALPEL_API void scalpel_nm_spmv_f32_ref(const scalpel_nm *w, const float *x, float *y);
+/* y[rows] += W[rows x cols] . x[cols], W N:M: the terms of a TASD series accumulate this way */
+SCALPEL_API void scalpel_nm_spmv_acc_f32(const scalpel_nm *w, const float *x, float *y);
+
+/* C[rows x n] = W[rows x cols] . B[cols x n], W N:M, B and C row-major */
+SCALPEL_API void scalpel_nm_spmm_f32(const scalpel_nm *w, const float *b, int32_t n, float *c);
+SCALPEL_API void scalpel_nm_spmm_f32_ref(const scalpel_nm *w, const float *b, int32_t n, float *c);
+/* C[rows x n] += W[rows x cols] . B[cols x n], W N:M */
+SCALPEL_API void scalpel_nm_spmm_acc_f32(const scalpel_nm *w, const float *b, int32_t n, float *c);
+
+/* y[rows] = (grouped + residual) . x[cols], W the exact hybrid (scalpel_hybrid) */
+SCALPEL_API void scalpel_hybrid_spmv_f32(const scalpel_hybrid *w, const float *x, float *y);
+SCALPEL_API void scalpel_hybrid_spmv_f32_ref(const scalpel_hybrid *w, const float *x, float *y);
+/* C[rows x n] = (grouped + residual) . B[cols x n] */
+SCALPEL_API void scalpel_hybrid_spmm_f32(const scalpel_hybrid *w, const float *b, int32_t n, float *c);
+SCALPEL_API void scalpel_hybrid_spmm_f32_ref(const scalpel_hybrid *w, const float *b, int32_t n, float *c);
+
 /* The code path compiled in: "x86-avx512", "x86-avx2", "x86-sse2", "arm-neon", "arm-mve",
  * "scalar". */
 SCALPEL_API const char *scalpel_kernels_backend(void);
@@ -665,7 +684,8 @@ SCALPEL__SPMV_GROUPED(16, scalpel__v16)
  * groups in eight vector registers; group lanes past `cols` are skipped so B[cols] is never
  * read. */
 #define SCALPEL__SPMM_STRIP 8
-static void scalpel__spmm_strip(const scalpel_gcsr *m, const float *b, int32_t n, float *c, int32_t j0, int32_t nc)
+static void scalpel__spmm_strip(const scalpel_gcsr *m, const float *b, int32_t n, float *c, int32_t j0, int32_t nc,
+                                int acc_c)
 {
     const int32_t V = SCALPEL__VW, G = m->group, S = SCALPEL__SPMM_STRIP;
     const float *v = (const float *)m->values;
@@ -674,6 +694,8 @@ static void scalpel__spmm_strip(const scalpel_gcsr *m, const float *b, int32_t n
         scalpel__vec acc[SCALPEL__SPMM_STRIP];
         float *cr = c + (size_t)r * (size_t)n + (size_t)j0;
         for (t = 0; t < S; t++) acc[t] = SCALPEL__V(zero)();
+        if (acc_c) /* C += W . B: start from C's strip */
+            for (t = 0; t < nv; t++) acc[t] = t + 1 < nv || last == V ? SCALPEL__V(load)(cr + t * V) : SCALPEL__V(loadn)(cr + t * V, last);
         for (k = m->row_ptr[r]; k < m->row_ptr[r + 1]; k++) {
             int32_t col = (int32_t)scalpel_gcsr_col(m, k), ng = m->cols - col < G ? m->cols - col : G;
             const float *vk = v + (size_t)k * (size_t)G;
@@ -697,7 +719,15 @@ SCALPEL_API void scalpel_gcsr_spmm_f32(const scalpel_gcsr *w, const float *b, in
 {
     const int32_t S = SCALPEL__SPMM_STRIP * SCALPEL__VW;
     int32_t j0;
-    for (j0 = 0; j0 < n; j0 += S) scalpel__spmm_strip(w, b, n, c, j0, n - j0 < S ? n - j0 : S);
+    for (j0 = 0; j0 < n; j0 += S) scalpel__spmm_strip(w, b, n, c, j0, n - j0 < S ? n - j0 : S, 0);
+}
+
+/* C[rows x n] += W . B[cols x n] */
+static void scalpel__gcsr_spmm_acc(const scalpel_gcsr *w, const float *b, int32_t n, float *c)
+{
+    const int32_t S = SCALPEL__SPMM_STRIP * SCALPEL__VW;
+    int32_t j0;
+    for (j0 = 0; j0 < n; j0 += S) scalpel__spmm_strip(w, b, n, c, j0, n - j0 < S ? n - j0 : S, 1);
 }
 
 #if defined(SCALPEL__SIMDE) && defined(__AVX2__)
@@ -705,7 +735,7 @@ SCALPEL_API void scalpel_gcsr_spmm_f32(const scalpel_gcsr *w, const float *b, in
  * widened to 32 bits, x gathered at them (every index is < cols, so no lane reads past x),
  * two accumulators. The traditional baseline deserves the best kernel we can give it. */
 #define SCALPEL__SPMV_CSR_GATHER(IT, WIDEN)                                                          \
-    static void scalpel__spmv_csr_##IT(const scalpel_gcsr *m, const float *x, float *y)             \
+    static void scalpel__spmv_csr_##IT(const scalpel_gcsr *m, const float *x, float *y, int acc)    \
     {                                                                                               \
         const float *v = (const float *)m->values;                                                  \
         const IT *ci = (const IT *)m->col_idx;                                                      \
@@ -726,7 +756,7 @@ SCALPEL_API void scalpel_gcsr_spmm_f32(const scalpel_gcsr *w, const float *b, in
                 k += 8;                                                                             \
             }                                                                                       \
             for (; k < end; k++) s += v[k] * x[ci[k]];                                              \
-            y[r] = scalpel__v8_hsum(simde_mm256_add_ps(a0, a1)) + s;                                \
+            y[r] = (acc ? y[r] : 0.0f) + (scalpel__v8_hsum(simde_mm256_add_ps(a0, a1)) + s);        \
         }                                                                                           \
     }
 #define SCALPEL__WIDEN16(p) simde_mm256_cvtepu16_epi32(simde_mm_loadu_si128((const simde__m128i *)(const void *)(p)))
@@ -746,7 +776,7 @@ SCALPEL__SPMV_CSR_GATHER(uint32_t, SCALPEL__WIDEN32)
  * Used for G = 1 (plain CSR) and 2 on every backend, and for every G where no vector backend
  * exists. */
 #define SCALPEL__SPMV_SCALAR_IDX(G, IT)                                                              \
-    static void scalpel__spmv_s##G##_##IT(const scalpel_gcsr *m, const float *x, float *y)         \
+    static void scalpel__spmv_s##G##_##IT(const scalpel_gcsr *m, const float *x, float *y, int acc) \
     {                                                                                               \
         const float *v = (const float *)m->values;                                                  \
         const IT *ci = (const IT *)m->col_idx;                                                      \
@@ -774,16 +804,16 @@ SCALPEL__SPMV_CSR_GATHER(uint32_t, SCALPEL__WIDEN32)
                 int32_t c = (int32_t)ci[k];                                                         \
                 for (j = 0; j < G && c + j < m->cols; j++) s0 += v[(size_t)k * G + (size_t)j] * x[c + j]; \
             }                                                                                       \
-            y[r] = (s0 + s1) + (s2 + s3);                                                           \
+            y[r] = (acc ? y[r] : 0.0f) + ((s0 + s1) + (s2 + s3));                                   \
         }                                                                                           \
     }
 #define SCALPEL__SPMV_SCALAR(G)                                                                      \
     SCALPEL__SPMV_SCALAR_IDX(G, uint16_t)                                                           \
     SCALPEL__SPMV_SCALAR_IDX(G, uint32_t)                                                           \
-    static void scalpel__spmv_s##G(const scalpel_gcsr *m, const float *x, float *y)                 \
+    static void scalpel__spmv_s##G(const scalpel_gcsr *m, const float *x, float *y, int acc)        \
     {                                                                                               \
-        if (m->index_bits == 16) scalpel__spmv_s##G##_uint16_t(m, x, y);                            \
-        else scalpel__spmv_s##G##_uint32_t(m, x, y);                                                \
+        if (m->index_bits == 16) scalpel__spmv_s##G##_uint16_t(m, x, y, acc);                       \
+        else scalpel__spmv_s##G##_uint32_t(m, x, y, acc);                                           \
     }
 
 #if !defined(SCALPEL__CSR_GATHER)
@@ -802,21 +832,21 @@ SCALPEL_API void scalpel_gcsr_spmv_f32(const scalpel_gcsr *w, const float *x, fl
     switch (w->group) {
 #if defined(SCALPEL__CSR_GATHER)
     case 1:
-        if (w->index_bits == 16) scalpel__spmv_csr_uint16_t(w, x, y);
-        else scalpel__spmv_csr_uint32_t(w, x, y);
+        if (w->index_bits == 16) scalpel__spmv_csr_uint16_t(w, x, y, 0);
+        else scalpel__spmv_csr_uint32_t(w, x, y, 0);
         return;
 #else
-    case 1: scalpel__spmv_s1(w, x, y); return;
+    case 1: scalpel__spmv_s1(w, x, y, 0); return;
 #endif
-    case 2: scalpel__spmv_s2(w, x, y); return;
+    case 2: scalpel__spmv_s2(w, x, y, 0); return;
 #if defined(SCALPEL__VEC)
     case 4: scalpel__spmv_g4(w, x, y); return;
     case 8: scalpel__spmv_g8(w, x, y); return;
     case 16: scalpel__spmv_g16(w, x, y); return;
 #else
-    case 4: scalpel__spmv_s4(w, x, y); return;
-    case 8: scalpel__spmv_s8(w, x, y); return;
-    case 16: scalpel__spmv_s16(w, x, y); return;
+    case 4: scalpel__spmv_s4(w, x, y, 0); return;
+    case 8: scalpel__spmv_s8(w, x, y, 0); return;
+    case 16: scalpel__spmv_s16(w, x, y, 0); return;
 #endif
     default: scalpel_gcsr_spmv_f32_ref(w, x, y); return; /* unreachable for a valid matrix */
     }
@@ -855,14 +885,14 @@ SCALPEL_API void scalpel_gemm_f32(const float *a, int32_t m, int32_t k, const fl
     }
 }
 
-/* C[rows x n] = W . B[cols x n]: row r of C accumulates w * B[col][:] per stored weight. */
-SCALPEL_API void scalpel_gcsr_spmm_f32(const scalpel_gcsr *w, const float *b, int32_t n, float *c)
+/* C[rows x n] (+)= W . B[cols x n]: row r of C accumulates w * B[col][:] per stored weight. */
+static void scalpel__gcsr_spmm_plain(const scalpel_gcsr *w, const float *b, int32_t n, float *c, int acc)
 {
     const float *v = (const float *)w->values;
     int32_t r, k, g, j, G = w->group;
     for (r = 0; r < w->rows; r++) {
         float *cr = c + (size_t)r * (size_t)n;
-        for (j = 0; j < n; j++) cr[j] = 0.0f;
+        if (!acc) for (j = 0; j < n; j++) cr[j] = 0.0f;
         for (k = w->row_ptr[r]; k < w->row_ptr[r + 1]; k++) {
             int32_t col = (int32_t)scalpel_gcsr_col(w, k);
             for (g = 0; g < G && col + g < w->cols; g++) {
@@ -872,7 +902,242 @@ SCALPEL_API void scalpel_gcsr_spmm_f32(const scalpel_gcsr *w, const float *b, in
         }
     }
 }
+SCALPEL_API void scalpel_gcsr_spmm_f32(const scalpel_gcsr *w, const float *b, int32_t n, float *c)
+{
+    scalpel__gcsr_spmm_plain(w, b, n, c, 0);
+}
+static void scalpel__gcsr_spmm_acc(const scalpel_gcsr *w, const float *b, int32_t n, float *c)
+{
+    scalpel__gcsr_spmm_plain(w, b, n, c, 1);
+}
 #endif /* !SCALPEL__VEC */
+
+/* ---- N:M structured sparsity and the exact hybrid ------------------------------------------
+ * Every N:M kernel walks a row's groups * N slots; slot k sits in group k / N at the position
+ * its metadata gives. Only the last group of a row can reach past `cols`; its slots are
+ * bounds-checked one by one, the full groups before it are not. */
+
+/* Sum over the slots [k0, k1) of row r that lie in full groups, plain C, four partial sums. */
+static float scalpel__nm_row_plain(const scalpel_nm *w, int32_t r, const float *vr, const float *x,
+                                   int32_t k0, int32_t k1)
+{
+    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+    const int32_t n = w->n, m = w->m;
+    int32_t k = k0;
+    for (; k + 4 <= k1; k += 4) {
+        s0 += vr[k] * x[(k / n) * m + scalpel_nm_position(w, r, k)];
+        s1 += vr[k + 1] * x[((k + 1) / n) * m + scalpel_nm_position(w, r, k + 1)];
+        s2 += vr[k + 2] * x[((k + 2) / n) * m + scalpel_nm_position(w, r, k + 2)];
+        s3 += vr[k + 3] * x[((k + 3) / n) * m + scalpel_nm_position(w, r, k + 3)];
+    }
+    for (; k < k1; k++) s0 += vr[k] * x[(k / n) * m + scalpel_nm_position(w, r, k)];
+    return (s0 + s1) + (s2 + s3);
+}
+
+/* The last group's slots of row r when it reaches past cols (0 when it does not). */
+static float scalpel__nm_row_tail(const scalpel_nm *w, int32_t r, const float *vr, const float *x,
+                                  int32_t k_full)
+{
+    float s = 0.0f;
+    int32_t k, slots = w->groups * w->n;
+    for (k = k_full; k < slots; k++) {
+        int32_t c = (k / w->n) * w->m + scalpel_nm_position(w, r, k);
+        if (c < w->cols) s += vr[k] * x[c];
+    }
+    return s;
+}
+
+#if defined(SCALPEL__CSR_GATHER)
+/* Eight slots per step with AVX2 gathers, for N dividing 8: the eight slots then always cover
+ * 8 / N whole groups, so their group offsets are one constant vector, and their positions are
+ * the next 8 * index_bits bits of metadata (a whole number of bytes), spread over the lanes with
+ * one variable shift. */
+static float scalpel__nm_row_gather(const scalpel_nm *w, int32_t r, const float *vr, const float *x,
+                                    int32_t k_full)
+{
+    const int32_t n = w->n, m = w->m, b = w->index_bits, step_cols = (8 / n) * m;
+    const uint8_t *meta = w->meta + (size_t)r * (size_t)w->meta_stride;
+    const simde__m256i shifts = simde_mm256_setr_epi32(0, b, 2 * b, 3 * b, 4 * b, 5 * b, 6 * b, 7 * b);
+    const simde__m256i mask = simde_mm256_set1_epi32((1 << b) - 1);
+    const simde__m256i offs = simde_mm256_setr_epi32(0, (1 / n) * m, (2 / n) * m, (3 / n) * m, (4 / n) * m,
+                                                     (5 / n) * m, (6 / n) * m, (7 / n) * m);
+    simde__m256 a0 = simde_mm256_setzero_ps(), a1 = a0;
+    int32_t k = 0, base = 0, half = 0;
+    for (; k + 8 <= k_full; k += 8, base += step_cols, half ^= 1) {
+        const uint8_t *mp = meta + (size_t)k * (size_t)b / 8u;
+        uint32_t bits = b == 1 ? mp[0] : b == 2 ? (uint32_t)mp[0] | (uint32_t)mp[1] << 8
+                      : (uint32_t)mp[0] | (uint32_t)mp[1] << 8 | (uint32_t)mp[2] << 16 | (uint32_t)mp[3] << 24;
+        simde__m256i pos = simde_mm256_and_si256(simde_mm256_srlv_epi32(simde_mm256_set1_epi32((int32_t)bits), shifts), mask);
+        simde__m256i idx = simde_mm256_add_epi32(simde_mm256_add_epi32(pos, offs), simde_mm256_set1_epi32(base));
+        simde__m256 v = simde_mm256_loadu_ps(vr + k), xv = simde_mm256_i32gather_ps(x, idx, 4);
+        if (half) a1 = simde_mm256_fmadd_ps(v, xv, a1); else a0 = simde_mm256_fmadd_ps(v, xv, a0);
+    }
+    return scalpel__v8_hsum(simde_mm256_add_ps(a0, a1)) + scalpel__nm_row_plain(w, r, vr, x, k, k_full);
+}
+#endif
+
+static void scalpel__nm_spmv(const scalpel_nm *w, const float *x, float *y, int acc)
+{
+    const int32_t slots = w->groups * w->n;
+    /* slots in groups that lie wholly inside cols */
+    const int32_t k_full = (w->cols / w->m) * w->n;
+    int32_t r;
+    for (r = 0; r < w->rows; r++) {
+        const float *vr = w->values + (size_t)r * (size_t)slots;
+        float s;
+#if defined(SCALPEL__CSR_GATHER)
+        if (8 % w->n == 0) s = scalpel__nm_row_gather(w, r, vr, x, k_full);
+        else
+#endif
+        s = scalpel__nm_row_plain(w, r, vr, x, 0, k_full);
+        if (k_full < slots) s += scalpel__nm_row_tail(w, r, vr, x, k_full);
+        y[r] = (acc ? y[r] : 0.0f) + s;
+    }
+}
+
+/* y[rows] = W . x[cols], W N:M */
+SCALPEL_API void scalpel_nm_spmv_f32(const scalpel_nm *w, const float *x, float *y) { scalpel__nm_spmv(w, x, y, 0); }
+/* y[rows] += W . x[cols], W N:M */
+SCALPEL_API void scalpel_nm_spmv_acc_f32(const scalpel_nm *w, const float *x, float *y) { scalpel__nm_spmv(w, x, y, 1); }
+
+/* y[rows] = W . x[cols], W N:M: the oracle, slot by slot */
+SCALPEL_API void scalpel_nm_spmv_f32_ref(const scalpel_nm *w, const float *x, float *y)
+{
+    int32_t r, k, slots = w->groups * w->n;
+    for (r = 0; r < w->rows; r++) {
+        float s = 0.0f;
+        for (k = 0; k < slots; k++) {
+            int32_t c = (k / w->n) * w->m + scalpel_nm_position(w, r, k);
+            if (c < w->cols) s += w->values[(size_t)r * (size_t)slots + (size_t)k] * x[c];
+        }
+        y[r] = s;
+    }
+}
+
+/* C[rows x n] = W . B[cols x n], W N:M: the oracle */
+SCALPEL_API void scalpel_nm_spmm_f32_ref(const scalpel_nm *w, const float *b, int32_t n, float *c)
+{
+    int32_t r, k, t, slots = w->groups * w->n;
+    for (r = 0; r < w->rows; r++)
+        for (t = 0; t < n; t++) {
+            float s = 0.0f;
+            for (k = 0; k < slots; k++) {
+                int32_t col = (k / w->n) * w->m + scalpel_nm_position(w, r, k);
+                if (col < w->cols)
+                    s += w->values[(size_t)r * (size_t)slots + (size_t)k] * b[(size_t)col * (size_t)n + (size_t)t];
+            }
+            c[(size_t)r * (size_t)n + (size_t)t] = s;
+        }
+}
+
+#if defined(SCALPEL__VEC)
+/* C (+)= W . B for one strip of up to 8V columns of B: the grouped spmm's scheme, one
+ * broadcast weight per slot times a row strip of B. Zero slots (padding of sparse groups) are
+ * skipped: they add nothing and cost a full strip of loads. */
+static void scalpel__nm_spmm_strip(const scalpel_nm *w, const float *b, int32_t n, float *c, int32_t j0,
+                                   int32_t nc, int acc_c)
+{
+    const int32_t V = SCALPEL__VW, S = SCALPEL__SPMM_STRIP, slots = w->groups * w->n;
+    int32_t r, k, t, nv = (nc + V - 1) / V, last = nc - (nv - 1) * V;
+    for (r = 0; r < w->rows; r++) {
+        scalpel__vec accv[SCALPEL__SPMM_STRIP];
+        const float *vr = w->values + (size_t)r * (size_t)slots;
+        float *cr = c + (size_t)r * (size_t)n + (size_t)j0;
+        for (t = 0; t < S; t++) accv[t] = SCALPEL__V(zero)();
+        if (acc_c)
+            for (t = 0; t < nv; t++) accv[t] = t + 1 < nv || last == V ? SCALPEL__V(load)(cr + t * V) : SCALPEL__V(loadn)(cr + t * V, last);
+        for (k = 0; k < slots; k++) {
+            int32_t col = (k / w->n) * w->m + scalpel_nm_position(w, r, k);
+            const float *bp = b + (size_t)col * (size_t)n + (size_t)j0;
+            scalpel__vec av;
+            if (vr[k] == 0.0f || col >= w->cols) continue;
+            av = SCALPEL__V(set1)(vr[k]);
+            if (nv == S && last == V) {
+                for (t = 0; t < S; t++) accv[t] = SCALPEL__V(fma)(accv[t], av, SCALPEL__V(load)(bp + t * V));
+            } else {
+                for (t = 0; t + 1 < nv; t++) accv[t] = SCALPEL__V(fma)(accv[t], av, SCALPEL__V(load)(bp + t * V));
+                accv[t] = SCALPEL__V(fma)(accv[t], av, last == V ? SCALPEL__V(load)(bp + t * V) : SCALPEL__V(loadn)(bp + t * V, last));
+            }
+        }
+        for (t = 0; t + 1 < nv; t++) SCALPEL__V(store)(cr + t * V, accv[t]);
+        if (last == V) SCALPEL__V(store)(cr + t * V, accv[t]); else SCALPEL__V(storen)(cr + t * V, accv[t], last);
+    }
+}
+
+static void scalpel__nm_spmm(const scalpel_nm *w, const float *b, int32_t n, float *c, int acc)
+{
+    const int32_t S = SCALPEL__SPMM_STRIP * SCALPEL__VW;
+    int32_t j0;
+    for (j0 = 0; j0 < n; j0 += S) scalpel__nm_spmm_strip(w, b, n, c, j0, n - j0 < S ? n - j0 : S, acc);
+}
+#else
+static void scalpel__nm_spmm(const scalpel_nm *w, const float *b, int32_t n, float *c, int acc)
+{
+    int32_t r, k, j, slots = w->groups * w->n;
+    for (r = 0; r < w->rows; r++) {
+        const float *vr = w->values + (size_t)r * (size_t)slots;
+        float *cr = c + (size_t)r * (size_t)n;
+        if (!acc) for (j = 0; j < n; j++) cr[j] = 0.0f;
+        for (k = 0; k < slots; k++) {
+            int32_t col = (k / w->n) * w->m + scalpel_nm_position(w, r, k);
+            const float wv = vr[k], *bp = b + (size_t)col * (size_t)n;
+            if (wv == 0.0f || col >= w->cols) continue;
+            for (j = 0; j < n; j++) cr[j] += wv * bp[j];
+        }
+    }
+}
+#endif
+
+/* C[rows x n] = W . B[cols x n], W N:M */
+SCALPEL_API void scalpel_nm_spmm_f32(const scalpel_nm *w, const float *b, int32_t n, float *c) { scalpel__nm_spmm(w, b, n, c, 0); }
+/* C[rows x n] += W . B[cols x n], W N:M */
+SCALPEL_API void scalpel_nm_spmm_acc_f32(const scalpel_nm *w, const float *b, int32_t n, float *c) { scalpel__nm_spmm(w, b, n, c, 1); }
+
+/* y[rows] = (G + R) . x[cols]: the grouped part writes y, the CSR residual adds to it. */
+SCALPEL_API void scalpel_hybrid_spmv_f32(const scalpel_hybrid *w, const float *x, float *y)
+{
+    const scalpel_gcsr *R = &w->residual;
+    scalpel_gcsr_spmv_f32(&w->grouped, x, y);
+    if (R->nnz_groups == 0) return;
+#if defined(SCALPEL__CSR_GATHER)
+    if (R->index_bits == 16) scalpel__spmv_csr_uint16_t(R, x, y, 1);
+    else scalpel__spmv_csr_uint32_t(R, x, y, 1);
+#else
+    scalpel__spmv_s1(R, x, y, 1);
+#endif
+}
+
+/* y[rows] = (G + R) . x[cols], the oracle */
+SCALPEL_API void scalpel_hybrid_spmv_f32_ref(const scalpel_hybrid *w, const float *x, float *y)
+{
+    const scalpel_gcsr *R = &w->residual;
+    const float *v = (const float *)R->values;
+    int32_t r, k;
+    scalpel_gcsr_spmv_f32_ref(&w->grouped, x, y);
+    for (r = 0; r < R->rows; r++)
+        for (k = R->row_ptr[r]; k < R->row_ptr[r + 1]; k++) y[r] += v[k] * x[scalpel_gcsr_col(R, k)];
+}
+
+/* C[rows x n] = (G + R) . B[cols x n] */
+SCALPEL_API void scalpel_hybrid_spmm_f32(const scalpel_hybrid *w, const float *b, int32_t n, float *c)
+{
+    scalpel_gcsr_spmm_f32(&w->grouped, b, n, c);
+    if (w->residual.nnz_groups > 0) scalpel__gcsr_spmm_acc(&w->residual, b, n, c);
+}
+
+/* C[rows x n] = (G + R) . B[cols x n], the oracle */
+SCALPEL_API void scalpel_hybrid_spmm_f32_ref(const scalpel_hybrid *w, const float *b, int32_t n, float *c)
+{
+    const scalpel_gcsr *R = &w->residual;
+    const float *v = (const float *)R->values;
+    int32_t r, k, t;
+    scalpel_gcsr_spmm_f32_ref(&w->grouped, b, n, c);
+    for (r = 0; r < R->rows; r++)
+        for (k = R->row_ptr[r]; k < R->row_ptr[r + 1]; k++)
+            for (t = 0; t < n; t++)
+                c[(size_t)r * (size_t)n + (size_t)t] += v[k] * b[(size_t)scalpel_gcsr_col(R, k) * (size_t)n + (size_t)t];
+}
+
 
 #ifdef __cplusplus
 }
