@@ -122,7 +122,9 @@ typedef enum scalpel_layer_kind {
 /* scalpel_storage: how a weighted layer keeps its weights. Written to model files. */
 typedef enum scalpel_storage {
     SCALPEL_STORAGE_DENSE = 0,  /* w: [rows x cols] row-major floats */
-    SCALPEL_STORAGE_GCSR = 1    /* sparse: grouped CSR with any G (G = 1 is plain CSR) */
+    SCALPEL_STORAGE_GCSR = 1,   /* sparse: grouped CSR with any G (G = 1 is plain CSR) */
+    SCALPEL_STORAGE_HYBRID = 2, /* sparse (grouped, G >= 2) + residual (CSR): the exact hybrid */
+    SCALPEL_STORAGE_TASD = 3    /* series: a sum of N:M terms (TASD), exact or approximate */
 } scalpel_storage;
 
 /* scalpel_layer: one layer of a scalpel_net. Filled by scalpel_net_add_* (or a model file, or
@@ -134,7 +136,9 @@ typedef enum scalpel_storage {
  * (a conv weight [out, in, k, k] flattened row-major: one row per filter, the im2col view).
  * Exactly one of `w` (dense) and `sparse` (grouped CSR, sparse.rows == rows, sparse.cols ==
  * cols) holds the weights, as `storage` says; `b` is the bias [rows], never NULL for a weighted
- * layer. Unweighted layers (maxpool, relu) have rows = cols = 0 and no arrays.
+ * layer. Two storages come from the no-retrain planner (">>decomposition") and live in memory
+ * only (model files, C export, the GPU and training refuse them with SCALPEL_ERR_UNSUPPORTED):
+ * HYBRID keeps W = sparse (grouped) + residual (CSR); TASD keeps W ~ the N:M terms of *series. Unweighted layers (maxpool, relu) have rows = cols = 0 and no arrays.
  * `block` is the memory this layer owns (NULL when it points into a view, an exported header
  * or your arrays); scalpel_net_free releases it. */
 typedef struct scalpel_layer {
@@ -148,6 +152,8 @@ typedef struct scalpel_layer {
     scalpel_gcsr sparse;          /* the weights when storage is GCSR, else zeroed */
     const float *b;               /* bias [rows] */
     void *block;                  /* owned memory behind w and b, or NULL */
+    scalpel_gcsr residual;        /* the CSR residual when storage is HYBRID, else zeroed */
+    scalpel_tasd *series;         /* the N:M series when storage is TASD, else NULL */
 } scalpel_layer;
 
 /* scalpel_net: a feed-forward network, caller-allocated (on the stack, static, or inside your
@@ -219,6 +225,9 @@ SCALPEL_API size_t scalpel_net_weight_bytes(const scalpel_net *net);
 /* Multiply-accumulates per sample actually executed by layer i (stored weights x positions):
  * a sparse layer counts its stored groups' values, not the dense count. */
 SCALPEL_API int64_t scalpel_layer_macs(const scalpel_layer *layer);
+/* 1 when some layer of net is stored HYBRID or TASD (in-memory storages that model files, C
+ * export, the GPU, training and the Scalpel planner do not take), else 0. */
+SCALPEL_API int scalpel_net_has_decomposed(const scalpel_net *net);
 /* "fc", "conv2d", "maxpool", "relu" or "?" */
 SCALPEL_API const char *scalpel_layer_kind_name(int32_t kind);
 
@@ -725,6 +734,8 @@ SCALPEL__PRIV void scalpel__layer_dense_weights(const scalpel_layer *layer, floa
     size_t n = (size_t)layer->rows * (size_t)layer->cols;
     if (layer->storage == SCALPEL_STORAGE_DENSE) {
         if (n) memcpy(w, layer->w, n * sizeof(float));
+    } else if (layer->storage == SCALPEL_STORAGE_TASD) {
+        (void)scalpel_tasd_to_dense(layer->series, w);
     } else {
         const scalpel_gcsr *m = &layer->sparse;
         const float *v = (const float *)m->values;
@@ -736,6 +747,12 @@ SCALPEL__PRIV void scalpel__layer_dense_weights(const scalpel_layer *layer, floa
                 for (j = 0; j < G && c0 + j < m->cols; j++)
                     w[(size_t)r * (size_t)m->cols + (size_t)(c0 + j)] = v[(size_t)k * (size_t)G + (size_t)j];
             }
+        if (layer->storage == SCALPEL_STORAGE_HYBRID) {
+            const scalpel_gcsr *R = &layer->residual;
+            for (r = 0; r < R->rows; r++)
+                for (k = R->row_ptr[r]; k < R->row_ptr[r + 1]; k++)
+                    w[(size_t)r * (size_t)R->cols + scalpel_gcsr_col(R, k)] = ((const float *)R->values)[k];
+        }
     }
 }
 
@@ -758,10 +775,17 @@ SCALPEL__PRIV void scalpel__layer_release(scalpel_net *net, scalpel_layer *layer
 {
     if (layer->block) SCALPEL_FREE(net->alloc_ctx, layer->block);
     if (layer->sparse.block) scalpel_gcsr_free(&layer->sparse);
+    if (layer->residual.block) scalpel_gcsr_free(&layer->residual);
+    if (layer->series) {
+        scalpel_tasd_free(layer->series);
+        SCALPEL_FREE(net->alloc_ctx, layer->series);
+    }
     layer->block = NULL;
     layer->w = NULL;
     layer->b = NULL;
+    layer->series = NULL;
     memset(&layer->sparse, 0, sizeof(layer->sparse));
+    memset(&layer->residual, 0, sizeof(layer->residual));
     layer->storage = SCALPEL_STORAGE_DENSE;
 }
 
@@ -984,6 +1008,39 @@ static void scalpel__bias_relu(float *out, const float *b, int32_t rows, size_t 
     }
 }
 
+/* y[rows] = W . x[cols] and C[rows x n] = W . B[cols x n] with the layer's weights, whatever
+ * their storage. */
+static void scalpel__layer_mv(const scalpel_layer *L, const float *x, float *y)
+{
+    switch (L->storage) {
+    case SCALPEL_STORAGE_DENSE: scalpel_gemv_f32(L->w, L->rows, L->cols, x, y); return;
+    case SCALPEL_STORAGE_HYBRID: {
+        scalpel_hybrid h;
+        h.grouped = L->sparse;
+        h.residual = L->residual;
+        scalpel_hybrid_spmv_f32(&h, x, y);
+        return;
+    }
+    case SCALPEL_STORAGE_TASD: scalpel_tasd_spmv_f32(L->series, x, y); return;
+    default: scalpel_gcsr_spmv_f32(&L->sparse, x, y); return;
+    }
+}
+static void scalpel__layer_mm(const scalpel_layer *L, const float *b, int32_t n, float *c)
+{
+    switch (L->storage) {
+    case SCALPEL_STORAGE_DENSE: scalpel_gemm_f32(L->w, L->rows, L->cols, b, n, c); return;
+    case SCALPEL_STORAGE_HYBRID: {
+        scalpel_hybrid h;
+        h.grouped = L->sparse;
+        h.residual = L->residual;
+        scalpel_hybrid_spmm_f32(&h, b, n, c);
+        return;
+    }
+    case SCALPEL_STORAGE_TASD: scalpel_tasd_spmm_f32(L->series, b, n, c); return;
+    default: scalpel_gcsr_spmm_f32(&L->sparse, b, n, c); return;
+    }
+}
+
 /* One sample through a convolution: im2col, then W . col (dense GEMM or grouped sparse
  * matrix-matrix), which lands directly in CHW order, then the bias per output channel (and the
  * next layer's ReLU when `relu`). A 1x1 convolution with stride 1 and no padding needs no
@@ -996,8 +1053,7 @@ static void scalpel__conv_forward(const scalpel_layer *L, const float *in, float
         scalpel_im2col_f32(in, L->in_c, L->in_h, L->in_w, L->kernel, L->stride, L->pad, col);
         B = col;
     }
-    if (L->storage == SCALPEL_STORAGE_DENSE) scalpel_gemm_f32(L->w, L->rows, L->cols, B, positions, out);
-    else scalpel_gcsr_spmm_f32(&L->sparse, B, positions, out);
+    scalpel__layer_mm(L, B, positions, out);
     scalpel__bias_relu(out, L->b, L->rows, (size_t)positions, relu);
 }
 
@@ -1010,16 +1066,14 @@ static void scalpel__fc_forward(const scalpel_layer *L, const float *in, int32_t
 {
     int32_t rows = L->rows, cols = L->cols, s, r, c;
     if (batch == 1) {
-        if (L->storage == SCALPEL_STORAGE_DENSE) scalpel_gemv_f32(L->w, rows, cols, in, out);
-        else scalpel_gcsr_spmv_f32(&L->sparse, in, out);
+        scalpel__layer_mv(L, in, out);
         scalpel__bias_relu(out, L->b, rows, 1, relu);
         return;
     } else {
         float *xt = scratch, *yt = scratch + (size_t)cols * (size_t)batch;
         for (s = 0; s < batch; s++)
             for (c = 0; c < cols; c++) xt[(size_t)c * (size_t)batch + (size_t)s] = in[(size_t)s * (size_t)cols + (size_t)c];
-        if (L->storage == SCALPEL_STORAGE_DENSE) scalpel_gemm_f32(L->w, rows, cols, xt, batch, yt);
-        else scalpel_gcsr_spmm_f32(&L->sparse, xt, batch, yt);
+        scalpel__layer_mm(L, xt, batch, yt);
         for (s = 0; s < batch; s++)
             for (r = 0; r < rows; r++) {
                 float v = yt[(size_t)r * (size_t)batch + (size_t)s] + L->b[r];
@@ -1129,6 +1183,19 @@ SCALPEL_API scalpel_status scalpel_net_validate(const scalpel_net *net)
                 if (st != SCALPEL_OK) return st;
                 if (L->sparse.dtype != SCALPEL_DTYPE_F32) return SCALPEL_ERR_DTYPE;
                 if (L->sparse.rows != L->rows || L->sparse.cols != L->cols) return SCALPEL_ERR_SHAPE;
+            } else if (L->storage == SCALPEL_STORAGE_HYBRID) {
+                scalpel_hybrid h;
+                h.grouped = L->sparse;
+                h.residual = L->residual;
+                st = scalpel_hybrid_validate(&h);
+                if (st != SCALPEL_OK) return st;
+                if (L->sparse.dtype != SCALPEL_DTYPE_F32 || L->residual.dtype != SCALPEL_DTYPE_F32) return SCALPEL_ERR_DTYPE;
+                if (L->sparse.rows != L->rows || L->sparse.cols != L->cols) return SCALPEL_ERR_SHAPE;
+            } else if (L->storage == SCALPEL_STORAGE_TASD) {
+                if (!L->series) return SCALPEL_ERR_NULL;
+                st = scalpel_tasd_validate(L->series);
+                if (st != SCALPEL_OK) return st;
+                if (L->series->rows != L->rows || L->series->cols != L->cols) return SCALPEL_ERR_SHAPE;
             } else {
                 return SCALPEL_ERR_ARGUMENT;
             }
@@ -1149,6 +1216,8 @@ SCALPEL_API size_t scalpel_net_weight_bytes(const scalpel_net *net)
         const scalpel_layer *L = &net->layers[i];
         if (!scalpel__is_weighted(L->kind)) continue;
         if (L->storage == SCALPEL_STORAGE_GCSR) total += scalpel_gcsr_bytes(&L->sparse);
+        else if (L->storage == SCALPEL_STORAGE_HYBRID) total += scalpel_gcsr_bytes(&L->sparse) + scalpel_gcsr_bytes(&L->residual);
+        else if (L->storage == SCALPEL_STORAGE_TASD) total += scalpel_tasd_bytes(L->series);
         else total += (size_t)L->rows * (size_t)L->cols * sizeof(float);
         total += (size_t)L->rows * sizeof(float);
     }
@@ -1161,8 +1230,25 @@ SCALPEL_API int64_t scalpel_layer_macs(const scalpel_layer *layer)
     if (!layer || !scalpel__is_weighted(layer->kind)) return 0;
     positions = (int64_t)layer->out_h * layer->out_w;
     if (layer->storage == SCALPEL_STORAGE_GCSR) per = (int64_t)layer->sparse.nnz_groups * layer->sparse.group;
-    else per = (int64_t)layer->rows * layer->cols;
+    else if (layer->storage == SCALPEL_STORAGE_HYBRID)
+        per = (int64_t)layer->sparse.nnz_groups * layer->sparse.group + layer->residual.nnz_groups;
+    else if (layer->storage == SCALPEL_STORAGE_TASD) {
+        int32_t i;
+        per = 0;
+        if (layer->series)
+            for (i = 0; i < layer->series->n_terms && i < SCALPEL_TASD_MAX_TERMS; i++)
+                per += (int64_t)layer->series->terms[i].rows * layer->series->terms[i].groups * layer->series->terms[i].n;
+    } else per = (int64_t)layer->rows * layer->cols;
     return per * positions;
+}
+
+SCALPEL_API int scalpel_net_has_decomposed(const scalpel_net *net)
+{
+    int32_t i;
+    if (!net || net->n_layers < 0 || net->n_layers > SCALPEL_NET_MAX_LAYERS) return 0;
+    for (i = 0; i < net->n_layers; i++)
+        if (net->layers[i].storage == SCALPEL_STORAGE_HYBRID || net->layers[i].storage == SCALPEL_STORAGE_TASD) return 1;
+    return 0;
 }
 
 SCALPEL_API const char *scalpel_layer_kind_name(int32_t kind)
@@ -1399,7 +1485,7 @@ SCALPEL_API size_t scalpel_net_serialized_size(const scalpel_net *net)
 {
     uint64_t off[SCALPEL_NET_MAX_LAYERS][SCALPEL__NF_ARRAYS], sz[SCALPEL_NET_MAX_LAYERS][SCALPEL__NF_ARRAYS];
     size_t total = 0;
-    if (scalpel_net_validate(net) != SCALPEL_OK) return 0;
+    if (scalpel_net_validate(net) != SCALPEL_OK || scalpel_net_has_decomposed(net)) return 0;
     if (scalpel__nf_layout(net, off, sz, &total) != SCALPEL_OK) return 0;
     return total;
 }
@@ -1434,6 +1520,7 @@ SCALPEL_API scalpel_status scalpel_net_serialize(const scalpel_net *net, void *b
     *written = 0;
     st = scalpel_net_validate(net);
     if (st != SCALPEL_OK) return st;
+    if (scalpel_net_has_decomposed(net)) return SCALPEL_ERR_UNSUPPORTED; /* HYBRID / TASD: memory only */
     if (buf == NULL) return SCALPEL_ERR_NULL;
     st = scalpel__nf_layout(net, off, sz, &total);
     if (st != SCALPEL_OK) return st;
@@ -1808,6 +1895,7 @@ SCALPEL_API scalpel_status scalpel_net_save(const scalpel_net *net, const char *
     if (net == NULL || path == NULL) return SCALPEL_ERR_NULL;
     st = scalpel_net_validate(net);
     if (st != SCALPEL_OK) return st;
+    if (scalpel_net_has_decomposed(net)) return SCALPEL_ERR_UNSUPPORTED;
     total = scalpel_net_serialized_size(net);
     if (total == 0) return SCALPEL_ERR_OVERFLOW;
     buf = (unsigned char *)SCALPEL_MALLOC(net->alloc_ctx, total);
@@ -2824,6 +2912,7 @@ SCALPEL_API scalpel_status scalpel_plan_net(const scalpel_net *net, const scalpe
     if (st != SCALPEL_OK) return st;
     st = scalpel_net_validate(net);
     if (st != SCALPEL_OK) return st;
+    if (scalpel_net_has_decomposed(net)) return SCALPEL_ERR_UNSUPPORTED;
     out->mode = (int32_t)mode;
     out->n_layers = net->n_layers;
     out->hw = *hw;
@@ -3173,7 +3262,8 @@ SCALPEL__PRIV int scalpel__ex_layer(FILE *f, const char *name, int32_t i, const 
     } else {
         bad |= fputs("          { 0, 0, 0, 0, SCALPEL_DTYPE_F32, 0, NULL, NULL, NULL, NULL, NULL },\n", f) < 0;
     }
-    bad |= fprintf(f, "          %s, NULL }", b) < 0;
+    bad |= fprintf(f, "          %s, NULL,\n"
+                      "          { 0, 0, 0, 0, SCALPEL_DTYPE_F32, 0, NULL, NULL, NULL, NULL, NULL }, NULL }", b) < 0;
     return bad ? -1 : 0;
 }
 
@@ -3247,6 +3337,7 @@ SCALPEL_API scalpel_status scalpel_net_export_c(const scalpel_net *net, const ch
     if (net == NULL || name == NULL || path == NULL) return SCALPEL_ERR_NULL;
     st = scalpel_net_validate(net);
     if (st != SCALPEL_OK) return st;
+    if (scalpel_net_has_decomposed(net)) return SCALPEL_ERR_UNSUPPORTED;
     if (!scalpel__ex_name_ok(name)) return SCALPEL_ERR_ARGUMENT;
     if (!scalpel__ex_finite(net)) return SCALPEL_ERR_ARGUMENT;
     st = scalpel__nf_tmp_open(path, net->alloc_ctx, &tmp, &f);

@@ -607,6 +607,7 @@ extern "C" scalpel_status scalpel_cuda_net_upload(const scalpel_net *net, int32_
     if (max_batch < 1) return SCALPEL_ERR_ARGUMENT;
     st = scalpel_net_validate(net);
     if (st != SCALPEL_OK) return st;
+    if (scalpel_net_has_decomposed(net)) return SCALPEL_ERR_UNSUPPORTED; /* HYBRID / TASD layers */
     h = (scalpel_cuda_net *)calloc(1, sizeof(*h));
     if (!h) return SCALPEL_ERR_NO_MEMORY;
     h->n_layers = net->n_layers;

@@ -380,6 +380,34 @@ SCALPEL_API scalpel_status scalpel_nm_deserialize_ctx(const void *data, size_t s
                                                       scalpel_nm *out);
 #endif
 
+/* ---- TASD series: a sum of N:M terms ------------------------------------------------------ */
+
+/* Most terms in one series. Three terms of one M express any k:M (binary decomposition of k);
+ * the fourth leaves room for a mixed-M tail. */
+#define SCALPEL_TASD_MAX_TERMS 4
+
+/* scalpel_tasd: W [rows x cols] approximated (or represented exactly) by a series of N:M
+ * terms, W ~ T1 + T2 + ... + Tn, so that W . x ~ T1 . x + ... + Tn . x: every term is a
+ * structured-sparse product accumulating into the same output. The terms are built greedily
+ * (scalpel_tasd_decompose in scalpel.h: each the N:M projection of what the previous ones left),
+ * so they never share a weight; the error is exactly (W - sum Ti) . x.
+ * Terms are ordinary scalpel_nm matrices of the series' shape. A zeroed struct is a valid
+ * "nothing" for scalpel_tasd_free; n_terms = 0 is the zero matrix. */
+typedef struct scalpel_tasd {
+    int32_t rows, cols;
+    int32_t n_terms;                              /* 0 .. SCALPEL_TASD_MAX_TERMS */
+    scalpel_nm terms[SCALPEL_TASD_MAX_TERMS];     /* terms[0 .. n_terms) */
+} scalpel_tasd;
+
+/* Checks n_terms, each term (scalpel_nm_validate) and that every term has the series' shape. */
+SCALPEL_API scalpel_status scalpel_tasd_validate(const scalpel_tasd *s);
+/* Real storage of all terms in bytes. */
+SCALPEL_API size_t scalpel_tasd_bytes(const scalpel_tasd *s);
+/* dense[rows x cols] = sum of the terms. Validates first. */
+SCALPEL_API scalpel_status scalpel_tasd_to_dense(const scalpel_tasd *s, float *dense);
+/* Releases every term; safe on a zeroed struct and on NULL. */
+SCALPEL_API void scalpel_tasd_free(scalpel_tasd *s);
+
 /* ---- the exact hybrid: grouped CSR + CSR residual ------------------------------------------ */
 
 /* scalpel_hybrid: any sparse matrix W [rows x cols] split exactly as W = grouped + residual.
@@ -1278,6 +1306,59 @@ SCALPEL_API scalpel_status scalpel_nm_deserialize_into(const void *data, size_t 
     return st;
 }
 
+
+/* ---- TASD series ------------------------------------------------------------------------------ */
+
+SCALPEL_API scalpel_status scalpel_tasd_validate(const scalpel_tasd *s)
+{
+    int32_t i;
+    if (s == NULL) return SCALPEL_ERR_NULL;
+    if (s->n_terms < 0 || s->n_terms > SCALPEL_TASD_MAX_TERMS) return SCALPEL_ERR_ARGUMENT;
+    if (s->rows < 0 || s->cols < 0) return SCALPEL_ERR_SHAPE;
+    for (i = 0; i < s->n_terms; i++) {
+        scalpel_status st = scalpel_nm_validate(&s->terms[i]);
+        if (st != SCALPEL_OK) return st;
+        if (s->terms[i].rows != s->rows || s->terms[i].cols != s->cols) return SCALPEL_ERR_SHAPE;
+    }
+    return SCALPEL_OK;
+}
+
+SCALPEL_API size_t scalpel_tasd_bytes(const scalpel_tasd *s)
+{
+    size_t total = 0;
+    int32_t i;
+    if (s == NULL || s->n_terms < 0 || s->n_terms > SCALPEL_TASD_MAX_TERMS) return 0;
+    for (i = 0; i < s->n_terms; i++) total += scalpel_nm_bytes(&s->terms[i]);
+    return total;
+}
+
+SCALPEL_API scalpel_status scalpel_tasd_to_dense(const scalpel_tasd *s, float *dense)
+{
+    int32_t i, r, k;
+    scalpel_status st = scalpel_tasd_validate(s);
+    if (st != SCALPEL_OK) return st;
+    if ((uint64_t)s->rows * (uint64_t)s->cols > (uint64_t)SIZE_MAX / sizeof(float)) return SCALPEL_ERR_OVERFLOW;
+    if (dense == NULL && (int64_t)s->rows * s->cols > 0) return SCALPEL_ERR_NULL;
+    if ((int64_t)s->rows * s->cols > 0) memset(dense, 0, (size_t)s->rows * (size_t)s->cols * sizeof(float));
+    for (i = 0; i < s->n_terms; i++) {
+        const scalpel_nm *t = &s->terms[i];
+        int32_t slots = t->groups * t->n;
+        for (r = 0; r < t->rows; r++)
+            for (k = 0; k < slots; k++) {
+                int32_t c = (k / t->n) * t->m + scalpel_nm_position(t, r, k);
+                if (c < t->cols) dense[(size_t)r * (size_t)t->cols + (size_t)c] += t->values[(size_t)r * (size_t)slots + (size_t)k];
+            }
+    }
+    return SCALPEL_OK;
+}
+
+SCALPEL_API void scalpel_tasd_free(scalpel_tasd *s)
+{
+    int32_t i;
+    if (s == NULL) return;
+    for (i = 0; i < SCALPEL_TASD_MAX_TERMS; i++) scalpel_nm_free(&s->terms[i]);
+    memset(s, 0, sizeof(*s));
+}
 
 /* ---- the exact hybrid ------------------------------------------------------------------------ */
 

@@ -86,6 +86,11 @@ SCALPEL_API void scalpel_nm_spmm_f32_ref(const scalpel_nm *w, const float *b, in
 /* C[rows x n] += W[rows x cols] . B[cols x n], W N:M */
 SCALPEL_API void scalpel_nm_spmm_acc_f32(const scalpel_nm *w, const float *b, int32_t n, float *c);
 
+/* y[rows] = (T1 + ... + Tn) . x[cols], W a TASD series (n = 0: y = 0) */
+SCALPEL_API void scalpel_tasd_spmv_f32(const scalpel_tasd *s, const float *x, float *y);
+/* C[rows x n] = (T1 + ... + Tn) . B[cols x n] */
+SCALPEL_API void scalpel_tasd_spmm_f32(const scalpel_tasd *s, const float *b, int32_t n, float *c);
+
 /* y[rows] = (grouped + residual) . x[cols], W the exact hybrid (scalpel_hybrid) */
 SCALPEL_API void scalpel_hybrid_spmv_f32(const scalpel_hybrid *w, const float *x, float *y);
 SCALPEL_API void scalpel_hybrid_spmv_f32_ref(const scalpel_hybrid *w, const float *x, float *y);
@@ -1092,6 +1097,27 @@ static void scalpel__nm_spmm(const scalpel_nm *w, const float *b, int32_t n, flo
 SCALPEL_API void scalpel_nm_spmm_f32(const scalpel_nm *w, const float *b, int32_t n, float *c) { scalpel__nm_spmm(w, b, n, c, 0); }
 /* C[rows x n] += W . B[cols x n], W N:M */
 SCALPEL_API void scalpel_nm_spmm_acc_f32(const scalpel_nm *w, const float *b, int32_t n, float *c) { scalpel__nm_spmm(w, b, n, c, 1); }
+
+/* y[rows] = (T1 + ... + Tn) . x[cols]: the first term writes y, the others add to it. */
+SCALPEL_API void scalpel_tasd_spmv_f32(const scalpel_tasd *s, const float *x, float *y)
+{
+    int32_t i;
+    if (s->n_terms == 0) { if (s->rows > 0) memset(y, 0, (size_t)s->rows * sizeof(float)); return; }
+    scalpel__nm_spmv(&s->terms[0], x, y, 0);
+    for (i = 1; i < s->n_terms; i++) scalpel__nm_spmv(&s->terms[i], x, y, 1);
+}
+
+/* C[rows x n] = (T1 + ... + Tn) . B[cols x n] */
+SCALPEL_API void scalpel_tasd_spmm_f32(const scalpel_tasd *s, const float *b, int32_t n, float *c)
+{
+    int32_t i;
+    if (s->n_terms == 0) {
+        if ((int64_t)s->rows * n > 0) memset(c, 0, (size_t)s->rows * (size_t)n * sizeof(float));
+        return;
+    }
+    scalpel__nm_spmm(&s->terms[0], b, n, c, 0);
+    for (i = 1; i < s->n_terms; i++) scalpel__nm_spmm(&s->terms[i], b, n, c, 1);
+}
 
 /* y[rows] = (G + R) . x[cols]: the grouped part writes y, the CSR residual adds to it. */
 SCALPEL_API void scalpel_hybrid_spmv_f32(const scalpel_hybrid *w, const float *x, float *y)

@@ -880,6 +880,7 @@ SCALPEL_API scalpel_status scalpel_trainer_init(const scalpel_net *net, int32_t 
     if (batch_max < 1) return SCALPEL_ERR_ARGUMENT;
     st = scalpel_net_validate(net);
     if (st != SCALPEL_OK) return st;
+    if (scalpel_net_has_decomposed(net)) return SCALPEL_ERR_UNSUPPORTED; /* HYBRID / TASD layers */
     if (!cfg) { scalpel_train_config_default(&def); cfg = &def; }
     st = scalpel__train_check_config(cfg, net);
     if (st != SCALPEL_OK) return st;
