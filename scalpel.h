@@ -1,7 +1,8 @@
 /* scalpel.h - Scalpel: pruned neural networks that actually run faster and smaller.
  *
  * The umbrella header and the network module. It includes, in dependency order:
- *   scalpel_format.h   status codes, allocator hooks, the grouped-CSR format, serialization
+ *   scalpel_format.h   status codes, allocator hooks, the grouped-CSR, N:M and hybrid formats,
+ *                      serialization
  *   scalpel_kernels.h  dense and grouped-sparse fp32 kernels (SIMDe / Helium / plain C), im2col
  * and adds (grep for the ">>" markers):
  *   >>networks          scalpel_net: FC, conv2d, maxpool, relu; dense or grouped-CSR weights;
@@ -13,6 +14,8 @@
  *                       calibration on the running machine
  *   >>planner           per-layer technique and storage (Scalpel, Traditional, Optimized),
  *                       scalpel_net_pack
+ *   >>decomposition     TASD series of N:M terms, the exact grouped + CSR hybrid in networks,
+ *                       the no-retrain planner (scalpel_plan_no_retrain)
  *   >>export and import C-header export for firmware, safetensors import from PyTorch
  *
  * USAGE
@@ -444,6 +447,121 @@ SCALPEL_API scalpel_status scalpel_plan_net(const scalpel_net *net, const scalpe
 /* Converts each layer of net in place to the storage the plan chose (dense <-> grouped CSR,
  * any G). The result computes the same outputs (within float rounding order). */
 SCALPEL_API scalpel_status scalpel_net_pack(scalpel_net *net, const scalpel_plan *plan);
+#endif
+
+/* ======================================================================================== */
+/* >>decomposition: TASD series, the exact hybrid in networks, the no-retrain planner        */
+/* ======================================================================================== */
+
+/* scalpel_tasd_spec: the shape of a TASD series, term by term: N[i]:M[i]. Parse one from text
+ * such as "2:8+1:8" (scalpel_tasd_parse). 1 <= n_terms <= SCALPEL_TASD_MAX_TERMS; each M is 2,
+ * 4, 8 or 16 and 1 <= N <= M. */
+typedef struct scalpel_tasd_spec {
+    int32_t n_terms;
+    int32_t n[SCALPEL_TASD_MAX_TERMS];
+    int32_t m[SCALPEL_TASD_MAX_TERMS];
+} scalpel_tasd_spec;
+
+/* "N:M" or "N1:M1+N2:M2+..." (no spaces) -> spec. SCALPEL_ERR_ARGUMENT for anything else. */
+SCALPEL_API scalpel_status scalpel_tasd_parse(const char *text, scalpel_tasd_spec *out);
+/* Writes spec as text ("2:8+1:8") into buf[size] (truncated, always terminated). */
+SCALPEL_API void scalpel_tasd_spec_string(const scalpel_tasd_spec *spec, char *buf, size_t size);
+
+#ifndef SCALPEL_NO_MALLOC
+/* The greedy TASD decomposition of dense w[rows x cols]: R = w; for each term i,
+ * T_i = nm_project(R, N_i, M_i) (the N largest magnitudes of each group of M, ties to the lowest
+ * position), R -= T_i. Then w == sum T_i + R exactly, and out holds the T_i. With one M,
+ * N1:M + N2:M keeps the top N1 + N2 of each group. `residual` (optional, [rows x cols]) receives R. */
+SCALPEL_API scalpel_status scalpel_tasd_decompose(const float *w, int32_t rows, int32_t cols,
+                                                  const scalpel_tasd_spec *spec, scalpel_tasd *out,
+                                                  float *residual);
+/* Relative error on the tensor: ||w - sum T_i||_F / ||w||_F (0 when w is zero). */
+SCALPEL_API scalpel_status scalpel_tasd_error_tensor(const float *w, const scalpel_tasd *s, double *rel);
+/* Relative error on the outputs for calibration inputs x[count x cols] (one input per row):
+ * ||W.X - sum T_i.X||_F / ||W.X||_F over all of them (0 when W.X is zero). */
+SCALPEL_API scalpel_status scalpel_tasd_error_output(const float *w, const scalpel_tasd *s,
+                                                     const float *x, int32_t count, double *rel);
+
+/* Measures this machine's cost of one stored group of the grouped kernel with `group` and of
+ * one stored weight of the CSR kernel, on a rows x cols matrix (matrix-vector when n == 0,
+ * matrix-matrix with B[cols x n] otherwise), for scalpel_hybrid_from_dense. Medians of
+ * interleaved runs; about 0.1 s. */
+SCALPEL_API scalpel_status scalpel_hybrid_costs_measure(int32_t rows, int32_t cols, int32_t group,
+                                                        int32_t n, scalpel_hybrid_costs *out);
+
+/* Gives weighted layer `layer` of net the weights h (exact hybrid) or s (TASD series), keeping
+ * its bias. Moves: on success the network owns the arrays and *h / *s is zeroed; on failure
+ * nothing changes. The shapes must be the layer's. */
+SCALPEL_API scalpel_status scalpel_net_set_hybrid(scalpel_net *net, int32_t layer, scalpel_hybrid *h);
+SCALPEL_API scalpel_status scalpel_net_set_tasd(scalpel_net *net, int32_t layer, scalpel_tasd *s);
+
+/* scalpel_nr_form: what the no-retrain planner can give a layer. */
+typedef enum scalpel_nr_form {
+    SCALPEL_NR_DENSE = 0,      /* unchanged dense weights (error 0) */
+    SCALPEL_NR_GROUPED = 1,    /* grouped CSR with `group` (G = 1: CSR), exact */
+    SCALPEL_NR_HYBRID = 2,     /* the exact hybrid, groups of `group` + CSR residual */
+    SCALPEL_NR_TASD = 3        /* an N:M series (`spec`), exact only when nothing overflows */
+} scalpel_nr_form;
+
+/* Most candidates the planner weighs per layer. */
+#define SCALPEL_NR_MAX_CANDIDATES 24
+
+/* scalpel_nr_candidate: one way to run one layer, with what it costs and what it loses. */
+typedef struct scalpel_nr_candidate {
+    int32_t form;              /* scalpel_nr_form */
+    int32_t group;             /* G for GROUPED and HYBRID, else 0 */
+    scalpel_tasd_spec spec;    /* the series for TASD */
+    double error;              /* relative output error on the calibration inputs (exact forms:
+                                  float rounding only, treated as 0 when choosing) */
+    double seconds;            /* measured time of the layer's product (batch 1: matrix-vector
+                                  for fc; im2col matrix-matrix for conv2d) */
+    size_t bytes;              /* weight storage */
+} scalpel_nr_candidate;
+
+/* scalpel_nr_layer: the candidates of one layer and the one chosen (-1 for unweighted layers). */
+typedef struct scalpel_nr_layer {
+    int32_t n_candidates;
+    int32_t chosen;            /* index into cand, or -1 */
+    scalpel_nr_candidate cand[SCALPEL_NR_MAX_CANDIDATES];
+} scalpel_nr_layer;
+
+/* scalpel_nr_options: settings of scalpel_plan_no_retrain. Zero-initialise, then set what you
+ * need; 0 means the default. */
+typedef struct scalpel_nr_options {
+    float budget;              /* accuracy drop allowed, as a fraction. default: 0.005 (0.5 points) */
+    int32_t calib;             /* samples (the first ones) for the output errors. default: 256 */
+    int32_t group;             /* G of the grouped and hybrid candidates. default: hw->group */
+    int32_t no_tasd;           /* 1: exact forms only (dense, CSR, grouped, hybrid). default: 0 */
+} scalpel_nr_options;
+
+/* scalpel_nr_plan: the result of the no-retrain planner. Large (tens of kB): allocate it. */
+typedef struct scalpel_nr_plan {
+    int32_t n_layers;
+    scalpel_nr_layer layers[SCALPEL_NET_MAX_LAYERS];
+    double tau;                /* the global error threshold chosen */
+    float accuracy_dense;      /* accuracy of the network as given, on the samples */
+    float accuracy_planned;    /* accuracy with the plan applied, on the same samples */
+    int32_t evaluations;       /* accuracy evaluations the threshold search made */
+} scalpel_nr_plan;
+
+/* Plans a trained network for this machine without retraining, in the spirit of TASDER. Per
+ * weighted layer it builds candidates (dense; CSR and grouped CSR and the exact hybrid with
+ * G; N:M series with M = 4, 8, 16 made of power-of-two N terms, e.g. 3:8 = 2:8 + 1:8), times
+ * each one's product on this machine and measures its relative output error on the layer's
+ * real inputs for the first `calib` samples. Then a global threshold tau: every layer takes its
+ * fastest candidate whose error is <= tau (exact forms always qualify), and tau is the largest
+ * candidate error (binary search) whose accuracy on all `count` samples x[count x inputs]
+ * with labels[count] stays within `budget` of the dense network's. Use training or validation
+ * samples here and report accuracy on a separate test set. net must hold DENSE or GCSR layers
+ * (SCALPEL_ERR_UNSUPPORTED otherwise) and is not changed: apply the plan with
+ * scalpel_net_apply_no_retrain. */
+SCALPEL_API scalpel_status scalpel_plan_no_retrain(const scalpel_net *net, const scalpel_hw_profile *hw,
+                                                   const float *x, const int32_t *labels, int32_t count,
+                                                   const scalpel_nr_options *opt, scalpel_nr_plan *out);
+/* Converts each weighted layer of net to its chosen candidate (plan from the same network).
+ * On failure the layers converted so far keep their new (equivalent or planned) storage and the
+ * error is returned. */
+SCALPEL_API scalpel_status scalpel_net_apply_no_retrain(scalpel_net *net, const scalpel_nr_plan *plan);
 #endif
 
 /* ======================================================================================== */
@@ -2649,9 +2767,10 @@ SCALPEL__PRIV void scalpel__hw_prune_copy(const float *src, float *w, int32_t ro
 
 /* One timed operation: which kernel, and its operands. */
 typedef struct scalpel__hw_op {
-    int kind;                 /* 0 gemv, 1 spmv, 2 gemm, 3 spmm */
+    int kind;                 /* 0 gemv, 1 spmv, 2 gemm, 3 spmm, 4 layer mv, 5 layer mm */
     const float *w;
     const scalpel_gcsr *m;
+    const scalpel_layer *L;   /* kinds 4 and 5: any storage */
     int32_t rows, cols, n;
     const float *x;           /* x[cols] or B[cols x n] */
     float *y;                 /* y[rows] or C[rows x n] */
@@ -2665,6 +2784,8 @@ SCALPEL__PRIV void scalpel__hw_run(const scalpel__hw_op *op)
     case 0: scalpel_gemv_f32(op->w, op->rows, op->cols, op->x, op->y); break;
     case 1: scalpel_gcsr_spmv_f32(op->m, op->x, op->y); break;
     case 2: scalpel_gemm_f32(op->w, op->rows, op->cols, op->x, op->n, op->y); break;
+    case 4: scalpel__layer_mv(op->L, op->x, op->y); break;
+    case 5: scalpel__layer_mm(op->L, op->x, op->n, op->y); break;
     default: scalpel_gcsr_spmm_f32(op->m, op->x, op->n, op->y); break;
     }
 }
@@ -3096,6 +3217,739 @@ SCALPEL_API scalpel_status scalpel_net_pack(scalpel_net *net, const scalpel_plan
 
 #endif /* SCALPEL_NO_MALLOC */
 
+
+/* ---------------------------------------------------------------------------------------- */
+/* >>decomposition (implementation)                                                          */
+/* ---------------------------------------------------------------------------------------- */
+
+SCALPEL__PRIV int scalpel__nm_shape_ok(int32_t n, int32_t m)
+{
+    return (m == 2 || m == 4 || m == 8 || m == 16) && n >= 1 && n <= m;
+}
+
+SCALPEL_API scalpel_status scalpel_tasd_parse(const char *text, scalpel_tasd_spec *out)
+{
+    const char *p = text;
+    int32_t t = 0;
+    if (out == NULL) return SCALPEL_ERR_NULL;
+    memset(out, 0, sizeof(*out));
+    if (text == NULL) return SCALPEL_ERR_NULL;
+    for (;;) {
+        int32_t v[2] = { 0, 0 }, k;
+        for (k = 0; k < 2; k++) {
+            int digits = 0;
+            while (*p >= '0' && *p <= '9' && digits < 3) { v[k] = v[k] * 10 + (*p - '0'); p++; digits++; }
+            if (digits == 0 || (*p >= '0' && *p <= '9')) break;
+            if (k == 0) { if (*p != ':') break; p++; }
+        }
+        if (k < 2 || t >= SCALPEL_TASD_MAX_TERMS || !scalpel__nm_shape_ok(v[0], v[1])) {
+            memset(out, 0, sizeof(*out));
+            return SCALPEL_ERR_ARGUMENT;
+        }
+        out->n[t] = v[0];
+        out->m[t] = v[1];
+        t++;
+        if (*p == '\0') break;
+        if (*p != '+') { memset(out, 0, sizeof(*out)); return SCALPEL_ERR_ARGUMENT; }
+        p++;
+    }
+    out->n_terms = t;
+    return SCALPEL_OK;
+}
+
+SCALPEL_API void scalpel_tasd_spec_string(const scalpel_tasd_spec *spec, char *buf, size_t size)
+{
+    size_t used = 0;
+    int32_t i;
+    if (buf == NULL || size == 0) return;
+    buf[0] = '\0';
+    if (spec == NULL || spec->n_terms < 0 || spec->n_terms > SCALPEL_TASD_MAX_TERMS) return;
+    for (i = 0; i < spec->n_terms && used < size; i++) {
+        int k = snprintf(buf + used, size - used, "%s%ld:%ld", i ? "+" : "", (long)spec->n[i], (long)spec->m[i]);
+        if (k < 0) break;
+        used += (size_t)k;
+    }
+}
+
+#ifndef SCALPEL_NO_MALLOC
+SCALPEL__PRIV scalpel_status scalpel__dense_args(const float *w, int32_t rows, int32_t cols)
+{
+    if (rows < 0 || cols < 0) return SCALPEL_ERR_SHAPE;
+    if ((uint64_t)rows * (uint64_t)cols > (uint64_t)(SIZE_MAX / sizeof(float)) / 2) return SCALPEL_ERR_OVERFLOW;
+    if (w == NULL && (int64_t)rows * cols > 0) return SCALPEL_ERR_NULL;
+    return SCALPEL_OK;
+}
+
+SCALPEL_API scalpel_status scalpel_tasd_decompose(const float *w, int32_t rows, int32_t cols,
+                                                  const scalpel_tasd_spec *spec, scalpel_tasd *out,
+                                                  float *residual)
+{
+    size_t n = (size_t)0;
+    float *R;
+    int32_t i, r, k;
+    scalpel_status st;
+    if (out == NULL) return SCALPEL_ERR_NULL;
+    memset(out, 0, sizeof(*out));
+    if (spec == NULL) return SCALPEL_ERR_NULL;
+    if (spec->n_terms < 1 || spec->n_terms > SCALPEL_TASD_MAX_TERMS) return SCALPEL_ERR_ARGUMENT;
+    for (i = 0; i < spec->n_terms; i++)
+        if (!scalpel__nm_shape_ok(spec->n[i], spec->m[i])) return SCALPEL_ERR_ARGUMENT;
+    st = scalpel__dense_args(w, rows, cols);
+    if (st != SCALPEL_OK) return st;
+    if (w != NULL && !scalpel__net_all_finite(w, (size_t)rows * (size_t)cols)) return SCALPEL_ERR_ARGUMENT;
+    n = (size_t)rows * (size_t)cols;
+    R = residual;
+    if (R == NULL) {
+        R = (float *)SCALPEL_MALLOC(NULL, n ? n * sizeof(float) : 1);
+        if (R == NULL) return SCALPEL_ERR_NO_MEMORY;
+    }
+    if (n) memcpy(R, w, n * sizeof(float));
+    for (i = 0; i < spec->n_terms; i++) {
+        scalpel_nm *T = &out->terms[i];
+        int32_t slots;
+        st = scalpel_nm_from_dense(R, rows, cols, spec->n[i], spec->m[i], T);
+        if (st != SCALPEL_OK) break;
+        slots = T->groups * T->n;
+        for (r = 0; r < rows; r++)        /* R -= T: each kept value was R's, so R becomes 0 there */
+            for (k = 0; k < slots; k++) {
+                int32_t c = (k / T->n) * T->m + scalpel_nm_position(T, r, k);
+                if (c < cols) R[(size_t)r * (size_t)cols + (size_t)c] -= T->values[(size_t)r * (size_t)slots + (size_t)k];
+            }
+    }
+    if (R != residual) SCALPEL_FREE(NULL, R);
+    if (st != SCALPEL_OK) { scalpel_tasd_free(out); return st; }
+    out->rows = rows;
+    out->cols = cols;
+    out->n_terms = spec->n_terms;
+    return SCALPEL_OK;
+}
+
+/* d = w - sum T_i, in a new array (NULL when out of memory; *st says why). */
+SCALPEL__PRIV float *scalpel__tasd_difference(const float *w, const scalpel_tasd *s, scalpel_status *st)
+{
+    size_t n, i;
+    float *d;
+    *st = scalpel_tasd_validate(s);
+    if (*st != SCALPEL_OK) return NULL;
+    *st = scalpel__dense_args(w, s->rows, s->cols);
+    if (*st != SCALPEL_OK) return NULL;
+    n = (size_t)s->rows * (size_t)s->cols;
+    d = (float *)SCALPEL_MALLOC(NULL, n ? n * sizeof(float) : 1);
+    if (d == NULL) { *st = SCALPEL_ERR_NO_MEMORY; return NULL; }
+    *st = scalpel_tasd_to_dense(s, d);
+    for (i = 0; i < n; i++) d[i] = w[i] - d[i];
+    return d;
+}
+
+SCALPEL_API scalpel_status scalpel_tasd_error_tensor(const float *w, const scalpel_tasd *s, double *rel)
+{
+    double num = 0.0, den = 0.0;
+    size_t i, n;
+    scalpel_status st;
+    float *d;
+    if (rel == NULL) return SCALPEL_ERR_NULL;
+    *rel = 0.0;
+    d = scalpel__tasd_difference(w, s, &st);
+    if (d == NULL) return st;
+    n = (size_t)s->rows * (size_t)s->cols;
+    for (i = 0; i < n; i++) {
+        num += (double)d[i] * (double)d[i];
+        den += (double)w[i] * (double)w[i];
+    }
+    SCALPEL_FREE(NULL, d);
+    *rel = den > 0.0 ? scalpel__prune_sqrt(num / den) : 0.0;
+    return SCALPEL_OK;
+}
+
+SCALPEL_API scalpel_status scalpel_tasd_error_output(const float *w, const scalpel_tasd *s,
+                                                     const float *x, int32_t count, double *rel)
+{
+    double num = 0.0, den = 0.0;
+    int32_t j, r;
+    scalpel_status st;
+    float *d, *y, *e;
+    if (rel == NULL) return SCALPEL_ERR_NULL;
+    *rel = 0.0;
+    if (count < 0) return SCALPEL_ERR_ARGUMENT;
+    if (s != NULL && x == NULL && count > 0 && s->cols > 0) return SCALPEL_ERR_NULL;
+    d = scalpel__tasd_difference(w, s, &st);
+    if (d == NULL) return st;
+    y = (float *)SCALPEL_MALLOC(NULL, 2 * ((size_t)s->rows + 1) * sizeof(float));
+    if (y == NULL) { SCALPEL_FREE(NULL, d); return SCALPEL_ERR_NO_MEMORY; }
+    e = y + s->rows + 1;
+    for (j = 0; j < count; j++) {
+        const float *xj = x + (size_t)j * (size_t)s->cols;
+        scalpel_gemv_f32(w, s->rows, s->cols, xj, y);
+        scalpel_gemv_f32(d, s->rows, s->cols, xj, e);
+        for (r = 0; r < s->rows; r++) {
+            num += (double)e[r] * (double)e[r];
+            den += (double)y[r] * (double)y[r];
+        }
+    }
+    SCALPEL_FREE(NULL, d);
+    SCALPEL_FREE(NULL, y);
+    *rel = den > 0.0 ? scalpel__prune_sqrt(num / den) : 0.0;
+    return SCALPEL_OK;
+}
+
+/* Fixed-seed uniform [-1, 1) floats, never exactly zero: timing operands. */
+SCALPEL__PRIV void scalpel__dc_fill(float *v, size_t n, uint32_t seed)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        v[i] = ((float)(seed >> 9) + 0.5f) / 4194304.0f - 1.0f;
+    }
+}
+
+SCALPEL_API scalpel_status scalpel_hybrid_costs_measure(int32_t rows, int32_t cols, int32_t group,
+                                                        int32_t n, scalpel_hybrid_costs *out)
+{
+    float *w, *x, *y;
+    size_t nw, i, nx, ny;
+    scalpel_gcsr g, c;
+    scalpel__hw_op ops[2];
+    double med[2];
+    uint32_t seed = 12345u;
+    scalpel_status st;
+    if (out == NULL) return SCALPEL_ERR_NULL;
+    if (rows < 1 || cols < 1 || n < 0 || rows > 1 << 16 || cols > 1 << 16 || n > 4096) return SCALPEL_ERR_SHAPE;
+    if (group < 2 || group > SCALPEL_GCSR_MAX_GROUP || (group & (group - 1)) != 0) return SCALPEL_ERR_GROUP;
+    nw = (size_t)rows * (size_t)cols;
+    nx = (size_t)cols * (size_t)(n ? n : 1);
+    ny = (size_t)rows * (size_t)(n ? n : 1);
+    w = (float *)SCALPEL_MALLOC(NULL, (nw + nx + ny) * sizeof(float));
+    if (w == NULL) return SCALPEL_ERR_NO_MEMORY;
+    x = w + nw;
+    y = x + nx;
+    scalpel__dc_fill(w, nw + nx, 7u);
+    for (i = 0; i < nw; i++) {      /* 80% unstructured zeros: both kernels see typical rows */
+        seed = seed * 1664525u + 1013904223u;
+        if ((seed >> 8) % 10u < 8u) w[i] = 0.0f;
+    }
+    memset(&g, 0, sizeof(g));
+    memset(&c, 0, sizeof(c));
+    st = scalpel_gcsr_from_dense(w, rows, cols, group, &g);
+    if (st == SCALPEL_OK) st = scalpel_gcsr_from_dense(w, rows, cols, 1, &c);
+    if (st == SCALPEL_OK) {
+        memset(ops, 0, sizeof(ops));
+        ops[0].kind = ops[1].kind = n ? 3 : 1;
+        ops[0].m = &g;
+        ops[1].m = &c;
+        ops[0].rows = ops[1].rows = rows;
+        ops[0].cols = ops[1].cols = cols;
+        ops[0].n = ops[1].n = n;
+        ops[0].x = ops[1].x = x;
+        ops[0].y = ops[1].y = y;
+        scalpel__hw_measure(ops, 2, med);
+        out->group = (float)(med[0] / (double)(g.nnz_groups > 0 ? g.nnz_groups : 1));
+        out->nonzero = (float)(med[1] / (double)(c.nnz_groups > 0 ? c.nnz_groups : 1));
+        if (!(out->group > 0.0f)) out->group = 1e-12f;       /* a clock that never ticked */
+        if (!(out->nonzero > 0.0f)) out->nonzero = 1e-12f;
+    }
+    scalpel_gcsr_free(&g);
+    scalpel_gcsr_free(&c);
+    SCALPEL_FREE(NULL, w);
+    return st;
+}
+
+/* A new block for layer's bias alone (the weights live in the structures that come with it). */
+SCALPEL__PRIV scalpel_status scalpel__layer_bias_block(scalpel_net *net, const scalpel_layer *layer,
+                                                       void **block, float **bias)
+{
+    *block = SCALPEL_MALLOC(net->alloc_ctx, SCALPEL__NET_ALIGN + ((size_t)layer->rows + 1) * sizeof(float));
+    if (*block == NULL) return SCALPEL_ERR_NO_MEMORY;
+    *bias = (float *)scalpel__net_align_ptr(*block);
+    if (layer->rows > 0) memcpy(*bias, layer->b, (size_t)layer->rows * sizeof(float));
+    return SCALPEL_OK;
+}
+
+SCALPEL__PRIV scalpel_status scalpel__net_layer_check(const scalpel_net *net, int32_t layer)
+{
+    scalpel_status st;
+    if (net == NULL) return SCALPEL_ERR_NULL;
+    st = scalpel_net_validate(net);
+    if (st != SCALPEL_OK) return st;
+    if (layer < 0 || layer >= net->n_layers || !scalpel__is_weighted(net->layers[layer].kind))
+        return SCALPEL_ERR_ARGUMENT;
+    return SCALPEL_OK;
+}
+
+SCALPEL_API scalpel_status scalpel_net_set_hybrid(scalpel_net *net, int32_t layer, scalpel_hybrid *h)
+{
+    scalpel_layer *L;
+    void *block;
+    float *bias;
+    scalpel_status st = scalpel__net_layer_check(net, layer);
+    if (st != SCALPEL_OK) return st;
+    if (h == NULL) return SCALPEL_ERR_NULL;
+    st = scalpel_hybrid_validate(h);
+    if (st != SCALPEL_OK) return st;
+    L = &net->layers[layer];
+    if (h->grouped.rows != L->rows || h->grouped.cols != L->cols) return SCALPEL_ERR_SHAPE;
+    if (h->grouped.dtype != SCALPEL_DTYPE_F32 || h->residual.dtype != SCALPEL_DTYPE_F32) return SCALPEL_ERR_DTYPE;
+    if (!scalpel__net_all_finite((const float *)h->grouped.values, (size_t)h->grouped.nnz_groups * (size_t)h->grouped.group) ||
+        !scalpel__net_all_finite((const float *)h->residual.values, (size_t)h->residual.nnz_groups))
+        return SCALPEL_ERR_ARGUMENT;
+    st = scalpel__layer_bias_block(net, L, &block, &bias);
+    if (st != SCALPEL_OK) return st;
+    scalpel__layer_release(net, L);
+    L->block = block;
+    L->b = bias;
+    L->storage = SCALPEL_STORAGE_HYBRID;
+    L->sparse = h->grouped;
+    L->residual = h->residual;
+    memset(h, 0, sizeof(*h));
+    return SCALPEL_OK;
+}
+
+SCALPEL_API scalpel_status scalpel_net_set_tasd(scalpel_net *net, int32_t layer, scalpel_tasd *s)
+{
+    scalpel_layer *L;
+    scalpel_tasd *own;
+    void *block;
+    float *bias;
+    int32_t i;
+    scalpel_status st = scalpel__net_layer_check(net, layer);
+    if (st != SCALPEL_OK) return st;
+    if (s == NULL) return SCALPEL_ERR_NULL;
+    st = scalpel_tasd_validate(s);
+    if (st != SCALPEL_OK) return st;
+    L = &net->layers[layer];
+    if (s->rows != L->rows || s->cols != L->cols) return SCALPEL_ERR_SHAPE;
+    for (i = 0; i < s->n_terms; i++)
+        if (!scalpel__net_all_finite(s->terms[i].values, (size_t)s->rows * (size_t)s->terms[i].groups * (size_t)s->terms[i].n))
+            return SCALPEL_ERR_ARGUMENT;
+    own = (scalpel_tasd *)SCALPEL_MALLOC(net->alloc_ctx, sizeof(*own));
+    if (own == NULL) return SCALPEL_ERR_NO_MEMORY;
+    st = scalpel__layer_bias_block(net, L, &block, &bias);
+    if (st != SCALPEL_OK) { SCALPEL_FREE(net->alloc_ctx, own); return st; }
+    *own = *s;
+    scalpel__layer_release(net, L);
+    L->block = block;
+    L->b = bias;
+    L->storage = SCALPEL_STORAGE_TASD;
+    L->series = own;
+    memset(s, 0, sizeof(*s));
+    return SCALPEL_OK;
+}
+
+/* ---- the no-retrain planner ------------------------------------------------------------- */
+
+/* One candidate built for a layer: a standalone scalpel_layer (shape of src, bias of src)
+ * whose weights live in the structures here. */
+typedef struct scalpel__nr_built {
+    scalpel_layer L;
+    scalpel_gcsr g;
+    scalpel_hybrid h;
+    scalpel_tasd t;
+} scalpel__nr_built;
+
+SCALPEL__PRIV void scalpel__nr_built_free(scalpel__nr_built *b)
+{
+    scalpel_gcsr_free(&b->g);
+    scalpel_hybrid_free(&b->h);
+    scalpel_tasd_free(&b->t);
+    memset(b, 0, sizeof(*b));
+}
+
+/* wd: the layer's weights, dense. costs: for HYBRID. */
+SCALPEL__PRIV scalpel_status scalpel__nr_build(const scalpel_layer *src, const float *wd,
+                                               const scalpel_nr_candidate *c,
+                                               const scalpel_hybrid_costs *costs, scalpel__nr_built *b)
+{
+    scalpel_status st = SCALPEL_OK;
+    memset(b, 0, sizeof(*b));
+    b->L = *src;
+    b->L.block = NULL;
+    b->L.w = NULL;
+    b->L.series = NULL;
+    memset(&b->L.sparse, 0, sizeof(b->L.sparse));
+    memset(&b->L.residual, 0, sizeof(b->L.residual));
+    switch (c->form) {
+    case SCALPEL_NR_DENSE:
+        b->L.storage = SCALPEL_STORAGE_DENSE;
+        b->L.w = wd;
+        break;
+    case SCALPEL_NR_GROUPED:
+        st = scalpel_gcsr_from_dense(wd, src->rows, src->cols, c->group, &b->g);
+        b->L.storage = SCALPEL_STORAGE_GCSR;
+        b->L.sparse = b->g;
+        break;
+    case SCALPEL_NR_HYBRID:
+        st = scalpel_hybrid_from_dense(wd, src->rows, src->cols, c->group, costs, &b->h);
+        b->L.storage = SCALPEL_STORAGE_HYBRID;
+        b->L.sparse = b->h.grouped;
+        b->L.residual = b->h.residual;
+        break;
+    case SCALPEL_NR_TASD:
+        st = scalpel_tasd_decompose(wd, src->rows, src->cols, &c->spec, &b->t, NULL);
+        b->L.storage = SCALPEL_STORAGE_TASD;
+        b->L.series = &b->t;
+        break;
+    default:
+        st = SCALPEL_ERR_ARGUMENT;
+    }
+    if (st != SCALPEL_OK) scalpel__nr_built_free(b);
+    return st;
+}
+
+SCALPEL__PRIV size_t scalpel__nr_bytes(const scalpel__nr_built *b)
+{
+    switch (b->L.storage) {
+    case SCALPEL_STORAGE_GCSR: return scalpel_gcsr_bytes(&b->g);
+    case SCALPEL_STORAGE_HYBRID: return scalpel_hybrid_bytes(&b->h);
+    case SCALPEL_STORAGE_TASD: return scalpel_tasd_bytes(&b->t);
+    default: return (size_t)b->L.rows * (size_t)b->L.cols * sizeof(float);
+    }
+}
+
+/* Installs candidate c into layer i of net (the network owns the result). */
+SCALPEL__PRIV scalpel_status scalpel__nr_install(scalpel_net *net, int32_t i, const scalpel_nr_candidate *c,
+                                                 const scalpel_hybrid_costs *costs)
+{
+    scalpel_layer *L = &net->layers[i];
+    size_t n = (size_t)L->rows * (size_t)L->cols;
+    float *wd = (float *)SCALPEL_MALLOC(NULL, n ? n * sizeof(float) : 1);
+    scalpel_status st = SCALPEL_OK;
+    if (wd == NULL) return SCALPEL_ERR_NO_MEMORY;
+    scalpel__layer_dense_weights(L, wd);
+    switch (c->form) {
+    case SCALPEL_NR_DENSE:
+        if (L->storage != SCALPEL_STORAGE_DENSE) st = scalpel__layer_set_dense(net, L, wd, L->b);
+        break;
+    case SCALPEL_NR_GROUPED: {
+        scalpel_gcsr g;
+        st = scalpel_gcsr_from_dense(wd, L->rows, L->cols, c->group, &g);
+        if (st == SCALPEL_OK) st = scalpel__layer_set_gcsr(net, L, &g, L->b);
+        scalpel_gcsr_free(&g);
+        break;
+    }
+    case SCALPEL_NR_HYBRID: {
+        scalpel_hybrid h;
+        st = scalpel_hybrid_from_dense(wd, L->rows, L->cols, c->group, costs, &h);
+        if (st == SCALPEL_OK) st = scalpel_net_set_hybrid(net, i, &h);
+        scalpel_hybrid_free(&h);
+        break;
+    }
+    case SCALPEL_NR_TASD: {
+        scalpel_tasd t;
+        st = scalpel_tasd_decompose(wd, L->rows, L->cols, &c->spec, &t, NULL);
+        if (st == SCALPEL_OK) st = scalpel_net_set_tasd(net, i, &t);
+        scalpel_tasd_free(&t);
+        break;
+    }
+    default: st = SCALPEL_ERR_ARGUMENT;
+    }
+    SCALPEL_FREE(NULL, wd);
+    return st;
+}
+
+/* Accuracy of net on x[count] / labels, in batches. */
+SCALPEL__PRIV scalpel_status scalpel__nr_accuracy(const scalpel_net *net, const float *x, const int32_t *labels,
+                                                  int32_t count, float *acc)
+{
+    const int32_t B = 64;
+    int32_t in = scalpel_net_input_size(net), outn = scalpel_net_output_size(net), s, j, right = 0;
+    size_t ws = scalpel_net_workspace_size(net, B);
+    void *work = SCALPEL_MALLOC(NULL, ws + (size_t)B * (size_t)outn * sizeof(float));
+    float *out;
+    if (work == NULL) return SCALPEL_ERR_NO_MEMORY;
+    out = (float *)(void *)((unsigned char *)work + ws);
+    for (s = 0; s < count; s += B) {
+        int32_t nb = count - s < B ? count - s : B;
+        scalpel_status st = scalpel_net_forward(net, x + (size_t)s * (size_t)in, nb, out, work);
+        if (st != SCALPEL_OK) { SCALPEL_FREE(NULL, work); return st; }
+        for (j = 0; j < nb; j++) right += scalpel_argmax_f32(out + (size_t)j * (size_t)outn, outn) == labels[s + j];
+    }
+    SCALPEL_FREE(NULL, work);
+    *acc = count > 0 ? (float)right / (float)count : 0.0f;
+    return SCALPEL_OK;
+}
+
+/* The inputs of layer i for samples [0, k): x itself for the first layer, else the outputs of a
+ * copy of net cut before layer i. */
+SCALPEL__PRIV scalpel_status scalpel__nr_layer_inputs(const scalpel_net *net, int32_t i, const float *x,
+                                                      int32_t k, float *acts)
+{
+    scalpel_net cut = *net;
+    const int32_t B = 32;
+    int32_t in = scalpel_net_input_size(net), s, per;
+    size_t ws;
+    void *work;
+    if (i == 0) { memcpy(acts, x, (size_t)k * (size_t)in * sizeof(float)); return SCALPEL_OK; }
+    cut.n_layers = i;
+    per = scalpel_net_output_size(&cut);
+    ws = scalpel_net_workspace_size(&cut, B);
+    work = SCALPEL_MALLOC(NULL, ws ? ws : 1);
+    if (work == NULL) return SCALPEL_ERR_NO_MEMORY;
+    for (s = 0; s < k; s += B) {
+        int32_t nb = k - s < B ? k - s : B;
+        scalpel_status st = scalpel_net_forward(&cut, x + (size_t)s * (size_t)in, nb, acts + (size_t)s * (size_t)per, work);
+        if (st != SCALPEL_OK) { SCALPEL_FREE(NULL, work); return st; }
+    }
+    SCALPEL_FREE(NULL, work);
+    return SCALPEL_OK;
+}
+
+/* The candidate menu for one layer (see scalpel_plan_no_retrain). */
+SCALPEL__PRIV int32_t scalpel__nr_menu(int32_t group, int no_tasd, scalpel_nr_candidate *c)
+{
+    static const char *const series[] = {
+        "1:4", "2:4", "2:4+1:4",
+        "1:8", "2:8", "2:8+1:8", "4:8", "4:8+1:8", "4:8+2:8", "4:8+2:8+1:8",
+        "1:16", "2:16", "4:16", "8:16", "8:16+4:16"
+    };
+    int32_t k = 0, i;
+    memset(c, 0, sizeof(*c) * SCALPEL_NR_MAX_CANDIDATES);
+    c[k++].form = SCALPEL_NR_DENSE;
+    c[k].form = SCALPEL_NR_GROUPED; c[k++].group = 1;
+    c[k].form = SCALPEL_NR_GROUPED; c[k++].group = group;
+    c[k].form = SCALPEL_NR_HYBRID; c[k++].group = group;
+    if (!no_tasd)
+        for (i = 0; i < (int32_t)(sizeof(series) / sizeof(series[0])) && k < SCALPEL_NR_MAX_CANDIDATES; i++) {
+            c[k].form = SCALPEL_NR_TASD;
+            if (scalpel_tasd_parse(series[i], &c[k].spec) == SCALPEL_OK) k++;
+        }
+    return k;
+}
+
+/* Candidates of one weighted layer: time and output error of each. */
+SCALPEL__PRIV scalpel_status scalpel__nr_layer(const scalpel_net *net, int32_t i, const float *acts, int32_t k,
+                                               int32_t group, int no_tasd, scalpel_nr_layer *out)
+{
+    const scalpel_layer *L = &net->layers[i];
+    int conv = L->kind == SCALPEL_LAYER_CONV2D;
+    int32_t positions = conv ? L->out_h * L->out_w : 1, c, s;
+    size_t nw = (size_t)L->rows * (size_t)L->cols, in = (size_t)L->in_c * (size_t)L->in_h * (size_t)L->in_w;
+    size_t nx = (size_t)L->cols * (size_t)positions, ny = (size_t)L->rows * (size_t)positions;
+    float *wd, *X, *Y, *E, *Bt;
+    scalpel_hybrid_costs costs;
+    scalpel_status st;
+    wd = (float *)SCALPEL_MALLOC(NULL, (2 * nw + 2 * nx + 2 * ny + 1) * sizeof(float));
+    if (wd == NULL) return SCALPEL_ERR_NO_MEMORY;
+    X = wd + nw;          /* the layer's input matrix for one sample (im2col for conv) */
+    Bt = X + nx;          /* timing operand */
+    Y = Bt + nx;
+    E = Y + ny;
+    scalpel__layer_dense_weights(L, wd);
+    scalpel__dc_fill(Bt, nx, 99u);
+    st = scalpel_hybrid_costs_measure(L->rows, L->cols, group, conv ? positions : 0, &costs);
+    if (st != SCALPEL_OK) { SCALPEL_FREE(NULL, wd); return st; }
+    out->n_candidates = scalpel__nr_menu(group, no_tasd, out->cand);
+    out->chosen = 0;
+    for (c = 0; c < out->n_candidates; c++) {
+        scalpel_nr_candidate *cd = &out->cand[c];
+        scalpel__nr_built b;
+        scalpel__hw_op op;
+        double num = 0.0, den = 0.0, med = 0.0;
+        float *D = E + ny;   /* room for the difference W - candidate: reuses the tail (nw floats) */
+        st = scalpel__nr_build(L, wd, cd, &costs, &b);
+        if (st != SCALPEL_OK) break;
+        memset(&op, 0, sizeof(op));
+        op.kind = conv ? 5 : 4;
+        op.L = &b.L;
+        op.rows = L->rows;
+        op.cols = L->cols;
+        op.n = positions;
+        op.x = Bt;
+        op.y = Y;
+        scalpel__hw_measure(&op, 1, &med);
+        cd->seconds = med;
+        cd->bytes = scalpel__nr_bytes(&b);
+        /* output error: ||(W - C) X|| / ||W X|| over the calibration samples */
+        scalpel__layer_dense_weights(&b.L, D);
+        {
+            size_t q;
+            for (q = 0; q < nw; q++) D[q] = wd[q] - D[q];
+        }
+        for (s = 0; s < k; s++) {
+            const float *a = acts + (size_t)s * in;
+            size_t q;
+            if (conv) {
+                const float *Bm = a;
+                if (!(L->kernel == 1 && L->stride == 1 && L->pad == 0)) {
+                    scalpel_im2col_f32(a, L->in_c, L->in_h, L->in_w, L->kernel, L->stride, L->pad, X);
+                    Bm = X;
+                }
+                scalpel_gemm_f32(wd, L->rows, L->cols, Bm, positions, Y);
+                scalpel_gemm_f32(D, L->rows, L->cols, Bm, positions, E);
+            } else {
+                scalpel_gemv_f32(wd, L->rows, L->cols, a, Y);
+                scalpel_gemv_f32(D, L->rows, L->cols, a, E);
+            }
+            for (q = 0; q < ny; q++) {
+                num += (double)E[q] * (double)E[q];
+                den += (double)Y[q] * (double)Y[q];
+            }
+        }
+        cd->error = den > 0.0 ? scalpel__prune_sqrt(num / den) : 0.0;
+        scalpel__nr_built_free(&b);
+    }
+    SCALPEL_FREE(NULL, wd);
+    return st;
+}
+
+/* Every layer's fastest candidate whose error is <= tau (exact forms: error 0 by construction). */
+SCALPEL__PRIV void scalpel__nr_choose(scalpel_nr_plan *p, double tau)
+{
+    int32_t i, c;
+    for (i = 0; i < p->n_layers; i++) {
+        scalpel_nr_layer *l = &p->layers[i];
+        int32_t best = -1;
+        if (l->n_candidates == 0) { l->chosen = -1; continue; }
+        for (c = 0; c < l->n_candidates; c++) {
+            double e = l->cand[c].form == SCALPEL_NR_TASD ? l->cand[c].error : 0.0;
+            if (e <= tau && (best < 0 || l->cand[c].seconds < l->cand[best].seconds)) best = c;
+        }
+        l->chosen = best < 0 ? 0 : best;
+    }
+}
+
+/* Accuracy of a copy of net with p's current choices installed. */
+SCALPEL__PRIV scalpel_status scalpel__nr_try(const void *file, size_t size, const scalpel_nr_plan *p,
+                                             const float *x, const int32_t *labels, int32_t count, float *acc)
+{
+    scalpel_net copy;
+    scalpel_status st = scalpel_net_load_buffer(file, size, &copy);
+    if (st != SCALPEL_OK) return st;
+    st = scalpel_net_apply_no_retrain(&copy, p);
+    if (st == SCALPEL_OK) st = scalpel__nr_accuracy(&copy, x, labels, count, acc);
+    scalpel_net_free(&copy);
+    return st;
+}
+
+SCALPEL_API scalpel_status scalpel_net_apply_no_retrain(scalpel_net *net, const scalpel_nr_plan *plan)
+{
+    int32_t i;
+    scalpel_status st;
+    if (net == NULL || plan == NULL) return SCALPEL_ERR_NULL;
+    st = scalpel_net_validate(net);
+    if (st != SCALPEL_OK) return st;
+    if (plan->n_layers != net->n_layers) return SCALPEL_ERR_ARGUMENT;
+    for (i = 0; i < net->n_layers; i++) {
+        const scalpel_nr_layer *l = &plan->layers[i];
+        if (!scalpel__is_weighted(net->layers[i].kind)) {
+            if (l->n_candidates != 0) return SCALPEL_ERR_ARGUMENT;
+            continue;
+        }
+        if (l->n_candidates < 1 || l->n_candidates > SCALPEL_NR_MAX_CANDIDATES || l->chosen < 0 ||
+            l->chosen >= l->n_candidates)
+            return SCALPEL_ERR_ARGUMENT;
+        {
+            const scalpel_nr_candidate *c = &l->cand[l->chosen];
+            int32_t G = c->group;
+            if (c->form < SCALPEL_NR_DENSE || c->form > SCALPEL_NR_TASD) return SCALPEL_ERR_ARGUMENT;
+            if ((c->form == SCALPEL_NR_GROUPED && !(G == 1 || G == 2 || G == 4 || G == 8 || G == 16)) ||
+                (c->form == SCALPEL_NR_HYBRID && !(G == 2 || G == 4 || G == 8 || G == 16)))
+                return SCALPEL_ERR_GROUP;
+        }
+    }
+    for (i = 0; i < net->n_layers; i++) {
+        const scalpel_nr_layer *l = &plan->layers[i];
+        if (!scalpel__is_weighted(net->layers[i].kind)) continue;
+        /* the hybrid split is exact whatever the costs: the defaults serve when applying */
+        st = scalpel__nr_install(net, i, &l->cand[l->chosen], NULL);
+        if (st != SCALPEL_OK) return st;
+    }
+    return SCALPEL_OK;
+}
+
+/* qsort order for the threshold candidates */
+SCALPEL__PRIV int scalpel__nr_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+SCALPEL_API scalpel_status scalpel_plan_no_retrain(const scalpel_net *net, const scalpel_hw_profile *hw,
+                                                   const float *x, const int32_t *labels, int32_t count,
+                                                   const scalpel_nr_options *opt, scalpel_nr_plan *out)
+{
+    scalpel_nr_options o;
+    int32_t i, in, k, n_tau = 0, outn, lo, hi;
+    double *taus = NULL;
+    float *acts = NULL;
+    void *file = NULL;
+    size_t fsize = 0, written = 0, most = 0;
+    float acc_dense = 0.0f, acc = 0.0f;
+    scalpel_status st;
+    if (out == NULL) return SCALPEL_ERR_NULL;
+    memset(out, 0, sizeof(*out));
+    if (net == NULL || hw == NULL || x == NULL || labels == NULL) return SCALPEL_ERR_NULL;
+    st = scalpel_net_validate(net);
+    if (st != SCALPEL_OK) return st;
+    if (scalpel_net_has_decomposed(net)) return SCALPEL_ERR_UNSUPPORTED;
+    if (count < 1) return SCALPEL_ERR_ARGUMENT;
+    memset(&o, 0, sizeof(o));
+    if (opt != NULL) o = *opt;
+    if (!(o.budget >= 0.0f && o.budget <= 1.0f) || o.calib < 0 || o.group < 0 || o.no_tasd < 0 || o.no_tasd > 1)
+        return SCALPEL_ERR_ARGUMENT;
+    if (o.budget == 0.0f) o.budget = 0.005f;
+    if (o.calib == 0) o.calib = 256;
+    if (o.group == 0) o.group = hw->group;
+    if (!(o.group == 2 || o.group == 4 || o.group == 8 || o.group == 16)) return SCALPEL_ERR_GROUP;
+    in = scalpel_net_input_size(net);
+    outn = scalpel_net_output_size(net);
+    for (i = 0; i < count; i++)
+        if (labels[i] < 0 || labels[i] >= outn) return SCALPEL_ERR_ARGUMENT;
+    if (!scalpel__net_all_finite(x, (size_t)count * (size_t)in)) return SCALPEL_ERR_ARGUMENT;
+    k = o.calib < count ? o.calib : count;
+    out->n_layers = net->n_layers;
+    /* the activations of the calibration samples, sized for the largest layer input */
+    for (i = 0; i < net->n_layers; i++) {
+        const scalpel_layer *L = &net->layers[i];
+        size_t a = (size_t)L->in_c * (size_t)L->in_h * (size_t)L->in_w;
+        if (a > most) most = a;
+    }
+    acts = (float *)SCALPEL_MALLOC(NULL, (size_t)k * most * sizeof(float) + 1);
+    taus = (double *)SCALPEL_MALLOC(NULL, ((size_t)net->n_layers * SCALPEL_NR_MAX_CANDIDATES + 1) * sizeof(double));
+    fsize = scalpel_net_serialized_size(net);
+    file = fsize ? SCALPEL_MALLOC(NULL, fsize) : NULL;
+    if (acts == NULL || taus == NULL || file == NULL) { st = fsize ? SCALPEL_ERR_NO_MEMORY : SCALPEL_ERR_OVERFLOW; goto done; }
+    st = scalpel_net_serialize(net, file, fsize, &written);
+    if (st != SCALPEL_OK) goto done;
+    for (i = 0; i < net->n_layers; i++) {
+        if (!scalpel__is_weighted(net->layers[i].kind)) { out->layers[i].chosen = -1; continue; }
+        st = scalpel__nr_layer_inputs(net, i, x, k, acts);
+        if (st == SCALPEL_OK) st = scalpel__nr_layer(net, i, acts, k, o.group, o.no_tasd, &out->layers[i]);
+        if (st != SCALPEL_OK) goto done;
+    }
+    /* the thresholds worth trying: 0 (exact forms only) and every series' error */
+    taus[n_tau++] = 0.0;
+    for (i = 0; i < net->n_layers; i++) {
+        int32_t c;
+        for (c = 0; c < out->layers[i].n_candidates; c++)
+            if (out->layers[i].cand[c].form == SCALPEL_NR_TASD) taus[n_tau++] = out->layers[i].cand[c].error;
+    }
+    qsort(taus, (size_t)n_tau, sizeof(double), scalpel__nr_cmp);
+    st = scalpel__nr_accuracy(net, x, labels, count, &acc_dense);
+    if (st != SCALPEL_OK) goto done;
+    /* the largest tau within budget: tau = 0 is exact and taken as the floor */
+    lo = 0;
+    hi = n_tau - 1;
+    while (lo < hi) {
+        int32_t mid = lo + (hi - lo + 1) / 2;
+        scalpel__nr_choose(out, taus[mid]);
+        st = scalpel__nr_try(file, fsize, out, x, labels, count, &acc);
+        out->evaluations++;
+        if (st != SCALPEL_OK) goto done;
+        if (acc >= acc_dense - o.budget) lo = mid; else hi = mid - 1;
+    }
+    out->tau = taus[lo];
+    scalpel__nr_choose(out, out->tau);
+    st = scalpel__nr_try(file, fsize, out, x, labels, count, &acc);
+    out->evaluations++;
+    out->accuracy_dense = acc_dense;
+    out->accuracy_planned = acc;
+done:
+    if (acts) SCALPEL_FREE(NULL, acts);
+    if (taus) SCALPEL_FREE(NULL, taus);
+    if (file) SCALPEL_FREE(NULL, file);
+    if (st != SCALPEL_OK) memset(out, 0, sizeof(*out));
+    return st;
+}
+#endif /* SCALPEL_NO_MALLOC */
 
 /* ---------------------------------------------------------------------------------------- */
 /* >>export and import (implementation): C-header export                                     */
