@@ -18,6 +18,7 @@
 #define _POSIX_C_SOURCE 200809L
 #define SCALPEL_IMPLEMENTATION
 #include "scalpel.h"
+#include "scalpel_train.h"   /* datasets, for plan --no-retrain */
 
 #include <errno.h>
 #include <limits.h>
@@ -39,7 +40,9 @@ typedef struct cmd_usage {
 
 static const cmd_usage usages[] = {
     { "info", "scalpel info MODEL" },
-    { "plan", "scalpel plan --hw NAME|host|list [--mode MODE] [--calibrate] MODEL" },
+    { "plan", "scalpel plan --hw NAME|host|list [--mode MODE] [--calibrate] MODEL\n"
+              "       scalpel plan --no-retrain [--hw NAME|host] [--data DIR | --synthetic] [--budget POINTS]\n"
+              "                    [--samples N] [--exact] [--repeat N] MODEL" },
     { "pack", "scalpel pack --hw NAME|host [--mode MODE] [--calibrate] MODEL -o OUT" },
     { "export-c", "scalpel export-c MODEL NAME -o OUT.h" },
     { "import-safetensors", "scalpel import-safetensors FILE --arch SPEC [--names P1,P2,...] -o MODEL" },
@@ -66,6 +69,19 @@ static const char help_text[] =
     "      --calibrate   measure this machine's break-even rates first (on the model's largest\n"
     "                    FC shape and, for the matrix-matrix kernel, the positions of its\n"
     "                    largest convolution or 64 columns)\n"
+    "  scalpel plan --no-retrain [--hw NAME|host] [--data DIR | --synthetic] [--budget POINTS]\n"
+    "               [--samples N] [--exact] [--repeat N] MODEL\n"
+    "      Plan a trained network without retraining (structured decomposition): per layer the\n"
+    "      fastest of dense, CSR, grouped CSR, the exact grouped + CSR hybrid and N:M series\n"
+    "      (1:4 ... 8:16+4:16), timed on this machine, with one global output-error threshold\n"
+    "      searched so that accuracy on N training samples (default 2000) drops by at most\n"
+    "      POINTS (default 0.5). Reports the choice per layer, the test-set error and the\n"
+    "      batch-1 forward time against the model as given and its dense version.\n"
+    "      --hw          the profile whose G the grouped forms use (default host)\n"
+    "      --data DIR    MNIST (default $SCALPEL_MNIST_DIR, else ../shared/data/mnist); gzip'd\n"
+    "                    files need a build with -DSCALPEL_ZLIB -lz\n"
+    "      --synthetic   the built-in synthetic digits instead of MNIST\n"
+    "      --exact       exact forms only (no N:M series): outputs unchanged up to rounding\n"
     "  scalpel pack --hw NAME [--mode MODE] [--calibrate] MODEL -o OUT\n"
     "      Plan, convert every layer to its planned storage and save to OUT (which may be\n"
     "      MODEL itself). Prints the sizes before and after.\n"
@@ -1110,6 +1126,217 @@ done:
     return rc;
 }
 
+/* ---- plan --no-retrain ------------------------------------------------------------------- */
+
+/* The planning samples and the report samples: MNIST (train split for planning, test split for
+ * the report) from --data, $SCALPEL_MNIST_DIR or ../shared/data/mnist, or the built-in
+ * synthetic digits (two different seeds) with --synthetic. */
+static int nr_data(const char *dir, int synthetic, int32_t samples, scalpel_dataset *plan_set,
+                   scalpel_dataset *test_set)
+{
+    scalpel_status st;
+    if (synthetic) {
+        st = scalpel_dataset_synthetic(samples, 1, plan_set);
+        if (st == SCALPEL_OK) st = scalpel_dataset_synthetic(2000, 2, test_set);
+        if (st != SCALPEL_OK) return fail("synthetic data: %s", scalpel_status_string(st));
+        return 0;
+    }
+    if (dir == NULL) dir = getenv(SCALPEL_DATASET_MNIST_ENV);
+    if (dir == NULL) dir = "../shared/data/mnist";
+    st = scalpel_dataset_mnist(dir, 1, plan_set);
+    if (st == SCALPEL_OK) st = scalpel_dataset_mnist(dir, 0, test_set);
+    if (st != SCALPEL_OK) {
+        scalpel_dataset_free(plan_set);
+        return fail("MNIST in '%s': %s%s\n%s", dir, scalpel_status_string(st),
+                    st == SCALPEL_ERR_UNSUPPORTED ? " (gzip'd files need a build with -DSCALPEL_ZLIB -lz, or gunzip them)" : "",
+                    scalpel_dataset_mnist_help());
+    }
+    if (plan_set->n > samples) plan_set->n = samples;   /* the first `samples` training images */
+    return 0;
+}
+
+static int32_t *nr_labels(const scalpel_dataset *ds)
+{
+    int32_t *l = (int32_t *)malloc((size_t)(ds->n > 0 ? ds->n : 1) * sizeof(int32_t)), i;
+    if (l != NULL)
+        for (i = 0; i < ds->n; i++) l[i] = ds->y[i];
+    return l;
+}
+
+static const char *nr_form_name(const scalpel_nr_candidate *c, char *buf, size_t size)
+{
+    switch (c->form) {
+    case SCALPEL_NR_DENSE: snprintf(buf, size, "dense"); break;
+    case SCALPEL_NR_GROUPED:
+        if (c->group == 1) snprintf(buf, size, "csr");
+        else snprintf(buf, size, "gcsr G=%d", (int)c->group);
+        break;
+    case SCALPEL_NR_HYBRID: snprintf(buf, size, "hybrid G=%d", (int)c->group); break;
+    default: {
+        char s[32];
+        scalpel_tasd_spec_string(&c->spec, s, sizeof s);
+        snprintf(buf, size, "tasd %s", s);
+    }
+    }
+    return buf;
+}
+
+static int cmd_plan_no_retrain(int n, char **args)
+{
+    cli_opt opts[8] = { { "--no-retrain", NULL, 0, NULL, 0 }, { "--hw", NULL, 1, NULL, 0 },
+                        { "--data", NULL, 1, NULL, 0 },       { "--synthetic", NULL, 0, NULL, 0 },
+                        { "--budget", NULL, 1, NULL, 0 },     { "--samples", NULL, 1, NULL, 0 },
+                        { "--exact", NULL, 0, NULL, 0 },      { "--repeat", NULL, 1, NULL, 0 } };
+    const char *pos[MAX_POSITIONAL];
+    int n_pos, rc;
+    int32_t samples = 2000, repeat = 9, budget_bp = 50, i;
+    scalpel_net net, planned, dense;
+    scalpel_hw_profile hw;
+    scalpel_plan dplan;
+    scalpel_nr_options o;
+    scalpel_nr_plan *plan = NULL;
+    scalpel_dataset pset, tset;
+    int32_t *plabels = NULL, *tlabels = NULL;
+    float acc_given = 0.0f, acc_planned = 0.0f;
+    double *samp = NULL, *tp = NULL, *tg = NULL, *td = NULL, t_plan = 0.0;
+    bench_bufs bp, bg, bd;
+    scalpel_status st;
+
+    rc = parse_args("plan", n, args, opts, 8, pos, 1, 1, &n_pos);
+    if (rc != 0) return rc;
+    if (opts[2].value != NULL && opts[3].seen) return usage_error("plan", "--data and --synthetic exclude each other");
+    if (opts[4].value != NULL) {
+        double b;
+        char *end;
+        errno = 0;
+        b = strtod(opts[4].value, &end);
+        if (*end != '\0' || errno != 0 || !(b >= 0.0 && b <= 100.0))
+            return usage_error("plan", "--budget '%s': expected percentage points from 0 to 100", opts[4].value);
+        budget_bp = (int32_t)(b * 100.0 + 0.5);
+    }
+    if (opts[5].value != NULL && (rc = parse_int("plan", "--samples", opts[5].value, 10, 60000, &samples)) != 0) return rc;
+    if (opts[7].value != NULL && (rc = parse_int("plan", "--repeat", opts[7].value, 1, 1000, &repeat)) != 0) return rc;
+    if (get_profile(opts[1].value ? opts[1].value : "host", &hw) != 0) return 1;
+    memset(&pset, 0, sizeof pset);
+    memset(&tset, 0, sizeof tset);
+    memset(&bp, 0, sizeof bp);
+    memset(&bg, 0, sizeof bg);
+    memset(&bd, 0, sizeof bd);
+    memset(&planned, 0, sizeof planned);
+    memset(&dense, 0, sizeof dense);
+    if (load_model(pos[0], &net) != 0) return 1;
+    rc = 1;
+    if (nr_data(opts[2].value, opts[3].seen, samples, &pset, &tset) != 0) goto done;
+    if (pset.c * pset.h * pset.w != scalpel_net_input_size(&net) || pset.classes > scalpel_net_output_size(&net)) {
+        fail("%s: the model takes %d inputs and gives %d outputs; the data has %d x %d x %d images of %d classes",
+             pos[0], (int)scalpel_net_input_size(&net), (int)scalpel_net_output_size(&net), (int)pset.c, (int)pset.h,
+             (int)pset.w, (int)pset.classes);
+        goto done;
+    }
+    plan = (scalpel_nr_plan *)malloc(sizeof *plan);
+    plabels = nr_labels(&pset);
+    tlabels = nr_labels(&tset);
+    samp = (double *)malloc((size_t)repeat * 4 * sizeof(double));
+    if (plan == NULL || plabels == NULL || tlabels == NULL || samp == NULL) {
+        fail("out of memory");
+        goto done;
+    }
+    tp = samp + repeat;
+    tg = tp + repeat;
+    td = tg + repeat;
+    memset(&o, 0, sizeof o);
+    o.budget = (float)budget_bp / 10000.0f;
+    if (o.budget == 0.0f) o.budget = 1e-9f;     /* 0 points: nothing may be lost (0 means default) */
+    o.no_tasd = opts[6].seen;
+    t_plan = now_seconds();
+    st = scalpel_plan_no_retrain(&net, &hw, pset.x, plabels, pset.n, &o, plan);
+    t_plan = now_seconds() - t_plan;
+    if (st != SCALPEL_OK) {
+        fail("%s: planning without retraining failed: %s", pos[0], scalpel_status_string(st));
+        goto done;
+    }
+    if (load_model(pos[0], &planned) != 0 || load_model(pos[0], &dense) != 0) goto done;
+    st = scalpel_net_apply_no_retrain(&planned, plan);
+    if (st == SCALPEL_OK) st = scalpel_plan_net(&dense, &hw, SCALPEL_PLAN_DENSE, &dplan);
+    if (st == SCALPEL_OK) st = scalpel_net_pack(&dense, &dplan);
+    if (st != SCALPEL_OK) {
+        fail("%s: applying the plan failed: %s", pos[0], scalpel_status_string(st));
+        goto done;
+    }
+    printf("%s: no-retrain plan for %s (G = %d), kernels %s\n", pos[0], hw.name, (int)hw.group,
+           scalpel_kernels_backend());
+    printf("planned on %d training samples (errors on the first %d) in %.1f s: tau %.4f, budget %.2f points, %d accuracy evaluations\n",
+           (int)pset.n, (int)(pset.n < 256 ? pset.n : 256), t_plan, plan->tau, (double)budget_bp / 100.0,
+           (int)plan->evaluations);
+    printf("%3s  %-8s %-18s %10s %10s %12s %12s %9s\n", "#", "kind", "chosen", "error", "time (us)", "dense (us)",
+           "bytes", "vs dense");
+    for (i = 0; i < net.n_layers; i++) {
+        const scalpel_nr_layer *l = &plan->layers[i];
+        const scalpel_nr_candidate *c, *d;
+        char name[64];
+        if (l->chosen < 0) continue;
+        c = &l->cand[l->chosen];
+        d = &l->cand[0];
+        printf("%3d  %-8s %-18s %10.4f %10.2f %12.2f %12zu %8.2fx\n", (int)i, scalpel_layer_kind_name(net.layers[i].kind),
+               nr_form_name(c, name, sizeof name), c->error, c->seconds * 1e6, d->seconds * 1e6, c->bytes,
+               c->seconds > 0.0 ? d->seconds / c->seconds : 0.0);
+    }
+    {
+        /* accuracy on the report set, batch by batch */
+        const scalpel_net *nets[2] = { &net, &planned };
+        float *accs[2] = { &acc_given, &acc_planned };
+        int32_t k;
+        for (k = 0; k < 2; k++) {
+            int32_t outn = scalpel_net_output_size(nets[k]), in = scalpel_net_input_size(nets[k]), s, right = 0, j;
+            bench_bufs b;
+            if (bench_bufs_alloc(nets[k], 100, &b) != 0) goto done;
+            for (s = 0; s < tset.n; s += 100) {
+                int32_t nb = tset.n - s < 100 ? tset.n - s : 100;
+                (void)scalpel_net_forward(nets[k], tset.x + (size_t)s * (size_t)in, nb, b.out, b.ws);
+                for (j = 0; j < nb; j++) right += scalpel_argmax_f32(b.out + (size_t)j * (size_t)outn, outn) == tlabels[s + j];
+            }
+            bench_bufs_free(&b);
+            *accs[k] = tset.n ? (float)right / (float)tset.n : 0.0f;
+        }
+    }
+    if (bench_bufs_alloc(&planned, 1, &bp) != 0 || bench_bufs_alloc(&net, 1, &bg) != 0 || bench_bufs_alloc(&dense, 1, &bd) != 0)
+        goto done;
+    memcpy(bg.in, bp.in, (size_t)scalpel_net_input_size(&net) * sizeof(float));
+    memcpy(bd.in, bp.in, (size_t)scalpel_net_input_size(&net) * sizeof(float));
+    for (i = 0; i < repeat; i++) {   /* interleaved: a machine that slows down slows all three */
+        tp[i] = time_forward(&planned, bp.in, 1, bp.out, bp.ws, 1, samp);
+        tg[i] = time_forward(&net, bg.in, 1, bg.out, bg.ws, 1, samp);
+        td[i] = time_forward(&dense, bd.in, 1, bd.out, bd.ws, 1, samp);
+    }
+    qsort(tp, (size_t)repeat, sizeof(double), cmp_double);
+    qsort(tg, (size_t)repeat, sizeof(double), cmp_double);
+    qsort(td, (size_t)repeat, sizeof(double), cmp_double);
+    printf("test set (%d samples): error %.2f%% as given -> %.2f%% planned (%+.2f points)\n", (int)tset.n,
+           100.0 * (1.0 - acc_given), 100.0 * (1.0 - acc_planned), 100.0 * (double)(acc_given - acc_planned));
+    printf("forward, batch 1, median of %d interleaved runs: dense %.2f us, as given %.2f us, planned %.2f us "
+           "(%.2fx vs dense, %.2fx vs as given)\n", (int)repeat, td[repeat / 2] * 1e6, tg[repeat / 2] * 1e6,
+           tp[repeat / 2] * 1e6, td[repeat / 2] / tp[repeat / 2], tg[repeat / 2] / tp[repeat / 2]);
+    printf("weight bytes: dense %zu, as given %zu, planned %zu (%.1f%% of dense)\n", scalpel_net_weight_bytes(&dense),
+           scalpel_net_weight_bytes(&net), scalpel_net_weight_bytes(&planned),
+           percent((double)scalpel_net_weight_bytes(&planned), (double)scalpel_net_weight_bytes(&dense)));
+    printf("(HYBRID and TASD layers run in memory; model files do not store them yet)\n");
+    rc = 0;
+done:
+    bench_bufs_free(&bp);
+    bench_bufs_free(&bg);
+    bench_bufs_free(&bd);
+    free(plan);
+    free(plabels);
+    free(tlabels);
+    free(samp);
+    scalpel_dataset_free(&pset);
+    scalpel_dataset_free(&tset);
+    scalpel_net_free(&planned);
+    scalpel_net_free(&dense);
+    scalpel_net_free(&net);
+    return rc;
+}
+
 /* ---- demo -------------------------------------------------------------------------------- */
 
 static int cmd_demo(int n, char **args)
@@ -1172,6 +1399,17 @@ done:
 
 /* ---- main -------------------------------------------------------------------------------- */
 
+/* 1 when args[0..n) hold `flag` before any "--" (it selects a command's variant). */
+static int has_flag(int n, char **args, const char *flag)
+{
+    int i;
+    for (i = 0; i < n; i++) {
+        if (strcmp(args[i], "--") == 0) return 0;
+        if (strcmp(args[i], flag) == 0) return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *cmd;
@@ -1194,6 +1432,7 @@ int main(int argc, char **argv)
     n = argc - 2;
     args = argv + 2;
     if (strcmp(cmd, "info") == 0) rc = cmd_info(n, args);
+    else if (strcmp(cmd, "plan") == 0 && has_flag(n, args, "--no-retrain")) rc = cmd_plan_no_retrain(n, args);
     else if (strcmp(cmd, "plan") == 0 || strcmp(cmd, "pack") == 0) rc = cmd_plan_or_pack(cmd, n, args);
     else if (strcmp(cmd, "export-c") == 0) rc = cmd_export_c(n, args);
     else if (strcmp(cmd, "import-safetensors") == 0) rc = cmd_import(n, args);
