@@ -95,6 +95,9 @@ run test_netfile-asan sh -c "gcc $WARN $SAN $NATIVE -I. tests/test_netfile.c -o 
 run netfile-clang-asan sh -c "clang $WARN $SAN $NATIVE -I. tests/test_netfile.c -o $B/test_netfile-clang -lm && $B/test_netfile-clang $B"
 run netfile-g++ sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O1 $NATIVE -x c++ -I. tests/test_netfile.c -o $B/test_netfile-pp && $B/test_netfile-pp $B"
 
+run test_decomp-asan sh -c "gcc $WARN $SAN $NATIVE -I. tests/test_decomp.c -o $B/test_decomp-asan -lm && $B/test_decomp-asan"
+run decomp-g++ sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O1 $NATIVE -x c++ -I. tests/test_decomp.c -o $B/decomp-pp && $B/decomp-pp"
+run decomp-no-simd sh -c "gcc $WARN -O2 -DSCALPEL_NO_SIMD -I. tests/test_decomp.c -o $B/decomp-ns -lm && $B/decomp-ns"
 run test_plan-asan sh -c "gcc $WARN $SAN $NATIVE -I. tests/test_plan.c -o $B/test_plan-asan -lm && $B/test_plan-asan"
 run plan-clang-asan sh -c "clang $WARN $SAN $NATIVE -I. tests/test_plan.c -o $B/plan-clang -lm && $B/plan-clang"
 run plan-g++-asan sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror $SAN $NATIVE -x c++ -I. tests/test_plan.c -o $B/plan-gpp && $B/plan-gpp"
