@@ -383,5 +383,16 @@ expect 1 "nothere\.safetensors: cannot open: No such file" "import: a missing fi
   "$S" import-safetensors "$D/nothere.safetensors" --arch 4,fc:3 -o "$D/x.scpn"
 check "failed imports write nothing" test ! -e "$D/x.scpn"
 
+# plan --no-retrain: the no-retrain planner on the built-in synthetic digits (no MNIST needed)
+expect 0 "no-retrain plan for" "plan --no-retrain --synthetic" "$S" plan --no-retrain --synthetic --samples 200 --repeat 3 "$D/demo.scpn"
+check "no-retrain: a row per weighted layer" test "$(grep -c -E '^ +[0-9]+ +fc ' "$D/out.txt")" = 3
+check "no-retrain: test error and forward times" grep -q -E "^forward, batch 1, median of 3 interleaved runs: dense" "$D/out.txt"
+expect 0 "no-retrain plan for" "plan --no-retrain --exact" "$S" plan --no-retrain --synthetic --exact --samples 100 --repeat 1 --budget 0 "$D/demo.scpn"
+check "no-retrain --exact: no N:M series, same test error" sh -c "! grep -q tasd '$D/out.txt' && grep -q -E '\(\+0\.00 points\)' '$D/out.txt'"
+expect 2 "--data and --synthetic exclude each other" "no-retrain: --data with --synthetic" "$S" plan --no-retrain --synthetic --data "$D" "$D/demo.scpn"
+expect 2 "--budget 'x'" "no-retrain: a bad budget" "$S" plan --no-retrain --synthetic --budget x "$D/demo.scpn"
+expect 2 "--samples" "no-retrain: too few samples" "$S" plan --no-retrain --synthetic --samples 3 "$D/demo.scpn"
+expect 1 "MNIST in '$D/nomnist'" "no-retrain: missing MNIST says how to get it" "$S" plan --no-retrain --data "$D/nomnist" "$D/demo.scpn"
+
 echo "test_cli: $PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]
