@@ -42,7 +42,7 @@ static const cmd_usage usages[] = {
     { "info", "scalpel info MODEL" },
     { "plan", "scalpel plan --hw NAME|host|list [--mode MODE] [--calibrate] MODEL\n"
               "       scalpel plan --no-retrain [--hw NAME|host] [--data DIR | --synthetic] [--budget POINTS]\n"
-              "                    [--samples N] [--exact] [--repeat N] MODEL" },
+              "                    [--samples N] [--exact] [--repeat N] [--against MODEL2] MODEL" },
     { "pack", "scalpel pack --hw NAME|host [--mode MODE] [--calibrate] MODEL -o OUT" },
     { "export-c", "scalpel export-c MODEL NAME -o OUT.h" },
     { "import-safetensors", "scalpel import-safetensors FILE --arch SPEC [--names P1,P2,...] -o MODEL" },
@@ -70,7 +70,7 @@ static const char help_text[] =
     "                    FC shape and, for the matrix-matrix kernel, the positions of its\n"
     "                    largest convolution or 64 columns)\n"
     "  scalpel plan --no-retrain [--hw NAME|host] [--data DIR | --synthetic] [--budget POINTS]\n"
-    "               [--samples N] [--exact] [--repeat N] MODEL\n"
+    "               [--samples N] [--exact] [--repeat N] [--against MODEL2] MODEL\n"
     "      Plan a trained network without retraining (structured decomposition): per layer the\n"
     "      fastest of dense, CSR, grouped CSR, the exact grouped + CSR hybrid and N:M series\n"
     "      (1:4 ... 8:16+4:16), timed on this machine, with one global output-error threshold\n"
@@ -82,6 +82,8 @@ static const char help_text[] =
     "                    files need a build with -DSCALPEL_ZLIB -lz\n"
     "      --synthetic   the built-in synthetic digits instead of MNIST\n"
     "      --exact       exact forms only (no N:M series): outputs unchanged up to rounding\n"
+    "      --against M2  also report the test error and forward time of model M2 (e.g. the\n"
+    "                    same network pruned with retraining), timed in the same rounds\n"
     "  scalpel pack --hw NAME [--mode MODE] [--calibrate] MODEL -o OUT\n"
     "      Plan, convert every layer to its planned storage and save to OUT (which may be\n"
     "      MODEL itself). Prints the sizes before and after.\n"
@@ -1183,26 +1185,27 @@ static const char *nr_form_name(const scalpel_nr_candidate *c, char *buf, size_t
 
 static int cmd_plan_no_retrain(int n, char **args)
 {
-    cli_opt opts[8] = { { "--no-retrain", NULL, 0, NULL, 0 }, { "--hw", NULL, 1, NULL, 0 },
+    cli_opt opts[9] = { { "--no-retrain", NULL, 0, NULL, 0 }, { "--hw", NULL, 1, NULL, 0 },
                         { "--data", NULL, 1, NULL, 0 },       { "--synthetic", NULL, 0, NULL, 0 },
                         { "--budget", NULL, 1, NULL, 0 },     { "--samples", NULL, 1, NULL, 0 },
-                        { "--exact", NULL, 0, NULL, 0 },      { "--repeat", NULL, 1, NULL, 0 } };
+                        { "--exact", NULL, 0, NULL, 0 },      { "--repeat", NULL, 1, NULL, 0 },
+                        { "--against", NULL, 1, NULL, 0 } };
     const char *pos[MAX_POSITIONAL];
     int n_pos, rc;
     int32_t samples = 2000, repeat = 9, budget_bp = 50, i;
-    scalpel_net net, planned, dense;
+    scalpel_net net, planned, dense, other;
     scalpel_hw_profile hw;
     scalpel_plan dplan;
     scalpel_nr_options o;
     scalpel_nr_plan *plan = NULL;
     scalpel_dataset pset, tset;
     int32_t *plabels = NULL, *tlabels = NULL;
-    float acc_given = 0.0f, acc_planned = 0.0f;
-    double *samp = NULL, *tp = NULL, *tg = NULL, *td = NULL, t_plan = 0.0;
-    bench_bufs bp, bg, bd;
+    float acc_given = 0.0f, acc_planned = 0.0f, acc_other = 0.0f;
+    double *samp = NULL, *tp = NULL, *tg = NULL, *td = NULL, *to = NULL, t_plan = 0.0;
+    bench_bufs bp, bg, bd, bo;
     scalpel_status st;
 
-    rc = parse_args("plan", n, args, opts, 8, pos, 1, 1, &n_pos);
+    rc = parse_args("plan", n, args, opts, 9, pos, 1, 1, &n_pos);
     if (rc != 0) return rc;
     if (opts[2].value != NULL && opts[3].seen) return usage_error("plan", "--data and --synthetic exclude each other");
     if (opts[4].value != NULL) {
@@ -1222,6 +1225,8 @@ static int cmd_plan_no_retrain(int n, char **args)
     memset(&bp, 0, sizeof bp);
     memset(&bg, 0, sizeof bg);
     memset(&bd, 0, sizeof bd);
+    memset(&bo, 0, sizeof bo);
+    memset(&other, 0, sizeof other);
     memset(&planned, 0, sizeof planned);
     memset(&dense, 0, sizeof dense);
     if (load_model(pos[0], &net) != 0) return 1;
@@ -1236,7 +1241,7 @@ static int cmd_plan_no_retrain(int n, char **args)
     plan = (scalpel_nr_plan *)malloc(sizeof *plan);
     plabels = nr_labels(&pset);
     tlabels = nr_labels(&tset);
-    samp = (double *)malloc((size_t)repeat * 4 * sizeof(double));
+    samp = (double *)malloc((size_t)repeat * 5 * sizeof(double));
     if (plan == NULL || plabels == NULL || tlabels == NULL || samp == NULL) {
         fail("out of memory");
         goto done;
@@ -1244,6 +1249,15 @@ static int cmd_plan_no_retrain(int n, char **args)
     tp = samp + repeat;
     tg = tp + repeat;
     td = tg + repeat;
+    to = td + repeat;
+    if (opts[8].value != NULL) {
+        if (load_model(opts[8].value, &other) != 0) goto done;
+        if (scalpel_net_input_size(&other) != scalpel_net_input_size(&net) ||
+            scalpel_net_output_size(&other) != scalpel_net_output_size(&net)) {
+            fail("%s: --against takes a model of the same inputs and outputs as %s", opts[8].value, pos[0]);
+            goto done;
+        }
+    }
     memset(&o, 0, sizeof o);
     o.budget = (float)budget_bp / 10000.0f;
     if (o.budget == 0.0f) o.budget = 1e-9f;     /* 0 points: nothing may be lost (0 means default) */
@@ -1283,10 +1297,10 @@ static int cmd_plan_no_retrain(int n, char **args)
     }
     {
         /* accuracy on the report set, batch by batch */
-        const scalpel_net *nets[2] = { &net, &planned };
-        float *accs[2] = { &acc_given, &acc_planned };
+        const scalpel_net *nets[3] = { &net, &planned, &other };
+        float *accs[3] = { &acc_given, &acc_planned, &acc_other };
         int32_t k;
-        for (k = 0; k < 2; k++) {
+        for (k = 0; k < (opts[8].value != NULL ? 3 : 2); k++) {
             int32_t outn = scalpel_net_output_size(nets[k]), in = scalpel_net_input_size(nets[k]), s, right = 0, j;
             bench_bufs b;
             if (bench_bufs_alloc(nets[k], 100, &b) != 0) goto done;
@@ -1303,11 +1317,17 @@ static int cmd_plan_no_retrain(int n, char **args)
         goto done;
     memcpy(bg.in, bp.in, (size_t)scalpel_net_input_size(&net) * sizeof(float));
     memcpy(bd.in, bp.in, (size_t)scalpel_net_input_size(&net) * sizeof(float));
-    for (i = 0; i < repeat; i++) {   /* interleaved: a machine that slows down slows all three */
+    if (opts[8].value != NULL) {
+        if (bench_bufs_alloc(&other, 1, &bo) != 0) goto done;
+        memcpy(bo.in, bp.in, (size_t)scalpel_net_input_size(&net) * sizeof(float));
+    }
+    for (i = 0; i < repeat; i++) {   /* interleaved: a machine that slows down slows all of them */
         tp[i] = time_forward(&planned, bp.in, 1, bp.out, bp.ws, 1, samp);
         tg[i] = time_forward(&net, bg.in, 1, bg.out, bg.ws, 1, samp);
         td[i] = time_forward(&dense, bd.in, 1, bd.out, bd.ws, 1, samp);
+        if (opts[8].value != NULL) to[i] = time_forward(&other, bo.in, 1, bo.out, bo.ws, 1, samp);
     }
+    qsort(to, (size_t)(opts[8].value != NULL ? repeat : 0), sizeof(double), cmp_double);
     qsort(tp, (size_t)repeat, sizeof(double), cmp_double);
     qsort(tg, (size_t)repeat, sizeof(double), cmp_double);
     qsort(td, (size_t)repeat, sizeof(double), cmp_double);
@@ -1319,12 +1339,19 @@ static int cmd_plan_no_retrain(int n, char **args)
     printf("weight bytes: dense %zu, as given %zu, planned %zu (%.1f%% of dense)\n", scalpel_net_weight_bytes(&dense),
            scalpel_net_weight_bytes(&net), scalpel_net_weight_bytes(&planned),
            percent((double)scalpel_net_weight_bytes(&planned), (double)scalpel_net_weight_bytes(&dense)));
+    if (opts[8].value != NULL)
+        printf("against %s: error %.2f%%, forward %.2f us (%.2fx vs dense), weight bytes %zu (%.1f%% of dense)\n",
+               opts[8].value, 100.0 * (1.0 - acc_other), to[repeat / 2] * 1e6, td[repeat / 2] / to[repeat / 2],
+               scalpel_net_weight_bytes(&other),
+               percent((double)scalpel_net_weight_bytes(&other), (double)scalpel_net_weight_bytes(&dense)));
     printf("(HYBRID and TASD layers run in memory; model files do not store them yet)\n");
     rc = 0;
 done:
     bench_bufs_free(&bp);
     bench_bufs_free(&bg);
     bench_bufs_free(&bd);
+    bench_bufs_free(&bo);
+    scalpel_net_free(&other);
     free(plan);
     free(plabels);
     free(tlabels);

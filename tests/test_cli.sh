@@ -389,6 +389,8 @@ check "no-retrain: a row per weighted layer" test "$(grep -c -E '^ +[0-9]+ +fc '
 check "no-retrain: test error and forward times" grep -q -E "^forward, batch 1, median of 3 interleaved runs: dense" "$D/out.txt"
 expect 0 "no-retrain plan for" "plan --no-retrain --exact" "$S" plan --no-retrain --synthetic --exact --samples 100 --repeat 1 --budget 0 "$D/demo.scpn"
 check "no-retrain --exact: no N:M series, same test error" sh -c "! grep -q tasd '$D/out.txt' && grep -q -E '\(\+0\.00 points\)' '$D/out.txt'"
+expect 0 "against .*demo2\.scpn: error" "no-retrain --against reports the other model" "$S" plan --no-retrain --synthetic --samples 100 --repeat 1 --against "$D/demo2.scpn" "$D/demo.scpn"
+expect 1 "nothere\.scpn" "no-retrain --against a missing model" "$S" plan --no-retrain --synthetic --samples 100 --against "$D/nothere.scpn" "$D/demo.scpn"
 expect 2 "--data and --synthetic exclude each other" "no-retrain: --data with --synthetic" "$S" plan --no-retrain --synthetic --data "$D" "$D/demo.scpn"
 expect 2 "--budget 'x'" "no-retrain: a bad budget" "$S" plan --no-retrain --synthetic --budget x "$D/demo.scpn"
 expect 2 "--samples" "no-retrain: too few samples" "$S" plan --no-retrain --synthetic --samples 3 "$D/demo.scpn"
