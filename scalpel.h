@@ -482,10 +482,11 @@ SCALPEL_API scalpel_status scalpel_tasd_error_tensor(const float *w, const scalp
 SCALPEL_API scalpel_status scalpel_tasd_error_output(const float *w, const scalpel_tasd *s,
                                                      const float *x, int32_t count, double *rel);
 
-/* Measures this machine's cost of one stored group of the grouped kernel with `group` and of
- * one stored weight of the CSR kernel, on a rows x cols matrix (matrix-vector when n == 0,
- * matrix-matrix with B[cols x n] otherwise), for scalpel_hybrid_from_dense. Medians of
- * interleaved runs; about 0.1 s. */
+/* Measures this machine's costs for scalpel_hybrid_from_dense on a rows x cols matrix
+ * (matrix-vector when n == 0, matrix-matrix with B[cols x n] otherwise): one stored group of
+ * the grouped kernel with `group` and one stored weight of the CSR kernel (both on 80%
+ * unstructured zeros), and the fixed cost of a row in the grouped kernel (from a matrix with
+ * one group per row). Medians of interleaved runs; about 0.1 s. */
 SCALPEL_API scalpel_status scalpel_hybrid_costs_measure(int32_t rows, int32_t cols, int32_t group,
                                                         int32_t n, scalpel_hybrid_costs *out);
 
@@ -3407,9 +3408,9 @@ SCALPEL_API scalpel_status scalpel_hybrid_costs_measure(int32_t rows, int32_t co
 {
     float *w, *x, *y;
     size_t nw, i, nx, ny;
-    scalpel_gcsr g, c;
-    scalpel__hw_op ops[2];
-    double med[2];
+    scalpel_gcsr g, c, one;
+    scalpel__hw_op ops[3];
+    double med[3];
     uint32_t seed = 12345u;
     scalpel_status st;
     if (out == NULL) return SCALPEL_ERR_NULL;
@@ -3429,26 +3430,39 @@ SCALPEL_API scalpel_status scalpel_hybrid_costs_measure(int32_t rows, int32_t co
     }
     memset(&g, 0, sizeof(g));
     memset(&c, 0, sizeof(c));
+    memset(&one, 0, sizeof(one));
     st = scalpel_gcsr_from_dense(w, rows, cols, group, &g);
     if (st == SCALPEL_OK) st = scalpel_gcsr_from_dense(w, rows, cols, 1, &c);
+    if (st == SCALPEL_OK) {   /* then one group per row, in the first columns */
+        memset(w, 0, nw * sizeof(float));
+        for (i = 0; i < (size_t)rows; i++) w[i * (size_t)cols] = 1.0f;
+        st = scalpel_gcsr_from_dense(w, rows, cols, group, &one);
+    }
     if (st == SCALPEL_OK) {
+        int k;
         memset(ops, 0, sizeof(ops));
-        ops[0].kind = ops[1].kind = n ? 3 : 1;
+        for (k = 0; k < 3; k++) {
+            ops[k].kind = n ? 3 : 1;
+            ops[k].rows = rows;
+            ops[k].cols = cols;
+            ops[k].n = n;
+            ops[k].x = x;
+            ops[k].y = y;
+        }
         ops[0].m = &g;
         ops[1].m = &c;
-        ops[0].rows = ops[1].rows = rows;
-        ops[0].cols = ops[1].cols = cols;
-        ops[0].n = ops[1].n = n;
-        ops[0].x = ops[1].x = x;
-        ops[0].y = ops[1].y = y;
-        scalpel__hw_measure(ops, 2, med);
+        ops[2].m = &one;
+        scalpel__hw_measure(ops, 3, med);
         out->group = (float)(med[0] / (double)(g.nnz_groups > 0 ? g.nnz_groups : 1));
         out->nonzero = (float)(med[1] / (double)(c.nnz_groups > 0 ? c.nnz_groups : 1));
+        out->row = (float)(med[2] / (double)rows) - out->group;
         if (!(out->group > 0.0f)) out->group = 1e-12f;       /* a clock that never ticked */
         if (!(out->nonzero > 0.0f)) out->nonzero = 1e-12f;
+        if (!(out->row > 0.0f)) out->row = 0.0f;
     }
     scalpel_gcsr_free(&g);
     scalpel_gcsr_free(&c);
+    scalpel_gcsr_free(&one);
     SCALPEL_FREE(NULL, w);
     return st;
 }

@@ -420,20 +420,24 @@ SCALPEL_API void scalpel_tasd_free(scalpel_tasd *s);
  *
  * The split is chosen row by row (scalpel_hybrid_from_dense): a group of G goes to the grouped
  * part when it holds at least t nonzeros, with t per row minimising
- *     group_cost * (groups stored) + nonzero_cost * (nonzeros left to the residual),
- * t = G + 1 meaning "plain CSR for this row". The costs are the measured time of one stored
- * group of the grouped kernel and of one stored weight of the CSR kernel on the target
- * (scalpel_hybrid_costs_measure in scalpel.h measures them; any positive pair works).
+ *     row_cost (when the row stores any group) + group_cost * (groups stored)
+ *         + nonzero_cost * (nonzeros left to the residual),
+ * t = G + 1 meaning "plain CSR for this row". The costs are the measured time of a row's pass
+ * through the grouped kernel, of one stored group of it and of one stored weight of the CSR
+ * kernel on the target (scalpel_hybrid_costs_measure in scalpel.h measures them). When no row
+ * gains, the grouped part is empty and the hybrid runs exactly as the CSR kernel does.
  * A zeroed struct is a valid "nothing" for scalpel_hybrid_free. */
 typedef struct scalpel_hybrid {
     scalpel_gcsr grouped;    /* the dense-enough groups, G = group (2, 4, 8 or 16) */
     scalpel_gcsr residual;   /* the remaining nonzeros, plain CSR (G = 1) */
 } scalpel_hybrid;
 
-/* scalpel_hybrid_costs: the two numbers the row split compares (any unit, both > 0). */
+/* scalpel_hybrid_costs: the numbers the row split compares (any one unit; group and nonzero
+ * > 0, row >= 0). */
 typedef struct scalpel_hybrid_costs {
     float group;     /* cost of one stored group of the grouped kernel */
     float nonzero;   /* cost of one stored weight of the CSR kernel */
+    float row;       /* fixed cost of a row that stores groups (its reduction and store) */
 } scalpel_hybrid_costs;
 
 /* Checks both parts (scalpel_gcsr_validate), their shapes, G >= 2 for grouped and G = 1 for
@@ -447,8 +451,8 @@ SCALPEL_API scalpel_status scalpel_hybrid_to_dense(const scalpel_hybrid *w, floa
 SCALPEL_API void scalpel_hybrid_free(scalpel_hybrid *w);
 #ifndef SCALPEL_NO_MALLOC
 /* Splits dense w[rows x cols] (any sparsity) into groups of `group` (2, 4, 8, 16) and a CSR
- * residual, choosing each row's threshold from `costs` (see above; NULL: group 1.5, nonzero 1,
- * a middle ground of x86 measurements). Exact: to_dense gives w back bit for bit. */
+ * residual, choosing each row's threshold from `costs` (see above; NULL: group 3, nonzero 1,
+ * row 8, a middle ground of x86 measurements). Exact: to_dense gives w back bit for bit. */
 SCALPEL_API scalpel_status scalpel_hybrid_from_dense(const float *w, int32_t rows, int32_t cols,
                                                      int32_t group, const scalpel_hybrid_costs *costs,
                                                      scalpel_hybrid *out);
@@ -1530,13 +1534,13 @@ SCALPEL_API scalpel_status scalpel_nm_deserialize(const void *data, size_t size,
 
 /* The row threshold t (1 .. G+1) of the cost model in scalpel_hybrid's comment. cnt[j] = groups
  * of this row holding exactly j nonzeros. */
-static int32_t scalpel__hybrid_threshold(const int64_t *cnt, int32_t group, float cg, float cn)
+static int32_t scalpel__hybrid_threshold(const int64_t *cnt, int32_t group, float cg, float cn, float cr)
 {
     int32_t t, j, best_t = group + 1;
     double best = 0.0;
     for (j = 1; j <= group; j++) best += (double)cn * (double)j * (double)cnt[j]; /* all CSR */
     for (t = group; t >= 1; t--) {
-        double cost = 0.0;
+        double cost = (double)cr;
         for (j = 1; j <= group; j++)
             cost += j >= t ? (double)cg * (double)cnt[j] : (double)cn * (double)j * (double)cnt[j];
         if (cost < best) { best = cost; best_t = t; }
@@ -1550,7 +1554,7 @@ SCALPEL_API scalpel_status scalpel_hybrid_from_dense_ctx(const float *w, int32_t
 {
     int32_t r, c, j, kg = 0, kr = 0, gbits = cols <= 65536 ? 16 : 32;
     int64_t ng = 0, nr = 0;
-    float cg = 1.5f, cn = 1.0f;
+    float cg = 3.0f, cn = 1.0f, cr = 8.0f;
     int32_t *thr = NULL;
     size_t orp, oc, total;
     void *mg = NULL, *mr = NULL;
@@ -1562,10 +1566,12 @@ SCALPEL_API scalpel_status scalpel_hybrid_from_dense_ctx(const float *w, int32_t
     if ((uint64_t)rows * (uint64_t)cols > (uint64_t)SIZE_MAX / sizeof(float)) return SCALPEL_ERR_OVERFLOW;
     if (w == NULL && (int64_t)rows * cols > 0) return SCALPEL_ERR_NULL;
     if (costs != NULL) {
-        if (!(costs->group > 0.0f) || !(costs->nonzero > 0.0f) || costs->group > 1e30f || costs->nonzero > 1e30f)
+        if (!(costs->group > 0.0f) || !(costs->nonzero > 0.0f) || !(costs->row >= 0.0f) ||
+            costs->group > 1e30f || costs->nonzero > 1e30f || costs->row > 1e30f)
             return SCALPEL_ERR_ARGUMENT;
         cg = costs->group;
         cn = costs->nonzero;
+        cr = costs->row;
     }
     thr = (int32_t *)SCALPEL_MALLOC(alloc_ctx, ((size_t)rows + 1) * sizeof(int32_t));
     if (thr == NULL) return SCALPEL_ERR_NO_MEMORY;
@@ -1579,7 +1585,7 @@ SCALPEL_API scalpel_status scalpel_hybrid_from_dense_ctx(const float *w, int32_t
             for (j = c; j < cols && j < c + group; j++) nz += row[j] != 0.0f;
             cnt[nz]++;
         }
-        thr[r] = scalpel__hybrid_threshold(cnt, group, cg, cn);
+        thr[r] = scalpel__hybrid_threshold(cnt, group, cg, cn, cr);
         for (j = 1; j <= group; j++) {
             if (j >= thr[r]) ng += cnt[j];
             else nr += (int64_t)j * cnt[j];

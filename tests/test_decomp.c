@@ -271,6 +271,21 @@ static void test_net_storages(void)
         scalpel_hybrid_costs c;
         CHECK(scalpel_hybrid_costs_measure(64, 256, 8, 0, &c) == SCALPEL_OK && c.group > 0 && c.nonzero > 0, "costs mv");
         CHECK(scalpel_hybrid_costs_measure(64, 256, 16, 16, &c) == SCALPEL_OK && c.group > 0 && c.nonzero > 0, "costs mm");
+        CHECK(c.row >= 0.0f, "row cost measured, never negative");
+        {
+            float wz[8] = { 1, 1, 1, 1, 0, 0, 0, 1 };
+            scalpel_hybrid h2;
+            c.row = -1.0f;
+            CHECK(scalpel_hybrid_from_dense(wz, 1, 8, 4, &c, &h2) == SCALPEL_ERR_ARGUMENT, "negative row cost");
+            c.row = 0.0f; c.group = 1.0f; c.nonzero = 1.0f;
+            CHECK(scalpel_hybrid_from_dense(wz, 1, 8, 4, &c, &h2) == SCALPEL_OK && h2.grouped.nnz_groups == 1 &&
+                  h2.residual.nnz_groups == 1, "full group grouped, lone weight to CSR");
+            scalpel_hybrid_free(&h2);
+            c.row = 100.0f;
+            CHECK(scalpel_hybrid_from_dense(wz, 1, 8, 4, &c, &h2) == SCALPEL_OK && h2.grouped.nnz_groups == 0 &&
+                  h2.residual.nnz_groups == 5, "a row cost larger than the gain: all CSR");
+            scalpel_hybrid_free(&h2);
+        }
         CHECK(scalpel_hybrid_costs_measure(64, 256, 3, 0, &c) == SCALPEL_ERR_GROUP, "bad G");
         CHECK(scalpel_hybrid_costs_measure(0, 256, 8, 0, &c) == SCALPEL_ERR_SHAPE, "bad shape");
     }
