@@ -305,7 +305,8 @@ static inline int32_t scalpel_nm_position(const scalpel_nm *w, int32_t r, int32_
  * every position (below M, strictly increasing within its group), zeros in slots past `cols`.
  * O(rows * groups * N). Errors: SCALPEL_ERR_ARGUMENT (N, M, index_bits or meta_stride),
  * SCALPEL_ERR_SHAPE, SCALPEL_ERR_OVERFLOW, SCALPEL_ERR_NULL, SCALPEL_ERR_COL_INDEX (a
- * position), SCALPEL_ERR_TAIL. */
+ * position), SCALPEL_ERR_TAIL, SCALPEL_ERR_CORRUPT (nonzero unused bits at the end of a row's
+ * metadata: every matrix has one encoding). */
 SCALPEL_API scalpel_status scalpel_nm_validate(const scalpel_nm *w);
 
 /* Real storage in bytes: values + metadata (not the struct, not padding). 0 for NULL. */
@@ -362,7 +363,8 @@ SCALPEL_API size_t scalpel_nm_serialized_size(const scalpel_nm *w);
 /* Writes w into buf[capacity]; *written = bytes used. Validates w first. */
 SCALPEL_API scalpel_status scalpel_nm_serialize(const scalpel_nm *w, void *buf, size_t capacity,
                                                 size_t *written);
-/* Checks data[size] completely and reports the memory scalpel_nm_deserialize_into needs. */
+/* Checks data[size]'s framing (magic, version, sizes, checksum) and reports the memory
+ * scalpel_nm_deserialize_into needs; _into then checks the contents (scalpel_nm_validate). */
 SCALPEL_API scalpel_status scalpel_nm_deserialize_size(const void *data, size_t size, size_t *bytes);
 /* Decodes data[size] into mem (aligned to 4, at least the size above); block == NULL after. */
 SCALPEL_API scalpel_status scalpel_nm_deserialize_into(const void *data, size_t size, void *mem,
@@ -452,7 +454,8 @@ SCALPEL_API void scalpel_hybrid_free(scalpel_hybrid *w);
 #ifndef SCALPEL_NO_MALLOC
 /* Splits dense w[rows x cols] (any sparsity) into groups of `group` (2, 4, 8, 16) and a CSR
  * residual, choosing each row's threshold from `costs` (see above; NULL: group 3, nonzero 1,
- * row 8, a middle ground of x86 measurements). Exact: to_dense gives w back bit for bit. */
+ * row 8, a middle ground of x86 measurements). Exact: to_dense gives w back bit for bit, except
+ * that a -0.0 (a zero like any other) comes back as +0.0. */
 SCALPEL_API scalpel_status scalpel_hybrid_from_dense(const float *w, int32_t rows, int32_t cols,
                                                      int32_t group, const scalpel_hybrid_costs *costs,
                                                      scalpel_hybrid *out);
@@ -1125,12 +1128,12 @@ SCALPEL_API scalpel_status scalpel_nm_from_dense_into(const float *w, int32_t ro
             int32_t c0 = g * m, k = g * n;
             memset(keep, 0, sizeof(keep));
             for (s = 0; s < n; s++) {
-                int32_t best = -1;
+                int32_t best = 0, found = 0;
                 float bm = -1.0f;
                 for (j = 0; j < m; j++) {
                     float a = c0 + j < cols ? row[c0 + j] : 0.0f;
                     a = a < 0.0f ? -a : a;
-                    if (!keep[j] && a > bm) { bm = a; best = j; }
+                    if (!keep[j] && (!found || a > bm)) { bm = a; best = j; found = 1; }  /* NaN: first free */
                 }
                 keep[best] = 1;
             }

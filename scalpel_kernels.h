@@ -926,17 +926,17 @@ static void scalpel__gcsr_spmm_acc(const scalpel_gcsr *w, const float *b, int32_
 static float scalpel__nm_row_plain(const scalpel_nm *w, int32_t r, const float *vr, const float *x,
                                    int32_t k0, int32_t k1)
 {
-    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+    float s0 = 0.0f, s1 = 0.0f;
     const int32_t n = w->n, m = w->m;
-    int32_t k = k0;
-    for (; k + 4 <= k1; k += 4) {
-        s0 += vr[k] * x[(k / n) * m + scalpel_nm_position(w, r, k)];
-        s1 += vr[k + 1] * x[((k + 1) / n) * m + scalpel_nm_position(w, r, k + 1)];
-        s2 += vr[k + 2] * x[((k + 2) / n) * m + scalpel_nm_position(w, r, k + 2)];
-        s3 += vr[k + 3] * x[((k + 3) / n) * m + scalpel_nm_position(w, r, k + 3)];
+    int32_t k = k0, j = k0 % n, g = (k0 / n) * m;   /* slot j of the group at column g */
+    for (; k + 2 <= k1; k += 2) {
+        s0 += vr[k] * x[g + scalpel_nm_position(w, r, k)];
+        if (++j == n) { j = 0; g += m; }
+        s1 += vr[k + 1] * x[g + scalpel_nm_position(w, r, k + 1)];
+        if (++j == n) { j = 0; g += m; }
     }
-    for (; k < k1; k++) s0 += vr[k] * x[(k / n) * m + scalpel_nm_position(w, r, k)];
-    return (s0 + s1) + (s2 + s3);
+    if (k < k1) s0 += vr[k] * x[g + scalpel_nm_position(w, r, k)];
+    return s0 + s1;
 }
 
 /* The last group's slots of row r when it reaches past cols (0 when it does not). */
@@ -944,19 +944,27 @@ static float scalpel__nm_row_tail(const scalpel_nm *w, int32_t r, const float *v
                                   int32_t k_full)
 {
     float s = 0.0f;
-    int32_t k, slots = w->groups * w->n;
+    int32_t k, slots = w->groups * w->n, g = (w->groups - 1) * w->m;   /* k_full starts the last group */
     for (k = k_full; k < slots; k++) {
-        int32_t c = (k / w->n) * w->m + scalpel_nm_position(w, r, k);
+        int32_t c = g + scalpel_nm_position(w, r, k);
         if (c < w->cols) s += vr[k] * x[c];
     }
     return s;
+}
+
+/* y[r] (+)= s plus the tail group of row r */
+static inline void scalpel__nm_put(const scalpel_nm *w, int32_t r, const float *vr, const float *x, int32_t k_full,
+                                   int32_t slots, int acc, float *y, float s)
+{
+    if (k_full < slots) s += scalpel__nm_row_tail(w, r, vr, x, k_full);
+    y[r] = (acc ? y[r] : 0.0f) + s;
 }
 
 #if defined(SCALPEL__CSR_GATHER)
 /* Eight slots per step with AVX2 gathers, for N dividing 8: the eight slots then always cover
  * 8 / N whole groups, so their group offsets are one constant vector, and their positions are
  * the next 8 * index_bits bits of metadata (a whole number of bytes), spread over the lanes with
- * one variable shift. */
+ * one variable shift. Kept for the sparse patterns (span of 8 slots over 32 columns). */
 static float scalpel__nm_row_gather(const scalpel_nm *w, int32_t r, const float *vr, const float *x,
                                     int32_t k_full)
 {
@@ -979,6 +987,176 @@ static float scalpel__nm_row_gather(const scalpel_nm *w, int32_t r, const float 
     }
     return scalpel__v8_hsum(simde_mm256_add_ps(a0, a1)) + scalpel__nm_row_plain(w, r, vr, x, k, k_full);
 }
+
+/* N == M: every group is whole (positions 0 .. M-1), so slot k of a full group is column k. */
+static float scalpel__nm_row_dense(const float *vr, const float *x, int32_t k_full)
+{
+    scalpel__vec a0 = SCALPEL__V(zero)(), a1 = a0;
+    int32_t k = 0;
+    for (; k + 2 * SCALPEL__VW <= k_full; k += 2 * SCALPEL__VW) {
+        a0 = SCALPEL__V(fma)(a0, SCALPEL__V(load)(vr + k), SCALPEL__V(load)(x + k));
+        a1 = SCALPEL__V(fma)(a1, SCALPEL__V(load)(vr + k + SCALPEL__VW), SCALPEL__V(load)(x + k + SCALPEL__VW));
+    }
+    for (; k < k_full; k += SCALPEL__VW) {
+        int32_t c = k_full - k < SCALPEL__VW ? k_full - k : SCALPEL__VW;
+        a0 = SCALPEL__V(fma)(a0, SCALPEL__V(loadn)(vr + k, c), SCALPEL__V(loadn)(x + k, c));
+    }
+    return SCALPEL__V(hsum)(SCALPEL__V(add)(a0, a1));
+}
+
+/* Permutes instead of gathers. With N dividing the lane count V, V consecutive slots (V a
+ * multiple of N, starting at a multiple of V) cover V / N whole groups: a span of V * M / N
+ * consecutive columns of x from a group boundary, all inside the full groups. The span is
+ * loaded as plain vectors and each lane picks its column, group offset + position, by
+ * permutes: within a pair of vectors by the two-source permute (AVX-512) or two one-source
+ * permutes and a blend (AVX2), between pairs by blends on the higher index bits. `pairs` is the
+ * span in units of 2V columns (1, 2 or 4 on AVX-512; 1 or 2 on AVX2). */
+/* the b bytes holding the positions of 8 slots, as one little-endian word */
+static inline uint32_t scalpel__nm_bits8(const uint8_t *mp, int32_t b)
+{
+    return b == 1 ? mp[0] : b == 2 ? (uint32_t)mp[0] | (uint32_t)mp[1] << 8
+         : (uint32_t)mp[0] | (uint32_t)mp[1] << 8 | (uint32_t)mp[2] << 16 | (uint32_t)mp[3] << 24;
+}
+static inline int32_t scalpel__nm_clamp(int32_t c, int32_t v) { return c < 0 ? 0 : c > v ? v : c; }
+/* vector i of the span: whole while nc (the columns that may be read from xb) allows, else the
+ * part below nc and zeros (nc is a constant past the span in the main loops) */
+#define SCALPEL__NM_LD8(i) (nc >= 8 * (i) + 8 ? simde_mm256_loadu_ps(xb + 8 * (i)) \
+                                              : scalpel__v8_loadn(xb + 8 * (i), scalpel__nm_clamp(nc - 8 * (i), 8)))
+static inline simde__m256 scalpel__nm_x8(const float *xb, simde__m256i idx, int32_t pairs, int32_t nc)
+{
+    simde__m256 p = simde_mm256_permutevar8x32_ps(SCALPEL__NM_LD8(0), idx);
+    p = simde_mm256_blendv_ps(p, simde_mm256_permutevar8x32_ps(SCALPEL__NM_LD8(1), idx),
+                              simde_mm256_castsi256_ps(simde_mm256_slli_epi32(idx, 28)));
+    if (pairs == 2) {
+        simde__m256 q = simde_mm256_permutevar8x32_ps(SCALPEL__NM_LD8(2), idx);
+        q = simde_mm256_blendv_ps(q, simde_mm256_permutevar8x32_ps(SCALPEL__NM_LD8(3), idx),
+                                  simde_mm256_castsi256_ps(simde_mm256_slli_epi32(idx, 28)));
+        p = simde_mm256_blendv_ps(p, q, simde_mm256_castsi256_ps(simde_mm256_slli_epi32(idx, 27)));
+    }
+    return p;
+}
+static void scalpel__nm_spmv_perm8(const scalpel_nm *w, const float *x, float *y, int acc, int32_t pairs)
+{
+    const int32_t n = w->n, m = w->m, b = w->index_bits, span = (8 / n) * m;
+    const int32_t slots = w->groups * n, k_full = (w->cols / m) * n;
+    const simde__m256i shifts = simde_mm256_setr_epi32(0, b, 2 * b, 3 * b, 4 * b, 5 * b, 6 * b, 7 * b);
+    const simde__m256i mask = simde_mm256_set1_epi32((1 << b) - 1);
+    const simde__m256i offs = simde_mm256_setr_epi32(0, (1 / n) * m, (2 / n) * m, (3 / n) * m, (4 / n) * m,
+                                                     (5 / n) * m, (6 / n) * m, (7 / n) * m);
+    int32_t r;
+    for (r = 0; r < w->rows; r++) {
+    const float *vr = w->values + (size_t)r * (size_t)slots;
+    const uint8_t *meta = w->meta + (size_t)r * (size_t)w->meta_stride;
+    simde__m256 a0 = simde_mm256_setzero_ps(), a1 = a0;
+    int32_t k = 0;
+    const float *xb = x;
+    for (; k + 16 <= k_full; k += 16, xb += 2 * span) {
+        const uint8_t *mp = meta + (size_t)k * (size_t)b / 8u;
+        const uint32_t u0 = scalpel__nm_bits8(mp, b), u1 = scalpel__nm_bits8(mp + b, b);
+        simde__m256i i0, i1;
+        i0 = simde_mm256_or_si256(simde_mm256_and_si256(simde_mm256_srlv_epi32(simde_mm256_set1_epi32((int32_t)u0), shifts), mask), offs);
+        i1 = simde_mm256_or_si256(simde_mm256_and_si256(simde_mm256_srlv_epi32(simde_mm256_set1_epi32((int32_t)u1), shifts), mask), offs);
+        a0 = simde_mm256_fmadd_ps(simde_mm256_loadu_ps(vr + k), scalpel__nm_x8(xb, i0, pairs, 32), a0);
+        a1 = simde_mm256_fmadd_ps(simde_mm256_loadu_ps(vr + k + 8), scalpel__nm_x8(xb + span, i1, pairs, 32), a1);
+    }
+    for (; k < k_full; k += 8, xb += span) {
+        /* the last step may be partial: rem slots (a multiple of N) over rem / N whole groups;
+         * metadata through a zeroed word, x and values by masked loads, zeros beyond */
+        const int32_t rem = k_full - k < 8 ? k_full - k : 8;
+        uint8_t t[4] = { 0, 0, 0, 0 };
+        simde__m256i i0;
+        memcpy(t, meta + (size_t)k * (size_t)b / 8u, (size_t)(rem * b + 7) / 8u);
+        i0 = simde_mm256_or_si256(simde_mm256_and_si256(simde_mm256_srlv_epi32(simde_mm256_set1_epi32((int32_t)scalpel__nm_bits8(t, b)), shifts), mask), offs);
+        a0 = simde_mm256_fmadd_ps(scalpel__v8_loadn(vr + k, rem), scalpel__nm_x8(xb, i0, pairs, (rem / n) * m), a0);
+    }
+    scalpel__nm_put(w, r, vr, x, k_full, slots, acc, y, scalpel__v8_hsum(simde_mm256_add_ps(a0, a1)));
+    }
+}
+
+#if defined(__AVX512F__)
+/* Sixteen slots: 16 * index_bits bits of metadata (2, 4 or 8 bytes); for 4-bit positions lanes
+ * 0-7 take the low 32 bits and lanes 8-15 the high 32. */
+static inline simde__m512i scalpel__nm_idx16(const uint8_t *mp, int32_t b, simde__m512i shifts, simde__m512i mask,
+                                             simde__m512i offs)
+{
+    simde__m512i lanes;
+    if (b == 4) {
+        int32_t lo, hi;   /* two broadcasts from memory and a blend: no shuffle-port work */
+        memcpy(&lo, mp, 4);
+        memcpy(&hi, mp + 4, 4);
+        lanes = simde_mm512_mask_blend_epi32((simde__mmask16)0xFF00u, simde_mm512_set1_epi32(lo), simde_mm512_set1_epi32(hi));
+    } else if (b == 2) {
+        int32_t u;
+        memcpy(&u, mp, 4);
+        lanes = simde_mm512_set1_epi32(u);
+    } else {
+        uint16_t u;
+        memcpy(&u, mp, 2);
+        lanes = simde_mm512_set1_epi32((int32_t)u);
+    }
+    /* native zero-masked shift: the unmasked form starts from an undefined register, which GCC's
+     * C++ front end reports as maybe-uninitialized (SIMDe 0.7 has no masked srlv) */
+    return simde_mm512_or_si512(simde_mm512_and_si512(_mm512_maskz_srlv_epi32((__mmask16)0xFFFFu, lanes, shifts), mask), offs);
+}
+#define SCALPEL__NM_LD16(i) (nc >= 16 * (i) + 16 ? simde_mm512_loadu_ps(xb + 16 * (i)) \
+                                                 : scalpel__v16_loadn(xb + 16 * (i), scalpel__nm_clamp(nc - 16 * (i), 16)))
+static inline simde__m512 scalpel__nm_x16(const float *xb, simde__m512i idx, int32_t pairs, int32_t nc)
+{
+    simde__m512 p = simde_mm512_permutex2var_ps(SCALPEL__NM_LD16(0), idx, SCALPEL__NM_LD16(1));
+    if (pairs >= 2) {
+        const simde__mmask16 h = simde_mm512_test_epi32_mask(idx, simde_mm512_set1_epi32(32));
+        simde__m512 q = simde_mm512_permutex2var_ps(SCALPEL__NM_LD16(2), idx, SCALPEL__NM_LD16(3));
+        p = simde_mm512_mask_blend_ps(h, p, q);
+        if (pairs == 4) {
+            simde__m512 p2 = simde_mm512_permutex2var_ps(SCALPEL__NM_LD16(4), idx, SCALPEL__NM_LD16(5));
+            simde__m512 q2 = simde_mm512_permutex2var_ps(SCALPEL__NM_LD16(6), idx, SCALPEL__NM_LD16(7));
+            p = simde_mm512_mask_blend_ps(simde_mm512_test_epi32_mask(idx, simde_mm512_set1_epi32(64)), p,
+                                          simde_mm512_mask_blend_ps(h, p2, q2));
+        }
+    }
+    return p;
+}
+static void scalpel__nm_spmv_perm16(const scalpel_nm *w, const float *x, float *y, int acc, int32_t pairs)
+{
+    const int32_t n = w->n, m = w->m, b = w->index_bits, span = (16 / n) * m;
+    const int32_t slots = w->groups * n, k_full = (w->cols / m) * n;
+    const int32_t s = b == 4 ? 0 : b;   /* 4-bit fields restart at lane 8 (high word) */
+    const simde__m512i shifts = simde_mm512_setr_epi32(0, b, 2 * b, 3 * b, 4 * b, 5 * b, 6 * b, 7 * b,
+                                                       8 * s, 9 * s, 10 * s, 11 * s, 12 * s, 13 * s, 14 * s, 15 * s);
+    const simde__m512i shifts_hi = b == 4 ? simde_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 8, 12, 16, 20, 24, 28)
+                                          : simde_mm512_setzero_si512();
+    const simde__m512i sh = simde_mm512_add_epi32(shifts, shifts_hi);
+    const simde__m512i mask = simde_mm512_set1_epi32((1 << b) - 1);
+    const simde__m512i offs = simde_mm512_setr_epi32(0, (1 / n) * m, (2 / n) * m, (3 / n) * m, (4 / n) * m,
+                                                     (5 / n) * m, (6 / n) * m, (7 / n) * m, (8 / n) * m,
+                                                     (9 / n) * m, (10 / n) * m, (11 / n) * m, (12 / n) * m,
+                                                     (13 / n) * m, (14 / n) * m, (15 / n) * m);
+    int32_t r;
+    for (r = 0; r < w->rows; r++) {
+    const float *vr = w->values + (size_t)r * (size_t)slots;
+    const uint8_t *meta = w->meta + (size_t)r * (size_t)w->meta_stride;
+    simde__m512 a0 = simde_mm512_setzero_ps(), a1 = a0;
+    int32_t k = 0;
+    const float *xb = x;
+    for (; k + 32 <= k_full; k += 32, xb += 2 * span) {
+        const uint8_t *mp = meta + (size_t)k * (size_t)b / 8u;
+        simde__m512i i0 = scalpel__nm_idx16(mp, b, sh, mask, offs), i1 = scalpel__nm_idx16(mp + 2 * b, b, sh, mask, offs);
+        a0 = simde_mm512_fmadd_ps(simde_mm512_loadu_ps(vr + k), scalpel__nm_x16(xb, i0, pairs, 128), a0);
+        a1 = simde_mm512_fmadd_ps(simde_mm512_loadu_ps(vr + k + 16), scalpel__nm_x16(xb + span, i1, pairs, 128), a1);
+    }
+    for (; k < k_full; k += 16, xb += span) {
+        /* as in the AVX2 kernel: a last partial step by a zeroed metadata copy and masked loads */
+        const int32_t rem = k_full - k < 16 ? k_full - k : 16;
+        uint8_t t[8] = { 0, 0, 0, 0, 0, 0, 0, 0 };
+        simde__m512i i0;
+        memcpy(t, meta + (size_t)k * (size_t)b / 8u, (size_t)(rem * b + 7) / 8u);
+        i0 = scalpel__nm_idx16(t, b, sh, mask, offs);
+        a0 = simde_mm512_fmadd_ps(scalpel__v16_loadn(vr + k, rem), scalpel__nm_x16(xb, i0, pairs, (rem / n) * m), a0);
+    }
+    scalpel__nm_put(w, r, vr, x, k_full, slots, acc, y, scalpel__v16_hsum(simde_mm512_add_ps(a0, a1)));
+    }
+}
+#endif
 #endif
 
 static void scalpel__nm_spmv(const scalpel_nm *w, const float *x, float *y, int acc)
@@ -987,14 +1165,35 @@ static void scalpel__nm_spmv(const scalpel_nm *w, const float *x, float *y, int 
     /* slots in groups that lie wholly inside cols */
     const int32_t k_full = (w->cols / w->m) * w->n;
     int32_t r;
+#if defined(SCALPEL__CSR_GATHER)
+    /* per shape: whole groups, permutes over a span of at most 8 vectors (AVX-512) or 2 (AVX2),
+     * gathers for the sparser patterns with N dividing 8, plain C otherwise */
+    const int32_t n = w->n, m = w->m;
+    enum { NM_PLAIN, NM_DENSE, NM_PERM16, NM_PERM8, NM_GATHER } path = NM_PLAIN;
+    int32_t pairs = 0;
+    if (n == m) path = NM_DENSE;
+#if defined(__AVX512F__)
+    else if (16 % n == 0 && m / (2 * n) <= 4) { path = NM_PERM16; pairs = m / (2 * n); }
+#endif
+    else if (8 % n == 0 && m == 2 * n) { path = NM_PERM8; pairs = 1; }   /* pairs 2 lost to gathers */
+    else if (8 % n == 0) path = NM_GATHER;
+#if defined(__AVX512F__)
+    if (path == NM_PERM16) { scalpel__nm_spmv_perm16(w, x, y, acc, pairs); return; }
+#endif
+    if (path == NM_PERM8) { scalpel__nm_spmv_perm8(w, x, y, acc, pairs); return; }
+#endif
     for (r = 0; r < w->rows; r++) {
         const float *vr = w->values + (size_t)r * (size_t)slots;
         float s;
 #if defined(SCALPEL__CSR_GATHER)
-        if (8 % w->n == 0) s = scalpel__nm_row_gather(w, r, vr, x, k_full);
-        else
-#endif
+        switch (path) {
+        case NM_DENSE: s = scalpel__nm_row_dense(vr, x, k_full); break;
+        case NM_GATHER: s = scalpel__nm_row_gather(w, r, vr, x, k_full); break;
+        default: s = scalpel__nm_row_plain(w, r, vr, x, 0, k_full); break;
+        }
+#else
         s = scalpel__nm_row_plain(w, r, vr, x, 0, k_full);
+#endif
         if (k_full < slots) s += scalpel__nm_row_tail(w, r, vr, x, k_full);
         y[r] = (acc ? y[r] : 0.0f) + s;
     }
@@ -1123,13 +1322,15 @@ SCALPEL_API void scalpel_tasd_spmm_f32(const scalpel_tasd *s, const float *b, in
 SCALPEL_API void scalpel_hybrid_spmv_f32(const scalpel_hybrid *w, const float *x, float *y)
 {
     const scalpel_gcsr *R = &w->residual;
-    scalpel_gcsr_spmv_f32(&w->grouped, x, y);
+    /* an empty part costs nothing: the other one alone writes y (no second pass over it) */
+    int acc = w->grouped.nnz_groups > 0;
+    if (acc || R->nnz_groups == 0) scalpel_gcsr_spmv_f32(&w->grouped, x, y);
     if (R->nnz_groups == 0) return;
 #if defined(SCALPEL__CSR_GATHER)
-    if (R->index_bits == 16) scalpel__spmv_csr_uint16_t(R, x, y, 1);
-    else scalpel__spmv_csr_uint32_t(R, x, y, 1);
+    if (R->index_bits == 16) scalpel__spmv_csr_uint16_t(R, x, y, acc);
+    else scalpel__spmv_csr_uint32_t(R, x, y, acc);
 #else
-    scalpel__spmv_s1(R, x, y, 1);
+    scalpel__spmv_s1(R, x, y, acc);
 #endif
 }
 
@@ -1147,6 +1348,7 @@ SCALPEL_API void scalpel_hybrid_spmv_f32_ref(const scalpel_hybrid *w, const floa
 /* C[rows x n] = (G + R) . B[cols x n] */
 SCALPEL_API void scalpel_hybrid_spmm_f32(const scalpel_hybrid *w, const float *b, int32_t n, float *c)
 {
+    if (w->grouped.nnz_groups == 0) { scalpel_gcsr_spmm_f32(&w->residual, b, n, c); return; }
     scalpel_gcsr_spmm_f32(&w->grouped, b, n, c);
     if (w->residual.nnz_groups > 0) scalpel__gcsr_spmm_acc(&w->residual, b, n, c);
 }

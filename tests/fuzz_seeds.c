@@ -1,5 +1,6 @@
 /* fuzz_seeds.c - writes a seed corpus for fuzz_gcsr: valid serialized matrices of every group
- * size, both index widths' neighbourhoods, tails, empty rows.  usage: fuzz_seeds DIR */
+ * size, both index widths' neighbourhoods, tails, empty rows; and for fuzz_nm: valid serialized
+ * N:M matrices (SCPM) of every M, with N = 1, M / 2 and M.  usage: fuzz_seeds DIR */
 #define SCALPEL_IMPLEMENTATION
 #include "scalpel.h"
 
@@ -32,6 +33,33 @@ int main(int argc, char **argv)
             count++;
             free(buf); free(w);
             scalpel_gcsr_free(&m);
+        }
+    for (s = 0; s < (int32_t)(sizeof(shapes) / sizeof(shapes[0])); s++)
+        for (g = 2; g <= 16; g *= 2) {
+            int32_t ns[3], k;
+            ns[0] = 1; ns[1] = g / 2; ns[2] = g;
+            for (k = 0; k < 3; k++) {
+                int32_t rows = shapes[s][0], cols = shapes[s][1];
+                float *w = (float *)calloc((size_t)rows * cols + 1, sizeof(float));
+                scalpel_nm m;
+                unsigned char *buf;
+                size_t n = 0, cap;
+                char path[512];
+                FILE *f;
+                if (k == 1 && g == 2) continue; /* same as N = 1 */
+                for (i = 0; i < rows * cols; i++) w[i] = (i * 7 % 5 == 0) ? (float)(i + 1) : (float)(i % 3) * 0.5f;
+                if (scalpel_nm_from_dense(w, rows, cols, ns[k], g, &m) != SCALPEL_OK) return 1;
+                cap = scalpel_nm_serialized_size(&m);
+                buf = (unsigned char *)malloc(cap);
+                if (scalpel_nm_serialize(&m, buf, cap, &n) != SCALPEL_OK) return 1;
+                snprintf(path, sizeof(path), "%s/seed-nm-%dx%d-%d-%d", argv[1], (int)rows, (int)cols, (int)ns[k], (int)g);
+                f = fopen(path, "wb");
+                if (f == NULL || fwrite(buf, 1, n, f) != n) { perror(path); return 1; }
+                fclose(f);
+                count++;
+                free(buf); free(w);
+                scalpel_nm_free(&m);
+            }
         }
     printf("fuzz_seeds: wrote %d seeds to %s\n", (int)count, argv[1]);
     return 0;

@@ -82,7 +82,7 @@ if ! sh tools/deps.sh test; then
 fi
 
 echo "== 1. host tests under ASan + UBSan"
-for t in test_format test_kernels test_alloc test_no_malloc test_net test_prune; do
+for t in test_format test_kernels test_alloc test_no_malloc test_net test_prune test_nm; do
   run "$t-asan" sh -c "gcc $WARN $SAN $NATIVE -I. tests/$t.c -o $B/$t-asan -lm && $B/$t-asan"
 done
 
@@ -116,6 +116,12 @@ run test_drivers sh -c "gcc $WARN -O2 $NATIVE -I. tests/test_drivers.c -o $B/tes
 echo "== 2. kernels on every backend"
 run kernels-gcc-native   sh -c "gcc $WARN -O2 $NATIVE -I. tests/test_kernels.c -o $B/k1 -lm && $B/k1"
 run kernels-gcc-avx2     sh -c "gcc $WARN -O2 -mavx2 -mfma -I. tests/test_kernels.c -o $B/k2 -lm && $B/k2"
+run nm-gcc-native        sh -c "gcc $WARN -O2 $NATIVE -I. tests/test_nm.c -o $B/tnm1 -lm && $B/tnm1"
+run nm-gcc-avx2          sh -c "gcc $WARN -O2 -mavx2 -mfma -I. tests/test_nm.c -o $B/tnm2 -lm && $B/tnm2"
+run nm-clang-avx2-asan   sh -c "clang $WARN $SAN -mavx2 -mfma -I. tests/test_nm.c -o $B/tnm2a -lm && $B/tnm2a"
+run nm-gcc-sse2          sh -c "gcc $WARN -O2 -I. tests/test_nm.c -o $B/tnm3 -lm && $B/tnm3"
+run nm-gcc-no-simd       sh -c "gcc $WARN -O2 -DSCALPEL_NO_SIMD -I. tests/test_nm.c -o $B/tnm4 -lm && $B/tnm4"
+run nm-g++               sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 $NATIVE -x c++ -I. tests/test_nm.c -o $B/tnm7 && $B/tnm7"
 run kernels-clang-avx2-asan sh -c "clang $WARN $SAN -mavx2 -mfma -I. tests/test_kernels.c -o $B/k2a -lm && $B/k2a"
 run kernels-gcc-avx      sh -c "gcc $WARN -O2 -mavx -I. tests/test_kernels.c -o $B/k2b -lm && $B/k2b"
 run kernels-gcc-sse2     sh -c "gcc $WARN -O2 -I. tests/test_kernels.c -o $B/k3 -lm && $B/k3"
@@ -155,7 +161,7 @@ run export-header-clang-no-simd sh -c "clang $WARN -O2 -DSCALPEL_NO_SIMD -DSCALP
 echo "== 4. amalgamated dist/scalpel.h"
 run amalgamate python3 amalgamate.py
 if [ -f dist/scalpel.h ]; then
-  for t in test_format test_kernels test_alloc test_no_malloc test_net test_prune test_plan; do
+  for t in test_format test_kernels test_alloc test_no_malloc test_net test_prune test_plan test_nm; do
     run "$t-dist" sh -c "gcc $WARN $SAN $NATIVE -Idist tests/$t.c -o $B/$t-dist -lm && $B/$t-dist"
   done
   run test_netfile-dist sh -c "gcc $WARN $SAN $NATIVE -Idist tests/test_netfile.c -o $B/test_netfile-dist -lm && $B/test_netfile-dist $B"
@@ -172,6 +178,8 @@ run fuzz-net sh -c "rm -rf $B/corpus-net && mkdir -p $B/corpus-net && gcc -O2 -I
 
 run fuzz-idx sh -c "rm -rf $B/idx-corpus && mkdir -p $B/idx-corpus && gcc -O1 -DSCALPEL_ZLIB -I. tests/test_data.c -o $B/idx-seeds -lz -lm && $B/idx-seeds - $B/idx-corpus >/dev/null && clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -DSCALPEL_ZLIB -I. tests/fuzz_idx.c -o $B/fuzz_idx -lz && $B/fuzz_idx -max_total_time=$FUZZ_SECONDS -artifact_prefix=$B/ -print_final_stats=1 $B/idx-corpus"
 
+run fuzz-nm sh -c "rm -rf $B/nm-corpus && mkdir -p $B/nm-corpus && gcc -O2 -I. tests/fuzz_seeds.c -o $B/fuzz_seeds && $B/fuzz_seeds $B/nm-corpus && clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. tests/fuzz_nm.c -o $B/fuzz_nm && $B/fuzz_nm -max_total_time=$FUZZ_SECONDS -artifact_prefix=$B/ -print_final_stats=1 $B/nm-corpus"
+
 echo "== 6. other architectures under QEMU"
 if have aarch64-linux-gnu-gcc && have qemu-aarch64; then
   mkdir -p "$B/a64inc" && ln -sfn /usr/include/simde "$B/a64inc/simde"
@@ -184,6 +192,8 @@ run cortex-m4-kernels  tests/cortex-m/run.sh m4 "$B/k-m4.elf" tests/test_kernels
 run cortex-m55-kernels tests/cortex-m/run.sh m55 "$B/k-m55.elf" tests/test_kernels.c $CM
 run cortex-m4-format   tests/cortex-m/run.sh m4 "$B/f-m4.elf" tests/test_format.c $CM
 run cortex-m55-format  tests/cortex-m/run.sh m55 "$B/f-m55.elf" tests/test_format.c $CM
+run cortex-m4-nm       tests/cortex-m/run.sh m4 "$B/tnm-m4.elf" tests/test_nm.c $CM
+run cortex-m55-nm      tests/cortex-m/run.sh m55 "$B/tnm-m55.elf" tests/test_nm.c $CM
 run cortex-m55-kernels-dist tests/cortex-m/run.sh m55 "$B/kd-m55.elf" tests/test_kernels.c $CM -Idist
 run cortex-m4-net       tests/cortex-m/run.sh m4 "$B/n-m4.elf" tests/test_net.c
 run cortex-m55-net      tests/cortex-m/run.sh m55 "$B/n-m55.elf" tests/test_net.c
