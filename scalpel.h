@@ -3265,10 +3265,21 @@ SCALPEL_API void scalpel_tasd_spec_string(const scalpel_tasd_spec *spec, char *b
     if (buf == NULL || size == 0) return;
     buf[0] = '\0';
     if (spec == NULL || spec->n_terms < 0 || spec->n_terms > SCALPEL_TASD_MAX_TERMS) return;
-    for (i = 0; i < spec->n_terms && used < size; i++) {
-        int k = snprintf(buf + used, size - used, "%s%ld:%ld", i ? "+" : "", (long)spec->n[i], (long)spec->m[i]);
-        if (k < 0) break;
-        used += (size_t)k;
+    for (i = 0; i < spec->n_terms; i++) {   /* no stdio: firmware builds have none */
+        char t[24];
+        int32_t v[2], k, len = 0;
+        v[0] = spec->n[i];
+        v[1] = spec->m[i];
+        if (i > 0) t[len++] = '+';
+        for (k = 0; k < 2; k++) {
+            char d[12];
+            int32_t nd = 0, x = v[k] < 0 ? 0 : v[k];
+            do { d[nd++] = (char)('0' + x % 10); x /= 10; } while (x > 0 && nd < 10);
+            while (nd > 0) t[len++] = d[--nd];
+            if (k == 0) t[len++] = ':';
+        }
+        for (k = 0; k < len && used + 1 < size; k++) buf[used++] = t[k];
+        buf[used] = '\0';
     }
 }
 
