@@ -1,4 +1,5 @@
-/* scalpel_format.h - status codes, allocator hooks and the grouped-CSR sparse format.
+/* scalpel_format.h - status codes, allocator hooks and the sparse formats: grouped CSR, N:M,
+ * TASD series of N:M terms, and the exact grouped + CSR hybrid.
  *
  * Part of Scalpel, a header-only C library that makes pruned neural networks run faster and
  * smaller on the hardware they are deployed on. See SCALPEL_VERSION_STRING below.
@@ -39,15 +40,19 @@
  * DOES NOT
  *   - keep any global state: every function is reentrant;
  *   - read or write files (serialization works on byte buffers);
- *   - trust a struct or a buffer it did not build: scalpel_gcsr_validate and
- *     scalpel_gcsr_deserialize check everything before use.
+ *   - trust a struct or a buffer it did not build: scalpel_gcsr_validate, scalpel_nm_validate,
+ *     scalpel_tasd_validate, scalpel_hybrid_validate and the deserializers check everything
+ *     before use.
  *
  * MEMORY
  *   A matrix built by the library owns one block (`block`) holding its three arrays (values
  *   first, on a 64-byte boundary so that group loads never straddle cache lines), released by
  *   scalpel_gcsr_free. A matrix you fill by hand with your own arrays has block == NULL and
  *   scalpel_gcsr_free only clears the struct. No function here allocates except
- *   scalpel_gcsr_from_dense(_ctx) and scalpel_gcsr_deserialize(_ctx).
+ *   scalpel_gcsr_from_dense(_ctx) and scalpel_gcsr_deserialize(_ctx), their N:M twins (each
+ *   also has a _size / _into pair for your own memory) and scalpel_hybrid_from_dense(_ctx).
+ *   scalpel_nm (one block: values, then packed positions) works the same way; a TASD series
+ *   and a hybrid own their parts, released by scalpel_tasd_free / scalpel_hybrid_free.
  *
  * ERRORS
  *   Functions that can fail return scalpel_status: 0 (SCALPEL_OK) or a negative code grouped by

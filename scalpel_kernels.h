@@ -1,4 +1,5 @@
-/* scalpel_kernels.h - dense and grouped-sparse fp32 kernels, and im2col for convolutions.
+/* scalpel_kernels.h - dense, grouped-sparse, N:M, TASD-series and hybrid fp32 kernels, and
+ * im2col for convolutions.
  *
  * Part of Scalpel (see scalpel_format.h for the version). Depends on scalpel_format.h.
  *
@@ -32,6 +33,12 @@
  *   16-lane vectors (native registers where the target has them, else arrays of the widest
  *   native ones); G = 1 (plain CSR) uses AVX2 gathers where the target has them, and unrolled
  *   plain C elsewhere, as G = 2 does everywhere.
+ *
+ *   N:M matrix-vector (scalpel_nm_spmv_f32): on AVX-512 (AVX2) a vector step of 16 (8) kept
+ *   values picks its x values out of contiguous loads with permutes when the step spans at most
+ *   128 (16) columns (2:4, 4:8, 8:16, 1:4 ...), and gathers them otherwise (1:8, 2:16, 1:16);
+ *   plain C elsewhere. N:M matrix-matrix, TASD series (one pass per term, accumulating) and the
+ *   hybrid (grouped pass, then the CSR residual added) reuse the grouped kernels' schemes.
  *
  * CONFIGURATION
  *   SCALPEL_NO_SIMD   plain C kernels only (define everywhere the implementation is compiled)
