@@ -1042,6 +1042,91 @@ static inline simde__m256 scalpel__nm_x8(const float *xb, simde__m256i idx, int3
     }
     return p;
 }
+/* Four rows at a time: the span of a step is the same for every row (slot k is in group k / N),
+ * so its vectors are loaded once and each row permutes them by its own positions. */
+static inline simde__m256 scalpel__nm_pick8(simde__m256i idx, int32_t pairs, simde__m256 x0, simde__m256 x1,
+                                            simde__m256 x2, simde__m256 x3)
+{
+    simde__m256 p = simde_mm256_blendv_ps(simde_mm256_permutevar8x32_ps(x0, idx), simde_mm256_permutevar8x32_ps(x1, idx),
+                                          simde_mm256_castsi256_ps(simde_mm256_slli_epi32(idx, 28)));
+    if (pairs == 2) {
+        simde__m256 q = simde_mm256_blendv_ps(simde_mm256_permutevar8x32_ps(x2, idx), simde_mm256_permutevar8x32_ps(x3, idx),
+                                              simde_mm256_castsi256_ps(simde_mm256_slli_epi32(idx, 28)));
+        p = simde_mm256_blendv_ps(p, q, simde_mm256_castsi256_ps(simde_mm256_slli_epi32(idx, 27)));
+    }
+    return p;
+}
+/* the span's 2 * pairs vectors (zeros for the others), as SCALPEL__NM_LD8 bounds them by nc */
+#define SCALPEL__NM_SPAN8() do { x0 = SCALPEL__NM_LD8(0); x1 = SCALPEL__NM_LD8(1); \
+        if (pairs == 2) { x2 = SCALPEL__NM_LD8(2); x3 = SCALPEL__NM_LD8(3); } } while (0)
+static inline simde__m256i scalpel__nm_idx8(const uint8_t *mp, int32_t b, simde__m256i shifts, simde__m256i mask,
+                                            simde__m256i offs)
+{
+    return simde_mm256_or_si256(simde_mm256_and_si256(simde_mm256_srlv_epi32(simde_mm256_set1_epi32((int32_t)scalpel__nm_bits8(mp, b)), shifts), mask), offs);
+}
+/* the 4-row kernels are inlined into one copy per (index bits, pairs), so that the metadata
+ * reads and the permutes lose their per-step branches */
+#if defined(__GNUC__)
+#define SCALPEL__NM_INLINE static inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#define SCALPEL__NM_INLINE static __forceinline
+#else
+#define SCALPEL__NM_INLINE static inline
+#endif
+SCALPEL__NM_INLINE void scalpel__nm_rows4_perm8_k(const scalpel_nm *w, int32_t r, const float *x, float *y, int acc,
+                                                  int32_t b, int32_t pairs, simde__m256i shifts, simde__m256i mask,
+                                                  simde__m256i offs)
+{
+    const int32_t n = w->n, m = w->m, span = (8 / n) * m;
+    const int32_t slots = w->groups * n, k_full = (w->cols / m) * n;
+    const size_t mst = (size_t)w->meta_stride;
+    const float *v0 = w->values + (size_t)r * (size_t)slots, *v1 = v0 + slots, *v2 = v1 + slots, *v3 = v2 + slots;
+    const uint8_t *m0 = w->meta + (size_t)r * mst, *m1 = m0 + mst, *m2 = m1 + mst, *m3 = m2 + mst;
+    simde__m256 a0 = simde_mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    simde__m256 x0, x1, x2 = a0, x3 = a0;
+    const float *xb = x;
+    int32_t k = 0, nc = 32;
+    float s[4];
+    for (; k + 8 <= k_full; k += 8, xb += span) {
+        const size_t o = (size_t)k * (size_t)b / 8u;
+        SCALPEL__NM_SPAN8();
+        a0 = simde_mm256_fmadd_ps(simde_mm256_loadu_ps(v0 + k), scalpel__nm_pick8(scalpel__nm_idx8(m0 + o, b, shifts, mask, offs), pairs, x0, x1, x2, x3), a0);
+        a1 = simde_mm256_fmadd_ps(simde_mm256_loadu_ps(v1 + k), scalpel__nm_pick8(scalpel__nm_idx8(m1 + o, b, shifts, mask, offs), pairs, x0, x1, x2, x3), a1);
+        a2 = simde_mm256_fmadd_ps(simde_mm256_loadu_ps(v2 + k), scalpel__nm_pick8(scalpel__nm_idx8(m2 + o, b, shifts, mask, offs), pairs, x0, x1, x2, x3), a2);
+        a3 = simde_mm256_fmadd_ps(simde_mm256_loadu_ps(v3 + k), scalpel__nm_pick8(scalpel__nm_idx8(m3 + o, b, shifts, mask, offs), pairs, x0, x1, x2, x3), a3);
+    }
+    if (k < k_full) {
+        /* a last partial step as in the one-row kernel: rem slots (a multiple of N) over rem / N
+         * whole groups; metadata through zeroed copies, x and values by masked loads */
+        const int32_t rem = k_full - k;
+        const size_t o = (size_t)k * (size_t)b / 8u, nb = (size_t)(rem * b + 7) / 8u;
+        uint8_t t0[4] = { 0, 0, 0, 0 }, t1[4] = { 0, 0, 0, 0 }, t2[4] = { 0, 0, 0, 0 }, t3[4] = { 0, 0, 0, 0 };
+        nc = (rem / n) * m;
+        SCALPEL__NM_SPAN8();
+        memcpy(t0, m0 + o, nb);
+        memcpy(t1, m1 + o, nb);
+        memcpy(t2, m2 + o, nb);
+        memcpy(t3, m3 + o, nb);
+        a0 = simde_mm256_fmadd_ps(scalpel__v8_loadn(v0 + k, rem), scalpel__nm_pick8(scalpel__nm_idx8(t0, b, shifts, mask, offs), pairs, x0, x1, x2, x3), a0);
+        a1 = simde_mm256_fmadd_ps(scalpel__v8_loadn(v1 + k, rem), scalpel__nm_pick8(scalpel__nm_idx8(t1, b, shifts, mask, offs), pairs, x0, x1, x2, x3), a1);
+        a2 = simde_mm256_fmadd_ps(scalpel__v8_loadn(v2 + k, rem), scalpel__nm_pick8(scalpel__nm_idx8(t2, b, shifts, mask, offs), pairs, x0, x1, x2, x3), a2);
+        a3 = simde_mm256_fmadd_ps(scalpel__v8_loadn(v3 + k, rem), scalpel__nm_pick8(scalpel__nm_idx8(t3, b, shifts, mask, offs), pairs, x0, x1, x2, x3), a3);
+    }
+    scalpel__v8_hsum4(a0, a1, a2, a3, s);
+    scalpel__nm_put(w, r, v0, x, k_full, slots, acc, y, s[0]);
+    scalpel__nm_put(w, r + 1, v1, x, k_full, slots, acc, y, s[1]);
+    scalpel__nm_put(w, r + 2, v2, x, k_full, slots, acc, y, s[2]);
+    scalpel__nm_put(w, r + 3, v3, x, k_full, slots, acc, y, s[3]);
+}
+static void scalpel__nm_rows4_perm8(const scalpel_nm *w, int32_t r, const float *x, float *y, int acc, int32_t pairs,
+                                    simde__m256i shifts, simde__m256i mask, simde__m256i offs)
+{
+    const int32_t b = w->index_bits;
+    if (pairs == 1 && b == 1) scalpel__nm_rows4_perm8_k(w, r, x, y, acc, 1, 1, shifts, mask, offs);
+    else if (pairs == 1 && b == 2) scalpel__nm_rows4_perm8_k(w, r, x, y, acc, 2, 1, shifts, mask, offs);
+    else if (pairs == 1 && b == 4) scalpel__nm_rows4_perm8_k(w, r, x, y, acc, 4, 1, shifts, mask, offs);
+    else scalpel__nm_rows4_perm8_k(w, r, x, y, acc, b, pairs, shifts, mask, offs);
+}
 static void scalpel__nm_spmv_perm8(const scalpel_nm *w, const float *x, float *y, int acc, int32_t pairs)
 {
     const int32_t n = w->n, m = w->m, b = w->index_bits, span = (8 / n) * m;
@@ -1050,8 +1135,9 @@ static void scalpel__nm_spmv_perm8(const scalpel_nm *w, const float *x, float *y
     const simde__m256i mask = simde_mm256_set1_epi32((1 << b) - 1);
     const simde__m256i offs = simde_mm256_setr_epi32(0, (1 / n) * m, (2 / n) * m, (3 / n) * m, (4 / n) * m,
                                                      (5 / n) * m, (6 / n) * m, (7 / n) * m);
-    int32_t r;
-    for (r = 0; r < w->rows; r++) {
+    int32_t r = 0;
+    for (; r + 4 <= w->rows; r += 4) scalpel__nm_rows4_perm8(w, r, x, y, acc, pairs, shifts, mask, offs);
+    for (; r < w->rows; r++) {
     const float *vr = w->values + (size_t)r * (size_t)slots;
     const uint8_t *meta = w->meta + (size_t)r * (size_t)w->meta_stride;
     simde__m256 a0 = simde_mm256_setzero_ps(), a1 = a0;
@@ -1123,6 +1209,87 @@ static inline simde__m512 scalpel__nm_x16(const float *xb, simde__m512i idx, int
     }
     return p;
 }
+/* Four rows at a time, as scalpel__nm_rows4_perm8 */
+static inline simde__m512 scalpel__nm_pick16(simde__m512i idx, int32_t pairs, simde__m512 x0, simde__m512 x1,
+                                             simde__m512 x2, simde__m512 x3, simde__m512 x4, simde__m512 x5,
+                                             simde__m512 x6, simde__m512 x7)
+{
+    simde__m512 p = simde_mm512_permutex2var_ps(x0, idx, x1);
+    if (pairs >= 2) {
+        const simde__mmask16 h = simde_mm512_test_epi32_mask(idx, simde_mm512_set1_epi32(32));
+        p = simde_mm512_mask_blend_ps(h, p, simde_mm512_permutex2var_ps(x2, idx, x3));
+        if (pairs == 4)
+            p = simde_mm512_mask_blend_ps(simde_mm512_test_epi32_mask(idx, simde_mm512_set1_epi32(64)), p,
+                                          simde_mm512_mask_blend_ps(h, simde_mm512_permutex2var_ps(x4, idx, x5),
+                                                                    simde_mm512_permutex2var_ps(x6, idx, x7)));
+    }
+    return p;
+}
+#define SCALPEL__NM_SPAN16() do { x0 = SCALPEL__NM_LD16(0); x1 = SCALPEL__NM_LD16(1); \
+        if (pairs >= 2) { x2 = SCALPEL__NM_LD16(2); x3 = SCALPEL__NM_LD16(3); \
+            if (pairs == 4) { x4 = SCALPEL__NM_LD16(4); x5 = SCALPEL__NM_LD16(5); \
+                              x6 = SCALPEL__NM_LD16(6); x7 = SCALPEL__NM_LD16(7); } } } while (0)
+#define SCALPEL__NM_X16 x0, x1, x2, x3, x4, x5, x6, x7
+SCALPEL__NM_INLINE void scalpel__nm_rows4_perm16_k(const scalpel_nm *w, int32_t r, const float *x, float *y, int acc,
+                                                   int32_t b, int32_t pairs, simde__m512i sh, simde__m512i mask,
+                                                   simde__m512i offs)
+{
+    const int32_t n = w->n, m = w->m, span = (16 / n) * m;
+    const int32_t slots = w->groups * n, k_full = (w->cols / m) * n;
+    const size_t mst = (size_t)w->meta_stride;
+    const float *v0 = w->values + (size_t)r * (size_t)slots, *v1 = v0 + slots, *v2 = v1 + slots, *v3 = v2 + slots;
+    const uint8_t *m0 = w->meta + (size_t)r * mst, *m1 = m0 + mst, *m2 = m1 + mst, *m3 = m2 + mst;
+    simde__m512 a0 = simde_mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    simde__m512 x0, x1, x2 = a0, x3 = a0, x4 = a0, x5 = a0, x6 = a0, x7 = a0;
+    const float *xb = x;
+    int32_t k = 0, nc = 128;
+    float s[4];
+    for (; k + 16 <= k_full; k += 16, xb += span) {
+        const size_t o = (size_t)k * (size_t)b / 8u;
+        SCALPEL__NM_SPAN16();
+        a0 = simde_mm512_fmadd_ps(simde_mm512_loadu_ps(v0 + k), scalpel__nm_pick16(scalpel__nm_idx16(m0 + o, b, sh, mask, offs), pairs, SCALPEL__NM_X16), a0);
+        a1 = simde_mm512_fmadd_ps(simde_mm512_loadu_ps(v1 + k), scalpel__nm_pick16(scalpel__nm_idx16(m1 + o, b, sh, mask, offs), pairs, SCALPEL__NM_X16), a1);
+        a2 = simde_mm512_fmadd_ps(simde_mm512_loadu_ps(v2 + k), scalpel__nm_pick16(scalpel__nm_idx16(m2 + o, b, sh, mask, offs), pairs, SCALPEL__NM_X16), a2);
+        a3 = simde_mm512_fmadd_ps(simde_mm512_loadu_ps(v3 + k), scalpel__nm_pick16(scalpel__nm_idx16(m3 + o, b, sh, mask, offs), pairs, SCALPEL__NM_X16), a3);
+    }
+    if (k < k_full) {
+        /* the last partial step, as in the one-row kernel */
+        const int32_t rem = k_full - k;
+        const size_t o = (size_t)k * (size_t)b / 8u, nb = (size_t)(rem * b + 7) / 8u;
+        uint8_t t0[8] = { 0, 0, 0, 0, 0, 0, 0, 0 }, t1[8] = { 0, 0, 0, 0, 0, 0, 0, 0 };
+        uint8_t t2[8] = { 0, 0, 0, 0, 0, 0, 0, 0 }, t3[8] = { 0, 0, 0, 0, 0, 0, 0, 0 };
+        nc = (rem / n) * m;
+        SCALPEL__NM_SPAN16();
+        memcpy(t0, m0 + o, nb);
+        memcpy(t1, m1 + o, nb);
+        memcpy(t2, m2 + o, nb);
+        memcpy(t3, m3 + o, nb);
+        a0 = simde_mm512_fmadd_ps(scalpel__v16_loadn(v0 + k, rem), scalpel__nm_pick16(scalpel__nm_idx16(t0, b, sh, mask, offs), pairs, SCALPEL__NM_X16), a0);
+        a1 = simde_mm512_fmadd_ps(scalpel__v16_loadn(v1 + k, rem), scalpel__nm_pick16(scalpel__nm_idx16(t1, b, sh, mask, offs), pairs, SCALPEL__NM_X16), a1);
+        a2 = simde_mm512_fmadd_ps(scalpel__v16_loadn(v2 + k, rem), scalpel__nm_pick16(scalpel__nm_idx16(t2, b, sh, mask, offs), pairs, SCALPEL__NM_X16), a2);
+        a3 = simde_mm512_fmadd_ps(scalpel__v16_loadn(v3 + k, rem), scalpel__nm_pick16(scalpel__nm_idx16(t3, b, sh, mask, offs), pairs, SCALPEL__NM_X16), a3);
+    }
+    scalpel__v16_hsum4(a0, a1, a2, a3, s);
+    scalpel__nm_put(w, r, v0, x, k_full, slots, acc, y, s[0]);
+    scalpel__nm_put(w, r + 1, v1, x, k_full, slots, acc, y, s[1]);
+    scalpel__nm_put(w, r + 2, v2, x, k_full, slots, acc, y, s[2]);
+    scalpel__nm_put(w, r + 3, v3, x, k_full, slots, acc, y, s[3]);
+}
+static void scalpel__nm_rows4_perm16(const scalpel_nm *w, int32_t r, const float *x, float *y, int acc, int32_t pairs,
+                                     simde__m512i sh, simde__m512i mask, simde__m512i offs)
+{
+    /* the (index bits, pairs) that scalpel__nm_spmv sends here: 1:2; 2:4, 1:4; 4:8, 2:8, 1:8 and
+     * 8:16, 4:16, 2:16 */
+    switch (w->index_bits * 8 + pairs) {
+    case 1 * 8 + 1: scalpel__nm_rows4_perm16_k(w, r, x, y, acc, 1, 1, sh, mask, offs); break;
+    case 2 * 8 + 1: scalpel__nm_rows4_perm16_k(w, r, x, y, acc, 2, 1, sh, mask, offs); break;
+    case 2 * 8 + 2: scalpel__nm_rows4_perm16_k(w, r, x, y, acc, 2, 2, sh, mask, offs); break;
+    case 4 * 8 + 1: scalpel__nm_rows4_perm16_k(w, r, x, y, acc, 4, 1, sh, mask, offs); break;
+    case 4 * 8 + 2: scalpel__nm_rows4_perm16_k(w, r, x, y, acc, 4, 2, sh, mask, offs); break;
+    case 4 * 8 + 4: scalpel__nm_rows4_perm16_k(w, r, x, y, acc, 4, 4, sh, mask, offs); break;
+    default: scalpel__nm_rows4_perm16_k(w, r, x, y, acc, w->index_bits, pairs, sh, mask, offs); break;
+    }
+}
 static void scalpel__nm_spmv_perm16(const scalpel_nm *w, const float *x, float *y, int acc, int32_t pairs)
 {
     const int32_t n = w->n, m = w->m, b = w->index_bits, span = (16 / n) * m;
@@ -1138,8 +1305,9 @@ static void scalpel__nm_spmv_perm16(const scalpel_nm *w, const float *x, float *
                                                      (5 / n) * m, (6 / n) * m, (7 / n) * m, (8 / n) * m,
                                                      (9 / n) * m, (10 / n) * m, (11 / n) * m, (12 / n) * m,
                                                      (13 / n) * m, (14 / n) * m, (15 / n) * m);
-    int32_t r;
-    for (r = 0; r < w->rows; r++) {
+    int32_t r = 0;
+    for (; r + 4 <= w->rows; r += 4) scalpel__nm_rows4_perm16(w, r, x, y, acc, pairs, sh, mask, offs);
+    for (; r < w->rows; r++) {
     const float *vr = w->values + (size_t)r * (size_t)slots;
     const uint8_t *meta = w->meta + (size_t)r * (size_t)w->meta_stride;
     simde__m512 a0 = simde_mm512_setzero_ps(), a1 = a0;
