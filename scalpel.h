@@ -3749,10 +3749,14 @@ SCALPEL__PRIV scalpel_status scalpel__nr_layer(const scalpel_net *net, int32_t i
     size_t nw = (size_t)L->rows * (size_t)L->cols, in = (size_t)L->in_c * (size_t)L->in_h * (size_t)L->in_w;
     size_t nx = (size_t)L->cols * (size_t)positions, ny = (size_t)L->rows * (size_t)positions;
     float *wd, *X, *Y, *E, *Bt;
+    void *block;
     scalpel_hybrid_costs costs;
     scalpel_status st;
-    wd = (float *)SCALPEL_MALLOC(NULL, (2 * nw + 2 * nx + 2 * ny + 1) * sizeof(float));
-    if (wd == NULL) return SCALPEL_ERR_NO_MEMORY;
+    /* the dense candidate is timed on weights aligned as a network's are (64 bytes): vector
+     * loads that straddle cache lines would make dense look slower than it runs */
+    block = SCALPEL_MALLOC(NULL, SCALPEL__NET_ALIGN + (2 * nw + 2 * nx + 2 * ny + 1) * sizeof(float));
+    if (block == NULL) return SCALPEL_ERR_NO_MEMORY;
+    wd = (float *)scalpel__net_align_ptr(block);
     X = wd + nw;          /* the layer's input matrix for one sample (im2col for conv) */
     Bt = X + nx;          /* timing operand */
     Y = Bt + nx;
@@ -3760,7 +3764,7 @@ SCALPEL__PRIV scalpel_status scalpel__nr_layer(const scalpel_net *net, int32_t i
     scalpel__layer_dense_weights(L, wd);
     scalpel__dc_fill(Bt, nx, 99u);
     st = scalpel_hybrid_costs_measure(L->rows, L->cols, group, conv ? positions : 0, &costs);
-    if (st != SCALPEL_OK) { SCALPEL_FREE(NULL, wd); return st; }
+    if (st != SCALPEL_OK) { SCALPEL_FREE(NULL, block); return st; }
     out->n_candidates = scalpel__nr_menu(group, no_tasd, out->cand);
     out->chosen = 0;
     for (c = 0; c < out->n_candidates; c++) {
@@ -3811,7 +3815,7 @@ SCALPEL__PRIV scalpel_status scalpel__nr_layer(const scalpel_net *net, int32_t i
         cd->error = den > 0.0 ? scalpel__prune_sqrt(num / den) : 0.0;
         scalpel__nr_built_free(&b);
     }
-    SCALPEL_FREE(NULL, wd);
+    SCALPEL_FREE(NULL, block);
     return st;
 }
 
