@@ -1154,20 +1154,28 @@ SCALPEL_API scalpel_status scalpel_nm_from_dense_into(const float *w, int32_t ro
     return SCALPEL_OK;
 }
 
+/* Writes (add = 0) or adds (add = 1) every in-range slot of a valid w into dense[rows x cols]. */
+static void scalpel__nm_scatter(const scalpel_nm *w, float *dense, int add)
+{
+    int32_t r, k, slots = w->groups * w->n;
+    for (r = 0; r < w->rows; r++)
+        for (k = 0; k < slots; k++) {
+            int32_t c = (k / w->n) * w->m + scalpel_nm_position(w, r, k);
+            float v = w->values[(size_t)r * (size_t)slots + (size_t)k], *d;
+            if (c >= w->cols) continue;
+            d = dense + (size_t)r * (size_t)w->cols + (size_t)c;
+            *d = add ? *d + v : v;
+        }
+}
+
 SCALPEL_API scalpel_status scalpel_nm_to_dense(const scalpel_nm *w, float *dense)
 {
-    int32_t r, k, slots;
     scalpel_status st = scalpel_nm_validate(w);
     if (st != SCALPEL_OK) return st;
     if ((uint64_t)w->rows * (uint64_t)w->cols > (uint64_t)SIZE_MAX / sizeof(float)) return SCALPEL_ERR_OVERFLOW;
     if (dense == NULL && (int64_t)w->rows * w->cols > 0) return SCALPEL_ERR_NULL;
     if ((int64_t)w->rows * w->cols > 0) memset(dense, 0, (size_t)w->rows * (size_t)w->cols * sizeof(float));
-    slots = w->groups * w->n;
-    for (r = 0; r < w->rows; r++)
-        for (k = 0; k < slots; k++) {
-            int32_t c = (k / w->n) * w->m + scalpel_nm_position(w, r, k);
-            if (c < w->cols) dense[(size_t)r * (size_t)w->cols + (size_t)c] = w->values[(size_t)r * (size_t)slots + (size_t)k];
-        }
+    scalpel__nm_scatter(w, dense, 0);
     return SCALPEL_OK;
 }
 
@@ -1346,21 +1354,13 @@ SCALPEL_API size_t scalpel_tasd_bytes(const scalpel_tasd *s)
 
 SCALPEL_API scalpel_status scalpel_tasd_to_dense(const scalpel_tasd *s, float *dense)
 {
-    int32_t i, r, k;
+    int32_t i;
     scalpel_status st = scalpel_tasd_validate(s);
     if (st != SCALPEL_OK) return st;
     if ((uint64_t)s->rows * (uint64_t)s->cols > (uint64_t)SIZE_MAX / sizeof(float)) return SCALPEL_ERR_OVERFLOW;
     if (dense == NULL && (int64_t)s->rows * s->cols > 0) return SCALPEL_ERR_NULL;
     if ((int64_t)s->rows * s->cols > 0) memset(dense, 0, (size_t)s->rows * (size_t)s->cols * sizeof(float));
-    for (i = 0; i < s->n_terms; i++) {
-        const scalpel_nm *t = &s->terms[i];
-        int32_t slots = t->groups * t->n;
-        for (r = 0; r < t->rows; r++)
-            for (k = 0; k < slots; k++) {
-                int32_t c = (k / t->n) * t->m + scalpel_nm_position(t, r, k);
-                if (c < t->cols) dense[(size_t)r * (size_t)t->cols + (size_t)c] += t->values[(size_t)r * (size_t)slots + (size_t)k];
-            }
-    }
+    for (i = 0; i < s->n_terms; i++) scalpel__nm_scatter(&s->terms[i], dense, 1);
     return SCALPEL_OK;
 }
 
