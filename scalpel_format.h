@@ -124,8 +124,9 @@ typedef enum scalpel_status {
 SCALPEL_API const char *scalpel_status_string(scalpel_status status);
 
 /* scalpel_dtype: element type of stored values. Written to disk: numbers are fixed and only
- * appended. Version 0.1 implements F32; Q15 and Q7 (fixed point for Cortex-M) are reserved so
- * that adding them changes no existing name or field. */
+ * appended. F32 is IEEE single precision; Q15 (int16_t) and Q7 (int8_t) are symmetric fixed
+ * point for microcontrollers: a value means q * scale, the scale kept beside the data (per
+ * layer or per output channel, see scalpel_requant in scalpel_kernels.h). */
 typedef enum scalpel_dtype {
     SCALPEL_DTYPE_F32 = 0,
     SCALPEL_DTYPE_Q15 = 1,
@@ -242,8 +243,24 @@ SCALPEL_API scalpel_status scalpel_gcsr_deserialize_into(const void *data, size_
  * buffer, or chain calls by passing the previous result. */
 SCALPEL_API uint32_t scalpel_crc32(uint32_t crc, const void *data, size_t size);
 
+/* Fixed-point grouped CSR (dtype Q15 or Q7): the same layout with int16_t / int8_t values.
+ * w is dense [rows x cols] row-major int16_t (Q15) or int8_t (Q7); a group is stored iff one of
+ * its integers is nonzero. The _size / _into pair as above (memory aligned to 4). */
+SCALPEL_API scalpel_status scalpel_gcsr_from_dense_fixed_size(const void *w, scalpel_dtype dtype,
+                                                              int32_t rows, int32_t cols, int32_t group,
+                                                              size_t *bytes);
+SCALPEL_API scalpel_status scalpel_gcsr_from_dense_fixed_into(const void *w, scalpel_dtype dtype,
+                                                              int32_t rows, int32_t cols, int32_t group,
+                                                              void *mem, size_t mem_size, scalpel_gcsr *out);
+/* Fixed-point grouped CSR -> dense w[rows x cols] of m's dtype (int16_t or int8_t). Validates m
+ * first; SCALPEL_ERR_DTYPE for an F32 matrix (use scalpel_gcsr_to_dense). */
+SCALPEL_API scalpel_status scalpel_gcsr_to_dense_fixed(const scalpel_gcsr *m, void *w);
+
 #ifndef SCALPEL_NO_MALLOC
 /* The allocating versions: SCALPEL_MALLOC(alloc_ctx, ...) one block, owned by *out. */
+SCALPEL_API scalpel_status scalpel_gcsr_from_dense_fixed(const void *w, scalpel_dtype dtype, int32_t rows,
+                                                         int32_t cols, int32_t group, void *alloc_ctx,
+                                                         scalpel_gcsr *out);
 SCALPEL_API scalpel_status scalpel_gcsr_from_dense(const float *w, int32_t rows, int32_t cols,
                                                    int32_t group, scalpel_gcsr *out);
 SCALPEL_API scalpel_status scalpel_gcsr_from_dense_ctx(const float *w, int32_t rows, int32_t cols,

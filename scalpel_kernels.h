@@ -105,6 +105,101 @@ SCALPEL_API void scalpel_hybrid_spmv_f32_ref(const scalpel_hybrid *w, const floa
 SCALPEL_API void scalpel_hybrid_spmm_f32(const scalpel_hybrid *w, const float *b, int32_t n, float *c);
 SCALPEL_API void scalpel_hybrid_spmm_f32_ref(const scalpel_hybrid *w, const float *b, int32_t n, float *c);
 
+/* ---- fixed point (q15, q7): the microcontroller kernels --------------------------------------
+ *
+ * Values are symmetric fixed point, real = q * scale: q15 is int16_t, q7 is int8_t. A layer
+ * y = W . x + b with weight scale s_w (per layer or per output row), input scale s_x and output
+ * scale s_y runs entirely in integers:
+ *
+ *   acc[r] = bias[r] + sum_k W[r][k] * x[k]         exact: int64 (q15), int32 widened (q7)
+ *   y[r]   = clamp(floor((acc[r] * mult + 2^(shift-1)) / 2^shift), lo, 32767 or 127)
+ *
+ * with mult * 2^-shift ~ s_w * s_x / s_y (scalpel_requant_from_real), bias[r] = b[r] / (s_w s_x)
+ * rounded, lo = 0 when `relu` (a following ReLU fused into the same pass) else -32768 / -128.
+ * Because every sum is an exact integer, all paths (plain C, Cortex-M DSP, Helium, x86) give
+ * the same outputs bit for bit, on every target. Limits the kernels rely on (the network
+ * quantizer and scalpel_requant_check guarantee them): cols <= 65536, |bias| < 2^46,
+ * 0 <= mult <= 32768, 0 <= shift <= 62. */
+#define SCALPEL_Q15_MAX 32767
+#define SCALPEL_Q7_MAX 127
+#define SCALPEL_QUANT_MAX_COLS 65536
+
+/* scalpel_requant: how a fixed-point kernel turns its integer accumulators into outputs.
+ * `bias` holds one entry per output row (or NULL for none). `mult` and `shift` hold one entry
+ * per output row when per_channel is 1, else a single entry for all rows. `relu` = 1 clamps at
+ * 0 (the next layer's ReLU fused in). A zeroed struct is not valid: mult and shift are needed. */
+typedef struct scalpel_requant {
+    const int64_t *bias;   /* [rows] in accumulator units (s_w * s_x), or NULL */
+    const int32_t *mult;   /* [rows] or [1]: 0 .. 32768 */
+    const int8_t *shift;   /* [rows] or [1]: 0 .. 62 */
+    int32_t per_channel;   /* 1: mult and shift per row; 0: one pair for every row */
+    int32_t relu;          /* 1: outputs clamped at 0 */
+} scalpel_requant;
+
+/* mult * 2^-shift as close to `real` (> 0, < 2^15) as 15-bit multipliers allow (relative error
+ * under 2^-15): mult in [16384, 32768), shift in 0 .. 62. SCALPEL_ERR_ARGUMENT when real is not
+ * finite, <= 0 or >= 32768; a real too small for shift 62 gives mult 0 (outputs 0). */
+SCALPEL_API scalpel_status scalpel_requant_from_real(double real, int32_t *mult, int8_t *shift);
+/* Checks a requant for `rows` outputs against the limits above (pointers, ranges). */
+SCALPEL_API scalpel_status scalpel_requant_check(const scalpel_requant *rq, int32_t rows);
+
+/* q[n] = clamp(round_half_away(x[n] / scale)) in dtype Q15 (int16_t) or Q7 (int8_t); NaN -> 0.
+ * scale > 0 and finite, else SCALPEL_ERR_ARGUMENT. */
+SCALPEL_API scalpel_status scalpel_quantize_f32(const float *x, size_t n, float scale, scalpel_dtype dtype, void *q);
+/* x[n] = q[n] * scale, q of dtype Q15 or Q7. */
+SCALPEL_API scalpel_status scalpel_dequantize_f32(const void *q, size_t n, float scale, scalpel_dtype dtype, float *x);
+
+/* y[rows] = requant(W[rows x cols] . x[cols]), W dense row-major */
+SCALPEL_API void scalpel_gemv_q15(const int16_t *w, int32_t rows, int32_t cols, const int16_t *x,
+                                  const scalpel_requant *rq, int16_t *y);
+SCALPEL_API void scalpel_gemv_q15_ref(const int16_t *w, int32_t rows, int32_t cols, const int16_t *x,
+                                      const scalpel_requant *rq, int16_t *y);
+SCALPEL_API void scalpel_gemv_q7(const int8_t *w, int32_t rows, int32_t cols, const int8_t *x,
+                                 const scalpel_requant *rq, int8_t *y);
+SCALPEL_API void scalpel_gemv_q7_ref(const int8_t *w, int32_t rows, int32_t cols, const int8_t *x,
+                                     const scalpel_requant *rq, int8_t *y);
+
+/* Y[rows x n] = requant(W[rows x cols] . X[n x cols]^T): n matrix-vector products at once.
+ * X holds the n input vectors one after another (a batch; the patches scalpel_im2row_* writes),
+ * so both operands of every dot product are contiguous; Y[r][j] is output r of vector j (row r
+ * is output channel r over all positions: the CHW layout of a convolution's output). */
+SCALPEL_API void scalpel_gemm_q15(const int16_t *w, int32_t rows, int32_t cols, const int16_t *x, int32_t n,
+                                  const scalpel_requant *rq, int16_t *y);
+SCALPEL_API void scalpel_gemm_q15_ref(const int16_t *w, int32_t rows, int32_t cols, const int16_t *x, int32_t n,
+                                      const scalpel_requant *rq, int16_t *y);
+SCALPEL_API void scalpel_gemm_q7(const int8_t *w, int32_t rows, int32_t cols, const int8_t *x, int32_t n,
+                                 const scalpel_requant *rq, int8_t *y);
+SCALPEL_API void scalpel_gemm_q7_ref(const int8_t *w, int32_t rows, int32_t cols, const int8_t *x, int32_t n,
+                                     const scalpel_requant *rq, int8_t *y);
+
+/* y[rows] = requant(W . x[cols]), W grouped-CSR of dtype Q15 (G = 2 fills one SMLAD) or Q7
+ * (G = 4 fills one SXTB16 + SMLAD pair) */
+SCALPEL_API void scalpel_gcsr_spmv_q15(const scalpel_gcsr *w, const int16_t *x, const scalpel_requant *rq, int16_t *y);
+SCALPEL_API void scalpel_gcsr_spmv_q15_ref(const scalpel_gcsr *w, const int16_t *x, const scalpel_requant *rq,
+                                           int16_t *y);
+SCALPEL_API void scalpel_gcsr_spmv_q7(const scalpel_gcsr *w, const int8_t *x, const scalpel_requant *rq, int8_t *y);
+SCALPEL_API void scalpel_gcsr_spmv_q7_ref(const scalpel_gcsr *w, const int8_t *x, const scalpel_requant *rq,
+                                          int8_t *y);
+
+/* Y[rows x n] = requant(W . X[n x cols]^T), W grouped-CSR (Q15 / Q7), layouts as scalpel_gemm_q15 */
+SCALPEL_API void scalpel_gcsr_spmm_q15(const scalpel_gcsr *w, const int16_t *x, int32_t n, const scalpel_requant *rq,
+                                       int16_t *y);
+SCALPEL_API void scalpel_gcsr_spmm_q15_ref(const scalpel_gcsr *w, const int16_t *x, int32_t n,
+                                           const scalpel_requant *rq, int16_t *y);
+SCALPEL_API void scalpel_gcsr_spmm_q7(const scalpel_gcsr *w, const int8_t *x, int32_t n, const scalpel_requant *rq,
+                                      int8_t *y);
+SCALPEL_API void scalpel_gcsr_spmm_q7_ref(const scalpel_gcsr *w, const int8_t *x, int32_t n,
+                                          const scalpel_requant *rq, int8_t *y);
+
+/* rows[(OH*OW) x (C*K*K)] = im2row(in[C x H x W]): row p holds the K x K window of output
+ * position p over every channel, in the order (c*K + i)*K + j of a flattened filter, zero
+ * outside the input (padding P). The transpose of scalpel_im2col_f32, so that each patch is
+ * contiguous for the fixed-point matrix-matrix kernels. Arguments must give OH, OW >= 1. */
+SCALPEL_API void scalpel_im2row_q15(const int16_t *in, int32_t channels, int32_t height, int32_t width,
+                                    int32_t kernel, int32_t stride, int32_t pad, int16_t *rows);
+SCALPEL_API void scalpel_im2row_q7(const int8_t *in, int32_t channels, int32_t height, int32_t width,
+                                   int32_t kernel, int32_t stride, int32_t pad, int8_t *rows);
+
 /* The code path compiled in: "x86-avx512", "x86-avx2", "x86-sse2", "arm-neon", "arm-mve",
  * "scalar". */
 SCALPEL_API const char *scalpel_kernels_backend(void);
