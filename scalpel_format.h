@@ -178,9 +178,10 @@ static inline uint32_t scalpel_gcsr_col(const scalpel_gcsr *m, int32_t k)
                                : ((const uint32_t *)m->col_idx)[k];
 }
 
-/* Checks a matrix that may come from anywhere: group, dtype, index width, dimensions, counts,
- * every row pointer, every column index (in range, multiple of G, strictly increasing per row)
- * and that tail values past `cols` are zero. O(rows + stored values). */
+/* Checks a matrix that may come from anywhere: group, dtype (F32, Q15 or Q7: check the dtype a
+ * kernel needs yourself), index width, dimensions, counts, every row pointer, every column
+ * index (in range, multiple of G, strictly increasing per row) and that tail values past
+ * `cols` are zero. O(rows + stored values). */
 SCALPEL_API scalpel_status scalpel_gcsr_validate(const scalpel_gcsr *m);
 
 /* Real storage in bytes: values + column indices + row pointers (not the struct, not padding).
@@ -196,7 +197,8 @@ SCALPEL_API scalpel_status scalpel_gcsr_from_dense_into(const float *w, int32_t 
                                                         int32_t group, void *mem, size_t mem_size,
                                                         scalpel_gcsr *out);
 
-/* Grouped CSR -> dense w[rows x cols] (row-major). Validates m first. */
+/* Grouped CSR -> dense w[rows x cols] (row-major). Validates m first; SCALPEL_ERR_DTYPE for a
+ * Q15 / Q7 matrix (use scalpel_gcsr_to_dense_fixed). */
 SCALPEL_API scalpel_status scalpel_gcsr_to_dense(const scalpel_gcsr *m, float *w);
 
 /* Releases what the library allocated for m (if anything) and zeroes the struct. Safe on a
@@ -219,7 +221,8 @@ SCALPEL_API void scalpel_gcsr_free(scalpel_gcsr *m);
  *   40      8     reserved, zero
  *   48            row_ptr: (rows + 1) x int32
  *                 col_idx: nnz_groups x uint16 or uint32, then zero padding to a multiple of 4
- *                 values:  nnz_groups x G elements (f32 as IEEE-754 bits), zero padding to 4
+ *                 values:  nnz_groups x G elements (f32 as IEEE-754 bits, q15 as 16-bit and q7
+ *                          as 8-bit two's complement), then zero padding to a multiple of 4
  *   total-4 4     CRC-32 (IEEE 802.3, as zlib's crc32) of every byte before it
  *
  * The reader checks the size before every read, every product for overflow, the checksum, then
@@ -464,8 +467,8 @@ typedef struct scalpel_hybrid_costs {
     float row;       /* fixed cost of a row that stores groups (its reduction and store) */
 } scalpel_hybrid_costs;
 
-/* Checks both parts (scalpel_gcsr_validate), their shapes, G >= 2 for grouped and G = 1 for
- * residual, and that no weight is stored in both (the split is exact, not overlapping). */
+/* Checks both parts (scalpel_gcsr_validate; dtype F32, the only one the hybrid kernels run),
+ * their shapes, G >= 2 for grouped and G = 1 for residual, and that no weight is stored in both (the split is exact, not overlapping). */
 SCALPEL_API scalpel_status scalpel_hybrid_validate(const scalpel_hybrid *w);
 /* Real storage of both parts in bytes. */
 SCALPEL_API size_t scalpel_hybrid_bytes(const scalpel_hybrid *w);
@@ -614,6 +617,24 @@ static scalpel_status scalpel__gcsr_layout(int32_t rows, int32_t nnz_groups, int
     return SCALPEL_OK;
 }
 
+/* 1 when one of values[lo .. hi) of `dtype` (F32, Q15 or Q7) is nonzero: the stored-group and
+ * tail tests of every dtype. -0.0f counts as zero, as in the fp32 group test. */
+static int scalpel__any_nonzero(const void *values, scalpel_dtype dtype, size_t lo, size_t hi)
+{
+    size_t i;
+    if (dtype == SCALPEL_DTYPE_F32) {
+        for (i = lo; i < hi; i++)
+            if (((const float *)values)[i] != 0.0f) return 1;
+    } else if (dtype == SCALPEL_DTYPE_Q15) {
+        for (i = lo; i < hi; i++)
+            if (((const int16_t *)values)[i] != 0) return 1;
+    } else {
+        for (i = lo; i < hi; i++)
+            if (((const int8_t *)values)[i] != 0) return 1;
+    }
+    return 0;
+}
+
 SCALPEL_API scalpel_status scalpel_gcsr_validate(const scalpel_gcsr *m)
 {
     int32_t r, gpr;
@@ -622,7 +643,6 @@ SCALPEL_API scalpel_status scalpel_gcsr_validate(const scalpel_gcsr *m)
     if (!scalpel__group_ok(m->group)) return SCALPEL_ERR_GROUP;
     esz = scalpel_dtype_size(m->dtype);
     if (esz == 0) return SCALPEL_ERR_DTYPE;
-    if (m->dtype != SCALPEL_DTYPE_F32) return SCALPEL_ERR_UNSUPPORTED; /* q15/q7: later versions */
     if (m->rows < 0 || m->cols < 0 || m->rows == INT32_MAX) return SCALPEL_ERR_SHAPE;
     if (m->index_bits != 16 && m->index_bits != 32) return SCALPEL_ERR_INDEX_WIDTH;
     if (m->index_bits == 16 && m->cols > 65536) return SCALPEL_ERR_INDEX_WIDTH;
@@ -643,12 +663,11 @@ SCALPEL_API scalpel_status scalpel_gcsr_validate(const scalpel_gcsr *m)
             if ((int64_t)c >= (int64_t)m->cols || c % (uint32_t)m->group != 0 || (int64_t)c <= prev)
                 return SCALPEL_ERR_COL_INDEX;
             prev = (int64_t)c;
-            if ((int64_t)c + m->group > (int64_t)m->cols) { /* tail group: lanes past cols are 0 */
-                const float *v = (const float *)m->values + (size_t)k * (size_t)m->group;
-                int32_t j;
-                for (j = m->cols - (int32_t)c; j < m->group; j++)
-                    if (v[j] != 0.0f) return SCALPEL_ERR_TAIL;
-            }
+            /* tail group: lanes past cols are 0 */
+            if ((int64_t)c + m->group > (int64_t)m->cols &&
+                scalpel__any_nonzero(m->values, m->dtype, (size_t)k * (size_t)m->group + (size_t)(m->cols - (int32_t)c),
+                                     (size_t)k * (size_t)m->group + (size_t)m->group))
+                return SCALPEL_ERR_TAIL;
         }
     }
     return SCALPEL_OK;
@@ -664,83 +683,79 @@ SCALPEL_API size_t scalpel_gcsr_bytes(const scalpel_gcsr *m)
          + ((size_t)m->rows + 1) * sizeof(int32_t);
 }
 
-static int scalpel__group_nonzero(const float *row, int32_t c0, int32_t cols, int32_t group)
-{
-    int32_t j, end = cols - c0 < group ? cols : c0 + group;
-    for (j = c0; j < end; j++)
-        if (row[j] != 0.0f) return 1;
-    return 0;
-}
-
-/* Checks arguments and counts the stored groups of dense w. */
-static scalpel_status scalpel__dense_count(const float *w, int32_t rows, int32_t cols, int32_t group,
-                                           int32_t *nnz_groups)
+/* Checks arguments and counts the stored groups of dense w (dtype F32, Q15 or Q7). */
+static scalpel_status scalpel__dense_count(const void *w, scalpel_dtype dtype, int32_t rows, int32_t cols,
+                                           int32_t group, int32_t *nnz_groups)
 {
     int64_t count = 0;
     int32_t r, c;
+    size_t esz = scalpel_dtype_size(dtype);
+    if (esz == 0) return SCALPEL_ERR_DTYPE;
     if (w == NULL && (int64_t)rows * cols > 0) return SCALPEL_ERR_NULL;
     if (!scalpel__group_ok(group)) return SCALPEL_ERR_GROUP;
     if (rows < 0 || cols < 0 || rows == INT32_MAX) return SCALPEL_ERR_SHAPE;
-    if ((uint64_t)rows * (uint64_t)cols > (uint64_t)SIZE_MAX / sizeof(float)) return SCALPEL_ERR_OVERFLOW;
+    if ((uint64_t)rows * (uint64_t)cols > (uint64_t)SIZE_MAX / esz) return SCALPEL_ERR_OVERFLOW;
     for (r = 0; r < rows; r++) {
-        const float *row = w + (size_t)r * (size_t)cols;
+        size_t row = (size_t)r * (size_t)cols;
         for (c = 0; c < cols; c += group)
-            count += scalpel__group_nonzero(row, c, cols, group);
+            count += scalpel__any_nonzero(w, dtype, row + (size_t)c, row + (size_t)(cols - c < group ? cols : c + group));
         if (count * group > (int64_t)INT32_MAX) return SCALPEL_ERR_OVERFLOW;
     }
     *nnz_groups = (int32_t)count;
     return SCALPEL_OK;
 }
 
-SCALPEL_API scalpel_status scalpel_gcsr_from_dense_size(const float *w, int32_t rows, int32_t cols,
-                                                        int32_t group, size_t *bytes)
+/* The _size and _into halves of every from_dense, whatever the dtype. */
+static scalpel_status scalpel__gcsr_dense_size(const void *w, scalpel_dtype dtype, int32_t rows, int32_t cols,
+                                               int32_t group, size_t *bytes)
 {
     int32_t nnz = 0;
     size_t orp, oc;
     scalpel_status st;
     if (bytes == NULL) return SCALPEL_ERR_NULL;
     *bytes = 0;
-    st = scalpel__dense_count(w, rows, cols, group, &nnz);
+    st = scalpel__dense_count(w, dtype, rows, cols, group, &nnz);
     if (st != SCALPEL_OK) return st;
-    return scalpel__gcsr_layout(rows, nnz, group, cols <= 65536 ? 16 : 32, SCALPEL_DTYPE_F32,
-                                &orp, &oc, bytes);
+    return scalpel__gcsr_layout(rows, nnz, group, cols <= 65536 ? 16 : 32, dtype, &orp, &oc, bytes);
 }
 
-SCALPEL_API scalpel_status scalpel_gcsr_from_dense_into(const float *w, int32_t rows, int32_t cols,
-                                                        int32_t group, void *mem, size_t mem_size,
-                                                        scalpel_gcsr *out)
+static scalpel_status scalpel__gcsr_dense_into(const void *w, scalpel_dtype dtype, int32_t rows, int32_t cols,
+                                               int32_t group, void *mem, size_t mem_size, scalpel_gcsr *out)
 {
     int32_t nnz = 0, r, c, k = 0, index_bits = cols <= 65536 ? 16 : 32;
-    size_t orp, oc, total;
-    float *vals;
+    size_t orp, oc, total, esz = scalpel_dtype_size(dtype);
+    const unsigned char *src = (const unsigned char *)w;
+    unsigned char *vals;
     scalpel_status st;
     if (out == NULL) return SCALPEL_ERR_NULL;
     memset(out, 0, sizeof(*out));
     if (mem == NULL) return SCALPEL_ERR_NULL;
     if ((uintptr_t)mem % 4 != 0) return SCALPEL_ERR_ALIGNMENT;
-    st = scalpel__dense_count(w, rows, cols, group, &nnz);
+    st = scalpel__dense_count(w, dtype, rows, cols, group, &nnz);
     if (st != SCALPEL_OK) return st;
-    st = scalpel__gcsr_layout(rows, nnz, group, index_bits, SCALPEL_DTYPE_F32, &orp, &oc, &total);
+    st = scalpel__gcsr_layout(rows, nnz, group, index_bits, dtype, &orp, &oc, &total);
     if (st != SCALPEL_OK) return st;
     if (mem_size < total) return SCALPEL_ERR_BUFFER_TOO_SMALL;
-    vals = (float *)mem;
+    vals = (unsigned char *)mem;
     out->rows = rows;
     out->cols = cols;
     out->group = group;
     out->index_bits = index_bits;
-    out->dtype = SCALPEL_DTYPE_F32;
+    out->dtype = dtype;
     out->nnz_groups = nnz;
     out->values = mem;
     out->row_ptr = (int32_t *)(void *)((unsigned char *)mem + orp);
     out->col_idx = (unsigned char *)mem + oc;
     out->row_ptr[0] = 0;
     for (r = 0; r < rows; r++) {
-        const float *row = w + (size_t)r * (size_t)cols;
+        size_t row = (size_t)r * (size_t)cols;
         for (c = 0; c < cols; c += group) {
-            int32_t j;
-            if (!scalpel__group_nonzero(row, c, cols, group)) continue;
-            for (j = 0; j < group; j++)
-                vals[(size_t)k * (size_t)group + (size_t)j] = c + j < cols ? row[c + j] : 0.0f;
+            int32_t n = cols - c < group ? cols - c : group;
+            unsigned char *dst = vals + (size_t)k * (size_t)group * esz;
+            if (!scalpel__any_nonzero(w, dtype, row + (size_t)c, row + (size_t)c + (size_t)n)) continue;
+            /* all-zero bytes are 0 in every dtype: the tail lanes past cols */
+            memcpy(dst, src + (row + (size_t)c) * esz, (size_t)n * esz);
+            if (n < group) memset(dst + (size_t)n * esz, 0, (size_t)(group - n) * esz);
             if (index_bits == 16) ((uint16_t *)out->col_idx)[k] = (uint16_t)c;
             else ((uint32_t *)out->col_idx)[k] = (uint32_t)c;
             k++;
@@ -751,23 +766,76 @@ SCALPEL_API scalpel_status scalpel_gcsr_from_dense_into(const float *w, int32_t 
     return SCALPEL_OK;
 }
 
-SCALPEL_API scalpel_status scalpel_gcsr_to_dense(const scalpel_gcsr *m, float *w)
+SCALPEL_API scalpel_status scalpel_gcsr_from_dense_size(const float *w, int32_t rows, int32_t cols,
+                                                        int32_t group, size_t *bytes)
 {
-    int32_t r, k, j;
-    scalpel_status st = scalpel_gcsr_validate(m);
-    if (st != SCALPEL_OK) return st;
+    return scalpel__gcsr_dense_size(w, SCALPEL_DTYPE_F32, rows, cols, group, bytes);
+}
+
+SCALPEL_API scalpel_status scalpel_gcsr_from_dense_into(const float *w, int32_t rows, int32_t cols,
+                                                        int32_t group, void *mem, size_t mem_size,
+                                                        scalpel_gcsr *out)
+{
+    return scalpel__gcsr_dense_into(w, SCALPEL_DTYPE_F32, rows, cols, group, mem, mem_size, out);
+}
+
+static int scalpel__dtype_fixed(scalpel_dtype dtype)
+{
+    return dtype == SCALPEL_DTYPE_Q15 || dtype == SCALPEL_DTYPE_Q7;
+}
+
+SCALPEL_API scalpel_status scalpel_gcsr_from_dense_fixed_size(const void *w, scalpel_dtype dtype,
+                                                              int32_t rows, int32_t cols, int32_t group,
+                                                              size_t *bytes)
+{
+    if (bytes != NULL) *bytes = 0;
+    if (!scalpel__dtype_fixed(dtype)) return SCALPEL_ERR_DTYPE;
+    return scalpel__gcsr_dense_size(w, dtype, rows, cols, group, bytes);
+}
+
+SCALPEL_API scalpel_status scalpel_gcsr_from_dense_fixed_into(const void *w, scalpel_dtype dtype,
+                                                              int32_t rows, int32_t cols, int32_t group,
+                                                              void *mem, size_t mem_size, scalpel_gcsr *out)
+{
+    if (out != NULL) memset(out, 0, sizeof(*out));
+    if (!scalpel__dtype_fixed(dtype)) return SCALPEL_ERR_DTYPE;
+    return scalpel__gcsr_dense_into(w, dtype, rows, cols, group, mem, mem_size, out);
+}
+
+/* Grouped CSR -> dense, elements moved as bytes: one walk for every dtype (m validated). */
+static scalpel_status scalpel__gcsr_scatter(const scalpel_gcsr *m, void *w)
+{
+    int32_t r, k;
+    size_t esz = scalpel_dtype_size(m->dtype);
+    unsigned char *dst = (unsigned char *)w;
+    const unsigned char *v = (const unsigned char *)m->values;
     if (w == NULL && (int64_t)m->rows * m->cols > 0) return SCALPEL_ERR_NULL;
-    if ((uint64_t)m->rows * (uint64_t)m->cols > (uint64_t)SIZE_MAX / sizeof(float)) return SCALPEL_ERR_OVERFLOW;
-    if ((int64_t)m->rows * m->cols > 0) memset(w, 0, (size_t)m->rows * (size_t)m->cols * sizeof(float));
-    for (r = 0; r < m->rows; r++) {
-        float *row = w + (size_t)r * (size_t)m->cols;
+    if ((uint64_t)m->rows * (uint64_t)m->cols > (uint64_t)SIZE_MAX / esz) return SCALPEL_ERR_OVERFLOW;
+    if ((int64_t)m->rows * m->cols > 0) memset(w, 0, (size_t)m->rows * (size_t)m->cols * esz);
+    for (r = 0; r < m->rows; r++)
         for (k = m->row_ptr[r]; k < m->row_ptr[r + 1]; k++) {
             int32_t c = (int32_t)scalpel_gcsr_col(m, k);
-            const float *v = (const float *)m->values + (size_t)k * (size_t)m->group;
-            for (j = 0; j < m->group && c + j < m->cols; j++) row[c + j] = v[j];
+            int32_t n = m->cols - c < m->group ? m->cols - c : m->group;
+            memcpy(dst + ((size_t)r * (size_t)m->cols + (size_t)c) * esz, v + (size_t)k * (size_t)m->group * esz,
+                   (size_t)n * esz);
         }
-    }
     return SCALPEL_OK;
+}
+
+SCALPEL_API scalpel_status scalpel_gcsr_to_dense(const scalpel_gcsr *m, float *w)
+{
+    scalpel_status st = scalpel_gcsr_validate(m);
+    if (st != SCALPEL_OK) return st;
+    if (m->dtype != SCALPEL_DTYPE_F32) return SCALPEL_ERR_DTYPE; /* scalpel_gcsr_to_dense_fixed */
+    return scalpel__gcsr_scatter(m, w);
+}
+
+SCALPEL_API scalpel_status scalpel_gcsr_to_dense_fixed(const scalpel_gcsr *m, void *w)
+{
+    scalpel_status st = scalpel_gcsr_validate(m);
+    if (st != SCALPEL_OK) return st;
+    if (!scalpel__dtype_fixed(m->dtype)) return SCALPEL_ERR_DTYPE; /* scalpel_gcsr_to_dense */
+    return scalpel__gcsr_scatter(m, w);
 }
 
 SCALPEL_API void scalpel_gcsr_free(scalpel_gcsr *m)
@@ -858,14 +926,29 @@ SCALPEL_API scalpel_status scalpel_gcsr_serialize(const scalpel_gcsr *m, void *b
     }
     q = p + scalpel__round_up((size_t)(q - p), 4);
     nvals = (size_t)m->nnz_groups * (size_t)m->group;
-    for (i = 0; i < nvals; i++, q += 4) {
-        uint32_t bits;
-        memcpy(&bits, (const float *)m->values + i, 4);
-        scalpel__put_u32(q, bits);
+    for (i = 0; i < nvals; i++) {
+        if (m->dtype == SCALPEL_DTYPE_F32) {
+            uint32_t bits;
+            memcpy(&bits, (const float *)m->values + i, 4);
+            scalpel__put_u32(q, bits);
+            q += 4;
+        } else if (m->dtype == SCALPEL_DTYPE_Q15) {
+            scalpel__put_u16(q, (uint16_t)((const int16_t *)m->values)[i]);
+            q += 2;
+        } else {
+            *q++ = (unsigned char)((const int8_t *)m->values)[i];
+        }
     }
     scalpel__put_u32(p + total - 4, scalpel_crc32(0, p, total - 4));
     *written = total;
     return SCALPEL_OK;
+}
+
+/* The two's complement value of the low `bits` bits of u (no implementation-defined cast). */
+static int32_t scalpel__sign_extend(uint32_t u, int bits)
+{
+    uint32_t sign = 1u << (bits - 1);
+    return (int32_t)(u & (sign - 1u)) - (int32_t)(u & sign);
 }
 
 /* Header check shared by _size and _into: everything that can be known without decoding. */
@@ -896,7 +979,6 @@ static scalpel_status scalpel__gcsr_read_header(const void *data, size_t size, s
     total = scalpel__get_u64(p + 32);
     if (scalpel__get_u64(p + 40) != 0) return SCALPEL_ERR_CORRUPT;
     if (dtype > (uint32_t)SCALPEL_DTYPE_Q7) return SCALPEL_ERR_DTYPE;
-    if (dtype != (uint32_t)SCALPEL_DTYPE_F32) return SCALPEL_ERR_UNSUPPORTED;
     if (!scalpel__group_ok((int32_t)(group & 0xffu)) || group > 16u) return SCALPEL_ERR_GROUP;
     if (bits != 16u && bits != 32u) return SCALPEL_ERR_INDEX_WIDTH;
     if (rows >= (uint32_t)INT32_MAX || cols > (uint32_t)INT32_MAX || nnz > (uint32_t)INT32_MAX)
@@ -960,9 +1042,18 @@ SCALPEL_API scalpel_status scalpel_gcsr_deserialize_into(const void *data, size_
     }
     q = p + scalpel__round_up((size_t)(q - p), 4);
     nvals = (size_t)h.nnz_groups * (size_t)h.group;
-    for (i = 0; i < nvals; i++, q += 4) {
-        uint32_t bits = scalpel__get_u32(q);
-        memcpy((float *)out->values + i, &bits, 4);
+    for (i = 0; i < nvals; i++) {
+        if (h.dtype == SCALPEL_DTYPE_F32) {
+            uint32_t bits = scalpel__get_u32(q);
+            memcpy((float *)out->values + i, &bits, 4);
+            q += 4;
+        } else if (h.dtype == SCALPEL_DTYPE_Q15) {
+            ((int16_t *)out->values)[i] = (int16_t)scalpel__sign_extend(scalpel__get_u16(q), 16);
+            q += 2;
+        } else {
+            ((int8_t *)out->values)[i] = (int8_t)scalpel__sign_extend(*q, 8);
+            q += 1;
+        }
     }
     st = scalpel_gcsr_validate(out);
     if (st != SCALPEL_OK) memset(out, 0, sizeof(*out));
@@ -1401,6 +1492,7 @@ SCALPEL_API scalpel_status scalpel_hybrid_validate(const scalpel_hybrid *w)
     R = &w->residual;
     if ((st = scalpel_gcsr_validate(G)) != SCALPEL_OK) return st;
     if ((st = scalpel_gcsr_validate(R)) != SCALPEL_OK) return st;
+    if (G->dtype != SCALPEL_DTYPE_F32 || R->dtype != SCALPEL_DTYPE_F32) return SCALPEL_ERR_DTYPE; /* fp32 kernels only */
     if (G->group < 2 || R->group != 1) return SCALPEL_ERR_GROUP;
     if (G->rows != R->rows || G->cols != R->cols) return SCALPEL_ERR_SHAPE;
     /* no residual weight inside a stored group: both lists are sorted, so one merge per row */
@@ -1452,25 +1544,41 @@ static void *scalpel__align_block(void *p)
     return (unsigned char *)p + ((SCALPEL__BLOCK_ALIGN - a % SCALPEL__BLOCK_ALIGN) % SCALPEL__BLOCK_ALIGN);
 }
 
-SCALPEL_API scalpel_status scalpel_gcsr_from_dense_ctx(const float *w, int32_t rows, int32_t cols,
-                                                       int32_t group, void *alloc_ctx,
-                                                       scalpel_gcsr *out)
+/* One allocating from_dense for every dtype: size, one block, build into it. */
+static scalpel_status scalpel__gcsr_dense_alloc(const void *w, scalpel_dtype dtype, int32_t rows, int32_t cols,
+                                                int32_t group, void *alloc_ctx, scalpel_gcsr *out)
 {
     size_t bytes = 0;
     void *mem;
     scalpel_status st;
     if (out == NULL) return SCALPEL_ERR_NULL;
     memset(out, 0, sizeof(*out));
-    st = scalpel_gcsr_from_dense_size(w, rows, cols, group, &bytes);
+    st = scalpel__gcsr_dense_size(w, dtype, rows, cols, group, &bytes);
     if (st != SCALPEL_OK) return st;
     if (bytes > SIZE_MAX - SCALPEL__BLOCK_ALIGN) return SCALPEL_ERR_OVERFLOW;
     mem = SCALPEL_MALLOC(alloc_ctx, bytes + SCALPEL__BLOCK_ALIGN);
     if (mem == NULL) return SCALPEL_ERR_NO_MEMORY;
-    st = scalpel_gcsr_from_dense_into(w, rows, cols, group, scalpel__align_block(mem), bytes, out);
+    st = scalpel__gcsr_dense_into(w, dtype, rows, cols, group, scalpel__align_block(mem), bytes, out);
     if (st != SCALPEL_OK) { SCALPEL_FREE(alloc_ctx, mem); return st; }
     out->block = mem;
     out->alloc_ctx = alloc_ctx;
     return SCALPEL_OK;
+}
+
+SCALPEL_API scalpel_status scalpel_gcsr_from_dense_ctx(const float *w, int32_t rows, int32_t cols,
+                                                       int32_t group, void *alloc_ctx,
+                                                       scalpel_gcsr *out)
+{
+    return scalpel__gcsr_dense_alloc(w, SCALPEL_DTYPE_F32, rows, cols, group, alloc_ctx, out);
+}
+
+SCALPEL_API scalpel_status scalpel_gcsr_from_dense_fixed(const void *w, scalpel_dtype dtype, int32_t rows,
+                                                         int32_t cols, int32_t group, void *alloc_ctx,
+                                                         scalpel_gcsr *out)
+{
+    if (out != NULL) memset(out, 0, sizeof(*out));
+    if (!scalpel__dtype_fixed(dtype)) return SCALPEL_ERR_DTYPE;
+    return scalpel__gcsr_dense_alloc(w, dtype, rows, cols, group, alloc_ctx, out);
 }
 
 SCALPEL_API scalpel_status scalpel_gcsr_from_dense(const float *w, int32_t rows, int32_t cols,
