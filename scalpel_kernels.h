@@ -1,5 +1,6 @@
-/* scalpel_kernels.h - dense, grouped-sparse, N:M, TASD-series and hybrid fp32 kernels, and
- * im2col for convolutions.
+/* scalpel_kernels.h - dense, grouped-sparse, N:M, TASD-series and hybrid fp32 kernels, the
+ * fixed-point (q15, q7) dense and grouped kernels for microcontrollers, and im2col / im2row for
+ * convolutions.
  *
  * Part of Scalpel (see scalpel_format.h for the version). Depends on scalpel_format.h.
  *
@@ -22,9 +23,10 @@
  *   "arm-neon"    AArch64 / ARMv7 with NEON: 4 lanes through SIMDe (its NEON mapping)
  *   "arm-mve"     Cortex-M55/M85 with Helium fp (-mcpu=cortex-m55): <arm_mve.h>, 4 lanes with
  *                 tail predication; no SIMDe (it has no Helium mapping)
- *   "scalar"      everything else, Cortex-M4/M7 fp32 included (plain C: on those cores SIMDe's
- *                 scalar fallback costs about twice the instructions of a plain loop), and any
- *                 build with SCALPEL_NO_SIMD
+ *   "cortex-m-dsp" Cortex-M4/M7/M33 (the DSP extension, no Helium fp): fp32 in plain C (SIMDe's
+ *                 scalar fallback costs about twice the instructions of a plain loop there);
+ *                 q15 / q7 through <arm_acle.h> (SMLALD, SXTB16 + SMLAD)
+ *   "scalar"      everything else (Cortex-M0/M3, any build with SCALPEL_NO_SIMD): plain C
  *   The SIMDe backends need Debian's libsimde-dev (or SIMDe's headers on the include path).
  *
  *   The grouped sparse kernel is fastest when G equals the vector width (16, 8 or 4 above): one
@@ -40,11 +42,23 @@
  *   plain C elsewhere. N:M matrix-matrix, TASD series (one pass per term, accumulating) and the
  *   hybrid (grouped pass, then the CSR residual added) reuse the grouped kernels' schemes.
  *
+ *   Fixed point (q15, q7) has its own rungs, the same on every target's outputs: plain C on
+ *   hosts (exact integer sums, nothing to gain from fp32 SIMD); on Cortex-M with the DSP
+ *   extension, q15 pairs through SMLALD (two MACs into int64, x and w pairs each one unaligned
+ *   32-bit load) and q7 quads through SXTB16 (bytes 0, 2 and, rotated, 1, 3) + two SMLADs
+ *   (int32); on Helium (M55, M85) dense products through VMLALDAVA.S16 (8 lanes) and
+ *   VMLADAVA.S8 (16 lanes) with a tail predicate, grouped ones with G >= 8 through one vector
+ *   load per group (q7 G = 8 via widening byte loads) and smaller G through the DSP rung.
+ *   Dense matrix-vector does two rows per pass (each x load feeds both), matrix-matrix two
+ *   input vectors per pass (each weight load feeds both). Grouped: q15 G = 2 and q7 G = 4 fill
+ *   one DSP step exactly (one index, one weight and one x load per group).
+ *
  * CONFIGURATION
  *   SCALPEL_NO_SIMD   plain C kernels only (define everywhere the implementation is compiled)
  *
  * ACCURACY
- *   Each fast kernel computes the same sums as its plain C `_ref` oracle, in a different order
+ *   Fixed point: every kernel's outputs equal its `_ref` oracle's bit for bit, on every target.
+ *   fp32: each fast kernel computes the same sums as its plain C `_ref` oracle, in a different order
  *   and with fused multiply-adds, so results are not bit-identical. For an output that is a sum
  *   of n products, |fast - ref| <= 2 * n * FLT_EPSILON * sum |w_i * x_i| (the classic bound
  *   for recursive summation, applied to both), which the tests check on every backend.
@@ -137,16 +151,20 @@ typedef struct scalpel_requant {
 } scalpel_requant;
 
 /* mult * 2^-shift as close to `real` (> 0, < 2^15) as 15-bit multipliers allow (relative error
- * under 2^-15): mult in [16384, 32768), shift in 0 .. 62. SCALPEL_ERR_ARGUMENT when real is not
- * finite, <= 0 or >= 32768; a real too small for shift 62 gives mult 0 (outputs 0). */
+ * at most 2^-15): mult in [16384, 32768), shift in 0 .. 62 (mult 32768 with shift 0 only for a
+ * real that rounds up to 2^15). SCALPEL_ERR_ARGUMENT when real is not finite, <= 0 or >= 32768.
+ * A real under 2^-48 keeps shift 62 with a smaller mult = round(real * 2^62), 0 below 2^-63
+ * (outputs 0). No libm: the scaling is done by exact doublings. */
 SCALPEL_API scalpel_status scalpel_requant_from_real(double real, int32_t *mult, int8_t *shift);
 /* Checks a requant for `rows` outputs against the limits above (pointers, ranges). */
 SCALPEL_API scalpel_status scalpel_requant_check(const scalpel_requant *rq, int32_t rows);
 
-/* q[n] = clamp(round_half_away(x[n] / scale)) in dtype Q15 (int16_t) or Q7 (int8_t); NaN -> 0.
- * scale > 0 and finite, else SCALPEL_ERR_ARGUMENT. */
+/* q[n] = clamp(round_half_away(x[n] / scale)) in dtype Q15 (int16_t) or Q7 (int8_t), clamped to
+ * the full range [-32768, 32767] / [-128, 127] (infinities saturate); NaN -> 0. The division is
+ * single precision and the rounding exact, so every target gives the same integers (no libm).
+ * scale > 0 and finite, else SCALPEL_ERR_ARGUMENT; SCALPEL_ERR_DTYPE for another dtype. */
 SCALPEL_API scalpel_status scalpel_quantize_f32(const float *x, size_t n, float scale, scalpel_dtype dtype, void *q);
-/* x[n] = q[n] * scale, q of dtype Q15 or Q7. */
+/* x[n] = q[n] * scale (single precision), q of dtype Q15 or Q7, else SCALPEL_ERR_DTYPE. */
 SCALPEL_API scalpel_status scalpel_dequantize_f32(const void *q, size_t n, float scale, scalpel_dtype dtype, float *x);
 
 /* y[rows] = requant(W[rows x cols] . x[cols]), W dense row-major */
@@ -201,7 +219,7 @@ SCALPEL_API void scalpel_im2row_q7(const int8_t *in, int32_t channels, int32_t h
                                    int32_t kernel, int32_t stride, int32_t pad, int8_t *rows);
 
 /* The code path compiled in: "x86-avx512", "x86-avx2", "x86-sse2", "arm-neon", "arm-mve",
- * "scalar". */
+ * "cortex-m-dsp", "scalar". */
 SCALPEL_API const char *scalpel_kernels_backend(void);
 
 /* Output size of a convolution or pooling window along one axis:
@@ -240,8 +258,10 @@ SCALPEL_API void scalpel_im2col_f32(const float *in, int32_t channels, int32_t h
 #  define SCALPEL__MVE 1
 #  define SCALPEL__BACKEND "arm-mve"
 #  include <arm_mve.h>
+#elif defined(__ARM_ARCH_PROFILE) && (__ARM_ARCH_PROFILE == 'M') && defined(__ARM_FEATURE_DSP)
+#  define SCALPEL__BACKEND "cortex-m-dsp" /* M4, M7, M33: plain C fp32, DSP q15 / q7 */
 #elif defined(__ARM_ARCH_PROFILE) && (__ARM_ARCH_PROFILE == 'M')
-#  define SCALPEL__BACKEND "scalar"      /* Cortex-M without Helium: plain C fp32 */
+#  define SCALPEL__BACKEND "scalar"      /* M0, M3: plain C */
 #elif defined(__AVX512F__) || defined(__AVX2__) || defined(__SSE2__) || defined(_M_X64) || \
       defined(__ARM_NEON) || defined(__ARM_NEON__)
 #  if defined(__has_include)
@@ -275,6 +295,20 @@ SCALPEL_API void scalpel_im2col_f32(const float *in, int32_t channels, int32_t h
 #  endif
 #else
 #  define SCALPEL__BACKEND "scalar"
+#endif
+/* The fixed-point kernels take their own rungs on Cortex-M, whatever the fp32 one: the DSP
+ * extension (M4, M7, M33, M55) and integer Helium (M55, M85, with or without MVE float). */
+#if !defined(SCALPEL_NO_SIMD) && defined(__ARM_ARCH_PROFILE) && (__ARM_ARCH_PROFILE == 'M')
+#  if defined(__ARM_FEATURE_DSP)
+#    define SCALPEL__QDSP 1
+#    include <arm_acle.h>
+#  endif
+#  if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#    define SCALPEL__QMVE 1
+#    if !defined(SCALPEL__MVE)
+#      include <arm_mve.h>
+#    endif
+#  endif
 #endif
 
 #ifdef __cplusplus
@@ -1636,6 +1670,511 @@ SCALPEL_API void scalpel_hybrid_spmm_f32_ref(const scalpel_hybrid *w, const floa
                 c[(size_t)r * (size_t)n + (size_t)t] += v[k] * b[(size_t)scalpel_gcsr_col(R, k) * (size_t)n + (size_t)t];
 }
 
+/* ---- fixed point (q15, q7) -------------------------------------------------------------------
+ * Every rung computes the same exact integer sums (int64 for q15; int32 for q7, where
+ * |sum| <= 65536 * 2^14 = 2^30) and hands them to the one requant below, so the outputs agree
+ * bit for bit across rungs and targets. Rungs: plain C (hosts, Cortex-M without DSP), the
+ * Cortex-M DSP extension (SMLALD: two q15 MACs into int64; SXTB16 + SMLAD: two q7 MACs into
+ * int32) and integer Helium (VMLALDAVA / VMLADAVA across 8 or 16 lanes). */
+
+#if defined(__GNUC__)
+#define SCALPEL__QINLINE static inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#define SCALPEL__QINLINE static __forceinline
+#else
+#define SCALPEL__QINLINE static inline
+#endif
+
+/* floor(v / 2^s), s in 0 .. 62, for either sign: `>>` of a negative value is
+ * implementation-defined in C, so a negative v shifts its complement (~v = -v - 1 >= 0). */
+static inline int64_t scalpel__asr64(int64_t v, int32_t s) { return v >= 0 ? v >> s : ~(~v >> s); }
+
+/* Output r of a layer: clamp(floor(((acc + bias[r]) * mult + 2^(shift-1)) / 2^shift), lo, hi).
+ * No overflow under the documented limits: |acc + bias| < 2^47, mult <= 2^15, rounding < 2^61. */
+static inline int32_t scalpel__requant_row(const scalpel_requant *rq, int32_t r, int64_t acc, int32_t lo, int32_t hi)
+{
+    int32_t i = rq->per_channel ? r : 0, s = rq->shift[i];
+    int64_t v = (acc + (rq->bias != NULL ? rq->bias[r] : 0)) * rq->mult[i];
+    if (s > 0) v = scalpel__asr64(v + ((int64_t)1 << (s - 1)), s);
+    return v < lo ? lo : v > hi ? (int32_t)hi : (int32_t)v;
+}
+
+SCALPEL_API scalpel_status scalpel_requant_from_real(double real, int32_t *mult, int8_t *shift)
+{
+    double x = real;
+    int32_t s = 0, m;
+    if (mult == NULL || shift == NULL) return SCALPEL_ERR_NULL;
+    *mult = 0;
+    *shift = 0;
+    if (!(real > 0.0) || !(real < 32768.0)) return SCALPEL_ERR_ARGUMENT; /* NaN fails both */
+    while (x < 16384.0 && s < 62) { x *= 2.0; s++; }  /* exact: powers of two */
+    m = (int32_t)(x + 0.5);                          /* exact: x < 2^15 keeps the half bit */
+    if (m == 32768 && s > 0) { m = 16384; s--; }
+    *mult = m;
+    *shift = (int8_t)s;
+    return SCALPEL_OK;
+}
+
+SCALPEL_API scalpel_status scalpel_requant_check(const scalpel_requant *rq, int32_t rows)
+{
+    int32_t i, n;
+    const int64_t bias_max = (int64_t)1 << 46;
+    if (rq == NULL || rq->mult == NULL || rq->shift == NULL) return SCALPEL_ERR_NULL;
+    if (rows < 0) return SCALPEL_ERR_SHAPE;
+    if ((rq->per_channel != 0 && rq->per_channel != 1) || (rq->relu != 0 && rq->relu != 1)) return SCALPEL_ERR_ARGUMENT;
+    n = rq->per_channel ? rows : 1;
+    for (i = 0; i < n; i++)
+        if (rq->mult[i] < 0 || rq->mult[i] > 32768 || rq->shift[i] < 0 || rq->shift[i] > 62) return SCALPEL_ERR_ARGUMENT;
+    if (rq->bias != NULL)
+        for (i = 0; i < rows; i++)
+            if (rq->bias[i] <= -bias_max || rq->bias[i] >= bias_max) return SCALPEL_ERR_ARGUMENT;
+    return SCALPEL_OK;
+}
+
+/* round half away from zero of v (single precision), clamped to [lo, hi]; NaN -> 0. The
+ * fraction v - trunc(v) is exact in float, so no libm and no rounding-mode dependence. */
+static int32_t scalpel__round_clamp(float v, int32_t lo, int32_t hi)
+{
+    int32_t t;
+    if (v != v) return 0;
+    if (v >= (float)hi) return hi;
+    if (v <= (float)lo) return lo;
+    t = (int32_t)v;
+    if (v - (float)t >= 0.5f) t++;
+    else if ((float)t - v >= 0.5f) t--;
+    return t < lo ? lo : t > hi ? hi : t;
+}
+
+SCALPEL_API scalpel_status scalpel_quantize_f32(const float *x, size_t n, float scale, scalpel_dtype dtype, void *q)
+{
+    size_t i;
+    if (dtype != SCALPEL_DTYPE_Q15 && dtype != SCALPEL_DTYPE_Q7) return SCALPEL_ERR_DTYPE;
+    if (n > 0 && (x == NULL || q == NULL)) return SCALPEL_ERR_NULL;
+    if (!(scale > 0.0f) || !(scale <= 3.40282347e38f)) return SCALPEL_ERR_ARGUMENT;
+    if (dtype == SCALPEL_DTYPE_Q15)
+        for (i = 0; i < n; i++) ((int16_t *)q)[i] = (int16_t)scalpel__round_clamp(x[i] / scale, -32768, 32767);
+    else
+        for (i = 0; i < n; i++) ((int8_t *)q)[i] = (int8_t)scalpel__round_clamp(x[i] / scale, -128, 127);
+    return SCALPEL_OK;
+}
+
+SCALPEL_API scalpel_status scalpel_dequantize_f32(const void *q, size_t n, float scale, scalpel_dtype dtype, float *x)
+{
+    size_t i;
+    if (dtype != SCALPEL_DTYPE_Q15 && dtype != SCALPEL_DTYPE_Q7) return SCALPEL_ERR_DTYPE;
+    if (n > 0 && (x == NULL || q == NULL)) return SCALPEL_ERR_NULL;
+    if (dtype == SCALPEL_DTYPE_Q15)
+        for (i = 0; i < n; i++) x[i] = (float)((const int16_t *)q)[i] * scale;
+    else
+        for (i = 0; i < n; i++) x[i] = (float)((const int8_t *)q)[i] * scale;
+    return SCALPEL_OK;
+}
+
+/* The plain C oracles, one text for both types (T, suffix, largest value): the matrix-vector
+ * ones are the matrix-matrix ones with n = 1 (same sums, same requant). */
+#define SCALPEL__QREF(T, SUF, QMAX)                                                                 \
+    SCALPEL_API void scalpel_gemm_##SUF##_ref(const T *w, int32_t rows, int32_t cols, const T *x,  \
+                                              int32_t n, const scalpel_requant *rq, T *y)           \
+    {                                                                                               \
+        int32_t r, j, c, lo = rq->relu ? 0 : -(QMAX) - 1;                                           \
+        for (r = 0; r < rows; r++)                                                                  \
+            for (j = 0; j < n; j++) {                                                               \
+                const T *wr = w + (size_t)r * (size_t)cols, *xj = x + (size_t)j * (size_t)cols;     \
+                int64_t s = 0;                                                                      \
+                for (c = 0; c < cols; c++) s += (int32_t)wr[c] * xj[c];                             \
+                y[(size_t)r * (size_t)n + (size_t)j] = (T)scalpel__requant_row(rq, r, s, lo, QMAX); \
+            }                                                                                       \
+    }                                                                                               \
+    SCALPEL_API void scalpel_gemv_##SUF##_ref(const T *w, int32_t rows, int32_t cols, const T *x,  \
+                                              const scalpel_requant *rq, T *y)                      \
+    {                                                                                               \
+        scalpel_gemm_##SUF##_ref(w, rows, cols, x, 1, rq, y);                                       \
+    }                                                                                               \
+    SCALPEL_API void scalpel_gcsr_spmm_##SUF##_ref(const scalpel_gcsr *w, const T *x, int32_t n,   \
+                                                   const scalpel_requant *rq, T *y)                 \
+    {                                                                                               \
+        const T *v = (const T *)w->values;                                                          \
+        int32_t r, j, k, i, g = w->group, lo = rq->relu ? 0 : -(QMAX) - 1;                          \
+        for (r = 0; r < w->rows; r++)                                                               \
+            for (j = 0; j < n; j++) {                                                               \
+                const T *xj = x + (size_t)j * (size_t)w->cols;                                      \
+                int64_t s = 0;                                                                      \
+                for (k = w->row_ptr[r]; k < w->row_ptr[r + 1]; k++) {                               \
+                    int32_t c = (int32_t)scalpel_gcsr_col(w, k);                                    \
+                    for (i = 0; i < g && c + i < w->cols; i++)                                      \
+                        s += (int32_t)v[(size_t)k * (size_t)g + (size_t)i] * xj[c + i];             \
+                }                                                                                   \
+                y[(size_t)r * (size_t)n + (size_t)j] = (T)scalpel__requant_row(rq, r, s, lo, QMAX); \
+            }                                                                                       \
+    }                                                                                               \
+    SCALPEL_API void scalpel_gcsr_spmv_##SUF##_ref(const scalpel_gcsr *w, const T *x,              \
+                                                   const scalpel_requant *rq, T *y)                 \
+    {                                                                                               \
+        scalpel_gcsr_spmm_##SUF##_ref(w, x, 1, rq, y);                                              \
+    }
+SCALPEL__QREF(int16_t, q15, 32767)
+SCALPEL__QREF(int8_t, q7, 127)
+
+/* Pair (q15) and quad (q7) multiply-accumulates, the only difference between the plain C and
+ * the DSP rungs: a pair is two q15 values (one 32-bit register on DSP, a pointer in plain C),
+ * a quad four q7 values (sign-extended to even and odd 16-bit pairs on DSP). */
+#if defined(SCALPEL__QDSP)
+/* unaligned 32-bit load: one LDR on Cortex-M (memcpy compiles to it) */
+static inline int32_t scalpel__ld32(const void *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+typedef int32_t scalpel__p15;
+#define SCALPEL__P15(p) scalpel__ld32(p)
+#define SCALPEL__MAC15(wp, xp, s) __smlald((wp), (xp), (s))
+typedef struct scalpel__p7 { int32_t e, o; } scalpel__p7; /* bytes (0, 2) and (1, 3) */
+static inline scalpel__p7 scalpel__p7_load(const int8_t *p)
+{
+    scalpel__p7 q;
+    uint32_t u = (uint32_t)scalpel__ld32(p);
+    q.e = __sxtb16((int32_t)u);
+    q.o = __sxtb16((int32_t)((u >> 8) | (u << 24))); /* ROR #8 folds into SXTB16 */
+    return q;
+}
+#define SCALPEL__P7(p) scalpel__p7_load(p)
+#define SCALPEL__MAC7(wq, xq, s) __smlad((wq).o, (xq).o, __smlad((wq).e, (xq).e, (s)))
+#else
+typedef const int16_t *scalpel__p15;
+#define SCALPEL__P15(p) (p)
+#define SCALPEL__MAC15(wp, xp, s) ((s) + (int32_t)(wp)[0] * (xp)[0] + (int32_t)(wp)[1] * (xp)[1])
+typedef const int8_t *scalpel__p7;
+#define SCALPEL__P7(p) (p)
+#define SCALPEL__MAC7(wq, xq, s)                                                                    \
+    ((s) + (int32_t)(wq)[0] * (xq)[0] + (int32_t)(wq)[1] * (xq)[1] + (int32_t)(wq)[2] * (xq)[2] +    \
+     (int32_t)(wq)[3] * (xq)[3])
+#endif
+
+/* Dense dot products: s0 = a0 . b and s1 = a1 . b over n, every load of b feeding both (two
+ * weight rows sharing x in a matrix-vector product, two inputs sharing a weight row in a
+ * matrix-matrix one); dot1 for the odd one out. */
+#if defined(SCALPEL__QMVE)
+/* Helium: 8 (q15) or 16 (q7) lanes reduced into a scalar accumulator by one instruction; the
+ * last partial vector loads under a tail predicate (inactive lanes read nothing, give 0). */
+static void scalpel__dot2_q15(const int16_t *a0, const int16_t *a1, const int16_t *b, int32_t n, int64_t *s0, int64_t *s1)
+{
+    int64_t t0 = 0, t1 = 0;
+    int32_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        int16x8_t x = vldrhq_s16(b + i);
+        t0 = vmlaldavaq_s16(t0, vldrhq_s16(a0 + i), x);
+        t1 = vmlaldavaq_s16(t1, vldrhq_s16(a1 + i), x);
+    }
+    if (i < n) {
+        mve_pred16_t p = vctp16q((uint32_t)(n - i));
+        int16x8_t x = vldrhq_z_s16(b + i, p);
+        t0 = vmlaldavaq_s16(t0, vldrhq_z_s16(a0 + i, p), x);
+        t1 = vmlaldavaq_s16(t1, vldrhq_z_s16(a1 + i, p), x);
+    }
+    *s0 = t0;
+    *s1 = t1;
+}
+static int64_t scalpel__dot1_q15(const int16_t *a, const int16_t *b, int32_t n)
+{
+    int64_t t = 0;
+    int32_t i = 0;
+    for (; i + 8 <= n; i += 8) t = vmlaldavaq_s16(t, vldrhq_s16(a + i), vldrhq_s16(b + i));
+    if (i < n) {
+        mve_pred16_t p = vctp16q((uint32_t)(n - i));
+        t = vmlaldavaq_s16(t, vldrhq_z_s16(a + i, p), vldrhq_z_s16(b + i, p));
+    }
+    return t;
+}
+static void scalpel__dot2_q7(const int8_t *a0, const int8_t *a1, const int8_t *b, int32_t n, int64_t *s0, int64_t *s1)
+{
+    int32_t t0 = 0, t1 = 0, i = 0;
+    for (; i + 16 <= n; i += 16) {
+        int8x16_t x = vldrbq_s8(b + i);
+        t0 = vmladavaq_s8(t0, vldrbq_s8(a0 + i), x);
+        t1 = vmladavaq_s8(t1, vldrbq_s8(a1 + i), x);
+    }
+    if (i < n) {
+        mve_pred16_t p = vctp8q((uint32_t)(n - i));
+        int8x16_t x = vldrbq_z_s8(b + i, p);
+        t0 = vmladavaq_s8(t0, vldrbq_z_s8(a0 + i, p), x);
+        t1 = vmladavaq_s8(t1, vldrbq_z_s8(a1 + i, p), x);
+    }
+    *s0 = t0;
+    *s1 = t1;
+}
+static int64_t scalpel__dot1_q7(const int8_t *a, const int8_t *b, int32_t n)
+{
+    int32_t t = 0, i = 0;
+    for (; i + 16 <= n; i += 16) t = vmladavaq_s8(t, vldrbq_s8(a + i), vldrbq_s8(b + i));
+    if (i < n) {
+        mve_pred16_t p = vctp8q((uint32_t)(n - i));
+        t = vmladavaq_s8(t, vldrbq_z_s8(a + i, p), vldrbq_z_s8(b + i, p));
+    }
+    return t;
+}
+#else
+static void scalpel__dot2_q15(const int16_t *a0, const int16_t *a1, const int16_t *b, int32_t n, int64_t *s0, int64_t *s1)
+{
+    int64_t t0 = 0, t1 = 0;
+    int32_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        scalpel__p15 x0 = SCALPEL__P15(b + i), x1 = SCALPEL__P15(b + i + 2);
+        t0 = SCALPEL__MAC15(SCALPEL__P15(a0 + i), x0, t0);
+        t1 = SCALPEL__MAC15(SCALPEL__P15(a1 + i), x0, t1);
+        t0 = SCALPEL__MAC15(SCALPEL__P15(a0 + i + 2), x1, t0);
+        t1 = SCALPEL__MAC15(SCALPEL__P15(a1 + i + 2), x1, t1);
+    }
+    for (; i < n; i++) {
+        t0 += (int32_t)a0[i] * b[i];
+        t1 += (int32_t)a1[i] * b[i];
+    }
+    *s0 = t0;
+    *s1 = t1;
+}
+static int64_t scalpel__dot1_q15(const int16_t *a, const int16_t *b, int32_t n)
+{
+    int64_t t = 0;
+    int32_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        t = SCALPEL__MAC15(SCALPEL__P15(a + i), SCALPEL__P15(b + i), t);
+        t = SCALPEL__MAC15(SCALPEL__P15(a + i + 2), SCALPEL__P15(b + i + 2), t);
+    }
+    for (; i < n; i++) t += (int32_t)a[i] * b[i];
+    return t;
+}
+static void scalpel__dot2_q7(const int8_t *a0, const int8_t *a1, const int8_t *b, int32_t n, int64_t *s0, int64_t *s1)
+{
+    int32_t t0 = 0, t1 = 0, i = 0;
+    for (; i + 4 <= n; i += 4) {
+        scalpel__p7 x = SCALPEL__P7(b + i);
+        t0 = SCALPEL__MAC7(SCALPEL__P7(a0 + i), x, t0);
+        t1 = SCALPEL__MAC7(SCALPEL__P7(a1 + i), x, t1);
+    }
+    for (; i < n; i++) {
+        t0 += (int32_t)a0[i] * b[i];
+        t1 += (int32_t)a1[i] * b[i];
+    }
+    *s0 = t0;
+    *s1 = t1;
+}
+static int64_t scalpel__dot1_q7(const int8_t *a, const int8_t *b, int32_t n)
+{
+    int32_t t = 0, i = 0;
+    for (; i + 4 <= n; i += 4) t = SCALPEL__MAC7(SCALPEL__P7(a + i), SCALPEL__P7(b + i), t);
+    for (; i < n; i++) t += (int32_t)a[i] * b[i];
+    return t;
+}
+#endif
+
+/* Grouped rows: s[0] (and s[1] when `two`) += the stored groups k in [a, e) of values v (G = g
+ * per group) times x0 (x1). Inlined with constant g, idx16 and two into one loop per case;
+ * every group here lies inside `cols` (the caller does a row's tail group). */
+SCALPEL__QINLINE void scalpel__gdot_q15_k(const int16_t *v, const void *ci, int idx16, int32_t a, int32_t e,
+                                          int32_t g, const int16_t *x0, const int16_t *x1, int two, int64_t *s)
+{
+    int64_t t0 = s[0], t1 = s[1];
+    int32_t k, p;
+    for (k = a; k < e; k++) {
+        uint32_t c = idx16 ? ((const uint16_t *)ci)[k] : ((const uint32_t *)ci)[k];
+        const int16_t *vk = v + (size_t)k * (size_t)g;
+        if (g == 1) {
+            t0 += (int32_t)vk[0] * x0[c];
+            if (two) t1 += (int32_t)vk[0] * x1[c];
+            continue;
+        }
+#if defined(SCALPEL__QMVE)
+        if (g >= 8) { /* one 8-lane reduction per 8 values */
+            for (p = 0; p < g; p += 8) {
+                int16x8_t wv = vldrhq_s16(vk + p);
+                t0 = vmlaldavaq_s16(t0, wv, vldrhq_s16(x0 + c + p));
+                if (two) t1 = vmlaldavaq_s16(t1, wv, vldrhq_s16(x1 + c + p));
+            }
+            continue;
+        }
+#endif
+        for (p = 0; p < g; p += 2) {
+            scalpel__p15 wp = SCALPEL__P15(vk + p);
+            t0 = SCALPEL__MAC15(wp, SCALPEL__P15(x0 + c + p), t0);
+            if (two) t1 = SCALPEL__MAC15(wp, SCALPEL__P15(x1 + c + p), t1);
+        }
+    }
+    s[0] = t0;
+    s[1] = t1;
+}
+
+SCALPEL__QINLINE void scalpel__gdot_q7_k(const int8_t *v, const void *ci, int idx16, int32_t a, int32_t e,
+                                         int32_t g, const int8_t *x0, const int8_t *x1, int two, int64_t *s)
+{
+    int32_t t0 = 0, t1 = 0, k, p;
+    for (k = a; k < e; k++) {
+        uint32_t c = idx16 ? ((const uint16_t *)ci)[k] : ((const uint32_t *)ci)[k];
+        const int8_t *vk = v + (size_t)k * (size_t)g;
+        if (g < 4) { /* G = 1, 2: plain multiply-accumulates */
+            for (p = 0; p < g; p++) {
+                t0 += (int32_t)vk[p] * x0[c + p];
+                if (two) t1 += (int32_t)vk[p] * x1[c + p];
+            }
+            continue;
+        }
+#if defined(SCALPEL__QMVE)
+        if (g == 8) { /* widening loads: 8 bytes into 8 int16 lanes */
+            int16x8_t wv = vldrbq_s16(vk);
+            t0 = vmladavaq_s16(t0, wv, vldrbq_s16(x0 + c));
+            if (two) t1 = vmladavaq_s16(t1, wv, vldrbq_s16(x1 + c));
+            continue;
+        }
+        if (g == 16) {
+            int8x16_t wv = vldrbq_s8(vk);
+            t0 = vmladavaq_s8(t0, wv, vldrbq_s8(x0 + c));
+            if (two) t1 = vmladavaq_s8(t1, wv, vldrbq_s8(x1 + c));
+            continue;
+        }
+#endif
+        for (p = 0; p < g; p += 4) {
+            scalpel__p7 wq = SCALPEL__P7(vk + p);
+            t0 = SCALPEL__MAC7(wq, SCALPEL__P7(x0 + c + p), t0);
+            if (two) t1 = SCALPEL__MAC7(wq, SCALPEL__P7(x1 + c + p), t1);
+        }
+    }
+    s[0] += t0;
+    s[1] += t1;
+}
+
+/* s[0] (s[1]) = row r of grouped W . x0 (x1; NULL for one vector). Only a row's last group can
+ * reach past cols: it is done lane by lane, so that no x past cols is read. The full groups go
+ * to one copy of the loop per G for 16-bit indices (the common case), one for 32-bit ones. */
+#define SCALPEL__QGDOT(T, SUF)                                                                      \
+    static void scalpel__gdot_##SUF(const scalpel_gcsr *w, int32_t r, const T *x0, const T *x1, int64_t *s) \
+    {                                                                                               \
+        const T *v = (const T *)w->values;                                                          \
+        int32_t a = w->row_ptr[r], b = w->row_ptr[r + 1], g = w->group, e = b, i;                   \
+        s[0] = s[1] = 0;                                                                            \
+        if (b == a) return;                                                                         \
+        if ((int64_t)scalpel_gcsr_col(w, b - 1) + g > (int64_t)w->cols) e = b - 1;                  \
+        if (w->index_bits != 16) {                                                                  \
+            if (x1 != NULL) scalpel__gdot_##SUF##_k(v, w->col_idx, 0, a, e, g, x0, x1, 1, s);       \
+            else scalpel__gdot_##SUF##_k(v, w->col_idx, 0, a, e, g, x0, x0, 0, s);                  \
+        } else if (x1 != NULL) {                                                                    \
+            switch (g) {                                                                            \
+            case 1: scalpel__gdot_##SUF##_k(v, w->col_idx, 1, a, e, 1, x0, x1, 1, s); break;       \
+            case 2: scalpel__gdot_##SUF##_k(v, w->col_idx, 1, a, e, 2, x0, x1, 1, s); break;       \
+            case 4: scalpel__gdot_##SUF##_k(v, w->col_idx, 1, a, e, 4, x0, x1, 1, s); break;       \
+            case 8: scalpel__gdot_##SUF##_k(v, w->col_idx, 1, a, e, 8, x0, x1, 1, s); break;       \
+            default: scalpel__gdot_##SUF##_k(v, w->col_idx, 1, a, e, 16, x0, x1, 1, s); break;     \
+            }                                                                                       \
+        } else {                                                                                    \
+            switch (g) {                                                                            \
+            case 1: scalpel__gdot_##SUF##_k(v, w->col_idx, 1, a, e, 1, x0, x0, 0, s); break;       \
+            case 2: scalpel__gdot_##SUF##_k(v, w->col_idx, 1, a, e, 2, x0, x0, 0, s); break;       \
+            case 4: scalpel__gdot_##SUF##_k(v, w->col_idx, 1, a, e, 4, x0, x0, 0, s); break;       \
+            case 8: scalpel__gdot_##SUF##_k(v, w->col_idx, 1, a, e, 8, x0, x0, 0, s); break;       \
+            default: scalpel__gdot_##SUF##_k(v, w->col_idx, 1, a, e, 16, x0, x0, 0, s); break;     \
+            }                                                                                       \
+        }                                                                                           \
+        if (e < b) { /* the tail group */                                                           \
+            int32_t c = (int32_t)scalpel_gcsr_col(w, e);                                            \
+            const T *ve = v + (size_t)e * (size_t)g;                                                \
+            for (i = 0; i < w->cols - c; i++) {                                                     \
+                s[0] += (int32_t)ve[i] * x0[c + i];                                                 \
+                if (x1 != NULL) s[1] += (int32_t)ve[i] * x1[c + i];                                 \
+            }                                                                                       \
+        }                                                                                           \
+    }
+SCALPEL__QGDOT(int16_t, q15)
+SCALPEL__QGDOT(int8_t, q7)
+
+/* The fast kernels, one text for both types over the rung's dot products above. */
+#define SCALPEL__QFAST(T, SUF, QMAX)                                                                \
+    SCALPEL_API void scalpel_gemv_##SUF(const T *w, int32_t rows, int32_t cols, const T *x,        \
+                                        const scalpel_requant *rq, T *y)                            \
+    {                                                                                               \
+        int32_t r = 0, lo = rq->relu ? 0 : -(QMAX) - 1;                                             \
+        int64_t s0, s1;                                                                             \
+        for (; r + 1 < rows; r += 2) {                                                              \
+            const T *w0 = w + (size_t)r * (size_t)cols;                                             \
+            scalpel__dot2_##SUF(w0, w0 + cols, x, cols, &s0, &s1);                                  \
+            y[r] = (T)scalpel__requant_row(rq, r, s0, lo, QMAX);                                    \
+            y[r + 1] = (T)scalpel__requant_row(rq, r + 1, s1, lo, QMAX);                            \
+        }                                                                                           \
+        if (r < rows)                                                                               \
+            y[r] = (T)scalpel__requant_row(rq, r, scalpel__dot1_##SUF(w + (size_t)r * (size_t)cols, x, cols), lo, QMAX); \
+    }                                                                                               \
+    SCALPEL_API void scalpel_gemm_##SUF(const T *w, int32_t rows, int32_t cols, const T *x,        \
+                                        int32_t n, const scalpel_requant *rq, T *y)                 \
+    {                                                                                               \
+        int32_t r, j, lo = rq->relu ? 0 : -(QMAX) - 1;                                              \
+        int64_t s0, s1;                                                                             \
+        for (r = 0; r < rows; r++) {                                                                \
+            const T *wr = w + (size_t)r * (size_t)cols;                                             \
+            T *yr = y + (size_t)r * (size_t)n;                                                      \
+            for (j = 0; j + 1 < n; j += 2) {                                                        \
+                const T *xj = x + (size_t)j * (size_t)cols;                                         \
+                scalpel__dot2_##SUF(xj, xj + cols, wr, cols, &s0, &s1);                             \
+                yr[j] = (T)scalpel__requant_row(rq, r, s0, lo, QMAX);                               \
+                yr[j + 1] = (T)scalpel__requant_row(rq, r, s1, lo, QMAX);                           \
+            }                                                                                       \
+            if (j < n)                                                                              \
+                yr[j] = (T)scalpel__requant_row(rq, r, scalpel__dot1_##SUF(x + (size_t)j * (size_t)cols, wr, cols), lo, QMAX); \
+        }                                                                                           \
+    }                                                                                               \
+    SCALPEL_API void scalpel_gcsr_spmv_##SUF(const scalpel_gcsr *w, const T *x,                    \
+                                             const scalpel_requant *rq, T *y)                       \
+    {                                                                                               \
+        int32_t r, lo = rq->relu ? 0 : -(QMAX) - 1;                                                 \
+        int64_t s[2];                                                                               \
+        for (r = 0; r < w->rows; r++) {                                                             \
+            scalpel__gdot_##SUF(w, r, x, NULL, s);                                                  \
+            y[r] = (T)scalpel__requant_row(rq, r, s[0], lo, QMAX);                                  \
+        }                                                                                           \
+    }                                                                                               \
+    SCALPEL_API void scalpel_gcsr_spmm_##SUF(const scalpel_gcsr *w, const T *x, int32_t n,         \
+                                             const scalpel_requant *rq, T *y)                       \
+    {                                                                                               \
+        int32_t r, j, lo = rq->relu ? 0 : -(QMAX) - 1;                                              \
+        int64_t s[2];                                                                               \
+        for (r = 0; r < w->rows; r++) {                                                             \
+            T *yr = y + (size_t)r * (size_t)n;                                                      \
+            for (j = 0; j < n; j += 2) {                                                            \
+                const T *xj = x + (size_t)j * (size_t)w->cols;                                      \
+                scalpel__gdot_##SUF(w, r, xj, j + 1 < n ? xj + w->cols : NULL, s);                  \
+                yr[j] = (T)scalpel__requant_row(rq, r, s[0], lo, QMAX);                             \
+                if (j + 1 < n) yr[j + 1] = (T)scalpel__requant_row(rq, r, s[1], lo, QMAX);          \
+            }                                                                                       \
+        }                                                                                           \
+    }
+SCALPEL__QFAST(int16_t, q15, 32767)
+SCALPEL__QFAST(int8_t, q7, 127)
+
+/* rows[(OH*OW) x (C*K*K)] = im2row(in[C x H x W]): exact data movement, one text for both */
+#define SCALPEL__IM2ROW(T, SUF)                                                                     \
+    SCALPEL_API void scalpel_im2row_##SUF(const T *in, int32_t channels, int32_t height, int32_t width, \
+                                          int32_t kernel, int32_t stride, int32_t pad, T *rows)     \
+    {                                                                                               \
+        int32_t oh = scalpel_conv_out_dim(height, kernel, stride, pad);                             \
+        int32_t ow = scalpel_conv_out_dim(width, kernel, stride, pad);                              \
+        int32_t oy, ox, ch, i, j;                                                                   \
+        T *d = rows;                                                                                \
+        for (oy = 0; oy < oh; oy++)                                                                 \
+            for (ox = 0; ox < ow; ox++) {                                                           \
+                int32_t y0 = oy * stride - pad, x0 = ox * stride - pad;                             \
+                int32_t lo = x0 < 0 ? -x0 : 0, hi = width - x0 < kernel ? width - x0 : kernel;      \
+                for (ch = 0; ch < channels; ch++)                                                   \
+                    for (i = 0; i < kernel; i++, d += kernel) {                                     \
+                        const T *src;                                                               \
+                        if (y0 + i < 0 || y0 + i >= height || hi <= lo) {                           \
+                            memset(d, 0, (size_t)kernel * sizeof(T));                               \
+                            continue;                                                               \
+                        }                                                                           \
+                        src = in + ((size_t)ch * (size_t)height + (size_t)(y0 + i)) * (size_t)width; \
+                        for (j = 0; j < lo; j++) d[j] = 0;                                          \
+                        memcpy(d + lo, src + x0 + lo, (size_t)(hi - lo) * sizeof(T));               \
+                        for (j = hi; j < kernel; j++) d[j] = 0;                                     \
+                    }                                                                               \
+            }                                                                                       \
+    }
+SCALPEL__IM2ROW(int16_t, q15)
+SCALPEL__IM2ROW(int8_t, q7)
 
 #ifdef __cplusplus
 }
