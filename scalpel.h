@@ -16,6 +16,8 @@
  *                       scalpel_net_pack
  *   >>decomposition     TASD series of N:M terms, the exact grouped + CSR hybrid in networks,
  *                       the no-retrain planner (scalpel_plan_no_retrain)
+ *   >>quantization      fixed-point (q15 / q7) networks: calibrated quantization of a float
+ *                       network, an integer forward pass, C-header export for firmware
  *   >>export and import C-header export for firmware, safetensors import from PyTorch
  *
  * USAGE
@@ -86,8 +88,8 @@
  *
  * DOES NOT
  *   train (scalpel_train.h), run on GPUs (scalpel_cuda.cu), use threads, keep global state,
- *   or quantize (q15/q7 kernels belong to the microcontroller module; profiles already name
- *   the data type each target wants).
+ *   or store fixed-point networks in model files (quantize a float model when you export it
+ *   for firmware: scalpel_qnet_quantize, then scalpel_qnet_export_c).
  */
 #include "scalpel_format.h"
 #include "scalpel_kernels.h"
@@ -564,6 +566,99 @@ SCALPEL_API scalpel_status scalpel_plan_no_retrain(const scalpel_net *net, const
  * error is returned. */
 SCALPEL_API scalpel_status scalpel_net_apply_no_retrain(scalpel_net *net, const scalpel_nr_plan *plan);
 #endif
+
+/* ======================================================================================== */
+/* >>quantization: fixed-point (q15 / q7) networks for microcontrollers                      */
+/* ======================================================================================== */
+
+/* scalpel_qlayer: one layer of a fixed-point network (scalpel_qnet). Same kinds, shapes and
+ * weight-matrix view as scalpel_layer, but the weights are int16_t (Q15) or int8_t (Q7), dense
+ * in `w` or grouped CSR in `sparse` (as `storage` says), and the bias, the rescaling to the
+ * output scale and a fused ReLU live in `rq` (see scalpel_requant in scalpel_kernels.h). Every
+ * activation is fixed point of the network's dtype: the output of layer i means
+ * q * out_scale. Unweighted layers (maxpool, relu) keep their input's scale and have no arrays.
+ * A ReLU right after a weighted layer is fused into that layer's requant (rq.relu = 1) and then
+ * costs nothing. `block` is the memory this layer owns (NULL for an exported header). */
+typedef struct scalpel_qlayer {
+    int32_t kind;                 /* scalpel_layer_kind */
+    int32_t in_c, in_h, in_w;     /* input shape per sample */
+    int32_t out_c, out_h, out_w;  /* output shape per sample */
+    int32_t kernel, stride, pad;  /* conv2d and maxpool; 0 otherwise */
+    int32_t rows, cols;           /* weight matrix shape; 0 for unweighted layers */
+    int32_t storage;              /* SCALPEL_STORAGE_DENSE or SCALPEL_STORAGE_GCSR */
+    const void *w;                /* dense weights [rows x cols] (int16_t / int8_t), or NULL */
+    scalpel_gcsr sparse;          /* the weights when storage is GCSR (dtype Q15 / Q7), else zeroed */
+    scalpel_requant rq;           /* bias, multiplier and shift per layer or per row, fused ReLU */
+    float out_scale;              /* real value of one output step */
+    void *block;                  /* owned memory behind w, sparse and rq, or NULL */
+} scalpel_qlayer;
+
+/* scalpel_qnet: a network in fixed point, built from a float scalpel_net by
+ * scalpel_qnet_quantize (calibrated on sample inputs) or defined by a header
+ * scalpel_qnet_export_c wrote. Inputs are quantized with in_scale (x_q = round(x / in_scale)),
+ * outputs mean q * layers[n_layers - 1].out_scale. Caller-allocated like scalpel_net; release
+ * with scalpel_qnet_free (safe on a zeroed struct). */
+typedef struct scalpel_qnet {
+    int32_t dtype;                                /* SCALPEL_DTYPE_Q15 or SCALPEL_DTYPE_Q7 */
+    int32_t in_c, in_h, in_w;                     /* input shape per sample (CHW) */
+    int32_t n_layers;
+    float in_scale;                               /* real value of one input step */
+    scalpel_qlayer layers[SCALPEL_NET_MAX_LAYERS];
+    void *alloc_ctx;                              /* for SCALPEL_MALLOC / SCALPEL_FREE */
+} scalpel_qnet;
+
+/* scalpel_quant_options: how scalpel_qnet_quantize quantizes. Zero-initialise, then set dtype.
+ *   dtype        SCALPEL_DTYPE_Q15 (16-bit, G = 2 per SMLAD on DSP cores) or SCALPEL_DTYPE_Q7
+ *                (8-bit, G = 4 per SXTB16 + SMLAD pair); required (F32, the zero, is refused)
+ *   per_channel  0 (default): one weight scale per layer; 1: one per output row / channel
+ *   group        0 (default): sparse layers keep the G of the float network; 1, 2, 4, 8 or 16:
+ *                sparse layers are regrouped to this G (a group is kept iff one of its
+ *                quantized weights is nonzero), e.g. 4 for Q7 from a network packed with G = 2 */
+typedef struct scalpel_quant_options {
+    int32_t dtype;
+    int32_t per_channel;
+    int32_t group;
+} scalpel_quant_options;
+
+#ifndef SCALPEL_NO_MALLOC
+/* Quantizes the float network `net` (dense and grouped-CSR layers; HYBRID / TASD layers give
+ * SCALPEL_ERR_UNSUPPORTED) into *out. calib[n_calib x input size] are sample inputs (a few
+ * hundred training images): the largest |value| seen at the input and after each weighted
+ * layer sets the activation scales (symmetric, max-abs). Weights: symmetric max-abs scales per
+ * layer or per output channel; biases in accumulator units; the ratio of scales as a 15-bit
+ * multiplier and a shift per layer or per channel. Sparse layers keep exactly their groups'
+ * positions (the same kernels run, in integers). Allocates one block per weighted layer. */
+SCALPEL_API scalpel_status scalpel_qnet_quantize(const scalpel_net *net, const scalpel_quant_options *opt,
+                                                 const float *calib, int32_t n_calib, scalpel_qnet *out);
+/* Writes a C header defining `static const` arrays and `static const scalpel_qnet <name>`: a
+ * fixed-point network for firmware, no allocation needed (include scalpel.h first). Written
+ * through a temporary file and renamed. */
+SCALPEL_API scalpel_status scalpel_qnet_export_c(const scalpel_qnet *q, const char *name, const char *path);
+#endif
+/* Full structural check of a fixed-point network you did not build (shapes, dtypes, every
+ * sparse matrix, the requant limits). */
+SCALPEL_API scalpel_status scalpel_qnet_validate(const scalpel_qnet *q);
+/* Inputs and outputs per sample; 0 for NULL. */
+SCALPEL_API int32_t scalpel_qnet_input_size(const scalpel_qnet *q);
+SCALPEL_API int32_t scalpel_qnet_output_size(const scalpel_qnet *q);
+/* Bytes of scratch scalpel_qnet_forward and scalpel_qnet_forward_f32 need for `batch` samples
+ * (0 when invalid or on overflow). */
+SCALPEL_API size_t scalpel_qnet_workspace_size(const scalpel_qnet *q, int32_t batch);
+/* out[batch x outputs] = q(in[batch x C x H x W]), inputs and outputs int16_t (Q15) or int8_t
+ * (Q7). Allocates nothing. Bit-identical on every target and backend. The network is trusted:
+ * validate one from outside with scalpel_qnet_validate. */
+SCALPEL_API scalpel_status scalpel_qnet_forward(const scalpel_qnet *q, const void *in, int32_t batch,
+                                                void *out, void *workspace);
+/* The same with float inputs (quantized with in_scale) and outputs (dequantized). */
+SCALPEL_API scalpel_status scalpel_qnet_forward_f32(const scalpel_qnet *q, const float *in, int32_t batch,
+                                                    float *out, void *workspace);
+/* Bytes the network's arrays take: weights (values, indices, row pointers), biases, multipliers
+ * and shifts. What the model costs in flash. */
+SCALPEL_API size_t scalpel_qnet_weight_bytes(const scalpel_qnet *q);
+/* Index of the largest of n fixed-point outputs of the network's dtype (first on ties). */
+SCALPEL_API int32_t scalpel_qnet_argmax(const scalpel_qnet *q, const void *y, int32_t n);
+/* Releases what the network owns and zeroes it. Safe on NULL and on a zeroed struct. */
+SCALPEL_API void scalpel_qnet_free(scalpel_qnet *q);
 
 /* ======================================================================================== */
 /* >>export and import                                                                        */
@@ -3980,6 +4075,352 @@ done:
 }
 #endif /* SCALPEL_NO_MALLOC */
 
+/* ======================================================================================== */
+/* >>quantization (implementation): fixed-point networks                                     */
+/* ======================================================================================== */
+
+SCALPEL__PRIV size_t scalpel__q_esz(int32_t dtype) { return dtype == SCALPEL_DTYPE_Q15 ? 2u : 1u; }
+SCALPEL__PRIV int scalpel__q_scale_ok(float s) { return s > 0.0f && s <= 3.0e38f; }
+
+SCALPEL_API int32_t scalpel_qnet_input_size(const scalpel_qnet *q)
+{
+    if (!q) return 0;
+    return scalpel__net_shape_size(q->in_c, q->in_h, q->in_w);
+}
+
+SCALPEL_API int32_t scalpel_qnet_output_size(const scalpel_qnet *q)
+{
+    const scalpel_qlayer *L;
+    if (!q) return 0;
+    if (q->n_layers <= 0 || q->n_layers > SCALPEL_NET_MAX_LAYERS) return scalpel_qnet_input_size(q);
+    L = &q->layers[q->n_layers - 1];
+    return scalpel__net_shape_size(L->out_c, L->out_h, L->out_w);
+}
+
+/* The shape one layer must produce from input (c, h, w): the same rules scalpel_net_validate
+ * applies to float layers: SCALPEL_OK and the output shape, or the error. */
+SCALPEL__PRIV scalpel_status scalpel__q_layer_shape(const scalpel_qlayer *L, int32_t c, int32_t h, int32_t w,
+                                                    int32_t *oc, int32_t *oh, int32_t *ow)
+{
+    switch (L->kind) {
+    case SCALPEL_LAYER_FC:
+        if (L->rows < 1 || (int64_t)L->cols != (int64_t)c * h * w) return SCALPEL_ERR_SHAPE;
+        *oc = L->rows; *oh = 1; *ow = 1;
+        return SCALPEL_OK;
+    case SCALPEL_LAYER_CONV2D:
+        *oh = scalpel_conv_out_dim(h, L->kernel, L->stride, L->pad);
+        *ow = scalpel_conv_out_dim(w, L->kernel, L->stride, L->pad);
+        if (*oh < 1 || *ow < 1 || L->rows < 1) return SCALPEL_ERR_SHAPE;
+        if ((int64_t)L->cols != (int64_t)c * L->kernel * L->kernel) return SCALPEL_ERR_SHAPE;
+        *oc = L->rows;
+        return SCALPEL_OK;
+    case SCALPEL_LAYER_MAXPOOL:
+        *oh = scalpel_conv_out_dim(h, L->kernel, L->stride, 0);
+        *ow = scalpel_conv_out_dim(w, L->kernel, L->stride, 0);
+        if (*oh < 1 || *ow < 1 || L->rows != 0 || L->cols != 0) return SCALPEL_ERR_SHAPE;
+        *oc = c;
+        return SCALPEL_OK;
+    case SCALPEL_LAYER_RELU:
+        if (L->rows != 0 || L->cols != 0) return SCALPEL_ERR_SHAPE;
+        *oc = c; *oh = h; *ow = w;
+        return SCALPEL_OK;
+    default:
+        return SCALPEL_ERR_ARGUMENT;
+    }
+}
+
+SCALPEL_API scalpel_status scalpel_qnet_validate(const scalpel_qnet *q)
+{
+    int32_t i, c, h, w;
+    if (!q) return SCALPEL_ERR_NULL;
+    if (q->dtype != SCALPEL_DTYPE_Q15 && q->dtype != SCALPEL_DTYPE_Q7) return SCALPEL_ERR_DTYPE;
+    if (q->n_layers < 0 || q->n_layers > SCALPEL_NET_MAX_LAYERS) return SCALPEL_ERR_ARGUMENT;
+    if (!scalpel__q_scale_ok(q->in_scale)) return SCALPEL_ERR_ARGUMENT;
+    if (scalpel_qnet_input_size(q) < 1) return SCALPEL_ERR_SHAPE;
+    c = q->in_c; h = q->in_h; w = q->in_w;
+    for (i = 0; i < q->n_layers; i++) {
+        const scalpel_qlayer *L = &q->layers[i];
+        int32_t oc, oh, ow;
+        scalpel_status st;
+        if (L->in_c != c || L->in_h != h || L->in_w != w) return SCALPEL_ERR_SHAPE;
+        st = scalpel__q_layer_shape(L, c, h, w, &oc, &oh, &ow);
+        if (st != SCALPEL_OK) return st;
+        if (L->out_c != oc || L->out_h != oh || L->out_w != ow) return SCALPEL_ERR_SHAPE;
+        if (scalpel__net_shape_size(oc, oh, ow) < 1) return SCALPEL_ERR_OVERFLOW;
+        if (!scalpel__q_scale_ok(L->out_scale)) return SCALPEL_ERR_ARGUMENT;
+        if (scalpel__is_weighted(L->kind)) {
+            if (L->cols > SCALPEL_QUANT_MAX_COLS) return SCALPEL_ERR_UNSUPPORTED;
+            if ((uint64_t)L->rows * (uint64_t)L->cols > (uint64_t)(SIZE_MAX / 2)) return SCALPEL_ERR_OVERFLOW;
+            if (L->storage == SCALPEL_STORAGE_DENSE) {
+                if (L->w == NULL) return SCALPEL_ERR_NULL;
+            } else if (L->storage == SCALPEL_STORAGE_GCSR) {
+                st = scalpel_gcsr_validate(&L->sparse);
+                if (st != SCALPEL_OK) return st;
+                if ((int32_t)L->sparse.dtype != q->dtype) return SCALPEL_ERR_DTYPE;
+                if (L->sparse.rows != L->rows || L->sparse.cols != L->cols) return SCALPEL_ERR_SHAPE;
+            } else {
+                return SCALPEL_ERR_UNSUPPORTED;
+            }
+            st = scalpel_requant_check(&L->rq, L->rows);
+            if (st != SCALPEL_OK) return st;
+        }
+        c = oc; h = oh; w = ow;
+    }
+    return SCALPEL_OK;
+}
+
+/* Workspace, in bytes per region: two ping-pong activation buffers (batch x the largest
+ * activation) and one scratch area (the im2row matrix of the largest convolution, or the
+ * [rows x batch] product of the largest fully connected layer for batch > 1); then, for
+ * scalpel_qnet_forward_f32, the quantized input and output. Each region 64-byte aligned. */
+static size_t scalpel__qnet_workspace(const scalpel_qnet *q, int32_t batch, size_t *act, size_t *scratch,
+                                      size_t *qin, size_t *qout)
+{
+    size_t esz = scalpel__q_esz(q->dtype), maxact = (size_t)scalpel_qnet_input_size(q), sc = 0, total;
+    int32_t i;
+    for (i = 0; i < q->n_layers; i++) {
+        const scalpel_qlayer *L = &q->layers[i];
+        size_t out = (size_t)L->out_c * (size_t)L->out_h * (size_t)L->out_w;
+        if (out > maxact) maxact = out;
+        if (L->kind == SCALPEL_LAYER_CONV2D) {
+            size_t col = scalpel__net_mul((size_t)L->cols, (size_t)L->out_h * (size_t)L->out_w);
+            if (col > sc) sc = col;
+        } else if (L->kind == SCALPEL_LAYER_FC && batch > 1) {
+            size_t t = scalpel__net_mul((size_t)batch, (size_t)L->rows);
+            if (t > sc) sc = t;
+        }
+    }
+    *act = scalpel__net_mul(scalpel__net_mul(maxact, (size_t)batch), esz);
+    *scratch = scalpel__net_mul(sc, esz);
+    *qin = scalpel__net_mul(scalpel__net_mul((size_t)scalpel_qnet_input_size(q), (size_t)batch), esz);
+    *qout = scalpel__net_mul(scalpel__net_mul((size_t)scalpel_qnet_output_size(q), (size_t)batch), esz);
+    total = scalpel__net_add(scalpel__net_mul(*act, 2), *scratch);
+    total = scalpel__net_add(total, *qin);
+    total = scalpel__net_add(total, *qout);
+    return scalpel__net_add(total, 5 * SCALPEL__NET_ALIGN);
+}
+
+SCALPEL_API size_t scalpel_qnet_workspace_size(const scalpel_qnet *q, int32_t batch)
+{
+    size_t a, s, i, o, total;
+    if (!q || batch < 1 || q->n_layers < 0 || q->n_layers > SCALPEL_NET_MAX_LAYERS) return 0;
+    if (q->dtype != SCALPEL_DTYPE_Q15 && q->dtype != SCALPEL_DTYPE_Q7) return 0;
+    total = scalpel__qnet_workspace(q, batch, &a, &s, &i, &o);
+    return total == SIZE_MAX ? 0 : total;
+}
+
+/* Per element type: max pooling of one sample, a stand-alone ReLU, and the transpose of a
+ * [rows x batch] product into [batch x rows] samples. Exact in integers. */
+#define SCALPEL__Q_ELEMENTWISE(T, SUF)                                                               \
+    static void scalpel__q_maxpool_##SUF(const scalpel_qlayer *L, const T *in, T *out)                \
+    {                                                                                                \
+        int32_t c, oy, ox, ky, kx, K = L->kernel, S = L->stride;                                     \
+        for (c = 0; c < L->in_c; c++) {                                                              \
+            const T *src = in + (size_t)c * (size_t)L->in_h * (size_t)L->in_w;                       \
+            T *dst = out + (size_t)c * (size_t)L->out_h * (size_t)L->out_w;                          \
+            for (oy = 0; oy < L->out_h; oy++)                                                        \
+                for (ox = 0; ox < L->out_w; ox++) {                                                  \
+                    const T *win = src + (size_t)(oy * S) * (size_t)L->in_w + (size_t)(ox * S);      \
+                    T m = win[0];                                                                    \
+                    for (ky = 0; ky < K; ky++)                                                       \
+                        for (kx = 0; kx < K; kx++) {                                                 \
+                            T v = win[(size_t)ky * (size_t)L->in_w + (size_t)kx];                    \
+                            if (v > m) m = v;                                                        \
+                        }                                                                            \
+                    dst[(size_t)oy * (size_t)L->out_w + (size_t)ox] = m;                             \
+                }                                                                                    \
+        }                                                                                            \
+    }                                                                                                \
+    static void scalpel__q_relu_##SUF(const T *in, T *out, size_t n)                                  \
+    {                                                                                                \
+        size_t k;                                                                                    \
+        for (k = 0; k < n; k++) out[k] = in[k] > 0 ? in[k] : (T)0;                                   \
+    }                                                                                                \
+    static void scalpel__q_untranspose_##SUF(const T *yt, int32_t rows, int32_t batch, T *out)        \
+    {                                                                                                \
+        int32_t s, r;                                                                                \
+        for (s = 0; s < batch; s++)                                                                  \
+            for (r = 0; r < rows; r++)                                                               \
+                out[(size_t)s * (size_t)rows + (size_t)r] = yt[(size_t)r * (size_t)batch + (size_t)s]; \
+    }
+SCALPEL__Q_ELEMENTWISE(int16_t, q15)
+SCALPEL__Q_ELEMENTWISE(int8_t, q7)
+#undef SCALPEL__Q_ELEMENTWISE
+
+/* y = requant(W . x) and Y[rows x n] = requant(W . X[n x cols]^T) with the layer's weights. */
+static void scalpel__qlayer_mv(const scalpel_qnet *q, const scalpel_qlayer *L, const void *x, void *y)
+{
+    if (q->dtype == SCALPEL_DTYPE_Q15) {
+        if (L->storage == SCALPEL_STORAGE_DENSE)
+            scalpel_gemv_q15((const int16_t *)L->w, L->rows, L->cols, (const int16_t *)x, &L->rq, (int16_t *)y);
+        else
+            scalpel_gcsr_spmv_q15(&L->sparse, (const int16_t *)x, &L->rq, (int16_t *)y);
+    } else {
+        if (L->storage == SCALPEL_STORAGE_DENSE)
+            scalpel_gemv_q7((const int8_t *)L->w, L->rows, L->cols, (const int8_t *)x, &L->rq, (int8_t *)y);
+        else
+            scalpel_gcsr_spmv_q7(&L->sparse, (const int8_t *)x, &L->rq, (int8_t *)y);
+    }
+}
+static void scalpel__qlayer_mm(const scalpel_qnet *q, const scalpel_qlayer *L, const void *x, int32_t n, void *y)
+{
+    if (q->dtype == SCALPEL_DTYPE_Q15) {
+        if (L->storage == SCALPEL_STORAGE_DENSE)
+            scalpel_gemm_q15((const int16_t *)L->w, L->rows, L->cols, (const int16_t *)x, n, &L->rq, (int16_t *)y);
+        else
+            scalpel_gcsr_spmm_q15(&L->sparse, (const int16_t *)x, n, &L->rq, (int16_t *)y);
+    } else {
+        if (L->storage == SCALPEL_STORAGE_DENSE)
+            scalpel_gemm_q7((const int8_t *)L->w, L->rows, L->cols, (const int8_t *)x, n, &L->rq, (int8_t *)y);
+        else
+            scalpel_gcsr_spmm_q7(&L->sparse, (const int8_t *)x, n, &L->rq, (int8_t *)y);
+    }
+}
+
+/* The forward pass on an already laid-out workspace. */
+static scalpel_status scalpel__qnet_run(const scalpel_qnet *q, const void *in, int32_t batch, void *out,
+                                        unsigned char *buf0, unsigned char *buf1, unsigned char *scratch)
+{
+    size_t esz = scalpel__q_esz(q->dtype), s;
+    unsigned char *buf[2];
+    const unsigned char *src = (const unsigned char *)in;
+    int32_t i, cur = 0, q15 = q->dtype == SCALPEL_DTYPE_Q15;
+    buf[0] = buf0;
+    buf[1] = buf1;
+    for (i = 0; i < q->n_layers; i++) {
+        const scalpel_qlayer *L = &q->layers[i];
+        size_t li = (size_t)L->in_c * (size_t)L->in_h * (size_t)L->in_w * esz;
+        size_t lo = (size_t)L->out_c * (size_t)L->out_h * (size_t)L->out_w * esz;
+        unsigned char *dst = buf[cur];
+        switch (L->kind) {
+        case SCALPEL_LAYER_FC:
+            if (batch == 1) {
+                scalpel__qlayer_mv(q, L, src, dst);
+            } else {
+                scalpel__qlayer_mm(q, L, src, batch, scratch);
+                if (q15) scalpel__q_untranspose_q15((const int16_t *)(void *)scratch, L->rows, batch, (int16_t *)(void *)dst);
+                else scalpel__q_untranspose_q7((const int8_t *)scratch, L->rows, batch, (int8_t *)dst);
+            }
+            break;
+        case SCALPEL_LAYER_CONV2D:
+            for (s = 0; s < (size_t)batch; s++) {
+                const void *x = src + s * li;
+                if (q15)
+                    scalpel_im2row_q15((const int16_t *)x, L->in_c, L->in_h, L->in_w, L->kernel, L->stride, L->pad,
+                                       (int16_t *)(void *)scratch);
+                else
+                    scalpel_im2row_q7((const int8_t *)x, L->in_c, L->in_h, L->in_w, L->kernel, L->stride, L->pad,
+                                      (int8_t *)scratch);
+                scalpel__qlayer_mm(q, L, scratch, L->out_h * L->out_w, dst + s * lo);
+            }
+            break;
+        case SCALPEL_LAYER_MAXPOOL:
+            for (s = 0; s < (size_t)batch; s++) {
+                if (q15) scalpel__q_maxpool_q15(L, (const int16_t *)(const void *)(src + s * li), (int16_t *)(void *)(dst + s * lo));
+                else scalpel__q_maxpool_q7(L, (const int8_t *)(src + s * li), (int8_t *)(dst + s * lo));
+            }
+            break;
+        case SCALPEL_LAYER_RELU:
+            /* already applied by the weighted layer before it (fused into its requant) */
+            if (i > 0 && scalpel__is_weighted(q->layers[i - 1].kind) && q->layers[i - 1].rq.relu) continue;
+            if (q15) scalpel__q_relu_q15((const int16_t *)(const void *)src, (int16_t *)(void *)dst, lo / esz * (size_t)batch);
+            else scalpel__q_relu_q7((const int8_t *)src, (int8_t *)dst, lo * (size_t)batch);
+            break;
+        default:
+            return SCALPEL_ERR_ARGUMENT;
+        }
+        src = dst;
+        cur ^= 1;
+    }
+    memcpy(out, src, (size_t)scalpel_qnet_output_size(q) * (size_t)batch * esz);
+    return SCALPEL_OK;
+}
+
+SCALPEL_API scalpel_status scalpel_qnet_forward(const scalpel_qnet *q, const void *in, int32_t batch, void *out,
+                                                void *workspace)
+{
+    size_t act, sc, qi, qo;
+    unsigned char *b0, *b1, *scratch;
+    if (!q || !in || !out || !workspace) return SCALPEL_ERR_NULL;
+    if (batch < 1 || q->n_layers < 0 || q->n_layers > SCALPEL_NET_MAX_LAYERS) return SCALPEL_ERR_ARGUMENT;
+    if (q->dtype != SCALPEL_DTYPE_Q15 && q->dtype != SCALPEL_DTYPE_Q7) return SCALPEL_ERR_DTYPE;
+    if (scalpel__qnet_workspace(q, batch, &act, &sc, &qi, &qo) == SIZE_MAX) return SCALPEL_ERR_OVERFLOW;
+    b0 = (unsigned char *)scalpel__net_align_ptr(workspace);
+    b1 = (unsigned char *)scalpel__net_align_ptr(b0 + act);
+    scratch = (unsigned char *)scalpel__net_align_ptr(b1 + act);
+    return scalpel__qnet_run(q, in, batch, out, b0, b1, scratch);
+}
+
+SCALPEL_API scalpel_status scalpel_qnet_forward_f32(const scalpel_qnet *q, const float *in, int32_t batch, float *out,
+                                                    void *workspace)
+{
+    size_t act, sc, qi, qo;
+    unsigned char *b0, *b1, *scratch, *xin, *yout;
+    scalpel_status st;
+    if (!q || !in || !out || !workspace) return SCALPEL_ERR_NULL;
+    if (batch < 1 || q->n_layers < 0 || q->n_layers > SCALPEL_NET_MAX_LAYERS) return SCALPEL_ERR_ARGUMENT;
+    if (q->dtype != SCALPEL_DTYPE_Q15 && q->dtype != SCALPEL_DTYPE_Q7) return SCALPEL_ERR_DTYPE;
+    if (scalpel__qnet_workspace(q, batch, &act, &sc, &qi, &qo) == SIZE_MAX) return SCALPEL_ERR_OVERFLOW;
+    b0 = (unsigned char *)scalpel__net_align_ptr(workspace);
+    b1 = (unsigned char *)scalpel__net_align_ptr(b0 + act);
+    scratch = (unsigned char *)scalpel__net_align_ptr(b1 + act);
+    xin = (unsigned char *)scalpel__net_align_ptr(scratch + sc);
+    yout = (unsigned char *)scalpel__net_align_ptr(xin + qi);
+    st = scalpel_quantize_f32(in, (size_t)scalpel_qnet_input_size(q) * (size_t)batch, q->in_scale,
+                              (scalpel_dtype)q->dtype, xin);
+    if (st != SCALPEL_OK) return st;
+    st = scalpel__qnet_run(q, xin, batch, yout, b0, b1, scratch);
+    if (st != SCALPEL_OK) return st;
+    return scalpel_dequantize_f32(yout, (size_t)scalpel_qnet_output_size(q) * (size_t)batch,
+                                  q->n_layers > 0 ? q->layers[q->n_layers - 1].out_scale : q->in_scale,
+                                  (scalpel_dtype)q->dtype, out);
+}
+
+SCALPEL_API size_t scalpel_qnet_weight_bytes(const scalpel_qnet *q)
+{
+    size_t total = 0;
+    int32_t i;
+    if (!q || q->n_layers < 0 || q->n_layers > SCALPEL_NET_MAX_LAYERS) return 0;
+    for (i = 0; i < q->n_layers; i++) {
+        const scalpel_qlayer *L = &q->layers[i];
+        size_t nq;
+        if (!scalpel__is_weighted(L->kind)) continue;
+        nq = L->rq.per_channel ? (size_t)L->rows : 1u;
+        if (L->storage == SCALPEL_STORAGE_DENSE)
+            total += (size_t)L->rows * (size_t)L->cols * scalpel__q_esz(q->dtype);
+        else
+            total += scalpel_gcsr_bytes(&L->sparse);
+        total += (L->rq.bias ? (size_t)L->rows * sizeof(int64_t) : 0u) + nq * (sizeof(int32_t) + sizeof(int8_t));
+    }
+    return total;
+}
+
+SCALPEL_API int32_t scalpel_qnet_argmax(const scalpel_qnet *q, const void *y, int32_t n)
+{
+    int32_t i, best = 0;
+    if (!q || !y || n < 1) return -1;
+    for (i = 1; i < n; i++) {
+        int32_t a = q->dtype == SCALPEL_DTYPE_Q15 ? ((const int16_t *)y)[i] : ((const int8_t *)y)[i];
+        int32_t b = q->dtype == SCALPEL_DTYPE_Q15 ? ((const int16_t *)y)[best] : ((const int8_t *)y)[best];
+        if (a > b) best = i;
+    }
+    return best;
+}
+
+SCALPEL_API void scalpel_qnet_free(scalpel_qnet *q)
+{
+    if (!q) return;
+#ifndef SCALPEL_NO_MALLOC
+    {
+        int32_t i, n = q->n_layers;
+        if (n > SCALPEL_NET_MAX_LAYERS) n = SCALPEL_NET_MAX_LAYERS;
+        for (i = 0; i < n; i++)
+            if (q->layers[i].block) SCALPEL_FREE(q->alloc_ctx, q->layers[i].block);
+    }
+#endif
+    memset(q, 0, sizeof(*q));
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* >>export and import (implementation): C-header export                                     */
 /* ---------------------------------------------------------------------------------------- */
@@ -4096,25 +4537,81 @@ SCALPEL__PRIV int scalpel__ex_floats(FILE *f, const char *name, int32_t layer, c
     return bad ? -1 : 0;
 }
 
-/* The integer arrays of a grouped-CSR layer: int32 row pointers, uint16/uint32 columns. */
+/* Writes `static const <type> <name>_l<i>_<what>[n] = { ... };` (n >= 1), twelve a line, from n
+ * integers stored as `type`: 'b' int8_t, 'h' int16_t, 'i' int32_t, 'H' uint16_t, 'I' uint32_t,
+ * 'q' int64_t (printed with the LL suffix, unsigned ones with u). */
+SCALPEL__PRIV int scalpel__ex_ints(FILE *f, const char *name, int32_t layer, const char *what, char type,
+                                   const void *v, size_t n)
+{
+    const char *ctype = type == 'b' ? "int8_t" : type == 'h' ? "int16_t" : type == 'i' ? "int32_t"
+                      : type == 'H' ? "uint16_t" : type == 'I' ? "uint32_t" : "int64_t";
+    const char *suffix = type == 'q' ? "LL" : (type == 'H' || type == 'I') ? "u" : "";
+    size_t j;
+    int bad = fprintf(f, "SCALPEL_EXPORT_ALIGN16 static const %s %s_l%d_%s[%lu] = {", ctype, name, (int)layer, what,
+                      (unsigned long)n) < 0;
+    for (j = 0; j < n && !bad; j++) {
+        long long x;
+        switch (type) {
+        case 'b': x = ((const int8_t *)v)[j]; break;
+        case 'h': x = ((const int16_t *)v)[j]; break;
+        case 'i': x = ((const int32_t *)v)[j]; break;
+        case 'H': x = ((const uint16_t *)v)[j]; break;
+        case 'I': x = (long long)((const uint32_t *)v)[j]; break;
+        default: x = (long long)((const int64_t *)v)[j]; break;
+        }
+        bad |= fprintf(f, "%s%lld%s%s", j % 12 == 0 ? "\n    " : " ", x, suffix, j + 1 < n ? "," : "") < 0;
+    }
+    bad |= fputs("\n};\n", f) < 0;
+    return bad ? -1 : 0;
+}
+
+/* The index arrays of a grouped-CSR layer: int32 row pointers, then (when it stores any group)
+ * uint16/uint32 columns. */
+SCALPEL__PRIV int scalpel__ex_gcsr_index(FILE *f, const char *name, int32_t layer, const scalpel_gcsr *s)
+{
+    if (scalpel__ex_ints(f, name, layer, "row_ptr", 'i', s->row_ptr, (size_t)s->rows + 1) < 0) return -1;
+    if (s->nnz_groups == 0) return 0;
+    return scalpel__ex_ints(f, name, layer, "col_idx", s->index_bits == 16 ? 'H' : 'I', s->col_idx,
+                            (size_t)s->nnz_groups);
+}
+
+/* The arrays of a float grouped-CSR layer: indices, then the values. */
 SCALPEL__PRIV int scalpel__ex_gcsr(FILE *f, const char *name, int32_t layer, const scalpel_gcsr *s)
 {
-    int32_t j;
-    int bad = fprintf(f, "SCALPEL_EXPORT_ALIGN16 static const int32_t %s_l%d_row_ptr[%ld] = {", name, (int)layer,
-                      (long)s->rows + 1) < 0;
-    for (j = 0; j <= s->rows && !bad; j++)
-        bad |= fprintf(f, "%s%ld%s", j % 12 == 0 ? "\n    " : " ", (long)s->row_ptr[j], j < s->rows ? "," : "") < 0;
-    bad |= fputs("\n};\n", f) < 0;
-    if (s->nnz_groups == 0 || bad) return bad ? -1 : 0;
-    bad |= fprintf(f, "SCALPEL_EXPORT_ALIGN16 static const %s %s_l%d_col_idx[%ld] = {",
-                   s->index_bits == 16 ? "uint16_t" : "uint32_t", name, (int)layer, (long)s->nnz_groups) < 0;
-    for (j = 0; j < s->nnz_groups && !bad; j++)
-        bad |= fprintf(f, "%s%luu%s", j % 12 == 0 ? "\n    " : " ", (unsigned long)scalpel_gcsr_col(s, j),
-                       j + 1 < s->nnz_groups ? "," : "") < 0;
-    bad |= fputs("\n};\n", f) < 0;
-    if (bad) return -1;
+    if (scalpel__ex_gcsr_index(f, name, layer, s) < 0) return -1;
+    if (s->nnz_groups == 0) return 0;
     return scalpel__ex_floats(f, name, layer, "values", (const float *)s->values,
                               (size_t)s->nnz_groups * (size_t)s->group);
+}
+
+/* What every exported header starts with after its comment: the include guard
+ * <guard><name>_H, the check that scalpel.h came first and lays out its structs as the writer's
+ * did, and the alignment / unused-variable macros. */
+SCALPEL__PRIV int scalpel__ex_prologue(FILE *f, const char *guard, const char *name)
+{
+    return fprintf(f,
+        "#ifndef %s%s_H\n#define %s%s_H\n\n"
+        "#if !defined(SCALPEL_H) || !defined(SCALPEL_NET_FORMAT_VERSION)\n"
+        "#error \"include scalpel.h before this exported network (%s)\"\n#endif\n"
+        "#if SCALPEL_NET_FORMAT_VERSION != %d || SCALPEL_VERSION_NUMBER / 100 != %d\n"
+        "#error \"this exported network (%s) was written by Scalpel %s: its structs may differ in this version\"\n"
+        "#endif\n\n"
+        "#ifndef SCALPEL_EXPORT_ALIGN16\n"
+        "#if defined(__GNUC__) || defined(__clang__)\n"
+        "#define SCALPEL_EXPORT_ALIGN16 __attribute__((aligned(16)))\n"
+        "#elif defined(_MSC_VER)\n"
+        "#define SCALPEL_EXPORT_ALIGN16 __declspec(align(16))\n"
+        "#else\n"
+        "#define SCALPEL_EXPORT_ALIGN16\n"
+        "#endif\n#endif\n"
+        "#ifndef SCALPEL_EXPORT_UNUSED\n"
+        "#if defined(__GNUC__) || defined(__clang__)\n"
+        "#define SCALPEL_EXPORT_UNUSED __attribute__((unused))\n"
+        "#else\n"
+        "#define SCALPEL_EXPORT_UNUSED\n"
+        "#endif\n#endif\n\n",
+        guard, name, guard, name, name, SCALPEL_NET_FORMAT_VERSION, SCALPEL_VERSION_NUMBER / 100, name,
+        SCALPEL_VERSION_STRING) < 0 ? -1 : 0;
 }
 
 /* One positional initializer for net->layers[i] (every field given, so -Wextra's
@@ -4159,31 +4656,10 @@ SCALPEL__PRIV int scalpel__ex_write(FILE *f, const scalpel_net *net, const char 
         " * Generated file: do not edit. Input %ld x %ld x %ld (CHW), %ld layers, %lu weight bytes.\n"
         " * Use: #include \"scalpel.h\" first (the implementation compiled somewhere in the program),\n"
         " * then this header; `%s` is a ready scalpel_net for scalpel_net_forward, with no\n"
-        " * allocation (a static workspace of scalpel_net_workspace_size(&%s, batch) bytes). */\n"
-        "#ifndef SCALPEL_NET_EXPORT_%s_H\n#define SCALPEL_NET_EXPORT_%s_H\n\n"
-        "#if !defined(SCALPEL_H) || !defined(SCALPEL_NET_FORMAT_VERSION)\n"
-        "#error \"include scalpel.h before this exported network (%s)\"\n#endif\n"
-        "#if SCALPEL_NET_FORMAT_VERSION != %d || SCALPEL_VERSION_NUMBER / 100 != %d\n"
-        "#error \"this exported network (%s) was written by Scalpel %s: scalpel_net may differ in this version\"\n"
-        "#endif\n\n"
-        "#ifndef SCALPEL_EXPORT_ALIGN16\n"
-        "#if defined(__GNUC__) || defined(__clang__)\n"
-        "#define SCALPEL_EXPORT_ALIGN16 __attribute__((aligned(16)))\n"
-        "#elif defined(_MSC_VER)\n"
-        "#define SCALPEL_EXPORT_ALIGN16 __declspec(align(16))\n"
-        "#else\n"
-        "#define SCALPEL_EXPORT_ALIGN16\n"
-        "#endif\n#endif\n"
-        "#ifndef SCALPEL_EXPORT_UNUSED\n"
-        "#if defined(__GNUC__) || defined(__clang__)\n"
-        "#define SCALPEL_EXPORT_UNUSED __attribute__((unused))\n"
-        "#else\n"
-        "#define SCALPEL_EXPORT_UNUSED\n"
-        "#endif\n#endif\n\n",
+        " * allocation (a static workspace of scalpel_net_workspace_size(&%s, batch) bytes). */\n",
         name, SCALPEL_VERSION_STRING, SCALPEL_NET_FORMAT_VERSION, (long)net->in_c, (long)net->in_h,
-        (long)net->in_w, (long)net->n_layers, (unsigned long)scalpel_net_weight_bytes(net), name, name,
-        name, name, name, SCALPEL_NET_FORMAT_VERSION, SCALPEL_VERSION_NUMBER / 100, name,
-        SCALPEL_VERSION_STRING) < 0;
+        (long)net->in_w, (long)net->n_layers, (unsigned long)scalpel_net_weight_bytes(net), name, name) < 0;
+    bad |= scalpel__ex_prologue(f, "SCALPEL_NET_EXPORT_", name) < 0;
     for (i = 0; i < net->n_layers && !bad; i++) {
         const scalpel_layer *L = &net->layers[i];
         bad |= fprintf(f, "/* layer %d: %s, %ld x %ld x %ld -> %ld x %ld x %ld%s */\n", (int)i,
@@ -4227,6 +4703,314 @@ SCALPEL_API scalpel_status scalpel_net_export_c(const scalpel_net *net, const ch
     if (st != SCALPEL_OK) return st;
     if (scalpel__ex_write(f, net, name) != 0) st = SCALPEL_ERR_IO;
     return scalpel__nf_tmp_close(f, tmp, path, net->alloc_ctx, st);
+}
+
+
+/* ---- quantization of a float network and its C-header export ---------------------------- */
+
+SCALPEL__PRIV float scalpel__q_absmax(const float *v, size_t n)
+{
+    float m = 0.0f;
+    size_t k;
+    for (k = 0; k < n; k++) {
+        float a = v[k] < 0.0f ? -v[k] : v[k];
+        if (a > m) m = a;
+    }
+    return m;
+}
+
+/* amax[0] = largest |input| of calib, amax[i + 1] = largest |output| of layer i over calib, for
+ * the layers whose scale the quantizer needs (weighted layers, and a ReLU right after one);
+ * others stay 0. Each comes from forward passes of the network cut after that layer, in
+ * chunks of samples. */
+SCALPEL__PRIV scalpel_status scalpel__q_calibrate(const scalpel_net *net, const float *calib, int32_t n_calib,
+                                                  float *amax)
+{
+    enum { CHUNK = 32 };
+    size_t in_n = (size_t)scalpel_net_input_size(net), maxact = in_n, ws_n;
+    scalpel_net *prefix;
+    float *outb;
+    void *ws;
+    int32_t i, s;
+    scalpel_status st = SCALPEL_OK;
+    for (i = 0; i < net->n_layers; i++) {
+        const scalpel_layer *L = &net->layers[i];
+        size_t o = (size_t)L->out_c * (size_t)L->out_h * (size_t)L->out_w;
+        if (o > maxact) maxact = o;
+    }
+    ws_n = scalpel_net_workspace_size(net, CHUNK);
+    if (ws_n == 0 || maxact > SIZE_MAX / sizeof(float) / CHUNK) return SCALPEL_ERR_OVERFLOW;
+    prefix = (scalpel_net *)SCALPEL_MALLOC(net->alloc_ctx, sizeof(scalpel_net));
+    outb = (float *)SCALPEL_MALLOC(net->alloc_ctx, maxact * CHUNK * sizeof(float));
+    ws = SCALPEL_MALLOC(net->alloc_ctx, ws_n);
+    if (!prefix || !outb || !ws) st = SCALPEL_ERR_NO_MEMORY;
+    amax[0] = scalpel__q_absmax(calib, (size_t)n_calib * in_n);
+    for (i = 0; i < net->n_layers && st == SCALPEL_OK; i++) {
+        const scalpel_layer *L = &net->layers[i];
+        size_t o = (size_t)L->out_c * (size_t)L->out_h * (size_t)L->out_w;
+        int needed = scalpel__is_weighted(L->kind) ||
+                     (L->kind == SCALPEL_LAYER_RELU && i > 0 && scalpel__is_weighted(net->layers[i - 1].kind));
+        amax[i + 1] = 0.0f;
+        if (!needed) continue;
+        *prefix = *net;
+        prefix->n_layers = i + 1;
+        prefix->block = NULL; /* a borrowed view of net's layers: never freed */
+        for (s = 0; s < n_calib && st == SCALPEL_OK; s += CHUNK) {
+            int32_t b = n_calib - s < CHUNK ? n_calib - s : CHUNK;
+            float m;
+            st = scalpel_net_forward(prefix, calib + (size_t)s * in_n, b, outb, ws);
+            m = scalpel__q_absmax(outb, o * (size_t)b);
+            if (m > amax[i + 1]) amax[i + 1] = m;
+        }
+    }
+    if (prefix) SCALPEL_FREE(net->alloc_ctx, prefix);
+    if (outb) SCALPEL_FREE(net->alloc_ctx, outb);
+    if (ws) SCALPEL_FREE(net->alloc_ctx, ws);
+    return st;
+}
+
+/* Quantizes weighted float layer F (input scale s_in, calibrated output range a_out) into L:
+ * weight scales, integer weights in F's storage (regrouped when opt->group is set), biases,
+ * multipliers and shifts, all in one block. */
+SCALPEL__PRIV scalpel_status scalpel__q_layer_build(const scalpel_layer *F, const scalpel_quant_options *opt,
+                                                    float s_in, float a_out, int relu, void *ctx, scalpel_qlayer *L)
+{
+    int32_t rows = F->rows, cols = F->cols, r, nq = opt->per_channel ? F->rows : 1;
+    scalpel_dtype dtype = (scalpel_dtype)opt->dtype;
+    size_t esz = scalpel__q_esz(opt->dtype), nw = (size_t)rows * (size_t)cols, wbytes = 0, ob, om, os, total;
+    float qmax = dtype == SCALPEL_DTYPE_Q15 ? (float)SCALPEL_Q15_MAX : (float)SCALPEL_Q7_MAX, wmax = 0.0f, s_out;
+    float *wf, *sw;
+    unsigned char *wq, *block = NULL;
+    int64_t *bias;
+    int32_t *mult;
+    int8_t *shift;
+    scalpel_status st = SCALPEL_OK;
+    wf = (float *)SCALPEL_MALLOC(ctx, (nw ? nw : 1u) * sizeof(float));
+    wq = (unsigned char *)SCALPEL_MALLOC(ctx, (nw ? nw : 1u) * esz);
+    sw = (float *)SCALPEL_MALLOC(ctx, (size_t)rows * sizeof(float));
+    if (!wf || !wq || !sw) { st = SCALPEL_ERR_NO_MEMORY; goto done; }
+    if (F->storage == SCALPEL_STORAGE_DENSE) memcpy(wf, F->w, nw * sizeof(float));
+    else if ((st = scalpel_gcsr_to_dense(&F->sparse, wf)) != SCALPEL_OK) goto done;
+    for (r = 0; r < rows; r++) {
+        sw[r] = scalpel__q_absmax(wf + (size_t)r * (size_t)cols, (size_t)cols);
+        if (sw[r] > wmax) wmax = sw[r];
+    }
+    for (r = 0; r < rows; r++) {
+        float m = opt->per_channel ? sw[r] : wmax;
+        sw[r] = m > 0.0f ? m / qmax : 1.0f; /* an all-zero row quantizes to zeros at any scale */
+        st = scalpel_quantize_f32(wf + (size_t)r * (size_t)cols, (size_t)cols, sw[r], dtype, wq + (size_t)r * (size_t)cols * esz);
+        if (st != SCALPEL_OK) goto done;
+    }
+    /* the output scale: the calibrated range, but never so small that the rescaling factor
+     * s_w * s_in / s_out leaves the multiplier's range (outputs saturate instead) */
+    s_out = a_out / qmax;
+    if (!(s_out >= (wmax > 0.0f ? wmax / qmax : 1.0f) * s_in / 16384.0f))
+        s_out = (wmax > 0.0f ? wmax / qmax : 1.0f) * s_in / 16384.0f;
+    if (!scalpel__q_scale_ok(s_out)) { st = SCALPEL_ERR_ARGUMENT; goto done; }
+    if (F->storage == SCALPEL_STORAGE_DENSE) wbytes = nw * esz;
+    else st = scalpel_gcsr_from_dense_fixed_size(wq, dtype, rows, cols, opt->group ? opt->group : F->sparse.group, &wbytes);
+    if (st != SCALPEL_OK) goto done;
+    ob = (wbytes + 15u) / 16u * 16u;
+    om = ob + (size_t)rows * sizeof(int64_t);
+    os = om + (size_t)nq * sizeof(int32_t);
+    total = os + (size_t)nq;
+    block = (unsigned char *)SCALPEL_MALLOC(ctx, total);
+    if (!block) { st = SCALPEL_ERR_NO_MEMORY; goto done; }
+    L->kind = F->kind;
+    L->in_c = F->in_c; L->in_h = F->in_h; L->in_w = F->in_w;
+    L->out_c = F->out_c; L->out_h = F->out_h; L->out_w = F->out_w;
+    L->kernel = F->kernel; L->stride = F->stride; L->pad = F->pad;
+    L->rows = rows; L->cols = cols;
+    if (F->storage == SCALPEL_STORAGE_DENSE) {
+        memcpy(block, wq, wbytes);
+        L->storage = SCALPEL_STORAGE_DENSE;
+        L->w = block;
+    } else {
+        st = scalpel_gcsr_from_dense_fixed_into(wq, dtype, rows, cols, opt->group ? opt->group : F->sparse.group,
+                                                block, wbytes, &L->sparse);
+        if (st != SCALPEL_OK) goto done;
+        L->storage = SCALPEL_STORAGE_GCSR;
+    }
+    bias = (int64_t *)(void *)(block + ob);
+    mult = (int32_t *)(void *)(block + om);
+    shift = (int8_t *)(void *)(block + os);
+    for (r = 0; r < rows; r++) {
+        const double lim = 70368744177663.0; /* 2^46 - 1: the kernels' bias limit */
+        double v = (double)F->b[r] / ((double)sw[r] * (double)s_in);
+        if (v > lim) v = lim;
+        if (v < -lim) v = -lim;
+        bias[r] = (int64_t)(v < 0.0 ? v - 0.5 : v + 0.5);
+    }
+    for (r = 0; r < nq && st == SCALPEL_OK; r++)
+        st = scalpel_requant_from_real((double)sw[r] * (double)s_in / (double)s_out, &mult[r], &shift[r]);
+    if (st != SCALPEL_OK) goto done;
+    L->rq.bias = bias;
+    L->rq.mult = mult;
+    L->rq.shift = shift;
+    L->rq.per_channel = opt->per_channel;
+    L->rq.relu = relu;
+    L->out_scale = s_out;
+    L->block = block;
+    block = NULL;
+done:
+    if (block) SCALPEL_FREE(ctx, block);
+    if (wf) SCALPEL_FREE(ctx, wf);
+    if (wq) SCALPEL_FREE(ctx, wq);
+    if (sw) SCALPEL_FREE(ctx, sw);
+    return st;
+}
+
+SCALPEL_API scalpel_status scalpel_qnet_quantize(const scalpel_net *net, const scalpel_quant_options *opt,
+                                                 const float *calib, int32_t n_calib, scalpel_qnet *out)
+{
+    float *amax, cur, qmax;
+    int32_t i, g;
+    scalpel_status st;
+    if (!out) return SCALPEL_ERR_NULL;
+    memset(out, 0, sizeof(*out));
+    if (!net || !opt || !calib) return SCALPEL_ERR_NULL;
+    if (opt->dtype != SCALPEL_DTYPE_Q15 && opt->dtype != SCALPEL_DTYPE_Q7) return SCALPEL_ERR_DTYPE;
+    g = opt->group;
+    if (g != 0 && g != 1 && g != 2 && g != 4 && g != 8 && g != 16) return SCALPEL_ERR_GROUP;
+    if ((opt->per_channel != 0 && opt->per_channel != 1) || n_calib < 1) return SCALPEL_ERR_ARGUMENT;
+    st = scalpel_net_validate(net);
+    if (st != SCALPEL_OK) return st;
+    if (scalpel_net_has_decomposed(net)) return SCALPEL_ERR_UNSUPPORTED;
+    for (i = 0; i < net->n_layers; i++)
+        if (scalpel__is_weighted(net->layers[i].kind) && net->layers[i].cols > SCALPEL_QUANT_MAX_COLS)
+            return SCALPEL_ERR_UNSUPPORTED;
+    if ((size_t)n_calib > SIZE_MAX / sizeof(float) / (size_t)scalpel_net_input_size(net)) return SCALPEL_ERR_OVERFLOW;
+    if (!scalpel__net_all_finite(calib, (size_t)n_calib * (size_t)scalpel_net_input_size(net))) return SCALPEL_ERR_ARGUMENT;
+    amax = (float *)SCALPEL_MALLOC(net->alloc_ctx, ((size_t)net->n_layers + 1) * sizeof(float));
+    if (!amax) return SCALPEL_ERR_NO_MEMORY;
+    st = scalpel__q_calibrate(net, calib, n_calib, amax);
+    qmax = opt->dtype == SCALPEL_DTYPE_Q15 ? (float)SCALPEL_Q15_MAX : (float)SCALPEL_Q7_MAX;
+    out->dtype = opt->dtype;
+    out->in_c = net->in_c; out->in_h = net->in_h; out->in_w = net->in_w;
+    out->n_layers = net->n_layers;
+    out->alloc_ctx = net->alloc_ctx;
+    out->in_scale = amax[0] > 0.0f ? amax[0] / qmax : 1.0f / qmax;
+    cur = out->in_scale;
+    for (i = 0; i < net->n_layers && st == SCALPEL_OK; i++) {
+        const scalpel_layer *F = &net->layers[i];
+        scalpel_qlayer *L = &out->layers[i];
+        if (scalpel__is_weighted(F->kind)) {
+            int relu = i + 1 < net->n_layers && net->layers[i + 1].kind == SCALPEL_LAYER_RELU;
+            st = scalpel__q_layer_build(F, opt, cur, relu ? amax[i + 2] : amax[i + 1], relu, net->alloc_ctx, L);
+            cur = L->out_scale;
+        } else {
+            L->kind = F->kind;
+            L->in_c = F->in_c; L->in_h = F->in_h; L->in_w = F->in_w;
+            L->out_c = F->out_c; L->out_h = F->out_h; L->out_w = F->out_w;
+            L->kernel = F->kernel; L->stride = F->stride; L->pad = F->pad;
+            L->out_scale = cur;
+        }
+    }
+    SCALPEL_FREE(net->alloc_ctx, amax);
+    if (st == SCALPEL_OK) st = scalpel_qnet_validate(out);
+    if (st != SCALPEL_OK) scalpel_qnet_free(out);
+    return st;
+}
+
+/* One positional initializer for q->layers[i] (every field given). */
+SCALPEL__PRIV int scalpel__ex_qlayer(FILE *f, const char *name, int32_t i, const scalpel_qlayer *L, const char *dt)
+{
+    int bad, weighted = scalpel__is_weighted(L->kind), gcsr = weighted && L->storage == SCALPEL_STORAGE_GCSR;
+    char w[80];
+    if (weighted && !gcsr) sprintf(w, "%s_l%d_w", name, (int)i);
+    else strcpy(w, "NULL");
+    bad = fprintf(f, "        { %d, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %d, %s,\n",
+                  (int)L->kind, (long)L->in_c, (long)L->in_h, (long)L->in_w, (long)L->out_c, (long)L->out_h,
+                  (long)L->out_w, (long)L->kernel, (long)L->stride, (long)L->pad, (long)L->rows, (long)L->cols,
+                  (int)L->storage, w) < 0;
+    if (gcsr && L->sparse.nnz_groups > 0)
+        bad |= fprintf(f, "          { %ld, %ld, %d, %d, %s, %ld, (int32_t *)%s_l%d_row_ptr,\n"
+                          "            (void *)%s_l%d_col_idx, (void *)%s_l%d_values, NULL, NULL },\n",
+                       (long)L->sparse.rows, (long)L->sparse.cols, (int)L->sparse.group, (int)L->sparse.index_bits, dt,
+                       (long)L->sparse.nnz_groups, name, (int)i, name, (int)i, name, (int)i) < 0;
+    else if (gcsr)
+        bad |= fprintf(f, "          { %ld, %ld, %d, %d, %s, 0, (int32_t *)%s_l%d_row_ptr, NULL, NULL, NULL, NULL },\n",
+                       (long)L->sparse.rows, (long)L->sparse.cols, (int)L->sparse.group, (int)L->sparse.index_bits, dt,
+                       name, (int)i) < 0;
+    else
+        bad |= fprintf(f, "          { 0, 0, 0, 0, %s, 0, NULL, NULL, NULL, NULL, NULL },\n", dt) < 0;
+    if (weighted)
+        bad |= fprintf(f, "          { %s_l%d_bias, %s_l%d_mult, %s_l%d_shift, %d, %d }, ", name, (int)i, name, (int)i,
+                       name, (int)i, (int)L->rq.per_channel, (int)L->rq.relu) < 0;
+    else
+        bad |= fputs("          { NULL, NULL, NULL, 0, 0 }, ", f) < 0;
+    bad |= scalpel__ex_float(f, L->out_scale) < 0;
+    bad |= fputs(", NULL }", f) < 0;
+    return bad ? -1 : 0;
+}
+
+SCALPEL__PRIV int scalpel__ex_qwrite(FILE *f, const scalpel_qnet *q, const char *name)
+{
+    int32_t i;
+    const char *dt = q->dtype == SCALPEL_DTYPE_Q15 ? "SCALPEL_DTYPE_Q15" : "SCALPEL_DTYPE_Q7";
+    char et = q->dtype == SCALPEL_DTYPE_Q15 ? 'h' : 'b';
+    int bad = fprintf(f,
+        "/* %s: a fixed-point (%s) Scalpel network exported by scalpel_qnet_export_c (Scalpel %s).\n"
+        " * Generated file: do not edit. Input %ld x %ld x %ld (CHW), %ld layers, %lu weight bytes.\n"
+        " * Use: #include \"scalpel.h\" first (the implementation compiled somewhere in the program),\n"
+        " * then this header; `%s` is a ready scalpel_qnet for scalpel_qnet_forward, with no\n"
+        " * allocation (a static workspace of scalpel_qnet_workspace_size(&%s, batch) bytes). */\n",
+        name, q->dtype == SCALPEL_DTYPE_Q15 ? "q15" : "q7", SCALPEL_VERSION_STRING, (long)q->in_c, (long)q->in_h,
+        (long)q->in_w, (long)q->n_layers, (unsigned long)scalpel_qnet_weight_bytes(q), name, name) < 0;
+    bad |= scalpel__ex_prologue(f, "SCALPEL_QNET_EXPORT_", name) < 0;
+    for (i = 0; i < q->n_layers && !bad; i++) {
+        const scalpel_qlayer *L = &q->layers[i];
+        int32_t nq = L->rq.per_channel ? L->rows : 1;
+        bad |= fprintf(f, "/* layer %d: %s, %ld x %ld x %ld -> %ld x %ld x %ld%s */\n", (int)i,
+                       scalpel_layer_kind_name(L->kind), (long)L->in_c, (long)L->in_h, (long)L->in_w,
+                       (long)L->out_c, (long)L->out_h, (long)L->out_w,
+                       !scalpel__is_weighted(L->kind) ? ""
+                       : L->storage == SCALPEL_STORAGE_DENSE ? ", dense" : ", grouped CSR") < 0;
+        if (!scalpel__is_weighted(L->kind) || bad) continue;
+        if (L->storage == SCALPEL_STORAGE_DENSE)
+            bad |= scalpel__ex_ints(f, name, i, "w", et, L->w, (size_t)L->rows * (size_t)L->cols) < 0;
+        else
+            bad |= scalpel__ex_gcsr_index(f, name, i, &L->sparse) < 0 ||
+                   (L->sparse.nnz_groups > 0 &&
+                    scalpel__ex_ints(f, name, i, "values", et, L->sparse.values,
+                                     (size_t)L->sparse.nnz_groups * (size_t)L->sparse.group) < 0);
+        if (!bad) bad |= scalpel__ex_ints(f, name, i, "bias", 'q', L->rq.bias, (size_t)L->rows) < 0;
+        if (!bad) bad |= scalpel__ex_ints(f, name, i, "mult", 'i', L->rq.mult, (size_t)nq) < 0;
+        if (!bad) bad |= scalpel__ex_ints(f, name, i, "shift", 'b', L->rq.shift, (size_t)nq) < 0;
+    }
+    if (bad) return -1;
+    bad |= fprintf(f, "\nSCALPEL_EXPORT_UNUSED static const scalpel_qnet %s = {\n    %s, %ld, %ld, %ld, %ld, ",
+                   name, dt, (long)q->in_c, (long)q->in_h, (long)q->in_w, (long)q->n_layers) < 0;
+    bad |= scalpel__ex_float(f, q->in_scale) < 0;
+    bad |= fputs(",\n    {\n", f) < 0;
+    for (i = 0; i < q->n_layers && !bad; i++) {
+        bad |= scalpel__ex_qlayer(f, name, i, &q->layers[i], dt) < 0;
+        bad |= fputs(i + 1 < q->n_layers ? ",\n" : "\n", f) < 0;
+    }
+    if (q->n_layers == 0) { /* C forbids empty braces: one all-zero layer, unused */
+        scalpel_qlayer z;
+        memset(&z, 0, sizeof(z));
+        z.out_scale = 1.0f;
+        bad |= scalpel__ex_qlayer(f, name, 0, &z, dt) < 0;
+        bad |= fputc('\n', f) == EOF;
+    }
+    bad |= fprintf(f, "    },\n    NULL\n};\n\n#endif /* SCALPEL_QNET_EXPORT_%s_H */\n", name) < 0;
+    return bad ? -1 : 0;
+}
+
+SCALPEL_API scalpel_status scalpel_qnet_export_c(const scalpel_qnet *q, const char *name, const char *path)
+{
+    char *tmp = NULL;
+    FILE *f = NULL;
+    scalpel_status st;
+    if (q == NULL || name == NULL || path == NULL) return SCALPEL_ERR_NULL;
+    st = scalpel_qnet_validate(q);
+    if (st != SCALPEL_OK) return st;
+    if (!scalpel__ex_name_ok(name)) return SCALPEL_ERR_ARGUMENT;
+    st = scalpel__nf_tmp_open(path, q->alloc_ctx, &tmp, &f);
+    if (st != SCALPEL_OK) return st;
+    if (scalpel__ex_qwrite(f, q, name) != 0) st = SCALPEL_ERR_IO;
+    return scalpel__nf_tmp_close(f, tmp, path, q->alloc_ctx, st);
 }
 
 

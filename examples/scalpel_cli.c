@@ -9,6 +9,8 @@
  *   ./scalpel pack --hw host lenet.scpn -o small.scpn convert each layer as planned, save
  *   ./scalpel bench small.scpn                        time it against its dense version
  *   ./scalpel export-c small.scpn lenet -o lenet.h    const C arrays for firmware
+ *   ./scalpel quantize small.scpn lenet -o lenet_q15.h   fixed point for Cortex-M, calibrated
+ *                                                        on MNIST, with its test error
  *   ./scalpel import-safetensors model.safetensors --arch 784,fc:300,relu,fc:10 -o m.scpn
  *
  * Run `scalpel --help` for every option. Exit status: 0 success, 1 the command failed (the
@@ -45,6 +47,8 @@ static const cmd_usage usages[] = {
               "                    [--samples N] [--exact] [--repeat N] [--against MODEL2] MODEL" },
     { "pack", "scalpel pack --hw NAME|host [--mode MODE] [--calibrate] MODEL -o OUT" },
     { "export-c", "scalpel export-c MODEL NAME -o OUT.h" },
+    { "quantize", "scalpel quantize MODEL NAME -o OUT.h [--dtype q15|q7] [--per-channel] [--group G]\n"
+                  "                        [--data DIR | --synthetic] [--calib N] [--test N]" },
     { "import-safetensors", "scalpel import-safetensors FILE --arch SPEC [--names P1,P2,...] -o MODEL" },
     { "bench", "scalpel bench MODEL [--batch N] [--repeat N]" },
     { "demo", "scalpel demo -o FILE" }
@@ -96,6 +100,15 @@ static const char help_text_rest[] =
     "  scalpel export-c MODEL NAME -o OUT.h\n"
     "      A C header with static const arrays and `static const scalpel_net NAME`, ready to\n"
     "      run without allocation (include scalpel.h first).\n"
+    "  scalpel quantize MODEL NAME -o OUT.h [--dtype q15|q7] [--per-channel] [--group G]\n"
+    "                   [--data DIR | --synthetic] [--calib N] [--test N]\n"
+    "      Fixed point for microcontrollers: quantize the model (q15 default, or q7) with\n"
+    "      activation ranges calibrated on N training images (default 500), report the test\n"
+    "      error of the float and the fixed-point network on --test N images (default all)\n"
+    "      and their weight bytes, and write a C header with `static const scalpel_qnet NAME`\n"
+    "      (scalpel_qnet_forward, no allocation). --per-channel: one weight scale per output\n"
+    "      channel; --group G: regroup sparse layers (e.g. 4 for q7's SXTB16 + SMLAD).\n"
+    "      Data as for plan --no-retrain.\n"
     "  scalpel import-safetensors FILE --arch SPEC [--names P1,P2,...] -o MODEL\n"
     "      Build the network SPEC describes, fill its weights from a safetensors file\n"
     "      (F32, F16 or BF16 tensors \"<P>.weight\" and optional \"<P>.bias\") and save it.\n"
@@ -1437,6 +1450,102 @@ done:
     return rc;
 }
 
+/* ---- quantize ---------------------------------------------------------------------------- */
+
+/* Test error (percent) of the float network, or of q when q != NULL, on the first n samples. */
+static int q_error(const scalpel_net *net, const scalpel_qnet *q, const scalpel_dataset *ds, int32_t n, double *err)
+{
+    enum { B = 100 };
+    int32_t in_n = ds->c * ds->h * ds->w, out_n = scalpel_net_output_size(net), s, k, wrong = 0;
+    size_t wsz = q ? scalpel_qnet_workspace_size(q, B) : scalpel_net_workspace_size(net, B);
+    float *out = (float *)malloc((size_t)B * (size_t)out_n * sizeof(float));
+    void *ws = malloc(wsz);
+    scalpel_status st = SCALPEL_OK;
+    if (out == NULL || ws == NULL) st = SCALPEL_ERR_NO_MEMORY;
+    for (s = 0; s < n && st == SCALPEL_OK; s += B) {
+        int32_t b = n - s < B ? n - s : B;
+        const float *x = ds->x + (size_t)s * (size_t)in_n;
+        st = q ? scalpel_qnet_forward_f32(q, x, b, out, ws) : scalpel_net_forward(net, x, b, out, ws);
+        for (k = 0; k < b && st == SCALPEL_OK; k++)
+            wrong += scalpel_argmax_f32(out + (size_t)k * (size_t)out_n, out_n) != (int32_t)ds->y[s + k];
+    }
+    free(out);
+    free(ws);
+    if (st != SCALPEL_OK) return fail("evaluating the %s network: %s", q ? "fixed-point" : "float", scalpel_status_string(st));
+    *err = 100.0 * (double)wrong / (double)(n > 0 ? n : 1);
+    return 0;
+}
+
+static int cmd_quantize(int n, char **args)
+{
+    cli_opt opts[8] = { { "--output", "-o", 1, NULL, 0 }, { "--dtype", NULL, 1, NULL, 0 },
+                        { "--per-channel", NULL, 0, NULL, 0 }, { "--group", NULL, 1, NULL, 0 },
+                        { "--data", NULL, 1, NULL, 0 }, { "--synthetic", NULL, 0, NULL, 0 },
+                        { "--calib", NULL, 1, NULL, 0 }, { "--test", NULL, 1, NULL, 0 } };
+    const char *pos[MAX_POSITIONAL];
+    int n_pos, rc;
+    int32_t calib = 500, test = 0;
+    scalpel_quant_options qo;
+    scalpel_dataset cset, tset;
+    scalpel_net net;
+    scalpel_qnet q;
+    scalpel_status st;
+    double ferr = 0.0, qerr = 0.0;
+
+    rc = parse_args("quantize", n, args, opts, 8, pos, 2, 2, &n_pos);
+    if (rc != 0) return rc;
+    if (opts[0].value == NULL) return usage_error("quantize", "-o OUT.h is required");
+    memset(&qo, 0, sizeof(qo));
+    qo.dtype = SCALPEL_DTYPE_Q15;
+    if (opts[1].value != NULL) {
+        if (strcmp(opts[1].value, "q15") == 0) qo.dtype = SCALPEL_DTYPE_Q15;
+        else if (strcmp(opts[1].value, "q7") == 0) qo.dtype = SCALPEL_DTYPE_Q7;
+        else return usage_error("quantize", "--dtype '%s': expected q15 or q7", opts[1].value);
+    }
+    qo.per_channel = opts[2].seen;
+    if (opts[3].value != NULL) {
+        if (parse_int("quantize", "--group", opts[3].value, 1, 16, &qo.group) != 0) return EXIT_USAGE;
+        if (qo.group != 1 && qo.group != 2 && qo.group != 4 && qo.group != 8 && qo.group != 16)
+            return usage_error("quantize", "--group %d: expected 1, 2, 4, 8 or 16", (int)qo.group);
+    }
+    if (opts[4].value != NULL && opts[5].seen) return usage_error("quantize", "--data and --synthetic exclude each other");
+    if (opts[6].value != NULL && parse_int("quantize", "--calib", opts[6].value, 1, 60000, &calib) != 0) return EXIT_USAGE;
+    if (opts[7].value != NULL && parse_int("quantize", "--test", opts[7].value, 1, 1000000, &test) != 0) return EXIT_USAGE;
+    if (!is_c_identifier(pos[1]))
+        return fail("NAME '%s' is not a C identifier (letters, digits and _, not starting with a digit)", pos[1]);
+    if (load_model(pos[0], &net) != 0) return 1;
+    if (scalpel_net_input_size(&net) != 784) {
+        scalpel_net_free(&net);
+        return fail("%s: takes %d inputs; quantize calibrates on MNIST digits (784 inputs)", pos[0],
+                    (int)scalpel_net_input_size(&net));
+    }
+    if (nr_data(opts[4].value, opts[5].seen, calib, &cset, &tset) != 0) {
+        scalpel_net_free(&net);
+        return 1;
+    }
+    if (test == 0 || test > tset.n) test = tset.n;
+    st = scalpel_qnet_quantize(&net, &qo, cset.x, cset.n, &q);
+    if (st != SCALPEL_OK) {
+        rc = fail("%s: cannot quantize: %s", pos[0], scalpel_status_string(st));
+    } else if (q_error(&net, NULL, &tset, test, &ferr) != 0 || q_error(&net, &q, &tset, test, &qerr) != 0) {
+        rc = 1;
+    } else if ((st = scalpel_qnet_export_c(&q, pos[1], opts[0].value)) != SCALPEL_OK) {
+        rc = fail("%s: cannot export as '%s': %s", opts[0].value, pos[1], scalpel_status_string(st));
+    } else {
+        printf("%s: %s, weight scales per %s, calibrated on %d images\n", pos[0], qo.dtype == SCALPEL_DTYPE_Q15 ? "q15" : "q7",
+               qo.per_channel ? "output channel" : "layer", (int)cset.n);
+        printf("  test error (%d images): float %.2f%%, fixed point %.2f%%\n", (int)test, ferr, qerr);
+        printf("  weight bytes: float %zu, fixed point %zu\n", scalpel_net_weight_bytes(&net), scalpel_qnet_weight_bytes(&q));
+        printf("wrote %s: static const scalpel_qnet %s (%d layers)\n", opts[0].value, pos[1], (int)q.n_layers);
+        rc = 0;
+    }
+    scalpel_qnet_free(&q);
+    scalpel_dataset_free(&cset);
+    scalpel_dataset_free(&tset);
+    scalpel_net_free(&net);
+    return rc;
+}
+
 /* ---- main -------------------------------------------------------------------------------- */
 
 /* 1 when args[0..n) hold `flag` before any "--" (it selects a command's variant). */
@@ -1475,12 +1584,13 @@ int main(int argc, char **argv)
     else if (strcmp(cmd, "plan") == 0 && has_flag(n, args, "--no-retrain")) rc = cmd_plan_no_retrain(n, args);
     else if (strcmp(cmd, "plan") == 0 || strcmp(cmd, "pack") == 0) rc = cmd_plan_or_pack(cmd, n, args);
     else if (strcmp(cmd, "export-c") == 0) rc = cmd_export_c(n, args);
+    else if (strcmp(cmd, "quantize") == 0) rc = cmd_quantize(n, args);
     else if (strcmp(cmd, "import-safetensors") == 0) rc = cmd_import(n, args);
     else if (strcmp(cmd, "bench") == 0) rc = cmd_bench(n, args);
     else if (strcmp(cmd, "demo") == 0) rc = cmd_demo(n, args);
     else if (cmd[0] == '-') return usage_error(NULL, "unknown option '%s' (a command comes first)", cmd);
-    else return usage_error(NULL, "unknown command '%s' (info, plan, pack, export-c, import-safetensors, "
-                                  "bench, demo)", cmd);
+    else return usage_error(NULL, "unknown command '%s' (info, plan, pack, export-c, quantize, "
+                                  "import-safetensors, bench, demo)", cmd);
     if (rc == -1) {   /* CMD --help */
         print_help(stdout);
         return 0;
