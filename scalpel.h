@@ -377,7 +377,8 @@ SCALPEL_API scalpel_status scalpel_hw_profile_get(const char *name, scalpel_hw_p
 /* The built-in profile matching the kernels compiled into this program
  * (scalpel_kernels_backend()): x86-avx512 -> "x86-avx512", x86-avx2 -> "x86-avx2",
  * "x86-sse2" -> the x86-avx2 profile with G = 4 named "x86-sse2", arm-neon -> "arm-neon",
- * arm-mve -> "cortex-m55", "scalar" -> the cortex-m4 rules with F32 named "scalar";
+ * arm-mve -> "cortex-m55", cortex-m-dsp (M4, M7, M33: q15 with SMLAD) -> "cortex-m4",
+ * "scalar" -> the cortex-m4 rules with F32 named "scalar";
  * SCALPEL_ERR_UNSUPPORTED for an unknown backend. */
 SCALPEL_API scalpel_status scalpel_hw_profile_host(scalpel_hw_profile *out);
 #ifndef SCALPEL_NO_MALLOC
@@ -631,8 +632,9 @@ typedef struct scalpel_quant_options {
 SCALPEL_API scalpel_status scalpel_qnet_quantize(const scalpel_net *net, const scalpel_quant_options *opt,
                                                  const float *calib, int32_t n_calib, scalpel_qnet *out);
 /* Writes a C header defining `static const` arrays and `static const scalpel_qnet <name>`: a
- * fixed-point network for firmware, no allocation needed (include scalpel.h first). Written
- * through a temporary file and renamed. */
+ * fixed-point network for firmware, no allocation needed (include scalpel.h first), and
+ * `#define <name>_WORKSPACE_BYTES`, the workspace one sample needs, to size a static buffer.
+ * Written through a temporary file and renamed. */
 SCALPEL_API scalpel_status scalpel_qnet_export_c(const scalpel_qnet *q, const char *name, const char *path);
 #endif
 /* Full structural check of a fixed-point network you did not build (shapes, dtypes, every
@@ -2785,8 +2787,8 @@ SCALPEL_API scalpel_status scalpel_hw_profile_get(const char *name, scalpel_hw_p
 /* The kernels compiled into this program decide the profile, not the CPU it happens to run on:
  * G must be the vector width the compiled kernels use. Two backends have no profile of their
  * own and get a derived one: "x86-sse2" is the AVX2 profile with G = 4 (128-bit vectors; the
- * i7 figures remain defaults), and "scalar" (plain C, SCALPEL_NO_SIMD or a Cortex-M without
- * Helium) follows the Cortex-M4 rules (LOW class, G = 2, the M4 break-evens) with fp32 values,
+ * i7 figures remain defaults), and "scalar" (plain C, SCALPEL_NO_SIMD or a Cortex-M3) follows
+ * the Cortex-M4 rules (LOW class, G = 2, the M4 break-evens) with fp32 values,
  * the only type the plain C kernels run. A backend this table does not know gives
  * SCALPEL_ERR_UNSUPPORTED. */
 SCALPEL_API scalpel_status scalpel_hw_profile_host(scalpel_hw_profile *out)
@@ -2803,6 +2805,7 @@ SCALPEL_API scalpel_status scalpel_hw_profile_host(scalpel_hw_profile *out)
         out->note = "SSE2 (G = 4); Core i7 (AVX2) figures as defaults, calibrate";
         return SCALPEL_OK;
     }
+    if (strcmp(b, "cortex-m-dsp") == 0) return scalpel_hw_profile_get("cortex-m4", out);
     if (strcmp(b, "scalar") == 0) {
         scalpel__hw_fill(scalpel__hw_find("cortex-m4"), "scalar", out);
         out->dtype = SCALPEL_DTYPE_F32;
@@ -4979,6 +4982,8 @@ SCALPEL__PRIV int scalpel__ex_qwrite(FILE *f, const scalpel_qnet *q, const char 
         if (!bad) bad |= scalpel__ex_ints(f, name, i, "shift", 'b', L->rq.shift, (size_t)nq) < 0;
     }
     if (bad) return -1;
+    bad |= fprintf(f, "\n/* bytes of workspace scalpel_qnet_forward needs for one sample: size a static buffer */\n"
+                      "#define %s_WORKSPACE_BYTES %lu\n", name, (unsigned long)scalpel_qnet_workspace_size(q, 1)) < 0;
     bad |= fprintf(f, "\nSCALPEL_EXPORT_UNUSED static const scalpel_qnet %s = {\n    %s, %ld, %ld, %ld, %ld, ",
                    name, dt, (long)q->in_c, (long)q->in_h, (long)q->in_w, (long)q->n_layers) < 0;
     bad |= scalpel__ex_float(f, q->in_scale) < 0;

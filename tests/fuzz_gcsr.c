@@ -32,7 +32,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (m.rows <= 4096 && m.cols <= 4096) {
             float *x = (float *)calloc((size_t)m.cols + 1, sizeof(float));
             float *y = (float *)malloc(((size_t)m.rows + 1) * sizeof(float));
-            scalpel_gcsr_spmv_f32(&m, x, y);
+            /* every dtype runs its own kernel; a zero requant (mult 0) is valid for any rows */
+            static const int32_t mult0 = 0;
+            static const int8_t shift0 = 0;
+            scalpel_requant rq = { NULL, &mult0, &shift0, 0, 0 };
+            if (m.dtype == SCALPEL_DTYPE_F32) scalpel_gcsr_spmv_f32(&m, x, y);
+            else if (m.dtype == SCALPEL_DTYPE_Q15) scalpel_gcsr_spmv_q15(&m, (const int16_t *)(void *)x, &rq, (int16_t *)(void *)y);
+            else scalpel_gcsr_spmv_q7(&m, (const int8_t *)(void *)x, &rq, (int8_t *)(void *)y);
             free(x);
             free(y);
         }

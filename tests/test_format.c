@@ -185,7 +185,7 @@ static void test_validator(void)
     CORRUPT(f.m.group = 3, SCALPEL_ERR_GROUP, "group 3");
     CORRUPT(f.m.group = 32, SCALPEL_ERR_GROUP, "group 32");
     CORRUPT(f.m.dtype = (scalpel_dtype)7, SCALPEL_ERR_DTYPE, "dtype 7");
-    CORRUPT(f.m.dtype = SCALPEL_DTYPE_Q15, SCALPEL_ERR_UNSUPPORTED, "q15 not yet");
+    CORRUPT(f.m.dtype = SCALPEL_DTYPE_Q15, SCALPEL_ERR_TAIL, "float bits read as q15: a nonzero tail value");
     CORRUPT(f.m.rows = -1, SCALPEL_ERR_SHAPE, "rows < 0");
     CORRUPT(f.m.cols = -1, SCALPEL_ERR_SHAPE, "cols < 0");
     CORRUPT(f.m.index_bits = 8, SCALPEL_ERR_INDEX_WIDTH, "8-bit indices");

@@ -136,6 +136,8 @@ static void test_profiles(void)
         CHECK(strcmp(p.name, "x86-sse2") == 0 && p.group == 4 && p.hw_class == SCALPEL_HW_MODERATE, "%s", p.name);
     else if (strcmp(b, "arm-neon") == 0) CHECK(strcmp(p.name, "arm-neon") == 0 && p.group == 4, "%s", p.name);
     else if (strcmp(b, "arm-mve") == 0) CHECK(strcmp(p.name, "cortex-m55") == 0, "%s", p.name);
+    else if (strcmp(b, "cortex-m-dsp") == 0)
+        CHECK(strcmp(p.name, "cortex-m4") == 0 && p.group == 2 && p.dtype == SCALPEL_DTYPE_Q15, "%s", p.name);
     else CHECK(strcmp(p.name, "scalar") == 0 && p.group == 2 && p.dtype == SCALPEL_DTYPE_F32 &&
                p.hw_class == SCALPEL_HW_LOW, "%s", p.name);
     printf("host backend %s -> profile %s (G = %d)\n", b, p.name, (int)p.group);

@@ -13,7 +13,8 @@
 # -Wall -Wextra -Werror, newlib with semihosting (--specs=rdimon.specs), and our own startup.c
 # and cortex-m.ld. Flags given after the sources override ours (-O3, -U..., -Wno-...), and
 # their -I directories are searched before the repo root (-I<root> comes last), so
-# `run.sh m4 x.elf test.c -Idist` tests the amalgamated header.
+# `run.sh m4 x.elf test.c -Idist` tests the amalgamated header. CORTEX_M_LD=path selects another
+# linker script (tests/cortex-m/cortex-m-4mb.ld: 4 MB of code and RAM on the M3/M4/M7 boards).
 # Guest stdout/stderr appear on the host. One result line follows the program's output.
 #
 # Exit status: main()'s return value; 1 for assert()/abort(); 127 for a CPU fault (startup.c
@@ -74,7 +75,7 @@ build() {
   # shellcheck disable=SC2086
   arm-none-eabi-gcc $CPU -O2 -g -std=c99 -Wall -Wextra -Werror \
     -ffunction-sections -fdata-sections \
-    --specs=rdimon.specs -nostartfiles -T "$HERE/cortex-m.ld" -Wl,--gc-sections \
+    --specs=rdimon.specs -nostartfiles -L"$HERE" -T "${CORTEX_M_LD:-$HERE/cortex-m.ld}" -Wl,--gc-sections \
     "$HERE/startup.c" "$@" -I"$ROOT" -lm -o "$ELF"
 }
 
