@@ -11,7 +11,9 @@
 #                    amalgamation, fuzzing, AArch64 NEON and Cortex-M4/M55 under QEMU, examples.
 #                    As root it first installs missing Debian packages (tools/deps.sh test).
 #   make bench       kernel benchmarks vs OpenBLAS and Eigen (bench/), single-threaded, then
-#                    the Cortex-M4/M55 matrix-vector sweep counted under QEMU (bench-cortex-m)
+#                    the Cortex-M4/M55 sweeps counted under QEMU (bench-cortex-m: fp32, and the
+#                    paper's Figure 9 in q15 / q7) and the LeNets end to end on the M4 in q15
+#                    (bench-cortex-m-lenet; docs/microcontrollers.md)
 #   make dist        dist/scalpel.h, the one-file build of every header (amalgamate.py)
 #   make examples    build examples/ into build/examples
 #   make clean
@@ -19,7 +21,7 @@
 CC ?= cc
 EXAMPLES = $(patsubst examples/%.c,build/examples/%,$(wildcard examples/*.c))
 
-.PHONY: test demo reproduce bench bench-cortex-m dist examples clean
+.PHONY: test demo reproduce bench bench-cortex-m bench-cortex-m-lenet dist examples clean
 
 test:
 	sh tests/run_all.sh
@@ -41,6 +43,7 @@ bench:
 	sh tools/deps.sh bench
 	$(MAKE) -C bench run
 	$(MAKE) bench-cortex-m
+	$(MAKE) bench-cortex-m-lenet
 
 # The paper's Cortex-M matrix-vector sweep, counted (instructions, estimated cycles) under QEMU.
 bench-cortex-m:
@@ -49,6 +52,14 @@ bench-cortex-m:
 	  sh tests/cortex-m/run.sh count $$core build/bench/cortex_m-$$core.elf bench/cortex_m.c \
 	    | python3 bench/cortex_m_table.py $$core || exit 1; echo; \
 	done
+	@for core in m4 m55; do \
+	  sh tests/cortex-m/run.sh count $$core build/bench/cortex_m_q-$$core.elf bench/cortex_m_q.c \
+	    | python3 bench/cortex_m_q_table.py $$core || exit 1; echo; \
+	done
+
+# LeNet-300-100 and LeNet-5 in q15 on the M4: dense, Traditional, Scalpel; cycles, size, stack.
+bench-cortex-m-lenet:
+	python3 bench/cortex_m_lenet.py
 
 dist:
 	python3 amalgamate.py

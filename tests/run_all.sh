@@ -105,6 +105,13 @@ run plan-sse2 sh -c "gcc $WARN -O2 -I. tests/test_plan.c -o $B/plan-sse2 -lm && 
 run plan-no-simd sh -c "gcc $WARN -O2 -DSCALPEL_NO_SIMD -I. tests/test_plan.c -o $B/plan-nosimd -lm && $B/plan-nosimd"
 run bench-net-smoke sh -c "gcc $WARN -O2 $NATIVE -I. bench/bench_net.c -o $B/bench_net -lm && BENCH_REPEATS=7 BENCH_MIN_MS=1 $B/bench_net >/dev/null"
 
+run test_qkernels-asan sh -c "gcc $WARN $SAN $NATIVE -I. tests/test_qkernels.c -o $B/tqk-asan -lm && $B/tqk-asan"
+run qkernels-no-simd sh -c "gcc $WARN -O2 -DSCALPEL_NO_SIMD -I. tests/test_qkernels.c -o $B/tqk-ns -lm && $B/tqk-ns"
+run qkernels-clang-g++ sh -c "clang $WARN -O2 $NATIVE -I. tests/test_qkernels.c -o $B/tqk-cl -lm && $B/tqk-cl && g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 $NATIVE -x c++ -I. tests/test_qkernels.c -o $B/tqk-pp && $B/tqk-pp"
+run test_qnet-asan sh -c "mkdir -p build/test && gcc $WARN $SAN $NATIVE -I. tests/test_qnet.c -o $B/tqn-asan -lm && $B/tqn-asan"
+run qnet-no-simd-g++ sh -c "gcc $WARN -O2 -DSCALPEL_NO_SIMD -I. tests/test_qnet.c -o $B/tqn-ns -lm && $B/tqn-ns && g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 $NATIVE -x c++ -I. tests/test_qnet.c -o $B/tqn-pp && $B/tqn-pp"
+run gen-qnet-firmware sh -c "mkdir -p $B/fw && gcc $WARN -O2 $NATIVE -I. tests/gen_qnet_firmware.c -o $B/gen_qnet_firmware -lm && $B/gen_qnet_firmware $B/fw"
+run qnet-export-header sh -c "gcc $WARN $SAN $NATIVE -DSCALPEL_NO_MALLOC -I$B/fw -I. tests/cortex-m/qnet_firmware.c -o $B/fw/qnet-host -lm && $B/fw/qnet-host && g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 -DSCALPEL_NO_MALLOC -DSCALPEL_NO_SIMD -x c++ -I$B/fw -I. tests/cortex-m/qnet_firmware.c -o $B/fw/qnet-host-pp && $B/fw/qnet-host-pp"
 run test_train-asan sh -c "gcc $WARN $SAN $NATIVE -I. tests/test_train.c -o $B/test_train-asan -lm && $B/test_train-asan"
 run train-g++ sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O1 $NATIVE -x c++ -I. tests/test_train.c -o $B/train-pp && $B/train-pp"
 run train-openmp sh -c "gcc $WARN -O2 $NATIVE -fopenmp -I. tests/test_train.c -o $B/train-omp -lm && OMP_NUM_THREADS=2 $B/train-omp"
@@ -200,6 +207,14 @@ run cortex-m55-net      tests/cortex-m/run.sh m55 "$B/n-m55.elf" tests/test_net.
 run cortex-m4-net-firmware sh -c "tests/cortex-m/run.sh m4 $B/fw/net-m4.elf tests/cortex-m/net_firmware.c -I$B/fw -DSCALPEL_NO_MALLOC && ! arm-none-eabi-nm $B/fw/net-m4.elf | grep -E ' (malloc|calloc|realloc|free)\$' && arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard $WARN -O2 -DSCALPEL_NO_MALLOC -I$B/fw -I. -c tests/cortex-m/net_firmware.c -o $B/fw/net-m4.o && ! arm-none-eabi-nm -u $B/fw/net-m4.o | grep -E ' (malloc|calloc|realloc|free)\$'"
 run cortex-m55-net-firmware tests/cortex-m/run.sh m55 "$B/fw/net-m55.elf" tests/cortex-m/net_firmware.c -I$B/fw -DSCALPEL_NO_MALLOC
 run cortex-m4-no-malloc tests/cortex-m/run.sh m4 "$B/nm-m4.elf" tests/test_no_malloc.c
+# fixed point: DSP (SMLAD / SXTB16) on M4 and M7, Helium on M55, plain C on M3; one checksum
+run cortex-m4-qkernels  tests/cortex-m/run.sh m4 "$B/qk-m4.elf" tests/test_qkernels.c $CM
+run cortex-m55-qkernels tests/cortex-m/run.sh m55 "$B/qk-m55.elf" tests/test_qkernels.c $CM
+run cortex-m7-qkernels  tests/cortex-m/run.sh m7 "$B/qk-m7.elf" tests/test_qkernels.c $CM
+run cortex-m3-qkernels  tests/cortex-m/run.sh m3 "$B/qk-m3.elf" tests/test_qkernels.c -DTEST_ITERS=100 -DTEST_MAX_DIM=60 -DTEST_SMALL_MEMORY
+run cortex-m4-qnet-firmware sh -c "tests/cortex-m/run.sh m4 $B/fw/qnet-m4.elf tests/cortex-m/qnet_firmware.c -I$B/fw -DSCALPEL_NO_MALLOC && ! arm-none-eabi-nm $B/fw/qnet-m4.elf | grep -E ' (malloc|calloc|realloc|free)\$'"
+run cortex-m55-qnet-firmware tests/cortex-m/run.sh m55 "$B/fw/qnet-m55.elf" tests/cortex-m/qnet_firmware.c -I$B/fw -DSCALPEL_NO_MALLOC
+run cortex-m7-qnet-firmware tests/cortex-m/run.sh m7 "$B/fw/qnet-m7.elf" tests/cortex-m/qnet_firmware.c -I$B/fw -DSCALPEL_NO_MALLOC
 
 echo "== 6b. GPU backend (scalpel_cuda.cu): built with nvcc, tested without a GPU by emulation"
 NVCC=${NVCC:-/usr/local/cuda/bin/nvcc}

@@ -214,6 +214,32 @@ expect 0 "" "the csr header compiles" \
 expect 0 "matches the model file" "the exported csr network computes what the model does" "$D/check_export2" "$D/trad.scpn"
 expect 0 "" "the model runner compiles" "$CC" $WARN -O2 -I"$ROOT" "$D/check.c" -o "$D/check_run" -lm
 
+echo "== quantize"
+expect 0 "fixed point" "quantize q15 on synthetic digits" "$S" quantize "$D/m4.scpn" lenet_q15 -o "$D/q15.h" --synthetic --calib 64 --test 200
+check "the header defines the fixed-point network" grep -q "static const scalpel_qnet lenet_q15" "$D/q15.h"
+check "and its static workspace size" grep -q "#define lenet_q15_WORKSPACE_BYTES" "$D/q15.h"
+expect 0 "q7" "quantize q7, per channel, regrouped to G = 4" "$S" quantize "$D/m4.scpn" lenet_q7 -o "$D/q7.h" --synthetic --calib 64 --test 200 --dtype q7 --per-channel --group 4
+cat > "$D/qcheck.c" <<'EOF'
+#define SCALPEL_IMPLEMENTATION
+#include "scalpel.h"
+#include "q7.h"
+static unsigned char ws[lenet_q7_WORKSPACE_BYTES];
+int main(void)
+{
+    static int8_t x[784], y[10];
+    return scalpel_qnet_validate(&lenet_q7) != SCALPEL_OK || lenet_q7.layers[0].sparse.group != 4 ||
+           scalpel_qnet_forward(&lenet_q7, x, 1, y, ws) != SCALPEL_OK;
+}
+EOF
+expect 0 "" "the q7 header compiles (C99, pedantic, -Werror) and runs from a static workspace" \
+  sh -c "$CC $WARN -O2 -DSCALPEL_NO_MALLOC -I'$ROOT' -I'$D' '$D/qcheck.c' -o '$D/qcheck' -lm && '$D/qcheck'"
+expect 2 "expected q15 or q7" "quantize --dtype f32 is a usage error" "$S" quantize "$D/m4.scpn" x -o "$D/x.h" --dtype f32 --synthetic
+expect 2 "expected 1, 2, 4, 8 or 16" "quantize --group 3" "$S" quantize "$D/m4.scpn" x -o "$D/x.h" --group 3 --synthetic
+expect 2 "-o OUT.h is required" "quantize without -o" "$S" quantize "$D/m4.scpn" x --synthetic
+expect 1 "not a C identifier" "quantize with a bad name" "$S" quantize "$D/m4.scpn" 9x -o "$D/x.h" --synthetic
+expect 1 "cannot load" "quantize a missing model" "$S" quantize "$D/nope.scpn" x -o "$D/x.h" --synthetic
+check "failed quantize runs wrote nothing" test ! -e "$D/x.h"
+
 echo "== bench"
 expect 0 "whole forward pass" "bench --repeat 3" "$S" bench "$D/m4.scpn" --repeat 3
 check "bench has a row per layer" grep -q -E "^ +4 +fc +gcsr G=2 +dense " "$D/out.txt"
