@@ -1691,12 +1691,24 @@ static inline int64_t scalpel__asr64(int64_t v, int32_t s) { return v >= 0 ? v >
 
 /* Output r of a layer: clamp(floor(((acc + bias[r]) * mult + 2^(shift-1)) / 2^shift), lo, hi).
  * No overflow under the documented limits: |acc + bias| < 2^47, mult <= 2^15, rounding < 2^61. */
+/* clamp(floor((t * m + rnd) / 2^s), lo, hi) for t = acc + bias and rnd = 2^(s-1) (0 for s = 0),
+ * which a caller with one mult / shift for every row computes once. With GCC and Clang `>>` of
+ * a negative value is arithmetic (documented), so it is used as is: no branch on the sign. */
+SCALPEL__QINLINE int32_t scalpel__requant(int64_t t, int32_t m, int32_t s, int64_t rnd, int32_t lo, int32_t hi)
+{
+    int64_t v = t * m + rnd;
+#if defined(__GNUC__)
+    v >>= s;
+#else
+    v = scalpel__asr64(v, s);
+#endif
+    return v < lo ? lo : v > hi ? (int32_t)hi : (int32_t)v;
+}
 static inline int32_t scalpel__requant_row(const scalpel_requant *rq, int32_t r, int64_t acc, int32_t lo, int32_t hi)
 {
     int32_t i = rq->per_channel ? r : 0, s = rq->shift[i];
-    int64_t v = (acc + (rq->bias != NULL ? rq->bias[r] : 0)) * rq->mult[i];
-    if (s > 0) v = scalpel__asr64(v + ((int64_t)1 << (s - 1)), s);
-    return v < lo ? lo : v > hi ? (int32_t)hi : (int32_t)v;
+    return scalpel__requant(acc + (rq->bias != NULL ? rq->bias[r] : 0), rq->mult[i], s,
+                            s > 0 ? (int64_t)1 << (s - 1) : 0, lo, hi);
 }
 
 SCALPEL_API scalpel_status scalpel_requant_from_real(double real, int32_t *mult, int8_t *shift)
@@ -2084,6 +2096,68 @@ SCALPEL__QINLINE void scalpel__gdot_q7_k(const int8_t *v, const void *ci, int id
 SCALPEL__QGDOT(int16_t, q15)
 SCALPEL__QGDOT(int8_t, q7)
 
+/* Matrix-vector rows, one copy per (G, index width) chosen once per matrix: the row pointers
+ * and the accumulator stay in registers and the requant's per-layer mult / shift are loaded
+ * once. Column indices are multiples of G (scalpel_gcsr_validate), so a group can reach past
+ * cols only when cols % G != 0, and then only a row's last one: it is done lane by lane. */
+#define SCALPEL__QGSPMV(T, SUF, QMAX)                                                               \
+    SCALPEL__QINLINE void scalpel__gspmv_##SUF##_k(const scalpel_gcsr *w, const T *x,              \
+                                                   const scalpel_requant *rq, T *y, int idx16, int32_t g) \
+    {                                                                                               \
+        const T *v = (const T *)w->values;                                                          \
+        const void *ci = w->col_idx;                                                                \
+        const int32_t *rp = w->row_ptr;                                                             \
+        const int64_t *bias = rq->bias;                                                             \
+        const int32_t *mult = rq->mult;                                                             \
+        const int8_t *shift = rq->shift;                                                            \
+        int32_t rows = w->rows, cols = w->cols, r, i, a = rp[0], pc = rq->per_channel;             \
+        int32_t m, sh, lo = rq->relu ? 0 : -(QMAX) - 1;                                             \
+        int64_t rnd;                                                                                \
+        int tail = g > 1 && cols % g != 0;                                                          \
+        if (rows <= 0) return;                                                                      \
+        m = mult[0];                                                                                \
+        sh = shift[0];                                                                              \
+        rnd = sh > 0 ? (int64_t)1 << (sh - 1) : 0;                                                  \
+        for (r = 0; r < rows; r++) {                                                                \
+            int32_t b = rp[r + 1], e = b;                                                           \
+            int64_t s[2] = {0, 0};                                                                  \
+            if (tail && b > a) {                                                                    \
+                uint32_t cl = idx16 ? ((const uint16_t *)ci)[b - 1] : ((const uint32_t *)ci)[b - 1]; \
+                if ((int64_t)cl + g > (int64_t)cols) e = b - 1;                                     \
+            }                                                                                       \
+            scalpel__gdot_##SUF##_k(v, ci, idx16, a, e, g, x, x, 0, s);                             \
+            if (tail && e < b) {                                                                    \
+                int32_t c = (int32_t)(idx16 ? ((const uint16_t *)ci)[e] : ((const uint32_t *)ci)[e]); \
+                const T *ve = v + (size_t)e * (size_t)g;                                            \
+                for (i = 0; i < cols - c; i++) s[0] += (int32_t)ve[i] * x[c + i];                   \
+            }                                                                                       \
+            if (pc) {                                                                               \
+                m = mult[r];                                                                        \
+                sh = shift[r];                                                                      \
+                rnd = sh > 0 ? (int64_t)1 << (sh - 1) : 0;                                          \
+            }                                                                                       \
+            y[r] = (T)scalpel__requant(s[0] + (bias != NULL ? bias[r] : 0), m, sh, rnd, lo, QMAX); \
+            a = b;                                                                                  \
+        }                                                                                           \
+    }                                                                                               \
+    SCALPEL_API void scalpel_gcsr_spmv_##SUF(const scalpel_gcsr *w, const T *x,                    \
+                                             const scalpel_requant *rq, T *y)                       \
+    {                                                                                               \
+        if (w->index_bits != 16) {                                                                  \
+            scalpel__gspmv_##SUF##_k(w, x, rq, y, 0, w->group);                                     \
+            return;                                                                                 \
+        }                                                                                           \
+        switch (w->group) {                                                                         \
+        case 1: scalpel__gspmv_##SUF##_k(w, x, rq, y, 1, 1); break;                                 \
+        case 2: scalpel__gspmv_##SUF##_k(w, x, rq, y, 1, 2); break;                                 \
+        case 4: scalpel__gspmv_##SUF##_k(w, x, rq, y, 1, 4); break;                                 \
+        case 8: scalpel__gspmv_##SUF##_k(w, x, rq, y, 1, 8); break;                                 \
+        default: scalpel__gspmv_##SUF##_k(w, x, rq, y, 1, 16); break;                               \
+        }                                                                                           \
+    }
+SCALPEL__QGSPMV(int16_t, q15, 32767)
+SCALPEL__QGSPMV(int8_t, q7, 127)
+
 /* The fast kernels, one text for both types over the rung's dot products above. */
 #define SCALPEL__QFAST(T, SUF, QMAX)                                                                \
     SCALPEL_API void scalpel_gemv_##SUF(const T *w, int32_t rows, int32_t cols, const T *x,        \
@@ -2116,16 +2190,6 @@ SCALPEL__QGDOT(int8_t, q7)
             }                                                                                       \
             if (j < n)                                                                              \
                 yr[j] = (T)scalpel__requant_row(rq, r, scalpel__dot1_##SUF(x + (size_t)j * (size_t)cols, wr, cols), lo, QMAX); \
-        }                                                                                           \
-    }                                                                                               \
-    SCALPEL_API void scalpel_gcsr_spmv_##SUF(const scalpel_gcsr *w, const T *x,                    \
-                                             const scalpel_requant *rq, T *y)                       \
-    {                                                                                               \
-        int32_t r, lo = rq->relu ? 0 : -(QMAX) - 1;                                                 \
-        int64_t s[2];                                                                               \
-        for (r = 0; r < w->rows; r++) {                                                             \
-            scalpel__gdot_##SUF(w, r, x, NULL, s);                                                  \
-            y[r] = (T)scalpel__requant_row(rq, r, s[0], lo, QMAX);                                  \
         }                                                                                           \
     }                                                                                               \
     SCALPEL_API void scalpel_gcsr_spmm_##SUF(const scalpel_gcsr *w, const T *x, int32_t n,         \
