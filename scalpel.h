@@ -3,7 +3,8 @@
  * The umbrella header and the network module. It includes, in dependency order:
  *   scalpel_format.h   status codes, allocator hooks, the grouped-CSR, N:M and hybrid formats,
  *                      serialization
- *   scalpel_kernels.h  dense and grouped-sparse fp32 kernels (SIMDe / Helium / plain C), im2col
+ *   scalpel_kernels.h  dense and grouped-sparse fp32 kernels (SIMDe / Helium / plain C), q15 / q7
+ *                      kernels (Cortex-M DSP / Helium / plain C), im2col and im2row
  * and adds (grep for the ">>" markers):
  *   >>networks          scalpel_net: FC, conv2d, maxpool, relu; dense or grouped-CSR weights;
  *                       a forward pass that allocates nothing; softmax and argmax
