@@ -4340,42 +4340,48 @@ static scalpel_status scalpel__qnet_run(const scalpel_qnet *q, const void *in, i
     return SCALPEL_OK;
 }
 
+/* Checks the arguments both forward passes share and cuts the workspace into its regions:
+ * r[0], r[1] the ping-pong activations, r[2] the scratch, r[3] / r[4] the quantized input and
+ * output of scalpel_qnet_forward_f32. */
+static scalpel_status scalpel__qnet_layout(const scalpel_qnet *q, int32_t batch, void *workspace, unsigned char **r)
+{
+    size_t sz[4];
+    int i;
+    if (batch < 1 || q->n_layers < 0 || q->n_layers > SCALPEL_NET_MAX_LAYERS) return SCALPEL_ERR_ARGUMENT;
+    if (q->dtype != SCALPEL_DTYPE_Q15 && q->dtype != SCALPEL_DTYPE_Q7) return SCALPEL_ERR_DTYPE;
+    if (scalpel__qnet_workspace(q, batch, &sz[0], &sz[2], &sz[3], &sz[1]) == SIZE_MAX) return SCALPEL_ERR_OVERFLOW;
+    r[0] = (unsigned char *)scalpel__net_align_ptr(workspace);
+    r[1] = (unsigned char *)scalpel__net_align_ptr(r[0] + sz[0]);
+    r[2] = (unsigned char *)scalpel__net_align_ptr(r[1] + sz[0]);
+    for (i = 3; i < 5; i++) r[i] = (unsigned char *)scalpel__net_align_ptr(r[i - 1] + sz[i - 1]);
+    return SCALPEL_OK;
+}
+
 SCALPEL_API scalpel_status scalpel_qnet_forward(const scalpel_qnet *q, const void *in, int32_t batch, void *out,
                                                 void *workspace)
 {
-    size_t act, sc, qi, qo;
-    unsigned char *b0, *b1, *scratch;
+    unsigned char *r[5];
+    scalpel_status st;
     if (!q || !in || !out || !workspace) return SCALPEL_ERR_NULL;
-    if (batch < 1 || q->n_layers < 0 || q->n_layers > SCALPEL_NET_MAX_LAYERS) return SCALPEL_ERR_ARGUMENT;
-    if (q->dtype != SCALPEL_DTYPE_Q15 && q->dtype != SCALPEL_DTYPE_Q7) return SCALPEL_ERR_DTYPE;
-    if (scalpel__qnet_workspace(q, batch, &act, &sc, &qi, &qo) == SIZE_MAX) return SCALPEL_ERR_OVERFLOW;
-    b0 = (unsigned char *)scalpel__net_align_ptr(workspace);
-    b1 = (unsigned char *)scalpel__net_align_ptr(b0 + act);
-    scratch = (unsigned char *)scalpel__net_align_ptr(b1 + act);
-    return scalpel__qnet_run(q, in, batch, out, b0, b1, scratch);
+    st = scalpel__qnet_layout(q, batch, workspace, r);
+    if (st != SCALPEL_OK) return st;
+    return scalpel__qnet_run(q, in, batch, out, r[0], r[1], r[2]);
 }
 
 SCALPEL_API scalpel_status scalpel_qnet_forward_f32(const scalpel_qnet *q, const float *in, int32_t batch, float *out,
                                                     void *workspace)
 {
-    size_t act, sc, qi, qo;
-    unsigned char *b0, *b1, *scratch, *xin, *yout;
+    unsigned char *r[5];
     scalpel_status st;
     if (!q || !in || !out || !workspace) return SCALPEL_ERR_NULL;
-    if (batch < 1 || q->n_layers < 0 || q->n_layers > SCALPEL_NET_MAX_LAYERS) return SCALPEL_ERR_ARGUMENT;
-    if (q->dtype != SCALPEL_DTYPE_Q15 && q->dtype != SCALPEL_DTYPE_Q7) return SCALPEL_ERR_DTYPE;
-    if (scalpel__qnet_workspace(q, batch, &act, &sc, &qi, &qo) == SIZE_MAX) return SCALPEL_ERR_OVERFLOW;
-    b0 = (unsigned char *)scalpel__net_align_ptr(workspace);
-    b1 = (unsigned char *)scalpel__net_align_ptr(b0 + act);
-    scratch = (unsigned char *)scalpel__net_align_ptr(b1 + act);
-    xin = (unsigned char *)scalpel__net_align_ptr(scratch + sc);
-    yout = (unsigned char *)scalpel__net_align_ptr(xin + qi);
+    st = scalpel__qnet_layout(q, batch, workspace, r);
+    if (st != SCALPEL_OK) return st;
     st = scalpel_quantize_f32(in, (size_t)scalpel_qnet_input_size(q) * (size_t)batch, q->in_scale,
-                              (scalpel_dtype)q->dtype, xin);
+                              (scalpel_dtype)q->dtype, r[3]);
     if (st != SCALPEL_OK) return st;
-    st = scalpel__qnet_run(q, xin, batch, yout, b0, b1, scratch);
+    st = scalpel__qnet_run(q, r[3], batch, r[4], r[0], r[1], r[2]);
     if (st != SCALPEL_OK) return st;
-    return scalpel_dequantize_f32(yout, (size_t)scalpel_qnet_output_size(q) * (size_t)batch,
+    return scalpel_dequantize_f32(r[4], (size_t)scalpel_qnet_output_size(q) * (size_t)batch,
                                   q->n_layers > 0 ? q->layers[q->n_layers - 1].out_scale : q->in_scale,
                                   (scalpel_dtype)q->dtype, out);
 }
@@ -4773,6 +4779,15 @@ SCALPEL__PRIV scalpel_status scalpel__q_calibrate(const scalpel_net *net, const 
     return st;
 }
 
+/* The kind and shapes of float layer F onto fixed-point layer L. */
+SCALPEL__PRIV void scalpel__q_copy_shape(const scalpel_layer *F, scalpel_qlayer *L)
+{
+    L->kind = F->kind;
+    L->in_c = F->in_c; L->in_h = F->in_h; L->in_w = F->in_w;
+    L->out_c = F->out_c; L->out_h = F->out_h; L->out_w = F->out_w;
+    L->kernel = F->kernel; L->stride = F->stride; L->pad = F->pad;
+}
+
 /* Quantizes weighted float layer F (input scale s_in, calibrated output range a_out) into L:
  * weight scales, integer weights in F's storage (regrouped when opt->group is set), biases,
  * multipliers and shifts, all in one block. */
@@ -4820,10 +4835,7 @@ SCALPEL__PRIV scalpel_status scalpel__q_layer_build(const scalpel_layer *F, cons
     total = os + (size_t)nq;
     block = (unsigned char *)SCALPEL_MALLOC(ctx, total);
     if (!block) { st = SCALPEL_ERR_NO_MEMORY; goto done; }
-    L->kind = F->kind;
-    L->in_c = F->in_c; L->in_h = F->in_h; L->in_w = F->in_w;
-    L->out_c = F->out_c; L->out_h = F->out_h; L->out_w = F->out_w;
-    L->kernel = F->kernel; L->stride = F->stride; L->pad = F->pad;
+    scalpel__q_copy_shape(F, L);
     L->rows = rows; L->cols = cols;
     if (F->storage == SCALPEL_STORAGE_DENSE) {
         memcpy(block, wq, wbytes);
@@ -4903,10 +4915,7 @@ SCALPEL_API scalpel_status scalpel_qnet_quantize(const scalpel_net *net, const s
             st = scalpel__q_layer_build(F, opt, cur, relu ? amax[i + 2] : amax[i + 1], relu, net->alloc_ctx, L);
             cur = L->out_scale;
         } else {
-            L->kind = F->kind;
-            L->in_c = F->in_c; L->in_h = F->in_h; L->in_w = F->in_w;
-            L->out_c = F->out_c; L->out_h = F->out_h; L->out_w = F->out_w;
-            L->kernel = F->kernel; L->stride = F->stride; L->pad = F->pad;
+            scalpel__q_copy_shape(F, L);
             L->out_scale = cur;
         }
     }
