@@ -1691,12 +1691,26 @@ static inline int64_t scalpel__asr64(int64_t v, int32_t s) { return v >= 0 ? v >
 
 /* Output r of a layer: clamp(floor(((acc + bias[r]) * mult + 2^(shift-1)) / 2^shift), lo, hi).
  * No overflow under the documented limits: |acc + bias| < 2^47, mult <= 2^15, rounding < 2^61. */
-/* clamp(floor((t * m + rnd) / 2^s), lo, hi) for t = acc + bias and rnd = 2^(s-1) (0 for s = 0),
- * which a caller with one mult / shift for every row computes once. With GCC and Clang `>>` of
- * a negative value is arithmetic (documented), so it is used as is: no branch on the sign. */
-SCALPEL__QINLINE int32_t scalpel__requant(int64_t t, int32_t m, int32_t s, int64_t rnd, int32_t lo, int32_t hi)
+/* clamp(floor((t * m + rnd) / 2^s), lo, hi) for t = acc + bias and rnd = 2^(s-1) (0 for s = 0).
+ * With GCC and Clang `>>` of a negative value is arithmetic (documented), so it is used as is:
+ * no branch on the sign. */
+SCALPEL__QINLINE int32_t scalpel__requant(int64_t t, int32_t m, int32_t s, int32_t lo, int32_t hi)
 {
-    int64_t v = t * m + rnd;
+    int64_t v;
+    if (s >= 33) {
+        /* the usual case for q15 (mult / 2^shift ~ 2^-16 or less) in 32-bit arithmetic: with
+         * P = t * m = H * 2^32 + L (0 <= L < 2^32) and rnd = 2^(s-1) a multiple of 2^32,
+         * floor((P + rnd) / 2^s) = floor((H + 2^(s-33)) / 2^(s-32)); |P| < 2^62 keeps
+         * |H| < 2^30, so the sum fits in 32 bits. Bit-identical to the general form below. */
+        int64_t p = t * m;
+#if defined(__GNUC__)
+        int32_t h = (int32_t)(p >> 32) + ((int32_t)1 << (s - 33)), q = h >> (s - 32);
+#else
+        int32_t q = (int32_t)scalpel__asr64(scalpel__asr64(p, 32) + ((int64_t)1 << (s - 33)), s - 32);
+#endif
+        return q < lo ? lo : q > hi ? hi : q;
+    }
+    v = t * m + (s > 0 ? (int64_t)1 << (s - 1) : 0);
 #if defined(__GNUC__)
     v >>= s;
 #else
@@ -1707,8 +1721,7 @@ SCALPEL__QINLINE int32_t scalpel__requant(int64_t t, int32_t m, int32_t s, int64
 static inline int32_t scalpel__requant_row(const scalpel_requant *rq, int32_t r, int64_t acc, int32_t lo, int32_t hi)
 {
     int32_t i = rq->per_channel ? r : 0, s = rq->shift[i];
-    return scalpel__requant(acc + (rq->bias != NULL ? rq->bias[r] : 0), rq->mult[i], s,
-                            s > 0 ? (int64_t)1 << (s - 1) : 0, lo, hi);
+    return scalpel__requant(acc + (rq->bias != NULL ? rq->bias[r] : 0), rq->mult[i], s, lo, hi);
 }
 
 SCALPEL_API scalpel_status scalpel_requant_from_real(double real, int32_t *mult, int8_t *shift)
@@ -1986,8 +1999,31 @@ SCALPEL__QINLINE void scalpel__gdot_q15_k(const int16_t *v, const void *ci, int 
                                           int32_t g, const int16_t *x0, const int16_t *x1, int two, int64_t *s)
 {
     int64_t t0 = s[0], t1 = s[1];
-    int32_t k, p;
-    for (k = a; k < e; k++) {
+    int32_t k = a, p;
+    if (g == 2) { /* one 32-bit word per group: the odd groups first, then four per loop test */
+#define SCALPEL__G2(IT)                                                                             \
+    {                                                                                               \
+        const IT *ip = (const IT *)ci + a, *ie = (const IT *)ci + e;                                \
+        const int16_t *vk = v + (size_t)a * 2;                                                      \
+        for (; ((ie - ip) & 3) != 0; ip++, vk += 2) SCALPEL__G2_ONE(0)                              \
+        for (; ip != ie; ip += 4, vk += 8) {                                                        \
+            SCALPEL__G2_ONE(0) SCALPEL__G2_ONE(1) SCALPEL__G2_ONE(2) SCALPEL__G2_ONE(3)             \
+        }                                                                                           \
+    }
+#define SCALPEL__G2_ONE(j)                                                                          \
+    {                                                                                               \
+        uint32_t c = ip[j];                                                                         \
+        scalpel__p15 wp = SCALPEL__P15(vk + 2 * (j));                                               \
+        t0 = SCALPEL__MAC15(wp, SCALPEL__P15(x0 + c), t0);                                          \
+        if (two) t1 = SCALPEL__MAC15(wp, SCALPEL__P15(x1 + c), t1);                                 \
+    }
+        if (idx16) SCALPEL__G2(uint16_t)
+        else SCALPEL__G2(uint32_t)
+#undef SCALPEL__G2_ONE
+#undef SCALPEL__G2
+        k = e;
+    }
+    for (; k < e; k++) {
         uint32_t c = idx16 ? ((const uint16_t *)ci)[k] : ((const uint32_t *)ci)[k];
         const int16_t *vk = v + (size_t)k * (size_t)g;
         if (g == 1) {
@@ -2096,6 +2132,49 @@ SCALPEL__QINLINE void scalpel__gdot_q7_k(const int8_t *v, const void *ci, int id
 SCALPEL__QGDOT(int16_t, q15)
 SCALPEL__QGDOT(int8_t, q7)
 
+/* Matrix-vector rows for the groups that fill one 32-bit word (q15 G = 2, q7 G = 4: the DSP
+ * profiles' choice) when cols % G == 0, so that no group reaches past cols. Nothing is
+ * recomputed per row: the index and value pointers run on from row to row (groups are stored
+ * row after row), a missing bias reads a zero with stride 0, and per-channel mult / shift are
+ * loaded only when there are per-row ones. The groups go odd ones first, then four per loop
+ * test. IT is the index type (uint16_t, uint32_t); MAC(v, xp, acc) adds one group. */
+#define SCALPEL__QWSPMV(T, SUF, QMAX, G, ACC, IT, MAC)                                              \
+    static void scalpel__wspmv_##SUF##_##IT(const scalpel_gcsr *w, const T *x,                      \
+                                            const scalpel_requant *rq, T *y)                        \
+    {                                                                                               \
+        static const int64_t no_bias = 0;                                                           \
+        const IT *ci = (const IT *)w->col_idx, *ip = ci + w->row_ptr[0];                            \
+        const T *vk = (const T *)w->values + (size_t)w->row_ptr[0] * G;                             \
+        const int32_t *rp = w->row_ptr + 1, *re = rp + w->rows;                                     \
+        const int64_t *bp = rq->bias != NULL ? rq->bias : &no_bias;                                 \
+        const int32_t *mp = rq->mult;                                                               \
+        const int8_t *sp = rq->shift;                                                               \
+        int32_t bs = rq->bias != NULL, pc = rq->per_channel, lo = rq->relu ? 0 : -(QMAX) - 1;       \
+        int32_t m = mp[0], sh = sp[0];                                                              \
+        for (; rp != re; rp++, y++, bp += bs) {                                                     \
+            const IT *ie = ci + *rp;                                                                \
+            ACC t = 0;                                                                              \
+            for (; ((ie - ip) & 3) != 0; ip++, vk += G) t = MAC(vk, x + ip[0], t);                  \
+            for (; ip != ie; ip += 4, vk += 4 * G) {                                                \
+                t = MAC(vk, x + ip[0], t);                                                          \
+                t = MAC(vk + G, x + ip[1], t);                                                      \
+                t = MAC(vk + 2 * G, x + ip[2], t);                                                  \
+                t = MAC(vk + 3 * G, x + ip[3], t);                                                  \
+            }                                                                                       \
+            if (pc) {                                                                               \
+                m = *mp++;                                                                          \
+                sh = *sp++;                                                                         \
+            }                                                                                       \
+            *y = (T)scalpel__requant((int64_t)t + *bp, m, sh, lo, QMAX);                            \
+        }                                                                                           \
+    }
+#define SCALPEL__WMAC15(vk, xp, t) SCALPEL__MAC15(SCALPEL__P15(vk), SCALPEL__P15(xp), t)
+#define SCALPEL__WMAC7(vk, xp, t) SCALPEL__MAC7(SCALPEL__P7(vk), SCALPEL__P7(xp), t)
+SCALPEL__QWSPMV(int16_t, q15, 32767, 2, int64_t, uint16_t, SCALPEL__WMAC15)
+SCALPEL__QWSPMV(int16_t, q15, 32767, 2, int64_t, uint32_t, SCALPEL__WMAC15)
+SCALPEL__QWSPMV(int8_t, q7, 127, 4, int32_t, uint16_t, SCALPEL__WMAC7)
+SCALPEL__QWSPMV(int8_t, q7, 127, 4, int32_t, uint32_t, SCALPEL__WMAC7)
+
 /* Matrix-vector rows, one copy per (G, index width) chosen once per matrix: the row pointers
  * and the accumulator stay in registers and the requant's per-layer mult / shift are loaded
  * once. Column indices are multiples of G (scalpel_gcsr_validate), so a group can reach past
@@ -2112,12 +2191,10 @@ SCALPEL__QGDOT(int8_t, q7)
         const int8_t *shift = rq->shift;                                                            \
         int32_t rows = w->rows, cols = w->cols, r, i, a = rp[0], pc = rq->per_channel;             \
         int32_t m, sh, lo = rq->relu ? 0 : -(QMAX) - 1;                                             \
-        int64_t rnd;                                                                                \
         int tail = g > 1 && cols % g != 0;                                                          \
         if (rows <= 0) return;                                                                      \
         m = mult[0];                                                                                \
         sh = shift[0];                                                                              \
-        rnd = sh > 0 ? (int64_t)1 << (sh - 1) : 0;                                                  \
         for (r = 0; r < rows; r++) {                                                                \
             int32_t b = rp[r + 1], e = b;                                                           \
             int64_t s[2] = {0, 0};                                                                  \
@@ -2134,15 +2211,19 @@ SCALPEL__QGDOT(int8_t, q7)
             if (pc) {                                                                               \
                 m = mult[r];                                                                        \
                 sh = shift[r];                                                                      \
-                rnd = sh > 0 ? (int64_t)1 << (sh - 1) : 0;                                          \
             }                                                                                       \
-            y[r] = (T)scalpel__requant(s[0] + (bias != NULL ? bias[r] : 0), m, sh, rnd, lo, QMAX); \
+            y[r] = (T)scalpel__requant(s[0] + (bias != NULL ? bias[r] : 0), m, sh, lo, QMAX);      \
             a = b;                                                                                  \
         }                                                                                           \
     }                                                                                               \
     SCALPEL_API void scalpel_gcsr_spmv_##SUF(const scalpel_gcsr *w, const T *x,                    \
                                              const scalpel_requant *rq, T *y)                       \
     {                                                                                               \
+        if (w->group * (int32_t)sizeof(T) == 4 && w->cols % w->group == 0) {                        \
+            if (w->index_bits == 16) scalpel__wspmv_##SUF##_uint16_t(w, x, rq, y);                  \
+            else scalpel__wspmv_##SUF##_uint32_t(w, x, rq, y);                                      \
+            return;                                                                                 \
+        }                                                                                           \
         if (w->index_bits != 16) {                                                                  \
             scalpel__gspmv_##SUF##_k(w, x, rq, y, 0, w->group);                                     \
             return;                                                                                 \
@@ -2163,16 +2244,22 @@ SCALPEL__QGSPMV(int8_t, q7, 127)
     SCALPEL_API void scalpel_gemv_##SUF(const T *w, int32_t rows, int32_t cols, const T *x,        \
                                         const scalpel_requant *rq, T *y)                            \
     {                                                                                               \
-        int32_t r = 0, lo = rq->relu ? 0 : -(QMAX) - 1;                                             \
+        /* bias, mult and shift advance with the rows (stride 0 when shared or absent) */           \
+        static const int64_t no_bias = 0;                                                           \
+        const int64_t *bp = rq->bias != NULL ? rq->bias : &no_bias;                                 \
+        const int32_t *mp = rq->mult;                                                               \
+        const int8_t *sp = rq->shift;                                                               \
+        int32_t bs = rq->bias != NULL, ms = rq->per_channel, r = 0, lo = rq->relu ? 0 : -(QMAX) - 1; \
         int64_t s0, s1;                                                                             \
-        for (; r + 1 < rows; r += 2) {                                                              \
+        for (; r + 1 < rows; r += 2, bp += 2 * bs, mp += 2 * ms, sp += 2 * ms) {                    \
             const T *w0 = w + (size_t)r * (size_t)cols;                                             \
             scalpel__dot2_##SUF(w0, w0 + cols, x, cols, &s0, &s1);                                  \
-            y[r] = (T)scalpel__requant_row(rq, r, s0, lo, QMAX);                                    \
-            y[r + 1] = (T)scalpel__requant_row(rq, r + 1, s1, lo, QMAX);                            \
+            y[r] = (T)scalpel__requant(s0 + bp[0], mp[0], sp[0], lo, QMAX);                         \
+            y[r + 1] = (T)scalpel__requant(s1 + bp[bs], mp[ms], sp[ms], lo, QMAX);                  \
         }                                                                                           \
         if (r < rows)                                                                               \
-            y[r] = (T)scalpel__requant_row(rq, r, scalpel__dot1_##SUF(w + (size_t)r * (size_t)cols, x, cols), lo, QMAX); \
+            y[r] = (T)scalpel__requant(scalpel__dot1_##SUF(w + (size_t)r * (size_t)cols, x, cols) + bp[0], \
+                                       mp[0], sp[0], lo, QMAX);                                     \
     }                                                                                               \
     SCALPEL_API void scalpel_gemm_##SUF(const T *w, int32_t rows, int32_t cols, const T *x,        \
                                         int32_t n, const scalpel_requant *rq, T *y)                 \
@@ -2182,14 +2269,17 @@ SCALPEL__QGSPMV(int8_t, q7, 127)
         for (r = 0; r < rows; r++) {                                                                \
             const T *wr = w + (size_t)r * (size_t)cols;                                             \
             T *yr = y + (size_t)r * (size_t)n;                                                      \
+            int32_t i = rq->per_channel ? r : 0, m = rq->mult[i], sh = rq->shift[i];                \
+            int64_t b = rq->bias != NULL ? rq->bias[r] : 0;                                         \
             for (j = 0; j + 1 < n; j += 2) {                                                        \
                 const T *xj = x + (size_t)j * (size_t)cols;                                         \
                 scalpel__dot2_##SUF(xj, xj + cols, wr, cols, &s0, &s1);                             \
-                yr[j] = (T)scalpel__requant_row(rq, r, s0, lo, QMAX);                               \
-                yr[j + 1] = (T)scalpel__requant_row(rq, r, s1, lo, QMAX);                           \
+                yr[j] = (T)scalpel__requant(s0 + b, m, sh, lo, QMAX);                               \
+                yr[j + 1] = (T)scalpel__requant(s1 + b, m, sh, lo, QMAX);                           \
             }                                                                                       \
             if (j < n)                                                                              \
-                yr[j] = (T)scalpel__requant_row(rq, r, scalpel__dot1_##SUF(x + (size_t)j * (size_t)cols, wr, cols), lo, QMAX); \
+                yr[j] = (T)scalpel__requant(scalpel__dot1_##SUF(x + (size_t)j * (size_t)cols, wr, cols) + b, \
+                                            m, sh, lo, QMAX);                                       \
         }                                                                                           \
     }                                                                                               \
     SCALPEL_API void scalpel_gcsr_spmm_##SUF(const scalpel_gcsr *w, const T *x, int32_t n,         \
@@ -2199,11 +2289,13 @@ SCALPEL__QGSPMV(int8_t, q7, 127)
         int64_t s[2];                                                                               \
         for (r = 0; r < w->rows; r++) {                                                             \
             T *yr = y + (size_t)r * (size_t)n;                                                      \
+            int32_t i = rq->per_channel ? r : 0, m = rq->mult[i], sh = rq->shift[i];                \
+            int64_t b = rq->bias != NULL ? rq->bias[r] : 0;                                         \
             for (j = 0; j < n; j += 2) {                                                            \
                 const T *xj = x + (size_t)j * (size_t)w->cols;                                      \
                 scalpel__gdot_##SUF(w, r, xj, j + 1 < n ? xj + w->cols : NULL, s);                  \
-                yr[j] = (T)scalpel__requant_row(rq, r, s[0], lo, QMAX);                             \
-                if (j + 1 < n) yr[j + 1] = (T)scalpel__requant_row(rq, r, s[1], lo, QMAX);          \
+                yr[j] = (T)scalpel__requant(s[0] + b, m, sh, lo, QMAX);                             \
+                if (j + 1 < n) yr[j + 1] = (T)scalpel__requant(s[1] + b, m, sh, lo, QMAX);          \
             }                                                                                       \
         }                                                                                           \
     }

@@ -296,6 +296,45 @@ static void test_random(void)
 
 /* ---- requant, quantize --------------------------------------------------------------------- */
 
+/* The requant's arithmetic on its own, against floor division written out here: the kernels
+ * and their oracles share scalpel__requant, so its 32-bit path for shifts >= 33 is checked
+ * against an independent formula, over the whole documented domain (|acc + bias| < 2^47,
+ * 0 <= mult <= 32768, 0 <= shift <= 62) and at its edges. */
+static int32_t requant_by_division(int64_t t, int32_t m, int32_t s, int32_t lo, int32_t hi)
+{
+    int64_t v = t * m + (s > 0 ? (int64_t)1 << (s - 1) : 0), d = (int64_t)1 << s, q = v / d;
+    if (v % d != 0 && v < 0) q--; /* C division truncates; floor goes one lower for negatives */
+    return q < lo ? lo : q > hi ? hi : (int32_t)q;
+}
+static void test_requant_arithmetic(void)
+{
+    static const int64_t edges[] = { 0, 1, -1, 2, -2, 32767, -32768, ((int64_t)1 << 31) - 1, -((int64_t)1 << 31),
+                                     (int64_t)1 << 32, -((int64_t)1 << 32), ((int64_t)1 << 47) - 1,
+                                     -((int64_t)1 << 47) + 1, ((int64_t)1 << 46) + 12345, -((int64_t)1 << 46) - 12345 };
+    static const int32_t lims[3][2] = { { -32768, 32767 }, { -128, 127 }, { 0, 32767 } };
+    int32_t i, bad = 0;
+    for (i = 0; i < 200000; i++) {
+        int64_t t;
+        int32_t m, s, l = test_range(0, 2), got, want;
+        if (i < 15 * 63) { /* every edge with every shift, mult at its largest */
+            t = edges[i / 63];
+            s = i % 63;
+            m = 32768;
+        } else {
+            int32_t bits = test_range(0, 47); /* magnitudes spread over 2^0 .. 2^47 */
+            t = (int64_t)(((uint64_t)test_rand() << 32 | test_rand()) & (((uint64_t)1 << bits) - 1));
+            if (test_range(0, 1)) t = -t;
+            m = test_range(0, 3) == 0 ? 32768 : test_range(0, 32768);
+            s = test_range(0, 3) == 0 ? test_range(30, 36) : test_range(0, 62);
+        }
+        got = scalpel__requant(t, m, s, lims[l][0], lims[l][1]);
+        want = requant_by_division(t, m, s, lims[l][0], lims[l][1]);
+        if (got != want && bad++ < 5) CHECK(0, "requant t=%ld*2^32+%lu m=%d s=%d: %d, by division %d", (long)(t >> 32),
+                  (unsigned long)(t & 0xffffffff), (int)m, (int)s, (int)got, (int)want);
+        else CHECK(got == want, "requant arithmetic");
+    }
+}
+
 static void test_requant(void)
 {
     int32_t mult, i;
@@ -605,6 +644,7 @@ int main(void)
     test_checksum();
     test_extreme_sums();
     test_requant();
+    test_requant_arithmetic();
     test_quantize();
     test_format_fixed();
     test_im2row();
