@@ -1700,13 +1700,20 @@ SCALPEL__QINLINE int32_t scalpel__requant(int64_t t, int32_t m, int32_t s, int32
     if (s >= 33) {
         /* the usual case for q15 (mult / 2^shift ~ 2^-16 or less) in 32-bit arithmetic: with
          * P = t * m = H * 2^32 + L (0 <= L < 2^32) and rnd = 2^(s-1) a multiple of 2^32,
-         * floor((P + rnd) / 2^s) = floor((H + 2^(s-33)) / 2^(s-32)); |P| < 2^62 keeps
-         * |H| < 2^30, so the sum fits in 32 bits. Bit-identical to the general form below. */
+         * floor((P + rnd) / 2^s) = floor((H + 2^(s-33)) / 2^(s-32))
+         *                        = (floor(H / 2^(s-33)) + 1) / 2, rounded down,
+         * and |P| < 2^62 keeps |H| < 2^30. Bit-identical to the general form below. */
         int64_t p = t * m;
+        int32_t q;
 #if defined(__GNUC__)
-        int32_t h = (int32_t)(p >> 32) + ((int32_t)1 << (s - 33)), q = h >> (s - 32);
+        q = (((int32_t)(p >> 32) >> (s - 33)) + 1) >> 1;
 #else
-        int32_t q = (int32_t)scalpel__asr64(scalpel__asr64(p, 32) + ((int64_t)1 << (s - 33)), s - 32);
+        q = (int32_t)scalpel__asr64(scalpel__asr64(p, s - 1) + 1, 1);
+#endif
+#if defined(SCALPEL__QDSP)
+        /* one SSAT to the type's range, then the ReLU floor (lo is 0 or the range's bottom) */
+        if (hi == 32767) return (q = __ssat(q, 16)) < lo ? lo : q;
+        if (hi == 127) return (q = __ssat(q, 8)) < lo ? lo : q;
 #endif
         return q < lo ? lo : q > hi ? hi : q;
     }
