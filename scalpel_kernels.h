@@ -2309,30 +2309,45 @@ SCALPEL__QGSPMV(int8_t, q7, 127)
 SCALPEL__QFAST(int16_t, q15, 32767)
 SCALPEL__QFAST(int8_t, q7, 127)
 
-/* rows[(OH*OW) x (C*K*K)] = im2row(in[C x H x W]): exact data movement, one text for both */
+/* rows[(OH*OW) x (C*K*K)] = im2row(in[C x H x W]): exact data movement, one text for both.
+ * Kernel rows are a few values, where a memcpy call costs several times the copy on a
+ * microcontroller: positions whose window lies inside the input copy 4 bytes at a time
+ * (fixed-size memcpy: one load and one store), the others element by element with zeros. */
 #define SCALPEL__IM2ROW(T, SUF)                                                                     \
     SCALPEL_API void scalpel_im2row_##SUF(const T *in, int32_t channels, int32_t height, int32_t width, \
                                           int32_t kernel, int32_t stride, int32_t pad, T *rows)     \
     {                                                                                               \
         int32_t oh = scalpel_conv_out_dim(height, kernel, stride, pad);                             \
         int32_t ow = scalpel_conv_out_dim(width, kernel, stride, pad);                              \
-        int32_t oy, ox, ch, i, j;                                                                   \
+        int32_t oy, ox, ch, i, j, e = 4 / (int32_t)sizeof(T);                                      \
+        size_t plane = (size_t)height * (size_t)width;                                              \
         T *d = rows;                                                                                \
         for (oy = 0; oy < oh; oy++)                                                                 \
             for (ox = 0; ox < ow; ox++) {                                                           \
                 int32_t y0 = oy * stride - pad, x0 = ox * stride - pad;                             \
                 int32_t lo = x0 < 0 ? -x0 : 0, hi = width - x0 < kernel ? width - x0 : kernel;      \
+                if (y0 >= 0 && y0 + kernel <= height && lo == 0 && hi == kernel) {                  \
+                    const T *sc = in + (size_t)y0 * (size_t)width + (size_t)x0;                     \
+                    for (ch = 0; ch < channels; ch++, sc += plane) {                                \
+                        const T *sr = sc;                                                           \
+                        for (i = 0; i < kernel; i++, d += kernel, sr += width) {                    \
+                            for (j = 0; j + e <= kernel; j += e) memcpy(d + j, sr + j, 4);          \
+                            for (; j < kernel; j++) d[j] = sr[j];                                   \
+                        }                                                                           \
+                    }                                                                               \
+                    continue;                                                                       \
+                }                                                                                   \
                 for (ch = 0; ch < channels; ch++)                                                   \
                     for (i = 0; i < kernel; i++, d += kernel) {                                     \
                         const T *src;                                                               \
                         if (y0 + i < 0 || y0 + i >= height || hi <= lo) {                           \
-                            memset(d, 0, (size_t)kernel * sizeof(T));                               \
+                            for (j = 0; j < kernel; j++) d[j] = 0;                                  \
                             continue;                                                               \
                         }                                                                           \
-                        src = in + ((size_t)ch * (size_t)height + (size_t)(y0 + i)) * (size_t)width; \
+                        src = in + (size_t)ch * plane + (size_t)(y0 + i) * (size_t)width;           \
                         for (j = 0; j < lo; j++) d[j] = 0;                                          \
-                        memcpy(d + lo, src + x0 + lo, (size_t)(hi - lo) * sizeof(T));               \
-                        for (j = hi; j < kernel; j++) d[j] = 0;                                     \
+                        for (; j < hi; j++) d[j] = src[x0 + j];                                     \
+                        for (; j < kernel; j++) d[j] = 0;                                           \
                     }                                                                               \
             }                                                                                       \
     }
