@@ -4222,6 +4222,16 @@ SCALPEL_API size_t scalpel_qnet_workspace_size(const scalpel_qnet *q, int32_t ba
         for (c = 0; c < L->in_c; c++) {                                                              \
             const T *src = in + (size_t)c * (size_t)L->in_h * (size_t)L->in_w;                       \
             T *dst = out + (size_t)c * (size_t)L->out_h * (size_t)L->out_w;                          \
+            if (K == 2 && S == 2) { /* the common 2x2 window: four loads, pointers that run on */   \
+                for (oy = 0; oy < L->out_h; oy++) {                                                  \
+                    const T *r0 = src + (size_t)(2 * oy) * (size_t)L->in_w, *r1 = r0 + L->in_w;      \
+                    for (ox = 0; ox < L->out_w; ox++, r0 += 2, r1 += 2) {                            \
+                        T a = r0[0] > r0[1] ? r0[0] : r0[1], b = r1[0] > r1[1] ? r1[0] : r1[1];     \
+                        *dst++ = a > b ? a : b;                                                      \
+                    }                                                                                \
+                }                                                                                    \
+                continue;                                                                            \
+            }                                                                                        \
             for (oy = 0; oy < L->out_h; oy++)                                                        \
                 for (ox = 0; ox < L->out_w; ox++) {                                                  \
                     const T *win = src + (size_t)(oy * S) * (size_t)L->in_w + (size_t)(ox * S);      \
