@@ -2182,6 +2182,66 @@ SCALPEL__QWSPMV(int16_t, q15, 32767, 2, int64_t, uint32_t, SCALPEL__WMAC15)
 SCALPEL__QWSPMV(int8_t, q7, 127, 4, int32_t, uint16_t, SCALPEL__WMAC7)
 SCALPEL__QWSPMV(int8_t, q7, 127, 4, int32_t, uint32_t, SCALPEL__WMAC7)
 
+/* Matrix-matrix rows for the same one-word groups: two input vectors per pass over a row's
+ * groups (each weight word loaded once for both), the row's bias / mult / shift and its tail
+ * group (the last group of a row when cols % G != 0, done lane by lane) found once per row
+ * rather than once per pass. An odd last vector runs as a pair with itself, one result kept.
+ * MAC2(v, xp0, xp1, t0, t1) adds one group to both accumulators. */
+#define SCALPEL__QWSPMM(T, SUF, QMAX, G, ACC, IT, MAC2)                                             \
+    static void scalpel__wspmm_##SUF##_##IT(const scalpel_gcsr *w, const T *x, int32_t n,          \
+                                            const scalpel_requant *rq, T *y)                        \
+    {                                                                                               \
+        const IT *ci = (const IT *)w->col_idx;                                                      \
+        const T *v = (const T *)w->values;                                                          \
+        int32_t r, j, i, cols = w->cols, lo = rq->relu ? 0 : -(QMAX) - 1;                           \
+        for (r = 0; r < w->rows; r++) {                                                             \
+            int32_t a = w->row_ptr[r], e = w->row_ptr[r + 1], tl = 0, tc = 0;                       \
+            int32_t pi = rq->per_channel ? r : 0, m = rq->mult[pi], sh = rq->shift[pi];             \
+            int64_t bias = rq->bias != NULL ? rq->bias[r] : 0;                                      \
+            const T *vt = v;                                                                        \
+            T *yr = y + (size_t)r * (size_t)n;                                                      \
+            if (e > a && (int64_t)ci[e - 1] + G > (int64_t)cols) { /* the tail group */              \
+                e--;                                                                                \
+                tc = (int32_t)ci[e];                                                                \
+                tl = cols - tc;                                                                     \
+                vt = v + (size_t)e * G;                                                             \
+            }                                                                                       \
+            for (j = 0; j < n; j += 2) {                                                            \
+                const T *x0 = x + (size_t)j * (size_t)cols, *x1 = j + 1 < n ? x0 + cols : x0;      \
+                const IT *ip = ci + a, *ie = ci + e;                                                \
+                const T *vk = v + (size_t)a * G;                                                    \
+                ACC t0 = 0, t1 = 0;                                                                 \
+                for (; ((ie - ip) & 1) != 0; ip++, vk += G) MAC2(vk, x0 + ip[0], x1 + ip[0], t0, t1); \
+                for (; ip != ie; ip += 2, vk += 2 * G) {                                            \
+                    MAC2(vk, x0 + ip[0], x1 + ip[0], t0, t1);                                       \
+                    MAC2(vk + G, x0 + ip[1], x1 + ip[1], t0, t1);                                   \
+                }                                                                                   \
+                for (i = 0; i < tl; i++) {                                                          \
+                    t0 += (int32_t)vt[i] * x0[tc + i];                                              \
+                    t1 += (int32_t)vt[i] * x1[tc + i];                                              \
+                }                                                                                   \
+                yr[j] = (T)scalpel__requant((int64_t)t0 + bias, m, sh, lo, QMAX);                   \
+                if (j + 1 < n) yr[j + 1] = (T)scalpel__requant((int64_t)t1 + bias, m, sh, lo, QMAX); \
+            }                                                                                       \
+        }                                                                                           \
+    }
+#define SCALPEL__WMAC15X2(vk, xp0, xp1, t0, t1)                                                     \
+    {                                                                                               \
+        scalpel__p15 wv_ = SCALPEL__P15(vk);                                                        \
+        t0 = SCALPEL__MAC15(wv_, SCALPEL__P15(xp0), t0);                                            \
+        t1 = SCALPEL__MAC15(wv_, SCALPEL__P15(xp1), t1);                                            \
+    }
+#define SCALPEL__WMAC7X2(vk, xp0, xp1, t0, t1)                                                      \
+    {                                                                                               \
+        scalpel__p7 wv_ = SCALPEL__P7(vk);                                                          \
+        t0 = SCALPEL__MAC7(wv_, SCALPEL__P7(xp0), t0);                                              \
+        t1 = SCALPEL__MAC7(wv_, SCALPEL__P7(xp1), t1);                                              \
+    }
+SCALPEL__QWSPMM(int16_t, q15, 32767, 2, int64_t, uint16_t, SCALPEL__WMAC15X2)
+SCALPEL__QWSPMM(int16_t, q15, 32767, 2, int64_t, uint32_t, SCALPEL__WMAC15X2)
+SCALPEL__QWSPMM(int8_t, q7, 127, 4, int32_t, uint16_t, SCALPEL__WMAC7X2)
+SCALPEL__QWSPMM(int8_t, q7, 127, 4, int32_t, uint32_t, SCALPEL__WMAC7X2)
+
 /* Matrix-vector rows, one copy per (G, index width) chosen once per matrix: the row pointers
  * and the accumulator stay in registers and the requant's per-layer mult / shift are loaded
  * once. Column indices are multiples of G (scalpel_gcsr_validate), so a group can reach past
@@ -2294,6 +2354,11 @@ SCALPEL__QGSPMV(int8_t, q7, 127)
     {                                                                                               \
         int32_t r, j, lo = rq->relu ? 0 : -(QMAX) - 1;                                              \
         int64_t s[2];                                                                               \
+        if (w->group * (int32_t)sizeof(T) == 4) {                                                   \
+            if (w->index_bits == 16) scalpel__wspmm_##SUF##_uint16_t(w, x, n, rq, y);               \
+            else scalpel__wspmm_##SUF##_uint32_t(w, x, n, rq, y);                                   \
+            return;                                                                                 \
+        }                                                                                           \
         for (r = 0; r < w->rows; r++) {                                                             \
             T *yr = y + (size_t)r * (size_t)n;                                                      \
             int32_t i = rq->per_channel ? r : 0, m = rq->mult[i], sh = rq->shift[i];                \
