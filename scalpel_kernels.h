@@ -1697,16 +1697,18 @@ static inline int64_t scalpel__asr64(int64_t v, int32_t s) { return v >= 0 ? v >
 SCALPEL__QINLINE int32_t scalpel__requant(int64_t t, int32_t m, int32_t s, int32_t lo, int32_t hi)
 {
     int64_t v;
-    if (s >= 33) {
-        /* the usual case for q15 (mult / 2^shift ~ 2^-16 or less) in 32-bit arithmetic: with
-         * P = t * m = H * 2^32 + L (0 <= L < 2^32) and rnd = 2^(s-1) a multiple of 2^32,
-         * floor((P + rnd) / 2^s) = floor((H + 2^(s-33)) / 2^(s-32))
-         *                        = (floor(H / 2^(s-33)) + 1) / 2, rounded down,
-         * and |P| < 2^62 keeps |H| < 2^30. Bit-identical to the general form below. */
+    if (s >= 32) {
+        /* the usual case (mult / 2^shift ~ 2^-15 or less) in 32-bit arithmetic. With
+         * P = t * m, floor((P + 2^(s-1)) / 2^s) = floor((u + 1) / 2) for u = floor(P / 2^(s-1)),
+         * and |P| < 2^62 keeps u in 32 bits when s >= 32: u is the high word of P shifted right
+         * by s - 33, or for s = 32 the high word and the top bit of the low word. floor((u+1)/2)
+         * is (u >> 1) + (u & 1), which cannot overflow. Bit-identical to the general form. */
         int64_t p = t * m;
         int32_t q;
 #if defined(__GNUC__)
-        q = (((int32_t)(p >> 32) >> (s - 33)) + 1) >> 1;
+        int32_t u = s >= 33 ? (int32_t)(p >> 32) >> (s - 33)
+                            : (int32_t)((uint32_t)((uint64_t)p >> 32) << 1 | (uint32_t)((uint64_t)p >> 31 & 1u));
+        q = (u >> 1) + (u & 1);
 #else
         q = (int32_t)scalpel__asr64(scalpel__asr64(p, s - 1) + 1, 1);
 #endif
