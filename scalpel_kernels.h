@@ -1697,17 +1697,16 @@ static inline int64_t scalpel__asr64(int64_t v, int32_t s) { return v >= 0 ? v >
 SCALPEL__QINLINE int32_t scalpel__requant(int64_t t, int32_t m, int32_t s, int32_t lo, int32_t hi)
 {
     int64_t v;
-    if (s >= 32) {
-        /* the usual case (mult / 2^shift ~ 2^-15 or less) in 32-bit arithmetic. With
-         * P = t * m, floor((P + 2^(s-1)) / 2^s) = floor((u + 1) / 2) for u = floor(P / 2^(s-1)),
-         * and |P| < 2^62 keeps u in 32 bits when s >= 32: u is the high word of P shifted right
-         * by s - 33, or for s = 32 the high word and the top bit of the low word. floor((u+1)/2)
-         * is (u >> 1) + (u & 1), which cannot overflow. Bit-identical to the general form. */
+    if (s >= 33) {
+        /* the usual case (mult / 2^shift ~ 2^-16 or less; kernels turn shift 32 into 33 with
+         * scalpel__rq_norm) in 32-bit arithmetic. With P = t * m, floor((P + 2^(s-1)) / 2^s)
+         * = floor((u + 1) / 2) for u = floor(P / 2^(s-1)), the high word of P shifted right by
+         * s - 33; |P| < 2^63 keeps it in 32 bits, and floor((u + 1) / 2) = (u >> 1) + (u & 1)
+         * cannot overflow. Bit-identical to the general form below. */
         int64_t p = t * m;
         int32_t q;
 #if defined(__GNUC__)
-        int32_t u = s >= 33 ? (int32_t)(p >> 32) >> (s - 33)
-                            : (int32_t)((uint32_t)((uint64_t)p >> 32) << 1 | (uint32_t)((uint64_t)p >> 31 & 1u));
+        int32_t u = (int32_t)(p >> 32) >> (s - 33);
         q = (u >> 1) + (u & 1);
 #else
         q = (int32_t)scalpel__asr64(scalpel__asr64(p, s - 1) + 1, 1);
@@ -1727,10 +1726,23 @@ SCALPEL__QINLINE int32_t scalpel__requant(int64_t t, int32_t m, int32_t s, int32
 #endif
     return v < lo ? lo : v > hi ? (int32_t)hi : (int32_t)v;
 }
+/* shift 32 as shift 33 with the multiplier doubled: floor((P + 2^31) / 2^32) equals
+ * floor((2P + 2^32) / 2^33), and |t * 2m| < 2^63 (|t| < 2^47, m <= 2^15), so scalpel__requant
+ * takes its 32-bit path. The matrix-matrix kernels (convolutions: shift 32 is common there)
+ * apply it once per row; the matrix-vector row loops do not, where on the M4 it cost more in
+ * register pressure than it saved. */
+SCALPEL__QINLINE void scalpel__rq_norm(int32_t *m, int32_t *s)
+{
+    if (*s == 32) {
+        *m *= 2;
+        *s = 33;
+    }
+}
 static inline int32_t scalpel__requant_row(const scalpel_requant *rq, int32_t r, int64_t acc, int32_t lo, int32_t hi)
 {
-    int32_t i = rq->per_channel ? r : 0, s = rq->shift[i];
-    return scalpel__requant(acc + (rq->bias != NULL ? rq->bias[r] : 0), rq->mult[i], s, lo, hi);
+    int32_t i = rq->per_channel ? r : 0, s = rq->shift[i], m = rq->mult[i];
+    scalpel__rq_norm(&m, &s);
+    return scalpel__requant(acc + (rq->bias != NULL ? rq->bias[r] : 0), m, s, lo, hi);
 }
 
 SCALPEL_API scalpel_status scalpel_requant_from_real(double real, int32_t *mult, int8_t *shift)
@@ -2200,6 +2212,7 @@ SCALPEL__QWSPMV(int8_t, q7, 127, 4, int32_t, uint32_t, SCALPEL__WMAC7)
             int32_t a = w->row_ptr[r], e = w->row_ptr[r + 1], tl = 0, tc = 0;                       \
             int32_t pi = rq->per_channel ? r : 0, m = rq->mult[pi], sh = rq->shift[pi];             \
             int64_t bias = rq->bias != NULL ? rq->bias[r] : 0;                                      \
+            scalpel__rq_norm(&m, &sh);                                                              \
             const T *vt = v;                                                                        \
             T *yr = y + (size_t)r * (size_t)n;                                                      \
             if (e > a && (int64_t)ci[e - 1] + G > (int64_t)cols) { /* the tail group */              \
@@ -2340,6 +2353,7 @@ SCALPEL__QGSPMV(int8_t, q7, 127)
             T *yr = y + (size_t)r * (size_t)n;                                                      \
             int32_t i = rq->per_channel ? r : 0, m = rq->mult[i], sh = rq->shift[i];                \
             int64_t b = rq->bias != NULL ? rq->bias[r] : 0;                                         \
+            scalpel__rq_norm(&m, &sh);                                                              \
             for (j = 0; j + 1 < n; j += 2) {                                                        \
                 const T *xj = x + (size_t)j * (size_t)cols;                                         \
                 scalpel__dot2_##SUF(xj, xj + cols, wr, cols, &s0, &s1);                             \
@@ -2365,6 +2379,7 @@ SCALPEL__QGSPMV(int8_t, q7, 127)
             T *yr = y + (size_t)r * (size_t)n;                                                      \
             int32_t i = rq->per_channel ? r : 0, m = rq->mult[i], sh = rq->shift[i];                \
             int64_t b = rq->bias != NULL ? rq->bias[r] : 0;                                         \
+            scalpel__rq_norm(&m, &sh);                                                              \
             for (j = 0; j < n; j += 2) {                                                            \
                 const T *xj = x + (size_t)j * (size_t)w->cols;                                      \
                 scalpel__gdot_##SUF(w, r, xj, j + 1 < n ? xj + w->cols : NULL, s);                  \

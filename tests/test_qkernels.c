@@ -297,8 +297,8 @@ static void test_random(void)
 /* ---- requant, quantize --------------------------------------------------------------------- */
 
 /* The requant's arithmetic on its own, against floor division written out here: the kernels
- * and their oracles share scalpel__requant, so its 32-bit path for shifts >= 33 is checked
- * against an independent formula, over the whole documented domain (|acc + bias| < 2^47,
+ * and their oracles share scalpel__requant, so its 32-bit path for shifts >= 33 (and shift 32
+ * through scalpel__rq_norm) is checked against an independent formula, over the whole documented domain (|acc + bias| < 2^47,
  * 0 <= mult <= 32768, 0 <= shift <= 62) and at its edges. */
 static int32_t requant_by_division(int64_t t, int32_t m, int32_t s, int32_t lo, int32_t hi)
 {
@@ -327,8 +327,13 @@ static void test_requant_arithmetic(void)
             m = test_range(0, 3) == 0 ? 32768 : test_range(0, 32768);
             s = test_range(0, 3) == 0 ? test_range(30, 36) : test_range(0, 62);
         }
-        got = scalpel__requant(t, m, s, lims[l][0], lims[l][1]);
         want = requant_by_division(t, m, s, lims[l][0], lims[l][1]);
+        got = scalpel__requant(t, m, s, lims[l][0], lims[l][1]);
+        if (got == want) { /* and as the kernels call it: shift 32 turned into 33 */
+            int32_t mn = m, sn = s;
+            scalpel__rq_norm(&mn, &sn);
+            got = scalpel__requant(t, mn, sn, lims[l][0], lims[l][1]);
+        }
         if (got != want && bad++ < 5) CHECK(0, "requant t=%ld*2^32+%lu m=%d s=%d: %d, by division %d", (long)(t >> 32),
                   (unsigned long)(t & 0xffffffff), (int)m, (int)s, (int)got, (int)want);
         else CHECK(got == want, "requant arithmetic");
