@@ -2231,10 +2231,14 @@ SCALPEL__QWSPMV(int8_t, q7, 127, 4, int32_t, uint32_t, SCALPEL__WMAC7)
                     MAC2(vk, x0 + ip[0], x1 + ip[0], t0, t1);                                       \
                     MAC2(vk + G, x0 + ip[1], x1 + ip[1], t0, t1);                                   \
                 }                                                                                   \
-                for (i = 0; i < tl; i++) {                                                          \
-                    t0 += (int32_t)vt[i] * x0[tc + i];                                              \
-                    t1 += (int32_t)vt[i] * x1[tc + i];                                              \
-                }                                                                                   \
+                if (G == 2 && tl != 0) { /* q15: a tail group has one lane */                      \
+                    t0 += (int32_t)vt[0] * x0[tc];                                                  \
+                    t1 += (int32_t)vt[0] * x1[tc];                                                  \
+                } else                                                                              \
+                    for (i = 0; i < tl; i++) {                                                      \
+                        t0 += (int32_t)vt[i] * x0[tc + i];                                          \
+                        t1 += (int32_t)vt[i] * x1[tc + i];                                          \
+                    }                                                                               \
                 yr[j] = (T)scalpel__requant((int64_t)t0 + bias, m, sh, lo, QMAX);                   \
                 if (j + 1 < n) yr[j + 1] = (T)scalpel__requant((int64_t)t1 + bias, m, sh, lo, QMAX); \
             }                                                                                       \
