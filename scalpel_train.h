@@ -397,6 +397,19 @@ typedef void (*scalpel_progress_fn)(void *user, const scalpel_progress *p);
  * epoch, ended by a newline after the last epoch of a call. user is unused. */
 SCALPEL_API void scalpel_progress_print(void *user, const scalpel_progress *p);
 
+/* scalpel_layer_order: the order in which the SIMD-aware driver prunes the weighted layers, one
+ * at a time. Every layer's stages are judged against the same dense accuracy, so the layers
+ * pruned first may spend the whole tolerance and the later ones get what is left: the order
+ * says which layers matter most. */
+typedef enum scalpel_layer_order {
+    SCALPEL_ORDER_TIME = 0,    /* slowest first, by the dense time of each layer measured with
+                                  the library's kernels on this machine (speed first; the
+                                  measurement can differ between runs when two layers are close) */
+    SCALPEL_ORDER_WEIGHTS = 1  /* most weights first, ties in layer order (size first: for
+                                  targets whose flash holds the model, where the largest layer is
+                                  most of it; no timing, so the order is the same on every run) */
+} scalpel_layer_order;
+
 /* scalpel_driver_config: how the drivers train and prune. Fill with
  * scalpel_driver_config_default, then change what you need. */
 typedef struct scalpel_driver_config {
@@ -430,6 +443,8 @@ typedef struct scalpel_driver_config {
                                      train.lr_gamma, so the accuracy that decides the stage is
                                      measured at a settled point (less epoch-to-epoch noise);
                                      needs epochs_per_stage >= 2; default 0 */
+    int32_t layer_order;          /* SIMD-aware: the order of the layers, a scalpel_layer_order;
+                                     default SCALPEL_ORDER_TIME */
     scalpel_progress_fn progress; /* NULL = silent (the default) */
     void *progress_user;
     const char *checkpoint_path;  /* when set, scalpel_train_epochs (and so every driver) saves a
@@ -444,7 +459,8 @@ typedef struct scalpel_prune_result {
     float layer_rate[SCALPEL_NET_MAX_LAYERS]; /* per layer, vs its dense weight count */
     int32_t skipped[SCALPEL_NET_MAX_LAYERS];  /* SIMD-aware: 1 = not weight-pruned (cannot get
                                                  faster, frozen, or not of the kind asked for) */
-    int32_t order[SCALPEL_NET_MAX_LAYERS];    /* SIMD-aware: weighted layers, slowest first, -1 after */
+    int32_t order[SCALPEL_NET_MAX_LAYERS];    /* SIMD-aware: weighted layers in the order they were
+                                                 pruned (dc->layer_order), -1 after */
     int32_t nodes_before[SCALPEL_NET_MAX_LAYERS], nodes_after[SCALPEL_NET_MAX_LAYERS]; /* rows */
     int32_t stages;                           /* stages run (kept or rolled back) */
 } scalpel_prune_result;
@@ -481,8 +497,9 @@ SCALPEL_API scalpel_status scalpel_prune_traditional(scalpel_trainer *tr, const 
                                                      const scalpel_dataset *test,
                                                      const scalpel_driver_config *dc, scalpel_prune_result *res);
 
-/* SIMD-aware pruning for hw: the weighted layers are timed dense with the library's kernels
- * (batch hw->batch) and pruned one at a time, slowest first, with groups of hw->group
+/* SIMD-aware pruning for hw: the weighted layers are pruned one at a time in dc->layer_order
+ * (by default timed dense with the library's kernels at batch hw->batch, slowest first; or
+ * most weights first), with groups of hw->group
  * (scalpel_prune_groups_rate, RMS) at the ladder's rates, retraining after each stage; a layer
  * stops as in scalpel_prune_traditional (past tolerance patience + 1 times in a row, back to
  * its last stage within it). A layer whose achieved rate is not above its
@@ -2169,6 +2186,7 @@ static scalpel_status scalpel__drv_check(const scalpel_driver_config *dc)
         !scalpel__train_finite(dc->lambda_factor) || !(dc->lambda_factor >= 0.0f))
         return SCALPEL_ERR_ARGUMENT;
     if (dc->stage_anneal != 0 && dc->stage_anneal != 1) return SCALPEL_ERR_ARGUMENT;
+    if (dc->layer_order != SCALPEL_ORDER_TIME && dc->layer_order != SCALPEL_ORDER_WEIGHTS) return SCALPEL_ERR_ARGUMENT;
     if (dc->patience < 0 || dc->patience > 1000) return SCALPEL_ERR_ARGUMENT;
     if (dc->round_to != 1 && dc->round_to != 8 && dc->round_to != 16 && dc->round_to != 32) return SCALPEL_ERR_ARGUMENT;
     return SCALPEL_OK;
@@ -2902,7 +2920,7 @@ SCALPEL_API scalpel_status scalpel_prune_simd(scalpel_trainer *tr, const scalpel
     scalpel_driver_config def;
     scalpel_status st;
     scalpel_net cur;
-    double secs[SCALPEL_NET_MAX_LAYERS];
+    double key[SCALPEL_NET_MAX_LAYERS]; /* seconds or weights: larger first */
     int32_t n_order = 0, i, j, o, batch, any_pruned;
     uint8_t *mb;
     if (res) memset(res, 0, sizeof(*res));
@@ -2912,14 +2930,18 @@ SCALPEL_API scalpel_status scalpel_prune_simd(scalpel_trainer *tr, const scalpel
     st = scalpel__drv_begin(tr, train, test, &dc, &def, res);
     if (st != SCALPEL_OK) return st;
     batch = hw->batch >= 1 ? hw->batch : 1;
-    /* the order: weighted layers by measured dense time, slowest first */
+    /* the order: weighted layers by measured dense time, slowest first, or by weight count,
+     * largest first (a stable insertion: ties keep layer order) */
     st = scalpel_trainer_export(tr, &cur);
     for (i = 0; i < tr->arch.n_layers && st == SCALPEL_OK; i++) {
         int32_t kind = tr->arch.layers[i].kind;
         if (!scalpel__train_weighted(kind)) continue;
         if (only_kind != 0 && kind != only_kind) { res->skipped[i] = 1; continue; }
-        st = scalpel__drv_time_layer(&cur, i, batch, &secs[i]);
-        for (j = n_order; j > 0 && secs[res->order[j - 1]] < secs[i]; j--) res->order[j] = res->order[j - 1];
+        if (dc->layer_order == SCALPEL_ORDER_WEIGHTS)
+            key[i] = (double)tr->arch.layers[i].rows * (double)tr->arch.layers[i].cols;
+        else
+            st = scalpel__drv_time_layer(&cur, i, batch, &key[i]);
+        for (j = n_order; j > 0 && key[res->order[j - 1]] < key[i]; j--) res->order[j] = res->order[j - 1];
         res->order[j] = i;
         n_order++;
     }

@@ -1,9 +1,10 @@
 /* test_drivers.c - the training drivers on the built-in synthetic digits: epochs with the
- * progress callback, traditional (Han) pruning, SIMD-aware group pruning (slowest layer first,
- * whole groups, break-even skips), node pruning (shrunk layers, the removed network computes
- * what the masked one does), scalpel_prune_for on each hardware class (a deployable packed
- * network), and checkpoints: a resumed run is bit-identical to an uninterrupted one, corrupt
- * files are refused with their error codes and leave the trainer unchanged.
+ * progress callback, traditional (Han) pruning, SIMD-aware group pruning (slowest layer first
+ * or most weights first, whole groups, break-even skips), node pruning (shrunk layers, the
+ * removed network computes what the masked one does), scalpel_prune_for on each hardware class
+ * (a deployable packed network), and checkpoints: a resumed run is bit-identical to an
+ * uninterrupted one, corrupt files are refused with their error codes and leave the trainer
+ * unchanged.
  *
  *   gcc -std=c99 -pedantic -Wall -Wextra -Werror -O1 -march=native \
  *       -fsanitize=address,undefined -I. tests/test_drivers.c -o build/test_drivers -lm
@@ -439,6 +440,48 @@ static void test_simd(void)
     scalpel_net_free(&arch);
 }
 
+/* dc.layer_order: SCALPEL_ORDER_WEIGHTS prunes the layers most weights first (here fc 32x128,
+ * conv 8x4x5x5, fc 10x32, conv 4x5x5: not layer order, and not the time order either, where a
+ * convolution is the slowest), every one of them; an unknown order is refused. */
+static void test_simd_order(void)
+{
+    scalpel_net arch;
+    scalpel_trainer tr;
+    scalpel_driver_config dc = quiet_config();
+    scalpel_prune_result res;
+    scalpel_hw_profile hw;
+    int32_t i;
+    make_conv(&arch);
+    CHECK(scalpel_hw_profile_get("cortex-m4", &hw) == SCALPEL_OK, "profile");
+    CHECK(scalpel_trainer_init(&arch, 32, &dc.train, &tr) == SCALPEL_OK, "trainer");
+    scalpel_trainer_init_weights(&tr, SCALPEL_INIT_HE);
+    dc.layer_order = 2;
+    CHECK(scalpel_prune_simd(&tr, &train_ds, &test_ds, &hw, 0, &dc, &res) == SCALPEL_ERR_ARGUMENT, "order 2");
+    dc.layer_order = -1;
+    CHECK(scalpel_prune_simd(&tr, &train_ds, &test_ds, &hw, 0, &dc, &res) == SCALPEL_ERR_ARGUMENT, "order -1");
+    /* one stage at rate 0.7 (above the profile's break-evens) that every layer keeps
+     * (tolerance 1) */
+    dc.layer_order = SCALPEL_ORDER_WEIGHTS;
+    dc.rate_start = 0.7f;
+    dc.tolerance = 1.0f;
+    dc.max_stages = 1;
+    dc.epochs_per_stage = 1;
+    dc.epochs_final = 0;
+    CHECK(scalpel_prune_simd(&tr, &train_ds, &test_ds, &hw, 0, &dc, &res) == SCALPEL_OK, "simd by weights");
+    CHECK(res.order[0] == 6 && res.order[1] == 3 && res.order[2] == 8 && res.order[3] == 0 && res.order[4] == -1,
+          "most weights first: %d %d %d %d %d", (int)res.order[0], (int)res.order[1], (int)res.order[2],
+          (int)res.order[3], (int)res.order[4]);
+    CHECK(res.stages == 4, "one stage per layer: %d", (int)res.stages);
+    for (i = 0; i < tr.arch.n_layers; i++) {
+        const scalpel_layer *L = &tr.arch.layers[i];
+        if (!tr.layers[i].w) continue;
+        CHECK(whole_groups(tr.layers[i].mask, L->rows, L->cols, hw.group), "layer %d: whole groups", (int)i);
+        CHECK(!res.skipped[i] && res.layer_rate[i] >= 0.6f, "layer %d pruned %.3f", (int)i, (double)res.layer_rate[i]);
+    }
+    scalpel_trainer_free(&tr);
+    scalpel_net_free(&arch);
+}
+
 /* ---- node pruning ------------------------------------------------------------------------- */
 
 static void test_nodes(void)
@@ -746,6 +789,7 @@ int main(int argc, char **argv)
     test_ladder();
     test_frozen_front();
     test_simd();
+    test_simd_order();
     test_nodes();
     test_prune_for();
     scalpel_net_free(&mlp_dense);
