@@ -12,7 +12,7 @@
  *              [--hw NAME|host] [--out DIR] [--tolerance T] [--resume]
  *              [--epochs N] [--stage-epochs N] [--lr LR] [--rate-keep K] [--stages N]
  *              [--finetune N] [--anneal] [--patience N] [--dropout P] [--retrain-lr LR]
- *              [--lambda L]
+ *              [--lambda L] [--rate-max R] [--order time|weights]
  *
  *   --net        lenet300: 784-300-100-10 (default); lenet5: Caffe's LeNet-5 (conv 20 5x5,
  *                pool 2, conv 50 5x5, pool 2, fc 500, relu, fc 10)
@@ -33,6 +33,13 @@
  *                epochs per pruning stage, initial learning rate
  *   --rate-keep K, --stages N   the pruning-rate ladder: stage s prunes to 1 - 0.5 * K^s
  *                (default K = 0.8: 0.5, 0.6, 0.68, ... at most 0.97), at most N stages (14)
+ *   --rate-max R the ladder's last rate (default 0.97): with K = 0.8, 0.975 is stage 15
+ *                (--stages 15 or more), 0.98 stage 16
+ *   --order      the order in which Scalpel prunes the layers (SIMD-aware, one layer at a time;
+ *                the first ones may spend the whole --tolerance): time = slowest first, timed
+ *                on this machine (default); weights = most weights first, the same on every
+ *                run (for a microcontroller's flash, where the largest layer is most of the
+ *                model: LeNet-5's fc1 has 400k of the 431k weights but conv2 is slower)
  *   --finetune N closing retraining epochs at a tenth of the retraining rate, after the last
  *                stage (and of the smaller network after node removal)
  *   --anneal     the last epoch of each stage at a tenth of the rate (steadier stop decisions)
@@ -255,7 +262,7 @@ static void usage_to(FILE *f, int status)
                     "             [--hw NAME|host] [--out DIR] [--tolerance T] [--resume]\n"
                     "             [--epochs N] [--stage-epochs N] [--lr LR] [--rate-keep K]\n"
                     "             [--stages N] [--finetune N] [--anneal] [--patience N] [--dropout P]\n"
-                    "             [--retrain-lr LR] [--lambda L]\n");
+                    "             [--retrain-lr LR] [--lambda L] [--rate-max R] [--order time|weights]\n");
     exit(status);
 }
 
@@ -283,7 +290,8 @@ int main(int argc, char **argv)
     int synthetic = 0, full = 0, resume = 0, i, have_mnist = 0;
     float tolerance = 0.002f, lr = 0.0f;
     int32_t opt_epochs = 0, opt_stage_epochs = 0, opt_stages = 0, opt_finetune = -1;
-    float opt_rate_keep = -1.0f;
+    float opt_rate_keep = -1.0f, opt_rate_max = -1.0f;
+    int32_t opt_order = -1;
     int opt_anneal = 0;
     float opt_lambda = -1.0f, opt_dropout = -1.0f, opt_retrain_lr = 0.0f, dropout = 0.0f, retrain_lr = 0.0f;
     int32_t opt_patience = -1;
@@ -324,6 +332,13 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--patience") == 0 && i + 1 < argc) opt_patience = (int32_t)arg_number(a, argv[++i], 0, 100, 1);
         else if (strcmp(a, "--stages") == 0 && i + 1 < argc) opt_stages = (int32_t)arg_number(a, argv[++i], 1, 100, 1);
         else if (strcmp(a, "--finetune") == 0 && i + 1 < argc) opt_finetune = (int32_t)arg_number(a, argv[++i], 0, 1000, 1);
+        else if (strcmp(a, "--rate-max") == 0 && i + 1 < argc) opt_rate_max = (float)arg_number(a, argv[++i], 0, 0.999, 0);
+        else if (strcmp(a, "--order") == 0 && i + 1 < argc) {
+            const char *v = argv[++i];
+            if (strcmp(v, "time") == 0) opt_order = SCALPEL_ORDER_TIME;
+            else if (strcmp(v, "weights") == 0) opt_order = SCALPEL_ORDER_WEIGHTS;
+            else { fprintf(stderr, "mnist: --order wants time or weights, not '%s'\n", v); exit(2); }
+        }
         else usage();
     }
     if (strcmp(net_name, "lenet300") != 0 && strcmp(net_name, "lenet5") != 0) usage();
@@ -386,6 +401,8 @@ int main(int argc, char **argv)
     if (opt_epochs > 0) epochs = opt_epochs;
     if (opt_stage_epochs > 0) dc.epochs_per_stage = opt_stage_epochs;
     if (opt_rate_keep >= 0.0f) dc.rate_keep = opt_rate_keep;
+    if (opt_rate_max >= 0.0f) dc.rate_max = opt_rate_max;
+    if (opt_order >= 0) dc.layer_order = opt_order;
     if (opt_stages > 0) dc.max_stages = opt_stages;
     if (opt_finetune >= 0) dc.epochs_final = opt_finetune;
     if (opt_dropout >= 0.0f) dropout = opt_dropout;

@@ -71,6 +71,9 @@ expect_usage "negative epochs" --epochs -3
 expect_usage "fractional epochs" --epochs 2.5
 expect_usage "tolerance above 1" --tolerance 2
 expect_usage "rate-keep of 1" --rate-keep 1
+expect_usage "rate-max of 1" --rate-max 1
+expect_usage "unknown layer order" --order fastest
+expect_usage "order without its value" --order
 expect_usage "option without its value" --out
 "$BIN" --help >"$DIR/out.txt" 2>&1
 check "--help exits 0 with the usage" sh -c "test $? -eq 0 && grep -q usage \"$DIR/out.txt\""
