@@ -1960,7 +1960,7 @@ static int64_t scalpel__dot1_q7(const int8_t *a, const int8_t *b, int32_t n)
     return t;
 }
 #else
-static void scalpel__dot2_q15(const int16_t *a0, const int16_t *a1, const int16_t *b, int32_t n, int64_t *s0, int64_t *s1)
+SCALPEL__QINLINE void scalpel__dot2_q15(const int16_t *a0, const int16_t *a1, const int16_t *b, int32_t n, int64_t *s0, int64_t *s1)
 {
     int64_t t0 = 0, t1 = 0;
     int32_t i = 0;
