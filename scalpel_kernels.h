@@ -1738,11 +1738,21 @@ SCALPEL__QINLINE void scalpel__rq_norm(int32_t *m, int32_t *s)
         *s = 33;
     }
 }
+/* Row r's requant parameters: mult and shift (shift 32 normalized) and its bias (0 without) */
+SCALPEL__QINLINE void scalpel__rq_params(const scalpel_requant *rq, int32_t r, int32_t *m, int32_t *s, int64_t *b)
+{
+    int32_t i = rq->per_channel ? r : 0;
+    *m = rq->mult[i];
+    *s = rq->shift[i];
+    *b = rq->bias != NULL ? rq->bias[r] : 0;
+    scalpel__rq_norm(m, s);
+}
 static inline int32_t scalpel__requant_row(const scalpel_requant *rq, int32_t r, int64_t acc, int32_t lo, int32_t hi)
 {
-    int32_t i = rq->per_channel ? r : 0, s = rq->shift[i], m = rq->mult[i];
-    scalpel__rq_norm(&m, &s);
-    return scalpel__requant(acc + (rq->bias != NULL ? rq->bias[r] : 0), m, s, lo, hi);
+    int32_t m, s;
+    int64_t b;
+    scalpel__rq_params(rq, r, &m, &s, &b);
+    return scalpel__requant(acc + b, m, s, lo, hi);
 }
 
 SCALPEL_API scalpel_status scalpel_requant_from_real(double real, int32_t *mult, int8_t *shift)
@@ -2020,31 +2030,8 @@ SCALPEL__QINLINE void scalpel__gdot_q15_k(const int16_t *v, const void *ci, int 
                                           int32_t g, const int16_t *x0, const int16_t *x1, int two, int64_t *s)
 {
     int64_t t0 = s[0], t1 = s[1];
-    int32_t k = a, p;
-    if (g == 2) { /* one 32-bit word per group: the odd groups first, then four per loop test */
-#define SCALPEL__G2(IT)                                                                             \
-    {                                                                                               \
-        const IT *ip = (const IT *)ci + a, *ie = (const IT *)ci + e;                                \
-        const int16_t *vk = v + (size_t)a * 2;                                                      \
-        for (; ((ie - ip) & 3) != 0; ip++, vk += 2) SCALPEL__G2_ONE(0)                              \
-        for (; ip != ie; ip += 4, vk += 8) {                                                        \
-            SCALPEL__G2_ONE(0) SCALPEL__G2_ONE(1) SCALPEL__G2_ONE(2) SCALPEL__G2_ONE(3)             \
-        }                                                                                           \
-    }
-#define SCALPEL__G2_ONE(j)                                                                          \
-    {                                                                                               \
-        uint32_t c = ip[j];                                                                         \
-        scalpel__p15 wp = SCALPEL__P15(vk + 2 * (j));                                               \
-        t0 = SCALPEL__MAC15(wp, SCALPEL__P15(x0 + c), t0);                                          \
-        if (two) t1 = SCALPEL__MAC15(wp, SCALPEL__P15(x1 + c), t1);                                 \
-    }
-        if (idx16) SCALPEL__G2(uint16_t)
-        else SCALPEL__G2(uint32_t)
-#undef SCALPEL__G2_ONE
-#undef SCALPEL__G2
-        k = e;
-    }
-    for (; k < e; k++) {
+    int32_t k, p;
+    for (k = a; k < e; k++) {
         uint32_t c = idx16 ? ((const uint16_t *)ci)[k] : ((const uint32_t *)ci)[k];
         const int16_t *vk = v + (size_t)k * (size_t)g;
         if (g == 1) {
@@ -2210,11 +2197,11 @@ SCALPEL__QWSPMV(int8_t, q7, 127, 4, int32_t, uint32_t, SCALPEL__WMAC7)
         int32_t r, j, i, cols = w->cols, lo = rq->relu ? 0 : -(QMAX) - 1;                           \
         for (r = 0; r < w->rows; r++) {                                                             \
             int32_t a = w->row_ptr[r], e = w->row_ptr[r + 1], tl = 0, tc = 0;                       \
-            int32_t pi = rq->per_channel ? r : 0, m = rq->mult[pi], sh = rq->shift[pi];             \
-            int64_t bias = rq->bias != NULL ? rq->bias[r] : 0;                                      \
-            scalpel__rq_norm(&m, &sh);                                                              \
+            int32_t m, sh;                                                                          \
+            int64_t bias;                                                                           \
             const T *vt = v;                                                                        \
             T *yr = y + (size_t)r * (size_t)n;                                                      \
+            scalpel__rq_params(rq, r, &m, &sh, &bias);                                              \
             if (e > a && (int64_t)ci[e - 1] + G > (int64_t)cols) { /* the tail group */              \
                 e--;                                                                                \
                 tc = (int32_t)ci[e];                                                                \
@@ -2355,9 +2342,9 @@ SCALPEL__QGSPMV(int8_t, q7, 127)
         for (r = 0; r < rows; r++) {                                                                \
             const T *wr = w + (size_t)r * (size_t)cols;                                             \
             T *yr = y + (size_t)r * (size_t)n;                                                      \
-            int32_t i = rq->per_channel ? r : 0, m = rq->mult[i], sh = rq->shift[i];                \
-            int64_t b = rq->bias != NULL ? rq->bias[r] : 0;                                         \
-            scalpel__rq_norm(&m, &sh);                                                              \
+            int32_t m, sh;                                                                          \
+            int64_t b;                                                                              \
+            scalpel__rq_params(rq, r, &m, &sh, &b);                                                 \
             for (j = 0; j + 1 < n; j += 2) {                                                        \
                 const T *xj = x + (size_t)j * (size_t)cols;                                         \
                 scalpel__dot2_##SUF(xj, xj + cols, wr, cols, &s0, &s1);                             \
@@ -2381,9 +2368,9 @@ SCALPEL__QGSPMV(int8_t, q7, 127)
         }                                                                                           \
         for (r = 0; r < w->rows; r++) {                                                             \
             T *yr = y + (size_t)r * (size_t)n;                                                      \
-            int32_t i = rq->per_channel ? r : 0, m = rq->mult[i], sh = rq->shift[i];                \
-            int64_t b = rq->bias != NULL ? rq->bias[r] : 0;                                         \
-            scalpel__rq_norm(&m, &sh);                                                              \
+            int32_t m, sh;                                                                          \
+            int64_t b;                                                                              \
+            scalpel__rq_params(rq, r, &m, &sh, &b);                                                 \
             for (j = 0; j < n; j += 2) {                                                            \
                 const T *xj = x + (size_t)j * (size_t)w->cols;                                      \
                 scalpel__gdot_##SUF(w, r, xj, j + 1 < n ? xj + w->cols : NULL, s);                  \
