@@ -4213,8 +4213,50 @@ SCALPEL_API size_t scalpel_qnet_workspace_size(const scalpel_qnet *q, int32_t ba
     return total == SIZE_MAX ? 0 : total;
 }
 
+#if defined(SCALPEL__QDSP)
+/* Lane-wise max of two pairs of int16: SSUB16 sets the GE flags per lane (a >= b), SEL takes
+ * a's lane where set, b's elsewhere. */
+static inline uint32_t scalpel__qmax16x2(uint32_t a, uint32_t b)
+{
+    (void)__ssub16((int16x2_t)a, (int16x2_t)b);
+    return (uint32_t)__sel((int16x2_t)a, (int16x2_t)b);
+}
+/* n outputs of a 2x2, stride-2 max pooling of q15 rows r0, r1 (2n values each) into dst: two
+ * outputs per step from four word loads, three SSUB16 + SEL and one word store. */
+static void scalpel__q15_maxpool2_row(const int16_t *r0, const int16_t *r1, int16_t *dst, int32_t n)
+{
+    int32_t k;
+    for (k = 0; k + 2 <= n; k += 2, r0 += 4, r1 += 4, dst += 2) {
+        uint32_t a, b, c, d, m1, m2, p, q, o;
+        memcpy(&a, r0, 4);
+        memcpy(&b, r0 + 2, 4);
+        memcpy(&c, r1, 4);
+        memcpy(&d, r1 + 2, 4);
+        m1 = scalpel__qmax16x2(a, c); /* columns 0, 1 of both rows */
+        m2 = scalpel__qmax16x2(b, d); /* columns 2, 3 */
+        p = (m1 & 0xffffu) | (m2 << 16);           /* column 0 | column 2 */
+        q = (m1 >> 16) | (m2 & 0xffff0000u);       /* column 1 | column 3 */
+        o = scalpel__qmax16x2(p, q);
+        memcpy(dst, &o, 4);
+    }
+    if (k < n) {
+        int16_t x = r0[0] > r0[1] ? r0[0] : r0[1], y = r1[0] > r1[1] ? r1[0] : r1[1];
+        *dst = x > y ? x : y;
+    }
+}
+#endif
+
 /* Per element type: max pooling of one sample, a stand-alone ReLU, and the transpose of a
  * [rows x batch] product into [batch x rows] samples. Exact in integers. */
+#if defined(SCALPEL__QDSP)
+#define SCALPEL__QPOOL2_FAST 1
+#define SCALPEL__QPOOL2_ROW(r0, r1, dst, n)                                                          \
+    scalpel__q15_maxpool2_row((const int16_t *)(const void *)(r0), (const int16_t *)(const void *)(r1), \
+                              (int16_t *)(void *)(dst), (n))
+#else
+#define SCALPEL__QPOOL2_FAST 0
+#define SCALPEL__QPOOL2_ROW(r0, r1, dst, n) ((void)0)
+#endif
 #define SCALPEL__Q_ELEMENTWISE(T, SUF)                                                               \
     static void scalpel__q_maxpool_##SUF(const scalpel_qlayer *L, const T *in, T *out)                \
     {                                                                                                \
@@ -4225,6 +4267,11 @@ SCALPEL_API size_t scalpel_qnet_workspace_size(const scalpel_qnet *q, int32_t ba
             if (K == 2 && S == 2) { /* the common 2x2 window: four loads, pointers that run on */   \
                 for (oy = 0; oy < L->out_h; oy++) {                                                  \
                     const T *r0 = src + (size_t)(2 * oy) * (size_t)L->in_w, *r1 = r0 + L->in_w;      \
+                    if (SCALPEL__QPOOL2_FAST && sizeof(T) == 2) {                                    \
+                        SCALPEL__QPOOL2_ROW(r0, r1, dst, L->out_w);                                  \
+                        dst += L->out_w;                                                             \
+                        continue;                                                                    \
+                    }                                                                                \
                     for (ox = 0; ox < L->out_w; ox++, r0 += 2, r1 += 2) {                            \
                         T a = r0[0] > r0[1] ? r0[0] : r0[1], b = r1[0] > r1[1] ? r1[0] : r1[1];     \
                         *dst++ = a > b ? a : b;                                                      \

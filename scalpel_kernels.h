@@ -2383,33 +2383,63 @@ SCALPEL__QFAST(int16_t, q15, 32767)
 SCALPEL__QFAST(int8_t, q7, 127)
 
 /* rows[(OH*OW) x (C*K*K)] = im2row(in[C x H x W]): exact data movement, one text for both.
- * Kernel rows are a few values, where a memcpy call costs several times the copy on a
- * microcontroller: positions whose window lies inside the input copy 4 bytes at a time
- * (fixed-size memcpy: one load and one store), the others element by element with zeros. */
+ * Kernel rows are a few values, where a memcpy call or a loop test per word costs several
+ * times the copy on a microcontroller. So each output row's positions are split once into the
+ * span whose windows lie inside the input and the border ones. A span is copied by one loop
+ * per kernel size, with a memcpy of constant size per kernel row for the usual kernels (3, 5,
+ * 7: two to four straight loads and stores), else 4 bytes at a time; border positions go
+ * element by element with zeros. */
+#define SCALPEL__IM2ROW_SPAN(n)                                                                     \
+    for (; count > 0; count--, sc += stride)                                                        \
+        for (ch = 0, sp = sc; ch < channels; ch++, sp += plane)                                     \
+            for (i = 0, sr = sp; i < (n); i++, d += (n), sr += width) memcpy(d, sr, (size_t)(n) * sizeof(*d))
 #define SCALPEL__IM2ROW(T, SUF)                                                                     \
+    /* count interior positions from window corner sc on, stride apart; returns the end of d */    \
+    static T *scalpel__im2row_span_##SUF(const T *sc, int32_t count, int32_t channels, int32_t width, \
+                                         size_t plane, int32_t kernel, int32_t stride, T *d)        \
+    {                                                                                               \
+        const T *sp, *sr;                                                                           \
+        int32_t ch, i, j, e = 4 / (int32_t)sizeof(T);                                              \
+        switch (kernel) {                                                                           \
+        case 3: SCALPEL__IM2ROW_SPAN(3); break;                                                     \
+        case 5: SCALPEL__IM2ROW_SPAN(5); break;                                                     \
+        case 7: SCALPEL__IM2ROW_SPAN(7); break;                                                     \
+        default:                                                                                    \
+            for (; count > 0; count--, sc += stride)                                                \
+                for (ch = 0, sp = sc; ch < channels; ch++, sp += plane)                             \
+                    for (i = 0, sr = sp; i < kernel; i++, d += kernel, sr += width) {               \
+                        for (j = 0; j + e <= kernel; j += e) memcpy(d + j, sr + j, 4);              \
+                        for (; j < kernel; j++) d[j] = sr[j];                                       \
+                    }                                                                               \
+        }                                                                                           \
+        return d;                                                                                   \
+    }                                                                                               \
     SCALPEL_API void scalpel_im2row_##SUF(const T *in, int32_t channels, int32_t height, int32_t width, \
                                           int32_t kernel, int32_t stride, int32_t pad, T *rows)     \
     {                                                                                               \
         int32_t oh = scalpel_conv_out_dim(height, kernel, stride, pad);                             \
         int32_t ow = scalpel_conv_out_dim(width, kernel, stride, pad);                              \
-        int32_t oy, ox, ch, i, j, e = 4 / (int32_t)sizeof(T);                                      \
+        int32_t oy, ox, ch, i, j, a, b;                                                             \
         size_t plane = (size_t)height * (size_t)width;                                              \
         T *d = rows;                                                                                \
-        for (oy = 0; oy < oh; oy++)                                                                 \
+        if (oh <= 0 || ow <= 0) return;                                                             \
+        /* the interior columns: ox in [a, b) keeps x0 = ox*stride - pad and x0 + kernel in range */ \
+        a = (pad + stride - 1) / stride;                                                            \
+        b = width + pad >= kernel ? (width + pad - kernel) / stride + 1 : 0;                        \
+        if (b > ow) b = ow;                                                                         \
+        if (a > b) a = b;                                                                           \
+        for (oy = 0; oy < oh; oy++) {                                                               \
+            int32_t y0 = oy * stride - pad, inside = y0 >= 0 && y0 + kernel <= height;              \
             for (ox = 0; ox < ow; ox++) {                                                           \
-                int32_t y0 = oy * stride - pad, x0 = ox * stride - pad;                             \
-                int32_t lo = x0 < 0 ? -x0 : 0, hi = width - x0 < kernel ? width - x0 : kernel;      \
-                if (y0 >= 0 && y0 + kernel <= height && lo == 0 && hi == kernel) {                  \
-                    const T *sc = in + (size_t)y0 * (size_t)width + (size_t)x0;                     \
-                    for (ch = 0; ch < channels; ch++, sc += plane) {                                \
-                        const T *sr = sc;                                                           \
-                        for (i = 0; i < kernel; i++, d += kernel, sr += width) {                    \
-                            for (j = 0; j + e <= kernel; j += e) memcpy(d + j, sr + j, 4);          \
-                            for (; j < kernel; j++) d[j] = sr[j];                                   \
-                        }                                                                           \
-                    }                                                                               \
+                int32_t x0 = ox * stride - pad, lo, hi;                                             \
+                if (inside && ox == a && b > a) {                                                   \
+                    d = scalpel__im2row_span_##SUF(in + (size_t)y0 * (size_t)width + (size_t)x0, b - a, \
+                                                   channels, width, plane, kernel, stride, d);      \
+                    ox = b - 1;                                                                     \
                     continue;                                                                       \
                 }                                                                                   \
+                lo = x0 < 0 ? -x0 : 0;                                                              \
+                hi = width - x0 < kernel ? width - x0 : kernel;                                     \
                 for (ch = 0; ch < channels; ch++)                                                   \
                     for (i = 0; i < kernel; i++, d += kernel) {                                     \
                         const T *src;                                                               \
@@ -2423,6 +2453,7 @@ SCALPEL__QFAST(int8_t, q7, 127)
                         for (; j < kernel; j++) d[j] = 0;                                           \
                     }                                                                               \
             }                                                                                       \
+        }                                                                                           \
     }
 SCALPEL__IM2ROW(int16_t, q15)
 SCALPEL__IM2ROW(int8_t, q7)

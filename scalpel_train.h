@@ -405,9 +405,13 @@ typedef enum scalpel_layer_order {
     SCALPEL_ORDER_TIME = 0,    /* slowest first, by the dense time of each layer measured with
                                   the library's kernels on this machine (speed first; the
                                   measurement can differ between runs when two layers are close) */
-    SCALPEL_ORDER_WEIGHTS = 1  /* most weights first, ties in layer order (size first: for
+    SCALPEL_ORDER_WEIGHTS = 1, /* most weights first, ties in layer order (size first: for
                                   targets whose flash holds the model, where the largest layer is
                                   most of it; no timing, so the order is the same on every run) */
+    SCALPEL_ORDER_GIVEN = 2    /* the layers of dc->order_given first, in that order; the weighted
+                                  layers it leaves out follow, most weights first (a small layer
+                                  that matters for speed, such as LeNet-5's first convolution, can
+                                  go before the large ones spend the tolerance) */
 } scalpel_layer_order;
 
 /* scalpel_driver_config: how the drivers train and prune. Fill with
@@ -445,6 +449,21 @@ typedef struct scalpel_driver_config {
                                      needs epochs_per_stage >= 2; default 0 */
     int32_t layer_order;          /* SIMD-aware: the order of the layers, a scalpel_layer_order;
                                      default SCALPEL_ORDER_TIME */
+    int32_t order_given[SCALPEL_NET_MAX_LAYERS]; /* SCALPEL_ORDER_GIVEN: layer indices (weighted
+                                     layers, each at most once), n_order_given of them */
+    int32_t n_order_given;        /* default 0 */
+    float layer_rate_max[SCALPEL_NET_MAX_LAYERS]; /* SIMD-aware: 0 (default) = rate_max; in (0, 1]:
+                                     layer i's ladder stops at min(rate_max, this), for a layer
+                                     that should keep most of its weights (a cap at or below the
+                                     layer's break-even skips it) */
+    int32_t tolerance_shares;     /* SIMD-aware: 0 (default) = every layer's stages are judged
+                                     against the whole tolerance below dense, so the first layers
+                                     may spend all of it. 1 = each layer may spend an equal share
+                                     of what the layers before it left: the k-th of n layers to
+                                     prune stops at a drop of spent + (tolerance - spent) /
+                                     (n - k + 1) below dense (spent: the drop when it starts), and
+                                     a share one layer does not use passes on to the next. The
+                                     whole result stays within tolerance either way. */
     scalpel_progress_fn progress; /* NULL = silent (the default) */
     void *progress_user;
     const char *checkpoint_path;  /* when set, scalpel_train_epochs (and so every driver) saves a
@@ -461,6 +480,10 @@ typedef struct scalpel_prune_result {
                                                  faster, frozen, or not of the kind asked for) */
     int32_t order[SCALPEL_NET_MAX_LAYERS];    /* SIMD-aware: weighted layers in the order they were
                                                  pruned (dc->layer_order), -1 after */
+    float layer_accuracy[SCALPEL_NET_MAX_LAYERS]; /* SIMD-aware: test accuracy after layer i's
+                                                 stages (the layers before it in order pruned
+                                                 too; before the closing fine-tune); 0 for a
+                                                 skipped layer and in the other drivers */
     int32_t nodes_before[SCALPEL_NET_MAX_LAYERS], nodes_after[SCALPEL_NET_MAX_LAYERS]; /* rows */
     int32_t stages;                           /* stages run (kept or rolled back) */
 } scalpel_prune_result;
@@ -2186,7 +2209,16 @@ static scalpel_status scalpel__drv_check(const scalpel_driver_config *dc)
         !scalpel__train_finite(dc->lambda_factor) || !(dc->lambda_factor >= 0.0f))
         return SCALPEL_ERR_ARGUMENT;
     if (dc->stage_anneal != 0 && dc->stage_anneal != 1) return SCALPEL_ERR_ARGUMENT;
-    if (dc->layer_order != SCALPEL_ORDER_TIME && dc->layer_order != SCALPEL_ORDER_WEIGHTS) return SCALPEL_ERR_ARGUMENT;
+    if (dc->layer_order != SCALPEL_ORDER_TIME && dc->layer_order != SCALPEL_ORDER_WEIGHTS &&
+        dc->layer_order != SCALPEL_ORDER_GIVEN)
+        return SCALPEL_ERR_ARGUMENT;
+    if (dc->tolerance_shares != 0 && dc->tolerance_shares != 1) return SCALPEL_ERR_ARGUMENT;
+    if (dc->n_order_given < 0 || dc->n_order_given > SCALPEL_NET_MAX_LAYERS) return SCALPEL_ERR_ARGUMENT;
+    {
+        int32_t i;
+        for (i = 0; i < SCALPEL_NET_MAX_LAYERS; i++)
+            if (!(dc->layer_rate_max[i] >= 0.0f && dc->layer_rate_max[i] <= 1.0f)) return SCALPEL_ERR_ARGUMENT;
+    }
     if (dc->patience < 0 || dc->patience > 1000) return SCALPEL_ERR_ARGUMENT;
     if (dc->round_to != 1 && dc->round_to != 8 && dc->round_to != 16 && dc->round_to != 32) return SCALPEL_ERR_ARGUMENT;
     return SCALPEL_OK;
@@ -2705,6 +2737,23 @@ static int scalpel__drv_past(float acc, float base, float tol)
     return (double)base - (double)acc > (double)tol + 1e-6;
 }
 
+/* Layer i's last rate: dc->rate_max, or its own cap when lower */
+static float scalpel__drv_layer_max(const scalpel_driver_config *dc, int32_t i)
+{
+    float c = dc->layer_rate_max[i];
+    return c > 0.0f && c < dc->rate_max ? c : dc->rate_max;
+}
+
+/* dc->tolerance_shares: the drop below dense a layer may reach when `spent` is already gone and
+ * `layers` layers (this one included) are still to prune: spent plus an equal share of what is
+ * left of tol, nothing more once tol is spent. A network better than dense (spent < 0) has more
+ * than tol left; the result is clamped to [0, 1] (never asks for better than dense). */
+static float scalpel__drv_share(float tol, double spent, int32_t layers)
+{
+    double left = (double)tol - spent, t = spent + (left > 0.0 && layers > 0 ? left / (double)layers : 0.0);
+    return t < 0.0 ? 0.0f : t > 1.0 ? 1.0f : (float)t;
+}
+
 /* Stage rate s: min(start + s * step, max), or the geometric ladder when rate_keep is set.
  * Computed in double and rounded once, so the ladder is the same on every target. */
 static float scalpel__drv_rate(const scalpel_driver_config *dc, int32_t s)
@@ -2921,7 +2970,9 @@ SCALPEL_API scalpel_status scalpel_prune_simd(scalpel_trainer *tr, const scalpel
     scalpel_status st;
     scalpel_net cur;
     double key[SCALPEL_NET_MAX_LAYERS]; /* seconds or weights: larger first */
-    int32_t n_order = 0, i, j, o, batch, any_pruned;
+    scalpel_driver_config layer_dc;     /* dc with the tolerance of the layer being pruned */
+    float now;                          /* accuracy after the layers pruned so far */
+    int32_t n_order = 0, i, j, o, batch, any_pruned, to_prune;
     uint8_t *mb;
     if (res) memset(res, 0, sizeof(*res));
     if (!hw) return SCALPEL_ERR_NULL;
@@ -2931,24 +2982,45 @@ SCALPEL_API scalpel_status scalpel_prune_simd(scalpel_trainer *tr, const scalpel
     if (st != SCALPEL_OK) return st;
     batch = hw->batch >= 1 ? hw->batch : 1;
     /* the order: weighted layers by measured dense time, slowest first, or by weight count,
-     * largest first (a stable insertion: ties keep layer order) */
+     * largest first (a stable insertion: ties keep layer order); given layers ahead of all,
+     * after each is checked (a weighted layer of this network, listed once) */
+    if (dc->layer_order == SCALPEL_ORDER_GIVEN)
+        for (o = 0; o < dc->n_order_given; o++) {
+            i = dc->order_given[o];
+            if (i < 0 || i >= tr->arch.n_layers || !scalpel__train_weighted(tr->arch.layers[i].kind))
+                return SCALPEL_ERR_ARGUMENT;
+            for (j = 0; j < o; j++) if (dc->order_given[j] == i) return SCALPEL_ERR_ARGUMENT;
+        }
     st = scalpel_trainer_export(tr, &cur);
     for (i = 0; i < tr->arch.n_layers && st == SCALPEL_OK; i++) {
         int32_t kind = tr->arch.layers[i].kind;
         if (!scalpel__train_weighted(kind)) continue;
         if (only_kind != 0 && kind != only_kind) { res->skipped[i] = 1; continue; }
-        if (dc->layer_order == SCALPEL_ORDER_WEIGHTS)
+        if (dc->layer_order != SCALPEL_ORDER_TIME)
             key[i] = (double)tr->arch.layers[i].rows * (double)tr->arch.layers[i].cols;
         else
             st = scalpel__drv_time_layer(&cur, i, batch, &key[i]);
+        if (dc->layer_order == SCALPEL_ORDER_GIVEN)
+            for (o = 0; o < dc->n_order_given; o++)
+                if (dc->order_given[o] == i) key[i] = 1e30 * (double)(dc->n_order_given - o); /* above any count */
         for (j = n_order; j > 0 && key[res->order[j - 1]] < key[i]; j--) res->order[j] = res->order[j - 1];
         res->order[j] = i;
         n_order++;
     }
     scalpel_net_free(&cur);
     if (st != SCALPEL_OK) return st;
+    /* layers that cannot get faster at any rate of the ladder, or frozen ones, are skipped
+     * before any stage (and take no share of the tolerance) */
+    for (o = 0, to_prune = 0; o < n_order; o++) {
+        const scalpel_layer *L = &tr->arch.layers[res->order[o]];
+        float be = (L->kind == SCALPEL_LAYER_FC && batch == 1) ? hw->breakeven_mv_grouped : hw->breakeven_mm_grouped;
+        if (scalpel__drv_layer_max(dc, res->order[o]) <= be || dc->frozen[res->order[o]]) res->skipped[res->order[o]] = 1;
+        else to_prune++;
+    }
     mb = (uint8_t *)SCALPEL_MALLOC(tr->alloc_ctx, scalpel__drv_max_weights(&tr->arch));
     if (!mb) return SCALPEL_ERR_NO_MEMORY;
+    layer_dc = *dc;
+    now = res->dense_accuracy;
     for (o = 0; o < n_order && st == SCALPEL_OK; o++) {
         const scalpel_layer *L;
         scalpel_train_layer *T;
@@ -2960,14 +3032,22 @@ SCALPEL_API scalpel_status scalpel_prune_simd(scalpel_trainer *tr, const scalpel
         T = &tr->layers[i];
         wn = (size_t)L->rows * (size_t)L->cols;
         be = (L->kind == SCALPEL_LAYER_FC && batch == 1) ? hw->breakeven_mv_grouped : hw->breakeven_mm_grouped;
-        if (dc->rate_max <= be || dc->frozen[i]) { res->skipped[i] = 1; continue; }
+        if (res->skipped[i]) continue;
+        layer_dc.rate_max = scalpel__drv_layer_max(dc, i);
+        if (dc->tolerance_shares)
+            layer_dc.tolerance = scalpel__drv_share(dc->tolerance, (double)res->dense_accuracy - (double)now, to_prune);
+        to_prune--;
+        res->accuracy = now;
         st = scalpel_trainer_checkpoint_to_buffer(tr, &layer_snap, &layer_n);
-        if (st == SCALPEL_OK) st = scalpel__drv_ladder(tr, train, test, dc, res, i, hw->group, "simd", mb);
+        if (st == SCALPEL_OK) st = scalpel__drv_ladder(tr, train, test, &layer_dc, res, i, hw->group, "simd", mb);
         achieved = 1.0f - (float)((double)scalpel__drv_kept(T->mask, wn) / (double)wn);
         if (st == SCALPEL_OK && !(achieved > be)) {
             /* cannot get faster than dense: restore the layer as it was before its stages */
             st = scalpel_trainer_checkpoint_from_buffer(tr, layer_snap, layer_n);
             res->skipped[i] = 1;
+        } else {
+            now = res->accuracy; /* the accuracy of the layer's last stage within its tolerance */
+            res->layer_accuracy[i] = now;
         }
         if (layer_snap) SCALPEL_FREE(tr->alloc_ctx, layer_snap);
     }

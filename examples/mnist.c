@@ -12,7 +12,8 @@
  *              [--hw NAME|host] [--out DIR] [--tolerance T] [--resume]
  *              [--epochs N] [--stage-epochs N] [--lr LR] [--rate-keep K] [--stages N]
  *              [--finetune N] [--anneal] [--patience N] [--dropout P] [--retrain-lr LR]
- *              [--lambda L] [--rate-max R] [--order time|weights]
+ *              [--lambda L] [--rate-max R] [--order time|weights|I,J,...] [--shares]
+ *              [--layer-rate-max I:R]
  *
  *   --net        lenet300: 784-300-100-10 (default); lenet5: Caffe's LeNet-5 (conv 20 5x5,
  *                pool 2, conv 50 5x5, pool 2, fc 500, relu, fc 10)
@@ -39,7 +40,15 @@
  *                the first ones may spend the whole --tolerance): time = slowest first, timed
  *                on this machine (default); weights = most weights first, the same on every
  *                run (for a microcontroller's flash, where the largest layer is most of the
- *                model: LeNet-5's fc1 has 400k of the 431k weights but conv2 is slower)
+ *                model: LeNet-5's fc1 has 400k of the 431k weights but conv2 is slower);
+ *                I,J,... = those layers first, in that order (layer indices as the summary
+ *                prints them: LeNet-5's conv1 is 0, conv2 2, fc1 4, fc2 6), the rest after,
+ *                most weights first
+ *   --layer-rate-max I:R   layer I's ladder stops at rate R (below --rate-max); repeatable
+ *   --shares     each layer Scalpel prunes may spend an equal share of what the layers before
+ *                it left of --tolerance (scalpel_driver_config.tolerance_shares), so that the
+ *                last layers are not left with nothing (equal shares are small: with one
+ *                retraining epoch per stage, its noise alone can end a large layer early)
  *   --finetune N closing retraining epochs at a tenth of the retraining rate, after the last
  *                stage (and of the smaller network after node removal)
  *   --anneal     the last epoch of each stage at a tenth of the rate (steadier stop decisions)
@@ -262,7 +271,8 @@ static void usage_to(FILE *f, int status)
                     "             [--hw NAME|host] [--out DIR] [--tolerance T] [--resume]\n"
                     "             [--epochs N] [--stage-epochs N] [--lr LR] [--rate-keep K]\n"
                     "             [--stages N] [--finetune N] [--anneal] [--patience N] [--dropout P]\n"
-                    "             [--retrain-lr LR] [--lambda L] [--rate-max R] [--order time|weights]\n");
+                    "             [--retrain-lr LR] [--lambda L] [--rate-max R]\n"
+                    "             [--order time|weights|I,J,...] [--layer-rate-max I:R] [--shares]\n");
     exit(status);
 }
 
@@ -291,7 +301,8 @@ int main(int argc, char **argv)
     float tolerance = 0.002f, lr = 0.0f;
     int32_t opt_epochs = 0, opt_stage_epochs = 0, opt_stages = 0, opt_finetune = -1;
     float opt_rate_keep = -1.0f, opt_rate_max = -1.0f;
-    int32_t opt_order = -1;
+    int32_t opt_order = -1, opt_shares = 0, given[SCALPEL_NET_MAX_LAYERS], n_given = 0;
+    float layer_cap[SCALPEL_NET_MAX_LAYERS] = {0};
     int opt_anneal = 0;
     float opt_lambda = -1.0f, opt_dropout = -1.0f, opt_retrain_lr = 0.0f, dropout = 0.0f, retrain_lr = 0.0f;
     int32_t opt_patience = -1;
@@ -333,11 +344,44 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--stages") == 0 && i + 1 < argc) opt_stages = (int32_t)arg_number(a, argv[++i], 1, 100, 1);
         else if (strcmp(a, "--finetune") == 0 && i + 1 < argc) opt_finetune = (int32_t)arg_number(a, argv[++i], 0, 1000, 1);
         else if (strcmp(a, "--rate-max") == 0 && i + 1 < argc) opt_rate_max = (float)arg_number(a, argv[++i], 0, 0.999, 0);
+        else if (strcmp(a, "--shares") == 0) opt_shares = 1;
+        else if (strcmp(a, "--layer-rate-max") == 0 && i + 1 < argc) {
+            const char *v = argv[++i], *colon = strchr(v, ':');
+            char idx[16];
+            int32_t k;
+            if (!colon || colon == v || (size_t)(colon - v) >= sizeof(idx)) {
+                fprintf(stderr, "mnist: --layer-rate-max wants LAYER:RATE, like 0:0.6, not '%s'\n", v);
+                exit(2);
+            }
+            memcpy(idx, v, (size_t)(colon - v));
+            idx[colon - v] = '\0';
+            k = (int32_t)arg_number("--layer-rate-max (layer)", idx, 0, SCALPEL_NET_MAX_LAYERS - 1, 1);
+            layer_cap[k] = (float)arg_number("--layer-rate-max (rate)", colon + 1, 0.001, 0.999, 0);
+        }
         else if (strcmp(a, "--order") == 0 && i + 1 < argc) {
             const char *v = argv[++i];
             if (strcmp(v, "time") == 0) opt_order = SCALPEL_ORDER_TIME;
             else if (strcmp(v, "weights") == 0) opt_order = SCALPEL_ORDER_WEIGHTS;
-            else { fprintf(stderr, "mnist: --order wants time or weights, not '%s'\n", v); exit(2); }
+            else {
+                /* a list of layer indices; the driver checks that each is a weighted layer */
+                const char *q = v;
+                opt_order = SCALPEL_ORDER_GIVEN;
+                n_given = 0;
+                while (1) {
+                    char *end = NULL;
+                    long k;
+                    errno = 0;
+                    k = strtol(q, &end, 10);
+                    if (end == q || errno != 0 || k < 0 || k >= SCALPEL_NET_MAX_LAYERS || n_given >= SCALPEL_NET_MAX_LAYERS ||
+                        (*end != ',' && *end != '\0')) {
+                        fprintf(stderr, "mnist: --order wants time, weights or layer indices like 0,4,2, not '%s'\n", v);
+                        exit(2);
+                    }
+                    given[n_given++] = (int32_t)k;
+                    if (*end == '\0') break;
+                    q = end + 1;
+                }
+            }
         }
         else usage();
     }
@@ -403,6 +447,10 @@ int main(int argc, char **argv)
     if (opt_rate_keep >= 0.0f) dc.rate_keep = opt_rate_keep;
     if (opt_rate_max >= 0.0f) dc.rate_max = opt_rate_max;
     if (opt_order >= 0) dc.layer_order = opt_order;
+    if (opt_shares) dc.tolerance_shares = 1;
+    memcpy(dc.order_given, given, sizeof(given));
+    dc.n_order_given = n_given;
+    memcpy(dc.layer_rate_max, layer_cap, sizeof(layer_cap));
     if (opt_stages > 0) dc.max_stages = opt_stages;
     if (opt_finetune >= 0) dc.epochs_final = opt_finetune;
     if (opt_dropout >= 0.0f) dropout = opt_dropout;

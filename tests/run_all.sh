@@ -211,6 +211,9 @@ run cortex-m4-no-malloc tests/cortex-m/run.sh m4 "$B/nm-m4.elf" tests/test_no_ma
 run cortex-m4-qkernels  tests/cortex-m/run.sh m4 "$B/qk-m4.elf" tests/test_qkernels.c $CM
 run cortex-m55-qkernels tests/cortex-m/run.sh m55 "$B/qk-m55.elf" tests/test_qkernels.c $CM
 run cortex-m7-qkernels  tests/cortex-m/run.sh m7 "$B/qk-m7.elf" tests/test_qkernels.c $CM
+run cortex-m4-qnet     tests/cortex-m/run.sh m4 "$B/qn-m4.elf" tests/test_qnet.c -DTEST_SMALL_MEMORY
+run cortex-m55-qnet    tests/cortex-m/run.sh m55 "$B/qn-m55.elf" tests/test_qnet.c -DTEST_SMALL_MEMORY
+run cortex-m3-qnet     tests/cortex-m/run.sh m3 "$B/qn-m3.elf" tests/test_qnet.c -DTEST_SMALL_MEMORY
 run cortex-m3-qkernels  tests/cortex-m/run.sh m3 "$B/qk-m3.elf" tests/test_qkernels.c -DTEST_ITERS=100 -DTEST_MAX_DIM=60 -DTEST_SMALL_MEMORY
 run cortex-m4-qnet-firmware sh -c "tests/cortex-m/run.sh m4 $B/fw/qnet-m4.elf tests/cortex-m/qnet_firmware.c -I$B/fw -DSCALPEL_NO_MALLOC && ! arm-none-eabi-nm $B/fw/qnet-m4.elf | grep -E ' (malloc|calloc|realloc|free)\$'"
 run cortex-m55-qnet-firmware tests/cortex-m/run.sh m55 "$B/fw/qnet-m55.elf" tests/cortex-m/qnet_firmware.c -I$B/fw -DSCALPEL_NO_MALLOC

@@ -482,6 +482,90 @@ static void test_simd_order(void)
     scalpel_net_free(&arch);
 }
 
+/* dc.tolerance_shares: the k-th of n layers pruned stops within spent + (tolerance - spent) /
+ * (n - k + 1) of dense, spent being the drop the layers before it left (read back from
+ * res.layer_accuracy); without shares every layer is judged against the whole tolerance (the
+ * first layer here goes on to 98% then, past a stage that its share does not allow); values
+ * other than 0 and 1 are refused. */
+static void test_simd_shares(void)
+{
+    scalpel_net arch;
+    scalpel_trainer tr;
+    scalpel_driver_config dc = quiet_config();
+    scalpel_prune_result res, whole;
+    scalpel_hw_profile hw;
+    int32_t o, n = 0, k;
+    double spent = 0.0;
+    void *snap = NULL;
+    size_t snap_n = 0;
+    /* the share arithmetic: spent + (tol - spent) / layers, clamped to [0, 1] */
+    CHECK(scalpel__drv_share(0.04f, 0.0, 4) == 0.01f, "first of four");
+    CHECK(fabs((double)scalpel__drv_share(0.04f, 0.01, 3) - 0.02) < 1e-7, "second: 0.01 + 0.03 / 3");
+    CHECK(fabs((double)scalpel__drv_share(0.04f, 0.03, 1) - 0.04) < 1e-7, "last takes what is left");
+    CHECK(fabs((double)scalpel__drv_share(0.04f, 0.05, 2) - 0.05) < 1e-7, "spent past tol: no more");
+    CHECK(fabs((double)scalpel__drv_share(0.04f, -0.02, 2) - 0.01) < 1e-7, "better than dense: more left");
+    CHECK(scalpel__drv_share(0.01f, -0.2, 4) == 0.0f && scalpel__drv_share(1.0f, 0.9, 0) == 0.9f, "clamped");
+
+    make_conv(&arch);
+    CHECK(scalpel_hw_profile_get("cortex-m4", &hw) == SCALPEL_OK, "profile");
+    dc.layer_order = SCALPEL_ORDER_WEIGHTS;
+    dc.rate_start = 0.9f;
+    dc.rate_step = 0.04f;
+    dc.rate_max = 0.98f;
+    dc.max_stages = 3;
+    dc.epochs_per_stage = 1;
+    dc.epochs_final = 0;
+    dc.tolerance = 0.02f;
+    dc.tolerance_shares = 2;
+    CHECK(scalpel_trainer_init(&arch, 32, &dc.train, &tr) == SCALPEL_OK, "trainer");
+    scalpel_trainer_init_weights(&tr, SCALPEL_INIT_HE);
+    CHECK(scalpel_prune_simd(&tr, &train_ds, &test_ds, &hw, 0, &dc, &res) == SCALPEL_ERR_ARGUMENT, "shares 2");
+    CHECK(scalpel_train_epochs(&tr, &train_ds, &test_ds, 2, "dense", NULL, NULL) == SCALPEL_OK, "dense");
+    /* the same trainer twice: whole tolerance, then shares */
+    CHECK(scalpel_trainer_checkpoint_to_buffer(&tr, &snap, &snap_n) == SCALPEL_OK, "snapshot");
+    dc.tolerance_shares = 0;
+    CHECK(scalpel_prune_simd(&tr, &train_ds, &test_ds, &hw, 0, &dc, &whole) == SCALPEL_OK, "simd whole");
+    CHECK(scalpel_trainer_checkpoint_from_buffer(&tr, snap, snap_n) == SCALPEL_OK, "restore");
+    free(snap);
+    dc.tolerance_shares = 1;
+    CHECK(scalpel_prune_simd(&tr, &train_ds, &test_ds, &hw, 0, &dc, &res) == SCALPEL_OK, "simd shares");
+    CHECK(res.dense_accuracy == whole.dense_accuracy, "same start");
+    /* every layer of the order was tried (rate_max is above the profile's break-evens) */
+    for (o = 0; o < SCALPEL_NET_MAX_LAYERS && res.order[o] >= 0; o++) n++;
+    CHECK(n == 4, "four layers: %d", (int)n);
+    for (o = 0, k = 0; o < n; o++, k++) {
+        int32_t i = res.order[o];
+        double drop, share = (double)scalpel__drv_share(dc.tolerance, spent, n - k);
+        if (res.skipped[i]) { /* restored: nothing spent, no accuracy recorded */
+            CHECK(res.layer_accuracy[i] == 0.0f, "skipped layer %d has no accuracy", (int)i);
+            continue;
+        }
+        drop = (double)res.dense_accuracy - (double)res.layer_accuracy[i];
+        CHECK(drop <= share + 1e-6, "layer %d (%d of %d): drop %.4f, share %.4f", (int)i, (int)k + 1, (int)n, drop, share);
+        spent = drop;
+    }
+    /* both runs start from the same trainer and are deterministic: the first layer, judged
+     * against its share rather than the whole tolerance, stops at or before the rate it reached
+     * with the whole tolerance */
+    CHECK(res.layer_rate[res.order[0]] <= whole.layer_rate[whole.order[0]] && res.order[0] == whole.order[0],
+          "first layer: %.3f with its share, %.3f with the whole tolerance", (double)res.layer_rate[res.order[0]],
+          (double)whole.layer_rate[whole.order[0]]);
+    /* whole tolerance: every layer within it */
+    for (o = 0; o < n; o++) {
+        int32_t i = whole.order[o];
+        if (!whole.skipped[i])
+            CHECK((double)whole.dense_accuracy - (double)whole.layer_accuracy[i] <= (double)dc.tolerance + 1e-6,
+                  "whole: layer %d within tolerance", (int)i);
+    }
+    printf("  shares: first layer's drop %.4f (share %.4f; %.4f with the whole tolerance), final accuracy %.4f "
+           "(%.4f), dense %.4f\n", (double)(res.dense_accuracy - res.layer_accuracy[res.order[0]]),
+           (double)scalpel__drv_share(dc.tolerance, 0.0, n),
+           (double)(whole.dense_accuracy - whole.layer_accuracy[whole.order[0]]), (double)res.accuracy,
+           (double)whole.accuracy, (double)res.dense_accuracy);
+    scalpel_trainer_free(&tr);
+    scalpel_net_free(&arch);
+}
+
 /* ---- node pruning ------------------------------------------------------------------------- */
 
 static void test_nodes(void)
@@ -790,6 +874,7 @@ int main(int argc, char **argv)
     test_frozen_front();
     test_simd();
     test_simd_order();
+    test_simd_shares();
     test_nodes();
     test_prune_for();
     scalpel_net_free(&mlp_dense);

@@ -530,7 +530,7 @@ static void test_im2row(void)
 {
     int32_t it;
     for (it = 0; it < TEST_ITERS / 20 + 20; it++) {
-        int32_t c = test_range(1, 3), h = test_range(1, 12), wd = test_range(1, 12), k = test_range(1, 6);
+        int32_t c = test_range(1, 3), h = test_range(1, 14), wd = test_range(1, 14), k = test_range(1, 8);
         int32_t s = test_range(1, 3), p = test_range(0, k - 1), oh, ow, q, i, plane, patch;
         int16_t *in, *rows;
         int8_t *in7, *rows7;

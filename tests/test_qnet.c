@@ -2,7 +2,9 @@
  * networks from calibration data, the integer forward pass against an independent integer
  * oracle written here, agreement with the float network, export, and hostile structs.
  *
- *   gcc -std=c99 -O2 -march=native -I. tests/test_qnet.c -o test_qnet -lm && ./test_qnet */
+ *   gcc -std=c99 -O2 -march=native -I. tests/test_qnet.c -o test_qnet -lm && ./test_qnet
+ * On Cortex-M (tests/cortex-m/run.sh m4 x.elf tests/test_qnet.c -DTEST_SMALL_MEMORY): the hand
+ * built networks, hostile structs and max pooling only. */
 #define SCALPEL_IMPLEMENTATION
 #include "scalpel.h"
 #include "test_util.h"
@@ -406,6 +408,58 @@ static void test_export(const scalpel_net *net, const float *calib)
     scalpel_qnet_free(&q);
 }
 
+/* Max pooling in q15 and q7 against a plain loop: 2x2 stride 2 (the fast path, which on DSP
+ * cores compares two lanes at a time with SSUB16 + SEL), 3x3 stride 2 and 2x2 stride 1, on
+ * negative and positive values over the whole range, even and odd widths (a floor-sized
+ * output leaves the last input column out), several channels. */
+static void test_maxpool(void)
+{
+    static const int32_t shapes[][4] = {{2, 2, 24, 24}, {2, 2, 7, 9}, {2, 2, 5, 2}, {3, 2, 9, 11}, {2, 1, 5, 6}, {2, 2, 2, 3}};
+    int16_t in[3 * 24 * 24], out[3 * 24 * 24];
+    int8_t in7[3 * 24 * 24], out7[3 * 24 * 24];
+    size_t t;
+    int32_t i;
+    for (t = 0; t < sizeof(shapes) / sizeof(shapes[0]); t++) {
+        scalpel_qlayer L;
+        int32_t c, oy, ox, bad = 0;
+        memset(&L, 0, sizeof(L));
+        L.kind = SCALPEL_LAYER_MAXPOOL;
+        L.kernel = shapes[t][0];
+        L.stride = shapes[t][1];
+        L.in_c = L.out_c = 3;
+        L.in_h = shapes[t][2];
+        L.in_w = shapes[t][3];
+        L.out_h = (L.in_h - L.kernel) / L.stride + 1;
+        L.out_w = (L.in_w - L.kernel) / L.stride + 1;
+        for (i = 0; i < L.in_c * L.in_h * L.in_w; i++) {
+            uint32_t r = test_rand();
+            in[i] = (int16_t)(r % 4u == 0 ? (r & 1u ? 32767 : -32768) : (int32_t)(r >> 8) % 65536 - 32768);
+            in7[i] = (int8_t)((int32_t)(r >> 12) % 256 - 128);
+        }
+        memset(out, 0x55, sizeof(out));
+        memset(out7, 0x55, sizeof(out7));
+        scalpel__q_maxpool_q15(&L, in, out);
+        scalpel__q_maxpool_q7(&L, in7, out7);
+        for (c = 0; c < L.in_c; c++)
+            for (oy = 0; oy < L.out_h; oy++)
+                for (ox = 0; ox < L.out_w; ox++) {
+                    int32_t m = -40000, m7 = -200, ky, kx, o = (c * L.out_h + oy) * L.out_w + ox;
+                    for (ky = 0; ky < L.kernel; ky++)
+                        for (kx = 0; kx < L.kernel; kx++) {
+                            int32_t k = (c * L.in_h + oy * L.stride + ky) * L.in_w + ox * L.stride + kx;
+                            if (in[k] > m) m = in[k];
+                            if (in7[k] > m7) m7 = in7[k];
+                        }
+                    if (out[o] != m || out7[o] != m7) bad++;
+                }
+        /* nothing written past the output */
+        for (i = L.in_c * L.out_h * L.out_w; i < 3 * 24 * 24; i++)
+            if (out[i] != 0x5555 || out7[i] != 0x55) bad++;
+        CHECK(bad == 0, "max pool %dx%d stride %d on %dx%d: %d wrong", (int)L.kernel, (int)L.kernel, (int)L.stride,
+              (int)L.in_h, (int)L.in_w, (int)bad);
+    }
+}
+
 int main(void)
 {
     scalpel_net net;
@@ -416,6 +470,8 @@ int main(void)
     CHECK(build_net(&net), "float network built");
     for (i = 0; i < N_CALIB * 256; i++) calib[i] = test_rand() % 3u == 0 ? (test_uniform() + 1.0f) * 0.5f : 0.0f;
     test_hand_and_hostile();
+    test_maxpool();
+#ifndef TEST_SMALL_MEMORY /* microcontroller runs: quantizing needs more heap, exporting a file system */
     memset(&opt, 0, sizeof(opt));
     opt.dtype = SCALPEL_DTYPE_Q15;
     check_quantized(&net, calib, &opt, 0.01f, "q15 per layer");
@@ -429,6 +485,12 @@ int main(void)
     check_quantized(&net, calib, &opt, 0.2f, "q7 regrouped to G = 4");
     test_quantize_errors(&net, calib);
     test_export(&net, calib);
+#else
+    (void)opt;
+    (void)check_quantized;
+    (void)test_quantize_errors;
+    (void)test_export;
+#endif
     scalpel_net_free(&net);
     free(calib);
     return test_summary("test_qnet");
