@@ -522,7 +522,9 @@ SCALPEL_API scalpel_status scalpel_prune_traditional(scalpel_trainer *tr, const 
 
 /* SIMD-aware pruning for hw: the weighted layers are pruned one at a time in dc->layer_order
  * (by default timed dense with the library's kernels at batch hw->batch, slowest first; or
- * most weights first), with groups of hw->group
+ * most weights first; or dc->order_given first), each up to its rate cap
+ * (dc->layer_rate_max, else rate_max) and within its tolerance (the whole of it, or its share
+ * with dc->tolerance_shares), with groups of hw->group
  * (scalpel_prune_groups_rate, RMS) at the ladder's rates, retraining after each stage; a layer
  * stops as in scalpel_prune_traditional (past tolerance patience + 1 times in a row, back to
  * its last stage within it). A layer whose achieved rate is not above its

@@ -455,8 +455,8 @@ static void test_simd_order(void)
     CHECK(scalpel_hw_profile_get("cortex-m4", &hw) == SCALPEL_OK, "profile");
     CHECK(scalpel_trainer_init(&arch, 32, &dc.train, &tr) == SCALPEL_OK, "trainer");
     scalpel_trainer_init_weights(&tr, SCALPEL_INIT_HE);
-    dc.layer_order = 2;
-    CHECK(scalpel_prune_simd(&tr, &train_ds, &test_ds, &hw, 0, &dc, &res) == SCALPEL_ERR_ARGUMENT, "order 2");
+    dc.layer_order = 3;
+    CHECK(scalpel_prune_simd(&tr, &train_ds, &test_ds, &hw, 0, &dc, &res) == SCALPEL_ERR_ARGUMENT, "order 3");
     dc.layer_order = -1;
     CHECK(scalpel_prune_simd(&tr, &train_ds, &test_ds, &hw, 0, &dc, &res) == SCALPEL_ERR_ARGUMENT, "order -1");
     /* one stage at rate 0.7 (above the profile's break-evens) that every layer keeps
@@ -478,6 +478,45 @@ static void test_simd_order(void)
         CHECK(whole_groups(tr.layers[i].mask, L->rows, L->cols, hw.group), "layer %d: whole groups", (int)i);
         CHECK(!res.skipped[i] && res.layer_rate[i] >= 0.6f, "layer %d pruned %.3f", (int)i, (double)res.layer_rate[i]);
     }
+    scalpel_trainer_free(&tr);
+
+    /* SCALPEL_ORDER_GIVEN: conv 0 then fc 8 first, the rest after by weights (fc 6, conv 3).
+     * layer_rate_max: conv 0 stops at 0.6 (above the profile's matrix-matrix break-even, 0.56),
+     * conv 3 at 0.5 (below it: skipped, untouched); the others go on to the ladder's 0.7 */
+    CHECK(scalpel_trainer_init(&arch, 32, &dc.train, &tr) == SCALPEL_OK, "trainer");
+    scalpel_trainer_init_weights(&tr, SCALPEL_INIT_HE);
+    dc.layer_order = SCALPEL_ORDER_GIVEN;
+    dc.n_order_given = 2;
+    dc.order_given[0] = 0;
+    dc.order_given[1] = 8;
+    dc.layer_rate_max[0] = 0.6f;
+    dc.layer_rate_max[3] = 0.5f;
+    CHECK(scalpel_prune_simd(&tr, &train_ds, &test_ds, &hw, 0, &dc, &res) == SCALPEL_OK, "simd given order");
+    CHECK(res.order[0] == 0 && res.order[1] == 8 && res.order[2] == 6 && res.order[3] == 3 && res.order[4] == -1,
+          "given order first: %d %d %d %d %d", (int)res.order[0], (int)res.order[1], (int)res.order[2],
+          (int)res.order[3], (int)res.order[4]);
+    CHECK(!res.skipped[0] && res.layer_rate[0] > 0.56f && res.layer_rate[0] <= 0.6f + 1e-6f, "conv 0 capped at 0.6: %.3f",
+          (double)res.layer_rate[0]);
+    CHECK(!res.skipped[6] && res.layer_rate[6] >= 0.69f, "fc 6 at the ladder's 0.7: %.3f", (double)res.layer_rate[6]);
+    CHECK(res.skipped[3] && res.layer_rate[3] == 0.0f, "conv 3 capped below break-even: skipped");
+    /* refused: a layer that holds no weights, one out of range, one listed twice, a bad count,
+     * a cap outside [0, 1] */
+    dc.order_given[1] = 1;
+    CHECK(scalpel_prune_simd(&tr, &train_ds, &test_ds, &hw, 0, &dc, &res) == SCALPEL_ERR_ARGUMENT, "relu in the order");
+    dc.order_given[1] = 9;
+    CHECK(scalpel_prune_simd(&tr, &train_ds, &test_ds, &hw, 0, &dc, &res) == SCALPEL_ERR_ARGUMENT, "past the layers");
+    dc.order_given[1] = 0;
+    CHECK(scalpel_prune_simd(&tr, &train_ds, &test_ds, &hw, 0, &dc, &res) == SCALPEL_ERR_ARGUMENT, "listed twice");
+    dc.order_given[1] = 8;
+    dc.n_order_given = SCALPEL_NET_MAX_LAYERS + 1;
+    CHECK(scalpel_prune_simd(&tr, &train_ds, &test_ds, &hw, 0, &dc, &res) == SCALPEL_ERR_ARGUMENT, "count");
+    dc.n_order_given = -1;
+    CHECK(scalpel_prune_simd(&tr, &train_ds, &test_ds, &hw, 0, &dc, &res) == SCALPEL_ERR_ARGUMENT, "negative count");
+    dc.n_order_given = 2;
+    dc.layer_rate_max[5] = 1.5f;
+    CHECK(scalpel_prune_simd(&tr, &train_ds, &test_ds, &hw, 0, &dc, &res) == SCALPEL_ERR_ARGUMENT, "cap 1.5");
+    dc.layer_rate_max[5] = -0.1f;
+    CHECK(scalpel_prune_simd(&tr, &train_ds, &test_ds, &hw, 0, &dc, &res) == SCALPEL_ERR_ARGUMENT, "cap -0.1");
     scalpel_trainer_free(&tr);
     scalpel_net_free(&arch);
 }
