@@ -419,6 +419,18 @@ int main(int argc, char **argv)
 
     /* schedules */
     build_net(net_name, &arch);
+    for (i = 0; i < SCALPEL_NET_MAX_LAYERS; i++) {
+        /* --order and --layer-rate-max name weighted layers of this network (fc, conv2d) */
+        int in_order = 0, j;
+        for (j = 0; j < n_given; j++) in_order |= given[j] == i;
+        if ((in_order || layer_cap[i] > 0.0f) &&
+            (i >= arch.n_layers || (arch.layers[i].kind != SCALPEL_LAYER_FC && arch.layers[i].kind != SCALPEL_LAYER_CONV2D))) {
+            fprintf(stderr, "mnist: %s names layer %d, which holds no weights in %s (its weighted layers: %s)\n",
+                    in_order ? "--order" : "--layer-rate-max", i, net_name,
+                    strcmp(net_name, "lenet5") == 0 ? "0, 2, 4, 6" : "0, 2, 4");
+            return 2;
+        }
+    }
     scalpel_driver_config_default(&dc);
     dc.progress = scalpel_progress_print;
     dc.batch = 64;

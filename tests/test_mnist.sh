@@ -56,7 +56,15 @@ cut -d'|' -f2-4,7 "$DIR/run2.txt" | grep -E "^ (Dense|Trad|Opt|Scal)" >"$DIR/col
 check "same errors and sizes after --resume" cmp -s "$DIR/cols1.txt" "$DIR/cols2.txt"
 check "the resumed table says so" grep -q "traditional (resumed), scalpel (resumed)" "$DIR/run2.txt"
 
-# 3. the command line
+# 3. Scalpel's layer order and a per-layer cap (cortex-m4: SIMD-aware pruning of every layer):
+# fc 2 first, capped at 55%; a layer that holds no weights in the order is refused
+"$BIN" $TINY --hw cortex-m4 --order 2,0 --layer-rate-max 2:0.55 --out "$DIR/models3" >"$DIR/run3.txt" 2>"$DIR/err3.txt"
+check "given order and cap: exits 0 ($(tail -n 3 "$DIR/err3.txt" | tr '\n' ' '))" test $? -eq 0
+check "layer 2 at most 55% pruned" sh -c "grep -E '^  layer 2 fc:' \"$DIR/err3.txt\" | grep -q -E ' (5[0-5]\\.[0-9]|[0-4]?[0-9]\\.[0-9])% pruned'"
+"$BIN" $TINY --hw cortex-m4 --order 1 --out "$DIR/models4" >"$DIR/out.txt" 2>"$DIR/err4.txt"
+check "a ReLU in --order is refused before training" sh -c "test $? -eq 2 && grep -q 'holds no weights' \"$DIR/err4.txt\" && ! test -e \"$DIR/models4/lenet300-dense.ckpt\""
+
+# 4. the command line
 expect_usage() { # expect_usage WHAT ARGS...: exit status 2 and a message on stderr
   what=$1; shift
   "$BIN" "$@" >"$DIR/out.txt" 2>"$DIR/err.txt"
@@ -74,6 +82,13 @@ expect_usage "rate-keep of 1" --rate-keep 1
 expect_usage "rate-max of 1" --rate-max 1
 expect_usage "unknown layer order" --order fastest
 expect_usage "order without its value" --order
+expect_usage "order with a bad index" --order 0,x
+expect_usage "order with an empty index" --order 0,,2
+expect_usage "order index out of range" --order 99
+expect_usage "layer cap without its rate" --layer-rate-max 3
+expect_usage "layer cap, layer out of range" --layer-rate-max 99:0.5
+expect_usage "layer cap, rate above 1" --layer-rate-max 0:1.5
+expect_usage "layer cap without its layer" --layer-rate-max :0.5
 expect_usage "option without its value" --out
 "$BIN" --help >"$DIR/out.txt" 2>&1
 check "--help exits 0 with the usage" sh -c "test $? -eq 0 && grep -q usage \"$DIR/out.txt\""
