@@ -17,7 +17,7 @@ BIN=$1
 CLI=$2
 DIR=$3
 mkdir -p "$DIR" || exit 2
-rm -rf "${DIR:?}"/models "$DIR"/*.txt
+rm -rf "${DIR:?}"/models "$DIR"/models3 "$DIR"/models4 "$DIR"/*.txt
 PASSED=0
 FAILED=0
 failed() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; }
