@@ -2739,6 +2739,13 @@ static int scalpel__drv_past(float acc, float base, float tol)
     return (double)base - (double)acc > (double)tol + 1e-6;
 }
 
+/* The grouped kernel's break-even rate for layer L at batch `batch`: matrix-vector for an fc
+ * layer at batch 1, matrix-matrix otherwise */
+static float scalpel__drv_breakeven(const scalpel_hw_profile *hw, const scalpel_layer *L, int32_t batch)
+{
+    return (L->kind == SCALPEL_LAYER_FC && batch == 1) ? hw->breakeven_mv_grouped : hw->breakeven_mm_grouped;
+}
+
 /* Layer i's last rate: dc->rate_max, or its own cap when lower */
 static float scalpel__drv_layer_max(const scalpel_driver_config *dc, int32_t i)
 {
@@ -3015,7 +3022,7 @@ SCALPEL_API scalpel_status scalpel_prune_simd(scalpel_trainer *tr, const scalpel
      * before any stage (and take no share of the tolerance) */
     for (o = 0, to_prune = 0; o < n_order; o++) {
         const scalpel_layer *L = &tr->arch.layers[res->order[o]];
-        float be = (L->kind == SCALPEL_LAYER_FC && batch == 1) ? hw->breakeven_mv_grouped : hw->breakeven_mm_grouped;
+        float be = scalpel__drv_breakeven(hw, L, batch);
         if (scalpel__drv_layer_max(dc, res->order[o]) <= be || dc->frozen[res->order[o]]) res->skipped[res->order[o]] = 1;
         else to_prune++;
     }
@@ -3033,7 +3040,7 @@ SCALPEL_API scalpel_status scalpel_prune_simd(scalpel_trainer *tr, const scalpel
         L = &tr->arch.layers[i];
         T = &tr->layers[i];
         wn = (size_t)L->rows * (size_t)L->cols;
-        be = (L->kind == SCALPEL_LAYER_FC && batch == 1) ? hw->breakeven_mv_grouped : hw->breakeven_mm_grouped;
+        be = scalpel__drv_breakeven(hw, L, batch);
         if (res->skipped[i]) continue;
         layer_dc.rate_max = scalpel__drv_layer_max(dc, i);
         if (dc->tolerance_shares)
