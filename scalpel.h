@@ -1299,14 +1299,55 @@ static void scalpel__fc_forward(const scalpel_layer *L, const float *in, int32_t
     }
 }
 
+/* One output row of 2x2 / stride-2 max pooling: dst[o] = the max of r0[2o], r0[2o+1], r1[2o],
+ * r1[2o+1] for o < n (both input rows hold at least 2n values). Vertical max first, then the
+ * even and odd lanes: four outputs per step from two loads of each row (eight with AVX). For
+ * numbers the result is the window's max, the same as the generic loop; with a NaN in a window
+ * it may be the NaN or the max of the others. */
+static void scalpel__maxpool2_row(const float *r0, const float *r1, float *dst, int32_t n)
+{
+    int32_t o = 0;
+#if defined(SCALPEL__SIMDE)
+#if defined(__AVX2__)
+    for (; o + 8 <= n; o += 8) {
+        simde__m256 m0 = simde_mm256_max_ps(simde_mm256_loadu_ps(r1 + 2 * o), simde_mm256_loadu_ps(r0 + 2 * o));
+        simde__m256 m1 = simde_mm256_max_ps(simde_mm256_loadu_ps(r1 + 2 * o + 8), simde_mm256_loadu_ps(r0 + 2 * o + 8));
+        /* per 128-bit half: [o0 o1 o4 o5 | o2 o3 o6 o7], then the 64-bit pairs back in order */
+        simde__m256 m = simde_mm256_max_ps(simde_mm256_shuffle_ps(m0, m1, SIMDE_MM_SHUFFLE(3, 1, 3, 1)),
+                                           simde_mm256_shuffle_ps(m0, m1, SIMDE_MM_SHUFFLE(2, 0, 2, 0)));
+        simde_mm256_storeu_ps(dst + o, simde_mm256_castpd_ps(simde_mm256_permute4x64_pd(simde_mm256_castps_pd(m),
+                                                                                         SIMDE_MM_SHUFFLE(3, 1, 2, 0))));
+    }
+#endif
+    for (; o + 4 <= n; o += 4) {
+        simde__m128 m0 = simde_mm_max_ps(simde_mm_loadu_ps(r1 + 2 * o), simde_mm_loadu_ps(r0 + 2 * o));
+        simde__m128 m1 = simde_mm_max_ps(simde_mm_loadu_ps(r1 + 2 * o + 4), simde_mm_loadu_ps(r0 + 2 * o + 4));
+        simde_mm_storeu_ps(dst + o, simde_mm_max_ps(simde_mm_shuffle_ps(m0, m1, SIMDE_MM_SHUFFLE(3, 1, 3, 1)),
+                                                    simde_mm_shuffle_ps(m0, m1, SIMDE_MM_SHUFFLE(2, 0, 2, 0))));
+    }
+#endif
+    for (; o < n; o++) {
+        float a = r1[2 * o] > r0[2 * o] ? r1[2 * o] : r0[2 * o];
+        float b = r1[2 * o + 1] > r0[2 * o + 1] ? r1[2 * o + 1] : r0[2 * o + 1];
+        dst[o] = b > a ? b : a;
+    }
+}
+
 /* Max over kernel x kernel windows of one sample [C x H x W]; windows never leave the input
- * (the output size rounds down). */
+ * (the output size rounds down). 2x2 windows at stride 2 (LeNet's pooling) take the row kernel
+ * above; other shapes the plain loop. */
 static void scalpel__maxpool_forward(const scalpel_layer *L, const float *in, float *out)
 {
     int32_t c, oy, ox, ky, kx, K = L->kernel, S = L->stride;
     for (c = 0; c < L->in_c; c++) {
         const float *src = in + (size_t)c * (size_t)L->in_h * (size_t)L->in_w;
         float *dst = out + (size_t)c * (size_t)L->out_h * (size_t)L->out_w;
+        if (K == 2 && S == 2) {
+            for (oy = 0; oy < L->out_h; oy++)
+                scalpel__maxpool2_row(src + (size_t)(2 * oy) * (size_t)L->in_w, src + (size_t)(2 * oy + 1) * (size_t)L->in_w,
+                                      dst + (size_t)oy * (size_t)L->out_w, L->out_w);
+            continue;
+        }
         for (oy = 0; oy < L->out_h; oy++)
             for (ox = 0; ox < L->out_w; ox++) {
                 const float *win = src + (size_t)(oy * S) * (size_t)L->in_w + (size_t)(ox * S);

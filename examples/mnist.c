@@ -12,7 +12,7 @@
  *              [--hw NAME|host] [--out DIR] [--tolerance T] [--resume]
  *              [--epochs N] [--stage-epochs N] [--lr LR] [--rate-keep K] [--stages N]
  *              [--finetune N] [--anneal] [--patience N] [--dropout P] [--retrain-lr LR]
- *              [--lambda L] [--rate-max R] [--order time|weights|I,J,...] [--shares]
+ *              [--lambda L] [--lambda-factor F] [--rate-max R] [--order time|weights|I,J,...] [--shares]
  *              [--layer-rate-max I:R]
  *
  *   --net        lenet300: 784-300-100-10 (default); lenet5: Caffe's LeNet-5 (conv 20 5x5,
@@ -58,6 +58,8 @@
  *                retraining); default 0 (LeNet-5 --full: 0.5)
  *   --lambda L   node pruning: the mask layers' L1 pull of the first stage (doubled each
  *                stage); default 0.001 (LeNet-5 --full: 0.0002)
+ *   --lambda-factor F   node pruning: each stage's pull is F times the last one's (1 to 10;
+ *                default 2): a smaller F takes smaller steps, over more stages
  *   --retrain-lr LR   learning rate of every pruning stage; default a tenth of --lr (LeNet-5
  *                --full: 0.005)
  *
@@ -271,7 +273,7 @@ static void usage_to(FILE *f, int status)
                     "             [--hw NAME|host] [--out DIR] [--tolerance T] [--resume]\n"
                     "             [--epochs N] [--stage-epochs N] [--lr LR] [--rate-keep K]\n"
                     "             [--stages N] [--finetune N] [--anneal] [--patience N] [--dropout P]\n"
-                    "             [--retrain-lr LR] [--lambda L] [--rate-max R]\n"
+                    "             [--retrain-lr LR] [--lambda L] [--lambda-factor F] [--rate-max R]\n"
                     "             [--order time|weights|I,J,...] [--layer-rate-max I:R] [--shares]\n");
     exit(status);
 }
@@ -304,7 +306,7 @@ int main(int argc, char **argv)
     int32_t opt_order = -1, opt_shares = 0, given[SCALPEL_NET_MAX_LAYERS], n_given = 0;
     float layer_cap[SCALPEL_NET_MAX_LAYERS] = {0};
     int opt_anneal = 0;
-    float opt_lambda = -1.0f, opt_dropout = -1.0f, opt_retrain_lr = 0.0f, dropout = 0.0f, retrain_lr = 0.0f;
+    float opt_lambda = -1.0f, opt_lambda_factor = -1.0f, opt_dropout = -1.0f, opt_retrain_lr = 0.0f, dropout = 0.0f, retrain_lr = 0.0f;
     int32_t opt_patience = -1;
     scalpel_dataset train, test;
     scalpel_net arch, dense, trad, opt, scal;
@@ -338,6 +340,7 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--rate-keep") == 0 && i + 1 < argc) opt_rate_keep = (float)arg_number(a, argv[++i], 0, 0.99, 0);
         else if (strcmp(a, "--anneal") == 0) opt_anneal = 1;
         else if (strcmp(a, "--lambda") == 0 && i + 1 < argc) opt_lambda = (float)arg_number(a, argv[++i], 0, 1, 0);
+        else if (strcmp(a, "--lambda-factor") == 0 && i + 1 < argc) opt_lambda_factor = (float)arg_number(a, argv[++i], 1, 10, 0);
         else if (strcmp(a, "--retrain-lr") == 0 && i + 1 < argc) opt_retrain_lr = (float)arg_number(a, argv[++i], 1e-6, 10, 0);
         else if (strcmp(a, "--dropout") == 0 && i + 1 < argc) opt_dropout = (float)arg_number(a, argv[++i], 0, 0.9, 0);
         else if (strcmp(a, "--patience") == 0 && i + 1 < argc) opt_patience = (int32_t)arg_number(a, argv[++i], 0, 100, 1);
@@ -467,6 +470,7 @@ int main(int argc, char **argv)
     if (opt_finetune >= 0) dc.epochs_final = opt_finetune;
     if (opt_dropout >= 0.0f) dropout = opt_dropout;
     if (opt_lambda >= 0.0f) dc.lambda_start = opt_lambda;
+    if (opt_lambda_factor >= 0.0f) dc.lambda_factor = opt_lambda_factor;
     if (opt_retrain_lr > 0.0f) retrain_lr = opt_retrain_lr;
     if (opt_anneal) dc.stage_anneal = 1;
     if (opt_patience >= 0) dc.patience = opt_patience;

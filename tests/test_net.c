@@ -251,5 +251,12 @@ int main(void)
                 check_net(one, 1, 3, 4, 5, groups[g], batches[b], "1x1 conv");
                 check_net(NULL, 0, 3, 2, 2, groups[g], batches[b], "no layers");
             }
+    /* 2x2 / stride-2 pooling takes a row kernel (8 and 4 outputs per step, then one at a
+     * time): every output width from 1 to 20, odd input widths and heights, inputs of both
+     * signs; nothing written past the output (check_net's guard) */
+    for (iter = 2; iter <= 41; iter++) {
+        ref_layer pool[1] = { { SCALPEL_LAYER_MAXPOOL, 0, 2, 2, 0, 0, 0 } };
+        check_net(pool, 1, 2, 2 + iter % 4, iter, 0, 1 + iter % 2, "maxpool 2x2/2");
+    }
     return test_summary("test_net");
 }
