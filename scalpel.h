@@ -1232,10 +1232,20 @@ static void scalpel__bias_relu(float *out, const float *b, int32_t rows, size_t 
     }
     for (r = 0; r < rows; r++) {
         float bias = b[r], *o = out + (size_t)r * n;
+        p = 0;
+#if defined(SCALPEL__SIMDE)
+        {   /* a convolution's feature map: its bias broadcast over four positions per step */
+            simde__m128 bv = simde_mm_set1_ps(bias), z = simde_mm_setzero_ps();
+            for (; p + 4 <= n; p += 4) {
+                simde__m128 v = simde_mm_add_ps(simde_mm_loadu_ps(o + p), bv);
+                simde_mm_storeu_ps(o + p, relu ? simde_mm_max_ps(v, z) : v);
+            }
+        }
+#endif
         if (relu)
-            for (p = 0; p < n; p++) { float v = o[p] + bias; o[p] = v > 0.0f ? v : 0.0f; }
+            for (; p < n; p++) { float v = o[p] + bias; o[p] = v > 0.0f ? v : 0.0f; }
         else
-            for (p = 0; p < n; p++) o[p] += bias;
+            for (; p < n; p++) o[p] += bias;
     }
 }
 
@@ -1413,8 +1423,11 @@ SCALPEL_API scalpel_status scalpel_net_forward(const scalpel_net *net, const flo
             for (s = 0; s < (size_t)batch; s++) scalpel__maxpool_forward(L, src + s * li, dst + s * lo);
             break;
         case SCALPEL_LAYER_RELU: {
-            size_t k, n = lo * (size_t)batch;
-            for (k = 0; k < n; k++) dst[k] = src[k] > 0.0f ? src[k] : 0.0f;
+            size_t k = 0, n = lo * (size_t)batch;
+#if defined(SCALPEL__SIMDE)
+            for (; k + 4 <= n; k += 4) simde_mm_storeu_ps(dst + k, simde_mm_max_ps(simde_mm_loadu_ps(src + k), simde_mm_setzero_ps()));
+#endif
+            for (; k < n; k++) dst[k] = src[k] > 0.0f ? src[k] : 0.0f;
             break;
         }
         default:

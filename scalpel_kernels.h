@@ -386,6 +386,10 @@ SCALPEL_API int32_t scalpel_conv_out_dim(int32_t size, int32_t kernel, int32_t s
     return (int32_t)(span / stride + 1);
 }
 
+/* d[0..n) = s[0..n): one im2col row span (a handful of floats: LeNet's 8 or 24), by vector
+ * moves where there is a vector unit (a libc memcpy call per span cost more than the copy). */
+static inline void scalpel__copy_span_f32(float *d, const float *s, int32_t n);
+
 /* col[(C*K*K) x (OH*OW)] = im2col(in[C x H x W]) */
 SCALPEL_API void scalpel_im2col_f32(const float *in, int32_t channels, int32_t height, int32_t width,
                                     int32_t kernel, int32_t stride, int32_t pad, float *col)
@@ -394,6 +398,18 @@ SCALPEL_API void scalpel_im2col_f32(const float *in, int32_t channels, int32_t h
     int32_t ow = scalpel_conv_out_dim(width, kernel, stride, pad);
     int32_t ch, i, j, oy, ox;
     size_t plane = (size_t)oh * (size_t)ow;
+    if (stride == 1 && pad == 0) {
+        /* no borders (LeNet's convolutions): output row oy of kernel tap (i, j) is input row
+         * oy + i from column j, a span of ow floats */
+        for (ch = 0; ch < channels; ch++)
+            for (i = 0; i < kernel; i++)
+                for (j = 0; j < kernel; j++) {
+                    float *d = col + ((size_t)(ch * kernel + i) * (size_t)kernel + (size_t)j) * plane;
+                    const float *s = in + ((size_t)ch * (size_t)height + (size_t)i) * (size_t)width + (size_t)j;
+                    for (oy = 0; oy < oh; oy++, d += ow, s += width) scalpel__copy_span_f32(d, s, ow);
+                }
+        return;
+    }
     for (ch = 0; ch < channels; ch++)
         for (i = 0; i < kernel; i++)
             for (j = 0; j < kernel; j++) {
@@ -412,7 +428,7 @@ SCALPEL_API void scalpel_im2col_f32(const float *in, int32_t channels, int32_t h
                         int32_t hi = width - x0 < ow ? width - x0 : ow;
                         if (hi < lo) hi = lo;
                         for (ox = 0; ox < lo; ox++) d[ox] = 0.0f;
-                        if (hi > lo) memcpy(d + lo, src + (size_t)iy * (size_t)width + (size_t)(x0 + lo), (size_t)(hi - lo) * sizeof(float));
+                        if (hi > lo) scalpel__copy_span_f32(d + lo, src + (size_t)iy * (size_t)width + (size_t)(x0 + lo), hi - lo);
                         for (ox = hi; ox < ow; ox++) d[ox] = 0.0f;
                     } else {
                         for (ox = 0; ox < ow; ox++) {
@@ -908,6 +924,18 @@ SCALPEL__SPMV_CSR_GATHER(uint32_t, SCALPEL__WIDEN32)
 #endif
 
 #endif /* SCALPEL__VEC */
+
+static inline void scalpel__copy_span_f32(float *d, const float *s, int32_t n)
+{
+#if defined(SCALPEL__VEC)
+    const int32_t V = SCALPEL__VW;
+    int32_t k = 0;
+    for (; k + V <= n; k += V) SCALPEL__V(store)(d + k, SCALPEL__V(load)(s + k));
+    if (k < n) SCALPEL__V(storen)(d + k, SCALPEL__V(loadn)(s + k, n - k), n - k);
+#else
+    memcpy(d, s, (size_t)n * sizeof(float));
+#endif
+}
 
 
 /* ---- plain C fast paths (Cortex-M4/M7, SCALPEL_NO_SIMD, unknown targets) ---------------- */
