@@ -89,6 +89,8 @@ expect_usage "layer cap without its rate" --layer-rate-max 3
 expect_usage "layer cap, layer out of range" --layer-rate-max 99:0.5
 expect_usage "layer cap, rate above 1" --layer-rate-max 0:1.5
 expect_usage "layer cap without its layer" --layer-rate-max :0.5
+expect_usage "lambda factor below 1" --lambda-factor 0.5
+expect_usage "lambda factor not a number" --lambda-factor x
 expect_usage "option without its value" --out
 "$BIN" --help >"$DIR/out.txt" 2>&1
 check "--help exits 0 with the usage" sh -c "test $? -eq 0 && grep -q usage \"$DIR/out.txt\""
