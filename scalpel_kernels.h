@@ -754,8 +754,64 @@ static void scalpel__gemm_edge(const float *a, int32_t k, const float *b, int32_
     }
 }
 
+/* The 3 x 2V block for rows left below the last 6-row block (one or two of them for 3..5
+ * left rows): six accumulators, so that those rows do not go one at a time through the edge
+ * loop, whose two FMA chains per row wait on each other's latency. */
+static void scalpel__gemm_3x2(const float *a, int32_t k, const float *b, int32_t n, float *c,
+                              int32_t p0, int32_t p1)
+{
+    const int32_t V = SCALPEL__VW;
+    const float *a0 = a, *a1 = a0 + k, *a2 = a1 + k;
+    float *c0 = c, *c1 = c0 + n, *c2 = c1 + n;
+    scalpel__vec x00, x01, x10, x11, x20, x21;
+    int32_t p;
+    if (p0 > 0) {
+        x00 = SCALPEL__V(load)(c0); x01 = SCALPEL__V(load)(c0 + V);
+        x10 = SCALPEL__V(load)(c1); x11 = SCALPEL__V(load)(c1 + V);
+        x20 = SCALPEL__V(load)(c2); x21 = SCALPEL__V(load)(c2 + V);
+    } else {
+        x00 = SCALPEL__V(zero)(); x01 = x00; x10 = x00; x11 = x00; x20 = x00; x21 = x00;
+    }
+    for (p = p0; p < p1; p++) {
+        const float *bp = b + (size_t)p * (size_t)n;
+        scalpel__vec b0 = SCALPEL__V(load)(bp), b1 = SCALPEL__V(load)(bp + V), av;
+        av = SCALPEL__V(set1)(a0[p]); x00 = SCALPEL__V(fma)(x00, av, b0); x01 = SCALPEL__V(fma)(x01, av, b1);
+        av = SCALPEL__V(set1)(a1[p]); x10 = SCALPEL__V(fma)(x10, av, b0); x11 = SCALPEL__V(fma)(x11, av, b1);
+        av = SCALPEL__V(set1)(a2[p]); x20 = SCALPEL__V(fma)(x20, av, b0); x21 = SCALPEL__V(fma)(x21, av, b1);
+    }
+    SCALPEL__V(store)(c0, x00); SCALPEL__V(store)(c0 + V, x01);
+    SCALPEL__V(store)(c1, x10); SCALPEL__V(store)(c1 + V, x11);
+    SCALPEL__V(store)(c2, x20); SCALPEL__V(store)(c2 + V, x21);
+}
+
+/* The 2 x 2V block: the same for two rows left. */
+static void scalpel__gemm_2x2(const float *a, int32_t k, const float *b, int32_t n, float *c,
+                              int32_t p0, int32_t p1)
+{
+    const int32_t V = SCALPEL__VW;
+    const float *a0 = a, *a1 = a0 + k;
+    float *c0 = c, *c1 = c0 + n;
+    scalpel__vec x00, x01, x10, x11;
+    int32_t p;
+    if (p0 > 0) {
+        x00 = SCALPEL__V(load)(c0); x01 = SCALPEL__V(load)(c0 + V);
+        x10 = SCALPEL__V(load)(c1); x11 = SCALPEL__V(load)(c1 + V);
+    } else {
+        x00 = SCALPEL__V(zero)(); x01 = x00; x10 = x00; x11 = x00;
+    }
+    for (p = p0; p < p1; p++) {
+        const float *bp = b + (size_t)p * (size_t)n;
+        scalpel__vec b0 = SCALPEL__V(load)(bp), b1 = SCALPEL__V(load)(bp + V), av;
+        av = SCALPEL__V(set1)(a0[p]); x00 = SCALPEL__V(fma)(x00, av, b0); x01 = SCALPEL__V(fma)(x01, av, b1);
+        av = SCALPEL__V(set1)(a1[p]); x10 = SCALPEL__V(fma)(x10, av, b0); x11 = SCALPEL__V(fma)(x11, av, b1);
+    }
+    SCALPEL__V(store)(c0, x00); SCALPEL__V(store)(c0 + V, x01);
+    SCALPEL__V(store)(c1, x10); SCALPEL__V(store)(c1 + V, x11);
+}
+
 /* C[m x n] = A[m x k] . B[k x n]: blocks of 128 k-rows keep a [128 x 2V] strip of B in L1
- * while every 6-row block of A sweeps over it. */
+ * while every 6-row block of A sweeps over it; the 1..5 rows left go as 3 + 2 + 1 (full-width
+ * strips) or through the edge loop (the last, narrower strip). */
 SCALPEL_API void scalpel_gemm_f32(const float *a, int32_t m, int32_t k, const float *b, int32_t n, float *c)
 {
     const int32_t V = SCALPEL__VW, KC = 128, MR = 6;
@@ -772,7 +828,12 @@ SCALPEL_API void scalpel_gemm_f32(const float *a, int32_t m, int32_t k, const fl
                 const float *ai = a + (size_t)i0 * (size_t)k;
                 float *ci = c + (size_t)i0 * (size_t)n + (size_t)j0;
                 if (m - i0 >= MR && nc == 2 * V) scalpel__gemm_6x2(ai, k, b + j0, n, ci, p0, p1);
-                else scalpel__gemm_edge(ai, k, b + j0, n, ci, p0, p1, m - i0 < MR ? m - i0 : MR, nc);
+                else if (nc == 2 * V) {
+                    int32_t i = i0;
+                    if (m - i >= 3) { scalpel__gemm_3x2(a + (size_t)i * (size_t)k, k, b + j0, n, c + (size_t)i * (size_t)n + (size_t)j0, p0, p1); i += 3; }
+                    if (m - i >= 2) { scalpel__gemm_2x2(a + (size_t)i * (size_t)k, k, b + j0, n, c + (size_t)i * (size_t)n + (size_t)j0, p0, p1); i += 2; }
+                    if (m - i >= 1) scalpel__gemm_edge(a + (size_t)i * (size_t)k, k, b + j0, n, c + (size_t)i * (size_t)n + (size_t)j0, p0, p1, 1, nc);
+                } else scalpel__gemm_edge(ai, k, b + j0, n, ci, p0, p1, m - i0 < MR ? m - i0 : MR, nc);
             }
         }
     }
