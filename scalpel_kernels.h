@@ -992,6 +992,9 @@ static inline void scalpel__copy_span_f32(float *d, const float *s, int32_t n)
     const int32_t V = SCALPEL__VW;
     int32_t k = 0;
     for (; k + V <= n; k += V) SCALPEL__V(store)(d + k, SCALPEL__V(load)(s + k));
+#if SCALPEL__VW > 8
+    if (k + 8 <= n) { scalpel__v8_store(d + k, scalpel__v8_load(s + k)); k += 8; } /* LeNet-5's conv2: spans of 8 */
+#endif
     if (k < n) SCALPEL__V(storen)(d + k, SCALPEL__V(loadn)(s + k, n - k), n - k);
 #else
     memcpy(d, s, (size_t)n * sizeof(float));
