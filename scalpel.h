@@ -1233,13 +1233,14 @@ static void scalpel__bias_relu(float *out, const float *b, int32_t rows, size_t 
     for (r = 0; r < rows; r++) {
         float bias = b[r], *o = out + (size_t)r * n;
         p = 0;
-#if defined(SCALPEL__SIMDE)
-        {   /* a convolution's feature map: its bias broadcast over four positions per step */
-            simde__m128 bv = simde_mm_set1_ps(bias), z = simde_mm_setzero_ps();
-            for (; p + 4 <= n; p += 4) {
-                simde__m128 v = simde_mm_add_ps(simde_mm_loadu_ps(o + p), bv);
-                simde_mm_storeu_ps(o + p, relu ? simde_mm_max_ps(v, z) : v);
-            }
+#if defined(SCALPEL__VEC)
+        {   /* a convolution's feature map: its bias broadcast over a vector of positions */
+            const size_t V = SCALPEL__VW;
+            scalpel__vec bv = SCALPEL__V(set1)(bias);
+            if (relu)
+                for (; p + V <= n; p += V) SCALPEL__V(store)(o + p, SCALPEL__V(max0)(SCALPEL__V(add)(SCALPEL__V(load)(o + p), bv)));
+            else
+                for (; p + V <= n; p += V) SCALPEL__V(store)(o + p, SCALPEL__V(add)(SCALPEL__V(load)(o + p), bv));
         }
 #endif
         if (relu)

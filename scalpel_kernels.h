@@ -442,7 +442,7 @@ SCALPEL_API void scalpel_im2col_f32(const float *in, int32_t channels, int32_t h
 
 /* ---- vector helpers: the one surface the vector kernels below are written against -------
  * scalpel__vW_{zero, load, store, set1, fma, add, loadn, storen, hsum} on W = 4, 8, 16 fp32
- * lanes. `loadn` / `storen` move only the first n < W lanes, so that no kernel reads or writes
+ * lanes, and max0 (max(x, 0)) on the widths the target has registers for. `loadn` / `storen` move only the first n < W lanes, so that no kernel reads or writes
  * past the end of an array. Two providers: SIMDe (x86, NEON) and Helium (<arm_mve.h>). */
 #if defined(SCALPEL__SIMDE)
 
@@ -499,6 +499,8 @@ static inline void scalpel__v4_hsum4(simde__m128 a, simde__m128 b, simde__m128 c
     simde_mm_storeu_ps(y, simde_mm_add_ps(simde_mm_movelh_ps(ab, cd), simde_mm_movehl_ps(cd, ab)));
 }
 SCALPEL__VHELPERS(4, simde__m128, simde_mm)
+/* max(a, 0), 0 for a NaN lane (x86 MAX returns its second operand then), as ReLU is */
+static inline simde__m128 scalpel__v4_max0(simde__m128 a) { return simde_mm_max_ps(a, simde_mm_setzero_ps()); }
 #if defined(__AVX2__)
 SCALPEL__VTAIL_AVX(4, simde__m128, simde_mm, scalpel__mask4)
 #else
@@ -506,6 +508,7 @@ SCALPEL__VTAIL_COPY(4, simde__m128, simde_mm)
 #endif
 #if !defined(SCALPEL__V128_MAX)
 SCALPEL__VHELPERS(8, simde__m256, simde_mm256)
+static inline simde__m256 scalpel__v8_max0(simde__m256 a) { return simde_mm256_max_ps(a, simde_mm256_setzero_ps()); }
 #if defined(__AVX2__)
 SCALPEL__VTAIL_AVX(8, simde__m256, simde_mm256, scalpel__mask8)
 #else
@@ -527,6 +530,11 @@ static inline void scalpel__v8_hsum4(simde__m256 a, simde__m256 b, simde__m256 c
 #endif
 #if !defined(SCALPEL__V128_MAX) && !defined(SCALPEL__V256_MAX)
 SCALPEL__VHELPERS(16, simde__m512, simde_mm512)
+static inline simde__m512 scalpel__v16_max0(simde__m512 a)
+{
+    /* the zero-masked form: the plain one starts from an undefined register (see hsum4) */
+    return _mm512_maskz_max_ps((__mmask16)0xFFFF, a, _mm512_setzero_ps());
+}
 /* native AVX-512 masks (SIMDe 0.7 has no masked 512-bit load/store) */
 static inline simde__m512 scalpel__v16_loadn(const float *p, int32_t n)
 {
@@ -571,6 +579,7 @@ static inline void scalpel__v4_store(float *p, scalpel__v4 v) { vst1q_f32(p, v);
 static inline scalpel__v4 scalpel__v4_set1(float f) { return vdupq_n_f32(f); }
 static inline scalpel__v4 scalpel__v4_fma(scalpel__v4 acc, scalpel__v4 a, scalpel__v4 b) { return vfmaq_f32(acc, a, b); }
 static inline scalpel__v4 scalpel__v4_add(scalpel__v4 a, scalpel__v4 b) { return vaddq_f32(a, b); }
+static inline scalpel__v4 scalpel__v4_max0(scalpel__v4 a) { return vmaxnmq_f32(a, vdupq_n_f32(0.0f)); } /* NaN -> 0 */
 static inline scalpel__v4 scalpel__v4_loadn(const float *p, int32_t n) { return vldrwq_z_f32(p, vctp32q((uint32_t)n)); }
 static inline void scalpel__v4_storen(float *p, scalpel__v4 v, int32_t n) { vstrwq_p_f32(p, v, vctp32q((uint32_t)n)); }
 static inline float scalpel__v4_hsum(scalpel__v4 v)

@@ -246,9 +246,13 @@ int main(void)
                                      { SCALPEL_LAYER_MAXPOOL, 0, 3, 1, 0, 0, 0 }, { SCALPEL_LAYER_FC, 21, 0, 0, 0, 0, 0 },
                                      { SCALPEL_LAYER_RELU, 0, 0, 0, 0, 0, 0 }, { SCALPEL_LAYER_FC, 10, 0, 0, 0, 0, 0 } };
                 ref_layer one[1] = { { SCALPEL_LAYER_CONV2D, 5, 1, 1, 0, 0, 0 } };
+                /* a ReLU fused into a convolution's bias pass over 49 positions: whole
+                 * vectors of every width, then a tail */
+                ref_layer cr[2] = { { SCALPEL_LAYER_CONV2D, 4, 3, 1, 0, 0, 0 }, { SCALPEL_LAYER_RELU, 0, 0, 0, 0, 0, 0 } };
                 check_net(mlp, 5, 1, 7, 9, groups[g], batches[b], "mlp");
                 check_net(cnn, 8, 2, 16, 15, groups[g], batches[b], "cnn");
                 check_net(one, 1, 3, 4, 5, groups[g], batches[b], "1x1 conv");
+                check_net(cr, 2, 2, 9, 9, groups[g], batches[b], "conv + relu");
                 check_net(NULL, 0, 3, 2, 2, groups[g], batches[b], "no layers");
             }
     /* 2x2 / stride-2 pooling takes a row kernel (8 and 4 outputs per step, then one at a
