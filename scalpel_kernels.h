@@ -819,8 +819,9 @@ static void scalpel__gemm_2x2(const float *a, int32_t k, const float *b, int32_t
 }
 
 /* C[m x n] = A[m x k] . B[k x n]: blocks of 128 k-rows keep a [128 x 2V] strip of B in L1
- * while every 6-row block of A sweeps over it; the 1..5 rows left go as 3 + 2 + 1 (full-width
- * strips) or through the edge loop (the last, narrower strip). */
+ * while every 6-row block of A sweeps over it. The 1..5 rows left go as register blocks of 3
+ * and 2 rows (5 = 3 + 2, 4 = 2 + 2; a single row through the edge loop) on full-width strips,
+ * and through the edge loop on the last, narrower strip. */
 SCALPEL_API void scalpel_gemm_f32(const float *a, int32_t m, int32_t k, const float *b, int32_t n, float *c)
 {
     const int32_t V = SCALPEL__VW, KC = 128, MR = 6;
@@ -839,8 +840,8 @@ SCALPEL_API void scalpel_gemm_f32(const float *a, int32_t m, int32_t k, const fl
                 if (m - i0 >= MR && nc == 2 * V) scalpel__gemm_6x2(ai, k, b + j0, n, ci, p0, p1);
                 else if (nc == 2 * V) {
                     int32_t i = i0;
-                    if (m - i >= 3) { scalpel__gemm_3x2(a + (size_t)i * (size_t)k, k, b + j0, n, c + (size_t)i * (size_t)n + (size_t)j0, p0, p1); i += 3; }
-                    if (m - i >= 2) { scalpel__gemm_2x2(a + (size_t)i * (size_t)k, k, b + j0, n, c + (size_t)i * (size_t)n + (size_t)j0, p0, p1); i += 2; }
+                    if (m - i == 3 || m - i == 5) { scalpel__gemm_3x2(a + (size_t)i * (size_t)k, k, b + j0, n, c + (size_t)i * (size_t)n + (size_t)j0, p0, p1); i += 3; }
+                    for (; m - i >= 2; i += 2) scalpel__gemm_2x2(a + (size_t)i * (size_t)k, k, b + j0, n, c + (size_t)i * (size_t)n + (size_t)j0, p0, p1);
                     if (m - i >= 1) scalpel__gemm_edge(a + (size_t)i * (size_t)k, k, b + j0, n, c + (size_t)i * (size_t)n + (size_t)j0, p0, p1, 1, nc);
                 } else scalpel__gemm_edge(ai, k, b + j0, n, ci, p0, p1, m - i0 < MR ? m - i0 : MR, nc);
             }
