@@ -697,9 +697,19 @@ SCALPEL_API void scalpel_gemv_f32(const float *w, int32_t rows, int32_t cols, co
     }
 }
 
-/* The 6 x 2V register block of C = A . B for k-rows [p0, p1) of B: twelve accumulators, two
- * vector loads of B and six broadcasts of A per k step (fits the 16 registers of AVX2 and
- * NEON, and AVX-512's 32). Written out so that every compiler keeps it in registers. */
+/* Register blocks of C = A . B for k-rows [p0, p1) of B, R rows x 2V columns: two accumulators
+ * per row, two vector loads of B and R broadcasts of A per k step. Each row's three steps
+ * (start from C or zero, accumulate, store) are the macros below, so that every block is
+ * written out in named registers: GCC keeps an array of accumulators in memory. */
+#define SCALPEL__GEMM_ROW_START(cr, x0, x1) \
+    do { if (p0 > 0) { x0 = SCALPEL__V(load)(cr); x1 = SCALPEL__V(load)((cr) + V); } else { x0 = SCALPEL__V(zero)(); x1 = x0; } } while (0)
+#define SCALPEL__GEMM_ROW_STEP(ar, x0, x1) \
+    do { scalpel__vec av_ = SCALPEL__V(set1)((ar)[p]); x0 = SCALPEL__V(fma)(x0, av_, b0); x1 = SCALPEL__V(fma)(x1, av_, b1); } while (0)
+#define SCALPEL__GEMM_ROW_STORE(cr, x0, x1) \
+    do { SCALPEL__V(store)(cr, x0); SCALPEL__V(store)((cr) + V, x1); } while (0)
+
+/* The 6 x 2V block: twelve accumulators (fits the 16 registers of AVX2 and NEON, and AVX-512's
+ * 32). */
 static void scalpel__gemm_6x2(const float *a, int32_t k, const float *b, int32_t n, float *c,
                               int32_t p0, int32_t p1)
 {
@@ -708,33 +718,19 @@ static void scalpel__gemm_6x2(const float *a, int32_t k, const float *b, int32_t
     float *c0 = c, *c1 = c0 + n, *c2 = c1 + n, *c3 = c2 + n, *c4 = c3 + n, *c5 = c4 + n;
     scalpel__vec x00, x01, x10, x11, x20, x21, x30, x31, x40, x41, x50, x51;
     int32_t p;
-    if (p0 > 0) {
-        x00 = SCALPEL__V(load)(c0); x01 = SCALPEL__V(load)(c0 + V);
-        x10 = SCALPEL__V(load)(c1); x11 = SCALPEL__V(load)(c1 + V);
-        x20 = SCALPEL__V(load)(c2); x21 = SCALPEL__V(load)(c2 + V);
-        x30 = SCALPEL__V(load)(c3); x31 = SCALPEL__V(load)(c3 + V);
-        x40 = SCALPEL__V(load)(c4); x41 = SCALPEL__V(load)(c4 + V);
-        x50 = SCALPEL__V(load)(c5); x51 = SCALPEL__V(load)(c5 + V);
-    } else {
-        x00 = SCALPEL__V(zero)(); x01 = x00; x10 = x00; x11 = x00; x20 = x00; x21 = x00;
-        x30 = x00; x31 = x00; x40 = x00; x41 = x00; x50 = x00; x51 = x00;
-    }
+    SCALPEL__GEMM_ROW_START(c0, x00, x01); SCALPEL__GEMM_ROW_START(c1, x10, x11);
+    SCALPEL__GEMM_ROW_START(c2, x20, x21); SCALPEL__GEMM_ROW_START(c3, x30, x31);
+    SCALPEL__GEMM_ROW_START(c4, x40, x41); SCALPEL__GEMM_ROW_START(c5, x50, x51);
     for (p = p0; p < p1; p++) {
         const float *bp = b + (size_t)p * (size_t)n;
-        scalpel__vec b0 = SCALPEL__V(load)(bp), b1 = SCALPEL__V(load)(bp + V), av;
-        av = SCALPEL__V(set1)(a0[p]); x00 = SCALPEL__V(fma)(x00, av, b0); x01 = SCALPEL__V(fma)(x01, av, b1);
-        av = SCALPEL__V(set1)(a1[p]); x10 = SCALPEL__V(fma)(x10, av, b0); x11 = SCALPEL__V(fma)(x11, av, b1);
-        av = SCALPEL__V(set1)(a2[p]); x20 = SCALPEL__V(fma)(x20, av, b0); x21 = SCALPEL__V(fma)(x21, av, b1);
-        av = SCALPEL__V(set1)(a3[p]); x30 = SCALPEL__V(fma)(x30, av, b0); x31 = SCALPEL__V(fma)(x31, av, b1);
-        av = SCALPEL__V(set1)(a4[p]); x40 = SCALPEL__V(fma)(x40, av, b0); x41 = SCALPEL__V(fma)(x41, av, b1);
-        av = SCALPEL__V(set1)(a5[p]); x50 = SCALPEL__V(fma)(x50, av, b0); x51 = SCALPEL__V(fma)(x51, av, b1);
+        scalpel__vec b0 = SCALPEL__V(load)(bp), b1 = SCALPEL__V(load)(bp + V);
+        SCALPEL__GEMM_ROW_STEP(a0, x00, x01); SCALPEL__GEMM_ROW_STEP(a1, x10, x11);
+        SCALPEL__GEMM_ROW_STEP(a2, x20, x21); SCALPEL__GEMM_ROW_STEP(a3, x30, x31);
+        SCALPEL__GEMM_ROW_STEP(a4, x40, x41); SCALPEL__GEMM_ROW_STEP(a5, x50, x51);
     }
-    SCALPEL__V(store)(c0, x00); SCALPEL__V(store)(c0 + V, x01);
-    SCALPEL__V(store)(c1, x10); SCALPEL__V(store)(c1 + V, x11);
-    SCALPEL__V(store)(c2, x20); SCALPEL__V(store)(c2 + V, x21);
-    SCALPEL__V(store)(c3, x30); SCALPEL__V(store)(c3 + V, x31);
-    SCALPEL__V(store)(c4, x40); SCALPEL__V(store)(c4 + V, x41);
-    SCALPEL__V(store)(c5, x50); SCALPEL__V(store)(c5 + V, x51);
+    SCALPEL__GEMM_ROW_STORE(c0, x00, x01); SCALPEL__GEMM_ROW_STORE(c1, x10, x11);
+    SCALPEL__GEMM_ROW_STORE(c2, x20, x21); SCALPEL__GEMM_ROW_STORE(c3, x30, x31);
+    SCALPEL__GEMM_ROW_STORE(c4, x40, x41); SCALPEL__GEMM_ROW_STORE(c5, x50, x51);
 }
 
 /* Edge blocks of C = A . B (fewer than 6 rows or 2V columns): one row at a time, two vectors,
@@ -763,9 +759,9 @@ static void scalpel__gemm_edge(const float *a, int32_t k, const float *b, int32_
     }
 }
 
-/* The 3 x 2V block for rows left below the last 6-row block (one or two of them for 3..5
- * left rows): six accumulators, so that those rows do not go one at a time through the edge
- * loop, whose two FMA chains per row wait on each other's latency. */
+/* The 3 x 2V and 2 x 2V blocks, for the 1..5 rows left below the last 6-row block: so that
+ * those rows do not go one at a time through the edge loop, whose two FMA chains per row wait
+ * on each other's latency. */
 static void scalpel__gemm_3x2(const float *a, int32_t k, const float *b, int32_t n, float *c,
                               int32_t p0, int32_t p1)
 {
@@ -774,26 +770,14 @@ static void scalpel__gemm_3x2(const float *a, int32_t k, const float *b, int32_t
     float *c0 = c, *c1 = c0 + n, *c2 = c1 + n;
     scalpel__vec x00, x01, x10, x11, x20, x21;
     int32_t p;
-    if (p0 > 0) {
-        x00 = SCALPEL__V(load)(c0); x01 = SCALPEL__V(load)(c0 + V);
-        x10 = SCALPEL__V(load)(c1); x11 = SCALPEL__V(load)(c1 + V);
-        x20 = SCALPEL__V(load)(c2); x21 = SCALPEL__V(load)(c2 + V);
-    } else {
-        x00 = SCALPEL__V(zero)(); x01 = x00; x10 = x00; x11 = x00; x20 = x00; x21 = x00;
-    }
+    SCALPEL__GEMM_ROW_START(c0, x00, x01); SCALPEL__GEMM_ROW_START(c1, x10, x11); SCALPEL__GEMM_ROW_START(c2, x20, x21);
     for (p = p0; p < p1; p++) {
         const float *bp = b + (size_t)p * (size_t)n;
-        scalpel__vec b0 = SCALPEL__V(load)(bp), b1 = SCALPEL__V(load)(bp + V), av;
-        av = SCALPEL__V(set1)(a0[p]); x00 = SCALPEL__V(fma)(x00, av, b0); x01 = SCALPEL__V(fma)(x01, av, b1);
-        av = SCALPEL__V(set1)(a1[p]); x10 = SCALPEL__V(fma)(x10, av, b0); x11 = SCALPEL__V(fma)(x11, av, b1);
-        av = SCALPEL__V(set1)(a2[p]); x20 = SCALPEL__V(fma)(x20, av, b0); x21 = SCALPEL__V(fma)(x21, av, b1);
+        scalpel__vec b0 = SCALPEL__V(load)(bp), b1 = SCALPEL__V(load)(bp + V);
+        SCALPEL__GEMM_ROW_STEP(a0, x00, x01); SCALPEL__GEMM_ROW_STEP(a1, x10, x11); SCALPEL__GEMM_ROW_STEP(a2, x20, x21);
     }
-    SCALPEL__V(store)(c0, x00); SCALPEL__V(store)(c0 + V, x01);
-    SCALPEL__V(store)(c1, x10); SCALPEL__V(store)(c1 + V, x11);
-    SCALPEL__V(store)(c2, x20); SCALPEL__V(store)(c2 + V, x21);
+    SCALPEL__GEMM_ROW_STORE(c0, x00, x01); SCALPEL__GEMM_ROW_STORE(c1, x10, x11); SCALPEL__GEMM_ROW_STORE(c2, x20, x21);
 }
-
-/* The 2 x 2V block: the same for two rows left. */
 static void scalpel__gemm_2x2(const float *a, int32_t k, const float *b, int32_t n, float *c,
                               int32_t p0, int32_t p1)
 {
@@ -802,20 +786,13 @@ static void scalpel__gemm_2x2(const float *a, int32_t k, const float *b, int32_t
     float *c0 = c, *c1 = c0 + n;
     scalpel__vec x00, x01, x10, x11;
     int32_t p;
-    if (p0 > 0) {
-        x00 = SCALPEL__V(load)(c0); x01 = SCALPEL__V(load)(c0 + V);
-        x10 = SCALPEL__V(load)(c1); x11 = SCALPEL__V(load)(c1 + V);
-    } else {
-        x00 = SCALPEL__V(zero)(); x01 = x00; x10 = x00; x11 = x00;
-    }
+    SCALPEL__GEMM_ROW_START(c0, x00, x01); SCALPEL__GEMM_ROW_START(c1, x10, x11);
     for (p = p0; p < p1; p++) {
         const float *bp = b + (size_t)p * (size_t)n;
-        scalpel__vec b0 = SCALPEL__V(load)(bp), b1 = SCALPEL__V(load)(bp + V), av;
-        av = SCALPEL__V(set1)(a0[p]); x00 = SCALPEL__V(fma)(x00, av, b0); x01 = SCALPEL__V(fma)(x01, av, b1);
-        av = SCALPEL__V(set1)(a1[p]); x10 = SCALPEL__V(fma)(x10, av, b0); x11 = SCALPEL__V(fma)(x11, av, b1);
+        scalpel__vec b0 = SCALPEL__V(load)(bp), b1 = SCALPEL__V(load)(bp + V);
+        SCALPEL__GEMM_ROW_STEP(a0, x00, x01); SCALPEL__GEMM_ROW_STEP(a1, x10, x11);
     }
-    SCALPEL__V(store)(c0, x00); SCALPEL__V(store)(c0 + V, x01);
-    SCALPEL__V(store)(c1, x10); SCALPEL__V(store)(c1 + V, x11);
+    SCALPEL__GEMM_ROW_STORE(c0, x00, x01); SCALPEL__GEMM_ROW_STORE(c1, x10, x11);
 }
 
 /* C[m x n] = A[m x k] . B[k x n]: blocks of 128 k-rows keep a [128 x 2V] strip of B in L1
