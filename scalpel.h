@@ -1217,14 +1217,14 @@ static void scalpel__bias_relu(float *out, const float *b, int32_t rows, size_t 
     int32_t r;
     size_t p;
     if (n == 1) {
-        /* batch 1: one flat pass over the rows, four at a time on SIMD targets (the compiler's
-         * -O2 vectoriser gives up on it: out and b might overlap). max(v, 0) returns 0 for a
-         * NaN, as the scalar test below does. */
+        /* batch 1: one flat pass over the rows, a vector at a time (the compiler's -O2
+         * vectoriser gives up on it: out and b might overlap). max0 gives 0 for a NaN, as the
+         * scalar test below does. */
         r = 0;
-#if defined(SCALPEL__SIMDE)
-        for (; r + 4 <= rows; r += 4) {
-            simde__m128 v = simde_mm_add_ps(simde_mm_loadu_ps(out + r), simde_mm_loadu_ps(b + r));
-            simde_mm_storeu_ps(out + r, relu ? simde_mm_max_ps(v, simde_mm_setzero_ps()) : v);
+#if defined(SCALPEL__VEC)
+        for (; r + SCALPEL__VW <= rows; r += SCALPEL__VW) {
+            scalpel__vec v = SCALPEL__V(add)(SCALPEL__V(load)(out + r), SCALPEL__V(load)(b + r));
+            SCALPEL__V(store)(out + r, relu ? SCALPEL__V(max0)(v) : v);
         }
 #endif
         for (; r < rows; r++) { float v = out[r] + b[r]; out[r] = (relu && !(v > 0.0f)) ? 0.0f : v; }
@@ -1425,8 +1425,8 @@ SCALPEL_API scalpel_status scalpel_net_forward(const scalpel_net *net, const flo
             break;
         case SCALPEL_LAYER_RELU: {
             size_t k = 0, n = lo * (size_t)batch;
-#if defined(SCALPEL__SIMDE)
-            for (; k + 4 <= n; k += 4) simde_mm_storeu_ps(dst + k, simde_mm_max_ps(simde_mm_loadu_ps(src + k), simde_mm_setzero_ps()));
+#if defined(SCALPEL__VEC)
+            for (; k + SCALPEL__VW <= n; k += SCALPEL__VW) SCALPEL__V(store)(dst + k, SCALPEL__V(max0)(SCALPEL__V(load)(src + k)));
 #endif
             for (; k < n; k++) dst[k] = src[k] > 0.0f ? src[k] : 0.0f;
             break;
