@@ -337,6 +337,24 @@ SCALPEL_API float scalpel_group_sparsity_f32(const float *w, int32_t rows, int32
  * densely); the result is always dense. *out is a new network (free it); net is unchanged. */
 SCALPEL_API scalpel_status scalpel_net_remove_nodes(const scalpel_net *net, const uint8_t *const *keep,
                                                     int32_t round_to, scalpel_net *out);
+/* Dead-node removal, exact: a node of a weighted layer (not the last) whose weights are all zero
+ * outputs a constant, act(bias) after the relu / maxpool layers that follow it (max pooling
+ * keeps a constant map constant). Weight pruning leaves such nodes behind (a row whose every
+ * group was pruned). Each one is removed and its constant folded into the next weighted layer's
+ * bias: b'[o] = b[o] + act(bias) * (the sum of row o's columns that read the node). The
+ * removal cascades: a node whose only non-zero weights read removed nodes is dead too.
+ * which: NULL = every weighted layer; else net->n_layers bytes, and only the dead nodes of
+ * layers with which[i] != 0 go (the cascade still reads the columns removed before it).
+ * Removing columns shifts the next layer's later columns: if that layer is already pruned in
+ * aligned groups, its groups no longer line up, so remove a layer's dead nodes before its
+ * successor is group-pruned (as the SIMD-aware driver does with remove_dead), not after.
+ * Folding a non-zero constant into a convolution with padding would not be exact (the border
+ * windows read zeros), so such a node stays; a zero constant is removed anywhere. A layer
+ * keeps at least one node. *out is a new dense network (as scalpel_net_remove_nodes makes it;
+ * pack it again) computing what net computes, up to float rounding in the folded biases, for
+ * finite inputs; *removed (may be NULL) gets the number of nodes removed. net is unchanged. */
+SCALPEL_API scalpel_status scalpel_net_remove_dead_nodes(const scalpel_net *net, const uint8_t *which,
+                                                         scalpel_net *out, int32_t *removed);
 #endif
 
 /* ======================================================================================== */
@@ -2724,6 +2742,118 @@ fail:
     SCALPEL_FREE(net->alloc_ctx, block);
     scalpel_net_free(out);
     memset(out, 0, sizeof(*out));
+    return st;
+}
+
+/* Dead-node removal. One pass over the weighted layers in order, one dense scratch copy of a
+ * layer's weights at a time. For layer l: its bias is first corrected for the dead nodes of the
+ * previous weighted layer (their constants times the sums of the columns that read them, in
+ * double); then its rows are tested for deadness over the columns still read (the cascade);
+ * then each dead row's constant is carried through the relu / maxpool layers up to the next
+ * weighted layer. The corrected biases go into a shallow copy of net (only the `b` pointers
+ * differ), which scalpel_net_remove_nodes cuts. */
+SCALPEL_API scalpel_status scalpel_net_remove_dead_nodes(const scalpel_net *net, const uint8_t *which,
+                                                         scalpel_net *out, int32_t *removed)
+{
+    size_t max_w = 0, max_ch = 1, total_rows = 0, bytes, off = 0;
+    int32_t l, last_weighted = -1, prev = -1, n_removed = 0;
+    const uint8_t *keep[SCALPEL_NET_MAX_LAYERS];
+    float *wbuf, *bias, *konst;
+    uint8_t *flags, *in_dead;
+    void *block;
+    scalpel_net shallow;
+    scalpel_status st;
+
+    if (removed) *removed = 0;
+    if (out == NULL) return SCALPEL_ERR_NULL;
+    memset(out, 0, sizeof(*out));
+    if (net == NULL) return SCALPEL_ERR_NULL;
+    st = scalpel_net_validate(net);
+    if (st != SCALPEL_OK) return st;
+    for (l = 0; l < net->n_layers; l++) {
+        const scalpel_layer *ly = &net->layers[l];
+        if ((size_t)ly->in_c > max_ch) max_ch = (size_t)ly->in_c;
+        if (!scalpel__is_weighted(ly->kind)) continue;
+        last_weighted = l;
+        if ((uint64_t)ly->rows * (uint64_t)ly->cols > (uint64_t)(SIZE_MAX / sizeof(float)) / 2) return SCALPEL_ERR_OVERFLOW;
+        if ((size_t)ly->rows * (size_t)ly->cols > max_w) max_w = (size_t)ly->rows * (size_t)ly->cols;
+        total_rows += (size_t)ly->rows;
+        if ((size_t)ly->rows > max_ch) max_ch = (size_t)ly->rows;
+    }
+    if (max_w > SIZE_MAX / sizeof(float) - total_rows - max_ch) return SCALPEL_ERR_OVERFLOW;
+    bytes = (max_w + total_rows + max_ch) * sizeof(float);
+    if (total_rows + max_ch + 1 > SIZE_MAX - bytes) return SCALPEL_ERR_OVERFLOW;
+    bytes += total_rows + max_ch + 1;
+    block = SCALPEL_MALLOC(net->alloc_ctx, bytes);
+    if (block == NULL) return SCALPEL_ERR_NO_MEMORY;
+    wbuf = (float *)block;
+    bias = wbuf + max_w;          /* corrected biases of every weighted layer, in order */
+    konst = bias + total_rows;    /* the constant each dead node of the previous layer outputs */
+    flags = (uint8_t *)(konst + max_ch);  /* keep bytes of every weighted layer, in order */
+    in_dead = flags + total_rows; /* the input channels of the current layer that are removed */
+
+    shallow = *net;
+    for (l = 0; l < net->n_layers; l++) keep[l] = NULL;
+    for (l = 0; l < net->n_layers; l++) {
+        const scalpel_layer *ly = &net->layers[l];
+        float *b = bias + off;
+        uint8_t *kp = flags + off;
+        int32_t per_ch, r, c, kept = 0, j;
+        if (!scalpel__is_weighted(ly->kind)) continue;
+        if (ly->in_c <= 0 || ly->cols % ly->in_c != 0) { SCALPEL_FREE(net->alloc_ctx, block); return SCALPEL_ERR_SHAPE; }
+        per_ch = ly->cols / ly->in_c;
+        scalpel__layer_dense_weights(ly, wbuf);
+        if (prev < 0) memset(in_dead, 0, (size_t)ly->in_c);
+        /* fold the previous layer's dead constants into this bias */
+        for (r = 0; r < ly->rows; r++) {
+            const float *row = wbuf + (size_t)r * (size_t)ly->cols;
+            double acc = (double)ly->b[r];
+            for (c = 0; c < ly->in_c; c++) {
+                double sum = 0.0;
+                if (!in_dead[c] || konst[c] == 0.0f) continue;
+                for (j = 0; j < per_ch; j++) sum += (double)row[(size_t)c * (size_t)per_ch + (size_t)j];
+                acc += (double)konst[c] * sum;
+            }
+            b[r] = (float)acc;
+        }
+        shallow.layers[l].b = b;
+        off += (size_t)ly->rows;
+        if (l == last_weighted) break;
+        /* dead rows: no non-zero weight among the columns still read */
+        for (r = 0; r < ly->rows; r++) {
+            const float *row = wbuf + (size_t)r * (size_t)ly->cols;
+            int dead = which == NULL || which[l] != 0;
+            for (c = 0; c < ly->in_c && dead; c++) {
+                if (in_dead[c]) continue;
+                for (j = 0; j < per_ch; j++)
+                    if (row[(size_t)c * (size_t)per_ch + (size_t)j] != 0.0f) { dead = 0; break; }
+            }
+            kp[r] = (uint8_t)!dead;
+        }
+        /* each dead row's constant through relu / maxpool, up to the next weighted layer */
+        {
+            int32_t m = l + 1;
+            int relu = 0, padded = 0;
+            for (; m < net->n_layers && !scalpel__is_weighted(net->layers[m].kind); m++)
+                if (net->layers[m].kind == SCALPEL_LAYER_RELU) relu = 1;
+            padded = net->layers[m].kind == SCALPEL_LAYER_CONV2D && net->layers[m].pad > 0;
+            for (r = 0; r < ly->rows; r++) {
+                float v = b[r];
+                if (relu && !(v > 0.0f)) v = 0.0f;
+                konst[r] = v;
+                if (!kp[r] && v != 0.0f && padded) kp[r] = 1; /* not exact: keep it */
+                kept += kp[r];
+            }
+        }
+        if (kept == 0) { kp[0] = 1; kept = 1; } /* a layer keeps a node */
+        for (r = 0; r < ly->rows; r++) in_dead[r] = (uint8_t)!kp[r];
+        n_removed += ly->rows - kept;
+        keep[l] = kp;
+        prev = l;
+    }
+    st = scalpel_net_remove_nodes(&shallow, keep, 1, out);
+    SCALPEL_FREE(net->alloc_ctx, block);
+    if (st == SCALPEL_OK && removed) *removed = n_removed;
     return st;
 }
 #endif /* SCALPEL_NO_MALLOC */

@@ -464,6 +464,14 @@ typedef struct scalpel_driver_config {
                                      (n - k + 1) below dense (spent: the drop when it starts), and
                                      a share one layer does not use passes on to the next. The
                                      whole result stays within tolerance either way. */
+    int32_t remove_dead;          /* SIMD-aware: 1 = when a layer's stages end, its nodes with no
+                                     weight left (rows whose every group was pruned) are removed
+                                     exactly, their constant outputs folded into the next weighted
+                                     layer's bias (scalpel_net_remove_dead_nodes), provided that
+                                     layer is not group-pruned yet (its groups then form on the
+                                     smaller shape, aligned). The trainer is rebuilt on the
+                                     smaller network (momentum restarts at 0); not with node
+                                     masks. Default 0 = shapes never change */
     scalpel_progress_fn progress; /* NULL = silent (the default) */
     void *progress_user;
     const char *checkpoint_path;  /* when set, scalpel_train_epochs (and so every driver) saves a
@@ -2215,6 +2223,7 @@ static scalpel_status scalpel__drv_check(const scalpel_driver_config *dc)
         dc->layer_order != SCALPEL_ORDER_GIVEN)
         return SCALPEL_ERR_ARGUMENT;
     if (dc->tolerance_shares != 0 && dc->tolerance_shares != 1) return SCALPEL_ERR_ARGUMENT;
+    if (dc->remove_dead != 0 && dc->remove_dead != 1) return SCALPEL_ERR_ARGUMENT;
     if (dc->n_order_given < 0 || dc->n_order_given > SCALPEL_NET_MAX_LAYERS) return SCALPEL_ERR_ARGUMENT;
     {
         int32_t i;
@@ -2970,6 +2979,51 @@ static scalpel_status scalpel__drv_time_layer(const scalpel_net *net, int32_t i,
     return st;
 }
 
+/* remove_dead after layer i's stages: its dead nodes go (scalpel_net_remove_dead_nodes) and the
+ * trainer is rebuilt in place on the smaller network, with the same configuration, counters,
+ * RNG and per-layer dropout. Weight masks carry over as "non-zero" on every layer that had a
+ * pruned weight (a masked weight is exactly 0; a kept one exactly 0 is not lost, it is frozen
+ * at 0). Nothing changes when no node of layer i is dead. */
+static scalpel_status scalpel__drv_remove_dead(scalpel_trainer *tr, int32_t i)
+{
+    uint8_t which[SCALPEL_NET_MAX_LAYERS];
+    scalpel_net full, small;
+    scalpel_trainer t2;
+    int32_t removed = 0, k;
+    scalpel_status st;
+    memset(which, 0, sizeof(which));
+    which[i] = 1;
+    st = scalpel_trainer_export(tr, &full);
+    if (st != SCALPEL_OK) return st;
+    st = scalpel_net_remove_dead_nodes(&full, which, &small, &removed);
+    scalpel_net_free(&full);
+    if (st != SCALPEL_OK) return st;
+    if (removed == 0) { scalpel_net_free(&small); return SCALPEL_OK; }
+    st = scalpel_trainer_init(&small, tr->batch_max, &tr->config, &t2);
+    if (st == SCALPEL_OK) {
+        for (k = 0; k < small.n_layers; k++) {
+            const scalpel_layer *L = &tr->arch.layers[k];
+            size_t n, j, wn;
+            int any = 0;
+            t2.layers[k].dropout = tr->layers[k].dropout;
+            if (!scalpel__train_weighted(L->kind)) continue;
+            wn = (size_t)L->rows * (size_t)L->cols;
+            for (j = 0; j < wn && !any; j++) any = !tr->layers[k].mask[j];
+            if (!any) continue;
+            n = (size_t)small.layers[k].rows * (size_t)small.layers[k].cols;
+            for (j = 0; j < n; j++) t2.layers[k].mask[j] = t2.layers[k].w[j] != 0.0f;
+        }
+        t2.steps = tr->steps;
+        t2.epoch = tr->epoch;
+        t2.stage = tr->stage;
+        t2.rng = tr->rng;
+        scalpel_trainer_free(tr);
+        *tr = t2;
+    }
+    scalpel_net_free(&small);
+    return st;
+}
+
 SCALPEL_API scalpel_status scalpel_prune_simd(scalpel_trainer *tr, const scalpel_dataset *train,
                                               const scalpel_dataset *test, const scalpel_hw_profile *hw,
                                               int32_t only_kind, const scalpel_driver_config *dc,
@@ -2981,7 +3035,9 @@ SCALPEL_API scalpel_status scalpel_prune_simd(scalpel_trainer *tr, const scalpel
     double key[SCALPEL_NET_MAX_LAYERS]; /* seconds or weights: larger first */
     scalpel_driver_config layer_dc;     /* dc with the tolerance of the layer being pruned */
     float now;                          /* accuracy after the layers pruned so far */
-    int32_t n_order = 0, i, j, o, batch, any_pruned, to_prune;
+    double cells0[SCALPEL_NET_MAX_LAYERS]; /* dense weight counts before remove_dead */
+    uint8_t done[SCALPEL_NET_MAX_LAYERS];  /* 1: layer i has been group-pruned */
+    int32_t n_order = 0, i, j, o, batch, any_pruned, to_prune, has_nodes = 0;
     uint8_t *mb;
     if (res) memset(res, 0, sizeof(*res));
     if (!hw) return SCALPEL_ERR_NULL;
@@ -2990,6 +3046,11 @@ SCALPEL_API scalpel_status scalpel_prune_simd(scalpel_trainer *tr, const scalpel
     st = scalpel__drv_begin(tr, train, test, &dc, &def, res);
     if (st != SCALPEL_OK) return st;
     batch = hw->batch >= 1 ? hw->batch : 1;
+    memset(done, 0, sizeof(done));
+    for (i = 0; i < tr->arch.n_layers; i++) {
+        cells0[i] = (double)tr->arch.layers[i].rows * (double)tr->arch.layers[i].cols;
+        if (tr->layers[i].node_a) has_nodes = 1;
+    }
     /* the order: weighted layers by measured dense time, slowest first, or by weight count,
      * largest first (a stable insertion: ties keep layer order); given layers ahead of all,
      * after each is checked (a weighted layer of this network, listed once) */
@@ -3054,9 +3115,15 @@ SCALPEL_API scalpel_status scalpel_prune_simd(scalpel_trainer *tr, const scalpel
             /* cannot get faster than dense: restore the layer as it was before its stages */
             st = scalpel_trainer_checkpoint_from_buffer(tr, layer_snap, layer_n);
             res->skipped[i] = 1;
-        } else {
+        } else if (st == SCALPEL_OK) {
             now = res->accuracy; /* the accuracy of the layer's last stage within its tolerance */
             res->layer_accuracy[i] = now;
+            done[i] = 1;
+            if (dc->remove_dead && !has_nodes) {
+                /* its dead nodes go while the next weighted layer is not group-pruned yet */
+                for (j = i + 1; j < tr->arch.n_layers && !scalpel__train_weighted(tr->arch.layers[j].kind); j++) {}
+                if (j < tr->arch.n_layers && !done[j]) st = scalpel__drv_remove_dead(tr, i);
+            }
         }
         if (layer_snap) SCALPEL_FREE(tr->alloc_ctx, layer_snap);
     }
@@ -3064,7 +3131,23 @@ SCALPEL_API scalpel_status scalpel_prune_simd(scalpel_trainer *tr, const scalpel
     for (o = 0, any_pruned = 0; o < n_order; o++) any_pruned |= !res->skipped[res->order[o]];
     if (st == SCALPEL_OK && any_pruned) st = scalpel__drv_finetune(tr, train, test, dc, &res->accuracy);
     else if (st == SCALPEL_OK) st = scalpel_trainer_evaluate_dataset(tr, test, &res->accuracy);
-    if (st == SCALPEL_OK) scalpel__drv_rates(tr, res);
+    if (st == SCALPEL_OK) {
+        /* rates against the dense counts the driver started from (remove_dead shrinks shapes:
+         * a removed node's weights count as pruned) */
+        double kept = 0.0, total = 0.0;
+        scalpel__drv_rates(tr, res);
+        for (i = 0; i < tr->arch.n_layers; i++) {
+            const scalpel_layer *L = &tr->arch.layers[i];
+            double k;
+            if (!scalpel__train_weighted(L->kind) || !(cells0[i] > 0.0)) continue;
+            k = (1.0 - (double)res->layer_rate[i]) * (double)L->rows * (double)L->cols;
+            res->layer_rate[i] = (float)(1.0 - k / cells0[i]);
+            res->nodes_after[i] = L->rows;
+            kept += k;
+            total += cells0[i];
+        }
+        if (dc->remove_dead && total > 0.0) res->rate = (float)(1.0 - kept / total);
+    }
     return st;
 }
 
@@ -3246,10 +3329,8 @@ SCALPEL_API scalpel_status scalpel_prune_for(const scalpel_net *net, const scalp
         if (st == SCALPEL_OK && has_conv_mask) {
             res->dense_accuracy = r1.dense_accuracy;
             res->stages += r1.stages;
-            for (i = 0; i < SCALPEL_NET_MAX_LAYERS; i++) {
-                res->nodes_before[i] = r1.nodes_before[i];
-                res->nodes_after[i] = r1.nodes_after[i];
-            }
+            /* nodes before node pruning; after: what the fc stages (remove_dead) left */
+            for (i = 0; i < SCALPEL_NET_MAX_LAYERS; i++) res->nodes_before[i] = r1.nodes_before[i];
         }
     }
     if (st == SCALPEL_OK) {

@@ -62,6 +62,10 @@
  *                stage); default 0.001 (LeNet-5 --full: 0.0002)
  *   --lambda-factor F   node pruning: each stage's pull is F times the last one's (1 to 10;
  *                default 2, LeNet-5 --full: 1.5): a smaller F takes smaller steps
+ *   --keep-dead  Scalpel keeps the nodes that weight pruning leaves with no weight. By default
+ *                they are removed exactly when their layer's stages end, their constant outputs
+ *                folded into the next layer's bias, before that layer is pruned
+ *                (scalpel_driver_config.remove_dead): fewer rows here, fewer columns there
  *   --retrain-lr LR   learning rate of every pruning stage; default a tenth of --lr (LeNet-5
  *                --full: 0.005, LeNet-300-100 --full: 0.02)
  *
@@ -280,7 +284,8 @@ static void usage_to(FILE *f, int status)
                     "             [--epochs N] [--stage-epochs N] [--lr LR] [--rate-keep K]\n"
                     "             [--stages N] [--finetune N] [--anneal] [--patience N] [--dropout P]\n"
                     "             [--retrain-lr LR] [--lambda L] [--lambda-factor F] [--rate-max R]\n"
-                    "             [--order time|weights|I,J,...] [--layer-rate-max I:R] [--shares]\n");
+                    "             [--order time|weights|I,J,...] [--layer-rate-max I:R] [--shares]\n"
+                    "             [--keep-dead]\n");
     exit(status);
 }
 
@@ -314,6 +319,7 @@ int main(int argc, char **argv)
     int opt_anneal = 0;
     float opt_lambda = -1.0f, opt_lambda_factor = -1.0f, opt_dropout = -1.0f, opt_retrain_lr = 0.0f, dropout = 0.0f, retrain_lr = 0.0f;
     int32_t opt_patience = -1;
+    int opt_keep_dead = 0;
     scalpel_dataset train, test;
     scalpel_net arch, dense, trad, opt, scal;
     scalpel_hw_profile hw;
@@ -349,6 +355,7 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--lambda-factor") == 0 && i + 1 < argc) opt_lambda_factor = (float)arg_number(a, argv[++i], 1, 10, 0);
         else if (strcmp(a, "--retrain-lr") == 0 && i + 1 < argc) opt_retrain_lr = (float)arg_number(a, argv[++i], 1e-6, 10, 0);
         else if (strcmp(a, "--dropout") == 0 && i + 1 < argc) opt_dropout = (float)arg_number(a, argv[++i], 0, 0.9, 0);
+        else if (strcmp(a, "--keep-dead") == 0) opt_keep_dead = 1;
         else if (strcmp(a, "--patience") == 0 && i + 1 < argc) opt_patience = (int32_t)arg_number(a, argv[++i], 0, 100, 1);
         else if (strcmp(a, "--stages") == 0 && i + 1 < argc) opt_stages = (int32_t)arg_number(a, argv[++i], 1, 100, 1);
         else if (strcmp(a, "--finetune") == 0 && i + 1 < argc) opt_finetune = (int32_t)arg_number(a, argv[++i], 0, 1000, 1);
@@ -496,6 +503,7 @@ int main(int argc, char **argv)
     if (opt_retrain_lr > 0.0f) retrain_lr = opt_retrain_lr;
     if (opt_anneal) dc.stage_anneal = 1;
     if (opt_patience >= 0) dc.patience = opt_patience;
+    dc.remove_dead = !opt_keep_dead;
     steps_per_epoch = scalpel_dataset_batches(&train, dc.batch);
     scalpel_train_config_default(&cfg);
     cfg.lr = lr;

@@ -605,6 +605,84 @@ static void test_simd_shares(void)
     scalpel_net_free(&arch);
 }
 
+/* dc.remove_dead: three rows of the dense MLP's fc1 are zeroed, so its first grouped stage
+ * leaves them dead (RMS 0 goes first). With remove_dead the driver removes them after fc1's
+ * stages, before fc2 (pruned second) forms its groups on 21 or fewer columns; the rates are
+ * against the dense shapes; without it the shapes stay. */
+static void test_simd_remove_dead(void)
+{
+    scalpel_trainer tr;
+    scalpel_driver_config dc = quiet_config();
+    scalpel_prune_result res, keep;
+    scalpel_hw_profile hw;
+    scalpel_net start;
+    int32_t i;
+    CHECK(scalpel_hw_profile_get("x86-avx512", &hw) == SCALPEL_OK, "profile");
+    CHECK(from_dense(&mlp_dense, &dc.train, &tr) == SCALPEL_OK, "trainer");
+    for (i = 0; i < 784; i++) tr.layers[0].w[3 * 784 + i] = tr.layers[0].w[10 * 784 + i] = tr.layers[0].w[20 * 784 + i] = 0.0f;
+    CHECK(scalpel_trainer_export(&tr, &start) == SCALPEL_OK, "start");
+    scalpel_trainer_free(&tr);
+    dc.layer_order = SCALPEL_ORDER_GIVEN;
+    dc.order_given[0] = 0;
+    dc.order_given[1] = 2;
+    dc.n_order_given = 2;
+    dc.rate_start = 0.6f;
+    dc.max_stages = 2;
+    dc.tolerance = 0.05f;
+    dc.epochs_final = 0;
+
+    dc.remove_dead = 2;
+    CHECK(from_dense(&start, &dc.train, &tr) == SCALPEL_OK, "trainer");
+    CHECK(scalpel_prune_simd(&tr, &train_ds, &test_ds, &hw, 0, &dc, &res) == SCALPEL_ERR_ARGUMENT, "remove_dead 2");
+    scalpel_trainer_free(&tr);
+
+    dc.remove_dead = 0;
+    CHECK(from_dense(&start, &dc.train, &tr) == SCALPEL_OK, "trainer");
+    CHECK(scalpel_prune_simd(&tr, &train_ds, &test_ds, &hw, 0, &dc, &keep) == SCALPEL_OK, "simd, dead kept");
+    CHECK(tr.arch.layers[0].rows == 48 && tr.arch.layers[2].cols == 48 && keep.nodes_after[0] == 48, "shapes kept");
+    scalpel_trainer_free(&tr);
+
+    dc.remove_dead = 1;
+    CHECK(from_dense(&start, &dc.train, &tr) == SCALPEL_OK, "trainer");
+    CHECK(scalpel_prune_simd(&tr, &train_ds, &test_ds, &hw, 0, &dc, &res) == SCALPEL_OK, "simd, dead removed");
+    CHECK(!res.skipped[0] && tr.arch.layers[0].rows <= 45 && tr.arch.layers[2].cols == tr.arch.layers[0].rows &&
+          tr.arch.layers[0].cols == 784, "fc1 %d rows", (int)tr.arch.layers[0].rows);
+    CHECK(res.nodes_before[0] == 48 && res.nodes_after[0] == tr.arch.layers[0].rows && res.nodes_after[4] == 10,
+          "nodes %d -> %d", (int)res.nodes_before[0], (int)res.nodes_after[0]);
+    CHECK(res.accuracy >= res.dense_accuracy - dc.tolerance, "accuracy %.3f dense %.3f", (double)res.accuracy,
+          (double)res.dense_accuracy);
+    {
+        double kept = 0.0, all = 0.0;
+        for (i = 0; i < tr.arch.n_layers; i++) {
+            const scalpel_layer *L = &tr.arch.layers[i];
+            size_t k, n;
+            double here = 0.0, dense = i == 0 ? 784.0 * 48 : i == 2 ? 48.0 * 24 : i == 4 ? 24.0 * 10 : 0.0;
+            if (!tr.layers[i].w) continue;
+            n = (size_t)L->rows * (size_t)L->cols;
+            for (k = 0; k < n; k++) here += tr.layers[i].mask[k] != 0;
+            CHECK(whole_groups(tr.layers[i].mask, L->rows, L->cols, hw.group), "layer %d: whole groups", (int)i);
+            CHECK(fabs((1.0 - here / dense) - (double)res.layer_rate[i]) < 1e-5, "layer %d rate %.4f vs dense shape",
+                  (int)i, (double)res.layer_rate[i]);
+            kept += here;
+            all += dense;
+        }
+        CHECK(fabs((1.0 - kept / all) - (double)res.rate) < 1e-5, "overall rate %.4f", (double)res.rate);
+    }
+    {   /* the trainer's network is what it evaluates */
+        scalpel_net now;
+        float a;
+        CHECK(scalpel_trainer_export(&tr, &now) == SCALPEL_OK, "export");
+        a = net_accuracy(&now);
+        CHECK(fabs((double)a - (double)res.accuracy) < 1e-6, "export %.4f, driver %.4f", (double)a, (double)res.accuracy);
+        scalpel_net_free(&now);
+    }
+    printf("  remove_dead: fc1 48 -> %d rows, fc2 %.1f%% pruned (%.1f%% with the dead nodes kept), accuracy %.4f "
+           "(%.4f)\n", (int)tr.arch.layers[0].rows, 100.0 * res.layer_rate[2], 100.0 * keep.layer_rate[2],
+           (double)res.accuracy, (double)keep.accuracy);
+    scalpel_trainer_free(&tr);
+    scalpel_net_free(&start);
+}
+
 /* ---- node pruning ------------------------------------------------------------------------- */
 
 static void test_nodes(void)
@@ -914,6 +992,7 @@ int main(int argc, char **argv)
     test_simd();
     test_simd_order();
     test_simd_shares();
+    test_simd_remove_dead();
     test_nodes();
     test_prune_for();
     scalpel_net_free(&mlp_dense);

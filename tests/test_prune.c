@@ -678,6 +678,150 @@ static void test_round_to_counts(void)
     scalpel_net_free(&net);
 }
 
+/* ---------------------------------------------------------------- dead-node removal */
+
+/* One dead-node case on spec: random weights and biases of both signs, then every row listed in
+ * dead[] (pairs of layer, row; -1 ends) zeroed; cascade[] (pairs of layer, row) rows keep only
+ * the columns that read the first dead node of the weighted layer before. The network after
+ * removal must compute what the original does (folded constants included) and have
+ * expect_rows[l] rows in weighted layer l. */
+static void dead_case(const char *name, int c, int h, int wd, const layer_spec *spec, int n, int gcsr_layer,
+                      const int *dead, const int *cascade, const uint8_t *which, const int *expect_rows,
+                      float bias_sign)
+{
+    float *w[SCALPEL_NET_MAX_LAYERS] = { 0 }, *b[SCALPEL_NET_MAX_LAYERS] = { 0 };
+    int rows[SCALPEL_NET_MAX_LAYERS] = { 0 }, cols[SCALPEL_NET_MAX_LAYERS] = { 0 }, per[SCALPEL_NET_MAX_LAYERS] = { 0 };
+    int l, i, pc = c, ph = h, pw = wd, prev = -1;
+    scalpel_net net, out;
+    int32_t removed = -1;
+    /* shapes */
+    for (l = 0; l < n; l++) {
+        const layer_spec *sp = &spec[l];
+        if (sp->kind == SCALPEL_LAYER_FC || sp->kind == SCALPEL_LAYER_CONV2D) {
+            rows[l] = sp->outputs;
+            per[l] = sp->kind == SCALPEL_LAYER_FC ? ph * pw : sp->kernel * sp->kernel;
+            cols[l] = pc * per[l];
+            if (sp->kind == SCALPEL_LAYER_FC) { pc = sp->outputs; ph = pw = 1; }
+            else { pc = sp->outputs; ph = (ph + 2 * sp->pad - sp->kernel) / sp->stride + 1; pw = (pw + 2 * sp->pad - sp->kernel) / sp->stride + 1; }
+            w[l] = (float *)malloc(sizeof(float) * (size_t)rows[l] * (size_t)cols[l]);
+            b[l] = (float *)malloc(sizeof(float) * (size_t)rows[l]);
+            fill_random(w[l], (long)rows[l] * cols[l], 0);
+            for (i = 0; i < rows[l]; i++) b[l][i] = bias_sign * (0.2f + 0.1f * (float)(i % 5)) * ((i % 3 == 1) ? -1.0f : 1.0f);
+        } else if (sp->kind == SCALPEL_LAYER_MAXPOOL) {
+            ph = (ph - sp->kernel) / sp->stride + 1;
+            pw = (pw - sp->kernel) / sp->stride + 1;
+        }
+    }
+    for (i = 0; dead[i] >= 0; i += 2)
+        memset(w[dead[i]] + (size_t)dead[i + 1] * (size_t)cols[dead[i]], 0, sizeof(float) * (size_t)cols[dead[i]]);
+    for (i = 0; cascade && cascade[i] >= 0; i += 2) {
+        int L = cascade[i], r = cascade[i + 1], j, d = -1;
+        for (l = L - 1; l >= 0 && d < 0; l--) if (rows[l]) prev = l, l = -1;
+        for (j = 0; dead[j] >= 0; j += 2) if (dead[j] == prev) { d = dead[j + 1]; break; }
+        for (j = 0; j < cols[L]; j++) if (j / per[L] != d) w[L][(size_t)r * (size_t)cols[L] + (size_t)j] = 0.0f;
+    }
+    CHECK(build_net(c, h, wd, spec, n, w, b, gcsr_layer, &net) == SCALPEL_OK, "%s: build", name);
+    memset(&out, 0x5a, sizeof(out));
+    CHECK(scalpel_net_remove_dead_nodes(&net, which, &out, &removed) == SCALPEL_OK, "%s: remove", name);
+    {
+        int expect_removed = 0, ok = 1;
+        for (l = 0; l < n; l++) if (rows[l]) {
+            ok &= out.layers[l].rows == expect_rows[l];
+            expect_removed += rows[l] - expect_rows[l];
+        }
+        CHECK(ok && removed == expect_removed && out.n_layers == net.n_layers, "%s: shapes (removed %d, expected %d)",
+              name, (int)removed, expect_removed);
+    }
+    {   /* the same outputs on random inputs, batch 3 */
+        int in_n = c * h * wd, out_n = net.layers[n - 1].out_c * net.layers[n - 1].out_h * net.layers[n - 1].out_w;
+        float *x = (float *)malloc(sizeof(float) * (size_t)in_n * 3), *y0 = (float *)malloc(sizeof(float) * (size_t)out_n * 3),
+              *y1 = (float *)malloc(sizeof(float) * (size_t)out_n * 3);
+        double worst = 0.0;
+        fill_random(x, (long)in_n * 3, 0);
+        CHECK(forward_all(&net, x, 3, y0) && forward_all(&out, x, 3, y1), "%s: forward", name);
+        for (i = 0; i < out_n * 3; i++) {
+            double d = fabs((double)y0[i] - (double)y1[i]) / (1.0 + fabs((double)y0[i]));
+            if (d > worst) worst = d;
+        }
+        CHECK(worst < 1e-5, "%s: outputs agree (worst %g)", name, worst);
+        free(x); free(y0); free(y1);
+    }
+    scalpel_net_free(&out);
+    scalpel_net_free(&net);
+    for (l = 0; l < n; l++) { free(w[l]); free(b[l]); }
+}
+
+static void test_dead_nodes(void)
+{
+    enum { FC = SCALPEL_LAYER_FC, CV = SCALPEL_LAYER_CONV2D, RL = SCALPEL_LAYER_RELU, MP = SCALPEL_LAYER_MAXPOOL };
+    static const layer_spec mlp[5] = { { FC, 12, 0, 0, 0 }, { RL, 0, 0, 0, 0 }, { FC, 9, 0, 0, 0 }, { RL, 0, 0, 0, 0 },
+                                       { FC, 3, 0, 0, 0 } };
+    static const layer_spec linear[3] = { { FC, 10, 0, 0, 0 }, { FC, 6, 0, 0, 0 }, { FC, 3, 0, 0, 0 } };
+    static const layer_spec cnn[9] = { { CV, 5, 3, 1, 0 }, { RL, 0, 0, 0, 0 }, { MP, 0, 2, 2, 0 }, { CV, 6, 3, 1, 0 },
+                                       { RL, 0, 0, 0, 0 }, { MP, 0, 2, 2, 0 }, { FC, 7, 0, 0, 0 }, { RL, 0, 0, 0, 0 },
+                                       { FC, 3, 0, 0, 0 } };
+    static const layer_spec padded[4] = { { CV, 6, 3, 1, 0 }, { RL, 0, 0, 0, 0 }, { CV, 4, 3, 1, 1 }, { FC, 3, 0, 0, 0 } };
+    /* mlp: rows 1, 4, 7 of fc1 dead (row 4's bias is negative: a zero constant), row 5 of fc2
+     * dead; fc2's row 2 reads only fc1's row 1 (dead): it cascades. fc3 keeps its 3 outputs. */
+    static const int mlp_dead[] = { 0, 1, 0, 4, 0, 7, 2, 5, -1 }, mlp_casc[] = { 2, 2, -1 };
+    static const int mlp_rows[5] = { 9, 0, 7, 0, 3 };
+    static const uint8_t only_first[5] = { 1, 0, 0, 0, 0 };
+    static const int first_rows[5] = { 9, 0, 9, 0, 3 };
+    static const int linear_dead[] = { 0, 0, 0, 9, 1, 3, -1 }, linear_rows[3] = { 8, 5, 3 };
+    static const int cnn_dead[] = { 0, 2, 3, 0, 3, 5, 6, 6, -1 }, cnn_rows[9] = { 4, 0, 0, 4, 0, 0, 6, 0, 3 };
+    /* padded: maps 0 (bias +0.2: a non-zero constant into a padded conv, kept) and 1 (bias
+     * -0.3: relu makes it 0, removed) */
+    static const int padded_dead[] = { 0, 0, 0, 1, -1 }, padded_rows[4] = { 5, 0, 4, 3 };
+    static const int all_dead[] = { 0, 0, 0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7, 0, 8, 0, 9, 0, 10, 0, 11, -1 };
+    static const int all_rows[5] = { 1, 0, 9, 0, 3 };
+    static const int none[] = { -1 }, none_rows[5] = { 12, 0, 9, 0, 3 };
+    dead_case("mlp", 1, 4, 4, mlp, 5, -1, mlp_dead, mlp_casc, NULL, mlp_rows, 1.0f);
+    dead_case("mlp, fc1 grouped", 1, 4, 4, mlp, 5, 0, mlp_dead, mlp_casc, NULL, mlp_rows, 1.0f);
+    dead_case("mlp, fc2 grouped", 1, 4, 4, mlp, 5, 2, mlp_dead, mlp_casc, NULL, mlp_rows, 1.0f);
+    dead_case("mlp, only fc1", 1, 4, 4, mlp, 5, -1, mlp_dead, mlp_casc, only_first, first_rows, 1.0f);
+    dead_case("mlp, negative biases", 1, 4, 4, mlp, 5, -1, mlp_dead, mlp_casc, NULL, mlp_rows, -1.0f);
+    dead_case("no relu", 2, 3, 1, linear, 3, -1, linear_dead, NULL, NULL, linear_rows, 1.0f);
+    dead_case("conv, pool, fc", 2, 12, 12, cnn, 9, -1, cnn_dead, NULL, NULL, cnn_rows, 1.0f);
+    dead_case("conv into a padded conv", 1, 7, 7, padded, 4, -1, padded_dead, NULL, NULL, padded_rows, 1.0f);
+    dead_case("every fc1 node dead", 1, 4, 4, mlp, 5, -1, all_dead, NULL, NULL, all_rows, 1.0f);
+    dead_case("nothing dead", 1, 4, 4, mlp, 5, -1, none, NULL, NULL, none_rows, 1.0f);
+
+    {   /* errors, allocator failure at each allocation, the network's alloc_ctx */
+        float *w[SCALPEL_NET_MAX_LAYERS] = { 0 }, *b[SCALPEL_NET_MAX_LAYERS] = { 0 };
+        float w1[12 * 16], w2[9 * 12], w3[3 * 9], b1[12], b2[9], b3[3];
+        scalpel_net net, out;
+        int32_t removed = 7;
+        long k, fails = 0;
+        fill_random(w1, 12 * 16, 0); fill_random(w2, 9 * 12, 0); fill_random(w3, 27, 0);
+        fill_random(b1, 12, 0); fill_random(b2, 9, 0); fill_random(b3, 3, 0);
+        memset(w1 + 16 * 3, 0, 16 * sizeof(float));
+        w[0] = w1; w[2] = w2; w[4] = w3; b[0] = b1; b[2] = b2; b[4] = b3;
+        CHECK(build_net(1, 4, 4, mlp, 5, w, b, -1, &net) == SCALPEL_OK, "build");
+        memset(&out, 0x33, sizeof(out));
+        CHECK(scalpel_net_remove_dead_nodes(NULL, NULL, &out, &removed) == SCALPEL_ERR_NULL && out.n_layers == 0 &&
+              removed == 0, "NULL net");
+        CHECK(scalpel_net_remove_dead_nodes(&net, NULL, NULL, NULL) == SCALPEL_ERR_NULL, "NULL out");
+        {
+            scalpel_net bad = net;
+            bad.layers[2].cols = 5;
+            CHECK(scalpel_net_remove_dead_nodes(&bad, NULL, &out, NULL) == SCALPEL_ERR_SHAPE && out.n_layers == 0,
+                  "invalid net");
+        }
+        for (k = 1; k < 64; k++) {
+            scalpel_status st;
+            test_alloc_countdown = k;
+            st = scalpel_net_remove_dead_nodes(&net, NULL, &out, &removed);
+            test_alloc_countdown = 0;
+            if (st == SCALPEL_OK) { CHECK(out.layers[0].rows == 11 && removed == 1, "ok after %ld", k); scalpel_net_free(&out); break; }
+            fails++;
+            CHECK(st == SCALPEL_ERR_NO_MEMORY && out.n_layers == 0 && removed == 0, "failure %ld: status %d", k, (int)st);
+        }
+        CHECK(fails >= 2, "allocations tried: %ld", fails);
+        scalpel_net_free(&net);
+        CHECK(test_live_allocs == 0 && !test_bad_ctx, "no leak, alloc_ctx used (%ld live)", test_live_allocs);
+    }
+}
+
 int main(void)
 {
     test_scores();
@@ -687,5 +831,6 @@ int main(void)
     test_errors();
     test_remove_nodes();
     test_round_to_counts();
+    test_dead_nodes();
     return test_summary("test_prune");
 }
