@@ -424,7 +424,9 @@ typedef struct scalpel_driver_config {
     int32_t epochs_final;         /* closing retraining, default 1 (0: none): of the smaller
                                      network after node removal; and, after the last stage of
                                      the Traditional and SIMD-aware drivers, a fine-tune at
-                                     lr x train.lr_gamma (no rollback: the result keeps it) */
+                                     lr x train.lr_gamma, undone when it ends below the accuracy
+                                     it started from (so it never takes the result out of the
+                                     tolerance its stages kept) */
     int32_t max_stages;           /* stages per driver (per layer for SIMD-aware); default 8 */
     float rate_start, rate_step, rate_max; /* target pruning rates: start, + step per stage, at
                                      most max; defaults 0.5, 0.1, 0.95 */
@@ -2809,7 +2811,24 @@ static scalpel_status scalpel__drv_anneal(scalpel_trainer *tr, const scalpel_dat
 static scalpel_status scalpel__drv_finetune(scalpel_trainer *tr, const scalpel_dataset *train,
                                             const scalpel_dataset *test, const scalpel_driver_config *dc, float *acc)
 {
-    return scalpel__drv_anneal(tr, train, test, dc->epochs_final, "finetune", dc, acc);
+    /* the closing fine-tune is kept only when it does not end below where it started: the
+     * stages were judged against the tolerance, and a fine-tune must not undo that */
+    void *snap = NULL;
+    size_t snap_n = 0;
+    float before = 0.0f;
+    scalpel_status st = scalpel_trainer_evaluate_dataset(tr, test, &before);
+    if (st != SCALPEL_OK || dc->epochs_final <= 0) {
+        if (st == SCALPEL_OK) *acc = before;
+        return st;
+    }
+    st = scalpel_trainer_checkpoint_to_buffer(tr, &snap, &snap_n);
+    if (st == SCALPEL_OK) st = scalpel__drv_anneal(tr, train, test, dc->epochs_final, "finetune", dc, acc);
+    if (st == SCALPEL_OK && *acc < before) {
+        st = scalpel_trainer_checkpoint_from_buffer(tr, snap, snap_n);
+        *acc = before;
+    }
+    if (snap) SCALPEL_FREE(tr->alloc_ctx, snap);
+    return st;
 }
 
 static int64_t scalpel__drv_kept(const uint8_t *mask, size_t n)

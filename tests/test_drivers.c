@@ -676,6 +676,22 @@ static void test_simd_remove_dead(void)
         CHECK(fabs((double)a - (double)res.accuracy) < 1e-6, "export %.4f, driver %.4f", (double)a, (double)res.accuracy);
         scalpel_net_free(&now);
     }
+    {   /* the closing fine-tune never ends below where it started (it is undone then); the
+         * same run with 3 fine-tuning epochs at a high rate ends at or above the run without */
+        scalpel_prune_result ft;
+        scalpel_trainer t3;
+        scalpel_net now;
+        scalpel_driver_config d3 = dc;
+        d3.epochs_final = 3;
+        d3.train.lr_gamma = 1.0f; /* fine-tune at the full retraining rate: noisy */
+        CHECK(from_dense(&start, &d3.train, &t3) == SCALPEL_OK, "trainer");
+        CHECK(scalpel_prune_simd(&t3, &train_ds, &test_ds, &hw, 0, &d3, &ft) == SCALPEL_OK, "simd, fine-tuned");
+        CHECK(ft.accuracy >= res.accuracy, "fine-tuned %.4f, not %.4f", (double)ft.accuracy, (double)res.accuracy);
+        CHECK(scalpel_trainer_export(&t3, &now) == SCALPEL_OK, "export");
+        CHECK(fabs((double)net_accuracy(&now) - (double)ft.accuracy) < 1e-6, "fine-tuned export agrees");
+        scalpel_net_free(&now);
+        scalpel_trainer_free(&t3);
+    }
     printf("  remove_dead: fc1 48 -> %d rows, fc2 %.1f%% pruned (%.1f%% with the dead nodes kept), accuracy %.4f "
            "(%.4f)\n", (int)tr.arch.layers[0].rows, 100.0 * res.layer_rate[2], 100.0 * keep.layer_rate[2],
            (double)res.accuracy, (double)keep.accuracy);
