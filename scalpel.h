@@ -10,7 +10,8 @@
  *                       a forward pass that allocates nothing; softmax and argmax
  *   >>model files       versioned, checksummed model files: save, load, zero-copy view
  *   >>pruning           magnitude and SIMD-aware group pruning over dense weights and masks;
- *                       node removal into a smaller dense network
+ *                       node removal into a smaller dense network; dead-node removal (rows
+ *                       left with no weight go, their constants folded into the next bias)
  *   >>hardware profiles cortex-m4 ... cuda: class, G, data type, break-even pruning rates;
  *                       calibration on the running machine
  *   >>planner           per-layer technique and storage (Scalpel, Traditional, Optimized),
@@ -2221,7 +2222,8 @@ SCALPEL_API scalpel_status scalpel_net_save(const scalpel_net *net, const char *
  * Magnitude and SIMD-aware (grouped) pruning over dense W[rows x cols], and node removal.
  *
  * Design choices, in one place:
- *   - Nothing here allocates except scalpel_net_remove_nodes: training calls the routines every
+ *   - Nothing here allocates except the two node removals (scalpel_net_remove_nodes and
+ *     scalpel_net_remove_dead_nodes, which build new networks): training calls the routines every
  *     step, and firmware builds (SCALPEL_NO_MALLOC) keep them.
  *   - Rate-based selection needs the k-th smallest score without sorting (sorting needs a copy,
  *     i.e. memory). Non-negative IEEE-754 floats order like their bit patterns read as uint32,

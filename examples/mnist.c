@@ -27,8 +27,9 @@
  *   --out DIR    where the .scpn models go (default build/models)
  *   --tolerance  accuracy drop (fraction) the pruning drivers accept below dense; default 0.002
  *                (--full: 0.001)
- *   --resume     resume dense training from OUT/<net>-dense.ckpt (written after every epoch),
- *                and load OUT/<net>-{traditional,optimized,scalpel}.scpn when an earlier run
+ *   --resume     resume dense training from OUT/<net>-dense.ckpt (written after every epoch;
+ *                without one, a saved OUT/<net>-dense.scpn of the same shapes is the dense
+ *                network), and load OUT/<net>-{traditional,optimized,scalpel}.scpn when an earlier run
  *                saved them instead of pruning again: an interrupted run loses at most the
  *                dense epoch or the pruning phase it was in
  *   --epochs N, --stage-epochs N, --lr LR   override the schedule: dense epochs, retraining
@@ -249,6 +250,27 @@ static void measure(variant *vs, int n, const float *sample)
         free(vs[i].in);
         free(vs[i].out);
     }
+}
+
+static int file_exists(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f) fclose(f);
+    return f != NULL;
+}
+
+/* 1 when a and b have the same layers: kinds, weight shapes and output shapes. */
+static int same_shapes(const scalpel_net *a, const scalpel_net *b)
+{
+    int32_t i;
+    if (a->n_layers != b->n_layers || a->in_c != b->in_c || a->in_h != b->in_h || a->in_w != b->in_w) return 0;
+    for (i = 0; i < a->n_layers; i++) {
+        const scalpel_layer *x = &a->layers[i], *y = &b->layers[i];
+        if (x->kind != y->kind || x->rows != y->rows || x->cols != y->cols || x->out_c != y->out_c ||
+            x->out_h != y->out_h || x->out_w != y->out_w)
+            return 0;
+    }
+    return 1;
 }
 
 /* With --resume: *net = DIR/NET-VARIANT.scpn when it exists and loads (else 0, net empty). */
@@ -518,10 +540,16 @@ int main(int argc, char **argv)
            (int)hw.group);
     fflush(stdout);
 
-    /* 1. dense training */
+    /* 1. dense training (or, with --resume and no checkpoint, a saved dense model of the same
+     * shapes) */
+    snprintf(ckpt, sizeof ckpt, "%s/%s-dense.ckpt", out_dir, net_name);
+    if (resume && !file_exists(ckpt) && load_model(out_dir, net_name, "dense", &dense)) {
+        if (same_shapes(&dense, &arch)) goto dense_done;
+        fprintf(stderr, "mnist: the saved dense model is not a %s: training afresh\n", net_name);
+        scalpel_net_free(&dense);
+    }
     CHECK("trainer", scalpel_trainer_init(&arch, dc.batch, &cfg, &tr));
     CHECK("init", scalpel_trainer_init_weights(&tr, SCALPEL_INIT_HE));
-    snprintf(ckpt, sizeof ckpt, "%s/%s-dense.ckpt", out_dir, net_name);
     if (resume) {
         scalpel_status st = scalpel_trainer_load_checkpoint(&tr, ckpt);
         if (st == SCALPEL_OK) fprintf(stderr, "resumed from %s at epoch %d\n", ckpt, (int)tr.epoch);
@@ -537,6 +565,7 @@ int main(int argc, char **argv)
     CHECK("export", scalpel_trainer_export(&tr, &dense));
     scalpel_trainer_free(&tr);
     save_model(out_dir, net_name, "dense", &dense);
+dense_done:
 
     /* retraining runs at --retrain-lr, by default a tenth of the initial learning rate, constant (Han) */
     dc.train = cfg;

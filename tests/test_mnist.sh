@@ -64,6 +64,23 @@ check "layer 2 at most 55% pruned" sh -c "grep -E '^  layer 2 fc:' \"$DIR/err3.t
 "$BIN" $TINY --hw cortex-m4 --order 1 --out "$DIR/models4" >"$DIR/out.txt" 2>"$DIR/err4.txt"
 check "a ReLU in --order is refused before training" sh -c "test $? -eq 2 && grep -q 'holds no weights' \"$DIR/err4.txt\" && ! test -e \"$DIR/models4/lenet300-dense.ckpt\""
 
+# 3b. --resume from a saved dense model without its checkpoint: no dense epoch runs, and the
+# pruning phases (models removed) run from it; a dense model of another network is not used;
+# --keep-dead keeps Scalpel's shapes (every fc layer keeps its nodes)
+rm -rf "$DIR/models5" && mkdir -p "$DIR/models5" && cp "$DIR/models/lenet300-dense.scpn" "$DIR/models5/"
+"$BIN" $TINY --resume --keep-dead --out "$DIR/models5" >"$DIR/run5.txt" 2>"$DIR/err5.txt"
+check "resume from a dense model: exits 0 ($(tail -n 3 "$DIR/err5.txt" | tr '\n' ' '))" test $? -eq 0
+check "the saved dense model is the dense network" grep -q "resumed: loaded .*models5/lenet300-dense.scpn" "$DIR/err5.txt"
+check "no dense epoch ran" sh -c "! grep -q -E 'dense +epoch' \"$DIR/err5.txt\""
+check "pruning ran" grep -q -E "simd +epoch" "$DIR/err5.txt"
+check "--keep-dead: fc1 keeps its 300 nodes" grep -q -E "^  layer 0 fc: 300 -> 300 nodes" "$DIR/err5.txt"
+grep "^| Dense" "$DIR/run1.txt" | cut -d'|' -f2-4 >"$DIR/d1.txt"
+grep "^| Dense" "$DIR/run5.txt" | cut -d'|' -f2-4 >"$DIR/d5.txt"
+check "the same dense error and size" cmp -s "$DIR/d1.txt" "$DIR/d5.txt"
+rm -rf "$DIR/models6" && mkdir -p "$DIR/models6" && cp models/lenet5-dense.scpn "$DIR/models6/lenet300-dense.scpn"
+"$BIN" $TINY --resume --out "$DIR/models6" >"$DIR/out.txt" 2>"$DIR/err6.txt"
+check "a dense model of another network is not used" sh -c "test $? -eq 0 && grep -q 'is not a lenet300: training afresh' \"$DIR/err6.txt\" && grep -q -E 'dense +epoch +1/1' \"$DIR/err6.txt\""
+
 # 4. the command line
 expect_usage() { # expect_usage WHAT ARGS...: exit status 2 and a message on stderr
   what=$1; shift
