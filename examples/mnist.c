@@ -56,7 +56,7 @@
  *   --anneal     the last epoch of each stage at a tenth of the rate (steadier stop decisions;
  *                on in both --full schedules)
  *   --patience N stages past the tolerance in a row before pruning stops (back to the last
- *                good stage); default 0 (--full: 1)
+ *                good stage); default 0 (LeNet-5 --full: 1, LeNet-300-100 --full: 2)
  *   --dropout P  dropout rate on the input of the last fc layer (Han's rule scales it while
  *                retraining); default 0 (LeNet-5 --full: 0.5)
  *   --lambda L   node pruning: the mask layers' L1 pull of the first stage (doubled each
@@ -76,7 +76,7 @@
  * ends pruning (per layer, SIMD-aware); then --finetune epochs.
  *   LeNet-300-100 (lr 0.05): quick 20 dense epochs, 3 per stage, fine-tune 6;
  *                            full 40 dense epochs, then tolerance 0.001, 4 per stage at lr
- *                            0.02 (the last one annealed), patience 1, ladder to 0.98 over
+ *                            0.02 (the last one annealed), patience 2, ladder to 0.98 over
  *                            16 stages, fine-tune 10
  *   LeNet-5 (lr 0.01):       quick 4 dense epochs, 1 per stage, fine-tune 1;
  *                            full 12 dense epochs with dropout 0.5 before the last layer,
@@ -497,11 +497,13 @@ int main(int argc, char **argv)
         dc.epochs_per_stage = full ? 4 : 3;
         dc.epochs_final = full ? 10 : 6;
         if (full) { /* 0.1 points against dense (the issue's bar); steadier stages: four epochs
-                     * at lr 0.02, the last one annealed, one miss forgiven */
+                     * at lr 0.02, the last one annealed, two misses in a row forgiven (with
+                     * groups of 8, fc1's third stage past its first miss passed: 97.8% against
+                     * 95.7% with one forgiven; docs/RESULTS.md) */
             if (tolerance < 0.0f) tolerance = 0.001f;
             retrain_lr = 0.02f;
             dc.stage_anneal = 1;
-            dc.patience = 1;
+            dc.patience = 2;
             dc.rate_max = 0.98f;
             dc.max_stages = 16;
         }
