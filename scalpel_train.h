@@ -3245,9 +3245,23 @@ SCALPEL_API scalpel_status scalpel_prune_nodes(scalpel_trainer *tr, const scalpe
         for (i = 0; i < SCALPEL_NET_MAX_LAYERS; i++) cfg.dropout[i] = i < tr->arch.n_layers ? tr->layers[i].dropout : 0.0f;
         st = scalpel_trainer_init(&small, tr->batch_max, &cfg, &t2);
         if (st == SCALPEL_OK) {
+            /* the retraining is kept only when it does not end below the removed network as it
+             * came out of the stages (removal is exact: that is the last accepted stage's
+             * accuracy), so that what the stages kept within tolerance stays there, and a
+             * pipeline that goes on (scalpel_prune_for) starts from what the judge saw */
+            void *snap = NULL;
+            size_t snap_n = 0;
+            float before = 0.0f;
             t2.rng = tr->rng;
             t2.epoch = tr->epoch;
-            st = scalpel_train_epochs(&t2, train, test, dc->epochs_final, "retrain", dc, &res->accuracy);
+            st = scalpel_trainer_evaluate_dataset(&t2, test, &before);
+            if (st == SCALPEL_OK) st = scalpel_trainer_checkpoint_to_buffer(&t2, &snap, &snap_n);
+            if (st == SCALPEL_OK) st = scalpel_train_epochs(&t2, train, test, dc->epochs_final, "retrain", dc, &res->accuracy);
+            if (st == SCALPEL_OK && res->accuracy < before) {
+                st = scalpel_trainer_checkpoint_from_buffer(&t2, snap, snap_n);
+                res->accuracy = before;
+            }
+            if (snap) SCALPEL_FREE(t2.alloc_ctx, snap);
             if (st == SCALPEL_OK) st = scalpel_trainer_export(&t2, out);
             scalpel_trainer_free(&t2);
         }

@@ -753,6 +753,31 @@ static void test_nodes(void)
           (double)res.dense_accuracy);
     scalpel_net_free(&small);
     scalpel_trainer_free(&tr);
+    {   /* the retraining after removal never ends below the removed network it started from (it
+         * is undone then): the same stages, then 3 epochs at a rate that hurts, end at or above
+         * the run without retraining, and the network handed back is the one measured */
+        scalpel_prune_result r0, r3;
+        scalpel_net s0, s3;
+        scalpel_driver_config d3 = dc;
+        d3.max_stages = 2;
+        d3.epochs_final = 0;
+        cfg.lr = 0.05f; /* five times the usual rate, stages and retraining alike, in both runs */
+        CHECK(from_dense(&mlp_dense, &cfg, &tr) == SCALPEL_OK, "trainer");
+        CHECK(scalpel_prune_nodes(&tr, &train_ds, &test_ds, &d3, &r0, &s0) == SCALPEL_OK, "nodes, no retraining");
+        scalpel_trainer_free(&tr);
+        d3.epochs_final = 3;
+        CHECK(from_dense(&mlp_dense, &cfg, &tr) == SCALPEL_OK, "trainer");
+        CHECK(scalpel_prune_nodes(&tr, &train_ds, &test_ds, &d3, &r3, &s3) == SCALPEL_OK, "nodes, hurtful retraining");
+        CHECK(s3.layers[0].rows == s0.layers[0].rows && r3.nodes_after[0] == r0.nodes_after[0], "same stages");
+        printf("  node retrain guard: %.4f -> %.4f\n", (double)r0.accuracy, (double)r3.accuracy);
+        CHECK(r3.accuracy >= r0.accuracy, "retrained %.4f, not %.4f", (double)r3.accuracy, (double)r0.accuracy);
+        CHECK(fabsf(net_accuracy(&s3) - r3.accuracy) < 1e-6f, "handed back what was measured: %.4f %.4f",
+              (double)net_accuracy(&s3), (double)r3.accuracy);
+        cfg.lr = dc.train.lr;
+        scalpel_net_free(&s0);
+        scalpel_net_free(&s3);
+        scalpel_trainer_free(&tr);
+    }
     /* a trainer without node masks is refused */
     CHECK(trained(&arch, &dc.train, 0, &tr, &acc) == SCALPEL_OK, "init");
     CHECK(scalpel_prune_nodes(&tr, &train_ds, &test_ds, &dc, &res, &small) == SCALPEL_ERR_ARGUMENT, "no masks");
