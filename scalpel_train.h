@@ -2808,11 +2808,13 @@ static scalpel_status scalpel__drv_anneal(scalpel_trainer *tr, const scalpel_dat
     return st;
 }
 
-static scalpel_status scalpel__drv_finetune(scalpel_trainer *tr, const scalpel_dataset *train,
-                                            const scalpel_dataset *test, const scalpel_driver_config *dc, float *acc)
+/* The closing retraining of a driver (dc->epochs_final epochs; the last lr step's rate when
+ * `anneal`, else the trainer's schedule), kept only when it does not end below where it
+ * started: the stages were judged against the tolerance, and a retraining must not undo that.
+ * *acc = the accuracy of the network the trainer is left with. */
+static scalpel_status scalpel__drv_closing(scalpel_trainer *tr, const scalpel_dataset *train, const scalpel_dataset *test,
+                                           const scalpel_driver_config *dc, const char *stage, int anneal, float *acc)
 {
-    /* the closing fine-tune is kept only when it does not end below where it started: the
-     * stages were judged against the tolerance, and a fine-tune must not undo that */
     void *snap = NULL;
     size_t snap_n = 0;
     float before = 0.0f;
@@ -2822,13 +2824,21 @@ static scalpel_status scalpel__drv_finetune(scalpel_trainer *tr, const scalpel_d
         return st;
     }
     st = scalpel_trainer_checkpoint_to_buffer(tr, &snap, &snap_n);
-    if (st == SCALPEL_OK) st = scalpel__drv_anneal(tr, train, test, dc->epochs_final, "finetune", dc, acc);
+    if (st == SCALPEL_OK)
+        st = anneal ? scalpel__drv_anneal(tr, train, test, dc->epochs_final, stage, dc, acc)
+                    : scalpel_train_epochs(tr, train, test, dc->epochs_final, stage, dc, acc);
     if (st == SCALPEL_OK && *acc < before) {
         st = scalpel_trainer_checkpoint_from_buffer(tr, snap, snap_n);
         *acc = before;
     }
     if (snap) SCALPEL_FREE(tr->alloc_ctx, snap);
     return st;
+}
+
+static scalpel_status scalpel__drv_finetune(scalpel_trainer *tr, const scalpel_dataset *train,
+                                            const scalpel_dataset *test, const scalpel_driver_config *dc, float *acc)
+{
+    return scalpel__drv_closing(tr, train, test, dc, "finetune", 1, acc);
 }
 
 static int64_t scalpel__drv_kept(const uint8_t *mask, size_t n)
@@ -3245,23 +3255,12 @@ SCALPEL_API scalpel_status scalpel_prune_nodes(scalpel_trainer *tr, const scalpe
         for (i = 0; i < SCALPEL_NET_MAX_LAYERS; i++) cfg.dropout[i] = i < tr->arch.n_layers ? tr->layers[i].dropout : 0.0f;
         st = scalpel_trainer_init(&small, tr->batch_max, &cfg, &t2);
         if (st == SCALPEL_OK) {
-            /* the retraining is kept only when it does not end below the removed network as it
-             * came out of the stages (removal is exact: that is the last accepted stage's
-             * accuracy), so that what the stages kept within tolerance stays there, and a
-             * pipeline that goes on (scalpel_prune_for) starts from what the judge saw */
-            void *snap = NULL;
-            size_t snap_n = 0;
-            float before = 0.0f;
+            /* undone when it ends below the removed network as it came out of the stages
+             * (removal is exact: the last accepted stage's accuracy), so that a pipeline that
+             * goes on (scalpel_prune_for) starts from what the judge saw */
             t2.rng = tr->rng;
             t2.epoch = tr->epoch;
-            st = scalpel_trainer_evaluate_dataset(&t2, test, &before);
-            if (st == SCALPEL_OK) st = scalpel_trainer_checkpoint_to_buffer(&t2, &snap, &snap_n);
-            if (st == SCALPEL_OK) st = scalpel_train_epochs(&t2, train, test, dc->epochs_final, "retrain", dc, &res->accuracy);
-            if (st == SCALPEL_OK && res->accuracy < before) {
-                st = scalpel_trainer_checkpoint_from_buffer(&t2, snap, snap_n);
-                res->accuracy = before;
-            }
-            if (snap) SCALPEL_FREE(t2.alloc_ctx, snap);
+            st = scalpel__drv_closing(&t2, train, test, dc, "retrain", 0, &res->accuracy);
             if (st == SCALPEL_OK) st = scalpel_trainer_export(&t2, out);
             scalpel_trainer_free(&t2);
         }
