@@ -552,7 +552,9 @@ SCALPEL_API scalpel_status scalpel_prune_simd(scalpel_trainer *tr, const scalpel
  * epochs_per_stage epochs and stops past tolerance (patience + 1 stages in a row) or when a
  * layer has no node left, back at the last stage within tolerance. Then the nodes that are off
  * are removed (scalpel_trainer_remove_nodes with round_to) into *out, which a new trainer
- * retrains for epochs_final epochs (dc->train with no node masks, dropout scaled alike). */
+ * retrains for epochs_final epochs (dc->train with no node masks, dropout scaled alike); that
+ * retraining is undone when it ends below the removed network it started from, so res->accuracy
+ * is never below the last accepted stage's. */
 SCALPEL_API scalpel_status scalpel_prune_nodes(scalpel_trainer *tr, const scalpel_dataset *train,
                                                const scalpel_dataset *test, const scalpel_driver_config *dc,
                                                scalpel_prune_result *res, scalpel_net *out);
