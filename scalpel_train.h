@@ -2810,10 +2810,10 @@ static scalpel_status scalpel__drv_anneal(scalpel_trainer *tr, const scalpel_dat
     return st;
 }
 
-/* The closing retraining of a driver (dc->epochs_final epochs; the last lr step's rate when
- * `anneal`, else the trainer's schedule), kept only when it does not end below where it
- * started: the stages were judged against the tolerance, and a retraining must not undo that.
- * *acc = the accuracy of the network the trainer is left with. */
+/* The closing retraining of a driver (dc->epochs_final epochs; with `anneal` at the current
+ * rate times lr_gamma, held constant, else on the trainer's own schedule), kept only when it
+ * does not end below where it started: the stages were judged against the tolerance, and a
+ * retraining must not undo that. *acc = the accuracy of the network the trainer is left with. */
 static scalpel_status scalpel__drv_closing(scalpel_trainer *tr, const scalpel_dataset *train, const scalpel_dataset *test,
                                            const scalpel_driver_config *dc, const char *stage, int anneal, float *acc)
 {
