@@ -288,6 +288,8 @@ typedef struct sparse_mv { const scalpel_gcsr *w; const float *x; float *y; } sp
 typedef struct sparse_mm { const scalpel_gcsr *w; const float *b; int32_t n; float *c; } sparse_mm;
 typedef struct lib_mv { const libcsr *a; const float *x; float *y; } lib_mv;
 typedef struct lib_mm { const libcsr *a; const float *b; int32_t n; float *c; } lib_mm;
+/* one batch-1 convolution, stride 1, no padding: weights a [m x C*K*K], image in [C x H x W] */
+typedef struct dense_conv { const float *a; int32_t m, c, h, w, k; const float *in; float *col, *out; } dense_conv;
 typedef struct stream_op { float *a; const float *b, *c; size_t n; } stream_op;
 
 static void run_gemv(const void *p)
@@ -314,6 +316,26 @@ static void run_sgemm(const void *p)
     const dense_mm *o = (const dense_mm *)p;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, o->m, o->n, o->k, 1.0f, o->a, o->k,
                 o->b, o->n, 0.0f, o->c, o->n);
+}
+
+static void run_conv_implicit(const void *p)   /* scalpel_conv_gemm_f32: no im2col matrix */
+{
+    const dense_conv *o = (const dense_conv *)p;
+    scalpel_conv_gemm_f32(o->a, o->m, o->in, o->c, o->h, o->w, o->k, o->out);
+}
+static void run_conv_im2col(const void *p)     /* im2col, then scalpel_gemm_f32 */
+{
+    const dense_conv *o = (const dense_conv *)p;
+    int32_t n = (o->h - o->k + 1) * (o->w - o->k + 1);
+    scalpel_im2col_f32(o->in, o->c, o->h, o->w, o->k, 1, 0, o->col);
+    scalpel_gemm_f32(o->a, o->m, o->c * o->k * o->k, o->col, n, o->out);
+}
+static void run_conv_blas(const void *p)       /* im2col, then cblas_sgemm */
+{
+    const dense_conv *o = (const dense_conv *)p;
+    int32_t n = (o->h - o->k + 1) * (o->w - o->k + 1), kk = o->c * o->k * o->k;
+    scalpel_im2col_f32(o->in, o->c, o->h, o->w, o->k, 1, 0, o->col);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, o->m, n, kk, 1.0f, o->a, kk, o->col, n, 0.0f, o->out, n);
 }
 
 static void run_spmv(const void *p)
@@ -554,6 +576,46 @@ static void section_dense(bench_summary *sum)
         free(a); free(b); free(c0); free(c1);
     }
     printf("\n");
+    /* LeNet-5's convolutions at batch 1, dense, as the network forward pass runs them: the
+     * original shapes and those of our trained x86-avx2 Scalpel model (11 and 21 maps) */
+    {
+        static const int32_t conv[4][4] = {{20, 1, 28, 5}, {50, 20, 12, 5}, {11, 1, 28, 5}, {21, 11, 12, 5}};
+        static const char *const cnames[4] = {"conv1 20 x (1 x 28 x 28), 5 x 5", "conv2 50 x (20 x 12 x 12), 5 x 5",
+                                              "conv1 11 x (1 x 28 x 28), 5 x 5", "conv2 21 x (11 x 12 x 12), 5 x 5"};
+        bench_case cc[3];
+        printf("Convolutions, batch 1, stride 1, no padding (LeNet-5 dense, then our x86-avx2 Scalpel "
+               "model's 11 and 21 maps): `scalpel_conv_gemm_f32` (no im2col matrix; what the forward pass "
+               "runs when the output width is a multiple of %d) against im2col + `scalpel_gemm_f32` and "
+               "im2col + `cblas_sgemm`. Ratio < 1: scalpel is faster.\n\n", (int)scalpel_kernels_vector_width());
+        printf("| conv | conv_gemm | im2col + gemm | im2col + OpenBLAS | conv_gemm / im2col + gemm | "
+               "conv_gemm / im2col + OpenBLAS |\n");
+        printf("| --- | ---: | ---: | ---: | ---: | ---: |\n");
+        for (s = 0; s < 4; ++s) {
+            int32_t m = conv[s][0], ch = conv[s][1], hw = conv[s][2], k = conv[s][3], o = hw - k + 1;
+            int32_t kk = ch * k * k, n = o * o;
+            float *a = alloc_f32((size_t)m * kk), *in = alloc_f32((size_t)ch * hw * hw), *col = alloc_f32((size_t)kk * n);
+            float *o0 = alloc_f32((size_t)m * n), *o1 = alloc_f32((size_t)m * n), *o2 = alloc_f32((size_t)m * n);
+            dense_conv c0, c1, c2;
+            char b3[32];
+            fill_random(a, (size_t)m * kk, 41 + (uint64_t)s);
+            fill_random(in, (size_t)ch * hw * hw, 51 + (uint64_t)s);
+            c0.a = a; c0.m = m; c0.c = ch; c0.h = hw; c0.w = hw; c0.k = k; c0.in = in; c0.col = col; c0.out = o0;
+            c1 = c0; c1.out = o1;
+            c2 = c0; c2.out = o2;
+            set_case(&cc[0], run_conv_implicit, &c0, "scalpel_conv_gemm_f32 %s", cnames[s]);
+            set_case(&cc[1], run_conv_im2col, &c1, "im2col + scalpel_gemm_f32 %s", cnames[s]);
+            set_case(&cc[2], run_conv_blas, &c2, "im2col + cblas_sgemm %s", cnames[s]);
+            measure(cc, 3);
+            /* each output checked against the double product of A and the im2col matrix */
+            check_product(cc[0].what, a, m, kk, col, n, o0, 1);
+            check_product(cc[1].what, a, m, kk, col, n, o1, 1);
+            check_product(cc[2].what, a, m, kk, col, n, o2, 1);
+            printf("| %s | %s | %s | %s | %.3f | %.3f |\n", cnames[s], T(cc[0].median, b1), T(cc[1].median, b2),
+                   T(cc[2].median, b3), cc[0].median / cc[1].median, cc[0].median / cc[2].median);
+            free(a); free(in); free(col); free(o0); free(o1); free(o2);
+        }
+        printf("\n");
+    }
 }
 
 /* ------------------------------------------------------------------------------------------

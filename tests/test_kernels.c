@@ -271,6 +271,54 @@ static void test_im2col(void)
     CHECK(scalpel_conv_out_dim(8, 3, 1, 3) == -1, "pad >= kernel");
 }
 
+/* scalpel_conv_gemm_f32: the convolution without the im2col matrix (stride 1, no padding).
+ * Output widths around the vector widths (4, 8, 16: full vectors in pairs, an odd last one,
+ * masked tails), 1..13 rows of A (the 6-row blocks and every remainder), k past one 256-row
+ * block of offsets. Against a double-precision sum; on a vector build bit for bit against
+ * im2col + scalpel_gemm_f32 (the same products in the same order); nothing written outside C. */
+static void test_conv_gemm(void)
+{
+    int it;
+    for (it = 0; it < TEST_ITERS / 20 + 10; it++) {
+        int32_t C = it % 7 == 0 ? test_range(11, 14) : test_range(1, 4), K = test_range(1, 5);
+        int32_t H = K - 1 + test_range(1, 10), W = K - 1 + test_range(1, 40), O = test_range(1, 13);
+        int32_t oh = H - K + 1, ow = W - K + 1, i, o, ch, ki, kj, oy, ox, bad = 0, badr = 0;
+        size_t nk = (size_t)C * K * K, nc = (size_t)O * oh * ow;
+        float *in = alloc_floats((size_t)C * H * W), *wt = alloc_floats((size_t)O * nk);
+        float *col = alloc_floats(nk * oh * ow), *want = alloc_floats(nc), *ref = alloc_floats(nc);
+        float *out = guarded(nc, 0);
+        for (i = 0; i < C * H * W; i++) in[i] = test_uniform();
+        for (i = 0; i < (int32_t)(O * nk); i++) wt[i] = test_uniform();
+        scalpel_conv_gemm_f32(wt, O, in, C, H, W, K, out);
+        scalpel_conv_gemm_f32_ref(wt, O, in, C, H, W, K, ref);
+        CHECK(guards_intact(out, nc, 0), "conv_gemm wrote outside C (C%d H%d W%d K%d O%d)", (int)C, (int)H, (int)W, (int)K, (int)O);
+        scalpel_im2col_f32(in, C, H, W, K, 1, 0, col);
+        scalpel_gemm_f32(wt, O, (int32_t)nk, col, oh * ow, want);
+        if (scalpel_kernels_vector_width() > 1)
+            CHECK(memcmp(out, want, nc * sizeof(float)) == 0, "conv_gemm == im2col + gemm bit for bit (C%d H%d W%d K%d O%d)",
+                  (int)C, (int)H, (int)W, (int)K, (int)O);
+        for (o = 0; o < O; o++)
+            for (oy = 0; oy < oh; oy++)
+                for (ox = 0; ox < ow; ox++) {
+                    double s = 0.0, sa = 0.0;
+                    size_t q = ((size_t)o * oh + oy) * ow + ox;
+                    for (ch = 0; ch < C; ch++)
+                        for (ki = 0; ki < K; ki++)
+                            for (kj = 0; kj < K; kj++) {
+                                double t = (double)wt[((o * C + ch) * K + ki) * K + kj] * in[(ch * H + oy + ki) * W + ox + kj];
+                                s += t; sa += fabs(t);
+                            }
+                    bad += !close_enough(out[q], (float)s, sa + 1e-6, (int32_t)nk);
+                    badr += !close_enough(ref[q], (float)s, sa + 1e-6, (int32_t)nk);
+                }
+        CHECK(bad == 0 && badr == 0, "conv_gemm C%d H%d W%d K%d O%d: %d off (ref %d)", (int)C, (int)H, (int)W, (int)K, (int)O,
+              (int)bad, (int)badr);
+        free(in); free(wt); free(col); free(want); free(ref); guarded_free(out, 0);
+    }
+    CHECK(scalpel_kernels_vector_width() == 1 || scalpel_kernels_vector_width() == 4 ||
+          scalpel_kernels_vector_width() == 8 || scalpel_kernels_vector_width() == 16, "vector width");
+}
+
 int main(void)
 {
     printf("scalpel %s kernels, backend %s\n", SCALPEL_VERSION_STRING, scalpel_kernels_backend());
@@ -278,5 +326,6 @@ int main(void)
     test_gemv_spmv();
     test_gemm_spmm();
     test_im2col();
+    test_conv_gemm();
     return test_summary("test_kernels");
 }
