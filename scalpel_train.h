@@ -427,6 +427,11 @@ typedef struct scalpel_driver_config {
                                      lr x train.lr_gamma, undone when it ends below the accuracy
                                      it started from (so it never takes the result out of the
                                      tolerance its stages kept) */
+    int32_t fc_epochs_per_stage;  /* scalpel_prune_for, moderate class, when conv layers were
+                                     node-pruned: retraining epochs per stage of the SIMD-aware
+                                     fc phase that follows (the convolutions are frozen then, so
+                                     its epochs cost a fraction of a node stage's); 0 (default) =
+                                     epochs_per_stage */
     int32_t max_stages;           /* stages per driver (per layer for SIMD-aware); default 8 */
     float rate_start, rate_step, rate_max; /* target pruning rates: start, + step per stage, at
                                      most max; defaults 0.5, 0.1, 0.95 */
@@ -562,7 +567,8 @@ SCALPEL_API scalpel_status scalpel_prune_nodes(scalpel_trainer *tr, const scalpe
 /* The whole Scalpel pipeline for a trained dense net on hw: LOW = SIMD-aware pruning of every
  * layer; MODERATE = node pruning of conv layers, then (conv frozen) SIMD-aware pruning of fc
  * layers, whose tolerance is what node pruning left of dc->tolerance against the dense
- * accuracy (the whole pipeline stays within tolerance of dense); HIGH = node pruning
+ * accuracy (the whole pipeline stays within tolerance of dense) and whose stages retrain
+ * dc->fc_epochs_per_stage epochs when that is set; HIGH = node pruning
  * everywhere. Finishes with scalpel_plan_net (SCALPEL mode) and
  * scalpel_net_pack: *out_net is the deployable network (free it). res->layer_rate is against
  * net's dense weight counts. */
@@ -2213,7 +2219,8 @@ SCALPEL_API void scalpel_driver_config_default(scalpel_driver_config *dc)
 
 static scalpel_status scalpel__drv_check(const scalpel_driver_config *dc)
 {
-    if (dc->batch < 1 || dc->epochs_per_stage < 0 || dc->epochs_final < 0 || dc->max_stages < 0)
+    if (dc->batch < 1 || dc->epochs_per_stage < 0 || dc->epochs_final < 0 || dc->max_stages < 0 ||
+        dc->fc_epochs_per_stage < 0)
         return SCALPEL_ERR_ARGUMENT;
     if (!(dc->rate_keep >= 0.0f && dc->rate_keep < 1.0f)) return SCALPEL_ERR_ARGUMENT;
     if (!(dc->rate_start >= 0.0f && dc->rate_start <= 1.0f) || !(dc->rate_step >= 0.0f && dc->rate_step <= 1.0f) ||
@@ -3347,6 +3354,7 @@ SCALPEL_API scalpel_status scalpel_prune_for(const scalpel_net *net, const scalp
             if (st == SCALPEL_OK) {
                 dc2 = *dc;
                 for (i = 0; i < mid.n_layers; i++) if (mid.layers[i].kind == SCALPEL_LAYER_CONV2D) dc2.frozen[i] = 1;
+                if (has_conv_mask && dc->fc_epochs_per_stage > 0) dc2.epochs_per_stage = dc->fc_epochs_per_stage;
                 /* the fc stages get what is left of the budget against the original dense
                  * accuracy (more when node pruning gained accuracy), so the whole pipeline
                  * stays within tolerance of dense, not of its intermediate network */

@@ -799,6 +799,15 @@ static void check_deployed(const scalpel_net *out, const scalpel_net *dense, con
           (unsigned long)scalpel_net_weight_bytes(out), (unsigned long)scalpel_net_weight_bytes(dense));
 }
 
+/* The most epochs a call of scalpel_train_epochs ran, per stage name ("nodes", "simd"). */
+typedef struct stage_epochs { int32_t nodes, simd; } stage_epochs;
+static void log_stage_epochs(void *user, const scalpel_progress *p)
+{
+    stage_epochs *se = (stage_epochs *)user;
+    if (strcmp(p->stage, "nodes") == 0 && p->epochs > se->nodes) se->nodes = p->epochs;
+    if (strcmp(p->stage, "simd") == 0 && p->epochs > se->simd) se->simd = p->epochs;
+}
+
 static void test_prune_for(void)
 {
     scalpel_net arch, dense, out;
@@ -850,6 +859,21 @@ static void test_prune_for(void)
     CHECK(res.layer_rate[6] > 0.0f, "MODERATE fc rate %.3f", (double)res.layer_rate[6]);
     check_deployed(&out, &dense, &res, "MODERATE");
     scalpel_net_free(&out);
+    {
+        /* fc_epochs_per_stage: the fc phase's stages retrain that long, the node stages do not */
+        scalpel_driver_config d2 = dc;
+        stage_epochs se = { 0, 0 };
+        d2.progress = log_stage_epochs;
+        d2.progress_user = &se;
+        d2.epochs_per_stage = 1;
+        d2.fc_epochs_per_stage = 3;
+        CHECK(scalpel_prune_for(&dense, &mod, &train_ds, &test_ds, &d2, &res, &out) == SCALPEL_OK, "MODERATE fc epochs");
+        CHECK(se.nodes == 1 && se.simd == 3, "node stages 1 epoch (%d), fc stages 3 (%d)", (int)se.nodes, (int)se.simd);
+        scalpel_net_free(&out);
+        d2.fc_epochs_per_stage = -1;
+        CHECK(scalpel_prune_for(&dense, &mod, &train_ds, &test_ds, &d2, &res, &out) == SCALPEL_ERR_ARGUMENT,
+              "fc_epochs_per_stage < 0 refused");
+    }
     CHECK(scalpel_prune_for(&dense, NULL, &train_ds, &test_ds, &dc, &res, &out) == SCALPEL_ERR_NULL, "null hw");
     scalpel_net_free(&dense);
     scalpel_net_free(&arch);
