@@ -85,7 +85,8 @@
  *                            then tolerance 0.001, 4 per stage at lr 0.005 (the last one
  *                            annealed), patience 2, lambda 0.0002 x 1.5 per stage, ladder
  *                            0.5, 0.575, 0.639, ... (K = 0.85) over at most 18 stages per
- *                            layer (0.968), fine-tune 3
+ *                            layer (0.968), 8 per stage in the fc phase after node pruning,
+ *                            fine-tune 3
  *
  * What it does: He init, SGD with momentum 0.9 and a step learning rate for the dense network;
  * Traditional = scalpel_prune_traditional (Han: magnitude thresholds, retraining) stored as CSR
