@@ -18,6 +18,10 @@
  *      1:4, 2:4, 2:8, 4:8, 1:16, 8:16, and the TASD series 2:8+1:8 and 4:8+2:8
  *      (scalpel_tasd_decompose): scalpel_nm_spmv_f32 / scalpel_tasd_spmv_f32 against dense gemv.
  *
+ * THE CEILING: per matrix, the most any exact split into groups of G plus CSR could gain over
+ *   CSR under the costs measured for it (split_ceiling): a ceiling under the target means no
+ *   split with these kernels can reach it on this machine.
+ *
  * THE TARGET (the issue's): the hybrid at least 1.5x faster than CSR wherever CSR beats dense,
  * and never slower than the better of CSR and dense. "Never slower" allows NOISE (3 %) of
  * measurement noise; the 1.5x is checked as stated. Each line gets PASS or MISS; a miss is
