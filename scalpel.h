@@ -113,18 +113,46 @@ extern "C" {
 /* >>networks                                                                                */
 /* ======================================================================================== */
 
-/* Most layers one network holds. Fixed (not a configuration macro) because it sizes
- * scalpel_net, which model files, exported C arrays and every translation unit must agree on. */
-#define SCALPEL_NET_MAX_LAYERS 32
+/* The most layers a model file holds (and a plan, a trainer or a pruning driver takes: their
+ * per-layer arrays are this long). Networks in memory have no limit of their own: their
+ * layers live in an array the network points to and grows. 256 holds every network of the
+ * MLPerf Tiny suite and a 200-layer network with room to spare. */
+#define SCALPEL_NET_MAX_LAYERS 256
 
 /* scalpel_layer_kind: what a layer computes. Written to model files: numbers are fixed and
- * only appended. */
+ * only appended. Each kind has one entry in the library's kind table (">>layer kinds" in the
+ * implementation): SCALPEL_LAYER_COUNT sizes it, and a table that misses a kind does not
+ * compile. */
 typedef enum scalpel_layer_kind {
     SCALPEL_LAYER_FC = 1,       /* y[outputs] = W[outputs x inputs] . x + b (implicit flatten) */
     SCALPEL_LAYER_CONV2D = 2,   /* im2col, then W[out_c x in_c*k*k] . col + b per channel */
     SCALPEL_LAYER_MAXPOOL = 3,  /* max over kernel x kernel windows, stride, no padding, floor */
-    SCALPEL_LAYER_RELU = 4      /* y = max(x, 0), in place */
+    SCALPEL_LAYER_RELU = 4,     /* y = max(x, 0) */
+    SCALPEL_LAYER_COUNT         /* one past the last kind: the length of every per-kind table */
 } scalpel_layer_kind;
+
+/* scalpel_layer_geom: what a layer is, apart from its weights: kind, shapes, and which tensor
+ * it reads. The float layer (scalpel_layer), the fixed-point layer (scalpel_qlayer) and the
+ * GPU's copy all start with this one struct, and the shape rules, the workspace planner, the
+ * model files and the C export read it, whatever the number type.
+ *
+ * Shapes are per sample, CHW. The weight matrix of a weighted layer is W [rows = outputs or
+ * out_channels] x [cols = inputs or in_c*kernel*kernel]; rows = cols = 0 for an unweighted
+ * layer. Parameters a kind does not use are 0.
+ *
+ * Tensors of a network: tensor 0 is the network input, tensor i + 1 the output of layer i.
+ * `from` says which tensor layer i reads, counted backwards: 0 (the default) reads tensor i,
+ * the one just before (the previous layer's output, or the network input for layer 0); k > 0
+ * reads tensor i - k (k = i: the network input). Set it with scalpel_net_set_next_input before
+ * appending a layer. Layer shapes follow the tensor they read. */
+typedef struct scalpel_layer_geom {
+    int32_t kind;                 /* scalpel_layer_kind */
+    int32_t in_c, in_h, in_w;     /* input shape per sample */
+    int32_t out_c, out_h, out_w;  /* output shape per sample */
+    int32_t kernel, stride, pad;  /* conv2d and maxpool; 0 otherwise */
+    int32_t rows, cols;           /* weight matrix shape; 0 for unweighted layers */
+    int32_t from;                 /* tensors back from the previous one; default: 0 */
+} scalpel_layer_geom;
 
 /* scalpel_storage: how a weighted layer keeps its weights. Written to model files. */
 typedef enum scalpel_storage {
@@ -149,11 +177,7 @@ typedef enum scalpel_storage {
  * `block` is the memory this layer owns (NULL when it points into a view, an exported header
  * or your arrays); scalpel_net_free releases it. */
 typedef struct scalpel_layer {
-    int32_t kind;                 /* scalpel_layer_kind */
-    int32_t in_c, in_h, in_w;     /* input shape per sample */
-    int32_t out_c, out_h, out_w;  /* output shape per sample */
-    int32_t kernel, stride, pad;  /* conv2d and maxpool; 0 otherwise */
-    int32_t rows, cols;           /* weight matrix shape; 0 for unweighted layers */
+    scalpel_layer_geom geom;      /* kind, shapes, the tensor read */
     int32_t storage;              /* scalpel_storage */
     const float *w;               /* dense weights [rows x cols] when storage is DENSE, else NULL */
     scalpel_gcsr sparse;          /* the weights when storage is GCSR, else zeroed */
@@ -163,27 +187,45 @@ typedef struct scalpel_layer {
     scalpel_tasd *series;         /* the N:M series when storage is TASD, else NULL */
 } scalpel_layer;
 
-/* scalpel_net: a feed-forward network, caller-allocated (on the stack, static, or inside your
- * own struct). scalpel_net_init makes an empty one for a given input shape; scalpel_net_add_*
- * appends layers (copying weights into memory the network owns); scalpel_net_load and
- * scalpel_net_view read model files; an exported C header defines a ready `static const` one.
- * Release with scalpel_net_free (safe on a zeroed or failed-to-load struct).
+/* scalpel_net: a network of layers run in order, caller-allocated (on the stack, static, or
+ * inside your own struct). scalpel_net_init makes an empty one for a given input shape;
+ * scalpel_net_add_* appends layers (copying weights into memory the network owns);
+ * scalpel_net_load and scalpel_net_view read model files; an exported C header defines a
+ * ready `static const` one. Release with scalpel_net_free (safe on a zeroed or failed-to-load
+ * struct).
+ *
+ * Layers live in the array `layers` points to, `n_layers` of them. scalpel_net_add_* grows
+ * an array the network owns (doubling, through SCALPEL_MALLOC), so a network has no length
+ * limit of its own. Without an allocator (SCALPEL_NO_MALLOC) give it room with
+ * scalpel_net_use_layers. Copying the struct copies the pointer, not the layers: use
+ * scalpel_net_clone for a copy you can change.
  *
  * Memory: `alloc_ctx` is passed to SCALPEL_MALLOC / SCALPEL_FREE for everything this network
  * allocates (default NULL; set it right after scalpel_net_init). `block` is a whole model file
  * the network owns (scalpel_net_load), or NULL. A view (scalpel_net_view) or an exported
  * network owns nothing and points into your bytes: keep them alive and unchanged. */
 typedef struct scalpel_net {
-    int32_t in_c, in_h, in_w;                    /* input shape per sample (CHW) */
-    int32_t n_layers;                            /* layers used in `layers` */
-    scalpel_layer layers[SCALPEL_NET_MAX_LAYERS];
-    void *block;                                 /* owned model-file copy, or NULL */
-    void *alloc_ctx;                             /* for SCALPEL_MALLOC / SCALPEL_FREE */
+    int32_t in_c, in_h, in_w;    /* input shape per sample (CHW) */
+    int32_t n_layers;            /* layers used in `layers` */
+    scalpel_layer *layers;       /* [n_layers], or NULL when there are none */
+    int32_t capacity;            /* layers `layers` has room for (0: not to be appended to) */
+    int32_t owns_layers;         /* 1: `layers` was allocated by the library and is freed with
+                                    the network; 0: yours, a view's or an exported header's */
+    int32_t next_from;           /* `from` of the next layer appended; default: 0 (previous) */
+    void *block;                 /* owned model-file copy, or NULL */
+    void *alloc_ctx;             /* for SCALPEL_MALLOC / SCALPEL_FREE */
 } scalpel_net;
 
 /* An empty network taking inputs of shape [channels x height x width] (CHW). No allocation. */
 SCALPEL_API scalpel_status scalpel_net_init(int32_t channels, int32_t height, int32_t width,
                                             scalpel_net *net);
+/* Gives net your array layers[capacity] for its layers (the ones it has are moved in), so
+ * that scalpel_net_add_* work without an allocator (SCALPEL_NO_MALLOC); an append past
+ * capacity fails with SCALPEL_ERR_NO_MEMORY. The array must outlive the network. */
+SCALPEL_API scalpel_status scalpel_net_use_layers(scalpel_net *net, scalpel_layer *layers, int32_t capacity);
+/* The next layer appended reads the output of layer `layer` (-1: the network input) instead
+ * of the output just before it; its shapes follow that tensor. Applies to one append. */
+SCALPEL_API scalpel_status scalpel_net_set_next_input(scalpel_net *net, int32_t layer);
 #ifndef SCALPEL_NO_MALLOC
 /* y[outputs] = W[outputs x inputs] . flatten(x) + b; inputs = current C*H*W.
  * w and b are copied; w == NULL gives zero weights (to fill later, e.g. by import) and b == NULL
@@ -238,6 +280,25 @@ SCALPEL_API int scalpel_net_has_decomposed(const scalpel_net *net);
 /* "fc", "conv2d", "maxpool", "relu" or "?" */
 SCALPEL_API const char *scalpel_layer_kind_name(int32_t kind);
 
+/* scalpel_layer_kind_desc: what the library's kind table says of one kind, for tools and
+ * tests that go over every kind (for kind = 1; kind < SCALPEL_LAYER_COUNT; kind++).
+ * outputs, kernel, stride and pad are sample parameters that make a valid layer of the kind
+ * after an input of [3 x 8 x 8]. */
+typedef struct scalpel_layer_kind_desc {
+    const char *name;      /* as scalpel_layer_kind_name */
+    int32_t weighted;      /* 1: has weights W [rows x cols] and a bias [rows] */
+    int32_t fuses_relu;    /* 1: a ReLU right after it runs inside its output pass */
+    int32_t outputs, kernel, stride, pad;
+} scalpel_layer_kind_desc;
+/* Fills *out for kind; SCALPEL_ERR_ARGUMENT (and a zeroed *out) for a number that is no kind. */
+SCALPEL_API scalpel_status scalpel_layer_kind_info(int32_t kind, scalpel_layer_kind_desc *out);
+/* out = the layer of geometry g applied to one sample in, computed plainly from the kind's
+ * definition (in double where it sums), with dense weights w [rows x cols] and bias b [rows]
+ * (NULL for unweighted kinds): the oracle the forward passes are tested against. g must be
+ * consistent (shapes as its kind's rules give them). */
+SCALPEL_API scalpel_status scalpel_layer_forward_ref(const scalpel_layer_geom *g, const float *w, const float *b,
+                                                     const float *in, float *out);
+
 /* Release everything the network owns and zero it. Safe on NULL and on a zeroed struct. */
 SCALPEL_API void scalpel_net_free(scalpel_net *net);
 
@@ -250,21 +311,31 @@ SCALPEL_API int32_t scalpel_argmax_f32(const float *x, int32_t n);
 /* >>model files                                                                             */
 /* ======================================================================================== */
 
-/* Model file format version 1 (every field little-endian; see the implementation section
+/* Model file format version 2 (every field little-endian; see the implementation section
  * ">>model files" for the byte layout). Magic "SCPN". Arrays start on 64-byte boundaries so
- * that a view of a 64-byte-aligned buffer (flash, mmap) keeps the kernels' alignment. */
+ * that a view of a 64-byte-aligned buffer (flash, mmap) keeps the kernels' alignment. Version
+ * 2 adds to each layer record the tensor it reads (scalpel_layer_geom.from); the readers take
+ * version 1 files too (every layer then reads the one before). The writer writes version 2.
+ * A file holds at most SCALPEL_NET_MAX_LAYERS layers. */
 #define SCALPEL_NET_MAGIC "SCPN"
-#define SCALPEL_NET_FORMAT_VERSION 1
+#define SCALPEL_NET_FORMAT_VERSION 2
 
 /* Exact size of the model file for net (0 if net is invalid). */
 SCALPEL_API size_t scalpel_net_serialized_size(const scalpel_net *net);
 /* Writes net into buf[capacity]; *written = bytes used. Validates net first. */
 SCALPEL_API scalpel_status scalpel_net_serialize(const scalpel_net *net, void *buf, size_t capacity,
                                                  size_t *written);
-/* A network pointing into data[size] (zero-copy: flash, mmap). data must be 4-byte aligned and
- * stay alive and unchanged. Hostile-safe: any byte sequence gives a valid network or an error. */
-SCALPEL_API scalpel_status scalpel_net_view(const void *data, size_t size, scalpel_net *net);
+/* A network pointing into data[size] (zero-copy: flash, mmap): the weights stay in data, the
+ * layer structs go into layers[capacity] (yours; SCALPEL_ERR_BUFFER_TOO_SMALL when the file
+ * has more layers). Allocates nothing: the firmware way to read a model file. data must be
+ * 4-byte aligned and stay alive and unchanged, like layers. Hostile-safe: any byte sequence
+ * gives a valid network or an error (and a zeroed *net). */
+SCALPEL_API scalpel_status scalpel_net_view_with(const void *data, size_t size, scalpel_layer *layers,
+                                                 int32_t capacity, scalpel_net *net);
 #ifndef SCALPEL_NO_MALLOC
+/* The same with the layer structs in an array the network allocates (released by
+ * scalpel_net_free); the weights stay in data. */
+SCALPEL_API scalpel_status scalpel_net_view(const void *data, size_t size, scalpel_net *net);
 /* Writes the model to `path` through a temporary file renamed over it on success, so a failure
  * never destroys an existing file. */
 SCALPEL_API scalpel_status scalpel_net_save(const scalpel_net *net, const char *path);
@@ -601,11 +672,7 @@ SCALPEL_API scalpel_status scalpel_net_apply_no_retrain(scalpel_net *net, const 
  * A ReLU right after a weighted layer is fused into that layer's requant (rq.relu = 1) and then
  * costs nothing. `block` is the memory this layer owns (NULL for an exported header). */
 typedef struct scalpel_qlayer {
-    int32_t kind;                 /* scalpel_layer_kind */
-    int32_t in_c, in_h, in_w;     /* input shape per sample */
-    int32_t out_c, out_h, out_w;  /* output shape per sample */
-    int32_t kernel, stride, pad;  /* conv2d and maxpool; 0 otherwise */
-    int32_t rows, cols;           /* weight matrix shape; 0 for unweighted layers */
+    scalpel_layer_geom geom;      /* kind, shapes, the tensor read (as in scalpel_layer) */
     int32_t storage;              /* SCALPEL_STORAGE_DENSE or SCALPEL_STORAGE_GCSR */
     const void *w;                /* dense weights [rows x cols] (int16_t / int8_t), or NULL */
     scalpel_gcsr sparse;          /* the weights when storage is GCSR (dtype Q15 / Q7), else zeroed */
@@ -624,7 +691,8 @@ typedef struct scalpel_qnet {
     int32_t in_c, in_h, in_w;                     /* input shape per sample (CHW) */
     int32_t n_layers;
     float in_scale;                               /* real value of one input step */
-    scalpel_qlayer layers[SCALPEL_NET_MAX_LAYERS];
+    scalpel_qlayer *layers;                       /* [n_layers] */
+    int32_t owns_layers;                          /* 1: `layers` is freed with the network */
     void *alloc_ctx;                              /* for SCALPEL_MALLOC / SCALPEL_FREE */
 } scalpel_qnet;
 
@@ -852,11 +920,6 @@ SCALPEL__PRIV int scalpel__net_group_ok(int32_t g)
     return g == 1 || g == 2 || g == 4 || g == 8 || g == 16;
 }
 
-SCALPEL__PRIV int scalpel__is_weighted(int32_t kind)
-{
-    return kind == SCALPEL_LAYER_FC || kind == SCALPEL_LAYER_CONV2D;
-}
-
 SCALPEL__PRIV void *scalpel__net_align_ptr(void *p)
 {
     uintptr_t u = (uintptr_t)p;
@@ -871,6 +934,11 @@ SCALPEL__PRIV size_t scalpel__net_mul(size_t a, size_t b)
     if (a != 0 && b > SIZE_MAX / a) return SIZE_MAX;
     return a * b;
 }
+/* n rounded up to the workspace alignment, saturating. */
+SCALPEL__PRIV size_t scalpel__net_round(size_t n)
+{
+    return n > SIZE_MAX - SCALPEL__NET_ALIGN ? SIZE_MAX : (n + SCALPEL__NET_ALIGN - 1u) / SCALPEL__NET_ALIGN * SCALPEL__NET_ALIGN;
+}
 
 /* c * h * w for dimensions already known to be >= 1, or -1 when it exceeds INT32_MAX; the
  * first product is checked before the second so that nothing can wrap even in 64 bits. */
@@ -881,93 +949,907 @@ SCALPEL__PRIV int64_t scalpel__net_dims(int32_t c, int32_t h, int32_t w)
     return ch * w;
 }
 
-/* Computes and checks the shapes of a layer of `kind` placed after an input of shape
- * [c x h x w], into L (every shape field; weights and storage untouched). Parameters a kind
- * does not use must be 0, so that a model file cannot smuggle meaning into them. Every count
- * a kernel indexes with int32 (weights, activations, the im2col matrix) must fit in int32. */
-SCALPEL__PRIV scalpel_status scalpel__layer_shape(int32_t kind, int32_t c, int32_t h, int32_t w,
-                                                  int32_t outputs, int32_t kernel, int32_t stride,
-                                                  int32_t pad, scalpel_layer *L)
+/* c * h * w, or 0 for a shape that is not valid (so that a garbage struct cannot overflow). */
+SCALPEL__PRIV int32_t scalpel__net_shape_size(int32_t c, int32_t h, int32_t w)
 {
-    int64_t in_size, oh = 1, ow = 1;
-    L->kind = kind;
-    L->in_c = c; L->in_h = h; L->in_w = w;
-    L->kernel = kernel; L->stride = stride; L->pad = pad;
-    L->rows = L->cols = 0;
-    if (c < 1 || h < 1 || w < 1) return SCALPEL_ERR_SHAPE;
-    in_size = scalpel__net_dims(c, h, w);
-    if (in_size < 0) return SCALPEL_ERR_OVERFLOW;
-    switch (kind) {
-    case SCALPEL_LAYER_FC:
-        if (kernel != 0 || stride != 0 || pad != 0) return SCALPEL_ERR_ARGUMENT;
-        if (outputs < 1) return SCALPEL_ERR_SHAPE;
-        if ((int64_t)outputs * in_size > INT32_MAX) return SCALPEL_ERR_OVERFLOW;
-        L->rows = outputs; L->cols = (int32_t)in_size;
-        L->out_c = outputs; L->out_h = 1; L->out_w = 1;
-        return SCALPEL_OK;
-    case SCALPEL_LAYER_CONV2D: {
-        int64_t cols;
-        if (outputs < 1) return SCALPEL_ERR_SHAPE;
-        if (kernel < 1 || stride < 1 || pad < 0 || pad >= kernel || kernel > 4096 || stride > 4096)
-            return SCALPEL_ERR_ARGUMENT;
-        cols = (int64_t)c * kernel * kernel;   /* kernel <= 4096: at most 2^55 */
-        if (h + 2 * (int64_t)pad < kernel || w + 2 * (int64_t)pad < kernel) return SCALPEL_ERR_SHAPE;
-        oh = (h + 2 * (int64_t)pad - kernel) / stride + 1;
-        ow = (w + 2 * (int64_t)pad - kernel) / stride + 1;
-        if (cols > INT32_MAX || (int64_t)outputs * cols > INT32_MAX ||
-            oh * ow > INT32_MAX || cols * (oh * ow) > INT32_MAX || (int64_t)outputs * (oh * ow) > INT32_MAX)
-            return SCALPEL_ERR_OVERFLOW;
-        L->rows = outputs; L->cols = (int32_t)cols;
-        L->out_c = outputs; L->out_h = (int32_t)oh; L->out_w = (int32_t)ow;
-        return SCALPEL_OK;
+    int64_t n;
+    if (c < 1 || h < 1 || w < 1) return 0;
+    n = scalpel__net_dims(c, h, w);
+    return n < 0 ? 0 : (int32_t)n;
+}
+
+SCALPEL__PRIV size_t scalpel__q_esz(int32_t dtype) { return dtype == SCALPEL_DTYPE_Q15 ? 2u : 1u; }
+
+/* ---------------------------------------------------------------------------------------- */
+/* >>layer kinds: one table, one entry per kind                                              */
+/* ---------------------------------------------------------------------------------------- */
+/* Everything the library knows about a kind is in its entry of scalpel__kinds, and every
+ * part of the library that depends on the kind asks the table (training has its own table in
+ * scalpel_train.h, the GPU its own in scalpel_cuda.cu; both are checked against
+ * SCALPEL_LAYER_COUNT the same way). A kind's functions live in its own ">>layer NAME"
+ * section below. To add a kind: a number in scalpel_layer_kind, a >>layer section with the
+ * functions below, its SCALPEL__KIND line here, its scalpel_net_add_<kind>, and its entries
+ * in the training and GPU tables. A table that misses a kind, or an entry that misses a
+ * function, does not compile.
+ *
+ *   shape        fills g's output shape, rows and cols from g's kind, input shape, kernel,
+ *                stride and pad and the `outputs` parameter (weighted kinds); checks every
+ *                parameter (those the kind does not use must be 0) and that every count a
+ *                kernel indexes with int32 fits
+ *   scratch      scratch elements the forward passes need besides input and output, for a
+ *                batch (f32: floats; fixed point: elements of the dtype)
+ *   forward      out[batch x out] = layer(in[batch x in]) in f32; relu: also apply a ReLU
+ *                (only asked of kinds with fuses_relu)
+ *   forward_ref  one sample, plain C from the definition, dense weights w and bias b: the
+ *                oracle of tests/test_layers.c
+ *   qscratch     like scratch, for the fixed-point forward
+ *   forward_q    the same in the network's fixed point (q15 or q7), bias and fused ReLU in the
+ *                layer's requant
+ *   params       sample parameters (outputs, kernel, stride, pad) valid after a [3 x 8 x 8]
+ *                input, for tests and tools that make one layer of every kind */
+typedef struct scalpel__kind_ops {
+    const char *name;
+    int32_t weighted;   /* 1: the layer has W [rows x cols] and b [rows] */
+    int32_t fuses_relu; /* 1: runs a following ReLU inside its own output pass */
+    scalpel_status (*shape)(scalpel_layer_geom *g, int32_t outputs);
+    size_t (*scratch)(const scalpel_layer_geom *g, int32_t batch);
+    void (*forward)(const scalpel_layer *L, const float *in, int32_t batch, float *out, float *scratch, int relu);
+    void (*forward_ref)(const scalpel_layer_geom *g, const float *w, const float *b, const float *in, float *out);
+    size_t (*qscratch)(const scalpel_layer_geom *g, int32_t batch);
+    void (*forward_q)(const scalpel_qnet *q, const scalpel_qlayer *L, const void *in, int32_t batch, void *out,
+                      void *scratch);
+    int32_t params[4];
+} scalpel__kind_ops;
+
+/* One entry: every member by name of the kind's section, so a missing function is a compile
+ * error (too few macro arguments, or an undeclared name). */
+#define SCALPEL__KIND(NAME, WEIGHTED, FUSES_RELU, O, K, S, P)                                         \
+    { #NAME, WEIGHTED, FUSES_RELU, scalpel__##NAME##_shape, scalpel__##NAME##_scratch,                 \
+      scalpel__##NAME##_forward, scalpel__##NAME##_forward_ref, scalpel__##NAME##_qscratch,            \
+      scalpel__##NAME##_forward_q, { O, K, S, P } }
+#define SCALPEL__KIND_DECLARE(NAME)                                                                    \
+    static scalpel_status scalpel__##NAME##_shape(scalpel_layer_geom *g, int32_t outputs);            \
+    static size_t scalpel__##NAME##_scratch(const scalpel_layer_geom *g, int32_t batch);              \
+    static void scalpel__##NAME##_forward(const scalpel_layer *L, const float *in, int32_t batch,     \
+                                          float *out, float *scratch, int relu);                      \
+    static void scalpel__##NAME##_forward_ref(const scalpel_layer_geom *g, const float *w,            \
+                                              const float *b, const float *in, float *out);           \
+    static size_t scalpel__##NAME##_qscratch(const scalpel_layer_geom *g, int32_t batch);             \
+    static void scalpel__##NAME##_forward_q(const scalpel_qnet *q, const scalpel_qlayer *L,           \
+                                            const void *in, int32_t batch, void *out, void *scratch);
+SCALPEL__KIND_DECLARE(fc)
+SCALPEL__KIND_DECLARE(conv2d)
+SCALPEL__KIND_DECLARE(maxpool)
+SCALPEL__KIND_DECLARE(relu)
+
+/* Indexed by scalpel_layer_kind; entry 0 is no kind. */
+static const scalpel__kind_ops scalpel__kinds[] = {
+    { "?", 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, { 0, 0, 0, 0 } },
+    SCALPEL__KIND(fc, 1, 1, 10, 0, 0, 0),        /* SCALPEL_LAYER_FC */
+    SCALPEL__KIND(conv2d, 1, 1, 4, 3, 1, 1),     /* SCALPEL_LAYER_CONV2D */
+    SCALPEL__KIND(maxpool, 0, 0, 0, 2, 2, 0),    /* SCALPEL_LAYER_MAXPOOL */
+    SCALPEL__KIND(relu, 0, 0, 0, 0, 0, 0)        /* SCALPEL_LAYER_RELU */
+};
+/* A kind added to scalpel_layer_kind without its entry (or the reverse) stops the build here. */
+typedef char scalpel__kinds_complete[(sizeof scalpel__kinds / sizeof scalpel__kinds[0] == SCALPEL_LAYER_COUNT) ? 1 : -1];
+
+SCALPEL__PRIV int scalpel__kind_ok(int32_t kind) { return kind >= 1 && kind < SCALPEL_LAYER_COUNT; }
+
+SCALPEL__PRIV int scalpel__is_weighted(int32_t kind)
+{
+    return scalpel__kind_ok(kind) && scalpel__kinds[kind].weighted;
+}
+
+SCALPEL_API const char *scalpel_layer_kind_name(int32_t kind)
+{
+    return scalpel__kind_ok(kind) ? scalpel__kinds[kind].name : "?";
+}
+
+SCALPEL_API scalpel_status scalpel_layer_kind_info(int32_t kind, scalpel_layer_kind_desc *out)
+{
+    const scalpel__kind_ops *k;
+    if (!out) return SCALPEL_ERR_NULL;
+    memset(out, 0, sizeof(*out));
+    if (!scalpel__kind_ok(kind)) return SCALPEL_ERR_ARGUMENT;
+    k = &scalpel__kinds[kind];
+    out->name = k->name;
+    out->weighted = k->weighted;
+    out->fuses_relu = k->fuses_relu;
+    out->outputs = k->params[0];
+    out->kernel = k->params[1];
+    out->stride = k->params[2];
+    out->pad = k->params[3];
+    return SCALPEL_OK;
+}
+
+/* Fills g's output shape, rows and cols from its kind, input shape and parameters (the kind's
+ * shape rule), after the checks every kind shares. */
+SCALPEL__PRIV scalpel_status scalpel__geom_infer(scalpel_layer_geom *g, int32_t outputs)
+{
+    g->rows = g->cols = 0;
+    if (!scalpel__kind_ok(g->kind)) return SCALPEL_ERR_ARGUMENT;
+    if (g->in_c < 1 || g->in_h < 1 || g->in_w < 1) return SCALPEL_ERR_SHAPE;
+    if (scalpel__net_dims(g->in_c, g->in_h, g->in_w) < 0) return SCALPEL_ERR_OVERFLOW;
+    return scalpel__kinds[g->kind].shape(g, outputs);
+}
+
+SCALPEL_API scalpel_status scalpel_layer_forward_ref(const scalpel_layer_geom *g, const float *w, const float *b,
+                                                     const float *in, float *out)
+{
+    scalpel_layer_geom chk;
+    scalpel_status st;
+    if (!g || !in || !out) return SCALPEL_ERR_NULL;
+    chk = *g;
+    st = scalpel__geom_infer(&chk, scalpel__is_weighted(g->kind) ? g->out_c : 0);
+    if (st != SCALPEL_OK) return st;
+    if (chk.out_c != g->out_c || chk.out_h != g->out_h || chk.out_w != g->out_w || chk.rows != g->rows ||
+        chk.cols != g->cols)
+        return SCALPEL_ERR_SHAPE;
+    if (scalpel__kinds[g->kind].weighted && (!w || !b)) return SCALPEL_ERR_NULL;
+    scalpel__kinds[g->kind].forward_ref(g, w, b, in, out);
+    return SCALPEL_OK;
+}
+
+/* ---- tensors of a network: which one a layer reads, where each one lives ----------------- */
+/* The float and the fixed-point layers both start with their scalpel_layer_geom, so the code
+ * below reads either array through the geometry, given the size of one element. Tensor 0 is
+ * the network input, tensor t >= 1 the output of layer t - 1. */
+#define SCALPEL__GEOM_AT(layers, stride, i)                                                             \
+    ((const scalpel_layer_geom *)(const void *)((const unsigned char *)(layers) + (size_t)(i) * (stride)))
+
+/* The tensor layer i reads, or -1 when `from` points before the network input. */
+SCALPEL__PRIV int32_t scalpel__geom_source(const scalpel_layer_geom *g, int32_t i)
+{
+    return (g->from < 0 || g->from > i) ? -1 : i - g->from;
+}
+
+/* 1 when some layer reads a tensor other than the one just before it. */
+SCALPEL__PRIV int scalpel__layers_have_skips(const void *layers, size_t stride, int32_t n)
+{
+    int32_t i;
+    for (i = 0; i < n; i++)
+        if (SCALPEL__GEOM_AT(layers, stride, i)->from != 0) return 1;
+    return 0;
+}
+
+/* 1 when tensor t (t >= 1) must outlive the next layer: a layer other than layer t reads it.
+ * Such a tensor is "kept": it gets a region of its own, held to the end of the pass. Every
+ * other tensor is read once, by the next layer, and lives in one of two ping-pong buffers. */
+SCALPEL__PRIV int scalpel__tensor_kept(const void *layers, size_t stride, int32_t n, int32_t t)
+{
+    int32_t i;
+    for (i = t + 1; i < n; i++)
+        if (scalpel__geom_source(SCALPEL__GEOM_AT(layers, stride, i), i) == t) return 1;
+    return 0;
+}
+
+/* Elements per sample of tensor t >= 1. */
+SCALPEL__PRIV size_t scalpel__tensor_elems(const void *layers, size_t stride, int32_t t)
+{
+    const scalpel_layer_geom *g = SCALPEL__GEOM_AT(layers, stride, t - 1);
+    return (size_t)g->out_c * (size_t)g->out_h * (size_t)g->out_w;
+}
+
+/* Byte offset of kept tensor t inside the kept area: the kept tensors before it, each rounded
+ * up to the workspace alignment. */
+SCALPEL__PRIV size_t scalpel__tensor_kept_offset(const void *layers, size_t stride, int32_t n, int32_t t,
+                                                 int32_t batch, size_t esz)
+{
+    size_t off = 0;
+    int32_t u;
+    for (u = 1; u < t; u++)
+        if (scalpel__tensor_kept(layers, stride, n, u))
+            off += scalpel__net_round(scalpel__tensor_elems(layers, stride, u) * (size_t)batch * esz);
+    return off;
+}
+
+/* The activation part of the workspace, in bytes: *pingpong for each of the two buffers (the
+ * largest tensor that is not kept, times the batch) and *kept for the kept tensors together;
+ * *scratch the largest scratch a layer needs (from its kind's entry, qscratch when q is set).
+ * SIZE_MAX in any of them on overflow. The network input is never copied into the workspace. */
+SCALPEL__PRIV void scalpel__plan_acts(const void *layers, size_t stride, int32_t n, int32_t batch, size_t esz,
+                                      int fixed_point, size_t *pingpong, size_t *kept, size_t *scratch)
+{
+    size_t pp = 0, kp = 0, sc = 0;
+    int32_t i, skips = scalpel__layers_have_skips(layers, stride, n);
+    for (i = 0; i < n; i++) {
+        const scalpel_layer_geom *g = SCALPEL__GEOM_AT(layers, stride, i);
+        size_t bytes = scalpel__net_mul(scalpel__net_mul(scalpel__tensor_elems(layers, stride, i + 1), (size_t)batch), esz);
+        size_t s = 0;
+        if (scalpel__kind_ok(g->kind))
+            s = fixed_point ? scalpel__kinds[g->kind].qscratch(g, batch) : scalpel__kinds[g->kind].scratch(g, batch);
+        s = scalpel__net_mul(s, esz);
+        if (s > sc) sc = s;
+        if (skips && scalpel__tensor_kept(layers, stride, n, i + 1))
+            kp = scalpel__net_add(kp, scalpel__net_round(bytes));
+        else if (bytes > pp)
+            pp = bytes;
     }
-    case SCALPEL_LAYER_MAXPOOL:
-        if (outputs != 0 || pad != 0) return SCALPEL_ERR_ARGUMENT;
-        if (kernel < 1 || stride < 1) return SCALPEL_ERR_ARGUMENT;
-        if (kernel > h || kernel > w) return SCALPEL_ERR_SHAPE;
-        L->out_c = c; L->out_h = (h - kernel) / stride + 1; L->out_w = (w - kernel) / stride + 1;
-        return SCALPEL_OK;
-    case SCALPEL_LAYER_RELU:
-        if (outputs != 0 || kernel != 0 || stride != 0 || pad != 0) return SCALPEL_ERR_ARGUMENT;
-        L->out_c = c; L->out_h = h; L->out_w = w;
-        return SCALPEL_OK;
-    default:
-        return SCALPEL_ERR_ARGUMENT;
+    *pingpong = pp;
+    *kept = kp;
+    *scratch = sc;
+}
+
+/* The layers array is usable: a count >= 0 and a pointer whenever the count is not 0. */
+SCALPEL__PRIV int scalpel__net_layers_ok(const scalpel_net *net)
+{
+    return net->n_layers >= 0 && (net->n_layers == 0 || net->layers != NULL);
+}
+
+/* Bias, and a following ReLU fused into the same pass when `relu` (max(x + b, 0), NaN -> 0
+ * exactly as the ReLU layer does): out[r * n + p] (+)= b[r] for rows x n outputs. */
+static void scalpel__bias_relu(float *out, const float *b, int32_t rows, size_t n, int relu)
+{
+    int32_t r;
+    size_t p;
+    if (n == 1) {
+        /* batch 1: one flat pass over the rows, a vector at a time (the compiler's -O2
+         * vectoriser gives up on it: out and b might overlap). max0 gives 0 for a NaN, as the
+         * scalar test below does. */
+        r = 0;
+#if defined(SCALPEL__VEC)
+        for (; r + SCALPEL__VW <= rows; r += SCALPEL__VW) {
+            scalpel__vec v = SCALPEL__V(add)(SCALPEL__V(load)(out + r), SCALPEL__V(load)(b + r));
+            SCALPEL__V(store)(out + r, relu ? SCALPEL__V(max0)(v) : v);
+        }
+#endif
+        for (; r < rows; r++) { float v = out[r] + b[r]; out[r] = (relu && !(v > 0.0f)) ? 0.0f : v; }
+        return;
+    }
+    for (r = 0; r < rows; r++) {
+        float bias = b[r], *o = out + (size_t)r * n;
+        p = 0;
+#if defined(SCALPEL__VEC)
+        {   /* a convolution's feature map: its bias broadcast over a vector of positions */
+            const size_t V = SCALPEL__VW;
+            scalpel__vec bv = SCALPEL__V(set1)(bias);
+            if (relu)
+                for (; p + V <= n; p += V) SCALPEL__V(store)(o + p, SCALPEL__V(max0)(SCALPEL__V(add)(SCALPEL__V(load)(o + p), bv)));
+            else
+                for (; p + V <= n; p += V) SCALPEL__V(store)(o + p, SCALPEL__V(add)(SCALPEL__V(load)(o + p), bv));
+        }
+#endif
+        if (relu)
+            for (; p < n; p++) { float v = o[p] + bias; o[p] = v > 0.0f ? v : 0.0f; }
+        else
+            for (; p < n; p++) o[p] += bias;
     }
 }
 
-/* Appends a layer of `kind` after checking and computing its shapes; storage DENSE with no
- * arrays yet. The network is unchanged on failure. */
+/* y[rows] = W . x[cols] and C[rows x n] = W . B[cols x n] with the layer's weights, whatever
+ * their storage. */
+static void scalpel__layer_mv(const scalpel_layer *L, const float *x, float *y)
+{
+    switch (L->storage) {
+    case SCALPEL_STORAGE_DENSE: scalpel_gemv_f32(L->w, L->geom.rows, L->geom.cols, x, y); return;
+    case SCALPEL_STORAGE_HYBRID: {
+        scalpel_hybrid h;
+        h.grouped = L->sparse;
+        h.residual = L->residual;
+        scalpel_hybrid_spmv_f32(&h, x, y);
+        return;
+    }
+    case SCALPEL_STORAGE_TASD: scalpel_tasd_spmv_f32(L->series, x, y); return;
+    default: scalpel_gcsr_spmv_f32(&L->sparse, x, y); return;
+    }
+}
+static void scalpel__layer_mm(const scalpel_layer *L, const float *b, int32_t n, float *c)
+{
+    switch (L->storage) {
+    case SCALPEL_STORAGE_DENSE: scalpel_gemm_f32(L->w, L->geom.rows, L->geom.cols, b, n, c); return;
+    case SCALPEL_STORAGE_HYBRID: {
+        scalpel_hybrid h;
+        h.grouped = L->sparse;
+        h.residual = L->residual;
+        scalpel_hybrid_spmm_f32(&h, b, n, c);
+        return;
+    }
+    case SCALPEL_STORAGE_TASD: scalpel_tasd_spmm_f32(L->series, b, n, c); return;
+    default: scalpel_gcsr_spmm_f32(&L->sparse, b, n, c); return;
+    }
+}
+
+#if defined(SCALPEL__QDSP)
+/* Lane-wise max of two pairs of int16: SSUB16 sets the GE flags per lane (a >= b), SEL takes
+ * a's lane where set, b's elsewhere. */
+static inline uint32_t scalpel__qmax16x2(uint32_t a, uint32_t b)
+{
+    (void)__ssub16((int16x2_t)a, (int16x2_t)b);
+    return (uint32_t)__sel((int16x2_t)a, (int16x2_t)b);
+}
+/* n outputs of a 2x2, stride-2 max pooling of q15 rows r0, r1 (2n values each) into dst: two
+ * outputs per step from four word loads, three SSUB16 + SEL and one word store. */
+static void scalpel__q15_maxpool2_row(const int16_t *r0, const int16_t *r1, int16_t *dst, int32_t n)
+{
+    int32_t k;
+    for (k = 0; k + 2 <= n; k += 2, r0 += 4, r1 += 4, dst += 2) {
+        uint32_t a, b, c, d, m1, m2, p, q, o;
+        memcpy(&a, r0, 4);
+        memcpy(&b, r0 + 2, 4);
+        memcpy(&c, r1, 4);
+        memcpy(&d, r1 + 2, 4);
+        m1 = scalpel__qmax16x2(a, c); /* columns 0, 1 of both rows */
+        m2 = scalpel__qmax16x2(b, d); /* columns 2, 3 */
+        p = (m1 & 0xffffu) | (m2 << 16);           /* column 0 | column 2 */
+        q = (m1 >> 16) | (m2 & 0xffff0000u);       /* column 1 | column 3 */
+        o = scalpel__qmax16x2(p, q);
+        memcpy(dst, &o, 4);
+    }
+    if (k < n) {
+        int16_t x = r0[0] > r0[1] ? r0[0] : r0[1], y = r1[0] > r1[1] ? r1[0] : r1[1];
+        *dst = x > y ? x : y;
+    }
+}
+#endif
+
+/* Per element type: max pooling of one sample, a stand-alone ReLU, and the transpose of a
+ * [rows x batch] product into [batch x rows] samples. Exact in integers. */
+#if defined(SCALPEL__QDSP)
+#define SCALPEL__QPOOL2_FAST 1
+#define SCALPEL__QPOOL2_ROW(r0, r1, dst, n)                                                          \
+    scalpel__q15_maxpool2_row((const int16_t *)(const void *)(r0), (const int16_t *)(const void *)(r1), \
+                              (int16_t *)(void *)(dst), (n))
+#else
+#define SCALPEL__QPOOL2_FAST 0
+#define SCALPEL__QPOOL2_ROW(r0, r1, dst, n) ((void)0)
+#endif
+#define SCALPEL__Q_ELEMENTWISE(T, SUF)                                                               \
+    static void scalpel__q_maxpool_##SUF(const scalpel_qlayer *L, const T *in, T *out)                \
+    {                                                                                                \
+        int32_t c, oy, ox, ky, kx, K = L->geom.kernel, S = L->geom.stride;                                     \
+        for (c = 0; c < L->geom.in_c; c++) {                                                              \
+            const T *src = in + (size_t)c * (size_t)L->geom.in_h * (size_t)L->geom.in_w;                       \
+            T *dst = out + (size_t)c * (size_t)L->geom.out_h * (size_t)L->geom.out_w;                          \
+            if (K == 2 && S == 2) { /* the common 2x2 window: four loads, pointers that run on */   \
+                for (oy = 0; oy < L->geom.out_h; oy++) {                                                  \
+                    const T *r0 = src + (size_t)(2 * oy) * (size_t)L->geom.in_w, *r1 = r0 + L->geom.in_w;      \
+                    if (SCALPEL__QPOOL2_FAST && sizeof(T) == 2) {                                    \
+                        SCALPEL__QPOOL2_ROW(r0, r1, dst, L->out_w);                                  \
+                        dst += L->geom.out_w;                                                             \
+                        continue;                                                                    \
+                    }                                                                                \
+                    for (ox = 0; ox < L->geom.out_w; ox++, r0 += 2, r1 += 2) {                            \
+                        T a = r0[0] > r0[1] ? r0[0] : r0[1], b = r1[0] > r1[1] ? r1[0] : r1[1];     \
+                        *dst++ = a > b ? a : b;                                                      \
+                    }                                                                                \
+                }                                                                                    \
+                continue;                                                                            \
+            }                                                                                        \
+            for (oy = 0; oy < L->geom.out_h; oy++)                                                        \
+                for (ox = 0; ox < L->geom.out_w; ox++) {                                                  \
+                    const T *win = src + (size_t)(oy * S) * (size_t)L->geom.in_w + (size_t)(ox * S);      \
+                    T m = win[0];                                                                    \
+                    for (ky = 0; ky < K; ky++)                                                       \
+                        for (kx = 0; kx < K; kx++) {                                                 \
+                            T v = win[(size_t)ky * (size_t)L->geom.in_w + (size_t)kx];                    \
+                            if (v > m) m = v;                                                        \
+                        }                                                                            \
+                    dst[(size_t)oy * (size_t)L->geom.out_w + (size_t)ox] = m;                             \
+                }                                                                                    \
+        }                                                                                            \
+    }                                                                                                \
+    static void scalpel__q_relu_##SUF(const T *in, T *out, size_t n)                                  \
+    {                                                                                                \
+        size_t k;                                                                                    \
+        for (k = 0; k < n; k++) out[k] = in[k] > 0 ? in[k] : (T)0;                                   \
+    }                                                                                                \
+    static void scalpel__q_untranspose_##SUF(const T *yt, int32_t rows, int32_t batch, T *out)        \
+    {                                                                                                \
+        int32_t s, r;                                                                                \
+        for (s = 0; s < batch; s++)                                                                  \
+            for (r = 0; r < rows; r++)                                                               \
+                out[(size_t)s * (size_t)rows + (size_t)r] = yt[(size_t)r * (size_t)batch + (size_t)s]; \
+    }
+SCALPEL__Q_ELEMENTWISE(int16_t, q15)
+SCALPEL__Q_ELEMENTWISE(int8_t, q7)
+#undef SCALPEL__Q_ELEMENTWISE
+
+/* y = requant(W . x) and Y[rows x n] = requant(W . X[n x cols]^T) with the layer's weights. */
+static void scalpel__qlayer_mv(const scalpel_qnet *q, const scalpel_qlayer *L, const void *x, void *y)
+{
+    if (q->dtype == SCALPEL_DTYPE_Q15) {
+        if (L->storage == SCALPEL_STORAGE_DENSE)
+            scalpel_gemv_q15((const int16_t *)L->w, L->geom.rows, L->geom.cols, (const int16_t *)x, &L->rq, (int16_t *)y);
+        else
+            scalpel_gcsr_spmv_q15(&L->sparse, (const int16_t *)x, &L->rq, (int16_t *)y);
+    } else {
+        if (L->storage == SCALPEL_STORAGE_DENSE)
+            scalpel_gemv_q7((const int8_t *)L->w, L->geom.rows, L->geom.cols, (const int8_t *)x, &L->rq, (int8_t *)y);
+        else
+            scalpel_gcsr_spmv_q7(&L->sparse, (const int8_t *)x, &L->rq, (int8_t *)y);
+    }
+}
+static void scalpel__qlayer_mm(const scalpel_qnet *q, const scalpel_qlayer *L, const void *x, int32_t n, void *y)
+{
+    if (q->dtype == SCALPEL_DTYPE_Q15) {
+        if (L->storage == SCALPEL_STORAGE_DENSE)
+            scalpel_gemm_q15((const int16_t *)L->w, L->geom.rows, L->geom.cols, (const int16_t *)x, n, &L->rq, (int16_t *)y);
+        else
+            scalpel_gcsr_spmm_q15(&L->sparse, (const int16_t *)x, n, &L->rq, (int16_t *)y);
+    } else {
+        if (L->storage == SCALPEL_STORAGE_DENSE)
+            scalpel_gemm_q7((const int8_t *)L->w, L->geom.rows, L->geom.cols, (const int8_t *)x, n, &L->rq, (int8_t *)y);
+        else
+            scalpel_gcsr_spmm_q7(&L->sparse, (const int8_t *)x, n, &L->rq, (int8_t *)y);
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* >>layer fc: y[outputs] = W[outputs x inputs] . flatten(x) + b                            */
+/* ---------------------------------------------------------------------------------------- */
+
+static scalpel_status scalpel__fc_shape(scalpel_layer_geom *g, int32_t outputs)
+{
+    int64_t in_size = (int64_t)g->in_c * g->in_h * g->in_w;
+    if (g->kernel != 0 || g->stride != 0 || g->pad != 0) return SCALPEL_ERR_ARGUMENT;
+    if (outputs < 1) return SCALPEL_ERR_SHAPE;
+    if ((int64_t)outputs * in_size > INT32_MAX) return SCALPEL_ERR_OVERFLOW;
+    g->rows = outputs; g->cols = (int32_t)in_size;
+    g->out_c = outputs; g->out_h = 1; g->out_w = 1;
+    return SCALPEL_OK;
+}
+
+/* batch > 1: the transposed input [cols x batch] and output [rows x batch] */
+static size_t scalpel__fc_scratch(const scalpel_layer_geom *g, int32_t batch)
+{
+    if (batch <= 1) return 0;
+    return scalpel__net_mul((size_t)batch, scalpel__net_add((size_t)g->cols, (size_t)g->rows));
+}
+
+/* A fully connected layer over the whole batch. Batch 1 is the matrix-vector product. For a
+ * batch, the kernels compute C = W . B with B [inputs x batch]: transpose the samples in,
+ * multiply, transpose back, so the batch reuses each weight from cache instead of streaming
+ * the matrix once per sample. */
+static void scalpel__fc_forward(const scalpel_layer *L, const float *in, int32_t batch, float *out, float *scratch,
+                                int relu)
+{
+    int32_t rows = L->geom.rows, cols = L->geom.cols, s, r, c;
+    if (batch == 1) {
+        scalpel__layer_mv(L, in, out);
+        scalpel__bias_relu(out, L->b, rows, 1, relu);
+        return;
+    } else {
+        float *xt = scratch, *yt = scratch + (size_t)cols * (size_t)batch;
+        for (s = 0; s < batch; s++)
+            for (c = 0; c < cols; c++) xt[(size_t)c * (size_t)batch + (size_t)s] = in[(size_t)s * (size_t)cols + (size_t)c];
+        scalpel__layer_mm(L, xt, batch, yt);
+        for (s = 0; s < batch; s++)
+            for (r = 0; r < rows; r++) {
+                float v = yt[(size_t)r * (size_t)batch + (size_t)s] + L->b[r];
+                out[(size_t)s * (size_t)rows + (size_t)r] = (relu && !(v > 0.0f)) ? 0.0f : v;
+            }
+    }
+}
+
+/* out[r] = b[r] + sum_c W[r][c] in[c], in double */
+static void scalpel__fc_forward_ref(const scalpel_layer_geom *g, const float *w, const float *b, const float *in,
+                                    float *out)
+{
+    int32_t r, c;
+    for (r = 0; r < g->rows; r++) {
+        double acc = b[r];
+        for (c = 0; c < g->cols; c++) acc += (double)w[(size_t)r * (size_t)g->cols + (size_t)c] * in[c];
+        out[r] = (float)acc;
+    }
+}
+
+/* batch > 1: the product [rows x batch] before it is transposed back */
+static size_t scalpel__fc_qscratch(const scalpel_layer_geom *g, int32_t batch)
+{
+    return batch > 1 ? scalpel__net_mul((size_t)batch, (size_t)g->rows) : 0;
+}
+
+static void scalpel__fc_forward_q(const scalpel_qnet *q, const scalpel_qlayer *L, const void *in, int32_t batch,
+                                  void *out, void *scratch)
+{
+    if (batch == 1) {
+        scalpel__qlayer_mv(q, L, in, out);
+        return;
+    }
+    scalpel__qlayer_mm(q, L, in, batch, scratch);
+    if (q->dtype == SCALPEL_DTYPE_Q15)
+        scalpel__q_untranspose_q15((const int16_t *)scratch, L->geom.rows, batch, (int16_t *)out);
+    else
+        scalpel__q_untranspose_q7((const int8_t *)scratch, L->geom.rows, batch, (int8_t *)out);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* >>layer conv2d: y[out_c x OH x OW] = W[out_c x in_c*k*k] . im2col(x) + b                  */
+/* ---------------------------------------------------------------------------------------- */
+
+static scalpel_status scalpel__conv2d_shape(scalpel_layer_geom *g, int32_t outputs)
+{
+    int64_t cols, oh, ow;
+    int32_t kernel = g->kernel, stride = g->stride, pad = g->pad, h = g->in_h, w = g->in_w;
+    if (outputs < 1) return SCALPEL_ERR_SHAPE;
+    if (kernel < 1 || stride < 1 || pad < 0 || pad >= kernel || kernel > 4096 || stride > 4096)
+        return SCALPEL_ERR_ARGUMENT;
+    cols = (int64_t)g->in_c * kernel * kernel;   /* kernel <= 4096: at most 2^55 */
+    if (h + 2 * (int64_t)pad < kernel || w + 2 * (int64_t)pad < kernel) return SCALPEL_ERR_SHAPE;
+    oh = (h + 2 * (int64_t)pad - kernel) / stride + 1;
+    ow = (w + 2 * (int64_t)pad - kernel) / stride + 1;
+    if (cols > INT32_MAX || (int64_t)outputs * cols > INT32_MAX ||
+        oh * ow > INT32_MAX || cols * (oh * ow) > INT32_MAX || (int64_t)outputs * (oh * ow) > INT32_MAX)
+        return SCALPEL_ERR_OVERFLOW;
+    g->rows = outputs; g->cols = (int32_t)cols;
+    g->out_c = outputs; g->out_h = (int32_t)oh; g->out_w = (int32_t)ow;
+    return SCALPEL_OK;
+}
+
+/* the im2col matrix of one sample [cols x OH*OW] */
+static size_t scalpel__conv2d_scratch(const scalpel_layer_geom *g, int32_t batch)
+{
+    (void)batch;
+    return scalpel__net_mul((size_t)g->cols, (size_t)g->out_h * (size_t)g->out_w);
+}
+
+/* One sample through a convolution: im2col, then W . col (dense GEMM or grouped sparse
+ * matrix-matrix), which lands directly in CHW order, then the bias per output channel (and the
+ * next layer's ReLU when `relu`). A 1x1 convolution with stride 1 and no padding needs no
+ * im2col: the input already is the matrix. Dense weights, stride 1, no padding and an output
+ * width that is a multiple of the vector width skip the im2col matrix (scalpel_conv_gemm_f32:
+ * the same products in the same order, so the same outputs bit for bit, 1.1-1.3x faster on
+ * LeNet-5's shapes). */
+static void scalpel__conv2d_sample(const scalpel_layer *L, const float *in, float *out, float *col, int relu)
+{
+    int32_t positions = L->geom.out_h * L->geom.out_w, vw = scalpel_kernels_vector_width();
+    const float *B = in;
+    if (L->storage == SCALPEL_STORAGE_DENSE && L->geom.kernel > 1 && L->geom.stride == 1 && L->geom.pad == 0 && vw > 1 &&
+        L->geom.out_w % vw == 0) {
+        scalpel_conv_gemm_f32(L->w, L->geom.rows, in, L->geom.in_c, L->geom.in_h, L->geom.in_w, L->geom.kernel, out);
+        scalpel__bias_relu(out, L->b, L->geom.rows, (size_t)positions, relu);
+        return;
+    }
+    if (!(L->geom.kernel == 1 && L->geom.stride == 1 && L->geom.pad == 0)) {
+        scalpel_im2col_f32(in, L->geom.in_c, L->geom.in_h, L->geom.in_w, L->geom.kernel, L->geom.stride, L->geom.pad, col);
+        B = col;
+    }
+    scalpel__layer_mm(L, B, positions, out);
+    scalpel__bias_relu(out, L->b, L->geom.rows, (size_t)positions, relu);
+}
+
+static void scalpel__conv2d_forward(const scalpel_layer *L, const float *in, int32_t batch, float *out,
+                                    float *scratch, int relu)
+{
+    size_t s, li = (size_t)L->geom.in_c * (size_t)L->geom.in_h * (size_t)L->geom.in_w;
+    size_t lo = (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w;
+    for (s = 0; s < (size_t)batch; s++) scalpel__conv2d_sample(L, in + s * li, out + s * lo, scratch, relu);
+}
+
+/* out[o][y][x] = b[o] + sum over c, i, j of W[o][c][i][j] in[c][y*S + i - P][x*S + j - P]
+ * (zero outside the input), in double */
+static void scalpel__conv2d_forward_ref(const scalpel_layer_geom *g, const float *w, const float *b, const float *in,
+                                        float *out)
+{
+    int32_t o, c, y, x, i, j, K = g->kernel;
+    for (o = 0; o < g->out_c; o++)
+        for (y = 0; y < g->out_h; y++)
+            for (x = 0; x < g->out_w; x++) {
+                double acc = b[o];
+                for (c = 0; c < g->in_c; c++)
+                    for (i = 0; i < K; i++)
+                        for (j = 0; j < K; j++) {
+                            int32_t iy = y * g->stride + i - g->pad, ix = x * g->stride + j - g->pad;
+                            if (iy < 0 || ix < 0 || iy >= g->in_h || ix >= g->in_w) continue;
+                            acc += (double)w[(((size_t)o * (size_t)g->in_c + (size_t)c) * (size_t)K + (size_t)i) * (size_t)K + (size_t)j] *
+                                   in[((size_t)c * (size_t)g->in_h + (size_t)iy) * (size_t)g->in_w + (size_t)ix];
+                        }
+                out[((size_t)o * (size_t)g->out_h + (size_t)y) * (size_t)g->out_w + (size_t)x] = (float)acc;
+            }
+}
+
+/* the im2row matrix of one sample */
+static size_t scalpel__conv2d_qscratch(const scalpel_layer_geom *g, int32_t batch)
+{
+    return scalpel__conv2d_scratch(g, batch);
+}
+
+static void scalpel__conv2d_forward_q(const scalpel_qnet *q, const scalpel_qlayer *L, const void *in, int32_t batch,
+                                      void *out, void *scratch)
+{
+    size_t esz = scalpel__q_esz(q->dtype), s;
+    size_t li = (size_t)L->geom.in_c * (size_t)L->geom.in_h * (size_t)L->geom.in_w * esz;
+    size_t lo = (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w * esz;
+    for (s = 0; s < (size_t)batch; s++) {
+        const void *x = (const unsigned char *)in + s * li;
+        if (q->dtype == SCALPEL_DTYPE_Q15)
+            scalpel_im2row_q15((const int16_t *)x, L->geom.in_c, L->geom.in_h, L->geom.in_w, L->geom.kernel,
+                               L->geom.stride, L->geom.pad, (int16_t *)scratch);
+        else
+            scalpel_im2row_q7((const int8_t *)x, L->geom.in_c, L->geom.in_h, L->geom.in_w, L->geom.kernel,
+                              L->geom.stride, L->geom.pad, (int8_t *)scratch);
+        scalpel__qlayer_mm(q, L, scratch, L->geom.out_h * L->geom.out_w, (unsigned char *)out + s * lo);
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* >>layer maxpool: y[C x OH x OW] = max over kernel x kernel windows of x[C x H x W]        */
+/* ---------------------------------------------------------------------------------------- */
+
+static scalpel_status scalpel__maxpool_shape(scalpel_layer_geom *g, int32_t outputs)
+{
+    if (outputs != 0 || g->pad != 0) return SCALPEL_ERR_ARGUMENT;
+    if (g->kernel < 1 || g->stride < 1) return SCALPEL_ERR_ARGUMENT;
+    if (g->kernel > g->in_h || g->kernel > g->in_w) return SCALPEL_ERR_SHAPE;
+    g->out_c = g->in_c;
+    g->out_h = (g->in_h - g->kernel) / g->stride + 1;
+    g->out_w = (g->in_w - g->kernel) / g->stride + 1;
+    return SCALPEL_OK;
+}
+
+static size_t scalpel__maxpool_scratch(const scalpel_layer_geom *g, int32_t batch)
+{
+    (void)g; (void)batch;
+    return 0;
+}
+
+/* One output row of 2x2 / stride-2 max pooling: dst[o] = the max of r0[2o], r0[2o+1], r1[2o],
+ * r1[2o+1] for o < n (both input rows hold at least 2n values). Vertical max first, then the
+ * even and odd lanes: four outputs per step from two loads of each row (eight with AVX). For
+ * numbers the result is the window's max, the same as the generic loop; with a NaN in a window
+ * it may be the NaN or the max of the others. */
+static void scalpel__maxpool2_row(const float *r0, const float *r1, float *dst, int32_t n)
+{
+    int32_t o = 0;
+#if defined(SCALPEL__SIMDE)
+#if defined(__AVX2__)
+    for (; o + 8 <= n; o += 8) {
+        simde__m256 m0 = simde_mm256_max_ps(simde_mm256_loadu_ps(r1 + 2 * o), simde_mm256_loadu_ps(r0 + 2 * o));
+        simde__m256 m1 = simde_mm256_max_ps(simde_mm256_loadu_ps(r1 + 2 * o + 8), simde_mm256_loadu_ps(r0 + 2 * o + 8));
+        /* per 128-bit half: [o0 o1 o4 o5 | o2 o3 o6 o7], then the 64-bit pairs back in order */
+        simde__m256 m = simde_mm256_max_ps(simde_mm256_shuffle_ps(m0, m1, SIMDE_MM_SHUFFLE(3, 1, 3, 1)),
+                                           simde_mm256_shuffle_ps(m0, m1, SIMDE_MM_SHUFFLE(2, 0, 2, 0)));
+        simde_mm256_storeu_ps(dst + o, simde_mm256_castpd_ps(simde_mm256_permute4x64_pd(simde_mm256_castps_pd(m),
+                                                                                         SIMDE_MM_SHUFFLE(3, 1, 2, 0))));
+    }
+#endif
+    for (; o + 4 <= n; o += 4) {
+        simde__m128 m0 = simde_mm_max_ps(simde_mm_loadu_ps(r1 + 2 * o), simde_mm_loadu_ps(r0 + 2 * o));
+        simde__m128 m1 = simde_mm_max_ps(simde_mm_loadu_ps(r1 + 2 * o + 4), simde_mm_loadu_ps(r0 + 2 * o + 4));
+        simde_mm_storeu_ps(dst + o, simde_mm_max_ps(simde_mm_shuffle_ps(m0, m1, SIMDE_MM_SHUFFLE(3, 1, 3, 1)),
+                                                    simde_mm_shuffle_ps(m0, m1, SIMDE_MM_SHUFFLE(2, 0, 2, 0))));
+    }
+#endif
+    for (; o < n; o++) {
+        float a = r1[2 * o] > r0[2 * o] ? r1[2 * o] : r0[2 * o];
+        float b = r1[2 * o + 1] > r0[2 * o + 1] ? r1[2 * o + 1] : r0[2 * o + 1];
+        dst[o] = b > a ? b : a;
+    }
+}
+
+/* Max over kernel x kernel windows of one sample [C x H x W]; windows never leave the input
+ * (the output size rounds down). 2x2 windows at stride 2 (LeNet's pooling) take the row kernel
+ * above; other shapes the plain loop. */
+static void scalpel__maxpool_sample(const scalpel_layer *L, const float *in, float *out)
+{
+    int32_t c, oy, ox, ky, kx, K = L->geom.kernel, S = L->geom.stride;
+    for (c = 0; c < L->geom.in_c; c++) {
+        const float *src = in + (size_t)c * (size_t)L->geom.in_h * (size_t)L->geom.in_w;
+        float *dst = out + (size_t)c * (size_t)L->geom.out_h * (size_t)L->geom.out_w;
+        if (K == 2 && S == 2) {
+            for (oy = 0; oy < L->geom.out_h; oy++)
+                scalpel__maxpool2_row(src + (size_t)(2 * oy) * (size_t)L->geom.in_w, src + (size_t)(2 * oy + 1) * (size_t)L->geom.in_w,
+                                      dst + (size_t)oy * (size_t)L->geom.out_w, L->geom.out_w);
+            continue;
+        }
+        for (oy = 0; oy < L->geom.out_h; oy++)
+            for (ox = 0; ox < L->geom.out_w; ox++) {
+                const float *win = src + (size_t)(oy * S) * (size_t)L->geom.in_w + (size_t)(ox * S);
+                float m = win[0];
+                for (ky = 0; ky < K; ky++)
+                    for (kx = 0; kx < K; kx++) {
+                        float v = win[(size_t)ky * (size_t)L->geom.in_w + (size_t)kx];
+                        if (v > m) m = v;
+                    }
+                dst[(size_t)oy * (size_t)L->geom.out_w + (size_t)ox] = m;
+            }
+    }
+}
+
+static void scalpel__maxpool_forward(const scalpel_layer *L, const float *in, int32_t batch, float *out,
+                                     float *scratch, int relu)
+{
+    size_t s, li = (size_t)L->geom.in_c * (size_t)L->geom.in_h * (size_t)L->geom.in_w;
+    size_t lo = (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w;
+    (void)scratch; (void)relu;
+    for (s = 0; s < (size_t)batch; s++) scalpel__maxpool_sample(L, in + s * li, out + s * lo);
+}
+
+static void scalpel__maxpool_forward_ref(const scalpel_layer_geom *g, const float *w, const float *b, const float *in,
+                                         float *out)
+{
+    int32_t c, y, x, i, j;
+    (void)w; (void)b;
+    for (c = 0; c < g->out_c; c++)
+        for (y = 0; y < g->out_h; y++)
+            for (x = 0; x < g->out_w; x++) {
+                float m = in[((size_t)c * (size_t)g->in_h + (size_t)(y * g->stride)) * (size_t)g->in_w + (size_t)(x * g->stride)];
+                for (i = 0; i < g->kernel; i++)
+                    for (j = 0; j < g->kernel; j++) {
+                        float v = in[((size_t)c * (size_t)g->in_h + (size_t)(y * g->stride + i)) * (size_t)g->in_w +
+                                     (size_t)(x * g->stride + j)];
+                        if (v > m) m = v;
+                    }
+                out[((size_t)c * (size_t)g->out_h + (size_t)y) * (size_t)g->out_w + (size_t)x] = m;
+            }
+}
+
+static size_t scalpel__maxpool_qscratch(const scalpel_layer_geom *g, int32_t batch)
+{
+    (void)g; (void)batch;
+    return 0;
+}
+
+static void scalpel__maxpool_forward_q(const scalpel_qnet *q, const scalpel_qlayer *L, const void *in, int32_t batch,
+                                       void *out, void *scratch)
+{
+    size_t esz = scalpel__q_esz(q->dtype), s;
+    size_t li = (size_t)L->geom.in_c * (size_t)L->geom.in_h * (size_t)L->geom.in_w * esz;
+    size_t lo = (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w * esz;
+    (void)scratch;
+    for (s = 0; s < (size_t)batch; s++) {
+        const unsigned char *x = (const unsigned char *)in + s * li;
+        unsigned char *y = (unsigned char *)out + s * lo;
+        if (q->dtype == SCALPEL_DTYPE_Q15) scalpel__q_maxpool_q15(L, (const int16_t *)(const void *)x, (int16_t *)(void *)y);
+        else scalpel__q_maxpool_q7(L, (const int8_t *)x, (int8_t *)y);
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* >>layer relu: y = max(x, 0), same shape                                                    */
+/* ---------------------------------------------------------------------------------------- */
+
+static scalpel_status scalpel__relu_shape(scalpel_layer_geom *g, int32_t outputs)
+{
+    if (outputs != 0 || g->kernel != 0 || g->stride != 0 || g->pad != 0) return SCALPEL_ERR_ARGUMENT;
+    g->out_c = g->in_c; g->out_h = g->in_h; g->out_w = g->in_w;
+    return SCALPEL_OK;
+}
+
+static size_t scalpel__relu_scratch(const scalpel_layer_geom *g, int32_t batch)
+{
+    (void)g; (void)batch;
+    return 0;
+}
+
+static void scalpel__relu_forward(const scalpel_layer *L, const float *in, int32_t batch, float *out, float *scratch,
+                                  int relu)
+{
+    size_t k = 0, n = (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w * (size_t)batch;
+    (void)scratch; (void)relu;
+#if defined(SCALPEL__VEC)
+    for (; k + SCALPEL__VW <= n; k += SCALPEL__VW) SCALPEL__V(store)(out + k, SCALPEL__V(max0)(SCALPEL__V(load)(in + k)));
+#endif
+    for (; k < n; k++) out[k] = in[k] > 0.0f ? in[k] : 0.0f;
+}
+
+static void scalpel__relu_forward_ref(const scalpel_layer_geom *g, const float *w, const float *b, const float *in,
+                                      float *out)
+{
+    size_t k, n = (size_t)g->out_c * (size_t)g->out_h * (size_t)g->out_w;
+    (void)w; (void)b;
+    for (k = 0; k < n; k++) out[k] = in[k] > 0.0f ? in[k] : 0.0f;
+}
+
+static size_t scalpel__relu_qscratch(const scalpel_layer_geom *g, int32_t batch)
+{
+    (void)g; (void)batch;
+    return 0;
+}
+
+static void scalpel__relu_forward_q(const scalpel_qnet *q, const scalpel_qlayer *L, const void *in, int32_t batch,
+                                    void *out, void *scratch)
+{
+    size_t n = (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w * (size_t)batch;
+    (void)scratch;
+    if (q->dtype == SCALPEL_DTYPE_Q15) scalpel__q_relu_q15((const int16_t *)in, (int16_t *)out, n);
+    else scalpel__q_relu_q7((const int8_t *)in, (int8_t *)out, n);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* >>networks: building, workspace, forward pass, checks                                     */
+/* ---------------------------------------------------------------------------------------- */
+
+/* Room for `need` layers. Without room of its own (a view, an exported header, a copy) the
+ * network gets an array it owns with the layers copied in; an owned array doubles. */
+SCALPEL__PRIV scalpel_status scalpel__net_reserve(scalpel_net *net, int32_t need)
+{
+#ifndef SCALPEL_NO_MALLOC
+    int32_t cap;
+    scalpel_layer *arr;
+    if (need <= net->capacity) return SCALPEL_OK;
+    if (net->capacity > 0 && !net->owns_layers) return SCALPEL_ERR_NO_MEMORY; /* your array is full */
+    cap = net->capacity > 0 ? net->capacity : 4;
+    while (cap < need) {
+        if (cap > INT32_MAX / 2) { cap = need; break; }
+        cap *= 2;
+    }
+    if ((size_t)cap > SIZE_MAX / sizeof(scalpel_layer)) return SCALPEL_ERR_OVERFLOW;
+    arr = (scalpel_layer *)SCALPEL_MALLOC(net->alloc_ctx, (size_t)cap * sizeof(scalpel_layer));
+    if (!arr) return SCALPEL_ERR_NO_MEMORY;
+    if (net->n_layers > 0) memcpy(arr, net->layers, (size_t)net->n_layers * sizeof(scalpel_layer));
+    if (net->owns_layers && net->layers) SCALPEL_FREE(net->alloc_ctx, net->layers);
+    net->layers = arr;
+    net->capacity = cap;
+    net->owns_layers = 1;
+    return SCALPEL_OK;
+#else
+    return need <= net->capacity ? SCALPEL_OK : SCALPEL_ERR_NO_MEMORY;
+#endif
+}
+
+SCALPEL_API scalpel_status scalpel_net_use_layers(scalpel_net *net, scalpel_layer *layers, int32_t capacity)
+{
+    if (!net || !layers) return SCALPEL_ERR_NULL;
+    if (!scalpel__net_layers_ok(net) || capacity < net->n_layers || capacity < 1) return SCALPEL_ERR_ARGUMENT;
+    if (net->n_layers > 0 && net->layers != layers)
+        memmove(layers, net->layers, (size_t)net->n_layers * sizeof(scalpel_layer));
+#ifndef SCALPEL_NO_MALLOC
+    if (net->owns_layers && net->layers && net->layers != layers) SCALPEL_FREE(net->alloc_ctx, net->layers);
+#endif
+    net->layers = layers;
+    net->capacity = capacity;
+    net->owns_layers = 0;
+    return SCALPEL_OK;
+}
+
+SCALPEL_API scalpel_status scalpel_net_set_next_input(scalpel_net *net, int32_t layer)
+{
+    if (!net) return SCALPEL_ERR_NULL;
+    if (!scalpel__net_layers_ok(net)) return SCALPEL_ERR_ARGUMENT;
+    if (layer < -1 || layer >= net->n_layers) return SCALPEL_ERR_ARGUMENT;
+    net->next_from = net->n_layers - 1 - layer;
+    return SCALPEL_OK;
+}
+
+/* The shape of tensor t of net (0: the input, t: the output of layer t - 1). */
+SCALPEL__PRIV void scalpel__net_tensor_shape(const scalpel_net *net, int32_t t, int32_t *c, int32_t *h, int32_t *w)
+{
+    if (t == 0) {
+        *c = net->in_c; *h = net->in_h; *w = net->in_w;
+    } else {
+        const scalpel_layer_geom *g = &net->layers[t - 1].geom;
+        *c = g->out_c; *h = g->out_h; *w = g->out_w;
+    }
+}
+
+/* Appends a layer of `kind` reading the tensor net->next_from says, after checking and
+ * computing its shapes; storage DENSE with no arrays yet. The network is unchanged on
+ * failure (but for a larger array). */
 SCALPEL__PRIV scalpel_status scalpel__net_append(scalpel_net *net, int32_t kind, int32_t outputs,
                                                  int32_t kernel, int32_t stride, int32_t pad,
                                                  scalpel_layer **out)
 {
     scalpel_layer L;
-    int32_t c, h, w;
+    int32_t i, src;
     scalpel_status st;
     if (out) *out = NULL;
     if (!net) return SCALPEL_ERR_NULL;
-    if (net->n_layers < 0 || net->n_layers >= SCALPEL_NET_MAX_LAYERS) return SCALPEL_ERR_UNSUPPORTED;
-    if (net->n_layers == 0) {
-        c = net->in_c; h = net->in_h; w = net->in_w;
-    } else {
-        const scalpel_layer *prev = &net->layers[net->n_layers - 1];
-        c = prev->out_c; h = prev->out_h; w = prev->out_w;
-    }
+    if (!scalpel__net_layers_ok(net) || net->n_layers == INT32_MAX) return SCALPEL_ERR_ARGUMENT;
+    i = net->n_layers;
     memset(&L, 0, sizeof(L));
-    st = scalpel__layer_shape(kind, c, h, w, outputs, kernel, stride, pad, &L);
+    L.geom.kind = kind;
+    L.geom.from = net->next_from;
+    src = scalpel__geom_source(&L.geom, i);
+    if (src < 0) return SCALPEL_ERR_ARGUMENT;
+    scalpel__net_tensor_shape(net, src, &L.geom.in_c, &L.geom.in_h, &L.geom.in_w);
+    L.geom.kernel = kernel; L.geom.stride = stride; L.geom.pad = pad;
+    st = scalpel__geom_infer(&L.geom, outputs);
+    if (st != SCALPEL_OK) return st;
+    st = scalpel__net_reserve(net, i + 1);
     if (st != SCALPEL_OK) return st;
     L.storage = SCALPEL_STORAGE_DENSE;
-    net->layers[net->n_layers] = L;
-    if (out) *out = &net->layers[net->n_layers];
+    net->layers[i] = L;
+    if (out) *out = &net->layers[i];
     net->n_layers++;
+    net->next_from = 0;
     return SCALPEL_OK;
 }
 
 /* Writes the layer's weights as dense W[rows x cols], whatever its storage. */
 SCALPEL__PRIV void scalpel__layer_dense_weights(const scalpel_layer *layer, float *w)
 {
-    size_t n = (size_t)layer->rows * (size_t)layer->cols;
+    size_t n = (size_t)layer->geom.rows * (size_t)layer->geom.cols;
     if (layer->storage == SCALPEL_STORAGE_DENSE) {
         if (n) memcpy(w, layer->w, n * sizeof(float));
     } else if (layer->storage == SCALPEL_STORAGE_TASD) {
@@ -1030,18 +1912,18 @@ SCALPEL__PRIV void scalpel__layer_release(scalpel_net *net, scalpel_layer *layer
 SCALPEL__PRIV scalpel_status scalpel__layer_set_dense(scalpel_net *net, scalpel_layer *layer,
                                                       const float *w, const float *b)
 {
-    size_t n = (size_t)layer->rows * (size_t)layer->cols, bytes;
+    size_t n = (size_t)layer->geom.rows * (size_t)layer->geom.cols, bytes;
     void *block;
     float *wd, *bd;
-    if (!scalpel__is_weighted(layer->kind)) return SCALPEL_ERR_ARGUMENT;
-    bytes = SCALPEL__NET_ALIGN + (n + (size_t)layer->rows) * sizeof(float);
+    if (!scalpel__is_weighted(layer->geom.kind)) return SCALPEL_ERR_ARGUMENT;
+    bytes = SCALPEL__NET_ALIGN + (n + (size_t)layer->geom.rows) * sizeof(float);
     block = SCALPEL_MALLOC(net->alloc_ctx, bytes);
     if (!block) return SCALPEL_ERR_NO_MEMORY;
     wd = (float *)scalpel__net_align_ptr(block);
     bd = wd + n;
     if (w) memcpy(wd, w, n * sizeof(float)); else memset(wd, 0, n * sizeof(float));
-    if (b) memcpy(bd, b, (size_t)layer->rows * sizeof(float));
-    else memset(bd, 0, (size_t)layer->rows * sizeof(float));
+    if (b) memcpy(bd, b, (size_t)layer->geom.rows * sizeof(float));
+    else memset(bd, 0, (size_t)layer->geom.rows * sizeof(float));
     scalpel__layer_release(net, layer);
     layer->block = block;
     layer->storage = SCALPEL_STORAGE_DENSE;
@@ -1059,11 +1941,11 @@ SCALPEL__PRIV scalpel_status scalpel__layer_set_gcsr(scalpel_net *net, scalpel_l
     unsigned char *p;
     scalpel_gcsr m;
     scalpel_status st;
-    if (!scalpel__is_weighted(layer->kind)) return SCALPEL_ERR_ARGUMENT;
+    if (!scalpel__is_weighted(layer->geom.kind)) return SCALPEL_ERR_ARGUMENT;
     st = scalpel_gcsr_validate(w);
     if (st != SCALPEL_OK) return st;
     if (w->dtype != SCALPEL_DTYPE_F32) return SCALPEL_ERR_DTYPE;
-    if (w->rows != layer->rows || w->cols != layer->cols) return SCALPEL_ERR_SHAPE;
+    if (w->rows != layer->geom.rows || w->cols != layer->geom.cols) return SCALPEL_ERR_SHAPE;
     nv = (size_t)w->nnz_groups * (size_t)w->group;
     if (!scalpel__net_all_finite((const float *)w->values, nv)) return SCALPEL_ERR_ARGUMENT;
     idx_bytes = (size_t)w->nnz_groups * (size_t)(w->index_bits / 8);
@@ -1108,11 +1990,12 @@ static scalpel_status scalpel__net_add_weighted(scalpel_net *net, int32_t kind, 
     if (!net) return SCALPEL_ERR_NULL;
     st = scalpel__net_append(net, kind, outputs, kernel, stride, pad, &L);
     if (st != SCALPEL_OK) return st;
-    if (sw && (sw->rows != L->rows || sw->cols != L->cols)) st = SCALPEL_ERR_SHAPE;
-    else if (w && !scalpel__net_all_finite(w, (size_t)L->rows * (size_t)L->cols)) st = SCALPEL_ERR_ARGUMENT;
-    else if (b && !scalpel__net_all_finite(b, (size_t)L->rows)) st = SCALPEL_ERR_ARGUMENT;
+    if (sw && (sw->rows != L->geom.rows || sw->cols != L->geom.cols)) st = SCALPEL_ERR_SHAPE;
+    else if (w && !scalpel__net_all_finite(w, (size_t)L->geom.rows * (size_t)L->geom.cols)) st = SCALPEL_ERR_ARGUMENT;
+    else if (b && !scalpel__net_all_finite(b, (size_t)L->geom.rows)) st = SCALPEL_ERR_ARGUMENT;
     else st = sw ? scalpel__layer_set_gcsr(net, L, sw, b) : scalpel__layer_set_dense(net, L, w, b);
     if (st != SCALPEL_OK) {
+        net->next_from = L->geom.from; /* the failed layer's input stays chosen */
         memset(L, 0, sizeof(*L));
         net->n_layers--;
     }
@@ -1167,15 +2050,6 @@ SCALPEL_API scalpel_status scalpel_net_add_relu(scalpel_net *net)
     return scalpel__net_append(net, SCALPEL_LAYER_RELU, 0, 0, 0, 0, NULL);
 }
 
-/* c * h * w, or 0 for a shape that is not valid (so that a garbage struct cannot overflow). */
-SCALPEL__PRIV int32_t scalpel__net_shape_size(int32_t c, int32_t h, int32_t w)
-{
-    int64_t n;
-    if (c < 1 || h < 1 || w < 1) return 0;
-    n = scalpel__net_dims(c, h, w);
-    return n < 0 ? 0 : (int32_t)n;
-}
-
 SCALPEL_API int32_t scalpel_net_input_size(const scalpel_net *net)
 {
     if (!net) return 0;
@@ -1186,309 +2060,126 @@ SCALPEL_API int32_t scalpel_net_output_size(const scalpel_net *net)
 {
     const scalpel_layer *L;
     if (!net) return 0;
-    if (net->n_layers <= 0 || net->n_layers > SCALPEL_NET_MAX_LAYERS) return scalpel_net_input_size(net);
+    if (net->n_layers <= 0 || !net->layers) return scalpel_net_input_size(net);
     L = &net->layers[net->n_layers - 1];
-    return scalpel__net_shape_size(L->out_c, L->out_h, L->out_w);
+    return scalpel__net_shape_size(L->geom.out_c, L->geom.out_h, L->geom.out_w);
 }
 
-/* The workspace holds two activation buffers (ping-pong, each batch x the largest activation
- * of the network) and one scratch area: the im2col matrix of the largest convolution, or for
- * batch > 1 the transposed input and output of the largest fully connected layer. Each region
- * starts on a 64-byte boundary of whatever pointer the caller passes. Reports the per-region
- * sizes in floats; SIZE_MAX when anything overflows. */
-static size_t scalpel__net_workspace(const scalpel_net *net, int32_t batch, size_t *act, size_t *scratch)
+/* The workspace: two ping-pong activation buffers (batch x the largest tensor read only by
+ * the next layer), one scratch area (the largest a layer's kind asks for: the im2col matrix
+ * of a convolution, the transposed batch of a fully connected layer), then one region per
+ * kept tensor (one that a later layer reads again). Each region starts on a 64-byte boundary
+ * of whatever pointer the caller passes. Byte sizes per region; SIZE_MAX when anything
+ * overflows. */
+static size_t scalpel__net_workspace(const scalpel_net *net, int32_t batch, size_t *pp, size_t *scratch, size_t *kept)
 {
-    size_t maxact = (size_t)scalpel_net_input_size(net), sc = 0, total;
-    int32_t i;
-    for (i = 0; i < net->n_layers; i++) {
-        const scalpel_layer *L = &net->layers[i];
-        size_t out = (size_t)L->out_c * (size_t)L->out_h * (size_t)L->out_w;
-        if (out > maxact) maxact = out;
-        if (L->kind == SCALPEL_LAYER_CONV2D) {
-            size_t col = scalpel__net_mul((size_t)L->cols, (size_t)L->out_h * (size_t)L->out_w);
-            if (col > sc) sc = col;
-        } else if (L->kind == SCALPEL_LAYER_FC && batch > 1) {
-            size_t t = scalpel__net_mul((size_t)batch, scalpel__net_add((size_t)L->cols, (size_t)L->rows));
-            if (t > sc) sc = t;
-        }
-    }
-    *act = scalpel__net_mul(maxact, (size_t)batch);
-    *scratch = sc;
-    total = scalpel__net_mul(*act, 2);
-    total = scalpel__net_add(total, sc);
-    total = scalpel__net_mul(total, sizeof(float));
-    total = scalpel__net_add(total, 3 * SCALPEL__NET_ALIGN);
-    return total;
+    size_t total;
+    scalpel__plan_acts(net->layers, sizeof(scalpel_layer), net->n_layers, batch, sizeof(float), 0, pp, kept, scratch);
+    total = scalpel__net_add(scalpel__net_mul(*pp, 2), *scratch);
+    total = scalpel__net_add(total, *kept);
+    return scalpel__net_add(total, 4 * SCALPEL__NET_ALIGN);
 }
 
 SCALPEL_API size_t scalpel_net_workspace_size(const scalpel_net *net, int32_t batch)
 {
-    size_t act, scratch, total;
-    if (!net || batch < 1 || net->n_layers < 0 || net->n_layers > SCALPEL_NET_MAX_LAYERS) return 0;
-    total = scalpel__net_workspace(net, batch, &act, &scratch);
+    size_t pp, scratch, kept, total;
+    if (!net || batch < 1 || !scalpel__net_layers_ok(net)) return 0;
+    total = scalpel__net_workspace(net, batch, &pp, &scratch, &kept);
     return total == SIZE_MAX ? 0 : total;
-}
-
-/* Bias, and a following ReLU fused into the same pass when `relu` (max(x + b, 0), NaN -> 0
- * exactly as the ReLU layer does): out[r * n + p] (+)= b[r] for rows x n outputs. */
-static void scalpel__bias_relu(float *out, const float *b, int32_t rows, size_t n, int relu)
-{
-    int32_t r;
-    size_t p;
-    if (n == 1) {
-        /* batch 1: one flat pass over the rows, a vector at a time (the compiler's -O2
-         * vectoriser gives up on it: out and b might overlap). max0 gives 0 for a NaN, as the
-         * scalar test below does. */
-        r = 0;
-#if defined(SCALPEL__VEC)
-        for (; r + SCALPEL__VW <= rows; r += SCALPEL__VW) {
-            scalpel__vec v = SCALPEL__V(add)(SCALPEL__V(load)(out + r), SCALPEL__V(load)(b + r));
-            SCALPEL__V(store)(out + r, relu ? SCALPEL__V(max0)(v) : v);
-        }
-#endif
-        for (; r < rows; r++) { float v = out[r] + b[r]; out[r] = (relu && !(v > 0.0f)) ? 0.0f : v; }
-        return;
-    }
-    for (r = 0; r < rows; r++) {
-        float bias = b[r], *o = out + (size_t)r * n;
-        p = 0;
-#if defined(SCALPEL__VEC)
-        {   /* a convolution's feature map: its bias broadcast over a vector of positions */
-            const size_t V = SCALPEL__VW;
-            scalpel__vec bv = SCALPEL__V(set1)(bias);
-            if (relu)
-                for (; p + V <= n; p += V) SCALPEL__V(store)(o + p, SCALPEL__V(max0)(SCALPEL__V(add)(SCALPEL__V(load)(o + p), bv)));
-            else
-                for (; p + V <= n; p += V) SCALPEL__V(store)(o + p, SCALPEL__V(add)(SCALPEL__V(load)(o + p), bv));
-        }
-#endif
-        if (relu)
-            for (; p < n; p++) { float v = o[p] + bias; o[p] = v > 0.0f ? v : 0.0f; }
-        else
-            for (; p < n; p++) o[p] += bias;
-    }
-}
-
-/* y[rows] = W . x[cols] and C[rows x n] = W . B[cols x n] with the layer's weights, whatever
- * their storage. */
-static void scalpel__layer_mv(const scalpel_layer *L, const float *x, float *y)
-{
-    switch (L->storage) {
-    case SCALPEL_STORAGE_DENSE: scalpel_gemv_f32(L->w, L->rows, L->cols, x, y); return;
-    case SCALPEL_STORAGE_HYBRID: {
-        scalpel_hybrid h;
-        h.grouped = L->sparse;
-        h.residual = L->residual;
-        scalpel_hybrid_spmv_f32(&h, x, y);
-        return;
-    }
-    case SCALPEL_STORAGE_TASD: scalpel_tasd_spmv_f32(L->series, x, y); return;
-    default: scalpel_gcsr_spmv_f32(&L->sparse, x, y); return;
-    }
-}
-static void scalpel__layer_mm(const scalpel_layer *L, const float *b, int32_t n, float *c)
-{
-    switch (L->storage) {
-    case SCALPEL_STORAGE_DENSE: scalpel_gemm_f32(L->w, L->rows, L->cols, b, n, c); return;
-    case SCALPEL_STORAGE_HYBRID: {
-        scalpel_hybrid h;
-        h.grouped = L->sparse;
-        h.residual = L->residual;
-        scalpel_hybrid_spmm_f32(&h, b, n, c);
-        return;
-    }
-    case SCALPEL_STORAGE_TASD: scalpel_tasd_spmm_f32(L->series, b, n, c); return;
-    default: scalpel_gcsr_spmm_f32(&L->sparse, b, n, c); return;
-    }
-}
-
-/* One sample through a convolution: im2col, then W . col (dense GEMM or grouped sparse
- * matrix-matrix), which lands directly in CHW order, then the bias per output channel (and the
- * next layer's ReLU when `relu`). A 1x1 convolution with stride 1 and no padding needs no
- * im2col: the input already is the matrix. Dense weights, stride 1, no padding and an output
- * width that is a multiple of the vector width skip the im2col matrix (scalpel_conv_gemm_f32:
- * the same products in the same order, so the same outputs bit for bit, 1.1-1.3x faster on
- * LeNet-5's shapes). */
-static void scalpel__conv_forward(const scalpel_layer *L, const float *in, float *out, float *col, int relu)
-{
-    int32_t positions = L->out_h * L->out_w, vw = scalpel_kernels_vector_width();
-    const float *B = in;
-    if (L->storage == SCALPEL_STORAGE_DENSE && L->kernel > 1 && L->stride == 1 && L->pad == 0 && vw > 1 &&
-        L->out_w % vw == 0) {
-        scalpel_conv_gemm_f32(L->w, L->rows, in, L->in_c, L->in_h, L->in_w, L->kernel, out);
-        scalpel__bias_relu(out, L->b, L->rows, (size_t)positions, relu);
-        return;
-    }
-    if (!(L->kernel == 1 && L->stride == 1 && L->pad == 0)) {
-        scalpel_im2col_f32(in, L->in_c, L->in_h, L->in_w, L->kernel, L->stride, L->pad, col);
-        B = col;
-    }
-    scalpel__layer_mm(L, B, positions, out);
-    scalpel__bias_relu(out, L->b, L->rows, (size_t)positions, relu);
-}
-
-/* A fully connected layer over the whole batch. Batch 1 is the matrix-vector product. For a
- * batch, the kernels compute C = W . B with B [inputs x batch]: transpose the samples in,
- * multiply, transpose back, so the batch reuses each weight from cache instead of streaming
- * the matrix once per sample. */
-static void scalpel__fc_forward(const scalpel_layer *L, const float *in, int32_t batch, float *out, float *scratch,
-                                int relu)
-{
-    int32_t rows = L->rows, cols = L->cols, s, r, c;
-    if (batch == 1) {
-        scalpel__layer_mv(L, in, out);
-        scalpel__bias_relu(out, L->b, rows, 1, relu);
-        return;
-    } else {
-        float *xt = scratch, *yt = scratch + (size_t)cols * (size_t)batch;
-        for (s = 0; s < batch; s++)
-            for (c = 0; c < cols; c++) xt[(size_t)c * (size_t)batch + (size_t)s] = in[(size_t)s * (size_t)cols + (size_t)c];
-        scalpel__layer_mm(L, xt, batch, yt);
-        for (s = 0; s < batch; s++)
-            for (r = 0; r < rows; r++) {
-                float v = yt[(size_t)r * (size_t)batch + (size_t)s] + L->b[r];
-                out[(size_t)s * (size_t)rows + (size_t)r] = (relu && !(v > 0.0f)) ? 0.0f : v;
-            }
-    }
-}
-
-/* One output row of 2x2 / stride-2 max pooling: dst[o] = the max of r0[2o], r0[2o+1], r1[2o],
- * r1[2o+1] for o < n (both input rows hold at least 2n values). Vertical max first, then the
- * even and odd lanes: four outputs per step from two loads of each row (eight with AVX). For
- * numbers the result is the window's max, the same as the generic loop; with a NaN in a window
- * it may be the NaN or the max of the others. */
-static void scalpel__maxpool2_row(const float *r0, const float *r1, float *dst, int32_t n)
-{
-    int32_t o = 0;
-#if defined(SCALPEL__SIMDE)
-#if defined(__AVX2__)
-    for (; o + 8 <= n; o += 8) {
-        simde__m256 m0 = simde_mm256_max_ps(simde_mm256_loadu_ps(r1 + 2 * o), simde_mm256_loadu_ps(r0 + 2 * o));
-        simde__m256 m1 = simde_mm256_max_ps(simde_mm256_loadu_ps(r1 + 2 * o + 8), simde_mm256_loadu_ps(r0 + 2 * o + 8));
-        /* per 128-bit half: [o0 o1 o4 o5 | o2 o3 o6 o7], then the 64-bit pairs back in order */
-        simde__m256 m = simde_mm256_max_ps(simde_mm256_shuffle_ps(m0, m1, SIMDE_MM_SHUFFLE(3, 1, 3, 1)),
-                                           simde_mm256_shuffle_ps(m0, m1, SIMDE_MM_SHUFFLE(2, 0, 2, 0)));
-        simde_mm256_storeu_ps(dst + o, simde_mm256_castpd_ps(simde_mm256_permute4x64_pd(simde_mm256_castps_pd(m),
-                                                                                         SIMDE_MM_SHUFFLE(3, 1, 2, 0))));
-    }
-#endif
-    for (; o + 4 <= n; o += 4) {
-        simde__m128 m0 = simde_mm_max_ps(simde_mm_loadu_ps(r1 + 2 * o), simde_mm_loadu_ps(r0 + 2 * o));
-        simde__m128 m1 = simde_mm_max_ps(simde_mm_loadu_ps(r1 + 2 * o + 4), simde_mm_loadu_ps(r0 + 2 * o + 4));
-        simde_mm_storeu_ps(dst + o, simde_mm_max_ps(simde_mm_shuffle_ps(m0, m1, SIMDE_MM_SHUFFLE(3, 1, 3, 1)),
-                                                    simde_mm_shuffle_ps(m0, m1, SIMDE_MM_SHUFFLE(2, 0, 2, 0))));
-    }
-#endif
-    for (; o < n; o++) {
-        float a = r1[2 * o] > r0[2 * o] ? r1[2 * o] : r0[2 * o];
-        float b = r1[2 * o + 1] > r0[2 * o + 1] ? r1[2 * o + 1] : r0[2 * o + 1];
-        dst[o] = b > a ? b : a;
-    }
-}
-
-/* Max over kernel x kernel windows of one sample [C x H x W]; windows never leave the input
- * (the output size rounds down). 2x2 windows at stride 2 (LeNet's pooling) take the row kernel
- * above; other shapes the plain loop. */
-static void scalpel__maxpool_forward(const scalpel_layer *L, const float *in, float *out)
-{
-    int32_t c, oy, ox, ky, kx, K = L->kernel, S = L->stride;
-    for (c = 0; c < L->in_c; c++) {
-        const float *src = in + (size_t)c * (size_t)L->in_h * (size_t)L->in_w;
-        float *dst = out + (size_t)c * (size_t)L->out_h * (size_t)L->out_w;
-        if (K == 2 && S == 2) {
-            for (oy = 0; oy < L->out_h; oy++)
-                scalpel__maxpool2_row(src + (size_t)(2 * oy) * (size_t)L->in_w, src + (size_t)(2 * oy + 1) * (size_t)L->in_w,
-                                      dst + (size_t)oy * (size_t)L->out_w, L->out_w);
-            continue;
-        }
-        for (oy = 0; oy < L->out_h; oy++)
-            for (ox = 0; ox < L->out_w; ox++) {
-                const float *win = src + (size_t)(oy * S) * (size_t)L->in_w + (size_t)(ox * S);
-                float m = win[0];
-                for (ky = 0; ky < K; ky++)
-                    for (kx = 0; kx < K; kx++) {
-                        float v = win[(size_t)ky * (size_t)L->in_w + (size_t)kx];
-                        if (v > m) m = v;
-                    }
-                dst[(size_t)oy * (size_t)L->out_w + (size_t)ox] = m;
-            }
-    }
 }
 
 SCALPEL_API scalpel_status scalpel_net_forward(const scalpel_net *net, const float *in, int32_t batch,
                                                float *out, void *workspace)
 {
-    size_t act, scratch_n, total, out_n, s;
+    size_t pp, scratch_n, kept_n, total, out_n, kept_cursor = 0;
     float *buf[2], *scratch;
-    const float *src;
-    int32_t i, cur = 0;
+    unsigned char *kept;
+    const float *prev;
+    int32_t i, n, skips;
     if (!net || !in || !out || !workspace) return SCALPEL_ERR_NULL;
     if (batch < 1) return SCALPEL_ERR_ARGUMENT;
-    if (net->n_layers < 0 || net->n_layers > SCALPEL_NET_MAX_LAYERS) return SCALPEL_ERR_ARGUMENT;
-    total = scalpel__net_workspace(net, batch, &act, &scratch_n);
+    if (!scalpel__net_layers_ok(net)) return SCALPEL_ERR_ARGUMENT;
+    total = scalpel__net_workspace(net, batch, &pp, &scratch_n, &kept_n);
     if (total == SIZE_MAX) return SCALPEL_ERR_OVERFLOW;
     buf[0] = (float *)scalpel__net_align_ptr(workspace);
-    buf[1] = (float *)scalpel__net_align_ptr(buf[0] + act);
-    scratch = (float *)scalpel__net_align_ptr(buf[1] + act);
+    buf[1] = (float *)scalpel__net_align_ptr((unsigned char *)buf[0] + pp);
+    scratch = (float *)scalpel__net_align_ptr((unsigned char *)buf[1] + pp);
+    kept = (unsigned char *)scalpel__net_align_ptr((unsigned char *)scratch + scratch_n);
     out_n = (size_t)scalpel_net_output_size(net);
-    src = in;
-    for (i = 0; i < net->n_layers; i++) {
+    n = net->n_layers;
+    skips = scalpel__layers_have_skips(net->layers, sizeof(scalpel_layer), n);
+    prev = in;
+    for (i = 0; i < n; i++) {
         const scalpel_layer *L = &net->layers[i];
-        size_t li = (size_t)L->in_c * (size_t)L->in_h * (size_t)L->in_w;
-        size_t lo = (size_t)L->out_c * (size_t)L->out_h * (size_t)L->out_w;
-        float *dst = buf[cur];
-        /* a ReLU right after a weighted layer runs inside that layer's bias pass */
-        int relu = i + 1 < net->n_layers && net->layers[i + 1].kind == SCALPEL_LAYER_RELU;
-        switch (L->kind) {
-        case SCALPEL_LAYER_FC:
-            scalpel__fc_forward(L, src, batch, dst, scratch, relu);
-            i += relu;
-            break;
-        case SCALPEL_LAYER_CONV2D:
-            for (s = 0; s < (size_t)batch; s++) scalpel__conv_forward(L, src + s * li, dst + s * lo, scratch, relu);
-            i += relu;
-            break;
-        case SCALPEL_LAYER_MAXPOOL:
-            for (s = 0; s < (size_t)batch; s++) scalpel__maxpool_forward(L, src + s * li, dst + s * lo);
-            break;
-        case SCALPEL_LAYER_RELU: {
-            size_t k = 0, n = lo * (size_t)batch;
-#if defined(SCALPEL__VEC)
-            for (; k + SCALPEL__VW <= n; k += SCALPEL__VW) SCALPEL__V(store)(dst + k, SCALPEL__V(max0)(SCALPEL__V(load)(src + k)));
-#endif
-            for (; k < n; k++) dst[k] = src[k] > 0.0f ? src[k] : 0.0f;
-            break;
+        const scalpel__kind_ops *k;
+        int32_t t = scalpel__geom_source(&L->geom, i), o;
+        const float *src;
+        float *dst;
+        int relu;
+        if (!scalpel__kind_ok(L->geom.kind) || t < 0) return SCALPEL_ERR_ARGUMENT;
+        k = &scalpel__kinds[L->geom.kind];
+        /* a ReLU right after a layer that can take it runs inside that layer's output pass,
+         * unless something else reads the tensor between them */
+        relu = k->fuses_relu && i + 1 < n && net->layers[i + 1].geom.kind == SCALPEL_LAYER_RELU &&
+               net->layers[i + 1].geom.from == 0 &&
+               !(skips && scalpel__tensor_kept(net->layers, sizeof(scalpel_layer), n, i + 1));
+        if (t == i) src = prev;
+        else if (t == 0) src = in;
+        else src = (const float *)(const void *)(kept + scalpel__tensor_kept_offset(net->layers, sizeof(scalpel_layer), n, t,
+                                                                                    batch, sizeof(float)));
+        o = i + 1 + relu; /* the tensor this pass produces */
+        if (skips && scalpel__tensor_kept(net->layers, sizeof(scalpel_layer), n, o)) {
+            dst = (float *)(void *)(kept + kept_cursor);
+            kept_cursor += scalpel__net_round(scalpel__tensor_elems(net->layers, sizeof(scalpel_layer), o) *
+                                              (size_t)batch * sizeof(float));
+        } else {
+            dst = prev == buf[0] ? buf[1] : buf[0];
         }
-        default:
-            return SCALPEL_ERR_ARGUMENT;
-        }
-        src = dst;
-        cur ^= 1;
+        k->forward(L, src, batch, dst, scratch, relu);
+        i += relu;
+        prev = dst;
     }
-    memcpy(out, src, out_n * (size_t)batch * sizeof(float));
+    memcpy(out, prev, out_n * (size_t)batch * sizeof(float));
+    return SCALPEL_OK;
+}
+
+/* Checks layer i's geometry against the tensor it reads (given by `tensor_shape`'s answer
+ * c, h, w): `from` in range, the kind known, every shape the rules rebuild equal to the
+ * stored one. Shared by the float and the fixed-point networks. */
+SCALPEL__PRIV scalpel_status scalpel__geom_check(const scalpel_layer_geom *g, int32_t i, int32_t c, int32_t h, int32_t w)
+{
+    scalpel_layer_geom ref;
+    scalpel_status st;
+    if (scalpel__geom_source(g, i) < 0 || !scalpel__kind_ok(g->kind)) return SCALPEL_ERR_ARGUMENT;
+    memset(&ref, 0, sizeof(ref));
+    ref.kind = g->kind;
+    ref.in_c = c; ref.in_h = h; ref.in_w = w;
+    ref.kernel = g->kernel; ref.stride = g->stride; ref.pad = g->pad;
+    st = scalpel__geom_infer(&ref, scalpel__is_weighted(g->kind) ? g->out_c : 0);
+    if (st != SCALPEL_OK) return st;
+    if (ref.in_c != g->in_c || ref.in_h != g->in_h || ref.in_w != g->in_w || ref.out_c != g->out_c ||
+        ref.out_h != g->out_h || ref.out_w != g->out_w || ref.rows != g->rows || ref.cols != g->cols)
+        return SCALPEL_ERR_SHAPE;
     return SCALPEL_OK;
 }
 
 SCALPEL_API scalpel_status scalpel_net_validate(const scalpel_net *net)
 {
-    int32_t i, c, h, w;
+    int32_t i;
     if (!net) return SCALPEL_ERR_NULL;
     if (net->in_c < 1 || net->in_h < 1 || net->in_w < 1) return SCALPEL_ERR_SHAPE;
     if (scalpel__net_dims(net->in_c, net->in_h, net->in_w) < 0) return SCALPEL_ERR_OVERFLOW;
-    if (net->n_layers < 0 || net->n_layers > SCALPEL_NET_MAX_LAYERS) return SCALPEL_ERR_UNSUPPORTED;
-    c = net->in_c; h = net->in_h; w = net->in_w;
+    if (net->n_layers < 0) return SCALPEL_ERR_ARGUMENT;
+    if (net->n_layers > 0 && !net->layers) return SCALPEL_ERR_NULL;
     for (i = 0; i < net->n_layers; i++) {
         const scalpel_layer *L = &net->layers[i];
-        scalpel_layer ref;
+        int32_t c, h, w, t = scalpel__geom_source(&L->geom, i);
         scalpel_status st;
-        int32_t outputs = scalpel__is_weighted(L->kind) ? L->out_c : 0;
-        memset(&ref, 0, sizeof(ref));
-        st = scalpel__layer_shape(L->kind, c, h, w, outputs, L->kernel, L->stride, L->pad, &ref);
+        if (t < 0) return SCALPEL_ERR_ARGUMENT;
+        scalpel__net_tensor_shape(net, t, &c, &h, &w);
+        st = scalpel__geom_check(&L->geom, i, c, h, w);
         if (st != SCALPEL_OK) return st;
-        if (ref.in_c != L->in_c || ref.in_h != L->in_h || ref.in_w != L->in_w || ref.out_c != L->out_c ||
-            ref.out_h != L->out_h || ref.out_w != L->out_w || ref.rows != L->rows || ref.cols != L->cols)
-            return SCALPEL_ERR_SHAPE;
-        if (scalpel__is_weighted(L->kind)) {
+        if (scalpel__is_weighted(L->geom.kind)) {
             if (!L->b) return SCALPEL_ERR_NULL;
             if (L->storage == SCALPEL_STORAGE_DENSE) {
                 if (!L->w) return SCALPEL_ERR_NULL;
@@ -1496,27 +2187,26 @@ SCALPEL_API scalpel_status scalpel_net_validate(const scalpel_net *net)
                 st = scalpel_gcsr_validate(&L->sparse);
                 if (st != SCALPEL_OK) return st;
                 if (L->sparse.dtype != SCALPEL_DTYPE_F32) return SCALPEL_ERR_DTYPE;
-                if (L->sparse.rows != L->rows || L->sparse.cols != L->cols) return SCALPEL_ERR_SHAPE;
+                if (L->sparse.rows != L->geom.rows || L->sparse.cols != L->geom.cols) return SCALPEL_ERR_SHAPE;
             } else if (L->storage == SCALPEL_STORAGE_HYBRID) {
-                scalpel_hybrid h;
-                h.grouped = L->sparse;
-                h.residual = L->residual;
-                st = scalpel_hybrid_validate(&h);
+                scalpel_hybrid hy;
+                hy.grouped = L->sparse;
+                hy.residual = L->residual;
+                st = scalpel_hybrid_validate(&hy);
                 if (st != SCALPEL_OK) return st;
                 if (L->sparse.dtype != SCALPEL_DTYPE_F32 || L->residual.dtype != SCALPEL_DTYPE_F32) return SCALPEL_ERR_DTYPE;
-                if (L->sparse.rows != L->rows || L->sparse.cols != L->cols) return SCALPEL_ERR_SHAPE;
+                if (L->sparse.rows != L->geom.rows || L->sparse.cols != L->geom.cols) return SCALPEL_ERR_SHAPE;
             } else if (L->storage == SCALPEL_STORAGE_TASD) {
                 if (!L->series) return SCALPEL_ERR_NULL;
                 st = scalpel_tasd_validate(L->series);
                 if (st != SCALPEL_OK) return st;
-                if (L->series->rows != L->rows || L->series->cols != L->cols) return SCALPEL_ERR_SHAPE;
+                if (L->series->rows != L->geom.rows || L->series->cols != L->geom.cols) return SCALPEL_ERR_SHAPE;
             } else {
                 return SCALPEL_ERR_ARGUMENT;
             }
         } else if (L->storage != SCALPEL_STORAGE_DENSE) {
             return SCALPEL_ERR_ARGUMENT;
         }
-        c = L->out_c; h = L->out_h; w = L->out_w;
     }
     return SCALPEL_OK;
 }
@@ -1525,15 +2215,15 @@ SCALPEL_API size_t scalpel_net_weight_bytes(const scalpel_net *net)
 {
     size_t total = 0;
     int32_t i;
-    if (!net || net->n_layers < 0 || net->n_layers > SCALPEL_NET_MAX_LAYERS) return 0;
+    if (!net || !scalpel__net_layers_ok(net)) return 0;
     for (i = 0; i < net->n_layers; i++) {
         const scalpel_layer *L = &net->layers[i];
-        if (!scalpel__is_weighted(L->kind)) continue;
+        if (!scalpel__is_weighted(L->geom.kind)) continue;
         if (L->storage == SCALPEL_STORAGE_GCSR) total += scalpel_gcsr_bytes(&L->sparse);
         else if (L->storage == SCALPEL_STORAGE_HYBRID) total += scalpel_gcsr_bytes(&L->sparse) + scalpel_gcsr_bytes(&L->residual);
         else if (L->storage == SCALPEL_STORAGE_TASD) total += scalpel_tasd_bytes(L->series);
-        else total += (size_t)L->rows * (size_t)L->cols * sizeof(float);
-        total += (size_t)L->rows * sizeof(float);
+        else total += (size_t)L->geom.rows * (size_t)L->geom.cols * sizeof(float);
+        total += (size_t)L->geom.rows * sizeof(float);
     }
     return total;
 }
@@ -1541,8 +2231,8 @@ SCALPEL_API size_t scalpel_net_weight_bytes(const scalpel_net *net)
 SCALPEL_API int64_t scalpel_layer_macs(const scalpel_layer *layer)
 {
     int64_t positions, per;
-    if (!layer || !scalpel__is_weighted(layer->kind)) return 0;
-    positions = (int64_t)layer->out_h * layer->out_w;
+    if (!layer || !scalpel__is_weighted(layer->geom.kind)) return 0;
+    positions = (int64_t)layer->geom.out_h * layer->geom.out_w;
     if (layer->storage == SCALPEL_STORAGE_GCSR) per = (int64_t)layer->sparse.nnz_groups * layer->sparse.group;
     else if (layer->storage == SCALPEL_STORAGE_HYBRID)
         per = (int64_t)layer->sparse.nnz_groups * layer->sparse.group + layer->residual.nnz_groups;
@@ -1552,40 +2242,30 @@ SCALPEL_API int64_t scalpel_layer_macs(const scalpel_layer *layer)
         if (layer->series)
             for (i = 0; i < layer->series->n_terms && i < SCALPEL_TASD_MAX_TERMS; i++)
                 per += (int64_t)layer->series->terms[i].rows * layer->series->terms[i].groups * layer->series->terms[i].n;
-    } else per = (int64_t)layer->rows * layer->cols;
+    } else per = (int64_t)layer->geom.rows * layer->geom.cols;
     return per * positions;
 }
 
 SCALPEL_API int scalpel_net_has_decomposed(const scalpel_net *net)
 {
     int32_t i;
-    if (!net || net->n_layers < 0 || net->n_layers > SCALPEL_NET_MAX_LAYERS) return 0;
+    if (!net || !scalpel__net_layers_ok(net)) return 0;
     for (i = 0; i < net->n_layers; i++)
         if (net->layers[i].storage == SCALPEL_STORAGE_HYBRID || net->layers[i].storage == SCALPEL_STORAGE_TASD) return 1;
     return 0;
-}
-
-SCALPEL_API const char *scalpel_layer_kind_name(int32_t kind)
-{
-    switch (kind) {
-    case SCALPEL_LAYER_FC: return "fc";
-    case SCALPEL_LAYER_CONV2D: return "conv2d";
-    case SCALPEL_LAYER_MAXPOOL: return "maxpool";
-    case SCALPEL_LAYER_RELU: return "relu";
-    default: return "?";
-    }
 }
 
 SCALPEL_API void scalpel_net_free(scalpel_net *net)
 {
     if (!net) return;
 #ifndef SCALPEL_NO_MALLOC
-    {
+    if (net->layers) {
         int32_t i, n = net->n_layers;
-        if (n > SCALPEL_NET_MAX_LAYERS) n = SCALPEL_NET_MAX_LAYERS;
+        if (net->capacity > 0 && n > net->capacity) n = net->capacity;
         for (i = 0; i < n; i++) scalpel__layer_release(net, &net->layers[i]);
-        if (net->block) SCALPEL_FREE(net->alloc_ctx, net->block);
+        if (net->owns_layers) SCALPEL_FREE(net->alloc_ctx, net->layers);
     }
+    if (net->block) SCALPEL_FREE(net->alloc_ctx, net->block);
 #endif
     memset(net, 0, sizeof(*net));
 }
@@ -1635,15 +2315,15 @@ SCALPEL_API int32_t scalpel_argmax_f32(const float *x, int32_t n)
 /* >>model files (implementation)                                                            */
 /* ---------------------------------------------------------------------------------------- */
 /*
- * MODEL FILE FORMAT, VERSION 1. Every integer is little-endian; floats are IEEE-754 binary32
+ * MODEL FILE FORMAT, VERSION 2 (and 1). Every integer is little-endian; floats are IEEE-754 binary32
  * bit patterns, little-endian. Offsets are from the first byte of the file.
  *
  * Header, 64 bytes:
  *   offset  size  field
  *   0       4     magic "SCPN"
- *   4       2     format version (1)
+ *   4       2     format version (2; readers also take 1)
  *   6       2     header size in bytes (64)
- *   8       4     layer record size in bytes (128)
+ *   8       4     layer record size in bytes (144 in version 2, 128 in version 1)
  *   12      4     layer count n (0 .. SCALPEL_NET_MAX_LAYERS)
  *   16      4     input channels  (int32, >= 1)
  *   20      4     input height    (int32, >= 1)
@@ -1652,7 +2332,8 @@ SCALPEL_API int32_t scalpel_argmax_f32(const float *x, int32_t n)
  *   32      8     total size of the file in bytes, checksum included
  *   40      24    reserved, zero
  *
- * Layer records, n x 128 bytes from offset 64 (int32 fields are non-negative):
+ * Layer records, n x 144 bytes (version 1: n x 128) from offset 64 (int32 fields are
+ * non-negative):
  *   0       4     kind (scalpel_layer_kind: 1 fc, 2 conv2d, 3 maxpool, 4 relu)
  *   4       4     outputs: fc outputs or conv2d out_channels; 0 for maxpool and relu
  *   8       4     kernel   (conv2d, maxpool; else 0)
@@ -1670,17 +2351,23 @@ SCALPEL_API int32_t scalpel_argmax_f32(const float *x, int32_t n)
  *   80      16    row_ptr           [rows + 1] int32:   offset, size
  *   96      16    col_idx           [nnz_groups] uint16 or uint32 (index bits): offset, size
  *   112     16    values            [nnz_groups x G] f32: offset, size
+ *   version 2 only:
+ *   128     4     from: the tensor the layer reads, counted back from the one just before it
+ *                 (scalpel_layer_geom.from: 0 = the previous layer's output; k <= the
+ *                 layer's index, k = index: the network input)
+ *   132     12    reserved, zero
  *   An array the layer does not have (w of a sparse layer, the CSR arrays of a dense one,
  *   everything of an unweighted layer, col_idx and values when nnz_groups is 0) has offset 0
  *   and size 0. Every size is exactly the element count times the element size.
  *
- * Data, from offset 64 + n * 128: the arrays in record order (layer 0: w, b, row_ptr,
+ * Data, from offset 64 + n * record size: the arrays in record order (layer 0: w, b, row_ptr,
  * col_idx, values; then layer 1 ...), each starting on a multiple of 64 bytes of the file,
  * with zero bytes in every gap. After the last array: zero padding to a multiple of 4, then
  *   total-4 4     CRC-32 (scalpel_crc32, as zlib's crc32) of every byte before it.
  *
  * The shapes of every layer (input and output C x H x W) are not stored: a reader rebuilds
- * them from the input shape and each record's kind, outputs, kernel, stride and pad, and the
+ * them from the shape of the tensor the layer reads and each record's kind, outputs, kernel,
+ * stride and pad, and the
  * stored rows and cols must equal the rebuilt ones. Weights and biases must be finite.
  * A reader treats the bytes as hostile: sizes before reads, every product in 64-bit with
  * overflow checks, offsets aligned, in range, in order and not overlapping, reserved fields
@@ -1689,7 +2376,8 @@ SCALPEL_API int32_t scalpel_argmax_f32(const float *x, int32_t n)
 
 
 #define SCALPEL__NF_HEADER 64u
-#define SCALPEL__NF_RECORD 128u
+#define SCALPEL__NF_RECORD 144u     /* version 2 */
+#define SCALPEL__NF_RECORD_V1 128u  /* version 1 */
 #define SCALPEL__NF_ALIGN 64u
 #define SCALPEL__NF_ARRAYS 5 /* w, b, row_ptr, col_idx, values: the record's order */
 
@@ -1763,44 +2451,52 @@ SCALPEL__PRIV void scalpel__nf_array_sizes(int32_t kind, int32_t storage, int64_
     }
 }
 
-/* Where the writer puts each array of a valid network (offsets 0 for absent arrays) and the
- * total file size. Fails with SCALPEL_ERR_OVERFLOW when the file would not fit a size_t. */
-SCALPEL__PRIV scalpel_status scalpel__nf_layout(const scalpel_net *net,
-                                                uint64_t off[SCALPEL_NET_MAX_LAYERS][SCALPEL__NF_ARRAYS],
-                                                uint64_t sz[SCALPEL_NET_MAX_LAYERS][SCALPEL__NF_ARRAYS],
-                                                size_t *total)
+/* The largest file offset the writer produces: under 2^62, and what a size_t holds. */
+#define SCALPEL__NF_LIMIT ((uint64_t)SIZE_MAX < ((uint64_t)1 << 62) ? (uint64_t)SIZE_MAX : ((uint64_t)1 << 62))
+
+/* Where the writer puts the arrays of layer L of a valid network (offsets 0 for absent
+ * arrays), from *cursor on; *cursor advances past them. SCALPEL_ERR_OVERFLOW when the file
+ * would not fit a size_t. */
+SCALPEL__PRIV scalpel_status scalpel__nf_layer_layout(const scalpel_layer *L, uint64_t *cursor,
+                                                      uint64_t off[SCALPEL__NF_ARRAYS], uint64_t sz[SCALPEL__NF_ARRAYS])
 {
-    uint64_t cursor = SCALPEL__NF_HEADER + (uint64_t)net->n_layers * SCALPEL__NF_RECORD;
-    const uint64_t limit = (uint64_t)SIZE_MAX < ((uint64_t)1 << 62) ? (uint64_t)SIZE_MAX : ((uint64_t)1 << 62);
+    const scalpel_gcsr *s = &L->sparse;
+    int gcsr = L->storage == SCALPEL_STORAGE_GCSR, k;
+    scalpel__nf_array_sizes(L->geom.kind, L->storage, L->geom.rows, L->geom.cols, gcsr ? s->group : 0,
+                            gcsr ? s->index_bits : 0, gcsr ? s->nnz_groups : 0, sz);
+    for (k = 0; k < SCALPEL__NF_ARRAYS; k++) {
+        off[k] = 0;
+        if (sz[k] == 0) continue;
+        /* each step stays under 2^62 + 2^63 at worst, so the checks themselves never wrap */
+        if (sz[k] > SCALPEL__NF_LIMIT || *cursor > SCALPEL__NF_LIMIT - sz[k] - SCALPEL__NF_ALIGN) return SCALPEL_ERR_OVERFLOW;
+        off[k] = scalpel__nf_round_up(*cursor, SCALPEL__NF_ALIGN);
+        *cursor = off[k] + sz[k];
+    }
+    return SCALPEL_OK;
+}
+
+/* The total file size of a valid network. */
+SCALPEL__PRIV scalpel_status scalpel__nf_layout(const scalpel_net *net, size_t *total)
+{
+    uint64_t cursor = SCALPEL__NF_HEADER + (uint64_t)net->n_layers * SCALPEL__NF_RECORD, off[SCALPEL__NF_ARRAYS],
+             sz[SCALPEL__NF_ARRAYS];
     int32_t i;
-    int k;
+    if (net->n_layers > SCALPEL_NET_MAX_LAYERS) return SCALPEL_ERR_UNSUPPORTED;
     for (i = 0; i < net->n_layers; i++) {
-        const scalpel_layer *L = &net->layers[i];
-        const scalpel_gcsr *s = &L->sparse;
-        int gcsr = L->storage == SCALPEL_STORAGE_GCSR;
-        scalpel__nf_array_sizes(L->kind, L->storage, L->rows, L->cols, gcsr ? s->group : 0,
-                                gcsr ? s->index_bits : 0, gcsr ? s->nnz_groups : 0, sz[i]);
-        for (k = 0; k < SCALPEL__NF_ARRAYS; k++) {
-            off[i][k] = 0;
-            if (sz[i][k] == 0) continue;
-            /* each step stays under 2^62 + 2^63 at worst, so the checks themselves never wrap */
-            if (sz[i][k] > limit || cursor > limit - sz[i][k] - SCALPEL__NF_ALIGN) return SCALPEL_ERR_OVERFLOW;
-            off[i][k] = scalpel__nf_round_up(cursor, SCALPEL__NF_ALIGN);
-            cursor = off[i][k] + sz[i][k];
-        }
+        scalpel_status st = scalpel__nf_layer_layout(&net->layers[i], &cursor, off, sz);
+        if (st != SCALPEL_OK) return st;
     }
     cursor = scalpel__nf_round_up(cursor, 4u) + 4u;
-    if (cursor > limit) return SCALPEL_ERR_OVERFLOW;
+    if (cursor > SCALPEL__NF_LIMIT) return SCALPEL_ERR_OVERFLOW;
     *total = (size_t)cursor;
     return SCALPEL_OK;
 }
 
 SCALPEL_API size_t scalpel_net_serialized_size(const scalpel_net *net)
 {
-    uint64_t off[SCALPEL_NET_MAX_LAYERS][SCALPEL__NF_ARRAYS], sz[SCALPEL_NET_MAX_LAYERS][SCALPEL__NF_ARRAYS];
     size_t total = 0;
     if (scalpel_net_validate(net) != SCALPEL_OK || scalpel_net_has_decomposed(net)) return 0;
-    if (scalpel__nf_layout(net, off, sz, &total) != SCALPEL_OK) return 0;
+    if (scalpel__nf_layout(net, &total) != SCALPEL_OK) return 0;
     return total;
 }
 
@@ -1824,7 +2520,7 @@ SCALPEL__PRIV int scalpel__nf_put_floats(unsigned char *p, const float *v, size_
 SCALPEL_API scalpel_status scalpel_net_serialize(const scalpel_net *net, void *buf, size_t capacity,
                                                  size_t *written)
 {
-    uint64_t off[SCALPEL_NET_MAX_LAYERS][SCALPEL__NF_ARRAYS], sz[SCALPEL_NET_MAX_LAYERS][SCALPEL__NF_ARRAYS];
+    uint64_t off[SCALPEL__NF_ARRAYS] = { 0, 0, 0, 0, 0 }, sz[SCALPEL__NF_ARRAYS] = { 0, 0, 0, 0, 0 }, cursor;
     unsigned char *p = (unsigned char *)buf;
     size_t total = 0;
     int32_t i;
@@ -1834,9 +2530,11 @@ SCALPEL_API scalpel_status scalpel_net_serialize(const scalpel_net *net, void *b
     *written = 0;
     st = scalpel_net_validate(net);
     if (st != SCALPEL_OK) return st;
+    if (scalpel__layers_have_skips(net->layers, sizeof(scalpel_layer), net->n_layers)) return SCALPEL_ERR_UNSUPPORTED;
+    if (net->n_layers > SCALPEL_NET_MAX_LAYERS) return SCALPEL_ERR_UNSUPPORTED;
     if (scalpel_net_has_decomposed(net)) return SCALPEL_ERR_UNSUPPORTED; /* HYBRID / TASD: memory only */
     if (buf == NULL) return SCALPEL_ERR_NULL;
-    st = scalpel__nf_layout(net, off, sz, &total);
+    st = scalpel__nf_layout(net, &total);
     if (st != SCALPEL_OK) return st;
     if (capacity < total) return SCALPEL_ERR_BUFFER_TOO_SMALL;
     memset(p, 0, total);
@@ -1849,41 +2547,44 @@ SCALPEL_API scalpel_status scalpel_net_serialize(const scalpel_net *net, void *b
     scalpel__nf_put_u32(p + 20, (uint32_t)net->in_h);
     scalpel__nf_put_u32(p + 24, (uint32_t)net->in_w);
     scalpel__nf_put_u64(p + 32, (uint64_t)total);
+    cursor = SCALPEL__NF_HEADER + (uint64_t)net->n_layers * SCALPEL__NF_RECORD;
     for (i = 0; i < net->n_layers && ok; i++) {
         const scalpel_layer *L = &net->layers[i];
         unsigned char *r = p + SCALPEL__NF_HEADER + (size_t)i * SCALPEL__NF_RECORD;
-        int weighted = scalpel__is_weighted(L->kind), gcsr = weighted && L->storage == SCALPEL_STORAGE_GCSR;
-        scalpel__nf_put_u32(r + 0, (uint32_t)L->kind);
-        scalpel__nf_put_u32(r + 4, weighted ? (uint32_t)L->out_c : 0u);
-        scalpel__nf_put_u32(r + 8, (uint32_t)L->kernel);
-        scalpel__nf_put_u32(r + 12, (uint32_t)L->stride);
-        scalpel__nf_put_u32(r + 16, (uint32_t)L->pad);
+        int weighted = scalpel__is_weighted(L->geom.kind), gcsr = weighted && L->storage == SCALPEL_STORAGE_GCSR;
+        scalpel__nf_put_u32(r + 0, (uint32_t)L->geom.kind);
+        scalpel__nf_put_u32(r + 4, weighted ? (uint32_t)L->geom.out_c : 0u);
+        scalpel__nf_put_u32(r + 8, (uint32_t)L->geom.kernel);
+        scalpel__nf_put_u32(r + 12, (uint32_t)L->geom.stride);
+        scalpel__nf_put_u32(r + 16, (uint32_t)L->geom.pad);
         scalpel__nf_put_u32(r + 20, (uint32_t)L->storage);
-        scalpel__nf_put_u32(r + 24, (uint32_t)L->rows);
-        scalpel__nf_put_u32(r + 28, (uint32_t)L->cols);
+        scalpel__nf_put_u32(r + 24, (uint32_t)L->geom.rows);
+        scalpel__nf_put_u32(r + 28, (uint32_t)L->geom.cols);
         if (gcsr) {
             scalpel__nf_put_u32(r + 32, (uint32_t)L->sparse.group);
             scalpel__nf_put_u32(r + 36, (uint32_t)L->sparse.index_bits);
             scalpel__nf_put_u32(r + 40, (uint32_t)L->sparse.nnz_groups);
         }
         scalpel__nf_put_u32(r + 44, (uint32_t)SCALPEL_DTYPE_F32);
+        (void)scalpel__nf_layer_layout(L, &cursor, off, sz); /* succeeded for the total above */
         for (k = 0; k < SCALPEL__NF_ARRAYS; k++) {
-            scalpel__nf_put_u64(r + 48 + 16 * k, off[i][k]);
-            scalpel__nf_put_u64(r + 56 + 16 * k, sz[i][k]);
+            scalpel__nf_put_u64(r + 48 + 16 * k, off[k]);
+            scalpel__nf_put_u64(r + 56 + 16 * k, sz[k]);
         }
+        scalpel__nf_put_u32(r + 128, (uint32_t)L->geom.from);
         if (!weighted) continue;
-        if (sz[i][0]) ok &= scalpel__nf_put_floats(p + off[i][0], L->w, (size_t)(sz[i][0] / 4u));
-        ok &= scalpel__nf_put_floats(p + off[i][1], L->b, (size_t)(sz[i][1] / 4u));
+        if (sz[0]) ok &= scalpel__nf_put_floats(p + off[0], L->w, (size_t)(sz[0] / 4u));
+        ok &= scalpel__nf_put_floats(p + off[1], L->b, (size_t)(sz[1] / 4u));
         if (gcsr) {
             const scalpel_gcsr *s = &L->sparse;
             size_t j;
-            for (j = 0; j <= (size_t)L->rows; j++)
-                scalpel__nf_put_u32(p + off[i][2] + 4 * j, (uint32_t)s->row_ptr[j]);
+            for (j = 0; j <= (size_t)L->geom.rows; j++)
+                scalpel__nf_put_u32(p + off[2] + 4 * j, (uint32_t)s->row_ptr[j]);
             for (j = 0; j < (size_t)s->nnz_groups; j++) {
-                if (s->index_bits == 16) scalpel__nf_put_u16(p + off[i][3] + 2 * j, scalpel_gcsr_col(s, (int32_t)j));
-                else scalpel__nf_put_u32(p + off[i][3] + 4 * j, scalpel_gcsr_col(s, (int32_t)j));
+                if (s->index_bits == 16) scalpel__nf_put_u16(p + off[3] + 2 * j, scalpel_gcsr_col(s, (int32_t)j));
+                else scalpel__nf_put_u32(p + off[3] + 4 * j, scalpel_gcsr_col(s, (int32_t)j));
             }
-            if (sz[i][4]) ok &= scalpel__nf_put_floats(p + off[i][4], (const float *)s->values, (size_t)(sz[i][4] / 4u));
+            if (sz[4]) ok &= scalpel__nf_put_floats(p + off[4], (const float *)s->values, (size_t)(sz[4] / 4u));
         }
     }
     if (!ok) {
@@ -1917,28 +2618,32 @@ SCALPEL__PRIV int scalpel__nf_floats_finite(const unsigned char *p, uint64_t byt
  * returns the layer count. The order of the checks decides the error a damaged file gets: not
  * ours (MAGIC), newer (VERSION), cut short (TRUNCATED), damaged (CHECKSUM), then fields a
  * correct checksum cannot excuse (CORRUPT, UNSUPPORTED). */
-SCALPEL__PRIV scalpel_status scalpel__nf_check_header(const unsigned char *p, size_t size, uint32_t *n_out)
+SCALPEL__PRIV scalpel_status scalpel__nf_check_header(const unsigned char *p, size_t size, uint32_t *n_out,
+                                                      uint32_t *record_out)
 {
     uint64_t total;
-    uint32_t n;
+    uint32_t n, version, record;
     if (size < 4) return SCALPEL_ERR_TRUNCATED;
     if (memcmp(p, SCALPEL_NET_MAGIC, 4) != 0) return SCALPEL_ERR_MAGIC;
     if (size < 8) return SCALPEL_ERR_TRUNCATED;
-    if (scalpel__nf_get_u16(p + 4) != SCALPEL_NET_FORMAT_VERSION) return SCALPEL_ERR_VERSION;
+    version = scalpel__nf_get_u16(p + 4);
+    if (version != 1u && version != SCALPEL_NET_FORMAT_VERSION) return SCALPEL_ERR_VERSION;
+    record = version == 1u ? SCALPEL__NF_RECORD_V1 : SCALPEL__NF_RECORD;
     if (scalpel__nf_get_u16(p + 6) != SCALPEL__NF_HEADER) return SCALPEL_ERR_CORRUPT;
     if (size < SCALPEL__NF_HEADER + 4u) return SCALPEL_ERR_TRUNCATED;
     total = scalpel__nf_get_u64(p + 32);
     if (total > (uint64_t)size) return SCALPEL_ERR_TRUNCATED;
     if (total < (uint64_t)size) return SCALPEL_ERR_CORRUPT; /* trailing bytes: not what was written */
     if (scalpel_crc32(0, p, size - 4) != scalpel__nf_get_u32(p + size - 4)) return SCALPEL_ERR_CHECKSUM;
-    if (scalpel__nf_get_u32(p + 8) != SCALPEL__NF_RECORD) return SCALPEL_ERR_CORRUPT;
+    if (scalpel__nf_get_u32(p + 8) != record) return SCALPEL_ERR_CORRUPT;
     if (scalpel__nf_get_u32(p + 28) != 0 || !scalpel__nf_zero(p, 40, SCALPEL__NF_HEADER)) return SCALPEL_ERR_CORRUPT;
     n = scalpel__nf_get_u32(p + 12);
     if (n > SCALPEL_NET_MAX_LAYERS) return SCALPEL_ERR_UNSUPPORTED;
-    if ((uint64_t)SCALPEL__NF_HEADER + (uint64_t)n * SCALPEL__NF_RECORD + 4u > (uint64_t)size)
+    if ((uint64_t)SCALPEL__NF_HEADER + (uint64_t)n * record + 4u > (uint64_t)size)
         return SCALPEL_ERR_CORRUPT; /* the checksum matched, so the count itself is wrong */
     if (size % 4u != 0) return SCALPEL_ERR_CORRUPT;
     *n_out = n;
+    *record_out = record;
     return SCALPEL_OK;
 }
 
@@ -1948,7 +2653,7 @@ SCALPEL__PRIV scalpel_status scalpel__nf_check_header(const unsigned char *p, si
  * inside the data area [*cursor, end)) and the gap before it zero; then the layer's pointers
  * aim into p. *cursor advances past the layer's arrays. */
 SCALPEL__PRIV scalpel_status scalpel__nf_view_layer(const unsigned char *p, uint64_t end,
-                                                    const unsigned char *r, scalpel_net *net,
+                                                    const unsigned char *r, uint32_t record, scalpel_net *net,
                                                     uint64_t *cursor)
 {
     uint32_t f[12];
@@ -1968,10 +2673,15 @@ SCALPEL__PRIV scalpel_status scalpel__nf_view_layer(const unsigned char *p, uint
     group = (int32_t)f[8];
     bits = (int32_t)f[9];
     nnz = (int32_t)f[10];
+    if (record > SCALPEL__NF_RECORD_V1) {   /* version 2: the tensor read, then reserved zeros */
+        uint32_t from = scalpel__nf_get_u32(r + 128);
+        if (from > (uint32_t)net->n_layers || !scalpel__nf_zero(r, 132, SCALPEL__NF_RECORD)) return SCALPEL_ERR_CORRUPT;
+        net->next_from = (int32_t)from;
+    }
     st = scalpel__net_append(net, kind, (int32_t)f[1], (int32_t)f[2], (int32_t)f[3], (int32_t)f[4], &L);
     if (st == SCALPEL_ERR_ARGUMENT || st == SCALPEL_ERR_SHAPE) return SCALPEL_ERR_CORRUPT;
     if (st != SCALPEL_OK) return st;
-    if (rows != L->rows || cols != L->cols) return SCALPEL_ERR_CORRUPT;
+    if (rows != L->geom.rows || cols != L->geom.cols) return SCALPEL_ERR_CORRUPT;
     if (f[11] != (uint32_t)SCALPEL_DTYPE_F32) return SCALPEL_ERR_DTYPE;
     weighted = scalpel__is_weighted(kind);
     if (storage == SCALPEL_STORAGE_GCSR && weighted) {
@@ -2023,10 +2733,11 @@ SCALPEL__PRIV scalpel_status scalpel__nf_view_layer(const unsigned char *p, uint
  * each record rebuilt into net in turn, then the trailing padding, then the whole network
  * checked once more by scalpel_net_validate (grouped-CSR structure, pointers). Any failure
  * leaves *net zeroed. */
-SCALPEL_API scalpel_status scalpel_net_view(const void *data, size_t size, scalpel_net *net)
+static scalpel_status scalpel__net_view(const void *data, size_t size, scalpel_layer *layers, int32_t capacity,
+                                        scalpel_net *net)
 {
     const unsigned char *p = (const unsigned char *)data;
-    uint32_t n = 0, i;
+    uint32_t n = 0, i, record = 0;
     uint64_t cursor;
     scalpel_status st;
     if (net == NULL) return SCALPEL_ERR_NULL;
@@ -2034,7 +2745,7 @@ SCALPEL_API scalpel_status scalpel_net_view(const void *data, size_t size, scalp
     if (data == NULL) return SCALPEL_ERR_NULL;
     if (!scalpel__nf_little_endian()) return SCALPEL_ERR_UNSUPPORTED;
     if ((uintptr_t)data % 4u != 0) return SCALPEL_ERR_ALIGNMENT;
-    st = scalpel__nf_check_header(p, size, &n);
+    st = scalpel__nf_check_header(p, size, &n, &record);
     if (st != SCALPEL_OK) return st;
     {
         uint32_t c = scalpel__nf_get_u32(p + 16), h = scalpel__nf_get_u32(p + 20), w = scalpel__nf_get_u32(p + 24);
@@ -2048,15 +2759,41 @@ SCALPEL_API scalpel_status scalpel_net_view(const void *data, size_t size, scalp
             return st == SCALPEL_ERR_OVERFLOW ? st : SCALPEL_ERR_CORRUPT;
         }
     }
-    cursor = SCALPEL__NF_HEADER + (uint64_t)n * SCALPEL__NF_RECORD;
+    if (layers) {
+        net->layers = layers;
+        net->capacity = capacity;
+        if (n > (uint32_t)capacity) st = SCALPEL_ERR_BUFFER_TOO_SMALL;
+    }
+    cursor = SCALPEL__NF_HEADER + (uint64_t)n * record;
     for (i = 0; i < n && st == SCALPEL_OK; i++)
-        st = scalpel__nf_view_layer(p, (uint64_t)size - 4u, p + SCALPEL__NF_HEADER + (size_t)i * SCALPEL__NF_RECORD,
+        st = scalpel__nf_view_layer(p, (uint64_t)size - 4u, p + SCALPEL__NF_HEADER + (size_t)i * record, record,
                                     net, &cursor);
     if (st == SCALPEL_OK && !scalpel__nf_zero(p, cursor, (uint64_t)size - 4u)) st = SCALPEL_ERR_CORRUPT;
     if (st == SCALPEL_OK) st = scalpel_net_validate(net);
-    if (st != SCALPEL_OK) memset(net, 0, sizeof(*net));
+    if (st != SCALPEL_OK) {
+#ifndef SCALPEL_NO_MALLOC
+        if (net->owns_layers) SCALPEL_FREE(net->alloc_ctx, net->layers);
+#endif
+        memset(net, 0, sizeof(*net));
+    }
     return st;
 }
+
+SCALPEL_API scalpel_status scalpel_net_view_with(const void *data, size_t size, scalpel_layer *layers,
+                                                 int32_t capacity, scalpel_net *net)
+{
+    if (net) memset(net, 0, sizeof(*net));
+    if (!layers) return SCALPEL_ERR_NULL;
+    if (capacity < 1) return SCALPEL_ERR_ARGUMENT;
+    return scalpel__net_view(data, size, layers, capacity, net);
+}
+
+#ifndef SCALPEL_NO_MALLOC
+SCALPEL_API scalpel_status scalpel_net_view(const void *data, size_t size, scalpel_net *net)
+{
+    return scalpel__net_view(data, size, NULL, 0, net);
+}
+#endif
 
 #ifndef SCALPEL_NO_MALLOC
 /* A copied model starts on a cache line, so its 64-byte-aligned arrays do too. */
@@ -2666,27 +3403,30 @@ SCALPEL_API scalpel_status scalpel_net_remove_nodes(const scalpel_net *net, cons
     if (round_to != 1 && round_to != 8 && round_to != 16 && round_to != 32) return SCALPEL_ERR_ARGUMENT;
     st = scalpel_net_validate(net);
     if (st != SCALPEL_OK) return st;
+    /* removing nodes of a tensor that two layers read would need both cut alike: chains only */
+    if (scalpel__layers_have_skips(net->layers, sizeof(scalpel_layer), net->n_layers)) return SCALPEL_ERR_UNSUPPORTED;
+    if (net->n_layers > SCALPEL_NET_MAX_LAYERS) return SCALPEL_ERR_UNSUPPORTED;
 
     /* Scratch sizes and the keep masks' rules, before anything is allocated. */
     max_ch = (size_t)net->in_c;
     for (l = 0; l < net->n_layers; l++) {
         const scalpel_layer *ly = &net->layers[l];
-        if (scalpel__is_weighted(ly->kind)) last_weighted = l;
-        if ((size_t)ly->out_c > max_ch) max_ch = (size_t)ly->out_c;
-        if ((size_t)ly->in_c > max_ch) max_ch = (size_t)ly->in_c;
+        if (scalpel__is_weighted(ly->geom.kind)) last_weighted = l;
+        if ((size_t)ly->geom.out_c > max_ch) max_ch = (size_t)ly->geom.out_c;
+        if ((size_t)ly->geom.in_c > max_ch) max_ch = (size_t)ly->geom.in_c;
     }
     for (l = 0; l < net->n_layers; l++) {
         const scalpel_layer *ly = &net->layers[l];
-        if (scalpel__is_weighted(ly->kind)) {
-            uint64_t cells = (uint64_t)ly->rows * (uint64_t)ly->cols;
+        if (scalpel__is_weighted(ly->geom.kind)) {
+            uint64_t cells = (uint64_t)ly->geom.rows * (uint64_t)ly->geom.cols;
             if (cells > (uint64_t)(SIZE_MAX / sizeof(float))) return SCALPEL_ERR_OVERFLOW;
             if ((size_t)cells > max_w) max_w = (size_t)cells;
-            if ((size_t)ly->rows > max_rows) max_rows = (size_t)ly->rows;
+            if ((size_t)ly->geom.rows > max_rows) max_rows = (size_t)ly->geom.rows;
         }
         if (keep[l] != NULL) {
             int32_t c, kept = 0;
-            if (!scalpel__is_weighted(ly->kind) || l == last_weighted) return SCALPEL_ERR_ARGUMENT;
-            for (c = 0; c < ly->out_c; c++) {
+            if (!scalpel__is_weighted(ly->geom.kind) || l == last_weighted) return SCALPEL_ERR_ARGUMENT;
+            for (c = 0; c < ly->geom.out_c; c++) {
                 if (keep[l][c] > 1) return SCALPEL_ERR_ARGUMENT;
                 kept += keep[l][c];
             }
@@ -2716,32 +3456,32 @@ SCALPEL_API scalpel_status scalpel_net_remove_nodes(const scalpel_net *net, cons
         scalpel_layer *nl = NULL;
         int32_t kept = 0, kept_in = 0, per_ch, r, c, new_cols;
         size_t dst = 0;
-        if (!scalpel__is_weighted(ly->kind)) {
+        if (!scalpel__is_weighted(ly->geom.kind)) {
             /* relu / maxpool: same channels, nothing to cut; the kept set flows through. */
-            st = scalpel__net_append(out, ly->kind, 0, ly->kernel, ly->stride, ly->pad, &nl);
+            st = scalpel__net_append(out, ly->geom.kind, 0, ly->geom.kernel, ly->geom.stride, ly->geom.pad, &nl);
             if (st != SCALPEL_OK) goto fail;
             continue;
         }
-        if (ly->in_c <= 0 || ly->cols % ly->in_c != 0) { st = SCALPEL_ERR_SHAPE; goto fail; }
-        per_ch = ly->cols / ly->in_c;
+        if (ly->geom.in_c <= 0 || ly->geom.cols % ly->geom.in_c != 0) { st = SCALPEL_ERR_SHAPE; goto fail; }
+        per_ch = ly->geom.cols / ly->geom.in_c;
         scalpel__layer_dense_weights(ly, wbuf);
-        kept = scalpel__prune_final_keep(keep[l], wbuf, ly->rows, ly->cols, round_to, cur_keep);
-        for (c = 0; c < ly->in_c; c++) kept_in += in_keep[c];
+        kept = scalpel__prune_final_keep(keep[l], wbuf, ly->geom.rows, ly->geom.cols, round_to, cur_keep);
+        for (c = 0; c < ly->geom.in_c; c++) kept_in += in_keep[c];
         new_cols = kept_in * per_ch;
-        for (r = 0; r < ly->rows; r++) {
-            const float *src = wbuf + (size_t)r * (size_t)ly->cols;
+        for (r = 0; r < ly->geom.rows; r++) {
+            const float *src = wbuf + (size_t)r * (size_t)ly->geom.cols;
             if (!cur_keep[r]) continue;
-            for (c = 0; c < ly->in_c; c++) {
+            for (c = 0; c < ly->geom.in_c; c++) {
                 if (!in_keep[c]) continue;
                 memmove(wbuf + dst, src + (size_t)c * (size_t)per_ch, (size_t)per_ch * sizeof(float));
                 dst += (size_t)per_ch;
             }
         }
-        for (r = 0, i = 0; r < ly->rows; r++)
+        for (r = 0, i = 0; r < ly->geom.rows; r++)
             if (cur_keep[r]) bbuf[i++] = ly->b[r];
-        st = scalpel__net_append(out, ly->kind, kept, ly->kernel, ly->stride, ly->pad, &nl);
+        st = scalpel__net_append(out, ly->geom.kind, kept, ly->geom.kernel, ly->geom.stride, ly->geom.pad, &nl);
         if (st != SCALPEL_OK) goto fail;
-        if (nl->rows != kept || nl->cols != new_cols) { st = SCALPEL_ERR_SHAPE; goto fail; }
+        if (nl->geom.rows != kept || nl->geom.cols != new_cols) { st = SCALPEL_ERR_SHAPE; goto fail; }
         st = scalpel__layer_set_dense(out, nl, wbuf, bbuf);
         if (st != SCALPEL_OK) goto fail;
         tmp = in_keep; in_keep = cur_keep; cur_keep = tmp;
@@ -2783,43 +3523,50 @@ SCALPEL_API scalpel_status scalpel_net_remove_dead_nodes(const scalpel_net *net,
     if (st != SCALPEL_OK) return st;
     for (l = 0; l < net->n_layers; l++) {
         const scalpel_layer *ly = &net->layers[l];
-        if ((size_t)ly->in_c > max_ch) max_ch = (size_t)ly->in_c;
-        if (!scalpel__is_weighted(ly->kind)) continue;
+        if ((size_t)ly->geom.in_c > max_ch) max_ch = (size_t)ly->geom.in_c;
+        if (!scalpel__is_weighted(ly->geom.kind)) continue;
         last_weighted = l;
-        if ((uint64_t)ly->rows * (uint64_t)ly->cols > (uint64_t)(SIZE_MAX / sizeof(float)) / 2) return SCALPEL_ERR_OVERFLOW;
-        if ((size_t)ly->rows * (size_t)ly->cols > max_w) max_w = (size_t)ly->rows * (size_t)ly->cols;
-        total_rows += (size_t)ly->rows;
-        if ((size_t)ly->rows > max_ch) max_ch = (size_t)ly->rows;
+        if ((uint64_t)ly->geom.rows * (uint64_t)ly->geom.cols > (uint64_t)(SIZE_MAX / sizeof(float)) / 2) return SCALPEL_ERR_OVERFLOW;
+        if ((size_t)ly->geom.rows * (size_t)ly->geom.cols > max_w) max_w = (size_t)ly->geom.rows * (size_t)ly->geom.cols;
+        total_rows += (size_t)ly->geom.rows;
+        if ((size_t)ly->geom.rows > max_ch) max_ch = (size_t)ly->geom.rows;
     }
     if (max_w > SIZE_MAX / sizeof(float) - total_rows - max_ch) return SCALPEL_ERR_OVERFLOW;
     bytes = (max_w + total_rows + max_ch) * sizeof(float);
     if (total_rows + max_ch + 1 > SIZE_MAX - bytes) return SCALPEL_ERR_OVERFLOW;
     bytes += total_rows + max_ch + 1;
+    /* the shallow copy's own layer array first (its b pointers change, net's must not) */
+    if (bytes > SIZE_MAX - (size_t)net->n_layers * sizeof(scalpel_layer)) return SCALPEL_ERR_OVERFLOW;
+    bytes += (size_t)net->n_layers * sizeof(scalpel_layer);
     block = SCALPEL_MALLOC(net->alloc_ctx, bytes);
     if (block == NULL) return SCALPEL_ERR_NO_MEMORY;
-    wbuf = (float *)block;
+    wbuf = (float *)(void *)((scalpel_layer *)block + net->n_layers);
     bias = wbuf + max_w;          /* corrected biases of every weighted layer, in order */
     konst = bias + total_rows;    /* the constant each dead node of the previous layer outputs */
     flags = (uint8_t *)(konst + max_ch);  /* keep bytes of every weighted layer, in order */
     in_dead = flags + total_rows; /* the input channels of the current layer that are removed */
 
     shallow = *net;
+    shallow.layers = (scalpel_layer *)block;
+    shallow.capacity = 0;
+    shallow.owns_layers = 0;
+    if (net->n_layers > 0) memcpy(shallow.layers, net->layers, (size_t)net->n_layers * sizeof(scalpel_layer));
     for (l = 0; l < net->n_layers; l++) keep[l] = NULL;
     for (l = 0; l < net->n_layers; l++) {
         const scalpel_layer *ly = &net->layers[l];
         float *b = bias + off;
         uint8_t *kp = flags + off;
         int32_t per_ch, r, c, kept = 0, j;
-        if (!scalpel__is_weighted(ly->kind)) continue;
-        if (ly->in_c <= 0 || ly->cols % ly->in_c != 0) { SCALPEL_FREE(net->alloc_ctx, block); return SCALPEL_ERR_SHAPE; }
-        per_ch = ly->cols / ly->in_c;
+        if (!scalpel__is_weighted(ly->geom.kind)) continue;
+        if (ly->geom.in_c <= 0 || ly->geom.cols % ly->geom.in_c != 0) { SCALPEL_FREE(net->alloc_ctx, block); return SCALPEL_ERR_SHAPE; }
+        per_ch = ly->geom.cols / ly->geom.in_c;
         scalpel__layer_dense_weights(ly, wbuf);
-        if (prev < 0) memset(in_dead, 0, (size_t)ly->in_c);
+        if (prev < 0) memset(in_dead, 0, (size_t)ly->geom.in_c);
         /* fold the previous layer's dead constants into this bias */
-        for (r = 0; r < ly->rows; r++) {
-            const float *row = wbuf + (size_t)r * (size_t)ly->cols;
+        for (r = 0; r < ly->geom.rows; r++) {
+            const float *row = wbuf + (size_t)r * (size_t)ly->geom.cols;
             double acc = (double)ly->b[r];
-            for (c = 0; c < ly->in_c; c++) {
+            for (c = 0; c < ly->geom.in_c; c++) {
                 double sum = 0.0;
                 if (!in_dead[c] || konst[c] == 0.0f) continue;
                 for (j = 0; j < per_ch; j++) sum += (double)row[(size_t)c * (size_t)per_ch + (size_t)j];
@@ -2828,13 +3575,13 @@ SCALPEL_API scalpel_status scalpel_net_remove_dead_nodes(const scalpel_net *net,
             b[r] = (float)acc;
         }
         shallow.layers[l].b = b;
-        off += (size_t)ly->rows;
+        off += (size_t)ly->geom.rows;
         if (l == last_weighted) break;
         /* dead rows: no non-zero weight among the columns still read */
-        for (r = 0; r < ly->rows; r++) {
-            const float *row = wbuf + (size_t)r * (size_t)ly->cols;
+        for (r = 0; r < ly->geom.rows; r++) {
+            const float *row = wbuf + (size_t)r * (size_t)ly->geom.cols;
             int dead = which == NULL || which[l] != 0;
-            for (c = 0; c < ly->in_c && dead; c++) {
+            for (c = 0; c < ly->geom.in_c && dead; c++) {
                 if (in_dead[c]) continue;
                 for (j = 0; j < per_ch; j++)
                     if (row[(size_t)c * (size_t)per_ch + (size_t)j] != 0.0f) { dead = 0; break; }
@@ -2845,10 +3592,10 @@ SCALPEL_API scalpel_status scalpel_net_remove_dead_nodes(const scalpel_net *net,
         {
             int32_t m = l + 1;
             int relu = 0, padded = 0;
-            for (; m < net->n_layers && !scalpel__is_weighted(net->layers[m].kind); m++)
-                if (net->layers[m].kind == SCALPEL_LAYER_RELU) relu = 1;
-            padded = net->layers[m].kind == SCALPEL_LAYER_CONV2D && net->layers[m].pad > 0;
-            for (r = 0; r < ly->rows; r++) {
+            for (; m < net->n_layers && !scalpel__is_weighted(net->layers[m].geom.kind); m++)
+                if (net->layers[m].geom.kind == SCALPEL_LAYER_RELU) relu = 1;
+            padded = net->layers[m].geom.kind == SCALPEL_LAYER_CONV2D && net->layers[m].geom.pad > 0;
+            for (r = 0; r < ly->geom.rows; r++) {
                 float v = b[r];
                 if (relu && !(v > 0.0f)) v = 0.0f;
                 konst[r] = v;
@@ -2857,8 +3604,8 @@ SCALPEL_API scalpel_status scalpel_net_remove_dead_nodes(const scalpel_net *net,
             }
         }
         if (kept == 0) { kp[0] = 1; kept = 1; } /* a layer keeps a node */
-        for (r = 0; r < ly->rows; r++) in_dead[r] = (uint8_t)!kp[r];
-        n_removed += ly->rows - kept;
+        for (r = 0; r < ly->geom.rows; r++) in_dead[r] = (uint8_t)!kp[r];
+        n_removed += ly->geom.rows - kept;
         keep[l] = kp;
         prev = l;
     }
@@ -3273,7 +4020,7 @@ typedef struct scalpel__hw_stats {
  * that hold one are counted by noticing when the group number changes, with no memory. */
 SCALPEL__PRIV void scalpel__hw_stats_of(const scalpel_layer *L, int32_t g, scalpel__hw_stats *s)
 {
-    int32_t rows = L->rows, cols = L->cols, r;
+    int32_t rows = L->geom.rows, cols = L->geom.cols, r;
     int64_t nonzero = 0;
     memset(s, 0, sizeof(*s));
     s->total = (int64_t)rows * cols;
@@ -3356,13 +4103,13 @@ SCALPEL_API scalpel_status scalpel_plan_net(const scalpel_net *net, const scalpe
         size_t dense_bytes;
         int grouped;
         p->storage = SCALPEL_STORAGE_DENSE;
-        if (!scalpel__is_weighted(L->kind)) {
+        if (!scalpel__is_weighted(L->geom.kind)) {
             p->technique = SCALPEL_TECHNIQUE_NONE;
             p->reason = "no weights: nothing to prune or pack";
             continue;
         }
-        positions = L->kind == SCALPEL_LAYER_CONV2D ? (int64_t)L->out_h * L->out_w : 1;
-        p->kernel_mm = (L->kind == SCALPEL_LAYER_CONV2D || hw->batch > 1) ? 1 : 0;
+        positions = L->geom.kind == SCALPEL_LAYER_CONV2D ? (int64_t)L->geom.out_h * L->geom.out_w : 1;
+        p->kernel_mm = (L->geom.kind == SCALPEL_LAYER_CONV2D || hw->batch > 1) ? 1 : 0;
         /* the rate that matters is the one of the kernel the mode would use: the profile's G
          * for Scalpel, single weights (CSR) for the baselines and dense mode */
         g = mode == SCALPEL_PLAN_SCALPEL ? hw->group : 1;
@@ -3371,10 +4118,10 @@ SCALPEL_API scalpel_status scalpel_plan_net(const scalpel_net *net, const scalpe
         p->zero_rate = s.total > 0 ? (float)((double)s1.zeros / (double)s.total) : 0.0f;
         p->rate = s.total > 0 ? (float)((double)(s.total - s.kept) / (double)s.total) : 0.0f;
         dense_vals = s.total;
-        if ((uint64_t)dense_vals * 4u + (uint64_t)L->rows * 4u > (uint64_t)SIZE_MAX) return SCALPEL_ERR_OVERFLOW;
-        dense_bytes = (size_t)dense_vals * sizeof(float) + (size_t)L->rows * sizeof(float);
+        if ((uint64_t)dense_vals * 4u + (uint64_t)L->geom.rows * 4u > (uint64_t)SIZE_MAX) return SCALPEL_ERR_OVERFLOW;
+        dense_bytes = (size_t)dense_vals * sizeof(float) + (size_t)L->geom.rows * sizeof(float);
         p->bytes_now = L->storage == SCALPEL_STORAGE_GCSR
-                     ? scalpel_gcsr_bytes(&L->sparse) + (size_t)L->rows * sizeof(float) : dense_bytes;
+                     ? scalpel_gcsr_bytes(&L->sparse) + (size_t)L->geom.rows * sizeof(float) : dense_bytes;
         p->macs_dense = dense_vals * positions;
         grouped = 0;
         switch (mode) {
@@ -3386,7 +4133,7 @@ SCALPEL_API scalpel_status scalpel_plan_net(const scalpel_net *net, const scalpe
             if (hw->hw_class == SCALPEL_HW_HIGH) {
                 p->technique = SCALPEL_TECHNIQUE_NODES;
                 p->reason = "high-parallelism target: node pruning, dense kernels";
-            } else if (hw->hw_class == SCALPEL_HW_MODERATE && L->kind == SCALPEL_LAYER_CONV2D) {
+            } else if (hw->hw_class == SCALPEL_HW_MODERATE && L->geom.kind == SCALPEL_LAYER_CONV2D) {
                 p->technique = SCALPEL_TECHNIQUE_NODES;
                 p->reason = "moderate-parallelism target: convolutions take node pruning and stay dense";
             } else {
@@ -3425,7 +4172,7 @@ SCALPEL_API scalpel_status scalpel_plan_net(const scalpel_net *net, const scalpe
         if (grouped) {
             p->storage = SCALPEL_STORAGE_GCSR;
             p->group = g;
-            p->bytes_planned = scalpel__hw_gcsr_bytes(L->rows, L->cols, s.groups, g);
+            p->bytes_planned = scalpel__hw_gcsr_bytes(L->geom.rows, L->geom.cols, s.groups, g);
             if (p->bytes_planned == 0) return SCALPEL_ERR_OVERFLOW;
             p->macs_planned = s.groups * g * positions;
         } else {
@@ -3460,7 +4207,7 @@ SCALPEL__PRIV scalpel_status scalpel__hw_plan_check(const scalpel_net *net, cons
         if (p->storage == SCALPEL_STORAGE_DENSE) {
             if (p->group != 0) return SCALPEL_ERR_GROUP;
         } else if (p->storage == SCALPEL_STORAGE_GCSR) {
-            if (!scalpel__is_weighted(net->layers[i].kind)) return SCALPEL_ERR_ARGUMENT;
+            if (!scalpel__is_weighted(net->layers[i].geom.kind)) return SCALPEL_ERR_ARGUMENT;
             if (!scalpel__net_group_ok(p->group)) return SCALPEL_ERR_GROUP;
         } else {
             return SCALPEL_ERR_ARGUMENT;
@@ -3490,8 +4237,8 @@ SCALPEL_API scalpel_status scalpel_net_pack(scalpel_net *net, const scalpel_plan
         const scalpel_layer_plan *p = &plan->layers[i];
         int32_t now_g = L->storage == SCALPEL_STORAGE_GCSR ? L->sparse.group : 0;
         /* validated: rows * cols fits int32, so this sum cannot overflow a size_t */
-        size_t need = (size_t)L->rows * (size_t)L->cols + (size_t)L->rows;
-        if (!scalpel__is_weighted(L->kind)) continue;
+        size_t need = (size_t)L->geom.rows * (size_t)L->geom.cols + (size_t)L->geom.rows;
+        if (!scalpel__is_weighted(L->geom.kind)) continue;
         if (p->storage == L->storage && p->group == now_g) continue;
         if (need > most) most = need;
     }
@@ -3503,18 +4250,18 @@ SCALPEL_API scalpel_status scalpel_net_pack(scalpel_net *net, const scalpel_plan
         scalpel_layer *L = &net->layers[i];
         const scalpel_layer_plan *p = &plan->layers[i];
         int32_t now_g = L->storage == SCALPEL_STORAGE_GCSR ? L->sparse.group : 0;
-        size_t nw = (size_t)L->rows * (size_t)L->cols;
+        size_t nw = (size_t)L->geom.rows * (size_t)L->geom.cols;
         float *bias = tmp + nw;
-        if (!scalpel__is_weighted(L->kind)) continue;
+        if (!scalpel__is_weighted(L->geom.kind)) continue;
         if (p->storage == L->storage && p->group == now_g) continue;
         scalpel__layer_dense_weights(L, tmp);
         /* the bias is copied out too: the layer's old block, which holds it, is released */
-        memcpy(bias, L->b, (size_t)L->rows * sizeof(float));
+        memcpy(bias, L->b, (size_t)L->geom.rows * sizeof(float));
         if (p->storage == SCALPEL_STORAGE_DENSE) {
             st = scalpel__layer_set_dense(net, L, tmp, bias);
         } else {
             scalpel_gcsr m;
-            st = scalpel_gcsr_from_dense_ctx(tmp, L->rows, L->cols, p->group, net->alloc_ctx, &m);
+            st = scalpel_gcsr_from_dense_ctx(tmp, L->geom.rows, L->geom.cols, p->group, net->alloc_ctx, &m);
             if (st == SCALPEL_OK) {
                 st = scalpel__layer_set_gcsr(net, L, &m, bias);
                 scalpel_gcsr_free(&m);
@@ -3791,10 +4538,10 @@ SCALPEL_API scalpel_status scalpel_hybrid_costs_measure(int32_t rows, int32_t co
 SCALPEL__PRIV scalpel_status scalpel__layer_bias_block(scalpel_net *net, const scalpel_layer *layer,
                                                        void **block, float **bias)
 {
-    *block = SCALPEL_MALLOC(net->alloc_ctx, SCALPEL__NET_ALIGN + ((size_t)layer->rows + 1) * sizeof(float));
+    *block = SCALPEL_MALLOC(net->alloc_ctx, SCALPEL__NET_ALIGN + ((size_t)layer->geom.rows + 1) * sizeof(float));
     if (*block == NULL) return SCALPEL_ERR_NO_MEMORY;
     *bias = (float *)scalpel__net_align_ptr(*block);
-    if (layer->rows > 0) memcpy(*bias, layer->b, (size_t)layer->rows * sizeof(float));
+    if (layer->geom.rows > 0) memcpy(*bias, layer->b, (size_t)layer->geom.rows * sizeof(float));
     return SCALPEL_OK;
 }
 
@@ -3804,7 +4551,7 @@ SCALPEL__PRIV scalpel_status scalpel__net_layer_check(const scalpel_net *net, in
     if (net == NULL) return SCALPEL_ERR_NULL;
     st = scalpel_net_validate(net);
     if (st != SCALPEL_OK) return st;
-    if (layer < 0 || layer >= net->n_layers || !scalpel__is_weighted(net->layers[layer].kind))
+    if (layer < 0 || layer >= net->n_layers || !scalpel__is_weighted(net->layers[layer].geom.kind))
         return SCALPEL_ERR_ARGUMENT;
     return SCALPEL_OK;
 }
@@ -3820,7 +4567,7 @@ SCALPEL_API scalpel_status scalpel_net_set_hybrid(scalpel_net *net, int32_t laye
     st = scalpel_hybrid_validate(h);
     if (st != SCALPEL_OK) return st;
     L = &net->layers[layer];
-    if (h->grouped.rows != L->rows || h->grouped.cols != L->cols) return SCALPEL_ERR_SHAPE;
+    if (h->grouped.rows != L->geom.rows || h->grouped.cols != L->geom.cols) return SCALPEL_ERR_SHAPE;
     if (h->grouped.dtype != SCALPEL_DTYPE_F32 || h->residual.dtype != SCALPEL_DTYPE_F32) return SCALPEL_ERR_DTYPE;
     if (!scalpel__net_all_finite((const float *)h->grouped.values, (size_t)h->grouped.nnz_groups * (size_t)h->grouped.group) ||
         !scalpel__net_all_finite((const float *)h->residual.values, (size_t)h->residual.nnz_groups))
@@ -3850,7 +4597,7 @@ SCALPEL_API scalpel_status scalpel_net_set_tasd(scalpel_net *net, int32_t layer,
     st = scalpel_tasd_validate(s);
     if (st != SCALPEL_OK) return st;
     L = &net->layers[layer];
-    if (s->rows != L->rows || s->cols != L->cols) return SCALPEL_ERR_SHAPE;
+    if (s->rows != L->geom.rows || s->cols != L->geom.cols) return SCALPEL_ERR_SHAPE;
     for (i = 0; i < s->n_terms; i++)
         if (!scalpel__net_all_finite(s->terms[i].values, (size_t)s->rows * (size_t)s->terms[i].groups * (size_t)s->terms[i].n))
             return SCALPEL_ERR_ARGUMENT;
@@ -3906,18 +4653,18 @@ SCALPEL__PRIV scalpel_status scalpel__nr_build(const scalpel_layer *src, const f
         b->L.w = wd;
         break;
     case SCALPEL_NR_GROUPED:
-        st = scalpel_gcsr_from_dense(wd, src->rows, src->cols, c->group, &b->g);
+        st = scalpel_gcsr_from_dense(wd, src->geom.rows, src->geom.cols, c->group, &b->g);
         b->L.storage = SCALPEL_STORAGE_GCSR;
         b->L.sparse = b->g;
         break;
     case SCALPEL_NR_HYBRID:
-        st = scalpel_hybrid_from_dense(wd, src->rows, src->cols, c->group, costs, &b->h);
+        st = scalpel_hybrid_from_dense(wd, src->geom.rows, src->geom.cols, c->group, costs, &b->h);
         b->L.storage = SCALPEL_STORAGE_HYBRID;
         b->L.sparse = b->h.grouped;
         b->L.residual = b->h.residual;
         break;
     case SCALPEL_NR_TASD:
-        st = scalpel_tasd_decompose(wd, src->rows, src->cols, &c->spec, &b->t, NULL);
+        st = scalpel_tasd_decompose(wd, src->geom.rows, src->geom.cols, &c->spec, &b->t, NULL);
         b->L.storage = SCALPEL_STORAGE_TASD;
         b->L.series = &b->t;
         break;
@@ -3934,7 +4681,7 @@ SCALPEL__PRIV size_t scalpel__nr_bytes(const scalpel__nr_built *b)
     case SCALPEL_STORAGE_GCSR: return scalpel_gcsr_bytes(&b->g);
     case SCALPEL_STORAGE_HYBRID: return scalpel_hybrid_bytes(&b->h);
     case SCALPEL_STORAGE_TASD: return scalpel_tasd_bytes(&b->t);
-    default: return (size_t)b->L.rows * (size_t)b->L.cols * sizeof(float);
+    default: return (size_t)b->L.geom.rows * (size_t)b->L.geom.cols * sizeof(float);
     }
 }
 
@@ -3943,7 +4690,7 @@ SCALPEL__PRIV scalpel_status scalpel__nr_install(scalpel_net *net, int32_t i, co
                                                  const scalpel_hybrid_costs *costs)
 {
     scalpel_layer *L = &net->layers[i];
-    size_t n = (size_t)L->rows * (size_t)L->cols;
+    size_t n = (size_t)L->geom.rows * (size_t)L->geom.cols;
     float *wd = (float *)SCALPEL_MALLOC(NULL, n ? n * sizeof(float) : 1);
     scalpel_status st = SCALPEL_OK;
     if (wd == NULL) return SCALPEL_ERR_NO_MEMORY;
@@ -3954,21 +4701,21 @@ SCALPEL__PRIV scalpel_status scalpel__nr_install(scalpel_net *net, int32_t i, co
         break;
     case SCALPEL_NR_GROUPED: {
         scalpel_gcsr g;
-        st = scalpel_gcsr_from_dense(wd, L->rows, L->cols, c->group, &g);
+        st = scalpel_gcsr_from_dense(wd, L->geom.rows, L->geom.cols, c->group, &g);
         if (st == SCALPEL_OK) st = scalpel__layer_set_gcsr(net, L, &g, L->b);
         scalpel_gcsr_free(&g);
         break;
     }
     case SCALPEL_NR_HYBRID: {
         scalpel_hybrid h;
-        st = scalpel_hybrid_from_dense(wd, L->rows, L->cols, c->group, costs, &h);
+        st = scalpel_hybrid_from_dense(wd, L->geom.rows, L->geom.cols, c->group, costs, &h);
         if (st == SCALPEL_OK) st = scalpel_net_set_hybrid(net, i, &h);
         scalpel_hybrid_free(&h);
         break;
     }
     case SCALPEL_NR_TASD: {
         scalpel_tasd t;
-        st = scalpel_tasd_decompose(wd, L->rows, L->cols, &c->spec, &t, NULL);
+        st = scalpel_tasd_decompose(wd, L->geom.rows, L->geom.cols, &c->spec, &t, NULL);
         if (st == SCALPEL_OK) st = scalpel_net_set_tasd(net, i, &t);
         scalpel_tasd_free(&t);
         break;
@@ -4053,10 +4800,10 @@ SCALPEL__PRIV scalpel_status scalpel__nr_layer(const scalpel_net *net, int32_t i
                                                int32_t group, int no_tasd, scalpel_nr_layer *out)
 {
     const scalpel_layer *L = &net->layers[i];
-    int conv = L->kind == SCALPEL_LAYER_CONV2D;
-    int32_t positions = conv ? L->out_h * L->out_w : 1, c, s;
-    size_t nw = (size_t)L->rows * (size_t)L->cols, in = (size_t)L->in_c * (size_t)L->in_h * (size_t)L->in_w;
-    size_t nx = (size_t)L->cols * (size_t)positions, ny = (size_t)L->rows * (size_t)positions;
+    int conv = L->geom.kind == SCALPEL_LAYER_CONV2D;
+    int32_t positions = conv ? L->geom.out_h * L->geom.out_w : 1, c, s;
+    size_t nw = (size_t)L->geom.rows * (size_t)L->geom.cols, in = (size_t)L->geom.in_c * (size_t)L->geom.in_h * (size_t)L->geom.in_w;
+    size_t nx = (size_t)L->geom.cols * (size_t)positions, ny = (size_t)L->geom.rows * (size_t)positions;
     float *wd, *X, *Y, *E, *Bt;
     void *block;
     scalpel_hybrid_costs costs;
@@ -4072,7 +4819,7 @@ SCALPEL__PRIV scalpel_status scalpel__nr_layer(const scalpel_net *net, int32_t i
     E = Y + ny;
     scalpel__layer_dense_weights(L, wd);
     scalpel__dc_fill(Bt, nx, 99u);
-    st = scalpel_hybrid_costs_measure(L->rows, L->cols, group, conv ? positions : 0, &costs);
+    st = scalpel_hybrid_costs_measure(L->geom.rows, L->geom.cols, group, conv ? positions : 0, &costs);
     if (st != SCALPEL_OK) { SCALPEL_FREE(NULL, block); return st; }
     out->n_candidates = scalpel__nr_menu(group, no_tasd, out->cand);
     out->chosen = 0;
@@ -4087,8 +4834,8 @@ SCALPEL__PRIV scalpel_status scalpel__nr_layer(const scalpel_net *net, int32_t i
         memset(&op, 0, sizeof(op));
         op.kind = conv ? 5 : 4;
         op.L = &b.L;
-        op.rows = L->rows;
-        op.cols = L->cols;
+        op.rows = L->geom.rows;
+        op.cols = L->geom.cols;
         op.n = positions;
         op.x = Bt;
         op.y = Y;
@@ -4106,15 +4853,15 @@ SCALPEL__PRIV scalpel_status scalpel__nr_layer(const scalpel_net *net, int32_t i
             size_t q;
             if (conv) {
                 const float *Bm = a;
-                if (!(L->kernel == 1 && L->stride == 1 && L->pad == 0)) {
-                    scalpel_im2col_f32(a, L->in_c, L->in_h, L->in_w, L->kernel, L->stride, L->pad, X);
+                if (!(L->geom.kernel == 1 && L->geom.stride == 1 && L->geom.pad == 0)) {
+                    scalpel_im2col_f32(a, L->geom.in_c, L->geom.in_h, L->geom.in_w, L->geom.kernel, L->geom.stride, L->geom.pad, X);
                     Bm = X;
                 }
-                scalpel_gemm_f32(wd, L->rows, L->cols, Bm, positions, Y);
-                scalpel_gemm_f32(D, L->rows, L->cols, Bm, positions, E);
+                scalpel_gemm_f32(wd, L->geom.rows, L->geom.cols, Bm, positions, Y);
+                scalpel_gemm_f32(D, L->geom.rows, L->geom.cols, Bm, positions, E);
             } else {
-                scalpel_gemv_f32(wd, L->rows, L->cols, a, Y);
-                scalpel_gemv_f32(D, L->rows, L->cols, a, E);
+                scalpel_gemv_f32(wd, L->geom.rows, L->geom.cols, a, Y);
+                scalpel_gemv_f32(D, L->geom.rows, L->geom.cols, a, E);
             }
             for (q = 0; q < ny; q++) {
                 num += (double)E[q] * (double)E[q];
@@ -4167,7 +4914,7 @@ SCALPEL_API scalpel_status scalpel_net_apply_no_retrain(scalpel_net *net, const 
     if (plan->n_layers != net->n_layers) return SCALPEL_ERR_ARGUMENT;
     for (i = 0; i < net->n_layers; i++) {
         const scalpel_nr_layer *l = &plan->layers[i];
-        if (!scalpel__is_weighted(net->layers[i].kind)) {
+        if (!scalpel__is_weighted(net->layers[i].geom.kind)) {
             if (l->n_candidates != 0) return SCALPEL_ERR_ARGUMENT;
             continue;
         }
@@ -4185,7 +4932,7 @@ SCALPEL_API scalpel_status scalpel_net_apply_no_retrain(scalpel_net *net, const 
     }
     for (i = 0; i < net->n_layers; i++) {
         const scalpel_nr_layer *l = &plan->layers[i];
-        if (!scalpel__is_weighted(net->layers[i].kind)) continue;
+        if (!scalpel__is_weighted(net->layers[i].geom.kind)) continue;
         /* the hybrid split is exact whatever the costs: the defaults serve when applying */
         st = scalpel__nr_install(net, i, &l->cand[l->chosen], NULL);
         if (st != SCALPEL_OK) return st;
@@ -4237,7 +4984,7 @@ SCALPEL_API scalpel_status scalpel_plan_no_retrain(const scalpel_net *net, const
     /* the activations of the calibration samples, sized for the largest layer input */
     for (i = 0; i < net->n_layers; i++) {
         const scalpel_layer *L = &net->layers[i];
-        size_t a = (size_t)L->in_c * (size_t)L->in_h * (size_t)L->in_w;
+        size_t a = (size_t)L->geom.in_c * (size_t)L->geom.in_h * (size_t)L->geom.in_w;
         if (a > most) most = a;
     }
     acts = (float *)SCALPEL_MALLOC(NULL, (size_t)k * most * sizeof(float) + 1);
@@ -4248,7 +4995,7 @@ SCALPEL_API scalpel_status scalpel_plan_no_retrain(const scalpel_net *net, const
     st = scalpel_net_serialize(net, file, fsize, &written);
     if (st != SCALPEL_OK) goto done;
     for (i = 0; i < net->n_layers; i++) {
-        if (!scalpel__is_weighted(net->layers[i].kind)) { out->layers[i].chosen = -1; continue; }
+        if (!scalpel__is_weighted(net->layers[i].geom.kind)) { out->layers[i].chosen = -1; continue; }
         st = scalpel__nr_layer_inputs(net, i, x, k, acts);
         if (st == SCALPEL_OK) st = scalpel__nr_layer(net, i, acts, k, o.group, o.no_tasd, &out->layers[i]);
         if (st != SCALPEL_OK) goto done;
@@ -4293,7 +5040,6 @@ done:
 /* >>quantization (implementation): fixed-point networks                                     */
 /* ======================================================================================== */
 
-SCALPEL__PRIV size_t scalpel__q_esz(int32_t dtype) { return dtype == SCALPEL_DTYPE_Q15 ? 2u : 1u; }
 SCALPEL__PRIV int scalpel__q_scale_ok(float s) { return s > 0.0f && s <= 3.0e38f; }
 
 SCALPEL_API int32_t scalpel_qnet_input_size(const scalpel_qnet *q)
@@ -4306,349 +5052,157 @@ SCALPEL_API int32_t scalpel_qnet_output_size(const scalpel_qnet *q)
 {
     const scalpel_qlayer *L;
     if (!q) return 0;
-    if (q->n_layers <= 0 || q->n_layers > SCALPEL_NET_MAX_LAYERS) return scalpel_qnet_input_size(q);
+    if (q->n_layers <= 0 || !q->layers) return scalpel_qnet_input_size(q);
     L = &q->layers[q->n_layers - 1];
-    return scalpel__net_shape_size(L->out_c, L->out_h, L->out_w);
-}
-
-/* The shape one layer must produce from input (c, h, w): the same rules scalpel_net_validate
- * applies to float layers: SCALPEL_OK and the output shape, or the error. */
-SCALPEL__PRIV scalpel_status scalpel__q_layer_shape(const scalpel_qlayer *L, int32_t c, int32_t h, int32_t w,
-                                                    int32_t *oc, int32_t *oh, int32_t *ow)
-{
-    switch (L->kind) {
-    case SCALPEL_LAYER_FC:
-        if (L->rows < 1 || (int64_t)L->cols != (int64_t)c * h * w) return SCALPEL_ERR_SHAPE;
-        *oc = L->rows; *oh = 1; *ow = 1;
-        return SCALPEL_OK;
-    case SCALPEL_LAYER_CONV2D:
-        *oh = scalpel_conv_out_dim(h, L->kernel, L->stride, L->pad);
-        *ow = scalpel_conv_out_dim(w, L->kernel, L->stride, L->pad);
-        if (*oh < 1 || *ow < 1 || L->rows < 1) return SCALPEL_ERR_SHAPE;
-        if ((int64_t)L->cols != (int64_t)c * L->kernel * L->kernel) return SCALPEL_ERR_SHAPE;
-        *oc = L->rows;
-        return SCALPEL_OK;
-    case SCALPEL_LAYER_MAXPOOL:
-        *oh = scalpel_conv_out_dim(h, L->kernel, L->stride, 0);
-        *ow = scalpel_conv_out_dim(w, L->kernel, L->stride, 0);
-        if (*oh < 1 || *ow < 1 || L->rows != 0 || L->cols != 0) return SCALPEL_ERR_SHAPE;
-        *oc = c;
-        return SCALPEL_OK;
-    case SCALPEL_LAYER_RELU:
-        if (L->rows != 0 || L->cols != 0) return SCALPEL_ERR_SHAPE;
-        *oc = c; *oh = h; *ow = w;
-        return SCALPEL_OK;
-    default:
-        return SCALPEL_ERR_ARGUMENT;
-    }
+    return scalpel__net_shape_size(L->geom.out_c, L->geom.out_h, L->geom.out_w);
 }
 
 SCALPEL_API scalpel_status scalpel_qnet_validate(const scalpel_qnet *q)
 {
-    int32_t i, c, h, w;
+    int32_t i;
     if (!q) return SCALPEL_ERR_NULL;
     if (q->dtype != SCALPEL_DTYPE_Q15 && q->dtype != SCALPEL_DTYPE_Q7) return SCALPEL_ERR_DTYPE;
-    if (q->n_layers < 0 || q->n_layers > SCALPEL_NET_MAX_LAYERS) return SCALPEL_ERR_ARGUMENT;
+    if (q->n_layers < 0) return SCALPEL_ERR_ARGUMENT;
+    if (q->n_layers > 0 && !q->layers) return SCALPEL_ERR_NULL;
     if (!scalpel__q_scale_ok(q->in_scale)) return SCALPEL_ERR_ARGUMENT;
     if (scalpel_qnet_input_size(q) < 1) return SCALPEL_ERR_SHAPE;
-    c = q->in_c; h = q->in_h; w = q->in_w;
     for (i = 0; i < q->n_layers; i++) {
         const scalpel_qlayer *L = &q->layers[i];
-        int32_t oc, oh, ow;
+        int32_t c, h, w, t = scalpel__geom_source(&L->geom, i);
         scalpel_status st;
-        if (L->in_c != c || L->in_h != h || L->in_w != w) return SCALPEL_ERR_SHAPE;
-        st = scalpel__q_layer_shape(L, c, h, w, &oc, &oh, &ow);
+        if (t < 0) return SCALPEL_ERR_ARGUMENT;
+        if (t == 0) { c = q->in_c; h = q->in_h; w = q->in_w; }
+        else { c = q->layers[t - 1].geom.out_c; h = q->layers[t - 1].geom.out_h; w = q->layers[t - 1].geom.out_w; }
+        st = scalpel__geom_check(&L->geom, i, c, h, w);
         if (st != SCALPEL_OK) return st;
-        if (L->out_c != oc || L->out_h != oh || L->out_w != ow) return SCALPEL_ERR_SHAPE;
-        if (scalpel__net_shape_size(oc, oh, ow) < 1) return SCALPEL_ERR_OVERFLOW;
         if (!scalpel__q_scale_ok(L->out_scale)) return SCALPEL_ERR_ARGUMENT;
-        if (scalpel__is_weighted(L->kind)) {
-            if (L->cols > SCALPEL_QUANT_MAX_COLS) return SCALPEL_ERR_UNSUPPORTED;
-            if ((uint64_t)L->rows * (uint64_t)L->cols > (uint64_t)(SIZE_MAX / 2)) return SCALPEL_ERR_OVERFLOW;
+        if (scalpel__is_weighted(L->geom.kind)) {
+            if (L->geom.cols > SCALPEL_QUANT_MAX_COLS) return SCALPEL_ERR_UNSUPPORTED;
+            if ((uint64_t)L->geom.rows * (uint64_t)L->geom.cols > (uint64_t)(SIZE_MAX / 2)) return SCALPEL_ERR_OVERFLOW;
             if (L->storage == SCALPEL_STORAGE_DENSE) {
                 if (L->w == NULL) return SCALPEL_ERR_NULL;
             } else if (L->storage == SCALPEL_STORAGE_GCSR) {
                 st = scalpel_gcsr_validate(&L->sparse);
                 if (st != SCALPEL_OK) return st;
                 if ((int32_t)L->sparse.dtype != q->dtype) return SCALPEL_ERR_DTYPE;
-                if (L->sparse.rows != L->rows || L->sparse.cols != L->cols) return SCALPEL_ERR_SHAPE;
+                if (L->sparse.rows != L->geom.rows || L->sparse.cols != L->geom.cols) return SCALPEL_ERR_SHAPE;
             } else {
                 return SCALPEL_ERR_UNSUPPORTED;
             }
-            st = scalpel_requant_check(&L->rq, L->rows);
+            st = scalpel_requant_check(&L->rq, L->geom.rows);
             if (st != SCALPEL_OK) return st;
+        } else if (L->storage != SCALPEL_STORAGE_DENSE) {
+            return SCALPEL_ERR_ARGUMENT;
         }
-        c = oc; h = oh; w = ow;
     }
     return SCALPEL_OK;
 }
 
-/* Workspace, in bytes per region: two ping-pong activation buffers (batch x the largest
- * activation) and one scratch area (the im2row matrix of the largest convolution, or the
- * [rows x batch] product of the largest fully connected layer for batch > 1); then, for
- * scalpel_qnet_forward_f32, the quantized input and output. Each region 64-byte aligned. */
-static size_t scalpel__qnet_workspace(const scalpel_qnet *q, int32_t batch, size_t *act, size_t *scratch,
-                                      size_t *qin, size_t *qout)
+/* Workspace, in bytes per region: two ping-pong activation buffers, the scratch and the kept
+ * tensors, laid out as the float network's (scalpel__plan_acts, with each kind's qscratch),
+ * then, for scalpel_qnet_forward_f32, the quantized input and output. Each region 64-byte
+ * aligned. */
+static size_t scalpel__qnet_workspace(const scalpel_qnet *q, int32_t batch, size_t *pp, size_t *scratch,
+                                      size_t *kept, size_t *qin, size_t *qout)
 {
-    size_t esz = scalpel__q_esz(q->dtype), maxact = (size_t)scalpel_qnet_input_size(q), sc = 0, total;
-    int32_t i;
-    for (i = 0; i < q->n_layers; i++) {
-        const scalpel_qlayer *L = &q->layers[i];
-        size_t out = (size_t)L->out_c * (size_t)L->out_h * (size_t)L->out_w;
-        if (out > maxact) maxact = out;
-        if (L->kind == SCALPEL_LAYER_CONV2D) {
-            size_t col = scalpel__net_mul((size_t)L->cols, (size_t)L->out_h * (size_t)L->out_w);
-            if (col > sc) sc = col;
-        } else if (L->kind == SCALPEL_LAYER_FC && batch > 1) {
-            size_t t = scalpel__net_mul((size_t)batch, (size_t)L->rows);
-            if (t > sc) sc = t;
-        }
-    }
-    *act = scalpel__net_mul(scalpel__net_mul(maxact, (size_t)batch), esz);
-    *scratch = scalpel__net_mul(sc, esz);
+    size_t esz = scalpel__q_esz(q->dtype), total;
+    scalpel__plan_acts(q->layers, sizeof(scalpel_qlayer), q->n_layers, batch, esz, 1, pp, kept, scratch);
     *qin = scalpel__net_mul(scalpel__net_mul((size_t)scalpel_qnet_input_size(q), (size_t)batch), esz);
     *qout = scalpel__net_mul(scalpel__net_mul((size_t)scalpel_qnet_output_size(q), (size_t)batch), esz);
-    total = scalpel__net_add(scalpel__net_mul(*act, 2), *scratch);
+    total = scalpel__net_add(scalpel__net_mul(*pp, 2), *scratch);
+    total = scalpel__net_add(total, *kept);
     total = scalpel__net_add(total, *qin);
     total = scalpel__net_add(total, *qout);
-    return scalpel__net_add(total, 5 * SCALPEL__NET_ALIGN);
+    return scalpel__net_add(total, 6 * SCALPEL__NET_ALIGN);
 }
 
 SCALPEL_API size_t scalpel_qnet_workspace_size(const scalpel_qnet *q, int32_t batch)
 {
-    size_t a, s, i, o, total;
-    if (!q || batch < 1 || q->n_layers < 0 || q->n_layers > SCALPEL_NET_MAX_LAYERS) return 0;
+    size_t a, s, k, i, o, total;
+    if (!q || batch < 1 || q->n_layers < 0 || (q->n_layers > 0 && !q->layers)) return 0;
     if (q->dtype != SCALPEL_DTYPE_Q15 && q->dtype != SCALPEL_DTYPE_Q7) return 0;
-    total = scalpel__qnet_workspace(q, batch, &a, &s, &i, &o);
+    total = scalpel__qnet_workspace(q, batch, &a, &s, &k, &i, &o);
     return total == SIZE_MAX ? 0 : total;
 }
 
-#if defined(SCALPEL__QDSP)
-/* Lane-wise max of two pairs of int16: SSUB16 sets the GE flags per lane (a >= b), SEL takes
- * a's lane where set, b's elsewhere. */
-static inline uint32_t scalpel__qmax16x2(uint32_t a, uint32_t b)
-{
-    (void)__ssub16((int16x2_t)a, (int16x2_t)b);
-    return (uint32_t)__sel((int16x2_t)a, (int16x2_t)b);
-}
-/* n outputs of a 2x2, stride-2 max pooling of q15 rows r0, r1 (2n values each) into dst: two
- * outputs per step from four word loads, three SSUB16 + SEL and one word store. */
-static void scalpel__q15_maxpool2_row(const int16_t *r0, const int16_t *r1, int16_t *dst, int32_t n)
-{
-    int32_t k;
-    for (k = 0; k + 2 <= n; k += 2, r0 += 4, r1 += 4, dst += 2) {
-        uint32_t a, b, c, d, m1, m2, p, q, o;
-        memcpy(&a, r0, 4);
-        memcpy(&b, r0 + 2, 4);
-        memcpy(&c, r1, 4);
-        memcpy(&d, r1 + 2, 4);
-        m1 = scalpel__qmax16x2(a, c); /* columns 0, 1 of both rows */
-        m2 = scalpel__qmax16x2(b, d); /* columns 2, 3 */
-        p = (m1 & 0xffffu) | (m2 << 16);           /* column 0 | column 2 */
-        q = (m1 >> 16) | (m2 & 0xffff0000u);       /* column 1 | column 3 */
-        o = scalpel__qmax16x2(p, q);
-        memcpy(dst, &o, 4);
-    }
-    if (k < n) {
-        int16_t x = r0[0] > r0[1] ? r0[0] : r0[1], y = r1[0] > r1[1] ? r1[0] : r1[1];
-        *dst = x > y ? x : y;
-    }
-}
-#endif
-
-/* Per element type: max pooling of one sample, a stand-alone ReLU, and the transpose of a
- * [rows x batch] product into [batch x rows] samples. Exact in integers. */
-#if defined(SCALPEL__QDSP)
-#define SCALPEL__QPOOL2_FAST 1
-#define SCALPEL__QPOOL2_ROW(r0, r1, dst, n)                                                          \
-    scalpel__q15_maxpool2_row((const int16_t *)(const void *)(r0), (const int16_t *)(const void *)(r1), \
-                              (int16_t *)(void *)(dst), (n))
-#else
-#define SCALPEL__QPOOL2_FAST 0
-#define SCALPEL__QPOOL2_ROW(r0, r1, dst, n) ((void)0)
-#endif
-#define SCALPEL__Q_ELEMENTWISE(T, SUF)                                                               \
-    static void scalpel__q_maxpool_##SUF(const scalpel_qlayer *L, const T *in, T *out)                \
-    {                                                                                                \
-        int32_t c, oy, ox, ky, kx, K = L->kernel, S = L->stride;                                     \
-        for (c = 0; c < L->in_c; c++) {                                                              \
-            const T *src = in + (size_t)c * (size_t)L->in_h * (size_t)L->in_w;                       \
-            T *dst = out + (size_t)c * (size_t)L->out_h * (size_t)L->out_w;                          \
-            if (K == 2 && S == 2) { /* the common 2x2 window: four loads, pointers that run on */   \
-                for (oy = 0; oy < L->out_h; oy++) {                                                  \
-                    const T *r0 = src + (size_t)(2 * oy) * (size_t)L->in_w, *r1 = r0 + L->in_w;      \
-                    if (SCALPEL__QPOOL2_FAST && sizeof(T) == 2) {                                    \
-                        SCALPEL__QPOOL2_ROW(r0, r1, dst, L->out_w);                                  \
-                        dst += L->out_w;                                                             \
-                        continue;                                                                    \
-                    }                                                                                \
-                    for (ox = 0; ox < L->out_w; ox++, r0 += 2, r1 += 2) {                            \
-                        T a = r0[0] > r0[1] ? r0[0] : r0[1], b = r1[0] > r1[1] ? r1[0] : r1[1];     \
-                        *dst++ = a > b ? a : b;                                                      \
-                    }                                                                                \
-                }                                                                                    \
-                continue;                                                                            \
-            }                                                                                        \
-            for (oy = 0; oy < L->out_h; oy++)                                                        \
-                for (ox = 0; ox < L->out_w; ox++) {                                                  \
-                    const T *win = src + (size_t)(oy * S) * (size_t)L->in_w + (size_t)(ox * S);      \
-                    T m = win[0];                                                                    \
-                    for (ky = 0; ky < K; ky++)                                                       \
-                        for (kx = 0; kx < K; kx++) {                                                 \
-                            T v = win[(size_t)ky * (size_t)L->in_w + (size_t)kx];                    \
-                            if (v > m) m = v;                                                        \
-                        }                                                                            \
-                    dst[(size_t)oy * (size_t)L->out_w + (size_t)ox] = m;                             \
-                }                                                                                    \
-        }                                                                                            \
-    }                                                                                                \
-    static void scalpel__q_relu_##SUF(const T *in, T *out, size_t n)                                  \
-    {                                                                                                \
-        size_t k;                                                                                    \
-        for (k = 0; k < n; k++) out[k] = in[k] > 0 ? in[k] : (T)0;                                   \
-    }                                                                                                \
-    static void scalpel__q_untranspose_##SUF(const T *yt, int32_t rows, int32_t batch, T *out)        \
-    {                                                                                                \
-        int32_t s, r;                                                                                \
-        for (s = 0; s < batch; s++)                                                                  \
-            for (r = 0; r < rows; r++)                                                               \
-                out[(size_t)s * (size_t)rows + (size_t)r] = yt[(size_t)r * (size_t)batch + (size_t)s]; \
-    }
-SCALPEL__Q_ELEMENTWISE(int16_t, q15)
-SCALPEL__Q_ELEMENTWISE(int8_t, q7)
-#undef SCALPEL__Q_ELEMENTWISE
-
-/* y = requant(W . x) and Y[rows x n] = requant(W . X[n x cols]^T) with the layer's weights. */
-static void scalpel__qlayer_mv(const scalpel_qnet *q, const scalpel_qlayer *L, const void *x, void *y)
-{
-    if (q->dtype == SCALPEL_DTYPE_Q15) {
-        if (L->storage == SCALPEL_STORAGE_DENSE)
-            scalpel_gemv_q15((const int16_t *)L->w, L->rows, L->cols, (const int16_t *)x, &L->rq, (int16_t *)y);
-        else
-            scalpel_gcsr_spmv_q15(&L->sparse, (const int16_t *)x, &L->rq, (int16_t *)y);
-    } else {
-        if (L->storage == SCALPEL_STORAGE_DENSE)
-            scalpel_gemv_q7((const int8_t *)L->w, L->rows, L->cols, (const int8_t *)x, &L->rq, (int8_t *)y);
-        else
-            scalpel_gcsr_spmv_q7(&L->sparse, (const int8_t *)x, &L->rq, (int8_t *)y);
-    }
-}
-static void scalpel__qlayer_mm(const scalpel_qnet *q, const scalpel_qlayer *L, const void *x, int32_t n, void *y)
-{
-    if (q->dtype == SCALPEL_DTYPE_Q15) {
-        if (L->storage == SCALPEL_STORAGE_DENSE)
-            scalpel_gemm_q15((const int16_t *)L->w, L->rows, L->cols, (const int16_t *)x, n, &L->rq, (int16_t *)y);
-        else
-            scalpel_gcsr_spmm_q15(&L->sparse, (const int16_t *)x, n, &L->rq, (int16_t *)y);
-    } else {
-        if (L->storage == SCALPEL_STORAGE_DENSE)
-            scalpel_gemm_q7((const int8_t *)L->w, L->rows, L->cols, (const int8_t *)x, n, &L->rq, (int8_t *)y);
-        else
-            scalpel_gcsr_spmm_q7(&L->sparse, (const int8_t *)x, n, &L->rq, (int8_t *)y);
-    }
-}
-
-/* The forward pass on an already laid-out workspace. */
+/* The forward pass on an already laid-out workspace: r[0], r[1] the ping-pong buffers, r[2]
+ * the scratch, r[3] the kept tensors. A ReLU after a weighted layer whose requant already
+ * applied it (rq.relu) is skipped, unless a tensor between them is kept (then it runs: a ReLU
+ * of a ReLU changes nothing, so the result is the same either way). */
 static scalpel_status scalpel__qnet_run(const scalpel_qnet *q, const void *in, int32_t batch, void *out,
-                                        unsigned char *buf0, unsigned char *buf1, unsigned char *scratch)
+                                        unsigned char *const *r)
 {
-    size_t esz = scalpel__q_esz(q->dtype), s;
-    unsigned char *buf[2];
-    const unsigned char *src = (const unsigned char *)in;
-    int32_t i, cur = 0, q15 = q->dtype == SCALPEL_DTYPE_Q15;
-    buf[0] = buf0;
-    buf[1] = buf1;
-    for (i = 0; i < q->n_layers; i++) {
+    size_t esz = scalpel__q_esz(q->dtype), kept_cursor = 0;
+    const unsigned char *prev = (const unsigned char *)in;
+    int32_t i, n = q->n_layers, skips = scalpel__layers_have_skips(q->layers, sizeof(scalpel_qlayer), n);
+    for (i = 0; i < n; i++) {
         const scalpel_qlayer *L = &q->layers[i];
-        size_t li = (size_t)L->in_c * (size_t)L->in_h * (size_t)L->in_w * esz;
-        size_t lo = (size_t)L->out_c * (size_t)L->out_h * (size_t)L->out_w * esz;
-        unsigned char *dst = buf[cur];
-        switch (L->kind) {
-        case SCALPEL_LAYER_FC:
-            if (batch == 1) {
-                scalpel__qlayer_mv(q, L, src, dst);
-            } else {
-                scalpel__qlayer_mm(q, L, src, batch, scratch);
-                if (q15) scalpel__q_untranspose_q15((const int16_t *)(void *)scratch, L->rows, batch, (int16_t *)(void *)dst);
-                else scalpel__q_untranspose_q7((const int8_t *)scratch, L->rows, batch, (int8_t *)dst);
-            }
-            break;
-        case SCALPEL_LAYER_CONV2D:
-            for (s = 0; s < (size_t)batch; s++) {
-                const void *x = src + s * li;
-                if (q15)
-                    scalpel_im2row_q15((const int16_t *)x, L->in_c, L->in_h, L->in_w, L->kernel, L->stride, L->pad,
-                                       (int16_t *)(void *)scratch);
-                else
-                    scalpel_im2row_q7((const int8_t *)x, L->in_c, L->in_h, L->in_w, L->kernel, L->stride, L->pad,
-                                      (int8_t *)scratch);
-                scalpel__qlayer_mm(q, L, scratch, L->out_h * L->out_w, dst + s * lo);
-            }
-            break;
-        case SCALPEL_LAYER_MAXPOOL:
-            for (s = 0; s < (size_t)batch; s++) {
-                if (q15) scalpel__q_maxpool_q15(L, (const int16_t *)(const void *)(src + s * li), (int16_t *)(void *)(dst + s * lo));
-                else scalpel__q_maxpool_q7(L, (const int8_t *)(src + s * li), (int8_t *)(dst + s * lo));
-            }
-            break;
-        case SCALPEL_LAYER_RELU:
-            /* already applied by the weighted layer before it (fused into its requant) */
-            if (i > 0 && scalpel__is_weighted(q->layers[i - 1].kind) && q->layers[i - 1].rq.relu) continue;
-            if (q15) scalpel__q_relu_q15((const int16_t *)(const void *)src, (int16_t *)(void *)dst, lo / esz * (size_t)batch);
-            else scalpel__q_relu_q7((const int8_t *)src, (int8_t *)dst, lo * (size_t)batch);
-            break;
-        default:
-            return SCALPEL_ERR_ARGUMENT;
+        int32_t t = scalpel__geom_source(&L->geom, i);
+        const unsigned char *src;
+        unsigned char *dst;
+        if (!scalpel__kind_ok(L->geom.kind) || t < 0) return SCALPEL_ERR_ARGUMENT;
+        if (L->geom.kind == SCALPEL_LAYER_RELU && t == i && i > 0 && scalpel__is_weighted(q->layers[i - 1].geom.kind) &&
+            q->layers[i - 1].rq.relu &&
+            !(skips && (scalpel__tensor_kept(q->layers, sizeof(scalpel_qlayer), n, i) ||
+                        scalpel__tensor_kept(q->layers, sizeof(scalpel_qlayer), n, i + 1))))
+            continue; /* already applied: prev stands for this layer's output */
+        if (t == i) src = prev;
+        else if (t == 0) src = (const unsigned char *)in;
+        else src = r[3] + scalpel__tensor_kept_offset(q->layers, sizeof(scalpel_qlayer), n, t, batch, esz);
+        if (skips && scalpel__tensor_kept(q->layers, sizeof(scalpel_qlayer), n, i + 1)) {
+            dst = r[3] + kept_cursor;
+            kept_cursor += scalpel__net_round(scalpel__tensor_elems(q->layers, sizeof(scalpel_qlayer), i + 1) * (size_t)batch * esz);
+        } else {
+            dst = prev == r[0] ? r[1] : r[0];
         }
-        src = dst;
-        cur ^= 1;
+        scalpel__kinds[L->geom.kind].forward_q(q, L, src, batch, dst, r[2]);
+        prev = dst;
     }
-    memcpy(out, src, (size_t)scalpel_qnet_output_size(q) * (size_t)batch * esz);
+    memcpy(out, prev, (size_t)scalpel_qnet_output_size(q) * (size_t)batch * esz);
     return SCALPEL_OK;
 }
 
 /* Checks the arguments both forward passes share and cuts the workspace into its regions:
- * r[0], r[1] the ping-pong activations, r[2] the scratch, r[3] / r[4] the quantized input and
- * output of scalpel_qnet_forward_f32. */
+ * r[0], r[1] the ping-pong activations, r[2] the scratch, r[3] the kept tensors, r[4] / r[5]
+ * the quantized input and output of scalpel_qnet_forward_f32. */
 static scalpel_status scalpel__qnet_layout(const scalpel_qnet *q, int32_t batch, void *workspace, unsigned char **r)
 {
-    size_t sz[4];
+    size_t sz[6];
     int i;
-    if (batch < 1 || q->n_layers < 0 || q->n_layers > SCALPEL_NET_MAX_LAYERS) return SCALPEL_ERR_ARGUMENT;
+    if (batch < 1 || q->n_layers < 0 || (q->n_layers > 0 && !q->layers)) return SCALPEL_ERR_ARGUMENT;
     if (q->dtype != SCALPEL_DTYPE_Q15 && q->dtype != SCALPEL_DTYPE_Q7) return SCALPEL_ERR_DTYPE;
-    if (scalpel__qnet_workspace(q, batch, &sz[0], &sz[2], &sz[3], &sz[1]) == SIZE_MAX) return SCALPEL_ERR_OVERFLOW;
+    if (scalpel__qnet_workspace(q, batch, &sz[0], &sz[2], &sz[3], &sz[4], &sz[5]) == SIZE_MAX) return SCALPEL_ERR_OVERFLOW;
+    sz[1] = sz[0];
     r[0] = (unsigned char *)scalpel__net_align_ptr(workspace);
-    r[1] = (unsigned char *)scalpel__net_align_ptr(r[0] + sz[0]);
-    r[2] = (unsigned char *)scalpel__net_align_ptr(r[1] + sz[0]);
-    for (i = 3; i < 5; i++) r[i] = (unsigned char *)scalpel__net_align_ptr(r[i - 1] + sz[i - 1]);
+    for (i = 1; i < 6; i++) r[i] = (unsigned char *)scalpel__net_align_ptr(r[i - 1] + sz[i - 1]);
     return SCALPEL_OK;
 }
 
 SCALPEL_API scalpel_status scalpel_qnet_forward(const scalpel_qnet *q, const void *in, int32_t batch, void *out,
                                                 void *workspace)
 {
-    unsigned char *r[5];
+    unsigned char *r[6];
     scalpel_status st;
     if (!q || !in || !out || !workspace) return SCALPEL_ERR_NULL;
     st = scalpel__qnet_layout(q, batch, workspace, r);
     if (st != SCALPEL_OK) return st;
-    return scalpel__qnet_run(q, in, batch, out, r[0], r[1], r[2]);
+    return scalpel__qnet_run(q, in, batch, out, r);
 }
 
 SCALPEL_API scalpel_status scalpel_qnet_forward_f32(const scalpel_qnet *q, const float *in, int32_t batch, float *out,
                                                     void *workspace)
 {
-    unsigned char *r[5];
+    unsigned char *r[6];
     scalpel_status st;
     if (!q || !in || !out || !workspace) return SCALPEL_ERR_NULL;
     st = scalpel__qnet_layout(q, batch, workspace, r);
     if (st != SCALPEL_OK) return st;
     st = scalpel_quantize_f32(in, (size_t)scalpel_qnet_input_size(q) * (size_t)batch, q->in_scale,
-                              (scalpel_dtype)q->dtype, r[3]);
+                              (scalpel_dtype)q->dtype, r[4]);
     if (st != SCALPEL_OK) return st;
-    st = scalpel__qnet_run(q, r[3], batch, r[4], r[0], r[1], r[2]);
+    st = scalpel__qnet_run(q, r[4], batch, r[5], r);
     if (st != SCALPEL_OK) return st;
-    return scalpel_dequantize_f32(r[4], (size_t)scalpel_qnet_output_size(q) * (size_t)batch,
+    return scalpel_dequantize_f32(r[5], (size_t)scalpel_qnet_output_size(q) * (size_t)batch,
                                   q->n_layers > 0 ? q->layers[q->n_layers - 1].out_scale : q->in_scale,
                                   (scalpel_dtype)q->dtype, out);
 }
@@ -4657,17 +5211,17 @@ SCALPEL_API size_t scalpel_qnet_weight_bytes(const scalpel_qnet *q)
 {
     size_t total = 0;
     int32_t i;
-    if (!q || q->n_layers < 0 || q->n_layers > SCALPEL_NET_MAX_LAYERS) return 0;
+    if (!q || q->n_layers < 0 || (q->n_layers > 0 && !q->layers)) return 0;
     for (i = 0; i < q->n_layers; i++) {
         const scalpel_qlayer *L = &q->layers[i];
         size_t nq;
-        if (!scalpel__is_weighted(L->kind)) continue;
-        nq = L->rq.per_channel ? (size_t)L->rows : 1u;
+        if (!scalpel__is_weighted(L->geom.kind)) continue;
+        nq = L->rq.per_channel ? (size_t)L->geom.rows : 1u;
         if (L->storage == SCALPEL_STORAGE_DENSE)
-            total += (size_t)L->rows * (size_t)L->cols * scalpel__q_esz(q->dtype);
+            total += (size_t)L->geom.rows * (size_t)L->geom.cols * scalpel__q_esz(q->dtype);
         else
             total += scalpel_gcsr_bytes(&L->sparse);
-        total += (L->rq.bias ? (size_t)L->rows * sizeof(int64_t) : 0u) + nq * (sizeof(int32_t) + sizeof(int8_t));
+        total += (L->rq.bias ? (size_t)L->geom.rows * sizeof(int64_t) : 0u) + nq * (sizeof(int32_t) + sizeof(int8_t));
     }
     return total;
 }
@@ -4688,11 +5242,11 @@ SCALPEL_API void scalpel_qnet_free(scalpel_qnet *q)
 {
     if (!q) return;
 #ifndef SCALPEL_NO_MALLOC
-    {
-        int32_t i, n = q->n_layers;
-        if (n > SCALPEL_NET_MAX_LAYERS) n = SCALPEL_NET_MAX_LAYERS;
-        for (i = 0; i < n; i++)
+    if (q->layers) {
+        int32_t i;
+        for (i = 0; i < q->n_layers; i++)
             if (q->layers[i].block) SCALPEL_FREE(q->alloc_ctx, q->layers[i].block);
+        if (q->owns_layers) SCALPEL_FREE(q->alloc_ctx, q->layers);
     }
 #endif
     memset(q, 0, sizeof(*q));
@@ -4761,12 +5315,12 @@ SCALPEL__PRIV int scalpel__ex_finite(const scalpel_net *net)
         const float *arrays[2];
         size_t counts[2];
         int a;
-        if (!scalpel__is_weighted(L->kind)) continue;
+        if (!scalpel__is_weighted(L->geom.kind)) continue;
         arrays[0] = L->b;
-        counts[0] = (size_t)L->rows;
+        counts[0] = (size_t)L->geom.rows;
         if (L->storage == SCALPEL_STORAGE_DENSE) {
             arrays[1] = L->w;
-            counts[1] = (size_t)L->rows * (size_t)L->cols;
+            counts[1] = (size_t)L->geom.rows * (size_t)L->geom.cols;
         } else {
             arrays[1] = (const float *)L->sparse.values;
             counts[1] = (size_t)L->sparse.nnz_groups * (size_t)L->sparse.group;
@@ -4891,20 +5445,27 @@ SCALPEL__PRIV int scalpel__ex_prologue(FILE *f, const char *guard, const char *n
         SCALPEL_VERSION_STRING) < 0 ? -1 : 0;
 }
 
+/* The geometry initializer of a layer (every field, in scalpel_layer_geom's order). */
+SCALPEL__PRIV int scalpel__ex_geom(FILE *f, const scalpel_layer_geom *g)
+{
+    return fprintf(f, "{ %d, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld }", (int)g->kind,
+                   (long)g->in_c, (long)g->in_h, (long)g->in_w, (long)g->out_c, (long)g->out_h, (long)g->out_w,
+                   (long)g->kernel, (long)g->stride, (long)g->pad, (long)g->rows, (long)g->cols, (long)g->from) < 0 ? -1 : 0;
+}
+
 /* One positional initializer for net->layers[i] (every field given, so -Wextra's
  * missing-initializer warning stays quiet in C and C++). */
 SCALPEL__PRIV int scalpel__ex_layer(FILE *f, const char *name, int32_t i, const scalpel_layer *L)
 {
-    int bad, weighted = scalpel__is_weighted(L->kind), gcsr = weighted && L->storage == SCALPEL_STORAGE_GCSR;
+    int bad, weighted = scalpel__is_weighted(L->geom.kind), gcsr = weighted && L->storage == SCALPEL_STORAGE_GCSR;
     char w[80], b[80];
     if (weighted && !gcsr) sprintf(w, "%s_l%d_w", name, (int)i);
     else strcpy(w, "NULL");
     if (weighted) sprintf(b, "%s_l%d_b", name, (int)i);
     else strcpy(b, "NULL");
-    bad = fprintf(f, "        { %d, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %d, %s,\n",
-                  (int)L->kind, (long)L->in_c, (long)L->in_h, (long)L->in_w, (long)L->out_c, (long)L->out_h,
-                  (long)L->out_w, (long)L->kernel, (long)L->stride, (long)L->pad, (long)L->rows, (long)L->cols,
-                  (int)L->storage, w) < 0;
+    bad = fputs("        { ", f) < 0;
+    bad |= scalpel__ex_geom(f, &L->geom) < 0;
+    bad |= fprintf(f, ", %d, %s,\n", (int)L->storage, w) < 0;
     if (gcsr) {
         const scalpel_gcsr *s = &L->sparse;
         if (s->nnz_groups > 0)
@@ -4940,28 +5501,32 @@ SCALPEL__PRIV int scalpel__ex_write(FILE *f, const scalpel_net *net, const char 
     for (i = 0; i < net->n_layers && !bad; i++) {
         const scalpel_layer *L = &net->layers[i];
         bad |= fprintf(f, "/* layer %d: %s, %ld x %ld x %ld -> %ld x %ld x %ld%s */\n", (int)i,
-                       scalpel_layer_kind_name(L->kind), (long)L->in_c, (long)L->in_h, (long)L->in_w,
-                       (long)L->out_c, (long)L->out_h, (long)L->out_w,
-                       !scalpel__is_weighted(L->kind) ? ""
+                       scalpel_layer_kind_name(L->geom.kind), (long)L->geom.in_c, (long)L->geom.in_h, (long)L->geom.in_w,
+                       (long)L->geom.out_c, (long)L->geom.out_h, (long)L->geom.out_w,
+                       !scalpel__is_weighted(L->geom.kind) ? ""
                        : L->storage == SCALPEL_STORAGE_DENSE ? ", dense" : ", grouped CSR") < 0;
-        if (!scalpel__is_weighted(L->kind) || bad) continue;
+        if (!scalpel__is_weighted(L->geom.kind) || bad) continue;
         if (L->storage == SCALPEL_STORAGE_DENSE)
-            bad |= scalpel__ex_floats(f, name, i, "w", L->w, (size_t)L->rows * (size_t)L->cols) < 0;
+            bad |= scalpel__ex_floats(f, name, i, "w", L->w, (size_t)L->geom.rows * (size_t)L->geom.cols) < 0;
         else
             bad |= scalpel__ex_gcsr(f, name, i, &L->sparse) < 0;
-        if (!bad) bad |= scalpel__ex_floats(f, name, i, "b", L->b, (size_t)L->rows) < 0;
+        if (!bad) bad |= scalpel__ex_floats(f, name, i, "b", L->b, (size_t)L->geom.rows) < 0;
     }
     if (bad) return -1;
-    bad |= fprintf(f, "\nSCALPEL_EXPORT_UNUSED static const scalpel_net %s = {\n    %ld, %ld, %ld, %ld,\n    {\n",
-                   name, (long)net->in_c, (long)net->in_h, (long)net->in_w, (long)net->n_layers) < 0;
-    for (i = 0; i < net->n_layers && !bad; i++) {
-        bad |= scalpel__ex_layer(f, name, i, &net->layers[i]) < 0;
-        bad |= fputs(i + 1 < net->n_layers ? ",\n" : "\n", f) < 0;
+    if (net->n_layers > 0) { /* exactly the layers the model has, in flash with the weights */
+        bad |= fprintf(f, "\nstatic const scalpel_layer %s_layers[%ld] = {\n", name, (long)net->n_layers) < 0;
+        for (i = 0; i < net->n_layers && !bad; i++) {
+            bad |= scalpel__ex_layer(f, name, i, &net->layers[i]) < 0;
+            bad |= fputs(i + 1 < net->n_layers ? ",\n" : "\n", f) < 0;
+        }
+        bad |= fputs("};\n", f) < 0;
     }
-    if (net->n_layers == 0) /* C forbids empty braces: one all-zero layer, unused */
-        bad |= fputs("        { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL,\n"
-                     "          { 0, 0, 0, 0, SCALPEL_DTYPE_F32, 0, NULL, NULL, NULL, NULL, NULL }, NULL, NULL }\n", f) < 0;
-    bad |= fprintf(f, "    },\n    NULL, NULL\n};\n\n#endif /* SCALPEL_NET_EXPORT_%s_H */\n", name) < 0;
+    /* the library never writes through a network's layers: the cast only fits the field */
+    bad |= fprintf(f, "\nSCALPEL_EXPORT_UNUSED static const scalpel_net %s = {\n    %ld, %ld, %ld, %ld,\n",
+                   name, (long)net->in_c, (long)net->in_h, (long)net->in_w, (long)net->n_layers) < 0;
+    if (net->n_layers > 0) bad |= fprintf(f, "    (scalpel_layer *)%s_layers,\n", name) < 0;
+    else bad |= fputs("    NULL,\n", f) < 0;
+    bad |= fprintf(f, "    0, 0, 0, NULL, NULL\n};\n\n#endif /* SCALPEL_NET_EXPORT_%s_H */\n", name) < 0;
     return bad ? -1 : 0;
 }
 
@@ -5012,7 +5577,7 @@ SCALPEL__PRIV scalpel_status scalpel__q_calibrate(const scalpel_net *net, const 
     scalpel_status st = SCALPEL_OK;
     for (i = 0; i < net->n_layers; i++) {
         const scalpel_layer *L = &net->layers[i];
-        size_t o = (size_t)L->out_c * (size_t)L->out_h * (size_t)L->out_w;
+        size_t o = (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w;
         if (o > maxact) maxact = o;
     }
     ws_n = scalpel_net_workspace_size(net, CHUNK);
@@ -5024,9 +5589,9 @@ SCALPEL__PRIV scalpel_status scalpel__q_calibrate(const scalpel_net *net, const 
     amax[0] = scalpel__q_absmax(calib, (size_t)n_calib * in_n);
     for (i = 0; i < net->n_layers && st == SCALPEL_OK; i++) {
         const scalpel_layer *L = &net->layers[i];
-        size_t o = (size_t)L->out_c * (size_t)L->out_h * (size_t)L->out_w;
-        int needed = scalpel__is_weighted(L->kind) ||
-                     (L->kind == SCALPEL_LAYER_RELU && i > 0 && scalpel__is_weighted(net->layers[i - 1].kind));
+        size_t o = (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w;
+        int needed = scalpel__is_weighted(L->geom.kind) ||
+                     (L->geom.kind == SCALPEL_LAYER_RELU && i > 0 && scalpel__is_weighted(net->layers[i - 1].geom.kind));
         amax[i + 1] = 0.0f;
         if (!needed) continue;
         *prefix = *net;
@@ -5046,13 +5611,10 @@ SCALPEL__PRIV scalpel_status scalpel__q_calibrate(const scalpel_net *net, const 
     return st;
 }
 
-/* The kind and shapes of float layer F onto fixed-point layer L. */
+/* The geometry of float layer F onto fixed-point layer L: one struct, copied whole. */
 SCALPEL__PRIV void scalpel__q_copy_shape(const scalpel_layer *F, scalpel_qlayer *L)
 {
-    L->kind = F->kind;
-    L->in_c = F->in_c; L->in_h = F->in_h; L->in_w = F->in_w;
-    L->out_c = F->out_c; L->out_h = F->out_h; L->out_w = F->out_w;
-    L->kernel = F->kernel; L->stride = F->stride; L->pad = F->pad;
+    L->geom = F->geom;
 }
 
 /* Quantizes weighted float layer F (input scale s_in, calibrated output range a_out) into L:
@@ -5061,7 +5623,7 @@ SCALPEL__PRIV void scalpel__q_copy_shape(const scalpel_layer *F, scalpel_qlayer 
 SCALPEL__PRIV scalpel_status scalpel__q_layer_build(const scalpel_layer *F, const scalpel_quant_options *opt,
                                                     float s_in, float a_out, int relu, void *ctx, scalpel_qlayer *L)
 {
-    int32_t rows = F->rows, cols = F->cols, r, nq = opt->per_channel ? F->rows : 1;
+    int32_t rows = F->geom.rows, cols = F->geom.cols, r, nq = opt->per_channel ? F->geom.rows : 1;
     scalpel_dtype dtype = (scalpel_dtype)opt->dtype;
     size_t esz = scalpel__q_esz(opt->dtype), nw = (size_t)rows * (size_t)cols, wbytes = 0, ob, om, os, total;
     float qmax = dtype == SCALPEL_DTYPE_Q15 ? (float)SCALPEL_Q15_MAX : (float)SCALPEL_Q7_MAX, wmax = 0.0f, s_out;
@@ -5103,7 +5665,7 @@ SCALPEL__PRIV scalpel_status scalpel__q_layer_build(const scalpel_layer *F, cons
     block = (unsigned char *)SCALPEL_MALLOC(ctx, total);
     if (!block) { st = SCALPEL_ERR_NO_MEMORY; goto done; }
     scalpel__q_copy_shape(F, L);
-    L->rows = rows; L->cols = cols;
+    L->geom.rows = rows; L->geom.cols = cols;
     if (F->storage == SCALPEL_STORAGE_DENSE) {
         memcpy(block, wq, wbytes);
         L->storage = SCALPEL_STORAGE_DENSE;
@@ -5160,7 +5722,7 @@ SCALPEL_API scalpel_status scalpel_qnet_quantize(const scalpel_net *net, const s
     if (st != SCALPEL_OK) return st;
     if (scalpel_net_has_decomposed(net)) return SCALPEL_ERR_UNSUPPORTED;
     for (i = 0; i < net->n_layers; i++)
-        if (scalpel__is_weighted(net->layers[i].kind) && net->layers[i].cols > SCALPEL_QUANT_MAX_COLS)
+        if (scalpel__is_weighted(net->layers[i].geom.kind) && net->layers[i].geom.cols > SCALPEL_QUANT_MAX_COLS)
             return SCALPEL_ERR_UNSUPPORTED;
     if ((size_t)n_calib > SIZE_MAX / sizeof(float) / (size_t)scalpel_net_input_size(net)) return SCALPEL_ERR_OVERFLOW;
     if (!scalpel__net_all_finite(calib, (size_t)n_calib * (size_t)scalpel_net_input_size(net))) return SCALPEL_ERR_ARGUMENT;
@@ -5170,17 +5732,26 @@ SCALPEL_API scalpel_status scalpel_qnet_quantize(const scalpel_net *net, const s
     qmax = opt->dtype == SCALPEL_DTYPE_Q15 ? (float)SCALPEL_Q15_MAX : (float)SCALPEL_Q7_MAX;
     out->dtype = opt->dtype;
     out->in_c = net->in_c; out->in_h = net->in_h; out->in_w = net->in_w;
-    out->n_layers = net->n_layers;
     out->alloc_ctx = net->alloc_ctx;
+    if (st == SCALPEL_OK && net->n_layers > 0) {
+        out->layers = (scalpel_qlayer *)SCALPEL_MALLOC(net->alloc_ctx, (size_t)net->n_layers * sizeof(scalpel_qlayer));
+        if (!out->layers) st = SCALPEL_ERR_NO_MEMORY;
+        else memset(out->layers, 0, (size_t)net->n_layers * sizeof(scalpel_qlayer));
+        out->owns_layers = 1;
+    }
+    out->n_layers = out->layers ? net->n_layers : 0;
     out->in_scale = amax[0] > 0.0f ? amax[0] / qmax : 1.0f / qmax;
-    cur = out->in_scale;
-    for (i = 0; i < net->n_layers && st == SCALPEL_OK; i++) {
+    for (i = 0; i < out->n_layers && st == SCALPEL_OK; i++) {
         const scalpel_layer *F = &net->layers[i];
         scalpel_qlayer *L = &out->layers[i];
-        if (scalpel__is_weighted(F->kind)) {
-            int relu = i + 1 < net->n_layers && net->layers[i + 1].kind == SCALPEL_LAYER_RELU;
+        int32_t t = scalpel__geom_source(&F->geom, i);
+        cur = t == 0 ? out->in_scale : out->layers[t - 1].out_scale; /* the scale of the tensor read */
+        if (scalpel__is_weighted(F->geom.kind)) {
+            /* a ReLU reading this output, and nothing else reading it, goes into the requant */
+            int relu = i + 1 < net->n_layers && net->layers[i + 1].geom.kind == SCALPEL_LAYER_RELU &&
+                       net->layers[i + 1].geom.from == 0 &&
+                       !scalpel__tensor_kept(net->layers, sizeof(scalpel_layer), net->n_layers, i + 1);
             st = scalpel__q_layer_build(F, opt, cur, relu ? amax[i + 2] : amax[i + 1], relu, net->alloc_ctx, L);
-            cur = L->out_scale;
         } else {
             scalpel__q_copy_shape(F, L);
             L->out_scale = cur;
@@ -5195,14 +5766,13 @@ SCALPEL_API scalpel_status scalpel_qnet_quantize(const scalpel_net *net, const s
 /* One positional initializer for q->layers[i] (every field given). */
 SCALPEL__PRIV int scalpel__ex_qlayer(FILE *f, const char *name, int32_t i, const scalpel_qlayer *L, const char *dt)
 {
-    int bad, weighted = scalpel__is_weighted(L->kind), gcsr = weighted && L->storage == SCALPEL_STORAGE_GCSR;
+    int bad, weighted = scalpel__is_weighted(L->geom.kind), gcsr = weighted && L->storage == SCALPEL_STORAGE_GCSR;
     char w[80];
     if (weighted && !gcsr) sprintf(w, "%s_l%d_w", name, (int)i);
     else strcpy(w, "NULL");
-    bad = fprintf(f, "        { %d, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %d, %s,\n",
-                  (int)L->kind, (long)L->in_c, (long)L->in_h, (long)L->in_w, (long)L->out_c, (long)L->out_h,
-                  (long)L->out_w, (long)L->kernel, (long)L->stride, (long)L->pad, (long)L->rows, (long)L->cols,
-                  (int)L->storage, w) < 0;
+    bad = fputs("        { ", f) < 0;
+    bad |= scalpel__ex_geom(f, &L->geom) < 0;
+    bad |= fprintf(f, ", %d, %s,\n", (int)L->storage, w) < 0;
     if (gcsr && L->sparse.nnz_groups > 0)
         bad |= fprintf(f, "          { %ld, %ld, %d, %d, %s, %ld, (int32_t *)%s_l%d_row_ptr,\n"
                           "            (void *)%s_l%d_col_idx, (void *)%s_l%d_values, NULL, NULL },\n",
@@ -5240,43 +5810,41 @@ SCALPEL__PRIV int scalpel__ex_qwrite(FILE *f, const scalpel_qnet *q, const char 
     bad |= scalpel__ex_prologue(f, "SCALPEL_QNET_EXPORT_", name) < 0;
     for (i = 0; i < q->n_layers && !bad; i++) {
         const scalpel_qlayer *L = &q->layers[i];
-        int32_t nq = L->rq.per_channel ? L->rows : 1;
+        int32_t nq = L->rq.per_channel ? L->geom.rows : 1;
         bad |= fprintf(f, "/* layer %d: %s, %ld x %ld x %ld -> %ld x %ld x %ld%s */\n", (int)i,
-                       scalpel_layer_kind_name(L->kind), (long)L->in_c, (long)L->in_h, (long)L->in_w,
-                       (long)L->out_c, (long)L->out_h, (long)L->out_w,
-                       !scalpel__is_weighted(L->kind) ? ""
+                       scalpel_layer_kind_name(L->geom.kind), (long)L->geom.in_c, (long)L->geom.in_h, (long)L->geom.in_w,
+                       (long)L->geom.out_c, (long)L->geom.out_h, (long)L->geom.out_w,
+                       !scalpel__is_weighted(L->geom.kind) ? ""
                        : L->storage == SCALPEL_STORAGE_DENSE ? ", dense" : ", grouped CSR") < 0;
-        if (!scalpel__is_weighted(L->kind) || bad) continue;
+        if (!scalpel__is_weighted(L->geom.kind) || bad) continue;
         if (L->storage == SCALPEL_STORAGE_DENSE)
-            bad |= scalpel__ex_ints(f, name, i, "w", et, L->w, (size_t)L->rows * (size_t)L->cols) < 0;
+            bad |= scalpel__ex_ints(f, name, i, "w", et, L->w, (size_t)L->geom.rows * (size_t)L->geom.cols) < 0;
         else
             bad |= scalpel__ex_gcsr_index(f, name, i, &L->sparse) < 0 ||
                    (L->sparse.nnz_groups > 0 &&
                     scalpel__ex_ints(f, name, i, "values", et, L->sparse.values,
                                      (size_t)L->sparse.nnz_groups * (size_t)L->sparse.group) < 0);
-        if (!bad) bad |= scalpel__ex_ints(f, name, i, "bias", 'q', L->rq.bias, (size_t)L->rows) < 0;
+        if (!bad) bad |= scalpel__ex_ints(f, name, i, "bias", 'q', L->rq.bias, (size_t)L->geom.rows) < 0;
         if (!bad) bad |= scalpel__ex_ints(f, name, i, "mult", 'i', L->rq.mult, (size_t)nq) < 0;
         if (!bad) bad |= scalpel__ex_ints(f, name, i, "shift", 'b', L->rq.shift, (size_t)nq) < 0;
     }
     if (bad) return -1;
     bad |= fprintf(f, "\n/* bytes of workspace scalpel_qnet_forward needs for one sample: size a static buffer */\n"
                       "#define %s_WORKSPACE_BYTES %lu\n", name, (unsigned long)scalpel_qnet_workspace_size(q, 1)) < 0;
+    if (q->n_layers > 0) { /* exactly the layers the model has, in flash with the weights */
+        bad |= fprintf(f, "\nstatic const scalpel_qlayer %s_layers[%ld] = {\n", name, (long)q->n_layers) < 0;
+        for (i = 0; i < q->n_layers && !bad; i++) {
+            bad |= scalpel__ex_qlayer(f, name, i, &q->layers[i], dt) < 0;
+            bad |= fputs(i + 1 < q->n_layers ? ",\n" : "\n", f) < 0;
+        }
+        bad |= fputs("};\n", f) < 0;
+    }
     bad |= fprintf(f, "\nSCALPEL_EXPORT_UNUSED static const scalpel_qnet %s = {\n    %s, %ld, %ld, %ld, %ld, ",
                    name, dt, (long)q->in_c, (long)q->in_h, (long)q->in_w, (long)q->n_layers) < 0;
     bad |= scalpel__ex_float(f, q->in_scale) < 0;
-    bad |= fputs(",\n    {\n", f) < 0;
-    for (i = 0; i < q->n_layers && !bad; i++) {
-        bad |= scalpel__ex_qlayer(f, name, i, &q->layers[i], dt) < 0;
-        bad |= fputs(i + 1 < q->n_layers ? ",\n" : "\n", f) < 0;
-    }
-    if (q->n_layers == 0) { /* C forbids empty braces: one all-zero layer, unused */
-        scalpel_qlayer z;
-        memset(&z, 0, sizeof(z));
-        z.out_scale = 1.0f;
-        bad |= scalpel__ex_qlayer(f, name, 0, &z, dt) < 0;
-        bad |= fputc('\n', f) == EOF;
-    }
-    bad |= fprintf(f, "    },\n    NULL\n};\n\n#endif /* SCALPEL_QNET_EXPORT_%s_H */\n", name) < 0;
+    if (q->n_layers > 0) bad |= fprintf(f, ",\n    (scalpel_qlayer *)%s_layers,\n", name) < 0;
+    else bad |= fputs(",\n    NULL,\n", f) < 0;
+    bad |= fprintf(f, "    0, NULL\n};\n\n#endif /* SCALPEL_QNET_EXPORT_%s_H */\n", name) < 0;
     return bad ? -1 : 0;
 }
 
@@ -6131,13 +6699,13 @@ SCALPEL_API scalpel_status scalpel_net_import_safetensors(scalpel_net *net, cons
     if (net->n_layers < 0 || net->n_layers > SCALPEL_NET_MAX_LAYERS) return SCALPEL_ERR_ARGUMENT;
     for (i = 0; i < net->n_layers; i++) {
         const scalpel_layer *L = &net->layers[i];
-        if (!scalpel__is_weighted(L->kind)) continue;
-        if (L->rows <= 0 || L->cols <= 0) return SCALPEL_ERR_ARGUMENT;
-        if ((size_t)L->rows > (SIZE_MAX / sizeof(float) - total) / ((size_t)L->cols + 1))
+        if (!scalpel__is_weighted(L->geom.kind)) continue;
+        if (L->geom.rows <= 0 || L->geom.cols <= 0) return SCALPEL_ERR_ARGUMENT;
+        if ((size_t)L->geom.rows > (SIZE_MAX / sizeof(float) - total) / ((size_t)L->geom.cols + 1))
             return SCALPEL_ERR_OVERFLOW;
         off_w[n_weighted] = total;
-        off_b[n_weighted] = total + (size_t)L->rows * (size_t)L->cols;
-        total += (size_t)L->rows * ((size_t)L->cols + 1);
+        off_b[n_weighted] = total + (size_t)L->geom.rows * (size_t)L->geom.cols;
+        total += (size_t)L->geom.rows * ((size_t)L->geom.cols + 1);
         idx[n_weighted++] = i;
     }
     if (prefixes != NULL) {
@@ -6178,11 +6746,11 @@ SCALPEL_API scalpel_status scalpel_net_import_safetensors(scalpel_net *net, cons
         memcpy(name, pre[i], plen);
         memcpy(name + plen, ".weight", 8);
         if ((st = scalpel__st_find(data, size, name, plen + 7, &t)) != SCALPEL_OK) goto fail;
-        if (L->kind == SCALPEL_LAYER_FC) {
-            if (t.ndim != 2 || t.shape[0] != L->rows || t.shape[1] != L->cols) { st = SCALPEL_ERR_SHAPE; goto fail; }
+        if (L->geom.kind == SCALPEL_LAYER_FC) {
+            if (t.ndim != 2 || t.shape[0] != L->geom.rows || t.shape[1] != L->geom.cols) { st = SCALPEL_ERR_SHAPE; goto fail; }
         } else {
-            if (t.ndim != 4 || t.shape[0] != L->rows || t.shape[1] != L->in_c ||
-                t.shape[2] != L->kernel || t.shape[3] != L->kernel || t.count != (int64_t)L->rows * L->cols) {
+            if (t.ndim != 4 || t.shape[0] != L->geom.rows || t.shape[1] != L->geom.in_c ||
+                t.shape[2] != L->geom.kernel || t.shape[3] != L->geom.kernel || t.count != (int64_t)L->geom.rows * L->geom.cols) {
                 st = SCALPEL_ERR_SHAPE;
                 goto fail;
             }
@@ -6191,14 +6759,14 @@ SCALPEL_API scalpel_status scalpel_net_import_safetensors(scalpel_net *net, cons
         memcpy(name + plen, ".bias", 6);
         st = scalpel__st_find(data, size, name, plen + 5, &t);
         if (st == SCALPEL_ERR_ARGUMENT) {
-            memset(tmp + off_b[i], 0, (size_t)L->rows * sizeof(float));
+            memset(tmp + off_b[i], 0, (size_t)L->geom.rows * sizeof(float));
         } else if (st != SCALPEL_OK) {
             goto fail;
         } else {
-            if (t.ndim != 1 || t.shape[0] != L->rows) { st = SCALPEL_ERR_SHAPE; goto fail; }
+            if (t.ndim != 1 || t.shape[0] != L->geom.rows) { st = SCALPEL_ERR_SHAPE; goto fail; }
             if ((st = scalpel_safetensors_read_f32(&t, tmp + off_b[i], t.count)) != SCALPEL_OK) goto fail;
         }
-        if (!scalpel__net_all_finite(tmp + off_w[i], (size_t)L->rows * ((size_t)L->cols + 1))) {
+        if (!scalpel__net_all_finite(tmp + off_w[i], (size_t)L->geom.rows * ((size_t)L->geom.cols + 1))) {
             st = SCALPEL_ERR_ARGUMENT;
             goto fail;
         }

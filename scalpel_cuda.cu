@@ -87,9 +87,8 @@
 /* One layer as the GPU runs it: the geometry of scalpel_layer plus where its weights are
  * (device pointers after upload, host pointers in the emulator). */
 typedef struct scalpel__cuda_layer {
-    int32_t kind, storage;
-    int32_t in_c, in_h, in_w, out_c, out_h, out_w;
-    int32_t kernel, stride, pad, rows, cols;
+    scalpel_layer_geom geom; /* the one geometry the float and fixed-point layers share */
+    int32_t storage;
     int32_t positions;     /* out_h * out_w for conv2d, 1 for FC */
     int32_t direct;        /* conv2d 1x1, stride 1, pad 0: the input already is col */
     const float *w;        /* dense [rows x cols] */
@@ -144,13 +143,13 @@ SCALPEL__CUDA_HD static inline float scalpel__cuda_im2col_at(const float *act, c
     size_t width = (size_t)L->positions * (size_t)batch;
     size_t row = o / width, rest = o % width;
     size_t p = rest / (size_t)batch, s = rest % (size_t)batch;
-    int32_t K = L->kernel;
+    int32_t K = L->geom.kernel;
     int32_t c = (int32_t)(row / ((size_t)K * (size_t)K));
     int32_t ky = (int32_t)((row / (size_t)K) % (size_t)K), kx = (int32_t)(row % (size_t)K);
-    int32_t oy = (int32_t)(p / (size_t)L->out_w), ox = (int32_t)(p % (size_t)L->out_w);
-    int32_t iy = oy * L->stride - L->pad + ky, ix = ox * L->stride - L->pad + kx;
-    if (iy < 0 || iy >= L->in_h || ix < 0 || ix >= L->in_w) return 0.0f;
-    return act[(((size_t)c * (size_t)L->in_h + (size_t)iy) * (size_t)L->in_w + (size_t)ix) * (size_t)batch + s];
+    int32_t oy = (int32_t)(p / (size_t)L->geom.out_w), ox = (int32_t)(p % (size_t)L->geom.out_w);
+    int32_t iy = oy * L->geom.stride - L->geom.pad + ky, ix = ox * L->geom.stride - L->geom.pad + kx;
+    if (iy < 0 || iy >= L->geom.in_h || ix < 0 || ix >= L->geom.in_w) return 0.0f;
+    return act[(((size_t)c * (size_t)L->geom.in_h + (size_t)iy) * (size_t)L->geom.in_w + (size_t)ix) * (size_t)batch + s];
 }
 
 /* out[o] of maxpool over act[C*H*W x batch] -> [C*OH*OW x batch]: the window's first element,
@@ -159,15 +158,15 @@ SCALPEL__CUDA_HD static inline float scalpel__cuda_maxpool_at(const float *act, 
                                                               int32_t batch, size_t o)
 {
     size_t f = o / (size_t)batch, s = o % (size_t)batch;
-    size_t plane = (size_t)L->out_h * (size_t)L->out_w;
+    size_t plane = (size_t)L->geom.out_h * (size_t)L->geom.out_w;
     size_t c = f / plane, p = f % plane;
-    size_t oy = p / (size_t)L->out_w, ox = p % (size_t)L->out_w;
-    size_t base = (c * (size_t)L->in_h + oy * (size_t)L->stride) * (size_t)L->in_w + ox * (size_t)L->stride;
+    size_t oy = p / (size_t)L->geom.out_w, ox = p % (size_t)L->geom.out_w;
+    size_t base = (c * (size_t)L->geom.in_h + oy * (size_t)L->geom.stride) * (size_t)L->geom.in_w + ox * (size_t)L->geom.stride;
     int32_t ky, kx;
     float m = act[base * (size_t)batch + s];
-    for (ky = 0; ky < L->kernel; ky++)
-        for (kx = 0; kx < L->kernel; kx++) {
-            float v = act[(base + (size_t)ky * (size_t)L->in_w + (size_t)kx) * (size_t)batch + s];
+    for (ky = 0; ky < L->geom.kernel; ky++)
+        for (kx = 0; kx < L->geom.kernel; kx++) {
+            float v = act[(base + (size_t)ky * (size_t)L->geom.in_w + (size_t)kx) * (size_t)batch + s];
             if (v > m) m = v;
         }
     return m;
@@ -222,19 +221,19 @@ static scalpel_status scalpel__cuda_run(X &x, const scalpel__cuda_layer *layers,
     for (i = 0; i < n_layers; i++) {
         const scalpel__cuda_layer *L = &layers[i];
         float *dst = act[cur];
-        size_t total = (size_t)L->out_c * (size_t)L->out_h * (size_t)L->out_w * (size_t)batch;
-        switch (L->kind) {
+        size_t total = (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w * (size_t)batch;
+        switch (L->geom.kind) {
         case SCALPEL_LAYER_FC:
         case SCALPEL_LAYER_CONV2D: {
             const float *B = src;
             int32_t n = L->positions * batch;
-            if (L->kind == SCALPEL_LAYER_CONV2D && !L->direct) {
+            if (L->geom.kind == SCALPEL_LAYER_CONV2D && !L->direct) {
                 st = x.im2col(src, L, batch, scratch);
                 if (st != SCALPEL_OK) return st;
                 B = scratch;
             }
             if (L->storage == SCALPEL_STORAGE_GCSR) st = x.spmm(&L->sparse, B, n, dst);
-            else st = x.gemm(scalpel__cuda_gemm_rowmajor(L->w, L->rows, L->cols, B, n, dst));
+            else st = x.gemm(scalpel__cuda_gemm_rowmajor(L->w, L->geom.rows, L->geom.cols, B, n, dst));
             if (st != SCALPEL_OK) return st;
             st = x.bias(dst, L->b, total, batch, L->positions);
             break;
@@ -270,23 +269,19 @@ static scalpel_status scalpel__cuda_plan(const scalpel_net *net, int32_t max_bat
         const scalpel_layer *S = &net->layers[i];
         scalpel__cuda_layer *L = &layers[i];
         memset(L, 0, sizeof(*L));
-        L->kind = S->kind; L->storage = S->storage;
-        L->in_c = S->in_c; L->in_h = S->in_h; L->in_w = S->in_w;
-        L->out_c = S->out_c; L->out_h = S->out_h; L->out_w = S->out_w;
-        L->kernel = S->kernel; L->stride = S->stride; L->pad = S->pad;
-        L->rows = S->rows; L->cols = S->cols;
-        L->positions = S->kind == SCALPEL_LAYER_CONV2D ? S->out_h * S->out_w : 1;
-        L->direct = S->kind == SCALPEL_LAYER_CONV2D && S->kernel == 1 && S->stride == 1 && S->pad == 0;
+        L->geom = S->geom; L->storage = S->storage;
+        L->positions = S->geom.kind == SCALPEL_LAYER_CONV2D ? S->geom.out_h * S->geom.out_w : 1;
+        L->direct = S->geom.kind == SCALPEL_LAYER_CONV2D && S->geom.kernel == 1 && S->geom.stride == 1 && S->geom.pad == 0;
         L->w = S->w; L->sparse = S->sparse; L->b = S->b;
-        feat = (size_t)S->out_c * (size_t)S->out_h * (size_t)S->out_w;
+        feat = (size_t)S->geom.out_c * (size_t)S->geom.out_h * (size_t)S->geom.out_w;
         if (feat > lim) return SCALPEL_ERR_OVERFLOW;
         if (feat > max_feat) max_feat = feat;
-        if (S->kind == SCALPEL_LAYER_FC || S->kind == SCALPEL_LAYER_CONV2D) {
+        if (S->geom.kind == SCALPEL_LAYER_FC || S->geom.kind == SCALPEL_LAYER_CONV2D) {
             if ((size_t)L->positions > lim / (size_t)max_batch) return SCALPEL_ERR_OVERFLOW;
-            if (S->kind == SCALPEL_LAYER_CONV2D && !L->direct) {
+            if (S->geom.kind == SCALPEL_LAYER_CONV2D && !L->direct) {
                 size_t n = (size_t)L->positions * (size_t)max_batch;
-                if ((size_t)S->cols > SIZE_MAX / sizeof(float) / n) return SCALPEL_ERR_OVERFLOW;
-                if ((size_t)S->cols * n > scratch) scratch = (size_t)S->cols * n;
+                if ((size_t)S->geom.cols > SIZE_MAX / sizeof(float) / n) return SCALPEL_ERR_OVERFLOW;
+                if ((size_t)S->geom.cols * n > scratch) scratch = (size_t)S->geom.cols * n;
             }
         }
     }
@@ -489,7 +484,7 @@ struct scalpel__cuda_device_ops {
     }
     scalpel_status im2col(const float *act, const scalpel__cuda_layer *L, int32_t batch, float *col)
     {
-        size_t total = (size_t)L->cols * (size_t)L->positions * (size_t)batch;
+        size_t total = (size_t)L->geom.cols * (size_t)L->positions * (size_t)batch;
         if (!total) return SCALPEL_OK;
         SCALPEL__CUDA_LAUNCH(scalpel__cuda_im2col_kernel, total, stream)(act, *L, batch, col, total);
         return launched("im2col kernel");
@@ -608,6 +603,8 @@ extern "C" scalpel_status scalpel_cuda_net_upload(const scalpel_net *net, int32_
     st = scalpel_net_validate(net);
     if (st != SCALPEL_OK) return st;
     if (scalpel_net_has_decomposed(net)) return SCALPEL_ERR_UNSUPPORTED; /* HYBRID / TASD layers */
+    for (int32_t i = 0; i < net->n_layers; i++) /* the device runs a chain: every layer reads the one before */
+        if (net->layers[i].geom.from != 0) return SCALPEL_ERR_UNSUPPORTED;
     h = (scalpel_cuda_net *)calloc(1, sizeof(*h));
     if (!h) return SCALPEL_ERR_NO_MEMORY;
     h->n_layers = net->n_layers;
@@ -624,17 +621,17 @@ extern "C" scalpel_status scalpel_cuda_net_upload(const scalpel_net *net, int32_
         const scalpel_layer *S = &net->layers[i];
         sz_w[i] = sz_ci[i] = sz_rp[i] = 0;
         off_w[i] = off_ci[i] = off_rp[i] = off_b[i] = 0;
-        if (S->kind != SCALPEL_LAYER_FC && S->kind != SCALPEL_LAYER_CONV2D) continue;
+        if (S->geom.kind != SCALPEL_LAYER_FC && S->geom.kind != SCALPEL_LAYER_CONV2D) continue;
         if (S->storage == SCALPEL_STORAGE_GCSR) {
             sz_w[i] = (size_t)S->sparse.nnz_groups * (size_t)S->sparse.group * sizeof(float);
             sz_ci[i] = (size_t)S->sparse.nnz_groups * (size_t)(S->sparse.index_bits / 8);
-            sz_rp[i] = ((size_t)S->rows + 1) * sizeof(int32_t);
+            sz_rp[i] = ((size_t)S->geom.rows + 1) * sizeof(int32_t);
         } else {
-            sz_w[i] = (size_t)S->rows * (size_t)S->cols * sizeof(float);
+            sz_w[i] = (size_t)S->geom.rows * (size_t)S->geom.cols * sizeof(float);
         }
         ok = scalpel__cuda_take(&total, sz_w[i], &off_w[i]) && scalpel__cuda_take(&total, sz_ci[i], &off_ci[i]) &&
              scalpel__cuda_take(&total, sz_rp[i], &off_rp[i]) &&
-             scalpel__cuda_take(&total, (size_t)S->rows * sizeof(float), &off_b[i]);
+             scalpel__cuda_take(&total, (size_t)S->geom.rows * sizeof(float), &off_b[i]);
     }
     ok = ok && scalpel__cuda_take(&total, act_n * sizeof(float), &off_act[0]) &&
          scalpel__cuda_take(&total, act_n * sizeof(float), &off_act[1]) &&
@@ -677,7 +674,7 @@ extern "C" scalpel_status scalpel_cuda_net_upload(const scalpel_net *net, int32_
         const scalpel_layer *S = &net->layers[i];
         scalpel__cuda_layer *L = &h->layers[i];
         char *base = (char *)h->block;
-        if (S->kind != SCALPEL_LAYER_FC && S->kind != SCALPEL_LAYER_CONV2D) continue;
+        if (S->geom.kind != SCALPEL_LAYER_FC && S->geom.kind != SCALPEL_LAYER_CONV2D) continue;
         if (S->storage == SCALPEL_STORAGE_GCSR) {
             st = scalpel__cuda_put(h, off_w[i], S->sparse.values, sz_w[i]);
             if (st == SCALPEL_OK) st = scalpel__cuda_put(h, off_ci[i], S->sparse.col_idx, sz_ci[i]);
@@ -693,7 +690,7 @@ extern "C" scalpel_status scalpel_cuda_net_upload(const scalpel_net *net, int32_
             L->w = (const float *)(base + off_w[i]);
             memset(&L->sparse, 0, sizeof(L->sparse));
         }
-        if (st == SCALPEL_OK) st = scalpel__cuda_put(h, off_b[i], S->b, (size_t)S->rows * sizeof(float));
+        if (st == SCALPEL_OK) st = scalpel__cuda_put(h, off_b[i], S->b, (size_t)S->geom.rows * sizeof(float));
         L->b = (const float *)(base + off_b[i]);
         if (st != SCALPEL_OK) {
             scalpel_cuda_net_free(h);

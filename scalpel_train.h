@@ -773,12 +773,12 @@ static void *scalpel__train_carve(unsigned char *base, size_t *off, size_t bytes
 
 static size_t scalpel__train_in_size(const scalpel_layer *L)
 {
-    return (size_t)L->in_c * (size_t)L->in_h * (size_t)L->in_w;
+    return (size_t)L->geom.in_c * (size_t)L->geom.in_h * (size_t)L->geom.in_w;
 }
 
 static size_t scalpel__train_out_size(const scalpel_layer *L)
 {
-    return (size_t)L->out_c * (size_t)L->out_h * (size_t)L->out_w;
+    return (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w;
 }
 
 /* t[cols x rows] = a[rows x cols]^T */
@@ -847,7 +847,7 @@ static scalpel_status scalpel__train_check_config(const scalpel_train_config *c,
     if (!scalpel__train_finite(c->mask_lambda) || !(c->mask_lambda >= 0.0f)) return SCALPEL_ERR_ARGUMENT;
     for (i = 0; i < SCALPEL_NET_MAX_LAYERS; i++) {
         if (!(c->dropout[i] >= 0.0f && c->dropout[i] < 1.0f)) return SCALPEL_ERR_ARGUMENT;
-        if (c->dropout[i] > 0.0f && (i >= net->n_layers || net->layers[i].kind != SCALPEL_LAYER_FC))
+        if (c->dropout[i] > 0.0f && (i >= net->n_layers || net->layers[i].geom.kind != SCALPEL_LAYER_FC))
             return SCALPEL_ERR_ARGUMENT;
     }
     return SCALPEL_OK;
@@ -866,9 +866,9 @@ static size_t scalpel__train_layout(scalpel_trainer *tr, unsigned char *base)
         size_t in = scalpel__train_in_size(L), out = scalpel__train_out_size(L);
         if (out > maxact) maxact = out;
         tr->act[i] = (float *)scalpel__train_carve(base, &off, scalpel__train_mul(B * sizeof(float), in));
-        if (scalpel__train_weighted(L->kind)) {
-            size_t wn = (size_t)L->rows * (size_t)L->cols, rn = (size_t)L->rows * sizeof(float);
-            size_t P = (size_t)L->out_h * (size_t)L->out_w;
+        if (scalpel__train_weighted(L->geom.kind)) {
+            size_t wn = (size_t)L->geom.rows * (size_t)L->geom.cols, rn = (size_t)L->geom.rows * sizeof(float);
+            size_t P = (size_t)L->geom.out_h * (size_t)L->geom.out_w;
             T->w = (float *)scalpel__train_carve(base, &off, wn * sizeof(float));
             T->grad_w = (float *)scalpel__train_carve(base, &off, wn * sizeof(float));
             T->mom_w = (float *)scalpel__train_carve(base, &off, wn * sizeof(float));
@@ -876,22 +876,22 @@ static size_t scalpel__train_layout(scalpel_trainer *tr, unsigned char *base)
             T->b = (float *)scalpel__train_carve(base, &off, rn);
             T->grad_b = (float *)scalpel__train_carve(base, &off, rn);
             T->mom_b = (float *)scalpel__train_carve(base, &off, rn);
-            if (L->kind == SCALPEL_LAYER_FC || T->mask_owner >= 0)
+            if (L->geom.kind == SCALPEL_LAYER_FC || T->mask_owner >= 0)
                 tr->xin[i] = (float *)scalpel__train_carve(base, &off, scalpel__train_mul(B * sizeof(float), in));
-            if (L->kind == SCALPEL_LAYER_FC)
+            if (L->geom.kind == SCALPEL_LAYER_FC)
                 tr->drop[i] = (uint8_t *)scalpel__train_carve(base, &off, scalpel__train_mul(B, in));
-            if (L->kind == SCALPEL_LAYER_CONV2D) {
-                size_t c = scalpel__train_mul((size_t)L->cols, P);
+            if (L->geom.kind == SCALPEL_LAYER_CONV2D) {
+                size_t c = scalpel__train_mul((size_t)L->geom.cols, P);
                 if (c > s_col) s_col = c;
                 if (c > s_colT) s_colT = c;
             } else {
-                size_t c = scalpel__train_mul((size_t)L->rows, B);
+                size_t c = scalpel__train_mul((size_t)L->geom.rows, B);
                 if (c > s_col) s_col = c;
             }
             if (wn > s_wt) s_wt = wn;
             if (wn > s_tmp) s_tmp = wn;
-            if ((size_t)L->rows > s_rows) s_rows = (size_t)L->rows;
-        } else if (L->kind == SCALPEL_LAYER_MAXPOOL) {
+            if ((size_t)L->geom.rows > s_rows) s_rows = (size_t)L->geom.rows;
+        } else if (L->geom.kind == SCALPEL_LAYER_MAXPOOL) {
             tr->argmax[i] = (int32_t *)scalpel__train_carve(base, &off, scalpel__train_mul(B * sizeof(int32_t), out));
         }
     }
@@ -901,7 +901,7 @@ static size_t scalpel__train_layout(scalpel_trainer *tr, unsigned char *base)
         int owner = 0;
         for (k = 0; k < n; k++) if (tr->layers[k].mask_owner == i) owner = 1;
         if (owner) {
-            size_t rn = (size_t)a->layers[i].rows * sizeof(float);
+            size_t rn = (size_t)a->layers[i].geom.rows * sizeof(float);
             tr->layers[i].node_a = (float *)scalpel__train_carve(base, &off, rn);
             tr->layers[i].node_b = (float *)scalpel__train_carve(base, &off, rn);
             tr->layers[i].node_grad_b = (float *)scalpel__train_carve(base, &off, rn);
@@ -946,8 +946,16 @@ SCALPEL_API scalpel_status scalpel_trainer_init(const scalpel_net *net, int32_t 
     if (st != SCALPEL_OK) return st;
     n = net->n_layers;
     if (n < 1 || scalpel_net_output_size(net) < 2) return SCALPEL_ERR_SHAPE;
-    for (i = 0; i < n; i++) if (scalpel__train_weighted(net->layers[i].kind)) last_weighted = i;
+    /* the per-layer arrays of the trainer and its config are SCALPEL_NET_MAX_LAYERS long, and
+     * the backward pass follows the chain: a layer reading an earlier tensor is not trained */
+    if (n > SCALPEL_NET_MAX_LAYERS) return SCALPEL_ERR_UNSUPPORTED;
+    for (i = 0; i < n; i++) if (net->layers[i].geom.from != 0) return SCALPEL_ERR_UNSUPPORTED;
+    for (i = 0; i < n; i++) if (scalpel__train_weighted(net->layers[i].geom.kind)) last_weighted = i;
     tr->arch.in_c = net->in_c; tr->arch.in_h = net->in_h; tr->arch.in_w = net->in_w;
+    tr->arch.layers = (scalpel_layer *)SCALPEL_MALLOC(net->alloc_ctx, (size_t)n * sizeof(scalpel_layer));
+    if (!tr->arch.layers) { memset(tr, 0, sizeof(*tr)); return SCALPEL_ERR_NO_MEMORY; }
+    tr->arch.owns_layers = 1;
+    tr->arch.capacity = n;
     tr->arch.n_layers = n;
     for (i = 0; i < n; i++) {
         scalpel_layer *L = &tr->arch.layers[i];
@@ -956,9 +964,9 @@ SCALPEL_API scalpel_status scalpel_trainer_init(const scalpel_net *net, int32_t 
         memset(&L->sparse, 0, sizeof(L->sparse));
         tr->layers[i].mask_owner = -1;
         tr->layers[i].dropout = cfg->dropout[i];
-        if (scalpel__train_weighted(L->kind)) {
+        if (scalpel__train_weighted(L->geom.kind)) {
             if (prev_weighted >= 0 && prev_weighted != last_weighted) {
-                int32_t pk = net->layers[prev_weighted].kind;
+                int32_t pk = net->layers[prev_weighted].geom.kind;
                 if (((cfg->node_masks & SCALPEL_TRAIN_MASK_CONV) && pk == SCALPEL_LAYER_CONV2D) ||
                     ((cfg->node_masks & SCALPEL_TRAIN_MASK_FC) && pk == SCALPEL_LAYER_FC))
                     tr->layers[i].mask_owner = prev_weighted;
@@ -979,9 +987,9 @@ SCALPEL_API scalpel_status scalpel_trainer_init(const scalpel_net *net, int32_t 
     if (tr->threads > 64) tr->threads = 64;
 #endif
     bytes = scalpel__train_layout(tr, NULL);
-    if (bytes == SIZE_MAX) { memset(tr, 0, sizeof(*tr)); return SCALPEL_ERR_OVERFLOW; }
+    if (bytes == SIZE_MAX) { scalpel_trainer_free(tr); return SCALPEL_ERR_OVERFLOW; }
     base = (unsigned char *)SCALPEL_MALLOC(net->alloc_ctx, bytes);
-    if (!base) { memset(tr, 0, sizeof(*tr)); return SCALPEL_ERR_NO_MEMORY; }
+    if (!base) { scalpel_trainer_free(tr); return SCALPEL_ERR_NO_MEMORY; }
     memset(base, 0, bytes);
     tr->block = base;
     scalpel__train_layout(tr, (unsigned char *)base + ((SCALPEL__TRAIN_ALIGN - ((uintptr_t)base % SCALPEL__TRAIN_ALIGN)) % SCALPEL__TRAIN_ALIGN));
@@ -989,8 +997,8 @@ SCALPEL_API scalpel_status scalpel_trainer_init(const scalpel_net *net, int32_t 
         const scalpel_layer *L = &net->layers[i];
         scalpel_train_layer *T = &tr->layers[i];
         size_t k, wn;
-        if (!scalpel__train_weighted(L->kind)) continue;
-        wn = (size_t)L->rows * (size_t)L->cols;
+        if (!scalpel__train_weighted(L->geom.kind)) continue;
+        wn = (size_t)L->geom.rows * (size_t)L->geom.cols;
         if (L->storage == SCALPEL_STORAGE_DENSE) {
             memcpy(T->w, L->w, wn * sizeof(float));
             for (k = 0; k < wn; k++) T->mask[k] = 1;
@@ -1006,10 +1014,10 @@ SCALPEL_API scalpel_status scalpel_trainer_init(const scalpel_net *net, int32_t 
                         T->mask[(size_t)r * (size_t)m->cols + (size_t)(c0 + j)] = 1;
                 }
         }
-        memcpy(T->b, L->b, (size_t)L->rows * sizeof(float));
+        memcpy(T->b, L->b, (size_t)L->geom.rows * sizeof(float));
         if (T->node_a) {
             int32_t r;
-            for (r = 0; r < L->rows; r++) { T->node_a[r] = 1.0f; T->node_b[r] = cfg->mask_init; }
+            for (r = 0; r < L->geom.rows; r++) { T->node_a[r] = 1.0f; T->node_b[r] = cfg->mask_init; }
         }
     }
     return SCALPEL_OK;
@@ -1019,6 +1027,7 @@ SCALPEL_API void scalpel_trainer_free(scalpel_trainer *tr)
 {
     if (!tr) return;
     if (tr->block) SCALPEL_FREE(tr->alloc_ctx, tr->block);
+    if (tr->arch.owns_layers && tr->arch.layers) SCALPEL_FREE(tr->alloc_ctx, tr->arch.layers);
     memset(tr, 0, sizeof(*tr));
 }
 
@@ -1033,18 +1042,18 @@ SCALPEL_API scalpel_status scalpel_trainer_init_weights(scalpel_trainer *tr, sca
         scalpel_train_layer *T = &tr->layers[i];
         size_t k, wn;
         double fan_in, fan_out, s;
-        if (!scalpel__train_weighted(L->kind)) continue;
-        wn = (size_t)L->rows * (size_t)L->cols;
-        fan_in = (double)L->cols;
-        fan_out = (double)L->rows * (L->kind == SCALPEL_LAYER_CONV2D ? (double)L->kernel * L->kernel : 1.0);
+        if (!scalpel__train_weighted(L->geom.kind)) continue;
+        wn = (size_t)L->geom.rows * (size_t)L->geom.cols;
+        fan_in = (double)L->geom.cols;
+        fan_out = (double)L->geom.rows * (L->geom.kind == SCALPEL_LAYER_CONV2D ? (double)L->geom.kernel * L->geom.kernel : 1.0);
         s = init == SCALPEL_INIT_HE ? scalpel__train_sqrt(6.0 / fan_in) : scalpel__train_sqrt(6.0 / (fan_in + fan_out));
         for (k = 0; k < wn; k++) {
             float u = scalpel__train_uniform(&tr->rng) * 2.0f - 1.0f;
             T->w[k] = T->mask[k] ? (float)(s * u) : 0.0f;
             T->mom_w[k] = 0.0f;
         }
-        memset(T->b, 0, (size_t)L->rows * sizeof(float));
-        memset(T->mom_b, 0, (size_t)L->rows * sizeof(float));
+        memset(T->b, 0, (size_t)L->geom.rows * sizeof(float));
+        memset(T->mom_b, 0, (size_t)L->geom.rows * sizeof(float));
     }
     return SCALPEL_OK;
 }
@@ -1068,11 +1077,11 @@ SCALPEL_API scalpel_status scalpel_trainer_forward(scalpel_trainer *tr, const fl
         size_t in = scalpel__train_in_size(L), out = scalpel__train_out_size(L), k;
         const float *src = tr->act[i];
         float *dst = tr->act[i + 1];
-        if (scalpel__train_weighted(L->kind)) {
-            float p = (training && L->kind == SCALPEL_LAYER_FC) ? T->dropout : 0.0f;
+        if (scalpel__train_weighted(L->geom.kind)) {
+            float p = (training && L->geom.kind == SCALPEL_LAYER_FC) ? T->dropout : 0.0f;
             if (T->mask_owner >= 0 || p > 0.0f) {
                 const float *na = T->mask_owner >= 0 ? tr->layers[T->mask_owner].node_a : NULL;
-                size_t plane = (size_t)L->in_h * (size_t)L->in_w;
+                size_t plane = (size_t)L->geom.in_h * (size_t)L->geom.in_w;
                 float scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
                 float *xm = tr->xin[i];
                 for (s = 0; s < batch; s++)
@@ -1089,16 +1098,16 @@ SCALPEL_API scalpel_status scalpel_trainer_forward(scalpel_trainer *tr, const fl
                     }
                 src = xm;
             }
-            if (L->kind == SCALPEL_LAYER_FC) {
+            if (L->geom.kind == SCALPEL_LAYER_FC) {
                 float *wt = tr->scratch[2];
                 int32_t r;
-                scalpel__train_transpose(T->w, L->rows, L->cols, wt);
-                scalpel_gemm_f32(src, batch, L->cols, wt, L->rows, dst);
+                scalpel__train_transpose(T->w, L->geom.rows, L->geom.cols, wt);
+                scalpel_gemm_f32(src, batch, L->geom.cols, wt, L->geom.rows, dst);
                 for (s = 0; s < batch; s++)
-                    for (r = 0; r < L->rows; r++) dst[(size_t)s * (size_t)L->rows + (size_t)r] += T->b[r];
+                    for (r = 0; r < L->geom.rows; r++) dst[(size_t)s * (size_t)L->geom.rows + (size_t)r] += T->b[r];
             } else {
                 /* samples are independent: threads change nothing in the results */
-                int32_t P = L->out_h * L->out_w, nt = scalpel__train_threads(tr, batch);
+                int32_t P = L->geom.out_h * L->geom.out_w, nt = scalpel__train_threads(tr, batch);
                 const float *csrc = src;
                 (void)nt;
                 SCALPEL__TRAIN_OMP(omp parallel for num_threads(nt) schedule(static))
@@ -1106,31 +1115,31 @@ SCALPEL_API scalpel_status scalpel_trainer_forward(scalpel_trainer *tr, const fl
                     float *col = tr->scratch[0] + (size_t)scalpel__train_thread() * tr->scratch_n[0];
                     float *o = dst + (size_t)s * out;
                     int32_t r, q;
-                    scalpel_im2col_f32(csrc + (size_t)s * in, L->in_c, L->in_h, L->in_w, L->kernel, L->stride, L->pad, col);
-                    scalpel_gemm_f32(T->w, L->rows, L->cols, col, P, o);
-                    for (r = 0; r < L->rows; r++)
+                    scalpel_im2col_f32(csrc + (size_t)s * in, L->geom.in_c, L->geom.in_h, L->geom.in_w, L->geom.kernel, L->geom.stride, L->geom.pad, col);
+                    scalpel_gemm_f32(T->w, L->geom.rows, L->geom.cols, col, P, o);
+                    for (r = 0; r < L->geom.rows; r++)
                         for (q = 0; q < P; q++) o[(size_t)r * (size_t)P + (size_t)q] += T->b[r];
                 }
             }
-        } else if (L->kind == SCALPEL_LAYER_RELU) {
+        } else if (L->geom.kind == SCALPEL_LAYER_RELU) {
             size_t total = (size_t)batch * out;
             for (k = 0; k < total; k++) dst[k] = src[k] > 0.0f ? src[k] : 0.0f;
-        } else if (L->kind == SCALPEL_LAYER_MAXPOOL) {
-            int32_t c, oy, ox, ky, kx, K = L->kernel, S = L->stride;
+        } else if (L->geom.kind == SCALPEL_LAYER_MAXPOOL) {
+            int32_t c, oy, ox, ky, kx, K = L->geom.kernel, S = L->geom.stride;
             for (s = 0; s < batch; s++)
-                for (c = 0; c < L->in_c; c++) {
-                    const float *pl = src + (size_t)s * in + (size_t)c * (size_t)L->in_h * (size_t)L->in_w;
-                    size_t obase = (size_t)s * out + (size_t)c * (size_t)L->out_h * (size_t)L->out_w;
-                    for (oy = 0; oy < L->out_h; oy++)
-                        for (ox = 0; ox < L->out_w; ox++) {
-                            int32_t best = (oy * S) * L->in_w + ox * S;
+                for (c = 0; c < L->geom.in_c; c++) {
+                    const float *pl = src + (size_t)s * in + (size_t)c * (size_t)L->geom.in_h * (size_t)L->geom.in_w;
+                    size_t obase = (size_t)s * out + (size_t)c * (size_t)L->geom.out_h * (size_t)L->geom.out_w;
+                    for (oy = 0; oy < L->geom.out_h; oy++)
+                        for (ox = 0; ox < L->geom.out_w; ox++) {
+                            int32_t best = (oy * S) * L->geom.in_w + ox * S;
                             for (ky = 0; ky < K; ky++)
                                 for (kx = 0; kx < K; kx++) {
-                                    int32_t j = (oy * S + ky) * L->in_w + ox * S + kx;
+                                    int32_t j = (oy * S + ky) * L->geom.in_w + ox * S + kx;
                                     if (pl[j] > pl[best]) best = j;
                                 }
-                            dst[obase + (size_t)oy * (size_t)L->out_w + (size_t)ox] = pl[best];
-                            tr->argmax[i][obase + (size_t)oy * (size_t)L->out_w + (size_t)ox] = best;
+                            dst[obase + (size_t)oy * (size_t)L->geom.out_w + (size_t)ox] = pl[best];
+                            tr->argmax[i][obase + (size_t)oy * (size_t)L->geom.out_w + (size_t)ox] = best;
                         }
                 }
         } else {
@@ -1173,11 +1182,11 @@ SCALPEL_API scalpel_status scalpel_trainer_backward(scalpel_trainer *tr, const i
         gz[labels[s]] -= 1.0f / (float)batch;
         total += m + scalpel__train_log(sum) - (double)z[labels[s]];
     }
-    for (i = 0; i < n; i++) if (tr->layers[i].node_grad_b) memset(tr->layers[i].node_grad_b, 0, (size_t)a->layers[i].rows * sizeof(float));
+    for (i = 0; i < n; i++) if (tr->layers[i].node_grad_b) memset(tr->layers[i].node_grad_b, 0, (size_t)a->layers[i].geom.rows * sizeof(float));
     for (i = 0; i < tr->backward_stop && i < n; i++)
         if (tr->layers[i].grad_w) {
-            memset(tr->layers[i].grad_w, 0, (size_t)a->layers[i].rows * (size_t)a->layers[i].cols * sizeof(float));
-            memset(tr->layers[i].grad_b, 0, (size_t)a->layers[i].rows * sizeof(float));
+            memset(tr->layers[i].grad_w, 0, (size_t)a->layers[i].geom.rows * (size_t)a->layers[i].geom.cols * sizeof(float));
+            memset(tr->layers[i].grad_b, 0, (size_t)a->layers[i].geom.rows * sizeof(float));
         }
     for (i = n - 1; i >= tr->backward_stop; i--) {
         const scalpel_layer *L = &a->layers[i];
@@ -1185,31 +1194,31 @@ SCALPEL_API scalpel_status scalpel_trainer_backward(scalpel_trainer *tr, const i
         size_t in = scalpel__train_in_size(L), out = scalpel__train_out_size(L), k;
         int need_dx = i > tr->backward_stop;
         dx = tr->grad[g == tr->grad[0] ? 1 : 0];
-        if (scalpel__train_weighted(L->kind)) {
+        if (scalpel__train_weighted(L->geom.kind)) {
             int32_t r;
-            int masked_in = T->mask_owner >= 0 || (tr->last_training && L->kind == SCALPEL_LAYER_FC && T->dropout > 0.0f);
+            int masked_in = T->mask_owner >= 0 || (tr->last_training && L->geom.kind == SCALPEL_LAYER_FC && T->dropout > 0.0f);
             const float *src = masked_in ? tr->xin[i] : tr->act[i];
-            memset(T->grad_b, 0, (size_t)L->rows * sizeof(float));
-            if (L->kind == SCALPEL_LAYER_FC) {
+            memset(T->grad_b, 0, (size_t)L->geom.rows * sizeof(float));
+            if (L->geom.kind == SCALPEL_LAYER_FC) {
                 float *gt = tr->scratch[0];
-                scalpel__train_transpose(g, batch, L->rows, gt);
-                scalpel_gemm_f32(gt, L->rows, batch, src, L->cols, T->grad_w);
-                for (r = 0; r < L->rows; r++) {
+                scalpel__train_transpose(g, batch, L->geom.rows, gt);
+                scalpel_gemm_f32(gt, L->geom.rows, batch, src, L->geom.cols, T->grad_w);
+                for (r = 0; r < L->geom.rows; r++) {
                     float sb = 0.0f;
                     for (s = 0; s < batch; s++) sb += gt[(size_t)r * (size_t)batch + (size_t)s];
                     T->grad_b[r] = sb;
                 }
-                if (need_dx) scalpel_gemm_f32(g, batch, L->rows, T->w, L->cols, dx);
+                if (need_dx) scalpel_gemm_f32(g, batch, L->geom.rows, T->w, L->geom.cols, dx);
             } else {
                 /* Each thread takes a contiguous share of the samples and sums its dW and db
                  * into its own partial buffers; the partials are added in thread order. One
                  * thread gives exactly the serial sums. */
-                int32_t P = L->out_h * L->out_w, nt = scalpel__train_threads(tr, batch), t;
-                size_t wn = (size_t)L->rows * (size_t)L->cols;
+                int32_t P = L->geom.out_h * L->geom.out_w, nt = scalpel__train_threads(tr, batch), t;
+                size_t wn = (size_t)L->geom.rows * (size_t)L->geom.cols;
                 const float *csrc = src, *cg = g;
                 float *wt = tr->scratch[2], *cdx = dx;
                 if (need_dx) {
-                    scalpel__train_transpose(T->w, L->rows, L->cols, wt);
+                    scalpel__train_transpose(T->w, L->geom.rows, L->geom.cols, wt);
                     memset(dx, 0, (size_t)batch * in * sizeof(float));
                 }
                 SCALPEL__TRAIN_OMP(omp parallel for num_threads(nt) schedule(static, 1))
@@ -1222,39 +1231,39 @@ SCALPEL_API scalpel_status scalpel_trainer_backward(scalpel_trainer *tr, const i
                     int32_t s0 = (int32_t)((int64_t)batch * t / nt), s1 = (int32_t)((int64_t)batch * (t + 1) / nt), ss, rr, q;
                     size_t kk;
                     memset(pw, 0, wn * sizeof(float));
-                    memset(pb, 0, (size_t)L->rows * sizeof(float));
+                    memset(pb, 0, (size_t)L->geom.rows * sizeof(float));
                     for (ss = s0; ss < s1; ss++) {
                         const float *gs = cg + (size_t)ss * out;
-                        scalpel_im2col_f32(csrc + (size_t)ss * in, L->in_c, L->in_h, L->in_w, L->kernel, L->stride, L->pad, col);
-                        scalpel__train_transpose(col, L->cols, P, colT);
-                        scalpel_gemm_f32(gs, L->rows, P, colT, L->cols, tmp);     /* dW_s = dY . col^T */
+                        scalpel_im2col_f32(csrc + (size_t)ss * in, L->geom.in_c, L->geom.in_h, L->geom.in_w, L->geom.kernel, L->geom.stride, L->geom.pad, col);
+                        scalpel__train_transpose(col, L->geom.cols, P, colT);
+                        scalpel_gemm_f32(gs, L->geom.rows, P, colT, L->geom.cols, tmp);     /* dW_s = dY . col^T */
                         for (kk = 0; kk < wn; kk++) pw[kk] += tmp[kk];
-                        for (rr = 0; rr < L->rows; rr++) {
+                        for (rr = 0; rr < L->geom.rows; rr++) {
                             float sb = 0.0f;
                             for (q = 0; q < P; q++) sb += gs[(size_t)rr * (size_t)P + (size_t)q];
                             pb[rr] += sb;
                         }
                         if (need_dx) {
-                            scalpel_gemm_f32(wt, L->cols, L->rows, gs, P, col);   /* dcol = W^T . dY */
-                            scalpel__train_col2im(col, L->in_c, L->in_h, L->in_w, L->kernel, L->stride, L->pad,
-                                                  L->out_h, L->out_w, cdx + (size_t)ss * in);
+                            scalpel_gemm_f32(wt, L->geom.cols, L->geom.rows, gs, P, col);   /* dcol = W^T . dY */
+                            scalpel__train_col2im(col, L->geom.in_c, L->geom.in_h, L->geom.in_w, L->geom.kernel, L->geom.stride, L->geom.pad,
+                                                  L->geom.out_h, L->geom.out_w, cdx + (size_t)ss * in);
                         }
                     }
                 }
                 memcpy(T->grad_w, tr->scratch[4], wn * sizeof(float));
-                memcpy(T->grad_b, tr->scratch[5], (size_t)L->rows * sizeof(float));
+                memcpy(T->grad_b, tr->scratch[5], (size_t)L->geom.rows * sizeof(float));
                 for (t = 1; t < nt; t++) {
                     const float *pw = tr->scratch[4] + (size_t)t * tr->scratch_n[4];
                     const float *pb = tr->scratch[5] + (size_t)t * tr->scratch_n[5];
                     for (k = 0; k < wn; k++) T->grad_w[k] += pw[k];
-                    for (r = 0; r < L->rows; r++) T->grad_b[r] += pb[r];
+                    for (r = 0; r < L->geom.rows; r++) T->grad_b[r] += pb[r];
                 }
             }
             if (need_dx && masked_in) {
                 /* through dropout, then the node mask (straight-through to b) */
-                float p = (tr->last_training && L->kind == SCALPEL_LAYER_FC) ? T->dropout : 0.0f;
+                float p = (tr->last_training && L->geom.kind == SCALPEL_LAYER_FC) ? T->dropout : 0.0f;
                 float scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
-                size_t plane = (size_t)L->in_h * (size_t)L->in_w;
+                size_t plane = (size_t)L->geom.in_h * (size_t)L->geom.in_w;
                 scalpel_train_layer *O = T->mask_owner >= 0 ? &tr->layers[T->mask_owner] : NULL;
                 for (s = 0; s < batch; s++)
                     for (k = 0; k < in; k++) {
@@ -1268,7 +1277,7 @@ SCALPEL_API scalpel_status scalpel_trainer_backward(scalpel_trainer *tr, const i
                         dx[idx] = d;
                     }
             }
-        } else if (L->kind == SCALPEL_LAYER_RELU) {
+        } else if (L->geom.kind == SCALPEL_LAYER_RELU) {
             size_t tot = (size_t)batch * out;
             const float *y = tr->act[i + 1];
             for (k = 0; k < tot; k++) dx[k] = y[k] > 0.0f ? g[k] : 0.0f;
@@ -1276,8 +1285,8 @@ SCALPEL_API scalpel_status scalpel_trainer_backward(scalpel_trainer *tr, const i
             size_t tot = (size_t)batch * out;
             memset(dx, 0, (size_t)batch * in * sizeof(float));
             for (k = 0; k < tot; k++) {
-                size_t sidx = k / out, cidx = (k % out) / ((size_t)L->out_h * (size_t)L->out_w);
-                dx[sidx * in + cidx * (size_t)L->in_h * (size_t)L->in_w + (size_t)tr->argmax[i][k]] += g[k];
+                size_t sidx = k / out, cidx = (k % out) / ((size_t)L->geom.out_h * (size_t)L->geom.out_w);
+                dx[sidx * in + cidx * (size_t)L->geom.in_h * (size_t)L->geom.in_w + (size_t)tr->argmax[i][k]] += g[k];
             }
         }
         g = dx;
@@ -1321,8 +1330,8 @@ SCALPEL_API scalpel_status scalpel_trainer_apply(scalpel_trainer *tr)
         scalpel_train_layer *T = &tr->layers[i];
         size_t k, wn;
         int32_t r;
-        if (!scalpel__train_weighted(L->kind)) continue;
-        wn = (size_t)L->rows * (size_t)L->cols;
+        if (!scalpel__train_weighted(L->geom.kind)) continue;
+        wn = (size_t)L->geom.rows * (size_t)L->geom.cols;
         for (k = 0; k < wn; k++) {
             if (T->mask[k]) {
                 float v = mu * T->mom_w[k] + (T->grad_w[k] + wd * T->w[k]);
@@ -1333,14 +1342,14 @@ SCALPEL_API scalpel_status scalpel_trainer_apply(scalpel_trainer *tr)
                 T->w[k] = 0.0f;
             }
         }
-        for (r = 0; r < L->rows; r++) {
+        for (r = 0; r < L->geom.rows; r++) {
             float v = mu * T->mom_b[r] + (T->grad_b[r] + wd * T->b[r]);
             T->mom_b[r] = v;
             T->b[r] -= lr * v;
         }
         if (T->node_a) {
             float on = c->mask_threshold + c->mask_eps;
-            for (r = 0; r < L->rows; r++) {
+            for (r = 0; r < L->geom.rows; r++) {
                 float b = T->node_b[r] - lr * T->node_grad_b[r];
                 b -= c->mask_lambda * lr;
                 if (!(b >= 0.0f)) b = 0.0f;   /* NaN too */
@@ -1405,7 +1414,7 @@ SCALPEL_API scalpel_status scalpel_trainer_export(const scalpel_trainer *tr, sca
     if (!tr || !out) return SCALPEL_ERR_NULL;
     if (!tr->block) return SCALPEL_ERR_ARGUMENT;
     for (i = 0; i < tr->arch.n_layers; i++) {
-        size_t wn = (size_t)tr->arch.layers[i].rows * (size_t)tr->arch.layers[i].cols;
+        size_t wn = (size_t)tr->arch.layers[i].geom.rows * (size_t)tr->arch.layers[i].geom.cols;
         if (wn > maxw) maxw = wn;
     }
     tmp = (float *)SCALPEL_MALLOC(tr->alloc_ctx, maxw * sizeof(float));
@@ -1415,24 +1424,24 @@ SCALPEL_API scalpel_status scalpel_trainer_export(const scalpel_trainer *tr, sca
     for (i = 0; i < tr->arch.n_layers && st == SCALPEL_OK; i++) {
         const scalpel_layer *L = &tr->arch.layers[i];
         const scalpel_train_layer *T = &tr->layers[i];
-        if (scalpel__train_weighted(L->kind)) {
+        if (scalpel__train_weighted(L->geom.kind)) {
             const float *w = T->w;
             if (T->mask_owner >= 0) {
                 const float *na = tr->layers[T->mask_owner].node_a;
-                size_t plane = (size_t)L->in_h * (size_t)L->in_w, r, c;
-                size_t per = L->kind == SCALPEL_LAYER_CONV2D ? (size_t)L->kernel * (size_t)L->kernel : plane;
-                memcpy(tmp, T->w, (size_t)L->rows * (size_t)L->cols * sizeof(float));
-                for (r = 0; r < (size_t)L->rows; r++)
-                    for (c = 0; c < (size_t)L->cols; c++)
-                        if (na[c / per] == 0.0f) tmp[r * (size_t)L->cols + c] = 0.0f;
+                size_t plane = (size_t)L->geom.in_h * (size_t)L->geom.in_w, r, c;
+                size_t per = L->geom.kind == SCALPEL_LAYER_CONV2D ? (size_t)L->geom.kernel * (size_t)L->geom.kernel : plane;
+                memcpy(tmp, T->w, (size_t)L->geom.rows * (size_t)L->geom.cols * sizeof(float));
+                for (r = 0; r < (size_t)L->geom.rows; r++)
+                    for (c = 0; c < (size_t)L->geom.cols; c++)
+                        if (na[c / per] == 0.0f) tmp[r * (size_t)L->geom.cols + c] = 0.0f;
                 w = tmp;
             }
-            if (L->kind == SCALPEL_LAYER_FC) st = scalpel_net_add_fc(out, L->rows, w, T->b);
-            else st = scalpel_net_add_conv2d(out, L->rows, L->kernel, L->stride, L->pad, w, T->b);
-        } else if (L->kind == SCALPEL_LAYER_RELU) {
+            if (L->geom.kind == SCALPEL_LAYER_FC) st = scalpel_net_add_fc(out, L->geom.rows, w, T->b);
+            else st = scalpel_net_add_conv2d(out, L->geom.rows, L->geom.kernel, L->geom.stride, L->geom.pad, w, T->b);
+        } else if (L->geom.kind == SCALPEL_LAYER_RELU) {
             st = scalpel_net_add_relu(out);
         } else {
-            st = scalpel_net_add_maxpool(out, L->kernel, L->stride);
+            st = scalpel_net_add_maxpool(out, L->geom.kernel, L->geom.stride);
         }
     }
     SCALPEL_FREE(tr->alloc_ctx, tmp);
@@ -1452,8 +1461,8 @@ SCALPEL_API void scalpel_trainer_apply_masks(scalpel_trainer *tr)
         const scalpel_layer *L = &tr->arch.layers[i];
         scalpel_train_layer *T = &tr->layers[i];
         size_t k, wn;
-        if (!scalpel__train_weighted(L->kind)) continue;
-        wn = (size_t)L->rows * (size_t)L->cols;
+        if (!scalpel__train_weighted(L->geom.kind)) continue;
+        wn = (size_t)L->geom.rows * (size_t)L->geom.cols;
         for (k = 0; k < wn; k++) if (!T->mask[k]) { T->w[k] = 0.0f; T->mom_w[k] = 0.0f; }
     }
 }
@@ -1470,16 +1479,16 @@ SCALPEL_API scalpel_status scalpel_trainer_remove_nodes(const scalpel_trainer *t
     if (out) memset(out, 0, sizeof(*out));
     if (!tr || !out) return SCALPEL_ERR_NULL;
     if (!tr->block) return SCALPEL_ERR_ARGUMENT;
-    for (i = 0; i < tr->arch.n_layers; i++) if (tr->layers[i].node_a) total += (size_t)tr->arch.layers[i].rows;
+    for (i = 0; i < tr->arch.n_layers; i++) if (tr->layers[i].node_a) total += (size_t)tr->arch.layers[i].geom.rows;
     flags = (uint8_t *)SCALPEL_MALLOC(tr->alloc_ctx, total ? total : 1);
     if (!flags) return SCALPEL_ERR_NO_MEMORY;
     for (i = 0; i < tr->arch.n_layers; i++) {
         keep[i] = NULL;
         if (tr->layers[i].node_a) {
             int32_t r;
-            for (r = 0; r < tr->arch.layers[i].rows; r++) flags[off + (size_t)r] = tr->layers[i].node_a[r] != 0.0f;
+            for (r = 0; r < tr->arch.layers[i].geom.rows; r++) flags[off + (size_t)r] = tr->layers[i].node_a[r] != 0.0f;
             keep[i] = flags + off;
-            off += (size_t)tr->arch.layers[i].rows;
+            off += (size_t)tr->arch.layers[i].geom.rows;
         }
     }
     st = scalpel_trainer_export(tr, &full);
@@ -2295,13 +2304,13 @@ SCALPEL_API float scalpel_trainer_prune_rate(const scalpel_trainer *tr)
         const scalpel_train_layer *T = &tr->layers[i];
         const float *na = T->mask_owner >= 0 ? tr->layers[T->mask_owner].node_a : NULL;
         size_t per, r, c;
-        if (!scalpel__train_weighted(L->kind)) continue;
-        per = L->kind == SCALPEL_LAYER_CONV2D ? (size_t)L->kernel * (size_t)L->kernel : (size_t)L->in_h * (size_t)L->in_w;
-        total += (int64_t)L->rows * L->cols;
-        for (r = 0; r < (size_t)L->rows; r++) {
+        if (!scalpel__train_weighted(L->geom.kind)) continue;
+        per = L->geom.kind == SCALPEL_LAYER_CONV2D ? (size_t)L->geom.kernel * (size_t)L->geom.kernel : (size_t)L->geom.in_h * (size_t)L->geom.in_w;
+        total += (int64_t)L->geom.rows * L->geom.cols;
+        for (r = 0; r < (size_t)L->geom.rows; r++) {
             if (T->node_a && T->node_a[r] == 0.0f) continue;
-            for (c = 0; c < (size_t)L->cols; c++)
-                if (T->mask[r * (size_t)L->cols + c] && (!na || na[c / per] != 0.0f)) kept++;
+            for (c = 0; c < (size_t)L->geom.cols; c++)
+                if (T->mask[r * (size_t)L->geom.cols + c] && (!na || na[c / per] != 0.0f)) kept++;
         }
     }
     return total ? (float)(1.0 - (double)kept / (double)total) : 0.0f;
@@ -2318,14 +2327,14 @@ static void scalpel__drv_rates(const scalpel_trainer *tr, scalpel_prune_result *
         size_t per, r, c;
         int64_t kept = 0;
         res->layer_rate[i] = 0.0f;
-        if (!scalpel__train_weighted(L->kind)) continue;
-        per = L->kind == SCALPEL_LAYER_CONV2D ? (size_t)L->kernel * (size_t)L->kernel : (size_t)L->in_h * (size_t)L->in_w;
-        for (r = 0; r < (size_t)L->rows; r++) {
+        if (!scalpel__train_weighted(L->geom.kind)) continue;
+        per = L->geom.kind == SCALPEL_LAYER_CONV2D ? (size_t)L->geom.kernel * (size_t)L->geom.kernel : (size_t)L->geom.in_h * (size_t)L->geom.in_w;
+        for (r = 0; r < (size_t)L->geom.rows; r++) {
             if (T->node_a && T->node_a[r] == 0.0f) continue;
-            for (c = 0; c < (size_t)L->cols; c++)
-                if (T->mask[r * (size_t)L->cols + c] && (!na || na[c / per] != 0.0f)) kept++;
+            for (c = 0; c < (size_t)L->geom.cols; c++)
+                if (T->mask[r * (size_t)L->geom.cols + c] && (!na || na[c / per] != 0.0f)) kept++;
         }
-        res->layer_rate[i] = (float)(1.0 - (double)kept / ((double)L->rows * (double)L->cols));
+        res->layer_rate[i] = (float)(1.0 - (double)kept / ((double)L->geom.rows * (double)L->geom.cols));
     }
     res->rate = scalpel_trainer_prune_rate(tr);
 }
@@ -2339,11 +2348,11 @@ static void scalpel__drv_refreeze(scalpel_trainer *tr, const scalpel_driver_conf
         scalpel_train_layer *T = &tr->layers[i];
         size_t wn;
         if (!saved[i] || !dc->frozen[i]) continue;
-        wn = (size_t)L->rows * (size_t)L->cols;
+        wn = (size_t)L->geom.rows * (size_t)L->geom.cols;
         memcpy(T->w, saved[i], wn * sizeof(float));
-        memcpy(T->b, saved[i] + wn, (size_t)L->rows * sizeof(float));
+        memcpy(T->b, saved[i] + wn, (size_t)L->geom.rows * sizeof(float));
         memset(T->mom_w, 0, wn * sizeof(float));
-        memset(T->mom_b, 0, (size_t)L->rows * sizeof(float));
+        memset(T->mom_b, 0, (size_t)L->geom.rows * sizeof(float));
     }
 }
 
@@ -2367,7 +2376,7 @@ SCALPEL_API scalpel_status scalpel_train_epochs(scalpel_trainer *tr, const scalp
     in = (size_t)scalpel_net_input_size(&tr->arch);
     for (i = 0; i < tr->arch.n_layers; i++)
         if (dc && dc->frozen[i] && tr->layers[i].w)
-            frozen_n += (size_t)tr->arch.layers[i].rows * ((size_t)tr->arch.layers[i].cols + 1u);
+            frozen_n += (size_t)tr->arch.layers[i].geom.rows * ((size_t)tr->arch.layers[i].geom.cols + 1u);
     bytes = (size_t)tr->batch_max * in * sizeof(float) + frozen_n * sizeof(float) +
             (size_t)tr->batch_max * sizeof(int32_t) + (size_t)train->n * sizeof(int32_t);
     mem = (unsigned char *)SCALPEL_MALLOC(tr->alloc_ctx, bytes);
@@ -2379,23 +2388,23 @@ SCALPEL_API scalpel_status scalpel_train_epochs(scalpel_trainer *tr, const scalp
     for (i = 0; i < tr->arch.n_layers; i++) {
         saved[i] = NULL;
         if (dc && dc->frozen[i] && tr->layers[i].w) {
-            size_t wn = (size_t)tr->arch.layers[i].rows * (size_t)tr->arch.layers[i].cols;
+            size_t wn = (size_t)tr->arch.layers[i].geom.rows * (size_t)tr->arch.layers[i].geom.cols;
             saved[i] = fz;
             memcpy(fz, tr->layers[i].w, wn * sizeof(float));
-            memcpy(fz + wn, tr->layers[i].b, (size_t)tr->arch.layers[i].rows * sizeof(float));
-            fz += wn + (size_t)tr->arch.layers[i].rows;
+            memcpy(fz + wn, tr->layers[i].b, (size_t)tr->arch.layers[i].geom.rows * sizeof(float));
+            fz += wn + (size_t)tr->arch.layers[i].geom.rows;
         }
     }
     /* nothing before the first trainable weighted layer needs a gradient: when every weighted
      * layer in front of it is frozen (and has no node masks), backward stops there */
     tr->backward_stop = 0;
     for (i = 0; dc && i < tr->arch.n_layers; i++) {
-        if (!scalpel__train_weighted(tr->arch.layers[i].kind)) continue;
+        if (!scalpel__train_weighted(tr->arch.layers[i].geom.kind)) continue;
         if (!dc->frozen[i] || tr->layers[i].node_a) break;
         tr->backward_stop = i + 1;
     }
     if (tr->backward_stop > 0) {
-        while (tr->backward_stop < tr->arch.n_layers && !scalpel__train_weighted(tr->arch.layers[tr->backward_stop].kind))
+        while (tr->backward_stop < tr->arch.n_layers && !scalpel__train_weighted(tr->arch.layers[tr->backward_stop].geom.kind))
             tr->backward_stop++;
     }
     nb = scalpel_dataset_batches(train, tr->batch_max);
@@ -2530,14 +2539,14 @@ static void scalpel__ck_write(const scalpel_trainer *tr, scalpel__ck *c)
     for (i = 0; i < n; i++) {
         const scalpel_layer *L = &tr->arch.layers[i];
         const scalpel_train_layer *T = &tr->layers[i];
-        scalpel__ck_u32(c, (uint32_t)L->kind);
-        scalpel__ck_u32(c, (uint32_t)L->rows);
-        scalpel__ck_u32(c, (uint32_t)L->cols);
+        scalpel__ck_u32(c, (uint32_t)L->geom.kind);
+        scalpel__ck_u32(c, (uint32_t)L->geom.rows);
+        scalpel__ck_u32(c, (uint32_t)L->geom.cols);
         scalpel__ck_u32(c, T->node_a ? 1u : 0u);
         scalpel__ck_f32(c, g->dropout[i]);
         scalpel__ck_f32(c, T->dropout);
-        if (scalpel__train_weighted(L->kind)) {
-            size_t wn = (size_t)L->rows * (size_t)L->cols, rn = (size_t)L->rows;
+        if (scalpel__train_weighted(L->geom.kind)) {
+            size_t wn = (size_t)L->geom.rows * (size_t)L->geom.cols, rn = (size_t)L->geom.rows;
             scalpel__ck_fv(c, T->w, wn); scalpel__ck_fv(c, T->b, rn);
             scalpel__ck_fv(c, T->mom_w, wn); scalpel__ck_fv(c, T->mom_b, rn);
             scalpel__ck_bytes(c, T->mask, wn);
@@ -2593,15 +2602,15 @@ static scalpel_status scalpel__ck_read(scalpel_trainer *tr, const unsigned char 
         uint32_t has_node = scalpel__ck_get32(&c);
         float d_cfg = scalpel__ck_getf(&c), d_layer = scalpel__ck_getf(&c);
         if (c.err) return SCALPEL_ERR_TRUNCATED;
-        if (kind != (uint32_t)L->kind || rows != (uint32_t)L->rows || cols != (uint32_t)L->cols ||
+        if (kind != (uint32_t)L->geom.kind || rows != (uint32_t)L->geom.rows || cols != (uint32_t)L->geom.cols ||
             has_node != (T->node_a ? 1u : 0u))
             return SCALPEL_ERR_SHAPE;
         if (!(d_layer >= 0.0f && d_layer < 1.0f)) return SCALPEL_ERR_CORRUPT;
-        if (d_layer > 0.0f && L->kind != SCALPEL_LAYER_FC) return SCALPEL_ERR_CORRUPT;
+        if (d_layer > 0.0f && L->geom.kind != SCALPEL_LAYER_FC) return SCALPEL_ERR_CORRUPT;
         g.dropout[i] = d_cfg;
         if (apply) T->dropout = d_layer;
-        if (scalpel__train_weighted(L->kind)) {
-            size_t wn = (size_t)L->rows * (size_t)L->cols, rn = (size_t)L->rows, k, pad = (4u - wn % 4u) % 4u;
+        if (scalpel__train_weighted(L->geom.kind)) {
+            size_t wn = (size_t)L->geom.rows * (size_t)L->geom.cols, rn = (size_t)L->geom.rows, k, pad = (4u - wn % 4u) % 4u;
             int ok = 1;
             ok &= scalpel__ck_getfv(&c, apply ? T->w : NULL, wn);
             ok &= scalpel__ck_getfv(&c, apply ? T->b : NULL, rn);
@@ -2747,8 +2756,8 @@ static scalpel_status scalpel__drv_begin(scalpel_trainer *tr, const scalpel_data
     res->accuracy = res->dense_accuracy;
     for (i = 0; i < SCALPEL_NET_MAX_LAYERS; i++) res->order[i] = -1;
     for (i = 0; i < tr->arch.n_layers; i++)
-        if (scalpel__train_weighted(tr->arch.layers[i].kind))
-            res->nodes_before[i] = res->nodes_after[i] = tr->arch.layers[i].rows;
+        if (scalpel__train_weighted(tr->arch.layers[i].geom.kind))
+            res->nodes_before[i] = res->nodes_after[i] = tr->arch.layers[i].geom.rows;
     return st;
 }
 
@@ -2763,7 +2772,7 @@ static int scalpel__drv_past(float acc, float base, float tol)
  * layer at batch 1, matrix-matrix otherwise */
 static float scalpel__drv_breakeven(const scalpel_hw_profile *hw, const scalpel_layer *L, int32_t batch)
 {
-    return (L->kind == SCALPEL_LAYER_FC && batch == 1) ? hw->breakeven_mv_grouped : hw->breakeven_mm_grouped;
+    return (L->geom.kind == SCALPEL_LAYER_FC && batch == 1) ? hw->breakeven_mv_grouped : hw->breakeven_mm_grouped;
 }
 
 /* Layer i's last rate: dc->rate_max, or its own cap when lower */
@@ -2862,8 +2871,8 @@ static int64_t scalpel__drv_kept(const uint8_t *mask, size_t n)
 static void scalpel__drv_han(scalpel_trainer *tr, int32_t i)
 {
     const scalpel_layer *L = &tr->arch.layers[i];
-    size_t wn = (size_t)L->rows * (size_t)L->cols;
-    if (L->kind != SCALPEL_LAYER_FC || !(tr->config.dropout[i] > 0.0f)) return;
+    size_t wn = (size_t)L->geom.rows * (size_t)L->geom.cols;
+    if (L->geom.kind != SCALPEL_LAYER_FC || !(tr->config.dropout[i] > 0.0f)) return;
     tr->layers[i].dropout = scalpel_dropout_han(tr->config.dropout[i], scalpel__drv_kept(tr->layers[i].mask, wn), (int64_t)wn);
 }
 
@@ -2885,8 +2894,8 @@ static size_t scalpel__drv_max_weights(const scalpel_net *a)
     size_t m = 1;
     int32_t i;
     for (i = 0; i < a->n_layers; i++) {
-        size_t wn = (size_t)a->layers[i].rows * (size_t)a->layers[i].cols;
-        if (scalpel__train_weighted(a->layers[i].kind) && wn > m) m = wn;
+        size_t wn = (size_t)a->layers[i].geom.rows * (size_t)a->layers[i].geom.cols;
+        if (scalpel__train_weighted(a->layers[i].geom.kind) && wn > m) m = wn;
     }
     return m;
 }
@@ -2938,10 +2947,10 @@ static scalpel_status scalpel__drv_ladder(scalpel_trainer *tr, const scalpel_dat
         for (i = 0; i < tr->arch.n_layers && st == SCALPEL_OK; i++) {
             const scalpel_layer *L = &tr->arch.layers[i];
             scalpel_train_layer *T = &tr->layers[i];
-            size_t k, wn = (size_t)L->rows * (size_t)L->cols;
-            if (!scalpel__train_weighted(L->kind) || (only >= 0 && i != only)) continue;
-            if (group == 0) st = scalpel_prune_magnitude_rate(T->w, L->rows, L->cols, rate, mb, NULL);
-            else st = scalpel_prune_groups_rate(T->w, L->rows, L->cols, group, SCALPEL_IMPORTANCE_RMS, rate, mb, NULL);
+            size_t k, wn = (size_t)L->geom.rows * (size_t)L->geom.cols;
+            if (!scalpel__train_weighted(L->geom.kind) || (only >= 0 && i != only)) continue;
+            if (group == 0) st = scalpel_prune_magnitude_rate(T->w, L->geom.rows, L->geom.cols, rate, mb, NULL);
+            else st = scalpel_prune_groups_rate(T->w, L->geom.rows, L->geom.cols, group, SCALPEL_IMPORTANCE_RMS, rate, mb, NULL);
             for (k = 0; k < wn && st == SCALPEL_OK; k++) T->mask[k] = (uint8_t)(T->mask[k] & mb[k]);
             scalpel__drv_han(tr, i);
         }
@@ -2983,13 +2992,13 @@ static scalpel_status scalpel__drv_time_layer(const scalpel_net *net, int32_t i,
     scalpel_status st;
     float *in = NULL, *out = NULL;
     void *ws = NULL;
-    size_t isz = (size_t)L->in_c * (size_t)L->in_h * (size_t)L->in_w, k;
+    size_t isz = (size_t)L->geom.in_c * (size_t)L->geom.in_h * (size_t)L->geom.in_w, k;
     *secs = 0.0;
-    st = scalpel_net_init(L->in_c, L->in_h, L->in_w, &one);
+    st = scalpel_net_init(L->geom.in_c, L->geom.in_h, L->geom.in_w, &one);
     one.alloc_ctx = net->alloc_ctx;
     if (st == SCALPEL_OK) {
-        if (L->kind == SCALPEL_LAYER_FC) st = scalpel_net_add_fc(&one, L->rows, L->w, L->b);
-        else st = scalpel_net_add_conv2d(&one, L->rows, L->kernel, L->stride, L->pad, L->w, L->b);
+        if (L->geom.kind == SCALPEL_LAYER_FC) st = scalpel_net_add_fc(&one, L->geom.rows, L->w, L->b);
+        else st = scalpel_net_add_conv2d(&one, L->geom.rows, L->geom.kernel, L->geom.stride, L->geom.pad, L->w, L->b);
     }
     if (st == SCALPEL_OK) {
         size_t wsz = scalpel_net_workspace_size(&one, batch);
@@ -3044,11 +3053,11 @@ static scalpel_status scalpel__drv_remove_dead(scalpel_trainer *tr, int32_t i)
             size_t n, j, wn;
             int any = 0;
             t2.layers[k].dropout = tr->layers[k].dropout;
-            if (!scalpel__train_weighted(L->kind)) continue;
-            wn = (size_t)L->rows * (size_t)L->cols;
+            if (!scalpel__train_weighted(L->geom.kind)) continue;
+            wn = (size_t)L->geom.rows * (size_t)L->geom.cols;
             for (j = 0; j < wn && !any; j++) any = !tr->layers[k].mask[j];
             if (!any) continue;
-            n = (size_t)small.layers[k].rows * (size_t)small.layers[k].cols;
+            n = (size_t)small.layers[k].geom.rows * (size_t)small.layers[k].geom.cols;
             for (j = 0; j < n; j++) t2.layers[k].mask[j] = t2.layers[k].w[j] != 0.0f;
         }
         t2.steps = tr->steps;
@@ -3086,7 +3095,7 @@ SCALPEL_API scalpel_status scalpel_prune_simd(scalpel_trainer *tr, const scalpel
     batch = hw->batch >= 1 ? hw->batch : 1;
     memset(done, 0, sizeof(done));
     for (i = 0; i < tr->arch.n_layers; i++) {
-        cells0[i] = (double)tr->arch.layers[i].rows * (double)tr->arch.layers[i].cols;
+        cells0[i] = (double)tr->arch.layers[i].geom.rows * (double)tr->arch.layers[i].geom.cols;
         if (tr->layers[i].node_a) has_nodes = 1;
     }
     /* the order: weighted layers by measured dense time, slowest first, or by weight count,
@@ -3095,17 +3104,17 @@ SCALPEL_API scalpel_status scalpel_prune_simd(scalpel_trainer *tr, const scalpel
     if (dc->layer_order == SCALPEL_ORDER_GIVEN)
         for (o = 0; o < dc->n_order_given; o++) {
             i = dc->order_given[o];
-            if (i < 0 || i >= tr->arch.n_layers || !scalpel__train_weighted(tr->arch.layers[i].kind))
+            if (i < 0 || i >= tr->arch.n_layers || !scalpel__train_weighted(tr->arch.layers[i].geom.kind))
                 return SCALPEL_ERR_ARGUMENT;
             for (j = 0; j < o; j++) if (dc->order_given[j] == i) return SCALPEL_ERR_ARGUMENT;
         }
     st = scalpel_trainer_export(tr, &cur);
     for (i = 0; i < tr->arch.n_layers && st == SCALPEL_OK; i++) {
-        int32_t kind = tr->arch.layers[i].kind;
+        int32_t kind = tr->arch.layers[i].geom.kind;
         if (!scalpel__train_weighted(kind)) continue;
         if (only_kind != 0 && kind != only_kind) { res->skipped[i] = 1; continue; }
         if (dc->layer_order != SCALPEL_ORDER_TIME)
-            key[i] = (double)tr->arch.layers[i].rows * (double)tr->arch.layers[i].cols;
+            key[i] = (double)tr->arch.layers[i].geom.rows * (double)tr->arch.layers[i].geom.cols;
         else
             st = scalpel__drv_time_layer(&cur, i, batch, &key[i]);
         if (dc->layer_order == SCALPEL_ORDER_GIVEN)
@@ -3138,7 +3147,7 @@ SCALPEL_API scalpel_status scalpel_prune_simd(scalpel_trainer *tr, const scalpel
         i = res->order[o];
         L = &tr->arch.layers[i];
         T = &tr->layers[i];
-        wn = (size_t)L->rows * (size_t)L->cols;
+        wn = (size_t)L->geom.rows * (size_t)L->geom.cols;
         be = scalpel__drv_breakeven(hw, L, batch);
         if (res->skipped[i]) continue;
         layer_dc.rate_max = scalpel__drv_layer_max(dc, i);
@@ -3159,7 +3168,7 @@ SCALPEL_API scalpel_status scalpel_prune_simd(scalpel_trainer *tr, const scalpel
             done[i] = 1;
             if (dc->remove_dead && !has_nodes) {
                 /* its dead nodes go while the next weighted layer is not group-pruned yet */
-                for (j = i + 1; j < tr->arch.n_layers && !scalpel__train_weighted(tr->arch.layers[j].kind); j++) {}
+                for (j = i + 1; j < tr->arch.n_layers && !scalpel__train_weighted(tr->arch.layers[j].geom.kind); j++) {}
                 if (j < tr->arch.n_layers && !done[j]) st = scalpel__drv_remove_dead(tr, i);
             }
         }
@@ -3177,10 +3186,10 @@ SCALPEL_API scalpel_status scalpel_prune_simd(scalpel_trainer *tr, const scalpel
         for (i = 0; i < tr->arch.n_layers; i++) {
             const scalpel_layer *L = &tr->arch.layers[i];
             double k;
-            if (!scalpel__train_weighted(L->kind) || !(cells0[i] > 0.0)) continue;
-            k = (1.0 - (double)res->layer_rate[i]) * (double)L->rows * (double)L->cols;
+            if (!scalpel__train_weighted(L->geom.kind) || !(cells0[i] > 0.0)) continue;
+            k = (1.0 - (double)res->layer_rate[i]) * (double)L->geom.rows * (double)L->geom.cols;
             res->layer_rate[i] = (float)(1.0 - k / cells0[i]);
-            res->nodes_after[i] = L->rows;
+            res->nodes_after[i] = L->geom.rows;
             kept += k;
             total += cells0[i];
         }
@@ -3214,9 +3223,9 @@ SCALPEL_API scalpel_status scalpel_prune_nodes(scalpel_trainer *tr, const scalpe
         tr->config.mask_lambda = scalpel__train_finite((float)lambda) ? (float)lambda : 0.0f;
         for (i = 0; i < tr->arch.n_layers; i++) {
             scalpel_train_layer *T = &tr->layers[i];
-            if (T->mask_owner >= 0 && tr->arch.layers[i].kind == SCALPEL_LAYER_FC) {
+            if (T->mask_owner >= 0 && tr->arch.layers[i].geom.kind == SCALPEL_LAYER_FC) {
                 const scalpel_train_layer *O = &tr->layers[T->mask_owner];
-                int32_t r, kept = 0, n0 = tr->arch.layers[T->mask_owner].rows;
+                int32_t r, kept = 0, n0 = tr->arch.layers[T->mask_owner].geom.rows;
                 for (r = 0; r < n0; r++) kept += O->node_a[r] != 0.0f;
                 T->dropout = scalpel_dropout_nodes(tr->config.dropout[i], kept, n0);
             }
@@ -3227,7 +3236,7 @@ SCALPEL_API scalpel_status scalpel_prune_nodes(scalpel_trainer *tr, const scalpe
         for (i = 0; i < tr->arch.n_layers && st == SCALPEL_OK; i++)
             if (tr->layers[i].node_a) {
                 int32_t r, kept = 0;
-                for (r = 0; r < tr->arch.layers[i].rows; r++) kept += tr->layers[i].node_a[r] != 0.0f;
+                for (r = 0; r < tr->arch.layers[i].geom.rows; r++) kept += tr->layers[i].node_a[r] != 0.0f;
                 if (kept == 0) empty = 1;
             }
         if (st != SCALPEL_OK) break;
@@ -3243,16 +3252,16 @@ SCALPEL_API scalpel_status scalpel_prune_nodes(scalpel_trainer *tr, const scalpe
     if (st != SCALPEL_OK) return st;
     for (i = 0; i < small.n_layers; i++) {
         const scalpel_layer *L0 = &tr->arch.layers[i], *L1 = &small.layers[i];
-        if (!scalpel__train_weighted(L0->kind)) continue;
-        res->nodes_after[i] = L1->rows;
-        res->layer_rate[i] = (float)(1.0 - ((double)L1->rows * L1->cols) / ((double)L0->rows * L0->cols));
+        if (!scalpel__train_weighted(L0->geom.kind)) continue;
+        res->nodes_after[i] = L1->geom.rows;
+        res->layer_rate[i] = (float)(1.0 - ((double)L1->geom.rows * L1->geom.cols) / ((double)L0->geom.rows * L0->geom.cols));
     }
     {
         double kept = 0.0, total = 0.0;
         for (i = 0; i < small.n_layers; i++)
-            if (scalpel__train_weighted(small.layers[i].kind)) {
-                kept += (double)small.layers[i].rows * small.layers[i].cols;
-                total += (double)tr->arch.layers[i].rows * tr->arch.layers[i].cols;
+            if (scalpel__train_weighted(small.layers[i].geom.kind)) {
+                kept += (double)small.layers[i].geom.rows * small.layers[i].geom.cols;
+                total += (double)tr->arch.layers[i].geom.rows * tr->arch.layers[i].geom.cols;
             }
         res->rate = total > 0.0 ? (float)(1.0 - kept / total) : 0.0f;
     }
@@ -3289,10 +3298,10 @@ static void scalpel__drv_net_rates(const scalpel_net *net, const scalpel_net *re
     int32_t i;
     for (i = 0; i < net->n_layers; i++) {
         const scalpel_layer *L = &net->layers[i];
-        size_t wn = (size_t)L->rows * (size_t)L->cols, k, nz = 0;
-        double dense = (double)ref->layers[i].rows * (double)ref->layers[i].cols;
+        size_t wn = (size_t)L->geom.rows * (size_t)L->geom.cols, k, nz = 0;
+        double dense = (double)ref->layers[i].geom.rows * (double)ref->layers[i].geom.cols;
         res->layer_rate[i] = 0.0f;
-        if (!scalpel__train_weighted(L->kind) || L->storage != SCALPEL_STORAGE_DENSE) continue;
+        if (!scalpel__train_weighted(L->geom.kind) || L->storage != SCALPEL_STORAGE_DENSE) continue;
         for (k = 0; k < wn; k++) nz += L->w[k] != 0.0f;
         res->layer_rate[i] = (float)(1.0 - (double)nz / dense);
         kept += (double)nz;
@@ -3353,7 +3362,7 @@ SCALPEL_API scalpel_status scalpel_prune_for(const scalpel_net *net, const scalp
             st = scalpel_trainer_init(&mid, dc->batch, &cfg, &tr);
             if (st == SCALPEL_OK) {
                 dc2 = *dc;
-                for (i = 0; i < mid.n_layers; i++) if (mid.layers[i].kind == SCALPEL_LAYER_CONV2D) dc2.frozen[i] = 1;
+                for (i = 0; i < mid.n_layers; i++) if (mid.layers[i].geom.kind == SCALPEL_LAYER_CONV2D) dc2.frozen[i] = 1;
                 if (has_conv_mask && dc->fc_epochs_per_stage > 0) dc2.epochs_per_stage = dc->fc_epochs_per_stage;
                 /* the fc stages get what is left of the budget against the original dense
                  * accuracy (more when node pruning gained accuracy), so the whole pipeline

@@ -576,7 +576,7 @@ static void build(const model *m, uint64_t *seed, scalpel_net *net)
     ck_scalpel(scalpel_net_init(1, 28, 28, net), "scalpel_net_init");
     for (i = 0; i < m->n_layers; i++) {
         const layer_desc *d = &m->layers[i];
-        int32_t in_c = net->n_layers ? net->layers[net->n_layers - 1].out_c : net->in_c;
+        int32_t in_c = net->n_layers ? net->layers[net->n_layers - 1].geom.out_c : net->in_c;
         int32_t cols = d->kind == SCALPEL_LAYER_FC ? scalpel_net_output_size(net) : in_c * d->kernel * d->kernel;
         float *w = NULL, *b = NULL;
         if (d->kind == SCALPEL_LAYER_FC || d->kind == SCALPEL_LAYER_CONV2D) {
@@ -661,8 +661,8 @@ static void structure(const scalpel_net *net, char *buf, size_t n)
     for (i = 0; i < net->n_layers && used + 8 < n; i++) {
         const scalpel_layer *L = &net->layers[i];
         int k;
-        if (L->kind != SCALPEL_LAYER_FC && L->kind != SCALPEL_LAYER_CONV2D) continue;
-        k = snprintf(buf + used, n - used, "%s%d", used ? "-" : "", (int)L->out_c);
+        if (L->geom.kind != SCALPEL_LAYER_FC && L->geom.kind != SCALPEL_LAYER_CONV2D) continue;
+        k = snprintf(buf + used, n - used, "%s%d", used ? "-" : "", (int)L->geom.out_c);
         if (k < 0 || (size_t)k >= n - used) break;
         used += (size_t)k;
     }
@@ -672,7 +672,7 @@ static int64_t weight_count(const scalpel_net *net)
 {
     int64_t c = 0;
     int32_t i;
-    for (i = 0; i < net->n_layers; i++) c += (int64_t)net->layers[i].rows * net->layers[i].cols;
+    for (i = 0; i < net->n_layers; i++) c += (int64_t)net->layers[i].geom.rows * net->layers[i].geom.cols;
     return c;
 }
 
@@ -694,13 +694,13 @@ static void bench_model(const model *m)
     memset(keep_bufs, 0, sizeof keep_bufs);
     build(m, &seed, &dense);
     for (i = 0; i < dense.n_layers; i++)
-        if (dense.layers[i].kind == SCALPEL_LAYER_FC || dense.layers[i].kind == SCALPEL_LAYER_CONV2D) nw++;
+        if (dense.layers[i].geom.kind == SCALPEL_LAYER_FC || dense.layers[i].geom.kind == SCALPEL_LAYER_CONV2D) nw++;
     for (i = 0, k = 0; i < dense.n_layers; i++) {
         const scalpel_layer *L = &dense.layers[i];
-        if (L->kind != SCALPEL_LAYER_FC && L->kind != SCALPEL_LAYER_CONV2D) continue;
+        if (L->geom.kind != SCALPEL_LAYER_FC && L->geom.kind != SCALPEL_LAYER_CONV2D) continue;
         if (k < nw - 1) {
-            keep_bufs[i] = (uint8_t *)xmalloc((size_t)L->out_c);
-            random_keep(keep_bufs[i], (size_t)L->out_c, (size_t)m->keep_nodes[k], &seed);
+            keep_bufs[i] = (uint8_t *)xmalloc((size_t)L->geom.out_c);
+            random_keep(keep_bufs[i], (size_t)L->geom.out_c, (size_t)m->keep_nodes[k], &seed);
             keep_ptrs[i] = keep_bufs[i];
         }
         k++;

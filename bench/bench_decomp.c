@@ -519,7 +519,7 @@ static void section_unstructured(void)
 /* Dense weights of layer L (the caller frees), whatever its storage. */
 static float *layer_dense(const scalpel_layer *L)
 {
-    size_t n = (size_t)L->rows * (size_t)L->cols;
+    size_t n = (size_t)L->geom.rows * (size_t)L->geom.cols;
     float *w = (float *)xmalloc(n * sizeof(float));
     switch (L->storage) {
     case SCALPEL_STORAGE_DENSE: memcpy(w, L->w, n * sizeof(float)); break;
@@ -578,27 +578,27 @@ static void bench_model_file(const char *dir, const char *file, uint64_t *seed)
     print_cmp_header("layer");
     for (i = 0; i < net.n_layers; i++) {
         const scalpel_layer *L = &net.layers[i];
-        int conv = L->kind == SCALPEL_LAYER_CONV2D;
+        int conv = L->geom.kind == SCALPEL_LAYER_CONV2D;
         int32_t n;
         float *w;
-        if (L->kind != SCALPEL_LAYER_FC && !conv) continue;
-        n = conv ? L->out_h * L->out_w : 0;
+        if (L->geom.kind != SCALPEL_LAYER_FC && !conv) continue;
+        n = conv ? L->geom.out_h * L->geom.out_w : 0;
         w = layer_dense(L);
-        snprintf(label, sizeof label, "%s layer %d (%s %d x %d)", file, (int)i, scalpel_layer_kind_name(L->kind),
-                 (int)L->rows, (int)L->cols);
-        compare(label, w, L->rows, L->cols, n, seed, &res[k]);
+        snprintf(label, sizeof label, "%s layer %d (%s %d x %d)", file, (int)i, scalpel_layer_kind_name(L->geom.kind),
+                 (int)L->geom.rows, (int)L->geom.cols);
+        compare(label, w, L->geom.rows, L->geom.cols, n, seed, &res[k]);
         snprintf(first, sizeof first, "%d %s %d x %d, %.1f%% zero, file: %s", (int)i,
-                 scalpel_layer_kind_name(L->kind), (int)L->rows, (int)L->cols,
-                 100.0 * (1.0 - (double)res[k].nnz / ((double)L->rows * (double)L->cols)),
+                 scalpel_layer_kind_name(L->geom.kind), (int)L->geom.rows, (int)L->geom.cols,
+                 100.0 * (1.0 - (double)res[k].nnz / ((double)L->geom.rows * (double)L->geom.cols)),
                  storage_name(L, sb, sizeof sb));
         if (conv) {
             size_t len = strlen(first);
-            snprintf(first + len, sizeof first - len, "; x B %d x %d", (int)L->cols, (int)n);
+            snprintf(first + len, sizeof first - len, "; x B %d x %d", (int)L->geom.cols, (int)n);
         }
         print_cmp_row(first, &res[k]);
         fflush(stdout);
-        snprintf(labels[k], sizeof labels[k], "%d %s %d x %d", (int)i, scalpel_layer_kind_name(L->kind),
-                 (int)L->rows, (int)L->cols);
+        snprintf(labels[k], sizeof labels[k], "%d %s %d x %d", (int)i, scalpel_layer_kind_name(L->geom.kind),
+                 (int)L->geom.rows, (int)L->geom.cols);
         lp[k] = labels[k];
         k++;
         free(w);

@@ -143,12 +143,12 @@ static void rebuild(const scalpel_net *shape, float *const *w, float *const *b, 
     for (i = 0; i < shape->n_layers; i++) {
         const scalpel_layer *L = &shape->layers[i];
         const float *bias = b ? b[k] : L->b;
-        switch (L->kind) {
-        case SCALPEL_LAYER_FC: must(scalpel_net_add_fc(out, L->out_c, w[k++], bias), "add_fc"); break;
+        switch (L->geom.kind) {
+        case SCALPEL_LAYER_FC: must(scalpel_net_add_fc(out, L->geom.out_c, w[k++], bias), "add_fc"); break;
         case SCALPEL_LAYER_CONV2D:
-            must(scalpel_net_add_conv2d(out, L->out_c, L->kernel, L->stride, L->pad, w[k++], bias), "add_conv2d");
+            must(scalpel_net_add_conv2d(out, L->geom.out_c, L->geom.kernel, L->geom.stride, L->geom.pad, w[k++], bias), "add_conv2d");
             break;
-        case SCALPEL_LAYER_MAXPOOL: must(scalpel_net_add_maxpool(out, L->kernel, L->stride), "add_maxpool"); break;
+        case SCALPEL_LAYER_MAXPOOL: must(scalpel_net_add_maxpool(out, L->geom.kernel, L->geom.stride), "add_maxpool"); break;
         default: must(scalpel_net_add_relu(out), "add_relu"); break;
         }
     }
@@ -159,7 +159,7 @@ static int32_t weighted_layers(const scalpel_net *net, int32_t *idx)
 {
     int32_t i, k = 0;
     for (i = 0; i < net->n_layers; i++)
-        if (net->layers[i].kind == SCALPEL_LAYER_FC || net->layers[i].kind == SCALPEL_LAYER_CONV2D) idx[k++] = i;
+        if (net->layers[i].geom.kind == SCALPEL_LAYER_FC || net->layers[i].geom.kind == SCALPEL_LAYER_CONV2D) idx[k++] = i;
     return k;
 }
 
@@ -170,9 +170,9 @@ static int32_t copy_weights(const scalpel_net *net, float **w)
     for (i = 0; i < net->n_layers; i++) {
         const scalpel_layer *L = &net->layers[i];
         size_t n;
-        if (L->kind != SCALPEL_LAYER_FC && L->kind != SCALPEL_LAYER_CONV2D) continue;
+        if (L->geom.kind != SCALPEL_LAYER_FC && L->geom.kind != SCALPEL_LAYER_CONV2D) continue;
         if (L->storage != SCALPEL_STORAGE_DENSE) { fprintf(stderr, "bench_net: expected dense\n"); exit(1); }
-        n = (size_t)L->rows * (size_t)L->cols;
+        n = (size_t)L->geom.rows * (size_t)L->geom.cols;
         w[k] = (float *)xmalloc(n * sizeof(float));
         memcpy(w[k], L->w, n * sizeof(float));
         k++;
@@ -329,11 +329,11 @@ static void bench_model(const model *m, const scalpel_hw_profile *hw)
         nw = weighted_layers(&shape, widx);
         for (k = 0; k < nw; k++) {
             const scalpel_layer *L = &shape.layers[widx[k]];
-            size_t n = (size_t)L->rows * (size_t)L->cols;
+            size_t n = (size_t)L->geom.rows * (size_t)L->geom.cols;
             w[k] = (float *)xmalloc(n * sizeof(float));
-            b[k] = (float *)xmalloc((size_t)L->rows * sizeof(float));
-            fill(w[k], n, 1.0f / (float)sqrt((double)L->cols), &seed);
-            fill(b[k], (size_t)L->rows, 0.1f, &seed);
+            b[k] = (float *)xmalloc((size_t)L->geom.rows * sizeof(float));
+            fill(w[k], n, 1.0f / (float)sqrt((double)L->geom.cols), &seed);
+            fill(b[k], (size_t)L->geom.rows, 0.1f, &seed);
             dense_count += (int64_t)n;
         }
         rebuild(&shape, w, b, &dense);
@@ -358,11 +358,11 @@ static void bench_model(const model *m, const scalpel_hw_profile *hw)
             const scalpel_layer *L = &dense.layers[widx[k]];
             size_t n;
             uint8_t *mask;
-            n = (size_t)L->rows * (size_t)L->cols;
+            n = (size_t)L->geom.rows * (size_t)L->geom.cols;
             wt[k] = (float *)xmalloc(n * sizeof(float));
             memcpy(wt[k], w[k], n * sizeof(float));
             mask = (uint8_t *)xmalloc(n);
-            must(scalpel_prune_magnitude_rate(wt[k], L->rows, L->cols, m->han_rate[k], mask, NULL),
+            must(scalpel_prune_magnitude_rate(wt[k], L->geom.rows, L->geom.cols, m->han_rate[k], mask, NULL),
                  "scalpel_prune_magnitude_rate");
             scalpel_mask_apply_f32(wt[k], mask, n);
             kept += count_nonzero(wt[k], n);
@@ -384,11 +384,11 @@ static void bench_model(const model *m, const scalpel_hw_profile *hw)
     /* Scalpel: remove nodes to the paper's structure, then prune the FC layers in groups */
     for (i = 0, k = 0; i < dense.n_layers; i++) {
         const scalpel_layer *L = &dense.layers[i];
-        if (L->kind != SCALPEL_LAYER_FC && L->kind != SCALPEL_LAYER_CONV2D) continue;
+        if (L->geom.kind != SCALPEL_LAYER_FC && L->geom.kind != SCALPEL_LAYER_CONV2D) continue;
         keep_bufs[k] = NULL;
         if (k < nw - 1) {
-            keep_bufs[k] = (uint8_t *)xmalloc((size_t)L->out_c);
-            random_keep(keep_bufs[k], L->out_c, m->keep_nodes[k], &seed);
+            keep_bufs[k] = (uint8_t *)xmalloc((size_t)L->geom.out_c);
+            random_keep(keep_bufs[k], L->geom.out_c, m->keep_nodes[k], &seed);
             keep_ptrs[i] = keep_bufs[k];
         }
         k++;
@@ -397,8 +397,8 @@ static void bench_model(const model *m, const scalpel_hw_profile *hw)
     copy_weights(&small, ws8);
     for (i = 0, k = 0; i < small.n_layers; i++) {
         const scalpel_layer *L = &small.layers[i];
-        if (L->kind == SCALPEL_LAYER_CONV2D) { conv_small += (int64_t)L->rows * L->cols; k++; }
-        else if (L->kind == SCALPEL_LAYER_FC) { fc_small += (int64_t)L->rows * L->cols; k++; }
+        if (L->geom.kind == SCALPEL_LAYER_CONV2D) { conv_small += (int64_t)L->geom.rows * L->geom.cols; k++; }
+        else if (L->geom.kind == SCALPEL_LAYER_FC) { fc_small += (int64_t)L->geom.rows * L->geom.cols; k++; }
     }
     /* one group-pruning rate for every FC layer, so that conv (kept dense, as the moderate
      * class does) + FC reach the overall target against the original count */
@@ -411,11 +411,11 @@ static void bench_model(const model *m, const scalpel_hw_profile *hw)
         for (i = 0, k = 0; i < small.n_layers; i++) {
             const scalpel_layer *L = &small.layers[i];
             size_t n;
-            if (L->kind != SCALPEL_LAYER_FC && L->kind != SCALPEL_LAYER_CONV2D) continue;
-            n = (size_t)L->rows * (size_t)L->cols;
-            if (L->kind == SCALPEL_LAYER_FC) {
+            if (L->geom.kind != SCALPEL_LAYER_FC && L->geom.kind != SCALPEL_LAYER_CONV2D) continue;
+            n = (size_t)L->geom.rows * (size_t)L->geom.cols;
+            if (L->geom.kind == SCALPEL_LAYER_FC) {
                 uint8_t *mask = (uint8_t *)xmalloc(n);
-                must(scalpel_prune_groups_rate(ws8[k], L->rows, L->cols, hw->group, SCALPEL_IMPORTANCE_RMS,
+                must(scalpel_prune_groups_rate(ws8[k], L->geom.rows, L->geom.cols, hw->group, SCALPEL_IMPORTANCE_RMS,
                                                (float)fc_rate, mask, NULL), "scalpel_prune_groups_rate");
                 scalpel_mask_apply_f32(ws8[k], mask, n);
                 free(mask);
@@ -476,12 +476,12 @@ static void bench_model(const model *m, const scalpel_hw_profile *hw)
         printf("| --- | --- | --- | --- | --- | --- |\n");
         for (i = 0; i < dense.n_layers; i++) {
             const scalpel_layer *L = &dense.layers[i], *S = &small.layers[i];
-            if (L->kind != SCALPEL_LAYER_FC && L->kind != SCALPEL_LAYER_CONV2D) continue;
+            if (L->geom.kind != SCALPEL_LAYER_FC && L->geom.kind != SCALPEL_LAYER_CONV2D) continue;
             printf("| %d %s | %d x %d | %s, %.1f%% zero | %s, %.1f%% zero | %d x %d | %s, %.1f%% zero |\n", (int)i,
-                   scalpel_layer_kind_name(L->kind), (int)L->rows, (int)L->cols,
+                   scalpel_layer_kind_name(L->geom.kind), (int)L->geom.rows, (int)L->geom.cols,
                    storage_name(&vs[1].plan.layers[i], buf[1], sizeof buf[1]), 100.0 * vs[1].plan.layers[i].zero_rate,
                    storage_name(&vs[2].plan.layers[i], buf[2], sizeof buf[2]), 100.0 * vs[2].plan.layers[i].zero_rate,
-                   (int)S->rows, (int)S->cols,
+                   (int)S->geom.rows, (int)S->geom.cols,
                    storage_name(&vs[3].plan.layers[i], buf[3], sizeof buf[3]), 100.0 * vs[3].plan.layers[i].zero_rate);
         }
         printf("\n");

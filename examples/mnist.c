@@ -270,8 +270,8 @@ static int same_shapes(const scalpel_net *a, const scalpel_net *b)
     if (a->n_layers != b->n_layers || a->in_c != b->in_c || a->in_h != b->in_h || a->in_w != b->in_w) return 0;
     for (i = 0; i < a->n_layers; i++) {
         const scalpel_layer *x = &a->layers[i], *y = &b->layers[i];
-        if (x->kind != y->kind || x->rows != y->rows || x->cols != y->cols || x->out_c != y->out_c ||
-            x->out_h != y->out_h || x->out_w != y->out_w)
+        if (x->geom.kind != y->geom.kind || x->geom.rows != y->geom.rows || x->geom.cols != y->geom.cols || x->geom.out_c != y->geom.out_c ||
+            x->geom.out_h != y->geom.out_h || x->geom.out_w != y->geom.out_w)
             return 0;
     }
     return 1;
@@ -467,7 +467,7 @@ int main(int argc, char **argv)
         int in_order = 0, j;
         for (j = 0; j < n_given; j++) in_order |= given[j] == i;
         if ((in_order || layer_cap[i] > 0.0f) &&
-            (i >= arch.n_layers || (arch.layers[i].kind != SCALPEL_LAYER_FC && arch.layers[i].kind != SCALPEL_LAYER_CONV2D))) {
+            (i >= arch.n_layers || (arch.layers[i].geom.kind != SCALPEL_LAYER_FC && arch.layers[i].geom.kind != SCALPEL_LAYER_CONV2D))) {
             fprintf(stderr, "mnist: %s names layer %d, which holds no weights in %s (its weighted layers: %s)\n",
                     in_order ? "--order" : "--layer-rate-max", i, net_name,
                     strcmp(net_name, "lenet5") == 0 ? "0, 2, 4, 6" : "0, 2, 4");
@@ -623,9 +623,9 @@ scalpel_phase:
     fprintf(stderr, "scalpel: %.1f%% pruned, %.2f%% accuracy (dense %.2f%%), %d stages, %.1f s\n",
             100.0 * rs.rate, 100.0 * rs.accuracy, 100.0 * rs.dense_accuracy, (int)rs.stages, now_s() - t);
     for (i = 0; i < scal.n_layers; i++)
-        if (scal.layers[i].kind == SCALPEL_LAYER_FC || scal.layers[i].kind == SCALPEL_LAYER_CONV2D)
+        if (scal.layers[i].geom.kind == SCALPEL_LAYER_FC || scal.layers[i].geom.kind == SCALPEL_LAYER_CONV2D)
             fprintf(stderr, "  layer %d %s: %d -> %d nodes, %.1f%% pruned%s\n", i,
-                    scalpel_layer_kind_name(scal.layers[i].kind), (int)rs.nodes_before[i], (int)rs.nodes_after[i],
+                    scalpel_layer_kind_name(scal.layers[i].geom.kind), (int)rs.nodes_before[i], (int)rs.nodes_after[i],
                     100.0 * rs.layer_rate[i], rs.skipped[i] ? " (left dense)" : "");
     save_model(out_dir, net_name, "scalpel", &scal);
 

@@ -271,31 +271,34 @@ static float uniform(void) /* [-1, 1) */
 
 static int is_weighted(const scalpel_layer *l)
 {
-    return l->kind == SCALPEL_LAYER_FC || l->kind == SCALPEL_LAYER_CONV2D;
+    return l->geom.kind == SCALPEL_LAYER_FC || l->geom.kind == SCALPEL_LAYER_CONV2D;
 }
 
 static int64_t layer_positions(const scalpel_layer *l)
 {
-    return l->kind == SCALPEL_LAYER_CONV2D ? (int64_t)l->out_h * l->out_w : 1;
+    return l->geom.kind == SCALPEL_LAYER_CONV2D ? (int64_t)l->geom.out_h * l->geom.out_w : 1;
 }
 
 static int64_t layer_macs_dense(const scalpel_layer *l)
 {
-    return is_weighted(l) ? (int64_t)l->rows * l->cols * layer_positions(l) : 0;
+    return is_weighted(l) ? (int64_t)l->geom.rows * l->geom.cols * layer_positions(l) : 0;
 }
 
 static size_t layer_dense_bytes(const scalpel_layer *l)
 {
-    return is_weighted(l) ? ((size_t)l->rows * (size_t)l->cols + (size_t)l->rows) * sizeof(float) : 0;
+    return is_weighted(l) ? ((size_t)l->geom.rows * (size_t)l->geom.cols + (size_t)l->geom.rows) * sizeof(float) : 0;
 }
 
-/* A one-layer network borrowing layer l's weights (block = NULL): never scalpel_net_free it. */
-static scalpel_status layer_view(const scalpel_layer *l, scalpel_net *v)
+/* A one-layer network borrowing layer l's weights (block = NULL), its layer struct in *room:
+ * never scalpel_net_free it. */
+static scalpel_status layer_view(const scalpel_layer *l, scalpel_layer *room, scalpel_net *v)
 {
-    scalpel_status st = scalpel_net_init(l->in_c, l->in_h, l->in_w, v);
+    scalpel_status st = scalpel_net_init(l->geom.in_c, l->geom.in_h, l->geom.in_w, v);
     if (st != SCALPEL_OK) return st;
-    v->layers[0] = *l;
-    v->layers[0].block = NULL;
+    *room = *l;
+    room->block = NULL;
+    room->geom.from = 0; /* alone, it reads the network input */
+    v->layers = room;
     v->n_layers = 1;
     return SCALPEL_OK;
 }
@@ -303,14 +306,15 @@ static scalpel_status layer_view(const scalpel_layer *l, scalpel_net *v)
 static size_t layer_weight_bytes(const scalpel_layer *l)
 {
     scalpel_net v;
-    if (!is_weighted(l) || layer_view(l, &v) != SCALPEL_OK) return 0;
+    scalpel_layer room;
+    if (!is_weighted(l) || layer_view(l, &room, &v) != SCALPEL_OK) return 0;
     return scalpel_net_weight_bytes(&v);
 }
 
 /* Fraction of the rows x cols weights that are zero, however they are stored. */
 static double layer_zero_rate(const scalpel_layer *l)
 {
-    size_t total = (size_t)l->rows * (size_t)l->cols, nonzero = 0, i;
+    size_t total = (size_t)l->geom.rows * (size_t)l->geom.cols, nonzero = 0, i;
     if (!is_weighted(l) || total == 0) return 0.0;
     if (l->storage == SCALPEL_STORAGE_GCSR) {
         const float *v = (const float *)l->sparse.values;
@@ -490,9 +494,9 @@ static int cmd_info(int n, char **args)
     for (i = 0; i < net.n_layers; i++) {
         const scalpel_layer *l = &net.layers[i];
         int64_t m = scalpel_layer_macs(l);
-        printf("%3d  %-8s %12s -> %-12s %-10s", i, scalpel_layer_kind_name(l->kind),
-               shape_text(l->in_c, l->in_h, l->in_w, s1, sizeof s1),
-               shape_text(l->out_c, l->out_h, l->out_w, s2, sizeof s2), layer_storage_text(l, s3, sizeof s3));
+        printf("%3d  %-8s %12s -> %-12s %-10s", i, scalpel_layer_kind_name(l->geom.kind),
+               shape_text(l->geom.in_c, l->geom.in_h, l->geom.in_w, s1, sizeof s1),
+               shape_text(l->geom.out_c, l->geom.out_h, l->geom.out_w, s2, sizeof s2), layer_storage_text(l, s3, sizeof s3));
         if (is_weighted(l))
             printf(" %12zu %8.1f%% %12lld\n", layer_weight_bytes(l), 100.0 * layer_zero_rate(l), (long long)m);
         else
@@ -575,18 +579,18 @@ static int calibrate(const scalpel_net *net, scalpel_hw_profile *hw)
     scalpel_status st;
     for (i = 0; i < net->n_layers; i++) {
         const scalpel_layer *l = &net->layers[i];
-        int64_t size = (int64_t)l->rows * l->cols;
-        if (l->kind == SCALPEL_LAYER_FC && (fc == NULL || size > (int64_t)fc->rows * fc->cols)) fc = l;
-        if (l->kind == SCALPEL_LAYER_CONV2D && (conv == NULL || size > (int64_t)conv->rows * conv->cols)) conv = l;
+        int64_t size = (int64_t)l->geom.rows * l->geom.cols;
+        if (l->geom.kind == SCALPEL_LAYER_FC && (fc == NULL || size > (int64_t)fc->geom.rows * fc->geom.cols)) fc = l;
+        if (l->geom.kind == SCALPEL_LAYER_CONV2D && (conv == NULL || size > (int64_t)conv->geom.rows * conv->geom.cols)) conv = l;
     }
     shape = fc != NULL ? fc : conv;
     if (shape == NULL) return fail("--calibrate: the model has no weighted layer to calibrate on");
-    n = conv != NULL ? conv->out_h * conv->out_w : 64;
+    n = conv != NULL ? conv->geom.out_h * conv->geom.out_w : 64;
     printf("calibrating profile %s on this machine (kernels %s, G = %d): matrix-vector %d x %d, "
            "matrix-matrix %d x %d . %d x %d ...\n", hw->name, scalpel_kernels_backend(), (int)hw->group,
-           (int)shape->rows, (int)shape->cols, (int)shape->rows, (int)shape->cols, (int)shape->cols, (int)n);
+           (int)shape->geom.rows, (int)shape->geom.cols, (int)shape->geom.rows, (int)shape->geom.cols, (int)shape->geom.cols, (int)n);
     fflush(stdout);
-    st = scalpel_hw_calibrate(hw, shape->rows, shape->cols, n);
+    st = scalpel_hw_calibrate(hw, shape->geom.rows, shape->geom.cols, n);
     if (st != SCALPEL_OK) return fail("--calibrate: calibration failed: %s", scalpel_status_string(st));
     return 0;
 }
@@ -616,12 +620,12 @@ static void print_plan(const scalpel_net *net, const scalpel_plan *plan)
         const scalpel_layer_plan *p = &plan->layers[i];
         const char *reason = p->reason != NULL ? p->reason : "";
         if (!is_weighted(l)) {
-            printf("%3d  %-7s %-13s %-10s %-6s %7s %7s %23s %25s  %s\n", (int)i, scalpel_layer_kind_name(l->kind),
+            printf("%3d  %-7s %-13s %-10s %-6s %7s %7s %23s %25s  %s\n", (int)i, scalpel_layer_kind_name(l->geom.kind),
                    technique_name(p->technique), "-", "-", "-", "-", "-", "-", reason);
             continue;
         }
         printf("%3d  %-7s %-13s %-10s %-6s %7s %7s %10zu -> %-10zu %11lld -> %-11lld  %s\n", (int)i,
-               scalpel_layer_kind_name(l->kind), technique_name(p->technique),
+               scalpel_layer_kind_name(l->geom.kind), technique_name(p->technique),
                storage_text(p->storage, p->group, s1, sizeof s1), p->kernel_mm ? "mm" : "mv",
                rate_text(p->rate, r1, sizeof r1), rate_text(p->break_even, r2, sizeof r2), p->bytes_now,
                p->bytes_planned, (long long)p->macs_dense, (long long)p->macs_planned, reason);
@@ -843,7 +847,7 @@ static int build_from_spec(const char *spec, scalpel_net *net)
             if (st != SCALPEL_OK) {
                 char s[48];
                 const scalpel_layer *last = net->n_layers > 0 ? &net->layers[net->n_layers - 1] : NULL;
-                if (last != NULL) shape_text(last->out_c, last->out_h, last->out_w, s, sizeof s);
+                if (last != NULL) shape_text(last->geom.out_c, last->geom.out_h, last->geom.out_w, s, sizeof s);
                 else shape_text(net->in_c, net->in_h, net->in_w, s, sizeof s);
                 scalpel_net_free(net);
                 return fail("--arch: cannot add layer '%.*s' (token %d) to its input %s: %s", (int)len, tok, token,
@@ -874,24 +878,24 @@ static int check_tensors(const char *file, const unsigned char *data, size_t siz
         snprintf(name, sizeof name, "%s.weight", names[k]);
         st = scalpel_safetensors_find(data, size, name, &t);
         if (st == SCALPEL_ERR_ARGUMENT) return fail("%s: no tensor '%s' (layer %d, %s)", file, name, (int)i,
-                                                    scalpel_layer_kind_name(l->kind));
+                                                    scalpel_layer_kind_name(l->geom.kind));
         if (st != SCALPEL_OK) return fail("%s: %s", file, scalpel_status_string(st));
-        if (l->kind == SCALPEL_LAYER_FC)
-            ok = t.ndim == 2 && t.shape[0] == l->rows && t.shape[1] == l->cols;
+        if (l->geom.kind == SCALPEL_LAYER_FC)
+            ok = t.ndim == 2 && t.shape[0] == l->geom.rows && t.shape[1] == l->geom.cols;
         else
-            ok = t.ndim == 4 && t.shape[0] == l->out_c && t.shape[1] == l->in_c && t.shape[2] == l->kernel &&
-                 t.shape[3] == l->kernel;
+            ok = t.ndim == 4 && t.shape[0] == l->geom.out_c && t.shape[1] == l->geom.in_c && t.shape[2] == l->geom.kernel &&
+                 t.shape[3] == l->geom.kernel;
         if (!ok) {
-            if (l->kind == SCALPEL_LAYER_FC)
-                return fail("%s: tensor '%s' should be [%d, %d] for layer %d (fc %d -> %d)", file, name, (int)l->rows,
-                            (int)l->cols, (int)i, (int)l->cols, (int)l->rows);
-            return fail("%s: tensor '%s' should be [%d, %d, %d, %d] for layer %d (conv2d)", file, name, (int)l->out_c,
-                        (int)l->in_c, (int)l->kernel, (int)l->kernel, (int)i);
+            if (l->geom.kind == SCALPEL_LAYER_FC)
+                return fail("%s: tensor '%s' should be [%d, %d] for layer %d (fc %d -> %d)", file, name, (int)l->geom.rows,
+                            (int)l->geom.cols, (int)i, (int)l->geom.cols, (int)l->geom.rows);
+            return fail("%s: tensor '%s' should be [%d, %d, %d, %d] for layer %d (conv2d)", file, name, (int)l->geom.out_c,
+                        (int)l->geom.in_c, (int)l->geom.kernel, (int)l->geom.kernel, (int)i);
         }
         snprintf(name, sizeof name, "%s.bias", names[k]);
         st = scalpel_safetensors_find(data, size, name, &t);
-        if (st == SCALPEL_OK && !(t.ndim == 1 && t.shape[0] == l->rows))
-            return fail("%s: tensor '%s' should be [%d] for layer %d", file, name, (int)l->rows, (int)i);
+        if (st == SCALPEL_OK && !(t.ndim == 1 && t.shape[0] == l->geom.rows))
+            return fail("%s: tensor '%s' should be [%d] for layer %d", file, name, (int)l->geom.rows, (int)i);
         if (st != SCALPEL_OK && st != SCALPEL_ERR_ARGUMENT) return fail("%s: %s", file, scalpel_status_string(st));
         k++;
     }
@@ -1116,9 +1120,10 @@ static int cmd_bench(int n, char **args)
            "speed-up");
     for (i = 0; i < net.n_layers && i < dense.n_layers; i++) {
         scalpel_net vs, vd;
+        scalpel_layer room_s, room_d;
         bench_bufs ls, ld;
         double ts, td;
-        if (layer_view(&net.layers[i], &vs) != SCALPEL_OK || layer_view(&dense.layers[i], &vd) != SCALPEL_OK) {
+        if (layer_view(&net.layers[i], &room_s, &vs) != SCALPEL_OK || layer_view(&dense.layers[i], &room_d, &vd) != SCALPEL_OK) {
             fail("%s: layer %d: cannot make a one-layer view", pos[0], (int)i);
             goto done;
         }
@@ -1133,7 +1138,7 @@ static int cmd_bench(int n, char **args)
         bench_bufs_free(&ld);
         sum_s += ts;
         sum_d += td;
-        printf("%3d  %-8s %-10s %-10s %14.2f %14.2f %8.2fx\n", (int)i, scalpel_layer_kind_name(net.layers[i].kind),
+        printf("%3d  %-8s %-10s %-10s %14.2f %14.2f %8.2fx\n", (int)i, scalpel_layer_kind_name(net.layers[i].geom.kind),
                layer_storage_text(&net.layers[i], s1, sizeof s1), layer_storage_text(&dense.layers[i], s2, sizeof s2),
                ts * 1e6, td * 1e6, ts > 0.0 ? td / ts : 0.0);
     }
@@ -1317,7 +1322,7 @@ static int cmd_plan_no_retrain(int n, char **args)
         if (l->chosen < 0) continue;
         c = &l->cand[l->chosen];
         d = &l->cand[0];
-        printf("%3d  %-8s %-18s %10.4f %10.2f %12.2f %12zu %8.2fx\n", (int)i, scalpel_layer_kind_name(net.layers[i].kind),
+        printf("%3d  %-8s %-18s %10.4f %10.2f %12.2f %12zu %8.2fx\n", (int)i, scalpel_layer_kind_name(net.layers[i].geom.kind),
                nr_form_name(c, name, sizeof name), c->error, c->seconds * 1e6, d->seconds * 1e6, c->bytes,
                c->seconds > 0.0 ? d->seconds / c->seconds : 0.0);
     }

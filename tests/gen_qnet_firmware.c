@@ -23,7 +23,7 @@ static int add_layer(scalpel_net *net, int32_t outputs, int32_t kernel, int32_t 
 {
     int32_t n = net->n_layers, r, c, j, g = group ? group : 1;
     const scalpel_layer *last = n ? &net->layers[n - 1] : NULL;
-    int32_t ic = last ? last->out_c : net->in_c, ih = last ? last->out_h : net->in_h, iw = last ? last->out_w : net->in_w;
+    int32_t ic = last ? last->geom.out_c : net->in_c, ih = last ? last->geom.out_h : net->in_h, iw = last ? last->geom.out_w : net->in_w;
     int32_t cols = kernel ? ic * kernel * kernel : ic * ih * iw;
     float *w = (float *)malloc((size_t)outputs * (size_t)cols * sizeof(float));
     float *b = (float *)malloc((size_t)outputs * sizeof(float));

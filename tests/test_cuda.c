@@ -61,7 +61,7 @@ static int add_weighted(scalpel_net *net, int32_t outputs, int32_t kernel, int32
                         int32_t group, int32_t bits)
 {
     const scalpel_layer *last = net->n_layers ? &net->layers[net->n_layers - 1] : NULL;
-    int32_t c = last ? last->out_c : net->in_c, h = last ? last->out_h : net->in_h, wd = last ? last->out_w : net->in_w;
+    int32_t c = last ? last->geom.out_c : net->in_c, h = last ? last->geom.out_h : net->in_h, wd = last ? last->geom.out_w : net->in_w;
     int32_t cols = kernel ? c * kernel * kernel : c * h * wd, i;
     float *w = random_weights(outputs, cols, group), *b = (float *)malloc((size_t)outputs * sizeof(float));
     scalpel_status st;
@@ -141,9 +141,9 @@ static void checks_without_device(void)
     CHECK(scalpel_cuda_net_upload(&net, 0, &h) == SCALPEL_ERR_ARGUMENT && h == NULL, "max_batch 0");
     CHECK(scalpel_cuda_net_upload(&net, -5, &h) == SCALPEL_ERR_ARGUMENT && h == NULL, "max_batch < 0");
     CHECK(scalpel_cuda_net_upload(&net, 1, NULL) == SCALPEL_ERR_NULL, "upload(NULL out)");
-    net.layers[0].rows = 49;   /* broken chain: validation must refuse it before the device */
+    net.layers[0].geom.rows = 49;   /* broken chain: validation must refuse it before the device */
     CHECK(scalpel_cuda_net_upload(&net, 1, &h) < 0 && h == NULL, "invalid net refused");
-    net.layers[0].rows = 50;
+    net.layers[0].geom.rows = 50;
     CHECK(scalpel_cuda_net_forward(NULL, x, 1, y) == SCALPEL_ERR_NULL, "forward(NULL)");
     CHECK(scalpel_cuda_net_forward_async(NULL, x, 1, y, NULL) == SCALPEL_ERR_NULL, "forward_async(NULL)");
     CHECK(scalpel_cuda_net_error(NULL) != NULL && scalpel_cuda_net_error(NULL)[0] == '\0', "error(NULL)");

@@ -68,8 +68,8 @@ struct emul_ops {
     }
     scalpel_status im2col(const float *act, const scalpel__cuda_layer *L, int32_t batch, float *col)
     {
-        size_t total = (size_t)L->cols * (size_t)L->positions * (size_t)batch, o;
-        if (!(need(act, (size_t)L->in_c * L->in_h * L->in_w * batch) & need(col, total)))
+        size_t total = (size_t)L->geom.cols * (size_t)L->positions * (size_t)batch, o;
+        if (!(need(act, (size_t)L->geom.in_c * L->geom.in_h * L->geom.in_w * batch) & need(col, total)))
             return SCALPEL_ERR_BUFFER_TOO_SMALL;
         ops++;
         for (o = 0; o < total; o++) col[o] = scalpel__cuda_im2col_at(act, L, batch, o);
@@ -78,7 +78,7 @@ struct emul_ops {
     scalpel_status maxpool(const float *act, const scalpel__cuda_layer *L, int32_t batch, float *out, size_t total)
     {
         size_t o;
-        if (!(need(act, (size_t)L->in_c * L->in_h * L->in_w * batch) & need(out, total)))
+        if (!(need(act, (size_t)L->geom.in_c * L->geom.in_h * L->geom.in_w * batch) & need(out, total)))
             return SCALPEL_ERR_BUFFER_TOO_SMALL;
         ops++;
         for (o = 0; o < total; o++) out[o] = scalpel__cuda_maxpool_at(act, L, batch, o);
@@ -171,7 +171,7 @@ static int add_weighted(scalpel_net *net, int32_t outputs, int32_t kernel, int32
                         int32_t group, int32_t bits)
 {
     const scalpel_layer *last = net->n_layers ? &net->layers[net->n_layers - 1] : NULL;
-    int32_t c = last ? last->out_c : net->in_c, h = last ? last->out_h : net->in_h, wd = last ? last->out_w : net->in_w;
+    int32_t c = last ? last->geom.out_c : net->in_c, h = last ? last->geom.out_h : net->in_h, wd = last ? last->geom.out_w : net->in_w;
     int32_t cols = kernel ? c * kernel * kernel : c * h * wd, i;
     float *w = random_weights(outputs, cols, group, 60), *b = (float *)malloc((size_t)outputs * sizeof(float));
     int ok;
@@ -335,9 +335,9 @@ static void check_im2col(int32_t C, int32_t H, int32_t W, int32_t K, int32_t S, 
     emul_ops ops;
     if (oh < 1 || ow < 1) return;
     memset(&L, 0, sizeof(L));
-    L.kind = SCALPEL_LAYER_CONV2D;
-    L.in_c = C; L.in_h = H; L.in_w = W; L.kernel = K; L.stride = S; L.pad = P;
-    L.out_h = oh; L.out_w = ow; L.positions = oh * ow; L.cols = C * K * K;
+    L.geom.kind = SCALPEL_LAYER_CONV2D;
+    L.geom.in_c = C; L.geom.in_h = H; L.geom.in_w = W; L.geom.kernel = K; L.geom.stride = S; L.geom.pad = P;
+    L.geom.out_h = oh; L.geom.out_w = ow; L.positions = oh * ow; L.geom.cols = C * K * K;
     chw = (size_t)C * H * W; pos = (size_t)oh * ow; ckk = (size_t)C * K * K;
     act = (float *)malloc(chw * batch * sizeof(float));
     col = (float *)malloc(ckk * pos * batch * sizeof(float));
@@ -472,7 +472,7 @@ static int build_random_net(scalpel_net *net)
             ok = add_weighted(net, test_range(1, 30), 0, 0, 0, group, bits);
         }
         if (!ok) { scalpel_net_free(net); return 0; }
-        c = net->layers[i].out_c; h = net->layers[i].out_h; w = net->layers[i].out_w;
+        c = net->layers[i].geom.out_c; h = net->layers[i].geom.out_h; w = net->layers[i].geom.out_w;
     }
     return 1;
 }

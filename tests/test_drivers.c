@@ -268,13 +268,13 @@ static void test_frozen_front(void)
     for (i = 0; i < arch.n_layers; i++) {
         const scalpel_layer *L = &arch.layers[i];
         keep_w[i] = keep_b[i] = NULL;
-        if (L->kind != SCALPEL_LAYER_CONV2D) continue;
+        if (L->geom.kind != SCALPEL_LAYER_CONV2D) continue;
         dc.frozen[i] = 1;
-        wn = (size_t)L->rows * (size_t)L->cols;
+        wn = (size_t)L->geom.rows * (size_t)L->geom.cols;
         keep_w[i] = (float *)malloc(wn * sizeof(float));
-        keep_b[i] = (float *)malloc((size_t)L->rows * sizeof(float));
+        keep_b[i] = (float *)malloc((size_t)L->geom.rows * sizeof(float));
         memcpy(keep_w[i], b.layers[i].w, wn * sizeof(float));
-        memcpy(keep_b[i], b.layers[i].b, (size_t)L->rows * sizeof(float));
+        memcpy(keep_b[i], b.layers[i].b, (size_t)L->geom.rows * sizeof(float));
     }
     /* a: the driver path (both conv layers frozen: backward stops at the first fc layer) */
     CHECK(scalpel_train_epochs(&a, &small, NULL, 1, "frozen", &dc, NULL) == SCALPEL_OK, "epochs");
@@ -287,15 +287,15 @@ static void test_frozen_front(void)
         CHECK(scalpel_trainer_step(&b, x, y, count, NULL) == SCALPEL_OK, "step");
         for (i = 0; i < arch.n_layers; i++)
             if (keep_w[i]) {
-                memcpy(b.layers[i].w, keep_w[i], (size_t)arch.layers[i].rows * (size_t)arch.layers[i].cols * sizeof(float));
-                memcpy(b.layers[i].b, keep_b[i], (size_t)arch.layers[i].rows * sizeof(float));
+                memcpy(b.layers[i].w, keep_w[i], (size_t)arch.layers[i].geom.rows * (size_t)arch.layers[i].geom.cols * sizeof(float));
+                memcpy(b.layers[i].b, keep_b[i], (size_t)arch.layers[i].geom.rows * sizeof(float));
             }
     }
     for (i = 0; i < arch.n_layers; i++) {
         if (!a.layers[i].w) continue;
-        wn = (size_t)arch.layers[i].rows * (size_t)arch.layers[i].cols;
+        wn = (size_t)arch.layers[i].geom.rows * (size_t)arch.layers[i].geom.cols;
         for (k = 0; k < wn; k++) if (a.layers[i].w[k] != b.layers[i].w[k]) same = 0;
-        for (k = 0; k < (size_t)arch.layers[i].rows; k++) if (a.layers[i].b[k] != b.layers[i].b[k]) same = 0;
+        for (k = 0; k < (size_t)arch.layers[i].geom.rows; k++) if (a.layers[i].b[k] != b.layers[i].b[k]) same = 0;
     }
     CHECK(same, "early-stopped backward gives the full backward's weights, bit for bit");
     for (i = 0; i < arch.n_layers; i++) { free(keep_w[i]); free(keep_b[i]); }
@@ -402,9 +402,9 @@ static void test_simd(void)
     for (i = 0; i < tr.arch.n_layers; i++) {
         const scalpel_layer *L = &tr.arch.layers[i];
         if (!tr.layers[i].w) continue;
-        CHECK(whole_groups(tr.layers[i].mask, L->rows, L->cols, hw.group), "layer %d: whole groups", (int)i);
+        CHECK(whole_groups(tr.layers[i].mask, L->geom.rows, L->geom.cols, hw.group), "layer %d: whole groups", (int)i);
         if (!res.skipped[i]) {
-            float gs = scalpel_group_sparsity_f32(tr.layers[i].w, L->rows, L->cols, hw.group);
+            float gs = scalpel_group_sparsity_f32(tr.layers[i].w, L->geom.rows, L->geom.cols, hw.group);
             pruned++;
             CHECK(res.layer_rate[i] > hw.breakeven_mv_grouped, "layer %d above break-even", (int)i);
             CHECK(gs >= res.layer_rate[i] - 1e-6f, "layer %d: groups really zero %.3f %.3f", (int)i, (double)gs,
@@ -475,7 +475,7 @@ static void test_simd_order(void)
     for (i = 0; i < tr.arch.n_layers; i++) {
         const scalpel_layer *L = &tr.arch.layers[i];
         if (!tr.layers[i].w) continue;
-        CHECK(whole_groups(tr.layers[i].mask, L->rows, L->cols, hw.group), "layer %d: whole groups", (int)i);
+        CHECK(whole_groups(tr.layers[i].mask, L->geom.rows, L->geom.cols, hw.group), "layer %d: whole groups", (int)i);
         CHECK(!res.skipped[i] && res.layer_rate[i] >= 0.6f, "layer %d pruned %.3f", (int)i, (double)res.layer_rate[i]);
     }
     scalpel_trainer_free(&tr);
@@ -639,15 +639,15 @@ static void test_simd_remove_dead(void)
     dc.remove_dead = 0;
     CHECK(from_dense(&start, &dc.train, &tr) == SCALPEL_OK, "trainer");
     CHECK(scalpel_prune_simd(&tr, &train_ds, &test_ds, &hw, 0, &dc, &keep) == SCALPEL_OK, "simd, dead kept");
-    CHECK(tr.arch.layers[0].rows == 48 && tr.arch.layers[2].cols == 48 && keep.nodes_after[0] == 48, "shapes kept");
+    CHECK(tr.arch.layers[0].geom.rows == 48 && tr.arch.layers[2].geom.cols == 48 && keep.nodes_after[0] == 48, "shapes kept");
     scalpel_trainer_free(&tr);
 
     dc.remove_dead = 1;
     CHECK(from_dense(&start, &dc.train, &tr) == SCALPEL_OK, "trainer");
     CHECK(scalpel_prune_simd(&tr, &train_ds, &test_ds, &hw, 0, &dc, &res) == SCALPEL_OK, "simd, dead removed");
-    CHECK(!res.skipped[0] && tr.arch.layers[0].rows <= 45 && tr.arch.layers[2].cols == tr.arch.layers[0].rows &&
-          tr.arch.layers[0].cols == 784, "fc1 %d rows", (int)tr.arch.layers[0].rows);
-    CHECK(res.nodes_before[0] == 48 && res.nodes_after[0] == tr.arch.layers[0].rows && res.nodes_after[4] == 10,
+    CHECK(!res.skipped[0] && tr.arch.layers[0].geom.rows <= 45 && tr.arch.layers[2].geom.cols == tr.arch.layers[0].geom.rows &&
+          tr.arch.layers[0].geom.cols == 784, "fc1 %d rows", (int)tr.arch.layers[0].geom.rows);
+    CHECK(res.nodes_before[0] == 48 && res.nodes_after[0] == tr.arch.layers[0].geom.rows && res.nodes_after[4] == 10,
           "nodes %d -> %d", (int)res.nodes_before[0], (int)res.nodes_after[0]);
     CHECK(res.accuracy >= res.dense_accuracy - dc.tolerance, "accuracy %.3f dense %.3f", (double)res.accuracy,
           (double)res.dense_accuracy);
@@ -658,9 +658,9 @@ static void test_simd_remove_dead(void)
             size_t k, n;
             double here = 0.0, dense = i == 0 ? 784.0 * 48 : i == 2 ? 48.0 * 24 : i == 4 ? 24.0 * 10 : 0.0;
             if (!tr.layers[i].w) continue;
-            n = (size_t)L->rows * (size_t)L->cols;
+            n = (size_t)L->geom.rows * (size_t)L->geom.cols;
             for (k = 0; k < n; k++) here += tr.layers[i].mask[k] != 0;
-            CHECK(whole_groups(tr.layers[i].mask, L->rows, L->cols, hw.group), "layer %d: whole groups", (int)i);
+            CHECK(whole_groups(tr.layers[i].mask, L->geom.rows, L->geom.cols, hw.group), "layer %d: whole groups", (int)i);
             CHECK(fabs((1.0 - here / dense) - (double)res.layer_rate[i]) < 1e-5, "layer %d rate %.4f vs dense shape",
                   (int)i, (double)res.layer_rate[i]);
             kept += here;
@@ -693,7 +693,7 @@ static void test_simd_remove_dead(void)
         scalpel_trainer_free(&t3);
     }
     printf("  remove_dead: fc1 48 -> %d rows, fc2 %.1f%% pruned (%.1f%% with the dead nodes kept), accuracy %.4f "
-           "(%.4f)\n", (int)tr.arch.layers[0].rows, 100.0 * res.layer_rate[2], 100.0 * keep.layer_rate[2],
+           "(%.4f)\n", (int)tr.arch.layers[0].geom.rows, 100.0 * res.layer_rate[2], 100.0 * keep.layer_rate[2],
            (double)res.accuracy, (double)keep.accuracy);
     scalpel_trainer_free(&tr);
     scalpel_net_free(&start);
@@ -719,7 +719,7 @@ static void test_nodes(void)
     CHECK(res.nodes_after[0] < 48 || res.nodes_after[2] < 24, "shrunk: %d %d", (int)res.nodes_after[0],
           (int)res.nodes_after[2]);
     CHECK(res.nodes_after[4] == 10, "outputs kept");
-    CHECK(small.layers[0].rows == res.nodes_after[0] && small.layers[2].cols == res.nodes_after[0], "shapes");
+    CHECK(small.layers[0].geom.rows == res.nodes_after[0] && small.layers[2].geom.cols == res.nodes_after[0], "shapes");
     CHECK(res.rate > 0.0f && res.accuracy >= res.dense_accuracy - dc.tolerance, "rate %.3f acc %.3f dense %.3f",
           (double)res.rate, (double)res.accuracy, (double)res.dense_accuracy);
     CHECK(tr.layers[2].dropout <= 0.2f && tr.layers[2].dropout > 0.0f, "dropout scaled %.3f", (double)tr.layers[2].dropout);
@@ -746,7 +746,7 @@ static void test_nodes(void)
     dc.epochs_final = 1;
     dc.max_stages = 2;
     CHECK(scalpel_prune_nodes(&tr, &train_ds, &test_ds, &dc, &res, &small) == SCALPEL_OK, "nodes + retrain");
-    CHECK(small.layers[0].rows == res.nodes_after[0] && res.nodes_after[0] <= 48, "shape");
+    CHECK(small.layers[0].geom.rows == res.nodes_after[0] && res.nodes_after[0] <= 48, "shape");
     CHECK(fabsf(net_accuracy(&small) - res.accuracy) < 0.003f, "retrained accuracy %.3f %.3f",
           (double)net_accuracy(&small), (double)res.accuracy);
     CHECK(res.accuracy >= res.dense_accuracy - dc.tolerance, "retrained %.3f dense %.3f", (double)res.accuracy,
@@ -768,7 +768,7 @@ static void test_nodes(void)
         d3.epochs_final = 3;
         CHECK(from_dense(&mlp_dense, &cfg, &tr) == SCALPEL_OK, "trainer");
         CHECK(scalpel_prune_nodes(&tr, &train_ds, &test_ds, &d3, &r3, &s3) == SCALPEL_OK, "nodes, hurtful retraining");
-        CHECK(s3.layers[0].rows == s0.layers[0].rows && r3.nodes_after[0] == r0.nodes_after[0], "same stages");
+        CHECK(s3.layers[0].geom.rows == s0.layers[0].geom.rows && r3.nodes_after[0] == r0.nodes_after[0], "same stages");
         printf("  node retrain guard: %.4f -> %.4f\n", (double)r0.accuracy, (double)r3.accuracy);
         CHECK(r3.accuracy >= r0.accuracy, "retrained %.4f, not %.4f", (double)r3.accuracy, (double)r0.accuracy);
         CHECK(fabsf(net_accuracy(&s3) - r3.accuracy) < 1e-6f, "handed back what was measured: %.4f %.4f",
@@ -837,7 +837,7 @@ static void test_prune_for(void)
 
     /* HIGH on the MLP: node pruning everywhere, dense storage */
     CHECK(scalpel_prune_for(&dense, &high, &train_ds, &test_ds, &dc, &res, &out) == SCALPEL_OK, "HIGH");
-    CHECK(out.layers[0].storage == SCALPEL_STORAGE_DENSE && out.layers[0].rows == res.nodes_after[0] &&
+    CHECK(out.layers[0].storage == SCALPEL_STORAGE_DENSE && out.layers[0].geom.rows == res.nodes_after[0] &&
           res.nodes_after[0] < 48, "HIGH: nodes removed %d", (int)res.nodes_after[0]);
     check_deployed(&out, &dense, &res, "HIGH");
     scalpel_net_free(&out);
@@ -888,7 +888,7 @@ static int same_state(const scalpel_trainer *a, const scalpel_trainer *b)
     if (memcmp(&a->config, &b->config, sizeof(a->config)) != 0) return 0;
     for (i = 0; i < a->arch.n_layers; i++) {
         const scalpel_layer *L = &a->arch.layers[i];
-        size_t wn = (size_t)L->rows * (size_t)L->cols, rn = (size_t)L->rows * sizeof(float);
+        size_t wn = (size_t)L->geom.rows * (size_t)L->geom.cols, rn = (size_t)L->geom.rows * sizeof(float);
         if (!a->layers[i].w) continue;
         if (memcmp(a->layers[i].w, b->layers[i].w, wn * sizeof(float)) != 0) return 0;
         if (memcmp(a->layers[i].mom_w, b->layers[i].mom_w, wn * sizeof(float)) != 0) return 0;

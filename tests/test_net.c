@@ -126,7 +126,7 @@ static void check_net(ref_layer *ls, int n, int c, int h, int w, int group, int 
             st = scalpel_net_add_relu(&net);
         }
         CHECK(st == SCALPEL_OK, "%s: layer %d: %s", what, i, scalpel_status_string(st));
-        cc = net.layers[i].out_c; hh = net.layers[i].out_h; ww = net.layers[i].out_w;
+        cc = net.layers[i].geom.out_c; hh = net.layers[i].geom.out_h; ww = net.layers[i].geom.out_w;
     }
     CHECK(scalpel_net_validate(&net) == SCALPEL_OK, "%s: validate", what);
     in = (float *)malloc(sizeof(float) * insz * (size_t)batch);
@@ -184,16 +184,36 @@ static void test_shapes_and_errors(void)
     CHECK(scalpel_net_forward(&net, x, 0, x, w) == SCALPEL_ERR_ARGUMENT, "batch 0 forward");
     CHECK(scalpel_net_forward(&net, NULL, 1, x, w) == SCALPEL_ERR_NULL, "NULL input");
     /* a hand-broken network is caught by validate */
-    net.layers[0].cols = 15;
+    net.layers[0].geom.cols = 15;
     CHECK(scalpel_net_validate(&net) == SCALPEL_ERR_SHAPE, "validate catches a wrong shape");
-    net.layers[0].cols = 16;
+    net.layers[0].geom.cols = 16;
     net.layers[0].storage = 7;
     CHECK(scalpel_net_validate(&net) != SCALPEL_OK, "validate catches a bad storage");
     net.layers[0].storage = SCALPEL_STORAGE_DENSE;
     CHECK(scalpel_net_validate(&net) == SCALPEL_OK, "validate");
-    for (i = 1; i < SCALPEL_NET_MAX_LAYERS; i++) CHECK(scalpel_net_add_relu(&net) == SCALPEL_OK, "relu %d", (int)i);
-    CHECK(scalpel_net_add_relu(&net) == SCALPEL_ERR_UNSUPPORTED, "too many layers");
+    /* a network in memory grows as needed: far past the most a model file holds */
+    for (i = 1; i < SCALPEL_NET_MAX_LAYERS + 50; i++) CHECK(scalpel_net_add_relu(&net) == SCALPEL_OK, "relu %d", (int)i);
+    CHECK(net.n_layers == SCALPEL_NET_MAX_LAYERS + 50 && net.capacity >= net.n_layers && net.owns_layers, "grown");
+    {
+        size_t wsz = scalpel_net_workspace_size(&net, 2);
+        float *xin = (float *)calloc((size_t)scalpel_net_input_size(&net) * 2, sizeof(float));
+        float *yout = (float *)calloc((size_t)scalpel_net_output_size(&net) * 2, sizeof(float));
+        void *ws = malloc(wsz ? wsz : 1);
+        CHECK(wsz > 0 && xin && yout && ws && scalpel_net_forward(&net, xin, 2, yout, ws) == SCALPEL_OK,
+              "long chain forward");
+        free(xin); free(yout); free(ws);
+    }
     scalpel_net_free(&net);
+    {   /* without an allocator: your array, and a clear error when it is full */
+        scalpel_layer room[3];
+        CHECK(scalpel_net_init(1, 4, 4, &net) == SCALPEL_OK && scalpel_net_use_layers(&net, room, 3) == SCALPEL_OK,
+              "use_layers");
+        CHECK(scalpel_net_add_relu(&net) == SCALPEL_OK && scalpel_net_add_maxpool(&net, 2, 2) == SCALPEL_OK &&
+              scalpel_net_add_relu(&net) == SCALPEL_OK && net.layers == room, "appends into your array");
+        CHECK(scalpel_net_add_relu(&net) == SCALPEL_ERR_NO_MEMORY && net.n_layers == 3, "a full array refuses");
+        CHECK(scalpel_net_use_layers(&net, room, 2) == SCALPEL_ERR_ARGUMENT, "use_layers smaller than the network");
+        scalpel_net_free(&net);
+    }
     scalpel_net_free(&net);
     scalpel_net_free(NULL);
     CHECK(scalpel_argmax_f32(x, 5) == 1, "argmax takes the first of ties");

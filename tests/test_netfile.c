@@ -63,9 +63,9 @@ static float *random_bias(int32_t n)
 static void out_shape(const scalpel_net *net, int32_t *c, int32_t *h, int32_t *w)
 {
     if (net->n_layers == 0) { *c = net->in_c; *h = net->in_h; *w = net->in_w; return; }
-    *c = net->layers[net->n_layers - 1].out_c;
-    *h = net->layers[net->n_layers - 1].out_h;
-    *w = net->layers[net->n_layers - 1].out_w;
+    *c = net->layers[net->n_layers - 1].geom.out_c;
+    *h = net->layers[net->n_layers - 1].geom.out_h;
+    *w = net->layers[net->n_layers - 1].geom.out_w;
 }
 
 /* Appends an FC layer: dense when group == 0, else grouped CSR with that G. */
@@ -338,8 +338,8 @@ static void test_corruptions(void)
                 st = scalpel_net_view(p, n, &v);
                 if (!fix && pos < n - 4)
                     CHECK(st != SCALPEL_OK, "unrepaired change at %lu accepted", (unsigned long)pos);
-                if (st == SCALPEL_OK) { accepted++; check_viewed(&v, "byte change", pos); }
-                else { rejected++; CHECK(v.n_layers == 0 && v.layers[0].w == NULL, "failed view left output"); }
+                if (st == SCALPEL_OK) { accepted++; check_viewed(&v, "byte change", pos); scalpel_net_free(&v); }
+                else { rejected++; CHECK(v.n_layers == 0 && v.layers == NULL, "failed view left output"); }
             }
     }
     free(raw);
@@ -355,6 +355,7 @@ static void test_corruptions(void)
             st = scalpel_net_view(t, pos, &v);
             if (st == SCALPEL_OK) check_viewed(&v, "patched truncation", pos);
             else CHECK(v.n_layers == 0, "failed view left output");
+            scalpel_net_free(&v);
             CHECK(st != SCALPEL_OK || pos % 4 == 0, "odd size accepted");
         }
         free(r2);
@@ -365,7 +366,7 @@ static void test_corruptions(void)
 }
 
 /* Field offsets in the file, as documented in scalpel.h (>>model files). */
-#define REC(i) (64u + 128u * (unsigned)(i))
+#define REC(i) (64u + 144u * (unsigned)(i))
 
 static scalpel_status view_patched(const unsigned char *bytes, size_t n, size_t at, int width, uint64_t value,
                                    int repair)
@@ -398,13 +399,16 @@ static void test_hostile_fields(void)
     if (bytes == NULL) { CHECK(0, "serialize"); scalpel_net_free(&net); return; }
     /* layer 0 is grouped CSR (G = 2), layer 1 relu, layer 2 dense */
     CHECK(view_patched(bytes, n, 0, 1, 'X', 0) == SCALPEL_ERR_MAGIC, "magic");
-    CHECK(view_patched(bytes, n, 4, 2, 2, 1) == SCALPEL_ERR_VERSION, "version 2");
+    CHECK(view_patched(bytes, n, 4, 2, 3, 1) == SCALPEL_ERR_VERSION, "version 3");
+    CHECK(view_patched(bytes, n, 4, 2, 1, 1) == SCALPEL_ERR_CORRUPT, "version 1 with 144-byte records");
     CHECK(view_patched(bytes, n, 4, 2, 0, 1) == SCALPEL_ERR_VERSION, "version 0");
     CHECK(view_patched(bytes, n, 6, 2, 48, 1) == SCALPEL_ERR_CORRUPT, "header size");
     CHECK(view_patched(bytes, n, 8, 4, 96, 1) == SCALPEL_ERR_CORRUPT, "record size");
-    CHECK(view_patched(bytes, n, 12, 4, 33, 1) == SCALPEL_ERR_UNSUPPORTED, "33 layers");
+    CHECK(view_patched(bytes, n, 12, 4, SCALPEL_NET_MAX_LAYERS + 1, 1) == SCALPEL_ERR_UNSUPPORTED, "too many layers");
     CHECK(view_patched(bytes, n, 12, 4, 0xffffffffu, 1) == SCALPEL_ERR_UNSUPPORTED, "2^32-1 layers");
-    CHECK(view_patched(bytes, n, 12, 4, 32, 1) == SCALPEL_ERR_CORRUPT, "32 layers in a small file");
+    CHECK(view_patched(bytes, n, 12, 4, SCALPEL_NET_MAX_LAYERS, 1) == SCALPEL_ERR_CORRUPT, "the most layers in a small file");
+    CHECK(view_patched(bytes, n, REC(1) + 128, 4, 2, 1) == SCALPEL_ERR_CORRUPT, "from beyond the input");
+    CHECK(view_patched(bytes, n, REC(1) + 136, 4, 1, 1) == SCALPEL_ERR_CORRUPT, "reserved record bytes");
     CHECK(view_patched(bytes, n, 12, 4, 2, 1) == SCALPEL_ERR_CORRUPT, "fewer layers than arrays");
     CHECK(view_patched(bytes, n, 16, 4, 0, 1) == SCALPEL_ERR_CORRUPT, "zero channels");
     CHECK(view_patched(bytes, n, 16, 4, 0x80000000u, 1) == SCALPEL_ERR_CORRUPT, "negative channels");
@@ -470,15 +474,22 @@ static void test_layer_limits(void)
     int32_t i;
     int ok = scalpel_net_init(2, 3, 3, &net) == SCALPEL_OK;
     for (i = 0; i < SCALPEL_NET_MAX_LAYERS; i++) ok &= scalpel_net_add_relu(&net) == SCALPEL_OK;
-    CHECK(ok && net.n_layers == SCALPEL_NET_MAX_LAYERS, "32 layers");
+    CHECK(ok && net.n_layers == SCALPEL_NET_MAX_LAYERS, "the most layers a file holds");
     bytes = to_bytes(&net, &n);
-    CHECK(bytes != NULL && n == 64 + 32 * 128 + 4, "32-layer size %lu", (unsigned long)n);
+    CHECK(bytes != NULL && n == 64 + SCALPEL_NET_MAX_LAYERS * 144 + 4, "full-length size %lu", (unsigned long)n);
     if (bytes) {
         unsigned char *p = aligned_copy(bytes, n, 0, &raw);
-        CHECK(scalpel_net_view(p, n, &v) == SCALPEL_OK && v.n_layers == 32, "32-layer view");
+        scalpel_layer few[8];
+        CHECK(scalpel_net_view(p, n, &v) == SCALPEL_OK && v.n_layers == SCALPEL_NET_MAX_LAYERS, "full-length view");
+        scalpel_net_free(&v);
+        CHECK(scalpel_net_view_with(p, n, few, 8, &v) == SCALPEL_ERR_BUFFER_TOO_SMALL && v.n_layers == 0,
+              "view into too small a layer array");
         free(raw);
         free(bytes);
     }
+    ok = scalpel_net_add_relu(&net) == SCALPEL_OK; /* in memory a network has no limit... */
+    CHECK(ok && scalpel_net_serialized_size(&net) == 0, "...but a file does");
+    CHECK(scalpel_net_serialize(&net, &n, 4, &n) == SCALPEL_ERR_UNSUPPORTED, "too long to serialize");
     scalpel_net_free(&net);
     /* an empty network round-trips too */
     CHECK(scalpel_net_init(1, 1, 1, &net) == SCALPEL_OK, "empty net");
@@ -529,7 +540,7 @@ static void test_arguments(void)
     memset(nan_w, 0, sizeof(nan_w));
     nan_w[7] = (float)(1e30 * 1e30);
     saved = net.layers[2].w;
-    if (net.layers[2].rows * net.layers[2].cols <= 40) {
+    if (net.layers[2].geom.rows * net.layers[2].geom.cols <= 40) {
         unsigned char buf[4096];
         char path[512];
         net.layers[2].w = nan_w;

@@ -193,16 +193,16 @@ static void check_pack(const scalpel_net *src_desc, const float *const *w, const
     CHECK(scalpel_net_init(src_desc->in_c, src_desc->in_h, src_desc->in_w, &net) == SCALPEL_OK, "init");
     for (i = 0; i < src_desc->n_layers; i++) {
         const scalpel_layer *L = &src_desc->layers[i];
-        if (L->kind == SCALPEL_LAYER_FC) {
-            CHECK(scalpel_net_add_fc(&net, L->out_c, w[k], b[k]) == SCALPEL_OK, "fc");
+        if (L->geom.kind == SCALPEL_LAYER_FC) {
+            CHECK(scalpel_net_add_fc(&net, L->geom.out_c, w[k], b[k]) == SCALPEL_OK, "fc");
             k++;
-        } else if (L->kind == SCALPEL_LAYER_CONV2D) {
-            CHECK(scalpel_net_add_conv2d(&net, L->out_c, L->kernel, L->stride, L->pad, w[k], b[k]) == SCALPEL_OK, "conv");
+        } else if (L->geom.kind == SCALPEL_LAYER_CONV2D) {
+            CHECK(scalpel_net_add_conv2d(&net, L->geom.out_c, L->geom.kernel, L->geom.stride, L->geom.pad, w[k], b[k]) == SCALPEL_OK, "conv");
             k++;
-        } else if (L->kind == SCALPEL_LAYER_RELU) {
+        } else if (L->geom.kind == SCALPEL_LAYER_RELU) {
             CHECK(scalpel_net_add_relu(&net) == SCALPEL_OK, "relu");
         } else {
-            CHECK(scalpel_net_add_maxpool(&net, L->kernel, L->stride) == SCALPEL_OK, "pool");
+            CHECK(scalpel_net_add_maxpool(&net, L->geom.kernel, L->geom.stride) == SCALPEL_OK, "pool");
         }
     }
     random_input(x, nin * batch);
@@ -216,15 +216,15 @@ static void check_pack(const scalpel_net *src_desc, const float *const *w, const
     for (i = 0; i < net.n_layers; i++) {
         const scalpel_layer *L = &net.layers[i];
         const scalpel_layer_plan *p = &plan.layers[i];
-        if (!(L->kind == SCALPEL_LAYER_FC || L->kind == SCALPEL_LAYER_CONV2D)) continue;
+        if (!(L->geom.kind == SCALPEL_LAYER_FC || L->geom.kind == SCALPEL_LAYER_CONV2D)) continue;
         CHECK(L->storage == p->storage, "layer %d storage", (int)i);
         if (L->storage == SCALPEL_STORAGE_GCSR) {
             CHECK(L->sparse.group == p->group, "layer %d group", (int)i);
-            CHECK(p->bytes_planned == scalpel_gcsr_bytes(&L->sparse) + (size_t)L->rows * sizeof(float),
+            CHECK(p->bytes_planned == scalpel_gcsr_bytes(&L->sparse) + (size_t)L->geom.rows * sizeof(float),
                   "layer %d bytes_planned %lu vs %lu", (int)i, (unsigned long)p->bytes_planned,
-                  (unsigned long)(scalpel_gcsr_bytes(&L->sparse) + (size_t)L->rows * sizeof(float)));
+                  (unsigned long)(scalpel_gcsr_bytes(&L->sparse) + (size_t)L->geom.rows * sizeof(float)));
         } else {
-            CHECK(p->bytes_planned == (size_t)L->rows * (size_t)(L->cols + 1) * sizeof(float), "dense bytes");
+            CHECK(p->bytes_planned == (size_t)L->geom.rows * (size_t)(L->geom.cols + 1) * sizeof(float), "dense bytes");
         }
         CHECK(p->macs_planned == scalpel_layer_macs(L), "layer %d macs", (int)i);
     }
@@ -455,6 +455,7 @@ static void test_errors(void)
 {
     static float w0[32 * 160], w2[16 * 32], b0[32], b2[16];
     scalpel_net net, bad;
+    scalpel_layer room[16];
     scalpel_plan plan, p2;
     scalpel_hw_profile hw, h2;
     build_fc_net(&net, w0, w2, b0, b2);
@@ -489,9 +490,9 @@ static void test_errors(void)
     CHECK(scalpel_plan_net(&net, &h2, SCALPEL_PLAN_SCALPEL, &plan) == SCALPEL_ERR_ARGUMENT, "unterminated name");
     bad = net; bad.n_layers = SCALPEL_NET_MAX_LAYERS + 1;
     CHECK(scalpel_plan_net(&bad, &hw, SCALPEL_PLAN_SCALPEL, &plan) != SCALPEL_OK, "too many layers");
-    bad = net; bad.layers[0].w = NULL;
+    test_net_detach(&bad, &net, room, 16); bad.layers[0].w = NULL;
     CHECK(scalpel_plan_net(&bad, &hw, SCALPEL_PLAN_SCALPEL, &plan) != SCALPEL_OK, "missing weights");
-    bad = net; bad.layers[2].cols = 31;
+    test_net_detach(&bad, &net, room, 16); bad.layers[2].geom.cols = 31;
     CHECK(scalpel_plan_net(&bad, &hw, SCALPEL_PLAN_SCALPEL, &plan) != SCALPEL_OK, "bad shape");
 
     /* pack: every field of the plan checked before anything changes */
@@ -524,7 +525,7 @@ static void test_errors(void)
     CHECK(scalpel_net_pack(&net, &p2) == SCALPEL_ERR_ARGUMENT, "macs");
     /* the valid layer 0 of that last plan was not converted: all or nothing on bad plans */
     CHECK(net.layers[0].storage == SCALPEL_STORAGE_DENSE, "nothing converted on a bad plan");
-    bad = net; bad.layers[0].w = NULL;
+    test_net_detach(&bad, &net, room, 16); bad.layers[0].w = NULL;
     CHECK(scalpel_net_pack(&bad, &plan) == SCALPEL_ERR_NULL, "pack invalid net");
     /* a plan already carried out is a no-op */
     CHECK(scalpel_net_pack(&net, &plan) == SCALPEL_OK, "pack");

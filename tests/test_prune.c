@@ -411,7 +411,7 @@ static scalpel_status build_net(int c, int h, int wd, const layer_spec *spec, in
         else if (l == gcsr_layer) {
             /* W's shape from the current output shape, then a grouped copy of the same weights */
             const scalpel_layer *p = net->n_layers ? &net->layers[net->n_layers - 1] : NULL;
-            int pc = p ? p->out_c : net->in_c, ph = p ? p->out_h : net->in_h, pw = p ? p->out_w : net->in_w;
+            int pc = p ? p->geom.out_c : net->in_c, ph = p ? p->geom.out_h : net->in_h, pw = p ? p->geom.out_w : net->in_w;
             int cols = s->kind == SCALPEL_LAYER_FC ? pc * ph * pw : pc * s->kernel * s->kernel;
             scalpel_gcsr m;
             st = scalpel_gcsr_from_dense(w[l], s->outputs, cols, 4, &m);
@@ -480,17 +480,17 @@ static void removal_case(const char *name, int c, int h, int wd, const layer_spe
     if (st != SCALPEL_OK) return;
     for (l = 0; l < n; l++) {
         const scalpel_layer *L = &net.layers[l];
-        long cells = (long)L->rows * L->cols, i;
-        if (L->rows == 0) continue;
+        long cells = (long)L->geom.rows * L->geom.cols, i;
+        if (L->geom.rows == 0) continue;
         last_w = l;
         w[l] = (float *)malloc(sizeof(float) * (size_t)cells);
-        b[l] = (float *)malloc(sizeof(float) * (size_t)L->rows);
+        b[l] = (float *)malloc(sizeof(float) * (size_t)L->geom.rows);
         mw[l] = (float *)malloc(sizeof(float) * (size_t)cells);
-        mb[l] = (float *)malloc(sizeof(float) * (size_t)L->rows);
-        fin[l] = (uint8_t *)malloc((size_t)L->rows);
-        user[l] = (uint8_t *)malloc((size_t)L->rows);
+        mb[l] = (float *)malloc(sizeof(float) * (size_t)L->geom.rows);
+        fin[l] = (uint8_t *)malloc((size_t)L->geom.rows);
+        user[l] = (uint8_t *)malloc((size_t)L->geom.rows);
         for (i = 0; i < cells; i++) w[l][i] = test_uniform() * 0.5f;
-        for (i = 0; i < L->rows; i++) b[l][i] = test_uniform() * 0.2f;
+        for (i = 0; i < L->geom.rows; i++) b[l][i] = test_uniform() * 0.2f;
     }
     scalpel_net_free(&net);
     CHECK(build_net(c, h, wd, spec, n, w, b, gcsr_layer, &net) == SCALPEL_OK, "%s: build", name);
@@ -500,19 +500,19 @@ static void removal_case(const char *name, int c, int h, int wd, const layer_spe
         int r, any = 0, kept;
         if (w[l] == NULL) continue;
         if (l != last_w) {
-            for (r = 0; r < L->rows; r++) { user[l][r] = (uint8_t)(test_rand() % 100 < 55); any |= user[l][r]; }
-            if (!any) user[l][test_rand() % (uint32_t)L->rows] = 1;
+            for (r = 0; r < L->geom.rows; r++) { user[l][r] = (uint8_t)(test_rand() % 100 < 55); any |= user[l][r]; }
+            if (!any) user[l][test_rand() % (uint32_t)L->geom.rows] = 1;
             keep[l] = user[l];
         }
-        kept = expected_keep(keep[l], w[l], L->rows, L->cols, round_to, fin[l]);
-        memcpy(mw[l], w[l], sizeof(float) * (size_t)L->rows * (size_t)L->cols);
-        memcpy(mb[l], b[l], sizeof(float) * (size_t)L->rows);
-        for (r = 0; r < L->rows; r++)
+        kept = expected_keep(keep[l], w[l], L->geom.rows, L->geom.cols, round_to, fin[l]);
+        memcpy(mw[l], w[l], sizeof(float) * (size_t)L->geom.rows * (size_t)L->geom.cols);
+        memcpy(mb[l], b[l], sizeof(float) * (size_t)L->geom.rows);
+        for (r = 0; r < L->geom.rows; r++)
             if (!fin[l][r]) {
-                memset(mw[l] + (long)r * L->cols, 0, sizeof(float) * (size_t)L->cols);
+                memset(mw[l] + (long)r * L->geom.cols, 0, sizeof(float) * (size_t)L->geom.cols);
                 mb[l][r] = 0.0f;
             }
-        CHECK(kept == L->rows || kept % round_to == 0, "%s: expected count %d not rounded", name, kept);
+        CHECK(kept == L->geom.rows || kept % round_to == 0, "%s: expected count %d not rounded", name, kept);
     }
     CHECK(build_net(c, h, wd, spec, n, mw, mb, -1, &masked) == SCALPEL_OK, "%s: masked build", name);
     live0 = test_live_allocs;
@@ -525,16 +525,16 @@ static void removal_case(const char *name, int c, int h, int wd, const layer_spe
     ok = 1;
     for (l = 0; l < n && st == SCALPEL_OK; l++) {
         const scalpel_layer *L = &reduced.layers[l], *O = &net.layers[l];
-        ok &= L->kind == O->kind && L->in_c == prev_kept && L->in_h == O->in_h && L->in_w == O->in_w &&
-              L->out_h == O->out_h && L->out_w == O->out_w;
+        ok &= L->geom.kind == O->geom.kind && L->geom.in_c == prev_kept && L->geom.in_h == O->geom.in_h && L->geom.in_w == O->geom.in_w &&
+              L->geom.out_h == O->geom.out_h && L->geom.out_w == O->geom.out_w;
         if (w[l] != NULL) {
             int r, kept = 0;
-            for (r = 0; r < O->rows; r++) kept += fin[l][r];
-            ok &= L->rows == kept && L->out_c == kept && L->storage == SCALPEL_STORAGE_DENSE &&
-                  (long)L->cols * O->in_c == (long)O->cols * prev_kept;
+            for (r = 0; r < O->geom.rows; r++) kept += fin[l][r];
+            ok &= L->geom.rows == kept && L->geom.out_c == kept && L->storage == SCALPEL_STORAGE_DENSE &&
+                  (long)L->geom.cols * O->geom.in_c == (long)O->geom.cols * prev_kept;
             prev_kept = kept;
         } else {
-            ok &= L->out_c == prev_kept;
+            ok &= L->geom.out_c == prev_kept;
         }
     }
     CHECK(ok, "%s: reduced shapes", name);
@@ -629,11 +629,11 @@ static void test_round_to_counts(void)
     keep[1] = NULL;
     CHECK(scalpel_net_init(4, 1, 1, &net) == SCALPEL_OK && scalpel_net_add_fc(&net, 30, w1, NULL) == SCALPEL_OK &&
           scalpel_net_add_fc(&net, 2, w2, NULL) == SCALPEL_OK, "build");
-    CHECK(scalpel_net_remove_nodes(&net, keep, 1, &out) == SCALPEL_OK && out.layers[0].rows == 11 &&
-          out.layers[1].cols == 11, "round_to 1");
+    CHECK(scalpel_net_remove_nodes(&net, keep, 1, &out) == SCALPEL_OK && out.layers[0].geom.rows == 11 &&
+          out.layers[1].geom.cols == 11, "round_to 1");
     scalpel_net_free(&out);
-    CHECK(scalpel_net_remove_nodes(&net, keep, 8, &out) == SCALPEL_OK && out.layers[0].rows == 16 &&
-          out.layers[1].cols == 16, "round_to 8");
+    CHECK(scalpel_net_remove_nodes(&net, keep, 8, &out) == SCALPEL_OK && out.layers[0].geom.rows == 16 &&
+          out.layers[1].geom.cols == 16, "round_to 8");
     {   /* kept rows: 0..10, then 20..24 (row 25 ties 20 and loses: higher index) */
         int okr = 1;
         for (r = 0; r < 11; r++) okr &= out.layers[0].w[r * 4 + 1] == w1[r * 4 + 1];
@@ -641,9 +641,9 @@ static void test_round_to_counts(void)
         CHECK(okr, "round_to 8 adds back the largest rows, lower index on ties");
     }
     scalpel_net_free(&out);
-    CHECK(scalpel_net_remove_nodes(&net, keep, 16, &out) == SCALPEL_OK && out.layers[0].rows == 16, "round_to 16");
+    CHECK(scalpel_net_remove_nodes(&net, keep, 16, &out) == SCALPEL_OK && out.layers[0].geom.rows == 16, "round_to 16");
     scalpel_net_free(&out);
-    CHECK(scalpel_net_remove_nodes(&net, keep, 32, &out) == SCALPEL_OK && out.layers[0].rows == 30, "round_to 32 cap");
+    CHECK(scalpel_net_remove_nodes(&net, keep, 32, &out) == SCALPEL_OK && out.layers[0].geom.rows == 30, "round_to 32 cap");
     scalpel_net_free(&out);
     /* errors: *out is zeroed, nothing built */
     memset(&out, 0x33, sizeof(out));
@@ -660,7 +660,7 @@ static void test_round_to_counts(void)
     user[3] = 2;
     CHECK(scalpel_net_remove_nodes(&net, keep, 1, &out) == SCALPEL_ERR_ARGUMENT, "mask byte 2");
     user[3] = 1;
-    CHECK(scalpel_net_remove_nodes(&net, keep, 1, &out) == SCALPEL_OK && out.layers[0].rows == 1, "one node");
+    CHECK(scalpel_net_remove_nodes(&net, keep, 1, &out) == SCALPEL_OK && out.layers[0].geom.rows == 1, "one node");
     scalpel_net_free(&out);
     CHECK(scalpel_net_add_relu(&net) == SCALPEL_OK, "relu");
     {
@@ -671,8 +671,10 @@ static void test_round_to_counts(void)
               "mask on an unweighted layer");
     }
     {   /* an invalid network is refused */
-        scalpel_net bad = net;
-        bad.layers[0].cols = 5;
+        scalpel_net bad;
+        scalpel_layer room[16];
+        test_net_detach(&bad, &net, room, 16);
+        bad.layers[0].geom.cols = 5;
         CHECK(scalpel_net_remove_nodes(&bad, keep, 1, &out) == SCALPEL_ERR_SHAPE, "invalid net");
     }
     scalpel_net_free(&net);
@@ -726,14 +728,14 @@ static void dead_case(const char *name, int c, int h, int wd, const layer_spec *
     {
         int expect_removed = 0, ok = 1;
         for (l = 0; l < n; l++) if (rows[l]) {
-            ok &= out.layers[l].rows == expect_rows[l];
+            ok &= out.layers[l].geom.rows == expect_rows[l];
             expect_removed += rows[l] - expect_rows[l];
         }
         CHECK(ok && removed == expect_removed && out.n_layers == net.n_layers, "%s: shapes (removed %d, expected %d)",
               name, (int)removed, expect_removed);
     }
     {   /* the same outputs on random inputs, batch 3 */
-        int in_n = c * h * wd, out_n = net.layers[n - 1].out_c * net.layers[n - 1].out_h * net.layers[n - 1].out_w;
+        int in_n = c * h * wd, out_n = net.layers[n - 1].geom.out_c * net.layers[n - 1].geom.out_h * net.layers[n - 1].geom.out_w;
         float *x = (float *)malloc(sizeof(float) * (size_t)in_n * 3), *y0 = (float *)malloc(sizeof(float) * (size_t)out_n * 3),
               *y1 = (float *)malloc(sizeof(float) * (size_t)out_n * 3);
         double worst = 0.0;
@@ -802,8 +804,10 @@ static void test_dead_nodes(void)
               removed == 0, "NULL net");
         CHECK(scalpel_net_remove_dead_nodes(&net, NULL, NULL, NULL) == SCALPEL_ERR_NULL, "NULL out");
         {
-            scalpel_net bad = net;
-            bad.layers[2].cols = 5;
+            scalpel_net bad;
+            scalpel_layer room[16];
+            test_net_detach(&bad, &net, room, 16);
+            bad.layers[2].geom.cols = 5;
             CHECK(scalpel_net_remove_dead_nodes(&bad, NULL, &out, NULL) == SCALPEL_ERR_SHAPE && out.n_layers == 0,
                   "invalid net");
         }
@@ -812,7 +816,7 @@ static void test_dead_nodes(void)
             test_alloc_countdown = k;
             st = scalpel_net_remove_dead_nodes(&net, NULL, &out, &removed);
             test_alloc_countdown = 0;
-            if (st == SCALPEL_OK) { CHECK(out.layers[0].rows == 11 && removed == 1, "ok after %ld", k); scalpel_net_free(&out); break; }
+            if (st == SCALPEL_OK) { CHECK(out.layers[0].geom.rows == 11 && removed == 1, "ok after %ld", k); scalpel_net_free(&out); break; }
             fails++;
             CHECK(st == SCALPEL_ERR_NO_MEMORY && out.n_layers == 0 && removed == 0, "failure %ld: status %d", k, (int)st);
         }

@@ -43,7 +43,7 @@ static int add_weighted(scalpel_net *net, int32_t outputs, int32_t kernel, int32
 {
     int32_t n = net->n_layers, cols;
     const scalpel_layer *last = n ? &net->layers[n - 1] : NULL;
-    int32_t c = last ? last->out_c : net->in_c, h = last ? last->out_h : net->in_h, wd = last ? last->out_w : net->in_w;
+    int32_t c = last ? last->geom.out_c : net->in_c, h = last ? last->geom.out_h : net->in_h, wd = last ? last->geom.out_w : net->in_w;
     float *w, *b;
     int ok;
     cols = kernel ? c * kernel * kernel : c * h * wd;
@@ -102,55 +102,55 @@ static int32_t requant(const scalpel_requant *rq, int32_t r, int64_t acc, int32_
 static void oracle_layer(const scalpel_qnet *q, const scalpel_qlayer *L, const int32_t *in, int32_t *out)
 {
     int32_t qmax = q->dtype == SCALPEL_DTYPE_Q15 ? 32767 : 127, r, c, oy, ox, i, j;
-    if (L->kind == SCALPEL_LAYER_FC || L->kind == SCALPEL_LAYER_CONV2D) {
-        int32_t *w = (int32_t *)malloc((size_t)L->rows * (size_t)L->cols * sizeof(int32_t));
+    if (L->geom.kind == SCALPEL_LAYER_FC || L->geom.kind == SCALPEL_LAYER_CONV2D) {
+        int32_t *w = (int32_t *)malloc((size_t)L->geom.rows * (size_t)L->geom.cols * sizeof(int32_t));
         size_t esz = q->dtype == SCALPEL_DTYPE_Q15 ? 2 : 1;
-        void *dense = malloc((size_t)L->rows * (size_t)L->cols * esz);
+        void *dense = malloc((size_t)L->geom.rows * (size_t)L->geom.cols * esz);
         const void *src = L->w;
         if (L->storage == SCALPEL_STORAGE_GCSR) {
             CHECK(scalpel_gcsr_to_dense_fixed(&L->sparse, dense) == SCALPEL_OK, "to_dense_fixed");
             src = dense;
         }
-        for (i = 0; i < L->rows * L->cols; i++) w[i] = q_get(q, src, (size_t)i);
-        if (L->kind == SCALPEL_LAYER_FC) {
-            for (r = 0; r < L->rows; r++) {
+        for (i = 0; i < L->geom.rows * L->geom.cols; i++) w[i] = q_get(q, src, (size_t)i);
+        if (L->geom.kind == SCALPEL_LAYER_FC) {
+            for (r = 0; r < L->geom.rows; r++) {
                 int64_t acc = 0;
-                for (c = 0; c < L->cols; c++) acc += (int64_t)w[r * L->cols + c] * in[c];
+                for (c = 0; c < L->geom.cols; c++) acc += (int64_t)w[r * L->geom.cols + c] * in[c];
                 out[r] = requant(&L->rq, r, acc, qmax);
             }
         } else {
-            int32_t K = L->kernel;
-            for (r = 0; r < L->rows; r++)
-                for (oy = 0; oy < L->out_h; oy++)
-                    for (ox = 0; ox < L->out_w; ox++) {
+            int32_t K = L->geom.kernel;
+            for (r = 0; r < L->geom.rows; r++)
+                for (oy = 0; oy < L->geom.out_h; oy++)
+                    for (ox = 0; ox < L->geom.out_w; ox++) {
                         int64_t acc = 0;
-                        for (c = 0; c < L->in_c; c++)
+                        for (c = 0; c < L->geom.in_c; c++)
                             for (i = 0; i < K; i++)
                                 for (j = 0; j < K; j++) {
-                                    int32_t y = oy * L->stride - L->pad + i, x = ox * L->stride - L->pad + j;
-                                    if (y < 0 || x < 0 || y >= L->in_h || x >= L->in_w) continue;
-                                    acc += (int64_t)w[r * L->cols + (c * K + i) * K + j] *
-                                           in[(c * L->in_h + y) * L->in_w + x];
+                                    int32_t y = oy * L->geom.stride - L->geom.pad + i, x = ox * L->geom.stride - L->geom.pad + j;
+                                    if (y < 0 || x < 0 || y >= L->geom.in_h || x >= L->geom.in_w) continue;
+                                    acc += (int64_t)w[r * L->geom.cols + (c * K + i) * K + j] *
+                                           in[(c * L->geom.in_h + y) * L->geom.in_w + x];
                                 }
-                        out[(r * L->out_h + oy) * L->out_w + ox] = requant(&L->rq, r, acc, qmax);
+                        out[(r * L->geom.out_h + oy) * L->geom.out_w + ox] = requant(&L->rq, r, acc, qmax);
                     }
         }
         free(w);
         free(dense);
-    } else if (L->kind == SCALPEL_LAYER_MAXPOOL) {
-        for (c = 0; c < L->in_c; c++)
-            for (oy = 0; oy < L->out_h; oy++)
-                for (ox = 0; ox < L->out_w; ox++) {
+    } else if (L->geom.kind == SCALPEL_LAYER_MAXPOOL) {
+        for (c = 0; c < L->geom.in_c; c++)
+            for (oy = 0; oy < L->geom.out_h; oy++)
+                for (ox = 0; ox < L->geom.out_w; ox++) {
                     int32_t m = -100000;
-                    for (i = 0; i < L->kernel; i++)
-                        for (j = 0; j < L->kernel; j++) {
-                            int32_t v = in[(c * L->in_h + oy * L->stride + i) * L->in_w + ox * L->stride + j];
+                    for (i = 0; i < L->geom.kernel; i++)
+                        for (j = 0; j < L->geom.kernel; j++) {
+                            int32_t v = in[(c * L->geom.in_h + oy * L->geom.stride + i) * L->geom.in_w + ox * L->geom.stride + j];
                             if (v > m) m = v;
                         }
-                    out[(c * L->out_h + oy) * L->out_w + ox] = m;
+                    out[(c * L->geom.out_h + oy) * L->geom.out_w + ox] = m;
                 }
     } else {
-        for (i = 0; i < L->in_c * L->in_h * L->in_w; i++) out[i] = in[i] > 0 ? in[i] : 0;
+        for (i = 0; i < L->geom.in_c * L->geom.in_h * L->geom.in_w; i++) out[i] = in[i] > 0 ? in[i] : 0;
     }
 }
 
@@ -229,7 +229,7 @@ static void check_quantized(const scalpel_net *net, const float *calib, const sc
     free(ws);
     free(wsf);
     scalpel_qnet_free(&q);
-    CHECK(q.n_layers == 0 && q.layers[0].block == NULL, "%s: free zeroes", what);
+    CHECK(q.n_layers == 0 && q.layers == NULL, "%s: free zeroes", what);
 }
 
 /* A valid q15 network with one dense FC layer of hand-picked integers. */
@@ -239,15 +239,18 @@ static int32_t hw_m[1] = { 16384 };
 static int8_t hw_s[1] = { 15 };
 static void hand_net(scalpel_qnet *q)
 {
+    static scalpel_qlayer hand_layers[1];
     memset(q, 0, sizeof(*q));
+    memset(hand_layers, 0, sizeof(hand_layers));
+    q->layers = hand_layers;
     q->dtype = SCALPEL_DTYPE_Q15;
     q->in_c = 3; q->in_h = 1; q->in_w = 1;
     q->n_layers = 1;
     q->in_scale = 0.01f;
-    q->layers[0].kind = SCALPEL_LAYER_FC;
-    q->layers[0].in_c = 3; q->layers[0].in_h = 1; q->layers[0].in_w = 1;
-    q->layers[0].out_c = 2; q->layers[0].out_h = 1; q->layers[0].out_w = 1;
-    q->layers[0].rows = 2; q->layers[0].cols = 3;
+    q->layers[0].geom.kind = SCALPEL_LAYER_FC;
+    q->layers[0].geom.in_c = 3; q->layers[0].geom.in_h = 1; q->layers[0].geom.in_w = 1;
+    q->layers[0].geom.out_c = 2; q->layers[0].geom.out_h = 1; q->layers[0].geom.out_w = 1;
+    q->layers[0].geom.rows = 2; q->layers[0].geom.cols = 3;
     q->layers[0].storage = SCALPEL_STORAGE_DENSE;
     q->layers[0].w = hw_w;
     q->layers[0].rq.bias = hw_b;
@@ -279,19 +282,19 @@ static void test_hand_and_hostile(void)
     CHECK(scalpel_qnet_validate(&q) == SCALPEL_ERR_DTYPE, "F32 qnet refused");
     q.dtype = 7;
     CHECK(scalpel_qnet_validate(&q) == SCALPEL_ERR_DTYPE, "unknown dtype refused");
-    hand_net(&q); q.n_layers = 33;
-    CHECK(scalpel_qnet_validate(&q) == SCALPEL_ERR_ARGUMENT, "too many layers");
+    hand_net(&q); q.layers = NULL;
+    CHECK(scalpel_qnet_validate(&q) == SCALPEL_ERR_NULL, "layers missing");
     hand_net(&q); q.n_layers = -1;
     CHECK(scalpel_qnet_validate(&q) == SCALPEL_ERR_ARGUMENT, "negative layers");
     hand_net(&q); q.in_scale = 0.0f;
     CHECK(scalpel_qnet_validate(&q) == SCALPEL_ERR_ARGUMENT, "zero input scale");
     hand_net(&q); q.in_scale = NAN;
     CHECK(scalpel_qnet_validate(&q) == SCALPEL_ERR_ARGUMENT, "NaN input scale");
-    hand_net(&q); q.layers[0].cols = 4;
+    hand_net(&q); q.layers[0].geom.cols = 4;
     CHECK(scalpel_qnet_validate(&q) == SCALPEL_ERR_SHAPE, "cols disagree with the input");
-    hand_net(&q); q.layers[0].out_c = 3;
+    hand_net(&q); q.layers[0].geom.out_c = 3;
     CHECK(scalpel_qnet_validate(&q) == SCALPEL_ERR_SHAPE, "output shape disagrees");
-    hand_net(&q); q.layers[0].in_c = 2;
+    hand_net(&q); q.layers[0].geom.in_c = 2;
     CHECK(scalpel_qnet_validate(&q) == SCALPEL_ERR_SHAPE, "input shape disagrees");
     hand_net(&q); q.layers[0].w = NULL;
     CHECK(scalpel_qnet_validate(&q) == SCALPEL_ERR_NULL, "missing weights");
@@ -305,7 +308,7 @@ static void test_hand_and_hostile(void)
     CHECK(scalpel_qnet_validate(&q) == SCALPEL_ERR_UNSUPPORTED, "TASD storage refused");
     hand_net(&q); q.layers[0].storage = SCALPEL_STORAGE_GCSR;
     CHECK(scalpel_qnet_validate(&q) != SCALPEL_OK, "GCSR storage without a matrix refused");
-    hand_net(&q); q.layers[0].kind = 99;
+    hand_net(&q); q.layers[0].geom.kind = 99;
     CHECK(scalpel_qnet_validate(&q) == SCALPEL_ERR_ARGUMENT, "unknown layer kind");
     hand_net(&q); q.layers[0].out_scale = -1.0f;
     CHECK(scalpel_qnet_validate(&q) == SCALPEL_ERR_ARGUMENT, "negative output scale");
@@ -360,9 +363,10 @@ static void test_quantize_errors(const scalpel_net *net, const float *calib)
     bad[777] = INFINITY;
     CHECK(scalpel_qnet_quantize(net, &opt, bad, N_CALIB, &q) == SCALPEL_ERR_ARGUMENT, "inf in calibration refused");
     {
-        scalpel_net broken = *net;
-        broken.layers[0].in_c = 5;
-        broken.block = NULL;
+        scalpel_net broken;
+        scalpel_layer room[16];
+        test_net_detach(&broken, net, room, 16);
+        broken.layers[0].geom.in_c = 5;
         CHECK(scalpel_qnet_quantize(&broken, &opt, calib, N_CALIB, &q) != SCALPEL_OK && q.n_layers == 0,
               "invalid float network refused");
     }
@@ -423,15 +427,15 @@ static void test_maxpool(void)
         scalpel_qlayer L;
         int32_t c, oy, ox, bad = 0;
         memset(&L, 0, sizeof(L));
-        L.kind = SCALPEL_LAYER_MAXPOOL;
-        L.kernel = shapes[t][0];
-        L.stride = shapes[t][1];
-        L.in_c = L.out_c = 3;
-        L.in_h = shapes[t][2];
-        L.in_w = shapes[t][3];
-        L.out_h = (L.in_h - L.kernel) / L.stride + 1;
-        L.out_w = (L.in_w - L.kernel) / L.stride + 1;
-        for (i = 0; i < L.in_c * L.in_h * L.in_w; i++) {
+        L.geom.kind = SCALPEL_LAYER_MAXPOOL;
+        L.geom.kernel = shapes[t][0];
+        L.geom.stride = shapes[t][1];
+        L.geom.in_c = L.geom.out_c = 3;
+        L.geom.in_h = shapes[t][2];
+        L.geom.in_w = shapes[t][3];
+        L.geom.out_h = (L.geom.in_h - L.geom.kernel) / L.geom.stride + 1;
+        L.geom.out_w = (L.geom.in_w - L.geom.kernel) / L.geom.stride + 1;
+        for (i = 0; i < L.geom.in_c * L.geom.in_h * L.geom.in_w; i++) {
             uint32_t r = test_rand();
             in[i] = (int16_t)(r % 4u == 0 ? (r & 1u ? 32767 : -32768) : (int32_t)(r >> 8) % 65536 - 32768);
             in7[i] = (int8_t)((int32_t)(r >> 12) % 256 - 128);
@@ -440,23 +444,23 @@ static void test_maxpool(void)
         memset(out7, 0x55, sizeof(out7));
         scalpel__q_maxpool_q15(&L, in, out);
         scalpel__q_maxpool_q7(&L, in7, out7);
-        for (c = 0; c < L.in_c; c++)
-            for (oy = 0; oy < L.out_h; oy++)
-                for (ox = 0; ox < L.out_w; ox++) {
-                    int32_t m = -40000, m7 = -200, ky, kx, o = (c * L.out_h + oy) * L.out_w + ox;
-                    for (ky = 0; ky < L.kernel; ky++)
-                        for (kx = 0; kx < L.kernel; kx++) {
-                            int32_t k = (c * L.in_h + oy * L.stride + ky) * L.in_w + ox * L.stride + kx;
+        for (c = 0; c < L.geom.in_c; c++)
+            for (oy = 0; oy < L.geom.out_h; oy++)
+                for (ox = 0; ox < L.geom.out_w; ox++) {
+                    int32_t m = -40000, m7 = -200, ky, kx, o = (c * L.geom.out_h + oy) * L.geom.out_w + ox;
+                    for (ky = 0; ky < L.geom.kernel; ky++)
+                        for (kx = 0; kx < L.geom.kernel; kx++) {
+                            int32_t k = (c * L.geom.in_h + oy * L.geom.stride + ky) * L.geom.in_w + ox * L.geom.stride + kx;
                             if (in[k] > m) m = in[k];
                             if (in7[k] > m7) m7 = in7[k];
                         }
                     if (out[o] != m || out7[o] != m7) bad++;
                 }
         /* nothing written past the output */
-        for (i = L.in_c * L.out_h * L.out_w; i < 3 * 24 * 24; i++)
+        for (i = L.geom.in_c * L.geom.out_h * L.geom.out_w; i < 3 * 24 * 24; i++)
             if (out[i] != 0x5555 || out7[i] != 0x55) bad++;
-        CHECK(bad == 0, "max pool %dx%d stride %d on %dx%d: %d wrong", (int)L.kernel, (int)L.kernel, (int)L.stride,
-              (int)L.in_h, (int)L.in_w, (int)bad);
+        CHECK(bad == 0, "max pool %dx%d stride %d on %dx%d: %d wrong", (int)L.geom.kernel, (int)L.geom.kernel, (int)L.geom.stride,
+              (int)L.geom.in_h, (int)L.geom.in_w, (int)bad);
     }
 }
 

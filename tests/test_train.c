@@ -27,10 +27,10 @@ static void randomize(scalpel_trainer *tr, float scale)
     int32_t i;
     for (i = 0; i < tr->arch.n_layers; i++) {
         const scalpel_layer *L = &tr->arch.layers[i];
-        size_t k, wn = (size_t)L->rows * (size_t)L->cols;
+        size_t k, wn = (size_t)L->geom.rows * (size_t)L->geom.cols;
         if (!tr->layers[i].w) continue;
         for (k = 0; k < wn; k++) tr->layers[i].w[k] = tr->layers[i].mask[k] ? scale * test_uniform() : 0.0f;
-        fill_uniform(tr->layers[i].b, (size_t)L->rows, 0.1f);
+        fill_uniform(tr->layers[i].b, (size_t)L->geom.rows, 0.1f);
     }
 }
 
@@ -80,7 +80,7 @@ static int grad_check(scalpel_trainer *tr, const float *x, const int32_t *labels
         for (part = 0; part < 3; part++) {
             float *p = part == 0 ? T->w : part == 1 ? T->b : T->node_a;
             const float *g = part == 0 ? T->grad_w : part == 1 ? T->grad_b : T->node_grad_b;
-            size_t k, n = part == 0 ? (size_t)L->rows * (size_t)L->cols : (size_t)L->rows;
+            size_t k, n = part == 0 ? (size_t)L->geom.rows * (size_t)L->geom.cols : (size_t)L->geom.rows;
             float *ga;
             if (!p) continue;
             ga = (float *)malloc(n * sizeof(float));
@@ -320,7 +320,7 @@ static void test_weight_masks(void)
     for (step = 0; step < 10; step++) CHECK(scalpel_trainer_step(&tr, x, labels, 8, NULL) == SCALPEL_OK, "step");
     CHECK(test_allocs == allocs, "a step allocated");
     for (i = 0; i <= 2; i += 2)
-        for (k = 0; k < tr.arch.layers[i].rows * tr.arch.layers[i].cols; k++) {
+        for (k = 0; k < tr.arch.layers[i].geom.rows * tr.arch.layers[i].geom.cols; k++) {
             if (!tr.layers[i].mask[k]) {
                 if (tr.layers[i].w[k] != 0.0f) ok_w = 0;
                 if (tr.layers[i].mom_w[k] != 0.0f) ok_m = 0;
@@ -488,12 +488,12 @@ static void test_determinism(void)
         scalpel_trainer_step(&t3, x, labels, 32, NULL);
     }
     for (i = 0; i < net.n_layers; i++) {
-        size_t wn = (size_t)net.layers[i].rows * (size_t)net.layers[i].cols;
+        size_t wn = (size_t)net.layers[i].geom.rows * (size_t)net.layers[i].geom.cols;
         if (!t1.layers[i].w) continue;
         if (memcmp(t1.layers[i].w, t2.layers[i].w, wn * sizeof(float)) != 0) same = 0;
-        if (memcmp(t1.layers[i].b, t2.layers[i].b, (size_t)net.layers[i].rows * sizeof(float)) != 0) same = 0;
+        if (memcmp(t1.layers[i].b, t2.layers[i].b, (size_t)net.layers[i].geom.rows * sizeof(float)) != 0) same = 0;
         if (t1.layers[i].node_b &&
-            memcmp(t1.layers[i].node_b, t2.layers[i].node_b, (size_t)net.layers[i].rows * sizeof(float)) != 0) same = 0;
+            memcmp(t1.layers[i].node_b, t2.layers[i].node_b, (size_t)net.layers[i].geom.rows * sizeof(float)) != 0) same = 0;
         if (memcmp(t1.layers[i].w, t3.layers[i].w, wn * sizeof(float)) != 0) differ = 1;
     }
     CHECK(same, "same seed, different weights");
@@ -583,7 +583,7 @@ static void test_node_pruning(void)
     for (r = 0; r < 16; r++) { kept0 += tr.layers[0].node_a[r] != 0.0f; kept1 += tr.layers[2].node_a[r] != 0.0f; }
     scalpel_trainer_evaluate(&tr, xt, lt, 512, &acc_masked);
     CHECK(scalpel_trainer_remove_nodes(&tr, 1, &small) == SCALPEL_OK, "remove");
-    CHECK(small.layers[0].rows == kept0 && small.layers[2].rows == kept1, "removed shapes");
+    CHECK(small.layers[0].geom.rows == kept0 && small.layers[2].geom.rows == kept1, "removed shapes");
     cfg.lr = 0.01f;
     cfg.node_masks = SCALPEL_TRAIN_MASK_NONE;
     CHECK(scalpel_trainer_init(&small, 32, &cfg, &tr2) == SCALPEL_OK, "init small");
@@ -641,8 +641,8 @@ static void test_export(void)
     tr.layers[5].node_a[0] = 0.0f; tr.layers[5].node_a[6] = 0.0f;
     CHECK(scalpel_trainer_export(&tr, &out) == SCALPEL_OK, "export");
     CHECK(scalpel_trainer_remove_nodes(&tr, 1, &small) == SCALPEL_OK, "remove nodes");
-    CHECK(small.layers[0].rows == 4 && small.layers[3].rows == 4 && small.layers[5].rows == 6,
-          "kept %d %d %d", (int)small.layers[0].rows, (int)small.layers[3].rows, (int)small.layers[5].rows);
+    CHECK(small.layers[0].geom.rows == 4 && small.layers[3].geom.rows == 4 && small.layers[5].geom.rows == 6,
+          "kept %d %d %d", (int)small.layers[0].geom.rows, (int)small.layers[3].geom.rows, (int)small.layers[5].geom.rows);
     ws = malloc(scalpel_net_workspace_size(&net, 5));
     for (batch = 1; batch <= 5; batch += 4) {
         CHECK(scalpel_trainer_forward(&tr, x, batch, 0, y1) == SCALPEL_OK, "forward");

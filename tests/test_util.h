@@ -47,4 +47,20 @@ static inline int32_t test_range(int32_t lo, int32_t hi) { return lo + (int32_t)
 /* uniform float in [-1, 1) */
 static inline float test_uniform(void) { return (float)(test_rand() >> 8) / 8388608.0f - 1.0f; }
 
+#ifdef SCALPEL_H
+#include <string.h>
+/* Points *dst at a copy of src's layers in room[capacity], so that a test can break dst's
+ * layers without touching src's (a plain struct copy shares the layer array). */
+static void test_net_detach(scalpel_net *dst, const scalpel_net *src, scalpel_layer *room, int32_t capacity)
+{
+    int32_t n = src->n_layers < capacity ? src->n_layers : capacity;
+    *dst = *src;
+    if (n > 0) memcpy(room, src->layers, (size_t)n * sizeof(*room));
+    dst->layers = room;
+    dst->capacity = 0;
+    dst->owns_layers = 0;
+    dst->block = NULL;
+}
+#endif
+
 #endif
