@@ -53,6 +53,12 @@
  *   input vectors per pass (each weight load feeds both). Grouped: q15 G = 2 and q7 G = 4 fill
  *   one DSP step exactly (one index, one weight and one x load per group).
  *
+ *   Bias + ReLU, ReLU and max pooling (the networks' passes between matrix products): fp32 by
+ *   vectors of the target's width (SIMDe, Helium), 2x2 / stride-2 pooling by SIMDe shuffles
+ *   (SSE, AVX2); q15 / q7 ReLU by Helium vectors, q15 2x2 pooling by DSP SSUB16 + SEL; plain C
+ *   elsewhere. Exact: the same outputs as their `_ref` oracles (see scalpel_maxpool_f32 for
+ *   the one exception, NaN and signed-zero ties in 2x2 windows).
+ *
  * CONFIGURATION
  *   SCALPEL_NO_SIMD   plain C kernels only (define everywhere the implementation is compiled)
  *
@@ -251,7 +257,7 @@ SCALPEL_API void scalpel_im2row_q7(const int8_t *in, int32_t channels, int32_t h
 /* Fixed-point ReLU and max pooling: exact, every kernel equal to its `_ref` bit for bit on every
  * target. There is no fixed-point bias + ReLU kernel: the bias and a following ReLU are part of
  * every fixed-point matrix kernel's requant (scalpel_requant: bias, relu). */
-/* y[n] = max(x[n], 0) (y may equal x) */
+/* y[n] = max(x[n], 0) (y may equal x); Helium: 8 / 16 lanes per step, tail-predicated */
 SCALPEL_API void scalpel_relu_q15(const int16_t *x, size_t n, int16_t *y);
 SCALPEL_API void scalpel_relu_q15_ref(const int16_t *x, size_t n, int16_t *y);
 SCALPEL_API void scalpel_relu_q7(const int8_t *x, size_t n, int8_t *y);
@@ -2932,7 +2938,8 @@ SCALPEL__IM2ROW(int8_t, q7)
 
 /* ---- fixed-point ReLU and max pooling -------------------------------------------------------
  * Exact integer compares: every rung gives the oracle's outputs. The plain loops are what the
- * compilers vectorise on hosts; 2x2 / stride-2 pooling of q15 rows has a DSP rung. */
+ * compilers vectorise on hosts; ReLU has a Helium rung (GCC 12 does not vectorise for it at
+ * -O2), 2x2 / stride-2 pooling of q15 rows a DSP one (M4, M7, M33, M55). */
 #if defined(SCALPEL__QDSP)
 /* Lane-wise max of two pairs of int16: SSUB16 sets the GE flags per lane (a >= b), SEL takes
  * a's lane where set, b's elsewhere. */
@@ -2973,6 +2980,20 @@ static void scalpel__maxpool2_row_q15(const int16_t *r0, const int16_t *r1, int1
 #define SCALPEL__POOL2_Q15_ROW(r0, r1, dst, n) ((void)0)
 #endif
 
+/* ReLU: on Helium a vector of 8 (q15) or 16 (q7) lanes per step, the last one under a tail
+ * predicate (inactive lanes are neither loaded nor stored; y == x is fine, each vector is loaded
+ * before it is stored); elsewhere the plain loop. */
+#if defined(SCALPEL__QMVE)
+#define SCALPEL__RELU_Q(T, SUF) /* below */
+#else
+#define SCALPEL__RELU_Q(T, SUF)                                                                      \
+    SCALPEL_API void scalpel_relu_##SUF(const T *x, size_t n, T *y)                                  \
+    {                                                                                                \
+        size_t k;                                                                                    \
+        for (k = 0; k < n; k++) y[k] = x[k] > 0 ? x[k] : (T)0;                                       \
+    }
+#endif
+
 /* Per element type: ReLU and max pooling, the oracles and the fast kernels. */
 #define SCALPEL__QPOOL(T, SUF)                                                                       \
     SCALPEL_API void scalpel_relu_##SUF##_ref(const T *x, size_t n, T *y)                            \
@@ -2980,11 +3001,7 @@ static void scalpel__maxpool2_row_q15(const int16_t *r0, const int16_t *r1, int1
         size_t k;                                                                                    \
         for (k = 0; k < n; k++) y[k] = x[k] > 0 ? x[k] : (T)0;                                       \
     }                                                                                                \
-    SCALPEL_API void scalpel_relu_##SUF(const T *x, size_t n, T *y)                                  \
-    {                                                                                                \
-        size_t k;                                                                                    \
-        for (k = 0; k < n; k++) y[k] = x[k] > 0 ? x[k] : (T)0;                                       \
-    }                                                                                                \
+    SCALPEL__RELU_Q(T, SUF)                                                                          \
     SCALPEL_API void scalpel_maxpool_##SUF##_ref(const T *x, int32_t c, int32_t h, int32_t w, int32_t kernel, \
                                                  int32_t stride, T *y)                               \
     {                                                                                                \
@@ -3036,6 +3053,25 @@ static void scalpel__maxpool2_row_q15(const int16_t *r0, const int16_t *r1, int1
 SCALPEL__QPOOL(int16_t, q15)
 SCALPEL__QPOOL(int8_t, q7)
 #undef SCALPEL__QPOOL
+#undef SCALPEL__RELU_Q
+#if defined(SCALPEL__QMVE)
+SCALPEL_API void scalpel_relu_q15(const int16_t *x, size_t n, int16_t *y)
+{
+    size_t k;
+    for (k = 0; k < n; k += 8) {
+        mve_pred16_t p = vctp16q((uint32_t)(n - k < 8 ? n - k : 8));
+        vstrhq_p_s16(y + k, vmaxq_s16(vldrhq_z_s16(x + k, p), vdupq_n_s16(0)), p);
+    }
+}
+SCALPEL_API void scalpel_relu_q7(const int8_t *x, size_t n, int8_t *y)
+{
+    size_t k;
+    for (k = 0; k < n; k += 16) {
+        mve_pred16_t p = vctp8q((uint32_t)(n - k < 16 ? n - k : 16));
+        vstrbq_p_s8(y + k, vmaxq_s8(vldrbq_z_s8(x + k, p), vdupq_n_s8(0)), p);
+    }
+}
+#endif
 #undef SCALPEL__POOL2_Q15_DSP
 #undef SCALPEL__POOL2_Q15_ROW
 

@@ -379,6 +379,52 @@ static void test_bias_relu(void)
     }
 }
 
+/* Every special value at every lane of a vector and of the scalar tail: lengths 0 .. 40 (past
+ * two 16-lane vectors), each value in turn at each position. */
+static const float *specials_list(int32_t *count)
+{
+    static float v[10];
+    v[0] = (float)NAN; v[1] = -(float)NAN; v[2] = (float)INFINITY; v[3] = -(float)INFINITY; v[4] = 0.0f;
+    v[5] = -0.0f; v[6] = FLT_MAX; v[7] = -FLT_MIN; v[8] = 1.0f; v[9] = -1.0f;
+    *count = 10;
+    return v;
+}
+static void test_elementwise_specials(void)
+{
+    int32_t cnt, n, s, i, bad = 0;
+    const float *sp = specials_list(&cnt);
+    for (n = 0; n <= 40; n++)
+        for (s = 0; s < cnt; s++) {
+            float x[41], y[41 + 1], ref[41], b[41], yb[41 + 1], refb[41];
+            int32_t relu = s & 1;
+            for (i = 0; i < n; i++) {
+                x[i] = sp[(s + i) % cnt];
+                b[i] = sp[(s + 3 * i + 1) % cnt];
+            }
+            y[n] = GUARD_VALUE;
+            scalpel_relu_f32(x, (size_t)n, y);
+            scalpel_relu_f32_ref(x, (size_t)n, ref);
+            memcpy(yb, x, (size_t)n * sizeof(float));
+            memcpy(refb, x, (size_t)n * sizeof(float));
+            yb[n] = GUARD_VALUE;
+            scalpel_bias_relu_f32(yb, b, n, 1, relu);       /* n rows of 1 */
+            scalpel_bias_relu_f32_ref(refb, b, n, 1, relu);
+            for (i = 0; i < n; i++) bad += memcmp(&y[i], &ref[i], sizeof(float)) != 0 || !same_f32(yb[i], refb[i]);
+            bad += y[n] != GUARD_VALUE || yb[n] != GUARD_VALUE;
+            memcpy(yb, x, (size_t)n * sizeof(float));
+            memcpy(refb, x, (size_t)n * sizeof(float));
+            if (n > 0) {
+                scalpel_bias_relu_f32(yb, b, 1, n, relu);   /* one row of n */
+                scalpel_bias_relu_f32_ref(refb, b, 1, n, relu);
+            }
+            for (i = 0; i < n; i++) bad += !same_f32(yb[i], refb[i]);
+            bad += yb[n] != GUARD_VALUE;
+            scalpel_relu_f32(x, (size_t)n, x);              /* in place */
+            for (i = 0; i < n; i++) bad += memcmp(&x[i], &ref[i], sizeof(float)) != 0;
+        }
+    CHECK(bad == 0, "relu / bias_relu on special values: %d off", (int)bad);
+}
+
 static void test_relu(void)
 {
     int it;
@@ -478,6 +524,7 @@ int main(void)
     test_im2col();
     test_conv_gemm();
     test_bias_relu();
+    test_elementwise_specials();
     test_relu();
     test_maxpool();
     return test_summary("test_kernels");
