@@ -1,6 +1,6 @@
 /* scalpel_kernels.h - dense, grouped-sparse, N:M, TASD-series and hybrid fp32 kernels, the
- * fixed-point (q15, q7) dense and grouped kernels for microcontrollers, and im2col / im2row for
- * convolutions.
+ * fixed-point (q15, q7) dense and grouped kernels for microcontrollers, im2col / im2row for
+ * convolutions, and the networks' bias, ReLU and max-pooling passes (fp32, q15, q7).
  *
  * Part of Scalpel (see scalpel_format.h for the version). Depends on scalpel_format.h.
  *
@@ -53,6 +53,12 @@
  *   input vectors per pass (each weight load feeds both). Grouped: q15 G = 2 and q7 G = 4 fill
  *   one DSP step exactly (one index, one weight and one x load per group).
  *
+ *   Bias + ReLU, ReLU and max pooling (the networks' passes between matrix products): fp32 by
+ *   vectors of the target's width (SIMDe, Helium), 2x2 / stride-2 pooling by SIMDe shuffles
+ *   (SSE, AVX2); q15 / q7 ReLU by Helium vectors, q15 2x2 pooling by DSP SSUB16 + SEL; plain C
+ *   elsewhere. Exact: the same outputs as their `_ref` oracles (see scalpel_maxpool_f32 for
+ *   the one exception, NaN and signed-zero ties in 2x2 windows).
+ *
  * CONFIGURATION
  *   SCALPEL_NO_SIMD   plain C kernels only (define everywhere the implementation is compiled)
  *
@@ -68,7 +74,8 @@
  *   from outside with scalpel_gcsr_validate once), or use threads.
  *
  * MEMORY
- *   Inputs and outputs need no particular alignment. Outputs must not overlap inputs.
+ *   Inputs and outputs need no particular alignment. Outputs must not overlap inputs, except
+ *   where a kernel says y may equal x (the ReLU kernels; scalpel_bias_relu_f32 works in place).
  */
 #include "scalpel_format.h"
 
@@ -118,6 +125,35 @@ SCALPEL_API void scalpel_hybrid_spmv_f32_ref(const scalpel_hybrid *w, const floa
 /* C[rows x n] = (grouped + residual) . B[cols x n] */
 SCALPEL_API void scalpel_hybrid_spmm_f32(const scalpel_hybrid *w, const float *b, int32_t n, float *c);
 SCALPEL_API void scalpel_hybrid_spmm_f32_ref(const scalpel_hybrid *w, const float *b, int32_t n, float *c);
+
+/* ---- bias, ReLU and max pooling (fp32): the network's elementwise passes --------------------
+ * Exact operations (one add, a compare), so the fast kernels equal their `_ref` oracles bit for
+ * bit, NaN included (ReLU turns a NaN into 0, as x86 MAXPS(x, 0) and Helium VMAXNM do), except
+ * for max pooling with 2x2 windows at stride 2 (see scalpel_maxpool_f32). y may equal x where
+ * noted; otherwise outputs must not overlap inputs. */
+
+/* y[rows x n] += b[rows] broadcast over n; then max(., 0) when relu (NaN -> 0). n == 1 (a fully
+ * connected layer at batch 1) runs over the rows, n > 1 (a convolution's feature maps, row r =
+ * output channel r) over the positions of each row. */
+SCALPEL_API void scalpel_bias_relu_f32(float *y, const float *b, int32_t rows, int32_t n, int relu);
+SCALPEL_API void scalpel_bias_relu_f32_ref(float *y, const float *b, int32_t rows, int32_t n, int relu);
+
+/* y[n] = max(x[n], 0), NaN -> 0 and -0 -> +0 (y may equal x) */
+SCALPEL_API void scalpel_relu_f32(const float *x, size_t n, float *y);
+SCALPEL_API void scalpel_relu_f32_ref(const float *x, size_t n, float *y);
+
+/* y[c x oh x ow] = max over each kernel x kernel window of x[c x h x w], windows stride apart,
+ * no padding, oh = (h - kernel) / stride + 1 and ow likewise (rounded down: windows never leave
+ * the input; nothing is written when h or w < kernel). The oracle keeps the first largest value
+ * of a window in row-major order (a NaN there is skipped unless it comes first). 2x2 windows at
+ * stride 2 (LeNet's pooling) take a row kernel that takes vertical maxima first, four or eight
+ * outputs per step on SIMDe targets: for numbers its result is the window's max as the oracle's,
+ * except that a window holding both -0 and +0 as its max may give the other zero; with a NaN in
+ * a window it may give the NaN or the max of the others. */
+SCALPEL_API void scalpel_maxpool_f32(const float *x, int32_t c, int32_t h, int32_t w, int32_t kernel, int32_t stride,
+                                     float *y);
+SCALPEL_API void scalpel_maxpool_f32_ref(const float *x, int32_t c, int32_t h, int32_t w, int32_t kernel,
+                                         int32_t stride, float *y);
 
 /* ---- fixed point (q15, q7): the microcontroller kernels --------------------------------------
  *
@@ -217,6 +253,27 @@ SCALPEL_API void scalpel_im2row_q15(const int16_t *in, int32_t channels, int32_t
                                     int32_t kernel, int32_t stride, int32_t pad, int16_t *rows);
 SCALPEL_API void scalpel_im2row_q7(const int8_t *in, int32_t channels, int32_t height, int32_t width,
                                    int32_t kernel, int32_t stride, int32_t pad, int8_t *rows);
+
+/* Fixed-point ReLU and max pooling: exact, every kernel equal to its `_ref` bit for bit on every
+ * target. There is no fixed-point bias + ReLU kernel: the bias and a following ReLU are part of
+ * every fixed-point matrix kernel's requant (scalpel_requant: bias, relu). */
+/* y[n] = max(x[n], 0) (y may equal x); Helium: 8 / 16 lanes per step, tail-predicated */
+SCALPEL_API void scalpel_relu_q15(const int16_t *x, size_t n, int16_t *y);
+SCALPEL_API void scalpel_relu_q15_ref(const int16_t *x, size_t n, int16_t *y);
+SCALPEL_API void scalpel_relu_q7(const int8_t *x, size_t n, int8_t *y);
+SCALPEL_API void scalpel_relu_q7_ref(const int8_t *x, size_t n, int8_t *y);
+
+/* y[c x oh x ow] = max over each kernel x kernel window of x[c x h x w], as scalpel_maxpool_f32
+ * (stride apart, no padding, rounded down). 2x2 windows at stride 2 run a row kernel, for q15 on
+ * Cortex-M DSP two outputs per step through SSUB16 + SEL. */
+SCALPEL_API void scalpel_maxpool_q15(const int16_t *x, int32_t c, int32_t h, int32_t w, int32_t kernel, int32_t stride,
+                                     int16_t *y);
+SCALPEL_API void scalpel_maxpool_q15_ref(const int16_t *x, int32_t c, int32_t h, int32_t w, int32_t kernel,
+                                         int32_t stride, int16_t *y);
+SCALPEL_API void scalpel_maxpool_q7(const int8_t *x, int32_t c, int32_t h, int32_t w, int32_t kernel, int32_t stride,
+                                    int8_t *y);
+SCALPEL_API void scalpel_maxpool_q7_ref(const int8_t *x, int32_t c, int32_t h, int32_t w, int32_t kernel,
+                                        int32_t stride, int8_t *y);
 
 /* The code path compiled in: "x86-avx512", "x86-avx2", "x86-sse2", "arm-neon", "arm-mve",
  * "cortex-m-dsp", "scalar". */
@@ -410,6 +467,46 @@ SCALPEL_API void scalpel_gcsr_spmm_f32_ref(const scalpel_gcsr *w, const float *b
             }
             c[(size_t)r * (size_t)n + (size_t)t] = s;
         }
+}
+
+/* y[rows x n] += b[rows] broadcast over n, then max(., 0) when relu (NaN -> 0) */
+SCALPEL_API void scalpel_bias_relu_f32_ref(float *y, const float *b, int32_t rows, int32_t n, int relu)
+{
+    int32_t r, p;
+    for (r = 0; r < rows; r++)
+        for (p = 0; p < n; p++) {
+            float *o = y + (size_t)r * (size_t)n + (size_t)p, v = *o + b[r];
+            *o = (relu && !(v > 0.0f)) ? 0.0f : v;
+        }
+}
+
+/* y[n] = max(x[n], 0), NaN -> 0 */
+SCALPEL_API void scalpel_relu_f32_ref(const float *x, size_t n, float *y)
+{
+    size_t k;
+    for (k = 0; k < n; k++) y[k] = x[k] > 0.0f ? x[k] : 0.0f;
+}
+
+/* y[c x oh x ow] = max over kernel x kernel windows of x[c x h x w], stride apart, no padding */
+SCALPEL_API void scalpel_maxpool_f32_ref(const float *x, int32_t c, int32_t h, int32_t w, int32_t kernel,
+                                         int32_t stride, float *y)
+{
+    int32_t ch, oy, ox, ky, kx, oh, ow;
+    if (h < kernel || w < kernel) return;
+    oh = (h - kernel) / stride + 1;
+    ow = (w - kernel) / stride + 1;
+    for (ch = 0; ch < c; ch++)
+        for (oy = 0; oy < oh; oy++)
+            for (ox = 0; ox < ow; ox++) {
+                const float *win = x + ((size_t)ch * (size_t)h + (size_t)(oy * stride)) * (size_t)w + (size_t)(ox * stride);
+                float m = win[0];
+                for (ky = 0; ky < kernel; ky++)
+                    for (kx = 0; kx < kernel; kx++) {
+                        float v = win[(size_t)ky * (size_t)w + (size_t)kx];
+                        if (v > m) m = v;
+                    }
+                y[((size_t)ch * (size_t)oh + (size_t)oy) * (size_t)ow + (size_t)ox] = m;
+            }
 }
 
 /* ---- convolution helpers (exact data movement, one version) ----------------------------- */
@@ -1147,6 +1244,113 @@ static inline void scalpel__copy_span_f32(float *d, const float *s, int32_t n)
 #endif
 }
 
+
+/* ---- bias, ReLU and max pooling (fp32) -------------------------------------------------------
+ * One function each on every backend: the vector loops where SCALPEL__VEC (max0 gives 0 for a
+ * NaN lane, as the scalar tests do, so the paths agree bit for bit), plain C tails. */
+
+/* y[rows x n] += b[rows] broadcast over n, then max(., 0) when relu (NaN -> 0) */
+SCALPEL_API void scalpel_bias_relu_f32(float *y, const float *b, int32_t rows, int32_t n, int relu)
+{
+    int32_t r, p;
+    if (n == 1) {
+        /* batch 1: one flat pass over the rows, a vector at a time (the compiler's -O2
+         * vectoriser gives up on it: y and b might overlap) */
+        r = 0;
+#if defined(SCALPEL__VEC)
+        for (; r + SCALPEL__VW <= rows; r += SCALPEL__VW) {
+            scalpel__vec v = SCALPEL__V(add)(SCALPEL__V(load)(y + r), SCALPEL__V(load)(b + r));
+            SCALPEL__V(store)(y + r, relu ? SCALPEL__V(max0)(v) : v);
+        }
+#endif
+        for (; r < rows; r++) { float v = y[r] + b[r]; y[r] = (relu && !(v > 0.0f)) ? 0.0f : v; }
+        return;
+    }
+    for (r = 0; r < rows; r++) {
+        float bias = b[r], *o = y + (size_t)r * (size_t)n;
+        p = 0;
+#if defined(SCALPEL__VEC)
+        {   /* a convolution's feature map: its bias broadcast over a vector of positions */
+            const int32_t V = SCALPEL__VW;
+            scalpel__vec bv = SCALPEL__V(set1)(bias);
+            if (relu)
+                for (; p + V <= n; p += V) SCALPEL__V(store)(o + p, SCALPEL__V(max0)(SCALPEL__V(add)(SCALPEL__V(load)(o + p), bv)));
+            else
+                for (; p + V <= n; p += V) SCALPEL__V(store)(o + p, SCALPEL__V(add)(SCALPEL__V(load)(o + p), bv));
+        }
+#endif
+        if (relu)
+            for (; p < n; p++) { float v = o[p] + bias; o[p] = v > 0.0f ? v : 0.0f; }
+        else
+            for (; p < n; p++) o[p] += bias;
+    }
+}
+
+/* y[n] = max(x[n], 0), NaN -> 0 (y may equal x: each vector is loaded before it is stored) */
+SCALPEL_API void scalpel_relu_f32(const float *x, size_t n, float *y)
+{
+    size_t k = 0;
+#if defined(SCALPEL__VEC)
+    for (; k + SCALPEL__VW <= n; k += SCALPEL__VW) SCALPEL__V(store)(y + k, SCALPEL__V(max0)(SCALPEL__V(load)(x + k)));
+#endif
+    for (; k < n; k++) y[k] = x[k] > 0.0f ? x[k] : 0.0f;
+}
+
+/* One output row of 2x2 / stride-2 max pooling: dst[o] = the max of r0[2o], r0[2o+1], r1[2o],
+ * r1[2o+1] for o < n (both input rows hold at least 2n values). Vertical max first, then the
+ * even and odd lanes: four outputs per step from two loads of each row (eight with AVX2). For
+ * numbers the result is the window's max, the same as the generic loop (up to the sign of a
+ * zero max); with a NaN in a window it may be the NaN or the max of the others. */
+static void scalpel__maxpool2_row_f32(const float *r0, const float *r1, float *dst, int32_t n)
+{
+    int32_t o = 0;
+#if defined(SCALPEL__SIMDE)
+#if defined(__AVX2__)
+    for (; o + 8 <= n; o += 8) {
+        simde__m256 m0 = simde_mm256_max_ps(simde_mm256_loadu_ps(r1 + 2 * o), simde_mm256_loadu_ps(r0 + 2 * o));
+        simde__m256 m1 = simde_mm256_max_ps(simde_mm256_loadu_ps(r1 + 2 * o + 8), simde_mm256_loadu_ps(r0 + 2 * o + 8));
+        /* per 128-bit half: [o0 o1 o4 o5 | o2 o3 o6 o7], then the 64-bit pairs back in order */
+        simde__m256 m = simde_mm256_max_ps(simde_mm256_shuffle_ps(m0, m1, SIMDE_MM_SHUFFLE(3, 1, 3, 1)),
+                                           simde_mm256_shuffle_ps(m0, m1, SIMDE_MM_SHUFFLE(2, 0, 2, 0)));
+        simde_mm256_storeu_ps(dst + o, simde_mm256_castpd_ps(simde_mm256_permute4x64_pd(simde_mm256_castps_pd(m),
+                                                                                         SIMDE_MM_SHUFFLE(3, 1, 2, 0))));
+    }
+#endif
+    for (; o + 4 <= n; o += 4) {
+        simde__m128 m0 = simde_mm_max_ps(simde_mm_loadu_ps(r1 + 2 * o), simde_mm_loadu_ps(r0 + 2 * o));
+        simde__m128 m1 = simde_mm_max_ps(simde_mm_loadu_ps(r1 + 2 * o + 4), simde_mm_loadu_ps(r0 + 2 * o + 4));
+        simde_mm_storeu_ps(dst + o, simde_mm_max_ps(simde_mm_shuffle_ps(m0, m1, SIMDE_MM_SHUFFLE(3, 1, 3, 1)),
+                                                    simde_mm_shuffle_ps(m0, m1, SIMDE_MM_SHUFFLE(2, 0, 2, 0))));
+    }
+#endif
+    for (; o < n; o++) {
+        float a = r1[2 * o] > r0[2 * o] ? r1[2 * o] : r0[2 * o];
+        float b = r1[2 * o + 1] > r0[2 * o + 1] ? r1[2 * o + 1] : r0[2 * o + 1];
+        dst[o] = b > a ? b : a;
+    }
+}
+
+/* y[c x oh x ow] = max over kernel x kernel windows of x[c x h x w]: 2x2 windows at stride 2
+ * take the row kernel above, other shapes the plain loop of the oracle. */
+SCALPEL_API void scalpel_maxpool_f32(const float *x, int32_t c, int32_t h, int32_t w, int32_t kernel, int32_t stride,
+                                     float *y)
+{
+    int32_t ch, oy, oh, ow;
+    if (h < kernel || w < kernel) return;
+    if (kernel != 2 || stride != 2) {
+        scalpel_maxpool_f32_ref(x, c, h, w, kernel, stride, y);
+        return;
+    }
+    oh = h / 2;
+    ow = w / 2;
+    for (ch = 0; ch < c; ch++) {
+        const float *src = x + (size_t)ch * (size_t)h * (size_t)w;
+        float *dst = y + (size_t)ch * (size_t)oh * (size_t)ow;
+        for (oy = 0; oy < oh; oy++)
+            scalpel__maxpool2_row_f32(src + (size_t)(2 * oy) * (size_t)w, src + (size_t)(2 * oy + 1) * (size_t)w,
+                                      dst + (size_t)oy * (size_t)ow, ow);
+    }
+}
 
 /* ---- plain C fast paths (Cortex-M4/M7, SCALPEL_NO_SIMD, unknown targets) ---------------- */
 
@@ -2731,6 +2935,145 @@ SCALPEL__QFAST(int8_t, q7, 127)
     }
 SCALPEL__IM2ROW(int16_t, q15)
 SCALPEL__IM2ROW(int8_t, q7)
+
+/* ---- fixed-point ReLU and max pooling -------------------------------------------------------
+ * Exact integer compares: every rung gives the oracle's outputs. The plain loops are what the
+ * compilers vectorise on hosts; ReLU has a Helium rung (GCC 12 does not vectorise for it at
+ * -O2), 2x2 / stride-2 pooling of q15 rows a DSP one (M4, M7, M33, M55). */
+#if defined(SCALPEL__QDSP)
+/* Lane-wise max of two pairs of int16: SSUB16 sets the GE flags per lane (a >= b), SEL takes
+ * a's lane where set, b's elsewhere. */
+static inline uint32_t scalpel__max16x2_dsp(uint32_t a, uint32_t b)
+{
+    (void)__ssub16((int16x2_t)a, (int16x2_t)b);
+    return (uint32_t)__sel((int16x2_t)a, (int16x2_t)b);
+}
+/* n outputs of a 2x2, stride-2 max pooling of q15 rows r0, r1 (2n values each) into dst: two
+ * outputs per step from four word loads, three SSUB16 + SEL and one word store. */
+static void scalpel__maxpool2_row_q15(const int16_t *r0, const int16_t *r1, int16_t *dst, int32_t n)
+{
+    int32_t k;
+    for (k = 0; k + 2 <= n; k += 2, r0 += 4, r1 += 4, dst += 2) {
+        uint32_t a, b, c, d, m1, m2, p, q, o;
+        memcpy(&a, r0, 4);
+        memcpy(&b, r0 + 2, 4);
+        memcpy(&c, r1, 4);
+        memcpy(&d, r1 + 2, 4);
+        m1 = scalpel__max16x2_dsp(a, c); /* columns 0, 1 of both rows */
+        m2 = scalpel__max16x2_dsp(b, d); /* columns 2, 3 */
+        p = (m1 & 0xffffu) | (m2 << 16);           /* column 0 | column 2 */
+        q = (m1 >> 16) | (m2 & 0xffff0000u);       /* column 1 | column 3 */
+        o = scalpel__max16x2_dsp(p, q);
+        memcpy(dst, &o, 4);
+    }
+    if (k < n) {
+        int16_t x = r0[0] > r0[1] ? r0[0] : r0[1], y = r1[0] > r1[1] ? r1[0] : r1[1];
+        *dst = x > y ? x : y;
+    }
+}
+#define SCALPEL__POOL2_Q15_DSP 1
+#define SCALPEL__POOL2_Q15_ROW(r0, r1, dst, n)                                                       \
+    scalpel__maxpool2_row_q15((const int16_t *)(const void *)(r0), (const int16_t *)(const void *)(r1), \
+                              (int16_t *)(void *)(dst), (n))
+#else
+#define SCALPEL__POOL2_Q15_DSP 0
+#define SCALPEL__POOL2_Q15_ROW(r0, r1, dst, n) ((void)0)
+#endif
+
+/* ReLU: on Helium a vector of 8 (q15) or 16 (q7) lanes per step, the last one under a tail
+ * predicate (inactive lanes are neither loaded nor stored; y == x is fine, each vector is loaded
+ * before it is stored); elsewhere the plain loop. */
+#if defined(SCALPEL__QMVE)
+#define SCALPEL__RELU_Q(T, SUF) /* below */
+#else
+#define SCALPEL__RELU_Q(T, SUF)                                                                      \
+    SCALPEL_API void scalpel_relu_##SUF(const T *x, size_t n, T *y)                                  \
+    {                                                                                                \
+        size_t k;                                                                                    \
+        for (k = 0; k < n; k++) y[k] = x[k] > 0 ? x[k] : (T)0;                                       \
+    }
+#endif
+
+/* Per element type: ReLU and max pooling, the oracles and the fast kernels. */
+#define SCALPEL__QPOOL(T, SUF)                                                                       \
+    SCALPEL_API void scalpel_relu_##SUF##_ref(const T *x, size_t n, T *y)                            \
+    {                                                                                                \
+        size_t k;                                                                                    \
+        for (k = 0; k < n; k++) y[k] = x[k] > 0 ? x[k] : (T)0;                                       \
+    }                                                                                                \
+    SCALPEL__RELU_Q(T, SUF)                                                                          \
+    SCALPEL_API void scalpel_maxpool_##SUF##_ref(const T *x, int32_t c, int32_t h, int32_t w, int32_t kernel, \
+                                                 int32_t stride, T *y)                               \
+    {                                                                                                \
+        int32_t ch, oy, ox, ky, kx, oh, ow;                                                          \
+        if (h < kernel || w < kernel) return;                                                        \
+        oh = (h - kernel) / stride + 1;                                                              \
+        ow = (w - kernel) / stride + 1;                                                              \
+        for (ch = 0; ch < c; ch++)                                                                   \
+            for (oy = 0; oy < oh; oy++)                                                              \
+                for (ox = 0; ox < ow; ox++) {                                                        \
+                    const T *win = x + ((size_t)ch * (size_t)h + (size_t)(oy * stride)) * (size_t)w + (size_t)(ox * stride); \
+                    T m = win[0];                                                                    \
+                    for (ky = 0; ky < kernel; ky++)                                                  \
+                        for (kx = 0; kx < kernel; kx++) {                                            \
+                            T v = win[(size_t)ky * (size_t)w + (size_t)kx];                          \
+                            if (v > m) m = v;                                                        \
+                        }                                                                            \
+                    y[((size_t)ch * (size_t)oh + (size_t)oy) * (size_t)ow + (size_t)ox] = m;         \
+                }                                                                                    \
+    }                                                                                                \
+    SCALPEL_API void scalpel_maxpool_##SUF(const T *x, int32_t c, int32_t h, int32_t w, int32_t kernel, \
+                                           int32_t stride, T *y)                                     \
+    {                                                                                                \
+        int32_t ch, oy, ox, oh, ow;                                                                  \
+        if (h < kernel || w < kernel) return;                                                        \
+        if (kernel != 2 || stride != 2) {                                                            \
+            scalpel_maxpool_##SUF##_ref(x, c, h, w, kernel, stride, y);                              \
+            return;                                                                                  \
+        }                                                                                            \
+        oh = h / 2;                                                                                  \
+        ow = w / 2;                                                                                  \
+        for (ch = 0; ch < c; ch++) {                                                                 \
+            const T *src = x + (size_t)ch * (size_t)h * (size_t)w;                                   \
+            T *dst = y + (size_t)ch * (size_t)oh * (size_t)ow;                                       \
+            for (oy = 0; oy < oh; oy++) { /* the common 2x2 window: pointers that run on */          \
+                const T *r0 = src + (size_t)(2 * oy) * (size_t)w, *r1 = r0 + w;                      \
+                if (SCALPEL__POOL2_Q15_DSP && sizeof(T) == 2) {                                      \
+                    SCALPEL__POOL2_Q15_ROW(r0, r1, dst, ow);                                         \
+                    dst += ow;                                                                       \
+                    continue;                                                                        \
+                }                                                                                    \
+                for (ox = 0; ox < ow; ox++, r0 += 2, r1 += 2) {                                      \
+                    T a = r0[0] > r0[1] ? r0[0] : r0[1], b = r1[0] > r1[1] ? r1[0] : r1[1];          \
+                    *dst++ = a > b ? a : b;                                                          \
+                }                                                                                    \
+            }                                                                                        \
+        }                                                                                            \
+    }
+SCALPEL__QPOOL(int16_t, q15)
+SCALPEL__QPOOL(int8_t, q7)
+#undef SCALPEL__QPOOL
+#undef SCALPEL__RELU_Q
+#if defined(SCALPEL__QMVE)
+SCALPEL_API void scalpel_relu_q15(const int16_t *x, size_t n, int16_t *y)
+{
+    size_t k;
+    for (k = 0; k < n; k += 8) {
+        mve_pred16_t p = vctp16q((uint32_t)(n - k < 8 ? n - k : 8));
+        vstrhq_p_s16(y + k, vmaxq_s16(vldrhq_z_s16(x + k, p), vdupq_n_s16(0)), p);
+    }
+}
+SCALPEL_API void scalpel_relu_q7(const int8_t *x, size_t n, int8_t *y)
+{
+    size_t k;
+    for (k = 0; k < n; k += 16) {
+        mve_pred16_t p = vctp8q((uint32_t)(n - k < 16 ? n - k : 16));
+        vstrbq_p_s8(y + k, vmaxq_s8(vldrbq_z_s8(x + k, p), vdupq_n_s8(0)), p);
+    }
+}
+#endif
+#undef SCALPEL__POOL2_Q15_DSP
+#undef SCALPEL__POOL2_Q15_ROW
 
 #ifdef __cplusplus
 }

@@ -319,6 +319,202 @@ static void test_conv_gemm(void)
           scalpel_kernels_vector_width() == 8 || scalpel_kernels_vector_width() == 16, "vector width");
 }
 
+/* ---- bias + ReLU, ReLU, max pooling: exact, so fast == ref bit for bit (a NaN as any NaN) ---- */
+
+/* A value for the elementwise tests: mostly uniform, sometimes a special one (NaN, infinities,
+ * both zeros, ties from a few small integers) when `specials`. */
+static float special_value(int specials)
+{
+    int32_t k = test_range(0, 19);
+    if (!specials || k > 8) return k == 9 ? (float)test_range(-2, 2) : test_uniform();
+    switch (k) {
+    case 0: return (float)NAN;
+    case 1: return -(float)NAN;
+    case 2: return (float)INFINITY;
+    case 3: return -(float)INFINITY;
+    case 4: return 0.0f;
+    case 5: return -0.0f;
+    case 6: return FLT_MAX;
+    case 7: return FLT_MIN;
+    default: return (float)test_range(-2, 2);
+    }
+}
+/* bits equal, or both NaN (a NaN's payload may depend on the operand order a compiler picks) */
+static int same_f32(float a, float b)
+{
+    if (a != a && b != b) return 1;
+    return memcmp(&a, &b, sizeof a) == 0;
+}
+
+static void test_bias_relu(void)
+{
+    int it;
+    for (it = 0; it < TEST_ITERS / 4 + 20; it++) {
+        /* n == 1 half the time (a fully connected layer at batch 1), else feature maps around
+         * the vector widths; rows past several vectors with every tail */
+        int32_t rows = test_range(0, 3) == 0 ? test_range(0, 40) : test_range(1, TEST_MAX_DIM);
+        int32_t n = it % 2 ? 1 : test_range(0, 3) == 0 ? test_range(1, 40) : test_range(1, 200 > TEST_MAX_DIM ? TEST_MAX_DIM : 200);
+        int32_t relu = test_range(0, 1), mis = test_range(0, 1), specials = test_range(0, 2) == 0, bad = 0;
+        size_t total = (size_t)rows * (size_t)n, i;
+        float *b0 = alloc_floats((size_t)rows), *y0 = alloc_floats(total), *ref = alloc_floats(total), *bb, *ba, *y;
+        for (i = 0; i < (size_t)rows; i++) b0[i] = special_value(specials);
+        for (i = 0; i < total; i++) y0[i] = special_value(specials);
+        ba = copy_in(b0, (size_t)rows, test_range(0, 1), &bb);
+        memcpy(ref, y0, total * sizeof(float));
+        scalpel_bias_relu_f32_ref(ref, b0, rows, n, relu);
+        y = guarded(total, mis);
+        memcpy(y, y0, total * sizeof(float));
+        scalpel_bias_relu_f32(y, ba, rows, n, relu);
+        for (i = 0; i < total; i++) {
+            float v = y0[i] + b0[i / (size_t)n];
+            bad += !same_f32(y[i], ref[i]);
+            /* the oracle itself: the sum, or its ReLU with NaN -> 0 and -0 -> +0 */
+            if (relu) bad += !same_f32(ref[i], v > 0.0f ? v : 0.0f);
+            else bad += !same_f32(ref[i], v);
+        }
+        CHECK(bad == 0, "bias_relu rows %d n %d relu %d: %d outputs off", (int)rows, (int)n, (int)relu, (int)bad);
+        CHECK(guards_intact(y, total, mis), "bias_relu rows %d n %d wrote outside y", (int)rows, (int)n);
+        guarded_free(y, mis);
+        free(b0); free(y0); free(ref); free(bb);
+    }
+}
+
+/* Every special value at every lane of a vector and of the scalar tail: lengths 0 .. 40 (past
+ * two 16-lane vectors), each value in turn at each position. */
+static const float *specials_list(int32_t *count)
+{
+    static float v[10];
+    v[0] = (float)NAN; v[1] = -(float)NAN; v[2] = (float)INFINITY; v[3] = -(float)INFINITY; v[4] = 0.0f;
+    v[5] = -0.0f; v[6] = FLT_MAX; v[7] = -FLT_MIN; v[8] = 1.0f; v[9] = -1.0f;
+    *count = 10;
+    return v;
+}
+static void test_elementwise_specials(void)
+{
+    int32_t cnt, n, s, i, bad = 0;
+    const float *sp = specials_list(&cnt);
+    for (n = 0; n <= 40; n++)
+        for (s = 0; s < cnt; s++) {
+            float x[41], y[41 + 1], ref[41], b[41], yb[41 + 1], refb[41];
+            int32_t relu = s & 1;
+            for (i = 0; i < n; i++) {
+                x[i] = sp[(s + i) % cnt];
+                b[i] = sp[(s + 3 * i + 1) % cnt];
+            }
+            y[n] = GUARD_VALUE;
+            scalpel_relu_f32(x, (size_t)n, y);
+            scalpel_relu_f32_ref(x, (size_t)n, ref);
+            memcpy(yb, x, (size_t)n * sizeof(float));
+            memcpy(refb, x, (size_t)n * sizeof(float));
+            yb[n] = GUARD_VALUE;
+            scalpel_bias_relu_f32(yb, b, n, 1, relu);       /* n rows of 1 */
+            scalpel_bias_relu_f32_ref(refb, b, n, 1, relu);
+            for (i = 0; i < n; i++) bad += memcmp(&y[i], &ref[i], sizeof(float)) != 0 || !same_f32(yb[i], refb[i]);
+            bad += y[n] != GUARD_VALUE || yb[n] != GUARD_VALUE;
+            memcpy(yb, x, (size_t)n * sizeof(float));
+            memcpy(refb, x, (size_t)n * sizeof(float));
+            if (n > 0) {
+                scalpel_bias_relu_f32(yb, b, 1, n, relu);   /* one row of n */
+                scalpel_bias_relu_f32_ref(refb, b, 1, n, relu);
+            }
+            for (i = 0; i < n; i++) bad += !same_f32(yb[i], refb[i]);
+            bad += yb[n] != GUARD_VALUE;
+            scalpel_relu_f32(x, (size_t)n, x);              /* in place */
+            for (i = 0; i < n; i++) bad += memcmp(&x[i], &ref[i], sizeof(float)) != 0;
+        }
+    CHECK(bad == 0, "relu / bias_relu on special values: %d off", (int)bad);
+}
+
+static void test_relu(void)
+{
+    int it;
+    for (it = 0; it < TEST_ITERS / 4 + 20; it++) {
+        size_t n = (size_t)(test_range(0, 3) == 0 ? test_range(0, 40) : test_range(1, 4 * TEST_MAX_DIM)), i;
+        int32_t mis = test_range(0, 1), in_place = test_range(0, 1), specials = test_range(0, 1), bad = 0;
+        float *x0 = alloc_floats(n), *ref = alloc_floats(n), *xb, *xa, *y;
+        for (i = 0; i < n; i++) x0[i] = special_value(specials);
+        scalpel_relu_f32_ref(x0, n, ref);
+        y = guarded(n, mis);
+        if (in_place) {
+            memcpy(y, x0, n * sizeof(float));
+            scalpel_relu_f32(y, n, y);
+            xb = NULL;
+        } else {
+            xa = copy_in(x0, n, test_range(0, 1), &xb);
+            scalpel_relu_f32(xa, n, y);
+            for (i = 0; i < n; i++) bad += !same_f32(xa[i], x0[i]); /* the input is left alone */
+        }
+        for (i = 0; i < n; i++) {
+            float want = x0[i] > 0.0f ? x0[i] : 0.0f;
+            bad += memcmp(&y[i], &ref[i], sizeof(float)) != 0 || memcmp(&ref[i], &want, sizeof(float)) != 0;
+        }
+        CHECK(bad == 0, "relu n %lu in place %d: %d outputs off", (unsigned long)n, (int)in_place, (int)bad);
+        CHECK(guards_intact(y, n, mis), "relu n %lu wrote outside y", (unsigned long)n);
+        guarded_free(y, mis);
+        free(x0); free(ref); free(xb);
+    }
+}
+
+/* Max pooling: 2x2 / stride 2 (the row kernel) half the time, with odd widths and heights,
+ * widths past two AVX2 steps; kernel 3 at stride 1 and 2; any kernel 1..4 with stride 1..3.
+ * Windows without a NaN must match the oracle's value (== : the 2x2 row kernel may give the
+ * other zero when -0 and +0 tie); a window with a NaN may give the NaN or any of its values. */
+static void test_maxpool(void)
+{
+    int it;
+    for (it = 0; it < TEST_ITERS / 10 + 30; it++) {
+        int32_t shape = it % 4, K, S, C = test_range(1, 4), H, W, oh, ow, ch, oy, ox, ky, kx, bad = 0, badw = 0;
+        int32_t specials = test_range(0, 2) == 0, mis = test_range(0, 1);
+        size_t nin, nout, i;
+        float *x0, *xa, *xb, *y, *ref;
+        if (shape < 2) { K = 2; S = 2; }
+        else if (shape == 2) { K = 3; S = test_range(1, 2); }
+        else { K = test_range(1, 4); S = test_range(1, 3); }
+        H = test_range(K, K + 12);
+        W = test_range(K, K + 45);
+        oh = (H - K) / S + 1;
+        ow = (W - K) / S + 1;
+        CHECK(oh == scalpel_conv_out_dim(H, K, S, 0) && ow == scalpel_conv_out_dim(W, K, S, 0), "maxpool shape");
+        nin = (size_t)C * H * W;
+        nout = (size_t)C * oh * ow;
+        x0 = alloc_floats(nin);
+        ref = alloc_floats(nout);
+        for (i = 0; i < nin; i++) x0[i] = special_value(specials);
+        xa = copy_in(x0, nin, test_range(0, 1), &xb);
+        scalpel_maxpool_f32_ref(x0, C, H, W, K, S, ref);
+        y = guarded(nout, mis);
+        scalpel_maxpool_f32(xa, C, H, W, K, S, y);
+        for (ch = 0; ch < C; ch++)
+            for (oy = 0; oy < oh; oy++)
+                for (ox = 0; ox < ow; ox++) {
+                    size_t q = ((size_t)ch * oh + oy) * ow + ox;
+                    int nan = 0, found = 0;
+                    double m = -INFINITY;
+                    for (ky = 0; ky < K; ky++)
+                        for (kx = 0; kx < K; kx++) {
+                            float v = x0[((size_t)ch * H + oy * S + ky) * W + ox * S + kx];
+                            if (v != v) nan = 1;
+                            else if (v > m) m = v;
+                            if (same_f32(v, y[q]) || v == y[q]) found = 1;
+                        }
+                    if (nan) { badw += !found; continue; }
+                    bad += !(y[q] == ref[q] && (double)ref[q] == m);
+                    if (K != 2 || S != 2) bad += !same_f32(y[q], ref[q]); /* the oracle's own loop */
+                }
+        CHECK(bad == 0 && badw == 0, "maxpool C%d H%d W%d K%d S%d: %d off, %d NaN windows off", (int)C, (int)H, (int)W,
+              (int)K, (int)S, (int)bad, (int)badw);
+        CHECK(guards_intact(y, nout, mis), "maxpool C%d H%d W%d K%d S%d wrote outside y", (int)C, (int)H, (int)W, (int)K, (int)S);
+        guarded_free(y, mis);
+        free(x0); free(xb); free(ref);
+    }
+    {   /* a window that does not fit writes nothing */
+        float x[4] = { 1, 2, 3, 4 }, y[2] = { GUARD_VALUE, GUARD_VALUE };
+        scalpel_maxpool_f32(x, 1, 1, 4, 2, 2, y);
+        scalpel_maxpool_f32_ref(x, 1, 1, 4, 2, 2, y);
+        CHECK(y[0] == GUARD_VALUE && y[1] == GUARD_VALUE, "maxpool h < kernel writes nothing");
+    }
+}
+
 int main(void)
 {
     printf("scalpel %s kernels, backend %s\n", SCALPEL_VERSION_STRING, scalpel_kernels_backend());
@@ -327,5 +523,9 @@ int main(void)
     test_gemm_spmm();
     test_im2col();
     test_conv_gemm();
+    test_bias_relu();
+    test_elementwise_specials();
+    test_relu();
+    test_maxpool();
     return test_summary("test_kernels");
 }

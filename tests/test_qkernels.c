@@ -572,6 +572,104 @@ static void test_im2row(void)
     }
 }
 
+/* ReLU and max pooling (q15, q7): fast == ref bit for bit, guard bytes around every output, the
+ * oracle checked against a direct max. Max pooling: 2x2 / stride 2 half the time (odd widths
+ * and heights: the DSP row's odd output and the unused last column / row), kernel 3 at stride 1
+ * and 2, any kernel 1..4 at stride 1..3; unaligned inputs and outputs (q15 by one element). */
+static void test_relu_maxpool(void)
+{
+    int32_t it, e;
+    for (it = 0; it < TEST_ITERS / 10 + 40; it++)
+        for (e = 0; e < 2; e++) {
+            size_t esz = e ? 1 : 2, n = (size_t)(test_range(0, 3) == 0 ? test_range(0, 40) : test_range(1, 4 * TEST_MAX_DIM)), i;
+            int32_t in_place = test_range(0, 1), mis = test_range(0, 1), bad = 0;
+            int32_t shape = it % 4, K, S, C = test_range(1, 4), H, W, oh, ow, ch, oy, ox, ky, kx;
+            size_t nin, nout;
+            unsigned char *x = (unsigned char *)xmalloc(n * esz + esz), *y = (unsigned char *)xmalloc(n * esz + 2 * GUARD + esz);
+            unsigned char *ref = (unsigned char *)xmalloc(n * esz + 1), *xa = x + mis * esz, *ya = y + mis * esz;
+            random_xq(xa, esz, n, 0);
+            guard_fill(ya, n * esz);
+            if (in_place) memcpy(ya + GUARD, xa, n * esz);
+            if (esz == 2) {
+                scalpel_relu_q15_ref((const int16_t *)(void *)xa, n, (int16_t *)(void *)ref);
+                scalpel_relu_q15((const int16_t *)(void *)(in_place ? ya + GUARD : xa), n, (int16_t *)(void *)(ya + GUARD));
+                for (i = 0; i < n; i++) {
+                    int16_t v = ((const int16_t *)(void *)xa)[i];
+                    bad += ((const int16_t *)(void *)ref)[i] != (v > 0 ? v : 0);
+                }
+            } else {
+                scalpel_relu_q7_ref((const int8_t *)xa, n, (int8_t *)ref);
+                scalpel_relu_q7((const int8_t *)(in_place ? ya + GUARD : xa), n, (int8_t *)(ya + GUARD));
+                for (i = 0; i < n; i++) {
+                    int8_t v = ((const int8_t *)xa)[i];
+                    bad += ((const int8_t *)ref)[i] != (v > 0 ? v : 0);
+                }
+            }
+            CHECK(bad == 0 && (n == 0 || memcmp(ya + GUARD, ref, n * esz) == 0), "relu q%d n %lu in place %d",
+                  esz == 2 ? 15 : 7, (unsigned long)n, (int)in_place);
+            CHECK(guards_ok(ya, n * esz), "relu q%d n %lu wrote outside y", esz == 2 ? 15 : 7, (unsigned long)n);
+            free(x); free(y); free(ref);
+
+            if (shape < 2) { K = 2; S = 2; }
+            else if (shape == 2) { K = 3; S = test_range(1, 2); }
+            else { K = test_range(1, 4); S = test_range(1, 3); }
+            H = test_range(K, K + 12);
+            W = test_range(K, K + 40);
+            oh = (H - K) / S + 1;
+            ow = (W - K) / S + 1;
+            nin = (size_t)C * H * W;
+            nout = (size_t)C * oh * ow;
+            x = (unsigned char *)xmalloc(nin * esz + esz);
+            y = (unsigned char *)xmalloc(nout * esz + 2 * GUARD + esz);
+            ref = (unsigned char *)xmalloc(nout * esz);
+            xa = x + mis * esz;
+            ya = y + test_range(0, 1) * esz;
+            random_xq(xa, esz, nin, 0);
+            if (test_range(0, 3) == 0) /* many ties: a few values only */
+                for (i = 0; i < nin; i++) {
+                    if (esz == 2) ((int16_t *)(void *)xa)[i] = (int16_t)(((int16_t *)(void *)xa)[i] % 3);
+                    else ((int8_t *)xa)[i] = (int8_t)(((int8_t *)xa)[i] % 3);
+                }
+            guard_fill(ya, nout * esz);
+            if (esz == 2) {
+                scalpel_maxpool_q15_ref((const int16_t *)(void *)xa, C, H, W, K, S, (int16_t *)(void *)ref);
+                scalpel_maxpool_q15((const int16_t *)(void *)xa, C, H, W, K, S, (int16_t *)(void *)(ya + GUARD));
+            } else {
+                scalpel_maxpool_q7((const int8_t *)xa, C, H, W, K, S, (int8_t *)(ya + GUARD));
+                scalpel_maxpool_q7_ref((const int8_t *)xa, C, H, W, K, S, (int8_t *)ref);
+            }
+            bad = 0;
+            for (ch = 0; ch < C; ch++)
+                for (oy = 0; oy < oh; oy++)
+                    for (ox = 0; ox < ow; ox++) {
+                        int32_t m = -1000000, got;
+                        size_t q = ((size_t)ch * oh + oy) * ow + ox;
+                        for (ky = 0; ky < K; ky++)
+                            for (kx = 0; kx < K; kx++) {
+                                size_t j = ((size_t)ch * H + oy * S + ky) * W + ox * S + kx;
+                                int32_t v = esz == 2 ? ((const int16_t *)(void *)xa)[j] : ((const int8_t *)xa)[j];
+                                if (v > m) m = v;
+                            }
+                        got = esz == 2 ? ((const int16_t *)(void *)ref)[q] : ((const int8_t *)ref)[q];
+                        bad += got != m;
+                    }
+            CHECK(bad == 0 && memcmp(ya + GUARD, ref, nout * esz) == 0, "maxpool q%d C%d H%d W%d K%d S%d (%d oracle outputs off)",
+                  esz == 2 ? 15 : 7, (int)C, (int)H, (int)W, (int)K, (int)S, (int)bad);
+            CHECK(guards_ok(ya, nout * esz), "maxpool q%d C%d H%d W%d K%d S%d wrote outside y", esz == 2 ? 15 : 7, (int)C,
+                  (int)H, (int)W, (int)K, (int)S);
+            free(x); free(y); free(ref);
+        }
+    {   /* a window that does not fit writes nothing */
+        int16_t x15[4] = { 1, 2, 3, 4 }, y15[2] = { 77, 77 };
+        int8_t x7[4] = { 1, 2, 3, 4 }, y7[2] = { 77, 77 };
+        scalpel_maxpool_q15(x15, 1, 1, 4, 2, 2, y15);
+        scalpel_maxpool_q15_ref(x15, 1, 1, 4, 2, 2, y15);
+        scalpel_maxpool_q7(x7, 1, 4, 1, 2, 2, y7);
+        scalpel_maxpool_q7_ref(x7, 1, 4, 1, 2, 2, y7);
+        CHECK(y15[0] == 77 && y15[1] == 77 && y7[0] == 77 && y7[1] == 77, "maxpool q h or w < kernel writes nothing");
+    }
+}
+
 /* ---- one checksum for every target --------------------------------------------------------- */
 
 static uint32_t fnv(uint32_t h, const void *p, size_t n)
@@ -653,6 +751,7 @@ int main(void)
     test_quantize();
     test_format_fixed();
     test_im2row();
+    test_relu_maxpool();
     test_random();
     return test_summary("test_qkernels");
 }
