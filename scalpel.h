@@ -394,8 +394,8 @@ SCALPEL_API const char *scalpel_hw_profile_name(int32_t i);
 /* Built-in profile by name: "cortex-m4", "cortex-m7", "cortex-m55", "x86-avx2", "x86-avx512",
  * "arm-neon", "cuda". SCALPEL_ERR_ARGUMENT for an unknown name. */
 SCALPEL_API scalpel_status scalpel_hw_profile_get(const char *name, scalpel_hw_profile *out);
-/* The built-in profile matching the kernels compiled into this program
- * (scalpel_kernels_backend()): x86-avx512 -> "x86-avx512", x86-avx2 -> "x86-avx2",
+/* The built-in profile matching the kernels compiled into this program, the one named by
+ * scalpel_kernels_backend_info()->default_profile: x86-avx512 -> "x86-avx512", x86-avx2 -> "x86-avx2",
  * "x86-sse2" -> the x86-avx2 profile with G = 4 named "x86-sse2", arm-neon -> "arm-neon",
  * arm-mve -> "cortex-m55", cortex-m-dsp (M4, M7, M33: q15 with SMLAD) -> "cortex-m4",
  * "scalar" -> the cortex-m4 rules with F32 named "scalar";
@@ -2995,32 +2995,42 @@ SCALPEL_API scalpel_status scalpel_hw_profile_get(const char *name, scalpel_hw_p
     return SCALPEL_OK;
 }
 
+/* Profiles derived from a built-in one for backends that have none of their own: "x86-sse2" is
+ * the AVX2 profile with G = 4 (128-bit vectors; the i7 figures remain defaults), and "scalar"
+ * (plain C, SCALPEL_NO_SIMD or a Cortex-M3) follows the Cortex-M4 rules (LOW class, G = 2, the
+ * M4 break-evens) with fp32 values, the only type the plain C kernels run. group 0 and dtype
+ * -1 keep the base profile's. */
+typedef struct scalpel__hw_derived {
+    const char *name, *base;
+    int32_t group, dtype;
+    const char *note;
+} scalpel__hw_derived;
+
+static const scalpel__hw_derived scalpel__hw_derived_table[] = {
+    { "x86-sse2", "x86-avx2", 4, -1, "SSE2 (G = 4); Core i7 (AVX2) figures as defaults, calibrate" },
+    { "scalar", "cortex-m4", 0, SCALPEL_DTYPE_F32,
+      "plain C fp32 kernels; Cortex-M4 rules and figures as defaults, calibrate" }
+};
+
 /* The kernels compiled into this program decide the profile, not the CPU it happens to run on:
- * G must be the vector width the compiled kernels use. Two backends have no profile of their
- * own and get a derived one: "x86-sse2" is the AVX2 profile with G = 4 (128-bit vectors; the
- * i7 figures remain defaults), and "scalar" (plain C, SCALPEL_NO_SIMD or a Cortex-M3) follows
- * the Cortex-M4 rules (LOW class, G = 2, the M4 break-evens) with fp32 values,
- * the only type the plain C kernels run. A backend this table does not know gives
- * SCALPEL_ERR_UNSUPPORTED. */
+ * G must be the vector width the compiled kernels use. The backend names its profile
+ * (scalpel_kernels_backend_info()->default_profile): a built-in one, or one derived above. A
+ * name neither table knows gives SCALPEL_ERR_UNSUPPORTED. */
 SCALPEL_API scalpel_status scalpel_hw_profile_host(scalpel_hw_profile *out)
 {
-    const char *b = scalpel_kernels_backend();
+    const char *want = scalpel_kernels_backend_info()->default_profile;
+    const scalpel__hw_entry *e;
+    size_t i;
     if (out == NULL) return SCALPEL_ERR_NULL;
     memset(out, 0, sizeof(*out));
-    if (strcmp(b, "x86-avx512") == 0 || strcmp(b, "x86-avx2") == 0 || strcmp(b, "arm-neon") == 0)
-        return scalpel_hw_profile_get(b, out);
-    if (strcmp(b, "arm-mve") == 0) return scalpel_hw_profile_get("cortex-m55", out);
-    if (strcmp(b, "x86-sse2") == 0) {
-        scalpel__hw_fill(scalpel__hw_find("x86-avx2"), "x86-sse2", out);
-        out->group = 4;
-        out->note = "SSE2 (G = 4); Core i7 (AVX2) figures as defaults, calibrate";
-        return SCALPEL_OK;
-    }
-    if (strcmp(b, "cortex-m-dsp") == 0) return scalpel_hw_profile_get("cortex-m4", out);
-    if (strcmp(b, "scalar") == 0) {
-        scalpel__hw_fill(scalpel__hw_find("cortex-m4"), "scalar", out);
-        out->dtype = SCALPEL_DTYPE_F32;
-        out->note = "plain C fp32 kernels; Cortex-M4 rules and figures as defaults, calibrate";
+    if (scalpel__hw_find(want) != NULL) return scalpel_hw_profile_get(want, out);
+    for (i = 0; i < sizeof(scalpel__hw_derived_table) / sizeof(scalpel__hw_derived_table[0]); i++) {
+        const scalpel__hw_derived *d = &scalpel__hw_derived_table[i];
+        if (strcmp(want, d->name) != 0 || (e = scalpel__hw_find(d->base)) == NULL) continue;
+        scalpel__hw_fill(e, d->name, out);
+        if (d->group != 0) out->group = d->group;
+        if (d->dtype >= 0) out->dtype = d->dtype;
+        out->note = d->note;
         return SCALPEL_OK;
     }
     return SCALPEL_ERR_UNSUPPORTED;
