@@ -815,26 +815,8 @@ extern scalpel_status scalpel_cuda_gcsr_spmm_f32(const scalpel_gcsr *w_device, c
 /* ---------------------------------------------------------------------------------------- */
 
 
-#if defined(SCALPEL_MALLOC) != defined(SCALPEL_FREE)
-#error "Scalpel: define both SCALPEL_MALLOC(ctx, size) and SCALPEL_FREE(ctx, p), or neither"
-#endif
-#if !defined(SCALPEL_MALLOC) && !defined(SCALPEL_NO_MALLOC)
-#include <stdlib.h>
-#define SCALPEL_MALLOC(ctx, size) ((void)(ctx), malloc(size))
-#define SCALPEL_FREE(ctx, p) ((void)(ctx), free(p))
-#endif
-#ifndef SCALPEL_ASSERT
-#include <assert.h>
-#define SCALPEL_ASSERT(x) assert(x)
-#endif
-
-/* Private functions of this module: static, and marked unused so that a configuration that
- * removes their callers (SCALPEL_NO_MALLOC) compiles warning-free. */
-#if defined(__GNUC__) || defined(__clang__)
-#define SCALPEL__PRIV static __attribute__((unused))
-#else
-#define SCALPEL__PRIV static
-#endif
+/* The allocator defaults, SCALPEL_ASSERT, SCALPEL__PRIV (static, marked unused) and the small
+ * private helpers every module shares come from scalpel_format.h ("private helpers"). */
 
 /* Alignment of the blocks the network allocates and of the workspace regions: a cache line,
  * so weight rows and activation buffers start where the vector loads like them. */
@@ -863,14 +845,10 @@ SCALPEL__PRIV void *scalpel__net_align_ptr(void *p)
     return (void *)((u + (SCALPEL__NET_ALIGN - 1u)) & ~(uintptr_t)(SCALPEL__NET_ALIGN - 1u));
 }
 
-/* a + b and a * b on sizes, saturating to SIZE_MAX so that one check at the end catches any
- * overflow on the way. */
-SCALPEL__PRIV size_t scalpel__net_add(size_t a, size_t b) { return a > SIZE_MAX - b ? SIZE_MAX : a + b; }
-SCALPEL__PRIV size_t scalpel__net_mul(size_t a, size_t b)
-{
-    if (a != 0 && b > SIZE_MAX / a) return SIZE_MAX;
-    return a * b;
-}
+/* a + b and a * b on sizes, saturating (scalpel_format.h's shared helpers; old names kept for
+ * the call sites until they are renamed). */
+#define scalpel__net_add scalpel__size_add
+#define scalpel__net_mul scalpel__size_mul
 
 /* c * h * w for dimensions already known to be >= 1, or -1 when it exceeds INT32_MAX; the
  * first product is checked before the second so that nothing can wrap even in 64 bits. */
@@ -1693,33 +1671,14 @@ SCALPEL_API int32_t scalpel_argmax_f32(const float *x, int32_t n)
 #define SCALPEL__NF_ALIGN 64u
 #define SCALPEL__NF_ARRAYS 5 /* w, b, row_ptr, col_idx, values: the record's order */
 
-SCALPEL__PRIV void scalpel__nf_put_u16(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)v;
-    p[1] = (unsigned char)(v >> 8);
-}
-SCALPEL__PRIV void scalpel__nf_put_u32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8);
-    p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
-}
-SCALPEL__PRIV void scalpel__nf_put_u64(unsigned char *p, uint64_t v)
-{
-    scalpel__nf_put_u32(p, (uint32_t)v);
-    scalpel__nf_put_u32(p + 4, (uint32_t)(v >> 32));
-}
-SCALPEL__PRIV uint32_t scalpel__nf_get_u16(const unsigned char *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8);
-}
-SCALPEL__PRIV uint32_t scalpel__nf_get_u32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-SCALPEL__PRIV uint64_t scalpel__nf_get_u64(const unsigned char *p)
-{
-    return (uint64_t)scalpel__nf_get_u32(p) | ((uint64_t)scalpel__nf_get_u32(p + 4) << 32);
-}
+/* Little-endian fields: scalpel_format.h's shared helpers (old names kept for the call sites
+ * until they are renamed). */
+#define scalpel__nf_put_u16 scalpel__put_u16
+#define scalpel__nf_put_u32 scalpel__put_u32
+#define scalpel__nf_put_u64 scalpel__put_u64
+#define scalpel__nf_get_u16 scalpel__get_u16
+#define scalpel__nf_get_u32 scalpel__get_u32
+#define scalpel__nf_get_u64 scalpel__get_u64
 
 /* A view hands the file's bytes to the kernels as floats and integers in place, which is only
  * right when the host stores them little-endian as the file does. Asked at run time: there is
@@ -2139,63 +2098,10 @@ SCALPEL_API scalpel_status scalpel_net_load(const char *path, scalpel_net *net)
     return SCALPEL_OK;
 }
 
-/* Opens a new temporary file beside `path` for writing: path + ".tmp" + a suffix made from the
- * time and a counter, the first name no file has yet (C99 has no exclusive-create mode, so
- * existence is asked with "rb" first). Saving through it and renaming over `path` at the end
- * means a failed save never truncates or destroys the file that was there. */
-SCALPEL__PRIV scalpel_status scalpel__nf_tmp_open(const char *path, void *alloc_ctx, char **tmp_out, FILE **f_out)
-{
-    size_t len;
-    char *name;
-    unsigned long stamp = (unsigned long)time(NULL) ^ ((unsigned long)clock() << 16);
-    unsigned i;
-    *tmp_out = NULL;
-    *f_out = NULL;
-    len = strlen(path);
-    if (len == 0) return SCALPEL_ERR_ARGUMENT;
-    if (len > SIZE_MAX - 48) return SCALPEL_ERR_OVERFLOW;
-    name = (char *)SCALPEL_MALLOC(alloc_ctx, len + 48);
-    if (name == NULL) return SCALPEL_ERR_NO_MEMORY;
-    for (i = 0; i < 1000; i++) {
-        FILE *probe;
-        memcpy(name, path, len);
-        sprintf(name + len, ".tmp%lx-%u", stamp & 0xffffffffUL, i);
-        probe = fopen(name, "rb");
-        if (probe != NULL) {
-            fclose(probe);
-            continue;
-        }
-        *f_out = fopen(name, "wb");
-        if (*f_out == NULL) break; /* no such directory, no permission: retrying will not help */
-        *tmp_out = name;
-        return SCALPEL_OK;
-    }
-    SCALPEL_FREE(alloc_ctx, name);
-    return SCALPEL_ERR_IO;
-}
-
-/* Completes (st == OK) or abandons a temporary file from scalpel__nf_tmp_open: flush and close
- * are checked (a full disk often shows only there), then the rename puts the new file in place
- * in one step. On any failure the temporary goes and the target is left as it was. On Windows,
- * where rename cannot replace a file, the target is removed first: there a crash between the
- * two calls can lose the old file. */
-SCALPEL__PRIV scalpel_status scalpel__nf_tmp_close(FILE *f, char *tmp, const char *path, void *alloc_ctx,
-                                                   scalpel_status st)
-{
-    if (fflush(f) != 0 || ferror(f)) {
-        if (st == SCALPEL_OK) st = SCALPEL_ERR_IO;
-    }
-    if (fclose(f) != 0 && st == SCALPEL_OK) st = SCALPEL_ERR_IO;
-    if (st == SCALPEL_OK) {
-#ifdef _WIN32
-        (void)remove(path);
-#endif
-        if (rename(tmp, path) != 0) st = SCALPEL_ERR_IO;
-    }
-    if (st != SCALPEL_OK) (void)remove(tmp);
-    SCALPEL_FREE(alloc_ctx, tmp);
-    return st;
-}
+/* Temporary file beside the target, then rename: scalpel_format.h's shared helpers (old names
+ * kept for the call sites until they are renamed). */
+#define scalpel__nf_tmp_open scalpel__tmp_open
+#define scalpel__nf_tmp_close scalpel__tmp_close
 
 /* Serializes to memory first, so that every check is done before a file is touched; then
  * temporary file, checked writes, rename. */
@@ -2244,7 +2150,7 @@ SCALPEL_API scalpel_status scalpel_net_save(const scalpel_net *net, const char *
  *     round(rate * count) items are pruned, so results are exact and deterministic.
  *   - round(x) is round-half-up, computed in double: rate * count is never negative.
  *   - No libm: a group score needs one square root, taken by Newton's method in double (see
- *     scalpel__prune_sqrt), so pruning adds no -lm dependency of its own.
+ *     scalpel__sqrt), so pruning adds no -lm dependency of its own.
  *   - Non-finite weights are refused (SCALPEL_ERR_ARGUMENT): a NaN has no magnitude order and
  *     an infinity means training diverged; pruning either silently would hide the problem.
  */
@@ -2273,23 +2179,6 @@ SCALPEL__PRIV float scalpel__prune_from_bits(uint32_t u)
     return x;
 }
 
-/* sqrt(x) for finite x >= 0 without libm (gcc's inline sqrtsd still keeps a call to sqrt()
- * behind it for errno, which needs -lm). The initial guess halves the exponent (relative error
- * < 7%); Newton doubles the correct digits per step, so six steps reach double precision, and
- * rounding that to float is exact in all but vanishingly rare midpoint cases. */
-SCALPEL__PRIV double scalpel__prune_sqrt(double x)
-{
-    uint64_t u;
-    double y;
-    int i;
-    if (!(x > 0.0)) return 0.0;
-    memcpy(&u, &x, sizeof(u));
-    u = (u >> 1) + ((uint64_t)1023 << 51); /* halves the biased exponent */
-    memcpy(&y, &u, sizeof(y));
-    for (i = 0; i < 6; i++) y = 0.5 * (y + x / y);
-    return y;
-}
-
 /* Importance of one group p[0..m) (m >= 1 in-range weights; a tail group is scored over what
  * it has, so a short group is neither favoured nor penalised by phantom zeros). Sums run in
  * double so that 16 squares never overflow or lose the small ones. A group of one weight
@@ -2312,7 +2201,7 @@ SCALPEL__PRIV float scalpel__prune_score(const float *p, int32_t m, int32_t impo
         return mx;
     default: /* RMS */
         for (i = 0; i < m; i++) acc += (double)p[i] * (double)p[i];
-        return (float)scalpel__prune_sqrt(acc / (double)m);
+        return (float)scalpel__sqrt(acc / (double)m);
     }
 }
 
@@ -3040,21 +2929,12 @@ SCALPEL_API scalpel_status scalpel_hw_profile_host(scalpel_hw_profile *out)
 
 /* ---- calibration ------------------------------------------------------------------------ */
 
-/* xorshift64*: a local generator, so calibration keeps no global state and repeats exactly. */
-SCALPEL__PRIV uint32_t scalpel__hw_rand(uint64_t *s)
-{
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    return (uint32_t)((*s * 0x2545F4914F6CDD1Dull) >> 32);
-}
-
 /* Values in +-[1/16, 1]: never zero by chance, so a rate of pruning is exactly the rate asked. */
 SCALPEL__PRIV void scalpel__hw_fill_random(float *p, size_t n, uint64_t *s)
 {
     size_t i;
     for (i = 0; i < n; i++) {
-        uint32_t u = scalpel__hw_rand(s);
+        uint32_t u = scalpel__rng_next(s);
         float mag = 0.0625f + 0.9375f * (float)(u >> 8) * (1.0f / 16777216.0f);
         p[i] = (u & 1u) ? -mag : mag;
     }
@@ -3075,7 +2955,7 @@ SCALPEL__PRIV void scalpel__hw_prune_copy(const float *src, float *w, int32_t ro
         float *row = w + (size_t)r * (size_t)cols;
         int64_t k;
         for (k = 0; k < per_row; k++, left--) {
-            double u = (double)scalpel__hw_rand(s) * (1.0 / 4294967296.0);
+            double u = (double)scalpel__rng_next(s) * (1.0 / 4294967296.0);
             if (need > 0 && u * (double)left < (double)need) {
                 int64_t c0 = k * g, c1 = c0 + g < cols ? c0 + g : cols;
                 memset(row + c0, 0, (size_t)(c1 - c0) * sizeof(float));
@@ -3688,7 +3568,7 @@ SCALPEL_API scalpel_status scalpel_tasd_error_tensor(const float *w, const scalp
         den += (double)w[i] * (double)w[i];
     }
     SCALPEL_FREE(NULL, d);
-    *rel = den > 0.0 ? scalpel__prune_sqrt(num / den) : 0.0;
+    *rel = den > 0.0 ? scalpel__sqrt(num / den) : 0.0;
     return SCALPEL_OK;
 }
 
@@ -3719,7 +3599,7 @@ SCALPEL_API scalpel_status scalpel_tasd_error_output(const float *w, const scalp
     }
     SCALPEL_FREE(NULL, d);
     SCALPEL_FREE(NULL, y);
-    *rel = den > 0.0 ? scalpel__prune_sqrt(num / den) : 0.0;
+    *rel = den > 0.0 ? scalpel__sqrt(num / den) : 0.0;
     return SCALPEL_OK;
 }
 
@@ -4131,7 +4011,7 @@ SCALPEL__PRIV scalpel_status scalpel__nr_layer(const scalpel_net *net, int32_t i
                 den += (double)Y[q] * (double)Y[q];
             }
         }
-        cd->error = den > 0.0 ? scalpel__prune_sqrt(num / den) : 0.0;
+        cd->error = den > 0.0 ? scalpel__sqrt(num / den) : 0.0;
         scalpel__nr_built_free(&b);
     }
     SCALPEL_FREE(NULL, block);
@@ -5924,7 +5804,7 @@ SCALPEL__PRIV scalpel_status scalpel__st_check(const uint8_t *bytes, size_t size
     scalpel_status st;
     memset(w, 0, sizeof(*w));
     if (size < 8) return SCALPEL_ERR_TRUNCATED;
-    hlen = scalpel__nf_get_u64(bytes);
+    hlen = scalpel__get_u64(bytes);
     if (hlen > SCALPEL__ST_MAX_HEADER) return SCALPEL_ERR_CORRUPT;
     if (hlen > (uint64_t)(size - 8)) return SCALPEL_ERR_TRUNCATED;
     w->data_size = (uint64_t)(size - 8) - hlen;
@@ -6015,11 +5895,11 @@ SCALPEL_API scalpel_status scalpel_safetensors_read_f32(const scalpel_safetensor
         uint32_t bits;
         if (t->dtype == SCALPEL_ST_F32) {
             p = t->data + (size_t)i * 4;
-            bits = (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+            bits = scalpel__get_u32(p);
             memcpy(&out[i], &bits, sizeof(bits));
         } else {
             p = t->data + (size_t)i * 2;
-            bits = (uint32_t)p[0] | ((uint32_t)p[1] << 8);
+            bits = scalpel__get_u16(p);
             if (t->dtype == SCALPEL_ST_F16) {
                 out[i] = scalpel__st_half(bits);
             } else {
@@ -6072,7 +5952,7 @@ SCALPEL__PRIV int scalpel__st_natcmp(const char *a, const char *b)
 SCALPEL__PRIV scalpel_status scalpel__st_weight_prefixes(const uint8_t *bytes, int32_t max,
                                                          char (*pre)[128], int32_t *n)
 {
-    uint64_t hlen = scalpel__nf_get_u64(bytes);
+    uint64_t hlen = scalpel__get_u64(bytes);
     scalpel__st_cur c;
     scalpel_status st;
     *n = 0;
