@@ -110,7 +110,7 @@ extern "C" {
 #endif
 
 /* ======================================================================================== */
-/* >>networks                                                                                */
+/* >>networks                                                                               */
 /* ======================================================================================== */
 
 /* Most layers one network holds. Fixed (not a configuration macro) because it sizes
@@ -247,7 +247,7 @@ SCALPEL_API void scalpel_softmax_f32(float *x, int32_t n);
 SCALPEL_API int32_t scalpel_argmax_f32(const float *x, int32_t n);
 
 /* ======================================================================================== */
-/* >>model files                                                                             */
+/* >>model files                                                                            */
 /* ======================================================================================== */
 
 /* Model file format version 1 (every field little-endian; see the implementation section
@@ -275,7 +275,7 @@ SCALPEL_API scalpel_status scalpel_net_load_buffer(const void *data, size_t size
 #endif
 
 /* ======================================================================================== */
-/* >>pruning                                                                                 */
+/* >>pruning                                                                                */
 /* ======================================================================================== */
 
 /* Pruning routines are pure functions over dense weights W[rows x cols] (a conv weight
@@ -359,7 +359,7 @@ SCALPEL_API scalpel_status scalpel_net_remove_dead_nodes(const scalpel_net *net,
 #endif
 
 /* ======================================================================================== */
-/* >>hardware profiles                                                                        */
+/* >>hardware profiles                                                                      */
 /* ======================================================================================== */
 
 /* scalpel_hw_class: the paper's three classes of hardware parallelism. */
@@ -414,7 +414,7 @@ SCALPEL_API scalpel_status scalpel_hw_calibrate(scalpel_hw_profile *hw, int32_t 
 #endif
 
 /* ======================================================================================== */
-/* >>planner                                                                                  */
+/* >>planner                                                                                */
 /* ======================================================================================== */
 
 /* scalpel_plan_mode: which rule decides each layer. */
@@ -473,7 +473,7 @@ SCALPEL_API scalpel_status scalpel_net_pack(scalpel_net *net, const scalpel_plan
 #endif
 
 /* ======================================================================================== */
-/* >>decomposition: TASD series, the exact hybrid in networks, the no-retrain planner        */
+/* >>decomposition: TASD series, the exact hybrid in networks, the no-retrain planner       */
 /* ======================================================================================== */
 
 /* scalpel_tasd_spec: the shape of a TASD series, term by term: N[i]:M[i]. Parse one from text
@@ -589,7 +589,7 @@ SCALPEL_API scalpel_status scalpel_net_apply_no_retrain(scalpel_net *net, const 
 #endif
 
 /* ======================================================================================== */
-/* >>quantization: fixed-point (q15 / q7) networks for microcontrollers                      */
+/* >>quantization: fixed-point (q15 / q7) networks for microcontrollers                     */
 /* ======================================================================================== */
 
 /* scalpel_qlayer: one layer of a fixed-point network (scalpel_qnet). Same kinds, shapes and
@@ -683,7 +683,7 @@ SCALPEL_API int32_t scalpel_qnet_argmax(const scalpel_qnet *q, const void *y, in
 SCALPEL_API void scalpel_qnet_free(scalpel_qnet *q);
 
 /* ======================================================================================== */
-/* >>export and import                                                                        */
+/* >>export and import                                                                      */
 /* ======================================================================================== */
 
 #ifndef SCALPEL_NO_MALLOC
@@ -734,7 +734,7 @@ SCALPEL_API scalpel_status scalpel_net_import_safetensors(scalpel_net *net, cons
 #endif
 
 /* ======================================================================================== */
-/* >>gpu: the C API of scalpel_cuda.cu                                                        */
+/* >>gpu: the C API of scalpel_cuda.cu                                                      */
 /* ======================================================================================== */
 
 #ifdef SCALPEL_CUDA
@@ -793,7 +793,10 @@ extern scalpel_status scalpel_cuda_gcsr_spmm_f32(const scalpel_gcsr *w_device, c
 
 #endif /* SCALPEL_H */
 
-/* >>implementation: the format and kernel modules are implemented in their own headers
+/* ======================================================================================== */
+/* >>implementation                                                                         */
+/* ======================================================================================== */
+/* The format and kernel modules are implemented in their own headers
  * (switched on by SCALPEL_IMPLEMENTATION through the includes above); this module's parts
  * follow. */
 #if defined(SCALPEL_IMPLEMENTATION) && !defined(SCALPEL_NET_IMPLEMENTATION)
@@ -810,9 +813,9 @@ extern scalpel_status scalpel_cuda_gcsr_spmm_f32(const scalpel_gcsr *w_device, c
 #include <time.h>    /* calibration timing (clock) */
 #endif
 
-/* ---------------------------------------------------------------------------------------- */
-/* >>networks (implementation)                                                               */
-/* ---------------------------------------------------------------------------------------- */
+/* ======================================================================================== */
+/* >>networks (implementation)                                                              */
+/* ======================================================================================== */
 
 
 /* The allocator defaults, SCALPEL_ASSERT, SCALPEL__PRIV (static, marked unused) and the small
@@ -1609,9 +1612,9 @@ SCALPEL_API int32_t scalpel_argmax_f32(const float *x, int32_t n)
 }
 
 
-/* ---------------------------------------------------------------------------------------- */
-/* >>model files (implementation)                                                            */
-/* ---------------------------------------------------------------------------------------- */
+/* ======================================================================================== */
+/* >>model files (implementation)                                                           */
+/* ======================================================================================== */
 /*
  * MODEL FILE FORMAT, VERSION 1. Every integer is little-endian; floats are IEEE-754 binary32
  * bit patterns, little-endian. Offsets are from the first byte of the file.
@@ -2132,7 +2135,10 @@ SCALPEL_API scalpel_status scalpel_net_save(const scalpel_net *net, const char *
 #endif /* SCALPEL_NO_MALLOC */
 
 
-/* >>pruning ================================================================================
+/* ======================================================================================== */
+/* >>pruning (implementation)                                                               */
+/* ======================================================================================== */
+/*
  *
  * Magnitude and SIMD-aware (grouped) pruning over dense W[rows x cols], and node removal.
  *
@@ -2154,14 +2160,6 @@ SCALPEL_API scalpel_status scalpel_net_save(const scalpel_net *net, const char *
  *   - Non-finite weights are refused (SCALPEL_ERR_ARGUMENT): a NaN has no magnitude order and
  *     an infinity means training diverged; pruning either silently would hide the problem.
  */
-
-#ifndef SCALPEL__PRIV
-#  if defined(__GNUC__) || defined(__clang__)
-#    define SCALPEL__PRIV static __attribute__((unused))
-#  else
-#    define SCALPEL__PRIV static
-#  endif
-#endif
 
 
 /* Bit pattern of |x| (sign cleared). For finite x, and +inf, these order like the values. */
@@ -2759,9 +2757,9 @@ SCALPEL_API scalpel_status scalpel_net_remove_dead_nodes(const scalpel_net *net,
 #endif /* SCALPEL_NO_MALLOC */
 
 
-/* ---------------------------------------------------------------------------------------- */
-/* >>hardware profiles and >>planner (implementation)                                        */
-/* ---------------------------------------------------------------------------------------- */
+/* ======================================================================================== */
+/* >>hardware profiles and >>planner (implementation)                                       */
+/* ======================================================================================== */
 /* The planner reads each weighted layer as it is stored (dense or grouped CSR with any G) and
  * counts, without a dense copy, what a grouped kernel with the target's G would skip; it then
  * applies the paper's per-class rule (section 2 of the method) or one of the baselines. Pack
@@ -3418,9 +3416,9 @@ SCALPEL_API scalpel_status scalpel_net_pack(scalpel_net *net, const scalpel_plan
 #endif /* SCALPEL_NO_MALLOC */
 
 
-/* ---------------------------------------------------------------------------------------- */
-/* >>decomposition (implementation)                                                          */
-/* ---------------------------------------------------------------------------------------- */
+/* ======================================================================================== */
+/* >>decomposition (implementation)                                                         */
+/* ======================================================================================== */
 
 SCALPEL__PRIV int scalpel__nm_shape_ok(int32_t n, int32_t m)
 {
@@ -4180,7 +4178,7 @@ done:
 #endif /* SCALPEL_NO_MALLOC */
 
 /* ======================================================================================== */
-/* >>quantization (implementation): fixed-point networks                                     */
+/* >>quantization (implementation): fixed-point networks                                    */
 /* ======================================================================================== */
 
 SCALPEL__PRIV size_t scalpel__q_esz(int32_t dtype) { return dtype == SCALPEL_DTYPE_Q15 ? 2u : 1u; }
@@ -4588,9 +4586,222 @@ SCALPEL_API void scalpel_qnet_free(scalpel_qnet *q)
     memset(q, 0, sizeof(*q));
 }
 
-/* ---------------------------------------------------------------------------------------- */
-/* >>export and import (implementation): C-header export                                     */
-/* ---------------------------------------------------------------------------------------- */
+#ifndef SCALPEL_NO_MALLOC
+
+/* ---- quantization of a float network --------------------------------------------------- */
+
+SCALPEL__PRIV float scalpel__q_absmax(const float *v, size_t n)
+{
+    float m = 0.0f;
+    size_t k;
+    for (k = 0; k < n; k++) {
+        float a = v[k] < 0.0f ? -v[k] : v[k];
+        if (a > m) m = a;
+    }
+    return m;
+}
+
+/* amax[0] = largest |input| of calib, amax[i + 1] = largest |output| of layer i over calib, for
+ * the layers whose scale the quantizer needs (weighted layers, and a ReLU right after one);
+ * others stay 0. Each comes from forward passes of the network cut after that layer, in
+ * chunks of samples. */
+SCALPEL__PRIV scalpel_status scalpel__q_calibrate(const scalpel_net *net, const float *calib, int32_t n_calib,
+                                                  float *amax)
+{
+    enum { CHUNK = 32 };
+    size_t in_n = (size_t)scalpel_net_input_size(net), maxact = in_n, ws_n;
+    scalpel_net *prefix;
+    float *outb;
+    void *ws;
+    int32_t i, s;
+    scalpel_status st = SCALPEL_OK;
+    for (i = 0; i < net->n_layers; i++) {
+        const scalpel_layer *L = &net->layers[i];
+        size_t o = (size_t)L->out_c * (size_t)L->out_h * (size_t)L->out_w;
+        if (o > maxact) maxact = o;
+    }
+    ws_n = scalpel_net_workspace_size(net, CHUNK);
+    if (ws_n == 0 || maxact > SIZE_MAX / sizeof(float) / CHUNK) return SCALPEL_ERR_OVERFLOW;
+    prefix = (scalpel_net *)SCALPEL_MALLOC(net->alloc_ctx, sizeof(scalpel_net));
+    outb = (float *)SCALPEL_MALLOC(net->alloc_ctx, maxact * CHUNK * sizeof(float));
+    ws = SCALPEL_MALLOC(net->alloc_ctx, ws_n);
+    if (!prefix || !outb || !ws) st = SCALPEL_ERR_NO_MEMORY;
+    amax[0] = scalpel__q_absmax(calib, (size_t)n_calib * in_n);
+    for (i = 0; i < net->n_layers && st == SCALPEL_OK; i++) {
+        const scalpel_layer *L = &net->layers[i];
+        size_t o = (size_t)L->out_c * (size_t)L->out_h * (size_t)L->out_w;
+        int needed = scalpel__is_weighted(L->kind) ||
+                     (L->kind == SCALPEL_LAYER_RELU && i > 0 && scalpel__is_weighted(net->layers[i - 1].kind));
+        amax[i + 1] = 0.0f;
+        if (!needed) continue;
+        *prefix = *net;
+        prefix->n_layers = i + 1;
+        prefix->block = NULL; /* a borrowed view of net's layers: never freed */
+        for (s = 0; s < n_calib && st == SCALPEL_OK; s += CHUNK) {
+            int32_t b = n_calib - s < CHUNK ? n_calib - s : CHUNK;
+            float m;
+            st = scalpel_net_forward(prefix, calib + (size_t)s * in_n, b, outb, ws);
+            m = scalpel__q_absmax(outb, o * (size_t)b);
+            if (m > amax[i + 1]) amax[i + 1] = m;
+        }
+    }
+    if (prefix) SCALPEL_FREE(net->alloc_ctx, prefix);
+    if (outb) SCALPEL_FREE(net->alloc_ctx, outb);
+    if (ws) SCALPEL_FREE(net->alloc_ctx, ws);
+    return st;
+}
+
+/* The kind and shapes of float layer F onto fixed-point layer L. */
+SCALPEL__PRIV void scalpel__q_copy_shape(const scalpel_layer *F, scalpel_qlayer *L)
+{
+    L->kind = F->kind;
+    L->in_c = F->in_c; L->in_h = F->in_h; L->in_w = F->in_w;
+    L->out_c = F->out_c; L->out_h = F->out_h; L->out_w = F->out_w;
+    L->kernel = F->kernel; L->stride = F->stride; L->pad = F->pad;
+}
+
+/* Quantizes weighted float layer F (input scale s_in, calibrated output range a_out) into L:
+ * weight scales, integer weights in F's storage (regrouped when opt->group is set), biases,
+ * multipliers and shifts, all in one block. */
+SCALPEL__PRIV scalpel_status scalpel__q_layer_build(const scalpel_layer *F, const scalpel_quant_options *opt,
+                                                    float s_in, float a_out, int relu, void *ctx, scalpel_qlayer *L)
+{
+    int32_t rows = F->rows, cols = F->cols, r, nq = opt->per_channel ? F->rows : 1;
+    scalpel_dtype dtype = (scalpel_dtype)opt->dtype;
+    size_t esz = scalpel__q_esz(opt->dtype), nw = (size_t)rows * (size_t)cols, wbytes = 0, ob, om, os, total;
+    float qmax = dtype == SCALPEL_DTYPE_Q15 ? (float)SCALPEL_Q15_MAX : (float)SCALPEL_Q7_MAX, wmax = 0.0f, s_out;
+    float *wf, *sw;
+    unsigned char *wq, *block = NULL;
+    int64_t *bias;
+    int32_t *mult;
+    int8_t *shift;
+    scalpel_status st = SCALPEL_OK;
+    wf = (float *)SCALPEL_MALLOC(ctx, (nw ? nw : 1u) * sizeof(float));
+    wq = (unsigned char *)SCALPEL_MALLOC(ctx, (nw ? nw : 1u) * esz);
+    sw = (float *)SCALPEL_MALLOC(ctx, (size_t)rows * sizeof(float));
+    if (!wf || !wq || !sw) { st = SCALPEL_ERR_NO_MEMORY; goto done; }
+    if (F->storage == SCALPEL_STORAGE_DENSE) memcpy(wf, F->w, nw * sizeof(float));
+    else if ((st = scalpel_gcsr_to_dense(&F->sparse, wf)) != SCALPEL_OK) goto done;
+    for (r = 0; r < rows; r++) {
+        sw[r] = scalpel__q_absmax(wf + (size_t)r * (size_t)cols, (size_t)cols);
+        if (sw[r] > wmax) wmax = sw[r];
+    }
+    for (r = 0; r < rows; r++) {
+        float m = opt->per_channel ? sw[r] : wmax;
+        sw[r] = m > 0.0f ? m / qmax : 1.0f; /* an all-zero row quantizes to zeros at any scale */
+        st = scalpel_quantize_f32(wf + (size_t)r * (size_t)cols, (size_t)cols, sw[r], dtype, wq + (size_t)r * (size_t)cols * esz);
+        if (st != SCALPEL_OK) goto done;
+    }
+    /* the output scale: the calibrated range, but never so small that the rescaling factor
+     * s_w * s_in / s_out leaves the multiplier's range (outputs saturate instead) */
+    s_out = a_out / qmax;
+    if (!(s_out >= (wmax > 0.0f ? wmax / qmax : 1.0f) * s_in / 16384.0f))
+        s_out = (wmax > 0.0f ? wmax / qmax : 1.0f) * s_in / 16384.0f;
+    if (!scalpel__q_scale_ok(s_out)) { st = SCALPEL_ERR_ARGUMENT; goto done; }
+    if (F->storage == SCALPEL_STORAGE_DENSE) wbytes = nw * esz;
+    else st = scalpel_gcsr_from_dense_fixed_size(wq, dtype, rows, cols, opt->group ? opt->group : F->sparse.group, &wbytes);
+    if (st != SCALPEL_OK) goto done;
+    ob = (wbytes + 15u) / 16u * 16u;
+    om = ob + (size_t)rows * sizeof(int64_t);
+    os = om + (size_t)nq * sizeof(int32_t);
+    total = os + (size_t)nq;
+    block = (unsigned char *)SCALPEL_MALLOC(ctx, total);
+    if (!block) { st = SCALPEL_ERR_NO_MEMORY; goto done; }
+    scalpel__q_copy_shape(F, L);
+    L->rows = rows; L->cols = cols;
+    if (F->storage == SCALPEL_STORAGE_DENSE) {
+        memcpy(block, wq, wbytes);
+        L->storage = SCALPEL_STORAGE_DENSE;
+        L->w = block;
+    } else {
+        st = scalpel_gcsr_from_dense_fixed_into(wq, dtype, rows, cols, opt->group ? opt->group : F->sparse.group,
+                                                block, wbytes, &L->sparse);
+        if (st != SCALPEL_OK) goto done;
+        L->storage = SCALPEL_STORAGE_GCSR;
+    }
+    bias = (int64_t *)(void *)(block + ob);
+    mult = (int32_t *)(void *)(block + om);
+    shift = (int8_t *)(void *)(block + os);
+    for (r = 0; r < rows; r++) {
+        const double lim = 70368744177663.0; /* 2^46 - 1: the kernels' bias limit */
+        double v = (double)F->b[r] / ((double)sw[r] * (double)s_in);
+        if (v > lim) v = lim;
+        if (v < -lim) v = -lim;
+        bias[r] = (int64_t)(v < 0.0 ? v - 0.5 : v + 0.5);
+    }
+    for (r = 0; r < nq && st == SCALPEL_OK; r++)
+        st = scalpel_requant_from_real((double)sw[r] * (double)s_in / (double)s_out, &mult[r], &shift[r]);
+    if (st != SCALPEL_OK) goto done;
+    L->rq.bias = bias;
+    L->rq.mult = mult;
+    L->rq.shift = shift;
+    L->rq.per_channel = opt->per_channel;
+    L->rq.relu = relu;
+    L->out_scale = s_out;
+    L->block = block;
+    block = NULL;
+done:
+    if (block) SCALPEL_FREE(ctx, block);
+    if (wf) SCALPEL_FREE(ctx, wf);
+    if (wq) SCALPEL_FREE(ctx, wq);
+    if (sw) SCALPEL_FREE(ctx, sw);
+    return st;
+}
+
+SCALPEL_API scalpel_status scalpel_qnet_quantize(const scalpel_net *net, const scalpel_quant_options *opt,
+                                                 const float *calib, int32_t n_calib, scalpel_qnet *out)
+{
+    float *amax, cur, qmax;
+    int32_t i, g;
+    scalpel_status st;
+    if (!out) return SCALPEL_ERR_NULL;
+    memset(out, 0, sizeof(*out));
+    if (!net || !opt || !calib) return SCALPEL_ERR_NULL;
+    if (opt->dtype != SCALPEL_DTYPE_Q15 && opt->dtype != SCALPEL_DTYPE_Q7) return SCALPEL_ERR_DTYPE;
+    g = opt->group;
+    if (g != 0 && g != 1 && g != 2 && g != 4 && g != 8 && g != 16) return SCALPEL_ERR_GROUP;
+    if ((opt->per_channel != 0 && opt->per_channel != 1) || n_calib < 1) return SCALPEL_ERR_ARGUMENT;
+    st = scalpel_net_validate(net);
+    if (st != SCALPEL_OK) return st;
+    if (scalpel_net_has_decomposed(net)) return SCALPEL_ERR_UNSUPPORTED;
+    for (i = 0; i < net->n_layers; i++)
+        if (scalpel__is_weighted(net->layers[i].kind) && net->layers[i].cols > SCALPEL_QUANT_MAX_COLS)
+            return SCALPEL_ERR_UNSUPPORTED;
+    if ((size_t)n_calib > SIZE_MAX / sizeof(float) / (size_t)scalpel_net_input_size(net)) return SCALPEL_ERR_OVERFLOW;
+    if (!scalpel__net_all_finite(calib, (size_t)n_calib * (size_t)scalpel_net_input_size(net))) return SCALPEL_ERR_ARGUMENT;
+    amax = (float *)SCALPEL_MALLOC(net->alloc_ctx, ((size_t)net->n_layers + 1) * sizeof(float));
+    if (!amax) return SCALPEL_ERR_NO_MEMORY;
+    st = scalpel__q_calibrate(net, calib, n_calib, amax);
+    qmax = opt->dtype == SCALPEL_DTYPE_Q15 ? (float)SCALPEL_Q15_MAX : (float)SCALPEL_Q7_MAX;
+    out->dtype = opt->dtype;
+    out->in_c = net->in_c; out->in_h = net->in_h; out->in_w = net->in_w;
+    out->n_layers = net->n_layers;
+    out->alloc_ctx = net->alloc_ctx;
+    out->in_scale = amax[0] > 0.0f ? amax[0] / qmax : 1.0f / qmax;
+    cur = out->in_scale;
+    for (i = 0; i < net->n_layers && st == SCALPEL_OK; i++) {
+        const scalpel_layer *F = &net->layers[i];
+        scalpel_qlayer *L = &out->layers[i];
+        if (scalpel__is_weighted(F->kind)) {
+            int relu = i + 1 < net->n_layers && net->layers[i + 1].kind == SCALPEL_LAYER_RELU;
+            st = scalpel__q_layer_build(F, opt, cur, relu ? amax[i + 2] : amax[i + 1], relu, net->alloc_ctx, L);
+            cur = L->out_scale;
+        } else {
+            scalpel__q_copy_shape(F, L);
+            L->out_scale = cur;
+        }
+    }
+    SCALPEL_FREE(net->alloc_ctx, amax);
+    if (st == SCALPEL_OK) st = scalpel_qnet_validate(out);
+    if (st != SCALPEL_OK) scalpel_qnet_free(out);
+    return st;
+}
+
+#endif /* SCALPEL_NO_MALLOC */
+
+/* ======================================================================================== */
+/* >>export and import (implementation): C-header export                                    */
+/* ======================================================================================== */
 /*
  * scalpel_net_export_c writes a header that needs nothing but scalpel.h: arrays named
  * <name>_l<i>_w, _b, _row_ptr, _col_idx, _values (only those a layer has) and
@@ -4873,214 +5084,7 @@ SCALPEL_API scalpel_status scalpel_net_export_c(const scalpel_net *net, const ch
 }
 
 
-/* ---- quantization of a float network and its C-header export ---------------------------- */
-
-SCALPEL__PRIV float scalpel__q_absmax(const float *v, size_t n)
-{
-    float m = 0.0f;
-    size_t k;
-    for (k = 0; k < n; k++) {
-        float a = v[k] < 0.0f ? -v[k] : v[k];
-        if (a > m) m = a;
-    }
-    return m;
-}
-
-/* amax[0] = largest |input| of calib, amax[i + 1] = largest |output| of layer i over calib, for
- * the layers whose scale the quantizer needs (weighted layers, and a ReLU right after one);
- * others stay 0. Each comes from forward passes of the network cut after that layer, in
- * chunks of samples. */
-SCALPEL__PRIV scalpel_status scalpel__q_calibrate(const scalpel_net *net, const float *calib, int32_t n_calib,
-                                                  float *amax)
-{
-    enum { CHUNK = 32 };
-    size_t in_n = (size_t)scalpel_net_input_size(net), maxact = in_n, ws_n;
-    scalpel_net *prefix;
-    float *outb;
-    void *ws;
-    int32_t i, s;
-    scalpel_status st = SCALPEL_OK;
-    for (i = 0; i < net->n_layers; i++) {
-        const scalpel_layer *L = &net->layers[i];
-        size_t o = (size_t)L->out_c * (size_t)L->out_h * (size_t)L->out_w;
-        if (o > maxact) maxact = o;
-    }
-    ws_n = scalpel_net_workspace_size(net, CHUNK);
-    if (ws_n == 0 || maxact > SIZE_MAX / sizeof(float) / CHUNK) return SCALPEL_ERR_OVERFLOW;
-    prefix = (scalpel_net *)SCALPEL_MALLOC(net->alloc_ctx, sizeof(scalpel_net));
-    outb = (float *)SCALPEL_MALLOC(net->alloc_ctx, maxact * CHUNK * sizeof(float));
-    ws = SCALPEL_MALLOC(net->alloc_ctx, ws_n);
-    if (!prefix || !outb || !ws) st = SCALPEL_ERR_NO_MEMORY;
-    amax[0] = scalpel__q_absmax(calib, (size_t)n_calib * in_n);
-    for (i = 0; i < net->n_layers && st == SCALPEL_OK; i++) {
-        const scalpel_layer *L = &net->layers[i];
-        size_t o = (size_t)L->out_c * (size_t)L->out_h * (size_t)L->out_w;
-        int needed = scalpel__is_weighted(L->kind) ||
-                     (L->kind == SCALPEL_LAYER_RELU && i > 0 && scalpel__is_weighted(net->layers[i - 1].kind));
-        amax[i + 1] = 0.0f;
-        if (!needed) continue;
-        *prefix = *net;
-        prefix->n_layers = i + 1;
-        prefix->block = NULL; /* a borrowed view of net's layers: never freed */
-        for (s = 0; s < n_calib && st == SCALPEL_OK; s += CHUNK) {
-            int32_t b = n_calib - s < CHUNK ? n_calib - s : CHUNK;
-            float m;
-            st = scalpel_net_forward(prefix, calib + (size_t)s * in_n, b, outb, ws);
-            m = scalpel__q_absmax(outb, o * (size_t)b);
-            if (m > amax[i + 1]) amax[i + 1] = m;
-        }
-    }
-    if (prefix) SCALPEL_FREE(net->alloc_ctx, prefix);
-    if (outb) SCALPEL_FREE(net->alloc_ctx, outb);
-    if (ws) SCALPEL_FREE(net->alloc_ctx, ws);
-    return st;
-}
-
-/* The kind and shapes of float layer F onto fixed-point layer L. */
-SCALPEL__PRIV void scalpel__q_copy_shape(const scalpel_layer *F, scalpel_qlayer *L)
-{
-    L->kind = F->kind;
-    L->in_c = F->in_c; L->in_h = F->in_h; L->in_w = F->in_w;
-    L->out_c = F->out_c; L->out_h = F->out_h; L->out_w = F->out_w;
-    L->kernel = F->kernel; L->stride = F->stride; L->pad = F->pad;
-}
-
-/* Quantizes weighted float layer F (input scale s_in, calibrated output range a_out) into L:
- * weight scales, integer weights in F's storage (regrouped when opt->group is set), biases,
- * multipliers and shifts, all in one block. */
-SCALPEL__PRIV scalpel_status scalpel__q_layer_build(const scalpel_layer *F, const scalpel_quant_options *opt,
-                                                    float s_in, float a_out, int relu, void *ctx, scalpel_qlayer *L)
-{
-    int32_t rows = F->rows, cols = F->cols, r, nq = opt->per_channel ? F->rows : 1;
-    scalpel_dtype dtype = (scalpel_dtype)opt->dtype;
-    size_t esz = scalpel__q_esz(opt->dtype), nw = (size_t)rows * (size_t)cols, wbytes = 0, ob, om, os, total;
-    float qmax = dtype == SCALPEL_DTYPE_Q15 ? (float)SCALPEL_Q15_MAX : (float)SCALPEL_Q7_MAX, wmax = 0.0f, s_out;
-    float *wf, *sw;
-    unsigned char *wq, *block = NULL;
-    int64_t *bias;
-    int32_t *mult;
-    int8_t *shift;
-    scalpel_status st = SCALPEL_OK;
-    wf = (float *)SCALPEL_MALLOC(ctx, (nw ? nw : 1u) * sizeof(float));
-    wq = (unsigned char *)SCALPEL_MALLOC(ctx, (nw ? nw : 1u) * esz);
-    sw = (float *)SCALPEL_MALLOC(ctx, (size_t)rows * sizeof(float));
-    if (!wf || !wq || !sw) { st = SCALPEL_ERR_NO_MEMORY; goto done; }
-    if (F->storage == SCALPEL_STORAGE_DENSE) memcpy(wf, F->w, nw * sizeof(float));
-    else if ((st = scalpel_gcsr_to_dense(&F->sparse, wf)) != SCALPEL_OK) goto done;
-    for (r = 0; r < rows; r++) {
-        sw[r] = scalpel__q_absmax(wf + (size_t)r * (size_t)cols, (size_t)cols);
-        if (sw[r] > wmax) wmax = sw[r];
-    }
-    for (r = 0; r < rows; r++) {
-        float m = opt->per_channel ? sw[r] : wmax;
-        sw[r] = m > 0.0f ? m / qmax : 1.0f; /* an all-zero row quantizes to zeros at any scale */
-        st = scalpel_quantize_f32(wf + (size_t)r * (size_t)cols, (size_t)cols, sw[r], dtype, wq + (size_t)r * (size_t)cols * esz);
-        if (st != SCALPEL_OK) goto done;
-    }
-    /* the output scale: the calibrated range, but never so small that the rescaling factor
-     * s_w * s_in / s_out leaves the multiplier's range (outputs saturate instead) */
-    s_out = a_out / qmax;
-    if (!(s_out >= (wmax > 0.0f ? wmax / qmax : 1.0f) * s_in / 16384.0f))
-        s_out = (wmax > 0.0f ? wmax / qmax : 1.0f) * s_in / 16384.0f;
-    if (!scalpel__q_scale_ok(s_out)) { st = SCALPEL_ERR_ARGUMENT; goto done; }
-    if (F->storage == SCALPEL_STORAGE_DENSE) wbytes = nw * esz;
-    else st = scalpel_gcsr_from_dense_fixed_size(wq, dtype, rows, cols, opt->group ? opt->group : F->sparse.group, &wbytes);
-    if (st != SCALPEL_OK) goto done;
-    ob = (wbytes + 15u) / 16u * 16u;
-    om = ob + (size_t)rows * sizeof(int64_t);
-    os = om + (size_t)nq * sizeof(int32_t);
-    total = os + (size_t)nq;
-    block = (unsigned char *)SCALPEL_MALLOC(ctx, total);
-    if (!block) { st = SCALPEL_ERR_NO_MEMORY; goto done; }
-    scalpel__q_copy_shape(F, L);
-    L->rows = rows; L->cols = cols;
-    if (F->storage == SCALPEL_STORAGE_DENSE) {
-        memcpy(block, wq, wbytes);
-        L->storage = SCALPEL_STORAGE_DENSE;
-        L->w = block;
-    } else {
-        st = scalpel_gcsr_from_dense_fixed_into(wq, dtype, rows, cols, opt->group ? opt->group : F->sparse.group,
-                                                block, wbytes, &L->sparse);
-        if (st != SCALPEL_OK) goto done;
-        L->storage = SCALPEL_STORAGE_GCSR;
-    }
-    bias = (int64_t *)(void *)(block + ob);
-    mult = (int32_t *)(void *)(block + om);
-    shift = (int8_t *)(void *)(block + os);
-    for (r = 0; r < rows; r++) {
-        const double lim = 70368744177663.0; /* 2^46 - 1: the kernels' bias limit */
-        double v = (double)F->b[r] / ((double)sw[r] * (double)s_in);
-        if (v > lim) v = lim;
-        if (v < -lim) v = -lim;
-        bias[r] = (int64_t)(v < 0.0 ? v - 0.5 : v + 0.5);
-    }
-    for (r = 0; r < nq && st == SCALPEL_OK; r++)
-        st = scalpel_requant_from_real((double)sw[r] * (double)s_in / (double)s_out, &mult[r], &shift[r]);
-    if (st != SCALPEL_OK) goto done;
-    L->rq.bias = bias;
-    L->rq.mult = mult;
-    L->rq.shift = shift;
-    L->rq.per_channel = opt->per_channel;
-    L->rq.relu = relu;
-    L->out_scale = s_out;
-    L->block = block;
-    block = NULL;
-done:
-    if (block) SCALPEL_FREE(ctx, block);
-    if (wf) SCALPEL_FREE(ctx, wf);
-    if (wq) SCALPEL_FREE(ctx, wq);
-    if (sw) SCALPEL_FREE(ctx, sw);
-    return st;
-}
-
-SCALPEL_API scalpel_status scalpel_qnet_quantize(const scalpel_net *net, const scalpel_quant_options *opt,
-                                                 const float *calib, int32_t n_calib, scalpel_qnet *out)
-{
-    float *amax, cur, qmax;
-    int32_t i, g;
-    scalpel_status st;
-    if (!out) return SCALPEL_ERR_NULL;
-    memset(out, 0, sizeof(*out));
-    if (!net || !opt || !calib) return SCALPEL_ERR_NULL;
-    if (opt->dtype != SCALPEL_DTYPE_Q15 && opt->dtype != SCALPEL_DTYPE_Q7) return SCALPEL_ERR_DTYPE;
-    g = opt->group;
-    if (g != 0 && g != 1 && g != 2 && g != 4 && g != 8 && g != 16) return SCALPEL_ERR_GROUP;
-    if ((opt->per_channel != 0 && opt->per_channel != 1) || n_calib < 1) return SCALPEL_ERR_ARGUMENT;
-    st = scalpel_net_validate(net);
-    if (st != SCALPEL_OK) return st;
-    if (scalpel_net_has_decomposed(net)) return SCALPEL_ERR_UNSUPPORTED;
-    for (i = 0; i < net->n_layers; i++)
-        if (scalpel__is_weighted(net->layers[i].kind) && net->layers[i].cols > SCALPEL_QUANT_MAX_COLS)
-            return SCALPEL_ERR_UNSUPPORTED;
-    if ((size_t)n_calib > SIZE_MAX / sizeof(float) / (size_t)scalpel_net_input_size(net)) return SCALPEL_ERR_OVERFLOW;
-    if (!scalpel__net_all_finite(calib, (size_t)n_calib * (size_t)scalpel_net_input_size(net))) return SCALPEL_ERR_ARGUMENT;
-    amax = (float *)SCALPEL_MALLOC(net->alloc_ctx, ((size_t)net->n_layers + 1) * sizeof(float));
-    if (!amax) return SCALPEL_ERR_NO_MEMORY;
-    st = scalpel__q_calibrate(net, calib, n_calib, amax);
-    qmax = opt->dtype == SCALPEL_DTYPE_Q15 ? (float)SCALPEL_Q15_MAX : (float)SCALPEL_Q7_MAX;
-    out->dtype = opt->dtype;
-    out->in_c = net->in_c; out->in_h = net->in_h; out->in_w = net->in_w;
-    out->n_layers = net->n_layers;
-    out->alloc_ctx = net->alloc_ctx;
-    out->in_scale = amax[0] > 0.0f ? amax[0] / qmax : 1.0f / qmax;
-    cur = out->in_scale;
-    for (i = 0; i < net->n_layers && st == SCALPEL_OK; i++) {
-        const scalpel_layer *F = &net->layers[i];
-        scalpel_qlayer *L = &out->layers[i];
-        if (scalpel__is_weighted(F->kind)) {
-            int relu = i + 1 < net->n_layers && net->layers[i + 1].kind == SCALPEL_LAYER_RELU;
-            st = scalpel__q_layer_build(F, opt, cur, relu ? amax[i + 2] : amax[i + 1], relu, net->alloc_ctx, L);
-            cur = L->out_scale;
-        } else {
-            scalpel__q_copy_shape(F, L);
-            L->out_scale = cur;
-        }
-    }
-    SCALPEL_FREE(net->alloc_ctx, amax);
-    if (st == SCALPEL_OK) st = scalpel_qnet_validate(out);
-    if (st != SCALPEL_OK) scalpel_qnet_free(out);
-    return st;
-}
+/* ---- C-header export of a fixed-point network ------------------------------------------ */
 
 /* One positional initializer for q->layers[i] (every field given). */
 SCALPEL__PRIV int scalpel__ex_qlayer(FILE *f, const char *name, int32_t i, const scalpel_qlayer *L, const char *dt)
@@ -5190,7 +5194,7 @@ SCALPEL_API scalpel_status scalpel_qnet_export_c(const scalpel_qnet *q, const ch
 
 
 /* ======================================================================================== */
-/* >>safetensors                                                                             */
+/* >>safetensors                                                                            */
 /* ======================================================================================== */
 
 /* safetensors reader: PyTorch / Hugging Face weights straight into a scalpel_net.

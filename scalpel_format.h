@@ -495,7 +495,9 @@ SCALPEL_API scalpel_status scalpel_hybrid_from_dense_ctx(const float *w, int32_t
 
 #endif /* SCALPEL_FORMAT_H */
 
-/* >>implementation ========================================================================= */
+/* ======================================================================================== */
+/* >>implementation                                                                         */
+/* ======================================================================================== */
 #if defined(SCALPEL_IMPLEMENTATION) && !defined(SCALPEL_FORMAT_IMPLEMENTATION)
 #define SCALPEL_FORMAT_IMPLEMENTATION
 #endif

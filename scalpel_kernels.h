@@ -276,7 +276,9 @@ SCALPEL_API int32_t scalpel_kernels_vector_width(void);
 
 #endif /* SCALPEL_KERNELS_H */
 
-/* >>implementation ========================================================================= */
+/* ======================================================================================== */
+/* >>implementation                                                                         */
+/* ======================================================================================== */
 #if defined(SCALPEL_IMPLEMENTATION) && !defined(SCALPEL_KERNELS_IMPLEMENTATION)
 #define SCALPEL_KERNELS_IMPLEMENTATION
 #endif

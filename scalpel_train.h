@@ -122,7 +122,7 @@ extern "C" {
 #ifndef SCALPEL_NO_MALLOC
 
 /* ======================================================================================== */
-/* >>trainer                                                                                 */
+/* >>trainer                                                                                */
 /* ======================================================================================== */
 
 /* scalpel_train_masks: which weighted layers get a node-mask layer on their outputs (the
@@ -245,7 +245,7 @@ SCALPEL_API scalpel_status scalpel_trainer_evaluate(scalpel_trainer *tr, const f
 SCALPEL_API scalpel_status scalpel_trainer_export(const scalpel_trainer *tr, scalpel_net *out);
 
 /* ======================================================================================== */
-/* >>pruning (training side)                                                                 */
+/* >>pruning (training side)                                                                */
 /* ======================================================================================== */
 
 /* w *= mask and momentum *= mask for every weighted layer (after you changed masks). */
@@ -262,7 +262,7 @@ SCALPEL_API float scalpel_dropout_han(float d_o, int64_t c_ir, int64_t c_io);
 SCALPEL_API float scalpel_dropout_nodes(float d_0, int32_t n_k, int32_t n_0);
 
 /* ======================================================================================== */
-/* >>datasets                                                                                */
+/* >>datasets                                                                               */
 /* ======================================================================================== */
 
 /* scalpel_dataset: n labelled samples for training and evaluation.
@@ -377,7 +377,7 @@ SCALPEL_API scalpel_status scalpel_dataset_split(const scalpel_dataset *ds, int3
                                                  scalpel_dataset *first, scalpel_dataset *second);
 
 /* ======================================================================================== */
-/* >>drivers                                                                                 */
+/* >>drivers                                                                                */
 /* ======================================================================================== */
 
 /* scalpel_progress: what the progress callback gets once per epoch. */
@@ -605,7 +605,9 @@ SCALPEL_API scalpel_status scalpel_trainer_checkpoint_from_buffer(scalpel_traine
 
 #endif /* SCALPEL_TRAIN_H */
 
-// >>implementation
+/* ======================================================================================== */
+/* >>implementation                                                                         */
+/* ======================================================================================== */
 #if defined(SCALPEL_IMPLEMENTATION) && !defined(SCALPEL_TRAIN_IMPLEMENTATION)
 #define SCALPEL_TRAIN_IMPLEMENTATION
 #endif
@@ -625,9 +627,9 @@ SCALPEL_API scalpel_status scalpel_trainer_checkpoint_from_buffer(scalpel_traine
 extern "C" {
 #endif
 
-/* ---------------------------------------------------------------------------------------- */
-/* >>trainer (implementation)                                                                */
-/* ---------------------------------------------------------------------------------------- */
+/* ======================================================================================== */
+/* >>trainer (implementation)                                                               */
+/* ======================================================================================== */
 
 #define SCALPEL__TRAIN_ALIGN 64u
 
@@ -1390,9 +1392,9 @@ SCALPEL_API scalpel_status scalpel_trainer_export(const scalpel_trainer *tr, sca
     return st;
 }
 
-/* ---------------------------------------------------------------------------------------- */
-/* >>pruning (training side, implementation)                                                 */
-/* ---------------------------------------------------------------------------------------- */
+/* ======================================================================================== */
+/* >>pruning (training side, implementation)                                                */
+/* ======================================================================================== */
 
 SCALPEL_API void scalpel_trainer_apply_masks(scalpel_trainer *tr)
 {
@@ -1453,9 +1455,9 @@ SCALPEL_API float scalpel_dropout_nodes(float d_0, int32_t n_k, int32_t n_0)
     return (float)((double)d_0 * (double)n_k / (double)n_0);
 }
 
-/* ---------------------------------------------------------------------------------------- */
-/* >>datasets (implementation)                                                               */
-/* ---------------------------------------------------------------------------------------- */
+/* ======================================================================================== */
+/* >>datasets (implementation)                                                              */
+/* ======================================================================================== */
 
 /* Datasets: the IDX reader (plain and, with SCALPEL_ZLIB, gzip'd), MNIST lookup, the built-in
  * synthetic digits, shuffling, splitting and batches. Everything read from outside is checked
@@ -2102,9 +2104,9 @@ SCALPEL_API scalpel_status scalpel_dataset_split(const scalpel_dataset *ds, int3
     return st;
 }
 
-/* ---------------------------------------------------------------------------------------- */
-/* >>drivers (implementation)                                                                */
-/* ---------------------------------------------------------------------------------------- */
+/* ======================================================================================== */
+/* >>drivers (implementation)                                                               */
+/* ======================================================================================== */
 
 #include <time.h>
 
