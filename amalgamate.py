@@ -7,14 +7,19 @@ usage:
     python3 amalgamate.py --check      only check that every header is there and that the
                                        includes form no cycle; write nothing
 
-The headers are inlined once each, in dependency order: scalpel_format.h, scalpel_kernels.h,
-scalpel.h, then scalpel_train.h when it exists. A header is inlined at its first
-`#include "scalpel....h"`; that line and every later include of an inlined header are
-dropped. `#include <...>` lines stay as they are, and nothing else is rewritten: the output is
-the headers' own text, with a stamp (version, git commit) on top and a comment marking where
-each header begins and ends. Use the result exactly like the separate headers.
+The headers are inlined once each, taken in dependency order: scalpel_format.h,
+scalpel_kernels.h, scalpel.h, then scalpel_train.h when it exists. A project include
+(`#include "scalpel.h"` or `#include "scalpel_<module>.h"`, outside comments) is dropped; where
+it names a header not inlined yet, that header's text goes in its place, so every header comes
+before the first code that includes it. `#include <...>` lines stay as they are; any other
+quoted include stays too, with a warning (it will not be found next to dist/scalpel.h). Nothing
+else is rewritten: the output is the headers' own text (a missing final newline added), with a
+stamp (version, git commit, "-dirty" when the tree has uncommitted changes) on top and a comment
+marking where each header begins and ends. A scalpel_*.h that none of them includes gets a
+warning. Use the result exactly like the separate headers.
 
-Exit status: 0 on success, 1 if a header is missing or the includes form a cycle.
+Exit status: 0 on success (warnings included), 1 if a header is missing or the includes form a
+cycle.
 Needs only the Python 3 standard library (and git, for the commit; "unknown" without it).
 """
 import argparse
@@ -25,9 +30,10 @@ import sys
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
-# Dependency order: each header may include only the ones before it.
+# The order the headers are taken in: dependencies first, so that a header's own project
+# includes normally name headers already inlined (one that does not is inlined at the include).
 HEADERS = ["scalpel_format.h", "scalpel_kernels.h", "scalpel.h"]
-OPTIONAL_HEADERS = ["scalpel_train.h"]  # inlined once it exists
+OPTIONAL_HEADERS = ["scalpel_train.h"]  # inlined when the file exists
 
 # `#include "scalpel.h"` or `#include "scalpel_<module>.h"`, with an optional trailing comment
 PROJECT_INCLUDE = re.compile(
@@ -40,7 +46,8 @@ class AmalgamationError(Exception):
 
 
 def read_lines(name):
-    """The header's lines, line endings kept, so the output matches the input byte for byte."""
+    """The header's lines, line endings kept, so the output matches the input byte for byte
+    (except that a missing final newline is added)."""
     with open(os.path.join(ROOT, name), encoding="utf-8", newline="") as f:
         text = f.read()
     if text and not text.endswith("\n"):

@@ -110,7 +110,7 @@ extern "C" {
 #endif
 
 /* ======================================================================================== */
-/* >>networks                                                                                */
+/* >>networks                                                                               */
 /* ======================================================================================== */
 
 /* The most layers a model file holds (and a plan, a trainer or a pruning driver takes: their
@@ -308,7 +308,7 @@ SCALPEL_API void scalpel_softmax_f32(float *x, int32_t n);
 SCALPEL_API int32_t scalpel_argmax_f32(const float *x, int32_t n);
 
 /* ======================================================================================== */
-/* >>model files                                                                             */
+/* >>model files                                                                            */
 /* ======================================================================================== */
 
 /* Model file format version 2 (every field little-endian; see the implementation section
@@ -346,7 +346,7 @@ SCALPEL_API scalpel_status scalpel_net_load_buffer(const void *data, size_t size
 #endif
 
 /* ======================================================================================== */
-/* >>pruning                                                                                 */
+/* >>pruning                                                                                */
 /* ======================================================================================== */
 
 /* Pruning routines are pure functions over dense weights W[rows x cols] (a conv weight
@@ -430,7 +430,7 @@ SCALPEL_API scalpel_status scalpel_net_remove_dead_nodes(const scalpel_net *net,
 #endif
 
 /* ======================================================================================== */
-/* >>hardware profiles                                                                        */
+/* >>hardware profiles                                                                      */
 /* ======================================================================================== */
 
 /* scalpel_hw_class: the paper's three classes of hardware parallelism. */
@@ -465,8 +465,8 @@ SCALPEL_API const char *scalpel_hw_profile_name(int32_t i);
 /* Built-in profile by name: "cortex-m4", "cortex-m7", "cortex-m55", "x86-avx2", "x86-avx512",
  * "arm-neon", "cuda". SCALPEL_ERR_ARGUMENT for an unknown name. */
 SCALPEL_API scalpel_status scalpel_hw_profile_get(const char *name, scalpel_hw_profile *out);
-/* The built-in profile matching the kernels compiled into this program
- * (scalpel_kernels_backend()): x86-avx512 -> "x86-avx512", x86-avx2 -> "x86-avx2",
+/* The built-in profile matching the kernels compiled into this program, the one named by
+ * scalpel_kernels_backend_info()->default_profile: x86-avx512 -> "x86-avx512", x86-avx2 -> "x86-avx2",
  * "x86-sse2" -> the x86-avx2 profile with G = 4 named "x86-sse2", arm-neon -> "arm-neon",
  * arm-mve -> "cortex-m55", cortex-m-dsp (M4, M7, M33: q15 with SMLAD) -> "cortex-m4",
  * "scalar" -> the cortex-m4 rules with F32 named "scalar";
@@ -485,7 +485,7 @@ SCALPEL_API scalpel_status scalpel_hw_calibrate(scalpel_hw_profile *hw, int32_t 
 #endif
 
 /* ======================================================================================== */
-/* >>planner                                                                                  */
+/* >>planner                                                                                */
 /* ======================================================================================== */
 
 /* scalpel_plan_mode: which rule decides each layer. */
@@ -544,7 +544,7 @@ SCALPEL_API scalpel_status scalpel_net_pack(scalpel_net *net, const scalpel_plan
 #endif
 
 /* ======================================================================================== */
-/* >>decomposition: TASD series, the exact hybrid in networks, the no-retrain planner        */
+/* >>decomposition: TASD series, the exact hybrid in networks, the no-retrain planner       */
 /* ======================================================================================== */
 
 /* scalpel_tasd_spec: the shape of a TASD series, term by term: N[i]:M[i]. Parse one from text
@@ -660,7 +660,7 @@ SCALPEL_API scalpel_status scalpel_net_apply_no_retrain(scalpel_net *net, const 
 #endif
 
 /* ======================================================================================== */
-/* >>quantization: fixed-point (q15 / q7) networks for microcontrollers                      */
+/* >>quantization: fixed-point (q15 / q7) networks for microcontrollers                     */
 /* ======================================================================================== */
 
 /* scalpel_qlayer: one layer of a fixed-point network (scalpel_qnet). Same kinds, shapes and
@@ -751,7 +751,7 @@ SCALPEL_API int32_t scalpel_qnet_argmax(const scalpel_qnet *q, const void *y, in
 SCALPEL_API void scalpel_qnet_free(scalpel_qnet *q);
 
 /* ======================================================================================== */
-/* >>export and import                                                                        */
+/* >>export and import                                                                      */
 /* ======================================================================================== */
 
 #ifndef SCALPEL_NO_MALLOC
@@ -802,7 +802,7 @@ SCALPEL_API scalpel_status scalpel_net_import_safetensors(scalpel_net *net, cons
 #endif
 
 /* ======================================================================================== */
-/* >>gpu: the C API of scalpel_cuda.cu                                                        */
+/* >>gpu: the C API of scalpel_cuda.cu                                                      */
 /* ======================================================================================== */
 
 #ifdef SCALPEL_CUDA
@@ -861,7 +861,10 @@ extern scalpel_status scalpel_cuda_gcsr_spmm_f32(const scalpel_gcsr *w_device, c
 
 #endif /* SCALPEL_H */
 
-/* >>implementation: the format and kernel modules are implemented in their own headers
+/* ======================================================================================== */
+/* >>implementation                                                                         */
+/* ======================================================================================== */
+/* The format and kernel modules are implemented in their own headers
  * (switched on by SCALPEL_IMPLEMENTATION through the includes above); this module's parts
  * follow. */
 #if defined(SCALPEL_IMPLEMENTATION) && !defined(SCALPEL_NET_IMPLEMENTATION)
@@ -878,31 +881,13 @@ extern scalpel_status scalpel_cuda_gcsr_spmm_f32(const scalpel_gcsr *w_device, c
 #include <time.h>    /* calibration timing (clock) */
 #endif
 
-/* ---------------------------------------------------------------------------------------- */
-/* >>networks (implementation)                                                               */
-/* ---------------------------------------------------------------------------------------- */
+/* ======================================================================================== */
+/* >>networks (implementation)                                                              */
+/* ======================================================================================== */
 
 
-#if defined(SCALPEL_MALLOC) != defined(SCALPEL_FREE)
-#error "Scalpel: define both SCALPEL_MALLOC(ctx, size) and SCALPEL_FREE(ctx, p), or neither"
-#endif
-#if !defined(SCALPEL_MALLOC) && !defined(SCALPEL_NO_MALLOC)
-#include <stdlib.h>
-#define SCALPEL_MALLOC(ctx, size) ((void)(ctx), malloc(size))
-#define SCALPEL_FREE(ctx, p) ((void)(ctx), free(p))
-#endif
-#ifndef SCALPEL_ASSERT
-#include <assert.h>
-#define SCALPEL_ASSERT(x) assert(x)
-#endif
-
-/* Private functions of this module: static, and marked unused so that a configuration that
- * removes their callers (SCALPEL_NO_MALLOC) compiles warning-free. */
-#if defined(__GNUC__) || defined(__clang__)
-#define SCALPEL__PRIV static __attribute__((unused))
-#else
-#define SCALPEL__PRIV static
-#endif
+/* The allocator defaults, SCALPEL_ASSERT, SCALPEL__PRIV (static, marked unused) and the small
+ * private helpers every module shares come from scalpel_format.h ("private helpers"). */
 
 /* Alignment of the blocks the network allocates and of the workspace regions: a cache line,
  * so weight rows and activation buffers start where the vector loads like them. */
@@ -926,14 +911,6 @@ SCALPEL__PRIV void *scalpel__net_align_ptr(void *p)
     return (void *)((u + (SCALPEL__NET_ALIGN - 1u)) & ~(uintptr_t)(SCALPEL__NET_ALIGN - 1u));
 }
 
-/* a + b and a * b on sizes, saturating to SIZE_MAX so that one check at the end catches any
- * overflow on the way. */
-SCALPEL__PRIV size_t scalpel__net_add(size_t a, size_t b) { return a > SIZE_MAX - b ? SIZE_MAX : a + b; }
-SCALPEL__PRIV size_t scalpel__net_mul(size_t a, size_t b)
-{
-    if (a != 0 && b > SIZE_MAX / a) return SIZE_MAX;
-    return a * b;
-}
 /* n rounded up to the workspace alignment, saturating. */
 SCALPEL__PRIV size_t scalpel__net_round(size_t n)
 {
@@ -1154,14 +1131,14 @@ SCALPEL__PRIV void scalpel__plan_acts(const void *layers, size_t stride, int32_t
     int32_t i, skips = scalpel__layers_have_skips(layers, stride, n);
     for (i = 0; i < n; i++) {
         const scalpel_layer_geom *g = SCALPEL__GEOM_AT(layers, stride, i);
-        size_t bytes = scalpel__net_mul(scalpel__net_mul(scalpel__tensor_elems(layers, stride, i + 1), (size_t)batch), esz);
+        size_t bytes = scalpel__size_mul(scalpel__size_mul(scalpel__tensor_elems(layers, stride, i + 1), (size_t)batch), esz);
         size_t s = 0;
         if (scalpel__kind_ok(g->kind))
             s = fixed_point ? scalpel__kinds[g->kind].qscratch(g, batch) : scalpel__kinds[g->kind].scratch(g, batch);
-        s = scalpel__net_mul(s, esz);
+        s = scalpel__size_mul(s, esz);
         if (s > sc) sc = s;
         if (skips && scalpel__tensor_kept(layers, stride, n, i + 1))
-            kp = scalpel__net_add(kp, scalpel__net_round(bytes));
+            kp = scalpel__size_add(kp, scalpel__net_round(bytes));
         else if (bytes > pp)
             pp = bytes;
     }
@@ -1174,46 +1151,6 @@ SCALPEL__PRIV void scalpel__plan_acts(const void *layers, size_t stride, int32_t
 SCALPEL__PRIV int scalpel__net_layers_ok(const scalpel_net *net)
 {
     return net->n_layers >= 0 && (net->n_layers == 0 || net->layers != NULL);
-}
-
-/* Bias, and a following ReLU fused into the same pass when `relu` (max(x + b, 0), NaN -> 0
- * exactly as the ReLU layer does): out[r * n + p] (+)= b[r] for rows x n outputs. */
-static void scalpel__bias_relu(float *out, const float *b, int32_t rows, size_t n, int relu)
-{
-    int32_t r;
-    size_t p;
-    if (n == 1) {
-        /* batch 1: one flat pass over the rows, a vector at a time (the compiler's -O2
-         * vectoriser gives up on it: out and b might overlap). max0 gives 0 for a NaN, as the
-         * scalar test below does. */
-        r = 0;
-#if defined(SCALPEL__VEC)
-        for (; r + SCALPEL__VW <= rows; r += SCALPEL__VW) {
-            scalpel__vec v = SCALPEL__V(add)(SCALPEL__V(load)(out + r), SCALPEL__V(load)(b + r));
-            SCALPEL__V(store)(out + r, relu ? SCALPEL__V(max0)(v) : v);
-        }
-#endif
-        for (; r < rows; r++) { float v = out[r] + b[r]; out[r] = (relu && !(v > 0.0f)) ? 0.0f : v; }
-        return;
-    }
-    for (r = 0; r < rows; r++) {
-        float bias = b[r], *o = out + (size_t)r * n;
-        p = 0;
-#if defined(SCALPEL__VEC)
-        {   /* a convolution's feature map: its bias broadcast over a vector of positions */
-            const size_t V = SCALPEL__VW;
-            scalpel__vec bv = SCALPEL__V(set1)(bias);
-            if (relu)
-                for (; p + V <= n; p += V) SCALPEL__V(store)(o + p, SCALPEL__V(max0)(SCALPEL__V(add)(SCALPEL__V(load)(o + p), bv)));
-            else
-                for (; p + V <= n; p += V) SCALPEL__V(store)(o + p, SCALPEL__V(add)(SCALPEL__V(load)(o + p), bv));
-        }
-#endif
-        if (relu)
-            for (; p < n; p++) { float v = o[p] + bias; o[p] = v > 0.0f ? v : 0.0f; }
-        else
-            for (; p < n; p++) o[p] += bias;
-    }
 }
 
 /* y[rows] = W . x[cols] and C[rows x n] = W . B[cols x n] with the layer's weights, whatever
@@ -1249,90 +1186,8 @@ static void scalpel__layer_mm(const scalpel_layer *L, const float *b, int32_t n,
     }
 }
 
-#if defined(SCALPEL__QDSP)
-/* Lane-wise max of two pairs of int16: SSUB16 sets the GE flags per lane (a >= b), SEL takes
- * a's lane where set, b's elsewhere. */
-static inline uint32_t scalpel__qmax16x2(uint32_t a, uint32_t b)
-{
-    (void)__ssub16((int16x2_t)a, (int16x2_t)b);
-    return (uint32_t)__sel((int16x2_t)a, (int16x2_t)b);
-}
-/* n outputs of a 2x2, stride-2 max pooling of q15 rows r0, r1 (2n values each) into dst: two
- * outputs per step from four word loads, three SSUB16 + SEL and one word store. */
-static void scalpel__q15_maxpool2_row(const int16_t *r0, const int16_t *r1, int16_t *dst, int32_t n)
-{
-    int32_t k;
-    for (k = 0; k + 2 <= n; k += 2, r0 += 4, r1 += 4, dst += 2) {
-        uint32_t a, b, c, d, m1, m2, p, q, o;
-        memcpy(&a, r0, 4);
-        memcpy(&b, r0 + 2, 4);
-        memcpy(&c, r1, 4);
-        memcpy(&d, r1 + 2, 4);
-        m1 = scalpel__qmax16x2(a, c); /* columns 0, 1 of both rows */
-        m2 = scalpel__qmax16x2(b, d); /* columns 2, 3 */
-        p = (m1 & 0xffffu) | (m2 << 16);           /* column 0 | column 2 */
-        q = (m1 >> 16) | (m2 & 0xffff0000u);       /* column 1 | column 3 */
-        o = scalpel__qmax16x2(p, q);
-        memcpy(dst, &o, 4);
-    }
-    if (k < n) {
-        int16_t x = r0[0] > r0[1] ? r0[0] : r0[1], y = r1[0] > r1[1] ? r1[0] : r1[1];
-        *dst = x > y ? x : y;
-    }
-}
-#endif
-
-/* Per element type: max pooling of one sample, a stand-alone ReLU, and the transpose of a
- * [rows x batch] product into [batch x rows] samples. Exact in integers. */
-#if defined(SCALPEL__QDSP)
-#define SCALPEL__QPOOL2_FAST 1
-#define SCALPEL__QPOOL2_ROW(r0, r1, dst, n)                                                          \
-    scalpel__q15_maxpool2_row((const int16_t *)(const void *)(r0), (const int16_t *)(const void *)(r1), \
-                              (int16_t *)(void *)(dst), (n))
-#else
-#define SCALPEL__QPOOL2_FAST 0
-#define SCALPEL__QPOOL2_ROW(r0, r1, dst, n) ((void)0)
-#endif
-#define SCALPEL__Q_ELEMENTWISE(T, SUF)                                                               \
-    static void scalpel__q_maxpool_##SUF(const scalpel_qlayer *L, const T *in, T *out)                \
-    {                                                                                                \
-        int32_t c, oy, ox, ky, kx, K = L->geom.kernel, S = L->geom.stride;                                     \
-        for (c = 0; c < L->geom.in_c; c++) {                                                              \
-            const T *src = in + (size_t)c * (size_t)L->geom.in_h * (size_t)L->geom.in_w;                       \
-            T *dst = out + (size_t)c * (size_t)L->geom.out_h * (size_t)L->geom.out_w;                          \
-            if (K == 2 && S == 2) { /* the common 2x2 window: four loads, pointers that run on */   \
-                for (oy = 0; oy < L->geom.out_h; oy++) {                                                  \
-                    const T *r0 = src + (size_t)(2 * oy) * (size_t)L->geom.in_w, *r1 = r0 + L->geom.in_w;      \
-                    if (SCALPEL__QPOOL2_FAST && sizeof(T) == 2) {                                    \
-                        SCALPEL__QPOOL2_ROW(r0, r1, dst, L->out_w);                                  \
-                        dst += L->geom.out_w;                                                             \
-                        continue;                                                                    \
-                    }                                                                                \
-                    for (ox = 0; ox < L->geom.out_w; ox++, r0 += 2, r1 += 2) {                            \
-                        T a = r0[0] > r0[1] ? r0[0] : r0[1], b = r1[0] > r1[1] ? r1[0] : r1[1];     \
-                        *dst++ = a > b ? a : b;                                                      \
-                    }                                                                                \
-                }                                                                                    \
-                continue;                                                                            \
-            }                                                                                        \
-            for (oy = 0; oy < L->geom.out_h; oy++)                                                        \
-                for (ox = 0; ox < L->geom.out_w; ox++) {                                                  \
-                    const T *win = src + (size_t)(oy * S) * (size_t)L->geom.in_w + (size_t)(ox * S);      \
-                    T m = win[0];                                                                    \
-                    for (ky = 0; ky < K; ky++)                                                       \
-                        for (kx = 0; kx < K; kx++) {                                                 \
-                            T v = win[(size_t)ky * (size_t)L->geom.in_w + (size_t)kx];                    \
-                            if (v > m) m = v;                                                        \
-                        }                                                                            \
-                    dst[(size_t)oy * (size_t)L->geom.out_w + (size_t)ox] = m;                             \
-                }                                                                                    \
-        }                                                                                            \
-    }                                                                                                \
-    static void scalpel__q_relu_##SUF(const T *in, T *out, size_t n)                                  \
-    {                                                                                                \
-        size_t k;                                                                                    \
-        for (k = 0; k < n; k++) out[k] = in[k] > 0 ? in[k] : (T)0;                                   \
-    }                                                                                                \
+/* out[batch x rows] = the transpose of yt[rows x batch]: a batch's product back to samples. */
+#define SCALPEL__Q_UNTRANSPOSE(T, SUF)                                                               \
     static void scalpel__q_untranspose_##SUF(const T *yt, int32_t rows, int32_t batch, T *out)        \
     {                                                                                                \
         int32_t s, r;                                                                                \
@@ -1340,9 +1195,10 @@ static void scalpel__q15_maxpool2_row(const int16_t *r0, const int16_t *r1, int1
             for (r = 0; r < rows; r++)                                                               \
                 out[(size_t)s * (size_t)rows + (size_t)r] = yt[(size_t)r * (size_t)batch + (size_t)s]; \
     }
-SCALPEL__Q_ELEMENTWISE(int16_t, q15)
-SCALPEL__Q_ELEMENTWISE(int8_t, q7)
-#undef SCALPEL__Q_ELEMENTWISE
+SCALPEL__Q_UNTRANSPOSE(int16_t, q15)
+SCALPEL__Q_UNTRANSPOSE(int8_t, q7)
+#undef SCALPEL__Q_UNTRANSPOSE
+
 
 /* y = requant(W . x) and Y[rows x n] = requant(W . X[n x cols]^T) with the layer's weights. */
 static void scalpel__qlayer_mv(const scalpel_qnet *q, const scalpel_qlayer *L, const void *x, void *y)
@@ -1393,7 +1249,7 @@ static scalpel_status scalpel__fc_shape(scalpel_layer_geom *g, int32_t outputs)
 static size_t scalpel__fc_scratch(const scalpel_layer_geom *g, int32_t batch)
 {
     if (batch <= 1) return 0;
-    return scalpel__net_mul((size_t)batch, scalpel__net_add((size_t)g->cols, (size_t)g->rows));
+    return scalpel__size_mul((size_t)batch, scalpel__size_add((size_t)g->cols, (size_t)g->rows));
 }
 
 /* A fully connected layer over the whole batch. Batch 1 is the matrix-vector product. For a
@@ -1406,7 +1262,7 @@ static void scalpel__fc_forward(const scalpel_layer *L, const float *in, int32_t
     int32_t rows = L->geom.rows, cols = L->geom.cols, s, r, c;
     if (batch == 1) {
         scalpel__layer_mv(L, in, out);
-        scalpel__bias_relu(out, L->b, rows, 1, relu);
+        scalpel_bias_relu_f32(out, L->b, rows, 1, relu);
         return;
     } else {
         float *xt = scratch, *yt = scratch + (size_t)cols * (size_t)batch;
@@ -1436,7 +1292,7 @@ static void scalpel__fc_forward_ref(const scalpel_layer_geom *g, const float *w,
 /* batch > 1: the product [rows x batch] before it is transposed back */
 static size_t scalpel__fc_qscratch(const scalpel_layer_geom *g, int32_t batch)
 {
-    return batch > 1 ? scalpel__net_mul((size_t)batch, (size_t)g->rows) : 0;
+    return batch > 1 ? scalpel__size_mul((size_t)batch, (size_t)g->rows) : 0;
 }
 
 static void scalpel__fc_forward_q(const scalpel_qnet *q, const scalpel_qlayer *L, const void *in, int32_t batch,
@@ -1480,7 +1336,7 @@ static scalpel_status scalpel__conv2d_shape(scalpel_layer_geom *g, int32_t outpu
 static size_t scalpel__conv2d_scratch(const scalpel_layer_geom *g, int32_t batch)
 {
     (void)batch;
-    return scalpel__net_mul((size_t)g->cols, (size_t)g->out_h * (size_t)g->out_w);
+    return scalpel__size_mul((size_t)g->cols, (size_t)g->out_h * (size_t)g->out_w);
 }
 
 /* One sample through a convolution: im2col, then W . col (dense GEMM or grouped sparse
@@ -1497,7 +1353,7 @@ static void scalpel__conv2d_sample(const scalpel_layer *L, const float *in, floa
     if (L->storage == SCALPEL_STORAGE_DENSE && L->geom.kernel > 1 && L->geom.stride == 1 && L->geom.pad == 0 && vw > 1 &&
         L->geom.out_w % vw == 0) {
         scalpel_conv_gemm_f32(L->w, L->geom.rows, in, L->geom.in_c, L->geom.in_h, L->geom.in_w, L->geom.kernel, out);
-        scalpel__bias_relu(out, L->b, L->geom.rows, (size_t)positions, relu);
+        scalpel_bias_relu_f32(out, L->b, L->geom.rows, positions, relu);
         return;
     }
     if (!(L->geom.kernel == 1 && L->geom.stride == 1 && L->geom.pad == 0)) {
@@ -1505,7 +1361,7 @@ static void scalpel__conv2d_sample(const scalpel_layer *L, const float *in, floa
         B = col;
     }
     scalpel__layer_mm(L, B, positions, out);
-    scalpel__bias_relu(out, L->b, L->geom.rows, (size_t)positions, relu);
+    scalpel_bias_relu_f32(out, L->b, L->geom.rows, positions, relu);
 }
 
 static void scalpel__conv2d_forward(const scalpel_layer *L, const float *in, int32_t batch, float *out,
@@ -1583,76 +1439,15 @@ static size_t scalpel__maxpool_scratch(const scalpel_layer_geom *g, int32_t batc
     return 0;
 }
 
-/* One output row of 2x2 / stride-2 max pooling: dst[o] = the max of r0[2o], r0[2o+1], r1[2o],
- * r1[2o+1] for o < n (both input rows hold at least 2n values). Vertical max first, then the
- * even and odd lanes: four outputs per step from two loads of each row (eight with AVX). For
- * numbers the result is the window's max, the same as the generic loop; with a NaN in a window
- * it may be the NaN or the max of the others. */
-static void scalpel__maxpool2_row(const float *r0, const float *r1, float *dst, int32_t n)
-{
-    int32_t o = 0;
-#if defined(SCALPEL__SIMDE)
-#if defined(__AVX2__)
-    for (; o + 8 <= n; o += 8) {
-        simde__m256 m0 = simde_mm256_max_ps(simde_mm256_loadu_ps(r1 + 2 * o), simde_mm256_loadu_ps(r0 + 2 * o));
-        simde__m256 m1 = simde_mm256_max_ps(simde_mm256_loadu_ps(r1 + 2 * o + 8), simde_mm256_loadu_ps(r0 + 2 * o + 8));
-        /* per 128-bit half: [o0 o1 o4 o5 | o2 o3 o6 o7], then the 64-bit pairs back in order */
-        simde__m256 m = simde_mm256_max_ps(simde_mm256_shuffle_ps(m0, m1, SIMDE_MM_SHUFFLE(3, 1, 3, 1)),
-                                           simde_mm256_shuffle_ps(m0, m1, SIMDE_MM_SHUFFLE(2, 0, 2, 0)));
-        simde_mm256_storeu_ps(dst + o, simde_mm256_castpd_ps(simde_mm256_permute4x64_pd(simde_mm256_castps_pd(m),
-                                                                                         SIMDE_MM_SHUFFLE(3, 1, 2, 0))));
-    }
-#endif
-    for (; o + 4 <= n; o += 4) {
-        simde__m128 m0 = simde_mm_max_ps(simde_mm_loadu_ps(r1 + 2 * o), simde_mm_loadu_ps(r0 + 2 * o));
-        simde__m128 m1 = simde_mm_max_ps(simde_mm_loadu_ps(r1 + 2 * o + 4), simde_mm_loadu_ps(r0 + 2 * o + 4));
-        simde_mm_storeu_ps(dst + o, simde_mm_max_ps(simde_mm_shuffle_ps(m0, m1, SIMDE_MM_SHUFFLE(3, 1, 3, 1)),
-                                                    simde_mm_shuffle_ps(m0, m1, SIMDE_MM_SHUFFLE(2, 0, 2, 0))));
-    }
-#endif
-    for (; o < n; o++) {
-        float a = r1[2 * o] > r0[2 * o] ? r1[2 * o] : r0[2 * o];
-        float b = r1[2 * o + 1] > r0[2 * o + 1] ? r1[2 * o + 1] : r0[2 * o + 1];
-        dst[o] = b > a ? b : a;
-    }
-}
-
-/* Max over kernel x kernel windows of one sample [C x H x W]; windows never leave the input
- * (the output size rounds down). 2x2 windows at stride 2 (LeNet's pooling) take the row kernel
- * above; other shapes the plain loop. */
-static void scalpel__maxpool_sample(const scalpel_layer *L, const float *in, float *out)
-{
-    int32_t c, oy, ox, ky, kx, K = L->geom.kernel, S = L->geom.stride;
-    for (c = 0; c < L->geom.in_c; c++) {
-        const float *src = in + (size_t)c * (size_t)L->geom.in_h * (size_t)L->geom.in_w;
-        float *dst = out + (size_t)c * (size_t)L->geom.out_h * (size_t)L->geom.out_w;
-        if (K == 2 && S == 2) {
-            for (oy = 0; oy < L->geom.out_h; oy++)
-                scalpel__maxpool2_row(src + (size_t)(2 * oy) * (size_t)L->geom.in_w, src + (size_t)(2 * oy + 1) * (size_t)L->geom.in_w,
-                                      dst + (size_t)oy * (size_t)L->geom.out_w, L->geom.out_w);
-            continue;
-        }
-        for (oy = 0; oy < L->geom.out_h; oy++)
-            for (ox = 0; ox < L->geom.out_w; ox++) {
-                const float *win = src + (size_t)(oy * S) * (size_t)L->geom.in_w + (size_t)(ox * S);
-                float m = win[0];
-                for (ky = 0; ky < K; ky++)
-                    for (kx = 0; kx < K; kx++) {
-                        float v = win[(size_t)ky * (size_t)L->geom.in_w + (size_t)kx];
-                        if (v > m) m = v;
-                    }
-                dst[(size_t)oy * (size_t)L->geom.out_w + (size_t)ox] = m;
-            }
-    }
-}
-
 static void scalpel__maxpool_forward(const scalpel_layer *L, const float *in, int32_t batch, float *out,
                                      float *scratch, int relu)
 {
     size_t s, li = (size_t)L->geom.in_c * (size_t)L->geom.in_h * (size_t)L->geom.in_w;
     size_t lo = (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w;
     (void)scratch; (void)relu;
-    for (s = 0; s < (size_t)batch; s++) scalpel__maxpool_sample(L, in + s * li, out + s * lo);
+    for (s = 0; s < (size_t)batch; s++)
+        scalpel_maxpool_f32(in + s * li, L->geom.in_c, L->geom.in_h, L->geom.in_w, L->geom.kernel, L->geom.stride,
+                            out + s * lo);
 }
 
 static void scalpel__maxpool_forward_ref(const scalpel_layer_geom *g, const float *w, const float *b, const float *in,
@@ -1690,8 +1485,12 @@ static void scalpel__maxpool_forward_q(const scalpel_qnet *q, const scalpel_qlay
     for (s = 0; s < (size_t)batch; s++) {
         const unsigned char *x = (const unsigned char *)in + s * li;
         unsigned char *y = (unsigned char *)out + s * lo;
-        if (q->dtype == SCALPEL_DTYPE_Q15) scalpel__q_maxpool_q15(L, (const int16_t *)(const void *)x, (int16_t *)(void *)y);
-        else scalpel__q_maxpool_q7(L, (const int8_t *)x, (int8_t *)y);
+        if (q->dtype == SCALPEL_DTYPE_Q15)
+            scalpel_maxpool_q15((const int16_t *)(const void *)x, L->geom.in_c, L->geom.in_h, L->geom.in_w, L->geom.kernel,
+                                L->geom.stride, (int16_t *)(void *)y);
+        else
+            scalpel_maxpool_q7((const int8_t *)x, L->geom.in_c, L->geom.in_h, L->geom.in_w, L->geom.kernel, L->geom.stride,
+                               (int8_t *)y);
     }
 }
 
@@ -1715,12 +1514,9 @@ static size_t scalpel__relu_scratch(const scalpel_layer_geom *g, int32_t batch)
 static void scalpel__relu_forward(const scalpel_layer *L, const float *in, int32_t batch, float *out, float *scratch,
                                   int relu)
 {
-    size_t k = 0, n = (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w * (size_t)batch;
+    size_t n = (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w * (size_t)batch;
     (void)scratch; (void)relu;
-#if defined(SCALPEL__VEC)
-    for (; k + SCALPEL__VW <= n; k += SCALPEL__VW) SCALPEL__V(store)(out + k, SCALPEL__V(max0)(SCALPEL__V(load)(in + k)));
-#endif
-    for (; k < n; k++) out[k] = in[k] > 0.0f ? in[k] : 0.0f;
+    scalpel_relu_f32(in, n, out);
 }
 
 static void scalpel__relu_forward_ref(const scalpel_layer_geom *g, const float *w, const float *b, const float *in,
@@ -1742,8 +1538,8 @@ static void scalpel__relu_forward_q(const scalpel_qnet *q, const scalpel_qlayer 
 {
     size_t n = (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w * (size_t)batch;
     (void)scratch;
-    if (q->dtype == SCALPEL_DTYPE_Q15) scalpel__q_relu_q15((const int16_t *)in, (int16_t *)out, n);
-    else scalpel__q_relu_q7((const int8_t *)in, (int8_t *)out, n);
+    if (q->dtype == SCALPEL_DTYPE_Q15) scalpel_relu_q15((const int16_t *)in, n, (int16_t *)out);
+    else scalpel_relu_q7((const int8_t *)in, n, (int8_t *)out);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -2075,9 +1871,9 @@ static size_t scalpel__net_workspace(const scalpel_net *net, int32_t batch, size
 {
     size_t total;
     scalpel__plan_acts(net->layers, sizeof(scalpel_layer), net->n_layers, batch, sizeof(float), 0, pp, kept, scratch);
-    total = scalpel__net_add(scalpel__net_mul(*pp, 2), *scratch);
-    total = scalpel__net_add(total, *kept);
-    return scalpel__net_add(total, 4 * SCALPEL__NET_ALIGN);
+    total = scalpel__size_add(scalpel__size_mul(*pp, 2), *scratch);
+    total = scalpel__size_add(total, *kept);
+    return scalpel__size_add(total, 4 * SCALPEL__NET_ALIGN);
 }
 
 SCALPEL_API size_t scalpel_net_workspace_size(const scalpel_net *net, int32_t batch)
@@ -2311,9 +2107,9 @@ SCALPEL_API int32_t scalpel_argmax_f32(const float *x, int32_t n)
 }
 
 
-/* ---------------------------------------------------------------------------------------- */
-/* >>model files (implementation)                                                            */
-/* ---------------------------------------------------------------------------------------- */
+/* ======================================================================================== */
+/* >>model files (implementation)                                                           */
+/* ======================================================================================== */
 /*
  * MODEL FILE FORMAT, VERSION 2 (and 1). Every integer is little-endian; floats are IEEE-754 binary32
  * bit patterns, little-endian. Offsets are from the first byte of the file.
@@ -2381,33 +2177,7 @@ SCALPEL_API int32_t scalpel_argmax_f32(const float *x, int32_t n)
 #define SCALPEL__NF_ALIGN 64u
 #define SCALPEL__NF_ARRAYS 5 /* w, b, row_ptr, col_idx, values: the record's order */
 
-SCALPEL__PRIV void scalpel__nf_put_u16(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)v;
-    p[1] = (unsigned char)(v >> 8);
-}
-SCALPEL__PRIV void scalpel__nf_put_u32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8);
-    p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
-}
-SCALPEL__PRIV void scalpel__nf_put_u64(unsigned char *p, uint64_t v)
-{
-    scalpel__nf_put_u32(p, (uint32_t)v);
-    scalpel__nf_put_u32(p + 4, (uint32_t)(v >> 32));
-}
-SCALPEL__PRIV uint32_t scalpel__nf_get_u16(const unsigned char *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8);
-}
-SCALPEL__PRIV uint32_t scalpel__nf_get_u32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-SCALPEL__PRIV uint64_t scalpel__nf_get_u64(const unsigned char *p)
-{
-    return (uint64_t)scalpel__nf_get_u32(p) | ((uint64_t)scalpel__nf_get_u32(p + 4) << 32);
-}
+/* Little-endian fields: scalpel__put_u16/u32/u64 and scalpel__get_* (scalpel_format.h). */
 
 /* A view hands the file's bytes to the kernels as floats and integers in place, which is only
  * right when the host stores them little-endian as the file does. Asked at run time: there is
@@ -2509,7 +2279,7 @@ SCALPEL__PRIV int scalpel__nf_put_floats(unsigned char *p, const float *v, size_
         uint32_t bits;
         memcpy(&bits, v + i, 4);
         if (!scalpel__nf_finite_bits(bits)) return 0;
-        scalpel__nf_put_u32(p + 4 * i, bits);
+        scalpel__put_u32(p + 4 * i, bits);
     }
     return 1;
 }
@@ -2539,39 +2309,39 @@ SCALPEL_API scalpel_status scalpel_net_serialize(const scalpel_net *net, void *b
     if (capacity < total) return SCALPEL_ERR_BUFFER_TOO_SMALL;
     memset(p, 0, total);
     memcpy(p, SCALPEL_NET_MAGIC, 4);
-    scalpel__nf_put_u16(p + 4, SCALPEL_NET_FORMAT_VERSION);
-    scalpel__nf_put_u16(p + 6, SCALPEL__NF_HEADER);
-    scalpel__nf_put_u32(p + 8, SCALPEL__NF_RECORD);
-    scalpel__nf_put_u32(p + 12, (uint32_t)net->n_layers);
-    scalpel__nf_put_u32(p + 16, (uint32_t)net->in_c);
-    scalpel__nf_put_u32(p + 20, (uint32_t)net->in_h);
-    scalpel__nf_put_u32(p + 24, (uint32_t)net->in_w);
-    scalpel__nf_put_u64(p + 32, (uint64_t)total);
+    scalpel__put_u16(p + 4, SCALPEL_NET_FORMAT_VERSION);
+    scalpel__put_u16(p + 6, SCALPEL__NF_HEADER);
+    scalpel__put_u32(p + 8, SCALPEL__NF_RECORD);
+    scalpel__put_u32(p + 12, (uint32_t)net->n_layers);
+    scalpel__put_u32(p + 16, (uint32_t)net->in_c);
+    scalpel__put_u32(p + 20, (uint32_t)net->in_h);
+    scalpel__put_u32(p + 24, (uint32_t)net->in_w);
+    scalpel__put_u64(p + 32, (uint64_t)total);
     cursor = SCALPEL__NF_HEADER + (uint64_t)net->n_layers * SCALPEL__NF_RECORD;
     for (i = 0; i < net->n_layers && ok; i++) {
         const scalpel_layer *L = &net->layers[i];
         unsigned char *r = p + SCALPEL__NF_HEADER + (size_t)i * SCALPEL__NF_RECORD;
         int weighted = scalpel__is_weighted(L->geom.kind), gcsr = weighted && L->storage == SCALPEL_STORAGE_GCSR;
-        scalpel__nf_put_u32(r + 0, (uint32_t)L->geom.kind);
-        scalpel__nf_put_u32(r + 4, weighted ? (uint32_t)L->geom.out_c : 0u);
-        scalpel__nf_put_u32(r + 8, (uint32_t)L->geom.kernel);
-        scalpel__nf_put_u32(r + 12, (uint32_t)L->geom.stride);
-        scalpel__nf_put_u32(r + 16, (uint32_t)L->geom.pad);
-        scalpel__nf_put_u32(r + 20, (uint32_t)L->storage);
-        scalpel__nf_put_u32(r + 24, (uint32_t)L->geom.rows);
-        scalpel__nf_put_u32(r + 28, (uint32_t)L->geom.cols);
+        scalpel__put_u32(r + 0, (uint32_t)L->geom.kind);
+        scalpel__put_u32(r + 4, weighted ? (uint32_t)L->geom.out_c : 0u);
+        scalpel__put_u32(r + 8, (uint32_t)L->geom.kernel);
+        scalpel__put_u32(r + 12, (uint32_t)L->geom.stride);
+        scalpel__put_u32(r + 16, (uint32_t)L->geom.pad);
+        scalpel__put_u32(r + 20, (uint32_t)L->storage);
+        scalpel__put_u32(r + 24, (uint32_t)L->geom.rows);
+        scalpel__put_u32(r + 28, (uint32_t)L->geom.cols);
         if (gcsr) {
-            scalpel__nf_put_u32(r + 32, (uint32_t)L->sparse.group);
-            scalpel__nf_put_u32(r + 36, (uint32_t)L->sparse.index_bits);
-            scalpel__nf_put_u32(r + 40, (uint32_t)L->sparse.nnz_groups);
+            scalpel__put_u32(r + 32, (uint32_t)L->sparse.group);
+            scalpel__put_u32(r + 36, (uint32_t)L->sparse.index_bits);
+            scalpel__put_u32(r + 40, (uint32_t)L->sparse.nnz_groups);
         }
-        scalpel__nf_put_u32(r + 44, (uint32_t)SCALPEL_DTYPE_F32);
+        scalpel__put_u32(r + 44, (uint32_t)SCALPEL_DTYPE_F32);
         (void)scalpel__nf_layer_layout(L, &cursor, off, sz); /* succeeded for the total above */
         for (k = 0; k < SCALPEL__NF_ARRAYS; k++) {
-            scalpel__nf_put_u64(r + 48 + 16 * k, off[k]);
-            scalpel__nf_put_u64(r + 56 + 16 * k, sz[k]);
+            scalpel__put_u64(r + 48 + 16 * k, off[k]);
+            scalpel__put_u64(r + 56 + 16 * k, sz[k]);
         }
-        scalpel__nf_put_u32(r + 128, (uint32_t)L->geom.from);
+        scalpel__put_u32(r + 128, (uint32_t)L->geom.from);
         if (!weighted) continue;
         if (sz[0]) ok &= scalpel__nf_put_floats(p + off[0], L->w, (size_t)(sz[0] / 4u));
         ok &= scalpel__nf_put_floats(p + off[1], L->b, (size_t)(sz[1] / 4u));
@@ -2579,10 +2349,10 @@ SCALPEL_API scalpel_status scalpel_net_serialize(const scalpel_net *net, void *b
             const scalpel_gcsr *s = &L->sparse;
             size_t j;
             for (j = 0; j <= (size_t)L->geom.rows; j++)
-                scalpel__nf_put_u32(p + off[2] + 4 * j, (uint32_t)s->row_ptr[j]);
+                scalpel__put_u32(p + off[2] + 4 * j, (uint32_t)s->row_ptr[j]);
             for (j = 0; j < (size_t)s->nnz_groups; j++) {
-                if (s->index_bits == 16) scalpel__nf_put_u16(p + off[3] + 2 * j, scalpel_gcsr_col(s, (int32_t)j));
-                else scalpel__nf_put_u32(p + off[3] + 4 * j, scalpel_gcsr_col(s, (int32_t)j));
+                if (s->index_bits == 16) scalpel__put_u16(p + off[3] + 2 * j, scalpel_gcsr_col(s, (int32_t)j));
+                else scalpel__put_u32(p + off[3] + 4 * j, scalpel_gcsr_col(s, (int32_t)j));
             }
             if (sz[4]) ok &= scalpel__nf_put_floats(p + off[4], (const float *)s->values, (size_t)(sz[4] / 4u));
         }
@@ -2591,7 +2361,7 @@ SCALPEL_API scalpel_status scalpel_net_serialize(const scalpel_net *net, void *b
         memset(p, 0, total);
         return SCALPEL_ERR_ARGUMENT; /* a weight or bias is NaN or infinite */
     }
-    scalpel__nf_put_u32(p + total - 4, scalpel_crc32(0, p, total - 4));
+    scalpel__put_u32(p + total - 4, scalpel_crc32(0, p, total - 4));
     *written = total;
     return SCALPEL_OK;
 }
@@ -2610,7 +2380,7 @@ SCALPEL__PRIV int scalpel__nf_floats_finite(const unsigned char *p, uint64_t byt
 {
     uint64_t i;
     for (i = 0; i + 4u <= bytes; i += 4u)
-        if (!scalpel__nf_finite_bits(scalpel__nf_get_u32(p + i))) return 0;
+        if (!scalpel__nf_finite_bits(scalpel__get_u32(p + i))) return 0;
     return 1;
 }
 
@@ -2626,18 +2396,18 @@ SCALPEL__PRIV scalpel_status scalpel__nf_check_header(const unsigned char *p, si
     if (size < 4) return SCALPEL_ERR_TRUNCATED;
     if (memcmp(p, SCALPEL_NET_MAGIC, 4) != 0) return SCALPEL_ERR_MAGIC;
     if (size < 8) return SCALPEL_ERR_TRUNCATED;
-    version = scalpel__nf_get_u16(p + 4);
+    version = scalpel__get_u16(p + 4);
     if (version != 1u && version != SCALPEL_NET_FORMAT_VERSION) return SCALPEL_ERR_VERSION;
     record = version == 1u ? SCALPEL__NF_RECORD_V1 : SCALPEL__NF_RECORD;
-    if (scalpel__nf_get_u16(p + 6) != SCALPEL__NF_HEADER) return SCALPEL_ERR_CORRUPT;
+    if (scalpel__get_u16(p + 6) != SCALPEL__NF_HEADER) return SCALPEL_ERR_CORRUPT;
     if (size < SCALPEL__NF_HEADER + 4u) return SCALPEL_ERR_TRUNCATED;
-    total = scalpel__nf_get_u64(p + 32);
+    total = scalpel__get_u64(p + 32);
     if (total > (uint64_t)size) return SCALPEL_ERR_TRUNCATED;
     if (total < (uint64_t)size) return SCALPEL_ERR_CORRUPT; /* trailing bytes: not what was written */
-    if (scalpel_crc32(0, p, size - 4) != scalpel__nf_get_u32(p + size - 4)) return SCALPEL_ERR_CHECKSUM;
-    if (scalpel__nf_get_u32(p + 8) != record) return SCALPEL_ERR_CORRUPT;
-    if (scalpel__nf_get_u32(p + 28) != 0 || !scalpel__nf_zero(p, 40, SCALPEL__NF_HEADER)) return SCALPEL_ERR_CORRUPT;
-    n = scalpel__nf_get_u32(p + 12);
+    if (scalpel_crc32(0, p, size - 4) != scalpel__get_u32(p + size - 4)) return SCALPEL_ERR_CHECKSUM;
+    if (scalpel__get_u32(p + 8) != record) return SCALPEL_ERR_CORRUPT;
+    if (scalpel__get_u32(p + 28) != 0 || !scalpel__nf_zero(p, 40, SCALPEL__NF_HEADER)) return SCALPEL_ERR_CORRUPT;
+    n = scalpel__get_u32(p + 12);
     if (n > SCALPEL_NET_MAX_LAYERS) return SCALPEL_ERR_UNSUPPORTED;
     if ((uint64_t)SCALPEL__NF_HEADER + (uint64_t)n * record + 4u > (uint64_t)size)
         return SCALPEL_ERR_CORRUPT; /* the checksum matched, so the count itself is wrong */
@@ -2663,7 +2433,7 @@ SCALPEL__PRIV scalpel_status scalpel__nf_view_layer(const unsigned char *p, uint
     scalpel_status st;
     int k, weighted;
     for (k = 0; k < 12; k++) {
-        f[k] = scalpel__nf_get_u32(r + 4 * k);
+        f[k] = scalpel__get_u32(r + 4 * k);
         if (f[k] > (uint32_t)INT32_MAX) return SCALPEL_ERR_CORRUPT;
     }
     kind = (int32_t)f[0];
@@ -2674,7 +2444,7 @@ SCALPEL__PRIV scalpel_status scalpel__nf_view_layer(const unsigned char *p, uint
     bits = (int32_t)f[9];
     nnz = (int32_t)f[10];
     if (record > SCALPEL__NF_RECORD_V1) {   /* version 2: the tensor read, then reserved zeros */
-        uint32_t from = scalpel__nf_get_u32(r + 128);
+        uint32_t from = scalpel__get_u32(r + 128);
         if (from > (uint32_t)net->n_layers || !scalpel__nf_zero(r, 132, SCALPEL__NF_RECORD)) return SCALPEL_ERR_CORRUPT;
         net->next_from = (int32_t)from;
     }
@@ -2694,7 +2464,7 @@ SCALPEL__PRIV scalpel_status scalpel__nf_view_layer(const unsigned char *p, uint
     }
     scalpel__nf_array_sizes(kind, storage, rows, cols, group, bits, nnz, sz);
     for (k = 0; k < SCALPEL__NF_ARRAYS; k++) {
-        uint64_t o = scalpel__nf_get_u64(r + 48 + 16 * k), s = scalpel__nf_get_u64(r + 56 + 16 * k);
+        uint64_t o = scalpel__get_u64(r + 48 + 16 * k), s = scalpel__get_u64(r + 56 + 16 * k);
         if (s != sz[k]) return SCALPEL_ERR_CORRUPT;
         off[k] = o;
         if (s == 0) {
@@ -2748,7 +2518,7 @@ static scalpel_status scalpel__net_view(const void *data, size_t size, scalpel_l
     st = scalpel__nf_check_header(p, size, &n, &record);
     if (st != SCALPEL_OK) return st;
     {
-        uint32_t c = scalpel__nf_get_u32(p + 16), h = scalpel__nf_get_u32(p + 20), w = scalpel__nf_get_u32(p + 24);
+        uint32_t c = scalpel__get_u32(p + 16), h = scalpel__get_u32(p + 20), w = scalpel__get_u32(p + 24);
         if (c > (uint32_t)INT32_MAX || h > (uint32_t)INT32_MAX || w > (uint32_t)INT32_MAX) return SCALPEL_ERR_CORRUPT;
         /* in two steps, so that not even the 64-bit product of three int32 can wrap */
         if ((uint64_t)c * h > (uint64_t)INT32_MAX || (uint64_t)c * h * w > (uint64_t)INT32_MAX)
@@ -2853,8 +2623,8 @@ SCALPEL_API scalpel_status scalpel_net_load(const char *path, scalpel_net *net)
     got = fread(head, 1, n < sizeof(head) ? n : sizeof(head), f);
     if (got != (n < sizeof(head) ? n : sizeof(head))) st = SCALPEL_ERR_IO;
     else if (got >= 4 && memcmp(head, SCALPEL_NET_MAGIC, 4) != 0) st = SCALPEL_ERR_MAGIC;
-    else if (got == sizeof(head) && scalpel__nf_get_u64(head + 32) != (uint64_t)n)
-        st = scalpel__nf_get_u64(head + 32) > (uint64_t)n ? SCALPEL_ERR_TRUNCATED : SCALPEL_ERR_CORRUPT;
+    else if (got == sizeof(head) && scalpel__get_u64(head + 32) != (uint64_t)n)
+        st = scalpel__get_u64(head + 32) > (uint64_t)n ? SCALPEL_ERR_TRUNCATED : SCALPEL_ERR_CORRUPT;
     if (st == SCALPEL_OK) {
         raw = SCALPEL_MALLOC(NULL, n + SCALPEL__NF_ALIGN);
         if (raw == NULL) st = SCALPEL_ERR_NO_MEMORY;
@@ -2876,63 +2646,8 @@ SCALPEL_API scalpel_status scalpel_net_load(const char *path, scalpel_net *net)
     return SCALPEL_OK;
 }
 
-/* Opens a new temporary file beside `path` for writing: path + ".tmp" + a suffix made from the
- * time and a counter, the first name no file has yet (C99 has no exclusive-create mode, so
- * existence is asked with "rb" first). Saving through it and renaming over `path` at the end
- * means a failed save never truncates or destroys the file that was there. */
-SCALPEL__PRIV scalpel_status scalpel__nf_tmp_open(const char *path, void *alloc_ctx, char **tmp_out, FILE **f_out)
-{
-    size_t len;
-    char *name;
-    unsigned long stamp = (unsigned long)time(NULL) ^ ((unsigned long)clock() << 16);
-    unsigned i;
-    *tmp_out = NULL;
-    *f_out = NULL;
-    len = strlen(path);
-    if (len == 0) return SCALPEL_ERR_ARGUMENT;
-    if (len > SIZE_MAX - 48) return SCALPEL_ERR_OVERFLOW;
-    name = (char *)SCALPEL_MALLOC(alloc_ctx, len + 48);
-    if (name == NULL) return SCALPEL_ERR_NO_MEMORY;
-    for (i = 0; i < 1000; i++) {
-        FILE *probe;
-        memcpy(name, path, len);
-        sprintf(name + len, ".tmp%lx-%u", stamp & 0xffffffffUL, i);
-        probe = fopen(name, "rb");
-        if (probe != NULL) {
-            fclose(probe);
-            continue;
-        }
-        *f_out = fopen(name, "wb");
-        if (*f_out == NULL) break; /* no such directory, no permission: retrying will not help */
-        *tmp_out = name;
-        return SCALPEL_OK;
-    }
-    SCALPEL_FREE(alloc_ctx, name);
-    return SCALPEL_ERR_IO;
-}
-
-/* Completes (st == OK) or abandons a temporary file from scalpel__nf_tmp_open: flush and close
- * are checked (a full disk often shows only there), then the rename puts the new file in place
- * in one step. On any failure the temporary goes and the target is left as it was. On Windows,
- * where rename cannot replace a file, the target is removed first: there a crash between the
- * two calls can lose the old file. */
-SCALPEL__PRIV scalpel_status scalpel__nf_tmp_close(FILE *f, char *tmp, const char *path, void *alloc_ctx,
-                                                   scalpel_status st)
-{
-    if (fflush(f) != 0 || ferror(f)) {
-        if (st == SCALPEL_OK) st = SCALPEL_ERR_IO;
-    }
-    if (fclose(f) != 0 && st == SCALPEL_OK) st = SCALPEL_ERR_IO;
-    if (st == SCALPEL_OK) {
-#ifdef _WIN32
-        (void)remove(path);
-#endif
-        if (rename(tmp, path) != 0) st = SCALPEL_ERR_IO;
-    }
-    if (st != SCALPEL_OK) (void)remove(tmp);
-    SCALPEL_FREE(alloc_ctx, tmp);
-    return st;
-}
+/* Temporary file beside the target, then rename: scalpel__tmp_open / scalpel__tmp_close
+ * (scalpel_format.h). */
 
 /* Serializes to memory first, so that every check is done before a file is touched; then
  * temporary file, checked writes, rename. */
@@ -2952,10 +2667,10 @@ SCALPEL_API scalpel_status scalpel_net_save(const scalpel_net *net, const char *
     buf = (unsigned char *)SCALPEL_MALLOC(net->alloc_ctx, total);
     if (buf == NULL) return SCALPEL_ERR_NO_MEMORY;
     st = scalpel_net_serialize(net, buf, total, &written);
-    if (st == SCALPEL_OK) st = scalpel__nf_tmp_open(path, net->alloc_ctx, &tmp, &f);
+    if (st == SCALPEL_OK) st = scalpel__tmp_open(path, net->alloc_ctx, &tmp, &f);
     if (st == SCALPEL_OK) {
         if (fwrite(buf, 1, written, f) != written) st = SCALPEL_ERR_IO;
-        st = scalpel__nf_tmp_close(f, tmp, path, net->alloc_ctx, st);
+        st = scalpel__tmp_close(f, tmp, path, net->alloc_ctx, st);
     }
     SCALPEL_FREE(net->alloc_ctx, buf);
     return st;
@@ -2963,7 +2678,10 @@ SCALPEL_API scalpel_status scalpel_net_save(const scalpel_net *net, const char *
 #endif /* SCALPEL_NO_MALLOC */
 
 
-/* >>pruning ================================================================================
+/* ======================================================================================== */
+/* >>pruning (implementation)                                                               */
+/* ======================================================================================== */
+/*
  *
  * Magnitude and SIMD-aware (grouped) pruning over dense W[rows x cols], and node removal.
  *
@@ -2981,18 +2699,10 @@ SCALPEL_API scalpel_status scalpel_net_save(const scalpel_net *net, const char *
  *     round(rate * count) items are pruned, so results are exact and deterministic.
  *   - round(x) is round-half-up, computed in double: rate * count is never negative.
  *   - No libm: a group score needs one square root, taken by Newton's method in double (see
- *     scalpel__prune_sqrt), so pruning adds no -lm dependency of its own.
+ *     scalpel__sqrt), so pruning adds no -lm dependency of its own.
  *   - Non-finite weights are refused (SCALPEL_ERR_ARGUMENT): a NaN has no magnitude order and
  *     an infinity means training diverged; pruning either silently would hide the problem.
  */
-
-#ifndef SCALPEL__PRIV
-#  if defined(__GNUC__) || defined(__clang__)
-#    define SCALPEL__PRIV static __attribute__((unused))
-#  else
-#    define SCALPEL__PRIV static
-#  endif
-#endif
 
 
 /* Bit pattern of |x| (sign cleared). For finite x, and +inf, these order like the values. */
@@ -3008,23 +2718,6 @@ SCALPEL__PRIV float scalpel__prune_from_bits(uint32_t u)
     float x;
     memcpy(&x, &u, sizeof(x));
     return x;
-}
-
-/* sqrt(x) for finite x >= 0 without libm (gcc's inline sqrtsd still keeps a call to sqrt()
- * behind it for errno, which needs -lm). The initial guess halves the exponent (relative error
- * < 7%); Newton doubles the correct digits per step, so six steps reach double precision, and
- * rounding that to float is exact in all but vanishingly rare midpoint cases. */
-SCALPEL__PRIV double scalpel__prune_sqrt(double x)
-{
-    uint64_t u;
-    double y;
-    int i;
-    if (!(x > 0.0)) return 0.0;
-    memcpy(&u, &x, sizeof(u));
-    u = (u >> 1) + ((uint64_t)1023 << 51); /* halves the biased exponent */
-    memcpy(&y, &u, sizeof(y));
-    for (i = 0; i < 6; i++) y = 0.5 * (y + x / y);
-    return y;
 }
 
 /* Importance of one group p[0..m) (m >= 1 in-range weights; a tail group is scored over what
@@ -3049,7 +2742,7 @@ SCALPEL__PRIV float scalpel__prune_score(const float *p, int32_t m, int32_t impo
         return mx;
     default: /* RMS */
         for (i = 0; i < m; i++) acc += (double)p[i] * (double)p[i];
-        return (float)scalpel__prune_sqrt(acc / (double)m);
+        return (float)scalpel__sqrt(acc / (double)m);
     }
 }
 
@@ -3617,9 +3310,9 @@ SCALPEL_API scalpel_status scalpel_net_remove_dead_nodes(const scalpel_net *net,
 #endif /* SCALPEL_NO_MALLOC */
 
 
-/* ---------------------------------------------------------------------------------------- */
-/* >>hardware profiles and >>planner (implementation)                                        */
-/* ---------------------------------------------------------------------------------------- */
+/* ======================================================================================== */
+/* >>hardware profiles and >>planner (implementation)                                       */
+/* ======================================================================================== */
 /* The planner reads each weighted layer as it is stored (dense or grouped CSR with any G) and
  * counts, without a dense copy, what a grouped kernel with the target's G would skip; it then
  * applies the paper's per-class rule (section 2 of the method) or one of the baselines. Pack
@@ -3742,32 +3435,42 @@ SCALPEL_API scalpel_status scalpel_hw_profile_get(const char *name, scalpel_hw_p
     return SCALPEL_OK;
 }
 
+/* Profiles derived from a built-in one for backends that have none of their own: "x86-sse2" is
+ * the AVX2 profile with G = 4 (128-bit vectors; the i7 figures remain defaults), and "scalar"
+ * (plain C, SCALPEL_NO_SIMD or a Cortex-M3) follows the Cortex-M4 rules (LOW class, G = 2, the
+ * M4 break-evens) with fp32 values, the only type the plain C kernels run. group 0 and dtype
+ * -1 keep the base profile's. */
+typedef struct scalpel__hw_derived {
+    const char *name, *base;
+    int32_t group, dtype;
+    const char *note;
+} scalpel__hw_derived;
+
+static const scalpel__hw_derived scalpel__hw_derived_table[] = {
+    { "x86-sse2", "x86-avx2", 4, -1, "SSE2 (G = 4); Core i7 (AVX2) figures as defaults, calibrate" },
+    { "scalar", "cortex-m4", 0, SCALPEL_DTYPE_F32,
+      "plain C fp32 kernels; Cortex-M4 rules and figures as defaults, calibrate" }
+};
+
 /* The kernels compiled into this program decide the profile, not the CPU it happens to run on:
- * G must be the vector width the compiled kernels use. Two backends have no profile of their
- * own and get a derived one: "x86-sse2" is the AVX2 profile with G = 4 (128-bit vectors; the
- * i7 figures remain defaults), and "scalar" (plain C, SCALPEL_NO_SIMD or a Cortex-M3) follows
- * the Cortex-M4 rules (LOW class, G = 2, the M4 break-evens) with fp32 values,
- * the only type the plain C kernels run. A backend this table does not know gives
- * SCALPEL_ERR_UNSUPPORTED. */
+ * G must be the vector width the compiled kernels use. The backend names its profile
+ * (scalpel_kernels_backend_info()->default_profile): a built-in one, or one derived above. A
+ * name neither table knows gives SCALPEL_ERR_UNSUPPORTED. */
 SCALPEL_API scalpel_status scalpel_hw_profile_host(scalpel_hw_profile *out)
 {
-    const char *b = scalpel_kernels_backend();
+    const char *want = scalpel_kernels_backend_info()->default_profile;
+    const scalpel__hw_entry *e;
+    size_t i;
     if (out == NULL) return SCALPEL_ERR_NULL;
     memset(out, 0, sizeof(*out));
-    if (strcmp(b, "x86-avx512") == 0 || strcmp(b, "x86-avx2") == 0 || strcmp(b, "arm-neon") == 0)
-        return scalpel_hw_profile_get(b, out);
-    if (strcmp(b, "arm-mve") == 0) return scalpel_hw_profile_get("cortex-m55", out);
-    if (strcmp(b, "x86-sse2") == 0) {
-        scalpel__hw_fill(scalpel__hw_find("x86-avx2"), "x86-sse2", out);
-        out->group = 4;
-        out->note = "SSE2 (G = 4); Core i7 (AVX2) figures as defaults, calibrate";
-        return SCALPEL_OK;
-    }
-    if (strcmp(b, "cortex-m-dsp") == 0) return scalpel_hw_profile_get("cortex-m4", out);
-    if (strcmp(b, "scalar") == 0) {
-        scalpel__hw_fill(scalpel__hw_find("cortex-m4"), "scalar", out);
-        out->dtype = SCALPEL_DTYPE_F32;
-        out->note = "plain C fp32 kernels; Cortex-M4 rules and figures as defaults, calibrate";
+    if (scalpel__hw_find(want) != NULL) return scalpel_hw_profile_get(want, out);
+    for (i = 0; i < sizeof(scalpel__hw_derived_table) / sizeof(scalpel__hw_derived_table[0]); i++) {
+        const scalpel__hw_derived *d = &scalpel__hw_derived_table[i];
+        if (strcmp(want, d->name) != 0 || (e = scalpel__hw_find(d->base)) == NULL) continue;
+        scalpel__hw_fill(e, d->name, out);
+        if (d->group != 0) out->group = d->group;
+        if (d->dtype >= 0) out->dtype = d->dtype;
+        out->note = d->note;
         return SCALPEL_OK;
     }
     return SCALPEL_ERR_UNSUPPORTED;
@@ -3777,21 +3480,12 @@ SCALPEL_API scalpel_status scalpel_hw_profile_host(scalpel_hw_profile *out)
 
 /* ---- calibration ------------------------------------------------------------------------ */
 
-/* xorshift64*: a local generator, so calibration keeps no global state and repeats exactly. */
-SCALPEL__PRIV uint32_t scalpel__hw_rand(uint64_t *s)
-{
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    return (uint32_t)((*s * 0x2545F4914F6CDD1Dull) >> 32);
-}
-
 /* Values in +-[1/16, 1]: never zero by chance, so a rate of pruning is exactly the rate asked. */
 SCALPEL__PRIV void scalpel__hw_fill_random(float *p, size_t n, uint64_t *s)
 {
     size_t i;
     for (i = 0; i < n; i++) {
-        uint32_t u = scalpel__hw_rand(s);
+        uint32_t u = scalpel__rng_next(s);
         float mag = 0.0625f + 0.9375f * (float)(u >> 8) * (1.0f / 16777216.0f);
         p[i] = (u & 1u) ? -mag : mag;
     }
@@ -3812,7 +3506,7 @@ SCALPEL__PRIV void scalpel__hw_prune_copy(const float *src, float *w, int32_t ro
         float *row = w + (size_t)r * (size_t)cols;
         int64_t k;
         for (k = 0; k < per_row; k++, left--) {
-            double u = (double)scalpel__hw_rand(s) * (1.0 / 4294967296.0);
+            double u = (double)scalpel__rng_next(s) * (1.0 / 4294967296.0);
             if (need > 0 && u * (double)left < (double)need) {
                 int64_t c0 = k * g, c1 = c0 + g < cols ? c0 + g : cols;
                 memset(row + c0, 0, (size_t)(c1 - c0) * sizeof(float));
@@ -4275,9 +3969,9 @@ SCALPEL_API scalpel_status scalpel_net_pack(scalpel_net *net, const scalpel_plan
 #endif /* SCALPEL_NO_MALLOC */
 
 
-/* ---------------------------------------------------------------------------------------- */
-/* >>decomposition (implementation)                                                          */
-/* ---------------------------------------------------------------------------------------- */
+/* ======================================================================================== */
+/* >>decomposition (implementation)                                                         */
+/* ======================================================================================== */
 
 SCALPEL__PRIV int scalpel__nm_shape_ok(int32_t n, int32_t m)
 {
@@ -4425,7 +4119,7 @@ SCALPEL_API scalpel_status scalpel_tasd_error_tensor(const float *w, const scalp
         den += (double)w[i] * (double)w[i];
     }
     SCALPEL_FREE(NULL, d);
-    *rel = den > 0.0 ? scalpel__prune_sqrt(num / den) : 0.0;
+    *rel = den > 0.0 ? scalpel__sqrt(num / den) : 0.0;
     return SCALPEL_OK;
 }
 
@@ -4456,7 +4150,7 @@ SCALPEL_API scalpel_status scalpel_tasd_error_output(const float *w, const scalp
     }
     SCALPEL_FREE(NULL, d);
     SCALPEL_FREE(NULL, y);
-    *rel = den > 0.0 ? scalpel__prune_sqrt(num / den) : 0.0;
+    *rel = den > 0.0 ? scalpel__sqrt(num / den) : 0.0;
     return SCALPEL_OK;
 }
 
@@ -4868,7 +4562,7 @@ SCALPEL__PRIV scalpel_status scalpel__nr_layer(const scalpel_net *net, int32_t i
                 den += (double)Y[q] * (double)Y[q];
             }
         }
-        cd->error = den > 0.0 ? scalpel__prune_sqrt(num / den) : 0.0;
+        cd->error = den > 0.0 ? scalpel__sqrt(num / den) : 0.0;
         scalpel__nr_built_free(&b);
     }
     SCALPEL_FREE(NULL, block);
@@ -5037,7 +4731,7 @@ done:
 #endif /* SCALPEL_NO_MALLOC */
 
 /* ======================================================================================== */
-/* >>quantization (implementation): fixed-point networks                                     */
+/* >>quantization (implementation): fixed-point networks                                    */
 /* ======================================================================================== */
 
 SCALPEL__PRIV int scalpel__q_scale_ok(float s) { return s > 0.0f && s <= 3.0e38f; }
@@ -5107,13 +4801,13 @@ static size_t scalpel__qnet_workspace(const scalpel_qnet *q, int32_t batch, size
 {
     size_t esz = scalpel__q_esz(q->dtype), total;
     scalpel__plan_acts(q->layers, sizeof(scalpel_qlayer), q->n_layers, batch, esz, 1, pp, kept, scratch);
-    *qin = scalpel__net_mul(scalpel__net_mul((size_t)scalpel_qnet_input_size(q), (size_t)batch), esz);
-    *qout = scalpel__net_mul(scalpel__net_mul((size_t)scalpel_qnet_output_size(q), (size_t)batch), esz);
-    total = scalpel__net_add(scalpel__net_mul(*pp, 2), *scratch);
-    total = scalpel__net_add(total, *kept);
-    total = scalpel__net_add(total, *qin);
-    total = scalpel__net_add(total, *qout);
-    return scalpel__net_add(total, 6 * SCALPEL__NET_ALIGN);
+    *qin = scalpel__size_mul(scalpel__size_mul((size_t)scalpel_qnet_input_size(q), (size_t)batch), esz);
+    *qout = scalpel__size_mul(scalpel__size_mul((size_t)scalpel_qnet_output_size(q), (size_t)batch), esz);
+    total = scalpel__size_add(scalpel__size_mul(*pp, 2), *scratch);
+    total = scalpel__size_add(total, *kept);
+    total = scalpel__size_add(total, *qin);
+    total = scalpel__size_add(total, *qout);
+    return scalpel__size_add(total, 6 * SCALPEL__NET_ALIGN);
 }
 
 SCALPEL_API size_t scalpel_qnet_workspace_size(const scalpel_qnet *q, int32_t batch)
@@ -5252,9 +4946,228 @@ SCALPEL_API void scalpel_qnet_free(scalpel_qnet *q)
     memset(q, 0, sizeof(*q));
 }
 
-/* ---------------------------------------------------------------------------------------- */
-/* >>export and import (implementation): C-header export                                     */
-/* ---------------------------------------------------------------------------------------- */
+#ifndef SCALPEL_NO_MALLOC
+
+/* ---- quantization of a float network --------------------------------------------------- */
+
+SCALPEL__PRIV float scalpel__q_absmax(const float *v, size_t n)
+{
+    float m = 0.0f;
+    size_t k;
+    for (k = 0; k < n; k++) {
+        float a = v[k] < 0.0f ? -v[k] : v[k];
+        if (a > m) m = a;
+    }
+    return m;
+}
+
+/* amax[0] = largest |input| of calib, amax[i + 1] = largest |output| of layer i over calib, for
+ * the layers whose scale the quantizer needs (weighted layers, and a ReLU right after one);
+ * others stay 0. Each comes from forward passes of the network cut after that layer, in
+ * chunks of samples. */
+SCALPEL__PRIV scalpel_status scalpel__q_calibrate(const scalpel_net *net, const float *calib, int32_t n_calib,
+                                                  float *amax)
+{
+    enum { CHUNK = 32 };
+    size_t in_n = (size_t)scalpel_net_input_size(net), maxact = in_n, ws_n;
+    scalpel_net *prefix;
+    float *outb;
+    void *ws;
+    int32_t i, s;
+    scalpel_status st = SCALPEL_OK;
+    for (i = 0; i < net->n_layers; i++) {
+        const scalpel_layer *L = &net->layers[i];
+        size_t o = (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w;
+        if (o > maxact) maxact = o;
+    }
+    ws_n = scalpel_net_workspace_size(net, CHUNK);
+    if (ws_n == 0 || maxact > SIZE_MAX / sizeof(float) / CHUNK) return SCALPEL_ERR_OVERFLOW;
+    prefix = (scalpel_net *)SCALPEL_MALLOC(net->alloc_ctx, sizeof(scalpel_net));
+    outb = (float *)SCALPEL_MALLOC(net->alloc_ctx, maxact * CHUNK * sizeof(float));
+    ws = SCALPEL_MALLOC(net->alloc_ctx, ws_n);
+    if (!prefix || !outb || !ws) st = SCALPEL_ERR_NO_MEMORY;
+    amax[0] = scalpel__q_absmax(calib, (size_t)n_calib * in_n);
+    for (i = 0; i < net->n_layers && st == SCALPEL_OK; i++) {
+        const scalpel_layer *L = &net->layers[i];
+        size_t o = (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w;
+        int needed = scalpel__is_weighted(L->geom.kind) ||
+                     (L->geom.kind == SCALPEL_LAYER_RELU && i > 0 && scalpel__is_weighted(net->layers[i - 1].geom.kind));
+        amax[i + 1] = 0.0f;
+        if (!needed) continue;
+        *prefix = *net;
+        prefix->n_layers = i + 1;
+        prefix->block = NULL; /* a borrowed view of net's layers: never freed */
+        for (s = 0; s < n_calib && st == SCALPEL_OK; s += CHUNK) {
+            int32_t b = n_calib - s < CHUNK ? n_calib - s : CHUNK;
+            float m;
+            st = scalpel_net_forward(prefix, calib + (size_t)s * in_n, b, outb, ws);
+            m = scalpel__q_absmax(outb, o * (size_t)b);
+            if (m > amax[i + 1]) amax[i + 1] = m;
+        }
+    }
+    if (prefix) SCALPEL_FREE(net->alloc_ctx, prefix);
+    if (outb) SCALPEL_FREE(net->alloc_ctx, outb);
+    if (ws) SCALPEL_FREE(net->alloc_ctx, ws);
+    return st;
+}
+
+/* The geometry of float layer F onto fixed-point layer L: one struct, copied whole. */
+SCALPEL__PRIV void scalpel__q_copy_shape(const scalpel_layer *F, scalpel_qlayer *L)
+{
+    L->geom = F->geom;
+}
+
+/* Quantizes weighted float layer F (input scale s_in, calibrated output range a_out) into L:
+ * weight scales, integer weights in F's storage (regrouped when opt->group is set), biases,
+ * multipliers and shifts, all in one block. */
+SCALPEL__PRIV scalpel_status scalpel__q_layer_build(const scalpel_layer *F, const scalpel_quant_options *opt,
+                                                    float s_in, float a_out, int relu, void *ctx, scalpel_qlayer *L)
+{
+    int32_t rows = F->geom.rows, cols = F->geom.cols, r, nq = opt->per_channel ? F->geom.rows : 1;
+    scalpel_dtype dtype = (scalpel_dtype)opt->dtype;
+    size_t esz = scalpel__q_esz(opt->dtype), nw = (size_t)rows * (size_t)cols, wbytes = 0, ob, om, os, total;
+    float qmax = dtype == SCALPEL_DTYPE_Q15 ? (float)SCALPEL_Q15_MAX : (float)SCALPEL_Q7_MAX, wmax = 0.0f, s_out;
+    float *wf, *sw;
+    unsigned char *wq, *block = NULL;
+    int64_t *bias;
+    int32_t *mult;
+    int8_t *shift;
+    scalpel_status st = SCALPEL_OK;
+    wf = (float *)SCALPEL_MALLOC(ctx, (nw ? nw : 1u) * sizeof(float));
+    wq = (unsigned char *)SCALPEL_MALLOC(ctx, (nw ? nw : 1u) * esz);
+    sw = (float *)SCALPEL_MALLOC(ctx, (size_t)rows * sizeof(float));
+    if (!wf || !wq || !sw) { st = SCALPEL_ERR_NO_MEMORY; goto done; }
+    if (F->storage == SCALPEL_STORAGE_DENSE) memcpy(wf, F->w, nw * sizeof(float));
+    else if ((st = scalpel_gcsr_to_dense(&F->sparse, wf)) != SCALPEL_OK) goto done;
+    for (r = 0; r < rows; r++) {
+        sw[r] = scalpel__q_absmax(wf + (size_t)r * (size_t)cols, (size_t)cols);
+        if (sw[r] > wmax) wmax = sw[r];
+    }
+    for (r = 0; r < rows; r++) {
+        float m = opt->per_channel ? sw[r] : wmax;
+        sw[r] = m > 0.0f ? m / qmax : 1.0f; /* an all-zero row quantizes to zeros at any scale */
+        st = scalpel_quantize_f32(wf + (size_t)r * (size_t)cols, (size_t)cols, sw[r], dtype, wq + (size_t)r * (size_t)cols * esz);
+        if (st != SCALPEL_OK) goto done;
+    }
+    /* the output scale: the calibrated range, but never so small that the rescaling factor
+     * s_w * s_in / s_out leaves the multiplier's range (outputs saturate instead) */
+    s_out = a_out / qmax;
+    if (!(s_out >= (wmax > 0.0f ? wmax / qmax : 1.0f) * s_in / 16384.0f))
+        s_out = (wmax > 0.0f ? wmax / qmax : 1.0f) * s_in / 16384.0f;
+    if (!scalpel__q_scale_ok(s_out)) { st = SCALPEL_ERR_ARGUMENT; goto done; }
+    if (F->storage == SCALPEL_STORAGE_DENSE) wbytes = nw * esz;
+    else st = scalpel_gcsr_from_dense_fixed_size(wq, dtype, rows, cols, opt->group ? opt->group : F->sparse.group, &wbytes);
+    if (st != SCALPEL_OK) goto done;
+    ob = (wbytes + 15u) / 16u * 16u;
+    om = ob + (size_t)rows * sizeof(int64_t);
+    os = om + (size_t)nq * sizeof(int32_t);
+    total = os + (size_t)nq;
+    block = (unsigned char *)SCALPEL_MALLOC(ctx, total);
+    if (!block) { st = SCALPEL_ERR_NO_MEMORY; goto done; }
+    scalpel__q_copy_shape(F, L);
+    L->geom.rows = rows; L->geom.cols = cols;
+    if (F->storage == SCALPEL_STORAGE_DENSE) {
+        memcpy(block, wq, wbytes);
+        L->storage = SCALPEL_STORAGE_DENSE;
+        L->w = block;
+    } else {
+        st = scalpel_gcsr_from_dense_fixed_into(wq, dtype, rows, cols, opt->group ? opt->group : F->sparse.group,
+                                                block, wbytes, &L->sparse);
+        if (st != SCALPEL_OK) goto done;
+        L->storage = SCALPEL_STORAGE_GCSR;
+    }
+    bias = (int64_t *)(void *)(block + ob);
+    mult = (int32_t *)(void *)(block + om);
+    shift = (int8_t *)(void *)(block + os);
+    for (r = 0; r < rows; r++) {
+        const double lim = 70368744177663.0; /* 2^46 - 1: the kernels' bias limit */
+        double v = (double)F->b[r] / ((double)sw[r] * (double)s_in);
+        if (v > lim) v = lim;
+        if (v < -lim) v = -lim;
+        bias[r] = (int64_t)(v < 0.0 ? v - 0.5 : v + 0.5);
+    }
+    for (r = 0; r < nq && st == SCALPEL_OK; r++)
+        st = scalpel_requant_from_real((double)sw[r] * (double)s_in / (double)s_out, &mult[r], &shift[r]);
+    if (st != SCALPEL_OK) goto done;
+    L->rq.bias = bias;
+    L->rq.mult = mult;
+    L->rq.shift = shift;
+    L->rq.per_channel = opt->per_channel;
+    L->rq.relu = relu;
+    L->out_scale = s_out;
+    L->block = block;
+    block = NULL;
+done:
+    if (block) SCALPEL_FREE(ctx, block);
+    if (wf) SCALPEL_FREE(ctx, wf);
+    if (wq) SCALPEL_FREE(ctx, wq);
+    if (sw) SCALPEL_FREE(ctx, sw);
+    return st;
+}
+
+SCALPEL_API scalpel_status scalpel_qnet_quantize(const scalpel_net *net, const scalpel_quant_options *opt,
+                                                 const float *calib, int32_t n_calib, scalpel_qnet *out)
+{
+    float *amax, cur, qmax;
+    int32_t i, g;
+    scalpel_status st;
+    if (!out) return SCALPEL_ERR_NULL;
+    memset(out, 0, sizeof(*out));
+    if (!net || !opt || !calib) return SCALPEL_ERR_NULL;
+    if (opt->dtype != SCALPEL_DTYPE_Q15 && opt->dtype != SCALPEL_DTYPE_Q7) return SCALPEL_ERR_DTYPE;
+    g = opt->group;
+    if (g != 0 && g != 1 && g != 2 && g != 4 && g != 8 && g != 16) return SCALPEL_ERR_GROUP;
+    if ((opt->per_channel != 0 && opt->per_channel != 1) || n_calib < 1) return SCALPEL_ERR_ARGUMENT;
+    st = scalpel_net_validate(net);
+    if (st != SCALPEL_OK) return st;
+    if (scalpel_net_has_decomposed(net)) return SCALPEL_ERR_UNSUPPORTED;
+    for (i = 0; i < net->n_layers; i++)
+        if (scalpel__is_weighted(net->layers[i].geom.kind) && net->layers[i].geom.cols > SCALPEL_QUANT_MAX_COLS)
+            return SCALPEL_ERR_UNSUPPORTED;
+    if ((size_t)n_calib > SIZE_MAX / sizeof(float) / (size_t)scalpel_net_input_size(net)) return SCALPEL_ERR_OVERFLOW;
+    if (!scalpel__net_all_finite(calib, (size_t)n_calib * (size_t)scalpel_net_input_size(net))) return SCALPEL_ERR_ARGUMENT;
+    amax = (float *)SCALPEL_MALLOC(net->alloc_ctx, ((size_t)net->n_layers + 1) * sizeof(float));
+    if (!amax) return SCALPEL_ERR_NO_MEMORY;
+    st = scalpel__q_calibrate(net, calib, n_calib, amax);
+    qmax = opt->dtype == SCALPEL_DTYPE_Q15 ? (float)SCALPEL_Q15_MAX : (float)SCALPEL_Q7_MAX;
+    out->dtype = opt->dtype;
+    out->in_c = net->in_c; out->in_h = net->in_h; out->in_w = net->in_w;
+    out->alloc_ctx = net->alloc_ctx;
+    if (st == SCALPEL_OK && net->n_layers > 0) {
+        out->layers = (scalpel_qlayer *)SCALPEL_MALLOC(net->alloc_ctx, (size_t)net->n_layers * sizeof(scalpel_qlayer));
+        if (!out->layers) st = SCALPEL_ERR_NO_MEMORY;
+        else memset(out->layers, 0, (size_t)net->n_layers * sizeof(scalpel_qlayer));
+        out->owns_layers = 1;
+    }
+    out->n_layers = out->layers ? net->n_layers : 0;
+    out->in_scale = amax[0] > 0.0f ? amax[0] / qmax : 1.0f / qmax;
+    for (i = 0; i < out->n_layers && st == SCALPEL_OK; i++) {
+        const scalpel_layer *F = &net->layers[i];
+        scalpel_qlayer *L = &out->layers[i];
+        int32_t t = scalpel__geom_source(&F->geom, i);
+        cur = t == 0 ? out->in_scale : out->layers[t - 1].out_scale; /* the scale of the tensor read */
+        if (scalpel__is_weighted(F->geom.kind)) {
+            /* a ReLU reading this output, and nothing else reading it, goes into the requant */
+            int relu = i + 1 < net->n_layers && net->layers[i + 1].geom.kind == SCALPEL_LAYER_RELU &&
+                       net->layers[i + 1].geom.from == 0 &&
+                       !scalpel__tensor_kept(net->layers, sizeof(scalpel_layer), net->n_layers, i + 1);
+            st = scalpel__q_layer_build(F, opt, cur, relu ? amax[i + 2] : amax[i + 1], relu, net->alloc_ctx, L);
+        } else {
+            scalpel__q_copy_shape(F, L);
+            L->out_scale = cur;
+        }
+    }
+    SCALPEL_FREE(net->alloc_ctx, amax);
+    if (st == SCALPEL_OK) st = scalpel_qnet_validate(out);
+    if (st != SCALPEL_OK) scalpel_qnet_free(out);
+    return st;
+}
+
+#endif /* SCALPEL_NO_MALLOC */
+
+/* ======================================================================================== */
+/* >>export and import (implementation): C-header export                                    */
+/* ======================================================================================== */
 /*
  * scalpel_net_export_c writes a header that needs nothing but scalpel.h: arrays named
  * <name>_l<i>_w, _b, _row_ptr, _col_idx, _values (only those a layer has) and
@@ -5541,227 +5454,14 @@ SCALPEL_API scalpel_status scalpel_net_export_c(const scalpel_net *net, const ch
     if (scalpel_net_has_decomposed(net)) return SCALPEL_ERR_UNSUPPORTED;
     if (!scalpel__ex_name_ok(name)) return SCALPEL_ERR_ARGUMENT;
     if (!scalpel__ex_finite(net)) return SCALPEL_ERR_ARGUMENT;
-    st = scalpel__nf_tmp_open(path, net->alloc_ctx, &tmp, &f);
+    st = scalpel__tmp_open(path, net->alloc_ctx, &tmp, &f);
     if (st != SCALPEL_OK) return st;
     if (scalpel__ex_write(f, net, name) != 0) st = SCALPEL_ERR_IO;
-    return scalpel__nf_tmp_close(f, tmp, path, net->alloc_ctx, st);
+    return scalpel__tmp_close(f, tmp, path, net->alloc_ctx, st);
 }
 
 
-/* ---- quantization of a float network and its C-header export ---------------------------- */
-
-SCALPEL__PRIV float scalpel__q_absmax(const float *v, size_t n)
-{
-    float m = 0.0f;
-    size_t k;
-    for (k = 0; k < n; k++) {
-        float a = v[k] < 0.0f ? -v[k] : v[k];
-        if (a > m) m = a;
-    }
-    return m;
-}
-
-/* amax[0] = largest |input| of calib, amax[i + 1] = largest |output| of layer i over calib, for
- * the layers whose scale the quantizer needs (weighted layers, and a ReLU right after one);
- * others stay 0. Each comes from forward passes of the network cut after that layer, in
- * chunks of samples. */
-SCALPEL__PRIV scalpel_status scalpel__q_calibrate(const scalpel_net *net, const float *calib, int32_t n_calib,
-                                                  float *amax)
-{
-    enum { CHUNK = 32 };
-    size_t in_n = (size_t)scalpel_net_input_size(net), maxact = in_n, ws_n;
-    scalpel_net *prefix;
-    float *outb;
-    void *ws;
-    int32_t i, s;
-    scalpel_status st = SCALPEL_OK;
-    for (i = 0; i < net->n_layers; i++) {
-        const scalpel_layer *L = &net->layers[i];
-        size_t o = (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w;
-        if (o > maxact) maxact = o;
-    }
-    ws_n = scalpel_net_workspace_size(net, CHUNK);
-    if (ws_n == 0 || maxact > SIZE_MAX / sizeof(float) / CHUNK) return SCALPEL_ERR_OVERFLOW;
-    prefix = (scalpel_net *)SCALPEL_MALLOC(net->alloc_ctx, sizeof(scalpel_net));
-    outb = (float *)SCALPEL_MALLOC(net->alloc_ctx, maxact * CHUNK * sizeof(float));
-    ws = SCALPEL_MALLOC(net->alloc_ctx, ws_n);
-    if (!prefix || !outb || !ws) st = SCALPEL_ERR_NO_MEMORY;
-    amax[0] = scalpel__q_absmax(calib, (size_t)n_calib * in_n);
-    for (i = 0; i < net->n_layers && st == SCALPEL_OK; i++) {
-        const scalpel_layer *L = &net->layers[i];
-        size_t o = (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w;
-        int needed = scalpel__is_weighted(L->geom.kind) ||
-                     (L->geom.kind == SCALPEL_LAYER_RELU && i > 0 && scalpel__is_weighted(net->layers[i - 1].geom.kind));
-        amax[i + 1] = 0.0f;
-        if (!needed) continue;
-        *prefix = *net;
-        prefix->n_layers = i + 1;
-        prefix->block = NULL; /* a borrowed view of net's layers: never freed */
-        for (s = 0; s < n_calib && st == SCALPEL_OK; s += CHUNK) {
-            int32_t b = n_calib - s < CHUNK ? n_calib - s : CHUNK;
-            float m;
-            st = scalpel_net_forward(prefix, calib + (size_t)s * in_n, b, outb, ws);
-            m = scalpel__q_absmax(outb, o * (size_t)b);
-            if (m > amax[i + 1]) amax[i + 1] = m;
-        }
-    }
-    if (prefix) SCALPEL_FREE(net->alloc_ctx, prefix);
-    if (outb) SCALPEL_FREE(net->alloc_ctx, outb);
-    if (ws) SCALPEL_FREE(net->alloc_ctx, ws);
-    return st;
-}
-
-/* The geometry of float layer F onto fixed-point layer L: one struct, copied whole. */
-SCALPEL__PRIV void scalpel__q_copy_shape(const scalpel_layer *F, scalpel_qlayer *L)
-{
-    L->geom = F->geom;
-}
-
-/* Quantizes weighted float layer F (input scale s_in, calibrated output range a_out) into L:
- * weight scales, integer weights in F's storage (regrouped when opt->group is set), biases,
- * multipliers and shifts, all in one block. */
-SCALPEL__PRIV scalpel_status scalpel__q_layer_build(const scalpel_layer *F, const scalpel_quant_options *opt,
-                                                    float s_in, float a_out, int relu, void *ctx, scalpel_qlayer *L)
-{
-    int32_t rows = F->geom.rows, cols = F->geom.cols, r, nq = opt->per_channel ? F->geom.rows : 1;
-    scalpel_dtype dtype = (scalpel_dtype)opt->dtype;
-    size_t esz = scalpel__q_esz(opt->dtype), nw = (size_t)rows * (size_t)cols, wbytes = 0, ob, om, os, total;
-    float qmax = dtype == SCALPEL_DTYPE_Q15 ? (float)SCALPEL_Q15_MAX : (float)SCALPEL_Q7_MAX, wmax = 0.0f, s_out;
-    float *wf, *sw;
-    unsigned char *wq, *block = NULL;
-    int64_t *bias;
-    int32_t *mult;
-    int8_t *shift;
-    scalpel_status st = SCALPEL_OK;
-    wf = (float *)SCALPEL_MALLOC(ctx, (nw ? nw : 1u) * sizeof(float));
-    wq = (unsigned char *)SCALPEL_MALLOC(ctx, (nw ? nw : 1u) * esz);
-    sw = (float *)SCALPEL_MALLOC(ctx, (size_t)rows * sizeof(float));
-    if (!wf || !wq || !sw) { st = SCALPEL_ERR_NO_MEMORY; goto done; }
-    if (F->storage == SCALPEL_STORAGE_DENSE) memcpy(wf, F->w, nw * sizeof(float));
-    else if ((st = scalpel_gcsr_to_dense(&F->sparse, wf)) != SCALPEL_OK) goto done;
-    for (r = 0; r < rows; r++) {
-        sw[r] = scalpel__q_absmax(wf + (size_t)r * (size_t)cols, (size_t)cols);
-        if (sw[r] > wmax) wmax = sw[r];
-    }
-    for (r = 0; r < rows; r++) {
-        float m = opt->per_channel ? sw[r] : wmax;
-        sw[r] = m > 0.0f ? m / qmax : 1.0f; /* an all-zero row quantizes to zeros at any scale */
-        st = scalpel_quantize_f32(wf + (size_t)r * (size_t)cols, (size_t)cols, sw[r], dtype, wq + (size_t)r * (size_t)cols * esz);
-        if (st != SCALPEL_OK) goto done;
-    }
-    /* the output scale: the calibrated range, but never so small that the rescaling factor
-     * s_w * s_in / s_out leaves the multiplier's range (outputs saturate instead) */
-    s_out = a_out / qmax;
-    if (!(s_out >= (wmax > 0.0f ? wmax / qmax : 1.0f) * s_in / 16384.0f))
-        s_out = (wmax > 0.0f ? wmax / qmax : 1.0f) * s_in / 16384.0f;
-    if (!scalpel__q_scale_ok(s_out)) { st = SCALPEL_ERR_ARGUMENT; goto done; }
-    if (F->storage == SCALPEL_STORAGE_DENSE) wbytes = nw * esz;
-    else st = scalpel_gcsr_from_dense_fixed_size(wq, dtype, rows, cols, opt->group ? opt->group : F->sparse.group, &wbytes);
-    if (st != SCALPEL_OK) goto done;
-    ob = (wbytes + 15u) / 16u * 16u;
-    om = ob + (size_t)rows * sizeof(int64_t);
-    os = om + (size_t)nq * sizeof(int32_t);
-    total = os + (size_t)nq;
-    block = (unsigned char *)SCALPEL_MALLOC(ctx, total);
-    if (!block) { st = SCALPEL_ERR_NO_MEMORY; goto done; }
-    scalpel__q_copy_shape(F, L);
-    L->geom.rows = rows; L->geom.cols = cols;
-    if (F->storage == SCALPEL_STORAGE_DENSE) {
-        memcpy(block, wq, wbytes);
-        L->storage = SCALPEL_STORAGE_DENSE;
-        L->w = block;
-    } else {
-        st = scalpel_gcsr_from_dense_fixed_into(wq, dtype, rows, cols, opt->group ? opt->group : F->sparse.group,
-                                                block, wbytes, &L->sparse);
-        if (st != SCALPEL_OK) goto done;
-        L->storage = SCALPEL_STORAGE_GCSR;
-    }
-    bias = (int64_t *)(void *)(block + ob);
-    mult = (int32_t *)(void *)(block + om);
-    shift = (int8_t *)(void *)(block + os);
-    for (r = 0; r < rows; r++) {
-        const double lim = 70368744177663.0; /* 2^46 - 1: the kernels' bias limit */
-        double v = (double)F->b[r] / ((double)sw[r] * (double)s_in);
-        if (v > lim) v = lim;
-        if (v < -lim) v = -lim;
-        bias[r] = (int64_t)(v < 0.0 ? v - 0.5 : v + 0.5);
-    }
-    for (r = 0; r < nq && st == SCALPEL_OK; r++)
-        st = scalpel_requant_from_real((double)sw[r] * (double)s_in / (double)s_out, &mult[r], &shift[r]);
-    if (st != SCALPEL_OK) goto done;
-    L->rq.bias = bias;
-    L->rq.mult = mult;
-    L->rq.shift = shift;
-    L->rq.per_channel = opt->per_channel;
-    L->rq.relu = relu;
-    L->out_scale = s_out;
-    L->block = block;
-    block = NULL;
-done:
-    if (block) SCALPEL_FREE(ctx, block);
-    if (wf) SCALPEL_FREE(ctx, wf);
-    if (wq) SCALPEL_FREE(ctx, wq);
-    if (sw) SCALPEL_FREE(ctx, sw);
-    return st;
-}
-
-SCALPEL_API scalpel_status scalpel_qnet_quantize(const scalpel_net *net, const scalpel_quant_options *opt,
-                                                 const float *calib, int32_t n_calib, scalpel_qnet *out)
-{
-    float *amax, cur, qmax;
-    int32_t i, g;
-    scalpel_status st;
-    if (!out) return SCALPEL_ERR_NULL;
-    memset(out, 0, sizeof(*out));
-    if (!net || !opt || !calib) return SCALPEL_ERR_NULL;
-    if (opt->dtype != SCALPEL_DTYPE_Q15 && opt->dtype != SCALPEL_DTYPE_Q7) return SCALPEL_ERR_DTYPE;
-    g = opt->group;
-    if (g != 0 && g != 1 && g != 2 && g != 4 && g != 8 && g != 16) return SCALPEL_ERR_GROUP;
-    if ((opt->per_channel != 0 && opt->per_channel != 1) || n_calib < 1) return SCALPEL_ERR_ARGUMENT;
-    st = scalpel_net_validate(net);
-    if (st != SCALPEL_OK) return st;
-    if (scalpel_net_has_decomposed(net)) return SCALPEL_ERR_UNSUPPORTED;
-    for (i = 0; i < net->n_layers; i++)
-        if (scalpel__is_weighted(net->layers[i].geom.kind) && net->layers[i].geom.cols > SCALPEL_QUANT_MAX_COLS)
-            return SCALPEL_ERR_UNSUPPORTED;
-    if ((size_t)n_calib > SIZE_MAX / sizeof(float) / (size_t)scalpel_net_input_size(net)) return SCALPEL_ERR_OVERFLOW;
-    if (!scalpel__net_all_finite(calib, (size_t)n_calib * (size_t)scalpel_net_input_size(net))) return SCALPEL_ERR_ARGUMENT;
-    amax = (float *)SCALPEL_MALLOC(net->alloc_ctx, ((size_t)net->n_layers + 1) * sizeof(float));
-    if (!amax) return SCALPEL_ERR_NO_MEMORY;
-    st = scalpel__q_calibrate(net, calib, n_calib, amax);
-    qmax = opt->dtype == SCALPEL_DTYPE_Q15 ? (float)SCALPEL_Q15_MAX : (float)SCALPEL_Q7_MAX;
-    out->dtype = opt->dtype;
-    out->in_c = net->in_c; out->in_h = net->in_h; out->in_w = net->in_w;
-    out->alloc_ctx = net->alloc_ctx;
-    if (st == SCALPEL_OK && net->n_layers > 0) {
-        out->layers = (scalpel_qlayer *)SCALPEL_MALLOC(net->alloc_ctx, (size_t)net->n_layers * sizeof(scalpel_qlayer));
-        if (!out->layers) st = SCALPEL_ERR_NO_MEMORY;
-        else memset(out->layers, 0, (size_t)net->n_layers * sizeof(scalpel_qlayer));
-        out->owns_layers = 1;
-    }
-    out->n_layers = out->layers ? net->n_layers : 0;
-    out->in_scale = amax[0] > 0.0f ? amax[0] / qmax : 1.0f / qmax;
-    for (i = 0; i < out->n_layers && st == SCALPEL_OK; i++) {
-        const scalpel_layer *F = &net->layers[i];
-        scalpel_qlayer *L = &out->layers[i];
-        int32_t t = scalpel__geom_source(&F->geom, i);
-        cur = t == 0 ? out->in_scale : out->layers[t - 1].out_scale; /* the scale of the tensor read */
-        if (scalpel__is_weighted(F->geom.kind)) {
-            /* a ReLU reading this output, and nothing else reading it, goes into the requant */
-            int relu = i + 1 < net->n_layers && net->layers[i + 1].geom.kind == SCALPEL_LAYER_RELU &&
-                       net->layers[i + 1].geom.from == 0 &&
-                       !scalpel__tensor_kept(net->layers, sizeof(scalpel_layer), net->n_layers, i + 1);
-            st = scalpel__q_layer_build(F, opt, cur, relu ? amax[i + 2] : amax[i + 1], relu, net->alloc_ctx, L);
-        } else {
-            scalpel__q_copy_shape(F, L);
-            L->out_scale = cur;
-        }
-    }
-    SCALPEL_FREE(net->alloc_ctx, amax);
-    if (st == SCALPEL_OK) st = scalpel_qnet_validate(out);
-    if (st != SCALPEL_OK) scalpel_qnet_free(out);
-    return st;
-}
+/* ---- C-header export of a fixed-point network ------------------------------------------ */
 
 /* One positional initializer for q->layers[i] (every field given). */
 SCALPEL__PRIV int scalpel__ex_qlayer(FILE *f, const char *name, int32_t i, const scalpel_qlayer *L, const char *dt)
@@ -5857,10 +5557,10 @@ SCALPEL_API scalpel_status scalpel_qnet_export_c(const scalpel_qnet *q, const ch
     st = scalpel_qnet_validate(q);
     if (st != SCALPEL_OK) return st;
     if (!scalpel__ex_name_ok(name)) return SCALPEL_ERR_ARGUMENT;
-    st = scalpel__nf_tmp_open(path, q->alloc_ctx, &tmp, &f);
+    st = scalpel__tmp_open(path, q->alloc_ctx, &tmp, &f);
     if (st != SCALPEL_OK) return st;
     if (scalpel__ex_qwrite(f, q, name) != 0) st = SCALPEL_ERR_IO;
-    return scalpel__nf_tmp_close(f, tmp, path, q->alloc_ctx, st);
+    return scalpel__tmp_close(f, tmp, path, q->alloc_ctx, st);
 }
 
 
@@ -5868,7 +5568,7 @@ SCALPEL_API scalpel_status scalpel_qnet_export_c(const scalpel_qnet *q, const ch
 
 
 /* ======================================================================================== */
-/* >>safetensors                                                                             */
+/* >>safetensors                                                                            */
 /* ======================================================================================== */
 
 /* safetensors reader: PyTorch / Hugging Face weights straight into a scalpel_net.
@@ -6482,7 +6182,7 @@ SCALPEL__PRIV scalpel_status scalpel__st_check(const uint8_t *bytes, size_t size
     scalpel_status st;
     memset(w, 0, sizeof(*w));
     if (size < 8) return SCALPEL_ERR_TRUNCATED;
-    hlen = scalpel__nf_get_u64(bytes);
+    hlen = scalpel__get_u64(bytes);
     if (hlen > SCALPEL__ST_MAX_HEADER) return SCALPEL_ERR_CORRUPT;
     if (hlen > (uint64_t)(size - 8)) return SCALPEL_ERR_TRUNCATED;
     w->data_size = (uint64_t)(size - 8) - hlen;
@@ -6573,11 +6273,11 @@ SCALPEL_API scalpel_status scalpel_safetensors_read_f32(const scalpel_safetensor
         uint32_t bits;
         if (t->dtype == SCALPEL_ST_F32) {
             p = t->data + (size_t)i * 4;
-            bits = (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+            bits = scalpel__get_u32(p);
             memcpy(&out[i], &bits, sizeof(bits));
         } else {
             p = t->data + (size_t)i * 2;
-            bits = (uint32_t)p[0] | ((uint32_t)p[1] << 8);
+            bits = scalpel__get_u16(p);
             if (t->dtype == SCALPEL_ST_F16) {
                 out[i] = scalpel__st_half(bits);
             } else {
@@ -6630,7 +6330,7 @@ SCALPEL__PRIV int scalpel__st_natcmp(const char *a, const char *b)
 SCALPEL__PRIV scalpel_status scalpel__st_weight_prefixes(const uint8_t *bytes, int32_t max,
                                                          char (*pre)[128], int32_t *n)
 {
-    uint64_t hlen = scalpel__nf_get_u64(bytes);
+    uint64_t hlen = scalpel__get_u64(bytes);
     scalpel__st_cur c;
     scalpel_status st;
     *n = 0;

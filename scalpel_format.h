@@ -495,16 +495,27 @@ SCALPEL_API scalpel_status scalpel_hybrid_from_dense_ctx(const float *w, int32_t
 
 #endif /* SCALPEL_FORMAT_H */
 
-/* >>implementation ========================================================================= */
+/* ======================================================================================== */
+/* >>implementation                                                                         */
+/* ======================================================================================== */
 #if defined(SCALPEL_IMPLEMENTATION) && !defined(SCALPEL_FORMAT_IMPLEMENTATION)
 #define SCALPEL_FORMAT_IMPLEMENTATION
 #endif
 
-#if defined(SCALPEL_FORMAT_IMPLEMENTATION) && !defined(SCALPEL__FORMAT_IMPLEMENTATION_DONE)
-#define SCALPEL__FORMAT_IMPLEMENTATION_DONE
+/* ---- private helpers shared by every module ---------------------------------------------
+ * One copy of each small private helper the modules need: the allocator defaults, the
+ * little-endian byte order of every file and buffer, saturating size arithmetic, the seeded
+ * random generator, a square root without libm and the temporary-file-then-rename rule of
+ * every writer. scalpel_format.h is included by every header, so each module compiled alone
+ * (SCALPEL_<MODULE>_IMPLEMENTATION) sees them; the guard defines them once per translation
+ * unit however many modules and inclusions it has. All are static and marked unused, so a
+ * module that needs only some of them compiles warning-free. */
+#if (defined(SCALPEL_IMPLEMENTATION) || defined(SCALPEL_FORMAT_IMPLEMENTATION) ||                 \
+     defined(SCALPEL_KERNELS_IMPLEMENTATION) || defined(SCALPEL_NET_IMPLEMENTATION) ||             \
+     defined(SCALPEL_TRAIN_IMPLEMENTATION)) && !defined(SCALPEL__HELPERS_DONE)
+#define SCALPEL__HELPERS_DONE
 
 #include <string.h>
-#include <limits.h>
 
 #if defined(SCALPEL_MALLOC) != defined(SCALPEL_FREE)
 #error "Scalpel: define both SCALPEL_MALLOC(ctx, size) and SCALPEL_FREE(ctx, p), or neither"
@@ -518,6 +529,184 @@ SCALPEL_API scalpel_status scalpel_hybrid_from_dense_ctx(const float *w, int32_t
 #include <assert.h>
 #define SCALPEL_ASSERT(x) assert(x)
 #endif
+
+/* Private functions: static, and marked unused so that a configuration that removes their
+ * callers (SCALPEL_NO_MALLOC, a module compiled alone) compiles warning-free. */
+#ifndef SCALPEL__PRIV
+#if defined(__GNUC__) || defined(__clang__)
+#define SCALPEL__PRIV static __attribute__((unused))
+#else
+#define SCALPEL__PRIV static
+#endif
+#endif
+
+/* Little-endian fields of model files, checkpoints, serialized matrices and safetensors,
+ * byte by byte: independent of the host's byte order and alignment. */
+SCALPEL__PRIV void scalpel__put_u16(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+}
+SCALPEL__PRIV void scalpel__put_u32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
+}
+SCALPEL__PRIV void scalpel__put_u64(unsigned char *p, uint64_t v)
+{
+    scalpel__put_u32(p, (uint32_t)v);
+    scalpel__put_u32(p + 4, (uint32_t)(v >> 32));
+}
+SCALPEL__PRIV uint32_t scalpel__get_u16(const unsigned char *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8);
+}
+SCALPEL__PRIV uint32_t scalpel__get_u32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+SCALPEL__PRIV uint64_t scalpel__get_u64(const unsigned char *p)
+{
+    return (uint64_t)scalpel__get_u32(p) | ((uint64_t)scalpel__get_u32(p + 4) << 32);
+}
+
+/* a + b and a * b on sizes, saturating to SIZE_MAX so that one check at the end catches any
+ * overflow on the way. */
+SCALPEL__PRIV size_t scalpel__size_add(size_t a, size_t b) { return a > SIZE_MAX - b ? SIZE_MAX : a + b; }
+SCALPEL__PRIV size_t scalpel__size_mul(size_t a, size_t b)
+{
+    if (a != 0 && b > SIZE_MAX / a) return SIZE_MAX;
+    return a * b;
+}
+
+/* The seeded random generator of calibration, training and the synthetic datasets:
+ * splitmix64 spreads a seed, xorshift64* draws. Integer-only, so every platform repeats the
+ * same sequence bit for bit (tests and trained models depend on it); the state is the
+ * caller's, so nothing global. */
+SCALPEL__PRIV uint64_t scalpel__splitmix64(uint64_t z)
+{
+    z += 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+/* The starting state for a seed: never 0, where xorshift would stay. */
+SCALPEL__PRIV uint64_t scalpel__rng_seed(uint64_t seed)
+{
+    uint64_t s = scalpel__splitmix64(seed);
+    return s != 0 ? s : 0x9E3779B97F4A7C15ull;
+}
+/* The next 32 random bits (the high half of the xorshift64* product). */
+SCALPEL__PRIV uint32_t scalpel__rng_next(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return (uint32_t)((*s * 0x2545F4914F6CDD1Dull) >> 32);
+}
+/* Uniform in [0, 1), 24 bits. */
+SCALPEL__PRIV float scalpel__rng_uniform(uint64_t *s)
+{
+    return (float)(scalpel__rng_next(s) >> 8) * (1.0f / 16777216.0f);
+}
+
+/* sqrt(x) for finite x >= 0 (0 for anything else) without libm (gcc's inline sqrtsd still
+ * keeps a call to sqrt() behind it for errno, which needs -lm). The initial guess halves the
+ * exponent (relative error < 7%); Newton doubles the correct digits per step, so six steps
+ * reach double precision, and rounding that to float is exact in all but vanishingly rare
+ * midpoint cases. */
+SCALPEL__PRIV double scalpel__sqrt(double x)
+{
+    uint64_t u;
+    double y;
+    int i;
+    if (!(x > 0.0)) return 0.0;
+    memcpy(&u, &x, sizeof(u));
+    u = (u >> 1) + ((uint64_t)1023 << 51); /* halves the biased exponent */
+    memcpy(&y, &u, sizeof(y));
+    for (i = 0; i < 6; i++) y = 0.5 * (y + x / y);
+    return y;
+}
+
+#endif /* SCALPEL__HELPERS_DONE */
+
+/* The writers' one rule for files (model files, C export, checkpoints): write a new temporary
+ * file beside the target, check every write, flush and close, then rename it over the target,
+ * so that a failed save never truncates or destroys the file that was there. Only the modules
+ * that write files get it, and only where the library may allocate. */
+#if (defined(SCALPEL_IMPLEMENTATION) || defined(SCALPEL_NET_IMPLEMENTATION) ||                    \
+     defined(SCALPEL_TRAIN_IMPLEMENTATION)) && !defined(SCALPEL_NO_MALLOC) &&                      \
+    !defined(SCALPEL__FILE_HELPERS_DONE)
+#define SCALPEL__FILE_HELPERS_DONE
+
+#include <stdio.h>
+#include <time.h>
+
+/* Opens a new temporary file beside `path` for writing: path + ".tmp" + a suffix made from the
+ * time and a counter, the first name no file has yet (C99 has no exclusive-create mode, so
+ * existence is asked with "rb" first): no other file, not even another writer's temporary, is
+ * ever overwritten. *tmp_out (allocated with alloc_ctx) and *f_out go to scalpel__tmp_close. */
+SCALPEL__PRIV scalpel_status scalpel__tmp_open(const char *path, void *alloc_ctx, char **tmp_out, FILE **f_out)
+{
+    size_t len;
+    char *name;
+    unsigned long stamp = (unsigned long)time(NULL) ^ ((unsigned long)clock() << 16);
+    unsigned i;
+    *tmp_out = NULL;
+    *f_out = NULL;
+    len = strlen(path);
+    if (len == 0) return SCALPEL_ERR_ARGUMENT;
+    if (len > SIZE_MAX - 48) return SCALPEL_ERR_OVERFLOW;
+    name = (char *)SCALPEL_MALLOC(alloc_ctx, len + 48);
+    if (name == NULL) return SCALPEL_ERR_NO_MEMORY;
+    for (i = 0; i < 1000; i++) {
+        FILE *probe;
+        memcpy(name, path, len);
+        sprintf(name + len, ".tmp%lx-%u", stamp & 0xffffffffUL, i);
+        probe = fopen(name, "rb");
+        if (probe != NULL) {
+            fclose(probe);
+            continue;
+        }
+        *f_out = fopen(name, "wb");
+        if (*f_out == NULL) break; /* no such directory, no permission: retrying will not help */
+        *tmp_out = name;
+        return SCALPEL_OK;
+    }
+    SCALPEL_FREE(alloc_ctx, name);
+    return SCALPEL_ERR_IO;
+}
+
+/* Completes (st == OK) or abandons a temporary file from scalpel__tmp_open: flush and close
+ * are checked (a full disk often shows only there), then the rename puts the new file in place
+ * in one step. On any failure the temporary goes and the target is left as it was. On Windows,
+ * where rename cannot replace a file, the target is removed first: there a crash between the
+ * two calls can lose the old file. Returns st, or the first failure. */
+SCALPEL__PRIV scalpel_status scalpel__tmp_close(FILE *f, char *tmp, const char *path, void *alloc_ctx,
+                                                scalpel_status st)
+{
+    if (fflush(f) != 0 || ferror(f)) {
+        if (st == SCALPEL_OK) st = SCALPEL_ERR_IO;
+    }
+    if (fclose(f) != 0 && st == SCALPEL_OK) st = SCALPEL_ERR_IO;
+    if (st == SCALPEL_OK) {
+#ifdef _WIN32
+        (void)remove(path);
+#endif
+        if (rename(tmp, path) != 0) st = SCALPEL_ERR_IO;
+    }
+    if (st != SCALPEL_OK) (void)remove(tmp);
+    SCALPEL_FREE(alloc_ctx, tmp);
+    return st;
+}
+
+#endif /* SCALPEL__FILE_HELPERS_DONE */
+
+#if defined(SCALPEL_FORMAT_IMPLEMENTATION) && !defined(SCALPEL__FORMAT_IMPLEMENTATION_DONE)
+#define SCALPEL__FORMAT_IMPLEMENTATION_DONE
+
+#include <string.h>
+#include <limits.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -848,27 +1037,6 @@ SCALPEL_API void scalpel_gcsr_free(scalpel_gcsr *m)
 }
 
 /* ---- serialization ---------------------------------------------------------------------- */
-
-static void scalpel__put_u16(unsigned char *p, uint32_t v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); }
-static void scalpel__put_u32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8);
-    p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
-}
-static void scalpel__put_u64(unsigned char *p, uint64_t v)
-{
-    scalpel__put_u32(p, (uint32_t)v);
-    scalpel__put_u32(p + 4, (uint32_t)(v >> 32));
-}
-static uint32_t scalpel__get_u16(const unsigned char *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
-static uint32_t scalpel__get_u32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-static uint64_t scalpel__get_u64(const unsigned char *p)
-{
-    return (uint64_t)scalpel__get_u32(p) | ((uint64_t)scalpel__get_u32(p + 4) << 32);
-}
 
 /* Serialized size from header fields; 0 when the fields cannot describe a buffer that fits in
  * a size_t (every product checked in 64-bit arithmetic first). */

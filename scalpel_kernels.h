@@ -279,6 +279,23 @@ SCALPEL_API void scalpel_maxpool_q7_ref(const int8_t *x, int32_t c, int32_t h, i
  * "cortex-m-dsp", "scalar". */
 SCALPEL_API const char *scalpel_kernels_backend(void);
 
+/* scalpel_backend_info: what the backend compiled in says about itself, decided in the one
+ * platform-detection block of the implementation, so that no other code needs to compare
+ * backend names. `name` is what scalpel_kernels_backend() returns; `f32_lanes` the fp32 vector
+ * width of the dense kernels (16, 8 or 4; 1 for plain C), what scalpel_kernels_vector_width()
+ * returns; `default_profile` the name of the hardware profile scalpel_hw_profile_host (scalpel.h)
+ * gives for it: a built-in one ("x86-avx512", "x86-avx2", "arm-neon", "cortex-m55",
+ * "cortex-m4"), or one of the two profiles derived for backends without their own ("x86-sse2":
+ * the x86-avx2 profile with G = 4; "scalar": the cortex-m4 rules with fp32 values). A static
+ * constant: never NULL, never freed. */
+typedef struct scalpel_backend_info {
+    const char *name;
+    int32_t f32_lanes;
+    const char *default_profile;
+} scalpel_backend_info;
+
+SCALPEL_API const scalpel_backend_info *scalpel_kernels_backend_info(void);
+
 /* Output size of a convolution or pooling window along one axis:
  * (size + 2*pad - kernel) / stride + 1, or -1 when the arguments are invalid (size < 1,
  * kernel < 1, stride < 1, pad < 0, pad >= kernel, or a window that does not fit). */
@@ -316,7 +333,9 @@ SCALPEL_API int32_t scalpel_kernels_vector_width(void);
 
 #endif /* SCALPEL_KERNELS_H */
 
-/* >>implementation ========================================================================= */
+/* ======================================================================================== */
+/* >>implementation                                                                         */
+/* ======================================================================================== */
 #if defined(SCALPEL_IMPLEMENTATION) && !defined(SCALPEL_KERNELS_IMPLEMENTATION)
 #define SCALPEL_KERNELS_IMPLEMENTATION
 #endif
@@ -329,14 +348,22 @@ SCALPEL_API int32_t scalpel_kernels_vector_width(void);
 /* ---- platform detection: the one place that decides the backend ------------------------ */
 #if defined(SCALPEL_NO_SIMD)
 #  define SCALPEL__BACKEND "scalar"
+#  define SCALPEL__LANES 1
+#  define SCALPEL__PROFILE "scalar"
 #elif defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
 #  define SCALPEL__MVE 1
 #  define SCALPEL__BACKEND "arm-mve"
+#  define SCALPEL__LANES 4
+#  define SCALPEL__PROFILE "cortex-m55"
 #  include <arm_mve.h>
 #elif defined(__ARM_ARCH_PROFILE) && (__ARM_ARCH_PROFILE == 'M') && defined(__ARM_FEATURE_DSP)
 #  define SCALPEL__BACKEND "cortex-m-dsp" /* M4, M7, M33: plain C fp32, DSP q15 / q7 */
+#  define SCALPEL__LANES 1
+#  define SCALPEL__PROFILE "cortex-m4"
 #elif defined(__ARM_ARCH_PROFILE) && (__ARM_ARCH_PROFILE == 'M')
 #  define SCALPEL__BACKEND "scalar"      /* M0, M3: plain C */
+#  define SCALPEL__LANES 1
+#  define SCALPEL__PROFILE "scalar"
 #elif defined(__AVX512F__) || defined(__AVX2__) || defined(__SSE2__) || defined(_M_X64) || \
       defined(__ARM_NEON) || defined(__ARM_NEON__)
 #  if defined(__has_include)
@@ -358,18 +385,25 @@ SCALPEL_API int32_t scalpel_kernels_vector_width(void);
 #  if defined(__AVX512F__)
 #    define SCALPEL__VW 16
 #    define SCALPEL__BACKEND "x86-avx512"
+#    define SCALPEL__PROFILE "x86-avx512"
 #  elif defined(__AVX2__) && defined(__FMA__)
 #    define SCALPEL__VW 8
 #    define SCALPEL__BACKEND "x86-avx2"
+#    define SCALPEL__PROFILE "x86-avx2"
 #  elif defined(__ARM_NEON) || defined(__ARM_NEON__)
 #    define SCALPEL__VW 4
 #    define SCALPEL__BACKEND "arm-neon"
+#    define SCALPEL__PROFILE "arm-neon"
 #  else
 #    define SCALPEL__VW 4
 #    define SCALPEL__BACKEND "x86-sse2"
+#    define SCALPEL__PROFILE "x86-sse2"  /* derived from x86-avx2 with G = 4 (scalpel.h) */
 #  endif
+#  define SCALPEL__LANES SCALPEL__VW
 #else
 #  define SCALPEL__BACKEND "scalar"
+#  define SCALPEL__LANES 1
+#  define SCALPEL__PROFILE "scalar"    /* cortex-m4 rules with fp32 values (scalpel.h) */
 #endif
 /* The fixed-point kernels take their own rungs on Cortex-M, whatever the fp32 one: the DSP
  * extension (M4, M7, M33, M55) and integer Helium (M55, M85, with or without MVE float). */
@@ -390,7 +424,16 @@ SCALPEL_API int32_t scalpel_kernels_vector_width(void);
 extern "C" {
 #endif
 
-SCALPEL_API const char *scalpel_kernels_backend(void) { return SCALPEL__BACKEND; }
+/* The one description of the backend chosen above; the two functions below read from it. */
+SCALPEL_API const scalpel_backend_info *scalpel_kernels_backend_info(void)
+{
+    static const scalpel_backend_info info = { SCALPEL__BACKEND, SCALPEL__LANES, SCALPEL__PROFILE };
+    return &info;
+}
+
+SCALPEL_API const char *scalpel_kernels_backend(void) { return scalpel_kernels_backend_info()->name; }
+
+SCALPEL_API int32_t scalpel_kernels_vector_width(void) { return scalpel_kernels_backend_info()->f32_lanes; }
 
 /* ---- plain C reference kernels: the tests' oracle, always compiled ---------------------- */
 
@@ -731,8 +774,6 @@ static inline void scalpel__v4_hsum4(scalpel__v4 a, scalpel__v4 b, scalpel__v4 c
 
 #if defined(SCALPEL__SIMDE) || defined(SCALPEL__MVE)
 #define SCALPEL__VEC 1
-
-SCALPEL_API int32_t scalpel_kernels_vector_width(void) { return SCALPEL__VW; }
 
 /* Lanes wider than the target's registers, as arrays of B-lane registers (SIMDe's emulated
  * wide types would do the same, but make GCC print ABI notes when passed by value). */
@@ -1475,8 +1516,6 @@ SCALPEL_API void scalpel_conv_gemm_f32(const float *a, int32_t m, const float *i
 {
     scalpel_conv_gemm_f32_ref(a, m, in, channels, height, width, kernel, c);
 }
-
-SCALPEL_API int32_t scalpel_kernels_vector_width(void) { return 1; }
 
 /* C[rows x n] (+)= W . B[cols x n]: row r of C accumulates w * B[col][:] per stored weight. */
 static void scalpel__gcsr_spmm_plain(const scalpel_gcsr *w, const float *b, int32_t n, float *c, int acc)

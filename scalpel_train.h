@@ -122,7 +122,7 @@ extern "C" {
 #ifndef SCALPEL_NO_MALLOC
 
 /* ======================================================================================== */
-/* >>trainer                                                                                 */
+/* >>trainer                                                                                */
 /* ======================================================================================== */
 
 /* scalpel_train_masks: which weighted layers get a node-mask layer on their outputs (the
@@ -245,7 +245,7 @@ SCALPEL_API scalpel_status scalpel_trainer_evaluate(scalpel_trainer *tr, const f
 SCALPEL_API scalpel_status scalpel_trainer_export(const scalpel_trainer *tr, scalpel_net *out);
 
 /* ======================================================================================== */
-/* >>pruning (training side)                                                                 */
+/* >>pruning (training side)                                                                */
 /* ======================================================================================== */
 
 /* w *= mask and momentum *= mask for every weighted layer (after you changed masks). */
@@ -262,7 +262,7 @@ SCALPEL_API float scalpel_dropout_han(float d_o, int64_t c_ir, int64_t c_io);
 SCALPEL_API float scalpel_dropout_nodes(float d_0, int32_t n_k, int32_t n_0);
 
 /* ======================================================================================== */
-/* >>datasets                                                                                */
+/* >>datasets                                                                               */
 /* ======================================================================================== */
 
 /* scalpel_dataset: n labelled samples for training and evaluation.
@@ -377,7 +377,7 @@ SCALPEL_API scalpel_status scalpel_dataset_split(const scalpel_dataset *ds, int3
                                                  scalpel_dataset *first, scalpel_dataset *second);
 
 /* ======================================================================================== */
-/* >>drivers                                                                                 */
+/* >>drivers                                                                                */
 /* ======================================================================================== */
 
 /* scalpel_progress: what the progress callback gets once per epoch. */
@@ -605,7 +605,9 @@ SCALPEL_API scalpel_status scalpel_trainer_checkpoint_from_buffer(scalpel_traine
 
 #endif /* SCALPEL_TRAIN_H */
 
-// >>implementation
+/* ======================================================================================== */
+/* >>implementation                                                                         */
+/* ======================================================================================== */
 #if defined(SCALPEL_IMPLEMENTATION) && !defined(SCALPEL_TRAIN_IMPLEMENTATION)
 #define SCALPEL_TRAIN_IMPLEMENTATION
 #endif
@@ -617,22 +619,17 @@ SCALPEL_API scalpel_status scalpel_trainer_checkpoint_from_buffer(scalpel_traine
 
 #include <string.h>
 
-#if defined(SCALPEL_MALLOC) != defined(SCALPEL_FREE)
-#error "Scalpel: define both SCALPEL_MALLOC(ctx, size) and SCALPEL_FREE(ctx, p), or neither"
-#endif
-#if !defined(SCALPEL_MALLOC)
-#include <stdlib.h>
-#define SCALPEL_MALLOC(ctx, size) ((void)(ctx), malloc(size))
-#define SCALPEL_FREE(ctx, p) ((void)(ctx), free(p))
-#endif
+/* The allocator defaults, SCALPEL__PRIV and the small private helpers every module shares
+ * (byte order, saturating sizes, the seeded generator, sqrt, temporary files) come from
+ * scalpel_format.h ("private helpers"). */
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* ---------------------------------------------------------------------------------------- */
-/* >>trainer (implementation)                                                                */
-/* ---------------------------------------------------------------------------------------- */
+/* ======================================================================================== */
+/* >>trainer (implementation)                                                               */
+/* ======================================================================================== */
 
 #define SCALPEL__TRAIN_ALIGN 64u
 
@@ -712,52 +709,7 @@ static double scalpel__train_log(double x)
     return (double)e * 0.6931471805599453 + 2.0 * s * t;
 }
 
-/* sqrt x for x >= 0 by Newton's method from an exponent-halving guess. */
-static double scalpel__train_sqrt(double x)
-{
-    uint64_t bits;
-    double y;
-    int i;
-    if (!(x > 0.0)) return 0.0;
-    memcpy(&bits, &x, sizeof(bits));
-    bits = (bits >> 1) + ((uint64_t)1023 << 51);
-    memcpy(&y, &bits, sizeof(y));
-    for (i = 0; i < 6; i++) y = 0.5 * (y + x / y);
-    return y;
-}
-
-/* ---- RNG: xorshift64*, seeded through splitmix64 ----------------------------------------- */
-
-static uint64_t scalpel__train_seed(uint64_t seed)
-{
-    uint64_t z = seed + 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return z ? z : 0x9E3779B97F4A7C15ull;
-}
-
-static uint32_t scalpel__train_rand(uint64_t *s)
-{
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    return (uint32_t)((*s * 0x2545F4914F6CDD1Dull) >> 32);
-}
-
-/* uniform in [0, 1), 24 bits */
-static float scalpel__train_uniform(uint64_t *s)
-{
-    return (float)(scalpel__train_rand(s) >> 8) * (1.0f / 16777216.0f);
-}
-
 /* ---- helpers ------------------------------------------------------------------------------ */
-
-static size_t scalpel__train_mul(size_t a, size_t b)
-{
-    if (a != 0 && b > SIZE_MAX / a) return SIZE_MAX;
-    return a * b;
-}
 
 /* Reserves `bytes` (64-byte aligned) at *off of a block based at base (NULL on the sizing
  * pass); *off becomes SIZE_MAX on overflow. */
@@ -865,7 +817,7 @@ static size_t scalpel__train_layout(scalpel_trainer *tr, unsigned char *base)
         scalpel_train_layer *T = &tr->layers[i];
         size_t in = scalpel__train_in_size(L), out = scalpel__train_out_size(L);
         if (out > maxact) maxact = out;
-        tr->act[i] = (float *)scalpel__train_carve(base, &off, scalpel__train_mul(B * sizeof(float), in));
+        tr->act[i] = (float *)scalpel__train_carve(base, &off, scalpel__size_mul(B * sizeof(float), in));
         if (scalpel__train_weighted(L->geom.kind)) {
             size_t wn = (size_t)L->geom.rows * (size_t)L->geom.cols, rn = (size_t)L->geom.rows * sizeof(float);
             size_t P = (size_t)L->geom.out_h * (size_t)L->geom.out_w;
@@ -877,22 +829,22 @@ static size_t scalpel__train_layout(scalpel_trainer *tr, unsigned char *base)
             T->grad_b = (float *)scalpel__train_carve(base, &off, rn);
             T->mom_b = (float *)scalpel__train_carve(base, &off, rn);
             if (L->geom.kind == SCALPEL_LAYER_FC || T->mask_owner >= 0)
-                tr->xin[i] = (float *)scalpel__train_carve(base, &off, scalpel__train_mul(B * sizeof(float), in));
+                tr->xin[i] = (float *)scalpel__train_carve(base, &off, scalpel__size_mul(B * sizeof(float), in));
             if (L->geom.kind == SCALPEL_LAYER_FC)
-                tr->drop[i] = (uint8_t *)scalpel__train_carve(base, &off, scalpel__train_mul(B, in));
+                tr->drop[i] = (uint8_t *)scalpel__train_carve(base, &off, scalpel__size_mul(B, in));
             if (L->geom.kind == SCALPEL_LAYER_CONV2D) {
-                size_t c = scalpel__train_mul((size_t)L->geom.cols, P);
+                size_t c = scalpel__size_mul((size_t)L->geom.cols, P);
                 if (c > s_col) s_col = c;
                 if (c > s_colT) s_colT = c;
             } else {
-                size_t c = scalpel__train_mul((size_t)L->geom.rows, B);
+                size_t c = scalpel__size_mul((size_t)L->geom.rows, B);
                 if (c > s_col) s_col = c;
             }
             if (wn > s_wt) s_wt = wn;
             if (wn > s_tmp) s_tmp = wn;
             if ((size_t)L->geom.rows > s_rows) s_rows = (size_t)L->geom.rows;
         } else if (L->geom.kind == SCALPEL_LAYER_MAXPOOL) {
-            tr->argmax[i] = (int32_t *)scalpel__train_carve(base, &off, scalpel__train_mul(B * sizeof(int32_t), out));
+            tr->argmax[i] = (int32_t *)scalpel__train_carve(base, &off, scalpel__size_mul(B * sizeof(int32_t), out));
         }
     }
     /* node masks after the per-layer arrays (owners are known from mask_owner links) */
@@ -907,10 +859,10 @@ static size_t scalpel__train_layout(scalpel_trainer *tr, unsigned char *base)
             tr->layers[i].node_grad_b = (float *)scalpel__train_carve(base, &off, rn);
         }
     }
-    tr->act[n] = (float *)scalpel__train_carve(base, &off, scalpel__train_mul(B * sizeof(float),
+    tr->act[n] = (float *)scalpel__train_carve(base, &off, scalpel__size_mul(B * sizeof(float),
                                                                               (size_t)scalpel_net_output_size(a)));
-    tr->grad[0] = (float *)scalpel__train_carve(base, &off, scalpel__train_mul(B * sizeof(float), maxact));
-    tr->grad[1] = (float *)scalpel__train_carve(base, &off, scalpel__train_mul(B * sizeof(float), maxact));
+    tr->grad[0] = (float *)scalpel__train_carve(base, &off, scalpel__size_mul(B * sizeof(float), maxact));
+    tr->grad[1] = (float *)scalpel__train_carve(base, &off, scalpel__size_mul(B * sizeof(float), maxact));
     {
         size_t per[6], k, T = (size_t)tr->threads;
         per[0] = s_col; per[1] = s_colT; per[2] = s_wt; per[3] = s_tmp; per[4] = s_tmp; per[5] = s_rows;
@@ -920,7 +872,7 @@ static size_t scalpel__train_layout(scalpel_trainer *tr, unsigned char *base)
             per[k] = (per[k] + 15u) & ~(size_t)15u;
             tr->scratch_n[k] = per[k];
             tr->scratch[k] = (float *)scalpel__train_carve(base, &off,
-                                                           scalpel__train_mul(scalpel__train_mul(per[k], copies), sizeof(float)));
+                                                           scalpel__size_mul(scalpel__size_mul(per[k], copies), sizeof(float)));
         }
     }
     if (off == SIZE_MAX) return SIZE_MAX;
@@ -977,7 +929,7 @@ SCALPEL_API scalpel_status scalpel_trainer_init(const scalpel_net *net, int32_t 
     tr->config = *cfg;
     tr->batch_max = batch_max;
     tr->classes = scalpel_net_output_size(net);
-    tr->rng = scalpel__train_seed(cfg->seed);
+    tr->rng = scalpel__rng_seed(cfg->seed);
     tr->alloc_ctx = net->alloc_ctx;
     tr->arch.alloc_ctx = net->alloc_ctx;
     tr->threads = 1;
@@ -1046,9 +998,9 @@ SCALPEL_API scalpel_status scalpel_trainer_init_weights(scalpel_trainer *tr, sca
         wn = (size_t)L->geom.rows * (size_t)L->geom.cols;
         fan_in = (double)L->geom.cols;
         fan_out = (double)L->geom.rows * (L->geom.kind == SCALPEL_LAYER_CONV2D ? (double)L->geom.kernel * L->geom.kernel : 1.0);
-        s = init == SCALPEL_INIT_HE ? scalpel__train_sqrt(6.0 / fan_in) : scalpel__train_sqrt(6.0 / (fan_in + fan_out));
+        s = init == SCALPEL_INIT_HE ? scalpel__sqrt(6.0 / fan_in) : scalpel__sqrt(6.0 / (fan_in + fan_out));
         for (k = 0; k < wn; k++) {
-            float u = scalpel__train_uniform(&tr->rng) * 2.0f - 1.0f;
+            float u = scalpel__rng_uniform(&tr->rng) * 2.0f - 1.0f;
             T->w[k] = T->mask[k] ? (float)(s * u) : 0.0f;
             T->mom_w[k] = 0.0f;
         }
@@ -1090,7 +1042,7 @@ SCALPEL_API scalpel_status scalpel_trainer_forward(scalpel_trainer *tr, const fl
                         float v = src[idx];
                         if (na) v *= na[k / plane];
                         if (p > 0.0f) {
-                            uint8_t keep = scalpel__train_uniform(&tr->rng) >= p;
+                            uint8_t keep = scalpel__rng_uniform(&tr->rng) >= p;
                             tr->drop[i][idx] = keep;
                             v = keep ? v * scale : 0.0f;
                         }
@@ -1449,9 +1401,9 @@ SCALPEL_API scalpel_status scalpel_trainer_export(const scalpel_trainer *tr, sca
     return st;
 }
 
-/* ---------------------------------------------------------------------------------------- */
-/* >>pruning (training side, implementation)                                                 */
-/* ---------------------------------------------------------------------------------------- */
+/* ======================================================================================== */
+/* >>pruning (training side, implementation)                                                */
+/* ======================================================================================== */
 
 SCALPEL_API void scalpel_trainer_apply_masks(scalpel_trainer *tr)
 {
@@ -1503,7 +1455,7 @@ SCALPEL_API scalpel_status scalpel_trainer_remove_nodes(const scalpel_trainer *t
 SCALPEL_API float scalpel_dropout_han(float d_o, int64_t c_ir, int64_t c_io)
 {
     if (c_io <= 0 || c_ir < 0) return 0.0f;
-    return (float)((double)d_o * scalpel__train_sqrt((double)c_ir / (double)c_io));
+    return (float)((double)d_o * scalpel__sqrt((double)c_ir / (double)c_io));
 }
 
 SCALPEL_API float scalpel_dropout_nodes(float d_0, int32_t n_k, int32_t n_0)
@@ -1512,9 +1464,9 @@ SCALPEL_API float scalpel_dropout_nodes(float d_0, int32_t n_k, int32_t n_0)
     return (float)((double)d_0 * (double)n_k / (double)n_0);
 }
 
-/* ---------------------------------------------------------------------------------------- */
-/* >>datasets (implementation)                                                               */
-/* ---------------------------------------------------------------------------------------- */
+/* ======================================================================================== */
+/* >>datasets (implementation)                                                              */
+/* ======================================================================================== */
 
 /* Datasets: the IDX reader (plain and, with SCALPEL_ZLIB, gzip'd), MNIST lookup, the built-in
  * synthetic digits, shuffling, splitting and batches. Everything read from outside is checked
@@ -1529,46 +1481,16 @@ SCALPEL_API float scalpel_dropout_nodes(float d_0, int32_t n_k, int32_t n_0)
 #include <zlib.h>
 #endif
 
-#if defined(__GNUC__) || defined(__clang__)
-#define SCALPEL__DATA_PRIV static __attribute__((unused))
-#else
-#define SCALPEL__DATA_PRIV static
-#endif
-
-/* --- seeded RNG: splitmix64 to spread the seed, xorshift64* to draw. Integer-only, so the
- * same on every platform. --- */
-SCALPEL__DATA_PRIV uint64_t scalpel__data_mix(uint64_t z)
-{
-    z += 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-SCALPEL__DATA_PRIV uint64_t scalpel__data_seed(uint64_t seed)
-{
-    uint64_t s = scalpel__data_mix(seed);
-    return s != 0 ? s : 0x9E3779B97F4A7C15ull; /* xorshift must not start at 0 */
-}
-
-SCALPEL__DATA_PRIV uint32_t scalpel__data_rand(uint64_t *s)
-{
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    return (uint32_t)((*s * 0x2545F4914F6CDD1Dull) >> 32);
-}
-
 /* Uniform in [0, bound) by multiply-shift: bias below bound / 2^32 (1.4e-5 for 60000). */
-SCALPEL__DATA_PRIV uint32_t scalpel__data_below(uint64_t *s, uint32_t bound)
+SCALPEL__PRIV uint32_t scalpel__data_below(uint64_t *s, uint32_t bound)
 {
-    return (uint32_t)(((uint64_t)scalpel__data_rand(s) * bound) >> 32);
+    return (uint32_t)(((uint64_t)scalpel__rng_next(s) * bound) >> 32);
 }
 
 /* --- shape checks --- */
 
 /* Shape, sizes, arrays and class count of ds; labels are not scanned. */
-SCALPEL__DATA_PRIV scalpel_status scalpel__data_check_shape(const scalpel_dataset *ds)
+SCALPEL__PRIV scalpel_status scalpel__data_check_shape(const scalpel_dataset *ds)
 {
     int64_t ss;
     if (ds == NULL) return SCALPEL_ERR_NULL;
@@ -1584,7 +1506,7 @@ SCALPEL__DATA_PRIV scalpel_status scalpel__data_check_shape(const scalpel_datase
 }
 
 /* c*h*w of a dataset whose shape was checked. */
-SCALPEL__DATA_PRIV size_t scalpel__data_sample_size(const scalpel_dataset *ds)
+SCALPEL__PRIV size_t scalpel__data_sample_size(const scalpel_dataset *ds)
 {
     return (size_t)ds->c * (size_t)ds->h * (size_t)ds->w;
 }
@@ -1610,7 +1532,7 @@ SCALPEL_API void scalpel_dataset_free(scalpel_dataset *ds)
 
 SCALPEL_API scalpel_status scalpel_dataset_shuffle(int32_t n, uint64_t seed, int32_t *perm)
 {
-    uint64_t s = scalpel__data_seed(seed);
+    uint64_t s = scalpel__rng_seed(seed);
     int32_t i;
     if (n < 0) return SCALPEL_ERR_ARGUMENT;
     if (n > 0 && perm == NULL) return SCALPEL_ERR_NULL;
@@ -1662,7 +1584,7 @@ SCALPEL_API scalpel_status scalpel_dataset_batch(const scalpel_dataset *ds, cons
  * A seven-segment digit (segments a..g as bits 0..6) of random width 10..14, height 15..20,
  * stroke 2..3 pixels and slant -3..3 (eighths of a pixel per row), placed at random with a
  * margin, with a half-intensity rim, random stroke dropout and background speckle. */
-SCALPEL__DATA_PRIV void scalpel__data_digit(int32_t digit, uint64_t *s, uint8_t *img)
+SCALPEL__PRIV void scalpel__data_digit(int32_t digit, uint64_t *s, uint8_t *img)
 {
     static const uint8_t segs[10] = { 0x3F, 0x06, 0x5B, 0x4F, 0x66, 0x6D, 0x7D, 0x07, 0x7F, 0x6F };
     uint8_t rim[28 * 28];
@@ -1702,7 +1624,7 @@ SCALPEL__DATA_PRIV void scalpel__data_digit(int32_t digit, uint64_t *s, uint8_t 
             rim[y * 28 + x] = (uint8_t)(img[y * 28 + x] == 0 ? m / 2 : img[y * 28 + x]);
         }
     for (i = 0; i < 28 * 28; i++) {
-        uint32_t r = scalpel__data_rand(s);
+        uint32_t r = scalpel__rng_next(s);
         int32_t p = rim[i];
         if (p > 0 && (r & 31u) == 0) p /= 3;                                      /* dropout */
         if (((r >> 5) & 15u) == 0 && (int32_t)((r >> 9) & 127u) > p) p = (int32_t)((r >> 9) & 127u); /* speckle */
@@ -1717,7 +1639,7 @@ SCALPEL_API scalpel_status scalpel_dataset_synthetic_into(int32_t n, uint64_t se
     if (n < 1) return SCALPEL_ERR_ARGUMENT;
     if (x == NULL || y == NULL) return SCALPEL_ERR_NULL;
     for (i = 0; i < n; i++) {
-        uint64_t s = scalpel__data_seed(scalpel__data_mix(seed) ^ (uint64_t)i);
+        uint64_t s = scalpel__rng_seed(scalpel__splitmix64(seed) ^ (uint64_t)i);
         scalpel__data_digit(i % 10, &s, img);
         for (j = 0; j < 28 * 28; j++) x[(size_t)i * 784u + (size_t)j] = (float)img[j] / 255.0f;
         y[i] = (uint8_t)(i % 10);
@@ -1764,7 +1686,7 @@ typedef struct scalpel__data_idx {
 } scalpel__data_idx;
 
 /* The IDX element types (third magic byte): ubyte, sbyte, short, int, float, double. */
-SCALPEL__DATA_PRIV int scalpel__data_idx_type_ok(uint8_t t)
+SCALPEL__PRIV int scalpel__data_idx_type_ok(uint8_t t)
 {
     return t == 0x08 || t == 0x09 || t == 0x0B || t == 0x0C || t == 0x0D || t == 0x0E;
 }
@@ -1772,7 +1694,7 @@ SCALPEL__DATA_PRIV int scalpel__data_idx_type_ok(uint8_t t)
 /* Checks the 4 magic bytes p[0..avail) for an unsigned-byte IDX of rank want_ndim (3: images,
  * 1: labels). An unsigned-byte file of the other rank (labels given as images) is MAGIC, any
  * other valid IDX file UNSUPPORTED. */
-SCALPEL__DATA_PRIV scalpel_status scalpel__data_idx_magic(const uint8_t *p, size_t avail, int32_t want_ndim)
+SCALPEL__PRIV scalpel_status scalpel__data_idx_magic(const uint8_t *p, size_t avail, int32_t want_ndim)
 {
     if (avail < 4) return SCALPEL_ERR_TRUNCATED;
     if (p[0] != 0 || p[1] != 0 || !scalpel__data_idx_type_ok(p[2]) || p[3] == 0) return SCALPEL_ERR_MAGIC;
@@ -1784,7 +1706,7 @@ SCALPEL__DATA_PRIV scalpel_status scalpel__data_idx_magic(const uint8_t *p, size
 /* Parses a whole IDX header from p[0..avail). The element count must not exceed `limit`
  * (UNSUPPORTED, checked by division so no product overflows) nor make the file exceed
  * SCALPEL_DATASET_MAX_BYTES. */
-SCALPEL__DATA_PRIV scalpel_status scalpel__data_idx_header(const uint8_t *p, size_t avail, int32_t want_ndim,
+SCALPEL__PRIV scalpel_status scalpel__data_idx_header(const uint8_t *p, size_t avail, int32_t want_ndim,
                                                            uint64_t limit, scalpel__data_idx *h)
 {
     uint64_t total = 1;
@@ -1836,7 +1758,7 @@ typedef struct scalpel__data_gz {
 
 /* Inflates exactly `want` bytes into out, stopping early only at the stream's end (*got says
  * how many came). zlib's counters are 32-bit: input and output go in chunks of 1 GiB. */
-SCALPEL__DATA_PRIV scalpel_status scalpel__data_gz_read(scalpel__data_gz *g, uint8_t *out, size_t want, size_t *got)
+SCALPEL__PRIV scalpel_status scalpel__data_gz_read(scalpel__data_gz *g, uint8_t *out, size_t want, size_t *got)
 {
     *got = 0;
     while (*got < want && !g->ended) {
@@ -1873,7 +1795,7 @@ SCALPEL__DATA_PRIV scalpel_status scalpel__data_gz_read(scalpel__data_gz *g, uin
 /* Reads an IDX file from a gzip stream: its header first (checked like a plain one), then
  * exactly the payload it announces into a new block (*owned) when !header_only. The stream
  * must then end, with nothing after it. */
-SCALPEL__DATA_PRIV scalpel_status scalpel__data_gz_idx(const uint8_t *in, size_t n, int32_t want_ndim, uint64_t limit,
+SCALPEL__PRIV scalpel_status scalpel__data_gz_idx(const uint8_t *in, size_t n, int32_t want_ndim, uint64_t limit,
                                                        int header_only, scalpel__data_idx *h,
                                                        uint8_t **owned)
 {
@@ -1939,7 +1861,7 @@ SCALPEL__DATA_PRIV scalpel_status scalpel__data_gz_idx(const uint8_t *in, size_t
 
 /* One IDX input, plain or gzip'd: its validated header and (unless header_only) its payload,
  * pointing into `in` for a plain file or into *owned (to free) for a gzip'd one. */
-SCALPEL__DATA_PRIV scalpel_status scalpel__data_idx_open(const uint8_t *in, size_t n, int32_t want_ndim, uint64_t limit,
+SCALPEL__PRIV scalpel_status scalpel__data_idx_open(const uint8_t *in, size_t n, int32_t want_ndim, uint64_t limit,
                                                          int header_only, scalpel__data_idx *h,
                                                          const uint8_t **payload, uint8_t **owned)
 {
@@ -1966,7 +1888,7 @@ SCALPEL__DATA_PRIV scalpel_status scalpel__data_idx_open(const uint8_t *in, size
 }
 
 /* One block for x (first, as aligned as the allocator makes it) and y. */
-SCALPEL__DATA_PRIV scalpel_status scalpel__data_alloc(int32_t n, int32_t c, int32_t h, int32_t w,
+SCALPEL__PRIV scalpel_status scalpel__data_alloc(int32_t n, int32_t c, int32_t h, int32_t w,
                                                       scalpel_dataset *out)
 {
     size_t ss, xbytes;
@@ -2031,7 +1953,7 @@ SCALPEL_API scalpel_status scalpel_dataset_from_idx(const void *images, size_t i
 
 /* Reads a whole file. Files larger than the cap (plus a header) are refused before reading:
  * a gzip'd IDX file is smaller than what it holds. */
-SCALPEL__DATA_PRIV scalpel_status scalpel__data_read_file(const char *path, uint8_t **buf, size_t *size)
+SCALPEL__PRIV scalpel_status scalpel__data_read_file(const char *path, uint8_t **buf, size_t *size)
 {
     FILE *f;
     long len;
@@ -2081,7 +2003,7 @@ SCALPEL_API scalpel_status scalpel_dataset_load_idx(const char *images_path, con
 }
 
 /* path = dir + sub + "/" + base (+ ".gz"): the first that opens. 1 if found. */
-SCALPEL__DATA_PRIV int scalpel__data_find(const char *dir, const char *sub, const char *base, char *path)
+SCALPEL__PRIV int scalpel__data_find(const char *dir, const char *sub, const char *base, char *path)
 {
     static const char *const ext[2] = { "", ".gz" };
     int e;
@@ -2191,9 +2113,9 @@ SCALPEL_API scalpel_status scalpel_dataset_split(const scalpel_dataset *ds, int3
     return st;
 }
 
-/* ---------------------------------------------------------------------------------------- */
-/* >>drivers (implementation)                                                                */
-/* ---------------------------------------------------------------------------------------- */
+/* ======================================================================================== */
+/* >>drivers (implementation)                                                               */
+/* ======================================================================================== */
 
 #include <time.h>
 
@@ -2456,10 +2378,7 @@ typedef struct scalpel__ck {
 
 static void scalpel__ck_u32(scalpel__ck *c, uint32_t v)
 {
-    if (c->p) {
-        c->p[c->off] = (unsigned char)v; c->p[c->off + 1] = (unsigned char)(v >> 8);
-        c->p[c->off + 2] = (unsigned char)(v >> 16); c->p[c->off + 3] = (unsigned char)(v >> 24);
-    }
+    if (c->p) scalpel__put_u32(c->p + c->off, v);
     c->off += 4;
 }
 static void scalpel__ck_u64(scalpel__ck *c, uint64_t v)
@@ -2490,7 +2409,7 @@ static uint32_t scalpel__ck_get32(scalpel__ck *c)
     if (c->err || c->cap - c->off < 4) { c->err = 1; return 0; }
     b = c->q + c->off;
     c->off += 4;
-    return (uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) | ((uint32_t)b[3] << 24);
+    return scalpel__get_u32(b);
 }
 static uint64_t scalpel__ck_get64(scalpel__ck *c)
 {
@@ -2577,8 +2496,7 @@ static scalpel_status scalpel__ck_read(scalpel_trainer *tr, const unsigned char 
     total = scalpel__ck_get64(&c);
     if (total > (uint64_t)size) return SCALPEL_ERR_TRUNCATED;
     if (total < (uint64_t)size || total < 32) return SCALPEL_ERR_CORRUPT;
-    if (scalpel_crc32(0, buf, size - 4) != (uint32_t)buf[size - 4] + ((uint32_t)buf[size - 3] << 8) +
-                                                ((uint32_t)buf[size - 2] << 16) + ((uint32_t)buf[size - 1] << 24))
+    if (scalpel_crc32(0, buf, size - 4) != scalpel__get_u32(buf + size - 4))
         return SCALPEL_ERR_CHECKSUM;
     c.cap = size - 4;
     n = (int32_t)scalpel__ck_get32(&c);
@@ -2681,37 +2599,24 @@ SCALPEL_API scalpel_status scalpel_trainer_checkpoint_from_buffer(scalpel_traine
     return st;
 }
 
+/* Built in memory first, so that every check is done before a file is touched; then the
+ * writers' one rule: temporary file beside the target, checked writes, rename. */
 SCALPEL_API scalpel_status scalpel_trainer_save_checkpoint(const scalpel_trainer *tr, const char *path)
 {
     void *buf = NULL;
-    size_t size = 0, len;
+    size_t size = 0;
     char *tmp;
     FILE *f;
     scalpel_status st;
     if (!tr || !path) return SCALPEL_ERR_NULL;
-    len = strlen(path);
-    if (len == 0) return SCALPEL_ERR_ARGUMENT;
+    if (path[0] == 0) return SCALPEL_ERR_ARGUMENT;
     st = scalpel_trainer_checkpoint_to_buffer(tr, &buf, &size);
     if (st != SCALPEL_OK) return st;
-    tmp = (char *)SCALPEL_MALLOC(tr->alloc_ctx, len + 8);
-    if (!tmp) { SCALPEL_FREE(tr->alloc_ctx, buf); return SCALPEL_ERR_NO_MEMORY; }
-    memcpy(tmp, path, len);
-    memcpy(tmp + len, ".tmp", 5);
-    f = fopen(tmp, "wb");
-    if (!f) st = SCALPEL_ERR_IO;
-    else {
+    st = scalpel__tmp_open(path, tr->alloc_ctx, &tmp, &f);
+    if (st == SCALPEL_OK) {
         if (fwrite(buf, 1, size, f) != size) st = SCALPEL_ERR_IO;
-        if (fflush(f) != 0 || ferror(f)) st = SCALPEL_ERR_IO;
-        if (fclose(f) != 0) st = SCALPEL_ERR_IO;
-        if (st == SCALPEL_OK) {
-#ifdef _WIN32
-            (void)remove(path);
-#endif
-            if (rename(tmp, path) != 0) st = SCALPEL_ERR_IO;
-        }
-        if (st != SCALPEL_OK) (void)remove(tmp);
+        st = scalpel__tmp_close(f, tmp, path, tr->alloc_ctx, st);
     }
-    SCALPEL_FREE(tr->alloc_ctx, tmp);
     SCALPEL_FREE(tr->alloc_ctx, buf);
     return st;
 }

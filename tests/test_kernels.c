@@ -515,6 +515,18 @@ static void test_maxpool(void)
     }
 }
 
+/* The backend's description agrees with the two functions that read from it. */
+static void test_backend_info(void)
+{
+    const scalpel_backend_info *info = scalpel_kernels_backend_info();
+    CHECK(info != NULL && info == scalpel_kernels_backend_info(), "backend info");
+    if (info == NULL) return;
+    CHECK(info->name != NULL && strcmp(info->name, scalpel_kernels_backend()) == 0, "backend name %s", info->name);
+    CHECK(info->f32_lanes == scalpel_kernels_vector_width(), "lanes %d, vector width %d", (int)info->f32_lanes,
+          (int)scalpel_kernels_vector_width());
+    CHECK(info->default_profile != NULL && info->default_profile[0] != 0, "default profile");
+}
+
 int main(void)
 {
     printf("scalpel %s kernels, backend %s\n", SCALPEL_VERSION_STRING, scalpel_kernels_backend());
@@ -527,5 +539,6 @@ int main(void)
     test_elementwise_specials();
     test_relu();
     test_maxpool();
+    test_backend_info();
     return test_summary("test_kernels");
 }

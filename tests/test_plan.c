@@ -140,6 +140,16 @@ static void test_profiles(void)
         CHECK(strcmp(p.name, "cortex-m4") == 0 && p.group == 2 && p.dtype == SCALPEL_DTYPE_Q15, "%s", p.name);
     else CHECK(strcmp(p.name, "scalar") == 0 && p.group == 2 && p.dtype == SCALPEL_DTYPE_F32 &&
                p.hw_class == SCALPEL_HW_LOW, "%s", p.name);
+    /* ... through the profile the backend names */
+    {
+        const scalpel_backend_info *info = scalpel_kernels_backend_info();
+        scalpel_hw_profile named;
+        CHECK(strcmp(p.name, info->default_profile) == 0, "host %s, backend names %s", p.name, info->default_profile);
+        if (scalpel_hw_profile_get(info->default_profile, &named) == SCALPEL_OK)
+            CHECK(memcmp(&named, &p, sizeof(p)) == 0, "host profile differs from %s", info->default_profile);
+        else
+            CHECK(strcmp(b, "x86-sse2") == 0 || strcmp(b, "scalar") == 0, "%s: no profile %s", b, info->default_profile);
+    }
     printf("host backend %s -> profile %s (G = %d)\n", b, p.name, (int)p.group);
 }
 

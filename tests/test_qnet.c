@@ -442,8 +442,8 @@ static void test_maxpool(void)
         }
         memset(out, 0x55, sizeof(out));
         memset(out7, 0x55, sizeof(out7));
-        scalpel__q_maxpool_q15(&L, in, out);
-        scalpel__q_maxpool_q7(&L, in7, out7);
+        scalpel_maxpool_q15(in, L.geom.in_c, L.geom.in_h, L.geom.in_w, L.geom.kernel, L.geom.stride, out);
+        scalpel_maxpool_q7(in7, L.geom.in_c, L.geom.in_h, L.geom.in_w, L.geom.kernel, L.geom.stride, out7);
         for (c = 0; c < L.geom.in_c; c++)
             for (oy = 0; oy < L.geom.out_h; oy++)
                 for (ox = 0; ox < L.geom.out_w; ox++) {
