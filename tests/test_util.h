@@ -51,7 +51,7 @@ static inline float test_uniform(void) { return (float)(test_rand() >> 8) / 8388
 #include <string.h>
 /* Points *dst at a copy of src's layers in room[capacity], so that a test can break dst's
  * layers without touching src's (a plain struct copy shares the layer array). */
-static void test_net_detach(scalpel_net *dst, const scalpel_net *src, scalpel_layer *room, int32_t capacity)
+static inline void test_net_detach(scalpel_net *dst, const scalpel_net *src, scalpel_layer *room, int32_t capacity)
 {
     int32_t n = src->n_layers < capacity ? src->n_layers : capacity;
     *dst = *src;
