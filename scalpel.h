@@ -1100,6 +1100,29 @@ SCALPEL__PRIV int scalpel__tensor_kept(const void *layers, size_t stride, int32_
     return 0;
 }
 
+/* The shape of tensor t of a network with input [in_c x in_h x in_w] (0: the input, t: the
+ * output of layer t - 1), float or fixed-point layers alike. */
+SCALPEL__PRIV void scalpel__tensor_shape(const void *layers, size_t stride, int32_t in_c, int32_t in_h, int32_t in_w,
+                                         int32_t t, int32_t *c, int32_t *h, int32_t *w)
+{
+    if (t == 0) {
+        *c = in_c; *h = in_h; *w = in_w;
+    } else {
+        const scalpel_layer_geom *g = SCALPEL__GEOM_AT(layers, stride, t - 1);
+        *c = g->out_c; *h = g->out_h; *w = g->out_w;
+    }
+}
+
+/* 1 when weighted layer i can run the ReLU layer after it inside its own output pass: that
+ * ReLU reads it, and nothing else reads the tensor between them. */
+SCALPEL__PRIV int scalpel__relu_fusable(const void *layers, size_t stride, int32_t n, int32_t i)
+{
+    const scalpel_layer_geom *next;
+    if (i + 1 >= n) return 0;
+    next = SCALPEL__GEOM_AT(layers, stride, i + 1);
+    return next->kind == SCALPEL_LAYER_RELU && next->from == 0 && !scalpel__tensor_kept(layers, stride, n, i + 1);
+}
+
 /* Elements per sample of tensor t >= 1. */
 SCALPEL__PRIV size_t scalpel__tensor_elems(const void *layers, size_t stride, int32_t t)
 {
@@ -1598,17 +1621,6 @@ SCALPEL_API scalpel_status scalpel_net_set_next_input(scalpel_net *net, int32_t 
     return SCALPEL_OK;
 }
 
-/* The shape of tensor t of net (0: the input, t: the output of layer t - 1). */
-SCALPEL__PRIV void scalpel__net_tensor_shape(const scalpel_net *net, int32_t t, int32_t *c, int32_t *h, int32_t *w)
-{
-    if (t == 0) {
-        *c = net->in_c; *h = net->in_h; *w = net->in_w;
-    } else {
-        const scalpel_layer_geom *g = &net->layers[t - 1].geom;
-        *c = g->out_c; *h = g->out_h; *w = g->out_w;
-    }
-}
-
 /* Appends a layer of `kind` reading the tensor net->next_from says, after checking and
  * computing its shapes; storage DENSE with no arrays yet. The network is unchanged on
  * failure (but for a larger array). */
@@ -1628,7 +1640,8 @@ SCALPEL__PRIV scalpel_status scalpel__net_append(scalpel_net *net, int32_t kind,
     L.geom.from = net->next_from;
     src = scalpel__geom_source(&L.geom, i);
     if (src < 0) return SCALPEL_ERR_ARGUMENT;
-    scalpel__net_tensor_shape(net, src, &L.geom.in_c, &L.geom.in_h, &L.geom.in_w);
+    scalpel__tensor_shape(net->layers, sizeof(scalpel_layer), net->in_c, net->in_h, net->in_w, src, &L.geom.in_c,
+                          &L.geom.in_h, &L.geom.in_w);
     L.geom.kernel = kernel; L.geom.stride = stride; L.geom.pad = pad;
     st = scalpel__geom_infer(&L.geom, outputs);
     if (st != SCALPEL_OK) return st;
@@ -1916,9 +1929,7 @@ SCALPEL_API scalpel_status scalpel_net_forward(const scalpel_net *net, const flo
         k = &scalpel__kinds[L->geom.kind];
         /* a ReLU right after a layer that can take it runs inside that layer's output pass,
          * unless something else reads the tensor between them */
-        relu = k->fuses_relu && i + 1 < n && net->layers[i + 1].geom.kind == SCALPEL_LAYER_RELU &&
-               net->layers[i + 1].geom.from == 0 &&
-               !(skips && scalpel__tensor_kept(net->layers, sizeof(scalpel_layer), n, i + 1));
+        relu = k->fuses_relu && scalpel__relu_fusable(net->layers, sizeof(scalpel_layer), n, i);
         if (t == i) src = prev;
         else if (t == 0) src = in;
         else src = (const float *)(const void *)(kept + scalpel__tensor_kept_offset(net->layers, sizeof(scalpel_layer), n, t,
@@ -1972,7 +1983,7 @@ SCALPEL_API scalpel_status scalpel_net_validate(const scalpel_net *net)
         int32_t c, h, w, t = scalpel__geom_source(&L->geom, i);
         scalpel_status st;
         if (t < 0) return SCALPEL_ERR_ARGUMENT;
-        scalpel__net_tensor_shape(net, t, &c, &h, &w);
+        scalpel__tensor_shape(net->layers, sizeof(scalpel_layer), net->in_c, net->in_h, net->in_w, t, &c, &h, &w);
         st = scalpel__geom_check(&L->geom, i, c, h, w);
         if (st != SCALPEL_OK) return st;
         if (scalpel__is_weighted(L->geom.kind)) {
@@ -4765,8 +4776,7 @@ SCALPEL_API scalpel_status scalpel_qnet_validate(const scalpel_qnet *q)
         int32_t c, h, w, t = scalpel__geom_source(&L->geom, i);
         scalpel_status st;
         if (t < 0) return SCALPEL_ERR_ARGUMENT;
-        if (t == 0) { c = q->in_c; h = q->in_h; w = q->in_w; }
-        else { c = q->layers[t - 1].geom.out_c; h = q->layers[t - 1].geom.out_h; w = q->layers[t - 1].geom.out_w; }
+        scalpel__tensor_shape(q->layers, sizeof(scalpel_qlayer), q->in_c, q->in_h, q->in_w, t, &c, &h, &w);
         st = scalpel__geom_check(&L->geom, i, c, h, w);
         if (st != SCALPEL_OK) return st;
         if (!scalpel__q_scale_ok(L->out_scale)) return SCALPEL_ERR_ARGUMENT;
@@ -5011,12 +5021,6 @@ SCALPEL__PRIV scalpel_status scalpel__q_calibrate(const scalpel_net *net, const 
     return st;
 }
 
-/* The geometry of float layer F onto fixed-point layer L: one struct, copied whole. */
-SCALPEL__PRIV void scalpel__q_copy_shape(const scalpel_layer *F, scalpel_qlayer *L)
-{
-    L->geom = F->geom;
-}
-
 /* Quantizes weighted float layer F (input scale s_in, calibrated output range a_out) into L:
  * weight scales, integer weights in F's storage (regrouped when opt->group is set), biases,
  * multipliers and shifts, all in one block. */
@@ -5064,7 +5068,7 @@ SCALPEL__PRIV scalpel_status scalpel__q_layer_build(const scalpel_layer *F, cons
     total = os + (size_t)nq;
     block = (unsigned char *)SCALPEL_MALLOC(ctx, total);
     if (!block) { st = SCALPEL_ERR_NO_MEMORY; goto done; }
-    scalpel__q_copy_shape(F, L);
+    L->geom = F->geom;
     L->geom.rows = rows; L->geom.cols = cols;
     if (F->storage == SCALPEL_STORAGE_DENSE) {
         memcpy(block, wq, wbytes);
@@ -5148,12 +5152,10 @@ SCALPEL_API scalpel_status scalpel_qnet_quantize(const scalpel_net *net, const s
         cur = t == 0 ? out->in_scale : out->layers[t - 1].out_scale; /* the scale of the tensor read */
         if (scalpel__is_weighted(F->geom.kind)) {
             /* a ReLU reading this output, and nothing else reading it, goes into the requant */
-            int relu = i + 1 < net->n_layers && net->layers[i + 1].geom.kind == SCALPEL_LAYER_RELU &&
-                       net->layers[i + 1].geom.from == 0 &&
-                       !scalpel__tensor_kept(net->layers, sizeof(scalpel_layer), net->n_layers, i + 1);
+            int relu = scalpel__relu_fusable(net->layers, sizeof(scalpel_layer), net->n_layers, i);
             st = scalpel__q_layer_build(F, opt, cur, relu ? amax[i + 2] : amax[i + 1], relu, net->alloc_ctx, L);
         } else {
-            scalpel__q_copy_shape(F, L);
+            L->geom = F->geom;
             L->out_scale = cur;
         }
     }
