@@ -805,47 +805,356 @@ static scalpel_status scalpel__train_check_config(const scalpel_train_config *c,
     return SCALPEL_OK;
 }
 
+/* ---- layer kinds in training: one entry per kind ----------------------------------------- */
+/* Training's side of scalpel.h's kind table, checked against SCALPEL_LAYER_COUNT the same
+ * way, so that a kind added to scalpel_layer_kind without its training entry does not compile.
+ *
+ *   carve     the layer's own arrays in the trainer's block (scalpel__train_carve: base NULL
+ *             only counts), and its needs of the shared scratch regions, raised in need[]:
+ *             0 im2col [cols x P] or gradient transpose [rows x batch], 1 col^T, 2 W^T,
+ *             3 per-sample dW (and 4, the per-thread partial dW), 5 per-thread partial db
+ *   forward   act[i + 1][batch x out] = layer(act[i]), keeping what backward needs
+ *   backward  from g[batch x out] = dL/d(output): the layer's gradients, and (need_dx) dx[batch
+ *             x in] = dL/d(input) */
+typedef struct scalpel__train_kind_ops {
+    void (*carve)(scalpel_trainer *tr, int32_t i, unsigned char *base, size_t *off, size_t need[6]);
+    void (*forward)(scalpel_trainer *tr, int32_t i, const float *src, int32_t batch, int32_t training, float *dst);
+    void (*backward)(scalpel_trainer *tr, int32_t i, const float *g, int32_t batch, int need_dx, float *dx);
+} scalpel__train_kind_ops;
+
+SCALPEL__PRIV void scalpel__train_need(size_t need[6], int k, size_t v)
+{
+    if (v > need[k]) need[k] = v;
+}
+
+/* The arrays and scratch needs every weighted layer has: weights, bias, their gradients and
+ * momenta, the weight mask; the masked / dropped input when fc or node-masked. */
+static void scalpel__train_weighted_carve(scalpel_trainer *tr, int32_t i, unsigned char *base, size_t *off,
+                                          size_t need[6])
+{
+    const scalpel_layer *L = &tr->arch.layers[i];
+    scalpel_train_layer *T = &tr->layers[i];
+    size_t B = (size_t)tr->batch_max, in = scalpel__train_in_size(L);
+    size_t wn = (size_t)L->geom.rows * (size_t)L->geom.cols, rn = (size_t)L->geom.rows * sizeof(float);
+    T->w = (float *)scalpel__train_carve(base, off, wn * sizeof(float));
+    T->grad_w = (float *)scalpel__train_carve(base, off, wn * sizeof(float));
+    T->mom_w = (float *)scalpel__train_carve(base, off, wn * sizeof(float));
+    T->mask = (uint8_t *)scalpel__train_carve(base, off, wn);
+    T->b = (float *)scalpel__train_carve(base, off, rn);
+    T->grad_b = (float *)scalpel__train_carve(base, off, rn);
+    T->mom_b = (float *)scalpel__train_carve(base, off, rn);
+    if (L->geom.kind == SCALPEL_LAYER_FC || T->mask_owner >= 0)
+        tr->xin[i] = (float *)scalpel__train_carve(base, off, scalpel__size_mul(B * sizeof(float), in));
+    scalpel__train_need(need, 2, wn);
+    scalpel__train_need(need, 3, wn);
+    scalpel__train_need(need, 4, wn);
+    scalpel__train_need(need, 5, (size_t)L->geom.rows);
+}
+
+/* The input a weighted layer multiplies: act[i] through the node masks of its owner and,
+ * training an fc layer, inverted dropout (flags kept for backward); act[i] itself when
+ * neither applies. */
+static const float *scalpel__train_masked_input(scalpel_trainer *tr, int32_t i, const float *src, int32_t batch,
+                                                int32_t training)
+{
+    const scalpel_layer *L = &tr->arch.layers[i];
+    scalpel_train_layer *T = &tr->layers[i];
+    size_t in = scalpel__train_in_size(L), k;
+    int32_t s;
+    float p = (training && L->geom.kind == SCALPEL_LAYER_FC) ? T->dropout : 0.0f;
+    if (T->mask_owner >= 0 || p > 0.0f) {
+        const float *na = T->mask_owner >= 0 ? tr->layers[T->mask_owner].node_a : NULL;
+        size_t plane = (size_t)L->geom.in_h * (size_t)L->geom.in_w;
+        float scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
+        float *xm = tr->xin[i];
+        for (s = 0; s < batch; s++)
+            for (k = 0; k < in; k++) {
+                size_t idx = (size_t)s * in + k;
+                float v = src[idx];
+                if (na) v *= na[k / plane];
+                if (p > 0.0f) {
+                    uint8_t keep = scalpel__rng_uniform(&tr->rng) >= p;
+                    tr->drop[i][idx] = keep;
+                    v = keep ? v * scale : 0.0f;
+                }
+                xm[idx] = v;
+            }
+        src = xm;
+    }
+    return src;
+}
+
+/* 1 when backward must read the masked input of weighted layer i (and send dx back through
+ * the masks). */
+static int scalpel__train_masked_in(const scalpel_trainer *tr, int32_t i)
+{
+    const scalpel_train_layer *T = &tr->layers[i];
+    return T->mask_owner >= 0 ||
+           (tr->last_training && tr->arch.layers[i].geom.kind == SCALPEL_LAYER_FC && T->dropout > 0.0f);
+}
+
+/* dx through dropout, then the node mask (straight-through to the owner's b). */
+static void scalpel__train_masked_dx(scalpel_trainer *tr, int32_t i, int32_t batch, float *dx)
+{
+    const scalpel_layer *L = &tr->arch.layers[i];
+    scalpel_train_layer *T = &tr->layers[i];
+    size_t in = scalpel__train_in_size(L), k;
+    int32_t s;
+    float p = (tr->last_training && L->geom.kind == SCALPEL_LAYER_FC) ? T->dropout : 0.0f;
+    float scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
+    size_t plane = (size_t)L->geom.in_h * (size_t)L->geom.in_w;
+    scalpel_train_layer *O = T->mask_owner >= 0 ? &tr->layers[T->mask_owner] : NULL;
+    for (s = 0; s < batch; s++)
+        for (k = 0; k < in; k++) {
+            size_t idx = (size_t)s * in + k;
+            float d = dx[idx];
+            if (p > 0.0f) d = tr->drop[i][idx] ? d * scale : 0.0f;
+            if (O) {
+                O->node_grad_b[k / plane] += d * tr->act[i][idx];
+                d *= O->node_a[k / plane];
+            }
+            dx[idx] = d;
+        }
+}
+
+/* ---- fc: batched as X[batch x cols] . W^T -------------------------------------------------- */
+
+static void scalpel__train_fc_carve(scalpel_trainer *tr, int32_t i, unsigned char *base, size_t *off, size_t need[6])
+{
+    const scalpel_layer *L = &tr->arch.layers[i];
+    size_t B = (size_t)tr->batch_max, in = scalpel__train_in_size(L);
+    scalpel__train_weighted_carve(tr, i, base, off, need);
+    tr->drop[i] = (uint8_t *)scalpel__train_carve(base, off, scalpel__size_mul(B, in));
+    scalpel__train_need(need, 0, scalpel__size_mul((size_t)L->geom.rows, B));
+}
+
+static void scalpel__train_fc_forward(scalpel_trainer *tr, int32_t i, const float *src, int32_t batch,
+                                      int32_t training, float *dst)
+{
+    const scalpel_layer *L = &tr->arch.layers[i];
+    scalpel_train_layer *T = &tr->layers[i];
+    float *wt = tr->scratch[2];
+    int32_t r, s;
+    src = scalpel__train_masked_input(tr, i, src, batch, training);
+    scalpel__train_transpose(T->w, L->geom.rows, L->geom.cols, wt);
+    scalpel_gemm_f32(src, batch, L->geom.cols, wt, L->geom.rows, dst);
+    for (s = 0; s < batch; s++)
+        for (r = 0; r < L->geom.rows; r++) dst[(size_t)s * (size_t)L->geom.rows + (size_t)r] += T->b[r];
+}
+
+static void scalpel__train_fc_backward(scalpel_trainer *tr, int32_t i, const float *g, int32_t batch, int need_dx,
+                                       float *dx)
+{
+    const scalpel_layer *L = &tr->arch.layers[i];
+    scalpel_train_layer *T = &tr->layers[i];
+    int masked_in = scalpel__train_masked_in(tr, i);
+    const float *src = masked_in ? tr->xin[i] : tr->act[i];
+    float *gt = tr->scratch[0];
+    int32_t r, s;
+    memset(T->grad_b, 0, (size_t)L->geom.rows * sizeof(float));
+    scalpel__train_transpose(g, batch, L->geom.rows, gt);
+    scalpel_gemm_f32(gt, L->geom.rows, batch, src, L->geom.cols, T->grad_w);
+    for (r = 0; r < L->geom.rows; r++) {
+        float sb = 0.0f;
+        for (s = 0; s < batch; s++) sb += gt[(size_t)r * (size_t)batch + (size_t)s];
+        T->grad_b[r] = sb;
+    }
+    if (need_dx) scalpel_gemm_f32(g, batch, L->geom.rows, T->w, L->geom.cols, dx);
+    if (need_dx && masked_in) scalpel__train_masked_dx(tr, i, batch, dx);
+}
+
+/* ---- conv2d: per sample, im2col + gemm; samples split over threads -------------------------- */
+
+static void scalpel__train_conv2d_carve(scalpel_trainer *tr, int32_t i, unsigned char *base, size_t *off,
+                                        size_t need[6])
+{
+    const scalpel_layer *L = &tr->arch.layers[i];
+    size_t c = scalpel__size_mul((size_t)L->geom.cols, (size_t)L->geom.out_h * (size_t)L->geom.out_w);
+    scalpel__train_weighted_carve(tr, i, base, off, need);
+    scalpel__train_need(need, 0, c);
+    scalpel__train_need(need, 1, c);
+}
+
+static void scalpel__train_conv2d_forward(scalpel_trainer *tr, int32_t i, const float *src, int32_t batch,
+                                          int32_t training, float *dst)
+{
+    const scalpel_layer *L = &tr->arch.layers[i];
+    scalpel_train_layer *T = &tr->layers[i];
+    size_t in = scalpel__train_in_size(L), out = scalpel__train_out_size(L);
+    /* samples are independent: threads change nothing in the results */
+    int32_t P = L->geom.out_h * L->geom.out_w, nt = scalpel__train_threads(tr, batch), s;
+    const float *csrc = scalpel__train_masked_input(tr, i, src, batch, training);
+    (void)nt;
+    SCALPEL__TRAIN_OMP(omp parallel for num_threads(nt) schedule(static))
+    for (s = 0; s < batch; s++) {
+        float *col = tr->scratch[0] + (size_t)scalpel__train_thread() * tr->scratch_n[0];
+        float *o = dst + (size_t)s * out;
+        int32_t r, q;
+        scalpel_im2col_f32(csrc + (size_t)s * in, L->geom.in_c, L->geom.in_h, L->geom.in_w, L->geom.kernel, L->geom.stride, L->geom.pad, col);
+        scalpel_gemm_f32(T->w, L->geom.rows, L->geom.cols, col, P, o);
+        for (r = 0; r < L->geom.rows; r++)
+            for (q = 0; q < P; q++) o[(size_t)r * (size_t)P + (size_t)q] += T->b[r];
+    }
+}
+
+static void scalpel__train_conv2d_backward(scalpel_trainer *tr, int32_t i, const float *g, int32_t batch, int need_dx,
+                                           float *dx)
+{
+    const scalpel_layer *L = &tr->arch.layers[i];
+    scalpel_train_layer *T = &tr->layers[i];
+    size_t in = scalpel__train_in_size(L), out = scalpel__train_out_size(L), k;
+    int masked_in = scalpel__train_masked_in(tr, i);
+    const float *src = masked_in ? tr->xin[i] : tr->act[i];
+    /* Each thread takes a contiguous share of the samples and sums its dW and db into its own
+     * partial buffers; the partials are added in thread order. One thread gives exactly the
+     * serial sums. */
+    int32_t P = L->geom.out_h * L->geom.out_w, nt = scalpel__train_threads(tr, batch), t, r;
+    size_t wn = (size_t)L->geom.rows * (size_t)L->geom.cols;
+    const float *csrc = src, *cg = g;
+    float *wt = tr->scratch[2], *cdx = dx;
+    memset(T->grad_b, 0, (size_t)L->geom.rows * sizeof(float));
+    if (need_dx) {
+        scalpel__train_transpose(T->w, L->geom.rows, L->geom.cols, wt);
+        memset(dx, 0, (size_t)batch * in * sizeof(float));
+    }
+    SCALPEL__TRAIN_OMP(omp parallel for num_threads(nt) schedule(static, 1))
+    for (t = 0; t < nt; t++) {
+        float *col = tr->scratch[0] + (size_t)t * tr->scratch_n[0];
+        float *colT = tr->scratch[1] + (size_t)t * tr->scratch_n[1];
+        float *tmp = tr->scratch[3] + (size_t)t * tr->scratch_n[3];
+        float *pw = tr->scratch[4] + (size_t)t * tr->scratch_n[4];
+        float *pb = tr->scratch[5] + (size_t)t * tr->scratch_n[5];
+        int32_t s0 = (int32_t)((int64_t)batch * t / nt), s1 = (int32_t)((int64_t)batch * (t + 1) / nt), ss, rr, q;
+        size_t kk;
+        memset(pw, 0, wn * sizeof(float));
+        memset(pb, 0, (size_t)L->geom.rows * sizeof(float));
+        for (ss = s0; ss < s1; ss++) {
+            const float *gs = cg + (size_t)ss * out;
+            scalpel_im2col_f32(csrc + (size_t)ss * in, L->geom.in_c, L->geom.in_h, L->geom.in_w, L->geom.kernel, L->geom.stride, L->geom.pad, col);
+            scalpel__train_transpose(col, L->geom.cols, P, colT);
+            scalpel_gemm_f32(gs, L->geom.rows, P, colT, L->geom.cols, tmp);     /* dW_s = dY . col^T */
+            for (kk = 0; kk < wn; kk++) pw[kk] += tmp[kk];
+            for (rr = 0; rr < L->geom.rows; rr++) {
+                float sb = 0.0f;
+                for (q = 0; q < P; q++) sb += gs[(size_t)rr * (size_t)P + (size_t)q];
+                pb[rr] += sb;
+            }
+            if (need_dx) {
+                scalpel_gemm_f32(wt, L->geom.cols, L->geom.rows, gs, P, col);   /* dcol = W^T . dY */
+                scalpel__train_col2im(col, L->geom.in_c, L->geom.in_h, L->geom.in_w, L->geom.kernel, L->geom.stride, L->geom.pad,
+                                      L->geom.out_h, L->geom.out_w, cdx + (size_t)ss * in);
+            }
+        }
+    }
+    memcpy(T->grad_w, tr->scratch[4], wn * sizeof(float));
+    memcpy(T->grad_b, tr->scratch[5], (size_t)L->geom.rows * sizeof(float));
+    for (t = 1; t < nt; t++) {
+        const float *pw = tr->scratch[4] + (size_t)t * tr->scratch_n[4];
+        const float *pb = tr->scratch[5] + (size_t)t * tr->scratch_n[5];
+        for (k = 0; k < wn; k++) T->grad_w[k] += pw[k];
+        for (r = 0; r < L->geom.rows; r++) T->grad_b[r] += pb[r];
+    }
+    if (need_dx && masked_in) scalpel__train_masked_dx(tr, i, batch, dx);
+}
+
+/* ---- maxpool: the forward keeps the winner of each window, backward routes to it ----------- */
+
+static void scalpel__train_maxpool_carve(scalpel_trainer *tr, int32_t i, unsigned char *base, size_t *off,
+                                         size_t need[6])
+{
+    size_t out = scalpel__train_out_size(&tr->arch.layers[i]);
+    (void)need;
+    tr->argmax[i] = (int32_t *)scalpel__train_carve(base, off, scalpel__size_mul((size_t)tr->batch_max * sizeof(int32_t), out));
+}
+
+static void scalpel__train_maxpool_forward(scalpel_trainer *tr, int32_t i, const float *src, int32_t batch,
+                                           int32_t training, float *dst)
+{
+    const scalpel_layer *L = &tr->arch.layers[i];
+    size_t in = scalpel__train_in_size(L), out = scalpel__train_out_size(L);
+    int32_t s, c, oy, ox, ky, kx, K = L->geom.kernel, S = L->geom.stride;
+    (void)training;
+    for (s = 0; s < batch; s++)
+        for (c = 0; c < L->geom.in_c; c++) {
+            const float *pl = src + (size_t)s * in + (size_t)c * (size_t)L->geom.in_h * (size_t)L->geom.in_w;
+            size_t obase = (size_t)s * out + (size_t)c * (size_t)L->geom.out_h * (size_t)L->geom.out_w;
+            for (oy = 0; oy < L->geom.out_h; oy++)
+                for (ox = 0; ox < L->geom.out_w; ox++) {
+                    int32_t best = (oy * S) * L->geom.in_w + ox * S;
+                    for (ky = 0; ky < K; ky++)
+                        for (kx = 0; kx < K; kx++) {
+                            int32_t j = (oy * S + ky) * L->geom.in_w + ox * S + kx;
+                            if (pl[j] > pl[best]) best = j;
+                        }
+                    dst[obase + (size_t)oy * (size_t)L->geom.out_w + (size_t)ox] = pl[best];
+                    tr->argmax[i][obase + (size_t)oy * (size_t)L->geom.out_w + (size_t)ox] = best;
+                }
+        }
+}
+
+static void scalpel__train_maxpool_backward(scalpel_trainer *tr, int32_t i, const float *g, int32_t batch,
+                                            int need_dx, float *dx)
+{
+    const scalpel_layer *L = &tr->arch.layers[i];
+    size_t in = scalpel__train_in_size(L), out = scalpel__train_out_size(L), tot = (size_t)batch * out, k;
+    if (!need_dx) return;
+    memset(dx, 0, (size_t)batch * in * sizeof(float));
+    for (k = 0; k < tot; k++) {
+        size_t sidx = k / out, cidx = (k % out) / ((size_t)L->geom.out_h * (size_t)L->geom.out_w);
+        dx[sidx * in + cidx * (size_t)L->geom.in_h * (size_t)L->geom.in_w + (size_t)tr->argmax[i][k]] += g[k];
+    }
+}
+
+/* ---- relu ----------------------------------------------------------------------------------- */
+
+static void scalpel__train_relu_carve(scalpel_trainer *tr, int32_t i, unsigned char *base, size_t *off, size_t need[6])
+{
+    (void)tr; (void)i; (void)base; (void)off; (void)need;
+}
+
+static void scalpel__train_relu_forward(scalpel_trainer *tr, int32_t i, const float *src, int32_t batch,
+                                        int32_t training, float *dst)
+{
+    size_t total = (size_t)batch * scalpel__train_out_size(&tr->arch.layers[i]), k;
+    (void)training;
+    for (k = 0; k < total; k++) dst[k] = src[k] > 0.0f ? src[k] : 0.0f;
+}
+
+static void scalpel__train_relu_backward(scalpel_trainer *tr, int32_t i, const float *g, int32_t batch, int need_dx,
+                                         float *dx)
+{
+    size_t tot = (size_t)batch * scalpel__train_out_size(&tr->arch.layers[i]), k;
+    const float *y = tr->act[i + 1];
+    if (!need_dx) return;
+    for (k = 0; k < tot; k++) dx[k] = y[k] > 0.0f ? g[k] : 0.0f;
+}
+
+#define SCALPEL__TRAIN_KIND(NAME)                                                                      \
+    { scalpel__train_##NAME##_carve, scalpel__train_##NAME##_forward, scalpel__train_##NAME##_backward }
+/* Indexed by scalpel_layer_kind; entry 0 is no kind. */
+static const scalpel__train_kind_ops scalpel__train_kinds[] = {
+    { NULL, NULL, NULL },
+    SCALPEL__TRAIN_KIND(fc),      /* SCALPEL_LAYER_FC */
+    SCALPEL__TRAIN_KIND(conv2d),  /* SCALPEL_LAYER_CONV2D */
+    SCALPEL__TRAIN_KIND(maxpool), /* SCALPEL_LAYER_MAXPOOL */
+    SCALPEL__TRAIN_KIND(relu)     /* SCALPEL_LAYER_RELU */
+};
+typedef char scalpel__train_kinds_complete[(sizeof scalpel__train_kinds / sizeof scalpel__train_kinds[0] ==
+                                            SCALPEL_LAYER_COUNT) ? 1 : -1];
+
 /* Lays out (base == NULL: sizes) or assigns every array of the trainer in one block. */
 static size_t scalpel__train_layout(scalpel_trainer *tr, unsigned char *base)
 {
     const scalpel_net *a = &tr->arch;
     size_t off = 0, B = (size_t)tr->batch_max, maxact = (size_t)scalpel_net_input_size(a);
-    size_t s_col = 1, s_colT = 1, s_wt = 1, s_tmp = 1, s_rows = 1;
+    size_t need[6] = { 1, 1, 1, 1, 1, 1 };
     int32_t i, n = a->n_layers;
     for (i = 0; i < n; i++) {
         const scalpel_layer *L = &a->layers[i];
-        scalpel_train_layer *T = &tr->layers[i];
         size_t in = scalpel__train_in_size(L), out = scalpel__train_out_size(L);
         if (out > maxact) maxact = out;
         tr->act[i] = (float *)scalpel__train_carve(base, &off, scalpel__size_mul(B * sizeof(float), in));
-        if (scalpel__train_weighted(L->geom.kind)) {
-            size_t wn = (size_t)L->geom.rows * (size_t)L->geom.cols, rn = (size_t)L->geom.rows * sizeof(float);
-            size_t P = (size_t)L->geom.out_h * (size_t)L->geom.out_w;
-            T->w = (float *)scalpel__train_carve(base, &off, wn * sizeof(float));
-            T->grad_w = (float *)scalpel__train_carve(base, &off, wn * sizeof(float));
-            T->mom_w = (float *)scalpel__train_carve(base, &off, wn * sizeof(float));
-            T->mask = (uint8_t *)scalpel__train_carve(base, &off, wn);
-            T->b = (float *)scalpel__train_carve(base, &off, rn);
-            T->grad_b = (float *)scalpel__train_carve(base, &off, rn);
-            T->mom_b = (float *)scalpel__train_carve(base, &off, rn);
-            if (L->geom.kind == SCALPEL_LAYER_FC || T->mask_owner >= 0)
-                tr->xin[i] = (float *)scalpel__train_carve(base, &off, scalpel__size_mul(B * sizeof(float), in));
-            if (L->geom.kind == SCALPEL_LAYER_FC)
-                tr->drop[i] = (uint8_t *)scalpel__train_carve(base, &off, scalpel__size_mul(B, in));
-            if (L->geom.kind == SCALPEL_LAYER_CONV2D) {
-                size_t c = scalpel__size_mul((size_t)L->geom.cols, P);
-                if (c > s_col) s_col = c;
-                if (c > s_colT) s_colT = c;
-            } else {
-                size_t c = scalpel__size_mul((size_t)L->geom.rows, B);
-                if (c > s_col) s_col = c;
-            }
-            if (wn > s_wt) s_wt = wn;
-            if (wn > s_tmp) s_tmp = wn;
-            if ((size_t)L->geom.rows > s_rows) s_rows = (size_t)L->geom.rows;
-        } else if (L->geom.kind == SCALPEL_LAYER_MAXPOOL) {
-            tr->argmax[i] = (int32_t *)scalpel__train_carve(base, &off, scalpel__size_mul(B * sizeof(int32_t), out));
-        }
+        scalpel__train_kinds[L->geom.kind].carve(tr, i, base, &off, need);
     }
     /* node masks after the per-layer arrays (owners are known from mask_owner links) */
     for (i = 0; i < n; i++) {
@@ -865,7 +1174,7 @@ static size_t scalpel__train_layout(scalpel_trainer *tr, unsigned char *base)
     tr->grad[1] = (float *)scalpel__train_carve(base, &off, scalpel__size_mul(B * sizeof(float), maxact));
     {
         size_t per[6], k, T = (size_t)tr->threads;
-        per[0] = s_col; per[1] = s_colT; per[2] = s_wt; per[3] = s_tmp; per[4] = s_tmp; per[5] = s_rows;
+        for (k = 0; k < 6; k++) per[k] = need[k];
         for (k = 0; k < 6; k++) {
             size_t copies = k == 2 ? 1 : T;
             /* a multiple of 16 floats per thread: every thread's region starts on 64 bytes */
@@ -1016,7 +1325,7 @@ SCALPEL_API scalpel_status scalpel_trainer_forward(scalpel_trainer *tr, const fl
                                                    int32_t training, float *logits)
 {
     const scalpel_net *a;
-    int32_t i, s, n;
+    int32_t i, n;
     if (!tr || !x) return SCALPEL_ERR_NULL;
     if (!tr->block) return SCALPEL_ERR_ARGUMENT;
     if (batch < 1 || batch > tr->batch_max) return SCALPEL_ERR_ARGUMENT;
@@ -1024,79 +1333,9 @@ SCALPEL_API scalpel_status scalpel_trainer_forward(scalpel_trainer *tr, const fl
     n = a->n_layers;
     memcpy(tr->act[0], x, (size_t)batch * (size_t)scalpel_net_input_size(a) * sizeof(float));
     for (i = 0; i < n; i++) {
-        const scalpel_layer *L = &a->layers[i];
-        scalpel_train_layer *T = &tr->layers[i];
-        size_t in = scalpel__train_in_size(L), out = scalpel__train_out_size(L), k;
-        const float *src = tr->act[i];
-        float *dst = tr->act[i + 1];
-        if (scalpel__train_weighted(L->geom.kind)) {
-            float p = (training && L->geom.kind == SCALPEL_LAYER_FC) ? T->dropout : 0.0f;
-            if (T->mask_owner >= 0 || p > 0.0f) {
-                const float *na = T->mask_owner >= 0 ? tr->layers[T->mask_owner].node_a : NULL;
-                size_t plane = (size_t)L->geom.in_h * (size_t)L->geom.in_w;
-                float scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
-                float *xm = tr->xin[i];
-                for (s = 0; s < batch; s++)
-                    for (k = 0; k < in; k++) {
-                        size_t idx = (size_t)s * in + k;
-                        float v = src[idx];
-                        if (na) v *= na[k / plane];
-                        if (p > 0.0f) {
-                            uint8_t keep = scalpel__rng_uniform(&tr->rng) >= p;
-                            tr->drop[i][idx] = keep;
-                            v = keep ? v * scale : 0.0f;
-                        }
-                        xm[idx] = v;
-                    }
-                src = xm;
-            }
-            if (L->geom.kind == SCALPEL_LAYER_FC) {
-                float *wt = tr->scratch[2];
-                int32_t r;
-                scalpel__train_transpose(T->w, L->geom.rows, L->geom.cols, wt);
-                scalpel_gemm_f32(src, batch, L->geom.cols, wt, L->geom.rows, dst);
-                for (s = 0; s < batch; s++)
-                    for (r = 0; r < L->geom.rows; r++) dst[(size_t)s * (size_t)L->geom.rows + (size_t)r] += T->b[r];
-            } else {
-                /* samples are independent: threads change nothing in the results */
-                int32_t P = L->geom.out_h * L->geom.out_w, nt = scalpel__train_threads(tr, batch);
-                const float *csrc = src;
-                (void)nt;
-                SCALPEL__TRAIN_OMP(omp parallel for num_threads(nt) schedule(static))
-                for (s = 0; s < batch; s++) {
-                    float *col = tr->scratch[0] + (size_t)scalpel__train_thread() * tr->scratch_n[0];
-                    float *o = dst + (size_t)s * out;
-                    int32_t r, q;
-                    scalpel_im2col_f32(csrc + (size_t)s * in, L->geom.in_c, L->geom.in_h, L->geom.in_w, L->geom.kernel, L->geom.stride, L->geom.pad, col);
-                    scalpel_gemm_f32(T->w, L->geom.rows, L->geom.cols, col, P, o);
-                    for (r = 0; r < L->geom.rows; r++)
-                        for (q = 0; q < P; q++) o[(size_t)r * (size_t)P + (size_t)q] += T->b[r];
-                }
-            }
-        } else if (L->geom.kind == SCALPEL_LAYER_RELU) {
-            size_t total = (size_t)batch * out;
-            for (k = 0; k < total; k++) dst[k] = src[k] > 0.0f ? src[k] : 0.0f;
-        } else if (L->geom.kind == SCALPEL_LAYER_MAXPOOL) {
-            int32_t c, oy, ox, ky, kx, K = L->geom.kernel, S = L->geom.stride;
-            for (s = 0; s < batch; s++)
-                for (c = 0; c < L->geom.in_c; c++) {
-                    const float *pl = src + (size_t)s * in + (size_t)c * (size_t)L->geom.in_h * (size_t)L->geom.in_w;
-                    size_t obase = (size_t)s * out + (size_t)c * (size_t)L->geom.out_h * (size_t)L->geom.out_w;
-                    for (oy = 0; oy < L->geom.out_h; oy++)
-                        for (ox = 0; ox < L->geom.out_w; ox++) {
-                            int32_t best = (oy * S) * L->geom.in_w + ox * S;
-                            for (ky = 0; ky < K; ky++)
-                                for (kx = 0; kx < K; kx++) {
-                                    int32_t j = (oy * S + ky) * L->geom.in_w + ox * S + kx;
-                                    if (pl[j] > pl[best]) best = j;
-                                }
-                            dst[obase + (size_t)oy * (size_t)L->geom.out_w + (size_t)ox] = pl[best];
-                            tr->argmax[i][obase + (size_t)oy * (size_t)L->geom.out_w + (size_t)ox] = best;
-                        }
-                }
-        } else {
-            return SCALPEL_ERR_ARGUMENT;
-        }
+        int32_t kind = a->layers[i].geom.kind;
+        if (kind < 1 || kind >= SCALPEL_LAYER_COUNT) return SCALPEL_ERR_ARGUMENT;
+        scalpel__train_kinds[kind].forward(tr, i, tr->act[i], batch, training, tr->act[i + 1]);
     }
     tr->last_batch = batch;
     tr->last_training = training ? 1 : 0;
@@ -1141,106 +1380,8 @@ SCALPEL_API scalpel_status scalpel_trainer_backward(scalpel_trainer *tr, const i
             memset(tr->layers[i].grad_b, 0, (size_t)a->layers[i].geom.rows * sizeof(float));
         }
     for (i = n - 1; i >= tr->backward_stop; i--) {
-        const scalpel_layer *L = &a->layers[i];
-        scalpel_train_layer *T = &tr->layers[i];
-        size_t in = scalpel__train_in_size(L), out = scalpel__train_out_size(L), k;
-        int need_dx = i > tr->backward_stop;
         dx = tr->grad[g == tr->grad[0] ? 1 : 0];
-        if (scalpel__train_weighted(L->geom.kind)) {
-            int32_t r;
-            int masked_in = T->mask_owner >= 0 || (tr->last_training && L->geom.kind == SCALPEL_LAYER_FC && T->dropout > 0.0f);
-            const float *src = masked_in ? tr->xin[i] : tr->act[i];
-            memset(T->grad_b, 0, (size_t)L->geom.rows * sizeof(float));
-            if (L->geom.kind == SCALPEL_LAYER_FC) {
-                float *gt = tr->scratch[0];
-                scalpel__train_transpose(g, batch, L->geom.rows, gt);
-                scalpel_gemm_f32(gt, L->geom.rows, batch, src, L->geom.cols, T->grad_w);
-                for (r = 0; r < L->geom.rows; r++) {
-                    float sb = 0.0f;
-                    for (s = 0; s < batch; s++) sb += gt[(size_t)r * (size_t)batch + (size_t)s];
-                    T->grad_b[r] = sb;
-                }
-                if (need_dx) scalpel_gemm_f32(g, batch, L->geom.rows, T->w, L->geom.cols, dx);
-            } else {
-                /* Each thread takes a contiguous share of the samples and sums its dW and db
-                 * into its own partial buffers; the partials are added in thread order. One
-                 * thread gives exactly the serial sums. */
-                int32_t P = L->geom.out_h * L->geom.out_w, nt = scalpel__train_threads(tr, batch), t;
-                size_t wn = (size_t)L->geom.rows * (size_t)L->geom.cols;
-                const float *csrc = src, *cg = g;
-                float *wt = tr->scratch[2], *cdx = dx;
-                if (need_dx) {
-                    scalpel__train_transpose(T->w, L->geom.rows, L->geom.cols, wt);
-                    memset(dx, 0, (size_t)batch * in * sizeof(float));
-                }
-                SCALPEL__TRAIN_OMP(omp parallel for num_threads(nt) schedule(static, 1))
-                for (t = 0; t < nt; t++) {
-                    float *col = tr->scratch[0] + (size_t)t * tr->scratch_n[0];
-                    float *colT = tr->scratch[1] + (size_t)t * tr->scratch_n[1];
-                    float *tmp = tr->scratch[3] + (size_t)t * tr->scratch_n[3];
-                    float *pw = tr->scratch[4] + (size_t)t * tr->scratch_n[4];
-                    float *pb = tr->scratch[5] + (size_t)t * tr->scratch_n[5];
-                    int32_t s0 = (int32_t)((int64_t)batch * t / nt), s1 = (int32_t)((int64_t)batch * (t + 1) / nt), ss, rr, q;
-                    size_t kk;
-                    memset(pw, 0, wn * sizeof(float));
-                    memset(pb, 0, (size_t)L->geom.rows * sizeof(float));
-                    for (ss = s0; ss < s1; ss++) {
-                        const float *gs = cg + (size_t)ss * out;
-                        scalpel_im2col_f32(csrc + (size_t)ss * in, L->geom.in_c, L->geom.in_h, L->geom.in_w, L->geom.kernel, L->geom.stride, L->geom.pad, col);
-                        scalpel__train_transpose(col, L->geom.cols, P, colT);
-                        scalpel_gemm_f32(gs, L->geom.rows, P, colT, L->geom.cols, tmp);     /* dW_s = dY . col^T */
-                        for (kk = 0; kk < wn; kk++) pw[kk] += tmp[kk];
-                        for (rr = 0; rr < L->geom.rows; rr++) {
-                            float sb = 0.0f;
-                            for (q = 0; q < P; q++) sb += gs[(size_t)rr * (size_t)P + (size_t)q];
-                            pb[rr] += sb;
-                        }
-                        if (need_dx) {
-                            scalpel_gemm_f32(wt, L->geom.cols, L->geom.rows, gs, P, col);   /* dcol = W^T . dY */
-                            scalpel__train_col2im(col, L->geom.in_c, L->geom.in_h, L->geom.in_w, L->geom.kernel, L->geom.stride, L->geom.pad,
-                                                  L->geom.out_h, L->geom.out_w, cdx + (size_t)ss * in);
-                        }
-                    }
-                }
-                memcpy(T->grad_w, tr->scratch[4], wn * sizeof(float));
-                memcpy(T->grad_b, tr->scratch[5], (size_t)L->geom.rows * sizeof(float));
-                for (t = 1; t < nt; t++) {
-                    const float *pw = tr->scratch[4] + (size_t)t * tr->scratch_n[4];
-                    const float *pb = tr->scratch[5] + (size_t)t * tr->scratch_n[5];
-                    for (k = 0; k < wn; k++) T->grad_w[k] += pw[k];
-                    for (r = 0; r < L->geom.rows; r++) T->grad_b[r] += pb[r];
-                }
-            }
-            if (need_dx && masked_in) {
-                /* through dropout, then the node mask (straight-through to b) */
-                float p = (tr->last_training && L->geom.kind == SCALPEL_LAYER_FC) ? T->dropout : 0.0f;
-                float scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
-                size_t plane = (size_t)L->geom.in_h * (size_t)L->geom.in_w;
-                scalpel_train_layer *O = T->mask_owner >= 0 ? &tr->layers[T->mask_owner] : NULL;
-                for (s = 0; s < batch; s++)
-                    for (k = 0; k < in; k++) {
-                        size_t idx = (size_t)s * in + k;
-                        float d = dx[idx];
-                        if (p > 0.0f) d = tr->drop[i][idx] ? d * scale : 0.0f;
-                        if (O) {
-                            O->node_grad_b[k / plane] += d * tr->act[i][idx];
-                            d *= O->node_a[k / plane];
-                        }
-                        dx[idx] = d;
-                    }
-            }
-        } else if (L->geom.kind == SCALPEL_LAYER_RELU) {
-            size_t tot = (size_t)batch * out;
-            const float *y = tr->act[i + 1];
-            for (k = 0; k < tot; k++) dx[k] = y[k] > 0.0f ? g[k] : 0.0f;
-        } else {
-            size_t tot = (size_t)batch * out;
-            memset(dx, 0, (size_t)batch * in * sizeof(float));
-            for (k = 0; k < tot; k++) {
-                size_t sidx = k / out, cidx = (k % out) / ((size_t)L->geom.out_h * (size_t)L->geom.out_w);
-                dx[sidx * in + cidx * (size_t)L->geom.in_h * (size_t)L->geom.in_w + (size_t)tr->argmax[i][k]] += g[k];
-            }
-        }
+        scalpel__train_kinds[a->layers[i].geom.kind].backward(tr, i, g, batch, i > tr->backward_stop, dx);
         g = dx;
     }
     if (loss) *loss = (float)(total / (double)batch);
