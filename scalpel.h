@@ -238,6 +238,13 @@ SCALPEL_API scalpel_status scalpel_net_add_fc(scalpel_net *net, int32_t outputs,
 SCALPEL_API scalpel_status scalpel_net_add_conv2d(scalpel_net *net, int32_t out_channels,
                                                   int32_t kernel, int32_t stride, int32_t pad,
                                                   const float *w, const float *b);
+/* Appends a layer of any kind from the kind table: outputs (the rows of a weighted kind, 0
+ * otherwise), kernel, stride and pad as that kind's rules take them (unused ones 0), w and b
+ * as scalpel_net_add_fc takes them for a weighted kind (copied; NULL: zeros) and NULL for the
+ * others. What the scalpel_net_add_<kind> functions do, for code that copies layers of every
+ * kind (scalpel_net_add_layer(net, L->geom.kind, ...)). */
+SCALPEL_API scalpel_status scalpel_net_add_layer(scalpel_net *net, int32_t kind, int32_t outputs, int32_t kernel,
+                                                 int32_t stride, int32_t pad, const float *w, const float *b);
 /* Like add_fc / add_conv2d, but the layer keeps W as grouped CSR (a copy of w, any G). */
 SCALPEL_API scalpel_status scalpel_net_add_fc_gcsr(scalpel_net *net, const scalpel_gcsr *w,
                                                    const float *b);
@@ -1809,6 +1816,16 @@ static scalpel_status scalpel__net_add_weighted(scalpel_net *net, int32_t kind, 
         net->n_layers--;
     }
     return st;
+}
+
+SCALPEL_API scalpel_status scalpel_net_add_layer(scalpel_net *net, int32_t kind, int32_t outputs, int32_t kernel,
+                                                 int32_t stride, int32_t pad, const float *w, const float *b)
+{
+    if (!net) return SCALPEL_ERR_NULL;
+    if (!scalpel__kind_ok(kind)) return SCALPEL_ERR_ARGUMENT;
+    if (scalpel__kinds[kind].weighted) return scalpel__net_add_weighted(net, kind, outputs, kernel, stride, pad, w, NULL, b);
+    if (w || b) return SCALPEL_ERR_ARGUMENT; /* an unweighted kind takes no arrays */
+    return scalpel__net_append(net, kind, outputs, kernel, stride, pad, NULL);
 }
 
 SCALPEL_API scalpel_status scalpel_net_add_fc(scalpel_net *net, int32_t outputs, const float *w, const float *b)

@@ -1529,12 +1529,9 @@ SCALPEL_API scalpel_status scalpel_trainer_export(const scalpel_trainer *tr, sca
                         if (na[c / per] == 0.0f) tmp[r * (size_t)L->geom.cols + c] = 0.0f;
                 w = tmp;
             }
-            if (L->geom.kind == SCALPEL_LAYER_FC) st = scalpel_net_add_fc(out, L->geom.rows, w, T->b);
-            else st = scalpel_net_add_conv2d(out, L->geom.rows, L->geom.kernel, L->geom.stride, L->geom.pad, w, T->b);
-        } else if (L->geom.kind == SCALPEL_LAYER_RELU) {
-            st = scalpel_net_add_relu(out);
+            st = scalpel_net_add_layer(out, L->geom.kind, L->geom.rows, L->geom.kernel, L->geom.stride, L->geom.pad, w, T->b);
         } else {
-            st = scalpel_net_add_maxpool(out, L->geom.kernel, L->geom.stride);
+            st = scalpel_net_add_layer(out, L->geom.kind, 0, L->geom.kernel, L->geom.stride, L->geom.pad, NULL, NULL);
         }
     }
     SCALPEL_FREE(tr->alloc_ctx, tmp);
@@ -3043,8 +3040,7 @@ static scalpel_status scalpel__drv_time_layer(const scalpel_net *net, int32_t i,
     st = scalpel_net_init(L->geom.in_c, L->geom.in_h, L->geom.in_w, &one);
     one.alloc_ctx = net->alloc_ctx;
     if (st == SCALPEL_OK) {
-        if (L->geom.kind == SCALPEL_LAYER_FC) st = scalpel_net_add_fc(&one, L->geom.rows, L->w, L->b);
-        else st = scalpel_net_add_conv2d(&one, L->geom.rows, L->geom.kernel, L->geom.stride, L->geom.pad, L->w, L->b);
+        st = scalpel_net_add_layer(&one, L->geom.kind, L->geom.rows, L->geom.kernel, L->geom.stride, L->geom.pad, L->w, L->b);
     }
     if (st == SCALPEL_OK) {
         size_t wsz = scalpel_net_workspace_size(&one, batch);
