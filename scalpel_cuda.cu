@@ -200,16 +200,104 @@ static inline scalpel__cuda_gemm scalpel__cuda_gemm_rowmajor(const float *w, int
     return g;
 }
 
+/* ---- layer kinds on the GPU: one entry per kind ----------------------------------------- */
+/* The GPU's side of scalpel.h's kind table, checked against SCALPEL_LAYER_COUNT, so that a kind
+ * added without its GPU entry does not compile. X provides the operations (device launches or
+ * host loops of the emulator); each returns a scalpel_status.
+ *   scratch   floats of the shared scratch (the im2col matrix) the layer needs for max_batch
+ *             samples, or SIZE_MAX when that would not fit what the kernels index (a table of
+ *             its own: the plan needs no X)
+ *   run       dst[out features x batch] = layer(src[in features x batch]), feature-major
+ *   in_place  1: run writes its result over src (no buffer swap) */
+template <class X> struct scalpel__cuda_kind_ops {
+    scalpel_status (*run)(X &x, const scalpel__cuda_layer *L, float *src, int32_t batch, float *dst, float *scratch);
+    int in_place;
+};
+
+static size_t scalpel__cuda_no_scratch(const scalpel__cuda_layer *L, int32_t max_batch)
+{
+    (void)L; (void)max_batch;
+    return 0;
+}
+
+/* fc and conv2d: W . B with B the input (fc, 1x1 conv) or its im2col matrix; then the bias */
+static size_t scalpel__cuda_weighted_scratch(const scalpel__cuda_layer *L, int32_t max_batch)
+{
+    size_t n = (size_t)L->positions * (size_t)max_batch;
+    if (L->geom.kind != SCALPEL_LAYER_CONV2D || L->direct) return 0;
+    if ((size_t)L->geom.cols > SIZE_MAX / sizeof(float) / n) return SIZE_MAX;
+    return (size_t)L->geom.cols * n;
+}
+
+template <class X>
+static scalpel_status scalpel__cuda_weighted_run(X &x, const scalpel__cuda_layer *L, float *src, int32_t batch, float *dst,
+                                                 float *scratch)
+{
+    const float *B = src;
+    int32_t n = L->positions * batch;
+    size_t total = (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w * (size_t)batch;
+    scalpel_status st;
+    if (L->geom.kind == SCALPEL_LAYER_CONV2D && !L->direct) {
+        st = x.im2col(src, L, batch, scratch);
+        if (st != SCALPEL_OK) return st;
+        B = scratch;
+    }
+    if (L->storage == SCALPEL_STORAGE_GCSR) st = x.spmm(&L->sparse, B, n, dst);
+    else st = x.gemm(scalpel__cuda_gemm_rowmajor(L->w, L->geom.rows, L->geom.cols, B, n, dst));
+    if (st != SCALPEL_OK) return st;
+    return x.bias(dst, L->b, total, batch, L->positions);
+}
+
+template <class X>
+static scalpel_status scalpel__cuda_maxpool_run(X &x, const scalpel__cuda_layer *L, float *src, int32_t batch, float *dst,
+                                                float *scratch)
+{
+    (void)scratch;
+    return x.maxpool(src, L, batch, dst, (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w * (size_t)batch);
+}
+
+template <class X>
+static scalpel_status scalpel__cuda_relu_run(X &x, const scalpel__cuda_layer *L, float *src, int32_t batch, float *dst,
+                                             float *scratch)
+{
+    (void)dst; (void)scratch;
+    return x.relu(src, (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w * (size_t)batch);
+}
+
+/* Indexed by scalpel_layer_kind; entry 0 is no kind. */
+static size_t (*const scalpel__cuda_kind_scratch[])(const scalpel__cuda_layer *L, int32_t max_batch) = {
+    NULL,
+    scalpel__cuda_weighted_scratch, /* SCALPEL_LAYER_FC */
+    scalpel__cuda_weighted_scratch, /* SCALPEL_LAYER_CONV2D */
+    scalpel__cuda_no_scratch,       /* SCALPEL_LAYER_MAXPOOL */
+    scalpel__cuda_no_scratch        /* SCALPEL_LAYER_RELU */
+};
+static_assert(sizeof scalpel__cuda_kind_scratch / sizeof scalpel__cuda_kind_scratch[0] == SCALPEL_LAYER_COUNT,
+              "a layer kind has no GPU scratch entry");
+
+template <class X> static const scalpel__cuda_kind_ops<X> *scalpel__cuda_kinds(void)
+{
+    static const scalpel__cuda_kind_ops<X> table[] = {
+        { NULL, 0 },
+        { scalpel__cuda_weighted_run<X>, 0 }, /* SCALPEL_LAYER_FC */
+        { scalpel__cuda_weighted_run<X>, 0 }, /* SCALPEL_LAYER_CONV2D */
+        { scalpel__cuda_maxpool_run<X>, 0 },  /* SCALPEL_LAYER_MAXPOOL */
+        { scalpel__cuda_relu_run<X>, 1 }      /* SCALPEL_LAYER_RELU */
+    };
+    static_assert(sizeof table / sizeof table[0] == SCALPEL_LAYER_COUNT, "a layer kind has no GPU entry");
+    return table;
+}
+
 /* ---- the layer sequence, shared by the device and the host emulator --------------------- */
 
 /* out[batch x out_features] = net(in[batch x in_features]); act0/act1 hold the largest
- * features x batch, scratch the largest im2col. X provides the operations (device launches or
- * host loops); each returns a scalpel_status. */
+ * features x batch, scratch the largest im2col. */
 template <class X>
 static scalpel_status scalpel__cuda_run(X &x, const scalpel__cuda_layer *layers, int32_t n_layers,
                                         int32_t in_features, int32_t out_features, const float *in,
                                         int32_t batch, float *out, float *act0, float *act1, float *scratch)
 {
+    const scalpel__cuda_kind_ops<X> *kinds = scalpel__cuda_kinds<X>();
     float *act[2];
     float *src;
     int32_t i, cur = 1;
@@ -220,36 +308,13 @@ static scalpel_status scalpel__cuda_run(X &x, const scalpel__cuda_layer *layers,
     src = act[0];
     for (i = 0; i < n_layers; i++) {
         const scalpel__cuda_layer *L = &layers[i];
-        float *dst = act[cur];
-        size_t total = (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w * (size_t)batch;
-        switch (L->geom.kind) {
-        case SCALPEL_LAYER_FC:
-        case SCALPEL_LAYER_CONV2D: {
-            const float *B = src;
-            int32_t n = L->positions * batch;
-            if (L->geom.kind == SCALPEL_LAYER_CONV2D && !L->direct) {
-                st = x.im2col(src, L, batch, scratch);
-                if (st != SCALPEL_OK) return st;
-                B = scratch;
-            }
-            if (L->storage == SCALPEL_STORAGE_GCSR) st = x.spmm(&L->sparse, B, n, dst);
-            else st = x.gemm(scalpel__cuda_gemm_rowmajor(L->w, L->geom.rows, L->geom.cols, B, n, dst));
-            if (st != SCALPEL_OK) return st;
-            st = x.bias(dst, L->b, total, batch, L->positions);
-            break;
-        }
-        case SCALPEL_LAYER_MAXPOOL:
-            st = x.maxpool(src, L, batch, dst, total);
-            break;
-        case SCALPEL_LAYER_RELU:
-            st = x.relu(src, total);   /* in place: no buffer swap */
-            if (st != SCALPEL_OK) return st;
-            continue;
-        default:
-            return SCALPEL_ERR_ARGUMENT;
-        }
+        const scalpel__cuda_kind_ops<X> *k;
+        if (L->geom.kind < 1 || L->geom.kind >= SCALPEL_LAYER_COUNT) return SCALPEL_ERR_ARGUMENT;
+        k = &kinds[L->geom.kind];
+        st = k->run(x, L, src, batch, act[cur], scratch);
         if (st != SCALPEL_OK) return st;
-        src = dst;
+        if (k->in_place) continue;
+        src = act[cur];
         cur ^= 1;
     }
     return x.to_sm(src, out, batch, out_features);
@@ -276,13 +341,11 @@ static scalpel_status scalpel__cuda_plan(const scalpel_net *net, int32_t max_bat
         feat = (size_t)S->geom.out_c * (size_t)S->geom.out_h * (size_t)S->geom.out_w;
         if (feat > lim) return SCALPEL_ERR_OVERFLOW;
         if (feat > max_feat) max_feat = feat;
-        if (S->geom.kind == SCALPEL_LAYER_FC || S->geom.kind == SCALPEL_LAYER_CONV2D) {
-            if ((size_t)L->positions > lim / (size_t)max_batch) return SCALPEL_ERR_OVERFLOW;
-            if (S->geom.kind == SCALPEL_LAYER_CONV2D && !L->direct) {
-                size_t n = (size_t)L->positions * (size_t)max_batch;
-                if ((size_t)S->geom.cols > SIZE_MAX / sizeof(float) / n) return SCALPEL_ERR_OVERFLOW;
-                if ((size_t)S->geom.cols * n > scratch) scratch = (size_t)S->geom.cols * n;
-            }
+        if ((size_t)L->positions > lim / (size_t)max_batch) return SCALPEL_ERR_OVERFLOW;
+        {   /* the kind's scratch (the kinds without any answer 0) */
+            size_t sc = scalpel__cuda_kind_scratch[S->geom.kind](L, max_batch);
+            if (sc == SIZE_MAX) return SCALPEL_ERR_OVERFLOW;
+            if (sc > scratch) scratch = sc;
         }
     }
     if (max_feat > SIZE_MAX / sizeof(float) / (size_t)max_batch) return SCALPEL_ERR_OVERFLOW;
