@@ -2328,8 +2328,6 @@ SCALPEL_API scalpel_status scalpel_net_serialize(const scalpel_net *net, void *b
     *written = 0;
     st = scalpel_net_validate(net);
     if (st != SCALPEL_OK) return st;
-    if (scalpel__layers_have_skips(net->layers, sizeof(scalpel_layer), net->n_layers)) return SCALPEL_ERR_UNSUPPORTED;
-    if (net->n_layers > SCALPEL_NET_MAX_LAYERS) return SCALPEL_ERR_UNSUPPORTED;
     if (scalpel_net_has_decomposed(net)) return SCALPEL_ERR_UNSUPPORTED; /* HYBRID / TASD: memory only */
     if (buf == NULL) return SCALPEL_ERR_NULL;
     st = scalpel__nf_layout(net, &total);
@@ -3242,6 +3240,8 @@ SCALPEL_API scalpel_status scalpel_net_remove_dead_nodes(const scalpel_net *net,
     if (net == NULL) return SCALPEL_ERR_NULL;
     st = scalpel_net_validate(net);
     if (st != SCALPEL_OK) return st;
+    if (scalpel__layers_have_skips(net->layers, sizeof(scalpel_layer), net->n_layers)) return SCALPEL_ERR_UNSUPPORTED;
+    if (net->n_layers > SCALPEL_NET_MAX_LAYERS) return SCALPEL_ERR_UNSUPPORTED;
     for (l = 0; l < net->n_layers; l++) {
         const scalpel_layer *ly = &net->layers[l];
         if ((size_t)ly->geom.in_c > max_ch) max_ch = (size_t)ly->geom.in_c;

@@ -2,6 +2,8 @@
 # run_all.sh - every test of the project, as `make test` runs it. Ends with "N passed, N failed".
 #
 #   1. host tests under AddressSanitizer + UndefinedBehaviorSanitizer (format, kernels,
+#      every layer kind from the kind table (test_layers: reference, skip, fixed point,
+#      training and gradients, model file, C export compiled back by layers_export_check),
 #      allocator hooks, SCALPEL_NO_MALLOC, networks, pruning, model files, planner, safetensors
 #      against numpy and, when installed, PyTorch outputs), the network benchmark as a smoke test
 #   2. the kernel tests on every backend this machine runs: -march=native (AVX-512 here),
@@ -118,6 +120,10 @@ run train-openmp sh -c "gcc $WARN -O2 $NATIVE -fopenmp -I. tests/test_train.c -o
 run test_data-asan sh -c "gcc $WARN $SAN $NATIVE -DSCALPEL_ZLIB -I. tests/test_data.c -o $B/test_data-asan -lz -lm && $B/test_data-asan \${SCALPEL_MNIST_DIR:--}"
 run test_data-no-zlib sh -c "gcc $WARN -O1 -I. tests/test_data.c -o $B/test_data-nozlib -lm && $B/test_data-nozlib -"
 run test_models sh -c "gcc $WARN -O2 $NATIVE -DSCALPEL_ZLIB -I. tests/test_models.c -o $B/test_models -lz -lm && $B/test_models models \${SCALPEL_MNIST_DIR:--}"
+run test_layers-asan sh -c "mkdir -p $B/layers && gcc $WARN $SAN $NATIVE -I. tests/test_layers.c -o $B/test_layers-asan -lm && $B/test_layers-asan $B/layers"
+run layers-export-check sh -c "gcc $WARN -O2 $NATIVE -DSCALPEL_NO_MALLOC -I. -I$B/layers tests/layers_export_check.c -o $B/layers-check -lm && $B/layers-check && g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 $NATIVE -DSCALPEL_NO_MALLOC -x c++ -I. -I$B/layers tests/layers_export_check.c -o $B/layers-check-pp && $B/layers-check-pp"
+run test_layers-g++ sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O1 $NATIVE -x c++ -I. tests/test_layers.c -o $B/test_layers-pp && $B/test_layers-pp"
+run test_layers-no-simd sh -c "gcc $WARN -O2 -DSCALPEL_NO_SIMD -I. tests/test_layers.c -o $B/test_layers-ns -lm && $B/test_layers-ns"
 run test_drivers sh -c "gcc $WARN -O2 $NATIVE -I. tests/test_drivers.c -o $B/test_drivers -lm && $B/test_drivers $B"
 
 echo "== 2. kernels on every backend"

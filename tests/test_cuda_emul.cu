@@ -573,5 +573,30 @@ int main(void)
         scalpel_net net;
         if (scalpel_net_init(2, 3, 4, &net) == SCALPEL_OK) emulate_net(&net, 5, 5, -1.0, "empty net");
     }
+    /* every layer kind of the library's table (a new kind joins here by itself): the kind with
+     * its sample parameters after a [3 x 8 x 8] input, between a 1x1 convolution and an fc */
+    for (int32_t kind = 1; kind < SCALPEL_LAYER_COUNT; kind++) {
+        scalpel_layer_kind_desc d;
+        scalpel_net net;
+        float w0[9], b0[3];
+        char what[64];
+        int ok;
+        for (int i = 0; i < 9; i++) w0[i] = test_uniform();
+        for (int i = 0; i < 3; i++) b0[i] = test_uniform();
+        ok = scalpel_layer_kind_info(kind, &d) == SCALPEL_OK && scalpel_net_init(3, 8, 8, &net) == SCALPEL_OK &&
+             scalpel_net_add_layer(&net, SCALPEL_LAYER_CONV2D, 3, 1, 1, 0, w0, b0) == SCALPEL_OK;
+        ok = ok && scalpel_net_add_layer(&net, kind, d.outputs, d.kernel, d.stride, d.pad, NULL, NULL) == SCALPEL_OK;
+        ok = ok && scalpel_net_add_layer(&net, SCALPEL_LAYER_FC, 10, 0, 0, 0, NULL, NULL) == SCALPEL_OK;
+        for (int32_t j = 1; ok && j < net.n_layers; j++) {  /* zero weights as added: random ones now */
+            scalpel_layer *L = &net.layers[j];
+            size_t n = L->w ? (size_t)L->geom.rows * (size_t)L->geom.cols : 0;
+            for (size_t k = 0; k < n; k++) ((float *)(uintptr_t)L->w)[k] = test_uniform();
+        }
+        snprintf(what, sizeof(what), "kind %s", d.name ? d.name : "?");
+        CHECK(ok, "%s: build", what);
+        if (ok)
+            for (int32_t batch = 1; batch <= 4; batch += 3) emulate_net(&net, 4, batch, 1e-4, what);
+        scalpel_net_free(&net);
+    }
     return test_summary("test_cuda_emul");
 }
