@@ -131,6 +131,28 @@ typedef enum scalpel_layer_kind {
     SCALPEL_LAYER_COUNT         /* one past the last kind: the length of every per-kind table */
 } scalpel_layer_kind;
 
+/* The kinds, one line each: NAME (the prefix of its functions in the >>layer NAME sections of
+ * scalpel.h, scalpel_train.h and scalpel_cuda.cu), its scalpel_layer_kind, weighted (has W and
+ * b), fuses_relu (runs a following ReLU in its own output pass), and sample parameters
+ * (outputs, kernel, stride, pad) that make a valid layer after a [3 x 8 x 8] input. Every
+ * per-kind table of the library is generated from this list; its order must be the enum's
+ * (checked below), and a kind missing here, or a function missing for a kind listed, does not
+ * compile. */
+#define SCALPEL__LAYER_KINDS(X)                                   \
+    X(fc, SCALPEL_LAYER_FC, 1, 1, 10, 0, 0, 0)                    \
+    X(conv2d, SCALPEL_LAYER_CONV2D, 1, 1, 4, 3, 1, 1)             \
+    X(maxpool, SCALPEL_LAYER_MAXPOOL, 0, 0, 0, 2, 2, 0)           \
+    X(relu, SCALPEL_LAYER_RELU, 0, 0, 0, 0, 0, 0)
+
+#define SCALPEL__KIND_POSITION(NAME, KIND, W, F, O, K, S, P) scalpel__kind_position_##NAME,
+enum scalpel__kind_positions { scalpel__kind_position_none, SCALPEL__LAYER_KINDS(SCALPEL__KIND_POSITION) scalpel__kind_position_end };
+#define SCALPEL__KIND_CHECK(NAME, KIND, W, F, O, K, S, P)                                           \
+    typedef char scalpel__kind_check_##NAME[((int)(KIND) == (int)scalpel__kind_position_##NAME) ? 1 : -1];
+SCALPEL__LAYER_KINDS(SCALPEL__KIND_CHECK)
+typedef char scalpel__kind_count_check[((int)scalpel__kind_position_end == (int)SCALPEL_LAYER_COUNT) ? 1 : -1];
+#undef SCALPEL__KIND_POSITION
+#undef SCALPEL__KIND_CHECK
+
 /* scalpel_layer_geom: what a layer is, apart from its weights: kind, shapes, and which tensor
  * it reads. The float layer (scalpel_layer), the fixed-point layer (scalpel_qlayer) and the
  * GPU's copy all start with this one struct, and the shape rules, the workspace planner, the
@@ -951,10 +973,11 @@ SCALPEL__PRIV size_t scalpel__q_esz(int32_t dtype) { return dtype == SCALPEL_DTY
  * part of the library that depends on the kind asks the table (training has its own table in
  * scalpel_train.h, the GPU its own in scalpel_cuda.cu; both are checked against
  * SCALPEL_LAYER_COUNT the same way). A kind's functions live in its own ">>layer NAME"
- * section below. To add a kind: a number in scalpel_layer_kind, a >>layer section with the
- * functions below, its SCALPEL__KIND line here, its scalpel_net_add_<kind>, and its entries
- * in the training and GPU tables. A table that misses a kind, or an entry that misses a
- * function, does not compile.
+ * section below. To add a kind: (1) a number in scalpel_layer_kind, (2) its line in
+ * SCALPEL__LAYER_KINDS, (3) its >>layer section here with the functions below, (4) its
+ * training functions in scalpel_train.h and (5) its GPU functions in scalpel_cuda.cu (every
+ * table is generated from the list), (6) its scalpel_net_add_<kind> (scalpel_net_add_layer
+ * works for it at once). Forgetting any of (1) to (5) does not compile.
  *
  *   shape        fills g's output shape, rows and cols from g's kind, input shape, kernel,
  *                stride and pad and the `outputs` parameter (weighted kinds); checks every
@@ -985,13 +1008,10 @@ typedef struct scalpel__kind_ops {
     int32_t params[4];
 } scalpel__kind_ops;
 
-/* One entry: every member by name of the kind's section, so a missing function is a compile
- * error (too few macro arguments, or an undeclared name). */
-#define SCALPEL__KIND(NAME, WEIGHTED, FUSES_RELU, O, K, S, P)                                         \
-    { #NAME, WEIGHTED, FUSES_RELU, scalpel__##NAME##_shape, scalpel__##NAME##_scratch,                 \
-      scalpel__##NAME##_forward, scalpel__##NAME##_forward_ref, scalpel__##NAME##_qscratch,            \
-      scalpel__##NAME##_forward_q, { O, K, S, P } }
-#define SCALPEL__KIND_DECLARE(NAME)                                                                    \
+/* The table, generated from SCALPEL__LAYER_KINDS: each kind's functions declared (they are
+ * defined in its >>layer section below; a missing one is an undefined static function, an
+ * error), then one entry per kind in the list's order, which is the enum's. */
+#define SCALPEL__KIND_DECLARE(NAME, KIND, W, F, O, K, S, P)                                          \
     static scalpel_status scalpel__##NAME##_shape(scalpel_layer_geom *g, int32_t outputs);            \
     static size_t scalpel__##NAME##_scratch(const scalpel_layer_geom *g, int32_t batch);              \
     static void scalpel__##NAME##_forward(const scalpel_layer *L, const float *in, int32_t batch,     \
@@ -1001,21 +1021,20 @@ typedef struct scalpel__kind_ops {
     static size_t scalpel__##NAME##_qscratch(const scalpel_layer_geom *g, int32_t batch);             \
     static void scalpel__##NAME##_forward_q(const scalpel_qnet *q, const scalpel_qlayer *L,           \
                                             const void *in, int32_t batch, void *out, void *scratch);
-SCALPEL__KIND_DECLARE(fc)
-SCALPEL__KIND_DECLARE(conv2d)
-SCALPEL__KIND_DECLARE(maxpool)
-SCALPEL__KIND_DECLARE(relu)
+#define SCALPEL__KIND_ENTRY(NAME, KIND, W, F, O, K, S, P)                                            \
+    { #NAME, W, F, scalpel__##NAME##_shape, scalpel__##NAME##_scratch, scalpel__##NAME##_forward,       \
+      scalpel__##NAME##_forward_ref, scalpel__##NAME##_qscratch, scalpel__##NAME##_forward_q,         \
+      { O, K, S, P } },
+SCALPEL__LAYER_KINDS(SCALPEL__KIND_DECLARE)
 
 /* Indexed by scalpel_layer_kind; entry 0 is no kind. */
 static const scalpel__kind_ops scalpel__kinds[] = {
     { "?", 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, { 0, 0, 0, 0 } },
-    SCALPEL__KIND(fc, 1, 1, 10, 0, 0, 0),        /* SCALPEL_LAYER_FC */
-    SCALPEL__KIND(conv2d, 1, 1, 4, 3, 1, 1),     /* SCALPEL_LAYER_CONV2D */
-    SCALPEL__KIND(maxpool, 0, 0, 0, 2, 2, 0),    /* SCALPEL_LAYER_MAXPOOL */
-    SCALPEL__KIND(relu, 0, 0, 0, 0, 0, 0)        /* SCALPEL_LAYER_RELU */
+    SCALPEL__LAYER_KINDS(SCALPEL__KIND_ENTRY)
 };
-/* A kind added to scalpel_layer_kind without its entry (or the reverse) stops the build here. */
 typedef char scalpel__kinds_complete[(sizeof scalpel__kinds / sizeof scalpel__kinds[0] == SCALPEL_LAYER_COUNT) ? 1 : -1];
+#undef SCALPEL__KIND_DECLARE
+#undef SCALPEL__KIND_ENTRY
 
 SCALPEL__PRIV int scalpel__kind_ok(int32_t kind) { return kind >= 1 && kind < SCALPEL_LAYER_COUNT; }
 

@@ -264,29 +264,48 @@ static scalpel_status scalpel__cuda_relu_run(X &x, const scalpel__cuda_layer *L,
     return x.relu(src, (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w * (size_t)batch);
 }
 
+/* Per kind NAME of SCALPEL__LAYER_KINDS: scalpel__cuda_NAME_scratch, scalpel__cuda_NAME_run
+ * and scalpel__cuda_NAME_in_place. The tables are generated from the list. */
+static size_t scalpel__cuda_fc_scratch(const scalpel__cuda_layer *L, int32_t max_batch)
+{
+    return scalpel__cuda_weighted_scratch(L, max_batch);
+}
+static size_t scalpel__cuda_conv2d_scratch(const scalpel__cuda_layer *L, int32_t max_batch)
+{
+    return scalpel__cuda_weighted_scratch(L, max_batch);
+}
+#define scalpel__cuda_maxpool_scratch scalpel__cuda_no_scratch
+#define scalpel__cuda_relu_scratch scalpel__cuda_no_scratch
+#define scalpel__cuda_fc_run scalpel__cuda_weighted_run
+#define scalpel__cuda_conv2d_run scalpel__cuda_weighted_run
+enum { scalpel__cuda_fc_in_place = 0, scalpel__cuda_conv2d_in_place = 0, scalpel__cuda_maxpool_in_place = 0,
+       scalpel__cuda_relu_in_place = 1 };
+
 /* Indexed by scalpel_layer_kind; entry 0 is no kind. */
+#define SCALPEL__CUDA_SCRATCH_ENTRY(NAME, KIND, W, F, O, K, S, P) scalpel__cuda_##NAME##_scratch,
 static size_t (*const scalpel__cuda_kind_scratch[])(const scalpel__cuda_layer *L, int32_t max_batch) = {
     NULL,
-    scalpel__cuda_weighted_scratch, /* SCALPEL_LAYER_FC */
-    scalpel__cuda_weighted_scratch, /* SCALPEL_LAYER_CONV2D */
-    scalpel__cuda_no_scratch,       /* SCALPEL_LAYER_MAXPOOL */
-    scalpel__cuda_no_scratch        /* SCALPEL_LAYER_RELU */
+    SCALPEL__LAYER_KINDS(SCALPEL__CUDA_SCRATCH_ENTRY)
 };
 static_assert(sizeof scalpel__cuda_kind_scratch / sizeof scalpel__cuda_kind_scratch[0] == SCALPEL_LAYER_COUNT,
               "a layer kind has no GPU scratch entry");
 
+#define SCALPEL__CUDA_RUN_ENTRY(NAME, KIND, W, F, O, K, S, P) { scalpel__cuda_##NAME##_run<X>, scalpel__cuda_##NAME##_in_place },
 template <class X> static const scalpel__cuda_kind_ops<X> *scalpel__cuda_kinds(void)
 {
     static const scalpel__cuda_kind_ops<X> table[] = {
         { NULL, 0 },
-        { scalpel__cuda_weighted_run<X>, 0 }, /* SCALPEL_LAYER_FC */
-        { scalpel__cuda_weighted_run<X>, 0 }, /* SCALPEL_LAYER_CONV2D */
-        { scalpel__cuda_maxpool_run<X>, 0 },  /* SCALPEL_LAYER_MAXPOOL */
-        { scalpel__cuda_relu_run<X>, 1 }      /* SCALPEL_LAYER_RELU */
+        SCALPEL__LAYER_KINDS(SCALPEL__CUDA_RUN_ENTRY)
     };
     static_assert(sizeof table / sizeof table[0] == SCALPEL_LAYER_COUNT, "a layer kind has no GPU entry");
     return table;
 }
+#undef SCALPEL__CUDA_SCRATCH_ENTRY
+#undef SCALPEL__CUDA_RUN_ENTRY
+#undef scalpel__cuda_maxpool_scratch
+#undef scalpel__cuda_relu_scratch
+#undef scalpel__cuda_fc_run
+#undef scalpel__cuda_conv2d_run
 
 /* ---- the layer sequence, shared by the device and the host emulator --------------------- */
 

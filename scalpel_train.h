@@ -806,8 +806,8 @@ static scalpel_status scalpel__train_check_config(const scalpel_train_config *c,
 }
 
 /* ---- layer kinds in training: one entry per kind ----------------------------------------- */
-/* Training's side of scalpel.h's kind table, checked against SCALPEL_LAYER_COUNT the same
- * way, so that a kind added to scalpel_layer_kind without its training entry does not compile.
+/* Training's side of scalpel.h's kind table: three functions per kind, scalpel__train_NAME_*
+ * for each NAME of SCALPEL__LAYER_KINDS; the table is generated from that list.
  *
  *   carve     the layer's own arrays in the trainer's block (scalpel__train_carve: base NULL
  *             only counts), and its needs of the shared scratch regions, raised in need[]:
@@ -1129,18 +1129,17 @@ static void scalpel__train_relu_backward(scalpel_trainer *tr, int32_t i, const f
     for (k = 0; k < tot; k++) dx[k] = y[k] > 0.0f ? g[k] : 0.0f;
 }
 
-#define SCALPEL__TRAIN_KIND(NAME)                                                                      \
-    { scalpel__train_##NAME##_carve, scalpel__train_##NAME##_forward, scalpel__train_##NAME##_backward }
-/* Indexed by scalpel_layer_kind; entry 0 is no kind. */
+/* Indexed by scalpel_layer_kind (entry 0 is no kind), generated from scalpel.h's
+ * SCALPEL__LAYER_KINDS: a kind listed there without its three functions here does not compile. */
+#define SCALPEL__TRAIN_KIND_ENTRY(NAME, KIND, W, F, O, K, S, P)                                        \
+    { scalpel__train_##NAME##_carve, scalpel__train_##NAME##_forward, scalpel__train_##NAME##_backward },
 static const scalpel__train_kind_ops scalpel__train_kinds[] = {
     { NULL, NULL, NULL },
-    SCALPEL__TRAIN_KIND(fc),      /* SCALPEL_LAYER_FC */
-    SCALPEL__TRAIN_KIND(conv2d),  /* SCALPEL_LAYER_CONV2D */
-    SCALPEL__TRAIN_KIND(maxpool), /* SCALPEL_LAYER_MAXPOOL */
-    SCALPEL__TRAIN_KIND(relu)     /* SCALPEL_LAYER_RELU */
+    SCALPEL__LAYER_KINDS(SCALPEL__TRAIN_KIND_ENTRY)
 };
 typedef char scalpel__train_kinds_complete[(sizeof scalpel__train_kinds / sizeof scalpel__train_kinds[0] ==
                                             SCALPEL_LAYER_COUNT) ? 1 : -1];
+#undef SCALPEL__TRAIN_KIND_ENTRY
 
 /* Lays out (base == NULL: sizes) or assigns every array of the trainer in one block. */
 static size_t scalpel__train_layout(scalpel_trainer *tr, unsigned char *base)
