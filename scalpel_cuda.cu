@@ -180,6 +180,12 @@ SCALPEL__CUDA_HD static inline size_t scalpel__cuda_bias_index(size_t o, int32_t
 
 SCALPEL__CUDA_HD static inline float scalpel__cuda_relu(float x) { return x > 0.0f ? x : 0.0f; }
 
+/* The elementwise kinds' functions, y = F::apply(x), for X's map<F>: one kernel template on the
+ * device, one loop in the emulator. */
+struct scalpel__cuda_relu_fn {
+    SCALPEL__CUDA_HD static float apply(float x) { return scalpel__cuda_relu(x); }
+};
+
 /* The column-major cublasSgemm call that computes row-major C[m x n] = A[m x k] . B[k x n]:
  * column-major C^T[n x m] = B^T[n x k] . A^T[k x m], i.e. cublasSgemm(N, N, n, m, k, B, n,
  * A, k, C, n). */
@@ -261,7 +267,8 @@ static scalpel_status scalpel__cuda_relu_run(X &x, const scalpel__cuda_layer *L,
                                              float *scratch)
 {
     (void)dst; (void)scratch;
-    return x.relu(src, (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w * (size_t)batch);
+    return x.template map<scalpel__cuda_relu_fn>(src, (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w *
+                                                       (size_t)batch);
 }
 
 /* Per kind NAME of SCALPEL__LAYER_KINDS: scalpel__cuda_NAME_scratch, scalpel__cuda_NAME_run
@@ -413,9 +420,10 @@ static __global__ void scalpel__cuda_bias_kernel(float *y, const float *b, int32
     SCALPEL__CUDA_FOR(o, total) y[o] += SCALPEL__CUDA_LD(b + scalpel__cuda_bias_index(o, batch, positions));
 }
 
-static __global__ void scalpel__cuda_relu_kernel(float *y, size_t total)
+/* y[o] = F::apply(y[o]), in place: every elementwise kind */
+template <class F> static __global__ void scalpel__cuda_map_kernel(float *y, size_t total)
 {
-    SCALPEL__CUDA_FOR(o, total) y[o] = scalpel__cuda_relu(y[o]);
+    SCALPEL__CUDA_FOR(o, total) y[o] = F::apply(y[o]);
 }
 
 /* blockDim (32, SCALPEL__CUDA_SPMM_ROWS): x over columns j, y over rows; G a compile-time
@@ -583,11 +591,11 @@ struct scalpel__cuda_device_ops {
         SCALPEL__CUDA_LAUNCH(scalpel__cuda_bias_kernel, total, stream)(y, b, batch, positions, total);
         return launched("bias kernel");
     }
-    scalpel_status relu(float *y, size_t total)
+    template <class F> scalpel_status map(float *y, size_t total)
     {
         if (!total) return SCALPEL_OK;
-        SCALPEL__CUDA_LAUNCH(scalpel__cuda_relu_kernel, total, stream)(y, total);
-        return launched("relu kernel");
+        SCALPEL__CUDA_LAUNCH(scalpel__cuda_map_kernel<F>, total, stream)(y, total);
+        return launched("elementwise kernel");
     }
     scalpel_status spmm(const scalpel_gcsr *w, const float *b, int32_t n, float *c)
     {

@@ -5,7 +5,7 @@
  * No GPU needed. This file #includes scalpel_cuda.cu itself, so it tests the very source text
  * the kernels are compiled from: every kernel's body is a __host__ __device__ function
  * (scalpel__cuda_spmm_element, scalpel__cuda_im2col_at, scalpel__cuda_maxpool_at,
- * scalpel__cuda_to_fm_src / to_sm_src, scalpel__cuda_bias_index, scalpel__cuda_relu), and the
+ * scalpel__cuda_to_fm_src / to_sm_src, scalpel__cuda_bias_index, the elementwise functions), and the
  * layer sequence (scalpel__cuda_run) is a template that the device runs with kernel launches
  * and this test runs with host loops over every index a kernel's grid covers, plus a
  * column-major SGEMM with exactly the arguments the device passes to cublasSgemm. Checked:
@@ -92,12 +92,12 @@ struct emul_ops {
         for (o = 0; o < total; o++) y[o] += b[scalpel__cuda_bias_index(o, batch, positions)];
         return SCALPEL_OK;
     }
-    scalpel_status relu(float *y, size_t total)
+    template <class F> scalpel_status map(float *y, size_t total)
     {
         size_t o;
         if (!need(y, total)) return SCALPEL_ERR_BUFFER_TOO_SMALL;
         ops++;
-        for (o = 0; o < total; o++) y[o] = scalpel__cuda_relu(y[o]);
+        for (o = 0; o < total; o++) y[o] = F::apply(y[o]);
         return SCALPEL_OK;
     }
     scalpel_status spmm(const scalpel_gcsr *w, const float *b, int32_t n, float *c)
