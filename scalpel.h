@@ -658,7 +658,8 @@ typedef struct scalpel_nr_options {
     int32_t no_tasd;           /* 1: exact forms only (dense, CSR, grouped, hybrid). default: 0 */
 } scalpel_nr_options;
 
-/* scalpel_nr_plan: the result of the no-retrain planner. Large (tens of kB): allocate it. */
+/* scalpel_nr_plan: the result of the no-retrain planner. Large (about 440 kB: candidates for
+ * SCALPEL_NET_MAX_LAYERS layers): allocate it. */
 typedef struct scalpel_nr_plan {
     int32_t n_layers;
     scalpel_nr_layer layers[SCALPEL_NET_MAX_LAYERS];
@@ -1197,9 +1198,13 @@ SCALPEL__PRIV void scalpel__plan_acts(const void *layers, size_t stride, int32_t
 }
 
 /* The layers array is usable: a count >= 0 and a pointer whenever the count is not 0. */
+SCALPEL__PRIV int scalpel__layers_ok(int32_t n, const void *layers)
+{
+    return n >= 0 && (n == 0 || layers != NULL);
+}
 SCALPEL__PRIV int scalpel__net_layers_ok(const scalpel_net *net)
 {
-    return net->n_layers >= 0 && (net->n_layers == 0 || net->layers != NULL);
+    return scalpel__layers_ok(net->n_layers, net->layers);
 }
 
 /* y[rows] = W . x[cols] and C[rows x n] = W . B[cols x n] with the layer's weights, whatever
@@ -4859,7 +4864,7 @@ static size_t scalpel__qnet_workspace(const scalpel_qnet *q, int32_t batch, size
 SCALPEL_API size_t scalpel_qnet_workspace_size(const scalpel_qnet *q, int32_t batch)
 {
     size_t a, s, k, i, o, total;
-    if (!q || batch < 1 || q->n_layers < 0 || (q->n_layers > 0 && !q->layers)) return 0;
+    if (!q || batch < 1 || !scalpel__layers_ok(q->n_layers, q->layers)) return 0;
     if (q->dtype != SCALPEL_DTYPE_Q15 && q->dtype != SCALPEL_DTYPE_Q7) return 0;
     total = scalpel__qnet_workspace(q, batch, &a, &s, &k, &i, &o);
     return total == SIZE_MAX ? 0 : total;
@@ -4909,7 +4914,7 @@ static scalpel_status scalpel__qnet_layout(const scalpel_qnet *q, int32_t batch,
 {
     size_t sz[6];
     int i;
-    if (batch < 1 || q->n_layers < 0 || (q->n_layers > 0 && !q->layers)) return SCALPEL_ERR_ARGUMENT;
+    if (batch < 1 || !scalpel__layers_ok(q->n_layers, q->layers)) return SCALPEL_ERR_ARGUMENT;
     if (q->dtype != SCALPEL_DTYPE_Q15 && q->dtype != SCALPEL_DTYPE_Q7) return SCALPEL_ERR_DTYPE;
     if (scalpel__qnet_workspace(q, batch, &sz[0], &sz[2], &sz[3], &sz[4], &sz[5]) == SIZE_MAX) return SCALPEL_ERR_OVERFLOW;
     sz[1] = sz[0];
@@ -4951,7 +4956,7 @@ SCALPEL_API size_t scalpel_qnet_weight_bytes(const scalpel_qnet *q)
 {
     size_t total = 0;
     int32_t i;
-    if (!q || q->n_layers < 0 || (q->n_layers > 0 && !q->layers)) return 0;
+    if (!q || !scalpel__layers_ok(q->n_layers, q->layers)) return 0;
     for (i = 0; i < q->n_layers; i++) {
         const scalpel_qlayer *L = &q->layers[i];
         size_t nq;
@@ -6460,7 +6465,7 @@ SCALPEL_API scalpel_status scalpel_net_import_safetensors(scalpel_net *net, cons
         st = scalpel__st_weight_prefixes((const uint8_t *)data, SCALPEL_NET_MAX_LAYERS, auto_pre, &found);
         if (st != SCALPEL_OK) return st;
         if (found != n_weighted) return SCALPEL_ERR_ARGUMENT;
-        /* insertion sort: at most 32 names */
+        /* insertion sort: at most SCALPEL_NET_MAX_LAYERS names */
         for (i = 0; i < n_weighted; i++) pre[i] = auto_pre[i];
         for (i = 1; i < n_weighted; i++)
             for (j = i; j > 0 && scalpel__st_natcmp(pre[j - 1], pre[j]) > 0; j--) {
