@@ -1000,14 +1000,21 @@ typedef struct scalpel__kind_ops {
     int32_t weighted;   /* 1: the layer has W [rows x cols] and b [rows] */
     int32_t fuses_relu; /* 1: runs a following ReLU inside its own output pass */
     scalpel_status (*shape)(scalpel_layer_geom *g, int32_t outputs);
+    int32_t params[4];
+} scalpel__kind_ops;
+/* The number-type parts live in tables of their own, so that a program that runs only
+ * fixed-point networks (firmware, linked with --gc-sections) does not keep the float code,
+ * and the reverse. */
+typedef struct scalpel__kind_f32_ops {
     size_t (*scratch)(const scalpel_layer_geom *g, int32_t batch);
     void (*forward)(const scalpel_layer *L, const float *in, int32_t batch, float *out, float *scratch, int relu);
     void (*forward_ref)(const scalpel_layer_geom *g, const float *w, const float *b, const float *in, float *out);
+} scalpel__kind_f32_ops;
+typedef struct scalpel__kind_q_ops {
     size_t (*qscratch)(const scalpel_layer_geom *g, int32_t batch);
     void (*forward_q)(const scalpel_qnet *q, const scalpel_qlayer *L, const void *in, int32_t batch, void *out,
                       void *scratch);
-    int32_t params[4];
-} scalpel__kind_ops;
+} scalpel__kind_q_ops;
 
 /* The table, generated from SCALPEL__LAYER_KINDS: each kind's functions declared (they are
  * defined in its >>layer section below; a missing one is an undefined static function, an
@@ -1022,20 +1029,42 @@ typedef struct scalpel__kind_ops {
     static size_t scalpel__##NAME##_qscratch(const scalpel_layer_geom *g, int32_t batch);             \
     static void scalpel__##NAME##_forward_q(const scalpel_qnet *q, const scalpel_qlayer *L,           \
                                             const void *in, int32_t batch, void *out, void *scratch);
-#define SCALPEL__KIND_ENTRY(NAME, KIND, W, F, O, K, S, P)                                            \
-    { #NAME, W, F, scalpel__##NAME##_shape, scalpel__##NAME##_scratch, scalpel__##NAME##_forward,       \
-      scalpel__##NAME##_forward_ref, scalpel__##NAME##_qscratch, scalpel__##NAME##_forward_q,         \
-      { O, K, S, P } },
+#define SCALPEL__KIND_ENTRY(NAME, KIND, W, F, O, K, S, P) { #NAME, W, F, scalpel__##NAME##_shape, { O, K, S, P } },
+#define SCALPEL__KIND_F32_ENTRY(NAME, KIND, W, F, O, K, S, P)                                        \
+    { scalpel__##NAME##_scratch, scalpel__##NAME##_forward, scalpel__##NAME##_forward_ref },
+#define SCALPEL__KIND_Q_ENTRY(NAME, KIND, W, F, O, K, S, P) { scalpel__##NAME##_qscratch, scalpel__##NAME##_forward_q },
 SCALPEL__LAYER_KINDS(SCALPEL__KIND_DECLARE)
 
 /* Indexed by scalpel_layer_kind; entry 0 is no kind. */
 static const scalpel__kind_ops scalpel__kinds[] = {
-    { "?", 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, { 0, 0, 0, 0 } },
+    { "?", 0, 0, NULL, { 0, 0, 0, 0 } },
     SCALPEL__LAYER_KINDS(SCALPEL__KIND_ENTRY)
 };
-typedef char scalpel__kinds_complete[(sizeof scalpel__kinds / sizeof scalpel__kinds[0] == SCALPEL_LAYER_COUNT) ? 1 : -1];
+static const scalpel__kind_f32_ops scalpel__kinds_f32[] = {
+    { NULL, NULL, NULL },
+    SCALPEL__LAYER_KINDS(SCALPEL__KIND_F32_ENTRY)
+};
+static const scalpel__kind_q_ops scalpel__kinds_q[] = {
+    { NULL, NULL },
+    SCALPEL__LAYER_KINDS(SCALPEL__KIND_Q_ENTRY)
+};
+typedef char scalpel__kinds_complete[(sizeof scalpel__kinds / sizeof scalpel__kinds[0] == SCALPEL_LAYER_COUNT &&
+                                      sizeof scalpel__kinds_f32 / sizeof scalpel__kinds_f32[0] == SCALPEL_LAYER_COUNT &&
+                                      sizeof scalpel__kinds_q / sizeof scalpel__kinds_q[0] == SCALPEL_LAYER_COUNT) ? 1 : -1];
 #undef SCALPEL__KIND_DECLARE
 #undef SCALPEL__KIND_ENTRY
+#undef SCALPEL__KIND_F32_ENTRY
+#undef SCALPEL__KIND_Q_ENTRY
+
+/* The scratch of layer g, for the float and the fixed-point workspace plans. */
+SCALPEL__PRIV size_t scalpel__f32_scratch(const scalpel_layer_geom *g, int32_t batch)
+{
+    return scalpel__kinds_f32[g->kind].scratch(g, batch);
+}
+SCALPEL__PRIV size_t scalpel__q_scratch(const scalpel_layer_geom *g, int32_t batch)
+{
+    return scalpel__kinds_q[g->kind].qscratch(g, batch);
+}
 
 SCALPEL__PRIV int scalpel__kind_ok(int32_t kind) { return kind >= 1 && kind < SCALPEL_LAYER_COUNT; }
 
@@ -1090,7 +1119,7 @@ SCALPEL_API scalpel_status scalpel_layer_forward_ref(const scalpel_layer_geom *g
         chk.cols != g->cols)
         return SCALPEL_ERR_SHAPE;
     if (scalpel__kinds[g->kind].weighted && (!w || !b)) return SCALPEL_ERR_NULL;
-    scalpel__kinds[g->kind].forward_ref(g, w, b, in, out);
+    scalpel__kinds_f32[g->kind].forward_ref(g, w, b, in, out);
     return SCALPEL_OK;
 }
 
@@ -1172,29 +1201,29 @@ SCALPEL__PRIV size_t scalpel__tensor_kept_offset(const void *layers, size_t stri
 
 /* The activation part of the workspace, in bytes: *pingpong for each of the two buffers (the
  * largest tensor that is not kept, times the batch) and *kept for the kept tensors together;
- * *scratch the largest scratch a layer needs (from its kind's entry, qscratch when q is set).
+ * *scratch the largest scratch a layer needs (scratch_of: the float or the fixed-point entry).
  * SIZE_MAX in any of them on overflow. The network input is never copied into the workspace. */
 SCALPEL__PRIV void scalpel__plan_acts(const void *layers, size_t stride, int32_t n, int32_t batch, size_t esz,
-                                      int fixed_point, size_t *pingpong, size_t *kept, size_t *scratch)
+                                      size_t (*scratch_of)(const scalpel_layer_geom *g, int32_t batch), size_t *pingpong,
+                                      size_t *kept, size_t *scratch)
 {
+    /* element counts per sample while going over the layers (each fits int32); the products
+     * with the batch and the element size once at the end: this runs in every forward pass */
     size_t pp = 0, kp = 0, sc = 0;
     int32_t i, skips = scalpel__layers_have_skips(layers, stride, n);
     for (i = 0; i < n; i++) {
         const scalpel_layer_geom *g = SCALPEL__GEOM_AT(layers, stride, i);
-        size_t bytes = scalpel__size_mul(scalpel__size_mul(scalpel__tensor_elems(layers, stride, i + 1), (size_t)batch), esz);
-        size_t s = 0;
-        if (scalpel__kind_ok(g->kind))
-            s = fixed_point ? scalpel__kinds[g->kind].qscratch(g, batch) : scalpel__kinds[g->kind].scratch(g, batch);
-        s = scalpel__size_mul(s, esz);
+        size_t elems = scalpel__tensor_elems(layers, stride, i + 1), s = 0;
+        if (scalpel__kind_ok(g->kind)) s = scratch_of(g, batch);
         if (s > sc) sc = s;
         if (skips && scalpel__tensor_kept(layers, stride, n, i + 1))
-            kp = scalpel__size_add(kp, scalpel__net_round(bytes));
-        else if (bytes > pp)
-            pp = bytes;
+            kp = scalpel__size_add(kp, scalpel__net_round(scalpel__size_mul(scalpel__size_mul(elems, (size_t)batch), esz)));
+        else if (elems > pp)
+            pp = elems;
     }
-    *pingpong = pp;
+    *pingpong = scalpel__size_mul(scalpel__size_mul(pp, (size_t)batch), esz);
     *kept = kp;
-    *scratch = sc;
+    *scratch = scalpel__size_mul(sc, esz);
 }
 
 /* The layers array is usable: a count >= 0 and a pointer whenever the count is not 0. */
@@ -1924,7 +1953,8 @@ SCALPEL_API int32_t scalpel_net_output_size(const scalpel_net *net)
 static size_t scalpel__net_workspace(const scalpel_net *net, int32_t batch, size_t *pp, size_t *scratch, size_t *kept)
 {
     size_t total;
-    scalpel__plan_acts(net->layers, sizeof(scalpel_layer), net->n_layers, batch, sizeof(float), 0, pp, kept, scratch);
+    scalpel__plan_acts(net->layers, sizeof(scalpel_layer), net->n_layers, batch, sizeof(float), scalpel__f32_scratch, pp,
+                       kept, scratch);
     total = scalpel__size_add(scalpel__size_mul(*pp, 2), *scratch);
     total = scalpel__size_add(total, *kept);
     return scalpel__size_add(total, 4 * SCALPEL__NET_ALIGN);
@@ -1983,7 +2013,7 @@ SCALPEL_API scalpel_status scalpel_net_forward(const scalpel_net *net, const flo
         } else {
             dst = prev == buf[0] ? buf[1] : buf[0];
         }
-        k->forward(L, src, batch, dst, scratch, relu);
+        scalpel__kinds_f32[L->geom.kind].forward(L, src, batch, dst, scratch, relu);
         i += relu;
         prev = dst;
     }
@@ -4851,7 +4881,7 @@ static size_t scalpel__qnet_workspace(const scalpel_qnet *q, int32_t batch, size
                                       size_t *kept, size_t *qin, size_t *qout)
 {
     size_t esz = scalpel__q_esz(q->dtype), total;
-    scalpel__plan_acts(q->layers, sizeof(scalpel_qlayer), q->n_layers, batch, esz, 1, pp, kept, scratch);
+    scalpel__plan_acts(q->layers, sizeof(scalpel_qlayer), q->n_layers, batch, esz, scalpel__q_scratch, pp, kept, scratch);
     *qin = scalpel__size_mul(scalpel__size_mul((size_t)scalpel_qnet_input_size(q), (size_t)batch), esz);
     *qout = scalpel__size_mul(scalpel__size_mul((size_t)scalpel_qnet_output_size(q), (size_t)batch), esz);
     total = scalpel__size_add(scalpel__size_mul(*pp, 2), *scratch);
@@ -4900,7 +4930,7 @@ static scalpel_status scalpel__qnet_run(const scalpel_qnet *q, const void *in, i
         } else {
             dst = prev == r[0] ? r[1] : r[0];
         }
-        scalpel__kinds[L->geom.kind].forward_q(q, L, src, batch, dst, r[2]);
+        scalpel__kinds_q[L->geom.kind].forward_q(q, L, src, batch, dst, r[2]);
         prev = dst;
     }
     memcpy(out, prev, (size_t)scalpel_qnet_output_size(q) * (size_t)batch * esz);

@@ -2991,8 +2991,9 @@ static inline uint32_t scalpel__max16x2_dsp(uint32_t a, uint32_t b)
  * outputs per step from four word loads, three SSUB16 + SEL and one word store. */
 static void scalpel__maxpool2_row_q15(const int16_t *r0, const int16_t *r1, int16_t *dst, int32_t n)
 {
-    int32_t k;
-    for (k = 0; k + 2 <= n; k += 2, r0 += 4, r1 += 4, dst += 2) {
+    int32_t pairs;
+    /* counted down: one subtract-and-branch per step (an up-counter costs two more on M4) */
+    for (pairs = n >> 1; pairs > 0; pairs--, r0 += 4, r1 += 4, dst += 2) {
         uint32_t a, b, c, d, m1, m2, p, q, o;
         memcpy(&a, r0, 4);
         memcpy(&b, r0 + 2, 4);
@@ -3005,7 +3006,7 @@ static void scalpel__maxpool2_row_q15(const int16_t *r0, const int16_t *r1, int1
         o = scalpel__max16x2_dsp(p, q);
         memcpy(dst, &o, 4);
     }
-    if (k < n) {
+    if (n & 1) {
         int16_t x = r0[0] > r0[1] ? r0[0] : r0[1], y = r1[0] > r1[1] ? r1[0] : r1[1];
         *dst = x > y ? x : y;
     }
