@@ -6,8 +6,11 @@
  *   scalpel_kernels.h  dense and grouped-sparse fp32 kernels (SIMDe / Helium / plain C), q15 / q7
  *                      kernels (Cortex-M DSP / Helium / plain C), im2col and im2row
  * and adds (grep for the ">>" markers):
- *   >>networks          scalpel_net: FC, conv2d, maxpool, relu; dense or grouped-CSR weights;
- *                       a forward pass that allocates nothing; softmax and argmax
+ *   >>layer kinds       the one table of layer kinds (SCALPEL__LAYER_KINDS), then one
+ *                       ">>layer NAME" section per kind: fc, conv2d, maxpool, relu
+ *   >>networks          scalpel_net: layers of any kind, any number, reading any earlier
+ *                       tensor; dense or grouped-CSR weights; a forward pass that allocates
+ *                       nothing; softmax and argmax
  *   >>model files       versioned, checksummed model files: save, load, zero-copy view
  *   >>pruning           magnitude and SIMD-aware group pruning over dense weights and masks;
  *                       node removal into a smaller dense network; dead-node removal (rows
@@ -120,9 +123,9 @@ extern "C" {
 #define SCALPEL_NET_MAX_LAYERS 256
 
 /* scalpel_layer_kind: what a layer computes. Written to model files: numbers are fixed and
- * only appended. Each kind has one entry in the library's kind table (">>layer kinds" in the
- * implementation): SCALPEL_LAYER_COUNT sizes it, and a table that misses a kind does not
- * compile. */
+ * only appended. Each kind has one line in SCALPEL__LAYER_KINDS below, which generates every
+ * per-kind table of the library (">>layer kinds" in the implementation); SCALPEL_LAYER_COUNT
+ * sizes them, and a table that misses a kind does not compile. */
 typedef enum scalpel_layer_kind {
     SCALPEL_LAYER_FC = 1,       /* y[outputs] = W[outputs x inputs] . x + b (implicit flatten) */
     SCALPEL_LAYER_CONV2D = 2,   /* im2col, then W[out_c x in_c*k*k] . col + b per channel */
@@ -968,13 +971,12 @@ SCALPEL__PRIV int32_t scalpel__net_shape_size(int32_t c, int32_t h, int32_t w)
 SCALPEL__PRIV size_t scalpel__q_esz(int32_t dtype) { return dtype == SCALPEL_DTYPE_Q15 ? 2u : 1u; }
 
 /* ---------------------------------------------------------------------------------------- */
-/* >>layer kinds: one table, one entry per kind                                              */
+/* >>layer kinds: the tables generated from SCALPEL__LAYER_KINDS                              */
 /* ---------------------------------------------------------------------------------------- */
-/* Everything the library knows about a kind is in its entry of scalpel__kinds, and every
- * part of the library that depends on the kind asks the table (training has its own table in
- * scalpel_train.h, the GPU its own in scalpel_cuda.cu; both are checked against
- * SCALPEL_LAYER_COUNT the same way). A kind's functions live in its own ">>layer NAME"
- * section below. To add a kind: (1) a number in scalpel_layer_kind, (2) its line in
+/* Everything the library knows about a kind is in its entries of the tables below, and every
+ * part of the library that depends on the kind asks them (training has its own table in
+ * scalpel_train.h, the GPU its own in scalpel_cuda.cu, all generated from the same list). A
+ * kind's functions live in its own ">>layer NAME" section below. To add a kind: (1) a number in scalpel_layer_kind, (2) its line in
  * SCALPEL__LAYER_KINDS, (3) its >>layer section here with the functions below, (4) its
  * training functions in scalpel_train.h and (5) its GPU functions in scalpel_cuda.cu (every
  * table is generated from the list), (6) its scalpel_net_add_<kind> (scalpel_net_add_layer
