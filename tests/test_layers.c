@@ -302,6 +302,13 @@ static void test_file(const scalpel_net *net, const char *name)
     CHECK(scalpel_net_serialize(&v, p2, n, &n2) == SCALPEL_OK && n2 == n && memcmp(p, p2, n) == 0,
           "%s: the same bytes again", name);
     scalpel_net_free(&v);
+    {   /* the allocation-free view: the layer structs in our array */
+        scalpel_layer room[4];
+        float y3[CLASSES];
+        CHECK(scalpel_net_view_with(p, n, room, 4, &v) == SCALPEL_OK && v.layers == room && !v.owns_layers &&
+                  run_net(&v, x, 1, y3) && memcmp(y, y3, sizeof(y)) == 0, "%s: view into our layer array", name);
+        scalpel_net_free(&v);
+    }
     free(raw);
 }
 
