@@ -1058,15 +1058,9 @@ typedef char scalpel__kinds_complete[(sizeof scalpel__kinds / sizeof scalpel__ki
 #undef SCALPEL__KIND_F32_ENTRY
 #undef SCALPEL__KIND_Q_ENTRY
 
-/* The scratch of layer g, for the float and the fixed-point workspace plans. */
-SCALPEL__PRIV size_t scalpel__f32_scratch(const scalpel_layer_geom *g, int32_t batch)
-{
-    return scalpel__kinds_f32[g->kind].scratch(g, batch);
-}
-SCALPEL__PRIV size_t scalpel__q_scratch(const scalpel_layer_geom *g, int32_t batch)
-{
-    return scalpel__kinds_q[g->kind].qscratch(g, batch);
-}
+/* Both number-type tables start with the scratch function, so the workspace plan reads it
+ * from either through one type (a struct's address is its first member's). */
+typedef size_t (*scalpel__scratch_fn)(const scalpel_layer_geom *g, int32_t batch);
 
 SCALPEL__PRIV int scalpel__kind_ok(int32_t kind) { return kind >= 1 && kind < SCALPEL_LAYER_COUNT; }
 
@@ -1203,11 +1197,12 @@ SCALPEL__PRIV size_t scalpel__tensor_kept_offset(const void *layers, size_t stri
 
 /* The activation part of the workspace, in bytes: *pingpong for each of the two buffers (the
  * largest tensor that is not kept, times the batch) and *kept for the kept tensors together;
- * *scratch the largest scratch a layer needs (scratch_of: the float or the fixed-point entry).
+ * *scratch the largest scratch a layer needs (from `table`: scalpel__kinds_f32 or
+ * scalpel__kinds_q, entries `table_stride` bytes apart).
  * SIZE_MAX in any of them on overflow. The network input is never copied into the workspace. */
 SCALPEL__PRIV void scalpel__plan_acts(const void *layers, size_t stride, int32_t n, int32_t batch, size_t esz,
-                                      size_t (*scratch_of)(const scalpel_layer_geom *g, int32_t batch), size_t *pingpong,
-                                      size_t *kept, size_t *scratch)
+                                      const void *table, size_t table_stride, size_t *pingpong, size_t *kept,
+                                      size_t *scratch)
 {
     /* element counts per sample while going over the layers (each fits int32); the products
      * with the batch and the element size once at the end: this runs in every forward pass */
@@ -1216,7 +1211,8 @@ SCALPEL__PRIV void scalpel__plan_acts(const void *layers, size_t stride, int32_t
     for (i = 0; i < n; i++) {
         const scalpel_layer_geom *g = SCALPEL__GEOM_AT(layers, stride, i);
         size_t elems = scalpel__tensor_elems(layers, stride, i + 1), s = 0;
-        if (scalpel__kind_ok(g->kind)) s = scratch_of(g, batch);
+        if (scalpel__kind_ok(g->kind))
+            s = (*(const scalpel__scratch_fn *)(const void *)((const unsigned char *)table + (size_t)g->kind * table_stride))(g, batch);
         if (s > sc) sc = s;
         if (skips && scalpel__tensor_kept(layers, stride, n, i + 1))
             kp = scalpel__size_add(kp, scalpel__net_round(scalpel__size_mul(scalpel__size_mul(elems, (size_t)batch), esz)));
@@ -1955,8 +1951,8 @@ SCALPEL_API int32_t scalpel_net_output_size(const scalpel_net *net)
 static size_t scalpel__net_workspace(const scalpel_net *net, int32_t batch, size_t *pp, size_t *scratch, size_t *kept)
 {
     size_t total;
-    scalpel__plan_acts(net->layers, sizeof(scalpel_layer), net->n_layers, batch, sizeof(float), scalpel__f32_scratch, pp,
-                       kept, scratch);
+    scalpel__plan_acts(net->layers, sizeof(scalpel_layer), net->n_layers, batch, sizeof(float), scalpel__kinds_f32,
+                       sizeof(scalpel__kinds_f32[0]), pp, kept, scratch);
     total = scalpel__size_add(scalpel__size_mul(*pp, 2), *scratch);
     total = scalpel__size_add(total, *kept);
     return scalpel__size_add(total, 4 * SCALPEL__NET_ALIGN);
@@ -4883,7 +4879,8 @@ static size_t scalpel__qnet_workspace(const scalpel_qnet *q, int32_t batch, size
                                       size_t *kept, size_t *qin, size_t *qout)
 {
     size_t esz = scalpel__q_esz(q->dtype), total;
-    scalpel__plan_acts(q->layers, sizeof(scalpel_qlayer), q->n_layers, batch, esz, scalpel__q_scratch, pp, kept, scratch);
+    scalpel__plan_acts(q->layers, sizeof(scalpel_qlayer), q->n_layers, batch, esz, scalpel__kinds_q, sizeof(scalpel__kinds_q[0]),
+                       pp, kept, scratch);
     *qin = scalpel__size_mul(scalpel__size_mul((size_t)scalpel_qnet_input_size(q), (size_t)batch), esz);
     *qout = scalpel__size_mul(scalpel__size_mul((size_t)scalpel_qnet_output_size(q), (size_t)batch), esz);
     total = scalpel__size_add(scalpel__size_mul(*pp, 2), *scratch);
