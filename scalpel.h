@@ -1195,33 +1195,51 @@ SCALPEL__PRIV size_t scalpel__tensor_kept_offset(const void *layers, size_t stri
     return off;
 }
 
+/* Inlined into its two callers: it runs in every forward pass, and as a call it costs a
+ * microcontroller more than its loop (ten arguments). */
+#if defined(__GNUC__) || defined(__clang__)
+#define SCALPEL__INLINE __inline__ __attribute__((always_inline))
+#else
+#define SCALPEL__INLINE
+#endif
+
 /* The activation part of the workspace, in bytes: *pingpong for each of the two buffers (the
  * largest tensor that is not kept, times the batch) and *kept for the kept tensors together;
  * *scratch the largest scratch a layer needs (from `table`: scalpel__kinds_f32 or
- * scalpel__kinds_q, entries `table_stride` bytes apart).
- * SIZE_MAX in any of them on overflow. The network input is never copied into the workspace. */
-SCALPEL__PRIV void scalpel__plan_acts(const void *layers, size_t stride, int32_t n, int32_t batch, size_t esz,
+ * scalpel__kinds_q, entries `table_stride` bytes apart; 0 when table is NULL).
+ * SIZE_MAX in any of them on overflow; *has_skips 1 when a layer reads a tensor other than the
+ * one before it. The network input is never copied into the workspace. */
+SCALPEL__PRIV SCALPEL__INLINE void scalpel__plan_acts(const void *layers, size_t stride, int32_t n, int32_t batch, size_t esz,
                                       const void *table, size_t table_stride, size_t *pingpong, size_t *kept,
-                                      size_t *scratch)
+                                      size_t *scratch, int32_t *has_skips)
 {
     /* element counts per sample while going over the layers (each fits int32); the products
      * with the batch and the element size once at the end: this runs in every forward pass */
     size_t pp = 0, kp = 0, sc = 0;
-    int32_t i, skips = scalpel__layers_have_skips(layers, stride, n);
-    for (i = 0; i < n; i++) {
+    int32_t i, skips = 0;
+    for (i = 0; i < n; i++) {  /* as if every tensor were read once, by the next layer */
         const scalpel_layer_geom *g = SCALPEL__GEOM_AT(layers, stride, i);
-        size_t elems = scalpel__tensor_elems(layers, stride, i + 1), s = 0;
-        if (scalpel__kind_ok(g->kind))
+        size_t elems = (size_t)g->out_c * (size_t)g->out_h * (size_t)g->out_w, s = 0;
+        if (table && scalpel__kind_ok(g->kind))
             s = (*(const scalpel__scratch_fn *)(const void *)((const unsigned char *)table + (size_t)g->kind * table_stride))(g, batch);
         if (s > sc) sc = s;
-        if (skips && scalpel__tensor_kept(layers, stride, n, i + 1))
-            kp = scalpel__size_add(kp, scalpel__net_round(scalpel__size_mul(scalpel__size_mul(elems, (size_t)batch), esz)));
-        else if (elems > pp)
-            pp = elems;
+        if (elems > pp) pp = elems;
+        skips |= g->from != 0;
+    }
+    if (skips) {  /* again, the tensors read later kept in regions of their own */
+        pp = 0;
+        for (i = 0; i < n; i++) {
+            size_t elems = scalpel__tensor_elems(layers, stride, i + 1);
+            if (scalpel__tensor_kept(layers, stride, n, i + 1))
+                kp = scalpel__size_add(kp, scalpel__net_round(scalpel__size_mul(scalpel__size_mul(elems, (size_t)batch), esz)));
+            else if (elems > pp)
+                pp = elems;
+        }
     }
     *pingpong = scalpel__size_mul(scalpel__size_mul(pp, (size_t)batch), esz);
     *kept = kp;
     *scratch = scalpel__size_mul(sc, esz);
+    *has_skips = skips;
 }
 
 /* The layers array is usable: a count >= 0 and a pointer whenever the count is not 0. */
@@ -1948,11 +1966,12 @@ SCALPEL_API int32_t scalpel_net_output_size(const scalpel_net *net)
  * kept tensor (one that a later layer reads again). Each region starts on a 64-byte boundary
  * of whatever pointer the caller passes. Byte sizes per region; SIZE_MAX when anything
  * overflows. */
-static size_t scalpel__net_workspace(const scalpel_net *net, int32_t batch, size_t *pp, size_t *scratch, size_t *kept)
+static size_t scalpel__net_workspace(const scalpel_net *net, int32_t batch, size_t *pp, size_t *scratch, size_t *kept,
+                                     int32_t *skips)
 {
     size_t total;
     scalpel__plan_acts(net->layers, sizeof(scalpel_layer), net->n_layers, batch, sizeof(float), scalpel__kinds_f32,
-                       sizeof(scalpel__kinds_f32[0]), pp, kept, scratch);
+                       sizeof(scalpel__kinds_f32[0]), pp, kept, scratch, skips);
     total = scalpel__size_add(scalpel__size_mul(*pp, 2), *scratch);
     total = scalpel__size_add(total, *kept);
     return scalpel__size_add(total, 4 * SCALPEL__NET_ALIGN);
@@ -1961,8 +1980,9 @@ static size_t scalpel__net_workspace(const scalpel_net *net, int32_t batch, size
 SCALPEL_API size_t scalpel_net_workspace_size(const scalpel_net *net, int32_t batch)
 {
     size_t pp, scratch, kept, total;
+    int32_t skips;
     if (!net || batch < 1 || !scalpel__net_layers_ok(net)) return 0;
-    total = scalpel__net_workspace(net, batch, &pp, &scratch, &kept);
+    total = scalpel__net_workspace(net, batch, &pp, &scratch, &kept, &skips);
     return total == SIZE_MAX ? 0 : total;
 }
 
@@ -1977,7 +1997,7 @@ SCALPEL_API scalpel_status scalpel_net_forward(const scalpel_net *net, const flo
     if (!net || !in || !out || !workspace) return SCALPEL_ERR_NULL;
     if (batch < 1) return SCALPEL_ERR_ARGUMENT;
     if (!scalpel__net_layers_ok(net)) return SCALPEL_ERR_ARGUMENT;
-    total = scalpel__net_workspace(net, batch, &pp, &scratch_n, &kept_n);
+    total = scalpel__net_workspace(net, batch, &pp, &scratch_n, &kept_n, &skips);
     if (total == SIZE_MAX) return SCALPEL_ERR_OVERFLOW;
     buf[0] = (float *)scalpel__net_align_ptr(workspace);
     buf[1] = (float *)scalpel__net_align_ptr((unsigned char *)buf[0] + pp);
@@ -1985,7 +2005,6 @@ SCALPEL_API scalpel_status scalpel_net_forward(const scalpel_net *net, const flo
     kept = (unsigned char *)scalpel__net_align_ptr((unsigned char *)scratch + scratch_n);
     out_n = (size_t)scalpel_net_output_size(net);
     n = net->n_layers;
-    skips = scalpel__layers_have_skips(net->layers, sizeof(scalpel_layer), n);
     prev = in;
     for (i = 0; i < n; i++) {
         const scalpel_layer *L = &net->layers[i];
@@ -4871,18 +4890,35 @@ SCALPEL_API scalpel_status scalpel_qnet_validate(const scalpel_qnet *q)
     return SCALPEL_OK;
 }
 
-/* Workspace, in bytes per region: two ping-pong activation buffers, the scratch and the kept
- * tensors, laid out as the float network's (scalpel__plan_acts, with each kind's qscratch),
- * then, for scalpel_qnet_forward_f32, the quantized input and output. Each region 64-byte
- * aligned. */
-static size_t scalpel__qnet_workspace(const scalpel_qnet *q, int32_t batch, size_t *pp, size_t *scratch,
-                                      size_t *kept, size_t *qin, size_t *qout)
+/* Workspace, in bytes per region, 64-byte aligned each: two ping-pong activation buffers and
+ * the kept tensors, laid out as the float network's (scalpel__plan_acts), the quantized input
+ * and output of scalpel_qnet_forward_f32, and last the scratch (each kind's qscratch). The
+ * forward passes lay out the regions without sizing the scratch (with_scratch 0): it is the
+ * last region, so its size moves nothing, and the workspace the caller passes holds
+ * scalpel_qnet_workspace_size bytes, which counted it. That keeps one call per layer out of
+ * every pass on a microcontroller. */
+/* Elements per sample in and out of a network whose shapes are trusted (the forward passes'
+ * cheap twins of scalpel_qnet_input_size / output_size). */
+SCALPEL__PRIV size_t scalpel__q_elems_in(const scalpel_qnet *q)
+{
+    return (size_t)q->in_c * (size_t)q->in_h * (size_t)q->in_w;
+}
+SCALPEL__PRIV size_t scalpel__q_elems_out(const scalpel_qnet *q)
+{
+    const scalpel_layer_geom *g;
+    if (q->n_layers == 0) return scalpel__q_elems_in(q);
+    g = &q->layers[q->n_layers - 1].geom;
+    return (size_t)g->out_c * (size_t)g->out_h * (size_t)g->out_w;
+}
+
+static size_t scalpel__qnet_workspace(const scalpel_qnet *q, int32_t batch, int with_scratch, size_t *pp,
+                                      size_t *kept, size_t *qin, size_t *qout, size_t *scratch, int32_t *skips)
 {
     size_t esz = scalpel__q_esz(q->dtype), total;
-    scalpel__plan_acts(q->layers, sizeof(scalpel_qlayer), q->n_layers, batch, esz, scalpel__kinds_q, sizeof(scalpel__kinds_q[0]),
-                       pp, kept, scratch);
-    *qin = scalpel__size_mul(scalpel__size_mul((size_t)scalpel_qnet_input_size(q), (size_t)batch), esz);
-    *qout = scalpel__size_mul(scalpel__size_mul((size_t)scalpel_qnet_output_size(q), (size_t)batch), esz);
+    scalpel__plan_acts(q->layers, sizeof(scalpel_qlayer), q->n_layers, batch, esz, with_scratch ? scalpel__kinds_q : NULL,
+                       sizeof(scalpel__kinds_q[0]), pp, kept, scratch, skips);
+    *qin = scalpel__size_mul(scalpel__size_mul(scalpel__q_elems_in(q), (size_t)batch), esz);
+    *qout = scalpel__size_mul(scalpel__size_mul(scalpel__q_elems_out(q), (size_t)batch), esz);
     total = scalpel__size_add(scalpel__size_mul(*pp, 2), *scratch);
     total = scalpel__size_add(total, *kept);
     total = scalpel__size_add(total, *qin);
@@ -4893,22 +4929,23 @@ static size_t scalpel__qnet_workspace(const scalpel_qnet *q, int32_t batch, size
 SCALPEL_API size_t scalpel_qnet_workspace_size(const scalpel_qnet *q, int32_t batch)
 {
     size_t a, s, k, i, o, total;
+    int32_t skips;
     if (!q || batch < 1 || !scalpel__layers_ok(q->n_layers, q->layers)) return 0;
     if (q->dtype != SCALPEL_DTYPE_Q15 && q->dtype != SCALPEL_DTYPE_Q7) return 0;
-    total = scalpel__qnet_workspace(q, batch, &a, &s, &k, &i, &o);
+    total = scalpel__qnet_workspace(q, batch, 1, &a, &k, &i, &o, &s, &skips);
     return total == SIZE_MAX ? 0 : total;
 }
 
 /* The forward pass on an already laid-out workspace: r[0], r[1] the ping-pong buffers, r[2]
- * the scratch, r[3] the kept tensors. A ReLU after a weighted layer whose requant already
+ * the kept tensors, r[5] the scratch. A ReLU after a weighted layer whose requant already
  * applied it (rq.relu) is skipped, unless a tensor between them is kept (then it runs: a ReLU
  * of a ReLU changes nothing, so the result is the same either way). */
 static scalpel_status scalpel__qnet_run(const scalpel_qnet *q, const void *in, int32_t batch, void *out,
-                                        unsigned char *const *r)
+                                        unsigned char *const *r, int32_t skips)
 {
     size_t esz = scalpel__q_esz(q->dtype), kept_cursor = 0;
     const unsigned char *prev = (const unsigned char *)in;
-    int32_t i, n = q->n_layers, skips = scalpel__layers_have_skips(q->layers, sizeof(scalpel_qlayer), n);
+    int32_t i, n = q->n_layers;
     for (i = 0; i < n; i++) {
         const scalpel_qlayer *L = &q->layers[i];
         int32_t t = scalpel__geom_source(&L->geom, i);
@@ -4922,30 +4959,32 @@ static scalpel_status scalpel__qnet_run(const scalpel_qnet *q, const void *in, i
             continue; /* already applied: prev stands for this layer's output */
         if (t == i) src = prev;
         else if (t == 0) src = (const unsigned char *)in;
-        else src = r[3] + scalpel__tensor_kept_offset(q->layers, sizeof(scalpel_qlayer), n, t, batch, esz);
+        else src = r[2] + scalpel__tensor_kept_offset(q->layers, sizeof(scalpel_qlayer), n, t, batch, esz);
         if (skips && scalpel__tensor_kept(q->layers, sizeof(scalpel_qlayer), n, i + 1)) {
-            dst = r[3] + kept_cursor;
+            dst = r[2] + kept_cursor;
             kept_cursor += scalpel__net_round(scalpel__tensor_elems(q->layers, sizeof(scalpel_qlayer), i + 1) * (size_t)batch * esz);
         } else {
             dst = prev == r[0] ? r[1] : r[0];
         }
-        scalpel__kinds_q[L->geom.kind].forward_q(q, L, src, batch, dst, r[2]);
+        scalpel__kinds_q[L->geom.kind].forward_q(q, L, src, batch, dst, r[5]);
         prev = dst;
     }
-    memcpy(out, prev, (size_t)scalpel_qnet_output_size(q) * (size_t)batch * esz);
+    memcpy(out, prev, scalpel__q_elems_out(q) * (size_t)batch * esz);
     return SCALPEL_OK;
 }
 
 /* Checks the arguments both forward passes share and cuts the workspace into its regions:
- * r[0], r[1] the ping-pong activations, r[2] the scratch, r[3] the kept tensors, r[4] / r[5]
- * the quantized input and output of scalpel_qnet_forward_f32. */
-static scalpel_status scalpel__qnet_layout(const scalpel_qnet *q, int32_t batch, void *workspace, unsigned char **r)
+ * r[0], r[1] the ping-pong activations, r[2] the kept tensors, r[3] / r[4] the quantized input
+ * and output of scalpel_qnet_forward_f32, r[5] the scratch (last: see scalpel__qnet_workspace). */
+static scalpel_status scalpel__qnet_layout(const scalpel_qnet *q, int32_t batch, void *workspace, unsigned char **r,
+                                           int32_t *skips)
 {
     size_t sz[6];
     int i;
     if (batch < 1 || !scalpel__layers_ok(q->n_layers, q->layers)) return SCALPEL_ERR_ARGUMENT;
     if (q->dtype != SCALPEL_DTYPE_Q15 && q->dtype != SCALPEL_DTYPE_Q7) return SCALPEL_ERR_DTYPE;
-    if (scalpel__qnet_workspace(q, batch, &sz[0], &sz[2], &sz[3], &sz[4], &sz[5]) == SIZE_MAX) return SCALPEL_ERR_OVERFLOW;
+    if (scalpel__qnet_workspace(q, batch, 0, &sz[0], &sz[2], &sz[3], &sz[4], &sz[5], skips) == SIZE_MAX)
+        return SCALPEL_ERR_OVERFLOW;
     sz[1] = sz[0];
     r[0] = (unsigned char *)scalpel__net_align_ptr(workspace);
     for (i = 1; i < 6; i++) r[i] = (unsigned char *)scalpel__net_align_ptr(r[i - 1] + sz[i - 1]);
@@ -4956,27 +4995,29 @@ SCALPEL_API scalpel_status scalpel_qnet_forward(const scalpel_qnet *q, const voi
                                                 void *workspace)
 {
     unsigned char *r[6];
+    int32_t skips;
     scalpel_status st;
     if (!q || !in || !out || !workspace) return SCALPEL_ERR_NULL;
-    st = scalpel__qnet_layout(q, batch, workspace, r);
+    st = scalpel__qnet_layout(q, batch, workspace, r, &skips);
     if (st != SCALPEL_OK) return st;
-    return scalpel__qnet_run(q, in, batch, out, r);
+    return scalpel__qnet_run(q, in, batch, out, r, skips);
 }
 
 SCALPEL_API scalpel_status scalpel_qnet_forward_f32(const scalpel_qnet *q, const float *in, int32_t batch, float *out,
                                                     void *workspace)
 {
     unsigned char *r[6];
+    int32_t skips;
     scalpel_status st;
     if (!q || !in || !out || !workspace) return SCALPEL_ERR_NULL;
-    st = scalpel__qnet_layout(q, batch, workspace, r);
+    st = scalpel__qnet_layout(q, batch, workspace, r, &skips);
     if (st != SCALPEL_OK) return st;
     st = scalpel_quantize_f32(in, (size_t)scalpel_qnet_input_size(q) * (size_t)batch, q->in_scale,
-                              (scalpel_dtype)q->dtype, r[4]);
+                              (scalpel_dtype)q->dtype, r[3]);
     if (st != SCALPEL_OK) return st;
-    st = scalpel__qnet_run(q, r[4], batch, r[5], r);
+    st = scalpel__qnet_run(q, r[3], batch, r[4], r, skips);
     if (st != SCALPEL_OK) return st;
-    return scalpel_dequantize_f32(r[5], (size_t)scalpel_qnet_output_size(q) * (size_t)batch,
+    return scalpel_dequantize_f32(r[4], (size_t)scalpel_qnet_output_size(q) * (size_t)batch,
                                   q->n_layers > 0 ? q->layers[q->n_layers - 1].out_scale : q->in_scale,
                                   (scalpel_dtype)q->dtype, out);
 }
