@@ -4948,7 +4948,7 @@ static scalpel_status scalpel__qnet_run(const scalpel_qnet *q, const void *in, i
     int32_t i, n = q->n_layers;
     for (i = 0; i < n; i++) {
         const scalpel_qlayer *L = &q->layers[i];
-        int32_t t = scalpel__geom_source(&L->geom, i);
+        int32_t t = skips ? scalpel__geom_source(&L->geom, i) : i; /* a chain reads the tensor before */
         const unsigned char *src;
         unsigned char *dst;
         if (!scalpel__kind_ok(L->geom.kind) || t < 0) return SCALPEL_ERR_ARGUMENT;
