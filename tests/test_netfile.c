@@ -738,6 +738,31 @@ static void test_hostile_conv(void)
     CHECK(scalpel_net_init(INT32_MAX, INT32_MAX, INT32_MAX, &net) != SCALPEL_OK, "init with 2^93 inputs");
 }
 
+/* 160 layers: 80 x (conv 3x3, 2 -> 2 channels, padding 1; relu) on 2 x 6 x 6, every eighth
+ * relu reading the output of the conv three layers back instead of the one before (kept
+ * tensors in the workspace, `from` in the file), one in five convs grouped CSR. */
+static int build_deep(scalpel_net *net)
+{
+    float w[2 * 2 * 9], b[2];
+    int32_t k, j, ok = scalpel_net_init(2, 6, 6, net) == SCALPEL_OK;
+    for (k = 0; k < 80 && ok; k++) {
+        for (j = 0; j < 2 * 2 * 9; j++) w[j] = 0.35f * test_uniform();
+        for (j = 0; j < 2; j++) b[j] = 0.05f * test_uniform();
+        if (k % 5 == 4) {
+            scalpel_gcsr m;
+            for (j = 0; j < 2 * 2 * 9; j += 3) w[j] = 0.0f;
+            ok = scalpel_gcsr_from_dense(w, 2, 18, 2, &m) == SCALPEL_OK &&
+                 scalpel_net_add_conv2d_gcsr(net, 2, 3, 1, 1, &m, b) == SCALPEL_OK;
+            scalpel_gcsr_free(&m);
+        } else {
+            ok = scalpel_net_add_conv2d(net, 2, 3, 1, 1, w, b) == SCALPEL_OK;
+        }
+        if (ok && k % 8 == 7) ok = scalpel_net_set_next_input(net, net->n_layers - 3) == SCALPEL_OK;
+        if (ok) ok = scalpel_net_add_relu(net) == SCALPEL_OK;
+    }
+    return ok && net->n_layers == 160;
+}
+
 int main(int argc, char **argv)
 {
     scalpel_net net;
@@ -751,6 +776,11 @@ int main(int argc, char **argv)
     scalpel_net_free(&net);
     CHECK(build_small(&net), "small network builds");
     test_round_trip("small", &net, 2);
+    scalpel_net_free(&net);
+    CHECK(build_deep(&net), "160-layer network builds");
+    CHECK(net.layers[15].geom.from == 2 && scalpel_net_validate(&net) == SCALPEL_OK, "160 layers, some reading back");
+    test_round_trip("deep160", &net, 1);
+    test_round_trip("deep160_batch2", &net, 2);
     scalpel_net_free(&net);
     test_corruptions();
     test_hostile_fields();
