@@ -77,6 +77,19 @@ int main(int argc, char **argv)
         count++;
         scalpel_net_free(&net);
     }
+    {   /* layers reading earlier tensors (version 2's `from`): the network input and a kept one */
+        float w[3 * 2 * 2 * 2], b[3] = { 0.5f, -0.5f, 0.25f };
+        int i;
+        for (i = 0; i < 24; i++) w[i] = (float)(i % 7) - 3.0f;
+        ok &= scalpel_net_init(2, 6, 6, &net) == SCALPEL_OK &&
+              scalpel_net_add_conv2d(&net, 3, 2, 2, 1, w, b) == SCALPEL_OK && scalpel_net_add_relu(&net) == SCALPEL_OK &&
+              scalpel_net_set_next_input(&net, 0) == SCALPEL_OK && scalpel_net_add_maxpool(&net, 2, 1) == SCALPEL_OK &&
+              scalpel_net_set_next_input(&net, -1) == SCALPEL_OK && scalpel_net_add_relu(&net) == SCALPEL_OK &&
+              add_fc(&net, 2, 2, 0);
+        ok &= write_seed(argv[1], "skips", &net);
+        count++;
+        scalpel_net_free(&net);
+    }
     ok &= scalpel_net_init(1, 1, 1, &net) == SCALPEL_OK;
     ok &= write_seed(argv[1], "empty", &net);
     count++;
