@@ -12,7 +12,7 @@ batch of inputs and the outputs the network must give):
                                      tensors named so that only natural order is right
   torch_conv                         the same shapes as a torch.nn.Sequential, its state_dict
                                      ("0.weight", "3.weight", "7.weight", "9.weight") and
-                                     PyTorch's own outputs (only when `import torch` works)
+                                     PyTorch's own outputs (torch is required)
 
 The safetensors files are written by hand, as the format defines them (8-byte little-endian
 header length, JSON header padded with spaces to a multiple of 8, then the tensors), so this
@@ -181,8 +181,9 @@ def torch_convnet(out_dir):
     try:
         import torch
     except ImportError:
-        print("make_safetensors: torch not importable: skipping torch_conv (PyTorch parity)")
-        return
+        # the PyTorch parity test needs PyTorch's own outputs: no torch is a failure, not a skip
+        sys.exit("make_safetensors: torch not importable under %s: install Debian's python3-torch "
+                 "(tools/deps.sh test) and run with /usr/bin/python3" % sys.executable)
     torch.manual_seed(3)
     net = torch.nn.Sequential(
         torch.nn.Conv2d(3, 6, 5, stride=1, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2, 2),
