@@ -42,7 +42,9 @@ FUZZ_NET_SECONDS=${FUZZ_NET_SECONDS:-60}
 run() {
   name=$1; shift
   log="$B/$name.log"
+  t0=$(date +%s)
   if "$@" >"$log" 2>&1; then ok=1; else ok=0; fi
+  secs=$(( $(date +%s) - t0 ))
   counts=$(grep -E '^[A-Za-z0-9_-]+: [0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
   if [ -n "$counts" ]; then
     p=$(echo "$counts" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed.*/\1/')
@@ -53,9 +55,9 @@ run() {
   fi
   PASSED=$((PASSED + p)); FAILED=$((FAILED + f))
   if [ "$ok" = 1 ] && [ "$f" = 0 ]; then
-    printf '  ok    %-34s %s\n' "$name" "${counts:+($p checks)}"
+    printf '  ok    %-34s %5ss %s\n' "$name" "$secs" "${counts:+($p checks)}"
   else
-    printf '  FAIL  %-34s (see %s)\n' "$name" "$log"
+    printf '  FAIL  %-34s %5ss (see %s)\n' "$name" "$secs" "$log"
     tail -n 25 "$log" | sed 's/^/        /'
     FAILED_NAMES="$FAILED_NAMES $name"
   fi
