@@ -2485,8 +2485,8 @@ SCALPEL__PRIV int scalpel__nf_floats_finite(const unsigned char *p, uint64_t byt
  * returns the layer count. The order of the checks decides the error a damaged file gets: not
  * ours (MAGIC), newer (VERSION), cut short (TRUNCATED), damaged (CHECKSUM), then fields a
  * correct checksum cannot excuse (CORRUPT, UNSUPPORTED). */
-SCALPEL__PRIV scalpel_status scalpel__nf_check_header(const unsigned char *p, size_t size, uint32_t *n_out,
-                                                      uint32_t *record_out)
+SCALPEL__PRIV scalpel_status scalpel__nf_check_header(const unsigned char *p, size_t size, int layout_only,
+                                                      uint32_t *n_out, uint32_t *record_out)
 {
     uint64_t total;
     uint32_t n, version, record;
@@ -2501,7 +2501,7 @@ SCALPEL__PRIV scalpel_status scalpel__nf_check_header(const unsigned char *p, si
     total = scalpel__get_u64(p + 32);
     if (total > (uint64_t)size) return SCALPEL_ERR_TRUNCATED;
     if (total < (uint64_t)size) return SCALPEL_ERR_CORRUPT; /* trailing bytes: not what was written */
-    if (scalpel_crc32(0, p, size - 4) != scalpel__get_u32(p + size - 4)) return SCALPEL_ERR_CHECKSUM;
+    if (!layout_only && scalpel_crc32(0, p, size - 4) != scalpel__get_u32(p + size - 4)) return SCALPEL_ERR_CHECKSUM;
     if (scalpel__get_u32(p + 8) != record) return SCALPEL_ERR_CORRUPT;
     if (scalpel__get_u32(p + 28) != 0 || !scalpel__nf_zero(p, 40, SCALPEL__NF_HEADER)) return SCALPEL_ERR_CORRUPT;
     n = scalpel__get_u32(p + 12);
@@ -2518,10 +2518,11 @@ SCALPEL__PRIV scalpel_status scalpel__nf_check_header(const unsigned char *p, si
  * stored rows/cols only confirm them), storage fields range-checked before any product, each
  * array's size compared with the exact product, its offset checked (aligned, after *cursor,
  * inside the data area [*cursor, end)) and the gap before it zero; then the layer's pointers
- * aim into p. *cursor advances past the layer's arrays. */
+ * aim into p. *cursor advances past the layer's arrays. layout_only: p holds the header and
+ * the records only, so nothing past them is looked at (gaps, values) and no pointer is set. */
 SCALPEL__PRIV scalpel_status scalpel__nf_view_layer(const unsigned char *p, uint64_t end,
-                                                    const unsigned char *r, uint32_t record, scalpel_net *net,
-                                                    uint64_t *cursor)
+                                                    const unsigned char *r, uint32_t record, int layout_only,
+                                                    scalpel_net *net, uint64_t *cursor)
 {
     uint32_t f[12];
     uint64_t sz[SCALPEL__NF_ARRAYS], off[SCALPEL__NF_ARRAYS];
@@ -2570,10 +2571,10 @@ SCALPEL__PRIV scalpel_status scalpel__nf_view_layer(const unsigned char *p, uint
         }
         /* o <= end and s <= end - o: no sum below can wrap, whatever the stored values */
         if (o % SCALPEL__NF_ALIGN != 0 || o < *cursor || o > end || s > end - o) return SCALPEL_ERR_CORRUPT;
-        if (!scalpel__nf_zero(p, *cursor, o)) return SCALPEL_ERR_CORRUPT;
+        if (!layout_only && !scalpel__nf_zero(p, *cursor, o)) return SCALPEL_ERR_CORRUPT;
         *cursor = o + s;
     }
-    if (!weighted) return SCALPEL_OK;
+    if (!weighted || layout_only) return SCALPEL_OK;
     if (!scalpel__nf_floats_finite(p + off[0], sz[0]) || !scalpel__nf_floats_finite(p + off[1], sz[1]) ||
         !scalpel__nf_floats_finite(p + off[4], sz[4]))
         return SCALPEL_ERR_CORRUPT;
@@ -2599,9 +2600,12 @@ SCALPEL__PRIV scalpel_status scalpel__nf_view_layer(const unsigned char *p, uint
 /* Header first (nothing else is read before its sizes are known to be inside the buffer), then
  * each record rebuilt into net in turn, then the trailing padding, then the whole network
  * checked once more by scalpel_net_validate (grouped-CSR structure, pointers). Any failure
- * leaves *net zeroed. */
+ * leaves *net zeroed. layout_only (scalpel_net_load's check before it reads a large file):
+ * data holds only the header and the records of a file of `size` bytes; the checksum, gaps,
+ * values and arrays are not looked at, and the layers get no pointers (net is for
+ * scalpel_net_free only). */
 static scalpel_status scalpel__net_view(const void *data, size_t size, scalpel_layer *layers, int32_t capacity,
-                                        scalpel_net *net)
+                                        int layout_only, scalpel_net *net)
 {
     const unsigned char *p = (const unsigned char *)data;
     uint32_t n = 0, i, record = 0;
@@ -2612,7 +2616,7 @@ static scalpel_status scalpel__net_view(const void *data, size_t size, scalpel_l
     if (data == NULL) return SCALPEL_ERR_NULL;
     if (!scalpel__nf_little_endian()) return SCALPEL_ERR_UNSUPPORTED;
     if ((uintptr_t)data % 4u != 0) return SCALPEL_ERR_ALIGNMENT;
-    st = scalpel__nf_check_header(p, size, &n, &record);
+    st = scalpel__nf_check_header(p, size, layout_only, &n, &record);
     if (st != SCALPEL_OK) return st;
     {
         uint32_t c = scalpel__get_u32(p + 16), h = scalpel__get_u32(p + 20), w = scalpel__get_u32(p + 24);
@@ -2634,9 +2638,12 @@ static scalpel_status scalpel__net_view(const void *data, size_t size, scalpel_l
     cursor = SCALPEL__NF_HEADER + (uint64_t)n * record;
     for (i = 0; i < n && st == SCALPEL_OK; i++)
         st = scalpel__nf_view_layer(p, (uint64_t)size - 4u, p + SCALPEL__NF_HEADER + (size_t)i * record, record,
-                                    net, &cursor);
-    if (st == SCALPEL_OK && !scalpel__nf_zero(p, cursor, (uint64_t)size - 4u)) st = SCALPEL_ERR_CORRUPT;
-    if (st == SCALPEL_OK) st = scalpel_net_validate(net);
+                                    layout_only, net, &cursor);
+    /* the last array ends where the writer's padding to 4 bytes and the checksum begin: not a
+       byte more (a file holds nothing its records do not account for) */
+    if (st == SCALPEL_OK && scalpel__nf_round_up(cursor, 4u) + 4u != (uint64_t)size) st = SCALPEL_ERR_CORRUPT;
+    if (!layout_only && st == SCALPEL_OK && !scalpel__nf_zero(p, cursor, (uint64_t)size - 4u)) st = SCALPEL_ERR_CORRUPT;
+    if (!layout_only && st == SCALPEL_OK) st = scalpel_net_validate(net);
     if (st != SCALPEL_OK) {
 #ifndef SCALPEL_NO_MALLOC
         if (net->owns_layers) SCALPEL_FREE(net->alloc_ctx, net->layers);
@@ -2652,13 +2659,20 @@ SCALPEL_API scalpel_status scalpel_net_view_with(const void *data, size_t size, 
     if (net) memset(net, 0, sizeof(*net));
     if (!layers) return SCALPEL_ERR_NULL;
     if (capacity < 1) return SCALPEL_ERR_ARGUMENT;
-    return scalpel__net_view(data, size, layers, capacity, net);
+    return scalpel__net_view(data, size, layers, capacity, 0, net);
 }
 
 #ifndef SCALPEL_NO_MALLOC
 SCALPEL_API scalpel_status scalpel_net_view(const void *data, size_t size, scalpel_net *net)
 {
-    return scalpel__net_view(data, size, NULL, 0, net);
+    return scalpel__net_view(data, size, NULL, 0, 0, net);
+}
+
+/* The layout check of scalpel_net_load (see scalpel__net_view). */
+SCALPEL__PRIV scalpel_status scalpel__net_view_layout(const unsigned char *head_and_records, size_t file_size,
+                                                      scalpel_net *shape)
+{
+    return scalpel__net_view(head_and_records, file_size, NULL, 0, 1, shape);
 }
 #endif
 
@@ -2692,36 +2706,62 @@ SCALPEL_API scalpel_status scalpel_net_load_buffer(const void *data, size_t size
     return SCALPEL_OK;
 }
 
-/* Reads the whole file into one 64-byte-aligned block and views it. The file's own header is
- * checked (magic, announced total == length) before the big allocation, so a large file that
- * is not a model costs no memory. */
+/* A model file larger than this is read whole only when its header and layer records account
+ * for its length (scalpel_net_load); smaller ones are read whole at once, so that a damaged
+ * file gets the error of its first fault in the order scalpel_net_view checks them. */
+#define SCALPEL__NF_PRECHECK_ABOVE ((uint64_t)1 << 24)
+
+/* Reads the whole file into one 64-byte-aligned block and views it. Only a regular file is
+ * read (scalpel__file_open_read). Before the big allocation: the header (magic, announced
+ * total == length) and, for a file over 16 MiB, the layer records, rebuilt as a view does
+ * without the arrays (scalpel__net_view, layout only), whose arrays must account for every
+ * byte; so a large file that is not a model, or whose header lies about its size, costs
+ * neither memory nor the time to read it. */
 SCALPEL_API scalpel_status scalpel_net_load(const char *path, scalpel_net *net)
 {
     unsigned char head[SCALPEL__NF_HEADER];
     FILE *f;
-    long len;
+    uint64_t len;
     size_t n, got;
     void *raw = NULL;
-    scalpel_status st = SCALPEL_OK;
+    scalpel_status st;
     if (net == NULL) return SCALPEL_ERR_NULL;
     memset(net, 0, sizeof(*net));
     if (path == NULL) return SCALPEL_ERR_NULL;
-    f = fopen(path, "rb");
-    if (f == NULL) return SCALPEL_ERR_IO;
-    if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
-        return SCALPEL_ERR_IO;
-    }
-    if ((unsigned long)len > (unsigned long)(SIZE_MAX - SCALPEL__NF_ALIGN)) {
+    st = scalpel__file_open_read(path, &f, &len);
+    if (st != SCALPEL_OK) return st;
+    if (len > (uint64_t)(SIZE_MAX - SCALPEL__NF_ALIGN)) {
         fclose(f);
         return SCALPEL_ERR_OVERFLOW;
     }
     n = (size_t)len;
-    got = fread(head, 1, n < sizeof(head) ? n : sizeof(head), f);
-    if (got != (n < sizeof(head) ? n : sizeof(head))) st = SCALPEL_ERR_IO;
-    else if (got >= 4 && memcmp(head, SCALPEL_NET_MAGIC, 4) != 0) st = SCALPEL_ERR_MAGIC;
-    else if (got == sizeof(head) && scalpel__get_u64(head + 32) != (uint64_t)n)
+    got = n < sizeof(head) ? n : sizeof(head);
+    st = scalpel__file_read(f, head, got, 0);
+    if (st != SCALPEL_OK) {
+    } else if (got >= 4 && memcmp(head, SCALPEL_NET_MAGIC, 4) != 0) {
+        st = SCALPEL_ERR_MAGIC;
+    } else if (got == sizeof(head) && scalpel__get_u64(head + 32) != (uint64_t)n) {
         st = scalpel__get_u64(head + 32) > (uint64_t)n ? SCALPEL_ERR_TRUNCATED : SCALPEL_ERR_CORRUPT;
+    } else if (len > SCALPEL__NF_PRECHECK_ABOVE) {
+        /* header and records: at most 64 + 256 x 144 bytes, read here and then again below */
+        uint32_t count = scalpel__get_u32(head + 12), record = scalpel__get_u32(head + 8);
+        uint64_t prefix = SCALPEL__NF_HEADER + (uint64_t)count * record;
+        unsigned char *pre;
+        scalpel_net shape;
+        if (count > SCALPEL_NET_MAX_LAYERS || (record != SCALPEL__NF_RECORD && record != SCALPEL__NF_RECORD_V1) ||
+            prefix + 4u > len) {
+            st = SCALPEL_ERR_CORRUPT;
+        } else if ((pre = (unsigned char *)SCALPEL_MALLOC(NULL, (size_t)prefix)) == NULL) {
+            st = SCALPEL_ERR_NO_MEMORY;
+        } else {
+            memcpy(pre, head, sizeof(head));
+            st = scalpel__file_read(f, pre + sizeof(head), (size_t)prefix - sizeof(head), 0);
+            if (st == SCALPEL_OK) st = scalpel__net_view_layout(pre, n, &shape);
+            if (st == SCALPEL_OK) scalpel_net_free(&shape);
+            SCALPEL_FREE(NULL, pre);
+            if (st == SCALPEL_OK && fseek(f, (long)sizeof(head), SEEK_SET) != 0) st = SCALPEL_ERR_IO;
+        }
+    }
     if (st == SCALPEL_OK) {
         raw = SCALPEL_MALLOC(NULL, n + SCALPEL__NF_ALIGN);
         if (raw == NULL) st = SCALPEL_ERR_NO_MEMORY;
@@ -2729,8 +2769,7 @@ SCALPEL_API scalpel_status scalpel_net_load(const char *path, scalpel_net *net)
     if (st == SCALPEL_OK) {
         unsigned char *dst = (unsigned char *)scalpel__nf_align64(raw);
         memcpy(dst, head, got);
-        /* the file must end where ftell said: one byte more means it changed under us */
-        if (fread(dst + got, 1, n - got, f) != n - got || fgetc(f) != EOF || ferror(f)) st = SCALPEL_ERR_IO;
+        st = scalpel__file_read(f, dst + got, n - got, 1);
     }
     fclose(f);
     if (st == SCALPEL_OK) st = scalpel_net_view(scalpel__nf_align64(raw), n, net);
@@ -2766,7 +2805,8 @@ SCALPEL_API scalpel_status scalpel_net_save(const scalpel_net *net, const char *
     st = scalpel_net_serialize(net, buf, total, &written);
     if (st == SCALPEL_OK) st = scalpel__tmp_open(path, net->alloc_ctx, &tmp, &f);
     if (st == SCALPEL_OK) {
-        if (fwrite(buf, 1, written, f) != written) st = SCALPEL_ERR_IO;
+        errno = 0;
+        if (fwrite(buf, 1, written, f) != written) st = scalpel__errno_status(errno);
         st = scalpel__tmp_close(f, tmp, path, net->alloc_ctx, st);
     }
     SCALPEL_FREE(net->alloc_ctx, buf);
@@ -5569,7 +5609,8 @@ SCALPEL_API scalpel_status scalpel_net_export_c(const scalpel_net *net, const ch
     if (!scalpel__ex_finite(net)) return SCALPEL_ERR_ARGUMENT;
     st = scalpel__tmp_open(path, net->alloc_ctx, &tmp, &f);
     if (st != SCALPEL_OK) return st;
-    if (scalpel__ex_write(f, net, name) != 0) st = SCALPEL_ERR_IO;
+    errno = 0;
+    if (scalpel__ex_write(f, net, name) != 0) st = scalpel__errno_status(errno);
     return scalpel__tmp_close(f, tmp, path, net->alloc_ctx, st);
 }
 
@@ -5672,7 +5713,8 @@ SCALPEL_API scalpel_status scalpel_qnet_export_c(const scalpel_qnet *q, const ch
     if (!scalpel__ex_name_ok(name)) return SCALPEL_ERR_ARGUMENT;
     st = scalpel__tmp_open(path, q->alloc_ctx, &tmp, &f);
     if (st != SCALPEL_OK) return st;
-    if (scalpel__ex_qwrite(f, q, name) != 0) st = SCALPEL_ERR_IO;
+    errno = 0;
+    if (scalpel__ex_qwrite(f, q, name) != 0) st = scalpel__errno_status(errno);
     return scalpel__tmp_close(f, tmp, path, q->alloc_ctx, st);
 }
 

@@ -115,6 +115,11 @@ typedef enum scalpel_status {
     SCALPEL_ERR_CHECKSUM = -33,        /* CRC-32 mismatch: the data is corrupted */
     SCALPEL_ERR_CORRUPT = -34,         /* header fields are inconsistent */
     SCALPEL_ERR_IO = -35,              /* a file could not be opened, read or written */
+    SCALPEL_ERR_NOT_FOUND = -36,       /* no such file, or a directory on its path is missing */
+    SCALPEL_ERR_PERMISSION = -37,      /* permission denied, or a read-only file system */
+    SCALPEL_ERR_NOT_REGULAR = -38,     /* not a regular file: a directory, device, FIFO, socket, or
+                                          a symbolic link where a file is to be replaced */
+    SCALPEL_ERR_NO_SPACE = -39,        /* disk full, quota exceeded or file size limit reached */
     /* GPU (scalpel_cuda.cu) */
     SCALPEL_ERR_NO_DEVICE = -40,       /* no usable CUDA device (or no driver) */
     SCALPEL_ERR_DEVICE = -41           /* the CUDA runtime, cuBLAS or a kernel launch failed */
@@ -489,6 +494,37 @@ SCALPEL_API scalpel_status scalpel_hybrid_from_dense_ctx(const float *w, int32_t
                                                          void *alloc_ctx, scalpel_hybrid *out);
 #endif
 
+/* ---- files -------------------------------------------------------------------------------- */
+#ifndef SCALPEL_NO_MALLOC
+/* Files, as every reader and writer of the library handles them (model files, checkpoints,
+ * IDX data, exported C headers):
+ * - A reader takes regular files only. A directory, a device (/dev/zero), a FIFO or a socket
+ *   is refused with SCALPEL_ERR_NOT_REGULAR before anything is read, and a FIFO never blocks
+ *   the open. The file's length is known before it is read; a format whose header announces
+ *   its sizes is checked against that length before any large allocation.
+ * - A writer never writes into the file it replaces. It creates a new temporary file beside
+ *   the target OUT, named OUT.scalpel-tmp-PID-N, exclusively (an existing file of that name,
+ *   another writer's included, is never opened), checks every write, flushes the file to the
+ *   disk (fsync), gives it the permission bits of the OUT it replaces, renames it over OUT in
+ *   one step and flushes the directory. Any failure removes the temporary file and leaves OUT
+ *   as it was. OUT must be a regular file or absent: a directory, device, FIFO, socket or
+ *   symbolic link at OUT is refused (SCALPEL_ERR_NOT_REGULAR), never replaced and never
+ *   written through (to write where a link points, name the target). Two processes saving
+ *   the same OUT at once leave one complete file, from one of them. After kill -9 or a power
+ *   loss before the rename, a file OUT.scalpel-tmp-* may remain: OUT is intact, and the
+ *   temporary file can be deleted.
+ * - Errors say why: SCALPEL_ERR_NOT_FOUND, _PERMISSION, _NOT_REGULAR, _NO_SPACE (disk full,
+ *   quota, or the size limit of `ulimit -f`, where the program ignores SIGXFSZ), else _IO.
+ * Without POSIX files (Windows, bare-metal C libraries; or SCALPEL_NO_POSIX_FILES defined) the
+ * rules hold as far as ISO C allows: no file-type check, no exclusive creation (a temporary
+ * name that exists is skipped after a probe), no fsync, no permission copy, and on Windows the
+ * target is removed just before the rename. */
+
+/* The readers' first check, for a file of yours: `path` names an existing regular file that
+ * can be opened for reading (never blocking, even on a FIFO); *size = its length in bytes. */
+SCALPEL_API scalpel_status scalpel_file_size(const char *path, uint64_t *size);
+#endif
+
 #ifdef __cplusplus
 }
 #endif
@@ -630,71 +666,275 @@ SCALPEL__PRIV double scalpel__sqrt(double x)
 
 #endif /* SCALPEL__HELPERS_DONE */
 
-/* The writers' one rule for files (model files, C export, checkpoints): write a new temporary
- * file beside the target, check every write, flush and close, then rename it over the target,
- * so that a failed save never truncates or destroys the file that was there. Only the modules
- * that write files get it, and only where the library may allocate. */
-#if (defined(SCALPEL_IMPLEMENTATION) || defined(SCALPEL_NET_IMPLEMENTATION) ||                    \
-     defined(SCALPEL_TRAIN_IMPLEMENTATION)) && !defined(SCALPEL_NO_MALLOC) &&                      \
-    !defined(SCALPEL__FILE_HELPERS_DONE)
+/* Files (see "files" in the public part): the readers' open, the writers' temporary file and
+ * rename, and errno turned into a status. Only the modules that read or write files get them,
+ * and only where the library may allocate. */
+#if (defined(SCALPEL_IMPLEMENTATION) || defined(SCALPEL_FORMAT_IMPLEMENTATION) ||                 \
+     defined(SCALPEL_NET_IMPLEMENTATION) || defined(SCALPEL_TRAIN_IMPLEMENTATION)) &&               \
+    !defined(SCALPEL_NO_MALLOC) && !defined(SCALPEL__FILE_HELPERS_DONE)
 #define SCALPEL__FILE_HELPERS_DONE
 
 #include <stdio.h>
 #include <time.h>
+#include <errno.h>
 
-/* Opens a new temporary file beside `path` for writing: path + ".tmp" + a suffix made from the
- * time and a counter, the first name no file has yet (C99 has no exclusive-create mode, so
- * existence is asked with "rb" first): no other file, not even another writer's temporary, is
- * ever overwritten. *tmp_out (allocated with alloc_ctx) and *f_out go to scalpel__tmp_close. */
+#if !defined(SCALPEL_NO_POSIX_FILES) && (defined(__unix__) || defined(__unix) || (defined(__APPLE__) && defined(__MACH__)))
+#define SCALPEL__POSIX_FILES 1
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
+/* A strict ISO C build (-std=c99) on glibc hides these three POSIX functions, which every
+ * POSIX C library has: declared here exactly as POSIX does, only where the headers did not. */
+#if defined(__GLIBC__) && !defined(__cplusplus) && !defined(__USE_POSIX)
+extern FILE *fdopen(int fd, const char *mode);
+extern int fileno(FILE *stream);
+#endif
+#if defined(__GLIBC__) && !defined(__cplusplus) && !defined(__USE_XOPEN_EXTENDED) && !defined(__USE_XOPEN2K)
+extern ssize_t readlink(const char *path, char *buf, size_t size);
+#endif
+#endif
+
+/* The status that says why a file call failed with errno e. */
+SCALPEL__PRIV scalpel_status scalpel__errno_status(int e)
+{
+#ifdef ENOENT
+    if (e == ENOENT) return SCALPEL_ERR_NOT_FOUND;
+#endif
+#ifdef ENOTDIR
+    if (e == ENOTDIR) return SCALPEL_ERR_NOT_FOUND;
+#endif
+#ifdef EACCES
+    if (e == EACCES) return SCALPEL_ERR_PERMISSION;
+#endif
+#ifdef EPERM
+    if (e == EPERM) return SCALPEL_ERR_PERMISSION;
+#endif
+#ifdef EROFS
+    if (e == EROFS) return SCALPEL_ERR_PERMISSION;
+#endif
+#ifdef ENOSPC
+    if (e == ENOSPC) return SCALPEL_ERR_NO_SPACE;
+#endif
+#ifdef EDQUOT
+    if (e == EDQUOT) return SCALPEL_ERR_NO_SPACE;
+#endif
+#ifdef EFBIG
+    if (e == EFBIG) return SCALPEL_ERR_NO_SPACE;
+#endif
+#ifdef EISDIR
+    if (e == EISDIR) return SCALPEL_ERR_NOT_REGULAR;
+#endif
+    return SCALPEL_ERR_IO;
+}
+
+/* Opens `path` for reading, a regular file only (see above); *size = its length. The type is
+ * asked before the open (a FIFO would block it, a device may act on it) and again of what was
+ * opened (the name may have changed in between). */
+SCALPEL__PRIV scalpel_status scalpel__file_open_read(const char *path, FILE **f_out, uint64_t *size)
+{
+#ifdef SCALPEL__POSIX_FILES
+    struct stat st;
+    int fd, e;
+    *f_out = NULL;
+    *size = 0;
+    if (path == NULL) return SCALPEL_ERR_NULL;
+    if (path[0] == '\0') return SCALPEL_ERR_NOT_FOUND;
+    if (stat(path, &st) != 0) return scalpel__errno_status(errno);
+    if (!S_ISREG(st.st_mode)) return SCALPEL_ERR_NOT_REGULAR;
+    do {
+        fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) return scalpel__errno_status(errno);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 0) {
+        e = errno;
+        close(fd);
+        return S_ISREG(st.st_mode) ? scalpel__errno_status(e) : SCALPEL_ERR_NOT_REGULAR;
+    }
+    *f_out = fdopen(fd, "rb");
+    if (*f_out == NULL) {
+        e = errno;
+        close(fd);
+        return scalpel__errno_status(e);
+    }
+    *size = (uint64_t)st.st_size;
+    return SCALPEL_OK;
+#else
+    long len;
+    FILE *f;
+    *f_out = NULL;
+    *size = 0;
+    if (path == NULL) return SCALPEL_ERR_NULL;
+    if (path[0] == '\0') return SCALPEL_ERR_NOT_FOUND;
+    errno = 0;
+    f = fopen(path, "rb");
+    if (f == NULL) return scalpel__errno_status(errno);
+    if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return SCALPEL_ERR_NOT_REGULAR; /* a stream with no length: a device or a pipe */
+    }
+    *f_out = f;
+    *size = (uint64_t)len;
+    return SCALPEL_OK;
+#endif
+}
+
+/* Reads exactly n bytes. *at_end != 0: the file must end there (one byte more means it grew
+ * since its length was asked). */
+SCALPEL__PRIV scalpel_status scalpel__file_read(FILE *f, void *dst, size_t n, int at_end)
+{
+    errno = 0;
+    if (n != 0 && fread(dst, 1, n, f) != n) return ferror(f) ? scalpel__errno_status(errno) : SCALPEL_ERR_IO;
+    if (at_end && (fgetc(f) != EOF || ferror(f))) return SCALPEL_ERR_IO;
+    return SCALPEL_OK;
+}
+
+/* A whole regular file into a new block of size + 1 bytes (allocated with alloc_ctx; the extra
+ * byte is 0), refused before any allocation when longer than max_size
+ * (SCALPEL_ERR_UNSUPPORTED). */
+SCALPEL__PRIV scalpel_status scalpel__file_read_all(const char *path, void *alloc_ctx, uint64_t max_size,
+                                                   unsigned char **buf, size_t *size)
+{
+    FILE *f;
+    uint64_t len;
+    scalpel_status st;
+    *buf = NULL;
+    *size = 0;
+    st = scalpel__file_open_read(path, &f, &len);
+    if (st != SCALPEL_OK) return st;
+    if (len > max_size || len >= (uint64_t)SIZE_MAX) {
+        fclose(f);
+        return len > max_size ? SCALPEL_ERR_UNSUPPORTED : SCALPEL_ERR_OVERFLOW;
+    }
+    *buf = (unsigned char *)SCALPEL_MALLOC(alloc_ctx, (size_t)len + 1u);
+    if (*buf == NULL) st = SCALPEL_ERR_NO_MEMORY;
+    else st = scalpel__file_read(f, *buf, (size_t)len, 1);
+    fclose(f);
+    if (st != SCALPEL_OK) {
+        if (*buf != NULL) SCALPEL_FREE(alloc_ctx, *buf);
+        *buf = NULL;
+        return st;
+    }
+    (*buf)[len] = 0;
+    *size = (size_t)len;
+    return SCALPEL_OK;
+}
+
+/* Checks that `path` may be replaced (absent, or a regular file that is not a symbolic link)
+ * and opens a new temporary file beside it, OUT.scalpel-tmp-PID-N, created exclusively, with
+ * the permission bits of the file it will replace. *tmp_out (allocated with alloc_ctx) and
+ * *f_out go to scalpel__tmp_close. */
 SCALPEL__PRIV scalpel_status scalpel__tmp_open(const char *path, void *alloc_ctx, char **tmp_out, FILE **f_out)
 {
     size_t len;
     char *name;
-    unsigned long stamp = (unsigned long)time(NULL) ^ ((unsigned long)clock() << 16);
+    unsigned long stamp = (unsigned long)time(NULL) ^ ((unsigned long)clock() << 12) ^
+                          (unsigned long)((uintptr_t)&len >> 4);
+    unsigned long pid = 0;
     unsigned i;
+    scalpel_status st = SCALPEL_ERR_IO;
+#ifdef SCALPEL__POSIX_FILES
+    struct stat old;
+    int have_old = 0;
+    char link_byte[1];
+#endif
     *tmp_out = NULL;
     *f_out = NULL;
+    if (path == NULL) return SCALPEL_ERR_NULL;
     len = strlen(path);
     if (len == 0) return SCALPEL_ERR_ARGUMENT;
-    if (len > SIZE_MAX - 48) return SCALPEL_ERR_OVERFLOW;
-    name = (char *)SCALPEL_MALLOC(alloc_ctx, len + 48);
+    if (len > SIZE_MAX - 64) return SCALPEL_ERR_OVERFLOW;
+#ifdef SCALPEL__POSIX_FILES
+    if (readlink(path, link_byte, 1) >= 0) return SCALPEL_ERR_NOT_REGULAR; /* a symbolic link */
+    if (stat(path, &old) == 0) {
+        if (!S_ISREG(old.st_mode)) return SCALPEL_ERR_NOT_REGULAR;
+        have_old = 1;
+    } else if (errno != ENOENT) {
+        return scalpel__errno_status(errno);
+    }
+    pid = (unsigned long)getpid();
+#endif
+    name = (char *)SCALPEL_MALLOC(alloc_ctx, len + 64);
     if (name == NULL) return SCALPEL_ERR_NO_MEMORY;
+    memcpy(name, path, len);
     for (i = 0; i < 1000; i++) {
-        FILE *probe;
-        memcpy(name, path, len);
-        sprintf(name + len, ".tmp%lx-%u", stamp & 0xffffffffUL, i);
-        probe = fopen(name, "rb");
-        if (probe != NULL) {
-            fclose(probe);
-            continue;
+        sprintf(name + len, ".scalpel-tmp-%lx-%lx", pid, (stamp + i * 0x9e3779b1UL) & 0xffffffffUL);
+#ifdef SCALPEL__POSIX_FILES
+        {
+            int fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_NOCTTY, have_old ? (old.st_mode & 0777) : 0666);
+            if (fd < 0) {
+                if (errno == EEXIST || errno == EINTR) continue;
+                st = scalpel__errno_status(errno);
+                break;
+            }
+            /* the old file's bits exactly (open applied the umask to them) */
+            if ((have_old && chmod(name, old.st_mode & 0777) != 0) || (*f_out = fdopen(fd, "wb")) == NULL) {
+                st = scalpel__errno_status(errno);
+                close(fd);
+                (void)remove(name);
+                break;
+            }
         }
-        *f_out = fopen(name, "wb");
-        if (*f_out == NULL) break; /* no such directory, no permission: retrying will not help */
+#else
+        {
+            FILE *probe = fopen(name, "rb");
+            if (probe != NULL) {
+                fclose(probe);
+                continue;
+            }
+            errno = 0;
+            *f_out = fopen(name, "wb");
+            if (*f_out == NULL) {
+                st = scalpel__errno_status(errno); /* no such directory, no permission: retrying will not help */
+                break;
+            }
+        }
+#endif
         *tmp_out = name;
         return SCALPEL_OK;
     }
     SCALPEL_FREE(alloc_ctx, name);
-    return SCALPEL_ERR_IO;
+    return st;
 }
 
-/* Completes (st == OK) or abandons a temporary file from scalpel__tmp_open: flush and close
- * are checked (a full disk often shows only there), then the rename puts the new file in place
- * in one step. On any failure the temporary goes and the target is left as it was. On Windows,
- * where rename cannot replace a file, the target is removed first: there a crash between the
- * two calls can lose the old file. Returns st, or the first failure. */
+/* Completes (st == OK) or abandons a temporary file from scalpel__tmp_open. Flush, fsync and
+ * close are checked (a full disk often shows only there); the rename puts the new file in
+ * place in one step; the directory is then flushed too, so that the rename survives a power
+ * loss (best effort: a file system that cannot flush a directory is not an error). On any
+ * failure the temporary goes and the target is left as it was. On Windows, where rename
+ * cannot replace a file, the target is removed first: there a crash between the two calls can
+ * lose the old file. Returns st, or the first failure. */
 SCALPEL__PRIV scalpel_status scalpel__tmp_close(FILE *f, char *tmp, const char *path, void *alloc_ctx,
                                                 scalpel_status st)
 {
-    if (fflush(f) != 0 || ferror(f)) {
-        if (st == SCALPEL_OK) st = SCALPEL_ERR_IO;
-    }
-    if (fclose(f) != 0 && st == SCALPEL_OK) st = SCALPEL_ERR_IO;
+    errno = 0;
+    if ((fflush(f) != 0 || ferror(f)) && st == SCALPEL_OK) st = scalpel__errno_status(errno);
+#ifdef SCALPEL__POSIX_FILES
+    if (st == SCALPEL_OK && fsync(fileno(f)) != 0 && errno != EINVAL) st = scalpel__errno_status(errno);
+#endif
+    if (fclose(f) != 0 && st == SCALPEL_OK) st = scalpel__errno_status(errno);
     if (st == SCALPEL_OK) {
 #ifdef _WIN32
         (void)remove(path);
 #endif
-        if (rename(tmp, path) != 0) st = SCALPEL_ERR_IO;
+        if (rename(tmp, path) != 0) st = scalpel__errno_status(errno);
     }
+#ifdef SCALPEL__POSIX_FILES
+    if (st == SCALPEL_OK) {
+        /* the directory of path: up to its last '/', "/" itself, or "." */
+        size_t n = strlen(path), cut = n;
+        int fd;
+        while (cut > 0 && path[cut - 1] != '/') cut--;
+        if (cut > 1) cut--; /* drop the slash, except for the root */
+        memcpy(tmp, cut ? path : ".", cut ? cut : 1); /* the temporary's name is no longer needed */
+        tmp[cut ? cut : 1] = '\0';
+        fd = open(tmp, O_RDONLY | O_NOCTTY);
+        if (fd >= 0) {
+            (void)fsync(fd);
+            close(fd);
+        }
+    }
+#endif
     if (st != SCALPEL_OK) (void)remove(tmp);
     SCALPEL_FREE(alloc_ctx, tmp);
     return st;
@@ -736,6 +976,10 @@ SCALPEL_API const char *scalpel_status_string(scalpel_status status)
     case SCALPEL_ERR_CHECKSUM: return "checksum mismatch (corrupted data)";
     case SCALPEL_ERR_CORRUPT: return "inconsistent header fields (corrupted data)";
     case SCALPEL_ERR_IO: return "file input/output error";
+    case SCALPEL_ERR_NOT_FOUND: return "no such file or directory";
+    case SCALPEL_ERR_PERMISSION: return "permission denied";
+    case SCALPEL_ERR_NOT_REGULAR: return "not a regular file (a directory, device, FIFO, socket or symbolic link)";
+    case SCALPEL_ERR_NO_SPACE: return "no space left (disk full, quota or file size limit)";
     case SCALPEL_ERR_NO_DEVICE: return "no usable CUDA device";
     case SCALPEL_ERR_DEVICE: return "CUDA runtime or cuBLAS error";
     }
@@ -1959,6 +2203,20 @@ SCALPEL_API scalpel_status scalpel_hybrid_from_dense(const float *w, int32_t row
 {
     return scalpel_hybrid_from_dense_ctx(w, rows, cols, group, costs, NULL, out);
 }
+SCALPEL_API scalpel_status scalpel_file_size(const char *path, uint64_t *size)
+{
+    FILE *f;
+    uint64_t len;
+    scalpel_status st;
+    if (size != NULL) *size = 0;
+    if (path == NULL || size == NULL) return SCALPEL_ERR_NULL;
+    st = scalpel__file_open_read(path, &f, &len);
+    if (st != SCALPEL_OK) return st;
+    fclose(f);
+    *size = len;
+    return SCALPEL_OK;
+}
+
 #endif /* SCALPEL_NO_MALLOC */
 
 #ifdef __cplusplus

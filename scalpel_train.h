@@ -357,14 +357,16 @@ SCALPEL_API void scalpel_dataset_free(scalpel_dataset *ds);
 SCALPEL_API scalpel_status scalpel_dataset_from_idx(const void *images, size_t images_size,
                                                     const void *labels, size_t labels_size,
                                                     scalpel_dataset *out);
-/* The same from two files (plain or gzip'd; SCALPEL_ERR_IO when one cannot be read). */
+/* The same from two files (plain or gzip'd). A file that cannot be read gives the reason
+ * (SCALPEL_ERR_NOT_FOUND, _PERMISSION, _NOT_REGULAR, _IO; see "files" in scalpel_format.h). */
 SCALPEL_API scalpel_status scalpel_dataset_load_idx(const char *images_path, const char *labels_path,
                                                     scalpel_dataset *out);
 /* MNIST (or Fashion-MNIST: same file names) from dir, or from the directory named by the
  * environment variable SCALPEL_MNIST_DIR when dir is NULL: train != 0 reads
  * train-{images-idx3,labels-idx1}-ubyte, else t10k-..., each plain or with .gz (plain first),
- * in dir itself or in dir/MNIST/raw (torchvision's layout). Missing files: SCALPEL_ERR_IO;
- * print scalpel_dataset_mnist_help() then. */
+ * in dir itself or in dir/MNIST/raw (torchvision's layout). No directory given, or the files
+ * are not there (as regular files): SCALPEL_ERR_NOT_FOUND; print scalpel_dataset_mnist_help()
+ * then. */
 SCALPEL_API scalpel_status scalpel_dataset_mnist(const char *dir, int32_t train, scalpel_dataset *out);
 /* scalpel_dataset_synthetic_into into memory the dataset owns. */
 SCALPEL_API scalpel_status scalpel_dataset_synthetic(int32_t n, uint64_t seed, scalpel_dataset *out);
@@ -584,12 +586,15 @@ SCALPEL_API scalpel_status scalpel_prune_for(const scalpel_net *net, const scalp
 #define SCALPEL_CHECKPOINT_MAGIC "SCPK"
 #define SCALPEL_CHECKPOINT_VERSION 1
 
-/* Writes tr's whole training state to path through a temporary file renamed over it. */
+/* Writes tr's whole training state to path through a temporary file renamed over it (the
+ * writers' rule: "files" in scalpel_format.h). */
 SCALPEL_API scalpel_status scalpel_trainer_save_checkpoint(const scalpel_trainer *tr, const char *path);
 /* Restores a checkpoint into tr, a trainer initialised for the same architecture (and node
- * masks). Everything is validated before tr is touched: SCALPEL_ERR_IO, _TRUNCATED, _MAGIC,
- * _VERSION, _CHECKSUM, _SHAPE (another architecture), _CORRUPT (bad sizes, masks not 0/1,
- * non-finite values, an invalid configuration). On error tr is unchanged. */
+ * masks). Everything is validated before tr is touched: the file's errors (SCALPEL_ERR_NOT_FOUND,
+ * _PERMISSION, _NOT_REGULAR, _IO), _TRUNCATED, _MAGIC, _VERSION, _CHECKSUM, _SHAPE (another
+ * architecture; a file longer than this trainer's checkpoints is refused before it is read),
+ * _CORRUPT (bad sizes, masks not 0/1, non-finite values, an invalid configuration). On error
+ * tr is unchanged. */
 SCALPEL_API scalpel_status scalpel_trainer_load_checkpoint(scalpel_trainer *tr, const char *path);
 /* The same through memory: *size bytes of checkpoint (free with SCALPEL_FREE(tr->alloc_ctx)). */
 SCALPEL_API scalpel_status scalpel_trainer_checkpoint_to_buffer(const scalpel_trainer *tr, void **buf,
@@ -2088,38 +2093,11 @@ SCALPEL_API scalpel_status scalpel_dataset_from_idx(const void *images, size_t i
     return st;
 }
 
-/* Reads a whole file. Files larger than the cap (plus a header) are refused before reading:
- * a gzip'd IDX file is smaller than what it holds. */
+/* Reads a whole regular file (scalpel__file_read_all). Files larger than the cap (plus a
+ * header) are refused before reading: a gzip'd IDX file is smaller than what it holds. */
 SCALPEL__PRIV scalpel_status scalpel__data_read_file(const char *path, uint8_t **buf, size_t *size)
 {
-    FILE *f;
-    long len;
-    size_t n;
-    scalpel_status st = SCALPEL_OK;
-    *buf = NULL;
-    *size = 0;
-    f = fopen(path, "rb");
-    if (f == NULL) return SCALPEL_ERR_IO;
-    if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
-        return SCALPEL_ERR_IO;
-    }
-    if ((uint64_t)len > SCALPEL_DATASET_MAX_BYTES + 64u || (uint64_t)len > (uint64_t)(SIZE_MAX - 1)) {
-        fclose(f);
-        return SCALPEL_ERR_UNSUPPORTED;
-    }
-    n = (size_t)len;
-    *buf = (uint8_t *)SCALPEL_MALLOC(NULL, n + 1);
-    if (*buf == NULL) st = SCALPEL_ERR_NO_MEMORY;
-    /* the file must end where ftell said: one byte more means it changed under us */
-    else if (fread(*buf, 1, n, f) != n || fgetc(f) != EOF || ferror(f)) st = SCALPEL_ERR_IO;
-    fclose(f);
-    if (st != SCALPEL_OK && *buf != NULL) {
-        SCALPEL_FREE(NULL, *buf);
-        *buf = NULL;
-    }
-    if (st == SCALPEL_OK) *size = n;
-    return st;
+    return scalpel__file_read_all(path, NULL, SCALPEL_DATASET_MAX_BYTES + 64u, buf, size);
 }
 
 SCALPEL_API scalpel_status scalpel_dataset_load_idx(const char *images_path, const char *labels_path,
@@ -2139,16 +2117,16 @@ SCALPEL_API scalpel_status scalpel_dataset_load_idx(const char *images_path, con
     return st;
 }
 
-/* path = dir + sub + "/" + base (+ ".gz"): the first that opens. 1 if found. */
+/* path = dir + sub + "/" + base (+ ".gz"): the first that is a regular file. 1 if found. */
 SCALPEL__PRIV int scalpel__data_find(const char *dir, const char *sub, const char *base, char *path)
 {
     static const char *const ext[2] = { "", ".gz" };
     int e;
     for (e = 0; e < 2; e++) {
         FILE *f;
+        uint64_t size;
         sprintf(path, "%s%s/%s%s", dir, sub, base, ext[e]);
-        f = fopen(path, "rb");
-        if (f != NULL) {
+        if (scalpel__file_open_read(path, &f, &size) == SCALPEL_OK) {
             fclose(f);
             return 1;
         }
@@ -2164,11 +2142,11 @@ SCALPEL_API scalpel_status scalpel_dataset_mnist(const char *dir, int32_t train,
     char *pi, *pl;
     size_t len;
     int s;
-    scalpel_status st = SCALPEL_ERR_IO;
+    scalpel_status st = SCALPEL_ERR_NOT_FOUND;
     if (out == NULL) return SCALPEL_ERR_NULL;
     memset(out, 0, sizeof(*out));
     if (dir == NULL) dir = getenv(SCALPEL_DATASET_MNIST_ENV);
-    if (dir == NULL || dir[0] == '\0') return SCALPEL_ERR_IO;
+    if (dir == NULL || dir[0] == '\0') return SCALPEL_ERR_NOT_FOUND;
     len = strlen(dir);
     if (len > SIZE_MAX / 2 - 64) return SCALPEL_ERR_OVERFLOW;
     pi = (char *)SCALPEL_MALLOC(NULL, 2 * (len + 64));
@@ -2751,30 +2729,30 @@ SCALPEL_API scalpel_status scalpel_trainer_save_checkpoint(const scalpel_trainer
     if (st != SCALPEL_OK) return st;
     st = scalpel__tmp_open(path, tr->alloc_ctx, &tmp, &f);
     if (st == SCALPEL_OK) {
-        if (fwrite(buf, 1, size, f) != size) st = SCALPEL_ERR_IO;
+        errno = 0;
+        if (fwrite(buf, 1, size, f) != size) st = scalpel__errno_status(errno);
         st = scalpel__tmp_close(f, tmp, path, tr->alloc_ctx, st);
     }
     SCALPEL_FREE(tr->alloc_ctx, buf);
     return st;
 }
 
+/* A checkpoint of this trainer has one exact size (scalpel__ck_write measures it): a longer
+ * file is refused before it is read, so a huge or endless file costs nothing. */
 SCALPEL_API scalpel_status scalpel_trainer_load_checkpoint(scalpel_trainer *tr, const char *path)
 {
-    FILE *f;
-    long n;
     unsigned char *buf;
-    scalpel_status st = SCALPEL_OK;
+    size_t size;
+    scalpel__ck c;
+    scalpel_status st;
     if (!tr || !path) return SCALPEL_ERR_NULL;
     if (!tr->block) return SCALPEL_ERR_ARGUMENT;
-    f = fopen(path, "rb");
-    if (!f) return SCALPEL_ERR_IO;
-    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) { fclose(f); return SCALPEL_ERR_IO; }
-    if ((uint64_t)(unsigned long)n >= (uint64_t)SIZE_MAX) { fclose(f); return SCALPEL_ERR_OVERFLOW; }
-    buf = (unsigned char *)SCALPEL_MALLOC(tr->alloc_ctx, (size_t)n + 1u);
-    if (!buf) { fclose(f); return SCALPEL_ERR_NO_MEMORY; }
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n || fgetc(f) != EOF || ferror(f)) st = SCALPEL_ERR_IO;
-    fclose(f);
-    if (st == SCALPEL_OK) st = scalpel_trainer_checkpoint_from_buffer(tr, buf, (size_t)n);
+    memset(&c, 0, sizeof(c));
+    scalpel__ck_write(tr, &c); /* no buffer: measures */
+    st = scalpel__file_read_all(path, tr->alloc_ctx, (uint64_t)c.off, &buf, &size);
+    if (st == SCALPEL_ERR_UNSUPPORTED) return SCALPEL_ERR_SHAPE; /* longer than this trainer's checkpoints */
+    if (st != SCALPEL_OK) return st;
+    st = scalpel_trainer_checkpoint_from_buffer(tr, buf, size);
     SCALPEL_FREE(tr->alloc_ctx, buf);
     return st;
 }

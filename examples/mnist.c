@@ -258,9 +258,8 @@ static void measure(variant *vs, int n, const float *sample)
 
 static int file_exists(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (f) fclose(f);
-    return f != NULL;
+    uint64_t size;
+    return scalpel_file_size(path, &size) == SCALPEL_OK;
 }
 
 /* 1 when a and b have the same layers: kinds, weight shapes and output shapes. */
@@ -286,7 +285,7 @@ static int load_model(const char *dir, const char *net_name, const char *variant
     snprintf(path, sizeof path, "%s/%s-%s.scpn", dir, net_name, variant_name);
     st = scalpel_net_load(path, net);
     if (st != SCALPEL_OK) {
-        if (st != SCALPEL_ERR_IO) fprintf(stderr, "mnist: ignoring %s: %s\n", path, scalpel_status_string(st));
+        if (st != SCALPEL_ERR_NOT_FOUND) fprintf(stderr, "mnist: ignoring %s: %s\n", path, scalpel_status_string(st));
         return 0;
     }
     fprintf(stderr, "resumed: loaded %s (saved by an earlier run)\n", path);
@@ -323,8 +322,14 @@ static double arg_number(const char *opt, const char *text, double lo, double hi
 {
     char *end = NULL;
     double v;
+    size_t i;
     errno = 0;
     v = strtod(text, &end);
+    /* plain decimal only: strtod would also take " 5", "0x10", "inf" and "nan" */
+    for (i = 0; text[i] != '\0'; i++)
+        if (!((text[i] >= '0' && text[i] <= '9') || text[i] == '.' || text[i] == 'e' || text[i] == 'E' ||
+              ((text[i] == '-' || text[i] == '+') && (i == 0 || text[i - 1] == 'e' || text[i - 1] == 'E'))))
+            end = NULL;
     if (!text[0] || !end || *end != '\0' || errno != 0 || !(v >= lo && v <= hi) || (integer && v != (double)(long)v)) {
         fprintf(stderr, "mnist: %s wants %s in [%g, %g], not '%s'\n", opt, integer ? "an integer" : "a number", lo, hi,
                 text);
@@ -575,7 +580,16 @@ int main(int argc, char **argv)
     if (remaining < 0) remaining = 0;
     dc.checkpoint_path = ckpt;
     t = now_s();
-    CHECK("dense training", scalpel_train_epochs(&tr, &train, &test, remaining, "dense", &dc, &acc));
+    {
+        /* training itself reads and writes no file but the checkpoint: a file error is its */
+        scalpel_status st = scalpel_train_epochs(&tr, &train, &test, remaining, "dense", &dc, &acc);
+        if (st == SCALPEL_ERR_IO || st == SCALPEL_ERR_NOT_FOUND || st == SCALPEL_ERR_PERMISSION ||
+            st == SCALPEL_ERR_NOT_REGULAR || st == SCALPEL_ERR_NO_SPACE) {
+            fprintf(stderr, "mnist: dense training: cannot save the checkpoint %s: %s\n", ckpt, scalpel_status_string(st));
+            exit(1);
+        }
+        CHECK("dense training", st);
+    }
     dc.checkpoint_path = NULL;
     fprintf(stderr, "dense: %.2f%% test accuracy, %.1f s\n", 100.0 * acc, now_s() - t);
     CHECK("export", scalpel_trainer_export(&tr, &dense));

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -245,14 +246,35 @@ static int parse_args(const char *cmd, int n, char **args, cli_opt *opts, int n_
     return 0;
 }
 
+/* 1 when s is a plain decimal number: digits with at most one point, an optional sign and
+ * exponent; no spaces, no hexadecimal, no inf or nan (all of which strtod would take). */
+static int is_decimal(const char *s)
+{
+    size_t i = 0, digits = 0;
+    if (s[i] == '+' || s[i] == '-') i++;
+    for (; s[i] >= '0' && s[i] <= '9'; i++) digits++;
+    if (s[i] == '.')
+        for (i++; s[i] >= '0' && s[i] <= '9'; i++) digits++;
+    if (digits == 0) return 0;
+    if (s[i] == 'e' || s[i] == 'E') {
+        i++;
+        if (s[i] == '+' || s[i] == '-') i++;
+        if (!(s[i] >= '0' && s[i] <= '9')) return 0;
+        while (s[i] >= '0' && s[i] <= '9') i++;
+    }
+    return s[i] == '\0';
+}
+
 /* Whole-string integer in [lo, hi] (strtol with every check). Returns 0 or 2 after a message. */
 static int parse_int(const char *cmd, const char *what, const char *s, long lo, long hi, int32_t *out)
 {
     char *end = NULL;
     long v;
     errno = 0;
+    if (!((s[0] >= '0' && s[0] <= '9') || ((s[0] == '-' || s[0] == '+') && s[1] >= '0' && s[1] <= '9')))
+        return usage_error(cmd, "%s '%s' is not an integer", what, s); /* no spaces, no "0x" */
     v = strtol(s, &end, 10);
-    if (end == s || *end != '\0' || s[0] == ' ' || s[0] == '\t')
+    if (end == s || *end != '\0')
         return usage_error(cmd, "%s '%s' is not an integer", what, s);
     if (errno == ERANGE || v < lo || v > hi)
         return usage_error(cmd, "%s '%s' is out of range (%ld to %ld)", what, s, lo, hi);
@@ -394,70 +416,94 @@ static double percent(double part, double whole)
     return whole > 0.0 ? 100.0 * part / whole : 0.0;
 }
 
-/* Why a file could not be read: the C library's reason when it has one. */
-static const char *io_reason(const char *path, scalpel_status st)
-{
-    if (st == SCALPEL_ERR_IO) {
-        FILE *f = fopen(path, "rb");
-        if (f == NULL) return strerror(errno);
-        fclose(f);
-    }
-    return scalpel_status_string(st);
-}
-
 static int load_model(const char *path, scalpel_net *net)
 {
     scalpel_status st = scalpel_net_load(path, net);
-    if (st != SCALPEL_OK) return fail("%s: cannot load model: %s", path, io_reason(path, st));
+    if (st != SCALPEL_OK) return fail("%s: cannot load model: %s", path, scalpel_status_string(st));
     return 0;
 }
 
-/* Reads a whole file into *data (malloc'd; free it). Returns 0 or 1 after a message. */
+/* Reads a whole file into *data (malloc'd; free it): a regular file only (a directory, device
+ * or FIFO is refused before anything is read, as the library's readers do), exactly the length
+ * it had when asked. Returns 0 or 1 after a message. */
 static int read_whole_file(const char *path, unsigned char **data, size_t *size)
 {
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf = NULL;
-    size_t cap = 0, len = 0;
+    uint64_t len = 0;
+    unsigned char *buf;
+    FILE *f;
+    scalpel_status st = scalpel_file_size(path, &len);
     *data = NULL;
     *size = 0;
+    if (st != SCALPEL_OK) return fail("%s: cannot read: %s", path, scalpel_status_string(st));
+    if (len == 0) return fail("%s: empty file", path);
+    if (len >= (uint64_t)SIZE_MAX / 2) return fail("%s: file too large to read into memory (%llu bytes)", path, (unsigned long long)len);
+    f = fopen(path, "rb");
     if (f == NULL) return fail("%s: cannot open: %s", path, strerror(errno));
-    for (;;) {
-        size_t got;
-        if (len == cap) {
-            unsigned char *nb;
-            size_t ncap = cap == 0 ? 65536 : cap * 2;
-            if (ncap <= cap || ncap > ((size_t)-1) / 2) {
-                free(buf);
-                fclose(f);
-                return fail("%s: file too large to read into memory", path);
-            }
-            nb = (unsigned char *)realloc(buf, ncap);
-            if (nb == NULL) {
-                free(buf);
-                fclose(f);
-                return fail("%s: out of memory reading the file (%zu bytes so far)", path, len);
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) break;
+    buf = (unsigned char *)malloc((size_t)len);
+    if (buf == NULL) {
+        fclose(f);
+        return fail("%s: out of memory reading the file (%llu bytes)", path, (unsigned long long)len);
     }
-    if (ferror(f)) {
-        int e = errno;
+    if (fread(buf, 1, (size_t)len, f) != (size_t)len || fgetc(f) != EOF || ferror(f)) {
         free(buf);
         fclose(f);
-        return fail("%s: read error: %s", path, e != 0 ? strerror(e) : "unknown");
+        return fail("%s: read error, or the file changed while it was read", path);
     }
     fclose(f);
-    if (len == 0) {
-        free(buf);
-        return fail("%s: empty file", path);
-    }
     *data = buf;
-    *size = len;
+    *size = (size_t)len;
     return 0;
+}
+
+/* ---- saving: interrupts wait until the file is in place -------------------------------------- */
+
+/* Every file the tool writes goes through the library's temporary file and rename. While one
+ * is being written, SIGINT, SIGTERM and SIGHUP are held (delivered right after, with their
+ * usual effect), so an interrupted command never leaves OUT.scalpel-tmp-* behind; SIGXFSZ is
+ * ignored for the whole run, so a write past `ulimit -f` fails with a message instead of
+ * killing the tool. Only kill -9 can leave a temporary file; OUT itself is always intact. */
+static sigset_t saved_mask;
+
+static void hold_signals(void)
+{
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGINT);
+    sigaddset(&s, SIGTERM);
+    sigaddset(&s, SIGHUP);
+    sigprocmask(SIG_BLOCK, &s, &saved_mask);
+}
+
+static void release_signals(void)
+{
+    sigprocmask(SIG_SETMASK, &saved_mask, NULL);
+}
+
+static scalpel_status save_net(const scalpel_net *net, const char *path)
+{
+    scalpel_status st;
+    hold_signals();
+    st = scalpel_net_save(net, path);
+    release_signals();
+    return st;
+}
+
+static scalpel_status export_net(const scalpel_net *net, const char *name, const char *path)
+{
+    scalpel_status st;
+    hold_signals();
+    st = scalpel_net_export_c(net, name, path);
+    release_signals();
+    return st;
+}
+
+static scalpel_status export_qnet(const scalpel_qnet *q, const char *name, const char *path)
+{
+    scalpel_status st;
+    hold_signals();
+    st = scalpel_qnet_export_c(q, name, path);
+    release_signals();
+    return st;
 }
 
 static int is_c_identifier(const char *s)
@@ -690,7 +736,7 @@ static int cmd_plan_or_pack(const char *cmd, int n, char **args)
         fail("%s: packing for %s failed: %s (nothing written)", pos[0], hw.name, scalpel_status_string(st));
         goto done;
     }
-    st = scalpel_net_save(&net, opts[3].value);
+    st = save_net(&net, opts[3].value);
     if (st != SCALPEL_OK) {
         fail("%s: cannot save the packed model: %s", opts[3].value, scalpel_status_string(st));
         goto done;
@@ -722,7 +768,7 @@ static int cmd_export_c(int n, char **args)
     if (!is_c_identifier(pos[1]))
         return fail("NAME '%s' is not a C identifier (letters, digits and _, not starting with a digit)", pos[1]);
     if (load_model(pos[0], &net) != 0) return 1;
-    st = scalpel_net_export_c(&net, pos[1], opts[0].value);
+    st = export_net(&net, pos[1], opts[0].value);
     if (st != SCALPEL_OK) {
         rc = fail("%s: cannot export %s as '%s': %s", opts[0].value, pos[0], pos[1], scalpel_status_string(st));
     } else {
@@ -966,7 +1012,7 @@ static int cmd_import(int n, char **args)
                "layers one to one, shapes included; --names P1,P2,... picks them)");
         goto done;
     }
-    st = scalpel_net_save(&net, opts[2].value);
+    st = save_net(&net, opts[2].value);
     if (st != SCALPEL_OK) {
         fail("%s: cannot save the model: %s", opts[2].value, scalpel_status_string(st));
         goto done;
@@ -1244,7 +1290,7 @@ static int cmd_plan_no_retrain(int n, char **args)
         char *end;
         errno = 0;
         b = strtod(opts[4].value, &end);
-        if (*end != '\0' || errno != 0 || !(b >= 0.0 && b <= 100.0))
+        if (!is_decimal(opts[4].value) || *end != '\0' || errno != 0 || !(b >= 0.0 && b <= 100.0))
             return usage_error("plan", "--budget '%s': expected percentage points from 0 to 100", opts[4].value);
         budget_bp = (int32_t)(b * 100.0 + 0.5);
     }
@@ -1439,7 +1485,7 @@ static int cmd_demo(int n, char **args)
         fail("demo: building the model failed: %s", scalpel_status_string(st));
         goto done;
     }
-    st = scalpel_net_save(&net, opts[0].value);
+    st = save_net(&net, opts[0].value);
     if (st != SCALPEL_OK) {
         fail("%s: cannot save the model: %s", opts[0].value, scalpel_status_string(st));
         goto done;
@@ -1520,9 +1566,9 @@ static int cmd_quantize(int n, char **args)
         return fail("NAME '%s' is not a C identifier (letters, digits and _, not starting with a digit)", pos[1]);
     if (load_model(pos[0], &net) != 0) return 1;
     if (scalpel_net_input_size(&net) != 784) {
+        int inputs = (int)scalpel_net_input_size(&net);
         scalpel_net_free(&net);
-        return fail("%s: takes %d inputs; quantize calibrates on MNIST digits (784 inputs)", pos[0],
-                    (int)scalpel_net_input_size(&net));
+        return fail("%s: takes %d inputs; quantize calibrates on MNIST digits (784 inputs)", pos[0], inputs);
     }
     if (nr_data(opts[4].value, opts[5].seen, calib, &cset, &tset) != 0) {
         scalpel_net_free(&net);
@@ -1534,7 +1580,7 @@ static int cmd_quantize(int n, char **args)
         rc = fail("%s: cannot quantize: %s", pos[0], scalpel_status_string(st));
     } else if (q_error(&net, NULL, &tset, test, &ferr) != 0 || q_error(&net, &q, &tset, test, &qerr) != 0) {
         rc = 1;
-    } else if ((st = scalpel_qnet_export_c(&q, pos[1], opts[0].value)) != SCALPEL_OK) {
+    } else if ((st = export_qnet(&q, pos[1], opts[0].value)) != SCALPEL_OK) {
         rc = fail("%s: cannot export as '%s': %s", opts[0].value, pos[1], scalpel_status_string(st));
     } else {
         printf("%s: %s, weight scales per %s, calibrated on %d images\n", pos[0], qo.dtype == SCALPEL_DTYPE_Q15 ? "q15" : "q7",
@@ -1575,11 +1621,16 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     cmd = argv[1];
+#ifdef SIGXFSZ
+    signal(SIGXFSZ, SIG_IGN);
+#endif
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        if (argc > 2) return usage_error(NULL, "%s takes no argument ('%s'); for a command's help: scalpel COMMAND --help", cmd, argv[2]);
         print_help(stdout);
         return 0;
     }
     if (strcmp(cmd, "--version") == 0) {
+        if (argc > 2) return usage_error(NULL, "--version takes no argument ('%s')", argv[2]);
         printf("scalpel %s (kernels %s)\n", SCALPEL_VERSION_STRING, scalpel_kernels_backend());
         return 0;
     }

@@ -5,7 +5,9 @@
 #      every layer kind from the kind table (test_layers: reference, skip, fixed point,
 #      training and gradients, model file, C export compiled back by layers_export_check),
 #      allocator hooks, SCALPEL_NO_MALLOC, networks, pruning, model files, planner, safetensors
-#      against numpy and PyTorch outputs, Debian's /usr/bin/python3), the network benchmark
+#      against numpy and PyTorch outputs, Debian's /usr/bin/python3), files (special files in
+#      and out, permissions, temporaries, a full disk, concurrent writers, forged sizes), the
+#      network benchmark
 #   2. the kernel tests on every backend this machine runs: -march=native (AVX-512 here),
 #      AVX2, baseline x86-64 (SSE2), SCALPEL_NO_SIMD; gcc, clang and g++
 #   3. the compile matrix: gcc and clang -std=c99 -pedantic -Wall -Wextra -Werror and g++,
@@ -97,6 +99,7 @@ run test_safetensors-g++ sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror $
 
 run test_netfile-asan sh -c "gcc $WARN $SAN $NATIVE -I. tests/test_netfile.c -o $B/test_netfile-asan -lm && $B/test_netfile-asan $B"
 run netfile-clang-asan sh -c "clang $WARN $SAN $NATIVE -I. tests/test_netfile.c -o $B/test_netfile-clang -lm && $B/test_netfile-clang $B"
+run test_files-asan sh -c "gcc $WARN $SAN $NATIVE -I. tests/test_files.c -o $B/test_files-asan -lm && timeout 300 $B/test_files-asan $B"
 run netfile-g++ sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O1 $NATIVE -x c++ -I. tests/test_netfile.c -o $B/test_netfile-pp && $B/test_netfile-pp $B"
 
 run test_decomp-asan sh -c "gcc $WARN $SAN $NATIVE -I. tests/test_decomp.c -o $B/test_decomp-asan -lm && $B/test_decomp-asan"

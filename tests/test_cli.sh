@@ -336,7 +336,7 @@ expect 0 "" "the conv header compiles" \
 expect 0 "matches the model file" "the exported conv network computes what the model does" "$D/check_export3" "$D/conv_p.scpn"
 
 echo "== error paths"
-expect 1 "missing\.scpn: cannot load model: No such file" "info of a missing file" "$S" info "$D/missing.scpn"
+expect 1 "missing\.scpn: cannot load model: no such file or directory" "info of a missing file" "$S" info "$D/missing.scpn"
 cp "$D/demo.scpn" "$D/corrupt.scpn"
 printf 'XXXX' | dd of="$D/corrupt.scpn" bs=1 seek=5000 conv=notrunc 2>/dev/null
 expect 1 "corrupt\.scpn: cannot load model: .*(checksum|corrupt)" "info of a corrupted file" "$S" info "$D/corrupt.scpn"
@@ -405,7 +405,7 @@ expect 1 "bad\.safetensors: .*(corrupt|truncated)" "import with --names: a malfo
 : >"$D/empty.safetensors"
 expect 1 "empty\.safetensors: empty file" "import: an empty file" \
   "$S" import-safetensors "$D/empty.safetensors" --arch 4,fc:3 -o "$D/x.scpn"
-expect 1 "nothere\.safetensors: cannot open: No such file" "import: a missing file" \
+expect 1 "nothere\.safetensors: cannot read: no such file or directory" "import: a missing file" \
   "$S" import-safetensors "$D/nothere.safetensors" --arch 4,fc:3 -o "$D/x.scpn"
 check "failed imports write nothing" test ! -e "$D/x.scpn"
 
@@ -421,6 +421,52 @@ expect 2 "--data and --synthetic exclude each other" "no-retrain: --data with --
 expect 2 "--budget 'x'" "no-retrain: a bad budget" "$S" plan --no-retrain --synthetic --budget x "$D/demo.scpn"
 expect 2 "--samples" "no-retrain: too few samples" "$S" plan --no-retrain --synthetic --samples 3 "$D/demo.scpn"
 expect 1 "MNIST in '$D/nomnist'" "no-retrain: missing MNIST says how to get it" "$S" plan --no-retrain --data "$D/nomnist" "$D/demo.scpn"
+
+# files: special files as input and as OUT, permissions, temporaries, strict numbers
+echo "== files"
+mkdir -p "$D/adir"
+expect 1 "adir: cannot load model: not a regular file" "info of a directory" "$S" info "$D/adir"
+expect 1 "/dev/zero: cannot read: not a regular file" "import from /dev/zero" \
+  timeout 20 "$S" import-safetensors /dev/zero --arch 4,fc:3 -o "$D/x.scpn"
+rm -f "$D/in.fifo"
+mkfifo "$D/in.fifo"
+expect 1 "in\.fifo: cannot load model: not a regular file" "info of a FIFO does not block" timeout 20 "$S" info "$D/in.fifo"
+expect 1 "in\.fifo: cannot read: not a regular file" "import from a FIFO does not block" \
+  timeout 20 "$S" import-safetensors "$D/in.fifo" --arch 4,fc:3 -o "$D/x.scpn"
+expect 1 "in\.fifo: cannot save the packed model: not a regular file" "pack -o a FIFO" \
+  timeout 20 "$S" pack --hw host "$D/demo.scpn" -o "$D/in.fifo"
+check "the FIFO is still a FIFO" test -p "$D/in.fifo"
+# a device at OUT: as root (who could replace /dev/null) a device node of our own, made here
+DEV=/dev/null
+if [ "$(id -u)" = 0 ]; then DEV="$D/null.dev"; rm -f "$DEV"; mknod -m 666 "$DEV" c 1 3; fi
+expect 1 "null(\.dev)?: cannot save the packed model: not a regular file" "pack -o a device ($DEV)" \
+  "$S" pack --hw host "$D/demo.scpn" -o "$DEV"
+check "the device is still a device" test -c "$DEV"
+printf 'keep me\n' >"$D/target.txt"
+rm -f "$D/link.scpn"
+ln -s target.txt "$D/link.scpn"
+expect 1 "link\.scpn: cannot save the packed model: not a regular file" "pack -o a symbolic link" \
+  "$S" pack --hw host "$D/demo.scpn" -o "$D/link.scpn"
+expect 1 "not a regular file" "export-c -o a symbolic link" "$S" export-c "$D/m4.scpn" net -o "$D/link.scpn"
+check "the link is still a link" test -L "$D/link.scpn"
+check "the link's target is intact" grep -q "^keep me$" "$D/target.txt"
+cp "$D/demo.scpn" "$D/private.scpn"
+chmod 600 "$D/private.scpn"
+expect 0 "" "pack over a 0600 file" "$S" pack --hw host "$D/demo.scpn" -o "$D/private.scpn"
+check "the replaced file keeps mode 0600" test "$(stat -c %a "$D/private.scpn")" = 600
+printf 'user data\n' >"$D/private.scpn.tmp"
+expect 0 "" "pack beside a file named OUT.tmp" "$S" pack --hw host "$D/demo.scpn" -o "$D/private.scpn"
+check "OUT.tmp is untouched" grep -q "^user data$" "$D/private.scpn.tmp"
+cp "$D/private.scpn" "$D/before.scpn"
+expect 1 "private\.scpn: cannot save the packed model: no space left" "pack past the file size limit (ulimit -f)" \
+  sh -c 'ulimit -f 4; exec "$0" pack --hw host "$1" -o "$2"' "$S" "$D/demo.scpn" "$D/private.scpn"
+check "the old file is intact after the failed save" cmp -s "$D/private.scpn" "$D/before.scpn"
+check "no temporary file is left behind" sh -c "! ls -a '$D' | grep -q scalpel-tmp"
+expect 2 "--budget '0x10'" "--budget in hexadecimal" "$S" plan --no-retrain --synthetic --budget 0x10 "$D/demo.scpn"
+expect 2 "--budget ' 5'" "--budget with a leading space" "$S" plan --no-retrain --synthetic --budget " 5" "$D/demo.scpn"
+expect 2 "--batch ' 5' is not an integer" "--batch with a leading space" "$S" bench "$D/demo.scpn" --batch " 5"
+expect 2 "--version takes no argument" "--version with an argument" "$S" --version extra
+expect 1 "fc\.scpn: takes 4 inputs" "quantize names the model's input count" "$S" quantize "$D/fc.scpn" net -o "$D/x.h"
 
 echo "test_cli: $PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]

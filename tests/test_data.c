@@ -343,23 +343,23 @@ static void test_files(void)
     CHECK(write_file(a, IMG, NIMG) && write_file(b, LAB, NLAB), "scratch files written");
     CHECK(scalpel_dataset_load_idx(a, b, &ds) == SCALPEL_OK && ds.n == 5 && ds.classes == 8, "load_idx");
     scalpel_dataset_free(&ds);
-    CHECK(scalpel_dataset_load_idx(a, "/nonexistent/scalpel/x", &ds) == SCALPEL_ERR_IO && is_zeroed(&ds), "missing file: IO");
+    CHECK(scalpel_dataset_load_idx(a, "/nonexistent/scalpel/x", &ds) == SCALPEL_ERR_NOT_FOUND && is_zeroed(&ds), "missing file: NOT_FOUND");
     CHECK(scalpel_dataset_load_idx(NULL, b, &ds) == SCALPEL_ERR_NULL, "NULL path");
     CHECK(scalpel_dataset_load_idx(tmpdir(), b, &ds) != SCALPEL_OK, "a directory is not a file");
     remove(a);
     remove(b);
     /* a fake MNIST test set in the scratch directory (C99 cannot make the MNIST/raw folders
      * of torchvision's layout; left alone if such files are there already) */
-    CHECK(scalpel_dataset_mnist("/nonexistent/scalpel", 0, &ds) == SCALPEL_ERR_IO && is_zeroed(&ds), "no MNIST: IO");
+    CHECK(scalpel_dataset_mnist("/nonexistent/scalpel", 0, &ds) == SCALPEL_ERR_NOT_FOUND && is_zeroed(&ds), "no MNIST: NOT_FOUND");
     if (getenv(SCALPEL_DATASET_MNIST_ENV) == NULL)
-        CHECK(scalpel_dataset_mnist(NULL, 1, &ds) == SCALPEL_ERR_IO, "no dir, no env: IO");
+        CHECK(scalpel_dataset_mnist(NULL, 1, &ds) == SCALPEL_ERR_NOT_FOUND, "no dir, no env: NOT_FOUND");
     sprintf(a, "%s/t10k-images-idx3-ubyte", tmpdir());
     sprintf(b, "%s/t10k-labels-idx1-ubyte", tmpdir());
     sprintf(dir, "%s/train-images-idx3-ubyte", tmpdir());
     if (!exists(a) && !exists(b) && !exists(dir) && write_file(a, IMG, NIMG) && write_file(b, LAB, NLAB)) {
         CHECK(scalpel_dataset_mnist(tmpdir(), 0, &ds) == SCALPEL_OK && ds.n == 5, "test files found");
         scalpel_dataset_free(&ds);
-        CHECK(scalpel_dataset_mnist(tmpdir(), 1, &ds) == SCALPEL_ERR_IO, "train files absent: IO");
+        CHECK(scalpel_dataset_mnist(tmpdir(), 1, &ds) == SCALPEL_ERR_NOT_FOUND, "train files absent: NOT_FOUND");
         remove(a);
         remove(b);
     }
@@ -602,7 +602,7 @@ static void test_mnist(const char *dir)
         }
         if (st != SCALPEL_OK) {
             CHECK(st == SCALPEL_OK, "MNIST %s from %s: %s", t ? "train" : "test", dir, scalpel_status_string(st));
-            if (st == SCALPEL_ERR_IO) printf("%s", scalpel_dataset_mnist_help());
+            if (st == SCALPEL_ERR_NOT_FOUND) printf("%s", scalpel_dataset_mnist_help());
             continue;
         }
         CHECK(ds.n == (t ? 60000 : 10000) && ds.c == 1 && ds.h == 28 && ds.w == 28 && ds.classes == 10, "MNIST shape");

@@ -1029,8 +1029,8 @@ static void test_checkpoint(void)
         if (f) { fwrite(copy, 1, n, f); fclose(f); }
         CHECK(scalpel_trainer_load_checkpoint(&a, path) == SCALPEL_ERR_CHECKSUM, "corrupt file");
         remove(path);
-        CHECK(scalpel_trainer_load_checkpoint(&a, path) == SCALPEL_ERR_IO, "missing file");
-        CHECK(scalpel_trainer_save_checkpoint(&a, "/nonexistent-dir/x.ckpt") == SCALPEL_ERR_IO, "unwritable");
+        CHECK(scalpel_trainer_load_checkpoint(&a, path) == SCALPEL_ERR_NOT_FOUND, "missing file");
+        CHECK(scalpel_trainer_save_checkpoint(&a, "/nonexistent-dir/x.ckpt") == SCALPEL_ERR_NOT_FOUND, "unwritable");
         CHECK(scalpel_trainer_load_checkpoint(NULL, path) == SCALPEL_ERR_NULL, "null");
     }
     free(copy);

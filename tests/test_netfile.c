@@ -575,7 +575,7 @@ static void test_files(void)
 
     /* failures that must leave the existing file byte-identical */
     sprintf(sub, "%s/inside", path);
-    CHECK(scalpel_net_save(&other, sub) == SCALPEL_ERR_IO, "save below a file");
+    CHECK(scalpel_net_save(&other, sub) == SCALPEL_ERR_NOT_FOUND, "save below a file");
     CHECK(file_equals(path, bytes, n), "file intact after a save below it");
     memset(&v, 0, sizeof(v));
     v.n_layers = -1;
@@ -586,20 +586,20 @@ static void test_files(void)
               "allocation %ld fails: file intact", test_alloc_fail_at);
     }
     test_alloc_fail_at = -1;
-    /* a directory as target: the rename fails, the directory and the file in it stay */
-    CHECK(scalpel_net_save(&other, dir) == SCALPEL_ERR_IO, "save over a directory");
+    /* a directory as target: refused, the directory and the file in it stay */
+    CHECK(scalpel_net_save(&other, dir) == SCALPEL_ERR_NOT_REGULAR, "save over a directory");
     CHECK(file_equals(path, bytes, n), "file in that directory intact");
-    CHECK(scalpel_net_export_c(&other, "mixed_net", dir) == SCALPEL_ERR_IO, "export over a directory");
+    CHECK(scalpel_net_export_c(&other, "mixed_net", dir) == SCALPEL_ERR_NOT_REGULAR, "export over a directory");
     /* a directory that does not exist */
     sprintf(missing, "%s/no_such_directory_4711/model.scpn", dir);
-    CHECK(scalpel_net_save(&net, missing) == SCALPEL_ERR_IO && !file_exists(missing), "save into a missing dir");
-    CHECK(scalpel_net_export_c(&net, "small_net", missing) == SCALPEL_ERR_IO, "export into a missing dir");
+    CHECK(scalpel_net_save(&net, missing) == SCALPEL_ERR_NOT_FOUND && !file_exists(missing), "save into a missing dir");
+    CHECK(scalpel_net_export_c(&net, "small_net", missing) == SCALPEL_ERR_NOT_FOUND, "export into a missing dir");
     /* a successful save replaces the file */
     CHECK(scalpel_net_save(&other, path) == SCALPEL_OK && file_equals(path, bytes2, n2), "save replaces");
 
     /* loads */
-    CHECK(scalpel_net_load(missing, &v) == SCALPEL_ERR_IO && v.n_layers == 0, "load a missing file");
-    CHECK(scalpel_net_load(dir, &v) == SCALPEL_ERR_IO, "load a directory");
+    CHECK(scalpel_net_load(missing, &v) == SCALPEL_ERR_NOT_FOUND && v.n_layers == 0, "load a missing file");
+    CHECK(scalpel_net_load(dir, &v) == SCALPEL_ERR_NOT_REGULAR, "load a directory");
     CHECK(write_file(path, garbage, sizeof(garbage)) && scalpel_net_load(path, &v) == SCALPEL_ERR_MAGIC,
           "load a text file");
     CHECK(write_file(path, bytes, n - 1) && scalpel_net_load(path, &v) == SCALPEL_ERR_TRUNCATED, "load truncated");

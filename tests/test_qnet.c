@@ -403,7 +403,7 @@ static void test_export(const scalpel_net *net, const float *calib)
     }
     CHECK(scalpel_qnet_export_c(&q, "int", path) == SCALPEL_ERR_ARGUMENT, "keyword name refused");
     CHECK(scalpel_qnet_export_c(&q, "9lives", path) == SCALPEL_ERR_ARGUMENT, "non-identifier refused");
-    CHECK(scalpel_qnet_export_c(&q, "qtest", "build/test/no/such/dir/x.h") == SCALPEL_ERR_IO, "unwritable path");
+    CHECK(scalpel_qnet_export_c(&q, "qtest", "build/test/no/such/dir/x.h") == SCALPEL_ERR_NOT_FOUND, "unwritable path");
     q.layers[0].rq.shift = NULL;
     CHECK(scalpel_qnet_export_c(&q, "qtest", path) != SCALPEL_OK, "an invalid network is not exported");
     f = fopen(path, "r");
