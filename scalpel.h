@@ -755,7 +755,8 @@ SCALPEL_API scalpel_status scalpel_qnet_quantize(const scalpel_net *net, const s
 /* Writes a C header defining `static const` arrays and `static const scalpel_qnet <name>`: a
  * fixed-point network for firmware, no allocation needed (include scalpel.h first), and
  * `#define <name>_WORKSPACE_BYTES`, the workspace one sample needs, to size a static buffer.
- * Written through a temporary file and renamed. */
+ * Written through a temporary file and renamed. A name scalpel_export_name_problem objects to:
+ * SCALPEL_ERR_ARGUMENT; a network with no layers: SCALPEL_ERR_SHAPE. */
 SCALPEL_API scalpel_status scalpel_qnet_export_c(const scalpel_qnet *q, const char *name, const char *path);
 #endif
 /* Full structural check of a fixed-point network you did not build (shapes, dtypes, every
@@ -787,11 +788,30 @@ SCALPEL_API void scalpel_qnet_free(scalpel_qnet *q);
 /* >>export and import                                                                      */
 /* ======================================================================================== */
 
+/* Why `name` cannot name an exported network (scalpel_net_export_c, scalpel_qnet_export_c),
+ * as a short phrase to print after the name ("is a C++20 keyword", "is a name <stdint.h>
+ * defines", "is reserved: double underscore"), or NULL when it can. The name and the array
+ * names made from it (<name>_layers, <name>_l<i>_w, <name>_WORKSPACE_BYTES) must compile in C
+ * and C++ next to scalpel.h and the standard headers a firmware includes, so it must be a C
+ * identifier of at most 48 characters and none of: a keyword of C (to C23), C++ (to C++20) or
+ * GNU C; a reserved identifier (a leading underscore, a double underscore anywhere, a
+ * trailing underscore that would make one in the array names); main, std; a macro compilers
+ * predefine (unix, linux, i386, ...); a scalpel_, SCALPEL_, simde_, SIMDE_ or HEDLEY_ name
+ * (the library and the SIMDe headers it includes); a name <stddef.h>, <stdint.h>,
+ * <limits.h>, <float.h>, <math.h>, <fenv.h>, <stdio.h>, <string.h>, <stdlib.h>, <time.h>,
+ * <assert.h>, <errno.h> or <stdarg.h> defines, with glibc's POSIX additions (index, y1,
+ * timezone, uint, ...), their _r / _unlocked / _l forms and math's f / l forms, or a
+ * prefix or suffix those headers reserve (FLT_, FP_, FE_, pthread_, _t, _MAX); nor a name of
+ * the form of an exported array (x_layers, x_l0_w), which another exported network's arrays
+ * could take. The reason strings are static. */
+SCALPEL_API const char *scalpel_export_name_problem(const char *name);
 #ifndef SCALPEL_NO_MALLOC
 /* Writes a C header to `path` defining `static const` arrays (aligned to 16 bytes) and
  * `static const scalpel_net <name>`: a ready network that runs with no allocation at all
- * (`#include "scalpel.h"` first). name must be a C identifier. Written through a temporary
- * file and renamed, like scalpel_net_save. */
+ * (`#include "scalpel.h"` first). Written through a temporary file and renamed, like
+ * scalpel_net_save. A name scalpel_export_name_problem objects to, or weights that are not
+ * finite: SCALPEL_ERR_ARGUMENT; a network with no layers (nothing a firmware could run):
+ * SCALPEL_ERR_SHAPE. */
 SCALPEL_API scalpel_status scalpel_net_export_c(const scalpel_net *net, const char *name,
                                                 const char *path);
 #endif
@@ -5331,45 +5351,265 @@ SCALPEL_API scalpel_status scalpel_qnet_quantize(const scalpel_net *net, const s
  * be laid out differently (another major.minor version, another model format version).
  */
 
-#ifndef SCALPEL_NO_MALLOC
+/* ---- names an exported header may use ---------------------------------------------------- */
 
-
-/* The longest name accepted: every array name adds at most "_l31_row_ptr" to it, and the
- * result stays well within the 63 significant characters C99 promises for identifiers. */
+/* The longest name accepted: an array name adds at most "_l9999_row_ptr" to it, and the result
+ * stays within the 63 significant characters C99 promises for identifiers (the include guard
+ * and <name>_WORKSPACE_BYTES may go past them: compilers keep every character in practice). */
 #define SCALPEL__EX_MAX_NAME 48
 
-/* name must be usable as it stands for `static const scalpel_net name` and as the prefix of the
- * array names: a C identifier, not a keyword of C99 or C++, and not one of the identifiers the
- * standards reserve (leading underscore followed by an underscore or a capital). */
-SCALPEL__PRIV int scalpel__ex_name_ok(const char *name)
+/* 1 when name[0..n) is one of the words of `list` (separated by single spaces). */
+SCALPEL__PRIV int scalpel__ex_word(const char *name, size_t n, const char *list)
 {
-    static const char *const keywords[] = {
-        "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else",
-        "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long", "register",
-        "restrict", "return", "short", "signed", "sizeof", "static", "struct", "switch",
-        "typedef", "union", "unsigned", "void", "volatile", "while", "_Bool", "_Complex",
-        "_Imaginary", "alignas", "alignof", "and", "and_eq", "asm", "bitand", "bitor", "bool",
-        "catch", "char16_t", "char32_t", "class", "compl", "constexpr", "const_cast",
-        "decltype", "delete", "dynamic_cast", "explicit", "export", "false", "friend",
-        "mutable", "namespace", "new", "noexcept", "not", "not_eq", "nullptr", "operator", "or",
-        "or_eq", "private", "protected", "public", "reinterpret_cast", "static_assert",
-        "static_cast", "template", "this", "thread_local", "throw", "true", "try", "typeid",
-        "typename", "using", "virtual", "wchar_t", "xor", "xor_eq", "NULL" };
+    while (*list) {
+        size_t k = 0;
+        while (list[k] && list[k] != ' ') k++;
+        if (k == n && memcmp(list, name, n) == 0) return 1;
+        list += k;
+        if (*list == ' ') list++;
+    }
+    return 0;
+}
+
+/* 1 when the n-character name is a word of `list` as it stands or once one of its forms'
+ * endings is taken off: _r (reentrant), _unlocked (stdio), _l (locale), 64 (glibc's large-file
+ * fopen64), and with `math` set the type suffixes of <math.h> (sinf, sinl, sinf64, lgammaf_r). */
+SCALPEL__PRIV int scalpel__ex_listed(const char *name, size_t n, const char *list, int math)
+{
+    static const char *const tails[] = { "", "_r", "_unlocked", "_l", "64" };
+    static const char *const types[] = { "", "f", "l", "f16", "f32", "f64", "f128", "f32x", "f64x" };
+    size_t a, b;
+    for (a = 0; a < sizeof(tails) / sizeof(tails[0]); a++) {
+        size_t ta = strlen(tails[a]);
+        if (ta >= n || memcmp(name + n - ta, tails[a], ta) != 0) continue;
+        for (b = 0; b < (math ? sizeof(types) / sizeof(types[0]) : 1u); b++) {
+            size_t tb = strlen(types[b]);
+            if (ta + tb >= n || memcmp(name + n - ta - tb, types[b], tb) != 0) continue;
+            if (scalpel__ex_word(name, n - ta - tb, list)) return 1;
+        }
+    }
+    return 0;
+}
+
+/* 1 for a name of <stdint.h>'s families, of any width: [u]int[_least|_fast]<N|ptr|max>_t and
+ * [U]INT[_LEAST|_FAST][N|PTR|MAX]_{MIN,MAX,WIDTH,C}. */
+SCALPEL__PRIV int scalpel__ex_stdint(const char *s)
+{
+    int upper = s[0] == 'U' || s[0] == 'I';
+    if (*s == (upper ? 'U' : 'u')) s++;
+    if (strncmp(s, upper ? "INT" : "int", 3) != 0) return 0;
+    s += 3;
+    if (strncmp(s, upper ? "_LEAST" : "_least", 6) == 0) s += 6;
+    else if (strncmp(s, upper ? "_FAST" : "_fast", 5) == 0) s += 5;
+    if (strncmp(s, upper ? "PTR" : "ptr", 3) == 0 || strncmp(s, upper ? "MAX" : "max", 3) == 0) s += 3;
+    else while (*s >= '0' && *s <= '9') s++;
+    if (!upper) return strcmp(s, "_t") == 0;
+    return strcmp(s, "_MIN") == 0 || strcmp(s, "_MAX") == 0 || strcmp(s, "_WIDTH") == 0 || strcmp(s, "_C") == 0;
+}
+
+/* 1 when the n-character name ends with an array name's ending: _layers, _WORKSPACE_BYTES or
+ * _l<digits>_<array> (_w, _b, _row_ptr, _col_idx, _values, _bias, _mult, _shift). */
+SCALPEL__PRIV int scalpel__ex_array_form(const char *name, size_t n)
+{
+    size_t i, j;
+    if ((n > 7 && strcmp(name + n - 7, "_layers") == 0) || (n > 16 && strcmp(name + n - 16, "_WORKSPACE_BYTES") == 0))
+        return 1;
+    for (i = 1; i + 3 < n; i++) {
+        if (name[i] != '_' || name[i + 1] != 'l' || name[i + 2] < '0' || name[i + 2] > '9') continue;
+        for (j = i + 2; j < n && name[j] >= '0' && name[j] <= '9'; j++) {}
+        if (j < n && name[j] == '_' &&
+            scalpel__ex_word(name + j + 1, n - j - 1, "w b row_ptr col_idx values bias mult shift"))
+            return 1;
+    }
+    return 0;
+}
+
+/* The checks in the order a reason is picked: the characters, the keywords, the reserved
+ * underscores, main / std / predefined macros, the reserved prefixes, the standard headers'
+ * names, their reserved suffixes, and last the array-name forms. */
+SCALPEL_API const char *scalpel_export_name_problem(const char *name)
+{
+    /* keywords, then the standard library: {reason, words} */
+    static const char *const keywords[][2] = {
+        { "is a C keyword", "auto break case char const continue default do double else enum extern float for goto "
+                            "if int long register return short signed sizeof static struct switch typedef union "
+                            "unsigned void volatile while" },
+        { "is a C99 keyword", "inline restrict _Bool _Complex _Imaginary _Pragma" },
+        { "is a C11 keyword", "_Alignas _Alignof _Atomic _Generic _Noreturn _Static_assert _Thread_local" },
+        { "is a C23 and C++ keyword", "alignas alignof bool constexpr false nullptr static_assert thread_local true" },
+        { "is a C23 and GNU C keyword", "typeof" },
+        { "is a C23 keyword", "typeof_unqual _BitInt _Decimal32 _Decimal64 _Decimal128" },
+        { "is a C++ and GNU C keyword", "asm" },
+        { "is a C++ keyword", "and and_eq bitand bitor catch char16_t char32_t class compl const_cast decltype "
+                              "delete dynamic_cast explicit export friend mutable namespace new noexcept not not_eq "
+                              "operator or or_eq private protected public reinterpret_cast static_cast template "
+                              "this throw try typeid typename using virtual wchar_t xor xor_eq" },
+        { "is a C++20 keyword", "char8_t concept consteval constinit co_await co_return co_yield requires" },
+        { "is special in C++20 (modules)", "import module" },
+        { "is a preprocessor operator", "defined" } };
+    static const char *const others[][2] = {
+        { "is main, the program's entry point (C++ allows no variable named main)", "main" },
+        { "is the C++ standard library's namespace", "std" },
+        { "is a macro compilers commonly predefine", "unix linux i386 i486 i586 i686 mips sun sparc vax m68k "
+                                                     "mc68000 mc68010 mc68020 pdp11 ns32000 hp9000 hppa u3b u3b2 "
+                                                     "u370 ultrix sgi ibm powerpc ppc MIPSEB MIPSEL R3000 R4000 "
+                                                     "WIN32 WIN64 WINNT" } };
+    static const char *const headers[][2] = {
+        { "is a name <stddef.h> defines", "NULL offsetof ptrdiff_t size_t max_align_t nullptr_t unreachable" },
+        { "is a name <limits.h> defines", "CHAR_BIT SCHAR_MIN SCHAR_MAX UCHAR_MAX CHAR_MIN CHAR_MAX MB_LEN_MAX "
+                                          "SHRT_MIN SHRT_MAX USHRT_MAX INT_MIN INT_MAX UINT_MAX LONG_MIN LONG_MAX "
+                                          "ULONG_MAX LLONG_MIN LLONG_MAX ULLONG_MAX BOOL_MAX BOOL_WIDTH CHAR_WIDTH "
+                                          "SCHAR_WIDTH UCHAR_WIDTH SHRT_WIDTH USHRT_WIDTH INT_WIDTH UINT_WIDTH "
+                                          "LONG_WIDTH ULONG_WIDTH LLONG_WIDTH ULLONG_WIDTH BITINT_MAXWIDTH MAX_CANON "
+                                          "MAX_INPUT PIPE_BUF LONG_BIT WORD_BIT NZERO LONG_LONG_MIN NL_ARGMAX "
+                                          "NL_LANGMAX NL_MSGMAX NL_NMAX NL_SETMAX NL_TEXTMAX" },
+        { "is a name <stdint.h> defines", "SIZE_MAX SIZE_WIDTH PTRDIFF_MIN PTRDIFF_MAX PTRDIFF_WIDTH "
+                                          "SIG_ATOMIC_MIN SIG_ATOMIC_MAX SIG_ATOMIC_WIDTH WCHAR_MIN WCHAR_MAX "
+                                          "WCHAR_WIDTH WINT_MIN WINT_MAX WINT_WIDTH" },
+        { "is a name <float.h> defines", "DECIMAL_DIG" },
+        { "is a name <assert.h> defines", "assert assert_perror NDEBUG" },
+        { "is a name <errno.h> defines", "errno EDOM ERANGE EILSEQ" },
+        { "is a name <stdarg.h> defines", "va_list va_start va_arg va_end va_copy" },
+        { "is a name <fenv.h> defines", "fenv_t fexcept_t femode_t feclearexcept fegetenv fegetexceptflag "
+                                        "fegetround feholdexcept feraiseexcept fesetenv fesetexceptflag fesetround "
+                                        "fetestexcept feupdateenv feenableexcept fedisableexcept fegetexcept "
+                                        "fegetmode fesetmode fesetexcept fetestexceptflag" },
+        { "is a name <stdio.h> defines", "FILE fpos_t EOF BUFSIZ FILENAME_MAX FOPEN_MAX L_tmpnam TMP_MAX SEEK_SET "
+                                         "SEEK_CUR SEEK_END L_ctermid P_tmpdir stdin stdout stderr remove rename "
+                                         "renameat tmpfile tmpnam tempnam fclose fflush fopen freopen fdopen "
+                                         "fmemopen open_memstream fileno setbuf setvbuf setbuffer setlinebuf "
+                                         "fprintf fscanf printf scanf snprintf sprintf sscanf vfprintf vfscanf "
+                                         "vprintf vscanf vsnprintf vsprintf vsscanf dprintf vdprintf asprintf "
+                                         "vasprintf fgetc fgets fputc fputs getc getchar gets putc putchar puts "
+                                         "ungetc getw putw getline getdelim fread fwrite fgetpos fseek fseeko "
+                                         "fsetpos ftell ftello rewind clearerr feof ferror perror popen pclose "
+                                         "ctermid cuserid flockfile ftrylockfile funlockfile fcloseall fopencookie "
+                                         "obstack_printf obstack_vprintf renameat2 L_cuserid RENAME_EXCHANGE "
+                                         "RENAME_NOREPLACE RENAME_WHITEOUT SEEK_DATA SEEK_HOLE" },
+        { "is a name <string.h> defines", "memcpy memmove memset memcmp memchr memrchr memccpy memmem mempcpy "
+                                          "memset_explicit strcpy strncpy strcat strncat strcmp strncmp strcoll "
+                                          "strxfrm strchr strrchr strspn strcspn strpbrk strstr strtok strerror "
+                                          "strlen strnlen strdup strndup stpcpy stpncpy strsep strsignal strlcpy "
+                                          "strlcat explicit_bzero bcmp bcopy bzero ffs ffsl ffsll index rindex "
+                                          "strcasecmp strncasecmp basename memfrob rawmemchr strcasestr strchrnul "
+                                          "strfry strverscmp sigabbrev_np sigdescr_np strerrordesc_np "
+                                          "strerrorname_np strdupa strndupa" },
+        { "is a name <stdlib.h> defines", "div_t ldiv_t lldiv_t EXIT_FAILURE EXIT_SUCCESS RAND_MAX MB_CUR_MAX atof "
+                                          "atoi atol atoll strtod strtof strtold strtol strtoll strtoul strtoull "
+                                          "strtoq strtouq strfromd strfromf strfroml rand srand random srandom "
+                                          "initstate setstate drand48 erand48 lrand48 nrand48 mrand48 jrand48 "
+                                          "srand48 seed48 lcong48 arc4random arc4random_buf arc4random_uniform "
+                                          "aligned_alloc calloc free malloc realloc reallocarray valloc "
+                                          "posix_memalign free_sized free_aligned_sized alloca abort atexit "
+                                          "at_quick_exit on_exit exit quick_exit getenv secure_getenv setenv "
+                                          "unsetenv putenv clearenv system bsearch qsort abs labs llabs div ldiv "
+                                          "lldiv mblen mbtowc wctomb mbstowcs wcstombs mkstemp mkstemps mkdtemp "
+                                          "mkostemp mktemp realpath a64l l64a ecvt fcvt gcvt qecvt qfcvt qgcvt "
+                                          "getloadavg getsubopt rpmatch getpt grantpt posix_openpt ptsname unlockpt "
+                                          "mkostemps canonicalize_file_name strfromf32 strfromf64 strfromf128 "
+                                          "strfromf32x strfromf64x strtof32 strtof64 strtof128 strtof32x strtof64x "
+                                          "WEXITSTATUS WIFEXITED WIFSIGNALED "
+                                          "WIFSTOPPED WIFCONTINUED WTERMSIG WSTOPSIG WNOHANG WUNTRACED WCONTINUED "
+                                          "WEXITED WNOWAIT WSTOPPED" },
+        { "is a name <sys/types.h> defines (glibc's <stdlib.h> includes it)",
+          "uint ulong ushort u_char u_short u_int u_long quad_t u_quad_t caddr_t daddr_t loff_t fd_set fd_mask "
+          "select pselect FD_SET FD_CLR FD_ISSET FD_ZERO FD_SETSIZE NFDBITS BIG_ENDIAN LITTLE_ENDIAN PDP_ENDIAN "
+          "BYTE_ORDER htobe16 htobe32 htobe64 htole16 htole32 htole64 be16toh be32toh be64toh le16toh le32toh "
+          "le64toh" },
+        { "is a name <time.h> defines", "clock_t time_t CLOCKS_PER_SEC clock difftime mktime time timespec_get "
+                                        "timespec_getres asctime ctime gmtime localtime strftime strptime timegm "
+                                        "timelocal dysize daylight timezone tzname tzset nanosleep clock_getres "
+                                        "clock_gettime clock_settime clock_nanosleep clock_getcpuclockid "
+                                        "clock_adjtime timer_create timer_delete timer_gettime timer_settime "
+                                        "timer_getoverrun TIMER_ABSTIME getdate getdate_err" } };
+    static const char *const math_words =
+        "acos asin atan atan2 cos sin tan acosh asinh atanh cosh sinh tanh exp exp2 exp10 expm1 frexp ilogb "
+        "llogb ldexp log log10 log1p log2 logb modf scalbn scalbln cbrt fabs hypot pow sqrt erf erfc lgamma "
+        "tgamma ceil floor nearbyint rint lrint llrint round roundeven lround llround trunc fmod remainder "
+        "remquo copysign nan nextafter nexttoward nextup nextdown fdim fmax fmin fma fmaximum fminimum fmaxmag "
+        "fminmag fmaximum_num fminimum_num fmaximum_mag fminimum_mag fmaximum_mag_num fminimum_mag_num "
+        "fromfp fromfpx ufromfp ufromfpx totalorder totalordermag canonicalize getpayload setpayload "
+        "setpayloadsig fadd fsub fmul fdiv ffma fsqrt dadd dsub dmul ddiv dfma dsqrt f32add f32sub f32mul "
+        "f32div f32fma f32sqrt f32xadd f32xsub f32xmul f32xdiv f32xfma f32xsqrt f64add f64sub f64mul f64div "
+        "f64fma f64sqrt f64xadd f64xsub f64xmul f64xdiv f64xfma f64xsqrt sincos j0 j1 jn y0 y1 yn gamma drem finite significand scalb signgam isinf isnan fpclassify "
+        "isfinite isnormal signbit isgreater isgreaterequal isless islessequal islessgreater isunordered "
+        "iscanonical issignaling issubnormal iszero iseqsig math_errhandling HUGE_VAL HUGE_VALF HUGE_VALL "
+        "HUGE_VAL_F32 HUGE_VAL_F64 HUGE_VAL_F128 HUGE_VAL_F32X HUGE_VAL_F64X INFINITY NAN SNAN SNANF SNANL "
+        "SNANF32 SNANF64 SNANF128 SNANF32X SNANF64X MAXFLOAT "
+        "float_t double_t M_E M_LOG2E M_LOG10E M_LN2 M_LN10 M_PI M_PI_2 M_PI_4 M_1_PI M_2_PI M_2_SQRTPI M_SQRT2 "
+        "M_SQRT1_2";
+    /* reserved prefixes, with the reason for a name that is the prefix without its '_' (whose
+     * array names take the prefix); `capital`: the standard reserves only the names that go on
+     * with a capital or a digit, like <name>_WORKSPACE_BYTES */
+    static const struct { const char *prefix; int capital; const char *why, *why_stem; } prefixes[] = {
+        { "scalpel_", 0, "is reserved for the library: scalpel_ prefix",
+          "is reserved for the library: its array names would take the scalpel_ prefix" },
+        { "SCALPEL_", 0, "is reserved for the library: SCALPEL_ prefix",
+          "is reserved for the library: its array names would take the SCALPEL_ prefix" },
+        { "simde_", 0, "is reserved for SIMDe, which scalpel.h includes: simde_ prefix",
+          "is reserved for SIMDe: its array names would take the simde_ prefix" },
+        { "SIMDE_", 0, "is reserved for SIMDe, which scalpel.h includes: SIMDE_ prefix",
+          "is reserved for SIMDe: its array names would take the SIMDE_ prefix" },
+        { "HEDLEY_", 0, "is reserved for Hedley, which SIMDe includes: HEDLEY_ prefix",
+          "is reserved for Hedley: its array names would take the HEDLEY_ prefix" },
+        { "pthread_", 0, "is reserved by POSIX: pthread_ prefix",
+          "is reserved by POSIX: its array names would take the pthread_ prefix" },
+        { "PTHREAD_", 0, "is reserved by POSIX: PTHREAD_ prefix",
+          "is reserved by POSIX: its array names would take the PTHREAD_ prefix" },
+        { "FLT_", 1, "is reserved by <float.h>: FLT_ prefix", "is reserved: <name>_WORKSPACE_BYTES would take the FLT_ prefix" },
+        { "DBL_", 1, "is reserved by <float.h>: DBL_ prefix", "is reserved: <name>_WORKSPACE_BYTES would take the DBL_ prefix" },
+        { "LDBL_", 1, "is reserved by <float.h>: LDBL_ prefix", "is reserved: <name>_WORKSPACE_BYTES would take the LDBL_ prefix" },
+        { "FP_", 1, "is reserved by <math.h>: FP_ prefix", "is reserved: <name>_WORKSPACE_BYTES would take the FP_ prefix" },
+        { "MATH_", 1, "is reserved by <math.h>: MATH_ prefix", "is reserved: <name>_WORKSPACE_BYTES would take the MATH_ prefix" },
+        { "FE_", 1, "is reserved by <fenv.h>: FE_ prefix", "is reserved: <name>_WORKSPACE_BYTES would take the FE_ prefix" },
+        { "TIME_", 1, "is reserved by <time.h>: TIME_ prefix", "is reserved: <name>_WORKSPACE_BYTES would take the TIME_ prefix" },
+        { "CLOCK_", 1, "is reserved by <time.h>: CLOCK_ prefix", "is reserved: <name>_WORKSPACE_BYTES would take the CLOCK_ prefix" },
+        { "ADJ_", 1, "is a name <sys/timex.h> defines (glibc's <time.h> includes it for C++): ADJ_ prefix",
+          "is reserved: <name>_WORKSPACE_BYTES would take the ADJ_ prefix" },
+        { "MOD_", 1, "is a name <sys/timex.h> defines (glibc's <time.h> includes it for C++): MOD_ prefix",
+          "is reserved: <name>_WORKSPACE_BYTES would take the MOD_ prefix" },
+        { "STA_", 1, "is a name <sys/timex.h> defines (glibc's <time.h> includes it for C++): STA_ prefix",
+          "is reserved: <name>_WORKSPACE_BYTES would take the STA_ prefix" } };
     size_t i, n;
-    if (name == NULL) return 0;
+    if (name == NULL) return "is a null pointer";
     n = strlen(name);
-    if (n == 0 || n > SCALPEL__EX_MAX_NAME) return 0;
+    if (n == 0) return "is empty";
+    if (n > SCALPEL__EX_MAX_NAME) return "is longer than 48 characters";
     for (i = 0; i < n; i++) {
         char c = name[i];
         int alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
         int digit = c >= '0' && c <= '9';
-        if (!alpha && !(digit && i > 0)) return 0;
+        if (!alpha && !(digit && i > 0)) return "is not a C identifier (letters, digits and _, not starting with a digit)";
     }
-    if (name[0] == '_' && (name[1] == '_' || (name[1] >= 'A' && name[1] <= 'Z'))) return 0;
     for (i = 0; i < sizeof(keywords) / sizeof(keywords[0]); i++)
-        if (strcmp(name, keywords[i]) == 0) return 0;
-    return 1;
+        if (scalpel__ex_word(name, n, keywords[i][1])) return keywords[i][0];
+    if (name[0] == '_' && (name[1] == '_' || (name[1] >= 'A' && name[1] <= 'Z')))
+        return "is reserved: an underscore followed by a capital or another underscore";
+    if (strstr(name, "__") != NULL) return "is reserved: double underscore (C++ reserves every name holding one)";
+    if (name[0] == '_') return "is reserved at file scope: leading underscore";
+    if (name[n - 1] == '_') return "ends with an underscore: its array names (<name>_layers) would hold a double underscore";
+    for (i = 0; i < sizeof(others) / sizeof(others[0]); i++)
+        if (scalpel__ex_word(name, n, others[i][1])) return others[i][0];
+    for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+        size_t k = strlen(prefixes[i].prefix);
+        char next = name[n < k ? 0 : k];
+        if (n == k - 1 && memcmp(name, prefixes[i].prefix, k - 1) == 0) return prefixes[i].why_stem;
+        if (n > k && memcmp(name, prefixes[i].prefix, k) == 0 &&
+            (!prefixes[i].capital || (next >= 'A' && next <= 'Z') || (next >= '0' && next <= '9')))
+            return prefixes[i].why;
+    }
+    for (i = 0; i < sizeof(headers) / sizeof(headers[0]); i++)
+        if (scalpel__ex_listed(name, n, headers[i][1], 0)) return headers[i][0];
+    if (scalpel__ex_stdint(name)) return "is a name <stdint.h> defines";
+    if (scalpel__ex_listed(name, n, math_words, 1)) return "is a name <math.h> defines";
+    if (n > 2 && strcmp(name + n - 2, "_t") == 0) return "ends in _t, which POSIX reserves for type names";
+    if (n > 4 && strcmp(name + n - 4, "_MAX") == 0) return "ends in _MAX, which POSIX reserves for <limits.h>";
+    if (scalpel__ex_array_form(name, n))
+        return "has the form of an exported array name (x_layers, x_l0_w), which another network's arrays could take";
+    return NULL;
 }
+
+#ifndef SCALPEL_NO_MALLOC
 
 /* 1 when every weight and bias of the (valid) network is finite: a NaN or an infinity has no
  * portable literal, and a network holding one is a bug to report, not to ship. */
@@ -5605,7 +5845,8 @@ SCALPEL_API scalpel_status scalpel_net_export_c(const scalpel_net *net, const ch
     st = scalpel_net_validate(net);
     if (st != SCALPEL_OK) return st;
     if (scalpel_net_has_decomposed(net)) return SCALPEL_ERR_UNSUPPORTED;
-    if (!scalpel__ex_name_ok(name)) return SCALPEL_ERR_ARGUMENT;
+    if (net->n_layers == 0) return SCALPEL_ERR_SHAPE;
+    if (scalpel_export_name_problem(name) != NULL) return SCALPEL_ERR_ARGUMENT;
     if (!scalpel__ex_finite(net)) return SCALPEL_ERR_ARGUMENT;
     st = scalpel__tmp_open(path, net->alloc_ctx, &tmp, &f);
     if (st != SCALPEL_OK) return st;
@@ -5710,7 +5951,8 @@ SCALPEL_API scalpel_status scalpel_qnet_export_c(const scalpel_qnet *q, const ch
     if (q == NULL || name == NULL || path == NULL) return SCALPEL_ERR_NULL;
     st = scalpel_qnet_validate(q);
     if (st != SCALPEL_OK) return st;
-    if (!scalpel__ex_name_ok(name)) return SCALPEL_ERR_ARGUMENT;
+    if (q->n_layers == 0) return SCALPEL_ERR_SHAPE;
+    if (scalpel_export_name_problem(name) != NULL) return SCALPEL_ERR_ARGUMENT;
     st = scalpel__tmp_open(path, q->alloc_ctx, &tmp, &f);
     if (st != SCALPEL_OK) return st;
     errno = 0;

@@ -100,7 +100,8 @@ static const char help_text_rest[] =
     "      MODEL itself). Prints the sizes before and after.\n"
     "  scalpel export-c MODEL NAME -o OUT.h\n"
     "      A C header with static const arrays and `static const scalpel_net NAME`, ready to\n"
-    "      run without allocation (include scalpel.h first).\n"
+    "      run without allocation (include scalpel.h first). NAME: a C identifier that is no\n"
+    "      keyword, reserved name or standard library name (a refusal says which).\n"
     "  scalpel quantize MODEL NAME -o OUT.h [--dtype q15|q7] [--per-channel] [--group G]\n"
     "                   [--data DIR | --synthetic] [--calib N] [--test N]\n"
     "      Fixed point for microcontrollers: quantize the model (q15 default, or q7) with\n"
@@ -506,15 +507,12 @@ static scalpel_status export_qnet(const scalpel_qnet *q, const char *name, const
     return st;
 }
 
-static int is_c_identifier(const char *s)
+/* 0 when `name` can name an exported network, else 1 after saying why (a keyword, a name the
+ * standard headers define, a reserved identifier: scalpel_export_name_problem's reasons). */
+static int check_export_name(const char *name)
 {
-    size_t i;
-    if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') || s[0] == '_')) return 0;
-    for (i = 1; s[i] != '\0'; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
-              s[i] == '_'))
-            return 0;
-    return 1;
+    const char *why = scalpel_export_name_problem(name);
+    return why == NULL ? 0 : fail("export name '%s' %s", name, why);
 }
 
 /* ---- info -------------------------------------------------------------------------------- */
@@ -765,9 +763,12 @@ static int cmd_export_c(int n, char **args)
     rc = parse_args("export-c", n, args, opts, 1, pos, 2, 2, &n_pos);
     if (rc != 0) return rc;
     if (opts[0].value == NULL) return usage_error("export-c", "-o OUT.h is required");
-    if (!is_c_identifier(pos[1]))
-        return fail("NAME '%s' is not a C identifier (letters, digits and _, not starting with a digit)", pos[1]);
+    if (check_export_name(pos[1]) != 0) return 1;
     if (load_model(pos[0], &net) != 0) return 1;
+    if (net.n_layers == 0) {
+        scalpel_net_free(&net);
+        return fail("%s: the network has no layers: nothing to export", pos[0]);
+    }
     st = export_net(&net, pos[1], opts[0].value);
     if (st != SCALPEL_OK) {
         rc = fail("%s: cannot export %s as '%s': %s", opts[0].value, pos[0], pos[1], scalpel_status_string(st));
@@ -1562,9 +1563,12 @@ static int cmd_quantize(int n, char **args)
     if (opts[4].value != NULL && opts[5].seen) return usage_error("quantize", "--data and --synthetic exclude each other");
     if (opts[6].value != NULL && parse_int("quantize", "--calib", opts[6].value, 1, 60000, &calib) != 0) return EXIT_USAGE;
     if (opts[7].value != NULL && parse_int("quantize", "--test", opts[7].value, 1, 1000000, &test) != 0) return EXIT_USAGE;
-    if (!is_c_identifier(pos[1]))
-        return fail("NAME '%s' is not a C identifier (letters, digits and _, not starting with a digit)", pos[1]);
+    if (check_export_name(pos[1]) != 0) return 1;
     if (load_model(pos[0], &net) != 0) return 1;
+    if (net.n_layers == 0) {
+        scalpel_net_free(&net);
+        return fail("%s: the network has no layers: nothing to quantize and export", pos[0]);
+    }
     if (scalpel_net_input_size(&net) != 784) {
         int inputs = (int)scalpel_net_input_size(&net);
         scalpel_net_free(&net);

@@ -13,7 +13,8 @@
 #   3. the compile matrix: gcc and clang -std=c99 -pedantic -Wall -Wextra -Werror and g++,
 #      headers included twice, SCALPEL_STATIC / NO_SIMD / NO_MALLOC, modules alone, and the
 #      builds that must fail (half an allocator override, a removed function under NO_MALLOC),
-#      and an exported model header compiled as C and C++ with SCALPEL_NO_MALLOC
+#      and an exported model header compiled as C and C++ with SCALPEL_NO_MALLOC; the names the
+#      export refuses (with the reason) and accepts (headers compiled as C99 to C++20)
 #   4. dist/scalpel.h from amalgamate.py, and the tests again against it
 #   5. libFuzzer on the grouped-CSR and safetensors readers (FUZZ_SECONDS, default 30) and on
 #      the model-file reader (FUZZ_NET_SECONDS, default 60)
@@ -175,6 +176,7 @@ run gen-firmware-model sh -c "mkdir -p $B/fw && gcc $WARN -O2 $NATIVE -I. tests/
 run export-header-c sh -c "gcc $WARN $SAN $NATIVE -DSCALPEL_NO_MALLOC -I$B/fw -I. tests/cortex-m/net_firmware.c -o $B/fw/net-host -lm && $B/fw/net-host"
 run export-header-c++ sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 $NATIVE -DSCALPEL_NO_MALLOC -x c++ -I$B/fw -I. tests/cortex-m/net_firmware.c -o $B/fw/net-host-pp && $B/fw/net-host-pp"
 run export-header-clang-no-simd sh -c "clang $WARN -O2 -DSCALPEL_NO_SIMD -DSCALPEL_NO_MALLOC -I$B/fw -I. tests/cortex-m/net_firmware.c -o $B/fw/net-host-clang -lm && $B/fw/net-host-clang"
+run export-names sh -c "sh tests/export_names.sh $B"
 
 echo "== 4. amalgamated dist/scalpel.h"
 run amalgamate python3 amalgamate.py

@@ -122,7 +122,8 @@ check "packing back to dense restores the size" test "$(size_of "$D/dense.scpn")
 echo "== export-c"
 cat >"$D/check.c" <<'EOF'
 /* check.c (written by tests/test_cli.sh): runs a model file on a fixed input and prints the
- * outputs, or (with EXPORTED_NET) compares an exported header's network with the file. */
+ * outputs, or (with EXPORTED_NET) compares an exported header's network with the file;
+ * `check FILE --empty` writes a 1 x 28 x 28 network with no layers to FILE. */
 #define SCALPEL_IMPLEMENTATION
 #include "scalpel.h"
 #ifdef EXPORTED_NET
@@ -131,6 +132,7 @@ cat >"$D/check.c" <<'EOF'
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static float *run(const scalpel_net *net, const float *in, int32_t batch)
 {
@@ -155,6 +157,12 @@ int main(int argc, char **argv)
     float *in, *y;
     int32_t i, n_in, n_out, batch = 3;
     int bad = 0;
+    if (argc == 3 && strcmp(argv[2], "--empty") == 0) {
+        st = scalpel_net_init(1, 28, 28, &net);
+        if (st == SCALPEL_OK) st = scalpel_net_save(&net, argv[1]);
+        scalpel_net_free(&net);
+        return st != SCALPEL_OK;
+    }
     if (argc != 2) return 2;
     st = scalpel_net_load(argv[1], &net);
     if (st != SCALPEL_OK) {
@@ -358,7 +366,19 @@ expect 2 "-o MODEL is required" "import without -o" "$S" import-safetensors "$D/
 expect 2 "-o FILE is required" "demo without -o" "$S" demo
 expect 2 "option -o needs a value" "-o without its value" "$S" demo -o
 expect 2 "--arch SPEC is required" "import without --arch" "$S" import-safetensors "$D/fc.safetensors" -o "$D/x.scpn"
-expect 1 "NAME '2net' is not a C identifier" "export-c with a bad NAME" "$S" export-c "$D/m4.scpn" 2net -o "$D/x.h"
+expect 1 "export name '2net' is not a C identifier" "export-c with a bad NAME" "$S" export-c "$D/m4.scpn" 2net -o "$D/x.h"
+expect 1 "export name 'typeof' is a C23 and GNU C keyword" "export-c with a keyword of C23" \
+  "$S" export-c "$D/m4.scpn" typeof -o "$D/x.h"
+expect 1 "export name 'int8_t' is a name <stdint\.h> defines" "quantize with a name <stdint.h> defines" \
+  "$S" quantize "$D/m4.scpn" int8_t -o "$D/x.h" --synthetic
+expect 1 "export name 'scalpel_net' is reserved for the library" "export-c with a name of the library" \
+  "$S" export-c "$D/m4.scpn" scalpel_net -o "$D/x.h"
+expect 0 "" "a model with no layers" "$D/check_run" "$D/empty.scpn" --empty
+expect 1 "empty\.scpn: the network has no layers" "export-c of a network with no layers" \
+  "$S" export-c "$D/empty.scpn" net -o "$D/x.h"
+expect 1 "empty\.scpn: the network has no layers" "quantize of a network with no layers" \
+  "$S" quantize "$D/empty.scpn" net -o "$D/x.h" --synthetic
+check "refused names and empty networks wrote nothing" test ! -e "$D/x.h"
 expect 1 "nodir/x\.h" "export-c into a missing directory" "$S" export-c "$D/m4.scpn" net -o "$D/nodir/x.h"
 expect 2 "unknown command 'frobnicate'" "unknown subcommand" "$S" frobnicate "$D/demo.scpn"
 expect 2 "unknown option '--fast'" "unknown option" "$S" info --fast "$D/demo.scpn"
