@@ -5468,7 +5468,20 @@ SCALPEL_API const char *scalpel_export_name_problem(const char *name)
                                           "WCHAR_WIDTH WINT_MIN WINT_MAX WINT_WIDTH" },
         { "is a name <float.h> defines", "DECIMAL_DIG" },
         { "is a name <assert.h> defines", "assert assert_perror NDEBUG" },
-        { "is a name <errno.h> defines", "errno EDOM ERANGE EILSEQ" },
+        { "is a name <errno.h> defines",
+          "errno EDOM ERANGE EILSEQ E2BIG EACCES EADDRINUSE EADDRNOTAVAIL EADV EAFNOSUPPORT EAGAIN EALREADY "
+          "EBADE EBADF EBADFD EBADMSG EBADR EBADRQC EBADSLT EBFONT EBUSY ECANCELED ECHILD ECHRNG ECOMM "
+          "ECONNABORTED ECONNREFUSED ECONNRESET EDEADLK EDEADLOCK EDESTADDRREQ EDOTDOT EDQUOT EEXIST EFAULT "
+          "EFBIG EHOSTDOWN EHOSTUNREACH EHWPOISON EIDRM EINPROGRESS EINTR EINVAL EIO EISCONN EISDIR EISNAM "
+          "EKEYEXPIRED EKEYREJECTED EKEYREVOKED EL2HLT EL2NSYNC EL3HLT EL3RST ELIBACC ELIBBAD ELIBEXEC "
+          "ELIBMAX ELIBSCN ELNRNG ELOOP EMEDIUMTYPE EMFILE EMLINK EMSGSIZE EMULTIHOP ENAMETOOLONG ENAVAIL "
+          "ENETDOWN ENETRESET ENETUNREACH ENFILE ENOANO ENOBUFS ENOCSI ENODATA ENODEV ENOENT ENOEXEC ENOKEY "
+          "ENOLCK ENOLINK ENOMEDIUM ENOMEM ENOMSG ENONET ENOPKG ENOPROTOOPT ENOSPC ENOSR ENOSTR ENOSYS "
+          "ENOTBLK ENOTCONN ENOTDIR ENOTEMPTY ENOTNAM ENOTRECOVERABLE ENOTSOCK ENOTSUP ENOTTY ENOTUNIQ "
+          "ENXIO EOPNOTSUPP EOVERFLOW EOWNERDEAD EPERM EPFNOSUPPORT EPIPE EPROTO EPROTONOSUPPORT EPROTOTYPE "
+          "EREMCHG EREMOTE EREMOTEIO ERESTART ERFKILL EROFS ESHUTDOWN ESOCKTNOSUPPORT ESPIPE ESRCH ESRMNT "
+          "ESTALE ESTRPIPE ETIME ETIMEDOUT ETOOMANYREFS ETXTBSY EUCLEAN EUNATCH EUSERS EWOULDBLOCK EXDEV "
+          "EXFULL" },
         { "is a name <stdarg.h> defines", "va_list va_start va_arg va_end va_copy" },
         { "is a name <fenv.h> defines", "fenv_t fexcept_t femode_t feclearexcept fegetenv fegetexceptflag "
                                         "fegetround feholdexcept feraiseexcept fesetenv fesetexceptflag fesetround "
@@ -5516,6 +5529,28 @@ SCALPEL_API const char *scalpel_export_name_problem(const char *name)
           "select pselect FD_SET FD_CLR FD_ISSET FD_ZERO FD_SETSIZE NFDBITS BIG_ENDIAN LITTLE_ENDIAN PDP_ENDIAN "
           "BYTE_ORDER htobe16 htobe32 htobe64 htole16 htole32 htole64 be16toh be32toh be64toh le16toh le32toh "
           "le64toh" },
+        { "is a name <unistd.h>, <fcntl.h> or <sys/stat.h> declares (the library includes them on POSIX systems to handle files)",
+          "ACCESSPERMS ALLPERMS DEFFILEMODE FAPPEND FASYNC FD_CLOEXEC FFSYNC FNDELAY FNONBLOCK "
+          "MAX_HANDLE_SZ R_OK W_OK X_OK STDERR_FILENO STDIN_FILENO STDOUT_FILENO TEMP_FAILURE_RETRY "
+          "st_atime st_ctime st_mtime program_invocation_name program_invocation_short_name L_SET L_INCR "
+          "L_XTND "
+          "F_OWNER_GID F_OWNER_PGRP F_OWNER_PID F_OWNER_TID access acct alarm brk chdir chmod chown chroot "
+          "close close_range closefrom confstr copy_file_range creat creat64 crypt daemon dup dup2 dup3 "
+          "eaccess endusershell euidaccess execl execle execlp execv execve execveat execvp execvpe "
+          "faccessat fallocate fallocate64 fchdir fchmod fchmodat fchown fchownat fcntl fcntl64 fdatasync "
+          "fexecve fork fpathconf fstat fstat64 fstatat fstatat64 fsync ftruncate ftruncate64 futimens "
+          "get_current_dir_name getcwd getdomainname getdtablesize getegid getentropy geteuid getgid "
+          "getgroups gethostid gethostname getlogin getlogin_r getopt getpagesize getpass getpgid getpgrp "
+          "getpid getppid getresgid getresuid getsid gettid getuid getumask getusershell getwd group_member "
+          "isatty lchmod lchown link linkat lockf lockf64 lseek lseek64 lstat lstat64 mkdir mkdirat mkfifo "
+          "mkfifoat mknod mknodat name_to_handle_at nice open open64 open_by_handle_at openat openat64 "
+          "pathconf pause pipe pipe2 posix_fadvise posix_fadvise64 posix_fallocate posix_fallocate64 pread "
+          "pread64 profil pwrite pwrite64 read readahead readlink readlinkat revoke rmdir sbrk "
+          "setdomainname setegid seteuid setgid sethostid sethostname setlogin setpgid setpgrp setregid "
+          "setresgid setresuid setreuid setsid setuid setusershell sleep splice stat stat64 statx swab "
+          "symlink symlinkat sync sync_file_range syncfs syscall sysconf tcgetpgrp tcsetpgrp tee truncate "
+          "truncate64 ttyname ttyname_r ttyslot ualarm umask unlink unlinkat usleep utimensat vfork vhangup "
+          "vmsplice write optarg optind opterr optopt environ" },
         { "is a name <time.h> defines", "clock_t time_t CLOCKS_PER_SEC clock difftime mktime time timespec_get "
                                         "timespec_getres asctime ctime gmtime localtime strftime strptime timegm "
                                         "timelocal dysize daylight timezone tzname tzset nanosleep clock_getres "
@@ -5564,6 +5599,36 @@ SCALPEL_API const char *scalpel_export_name_problem(const char *name)
         { "FE_", 1, "is reserved by <fenv.h>: FE_ prefix", "is reserved: <name>_WORKSPACE_BYTES would take the FE_ prefix" },
         { "TIME_", 1, "is reserved by <time.h>: TIME_ prefix", "is reserved: <name>_WORKSPACE_BYTES would take the TIME_ prefix" },
         { "CLOCK_", 1, "is reserved by <time.h>: CLOCK_ prefix", "is reserved: <name>_WORKSPACE_BYTES would take the CLOCK_ prefix" },
+        { "O_", 1, "is a name <fcntl.h> defines (the library includes it on POSIX systems): O_ prefix",
+          "is reserved: <name>_WORKSPACE_BYTES would take the O_ prefix" },
+        { "F_", 1, "is a name <fcntl.h> defines (the library includes it on POSIX systems): F_ prefix",
+          "is reserved: <name>_WORKSPACE_BYTES would take the F_ prefix" },
+        { "AT_", 1, "is a name <fcntl.h> defines (the library includes it on POSIX systems): AT_ prefix",
+          "is reserved: <name>_WORKSPACE_BYTES would take the AT_ prefix" },
+        { "POSIX_FADV_", 1, "is a name <fcntl.h> defines (the library includes it on POSIX systems): POSIX_FADV_ prefix",
+          "is reserved: <name>_WORKSPACE_BYTES would take the POSIX_FADV_ prefix" },
+        { "FALLOC_FL_", 1, "is a name <fcntl.h> defines (the library includes it on POSIX systems): FALLOC_FL_ prefix",
+          "is reserved: <name>_WORKSPACE_BYTES would take the FALLOC_FL_ prefix" },
+        { "SPLICE_F_", 1, "is a name <fcntl.h> defines (the library includes it on POSIX systems): SPLICE_F_ prefix",
+          "is reserved: <name>_WORKSPACE_BYTES would take the SPLICE_F_ prefix" },
+        { "SYNC_FILE_RANGE_", 1, "is a name <fcntl.h> defines (the library includes it on POSIX systems): SYNC_FILE_RANGE_ prefix",
+          "is reserved: <name>_WORKSPACE_BYTES would take the SYNC_FILE_RANGE_ prefix" },
+        { "RWH_", 1, "is a name <fcntl.h> defines (the library includes it on POSIX systems): RWH_ prefix",
+          "is reserved: <name>_WORKSPACE_BYTES would take the RWH_ prefix" },
+        { "RWF_", 1, "is a name <fcntl.h> defines (the library includes it on POSIX systems): RWF_ prefix",
+          "is reserved: <name>_WORKSPACE_BYTES would take the RWF_ prefix" },
+        { "DN_", 1, "is a name <fcntl.h> defines (the library includes it on POSIX systems): DN_ prefix",
+          "is reserved: <name>_WORKSPACE_BYTES would take the DN_ prefix" },
+        { "LOCK_", 1, "is a name <fcntl.h> defines (the library includes it on POSIX systems): LOCK_ prefix",
+          "is reserved: <name>_WORKSPACE_BYTES would take the LOCK_ prefix" },
+        { "S_", 1, "is a name <sys/stat.h> defines (the library includes it on POSIX systems): S_ prefix",
+          "is reserved: <name>_WORKSPACE_BYTES would take the S_ prefix" },
+        { "STATX_", 1, "is a name <sys/stat.h> defines (the library includes it on POSIX systems): STATX_ prefix",
+          "is reserved: <name>_WORKSPACE_BYTES would take the STATX_ prefix" },
+        { "UTIME_", 1, "is a name <sys/stat.h> defines (the library includes it on POSIX systems): UTIME_ prefix",
+          "is reserved: <name>_WORKSPACE_BYTES would take the UTIME_ prefix" },
+        { "CLOSE_RANGE_", 1, "is a name <unistd.h> defines (the library includes it on POSIX systems): CLOSE_RANGE_ prefix",
+          "is reserved: <name>_WORKSPACE_BYTES would take the CLOSE_RANGE_ prefix" },
         { "ADJ_", 1, "is a name <sys/timex.h> defines (glibc's <time.h> includes it for C++): ADJ_ prefix",
           "is reserved: <name>_WORKSPACE_BYTES would take the ADJ_ prefix" },
         { "MOD_", 1, "is a name <sys/timex.h> defines (glibc's <time.h> includes it for C++): MOD_ prefix",
