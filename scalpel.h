@@ -77,6 +77,9 @@
  *                            scalpel_net_view over flash or from a header scalpel_net_export_c
  *                            wrote; pruning, planning and the forward pass stay available
  *   SCALPEL_NO_SIMD          plain C kernels only
+ *   SCALPEL_NO_POSIX_FILES   files through ISO C stdio only, even on POSIX systems (no
+ *                            file-type check, exclusive creation or fsync: "files" in
+ *                            scalpel_format.h)
  *
  * MEMORY
  *   scalpel_net is yours to place (stack, static, inside your struct): no hidden global or
@@ -90,6 +93,8 @@
  *   leaves its outputs zeroed or unchanged on failure: a failed add leaves the network as it
  *   was, a failed save leaves the existing file as it was, a failed import leaves the weights
  *   as they were. Bytes from outside (model files, safetensors) are validated completely.
+ *   Files: regular files only in, a temporary file renamed over OUT out, errors that say why
+ *   (SCALPEL_ERR_NOT_FOUND, _PERMISSION, _NOT_REGULAR, _NO_SPACE): "files" in scalpel_format.h.
  *
  * DOES NOT
  *   train (scalpel_train.h), run on GPUs (scalpel_cuda.cu), use threads, keep global state,

@@ -101,6 +101,7 @@ run test_safetensors-g++ sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror $
 run test_netfile-asan sh -c "gcc $WARN $SAN $NATIVE -I. tests/test_netfile.c -o $B/test_netfile-asan -lm && $B/test_netfile-asan $B"
 run netfile-clang-asan sh -c "clang $WARN $SAN $NATIVE -I. tests/test_netfile.c -o $B/test_netfile-clang -lm && $B/test_netfile-clang $B"
 run test_files-asan sh -c "gcc $WARN $SAN $NATIVE -I. tests/test_files.c -o $B/test_files-asan -lm && timeout 300 $B/test_files-asan $B"
+run netfile-no-posix-files sh -c "gcc $WARN -O1 $NATIVE -DSCALPEL_NO_POSIX_FILES -I. tests/test_netfile.c -o $B/test_netfile-np -lm && $B/test_netfile-np $B"
 run netfile-g++ sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O1 $NATIVE -x c++ -I. tests/test_netfile.c -o $B/test_netfile-pp && $B/test_netfile-pp $B"
 
 run test_decomp-asan sh -c "gcc $WARN $SAN $NATIVE -I. tests/test_decomp.c -o $B/test_decomp-asan -lm && $B/test_decomp-asan"
