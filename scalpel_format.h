@@ -333,10 +333,12 @@ static inline int32_t scalpel_nm_position(const scalpel_nm *w, int32_t r, int32_
 
 /* Checks a matrix that may come from anywhere: N, M, shape, derived fields, array pointers,
  * every position (below M, strictly increasing within its group), zeros in slots past `cols`.
- * O(rows * groups * N). Errors: SCALPEL_ERR_ARGUMENT (N, M, index_bits or meta_stride),
- * SCALPEL_ERR_SHAPE, SCALPEL_ERR_OVERFLOW, SCALPEL_ERR_NULL, SCALPEL_ERR_COL_INDEX (a
- * position), SCALPEL_ERR_TAIL, SCALPEL_ERR_CORRUPT (nonzero unused bits at the end of a row's
- * metadata: every matrix has one encoding). */
+ * O(rows * groups * N), and O(1) when cols = 0 whatever rows is: the work is bounded by the
+ * bytes of the arrays, so a reader's cost is bounded by the buffer it reads. Errors:
+ * SCALPEL_ERR_ARGUMENT (N, M, index_bits or meta_stride), SCALPEL_ERR_SHAPE,
+ * SCALPEL_ERR_OVERFLOW, SCALPEL_ERR_NULL, SCALPEL_ERR_COL_INDEX (a position), SCALPEL_ERR_TAIL,
+ * SCALPEL_ERR_CORRUPT (nonzero unused bits at the end of a row's metadata: every matrix has one
+ * encoding). */
 SCALPEL_API scalpel_status scalpel_nm_validate(const scalpel_nm *w);
 
 /* Real storage in bytes: values + metadata (not the struct, not padding). 0 for NULL. */
@@ -1530,6 +1532,11 @@ SCALPEL_API scalpel_status scalpel_nm_validate(const scalpel_nm *w)
     if (w->groups != groups || w->index_bits != scalpel__nm_bits(w->m) || w->meta_stride != stride)
         return SCALPEL_ERR_ARGUMENT;
     if (slots > 0 && (w->values == NULL || w->meta == NULL)) return SCALPEL_ERR_NULL;
+    /* no columns, no slots: nothing in any row to check. Return before a loop over rows that
+     * nothing stands behind (a 52-byte buffer may announce INT32_MAX rows of 0 columns); with
+     * groups >= 1 every row has at least one metadata byte, so the loop below is bounded by
+     * the bytes of the arrays. */
+    if (groups == 0) return SCALPEL_OK;
     for (r = 0; r < w->rows; r++) {
         for (g = 0; g < groups; g++) {
             int32_t prev = -1;
@@ -1674,10 +1681,12 @@ SCALPEL_API scalpel_status scalpel_nm_from_dense_into(const float *w, int32_t ro
     return SCALPEL_OK;
 }
 
-/* Writes (add = 0) or adds (add = 1) every in-range slot of a valid w into dense[rows x cols]. */
+/* Writes (add = 0) or adds (add = 1) every in-range slot of a valid w into dense[rows x cols].
+ * Without slots (cols = 0) there is nothing to write, whatever rows says. */
 static void scalpel__nm_scatter(const scalpel_nm *w, float *dense, int add)
 {
     int32_t r, k, slots = w->groups * w->n;
+    if (slots == 0) return;
     for (r = 0; r < w->rows; r++)
         for (k = 0; k < slots; k++) {
             int32_t c = (k / w->n) * w->m + scalpel_nm_position(w, r, k);

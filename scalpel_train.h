@@ -141,22 +141,35 @@ typedef enum scalpel_init {
     SCALPEL_INIT_HE = 1       /* U(-s, s), s = sqrt(6 / fan_in): variance 2 / fan_in (Kaiming) */
 } scalpel_init;
 
+/* Upper bounds of the configuration (see scalpel_train_config). A learning rate above 1000 is
+ * no rate SGD trains with (the command-line tools stop at 10): 1e30 only turns the weights
+ * into inf and NaN. The node masks' b lives in [0, 1], so once mask_lambda * lr reaches 1 a
+ * single step switches every mask off: at any lr >= 1e-6, a mask_lambda of 1e6 already does,
+ * and the node-pruning driver raises its lambda no further. */
+#define SCALPEL_TRAIN_LR_MAX 1000.0f
+#define SCALPEL_TRAIN_MASK_LAMBDA_MAX 1e6f
+
 /* scalpel_train_config: hyper-parameters. Fill with scalpel_train_config_default, then change
  * what you need. Copied into the trainer (tr.config), where a driver may change lr, momentum,
- * weight_decay, mask_lambda and the schedule between steps. */
+ * weight_decay, mask_lambda and the schedule between steps. Every value must be finite and in
+ * the range given below: scalpel_trainer_init, the checkpoint reader and every update check
+ * them (NaN is in no range). */
 typedef struct scalpel_train_config {
-    float lr;              /* learning rate; default 0.01 */
+    float lr;              /* learning rate in (0, SCALPEL_TRAIN_LR_MAX = 1000]; default 0.01 */
     float momentum;        /* SGD momentum in [0, 1); default 0.9 */
-    float weight_decay;    /* L2 on weights and biases (added to the gradient); default 1e-4 */
-    int32_t lr_step;       /* lr is multiplied by lr_gamma every lr_step steps; default 0 = never */
+    float weight_decay;    /* L2 on weights and biases (added to the gradient), in [0, 1]: a decay
+                              of 1 already pulls w by lr x w per step; default 1e-4 */
+    int32_t lr_step;       /* lr is multiplied by lr_gamma every lr_step steps (>= 0); default 0 =
+                              never. See scalpel_trainer_lr for the rate after many drops. */
     float lr_gamma;        /* in (0, 1]; default 0.1 */
     uint64_t seed;         /* RNG seed for initialisation and dropout; default 1 */
     int32_t node_masks;    /* scalpel_train_masks; default NONE */
-    float mask_threshold;  /* T; default 0.8 */
-    float mask_eps;        /* hysteresis eps: a turns on at b >= T + eps; default 0.0001 */
-    float mask_init;       /* initial b; default 0.8002 (a starts at 1) */
-    float mask_max;        /* b is clamped to [0, mask_max]; default 0.802 */
-    float mask_lambda;     /* L1 pull: b -= mask_lambda * lr after every step; default 0 */
+    float mask_threshold;  /* T in [0, 1]; default 0.8 */
+    float mask_eps;        /* hysteresis eps in [0, 1]: a turns on at b >= T + eps; default 0.0001 */
+    float mask_init;       /* initial b in [0, mask_max]; default 0.8002 (a starts at 1) */
+    float mask_max;        /* b is clamped to [0, mask_max], mask_max in [0, 1]; default 0.802 */
+    float mask_lambda;     /* L1 pull: b -= mask_lambda * lr after every step; in
+                              [0, SCALPEL_TRAIN_MASK_LAMBDA_MAX = 1e6]; default 0 */
     float dropout[SCALPEL_NET_MAX_LAYERS]; /* inverted-dropout rate on the input of layer i,
                                               fc layers only, in [0, 1); default 0 */
 } scalpel_train_config;
@@ -233,7 +246,10 @@ SCALPEL_API scalpel_status scalpel_trainer_apply(scalpel_trainer *tr);
 /* forward (training) + backward + apply: one SGD step on a batch. */
 SCALPEL_API scalpel_status scalpel_trainer_step(scalpel_trainer *tr, const float *x, const int32_t *labels,
                                                 int32_t batch, float *loss);
-/* The learning rate the next apply uses. */
+/* The learning rate the next apply uses: lr x lr_gamma^(steps / lr_step), computed by squaring
+ * in double (O(log) multiplications for any step count) and rounded to float once. A rate below
+ * FLT_MIN (about 1.2e-38, the smallest normal float) is returned as 0: a denormal rate changes
+ * no weight and only slows the arithmetic. */
 SCALPEL_API float scalpel_trainer_lr(const scalpel_trainer *tr);
 /* Fraction of x[n] classified as labels[n] (first maximum on ties), without dropout, in
  * chunks of batch_max. Overwrites the caches. */
@@ -561,7 +577,8 @@ SCALPEL_API scalpel_status scalpel_prune_simd(scalpel_trainer *tr, const scalpel
  * are removed (scalpel_trainer_remove_nodes with round_to) into *out, which a new trainer
  * retrains for epochs_final epochs (dc->train with no node masks, dropout scaled alike); that
  * retraining is undone when it ends below the removed network it started from, so res->accuracy
- * is never below the last accepted stage's. */
+ * is never below the last accepted stage's. The lambda stops growing at
+ * SCALPEL_TRAIN_MASK_LAMBDA_MAX. */
 SCALPEL_API scalpel_status scalpel_prune_nodes(scalpel_trainer *tr, const scalpel_dataset *train,
                                                const scalpel_dataset *test, const scalpel_driver_config *dc,
                                                scalpel_prune_result *res, scalpel_net *out);
@@ -582,9 +599,16 @@ SCALPEL_API scalpel_status scalpel_prune_for(const scalpel_net *net, const scalp
 /* Checkpoint file format version 1 (little-endian), magic "SCPK": header (magic, version,
  * total size, layer count), the trainer's configuration, steps, RNG state, epoch and stage
  * counters, then per layer its shape, dropout and (weighted layers) weights, biases, momentum,
- * weight mask and node masks; CRC-32 (scalpel_crc32) of everything before the last 4 bytes. */
+ * weight mask and node masks; CRC-32 (scalpel_crc32) of everything before the last 4 bytes.
+ * The reader takes only what training can produce: the configuration within the bounds of
+ * scalpel_train_config, a nonzero RNG state, steps below SCALPEL_CHECKPOINT_MAX_STEPS (2^53:
+ * 285 years at a million steps a second, and every count below it exact in a double), epoch
+ * and stage counters in [0, INT32_MAX] (scalpel_train_epochs runs an int32 count of epochs
+ * and callers read the counter as one). The epoch counter is not bounded by the step count:
+ * scalpel_prune_nodes' retraining carries the epoch counter into a fresh trainer at step 0. */
 #define SCALPEL_CHECKPOINT_MAGIC "SCPK"
 #define SCALPEL_CHECKPOINT_VERSION 1
+#define SCALPEL_CHECKPOINT_MAX_STEPS ((int64_t)1 << 53)
 
 /* Writes tr's whole training state to path through a temporary file renamed over it (the
  * writers' rule: "files" in scalpel_format.h). */
@@ -623,6 +647,7 @@ SCALPEL_API scalpel_status scalpel_trainer_checkpoint_from_buffer(scalpel_traine
 #ifndef SCALPEL_NO_MALLOC
 
 #include <string.h>
+#include <float.h>
 
 /* The allocator defaults, SCALPEL__PRIV and the small private helpers every module shares
  * (byte order, saturating sizes, the seeded generator, sqrt, temporary files) come from
@@ -676,15 +701,25 @@ static int32_t scalpel__train_threads(const scalpel_trainer *tr, int32_t batch)
 
 /* ---- math without libm ------------------------------------------------------------------ */
 
-/* e^x for x <= 0 in double (softmax after subtracting the maximum): x = k ln2 + r, Taylor to
- * degree 10 on |r| <= ln2/2 (relative error ~1e-12). */
+/* e^x in double, made for x <= 0 (softmax after subtracting the maximum): x = k ln2 + r with k
+ * the nearest integer, Taylor to degree 10 on |r| <= ln2/2 (relative error ~1e-12). Defined
+ * for every input, because diverged training hands it inf - inf: NaN gives NaN, x < -700
+ * (-inf included) gives 0, x > 700 (+inf included) gives +inf, so k stays within +-1010 and
+ * nothing outside int32 range is ever converted to an integer. */
 static double scalpel__train_exp_nonpos(double x)
 {
-    double r, p, scale;
+    double r, p, scale, t;
     int32_t k;
     uint64_t bits;
+    if (x != x) return x;
     if (x < -700.0) return 0.0;
-    k = (int32_t)(x * 1.4426950408889634 - 0.5);
+    if (x > 700.0) {
+        bits = 0x7ff0000000000000ull;
+        memcpy(&scale, &bits, sizeof(scale));
+        return scale;
+    }
+    t = x * 1.4426950408889634;
+    k = (int32_t)(t < 0.0 ? t - 0.5 : t + 0.5);
     r = x - (double)k * 0.6931471805599453;
     p = 1.0 + r * (1.0 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 + r * (1.0 / 720 +
         r * (1.0 / 5040 + r * (1.0 / 40320 + r * (1.0 / 362880 + r * (1.0 / 3628800))))))))));
@@ -789,19 +824,27 @@ SCALPEL_API void scalpel_train_config_default(scalpel_train_config *cfg)
     cfg->mask_lambda = 0.0f;
 }
 
+/* The optimizer's values within the bounds of scalpel_train_config (NaN fails every
+ * comparison, infinities the upper bounds): checked by init and the checkpoint reader through
+ * scalpel__train_check_config, and before every update, since a driver or the caller may
+ * change them between steps. */
+static int scalpel__train_sgd_ok(const scalpel_train_config *c)
+{
+    return c->lr > 0.0f && c->lr <= SCALPEL_TRAIN_LR_MAX && c->momentum >= 0.0f && c->momentum < 1.0f &&
+           c->weight_decay >= 0.0f && c->weight_decay <= 1.0f && c->lr_step >= 0 && c->lr_gamma > 0.0f &&
+           c->lr_gamma <= 1.0f && c->mask_lambda >= 0.0f && c->mask_lambda <= SCALPEL_TRAIN_MASK_LAMBDA_MAX;
+}
+
+/* Every field of c within the bounds of scalpel_train_config, dropout only on fc layers of net. */
 static scalpel_status scalpel__train_check_config(const scalpel_train_config *c, const scalpel_net *net)
 {
     int32_t i;
-    if (!scalpel__train_finite(c->lr) || !(c->lr > 0.0f)) return SCALPEL_ERR_ARGUMENT;
-    if (!(c->momentum >= 0.0f && c->momentum < 1.0f)) return SCALPEL_ERR_ARGUMENT;
-    if (!scalpel__train_finite(c->weight_decay) || !(c->weight_decay >= 0.0f)) return SCALPEL_ERR_ARGUMENT;
-    if (c->lr_step < 0 || !(c->lr_gamma > 0.0f && c->lr_gamma <= 1.0f)) return SCALPEL_ERR_ARGUMENT;
+    if (!scalpel__train_sgd_ok(c)) return SCALPEL_ERR_ARGUMENT;
     if (c->node_masks < 0 || c->node_masks > SCALPEL_TRAIN_MASK_ALL) return SCALPEL_ERR_ARGUMENT;
     if (!(c->mask_threshold >= 0.0f && c->mask_threshold <= 1.0f)) return SCALPEL_ERR_ARGUMENT;
     if (!(c->mask_eps >= 0.0f && c->mask_eps <= 1.0f)) return SCALPEL_ERR_ARGUMENT;
     if (!(c->mask_max >= 0.0f && c->mask_max <= 1.0f)) return SCALPEL_ERR_ARGUMENT;
     if (!(c->mask_init >= 0.0f && c->mask_init <= c->mask_max)) return SCALPEL_ERR_ARGUMENT;
-    if (!scalpel__train_finite(c->mask_lambda) || !(c->mask_lambda >= 0.0f)) return SCALPEL_ERR_ARGUMENT;
     for (i = 0; i < SCALPEL_NET_MAX_LAYERS; i++) {
         if (!(c->dropout[i] >= 0.0f && c->dropout[i] < 1.0f)) return SCALPEL_ERR_ARGUMENT;
         if (c->dropout[i] > 0.0f && (i >= net->n_layers || net->layers[i].geom.kind != SCALPEL_LAYER_FC))
@@ -1394,17 +1437,29 @@ SCALPEL_API scalpel_status scalpel_trainer_backward(scalpel_trainer *tr, const i
 
 /* ---- SGD ---------------------------------------------------------------------------------- */
 
+/* lr x gamma^drops by squaring: at most 64 rounds whatever the step count (a loop over the
+ * drops would run 2^60 times for a checkpoint that says 2^60 steps, and with gamma > 0.5 the
+ * rate sticks at the smallest denormal instead of reaching 0). The product of two floats is
+ * exact in double, so one drop gives exactly the float product lr * gamma. */
 SCALPEL_API float scalpel_trainer_lr(const scalpel_trainer *tr)
 {
-    float lr;
-    int64_t k, drops;
+    double lr, base;
+    uint64_t drops;
     if (!tr) return 0.0f;
-    lr = tr->config.lr;
-    if (tr->config.lr_step > 0) {
-        drops = tr->steps / tr->config.lr_step;
-        for (k = 0; k < drops && lr > 0.0f; k++) lr *= tr->config.lr_gamma;
+    lr = (double)tr->config.lr;
+    if (tr->config.lr_step > 0 && tr->steps > 0) {
+        drops = (uint64_t)tr->steps / (uint64_t)tr->config.lr_step;
+        base = (double)tr->config.lr_gamma;
+        while (drops > 0 && lr != 0.0) {
+            if (drops & 1u) lr *= base;
+            base *= base;
+            drops >>= 1;
+        }
     }
-    return lr;
+    if (lr < (double)FLT_MIN && lr > -(double)FLT_MIN) return 0.0f;   /* flushed, see above */
+    if (lr > (double)FLT_MAX) return FLT_MAX;   /* only a configuration apply refuses (gamma > 1) */
+    if (lr < -(double)FLT_MAX) return -FLT_MAX;
+    return (float)lr;
 }
 
 SCALPEL_API scalpel_status scalpel_trainer_apply(scalpel_trainer *tr)
@@ -1415,10 +1470,7 @@ SCALPEL_API scalpel_status scalpel_trainer_apply(scalpel_trainer *tr)
     if (!tr) return SCALPEL_ERR_NULL;
     if (!tr->block) return SCALPEL_ERR_ARGUMENT;
     c = &tr->config;
-    if (!scalpel__train_finite(c->lr) || !(c->lr > 0.0f) || !(c->momentum >= 0.0f && c->momentum < 1.0f) ||
-        !scalpel__train_finite(c->weight_decay) || !(c->weight_decay >= 0.0f) ||
-        !scalpel__train_finite(c->mask_lambda) || !(c->mask_lambda >= 0.0f))
-        return SCALPEL_ERR_ARGUMENT;
+    if (!scalpel__train_sgd_ok(c)) return SCALPEL_ERR_ARGUMENT;
     lr = scalpel_trainer_lr(tr);
     mu = c->momentum;
     wd = c->weight_decay;
@@ -2538,11 +2590,13 @@ static float scalpel__ck_getf(scalpel__ck *c)
     memcpy(&v, &u, 4);
     return v;
 }
-/* Reads n floats into dst (NULL: checks only); 0 when one is not finite. */
+/* Reads n floats into dst (NULL: checks only); 0 when one is not finite. Fewer than n floats
+ * left is a short read (c->err) found before the loop, which so never outruns the bytes. */
 static int scalpel__ck_getfv(scalpel__ck *c, float *dst, size_t n)
 {
     size_t k;
     int ok = 1;
+    if (c->err || (c->cap - c->off) / 4u < n) { c->err = 1; return 0; }
     for (k = 0; k < n; k++) {
         float v = scalpel__ck_getf(c);
         if (!scalpel__train_finite(v)) ok = 0;
@@ -2591,15 +2645,17 @@ static void scalpel__ck_write(const scalpel_trainer *tr, scalpel__ck *c)
     else c->off += 4;
 }
 
-/* Validates (apply == 0) or restores (apply == 1, after a validating pass) a checkpoint. */
+/* Validates (apply == 0) or restores (apply == 1, after a validating pass) a checkpoint. Every
+ * field is checked against what training produces (see SCALPEL_CHECKPOINT_MAGIC), each integer
+ * before it is converted to a signed type, and every loop is bounded by the trainer's own
+ * architecture and by the bytes present. */
 static scalpel_status scalpel__ck_read(scalpel_trainer *tr, const unsigned char *buf, size_t size, int apply)
 {
     scalpel__ck c;
     scalpel_train_config g;
     int32_t i, n;
-    uint64_t total, rng;
-    int64_t steps, epoch;
-    int32_t stage;
+    uint64_t total, rng, steps, epoch;
+    uint32_t stage, lr_step, node_masks;
     memset(&c, 0, sizeof(c));
     c.q = buf;
     c.cap = size;
@@ -2619,15 +2675,20 @@ static scalpel_status scalpel__ck_read(scalpel_trainer *tr, const unsigned char 
     if (scalpel__ck_get32(&c) != 0u) return SCALPEL_ERR_CORRUPT;
     scalpel_train_config_default(&g);
     g.lr = scalpel__ck_getf(&c); g.momentum = scalpel__ck_getf(&c); g.weight_decay = scalpel__ck_getf(&c);
-    g.lr_step = (int32_t)scalpel__ck_get32(&c); g.lr_gamma = scalpel__ck_getf(&c); g.seed = scalpel__ck_get64(&c);
-    g.node_masks = (int32_t)scalpel__ck_get32(&c); g.mask_threshold = scalpel__ck_getf(&c);
+    lr_step = scalpel__ck_get32(&c); g.lr_gamma = scalpel__ck_getf(&c); g.seed = scalpel__ck_get64(&c);
+    node_masks = scalpel__ck_get32(&c); g.mask_threshold = scalpel__ck_getf(&c);
     g.mask_eps = scalpel__ck_getf(&c); g.mask_init = scalpel__ck_getf(&c); g.mask_max = scalpel__ck_getf(&c);
     g.mask_lambda = scalpel__ck_getf(&c);
-    steps = (int64_t)scalpel__ck_get64(&c); rng = scalpel__ck_get64(&c);
-    epoch = (int64_t)scalpel__ck_get64(&c); stage = (int32_t)scalpel__ck_get32(&c);
+    steps = scalpel__ck_get64(&c); rng = scalpel__ck_get64(&c);
+    epoch = scalpel__ck_get64(&c); stage = scalpel__ck_get32(&c);
     if (c.err) return SCALPEL_ERR_TRUNCATED;
-    if (steps < 0 || epoch < 0 || stage < 0 || rng == 0) return SCALPEL_ERR_CORRUPT;
-    if (g.node_masks != tr->config.node_masks) return SCALPEL_ERR_SHAPE;
+    if (steps >= (uint64_t)SCALPEL_CHECKPOINT_MAX_STEPS || epoch > (uint64_t)INT32_MAX || stage > (uint32_t)INT32_MAX ||
+        lr_step > (uint32_t)INT32_MAX || rng == 0)
+        return SCALPEL_ERR_CORRUPT;
+    g.lr_step = (int32_t)lr_step;
+    /* tr's own node_masks is valid (0 .. 3), so the comparison is exact */
+    if (node_masks != (uint32_t)tr->config.node_masks) return SCALPEL_ERR_SHAPE;
+    g.node_masks = tr->config.node_masks;
     for (i = 0; i < n; i++) {
         const scalpel_layer *L = &tr->arch.layers[i];
         scalpel_train_layer *T = &tr->layers[i];
@@ -2676,10 +2737,10 @@ static scalpel_status scalpel__ck_read(scalpel_trainer *tr, const unsigned char 
     if (scalpel__train_check_config(&g, &tr->arch) != SCALPEL_OK) return SCALPEL_ERR_CORRUPT;
     if (apply) {
         tr->config = g;
-        tr->steps = steps;
+        tr->steps = (int64_t)steps;
         tr->rng = rng;
-        tr->epoch = epoch;
-        tr->stage = stage;
+        tr->epoch = (int64_t)epoch;
+        tr->stage = (int32_t)stage;
     }
     return SCALPEL_OK;
 }
@@ -3239,7 +3300,9 @@ SCALPEL_API scalpel_status scalpel_prune_nodes(scalpel_trainer *tr, const scalpe
     for (s = 0; s < dc->max_stages && st == SCALPEL_OK; s++, lambda *= dc->lambda_factor) {
         float acc = 0.0f;
         int empty = 0;
-        tr->config.mask_lambda = scalpel__train_finite((float)lambda) ? (float)lambda : 0.0f;
+        /* at most the configuration's bound (a pull that switches every mask off at any lr
+         * >= 1e-6), so that the trainer stays one the checkpoint reader takes back */
+        tr->config.mask_lambda = lambda < (double)SCALPEL_TRAIN_MASK_LAMBDA_MAX ? (float)lambda : SCALPEL_TRAIN_MASK_LAMBDA_MAX;
         for (i = 0; i < tr->arch.n_layers; i++) {
             scalpel_train_layer *T = &tr->layers[i];
             if (T->mask_owner >= 0 && tr->arch.layers[i].geom.kind == SCALPEL_LAYER_FC) {

@@ -16,8 +16,11 @@
 #      and an exported model header compiled as C and C++ with SCALPEL_NO_MALLOC; the names the
 #      export refuses (with the reason) and accepts (headers compiled as C99 to C++20)
 #   4. dist/scalpel.h from amalgamate.py, and the tests again against it
-#   5. libFuzzer on the grouped-CSR and safetensors readers (FUZZ_SECONDS, default 30) and on
-#      the model-file reader (FUZZ_NET_SECONDS, default 60)
+#   5. libFuzzer on the grouped-CSR and safetensors readers (FUZZ_SECONDS, default 30), on
+#      the model-file reader (FUZZ_NET_SECONDS, default 60), and on the checkpoint reader with
+#      a training step after it (FUZZ_CHECKPOINT_SECONDS, default 20); the N:M and checkpoint
+#      harnesses run under -timeout, so that work a header's counts ask for beyond the bytes
+#      present (a loop over 2^31 rows, 2^60 learning-rate drops) fails the step
 #   6. AArch64 NEON (cross-compiled, qemu-aarch64) and Cortex-M4 / M55 (qemu-system-arm),
 #      including the firmware that runs an exported LeNet-300-100 with no malloc
 #   6b. the GPU backend: scalpel_cuda.cu and the headers through nvcc, the GPU test (which
@@ -39,6 +42,7 @@ SAN="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fra
 NATIVE="-march=native"
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 FUZZ_NET_SECONDS=${FUZZ_NET_SECONDS:-60}
+FUZZ_CHECKPOINT_SECONDS=${FUZZ_CHECKPOINT_SECONDS:-20}
 
 # run NAME CMD...: run a step; a test program's own "N passed, M failed" counts are added in,
 # a step without such a line counts as one check.
@@ -121,7 +125,7 @@ run test_qnet-asan sh -c "mkdir -p build/test && gcc $WARN $SAN $NATIVE -I. test
 run qnet-no-simd-g++ sh -c "gcc $WARN -O2 -DSCALPEL_NO_SIMD -I. tests/test_qnet.c -o $B/tqn-ns -lm && $B/tqn-ns && g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 $NATIVE -x c++ -I. tests/test_qnet.c -o $B/tqn-pp && $B/tqn-pp"
 run gen-qnet-firmware sh -c "mkdir -p $B/fw && gcc $WARN -O2 $NATIVE -I. tests/gen_qnet_firmware.c -o $B/gen_qnet_firmware -lm && $B/gen_qnet_firmware $B/fw"
 run qnet-export-header sh -c "gcc $WARN $SAN $NATIVE -DSCALPEL_NO_MALLOC -I$B/fw -I. tests/cortex-m/qnet_firmware.c -o $B/fw/qnet-host -lm && $B/fw/qnet-host && g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 -DSCALPEL_NO_MALLOC -DSCALPEL_NO_SIMD -x c++ -I$B/fw -I. tests/cortex-m/qnet_firmware.c -o $B/fw/qnet-host-pp && $B/fw/qnet-host-pp"
-run test_train-asan sh -c "gcc $WARN $SAN $NATIVE -I. tests/test_train.c -o $B/test_train-asan -lm && $B/test_train-asan"
+run test_train-asan sh -c "gcc $WARN $SAN -fsanitize=float-cast-overflow $NATIVE -I. tests/test_train.c -o $B/test_train-asan -lm && $B/test_train-asan"
 run train-g++ sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O1 $NATIVE -x c++ -I. tests/test_train.c -o $B/train-pp && $B/train-pp"
 run train-openmp sh -c "gcc $WARN -O2 $NATIVE -fopenmp -I. tests/test_train.c -o $B/train-omp -lm && OMP_NUM_THREADS=2 $B/train-omp"
 run test_data-asan sh -c "gcc $WARN $SAN $NATIVE -DSCALPEL_ZLIB -I. tests/test_data.c -o $B/test_data-asan -lz -lm && $B/test_data-asan \${SCALPEL_MNIST_DIR:--}"
@@ -199,7 +203,9 @@ run fuzz-net sh -c "rm -rf $B/corpus-net && mkdir -p $B/corpus-net && gcc -O2 -I
 
 run fuzz-idx sh -c "rm -rf $B/idx-corpus && mkdir -p $B/idx-corpus && gcc -O1 -DSCALPEL_ZLIB -I. tests/test_data.c -o $B/idx-seeds -lz -lm && $B/idx-seeds - $B/idx-corpus >/dev/null && clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -DSCALPEL_ZLIB -I. tests/fuzz_idx.c -o $B/fuzz_idx -lz && $B/fuzz_idx -max_total_time=$FUZZ_SECONDS -artifact_prefix=$B/ -print_final_stats=1 $B/idx-corpus"
 
-run fuzz-nm sh -c "rm -rf $B/nm-corpus && mkdir -p $B/nm-corpus && gcc -O2 -I. tests/fuzz_seeds.c -o $B/fuzz_seeds && $B/fuzz_seeds $B/nm-corpus && clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. tests/fuzz_nm.c -o $B/fuzz_nm && $B/fuzz_nm -max_total_time=$FUZZ_SECONDS -artifact_prefix=$B/ -print_final_stats=1 $B/nm-corpus"
+run fuzz-nm sh -c "rm -rf $B/nm-corpus && mkdir -p $B/nm-corpus && gcc -O2 -I. tests/fuzz_seeds.c -o $B/fuzz_seeds && $B/fuzz_seeds $B/nm-corpus && clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. tests/fuzz_nm.c -o $B/fuzz_nm && $B/fuzz_nm -max_total_time=$FUZZ_SECONDS -timeout=2 -artifact_prefix=$B/ -print_final_stats=1 $B/nm-corpus"
+
+run fuzz-checkpoint sh -c "rm -rf $B/ck-corpus && mkdir -p $B/ck-corpus && gcc -O2 -I. tests/fuzz_checkpoint_seeds.c -o $B/fuzz_checkpoint_seeds -lm && $B/fuzz_checkpoint_seeds $B/ck-corpus && clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. tests/fuzz_checkpoint.c -o $B/fuzz_checkpoint && $B/fuzz_checkpoint -max_total_time=$FUZZ_CHECKPOINT_SECONDS -timeout=5 -artifact_prefix=$B/ -print_final_stats=1 $B/ck-corpus"
 
 echo "== 6. other architectures under QEMU"
 if have aarch64-linux-gnu-gcc && have qemu-aarch64; then

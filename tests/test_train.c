@@ -2,7 +2,10 @@
  * with stride and padding, maxpool, relu, softmax cross-entropy, node masks, dropout with a
  * fixed mask), a hand-computed SGD update, the learning-rate schedule, weight masks and
  * momentum, mask-layer hysteresis and revival, determinism, a small problem that must train,
- * export and node-removal equivalence, argument errors, no allocation in a step. */
+ * export and node-removal equivalence, argument errors, no allocation in a step; hostile
+ * checkpoints and configurations (every counter and bound, the rate in closed form) and
+ * diverging training without undefined behaviour. */
+#include <float.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -790,6 +793,271 @@ static void test_errors(void)
     scalpel_net_free(&net);
 }
 
+/* ---- hostile checkpoints and configurations ------------------------------------------------ */
+
+/* Offsets of the checkpoint fields these tests rewrite (format version 1): header 24 bytes,
+ * configuration 52 (lr at 24, weight_decay 32, lr_step 36, lr_gamma 40, mask_lambda 72), then
+ * steps 76, rng 84, epoch 92 (8 bytes each) and stage 100. */
+#define CK_LR 24
+#define CK_WD 32
+#define CK_LR_STEP 36
+#define CK_GAMMA 40
+#define CK_LAMBDA 72
+#define CK_STEPS 76
+#define CK_RNG 84
+#define CK_EPOCH 92
+#define CK_STAGE 100
+
+static void ck_put32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
+}
+static void ck_put64(unsigned char *p, uint64_t v) { ck_put32(p, (uint32_t)v); ck_put32(p + 4, (uint32_t)(v >> 32)); }
+static void ck_putf(unsigned char *p, float f) { uint32_t u; memcpy(&u, &f, 4); ck_put32(p, u); }
+/* the CRC over everything before the last four bytes, as a forger with the format would */
+static void ck_resign(unsigned char *buf, size_t n) { ck_put32(buf + n - 4, scalpel_crc32(0, buf, n - 4)); }
+
+/* scalpel_trainer_lr in closed form: any step count returns at once, with gamma^drops to
+ * double precision, one drop exactly the float product, and rates below FLT_MIN as 0 (a
+ * schedule with gamma > 0.5 used to stick at the smallest denormal, and a loop over 2^53 drops
+ * never ended). */
+static void test_lr_closed_form(void)
+{
+    scalpel_net net;
+    scalpel_train_config cfg;
+    scalpel_trainer tr;
+    double want = 0.1f;
+    int32_t k;
+    make_xor_net(&net);
+    scalpel_train_config_default(&cfg);
+    cfg.lr = 0.1f; cfg.lr_step = 3; cfg.lr_gamma = 0.9f;
+    CHECK(scalpel_trainer_init(&net, 4, &cfg, &tr) == SCALPEL_OK, "init");
+    tr.steps = 2; CHECK(scalpel_trainer_lr(&tr) == 0.1f, "no drop yet");
+    tr.steps = 5; CHECK(scalpel_trainer_lr(&tr) == 0.1f * 0.9f, "one drop: the float product");
+    for (k = 0; k < 100; k++) want *= (double)0.9f;
+    tr.steps = 300; CHECK(fabs(scalpel_trainer_lr(&tr) - want) <= 1e-6 * want, "100 drops %g vs %g", (double)scalpel_trainer_lr(&tr), want);
+    for (; k < 800; k++) want *= (double)0.9f;
+    tr.steps = 2400;
+    CHECK(want > FLT_MIN && fabs(scalpel_trainer_lr(&tr) - want) <= 1e-5 * want, "800 drops %g vs %g", (double)scalpel_trainer_lr(&tr), want);
+    tr.steps = 2700; CHECK(scalpel_trainer_lr(&tr) == 0.0f, "900 drops: below FLT_MIN, flushed to 0 (%g)", (double)scalpel_trainer_lr(&tr));
+    tr.config.lr_step = 1;
+    tr.steps = SCALPEL_CHECKPOINT_MAX_STEPS - 1; CHECK(scalpel_trainer_lr(&tr) == 0.0f, "2^53 - 1 drops");
+    tr.config.lr_gamma = 1.0f;
+    CHECK(scalpel_trainer_lr(&tr) == 0.1f, "gamma 1: the rate never drops");
+    tr.config.lr_gamma = 0.5f;
+    tr.steps = 122; CHECK(scalpel_trainer_lr(&tr) == ldexpf(0.1f, -122), "0.1 x 2^-122: normal, exact");
+    tr.steps = 127; CHECK(scalpel_trainer_lr(&tr) == 0.0f, "0.1 x 2^-127: below FLT_MIN, flushed (%g)", (double)scalpel_trainer_lr(&tr));
+    tr.steps = -5; CHECK(scalpel_trainer_lr(&tr) == 0.1f, "negative steps: no drop");
+    scalpel_trainer_free(&tr);
+    scalpel_net_free(&net);
+}
+
+/* The configuration's bounds (scalpel_train_config): lr in (0, 1000], weight_decay in [0, 1],
+ * mask_lambda in [0, 1e6], all finite; at init and before every update. */
+static void test_config_bounds(void)
+{
+    static const float x[4 * 2] = { 0.5f, -0.5f, -0.25f, 0.75f, 0.1f, 0.2f, -0.9f, -0.3f };
+    static const int32_t y[4] = { 1, 1, 0, 0 };
+    scalpel_net net;
+    scalpel_train_config cfg;
+    scalpel_trainer tr;
+    float inf = 1e30f * 1e30f, nan = inf - inf;
+    make_xor_net(&net);
+#define BOUND(field, value, expect)                                                                \
+    do {                                                                                           \
+        scalpel_status st_;                                                                        \
+        scalpel_train_config_default(&cfg);                                                        \
+        cfg.field = (value);                                                                       \
+        st_ = scalpel_trainer_init(&net, 4, &cfg, &tr);                                            \
+        CHECK(st_ == (expect), "%s = %.9g: %s", #field, (double)(value), scalpel_status_string(st_)); \
+        if (st_ == SCALPEL_OK) scalpel_trainer_free(&tr);                                          \
+    } while (0)
+    BOUND(lr, 1e30f, SCALPEL_ERR_ARGUMENT);
+    BOUND(lr, inf, SCALPEL_ERR_ARGUMENT);
+    BOUND(lr, nan, SCALPEL_ERR_ARGUMENT);
+    BOUND(lr, 1000.0001f, SCALPEL_ERR_ARGUMENT);
+    BOUND(lr, SCALPEL_TRAIN_LR_MAX, SCALPEL_OK);
+    BOUND(lr, 10.0f, SCALPEL_OK);
+    BOUND(lr, 1e-30f, SCALPEL_OK);
+    BOUND(lr, 0.0f, SCALPEL_ERR_ARGUMENT);
+    BOUND(weight_decay, 1.5f, SCALPEL_ERR_ARGUMENT);
+    BOUND(weight_decay, 1.0f, SCALPEL_OK);
+    BOUND(weight_decay, nan, SCALPEL_ERR_ARGUMENT);
+    BOUND(mask_lambda, 1e7f, SCALPEL_ERR_ARGUMENT);
+    BOUND(mask_lambda, inf, SCALPEL_ERR_ARGUMENT);
+    BOUND(mask_lambda, SCALPEL_TRAIN_MASK_LAMBDA_MAX, SCALPEL_OK);
+    BOUND(lr_gamma, 1.5f, SCALPEL_ERR_ARGUMENT);
+    BOUND(lr_gamma, nan, SCALPEL_ERR_ARGUMENT);
+    BOUND(momentum, nan, SCALPEL_ERR_ARGUMENT);
+#undef BOUND
+    /* changed after init: the update refuses and counts no step */
+    scalpel_train_config_default(&cfg);
+    CHECK(scalpel_trainer_init(&net, 4, &cfg, &tr) == SCALPEL_OK, "init");
+    scalpel_trainer_init_weights(&tr, SCALPEL_INIT_HE);
+    tr.config.lr = 1e30f;
+    CHECK(scalpel_trainer_step(&tr, x, y, 4, NULL) == SCALPEL_ERR_ARGUMENT && tr.steps == 0, "lr 1e30 set after init");
+    tr.config.lr = 0.01f; tr.config.weight_decay = 2.0f;
+    CHECK(scalpel_trainer_step(&tr, x, y, 4, NULL) == SCALPEL_ERR_ARGUMENT && tr.steps == 0, "weight decay 2 set after init");
+    tr.config.weight_decay = 0.0f; tr.config.lr_gamma = 2.0f;
+    CHECK(scalpel_trainer_step(&tr, x, y, 4, NULL) == SCALPEL_ERR_ARGUMENT && tr.steps == 0, "gamma 2 set after init");
+    tr.config.lr_gamma = 0.1f;
+    CHECK(scalpel_trainer_step(&tr, x, y, 4, NULL) == SCALPEL_OK && tr.steps == 1, "valid again");
+    scalpel_trainer_free(&tr);
+    scalpel_net_free(&net);
+}
+
+/* The softmax's exponential on every input: NaN (inf - inf from diverged logits) gives NaN with
+ * no conversion of NaN to int (-fsanitize=float-cast-overflow), the infinities their limits. */
+static void test_exp_any(void)
+{
+    double inf = 1e300 * 1e300, nan = inf - inf, x;
+    double got = scalpel__train_exp_nonpos(nan);
+    CHECK(got != got, "exp(NaN) = %g", got);
+    CHECK(scalpel__train_exp_nonpos(-inf) == 0.0, "exp(-inf)");
+    CHECK(scalpel__train_exp_nonpos(-1000.0) == 0.0, "exp(-1000)");
+    CHECK(scalpel__train_exp_nonpos(inf) == inf, "exp(+inf)");
+    CHECK(scalpel__train_exp_nonpos(1000.0) == inf, "exp(1000) = %g", scalpel__train_exp_nonpos(1000.0));
+    CHECK(scalpel__train_exp_nonpos(1e300) == inf, "exp(1e300)");
+    CHECK(scalpel__train_exp_nonpos(0.0) == 1.0, "exp(0)");
+    for (x = -699.75; x <= 699.75; x += 0.5) {
+        double e = exp(x);
+        if (!(fabs(scalpel__train_exp_nonpos(x) - e) <= 1e-11 * e)) break;
+    }
+    CHECK(x > 699.75, "exp(%g) = %.17g vs %.17g", x, scalpel__train_exp_nonpos(x), exp(x));
+}
+
+/* Training that diverges (the largest accepted lr on inputs of 1e4; a NaN input and inputs of
+ * 3e38 into a linear classifier) runs without undefined behaviour: inf and NaN logits reach
+ * the softmax and come out as non-finite losses, every step counted. Built with
+ * -fsanitize=undefined,float-cast-overflow (gcc's undefined leaves that one out). */
+static void test_diverging_no_ub(void)
+{
+    static float x[8 * 2];
+    int32_t y[8], k, s, nonfinite = 0;
+    scalpel_net net;
+    scalpel_train_config cfg;
+    scalpel_trainer tr;
+    float loss = 0.0f, acc = -1.0f, inf = 1e30f * 1e30f;
+    make_xor_net(&net);
+    scalpel_train_config_default(&cfg);
+    cfg.lr = SCALPEL_TRAIN_LR_MAX;
+    cfg.momentum = 0.9f;
+    CHECK(scalpel_trainer_init(&net, 8, &cfg, &tr) == SCALPEL_OK, "init at the largest lr");
+    scalpel_trainer_init_weights(&tr, SCALPEL_INIT_HE);
+    for (k = 0; k < 8; k++) {
+        x[2 * k] = (float)(k % 3 - 1) * 1e4f; x[2 * k + 1] = (float)(k % 5 - 2) * 1e4f;
+        y[k] = k & 1;
+    }
+    for (s = 0; s < 30; s++) {
+        CHECK(scalpel_trainer_step(&tr, x, y, 8, &loss) == SCALPEL_OK, "step %d", (int)s);
+        nonfinite += !scalpel__train_finite(loss);
+    }
+    CHECK(nonfinite > 0, "the run diverged (loss %g): the test reached inf / NaN logits", (double)loss);
+    /* straight into the softmax (no relu to turn NaN into 0): a NaN input, then inputs that
+     * make both logits +inf (inf - inf in the softmax) */
+    {
+        scalpel_net lin;
+        scalpel_trainer tl;
+        scalpel_net_init(2, 1, 1, &lin);
+        scalpel_net_add_fc(&lin, 2, NULL, NULL);
+        CHECK(scalpel_trainer_init(&lin, 8, &cfg, &tl) == SCALPEL_OK, "init linear");
+        for (k = 0; k < 4; k++) tl.layers[0].w[k] = 1.0f;
+        x[0] = inf - inf;
+        CHECK(scalpel_trainer_step(&tl, x, y, 8, &loss) == SCALPEL_OK && loss != loss, "NaN input: loss %g", (double)loss);
+        for (k = 0; k < 4; k++) tl.layers[0].w[k] = 1.0f;
+        for (k = 0; k < 2; k++) tl.layers[0].b[k] = 0.0f;
+        for (k = 0; k < 16; k++) x[k] = 3e38f;
+        CHECK(scalpel_trainer_step(&tl, x, y, 8, &loss) == SCALPEL_OK && loss != loss, "inf logits: loss %g", (double)loss);
+        CHECK(scalpel_trainer_evaluate(&tl, x, y, 8, &acc) == SCALPEL_OK && acc >= 0.0f && acc <= 1.0f, "evaluate");
+        CHECK(tl.steps == 2, "steps %d", (int)tl.steps);
+        scalpel_trainer_free(&tl);
+        scalpel_net_free(&lin);
+    }
+    CHECK(tr.steps == 30, "steps %d", (int)tr.steps);
+    scalpel_trainer_free(&tr);
+    scalpel_net_free(&net);
+}
+
+/* Checkpoints with fields no training produces, CRC fixed up: refused (SCALPEL_ERR_CORRUPT),
+ * at once and leaving the trainer as it was; the extremes that training can reach load and
+ * train. The campaign's case: steps = 2^60 with gamma 0.9 and lr_step 1 used to load and then
+ * hang every step in a loop of 2^60 rate drops. */
+static void test_checkpoint_hostile(void)
+{
+    static const float x[4 * 2] = { 0.5f, -0.5f, -0.25f, 0.75f, 0.1f, 0.2f, -0.9f, -0.3f };
+    static const int32_t y[4] = { 1, 1, 0, 0 };
+    scalpel_net net;
+    scalpel_train_config cfg;
+    scalpel_trainer tr;
+    void *vbuf = NULL, *vnow = NULL;
+    unsigned char *buf, *copy;
+    size_t n = 0, n_now = 0;
+    make_xor_net(&net);
+    scalpel_train_config_default(&cfg);
+    cfg.lr = 0.1f; cfg.lr_step = 1; cfg.lr_gamma = 0.9f;
+    CHECK(scalpel_trainer_init(&net, 4, &cfg, &tr) == SCALPEL_OK, "init");
+    scalpel_trainer_init_weights(&tr, SCALPEL_INIT_HE);
+    CHECK(scalpel_trainer_step(&tr, x, y, 4, NULL) == SCALPEL_OK && scalpel_trainer_step(&tr, x, y, 4, NULL) == SCALPEL_OK, "steps");
+    CHECK(scalpel_trainer_checkpoint_to_buffer(&tr, &vbuf, &n) == SCALPEL_OK && n > 112, "to buffer");
+    buf = (unsigned char *)vbuf;
+    copy = (unsigned char *)malloc(n);
+    /* buf is also the trainer's state that a refused load must leave (the refused cases come
+     * first, before any accepted load changes it) */
+#define HOSTILE(patch, expect, what)                                                               \
+    do {                                                                                           \
+        scalpel_status st_;                                                                        \
+        memcpy(copy, buf, n);                                                                      \
+        patch;                                                                                     \
+        ck_resign(copy, n);                                                                        \
+        st_ = scalpel_trainer_checkpoint_from_buffer(&tr, copy, n);                                \
+        CHECK(st_ == (expect), "%s: %s", what, scalpel_status_string(st_));                        \
+        if (st_ != SCALPEL_OK) {                                                                   \
+            CHECK(scalpel_trainer_checkpoint_to_buffer(&tr, &vnow, &n_now) == SCALPEL_OK && n_now == n && \
+                  memcmp(vnow, buf, n) == 0, "%s: trainer changed by a refused load", what);       \
+            free(vnow); vnow = NULL;                                                               \
+        }                                                                                          \
+        if (tr.steps >= SCALPEL_CHECKPOINT_MAX_STEPS || tr.steps < 0) tr.steps = 2; /* an old reader let it in */ \
+    } while (0)
+    HOSTILE(ck_put64(copy + CK_STEPS, (uint64_t)1 << 60), SCALPEL_ERR_CORRUPT, "steps 2^60");
+    HOSTILE(ck_put64(copy + CK_STEPS, (uint64_t)SCALPEL_CHECKPOINT_MAX_STEPS), SCALPEL_ERR_CORRUPT, "steps 2^53");
+    HOSTILE(ck_put64(copy + CK_STEPS, ~(uint64_t)0), SCALPEL_ERR_CORRUPT, "steps 2^64 - 1");
+    HOSTILE(ck_put64(copy + CK_EPOCH, (uint64_t)1 << 31), SCALPEL_ERR_CORRUPT, "epoch 2^31");
+    HOSTILE(ck_put64(copy + CK_EPOCH, (uint64_t)1 << 63), SCALPEL_ERR_CORRUPT, "epoch 2^63");
+    HOSTILE(ck_put32(copy + CK_STAGE, 0x80000000u), SCALPEL_ERR_CORRUPT, "stage 2^31");
+    HOSTILE(ck_put32(copy + CK_LR_STEP, 0x80000000u), SCALPEL_ERR_CORRUPT, "lr_step 2^31");
+    HOSTILE(ck_put64(copy + CK_RNG, 0), SCALPEL_ERR_CORRUPT, "rng 0");
+    HOSTILE(ck_putf(copy + CK_LR, 1e30f), SCALPEL_ERR_CORRUPT, "lr 1e30");
+    HOSTILE(ck_putf(copy + CK_LR, 1000.0001f), SCALPEL_ERR_CORRUPT, "lr just above 1000");
+    HOSTILE(ck_putf(copy + CK_WD, 2.0f), SCALPEL_ERR_CORRUPT, "weight decay 2");
+    HOSTILE(ck_putf(copy + CK_LAMBDA, 1e7f), SCALPEL_ERR_CORRUPT, "mask_lambda 1e7");
+    HOSTILE(ck_putf(copy + CK_GAMMA, 1.0001f), SCALPEL_ERR_CORRUPT, "gamma above 1");
+    /* the extremes training can reach load, and a step takes no time */
+    HOSTILE(ck_put64(copy + CK_STEPS, (uint64_t)SCALPEL_CHECKPOINT_MAX_STEPS - 1), SCALPEL_OK, "steps 2^53 - 1");
+    CHECK(tr.steps == SCALPEL_CHECKPOINT_MAX_STEPS - 1 && scalpel_trainer_lr(&tr) == 0.0f, "rate after 2^53 - 1 drops of 0.9");
+    CHECK(scalpel_trainer_step(&tr, x, y, 4, NULL) == SCALPEL_OK && tr.steps == SCALPEL_CHECKPOINT_MAX_STEPS, "a step there");
+    HOSTILE(ck_putf(copy + CK_GAMMA, 1.0f); ck_put64(copy + CK_STEPS, (uint64_t)SCALPEL_CHECKPOINT_MAX_STEPS - 1), SCALPEL_OK,
+            "gamma 1, steps 2^53 - 1");
+    CHECK(scalpel_trainer_lr(&tr) == 0.1f && scalpel_trainer_step(&tr, x, y, 4, NULL) == SCALPEL_OK, "gamma 1: the rate stays");
+    HOSTILE(ck_put64(copy + CK_EPOCH, (uint64_t)INT32_MAX); ck_put32(copy + CK_STAGE, (uint32_t)INT32_MAX), SCALPEL_OK,
+            "epoch and stage INT32_MAX");
+    CHECK(tr.epoch == INT32_MAX && tr.stage == INT32_MAX, "counters");
+    HOSTILE(ck_put64(copy + CK_EPOCH, 1000); ck_put64(copy + CK_STEPS, 0), SCALPEL_OK,
+            "epoch above steps (a node-pruning retrainer's snapshot)");
+    HOSTILE(ck_putf(copy + CK_LR, SCALPEL_TRAIN_LR_MAX), SCALPEL_OK, "lr 1000");
+    HOSTILE(ck_putf(copy + CK_LAMBDA, SCALPEL_TRAIN_MASK_LAMBDA_MAX), SCALPEL_OK, "mask_lambda 1e6");
+#undef HOSTILE
+    /* truncated inside the weights: a short read, found before any loop over them */
+    CHECK(scalpel_trainer_checkpoint_from_buffer(&tr, buf, 140) == SCALPEL_ERR_TRUNCATED, "truncated");
+    memcpy(copy, buf, n);
+    ck_put64(copy + 8, 140);
+    ck_resign(copy, 140);
+    CHECK(scalpel_trainer_checkpoint_from_buffer(&tr, copy, 140) == SCALPEL_ERR_TRUNCATED, "short, size field agreeing");
+    free(copy);
+    free(vbuf);
+    scalpel_trainer_free(&tr);
+    scalpel_net_free(&net);
+}
+
 int main(void)
 {
     test_grad_fc();
@@ -807,5 +1075,10 @@ int main(void)
     test_openmp();
 #endif
     test_errors();
+    test_exp_any();
+    test_config_bounds();
+    test_checkpoint_hostile();
+    test_lr_closed_form();
+    test_diverging_no_ub();
     return test_summary("test_train");
 }
