@@ -15,7 +15,8 @@
 #      builds that must fail (half an allocator override, a removed function under NO_MALLOC),
 #      and an exported model header compiled as C and C++ with SCALPEL_NO_MALLOC; the names the
 #      export refuses (with the reason) and accepts (headers compiled as C99 to C++20)
-#   4. dist/scalpel.h from amalgamate.py, and the tests again against it
+#   4. dist/scalpel.h from amalgamate.py, and the tests again against it (optimised builds:
+#      the sanitizers ran over the same code in step 1)
 #   5. libFuzzer on the grouped-CSR and safetensors readers (FUZZ_SECONDS, default 30), on
 #      the model-file reader (FUZZ_NET_SECONDS, default 60), and on the checkpoint reader with
 #      a training step after it (FUZZ_CHECKPOINT_SECONDS, default 20); the N:M and checkpoint
@@ -100,7 +101,7 @@ done
 run safetensors-data sh -c "rm -rf $B/st && /usr/bin/python3 tests/make_safetensors.py $B/st"
 run test_safetensors-asan sh -c "gcc $WARN $SAN $NATIVE -I. tests/test_safetensors.c -o $B/test_safetensors-asan -lm && $B/test_safetensors-asan $B/st"
 run test_safetensors-clang-asan sh -c "clang $WARN $SAN $NATIVE -I. tests/test_safetensors.c -o $B/test_safetensors-clang -lm && $B/test_safetensors-clang $B/st"
-run test_safetensors-g++ sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror $SAN -x c++ -I. tests/test_safetensors.c -o $B/test_safetensors-pp && $B/test_safetensors-pp $B/st"
+run test_safetensors-g++ sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O1 -x c++ -I. tests/test_safetensors.c -o $B/test_safetensors-pp && $B/test_safetensors-pp $B/st"
 
 run test_netfile-asan sh -c "gcc $WARN $SAN $NATIVE -I. tests/test_netfile.c -o $B/test_netfile-asan -lm && $B/test_netfile-asan $B"
 run netfile-clang-asan sh -c "clang $WARN $SAN $NATIVE -I. tests/test_netfile.c -o $B/test_netfile-clang -lm && $B/test_netfile-clang $B"
@@ -113,7 +114,7 @@ run decomp-g++ sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O1 $NATIVE
 run decomp-no-simd sh -c "gcc $WARN -O2 -DSCALPEL_NO_SIMD -I. tests/test_decomp.c -o $B/decomp-ns -lm && $B/decomp-ns"
 run test_plan-asan sh -c "gcc $WARN $SAN $NATIVE -I. tests/test_plan.c -o $B/test_plan-asan -lm && $B/test_plan-asan"
 run plan-clang-asan sh -c "clang $WARN $SAN $NATIVE -I. tests/test_plan.c -o $B/plan-clang -lm && $B/plan-clang"
-run plan-g++-asan sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror $SAN $NATIVE -x c++ -I. tests/test_plan.c -o $B/plan-gpp && $B/plan-gpp"
+run plan-g++ sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O1 $NATIVE -x c++ -I. tests/test_plan.c -o $B/plan-gpp && $B/plan-gpp"
 run plan-sse2 sh -c "gcc $WARN -O2 -I. tests/test_plan.c -o $B/plan-sse2 -lm && $B/plan-sse2"
 run plan-no-simd sh -c "gcc $WARN -O2 -DSCALPEL_NO_SIMD -I. tests/test_plan.c -o $B/plan-nosimd -lm && $B/plan-nosimd"
 run bench-net-smoke sh -c "gcc $WARN -O2 $NATIVE -I. bench/bench_net.c -o $B/bench_net -lm && BENCH_REPEATS=7 BENCH_MIN_MS=1 $B/bench_net >/dev/null"
@@ -124,7 +125,7 @@ run qkernels-clang-g++ sh -c "clang $WARN -O2 $NATIVE -I. tests/test_qkernels.c 
 run test_qnet-asan sh -c "mkdir -p build/test && gcc $WARN $SAN $NATIVE -I. tests/test_qnet.c -o $B/tqn-asan -lm && $B/tqn-asan"
 run qnet-no-simd-g++ sh -c "gcc $WARN -O2 -DSCALPEL_NO_SIMD -I. tests/test_qnet.c -o $B/tqn-ns -lm && $B/tqn-ns && g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 $NATIVE -x c++ -I. tests/test_qnet.c -o $B/tqn-pp && $B/tqn-pp"
 run gen-qnet-firmware sh -c "mkdir -p $B/fw && gcc $WARN -O2 $NATIVE -I. tests/gen_qnet_firmware.c -o $B/gen_qnet_firmware -lm && $B/gen_qnet_firmware $B/fw"
-run qnet-export-header sh -c "gcc $WARN $SAN $NATIVE -DSCALPEL_NO_MALLOC -I$B/fw -I. tests/cortex-m/qnet_firmware.c -o $B/fw/qnet-host -lm && $B/fw/qnet-host && g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 -DSCALPEL_NO_MALLOC -DSCALPEL_NO_SIMD -x c++ -I$B/fw -I. tests/cortex-m/qnet_firmware.c -o $B/fw/qnet-host-pp && $B/fw/qnet-host-pp"
+run qnet-export-header sh -c "gcc $WARN -O1 $NATIVE -DSCALPEL_NO_MALLOC -I$B/fw -I. tests/cortex-m/qnet_firmware.c -o $B/fw/qnet-host -lm && $B/fw/qnet-host && g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 -DSCALPEL_NO_MALLOC -DSCALPEL_NO_SIMD -x c++ -I$B/fw -I. tests/cortex-m/qnet_firmware.c -o $B/fw/qnet-host-pp && $B/fw/qnet-host-pp"
 run test_train-asan sh -c "gcc $WARN $SAN -fsanitize=float-cast-overflow $NATIVE -I. tests/test_train.c -o $B/test_train-asan -lm && $B/test_train-asan"
 run train-g++ sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O1 $NATIVE -x c++ -I. tests/test_train.c -o $B/train-pp && $B/train-pp"
 run train-openmp sh -c "gcc $WARN -O2 $NATIVE -fopenmp -I. tests/test_train.c -o $B/train-omp -lm && OMP_NUM_THREADS=2 $B/train-omp"
@@ -187,9 +188,9 @@ echo "== 4. amalgamated dist/scalpel.h"
 run amalgamate python3 amalgamate.py
 if [ -f dist/scalpel.h ]; then
   for t in test_format test_kernels test_alloc test_no_malloc test_net test_prune test_plan test_nm; do
-    run "$t-dist" sh -c "gcc $WARN $SAN $NATIVE -Idist tests/$t.c -o $B/$t-dist -lm && $B/$t-dist"
+    run "$t-dist" sh -c "gcc $WARN -O1 $NATIVE -Idist tests/$t.c -o $B/$t-dist -lm && $B/$t-dist"
   done
-  run test_netfile-dist sh -c "gcc $WARN $SAN $NATIVE -Idist tests/test_netfile.c -o $B/test_netfile-dist -lm && $B/test_netfile-dist $B"
+  run test_netfile-dist sh -c "gcc $WARN -O1 $NATIVE -Idist tests/test_netfile.c -o $B/test_netfile-dist -lm && $B/test_netfile-dist $B"
   run dist-twice-c sh -c "printf '#include \"scalpel.h\"\n#include \"scalpel.h\"\n#define SCALPEL_IMPLEMENTATION\n#include \"scalpel.h\"\nint main(void) { return scalpel_kernels_backend()[0] == 0; }\n' | gcc $WARN -O2 -Idist -x c - -o $B/dist-twice -lm && $B/dist-twice"
   run dist-twice-c++ sh -c "printf '#include \"scalpel.h\"\n#define SCALPEL_IMPLEMENTATION\n#include \"scalpel.h\"\nint main(void) { return scalpel_kernels_backend()[0] == 0; }\n' | g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 -Idist -x c++ - -o $B/dist-twicepp -lm && $B/dist-twicepp"
 fi
