@@ -1124,18 +1124,22 @@ SCALPEL_API void scalpel_conv_gemm_f32(const float *a, int32_t m, const float *i
 }
 
 /* Grouped spmv for G = W lanes: per stored group one index load, one vector load of x, one of
- * the weights and one FMA, into two accumulators per row. The index width is fixed per
- * instantiation (IT = uint16_t or uint32_t) so the loop carries no branch. A row's last group
- * may reach past `cols` (a tail): its x is loaded with loadn so nothing past x[cols-1] is read.
- * Rows go four at a time: their accumulators are independent (the core overlaps them) and one
- * transpose-and-add tree (hsum4) reduces all four, which matters when a hard-pruned row holds
- * only a few groups and its own reduction would cost more than its FMAs. */
+ * the weights and one FMA. The index width is fixed per instantiation (IT = uint16_t or
+ * uint32_t) so the loop carries no branch. A row's last group may reach past `cols` (a tail):
+ * its x is loaded with loadn so nothing past x[cols-1] is read.
+ * Rows go four at a time, interleaved: for as many groups as the shortest of the four rows
+ * holds (all of them when pruning is even), one loop advances the four rows together, two
+ * groups per row and step, so eight FMA chains and eight independent index-to-x loads are in
+ * flight, as many as the dense gemv keeps; without that, one row's two chains leave the core
+ * waiting on FMA latency and on the index load ahead of each x load. The rest of each row
+ * (its longer part, its tail group) goes row by row. One transpose-and-add tree (hsum4)
+ * reduces the four rows, which matters when a hard-pruned row holds only a few groups. */
 #define SCALPEL__SPMV_GROUPED_IDX(W, T, IT)                                                          \
     static inline T scalpel__spmv_row_g##W##_##IT(const float *v, const IT *ci, const float *x,     \
-                                                  int32_t cols, int32_t k, int32_t end)             \
+                                                  int32_t cols, int32_t k, int32_t end, T a0)       \
     {                                                                                               \
         int32_t full = end;                                                                         \
-        T a0 = scalpel__v##W##_zero(), a1 = a0;                                                     \
+        T a1 = scalpel__v##W##_zero();                                                              \
         if (end > k && (int64_t)ci[end - 1] + W > (int64_t)cols) full--;                            \
         for (; k + 2 <= full; k += 2) {                                                             \
             a0 = scalpel__v##W##_fma(a0, scalpel__v##W##_load(v + (size_t)k * W), scalpel__v##W##_load(x + ci[k])); \
@@ -1150,23 +1154,51 @@ SCALPEL_API void scalpel_conv_gemm_f32(const float *a, int32_t m, const float *i
                                      scalpel__v##W##_loadn(x + ci[k], cols - (int32_t)ci[k]));      \
         return scalpel__v##W##_add(a0, a1);                                                         \
     }                                                                                               \
+    /* groups [k, end) of a row without its tail group: how many */                                 \
+    static inline int32_t scalpel__spmv_full_g##W##_##IT(const IT *ci, int32_t cols, int32_t k, int32_t end) \
+    {                                                                                               \
+        return end - k - (end > k && (int64_t)ci[end - 1] + W > (int64_t)cols);                     \
+    }                                                                                               \
     static void scalpel__spmv_g##W##_##IT(const scalpel_gcsr *m, const float *x, float *y)          \
     {                                                                                               \
         const float *v = (const float *)m->values;                                                  \
         const IT *ci = (const IT *)m->col_idx;                                                      \
-        const int32_t *rp = m->row_ptr;                                                             \
+        const int32_t *rp = m->row_ptr, cols = m->cols;                                             \
         int32_t r = 0;                                                                              \
         for (; r + 4 <= m->rows; r += 4) {                                                          \
-            T s0, s1, s2, s3;                                                                       \
-            if (rp[r + 4] == rp[r]) { y[r] = y[r + 1] = y[r + 2] = y[r + 3] = 0.0f; continue; } /* common when pruned hard */ \
-            s0 = scalpel__spmv_row_g##W##_##IT(v, ci, x, m->cols, rp[r], rp[r + 1]);                \
-            s1 = scalpel__spmv_row_g##W##_##IT(v, ci, x, m->cols, rp[r + 1], rp[r + 2]);            \
-            s2 = scalpel__spmv_row_g##W##_##IT(v, ci, x, m->cols, rp[r + 2], rp[r + 3]);            \
-            s3 = scalpel__spmv_row_g##W##_##IT(v, ci, x, m->cols, rp[r + 3], rp[r + 4]);            \
-            scalpel__v##W##_hsum4(s0, s1, s2, s3, y + r);                                           \
+            const int32_t k0 = rp[r], k1 = rp[r + 1], k2 = rp[r + 2], k3 = rp[r + 3], k4 = rp[r + 4]; \
+            const float *v0 = v + (size_t)k0 * W, *v1 = v + (size_t)k1 * W, *v2 = v + (size_t)k2 * W, \
+                        *v3 = v + (size_t)k3 * W;                                                   \
+            const IT *c0 = ci + k0, *c1 = ci + k1, *c2 = ci + k2, *c3 = ci + k3;                    \
+            int32_t n, t, j;                                                                        \
+            T a0, a1, a2, a3, b0, b1, b2, b3;                                                       \
+            if (k4 == k0) { y[r] = y[r + 1] = y[r + 2] = y[r + 3] = 0.0f; continue; } /* common when pruned hard */ \
+            n = scalpel__spmv_full_g##W##_##IT(ci, cols, k0, k1);                                   \
+            t = scalpel__spmv_full_g##W##_##IT(ci, cols, k1, k2); if (t < n) n = t;                 \
+            t = scalpel__spmv_full_g##W##_##IT(ci, cols, k2, k3); if (t < n) n = t;                 \
+            t = scalpel__spmv_full_g##W##_##IT(ci, cols, k3, k4); if (t < n) n = t;                 \
+            a0 = scalpel__v##W##_zero(); a1 = a0; a2 = a0; a3 = a0; b0 = a0; b1 = a0; b2 = a0; b3 = a0; \
+            for (j = 0; j + 2 <= n; j += 2) {                                                       \
+                const size_t o = (size_t)j * W;                                                     \
+                a0 = scalpel__v##W##_fma(a0, scalpel__v##W##_load(v0 + o), scalpel__v##W##_load(x + c0[j])); \
+                a1 = scalpel__v##W##_fma(a1, scalpel__v##W##_load(v1 + o), scalpel__v##W##_load(x + c1[j])); \
+                a2 = scalpel__v##W##_fma(a2, scalpel__v##W##_load(v2 + o), scalpel__v##W##_load(x + c2[j])); \
+                a3 = scalpel__v##W##_fma(a3, scalpel__v##W##_load(v3 + o), scalpel__v##W##_load(x + c3[j])); \
+                b0 = scalpel__v##W##_fma(b0, scalpel__v##W##_load(v0 + o + W), scalpel__v##W##_load(x + c0[j + 1])); \
+                b1 = scalpel__v##W##_fma(b1, scalpel__v##W##_load(v1 + o + W), scalpel__v##W##_load(x + c1[j + 1])); \
+                b2 = scalpel__v##W##_fma(b2, scalpel__v##W##_load(v2 + o + W), scalpel__v##W##_load(x + c2[j + 1])); \
+                b3 = scalpel__v##W##_fma(b3, scalpel__v##W##_load(v3 + o + W), scalpel__v##W##_load(x + c3[j + 1])); \
+            }                                                                                       \
+            /* the rest of each row, its tail included, continues its own chain */                  \
+            a0 = scalpel__spmv_row_g##W##_##IT(v, ci, x, cols, k0 + j, k1, scalpel__v##W##_add(a0, b0)); \
+            a1 = scalpel__spmv_row_g##W##_##IT(v, ci, x, cols, k1 + j, k2, scalpel__v##W##_add(a1, b1)); \
+            a2 = scalpel__spmv_row_g##W##_##IT(v, ci, x, cols, k2 + j, k3, scalpel__v##W##_add(a2, b2)); \
+            a3 = scalpel__spmv_row_g##W##_##IT(v, ci, x, cols, k3 + j, k4, scalpel__v##W##_add(a3, b3)); \
+            scalpel__v##W##_hsum4(a0, a1, a2, a3, y + r);                                           \
         }                                                                                           \
         for (; r < m->rows; r++)                                                                    \
-            y[r] = scalpel__v##W##_hsum(scalpel__spmv_row_g##W##_##IT(v, ci, x, m->cols, rp[r], rp[r + 1])); \
+            y[r] = scalpel__v##W##_hsum(scalpel__spmv_row_g##W##_##IT(v, ci, x, cols, rp[r], rp[r + 1], \
+                                                                      scalpel__v##W##_zero()));     \
     }
 #define SCALPEL__SPMV_GROUPED(W, T)                                                                  \
     SCALPEL__SPMV_GROUPED_IDX(W, T, uint16_t)                                                       \
@@ -1181,55 +1213,175 @@ SCALPEL__SPMV_GROUPED(4, scalpel__v4)
 SCALPEL__SPMV_GROUPED(8, scalpel__v8)
 SCALPEL__SPMV_GROUPED(16, scalpel__v16)
 
-/* C[rows x n] = W . B[cols x n]: vectorised along n. For each strip of 8V columns of B (kept
- * in cache across rows), each row accumulates broadcast(weight) * B-row-strip over its stored
- * groups in eight vector registers; group lanes past `cols` are skipped so B[cols] is never
- * read. */
+/* C[rows x n] = W . B[cols x n]: vectorised along n, blocked so that B is read from L1.
+ * Columns of B and C go in strips of up to 8V (eight vector accumulators per row); rows of B
+ * in blocks of KC, a multiple of 16 (no group straddles two blocks) chosen so that the block
+ * under the strip, KC x strip, fits SCALPEL__SPMM_L1_BYTES. Every row of W takes, block by
+ * block, the groups whose columns fall in the block (a cursor per row; rows in chunks of
+ * SCALPEL__SPMM_ROWS so the cursors live on the stack) and adds them to its C strip, loaded and
+ * stored once per block in which the row has a group. Without the row blocks every stored
+ * weight streamed a strip of B from L2 or L3 (a strip of 1200 rows is 600 KB), and the
+ * kernel ran at a fraction of the FMA rate that L1 sustains. Group lanes past `cols` are
+ * skipped, so B[cols] is never read. */
 #define SCALPEL__SPMM_STRIP 8
+#define SCALPEL__SPMM_L1_BYTES 16384
+#define SCALPEL__SPMM_ROWS 64
+/* One row's groups [k, end) with columns below c1, on a full strip of 8V columns of C at cr:
+ * C strip += sum of w * B[col][j0 ..]. Returns the first group not taken. */
+static inline int32_t scalpel__spmm_row_full(const scalpel_gcsr *m, const float *v, const float *b, int32_t n,
+                                             int32_t j0, float *cr, int32_t k, int32_t end, int32_t c1)
+{
+    const int32_t V = SCALPEL__VW, G = m->group;
+    scalpel__vec a0 = SCALPEL__V(load)(cr), a1 = SCALPEL__V(load)(cr + V), a2 = SCALPEL__V(load)(cr + 2 * V),
+                 a3 = SCALPEL__V(load)(cr + 3 * V), a4 = SCALPEL__V(load)(cr + 4 * V), a5 = SCALPEL__V(load)(cr + 5 * V),
+                 a6 = SCALPEL__V(load)(cr + 6 * V), a7 = SCALPEL__V(load)(cr + 7 * V);
+    int32_t col;
+    for (; k < end && (col = (int32_t)scalpel_gcsr_col(m, k)) < c1; k++) {
+        const int32_t ng = m->cols - col < G ? m->cols - col : G;
+        const float *vk = v + (size_t)k * (size_t)G, *bp = b + (size_t)col * (size_t)n + (size_t)j0;
+        int32_t g;
+        for (g = 0; g < ng; g++, bp += n) {
+            const scalpel__vec av = SCALPEL__V(set1)(vk[g]);
+            a0 = SCALPEL__V(fma)(a0, av, SCALPEL__V(load)(bp));
+            a1 = SCALPEL__V(fma)(a1, av, SCALPEL__V(load)(bp + V));
+            a2 = SCALPEL__V(fma)(a2, av, SCALPEL__V(load)(bp + 2 * V));
+            a3 = SCALPEL__V(fma)(a3, av, SCALPEL__V(load)(bp + 3 * V));
+            a4 = SCALPEL__V(fma)(a4, av, SCALPEL__V(load)(bp + 4 * V));
+            a5 = SCALPEL__V(fma)(a5, av, SCALPEL__V(load)(bp + 5 * V));
+            a6 = SCALPEL__V(fma)(a6, av, SCALPEL__V(load)(bp + 6 * V));
+            a7 = SCALPEL__V(fma)(a7, av, SCALPEL__V(load)(bp + 7 * V));
+        }
+    }
+    SCALPEL__V(store)(cr, a0); SCALPEL__V(store)(cr + V, a1); SCALPEL__V(store)(cr + 2 * V, a2);
+    SCALPEL__V(store)(cr + 3 * V, a3); SCALPEL__V(store)(cr + 4 * V, a4); SCALPEL__V(store)(cr + 5 * V, a5);
+    SCALPEL__V(store)(cr + 6 * V, a6); SCALPEL__V(store)(cr + 7 * V, a7);
+    return k;
+}
+
 static void scalpel__spmm_strip(const scalpel_gcsr *m, const float *b, int32_t n, float *c, int32_t j0, int32_t nc,
                                 int acc_c)
 {
     const int32_t V = SCALPEL__VW, G = m->group, S = SCALPEL__SPMM_STRIP;
     const float *v = (const float *)m->values;
-    int32_t r, k, g, t, nv = (nc + V - 1) / V, last = nc - (nv - 1) * V;
-    for (r = 0; r < m->rows; r++) {
-        scalpel__vec acc[SCALPEL__SPMM_STRIP];
-        float *cr = c + (size_t)r * (size_t)n + (size_t)j0;
-        for (t = 0; t < S; t++) acc[t] = SCALPEL__V(zero)();
-        if (acc_c) /* C += W . B: start from C's strip */
-            for (t = 0; t < nv; t++) acc[t] = t + 1 < nv || last == V ? SCALPEL__V(load)(cr + t * V) : SCALPEL__V(loadn)(cr + t * V, last);
-        for (k = m->row_ptr[r]; k < m->row_ptr[r + 1]; k++) {
-            int32_t col = (int32_t)scalpel_gcsr_col(m, k), ng = m->cols - col < G ? m->cols - col : G;
-            const float *vk = v + (size_t)k * (size_t)G;
-            for (g = 0; g < ng; g++) {
-                const float *bp = b + (size_t)(col + g) * (size_t)n + (size_t)j0;
-                scalpel__vec av = SCALPEL__V(set1)(vk[g]);
-                if (nv == S && last == V) {
-                    for (t = 0; t < S; t++) acc[t] = SCALPEL__V(fma)(acc[t], av, SCALPEL__V(load)(bp + t * V));
-                } else {
-                    for (t = 0; t + 1 < nv; t++) acc[t] = SCALPEL__V(fma)(acc[t], av, SCALPEL__V(load)(bp + t * V));
-                    acc[t] = SCALPEL__V(fma)(acc[t], av, last == V ? SCALPEL__V(load)(bp + t * V) : SCALPEL__V(loadn)(bp + t * V, last));
-                }
+    const int32_t nv = (nc + V - 1) / V, last = nc - (nv - 1) * V, full = nv == S && last == V;
+    int32_t kc = SCALPEL__SPMM_L1_BYTES / (nc * 4), r0, r, t, c0, cur[SCALPEL__SPMM_ROWS];
+    kc -= kc % 16;
+    if (kc < 16) kc = 16;
+    for (r0 = 0; r0 < m->rows; r0 += SCALPEL__SPMM_ROWS) {
+        const int32_t r1 = m->rows - r0 < SCALPEL__SPMM_ROWS ? m->rows : r0 + SCALPEL__SPMM_ROWS;
+        for (r = r0; r < r1; r++) {
+            cur[r - r0] = m->row_ptr[r];
+            if (!acc_c) {
+                float *cr = c + (size_t)r * (size_t)n + (size_t)j0;
+                for (t = 0; t + 1 < nv; t++) SCALPEL__V(store)(cr + t * V, SCALPEL__V(zero)());
+                SCALPEL__V(storen)(cr + t * V, SCALPEL__V(zero)(), last);
             }
         }
-        for (t = 0; t + 1 < nv; t++) SCALPEL__V(store)(cr + t * V, acc[t]);
-        if (last == V) SCALPEL__V(store)(cr + t * V, acc[t]); else SCALPEL__V(storen)(cr + t * V, acc[t], last);
+        for (c0 = 0; c0 < m->cols; c0 += kc) {
+            const int32_t c1 = c0 + kc;
+            for (r = r0; r < r1; r++) {
+                int32_t k = cur[r - r0], end = m->row_ptr[r + 1], col;
+                scalpel__vec acc[SCALPEL__SPMM_STRIP];
+                float *cr;
+                if (k >= end || (int32_t)scalpel_gcsr_col(m, k) >= c1) continue;
+                cr = c + (size_t)r * (size_t)n + (size_t)j0;
+                if (full) { /* named accumulators: an array would live on the stack */
+                    k = scalpel__spmm_row_full(m, v, b, n, j0, cr, k, end, c1);
+                    cur[r - r0] = k;
+                    continue;
+                }
+                for (t = 0; t + 1 < nv; t++) acc[t] = SCALPEL__V(load)(cr + t * V);
+                acc[t] = last == V ? SCALPEL__V(load)(cr + t * V) : SCALPEL__V(loadn)(cr + t * V, last);
+                for (; k < end && (col = (int32_t)scalpel_gcsr_col(m, k)) < c1; k++) {
+                    const int32_t ng = m->cols - col < G ? m->cols - col : G;
+                    const float *vk = v + (size_t)k * (size_t)G;
+                    int32_t g;
+                    for (g = 0; g < ng; g++) {
+                        const float *bp = b + (size_t)(col + g) * (size_t)n + (size_t)j0;
+                        scalpel__vec av = SCALPEL__V(set1)(vk[g]);
+                        for (t = 0; t + 1 < nv; t++) acc[t] = SCALPEL__V(fma)(acc[t], av, SCALPEL__V(load)(bp + t * V));
+                        acc[t] = SCALPEL__V(fma)(acc[t], av, last == V ? SCALPEL__V(load)(bp + t * V) : SCALPEL__V(loadn)(bp + t * V, last));
+                    }
+                }
+                cur[r - r0] = k;
+                for (t = 0; t + 1 < nv; t++) SCALPEL__V(store)(cr + t * V, acc[t]);
+                if (last == V) SCALPEL__V(store)(cr + t * V, acc[t]); else SCALPEL__V(storen)(cr + t * V, acc[t], last);
+            }
+        }
     }
+}
+
+/* The other order, for a matrix with few weights per row: each stored weight adds w * B[col]
+ * to the C row, whole rows at a time (four vectors per step), as a generic CSR library does.
+ * The C row stays in L1, and each B row is one contiguous stream the prefetcher follows;
+ * the strips above would instead visit every B row once per strip, a short segment at a time,
+ * with too few weights per row to pay for it. */
+static void scalpel__spmm_rows(const scalpel_gcsr *m, const float *b, int32_t n, float *c, int acc_c)
+{
+    const int32_t V = SCALPEL__VW, G = m->group, body = n - n % (4 * V);
+    const float *v = (const float *)m->values;
+    int32_t r, k, g, j;
+    for (r = 0; r < m->rows; r++) {
+        float *cr = c + (size_t)r * (size_t)n;
+        if (!acc_c) {
+            for (j = 0; j + V <= n; j += V) SCALPEL__V(store)(cr + j, SCALPEL__V(zero)());
+            if (j < n) SCALPEL__V(storen)(cr + j, SCALPEL__V(zero)(), n - j);
+        }
+        for (k = m->row_ptr[r]; k < m->row_ptr[r + 1]; k++) {
+            /* a group at a time: the C row is read and written once per group, not per weight */
+            const int32_t col = (int32_t)scalpel_gcsr_col(m, k), ng = m->cols - col < G ? m->cols - col : G;
+            const float *vk = v + (size_t)k * (size_t)G, *b0 = b + (size_t)col * (size_t)n;
+            for (j = 0; j < body; j += 4 * V) {
+                const float *bp = b0 + j;
+                scalpel__vec a0 = SCALPEL__V(load)(cr + j), a1 = SCALPEL__V(load)(cr + j + V),
+                             a2 = SCALPEL__V(load)(cr + j + 2 * V), a3 = SCALPEL__V(load)(cr + j + 3 * V);
+                for (g = 0; g < ng; g++, bp += n) {
+                    const scalpel__vec av = SCALPEL__V(set1)(vk[g]);
+                    a0 = SCALPEL__V(fma)(a0, av, SCALPEL__V(load)(bp));
+                    a1 = SCALPEL__V(fma)(a1, av, SCALPEL__V(load)(bp + V));
+                    a2 = SCALPEL__V(fma)(a2, av, SCALPEL__V(load)(bp + 2 * V));
+                    a3 = SCALPEL__V(fma)(a3, av, SCALPEL__V(load)(bp + 3 * V));
+                }
+                SCALPEL__V(store)(cr + j, a0); SCALPEL__V(store)(cr + j + V, a1);
+                SCALPEL__V(store)(cr + j + 2 * V, a2); SCALPEL__V(store)(cr + j + 3 * V, a3);
+            }
+            for (; j < n; j += V) {
+                const int32_t w = n - j < V ? n - j : V;
+                const float *bp = b0 + j;
+                scalpel__vec a0 = SCALPEL__V(loadn)(cr + j, w);
+                for (g = 0; g < ng; g++, bp += n) a0 = SCALPEL__V(fma)(a0, SCALPEL__V(set1)(vk[g]), SCALPEL__V(loadn)(bp, w));
+                SCALPEL__V(storen)(cr + j, a0, w);
+            }
+        }
+    }
+}
+
+/* scalpel__spmm_rows below this many stored weights per row on average, or when C holds at
+ * most two strips' width (a C row then stays in L1 and the group's B rows in L2 either way);
+ * else the strips. Measured on AVX-512 (docs/benchmarks.md): at 128 x 1200 . 1200 x 729 the
+ * strips win at 70-90% pruning and the rows at 99%; at 128 x 128 . 128 x 144 the rows win. */
+#define SCALPEL__SPMM_ROWS_BELOW 32
+
+static void scalpel__gcsr_spmm(const scalpel_gcsr *w, const float *b, int32_t n, float *c, int acc_c)
+{
+    const int32_t S = SCALPEL__SPMM_STRIP * SCALPEL__VW;
+    int32_t j0;
+    if (w->rows > 0 && ((int64_t)w->nnz_groups * w->group < (int64_t)SCALPEL__SPMM_ROWS_BELOW * w->rows || n <= 2 * S)) {
+        scalpel__spmm_rows(w, b, n, c, acc_c);
+        return;
+    }
+    for (j0 = 0; j0 < n; j0 += S) scalpel__spmm_strip(w, b, n, c, j0, n - j0 < S ? n - j0 : S, acc_c);
 }
 
 SCALPEL_API void scalpel_gcsr_spmm_f32(const scalpel_gcsr *w, const float *b, int32_t n, float *c)
 {
-    const int32_t S = SCALPEL__SPMM_STRIP * SCALPEL__VW;
-    int32_t j0;
-    for (j0 = 0; j0 < n; j0 += S) scalpel__spmm_strip(w, b, n, c, j0, n - j0 < S ? n - j0 : S, 0);
+    scalpel__gcsr_spmm(w, b, n, c, 0);
 }
 
 /* C[rows x n] += W . B[cols x n] */
 static void scalpel__gcsr_spmm_acc(const scalpel_gcsr *w, const float *b, int32_t n, float *c)
 {
-    const int32_t S = SCALPEL__SPMM_STRIP * SCALPEL__VW;
-    int32_t j0;
-    for (j0 = 0; j0 < n; j0 += S) scalpel__spmm_strip(w, b, n, c, j0, n - j0 < S ? n - j0 : S, 1);
+    scalpel__gcsr_spmm(w, b, n, c, 1);
 }
 
 #if defined(SCALPEL__SIMDE) && defined(__AVX2__)

@@ -141,11 +141,10 @@ static void test_gemv_spmv(void)
     }
 }
 
-static void test_gemm_spmm(void)
+/* gemm and every G's spmm (and its _ref) on one shape, against a double-precision product. */
+static void check_gemm_spmm(int32_t m, int32_t k, int32_t n)
 {
-    int it;
-    for (it = 0; it < TEST_ITERS / 4; it++) {
-        int32_t m = test_range(1, TEST_MAX_DIM / 2), k = test_range(1, TEST_MAX_DIM / 2), n = test_range(1, 70);
+    {
         int32_t mis = test_range(0, 1), gi, i, j, p, bad = 0;
         float *a = alloc_floats((size_t)m * k), *b0 = alloc_floats((size_t)k * n), *cref = alloc_floats((size_t)m * n);
         double *scale = (double *)(void *)alloc_floats((size_t)m * n * 2);
@@ -186,6 +185,23 @@ static void test_gemm_spmm(void)
         }
         free(a); free(b0); free(cref); free(scale); free(ab); free(bb);
     }
+}
+
+static void test_gemm_spmm(void)
+{
+    /* spmm runs in one of two orders (whole C rows, or strips of C columns over blocks of B
+       rows, on wide C with many weights per row): shapes that take each, on every backend,
+       with C wider than two strips of the widest vectors, B deeper than several blocks and
+       more rows than one chunk of row cursors */
+#if defined(TEST_SMALL_MEMORY)
+    static const int32_t fixed[][3] = { { 20, 40, 70 }, { 9, 100, 140 }, { 3, 17, 300 } };
+#else
+    static const int32_t fixed[][3] = { { 70, 300, 389 }, { 9, 130, 600 }, { 130, 48, 270 }, { 3, 17, 1000 } };
+#endif
+    int it;
+    for (it = 0; it < TEST_ITERS / 4; it++)
+        check_gemm_spmm(test_range(1, TEST_MAX_DIM / 2), test_range(1, TEST_MAX_DIM / 2), test_range(1, 70));
+    for (it = 0; it < (int)(sizeof fixed / sizeof fixed[0]); it++) check_gemm_spmm(fixed[it][0], fixed[it][1], fixed[it][2]);
 }
 
 /* Degenerate shapes the random draw rarely hits: empty matrices, one column, k = 0, n = 0. */
