@@ -1126,21 +1126,31 @@ SCALPEL_API void scalpel_conv_gemm_f32(const float *a, int32_t m, const float *i
 /* Grouped spmv for G = W lanes: per stored group one index load, one vector load of x, one of
  * the weights and one FMA. The index width is fixed per instantiation (IT = uint16_t or
  * uint32_t) so the loop carries no branch. A row's last group may reach past `cols` (a tail):
- * its x is loaded with loadn so nothing past x[cols-1] is read.
- * Rows go four at a time, interleaved: for as many groups as the shortest of the four rows
- * holds (all of them when pruning is even), one loop advances the four rows together, two
- * groups per row and step, so eight FMA chains and eight independent index-to-x loads are in
- * flight, as many as the dense gemv keeps; without that, one row's two chains leave the core
- * waiting on FMA latency and on the index load ahead of each x load. The rest of each row
- * (its longer part, its tail group) goes row by row. One transpose-and-add tree (hsum4)
- * reduces the four rows, which matters when a hard-pruned row holds only a few groups. */
+ * its x is loaded with loadn so nothing past x[cols-1] is read. Four accumulators per row
+ * (four groups per step) keep four FMA chains and four index-to-x loads in flight: two left
+ * the core waiting on FMA latency behind each index load (Zen 4: 1.3x the dense gemv at 0%
+ * pruning). Each row is one sequential stream, which the hardware prefetcher follows; four
+ * rows interleaved in one loop (eight chains) were faster only at 0% pruning out of cache,
+ * and slower everywhere else (measured with bench/ab). Rows go four at a time only for the
+ * reduction: one transpose-and-add tree (hsum4) for four rows, which matters when a
+ * hard-pruned row holds only a few groups and its own reduction would cost more than its
+ * FMAs. */
 #define SCALPEL__SPMV_GROUPED_IDX(W, T, IT)                                                          \
     static inline T scalpel__spmv_row_g##W##_##IT(const float *v, const IT *ci, const float *x,     \
-                                                  int32_t cols, int32_t k, int32_t end, T a0)       \
+                                                  int32_t cols, int32_t k, int32_t end)             \
     {                                                                                               \
         int32_t full = end;                                                                         \
-        T a1 = scalpel__v##W##_zero();                                                              \
+        T a0 = scalpel__v##W##_zero(), a1 = a0, a2 = a0, a3 = a0;                                   \
         if (end > k && (int64_t)ci[end - 1] + W > (int64_t)cols) full--;                            \
+        for (; k + 4 <= full; k += 4) {                                                             \
+            const float *vk = v + (size_t)k * W;                                                    \
+            a0 = scalpel__v##W##_fma(a0, scalpel__v##W##_load(vk), scalpel__v##W##_load(x + ci[k])); \
+            a1 = scalpel__v##W##_fma(a1, scalpel__v##W##_load(vk + W), scalpel__v##W##_load(x + ci[k + 1])); \
+            a2 = scalpel__v##W##_fma(a2, scalpel__v##W##_load(vk + 2 * W), scalpel__v##W##_load(x + ci[k + 2])); \
+            a3 = scalpel__v##W##_fma(a3, scalpel__v##W##_load(vk + 3 * W), scalpel__v##W##_load(x + ci[k + 3])); \
+        }                                                                                           \
+        a0 = scalpel__v##W##_add(a0, a2);                                                           \
+        a1 = scalpel__v##W##_add(a1, a3);                                                           \
         for (; k + 2 <= full; k += 2) {                                                             \
             a0 = scalpel__v##W##_fma(a0, scalpel__v##W##_load(v + (size_t)k * W), scalpel__v##W##_load(x + ci[k])); \
             a1 = scalpel__v##W##_fma(a1, scalpel__v##W##_load(v + (size_t)k * W + W), scalpel__v##W##_load(x + ci[k + 1])); \
@@ -1154,51 +1164,23 @@ SCALPEL_API void scalpel_conv_gemm_f32(const float *a, int32_t m, const float *i
                                      scalpel__v##W##_loadn(x + ci[k], cols - (int32_t)ci[k]));      \
         return scalpel__v##W##_add(a0, a1);                                                         \
     }                                                                                               \
-    /* groups [k, end) of a row without its tail group: how many */                                 \
-    static inline int32_t scalpel__spmv_full_g##W##_##IT(const IT *ci, int32_t cols, int32_t k, int32_t end) \
-    {                                                                                               \
-        return end - k - (end > k && (int64_t)ci[end - 1] + W > (int64_t)cols);                     \
-    }                                                                                               \
     static void scalpel__spmv_g##W##_##IT(const scalpel_gcsr *m, const float *x, float *y)          \
     {                                                                                               \
         const float *v = (const float *)m->values;                                                  \
         const IT *ci = (const IT *)m->col_idx;                                                      \
-        const int32_t *rp = m->row_ptr, cols = m->cols;                                             \
+        const int32_t *rp = m->row_ptr;                                                             \
         int32_t r = 0;                                                                              \
         for (; r + 4 <= m->rows; r += 4) {                                                          \
-            const int32_t k0 = rp[r], k1 = rp[r + 1], k2 = rp[r + 2], k3 = rp[r + 3], k4 = rp[r + 4]; \
-            const float *v0 = v + (size_t)k0 * W, *v1 = v + (size_t)k1 * W, *v2 = v + (size_t)k2 * W, \
-                        *v3 = v + (size_t)k3 * W;                                                   \
-            const IT *c0 = ci + k0, *c1 = ci + k1, *c2 = ci + k2, *c3 = ci + k3;                    \
-            int32_t n, t, j;                                                                        \
-            T a0, a1, a2, a3, b0, b1, b2, b3;                                                       \
-            if (k4 == k0) { y[r] = y[r + 1] = y[r + 2] = y[r + 3] = 0.0f; continue; } /* common when pruned hard */ \
-            n = scalpel__spmv_full_g##W##_##IT(ci, cols, k0, k1);                                   \
-            t = scalpel__spmv_full_g##W##_##IT(ci, cols, k1, k2); if (t < n) n = t;                 \
-            t = scalpel__spmv_full_g##W##_##IT(ci, cols, k2, k3); if (t < n) n = t;                 \
-            t = scalpel__spmv_full_g##W##_##IT(ci, cols, k3, k4); if (t < n) n = t;                 \
-            a0 = scalpel__v##W##_zero(); a1 = a0; a2 = a0; a3 = a0; b0 = a0; b1 = a0; b2 = a0; b3 = a0; \
-            for (j = 0; j + 2 <= n; j += 2) {                                                       \
-                const size_t o = (size_t)j * W;                                                     \
-                a0 = scalpel__v##W##_fma(a0, scalpel__v##W##_load(v0 + o), scalpel__v##W##_load(x + c0[j])); \
-                a1 = scalpel__v##W##_fma(a1, scalpel__v##W##_load(v1 + o), scalpel__v##W##_load(x + c1[j])); \
-                a2 = scalpel__v##W##_fma(a2, scalpel__v##W##_load(v2 + o), scalpel__v##W##_load(x + c2[j])); \
-                a3 = scalpel__v##W##_fma(a3, scalpel__v##W##_load(v3 + o), scalpel__v##W##_load(x + c3[j])); \
-                b0 = scalpel__v##W##_fma(b0, scalpel__v##W##_load(v0 + o + W), scalpel__v##W##_load(x + c0[j + 1])); \
-                b1 = scalpel__v##W##_fma(b1, scalpel__v##W##_load(v1 + o + W), scalpel__v##W##_load(x + c1[j + 1])); \
-                b2 = scalpel__v##W##_fma(b2, scalpel__v##W##_load(v2 + o + W), scalpel__v##W##_load(x + c2[j + 1])); \
-                b3 = scalpel__v##W##_fma(b3, scalpel__v##W##_load(v3 + o + W), scalpel__v##W##_load(x + c3[j + 1])); \
-            }                                                                                       \
-            /* the rest of each row, its tail included, continues its own chain */                  \
-            a0 = scalpel__spmv_row_g##W##_##IT(v, ci, x, cols, k0 + j, k1, scalpel__v##W##_add(a0, b0)); \
-            a1 = scalpel__spmv_row_g##W##_##IT(v, ci, x, cols, k1 + j, k2, scalpel__v##W##_add(a1, b1)); \
-            a2 = scalpel__spmv_row_g##W##_##IT(v, ci, x, cols, k2 + j, k3, scalpel__v##W##_add(a2, b2)); \
-            a3 = scalpel__spmv_row_g##W##_##IT(v, ci, x, cols, k3 + j, k4, scalpel__v##W##_add(a3, b3)); \
-            scalpel__v##W##_hsum4(a0, a1, a2, a3, y + r);                                           \
+            T s0, s1, s2, s3;                                                                       \
+            if (rp[r + 4] == rp[r]) { y[r] = y[r + 1] = y[r + 2] = y[r + 3] = 0.0f; continue; } /* common when pruned hard */ \
+            s0 = scalpel__spmv_row_g##W##_##IT(v, ci, x, m->cols, rp[r], rp[r + 1]);                \
+            s1 = scalpel__spmv_row_g##W##_##IT(v, ci, x, m->cols, rp[r + 1], rp[r + 2]);            \
+            s2 = scalpel__spmv_row_g##W##_##IT(v, ci, x, m->cols, rp[r + 2], rp[r + 3]);            \
+            s3 = scalpel__spmv_row_g##W##_##IT(v, ci, x, m->cols, rp[r + 3], rp[r + 4]);            \
+            scalpel__v##W##_hsum4(s0, s1, s2, s3, y + r);                                           \
         }                                                                                           \
         for (; r < m->rows; r++)                                                                    \
-            y[r] = scalpel__v##W##_hsum(scalpel__spmv_row_g##W##_##IT(v, ci, x, cols, rp[r], rp[r + 1], \
-                                                                      scalpel__v##W##_zero()));     \
+            y[r] = scalpel__v##W##_hsum(scalpel__spmv_row_g##W##_##IT(v, ci, x, m->cols, rp[r], rp[r + 1])); \
     }
 #define SCALPEL__SPMV_GROUPED(W, T)                                                                  \
     SCALPEL__SPMV_GROUPED_IDX(W, T, uint16_t)                                                       \
@@ -1356,9 +1338,10 @@ static void scalpel__spmm_rows(const scalpel_gcsr *m, const float *b, int32_t n,
     }
 }
 
-/* scalpel__spmm_rows below this many stored weights per row on average, or when C holds at
- * most two strips' width (a C row then stays in L1 and the group's B rows in L2 either way);
- * else the strips. Measured on AVX-512 (docs/benchmarks.md): at 128 x 1200 . 1200 x 729 the
+/* For G >= 4, scalpel__spmm_rows below this many stored weights per row on average, or when
+ * C holds at most two strips' width (a C row then stays in L1, and each load and store of it
+ * serves a group of weights); else, and always for G = 1 and 2 (one weight per load and store
+ * of C: the strips' registers serve better, measured), the strips. Measured on AVX-512 (docs/benchmarks.md): at 128 x 1200 . 1200 x 729 the
  * strips win at 70-90% pruning and the rows at 99%; at 128 x 128 . 128 x 144 the rows win. */
 #define SCALPEL__SPMM_ROWS_BELOW 32
 
@@ -1366,7 +1349,8 @@ static void scalpel__gcsr_spmm(const scalpel_gcsr *w, const float *b, int32_t n,
 {
     const int32_t S = SCALPEL__SPMM_STRIP * SCALPEL__VW;
     int32_t j0;
-    if (w->rows > 0 && ((int64_t)w->nnz_groups * w->group < (int64_t)SCALPEL__SPMM_ROWS_BELOW * w->rows || n <= 2 * S)) {
+    if (w->rows > 0 && w->group >= 4 &&
+        ((int64_t)w->nnz_groups * w->group < (int64_t)SCALPEL__SPMM_ROWS_BELOW * w->rows || n <= 2 * S)) {
         scalpel__spmm_rows(w, b, n, c, acc_c);
         return;
     }
