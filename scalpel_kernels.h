@@ -1127,7 +1127,8 @@ SCALPEL_API void scalpel_conv_gemm_f32(const float *a, int32_t m, const float *i
  * the weights and one FMA. The index width is fixed per instantiation (IT = uint16_t or
  * uint32_t) so the loop carries no branch. A row's last group may reach past `cols` (a tail):
  * its x is loaded with loadn so nothing past x[cols-1] is read. Four accumulators per row
- * (four groups per step) keep four FMA chains and four index-to-x loads in flight: two left
+ * (four groups per step, where G lanes fit one native register) keep four FMA chains and four
+ * index-to-x loads in flight: two left
  * the core waiting on FMA latency behind each index load (Zen 4: 1.3x the dense gemv at 0%
  * pruning). Each row is one sequential stream, which the hardware prefetcher follows; four
  * rows interleaved in one loop (eight chains) were faster only at 0% pruning out of cache,
@@ -1142,7 +1143,9 @@ SCALPEL_API void scalpel_conv_gemm_f32(const float *a, int32_t m, const float *i
         int32_t full = end;                                                                         \
         T a0 = scalpel__v##W##_zero(), a1 = a0, a2 = a0, a3 = a0;                                   \
         if (end > k && (int64_t)ci[end - 1] + W > (int64_t)cols) full--;                            \
-        for (; k + 4 <= full; k += 4) {                                                             \
+        /* four chains where W lanes are one native register; wider W already splits each     \
+           group over several registers (and four of them would spill on SSE2's sixteen) */    \
+        for (; W <= SCALPEL__VW && k + 4 <= full; k += 4) {                                        \
             const float *vk = v + (size_t)k * W;                                                    \
             a0 = scalpel__v##W##_fma(a0, scalpel__v##W##_load(vk), scalpel__v##W##_load(x + ci[k])); \
             a1 = scalpel__v##W##_fma(a1, scalpel__v##W##_load(vk + W), scalpel__v##W##_load(x + ci[k + 1])); \
