@@ -1249,10 +1249,10 @@ static void scalpel__spmm_strip(const scalpel_gcsr *m, const float *b, int32_t n
     const int32_t V = SCALPEL__VW, G = m->group, S = SCALPEL__SPMM_STRIP;
     const float *v = (const float *)m->values;
     const int32_t nv = (nc + V - 1) / V, last = nc - (nv - 1) * V, full = nv == S && last == V;
-    /* blocks of at most L1 size, and no more blocks than half a row's groups on average: a row
-       that meets a block with nothing in it pays the visit and gains nothing (at 99% pruning
-       the visits cost more than the product) */
-    const int64_t per_row = m->rows > 0 ? (int64_t)m->nnz_groups / m->rows : 0;
+    /* blocks of at most L1 size, and no more blocks than half a row's weights on average: a
+       visit loads and stores the row's C strip, which two weights pay for (plain CSR at 99%
+       pruning paid more for the visits than for the product) */
+    const int64_t per_row = m->rows > 0 ? (int64_t)m->nnz_groups * G / m->rows : 0;
     int32_t kc = SCALPEL__SPMM_L1_BYTES / (nc * 4), r0, r, t, c0, cur[SCALPEL__SPMM_ROWS];
     if (per_row < 2) kc = m->cols;
     else if ((int64_t)m->cols / kc > per_row / 2) kc = (int32_t)((int64_t)m->cols / (per_row / 2));
