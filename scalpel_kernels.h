@@ -1347,20 +1347,87 @@ static void scalpel__spmm_rows(const scalpel_gcsr *m, const float *b, int32_t n,
     }
 }
 
+/* The same order for G < 4 (plain CSR above all): a group is too small to pay for a pass
+ * over the C row, so the row takes chunks of up to SCALPEL__SPMM_CHUNK stored weights of any
+ * columns at a time (their values and B rows gathered first), and C is read and written once
+ * per chunk instead of once per weight. A generic CSR library (Eigen) passes over C once per
+ * weight; at 99 % pruning this order took our CSR spmm from 1.44x Eigen's time to parity.
+ * For G >= 4 the gathering costs more than it saves (measured: 10-20 % slower on 1x1
+ * convolution shapes), so those keep the group loop above. */
+#define SCALPEL__SPMM_CHUNK 16
+static void scalpel__spmm_rows_chunked(const scalpel_gcsr *m, const float *b, int32_t n, float *c, int acc_c)
+{
+    const int32_t V = SCALPEL__VW, G = m->group, body = n - n % (4 * V);
+    const float *v = (const float *)m->values;
+    const float *bp[SCALPEL__SPMM_CHUNK];
+    float wv[SCALPEL__SPMM_CHUNK];
+    int32_t r, k, g, j, t, cnt;
+    for (r = 0; r < m->rows; r++) {
+        float *cr = c + (size_t)r * (size_t)n;
+        const int32_t end = m->row_ptr[r + 1];
+        if (!acc_c) {
+            for (j = 0; j + V <= n; j += V) SCALPEL__V(store)(cr + j, SCALPEL__V(zero)());
+            if (j < n) SCALPEL__V(storen)(cr + j, SCALPEL__V(zero)(), n - j);
+        }
+        for (k = m->row_ptr[r], g = 0; k < end;) {
+            /* the next chunk: lanes of groups in order, lanes past `cols` skipped */
+            for (cnt = 0; cnt < SCALPEL__SPMM_CHUNK && k < end;) {
+                const int32_t col = (int32_t)scalpel_gcsr_col(m, k), ng = m->cols - col < G ? m->cols - col : G;
+                for (; g < ng && cnt < SCALPEL__SPMM_CHUNK; g++, cnt++) {
+                    wv[cnt] = v[(size_t)k * (size_t)G + (size_t)g];
+                    bp[cnt] = b + (size_t)(col + g) * (size_t)n;
+                }
+                if (g >= ng) { k++; g = 0; }
+            }
+            for (j = 0; j < body; j += 4 * V) {
+                scalpel__vec a0 = SCALPEL__V(load)(cr + j), a1 = SCALPEL__V(load)(cr + j + V),
+                             a2 = SCALPEL__V(load)(cr + j + 2 * V), a3 = SCALPEL__V(load)(cr + j + 3 * V);
+                for (t = 0; t < cnt; t++) {
+                    const float *p = bp[t] + j;
+                    const scalpel__vec av = SCALPEL__V(set1)(wv[t]);
+                    a0 = SCALPEL__V(fma)(a0, av, SCALPEL__V(load)(p));
+                    a1 = SCALPEL__V(fma)(a1, av, SCALPEL__V(load)(p + V));
+                    a2 = SCALPEL__V(fma)(a2, av, SCALPEL__V(load)(p + 2 * V));
+                    a3 = SCALPEL__V(fma)(a3, av, SCALPEL__V(load)(p + 3 * V));
+                }
+                SCALPEL__V(store)(cr + j, a0); SCALPEL__V(store)(cr + j + V, a1);
+                SCALPEL__V(store)(cr + j + 2 * V, a2); SCALPEL__V(store)(cr + j + 3 * V, a3);
+            }
+            for (; j < n; j += V) {
+                const int32_t w = n - j < V ? n - j : V;
+                scalpel__vec a0 = SCALPEL__V(loadn)(cr + j, w);
+                for (t = 0; t < cnt; t++) a0 = SCALPEL__V(fma)(a0, SCALPEL__V(set1)(wv[t]), SCALPEL__V(loadn)(bp[t] + j, w));
+                SCALPEL__V(storen)(cr + j, a0, w);
+            }
+        }
+    }
+}
+
 /* For G >= 4, scalpel__spmm_rows below this many stored weights per row on average, or when
  * C holds at most two strips' width (a C row then stays in L1, and each load and store of it
- * serves a group of weights); else, and always for G = 1 and 2 (one weight per load and store
- * of C: the strips' registers serve better, measured), the strips. Measured on AVX-512 (docs/benchmarks.md): at 128 x 1200 . 1200 x 729 the
- * strips win at 70-90% pruning and the rows at 99%; at 128 x 128 . 128 x 144 the rows win. */
+ * serves a group of weights); else the strips. Measured on AVX-512 (docs/benchmarks.md): at
+ * 128 x 1200 . 1200 x 729 the strips win at 70-90% pruning and the rows at 99%; at
+ * 128 x 128 . 128 x 144 the rows win. For G < 4 the chunked rows take over below
+ * SCALPEL__SPMM_CHUNKED_BELOW weights per row (or for narrow C): plain CSR at
+ * 128 x 1200 . 1200 x 729 ran 0.55x of the strips' time at 99 % (12 weights a row), 0.83x at
+ * 90 % (120) and 1.22x at 70 % (360), measured with make -C bench ab on Zen 4. Except
+ * when C is exactly one strip wide: the strip then holds the whole C row in registers across
+ * a block of weights, and the chunks ran 1.2-1.7x its time (AVX2, 64 x 32 . 32 x 64). */
 #define SCALPEL__SPMM_ROWS_BELOW 32
+#define SCALPEL__SPMM_CHUNKED_BELOW 160
 
 static void scalpel__gcsr_spmm(const scalpel_gcsr *w, const float *b, int32_t n, float *c, int acc_c)
 {
     const int32_t S = SCALPEL__SPMM_STRIP * SCALPEL__VW;
     int32_t j0;
-    if (w->rows > 0 && w->group >= 4 &&
-        ((int64_t)w->nnz_groups * w->group < (int64_t)SCALPEL__SPMM_ROWS_BELOW * w->rows || n <= 2 * S)) {
+    const int64_t stored = (int64_t)w->nnz_groups * w->group;
+    if (w->rows > 0 && w->group >= 4 && (stored < (int64_t)SCALPEL__SPMM_ROWS_BELOW * w->rows || n <= 2 * S)) {
         scalpel__spmm_rows(w, b, n, c, acc_c);
+        return;
+    }
+    if (w->rows > 0 && w->group < 4 && n != S &&
+        (stored < (int64_t)SCALPEL__SPMM_CHUNKED_BELOW * w->rows || n <= 2 * S)) {
+        scalpel__spmm_rows_chunked(w, b, n, c, acc_c);
         return;
     }
     for (j0 = 0; j0 < n; j0 += S) scalpel__spmm_strip(w, b, n, c, j0, n - j0 < S ? n - j0 : S, acc_c);
