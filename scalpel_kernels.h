@@ -1489,24 +1489,30 @@ static void scalpel__spmm_rows_chunked(const scalpel_gcsr *m, const float *b, in
     }
 }
 
-/* For G >= 4, scalpel__spmm_rows below this many stored weights per row on average, or when
- * C holds at most two strips' width (a C row then stays in L1, and each load and store of it
- * serves a group of weights); else the strips. Measured on AVX-512 (docs/benchmarks.md): at
- * 128 x 1200 . 1200 x 729 the strips win at 70-90% pruning and the rows at 99%; at
- * 128 x 128 . 128 x 144 the rows win. For G < 4 the chunked rows take over below
+/* Which order. For G >= 4, scalpel__spmm_rows below SCALPEL__SPMM_ROWS_BELOW stored weights
+ * per row on average, or below SCALPEL__SPMM_ROWS_WIDE_BELOW when C is at least four strips
+ * wide (each piece of C is one more pass over W, whose few weights per row then do not pay
+ * for it); else the strips. Measured with make -C bench ab on Zen 4 (AVX-512) after the
+ * strips gained pieces and packing: at 128 x 128 . 128 x 144 the strips took 0.61x the rows'
+ * time at 70 % and 0.71x at 90 % (12.8 weights a row), 64 x 32 . 32 x 64 0.63-0.74x; at
+ * 128 x 1200 . 1200 x 729, 99 % (12 a row) the rows stay 8-15 % faster, and at 1.3 a row
+ * (128 x 128, 99 %) 2x faster. For G < 4 the chunked rows take over below
  * SCALPEL__SPMM_CHUNKED_BELOW weights per row (or for narrow C): plain CSR at
  * 128 x 1200 . 1200 x 729 ran 0.55x of the strips' time at 99 % (12 weights a row), 0.83x at
- * 90 % (120) and 1.22x at 70 % (360), measured with make -C bench ab on Zen 4. Except
- * when C is exactly one strip wide: the strip then holds the whole C row in registers across
- * a block of weights, and the chunks ran 1.2-1.7x its time (AVX2, 64 x 32 . 32 x 64). */
-#define SCALPEL__SPMM_ROWS_BELOW 32
+ * 90 % (120) and 1.22x at 70 % (360). Except when C is exactly one strip wide: the strip then
+ * holds the whole C row in registers across a block of weights, and the chunks ran 1.2-1.7x
+ * its time (AVX2, 64 x 32 . 32 x 64). */
+#define SCALPEL__SPMM_ROWS_BELOW 4
+#define SCALPEL__SPMM_ROWS_WIDE_BELOW 16
 #define SCALPEL__SPMM_CHUNKED_BELOW 160
 
 static void scalpel__gcsr_spmm(const scalpel_gcsr *w, const float *b, int32_t n, float *c, int acc_c)
 {
     const int32_t S = SCALPEL__SPMM_STRIP * SCALPEL__VW;
     const int64_t stored = (int64_t)w->nnz_groups * w->group;
-    if (w->rows > 0 && w->group >= 4 && (stored < (int64_t)SCALPEL__SPMM_ROWS_BELOW * w->rows || n <= 2 * S)) {
+    if (w->rows > 0 && w->group >= 4 &&
+        (stored < (int64_t)SCALPEL__SPMM_ROWS_BELOW * w->rows ||
+         (stored < (int64_t)SCALPEL__SPMM_ROWS_WIDE_BELOW * w->rows && n >= 4 * S))) {
         scalpel__spmm_rows(w, b, n, c, acc_c);
         return;
     }

@@ -504,6 +504,7 @@ typedef struct bench_summary {
     double grouped_break_even[2];
     double grouped_vs_openblas_90;  /* OpenBLAS sgemv time / grouped spmv time at 90 % */
     double small_rel0[2], small_break_even[2];   /* the same, 2048 x 2048 (in cache) */
+    double ceiling0[2], small_ceiling0[2];       /* sweep_result.ceiling0 of the same G */
     double spmm_vs_eigen[3][3];     /* Eigen CSR time / grouped spmm time: shape x rate */
     double spmm_ceiling[3][3];      /* the most any kernel could gain on Eigen: see 4b */
     double spmm_break_even;         /* grouped spmm (G = BENCH_SIMD_G) vs dense gemm */
@@ -660,6 +661,10 @@ typedef struct sweep_result {
     double t_eigen[SWEEP_N];                /* 0 where not measured */
     double eigen_bytes[SWEEP_N];
     double break_even[SWEEP_NG];
+    double t_read0;                         /* read-only stream over the dense matrix, at 0 % */
+    double ceiling0[SWEEP_NG];              /* the least t_sparse / t_dense any kernel can reach
+                                               at 0 %: its bytes at the faster of the read
+                                               stream's and the dense gemv's speed */
 } sweep_result;
 
 static void run_sweep(int32_t n, int with_eigen, uint64_t seed, sweep_result *res)
@@ -667,7 +672,7 @@ static void run_sweep(int32_t n, int with_eigen, uint64_t seed, sweep_result *re
     const size_t count = (size_t)n * (size_t)n;
     float *base = alloc_f32(count), *x = alloc_f32((size_t)n);
     float *w[SWEEP_NG], *y[SWEEP_NG + 2];
-    bench_case cases[SWEEP_NG + 2];
+    bench_case cases[SWEEP_NG + 3];
     int i, gi;
 
     fill_random(base, count, seed);
@@ -681,8 +686,9 @@ static void run_sweep(int32_t n, int with_eigen, uint64_t seed, sweep_result *re
         sparse_mv sop[SWEEP_NG];
         dense_mv dop;
         lib_mv lop;
+        stream_op rop;
         libcsr *eigen = NULL;
-        int nc = 0;
+        int nc = 0, read_at = -1;
 
         dop.w = base; dop.rows = n; dop.cols = n; dop.x = x; dop.y = y[SWEEP_NG];
         set_case(&cases[nc++], run_gemv, &dop, "dense gemv %d^2", (int)n);
@@ -705,9 +711,15 @@ static void run_sweep(int32_t n, int with_eigen, uint64_t seed, sweep_result *re
             set_case(&cases[nc++], run_lib_spmv, &lop, "Eigen CSR spmv %d^2 %.0f%%", (int)n,
                      100.0 * rate);
         }
+        if (i == 0) {
+            rop.a = NULL; rop.b = base; rop.c = NULL; rop.n = count;
+            read_at = nc;
+            set_case(&cases[nc++], run_read, &rop, "read %d^2 floats", (int)n);
+        }
         measure(cases, nc);
 
         res->t_dense[i] = cases[0].median;
+        if (read_at >= 0) res->t_read0 = cases[read_at].median;
         check_product(cases[0].what, base, n, n, x, 1, y[SWEEP_NG], 7);
         for (gi = 0; gi < SWEEP_NG; ++gi) {
             res->t_sparse[gi][i] = cases[1 + gi].median;
@@ -722,8 +734,11 @@ static void run_sweep(int32_t n, int with_eigen, uint64_t seed, sweep_result *re
             libcsr_free(eigen);
         }
     }
-    for (gi = 0; gi < SWEEP_NG; ++gi)
+    for (gi = 0; gi < SWEEP_NG; ++gi) {
+        const double t_fast = res->t_read0 < res->t_dense[0] ? res->t_read0 : res->t_dense[0];
         res->break_even[gi] = break_even(k_sweep_rates, res->rel[gi], SWEEP_N);
+        res->ceiling0[gi] = res->bytes[gi][0] / ((double)count * 4.0) * t_fast / res->t_dense[0];
+    }
     for (gi = 0; gi < SWEEP_NG; ++gi) free(w[gi]);
     for (gi = 0; gi < SWEEP_NG + 2; ++gi) free(y[gi]);
     free(base);
@@ -754,7 +769,12 @@ static void print_sweep_table(const sweep_result *res, int with_paper)
         printf(" | **%s** |",
                fmt_break_even(res->break_even[gi], k_sweep_rates, SWEEP_N, b1, sizeof b1));
     if (with_paper) printf(" 52%% | 3%% |");
-    printf("\n\n");
+    printf("\n\nCeiling at 0%%: a read-only stream over the dense matrix took %s in the same set as "
+           "the 0%% row (dense gemv %s). Reading a format's bytes at the faster of the two speeds, "
+           "no kernel can go below", T(res->t_read0, b1), T(res->t_dense[0], b2));
+    for (gi = 0; gi < SWEEP_NG; ++gi)
+        printf("%s %.3f (%s)", gi ? "," : "", res->ceiling0[gi], group_label(k_sweep_groups[gi]));
+    printf(" of the dense time.\n\n");
 }
 
 static void section_spmv(bench_summary *sum, const char *llc)
@@ -796,6 +816,7 @@ static void section_spmv(bench_summary *sum, const char *llc)
     }
     for (gi = 0; gi + 1 < SWEEP_NG && gi < 2; ++gi) {
         sum->grouped_rel0[gi] = big->rel[gi][0];
+        sum->ceiling0[gi] = big->ceiling0[gi];
         sum->grouped_break_even[gi] = big->break_even[gi];
     }
     sum->grouped_vs_openblas_90 = sum->sgemv_4096_time / big->t_sparse[0][SWEEP_AT_90];
@@ -814,6 +835,7 @@ static void section_spmv(bench_summary *sum, const char *llc)
     print_sweep_table(small, 0);
     for (gi = 0; gi + 1 < SWEEP_NG && gi < 2; ++gi) {
         sum->small_rel0[gi] = small->rel[gi][0];
+        sum->small_ceiling0[gi] = small->ceiling0[gi];
         sum->small_break_even[gi] = small->break_even[gi];
     }
 
@@ -1181,8 +1203,12 @@ static void print_summary(const bench_summary *s)
            s->gemv_lenet_ratio[2], pass(lenet_ok));
     for (gi = 0; gi + 1 < SWEEP_NG && gi < 2; ++gi) {
         int32_t g = k_sweep_groups[gi];
-        printf("| grouped spmv (G=%d) at 0%% pruning within 1.05x of our dense gemv, 4096^2 / 2048^2 | %.3fx / %.3fx | %s |\n",
-               (int)g, s->grouped_rel0[gi], s->small_rel0[gi], pass(s->grouped_rel0[gi] <= 1.05 && s->small_rel0[gi] <= 1.05));
+        printf("| grouped spmv (G=%d) at 0%% pruning within 1.05x of our dense gemv, 4096^2 / 2048^2 | %.3fx / %.3fx "
+               "(ceiling %.3fx / %.3fx) | %s%s |\n",
+               (int)g, s->grouped_rel0[gi], s->small_rel0[gi], s->ceiling0[gi], s->small_ceiling0[gi],
+               pass(s->grouped_rel0[gi] <= 1.05 && s->small_rel0[gi] <= 1.05),
+               s->grouped_rel0[gi] <= 1.05 && s->small_rel0[gi] <= 1.05 ? ""
+               : s->ceiling0[gi] > 1.05 || s->small_ceiling0[gi] > 1.05 ? " (unreachable where the ceiling is above 1.05x)" : "");
         printf("| grouped spmv (G=%d) break-even pruning rate <= 5%% (4096^2; 2048^2 informational) | %s (%s) | %s |\n",
                (int)g, fmt_break_even(s->grouped_break_even[gi], k_sweep_rates, SWEEP_N, b1, sizeof b1),
                fmt_break_even(s->small_break_even[gi], k_sweep_rates, SWEEP_N, b2, sizeof b2),
@@ -1197,11 +1223,14 @@ static void print_summary(const bench_summary *s)
     for (si = 0; si < 3; ++si) {
         static const char *const shape[3] = {"128x1200 . 1200x729", "128x128 . 128x144", "64x32 . 32x64"};
         int ok = 1;
+        int beyond = 0;   /* every rate that misses is one whose ceiling is below 1.5x */
         for (ri = 0; ri < 3; ++ri) ok &= s->spmm_vs_eigen[si][ri] >= 1.5;
+        for (ri = 0, beyond = !ok; ri < 3; ++ri)
+            if (s->spmm_vs_eigen[si][ri] < 1.5 && s->spmm_ceiling[si][ri] >= 1.5) beyond = 0;
         printf("| grouped spmm (G=%d) >= 1.5x faster than Eigen CSR at 70 / 90 / 99%%, %s | %.2fx / %.2fx / %.2fx "
-               "(ceiling %.2fx / %.2fx / %.2fx) | %s |\n", BENCH_SIMD_G, shape[si], s->spmm_vs_eigen[si][0],
+               "(ceiling %.2fx / %.2fx / %.2fx) | %s%s |\n", BENCH_SIMD_G, shape[si], s->spmm_vs_eigen[si][0],
                s->spmm_vs_eigen[si][1], s->spmm_vs_eigen[si][2], s->spmm_ceiling[si][0], s->spmm_ceiling[si][1],
-               s->spmm_ceiling[si][2], pass(ok));
+               s->spmm_ceiling[si][2], pass(ok), beyond ? " (each miss: 1.5x is above its ceiling)" : "");
     }
     printf("| grouped spmm (G=%d) break-even vs our dense gemm <= 50%% | %s | %s |\n", BENCH_SIMD_G,
            fmt_break_even(s->spmm_break_even, k_mm_rates, MM_N, b1, sizeof b1), pass(s->spmm_break_even <= 0.5));

@@ -189,10 +189,13 @@ static void check_gemm_spmm(int32_t m, int32_t k, int32_t n)
 
 static void test_gemm_spmm(void)
 {
-    /* spmm runs in one of two orders (whole C rows, or strips of C columns over blocks of B
-       rows, on wide C with many weights per row): shapes that take each, on every backend,
-       with C wider than two strips of the widest vectors, B deeper than several blocks and
-       more rows than one chunk of row cursors */
+    /* spmm runs in one of three orders (whole C rows a group at a time, whole C rows a chunk
+       of CSR weights at a time, or pieces of C columns over blocks of B rows, packed into an
+       aligned buffer when B's rows are not aligned): shapes that take each, on every
+       backend, with C wider than two strips of the widest vectors and a remainder that
+       takes 4V, 2V, V and masked pieces, B deeper than several blocks and more rows than one
+       chunk of row cursors. Every order was checked to be reached (each broken on purpose
+       fails this test) */
 #if defined(TEST_SMALL_MEMORY)
     static const int32_t fixed[][3] = { { 20, 40, 70 }, { 9, 100, 140 }, { 3, 17, 300 } };
 #else
