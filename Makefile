@@ -15,13 +15,19 @@
 #                    paper's Figure 9 in q15 / q7) and the LeNets end to end on the M4 in q15
 #                    (bench-cortex-m-lenet; docs/microcontrollers.md)
 #   make dist        dist/scalpel.h, the one-file build of every header (amalgamate.py)
+#   make install     PREFIX=/usr/local (default) DESTDIR= (staging root, for packagers): the
+#                    headers in PREFIX/include/scalpel (the one-file build in .../single), the
+#                    `scalpel` tool, scalpel.pc and the CMake package (tools/install.sh says
+#                    where each goes). CLI_CFLAGS (default -O2 -march=native: this machine;
+#                    packagers pass e.g. CLI_CFLAGS=-O2) and ZLIB=1 (gzip'd IDX) for the tool.
+#   make uninstall   the same PREFIX and DESTDIR: removes exactly what install wrote
 #   make examples    build examples/ into build/examples
 #   make clean
 
 CC ?= cc
 EXAMPLES = $(patsubst examples/%.c,build/examples/%,$(wildcard examples/*.c))
 
-.PHONY: test demo reproduce bench bench-cortex-m bench-cortex-m-lenet dist examples clean
+.PHONY: test demo reproduce bench bench-cortex-m bench-cortex-m-lenet dist examples clean install uninstall
 
 test:
 	sh tests/run_all.sh
@@ -63,6 +69,23 @@ bench-cortex-m-lenet:
 
 dist:
 	python3 amalgamate.py
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+CLI_CFLAGS ?= -O2 -march=native
+ZLIB ?=
+CLI_ZLIB = $(if $(ZLIB),-DSCALPEL_ZLIB,)
+CLI_ZLIB_LIB = $(if $(ZLIB),-lz,)
+
+# the tool as installed: always rebuilt, so that CLI_CFLAGS and ZLIB take effect
+install:
+	python3 amalgamate.py
+	@mkdir -p build/install
+	$(CC) $(CLI_CFLAGS) $(CLI_ZLIB) -I. examples/scalpel_cli.c -o build/install/scalpel -lm $(CLI_ZLIB_LIB)
+	sh tools/install.sh install "$(PREFIX)" "$(DESTDIR)" build/install/scalpel
+
+uninstall:
+	sh tools/install.sh uninstall "$(PREFIX)" "$(DESTDIR)"
 
 examples: $(EXAMPLES)
 

@@ -273,6 +273,9 @@ run mnist-pipeline sh -c "cc -O2 $NATIVE -fopenmp -DSCALPEL_ZLIB -I. examples/mn
 run cli-asan sh -c "gcc $WARN $SAN $NATIVE -I. examples/scalpel_cli.c -o $B/scalpel_cli-asan -lm && sh tests/test_cli.sh $B/scalpel_cli-asan $B/cli-asan"
 run cli-clang sh -c "clang $WARN -O2 $NATIVE -I. examples/scalpel_cli.c -o $B/scalpel_cli-clang -lm && sh tests/test_cli.sh $B/scalpel_cli-clang $B/cli-clang"
 
+echo "== 8. used from another project: make install / uninstall, CMake find_package and add_subdirectory, pkg-config, Cortex-M firmware"
+run consumer sh tests/test_consumer.sh "$B/consumer"
+
 echo
 if [ "$FAILED" -ne 0 ]; then echo "failed steps:$FAILED_NAMES"; fi
 echo "$PASSED passed, $FAILED failed"
