@@ -13,7 +13,8 @@
 #   make bench       kernel benchmarks vs OpenBLAS and Eigen (bench/), single-threaded, then
 #                    the Cortex-M4/M55 sweeps counted under QEMU (bench-cortex-m: fp32, and the
 #                    paper's Figure 9 in q15 / q7) and the LeNets end to end on the M4 in q15
-#                    (bench-cortex-m-lenet; docs/microcontrollers.md)
+#                    (bench-cortex-m-lenet; docs/microcontrollers.md); then PNG plots of it all
+#                    in build/bench/plots (bench/plots.py, matplotlib)
 #   make dist        dist/scalpel.h, the one-file build of every header (amalgamate.py)
 #   make install     PREFIX=/usr/local (default) DESTDIR= (staging root, for packagers): the
 #                    headers in PREFIX/include/scalpel (the one-file build in .../single), the
@@ -45,11 +46,16 @@ reproduce: build/mnist
 	./build/mnist --full --net lenet300 --out build/models/full
 	./build/mnist --full --net lenet5 --out build/models/full
 
+# Each part's output is also kept in build/bench/*.log; bench/plots.py draws the PNG plots of
+# build/bench/plots from those logs (relative time against pruning rate, networks against the
+# paper, the Cortex-M sweeps). Without matplotlib it says so and the tables stand alone.
 bench:
 	sh tools/deps.sh bench
-	$(MAKE) -C bench run
-	$(MAKE) bench-cortex-m
+	@mkdir -p build/bench
+	{ $(MAKE) -C bench run; echo $$? >build/bench/run.status; } 2>&1 | tee build/bench/run.log; exit $$(cat build/bench/run.status)
+	{ $(MAKE) --no-print-directory bench-cortex-m; echo $$? >build/bench/cortex-m.status; } 2>&1 | tee build/bench/cortex-m.log; exit $$(cat build/bench/cortex-m.status)
 	$(MAKE) bench-cortex-m-lenet
+	/usr/bin/python3 bench/plots.py build/bench/plots build/bench/run.log build/bench/cortex-m.log
 
 # The paper's Cortex-M matrix-vector sweep, counted (instructions, estimated cycles) under QEMU.
 bench-cortex-m:

@@ -275,6 +275,7 @@ run cli-clang sh -c "clang $WARN -O2 $NATIVE -I. examples/scalpel_cli.c -o $B/sc
 
 echo "== 8. used from another project: make install / uninstall, CMake find_package and add_subdirectory, pkg-config, Cortex-M firmware"
 run consumer sh tests/test_consumer.sh "$B/consumer"
+run plots sh tests/test_plots.sh "$B/plots"
 
 echo
 if [ "$FAILED" -ne 0 ]; then echo "failed steps:$FAILED_NAMES"; fi

@@ -17,6 +17,7 @@
 #            zlib1g-dev                     gzip'd MNIST files in the training module (SCALPEL_ZLIB)
 #            cmake pkgconf                  the consumer test: CMake find_package and
 #                                           add_subdirectory, pkg-config (tests/test_consumer.sh)
+#            python3-matplotlib             bench/plots.py, tested on the tables in docs/
 #            python3-numpy python3-torch    write the safetensors test files and compute their
 #                                           reference outputs (numpy's, and PyTorch's own for the
 #                                           PyTorch parity test), under Debian's /usr/bin/python3
@@ -33,7 +34,7 @@ set -eu
 TEST_PKGS="gcc g++ clang libclang-rt-14-dev make python3 libsimde-dev
 gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
 gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user python3-numpy python3-torch zlib1g-dev
-cmake pkgconf"
+cmake pkgconf python3-matplotlib"
 BENCH_PKGS="$TEST_PKGS libopenblas-dev libeigen3-dev"
 DEMO_PKGS="gcc make zlib1g-dev"
 
