@@ -64,6 +64,19 @@ def slug(text):
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80].strip("-")
 
 
+def save_rate_plot(plt, fig, ax, heading, ylabel, path):
+    """labels, grid, legend and the PNG of a plot against the pruning rate"""
+    ax.set_xlabel("pruning rate (%)")
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.set_title(heading, fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
 def plot_sweep(plt, heading, header, rows, path, dense_name):
     """relative-time curves: columns named 'rel' follow the kernel they belong to"""
     pts = [(rate(r[0]), r) for r in rows if rate(r[0]) is not None]
@@ -80,16 +93,8 @@ def plot_sweep(plt, heading, header, rows, path, dense_name):
             pp = [(x, number(r[j])) for x, r in pts if number(r[j]) is not None and number(r[j]) >= 0]
             if pp:
                 ax.plot([p[0] for p in pp], [p[1] for p in pp], "x--", ms=5, label=name)
-    ax.set_xlabel("pruning rate (%)")
-    ax.set_ylabel("time relative to dense")
     ax.set_yscale("log")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.set_title(heading, fontsize=9)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+    return save_rate_plot(plt, fig, ax, heading, "time relative to dense", path)
 
 
 def plot_cortex(plt, heading, header, rows, path):
@@ -106,15 +111,7 @@ def plot_cortex(plt, heading, header, rows, path):
         if any(y is None for y in ys):
             continue
         ax.plot(xs, ys, "x--" if name.startswith("paper") else "o-", ms=4, label=name)
-    ax.set_xlabel("pruning rate (%)")
-    ax.set_ylabel("cycles relative to dense")
-    ax.grid(True, alpha=0.3)
-    ax.set_title(heading, fontsize=9)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+    return save_rate_plot(plt, fig, ax, heading, "cycles relative to dense", path)
 
 
 def plot_networks(plt, nets, path):

@@ -37,16 +37,21 @@ fi
 grep -q "already installed" "$B/install2.log" || die "second install: no clear message"
 ok "a second install is refused: $(grep 'already installed' "$B/install2.log")"
 
+# cmake_consumer NAME WHAT CMAKE-ARGS...: configure and build tests/consumer into $B/NAME
+cmake_consumer() {
+  name=$1 what=$2
+  shift 2
+  cmake -S tests/consumer -B "$B/$name" "$@" >"$B/$name.log" 2>&1 ||
+    { cat "$B/$name.log"; die "cmake configure ($what) failed"; }
+  cmake --build "$B/$name" >>"$B/$name.log" 2>&1 || { cat "$B/$name.log"; die "build ($what) failed"; }
+}
+
 echo "== 1. CMake find_package"
-cmake -S tests/consumer -B "$B/pkg" -DSCALPEL_USE=package -DCMAKE_PREFIX_PATH="$S$P" >"$B/pkg.log" 2>&1 ||
-  { cat "$B/pkg.log"; die "cmake configure (find_package) failed"; }
-cmake --build "$B/pkg" >>"$B/pkg.log" 2>&1 || { cat "$B/pkg.log"; die "build (find_package) failed"; }
+cmake_consumer pkg find_package -DSCALPEL_USE=package -DCMAKE_PREFIX_PATH="$S$P"
 "$B/pkg/consumer" || die "find_package build: wrong products"
 ok "find_package(scalpel 0.1) build runs"
 echo "== 2. CMake add_subdirectory"
-cmake -S tests/consumer -B "$B/sub" -DSCALPEL_USE=subdirectory -DSCALPEL_SOURCE_DIR="$ROOT" >"$B/sub.log" 2>&1 ||
-  { cat "$B/sub.log"; die "cmake configure (add_subdirectory) failed"; }
-cmake --build "$B/sub" >>"$B/sub.log" 2>&1 || { cat "$B/sub.log"; die "build (add_subdirectory) failed"; }
+cmake_consumer sub add_subdirectory -DSCALPEL_USE=subdirectory -DSCALPEL_SOURCE_DIR="$ROOT"
 "$B/sub/consumer" || die "add_subdirectory build: wrong products"
 ok "add_subdirectory build runs"
 
@@ -62,10 +67,8 @@ unset PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR
 ok "pkg-config build runs ($flags)"
 
 echo "== 4. Cortex-M4 firmware: toolchain file + find_package, on QEMU"
-cmake -S tests/consumer -B "$B/m4" -DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/arm-none-eabi.cmake" -DSCALPEL_CORTEX_M=m4 \
-  -DSCALPEL_USE=package -DCMAKE_PREFIX_PATH="$S$P" -DCORTEX_M_DIR="$ROOT/tests/cortex-m" \
-  -DCMAKE_BUILD_TYPE=Release >"$B/m4.log" 2>&1 || { cat "$B/m4.log"; die "cmake configure (Cortex-M4) failed"; }
-cmake --build "$B/m4" >>"$B/m4.log" 2>&1 || { cat "$B/m4.log"; die "build (Cortex-M4) failed"; }
+cmake_consumer m4 Cortex-M4 -DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/arm-none-eabi.cmake" -DSCALPEL_CORTEX_M=m4 \
+  -DSCALPEL_USE=package -DCMAKE_PREFIX_PATH="$S$P" -DCORTEX_M_DIR="$ROOT/tests/cortex-m" -DCMAKE_BUILD_TYPE=Release
 sh tests/cortex-m/run.sh m4 "$B/m4/consumer" || die "Cortex-M4 firmware failed on QEMU"
 ok "Cortex-M4 firmware runs on QEMU"
 
