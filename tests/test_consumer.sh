@@ -89,5 +89,15 @@ make --no-print-directory uninstall DESTDIR="$S" PREFIX="$P" >/dev/null 2>&1 || 
 [ "$(cat "$S$P/bin/other-tool")" = keep ] || die "uninstall touched a file it did not install"
 [ "$(find "$S" -type f | wc -l)" -eq 1 ] || die "uninstall left files of its own: $(find "$S" -type f)"
 ok "uninstall keeps what was there before (bin/other-tool) and removes only its own files"
+# a file of the user's at one of the install's paths is never replaced
+echo mine >"$S$P/bin/scalpel"
+if make --no-print-directory install DESTDIR="$S" PREFIX="$P" CLI_CFLAGS=-O1 >"$B/install3.log" 2>&1; then
+  die "install over a file it did not write was not refused"
+fi
+grep -q "already exists and is not from a Scalpel install" "$B/install3.log" || die "no clear message for a foreign file"
+[ "$(cat "$S$P/bin/scalpel")" = mine ] || die "install replaced the user's bin/scalpel"
+make --no-print-directory uninstall DESTDIR="$S" PREFIX="$P" >/dev/null 2>&1 || die "uninstall after the refused install failed"
+[ "$(cat "$S$P/bin/scalpel")" = mine ] && [ "$(cat "$S$P/bin/other-tool")" = keep ] || die "uninstall touched the user's files"
+ok "install refuses to replace the user's bin/scalpel, and uninstall then removes only what it wrote"
 rm -rf "$S"
 echo "test_consumer: $pass passed, 0 failed"

@@ -23,6 +23,8 @@
 #   share/scalpel/install-manifest.txt
 #                                   every file and directory this install created
 #
+# Install never replaces a file it did not write: a file already at one of these paths stops
+# it with an error (what was installed up to then is in the manifest, for make uninstall).
 # Uninstall reads the manifest and removes exactly those files, then those directories where
 # they are empty (a directory that existed before the install is never in the manifest, and
 # one that holds anything else stays), then the manifest. Nothing else is touched.
@@ -79,7 +81,10 @@ mkdirs() {
 put() {   # put SOURCE PREFIX-RELATIVE-DEST MODE
   dest="$prefix/$2"
   mkdirs "$(dirname "$dest")"
-  [ -e "$destdir$dest" ] && [ ! -f "$destdir$dest" ] && die "$destdir$dest exists and is not a regular file"
+  # no manifest was there, so a file at dest is not from this install: it is the user's
+  if [ -e "$destdir$dest" ] || [ -L "$destdir$dest" ]; then
+    die "$destdir$dest already exists and is not from a Scalpel install: move it away or pick another PREFIX (make uninstall undoes what was installed so far)"
+  fi
   cp "$1" "$destdir$dest.scalpel-new" && chmod "$3" "$destdir$dest.scalpel-new" &&
     mv -f "$destdir$dest.scalpel-new" "$destdir$dest" || die "cannot write $destdir$dest"
   record "f $dest"
