@@ -132,57 +132,133 @@ extern "C" {
  * per-kind table of the library (">>layer kinds" in the implementation); SCALPEL_LAYER_COUNT
  * sizes them, and a table that misses a kind does not compile. */
 typedef enum scalpel_layer_kind {
-    SCALPEL_LAYER_FC = 1,       /* y[outputs] = W[outputs x inputs] . x + b (implicit flatten) */
-    SCALPEL_LAYER_CONV2D = 2,   /* im2col, then W[out_c x in_c*k*k] . col + b per channel */
-    SCALPEL_LAYER_MAXPOOL = 3,  /* max over kernel x kernel windows, stride, no padding, floor */
-    SCALPEL_LAYER_RELU = 4,     /* y = max(x, 0) */
-    SCALPEL_LAYER_COUNT         /* one past the last kind: the length of every per-kind table */
+    SCALPEL_LAYER_FC = 1,         /* y[outputs] = W[outputs x inputs] . x + b (implicit flatten) */
+    SCALPEL_LAYER_CONV2D = 2,     /* per group: W[out_c/g x in_c/g*kh*kw] . im2col(x) + b; depthwise
+                                     when groups = in_c */
+    SCALPEL_LAYER_MAXPOOL = 3,    /* max over kh x kw windows, stride, padding, floor or ceil */
+    SCALPEL_LAYER_RELU = 4,       /* y = max(x, 0) */
+    SCALPEL_LAYER_AVGPOOL = 5,    /* mean over kh x kw windows (global: the whole map), pads counted
+                                     or not */
+    SCALPEL_LAYER_BATCHNORM = 6,  /* y[c] = x[c] * scale[c] + shift[c] (inference batch norm) */
+    SCALPEL_LAYER_ADD = 7,        /* y = x + other (same shape): residual joins */
+    SCALPEL_LAYER_CONCAT = 8,     /* y = [x ; other] along channels (same H x W) */
+    SCALPEL_LAYER_CLIP = 9,       /* y = min(max(x, lo), hi); relu6 is clip(0, 6) */
+    SCALPEL_LAYER_LEAKY_RELU = 10,/* y = x > 0 ? x : slope * x */
+    SCALPEL_LAYER_SIGMOID = 11,   /* y = 1 / (1 + exp(-x)) */
+    SCALPEL_LAYER_TANH = 12,      /* y = tanh(x) */
+    SCALPEL_LAYER_HARDSWISH = 13, /* y = x * clip(x + 3, 0, 6) / 6 */
+    SCALPEL_LAYER_SOFTMAX = 14,   /* softmax over the channels at each position */
+    SCALPEL_LAYER_LRN = 15,       /* local response normalization, across or within channels */
+    SCALPEL_LAYER_COUNT           /* one past the last kind: the length of every per-kind table */
 } scalpel_layer_kind;
 
 /* The kinds, one line each: NAME (the prefix of its functions in the >>layer NAME sections of
- * scalpel.h, scalpel_train.h and scalpel_cuda.cu), its scalpel_layer_kind, weighted (has W and
- * b), fuses_relu (runs a following ReLU in its own output pass), and sample parameters
- * (outputs, kernel, stride, pad) that make a valid layer after a [3 x 8 x 8] input. Every
- * per-kind table of the library is generated from this list; its order must be the enum's
- * (checked below), and a kind missing here, or a function missing for a kind listed, does not
- * compile. */
-#define SCALPEL__LAYER_KINDS(X)                                   \
-    X(fc, SCALPEL_LAYER_FC, 1, 1, 10, 0, 0, 0)                    \
-    X(conv2d, SCALPEL_LAYER_CONV2D, 1, 1, 4, 3, 1, 1)             \
-    X(maxpool, SCALPEL_LAYER_MAXPOOL, 0, 0, 0, 2, 2, 0)           \
-    X(relu, SCALPEL_LAYER_RELU, 0, 0, 0, 0, 0, 0)
+ * scalpel.h, scalpel_train.h and scalpel_cuda.cu), its scalpel_layer_kind, W: weighted (has W
+ * and b), F: fuses_relu (runs a following ReLU in its own output pass), PC: per-channel
+ * parameters (floats per channel it stores: batchnorm's scale and shift), then what takes it
+ * besides the float forward pass: Q fixed point (scalpel_qnet), T training in C
+ * (scalpel_train.h), GPU (scalpel_cuda.cu), NR node removal, each 0 or 1; last, sample
+ * parameters (outputs, kernel, stride, pad) that make a valid layer after a [3 x 8 x 8] input.
+ * Every per-kind table of the library is generated from this list; its order must be the
+ * enum's (checked below), and a kind missing here, or a function missing for a kind listed
+ * (with its flag set), does not compile. A conv2d or maxpool layer using what the first
+ * version of the library did not have (non-square kernels or strides, uneven padding,
+ * dilation, groups, ceil rounding) is taken only by the float forward pass for now, whatever
+ * its kind's flags say (scalpel_layer_supports). */
+#define SCALPEL__LAYER_KINDS(X)                                               \
+    X(fc, SCALPEL_LAYER_FC, 1, 1, 0, 1, 1, 1, 1, 10, 0, 0, 0)                \
+    X(conv2d, SCALPEL_LAYER_CONV2D, 1, 1, 0, 1, 1, 1, 1, 4, 3, 1, 1)         \
+    X(maxpool, SCALPEL_LAYER_MAXPOOL, 0, 0, 0, 1, 1, 1, 1, 0, 2, 2, 0)       \
+    X(relu, SCALPEL_LAYER_RELU, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0)             \
+    X(avgpool, SCALPEL_LAYER_AVGPOOL, 0, 0, 0, 0, 0, 0, 0, 0, 3, 2, 1)       \
+    X(batchnorm, SCALPEL_LAYER_BATCHNORM, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0)   \
+    X(add, SCALPEL_LAYER_ADD, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0)               \
+    X(concat, SCALPEL_LAYER_CONCAT, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)         \
+    X(clip, SCALPEL_LAYER_CLIP, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)             \
+    X(leaky_relu, SCALPEL_LAYER_LEAKY_RELU, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0) \
+    X(sigmoid, SCALPEL_LAYER_SIGMOID, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)       \
+    X(tanh, SCALPEL_LAYER_TANH, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)             \
+    X(hardswish, SCALPEL_LAYER_HARDSWISH, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)   \
+    X(softmax, SCALPEL_LAYER_SOFTMAX, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)       \
+    X(lrn, SCALPEL_LAYER_LRN, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0)
 
-#define SCALPEL__KIND_POSITION(NAME, KIND, W, F, O, K, S, P) scalpel__kind_position_##NAME,
+#define SCALPEL__KIND_POSITION(NAME, KIND, W, F, PC, Q, T, GPU, NR, O, K, S, P) scalpel__kind_position_##NAME,
 enum scalpel__kind_positions { scalpel__kind_position_none, SCALPEL__LAYER_KINDS(SCALPEL__KIND_POSITION) scalpel__kind_position_end };
-#define SCALPEL__KIND_CHECK(NAME, KIND, W, F, O, K, S, P)                                           \
+#define SCALPEL__KIND_CHECK(NAME, KIND, W, F, PC, Q, T, GPU, NR, O, K, S, P)                                           \
     typedef char scalpel__kind_check_##NAME[((int)(KIND) == (int)scalpel__kind_position_##NAME) ? 1 : -1];
 SCALPEL__LAYER_KINDS(SCALPEL__KIND_CHECK)
 typedef char scalpel__kind_count_check[((int)scalpel__kind_position_end == (int)SCALPEL_LAYER_COUNT) ? 1 : -1];
 #undef SCALPEL__KIND_POSITION
 #undef SCALPEL__KIND_CHECK
 
-/* scalpel_layer_geom: what a layer is, apart from its weights: kind, shapes, and which tensor
- * it reads. The float layer (scalpel_layer), the fixed-point layer (scalpel_qlayer) and the
- * GPU's copy all start with this one struct, and the shape rules, the workspace planner, the
- * model files and the C export read it, whatever the number type.
+/* scalpel_layer_geom: what a layer is, apart from its weights: kind, shapes, the parameters of
+ * its operator, and which tensors it reads. The float layer (scalpel_layer), the fixed-point
+ * layer (scalpel_qlayer) and the GPU's copy all start with this one struct, and the shape
+ * rules, the workspace planner, the model files and the C export read it, whatever the number
+ * type.
  *
  * Shapes are per sample, CHW. The weight matrix of a weighted layer is W [rows = outputs or
- * out_channels] x [cols = inputs or in_c*kernel*kernel]; rows = cols = 0 for an unweighted
- * layer. Parameters a kind does not use are 0.
+ * out_channels] x [cols = inputs, or in_c/groups*kernel_h*kernel_w]; rows = cols = 0 for an
+ * unweighted layer. Parameters a kind does not use are 0.
+ *
+ * Windows (conv2d, maxpool, avgpool; lrn's size): kernel_h x kernel_w, stride_h / stride_w,
+ * zero (or, for max pooling, -infinity) padding pad_top / pad_left / pad_bottom / pad_right,
+ * dilation_h / dilation_w (conv2d; 1 otherwise), groups (conv2d; 1 otherwise). The output
+ * height is floor((H + pad_top + pad_bottom - ((kernel_h - 1) * dilation_h + 1)) / stride_h) + 1,
+ * and with SCALPEL_POOL_CEIL rounded up instead, less one when the last window would start in
+ * the bottom padding (PyTorch's and Caffe's rule); the width likewise. `kernel`, `stride` and
+ * `pad` repeat the window when it is square, even and plain (kernel_h == kernel_w, stride_h ==
+ * stride_w, four equal pads, dilation 1, groups 1, no mode flags), and are 0 otherwise: the
+ * first version's fields, which code built for square windows reads. Building a layer from
+ * them alone (kernel_h == 0) fills the general fields from them.
+ *
+ * mode holds flags of the kind (SCALPEL_POOL_*, SCALPEL_LRN_*); alpha, beta, k its real
+ * parameters: clip's lo and hi (alpha, beta), leaky_relu's slope (alpha), lrn's alpha, beta
+ * and k.
  *
  * Tensors of a network: tensor 0 is the network input, tensor i + 1 the output of layer i.
  * `from` says which tensor layer i reads, counted backwards: 0 (the default) reads tensor i,
  * the one just before (the previous layer's output, or the network input for layer 0); k > 0
  * reads tensor i - k (k = i: the network input). Set it with scalpel_net_set_next_input before
- * appending a layer. Layer shapes follow the tensor they read. */
+ * appending a layer. Layer shapes follow the tensor they read. `from2` is the second tensor
+ * of the kinds that read two (add, concat), counted the same way; 0 for the others. */
 typedef struct scalpel_layer_geom {
     int32_t kind;                 /* scalpel_layer_kind */
-    int32_t in_c, in_h, in_w;     /* input shape per sample */
+    int32_t in_c, in_h, in_w;     /* input shape per sample (the first input's) */
     int32_t out_c, out_h, out_w;  /* output shape per sample */
-    int32_t kernel, stride, pad;  /* conv2d and maxpool; 0 otherwise */
+    int32_t kernel, stride, pad;  /* the window when square, even and plain; 0 otherwise */
     int32_t rows, cols;           /* weight matrix shape; 0 for unweighted layers */
     int32_t from;                 /* tensors back from the previous one; default: 0 */
+    int32_t kernel_h, kernel_w;   /* window: conv2d, maxpool, avgpool; lrn: size x size */
+    int32_t stride_h, stride_w;
+    int32_t pad_top, pad_left, pad_bottom, pad_right;
+    int32_t dilation_h, dilation_w;  /* conv2d; 1 for the pools; 0 otherwise */
+    int32_t groups;               /* conv2d: in_c and out_c are multiples; 0 otherwise */
+    int32_t mode;                 /* flags of the kind: SCALPEL_POOL_*, SCALPEL_LRN_* */
+    int32_t from2;                /* add, concat: the second tensor, counted like from */
+    float alpha, beta, k;         /* clip lo / hi, leaky_relu slope, lrn alpha / beta / k */
 } scalpel_layer_geom;
+
+/* Flags of scalpel_layer_geom.mode. */
+#define SCALPEL_POOL_CEIL 1            /* maxpool, avgpool: round the output size up (Caffe) */
+#define SCALPEL_POOL_COUNT_PADS 2      /* avgpool: divide by the window including its padding
+                                          (PyTorch's count_include_pad, Caffe); else by the cells
+                                          inside the input (TensorFlow "same", ONNX's default) */
+#define SCALPEL_LRN_WITHIN_CHANNEL 1   /* lrn: a size x size square of one channel (Caffe
+                                          WITHIN_CHANNEL); else `size` neighbouring channels */
+
+/* scalpel_window: the window of a convolution or a pooling layer, for
+ * scalpel_net_add_conv2d_ex, scalpel_net_add_maxpool_ex and scalpel_net_add_avgpool. Start
+ * from scalpel_window_square(kernel, stride, pad) and change what differs. dilation and
+ * groups are conv2d's (1 for pools); mode takes SCALPEL_POOL_* for pools (0 for conv2d). */
+typedef struct scalpel_window {
+    int32_t kernel_h, kernel_w;
+    int32_t stride_h, stride_w;
+    int32_t pad_top, pad_left, pad_bottom, pad_right;
+    int32_t dilation_h, dilation_w;
+    int32_t groups;
+    int32_t mode;
+} scalpel_window;
 
 /* scalpel_storage: how a weighted layer keeps its weights. Written to model files. */
 typedef enum scalpel_storage {
@@ -205,7 +281,8 @@ typedef enum scalpel_storage {
  * only (model files, C export, the GPU and training refuse them with SCALPEL_ERR_UNSUPPORTED):
  * HYBRID keeps W = sparse (grouped) + residual (CSR); TASD keeps W ~ the N:M terms of *series. Unweighted layers (maxpool, relu) have rows = cols = 0 and no arrays.
  * `block` is the memory this layer owns (NULL when it points into a view, an exported header
- * or your arrays); scalpel_net_free releases it. */
+ * or your arrays); scalpel_net_free releases it. A batch normalization layer keeps its
+ * per-channel scale and shift in `params` (in `block` too). */
 typedef struct scalpel_layer {
     scalpel_layer_geom geom;      /* kind, shapes, the tensor read */
     int32_t storage;              /* scalpel_storage */
@@ -215,6 +292,8 @@ typedef struct scalpel_layer {
     void *block;                  /* owned memory behind w and b, or NULL */
     scalpel_gcsr residual;        /* the CSR residual when storage is HYBRID, else zeroed */
     scalpel_tasd *series;         /* the N:M series when storage is TASD, else NULL */
+    const float *params;          /* per-channel parameters of an unweighted kind, [PC x out_c]
+                                     (batchnorm: scale, then shift), or NULL */
 } scalpel_layer;
 
 /* scalpel_net: a network of layers run in order, caller-allocated (on the stack, static, or
@@ -269,9 +348,11 @@ SCALPEL_API scalpel_status scalpel_net_add_conv2d(scalpel_net *net, int32_t out_
                                                   int32_t kernel, int32_t stride, int32_t pad,
                                                   const float *w, const float *b);
 /* Appends a layer of any kind from the kind table: outputs (the rows of a weighted kind, 0
- * otherwise), kernel, stride and pad as that kind's rules take them (unused ones 0), w and b
- * as scalpel_net_add_fc takes them for a weighted kind (copied; NULL: zeros) and NULL for the
- * others. What the scalpel_net_add_<kind> functions do, for code that copies layers of every
+ * otherwise), kernel, stride and pad as that kind's rules take them (unused ones 0; lrn's size
+ * in kernel), w and b as scalpel_net_add_fc takes them for a weighted kind (copied; NULL:
+ * zeros), a batch norm's scale and shift (NULL: 1 and 0), and NULL for the others. Kinds with
+ * real parameters get defaults (clip 0..6, leaky_relu 0.01, lrn alpha 1e-4, beta 0.75, k 1);
+ * add and concat read the same tensor twice. What the scalpel_net_add_<kind> functions do, for code that copies layers of every
  * kind (scalpel_net_add_layer(net, L->geom.kind, ...)). */
 SCALPEL_API scalpel_status scalpel_net_add_layer(scalpel_net *net, int32_t kind, int32_t outputs, int32_t kernel,
                                                  int32_t stride, int32_t pad, const float *w, const float *b);
@@ -287,6 +368,90 @@ SCALPEL_API scalpel_status scalpel_net_add_conv2d_gcsr(scalpel_net *net, int32_t
 SCALPEL_API scalpel_status scalpel_net_add_maxpool(scalpel_net *net, int32_t kernel, int32_t stride);
 /* y = max(x, 0), same shape. */
 SCALPEL_API scalpel_status scalpel_net_add_relu(scalpel_net *net);
+
+/* ---- the operators of real networks (MLPerf Tiny, ConvNet, NIN, AlexNet, MobileNet) ---------- */
+
+/* The window {kernel x kernel, stride, pad on every side, dilation 1, groups 1, mode 0}. */
+SCALPEL_API scalpel_window scalpel_window_square(int32_t kernel, int32_t stride, int32_t pad);
+#ifndef SCALPEL_NO_MALLOC
+/* y[out_c x OH x OW] = conv(x[C x H x W], w[out_c x C/groups x kernel_h x kernel_w]) + b[out_c]
+ * with window win (scalpel_layer_geom gives OH and OW). groups divides C and out_c: output
+ * channel o reads input channels [g*C/groups, (g+1)*C/groups) with g = o / (out_c/groups);
+ * groups == C is a depthwise convolution (out_c = C * multiplier). Every pad < the dilated
+ * kernel. w and b are copied; NULL gives zeros. */
+SCALPEL_API scalpel_status scalpel_net_add_conv2d_ex(scalpel_net *net, int32_t out_channels, const scalpel_window *win,
+                                                     const float *w, const float *b);
+/* y[C] = x[C] * scale[C] + shift[C] per channel, from the statistics of a trained batch norm:
+ * scale = gamma / sqrt(var + eps), shift = beta - mean * scale (mean, var, gamma, beta: [C];
+ * NULL gamma: ones, NULL beta: zeros; mean and var required). A batch norm right after a
+ * convolution or fully connected layer is folded into it by scalpel_net_fold_batchnorm; one
+ * elsewhere (after a ReLU, after an add) runs as this layer. */
+SCALPEL_API scalpel_status scalpel_net_add_batchnorm(scalpel_net *net, const float *mean, const float *var,
+                                                     const float *gamma, const float *beta, float eps);
+/* The same from the folded per-channel scale[C] and shift[C] (copied). */
+SCALPEL_API scalpel_status scalpel_net_add_batchnorm_affine(scalpel_net *net, const float *scale, const float *shift);
+#endif
+/* y[C x OH x OW] = max over windows of x (padding is -infinity: never the maximum). win's
+ * dilation and groups must be 1; mode may have SCALPEL_POOL_CEIL. */
+SCALPEL_API scalpel_status scalpel_net_add_maxpool_ex(scalpel_net *net, const scalpel_window *win);
+/* y[C x OH x OW] = mean over windows of x: the sum over the cells inside the input, divided
+ * by the window's cells inside the input, or with SCALPEL_POOL_COUNT_PADS by the window's
+ * cells inside the padded input (PyTorch count_include_pad). mode may have SCALPEL_POOL_CEIL. */
+SCALPEL_API scalpel_status scalpel_net_add_avgpool(scalpel_net *net, const scalpel_window *win);
+/* y[C x 1 x 1] = the mean of each channel: avgpool with the whole map as its window. */
+SCALPEL_API scalpel_status scalpel_net_add_global_avgpool(scalpel_net *net);
+/* y = x + (the output of layer `other`; -1: the network input), same shape. x is the tensor
+ * the layer reads as usual (the previous output, or scalpel_net_set_next_input's). A ReLU
+ * appended right after runs inside the add's pass. */
+SCALPEL_API scalpel_status scalpel_net_add_add(scalpel_net *net, int32_t other);
+/* y[C1 + C2 x H x W] = x[C1 x H x W] then (the output of layer `other`)[C2 x H x W]. */
+SCALPEL_API scalpel_status scalpel_net_add_concat(scalpel_net *net, int32_t other);
+/* y = min(max(x, lo), hi), lo <= hi finite. */
+SCALPEL_API scalpel_status scalpel_net_add_clip(scalpel_net *net, float lo, float hi);
+/* y = min(max(x, 0), 6). */
+SCALPEL_API scalpel_status scalpel_net_add_relu6(scalpel_net *net);
+/* y = x > 0 ? x : slope * x, slope finite. */
+SCALPEL_API scalpel_status scalpel_net_add_leaky_relu(scalpel_net *net, float slope);
+/* Elementwise: y = 1 / (1 + exp(-x)); y = tanh(x); y = x * min(max(x + 3, 0), 6) / 6. */
+SCALPEL_API scalpel_status scalpel_net_add_sigmoid(scalpel_net *net);
+SCALPEL_API scalpel_status scalpel_net_add_tanh(scalpel_net *net);
+SCALPEL_API scalpel_status scalpel_net_add_hardswish(scalpel_net *net);
+/* y[c][p] = exp(x[c][p]) / sum over c' of exp(x[c'][p]) at each position p (PyTorch's
+ * Softmax(dim=1)); on an fc output ([N x 1 x 1]) the usual softmax over the N values. */
+SCALPEL_API scalpel_status scalpel_net_add_softmax(scalpel_net *net);
+/* Local response normalization with Caffe's parameters (size odd >= 1, alpha, beta, k > 0):
+ *   across channels (mode 0, AlexNet): y = x / (k + alpha/size * sum of x^2 over the `size`
+ *     channels centred on x's, those past the ends left out)^beta;
+ *   within a channel (SCALPEL_LRN_WITHIN_CHANNEL, cuda-convnet's ConvNet): the sum is over the
+ *     size x size square centred on x, zero outside the map, and alpha is divided by size^2
+ *     (Caffe's WITHIN_CHANNEL takes k = 1). */
+SCALPEL_API scalpel_status scalpel_net_add_lrn(scalpel_net *net, int32_t size, float alpha, float beta, float k,
+                                               int32_t mode);
+#ifndef SCALPEL_NO_MALLOC
+/* *out = net with every batch norm that directly follows a convolution or fully connected
+ * layer (and that nothing else reads around) folded into that layer's weights and bias:
+ * W'[o] = W[o] * scale[o], b'[o] = b[o] * scale[o] + shift[o]. The layers after it are
+ * renumbered (their from / from2 still name the same tensors). Exact up to float rounding;
+ * *folded (may be NULL) gets the number folded. Sparse weighted layers stay sparse.
+ * net is unchanged; free *out. */
+SCALPEL_API scalpel_status scalpel_net_fold_batchnorm(const scalpel_net *net, scalpel_net *out, int32_t *folded);
+#endif
+
+/* What takes a layer besides the float forward pass, for scalpel_layer_supports. */
+typedef enum scalpel_layer_use {
+    SCALPEL_USE_FIXED_POINT = 1,   /* scalpel_qnet_quantize and the fixed-point forward */
+    SCALPEL_USE_TRAINING = 2,      /* the trainer of scalpel_train.h */
+    SCALPEL_USE_GPU = 3,           /* scalpel_cuda_net_upload */
+    SCALPEL_USE_NODE_REMOVAL = 4   /* scalpel_net_remove_nodes, scalpel_net_remove_dead_nodes */
+} scalpel_layer_use;
+/* 1 when `use` takes a layer of geometry g, 0 when not (yet): its kind is not in that part of
+ * the library, or it is a conv2d / maxpool with what only the float forward pass runs so far
+ * (a non-square kernel or stride, uneven padding, dilation, groups, ceil rounding). */
+SCALPEL_API int scalpel_layer_supports(const scalpel_layer_geom *g, int32_t use);
+/* The first layer of net that `use` does not take, or -1 when it takes them all (and for a
+ * NULL network). Those parts of the library refuse such a network with SCALPEL_ERR_UNSUPPORTED;
+ * this names the layer to tell the user. */
+SCALPEL_API int32_t scalpel_net_first_unsupported(const scalpel_net *net, int32_t use);
 
 /* Floats per sample in (C*H*W) and out (the last layer's C*H*W); 0 for a NULL network. */
 SCALPEL_API int32_t scalpel_net_input_size(const scalpel_net *net);
@@ -335,6 +500,11 @@ SCALPEL_API scalpel_status scalpel_layer_kind_info(int32_t kind, scalpel_layer_k
  * consistent (shapes as its kind's rules give them). */
 SCALPEL_API scalpel_status scalpel_layer_forward_ref(const scalpel_layer_geom *g, const float *w, const float *b,
                                                      const float *in, float *out);
+/* out = layer L applied to one sample: in (and in2, the second input of add and concat; NULL
+ * otherwise), computed plainly from the kind's definition in double where it sums, with L's
+ * dense weights, bias and per-channel parameters. What the tests compare every forward pass
+ * with; scalpel_layer_forward_ref is this for the kinds without parameters or second input. */
+SCALPEL_API scalpel_status scalpel_layer_ref(const scalpel_layer *L, const float *in, const float *in2, float *out);
 
 /* Release everything the network owns and zero it. Safe on NULL and on a zeroed struct. */
 SCALPEL_API void scalpel_net_free(scalpel_net *net);
@@ -355,7 +525,7 @@ SCALPEL_API int32_t scalpel_argmax_f32(const float *x, int32_t n);
  * version 1 files too (every layer then reads the one before). The writer writes version 2.
  * A file holds at most SCALPEL_NET_MAX_LAYERS layers. */
 #define SCALPEL_NET_MAGIC "SCPN"
-#define SCALPEL_NET_FORMAT_VERSION 2
+#define SCALPEL_NET_FORMAT_VERSION 3
 
 /* Exact size of the model file for net (0 if net is invalid). */
 SCALPEL_API size_t scalpel_net_serialized_size(const scalpel_net *net);
@@ -859,6 +1029,39 @@ SCALPEL_API scalpel_status scalpel_net_import_safetensors(scalpel_net *net, cons
                                                           const char *const *prefixes, int32_t n_prefixes);
 #endif
 
+/* scalpel_npy: a float32 array in NumPy's .npy format (what `scalpel run` reads and writes, and
+ * numpy.save / numpy.load exchange): shape[ndim] (1 <= ndim <= SCALPEL_NPY_MAX_DIMS) and
+ * `count` floats in C order at `data` (owned: release with scalpel_npy_free). `descr` is the
+ * file's dtype string as written (e.g. "<f4"), kept for messages. */
+#define SCALPEL_NPY_MAX_DIMS 8
+typedef struct scalpel_npy {
+    int32_t ndim;
+    int64_t shape[SCALPEL_NPY_MAX_DIMS];
+    size_t count;
+    float *data;
+    char descr[16];
+    void *alloc_ctx;
+} scalpel_npy;
+
+#ifndef SCALPEL_NO_MALLOC
+/* Reads an .npy file's bytes data[size] (format versions 1.0, 2.0 and 3.0) into *out (a copy).
+ * Hostile-safe. SCALPEL_ERR_MAGIC: not .npy; SCALPEL_ERR_VERSION: another format version;
+ * SCALPEL_ERR_DTYPE: not little-endian float32 (out->descr says what it is);
+ * SCALPEL_ERR_UNSUPPORTED: Fortran order, a 0-d array or more than SCALPEL_NPY_MAX_DIMS
+ * dimensions; SCALPEL_ERR_CORRUPT: a header that is not the dictionary NumPy writes;
+ * SCALPEL_ERR_TRUNCATED / SCALPEL_ERR_CORRUPT: data shorter / longer than the shape says;
+ * SCALPEL_ERR_OVERFLOW: a shape whose size does not fit memory; SCALPEL_ERR_ARGUMENT: a
+ * value that is NaN or infinite. *out is zeroed on error (but descr, when it was read). */
+SCALPEL_API scalpel_status scalpel_npy_parse(const void *data, size_t size, scalpel_npy *out);
+/* The same from a file (the file rules of scalpel_format.h). */
+SCALPEL_API scalpel_status scalpel_npy_load(const char *path, scalpel_npy *out);
+/* Writes data[prod(shape)] as a version 1.0 .npy of float32 '<f4', C order (through a
+ * temporary file renamed over path). 1 <= ndim <= SCALPEL_NPY_MAX_DIMS, each dimension >= 0. */
+SCALPEL_API scalpel_status scalpel_npy_save(const char *path, const float *data, int32_t ndim, const int64_t *shape);
+/* Releases out->data and zeroes *out; safe on a zeroed struct. */
+SCALPEL_API void scalpel_npy_free(scalpel_npy *a);
+#endif
+
 /* ======================================================================================== */
 /* >>gpu: the C API of scalpel_cuda.cu                                                      */
 /* ======================================================================================== */
@@ -1026,6 +1229,8 @@ typedef struct scalpel__kind_ops {
     const char *name;
     int32_t weighted;   /* 1: the layer has W [rows x cols] and b [rows] */
     int32_t fuses_relu; /* 1: runs a following ReLU inside its own output pass */
+    int32_t per_channel;/* floats per output channel in `params` (batchnorm: 2) */
+    int32_t uses[5];    /* indexed by scalpel_layer_use: 1 when that part takes the kind */
     scalpel_status (*shape)(scalpel_layer_geom *g, int32_t outputs);
     int32_t params[4];
 } scalpel__kind_ops;
@@ -1034,8 +1239,9 @@ typedef struct scalpel__kind_ops {
  * and the reverse. */
 typedef struct scalpel__kind_f32_ops {
     size_t (*scratch)(const scalpel_layer_geom *g, int32_t batch);
-    void (*forward)(const scalpel_layer *L, const float *in, int32_t batch, float *out, float *scratch, int relu);
-    void (*forward_ref)(const scalpel_layer_geom *g, const float *w, const float *b, const float *in, float *out);
+    void (*forward)(const scalpel_layer *L, const float *in, const float *in2, int32_t batch, float *out,
+                    float *scratch, int relu);
+    void (*forward_ref)(const scalpel_layer *L, const float *in, const float *in2, float *out);
 } scalpel__kind_f32_ops;
 typedef struct scalpel__kind_q_ops {
     size_t (*qscratch)(const scalpel_layer_geom *g, int32_t batch);
@@ -1046,25 +1252,32 @@ typedef struct scalpel__kind_q_ops {
 /* The table, generated from SCALPEL__LAYER_KINDS: each kind's functions declared (they are
  * defined in its >>layer section below; a missing one is an undefined static function, an
  * error), then one entry per kind in the list's order, which is the enum's. */
-#define SCALPEL__KIND_DECLARE(NAME, KIND, W, F, O, K, S, P)                                          \
+#define SCALPEL__KIND_DECLARE(NAME, KIND, W, F, PC, Q, T, GPU, NR, O, K, S, P)                     \
     static scalpel_status scalpel__##NAME##_shape(scalpel_layer_geom *g, int32_t outputs);            \
     static size_t scalpel__##NAME##_scratch(const scalpel_layer_geom *g, int32_t batch);              \
-    static void scalpel__##NAME##_forward(const scalpel_layer *L, const float *in, int32_t batch,     \
-                                          float *out, float *scratch, int relu);                      \
-    static void scalpel__##NAME##_forward_ref(const scalpel_layer_geom *g, const float *w,            \
-                                              const float *b, const float *in, float *out);           \
+    static void scalpel__##NAME##_forward(const scalpel_layer *L, const float *in, const float *in2,  \
+                                          int32_t batch, float *out, float *scratch, int relu);       \
+    static void scalpel__##NAME##_forward_ref(const scalpel_layer *L, const float *in,                \
+                                              const float *in2, float *out);                          \
+    SCALPEL__KIND_Q_DECLARE_##Q(NAME)
+/* Only the kinds with fixed point (Q = 1) have (and declare) the fixed-point functions. */
+#define SCALPEL__KIND_Q_DECLARE_0(NAME)
+#define SCALPEL__KIND_Q_DECLARE_1(NAME)                                                              \
     static size_t scalpel__##NAME##_qscratch(const scalpel_layer_geom *g, int32_t batch);             \
     static void scalpel__##NAME##_forward_q(const scalpel_qnet *q, const scalpel_qlayer *L,           \
                                             const void *in, int32_t batch, void *out, void *scratch);
-#define SCALPEL__KIND_ENTRY(NAME, KIND, W, F, O, K, S, P) { #NAME, W, F, scalpel__##NAME##_shape, { O, K, S, P } },
-#define SCALPEL__KIND_F32_ENTRY(NAME, KIND, W, F, O, K, S, P)                                        \
+#define SCALPEL__KIND_ENTRY(NAME, KIND, W, F, PC, Q, T, GPU, NR, O, K, S, P)                       \
+    { #NAME, W, F, PC, { 0, Q, T, GPU, NR }, scalpel__##NAME##_shape, { O, K, S, P } },
+#define SCALPEL__KIND_F32_ENTRY(NAME, KIND, W, F, PC, Q, T, GPU, NR, O, K, S, P)                   \
     { scalpel__##NAME##_scratch, scalpel__##NAME##_forward, scalpel__##NAME##_forward_ref },
-#define SCALPEL__KIND_Q_ENTRY(NAME, KIND, W, F, O, K, S, P) { scalpel__##NAME##_qscratch, scalpel__##NAME##_forward_q },
+#define SCALPEL__KIND_Q_ENTRY(NAME, KIND, W, F, PC, Q, T, GPU, NR, O, K, S, P) SCALPEL__KIND_Q_ENTRY_##Q(NAME)
+#define SCALPEL__KIND_Q_ENTRY_0(NAME) { NULL, NULL },
+#define SCALPEL__KIND_Q_ENTRY_1(NAME) { scalpel__##NAME##_qscratch, scalpel__##NAME##_forward_q },
 SCALPEL__LAYER_KINDS(SCALPEL__KIND_DECLARE)
 
 /* Indexed by scalpel_layer_kind; entry 0 is no kind. */
 static const scalpel__kind_ops scalpel__kinds[] = {
-    { "?", 0, 0, NULL, { 0, 0, 0, 0 } },
+    { "?", 0, 0, 0, { 0, 0, 0, 0, 0 }, NULL, { 0, 0, 0, 0 } },
     SCALPEL__LAYER_KINDS(SCALPEL__KIND_ENTRY)
 };
 static const scalpel__kind_f32_ops scalpel__kinds_f32[] = {
@@ -1082,6 +1295,10 @@ typedef char scalpel__kinds_complete[(sizeof scalpel__kinds / sizeof scalpel__ki
 #undef SCALPEL__KIND_ENTRY
 #undef SCALPEL__KIND_F32_ENTRY
 #undef SCALPEL__KIND_Q_ENTRY
+#undef SCALPEL__KIND_Q_ENTRY_0
+#undef SCALPEL__KIND_Q_ENTRY_1
+#undef SCALPEL__KIND_Q_DECLARE_0
+#undef SCALPEL__KIND_Q_DECLARE_1
 
 /* Both number-type tables start with the scratch function, so the workspace plan reads it
  * from either through one type (a struct's address is its first member's). */
@@ -1092,6 +1309,12 @@ SCALPEL__PRIV int scalpel__kind_ok(int32_t kind) { return kind >= 1 && kind < SC
 SCALPEL__PRIV int scalpel__is_weighted(int32_t kind)
 {
     return scalpel__kind_ok(kind) && scalpel__kinds[kind].weighted;
+}
+
+/* 1 for the kinds that read a second tensor (from2): add and concat. */
+SCALPEL__PRIV int scalpel__kind_joins(int32_t kind)
+{
+    return kind == SCALPEL_LAYER_ADD || kind == SCALPEL_LAYER_CONCAT;
 }
 
 SCALPEL_API const char *scalpel_layer_kind_name(int32_t kind)
@@ -1130,17 +1353,35 @@ SCALPEL__PRIV scalpel_status scalpel__geom_infer(scalpel_layer_geom *g, int32_t 
 SCALPEL_API scalpel_status scalpel_layer_forward_ref(const scalpel_layer_geom *g, const float *w, const float *b,
                                                      const float *in, float *out)
 {
+    scalpel_layer L;
+    if (!g) return SCALPEL_ERR_NULL;
+    if (scalpel__kind_ok(g->kind) && (scalpel__kinds[g->kind].per_channel || scalpel__kind_joins(g->kind)))
+        return SCALPEL_ERR_ARGUMENT; /* needs parameters or a second input: scalpel_layer_ref */
+    memset(&L, 0, sizeof(L));
+    L.geom = *g;
+    L.w = w;
+    L.b = b;
+    return scalpel_layer_ref(&L, in, NULL, out);
+}
+
+SCALPEL_API scalpel_status scalpel_layer_ref(const scalpel_layer *L, const float *in, const float *in2, float *out)
+{
     scalpel_layer_geom chk;
     scalpel_status st;
-    if (!g || !in || !out) return SCALPEL_ERR_NULL;
-    chk = *g;
-    st = scalpel__geom_infer(&chk, scalpel__is_weighted(g->kind) ? g->out_c : 0);
+    if (!L || !in || !out) return SCALPEL_ERR_NULL;
+    if (!scalpel__kind_ok(L->geom.kind)) return SCALPEL_ERR_ARGUMENT;
+    chk = L->geom;
+    chk.out_c = chk.out_h = chk.out_w = chk.rows = chk.cols = 0;
+    st = scalpel__geom_infer(&chk, scalpel__is_weighted(L->geom.kind) ? L->geom.out_c : 0);
     if (st != SCALPEL_OK) return st;
-    if (chk.out_c != g->out_c || chk.out_h != g->out_h || chk.out_w != g->out_w || chk.rows != g->rows ||
-        chk.cols != g->cols)
-        return SCALPEL_ERR_SHAPE;
-    if (scalpel__kinds[g->kind].weighted && (!w || !b)) return SCALPEL_ERR_NULL;
-    scalpel__kinds_f32[g->kind].forward_ref(g, w, b, in, out);
+    if (L->geom.kind == SCALPEL_LAYER_CONCAT) chk.out_c = L->geom.out_c;
+    if (L->geom.kind == SCALPEL_LAYER_CONCAT && chk.out_c <= chk.in_c) return SCALPEL_ERR_SHAPE;
+    if (memcmp(&chk, &L->geom, sizeof(chk)) != 0) return SCALPEL_ERR_SHAPE;
+    if (scalpel__kinds[L->geom.kind].weighted && (!L->w || !L->b || L->storage != SCALPEL_STORAGE_DENSE))
+        return SCALPEL_ERR_NULL;
+    if (scalpel__kinds[L->geom.kind].per_channel && !L->params) return SCALPEL_ERR_NULL;
+    if (scalpel__kind_joins(L->geom.kind) && !in2) return SCALPEL_ERR_NULL;
+    scalpel__kinds_f32[L->geom.kind].forward_ref(L, in, in2, out);
     return SCALPEL_OK;
 }
 
@@ -1157,23 +1398,36 @@ SCALPEL__PRIV int32_t scalpel__geom_source(const scalpel_layer_geom *g, int32_t 
     return (g->from < 0 || g->from > i) ? -1 : i - g->from;
 }
 
+/* The second tensor layer i reads: -1 when `from2` points before the network input, -2 for a
+ * kind that reads one tensor. */
+SCALPEL__PRIV int32_t scalpel__geom_source2(const scalpel_layer_geom *g, int32_t i)
+{
+    if (!scalpel__kind_joins(g->kind)) return -2;
+    return (g->from2 < 0 || g->from2 > i) ? -1 : i - g->from2;
+}
+
 /* 1 when some layer reads a tensor other than the one just before it. */
 SCALPEL__PRIV int scalpel__layers_have_skips(const void *layers, size_t stride, int32_t n)
 {
     int32_t i;
-    for (i = 0; i < n; i++)
-        if (SCALPEL__GEOM_AT(layers, stride, i)->from != 0) return 1;
+    for (i = 0; i < n; i++) {
+        const scalpel_layer_geom *g = SCALPEL__GEOM_AT(layers, stride, i);
+        if (g->from != 0 || scalpel__kind_joins(g->kind)) return 1;
+    }
     return 0;
 }
 
-/* 1 when tensor t (t >= 1) must outlive the next layer: a layer other than layer t reads it.
- * Such a tensor is "kept": it gets a region of its own, held to the end of the pass. Every
- * other tensor is read once, by the next layer, and lives in one of two ping-pong buffers. */
+/* 1 when tensor t (t >= 1) must outlive the next layer: a layer other than layer t reads it
+ * (as its first or its second input). Such a tensor is "kept": it gets a region of its own,
+ * held to the end of the pass. Every other tensor is read only by the next layer, and lives
+ * in one of two ping-pong buffers. */
 SCALPEL__PRIV int scalpel__tensor_kept(const void *layers, size_t stride, int32_t n, int32_t t)
 {
     int32_t i;
-    for (i = t + 1; i < n; i++)
-        if (scalpel__geom_source(SCALPEL__GEOM_AT(layers, stride, i), i) == t) return 1;
+    for (i = t + 1; i < n; i++) {
+        const scalpel_layer_geom *g = SCALPEL__GEOM_AT(layers, stride, i);
+        if (scalpel__geom_source(g, i) == t || scalpel__geom_source2(g, i) == t) return 1;
+    }
     return 0;
 }
 
@@ -1249,7 +1503,7 @@ SCALPEL__PRIV SCALPEL__INLINE void scalpel__plan_acts(const void *layers, size_t
             s = (*(const scalpel__scratch_fn *)(const void *)((const unsigned char *)table + (size_t)g->kind * table_stride))(g, batch);
         if (s > sc) sc = s;
         if (elems > pp) pp = elems;
-        skips |= g->from != 0;
+        skips |= g->from != 0 || scalpel__kind_joins(g->kind);
     }
     if (skips) {  /* again, the tensors read later kept in regions of their own */
         pp = 0;
@@ -1355,13 +1609,102 @@ static void scalpel__qlayer_mm(const scalpel_qnet *q, const scalpel_qlayer *L, c
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* Shape rules shared by the kinds: windows, elementwise shapes, real parameters              */
+/* ---------------------------------------------------------------------------------------- */
+
+/* 1 when v is finite (NaN and infinities fail every comparison below). */
+SCALPEL__PRIV int scalpel__real_ok(float v) { return v > -3.0e38f && v < 3.0e38f; }
+
+/* Shared by the windowed kinds (conv2d, maxpool, avgpool). Fills the general window fields of g
+ * from the first version's kernel / stride / pad when they are unset (kernel_h == 0), checks
+ * them (every size in [1, 4096], every pad smaller than the dilated kernel, dilation and groups
+ * 1 unless `conv`), computes out_h and out_w (SCALPEL_POOL_CEIL when `pool`), and sets kernel,
+ * stride and pad to the square window when there is one (scalpel_layer_geom). */
+SCALPEL__PRIV scalpel_status scalpel__window_infer(scalpel_layer_geom *g, int conv, int pool)
+{
+    int64_t ekh, ekw, oh, ow, span_h, span_w;
+    int32_t flags = conv ? 0 : (SCALPEL_POOL_CEIL | (pool == 2 ? SCALPEL_POOL_COUNT_PADS : 0));
+    if (g->kernel_h == 0 && g->kernel_w == 0) { /* the first version's square window */
+        g->kernel_h = g->kernel_w = g->kernel;
+        g->stride_h = g->stride_w = g->stride;
+        g->pad_top = g->pad_left = g->pad_bottom = g->pad_right = g->pad;
+        g->dilation_h = g->dilation_w = 1;
+        g->groups = 1;
+    }
+    if (g->kernel_h < 1 || g->kernel_w < 1 || g->kernel_h > 4096 || g->kernel_w > 4096 || g->stride_h < 1 ||
+        g->stride_w < 1 || g->stride_h > 4096 || g->stride_w > 4096 || g->dilation_h < 1 || g->dilation_w < 1 ||
+        g->dilation_h > 4096 || g->dilation_w > 4096 || g->groups < 1 || (g->mode & ~flags) != 0)
+        return SCALPEL_ERR_ARGUMENT;
+    if (!conv && (g->dilation_h != 1 || g->dilation_w != 1 || g->groups != 1)) return SCALPEL_ERR_ARGUMENT;
+    if (g->from2 != 0 || g->alpha != 0.0f || g->beta != 0.0f || g->k != 0.0f) return SCALPEL_ERR_ARGUMENT;
+    ekh = (int64_t)(g->kernel_h - 1) * g->dilation_h + 1;
+    ekw = (int64_t)(g->kernel_w - 1) * g->dilation_w + 1;
+    if (g->pad_top < 0 || g->pad_left < 0 || g->pad_bottom < 0 || g->pad_right < 0 || g->pad_top >= ekh ||
+        g->pad_bottom >= ekh || g->pad_left >= ekw || g->pad_right >= ekw)
+        return SCALPEL_ERR_ARGUMENT;
+    span_h = (int64_t)g->in_h + g->pad_top + g->pad_bottom - ekh;
+    span_w = (int64_t)g->in_w + g->pad_left + g->pad_right - ekw;
+    if (span_h < 0 || span_w < 0) return SCALPEL_ERR_SHAPE;
+    if (g->mode & SCALPEL_POOL_CEIL) {
+        oh = (span_h + g->stride_h - 1) / g->stride_h + 1;
+        ow = (span_w + g->stride_w - 1) / g->stride_w + 1;
+        /* the last window must start inside the input or its top / left padding */
+        if ((oh - 1) * g->stride_h >= (int64_t)g->in_h + g->pad_top) oh--;
+        if ((ow - 1) * g->stride_w >= (int64_t)g->in_w + g->pad_left) ow--;
+    } else {
+        oh = span_h / g->stride_h + 1;
+        ow = span_w / g->stride_w + 1;
+    }
+    if (oh * ow > INT32_MAX) return SCALPEL_ERR_OVERFLOW;
+    g->out_h = (int32_t)oh;
+    g->out_w = (int32_t)ow;
+    if (g->kernel_h == g->kernel_w && g->stride_h == g->stride_w && g->pad_top == g->pad_left &&
+        g->pad_top == g->pad_bottom && g->pad_top == g->pad_right && g->dilation_h == 1 && g->dilation_w == 1 &&
+        g->groups == 1 && g->mode == 0) {
+        g->kernel = g->kernel_h; g->stride = g->stride_h; g->pad = g->pad_top;
+    } else {
+        g->kernel = g->stride = g->pad = 0;
+    }
+    return SCALPEL_OK;
+}
+
+/* 1 when the window is what the first version of the library ran (square, even, plain, and
+ * for max pooling unpadded): the fixed-point, training and GPU code reads only kernel, stride
+ * and pad. */
+SCALPEL__PRIV int scalpel__window_basic(const scalpel_layer_geom *g)
+{
+    if (g->kernel == 0) return 0;
+    return g->kind != SCALPEL_LAYER_MAXPOOL || g->pad == 0;
+}
+
+/* The window fields alone zero: kinds without a window check this. */
+SCALPEL__PRIV int scalpel__no_window(const scalpel_layer_geom *g)
+{
+    return g->kernel == 0 && g->stride == 0 && g->pad == 0 && g->kernel_h == 0 && g->kernel_w == 0 &&
+           g->stride_h == 0 && g->stride_w == 0 && g->pad_top == 0 && g->pad_left == 0 && g->pad_bottom == 0 &&
+           g->pad_right == 0 && g->dilation_h == 0 && g->dilation_w == 0 && g->groups == 0;
+}
+
+/* The elementwise kinds: same shape out, no window, no weights, one input; `reals` says how
+ * many of alpha, beta, k the kind uses (the others must be 0) and mode must be 0. */
+SCALPEL__PRIV scalpel_status scalpel__same_shape(scalpel_layer_geom *g, int32_t outputs, int reals)
+{
+    if (outputs != 0 || !scalpel__no_window(g) || g->mode != 0 || g->from2 != 0) return SCALPEL_ERR_ARGUMENT;
+    if ((reals < 1 && g->alpha != 0.0f) || (reals < 2 && g->beta != 0.0f) || (reals < 3 && g->k != 0.0f))
+        return SCALPEL_ERR_ARGUMENT;
+    g->out_c = g->in_c; g->out_h = g->in_h; g->out_w = g->in_w;
+    return SCALPEL_OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* >>layer fc: y[outputs] = W[outputs x inputs] . flatten(x) + b                            */
 /* ---------------------------------------------------------------------------------------- */
 
 static scalpel_status scalpel__fc_shape(scalpel_layer_geom *g, int32_t outputs)
 {
     int64_t in_size = (int64_t)g->in_c * g->in_h * g->in_w;
-    if (g->kernel != 0 || g->stride != 0 || g->pad != 0) return SCALPEL_ERR_ARGUMENT;
+    if (!scalpel__no_window(g) || g->mode != 0 || g->from2 != 0 || g->alpha != 0.0f || g->beta != 0.0f || g->k != 0.0f)
+        return SCALPEL_ERR_ARGUMENT;
     if (outputs < 1) return SCALPEL_ERR_SHAPE;
     if ((int64_t)outputs * in_size > INT32_MAX) return SCALPEL_ERR_OVERFLOW;
     g->rows = outputs; g->cols = (int32_t)in_size;
@@ -1380,10 +1723,11 @@ static size_t scalpel__fc_scratch(const scalpel_layer_geom *g, int32_t batch)
  * batch, the kernels compute C = W . B with B [inputs x batch]: transpose the samples in,
  * multiply, transpose back, so the batch reuses each weight from cache instead of streaming
  * the matrix once per sample. */
-static void scalpel__fc_forward(const scalpel_layer *L, const float *in, int32_t batch, float *out, float *scratch,
-                                int relu)
+static void scalpel__fc_forward(const scalpel_layer *L, const float *in, const float *in2, int32_t batch, float *out,
+                                float *scratch, int relu)
 {
     int32_t rows = L->geom.rows, cols = L->geom.cols, s, r, c;
+    (void)in2;
     if (batch == 1) {
         scalpel__layer_mv(L, in, out);
         scalpel_bias_relu_f32(out, L->b, rows, 1, relu);
@@ -1402,10 +1746,12 @@ static void scalpel__fc_forward(const scalpel_layer *L, const float *in, int32_t
 }
 
 /* out[r] = b[r] + sum_c W[r][c] in[c], in double */
-static void scalpel__fc_forward_ref(const scalpel_layer_geom *g, const float *w, const float *b, const float *in,
-                                    float *out)
+static void scalpel__fc_forward_ref(const scalpel_layer *L, const float *in, const float *in2, float *out)
 {
+    const scalpel_layer_geom *g = &L->geom;
+    const float *w = L->w, *b = L->b;
     int32_t r, c;
+    (void)in2;
     for (r = 0; r < g->rows; r++) {
         double acc = b[r];
         for (c = 0; c < g->cols; c++) acc += (double)w[(size_t)r * (size_t)g->cols + (size_t)c] * in[c];
@@ -1434,85 +1780,191 @@ static void scalpel__fc_forward_q(const scalpel_qnet *q, const scalpel_qlayer *L
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* >>layer conv2d: y[out_c x OH x OW] = W[out_c x in_c*k*k] . im2col(x) + b                  */
+/* >>layer conv2d: per group, y[out_c/g x OH x OW] = W_g[out_c/g x in_c/g*kh*kw] . im2col(x_g) + b */
 /* ---------------------------------------------------------------------------------------- */
 
 static scalpel_status scalpel__conv2d_shape(scalpel_layer_geom *g, int32_t outputs)
 {
-    int64_t cols, oh, ow;
-    int32_t kernel = g->kernel, stride = g->stride, pad = g->pad, h = g->in_h, w = g->in_w;
+    int64_t cols, positions;
+    scalpel_status st;
     if (outputs < 1) return SCALPEL_ERR_SHAPE;
-    if (kernel < 1 || stride < 1 || pad < 0 || pad >= kernel || kernel > 4096 || stride > 4096)
-        return SCALPEL_ERR_ARGUMENT;
-    cols = (int64_t)g->in_c * kernel * kernel;   /* kernel <= 4096: at most 2^55 */
-    if (h + 2 * (int64_t)pad < kernel || w + 2 * (int64_t)pad < kernel) return SCALPEL_ERR_SHAPE;
-    oh = (h + 2 * (int64_t)pad - kernel) / stride + 1;
-    ow = (w + 2 * (int64_t)pad - kernel) / stride + 1;
-    if (cols > INT32_MAX || (int64_t)outputs * cols > INT32_MAX ||
-        oh * ow > INT32_MAX || cols * (oh * ow) > INT32_MAX || (int64_t)outputs * (oh * ow) > INT32_MAX)
+    st = scalpel__window_infer(g, 1, 0);
+    if (st != SCALPEL_OK) return st;
+    if (g->in_c % g->groups != 0 || outputs % g->groups != 0) return SCALPEL_ERR_SHAPE;
+    cols = (int64_t)(g->in_c / g->groups) * g->kernel_h * g->kernel_w; /* each <= 4096: at most 2^55 */
+    positions = (int64_t)g->out_h * g->out_w;
+    if (cols > INT32_MAX || (int64_t)outputs * cols > INT32_MAX || cols * positions > INT32_MAX ||
+        (int64_t)outputs * positions > INT32_MAX)
         return SCALPEL_ERR_OVERFLOW;
     g->rows = outputs; g->cols = (int32_t)cols;
-    g->out_c = outputs; g->out_h = (int32_t)oh; g->out_w = (int32_t)ow;
+    g->out_c = outputs;
     return SCALPEL_OK;
 }
 
-/* the im2col matrix of one sample [cols x OH*OW] */
+/* the im2col matrix of one group of one sample [cols x OH*OW] */
 static size_t scalpel__conv2d_scratch(const scalpel_layer_geom *g, int32_t batch)
 {
     (void)batch;
     return scalpel__size_mul((size_t)g->cols, (size_t)g->out_h * (size_t)g->out_w);
 }
 
-/* One sample through a convolution: im2col, then W . col (dense GEMM or grouped sparse
- * matrix-matrix), which lands directly in CHW order, then the bias per output channel (and the
- * next layer's ReLU when `relu`). A 1x1 convolution with stride 1 and no padding needs no
- * im2col: the input already is the matrix. Dense weights, stride 1, no padding and an output
- * width that is a multiple of the vector width skip the im2col matrix (scalpel_conv_gemm_f32:
- * the same products in the same order, so the same outputs bit for bit, 1.1-1.3x faster on
- * LeNet-5's shapes). */
-static void scalpel__conv2d_sample(const scalpel_layer *L, const float *in, float *out, float *col, int relu)
+/* col[(c*kh + i)*kw + j][y*OW + x] = in[c][y*sh + i*dh - pt][x*sw + j*dw - pl] (0 outside) for
+ * the channels [c0, c0 + cn) of one sample: the general im2col (any window). */
+SCALPEL__PRIV void scalpel__im2col_window(const float *in, const scalpel_layer_geom *g, int32_t c0, int32_t cn,
+                                          float *col)
 {
-    int32_t positions = L->geom.out_h * L->geom.out_w, vw = scalpel_kernels_vector_width();
-    const float *B = in;
-    if (L->storage == SCALPEL_STORAGE_DENSE && L->geom.kernel > 1 && L->geom.stride == 1 && L->geom.pad == 0 && vw > 1 &&
-        L->geom.out_w % vw == 0) {
-        scalpel_conv_gemm_f32(L->w, L->geom.rows, in, L->geom.in_c, L->geom.in_h, L->geom.in_w, L->geom.kernel, out);
-        scalpel_bias_relu_f32(out, L->b, L->geom.rows, positions, relu);
-        return;
+    int32_t c, i, j, y, x, OH = g->out_h, OW = g->out_w;
+    size_t P = (size_t)OH * (size_t)OW;
+    for (c = 0; c < cn; c++) {
+        const float *plane = in + (size_t)(c0 + c) * (size_t)g->in_h * (size_t)g->in_w;
+        for (i = 0; i < g->kernel_h; i++)
+            for (j = 0; j < g->kernel_w; j++) {
+                float *dst = col + ((size_t)(c * g->kernel_h + i) * (size_t)g->kernel_w + (size_t)j) * P;
+                int32_t dx = j * g->dilation_w - g->pad_left;
+                for (y = 0; y < OH; y++) {
+                    int32_t iy = y * g->stride_h + i * g->dilation_h - g->pad_top;
+                    float *d = dst + (size_t)y * (size_t)OW;
+                    if (iy < 0 || iy >= g->in_h) {
+                        memset(d, 0, (size_t)OW * sizeof(float));
+                        continue;
+                    }
+                    for (x = 0; x < OW; x++) {
+                        int32_t ix = x * g->stride_w + dx;
+                        d[x] = (ix >= 0 && ix < g->in_w) ? plane[(size_t)iy * (size_t)g->in_w + (size_t)ix] : 0.0f;
+                    }
+                }
+            }
     }
-    if (!(L->geom.kernel == 1 && L->geom.stride == 1 && L->geom.pad == 0)) {
-        scalpel_im2col_f32(in, L->geom.in_c, L->geom.in_h, L->geom.in_w, L->geom.kernel, L->geom.stride, L->geom.pad, col);
-        B = col;
-    }
-    scalpel__layer_mm(L, B, positions, out);
-    scalpel_bias_relu_f32(out, L->b, L->geom.rows, positions, relu);
 }
 
-static void scalpel__conv2d_forward(const scalpel_layer *L, const float *in, int32_t batch, float *out,
-                                    float *scratch, int relu)
+/* Rows [r0, r0 + n) of a grouped-CSR matrix as one of its own (the row pointers stay absolute
+ * offsets into the same values and indices, which is all the kernels read). */
+SCALPEL__PRIV scalpel_gcsr scalpel__gcsr_rows(const scalpel_gcsr *m, int32_t r0, int32_t n)
+{
+    scalpel_gcsr v = *m;
+    v.rows = n;
+    v.row_ptr = m->row_ptr + r0;
+    v.block = NULL;
+    return v;
+}
+
+/* out[o][y][x] = sum over i, j of w[o][i][j] * in[o / mult][y*sh + i*dh - pt][x*sw + j*dw - pl]:
+ * a depthwise convolution (groups = in_c, mult = out_c / in_c) with dense weights, directly,
+ * tap by tap over whole output rows (no im2col). Each tap's valid output columns are worked
+ * out once, so the inner loop has no test and vectorizes at stride 1. */
+SCALPEL__PRIV void scalpel__depthwise_f32(const float *in, const scalpel_layer_geom *g, const float *w, float *out)
+{
+    int32_t o, i, j, y, x, OH = g->out_h, OW = g->out_w, mult = g->out_c / g->in_c, sw = g->stride_w;
+    for (o = 0; o < g->out_c; o++) {
+        const float *plane = in + (size_t)(o / mult) * (size_t)g->in_h * (size_t)g->in_w;
+        const float *wo = w + (size_t)o * (size_t)g->kernel_h * (size_t)g->kernel_w;
+        float *po = out + (size_t)o * (size_t)OH * (size_t)OW;
+        memset(po, 0, (size_t)OH * (size_t)OW * sizeof(float));
+        for (j = 0; j < g->kernel_w; j++) {
+            int32_t dx = j * g->dilation_w - g->pad_left, x0, x1;
+            /* columns x with 0 <= x*sw + dx < in_w */
+            x0 = dx >= 0 ? 0 : (-dx + sw - 1) / sw;
+            x1 = g->in_w - 1 - dx < 0 ? 0 : (g->in_w - 1 - dx) / sw + 1;
+            if (x1 > OW) x1 = OW;
+            if (x0 >= x1) continue;
+            for (i = 0; i < g->kernel_h; i++) {
+                float wv = wo[(size_t)i * (size_t)g->kernel_w + (size_t)j];
+                for (y = 0; y < OH; y++) {
+                    int32_t iy = y * g->stride_h + i * g->dilation_h - g->pad_top;
+                    const float *src;
+                    float *d = po + (size_t)y * (size_t)OW + (size_t)x0;
+                    if (iy < 0 || iy >= g->in_h) continue;
+                    src = plane + (size_t)iy * (size_t)g->in_w + (size_t)(x0 * sw + dx); /* >= 0 by x0 */
+                    if (sw == 1)
+                        for (x = 0; x < x1 - x0; x++) d[x] += wv * src[x];
+                    else
+                        for (x = 0; x < x1 - x0; x++) d[x] += wv * src[(size_t)x * (size_t)sw];
+                }
+            }
+        }
+    }
+}
+
+/* One sample through a convolution. groups == 1: im2col, then W . col (dense GEMM or grouped
+ * sparse matrix-matrix), which lands directly in CHW order; a 1x1 convolution with stride 1
+ * and no padding needs no im2col (the input already is the matrix); dense weights, a square
+ * window at stride 1 without padding and an output width that is a multiple of the vector
+ * width skip the im2col matrix (scalpel_conv_gemm_f32: the same products in the same order,
+ * so the same outputs bit for bit, 1.1-1.3x faster on LeNet-5's shapes). A depthwise layer
+ * with dense weights runs directly (scalpel__depthwise_f32); other grouped ones run each group
+ * as its own product over its slice of channels. Then the bias per output channel (and the
+ * next layer's ReLU when `relu`). */
+static void scalpel__conv2d_sample(const scalpel_layer *L, const float *in, float *out, float *col, int relu)
+{
+    const scalpel_layer_geom *g = &L->geom;
+    int32_t positions = g->out_h * g->out_w, vw = scalpel_kernels_vector_width(), grp;
+    int plain_1x1 = g->kernel_h == 1 && g->kernel_w == 1 && g->stride_h == 1 && g->stride_w == 1 && g->pad_top == 0 &&
+                    g->pad_left == 0 && g->pad_bottom == 0 && g->pad_right == 0;
+    if (g->groups == 1) {
+        const float *B = in;
+        if (L->storage == SCALPEL_STORAGE_DENSE && g->kernel > 1 && g->stride == 1 && g->pad == 0 && vw > 1 &&
+            g->out_w % vw == 0) {
+            scalpel_conv_gemm_f32(L->w, g->rows, in, g->in_c, g->in_h, g->in_w, g->kernel, out);
+            scalpel_bias_relu_f32(out, L->b, g->rows, positions, relu);
+            return;
+        }
+        if (!plain_1x1) {
+            scalpel__im2col_window(in, g, 0, g->in_c, col);
+            B = col;
+        }
+        scalpel__layer_mm(L, B, positions, out);
+    } else if (L->storage == SCALPEL_STORAGE_DENSE && g->groups == g->in_c) {
+        scalpel__depthwise_f32(in, g, L->w, out);
+    } else {
+        int32_t cg = g->in_c / g->groups, og = g->out_c / g->groups;
+        for (grp = 0; grp < g->groups; grp++) {
+            const float *B = in + (size_t)grp * (size_t)cg * (size_t)positions;
+            float *C = out + (size_t)grp * (size_t)og * (size_t)positions;
+            if (!plain_1x1) {
+                scalpel__im2col_window(in, g, grp * cg, cg, col);
+                B = col;
+            }
+            if (L->storage == SCALPEL_STORAGE_DENSE) {
+                scalpel_gemm_f32(L->w + (size_t)grp * (size_t)og * (size_t)g->cols, og, g->cols, B, positions, C);
+            } else { /* grouped CSR: the group's rows (HYBRID and TASD are refused for grouped layers) */
+                scalpel_gcsr rows = scalpel__gcsr_rows(&L->sparse, grp * og, og);
+                scalpel_gcsr_spmm_f32(&rows, B, positions, C);
+            }
+        }
+    }
+    scalpel_bias_relu_f32(out, L->b, g->rows, positions, relu);
+}
+
+static void scalpel__conv2d_forward(const scalpel_layer *L, const float *in, const float *in2, int32_t batch,
+                                    float *out, float *scratch, int relu)
 {
     size_t s, li = (size_t)L->geom.in_c * (size_t)L->geom.in_h * (size_t)L->geom.in_w;
     size_t lo = (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w;
+    (void)in2;
     for (s = 0; s < (size_t)batch; s++) scalpel__conv2d_sample(L, in + s * li, out + s * lo, scratch, relu);
 }
 
-/* out[o][y][x] = b[o] + sum over c, i, j of W[o][c][i][j] in[c][y*S + i - P][x*S + j - P]
- * (zero outside the input), in double */
-static void scalpel__conv2d_forward_ref(const scalpel_layer_geom *g, const float *w, const float *b, const float *in,
-                                        float *out)
+/* out[o][y][x] = b[o] + sum over c, i, j of W[o][c][i][j] in[g*C/groups + c][y*sh + i*dh - pt]
+ * [x*sw + j*dw - pl] (zero outside the input; g = o's group), in double */
+static void scalpel__conv2d_forward_ref(const scalpel_layer *L, const float *in, const float *in2, float *out)
 {
-    int32_t o, c, y, x, i, j, K = g->kernel;
+    const scalpel_layer_geom *g = &L->geom;
+    int32_t o, c, y, x, i, j, cg = g->in_c / g->groups, og = g->out_c / g->groups;
+    (void)in2;
     for (o = 0; o < g->out_c; o++)
         for (y = 0; y < g->out_h; y++)
             for (x = 0; x < g->out_w; x++) {
-                double acc = b[o];
-                for (c = 0; c < g->in_c; c++)
-                    for (i = 0; i < K; i++)
-                        for (j = 0; j < K; j++) {
-                            int32_t iy = y * g->stride + i - g->pad, ix = x * g->stride + j - g->pad;
+                double acc = L->b[o];
+                for (c = 0; c < cg; c++)
+                    for (i = 0; i < g->kernel_h; i++)
+                        for (j = 0; j < g->kernel_w; j++) {
+                            int32_t iy = y * g->stride_h + i * g->dilation_h - g->pad_top;
+                            int32_t ix = x * g->stride_w + j * g->dilation_w - g->pad_left;
+                            int32_t ic = (o / og) * cg + c;
                             if (iy < 0 || ix < 0 || iy >= g->in_h || ix >= g->in_w) continue;
-                            acc += (double)w[(((size_t)o * (size_t)g->in_c + (size_t)c) * (size_t)K + (size_t)i) * (size_t)K + (size_t)j] *
-                                   in[((size_t)c * (size_t)g->in_h + (size_t)iy) * (size_t)g->in_w + (size_t)ix];
+                            acc += (double)L->w[(((size_t)o * (size_t)cg + (size_t)c) * (size_t)g->kernel_h + (size_t)i) *
+                                                    (size_t)g->kernel_w + (size_t)j] *
+                                   in[((size_t)ic * (size_t)g->in_h + (size_t)iy) * (size_t)g->in_w + (size_t)ix];
                         }
                 out[((size_t)o * (size_t)g->out_h + (size_t)y) * (size_t)g->out_w + (size_t)x] = (float)acc;
             }
@@ -1543,18 +1995,14 @@ static void scalpel__conv2d_forward_q(const scalpel_qnet *q, const scalpel_qlaye
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* >>layer maxpool: y[C x OH x OW] = max over kernel x kernel windows of x[C x H x W]        */
+/* >>layer maxpool: y[C x OH x OW] = max over kh x kw windows of x[C x H x W]                */
 /* ---------------------------------------------------------------------------------------- */
 
 static scalpel_status scalpel__maxpool_shape(scalpel_layer_geom *g, int32_t outputs)
 {
-    if (outputs != 0 || g->pad != 0) return SCALPEL_ERR_ARGUMENT;
-    if (g->kernel < 1 || g->stride < 1) return SCALPEL_ERR_ARGUMENT;
-    if (g->kernel > g->in_h || g->kernel > g->in_w) return SCALPEL_ERR_SHAPE;
+    if (outputs != 0) return SCALPEL_ERR_ARGUMENT;
     g->out_c = g->in_c;
-    g->out_h = (g->in_h - g->kernel) / g->stride + 1;
-    g->out_w = (g->in_w - g->kernel) / g->stride + 1;
-    return SCALPEL_OK;
+    return scalpel__window_infer(g, 0, 1);
 }
 
 static size_t scalpel__maxpool_scratch(const scalpel_layer_geom *g, int32_t batch)
@@ -1563,31 +2011,91 @@ static size_t scalpel__maxpool_scratch(const scalpel_layer_geom *g, int32_t batc
     return 0;
 }
 
-static void scalpel__maxpool_forward(const scalpel_layer *L, const float *in, int32_t batch, float *out,
-                                     float *scratch, int relu)
+/* The rows [*lo, *hi) of the input a window starting at `start` (may be negative: padding)
+ * covers, of a dimension of `size` cells. */
+SCALPEL__PRIV void scalpel__window_clip(int32_t start, int32_t k, int32_t size, int32_t *lo, int32_t *hi)
+{
+    *lo = start < 0 ? 0 : start;
+    *hi = start + k > size ? size : start + k;
+}
+
+/* Max or average pooling of one sample, window by window over the cells inside the input. A
+ * window of only padding cannot happen (every pad is smaller than the kernel and the last
+ * window starts inside the input or its top / left padding). */
+SCALPEL__PRIV void scalpel__pool_sample(const scalpel_layer_geom *g, const float *in, float *out, int average)
+{
+    int32_t c, y, x, i, j;
+    for (c = 0; c < g->out_c; c++) {
+        const float *plane = in + (size_t)c * (size_t)g->in_h * (size_t)g->in_w;
+        float *po = out + (size_t)c * (size_t)g->out_h * (size_t)g->out_w;
+        for (y = 0; y < g->out_h; y++) {
+            int32_t y0, y1, ys = y * g->stride_h - g->pad_top;
+            scalpel__window_clip(ys, g->kernel_h, g->in_h, &y0, &y1);
+            for (x = 0; x < g->out_w; x++) {
+                int32_t x0, x1, xs = x * g->stride_w - g->pad_left;
+                scalpel__window_clip(xs, g->kernel_w, g->in_w, &x0, &x1);
+                if (average) {
+                    float acc = 0.0f;
+                    int32_t cells;
+                    for (i = y0; i < y1; i++)
+                        for (j = x0; j < x1; j++) acc += plane[(size_t)i * (size_t)g->in_w + (size_t)j];
+                    if (g->mode & SCALPEL_POOL_COUNT_PADS) { /* the window inside the padded input */
+                        int32_t ph0, ph1, pw0, pw1;
+                        ph0 = ys; ph1 = ys + g->kernel_h > g->in_h + g->pad_bottom ? g->in_h + g->pad_bottom : ys + g->kernel_h;
+                        pw0 = xs; pw1 = xs + g->kernel_w > g->in_w + g->pad_right ? g->in_w + g->pad_right : xs + g->kernel_w;
+                        cells = (ph1 - ph0) * (pw1 - pw0);
+                    } else {
+                        cells = (y1 - y0) * (x1 - x0);
+                    }
+                    po[(size_t)y * (size_t)g->out_w + (size_t)x] = acc / (float)cells;
+                } else {
+                    float m = plane[(size_t)y0 * (size_t)g->in_w + (size_t)x0];
+                    for (i = y0; i < y1; i++)
+                        for (j = x0; j < x1; j++) {
+                            float v = plane[(size_t)i * (size_t)g->in_w + (size_t)j];
+                            if (v > m) m = v;
+                        }
+                    po[(size_t)y * (size_t)g->out_w + (size_t)x] = m;
+                }
+            }
+        }
+    }
+}
+
+static void scalpel__maxpool_forward(const scalpel_layer *L, const float *in, const float *in2, int32_t batch,
+                                     float *out, float *scratch, int relu)
 {
     size_t s, li = (size_t)L->geom.in_c * (size_t)L->geom.in_h * (size_t)L->geom.in_w;
     size_t lo = (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w;
-    (void)scratch; (void)relu;
-    for (s = 0; s < (size_t)batch; s++)
-        scalpel_maxpool_f32(in + s * li, L->geom.in_c, L->geom.in_h, L->geom.in_w, L->geom.kernel, L->geom.stride,
-                            out + s * lo);
+    (void)scratch; (void)relu; (void)in2;
+    for (s = 0; s < (size_t)batch; s++) {
+        if (scalpel__window_basic(&L->geom))
+            scalpel_maxpool_f32(in + s * li, L->geom.in_c, L->geom.in_h, L->geom.in_w, L->geom.kernel, L->geom.stride,
+                                out + s * lo);
+        else
+            scalpel__pool_sample(&L->geom, in + s * li, out + s * lo, 0);
+    }
 }
 
-static void scalpel__maxpool_forward_ref(const scalpel_layer_geom *g, const float *w, const float *b, const float *in,
-                                         float *out)
+/* out[c][y][x] = max of in[c][y*sh + i - pt][x*sw + j - pl] over the cells inside the input */
+static void scalpel__maxpool_forward_ref(const scalpel_layer *L, const float *in, const float *in2, float *out)
 {
+    const scalpel_layer_geom *g = &L->geom;
     int32_t c, y, x, i, j;
-    (void)w; (void)b;
+    (void)in2;
     for (c = 0; c < g->out_c; c++)
         for (y = 0; y < g->out_h; y++)
             for (x = 0; x < g->out_w; x++) {
-                float m = in[((size_t)c * (size_t)g->in_h + (size_t)(y * g->stride)) * (size_t)g->in_w + (size_t)(x * g->stride)];
-                for (i = 0; i < g->kernel; i++)
-                    for (j = 0; j < g->kernel; j++) {
-                        float v = in[((size_t)c * (size_t)g->in_h + (size_t)(y * g->stride + i)) * (size_t)g->in_w +
-                                     (size_t)(x * g->stride + j)];
-                        if (v > m) m = v;
+                int have = 0;
+                float m = 0.0f;
+                for (i = 0; i < g->kernel_h; i++)
+                    for (j = 0; j < g->kernel_w; j++) {
+                        int32_t iy = y * g->stride_h + i - g->pad_top, ix = x * g->stride_w + j - g->pad_left;
+                        float v;
+                        if (iy < 0 || ix < 0 || iy >= g->in_h || ix >= g->in_w) continue;
+                        v = in[((size_t)c * (size_t)g->in_h + (size_t)iy) * (size_t)g->in_w + (size_t)ix];
+                        if (!have || v > m) m = v;
+                        have = 1;
                     }
                 out[((size_t)c * (size_t)g->out_h + (size_t)y) * (size_t)g->out_w + (size_t)x] = m;
             }
@@ -1624,9 +2132,7 @@ static void scalpel__maxpool_forward_q(const scalpel_qnet *q, const scalpel_qlay
 
 static scalpel_status scalpel__relu_shape(scalpel_layer_geom *g, int32_t outputs)
 {
-    if (outputs != 0 || g->kernel != 0 || g->stride != 0 || g->pad != 0) return SCALPEL_ERR_ARGUMENT;
-    g->out_c = g->in_c; g->out_h = g->in_h; g->out_w = g->in_w;
-    return SCALPEL_OK;
+    return scalpel__same_shape(g, outputs, 0);
 }
 
 static size_t scalpel__relu_scratch(const scalpel_layer_geom *g, int32_t batch)
@@ -1635,19 +2141,18 @@ static size_t scalpel__relu_scratch(const scalpel_layer_geom *g, int32_t batch)
     return 0;
 }
 
-static void scalpel__relu_forward(const scalpel_layer *L, const float *in, int32_t batch, float *out, float *scratch,
-                                  int relu)
+static void scalpel__relu_forward(const scalpel_layer *L, const float *in, const float *in2, int32_t batch, float *out,
+                                  float *scratch, int relu)
 {
     size_t n = (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w * (size_t)batch;
-    (void)scratch; (void)relu;
+    (void)scratch; (void)relu; (void)in2;
     scalpel_relu_f32(in, n, out);
 }
 
-static void scalpel__relu_forward_ref(const scalpel_layer_geom *g, const float *w, const float *b, const float *in,
-                                      float *out)
+static void scalpel__relu_forward_ref(const scalpel_layer *L, const float *in, const float *in2, float *out)
 {
-    size_t k, n = (size_t)g->out_c * (size_t)g->out_h * (size_t)g->out_w;
-    (void)w; (void)b;
+    size_t k, n = (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w;
+    (void)in2;
     for (k = 0; k < n; k++) out[k] = in[k] > 0.0f ? in[k] : 0.0f;
 }
 
@@ -1664,6 +2169,470 @@ static void scalpel__relu_forward_q(const scalpel_qnet *q, const scalpel_qlayer 
     (void)scratch;
     if (q->dtype == SCALPEL_DTYPE_Q15) scalpel_relu_q15((const int16_t *)in, n, (int16_t *)out);
     else scalpel_relu_q7((const int8_t *)in, n, (int8_t *)out);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* >>layer avgpool: y[C x OH x OW] = mean over kh x kw windows of x[C x H x W]               */
+/* ---------------------------------------------------------------------------------------- */
+
+static scalpel_status scalpel__avgpool_shape(scalpel_layer_geom *g, int32_t outputs)
+{
+    if (outputs != 0) return SCALPEL_ERR_ARGUMENT;
+    g->out_c = g->in_c;
+    return scalpel__window_infer(g, 0, 2);
+}
+
+static size_t scalpel__avgpool_scratch(const scalpel_layer_geom *g, int32_t batch)
+{
+    (void)g; (void)batch;
+    return 0;
+}
+
+/* The mean of each channel, for the whole map as one window (global average pooling, the
+ * head of ResNet-8, DS-CNN, MobileNet and NIN): 4 independent sums over the plane. */
+SCALPEL__PRIV void scalpel__global_avg_sample(const float *in, int32_t c, size_t plane, float *out)
+{
+    int32_t ch;
+    for (ch = 0; ch < c; ch++) {
+        const float *p = in + (size_t)ch * plane;
+        float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+        size_t k = 0;
+        for (; k + 4 <= plane; k += 4) { a0 += p[k]; a1 += p[k + 1]; a2 += p[k + 2]; a3 += p[k + 3]; }
+        for (; k < plane; k++) a0 += p[k];
+        out[ch] = ((a0 + a1) + (a2 + a3)) / (float)plane;
+    }
+}
+
+static void scalpel__avgpool_forward(const scalpel_layer *L, const float *in, const float *in2, int32_t batch,
+                                     float *out, float *scratch, int relu)
+{
+    const scalpel_layer_geom *g = &L->geom;
+    size_t s, li = (size_t)g->in_c * (size_t)g->in_h * (size_t)g->in_w;
+    size_t lo = (size_t)g->out_c * (size_t)g->out_h * (size_t)g->out_w;
+    int global = g->out_h == 1 && g->out_w == 1 && g->kernel_h == g->in_h && g->kernel_w == g->in_w &&
+                 g->pad_top == 0 && g->pad_left == 0 && g->pad_bottom == 0 && g->pad_right == 0;
+    (void)scratch; (void)relu; (void)in2;
+    for (s = 0; s < (size_t)batch; s++) {
+        if (global) scalpel__global_avg_sample(in + s * li, g->in_c, (size_t)g->in_h * (size_t)g->in_w, out + s * lo);
+        else scalpel__pool_sample(g, in + s * li, out + s * lo, 1);
+    }
+}
+
+/* out[c][y][x] = (sum of the window's cells inside the input) / (those cells, or with
+ * SCALPEL_POOL_COUNT_PADS the window's cells inside the padded input), in double */
+static void scalpel__avgpool_forward_ref(const scalpel_layer *L, const float *in, const float *in2, float *out)
+{
+    const scalpel_layer_geom *g = &L->geom;
+    int32_t c, y, x, i, j;
+    (void)in2;
+    for (c = 0; c < g->out_c; c++)
+        for (y = 0; y < g->out_h; y++)
+            for (x = 0; x < g->out_w; x++) {
+                double acc = 0.0;
+                int32_t inside = 0, padded = 0;
+                for (i = 0; i < g->kernel_h; i++)
+                    for (j = 0; j < g->kernel_w; j++) {
+                        int32_t iy = y * g->stride_h + i - g->pad_top, ix = x * g->stride_w + j - g->pad_left;
+                        if (iy < g->in_h + g->pad_bottom && ix < g->in_w + g->pad_right) padded++;
+                        if (iy < 0 || ix < 0 || iy >= g->in_h || ix >= g->in_w) continue;
+                        acc += in[((size_t)c * (size_t)g->in_h + (size_t)iy) * (size_t)g->in_w + (size_t)ix];
+                        inside++;
+                    }
+                out[((size_t)c * (size_t)g->out_h + (size_t)y) * (size_t)g->out_w + (size_t)x] =
+                    (float)(acc / (double)((g->mode & SCALPEL_POOL_COUNT_PADS) ? padded : inside));
+            }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* >>layer batchnorm: y[c] = x[c] * scale[c] + shift[c] (params: scale[C], then shift[C])   */
+/* ---------------------------------------------------------------------------------------- */
+
+static scalpel_status scalpel__batchnorm_shape(scalpel_layer_geom *g, int32_t outputs)
+{
+    return scalpel__same_shape(g, outputs, 0);
+}
+
+static size_t scalpel__batchnorm_scratch(const scalpel_layer_geom *g, int32_t batch)
+{
+    (void)g; (void)batch;
+    return 0;
+}
+
+static void scalpel__batchnorm_forward(const scalpel_layer *L, const float *in, const float *in2, int32_t batch,
+                                       float *out, float *scratch, int relu)
+{
+    int32_t C = L->geom.out_c, s, c;
+    size_t plane = (size_t)L->geom.out_h * (size_t)L->geom.out_w, k;
+    const float *scale = L->params, *shift = L->params + C;
+    (void)scratch; (void)relu; (void)in2;
+    for (s = 0; s < batch; s++)
+        for (c = 0; c < C; c++) {
+            const float *x = in + ((size_t)s * (size_t)C + (size_t)c) * plane;
+            float *y = out + ((size_t)s * (size_t)C + (size_t)c) * plane, a = scale[c], b = shift[c];
+            for (k = 0; k < plane; k++) y[k] = x[k] * a + b;
+        }
+}
+
+static void scalpel__batchnorm_forward_ref(const scalpel_layer *L, const float *in, const float *in2, float *out)
+{
+    int32_t C = L->geom.out_c, c;
+    size_t plane = (size_t)L->geom.out_h * (size_t)L->geom.out_w, k;
+    (void)in2;
+    for (c = 0; c < C; c++)
+        for (k = 0; k < plane; k++)
+            out[(size_t)c * plane + k] = (float)((double)in[(size_t)c * plane + k] * L->params[c] + L->params[C + c]);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* >>layer add: y = x + other (same shape), a following ReLU fused                           */
+/* ---------------------------------------------------------------------------------------- */
+
+/* The shape of the second input is checked where the network is known (scalpel__join_check). */
+static scalpel_status scalpel__add_shape(scalpel_layer_geom *g, int32_t outputs)
+{
+    if (outputs != 0 || !scalpel__no_window(g) || g->mode != 0 || g->alpha != 0.0f || g->beta != 0.0f || g->k != 0.0f)
+        return SCALPEL_ERR_ARGUMENT;
+    g->out_c = g->in_c; g->out_h = g->in_h; g->out_w = g->in_w;
+    return SCALPEL_OK;
+}
+
+static size_t scalpel__add_scratch(const scalpel_layer_geom *g, int32_t batch)
+{
+    (void)g; (void)batch;
+    return 0;
+}
+
+static void scalpel__add_forward(const scalpel_layer *L, const float *in, const float *in2, int32_t batch, float *out,
+                                 float *scratch, int relu)
+{
+    size_t n = (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w * (size_t)batch, k;
+    (void)scratch;
+    if (relu)
+        for (k = 0; k < n; k++) {
+            float v = in[k] + in2[k];
+            out[k] = v > 0.0f ? v : 0.0f;
+        }
+    else
+        for (k = 0; k < n; k++) out[k] = in[k] + in2[k];
+}
+
+static void scalpel__add_forward_ref(const scalpel_layer *L, const float *in, const float *in2, float *out)
+{
+    size_t n = (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w, k;
+    for (k = 0; k < n; k++) out[k] = (float)((double)in[k] + (double)in2[k]);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* >>layer concat: y[C1 + C2 x H x W] = x[C1 x H x W] then other[C2 x H x W]                 */
+/* ---------------------------------------------------------------------------------------- */
+
+/* out_c is the sum of both inputs' channels: the reader of a model file and the builder set
+ * it from the second input before calling this (scalpel__join_check checks it). */
+static scalpel_status scalpel__concat_shape(scalpel_layer_geom *g, int32_t outputs)
+{
+    if (outputs != 0 || !scalpel__no_window(g) || g->mode != 0 || g->alpha != 0.0f || g->beta != 0.0f || g->k != 0.0f)
+        return SCALPEL_ERR_ARGUMENT;
+    g->out_c = g->in_c; /* + the second input's channels: scalpel__join_check */
+    g->out_h = g->in_h; g->out_w = g->in_w;
+    return SCALPEL_OK;
+}
+
+static size_t scalpel__concat_scratch(const scalpel_layer_geom *g, int32_t batch)
+{
+    (void)g; (void)batch;
+    return 0;
+}
+
+static void scalpel__concat_forward(const scalpel_layer *L, const float *in, const float *in2, int32_t batch,
+                                    float *out, float *scratch, int relu)
+{
+    size_t plane = (size_t)L->geom.out_h * (size_t)L->geom.out_w, a = (size_t)L->geom.in_c * plane;
+    size_t b = (size_t)(L->geom.out_c - L->geom.in_c) * plane, s;
+    (void)scratch; (void)relu;
+    for (s = 0; s < (size_t)batch; s++) {
+        memcpy(out + s * (a + b), in + s * a, a * sizeof(float));
+        memcpy(out + s * (a + b) + a, in2 + s * b, b * sizeof(float));
+    }
+}
+
+static void scalpel__concat_forward_ref(const scalpel_layer *L, const float *in, const float *in2, float *out)
+{
+    size_t plane = (size_t)L->geom.out_h * (size_t)L->geom.out_w, a = (size_t)L->geom.in_c * plane, k;
+    size_t b = (size_t)(L->geom.out_c - L->geom.in_c) * plane;
+    for (k = 0; k < a; k++) out[k] = in[k];
+    for (k = 0; k < b; k++) out[a + k] = in2[k];
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Elementwise kinds: clip, leaky_relu, sigmoid, tanh, hardswish. One function each computes */
+/* y[n] from x[n]; forward runs it over the batch, forward_ref over one sample in double.    */
+/* ---------------------------------------------------------------------------------------- */
+
+#define SCALPEL__ELEMENTWISE_KIND(NAME, REALS)                                                                 \
+    static scalpel_status scalpel__##NAME##_shape(scalpel_layer_geom *g, int32_t outputs)                       \
+    {                                                                                                          \
+        scalpel_status st = scalpel__same_shape(g, outputs, REALS);                                            \
+        return st == SCALPEL_OK ? scalpel__##NAME##_check(g) : st;                                              \
+    }                                                                                                          \
+    static size_t scalpel__##NAME##_scratch(const scalpel_layer_geom *g, int32_t batch)                         \
+    {                                                                                                          \
+        (void)g; (void)batch;                                                                                  \
+        return 0;                                                                                              \
+    }                                                                                                          \
+    static void scalpel__##NAME##_forward(const scalpel_layer *L, const float *in, const float *in2,            \
+                                          int32_t batch, float *out, float *scratch, int relu)                 \
+    {                                                                                                          \
+        (void)in2; (void)scratch; (void)relu;                                                                  \
+        scalpel__##NAME##_run(&L->geom, in, (size_t)L->geom.out_c * (size_t)L->geom.out_h *                    \
+                                                (size_t)L->geom.out_w * (size_t)batch, out);                   \
+    }                                                                                                          \
+    static void scalpel__##NAME##_forward_ref(const scalpel_layer *L, const float *in, const float *in2,        \
+                                              float *out)                                                      \
+    {                                                                                                          \
+        size_t k, n = (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w;                   \
+        (void)in2;                                                                                             \
+        for (k = 0; k < n; k++) out[k] = (float)scalpel__##NAME##_ref(&L->geom, (double)in[k]);                \
+    }
+
+
+/* >>layer clip: y = min(max(x, lo), hi), lo = alpha <= hi = beta; relu6 is clip(0, 6) */
+static scalpel_status scalpel__clip_check(const scalpel_layer_geom *g)
+{
+    return scalpel__real_ok(g->alpha) && scalpel__real_ok(g->beta) && g->alpha <= g->beta ? SCALPEL_OK
+                                                                                          : SCALPEL_ERR_ARGUMENT;
+}
+static void scalpel__clip_run(const scalpel_layer_geom *g, const float *x, size_t n, float *y)
+{
+    float lo = g->alpha, hi = g->beta;
+    size_t k;
+    for (k = 0; k < n; k++) {
+        float v = x[k] < lo ? lo : x[k];
+        y[k] = v > hi ? hi : v;
+    }
+}
+static double scalpel__clip_ref(const scalpel_layer_geom *g, double x)
+{
+    return x < g->alpha ? g->alpha : x > g->beta ? g->beta : x;
+}
+SCALPEL__ELEMENTWISE_KIND(clip, 2)
+
+/* >>layer leaky_relu: y = x > 0 ? x : slope * x, slope = alpha */
+static scalpel_status scalpel__leaky_relu_check(const scalpel_layer_geom *g)
+{
+    return scalpel__real_ok(g->alpha) ? SCALPEL_OK : SCALPEL_ERR_ARGUMENT;
+}
+static void scalpel__leaky_relu_run(const scalpel_layer_geom *g, const float *x, size_t n, float *y)
+{
+    float a = g->alpha;
+    size_t k;
+    for (k = 0; k < n; k++) y[k] = x[k] > 0.0f ? x[k] : a * x[k];
+}
+static double scalpel__leaky_relu_ref(const scalpel_layer_geom *g, double x) { return x > 0.0 ? x : g->alpha * x; }
+SCALPEL__ELEMENTWISE_KIND(leaky_relu, 1)
+
+/* >>layer sigmoid: y = 1 / (1 + exp(-x)) */
+static scalpel_status scalpel__sigmoid_check(const scalpel_layer_geom *g) { (void)g; return SCALPEL_OK; }
+static void scalpel__sigmoid_run(const scalpel_layer_geom *g, const float *x, size_t n, float *y)
+{
+    size_t k;
+    (void)g;
+    for (k = 0; k < n; k++) y[k] = (float)(1.0 / (1.0 + scalpel__exp(-(double)x[k])));
+}
+static double scalpel__sigmoid_ref(const scalpel_layer_geom *g, double x) { (void)g; return 1.0 / (1.0 + scalpel__exp(-x)); }
+SCALPEL__ELEMENTWISE_KIND(sigmoid, 0)
+
+/* >>layer tanh: y = tanh(x) */
+static scalpel_status scalpel__tanh_check(const scalpel_layer_geom *g) { (void)g; return SCALPEL_OK; }
+static void scalpel__tanh_run(const scalpel_layer_geom *g, const float *x, size_t n, float *y)
+{
+    size_t k;
+    (void)g;
+    for (k = 0; k < n; k++) y[k] = (float)scalpel__tanh((double)x[k]);
+}
+static double scalpel__tanh_ref(const scalpel_layer_geom *g, double x) { (void)g; return scalpel__tanh(x); }
+SCALPEL__ELEMENTWISE_KIND(tanh, 0)
+
+/* >>layer hardswish: y = x * min(max(x + 3, 0), 6) / 6 */
+static scalpel_status scalpel__hardswish_check(const scalpel_layer_geom *g) { (void)g; return SCALPEL_OK; }
+static void scalpel__hardswish_run(const scalpel_layer_geom *g, const float *x, size_t n, float *y)
+{
+    size_t k;
+    (void)g;
+    for (k = 0; k < n; k++) {
+        float r = x[k] + 3.0f;
+        r = r < 0.0f ? 0.0f : r > 6.0f ? 6.0f : r;
+        y[k] = x[k] * r * (1.0f / 6.0f);
+    }
+}
+static double scalpel__hardswish_ref(const scalpel_layer_geom *g, double x)
+{
+    double r = x + 3.0;
+    (void)g;
+    r = r < 0.0 ? 0.0 : r > 6.0 ? 6.0 : r;
+    return x * r / 6.0;
+}
+SCALPEL__ELEMENTWISE_KIND(hardswish, 0)
+#undef SCALPEL__ELEMENTWISE_KIND
+
+/* ---------------------------------------------------------------------------------------- */
+/* >>layer softmax: y[c][p] = exp(x[c][p] - m) / sum over c' of exp(x[c'][p] - m), per position */
+/* ---------------------------------------------------------------------------------------- */
+
+static scalpel_status scalpel__softmax_shape(scalpel_layer_geom *g, int32_t outputs)
+{
+    return scalpel__same_shape(g, outputs, 0);
+}
+
+static size_t scalpel__softmax_scratch(const scalpel_layer_geom *g, int32_t batch)
+{
+    (void)g; (void)batch;
+    return 0;
+}
+
+static void scalpel__softmax_forward(const scalpel_layer *L, const float *in, const float *in2, int32_t batch,
+                                     float *out, float *scratch, int relu)
+{
+    int32_t C = L->geom.out_c, s, c;
+    size_t plane = (size_t)L->geom.out_h * (size_t)L->geom.out_w, p;
+    (void)in2; (void)scratch; (void)relu;
+    for (s = 0; s < batch; s++) {
+        const float *x = in + (size_t)s * (size_t)C * plane;
+        float *y = out + (size_t)s * (size_t)C * plane;
+        for (p = 0; p < plane; p++) {
+            float m = x[p], sum = 0.0f;
+            for (c = 1; c < C; c++)
+                if (x[(size_t)c * plane + p] > m) m = x[(size_t)c * plane + p];
+            for (c = 0; c < C; c++) {
+                float e = (float)scalpel__exp((double)(x[(size_t)c * plane + p] - m));
+                y[(size_t)c * plane + p] = e;
+                sum += e;
+            }
+            for (c = 0; c < C; c++) y[(size_t)c * plane + p] /= sum;
+        }
+    }
+}
+
+static void scalpel__softmax_forward_ref(const scalpel_layer *L, const float *in, const float *in2, float *out)
+{
+    int32_t C = L->geom.out_c, c;
+    size_t plane = (size_t)L->geom.out_h * (size_t)L->geom.out_w, p;
+    (void)in2;
+    for (p = 0; p < plane; p++) {
+        double m = in[p], sum = 0.0;
+        for (c = 1; c < C; c++)
+            if (in[(size_t)c * plane + p] > m) m = in[(size_t)c * plane + p];
+        for (c = 0; c < C; c++) sum += scalpel__exp((double)in[(size_t)c * plane + p] - m);
+        for (c = 0; c < C; c++) out[(size_t)c * plane + p] = (float)(scalpel__exp((double)in[(size_t)c * plane + p] - m) / sum);
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* >>layer lrn: y = x / (k + alpha/n * sum of x^2 over a neighbourhood)^beta                  */
+/* ---------------------------------------------------------------------------------------- */
+
+/* size = kernel_h = kernel_w (odd, 1..4096), alpha, beta, k = the real fields, mode 0 (across
+ * channels, n = size) or SCALPEL_LRN_WITHIN_CHANNEL (a size x size square, n = size^2). */
+static scalpel_status scalpel__lrn_shape(scalpel_layer_geom *g, int32_t outputs)
+{
+    int32_t size = g->kernel_h;
+    if (outputs != 0 || g->kernel != 0 || g->stride != 0 || g->pad != 0 || g->stride_h != 0 || g->stride_w != 0 ||
+        g->pad_top != 0 || g->pad_left != 0 || g->pad_bottom != 0 || g->pad_right != 0 || g->dilation_h != 0 ||
+        g->dilation_w != 0 || g->groups != 0 || g->from2 != 0)
+        return SCALPEL_ERR_ARGUMENT;
+    if (size < 1 || size > 4095 || size % 2 == 0 || g->kernel_w != size || (g->mode & ~SCALPEL_LRN_WITHIN_CHANNEL) != 0)
+        return SCALPEL_ERR_ARGUMENT;
+    if (!scalpel__real_ok(g->alpha) || !scalpel__real_ok(g->beta) || !scalpel__real_ok(g->k) || !(g->k > 0.0f) ||
+        g->alpha < 0.0f || g->beta < 0.0f)
+        return SCALPEL_ERR_ARGUMENT;
+    g->out_c = g->in_c; g->out_h = g->in_h; g->out_w = g->in_w;
+    return SCALPEL_OK;
+}
+
+static size_t scalpel__lrn_scratch(const scalpel_layer_geom *g, int32_t batch)
+{
+    (void)g; (void)batch;
+    return 0;
+}
+
+/* One sample. Across channels: a running sum of squares over the channel window at each
+ * position (added as the window enters, subtracted as it leaves, recomputed every 64 channels
+ * so that rounding cannot build up). Within a channel: the square's sum directly. */
+SCALPEL__PRIV void scalpel__lrn_sample(const scalpel_layer_geom *g, const float *x, float *y)
+{
+    int32_t C = g->in_c, H = g->in_h, W = g->in_w, half = g->kernel_h / 2, c, i, j, yy, xx;
+    size_t plane = (size_t)H * (size_t)W, p;
+    if (g->mode & SCALPEL_LRN_WITHIN_CHANNEL) {
+        float a = g->alpha / (float)((int64_t)g->kernel_h * g->kernel_h);
+        for (c = 0; c < C; c++)
+            for (yy = 0; yy < H; yy++)
+                for (xx = 0; xx < W; xx++) {
+                    float s = 0.0f, v;
+                    for (i = yy - half < 0 ? 0 : yy - half; i <= yy + half && i < H; i++)
+                        for (j = xx - half < 0 ? 0 : xx - half; j <= xx + half && j < W; j++) {
+                            v = x[(size_t)c * plane + (size_t)i * (size_t)W + (size_t)j];
+                            s += v * v;
+                        }
+                    p = (size_t)c * plane + (size_t)yy * (size_t)W + (size_t)xx;
+                    y[p] = x[p] / (float)scalpel__pow_pos((double)(g->k + a * s), (double)g->beta);
+                }
+        return;
+    }
+    {
+        float a = g->alpha / (float)g->kernel_h;
+        for (p = 0; p < plane; p++) {
+            float s = 0.0f;
+            for (c = 0; c < C; c++) {
+                int32_t lo = c - half, hi = c + half, q;
+                if (c % 64 == 0) { /* afresh */
+                    s = 0.0f;
+                    for (q = lo < 0 ? 0 : lo; q <= hi && q < C; q++) s += x[(size_t)q * plane + p] * x[(size_t)q * plane + p];
+                } else {
+                    if (hi < C) s += x[(size_t)hi * plane + p] * x[(size_t)hi * plane + p];
+                    if (lo - 1 >= 0) s -= x[(size_t)(lo - 1) * plane + p] * x[(size_t)(lo - 1) * plane + p];
+                    if (s < 0.0f) s = 0.0f;
+                }
+                y[(size_t)c * plane + p] = x[(size_t)c * plane + p] / (float)scalpel__pow_pos((double)(g->k + a * s), (double)g->beta);
+            }
+        }
+    }
+}
+
+static void scalpel__lrn_forward(const scalpel_layer *L, const float *in, const float *in2, int32_t batch, float *out,
+                                 float *scratch, int relu)
+{
+    size_t n = (size_t)L->geom.in_c * (size_t)L->geom.in_h * (size_t)L->geom.in_w, s;
+    (void)in2; (void)scratch; (void)relu;
+    for (s = 0; s < (size_t)batch; s++) scalpel__lrn_sample(&L->geom, in + s * n, out + s * n);
+}
+
+static void scalpel__lrn_forward_ref(const scalpel_layer *L, const float *in, const float *in2, float *out)
+{
+    const scalpel_layer_geom *g = &L->geom;
+    int32_t C = g->in_c, H = g->in_h, W = g->in_w, half = g->kernel_h / 2, c, yy, xx, i, j;
+    int within = (g->mode & SCALPEL_LRN_WITHIN_CHANNEL) != 0;
+    double n = within ? (double)g->kernel_h * g->kernel_h : (double)g->kernel_h;
+    (void)in2;
+    for (c = 0; c < C; c++)
+        for (yy = 0; yy < H; yy++)
+            for (xx = 0; xx < W; xx++) {
+                double s = 0.0, v;
+                size_t at = ((size_t)c * (size_t)H + (size_t)yy) * (size_t)W + (size_t)xx;
+                if (within) {
+                    for (i = -half; i <= half; i++)
+                        for (j = -half; j <= half; j++) {
+                            if (yy + i < 0 || yy + i >= H || xx + j < 0 || xx + j >= W) continue;
+                            v = in[((size_t)c * (size_t)H + (size_t)(yy + i)) * (size_t)W + (size_t)(xx + j)];
+                            s += v * v;
+                        }
+                } else {
+                    for (i = -half; i <= half; i++) {
+                        if (c + i < 0 || c + i >= C) continue;
+                        v = in[((size_t)(c + i) * (size_t)H + (size_t)yy) * (size_t)W + (size_t)xx];
+                        s += v * v;
+                    }
+                }
+                out[at] = (float)((double)in[at] / scalpel__pow_pos((double)g->k + (double)g->alpha / n * s, (double)g->beta));
+            }
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -1722,29 +2691,54 @@ SCALPEL_API scalpel_status scalpel_net_set_next_input(scalpel_net *net, int32_t 
     return SCALPEL_OK;
 }
 
-/* Appends a layer of `kind` reading the tensor net->next_from says, after checking and
- * computing its shapes; storage DENSE with no arrays yet. The network is unchanged on
- * failure (but for a larger array). */
-SCALPEL__PRIV scalpel_status scalpel__net_append(scalpel_net *net, int32_t kind, int32_t outputs,
-                                                 int32_t kernel, int32_t stride, int32_t pad,
-                                                 scalpel_layer **out)
+/* The second input of a join against the first: add takes the same shape, concat the same
+ * H x W and adds the channels (g->out_c = in_c + c2). */
+SCALPEL__PRIV scalpel_status scalpel__join_check(scalpel_layer_geom *g, int32_t c2, int32_t h2, int32_t w2)
+{
+    if (g->kind == SCALPEL_LAYER_ADD) {
+        if (c2 != g->in_c || h2 != g->in_h || w2 != g->in_w) return SCALPEL_ERR_SHAPE;
+    } else if (g->kind == SCALPEL_LAYER_CONCAT) {
+        if (h2 != g->in_h || w2 != g->in_w) return SCALPEL_ERR_SHAPE;
+        if ((int64_t)g->in_c + c2 > INT32_MAX || scalpel__net_dims(g->in_c + c2, h2, w2) < 0) return SCALPEL_ERR_OVERFLOW;
+        g->out_c = g->in_c + c2;
+    }
+    return SCALPEL_OK;
+}
+
+/* Fills g's input shapes from the tensors it reads as layer i of a network (float or
+ * fixed-point layers, `stride` bytes apart), and its output shape, rows and cols from its kind
+ * and parameters. g holds the kind, the parameters, from and from2. */
+SCALPEL__PRIV scalpel_status scalpel__geom_build(const void *layers, size_t stride, int32_t in_c, int32_t in_h,
+                                                 int32_t in_w, int32_t i, scalpel_layer_geom *g, int32_t outputs)
+{
+    int32_t src = scalpel__geom_source(g, i), src2 = scalpel__geom_source2(g, i), c2 = 0, h2 = 0, w2 = 0;
+    scalpel_status st;
+    if (src < 0 || src2 == -1 || !scalpel__kind_ok(g->kind)) return SCALPEL_ERR_ARGUMENT;
+    if (src2 == -2 && g->from2 != 0) return SCALPEL_ERR_ARGUMENT;
+    scalpel__tensor_shape(layers, stride, in_c, in_h, in_w, src, &g->in_c, &g->in_h, &g->in_w);
+    st = scalpel__geom_infer(g, outputs);
+    if (st != SCALPEL_OK || src2 < 0) return st;
+    scalpel__tensor_shape(layers, stride, in_c, in_h, in_w, src2, &c2, &h2, &w2);
+    return scalpel__join_check(g, c2, h2, w2);
+}
+
+/* Appends a layer of geometry `proto` (kind, parameters, from2; its `from` is
+ * net->next_from's), after building and checking its shapes; storage DENSE with no arrays
+ * yet. The network is unchanged on failure (but for a larger array). */
+SCALPEL__PRIV scalpel_status scalpel__net_append_geom(scalpel_net *net, const scalpel_layer_geom *proto,
+                                                      int32_t outputs, scalpel_layer **out)
 {
     scalpel_layer L;
-    int32_t i, src;
+    int32_t i;
     scalpel_status st;
     if (out) *out = NULL;
     if (!net) return SCALPEL_ERR_NULL;
     if (!scalpel__net_layers_ok(net) || net->n_layers == INT32_MAX) return SCALPEL_ERR_ARGUMENT;
     i = net->n_layers;
     memset(&L, 0, sizeof(L));
-    L.geom.kind = kind;
+    L.geom = *proto;
     L.geom.from = net->next_from;
-    src = scalpel__geom_source(&L.geom, i);
-    if (src < 0) return SCALPEL_ERR_ARGUMENT;
-    scalpel__tensor_shape(net->layers, sizeof(scalpel_layer), net->in_c, net->in_h, net->in_w, src, &L.geom.in_c,
-                          &L.geom.in_h, &L.geom.in_w);
-    L.geom.kernel = kernel; L.geom.stride = stride; L.geom.pad = pad;
-    st = scalpel__geom_infer(&L.geom, outputs);
+    st = scalpel__geom_build(net->layers, sizeof(scalpel_layer), net->in_c, net->in_h, net->in_w, i, &L.geom, outputs);
     if (st != SCALPEL_OK) return st;
     st = scalpel__net_reserve(net, i + 1);
     if (st != SCALPEL_OK) return st;
@@ -1754,6 +2748,29 @@ SCALPEL__PRIV scalpel_status scalpel__net_append(scalpel_net *net, int32_t kind,
     net->n_layers++;
     net->next_from = 0;
     return SCALPEL_OK;
+}
+
+/* The same for a layer given by the first version's parameters (kind, outputs, a square
+ * window), as scalpel_net_add_layer takes them. A kind with real parameters gets its
+ * defaults: clip (0, 6), leaky_relu 0.01, lrn (kernel = size) alpha 1e-4, beta 0.75, k 1
+ * across channels. */
+SCALPEL__PRIV scalpel_status scalpel__net_append(scalpel_net *net, int32_t kind, int32_t outputs,
+                                                 int32_t kernel, int32_t stride, int32_t pad,
+                                                 scalpel_layer **out)
+{
+    scalpel_layer_geom g;
+    memset(&g, 0, sizeof(g));
+    g.kind = kind;
+    if (kind == SCALPEL_LAYER_LRN) {
+        if (stride != 0 || pad != 0) return SCALPEL_ERR_ARGUMENT;
+        g.kernel_h = g.kernel_w = kernel;
+        g.alpha = 1e-4f; g.beta = 0.75f; g.k = 1.0f;
+    } else {
+        g.kernel = kernel; g.stride = stride; g.pad = pad;
+        if (kind == SCALPEL_LAYER_CLIP) g.beta = 6.0f;
+        if (kind == SCALPEL_LAYER_LEAKY_RELU) g.alpha = 0.01f;
+    }
+    return scalpel__net_append_geom(net, &g, outputs, out);
 }
 
 /* Writes the layer's weights as dense W[rows x cols], whatever its storage. */
@@ -1811,6 +2828,7 @@ SCALPEL__PRIV void scalpel__layer_release(scalpel_net *net, scalpel_layer *layer
     layer->block = NULL;
     layer->w = NULL;
     layer->b = NULL;
+    layer->params = NULL;
     layer->series = NULL;
     memset(&layer->sparse, 0, sizeof(layer->sparse));
     memset(&layer->residual, 0, sizeof(layer->residual));
@@ -1889,17 +2907,12 @@ SCALPEL__PRIV scalpel_status scalpel__layer_set_gcsr(scalpel_net *net, scalpel_l
     return SCALPEL_OK;
 }
 
-/* Appends a weighted layer and gives it a copy of its weights; the network is unchanged on
- * any failure. */
-static scalpel_status scalpel__net_add_weighted(scalpel_net *net, int32_t kind, int32_t outputs,
-                                                int32_t kernel, int32_t stride, int32_t pad,
-                                                const float *w, const scalpel_gcsr *sw, const float *b)
+/* Gives layer L, just appended, a copy of its weights (dense w or grouped sw; NULL: zeros)
+ * and bias; on failure the layer is taken off again, so the network is unchanged. */
+SCALPEL__PRIV scalpel_status scalpel__net_fill_weights(scalpel_net *net, scalpel_layer *L, const float *w,
+                                                       const scalpel_gcsr *sw, const float *b)
 {
-    scalpel_layer *L;
     scalpel_status st;
-    if (!net) return SCALPEL_ERR_NULL;
-    st = scalpel__net_append(net, kind, outputs, kernel, stride, pad, &L);
-    if (st != SCALPEL_OK) return st;
     if (sw && (sw->rows != L->geom.rows || sw->cols != L->geom.cols)) st = SCALPEL_ERR_SHAPE;
     else if (w && !scalpel__net_all_finite(w, (size_t)L->geom.rows * (size_t)L->geom.cols)) st = SCALPEL_ERR_ARGUMENT;
     else if (b && !scalpel__net_all_finite(b, (size_t)L->geom.rows)) st = SCALPEL_ERR_ARGUMENT;
@@ -1912,12 +2925,89 @@ static scalpel_status scalpel__net_add_weighted(scalpel_net *net, int32_t kind, 
     return st;
 }
 
+/* Appends a weighted layer and gives it a copy of its weights; the network is unchanged on
+ * any failure. */
+static scalpel_status scalpel__net_add_weighted(scalpel_net *net, int32_t kind, int32_t outputs,
+                                                int32_t kernel, int32_t stride, int32_t pad,
+                                                const float *w, const scalpel_gcsr *sw, const float *b)
+{
+    scalpel_layer *L;
+    scalpel_status st;
+    if (!net) return SCALPEL_ERR_NULL;
+    st = scalpel__net_append(net, kind, outputs, kernel, stride, pad, &L);
+    if (st != SCALPEL_OK) return st;
+    return scalpel__net_fill_weights(net, L, w, sw, b);
+}
+
+/* Gives layer L (just appended, per-channel kind) a block holding params[PC x out_c]. */
+SCALPEL__PRIV scalpel_status scalpel__layer_set_params(scalpel_net *net, scalpel_layer *L, const float *params)
+{
+    size_t n = (size_t)scalpel__kinds[L->geom.kind].per_channel * (size_t)L->geom.out_c;
+    void *block;
+    float *p;
+    if (!scalpel__net_all_finite(params, n)) return SCALPEL_ERR_ARGUMENT;
+    block = SCALPEL_MALLOC(net->alloc_ctx, SCALPEL__NET_ALIGN + n * sizeof(float));
+    if (!block) return SCALPEL_ERR_NO_MEMORY;
+    p = (float *)scalpel__net_align_ptr(block);
+    memcpy(p, params, n * sizeof(float));
+    scalpel__layer_release(net, L);
+    L->block = block;
+    L->params = p;
+    return SCALPEL_OK;
+}
+
+/* Appends a batch norm with params = scale[C] then shift[C] (copied); unchanged on failure. */
+SCALPEL__PRIV scalpel_status scalpel__net_add_batchnorm_params(scalpel_net *net, const float *params)
+{
+    scalpel_layer_geom g;
+    scalpel_layer *L;
+    scalpel_status st;
+    memset(&g, 0, sizeof(g));
+    g.kind = SCALPEL_LAYER_BATCHNORM;
+    st = scalpel__net_append_geom(net, &g, 0, &L);
+    if (st != SCALPEL_OK) return st;
+    st = scalpel__layer_set_params(net, L, params);
+    if (st != SCALPEL_OK) {
+        net->next_from = L->geom.from;
+        memset(L, 0, sizeof(*L));
+        net->n_layers--;
+    }
+    return st;
+}
+
+/* The channels of the tensor the next appended layer reads, or -1. */
+SCALPEL__PRIV int32_t scalpel__net_next_channels(const scalpel_net *net)
+{
+    int32_t t, c, h, w;
+    if (!scalpel__net_layers_ok(net)) return -1;
+    t = net->n_layers - net->next_from;
+    if (t < 0 || t > net->n_layers) return -1;
+    scalpel__tensor_shape(net->layers, sizeof(scalpel_layer), net->in_c, net->in_h, net->in_w, t, &c, &h, &w);
+    return c;
+}
+
 SCALPEL_API scalpel_status scalpel_net_add_layer(scalpel_net *net, int32_t kind, int32_t outputs, int32_t kernel,
                                                  int32_t stride, int32_t pad, const float *w, const float *b)
 {
     if (!net) return SCALPEL_ERR_NULL;
     if (!scalpel__kind_ok(kind)) return SCALPEL_ERR_ARGUMENT;
     if (scalpel__kinds[kind].weighted) return scalpel__net_add_weighted(net, kind, outputs, kernel, stride, pad, w, NULL, b);
+    if (kind == SCALPEL_LAYER_BATCHNORM) { /* w, b: scale and shift, NULL: 1 and 0 */
+        int32_t C = scalpel__net_next_channels(net), c;
+        float *p;
+        scalpel_status st;
+        if (outputs != 0 || kernel != 0 || stride != 0 || pad != 0) return SCALPEL_ERR_ARGUMENT;
+        if (C < 1) return SCALPEL_ERR_ARGUMENT;
+        p = (float *)SCALPEL_MALLOC(net->alloc_ctx, 2 * (size_t)C * sizeof(float));
+        if (!p) return SCALPEL_ERR_NO_MEMORY;
+        for (c = 0; c < C; c++) {
+            p[c] = w ? w[c] : 1.0f;
+            p[C + c] = b ? b[c] : 0.0f;
+        }
+        st = scalpel__net_add_batchnorm_params(net, p);
+        SCALPEL_FREE(net->alloc_ctx, p);
+        return st;
+    }
     if (w || b) return SCALPEL_ERR_ARGUMENT; /* an unweighted kind takes no arrays */
     return scalpel__net_append(net, kind, outputs, kernel, stride, pad, NULL);
 }
@@ -1970,6 +3060,344 @@ SCALPEL_API scalpel_status scalpel_net_add_relu(scalpel_net *net)
     return scalpel__net_append(net, SCALPEL_LAYER_RELU, 0, 0, 0, 0, NULL);
 }
 
+/* ---- appending the operators of real networks ----------------------------------------------- */
+
+SCALPEL_API scalpel_window scalpel_window_square(int32_t kernel, int32_t stride, int32_t pad)
+{
+    scalpel_window w;
+    w.kernel_h = w.kernel_w = kernel;
+    w.stride_h = w.stride_w = stride;
+    w.pad_top = w.pad_left = w.pad_bottom = w.pad_right = pad;
+    w.dilation_h = w.dilation_w = 1;
+    w.groups = 1;
+    w.mode = 0;
+    return w;
+}
+
+/* The geometry of a windowed kind from a scalpel_window. */
+SCALPEL__PRIV void scalpel__geom_from_window(scalpel_layer_geom *g, int32_t kind, const scalpel_window *win)
+{
+    memset(g, 0, sizeof(*g));
+    g->kind = kind;
+    g->kernel_h = win->kernel_h; g->kernel_w = win->kernel_w;
+    g->stride_h = win->stride_h; g->stride_w = win->stride_w;
+    g->pad_top = win->pad_top; g->pad_left = win->pad_left; g->pad_bottom = win->pad_bottom; g->pad_right = win->pad_right;
+    g->dilation_h = win->dilation_h; g->dilation_w = win->dilation_w;
+    g->groups = win->groups;
+    g->mode = win->mode;
+}
+
+/* Appends a layer of geometry g with no arrays; a window of only zeros is refused here (the
+ * first version's fields would otherwise stand in for it). */
+SCALPEL__PRIV scalpel_status scalpel__net_add_plain(scalpel_net *net, const scalpel_layer_geom *g)
+{
+    if (!net) return SCALPEL_ERR_NULL;
+    return scalpel__net_append_geom(net, g, 0, NULL);
+}
+
+SCALPEL_API scalpel_status scalpel_net_add_maxpool_ex(scalpel_net *net, const scalpel_window *win)
+{
+    scalpel_layer_geom g;
+    if (!net || !win) return SCALPEL_ERR_NULL;
+    if (win->kernel_h < 1 || win->kernel_w < 1) return SCALPEL_ERR_ARGUMENT;
+    scalpel__geom_from_window(&g, SCALPEL_LAYER_MAXPOOL, win);
+    return scalpel__net_add_plain(net, &g);
+}
+
+SCALPEL_API scalpel_status scalpel_net_add_avgpool(scalpel_net *net, const scalpel_window *win)
+{
+    scalpel_layer_geom g;
+    if (!net || !win) return SCALPEL_ERR_NULL;
+    if (win->kernel_h < 1 || win->kernel_w < 1) return SCALPEL_ERR_ARGUMENT;
+    scalpel__geom_from_window(&g, SCALPEL_LAYER_AVGPOOL, win);
+    return scalpel__net_add_plain(net, &g);
+}
+
+SCALPEL_API scalpel_status scalpel_net_add_global_avgpool(scalpel_net *net)
+{
+    scalpel_window win;
+    int32_t t, c, h, w;
+    if (!net) return SCALPEL_ERR_NULL;
+    if (!scalpel__net_layers_ok(net)) return SCALPEL_ERR_ARGUMENT;
+    t = net->n_layers - net->next_from;
+    if (t < 0) return SCALPEL_ERR_ARGUMENT;
+    scalpel__tensor_shape(net->layers, sizeof(scalpel_layer), net->in_c, net->in_h, net->in_w, t, &c, &h, &w);
+    win = scalpel_window_square(1, 1, 0);
+    win.kernel_h = h; win.kernel_w = w;
+    return scalpel_net_add_avgpool(net, &win);
+}
+
+/* A join reading the output of layer `other` (-1: the network input) as its second input. */
+SCALPEL__PRIV scalpel_status scalpel__net_add_join(scalpel_net *net, int32_t kind, int32_t other)
+{
+    scalpel_layer_geom g;
+    if (!net) return SCALPEL_ERR_NULL;
+    if (!scalpel__net_layers_ok(net) || other < -1 || other >= net->n_layers) return SCALPEL_ERR_ARGUMENT;
+    memset(&g, 0, sizeof(g));
+    g.kind = kind;
+    g.from2 = net->n_layers - 1 - other;
+    return scalpel__net_add_plain(net, &g);
+}
+
+SCALPEL_API scalpel_status scalpel_net_add_add(scalpel_net *net, int32_t other)
+{
+    return scalpel__net_add_join(net, SCALPEL_LAYER_ADD, other);
+}
+
+SCALPEL_API scalpel_status scalpel_net_add_concat(scalpel_net *net, int32_t other)
+{
+    return scalpel__net_add_join(net, SCALPEL_LAYER_CONCAT, other);
+}
+
+/* An elementwise kind with its real parameters. */
+SCALPEL__PRIV scalpel_status scalpel__net_add_elementwise(scalpel_net *net, int32_t kind, float alpha, float beta)
+{
+    scalpel_layer_geom g;
+    memset(&g, 0, sizeof(g));
+    g.kind = kind;
+    g.alpha = alpha;
+    g.beta = beta;
+    return scalpel__net_add_plain(net, &g);
+}
+
+SCALPEL_API scalpel_status scalpel_net_add_clip(scalpel_net *net, float lo, float hi)
+{
+    return scalpel__net_add_elementwise(net, SCALPEL_LAYER_CLIP, lo, hi);
+}
+SCALPEL_API scalpel_status scalpel_net_add_relu6(scalpel_net *net)
+{
+    return scalpel__net_add_elementwise(net, SCALPEL_LAYER_CLIP, 0.0f, 6.0f);
+}
+SCALPEL_API scalpel_status scalpel_net_add_leaky_relu(scalpel_net *net, float slope)
+{
+    return scalpel__net_add_elementwise(net, SCALPEL_LAYER_LEAKY_RELU, slope, 0.0f);
+}
+SCALPEL_API scalpel_status scalpel_net_add_sigmoid(scalpel_net *net)
+{
+    return scalpel__net_add_elementwise(net, SCALPEL_LAYER_SIGMOID, 0.0f, 0.0f);
+}
+SCALPEL_API scalpel_status scalpel_net_add_tanh(scalpel_net *net)
+{
+    return scalpel__net_add_elementwise(net, SCALPEL_LAYER_TANH, 0.0f, 0.0f);
+}
+SCALPEL_API scalpel_status scalpel_net_add_hardswish(scalpel_net *net)
+{
+    return scalpel__net_add_elementwise(net, SCALPEL_LAYER_HARDSWISH, 0.0f, 0.0f);
+}
+SCALPEL_API scalpel_status scalpel_net_add_softmax(scalpel_net *net)
+{
+    return scalpel__net_add_elementwise(net, SCALPEL_LAYER_SOFTMAX, 0.0f, 0.0f);
+}
+
+SCALPEL_API scalpel_status scalpel_net_add_lrn(scalpel_net *net, int32_t size, float alpha, float beta, float k,
+                                               int32_t mode)
+{
+    scalpel_layer_geom g;
+    memset(&g, 0, sizeof(g));
+    g.kind = SCALPEL_LAYER_LRN;
+    g.kernel_h = g.kernel_w = size;
+    g.alpha = alpha; g.beta = beta; g.k = k;
+    g.mode = mode;
+    return scalpel__net_add_plain(net, &g);
+}
+
+#ifndef SCALPEL_NO_MALLOC
+SCALPEL_API scalpel_status scalpel_net_add_conv2d_ex(scalpel_net *net, int32_t out_channels, const scalpel_window *win,
+                                                     const float *w, const float *b)
+{
+    scalpel_layer_geom g;
+    scalpel_layer *L;
+    scalpel_status st;
+    if (!net || !win) return SCALPEL_ERR_NULL;
+    if (win->kernel_h < 1 || win->kernel_w < 1 || win->mode != 0) return SCALPEL_ERR_ARGUMENT;
+    scalpel__geom_from_window(&g, SCALPEL_LAYER_CONV2D, win);
+    st = scalpel__net_append_geom(net, &g, out_channels, &L);
+    if (st != SCALPEL_OK) return st;
+    return scalpel__net_fill_weights(net, L, w, NULL, b);
+}
+
+SCALPEL_API scalpel_status scalpel_net_add_batchnorm_affine(scalpel_net *net, const float *scale, const float *shift)
+{
+    int32_t C;
+    float *p;
+    scalpel_status st;
+    if (!net || !scale || !shift) return SCALPEL_ERR_NULL;
+    C = scalpel__net_next_channels(net);
+    if (C < 1) return SCALPEL_ERR_ARGUMENT;
+    p = (float *)SCALPEL_MALLOC(net->alloc_ctx, 2 * (size_t)C * sizeof(float));
+    if (!p) return SCALPEL_ERR_NO_MEMORY;
+    memcpy(p, scale, (size_t)C * sizeof(float));
+    memcpy(p + C, shift, (size_t)C * sizeof(float));
+    st = scalpel__net_add_batchnorm_params(net, p);
+    SCALPEL_FREE(net->alloc_ctx, p);
+    return st;
+}
+
+SCALPEL_API scalpel_status scalpel_net_add_batchnorm(scalpel_net *net, const float *mean, const float *var,
+                                                     const float *gamma, const float *beta, float eps)
+{
+    int32_t C, c;
+    float *p;
+    scalpel_status st = SCALPEL_OK;
+    if (!net || !mean || !var) return SCALPEL_ERR_NULL;
+    if (!(eps >= 0.0f) || !scalpel__real_ok(eps)) return SCALPEL_ERR_ARGUMENT;
+    C = scalpel__net_next_channels(net);
+    if (C < 1) return SCALPEL_ERR_ARGUMENT;
+    p = (float *)SCALPEL_MALLOC(net->alloc_ctx, 2 * (size_t)C * sizeof(float));
+    if (!p) return SCALPEL_ERR_NO_MEMORY;
+    for (c = 0; c < C && st == SCALPEL_OK; c++) {
+        double v = (double)var[c] + eps, g = gamma ? gamma[c] : 1.0, bt = beta ? beta[c] : 0.0, sc;
+        if (!scalpel__real_ok(var[c]) || !scalpel__real_ok(mean[c]) || !(v > 0.0) || !scalpel__real_ok((float)g) ||
+            !scalpel__real_ok((float)bt)) {
+            st = SCALPEL_ERR_ARGUMENT; /* a variance of 0 with eps 0 divides by zero */
+            break;
+        }
+        sc = g / scalpel__sqrt(v);
+        p[c] = (float)sc;
+        p[C + c] = (float)(bt - (double)mean[c] * sc);
+    }
+    if (st == SCALPEL_OK) st = scalpel__net_add_batchnorm_params(net, p);
+    SCALPEL_FREE(net->alloc_ctx, p);
+    return st;
+}
+#endif /* SCALPEL_NO_MALLOC */
+
+
+#ifndef SCALPEL_NO_MALLOC
+/* ---- batch norm folding ---------------------------------------------------------------------- */
+
+/* Appends to out a copy of layer S (its geometry, weights in their storage, bias, per-channel
+ * parameters) reading the tensors `from` and `from2` back, as out numbers them. Dense and
+ * grouped-CSR weights only. */
+SCALPEL__PRIV scalpel_status scalpel__net_append_copy(scalpel_net *out, const scalpel_layer *S, int32_t from,
+                                                      int32_t from2)
+{
+    scalpel_layer_geom g = S->geom;
+    scalpel_layer *L;
+    scalpel_status st;
+    g.from2 = from2;
+    out->next_from = from;
+    st = scalpel__net_append_geom(out, &g, scalpel__is_weighted(g.kind) ? g.out_c : 0, &L);
+    if (st != SCALPEL_OK) return st;
+    if (scalpel__is_weighted(g.kind))
+        return scalpel__net_fill_weights(out, L, S->storage == SCALPEL_STORAGE_DENSE ? S->w : NULL,
+                                         S->storage == SCALPEL_STORAGE_GCSR ? &S->sparse : NULL, S->b);
+    if (S->params) {
+        st = scalpel__layer_set_params(out, L, S->params);
+        if (st != SCALPEL_OK) {
+            memset(L, 0, sizeof(*L));
+            out->n_layers--;
+        }
+    }
+    return st;
+}
+
+/* 1 when layer i of net is a batch norm that folds into layer i - 1: it reads that layer's
+ * output, which nothing else reads, and that layer is weighted with dense or grouped-CSR
+ * weights. */
+SCALPEL__PRIV int scalpel__bn_folds(const scalpel_net *net, int32_t i)
+{
+    const scalpel_layer *P;
+    if (i < 1 || net->layers[i].geom.kind != SCALPEL_LAYER_BATCHNORM || net->layers[i].geom.from != 0) return 0;
+    P = &net->layers[i - 1];
+    if (!scalpel__is_weighted(P->geom.kind)) return 0;
+    if (P->storage != SCALPEL_STORAGE_DENSE && P->storage != SCALPEL_STORAGE_GCSR) return 0;
+    return !scalpel__tensor_kept(net->layers, sizeof(scalpel_layer), net->n_layers, i);
+}
+
+SCALPEL_API scalpel_status scalpel_net_fold_batchnorm(const scalpel_net *net, scalpel_net *out, int32_t *folded)
+{
+    int32_t *newt = NULL, i, ni = 0, count = 0;
+    float *wd = NULL, *bd = NULL;
+    size_t most = 1;
+    scalpel_status st;
+    if (folded) *folded = 0;
+    if (!out) return SCALPEL_ERR_NULL;
+    memset(out, 0, sizeof(*out));
+    if (!net) return SCALPEL_ERR_NULL;
+    st = scalpel_net_validate(net);
+    if (st != SCALPEL_OK) return st;
+    if (scalpel_net_has_decomposed(net)) return SCALPEL_ERR_UNSUPPORTED;
+    for (i = 0; i < net->n_layers; i++) {
+        size_t n = (size_t)net->layers[i].geom.rows * (size_t)net->layers[i].geom.cols;
+        if (n > most) most = n;
+    }
+    newt = (int32_t *)SCALPEL_MALLOC(net->alloc_ctx, ((size_t)net->n_layers + 1) * sizeof(int32_t));
+    wd = (float *)SCALPEL_MALLOC(net->alloc_ctx, most * sizeof(float));
+    bd = (float *)SCALPEL_MALLOC(net->alloc_ctx, (most < 4096 ? 4096 : most) * sizeof(float));
+    st = scalpel_net_init(net->in_c, net->in_h, net->in_w, out);
+    if (!newt || !wd || !bd) st = SCALPEL_ERR_NO_MEMORY;
+    if (st == SCALPEL_OK) out->alloc_ctx = net->alloc_ctx;
+    if (newt) newt[0] = 0;
+    for (i = 0; i < net->n_layers && st == SCALPEL_OK; i++) {
+        const scalpel_layer *L = &net->layers[i];
+        int32_t t = scalpel__geom_source(&L->geom, i), t2 = scalpel__geom_source2(&L->geom, i);
+        int32_t from = ni - newt[t], from2 = t2 >= 0 ? ni - newt[t2] : 0;
+        if (i + 1 < net->n_layers && scalpel__bn_folds(net, i + 1)) {
+            /* this layer with the batch norm after it: W'[o] = W[o] * scale[o], b' = b * scale + shift */
+            const float *p = net->layers[i + 1].params;
+            int32_t rows = L->geom.rows, cols = L->geom.cols, r, c;
+            scalpel_layer_geom g = L->geom;
+            scalpel_layer *nl;
+            if ((size_t)rows > (most < 4096 ? 4096 : most)) { st = SCALPEL_ERR_OVERFLOW; break; }
+            scalpel__layer_dense_weights(L, wd);
+            for (r = 0; r < rows; r++) {
+                for (c = 0; c < cols; c++) wd[(size_t)r * (size_t)cols + (size_t)c] *= p[r];
+                bd[r] = L->b[r] * p[r] + p[rows + r];
+            }
+            g.from2 = from2;
+            out->next_from = from;
+            st = scalpel__net_append_geom(out, &g, g.out_c, &nl);
+            if (st == SCALPEL_OK) st = scalpel__net_fill_weights(out, nl, wd, NULL, bd);
+            if (st == SCALPEL_OK && L->storage == SCALPEL_STORAGE_GCSR) { /* sparse stays sparse */
+                scalpel_gcsr m;
+                st = scalpel_gcsr_from_dense(wd, rows, cols, L->sparse.group, &m);
+                if (st == SCALPEL_OK) {
+                    st = scalpel__layer_set_gcsr(out, &out->layers[out->n_layers - 1], &m, bd);
+                    scalpel_gcsr_free(&m);
+                }
+            }
+            newt[i + 1] = newt[i + 2] = ni + 1;
+            ni++;
+            count++;
+            i++; /* the batch norm is done */
+            continue;
+        }
+        st = scalpel__net_append_copy(out, L, from, from2);
+        newt[i + 1] = ni + 1;
+        ni++;
+    }
+    if (newt) SCALPEL_FREE(net->alloc_ctx, newt);
+    if (wd) SCALPEL_FREE(net->alloc_ctx, wd);
+    if (bd) SCALPEL_FREE(net->alloc_ctx, bd);
+    if (st != SCALPEL_OK) {
+        scalpel_net_free(out);
+        return st;
+    }
+    if (folded) *folded = count;
+    return SCALPEL_OK;
+}
+#endif /* SCALPEL_NO_MALLOC */
+
+/* ---- what takes a layer --------------------------------------------------------------------- */
+
+SCALPEL_API int scalpel_layer_supports(const scalpel_layer_geom *g, int32_t use)
+{
+    if (!g || !scalpel__kind_ok(g->kind) || use < SCALPEL_USE_FIXED_POINT || use > SCALPEL_USE_NODE_REMOVAL) return 0;
+    if (!scalpel__kinds[g->kind].uses[use]) return 0;
+    if (g->kind == SCALPEL_LAYER_CONV2D || g->kind == SCALPEL_LAYER_MAXPOOL) return scalpel__window_basic(g);
+    return 1;
+}
+
+SCALPEL_API int32_t scalpel_net_first_unsupported(const scalpel_net *net, int32_t use)
+{
+    int32_t i;
+    if (!net || !scalpel__net_layers_ok(net)) return -1;
+    for (i = 0; i < net->n_layers; i++)
+        if (!scalpel_layer_supports(&net->layers[i].geom, use)) return i;
+    return -1;
+}
+
 SCALPEL_API int32_t scalpel_net_input_size(const scalpel_net *net)
 {
     if (!net) return 0;
@@ -2011,6 +3439,17 @@ SCALPEL_API size_t scalpel_net_workspace_size(const scalpel_net *net, int32_t ba
     return total == SIZE_MAX ? 0 : total;
 }
 
+/* Where tensor t lives while layer i runs: the network input (t = 0), the previous output
+ * (t = i), or its region of the kept area. */
+SCALPEL__PRIV const float *scalpel__net_tensor(const scalpel_net *net, const float *in, const float *prev,
+                                               const unsigned char *kept, int32_t batch, int32_t i, int32_t t)
+{
+    if (t == i) return prev;
+    if (t == 0) return in;
+    return (const float *)(const void *)(kept + scalpel__tensor_kept_offset(net->layers, sizeof(scalpel_layer),
+                                                                            net->n_layers, t, batch, sizeof(float)));
+}
+
 SCALPEL_API scalpel_status scalpel_net_forward(const scalpel_net *net, const float *in, int32_t batch,
                                                float *out, void *workspace)
 {
@@ -2034,8 +3473,8 @@ SCALPEL_API scalpel_status scalpel_net_forward(const scalpel_net *net, const flo
     for (i = 0; i < n; i++) {
         const scalpel_layer *L = &net->layers[i];
         const scalpel__kind_ops *k;
-        int32_t t = scalpel__geom_source(&L->geom, i), o;
-        const float *src;
+        int32_t t = scalpel__geom_source(&L->geom, i), t2, o;
+        const float *src, *src2;
         float *dst;
         int relu;
         if (!scalpel__kind_ok(L->geom.kind) || t < 0) return SCALPEL_ERR_ARGUMENT;
@@ -2043,10 +3482,9 @@ SCALPEL_API scalpel_status scalpel_net_forward(const scalpel_net *net, const flo
         /* a ReLU right after a layer that can take it runs inside that layer's output pass,
          * unless something else reads the tensor between them */
         relu = k->fuses_relu && scalpel__relu_fusable(net->layers, sizeof(scalpel_layer), n, i);
-        if (t == i) src = prev;
-        else if (t == 0) src = in;
-        else src = (const float *)(const void *)(kept + scalpel__tensor_kept_offset(net->layers, sizeof(scalpel_layer), n, t,
-                                                                                    batch, sizeof(float)));
+        src = scalpel__net_tensor(net, in, prev, kept, batch, i, t);
+        t2 = scalpel__geom_source2(&L->geom, i);
+        src2 = t2 >= 0 ? scalpel__net_tensor(net, in, prev, kept, batch, i, t2) : NULL;
         o = i + 1 + relu; /* the tensor this pass produces */
         if (skips && scalpel__tensor_kept(net->layers, sizeof(scalpel_layer), n, o)) {
             dst = (float *)(void *)(kept + kept_cursor);
@@ -2055,7 +3493,7 @@ SCALPEL_API scalpel_status scalpel_net_forward(const scalpel_net *net, const flo
         } else {
             dst = prev == buf[0] ? buf[1] : buf[0];
         }
-        scalpel__kinds_f32[L->geom.kind].forward(L, src, batch, dst, scratch, relu);
+        scalpel__kinds_f32[L->geom.kind].forward(L, src, src2, batch, dst, scratch, relu);
         i += relu;
         prev = dst;
     }
@@ -2063,24 +3501,20 @@ SCALPEL_API scalpel_status scalpel_net_forward(const scalpel_net *net, const flo
     return SCALPEL_OK;
 }
 
-/* Checks layer i's geometry against the tensor it reads (given by `tensor_shape`'s answer
- * c, h, w): `from` in range, the kind known, every shape the rules rebuild equal to the
- * stored one. Shared by the float and the fixed-point networks. */
-SCALPEL__PRIV scalpel_status scalpel__geom_check(const scalpel_layer_geom *g, int32_t i, int32_t c, int32_t h, int32_t w)
+/* Checks layer i's geometry (layers `stride` bytes apart, float or fixed-point, of a network
+ * with input [in_c x in_h x in_w]): from and from2 in range, the kind known, and every field
+ * equal to what the kind's rules rebuild from its parameters and the tensors it reads. */
+SCALPEL__PRIV scalpel_status scalpel__geom_check(const void *layers, size_t stride, int32_t in_c, int32_t in_h,
+                                                 int32_t in_w, int32_t i)
 {
-    scalpel_layer_geom ref;
+    const scalpel_layer_geom *g = SCALPEL__GEOM_AT(layers, stride, i);
+    scalpel_layer_geom ref = *g;
     scalpel_status st;
-    if (scalpel__geom_source(g, i) < 0 || !scalpel__kind_ok(g->kind)) return SCALPEL_ERR_ARGUMENT;
-    memset(&ref, 0, sizeof(ref));
-    ref.kind = g->kind;
-    ref.in_c = c; ref.in_h = h; ref.in_w = w;
-    ref.kernel = g->kernel; ref.stride = g->stride; ref.pad = g->pad;
-    st = scalpel__geom_infer(&ref, scalpel__is_weighted(g->kind) ? g->out_c : 0);
+    if (!scalpel__kind_ok(g->kind)) return SCALPEL_ERR_ARGUMENT;
+    ref.in_c = ref.in_h = ref.in_w = ref.out_c = ref.out_h = ref.out_w = ref.rows = ref.cols = 0;
+    st = scalpel__geom_build(layers, stride, in_c, in_h, in_w, i, &ref, scalpel__is_weighted(g->kind) ? g->out_c : 0);
     if (st != SCALPEL_OK) return st;
-    if (ref.in_c != g->in_c || ref.in_h != g->in_h || ref.in_w != g->in_w || ref.out_c != g->out_c ||
-        ref.out_h != g->out_h || ref.out_w != g->out_w || ref.rows != g->rows || ref.cols != g->cols)
-        return SCALPEL_ERR_SHAPE;
-    return SCALPEL_OK;
+    return memcmp(&ref, g, sizeof(ref)) == 0 ? SCALPEL_OK : SCALPEL_ERR_SHAPE;
 }
 
 SCALPEL_API scalpel_status scalpel_net_validate(const scalpel_net *net)
@@ -2093,12 +3527,15 @@ SCALPEL_API scalpel_status scalpel_net_validate(const scalpel_net *net)
     if (net->n_layers > 0 && !net->layers) return SCALPEL_ERR_NULL;
     for (i = 0; i < net->n_layers; i++) {
         const scalpel_layer *L = &net->layers[i];
-        int32_t c, h, w, t = scalpel__geom_source(&L->geom, i);
-        scalpel_status st;
-        if (t < 0) return SCALPEL_ERR_ARGUMENT;
-        scalpel__tensor_shape(net->layers, sizeof(scalpel_layer), net->in_c, net->in_h, net->in_w, t, &c, &h, &w);
-        st = scalpel__geom_check(&L->geom, i, c, h, w);
+        scalpel_status st = scalpel__geom_check(net->layers, sizeof(scalpel_layer), net->in_c, net->in_h, net->in_w, i);
         if (st != SCALPEL_OK) return st;
+        if (scalpel__kinds[L->geom.kind].per_channel) {
+            if (!L->params) return SCALPEL_ERR_NULL;
+            if (!scalpel__net_all_finite(L->params, (size_t)scalpel__kinds[L->geom.kind].per_channel * (size_t)L->geom.out_c))
+                return SCALPEL_ERR_ARGUMENT;
+        } else if (L->params) {
+            return SCALPEL_ERR_ARGUMENT;
+        }
         if (scalpel__is_weighted(L->geom.kind)) {
             if (!L->b) return SCALPEL_ERR_NULL;
             if (L->storage == SCALPEL_STORAGE_DENSE) {
@@ -2235,15 +3672,17 @@ SCALPEL_API int32_t scalpel_argmax_f32(const float *x, int32_t n)
 /* >>model files (implementation)                                                           */
 /* ======================================================================================== */
 /*
- * MODEL FILE FORMAT, VERSION 2 (and 1). Every integer is little-endian; floats are IEEE-754 binary32
+ * MODEL FILE FORMAT, VERSION 3 (and 2, 1). Every integer is little-endian; floats are IEEE-754 binary32
  * bit patterns, little-endian. Offsets are from the first byte of the file.
  *
  * Header, 64 bytes:
  *   offset  size  field
  *   0       4     magic "SCPN"
- *   4       2     format version (2; readers also take 1)
+ *   4       2     format version (3; readers also take 2 and 1; the writer uses 2 when every
+ *                 layer is one version 2 holds: fc, conv2d, maxpool, relu with square, even,
+ *                 plain windows and unpadded max pooling)
  *   6       2     header size in bytes (64)
- *   8       4     layer record size in bytes (144 in version 2, 128 in version 1)
+ *   8       4     layer record size in bytes (224 in version 3, 144 in version 2, 128 in version 1)
  *   12      4     layer count n (0 .. SCALPEL_NET_MAX_LAYERS)
  *   16      4     input channels  (int32, >= 1)
  *   20      4     input height    (int32, >= 1)
@@ -2252,13 +3691,15 @@ SCALPEL_API int32_t scalpel_argmax_f32(const float *x, int32_t n)
  *   32      8     total size of the file in bytes, checksum included
  *   40      24    reserved, zero
  *
- * Layer records, n x 144 bytes (version 1: n x 128) from offset 64 (int32 fields are
- * non-negative):
- *   0       4     kind (scalpel_layer_kind: 1 fc, 2 conv2d, 3 maxpool, 4 relu)
- *   4       4     outputs: fc outputs or conv2d out_channels; 0 for maxpool and relu
- *   8       4     kernel   (conv2d, maxpool; else 0)
- *   12      4     stride   (conv2d, maxpool; else 0)
- *   16      4     pad      (conv2d; else 0)
+ * Layer records, n x 224 bytes (version 2: n x 144, version 1: n x 128) from offset 64 (int32
+ * fields are non-negative):
+ *   0       4     kind (scalpel_layer_kind: 1 fc, 2 conv2d, 3 maxpool, 4 relu; from version 3:
+ *                 5 avgpool, 6 batchnorm, 7 add, 8 concat, 9 clip, 10 leaky_relu, 11 sigmoid,
+ *                 12 tanh, 13 hardswish, 14 softmax, 15 lrn)
+ *   4       4     outputs: fc outputs or conv2d out_channels; 0 for the unweighted kinds
+ *   8       4     kernel   (versions 1, 2: conv2d, maxpool; else 0. Version 3: 0)
+ *   12      4     stride   (likewise)
+ *   16      4     pad      (versions 1, 2: conv2d; else 0. Version 3: 0)
  *   20      4     storage  (scalpel_storage: 0 dense, 1 grouped CSR; 0 for unweighted layers)
  *   24      4     rows of the weight matrix (0 for unweighted layers)
  *   28      4     cols of the weight matrix (0 for unweighted layers)
@@ -2275,20 +3716,29 @@ SCALPEL_API int32_t scalpel_argmax_f32(const float *x, int32_t n)
  *   128     4     from: the tensor the layer reads, counted back from the one just before it
  *                 (scalpel_layer_geom.from: 0 = the previous layer's output; k <= the
  *                 layer's index, k = index: the network input)
- *   132     12    reserved, zero
+ *   132     12    version 2: reserved, zero
+ *   version 3 only:
+ *   132     4     from2: the second tensor of add and concat, counted like from; else 0
+ *   136     16    params [per_channel x out_c] f32 (batchnorm: scale[C] then shift[C]): offset,
+ *                 size; after the five arrays above in the data
+ *   152     48    kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left, pad_bottom,
+ *                 pad_right, dilation_h, dilation_w, groups, mode (int32 each, as
+ *                 scalpel_layer_geom has them; all 0 for the kinds without a window, lrn's size
+ *                 in kernel_h and kernel_w)
+ *   200     12    alpha, beta, k (f32, finite; 0 where the kind has none)
+ *   212     12    reserved, zero
  *   An array the layer does not have (w of a sparse layer, the CSR arrays of a dense one,
  *   everything of an unweighted layer, col_idx and values when nnz_groups is 0) has offset 0
  *   and size 0. Every size is exactly the element count times the element size.
  *
  * Data, from offset 64 + n * record size: the arrays in record order (layer 0: w, b, row_ptr,
- * col_idx, values; then layer 1 ...), each starting on a multiple of 64 bytes of the file,
+ * col_idx, values, params; then layer 1 ...), each starting on a multiple of 64 bytes of the file,
  * with zero bytes in every gap. After the last array: zero padding to a multiple of 4, then
  *   total-4 4     CRC-32 (scalpel_crc32, as zlib's crc32) of every byte before it.
  *
  * The shapes of every layer (input and output C x H x W) are not stored: a reader rebuilds
- * them from the shape of the tensor the layer reads and each record's kind, outputs, kernel,
- * stride and pad, and the
- * stored rows and cols must equal the rebuilt ones. Weights and biases must be finite.
+ * them from the shapes of the tensors the layer reads and each record's kind, outputs and
+ * parameters, and the stored rows and cols must equal the rebuilt ones. Weights and biases must be finite.
  * A reader treats the bytes as hostile: sizes before reads, every product in 64-bit with
  * overflow checks, offsets aligned, in range, in order and not overlapping, reserved fields
  * and gaps zero, the checksum, then the full network check (scalpel_net_validate).
@@ -2296,10 +3746,39 @@ SCALPEL_API int32_t scalpel_argmax_f32(const float *x, int32_t n)
 
 
 #define SCALPEL__NF_HEADER 64u
-#define SCALPEL__NF_RECORD 144u     /* version 2 */
+#define SCALPEL__NF_RECORD 224u     /* version 3 */
+#define SCALPEL__NF_RECORD_V2 144u  /* version 2 */
 #define SCALPEL__NF_RECORD_V1 128u  /* version 1 */
 #define SCALPEL__NF_ALIGN 64u
-#define SCALPEL__NF_ARRAYS 5 /* w, b, row_ptr, col_idx, values: the record's order */
+#define SCALPEL__NF_ARRAYS 6 /* w, b, row_ptr, col_idx, values, params: the data's order */
+
+/* Where the record keeps array k's offset (its size follows): the first five from byte 48,
+ * version 3's params at 136. */
+#define SCALPEL__NF_ARRAY_FIELD(k) ((k) < 5 ? 48u + 16u * (unsigned)(k) : 136u)
+
+/* 1 when a layer is one the first versions of the format hold (versions 1 and 2: fc, conv2d,
+ * maxpool, relu with square, even, plain windows, max pooling unpadded). The writer uses the
+ * oldest version that holds every layer, so files of such networks stay readable by older
+ * readers. */
+SCALPEL__PRIV int scalpel__nf_first_version_layer(const scalpel_layer_geom *g)
+{
+    if (g->kind < SCALPEL_LAYER_FC || g->kind > SCALPEL_LAYER_RELU) return 0;
+    if (g->kind == SCALPEL_LAYER_CONV2D || g->kind == SCALPEL_LAYER_MAXPOOL) return scalpel__window_basic(g);
+    return 1;
+}
+
+/* The format version the writer uses for net: 2, or 3 when a layer needs it. */
+SCALPEL__PRIV uint32_t scalpel__nf_version_for(const scalpel_net *net)
+{
+    int32_t i;
+    for (i = 0; i < net->n_layers; i++)
+        if (!scalpel__nf_first_version_layer(&net->layers[i].geom)) return 3u;
+    return 2u;
+}
+SCALPEL__PRIV uint32_t scalpel__nf_record_size(uint32_t version)
+{
+    return version == 1u ? SCALPEL__NF_RECORD_V1 : version == 2u ? SCALPEL__NF_RECORD_V2 : SCALPEL__NF_RECORD;
+}
 
 /* Little-endian fields: scalpel__put_u16/u32/u64 and scalpel__get_* (scalpel_format.h). */
 
@@ -2329,11 +3808,12 @@ SCALPEL__PRIV uint64_t scalpel__nf_round_up(uint64_t n, uint64_t a)
  * with rows, cols, nnz_groups and G already known to be in [0, INT32_MAX] and G <= 16, no
  * product below can overflow (the largest, rows * cols * 4, is under 2^64). */
 SCALPEL__PRIV void scalpel__nf_array_sizes(int32_t kind, int32_t storage, int64_t rows, int64_t cols,
-                                           int64_t group, int64_t index_bits, int64_t nnz,
+                                           int64_t group, int64_t index_bits, int64_t nnz, int64_t out_c,
                                            uint64_t sz[SCALPEL__NF_ARRAYS])
 {
     int k;
     for (k = 0; k < SCALPEL__NF_ARRAYS; k++) sz[k] = 0;
+    if (scalpel__kind_ok(kind)) sz[5] = (uint64_t)scalpel__kinds[kind].per_channel * (uint64_t)out_c * 4u;
     if (!scalpel__is_weighted(kind)) return;
     sz[1] = (uint64_t)rows * 4u;
     if (storage == SCALPEL_STORAGE_DENSE) {
@@ -2357,7 +3837,7 @@ SCALPEL__PRIV scalpel_status scalpel__nf_layer_layout(const scalpel_layer *L, ui
     const scalpel_gcsr *s = &L->sparse;
     int gcsr = L->storage == SCALPEL_STORAGE_GCSR, k;
     scalpel__nf_array_sizes(L->geom.kind, L->storage, L->geom.rows, L->geom.cols, gcsr ? s->group : 0,
-                            gcsr ? s->index_bits : 0, gcsr ? s->nnz_groups : 0, sz);
+                            gcsr ? s->index_bits : 0, gcsr ? s->nnz_groups : 0, L->geom.out_c, sz);
     for (k = 0; k < SCALPEL__NF_ARRAYS; k++) {
         off[k] = 0;
         if (sz[k] == 0) continue;
@@ -2372,8 +3852,8 @@ SCALPEL__PRIV scalpel_status scalpel__nf_layer_layout(const scalpel_layer *L, ui
 /* The total file size of a valid network. */
 SCALPEL__PRIV scalpel_status scalpel__nf_layout(const scalpel_net *net, size_t *total)
 {
-    uint64_t cursor = SCALPEL__NF_HEADER + (uint64_t)net->n_layers * SCALPEL__NF_RECORD, off[SCALPEL__NF_ARRAYS],
-             sz[SCALPEL__NF_ARRAYS];
+    uint64_t cursor = SCALPEL__NF_HEADER + (uint64_t)net->n_layers * scalpel__nf_record_size(scalpel__nf_version_for(net)),
+             off[SCALPEL__NF_ARRAYS], sz[SCALPEL__NF_ARRAYS];
     int32_t i;
     if (net->n_layers > SCALPEL_NET_MAX_LAYERS) return SCALPEL_ERR_UNSUPPORTED;
     for (i = 0; i < net->n_layers; i++) {
@@ -2414,8 +3894,9 @@ SCALPEL__PRIV int scalpel__nf_put_floats(unsigned char *p, const float *v, size_
 SCALPEL_API scalpel_status scalpel_net_serialize(const scalpel_net *net, void *buf, size_t capacity,
                                                  size_t *written)
 {
-    uint64_t off[SCALPEL__NF_ARRAYS] = { 0, 0, 0, 0, 0 }, sz[SCALPEL__NF_ARRAYS] = { 0, 0, 0, 0, 0 }, cursor;
+    uint64_t off[SCALPEL__NF_ARRAYS] = { 0, 0, 0, 0, 0, 0 }, sz[SCALPEL__NF_ARRAYS] = { 0, 0, 0, 0, 0, 0 }, cursor;
     unsigned char *p = (unsigned char *)buf;
+    uint32_t version, record;
     size_t total = 0;
     int32_t i;
     int k, ok = 1;
@@ -2430,25 +3911,29 @@ SCALPEL_API scalpel_status scalpel_net_serialize(const scalpel_net *net, void *b
     if (st != SCALPEL_OK) return st;
     if (capacity < total) return SCALPEL_ERR_BUFFER_TOO_SMALL;
     memset(p, 0, total);
+    version = scalpel__nf_version_for(net);
+    record = scalpel__nf_record_size(version);
     memcpy(p, SCALPEL_NET_MAGIC, 4);
-    scalpel__put_u16(p + 4, SCALPEL_NET_FORMAT_VERSION);
+    scalpel__put_u16(p + 4, (uint16_t)version);
     scalpel__put_u16(p + 6, SCALPEL__NF_HEADER);
-    scalpel__put_u32(p + 8, SCALPEL__NF_RECORD);
+    scalpel__put_u32(p + 8, record);
     scalpel__put_u32(p + 12, (uint32_t)net->n_layers);
     scalpel__put_u32(p + 16, (uint32_t)net->in_c);
     scalpel__put_u32(p + 20, (uint32_t)net->in_h);
     scalpel__put_u32(p + 24, (uint32_t)net->in_w);
     scalpel__put_u64(p + 32, (uint64_t)total);
-    cursor = SCALPEL__NF_HEADER + (uint64_t)net->n_layers * SCALPEL__NF_RECORD;
+    cursor = SCALPEL__NF_HEADER + (uint64_t)net->n_layers * record;
     for (i = 0; i < net->n_layers && ok; i++) {
         const scalpel_layer *L = &net->layers[i];
-        unsigned char *r = p + SCALPEL__NF_HEADER + (size_t)i * SCALPEL__NF_RECORD;
+        unsigned char *r = p + SCALPEL__NF_HEADER + (size_t)i * record;
         int weighted = scalpel__is_weighted(L->geom.kind), gcsr = weighted && L->storage == SCALPEL_STORAGE_GCSR;
         scalpel__put_u32(r + 0, (uint32_t)L->geom.kind);
         scalpel__put_u32(r + 4, weighted ? (uint32_t)L->geom.out_c : 0u);
-        scalpel__put_u32(r + 8, (uint32_t)L->geom.kernel);
-        scalpel__put_u32(r + 12, (uint32_t)L->geom.stride);
-        scalpel__put_u32(r + 16, (uint32_t)L->geom.pad);
+        if (version < 3u) { /* version 3 keeps the window in its own fields */
+            scalpel__put_u32(r + 8, (uint32_t)L->geom.kernel);
+            scalpel__put_u32(r + 12, (uint32_t)L->geom.stride);
+            scalpel__put_u32(r + 16, (uint32_t)L->geom.pad);
+        }
         scalpel__put_u32(r + 20, (uint32_t)L->storage);
         scalpel__put_u32(r + 24, (uint32_t)L->geom.rows);
         scalpel__put_u32(r + 28, (uint32_t)L->geom.cols);
@@ -2460,10 +3945,25 @@ SCALPEL_API scalpel_status scalpel_net_serialize(const scalpel_net *net, void *b
         scalpel__put_u32(r + 44, (uint32_t)SCALPEL_DTYPE_F32);
         (void)scalpel__nf_layer_layout(L, &cursor, off, sz); /* succeeded for the total above */
         for (k = 0; k < SCALPEL__NF_ARRAYS; k++) {
-            scalpel__put_u64(r + 48 + 16 * k, off[k]);
-            scalpel__put_u64(r + 56 + 16 * k, sz[k]);
+            if (k == 5 && version < 3u) break; /* sz[5] is 0 for every first-version kind */
+            scalpel__put_u64(r + SCALPEL__NF_ARRAY_FIELD(k), off[k]);
+            scalpel__put_u64(r + SCALPEL__NF_ARRAY_FIELD(k) + 8, sz[k]);
         }
         scalpel__put_u32(r + 128, (uint32_t)L->geom.from);
+        if (version >= 3u) {
+            const scalpel_layer_geom *g = &L->geom;
+            int32_t ints[12];
+            float reals[3];
+            int q;
+            ints[0] = g->kernel_h; ints[1] = g->kernel_w; ints[2] = g->stride_h; ints[3] = g->stride_w;
+            ints[4] = g->pad_top; ints[5] = g->pad_left; ints[6] = g->pad_bottom; ints[7] = g->pad_right;
+            ints[8] = g->dilation_h; ints[9] = g->dilation_w; ints[10] = g->groups; ints[11] = g->mode;
+            reals[0] = g->alpha; reals[1] = g->beta; reals[2] = g->k;
+            scalpel__put_u32(r + 132, (uint32_t)g->from2);
+            for (q = 0; q < 12; q++) scalpel__put_u32(r + 152 + 4 * q, (uint32_t)ints[q]);
+            ok &= scalpel__nf_put_floats(r + 200, reals, 3);
+            if (sz[5]) ok &= scalpel__nf_put_floats(p + off[5], L->params, (size_t)(sz[5] / 4u));
+        }
         if (!weighted) continue;
         if (sz[0]) ok &= scalpel__nf_put_floats(p + off[0], L->w, (size_t)(sz[0] / 4u));
         ok &= scalpel__nf_put_floats(p + off[1], L->b, (size_t)(sz[1] / 4u));
@@ -2519,8 +4019,8 @@ SCALPEL__PRIV scalpel_status scalpel__nf_check_header(const unsigned char *p, si
     if (memcmp(p, SCALPEL_NET_MAGIC, 4) != 0) return SCALPEL_ERR_MAGIC;
     if (size < 8) return SCALPEL_ERR_TRUNCATED;
     version = scalpel__get_u16(p + 4);
-    if (version != 1u && version != SCALPEL_NET_FORMAT_VERSION) return SCALPEL_ERR_VERSION;
-    record = version == 1u ? SCALPEL__NF_RECORD_V1 : SCALPEL__NF_RECORD;
+    if (version < 1u || version > SCALPEL_NET_FORMAT_VERSION) return SCALPEL_ERR_VERSION;
+    record = scalpel__nf_record_size(version);
     if (scalpel__get_u16(p + 6) != SCALPEL__NF_HEADER) return SCALPEL_ERR_CORRUPT;
     if (size < SCALPEL__NF_HEADER + 4u) return SCALPEL_ERR_TRUNCATED;
     total = scalpel__get_u64(p + 32);
@@ -2566,12 +4066,43 @@ SCALPEL__PRIV scalpel_status scalpel__nf_view_layer(const unsigned char *p, uint
     group = (int32_t)f[8];
     bits = (int32_t)f[9];
     nnz = (int32_t)f[10];
-    if (record > SCALPEL__NF_RECORD_V1) {   /* version 2: the tensor read, then reserved zeros */
+    if (record > SCALPEL__NF_RECORD_V1) {   /* version 2 on: the tensor read */
         uint32_t from = scalpel__get_u32(r + 128);
-        if (from > (uint32_t)net->n_layers || !scalpel__nf_zero(r, 132, SCALPEL__NF_RECORD)) return SCALPEL_ERR_CORRUPT;
+        if (from > (uint32_t)net->n_layers) return SCALPEL_ERR_CORRUPT;
         net->next_from = (int32_t)from;
     }
-    st = scalpel__net_append(net, kind, (int32_t)f[1], (int32_t)f[2], (int32_t)f[3], (int32_t)f[4], &L);
+    if (record == SCALPEL__NF_RECORD) {     /* version 3: the window and the real parameters */
+        scalpel_layer_geom g;
+        uint32_t v[12], from2 = scalpel__get_u32(r + 132), bits3[3];
+        int q;
+        if (f[2] != 0 || f[3] != 0 || f[4] != 0 || from2 > (uint32_t)net->n_layers || !scalpel__nf_zero(r, 212, record))
+            return SCALPEL_ERR_CORRUPT;
+        for (q = 0; q < 12; q++) {
+            v[q] = scalpel__get_u32(r + 152 + 4 * q);
+            if (v[q] > (uint32_t)INT32_MAX) return SCALPEL_ERR_CORRUPT;
+        }
+        for (q = 0; q < 3; q++) {
+            bits3[q] = scalpel__get_u32(r + 200 + 4 * q);
+            if (!scalpel__nf_finite_bits(bits3[q])) return SCALPEL_ERR_CORRUPT;
+        }
+        memset(&g, 0, sizeof(g));
+        g.kind = kind;
+        g.kernel_h = (int32_t)v[0]; g.kernel_w = (int32_t)v[1]; g.stride_h = (int32_t)v[2]; g.stride_w = (int32_t)v[3];
+        g.pad_top = (int32_t)v[4]; g.pad_left = (int32_t)v[5]; g.pad_bottom = (int32_t)v[6]; g.pad_right = (int32_t)v[7];
+        g.dilation_h = (int32_t)v[8]; g.dilation_w = (int32_t)v[9]; g.groups = (int32_t)v[10]; g.mode = (int32_t)v[11];
+        memcpy(&g.alpha, &bits3[0], 4); memcpy(&g.beta, &bits3[1], 4); memcpy(&g.k, &bits3[2], 4);
+        g.from2 = (int32_t)from2;
+        /* a windowed kind needs its window here: all zeros would stand for the first version's */
+        if ((kind == SCALPEL_LAYER_CONV2D || kind == SCALPEL_LAYER_MAXPOOL || kind == SCALPEL_LAYER_AVGPOOL) &&
+            (g.kernel_h == 0 || g.kernel_w == 0))
+            return SCALPEL_ERR_CORRUPT;
+        st = scalpel__net_append_geom(net, &g, (int32_t)f[1], &L);
+    } else {
+        if (record > SCALPEL__NF_RECORD_V1 && !scalpel__nf_zero(r, 132, record)) return SCALPEL_ERR_CORRUPT;
+        if (kind > SCALPEL_LAYER_RELU) return SCALPEL_ERR_CORRUPT; /* kinds of version 3 on */
+        st = scalpel__net_append(net, kind, (int32_t)f[1], (int32_t)f[2], (int32_t)f[3], (int32_t)f[4], &L);
+        if (st == SCALPEL_OK && !scalpel__nf_first_version_layer(&L->geom)) st = SCALPEL_ERR_CORRUPT;
+    }
     if (st == SCALPEL_ERR_ARGUMENT || st == SCALPEL_ERR_SHAPE) return SCALPEL_ERR_CORRUPT;
     if (st != SCALPEL_OK) return st;
     if (rows != L->geom.rows || cols != L->geom.cols) return SCALPEL_ERR_CORRUPT;
@@ -2585,9 +4116,12 @@ SCALPEL__PRIV scalpel_status scalpel__nf_view_layer(const unsigned char *p, uint
     } else if (storage != SCALPEL_STORAGE_DENSE || group != 0 || bits != 0 || nnz != 0) {
         return SCALPEL_ERR_CORRUPT;
     }
-    scalpel__nf_array_sizes(kind, storage, rows, cols, group, bits, nnz, sz);
+    scalpel__nf_array_sizes(kind, storage, rows, cols, group, bits, nnz, L->geom.out_c, sz);
     for (k = 0; k < SCALPEL__NF_ARRAYS; k++) {
-        uint64_t o = scalpel__get_u64(r + 48 + 16 * k), s = scalpel__get_u64(r + 56 + 16 * k);
+        uint64_t o, s;
+        if (k == 5 && record != SCALPEL__NF_RECORD) break; /* no params before version 3 */
+        o = scalpel__get_u64(r + SCALPEL__NF_ARRAY_FIELD(k));
+        s = scalpel__get_u64(r + SCALPEL__NF_ARRAY_FIELD(k) + 8);
         if (s != sz[k]) return SCALPEL_ERR_CORRUPT;
         off[k] = o;
         if (s == 0) {
@@ -2599,7 +4133,12 @@ SCALPEL__PRIV scalpel_status scalpel__nf_view_layer(const unsigned char *p, uint
         if (!layout_only && !scalpel__nf_zero(p, *cursor, o)) return SCALPEL_ERR_CORRUPT;
         *cursor = o + s;
     }
-    if (!weighted || layout_only) return SCALPEL_OK;
+    if (layout_only) return SCALPEL_OK;
+    if (sz[5]) {
+        if (!scalpel__nf_floats_finite(p + off[5], sz[5])) return SCALPEL_ERR_CORRUPT;
+        L->params = (const float *)(const void *)(p + off[5]);
+    }
+    if (!weighted) return SCALPEL_OK;
     if (!scalpel__nf_floats_finite(p + off[0], sz[0]) || !scalpel__nf_floats_finite(p + off[1], sz[1]) ||
         !scalpel__nf_floats_finite(p + off[4], sz[4]))
         return SCALPEL_ERR_CORRUPT;
@@ -2768,12 +4307,12 @@ SCALPEL_API scalpel_status scalpel_net_load(const char *path, scalpel_net *net)
     } else if (got == sizeof(head) && scalpel__get_u64(head + 32) != (uint64_t)n) {
         st = scalpel__get_u64(head + 32) > (uint64_t)n ? SCALPEL_ERR_TRUNCATED : SCALPEL_ERR_CORRUPT;
     } else if (len > SCALPEL__NF_PRECHECK_ABOVE) {
-        /* header and records: at most 64 + 256 x 144 bytes, read here and then again below */
+        /* header and records: at most 64 + 256 x 224 bytes, read here and then again below */
         uint32_t count = scalpel__get_u32(head + 12), record = scalpel__get_u32(head + 8);
         uint64_t prefix = SCALPEL__NF_HEADER + (uint64_t)count * record;
         unsigned char *pre;
         scalpel_net shape;
-        if (count > SCALPEL_NET_MAX_LAYERS || (record != SCALPEL__NF_RECORD && record != SCALPEL__NF_RECORD_V1) ||
+        if (count > SCALPEL_NET_MAX_LAYERS || (record != SCALPEL__NF_RECORD && record != SCALPEL__NF_RECORD_V2 && record != SCALPEL__NF_RECORD_V1) ||
             prefix + 4u > len) {
             st = SCALPEL_ERR_CORRUPT;
         } else if ((pre = (unsigned char *)SCALPEL_MALLOC(NULL, (size_t)prefix)) == NULL) {
@@ -3258,6 +4797,7 @@ SCALPEL_API scalpel_status scalpel_net_remove_nodes(const scalpel_net *net, cons
     if (round_to != 1 && round_to != 8 && round_to != 16 && round_to != 32) return SCALPEL_ERR_ARGUMENT;
     st = scalpel_net_validate(net);
     if (st != SCALPEL_OK) return st;
+    if (scalpel_net_first_unsupported(net, SCALPEL_USE_NODE_REMOVAL) >= 0) return SCALPEL_ERR_UNSUPPORTED;
     /* removing nodes of a tensor that two layers read would need both cut alike: chains only */
     if (scalpel__layers_have_skips(net->layers, sizeof(scalpel_layer), net->n_layers)) return SCALPEL_ERR_UNSUPPORTED;
     if (net->n_layers > SCALPEL_NET_MAX_LAYERS) return SCALPEL_ERR_UNSUPPORTED;
@@ -3377,6 +4917,7 @@ SCALPEL_API scalpel_status scalpel_net_remove_dead_nodes(const scalpel_net *net,
     st = scalpel_net_validate(net);
     if (st != SCALPEL_OK) return st;
     if (scalpel__layers_have_skips(net->layers, sizeof(scalpel_layer), net->n_layers)) return SCALPEL_ERR_UNSUPPORTED;
+    if (scalpel_net_first_unsupported(net, SCALPEL_USE_NODE_REMOVAL) >= 0) return SCALPEL_ERR_UNSUPPORTED;
     if (net->n_layers > SCALPEL_NET_MAX_LAYERS) return SCALPEL_ERR_UNSUPPORTED;
     for (l = 0; l < net->n_layers; l++) {
         const scalpel_layer *ly = &net->layers[l];
@@ -4411,6 +5952,8 @@ SCALPEL__PRIV scalpel_status scalpel__net_layer_check(const scalpel_net *net, in
     if (st != SCALPEL_OK) return st;
     if (layer < 0 || layer >= net->n_layers || !scalpel__is_weighted(net->layers[layer].geom.kind))
         return SCALPEL_ERR_ARGUMENT;
+    /* a grouped convolution runs each group's rows apart: only dense and grouped CSR split so */
+    if (net->layers[layer].geom.groups > 1) return SCALPEL_ERR_UNSUPPORTED;
     return SCALPEL_OK;
 }
 
@@ -4853,7 +6396,12 @@ SCALPEL_API scalpel_status scalpel_plan_no_retrain(const scalpel_net *net, const
     st = scalpel_net_serialize(net, file, fsize, &written);
     if (st != SCALPEL_OK) goto done;
     for (i = 0; i < net->n_layers; i++) {
-        if (!scalpel__is_weighted(net->layers[i].geom.kind)) { out->layers[i].chosen = -1; continue; }
+        /* grouped convolutions keep their storage: their groups run apart, which the hybrid and
+           the series do not */
+        if (!scalpel__is_weighted(net->layers[i].geom.kind) || net->layers[i].geom.groups > 1) {
+            out->layers[i].chosen = -1;
+            continue;
+        }
         st = scalpel__nr_layer_inputs(net, i, x, k, acts);
         if (st == SCALPEL_OK) st = scalpel__nr_layer(net, i, acts, k, o.group, o.no_tasd, &out->layers[i]);
         if (st != SCALPEL_OK) goto done;
@@ -4926,12 +6474,9 @@ SCALPEL_API scalpel_status scalpel_qnet_validate(const scalpel_qnet *q)
     if (scalpel_qnet_input_size(q) < 1) return SCALPEL_ERR_SHAPE;
     for (i = 0; i < q->n_layers; i++) {
         const scalpel_qlayer *L = &q->layers[i];
-        int32_t c, h, w, t = scalpel__geom_source(&L->geom, i);
-        scalpel_status st;
-        if (t < 0) return SCALPEL_ERR_ARGUMENT;
-        scalpel__tensor_shape(q->layers, sizeof(scalpel_qlayer), q->in_c, q->in_h, q->in_w, t, &c, &h, &w);
-        st = scalpel__geom_check(&L->geom, i, c, h, w);
+        scalpel_status st = scalpel__geom_check(q->layers, sizeof(scalpel_qlayer), q->in_c, q->in_h, q->in_w, i);
         if (st != SCALPEL_OK) return st;
+        if (!scalpel_layer_supports(&L->geom, SCALPEL_USE_FIXED_POINT)) return SCALPEL_ERR_UNSUPPORTED;
         if (!scalpel__q_scale_ok(L->out_scale)) return SCALPEL_ERR_ARGUMENT;
         if (scalpel__is_weighted(L->geom.kind)) {
             if (L->geom.cols > SCALPEL_QUANT_MAX_COLS) return SCALPEL_ERR_UNSUPPORTED;
@@ -5301,6 +6846,7 @@ SCALPEL_API scalpel_status scalpel_qnet_quantize(const scalpel_net *net, const s
     st = scalpel_net_validate(net);
     if (st != SCALPEL_OK) return st;
     if (scalpel_net_has_decomposed(net)) return SCALPEL_ERR_UNSUPPORTED;
+    if (scalpel_net_first_unsupported(net, SCALPEL_USE_FIXED_POINT) >= 0) return SCALPEL_ERR_UNSUPPORTED;
     for (i = 0; i < net->n_layers; i++)
         if (scalpel__is_weighted(net->layers[i].geom.kind) && net->layers[i].geom.cols > SCALPEL_QUANT_MAX_COLS)
             return SCALPEL_ERR_UNSUPPORTED;
@@ -5821,12 +7367,30 @@ SCALPEL__PRIV int scalpel__ex_prologue(FILE *f, const char *guard, const char *n
         SCALPEL_VERSION_STRING) < 0 ? -1 : 0;
 }
 
+/* A float as a C literal that reads back to the same value: 9 significant digits, always with
+ * a point or an exponent before the f suffix. buf holds 40 characters. */
+SCALPEL__PRIV void scalpel__ex_real(char *buf, float v)
+{
+    size_t n = (size_t)snprintf(buf, 36, "%.9g", (double)v);
+    if (n < 36 && !strpbrk(buf, ".e")) { buf[n++] = '.'; buf[n++] = '0'; }
+    if (n < 38) { buf[n++] = 'f'; buf[n] = '\0'; }
+}
+
 /* The geometry initializer of a layer (every field, in scalpel_layer_geom's order). */
+
 SCALPEL__PRIV int scalpel__ex_geom(FILE *f, const scalpel_layer_geom *g)
 {
-    return fprintf(f, "{ %d, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld }", (int)g->kind,
-                   (long)g->in_c, (long)g->in_h, (long)g->in_w, (long)g->out_c, (long)g->out_h, (long)g->out_w,
-                   (long)g->kernel, (long)g->stride, (long)g->pad, (long)g->rows, (long)g->cols, (long)g->from) < 0 ? -1 : 0;
+    char a[40], b[40], k[40];
+    scalpel__ex_real(a, g->alpha);
+    scalpel__ex_real(b, g->beta);
+    scalpel__ex_real(k, g->k);
+    return fprintf(f, "{ %d, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld,\n"
+                      "            %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %s, %s, %s }",
+                   (int)g->kind, (long)g->in_c, (long)g->in_h, (long)g->in_w, (long)g->out_c, (long)g->out_h,
+                   (long)g->out_w, (long)g->kernel, (long)g->stride, (long)g->pad, (long)g->rows, (long)g->cols,
+                   (long)g->from, (long)g->kernel_h, (long)g->kernel_w, (long)g->stride_h, (long)g->stride_w,
+                   (long)g->pad_top, (long)g->pad_left, (long)g->pad_bottom, (long)g->pad_right, (long)g->dilation_h,
+                   (long)g->dilation_w, (long)g->groups, (long)g->mode, (long)g->from2, a, b, k) < 0 ? -1 : 0;
 }
 
 /* One positional initializer for net->layers[i] (every field given, so -Wextra's
@@ -5856,8 +7420,10 @@ SCALPEL__PRIV int scalpel__ex_layer(FILE *f, const char *name, int32_t i, const 
     } else {
         bad |= fputs("          { 0, 0, 0, 0, SCALPEL_DTYPE_F32, 0, NULL, NULL, NULL, NULL, NULL },\n", f) < 0;
     }
+    if (L->params) sprintf(w, "%s_l%d_p", name, (int)i);
+    else strcpy(w, "NULL");
     bad |= fprintf(f, "          %s, NULL,\n"
-                      "          { 0, 0, 0, 0, SCALPEL_DTYPE_F32, 0, NULL, NULL, NULL, NULL, NULL }, NULL }", b) < 0;
+                      "          { 0, 0, 0, 0, SCALPEL_DTYPE_F32, 0, NULL, NULL, NULL, NULL, NULL }, NULL, %s }", b, w) < 0;
     return bad ? -1 : 0;
 }
 
@@ -5881,6 +7447,9 @@ SCALPEL__PRIV int scalpel__ex_write(FILE *f, const scalpel_net *net, const char 
                        (long)L->geom.out_c, (long)L->geom.out_h, (long)L->geom.out_w,
                        !scalpel__is_weighted(L->geom.kind) ? ""
                        : L->storage == SCALPEL_STORAGE_DENSE ? ", dense" : ", grouped CSR") < 0;
+        if (L->params && !bad)
+            bad |= scalpel__ex_floats(f, name, i, "p", L->params,
+                                      (size_t)scalpel__kinds[L->geom.kind].per_channel * (size_t)L->geom.out_c) < 0;
         if (!scalpel__is_weighted(L->geom.kind) || bad) continue;
         if (L->storage == SCALPEL_STORAGE_DENSE)
             bad |= scalpel__ex_floats(f, name, i, "w", L->w, (size_t)L->geom.rows * (size_t)L->geom.cols) < 0;
@@ -6964,6 +8533,224 @@ fail:
     return st;
 }
 
+#endif /* SCALPEL_NO_MALLOC */
+
+/* ---- NumPy .npy arrays --------------------------------------------------------------------
+ * Layout: "\x93NUMPY", major and minor version bytes, the header length (2 bytes in version
+ * 1.0, 4 bytes in 2.0 and 3.0, little-endian), the header: a Python dictionary literal
+ * {'descr': '<f4', 'fortran_order': False, 'shape': (N, C, H, W), } padded with spaces and a
+ * newline, then the raw data. The parser accepts exactly that dictionary's grammar: the three
+ * keys once each, in any order, single or double quotes, optional trailing comma, spaces. */
+
+#ifndef SCALPEL_NO_MALLOC
+/* Skips spaces; returns the new position. */
+SCALPEL__PRIV size_t scalpel__npy_space(const char *h, size_t i, size_t n)
+{
+    while (i < n && (h[i] == ' ' || h[i] == '\t' || h[i] == '\n' || h[i] == '\r')) i++;
+    return i;
+}
+
+/* A quoted string at h[i] into buf[cap] (truncated names fail: nothing valid is that long);
+ * returns the position after it, or 0 on a syntax error. */
+SCALPEL__PRIV size_t scalpel__npy_string(const char *h, size_t i, size_t n, char *buf, size_t cap)
+{
+    char q;
+    size_t k = 0;
+    if (i >= n || (h[i] != '\'' && h[i] != '"')) return 0;
+    q = h[i++];
+    while (i < n && h[i] != q) {
+        if (h[i] == '\\' || k + 1 >= cap) return 0;
+        buf[k++] = h[i++];
+    }
+    if (i >= n) return 0;
+    buf[k] = '\0';
+    return i + 1;
+}
+
+/* The header dictionary h[n] into descr, *fortran, shape[*ndim]. */
+SCALPEL__PRIV scalpel_status scalpel__npy_header(const char *h, size_t n, char *descr, int *fortran, int64_t *shape,
+                                                int32_t *ndim)
+{
+    int seen_d = 0, seen_f = 0, seen_s = 0;
+    size_t i = scalpel__npy_space(h, 0, n);
+    if (i >= n || h[i] != '{') return SCALPEL_ERR_CORRUPT;
+    i = scalpel__npy_space(h, i + 1, n);
+    while (i < n && h[i] != '}') {
+        char key[32];
+        i = scalpel__npy_string(h, i, n, key, sizeof key);
+        if (i == 0) return SCALPEL_ERR_CORRUPT;
+        i = scalpel__npy_space(h, i, n);
+        if (i >= n || h[i] != ':') return SCALPEL_ERR_CORRUPT;
+        i = scalpel__npy_space(h, i + 1, n);
+        if (strcmp(key, "descr") == 0 && !seen_d) {
+            seen_d = 1;
+            i = scalpel__npy_string(h, i, n, descr, 16);
+            if (i == 0) return SCALPEL_ERR_CORRUPT;
+        } else if (strcmp(key, "fortran_order") == 0 && !seen_f) {
+            seen_f = 1;
+            if (n - i >= 4 && memcmp(h + i, "True", 4) == 0) { *fortran = 1; i += 4; }
+            else if (n - i >= 5 && memcmp(h + i, "False", 5) == 0) { *fortran = 0; i += 5; }
+            else return SCALPEL_ERR_CORRUPT;
+        } else if (strcmp(key, "shape") == 0 && !seen_s) {
+            seen_s = 1;
+            if (h[i] != '(') return SCALPEL_ERR_CORRUPT;
+            i = scalpel__npy_space(h, i + 1, n);
+            *ndim = 0;
+            while (i < n && h[i] != ')') {
+                int64_t v = 0;
+                size_t d0 = i;
+                while (i < n && h[i] >= '0' && h[i] <= '9') {
+                    if (v > (INT64_MAX - 9) / 10) return SCALPEL_ERR_OVERFLOW;
+                    v = v * 10 + (h[i++] - '0');
+                }
+                if (i == d0) return SCALPEL_ERR_CORRUPT;
+                if (i < n && h[i] == 'L') i++; /* Python 2's long suffix */
+                if (*ndim >= SCALPEL_NPY_MAX_DIMS) return SCALPEL_ERR_UNSUPPORTED;
+                shape[(*ndim)++] = v;
+                i = scalpel__npy_space(h, i, n);
+                if (i < n && h[i] == ',') i = scalpel__npy_space(h, i + 1, n);
+                else if (i < n && h[i] != ')') return SCALPEL_ERR_CORRUPT;
+            }
+            if (i >= n) return SCALPEL_ERR_CORRUPT;
+            i++;
+        } else {
+            return SCALPEL_ERR_CORRUPT; /* an unknown or repeated key */
+        }
+        i = scalpel__npy_space(h, i, n);
+        if (i < n && h[i] == ',') i = scalpel__npy_space(h, i + 1, n);
+        else if (i < n && h[i] != '}') return SCALPEL_ERR_CORRUPT;
+    }
+    if (i >= n || !seen_d || !seen_f || !seen_s) return SCALPEL_ERR_CORRUPT;
+    for (i = i + 1; i < n; i++)
+        if (h[i] != ' ' && h[i] != '\n') return SCALPEL_ERR_CORRUPT;
+    return SCALPEL_OK;
+}
+
+SCALPEL_API scalpel_status scalpel_npy_parse(const void *data, size_t size, scalpel_npy *out)
+{
+    const unsigned char *p = (const unsigned char *)data;
+    char hdr_descr[16];
+    size_t hlen, start, i;
+    uint64_t count = 1;
+    int fortran = 0, d;
+    scalpel_status st;
+    if (!out) return SCALPEL_ERR_NULL;
+    memset(out, 0, sizeof(*out));
+    if (!data) return SCALPEL_ERR_NULL;
+    if (size < 10) return size >= 6 && memcmp(p, "\x93NUMPY", 6) == 0 ? SCALPEL_ERR_TRUNCATED : SCALPEL_ERR_MAGIC;
+    if (memcmp(p, "\x93NUMPY", 6) != 0) return SCALPEL_ERR_MAGIC;
+    if (p[6] == 1 && p[7] == 0) {
+        hlen = scalpel__get_u16(p + 8);
+        start = 10;
+    } else if ((p[6] == 2 || p[6] == 3) && p[7] == 0) {
+        if (size < 12) return SCALPEL_ERR_TRUNCATED;
+        hlen = scalpel__get_u32(p + 8);
+        start = 12;
+    } else {
+        return SCALPEL_ERR_VERSION;
+    }
+    if (hlen > size - start) return SCALPEL_ERR_TRUNCATED;
+    hdr_descr[0] = '\0';
+    st = scalpel__npy_header((const char *)p + start, hlen, hdr_descr, &fortran, out->shape, &out->ndim);
+    if (st != SCALPEL_OK) {
+        memset(out, 0, sizeof(*out));
+        return st;
+    }
+    memcpy(out->descr, hdr_descr, sizeof(hdr_descr));
+    if (strcmp(hdr_descr, "<f4") != 0) st = SCALPEL_ERR_DTYPE;
+    else if (fortran || out->ndim < 1) st = SCALPEL_ERR_UNSUPPORTED;
+    for (d = 0; d < out->ndim && st == SCALPEL_OK; d++) {
+        if (out->shape[d] != 0 && count > (uint64_t)(SIZE_MAX / 4u) / (uint64_t)out->shape[d]) st = SCALPEL_ERR_OVERFLOW;
+        else count *= (uint64_t)out->shape[d];
+    }
+    start += hlen;
+    if (st == SCALPEL_OK && count * 4u > (uint64_t)(size - start)) st = SCALPEL_ERR_TRUNCATED;
+    if (st == SCALPEL_OK && count * 4u < (uint64_t)(size - start)) st = SCALPEL_ERR_CORRUPT;
+    if (st == SCALPEL_OK) {
+        out->data = (float *)SCALPEL_MALLOC(out->alloc_ctx, count ? (size_t)count * 4u : 1u);
+        if (!out->data) st = SCALPEL_ERR_NO_MEMORY;
+    }
+    if (st == SCALPEL_OK) {
+        for (i = 0; i < (size_t)count; i++) {
+            uint32_t bits = scalpel__get_u32(p + start + 4 * i);
+            if ((bits & 0x7f800000u) == 0x7f800000u) { st = SCALPEL_ERR_ARGUMENT; break; }
+            memcpy(&out->data[i], &bits, 4);
+        }
+        out->count = (size_t)count;
+    }
+    if (st != SCALPEL_OK) {
+        if (out->data) SCALPEL_FREE(out->alloc_ctx, out->data);
+        memset(out, 0, sizeof(*out));
+        memcpy(out->descr, hdr_descr, sizeof(hdr_descr));
+    }
+    return st;
+}
+
+SCALPEL_API scalpel_status scalpel_npy_load(const char *path, scalpel_npy *out)
+{
+    unsigned char *buf = NULL;
+    size_t size = 0;
+    scalpel_status st;
+    if (!out) return SCALPEL_ERR_NULL;
+    memset(out, 0, sizeof(*out));
+    if (!path) return SCALPEL_ERR_NULL;
+    st = scalpel__file_read_all(path, NULL, (uint64_t)SIZE_MAX - 1u, &buf, &size);
+    if (st != SCALPEL_OK) return st;
+    st = scalpel_npy_parse(buf, size, out);
+    SCALPEL_FREE(NULL, buf);
+    return st;
+}
+
+SCALPEL_API scalpel_status scalpel_npy_save(const char *path, const float *data, int32_t ndim, const int64_t *shape)
+{
+    char head[256];
+    size_t len, total, count = 1, i;
+    int32_t d;
+    char *tmp = NULL;
+    FILE *f = NULL;
+    unsigned char *buf;
+    scalpel_status st;
+    if (!path || !shape || (!data && ndim > 0)) return SCALPEL_ERR_NULL;
+    if (ndim < 1 || ndim > SCALPEL_NPY_MAX_DIMS) return SCALPEL_ERR_ARGUMENT;
+    len = (size_t)sprintf(head, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
+    for (d = 0; d < ndim; d++) {
+        if (shape[d] < 0 || shape[d] > (int64_t)INT32_MAX) return SCALPEL_ERR_ARGUMENT;
+        if (shape[d] != 0 && count > SIZE_MAX / 4u / (size_t)shape[d]) return SCALPEL_ERR_OVERFLOW;
+        count *= (size_t)shape[d];
+        len += (size_t)sprintf(head + len, "%ld%s", (long)shape[d], ndim == 1 ? "," : d + 1 < ndim ? ", " : "");
+    }
+    len += (size_t)sprintf(head + len, "), }");
+    /* spaces and a newline so that the data starts on a multiple of 64 bytes */
+    total = (10 + len + 1 + 63) / 64 * 64;
+    while (10 + len + 1 < total) head[len++] = ' ';
+    head[len++] = '\n';
+    if (count > (SIZE_MAX - total) / 4u) return SCALPEL_ERR_OVERFLOW;
+    buf = (unsigned char *)SCALPEL_MALLOC(NULL, total + count * 4u);
+    if (!buf) return SCALPEL_ERR_NO_MEMORY;
+    memcpy(buf, "\x93NUMPY\x01\x00", 8);
+    scalpel__put_u16(buf + 8, (uint16_t)len);
+    memcpy(buf + 10, head, len);
+    for (i = 0; i < count; i++) {
+        uint32_t bits;
+        memcpy(&bits, &data[i], 4);
+        scalpel__put_u32(buf + total + 4 * i, bits);
+    }
+    st = scalpel__tmp_open(path, NULL, &tmp, &f);
+    if (st == SCALPEL_OK) {
+        errno = 0;
+        if (fwrite(buf, 1, total + count * 4u, f) != total + count * 4u) st = scalpel__errno_status(errno);
+        st = scalpel__tmp_close(f, tmp, path, NULL, st);
+    }
+    SCALPEL_FREE(NULL, buf);
+    return st;
+}
+
+SCALPEL_API void scalpel_npy_free(scalpel_npy *a)
+{
+    if (!a) return;
+    if (a->data) SCALPEL_FREE(a->alloc_ctx, a->data);
+    memset(a, 0, sizeof(*a));
+}
 #endif /* SCALPEL_NO_MALLOC */
 
 #ifdef __cplusplus

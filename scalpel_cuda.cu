@@ -289,7 +289,10 @@ enum { scalpel__cuda_fc_in_place = 0, scalpel__cuda_conv2d_in_place = 0, scalpel
        scalpel__cuda_relu_in_place = 1 };
 
 /* Indexed by scalpel_layer_kind; entry 0 is no kind. */
-#define SCALPEL__CUDA_SCRATCH_ENTRY(NAME, KIND, W, F, O, K, S, P) scalpel__cuda_##NAME##_scratch,
+#define SCALPEL__CUDA_SCRATCH_ENTRY(NAME, KIND, W, F, PC, Q, T, GPU, NR, O, K, S, P) SCALPEL__CUDA_SCRATCH_##GPU(NAME)
+/* Kinds the GPU does not run yet (GPU = 0) have no functions; the upload refuses them. */
+#define SCALPEL__CUDA_SCRATCH_0(NAME) NULL,
+#define SCALPEL__CUDA_SCRATCH_1(NAME) scalpel__cuda_##NAME##_scratch,
 static size_t (*const scalpel__cuda_kind_scratch[])(const scalpel__cuda_layer *L, int32_t max_batch) = {
     NULL,
     SCALPEL__LAYER_KINDS(SCALPEL__CUDA_SCRATCH_ENTRY)
@@ -297,7 +300,9 @@ static size_t (*const scalpel__cuda_kind_scratch[])(const scalpel__cuda_layer *L
 static_assert(sizeof scalpel__cuda_kind_scratch / sizeof scalpel__cuda_kind_scratch[0] == SCALPEL_LAYER_COUNT,
               "a layer kind has no GPU scratch entry");
 
-#define SCALPEL__CUDA_RUN_ENTRY(NAME, KIND, W, F, O, K, S, P) { scalpel__cuda_##NAME##_run<X>, scalpel__cuda_##NAME##_in_place },
+#define SCALPEL__CUDA_RUN_ENTRY(NAME, KIND, W, F, PC, Q, T, GPU, NR, O, K, S, P) SCALPEL__CUDA_RUN_##GPU(NAME)
+#define SCALPEL__CUDA_RUN_0(NAME) { NULL, 0 },
+#define SCALPEL__CUDA_RUN_1(NAME) { scalpel__cuda_##NAME##_run<X>, scalpel__cuda_##NAME##_in_place },
 template <class X> static const scalpel__cuda_kind_ops<X> *scalpel__cuda_kinds(void)
 {
     static const scalpel__cuda_kind_ops<X> table[] = {
@@ -356,6 +361,8 @@ static scalpel_status scalpel__cuda_plan(const scalpel_net *net, int32_t max_bat
     size_t feat = (size_t)net->in_c * (size_t)net->in_h * (size_t)net->in_w, max_feat = feat, scratch = 0;
     const size_t lim = (size_t)INT32_MAX;
     if (feat > lim) return SCALPEL_ERR_OVERFLOW;
+    /* kinds and windows the GPU does not run yet (scalpel_net_first_unsupported names them) */
+    if (scalpel_net_first_unsupported(net, SCALPEL_USE_GPU) >= 0) return SCALPEL_ERR_UNSUPPORTED;
     for (i = 0; i < net->n_layers; i++) {
         const scalpel_layer *S = &net->layers[i];
         scalpel__cuda_layer *L = &layers[i];
@@ -695,6 +702,8 @@ extern "C" scalpel_status scalpel_cuda_net_upload(const scalpel_net *net, int32_
     if (scalpel_net_has_decomposed(net)) return SCALPEL_ERR_UNSUPPORTED; /* HYBRID / TASD layers */
     for (int32_t i = 0; i < net->n_layers; i++) /* the device runs a chain: every layer reads the one before */
         if (net->layers[i].geom.from != 0) return SCALPEL_ERR_UNSUPPORTED;
+    /* kinds and windows the GPU does not run yet (scalpel_net_first_unsupported names them) */
+    if (scalpel_net_first_unsupported(net, SCALPEL_USE_GPU) >= 0) return SCALPEL_ERR_UNSUPPORTED;
     h = (scalpel_cuda_net *)calloc(1, sizeof(*h));
     if (!h) return SCALPEL_ERR_NO_MEMORY;
     h->n_layers = net->n_layers;

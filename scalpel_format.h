@@ -666,6 +666,97 @@ SCALPEL__PRIV double scalpel__sqrt(double x)
     return y;
 }
 
+/* e^x in double without libm, for every x: x = k ln2 + r with k the nearest integer and
+ * |r| <= ln2/2, e^r by its Taylor polynomial to degree 13 (relative error ~1e-17), 2^k put
+ * into the exponent field in two steps so that results down to the subnormals come out.
+ * NaN gives NaN, x > 709.8 (+inf included) +inf, x < -745.2 (-inf included) 0. */
+SCALPEL__PRIV double scalpel__exp(double x)
+{
+    double r, p, t, s1, s2;
+    int32_t k, k1;
+    uint64_t bits;
+    if (x != x) return x;
+    if (x > 709.78) {
+        bits = 0x7ff0000000000000ull;
+        memcpy(&p, &bits, sizeof(p));
+        return p;
+    }
+    if (x < -745.2) return 0.0;
+    t = x * 1.4426950408889634;
+    k = (int32_t)(t < 0.0 ? t - 0.5 : t + 0.5);
+    r = (x - (double)k * 0.693147180369123816490) - (double)k * 1.90821492927058770002e-10; /* ln2 in two parts */
+    p = 1.0 / 6227020800.0;
+    p = 1.0 / 479001600.0 + r * p; p = 1.0 / 39916800.0 + r * p; p = 1.0 / 3628800.0 + r * p;
+    p = 1.0 / 362880.0 + r * p;   p = 1.0 / 40320.0 + r * p;    p = 1.0 / 5040.0 + r * p;
+    p = 1.0 / 720.0 + r * p;      p = 1.0 / 120.0 + r * p;      p = 1.0 / 24.0 + r * p;
+    p = 1.0 / 6.0 + r * p;        p = 0.5 + r * p;              p = 1.0 + r * p;
+    p = 1.0 + r * p;
+    k1 = k / 2;                   /* 2^k = 2^k1 * 2^(k - k1), each a normal number */
+    bits = (uint64_t)(1023 + k1) << 52;
+    memcpy(&s1, &bits, sizeof(s1));
+    bits = (uint64_t)(1023 + (k - k1)) << 52;
+    memcpy(&s2, &bits, sizeof(s2));
+    return p * s1 * s2;
+}
+
+/* e^x - 1 without cancellation near 0 (its series for |x| < 0.5, else scalpel__exp - 1). */
+SCALPEL__PRIV double scalpel__expm1(double x)
+{
+    double term = x, sum = x;
+    int n;
+    if (!(x > -0.5 && x < 0.5)) return scalpel__exp(x) - 1.0;
+    for (n = 2; n <= 18; n++) {
+        term *= x / (double)n;
+        sum += term;
+    }
+    return sum;
+}
+
+/* ln x for finite x > 0 (subnormals too); -inf for 0, NaN for anything else: x = m 2^e with m
+ * in [sqrt(1/2), sqrt(2)), ln m = 2 atanh((m - 1) / (m + 1)) by its series to s^21. */
+SCALPEL__PRIV double scalpel__log(double x)
+{
+    uint64_t bits;
+    int32_t e, i;
+    double m, s, s2, t;
+    if (x == 0.0) {
+        bits = 0xfff0000000000000ull;
+        memcpy(&t, &bits, sizeof(t));
+        return t;
+    }
+    if (!(x > 0.0) || x > 1.7976931348623157e308) return (x - x) / (x - x);
+    e = 0;
+    if (x < 2.2250738585072014e-308) { x *= 18014398509481984.0; e = -54; } /* subnormal: scale by 2^54 */
+    memcpy(&bits, &x, sizeof(bits));
+    e += (int32_t)((bits >> 52) & 0x7ff) - 1023;
+    bits = (bits & 0x000fffffffffffffull) | 0x3ff0000000000000ull;
+    memcpy(&m, &bits, sizeof(m));
+    if (m > 1.4142135623730951) { m *= 0.5; e++; }
+    s = (m - 1.0) / (m + 1.0);
+    s2 = s * s;
+    t = 1.0 / 23.0;
+    for (i = 21; i >= 1; i -= 2) t = 1.0 / (double)i + s2 * t;
+    return (double)e * 0.693147180369123816490 + (double)e * 1.90821492927058770002e-10 + 2.0 * s * t;
+}
+
+/* tanh x without libm: (e^2x - 1) / (e^2x + 1) through expm1 (no cancellation near 0), odd;
+ * +-1 beyond |x| = 20. */
+SCALPEL__PRIV double scalpel__tanh(double x)
+{
+    double a = x < 0.0 ? -x : x, m, t;
+    if (x != x) return x;
+    if (a > 20.0) return x < 0.0 ? -1.0 : 1.0;
+    m = scalpel__expm1(2.0 * a);
+    t = m / (m + 2.0);
+    return x < 0.0 ? -t : t;
+}
+
+/* a^b for a > 0 and finite b, as e^(b ln a). */
+SCALPEL__PRIV double scalpel__pow_pos(double a, double b)
+{
+    return scalpel__exp(b * scalpel__log(a));
+}
+
 #endif /* SCALPEL__HELPERS_DONE */
 
 /* Files (see "files" in the public part): the readers' open, the writers' temporary file and

@@ -1179,7 +1179,10 @@ static void scalpel__train_relu_backward(scalpel_trainer *tr, int32_t i, const f
 
 /* Indexed by scalpel_layer_kind (entry 0 is no kind), generated from scalpel.h's
  * SCALPEL__LAYER_KINDS: a kind listed there without its three functions here does not compile. */
-#define SCALPEL__TRAIN_KIND_ENTRY(NAME, KIND, W, F, O, K, S, P)                                        \
+#define SCALPEL__TRAIN_KIND_ENTRY(NAME, KIND, W, F, PC, Q, T, GPU, NR, O, K, S, P) SCALPEL__TRAIN_KIND_ENTRY_##T(NAME)
+/* Kinds that do not train yet (T = 0) have no functions; scalpel_trainer_init refuses them. */
+#define SCALPEL__TRAIN_KIND_ENTRY_0(NAME) { NULL, NULL, NULL },
+#define SCALPEL__TRAIN_KIND_ENTRY_1(NAME)                                                             \
     { scalpel__train_##NAME##_carve, scalpel__train_##NAME##_forward, scalpel__train_##NAME##_backward },
 static const scalpel__train_kind_ops scalpel__train_kinds[] = {
     { NULL, NULL, NULL },
@@ -1188,6 +1191,8 @@ static const scalpel__train_kind_ops scalpel__train_kinds[] = {
 typedef char scalpel__train_kinds_complete[(sizeof scalpel__train_kinds / sizeof scalpel__train_kinds[0] ==
                                             SCALPEL_LAYER_COUNT) ? 1 : -1];
 #undef SCALPEL__TRAIN_KIND_ENTRY
+#undef SCALPEL__TRAIN_KIND_ENTRY_0
+#undef SCALPEL__TRAIN_KIND_ENTRY_1
 
 /* Lays out (base == NULL: sizes) or assigns every array of the trainer in one block. */
 static size_t scalpel__train_layout(scalpel_trainer *tr, unsigned char *base)
@@ -1258,6 +1263,8 @@ SCALPEL_API scalpel_status scalpel_trainer_init(const scalpel_net *net, int32_t 
      * the backward pass follows the chain: a layer reading an earlier tensor is not trained */
     if (n > SCALPEL_NET_MAX_LAYERS) return SCALPEL_ERR_UNSUPPORTED;
     for (i = 0; i < n; i++) if (net->layers[i].geom.from != 0) return SCALPEL_ERR_UNSUPPORTED;
+    /* kinds and windows training does not have yet (scalpel_net_first_unsupported names them) */
+    if (scalpel_net_first_unsupported(net, SCALPEL_USE_TRAINING) >= 0) return SCALPEL_ERR_UNSUPPORTED;
     for (i = 0; i < n; i++) if (scalpel__train_weighted(net->layers[i].geom.kind)) last_weighted = i;
     tr->arch.in_c = net->in_c; tr->arch.in_h = net->in_h; tr->arch.in_w = net->in_w;
     tr->arch.layers = (scalpel_layer *)SCALPEL_MALLOC(net->alloc_ctx, (size_t)n * sizeof(scalpel_layer));

@@ -22,6 +22,8 @@
 #include "scalpel.h"
 #include "scalpel_train.h"   /* datasets, for plan --no-retrain */
 
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -52,7 +54,8 @@ static const cmd_usage usages[] = {
                   "                        [--data DIR | --synthetic] [--calib N] [--test N]" },
     { "import-safetensors", "scalpel import-safetensors FILE --arch SPEC [--names P1,P2,...] -o MODEL" },
     { "bench", "scalpel bench MODEL [--batch N] [--repeat N]" },
-    { "demo", "scalpel demo -o FILE" }
+    { "demo", "scalpel demo -o FILE" },
+    { "run", "scalpel run MODEL --input IN.npy --output OUT.npy [--batch N]" }
 };
 #define N_USAGES ((int)(sizeof(usages) / sizeof(usages[0])))
 
@@ -130,6 +133,10 @@ static const char help_text_rest[] =
     "  scalpel demo -o FILE\n"
     "      Write a LeNet-300-100-shaped model (784-300-100-10, random weights, fixed seed)\n"
     "      magnitude-pruned at Han et al.'s rates (92%, 91%, 74%), to try the other commands.\n"
+    "  scalpel run MODEL --input IN.npy --output OUT.npy [--batch N]\n"
+    "      The model's outputs for every sample of IN (float32 .npy, C order, shape [N, C, H, W]\n"
+    "      or [N, C*H*W]), computed N samples at a time (default 64), written as float32 .npy of\n"
+    "      shape [N, outputs] (or [N, C, H, W] when the last layer's output is a map).\n"
     "  scalpel --help | --version\n"
     "\n"
     "Options may come before or after the other arguments; `--opt=value` works too, and `--`\n"
@@ -1502,6 +1509,120 @@ done:
     return rc;
 }
 
+/* ---- run ---------------------------------------------------------------------------------- */
+
+/* "(1, 3, 32, 32)" */
+static const char *npy_shape_text(const scalpel_npy *a, char *buf, size_t size)
+{
+    size_t len = 0;
+    int32_t d;
+    len += (size_t)snprintf(buf + len, size - len, "(");
+    for (d = 0; d < a->ndim && len < size; d++)
+        len += (size_t)snprintf(buf + len, size - len, "%lld%s", (long long)a->shape[d],
+                                a->ndim == 1 ? "," : d + 1 < a->ndim ? ", " : "");
+    if (len < size) snprintf(buf + len, size - len, ")");
+    return buf;
+}
+
+/* 1 when a and b name the same existing file (so writing one would destroy the other). */
+static int same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (stat(a, &sa) != 0 || stat(b, &sb) != 0) return 0;
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* scalpel run MODEL --input IN.npy --output OUT.npy [--batch N]: the model's outputs for every
+ * sample of IN, computed N samples at a time (default: 64). */
+static int cmd_run(int n, char **args)
+{
+    cli_opt opts[3] = { { "--input", "-i", 1, NULL, 0 }, { "--output", "-o", 1, NULL, 0 }, { "--batch", NULL, 1, NULL, 0 } };
+    const char *pos[MAX_POSITIONAL];
+    int n_pos, rc;
+    int32_t batch = 64, in_n, out_n, s;
+    int64_t samples, shape[4];
+    scalpel_net net;
+    scalpel_npy x;
+    scalpel_status st;
+    char s1[160], s2[64];
+    float *y = NULL;
+    void *ws = NULL;
+    size_t wsz;
+    const scalpel_layer *last;
+
+    rc = parse_args("run", n, args, opts, 3, pos, 1, 1, &n_pos);
+    if (rc != 0) return rc;
+    if (opts[0].value == NULL) return usage_error("run", "--input IN.npy is required");
+    if (opts[1].value == NULL) return usage_error("run", "--output OUT.npy is required");
+    if (opts[2].value != NULL && (rc = parse_int("run", "--batch", opts[2].value, 1, 4096, &batch)) != 0) return rc;
+    if (same_file(opts[1].value, opts[0].value) || same_file(opts[1].value, pos[0]))
+        return usage_error("run", "--output %s is the %s: it would be overwritten", opts[1].value,
+                           same_file(opts[1].value, pos[0]) ? "model file" : "input file");
+    if (load_model(pos[0], &net) != 0) return 1;
+    st = scalpel_npy_load(opts[0].value, &x);
+    if (st != SCALPEL_OK) {
+        scalpel_net_free(&net);
+        if (st == SCALPEL_ERR_DTYPE)
+            return fail("%s: the array holds '%s'; run takes float32 ('<f4', e.g. numpy's astype(np.float32))",
+                        opts[0].value, x.descr);
+        if (st == SCALPEL_ERR_MAGIC) return fail("%s: not a NumPy .npy file", opts[0].value);
+        if (st == SCALPEL_ERR_UNSUPPORTED)
+            return fail("%s: a Fortran-order, 0-d or over-%d-dimensional array; run takes C-order [N, C, H, W] or "
+                        "[N, features]", opts[0].value, SCALPEL_NPY_MAX_DIMS);
+        if (st == SCALPEL_ERR_ARGUMENT) return fail("%s: the array holds a NaN or an infinity", opts[0].value);
+        return fail("%s: cannot read the array: %s", opts[0].value, scalpel_status_string(st));
+    }
+    in_n = scalpel_net_input_size(&net);
+    out_n = scalpel_net_output_size(&net);
+    samples = x.ndim >= 1 ? x.shape[0] : 0;
+    if (!((x.ndim == 4 && x.shape[1] == net.in_c && x.shape[2] == net.in_h && x.shape[3] == net.in_w) ||
+          (x.ndim == 2 && x.shape[1] == in_n)) || samples < 1 || samples > INT32_MAX) {
+        rc = fail("%s: shape %s; %s takes (N, %d, %d, %d) or (N, %d) with N >= 1", opts[0].value,
+                  npy_shape_text(&x, s1, sizeof s1), pos[0], (int)net.in_c, (int)net.in_h, (int)net.in_w, (int)in_n);
+        goto done;
+    }
+    if (batch > samples) batch = (int32_t)samples;
+    wsz = scalpel_net_workspace_size(&net, batch);
+    y = (float *)malloc((size_t)samples * (size_t)out_n * sizeof(float));
+    ws = malloc(wsz ? wsz : 1);
+    if (wsz == 0 || y == NULL || ws == NULL) {
+        rc = fail("run: out of memory for %lld samples (batch %d)", (long long)samples, (int)batch);
+        goto done;
+    }
+    for (s = 0; s < (int32_t)samples; s += batch) {
+        int32_t b = (int32_t)samples - s < batch ? (int32_t)samples - s : batch;
+        st = scalpel_net_forward(&net, x.data + (size_t)s * (size_t)in_n, b, y + (size_t)s * (size_t)out_n, ws);
+        if (st != SCALPEL_OK) {
+            rc = fail("%s: forward pass failed: %s", pos[0], scalpel_status_string(st));
+            goto done;
+        }
+    }
+    last = net.n_layers > 0 ? &net.layers[net.n_layers - 1] : NULL;
+    shape[0] = samples;
+    if (last == NULL) {
+        shape[1] = net.in_c; shape[2] = net.in_h; shape[3] = net.in_w;
+    } else {
+        shape[1] = last->geom.out_c; shape[2] = last->geom.out_h; shape[3] = last->geom.out_w;
+    }
+    hold_signals();
+    st = scalpel_npy_save(opts[1].value, y, shape[2] == 1 && shape[3] == 1 ? 2 : 4, shape);
+    release_signals();
+    if (st != SCALPEL_OK) {
+        rc = fail("%s: cannot write the outputs: %s", opts[1].value, scalpel_status_string(st));
+        goto done;
+    }
+    printf("wrote %s: %lld samples x %s outputs\n", opts[1].value, (long long)samples,
+           shape[2] == 1 && shape[3] == 1 ? (snprintf(s2, sizeof s2, "%d", (int)shape[1]), s2)
+                                          : shape_text((int32_t)shape[1], (int32_t)shape[2], (int32_t)shape[3], s2, sizeof s2));
+    rc = 0;
+done:
+    free(y);
+    free(ws);
+    scalpel_npy_free(&x);
+    scalpel_net_free(&net);
+    return rc;
+}
+
 /* ---- quantize ---------------------------------------------------------------------------- */
 
 /* Test error (percent) of the float network, or of q when q != NULL, on the first n samples. */
@@ -1648,9 +1769,10 @@ int main(int argc, char **argv)
     else if (strcmp(cmd, "import-safetensors") == 0) rc = cmd_import(n, args);
     else if (strcmp(cmd, "bench") == 0) rc = cmd_bench(n, args);
     else if (strcmp(cmd, "demo") == 0) rc = cmd_demo(n, args);
+    else if (strcmp(cmd, "run") == 0) rc = cmd_run(n, args);
     else if (cmd[0] == '-') return usage_error(NULL, "unknown option '%s' (a command comes first)", cmd);
     else return usage_error(NULL, "unknown command '%s' (info, plan, pack, export-c, quantize, "
-                                  "import-safetensors, bench, demo)", cmd);
+                                  "import-safetensors, bench, demo, run)", cmd);
     if (rc == -1) {   /* CMD --help */
         print_help(stdout);
         return 0;

@@ -488,5 +488,63 @@ expect 2 "--batch ' 5' is not an integer" "--batch with a leading space" "$S" be
 expect 2 "--version takes no argument" "--version with an argument" "$S" --version extra
 expect 1 "fc\.scpn: takes 4 inputs" "quantize names the model's input count" "$S" quantize "$D/fc.scpn" net -o "$D/x.h"
 
+# run: .npy in, .npy out; outputs checked against the network computed in numpy from the
+# model's own weights (LeNet-300-100 demo: dense fc layers and ReLUs)
+echo "== run"
+PY=/usr/bin/python3
+"$PY" - "$D" <<'PYEOF'
+import sys, numpy as np
+d = sys.argv[1]
+rng = np.random.default_rng(7)
+np.save(d + "/x2.npy", rng.standard_normal((5, 784)).astype(np.float32))
+np.save(d + "/x4.npy", rng.standard_normal((3, 784, 1, 1)).astype(np.float32))
+np.save(d + "/x64.npy", rng.standard_normal((2, 784)))
+np.save(d + "/xbad.npy", rng.standard_normal((2, 783)).astype(np.float32))
+np.save(d + "/xf.npy", np.asfortranarray(rng.standard_normal((2, 784)).astype(np.float32)))
+x = rng.standard_normal((2, 784)).astype(np.float32); x[1, 5] = np.nan
+np.save(d + "/xnan.npy", x)
+PYEOF
+expect 0 "5 samples x 10 outputs" "run on [N, features]" "$S" run "$D/demo.scpn" --input "$D/x2.npy" --output "$D/y2.npy"
+expect 0 "3 samples" "run on [N, C, H, W], batch 2" "$S" run "$D/demo.scpn" --input "$D/x4.npy" --output "$D/y4.npy" --batch 2
+check "run's outputs equal numpy's forward pass of the model" "$PY" - "$D" "$ROOT" <<'PYEOF'
+import sys, numpy as np
+d, root = sys.argv[1], sys.argv[2]
+sys.path.insert(0, root + "/python")
+raw = open(d + "/demo.scpn", "rb").read()
+# the demo model is dense fc/relu: read its records directly (version 2, 144-byte records)
+n = int.from_bytes(raw[12:16], "little"); rec = int.from_bytes(raw[8:12], "little")
+x = np.load(d + "/x2.npy").astype(np.float64)
+for i in range(n):
+    r = raw[64 + i * rec: 64 + (i + 1) * rec]
+    kind = int.from_bytes(r[0:4], "little")
+    if kind == 4:
+        x = np.maximum(x, 0.0)
+        continue
+    rows, cols = int.from_bytes(r[24:28], "little"), int.from_bytes(r[28:32], "little")
+    assert int.from_bytes(r[20:24], "little") == 0, "dense expected"
+    wo = int.from_bytes(r[48:56], "little"); bo = int.from_bytes(r[64:72], "little")
+    w = np.frombuffer(raw, "<f4", rows * cols, wo).reshape(rows, cols).astype(np.float64)
+    b = np.frombuffer(raw, "<f4", rows, bo).astype(np.float64)
+    x = x @ w.T + b
+y = np.load(d + "/y2.npy")
+assert y.dtype == np.float32 and y.shape == (5, 10), (y.dtype, y.shape)
+err = np.max(np.abs(y - x)) / np.max(np.abs(x))
+assert err < 1e-5, err
+PYEOF
+expect 1 "holds '<f8'.*float32" "run refuses float64 with the dtype named" "$S" run "$D/demo.scpn" --input "$D/x64.npy" --output "$D/y.npy"
+expect 1 "shape \(2, 783\); .* takes \(N, 784, 1, 1\) or \(N, 784\)" "run names the expected shape" "$S" run "$D/demo.scpn" --input "$D/xbad.npy" --output "$D/y.npy"
+expect 1 "Fortran-order" "run refuses Fortran order" "$S" run "$D/demo.scpn" --input "$D/xf.npy" --output "$D/y.npy"
+expect 1 "NaN or an infinity" "run refuses NaN inputs" "$S" run "$D/demo.scpn" --input "$D/xnan.npy" --output "$D/y.npy"
+expect 1 "not a NumPy \.npy file" "run on a model file as input" "$S" run "$D/demo.scpn" --input "$D/demo.scpn" --output "$D/y.npy"
+head -c 100 "$D/x2.npy" >"$D/xtrunc.npy"
+expect 1 "xtrunc\.npy: cannot read the array: " "run on a truncated array" "$S" run "$D/demo.scpn" --input "$D/xtrunc.npy" --output "$D/y.npy"
+cp "$D/x2.npy" "$D/keep.npy"
+expect 2 "is the input file" "run never overwrites its input" "$S" run "$D/demo.scpn" --input "$D/keep.npy" --output "$D/keep.npy"
+check "the input is intact" cmp -s "$D/keep.npy" "$D/x2.npy"
+expect 2 "is the model file" "run never overwrites the model" "$S" run "$D/demo.scpn" --input "$D/x2.npy" --output "$D/demo.scpn"
+expect 2 "--input IN.npy is required" "run without --input" "$S" run "$D/demo.scpn" --output "$D/y.npy"
+expect 2 "--batch '0' is out of range" "run --batch 0" "$S" run "$D/demo.scpn" --input "$D/x2.npy" --output "$D/y.npy" --batch 0
+expect 1 "nope\.npy: cannot read the array: " "run on a missing input" "$S" run "$D/demo.scpn" --input "$D/nope.npy" --output "$D/y.npy"
+
 echo "test_cli: $PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]

@@ -594,8 +594,16 @@ int main(void)
         }
         snprintf(what, sizeof(what), "kind %s", d.name ? d.name : "?");
         CHECK(ok, "%s: build", what);
-        if (ok)
+        if (ok && !scalpel_layer_supports(&net.layers[1].geom, SCALPEL_USE_GPU)) {
+            /* not on the GPU yet: refused, and the layer named */
+            scalpel__cuda_layer layers[4];
+            size_t act_n = 0, scr_n = 0;
+            CHECK(scalpel__cuda_plan(&net, 4, layers, &act_n, &scr_n) == SCALPEL_ERR_UNSUPPORTED &&
+                      scalpel_net_first_unsupported(&net, SCALPEL_USE_GPU) == 1,
+                  "%s: refused by the GPU plan", what);
+        } else if (ok) {
             for (int32_t batch = 1; batch <= 4; batch += 3) emulate_net(&net, 4, batch, 1e-4, what);
+        }
         scalpel_net_free(&net);
     }
     return test_summary("test_cuda_emul");

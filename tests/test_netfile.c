@@ -399,7 +399,8 @@ static void test_hostile_fields(void)
     if (bytes == NULL) { CHECK(0, "serialize"); scalpel_net_free(&net); return; }
     /* layer 0 is grouped CSR (G = 2), layer 1 relu, layer 2 dense */
     CHECK(view_patched(bytes, n, 0, 1, 'X', 0) == SCALPEL_ERR_MAGIC, "magic");
-    CHECK(view_patched(bytes, n, 4, 2, 3, 1) == SCALPEL_ERR_VERSION, "version 3");
+    CHECK(view_patched(bytes, n, 4, 2, 4, 1) == SCALPEL_ERR_VERSION, "version 4");
+    CHECK(view_patched(bytes, n, 4, 2, 3, 1) == SCALPEL_ERR_CORRUPT, "version 3 with 144-byte records");
     CHECK(view_patched(bytes, n, 4, 2, 1, 1) == SCALPEL_ERR_CORRUPT, "version 1 with 144-byte records");
     CHECK(view_patched(bytes, n, 4, 2, 0, 1) == SCALPEL_ERR_VERSION, "version 0");
     CHECK(view_patched(bytes, n, 6, 2, 48, 1) == SCALPEL_ERR_CORRUPT, "header size");

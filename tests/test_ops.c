@@ -1,0 +1,651 @@
+/* test_ops.c - the operators of real networks, parameter by parameter, against the plain
+ * definitions (scalpel_layer_ref, in double):
+ *
+ *   1. conv2d over random windows: rectangular kernels, stride per axis, uneven padding,
+ *      dilation, groups, depthwise with a channel multiplier, 1x1; dense and grouped CSR
+ *      (every G), batch 1 and 3;
+ *   2. max and average pooling with padding, floor and ceil rounding, pads counted or not,
+ *      global average pooling;
+ *   3. batch norm from running statistics, standalone, and folded into the layer before it
+ *      (scalpel_net_fold_batchnorm: only where that is exact, with skips renumbered);
+ *   4. joins: residual add (a ReLU after it fused) and concat reading earlier tensors;
+ *   5. elementwise kinds, softmax and LRN (both modes);
+ *   6. the model file (version 3; version 2 still written for first-version networks), its
+ *      hostile-input checks on the new fields, and the parts of the library that refuse a
+ *      kind they do not take yet (fixed point, training, node removal, the hybrid);
+ *   7. bad parameters refused with the documented status;
+ *   8. .npy arrays: round trip and hostile headers.
+ * Tolerance of the float forward against the double reference: 1e-5 of the output's largest
+ * magnitude. A product sums at most cols = in_c/groups * kh * kw <= 150 terms here; float
+ * summation errs by at most cols * 2^-24 * sum|terms| <= 150 * 6e-8 * (a few times the largest
+ * output) ~ 1e-5 relative; the transcendental kinds (expf, tanhf, powf) are within a few ulp.
+ *
+ *   cc -std=c99 -O2 -I. tests/test_ops.c -o test_ops -lm && ./test_ops */
+#define SCALPEL_IMPLEMENTATION
+#include "scalpel_train.h"
+#include "test_util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TOL 1e-5
+
+static float *rand_floats(size_t n, float scale)
+{
+    float *v = (float *)malloc((n ? n : 1) * sizeof(float));
+    size_t i;
+    for (i = 0; v && i < n; i++) v[i] = scale * test_uniform();
+    return v;
+}
+
+/* max |a - b| over max |b| */
+static double rel_err(const float *a, const float *b, size_t n)
+{
+    double e = 0.0, m = 0.0;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (d > e) e = d;
+        if (fabs((double)b[i]) > m) m = fabs((double)b[i]);
+    }
+    return m > 0.0 ? e / m : e;
+}
+
+static int forward(const scalpel_net *net, const float *x, int32_t batch, float *y)
+{
+    size_t ws = scalpel_net_workspace_size(net, batch);
+    void *work = malloc(ws ? ws : 1);
+    int ok = ws > 0 && work && scalpel_net_forward(net, x, batch, y, work) == SCALPEL_OK;
+    free(work);
+    return ok;
+}
+
+/* The whole network in the reference, sample by sample: every tensor kept, each layer's
+ * scalpel_layer_ref on the tensors it reads (weights densified). y: [batch x outputs]. */
+static int reference(const scalpel_net *net, const float *x, int32_t batch, float *y)
+{
+    int32_t n = net->n_layers, i, s, ok = 1;
+    int32_t in_n = scalpel_net_input_size(net), out_n = scalpel_net_output_size(net);
+    float **t = (float **)calloc((size_t)n + 1, sizeof(float *));
+    for (i = 0; i < n; i++) {
+        const scalpel_layer_geom *g = &net->layers[i].geom;
+        t[i + 1] = (float *)malloc((size_t)g->out_c * (size_t)g->out_h * (size_t)g->out_w * sizeof(float));
+    }
+    for (s = 0; s < batch && ok; s++) {
+        t[0] = (float *)(uintptr_t)(x + (size_t)s * (size_t)in_n);
+        for (i = 0; i < n && ok; i++) {
+            scalpel_layer L = net->layers[i];
+            float *wd = NULL;
+            int32_t src2 = L.geom.kind == SCALPEL_LAYER_ADD || L.geom.kind == SCALPEL_LAYER_CONCAT ? i - L.geom.from2 : -1;
+            if (L.geom.rows > 0) { /* densify */
+                scalpel_net one = *net;
+                wd = (float *)malloc((size_t)L.geom.rows * (size_t)L.geom.cols * sizeof(float));
+                one.layers = &L;
+                one.n_layers = 1;
+                if (L.storage == SCALPEL_STORAGE_DENSE) memcpy(wd, L.w, (size_t)L.geom.rows * (size_t)L.geom.cols * sizeof(float));
+                else ok = scalpel_gcsr_to_dense(&L.sparse, wd) == SCALPEL_OK;
+                (void)one;
+                L.storage = SCALPEL_STORAGE_DENSE;
+                L.w = wd;
+            }
+            ok = ok && scalpel_layer_ref(&L, t[i - L.geom.from], src2 >= 0 ? t[src2] : NULL, t[i + 1]) == SCALPEL_OK;
+            free(wd);
+        }
+        if (ok) memcpy(y + (size_t)s * (size_t)out_n, t[n], (size_t)out_n * sizeof(float));
+    }
+    for (i = 1; i <= n; i++) free(t[i]);
+    free(t);
+    return ok;
+}
+
+/* forward at batch 1 and 3 against the reference; returns the worst relative error */
+static double check_net(const scalpel_net *net, const char *what)
+{
+    int32_t in_n = scalpel_net_input_size(net), out_n = scalpel_net_output_size(net), batch;
+    float *x = rand_floats((size_t)3 * (size_t)in_n, 1.0f);
+    float *y = (float *)malloc((size_t)3 * (size_t)out_n * sizeof(float));
+    float *r = (float *)malloc((size_t)3 * (size_t)out_n * sizeof(float));
+    double worst = 0.0;
+    CHECK(scalpel_net_validate(net) == SCALPEL_OK, "%s: validate", what);
+    for (batch = 1; batch <= 3; batch += 2) {
+        double e;
+        int ok = forward(net, x, batch, y) && reference(net, x, batch, r);
+        e = ok ? rel_err(y, r, (size_t)batch * (size_t)out_n) : 1.0;
+        CHECK(ok && e <= TOL, "%s: batch %d off the reference by %g", what, (int)batch, e);
+        if (e > worst) worst = e;
+    }
+    free(x); free(y); free(r);
+    return worst;
+}
+
+/* Every weighted layer of net to grouped CSR with G, after zeroing about 60% of its weights. */
+static int sparsify(scalpel_net *net, int32_t G)
+{
+    scalpel_plan plan;
+    scalpel_hw_profile hw;
+    int32_t i;
+    memset(&plan, 0, sizeof(plan));
+    if (scalpel_hw_profile_get("cortex-m4", &hw) != SCALPEL_OK) return 0;
+    hw.dtype = SCALPEL_DTYPE_F32;
+    if (scalpel_plan_net(net, &hw, SCALPEL_PLAN_DENSE, &plan) != SCALPEL_OK) return 0;
+    for (i = 0; i < net->n_layers; i++) {
+        scalpel_layer *L = &net->layers[i];
+        size_t k, n = (size_t)L->geom.rows * (size_t)L->geom.cols;
+        if (L->geom.rows == 0) continue;
+        for (k = 0; k < n; k++)
+            if (test_rand() % 10 < 6) ((float *)(uintptr_t)L->w)[k] = 0.0f;
+        plan.layers[i].storage = SCALPEL_STORAGE_GCSR;
+        plan.layers[i].group = G;
+    }
+    return scalpel_net_pack(net, &plan) == SCALPEL_OK;
+}
+
+/* ---- 1. convolutions ---------------------------------------------------------------------- */
+
+static void test_conv(void)
+{
+    int trial, built = 0, grouped = 0, depthwise = 0, dilated = 0, uneven = 0;
+    double worst = 0.0;
+    for (trial = 0; trial < 400; trial++) {
+        int32_t groups = test_range(1, 4), cg = test_range(1, 3), mult = test_range(1, 3), C, out;
+        scalpel_window win;
+        scalpel_net net;
+        scalpel_status st;
+        float *w, *b;
+        char what[200];
+        if (trial % 5 == 0) { cg = 1; groups = test_range(1, 6); } /* depthwise */
+        C = groups * cg;
+        out = groups * mult;
+        win = scalpel_window_square(1, 1, 0);
+        win.kernel_h = test_range(1, 5); win.kernel_w = test_range(1, 5);
+        if (trial % 7 == 0) { win.kernel_h = 10; win.kernel_w = 4; } /* DS-CNN's first layer */
+        win.stride_h = test_range(1, 3); win.stride_w = test_range(1, 3);
+        win.dilation_h = test_range(1, 2); win.dilation_w = test_range(1, 2);
+        win.pad_top = test_range(0, (win.kernel_h - 1) * win.dilation_h);
+        win.pad_bottom = test_range(0, (win.kernel_h - 1) * win.dilation_h);
+        win.pad_left = test_range(0, (win.kernel_w - 1) * win.dilation_w);
+        win.pad_right = test_range(0, (win.kernel_w - 1) * win.dilation_w);
+        win.groups = groups;
+        scalpel_net_init(C, test_range(1, 14), test_range(1, 12), &net);
+        w = rand_floats((size_t)out * (size_t)cg * (size_t)win.kernel_h * (size_t)win.kernel_w, 0.5f);
+        b = rand_floats((size_t)out, 0.1f);
+        st = scalpel_net_add_conv2d_ex(&net, out, &win, w, b);
+        sprintf(what, "conv %dx%dx%d -> %d, k %dx%d s %dx%d d %dx%d pad %d,%d,%d,%d groups %d", (int)C, (int)net.in_h,
+                (int)net.in_w, (int)out, (int)win.kernel_h, (int)win.kernel_w, (int)win.stride_h, (int)win.stride_w,
+                (int)win.dilation_h, (int)win.dilation_w, (int)win.pad_top, (int)win.pad_left, (int)win.pad_bottom,
+                (int)win.pad_right, (int)groups);
+        if (st == SCALPEL_ERR_SHAPE) { /* the dilated window is larger than the padded input */
+            int64_t ekh = (int64_t)(win.kernel_h - 1) * win.dilation_h + 1, ekw = (int64_t)(win.kernel_w - 1) * win.dilation_w + 1;
+            CHECK(net.in_h + win.pad_top + win.pad_bottom < ekh || net.in_w + win.pad_left + win.pad_right < ekw,
+                  "%s: refused as too small", what);
+            free(w); free(b); scalpel_net_free(&net);
+            continue;
+        }
+        CHECK(st == SCALPEL_OK, "%s: build (%s)", what, scalpel_status_string(st));
+        if (st == SCALPEL_OK) {
+            double e;
+            built++;
+            grouped += groups > 1;
+            depthwise += groups == C;
+            dilated += win.dilation_h > 1 || win.dilation_w > 1;
+            uneven += win.pad_top != win.pad_bottom || win.pad_left != win.pad_right;
+            CHECK(net.layers[0].geom.rows == out && net.layers[0].geom.cols == cg * win.kernel_h * win.kernel_w,
+                  "%s: W shape", what);
+            e = check_net(&net, what);
+            if (e > worst) worst = e;
+            if (sparsify(&net, (int32_t)1 << test_range(0, 4))) {
+                char sp[240];
+                sprintf(sp, "%s, grouped CSR G=%d", what, (int)net.layers[0].sparse.group);
+                e = check_net(&net, sp);
+                if (e > worst) worst = e;
+            } else {
+                CHECK(0, "%s: pack to grouped CSR", what);
+            }
+        }
+        free(w); free(b);
+        scalpel_net_free(&net);
+    }
+    CHECK(built > 200 && grouped > 50 && depthwise > 30 && dilated > 50 && uneven > 50,
+          "coverage: %d built, %d grouped, %d depthwise, %d dilated, %d uneven", built, grouped, depthwise, dilated, uneven);
+    printf("conv2d: %d windows (%d grouped, %d depthwise, %d dilated, %d uneven pads), dense and sparse, worst %.2g\n",
+           built, grouped, depthwise, dilated, uneven, worst);
+}
+
+/* ---- 2. pooling --------------------------------------------------------------------------- */
+
+static void test_pool(void)
+{
+    int trial, built = 0, ceil_n = 0;
+    for (trial = 0; trial < 300; trial++) {
+        scalpel_window win = scalpel_window_square(1, 1, 0);
+        scalpel_net net;
+        scalpel_status st;
+        int avg = trial % 2;
+        char what[160];
+        win.kernel_h = test_range(1, 4); win.kernel_w = test_range(1, 4);
+        win.stride_h = test_range(1, 3); win.stride_w = test_range(1, 3);
+        win.pad_top = test_range(0, win.kernel_h - 1); win.pad_bottom = test_range(0, win.kernel_h - 1);
+        win.pad_left = test_range(0, win.kernel_w - 1); win.pad_right = test_range(0, win.kernel_w - 1);
+        win.mode = (test_rand() % 2 ? SCALPEL_POOL_CEIL : 0) | (avg && test_rand() % 2 ? SCALPEL_POOL_COUNT_PADS : 0);
+        scalpel_net_init(test_range(1, 3), test_range(1, 11), test_range(1, 11), &net);
+        st = avg ? scalpel_net_add_avgpool(&net, &win) : scalpel_net_add_maxpool_ex(&net, &win);
+        sprintf(what, "%s %dx%d k %dx%d s %dx%d pad %d,%d,%d,%d mode %d", avg ? "avgpool" : "maxpool", (int)net.in_h,
+                (int)net.in_w, (int)win.kernel_h, (int)win.kernel_w, (int)win.stride_h, (int)win.stride_w,
+                (int)win.pad_top, (int)win.pad_left, (int)win.pad_bottom, (int)win.pad_right, (int)win.mode);
+        if (st == SCALPEL_ERR_SHAPE) {
+            CHECK(net.in_h + win.pad_top + win.pad_bottom < win.kernel_h || net.in_w + win.pad_left + win.pad_right < win.kernel_w,
+                  "%s: refused as too small", what);
+            scalpel_net_free(&net);
+            continue;
+        }
+        CHECK(st == SCALPEL_OK, "%s: build (%s)", what, scalpel_status_string(st));
+        if (st == SCALPEL_OK) {
+            const scalpel_layer_geom *g = &net.layers[0].geom;
+            built++;
+            ceil_n += (win.mode & SCALPEL_POOL_CEIL) != 0;
+            /* the last window starts inside the input or its top / left padding */
+            CHECK((g->out_h - 1) * g->stride_h < g->in_h + g->pad_top && (g->out_w - 1) * g->stride_w < g->in_w + g->pad_left,
+                  "%s: last window", what);
+            check_net(&net, what);
+        }
+        scalpel_net_free(&net);
+    }
+    {   /* global average pooling, and ceil mode against a known size (Caffe's 3x3 s2 on 32) */
+        scalpel_net net;
+        scalpel_window win = scalpel_window_square(3, 2, 0);
+        win.mode = SCALPEL_POOL_CEIL;
+        CHECK(scalpel_net_init(4, 7, 5, &net) == SCALPEL_OK && scalpel_net_add_global_avgpool(&net) == SCALPEL_OK &&
+                  net.layers[0].geom.out_h == 1 && net.layers[0].geom.out_w == 1,
+              "global average pooling");
+        check_net(&net, "global avgpool");
+        scalpel_net_free(&net);
+        CHECK(scalpel_net_init(2, 32, 32, &net) == SCALPEL_OK && scalpel_net_add_maxpool_ex(&net, &win) == SCALPEL_OK &&
+                  net.layers[0].geom.out_h == 16 && net.layers[0].geom.out_w == 16,
+              "ceil mode: 32 -> 16 (floor gives 15)");
+        scalpel_net_free(&net);
+    }
+    CHECK(built > 150 && ceil_n > 50, "coverage: %d pools, %d ceil", built, ceil_n);
+    printf("pooling: %d windows (%d ceil)\n", built, ceil_n);
+}
+
+/* ---- 3. batch norm ------------------------------------------------------------------------ */
+
+static void test_batchnorm(void)
+{
+    enum { C = 5 };
+    float mean[C], var[C], gamma[C], beta[C], *w = rand_floats((size_t)C * 3 * 9, 0.5f), *b = rand_floats(C, 0.1f);
+    float x[3 * 6 * 6], y1[C * 36], y2[C * 36];
+    scalpel_net net, folded;
+    int32_t i, n = 0;
+    for (i = 0; i < C; i++) {
+        mean[i] = test_uniform();
+        var[i] = 0.5f + 0.5f * test_uniform();
+        gamma[i] = 1.0f + 0.5f * test_uniform();
+        beta[i] = 0.2f * test_uniform();
+    }
+    for (i = 0; i < 3 * 36; i++) x[i] = test_uniform();
+    /* conv -> bn -> relu -> bn (after a ReLU: stays) */
+    CHECK(scalpel_net_init(3, 6, 6, &net) == SCALPEL_OK &&
+              scalpel_net_add_conv2d(&net, C, 3, 1, 1, w, b) == SCALPEL_OK &&
+              scalpel_net_add_batchnorm(&net, mean, var, gamma, beta, 1e-5f) == SCALPEL_OK &&
+              scalpel_net_add_relu(&net) == SCALPEL_OK &&
+              scalpel_net_add_batchnorm(&net, mean, var, NULL, NULL, 1e-3f) == SCALPEL_OK,
+          "conv, bn, relu, bn");
+    check_net(&net, "batch norm");
+    CHECK(fabsf(net.layers[1].params[2] - gamma[2] / sqrtf(var[2] + 1e-5f)) <= 1e-6f &&
+              fabsf(net.layers[1].params[C + 2] - (beta[2] - mean[2] * net.layers[1].params[2])) <= 1e-6f,
+          "scale and shift from the statistics");
+    CHECK(scalpel_net_fold_batchnorm(&net, &folded, &n) == SCALPEL_OK && n == 1 && folded.n_layers == 3 &&
+              folded.layers[0].geom.kind == SCALPEL_LAYER_CONV2D && folded.layers[2].geom.kind == SCALPEL_LAYER_BATCHNORM,
+          "fold: the batch norm after the conv goes, the one after the ReLU stays (%d folded)", (int)n);
+    CHECK(forward(&net, x, 1, y1) && forward(&folded, x, 1, y2) && rel_err(y2, y1, C * 36) <= TOL,
+          "folded computes the same, off by %g", rel_err(y2, y1, C * 36));
+    scalpel_net_free(&folded);
+    scalpel_net_free(&net);
+    /* a conv output read by a later add too: folding would change what the add reads */
+    CHECK(scalpel_net_init(3, 6, 6, &net) == SCALPEL_OK && scalpel_net_add_conv2d(&net, 3, 3, 1, 1, w, b) == SCALPEL_OK &&
+              scalpel_net_add_batchnorm(&net, mean, var, gamma, beta, 1e-5f) == SCALPEL_OK &&
+              scalpel_net_add_add(&net, 0) == SCALPEL_OK && scalpel_net_fold_batchnorm(&net, &folded, &n) == SCALPEL_OK &&
+              n == 0 && folded.n_layers == 3,
+          "no fold when the conv output is read elsewhere");
+    check_net(&folded, "unfolded copy");
+    scalpel_net_free(&folded);
+    scalpel_net_free(&net);
+    /* a fold in the middle renumbers the skips after it */
+    CHECK(scalpel_net_init(3, 6, 6, &net) == SCALPEL_OK && scalpel_net_add_conv2d(&net, 3, 3, 1, 1, w, b) == SCALPEL_OK &&
+              scalpel_net_add_relu(&net) == SCALPEL_OK && scalpel_net_add_conv2d(&net, 3, 3, 1, 1, w, b) == SCALPEL_OK &&
+              scalpel_net_add_batchnorm_affine(&net, gamma, beta) == SCALPEL_OK && scalpel_net_add_add(&net, 1) == SCALPEL_OK &&
+              scalpel_net_add_relu(&net) == SCALPEL_OK && scalpel_net_fold_batchnorm(&net, &folded, &n) == SCALPEL_OK &&
+              n == 1 && folded.n_layers == 5 && folded.layers[3].geom.kind == SCALPEL_LAYER_ADD && folded.layers[3].geom.from2 == 1,
+          "residual block: the batch norm folds, the add still reads the first ReLU");
+    CHECK(forward(&net, x, 1, y1) && forward(&folded, x, 1, y2) && rel_err(y2, y1, 3 * 36) <= TOL,
+          "residual block folded computes the same, off by %g", rel_err(y2, y1, 3 * 36));
+    scalpel_net_free(&folded);
+    if (sparsify(&net, 4)) { /* sparse stays sparse */
+        CHECK(scalpel_net_fold_batchnorm(&net, &folded, &n) == SCALPEL_OK && n == 1 &&
+                  folded.layers[2].storage == SCALPEL_STORAGE_GCSR && folded.layers[2].sparse.group == 4,
+              "a grouped-CSR layer stays grouped after folding");
+        CHECK(forward(&net, x, 1, y1) && forward(&folded, x, 1, y2) && rel_err(y2, y1, 3 * 36) <= TOL, "sparse fold");
+        scalpel_net_free(&folded);
+    }
+    scalpel_net_free(&net);
+    var[0] = 0.0f;
+    CHECK(scalpel_net_init(3, 6, 6, &net) == SCALPEL_OK &&
+              scalpel_net_add_batchnorm(&net, mean, var, NULL, NULL, 0.0f) == SCALPEL_ERR_ARGUMENT && net.n_layers == 0,
+          "a zero variance with eps 0 is refused");
+    var[0] = -1.0f;
+    CHECK(scalpel_net_add_batchnorm(&net, mean, var, NULL, NULL, 0.5f) == SCALPEL_ERR_ARGUMENT, "variance + eps <= 0");
+    scalpel_net_free(&net);
+    free(w); free(b);
+    printf("batch norm: standalone, folded where exact\n");
+}
+
+/* ---- 4. joins ----------------------------------------------------------------------------- */
+
+static void test_joins(void)
+{
+    float *w = rand_floats(4 * 4 * 9, 0.4f), *b = rand_floats(4, 0.1f), *w2 = rand_floats(6 * 4, 0.4f);
+    scalpel_net net;
+    /* conv -> relu -> conv -> add(the relu) -> relu -> concat(network input... no: the first conv)
+       -> conv 1x1 -> global avg -> fc -> softmax */
+    CHECK(scalpel_net_init(4, 7, 7, &net) == SCALPEL_OK && scalpel_net_add_conv2d(&net, 4, 3, 1, 1, w, b) == SCALPEL_OK &&
+              scalpel_net_add_relu(&net) == SCALPEL_OK && scalpel_net_add_conv2d(&net, 4, 3, 1, 1, w, b) == SCALPEL_OK &&
+              scalpel_net_add_add(&net, 1) == SCALPEL_OK && scalpel_net_add_relu(&net) == SCALPEL_OK &&
+              scalpel_net_add_concat(&net, 0) == SCALPEL_OK && net.layers[5].geom.out_c == 8 &&
+              scalpel_net_add_concat(&net, -1) == SCALPEL_OK && net.layers[6].geom.out_c == 12 &&
+              scalpel_net_add_global_avgpool(&net) == SCALPEL_OK && scalpel_net_add_layer(&net, SCALPEL_LAYER_FC, 2, 0, 0, 0, w2, b) == SCALPEL_OK &&
+              scalpel_net_add_softmax(&net) == SCALPEL_OK,
+          "residual and concat network");
+    check_net(&net, "joins");
+    {   /* the add reading the input twice (from and from2), and the input and a later tensor */
+        scalpel_net n2;
+        CHECK(scalpel_net_init(2, 3, 3, &n2) == SCALPEL_OK && scalpel_net_add_add(&n2, -1) == SCALPEL_OK &&
+                  scalpel_net_add_relu(&n2) == SCALPEL_OK && scalpel_net_set_next_input(&n2, -1) == SCALPEL_OK &&
+                  scalpel_net_add_add(&n2, 1) == SCALPEL_OK,
+              "adds of the input");
+        check_net(&n2, "adds of the input");
+        scalpel_net_free(&n2);
+    }
+    /* refusals */
+    CHECK(scalpel_net_add_add(&net, 0) == SCALPEL_ERR_SHAPE, "add of different shapes");
+    CHECK(scalpel_net_add_add(&net, 99) == SCALPEL_ERR_ARGUMENT && scalpel_net_add_add(&net, -2) == SCALPEL_ERR_ARGUMENT,
+          "add of a layer that does not exist");
+    CHECK(scalpel_net_add_concat(&net, 0) == SCALPEL_ERR_SHAPE, "concat of different sizes");
+    CHECK(scalpel_net_first_unsupported(&net, SCALPEL_USE_TRAINING) == 3 &&
+              scalpel_net_first_unsupported(&net, SCALPEL_USE_GPU) == 3 &&
+              scalpel_net_first_unsupported(&net, SCALPEL_USE_NODE_REMOVAL) == 3,
+          "the first layer training, the GPU and node removal do not take: the add");
+    scalpel_net_free(&net);
+    free(w); free(b); free(w2);
+    printf("joins: add, concat, skips\n");
+}
+
+/* ---- 5. elementwise, softmax, LRN --------------------------------------------------------- */
+
+static void test_elementwise(void)
+{
+    scalpel_net net;
+    float *w = rand_floats(6 * 3, 1.0f), *b = rand_floats(6, 0.5f);
+    /* large inputs through every function: exp and tanh saturate, the clips bite */
+    CHECK(scalpel_net_init(3, 5, 4, &net) == SCALPEL_OK && scalpel_net_add_layer(&net, SCALPEL_LAYER_CONV2D, 6, 1, 1, 0, w, b) == SCALPEL_OK &&
+              scalpel_net_add_relu6(&net) == SCALPEL_OK && scalpel_net_add_clip(&net, -0.5f, 0.75f) == SCALPEL_OK &&
+              scalpel_net_set_next_input(&net, 0) == SCALPEL_OK && scalpel_net_add_leaky_relu(&net, 0.1f) == SCALPEL_OK &&
+              scalpel_net_add_hardswish(&net) == SCALPEL_OK && scalpel_net_add_sigmoid(&net) == SCALPEL_OK &&
+              scalpel_net_set_next_input(&net, 0) == SCALPEL_OK && scalpel_net_add_tanh(&net) == SCALPEL_OK &&
+              scalpel_net_add_softmax(&net) == SCALPEL_OK && scalpel_net_add_lrn(&net, 3, 1e-2f, 0.75f, 2.0f, 0) == SCALPEL_OK &&
+              scalpel_net_add_lrn(&net, 5, 5e-2f, 0.75f, 1.0f, SCALPEL_LRN_WITHIN_CHANNEL) == SCALPEL_OK,
+          "elementwise chain");
+    check_net(&net, "elementwise");
+    CHECK(scalpel_net_add_clip(&net, 1.0f, 0.0f) == SCALPEL_ERR_ARGUMENT, "clip lo > hi");
+    CHECK(scalpel_net_add_clip(&net, 0.0f, INFINITY) == SCALPEL_ERR_ARGUMENT, "clip to infinity");
+    CHECK(scalpel_net_add_leaky_relu(&net, NAN) == SCALPEL_ERR_ARGUMENT, "slope NaN");
+    CHECK(scalpel_net_add_lrn(&net, 4, 1e-4f, 0.75f, 1.0f, 0) == SCALPEL_ERR_ARGUMENT, "LRN of even size");
+    CHECK(scalpel_net_add_lrn(&net, 3, 1e-4f, 0.75f, 0.0f, 0) == SCALPEL_ERR_ARGUMENT, "LRN with k = 0");
+    CHECK(scalpel_net_add_lrn(&net, 3, 1e-4f, 0.75f, 1.0f, 2) == SCALPEL_ERR_ARGUMENT, "LRN mode 2");
+    scalpel_net_free(&net);
+    {   /* LRN across many channels: the running window sum against the reference */
+        scalpel_net n2;
+        CHECK(scalpel_net_init(150, 2, 2, &n2) == SCALPEL_OK && scalpel_net_add_lrn(&n2, 5, 1e-2f, 0.75f, 1.0f, 0) == SCALPEL_OK,
+              "LRN over 150 channels");
+        check_net(&n2, "LRN 150 channels");
+        scalpel_net_free(&n2);
+    }
+    free(w); free(b);
+    printf("elementwise, softmax, lrn\n");
+}
+
+/* ---- 6. model files and the parts that refuse what they do not take -------------------------- */
+
+static scalpel_status build_all(scalpel_net *net)
+{
+    scalpel_window win = scalpel_window_square(3, 1, 0);
+    float *w = rand_floats(8 * 2 * 12, 0.4f), *b = rand_floats(8, 0.1f), sc[8], sh[8];
+    scalpel_status st;
+    int i;
+    for (i = 0; i < 8; i++) { sc[i] = 1.0f + 0.1f * test_uniform(); sh[i] = 0.1f * test_uniform(); }
+    win.kernel_h = 3; win.kernel_w = 2; win.pad_top = 1; win.pad_bottom = 1; win.pad_right = 1; win.groups = 2;
+    st = scalpel_net_init(4, 9, 8, net);
+    if (st == SCALPEL_OK) st = scalpel_net_add_conv2d_ex(net, 8, &win, w, b);
+    if (st == SCALPEL_OK) st = scalpel_net_add_batchnorm_affine(net, sc, sh);
+    if (st == SCALPEL_OK) st = scalpel_net_add_relu6(net);
+    win = scalpel_window_square(3, 2, 1);
+    win.mode = SCALPEL_POOL_CEIL | SCALPEL_POOL_COUNT_PADS;
+    if (st == SCALPEL_OK) st = scalpel_net_add_avgpool(net, &win);
+    if (st == SCALPEL_OK) st = scalpel_net_add_lrn(net, 3, 1e-3f, 0.75f, 1.0f, 0);
+    if (st == SCALPEL_OK) st = scalpel_net_add_add(net, 3);
+    if (st == SCALPEL_OK) st = scalpel_net_add_concat(net, 3);
+    if (st == SCALPEL_OK) st = scalpel_net_add_hardswish(net);
+    if (st == SCALPEL_OK) st = scalpel_net_add_fc(net, 5, NULL, NULL);
+    if (st == SCALPEL_OK) st = scalpel_net_add_softmax(net);
+    free(w); free(b);
+    return st;
+}
+
+static void test_file(void)
+{
+    scalpel_net net, v;
+    unsigned char *buf, *p;
+    size_t n, written = 0;
+    float x[4 * 9 * 8], y1[5], y2[5];
+    int i;
+    CHECK(build_all(&net) == SCALPEL_OK, "a network of the new kinds");
+    check_net(&net, "all kinds");
+    n = scalpel_net_serialized_size(&net);
+    buf = (unsigned char *)malloc(n + 64);
+    p = buf + ((64 - (uintptr_t)buf % 64) % 64);
+    for (i = 0; i < 4 * 9 * 8; i++) x[i] = test_uniform();
+    CHECK(n > 0 && scalpel_net_serialize(&net, p, n, &written) == SCALPEL_OK && written == n && p[4] == 3 &&
+              scalpel__get_u32(p + 8) == 224,
+          "written as version 3 with 224-byte records");
+    CHECK(scalpel_net_view(p, n, &v) == SCALPEL_OK && v.n_layers == net.n_layers && forward(&net, x, 1, y1) &&
+              forward(&v, x, 1, y2) && memcmp(y1, y2, sizeof y1) == 0 &&
+              memcmp(&v.layers[0].geom, &net.layers[0].geom, sizeof(scalpel_layer_geom)) == 0,
+          "the view computes the same bits");
+    scalpel_net_free(&v);
+    {   /* hostile: every field of the new part of a record, one at a time */
+        static const struct { unsigned off, value; const char *what; } bad[] = {
+            { 152, 0, "kernel_h 0" }, { 160, 0, "stride_h 0" }, { 168, 5, "pad_top past the kernel" },
+            { 184, 0, "dilation 0" }, { 192, 3, "groups not dividing" }, { 196, 8, "unknown mode bit" },
+            { 132, 1, "from2 on a conv" }, { 212, 1, "reserved byte" }, { 8, 3, "version 2 kernel field" },
+            { 200, 0x7fc00000u, "alpha NaN" }, { 4, 7, "outputs not a multiple of groups" } };
+        size_t k;
+        unsigned char *q = (unsigned char *)malloc(n + 64), *c = q + ((64 - (uintptr_t)q % 64) % 64);
+        for (k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+            scalpel_status st;
+            memcpy(c, p, n);
+            scalpel__put_u32(c + 64 + bad[k].off, bad[k].value);
+            scalpel__put_u32(c + n - 4, scalpel_crc32(0, c, n - 4));
+            st = scalpel_net_view(c, n, &v);
+            CHECK(st == SCALPEL_ERR_CORRUPT && v.n_layers == 0, "%s refused (%s)", bad[k].what, scalpel_status_string(st));
+        }
+        /* the batch norm's params: a NaN, and a size that is not 2 * C * 4 */
+        memcpy(c, p, n);
+        scalpel__put_u32(c + n - 4, 0);
+        {
+            uint64_t poff = scalpel__get_u64(c + 64 + 224 + 136);
+            scalpel__put_u32(c + poff, 0x7f800000u);
+            scalpel__put_u32(c + n - 4, scalpel_crc32(0, c, n - 4));
+            CHECK(scalpel_net_view(c, n, &v) == SCALPEL_ERR_CORRUPT, "batch norm scale infinite");
+            memcpy(c, p, n);
+            scalpel__put_u64(c + 64 + 224 + 144, 60);
+            scalpel__put_u32(c + n - 4, scalpel_crc32(0, c, n - 4));
+            CHECK(scalpel_net_view(c, n, &v) == SCALPEL_ERR_CORRUPT, "batch norm params of the wrong size");
+            memcpy(c, p, n);
+            scalpel__put_u32(c + 64 + 6 * 224 + 132, 7); /* the add reading before the input */
+            scalpel__put_u32(c + n - 4, scalpel_crc32(0, c, n - 4));
+            CHECK(scalpel_net_view(c, n, &v) == SCALPEL_ERR_CORRUPT, "from2 before the network input");
+            memcpy(c, p, n);
+            scalpel__put_u32(c + 64 + 6 * 224 + 132, 6); /* the add reading the input: other shape */
+            scalpel__put_u32(c + n - 4, scalpel_crc32(0, c, n - 4));
+            CHECK(scalpel_net_view(c, n, &v) == SCALPEL_ERR_CORRUPT, "add of a tensor of another shape");
+        }
+        free(q);
+    }
+    free(buf);
+    /* the parts that do not take the new kinds yet say so */
+    {
+        scalpel_quant_options opt;
+        scalpel_qnet q;
+        scalpel_trainer tr;
+        scalpel_net out;
+        memset(&opt, 0, sizeof(opt));
+        opt.dtype = SCALPEL_DTYPE_Q15;
+        CHECK(scalpel_qnet_quantize(&net, &opt, x, 1, &q) == SCALPEL_ERR_UNSUPPORTED &&
+                  scalpel_net_first_unsupported(&net, SCALPEL_USE_FIXED_POINT) == 0,
+              "fixed point refuses a grouped conv, naming layer 0");
+        CHECK(scalpel_trainer_init(&net, 4, NULL, &tr) == SCALPEL_ERR_UNSUPPORTED, "training refuses");
+        CHECK(scalpel_net_remove_dead_nodes(&net, NULL, &out, NULL) == SCALPEL_ERR_UNSUPPORTED, "dead-node removal refuses");
+        CHECK(scalpel_net_export_c(&net, "allkinds", "build/test/allkinds.h") == SCALPEL_OK, "C export takes every kind");
+    }
+    scalpel_net_free(&net);
+    {   /* a network of first-version layers is still written as version 2 */
+        float w[2 * 9] = { 0 }, bb[2] = { 0 };
+        unsigned char small[4096];
+        CHECK(scalpel_net_init(1, 5, 5, &net) == SCALPEL_OK && scalpel_net_add_conv2d(&net, 2, 3, 1, 1, w, bb) == SCALPEL_OK &&
+                  scalpel_net_add_maxpool(&net, 2, 2) == SCALPEL_OK && scalpel_net_serialize(&net, small, sizeof small, &written) == SCALPEL_OK &&
+                  small[4] == 2 && scalpel__get_u32(small + 8) == 144,
+              "first-version network: version 2");
+        scalpel_net_free(&net);
+    }
+    printf("model files: version 3, hostile fields refused\n");
+}
+
+/* ---- 7. bad parameters -------------------------------------------------------------------- */
+
+static void test_refusals(void)
+{
+    scalpel_net net;
+    scalpel_window win = scalpel_window_square(3, 1, 1);
+    scalpel_net_init(4, 8, 8, &net);
+    win.groups = 3;
+    CHECK(scalpel_net_add_conv2d_ex(&net, 6, &win, NULL, NULL) == SCALPEL_ERR_SHAPE, "groups not dividing in_c");
+    win.groups = 2;
+    CHECK(scalpel_net_add_conv2d_ex(&net, 5, &win, NULL, NULL) == SCALPEL_ERR_SHAPE, "groups not dividing out_c");
+    win = scalpel_window_square(3, 1, 3);
+    CHECK(scalpel_net_add_conv2d_ex(&net, 4, &win, NULL, NULL) == SCALPEL_ERR_ARGUMENT, "pad = kernel");
+    win = scalpel_window_square(3, 1, 1);
+    win.dilation_h = 0;
+    CHECK(scalpel_net_add_conv2d_ex(&net, 4, &win, NULL, NULL) == SCALPEL_ERR_ARGUMENT, "dilation 0");
+    win = scalpel_window_square(3, 1, 1);
+    win.mode = SCALPEL_POOL_CEIL;
+    CHECK(scalpel_net_add_conv2d_ex(&net, 4, &win, NULL, NULL) == SCALPEL_ERR_ARGUMENT, "ceil mode on a conv");
+    win = scalpel_window_square(2, 2, 0);
+    win.dilation_w = 2;
+    CHECK(scalpel_net_add_maxpool_ex(&net, &win) == SCALPEL_ERR_ARGUMENT, "dilated pooling");
+    win = scalpel_window_square(2, 2, 0);
+    win.mode = SCALPEL_POOL_COUNT_PADS;
+    CHECK(scalpel_net_add_maxpool_ex(&net, &win) == SCALPEL_ERR_ARGUMENT, "count pads on max pooling");
+    win = scalpel_window_square(9, 1, 0);
+    CHECK(scalpel_net_add_avgpool(&net, &win) == SCALPEL_ERR_SHAPE, "window larger than the map");
+    CHECK(scalpel_net_add_conv2d_ex(&net, 4, NULL, NULL, NULL) == SCALPEL_ERR_NULL, "no window");
+    CHECK(net.n_layers == 0, "nothing appended by a refusal");
+    {   /* a grouped conv takes no hybrid (its groups run apart) */
+        scalpel_hybrid h;
+        memset(&h, 0, sizeof(h));
+        win = scalpel_window_square(1, 1, 0);
+        win.groups = 2;
+        CHECK(scalpel_net_add_conv2d_ex(&net, 4, &win, NULL, NULL) == SCALPEL_OK &&
+                  scalpel_net_set_hybrid(&net, 0, &h) == SCALPEL_ERR_UNSUPPORTED,
+              "hybrid refused on a grouped conv");
+    }
+    scalpel_net_free(&net);
+    printf("refusals\n");
+}
+
+/* ---- 8. .npy arrays ------------------------------------------------------------------------ */
+
+static void test_npy(void)
+{
+    const char *path = "build/test/ops_array.npy";
+    int64_t shape[4] = { 2, 3, 1, 5 };
+    float data[30];
+    scalpel_npy a;
+    int i;
+    for (i = 0; i < 30; i++) data[i] = test_uniform();
+    CHECK(scalpel_npy_save(path, data, 4, shape) == SCALPEL_OK && scalpel_npy_load(path, &a) == SCALPEL_OK &&
+              a.ndim == 4 && a.shape[0] == 2 && a.shape[3] == 5 && a.count == 30 && memcmp(a.data, data, sizeof data) == 0,
+          "npy round trip");
+    scalpel_npy_free(&a);
+    {
+        static const struct { const char *header; scalpel_status want; } cases[] = {
+            { "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", SCALPEL_OK },
+            { "{\"shape\": (6,), \"fortran_order\": False, \"descr\": \"<f4\"}", SCALPEL_OK },
+            { "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }", SCALPEL_ERR_DTYPE },
+            { "{'descr': '>f4', 'fortran_order': False, 'shape': (2, 3), }", SCALPEL_ERR_DTYPE },
+            { "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }", SCALPEL_ERR_UNSUPPORTED },
+            { "{'descr': '<f4', 'fortran_order': False, 'shape': (), }", SCALPEL_ERR_UNSUPPORTED },
+            { "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4), }", SCALPEL_ERR_TRUNCATED },
+            { "{'descr': '<f4', 'fortran_order': False, 'shape': (5,), }", SCALPEL_ERR_CORRUPT },
+            { "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }", SCALPEL_ERR_OVERFLOW },
+            { "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }", SCALPEL_ERR_OVERFLOW },
+            { "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'x': 1}", SCALPEL_ERR_CORRUPT },
+            { "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (6,)}", SCALPEL_ERR_CORRUPT },
+            { "{'descr': '<f4', 'fortran_order': False, 'shape': (2, -3), }", SCALPEL_ERR_CORRUPT },
+            { "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3, }", SCALPEL_ERR_CORRUPT },
+            { "{'descr': '<f4', 'fortran_order': Fals, 'shape': (6,)}", SCALPEL_ERR_CORRUPT },
+            { "['descr']", SCALPEL_ERR_CORRUPT },
+            { "{'descr': '<f4', 'fortran_order': False, 'shape': (1,1,1,1,1,1,1,1,1,6), }", SCALPEL_ERR_UNSUPPORTED } };
+        size_t k;
+        for (k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+            unsigned char file[512];
+            size_t hl = strlen(cases[k].header), total = 10 + hl + 1 + 24;
+            scalpel_status st;
+            memcpy(file, "\x93NUMPY\x01\x00", 8);
+            scalpel__put_u16(file + 8, (uint16_t)(hl + 1));
+            memcpy(file + 10, cases[k].header, hl);
+            file[10 + hl] = '\n';
+            for (i = 0; i < 6; i++) memcpy(file + 10 + hl + 1 + 4 * i, &data[i], 4);
+            st = scalpel_npy_parse(file, total, &a);
+            CHECK(st == cases[k].want, "npy header %s: %s (want %s)", cases[k].header, scalpel_status_string(st),
+                  scalpel_status_string(cases[k].want));
+            scalpel_npy_free(&a);
+            if (cases[k].want == SCALPEL_OK) { /* every shorter prefix is refused */
+                size_t cut;
+                for (cut = 0; cut < total; cut++) {
+                    st = scalpel_npy_parse(file, cut, &a);
+                    CHECK(st != SCALPEL_OK && a.data == NULL, "prefix of %lu bytes refused", (unsigned long)cut);
+                    scalpel_npy_free(&a);
+                }
+            }
+        }
+    }
+    CHECK(scalpel_npy_parse("\x93NUMPY\x04\x00\x00\x00", 10, &a) == SCALPEL_ERR_VERSION, "npy version 4");
+    CHECK(scalpel_npy_parse("PK\x03\x04zipfile", 10, &a) == SCALPEL_ERR_MAGIC, "npz is no npy");
+    CHECK(scalpel_npy_load("build/test/no-such-file.npy", &a) == SCALPEL_ERR_NOT_FOUND, "missing file");
+    printf("npy arrays\n");
+}
+
+int main(void)
+{
+    test_conv();
+    test_pool();
+    test_batchnorm();
+    test_joins();
+    test_elementwise();
+    test_file();
+    test_refusals();
+    test_npy();
+    return test_summary("test_ops");
+}
