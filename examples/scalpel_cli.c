@@ -34,6 +34,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "reference_nets.h"  /* the reference networks of `demo --net` */
+
 #define EXIT_USAGE 2
 
 /* ---- help -------------------------------------------------------------------------------- */
@@ -54,7 +56,7 @@ static const cmd_usage usages[] = {
                   "                        [--data DIR | --synthetic] [--calib N] [--test N]" },
     { "import-safetensors", "scalpel import-safetensors FILE --arch SPEC [--names P1,P2,...] -o MODEL" },
     { "bench", "scalpel bench MODEL [--batch N] [--repeat N]" },
-    { "demo", "scalpel demo -o FILE" },
+    { "demo", "scalpel demo [--net NAME|list] [--seed N] -o FILE" },
     { "run", "scalpel run MODEL --input IN.npy --output OUT.npy [--batch N]" }
 };
 #define N_USAGES ((int)(sizeof(usages) / sizeof(usages[0])))
@@ -130,9 +132,12 @@ static const char help_text_rest[] =
     "  scalpel bench MODEL [--batch N] [--repeat N]\n"
     "      Forward time of the model as stored and of its dense version, side by side, whole\n"
     "      and per layer (median of N repeats, default 9; batch default 1).\n"
-    "  scalpel demo -o FILE\n"
+    "  scalpel demo [--net NAME|list] [--seed N] -o FILE\n"
     "      Write a LeNet-300-100-shaped model (784-300-100-10, random weights, fixed seed)\n"
     "      magnitude-pruned at Han et al.'s rates (92%, 91%, 74%), to try the other commands.\n"
+    "      --net NAME: a reference network instead, random weights from --seed (default 1):\n"
+    "      ds-cnn, mobilenet-v1, resnet-8, autoencoder (MLPerf Tiny), convnet, nin, alexnet\n"
+    "      (the Scalpel paper's), lenet-5; --net list describes them.\n"
     "  scalpel run MODEL --input IN.npy --output OUT.npy [--batch N]\n"
     "      The model's outputs for every sample of IN (float32 .npy, C order, shape [N, C, H, W]\n"
     "      or [N, C*H*W]), computed N samples at a time (default 64), written as float32 .npy of\n"
@@ -1451,11 +1456,47 @@ done:
 
 /* ---- demo -------------------------------------------------------------------------------- */
 
+/* demo --net NAME: a reference network with random weights (BatchNorms folded) */
+static int demo_reference(const char *name, const char *seed_text, const char *path)
+{
+    const ref_net_desc *d = ref_net_find(name);
+    int32_t seed = 1;
+    int rc, i;
+    scalpel_net net;
+    scalpel_status st;
+    char s1[48];
+    if (strcmp(name, "list") == 0) {
+        for (i = 0; i < REF_NET_COUNT; i++)
+            printf("%-13s %s, input %s\n", ref_nets[i].name, ref_nets[i].what,
+                   shape_text(ref_nets[i].c, ref_nets[i].h, ref_nets[i].w, s1, sizeof s1));
+        return 0;
+    }
+    if (d == NULL) {
+        fprintf(stderr, "scalpel demo: unknown network '%s'; one of:", name);
+        for (i = 0; i < REF_NET_COUNT; i++) fprintf(stderr, " %s", ref_nets[i].name);
+        fprintf(stderr, " (or list)\n");
+        return EXIT_USAGE;
+    }
+    if (path == NULL) return usage_error("demo", "-o FILE is required");
+    if (seed_text != NULL && (rc = parse_int("demo", "--seed", seed_text, 0, INT32_MAX, &seed)) != 0) return rc;
+    st = ref_net_build(d, (uint64_t)seed, &net);
+    if (st != SCALPEL_OK) return fail("demo: building %s failed: %s", name, scalpel_status_string(st));
+    st = save_net(&net, path);
+    if (st != SCALPEL_OK) {
+        scalpel_net_free(&net);
+        return fail("%s: cannot save the model: %s", path, scalpel_status_string(st));
+    }
+    printf("wrote %s: %s, %d layers, %zu weight bytes, random weights (seed %d)\n", path, d->what, (int)net.n_layers,
+           scalpel_net_weight_bytes(&net), (int)seed);
+    scalpel_net_free(&net);
+    return 0;
+}
+
 static int cmd_demo(int n, char **args)
 {
     static const int32_t sizes[4] = { 784, 300, 100, 10 };
     static const float rates[3] = { 0.92f, 0.91f, 0.74f };   /* Han et al., LeNet-300-100 */
-    cli_opt opts[1] = { { "--output", "-o", 1, NULL, 0 } };
+    cli_opt opts[3] = { { "--output", "-o", 1, NULL, 0 }, { "--net", NULL, 1, NULL, 0 }, { "--seed", NULL, 1, NULL, 0 } };
     const char *pos[MAX_POSITIONAL];
     int n_pos, rc, layer;
     float *w = NULL, *b = NULL;
@@ -1463,8 +1504,10 @@ static int cmd_demo(int n, char **args)
     scalpel_net net;
     scalpel_status st;
 
-    rc = parse_args("demo", n, args, opts, 1, pos, 0, 0, &n_pos);
+    rc = parse_args("demo", n, args, opts, 3, pos, 0, 0, &n_pos);
     if (rc != 0) return rc;
+    if (opts[1].value != NULL) return demo_reference(opts[1].value, opts[2].value, opts[0].value);
+    if (opts[2].value != NULL) return usage_error("demo", "--seed goes with --net");
     if (opts[0].value == NULL) return usage_error("demo", "-o FILE is required");
     st = scalpel_net_init(sizes[0], 1, 1, &net);
     if (st != SCALPEL_OK) return fail("demo: %s", scalpel_status_string(st));
