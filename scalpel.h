@@ -1801,11 +1801,29 @@ static scalpel_status scalpel__conv2d_shape(scalpel_layer_geom *g, int32_t outpu
     return SCALPEL_OK;
 }
 
-/* the im2col matrix of one group of one sample [cols x OH*OW] */
+/* The window of a depthwise layer as scalpel_dwconv_f32 takes it. */
+SCALPEL__PRIV scalpel_dw_window scalpel__dw_window_of(const scalpel_layer_geom *g)
+{
+    scalpel_dw_window win;
+    win.kh = g->kernel_h; win.kw = g->kernel_w;
+    win.sh = g->stride_h; win.sw = g->stride_w;
+    win.pt = g->pad_top; win.pl = g->pad_left;
+    win.dh = g->dilation_h; win.dw = g->dilation_w;
+    return win;
+}
+
+/* the im2col matrix of one group of one sample [cols x OH*OW]; for a depthwise layer at least
+ * the padded channel of scalpel_dwconv_f32 */
 static size_t scalpel__conv2d_scratch(const scalpel_layer_geom *g, int32_t batch)
 {
+    size_t n = scalpel__size_mul((size_t)g->cols, (size_t)g->out_h * (size_t)g->out_w);
     (void)batch;
-    return scalpel__size_mul((size_t)g->cols, (size_t)g->out_h * (size_t)g->out_w);
+    if (g->groups > 1 && g->groups == g->in_c) {
+        scalpel_dw_window win = scalpel__dw_window_of(g);
+        size_t d = scalpel_dwconv_f32_scratch(&win, g->out_h, g->out_w);
+        if (d > n) n = d;
+    }
+    return n;
 }
 
 /* col[(c*kh + i)*kw + j][y*OW + x] = in[c][y*sh + i*dh - pt][x*sw + j*dw - pl] (0 outside) for
@@ -1848,43 +1866,6 @@ SCALPEL__PRIV scalpel_gcsr scalpel__gcsr_rows(const scalpel_gcsr *m, int32_t r0,
     return v;
 }
 
-/* out[o][y][x] = sum over i, j of w[o][i][j] * in[o / mult][y*sh + i*dh - pt][x*sw + j*dw - pl]:
- * a depthwise convolution (groups = in_c, mult = out_c / in_c) with dense weights, directly,
- * tap by tap over whole output rows (no im2col). Each tap's valid output columns are worked
- * out once, so the inner loop has no test and vectorizes at stride 1. */
-SCALPEL__PRIV void scalpel__depthwise_f32(const float *in, const scalpel_layer_geom *g, const float *w, float *out)
-{
-    int32_t o, i, j, y, x, OH = g->out_h, OW = g->out_w, mult = g->out_c / g->in_c, sw = g->stride_w;
-    for (o = 0; o < g->out_c; o++) {
-        const float *plane = in + (size_t)(o / mult) * (size_t)g->in_h * (size_t)g->in_w;
-        const float *wo = w + (size_t)o * (size_t)g->kernel_h * (size_t)g->kernel_w;
-        float *po = out + (size_t)o * (size_t)OH * (size_t)OW;
-        memset(po, 0, (size_t)OH * (size_t)OW * sizeof(float));
-        for (j = 0; j < g->kernel_w; j++) {
-            int32_t dx = j * g->dilation_w - g->pad_left, x0, x1;
-            /* columns x with 0 <= x*sw + dx < in_w */
-            x0 = dx >= 0 ? 0 : (-dx + sw - 1) / sw;
-            x1 = g->in_w - 1 - dx < 0 ? 0 : (g->in_w - 1 - dx) / sw + 1;
-            if (x1 > OW) x1 = OW;
-            if (x0 >= x1) continue;
-            for (i = 0; i < g->kernel_h; i++) {
-                float wv = wo[(size_t)i * (size_t)g->kernel_w + (size_t)j];
-                for (y = 0; y < OH; y++) {
-                    int32_t iy = y * g->stride_h + i * g->dilation_h - g->pad_top;
-                    const float *src;
-                    float *d = po + (size_t)y * (size_t)OW + (size_t)x0;
-                    if (iy < 0 || iy >= g->in_h) continue;
-                    src = plane + (size_t)iy * (size_t)g->in_w + (size_t)(x0 * sw + dx); /* >= 0 by x0 */
-                    if (sw == 1)
-                        for (x = 0; x < x1 - x0; x++) d[x] += wv * src[x];
-                    else
-                        for (x = 0; x < x1 - x0; x++) d[x] += wv * src[(size_t)x * (size_t)sw];
-                }
-            }
-        }
-    }
-}
-
 /* One sample through a convolution. groups == 1: im2col, then W . col (dense GEMM or grouped
  * sparse matrix-matrix), which lands directly in CHW order; a 1x1 convolution with stride 1
  * and no padding needs no im2col (the input already is the matrix); dense weights, a square
@@ -1914,7 +1895,8 @@ static void scalpel__conv2d_sample(const scalpel_layer *L, const float *in, floa
         }
         scalpel__layer_mm(L, B, positions, out);
     } else if (L->storage == SCALPEL_STORAGE_DENSE && g->groups == g->in_c) {
-        scalpel__depthwise_f32(in, g, L->w, out);
+        scalpel_dw_window win = scalpel__dw_window_of(g);
+        scalpel_dwconv_f32(in, g->in_c, g->in_h, g->in_w, g->out_c / g->in_c, L->w, &win, g->out_h, g->out_w, col, out);
     } else {
         int32_t cg = g->in_c / g->groups, og = g->out_c / g->groups;
         for (grp = 0; grp < g->groups; grp++) {
@@ -2554,9 +2536,9 @@ static size_t scalpel__lrn_scratch(const scalpel_layer_geom *g, int32_t batch)
     return 0;
 }
 
-/* One sample. Across channels: a running sum of squares over the channel window at each
- * position (added as the window enters, subtracted as it leaves, recomputed every 64 channels
- * so that rounding cannot build up). Within a channel: the square's sum directly. */
+/* One sample. Across channels: the sum of squares over each channel's window, summed directly
+ * (`size` products per output: a running sum would subtract large squares from small ones
+ * and lose the small, which PyTorch and Caffe do not). Within a channel: the square's sum. */
 SCALPEL__PRIV void scalpel__lrn_sample(const scalpel_layer_geom *g, const float *x, float *y)
 {
     int32_t C = g->in_c, H = g->in_h, W = g->in_w, half = g->kernel_h / 2, c, i, j, yy, xx;
@@ -2579,18 +2561,11 @@ SCALPEL__PRIV void scalpel__lrn_sample(const scalpel_layer_geom *g, const float 
     }
     {
         float a = g->alpha / (float)g->kernel_h;
-        for (p = 0; p < plane; p++) {
-            float s = 0.0f;
-            for (c = 0; c < C; c++) {
-                int32_t lo = c - half, hi = c + half, q;
-                if (c % 64 == 0) { /* afresh */
-                    s = 0.0f;
-                    for (q = lo < 0 ? 0 : lo; q <= hi && q < C; q++) s += x[(size_t)q * plane + p] * x[(size_t)q * plane + p];
-                } else {
-                    if (hi < C) s += x[(size_t)hi * plane + p] * x[(size_t)hi * plane + p];
-                    if (lo - 1 >= 0) s -= x[(size_t)(lo - 1) * plane + p] * x[(size_t)(lo - 1) * plane + p];
-                    if (s < 0.0f) s = 0.0f;
-                }
+        for (c = 0; c < C; c++) {
+            int32_t lo = c - half < 0 ? 0 : c - half, hi = c + half >= C ? C - 1 : c + half, q;
+            for (p = 0; p < plane; p++) {
+                float s = 0.0f;
+                for (q = lo; q <= hi; q++) s += x[(size_t)q * plane + p] * x[(size_t)q * plane + p];
                 y[(size_t)c * plane + p] = x[(size_t)c * plane + p] / (float)scalpel__pow_pos((double)(g->k + a * s), (double)g->beta);
             }
         }

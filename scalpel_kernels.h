@@ -155,6 +155,27 @@ SCALPEL_API void scalpel_maxpool_f32(const float *x, int32_t c, int32_t h, int32
 SCALPEL_API void scalpel_maxpool_f32_ref(const float *x, int32_t c, int32_t h, int32_t w, int32_t kernel,
                                          int32_t stride, float *y);
 
+/* ---- depthwise convolution (fp32) -------------------------------------------------------------
+ * A depthwise convolution (each input channel convolved with its own filters, `mult` output
+ * channels per input channel: MobileNet's and DS-CNN's 3x3 layers), direct, without im2col.
+ * scalpel_dw_window is its window: kernel kh x kw, strides sh / sw, the top and left padding
+ * pt / pl (the bottom and right padding follow from the output size), dilations dh / dw. */
+typedef struct scalpel_dw_window {
+    int32_t kh, kw, sh, sw, pt, pl, dh, dw;
+} scalpel_dw_window;
+
+/* Floats of scratch scalpel_dwconv_f32 needs for one input channel (the channel zero-padded
+ * and split into sw column phases, so that every tap reads contiguous columns). */
+SCALPEL_API size_t scalpel_dwconv_f32_scratch(const scalpel_dw_window *win, int32_t oh, int32_t ow);
+/* y[o][oy][ox] = sum over i < kh, j < kw of wt[o][i][j] * x[o / mult][oy*sh + i*dh - pt]
+ * [ox*sw + j*dw - pl] (zero outside x), for o < c * mult, oy < oh, ox < ow; no bias. x is
+ * [c x h x w], wt [c*mult x kh x kw], y [c*mult x oh x ow]. Sums in float, the taps in row-major
+ * order (the _ref in double). */
+SCALPEL_API void scalpel_dwconv_f32(const float *x, int32_t c, int32_t h, int32_t w, int32_t mult, const float *wt,
+                                    const scalpel_dw_window *win, int32_t oh, int32_t ow, float *scratch, float *y);
+SCALPEL_API void scalpel_dwconv_f32_ref(const float *x, int32_t c, int32_t h, int32_t w, int32_t mult, const float *wt,
+                                        const scalpel_dw_window *win, int32_t oh, int32_t ow, float *y);
+
 /* ---- fixed point (q15, q7): the microcontroller kernels --------------------------------------
  *
  * Values are symmetric fixed point, real = q * scale: q15 is int16_t, q7 is int8_t. A layer
@@ -549,6 +570,26 @@ SCALPEL_API void scalpel_maxpool_f32_ref(const float *x, int32_t c, int32_t h, i
                         if (v > m) m = v;
                     }
                 y[((size_t)ch * (size_t)oh + (size_t)oy) * (size_t)ow + (size_t)ox] = m;
+            }
+}
+
+/* y[o][oy][ox] = sum of wt[o][i][j] x[o / mult][oy*sh + i*dh - pt][ox*sw + j*dw - pl], in double */
+SCALPEL_API void scalpel_dwconv_f32_ref(const float *x, int32_t c, int32_t h, int32_t w, int32_t mult, const float *wt,
+                                        const scalpel_dw_window *win, int32_t oh, int32_t ow, float *y)
+{
+    int32_t o, oy, ox, i, j;
+    for (o = 0; o < c * mult; o++)
+        for (oy = 0; oy < oh; oy++)
+            for (ox = 0; ox < ow; ox++) {
+                double acc = 0.0;
+                for (i = 0; i < win->kh; i++)
+                    for (j = 0; j < win->kw; j++) {
+                        int32_t iy = oy * win->sh + i * win->dh - win->pt, ix = ox * win->sw + j * win->dw - win->pl;
+                        if (iy < 0 || ix < 0 || iy >= h || ix >= w) continue;
+                        acc += (double)wt[((size_t)o * (size_t)win->kh + (size_t)i) * (size_t)win->kw + (size_t)j] *
+                               x[((size_t)(o / mult) * (size_t)h + (size_t)iy) * (size_t)w + (size_t)ix];
+                    }
+                y[((size_t)o * (size_t)oh + (size_t)oy) * (size_t)ow + (size_t)ox] = (float)acc;
             }
 }
 
@@ -1586,6 +1627,116 @@ static inline void scalpel__copy_span_f32(float *d, const float *s, int32_t n)
 #else
     memcpy(d, s, (size_t)n * sizeof(float));
 #endif
+}
+
+
+/* ---- depthwise convolution (fp32) -------------------------------------------------------------
+ * Per input channel: the channel is copied once into scratch, zero-padded and split into sw
+ * column phases, Q_q[r][t] = padded[r][t*sw + q], so that tap (i, j) of output row oy reads the
+ * contiguous span Q_{(j*dw) % sw}[oy*sh + i*dh][(j*dw) / sw + ox] for every ox: no bounds test
+ * and no gather in the loop, at any stride. Then each output channel of that input channel sums
+ * its kh*kw taps, one weight broadcast per tap, a vector of output columns of four output rows
+ * at a time (four independent chains of FMAs). */
+
+/* The phase planes' shape: rows QH, columns QW. */
+static void scalpel__dw_shape(const scalpel_dw_window *win, int32_t oh, int32_t ow, int32_t *qh, int32_t *qw)
+{
+    *qh = (oh - 1) * win->sh + (win->kh - 1) * win->dh + 1;
+    *qw = ow + ((win->kw - 1) * win->dw) / win->sw;
+}
+
+SCALPEL_API size_t scalpel_dwconv_f32_scratch(const scalpel_dw_window *win, int32_t oh, int32_t ow)
+{
+    int32_t qh, qw;
+    scalpel__dw_shape(win, oh, ow, &qh, &qw);
+    return (size_t)win->sw * (size_t)qh * (size_t)qw;
+}
+
+SCALPEL_API void scalpel_dwconv_f32(const float *x, int32_t c, int32_t h, int32_t w, int32_t mult, const float *wt,
+                                    const scalpel_dw_window *win, int32_t oh, int32_t ow, float *scratch, float *y)
+{
+    const int32_t sh = win->sh, sw = win->sw, kh = win->kh, kw = win->kw, taps = kh * kw;
+    int32_t qh, qw, ci, m, q, r, t, oy, ox, i, j;
+    size_t plane = (size_t)oh * (size_t)ow;
+    scalpel__dw_shape(win, oh, ow, &qh, &qw);
+    for (ci = 0; ci < c; ci++) {
+        const float *xc = x + (size_t)ci * (size_t)h * (size_t)w;
+        /* the padded channel, phase by phase */
+        for (q = 0; q < sw; q++)
+            for (r = 0; r < qh; r++) {
+                float *dst = scratch + ((size_t)q * (size_t)qh + (size_t)r) * (size_t)qw;
+                int32_t iy = r - win->pt;
+                if (iy < 0 || iy >= h) {
+                    memset(dst, 0, (size_t)qw * sizeof(float));
+                    continue;
+                }
+                if (sw == 1) { /* zeros, the input row, zeros */
+                    int32_t lo = win->pl < qw ? win->pl : qw, n = w < qw - lo ? w : qw - lo;
+                    memset(dst, 0, (size_t)lo * sizeof(float));
+                    if (n > 0) memcpy(dst + lo, xc + (size_t)iy * (size_t)w, (size_t)n * sizeof(float));
+                    if (lo + (n > 0 ? n : 0) < qw) memset(dst + lo + (n > 0 ? n : 0), 0, (size_t)(qw - lo - (n > 0 ? n : 0)) * sizeof(float));
+                    continue;
+                }
+                for (t = 0; t < qw; t++) {
+                    int32_t ix = t * sw + q - win->pl;
+                    dst[t] = (ix >= 0 && ix < w) ? xc[(size_t)iy * (size_t)w + (size_t)ix] : 0.0f;
+                }
+            }
+        for (m = 0; m < mult; m++) {
+            int32_t o = ci * mult + m;
+            const float *wo = wt + (size_t)o * (size_t)taps;
+            float *yo = y + (size_t)o * plane;
+            for (oy = 0; oy < oh; oy += 4) {
+                int32_t rows = oh - oy < 4 ? oh - oy : 4, k;
+                ox = 0;
+#if defined(SCALPEL__VEC)
+                {
+                    const int32_t V = SCALPEL__VW;
+                    for (; ox < ow; ox += V) {
+                        int32_t n = ow - ox < V ? ow - ox : V;
+                        scalpel__vec a0 = SCALPEL__V(zero)(), a1 = a0, a2 = a0, a3 = a0;
+                        for (i = 0; i < kh; i++)
+                            for (j = 0; j < kw; j++) {
+                                const int32_t off = j * win->dw;
+                                const float *src = scratch + ((size_t)(off % sw) * (size_t)qh + (size_t)(oy * sh + i * win->dh)) *
+                                                                 (size_t)qw + (size_t)(off / sw + ox);
+                                const scalpel__vec wv = SCALPEL__V(set1)(wo[i * kw + j]);
+                                const size_t step = (size_t)sh * (size_t)qw;
+                                if (n == V) {
+                                    a0 = SCALPEL__V(fma)(a0, wv, SCALPEL__V(load)(src));
+                                    if (rows > 1) a1 = SCALPEL__V(fma)(a1, wv, SCALPEL__V(load)(src + step));
+                                    if (rows > 2) a2 = SCALPEL__V(fma)(a2, wv, SCALPEL__V(load)(src + 2 * step));
+                                    if (rows > 3) a3 = SCALPEL__V(fma)(a3, wv, SCALPEL__V(load)(src + 3 * step));
+                                } else {
+                                    a0 = SCALPEL__V(fma)(a0, wv, SCALPEL__V(loadn)(src, n));
+                                    if (rows > 1) a1 = SCALPEL__V(fma)(a1, wv, SCALPEL__V(loadn)(src + step, n));
+                                    if (rows > 2) a2 = SCALPEL__V(fma)(a2, wv, SCALPEL__V(loadn)(src + 2 * step, n));
+                                    if (rows > 3) a3 = SCALPEL__V(fma)(a3, wv, SCALPEL__V(loadn)(src + 3 * step, n));
+                                }
+                            }
+                        for (k = 0; k < rows; k++) {
+                            scalpel__vec a = k == 0 ? a0 : k == 1 ? a1 : k == 2 ? a2 : a3;
+                            float *d = yo + (size_t)(oy + k) * (size_t)ow + (size_t)ox;
+                            if (n == V) SCALPEL__V(store)(d, a); else SCALPEL__V(storen)(d, a, n);
+                        }
+                    }
+                }
+#endif
+                for (k = 0; k < rows; k++) /* plain C: what the vectors did not cover */
+                    for (t = ox; t < ow; t++) {
+                        float acc = 0.0f;
+                        for (i = 0; i < kh; i++)
+                            for (j = 0; j < kw; j++) {
+                                const int32_t off = j * win->dw;
+                                acc += wo[i * kw + j] *
+                                       scratch[((size_t)(off % sw) * (size_t)qh + (size_t)((oy + k) * sh + i * win->dh)) * (size_t)qw +
+                                               (size_t)(off / sw + t)];
+                            }
+                        yo[(size_t)(oy + k) * (size_t)ow + (size_t)t] = acc;
+                    }
+            }
+        }
+    }
 }
 
 

@@ -136,6 +136,7 @@ run test_layers-asan sh -c "mkdir -p $B/layers && gcc $WARN $SAN $NATIVE -I. tes
 run layers-export-check sh -c "gcc $WARN -O2 $NATIVE -DSCALPEL_NO_MALLOC -I. -I$B/layers tests/layers_export_check.c -o $B/layers-check -lm && $B/layers-check && g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 $NATIVE -DSCALPEL_NO_MALLOC -x c++ -I. -I$B/layers tests/layers_export_check.c -o $B/layers-check-pp && $B/layers-check-pp"
 run test_layers-g++ sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O1 $NATIVE -x c++ -I. tests/test_layers.c -o $B/test_layers-pp && $B/test_layers-pp"
 run test_layers-no-simd sh -c "gcc $WARN -O2 -DSCALPEL_NO_SIMD -I. tests/test_layers.c -o $B/test_layers-ns -lm && $B/test_layers-ns"
+run torch-ops sh -c "cc -O2 $NATIVE -I. examples/scalpel_cli.c -o $B/scalpel-torch-ops -lm && SCALPEL_CLI=$B/scalpel-torch-ops /usr/bin/python3 tests/test_torch_ops.py"
 run test_ops-asan sh -c "mkdir -p build/test && gcc $WARN $SAN $NATIVE -I. tests/test_ops.c -o $B/test_ops-asan -lm && $B/test_ops-asan"
 run test_ops-no-simd-g++ sh -c "gcc $WARN -O2 -DSCALPEL_NO_SIMD -I. tests/test_ops.c -o $B/test_ops-ns -lm && $B/test_ops-ns && g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O1 $NATIVE -x c++ -I. tests/test_ops.c -o $B/test_ops-pp && $B/test_ops-pp"
 run test_drivers sh -c "gcc $WARN -O2 $NATIVE -I. tests/test_drivers.c -o $B/test_drivers -lm && $B/test_drivers $B"
