@@ -8568,7 +8568,7 @@ SCALPEL__PRIV scalpel_status scalpel__npy_header(const char *h, size_t n, char *
             else return SCALPEL_ERR_CORRUPT;
         } else if (strcmp(key, "shape") == 0 && !seen_s) {
             seen_s = 1;
-            if (h[i] != '(') return SCALPEL_ERR_CORRUPT;
+            if (i >= n || h[i] != '(') return SCALPEL_ERR_CORRUPT;
             i = scalpel__npy_space(h, i + 1, n);
             *ndim = 0;
             while (i < n && h[i] != ')') {

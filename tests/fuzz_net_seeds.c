@@ -90,6 +90,44 @@ int main(int argc, char **argv)
         count++;
         scalpel_net_free(&net);
     }
+    {   /* version 3: every kind of the operators issue, small (a grouped conv with uneven pads,
+           dilation; batch norm; pools with padding and ceil; add, concat; the activations; LRN) */
+        float w[4 * 2 * 6], b[4] = { 0.1f, -0.2f, 0.3f, -0.4f }, sc[4] = { 1.0f, 0.5f, 2.0f, 1.5f }, sh[4] = { 0, 1, -1, 0 };
+        scalpel_window win = scalpel_window_square(3, 1, 1);
+        int i;
+        for (i = 0; i < 48; i++) w[i] = (float)(i % 5) - 2.0f;
+        win.kernel_w = 2; win.pad_right = 0; win.dilation_h = 2; win.pad_top = 2; win.groups = 2;
+        ok &= scalpel_net_init(4, 6, 5, &net) == SCALPEL_OK && scalpel_net_add_conv2d_ex(&net, 4, &win, w, b) == SCALPEL_OK &&
+              scalpel_net_add_batchnorm_affine(&net, sc, sh) == SCALPEL_OK && scalpel_net_add_relu6(&net) == SCALPEL_OK;
+        win = scalpel_window_square(2, 2, 1);
+        win.mode = SCALPEL_POOL_CEIL;
+        ok &= ok && scalpel_net_add_maxpool_ex(&net, &win) == SCALPEL_OK;
+        win.mode |= SCALPEL_POOL_COUNT_PADS;
+        ok &= ok && scalpel_net_set_next_input(&net, 2) == SCALPEL_OK && scalpel_net_add_avgpool(&net, &win) == SCALPEL_OK &&
+              scalpel_net_add_add(&net, 3) == SCALPEL_OK && scalpel_net_add_relu(&net) == SCALPEL_OK &&
+              scalpel_net_add_concat(&net, 3) == SCALPEL_OK && scalpel_net_add_leaky_relu(&net, 0.1f) == SCALPEL_OK &&
+              scalpel_net_add_lrn(&net, 3, 1e-2f, 0.75f, 1.0f, 0) == SCALPEL_OK &&
+              scalpel_net_add_lrn(&net, 3, 1e-2f, 0.75f, 1.0f, SCALPEL_LRN_WITHIN_CHANNEL) == SCALPEL_OK &&
+              scalpel_net_add_hardswish(&net) == SCALPEL_OK && scalpel_net_add_sigmoid(&net) == SCALPEL_OK &&
+              scalpel_net_add_tanh(&net) == SCALPEL_OK && scalpel_net_add_clip(&net, -0.5f, 0.5f) == SCALPEL_OK &&
+              scalpel_net_add_softmax(&net) == SCALPEL_OK && scalpel_net_add_global_avgpool(&net) == SCALPEL_OK &&
+              add_fc(&net, 3, 2, 0) && scalpel_net_add_softmax(&net) == SCALPEL_OK;
+        ok &= ok && write_seed(argv[1], "v3-kinds", &net);
+        count++;
+        scalpel_net_free(&net);
+    }
+    {   /* a depthwise block with a channel multiplier, stride 2 and "same" padding */
+        float w[8 * 9], b[8] = { 0 };
+        scalpel_window win = scalpel_window_square(3, 2, 0);
+        int i;
+        for (i = 0; i < 72; i++) w[i] = (float)(i % 3) - 1.0f;
+        win.pad_bottom = 1; win.pad_right = 1; win.groups = 4;
+        ok &= scalpel_net_init(4, 6, 6, &net) == SCALPEL_OK && scalpel_net_add_conv2d_ex(&net, 8, &win, w, b) == SCALPEL_OK &&
+              scalpel_net_add_relu(&net) == SCALPEL_OK && add_fc(&net, 2, 4, 0);
+        ok &= ok && write_seed(argv[1], "v3-depthwise", &net);
+        count++;
+        scalpel_net_free(&net);
+    }
     ok &= scalpel_net_init(1, 1, 1, &net) == SCALPEL_OK;
     ok &= write_seed(argv[1], "empty", &net);
     count++;

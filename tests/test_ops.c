@@ -606,6 +606,7 @@ static void test_npy(void)
             { "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3, }", SCALPEL_ERR_CORRUPT },
             { "{'descr': '<f4', 'fortran_order': Fals, 'shape': (6,)}", SCALPEL_ERR_CORRUPT },
             { "['descr']", SCALPEL_ERR_CORRUPT },
+            { "{'descr': '<f4', 'fortran_order': False, 'shape':", SCALPEL_ERR_CORRUPT }, /* found by fuzz_npy */
             { "{'descr': '<f4', 'fortran_order': False, 'shape': (1,1,1,1,1,1,1,1,1,6), }", SCALPEL_ERR_UNSUPPORTED } };
         size_t k;
         for (k = 0; k < sizeof cases / sizeof cases[0]; k++) {
