@@ -216,6 +216,9 @@ echo "== 6. other architectures under QEMU"
 if have aarch64-linux-gnu-gcc && have qemu-aarch64; then
   mkdir -p "$B/a64inc" && ln -sfn /usr/include/simde "$B/a64inc/simde"
   run kernels-aarch64-neon sh -c "aarch64-linux-gnu-gcc $WARN -O2 -static -isystem $B/a64inc -DTEST_ITERS=800 -I. tests/test_kernels.c -o $B/k-a64 -lm && qemu-aarch64 $B/k-a64"
+  run ops-aarch64-neon sh -c "aarch64-linux-gnu-gcc $WARN -O2 -static -isystem $B/a64inc -I. tests/test_ops.c -o $B/ops-a64 -lm && qemu-aarch64 $B/ops-a64"
+  # the NEON build of the tool against PyTorch: every kind and the reference networks
+  run torch-ops-aarch64-neon sh -c "aarch64-linux-gnu-gcc -O2 -static -isystem $B/a64inc -I. examples/scalpel_cli.c -o $B/scalpel-a64 -lm && SCALPEL_A64_TOOL=$B/scalpel-a64 SCALPEL_CLI=tests/qemu_aarch64_tool.sh /usr/bin/python3 tests/test_torch_ops.py --parts forward,nets"
 else
   run kernels-aarch64-neon sh -c "echo 'aarch64-linux-gnu-gcc or qemu-aarch64 missing: run tools/deps.sh test as root'; false"
 fi
@@ -229,6 +232,8 @@ run cortex-m55-nm      tests/cortex-m/run.sh m55 "$B/tnm-m55.elf" tests/test_nm.
 run cortex-m55-kernels-dist tests/cortex-m/run.sh m55 "$B/kd-m55.elf" tests/test_kernels.c $CM -Idist
 run cortex-m4-net       tests/cortex-m/run.sh m4 "$B/n-m4.elf" tests/test_net.c
 run cortex-m55-net      tests/cortex-m/run.sh m55 "$B/n-m55.elf" tests/test_net.c
+run cortex-m4-ops       tests/cortex-m/run.sh m4 "$B/ops-m4.elf" tests/test_ops.c -DTEST_NO_FILES
+run cortex-m55-ops      tests/cortex-m/run.sh m55 "$B/ops-m55.elf" tests/test_ops.c -DTEST_NO_FILES
 run cortex-m4-net-firmware sh -c "tests/cortex-m/run.sh m4 $B/fw/net-m4.elf tests/cortex-m/net_firmware.c -I$B/fw -DSCALPEL_NO_MALLOC && ! arm-none-eabi-nm $B/fw/net-m4.elf | grep -E ' (malloc|calloc|realloc|free)\$' && arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard $WARN -O2 -DSCALPEL_NO_MALLOC -I$B/fw -I. -c tests/cortex-m/net_firmware.c -o $B/fw/net-m4.o && ! arm-none-eabi-nm -u $B/fw/net-m4.o | grep -E ' (malloc|calloc|realloc|free)\$'"
 run cortex-m55-net-firmware tests/cortex-m/run.sh m55 "$B/fw/net-m55.elf" tests/cortex-m/net_firmware.c -I$B/fw -DSCALPEL_NO_MALLOC
 run cortex-m4-no-malloc tests/cortex-m/run.sh m4 "$B/nm-m4.elf" tests/test_no_malloc.c
