@@ -1801,10 +1801,10 @@ static scalpel_status scalpel__conv2d_shape(scalpel_layer_geom *g, int32_t outpu
     return SCALPEL_OK;
 }
 
-/* The window of a depthwise layer as scalpel_dwconv_f32 takes it. */
-SCALPEL__PRIV scalpel_dw_window scalpel__dw_window_of(const scalpel_layer_geom *g)
+/* The window of a conv2d layer as the kernels take it (scalpel_conv_window). */
+SCALPEL__PRIV scalpel_conv_window scalpel__conv_window_of(const scalpel_layer_geom *g)
 {
-    scalpel_dw_window win;
+    scalpel_conv_window win;
     win.kh = g->kernel_h; win.kw = g->kernel_w;
     win.sh = g->stride_h; win.sw = g->stride_w;
     win.pt = g->pad_top; win.pl = g->pad_left;
@@ -1816,42 +1816,54 @@ SCALPEL__PRIV scalpel_dw_window scalpel__dw_window_of(const scalpel_layer_geom *
  * the padded channel of scalpel_dwconv_f32 */
 static size_t scalpel__conv2d_scratch(const scalpel_layer_geom *g, int32_t batch)
 {
-    size_t n = scalpel__size_mul((size_t)g->cols, (size_t)g->out_h * (size_t)g->out_w);
+    size_t n = scalpel__size_mul((size_t)g->cols, (size_t)g->out_h * (size_t)g->out_w), pad;
     (void)batch;
+    /* the padded copy of the implicit im2col (scalpel__conv_implicit) */
+    pad = scalpel__size_mul((size_t)g->in_c, scalpel__size_mul((size_t)g->in_h + (size_t)g->pad_top + (size_t)g->pad_bottom,
+                                                                (size_t)g->in_w + (size_t)g->pad_left + (size_t)g->pad_right));
+    if (pad > n) n = pad;
     if (g->groups > 1 && g->groups == g->in_c) {
-        scalpel_dw_window win = scalpel__dw_window_of(g);
+        scalpel_conv_window win = scalpel__conv_window_of(g);
         size_t d = scalpel_dwconv_f32_scratch(&win, g->out_h, g->out_w);
         if (d > n) n = d;
     }
     return n;
 }
 
-/* col[(c*kh + i)*kw + j][y*OW + x] = in[c][y*sh + i*dh - pt][x*sw + j*dw - pl] (0 outside) for
- * the channels [c0, c0 + cn) of one sample: the general im2col (any window). */
+/* im2col of the channels [c0, c0 + cn) of one sample for the positions [p0, p0 + np), rows
+ * of col ld floats apart (scalpel_im2col_window_f32 with the layer's window). */
 SCALPEL__PRIV void scalpel__im2col_window(const float *in, const scalpel_layer_geom *g, int32_t c0, int32_t cn,
-                                          float *col)
+                                          int32_t p0, int32_t np, float *col, size_t ld)
 {
-    int32_t c, i, j, y, x, OH = g->out_h, OW = g->out_w;
-    size_t P = (size_t)OH * (size_t)OW;
-    for (c = 0; c < cn; c++) {
-        const float *plane = in + (size_t)(c0 + c) * (size_t)g->in_h * (size_t)g->in_w;
-        for (i = 0; i < g->kernel_h; i++)
-            for (j = 0; j < g->kernel_w; j++) {
-                float *dst = col + ((size_t)(c * g->kernel_h + i) * (size_t)g->kernel_w + (size_t)j) * P;
-                int32_t dx = j * g->dilation_w - g->pad_left;
-                for (y = 0; y < OH; y++) {
-                    int32_t iy = y * g->stride_h + i * g->dilation_h - g->pad_top;
-                    float *d = dst + (size_t)y * (size_t)OW;
-                    if (iy < 0 || iy >= g->in_h) {
-                        memset(d, 0, (size_t)OW * sizeof(float));
-                        continue;
-                    }
-                    for (x = 0; x < OW; x++) {
-                        int32_t ix = x * g->stride_w + dx;
-                        d[x] = (ix >= 0 && ix < g->in_w) ? plane[(size_t)iy * (size_t)g->in_w + (size_t)ix] : 0.0f;
-                    }
-                }
-            }
+    scalpel_conv_window win = scalpel__conv_window_of(g);
+    scalpel_im2col_window_f32(in, g->in_h, g->in_w, c0, cn, &win, g->out_h, g->out_w, p0, np, col, ld);
+}
+
+/* C[rows x P] = W[rows x cols] . im2col(channels [c0, c0 + cn) of in) for a dense layer's rows
+ * w, the product in blocks of SCALPEL__CONV_BLOCK positions: each block's im2col columns go to
+ * col with rows SCALPEL__CONV_BLOCK + 16 floats apart (a row stride that is no multiple of 2 KiB,
+ * so that the GEMM's k-rows do not fall on the same cache sets, as those of a 32 x 32 map,
+ * 4 KiB apart, do), and the GEMM writes straight into C. A 1x1 window at stride 1 without
+ * padding multiplies the input itself. */
+#define SCALPEL__CONV_BLOCK 256
+SCALPEL__PRIV void scalpel__conv_dense_rows(const scalpel_layer_geom *g, const float *w, int32_t rows, const float *in,
+                                            int32_t c0, int32_t cn, int plain_1x1, float *col, float *out)
+{
+    int32_t P = g->out_h * g->out_w, k = cn * g->kernel_h * g->kernel_w, p0;
+    const size_t ld = SCALPEL__CONV_BLOCK + 16;
+    if (plain_1x1) {
+        scalpel_gemm_f32(w, rows, k, in + (size_t)c0 * (size_t)P, P, out);
+        return;
+    }
+    if (P <= SCALPEL__CONV_BLOCK) {
+        scalpel__im2col_window(in, g, c0, cn, 0, P, col, (size_t)P);
+        scalpel_gemm_f32(w, rows, k, col, P, out);
+        return;
+    }
+    for (p0 = 0; p0 < P; p0 += SCALPEL__CONV_BLOCK) {
+        int32_t np = P - p0 < SCALPEL__CONV_BLOCK ? P - p0 : SCALPEL__CONV_BLOCK;
+        scalpel__im2col_window(in, g, c0, cn, p0, np, col, ld);
+        scalpel_gemm_f32_ld(w, rows, k, col, ld, np, out + p0, (size_t)P);
     }
 }
 
@@ -1864,6 +1876,33 @@ SCALPEL__PRIV scalpel_gcsr scalpel__gcsr_rows(const scalpel_gcsr *m, int32_t r0,
     v.row_ptr = m->row_ptr + r0;
     v.block = NULL;
     return v;
+}
+
+/* 1 when a dense convolution runs scalpel_conv_gemm_f32 (the implicit im2col): a square kernel
+ * larger than 1x1 at stride 1, no dilation, one group, and an output width that is a multiple
+ * of the vector width (vw > 1). */
+SCALPEL__PRIV int scalpel__conv_implicit(const scalpel_layer_geom *g, int32_t vw)
+{
+    return g->groups == 1 && g->kernel_h == g->kernel_w && g->kernel_h > 1 && g->stride_h == 1 && g->stride_w == 1 &&
+           g->dilation_h == 1 && g->dilation_w == 1 && vw > 1 && g->out_w % vw == 0;
+}
+
+/* dst[C x (H + pt + pb) x (W + pl + pr)] = the input with its padding as zeros. */
+SCALPEL__PRIV void scalpel__pad_copy(const float *in, const scalpel_layer_geom *g, float *dst)
+{
+    int32_t c, y, hp = g->in_h + g->pad_top + g->pad_bottom, wp = g->in_w + g->pad_left + g->pad_right;
+    for (c = 0; c < g->in_c; c++) {
+        float *d = dst + (size_t)c * (size_t)hp * (size_t)wp;
+        const float *sp = in + (size_t)c * (size_t)g->in_h * (size_t)g->in_w;
+        memset(d, 0, (size_t)g->pad_top * (size_t)wp * sizeof(float));
+        for (y = 0; y < g->in_h; y++) {
+            float *r = d + (size_t)(g->pad_top + y) * (size_t)wp;
+            if (g->pad_left) memset(r, 0, (size_t)g->pad_left * sizeof(float));
+            memcpy(r + g->pad_left, sp + (size_t)y * (size_t)g->in_w, (size_t)g->in_w * sizeof(float));
+            if (g->pad_right) memset(r + g->pad_left + g->in_w, 0, (size_t)g->pad_right * sizeof(float));
+        }
+        memset(d + (size_t)(g->pad_top + g->in_h) * (size_t)wp, 0, (size_t)g->pad_bottom * (size_t)wp * sizeof(float));
+    }
 }
 
 /* One sample through a convolution. groups == 1: im2col, then W . col (dense GEMM or grouped
@@ -1883,33 +1922,45 @@ static void scalpel__conv2d_sample(const scalpel_layer *L, const float *in, floa
                     g->pad_left == 0 && g->pad_bottom == 0 && g->pad_right == 0;
     if (g->groups == 1) {
         const float *B = in;
-        if (L->storage == SCALPEL_STORAGE_DENSE && g->kernel > 1 && g->stride == 1 && g->pad == 0 && vw > 1 &&
-            g->out_w % vw == 0) {
-            scalpel_conv_gemm_f32(L->w, g->rows, in, g->in_c, g->in_h, g->in_w, g->kernel, out);
+        if (L->storage == SCALPEL_STORAGE_DENSE && scalpel__conv_implicit(g, vw)) {
+            /* a square window at stride 1: the implicit im2col, on a zero-padded copy of the
+               input when the layer pads (ResNet's and ConvNet's "same" convolutions) */
+            const float *src = in;
+            int32_t hp = g->in_h + g->pad_top + g->pad_bottom, wp = g->in_w + g->pad_left + g->pad_right;
+            if (hp != g->in_h || wp != g->in_w) {
+                scalpel__pad_copy(in, g, col);
+                src = col;
+            }
+            scalpel_conv_gemm_f32(L->w, g->rows, src, g->in_c, hp, wp, g->kernel_h, out);
             scalpel_bias_relu_f32(out, L->b, g->rows, positions, relu);
             return;
         }
-        if (!plain_1x1) {
-            scalpel__im2col_window(in, g, 0, g->in_c, col);
-            B = col;
+        if (L->storage == SCALPEL_STORAGE_DENSE) {
+            scalpel__conv_dense_rows(g, L->w, g->rows, in, 0, g->in_c, plain_1x1, col, out);
+        } else {
+            if (!plain_1x1) {
+                scalpel__im2col_window(in, g, 0, g->in_c, 0, positions, col, (size_t)positions);
+                B = col;
+            }
+            scalpel__layer_mm(L, B, positions, out);
         }
-        scalpel__layer_mm(L, B, positions, out);
     } else if (L->storage == SCALPEL_STORAGE_DENSE && g->groups == g->in_c) {
-        scalpel_dw_window win = scalpel__dw_window_of(g);
+        scalpel_conv_window win = scalpel__conv_window_of(g);
         scalpel_dwconv_f32(in, g->in_c, g->in_h, g->in_w, g->out_c / g->in_c, L->w, &win, g->out_h, g->out_w, col, out);
     } else {
         int32_t cg = g->in_c / g->groups, og = g->out_c / g->groups;
         for (grp = 0; grp < g->groups; grp++) {
             const float *B = in + (size_t)grp * (size_t)cg * (size_t)positions;
             float *C = out + (size_t)grp * (size_t)og * (size_t)positions;
-            if (!plain_1x1) {
-                scalpel__im2col_window(in, g, grp * cg, cg, col);
-                B = col;
-            }
             if (L->storage == SCALPEL_STORAGE_DENSE) {
-                scalpel_gemm_f32(L->w + (size_t)grp * (size_t)og * (size_t)g->cols, og, g->cols, B, positions, C);
+                scalpel__conv_dense_rows(g, L->w + (size_t)grp * (size_t)og * (size_t)g->cols, og, in, grp * cg, cg, plain_1x1,
+                                         col, C);
             } else { /* grouped CSR: the group's rows (HYBRID and TASD are refused for grouped layers) */
                 scalpel_gcsr rows = scalpel__gcsr_rows(&L->sparse, grp * og, og);
+                if (!plain_1x1) {
+                    scalpel__im2col_window(in, g, grp * cg, cg, 0, positions, col, (size_t)positions);
+                    B = col;
+                }
                 scalpel_gcsr_spmm_f32(&rows, B, positions, C);
             }
         }

@@ -717,7 +717,7 @@ SCALPEL__PRIV double scalpel__expm1(double x)
 SCALPEL__PRIV double scalpel__log(double x)
 {
     uint64_t bits;
-    int32_t e, i;
+    int32_t e, i = 0;
     double m, s, s2, t;
     if (x == 0.0) {
         bits = 0xfff0000000000000ull;
@@ -734,8 +734,13 @@ SCALPEL__PRIV double scalpel__log(double x)
     if (m > 1.4142135623730951) { m *= 0.5; e++; }
     s = (m - 1.0) / (m + 1.0);
     s2 = s * s;
+    /* 1 + s^2/3 + s^4/5 + ... + s^22/23, Horner with the constants folded (no division per
+       term: LRN calls this for every output) */
     t = 1.0 / 23.0;
-    for (i = 21; i >= 1; i -= 2) t = 1.0 / (double)i + s2 * t;
+    t = 1.0 / 21.0 + s2 * t; t = 1.0 / 19.0 + s2 * t; t = 1.0 / 17.0 + s2 * t; t = 1.0 / 15.0 + s2 * t;
+    t = 1.0 / 13.0 + s2 * t; t = 1.0 / 11.0 + s2 * t; t = 1.0 / 9.0 + s2 * t;  t = 1.0 / 7.0 + s2 * t;
+    t = 1.0 / 5.0 + s2 * t;  t = 1.0 / 3.0 + s2 * t;  t = 1.0 + s2 * t;
+    (void)i;
     return (double)e * 0.693147180369123816490 + (double)e * 1.90821492927058770002e-10 + 2.0 * s * t;
 }
 

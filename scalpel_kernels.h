@@ -93,6 +93,11 @@ SCALPEL_API void scalpel_gemv_f32_ref(const float *w, int32_t rows, int32_t cols
 /* C[m x n] = A[m x k] . B[k x n] (row-major, C overwritten) */
 SCALPEL_API void scalpel_gemm_f32(const float *a, int32_t m, int32_t k, const float *b, int32_t n, float *c);
 SCALPEL_API void scalpel_gemm_f32_ref(const float *a, int32_t m, int32_t k, const float *b, int32_t n, float *c);
+/* The same with B and C inside larger arrays: row p of B starts ldb floats after row p - 1,
+ * row i of C ldc after row i - 1 (ldb, ldc >= n). A convolution multiplies a block of its
+ * im2col matrix this way, straight into its output map. */
+SCALPEL_API void scalpel_gemm_f32_ld(const float *a, int32_t m, int32_t k, const float *b, size_t ldb, int32_t n, float *c,
+                                     size_t ldc);
 
 /* y[rows] = W[rows x cols] . x[cols], W grouped-CSR (dtype F32) */
 SCALPEL_API void scalpel_gcsr_spmv_f32(const scalpel_gcsr *w, const float *x, float *y);
@@ -155,26 +160,35 @@ SCALPEL_API void scalpel_maxpool_f32(const float *x, int32_t c, int32_t h, int32
 SCALPEL_API void scalpel_maxpool_f32_ref(const float *x, int32_t c, int32_t h, int32_t w, int32_t kernel,
                                          int32_t stride, float *y);
 
-/* ---- depthwise convolution (fp32) -------------------------------------------------------------
- * A depthwise convolution (each input channel convolved with its own filters, `mult` output
- * channels per input channel: MobileNet's and DS-CNN's 3x3 layers), direct, without im2col.
- * scalpel_dw_window is its window: kernel kh x kw, strides sh / sw, the top and left padding
- * pt / pl (the bottom and right padding follow from the output size), dilations dh / dw. */
-typedef struct scalpel_dw_window {
+/* ---- general convolution windows (fp32): im2col blocks, depthwise ----------------------------
+ * scalpel_conv_window is the window of a convolution as these kernels take it: kernel kh x kw,
+ * strides sh / sw, the top and left padding pt / pl (the bottom and right padding follow from
+ * the output size oh x ow the caller passes), dilations dh / dw. */
+typedef struct scalpel_conv_window {
     int32_t kh, kw, sh, sw, pt, pl, dh, dw;
-} scalpel_dw_window;
+} scalpel_conv_window;
 
-/* Floats of scratch scalpel_dwconv_f32 needs for one input channel (the channel zero-padded
+/* col[(ch*kh + i)*kw + j][q - p0] = x[c0 + ch][oy*sh + i*dh - pt][ox*sw + j*dw - pl] (0 outside
+ * x) for the output positions q = oy*ow + ox in [p0, p0 + np) and the channels [c0, c0 + cn)
+ * of x [. x h x w]; rows of col ld floats apart (ld >= np). The im2col matrix of any window, or
+ * a block of its columns (a convolution multiplies it block by block). */
+SCALPEL_API void scalpel_im2col_window_f32(const float *x, int32_t h, int32_t w, int32_t c0, int32_t cn,
+                                           const scalpel_conv_window *win, int32_t oh, int32_t ow, int32_t p0, int32_t np,
+                                           float *col, size_t ld);
+
+/* A depthwise convolution (each input channel convolved with its own filters, `mult` output
+ * channels per input channel: MobileNet's and DS-CNN's 3x3 layers), direct, without im2col.
+ * Floats of scratch scalpel_dwconv_f32 needs for one input channel (the channel zero-padded
  * and split into sw column phases, so that every tap reads contiguous columns). */
-SCALPEL_API size_t scalpel_dwconv_f32_scratch(const scalpel_dw_window *win, int32_t oh, int32_t ow);
+SCALPEL_API size_t scalpel_dwconv_f32_scratch(const scalpel_conv_window *win, int32_t oh, int32_t ow);
 /* y[o][oy][ox] = sum over i < kh, j < kw of wt[o][i][j] * x[o / mult][oy*sh + i*dh - pt]
  * [ox*sw + j*dw - pl] (zero outside x), for o < c * mult, oy < oh, ox < ow; no bias. x is
  * [c x h x w], wt [c*mult x kh x kw], y [c*mult x oh x ow]. Sums in float, the taps in row-major
  * order (the _ref in double). */
 SCALPEL_API void scalpel_dwconv_f32(const float *x, int32_t c, int32_t h, int32_t w, int32_t mult, const float *wt,
-                                    const scalpel_dw_window *win, int32_t oh, int32_t ow, float *scratch, float *y);
+                                    const scalpel_conv_window *win, int32_t oh, int32_t ow, float *scratch, float *y);
 SCALPEL_API void scalpel_dwconv_f32_ref(const float *x, int32_t c, int32_t h, int32_t w, int32_t mult, const float *wt,
-                                        const scalpel_dw_window *win, int32_t oh, int32_t ow, float *y);
+                                        const scalpel_conv_window *win, int32_t oh, int32_t ow, float *y);
 
 /* ---- fixed point (q15, q7): the microcontroller kernels --------------------------------------
  *
@@ -575,7 +589,7 @@ SCALPEL_API void scalpel_maxpool_f32_ref(const float *x, int32_t c, int32_t h, i
 
 /* y[o][oy][ox] = sum of wt[o][i][j] x[o / mult][oy*sh + i*dh - pt][ox*sw + j*dw - pl], in double */
 SCALPEL_API void scalpel_dwconv_f32_ref(const float *x, int32_t c, int32_t h, int32_t w, int32_t mult, const float *wt,
-                                        const scalpel_dw_window *win, int32_t oh, int32_t ow, float *y)
+                                        const scalpel_conv_window *win, int32_t oh, int32_t ow, float *y)
 {
     int32_t o, oy, ox, i, j;
     for (o = 0; o < c * mult; o++)
@@ -928,19 +942,19 @@ SCALPEL_API void scalpel_gemv_f32(const float *w, int32_t rows, int32_t cols, co
 
 /* The 6 x 2V block: twelve accumulators (fits the 16 registers of AVX2 and NEON, and AVX-512's
  * 32). */
-static void scalpel__gemm_6x2(const float *a, int32_t k, const float *b, int32_t n, float *c,
-                              int32_t p0, int32_t p1)
+static void scalpel__gemm_6x2(const float *a, int32_t k, const float *b, size_t ldb, float *c,
+                              size_t ldc, int32_t p0, int32_t p1)
 {
     const int32_t V = SCALPEL__VW;
     const float *a0 = a, *a1 = a0 + k, *a2 = a1 + k, *a3 = a2 + k, *a4 = a3 + k, *a5 = a4 + k;
-    float *c0 = c, *c1 = c0 + n, *c2 = c1 + n, *c3 = c2 + n, *c4 = c3 + n, *c5 = c4 + n;
+    float *c0 = c, *c1 = c0 + ldc, *c2 = c1 + ldc, *c3 = c2 + ldc, *c4 = c3 + ldc, *c5 = c4 + ldc;
     scalpel__vec x00, x01, x10, x11, x20, x21, x30, x31, x40, x41, x50, x51;
     int32_t p;
     SCALPEL__GEMM_ROW_START(c0, x00, x01); SCALPEL__GEMM_ROW_START(c1, x10, x11);
     SCALPEL__GEMM_ROW_START(c2, x20, x21); SCALPEL__GEMM_ROW_START(c3, x30, x31);
     SCALPEL__GEMM_ROW_START(c4, x40, x41); SCALPEL__GEMM_ROW_START(c5, x50, x51);
     for (p = p0; p < p1; p++) {
-        const float *bp = b + (size_t)p * (size_t)n;
+        const float *bp = b + (size_t)p * ldb;
         scalpel__vec b0 = SCALPEL__V(load)(bp), b1 = SCALPEL__V(load)(bp + V);
         SCALPEL__GEMM_ROW_STEP(a0, x00, x01); SCALPEL__GEMM_ROW_STEP(a1, x10, x11);
         SCALPEL__GEMM_ROW_STEP(a2, x20, x21); SCALPEL__GEMM_ROW_STEP(a3, x30, x31);
@@ -953,21 +967,21 @@ static void scalpel__gemm_6x2(const float *a, int32_t k, const float *b, int32_t
 
 /* Edge blocks of C = A . B (fewer than 6 rows or 2V columns): one row at a time, two vectors,
  * the columns past `nc` masked off. */
-static void scalpel__gemm_edge(const float *a, int32_t k, const float *b, int32_t n, float *c,
-                               int32_t p0, int32_t p1, int32_t nr, int32_t nc)
+static void scalpel__gemm_edge(const float *a, int32_t k, const float *b, size_t ldb, float *c,
+                               size_t ldc, int32_t p0, int32_t p1, int32_t nr, int32_t nc)
 {
     const int32_t V = SCALPEL__VW;
     int32_t i, p, n0 = nc < V ? nc : V, n1 = nc - n0;
     for (i = 0; i < nr; i++) {
         const float *ai = a + (size_t)i * (size_t)k;
-        float *ci = c + (size_t)i * (size_t)n;
+        float *ci = c + (size_t)i * ldc;
         scalpel__vec x0 = SCALPEL__V(zero)(), x1 = x0;
         if (p0 > 0) {
             x0 = n0 == V ? SCALPEL__V(load)(ci) : SCALPEL__V(loadn)(ci, n0);
             if (n1 > 0) x1 = n1 == V ? SCALPEL__V(load)(ci + V) : SCALPEL__V(loadn)(ci + V, n1);
         }
         for (p = p0; p < p1; p++) {
-            const float *bp = b + (size_t)p * (size_t)n;
+            const float *bp = b + (size_t)p * ldb;
             scalpel__vec av = SCALPEL__V(set1)(ai[p]);
             x0 = SCALPEL__V(fma)(x0, av, n0 == V ? SCALPEL__V(load)(bp) : SCALPEL__V(loadn)(bp, n0));
             if (n1 > 0) x1 = SCALPEL__V(fma)(x1, av, n1 == V ? SCALPEL__V(load)(bp + V) : SCALPEL__V(loadn)(bp + V, n1));
@@ -977,36 +991,66 @@ static void scalpel__gemm_edge(const float *a, int32_t k, const float *b, int32_
     }
 }
 
+/* 6 rows of the last, narrower strip when it fits one vector (nc <= V columns, masked): six
+ * independent FMA chains, as in the full blocks, so that a product with few columns (a 1x1
+ * convolution on a 3 x 3 map: 9 columns) is not held up by the latency of one chain per row,
+ * as the edge loop's would be. */
+static void scalpel__gemm_6x1m(const float *a, int32_t k, const float *b, size_t ldb, float *c, size_t ldc,
+                               int32_t p0, int32_t p1, int32_t nc)
+{
+    const float *a0 = a, *a1 = a0 + k, *a2 = a1 + k, *a3 = a2 + k, *a4 = a3 + k, *a5 = a4 + k;
+    float *c0 = c, *c1 = c0 + ldc, *c2 = c1 + ldc, *c3 = c2 + ldc, *c4 = c3 + ldc, *c5 = c4 + ldc;
+    scalpel__vec x0, x1, x2, x3, x4, x5;
+    int32_t p;
+    if (p0 > 0) {
+        x0 = SCALPEL__V(loadn)(c0, nc); x1 = SCALPEL__V(loadn)(c1, nc); x2 = SCALPEL__V(loadn)(c2, nc);
+        x3 = SCALPEL__V(loadn)(c3, nc); x4 = SCALPEL__V(loadn)(c4, nc); x5 = SCALPEL__V(loadn)(c5, nc);
+    } else {
+        x0 = x1 = x2 = x3 = x4 = x5 = SCALPEL__V(zero)();
+    }
+    for (p = p0; p < p1; p++) {
+        scalpel__vec bv = SCALPEL__V(loadn)(b + (size_t)p * ldb, nc);
+        x0 = SCALPEL__V(fma)(x0, SCALPEL__V(set1)(a0[p]), bv);
+        x1 = SCALPEL__V(fma)(x1, SCALPEL__V(set1)(a1[p]), bv);
+        x2 = SCALPEL__V(fma)(x2, SCALPEL__V(set1)(a2[p]), bv);
+        x3 = SCALPEL__V(fma)(x3, SCALPEL__V(set1)(a3[p]), bv);
+        x4 = SCALPEL__V(fma)(x4, SCALPEL__V(set1)(a4[p]), bv);
+        x5 = SCALPEL__V(fma)(x5, SCALPEL__V(set1)(a5[p]), bv);
+    }
+    SCALPEL__V(storen)(c0, x0, nc); SCALPEL__V(storen)(c1, x1, nc); SCALPEL__V(storen)(c2, x2, nc);
+    SCALPEL__V(storen)(c3, x3, nc); SCALPEL__V(storen)(c4, x4, nc); SCALPEL__V(storen)(c5, x5, nc);
+}
+
 /* The 3 x 2V and 2 x 2V blocks, for the 1..5 rows left below the last 6-row block: so that
  * those rows do not go one at a time through the edge loop, whose two FMA chains per row wait
  * on each other's latency. */
-static void scalpel__gemm_3x2(const float *a, int32_t k, const float *b, int32_t n, float *c,
-                              int32_t p0, int32_t p1)
+static void scalpel__gemm_3x2(const float *a, int32_t k, const float *b, size_t ldb, float *c,
+                              size_t ldc, int32_t p0, int32_t p1)
 {
     const int32_t V = SCALPEL__VW;
     const float *a0 = a, *a1 = a0 + k, *a2 = a1 + k;
-    float *c0 = c, *c1 = c0 + n, *c2 = c1 + n;
+    float *c0 = c, *c1 = c0 + ldc, *c2 = c1 + ldc;
     scalpel__vec x00, x01, x10, x11, x20, x21;
     int32_t p;
     SCALPEL__GEMM_ROW_START(c0, x00, x01); SCALPEL__GEMM_ROW_START(c1, x10, x11); SCALPEL__GEMM_ROW_START(c2, x20, x21);
     for (p = p0; p < p1; p++) {
-        const float *bp = b + (size_t)p * (size_t)n;
+        const float *bp = b + (size_t)p * ldb;
         scalpel__vec b0 = SCALPEL__V(load)(bp), b1 = SCALPEL__V(load)(bp + V);
         SCALPEL__GEMM_ROW_STEP(a0, x00, x01); SCALPEL__GEMM_ROW_STEP(a1, x10, x11); SCALPEL__GEMM_ROW_STEP(a2, x20, x21);
     }
     SCALPEL__GEMM_ROW_STORE(c0, x00, x01); SCALPEL__GEMM_ROW_STORE(c1, x10, x11); SCALPEL__GEMM_ROW_STORE(c2, x20, x21);
 }
-static void scalpel__gemm_2x2(const float *a, int32_t k, const float *b, int32_t n, float *c,
-                              int32_t p0, int32_t p1)
+static void scalpel__gemm_2x2(const float *a, int32_t k, const float *b, size_t ldb, float *c,
+                              size_t ldc, int32_t p0, int32_t p1)
 {
     const int32_t V = SCALPEL__VW;
     const float *a0 = a, *a1 = a0 + k;
-    float *c0 = c, *c1 = c0 + n;
+    float *c0 = c, *c1 = c0 + ldc;
     scalpel__vec x00, x01, x10, x11;
     int32_t p;
     SCALPEL__GEMM_ROW_START(c0, x00, x01); SCALPEL__GEMM_ROW_START(c1, x10, x11);
     for (p = p0; p < p1; p++) {
-        const float *bp = b + (size_t)p * (size_t)n;
+        const float *bp = b + (size_t)p * ldb;
         scalpel__vec b0 = SCALPEL__V(load)(bp), b1 = SCALPEL__V(load)(bp + V);
         SCALPEL__GEMM_ROW_STEP(a0, x00, x01); SCALPEL__GEMM_ROW_STEP(a1, x10, x11);
     }
@@ -1017,12 +1061,13 @@ static void scalpel__gemm_2x2(const float *a, int32_t k, const float *b, int32_t
  * while every 6-row block of A sweeps over it. The 1..5 rows left go as register blocks of 3
  * and 2 rows (5 = 3 + 2, 4 = 2 + 2; a single row through the edge loop) on full-width strips,
  * and through the edge loop on the last, narrower strip. */
-SCALPEL_API void scalpel_gemm_f32(const float *a, int32_t m, int32_t k, const float *b, int32_t n, float *c)
+SCALPEL_API void scalpel_gemm_f32_ld(const float *a, int32_t m, int32_t k, const float *b, size_t ldb, int32_t n, float *c,
+                                     size_t ldc)
 {
     const int32_t V = SCALPEL__VW, KC = 128, MR = 6;
     int32_t p0, j0, i0;
     if (k == 0) {
-        for (i0 = 0; i0 < m; i0++) memset(c + (size_t)i0 * (size_t)n, 0, (size_t)n * sizeof(float));
+        for (i0 = 0; i0 < m; i0++) memset(c + (size_t)i0 * ldc, 0, (size_t)n * sizeof(float));
         return;
     }
     for (p0 = 0; p0 < k; p0 += KC) {
@@ -1031,17 +1076,23 @@ SCALPEL_API void scalpel_gemm_f32(const float *a, int32_t m, int32_t k, const fl
             int32_t nc = n - j0 < 2 * V ? n - j0 : 2 * V;
             for (i0 = 0; i0 < m; i0 += MR) {
                 const float *ai = a + (size_t)i0 * (size_t)k;
-                float *ci = c + (size_t)i0 * (size_t)n + (size_t)j0;
-                if (m - i0 >= MR && nc == 2 * V) scalpel__gemm_6x2(ai, k, b + j0, n, ci, p0, p1);
+                float *ci = c + (size_t)i0 * ldc + (size_t)j0;
+                if (m - i0 >= MR && nc == 2 * V) scalpel__gemm_6x2(ai, k, b + j0, ldb, ci, ldc, p0, p1);
                 else if (nc == 2 * V) {
                     int32_t i = i0;
-                    if (m - i == 3 || m - i == 5) { scalpel__gemm_3x2(a + (size_t)i * (size_t)k, k, b + j0, n, c + (size_t)i * (size_t)n + (size_t)j0, p0, p1); i += 3; }
-                    for (; m - i >= 2; i += 2) scalpel__gemm_2x2(a + (size_t)i * (size_t)k, k, b + j0, n, c + (size_t)i * (size_t)n + (size_t)j0, p0, p1);
-                    if (m - i >= 1) scalpel__gemm_edge(a + (size_t)i * (size_t)k, k, b + j0, n, c + (size_t)i * (size_t)n + (size_t)j0, p0, p1, 1, nc);
-                } else scalpel__gemm_edge(ai, k, b + j0, n, ci, p0, p1, m - i0 < MR ? m - i0 : MR, nc);
+                    if (m - i == 3 || m - i == 5) { scalpel__gemm_3x2(a + (size_t)i * (size_t)k, k, b + j0, ldb, c + (size_t)i * ldc + (size_t)j0, ldc, p0, p1); i += 3; }
+                    for (; m - i >= 2; i += 2) scalpel__gemm_2x2(a + (size_t)i * (size_t)k, k, b + j0, ldb, c + (size_t)i * ldc + (size_t)j0, ldc, p0, p1);
+                    if (m - i >= 1) scalpel__gemm_edge(a + (size_t)i * (size_t)k, k, b + j0, ldb, c + (size_t)i * ldc + (size_t)j0, ldc, p0, p1, 1, nc);
+                } else if (m - i0 >= MR && nc <= V) scalpel__gemm_6x1m(ai, k, b + j0, ldb, ci, ldc, p0, p1, nc);
+                else scalpel__gemm_edge(ai, k, b + j0, ldb, ci, ldc, p0, p1, m - i0 < MR ? m - i0 : MR, nc);
             }
         }
     }
+}
+
+SCALPEL_API void scalpel_gemm_f32(const float *a, int32_t m, int32_t k, const float *b, int32_t n, float *c)
+{
+    scalpel_gemm_f32_ld(a, m, k, b, (size_t)n, n, c, (size_t)n);
 }
 
 /* Implicit-im2col blocks of scalpel_conv_gemm_f32: R rows of A times two vectors of outputs
@@ -1630,6 +1681,65 @@ static inline void scalpel__copy_span_f32(float *d, const float *s, int32_t n)
 }
 
 
+/* ---- im2col of a general window -------------------------------------------------------------
+ * Each tap's output columns inside the input are worked out once, so every output row of a
+ * tap is a zero span, a copy (contiguous at stride 1) and a zero span, with no test per
+ * element; spans are copied and cleared a vector at a time (no library call per row: 3x3
+ * convolutions on small maps copy thousands of spans of 8 floats). */
+static inline void scalpel__zero_span_f32(float *d, int32_t n)
+{
+    int32_t k = 0;
+#if defined(SCALPEL__VEC)
+    for (; k + SCALPEL__VW <= n; k += SCALPEL__VW) SCALPEL__V(store)(d + k, SCALPEL__V(zero)());
+    if (k < n) SCALPEL__V(storen)(d + k, SCALPEL__V(zero)(), n - k);
+#else
+    for (; k < n; k++) d[k] = 0.0f;
+#endif
+}
+
+SCALPEL_API void scalpel_im2col_window_f32(const float *x, int32_t h, int32_t w, int32_t c0, int32_t cn,
+                                           const scalpel_conv_window *win, int32_t oh, int32_t ow, int32_t p0, int32_t np,
+                                           float *col, size_t ld)
+{
+    const int32_t sw = win->sw;
+    int32_t ch, i, j;
+    (void)oh;
+    for (ch = 0; ch < cn; ch++) {
+        const float *plane = x + (size_t)(c0 + ch) * (size_t)h * (size_t)w;
+        for (i = 0; i < win->kh; i++)
+            for (j = 0; j < win->kw; j++) {
+                float *dst = col + ((size_t)(ch * win->kh + i) * (size_t)win->kw + (size_t)j) * ld;
+                int32_t dx = j * win->dw - win->pl, xa, xb, oy = p0 / ow, ox = p0 - oy * ow, left = np;
+                /* dst[base + t] is output column t of the current output row (t >= ox) */
+                int64_t base = -(int64_t)ox;
+                /* the output columns ox with 0 <= ox*sw + dx < w: [xa, xb) */
+                xa = dx >= 0 ? 0 : (-dx + sw - 1) / sw;
+                xb = w - 1 - dx < 0 ? 0 : (w - 1 - dx) / sw + 1;
+                if (xb > ow) xb = ow;
+                for (; left > 0; oy++, base += ow, ox = 0) { /* one output row (or its part in the block) */
+                    int32_t xe = left < ow - ox ? ox + left : ow, lo, hi, t;
+                    int32_t iy = oy * win->sh + i * win->dh - win->pt;
+                    left -= xe - ox;
+                    if (iy < 0 || iy >= h) {
+                        scalpel__zero_span_f32(dst + (base + ox), xe - ox);
+                        continue;
+                    }
+                    lo = xa < ox ? ox : xa > xe ? xe : xa;
+                    hi = xb < lo ? lo : xb > xe ? xe : xb;
+                    if (lo > ox) scalpel__zero_span_f32(dst + (base + ox), lo - ox);
+                    if (sw == 1) {
+                        if (hi > lo) scalpel__copy_span_f32(dst + (base + lo), plane + (size_t)iy * (size_t)w + (lo + dx), hi - lo);
+                    } else {
+                        const float *row = plane + (size_t)iy * (size_t)w;
+                        float *d = dst + (base + lo);
+                        for (t = lo; t < hi; t++) d[t - lo] = row[t * sw + dx];
+                    }
+                    if (xe > hi) scalpel__zero_span_f32(dst + (base + hi), xe - hi);
+                }
+            }
+    }
+}
+
 /* ---- depthwise convolution (fp32) -------------------------------------------------------------
  * Per input channel: the channel is copied once into scratch, zero-padded and split into sw
  * column phases, Q_q[r][t] = padded[r][t*sw + q], so that tap (i, j) of output row oy reads the
@@ -1639,13 +1749,13 @@ static inline void scalpel__copy_span_f32(float *d, const float *s, int32_t n)
  * at a time (four independent chains of FMAs). */
 
 /* The phase planes' shape: rows QH, columns QW. */
-static void scalpel__dw_shape(const scalpel_dw_window *win, int32_t oh, int32_t ow, int32_t *qh, int32_t *qw)
+static void scalpel__dw_shape(const scalpel_conv_window *win, int32_t oh, int32_t ow, int32_t *qh, int32_t *qw)
 {
     *qh = (oh - 1) * win->sh + (win->kh - 1) * win->dh + 1;
     *qw = ow + ((win->kw - 1) * win->dw) / win->sw;
 }
 
-SCALPEL_API size_t scalpel_dwconv_f32_scratch(const scalpel_dw_window *win, int32_t oh, int32_t ow)
+SCALPEL_API size_t scalpel_dwconv_f32_scratch(const scalpel_conv_window *win, int32_t oh, int32_t ow)
 {
     int32_t qh, qw;
     scalpel__dw_shape(win, oh, ow, &qh, &qw);
@@ -1653,7 +1763,7 @@ SCALPEL_API size_t scalpel_dwconv_f32_scratch(const scalpel_dw_window *win, int3
 }
 
 SCALPEL_API void scalpel_dwconv_f32(const float *x, int32_t c, int32_t h, int32_t w, int32_t mult, const float *wt,
-                                    const scalpel_dw_window *win, int32_t oh, int32_t ow, float *scratch, float *y)
+                                    const scalpel_conv_window *win, int32_t oh, int32_t ow, float *scratch, float *y)
 {
     const int32_t sh = win->sh, sw = win->sw, kh = win->kh, kw = win->kw, taps = kh * kw;
     int32_t qh, qw, ci, m, q, r, t, oy, ox, i, j;
@@ -1950,17 +2060,23 @@ SCALPEL_API void scalpel_gemv_f32(const float *w, int32_t rows, int32_t cols, co
 }
 
 /* C[m x n] = A[m x k] . B[k x n]: row i of C accumulates a[i][p] * B[p][:] (unit stride). */
-SCALPEL_API void scalpel_gemm_f32(const float *a, int32_t m, int32_t k, const float *b, int32_t n, float *c)
+SCALPEL_API void scalpel_gemm_f32_ld(const float *a, int32_t m, int32_t k, const float *b, size_t ldb, int32_t n, float *c,
+                                     size_t ldc)
 {
     int32_t i, p, j;
     for (i = 0; i < m; i++) {
-        float *ci = c + (size_t)i * (size_t)n;
+        float *ci = c + (size_t)i * ldc;
         for (j = 0; j < n; j++) ci[j] = 0.0f;
         for (p = 0; p < k; p++) {
-            const float aip = a[(size_t)i * (size_t)k + (size_t)p], *bp = b + (size_t)p * (size_t)n;
+            const float aip = a[(size_t)i * (size_t)k + (size_t)p], *bp = b + (size_t)p * ldb;
             for (j = 0; j < n; j++) ci[j] += aip * bp[j];
         }
     }
+}
+
+SCALPEL_API void scalpel_gemm_f32(const float *a, int32_t m, int32_t k, const float *b, int32_t n, float *c)
+{
+    scalpel_gemm_f32_ld(a, m, k, b, (size_t)n, n, c, (size_t)n);
 }
 
 /* C[m x (OH*OW)] = A[m x (C*K*K)] . im2col(in), stride 1, no padding: without vectors there is

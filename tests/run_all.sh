@@ -232,8 +232,8 @@ run cortex-m55-nm      tests/cortex-m/run.sh m55 "$B/tnm-m55.elf" tests/test_nm.
 run cortex-m55-kernels-dist tests/cortex-m/run.sh m55 "$B/kd-m55.elf" tests/test_kernels.c $CM -Idist
 run cortex-m4-net       tests/cortex-m/run.sh m4 "$B/n-m4.elf" tests/test_net.c
 run cortex-m55-net      tests/cortex-m/run.sh m55 "$B/n-m55.elf" tests/test_net.c
-run cortex-m4-ops       tests/cortex-m/run.sh m4 "$B/ops-m4.elf" tests/test_ops.c -DTEST_NO_FILES
-run cortex-m55-ops      tests/cortex-m/run.sh m55 "$B/ops-m55.elf" tests/test_ops.c -DTEST_NO_FILES
+run cortex-m4-ops       tests/cortex-m/run.sh m4 "$B/ops-m4.elf" tests/test_ops.c -DTEST_NO_FILES -DTEST_SMALL_MEMORY
+run cortex-m55-ops      tests/cortex-m/run.sh m55 "$B/ops-m55.elf" tests/test_ops.c -DTEST_NO_FILES -DTEST_SMALL_MEMORY
 run cortex-m4-net-firmware sh -c "tests/cortex-m/run.sh m4 $B/fw/net-m4.elf tests/cortex-m/net_firmware.c -I$B/fw -DSCALPEL_NO_MALLOC && ! arm-none-eabi-nm $B/fw/net-m4.elf | grep -E ' (malloc|calloc|realloc|free)\$' && arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard $WARN -O2 -DSCALPEL_NO_MALLOC -I$B/fw -I. -c tests/cortex-m/net_firmware.c -o $B/fw/net-m4.o && ! arm-none-eabi-nm -u $B/fw/net-m4.o | grep -E ' (malloc|calloc|realloc|free)\$'"
 run cortex-m55-net-firmware tests/cortex-m/run.sh m55 "$B/fw/net-m55.elf" tests/cortex-m/net_firmware.c -I$B/fw -DSCALPEL_NO_MALLOC
 run cortex-m4-no-malloc tests/cortex-m/run.sh m4 "$B/nm-m4.elf" tests/test_no_malloc.c

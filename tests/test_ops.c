@@ -22,7 +22,8 @@
  *
  *   cc -std=c99 -O2 -I. tests/test_ops.c -o test_ops -lm && ./test_ops
  * On boards without files (Cortex-M under QEMU) build with -DTEST_NO_FILES: the .npy round
- * trip through a file and the C export are left out. */
+ * trip through a file and the C export are left out; -DTEST_SMALL_MEMORY keeps every map
+ * within 16 x 16. */
 #define SCALPEL_IMPLEMENTATION
 #include "scalpel_train.h"
 #include "test_util.h"
@@ -208,6 +209,34 @@ static void test_conv(void)
         }
         free(w); free(b);
         scalpel_net_free(&net);
+    }
+    {   /* square windows at stride 1 on maps 16 and 32 wide (the implicit im2col on a padded
+           copy, every vector width): "same" padding, uneven padding, none */
+        static const int32_t pads[3][4] = { { 1, 1, 1, 1 }, { 0, 1, 2, 1 }, { 0, 0, 0, 0 } };
+        int32_t q, size;
+#ifdef TEST_SMALL_MEMORY
+        const int32_t largest = 16; /* boards with a small heap */
+#else
+        const int32_t largest = 32;
+#endif
+        for (size = 16; size <= largest; size += 16)
+            for (q = 0; q < 3; q++) {
+                scalpel_net net;
+                scalpel_window win = scalpel_window_square(3, 1, 0);
+                float *w = rand_floats(8 * 5 * 9, 0.5f), *b = rand_floats(8, 0.1f);
+                char what[96];
+                win.pad_top = pads[q][0]; win.pad_left = pads[q][1]; win.pad_bottom = pads[q][2]; win.pad_right = pads[q][3];
+                win.kernel_h = win.kernel_w = 3;
+                CHECK(scalpel_net_init(5, size + 2 - pads[q][0] - pads[q][2], size + 2 - pads[q][1] - pads[q][3], &net) == SCALPEL_OK &&
+                          scalpel_net_add_conv2d_ex(&net, 8, &win, w, b) == SCALPEL_OK && scalpel_net_add_relu(&net) == SCALPEL_OK &&
+                          net.layers[0].geom.out_w == size,
+                      "conv 3x3 to width %d", (int)size);
+                sprintf(what, "conv 3x3 to %dx%d, pads %d,%d,%d,%d", (int)size, (int)size, (int)pads[q][0], (int)pads[q][1],
+                        (int)pads[q][2], (int)pads[q][3]);
+                check_net(&net, what);
+                free(w); free(b);
+                scalpel_net_free(&net);
+            }
     }
     CHECK(built > 200 && grouped > 50 && depthwise > 30 && dilated > 50 && uneven > 50,
           "coverage: %d built, %d grouped, %d depthwise, %d dilated, %d uneven", built, grouped, depthwise, dilated, uneven);
