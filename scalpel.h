@@ -471,7 +471,8 @@ SCALPEL_API scalpel_status scalpel_net_forward(const scalpel_net *net, const flo
 SCALPEL_API scalpel_status scalpel_net_validate(const scalpel_net *net);
 
 /* Weights stored, in bytes: dense values, or grouped-CSR values + indices + row pointers,
- * plus biases. What the model costs in memory, honestly. */
+ * plus biases and the per-channel parameters of batch norms. What the model costs in memory,
+ * honestly. */
 SCALPEL_API size_t scalpel_net_weight_bytes(const scalpel_net *net);
 /* Multiply-accumulates per sample actually executed by layer i (stored weights x positions):
  * a sparse layer counts its stored groups' values, not the dense count. */
@@ -3601,6 +3602,8 @@ SCALPEL_API size_t scalpel_net_weight_bytes(const scalpel_net *net)
     if (!net || !scalpel__net_layers_ok(net)) return 0;
     for (i = 0; i < net->n_layers; i++) {
         const scalpel_layer *L = &net->layers[i];
+        if (scalpel__kind_ok(L->geom.kind) && scalpel__kinds[L->geom.kind].per_channel) /* batch norm's scale, shift */
+            total += (size_t)scalpel__kinds[L->geom.kind].per_channel * (size_t)L->geom.out_c * sizeof(float);
         if (!scalpel__is_weighted(L->geom.kind)) continue;
         if (L->storage == SCALPEL_STORAGE_GCSR) total += scalpel_gcsr_bytes(&L->sparse);
         else if (L->storage == SCALPEL_STORAGE_HYBRID) total += scalpel_gcsr_bytes(&L->sparse) + scalpel_gcsr_bytes(&L->residual);

@@ -1729,6 +1729,18 @@ static int cmd_quantize(int n, char **args)
     if (opts[7].value != NULL && parse_int("quantize", "--test", opts[7].value, 1, 1000000, &test) != 0) return EXIT_USAGE;
     if (check_export_name(pos[1]) != 0) return 1;
     if (load_model(pos[0], &net) != 0) return 1;
+    {   /* a layer without a fixed-point version yet: say which, before anything else */
+        int32_t bad = scalpel_net_first_unsupported(&net, SCALPEL_USE_FIXED_POINT);
+        if (bad >= 0) {
+            const scalpel_layer *l = &net.layers[bad];
+            int rc2 = fail("%s: layer %d (%s%s) has no fixed-point version yet; quantize takes fc, conv2d with square "
+                           "windows, unpadded max pooling and relu", pos[0], (int)bad, scalpel_layer_kind_name(l->geom.kind),
+                           l->geom.kind == SCALPEL_LAYER_CONV2D || l->geom.kind == SCALPEL_LAYER_MAXPOOL
+                               ? " with a window of the operators issue" : "");
+            scalpel_net_free(&net);
+            return rc2;
+        }
+    }
     if (net.n_layers == 0) {
         scalpel_net_free(&net);
         return fail("%s: the network has no layers: nothing to quantize and export", pos[0]);

@@ -545,6 +545,14 @@ expect 2 "is the model file" "run never overwrites the model" "$S" run "$D/demo.
 expect 2 "--input IN.npy is required" "run without --input" "$S" run "$D/demo.scpn" --output "$D/y.npy"
 expect 2 "--batch '0' is out of range" "run --batch 0" "$S" run "$D/demo.scpn" --input "$D/x2.npy" --output "$D/y.npy" --batch 0
 expect 1 "nope\.npy: cannot read the array: " "run on a missing input" "$S" run "$D/demo.scpn" --input "$D/nope.npy" --output "$D/y.npy"
+expect 0 "resnet-8" "demo --net list" "$S" demo --net list
+expect 0 "wrote .*ResNet-8" "demo --net resnet-8" "$S" demo --net resnet-8 -o "$D/resnet8.scpn"
+expect 0 "22 layers" "info of a network with adds" "$S" info "$D/resnet8.scpn"
+check "info names the add layers" grep -q -E "^ +5 +add +16x32x32 -> 16x32x32" "$D/out.txt"
+expect 1 "layer 5 \\(add\\) has no fixed-point version yet" "quantize names the first layer it cannot take" \
+  "$S" quantize "$D/resnet8.scpn" r8 -o "$D/r8.h" --synthetic
+check "no header from the refused quantize" test ! -e "$D/r8.h"
+expect 2 "unknown network 'resnet-9'" "demo --net of an unknown network" "$S" demo --net resnet-9 -o "$D/x.scpn"
 
 echo "test_cli: $PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]
