@@ -88,7 +88,7 @@ int main(void)
     const char *e;
     size_t i;
     int pass = 0, total = 0;
-    if ((e = getenv("BENCH_REPEATS")) != NULL && atoi(e) >= 3) g_repeats = atoi(e) | 1;
+    if ((e = getenv("BENCH_REPEATS")) != NULL && atoi(e) >= 3 && atoi(e) <= 63) g_repeats = atoi(e) | 1;
     if ((e = getenv("BENCH_MIN_MS")) != NULL && atoi(e) >= 1) g_min_s = atoi(e) / 1000.0;
     if (xnn_initialize(NULL) != xnn_status_success) {
         printf("bench_ops: xnn_initialize failed\n");

@@ -35,7 +35,7 @@ TEST_PKGS="gcc g++ clang libclang-rt-14-dev make python3 libsimde-dev
 gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
 gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user python3-numpy python3-torch zlib1g-dev
 cmake pkgconf python3-matplotlib"
-BENCH_PKGS="$TEST_PKGS libopenblas-dev libeigen3-dev"
+BENCH_PKGS="$TEST_PKGS libopenblas-dev libeigen3-dev libxnnpack-dev libpthreadpool-dev"
 DEMO_PKGS="gcc make zlib1g-dev"
 
 case "${1:-bench}" in
