@@ -1741,17 +1741,28 @@ SCALPEL_API void scalpel_im2col_window_f32(const float *x, int32_t h, int32_t w,
 }
 
 /* ---- depthwise convolution (fp32) -------------------------------------------------------------
- * Per input channel: the channel is copied once into scratch, zero-padded and split into sw
- * column phases, Q_q[r][t] = padded[r][t*sw + q], so that tap (i, j) of output row oy reads the
- * contiguous span Q_{(j*dw) % sw}[oy*sh + i*dh][(j*dw) / sw + ox] for every ox: no bounds test
- * and no gather in the loop, at any stride. Then each output channel of that input channel sums
- * its kh*kw taps, one weight broadcast per tap, a vector of output columns of four output rows
- * at a time (four independent chains of FMAs). */
+ * Per input channel, the channel is copied once into scratch, zero-padded and split into
+ * sh x sw phase planes, Q_(a,b)[r][t] = padded[r*sh + a][t*sw + b], each QH x QW with
+ * QH = oh + (kh-1)*dh / sh and QW = ow + (kw-1)*dw / sw. Tap (i, j) of output (oy, ox) then
+ * reads Q_(i*dh % sh, j*dw % sw)[oy + i*dh / sh][ox + j*dw / sw]: at any stride, every tap
+ * reads the plane at a fixed offset. The outputs are computed over rows QW wide (the QW - ow
+ * extra columns of each row are computed and dropped), so that the whole plane is one flat
+ * run of oh*QW values, a vector at a time with one weight broadcast per tap: small maps (5
+ * columns in DS-CNN, 3 in MobileNet's last layers) use whole vectors too. The valid columns are
+ * then copied to y. */
+
+/* Where tap `tap` (row-major in the kh x kw window) reads, from the start of the phase planes. */
+static size_t scalpel__dw_tap_offset(const scalpel_conv_window *win, int32_t tap, size_t qplane, int32_t qw)
+{
+    const int32_t offy = (tap / win->kw) * win->dh, offx = (tap % win->kw) * win->dw;
+    return ((size_t)(offy % win->sh) * (size_t)win->sw + (size_t)(offx % win->sw)) * qplane +
+           (size_t)(offy / win->sh) * (size_t)qw + (size_t)(offx / win->sw);
+}
 
 /* The phase planes' shape: rows QH, columns QW. */
 static void scalpel__dw_shape(const scalpel_conv_window *win, int32_t oh, int32_t ow, int32_t *qh, int32_t *qw)
 {
-    *qh = (oh - 1) * win->sh + (win->kh - 1) * win->dh + 1;
+    *qh = oh + ((win->kh - 1) * win->dh) / win->sh;
     *qw = ow + ((win->kw - 1) * win->dw) / win->sw;
 }
 
@@ -1759,96 +1770,96 @@ SCALPEL_API size_t scalpel_dwconv_f32_scratch(const scalpel_conv_window *win, in
 {
     int32_t qh, qw;
     scalpel__dw_shape(win, oh, ow, &qh, &qw);
-    return (size_t)win->sw * (size_t)qh * (size_t)qw;
+    /* the phase planes (plus one plane of slack that the last taps' vectors may read past the
+       last phase: never used) and the flat output */
+    return ((size_t)win->sh * (size_t)win->sw + 1u) * (size_t)qh * (size_t)qw + (size_t)oh * (size_t)qw + 64u;
 }
 
 SCALPEL_API void scalpel_dwconv_f32(const float *x, int32_t c, int32_t h, int32_t w, int32_t mult, const float *wt,
                                     const scalpel_conv_window *win, int32_t oh, int32_t ow, float *scratch, float *y)
 {
     const int32_t sh = win->sh, sw = win->sw, kh = win->kh, kw = win->kw, taps = kh * kw;
-    int32_t qh, qw, ci, m, q, r, t, oy, ox, i, j;
-    size_t plane = (size_t)oh * (size_t)ow;
+    int32_t qh, qw, ci, m, a, bq, r, t, oy, tap;
+    size_t qplane, flat_n, k, toff[64];
+    float *flat;
     scalpel__dw_shape(win, oh, ow, &qh, &qw);
+    qplane = (size_t)qh * (size_t)qw;
+    /* where each tap reads, from the start of the phase planes (the divisions once per call,
+       not per vector: up to 64 taps kept, more computed as they come) */
+    for (tap = 0; tap < taps && tap < 64; tap++) toff[tap] = scalpel__dw_tap_offset(win, tap, qplane, qw);
+    flat_n = (size_t)oh * (size_t)qw;
+    flat = scratch + ((size_t)sh * (size_t)sw + 1u) * qplane;
+    for (k = 0; k < qplane; k++) scratch[(size_t)sh * (size_t)sw * qplane + k] = 0.0f; /* the slack plane */
     for (ci = 0; ci < c; ci++) {
         const float *xc = x + (size_t)ci * (size_t)h * (size_t)w;
         /* the padded channel, phase by phase */
-        for (q = 0; q < sw; q++)
-            for (r = 0; r < qh; r++) {
-                float *dst = scratch + ((size_t)q * (size_t)qh + (size_t)r) * (size_t)qw;
-                int32_t iy = r - win->pt;
-                if (iy < 0 || iy >= h) {
-                    memset(dst, 0, (size_t)qw * sizeof(float));
-                    continue;
-                }
-                if (sw == 1) { /* zeros, the input row, zeros */
-                    int32_t lo = win->pl < qw ? win->pl : qw, n = w < qw - lo ? w : qw - lo;
-                    memset(dst, 0, (size_t)lo * sizeof(float));
-                    if (n > 0) memcpy(dst + lo, xc + (size_t)iy * (size_t)w, (size_t)n * sizeof(float));
-                    if (lo + (n > 0 ? n : 0) < qw) memset(dst + lo + (n > 0 ? n : 0), 0, (size_t)(qw - lo - (n > 0 ? n : 0)) * sizeof(float));
-                    continue;
-                }
-                for (t = 0; t < qw; t++) {
-                    int32_t ix = t * sw + q - win->pl;
-                    dst[t] = (ix >= 0 && ix < w) ? xc[(size_t)iy * (size_t)w + (size_t)ix] : 0.0f;
+        for (a = 0; a < sh; a++)
+            for (bq = 0; bq < sw; bq++) {
+                float *q = scratch + ((size_t)a * (size_t)sw + (size_t)bq) * qplane;
+                for (r = 0; r < qh; r++) {
+                    float *dst = q + (size_t)r * (size_t)qw;
+                    int32_t iy = r * sh + a - win->pt;
+                    if (iy < 0 || iy >= h) {
+                        scalpel__zero_span_f32(dst, qw);
+                        continue;
+                    }
+                    if (sw == 1) { /* zeros, the input row, zeros */
+                        int32_t lo = win->pl < qw ? win->pl : qw, n = w < qw - lo ? w : qw - lo;
+                        if (n < 0) n = 0;
+                        /* inline spans, no library call: a small map's rows are a few floats */
+                        if (lo > 0) scalpel__zero_span_f32(dst, lo);
+                        if (n > 0) scalpel__copy_span_f32(dst + lo, xc + (size_t)iy * (size_t)w, n);
+                        if (lo + n < qw) scalpel__zero_span_f32(dst + lo + n, qw - lo - n);
+                    } else { /* the columns of this phase: t with 0 <= t*sw + bq - pl < w, strided */
+                        const float *row = xc + (size_t)iy * (size_t)w;
+                        int32_t off = bq - win->pl, t0 = off >= 0 ? 0 : (-off + sw - 1) / sw;
+                        int32_t t1 = w - 1 - off < 0 ? 0 : (w - 1 - off) / sw + 1;
+                        if (t1 > qw) t1 = qw;
+                        if (t0 > t1) t0 = t1;
+                        if (t0 > 0) scalpel__zero_span_f32(dst, t0);
+                        for (t = t0; t < t1; t++) dst[t] = row[t * sw + off];
+                        if (t1 < qw) scalpel__zero_span_f32(dst + t1, qw - t1);
+                    }
                 }
             }
         for (m = 0; m < mult; m++) {
             int32_t o = ci * mult + m;
             const float *wo = wt + (size_t)o * (size_t)taps;
-            float *yo = y + (size_t)o * plane;
-            for (oy = 0; oy < oh; oy += 4) {
-                int32_t rows = oh - oy < 4 ? oh - oy : 4, k;
-                ox = 0;
+            float *yo = y + (size_t)o * (size_t)oh * (size_t)ow;
+            size_t f = 0;
 #if defined(SCALPEL__VEC)
-                {
-                    const int32_t V = SCALPEL__VW;
-                    for (; ox < ow; ox += V) {
-                        int32_t n = ow - ox < V ? ow - ox : V;
-                        scalpel__vec a0 = SCALPEL__V(zero)(), a1 = a0, a2 = a0, a3 = a0;
-                        for (i = 0; i < kh; i++)
-                            for (j = 0; j < kw; j++) {
-                                const int32_t off = j * win->dw;
-                                const float *src = scratch + ((size_t)(off % sw) * (size_t)qh + (size_t)(oy * sh + i * win->dh)) *
-                                                                 (size_t)qw + (size_t)(off / sw + ox);
-                                const scalpel__vec wv = SCALPEL__V(set1)(wo[i * kw + j]);
-                                const size_t step = (size_t)sh * (size_t)qw;
-                                if (n == V) {
-                                    a0 = SCALPEL__V(fma)(a0, wv, SCALPEL__V(load)(src));
-                                    if (rows > 1) a1 = SCALPEL__V(fma)(a1, wv, SCALPEL__V(load)(src + step));
-                                    if (rows > 2) a2 = SCALPEL__V(fma)(a2, wv, SCALPEL__V(load)(src + 2 * step));
-                                    if (rows > 3) a3 = SCALPEL__V(fma)(a3, wv, SCALPEL__V(load)(src + 3 * step));
-                                } else {
-                                    a0 = SCALPEL__V(fma)(a0, wv, SCALPEL__V(loadn)(src, n));
-                                    if (rows > 1) a1 = SCALPEL__V(fma)(a1, wv, SCALPEL__V(loadn)(src + step, n));
-                                    if (rows > 2) a2 = SCALPEL__V(fma)(a2, wv, SCALPEL__V(loadn)(src + 2 * step, n));
-                                    if (rows > 3) a3 = SCALPEL__V(fma)(a3, wv, SCALPEL__V(loadn)(src + 3 * step, n));
-                                }
-                            }
-                        for (k = 0; k < rows; k++) {
-                            scalpel__vec a = k == 0 ? a0 : k == 1 ? a1 : k == 2 ? a2 : a3;
-                            float *d = yo + (size_t)(oy + k) * (size_t)ow + (size_t)ox;
-                            if (n == V) SCALPEL__V(store)(d, a); else SCALPEL__V(storen)(d, a, n);
-                        }
+            {   /* two vectors of the flat output at a time: two independent chains */
+                const size_t V = (size_t)SCALPEL__VW;
+                for (; f < flat_n; f += 2 * V) {
+                    size_t n0 = flat_n - f < V ? flat_n - f : V, n1 = flat_n - f > V ? (flat_n - f - V < V ? flat_n - f - V : V) : 0;
+                    scalpel__vec a0 = SCALPEL__V(zero)(), a1 = a0;
+                    for (tap = 0; tap < taps; tap++) {
+                        const float *src = scratch + (tap < 64 ? toff[tap] : scalpel__dw_tap_offset(win, tap, qplane, qw)) + f;
+                        const scalpel__vec wv = SCALPEL__V(set1)(wo[tap]);
+                        a0 = SCALPEL__V(fma)(a0, wv, n0 == V ? SCALPEL__V(load)(src) : SCALPEL__V(loadn)(src, (int32_t)n0));
+                        if (n1 > 0)
+                            a1 = SCALPEL__V(fma)(a1, wv, n1 == V ? SCALPEL__V(load)(src + V) : SCALPEL__V(loadn)(src + V, (int32_t)n1));
                     }
+                    if (n0 == V) SCALPEL__V(store)(flat + f, a0); else SCALPEL__V(storen)(flat + f, a0, (int32_t)n0);
+                    if (n1 == V) SCALPEL__V(store)(flat + f + V, a1); else if (n1 > 0) SCALPEL__V(storen)(flat + f + V, a1, (int32_t)n1);
                 }
-#endif
-                for (k = 0; k < rows; k++) /* plain C: what the vectors did not cover */
-                    for (t = ox; t < ow; t++) {
-                        float acc = 0.0f;
-                        for (i = 0; i < kh; i++)
-                            for (j = 0; j < kw; j++) {
-                                const int32_t off = j * win->dw;
-                                acc += wo[i * kw + j] *
-                                       scratch[((size_t)(off % sw) * (size_t)qh + (size_t)((oy + k) * sh + i * win->dh)) * (size_t)qw +
-                                               (size_t)(off / sw + t)];
-                            }
-                        yo[(size_t)(oy + k) * (size_t)ow + (size_t)t] = acc;
-                    }
             }
+#endif
+            if (f < flat_n) { /* plain C: what the vectors did not cover, tap by tap over the run */
+                size_t f0 = f;
+                for (k = f0; k < flat_n; k++) flat[k] = 0.0f;
+                for (tap = 0; tap < taps; tap++) {
+                    const float *src = scratch + (tap < 64 ? toff[tap] : scalpel__dw_tap_offset(win, tap, qplane, qw));
+                    const float wv = wo[tap];
+                    for (k = f0; k < flat_n; k++) flat[k] += wv * src[k];
+                }
+            }
+            if (qw == ow) scalpel__copy_span_f32(yo, flat, (int32_t)flat_n);
+            else
+                for (oy = 0; oy < oh; oy++) scalpel__copy_span_f32(yo + (size_t)oy * (size_t)ow, flat + (size_t)oy * (size_t)qw, ow);
         }
     }
 }
-
 
 /* ---- bias, ReLU and max pooling (fp32) -------------------------------------------------------
  * One function each on every backend: the vector loops where SCALPEL__VEC (max0 gives 0 for a
