@@ -1217,8 +1217,10 @@ SCALPEL__PRIV size_t scalpel__q_esz(int32_t dtype) { return dtype == SCALPEL_DTY
  *                kernel indexes with int32 fits
  *   scratch      scratch elements the forward passes need besides input and output, for a
  *                batch (f32: floats; fixed point: elements of the dtype)
- *   forward      out[batch x out] = layer(in[batch x in]) in f32; relu: also apply a ReLU
- *                (only asked of kinds with fuses_relu)
+ *   forward      out[batch x out] = layer(in[batch x in]) in f32 (in2: the second input of
+ *                add and concat); relu: 1 also apply the ReLU after it, 2 the clip after it
+ *                (L[1], the next layer of the array), in the same pass (only asked of kinds
+ *                with fuses_relu)
  *   forward_ref  one sample, plain C from the definition, dense weights w and bias b: the
  *                oracle of tests/test_layers.c
  *   qscratch     like scratch, for the fixed-point forward
@@ -1453,6 +1455,40 @@ SCALPEL__PRIV int scalpel__relu_fusable(const void *layers, size_t stride, int32
     if (i + 1 >= n) return 0;
     next = SCALPEL__GEOM_AT(layers, stride, i + 1);
     return next->kind == SCALPEL_LAYER_RELU && next->from == 0 && !scalpel__tensor_kept(layers, stride, n, i + 1);
+}
+
+/* What a layer of a kind with fuses_relu runs inside its output pass, in the float forward
+ * pass: 1 the ReLU after it, 2 the clip after it (relu6: MobileNet-style blocks), 0 nothing;
+ * as scalpel__relu_fusable, nothing else may read the tensor between them. */
+SCALPEL__PRIV int scalpel__act_fusable(const scalpel_layer *layers, int32_t n, int32_t i)
+{
+    if (scalpel__relu_fusable(layers, sizeof(scalpel_layer), n, i)) return 1;
+    if (i + 1 < n && layers[i + 1].geom.kind == SCALPEL_LAYER_CLIP && layers[i + 1].geom.from == 0 &&
+        !scalpel__tensor_kept(layers, sizeof(scalpel_layer), n, i + 1))
+        return 2;
+    return 0;
+}
+
+/* y[rows x n] += b[rows] per row, then the fused activation `act` of layer L (scalpel__act_fusable:
+ * 1 ReLU, 2 the clip L[1], the next layer of the same array). */
+SCALPEL__PRIV void scalpel__bias_act(float *y, const float *b, int32_t rows, int32_t n, const scalpel_layer *L, int act)
+{
+    int32_t r, p;
+    if (act != 2) {
+        scalpel_bias_relu_f32(y, b, rows, n, act);
+        return;
+    }
+    {
+        const float lo = L[1].geom.alpha, hi = L[1].geom.beta;
+        for (r = 0; r < rows; r++) {
+            float *o = y + (size_t)r * (size_t)n, bias = b[r];
+            for (p = 0; p < n; p++) {
+                float v = o[p] + bias;
+                v = v < lo ? lo : v;
+                o[p] = v > hi ? hi : v;
+            }
+        }
+    }
 }
 
 /* Elements per sample of tensor t >= 1. */
@@ -1731,7 +1767,7 @@ static void scalpel__fc_forward(const scalpel_layer *L, const float *in, const f
     (void)in2;
     if (batch == 1) {
         scalpel__layer_mv(L, in, out);
-        scalpel_bias_relu_f32(out, L->b, rows, 1, relu);
+        scalpel__bias_act(out, L->b, rows, 1, L, relu);
         return;
     } else {
         float *xt = scratch, *yt = scratch + (size_t)cols * (size_t)batch;
@@ -1741,7 +1777,13 @@ static void scalpel__fc_forward(const scalpel_layer *L, const float *in, const f
         for (s = 0; s < batch; s++)
             for (r = 0; r < rows; r++) {
                 float v = yt[(size_t)r * (size_t)batch + (size_t)s] + L->b[r];
-                out[(size_t)s * (size_t)rows + (size_t)r] = (relu && !(v > 0.0f)) ? 0.0f : v;
+                if (relu == 2) {
+                    v = v < L[1].geom.alpha ? L[1].geom.alpha : v;
+                    v = v > L[1].geom.beta ? L[1].geom.beta : v;
+                } else if (relu && !(v > 0.0f)) {
+                    v = 0.0f;
+                }
+                out[(size_t)s * (size_t)rows + (size_t)r] = v;
             }
     }
 }
@@ -1933,7 +1975,7 @@ static void scalpel__conv2d_sample(const scalpel_layer *L, const float *in, floa
                 src = col;
             }
             scalpel_conv_gemm_f32(L->w, g->rows, src, g->in_c, hp, wp, g->kernel_h, out);
-            scalpel_bias_relu_f32(out, L->b, g->rows, positions, relu);
+            scalpel__bias_act(out, L->b, g->rows, positions, L, relu);
             return;
         }
         if (L->storage == SCALPEL_STORAGE_DENSE) {
@@ -1966,7 +2008,7 @@ static void scalpel__conv2d_sample(const scalpel_layer *L, const float *in, floa
             }
         }
     }
-    scalpel_bias_relu_f32(out, L->b, g->rows, positions, relu);
+    scalpel__bias_act(out, L->b, g->rows, positions, L, relu);
 }
 
 static void scalpel__conv2d_forward(const scalpel_layer *L, const float *in, const float *in2, int32_t batch,
@@ -2341,13 +2383,21 @@ static void scalpel__add_forward(const scalpel_layer *L, const float *in, const 
 {
     size_t n = (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w * (size_t)batch, k;
     (void)scratch;
-    if (relu)
+    if (relu == 2) { /* the clip after it (L[1]) */
+        const float lo = L[1].geom.alpha, hi = L[1].geom.beta;
+        for (k = 0; k < n; k++) {
+            float v = in[k] + in2[k];
+            v = v < lo ? lo : v;
+            out[k] = v > hi ? hi : v;
+        }
+    } else if (relu) {
         for (k = 0; k < n; k++) {
             float v = in[k] + in2[k];
             out[k] = v > 0.0f ? v : 0.0f;
         }
-    else
+    } else {
         for (k = 0; k < n; k++) out[k] = in[k] + in2[k];
+    }
 }
 
 static void scalpel__add_forward_ref(const scalpel_layer *L, const float *in, const float *in2, float *out)
@@ -3508,11 +3558,11 @@ SCALPEL_API scalpel_status scalpel_net_forward(const scalpel_net *net, const flo
         k = &scalpel__kinds[L->geom.kind];
         /* a ReLU right after a layer that can take it runs inside that layer's output pass,
          * unless something else reads the tensor between them */
-        relu = k->fuses_relu && scalpel__relu_fusable(net->layers, sizeof(scalpel_layer), n, i);
+        relu = k->fuses_relu ? scalpel__act_fusable(net->layers, n, i) : 0; /* 1 ReLU, 2 clip */
         src = scalpel__net_tensor(net, in, prev, kept, batch, i, t);
         t2 = scalpel__geom_source2(&L->geom, i);
         src2 = t2 >= 0 ? scalpel__net_tensor(net, in, prev, kept, batch, i, t2) : NULL;
-        o = i + 1 + relu; /* the tensor this pass produces */
+        o = i + 1 + (relu != 0); /* the tensor this pass produces */
         if (skips && scalpel__tensor_kept(net->layers, sizeof(scalpel_layer), n, o)) {
             dst = (float *)(void *)(kept + kept_cursor);
             kept_cursor += scalpel__net_round(scalpel__tensor_elems(net->layers, sizeof(scalpel_layer), o) *
@@ -3521,7 +3571,7 @@ SCALPEL_API scalpel_status scalpel_net_forward(const scalpel_net *net, const flo
             dst = prev == buf[0] ? buf[1] : buf[0];
         }
         scalpel__kinds_f32[L->geom.kind].forward(L, src, src2, batch, dst, scratch, relu);
-        i += relu;
+        i += relu != 0;
         prev = dst;
     }
     memcpy(out, prev, out_n * (size_t)batch * sizeof(float));

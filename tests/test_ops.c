@@ -436,6 +436,20 @@ static void test_elementwise(void)
     CHECK(scalpel_net_add_lrn(&net, 3, 1e-4f, 0.75f, 0.0f, 0) == SCALPEL_ERR_ARGUMENT, "LRN with k = 0");
     CHECK(scalpel_net_add_lrn(&net, 3, 1e-4f, 0.75f, 1.0f, 2) == SCALPEL_ERR_ARGUMENT, "LRN mode 2");
     scalpel_net_free(&net);
+    {   /* a clip after fc (batch 1 and the batched path), after conv and after add runs inside
+           their output pass */
+        scalpel_net n2;
+        float *wf = rand_floats(8 * 60, 1.0f), *bf = rand_floats(8, 0.5f);
+        CHECK(scalpel_net_init(3, 5, 4, &n2) == SCALPEL_OK &&
+                  scalpel_net_add_layer(&n2, SCALPEL_LAYER_CONV2D, 3, 1, 1, 0, wf, bf) == SCALPEL_OK &&
+                  scalpel_net_add_clip(&n2, -0.3f, 0.4f) == SCALPEL_OK && scalpel_net_add_add(&n2, -1) == SCALPEL_OK &&
+                  scalpel_net_add_relu6(&n2) == SCALPEL_OK && scalpel_net_add_fc(&n2, 8, wf, bf) == SCALPEL_OK &&
+                  scalpel_net_add_clip(&n2, -0.25f, 0.5f) == SCALPEL_OK,
+              "fused clips");
+        check_net(&n2, "fused clips");
+        scalpel_net_free(&n2);
+        free(wf); free(bf);
+    }
     {   /* LRN across many channels: the running window sum against the reference */
         scalpel_net n2;
         CHECK(scalpel_net_init(150, 2, 2, &n2) == SCALPEL_OK && scalpel_net_add_lrn(&n2, 5, 1e-2f, 0.75f, 1.0f, 0) == SCALPEL_OK,
