@@ -853,7 +853,9 @@ typedef struct scalpel_nr_plan {
  * G; N:M series with M = 4, 8, 16 made of power-of-two N terms, e.g. 3:8 = 2:8 + 1:8), times
  * each one's product on this machine and measures its relative output error on the layer's
  * real inputs for the first `calib` samples. Then a global threshold tau: every layer takes its
- * fastest candidate whose error is <= tau (exact forms always qualify), and tau is the largest
+ * fastest candidate whose error is <= tau (exact forms always qualify), a grouped, hybrid or
+ * series form only when it is at least 5% faster than the better of dense and CSR (so that one
+ * lucky timing never leaves a layer slower than those), and tau is the largest
  * candidate error (binary search) whose accuracy on all `count` samples x[count x inputs]
  * with labels[count] stays within `budget` of the dense network's. Use training or validation
  * samples here and report accuracy on a separate test set. net must hold DENSE or GCSR layers
@@ -6356,17 +6358,28 @@ SCALPEL__PRIV scalpel_status scalpel__nr_layer(const scalpel_net *net, int32_t i
 }
 
 /* Every layer's fastest candidate whose error is <= tau (exact forms: error 0 by construction). */
+/* The margin by which a decomposed form (grouped with G > 1, the hybrid, a series) must beat the
+ * better of dense and CSR to be chosen: the candidates are timed one after another, and a
+ * layer must never end slower than dense or CSR because one timing was lucky (LeNet-5's fc2
+ * once took a hybrid 7% slower than dense). */
+#define SCALPEL__NR_MARGIN 0.95
+
 SCALPEL__PRIV void scalpel__nr_choose(scalpel_nr_plan *p, double tau)
 {
     int32_t i, c;
     for (i = 0; i < p->n_layers; i++) {
         scalpel_nr_layer *l = &p->layers[i];
-        int32_t best = -1;
+        int32_t best = -1, plain = -1;
         if (l->n_candidates == 0) { l->chosen = -1; continue; }
         for (c = 0; c < l->n_candidates; c++) {
-            double e = l->cand[c].form == SCALPEL_NR_TASD ? l->cand[c].error : 0.0;
-            if (e <= tau && (best < 0 || l->cand[c].seconds < l->cand[best].seconds)) best = c;
+            const scalpel_nr_candidate *cd = &l->cand[c];
+            double e = cd->form == SCALPEL_NR_TASD ? cd->error : 0.0;
+            int is_plain = cd->form == SCALPEL_NR_DENSE || (cd->form == SCALPEL_NR_GROUPED && cd->group == 1);
+            if (is_plain && (plain < 0 || cd->seconds < l->cand[plain].seconds)) plain = c;
+            if (e <= tau && (best < 0 || cd->seconds < l->cand[best].seconds)) best = c;
         }
+        if (best >= 0 && plain >= 0 && best != plain && !(l->cand[best].seconds < SCALPEL__NR_MARGIN * l->cand[plain].seconds))
+            best = plain; /* not clearly faster than dense or CSR: keep those */
         l->chosen = best < 0 ? 0 : best;
     }
 }

@@ -294,8 +294,36 @@ static void test_net_storages(void)
     free(x);
 }
 
+/* The no-retrain choice: a decomposed form only when it beats both dense and CSR by the margin
+ * (5%), so that one lucky timing never leaves a layer slower than dense or CSR. */
+static void test_choose_margin(void)
+{
+    static scalpel_nr_plan p;
+    scalpel_nr_layer *l = &p.layers[0];
+    memset(&p, 0, sizeof(p));
+    p.n_layers = 1;
+    l->n_candidates = 4;
+    l->cand[0].form = SCALPEL_NR_DENSE;
+    l->cand[1].form = SCALPEL_NR_GROUPED; l->cand[1].group = 1;
+    l->cand[2].form = SCALPEL_NR_GROUPED; l->cand[2].group = 8;
+    l->cand[3].form = SCALPEL_NR_HYBRID; l->cand[3].group = 8;
+    l->cand[0].seconds = 1.00; l->cand[1].seconds = 1.20; l->cand[2].seconds = 1.10; l->cand[3].seconds = 0.97;
+    scalpel__nr_choose(&p, 0.0);
+    CHECK(l->chosen == 0, "a hybrid 3%% faster than dense is not taken (chose %d)", (int)l->chosen);
+    l->cand[3].seconds = 0.90;
+    scalpel__nr_choose(&p, 0.0);
+    CHECK(l->chosen == 3, "a hybrid 10%% faster than dense is taken (chose %d)", (int)l->chosen);
+    l->cand[1].seconds = 0.93; /* CSR the best plain form: the hybrid must beat it by 5% */
+    scalpel__nr_choose(&p, 0.0);
+    CHECK(l->chosen == 1, "a hybrid 3%% faster than CSR is not taken (chose %d)", (int)l->chosen);
+    l->cand[2].seconds = 0.80;
+    scalpel__nr_choose(&p, 0.0);
+    CHECK(l->chosen == 2, "grouped 14%% faster than CSR is taken (chose %d)", (int)l->chosen);
+}
+
 int main(void)
 {
+    test_choose_margin();
     test_parse();
     test_decompose();
     test_net_storages();
