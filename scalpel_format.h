@@ -717,7 +717,7 @@ SCALPEL__PRIV double scalpel__expm1(double x)
 SCALPEL__PRIV double scalpel__log(double x)
 {
     uint64_t bits;
-    int32_t e, i = 0;
+    int32_t e;
     double m, s, s2, t;
     if (x == 0.0) {
         bits = 0xfff0000000000000ull;
@@ -740,7 +740,6 @@ SCALPEL__PRIV double scalpel__log(double x)
     t = 1.0 / 21.0 + s2 * t; t = 1.0 / 19.0 + s2 * t; t = 1.0 / 17.0 + s2 * t; t = 1.0 / 15.0 + s2 * t;
     t = 1.0 / 13.0 + s2 * t; t = 1.0 / 11.0 + s2 * t; t = 1.0 / 9.0 + s2 * t;  t = 1.0 / 7.0 + s2 * t;
     t = 1.0 / 5.0 + s2 * t;  t = 1.0 / 3.0 + s2 * t;  t = 1.0 + s2 * t;
-    (void)i;
     return (double)e * 0.693147180369123816490 + (double)e * 1.90821492927058770002e-10 + 2.0 * s * t;
 }
 
