@@ -71,6 +71,27 @@ run() {
   fi
 }
 
+# run_bg NAME CMD...: the same step started in the background, so that two single-threaded
+# steps (the fuzzers) use both cores; join_bg waits for the steps started and reports them in
+# the order they were started. Steps run together must not write the same files.
+BG_NAMES=""
+run_bg() {
+  bg_name=$1
+  ( PASSED=0; FAILED=0; FAILED_NAMES=""; run "$@" >"$B/$bg_name.report"; echo "$PASSED $FAILED" >"$B/$bg_name.counts" ) &
+  BG_NAMES="$BG_NAMES $bg_name"
+}
+join_bg() {
+  wait
+  for bg_name in $BG_NAMES; do
+    cat "$B/$bg_name.report"
+    bg_p=0; bg_f=1
+    if [ -f "$B/$bg_name.counts" ]; then read -r bg_p bg_f <"$B/$bg_name.counts"; fi
+    PASSED=$((PASSED + bg_p)); FAILED=$((FAILED + bg_f))
+    if [ "$bg_f" != 0 ]; then FAILED_NAMES="$FAILED_NAMES $bg_name"; fi
+  done
+  BG_NAMES=""
+}
+
 # must_fail NAME CMD...: a build that has to be refused (prints what it must say)
 must_fail() {
   name=$1; expect=$2; shift 2
@@ -198,18 +219,17 @@ if [ -f dist/scalpel.h ]; then
   run dist-twice-c++ sh -c "printf '#include \"scalpel.h\"\n#define SCALPEL_IMPLEMENTATION\n#include \"scalpel.h\"\nint main(void) { return scalpel_kernels_backend()[0] == 0; }\n' | g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 -Idist -x c++ - -o $B/dist-twicepp -lm && $B/dist-twicepp"
 fi
 
-echo "== 5. fuzzing the buffer reader (${FUZZ_SECONDS}s)"
-run fuzz-gcsr sh -c "rm -rf $B/corpus && mkdir -p $B/corpus && gcc -O2 -I. tests/fuzz_seeds.c -o $B/fuzz_seeds && $B/fuzz_seeds $B/corpus && clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. tests/fuzz_gcsr.c -o $B/fuzz_gcsr && $B/fuzz_gcsr -max_total_time=$FUZZ_SECONDS -artifact_prefix=$B/ -print_final_stats=1 $B/corpus"
-
-run fuzz-safetensors sh -c "rm -rf $B/st-corpus && mkdir -p $B/st-corpus && gcc -O1 -I. tests/test_safetensors.c -o $B/st-seeds -lm && $B/st-seeds - $B/st-corpus >/dev/null && clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. tests/fuzz_safetensors.c -o $B/fuzz_safetensors && $B/fuzz_safetensors -max_total_time=$FUZZ_SECONDS -timeout=10 -artifact_prefix=$B/ -print_final_stats=1 $B/st-corpus"
-
-run fuzz-net sh -c "rm -rf $B/corpus-net && mkdir -p $B/corpus-net && gcc -O2 -I. tests/fuzz_net_seeds.c -o $B/fuzz_net_seeds -lm && $B/fuzz_net_seeds $B/corpus-net && clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. tests/fuzz_net.c -o $B/fuzz_net && $B/fuzz_net -max_total_time=$FUZZ_NET_SECONDS -artifact_prefix=$B/ -print_final_stats=1 $B/corpus-net"
-
-run fuzz-npy sh -c "rm -rf $B/npy-corpus && mkdir -p $B/npy-corpus && gcc -O2 -I. tests/fuzz_npy_seeds.c -o $B/fuzz_npy_seeds -lm && $B/fuzz_npy_seeds $B/npy-corpus && clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. tests/fuzz_npy.c -o $B/fuzz_npy && $B/fuzz_npy -max_total_time=$FUZZ_SECONDS -timeout=5 -artifact_prefix=$B/ -print_final_stats=1 $B/npy-corpus"
-run fuzz-idx sh -c "rm -rf $B/idx-corpus && mkdir -p $B/idx-corpus && gcc -O1 -DSCALPEL_ZLIB -I. tests/test_data.c -o $B/idx-seeds -lz -lm && $B/idx-seeds - $B/idx-corpus >/dev/null && clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -DSCALPEL_ZLIB -I. tests/fuzz_idx.c -o $B/fuzz_idx -lz && $B/fuzz_idx -max_total_time=$FUZZ_SECONDS -artifact_prefix=$B/ -print_final_stats=1 $B/idx-corpus"
-
-run fuzz-nm sh -c "rm -rf $B/nm-corpus && mkdir -p $B/nm-corpus && gcc -O2 -I. tests/fuzz_seeds.c -o $B/fuzz_seeds && $B/fuzz_seeds $B/nm-corpus && clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. tests/fuzz_nm.c -o $B/fuzz_nm && $B/fuzz_nm -max_total_time=$FUZZ_SECONDS -timeout=2 -artifact_prefix=$B/ -print_final_stats=1 $B/nm-corpus"
-
+echo "== 5. fuzzing the buffer reader (${FUZZ_SECONDS}s), two fuzzers at a time"
+# pairs that share no file (fuzz-gcsr and fuzz-nm both build $B/fuzz_seeds: not together)
+run_bg fuzz-net sh -c "rm -rf $B/corpus-net && mkdir -p $B/corpus-net && gcc -O2 -I. tests/fuzz_net_seeds.c -o $B/fuzz_net_seeds -lm && $B/fuzz_net_seeds $B/corpus-net && clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. tests/fuzz_net.c -o $B/fuzz_net && $B/fuzz_net -max_total_time=$FUZZ_NET_SECONDS -artifact_prefix=$B/ -print_final_stats=1 $B/corpus-net"
+run_bg fuzz-npy sh -c "rm -rf $B/npy-corpus && mkdir -p $B/npy-corpus && gcc -O2 -I. tests/fuzz_npy_seeds.c -o $B/fuzz_npy_seeds -lm && $B/fuzz_npy_seeds $B/npy-corpus && clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. tests/fuzz_npy.c -o $B/fuzz_npy && $B/fuzz_npy -max_total_time=$FUZZ_SECONDS -timeout=5 -artifact_prefix=$B/ -print_final_stats=1 $B/npy-corpus"
+join_bg
+run_bg fuzz-gcsr sh -c "rm -rf $B/corpus && mkdir -p $B/corpus && gcc -O2 -I. tests/fuzz_seeds.c -o $B/fuzz_seeds && $B/fuzz_seeds $B/corpus && clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. tests/fuzz_gcsr.c -o $B/fuzz_gcsr && $B/fuzz_gcsr -max_total_time=$FUZZ_SECONDS -artifact_prefix=$B/ -print_final_stats=1 $B/corpus"
+run_bg fuzz-safetensors sh -c "rm -rf $B/st-corpus && mkdir -p $B/st-corpus && gcc -O1 -I. tests/test_safetensors.c -o $B/st-seeds -lm && $B/st-seeds - $B/st-corpus >/dev/null && clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. tests/fuzz_safetensors.c -o $B/fuzz_safetensors && $B/fuzz_safetensors -max_total_time=$FUZZ_SECONDS -timeout=10 -artifact_prefix=$B/ -print_final_stats=1 $B/st-corpus"
+join_bg
+run_bg fuzz-idx sh -c "rm -rf $B/idx-corpus && mkdir -p $B/idx-corpus && gcc -O1 -DSCALPEL_ZLIB -I. tests/test_data.c -o $B/idx-seeds -lz -lm && $B/idx-seeds - $B/idx-corpus >/dev/null && clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -DSCALPEL_ZLIB -I. tests/fuzz_idx.c -o $B/fuzz_idx -lz && $B/fuzz_idx -max_total_time=$FUZZ_SECONDS -artifact_prefix=$B/ -print_final_stats=1 $B/idx-corpus"
+run_bg fuzz-nm sh -c "rm -rf $B/nm-corpus && mkdir -p $B/nm-corpus && gcc -O2 -I. tests/fuzz_seeds.c -o $B/fuzz_seeds && $B/fuzz_seeds $B/nm-corpus && clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. tests/fuzz_nm.c -o $B/fuzz_nm && $B/fuzz_nm -max_total_time=$FUZZ_SECONDS -timeout=2 -artifact_prefix=$B/ -print_final_stats=1 $B/nm-corpus"
+join_bg
 run fuzz-checkpoint sh -c "rm -rf $B/ck-corpus && mkdir -p $B/ck-corpus && gcc -O2 -I. tests/fuzz_checkpoint_seeds.c -o $B/fuzz_checkpoint_seeds -lm && $B/fuzz_checkpoint_seeds $B/ck-corpus && clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. tests/fuzz_checkpoint.c -o $B/fuzz_checkpoint && $B/fuzz_checkpoint -max_total_time=$FUZZ_CHECKPOINT_SECONDS -timeout=5 -artifact_prefix=$B/ -print_final_stats=1 $B/ck-corpus"
 
 echo "== 6. other architectures under QEMU"
@@ -279,8 +299,10 @@ for ex in examples/*.c; do
 done
 run cli sh -c "sh tests/test_cli.sh $B/scalpel_cli $B/cli"
 run mnist-pipeline sh -c "cc -O2 $NATIVE -fopenmp -DSCALPEL_ZLIB -I. examples/mnist.c -o $B/mnist-omp -lz -lm && sh tests/test_mnist.sh $B/mnist-omp $B/scalpel_cli $B/mnist-run"
-run cli-asan sh -c "gcc $WARN $SAN $NATIVE -I. examples/scalpel_cli.c -o $B/scalpel_cli-asan -lm && sh tests/test_cli.sh $B/scalpel_cli-asan $B/cli-asan"
-run cli-clang sh -c "clang $WARN -O2 $NATIVE -I. examples/scalpel_cli.c -o $B/scalpel_cli-clang -lm && sh tests/test_cli.sh $B/scalpel_cli-clang $B/cli-clang"
+# the two builds of the tool side by side (their own binaries and scratch directories)
+run_bg cli-asan sh -c "gcc $WARN $SAN $NATIVE -I. examples/scalpel_cli.c -o $B/scalpel_cli-asan -lm && sh tests/test_cli.sh $B/scalpel_cli-asan $B/cli-asan"
+run_bg cli-clang sh -c "clang $WARN -O2 $NATIVE -I. examples/scalpel_cli.c -o $B/scalpel_cli-clang -lm && sh tests/test_cli.sh $B/scalpel_cli-clang $B/cli-clang"
+join_bg
 
 echo "== 8. used from another project: make install / uninstall, CMake find_package and add_subdirectory, pkg-config, Cortex-M firmware"
 run consumer sh tests/test_consumer.sh "$B/consumer"
