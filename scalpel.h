@@ -1254,6 +1254,26 @@ typedef struct scalpel__kind_q_ops {
                       void *scratch);
 } scalpel__kind_q_ops;
 
+/* The kinds whose float forward needs no scratch share this one. */
+static size_t scalpel__no_scratch(const scalpel_layer_geom *g, int32_t batch)
+{
+    (void)g; (void)batch;
+    return 0;
+}
+#define scalpel__maxpool_scratch scalpel__no_scratch
+#define scalpel__relu_scratch scalpel__no_scratch
+#define scalpel__avgpool_scratch scalpel__no_scratch
+#define scalpel__batchnorm_scratch scalpel__no_scratch
+#define scalpel__add_scratch scalpel__no_scratch
+#define scalpel__concat_scratch scalpel__no_scratch
+#define scalpel__softmax_scratch scalpel__no_scratch
+#define scalpel__lrn_scratch scalpel__no_scratch
+#define scalpel__clip_scratch scalpel__no_scratch
+#define scalpel__leaky_relu_scratch scalpel__no_scratch
+#define scalpel__sigmoid_scratch scalpel__no_scratch
+#define scalpel__tanh_scratch scalpel__no_scratch
+#define scalpel__hardswish_scratch scalpel__no_scratch
+
 /* The table, generated from SCALPEL__LAYER_KINDS: each kind's functions declared (they are
  * defined in its >>layer section below; a missing one is an undefined static function, an
  * error), then one entry per kind in the list's order, which is the enum's. */
@@ -2083,12 +2103,6 @@ static scalpel_status scalpel__maxpool_shape(scalpel_layer_geom *g, int32_t outp
     return scalpel__window_infer(g, 0, 1);
 }
 
-static size_t scalpel__maxpool_scratch(const scalpel_layer_geom *g, int32_t batch)
-{
-    (void)g; (void)batch;
-    return 0;
-}
-
 /* The rows [*lo, *hi) of the input a window starting at `start` (may be negative: padding)
  * covers, of a dimension of `size` cells. */
 SCALPEL__PRIV void scalpel__window_clip(int32_t start, int32_t k, int32_t size, int32_t *lo, int32_t *hi)
@@ -2213,12 +2227,6 @@ static scalpel_status scalpel__relu_shape(scalpel_layer_geom *g, int32_t outputs
     return scalpel__same_shape(g, outputs, 0);
 }
 
-static size_t scalpel__relu_scratch(const scalpel_layer_geom *g, int32_t batch)
-{
-    (void)g; (void)batch;
-    return 0;
-}
-
 static void scalpel__relu_forward(const scalpel_layer *L, const float *in, const float *in2, int32_t batch, float *out,
                                   float *scratch, int relu)
 {
@@ -2258,12 +2266,6 @@ static scalpel_status scalpel__avgpool_shape(scalpel_layer_geom *g, int32_t outp
     if (outputs != 0) return SCALPEL_ERR_ARGUMENT;
     g->out_c = g->in_c;
     return scalpel__window_infer(g, 0, 2);
-}
-
-static size_t scalpel__avgpool_scratch(const scalpel_layer_geom *g, int32_t batch)
-{
-    (void)g; (void)batch;
-    return 0;
 }
 
 /* The mean of each channel, for the whole map as one window (global average pooling, the
@@ -2330,12 +2332,6 @@ static scalpel_status scalpel__batchnorm_shape(scalpel_layer_geom *g, int32_t ou
     return scalpel__same_shape(g, outputs, 0);
 }
 
-static size_t scalpel__batchnorm_scratch(const scalpel_layer_geom *g, int32_t batch)
-{
-    (void)g; (void)batch;
-    return 0;
-}
-
 static void scalpel__batchnorm_forward(const scalpel_layer *L, const float *in, const float *in2, int32_t batch,
                                        float *out, float *scratch, int relu)
 {
@@ -2372,12 +2368,6 @@ static scalpel_status scalpel__add_shape(scalpel_layer_geom *g, int32_t outputs)
         return SCALPEL_ERR_ARGUMENT;
     g->out_c = g->in_c; g->out_h = g->in_h; g->out_w = g->in_w;
     return SCALPEL_OK;
-}
-
-static size_t scalpel__add_scratch(const scalpel_layer_geom *g, int32_t batch)
-{
-    (void)g; (void)batch;
-    return 0;
 }
 
 static void scalpel__add_forward(const scalpel_layer *L, const float *in, const float *in2, int32_t batch, float *out,
@@ -2423,12 +2413,6 @@ static scalpel_status scalpel__concat_shape(scalpel_layer_geom *g, int32_t outpu
     return SCALPEL_OK;
 }
 
-static size_t scalpel__concat_scratch(const scalpel_layer_geom *g, int32_t batch)
-{
-    (void)g; (void)batch;
-    return 0;
-}
-
 static void scalpel__concat_forward(const scalpel_layer *L, const float *in, const float *in2, int32_t batch,
                                     float *out, float *scratch, int relu)
 {
@@ -2459,11 +2443,6 @@ static void scalpel__concat_forward_ref(const scalpel_layer *L, const float *in,
     {                                                                                                          \
         scalpel_status st = scalpel__same_shape(g, outputs, REALS);                                            \
         return st == SCALPEL_OK ? scalpel__##NAME##_check(g) : st;                                              \
-    }                                                                                                          \
-    static size_t scalpel__##NAME##_scratch(const scalpel_layer_geom *g, int32_t batch)                         \
-    {                                                                                                          \
-        (void)g; (void)batch;                                                                                  \
-        return 0;                                                                                              \
     }                                                                                                          \
     static void scalpel__##NAME##_forward(const scalpel_layer *L, const float *in, const float *in2,            \
                                           int32_t batch, float *out, float *scratch, int relu)                 \
@@ -2569,12 +2548,6 @@ static scalpel_status scalpel__softmax_shape(scalpel_layer_geom *g, int32_t outp
     return scalpel__same_shape(g, outputs, 0);
 }
 
-static size_t scalpel__softmax_scratch(const scalpel_layer_geom *g, int32_t batch)
-{
-    (void)g; (void)batch;
-    return 0;
-}
-
 static void scalpel__softmax_forward(const scalpel_layer *L, const float *in, const float *in2, int32_t batch,
                                      float *out, float *scratch, int relu)
 {
@@ -2632,12 +2605,6 @@ static scalpel_status scalpel__lrn_shape(scalpel_layer_geom *g, int32_t outputs)
         return SCALPEL_ERR_ARGUMENT;
     g->out_c = g->in_c; g->out_h = g->in_h; g->out_w = g->in_w;
     return SCALPEL_OK;
-}
-
-static size_t scalpel__lrn_scratch(const scalpel_layer_geom *g, int32_t batch)
-{
-    (void)g; (void)batch;
-    return 0;
 }
 
 /* One sample. Across channels: the sum of squares over each channel's window, summed directly
