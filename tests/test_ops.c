@@ -28,6 +28,17 @@
 #include "scalpel_train.h"
 #include "test_util.h"
 
+/* where the file tests write (argv[1]; steps run side by side each get their own) */
+#ifndef TEST_NO_FILES
+static const char *out_dir = "build/test";
+static char out_path_buf[1024];
+static const char *out_path(const char *name)
+{
+    snprintf(out_path_buf, sizeof(out_path_buf), "%s/%s", out_dir, name);
+    return out_path_buf;
+}
+#endif
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -563,7 +574,7 @@ static void test_file(void)
         CHECK(scalpel_trainer_init(&net, 4, NULL, &tr) == SCALPEL_ERR_UNSUPPORTED, "training refuses");
         CHECK(scalpel_net_remove_dead_nodes(&net, NULL, &out, NULL) == SCALPEL_ERR_UNSUPPORTED, "dead-node removal refuses");
 #ifndef TEST_NO_FILES
-        CHECK(scalpel_net_export_c(&net, "allkinds", "build/test/allkinds.h") == SCALPEL_OK, "C export takes every kind");
+        CHECK(scalpel_net_export_c(&net, "allkinds", out_path("allkinds.h")) == SCALPEL_OK, "C export takes every kind");
 #endif
     }
     scalpel_net_free(&net);
@@ -625,13 +636,14 @@ static void test_refusals(void)
 
 static void test_npy(void)
 {
-    const char *path = "build/test/ops_array.npy";
+    char path[1024];
     int64_t shape[4] = { 2, 3, 1, 5 };
     float data[30];
     scalpel_npy a;
     int i;
     for (i = 0; i < 30; i++) data[i] = test_uniform();
 #ifndef TEST_NO_FILES
+    snprintf(path, sizeof path, "%s", out_path("ops_array.npy"));
     CHECK(scalpel_npy_save(path, data, 4, shape) == SCALPEL_OK && scalpel_npy_load(path, &a) == SCALPEL_OK &&
               a.ndim == 4 && a.shape[0] == 2 && a.shape[3] == 5 && a.count == 30 && memcmp(a.data, data, sizeof data) == 0,
           "npy round trip");
@@ -686,13 +698,18 @@ static void test_npy(void)
     CHECK(scalpel_npy_parse("\x93NUMPY\x04\x00\x00\x00", 10, &a) == SCALPEL_ERR_VERSION, "npy version 4");
     CHECK(scalpel_npy_parse("PK\x03\x04zipfile", 10, &a) == SCALPEL_ERR_MAGIC, "npz is no npy");
 #ifndef TEST_NO_FILES
-    CHECK(scalpel_npy_load("build/test/no-such-file.npy", &a) == SCALPEL_ERR_NOT_FOUND, "missing file");
+    CHECK(scalpel_npy_load(out_path("no-such-file.npy"), &a) == SCALPEL_ERR_NOT_FOUND, "missing file");
 #endif
     printf("npy arrays\n");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+#ifndef TEST_NO_FILES
+    if (argc > 1) out_dir = argv[1];
+#else
+    (void)argc; (void)argv;
+#endif
     test_conv();
     test_pool();
     test_batchnorm();

@@ -9,6 +9,9 @@
 #include "scalpel.h"
 #include "test_util.h"
 
+/* where the export test writes (argv[1]; steps run side by side each get their own) */
+static const char *out_dir = "build/test";
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -382,10 +385,12 @@ static void test_export(const scalpel_net *net, const float *calib)
 {
     scalpel_qnet q;
     scalpel_quant_options opt;
-    const char *path = "build/test/qnet_export_test.h";
+    char path[1024], missing[1100];
     FILE *f;
     char line[256];
     long size1 = 0, size2 = 0;
+    snprintf(path, sizeof path, "%s/qnet_export_test.h", out_dir);
+    snprintf(missing, sizeof missing, "%s/no/such/dir/x.h", out_dir);
     memset(&opt, 0, sizeof(opt));
     opt.dtype = SCALPEL_DTYPE_Q7;
     opt.per_channel = 1;
@@ -403,7 +408,7 @@ static void test_export(const scalpel_net *net, const float *calib)
     }
     CHECK(scalpel_qnet_export_c(&q, "int", path) == SCALPEL_ERR_ARGUMENT, "keyword name refused");
     CHECK(scalpel_qnet_export_c(&q, "9lives", path) == SCALPEL_ERR_ARGUMENT, "non-identifier refused");
-    CHECK(scalpel_qnet_export_c(&q, "qtest", "build/test/no/such/dir/x.h") == SCALPEL_ERR_NOT_FOUND, "unwritable path");
+    CHECK(scalpel_qnet_export_c(&q, "qtest", missing) == SCALPEL_ERR_NOT_FOUND, "unwritable path");
     q.layers[0].rq.shift = NULL;
     CHECK(scalpel_qnet_export_c(&q, "qtest", path) != SCALPEL_OK, "an invalid network is not exported");
     f = fopen(path, "r");
@@ -464,12 +469,13 @@ static void test_maxpool(void)
     }
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     scalpel_net net;
     scalpel_quant_options opt;
     float *calib = (float *)malloc((size_t)N_CALIB * 256 * sizeof(float));
     int32_t i;
+    if (argc > 1) out_dir = argv[1];
     test_rng_state = 0x0FF1CE5ull;
     CHECK(build_net(&net), "float network built");
     for (i = 0; i < N_CALIB * 256; i++) calib[i] = test_rand() % 3u == 0 ? (test_uniform() + 1.0f) * 0.5f : 0.0f;
