@@ -163,24 +163,24 @@ typedef enum scalpel_layer_kind {
  * enum's (checked below), and a kind missing here, or a function missing for a kind listed
  * (with its flag set), does not compile. A conv2d or maxpool layer using what the first
  * version of the library did not have (non-square kernels or strides, uneven padding,
- * dilation, groups, ceil rounding) is taken only by the float forward pass for now, whatever
- * its kind's flags say (scalpel_layer_supports). */
+ * dilation, groups, ceil rounding) is taken only by the float forward pass and node removal
+ * for now, whatever its kind's flags say (scalpel_layer_supports). */
 #define SCALPEL__LAYER_KINDS(X)                                               \
     X(fc, SCALPEL_LAYER_FC, 1, 1, 0, 1, 1, 1, 1, 10, 0, 0, 0)                \
     X(conv2d, SCALPEL_LAYER_CONV2D, 1, 1, 0, 1, 1, 1, 1, 4, 3, 1, 1)         \
     X(maxpool, SCALPEL_LAYER_MAXPOOL, 0, 0, 0, 1, 1, 1, 1, 0, 2, 2, 0)       \
     X(relu, SCALPEL_LAYER_RELU, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0)             \
-    X(avgpool, SCALPEL_LAYER_AVGPOOL, 0, 0, 0, 0, 0, 0, 0, 0, 3, 2, 1)       \
-    X(batchnorm, SCALPEL_LAYER_BATCHNORM, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0)   \
-    X(add, SCALPEL_LAYER_ADD, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0)               \
-    X(concat, SCALPEL_LAYER_CONCAT, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)         \
-    X(clip, SCALPEL_LAYER_CLIP, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)             \
-    X(leaky_relu, SCALPEL_LAYER_LEAKY_RELU, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0) \
-    X(sigmoid, SCALPEL_LAYER_SIGMOID, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)       \
-    X(tanh, SCALPEL_LAYER_TANH, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)             \
-    X(hardswish, SCALPEL_LAYER_HARDSWISH, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)   \
-    X(softmax, SCALPEL_LAYER_SOFTMAX, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)       \
-    X(lrn, SCALPEL_LAYER_LRN, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0)
+    X(avgpool, SCALPEL_LAYER_AVGPOOL, 0, 0, 0, 0, 0, 0, 1, 0, 3, 2, 1)       \
+    X(batchnorm, SCALPEL_LAYER_BATCHNORM, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0)   \
+    X(add, SCALPEL_LAYER_ADD, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0)               \
+    X(concat, SCALPEL_LAYER_CONCAT, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0)         \
+    X(clip, SCALPEL_LAYER_CLIP, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0)             \
+    X(leaky_relu, SCALPEL_LAYER_LEAKY_RELU, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0) \
+    X(sigmoid, SCALPEL_LAYER_SIGMOID, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0)       \
+    X(tanh, SCALPEL_LAYER_TANH, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0)             \
+    X(hardswish, SCALPEL_LAYER_HARDSWISH, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0)   \
+    X(softmax, SCALPEL_LAYER_SOFTMAX, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0)       \
+    X(lrn, SCALPEL_LAYER_LRN, 0, 0, 0, 0, 0, 0, 1, 0, 3, 0, 0)
 
 #define SCALPEL__KIND_POSITION(NAME, KIND, W, F, PC, Q, T, GPU, NR, O, K, S, P) scalpel__kind_position_##NAME,
 enum scalpel__kind_positions { scalpel__kind_position_none, SCALPEL__LAYER_KINDS(SCALPEL__KIND_POSITION) scalpel__kind_position_end };
@@ -604,35 +604,56 @@ SCALPEL_API float scalpel_sparsity_f32(const float *w, size_t n);
 SCALPEL_API float scalpel_group_sparsity_f32(const float *w, int32_t rows, int32_t cols, int32_t group);
 
 #ifndef SCALPEL_NO_MALLOC
-/* Node removal: keep[i] is the keep mask of layer i of net (out_c bytes, 1 = keep the neuron or
- * feature map), or NULL to keep every node of that layer (always NULL for unweighted layers
- * and for the last weighted layer: outputs are never removed). Builds in *out a smaller dense
- * network that computes exactly what net computes with the removed nodes' outputs forced to
- * zero: each removed node's row (filter) and bias go, and so do the inputs of the next weighted
- * layer that read it (after a flatten, a feature map owns H*W consecutive inputs).
- * round_to (1, 8, 16 or 32) rounds each kept count up to a multiple (capped at the original
- * count) for GPUs, keeping back the removed nodes with the largest weight norms first.
- * keep holds net->n_layers pointers; mask bytes must be 0 or 1 and a mask may not remove every
- * node of its layer (SCALPEL_ERR_ARGUMENT). net may hold any storage (sparse layers are read
- * densely); the result is always dense. *out is a new network (free it); net is unchanged. */
+/* Node removal: keep[i] is the keep mask of weighted layer i of net (out_c bytes, 1 = keep the
+ * neuron or feature map, 0 = remove it), or NULL: that layer's mask has no say. Removing a
+ * node removes its channel everywhere the channel goes, as one coupled set:
+ *   - through the per-channel layers after it (relu, pools, batch norm, the activations, LRN
+ *     within a channel): their channel goes, and a batch norm's scale and shift with it;
+ *   - a depthwise convolution's channels go with their input channel;
+ *   - channels joined by an add go together or not at all; concat shifts the offsets;
+ *   - the layers that read the channel lose its columns (a conv its k*k taps of that input,
+ *     an fc the H*W inputs of a flattened map).
+ * The masks over one set must agree (SCALPEL_ERR_ARGUMENT otherwise: e.g. the two convs
+ * joined by an add, or a depthwise conv and the conv before it), and a NULL mask takes the
+ * others' word. Some sets never go: the network input's and the last tensor's channels (a
+ * mask on the last weighted layer, or one removing what reaches the output, is
+ * SCALPEL_ERR_ARGUMENT), and the channels in or out of a grouped convolution (not depthwise),
+ * an LRN across channels or a softmax (SCALPEL_ERR_UNSUPPORTED if a mask removes them).
+ * Builds in *out a smaller dense network that computes exactly what net computes with the
+ * removed channels forced to zero in every tensor they are part of (what a mask layer after
+ * each of them does in training).
+ * round_to (1, 8, 16 or 32) rounds the kept count of each mask given up to a multiple (capped
+ * at the layer's rows) for GPUs, keeping back the removed nodes with the largest weight
+ * norms first; the rounded masks must still agree. keep holds net->n_layers pointers; mask
+ * bytes must be 0 or 1 and a mask may not remove every node of its layer, nor the sets every
+ * channel of a tensor (SCALPEL_ERR_ARGUMENT). net may hold any storage (sparse layers are
+ * read densely); the result is always dense. *out is a new network (free it); net is
+ * unchanged. */
 SCALPEL_API scalpel_status scalpel_net_remove_nodes(const scalpel_net *net, const uint8_t *const *keep,
                                                     int32_t round_to, scalpel_net *out);
-/* Dead-node removal, exact: a node of a weighted layer (not the last) whose weights are all zero
- * outputs a constant, act(bias) after the relu / maxpool layers that follow it (max pooling
- * keeps a constant map constant). Weight pruning leaves such nodes behind (a row whose every
- * group was pruned). Each one is removed and its constant folded into the next weighted layer's
- * bias: b'[o] = b[o] + act(bias) * (the sum of row o's columns that read the node). The
- * removal cascades: a node whose only non-zero weights read removed nodes is dead too.
- * which: NULL = every weighted layer; else net->n_layers bytes, and only the dead nodes of
- * layers with which[i] != 0 go (the cascade still reads the columns removed before it).
+/* Dead-node removal, exact: a node of a weighted layer whose weights are all zero outputs a
+ * constant (its bias), and whatever follows it per channel keeps it constant (relu, max
+ * pooling, batch norm, the activations...). Weight pruning leaves such nodes behind (a row
+ * whose every group was pruned). Each one is removed with its coupled set (as
+ * scalpel_net_remove_nodes couples them: a depthwise channel with its input, the channels of
+ * an add, which go only when every row producing them is dead) and its constant folded into
+ * the bias of every layer that reads it: b'[o] = b[o] + constant * (the sum of row o's
+ * columns that read the channel). The removal cascades: a node whose only non-zero weights
+ * read removed channels is dead too. A set stays when that would not be exact: a non-zero
+ * constant read by a convolution with padding (its border windows read zeros), or passed
+ * through a layer that does not keep it constant (average pooling counting pads, LRN within
+ * a channel: found by running the layer's reference on it), or when it is pinned (see
+ * scalpel_net_remove_nodes). Every tensor keeps at least one channel.
+ * which: NULL = every weighted layer; else net->n_layers bytes, and a set goes only if every
+ * weighted layer with a row in it has which[i] != 0 (the cascade still reads the channels
+ * removed before it).
  * Removing columns shifts the next layer's later columns: if that layer is already pruned in
  * aligned groups, its groups no longer line up, so remove a layer's dead nodes before its
  * successor is group-pruned (as the SIMD-aware driver does with remove_dead), not after.
- * Folding a non-zero constant into a convolution with padding would not be exact (the border
- * windows read zeros), so such a node stays; a zero constant is removed anywhere. A layer
- * keeps at least one node. *out is a new dense network (as scalpel_net_remove_nodes makes it;
- * pack it again) computing what net computes, up to float rounding in the folded biases, for
- * finite inputs; *removed (may be NULL) gets the number of nodes removed. net is unchanged. */
+ * *out is a new dense network (as scalpel_net_remove_nodes makes it; pack it again)
+ * computing what net computes, up to float rounding in the folded biases, for finite
+ * inputs; *removed (may be NULL) gets the number of weighted-layer rows removed. net is
+ * unchanged. */
 SCALPEL_API scalpel_status scalpel_net_remove_dead_nodes(const scalpel_net *net, const uint8_t *which,
                                                          scalpel_net *out, int32_t *removed);
 #endif
@@ -3431,7 +3452,8 @@ SCALPEL_API int scalpel_layer_supports(const scalpel_layer_geom *g, int32_t use)
 {
     if (!g || !scalpel__kind_ok(g->kind) || use < SCALPEL_USE_FIXED_POINT || use > SCALPEL_USE_NODE_REMOVAL) return 0;
     if (!scalpel__kinds[g->kind].uses[use]) return 0;
-    if (g->kind == SCALPEL_LAYER_CONV2D || g->kind == SCALPEL_LAYER_MAXPOOL) return scalpel__window_basic(g);
+    if (use != SCALPEL_USE_NODE_REMOVAL && (g->kind == SCALPEL_LAYER_CONV2D || g->kind == SCALPEL_LAYER_MAXPOOL))
+        return scalpel__window_basic(g); /* node removal takes any window */
     return 1;
 }
 
@@ -4818,25 +4840,256 @@ SCALPEL__PRIV int32_t scalpel__prune_final_keep(const uint8_t *user, const float
     return kept;
 }
 
-/* Node removal. Works one weighted layer at a time with two byte sets: `in_keep`, the channels
- * that reach this layer (all of the input, then those the previous weighted layer kept, carried
- * unchanged through relu and maxpool, which act per channel), and `keep`, the nodes this layer
- * keeps. Each input channel owns cols / in_c consecutive columns (k*k of a filter for a conv,
- * H*W of a flattened feature map for an FC, one for an FC after an FC), so dropping a channel
- * drops one contiguous run per row. The weights are compacted in place in one scratch buffer:
- * every kept element moves to an index no larger than its own, in increasing order, so nothing
- * unread is overwritten. Any storage is read (scalpel__layer_dense_weights); the result is
- * dense, because removing nodes makes a smaller dense model (that is its point).
- * keep holds net->n_layers pointers; a mask byte other than 0 or 1 is refused, as a mask that
- * is not a mask (an uninitialised buffer, scores passed by mistake) should not cut a network. */
+/* Node removal over coupled channels. A network's tensors (0: the input, t: the output of
+ * layer t - 1) hold channels, numbered globally: channel c of tensor t is off[t] + c. Layers
+ * couple channels that must go together, kept in a union-find forest over those numbers:
+ *   - a per-channel layer (relu, the pools, batch norm, the elementwise activations, LRN
+ *     within a channel) ties output channel c to input channel c;
+ *   - a depthwise convolution (groups == in_c > 1) ties output channels c*m .. c*m + m - 1 to
+ *     input channel c (a depthwise channel goes with its input channel);
+ *   - add ties channel c of both inputs and of the output; concat ties each output channel to
+ *     the input channel it copies, at its offset;
+ *   - fc and ordinary conv rows start new channels: their inputs are only read (columns).
+ * Some sets can never go, "pinned": the network input's channels and the last tensor's (1:
+ * what the caller feeds and reads), and (2) the channels in and out of a grouped convolution
+ * (its groups must stay equal), of an LRN across channels (its neighbours would change) and
+ * of a softmax (its sum would change). A removed set goes from every tensor at once: the rows
+ * that produce it, the per-channel parameters of the layers it passes, and the columns of
+ * every layer that reads it. */
+typedef struct scalpel__nr_plan {
+    int32_t n_t;          /* tensors: n_layers + 1 */
+    int32_t *off;         /* [n_t + 1] first global number of each tensor's channels */
+    int32_t *parent;      /* [n_ch] union-find parents */
+    uint8_t *state;       /* [n_ch] at roots: SCALPEL__NR_* request bits, or 1 = removed */
+    uint8_t *pin;         /* [n_ch] at roots: 0, 1 (input / output), 2 (a kind that pins) */
+    uint8_t *removed;     /* [n_ch] per channel, once decided */
+    float *konst;         /* [n_ch] the value a removed channel holds (dead-node removal) */
+    int32_t *boff;        /* [n_layers] first row of each weighted layer in bias */
+    float *bias;          /* [all rows] each weighted layer's bias after folding */
+} scalpel__nr_plan;
+
+#define SCALPEL__NR_KEEP 1   /* a mask keeps a node of the set */
+#define SCALPEL__NR_DROP 2   /* a mask removes a node of the set */
+
+SCALPEL__PRIV float scalpel__nr_abs(float x) { return x < 0.0f ? -x : x; }
+
+SCALPEL__PRIV int32_t scalpel__nr_find(int32_t *parent, int32_t x)
+{
+    while (parent[x] != x) {
+        parent[x] = parent[parent[x]];
+        x = parent[x];
+    }
+    return x;
+}
+
+SCALPEL__PRIV void scalpel__nr_union(scalpel__nr_plan *p, int32_t a, int32_t b)
+{
+    int32_t ra = scalpel__nr_find(p->parent, a), rb = scalpel__nr_find(p->parent, b);
+    if (ra == rb) return;
+    if (ra > rb) { int32_t t = ra; ra = rb; rb = t; }
+    p->parent[rb] = ra;
+    if (p->pin[rb] > p->pin[ra]) p->pin[ra] = p->pin[rb];
+}
+
+SCALPEL__PRIV void scalpel__nr_pin_tensor(scalpel__nr_plan *p, int32_t t, uint8_t why)
+{
+    int32_t c;
+    for (c = p->off[t]; c < p->off[t + 1]; c++) {
+        int32_t r = scalpel__nr_find(p->parent, c);
+        if (p->pin[r] < why) p->pin[r] = why;
+    }
+}
+
+/* 1 for a depthwise convolution: one input channel per group (and more than one group). */
+SCALPEL__PRIV int scalpel__nr_depthwise(const scalpel_layer_geom *g)
+{
+    return g->kind == SCALPEL_LAYER_CONV2D && g->groups > 1 && g->groups == g->in_c;
+}
+
+/* A kind that mixes channels other than by weights: nothing in or out of it can go. */
+SCALPEL__PRIV int scalpel__nr_pins(const scalpel_layer_geom *g)
+{
+    if (g->kind == SCALPEL_LAYER_CONV2D) return g->groups > 1 && !scalpel__nr_depthwise(g);
+    if (g->kind == SCALPEL_LAYER_LRN) return !(g->mode & SCALPEL_LRN_WITHIN_CHANNEL);
+    return g->kind == SCALPEL_LAYER_SOFTMAX;
+}
+
+/* Lays out the plan in one block and couples the channels (above). */
+SCALPEL__PRIV scalpel_status scalpel__nr_plan_init(const scalpel_net *net, scalpel__nr_plan *p, void **block)
+{
+    int32_t n = net->n_layers, i, t;
+    size_t n_ch = 0, rows = 0, bytes;
+    unsigned char *q;
+    *block = NULL;
+    p->n_t = n + 1;
+    for (t = 0; t <= n; t++) {
+        int32_t c, h, w;
+        scalpel__tensor_shape(net->layers, sizeof(scalpel_layer), net->in_c, net->in_h, net->in_w, t, &c, &h, &w);
+        n_ch += (size_t)c;
+    }
+    for (i = 0; i < n; i++) rows += (size_t)net->layers[i].geom.rows;
+    if (n_ch >= (size_t)INT32_MAX || rows >= (size_t)INT32_MAX) return SCALPEL_ERR_OVERFLOW;
+    bytes = ((size_t)n + 2) * sizeof(int32_t) + n_ch * (sizeof(int32_t) + sizeof(float) + 3) +
+            (size_t)n * sizeof(int32_t) + (rows + 1) * sizeof(float) + 16;
+    q = (unsigned char *)SCALPEL_MALLOC(net->alloc_ctx, bytes);
+    if (!q) return SCALPEL_ERR_NO_MEMORY;
+    *block = q;
+    p->konst = (float *)(void *)q;            q += n_ch * sizeof(float);
+    p->bias = (float *)(void *)q;             q += (rows + 1) * sizeof(float);
+    p->off = (int32_t *)(void *)q;            q += ((size_t)n + 2) * sizeof(int32_t);
+    p->parent = (int32_t *)(void *)q;         q += n_ch * sizeof(int32_t);
+    p->boff = (int32_t *)(void *)q;           q += (size_t)n * sizeof(int32_t);
+    p->state = q;                             q += n_ch;
+    p->pin = q;                               q += n_ch;
+    p->removed = q;
+    memset(p->state, 0, 3 * n_ch);
+    p->off[0] = 0;
+    for (t = 0; t <= n; t++) {
+        int32_t c, h, w;
+        scalpel__tensor_shape(net->layers, sizeof(scalpel_layer), net->in_c, net->in_h, net->in_w, t, &c, &h, &w);
+        p->off[t + 1] = p->off[t] + c;
+    }
+    for (i = 0; i < (int32_t)n_ch; i++) { p->parent[i] = i; p->konst[i] = 0.0f; }
+    for (i = 0, rows = 0; i < n; i++) {
+        p->boff[i] = (int32_t)rows;
+        rows += (size_t)net->layers[i].geom.rows;
+        if (net->layers[i].geom.rows > 0) memcpy(p->bias + p->boff[i], net->layers[i].b, (size_t)net->layers[i].geom.rows * sizeof(float));
+    }
+    for (i = 0; i < n; i++) {
+        const scalpel_layer_geom *g = &net->layers[i].geom;
+        int32_t a = scalpel__geom_source(g, i), b = scalpel__geom_source2(g, i), o = i + 1, c;
+        if (scalpel__nr_pins(g)) {
+            scalpel__nr_pin_tensor(p, a, 2);
+            scalpel__nr_pin_tensor(p, o, 2);
+        } else if (scalpel__nr_depthwise(g)) {
+            int32_t m = g->out_c / g->in_c;
+            for (c = 0; c < g->out_c; c++) scalpel__nr_union(p, p->off[o] + c, p->off[a] + c / m);
+        } else if (g->kind == SCALPEL_LAYER_CONCAT) {
+            int32_t ca = p->off[a + 1] - p->off[a];
+            for (c = 0; c < g->out_c; c++)
+                scalpel__nr_union(p, p->off[o] + c, c < ca ? p->off[a] + c : p->off[b] + c - ca);
+        } else if (!scalpel__is_weighted(g->kind)) {
+            for (c = 0; c < g->out_c; c++) {
+                scalpel__nr_union(p, p->off[o] + c, p->off[a] + c);
+                if (b >= 0) scalpel__nr_union(p, p->off[o] + c, p->off[b] + c);
+            }
+        }
+    }
+    scalpel__nr_pin_tensor(p, 0, 1);
+    scalpel__nr_pin_tensor(p, n, 1);
+    return SCALPEL_OK;
+}
+
+/* removed[] from the roots' state (1 = removed); 0 when some tensor would lose every channel
+ * (then *empty is that tensor). */
+SCALPEL__PRIV int scalpel__nr_settle(scalpel__nr_plan *p, int32_t *empty)
+{
+    int32_t t, c;
+    for (t = 0; t < p->n_t; t++) {
+        int32_t kept = 0;
+        for (c = p->off[t]; c < p->off[t + 1]; c++) {
+            p->removed[c] = (uint8_t)(p->state[scalpel__nr_find(p->parent, c)] == 1);
+            kept += !p->removed[c];
+        }
+        if (kept == 0 && p->off[t + 1] > p->off[t]) { *empty = t; return 0; }
+    }
+    return 1;
+}
+
+/* Builds *out from net without the removed channels, every weighted layer with the plan's
+ * biases; the result is dense. wbuf holds the largest weight matrix. */
+SCALPEL__PRIV scalpel_status scalpel__nr_rebuild(const scalpel_net *net, const scalpel__nr_plan *p, float *wbuf,
+                                                 float *bbuf, scalpel_net *out)
+{
+    int32_t i;
+    scalpel_status st = scalpel_net_init(net->in_c, net->in_h, net->in_w, out);
+    if (st != SCALPEL_OK) return st;
+    out->alloc_ctx = net->alloc_ctx;
+    for (i = 0; i < net->n_layers && st == SCALPEL_OK; i++) {
+        const scalpel_layer *L = &net->layers[i];
+        const scalpel_layer_geom *g0 = &L->geom;
+        const uint8_t *rin = p->removed + p->off[scalpel__geom_source(g0, i)];
+        const uint8_t *rout = p->removed + p->off[i + 1];
+        scalpel_layer_geom g = *g0;
+        scalpel_layer *nl = NULL;
+        int32_t c, r, kept = 0;
+        out->next_from = g0->from;
+        if (scalpel__is_weighted(g0->kind)) {
+            size_t dst = 0;
+            int32_t dw = scalpel__nr_depthwise(g0), per_ch = g0->cols / (g0->in_c / (g0->groups > 0 ? g0->groups : 1)), kept_in = 0;
+            for (c = 0; c < g0->in_c; c++) kept_in += !rin[c];
+            scalpel__layer_dense_weights(L, wbuf);
+            for (r = 0; r < g0->rows; r++) {
+                const float *src = wbuf + (size_t)r * (size_t)g0->cols;
+                if (rout[r]) continue;
+                bbuf[kept++] = p->bias[p->boff[i] + r];
+                if (dw || g0->groups > 1) { /* depthwise rows keep their one channel; grouped: nothing goes */
+                    memmove(wbuf + dst, src, (size_t)g0->cols * sizeof(float));
+                    dst += (size_t)g0->cols;
+                    continue;
+                }
+                for (c = 0; c < g0->in_c; c++) {
+                    if (rin[c]) continue;
+                    memmove(wbuf + dst, src + (size_t)c * (size_t)per_ch, (size_t)per_ch * sizeof(float));
+                    dst += (size_t)per_ch;
+                }
+            }
+            if (dw) g.groups = kept_in;
+            st = scalpel__net_append_geom(out, &g, kept, &nl);
+            if (st == SCALPEL_OK && (size_t)nl->geom.rows * (size_t)nl->geom.cols != dst) st = SCALPEL_ERR_SHAPE;
+            if (st == SCALPEL_OK) st = scalpel__net_fill_weights(out, nl, wbuf, NULL, bbuf);
+        } else {
+            st = scalpel__net_append_geom(out, &g, 0, &nl);
+            if (st == SCALPEL_OK && L->params) { /* per-channel parameters: the kept channels' */
+                int32_t k, pc = scalpel__kinds[g0->kind].per_channel;
+                for (k = 0; k < pc; k++)
+                    for (c = 0; c < g0->out_c; c++)
+                        if (!rout[c]) bbuf[kept++] = L->params[(size_t)k * (size_t)g0->out_c + (size_t)c];
+                st = scalpel__layer_set_params(out, nl, bbuf);
+                if (st != SCALPEL_OK) { memset(nl, 0, sizeof(*nl)); out->n_layers--; }
+            }
+        }
+    }
+    if (st != SCALPEL_OK) {
+        scalpel_net_free(out);
+        memset(out, 0, sizeof(*out));
+    }
+    return st;
+}
+
+/* Scratch for both removals: the largest weight matrix and the largest row / channel count. */
+SCALPEL__PRIV scalpel_status scalpel__nr_scratch(const scalpel_net *net, size_t extra, float **wbuf, float **bbuf)
+{
+    size_t most_w = 1, most_r = 1;
+    int32_t i;
+    *wbuf = *bbuf = NULL;
+    for (i = 0; i < net->n_layers; i++) {
+        const scalpel_layer_geom *g = &net->layers[i].geom;
+        uint64_t cells = (uint64_t)g->rows * (uint64_t)g->cols;
+        size_t pc = (size_t)scalpel__kinds[g->kind].per_channel * (size_t)g->out_c;
+        if (cells > (uint64_t)(SIZE_MAX / sizeof(float) / 2)) return SCALPEL_ERR_OVERFLOW;
+        if ((size_t)cells > most_w) most_w = (size_t)cells;
+        if ((size_t)g->rows > most_r) most_r = (size_t)g->rows;
+        if (pc > most_r) most_r = pc;
+    }
+    if (extra > most_w) most_w = extra;
+    *wbuf = (float *)SCALPEL_MALLOC(net->alloc_ctx, (most_w + most_r) * sizeof(float));
+    if (!*wbuf) return SCALPEL_ERR_NO_MEMORY;
+    *bbuf = *wbuf + most_w;
+    return SCALPEL_OK;
+}
+
+/* Node removal with masks: each mask's bytes request keeping or removing the set each node
+ * belongs to; the sets requested removed go (their channels forced to zero, in every tensor),
+ * a set requested both ways is an error, and so is removing a pinned set. */
 SCALPEL_API scalpel_status scalpel_net_remove_nodes(const scalpel_net *net, const uint8_t *const *keep,
                                                     int32_t round_to, scalpel_net *out)
 {
-    size_t max_w = 0, max_rows = 0, max_ch = 0, bytes, i;
-    int32_t l, last_weighted = -1;
-    float *wbuf = NULL, *bbuf;
-    uint8_t *in_keep, *cur_keep, *tmp;
+    scalpel__nr_plan p;
     void *block = NULL;
+    float *wbuf = NULL, *bbuf = NULL;
+    uint8_t *rounded;
+    int32_t l, last_weighted = -1, empty = 0;
     scalpel_status st;
 
     if (out == NULL) return SCALPEL_ERR_NULL;
@@ -4846,116 +5099,150 @@ SCALPEL_API scalpel_status scalpel_net_remove_nodes(const scalpel_net *net, cons
     st = scalpel_net_validate(net);
     if (st != SCALPEL_OK) return st;
     if (scalpel_net_first_unsupported(net, SCALPEL_USE_NODE_REMOVAL) >= 0) return SCALPEL_ERR_UNSUPPORTED;
-    /* removing nodes of a tensor that two layers read would need both cut alike: chains only */
-    if (scalpel__layers_have_skips(net->layers, sizeof(scalpel_layer), net->n_layers)) return SCALPEL_ERR_UNSUPPORTED;
-    if (net->n_layers > SCALPEL_NET_MAX_LAYERS) return SCALPEL_ERR_UNSUPPORTED;
-
-    /* Scratch sizes and the keep masks' rules, before anything is allocated. */
-    max_ch = (size_t)net->in_c;
-    for (l = 0; l < net->n_layers; l++) {
+    for (l = 0; l < net->n_layers; l++)
+        if (scalpel__is_weighted(net->layers[l].geom.kind)) last_weighted = l;
+    for (l = 0; l < net->n_layers; l++) { /* the masks' rules, before anything is allocated */
         const scalpel_layer *ly = &net->layers[l];
-        if (scalpel__is_weighted(ly->geom.kind)) last_weighted = l;
-        if ((size_t)ly->geom.out_c > max_ch) max_ch = (size_t)ly->geom.out_c;
-        if ((size_t)ly->geom.in_c > max_ch) max_ch = (size_t)ly->geom.in_c;
+        int32_t c, kept = 0;
+        if (keep[l] == NULL) continue;
+        if (!scalpel__is_weighted(ly->geom.kind) || l == last_weighted) return SCALPEL_ERR_ARGUMENT;
+        for (c = 0; c < ly->geom.out_c; c++) {
+            if (keep[l][c] > 1) return SCALPEL_ERR_ARGUMENT;
+            kept += keep[l][c];
+        }
+        if (kept == 0) return SCALPEL_ERR_ARGUMENT; /* the network would be cut in two */
     }
-    for (l = 0; l < net->n_layers; l++) {
+    st = scalpel__nr_scratch(net, 0, &wbuf, &bbuf);
+    if (st == SCALPEL_OK) st = scalpel__nr_plan_init(net, &p, &block);
+    for (l = 0; l < net->n_layers && st == SCALPEL_OK; l++) {
         const scalpel_layer *ly = &net->layers[l];
-        if (scalpel__is_weighted(ly->geom.kind)) {
-            uint64_t cells = (uint64_t)ly->geom.rows * (uint64_t)ly->geom.cols;
-            if (cells > (uint64_t)(SIZE_MAX / sizeof(float))) return SCALPEL_ERR_OVERFLOW;
-            if ((size_t)cells > max_w) max_w = (size_t)cells;
-            if ((size_t)ly->geom.rows > max_rows) max_rows = (size_t)ly->geom.rows;
-        }
-        if (keep[l] != NULL) {
-            int32_t c, kept = 0;
-            if (!scalpel__is_weighted(ly->geom.kind) || l == last_weighted) return SCALPEL_ERR_ARGUMENT;
-            for (c = 0; c < ly->geom.out_c; c++) {
-                if (keep[l][c] > 1) return SCALPEL_ERR_ARGUMENT;
-                kept += keep[l][c];
-            }
-            if (kept == 0) return SCALPEL_ERR_ARGUMENT; /* the network would be cut in two */
-        }
-    }
-
-    /* One block: weights, biases, then the two channel sets. */
-    if (max_rows + 1 > SIZE_MAX / sizeof(float) - max_w) return SCALPEL_ERR_OVERFLOW;
-    bytes = (max_w + max_rows + 1) * sizeof(float);
-    if (2 * max_ch + 1 > SIZE_MAX - bytes) return SCALPEL_ERR_OVERFLOW;
-    bytes += 2 * max_ch + 1;
-    block = SCALPEL_MALLOC(net->alloc_ctx, bytes);
-    if (block == NULL) return SCALPEL_ERR_NO_MEMORY;
-    wbuf = (float *)block;
-    bbuf = wbuf + max_w;
-    in_keep = (uint8_t *)(bbuf + max_rows + 1);
-    cur_keep = in_keep + max_ch;
-
-    st = scalpel_net_init(net->in_c, net->in_h, net->in_w, out);
-    if (st != SCALPEL_OK) goto fail;
-    out->alloc_ctx = net->alloc_ctx;
-    for (i = 0; i < (size_t)net->in_c; i++) in_keep[i] = 1;
-
-    for (l = 0; l < net->n_layers; l++) {
-        const scalpel_layer *ly = &net->layers[l];
-        scalpel_layer *nl = NULL;
-        int32_t kept = 0, kept_in = 0, per_ch, r, c, new_cols;
-        size_t dst = 0;
-        if (!scalpel__is_weighted(ly->geom.kind)) {
-            /* relu / maxpool: same channels, nothing to cut; the kept set flows through. */
-            st = scalpel__net_append(out, ly->geom.kind, 0, ly->geom.kernel, ly->geom.stride, ly->geom.pad, &nl);
-            if (st != SCALPEL_OK) goto fail;
-            continue;
-        }
-        if (ly->geom.in_c <= 0 || ly->geom.cols % ly->geom.in_c != 0) { st = SCALPEL_ERR_SHAPE; goto fail; }
-        per_ch = ly->geom.cols / ly->geom.in_c;
+        int32_t r;
+        if (keep[l] == NULL) continue;
+        /* the rounded mask goes into this layer's slice of removed[] (free until settled) */
+        rounded = p.removed + p.off[l + 1];
         scalpel__layer_dense_weights(ly, wbuf);
-        kept = scalpel__prune_final_keep(keep[l], wbuf, ly->geom.rows, ly->geom.cols, round_to, cur_keep);
-        for (c = 0; c < ly->geom.in_c; c++) kept_in += in_keep[c];
-        new_cols = kept_in * per_ch;
+        (void)scalpel__prune_final_keep(keep[l], wbuf, ly->geom.rows, ly->geom.cols, round_to, rounded);
         for (r = 0; r < ly->geom.rows; r++) {
-            const float *src = wbuf + (size_t)r * (size_t)ly->geom.cols;
-            if (!cur_keep[r]) continue;
-            for (c = 0; c < ly->geom.in_c; c++) {
-                if (!in_keep[c]) continue;
-                memmove(wbuf + dst, src + (size_t)c * (size_t)per_ch, (size_t)per_ch * sizeof(float));
-                dst += (size_t)per_ch;
-            }
+            int32_t root = scalpel__nr_find(p.parent, p.off[l + 1] + r);
+            p.state[root] |= (uint8_t)(rounded[r] ? SCALPEL__NR_KEEP : SCALPEL__NR_DROP);
         }
-        for (r = 0, i = 0; r < ly->geom.rows; r++)
-            if (cur_keep[r]) bbuf[i++] = ly->b[r];
-        st = scalpel__net_append(out, ly->geom.kind, kept, ly->geom.kernel, ly->geom.stride, ly->geom.pad, &nl);
-        if (st != SCALPEL_OK) goto fail;
-        if (nl->geom.rows != kept || nl->geom.cols != new_cols) { st = SCALPEL_ERR_SHAPE; goto fail; }
-        st = scalpel__layer_set_dense(out, nl, wbuf, bbuf);
-        if (st != SCALPEL_OK) goto fail;
-        tmp = in_keep; in_keep = cur_keep; cur_keep = tmp;
     }
-    SCALPEL_FREE(net->alloc_ctx, block);
-    return SCALPEL_OK;
-
-fail:
-    SCALPEL_FREE(net->alloc_ctx, block);
-    scalpel_net_free(out);
-    memset(out, 0, sizeof(*out));
+    for (l = 0; st == SCALPEL_OK && l < p.off[p.n_t]; l++) {
+        if (p.parent[l] != l) continue;
+        if (p.state[l] == (SCALPEL__NR_KEEP | SCALPEL__NR_DROP)) st = SCALPEL_ERR_ARGUMENT; /* masks disagree */
+        else if (p.state[l] == SCALPEL__NR_DROP && p.pin[l])
+            st = p.pin[l] == 1 ? SCALPEL_ERR_ARGUMENT : SCALPEL_ERR_UNSUPPORTED;
+        p.state[l] = (uint8_t)(p.state[l] == SCALPEL__NR_DROP);
+    }
+    if (st == SCALPEL_OK && !scalpel__nr_settle(&p, &empty)) st = SCALPEL_ERR_ARGUMENT;
+    if (st == SCALPEL_OK) st = scalpel__nr_rebuild(net, &p, wbuf, bbuf, out);
+    if (block) SCALPEL_FREE(net->alloc_ctx, block);
+    if (wbuf) SCALPEL_FREE(net->alloc_ctx, wbuf);
     return st;
 }
 
-/* Dead-node removal. One pass over the weighted layers in order, one dense scratch copy of a
- * layer's weights at a time. For layer l: its bias is first corrected for the dead nodes of the
- * previous weighted layer (their constants times the sums of the columns that read them, in
- * double); then its rows are tested for deadness over the columns still read (the cascade);
- * then each dead row's constant is carried through the relu / maxpool layers up to the next
- * weighted layer. The corrected biases go into a shallow copy of net (only the `b` pointers
- * differ), which scalpel_net_remove_nodes cuts. */
+/* One pass of dead-node removal over the candidate sets (state 1 at their roots): folds the
+ * removed inputs' constants into each weighted layer's bias, finds the constant each removed
+ * channel holds, and clears the candidacy of every set that cannot go exactly: a row of it
+ * still reads a kept channel through a non-zero weight, its constant meets a convolution's
+ * padding, or a layer it passes does not keep it constant (found by running the layer's
+ * reference on the constants: pools with padding, LRN within a channel). Returns the number
+ * of sets cleared. tin, tin2, tout hold the largest tensor. */
+SCALPEL__PRIV int32_t scalpel__nr_dead_pass(const scalpel_net *net, scalpel__nr_plan *p, float *wbuf, float *tin,
+                                            float *tin2, float *tout)
+{
+    int32_t i, cleared = 0;
+    /* read through the roots, so that a set cleared early in the pass counts at once */
+#define SCALPEL__NR_GONE(ch) (p->state[scalpel__nr_find(p->parent, (ch))] == 1)
+#define SCALPEL__NR_CLEAR(ch)                                                         \
+    do {                                                                              \
+        int32_t root_ = scalpel__nr_find(p->parent, (ch));                            \
+        if (p->state[root_] == 1) { p->state[root_] = 0; cleared++; }                 \
+    } while (0)
+    for (i = 0; i < net->n_layers; i++) {
+        const scalpel_layer *L = &net->layers[i];
+        const scalpel_layer_geom *g = &L->geom;
+        int32_t a = scalpel__geom_source(g, i), b = scalpel__geom_source2(g, i), o = i + 1, c, r, j;
+        const float *kin = p->konst + p->off[a];
+        if (scalpel__is_weighted(g->kind)) {
+            int32_t dw = scalpel__nr_depthwise(g), cin = dw ? 1 : g->in_c / (g->groups > 0 ? g->groups : 1);
+            int32_t per_ch = g->cols / cin, m = dw ? g->out_c / g->in_c : 1;
+            int padded = g->kind == SCALPEL_LAYER_CONV2D && (g->pad_top | g->pad_left | g->pad_bottom | g->pad_right) != 0;
+            float *bias = p->bias + p->boff[i];
+            scalpel__layer_dense_weights(L, wbuf);
+            for (r = 0; r < g->rows; r++) {
+                const float *row = wbuf + (size_t)r * (size_t)g->cols;
+                double acc = (double)L->b[r];
+                int dead = 1;
+                /* the input channels row r reads: all (fc, conv), its own (depthwise) */
+                int32_t c0 = dw ? r / m : 0, c1 = dw ? r / m + 1 : (g->groups > 1 ? 0 : g->in_c);
+                for (c = c0; c < c1; c++) {
+                    const float *cols = row + (size_t)(dw ? 0 : c) * (size_t)per_ch;
+                    if (!SCALPEL__NR_GONE(p->off[a] + c)) {
+                        for (j = 0; j < per_ch && dead; j++) dead = cols[j] == 0.0f;
+                        continue;
+                    }
+                    if (kin[c] != 0.0f) {
+                        double s = 0.0;
+                        if (padded) SCALPEL__NR_CLEAR(p->off[a] + c); /* border windows read zeros */
+                        for (j = 0; j < per_ch; j++) s += (double)cols[j];
+                        acc += (double)kin[c] * s;
+                    }
+                }
+                if (g->groups > 1 && !dw) dead = 0; /* grouped: pinned, never removed */
+                bias[r] = (float)acc;
+                if (SCALPEL__NR_GONE(p->off[o] + r)) {
+                    if (!dead) SCALPEL__NR_CLEAR(p->off[o] + r);
+                    p->konst[p->off[o] + r] = bias[r];
+                }
+            }
+        } else {
+            size_t hw_in = (size_t)g->in_h * (size_t)g->in_w, hw_out = (size_t)g->out_h * (size_t)g->out_w;
+            int any = 0;
+            for (c = 0; c < g->out_c && !any; c++) any = SCALPEL__NR_GONE(p->off[o] + c);
+            if (!any) continue;
+            /* the removed channels' constants (0 elsewhere) through the layer's reference */
+            for (c = 0; c < g->in_c; c++)
+                for (j = 0; j < (int32_t)hw_in; j++) tin[(size_t)c * hw_in + (size_t)j] = SCALPEL__NR_GONE(p->off[a] + c) ? kin[c] : 0.0f;
+            if (b >= 0) {
+                int32_t cb = p->off[b + 1] - p->off[b];
+                size_t hw_b = hw_in;
+                for (c = 0; c < cb; c++)
+                    for (j = 0; j < (int32_t)hw_b; j++)
+                        tin2[(size_t)c * hw_b + (size_t)j] = SCALPEL__NR_GONE(p->off[b] + c) ? p->konst[p->off[b] + c] : 0.0f;
+            }
+            if (scalpel_layer_ref(L, tin, b >= 0 ? tin2 : NULL, tout) != SCALPEL_OK) {
+                for (c = 0; c < g->out_c; c++) SCALPEL__NR_CLEAR(p->off[o] + c);
+                continue;
+            }
+            for (c = 0; c < g->out_c; c++) {
+                const float *v = tout + (size_t)c * hw_out;
+                int constant = 1;
+                if (!SCALPEL__NR_GONE(p->off[o] + c)) continue;
+                for (j = 1; j < (int32_t)hw_out && constant; j++)
+                    constant = scalpel__nr_abs(v[j] - v[0]) <= 1e-6f * (1.0f + scalpel__nr_abs(v[0]));
+                if (!constant || !(v[0] - v[0] == 0.0f)) SCALPEL__NR_CLEAR(p->off[o] + c);
+                p->konst[p->off[o] + c] = v[0];
+            }
+        }
+    }
+#undef SCALPEL__NR_CLEAR
+#undef SCALPEL__NR_GONE
+    return cleared;
+}
+
+/* Dead-node removal: every unpinned set whose rows may go (which) starts as a candidate; passes
+ * clear the candidates that cannot go exactly until none changes (each pass clears at least
+ * one or ends, so at most one pass per set), and a tensor about to lose every channel keeps
+ * its first. The last pass's biases are the folded ones. */
 SCALPEL_API scalpel_status scalpel_net_remove_dead_nodes(const scalpel_net *net, const uint8_t *which,
                                                          scalpel_net *out, int32_t *removed)
 {
-    size_t max_w = 0, max_ch = 1, total_rows = 0, bytes, off = 0;
-    int32_t l, last_weighted = -1, prev = -1, n_removed = 0;
-    const uint8_t *keep[SCALPEL_NET_MAX_LAYERS];
-    float *wbuf, *bias, *konst;
-    uint8_t *flags, *in_dead;
-    void *block;
-    scalpel_net shallow;
+    scalpel__nr_plan p;
+    void *block = NULL;
+    float *wbuf = NULL, *bbuf = NULL, *tens = NULL;
+    size_t most_t = 1;
+    int32_t l, t, empty = 0, n_removed = 0;
     scalpel_status st;
 
     if (removed) *removed = 0;
@@ -4964,99 +5251,42 @@ SCALPEL_API scalpel_status scalpel_net_remove_dead_nodes(const scalpel_net *net,
     if (net == NULL) return SCALPEL_ERR_NULL;
     st = scalpel_net_validate(net);
     if (st != SCALPEL_OK) return st;
-    if (scalpel__layers_have_skips(net->layers, sizeof(scalpel_layer), net->n_layers)) return SCALPEL_ERR_UNSUPPORTED;
     if (scalpel_net_first_unsupported(net, SCALPEL_USE_NODE_REMOVAL) >= 0) return SCALPEL_ERR_UNSUPPORTED;
-    if (net->n_layers > SCALPEL_NET_MAX_LAYERS) return SCALPEL_ERR_UNSUPPORTED;
-    for (l = 0; l < net->n_layers; l++) {
-        const scalpel_layer *ly = &net->layers[l];
-        if ((size_t)ly->geom.in_c > max_ch) max_ch = (size_t)ly->geom.in_c;
-        if (!scalpel__is_weighted(ly->geom.kind)) continue;
-        last_weighted = l;
-        if ((uint64_t)ly->geom.rows * (uint64_t)ly->geom.cols > (uint64_t)(SIZE_MAX / sizeof(float)) / 2) return SCALPEL_ERR_OVERFLOW;
-        if ((size_t)ly->geom.rows * (size_t)ly->geom.cols > max_w) max_w = (size_t)ly->geom.rows * (size_t)ly->geom.cols;
-        total_rows += (size_t)ly->geom.rows;
-        if ((size_t)ly->geom.rows > max_ch) max_ch = (size_t)ly->geom.rows;
+    for (t = 0; t <= net->n_layers; t++) {
+        int32_t c, h, w;
+        scalpel__tensor_shape(net->layers, sizeof(scalpel_layer), net->in_c, net->in_h, net->in_w, t, &c, &h, &w);
+        if ((size_t)c * (size_t)h * (size_t)w > most_t) most_t = (size_t)c * (size_t)h * (size_t)w;
     }
-    if (max_w > SIZE_MAX / sizeof(float) - total_rows - max_ch) return SCALPEL_ERR_OVERFLOW;
-    bytes = (max_w + total_rows + max_ch) * sizeof(float);
-    if (total_rows + max_ch + 1 > SIZE_MAX - bytes) return SCALPEL_ERR_OVERFLOW;
-    bytes += total_rows + max_ch + 1;
-    /* the shallow copy's own layer array first (its b pointers change, net's must not) */
-    if (bytes > SIZE_MAX - (size_t)net->n_layers * sizeof(scalpel_layer)) return SCALPEL_ERR_OVERFLOW;
-    bytes += (size_t)net->n_layers * sizeof(scalpel_layer);
-    block = SCALPEL_MALLOC(net->alloc_ctx, bytes);
-    if (block == NULL) return SCALPEL_ERR_NO_MEMORY;
-    wbuf = (float *)(void *)((scalpel_layer *)block + net->n_layers);
-    bias = wbuf + max_w;          /* corrected biases of every weighted layer, in order */
-    konst = bias + total_rows;    /* the constant each dead node of the previous layer outputs */
-    flags = (uint8_t *)(konst + max_ch);  /* keep bytes of every weighted layer, in order */
-    in_dead = flags + total_rows; /* the input channels of the current layer that are removed */
-
-    shallow = *net;
-    shallow.layers = (scalpel_layer *)block;
-    shallow.capacity = 0;
-    shallow.owns_layers = 0;
-    if (net->n_layers > 0) memcpy(shallow.layers, net->layers, (size_t)net->n_layers * sizeof(scalpel_layer));
-    for (l = 0; l < net->n_layers; l++) keep[l] = NULL;
-    for (l = 0; l < net->n_layers; l++) {
-        const scalpel_layer *ly = &net->layers[l];
-        float *b = bias + off;
-        uint8_t *kp = flags + off;
-        int32_t per_ch, r, c, kept = 0, j;
-        if (!scalpel__is_weighted(ly->geom.kind)) continue;
-        if (ly->geom.in_c <= 0 || ly->geom.cols % ly->geom.in_c != 0) { SCALPEL_FREE(net->alloc_ctx, block); return SCALPEL_ERR_SHAPE; }
-        per_ch = ly->geom.cols / ly->geom.in_c;
-        scalpel__layer_dense_weights(ly, wbuf);
-        if (prev < 0) memset(in_dead, 0, (size_t)ly->geom.in_c);
-        /* fold the previous layer's dead constants into this bias */
-        for (r = 0; r < ly->geom.rows; r++) {
-            const float *row = wbuf + (size_t)r * (size_t)ly->geom.cols;
-            double acc = (double)ly->b[r];
-            for (c = 0; c < ly->geom.in_c; c++) {
-                double sum = 0.0;
-                if (!in_dead[c] || konst[c] == 0.0f) continue;
-                for (j = 0; j < per_ch; j++) sum += (double)row[(size_t)c * (size_t)per_ch + (size_t)j];
-                acc += (double)konst[c] * sum;
-            }
-            b[r] = (float)acc;
-        }
-        shallow.layers[l].b = b;
-        off += (size_t)ly->geom.rows;
-        if (l == last_weighted) break;
-        /* dead rows: no non-zero weight among the columns still read */
-        for (r = 0; r < ly->geom.rows; r++) {
-            const float *row = wbuf + (size_t)r * (size_t)ly->geom.cols;
-            int dead = which == NULL || which[l] != 0;
-            for (c = 0; c < ly->geom.in_c && dead; c++) {
-                if (in_dead[c]) continue;
-                for (j = 0; j < per_ch; j++)
-                    if (row[(size_t)c * (size_t)per_ch + (size_t)j] != 0.0f) { dead = 0; break; }
-            }
-            kp[r] = (uint8_t)!dead;
-        }
-        /* each dead row's constant through relu / maxpool, up to the next weighted layer */
-        {
-            int32_t m = l + 1;
-            int relu = 0, padded = 0;
-            for (; m < net->n_layers && !scalpel__is_weighted(net->layers[m].geom.kind); m++)
-                if (net->layers[m].geom.kind == SCALPEL_LAYER_RELU) relu = 1;
-            padded = net->layers[m].geom.kind == SCALPEL_LAYER_CONV2D && net->layers[m].geom.pad > 0;
-            for (r = 0; r < ly->geom.rows; r++) {
-                float v = b[r];
-                if (relu && !(v > 0.0f)) v = 0.0f;
-                konst[r] = v;
-                if (!kp[r] && v != 0.0f && padded) kp[r] = 1; /* not exact: keep it */
-                kept += kp[r];
-            }
-        }
-        if (kept == 0) { kp[0] = 1; kept = 1; } /* a layer keeps a node */
-        for (r = 0; r < ly->geom.rows; r++) in_dead[r] = (uint8_t)!kp[r];
-        n_removed += ly->geom.rows - kept;
-        keep[l] = kp;
-        prev = l;
+    if (most_t > SIZE_MAX / sizeof(float) / 3) return SCALPEL_ERR_OVERFLOW;
+    st = scalpel__nr_scratch(net, 0, &wbuf, &bbuf);
+    if (st == SCALPEL_OK) {
+        tens = (float *)SCALPEL_MALLOC(net->alloc_ctx, 3 * most_t * sizeof(float));
+        if (!tens) st = SCALPEL_ERR_NO_MEMORY;
     }
-    st = scalpel_net_remove_nodes(&shallow, keep, 1, out);
-    SCALPEL_FREE(net->alloc_ctx, block);
+    if (st == SCALPEL_OK) st = scalpel__nr_plan_init(net, &p, &block);
+    if (st == SCALPEL_OK) {
+        for (l = 0; l < p.off[p.n_t]; l++)
+            if (p.parent[l] == l) p.state[l] = (uint8_t)!p.pin[l];
+        for (l = 0; l < net->n_layers; l++) { /* sets holding a row of a layer left out stay */
+            int32_t r;
+            if (!scalpel__is_weighted(net->layers[l].geom.kind) || which == NULL || which[l] != 0) continue;
+            for (r = 0; r < net->layers[l].geom.rows; r++) p.state[scalpel__nr_find(p.parent, p.off[l + 1] + r)] = 0;
+        }
+        for (;;) {
+            if (scalpel__nr_dead_pass(net, &p, wbuf, tens, tens + most_t, tens + 2 * most_t) > 0) continue;
+            if (scalpel__nr_settle(&p, &empty)) break;
+            p.state[scalpel__nr_find(p.parent, p.off[empty])] = 0; /* a tensor keeps a channel */
+        }
+        for (l = 0; l < net->n_layers; l++)
+            if (scalpel__is_weighted(net->layers[l].geom.kind)) {
+                int32_t r;
+                for (r = 0; r < net->layers[l].geom.rows; r++) n_removed += p.removed[p.off[l + 1] + r];
+            }
+        st = scalpel__nr_rebuild(net, &p, wbuf, bbuf, out);
+    }
+    if (block) SCALPEL_FREE(net->alloc_ctx, block);
+    if (wbuf) SCALPEL_FREE(net->alloc_ctx, wbuf);
+    if (tens) SCALPEL_FREE(net->alloc_ctx, tens);
     if (st == SCALPEL_OK && removed) *removed = n_removed;
     return st;
 }

@@ -8,7 +8,9 @@
  * a correct CRC-32 over their last four bytes, so that the fuzzer reaches the checks behind
  * the checksum. Whatever the bytes, the reader must return an error or a network that
  * validates; such a network is then run on a zero input (when its workspace is modest) so that
- * the sanitizers see any array the reader let through too short. */
+ * the sanitizers see any array the reader let through too short, and (when it is small) goes
+ * through dead-node removal, whose result must validate and run too: the coupling of channels
+ * across every kind meets whatever graph the reader accepts. */
 #define SCALPEL_IMPLEMENTATION
 #include "scalpel.h"
 
@@ -40,6 +42,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             float *out = (float *)malloc((size_t)scalpel_net_output_size(&net) * sizeof(float));
             void *work = malloc(ws);
             if (in && out && work && scalpel_net_forward(&net, in, 1, out, work) != SCALPEL_OK) abort();
+            if (in && out && ws < ((size_t)4 << 20)) {
+                scalpel_net small;
+                scalpel_status st = scalpel_net_remove_dead_nodes(&net, NULL, &small, NULL);
+                if (st == SCALPEL_OK) {
+                    size_t ws2 = scalpel_net_workspace_size(&small, 1);
+                    void *work2 = malloc(ws2 ? ws2 : 1);
+                    if (scalpel_net_validate(&small) != SCALPEL_OK ||
+                        scalpel_net_input_size(&small) != scalpel_net_input_size(&net) ||
+                        scalpel_net_output_size(&small) != scalpel_net_output_size(&net))
+                        abort();
+                    if (ws2 == 0 || !work2 || scalpel_net_forward(&small, in, 1, out, work2) != SCALPEL_OK) abort();
+                    free(work2);
+                    scalpel_net_free(&small);
+                } else if (st != SCALPEL_ERR_NO_MEMORY && st != SCALPEL_ERR_OVERFLOW) {
+                    abort(); /* a network that validates is always taken */
+                }
+            }
             free(in);
             free(out);
             free(work);

@@ -27,6 +27,9 @@
 #define SCALPEL_IMPLEMENTATION
 #include "scalpel_train.h"
 #include "test_util.h"
+#ifndef TEST_SMALL_MEMORY
+#include "examples/reference_nets.h" /* dead-node removal on the reference networks */
+#endif
 
 /* where the file tests write (argv[1]; steps run side by side each get their own) */
 #ifndef TEST_NO_FILES
@@ -417,8 +420,8 @@ static void test_joins(void)
     CHECK(scalpel_net_add_concat(&net, 0) == SCALPEL_ERR_SHAPE, "concat of different sizes");
     CHECK(scalpel_net_first_unsupported(&net, SCALPEL_USE_TRAINING) == 3 &&
               scalpel_net_first_unsupported(&net, SCALPEL_USE_GPU) == 3 &&
-              scalpel_net_first_unsupported(&net, SCALPEL_USE_NODE_REMOVAL) == 3,
-          "the first layer training, the GPU and node removal do not take: the add");
+              scalpel_net_first_unsupported(&net, SCALPEL_USE_NODE_REMOVAL) == -1,
+          "the first layer training and the GPU do not take: the add; node removal takes every layer");
     scalpel_net_free(&net);
     free(w); free(b); free(w2);
     printf("joins: add, concat, skips\n");
@@ -572,7 +575,9 @@ static void test_file(void)
                   scalpel_net_first_unsupported(&net, SCALPEL_USE_FIXED_POINT) == 0,
               "fixed point refuses a grouped conv, naming layer 0");
         CHECK(scalpel_trainer_init(&net, 4, NULL, &tr) == SCALPEL_ERR_UNSUPPORTED, "training refuses");
-        CHECK(scalpel_net_remove_dead_nodes(&net, NULL, &out, NULL) == SCALPEL_ERR_UNSUPPORTED, "dead-node removal refuses");
+        CHECK(scalpel_net_remove_dead_nodes(&net, NULL, &out, NULL) == SCALPEL_OK && out.n_layers == net.n_layers,
+              "dead-node removal takes every kind");
+        scalpel_net_free(&out);
 #ifndef TEST_NO_FILES
         CHECK(scalpel_net_export_c(&net, "allkinds", out_path("allkinds.h")) == SCALPEL_OK, "C export takes every kind");
 #endif
@@ -703,6 +708,280 @@ static void test_npy(void)
     printf("npy arrays\n");
 }
 
+/* ---- 9. node removal across coupled channels ------------------------------------------------ */
+
+/* Tolerance of a reduced network against the original: 1e-4 of the largest output. The two
+ * compute the same sums except that the removed terms are gone and the constants of removed
+ * channels enter through folded biases (summed in double, rounded once); float summation of
+ * at most 576 terms per output here errs by 576 * 2^-24 ~ 3.4e-5 of the terms' magnitudes,
+ * and each network's outputs are within a few times its terms. */
+#define TOL_REMOVAL 1e-4
+
+/* Zeroes the weights of row r of (dense) weighted layer i, and its bias too when asked. */
+static void zero_row(scalpel_net *net, int32_t i, int32_t r, int with_bias)
+{
+    scalpel_layer *L = &net->layers[i];
+    memset((float *)(uintptr_t)L->w + (size_t)r * (size_t)L->geom.cols, 0, (size_t)L->geom.cols * sizeof(float));
+    if (with_bias) ((float *)(uintptr_t)L->b)[r] = 0.0f;
+}
+
+/* The largest relative difference of a's and b's outputs on random inputs, batch 3. */
+static double same_outputs(const scalpel_net *a, const scalpel_net *b)
+{
+    int32_t in_n = scalpel_net_input_size(a), out_n = scalpel_net_output_size(a);
+    float *x = rand_floats((size_t)3 * (size_t)in_n, 1.0f);
+    float *ya = (float *)malloc((size_t)3 * (size_t)out_n * sizeof(float));
+    float *yb = (float *)malloc((size_t)3 * (size_t)out_n * sizeof(float));
+    double e = 1.0;
+    if (scalpel_net_output_size(b) == out_n && scalpel_net_input_size(b) == in_n && forward(a, x, 3, ya) &&
+        forward(b, x, 3, yb))
+        e = rel_err(yb, ya, (size_t)3 * (size_t)out_n);
+    free(x); free(ya); free(yb);
+    return e;
+}
+
+static size_t weight_count(const scalpel_net *net)
+{
+    size_t n = 0;
+    int32_t i;
+    for (i = 0; i < net->n_layers; i++) n += (size_t)net->layers[i].geom.rows * (size_t)net->layers[i].geom.cols;
+    return n;
+}
+
+/* A window of size k, stride s, padding p on every side, and groups g. */
+static scalpel_window win_of(int32_t k, int32_t s, int32_t p, int32_t g)
+{
+    scalpel_window w = scalpel_window_square(k, s, p);
+    w.groups = g;
+    return w;
+}
+
+/* conv with random weights (He-like scale) and biases */
+static int add_conv(scalpel_net *net, int32_t out, int32_t k, int32_t s, int32_t p, int32_t g)
+{
+    scalpel_window win = win_of(k, s, p, g);
+    int32_t in_c = net->n_layers ? net->layers[net->n_layers - 1].geom.out_c : net->in_c;
+    size_t cols = (size_t)(in_c / g) * (size_t)k * (size_t)k;
+    float *w = rand_floats((size_t)out * cols, 1.5f / (float)sqrt((double)cols)), *b = rand_floats((size_t)out, 0.3f);
+    int ok = scalpel_net_add_conv2d_ex(net, out, &win, w, b) == SCALPEL_OK;
+    free(w); free(b);
+    return ok;
+}
+
+static int add_bn(scalpel_net *net)
+{
+    int32_t C = net->layers[net->n_layers - 1].geom.out_c, c;
+    float *sc = rand_floats((size_t)C, 0.5f), *sh = rand_floats((size_t)C, 0.5f);
+    int ok;
+    for (c = 0; c < C; c++) sc[c] += 1.0f;
+    ok = scalpel_net_add_batchnorm_affine(net, sc, sh) == SCALPEL_OK;
+    free(sc); free(sh);
+    return ok;
+}
+
+/* The network of test_removal_masks, the same weights every time. */
+static int build_mask_net(scalpel_net *net)
+{
+    scalpel_window pool = scalpel_window_square(2, 2, 1);
+    float w[4 * 6], b[4];
+    int32_t i;
+    int ok;
+    test_rng_state = 0x5EED0F11ull;
+    /* 0 conv 8 / 1 bn / 2 relu / 3 depthwise x2 (16) / 4 relu6 / 5 conv 1x1 8 / 6 bn / 7 add(2) /
+       8 relu / 9 concat(2) (16) / 10 maxpool 2 pad 1 / 11 conv 1x1 6 / 12 global avg / 13 fc 4 */
+    ok = scalpel_net_init(3, 9, 9, net) == SCALPEL_OK && add_conv(net, 8, 3, 1, 1, 1) && add_bn(net) &&
+         scalpel_net_add_relu(net) == SCALPEL_OK && add_conv(net, 16, 3, 1, 1, 8) &&
+         scalpel_net_add_relu6(net) == SCALPEL_OK && add_conv(net, 8, 1, 1, 0, 1) && add_bn(net) &&
+         scalpel_net_add_add(net, 2) == SCALPEL_OK && scalpel_net_add_relu(net) == SCALPEL_OK &&
+         scalpel_net_add_concat(net, 2) == SCALPEL_OK && scalpel_net_add_maxpool_ex(net, &pool) == SCALPEL_OK &&
+         add_conv(net, 6, 1, 1, 0, 1) && scalpel_net_add_global_avgpool(net) == SCALPEL_OK;
+    for (i = 0; i < 24; i++) w[i] = 0.3f * test_uniform();
+    for (i = 0; i < 4; i++) b[i] = 0.1f * test_uniform();
+    return ok && scalpel_net_add_fc(net, 4, w, b) == SCALPEL_OK;
+}
+
+/* Masks: the coupled sets go together, a mask of NULL has no say, masks that disagree over a
+ * set are refused, and so is removing what a grouped conv, an LRN across channels or the
+ * output reads. The reduced network computes what the original computes with the removed
+ * channels at zero in every tensor: checked against a copy with those rows, biases and batch
+ * norm entries zeroed (every kind on the way maps 0 to 0). */
+static void test_removal_masks(void)
+{
+    scalpel_net net, oracle, small;
+    uint8_t mask_a[8] = { 1, 0, 1, 1, 1, 0, 1, 1 }, mask_b[8], mask_x[8];
+    const uint8_t *keep[16];
+    int32_t i, c;
+    CHECK(build_mask_net(&net) && build_mask_net(&oracle), "mask network, twice");
+    memcpy(mask_b, mask_a, sizeof mask_b);
+    for (i = 0; i < 16; i++) keep[i] = NULL;
+    keep[0] = mask_a;
+    keep[5] = mask_b;
+    /* the oracle: channels 1 and 5 zero wherever they are */
+    for (c = 0; c < 8; c++) {
+        if (mask_a[c]) continue;
+        zero_row(&oracle, 0, c, 1);
+        zero_row(&oracle, 3, 2 * c, 1);
+        zero_row(&oracle, 3, 2 * c + 1, 1);
+        zero_row(&oracle, 5, c, 1);
+        ((float *)(uintptr_t)oracle.layers[1].params)[c] = ((float *)(uintptr_t)oracle.layers[1].params)[8 + c] = 0.0f;
+        ((float *)(uintptr_t)oracle.layers[6].params)[c] = ((float *)(uintptr_t)oracle.layers[6].params)[8 + c] = 0.0f;
+    }
+    CHECK(scalpel_net_remove_nodes(&net, keep, 1, &small) == SCALPEL_OK, "masks over coupled channels");
+    CHECK(small.n_layers == net.n_layers && small.layers[0].geom.rows == 6 && small.layers[1].geom.out_c == 6 &&
+              small.layers[3].geom.rows == 12 && small.layers[3].geom.groups == 6 && small.layers[5].geom.cols == 12 &&
+              small.layers[9].geom.out_c == 12 && small.layers[11].geom.cols == 12 && small.layers[13].geom.cols == 6,
+          "every coupled tensor lost channels 1 and 5 (depthwise 12 rows in 6 groups, concat 12)");
+    CHECK(same_outputs(&oracle, &small) <= TOL_REMOVAL, "reduced = original with the channels at zero (%g)",
+          same_outputs(&oracle, &small));
+    scalpel_net_free(&small);
+    keep[5] = NULL; /* no say: the set still goes, as the first mask asks */
+    CHECK(scalpel_net_remove_nodes(&net, keep, 1, &small) == SCALPEL_OK && small.layers[5].geom.rows == 6 &&
+              same_outputs(&oracle, &small) <= TOL_REMOVAL,
+          "a NULL mask has no say");
+    scalpel_net_free(&small);
+    memcpy(mask_x, mask_a, sizeof mask_x);
+    mask_x[5] = 1;
+    keep[5] = mask_x;
+    memset(&small, 0x5a, sizeof small);
+    CHECK(scalpel_net_remove_nodes(&net, keep, 1, &small) == SCALPEL_ERR_ARGUMENT && small.n_layers == 0,
+          "masks that disagree over channels joined by an add");
+    keep[5] = NULL;
+    keep[3] = mask_x; /* 8 bytes for a 16-row depthwise: rows 0..7 say keep, 8..15 unread */
+    {
+        uint8_t dw[16];
+        for (c = 0; c < 16; c++) dw[c] = mask_a[c / 2];
+        keep[3] = dw;
+        CHECK(scalpel_net_remove_nodes(&net, keep, 1, &small) == SCALPEL_OK && small.layers[3].geom.rows == 12,
+              "a depthwise mask that agrees");
+        scalpel_net_free(&small);
+        dw[3] = 1; /* row 3 reads channel 1, which the first mask removes */
+        CHECK(scalpel_net_remove_nodes(&net, keep, 1, &small) == SCALPEL_ERR_ARGUMENT,
+              "a depthwise channel goes with its input channel");
+        keep[0] = NULL;
+        for (c = 0; c < 16; c++) dw[c] = mask_a[c / 2];
+        CHECK(scalpel_net_remove_nodes(&net, keep, 1, &small) == SCALPEL_OK && small.layers[0].geom.rows == 6 &&
+                  same_outputs(&oracle, &small) <= TOL_REMOVAL,
+              "the depthwise mask alone removes its input channels");
+        scalpel_net_free(&small);
+    }
+    scalpel_net_free(&oracle);
+    scalpel_net_free(&net);
+
+    {   /* pinned: a grouped conv's inputs, an LRN across channels' inputs, the output */
+        scalpel_net g;
+        const uint8_t *k3[4] = { NULL, NULL, NULL, NULL };
+        uint8_t m4[4] = { 1, 0, 1, 1 };
+        CHECK(scalpel_net_init(2, 6, 6, &g) == SCALPEL_OK && add_conv(&g, 4, 3, 1, 1, 1) && add_conv(&g, 4, 3, 1, 1, 2) &&
+                  add_conv(&g, 3, 1, 1, 0, 1),
+              "grouped network");
+        k3[0] = m4;
+        CHECK(scalpel_net_remove_nodes(&g, k3, 1, &small) == SCALPEL_ERR_UNSUPPORTED, "a grouped conv's input stays");
+        k3[0] = NULL; k3[1] = m4;
+        CHECK(scalpel_net_remove_nodes(&g, k3, 1, &small) == SCALPEL_ERR_UNSUPPORTED, "a grouped conv's output stays");
+        scalpel_net_free(&g);
+        CHECK(scalpel_net_init(2, 6, 6, &g) == SCALPEL_OK && add_conv(&g, 4, 3, 1, 1, 1) &&
+                  scalpel_net_add_lrn(&g, 3, 1e-3f, 0.75f, 1.0f, 0) == SCALPEL_OK && add_conv(&g, 3, 1, 1, 0, 1),
+              "LRN network");
+        k3[0] = m4; k3[1] = NULL;
+        CHECK(scalpel_net_remove_nodes(&g, k3, 1, &small) == SCALPEL_ERR_UNSUPPORTED, "what an LRN across channels reads stays");
+        scalpel_net_free(&g);
+        CHECK(scalpel_net_init(2, 6, 6, &g) == SCALPEL_OK && add_conv(&g, 4, 3, 1, 1, 1) && add_bn(&g),
+              "network ending in a batch norm");
+        k3[0] = m4;
+        CHECK(scalpel_net_remove_nodes(&g, k3, 1, &small) == SCALPEL_ERR_ARGUMENT, "the output's channels stay");
+        scalpel_net_free(&g);
+    }
+    printf("node removal with masks: coupled sets, no say, disagreement, pinned sets\n");
+}
+
+/* Dead nodes: rows with all-zero weights go where that is exact, their constants folded. */
+static void dead_case(scalpel_net *net, const char *name, int32_t want_removed)
+{
+    scalpel_net small;
+    int32_t removed = -1;
+    scalpel_status st = scalpel_net_remove_dead_nodes(net, NULL, &small, &removed);
+    CHECK(st == SCALPEL_OK, "%s: remove_dead_nodes (%s)", name, scalpel_status_string(st));
+    if (st != SCALPEL_OK) return;
+    CHECK(want_removed < 0 ? removed > 0 : removed == want_removed, "%s: %d nodes removed (want %d)", name, (int)removed,
+          (int)want_removed);
+    CHECK(scalpel_net_validate(&small) == SCALPEL_OK && small.n_layers == net->n_layers &&
+              (removed == 0 || weight_count(&small) < weight_count(net)),
+          "%s: a smaller valid network", name);
+    CHECK(same_outputs(net, &small) <= TOL_REMOVAL, "%s: the same outputs (%g)", name, same_outputs(net, &small));
+    printf("  %-28s %3d nodes removed, %zu -> %zu weights\n", name, (int)removed, weight_count(net), weight_count(&small));
+    scalpel_net_free(&small);
+}
+
+static void test_removal_dead(void)
+{
+    scalpel_net net;
+    scalpel_window ap_count = scalpel_window_square(3, 1, 1), ap = scalpel_window_square(3, 1, 1);
+    scalpel_window mp = scalpel_window_square(3, 2, 1);
+    ap_count.mode = SCALPEL_POOL_COUNT_PADS;
+    mp.mode = SCALPEL_POOL_CEIL;
+    /* 0 conv 6 (no pad) / 1 bn / 2 sigmoid / 3 conv 1x1 6 / 4 leaky / 5 avgpool pads counted /
+       6 conv 5 3x3 / 7 hardswish / 8 avgpool pads not counted / 9 concat(4) / 10 fc 4 / 11 softmax */
+    CHECK(scalpel_net_init(2, 9, 9, &net) == SCALPEL_OK && add_conv(&net, 6, 3, 1, 0, 1) && add_bn(&net) &&
+              scalpel_net_add_sigmoid(&net) == SCALPEL_OK && add_conv(&net, 6, 1, 1, 0, 1) &&
+              scalpel_net_add_leaky_relu(&net, 0.1f) == SCALPEL_OK && scalpel_net_add_avgpool(&net, &ap_count) == SCALPEL_OK &&
+              add_conv(&net, 5, 3, 1, 1, 1) && scalpel_net_add_hardswish(&net) == SCALPEL_OK &&
+              scalpel_net_add_avgpool(&net, &ap) == SCALPEL_OK && scalpel_net_add_concat(&net, 4) == SCALPEL_OK,
+          "activations network");
+    {
+        int32_t cols = net.layers[9].geom.out_c * net.layers[9].geom.out_h * net.layers[9].geom.out_w;
+        float *w = rand_floats((size_t)4 * (size_t)cols, 0.1f), *b = rand_floats(4, 0.1f);
+        CHECK(scalpel_net_add_fc(&net, 4, w, b) == SCALPEL_OK && scalpel_net_add_softmax(&net) == SCALPEL_OK, "fc, softmax");
+        free(w); free(b);
+    }
+    /* conv 0 rows 0 and 3: sigmoid(bn(b)) folds into the 1x1 conv: both go. conv 3 row 2:
+       leaky(b) != 0 meets the counted pads: stays (and so does its set). conv 6 row 1: through
+       hardswish and the uncounted pool into the fc: goes. */
+    zero_row(&net, 0, 0, 0); zero_row(&net, 0, 3, 0);
+    zero_row(&net, 3, 2, 0);
+    ((float *)(uintptr_t)net.layers[3].b)[2] = 0.7f;
+    zero_row(&net, 6, 1, 0);
+    dead_case(&net, "sigmoid, pools, concat", 3);
+    scalpel_net_free(&net);
+
+    /* sets that cannot go: a grouped conv, an LRN across channels; an LRN within a channel and
+       a padded ceil max pool keep a zero constant */
+    CHECK(scalpel_net_init(2, 8, 8, &net) == SCALPEL_OK && add_conv(&net, 4, 3, 1, 1, 1) &&
+              scalpel_net_add_relu(&net) == SCALPEL_OK && scalpel_net_add_lrn(&net, 3, 1e-3f, 0.75f, 1.0f, 0) == SCALPEL_OK &&
+              add_conv(&net, 4, 3, 1, 1, 2) && scalpel_net_add_relu(&net) == SCALPEL_OK && add_conv(&net, 6, 3, 1, 1, 1) &&
+              scalpel_net_add_relu(&net) == SCALPEL_OK && scalpel_net_add_maxpool_ex(&net, &mp) == SCALPEL_OK &&
+              scalpel_net_add_lrn(&net, 3, 1e-3f, 0.75f, 1.0f, SCALPEL_LRN_WITHIN_CHANNEL) == SCALPEL_OK &&
+              add_conv(&net, 3, 1, 1, 0, 1),
+          "pinned network");
+    zero_row(&net, 0, 1, 0);
+    zero_row(&net, 3, 2, 0);
+    zero_row(&net, 5, 4, 0);
+    ((float *)(uintptr_t)net.layers[5].b)[4] = -0.5f; /* relu: 0, through the pool and the LRN */
+    zero_row(&net, 5, 5, 0);
+    ((float *)(uintptr_t)net.layers[5].b)[5] = 0.5f;  /* 0.5 through the LRN within: not constant */
+    dead_case(&net, "grouped, LRN: only one goes", 1);
+    scalpel_net_free(&net);
+
+#ifndef TEST_SMALL_MEMORY
+    {   /* the reference networks with a quarter of their rows zeroed */
+        static const char *const names[] = { "ds-cnn", "mobilenet-v1", "resnet-8", "convnet", "nin", "autoencoder" };
+        size_t k;
+        for (k = 0; k < sizeof names / sizeof names[0]; k++) {
+            const ref_net_desc *d = ref_net_find(names[k]);
+            int32_t i, r, last = -1;
+            if (!d || ref_net_build(d, 7, &net) != SCALPEL_OK) { CHECK(0, "%s built", names[k]); continue; }
+            for (i = 0; i < net.n_layers; i++)
+                if (net.layers[i].geom.rows > 0) last = i;
+            for (i = 0; i < last; i++)
+                for (r = 0; r < net.layers[i].geom.rows; r++)
+                    if (test_rand() % 4 == 0) zero_row(&net, i, r, 0);
+            dead_case(&net, names[k], -1);
+            scalpel_net_free(&net);
+        }
+    }
+#endif
+    printf("dead-node removal: constants through every kind, pinned sets, reference networks\n");
+}
+
 int main(int argc, char **argv)
 {
 #ifndef TEST_NO_FILES
@@ -718,5 +997,7 @@ int main(int argc, char **argv)
     test_file();
     test_refusals();
     test_npy();
+    test_removal_masks();
+    test_removal_dead();
     return test_summary("test_ops");
 }
