@@ -2630,11 +2630,12 @@ static scalpel_status scalpel__lrn_shape(scalpel_layer_geom *g, int32_t outputs)
 
 /* One sample. Across channels: the sum of squares over each channel's window, summed directly
  * (`size` products per output: a running sum would subtract large squares from small ones
- * and lose the small, which PyTorch and Caffe do not). Within a channel: the square's sum. */
+ * and lose the small, which PyTorch and Caffe do not), scalpel_lrn_across_f32. Within a
+ * channel: the square's sums into y, then scalpel_lrn_scale_f32 in place. */
 SCALPEL__PRIV void scalpel__lrn_sample(const scalpel_layer_geom *g, const float *x, float *y)
 {
     int32_t C = g->in_c, H = g->in_h, W = g->in_w, half = g->kernel_h / 2, c, i, j, yy, xx;
-    size_t plane = (size_t)H * (size_t)W, p;
+    size_t plane = (size_t)H * (size_t)W;
     if (g->mode & SCALPEL_LRN_WITHIN_CHANNEL) {
         float a = g->alpha / (float)((int64_t)g->kernel_h * g->kernel_h);
         for (c = 0; c < C; c++)
@@ -2646,22 +2647,12 @@ SCALPEL__PRIV void scalpel__lrn_sample(const scalpel_layer_geom *g, const float 
                             v = x[(size_t)c * plane + (size_t)i * (size_t)W + (size_t)j];
                             s += v * v;
                         }
-                    p = (size_t)c * plane + (size_t)yy * (size_t)W + (size_t)xx;
-                    y[p] = x[p] / (float)scalpel__pow_pos((double)(g->k + a * s), (double)g->beta);
+                    y[(size_t)c * plane + (size_t)yy * (size_t)W + (size_t)xx] = s;
                 }
+        scalpel_lrn_scale_f32(x, y, (size_t)C * plane, g->k, a, g->beta, y);
         return;
     }
-    {
-        float a = g->alpha / (float)g->kernel_h;
-        for (c = 0; c < C; c++) {
-            int32_t lo = c - half < 0 ? 0 : c - half, hi = c + half >= C ? C - 1 : c + half, q;
-            for (p = 0; p < plane; p++) {
-                float s = 0.0f;
-                for (q = lo; q <= hi; q++) s += x[(size_t)q * plane + p] * x[(size_t)q * plane + p];
-                y[(size_t)c * plane + p] = x[(size_t)c * plane + p] / (float)scalpel__pow_pos((double)(g->k + a * s), (double)g->beta);
-            }
-        }
-    }
+    scalpel_lrn_across_f32(x, C, plane, g->kernel_h, g->alpha, g->beta, g->k, y);
 }
 
 static void scalpel__lrn_forward(const scalpel_layer *L, const float *in, const float *in2, int32_t batch, float *out,

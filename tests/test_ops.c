@@ -472,6 +472,24 @@ static void test_elementwise(void)
         scalpel_net_free(&n2);
     }
     free(w); free(b);
+    {   /* the LRN kernels on their own: every beta path (the square roots for 0.75, 0.5 and 1,
+           pow otherwise), sizes 1 to 7, planes with vector tails */
+        static const float betas[5] = { 0.75f, 0.5f, 1.0f, 0.6f, 0.0f };
+        int32_t C, size, bi;
+        size_t plane;
+        for (bi = 0; bi < 5; bi++)
+            for (size = 1; size <= 7; size += 2)
+                for (C = 1; C <= 9; C += 4)
+                    for (plane = 1; plane <= 37; plane += 12) {
+                        size_t n = (size_t)C * plane;
+                        float *x = rand_floats(n, 3.0f), *y = (float *)malloc(n * sizeof(float)), *r = (float *)malloc(n * sizeof(float));
+                        scalpel_lrn_across_f32(x, C, plane, size, 0.3f, betas[bi], 1.5f, y);
+                        scalpel_lrn_across_f32_ref(x, C, plane, size, 0.3f, betas[bi], 1.5f, r);
+                        CHECK(rel_err(y, r, n) <= TOL, "lrn kernel beta %g size %d C %d plane %d: %g", betas[bi], (int)size,
+                              (int)C, (int)plane, rel_err(y, r, n));
+                        free(x); free(y); free(r);
+                    }
+    }
     printf("elementwise, softmax, lrn\n");
 }
 
