@@ -716,8 +716,7 @@ SCALPEL_API void scalpel_im2col_f32(const float *in, int32_t channels, int32_t h
     static inline T scalpel__v##W##_fma(T acc, T a, T b) { return PFX##_fmadd_ps(a, b, acc); }     \
     static inline T scalpel__v##W##_add(T a, T b) { return PFX##_add_ps(a, b); }                   \
     static inline T scalpel__v##W##_mul(T a, T b) { return PFX##_mul_ps(a, b); }                   \
-    static inline T scalpel__v##W##_div(T a, T b) { return PFX##_div_ps(a, b); }                   \
-    static inline T scalpel__v##W##_sqrt(T a) { return PFX##_sqrt_ps(a); }
+    static inline T scalpel__v##W##_div(T a, T b) { return PFX##_div_ps(a, b); }
 
 /* Partial vectors: masked loads and stores where the target has them natively (AVX, AVX-512:
  * masked-off lanes are never touched), otherwise a copy through a small buffer. SIMDe's
@@ -764,6 +763,7 @@ static inline void scalpel__v4_hsum4(simde__m128 a, simde__m128 b, simde__m128 c
 SCALPEL__VHELPERS(4, simde__m128, simde_mm)
 /* max(a, 0), 0 for a NaN lane (x86 MAX returns its second operand then), as ReLU is */
 static inline simde__m128 scalpel__v4_max0(simde__m128 a) { return simde_mm_max_ps(a, simde_mm_setzero_ps()); }
+static inline simde__m128 scalpel__v4_sqrt(simde__m128 a) { return simde_mm_sqrt_ps(a); }
 #if defined(__AVX2__)
 SCALPEL__VTAIL_AVX(4, simde__m128, simde_mm, scalpel__mask4)
 #else
@@ -772,6 +772,7 @@ SCALPEL__VTAIL_COPY(4, simde__m128, simde_mm)
 #if !defined(SCALPEL__V128_MAX)
 SCALPEL__VHELPERS(8, simde__m256, simde_mm256)
 static inline simde__m256 scalpel__v8_max0(simde__m256 a) { return simde_mm256_max_ps(a, simde_mm256_setzero_ps()); }
+static inline simde__m256 scalpel__v8_sqrt(simde__m256 a) { return simde_mm256_sqrt_ps(a); }
 #if defined(__AVX2__)
 SCALPEL__VTAIL_AVX(8, simde__m256, simde_mm256, scalpel__mask8)
 #else
@@ -798,6 +799,8 @@ static inline simde__m512 scalpel__v16_max0(simde__m512 a)
     /* the zero-masked form: the plain one starts from an undefined register (see hsum4) */
     return _mm512_maskz_max_ps((__mmask16)0xFFFF, a, _mm512_setzero_ps());
 }
+/* zero-masked too: the plain form starts from an undefined register */
+static inline simde__m512 scalpel__v16_sqrt(simde__m512 a) { return _mm512_maskz_sqrt_ps((__mmask16)0xFFFF, a); }
 /* native AVX-512 masks (SIMDe 0.7 has no masked 512-bit load/store) */
 static inline simde__m512 scalpel__v16_loadn(const float *p, int32_t n)
 {
@@ -1797,14 +1800,141 @@ static void scalpel__dw_shape(const scalpel_conv_window *win, int32_t oh, int32_
     *qw = ow + ((win->kw - 1) * win->dw) / win->sw;
 }
 
+/* Small maps (MobileNet's last layers: 6 x 6, 3 x 3) put channels in the vector lanes
+ * instead: a block of VW channels is copied into a zero-padded [HP x WP x VW] map (position
+ * major, channel minor), each output position is then taps vector FMAs with the block's
+ * weights transposed to [taps x VW], and the [oh*ow x VW] result is copied back to the
+ * channels' planes. Per channel that costs the h*w + oh*ow scalar moves, against the phase
+ * planes' fixed cost per channel (about 200 cycles), which dominates a 3 x 3 map. Up to 64
+ * output positions, one output channel per input channel. */
+#ifndef SCALPEL__DW_LANES_MAX /* (defined beforehand to compare the two paths) */
+#define SCALPEL__DW_LANES_MAX 64
+#endif
+
+#if defined(SCALPEL__VEC)
+/* The padded map of the lanes path: every input position some window reads. */
+static void scalpel__dw_lanes_shape(const scalpel_conv_window *win, int32_t oh, int32_t ow, int32_t *hp, int32_t *wp)
+{
+    *hp = (oh - 1) * win->sh + (win->kh - 1) * win->dh + 1;
+    *wp = (ow - 1) * win->sw + (win->kw - 1) * win->dw + 1;
+}
+#endif
+
 SCALPEL_API size_t scalpel_dwconv_f32_scratch(const scalpel_conv_window *win, int32_t oh, int32_t ow)
 {
     int32_t qh, qw;
+    size_t phases, lanes = 0;
     scalpel__dw_shape(win, oh, ow, &qh, &qw);
     /* the phase planes (plus one plane of slack that the last taps' vectors may read past the
        last phase: never used) and the flat output */
-    return ((size_t)win->sh * (size_t)win->sw + 1u) * (size_t)qh * (size_t)qw + (size_t)oh * (size_t)qw + 64u;
+    phases = ((size_t)win->sh * (size_t)win->sw + 1u) * (size_t)qh * (size_t)qw + (size_t)oh * (size_t)qw + 64u;
+#if defined(SCALPEL__VEC)
+    if ((int64_t)oh * ow <= SCALPEL__DW_LANES_MAX) {
+        int32_t hp, wp;
+        scalpel__dw_lanes_shape(win, oh, ow, &hp, &wp);
+        lanes = (size_t)SCALPEL__VW * ((size_t)hp * (size_t)wp + (size_t)win->kh * (size_t)win->kw + (size_t)oh * (size_t)ow);
+    }
+#endif
+    return phases > lanes ? phases : lanes;
 }
+
+#if defined(SCALPEL__VEC)
+static void scalpel__dwconv_lanes_f32(const float *x, int32_t c, int32_t h, int32_t w, const float *wt,
+                                      const scalpel_conv_window *win, int32_t oh, int32_t ow, float *scratch, float *y)
+{
+    const int32_t V = SCALPEL__VW, taps = win->kh * win->kw, np = oh * ow;
+    int32_t hp, wp, c0, l, iy, ix, oy, ox, i, j;
+    float *map, *wl, *out;
+    size_t mapn, k;
+    size_t pos[SCALPEL__DW_LANES_MAX], toff[64];
+    int32_t q;
+    scalpel__dw_lanes_shape(win, oh, ow, &hp, &wp);
+    mapn = (size_t)hp * (size_t)wp * (size_t)V;
+    /* where each output position's window starts, and where each tap reads from there */
+    for (oy = 0; oy < oh; oy++)
+        for (ox = 0; ox < ow; ox++)
+            pos[oy * ow + ox] = ((size_t)(oy * win->sh) * (size_t)wp + (size_t)(ox * win->sw)) * (size_t)V;
+    for (i = 0; i < win->kh; i++)
+        for (j = 0; j < win->kw; j++)
+            toff[i * win->kw + j] = ((size_t)(i * win->dh) * (size_t)wp + (size_t)(j * win->dw)) * (size_t)V;
+    map = scratch;
+    wl = map + mapn;
+    out = wl + (size_t)taps * (size_t)V;
+    for (c0 = 0; c0 < c; c0 += V) {
+        const int32_t nb = c - c0 < V ? c - c0 : V;
+        /* the block's inputs, position major; lanes past the last channel stay zero */
+        for (k = 0; k < mapn; k += (size_t)V) SCALPEL__V(store)(map + k, SCALPEL__V(zero)());
+#if SCALPEL__VW == 16 && defined(__AVX512F__)
+        if ((int64_t)h * w * V < INT32_MAX && (int64_t)taps * V < INT32_MAX) {
+            /* AVX-512: the transposes by gathers, 16 channels (or positions) per instruction */
+            const __mmask16 live = (__mmask16)((1u << nb) - 1u);
+            const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+            const __m512i in_idx = _mm512_mullo_epi32(lane, _mm512_set1_epi32(h * w));
+            const __m512i w_idx = _mm512_mullo_epi32(lane, _mm512_set1_epi32(taps));
+            const float *xb = x + (size_t)c0 * (size_t)h * (size_t)w;
+            for (iy = 0; iy < h && iy + win->pt < hp; iy++)
+                for (ix = 0; ix < w && ix + win->pl < wp; ix++)
+                    _mm512_storeu_ps(map + ((size_t)(iy + win->pt) * (size_t)wp + (size_t)(ix + win->pl)) * (size_t)V,
+                                     _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, in_idx, xb + (size_t)iy * (size_t)w + (size_t)ix, 4));
+            for (i = 0; i < taps; i++)
+                _mm512_storeu_ps(wl + (size_t)i * (size_t)V,
+                                 _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, w_idx, wt + (size_t)c0 * (size_t)taps + (size_t)i, 4));
+            l = V; /* done: skip the scalar copies */
+        } else
+#endif
+        l = 0;
+        for (; l < nb; l++) {
+            const float *xc = x + (size_t)(c0 + l) * (size_t)h * (size_t)w;
+            for (iy = 0; iy < h && iy + win->pt < hp; iy++)
+                for (ix = 0; ix < w && ix + win->pl < wp; ix++)
+                    map[((size_t)(iy + win->pt) * (size_t)wp + (size_t)(ix + win->pl)) * (size_t)V + (size_t)l] =
+                        xc[(size_t)iy * (size_t)w + (size_t)ix];
+            for (i = 0; i < taps; i++) wl[(size_t)i * (size_t)V + (size_t)l] = wt[(size_t)(c0 + l) * (size_t)taps + (size_t)i];
+        }
+        for (l = nb; l < V; l++)
+            for (i = 0; i < taps; i++) wl[(size_t)i * (size_t)V + (size_t)l] = 0.0f;
+        /* (the gathers above left those lanes zero already: this rewrites zeros) */
+        /* four output positions at a time: four independent FMA chains */
+        for (q = 0; q < np; q += 4) {
+            const int32_t nq = np - q < 4 ? np - q : 4;
+            const float *b0, *b1, *b2, *b3;
+            scalpel__vec a0 = SCALPEL__V(zero)(), a1 = a0, a2 = a0, a3 = a0;
+            b0 = map + pos[q];
+            b1 = map + pos[q + (nq > 1)];
+            b2 = map + pos[q + (nq > 2 ? 2 : 0)];
+            b3 = map + pos[q + (nq > 3 ? 3 : 0)];
+            for (i = 0; i < taps; i++) {
+                const scalpel__vec wv = SCALPEL__V(load)(wl + (size_t)i * (size_t)V);
+                a0 = SCALPEL__V(fma)(a0, wv, SCALPEL__V(load)(b0 + toff[i]));
+                a1 = SCALPEL__V(fma)(a1, wv, SCALPEL__V(load)(b1 + toff[i]));
+                a2 = SCALPEL__V(fma)(a2, wv, SCALPEL__V(load)(b2 + toff[i]));
+                a3 = SCALPEL__V(fma)(a3, wv, SCALPEL__V(load)(b3 + toff[i]));
+            }
+            SCALPEL__V(store)(out + (size_t)q * (size_t)V, a0);
+            if (nq > 1) SCALPEL__V(store)(out + (size_t)(q + 1) * (size_t)V, a1);
+            if (nq > 2) SCALPEL__V(store)(out + (size_t)(q + 2) * (size_t)V, a2);
+            if (nq > 3) SCALPEL__V(store)(out + (size_t)(q + 3) * (size_t)V, a3);
+        }
+        for (l = 0; l < nb; l++) {
+            float *yc = y + (size_t)(c0 + l) * (size_t)np;
+            i = 0;
+#if SCALPEL__VW == 16 && defined(__AVX512F__)
+            {   /* a channel's outputs, 16 positions per gather */
+                const __m512i q_idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                                         _mm512_set1_epi32(V));
+                for (; i < np; i += 16) {
+                    const int32_t n = np - i < 16 ? np - i : 16;
+                    const __mmask16 m = (__mmask16)((1u << n) - 1u);
+                    _mm512_mask_storeu_ps(yc + i, m, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, q_idx,
+                                                                               out + (size_t)i * (size_t)V + (size_t)l, 4));
+                }
+            }
+#endif
+            for (; i < np; i++) yc[i] = out[(size_t)i * (size_t)V + (size_t)l];
+        }
+    }
+}
+#endif
 
 SCALPEL_API void scalpel_dwconv_f32(const float *x, int32_t c, int32_t h, int32_t w, int32_t mult, const float *wt,
                                     const scalpel_conv_window *win, int32_t oh, int32_t ow, float *scratch, float *y)
@@ -1813,6 +1943,12 @@ SCALPEL_API void scalpel_dwconv_f32(const float *x, int32_t c, int32_t h, int32_
     int32_t qh, qw, ci, m, a, bq, r, t, oy, tap;
     size_t qplane, flat_n, k, toff[64];
     float *flat;
+#if defined(SCALPEL__VEC)
+    if (mult == 1 && (int64_t)oh * ow <= SCALPEL__DW_LANES_MAX && win->kh * win->kw <= 64) {
+        scalpel__dwconv_lanes_f32(x, c, h, w, wt, win, oh, ow, scratch, y);
+        return;
+    }
+#endif
     scalpel__dw_shape(win, oh, ow, &qh, &qw);
     qplane = (size_t)qh * (size_t)qw;
     /* where each tap reads, from the start of the phase planes (the divisions once per call,
