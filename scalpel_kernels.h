@@ -1984,7 +1984,21 @@ SCALPEL_API void scalpel_dwconv_f32(const float *x, int32_t c, int32_t h, int32_
                         if (t1 > qw) t1 = qw;
                         if (t0 > t1) t0 = t1;
                         if (t0 > 0) scalpel__zero_span_f32(dst, t0);
-                        for (t = t0; t < t1; t++) dst[t] = row[t * sw + off];
+                        t = t0;
+#if SCALPEL__VW == 16 && defined(__AVX512F__)
+                        if (sw == 2) { /* stride 2: 16 even (or odd) columns from two loads and a permute */
+                            const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+                            for (; t < t1; t += 16) {
+                                const int32_t n = t1 - t < 16 ? t1 - t : 16, span = 2 * n - 1;
+                                const float *src = row + (size_t)(2 * t + off);
+                                const __mmask16 mlo = (__mmask16)(span >= 16 ? 0xFFFFu : (1u << span) - 1u);
+                                const __mmask16 mhi = (__mmask16)(span > 16 ? (1u << (span - 16)) - 1u : 0u);
+                                const __m512 lo = _mm512_maskz_loadu_ps(mlo, src), hi = _mm512_maskz_loadu_ps(mhi, src + 16);
+                                _mm512_mask_storeu_ps(dst + t, (__mmask16)((1u << n) - 1u), _mm512_permutex2var_ps(lo, even, hi));
+                            }
+                        }
+#endif
+                        for (; t < t1; t++) dst[t] = row[t * sw + off];
                         if (t1 < qw) scalpel__zero_span_f32(dst + t1, qw - t1);
                     }
                 }
