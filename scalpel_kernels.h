@@ -1731,6 +1731,27 @@ static inline void scalpel__zero_span_f32(float *d, int32_t n)
 #endif
 }
 
+/* d[t] = s[t * sw] for t < n: the columns of a strided window. At stride 2 on AVX-512, 16
+ * columns from two masked loads and a permute (reading s[0 .. 2n - 2] only); plain C
+ * otherwise. */
+static void scalpel__strided_copy_f32(float *d, const float *s, int32_t n, int32_t sw)
+{
+    int32_t t = 0;
+#if SCALPEL__VW == 16 && defined(__AVX512F__)
+    if (sw == 2) {
+        const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+        for (; t < n; t += 16) {
+            const int32_t m = n - t < 16 ? n - t : 16, span = 2 * m - 1;
+            const __mmask16 mlo = (__mmask16)(span >= 16 ? 0xFFFFu : (1u << span) - 1u);
+            const __mmask16 mhi = (__mmask16)(span > 16 ? (1u << (span - 16)) - 1u : 0u);
+            const __m512 lo = _mm512_maskz_loadu_ps(mlo, s + 2 * t), hi = _mm512_maskz_loadu_ps(mhi, s + 2 * t + 16);
+            _mm512_mask_storeu_ps(d + t, (__mmask16)((1u << m) - 1u), _mm512_permutex2var_ps(lo, even, hi));
+        }
+    }
+#endif
+    for (; t < n; t++) d[t] = s[(size_t)t * (size_t)sw];
+}
+
 SCALPEL_API void scalpel_im2col_window_f32(const float *x, int32_t h, int32_t w, int32_t c0, int32_t cn,
                                            const scalpel_conv_window *win, int32_t oh, int32_t ow, int32_t p0, int32_t np,
                                            float *col, size_t ld)
@@ -1751,7 +1772,7 @@ SCALPEL_API void scalpel_im2col_window_f32(const float *x, int32_t h, int32_t w,
                 xb = w - 1 - dx < 0 ? 0 : (w - 1 - dx) / sw + 1;
                 if (xb > ow) xb = ow;
                 for (; left > 0; oy++, base += ow, ox = 0) { /* one output row (or its part in the block) */
-                    int32_t xe = left < ow - ox ? ox + left : ow, lo, hi, t;
+                    int32_t xe = left < ow - ox ? ox + left : ow, lo, hi;
                     int32_t iy = oy * win->sh + i * win->dh - win->pt;
                     left -= xe - ox;
                     if (iy < 0 || iy >= h) {
@@ -1764,9 +1785,9 @@ SCALPEL_API void scalpel_im2col_window_f32(const float *x, int32_t h, int32_t w,
                     if (sw == 1) {
                         if (hi > lo) scalpel__copy_span_f32(dst + (base + lo), plane + (size_t)iy * (size_t)w + (lo + dx), hi - lo);
                     } else {
-                        const float *row = plane + (size_t)iy * (size_t)w;
-                        float *d = dst + (base + lo);
-                        for (t = lo; t < hi; t++) d[t - lo] = row[t * sw + dx];
+                        if (hi > lo)
+                            scalpel__strided_copy_f32(dst + (base + lo), plane + (size_t)iy * (size_t)w + (size_t)((int64_t)lo * sw + dx),
+                                                      hi - lo, sw);
                     }
                     if (xe > hi) scalpel__zero_span_f32(dst + (base + hi), xe - hi);
                 }
@@ -1940,7 +1961,7 @@ SCALPEL_API void scalpel_dwconv_f32(const float *x, int32_t c, int32_t h, int32_
                                     const scalpel_conv_window *win, int32_t oh, int32_t ow, float *scratch, float *y)
 {
     const int32_t sh = win->sh, sw = win->sw, kh = win->kh, kw = win->kw, taps = kh * kw;
-    int32_t qh, qw, ci, m, a, bq, r, t, oy, tap;
+    int32_t qh, qw, ci, m, a, bq, r, oy, tap;
     size_t qplane, flat_n, k, toff[64];
     float *flat;
 #if defined(SCALPEL__VEC)
@@ -1984,21 +2005,7 @@ SCALPEL_API void scalpel_dwconv_f32(const float *x, int32_t c, int32_t h, int32_
                         if (t1 > qw) t1 = qw;
                         if (t0 > t1) t0 = t1;
                         if (t0 > 0) scalpel__zero_span_f32(dst, t0);
-                        t = t0;
-#if SCALPEL__VW == 16 && defined(__AVX512F__)
-                        if (sw == 2) { /* stride 2: 16 even (or odd) columns from two loads and a permute */
-                            const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-                            for (; t < t1; t += 16) {
-                                const int32_t n = t1 - t < 16 ? t1 - t : 16, span = 2 * n - 1;
-                                const float *src = row + (size_t)(2 * t + off);
-                                const __mmask16 mlo = (__mmask16)(span >= 16 ? 0xFFFFu : (1u << span) - 1u);
-                                const __mmask16 mhi = (__mmask16)(span > 16 ? (1u << (span - 16)) - 1u : 0u);
-                                const __m512 lo = _mm512_maskz_loadu_ps(mlo, src), hi = _mm512_maskz_loadu_ps(mhi, src + 16);
-                                _mm512_mask_storeu_ps(dst + t, (__mmask16)((1u << n) - 1u), _mm512_permutex2var_ps(lo, even, hi));
-                            }
-                        }
-#endif
-                        for (; t < t1; t++) dst[t] = row[t * sw + off];
+                        if (t1 > t0) scalpel__strided_copy_f32(dst + t0, row + (t0 * sw + off), t1 - t0, sw);
                         if (t1 < qw) scalpel__zero_span_f32(dst + t1, qw - t1);
                     }
                 }
