@@ -77,6 +77,7 @@ run() {
 BG_NAMES=""
 run_bg() {
   bg_name=$1
+  rm -f "$B/$bg_name.counts" "$B/$bg_name.report"
   ( PASSED=0; FAILED=0; FAILED_NAMES=""; run "$@" >"$B/$bg_name.report"; echo "$PASSED $FAILED" >"$B/$bg_name.counts" ) &
   BG_NAMES="$BG_NAMES $bg_name"
 }
@@ -92,18 +93,23 @@ join_bg() {
   BG_NAMES=""
 }
 
-# par NAME CMD...: a step run two at a time (the machine has two cores and nearly every step
-# is one single-threaded compile and run); par_wait waits for the ones in flight. Steps run
-# side by side write only their own files: each test that writes gets its own directory.
-# A step that needs another's output comes after a par_wait.
-PAR_N=0
+# par NAME CMD...: a step run in a pool of two (the machine has two cores and nearly every
+# step is one single-threaded compile and run): it starts as soon as fewer than two are
+# running (a step is done when its counts file exists); par_wait waits for all of them and
+# reports them in the order they started. Steps run side by side write only their own files:
+# each test that writes gets its own directory. A step that needs another's output comes
+# after a par_wait.
+par_running() {
+  n=0
+  for nm in $BG_NAMES; do [ -f "$B/$nm.counts" ] || n=$((n + 1)); done
+  echo "$n"
+}
 par() {
+  while [ "$(par_running)" -ge 2 ]; do sleep 0.2; done
   run_bg "$@"
-  PAR_N=$((PAR_N + 1))
-  if [ "$PAR_N" -ge 2 ]; then join_bg; PAR_N=0; fi
 }
 par_wait() {
-  if [ "$PAR_N" -gt 0 ]; then join_bg; PAR_N=0; fi
+  if [ -n "$BG_NAMES" ]; then join_bg; fi
 }
 
 # must_fail NAME CMD...: a build that has to be refused (prints what it must say)
