@@ -1281,14 +1281,11 @@ static size_t scalpel__no_scratch(const scalpel_layer_geom *g, int32_t batch)
     (void)g; (void)batch;
     return 0;
 }
-#define scalpel__maxpool_scratch scalpel__no_scratch
 #define scalpel__relu_scratch scalpel__no_scratch
-#define scalpel__avgpool_scratch scalpel__no_scratch
 #define scalpel__batchnorm_scratch scalpel__no_scratch
 #define scalpel__add_scratch scalpel__no_scratch
 #define scalpel__concat_scratch scalpel__no_scratch
 #define scalpel__softmax_scratch scalpel__no_scratch
-#define scalpel__lrn_scratch scalpel__no_scratch
 #define scalpel__clip_scratch scalpel__no_scratch
 #define scalpel__leaky_relu_scratch scalpel__no_scratch
 #define scalpel__sigmoid_scratch scalpel__no_scratch
@@ -2124,69 +2121,29 @@ static scalpel_status scalpel__maxpool_shape(scalpel_layer_geom *g, int32_t outp
     return scalpel__window_infer(g, 0, 1);
 }
 
-/* The rows [*lo, *hi) of the input a window starting at `start` (may be negative: padding)
- * covers, of a dimension of `size` cells. */
-SCALPEL__PRIV void scalpel__window_clip(int32_t start, int32_t k, int32_t size, int32_t *lo, int32_t *hi)
+/* The pools' float scratch: scalpel_pool_window_f32's for any window (none for the square
+ * unpadded max pooling of the first version, scalpel_maxpool_f32). */
+static size_t scalpel__maxpool_scratch(const scalpel_layer_geom *g, int32_t batch)
 {
-    *lo = start < 0 ? 0 : start;
-    *hi = start + k > size ? size : start + k;
-}
-
-/* Max or average pooling of one sample, window by window over the cells inside the input. A
- * window of only padding cannot happen (every pad is smaller than the kernel and the last
- * window starts inside the input or its top / left padding). */
-SCALPEL__PRIV void scalpel__pool_sample(const scalpel_layer_geom *g, const float *in, float *out, int average)
-{
-    int32_t c, y, x, i, j;
-    for (c = 0; c < g->out_c; c++) {
-        const float *plane = in + (size_t)c * (size_t)g->in_h * (size_t)g->in_w;
-        float *po = out + (size_t)c * (size_t)g->out_h * (size_t)g->out_w;
-        for (y = 0; y < g->out_h; y++) {
-            int32_t y0, y1, ys = y * g->stride_h - g->pad_top;
-            scalpel__window_clip(ys, g->kernel_h, g->in_h, &y0, &y1);
-            for (x = 0; x < g->out_w; x++) {
-                int32_t x0, x1, xs = x * g->stride_w - g->pad_left;
-                scalpel__window_clip(xs, g->kernel_w, g->in_w, &x0, &x1);
-                if (average) {
-                    float acc = 0.0f;
-                    int32_t cells;
-                    for (i = y0; i < y1; i++)
-                        for (j = x0; j < x1; j++) acc += plane[(size_t)i * (size_t)g->in_w + (size_t)j];
-                    if (g->mode & SCALPEL_POOL_COUNT_PADS) { /* the window inside the padded input */
-                        int32_t ph0, ph1, pw0, pw1;
-                        ph0 = ys; ph1 = ys + g->kernel_h > g->in_h + g->pad_bottom ? g->in_h + g->pad_bottom : ys + g->kernel_h;
-                        pw0 = xs; pw1 = xs + g->kernel_w > g->in_w + g->pad_right ? g->in_w + g->pad_right : xs + g->kernel_w;
-                        cells = (ph1 - ph0) * (pw1 - pw0);
-                    } else {
-                        cells = (y1 - y0) * (x1 - x0);
-                    }
-                    po[(size_t)y * (size_t)g->out_w + (size_t)x] = acc / (float)cells;
-                } else {
-                    float m = plane[(size_t)y0 * (size_t)g->in_w + (size_t)x0];
-                    for (i = y0; i < y1; i++)
-                        for (j = x0; j < x1; j++) {
-                            float v = plane[(size_t)i * (size_t)g->in_w + (size_t)j];
-                            if (v > m) m = v;
-                        }
-                    po[(size_t)y * (size_t)g->out_w + (size_t)x] = m;
-                }
-            }
-        }
-    }
+    scalpel_conv_window win = scalpel__conv_window_of(g);
+    (void)batch;
+    return scalpel__window_basic(g) ? 0 : scalpel_pool_window_f32_scratch(&win, g->out_h, g->out_w);
 }
 
 static void scalpel__maxpool_forward(const scalpel_layer *L, const float *in, const float *in2, int32_t batch,
                                      float *out, float *scratch, int relu)
 {
-    size_t s, li = (size_t)L->geom.in_c * (size_t)L->geom.in_h * (size_t)L->geom.in_w;
-    size_t lo = (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w;
-    (void)scratch; (void)relu; (void)in2;
+    const scalpel_layer_geom *g = &L->geom;
+    size_t s, li = (size_t)g->in_c * (size_t)g->in_h * (size_t)g->in_w;
+    size_t lo = (size_t)g->out_c * (size_t)g->out_h * (size_t)g->out_w;
+    scalpel_conv_window win = scalpel__conv_window_of(g);
+    (void)relu; (void)in2;
     for (s = 0; s < (size_t)batch; s++) {
-        if (scalpel__window_basic(&L->geom))
-            scalpel_maxpool_f32(in + s * li, L->geom.in_c, L->geom.in_h, L->geom.in_w, L->geom.kernel, L->geom.stride,
-                                out + s * lo);
+        if (scalpel__window_basic(g))
+            scalpel_maxpool_f32(in + s * li, g->in_c, g->in_h, g->in_w, g->kernel, g->stride, out + s * lo);
         else
-            scalpel__pool_sample(&L->geom, in + s * li, out + s * lo, 0);
+            scalpel_pool_window_f32(in + s * li, g->in_c, g->in_h, g->in_w, &win, g->pad_bottom, g->pad_right,
+                                    SCALPEL_POOL_OP_MAX, g->out_h, g->out_w, scratch, out + s * lo);
     }
 }
 
@@ -2304,18 +2261,35 @@ SCALPEL__PRIV void scalpel__global_avg_sample(const float *in, int32_t c, size_t
     }
 }
 
+/* 1 for global average pooling: one window over the whole unpadded map. */
+static int scalpel__avgpool_global(const scalpel_layer_geom *g)
+{
+    return g->out_h == 1 && g->out_w == 1 && g->kernel_h == g->in_h && g->kernel_w == g->in_w && g->pad_top == 0 &&
+           g->pad_left == 0 && g->pad_bottom == 0 && g->pad_right == 0;
+}
+
+static size_t scalpel__avgpool_scratch(const scalpel_layer_geom *g, int32_t batch)
+{
+    scalpel_conv_window win = scalpel__conv_window_of(g);
+    (void)batch;
+    return scalpel__avgpool_global(g) ? 0 : scalpel_pool_window_f32_scratch(&win, g->out_h, g->out_w);
+}
+
 static void scalpel__avgpool_forward(const scalpel_layer *L, const float *in, const float *in2, int32_t batch,
                                      float *out, float *scratch, int relu)
 {
     const scalpel_layer_geom *g = &L->geom;
     size_t s, li = (size_t)g->in_c * (size_t)g->in_h * (size_t)g->in_w;
     size_t lo = (size_t)g->out_c * (size_t)g->out_h * (size_t)g->out_w;
-    int global = g->out_h == 1 && g->out_w == 1 && g->kernel_h == g->in_h && g->kernel_w == g->in_w &&
-                 g->pad_top == 0 && g->pad_left == 0 && g->pad_bottom == 0 && g->pad_right == 0;
-    (void)scratch; (void)relu; (void)in2;
+    int global = scalpel__avgpool_global(g);
+    scalpel_conv_window win = scalpel__conv_window_of(g);
+    int32_t op = (g->mode & SCALPEL_POOL_COUNT_PADS) ? SCALPEL_POOL_OP_AVG_PADS : SCALPEL_POOL_OP_AVG;
+    (void)relu; (void)in2;
     for (s = 0; s < (size_t)batch; s++) {
         if (global) scalpel__global_avg_sample(in + s * li, g->in_c, (size_t)g->in_h * (size_t)g->in_w, out + s * lo);
-        else scalpel__pool_sample(g, in + s * li, out + s * lo, 1);
+        else
+            scalpel_pool_window_f32(in + s * li, g->in_c, g->in_h, g->in_w, &win, g->pad_bottom, g->pad_right, op, g->out_h,
+                                    g->out_w, scratch, out + s * lo);
     }
 }
 
@@ -2632,24 +2606,35 @@ static scalpel_status scalpel__lrn_shape(scalpel_layer_geom *g, int32_t outputs)
  * (`size` products per output: a running sum would subtract large squares from small ones
  * and lose the small, which PyTorch and Caffe do not), scalpel_lrn_across_f32. Within a
  * channel: the square's sums into y, then scalpel_lrn_scale_f32 in place. */
-SCALPEL__PRIV void scalpel__lrn_sample(const scalpel_layer_geom *g, const float *x, float *y)
+/* LRN within a channel's square: a size x size window at stride 1, padded by size / 2. */
+static scalpel_conv_window scalpel__lrn_window(const scalpel_layer_geom *g)
 {
-    int32_t C = g->in_c, H = g->in_h, W = g->in_w, half = g->kernel_h / 2, c, i, j, yy, xx;
+    scalpel_conv_window win;
+    win.kh = win.kw = g->kernel_h;
+    win.sh = win.sw = 1;
+    win.pt = win.pl = g->kernel_h / 2;
+    win.dh = win.dw = 1;
+    return win;
+}
+
+static size_t scalpel__lrn_scratch(const scalpel_layer_geom *g, int32_t batch)
+{
+    scalpel_conv_window win = scalpel__lrn_window(g);
+    (void)batch;
+    return (g->mode & SCALPEL_LRN_WITHIN_CHANNEL) ? scalpel_pool_window_f32_scratch(&win, g->in_h, g->in_w) : 0;
+}
+
+SCALPEL__PRIV void scalpel__lrn_sample(const scalpel_layer_geom *g, const float *x, float *y, float *scratch)
+{
+    int32_t C = g->in_c, H = g->in_h, W = g->in_w, half = g->kernel_h / 2;
     size_t plane = (size_t)H * (size_t)W;
     if (g->mode & SCALPEL_LRN_WITHIN_CHANNEL) {
         float a = g->alpha / (float)((int64_t)g->kernel_h * g->kernel_h);
-        for (c = 0; c < C; c++)
-            for (yy = 0; yy < H; yy++)
-                for (xx = 0; xx < W; xx++) {
-                    float s = 0.0f, v;
-                    for (i = yy - half < 0 ? 0 : yy - half; i <= yy + half && i < H; i++)
-                        for (j = xx - half < 0 ? 0 : xx - half; j <= xx + half && j < W; j++) {
-                            v = x[(size_t)c * plane + (size_t)i * (size_t)W + (size_t)j];
-                            s += v * v;
-                        }
-                    y[(size_t)c * plane + (size_t)yy * (size_t)W + (size_t)xx] = s;
-                }
-        scalpel_lrn_scale_f32(x, y, (size_t)C * plane, g->k, a, g->beta, y);
+        scalpel_conv_window win = scalpel__lrn_window(g);
+        size_t p, n = (size_t)C * plane;
+        for (p = 0; p < n; p++) y[p] = x[p] * x[p];
+        scalpel_pool_window_f32(y, C, H, W, &win, half, half, SCALPEL_POOL_OP_SUM, H, W, scratch, y);
+        scalpel_lrn_scale_f32(x, y, n, g->k, a, g->beta, y);
         return;
     }
     scalpel_lrn_across_f32(x, C, plane, g->kernel_h, g->alpha, g->beta, g->k, y);
@@ -2659,8 +2644,8 @@ static void scalpel__lrn_forward(const scalpel_layer *L, const float *in, const 
                                  float *scratch, int relu)
 {
     size_t n = (size_t)L->geom.in_c * (size_t)L->geom.in_h * (size_t)L->geom.in_w, s;
-    (void)in2; (void)scratch; (void)relu;
-    for (s = 0; s < (size_t)batch; s++) scalpel__lrn_sample(&L->geom, in + s * n, out + s * n);
+    (void)in2; (void)relu;
+    for (s = 0; s < (size_t)batch; s++) scalpel__lrn_sample(&L->geom, in + s * n, out + s * n, scratch);
 }
 
 static void scalpel__lrn_forward_ref(const scalpel_layer *L, const float *in, const float *in2, float *out)

@@ -190,6 +190,26 @@ SCALPEL_API void scalpel_dwconv_f32(const float *x, int32_t c, int32_t h, int32_
 SCALPEL_API void scalpel_dwconv_f32_ref(const float *x, int32_t c, int32_t h, int32_t w, int32_t mult, const float *wt,
                                         const scalpel_conv_window *win, int32_t oh, int32_t ow, float *y);
 
+/* Pooling over any window (dilation 1), one sample: x [c x h x w] -> y [c x oh x ow], the
+ * window of output (oy, ox) starting at (oy*sh - pt, ox*sw - pl), kh x kw cells:
+ *   SCALPEL_POOL_OP_MAX       the largest of its cells inside x (padding never wins);
+ *   SCALPEL_POOL_OP_AVG       the mean of its cells inside x (TF "same", ONNX's default);
+ *   SCALPEL_POOL_OP_AVG_PADS  their sum over its cells inside the padded input, rows
+ *                             [-pt, h + pb) and columns [-pl, w + pr) (PyTorch, Caffe);
+ *   SCALPEL_POOL_OP_SUM       their sum (LRN within a channel sums squares with it).
+ * Every window must hold a cell of x. Means multiply the sum by 1 / count. y may be x when
+ * oh*ow <= h*w (each channel is copied out before its outputs are written). NaN: which lane
+ * wins a max with a NaN is the target's. */
+#define SCALPEL_POOL_OP_MAX 0
+#define SCALPEL_POOL_OP_AVG 1
+#define SCALPEL_POOL_OP_AVG_PADS 2
+#define SCALPEL_POOL_OP_SUM 3
+SCALPEL_API size_t scalpel_pool_window_f32_scratch(const scalpel_conv_window *win, int32_t oh, int32_t ow);
+SCALPEL_API void scalpel_pool_window_f32(const float *x, int32_t c, int32_t h, int32_t w, const scalpel_conv_window *win,
+                                         int32_t pb, int32_t pr, int32_t op, int32_t oh, int32_t ow, float *scratch, float *y);
+SCALPEL_API void scalpel_pool_window_f32_ref(const float *x, int32_t c, int32_t h, int32_t w, const scalpel_conv_window *win,
+                                             int32_t pb, int32_t pr, int32_t op, int32_t oh, int32_t ow, float *y);
+
 /* Local response normalization (AlexNet, Caffe's ConvNet), across channels, one sample:
  * y[c][p] = x[c][p] / (k + alpha / size * sum over the `size` channels q around c (those that
  * exist) of x[q][p]^2)^beta, for c < C, p < plane. Sums in float, q ascending. beta 0.75 (the
@@ -635,6 +655,32 @@ SCALPEL_API void scalpel_lrn_across_f32_ref(const float *x, int32_t C, size_t pl
         }
 }
 
+SCALPEL_API void scalpel_pool_window_f32_ref(const float *x, int32_t c, int32_t h, int32_t w, const scalpel_conv_window *win,
+                                             int32_t pb, int32_t pr, int32_t op, int32_t oh, int32_t ow, float *y)
+{
+    int32_t ch, oy, ox, i, j;
+    for (ch = 0; ch < c; ch++)
+        for (oy = 0; oy < oh; oy++)
+            for (ox = 0; ox < ow; ox++) {
+                int32_t ys = oy * win->sh - win->pt, xs = ox * win->sw - win->pl, cells = 0, padded = 0;
+                double acc = 0.0, m = 0.0;
+                for (i = ys; i < ys + win->kh; i++)
+                    for (j = xs; j < xs + win->kw; j++) {
+                        if (i >= -win->pt && i < h + pb && j >= -win->pl && j < w + pr) padded++;
+                        if (i < 0 || i >= h || j < 0 || j >= w) continue;
+                        {
+                            double v = (double)x[((size_t)ch * (size_t)h + (size_t)i) * (size_t)w + (size_t)j];
+                            if (cells == 0 || v > m) m = v;
+                            acc += v;
+                            cells++;
+                        }
+                    }
+                y[((size_t)ch * (size_t)oh + (size_t)oy) * (size_t)ow + (size_t)ox] =
+                    (float)(op == SCALPEL_POOL_OP_MAX ? m : op == SCALPEL_POOL_OP_AVG ? acc / cells
+                            : op == SCALPEL_POOL_OP_AVG_PADS ? acc / padded : acc);
+            }
+}
+
 /* ---- convolution helpers (exact data movement, one version) ----------------------------- */
 
 SCALPEL_API int32_t scalpel_conv_out_dim(int32_t size, int32_t kernel, int32_t stride, int32_t pad)
@@ -764,6 +810,7 @@ SCALPEL__VHELPERS(4, simde__m128, simde_mm)
 /* max(a, 0), 0 for a NaN lane (x86 MAX returns its second operand then), as ReLU is */
 static inline simde__m128 scalpel__v4_max0(simde__m128 a) { return simde_mm_max_ps(a, simde_mm_setzero_ps()); }
 static inline simde__m128 scalpel__v4_sqrt(simde__m128 a) { return simde_mm_sqrt_ps(a); }
+static inline simde__m128 scalpel__v4_max(simde__m128 a, simde__m128 b) { return simde_mm_max_ps(a, b); }
 #if defined(__AVX2__)
 SCALPEL__VTAIL_AVX(4, simde__m128, simde_mm, scalpel__mask4)
 #else
@@ -773,6 +820,7 @@ SCALPEL__VTAIL_COPY(4, simde__m128, simde_mm)
 SCALPEL__VHELPERS(8, simde__m256, simde_mm256)
 static inline simde__m256 scalpel__v8_max0(simde__m256 a) { return simde_mm256_max_ps(a, simde_mm256_setzero_ps()); }
 static inline simde__m256 scalpel__v8_sqrt(simde__m256 a) { return simde_mm256_sqrt_ps(a); }
+static inline simde__m256 scalpel__v8_max(simde__m256 a, simde__m256 b) { return simde_mm256_max_ps(a, b); }
 #if defined(__AVX2__)
 SCALPEL__VTAIL_AVX(8, simde__m256, simde_mm256, scalpel__mask8)
 #else
@@ -801,6 +849,7 @@ static inline simde__m512 scalpel__v16_max0(simde__m512 a)
 }
 /* zero-masked too: the plain form starts from an undefined register */
 static inline simde__m512 scalpel__v16_sqrt(simde__m512 a) { return _mm512_maskz_sqrt_ps((__mmask16)0xFFFF, a); }
+static inline simde__m512 scalpel__v16_max(simde__m512 a, simde__m512 b) { return _mm512_maskz_max_ps((__mmask16)0xFFFF, a, b); }
 /* native AVX-512 masks (SIMDe 0.7 has no masked 512-bit load/store) */
 static inline simde__m512 scalpel__v16_loadn(const float *p, int32_t n)
 {
@@ -846,6 +895,8 @@ static inline scalpel__v4 scalpel__v4_set1(float f) { return vdupq_n_f32(f); }
 static inline scalpel__v4 scalpel__v4_fma(scalpel__v4 acc, scalpel__v4 a, scalpel__v4 b) { return vfmaq_f32(acc, a, b); }
 static inline scalpel__v4 scalpel__v4_add(scalpel__v4 a, scalpel__v4 b) { return vaddq_f32(a, b); }
 static inline scalpel__v4 scalpel__v4_max0(scalpel__v4 a) { return vmaxnmq_f32(a, vdupq_n_f32(0.0f)); } /* NaN -> 0 */
+static inline scalpel__v4 scalpel__v4_max(scalpel__v4 a, scalpel__v4 b) { return vmaxnmq_f32(a, b); }
+static inline scalpel__v4 scalpel__v4_mul(scalpel__v4 a, scalpel__v4 b) { return vmulq_f32(a, b); }
 static inline scalpel__v4 scalpel__v4_loadn(const float *p, int32_t n) { return vldrwq_z_f32(p, vctp32q((uint32_t)n)); }
 static inline void scalpel__v4_storen(float *p, scalpel__v4 v, int32_t n) { vstrwq_p_f32(p, v, vctp32q((uint32_t)n)); }
 static inline float scalpel__v4_hsum(scalpel__v4 v)
@@ -1720,6 +1771,19 @@ static inline void scalpel__copy_span_f32(float *d, const float *s, int32_t n)
  * tap is a zero span, a copy (contiguous at stride 1) and a zero span, with no test per
  * element; spans are copied and cleared a vector at a time (no library call per row: 3x3
  * convolutions on small maps copy thousands of spans of 8 floats). */
+/* d[0..n) = v */
+static inline void scalpel__fill_span_f32(float *d, int32_t n, float v)
+{
+    int32_t k = 0;
+#if defined(SCALPEL__VEC)
+    const scalpel__vec vv = SCALPEL__V(set1)(v);
+    for (; k + SCALPEL__VW <= n; k += SCALPEL__VW) SCALPEL__V(store)(d + k, vv);
+    if (k < n) SCALPEL__V(storen)(d + k, vv, n - k);
+#else
+    for (; k < n; k++) d[k] = v;
+#endif
+}
+
 static inline void scalpel__zero_span_f32(float *d, int32_t n)
 {
     int32_t k = 0;
@@ -1819,6 +1883,66 @@ static void scalpel__dw_shape(const scalpel_conv_window *win, int32_t oh, int32_
 {
     *qh = oh + ((win->kh - 1) * win->dh) / win->sh;
     *qw = ow + ((win->kw - 1) * win->dw) / win->sw;
+}
+
+/* The channel xc [h x w] padded with `pad` and split into the sh x sw phase planes of a window
+ * (above), QH x QW each, at the start of scratch. */
+static void scalpel__dw_phases(const float *xc, int32_t h, int32_t w, const scalpel_conv_window *win, int32_t qh,
+                               int32_t qw, float pad, float *scratch)
+{
+    const int32_t sh = win->sh, sw = win->sw;
+    const size_t qplane = (size_t)qh * (size_t)qw;
+    int32_t a, bq, r;
+    if (sw > 1) {
+        /* strided: every plane padded in one fill, then each input row's columns dealt to
+           their phases (a row's few columns per phase do not pay for a call per margin) */
+        int32_t iy;
+        scalpel__fill_span_f32(scratch, (int32_t)((size_t)sh * (size_t)sw * qplane), pad);
+        for (iy = 0; iy < h; iy++) {
+            const float *row = xc + (size_t)iy * (size_t)w;
+            a = (iy + win->pt) % sh;
+            r = (iy + win->pt) / sh;
+            if (r >= qh) break;
+            for (bq = 0; bq < sw; bq++) {
+                int32_t off = bq - win->pl, t0 = off >= 0 ? 0 : (-off + sw - 1) / sw;
+                int32_t t1 = w - 1 - off < 0 ? 0 : (w - 1 - off) / sw + 1;
+                if (t1 > qw) t1 = qw;
+                if (t1 > t0)
+                    scalpel__strided_copy_f32(scratch + ((size_t)a * (size_t)sw + (size_t)bq) * qplane + (size_t)r * (size_t)qw + (size_t)t0,
+                                              row + (t0 * sw + off), t1 - t0, sw);
+            }
+        }
+        return;
+    }
+    for (a = 0; a < sh; a++)
+        for (bq = 0; bq < sw; bq++) {
+            float *q = scratch + ((size_t)a * (size_t)sw + (size_t)bq) * qplane;
+            for (r = 0; r < qh; r++) {
+                float *dst = q + (size_t)r * (size_t)qw;
+                int32_t iy = r * sh + a - win->pt;
+                if (iy < 0 || iy >= h) {
+                    scalpel__fill_span_f32(dst, qw, pad);
+                    continue;
+                }
+                if (sw == 1) { /* zeros, the input row, zeros */
+                    int32_t lo = win->pl < qw ? win->pl : qw, n = w < qw - lo ? w : qw - lo;
+                    if (n < 0) n = 0;
+                    /* inline spans, no library call: a small map's rows are a few floats */
+                    if (lo > 0) scalpel__fill_span_f32(dst, lo, pad);
+                    if (n > 0) scalpel__copy_span_f32(dst + lo, xc + (size_t)iy * (size_t)w, n);
+                    if (lo + n < qw) scalpel__fill_span_f32(dst + lo + n, qw - lo - n, pad);
+                } else { /* the columns of this phase: t with 0 <= t*sw + bq - pl < w, strided */
+                    const float *row = xc + (size_t)iy * (size_t)w;
+                    int32_t off = bq - win->pl, t0 = off >= 0 ? 0 : (-off + sw - 1) / sw;
+                    int32_t t1 = w - 1 - off < 0 ? 0 : (w - 1 - off) / sw + 1;
+                    if (t1 > qw) t1 = qw;
+                    if (t0 > t1) t0 = t1;
+                    if (t0 > 0) scalpel__fill_span_f32(dst, t0, pad);
+                    if (t1 > t0) scalpel__strided_copy_f32(dst + t0, row + (t0 * sw + off), t1 - t0, sw);
+                    if (t1 < qw) scalpel__fill_span_f32(dst + t1, qw - t1, pad);
+                }
+            }
+        }
 }
 
 /* Small maps (MobileNet's last layers: 6 x 6, 3 x 3) put channels in the vector lanes
@@ -1966,7 +2090,7 @@ SCALPEL_API void scalpel_dwconv_f32(const float *x, int32_t c, int32_t h, int32_
                                     const scalpel_conv_window *win, int32_t oh, int32_t ow, float *scratch, float *y)
 {
     const int32_t sh = win->sh, sw = win->sw, kh = win->kh, kw = win->kw, taps = kh * kw;
-    int32_t qh, qw, ci, m, a, bq, r, oy, tap;
+    int32_t qh, qw, ci, m, oy, tap;
     size_t qplane, flat_n, k, toff[64];
     float *flat;
 #if defined(SCALPEL__VEC)
@@ -1985,36 +2109,7 @@ SCALPEL_API void scalpel_dwconv_f32(const float *x, int32_t c, int32_t h, int32_
     for (k = 0; k < qplane; k++) scratch[(size_t)sh * (size_t)sw * qplane + k] = 0.0f; /* the slack plane */
     for (ci = 0; ci < c; ci++) {
         const float *xc = x + (size_t)ci * (size_t)h * (size_t)w;
-        /* the padded channel, phase by phase */
-        for (a = 0; a < sh; a++)
-            for (bq = 0; bq < sw; bq++) {
-                float *q = scratch + ((size_t)a * (size_t)sw + (size_t)bq) * qplane;
-                for (r = 0; r < qh; r++) {
-                    float *dst = q + (size_t)r * (size_t)qw;
-                    int32_t iy = r * sh + a - win->pt;
-                    if (iy < 0 || iy >= h) {
-                        scalpel__zero_span_f32(dst, qw);
-                        continue;
-                    }
-                    if (sw == 1) { /* zeros, the input row, zeros */
-                        int32_t lo = win->pl < qw ? win->pl : qw, n = w < qw - lo ? w : qw - lo;
-                        if (n < 0) n = 0;
-                        /* inline spans, no library call: a small map's rows are a few floats */
-                        if (lo > 0) scalpel__zero_span_f32(dst, lo);
-                        if (n > 0) scalpel__copy_span_f32(dst + lo, xc + (size_t)iy * (size_t)w, n);
-                        if (lo + n < qw) scalpel__zero_span_f32(dst + lo + n, qw - lo - n);
-                    } else { /* the columns of this phase: t with 0 <= t*sw + bq - pl < w, strided */
-                        const float *row = xc + (size_t)iy * (size_t)w;
-                        int32_t off = bq - win->pl, t0 = off >= 0 ? 0 : (-off + sw - 1) / sw;
-                        int32_t t1 = w - 1 - off < 0 ? 0 : (w - 1 - off) / sw + 1;
-                        if (t1 > qw) t1 = qw;
-                        if (t0 > t1) t0 = t1;
-                        if (t0 > 0) scalpel__zero_span_f32(dst, t0);
-                        if (t1 > t0) scalpel__strided_copy_f32(dst + t0, row + (t0 * sw + off), t1 - t0, sw);
-                        if (t1 < qw) scalpel__zero_span_f32(dst + t1, qw - t1);
-                    }
-                }
-            }
+        scalpel__dw_phases(xc, h, w, win, qh, qw, 0.0f, scratch);
         for (m = 0; m < mult; m++) {
             int32_t o = ci * mult + m;
             const float *wo = wt + (size_t)o * (size_t)taps;
@@ -2051,6 +2146,83 @@ SCALPEL_API void scalpel_dwconv_f32(const float *x, int32_t c, int32_t h, int32_
             else
                 for (oy = 0; oy < oh; oy++) scalpel__copy_span_f32(yo + (size_t)oy * (size_t)ow, flat + (size_t)oy * (size_t)qw, ow);
         }
+    }
+}
+
+/* ---- pooling over any window (fp32) -----------------------------------------------------------
+ * The depthwise kernel's phase planes (padded with -inf for max, 0 otherwise), then per
+ * channel one flat run of oh x QW outputs, a vector at a time: the max or the sum of the taps'
+ * shifted runs, times a plane of 1 / count for the means (the same for every channel, made
+ * once). The pools of real networks (ceil mode, padding, 24 x 5 windows) thus run in vectors
+ * like the square unpadded ones. */
+
+SCALPEL_API size_t scalpel_pool_window_f32_scratch(const scalpel_conv_window *win, int32_t oh, int32_t ow)
+{
+    int32_t qh, qw;
+    scalpel__dw_shape(win, oh, ow, &qh, &qw);
+    /* phase planes and a slack plane, the flat run, the plane of 1 / count */
+    return ((size_t)win->sh * (size_t)win->sw + 1u) * (size_t)qh * (size_t)qw + 2u * (size_t)oh * (size_t)qw + 64u;
+}
+
+SCALPEL_API void scalpel_pool_window_f32(const float *x, int32_t c, int32_t h, int32_t w, const scalpel_conv_window *win,
+                                         int32_t pb, int32_t pr, int32_t op, int32_t oh, int32_t ow, float *scratch, float *y)
+{
+    const int32_t taps = win->kh * win->kw, is_max = op == SCALPEL_POOL_OP_MAX;
+    const int32_t mean = op == SCALPEL_POOL_OP_AVG || op == SCALPEL_POOL_OP_AVG_PADS;
+    const uint32_t neg_inf_bits = 0xFF800000u;
+    int32_t qh, qw, ci, oy, ox, tap;
+    size_t qplane, flat_n, k, toff[64];
+    float *flat, *inv, pad;
+    memcpy(&pad, &neg_inf_bits, sizeof pad);
+    if (!is_max) pad = 0.0f;
+    scalpel__dw_shape(win, oh, ow, &qh, &qw);
+    qplane = (size_t)qh * (size_t)qw;
+    flat_n = (size_t)oh * (size_t)qw;
+    flat = scratch + ((size_t)win->sh * (size_t)win->sw + 1u) * qplane;
+    inv = flat + flat_n;
+    for (tap = 0; tap < taps && tap < 64; tap++) toff[tap] = scalpel__dw_tap_offset(win, tap, qplane, qw);
+    for (k = 0; k < qplane; k++) scratch[(size_t)win->sh * (size_t)win->sw * qplane + k] = pad; /* the slack plane */
+    if (mean)
+        for (oy = 0; oy < oh; oy++)
+            for (ox = 0; ox < qw; ox++) { /* the count of each window (QW - ow dropped columns: 1) */
+                int32_t ys = oy * win->sh - win->pt, xs = ox * win->sw - win->pl, y0, y1, x0, x1;
+                if (op == SCALPEL_POOL_OP_AVG) { y0 = 0; y1 = h; x0 = 0; x1 = w; }
+                else { y0 = -win->pt; y1 = h + pb; x0 = -win->pl; x1 = w + pr; }
+                if (ys > y0) y0 = ys;
+                if (ys + win->kh < y1) y1 = ys + win->kh;
+                if (xs > x0) x0 = xs;
+                if (xs + win->kw < x1) x1 = xs + win->kw;
+                inv[(size_t)oy * (size_t)qw + (size_t)ox] =
+                    ox < ow && y1 > y0 && x1 > x0 ? 1.0f / (float)((y1 - y0) * (x1 - x0)) : 1.0f;
+            }
+    for (ci = 0; ci < c; ci++) {
+        float *yc = y + (size_t)ci * (size_t)oh * (size_t)ow;
+        size_t f = 0;
+        scalpel__dw_phases(x + (size_t)ci * (size_t)h * (size_t)w, h, w, win, qh, qw, pad, scratch);
+#if defined(SCALPEL__VEC)
+        for (; f < flat_n; f += (size_t)SCALPEL__VW) {
+            const int32_t n = flat_n - f < (size_t)SCALPEL__VW ? (int32_t)(flat_n - f) : SCALPEL__VW;
+            scalpel__vec acc = n == SCALPEL__VW ? SCALPEL__V(load)(scratch + toff[0] + f) : SCALPEL__V(loadn)(scratch + toff[0] + f, n);
+            for (tap = 1; tap < taps; tap++) {
+                const float *src = scratch + (tap < 64 ? toff[tap] : scalpel__dw_tap_offset(win, tap, qplane, qw)) + f;
+                const scalpel__vec v = n == SCALPEL__VW ? SCALPEL__V(load)(src) : SCALPEL__V(loadn)(src, n);
+                acc = is_max ? SCALPEL__V(max)(acc, v) : SCALPEL__V(add)(acc, v);
+            }
+            if (mean) acc = SCALPEL__V(mul)(acc, n == SCALPEL__VW ? SCALPEL__V(load)(inv + f) : SCALPEL__V(loadn)(inv + f, n));
+            if (n == SCALPEL__VW) SCALPEL__V(store)(flat + f, acc); else SCALPEL__V(storen)(flat + f, acc, n);
+        }
+#endif
+        for (; f < flat_n; f++) { /* plain C */
+            float acc = scratch[toff[0] + f];
+            for (tap = 1; tap < taps; tap++) {
+                const float v = scratch[(tap < 64 ? toff[tap] : scalpel__dw_tap_offset(win, tap, qplane, qw)) + f];
+                acc = is_max ? (v > acc ? v : acc) : acc + v;
+            }
+            flat[f] = mean ? acc * inv[f] : acc;
+        }
+        if (qw == ow) scalpel__copy_span_f32(yc, flat, (int32_t)flat_n);
+        else
+            for (oy = 0; oy < oh; oy++) scalpel__copy_span_f32(yc + (size_t)oy * (size_t)ow, flat + (size_t)oy * (size_t)qw, ow);
     }
 }
 

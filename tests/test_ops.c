@@ -490,6 +490,37 @@ static void test_elementwise(void)
                         free(x); free(y); free(r);
                     }
     }
+    {   /* the pooling kernel on its own against its _ref: every op, windows up to 5 x 5, strides
+           1 to 3, padding on each side up to the window's half, maps with vector tails */
+        int32_t op, kh, kw, st, pt, pl, pb, pr, cases = 0;
+        for (op = 0; op < 4; op++)
+            for (kh = 1; kh <= 5; kh += 2)
+                for (kw = 1; kw <= 5; kw += 2)
+                    for (st = 1; st <= 3; st++)
+                        for (pt = 0; pt <= kh / 2; pt++) {
+                            scalpel_conv_window win;
+                            int32_t h = 7 + (int32_t)(test_rand() % 13u), w = 3 + (int32_t)(test_rand() % 21u), c = 3, oh, ow;
+                            float *x, *y, *r, *scr;
+                            pl = kw / 2; pb = pt; pr = (kw / 2 + st) % (kw / 2 + 1);
+                            win.kh = kh; win.kw = kw; win.sh = st; win.sw = (st % 3) + 1; win.pt = pt; win.pl = pl;
+                            win.dh = win.dw = 1;
+                            oh = (h + pt + pb - kh) / win.sh + 1;
+                            ow = (w + pl + pr - kw) / win.sw + 1;
+                            x = rand_floats((size_t)c * (size_t)h * (size_t)w, 2.0f);
+                            y = (float *)malloc((size_t)c * (size_t)oh * (size_t)ow * sizeof(float));
+                            r = (float *)malloc((size_t)c * (size_t)oh * (size_t)ow * sizeof(float));
+                            scr = (float *)malloc(scalpel_pool_window_f32_scratch(&win, oh, ow) * sizeof(float));
+                            scalpel_pool_window_f32(x, c, h, w, &win, pb, pr, op, oh, ow, scr, y);
+                            scalpel_pool_window_f32_ref(x, c, h, w, &win, pb, pr, op, oh, ow, r);
+                            CHECK(rel_err(y, r, (size_t)c * (size_t)oh * (size_t)ow) <= TOL,
+                                  "pool kernel op %d %dx%d stride %dx%d pads %d,%d,%d,%d on %dx%d: %g", (int)op, (int)kh, (int)kw,
+                                  (int)win.sh, (int)win.sw, (int)pt, (int)pl, (int)pb, (int)pr, (int)h, (int)w,
+                                  rel_err(y, r, (size_t)c * (size_t)oh * (size_t)ow));
+                            free(x); free(y); free(r); free(scr);
+                            cases++;
+                        }
+        CHECK(cases >= 200, "pool kernel cases: %d", (int)cases);
+    }
     printf("elementwise, softmax, lrn\n");
 }
 
