@@ -2175,6 +2175,30 @@ SCALPEL_API void scalpel_pool_window_f32(const float *x, int32_t c, int32_t h, i
     float *flat, *inv, pad;
     memcpy(&pad, &neg_inf_bits, sizeof pad);
     if (!is_max) pad = 0.0f;
+    if (oh == 1 && ow == 1) {
+        /* one window (DS-CNN's 24 x 5 average, any global pool): its cells, row by row; the
+           phase planes would be sh x sw planes of one cell each */
+        int32_t y0 = -win->pt < 0 ? 0 : -win->pt, y1 = win->kh - win->pt < h ? win->kh - win->pt : h;
+        int32_t x0 = -win->pl < 0 ? 0 : -win->pl, x1 = win->kw - win->pl < w ? win->kw - win->pl : w, i, j;
+        float scale = 1.0f;
+        if (op == SCALPEL_POOL_OP_AVG) scale = 1.0f / (float)((y1 - y0) * (x1 - x0));
+        if (op == SCALPEL_POOL_OP_AVG_PADS) {
+            int32_t py1 = win->kh - win->pt < h + pb ? win->kh - win->pt : h + pb;
+            int32_t px1 = win->kw - win->pl < w + pr ? win->kw - win->pl : w + pr;
+            scale = 1.0f / (float)((py1 + win->pt) * (px1 + win->pl));
+        }
+        for (ci = 0; ci < c; ci++) {
+            const float *xc = x + (size_t)ci * (size_t)h * (size_t)w;
+            float acc = is_max ? pad : 0.0f;
+            for (i = y0; i < y1; i++)
+                for (j = x0; j < x1; j++) {
+                    const float v = xc[(size_t)i * (size_t)w + (size_t)j];
+                    acc = is_max ? (v > acc ? v : acc) : acc + v;
+                }
+            y[ci] = mean ? acc * scale : acc;
+        }
+        return;
+    }
     scalpel__dw_shape(win, oh, ow, &qh, &qw);
     qplane = (size_t)qh * (size_t)qw;
     flat_n = (size_t)oh * (size_t)qw;

@@ -520,6 +520,19 @@ static void test_elementwise(void)
                             cases++;
                         }
         CHECK(cases >= 200, "pool kernel cases: %d", (int)cases);
+        for (op = 0; op < 4; op++) { /* one window: DS-CNN's 24 x 5 average on 25 x 5, a padded 3 x 3 on 2 x 2 */
+            static const scalpel_conv_window one[2] = { { 24, 5, 24, 5, 0, 0, 1, 1 }, { 3, 3, 2, 2, 1, 1, 1, 1 } };
+            static const int32_t hw[2][2] = { { 25, 5 }, { 2, 2 } };
+            int32_t q;
+            for (q = 0; q < 2; q++) {
+                float *x = rand_floats((size_t)4 * (size_t)hw[q][0] * (size_t)hw[q][1], 2.0f), y[4], r[4];
+                float *scr = (float *)malloc(scalpel_pool_window_f32_scratch(&one[q], 1, 1) * sizeof(float));
+                scalpel_pool_window_f32(x, 4, hw[q][0], hw[q][1], &one[q], 0, 0, op, 1, 1, scr, y);
+                scalpel_pool_window_f32_ref(x, 4, hw[q][0], hw[q][1], &one[q], 0, 0, op, 1, 1, r);
+                CHECK(rel_err(y, r, 4) <= TOL, "pool kernel, one window %d, op %d: %g", (int)q, (int)op, rel_err(y, r, 4));
+                free(x); free(scr);
+            }
+        }
     }
     printf("elementwise, softmax, lrn\n");
 }
