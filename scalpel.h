@@ -2331,15 +2331,13 @@ static void scalpel__batchnorm_forward(const scalpel_layer *L, const float *in, 
                                        float *out, float *scratch, int relu)
 {
     int32_t C = L->geom.out_c, s, c;
-    size_t plane = (size_t)L->geom.out_h * (size_t)L->geom.out_w, k;
+    size_t plane = (size_t)L->geom.out_h * (size_t)L->geom.out_w;
     const float *scale = L->params, *shift = L->params + C;
     (void)scratch; (void)relu; (void)in2;
     for (s = 0; s < batch; s++)
-        for (c = 0; c < C; c++) {
-            const float *x = in + ((size_t)s * (size_t)C + (size_t)c) * plane;
-            float *y = out + ((size_t)s * (size_t)C + (size_t)c) * plane, a = scale[c], b = shift[c];
-            for (k = 0; k < plane; k++) y[k] = x[k] * a + b;
-        }
+        for (c = 0; c < C; c++)
+            scalpel_affine_f32(in + ((size_t)s * (size_t)C + (size_t)c) * plane, plane, scale[c], shift[c],
+                               out + ((size_t)s * (size_t)C + (size_t)c) * plane);
 }
 
 static void scalpel__batchnorm_forward_ref(const scalpel_layer *L, const float *in, const float *in2, float *out)
@@ -2368,23 +2366,14 @@ static scalpel_status scalpel__add_shape(scalpel_layer_geom *g, int32_t outputs)
 static void scalpel__add_forward(const scalpel_layer *L, const float *in, const float *in2, int32_t batch, float *out,
                                  float *scratch, int relu)
 {
-    size_t n = (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w * (size_t)batch, k;
+    size_t n = (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w * (size_t)batch;
+    const uint32_t inf_bits = 0x7F800000u;
+    float inf;
     (void)scratch;
-    if (relu == 2) { /* the clip after it (L[1]) */
-        const float lo = L[1].geom.alpha, hi = L[1].geom.beta;
-        for (k = 0; k < n; k++) {
-            float v = in[k] + in2[k];
-            v = v < lo ? lo : v;
-            out[k] = v > hi ? hi : v;
-        }
-    } else if (relu) {
-        for (k = 0; k < n; k++) {
-            float v = in[k] + in2[k];
-            out[k] = v > 0.0f ? v : 0.0f;
-        }
-    } else {
-        for (k = 0; k < n; k++) out[k] = in[k] + in2[k];
-    }
+    memcpy(&inf, &inf_bits, sizeof inf);
+    if (relu == 2) scalpel_add_f32(in, in2, n, 1, L[1].geom.alpha, L[1].geom.beta, out); /* the clip after it (L[1]) */
+    else if (relu) scalpel_add_f32(in, in2, n, 1, 0.0f, inf, out);
+    else scalpel_add_f32(in, in2, n, 0, 0.0f, 0.0f, out);
 }
 
 static void scalpel__add_forward_ref(const scalpel_layer *L, const float *in, const float *in2, float *out)
@@ -2463,12 +2452,7 @@ static scalpel_status scalpel__clip_check(const scalpel_layer_geom *g)
 }
 static void scalpel__clip_run(const scalpel_layer_geom *g, const float *x, size_t n, float *y)
 {
-    float lo = g->alpha, hi = g->beta;
-    size_t k;
-    for (k = 0; k < n; k++) {
-        float v = x[k] < lo ? lo : x[k];
-        y[k] = v > hi ? hi : v;
-    }
+    scalpel_clip_f32(x, n, g->alpha, g->beta, y);
 }
 static double scalpel__clip_ref(const scalpel_layer_geom *g, double x)
 {
@@ -2483,9 +2467,7 @@ static scalpel_status scalpel__leaky_relu_check(const scalpel_layer_geom *g)
 }
 static void scalpel__leaky_relu_run(const scalpel_layer_geom *g, const float *x, size_t n, float *y)
 {
-    float a = g->alpha;
-    size_t k;
-    for (k = 0; k < n; k++) y[k] = x[k] > 0.0f ? x[k] : a * x[k];
+    scalpel_leaky_relu_f32(x, n, g->alpha, y);
 }
 static double scalpel__leaky_relu_ref(const scalpel_layer_geom *g, double x) { return x > 0.0 ? x : g->alpha * x; }
 SCALPEL__ELEMENTWISE_KIND(leaky_relu, 1)
@@ -2516,13 +2498,8 @@ SCALPEL__ELEMENTWISE_KIND(tanh, 0)
 static scalpel_status scalpel__hardswish_check(const scalpel_layer_geom *g) { (void)g; return SCALPEL_OK; }
 static void scalpel__hardswish_run(const scalpel_layer_geom *g, const float *x, size_t n, float *y)
 {
-    size_t k;
     (void)g;
-    for (k = 0; k < n; k++) {
-        float r = x[k] + 3.0f;
-        r = r < 0.0f ? 0.0f : r > 6.0f ? 6.0f : r;
-        y[k] = x[k] * r * (1.0f / 6.0f);
-    }
+    scalpel_hardswish_f32(x, n, y);
 }
 static double scalpel__hardswish_ref(const scalpel_layer_geom *g, double x)
 {

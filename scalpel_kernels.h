@@ -210,6 +210,21 @@ SCALPEL_API void scalpel_pool_window_f32(const float *x, int32_t c, int32_t h, i
 SCALPEL_API void scalpel_pool_window_f32_ref(const float *x, int32_t c, int32_t h, int32_t w, const scalpel_conv_window *win,
                                              int32_t pb, int32_t pr, int32_t op, int32_t oh, int32_t ow, float *y);
 
+/* Elementwise kernels of the layer kinds, over n floats (y may be x):
+ *   scalpel_affine_f32      y = x * a + b (batch norm, one channel's plane)
+ *   scalpel_add_f32         y = x + x2, then min(max(., lo), hi) when clip (a ReLU after a
+ *                           residual add: lo = 0, hi = +inf; relu6: 0, 6)
+ *   scalpel_clip_f32        y = min(max(x, lo), hi)
+ *   scalpel_leaky_relu_f32  y = max(x, 0) + slope * min(x, 0)
+ *   scalpel_hardswish_f32   y = x * min(max(x + 3, 0), 6) / 6
+ * A NaN becomes lo in a clip and 0 in a leaky ReLU, in every lane and in the plain C tail
+ * alike (a max or min with a NaN gives its other operand). */
+SCALPEL_API void scalpel_affine_f32(const float *x, size_t n, float a, float b, float *y);
+SCALPEL_API void scalpel_add_f32(const float *x, const float *x2, size_t n, int clip, float lo, float hi, float *y);
+SCALPEL_API void scalpel_clip_f32(const float *x, size_t n, float lo, float hi, float *y);
+SCALPEL_API void scalpel_leaky_relu_f32(const float *x, size_t n, float slope, float *y);
+SCALPEL_API void scalpel_hardswish_f32(const float *x, size_t n, float *y);
+
 /* Local response normalization (AlexNet, Caffe's ConvNet), across channels, one sample:
  * y[c][p] = x[c][p] / (k + alpha / size * sum over the `size` channels q around c (those that
  * exist) of x[q][p]^2)^beta, for c < C, p < plane. Sums in float, q ascending. beta 0.75 (the
@@ -811,6 +826,7 @@ SCALPEL__VHELPERS(4, simde__m128, simde_mm)
 static inline simde__m128 scalpel__v4_max0(simde__m128 a) { return simde_mm_max_ps(a, simde_mm_setzero_ps()); }
 static inline simde__m128 scalpel__v4_sqrt(simde__m128 a) { return simde_mm_sqrt_ps(a); }
 static inline simde__m128 scalpel__v4_max(simde__m128 a, simde__m128 b) { return simde_mm_max_ps(a, b); }
+static inline simde__m128 scalpel__v4_min(simde__m128 a, simde__m128 b) { return simde_mm_min_ps(a, b); }
 #if defined(__AVX2__)
 SCALPEL__VTAIL_AVX(4, simde__m128, simde_mm, scalpel__mask4)
 #else
@@ -821,6 +837,7 @@ SCALPEL__VHELPERS(8, simde__m256, simde_mm256)
 static inline simde__m256 scalpel__v8_max0(simde__m256 a) { return simde_mm256_max_ps(a, simde_mm256_setzero_ps()); }
 static inline simde__m256 scalpel__v8_sqrt(simde__m256 a) { return simde_mm256_sqrt_ps(a); }
 static inline simde__m256 scalpel__v8_max(simde__m256 a, simde__m256 b) { return simde_mm256_max_ps(a, b); }
+static inline simde__m256 scalpel__v8_min(simde__m256 a, simde__m256 b) { return simde_mm256_min_ps(a, b); }
 #if defined(__AVX2__)
 SCALPEL__VTAIL_AVX(8, simde__m256, simde_mm256, scalpel__mask8)
 #else
@@ -850,6 +867,7 @@ static inline simde__m512 scalpel__v16_max0(simde__m512 a)
 /* zero-masked too: the plain form starts from an undefined register */
 static inline simde__m512 scalpel__v16_sqrt(simde__m512 a) { return _mm512_maskz_sqrt_ps((__mmask16)0xFFFF, a); }
 static inline simde__m512 scalpel__v16_max(simde__m512 a, simde__m512 b) { return _mm512_maskz_max_ps((__mmask16)0xFFFF, a, b); }
+static inline simde__m512 scalpel__v16_min(simde__m512 a, simde__m512 b) { return _mm512_maskz_min_ps((__mmask16)0xFFFF, a, b); }
 /* native AVX-512 masks (SIMDe 0.7 has no masked 512-bit load/store) */
 static inline simde__m512 scalpel__v16_loadn(const float *p, int32_t n)
 {
@@ -896,6 +914,7 @@ static inline scalpel__v4 scalpel__v4_fma(scalpel__v4 acc, scalpel__v4 a, scalpe
 static inline scalpel__v4 scalpel__v4_add(scalpel__v4 a, scalpel__v4 b) { return vaddq_f32(a, b); }
 static inline scalpel__v4 scalpel__v4_max0(scalpel__v4 a) { return vmaxnmq_f32(a, vdupq_n_f32(0.0f)); } /* NaN -> 0 */
 static inline scalpel__v4 scalpel__v4_max(scalpel__v4 a, scalpel__v4 b) { return vmaxnmq_f32(a, b); }
+static inline scalpel__v4 scalpel__v4_min(scalpel__v4 a, scalpel__v4 b) { return vminnmq_f32(a, b); }
 static inline scalpel__v4 scalpel__v4_mul(scalpel__v4 a, scalpel__v4 b) { return vmulq_f32(a, b); }
 static inline scalpel__v4 scalpel__v4_loadn(const float *p, int32_t n) { return vldrwq_z_f32(p, vctp32q((uint32_t)n)); }
 static inline void scalpel__v4_storen(float *p, scalpel__v4 v, int32_t n) { vstrwq_p_f32(p, v, vctp32q((uint32_t)n)); }
@@ -2147,6 +2166,79 @@ SCALPEL_API void scalpel_dwconv_f32(const float *x, int32_t c, int32_t h, int32_
                 for (oy = 0; oy < oh; oy++) scalpel__copy_span_f32(yo + (size_t)oy * (size_t)ow, flat + (size_t)oy * (size_t)qw, ow);
         }
     }
+}
+
+/* ---- elementwise (fp32) -------------------------------------------------------------------------
+ * One loop each: vectors, then plain C written with the same max / min semantics. */
+
+/* the scalar max and min of the vector ones: the second operand unless a > b (a < b) */
+static inline float scalpel__maxf(float a, float b) { return a > b ? a : b; }
+static inline float scalpel__minf(float a, float b) { return a < b ? a : b; }
+
+SCALPEL_API void scalpel_affine_f32(const float *x, size_t n, float a, float b, float *y)
+{
+    size_t k = 0;
+#if defined(SCALPEL__VEC)
+    const scalpel__vec av = SCALPEL__V(set1)(a), bv = SCALPEL__V(set1)(b);
+    for (; k + SCALPEL__VW <= n; k += SCALPEL__VW) SCALPEL__V(store)(y + k, SCALPEL__V(add)(SCALPEL__V(mul)(SCALPEL__V(load)(x + k), av), bv));
+#endif
+    for (; k < n; k++) y[k] = x[k] * a + b;
+}
+
+SCALPEL_API void scalpel_add_f32(const float *x, const float *x2, size_t n, int clip, float lo, float hi, float *y)
+{
+    size_t k = 0;
+#if defined(SCALPEL__VEC)
+    const scalpel__vec lv = SCALPEL__V(set1)(lo), hv = SCALPEL__V(set1)(hi);
+    for (; k + SCALPEL__VW <= n; k += SCALPEL__VW) {
+        scalpel__vec v = SCALPEL__V(add)(SCALPEL__V(load)(x + k), SCALPEL__V(load)(x2 + k));
+        if (clip) v = SCALPEL__V(min)(SCALPEL__V(max)(v, lv), hv);
+        SCALPEL__V(store)(y + k, v);
+    }
+#endif
+    for (; k < n; k++) {
+        float v = x[k] + x2[k];
+        y[k] = clip ? scalpel__minf(scalpel__maxf(v, lo), hi) : v;
+    }
+}
+
+SCALPEL_API void scalpel_clip_f32(const float *x, size_t n, float lo, float hi, float *y)
+{
+    size_t k = 0;
+#if defined(SCALPEL__VEC)
+    const scalpel__vec lv = SCALPEL__V(set1)(lo), hv = SCALPEL__V(set1)(hi);
+    for (; k + SCALPEL__VW <= n; k += SCALPEL__VW)
+        SCALPEL__V(store)(y + k, SCALPEL__V(min)(SCALPEL__V(max)(SCALPEL__V(load)(x + k), lv), hv));
+#endif
+    for (; k < n; k++) y[k] = scalpel__minf(scalpel__maxf(x[k], lo), hi);
+}
+
+SCALPEL_API void scalpel_leaky_relu_f32(const float *x, size_t n, float slope, float *y)
+{
+    size_t k = 0;
+#if defined(SCALPEL__VEC)
+    const scalpel__vec zv = SCALPEL__V(zero)(), sv = SCALPEL__V(set1)(slope);
+    for (; k + SCALPEL__VW <= n; k += SCALPEL__VW) {
+        const scalpel__vec v = SCALPEL__V(load)(x + k);
+        SCALPEL__V(store)(y + k, SCALPEL__V(fma)(SCALPEL__V(max)(v, zv), sv, SCALPEL__V(min)(v, zv)));
+    }
+#endif
+    for (; k < n; k++) y[k] = scalpel__maxf(x[k], 0.0f) + slope * scalpel__minf(x[k], 0.0f);
+}
+
+SCALPEL_API void scalpel_hardswish_f32(const float *x, size_t n, float *y)
+{
+    size_t k = 0;
+#if defined(SCALPEL__VEC)
+    const scalpel__vec zv = SCALPEL__V(zero)(), three = SCALPEL__V(set1)(3.0f), six = SCALPEL__V(set1)(6.0f);
+    const scalpel__vec sixth = SCALPEL__V(set1)(1.0f / 6.0f);
+    for (; k + SCALPEL__VW <= n; k += SCALPEL__VW) {
+        const scalpel__vec v = SCALPEL__V(load)(x + k);
+        const scalpel__vec r = SCALPEL__V(min)(SCALPEL__V(max)(SCALPEL__V(add)(v, three), zv), six);
+        SCALPEL__V(store)(y + k, SCALPEL__V(mul)(SCALPEL__V(mul)(v, r), sixth));
+    }
+#endif
+    for (; k < n; k++) y[k] = x[k] * scalpel__minf(scalpel__maxf(x[k] + 3.0f, 0.0f), 6.0f) * (1.0f / 6.0f);
 }
 
 /* ---- pooling over any window (fp32) -----------------------------------------------------------

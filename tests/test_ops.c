@@ -443,6 +443,31 @@ static void test_elementwise(void)
               scalpel_net_add_lrn(&net, 5, 5e-2f, 0.75f, 1.0f, SCALPEL_LRN_WITHIN_CHANNEL) == SCALPEL_OK,
           "elementwise chain");
     check_net(&net, "elementwise");
+    {   /* each elementwise kind as a network's output, 3 x 5 x 5 values (vectors and a tail),
+           with a residual add (plain, ReLU fused, clip fused) and a batch norm */
+        int32_t kind;
+        for (kind = 0; kind < 8; kind++) {
+            scalpel_net one;
+            char what[64];
+            float sc[3] = { 1.5f, -0.5f, 0.25f }, sh[3] = { 0.5f, -1.0f, 2.0f };
+            int ok = scalpel_net_init(3, 5, 5, &one) == SCALPEL_OK &&
+                     scalpel_net_add_layer(&one, SCALPEL_LAYER_CONV2D, 3, 1, 1, 0, w, b) == SCALPEL_OK;
+            switch (kind) {
+            case 0: ok = ok && scalpel_net_add_clip(&one, -0.5f, 0.75f) == SCALPEL_OK; break;
+            case 1: ok = ok && scalpel_net_add_leaky_relu(&one, 0.1f) == SCALPEL_OK; break;
+            case 2: ok = ok && scalpel_net_add_hardswish(&one) == SCALPEL_OK; break;
+            case 3: ok = ok && scalpel_net_add_sigmoid(&one) == SCALPEL_OK; break;
+            case 4: ok = ok && scalpel_net_add_tanh(&one) == SCALPEL_OK; break;
+            case 5: ok = ok && scalpel_net_add_batchnorm_affine(&one, sc, sh) == SCALPEL_OK; break;
+            case 6: ok = ok && scalpel_net_add_add(&one, -1) == SCALPEL_OK; break;
+            default: ok = ok && scalpel_net_add_add(&one, -1) == SCALPEL_OK && scalpel_net_add_relu(&one) == SCALPEL_OK; break;
+            }
+            sprintf(what, "elementwise kind %d alone", (int)kind);
+            CHECK(ok, "%s: built", what);
+            check_net(&one, what);
+            scalpel_net_free(&one);
+        }
+    }
     CHECK(scalpel_net_add_clip(&net, 1.0f, 0.0f) == SCALPEL_ERR_ARGUMENT, "clip lo > hi");
     CHECK(scalpel_net_add_clip(&net, 0.0f, INFINITY) == SCALPEL_ERR_ARGUMENT, "clip to infinity");
     CHECK(scalpel_net_add_leaky_relu(&net, NAN) == SCALPEL_ERR_ARGUMENT, "slope NaN");
