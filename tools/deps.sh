@@ -21,6 +21,8 @@
 #            python3-numpy python3-torch    write the safetensors test files and compute their
 #                                           reference outputs (numpy's, and PyTorch's own for the
 #                                           PyTorch parity test), under Debian's /usr/bin/python3
+#            python3-onnx python3-torchvision  the converters' tests: ONNX files exported by
+#                                           PyTorch, torchvision's mobilenet_v2 and resnet18
 #   bench  what `make bench` needs: all of the above (benchmarks also run the Cortex-M
 #          instruction counts) plus the dense baselines we compare against:
 #            libopenblas-dev libeigen3-dev
@@ -34,7 +36,7 @@ set -eu
 TEST_PKGS="gcc g++ clang libclang-rt-14-dev make python3 libsimde-dev
 gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
 gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user python3-numpy python3-torch zlib1g-dev
-cmake pkgconf python3-matplotlib"
+cmake pkgconf python3-matplotlib python3-onnx python3-torchvision"
 BENCH_PKGS="$TEST_PKGS libopenblas-dev libeigen3-dev libxnnpack-dev libpthreadpool-dev"
 DEMO_PKGS="gcc make zlib1g-dev"
 

@@ -37,7 +37,7 @@ from .model import (ADD, AVGPOOL, BATCHNORM, CLIP, CONCAT, CONV2D, FC, HARDSWISH
                     SOFTMAX, TANH, Layer, Model)
 
 __all__ = ["ScalpelModule", "to_torch", "apply_layer", "conv2d", "maxpool", "avgpool", "lrn",
-           "pad_to_windows"]
+           "pad_to_windows", "LocalResponseNormWithinChannel"]
 
 
 def _symmetric_native(L: Layer) -> bool:
@@ -113,6 +113,27 @@ def lrn(L: Layer, x: torch.Tensor) -> torch.Tensor:
         mean_sq = F.avg_pool2d(x * x, size, 1, size // 2, count_include_pad=True)
         return x / (L.k + L.alpha * mean_sq) ** L.beta
     return F.local_response_norm(x, size, alpha=L.alpha, beta=L.beta, k=L.k)
+
+
+class LocalResponseNormWithinChannel(nn.Module):
+    """Caffe's LRN with norm_region WITHIN_CHANNEL (cuda-convnet's ConvNet), which PyTorch
+    lacks: y = x / (k + alpha / size^2 * sum of x^2 over the size x size square centred on
+    each cell, zero outside)^beta, size odd. scalpel.convert_torch maps it to the lrn layer
+    (within a channel); its ONNX export (AveragePool of x * x counting pads, Mul, Add, Pow,
+    Div) is recognised by the ONNX converter."""
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
+        super().__init__()
+        if size < 1 or size % 2 == 0:
+            raise ValueError(f"size {size}: must be odd and >= 1")
+        self.size, self.alpha, self.beta, self.k = int(size), float(alpha), float(beta), float(k)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean_sq = F.avg_pool2d(x * x, self.size, 1, self.size // 2, count_include_pad=True)
+        return x / (self.k + self.alpha * mean_sq) ** self.beta
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
 
 
 def apply_layer(L: Layer, x: torch.Tensor, x2: Optional[torch.Tensor] = None,

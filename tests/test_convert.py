@@ -1,0 +1,504 @@
+#!/usr/bin/env python3
+"""The converters (python/scalpel: convert_torch through torch.fx, convert_onnx) against PyTorch,
+and the Python model-file reader under hostile bytes.
+
+    /usr/bin/python3 tests/test_convert.py [--nets NAME,...] [--parts nets,refusals,files,mutations]
+
+It needs numpy, torch, torchvision and onnx (Debian's python3-numpy, python3-torch,
+python3-torchvision, python3-onnx; `make test` installs them): without one it fails, it never
+skips. The C tool is build/scalpel, (re)built as tests/test_torch_ops.py does, or $SCALPEL_CLI.
+
+PARTS
+  nets       Each network is defined natively in PyTorch (nn.Conv2d, nn.BatchNorm2d, nn.ZeroPad2d
+             for TF "same" padding, nn.LocalResponseNorm, ...) with random weights and random
+             batch-norm statistics: the four MLPerf Tiny models (DS-CNN, MobileNetV1 0.25,
+             ResNet-8, the FC autoencoder), the paper's ConvNet (with
+             scalpel.torch_ref.LocalResponseNormWithinChannel), NIN and AlexNet (groups = 2,
+             LRN across channels), LeNet-5, and torchvision's mobilenet_v2 (3x96x96) and
+             resnet18 (3x64x64). Each goes through both paths: convert_torch, and
+             torch.onnx.export (dynamic batch, opset 11, 13 or 17 in turn) then
+             `python3 -m scalpel convert`. The model file is run by the C tool
+             (`scalpel run --batch B`) at batch 1 and 3 and compared with the module itself,
+             evaluated in float64.
+  refusals   Modules with nn.LSTM, nn.Upsample and torch.einsum are refused by both paths with a
+             message naming the node and its op; truncated and corrupted ONNX files give a
+             ConvertError (exit status 1 from the command line), never another exception.
+  files      Every model file under models/ loads in Python and re-serializes to the same bytes;
+             the command line's `info` lists them.
+  mutations  3000 mutated model files (bytes replaced, inserted, deleted, cut; half with the
+             checksum fixed up so that the structure checks are reached): Model.from_bytes
+             raises ValueError or returns a model that re-serializes to the same bytes;
+             nothing else is raised.
+
+TOLERANCE (nets): the bound of tests/test_torch_ops.py (its header derives it), computed on the
+converted model, with every gamma(n) taken as gamma(n + 4). The extra 4 units of roundoff per
+product cover the weights' own rounding in the conversion: a batch norm folded into the
+layer before it changes each weight to fl(w * scale) and each bias to fl(b * scale + shift).
+convert_torch computes scale in float64 (one rounding to float32); PyTorch's ONNX exporter
+folds in float32 (var + eps, sqrt, divide, multiply: at most 3.5 u relative per weight). A
+weight error of k u relative moves an output by at most k u * (|W| . |x|), which adding k
+to n in gamma(n) * (|W| . |x|) covers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import io
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "python"))
+sys.path.insert(0, str(REPO / "tests"))
+
+try:
+    import onnx          # noqa: F401
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+    import torchvision
+except ImportError as e:   # a failure, never a skip
+    raise SystemExit(f"FAIL: {e}: install Debian's python3-torch, python3-torchvision and python3-onnx "
+                     "(tools/deps.sh test) and run with /usr/bin/python3")
+
+import scalpel                                      # noqa: E402
+import test_torch_ops as tto                        # noqa: E402
+from scalpel import ConvertError, Model             # noqa: E402
+from scalpel.torch_ref import LocalResponseNormWithinChannel  # noqa: E402
+
+FOLD_ROUNDINGS = 4
+_gamma = tto.gamma
+tto.gamma = lambda n: _gamma(n + FOLD_ROUNDINGS)   # the bound of the header, for folded weights
+warnings.filterwarnings("ignore")
+
+
+# ---- the networks, as a PyTorch user writes them ----------------------------------------------
+
+def same_pad(n: int, k: int, s: int):
+    """TF "same": (before, after), the odd cell after."""
+    t = max(((n + s - 1) // s - 1) * s + k - n, 0)
+    return t // 2, t - t // 2
+
+
+def conv_same(c_in, c_out, k, s, h, w, groups=1, kw=None):
+    """[ZeroPad2d,] Conv2d with TF "same" padding on an h x w map: (layers, out h, out w)."""
+    kw = k if kw is None else kw
+    (pt, pb), (pl, pr) = same_pad(h, k, s), same_pad(w, kw, s)
+    layers = []
+    if (pt, pb) == (pl, pr) and pt == pb:
+        layers.append(nn.Conv2d(c_in, c_out, (k, kw), s, padding=pt, groups=groups))
+    else:
+        layers += [nn.ZeroPad2d((pl, pr, pt, pb)), nn.Conv2d(c_in, c_out, (k, kw), s, groups=groups)]
+    return layers, (h + s - 1) // s, (w + s - 1) // s
+
+
+def ds_cnn():
+    layers, h, w = conv_same(1, 64, 10, 2, 49, 10, kw=4)
+    layers += [nn.BatchNorm2d(64), nn.ReLU()]
+    for _ in range(4):
+        dw, h, w = conv_same(64, 64, 3, 1, h, w, groups=64)
+        layers += dw + [nn.BatchNorm2d(64), nn.ReLU(), nn.Conv2d(64, 64, 1), nn.BatchNorm2d(64), nn.ReLU()]
+    layers += [nn.AvgPool2d((24, 5)), nn.Flatten(), nn.Linear(64, 12), nn.Softmax(dim=1)]
+    return nn.Sequential(*layers)
+
+
+def mobilenet_v1():
+    outs = [16, 32, 32, 64, 64, 128, 128, 128, 128, 128, 128, 256, 256]
+    strides = [1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 2, 1]
+    layers, h, w = conv_same(3, 8, 3, 2, 96, 96)
+    layers += [nn.BatchNorm2d(8), nn.ReLU()]
+    c = 8
+    for o, s in zip(outs, strides):
+        dw, h, w = conv_same(c, c, 3, s, h, w, groups=c)
+        layers += dw + [nn.BatchNorm2d(c), nn.ReLU(), nn.Conv2d(c, o, 1, bias=False), nn.BatchNorm2d(o), nn.ReLU()]
+        c = o
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(c, 2), nn.Softmax(dim=1)]
+    return nn.Sequential(*layers)
+
+
+class ResStack(nn.Module):
+    def __init__(self, c_in, c, s, h):
+        super().__init__()
+        a, h2, _ = conv_same(c_in, c, 3, s, h, h)
+        self.a = nn.Sequential(*a, nn.BatchNorm2d(c), nn.ReLU())
+        self.b = nn.Sequential(nn.Conv2d(c, c, 3, 1, 1), nn.BatchNorm2d(c))
+        self.short = nn.Conv2d(c_in, c, 1, s) if s != 1 else nn.Identity()
+
+    def forward(self, x):
+        return F.relu(self.b(self.a(x)) + self.short(x))
+
+
+def resnet8():
+    return nn.Sequential(nn.Conv2d(3, 16, 3, 1, 1), nn.BatchNorm2d(16), nn.ReLU(), ResStack(16, 16, 1, 32),
+                         ResStack(16, 32, 2, 32), ResStack(32, 64, 2, 16), nn.AvgPool2d(8), nn.Flatten(),
+                         nn.Linear(64, 10), nn.Softmax(dim=1))
+
+
+def autoencoder():
+    layers, n = [], 640
+    for o in (128, 128, 128, 128, 8, 128, 128, 128, 128):
+        layers += [nn.Linear(n, o), nn.BatchNorm1d(o), nn.ReLU()]
+        n = o
+    return nn.Sequential(*layers, nn.Linear(n, 640))
+
+
+def convnet():
+    return nn.Sequential(
+        nn.Conv2d(3, 32, 5, 1, 2), nn.MaxPool2d(3, 2, ceil_mode=True), nn.ReLU(),
+        LocalResponseNormWithinChannel(3, 5e-5, 0.75),
+        nn.Conv2d(32, 32, 5, 1, 2), nn.ReLU(), nn.AvgPool2d(3, 2, ceil_mode=True),
+        LocalResponseNormWithinChannel(3, 5e-5, 0.75),
+        nn.Conv2d(32, 64, 5, 1, 2), nn.ReLU(), nn.AvgPool2d(3, 2, ceil_mode=True),
+        nn.Flatten(), nn.Linear(64 * 4 * 4, 10))
+
+
+def nin():
+    def block(c_in, c, k, p):
+        return [nn.Conv2d(c_in, c, k, 1, p), nn.ReLU()]
+    return nn.Sequential(
+        *block(3, 192, 5, 2), *block(192, 160, 1, 0), *block(160, 96, 1, 0), nn.MaxPool2d(3, 2, ceil_mode=True),
+        nn.Dropout(0.5),
+        *block(96, 192, 5, 2), *block(192, 192, 1, 0), *block(192, 192, 1, 0), nn.AvgPool2d(3, 2, ceil_mode=True),
+        nn.Dropout(0.5),
+        *block(192, 192, 3, 1), *block(192, 192, 1, 0), *block(192, 10, 1, 0), nn.AvgPool2d(8, 1, ceil_mode=True),
+        nn.Flatten())
+
+
+class AlexNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 96, 11, 4), nn.ReLU(inplace=True), nn.LocalResponseNorm(5, 1e-4, 0.75, 1.0),
+            nn.MaxPool2d(3, 2, ceil_mode=True),
+            nn.Conv2d(96, 256, 5, 1, 2, groups=2), nn.ReLU(inplace=True), nn.LocalResponseNorm(5, 1e-4, 0.75, 1.0),
+            nn.MaxPool2d(3, 2, ceil_mode=True),
+            nn.Conv2d(256, 384, 3, 1, 1), nn.ReLU(inplace=True),
+            nn.Conv2d(384, 384, 3, 1, 1, groups=2), nn.ReLU(inplace=True),
+            nn.Conv2d(384, 256, 3, 1, 1, groups=2), nn.ReLU(inplace=True),
+            nn.MaxPool2d(3, 2, ceil_mode=True))
+        self.classifier = nn.Sequential(
+            nn.Linear(256 * 6 * 6, 4096), nn.ReLU(inplace=True), nn.Dropout(),
+            nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Dropout(), nn.Linear(4096, 1000))
+
+    def forward(self, x):
+        x = self.features(x)
+        return self.classifier(x.view(x.size(0), -1))
+
+
+def lenet5():
+    return nn.Sequential(nn.Conv2d(1, 20, 5), nn.MaxPool2d(2, 2), nn.Conv2d(20, 50, 5), nn.MaxPool2d(2, 2),
+                         nn.Flatten(), nn.Linear(800, 500), nn.ReLU(), nn.Linear(500, 10))
+
+
+NETS = {
+    "ds-cnn": (ds_cnn, (1, 49, 10)),
+    "mobilenet-v1": (mobilenet_v1, (3, 96, 96)),
+    "resnet-8": (resnet8, (3, 32, 32)),
+    "autoencoder": (autoencoder, (640,)),
+    "convnet": (convnet, (3, 32, 32)),
+    "nin": (nin, (3, 32, 32)),
+    "alexnet": (AlexNet, (3, 227, 227)),
+    "lenet-5": (lenet5, (1, 28, 28)),
+    "torchvision-mobilenet_v2": (lambda: torchvision.models.mobilenet_v2(), (3, 96, 96)),
+    "torchvision-resnet18": (lambda: torchvision.models.resnet18(), (3, 64, 64)),
+}
+
+
+def make_net(name: str, seed: int) -> nn.Module:
+    torch.manual_seed(seed)
+    m = NETS[name][0]()
+    g = torch.Generator().manual_seed(seed + 1)
+    for mod in m.modules():            # batch norms that do something when folded
+        if isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            C = mod.num_features
+            mod.running_mean.copy_(0.1 * torch.randn(C, generator=g))
+            mod.running_var.copy_(0.5 + torch.rand(C, generator=g))
+            mod.weight.data.copy_(0.75 + 0.5 * torch.rand(C, generator=g))
+            mod.bias.data.copy_(0.1 * torch.randn(C, generator=g))
+    return m.eval()
+
+
+# ---- checks -----------------------------------------------------------------------------------
+
+class Failures:
+    def __init__(self):
+        self.items = []
+
+    def add(self, where, msg):
+        self.items.append(f"{where}: {msg}")
+        print(f"  FAIL {where}: {msg}", flush=True)
+
+
+def onnx_bytes(module: nn.Module, shape, opset: int) -> bytes:
+    f = io.BytesIO()
+    torch.onnx.export(module, torch.randn((1,) + tuple(shape)), f, opset_version=opset, input_names=["x"],
+                      output_names=["y"], dynamic_axes={"x": {0: "N"}, "y": {0: "N"}})
+    return f.getvalue()
+
+
+def py_cli(*args) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(REPO / "python"))
+    return subprocess.run([sys.executable, "-m", "scalpel", *map(str, args)], capture_output=True, text=True, env=env)
+
+
+def compare(cli, tmp: Path, fails: Failures, where: str, module: nn.Module, model_path: Path, shape, seed: int):
+    """`scalpel run` at batch 1 and 3 against the module in float64, within the bound."""
+    model = Model.load(model_path)
+    ref_module = scalpel.to_torch(model).double()
+    orig = copy.deepcopy(module).double()
+    worst = 0.0
+    for n in (1, 3):
+        x = torch.from_numpy(np.random.default_rng(seed + n).standard_normal((n,) + tuple(shape)).astype(np.float32))
+        np.save(tmp / "in.npy", x.numpy())
+        try:
+            tto.run_cli(cli, "run", model_path, "--input", tmp / "in.npy", "--output", tmp / "out.npy", "--batch", n)
+        except AssertionError as e:
+            fails.add(where, str(e))
+            return
+        got = torch.from_numpy(np.load(tmp / "out.npy").astype(np.float64)).reshape(n, -1)
+        with torch.no_grad():
+            want = orig(x.double()).reshape(n, -1)
+            _, bound = tto.reference_and_bound(ref_module, x.double().reshape((n,) + model.input_shape))
+        err = (got - want).abs()
+        slack = 1e-12 * float(want.abs().max())
+        bad = err > bound + slack
+        if got.shape != want.shape:
+            fails.add(where, f"output shape {tuple(got.shape)}, PyTorch {tuple(want.shape)}")
+        elif bool(bad.any()):
+            j = int(torch.argmax((err - bound).reshape(-1)))
+            fails.add(where, f"batch {n}: {int(bad.sum())} outputs beyond the bound; worst |C - torch| "
+                             f"{float(err.reshape(-1)[j]):.3g} against bound {float(bound.reshape(-1)[j]):.3g}")
+        worst = max(worst, float(err.max()) / max(float(want.abs().max()), 1e-30))
+    return worst
+
+
+def check_nets(cli, tmp: Path, fails: Failures, names):
+    print("part nets: PyTorch networks through convert_torch and ONNX, run in C at batch 1 and 3", flush=True)
+    opsets = [11, 13, 17]
+    for k, name in enumerate(names):
+        t0 = time.time()
+        shape = NETS[name][1]
+        module = make_net(name, 100 + k)
+        results = []
+        # path 1: torch.fx
+        p1 = tmp / f"{name}.fx.scpn"
+        try:
+            scalpel.convert_torch(module, shape, p1)
+            r = compare(cli, tmp, fails, f"{name} (convert_torch)", module, p1, shape, 7 * k)
+            results.append(f"fx {r:.1e}" if r is not None else "fx FAIL")
+        except (ConvertError, ValueError) as e:
+            fails.add(f"{name} (convert_torch)", str(e))
+        # path 2: ONNX through the command line
+        opset = opsets[k % len(opsets)]
+        p2, src = tmp / f"{name}.onnx.scpn", tmp / f"{name}.onnx"
+        try:
+            src.write_bytes(onnx_bytes(module, shape, opset))
+            r = py_cli("convert", src, "-o", p2)
+            if r.returncode != 0:
+                fails.add(f"{name} (ONNX opset {opset})", f"convert exited {r.returncode}: {r.stderr.strip()}")
+            else:
+                r2 = compare(cli, tmp, fails, f"{name} (ONNX opset {opset})", module, p2, shape, 7 * k + 3)
+                results.append(f"onnx{opset} {r2:.1e}" if r2 is not None else "onnx FAIL")
+        except Exception as e:   # noqa: BLE001 - the export itself failing is a failure of this case
+            fails.add(f"{name} (ONNX opset {opset})", f"{type(e).__name__}: {e}")
+        n_layers = len(Model.load(p1).layers) if p1.exists() else 0
+        print(f"  {name:<26} {n_layers:3d} layers  max rel diff {', '.join(results)}  ({time.time() - t0:.1f} s)",
+              flush=True)
+
+
+class LSTMNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(8, 8, batch_first=True)
+
+    def forward(self, x):
+        return self.lstm(x.flatten(2))[0]
+
+
+class UpsampleNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 2, 3, padding=1)
+        self.up = nn.Upsample(scale_factor=2)
+
+    def forward(self, x):
+        return self.up(self.conv(x))
+
+
+class EinsumNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 2, 1)
+
+    def forward(self, x):
+        y = self.conv(x)
+        return torch.einsum("nchw,nchw->nc", y, x)
+
+
+def check_refusals(cli, tmp: Path, fails: Failures):
+    print("part refusals: unsupported operators and damaged ONNX files", flush=True)
+    cases = [("nn.LSTM", LSTMNet(), (4, 2, 4), "LSTM", "LSTM"),
+             ("nn.Upsample", UpsampleNet(), (2, 4, 4), "Upsample", "Resize"),
+             ("torch.einsum", EinsumNet(), (2, 4, 4), "einsum", "Einsum")]
+    for what, module, shape, fx_word, onnx_word in cases:
+        try:
+            scalpel.convert_torch(module.eval(), shape[:3] if len(shape) == 3 else shape)
+            fails.add(f"refuse {what} (convert_torch)", "converted without an error")
+        except ConvertError as e:
+            if fx_word not in str(e) or "node" not in str(e):
+                fails.add(f"refuse {what} (convert_torch)", f"the message does not name the node and op: {e}")
+            else:
+                print(f"  convert_torch {what}: {e}", flush=True)
+        src, out = tmp / "refuse.onnx", tmp / "refuse.scpn"
+        try:
+            src.write_bytes(onnx_bytes(module.eval(), shape, 13))
+        except Exception as e:   # noqa: BLE001
+            fails.add(f"refuse {what} (ONNX)", f"the export failed: {type(e).__name__}: {e}")
+            continue
+        r = py_cli("convert", src, "-o", out)
+        if r.returncode != 1 or onnx_word not in r.stderr or "Traceback" in r.stderr:
+            fails.add(f"refuse {what} (ONNX)", f"exit {r.returncode}, stderr {r.stderr.strip()!r}")
+        else:
+            print(f"  convert {what} (ONNX): {r.stderr.strip()}", flush=True)
+        if out.exists():
+            fails.add(f"refuse {what} (ONNX)", "an output file was written")
+    # damaged files: in process (many) and through the command line (a few)
+    good = onnx_bytes(make_net("lenet-5", 5), NETS["lenet-5"][1], 13)
+    from scalpel.onnx_convert import convert_onnx
+    rng = random.Random(3)
+    cut = [good[:len(good) * j // 16] for j in range(16)]
+    corrupt = []
+    for _ in range(300):
+        b = bytearray(good)
+        for _ in range(rng.randint(1, 4)):
+            b[rng.randrange(len(b))] = rng.randrange(256)
+        corrupt.append(bytes(b))
+    counts = {"refused": 0, "converted": 0}
+    for data in cut + corrupt:
+        try:
+            convert_onnx(data)
+            counts["converted"] += 1
+        except ConvertError:
+            counts["refused"] += 1
+        except Exception as e:   # noqa: BLE001 - exactly what must not happen
+            fails.add("damaged ONNX", f"{type(e).__name__} instead of ConvertError: {e}")
+            break
+    if counts["converted"] > len(corrupt):
+        fails.add("damaged ONNX", "truncated files were accepted")
+    for j in (1, 5, 11):
+        (tmp / "cut.onnx").write_bytes(cut[j])
+        r = py_cli("convert", tmp / "cut.onnx", "-o", tmp / "cut.scpn")
+        if r.returncode != 1 or "Traceback" in r.stderr or not r.stderr.strip():
+            fails.add("truncated ONNX (command line)", f"exit {r.returncode}, stderr {r.stderr.strip()!r}")
+    print(f"  {len(cut)} truncated and {len(corrupt)} corrupted ONNX files: {counts['refused']} refused, "
+          f"{counts['converted']} converted (bytes inside weights), no other exception", flush=True)
+
+
+def file_version(data) -> int:
+    return int.from_bytes(bytes(data[4:6]), "little")
+
+
+def check_files(cli, tmp: Path, fails: Failures):
+    print("part files: every model file in models/", flush=True)
+    paths = sorted(REPO.glob("models/**/*.scpn"))
+    if not paths:
+        fails.add("models/", "no model files found")
+    for p in paths:
+        try:
+            m, data = Model.load(p), p.read_bytes()
+            if m.to_bytes(version=file_version(data)) != data:
+                fails.add(str(p.relative_to(REPO)), "Python re-serializes it to other bytes")
+        except ValueError as e:
+            fails.add(str(p.relative_to(REPO)), f"Python cannot read it: {e}")
+    r = py_cli("info", paths[0]) if paths else None
+    if r is not None and (r.returncode != 0 or "layers" not in r.stdout):
+        fails.add("python3 -m scalpel info", f"exit {r.returncode}: {r.stderr.strip()}")
+    print(f"  {len(paths)} files read and re-written byte for byte (in the version each was written in)", flush=True)
+
+
+def check_mutations(cli, tmp: Path, fails: Failures, count: int = 3000):
+    print(f"part mutations: {count} mutated model files through Model.from_bytes", flush=True)
+    seeds = [(REPO / "models" / "lenet5-scalpel.scpn").read_bytes(), (REPO / "models" / "lenet300-dense.scpn").read_bytes()]
+    m = scalpel.convert_torch(make_net("resnet-8", 9), NETS["resnet-8"][1], check=False)
+    seeds.append(m.to_bytes())
+    rng = random.Random(12)
+    stats = {"refused": 0, "accepted": 0}
+    for i in range(count):
+        data = bytearray(rng.choice(seeds))
+        how = rng.randrange(4)
+        if how == 0:
+            for _ in range(rng.randint(1, 8)):
+                # mostly the header and records, where structure lives
+                at = rng.randrange(min(len(data), 64 + 224 * 40)) if rng.random() < 0.8 else rng.randrange(len(data))
+                data[at] = rng.randrange(256)
+        elif how == 1:
+            at = rng.randrange(len(data))
+            data[at:at] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 16)))
+        elif how == 2:
+            at = rng.randrange(len(data))
+            del data[at:at + rng.randint(1, 64)]
+        else:
+            del data[rng.randrange(len(data)):]
+        if i % 2 and len(data) >= 8:
+            data = bytearray(tto._fix_crc(data))
+        try:
+            got = Model.from_bytes(bytes(data))
+            stats["accepted"] += 1
+            if got.to_bytes(version=file_version(data)) != bytes(data):
+                fails.add(f"mutation {i}", "an accepted file re-serializes to other bytes")
+        except ValueError:
+            stats["refused"] += 1
+        except Exception as e:   # noqa: BLE001 - exactly what must not happen
+            fails.add(f"mutation {i}", f"{type(e).__name__}: {e}")
+            if len(fails.items) > 20:
+                break
+    print(f"  {stats['refused']} refused with ValueError, {stats['accepted']} accepted (and re-serialized "
+          "identically), no other exception", flush=True)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--parts", default="nets,refusals,files,mutations")
+    ap.add_argument("--nets", default=",".join(NETS))
+    args = ap.parse_args()
+    parts = set(args.parts.split(","))
+    if parts - {"nets", "refusals", "files", "mutations"}:
+        ap.error(f"unknown part(s) {sorted(parts - {'nets', 'refusals', 'files', 'mutations'})}")
+    names = [n for n in args.nets.split(",") if n]
+    if set(names) - set(NETS):
+        ap.error(f"unknown network(s) {sorted(set(names) - set(NETS))}; known: {', '.join(NETS)}")
+    torch.set_num_threads(1)
+    t0 = time.time()
+    cli = tto.cli_path()
+    fails = Failures()
+    with tempfile.TemporaryDirectory(prefix="scalpel_convert_") as d:
+        tmp = Path(d)
+        if "files" in parts:
+            check_files(cli, tmp, fails)
+        if "mutations" in parts:
+            check_mutations(cli, tmp, fails)
+        if "refusals" in parts:
+            check_refusals(cli, tmp, fails)
+        if "nets" in parts:
+            check_nets(cli, tmp, fails, names)
+    dt = time.time() - t0
+    if fails.items:
+        print(f"\nFAILED: {len(fails.items)} check(s) failed ({dt:.1f} s):", file=sys.stderr)
+        for item in fails.items:
+            print("  " + item, file=sys.stderr)
+        return 1
+    print(f"\nall checks passed ({dt:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
