@@ -74,6 +74,18 @@ def _arg(node: torch.fx.Node, i: int, name: str, default=None):
     return node.kwargs.get(name, default)
 
 
+_MODULES = (nn.Conv2d, nn.Linear, nn.BatchNorm1d, nn.BatchNorm2d, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d,
+            nn.AdaptiveMaxPool2d, nn.ZeroPad2d, nn.ConstantPad2d, nn.LocalResponseNorm, LocalResponseNormWithinChannel,
+            nn.ReLU, nn.Hardtanh, nn.LeakyReLU, nn.Sigmoid, nn.Tanh, nn.Hardswish, nn.Softmax, nn.Flatten,
+            nn.Dropout, nn.Dropout2d, nn.AlphaDropout, nn.Identity)   # (nn.ReLU6 is an nn.Hardtanh)
+_FUNCTIONS = (operator.add, torch.add, torch.cat, F.relu, torch.relu, F.relu6, F.hardtanh, torch.clamp, torch.clip,
+              F.leaky_relu, torch.sigmoid, F.sigmoid, torch.tanh, F.tanh, F.hardswish, F.softmax, torch.softmax,
+              F.max_pool2d, F.avg_pool2d, F.adaptive_avg_pool2d, F.adaptive_max_pool2d, F.pad, F.local_response_norm,
+              F.dropout, F.dropout2d, F.alpha_dropout, torch.flatten, torch.mean, torch.reshape)
+_METHODS = ("relu", "sigmoid", "tanh", "clamp", "clip", "softmax", "flatten", "view", "reshape", "mean", "contiguous",
+            "add")
+
+
 class _Converter:
     def __init__(self, gm: torch.fx.GraphModule, input_shape, where_module: str):
         self.gm = gm
@@ -115,6 +127,10 @@ class _Converter:
         if len(placeholders) != 1:
             raise ConvertError(f"{self.where_module}: forward takes {len(placeholders)} inputs; one tensor is supported")
         self.b = GraphBuilder(placeholders[0].name, self.input_shape, self.where_module)
+        unknown = [self.where(n) for n in graph.nodes if "tensor_meta" in n.meta and not self.known(n)]
+        if unknown:
+            raise ConvertError(f"not supported by Scalpel: {'; '.join(unknown)} (see scalpel.torch_convert's "
+                               "docstring for the modules and functions it maps)")
         out = None
         for node in graph.nodes:
             if node.op == "placeholder":
@@ -145,6 +161,17 @@ class _Converter:
         if out is None:
             raise ConvertError(f"{self.where_module}: the traced graph has no output")
         return self.b.build(out)
+
+    def known(self, node: torch.fx.Node) -> bool:
+        """The node's module, function or method is one the converter maps (its arguments
+        are checked when it is mapped)."""
+        if node.op == "call_module":
+            return isinstance(self.modules[node.target], _MODULES)
+        if node.op == "call_function":
+            return any(node.target is f for f in _FUNCTIONS)
+        if node.op == "call_method":
+            return node.target in _METHODS
+        return node.op in ("placeholder", "output", "get_attr")
 
     # -- modules --
 
@@ -270,6 +297,9 @@ class _Converter:
             self.lrn(node, x, _arg(node, 1, "size"), _arg(node, 2, "alpha", 1e-4), _arg(node, 3, "beta", 0.75),
                      _arg(node, 4, "k", 1.0))
         elif f in (F.dropout, F.dropout2d, F.alpha_dropout):
+            if _arg(node, 2, "training", True):
+                raise ConvertError(f"{w}: dropout with training=True (F.dropout's default) drops values even in "
+                                   "eval mode; pass training=self.training")
             b.identity(x, name, w)
         elif f is torch.flatten:
             self.flatten(node, x, _arg(node, 1, "start_dim", 0), _arg(node, 2, "end_dim", -1))
