@@ -230,8 +230,11 @@ def make_net(name: str, seed: int) -> nn.Module:
 # ---- checks -----------------------------------------------------------------------------------
 
 class Failures:
+    """The failed checks, and the count of checks made (passed = checks - failures)."""
+
     def __init__(self):
         self.items = []
+        self.checks = 0
 
     def add(self, where, msg):
         self.items.append(f"{where}: {msg}")
@@ -264,6 +267,7 @@ def compare(cli, tmp: Path, fails: Failures, where: str, module: nn.Module, mode
         except AssertionError as e:
             fails.add(where, str(e))
             return
+        fails.checks += 1
         got = torch.from_numpy(np.load(tmp / "out.npy").astype(np.float64)).reshape(n, -1)
         with torch.no_grad():
             want = orig(x.double()).reshape(n, -1)
@@ -350,6 +354,7 @@ def check_refusals(cli, tmp: Path, fails: Failures):
              ("nn.Upsample", UpsampleNet(), (2, 4, 4), "Upsample", "Resize"),
              ("torch.einsum", EinsumNet(), (2, 4, 4), "einsum", "Einsum")]
     for what, module, shape, fx_word, onnx_word in cases:
+        fails.checks += 2
         try:
             scalpel.convert_torch(module.eval(), shape[:3] if len(shape) == 3 else shape)
             fails.add(f"refuse {what} (convert_torch)", "converted without an error")
@@ -384,6 +389,7 @@ def check_refusals(cli, tmp: Path, fails: Failures):
         corrupt.append(bytes(b))
     counts = {"refused": 0, "converted": 0}
     for data in cut + corrupt:
+        fails.checks += 1
         try:
             convert_onnx(data)
             counts["converted"] += 1
@@ -413,6 +419,7 @@ def check_files(cli, tmp: Path, fails: Failures):
     if not paths:
         fails.add("models/", "no model files found")
     for p in paths:
+        fails.checks += 1
         try:
             m, data = Model.load(p), p.read_bytes()
             if m.to_bytes(version=file_version(data)) != data:
@@ -448,6 +455,7 @@ def check_mutations(cli, tmp: Path, fails: Failures, count: int = 3000):
             del data[at:at + rng.randint(1, 64)]
         else:
             del data[rng.randrange(len(data)):]
+        fails.checks += 1
         if i % 2 and len(data) >= 8:
             data = bytearray(tto._fix_crc(data))
         try:
@@ -491,6 +499,7 @@ def main() -> int:
         if "nets" in parts:
             check_nets(cli, tmp, fails, names)
     dt = time.time() - t0
+    print(f"test_convert: {fails.checks - len(fails.items)} passed, {len(fails.items)} failed")
     if fails.items:
         print(f"\nFAILED: {len(fails.items)} check(s) failed ({dt:.1f} s):", file=sys.stderr)
         for item in fails.items:
