@@ -423,9 +423,17 @@ class GraphBuilder:
         return model
 
     def _nonnegative(self, name: str, kept: List[_Op]) -> bool:
+        """No element of tensor `name` can be negative: it comes from a ReLU, a clip at 0 or
+        above, a sigmoid, or pools, adds, concats and pads of such tensors."""
         for op in kept:
             if op.output == name:
-                return op.kind == "relu" or (op.kind == "clip" and op.attrs["lo"] >= 0.0)
+                if op.kind in ("relu", "sigmoid"):
+                    return True
+                if op.kind == "clip":
+                    return op.attrs["lo"] >= 0.0
+                if op.kind in ("pool", "gap", "add", "concat", "pad"):
+                    return all(self._nonnegative(x, kept) for x in op.inputs)
+                return False
         return False
 
     @staticmethod

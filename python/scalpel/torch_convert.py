@@ -17,21 +17,25 @@ the layers. Modules and functions taken:
   convolution or pooling that reads them;
 * ``nn.LocalResponseNorm`` (odd sizes), ``LocalResponseNormWithinChannel``;
 * ``nn.ReLU``, ``nn.ReLU6``, ``nn.Hardtanh``, ``torch.clamp`` with constant bounds,
-  ``nn.LeakyReLU``, ``nn.Sigmoid``, ``nn.Tanh``, ``nn.Hardswish``, ``nn.Softmax`` over the
+  ``nn.LeakyReLU``, ``nn.PReLU`` with one slope, ``nn.Sigmoid``, ``nn.Tanh``, ``nn.Hardswish``, ``nn.Softmax`` over the
   channels, and their functional and method forms;
 * ``+`` / ``torch.add`` of two tensors (residual joins), ``torch.cat`` over the channels;
 * ``flatten`` (module, function or method), ``view`` / ``reshape`` to [N, C*H*W]; dropout,
   ``nn.Identity`` and ``contiguous`` are dropped.
 
 Anything else is refused with a ConvertError naming the node, its module or function and
-what is not supported. With ``check=True`` (the default) the converted model is run in
+what is not supported (every unsupported module and function is listed at once). Arguments
+computed from shapes (``x.shape[2] // 2``) are taken as constants when they are the same at
+batch 2 and batch 3; only view / reshape may depend on the batch. With ``check=True`` (the default) the converted model is run in
 PyTorch (:func:`scalpel.to_torch`) against the module itself on a random batch, in float64;
 a disagreement raises rather than returning a wrong model.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import math
 import operator
 from typing import Dict, Optional, Sequence
@@ -67,16 +71,27 @@ def _pair(v) -> tuple:
     return (int(v), int(v)) if isinstance(v, int) else tuple(int(x) for x in v)
 
 
-def _arg(node: torch.fx.Node, i: int, name: str, default=None):
-    """Argument i (positional) or `name` (keyword) of a call node."""
-    if len(node.args) > i:
-        return node.args[i]
-    return node.kwargs.get(name, default)
+class _Recorder(torch.fx.Interpreter):
+    """Runs the traced graph and keeps every value that is not a tensor (sizes, shapes, their
+    arithmetic), so that arguments computed from shapes become constants."""
+
+    def __init__(self, gm: torch.fx.GraphModule):
+        super().__init__(gm)
+        self.values: Dict[str, object] = {}
+
+    def run_node(self, n: torch.fx.Node):
+        result = super().run_node(n)
+        if not isinstance(result, torch.Tensor):
+            self.values[n.name] = result
+        return result
+
+
+_MISSING = object()
 
 
 _MODULES = (nn.Conv2d, nn.Linear, nn.BatchNorm1d, nn.BatchNorm2d, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d,
             nn.AdaptiveMaxPool2d, nn.ZeroPad2d, nn.ConstantPad2d, nn.LocalResponseNorm, LocalResponseNormWithinChannel,
-            nn.ReLU, nn.Hardtanh, nn.LeakyReLU, nn.Sigmoid, nn.Tanh, nn.Hardswish, nn.Softmax, nn.Flatten,
+            nn.ReLU, nn.Hardtanh, nn.LeakyReLU, nn.PReLU, nn.Sigmoid, nn.Tanh, nn.Hardswish, nn.Softmax, nn.Flatten,
             nn.Dropout, nn.Dropout2d, nn.AlphaDropout, nn.Identity)   # (nn.ReLU6 is an nn.Hardtanh)
 _FUNCTIONS = (operator.add, torch.add, torch.cat, F.relu, torch.relu, F.relu6, F.hardtanh, torch.clamp, torch.clip,
               F.leaky_relu, torch.sigmoid, F.sigmoid, torch.tanh, F.tanh, F.hardswish, F.softmax, torch.softmax,
@@ -87,8 +102,9 @@ _METHODS = ("relu", "sigmoid", "tanh", "clamp", "clip", "softmax", "flatten", "v
 
 
 class _Converter:
-    def __init__(self, gm: torch.fx.GraphModule, input_shape, where_module: str):
+    def __init__(self, gm: torch.fx.GraphModule, input_shape, where_module: str, values2: Dict, values3: Dict):
         self.gm = gm
+        self.values2, self.values3 = values2, values3     # Python values at batch 2 and batch 3
         self.modules = dict(gm.named_modules())
         self.shapes: Dict[str, tuple] = {}     # node name -> sample output shape (tensors only)
         self.input_shape = tuple(int(v) for v in input_shape)
@@ -96,6 +112,27 @@ class _Converter:
         self.where_module = where_module
 
     # -- helpers --
+
+    def arg(self, node: torch.fx.Node, i: int, name: str, default=None):
+        """Argument i (positional) or `name` (keyword) of a call node, with values computed
+        from shapes (x.size()[2:], x.shape[-1] // 2, ...) replaced by their constants."""
+        v = node.args[i] if len(node.args) > i else node.kwargs.get(name, default)
+        return self.value(v)
+
+    def value(self, v):
+        if isinstance(v, torch.fx.Node):
+            if "tensor_meta" in v.meta:
+                return v
+            a, b = self.values2.get(v.name, _MISSING), self.values3.get(v.name, _MISSING)
+            if a is _MISSING:
+                return v
+            if a != b:
+                raise ConvertError(f"{self.where(v)}: its value depends on the batch size ({a!r} at batch 2, {b!r} "
+                                   "at batch 3): only view / reshape may use the batch size")
+            return a
+        if isinstance(v, (list, tuple)):
+            return type(v)(self.value(x) for x in v)
+        return v
 
     def where(self, node: torch.fx.Node) -> str:
         if node.op == "call_module":
@@ -213,6 +250,11 @@ class _Converter:
             b.clip(x, name, w, m.min_val, m.max_val)
         elif isinstance(m, nn.LeakyReLU):
             b.leaky_relu(x, name, w, m.negative_slope)
+        elif isinstance(m, nn.PReLU):
+            if m.weight.numel() != 1:
+                raise ConvertError(f"{w}: PReLU with one slope per channel ({m.weight.numel()}) is not supported; "
+                                   "one slope (num_parameters=1) is a leaky ReLU")
+            b.leaky_relu(x, name, w, float(m.weight.detach().reshape(-1)[0]))
         elif isinstance(m, nn.Sigmoid):
             b.unary(x, name, w, "sigmoid")
         elif isinstance(m, nn.Tanh):
@@ -236,20 +278,20 @@ class _Converter:
     def function(self, node: torch.fx.Node) -> None:
         f, b, w, name = node.target, self.b, self.where(node), node.name
         if f in (operator.add, torch.add):
-            if f is torch.add and _arg(node, 2, "alpha", 1) != 1:
+            if f is torch.add and self.arg(node, 2, "alpha", 1) != 1:
                 raise ConvertError(f"{w}: torch.add with alpha is not supported")
-            a, c = node.args[0], node.args[1]
+            a, c = self.value(node.args[0]), self.value(node.args[1])
             if not (isinstance(a, torch.fx.Node) and isinstance(c, torch.fx.Node)):
                 raise ConvertError(f"{w}: adding a constant ({a!r} + {c!r}) is not supported; only tensor + tensor "
                                    "(a residual join)")
             b.add(self.tensor(node, a), self.tensor(node, c, "second input"), name, w)
             return
         if f is torch.cat:
-            xs = _arg(node, 0, "tensors")
+            xs = self.arg(node, 0, "tensors")
             if not isinstance(xs, (list, tuple)):
                 raise ConvertError(f"{w}: torch.cat of {xs!r}: a list of tensors is needed")
             names = [self.tensor(node, t) for t in xs]
-            b.concat(names, name, w, self.axis(node, names[0], _arg(node, 1, "dim", 0)))
+            b.concat(names, name, w, self.axis(node, names[0], self.arg(node, 1, "dim", 0)))
             return
         x = self.tensor(node, node.args[0] if node.args else node.kwargs.get("input"))
         if f in (F.relu, torch.relu):
@@ -257,11 +299,11 @@ class _Converter:
         elif f is F.relu6:
             b.clip(x, name, w, 0.0, 6.0)
         elif f is F.hardtanh:
-            b.clip(x, name, w, _arg(node, 1, "min_val", -1.0), _arg(node, 2, "max_val", 1.0))
+            b.clip(x, name, w, self.arg(node, 1, "min_val", -1.0), self.arg(node, 2, "max_val", 1.0))
         elif f in (torch.clamp, torch.clip):
-            self.clamp(node, x, _arg(node, 1, "min"), _arg(node, 2, "max"))
+            self.clamp(node, x, self.arg(node, 1, "min"), self.arg(node, 2, "max"))
         elif f is F.leaky_relu:
-            b.leaky_relu(x, name, w, _arg(node, 1, "negative_slope", 0.01))
+            b.leaky_relu(x, name, w, self.arg(node, 1, "negative_slope", 0.01))
         elif f in (torch.sigmoid, F.sigmoid):
             b.unary(x, name, w, "sigmoid")
         elif f in (torch.tanh, F.tanh):
@@ -269,42 +311,42 @@ class _Converter:
         elif f is F.hardswish:
             b.unary(x, name, w, "hardswish")
         elif f in (F.softmax, torch.softmax):
-            dim = _arg(node, 1, "dim")
+            dim = self.arg(node, 1, "dim")
             if dim is None:
                 raise ConvertError(f"{w}: softmax without dim; give dim=1")
             b.softmax(x, name, w, self.axis(node, x, dim))
         elif f is F.max_pool2d:
-            if _arg(node, 5, "ceil_mode", False) not in (True, False) or _arg(node, 6, "return_indices", False) or \
-                    _pair(_arg(node, 4, "dilation", 1)) != (1, 1):
+            if self.arg(node, 5, "ceil_mode", False) not in (True, False) or self.arg(node, 6, "return_indices", False) or \
+                    _pair(self.arg(node, 4, "dilation", 1)) != (1, 1):
                 raise ConvertError(f"{w}: max pooling with dilation or return_indices is not supported")
-            self.pool(node, x, "max", _arg(node, 1, "kernel_size"), _arg(node, 2, "stride"), _arg(node, 3, "padding", 0),
-                      _arg(node, 5, "ceil_mode", False), False)
+            self.pool(node, x, "max", self.arg(node, 1, "kernel_size"), self.arg(node, 2, "stride"), self.arg(node, 3, "padding", 0),
+                      self.arg(node, 5, "ceil_mode", False), False)
         elif f is F.avg_pool2d:
-            if _arg(node, 6, "divisor_override") is not None:
+            if self.arg(node, 6, "divisor_override") is not None:
                 raise ConvertError(f"{w}: divisor_override is not supported")
-            self.pool(node, x, "avg", _arg(node, 1, "kernel_size"), _arg(node, 2, "stride"), _arg(node, 3, "padding", 0),
-                      _arg(node, 4, "ceil_mode", False), _arg(node, 5, "count_include_pad", True))
+            self.pool(node, x, "avg", self.arg(node, 1, "kernel_size"), self.arg(node, 2, "stride"), self.arg(node, 3, "padding", 0),
+                      self.arg(node, 4, "ceil_mode", False), self.arg(node, 5, "count_include_pad", True))
         elif f in (F.adaptive_avg_pool2d, F.adaptive_max_pool2d):
-            if f is F.adaptive_max_pool2d and _arg(node, 2, "return_indices", False):
+            if f is F.adaptive_max_pool2d and self.arg(node, 2, "return_indices", False):
                 raise ConvertError(f"{w}: return_indices is not supported")
-            self.adaptive(node, x, "avg" if f is F.adaptive_avg_pool2d else "max", _arg(node, 1, "output_size"))
+            self.adaptive(node, x, "avg" if f is F.adaptive_avg_pool2d else "max", self.arg(node, 1, "output_size"))
         elif f is F.pad:
-            mode, value = _arg(node, 2, "mode", "constant"), _arg(node, 3, "value", None)
+            mode, value = self.arg(node, 2, "mode", "constant"), self.arg(node, 3, "value", None)
             if mode != "constant" or (value is not None and float(value) != 0.0):
                 raise ConvertError(f"{w}: F.pad mode {mode!r} value {value!r}: only constant zero padding is supported")
-            self.pad(node, x, _arg(node, 1, "pad"))
+            self.pad(node, x, self.arg(node, 1, "pad"))
         elif f is F.local_response_norm:
-            self.lrn(node, x, _arg(node, 1, "size"), _arg(node, 2, "alpha", 1e-4), _arg(node, 3, "beta", 0.75),
-                     _arg(node, 4, "k", 1.0))
+            self.lrn(node, x, self.arg(node, 1, "size"), self.arg(node, 2, "alpha", 1e-4), self.arg(node, 3, "beta", 0.75),
+                     self.arg(node, 4, "k", 1.0))
         elif f in (F.dropout, F.dropout2d, F.alpha_dropout):
-            if _arg(node, 2, "training", True):
+            if self.arg(node, 2, "training", True):
                 raise ConvertError(f"{w}: dropout with training=True (F.dropout's default) drops values even in "
                                    "eval mode; pass training=self.training")
             b.identity(x, name, w)
         elif f is torch.flatten:
-            self.flatten(node, x, _arg(node, 1, "start_dim", 0), _arg(node, 2, "end_dim", -1))
+            self.flatten(node, x, self.arg(node, 1, "start_dim", 0), self.arg(node, 2, "end_dim", -1))
         elif f is torch.mean:
-            self.mean(node, x, _arg(node, 1, "dim"), _arg(node, 2, "keepdim", False))
+            self.mean(node, x, self.arg(node, 1, "dim"), self.arg(node, 2, "keepdim", False))
         elif f in (torch.reshape,):
             self.reshape(node, x)
         else:
@@ -321,15 +363,15 @@ class _Converter:
         elif m == "tanh":
             b.unary(x, name, w, "tanh")
         elif m in ("clamp", "clip"):
-            self.clamp(node, x, _arg(node, 1, "min"), _arg(node, 2, "max"))
+            self.clamp(node, x, self.arg(node, 1, "min"), self.arg(node, 2, "max"))
         elif m == "softmax":
-            b.softmax(x, name, w, self.axis(node, x, _arg(node, 1, "dim")))
+            b.softmax(x, name, w, self.axis(node, x, self.arg(node, 1, "dim")))
         elif m == "flatten":
-            self.flatten(node, x, _arg(node, 1, "start_dim", 0), _arg(node, 2, "end_dim", -1))
+            self.flatten(node, x, self.arg(node, 1, "start_dim", 0), self.arg(node, 2, "end_dim", -1))
         elif m in ("view", "reshape"):
             self.reshape(node, x)
         elif m == "mean":
-            self.mean(node, x, _arg(node, 1, "dim"), _arg(node, 2, "keepdim", False))
+            self.mean(node, x, self.arg(node, 1, "dim"), self.arg(node, 2, "keepdim", False))
         elif m == "contiguous":
             b.identity(x, name, w)
         elif m == "add":
@@ -459,6 +501,12 @@ def convert_torch(module: nn.Module, input_shape: Sequence[int], path=None, chec
     try:
         graph = _Tracer().trace(mod)
     except Exception as e:  # noqa: BLE001 - torch.fx raises many types; say which and why
+        if "Proxy" in str(e):
+            raise ConvertError(
+                f"{name}: torch.fx could not trace forward ({type(e).__name__}: {e}). A built-in torch function "
+                "received a value computed from the input while tracing (typically a kernel size or shape taken "
+                "from x.size()): give it a constant fixed in __init__, or use a module such as "
+                "nn.AdaptiveAvgPool2d(1).") from None
         raise ConvertError(
             f"{name}: torch.fx could not trace forward ({type(e).__name__}: {e}). Symbolic tracing needs a forward "
             "whose Python control flow does not depend on tensor values (no `if x.sum() > 0`, no `.item()`, no "
@@ -467,12 +515,18 @@ def convert_torch(module: nn.Module, input_shape: Sequence[int], path=None, chec
     gm = torch.fx.GraphModule(mod, graph)
     sample = torch.randn((2,) + shape, generator=torch.Generator().manual_seed(0))
     try:
-        with torch.no_grad():
+        with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):   # (ShapeProp prints tracebacks)
             ShapeProp(gm).propagate(sample)
     except Exception as e:  # noqa: BLE001
         raise ConvertError(f"{name}: running the traced module on a [2, {', '.join(map(str, shape))}] sample failed "
                            f"({type(e).__name__}: {e}); is input_shape right?") from None
-    model = _Converter(gm, shape, name).run()
+    values = []
+    for n in (2, 3):
+        rec = _Recorder(gm)
+        with torch.no_grad():
+            rec.run(torch.randn((n,) + shape, generator=torch.Generator().manual_seed(n)))
+        values.append(rec.values)
+    model = _Converter(gm, shape, name, values[0], values[1]).run()
     if check:
         _check(mod, model, shape, name)
     if path is not None:
