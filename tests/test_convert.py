@@ -2,7 +2,7 @@
 """The converters (python/scalpel: convert_torch through torch.fx, convert_onnx) against PyTorch,
 and the Python model-file reader under hostile bytes.
 
-    /usr/bin/python3 tests/test_convert.py [--nets NAME,...] [--parts nets,refusals,files,mutations]
+    /usr/bin/python3 tests/test_convert.py [--nets NAME,...] [--parts nets,refusals,files,mutations,package]
 
 It needs numpy, torch, torchvision and onnx (Debian's python3-numpy, python3-torch,
 python3-torchvision, python3-onnx; `make test` installs them): without one it fails, it never
@@ -25,6 +25,8 @@ PARTS
              ConvertError (exit status 1 from the command line), never another exception.
   files      Every model file under models/ loads in Python and re-serializes to the same bytes;
              the command line's `info` lists them.
+  package    `pip install --no-build-isolation ./python` (offline, into a directory) installs a
+             package that loads models and runs `python3 -m scalpel info` outside the tree.
   mutations  3000 mutated model files (bytes replaced, inserted, deleted, cut; half with the
              checksum fixed up so that the structure checks are reached): Model.from_bytes
              raises ValueError or returns a model that re-serializes to the same bytes;
@@ -473,14 +475,41 @@ def check_mutations(cli, tmp: Path, fails: Failures, count: int = 3000):
           "identically), no other exception", flush=True)
 
 
+def check_package(cli, tmp: Path, fails: Failures):
+    """pip installs the package (offline: the system's setuptools) and it works from there."""
+    print("part package: pip install --no-build-isolation ./python, then used from outside the tree", flush=True)
+    import shutil
+    src, target = tmp / "pkg-src", tmp / "pkg-target"
+    shutil.copytree(REPO / "python", src, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    fails.checks += 3
+    r = subprocess.run([sys.executable, "-m", "pip", "install", "--no-build-isolation", "--no-deps", "--no-index",
+                        "--target", str(target), str(src)], capture_output=True, text=True)
+    if r.returncode != 0:
+        fails.add("pip install", (r.stderr or r.stdout).strip()[-2000:])
+        return
+    env = dict(os.environ, PYTHONPATH=str(target))
+    model = REPO / "models" / "lenet5-dense.scpn"
+    r = subprocess.run([sys.executable, "-c", "import scalpel, sys; m = scalpel.Model.load(sys.argv[1]); "
+                        "print(scalpel.__file__); print(len(m.layers))", str(model)],
+                       capture_output=True, text=True, env=env, cwd=str(tmp))
+    if r.returncode != 0 or not r.stdout.startswith(str(target)):
+        fails.add("installed package", f"exit {r.returncode}: {(r.stderr or r.stdout).strip()}")
+    r = subprocess.run([sys.executable, "-m", "scalpel", "info", str(model)], capture_output=True, text=True, env=env,
+                       cwd=str(tmp))
+    if r.returncode != 0 or "layers" not in r.stdout:
+        fails.add("installed python3 -m scalpel info", f"exit {r.returncode}: {r.stderr.strip()}")
+    print("  installed, imported and run from outside the repository", flush=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--parts", default="nets,refusals,files,mutations")
+    ap.add_argument("--parts", default="nets,refusals,files,mutations,package")
     ap.add_argument("--nets", default=",".join(NETS))
     args = ap.parse_args()
     parts = set(args.parts.split(","))
-    if parts - {"nets", "refusals", "files", "mutations"}:
-        ap.error(f"unknown part(s) {sorted(parts - {'nets', 'refusals', 'files', 'mutations'})}")
+    known = {"nets", "refusals", "files", "mutations", "package"}
+    if parts - known:
+        ap.error(f"unknown part(s) {sorted(parts - known)}")
     names = [n for n in args.nets.split(",") if n]
     if set(names) - set(NETS):
         ap.error(f"unknown network(s) {sorted(set(names) - set(NETS))}; known: {', '.join(NETS)}")
@@ -494,6 +523,8 @@ def main() -> int:
             check_files(cli, tmp, fails)
         if "mutations" in parts:
             check_mutations(cli, tmp, fails)
+        if "package" in parts:
+            check_package(cli, tmp, fails)
         if "refusals" in parts:
             check_refusals(cli, tmp, fails)
         if "nets" in parts:
