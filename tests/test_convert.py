@@ -2,7 +2,7 @@
 """The converters (python/scalpel: convert_torch through torch.fx, convert_onnx) against PyTorch,
 and the Python model-file reader under hostile bytes.
 
-    /usr/bin/python3 tests/test_convert.py [--nets NAME,...] [--parts nets,refusals,files,mutations,package]
+    /usr/bin/python3 tests/test_convert.py [--nets NAME,...] [--parts nets,refusals,files,mutations,package,cli]
 
 It needs numpy, torch, torchvision and onnx (Debian's python3-numpy, python3-torch,
 python3-torchvision, python3-onnx; `make test` installs them): without one it fails, it never
@@ -27,6 +27,10 @@ PARTS
              the command line's `info` lists them.
   package    `pip install --no-build-isolation ./python` (offline, into a directory) installs a
              package that loads models and runs `python3 -m scalpel info` outside the tree.
+  cli        The C tool on converted models: a LeNet-5 pruned with torch.nn.utils.prune goes through
+             info, plan, pack --hw cortex-m4 (grouped CSR appears; the packed model computes the same
+             outputs), quantize (q15 header) and export-c; a DS-CNN through info, plan, pack, bench
+             and export-c.
   mutations  3000 mutated model files (bytes replaced, inserted, deleted, cut; half with the
              checksum fixed up so that the structure checks are reached): Model.from_bytes
              raises ValueError or returns a model that re-serializes to the same bytes;
@@ -501,13 +505,62 @@ def check_package(cli, tmp: Path, fails: Failures):
     print("  installed, imported and run from outside the repository", flush=True)
 
 
+def check_cli(cli, tmp: Path, fails: Failures):
+    """The C tool's commands on converted models: a pruned LeNet-5 to a q15 header, and a
+    converted DS-CNN (every new kind but LRN) through info, plan, pack, bench, export-c."""
+    print("part cli: converted models through scalpel info / plan / pack / bench / run / export-c / quantize", flush=True)
+    import torch.nn.utils.prune as prune
+    net = make_net("lenet-5", 21)
+    layers = [(m, "weight") for m in net if isinstance(m, (nn.Conv2d, nn.Linear))]
+    prune.global_unstructured(layers, pruning_method=prune.L1Unstructured, amount=0.9)
+    for m, name in layers:
+        prune.remove(m, name)
+    x = np.random.default_rng(4).standard_normal((2, 1, 28, 28)).astype(np.float32)
+    np.save(tmp / "cli_in.npy", x)
+    steps = [
+        ("lenet-5", ["info", "{m}"]),
+        ("lenet-5", ["plan", "--hw", "cortex-m4", "{m}"]),
+        ("lenet-5", ["pack", "--hw", "cortex-m4", "{m}", "-o", "{p}"]),
+        ("lenet-5", ["run", "{m}", "--input", str(tmp / "cli_in.npy"), "--output", str(tmp / "cli_a.npy")]),
+        ("lenet-5", ["run", "{p}", "--input", str(tmp / "cli_in.npy"), "--output", str(tmp / "cli_b.npy")]),
+        ("lenet-5", ["quantize", "{p}", "lenet5", "-o", str(tmp / "lenet5_q15.h"), "--synthetic", "--calib", "50",
+                     "--test", "50"]),
+        ("lenet-5", ["export-c", "{p}", "lenet5", "-o", str(tmp / "lenet5_f32.h")]),
+        ("ds-cnn", ["info", "{m}"]),
+        ("ds-cnn", ["plan", "--hw", "x86-avx2", "{m}"]),
+        ("ds-cnn", ["pack", "--hw", "host", "{m}", "-o", "{p}"]),
+        ("ds-cnn", ["bench", "{p}", "--repeat", "1"]),
+        ("ds-cnn", ["export-c", "{p}", "dscnn", "-o", str(tmp / "dscnn.h")]),
+    ]
+    paths = {}
+    for name, module in (("lenet-5", net), ("ds-cnn", make_net("ds-cnn", 22))):
+        m, p = tmp / f"cli_{name}.scpn", tmp / f"cli_{name}_packed.scpn"
+        scalpel.convert_torch(module, NETS[name][1], m)
+        paths[name] = (m, p)
+    for name, args in steps:
+        m, p = paths[name]
+        args = [a.replace("{m}", str(m)).replace("{p}", str(p)) for a in args]
+        fails.checks += 1
+        r = tto.run_cli(cli, *args, check=False)
+        if r.returncode != 0:
+            fails.add(f"scalpel {' '.join(args[:1])} ({name})", (r.stderr or r.stdout).strip()[-500:])
+    fails.checks += 2
+    if "gcsr" not in tto.run_cli(cli, "info", paths["lenet-5"][1], check=False).stdout:
+        fails.add("pack (lenet-5)", "the pruned LeNet-5 packed for the M4 holds no grouped-CSR layer")
+    if (tmp / "cli_a.npy").exists() and (tmp / "cli_b.npy").exists():
+        a, b = np.load(tmp / "cli_a.npy"), np.load(tmp / "cli_b.npy")
+        if not np.allclose(a, b, rtol=1e-4, atol=1e-5 * float(np.abs(a).max())):
+            fails.add("pack (lenet-5)", f"the packed model computes other outputs (max diff {float(np.abs(a - b).max()):.3g})")
+    print(f"  {len(steps)} commands on a pruned LeNet-5 and a DS-CNN converted from PyTorch", flush=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--parts", default="nets,refusals,files,mutations,package")
+    ap.add_argument("--parts", default="nets,refusals,files,mutations,package,cli")
     ap.add_argument("--nets", default=",".join(NETS))
     args = ap.parse_args()
     parts = set(args.parts.split(","))
-    known = {"nets", "refusals", "files", "mutations", "package"}
+    known = {"nets", "refusals", "files", "mutations", "package", "cli"}
     if parts - known:
         ap.error(f"unknown part(s) {sorted(parts - known)}")
     names = [n for n in args.nets.split(",") if n]
@@ -525,6 +578,8 @@ def main() -> int:
             check_mutations(cli, tmp, fails)
         if "package" in parts:
             check_package(cli, tmp, fails)
+        if "cli" in parts:
+            check_cli(cli, tmp, fails)
         if "refusals" in parts:
             check_refusals(cli, tmp, fails)
         if "nets" in parts:
