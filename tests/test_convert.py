@@ -2,7 +2,7 @@
 """The converters (python/scalpel: convert_torch through torch.fx, convert_onnx) against PyTorch,
 and the Python model-file reader under hostile bytes.
 
-    /usr/bin/python3 tests/test_convert.py [--nets NAME,...] [--parts nets,refusals,files,mutations,package,cli]
+    /usr/bin/python3 tests/test_convert.py [--nets NAME,...] [--parts nets,refusals,edges,files,mutations,package,cli]
 
 It needs numpy, torch, torchvision and onnx (Debian's python3-numpy, python3-torch,
 python3-torchvision, python3-onnx; `make test` installs them): without one it fails, it never
@@ -23,6 +23,13 @@ PARTS
   refusals   Modules with nn.LSTM, nn.Upsample and torch.einsum are refused by both paths with a
              message naming the node and its op; truncated and corrupted ONNX files give a
              ConvertError (exit status 1 from the command line), never another exception.
+  edges      27 small modules of the shapes users write (clamp with one bound, in-place forms,
+             subclasses of nn.Conv2d, sum(branches), two pads in a row, squeeze steps, view back to a
+             map, an extra forward argument with a default) convert and agree at batch 1 and 3; and
+             what must be refused is, with its reason (values from the batch size, in-place ops read
+             again, hooks and weight_norm, over 256 layers, zero padding before a max pool on signed
+             values, padding wider than the kernel, even LRN, Linear on a 4-D map, dropout in
+             training mode, SiLU, a malformed input_shape).
   files      Every model file under models/ loads in Python and re-serializes to the same bytes;
              the command line's `info` lists them.
   package    `pip install --no-build-isolation ./python` (offline, into a directory) installs a
@@ -485,6 +492,168 @@ def check_mutations(cli, tmp: Path, fails: Failures, count: int = 3000):
           "identically), no other exception", flush=True)
 
 
+class _Apply(nn.Module):
+    """conv (2 -> 3 channels, 3x3, pad 1), then f."""
+
+    def __init__(self, f):
+        super().__init__()
+        self.c, self.f = nn.Conv2d(2, 3, 3, padding=1), f
+
+    def forward(self, x):
+        return self.f(self.c(x))
+
+
+class _MyConv(nn.Conv2d):             # a subclass without its own forward: a leaf
+    pass
+
+
+class _MyConvRelu(nn.Conv2d):         # with its own forward: traced through to F.conv2d
+    def forward(self, x):
+        return F.relu(super().forward(x))
+
+
+class _SumBranches(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.b = nn.ModuleList([nn.Conv2d(2, 2, 1) for _ in range(3)])
+
+    def forward(self, x):
+        return sum(b(x) for b in self.b)
+
+
+class _SqueezeHead(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c, self.fc = nn.Conv2d(2, 4, 3), nn.Linear(4, 3)
+
+    def forward(self, x):
+        return torch.softmax(self.fc(F.adaptive_avg_pool2d(self.c(x), 1).squeeze(-1).squeeze(-1)), dim=-1)
+
+
+class _Unflatten(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc, self.c = nn.Linear(8, 4), nn.Conv2d(4, 2, 1)
+
+    def forward(self, x):
+        y = self.fc(x)
+        return self.c(y.view(y.size(0), -1, 1, 1))
+
+
+class _ExtraArg(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c = nn.Conv2d(2, 2, 1)
+
+    def forward(self, x, extra=None):
+        return self.c(x) if extra is None else self.c(x) + extra
+
+
+class _BatchDependent(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c = nn.Conv2d(2, 3, 1)
+
+    def forward(self, x):
+        return F.leaky_relu(self.c(x), 0.1 * (x.size(0) // 2))
+
+
+class _InplaceReadAgain(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c, self.r = nn.Conv2d(4, 4, 1), nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        y = self.c(x)
+        z = self.r(y)
+        return z + y
+
+
+class _InplaceAddUnused(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c = nn.Conv2d(4, 4, 1)
+
+    def forward(self, x):
+        out = self.c(x)
+        out.add_(x)
+        return F.relu(out)
+
+
+def _hooked():
+    m = nn.Sequential(nn.Conv2d(2, 2, 1))
+    m[0].register_forward_hook(lambda mod, i, o: o * 2)
+    return m
+
+
+# (name, module factory, input shape, None: converts and agrees; else a word the refusal must hold)
+EDGE_CASES = [
+    ("clamp(min=0) is a ReLU", lambda: _Apply(lambda y: torch.clamp(y, min=0)), (2, 4, 4), None),
+    ("clamp with one bound", lambda: _Apply(lambda y: torch.clamp(y, min=-1)), (2, 4, 4), None),
+    ("clamp_min method", lambda: _Apply(lambda y: y.clamp_min(0.5)), (2, 4, 4), None),
+    ("in-place relu_ read once", lambda: _Apply(lambda y: y.relu_()), (2, 4, 4), None),
+    ("nn.Softmax2d", lambda: nn.Sequential(nn.Conv2d(2, 3, 1), nn.Softmax2d()), (2, 4, 4), None),
+    ("a bare nn.Conv2d", lambda: nn.Conv2d(4, 6, 3), (4, 5, 5), None),
+    ("a bare nn.Linear", lambda: nn.Linear(4, 6), (4,), None),
+    ("subclasses of nn.Conv2d", lambda: nn.Sequential(_MyConv(2, 3, 3), _MyConvRelu(3, 3, 1)), (2, 5, 5), None),
+    ("sum(branches)", _SumBranches, (2, 4, 4), None),
+    ("two pads in a row", lambda: nn.Sequential(nn.ZeroPad2d(1), nn.ZeroPad2d((0, 1, 0, 0)), nn.Conv2d(2, 2, 3)),
+     (2, 4, 4), None),
+    ("squeeze(-1) twice, softmax(-1)", _SqueezeHead, (2, 5, 5), None),
+    ("view(N, -1, 1, 1) after fc", _Unflatten, (8,), None),
+    ("forward(x, extra=None)", _ExtraArg, (2, 4, 4), None),
+    ("ReLU, ZeroPad2d, MaxPool2d", lambda: nn.Sequential(nn.Conv2d(2, 2, 1), nn.ReLU(), nn.ZeroPad2d((0, 1, 0, 1)),
+                                                         nn.MaxPool2d(2)), (2, 5, 5), None),
+    ("a value from the batch size", _BatchDependent, (2, 4, 4), "batch size"),
+    ("in-place op read again", _InplaceReadAgain, (4, 3, 3), "in-place"),
+    ("unused out.add_(x)", _InplaceAddUnused, (4, 3, 3), "in-place"),
+    ("forward hooks", _hooked, (2, 4, 4), "hooks"),
+    ("weight_norm", lambda: nn.Sequential(nn.utils.weight_norm(nn.Conv2d(4, 3, 3))), (4, 5, 5), "hooks"),
+    ("more than 256 layers", lambda: nn.Sequential(*[nn.ReLU() if i % 2 else nn.Conv2d(2, 2, 1) for i in range(300)]),
+     (2, 3, 3), "256"),
+    ("ZeroPad2d before MaxPool2d on signed values", lambda: nn.Sequential(nn.ZeroPad2d(1), nn.MaxPool2d(2)),
+     (2, 4, 4), "negative"),
+    ("padding wider than the kernel", lambda: nn.Sequential(nn.ReLU(), nn.ZeroPad2d(3), nn.MaxPool2d(2)), (2, 4, 4),
+     "ZeroPad2d"),
+    ("LocalResponseNorm of even size", lambda: nn.LocalResponseNorm(2), (4, 3, 3), "odd"),
+    ("nn.Linear on a 4-D map", lambda: nn.Sequential(nn.Conv2d(2, 4, 1), nn.Linear(4, 5)), (2, 4, 4), "last axis"),
+    ("F.dropout(training=True)", lambda: _Apply(F.dropout), (2, 4, 4), "training"),
+    ("SiLU", lambda: nn.Sequential(nn.Conv2d(2, 2, 1), nn.SiLU()), (2, 4, 4), "SiLU"),
+    ("input_shape as a string", lambda: nn.ReLU(), "3,8,8", "input_shape"),
+]
+
+
+def check_edges(cli, tmp: Path, fails: Failures):
+    """Small modules of the shapes users write: each converts and agrees with the module
+    (convert_torch's own check, and to_torch against the module here at batch 1 and 3), or is
+    refused with a ConvertError whose message holds the expected word."""
+    print(f"part edges: {len(EDGE_CASES)} small modules through convert_torch", flush=True)
+    for name, make, shape, word in EDGE_CASES:
+        fails.checks += 1
+        torch.manual_seed(3)
+        module = make().eval()
+        try:
+            model = scalpel.convert_torch(module, shape)
+        except ConvertError as e:
+            if word is None or word not in str(e):
+                fails.add(f"edge {name}", f"refused: {e}" if word is None else f"the refusal does not say {word!r}: {e}")
+            continue
+        except Exception as e:   # noqa: BLE001 - exactly what must not happen
+            fails.add(f"edge {name}", f"{type(e).__name__} instead of ConvertError: {e}")
+            continue
+        if word is not None:
+            fails.add(f"edge {name}", f"converted; expected a refusal naming {word!r}")
+            continue
+        for n in (1, 3):
+            x = torch.randn((n,) + tuple(shape), dtype=torch.float64)
+            with torch.no_grad():
+                ref = copy.deepcopy(module).double()(x).reshape(n, -1)
+                got = scalpel.to_torch(model).double()(x)
+            if ref.shape != got.shape or float((ref - got).abs().max()) > 1e-5 * max(float(ref.abs().max()), 1e-30):
+                fails.add(f"edge {name}", f"batch {n}: the converted model disagrees with the module")
+    print("  each converted and agreed, or was refused with its reason", flush=True)
+
+
 def check_package(cli, tmp: Path, fails: Failures):
     """pip installs the package (offline: the system's setuptools) and it works from there."""
     print("part package: pip install --no-build-isolation ./python, then used from outside the tree", flush=True)
@@ -562,11 +731,11 @@ def check_cli(cli, tmp: Path, fails: Failures):
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--parts", default="nets,refusals,files,mutations,package,cli")
+    ap.add_argument("--parts", default="nets,refusals,edges,files,mutations,package,cli")
     ap.add_argument("--nets", default=",".join(NETS))
     args = ap.parse_args()
     parts = set(args.parts.split(","))
-    known = {"nets", "refusals", "files", "mutations", "package", "cli"}
+    known = {"nets", "refusals", "edges", "files", "mutations", "package", "cli"}
     if parts - known:
         ap.error(f"unknown part(s) {sorted(parts - known)}")
     names = [n for n in args.nets.split(",") if n]
@@ -588,6 +757,8 @@ def main() -> int:
             check_cli(cli, tmp, fails)
         if "refusals" in parts:
             check_refusals(cli, tmp, fails)
+        if "edges" in parts:
+            check_edges(cli, tmp, fails)
         if "nets" in parts:
             check_nets(cli, tmp, fails, names)
     dt = time.time() - t0

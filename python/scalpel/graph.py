@@ -24,12 +24,13 @@ flattened map whose H x W is not 1 x 1, rather than computed on the wrong axis.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .model import LRN, Layer, Model, _infer_geometry
+from .model import LRN, MAX_LAYERS, Layer, Model, _infer_geometry
 
 __all__ = ["ConvertError", "GraphBuilder"]
 
@@ -40,6 +41,8 @@ class ConvertError(ValueError):
 
 
 _UNARY = ("relu", "sigmoid", "tanh", "hardswish")
+_F32_MAX = float(np.finfo(np.float32).max)
+_REAL_BOUND = 2.9999999e38       # below the model file's limit on real parameters (3e38)
 
 
 @dataclass
@@ -47,6 +50,7 @@ class _Value:
     shape: Tuple[int, int, int]
     rank: int                       # 4: [N, C, H, W]; 2: [N, F] (F = C * H * W)
     producer: Optional[int] = None  # index into ops; None: the graph input
+    lshape: Optional[Tuple[int, ...]] = None   # a rank-2 value seen as [N, F, 1, ...] (squeeze steps)
 
 
 @dataclass
@@ -102,6 +106,8 @@ class GraphBuilder:
     def logical_shape(self, name: str) -> Tuple[int, ...]:
         """The per-sample shape as the source framework sees it: (C, H, W) or (F,)."""
         v = self.values[name]
+        if v.lshape is not None:
+            return v.lshape
         return v.shape if v.rank == 4 else (int(np.prod(v.shape)),)
 
     def producer_kind(self, name: str) -> Optional[str]:
@@ -187,12 +193,12 @@ class GraphBuilder:
         v = self._value(x, where)
         w = np.asarray(w, dtype=np.float64)
         F = v.shape[0] * v.shape[1] * v.shape[2]
+        if v.rank == 4 and v.shape[1] * v.shape[2] != 1:
+            raise ConvertError(f"{where}: a matrix product over the last axis of a 4-D map {v.shape} is not "
+                               "supported; flatten the map first")
         if w.ndim != 2 or w.shape[1] != F:
             raise ConvertError(f"{where}: weight of shape {w.shape} for {F} input features "
                                f"(input {self.logical_shape(x)} per sample)")
-        if v.rank == 4 and v.shape[1] * v.shape[2] != 1:
-            raise ConvertError(f"{where}: a matrix product on a 4-D map {v.shape} (over its last axis); "
-                               "flatten it first")
         O = w.shape[0]
         b = np.zeros(O) if b is None else np.asarray(b, dtype=np.float64).reshape(-1)
         if b.shape != (O,):
@@ -243,10 +249,15 @@ class GraphBuilder:
     def clip(self, x: str, out: str, where: str, lo: float, hi: float) -> str:
         v = self._value(x, where)
         lo, hi = float(lo), float(hi)
-        if not (np.isfinite(np.float32(lo)) and np.isfinite(np.float32(hi)) and lo <= hi):
-            raise ConvertError(f"{where}: clip bounds [{lo}, {hi}] must be finite float32 values with lo <= hi")
-        if lo == 0.0 and hi >= 3.4e38:
+        if math.isnan(lo) or math.isnan(hi) or lo > hi:
+            raise ConvertError(f"{where}: clip bounds [{lo}, {hi}]: expected lo <= hi")
+        if lo == 0.0 and hi >= _F32_MAX:
             return self._add("relu", [x], out, where, v.shape, v.rank)
+        # an unbounded side becomes +-3e38 (the largest real a model file holds): the same for
+        # every input of smaller magnitude
+        lo, hi = max(lo, -_REAL_BOUND), min(hi, _REAL_BOUND)
+        if lo > _REAL_BOUND or hi < -_REAL_BOUND:
+            raise ConvertError(f"{where}: clip bounds [{lo}, {hi}] beyond +-3e38")
         return self._add("clip", [x], out, where, v.shape, v.rank, lo=lo, hi=hi)
 
     def leaky_relu(self, x: str, out: str, where: str, slope: float) -> str:
@@ -265,6 +276,9 @@ class GraphBuilder:
     def lrn(self, x: str, out: str, where: str, size: int, alpha: float, beta: float, k: float,
             within_channel: bool = False) -> str:
         v = self._map_input(x, where, "local response normalization")
+        if int(size) < 1 or int(size) % 2 == 0:
+            raise ConvertError(f"{where}: local response normalization of size {size}: only odd sizes (a window "
+                               "centred on the element) are supported")
         L = Layer(LRN, kernel_h=int(size), kernel_w=int(size), alpha=alpha, beta=beta, k=k,
                   mode=1 if within_channel else 0)
         try:
@@ -277,8 +291,9 @@ class GraphBuilder:
     def add(self, a: str, b: str, out: str, where: str) -> str:
         va, vb = self._value(a, where), self._value(b, where)
         if va.shape != vb.shape or va.rank != vb.rank:
-            raise ConvertError(f"{where}: add of {self.logical_shape(a)} and {self.logical_shape(b)}: "
-                               "only tensors of one shape are added (no broadcasting)")
+            raise ConvertError(f"{where}: add of {self.logical_shape(a)} and {self.logical_shape(b)} (held as "
+                               f"{va.shape} and {vb.shape}, ranks {va.rank} and {vb.rank}): only tensors of one "
+                               "shape and layout are added (no broadcasting)")
         return self._add("add", [a, b], out, where, va.shape, va.rank)
 
     def concat(self, inputs: Sequence[str], out: str, where: str, axis: int) -> str:
@@ -305,6 +320,27 @@ class GraphBuilder:
         """[N, C, H, W] -> [N, C*H*W] (CHW order)."""
         v = self._value(x, where)
         return self._add("identity", [x], out, where, v.shape, 2)
+
+    def vector_view(self, x: str, out: str, where: str, lshape: Sequence[int]) -> str:
+        """A tensor of features [N, F] (or a map of 1 x 1) seen as [N, F, 1, ...] with any
+        number of trailing ones (x.squeeze(-1) one step at a time): features stay channels."""
+        v = self._value(x, where)
+        lshape = tuple(int(d) for d in lshape)
+        F = v.shape[0] * v.shape[1] * v.shape[2]
+        if not (lshape and lshape[0] == F and all(d == 1 for d in lshape[1:]) and v.shape[1] * v.shape[2] == 1):
+            raise ConvertError(f"{where}: a view of {self.logical_shape(x)} as {lshape}: not supported")
+        if len(lshape) == 3:
+            return self._add("identity", [x], out, where, v.shape, 4)
+        name = self._add("identity", [x], out, where, v.shape, 2)
+        if len(lshape) > 1:
+            self.values[name].lshape = lshape
+        return name
+
+    def unflatten(self, x: str, out: str, where: str) -> str:
+        """A flattened map as the 4-D map it is stored as ([N, F] to [N, F, 1, 1], or back to
+        the [N, C, H, W] it was flattened from)."""
+        v = self._value(x, where)
+        return self._add("identity", [x], out, where, v.shape, 4)
 
     def identity(self, x: str, out: str, where: str) -> str:
         v = self._value(x, where)
@@ -346,7 +382,17 @@ class GraphBuilder:
         for op in kept:
             for x in op.inputs:
                 readers.setdefault(x, []).append(op)
-        # 2. padding into its readers
+        # 2. padding into its readers (a pad read only by another pad joins it first)
+        producer = {op.output: op for op in kept}
+        merged = set()
+        for op in kept:
+            q = producer.get(op.inputs[0]) if op.kind == "pad" else None
+            if q is not None and q.kind == "pad" and q.output != out and len(readers[q.output]) == 1:
+                op.attrs["pads"] = tuple(a + b for a, b in zip(op.attrs["pads"], q.attrs["pads"]))
+                op.inputs = list(q.inputs)
+                op.where = f"{q.where} and {op.where}"
+                merged.add(id(q))
+        kept = [op for op in kept if id(op) not in merged]
         for op in kept:
             if op.kind != "pad":
                 continue
@@ -372,6 +418,7 @@ class GraphBuilder:
                 t, l, b, r = u.attrs["pads"]
                 pt, pl, pb, pr = op.attrs["pads"]
                 u.attrs["pads"] = (t + pt, l + pl, b + pb, r + pr)
+                u.attrs["joined"] = op.where
                 if u.kind == "pool" and u.attrs["op"] == "avg":
                     u.attrs["count_pads"] = True
                 u.inputs = [op.inputs[0] if x == op.output else x for x in u.inputs]
@@ -407,12 +454,16 @@ class GraphBuilder:
             first = layer_of[op.inputs[0]]
             if first != len(model.layers) - 1:
                 model.set_next_input(first)
+            if len(model.layers) == MAX_LAYERS:
+                raise ConvertError(f"{self.source}: more than {MAX_LAYERS} layers after folding (a model file holds "
+                                   f"at most {MAX_LAYERS}); {op.where} would be layer {MAX_LAYERS + 1}")
             try:
                 self._emit(model, op, layer_of)
             except ValueError as e:
                 if isinstance(e, ConvertError):
                     raise
-                raise ConvertError(f"{op.where}: {e}") from None
+                joined = f" (its padding includes that of {op.attrs['joined']})" if "joined" in op.attrs else ""
+                raise ConvertError(f"{op.where}: {e}{joined}") from None
             layer_of[op.output] = len(model.layers) - 1
             if model.layers[-1].out_shape != self.values[op.output].shape:
                 raise ConvertError(f"{op.where}: the padding read from a pad node changes this layer's output "

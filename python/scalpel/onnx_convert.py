@@ -1257,6 +1257,18 @@ def _m_leaky(c: _Converter, n: _Node, vals) -> None:
     c._set(n, _Tensor(c.builder.leaky_relu(x, n.outputs[0], n.where, n.f("alpha", 0.01))))
 
 
+def _m_prelu(c: _Converter, n: _Node, vals) -> None:
+    """PRelu with one slope for every element is a leaky ReLU; a slope per channel is not."""
+    n.allow()
+    c._arity(n, vals, 2, 2)
+    x = c._tensor(n, vals, 0)
+    slope = c._float_const(n, vals, 1, "slope")
+    if slope.size != 1:
+        raise ConvertError(f"{n.where}: {slope.size} slopes (one per channel): only one slope (a leaky ReLU) is "
+                           "supported")
+    c._set(n, _Tensor(c.builder.leaky_relu(x, n.outputs[0], n.where, float(slope.reshape(-1)[0]))))
+
+
 def _m_clip(c: _Converter, n: _Node, vals) -> None:
     n.allow("min", "max")
     c._arity(n, vals, 1, 3)
@@ -1689,6 +1701,7 @@ _MAP = {
     "HardSwish": _m_unary("hardswish"),
     "HardSigmoid": _m_hard_sigmoid,
     "LeakyRelu": _m_leaky,
+    "PRelu": _m_prelu,
     "Clip": _m_clip,
     "Softmax": _m_softmax,
     "MaxPool": _m_pool,
@@ -1723,5 +1736,4 @@ _HINTS = {
     "Gather": " (no indexing of feature maps)",
     "ConvTranspose": " (transposed convolutions)",
     "GlobalMaxPool": " (use global average pooling)",
-    "PRelu": " (use LeakyReLU)",
 }

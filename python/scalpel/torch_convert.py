@@ -38,7 +38,7 @@ import copy
 import io
 import math
 import operator
-from typing import Dict, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -57,10 +57,17 @@ CHECK_TOLERANCE = 1e-4   # max |module - converted| / max |module|, both in floa
 
 
 class _Tracer(torch.fx.Tracer):
-    """torch.fx's tracer with LocalResponseNormWithinChannel kept as a leaf module."""
+    """torch.fx's tracer keeping as leaves LocalResponseNormWithinChannel and every subclass of
+    a mapped module that does not override forward (class MyConv(nn.Conv2d) with a new
+    __init__); a subclass with its own forward is traced through (F.conv2d, F.linear)."""
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        return isinstance(m, LocalResponseNormWithinChannel) or super().is_leaf_module(m, qualname)
+        if isinstance(m, LocalResponseNormWithinChannel):
+            return True
+        for base in _MODULES:
+            if isinstance(m, base) and type(m).forward is base.forward:
+                return True
+        return super().is_leaf_module(m, qualname)
 
 
 def _np(t: Optional[torch.Tensor]) -> Optional[np.ndarray]:
@@ -89,22 +96,31 @@ class _Recorder(torch.fx.Interpreter):
 _MISSING = object()
 
 
+def _same(a, b) -> bool:
+    try:
+        return bool(a == b) and type(a) is type(b)
+    except Exception:  # noqa: BLE001 - values that do not compare are not the same
+        return False
+
+
 _MODULES = (nn.Conv2d, nn.Linear, nn.BatchNorm1d, nn.BatchNorm2d, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d,
             nn.AdaptiveMaxPool2d, nn.ZeroPad2d, nn.ConstantPad2d, nn.LocalResponseNorm, LocalResponseNormWithinChannel,
             nn.ReLU, nn.Hardtanh, nn.LeakyReLU, nn.PReLU, nn.Sigmoid, nn.Tanh, nn.Hardswish, nn.Softmax, nn.Flatten,
-            nn.Dropout, nn.Dropout2d, nn.AlphaDropout, nn.Identity)   # (nn.ReLU6 is an nn.Hardtanh)
+            nn.Dropout, nn.Dropout2d, nn.AlphaDropout, nn.Identity, nn.Softmax2d)   # (nn.ReLU6 is an nn.Hardtanh)
 _FUNCTIONS = (operator.add, torch.add, torch.cat, F.relu, torch.relu, F.relu6, F.hardtanh, torch.clamp, torch.clip,
               F.leaky_relu, torch.sigmoid, F.sigmoid, torch.tanh, F.tanh, F.hardswish, F.softmax, torch.softmax,
               F.max_pool2d, F.avg_pool2d, F.adaptive_avg_pool2d, F.adaptive_max_pool2d, F.pad, F.local_response_norm,
-              F.dropout, F.dropout2d, F.alpha_dropout, torch.flatten, torch.mean, torch.reshape)
-_METHODS = ("relu", "sigmoid", "tanh", "clamp", "clip", "softmax", "flatten", "view", "reshape", "mean", "contiguous",
-            "add")
+              F.dropout, F.dropout2d, F.alpha_dropout, torch.flatten, torch.mean, torch.reshape, torch.squeeze,
+              torch.unsqueeze, F.conv2d, F.linear)
+_METHODS = ("relu", "sigmoid", "tanh", "clamp", "clip", "clamp_min", "clamp_max", "softmax", "flatten", "view",
+            "reshape", "squeeze", "unsqueeze", "mean", "contiguous", "add",
+            "relu_", "sigmoid_", "tanh_", "clamp_", "clip_", "clamp_min_", "clamp_max_", "add_")   # in place: see refuse_aliasing
 
 
 class _Converter:
-    def __init__(self, gm: torch.fx.GraphModule, input_shape, where_module: str, values2: Dict, values3: Dict):
+    def __init__(self, gm: torch.fx.GraphModule, input_shape, where_module: str, values: List[Dict]):
         self.gm = gm
-        self.values2, self.values3 = values2, values3     # Python values at batch 2 and batch 3
+        self.values = values     # the Python values of each node at batch 1, 2 and 3
         self.modules = dict(gm.named_modules())
         self.shapes: Dict[str, tuple] = {}     # node name -> sample output shape (tensors only)
         self.input_shape = tuple(int(v) for v in input_shape)
@@ -119,17 +135,32 @@ class _Converter:
         v = node.args[i] if len(node.args) > i else node.kwargs.get(name, default)
         return self.value(v)
 
+    def param(self, node: torch.fx.Node, i: int, name: str) -> Optional[torch.Tensor]:
+        """A weight argument of F.conv2d / F.linear: a parameter or buffer of the module (or
+        None); a tensor computed in forward is refused."""
+        v = node.args[i] if len(node.args) > i else node.kwargs.get(name)
+        if v is None:
+            return None
+        if isinstance(v, torch.fx.Node) and v.op == "get_attr":
+            obj = self.gm
+            for part in v.target.split("."):
+                obj = getattr(obj, part)
+            if isinstance(obj, torch.Tensor):
+                return obj
+        raise ConvertError(f"{self.where(node)}: its {name} is computed in forward ({v!r}); only parameters and "
+                           "buffers of the module can be weights")
+
     def value(self, v):
         if isinstance(v, torch.fx.Node):
             if "tensor_meta" in v.meta:
                 return v
-            a, b = self.values2.get(v.name, _MISSING), self.values3.get(v.name, _MISSING)
-            if a is _MISSING:
+            seen = [vals.get(v.name, _MISSING) for vals in self.values]
+            if seen[0] is _MISSING:
                 return v
-            if a != b:
-                raise ConvertError(f"{self.where(v)}: its value depends on the batch size ({a!r} at batch 2, {b!r} "
-                                   "at batch 3): only view / reshape may use the batch size")
-            return a
+            if any(not _same(seen[0], other) for other in seen[1:]):
+                raise ConvertError(f"{self.where(v)}: its value depends on the batch size ({seen[0]!r}, {seen[1]!r}, "
+                                   f"{seen[2]!r} at batch 1, 2, 3): only view / reshape may use the batch size")
+            return seen[0]
         if isinstance(v, (list, tuple)):
             return type(v)(self.value(x) for x in v)
         return v
@@ -148,7 +179,7 @@ class _Converter:
         return x.name
 
     def axis(self, node: torch.fx.Node, x: str, dim) -> int:
-        rank = self.b.rank(x)
+        rank = len(self.b.logical_shape(x)) + 1
         if not isinstance(dim, int):
             raise ConvertError(f"{self.where(node)}: dim {dim!r}: an integer is needed")
         d = dim + rank if dim < 0 else dim
@@ -160,28 +191,24 @@ class _Converter:
 
     def run(self) -> Model:
         graph = self.gm.graph
-        placeholders = [n for n in graph.nodes if n.op == "placeholder"]
-        if len(placeholders) != 1:
-            raise ConvertError(f"{self.where_module}: forward takes {len(placeholders)} inputs; one tensor is supported")
-        self.b = GraphBuilder(placeholders[0].name, self.input_shape, self.where_module)
-        unknown = [self.where(n) for n in graph.nodes if "tensor_meta" in n.meta and not self.known(n)]
+        nodes = list(graph.nodes)
+        placeholders = [n for n in nodes if n.op == "placeholder"]
+        outputs = [n for n in nodes if n.op == "output"]
+        res = outputs[0].args[0] if outputs else None
+        if not isinstance(res, torch.fx.Node):
+            raise ConvertError(f"{self.where_module}: forward returns {type(res).__name__}; one tensor is supported")
+        live = self.live(res)
+        if not placeholders or any(p in live for p in placeholders[1:]):
+            raise ConvertError(f"{self.where_module}: forward reads {len(placeholders)} inputs; one tensor is supported")
+        unknown = [self.where(n) for n in nodes if n in live and "tensor_meta" in n.meta and not self.known(n)]
         if unknown:
             raise ConvertError(f"not supported by Scalpel: {'; '.join(unknown)} (see scalpel.torch_convert's "
                                "docstring for the modules and functions it maps)")
-        out = None
-        for node in graph.nodes:
-            if node.op == "placeholder":
-                continue
-            if node.op == "output":
-                res = node.args[0]
-                if not isinstance(res, torch.fx.Node):
-                    raise ConvertError(f"{self.where_module}: forward returns {type(res).__name__}; one tensor is supported")
-                out = self.tensor(node, res, "result")
-                continue
-            if node.op == "get_attr":
-                continue       # parameters read directly: refused where a layer would need them
-            if "tensor_meta" not in node.meta:
-                continue       # a Python value (x.size(0), a shape): only view / reshape read them
+        self.refuse_aliasing(nodes, live)
+        self.b = GraphBuilder(placeholders[0].name, self.input_shape, self.where_module)
+        for node in nodes:
+            if node not in live or node.op in ("placeholder", "output", "get_attr") or "tensor_meta" not in node.meta:
+                continue       # dead code, parameters (read where used), Python values (sizes, shapes)
             shape = tuple(node.meta["tensor_meta"].shape)
             if node.op == "call_module":
                 self.module(node, self.modules[node.target])
@@ -195,9 +222,44 @@ class _Converter:
             if got != shape:
                 raise ConvertError(f"{self.where(node)}: PyTorch gives shape {shape} for a batch of 2, the "
                                    f"conversion {got}: not supported")
-        if out is None:
-            raise ConvertError(f"{self.where_module}: the traced graph has no output")
-        return self.b.build(out)
+        return self.b.build(self.tensor(outputs[0], res, "result"))
+
+    @staticmethod
+    def live(out: torch.fx.Node) -> set:
+        """The nodes the output depends on."""
+        seen, todo = set(), [out]
+        while todo:
+            n = todo.pop()
+            if n not in seen:
+                seen.add(n)
+                todo.extend(n.all_input_nodes)
+        return seen
+
+    def inplace(self, node: torch.fx.Node) -> bool:
+        if node.op == "call_module":
+            return bool(getattr(self.modules[node.target], "inplace", False)) and \
+                not isinstance(self.modules[node.target], (nn.Dropout, nn.Dropout2d, nn.AlphaDropout))
+        if node.op == "call_function":
+            return bool(node.kwargs.get("inplace", False)) or getattr(node.target, "__name__", "").startswith("__i")
+        if node.op == "call_method":
+            return node.target.endswith("_") and not node.target.startswith("_")
+        return False
+
+    def refuse_aliasing(self, nodes, live) -> None:
+        """An in-place operation (inplace=True, .relu_(), .add_()) changes its input for every
+        later reader too; fx records a new tensor instead. Refused where the input is read
+        again after it. (`y += z` is recorded as `y + z` and cannot be seen here: the
+        self-check catches it.)"""
+        order = {n: i for i, n in enumerate(nodes)}
+        for n in nodes:
+            if not self.inplace(n) or not n.args or not isinstance(n.args[0], torch.fx.Node):
+                continue       # (dead or not: `out.add_(x)` whose result is unused still changes out)
+            x = n.args[0]
+            later = [u for u in x.users if u is not n and order[u] > order[n] and u in live]
+            if later:
+                raise ConvertError(f"{self.where(n)}: an in-place operation on {x.name!r}, which "
+                                   f"{self.where(later[0])} reads afterwards (it would see the changed values); "
+                                   "use the out-of-place form")
 
     def known(self, node: torch.fx.Node) -> bool:
         """The node's module, function or method is one the converter maps (its arguments
@@ -265,6 +327,8 @@ class _Converter:
             if m.dim is None:
                 raise ConvertError(f"{w}: nn.Softmax without dim (deprecated implicit axis); give dim=1")
             b.softmax(x, name, w, self.axis(node, x, m.dim))
+        elif isinstance(m, nn.Softmax2d):
+            b.softmax(x, name, w, 1 if b.rank(x) == 4 else -1)
         elif isinstance(m, nn.Flatten):
             self.flatten(node, x, m.start_dim, m.end_dim)
         elif isinstance(m, (nn.Dropout, nn.Dropout2d, nn.AlphaDropout, nn.Identity)):
@@ -281,6 +345,10 @@ class _Converter:
             if f is torch.add and self.arg(node, 2, "alpha", 1) != 1:
                 raise ConvertError(f"{w}: torch.add with alpha is not supported")
             a, c = self.value(node.args[0]), self.value(node.args[1])
+            for t, z in ((a, c), (c, a)):      # 0 + y: sum(branches), out = 0; out = out + y
+                if isinstance(t, torch.fx.Node) and isinstance(z, (int, float)) and not isinstance(z, bool) and z == 0:
+                    b.identity(self.tensor(node, t), name, w)
+                    return
             if not (isinstance(a, torch.fx.Node) and isinstance(c, torch.fx.Node)):
                 raise ConvertError(f"{w}: adding a constant ({a!r} + {c!r}) is not supported; only tensor + tensor "
                                    "(a residual join)")
@@ -347,8 +415,14 @@ class _Converter:
             self.flatten(node, x, self.arg(node, 1, "start_dim", 0), self.arg(node, 2, "end_dim", -1))
         elif f is torch.mean:
             self.mean(node, x, self.arg(node, 1, "dim"), self.arg(node, 2, "keepdim", False))
-        elif f in (torch.reshape,):
+        elif f in (torch.reshape, torch.squeeze, torch.unsqueeze):
             self.reshape(node, x)
+        elif f is F.conv2d:
+            self.conv(node, x, self.param(node, 1, "weight"), self.param(node, 2, "bias"), self.arg(node, 3, "stride", 1),
+                      self.arg(node, 4, "padding", 0), self.arg(node, 5, "dilation", 1), self.arg(node, 6, "groups", 1),
+                      "zeros")
+        elif f is F.linear:
+            b.fc(x, name, w, _np(self.param(node, 1, "weight")), _np(self.param(node, 2, "bias")))
         else:
             raise ConvertError(f"{w}: {getattr(f, '__module__', '')}.{getattr(f, '__name__', f)} is not supported by "
                                "Scalpel (see scalpel.torch_convert's docstring for the functions it maps)")
@@ -356,6 +430,8 @@ class _Converter:
     def method(self, node: torch.fx.Node) -> None:
         m, b, w, name = node.target, self.b, self.where(node), node.name
         x = self.tensor(node, node.args[0])
+        if m.endswith("_"):
+            m = m[:-1]       # the in-place form: the same values (refuse_aliasing checked its readers)
         if m == "relu":
             b.unary(x, name, w, "relu")
         elif m == "sigmoid":
@@ -364,11 +440,15 @@ class _Converter:
             b.unary(x, name, w, "tanh")
         elif m in ("clamp", "clip"):
             self.clamp(node, x, self.arg(node, 1, "min"), self.arg(node, 2, "max"))
+        elif m == "clamp_min":
+            self.clamp(node, x, self.arg(node, 1, "min"), None)
+        elif m == "clamp_max":
+            self.clamp(node, x, None, self.arg(node, 1, "max"))
         elif m == "softmax":
             b.softmax(x, name, w, self.axis(node, x, self.arg(node, 1, "dim")))
         elif m == "flatten":
             self.flatten(node, x, self.arg(node, 1, "start_dim", 0), self.arg(node, 2, "end_dim", -1))
-        elif m in ("view", "reshape"):
+        elif m in ("view", "reshape", "squeeze", "unsqueeze"):
             self.reshape(node, x)
         elif m == "mean":
             self.mean(node, x, self.arg(node, 1, "dim"), self.arg(node, 2, "keepdim", False))
@@ -463,15 +543,23 @@ class _Converter:
                                "only flattening every dimension after the batch is supported")
 
     def reshape(self, node, x) -> None:
+        """view / reshape / squeeze / unsqueeze, judged by the shape PyTorch computed: the same
+        shape is an identity, [N, C*H*W] a flatten, and a flat [N, F] to [N, F, 1, 1] (or the
+        map it was flattened from) a map again; anything else reorders or mixes samples."""
         shape = tuple(node.meta["tensor_meta"].shape)
-        per = self.b.logical_shape(x)
+        per, stored = self.b.logical_shape(x), self.b.shape(x)
+        n = int(np.prod(per))
         if shape == (2,) + per:
             self.b.identity(x, node.name, self.where(node))
-        elif shape == (2, int(np.prod(per))):
+        elif shape == (2, n):
             self.b.flatten(x, node.name, self.where(node))
+        elif shape == (2,) + stored:
+            self.b.unflatten(x, node.name, self.where(node))
+        elif stored[1:] == (1, 1) and len(shape) >= 2 and shape[1] == n and all(d == 1 for d in shape[2:]):
+            self.b.vector_view(x, node.name, self.where(node), shape[1:])
         else:
             raise ConvertError(f"{self.where(node)}: reshape of {('N',) + per} to {shape[1:]} per sample (batch 2 gave "
-                               f"{shape}): only flattening to [N, {int(np.prod(per))}] is supported")
+                               f"{shape}): only flattening to [N, {n}], or back to {('N',) + stored}, is supported")
 
     def mean(self, node, x, dim, keepdim) -> None:
         dims = (dim,) if isinstance(dim, int) else tuple(dim or ())
@@ -482,68 +570,129 @@ class _Converter:
                                "is supported")
 
 
+def _input_shape(input_shape) -> tuple:
+    bad = ConvertError(f"convert_torch: input_shape {input_shape!r}: expected (C, H, W) or (F,) per sample, integers "
+                       ">= 1, without the batch dimension")
+    if isinstance(input_shape, (str, bytes)) or not hasattr(input_shape, "__len__"):
+        raise bad
+    shape = []
+    for v in input_shape:
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise bad
+        shape.append(int(v))
+    if len(shape) not in (1, 3) or min(shape) < 1:
+        raise bad
+    return tuple(shape)
+
+
+def _trace(mod: nn.Module, name: str) -> torch.fx.Graph:
+    """torch.fx's graph of mod.forward; forward's parameters after the first must have
+    defaults, which are traced as constants."""
+    import inspect
+    try:
+        params = list(inspect.signature(mod.forward).parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    tensors = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    extra = [p for p in tensors[1:] if p.default is inspect.Parameter.empty]
+    if extra or not tensors:
+        raise ConvertError(f"{name}: forward takes {len(tensors)} inputs ({', '.join(p.name for p in tensors)}); one "
+                           "tensor is supported (further parameters need defaults)")
+    concrete = {p.name: p.default for p in tensors[1:]}
+    try:
+        return _Tracer().trace(mod, concrete_args=concrete or None)
+    except Exception as e:  # noqa: BLE001 - torch.fx raises many types; say which and why
+        text = f"{name}: torch.fx could not trace forward ({type(e).__name__}: {e})."
+        if isinstance(e, torch.fx.proxy.TraceError):
+            text += (" Symbolic tracing needs a forward whose Python control flow does not depend on tensor values "
+                     "(no `if x.sum() > 0`, no `.item()`, no loops over a tensor's size): make it depend on "
+                     "constructor arguments.")
+        elif "Proxy" in str(e):
+            text += (" A built-in torch function received a value computed from the input while tracing (typically "
+                     "a kernel size or shape taken from x.size()): give it a constant fixed in __init__, or use a "
+                     "module such as nn.AdaptiveAvgPool2d(1).")
+        raise ConvertError(text + " Exporting to ONNX and `python3 -m scalpel convert` is the other way in.") from None
+
+
+def _refuse_hooks(module: nn.Module, name: str) -> None:
+    """Hooks change what a module computes (weight_norm and spectral_norm recompute the weight
+    in a forward pre-hook); fx does not see them."""
+    hooked = [f"{qual or name} ({type(m).__name__})" for qual, m in module.named_modules()
+              if m._forward_hooks or m._forward_pre_hooks or getattr(m, "_backward_hooks", None)]
+    if hooked:
+        raise ConvertError(f"{name}: modules with hooks ({', '.join(hooked)}): fx cannot see what hooks compute; "
+                           "remove them first (torch.nn.utils.remove_weight_norm, remove_spectral_norm, "
+                           "handle.remove())")
+
+
+def _run(runner: torch.fx.Interpreter, batch: int, shape, name: str) -> None:
+    """Run the traced graph (ShapeProp: recording shapes; _Recorder: Python values) once."""
+    x = torch.randn((batch,) + shape, generator=torch.Generator().manual_seed(batch))
+    try:
+        with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):   # (ShapeProp prints tracebacks)
+            if isinstance(runner, ShapeProp):
+                runner.propagate(x)
+            else:
+                runner.run(x)
+    except Exception as e:  # noqa: BLE001
+        raise ConvertError(f"{name}: running the traced module on a [{batch}, {', '.join(map(str, shape))}] batch "
+                           f"failed ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); is input_shape "
+                           "right, and does forward work for every batch size?") from None
+
+
 def convert_torch(module: nn.Module, input_shape: Sequence[int], path=None, check: bool = True) -> Model:
     """Convert a torch.nn.Module to a Scalpel Model (and save it to `path` when given).
 
     input_shape: one sample's shape, (C, H, W) or (F,), without the batch dimension. The
     module is not changed (a copy is traced and put in eval mode: batch norms use their
-    running statistics, dropout is dropped). check: run both on a random batch in float64
-    and raise ConvertError when the largest difference exceeds CHECK_TOLERANCE of the
+    running statistics, dropout is dropped). check: run both on random batches of 1 and 3 in
+    float64 and raise ConvertError when the largest difference exceeds CHECK_TOLERANCE of the
     largest output. Raises ConvertError, naming the node, for anything it cannot map."""
     if not isinstance(module, nn.Module):
         raise ConvertError(f"convert_torch: expected a torch.nn.Module, got {type(module).__name__}")
-    shape = tuple(int(v) for v in input_shape)
-    if len(shape) not in (1, 3) or min(shape) < 1:
-        raise ConvertError(f"convert_torch: input_shape {tuple(input_shape)}: expected (C, H, W) or (F,) per sample, "
-                           "each >= 1, without the batch dimension")
+    shape = _input_shape(input_shape)
     name = type(module).__name__
-    mod = copy.deepcopy(module).float().eval()
+    _refuse_hooks(module, name)
     try:
-        graph = _Tracer().trace(mod)
-    except Exception as e:  # noqa: BLE001 - torch.fx raises many types; say which and why
-        if "Proxy" in str(e):
-            raise ConvertError(
-                f"{name}: torch.fx could not trace forward ({type(e).__name__}: {e}). A built-in torch function "
-                "received a value computed from the input while tracing (typically a kernel size or shape taken "
-                "from x.size()): give it a constant fixed in __init__, or use a module such as "
-                "nn.AdaptiveAvgPool2d(1).") from None
-        raise ConvertError(
-            f"{name}: torch.fx could not trace forward ({type(e).__name__}: {e}). Symbolic tracing needs a forward "
-            "whose Python control flow does not depend on tensor values (no `if x.sum() > 0`, no `.item()`, no "
-            "loops over a tensor's size): make it depend on constructor arguments, or export to ONNX and use "
-            "`python3 -m scalpel convert`.") from None
-    gm = torch.fx.GraphModule(mod, graph)
-    sample = torch.randn((2,) + shape, generator=torch.Generator().manual_seed(0))
-    try:
-        with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):   # (ShapeProp prints tracebacks)
-            ShapeProp(gm).propagate(sample)
+        mod = copy.deepcopy(module).float().eval()
     except Exception as e:  # noqa: BLE001
-        raise ConvertError(f"{name}: running the traced module on a [2, {', '.join(map(str, shape))}] sample failed "
-                           f"({type(e).__name__}: {e}); is input_shape right?") from None
+        raise ConvertError(f"{name}: the module cannot be copied ({type(e).__name__}: {e})") from None
+    gm = torch.fx.GraphModule(mod, _trace(mod, name))
+    _run(ShapeProp(gm), 2, shape, name)
     values = []
-    for n in (2, 3):
+    for n in (1, 2, 3):
         rec = _Recorder(gm)
-        with torch.no_grad():
-            rec.run(torch.randn((n,) + shape, generator=torch.Generator().manual_seed(n)))
+        _run(rec, n, shape, name)
         values.append(rec.values)
-    model = _Converter(gm, shape, name, values[0], values[1]).run()
+    model = _Converter(gm, shape, name, values).run()
     if check:
         _check(mod, model, shape, name)
     if path is not None:
-        model.save(path)
+        try:
+            model.save(path)
+        except OSError as e:
+            raise ConvertError(f"{path}: cannot write the model file ({e.strerror or e})") from None
     return model
 
 
 def _check(mod: nn.Module, model: Model, shape, name: str) -> None:
-    x = torch.randn((3,) + shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    with torch.no_grad():
-        ref = mod.double()(x).reshape(3, -1)
-        got = to_torch(model).double()(x)
-    mod.float()
-    if tuple(ref.shape) != tuple(got.shape):
-        raise ConvertError(f"{name}: the converted model gives {tuple(got.shape)}, the module {tuple(ref.shape)}")
-    scale = float(ref.abs().max())
-    diff = float((ref - got).abs().max())
-    if not diff <= CHECK_TOLERANCE * max(scale, 1e-30):
-        raise ConvertError(f"{name}: the converted model disagrees with the module (max difference {diff:.3g}, "
-                           f"largest output {scale:.3g}); this is a converter bug, please report it")
+    """The module against the converted model, float64, at batch 1 and 3."""
+    module64, converted = mod.double(), to_torch(model).double()
+    try:
+        for n in (1, 3):
+            x = torch.randn((n,) + shape, generator=torch.Generator().manual_seed(10 + n), dtype=torch.float64)
+            with torch.no_grad():
+                ref = module64(x).reshape(n, -1)
+                got = converted(x)
+            if tuple(ref.shape) != tuple(got.shape):
+                raise ConvertError(f"{name}: the converted model gives {tuple(got.shape)}, the module {tuple(ref.shape)}")
+            scale = float(ref.abs().max())
+            diff = float((ref - got).abs().max())
+            if not diff <= CHECK_TOLERANCE * max(scale, 1e-30):
+                raise ConvertError(
+                    f"{name}: the converted model disagrees with the module at batch {n} (max difference {diff:.3g}, "
+                    f"largest output {scale:.3g}). Usual causes: an in-place update of a tensor that is read again "
+                    "(`y += z` while another branch keeps y; fx records it as a new tensor), or a value that depends "
+                    "on the batch size. Otherwise a converter bug: please report it.")
+    finally:
+        mod.float()
