@@ -6,7 +6,8 @@
 #      training and gradients, model file, C export compiled back by layers_export_check),
 #      allocator hooks, SCALPEL_NO_MALLOC, networks, pruning, model files, planner, safetensors
 #      against numpy and PyTorch outputs, Debian's /usr/bin/python3), the converters from
-#      PyTorch and ONNX (tests/test_convert.py), files (special files in
+#      PyTorch and ONNX (tests/test_convert.py), pruning in PyTorch against the C library and
+#      under torchrun with two processes (tests/test_torch_prune.py), files (special files in
 #      and out, permissions, temporaries, a full disk, concurrent writers, forged sizes), the
 #      network benchmark
 #   2. the kernel tests on every backend this machine runs: -march=native (AVX-512 here),
@@ -183,6 +184,7 @@ par test_layers-g++ sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O1 $N
 par test_layers-no-simd sh -c "gcc $WARN -O2 -DSCALPEL_NO_SIMD -I. tests/test_layers.c -o $B/test_layers-ns -lm && $B/test_layers-ns"
 par torch-ops sh -c "cc -O2 $NATIVE -I. examples/scalpel_cli.c -o $B/scalpel-torch-ops -lm && SCALPEL_CLI=$B/scalpel-torch-ops /usr/bin/python3 tests/test_torch_ops.py"
 par convert sh -c "cc -O2 $NATIVE -I. examples/scalpel_cli.c -o $B/scalpel-convert -lm && SCALPEL_CLI=$B/scalpel-convert /usr/bin/python3 tests/test_convert.py"
+par torch-prune sh -c "cc -O2 $NATIVE -I. examples/scalpel_cli.c -o $B/scalpel-torch-prune -lm && SCALPEL_CLI=$B/scalpel-torch-prune /usr/bin/python3 tests/test_torch_prune.py"
 par test_ops-asan sh -c "mkdir -p $B/ops-asan && gcc $WARN $SAN $NATIVE -I. tests/test_ops.c -o $B/test_ops-asan -lm && $B/test_ops-asan $B/ops-asan"
 par test_ops-no-simd-g++ sh -c "mkdir -p $B/ops-ns && gcc $WARN -O2 -DSCALPEL_NO_SIMD -I. tests/test_ops.c -o $B/test_ops-ns -lm && $B/test_ops-ns $B/ops-ns && g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O1 $NATIVE -x c++ -I. tests/test_ops.c -o $B/test_ops-pp && $B/test_ops-pp $B/ops-ns"
 par test_drivers sh -c "mkdir -p $B/drivers && gcc $WARN -O2 $NATIVE -I. tests/test_drivers.c -o $B/test_drivers -lm && $B/test_drivers $B/drivers"
