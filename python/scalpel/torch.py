@@ -34,7 +34,6 @@ read by every rank on resume.
 
 from __future__ import annotations
 
-import math
 import os
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
