@@ -48,6 +48,7 @@ typedef struct cmd_usage {
 static const cmd_usage usages[] = {
     { "info", "scalpel info MODEL" },
     { "plan", "scalpel plan --hw NAME|host|list [--mode MODE] [--calibrate] MODEL\n"
+              "       scalpel plan --hw list [--json]\n"
               "       scalpel plan --no-retrain [--hw NAME|host] [--data DIR | --synthetic] [--budget POINTS]\n"
               "                    [--samples N] [--exact] [--repeat N] [--against MODEL2] MODEL" },
     { "pack", "scalpel pack --hw NAME|host [--mode MODE] [--calibrate] MODEL -o OUT" },
@@ -587,6 +588,59 @@ static void list_profiles(void)
         printf("host         = %s (kernels compiled in: %s)\n", host.name, scalpel_kernels_backend());
 }
 
+/* A JSON string of plain text (the profiles' names and notes): quotes, backslashes and control
+ * characters escaped. */
+static void json_string(const char *text)
+{
+    const unsigned char *c;
+    putchar('"');
+    for (c = (const unsigned char *)(text != NULL ? text : ""); *c; c++) {
+        if (*c == '"' || *c == '\\') printf("\\%c", *c);
+        else if (*c < 0x20) printf("\\u%04x", (unsigned)*c);
+        else putchar(*c);
+    }
+    putchar('"');
+}
+
+static void json_profile(const scalpel_hw_profile *p)
+{
+    printf("{\"name\": ");
+    json_string(p->name);
+    printf(", \"class\": ");
+    json_string(class_name(p->hw_class));
+    printf(", \"group\": %d, \"dtype\": ", (int)p->group);
+    json_string(dtype_name(p->dtype));
+    printf(", \"batch\": %d, \"breakeven\": {\"mv_csr\": %.9g, \"mv_grouped\": %.9g, \"mm_csr\": %.9g, "
+           "\"mm_grouped\": %.9g}, \"note\": ",
+           (int)p->batch, (double)p->breakeven_mv_csr, (double)p->breakeven_mv_grouped, (double)p->breakeven_mm_csr,
+           (double)p->breakeven_mm_grouped);
+    json_string(p->note);
+    putchar('}');
+}
+
+/* plan --hw list --json: every built-in profile and the host's, with their break-even rates
+ * (what Python's scalpel.torch reads, so that the C library stays the one source of them). */
+static void list_profiles_json(void)
+{
+    int32_t i, n = scalpel_hw_profile_count(), first = 1;
+    scalpel_hw_profile host;
+    printf("{\"profiles\": [");
+    for (i = 0; i < n; i++) {
+        scalpel_hw_profile p;
+        const char *name = scalpel_hw_profile_name(i);
+        if (name == NULL || scalpel_hw_profile_get(name, &p) != SCALPEL_OK) continue;
+        printf(first ? "\n  " : ",\n  ");
+        json_profile(&p);
+        first = 0;
+    }
+    printf("\n], \"host\": ");
+    if (scalpel_hw_profile_host(&host) == SCALPEL_OK) json_profile(&host);
+    else printf("null");
+    printf(", \"backend\": ");
+    json_string(scalpel_kernels_backend());
+    printf("}\n");
+}
+
 /* --hw NAME: a built-in profile or "host". Returns 0 or 1 after a message. */
 static int get_profile(const char *name, scalpel_hw_profile *hw)
 {
@@ -699,8 +753,9 @@ static void print_plan(const scalpel_net *net, const scalpel_plan *plan)
 static int cmd_plan_or_pack(const char *cmd, int n, char **args)
 {
     int pack = strcmp(cmd, "pack") == 0;
-    cli_opt opts[4] = { { "--hw", NULL, 1, NULL, 0 }, { "--mode", NULL, 1, NULL, 0 },
-                        { "--calibrate", NULL, 0, NULL, 0 }, { "--output", "-o", 1, NULL, 0 } };
+    cli_opt opts[5] = { { "--hw", NULL, 1, NULL, 0 }, { "--mode", NULL, 1, NULL, 0 },
+                        { "--calibrate", NULL, 0, NULL, 0 }, { "--json", NULL, 0, NULL, 0 },
+                        { "--output", "-o", 1, NULL, 0 } };
     const char *pos[MAX_POSITIONAL];
     int n_pos, rc;
     scalpel_plan_mode mode = SCALPEL_PLAN_SCALPEL;
@@ -710,15 +765,19 @@ static int cmd_plan_or_pack(const char *cmd, int n, char **args)
     scalpel_status st;
     size_t bytes_before, file_before;
 
-    rc = parse_args(cmd, n, args, opts, pack ? 4 : 3, pos, 0, 1, &n_pos);
+    rc = parse_args(cmd, n, args, opts, 5, pos, 0, 1, &n_pos);
     if (rc != 0) return rc;
     if (opts[0].value == NULL) return usage_error(cmd, "--hw NAME is required ('--hw list' lists them)");
+    if (!pack && opts[4].seen) return usage_error(cmd, "-o is for pack");
     if (!pack && strcmp(opts[0].value, "list") == 0) {
-        list_profiles();
+        if (n_pos != 0) return usage_error(cmd, "--hw list takes no MODEL");
+        if (opts[3].seen) list_profiles_json();
+        else list_profiles();
         return 0;
     }
+    if (opts[3].seen) return usage_error(cmd, "--json is for 'plan --hw list --json'");
     if (n_pos != 1) return usage_error(cmd, "missing MODEL");
-    if (pack && opts[3].value == NULL) return usage_error(cmd, "-o OUT is required");
+    if (pack && opts[4].value == NULL) return usage_error(cmd, "-o OUT is required");
     rc = parse_mode(cmd, opts[1].value, &mode);
     if (rc != 0) return rc;
     if (get_profile(opts[0].value, &hw) != 0) return 1;
@@ -746,12 +805,12 @@ static int cmd_plan_or_pack(const char *cmd, int n, char **args)
         fail("%s: packing for %s failed: %s (nothing written)", pos[0], hw.name, scalpel_status_string(st));
         goto done;
     }
-    st = save_net(&net, opts[3].value);
+    st = save_net(&net, opts[4].value);
     if (st != SCALPEL_OK) {
-        fail("%s: cannot save the packed model: %s", opts[3].value, scalpel_status_string(st));
+        fail("%s: cannot save the packed model: %s", opts[4].value, scalpel_status_string(st));
         goto done;
     }
-    printf("packed %s for %s (%s mode) -> %s\n", pos[0], hw.name, mode_names[mode], opts[3].value);
+    printf("packed %s for %s (%s mode) -> %s\n", pos[0], hw.name, mode_names[mode], opts[4].value);
     printf("  weight bytes %zu -> %zu (%.1f%%), model file %zu -> %zu bytes (%.1f%%)\n", bytes_before,
            scalpel_net_weight_bytes(&net), percent((double)scalpel_net_weight_bytes(&net), (double)bytes_before),
            file_before, scalpel_net_serialized_size(&net),

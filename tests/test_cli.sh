@@ -102,6 +102,14 @@ for p in $PROFILES; do
 done
 check "plan --hw list names the 7 built-in profiles" test "$n_profiles" = 7
 check "plan --hw list names the host's profile" test -n "$HOST"
+expect 0 '"profiles": ' "plan --hw list --json" "$S" plan --hw list --json
+check "plan --hw list --json is JSON with the 7 profiles, the host's and their break-even rates" \
+  /usr/bin/python3 -c "import json, sys; d = json.load(open(sys.argv[1])); assert len(d['profiles']) == 7; \
+assert d['host']['name'] == sys.argv[2]; assert all(0 <= p['breakeven']['mv_grouped'] <= 1 for p in d['profiles'])" \
+  "$D/out.txt" "$HOST"
+expect 2 "json is for" "plan --json with a model: usage error" "$S" plan --hw x86-avx2 --json "$D/demo.scpn"
+expect 2 "takes no MODEL" "plan --hw list with a model: usage error" "$S" plan --hw list "$D/demo.scpn"
+expect 2 "-o is for pack" "plan -o: usage error" "$S" plan --hw x86-avx2 "$D/demo.scpn" -o "$D/x.scpn"
 expect 0 "^profile $HOST: " "plan --hw host" "$S" plan --hw host "$D/demo.scpn"
 expect 0 "calibrated" "plan --calibrate" "$S" plan --calibrate --hw=host "$D/demo.scpn"
 check "plan --calibrate says what it measures" grep -q "calibrating profile" "$D/out.txt"

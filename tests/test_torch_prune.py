@@ -13,7 +13,8 @@ PARTS
            on 400 random matrices: G = 1, 2, 4, 8, 16, RMS / mean / max, tail groups, rates 0 to
            1, values with ties (repeated magnitudes, zeros, groups of equal scores) and a range
            of magnitudes from 1e-30 to 1e30.
-  driver   prune_simd on a small MLP (synthetic, learnable data) on one process: masks only
+  driver   The x86-avx2 profile read from the C tool (`scalpel plan --hw list --json`) gives the
+           layers' break-even rates; prune_simd on a small MLP (synthetic, learnable data) on one process: masks only
            shrink, masked weights and SGD momentum are zero after every step, a layer whose rate
            stays under its break-even is left dense, the rest are pruned past it within the
            tolerance; the model goes through convert_torch to a model file that `scalpel run`
@@ -207,7 +208,15 @@ def cli_path() -> Path:
 
 def check_driver(tmp: Path, fails: Failures):
     print("part driver: prune_simd on one process, exported to the C library", flush=True)
-    base, pruner, res = run_pruning(0, 1, None)
+    # the break-even rates come from the C library's profile (here x86-avx2: G = 8, as the test's pruner)
+    prof = spt.hw_profile("x86-avx2", str(cli_path()))
+    probe = spt.GroupPruner(make_model(), group=prof["group"])
+    be = spt.breakevens(probe, prof)
+    fails.check(prof["group"] == 8 and be == {"0": prof["breakeven"]["mv_grouped"], "2": prof["breakeven"]["mv_grouped"],
+                                              "4": prof["breakeven"]["mv_grouped"]}, "hw_profile",
+                f"x86-avx2 from `scalpel plan --hw list --json`: {prof}")
+    be["4"] = 0.99                                   # a layer that can never get faster: left dense
+    base, pruner, res = run_pruning(0, 1, None, breakeven=be)
     fails.check(res.dense_accuracy > 0.5, "driver", f"dense accuracy {res.dense_accuracy:.3f}: the problem is not learnt")
     fails.check(res.skipped == ["4"], "driver", f"skipped {res.skipped}: expected the last layer (break-even 0.99)")
     for n in ("0", "2"):

@@ -45,7 +45,7 @@ import torch.distributed as dist
 import torch.nn as nn
 
 __all__ = ["IMPORTANCE", "weight_matrix", "group_scores", "groups_rate_mask", "groups_threshold_mask",
-           "han_dropout", "GroupPruner", "PruneResult", "prune_simd"]
+           "han_dropout", "hw_profile", "breakevens", "GroupPruner", "PruneResult", "prune_simd", "PruneError"]
 
 IMPORTANCE = {"rms": 0, "mean": 1, "max": 2}
 GROUPS = (1, 2, 4, 8, 16)
@@ -170,6 +170,42 @@ def han_dropout(p0: float, kept: int, total: int) -> float:
     if total <= 0 or kept < 0:
         return 0.0
     return float(np.float32(p0 * float(_c_sqrt(np.array([kept / total]))[0])))
+
+
+# ---- hardware profiles, from the C library -----------------------------------------------------
+
+def hw_profile(name: str, cli: Optional[str] = None) -> dict:
+    """The C library's hardware profile `name` ("x86-avx2", "cortex-m4", ..., or "host": the
+    kernels compiled into the tool), from `scalpel plan --hw list --json`: name, class, group
+    (G), dtype, batch and breakeven (mv_csr, mv_grouped, mm_csr, mm_grouped). cli: the
+    scalpel tool (default $SCALPEL_CLI, else `scalpel` on PATH)."""
+    import json
+    import shutil
+    import subprocess
+    exe = cli or os.environ.get("SCALPEL_CLI") or shutil.which("scalpel")
+    if not exe:
+        raise PruneError("the scalpel tool was not found: build it (cc -O2 -march=native -I. examples/scalpel_cli.c "
+                         "-o scalpel -lm), then pass cli= or set SCALPEL_CLI")
+    r = subprocess.run([exe, "plan", "--hw", "list", "--json"], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise PruneError(f"{exe} plan --hw list --json failed: {(r.stderr or r.stdout).strip()}")
+    data = json.loads(r.stdout)
+    profiles = {p["name"]: p for p in data["profiles"]}
+    if name == "host" and data.get("host"):
+        return data["host"]
+    if name not in profiles:
+        raise PruneError(f"hardware profile {name!r}: one of {sorted(profiles)} or host")
+    return profiles[name]
+
+
+def breakevens(pruner: "GroupPruner", profile: dict, batch: Optional[int] = None) -> Dict[str, float]:
+    """Each layer's break-even rate on a profile, as the C drivers take it: the grouped
+    matrix-vector kernel's for an nn.Linear at batch 1, the matrix-matrix kernel's otherwise
+    (batch: the profile's by default)."""
+    b = int(profile.get("batch", 1) if batch is None else batch)
+    be = profile["breakeven"]
+    return {n: float(be["mv_grouped"] if isinstance(m, nn.Linear) and b == 1 else be["mm_grouped"])
+            for n, m in pruner.layers.items()}
 
 
 # ---- masks in a model -------------------------------------------------------------------------
