@@ -55,7 +55,8 @@ static const cmd_usage usages[] = {
     { "export-c", "scalpel export-c MODEL NAME -o OUT.h" },
     { "quantize", "scalpel quantize MODEL NAME -o OUT.h [--dtype q15|q7] [--per-channel] [--group G]\n"
                   "                        [--data DIR | --synthetic] [--calib N] [--test N]" },
-    { "import-safetensors", "scalpel import-safetensors FILE --arch SPEC [--names P1,P2,...] -o MODEL" },
+    { "import-safetensors", "scalpel import-safetensors FILE --arch SPEC [--names P1,P2,...] -o MODEL\n"
+                            "                          [--check IN.npy OUT.npy [--tolerance T]]" },
     { "bench", "scalpel bench MODEL [--batch N] [--repeat N]" },
     { "demo", "scalpel demo [--net NAME|list] [--seed N] -o FILE" },
     { "run", "scalpel run MODEL --input IN.npy --output OUT.npy [--batch N]" }
@@ -118,6 +119,7 @@ static const char help_text_rest[] =
     "      channel; --group G: regroup sparse layers (e.g. 4 for q7's SXTB16 + SMLAD).\n"
     "      Data as for plan --no-retrain.\n"
     "  scalpel import-safetensors FILE --arch SPEC [--names P1,P2,...] -o MODEL\n"
+    "                             [--check IN.npy OUT.npy [--tolerance T]]\n"
     "      Build the network SPEC describes, fill its weights from a safetensors file\n"
     "      (F32, F16 or BF16 tensors \"<P>.weight\" and optional \"<P>.bias\") and save it.\n"
     "      --names gives the tensor prefix of each weighted layer in order; without it the\n"
@@ -128,8 +130,14 @@ static const char help_text_rest[] =
     "        pool:K[:S]          max pooling K x K, stride S (default K)\n"
     "        fc:OUT              fully connected (flattens its input)\n"
     "        relu                max(x, 0)\n"
-    "      e.g. 1x28x28,conv:20:5,pool:2,conv:50:5,pool:2,fc:500,relu,fc:10  (LeNet-5)\n"
+    "      e.g. 1x28x28,conv:20:5,relu,pool:2,conv:50:5,relu,pool:2,fc:500,relu,fc:10\n"
+    "             (LeNet-5 as PyTorch users write it; Caffe's has no relu after the convolutions)\n"
     "           784,fc:300,relu,fc:100,relu,fc:10                        (LeNet-300-100)\n"
+    "      SPEC must be the model's forward pass exactly: --check IN.npy OUT.npy (sample inputs\n"
+    "      and the framework's outputs for them, float32) runs the imported network on IN and\n"
+    "      refuses to write MODEL when an output differs from OUT by more than T (default\n"
+    "      1e-4) of the largest |OUT|. For models beyond this SPEC (batch norm, other pooling,\n"
+    "      residual joins) use `python3 -m scalpel convert-torch` or `convert` (ONNX).\n"
     "  scalpel bench MODEL [--batch N] [--repeat N]\n"
     "      Forward time of the model as stored and of its dense version, side by side, whole\n"
     "      and per layer (median of N repeats, default 9; batch default 1).\n"
@@ -1020,21 +1028,177 @@ static int check_tensors(const char *file, const unsigned char *data, size_t siz
     return 0;
 }
 
+static const char *npy_shape_text(const scalpel_npy *a, char *buf, size_t size);
+
+/* What a file that is not safetensors is, when the bytes say so: a PyTorch checkpoint
+ * (torch.save writes a zip archive, older versions a pickle). NULL otherwise. */
+static const char *torch_file_kind(const unsigned char *data, size_t size)
+{
+    if (size >= 4 && memcmp(data, "PK\x03\x04", 4) == 0) return "a zip archive (what torch.save writes)";
+    if (size >= 2 && data[0] == 0x80 && data[1] >= 2 && data[1] <= 5) return "a Python pickle (what torch.save writes)";
+    return NULL;
+}
+
+/* The JSON header of a safetensors file as text (NULL when the length field is implausible):
+ * only for messages, after the library has refused the file. */
+static const char *st_header(const unsigned char *data, size_t size, size_t *len)
+{
+    uint64_t n = 0;
+    int i;
+    if (size < 8) return NULL;
+    for (i = 7; i >= 0; i--) n = (n << 8) | data[i];
+    if (n == 0 || n > size - 8) return NULL;
+    *len = (size_t)n;
+    return (const char *)data + 8;
+}
+
+/* Whether the header text holds `needle`. */
+static int st_header_has(const char *h, size_t len, const char *needle)
+{
+    size_t k, m = strlen(needle);
+    for (k = 0; k + m <= len; k++)
+        if (memcmp(h + k, needle, m) == 0) return 1;
+    return 0;
+}
+
+/* The first dtype in the header other than F32, F16 and BF16, into out[16] ("" if none). */
+static void st_unsupported_dtype(const char *h, size_t len, char out[16])
+{
+    size_t k, m = strlen("\"dtype\"");
+    out[0] = '\0';
+    for (k = 0; k + m < len; k++) {
+        size_t a, b;
+        if (memcmp(h + k, "\"dtype\"", m) != 0) continue;
+        for (a = k + m; a < len && h[a] != '"'; a++) {}
+        for (b = a + 1; b < len && h[b] != '"'; b++) {}
+        if (a >= len || b >= len || b - a - 1 >= 16) continue;
+        if ((b - a - 1 == 3 && (memcmp(h + a + 1, "F32", 3) == 0 || memcmp(h + a + 1, "F16", 3) == 0)) ||
+            (b - a - 1 == 4 && memcmp(h + a + 1, "BF16", 4) == 0))
+            continue;
+        memcpy(out, h + a + 1, b - a - 1);
+        out[b - a - 1] = '\0';
+        return;
+    }
+}
+
+/* --check IN.npy OUT.npy: the imported network on IN against the framework's outputs OUT,
+ * the largest difference against tol x the largest |OUT|. Returns 0 when within, 1 after a
+ * message. */
+static int import_check(const scalpel_net *net, const char *in_path, const char *out_path, double tol)
+{
+    scalpel_npy x, ref;
+    scalpel_status st;
+    int32_t in_n = scalpel_net_input_size(net), out_n = scalpel_net_output_size(net), s, batch;
+    int64_t samples, count;
+    size_t wsz, k;
+    float *y = NULL;
+    void *ws = NULL;
+    double worst = 0.0, scale = 0.0;
+    int rc = 1;
+    char s1[160];
+    memset(&ref, 0, sizeof ref);
+    st = scalpel_npy_load(in_path, &x);
+    if (st != SCALPEL_OK) return fail("--check %s: cannot read the inputs: %s (float32 .npy expected)", in_path,
+                                      scalpel_status_string(st));
+    st = scalpel_npy_load(out_path, &ref);
+    if (st != SCALPEL_OK) {
+        fail("--check %s: cannot read the reference outputs: %s (float32 .npy expected)", out_path,
+             scalpel_status_string(st));
+        goto done;
+    }
+    samples = x.shape[0];
+    if (!((x.ndim == 4 && x.shape[1] == net->in_c && x.shape[2] == net->in_h && x.shape[3] == net->in_w) ||
+          (x.ndim == 2 && x.shape[1] == in_n)) || samples < 1 || samples > 65536) {
+        fail("--check %s: shape %s; the network takes (N, %d, %d, %d) or (N, %d), 1 <= N <= 65536", in_path,
+             npy_shape_text(&x, s1, sizeof s1), (int)net->in_c, (int)net->in_h, (int)net->in_w, (int)in_n);
+        goto done;
+    }
+    for (count = 1, k = 1; k < (size_t)ref.ndim; k++) count *= ref.shape[k];
+    if (ref.shape[0] != samples || count != out_n) {
+        fail("--check %s: shape %s; the network gives (%lld, %d) for the %lld inputs", out_path,
+             npy_shape_text(&ref, s1, sizeof s1), (long long)samples, (int)out_n, (long long)samples);
+        goto done;
+    }
+    batch = samples < 64 ? (int32_t)samples : 64;
+    wsz = scalpel_net_workspace_size(net, batch);
+    y = (float *)malloc((size_t)samples * (size_t)out_n * sizeof(float));
+    ws = malloc(wsz ? wsz : 1);
+    if (y == NULL || ws == NULL) {
+        fail("--check: out of memory");
+        goto done;
+    }
+    for (s = 0; s < (int32_t)samples; s += batch) {
+        int32_t b = (int32_t)samples - s < batch ? (int32_t)samples - s : batch;
+        st = scalpel_net_forward(net, x.data + (size_t)s * (size_t)in_n, b, y + (size_t)s * (size_t)out_n, ws);
+        if (st != SCALPEL_OK) {
+            fail("--check: forward pass failed: %s", scalpel_status_string(st));
+            goto done;
+        }
+    }
+    for (k = 0; k < (size_t)samples * (size_t)out_n; k++) {
+        double d = fabs((double)y[k] - (double)ref.data[k]), m = fabs((double)ref.data[k]);
+        if (d > worst) worst = d;
+        if (m > scale) scale = m;
+    }
+    if (!(worst <= tol * scale)) {
+        fail("--check: the imported model differs from the reference outputs by %.3g (largest output %.3g, "
+             "tolerance %g of it) on %lld samples: the architecture does not match the model (a missing relu after a "
+             "convolution, another layer order, a batch norm or normalization the file does not show?); nothing was "
+             "written", worst, scale, tol, (long long)samples);
+        goto done;
+    }
+    printf("check: %lld samples, largest difference %.3g (largest output %.3g, tolerance %g of it)\n", (long long)samples,
+           worst, scale, tol);
+    rc = 0;
+done:
+    free(y);
+    free(ws);
+    scalpel_npy_free(&x);
+    scalpel_npy_free(&ref);
+    return rc;
+}
+
 static int cmd_import(int n, char **args)
 {
-    cli_opt opts[3] = { { "--arch", NULL, 1, NULL, 0 }, { "--names", NULL, 1, NULL, 0 },
-                        { "--output", "-o", 1, NULL, 0 } };
-    const char *pos[MAX_POSITIONAL];
-    int n_pos, rc, n_names = 0, n_weighted = 0, i;
+    cli_opt opts[4] = { { "--arch", NULL, 1, NULL, 0 }, { "--names", NULL, 1, NULL, 0 },
+                        { "--output", "-o", 1, NULL, 0 }, { "--tolerance", NULL, 1, NULL, 0 } };
+    const char *pos[MAX_POSITIONAL], *check_in = NULL, *check_out = NULL;
+    char *rest[64];
+    int n_pos, rc, n_names = 0, n_weighted = 0, i, n_rest = 0;
     char *names_buf = NULL, *names[SCALPEL_NET_MAX_LAYERS + 1];
     unsigned char *data = NULL;
-    size_t size = 0;
+    size_t size = 0, hlen = 0;
+    double tol = 1e-4;
     scalpel_net net;
     scalpel_status st;
+    const char *kind, *hdr;
 
     memset(&net, 0, sizeof net);
-    rc = parse_args("import-safetensors", n, args, opts, 3, pos, 1, 1, &n_pos);
+    /* --check IN.npy OUT.npy takes two values: taken out before the common parser */
+    for (i = 0; i < n; i++) {
+        if (strcmp(args[i], "--check") == 0) {
+            if (check_in != NULL) return usage_error("import-safetensors", "--check given twice");
+            if (i + 2 >= n || args[i + 1][0] == '-' || args[i + 2][0] == '-')
+                return usage_error("import-safetensors", "--check takes IN.npy OUT.npy");
+            check_in = args[i + 1];
+            check_out = args[i + 2];
+            i += 2;
+        } else {
+            if (n_rest >= (int)(sizeof rest / sizeof rest[0])) return usage_error("import-safetensors", "too many arguments");
+            rest[n_rest++] = args[i];
+        }
+    }
+    rc = parse_args("import-safetensors", n_rest, rest, opts, 4, pos, 1, 1, &n_pos);
     if (rc != 0) return rc;
+    if (opts[3].value != NULL) {
+        char *end = NULL;
+        errno = 0;
+        tol = strtod(opts[3].value, &end);
+        if (end == opts[3].value || *end != '\0' || errno == ERANGE || !(tol >= 0.0 && tol <= 1.0))
+            return usage_error("import-safetensors", "--tolerance %s: a number from 0 to 1 (relative to the largest "
+                               "reference output)", opts[3].value);
+        if (check_in == NULL) return usage_error("import-safetensors", "--tolerance goes with --check IN.npy OUT.npy");
+    }
     if (opts[0].value == NULL) return usage_error("import-safetensors", "--arch SPEC is required");
     if (opts[2].value == NULL) return usage_error("import-safetensors", "-o MODEL is required");
     if (build_from_spec(opts[0].value, &net) != 0) return 1;
@@ -1074,9 +1238,32 @@ static int cmd_import(int n, char **args)
         }
     }
     if (read_whole_file(pos[0], &data, &size) != 0) goto done;
+    kind = torch_file_kind(data, size);
+    if (kind != NULL) {
+        fail("%s is %s, not a safetensors file. Save the weights with safetensors "
+             "(safetensors.torch.save_file(model.state_dict(), \"model.safetensors\")), or convert the model itself "
+             "with `python3 -m scalpel convert-torch` (python/: BatchNorm, pooling, joins and more)", pos[0], kind);
+        goto done;
+    }
+    hdr = st_header(data, size, &hlen);
+    if (hdr != NULL && st_header_has(hdr, hlen, ".weight_orig\"") && st_header_has(hdr, hlen, ".weight_mask\"")) {
+        fail("%s holds *.weight_orig and *.weight_mask tensors: the model was saved while torch.nn.utils.prune still "
+             "had its masks attached. Call prune.remove(module, \"weight\") on every pruned module (the zeros stay in "
+             "the weights), then save again", pos[0]);
+        goto done;
+    }
     if (n_names > 0 && check_tensors(pos[0], data, size, &net, names) != 0) goto done;
     st = scalpel_net_import_safetensors(&net, data, size, n_names > 0 ? (const char *const *)names : NULL,
                                         n_names);
+    if (st == SCALPEL_ERR_UNSUPPORTED && hdr != NULL) {
+        char dt[16];
+        st_unsupported_dtype(hdr, hlen, dt);
+        if (dt[0] != '\0') {
+            fail("%s: a tensor has dtype %s; import takes F32, F16 and BF16 (save the model after model.float(), "
+                 "or .half())", pos[0], dt);
+            goto done;
+        }
+    }
     if (st != SCALPEL_OK) {
         fail("%s: cannot import into --arch '%s': %s%s", pos[0], opts[0].value, scalpel_status_string(st),
              n_names > 0 || (st != SCALPEL_ERR_ARGUMENT && st != SCALPEL_ERR_SHAPE) ? ""
@@ -1084,6 +1271,7 @@ static int cmd_import(int n, char **args)
                "layers one to one, shapes included; --names P1,P2,... picks them)");
         goto done;
     }
+    if (check_in != NULL && import_check(&net, check_in, check_out, tol) != 0) goto done;
     st = save_net(&net, opts[2].value);
     if (st != SCALPEL_OK) {
         fail("%s: cannot save the model: %s", opts[2].value, scalpel_status_string(st));

@@ -309,6 +309,25 @@ pool = [max(conv[o][2 * r + i][2 * c + j] for i in range(2) for j in range(2))
 y = [sum(fw[r * 8 + k] * pool[k] for k in range(8)) for r in range(3)]
 open(d + "/expected_conv.txt", "w").write("".join("%.9g\n" % v for v in y))
 
+def save_npy(path, shape, values):  # float32 .npy, C order, version 1.0
+    h = ("{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }" %
+         "".join("%d, " % v for v in shape)).encode()
+    h += b" " * (-(10 + len(h) + 1) % 64) + b"\n"
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h + struct.pack("<%df" % len(values), *values))
+
+save_npy(d + "/conv_in.npy", [1, 1, 6, 6], x)
+save_npy(d + "/conv_out.npy", [1, 3], y)
+save_npy(d + "/conv_out_bad_shape.npy", [1, 4], y + [0.0])
+# what users hand to import by mistake: torch.save's zip and pickle, prune's unremoved masks, float64
+open(d + "/model.pt", "wb").write(b"PK\x03\x04" + b"\0" * 60)
+open(d + "/model_old.pt", "wb").write(b"\x80\x02" + b"\0" * 60)
+write(d + "/masked.safetensors", {"l1.weight_orig": ([3, 4], w1), "l1.weight_mask": ([3, 4], [1.0] * 12),
+                                  "l1.bias": ([3], b1), "l2.weight": ([2, 3], w2), "l2.bias": ([2], b2)})
+hdr = json.dumps({"l1.weight": {"dtype": "F64", "shape": [3, 4], "data_offsets": [0, 96]}}).encode()
+hdr += b" " * (-len(hdr) % 8)
+open(d + "/f64.safetensors", "wb").write(struct.pack("<Q", len(hdr)) + hdr + struct.pack("<12d", *w1))
+
 # malformed: a tensor whose data runs past the end of the file
 with open(d + "/fc.safetensors", "rb") as f:
     good = f.read()
@@ -358,6 +377,37 @@ printf 'XXXX' | dd of="$D/corrupt.scpn" bs=1 seek=5000 conv=notrunc 2>/dev/null
 expect 1 "corrupt\.scpn: cannot load model: .*(checksum|corrupt)" "info of a corrupted file" "$S" info "$D/corrupt.scpn"
 head -c 100 "$D/demo.scpn" >"$D/short.scpn"
 expect 1 "short\.scpn: cannot load model" "info of a truncated file" "$S" info "$D/short.scpn"
+echo "== import-safetensors: --check and the mistakes users make"
+expect 0 "check: 1 samples, largest difference" "import --check against the framework's outputs" \
+  "$S" import-safetensors "$D/conv.safetensors" --arch "1x6x6,conv:2:3,relu,pool:2,fc:3" --names features.0,classifier --check "$D/conv_in.npy" \
+  "$D/conv_out.npy" -o "$D/checked.scpn"
+check "import --check writes the model" test -s "$D/checked.scpn"
+rm -f "$D/unchecked.scpn"
+expect 1 "differs from the reference outputs .*nothing was written" "import --check of a wrong --arch (no relu)" \
+  "$S" import-safetensors "$D/conv.safetensors" --arch "1x6x6,conv:2:3,pool:2,fc:3" --names features.0,classifier --check "$D/conv_in.npy" \
+  "$D/conv_out.npy" -o "$D/unchecked.scpn"
+check "a failed --check writes no model" test ! -e "$D/unchecked.scpn"
+expect 1 "gives \(1, 3\)" "import --check with outputs of the wrong shape" \
+  "$S" import-safetensors "$D/conv.safetensors" --arch "1x6x6,conv:2:3,relu,pool:2,fc:3" --names features.0,classifier --check "$D/conv_in.npy" \
+  "$D/conv_out_bad_shape.npy" -o "$D/unchecked.scpn"
+expect 0 "check: " "import --check --tolerance" \
+  "$S" import-safetensors "$D/conv.safetensors" --arch "1x6x6,conv:2:3,relu,pool:2,fc:3" --names features.0,classifier --check "$D/conv_in.npy" \
+  "$D/conv_out.npy" --tolerance 1e-3 -o "$D/checked2.scpn"
+expect 2 "--check takes IN.npy OUT.npy" "import --check with one file" \
+  "$S" import-safetensors "$D/conv.safetensors" --arch "1x6x6,conv:2:3,relu,pool:2,fc:3" --names features.0,classifier -o "$D/x.scpn" --check "$D/conv_in.npy"
+expect 2 "--tolerance goes with --check" "import --tolerance without --check" \
+  "$S" import-safetensors "$D/conv.safetensors" --arch "1x6x6,conv:2:3,relu,pool:2,fc:3" --names features.0,classifier -o "$D/x.scpn" --tolerance 0.1
+expect 2 "--tolerance nan" "import --tolerance nan" \
+  "$S" import-safetensors "$D/conv.safetensors" --arch "1x6x6,conv:2:3,relu,pool:2,fc:3" --names features.0,classifier -o "$D/x.scpn" \
+  --check "$D/conv_in.npy" "$D/conv_out.npy" --tolerance nan
+expect 1 "zip archive.*save_file" "import of a torch.save zip file" \
+  "$S" import-safetensors "$D/model.pt" --arch 4,fc:2 -o "$D/x.scpn"
+expect 1 "pickle.*convert-torch" "import of a torch.save pickle file" \
+  "$S" import-safetensors "$D/model_old.pt" --arch 4,fc:2 -o "$D/x.scpn"
+expect 1 "weight_orig.*prune.remove" "import of a model saved with prune's masks attached" \
+  "$S" import-safetensors "$D/masked.safetensors" --arch 4,fc:3,relu,fc:2 -o "$D/x.scpn"
+expect 1 "dtype F64.*model.float" "import of float64 tensors names the dtype" \
+  "$S" import-safetensors "$D/f64.safetensors" --arch 4,fc:3 -o "$D/x.scpn"
 expect 1 "fc\.safetensors: cannot load model: .*magic" "info of a file that is not a model" "$S" info "$D/fc.safetensors"
 expect 1 "corrupt\.scpn: cannot load model" "bench of a corrupted file" "$S" bench "$D/corrupt.scpn"
 expect 1 "--hw nosuch: unknown hardware profile" "plan with an unknown --hw" "$S" plan --hw nosuch "$D/demo.scpn"
