@@ -23,6 +23,8 @@
 #                                           PyTorch parity test), under Debian's /usr/bin/python3
 #            python3-onnx python3-torchvision  the converters' tests: ONNX files exported by
 #                                           PyTorch, torchvision's mobilenet_v2 and resnet18
+#            python3-pip                    pip install ./python, offline, in the converters'
+#                                           test (with its setuptools and wheel)
 #   bench  what `make bench` needs: all of the above (benchmarks also run the Cortex-M
 #          instruction counts) plus the dense baselines we compare against:
 #            libopenblas-dev libeigen3-dev
@@ -36,7 +38,7 @@ set -eu
 TEST_PKGS="gcc g++ clang libclang-rt-14-dev make python3 libsimde-dev
 gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
 gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user python3-numpy python3-torch zlib1g-dev
-cmake pkgconf python3-matplotlib python3-onnx python3-torchvision"
+cmake pkgconf python3-matplotlib python3-onnx python3-torchvision python3-pip"
 BENCH_PKGS="$TEST_PKGS libopenblas-dev libeigen3-dev libxnnpack-dev libpthreadpool-dev"
 DEMO_PKGS="gcc make zlib1g-dev"
 
