@@ -323,12 +323,13 @@ def worker(out: str, crash_epoch: int) -> None:
 
 def torchrun(out: Path, crash_epoch: int, restarts: int) -> subprocess.CompletedProcess:
     out.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, PYTHONPATH=str(REPO / "python"), OMP_NUM_THREADS="1")
+    # loopback only: a sandbox's host name may not resolve, and gloo would look it up
+    env = dict(os.environ, PYTHONPATH=str(REPO / "python"), OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo")
     # --redirects 2 --tee 2: Debian's torch 1.13 under Python 3.11 cannot parse the defaults
     # ("0": an IntFlag's zero member is no longer iterated), so every launch names a value
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--redirects", "2", "--tee", "2",
            "--max_restarts", str(restarts),
-           "--master_port", str(29500 + os.getpid() % 1000), str(Path(__file__).resolve()), "--worker", str(out),
+           "--master_addr", "127.0.0.1", "--master_port", str(29500 + os.getpid() % 1000), str(Path(__file__).resolve()), "--worker", str(out),
            "--crash-epoch", str(crash_epoch)]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
 
