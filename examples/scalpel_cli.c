@@ -1081,6 +1081,20 @@ static void st_unsupported_dtype(const char *h, size_t len, char out[16])
     }
 }
 
+/* The network on `samples` inputs x, `batch` at a time (ws sized for batch), into y. */
+static scalpel_status forward_batches(const scalpel_net *net, const float *x, int32_t samples, int32_t batch, float *y,
+                                      void *ws)
+{
+    size_t in_n = (size_t)scalpel_net_input_size(net), out_n = (size_t)scalpel_net_output_size(net);
+    int32_t s;
+    for (s = 0; s < samples; s += batch) {
+        int32_t b = samples - s < batch ? samples - s : batch;
+        scalpel_status st = scalpel_net_forward(net, x + (size_t)s * in_n, b, y + (size_t)s * out_n, ws);
+        if (st != SCALPEL_OK) return st;
+    }
+    return SCALPEL_OK;
+}
+
 /* --check IN.npy OUT.npy: the imported network on IN against the framework's outputs OUT,
  * the largest difference against tol x the largest |OUT|. Returns 0 when within, 1 after a
  * message. */
@@ -1088,7 +1102,7 @@ static int import_check(const scalpel_net *net, const char *in_path, const char 
 {
     scalpel_npy x, ref;
     scalpel_status st;
-    int32_t in_n = scalpel_net_input_size(net), out_n = scalpel_net_output_size(net), s, batch;
+    int32_t in_n = scalpel_net_input_size(net), out_n = scalpel_net_output_size(net), batch;
     int64_t samples, count;
     size_t wsz, k;
     float *y = NULL;
@@ -1127,13 +1141,10 @@ static int import_check(const scalpel_net *net, const char *in_path, const char 
         fail("--check: out of memory");
         goto done;
     }
-    for (s = 0; s < (int32_t)samples; s += batch) {
-        int32_t b = (int32_t)samples - s < batch ? (int32_t)samples - s : batch;
-        st = scalpel_net_forward(net, x.data + (size_t)s * (size_t)in_n, b, y + (size_t)s * (size_t)out_n, ws);
-        if (st != SCALPEL_OK) {
-            fail("--check: forward pass failed: %s", scalpel_status_string(st));
-            goto done;
-        }
+    st = forward_batches(net, x.data, (int32_t)samples, batch, y, ws);
+    if (st != SCALPEL_OK) {
+        fail("--check: forward pass failed: %s", scalpel_status_string(st));
+        goto done;
     }
     for (k = 0; k < (size_t)samples * (size_t)out_n; k++) {
         double d = fabs((double)y[k] - (double)ref.data[k]), m = fabs((double)ref.data[k]);
@@ -1829,7 +1840,7 @@ static int cmd_run(int n, char **args)
     cli_opt opts[3] = { { "--input", "-i", 1, NULL, 0 }, { "--output", "-o", 1, NULL, 0 }, { "--batch", NULL, 1, NULL, 0 } };
     const char *pos[MAX_POSITIONAL];
     int n_pos, rc;
-    int32_t batch = 64, in_n, out_n, s;
+    int32_t batch = 64, in_n, out_n;
     int64_t samples, shape[4];
     scalpel_net net;
     scalpel_npy x;
@@ -1879,13 +1890,10 @@ static int cmd_run(int n, char **args)
         rc = fail("run: out of memory for %lld samples (batch %d)", (long long)samples, (int)batch);
         goto done;
     }
-    for (s = 0; s < (int32_t)samples; s += batch) {
-        int32_t b = (int32_t)samples - s < batch ? (int32_t)samples - s : batch;
-        st = scalpel_net_forward(&net, x.data + (size_t)s * (size_t)in_n, b, y + (size_t)s * (size_t)out_n, ws);
-        if (st != SCALPEL_OK) {
-            rc = fail("%s: forward pass failed: %s", pos[0], scalpel_status_string(st));
-            goto done;
-        }
+    st = forward_batches(&net, x.data, (int32_t)samples, batch, y, ws);
+    if (st != SCALPEL_OK) {
+        rc = fail("%s: forward pass failed: %s", pos[0], scalpel_status_string(st));
+        goto done;
     }
     last = net.n_layers > 0 ? &net.layers[net.n_layers - 1] : NULL;
     shape[0] = samples;
