@@ -126,6 +126,8 @@ extern "C" {
  * layers live in an array the network points to and grows. 256 holds every network of the
  * MLPerf Tiny suite and a 200-layer network with room to spare. */
 #define SCALPEL_NET_MAX_LAYERS 256
+/* Largest batch scalpel_net.packed_batch records (the CLI's --batch limit). */
+#define SCALPEL_NET_MAX_PACKED_BATCH 65536
 
 /* scalpel_layer_kind: what a layer computes. Written to model files: numbers are fixed and
  * only appended. Each kind has one line in SCALPEL__LAYER_KINDS below, which generates every
@@ -277,9 +279,11 @@ typedef enum scalpel_storage {
  * (a conv weight [out, in, k, k] flattened row-major: one row per filter, the im2col view).
  * Exactly one of `w` (dense) and `sparse` (grouped CSR, sparse.rows == rows, sparse.cols ==
  * cols) holds the weights, as `storage` says; `b` is the bias [rows], never NULL for a weighted
- * layer. Two storages come from the no-retrain planner (">>decomposition") and live in memory
- * only (model files, C export, the GPU and training refuse them with SCALPEL_ERR_UNSUPPORTED):
- * HYBRID keeps W = sparse (grouped) + residual (CSR); TASD keeps W ~ the N:M terms of *series. Unweighted layers (maxpool, relu) have rows = cols = 0 and no arrays.
+ * layer. Two storages come from the no-retrain planner (">>decomposition"): HYBRID keeps
+ * W = sparse (grouped) + residual (CSR); TASD keeps W ~ the N:M terms of *series. Model files
+ * hold them (format version 4) and the forward pass runs them; C export, quantization, the
+ * GPU, training and the Scalpel planner refuse them with SCALPEL_ERR_UNSUPPORTED. Unweighted
+ * layers (maxpool, relu) have rows = cols = 0 and no arrays.
  * `block` is the memory this layer owns (NULL when it points into a view, an exported header
  * or your arrays); scalpel_net_free releases it. A batch normalization layer keeps its
  * per-channel scale and shift in `params` (in `block` too). */
@@ -295,6 +299,31 @@ typedef struct scalpel_layer {
     const float *params;          /* per-channel parameters of an unweighted kind, [PC x out_c]
                                      (batchnorm: scale, then shift), or NULL */
 } scalpel_layer;
+
+/* scalpel_input_norm: the preprocessing the model's inputs got in training, as a framework's
+ * data pipeline did it (torchvision's ToTensor, then Normalize(mean, std)). The model takes
+ * raw inputs x in [0, range] (range 1: ToTensor's scale; 255: bytes) and its layers compute
+ * (x / range - mean[c]) / std[c] for each input channel c themselves:
+ *   where FOLDED: folded into layer 0's weights and bias (exact when layer 0 is a dense fc, or
+ *                 a conv2d without padding, reading the input);
+ *   where LAYER:  layer 0 is a batchnorm doing it (scale 1 / (range std), shift -mean / std).
+ * The record says what was done, for `info`, for the tools that feed the model data in [0, 1]
+ * (they scale it to [0, range]) and for the model file; the forward pass never reads it.
+ * channels: 1 (one mean and std for every channel) or in_c, at most
+ * SCALPEL_INPUT_NORM_MAX_CHANNELS (images: gray, RGB, RGBA). All zero: nothing recorded. */
+#define SCALPEL_INPUT_NORM_MAX_CHANNELS 4
+typedef enum scalpel_input_norm_where {
+    SCALPEL_INPUT_NORM_NONE = 0,
+    SCALPEL_INPUT_NORM_FOLDED = 1,
+    SCALPEL_INPUT_NORM_LAYER = 2
+} scalpel_input_norm_where;
+typedef struct scalpel_input_norm {
+    int32_t where;                                  /* scalpel_input_norm_where */
+    int32_t channels;                               /* values in mean and std: 1 or in_c */
+    float range;                                    /* raw inputs lie in [0, range] (> 0) */
+    float mean[SCALPEL_INPUT_NORM_MAX_CHANNELS];    /* finite */
+    float std[SCALPEL_INPUT_NORM_MAX_CHANNELS];     /* finite, > 0 */
+} scalpel_input_norm;
 
 /* scalpel_net: a network of layers run in order, caller-allocated (on the stack, static, or
  * inside your own struct). scalpel_net_init makes an empty one for a given input shape;
@@ -323,6 +352,9 @@ typedef struct scalpel_net {
     int32_t next_from;           /* `from` of the next layer appended; default: 0 (previous) */
     void *block;                 /* owned model-file copy, or NULL */
     void *alloc_ctx;             /* for SCALPEL_MALLOC / SCALPEL_FREE */
+    scalpel_input_norm input_norm; /* the inputs' preprocessing, done by the layers (see above) */
+    int32_t packed_batch;        /* the batch scalpel_net_pack planned the storage for (the
+                                    profile's batch); 0: not recorded */
 } scalpel_net;
 
 /* An empty network taking inputs of shape [channels x height x width] (CHW). No allocation. */
@@ -477,8 +509,9 @@ SCALPEL_API size_t scalpel_net_weight_bytes(const scalpel_net *net);
 /* Multiply-accumulates per sample actually executed by layer i (stored weights x positions):
  * a sparse layer counts its stored groups' values, not the dense count. */
 SCALPEL_API int64_t scalpel_layer_macs(const scalpel_layer *layer);
-/* 1 when some layer of net is stored HYBRID or TASD (in-memory storages that model files, C
- * export, the GPU, training and the Scalpel planner do not take), else 0. */
+/* 1 when some layer of net is stored HYBRID or TASD (storages that C export, quantization, the
+ * GPU, training and the Scalpel planner do not take; model files hold them from version 4),
+ * else 0. */
 SCALPEL_API int scalpel_net_has_decomposed(const scalpel_net *net);
 /* "fc", "conv2d", "maxpool", "relu" or "?" */
 SCALPEL_API const char *scalpel_layer_kind_name(int32_t kind);
@@ -524,9 +557,11 @@ SCALPEL_API int32_t scalpel_argmax_f32(const float *x, int32_t n);
  * that a view of a 64-byte-aligned buffer (flash, mmap) keeps the kernels' alignment. Version
  * 2 adds to each layer record the tensor it reads (scalpel_layer_geom.from); the readers take
  * version 1 files too (every layer then reads the one before). The writer writes version 2.
- * A file holds at most SCALPEL_NET_MAX_LAYERS layers. */
+ * A file holds at most SCALPEL_NET_MAX_LAYERS layers. Version 4 also holds HYBRID and TASD
+ * layers (the no-retrain planner's storages); the writer uses it only for networks that have
+ * them (or version 4's header fields), so other files stay readable by older readers. */
 #define SCALPEL_NET_MAGIC "SCPN"
-#define SCALPEL_NET_FORMAT_VERSION 3
+#define SCALPEL_NET_FORMAT_VERSION 4
 
 /* Exact size of the model file for net (0 if net is invalid). */
 SCALPEL_API size_t scalpel_net_serialized_size(const scalpel_net *net);
@@ -537,12 +572,14 @@ SCALPEL_API scalpel_status scalpel_net_serialize(const scalpel_net *net, void *b
  * layer structs go into layers[capacity] (yours; SCALPEL_ERR_BUFFER_TOO_SMALL when the file
  * has more layers). Allocates nothing: the firmware way to read a model file. data must be
  * 4-byte aligned and stay alive and unchanged, like layers. Hostile-safe: any byte sequence
- * gives a valid network or an error (and a zeroed *net). */
+ * gives a valid network or an error (and a zeroed *net). A TASD layer (version 4) is refused
+ * with SCALPEL_ERR_UNSUPPORTED: it points to a scalpel_tasd struct, which would need memory
+ * (scalpel_net_view and scalpel_net_load take it); HYBRID layers view in place like the rest. */
 SCALPEL_API scalpel_status scalpel_net_view_with(const void *data, size_t size, scalpel_layer *layers,
                                                  int32_t capacity, scalpel_net *net);
 #ifndef SCALPEL_NO_MALLOC
-/* The same with the layer structs in an array the network allocates (released by
- * scalpel_net_free); the weights stay in data. */
+/* The same with the layer structs in an array the network allocates, and one scalpel_tasd
+ * struct per TASD layer (released by scalpel_net_free); the weights stay in data. */
 SCALPEL_API scalpel_status scalpel_net_view(const void *data, size_t size, scalpel_net *net);
 /* Writes the model to `path` through a temporary file renamed over it on success, so a failure
  * never destroys an existing file. */
@@ -768,7 +805,8 @@ SCALPEL_API scalpel_status scalpel_plan_net(const scalpel_net *net, const scalpe
                                             scalpel_plan_mode mode, scalpel_plan *out);
 #ifndef SCALPEL_NO_MALLOC
 /* Converts each layer of net in place to the storage the plan chose (dense <-> grouped CSR,
- * any G). The result computes the same outputs (within float rounding order). */
+ * any G). The result computes the same outputs (within float rounding order). Records the
+ * plan's batch in net->packed_batch (0 for a SCALPEL_PLAN_DENSE plan). */
 SCALPEL_API scalpel_status scalpel_net_pack(scalpel_net *net, const scalpel_plan *plan);
 #endif
 
@@ -1010,7 +1048,8 @@ SCALPEL_API const char *scalpel_export_name_problem(const char *name);
  * (`#include "scalpel.h"` first). Written through a temporary file and renamed, like
  * scalpel_net_save. A name scalpel_export_name_problem objects to, or weights that are not
  * finite: SCALPEL_ERR_ARGUMENT; a network with no layers (nothing a firmware could run):
- * SCALPEL_ERR_SHAPE. */
+ * SCALPEL_ERR_SHAPE; HYBRID or TASD layers (the no-retrain planner's, which a version 4 model
+ * file holds; scalpel_net_has_decomposed): SCALPEL_ERR_UNSUPPORTED, nothing written. */
 SCALPEL_API scalpel_status scalpel_net_export_c(const scalpel_net *net, const char *name,
                                                 const char *path);
 #endif
@@ -1038,6 +1077,14 @@ typedef struct scalpel_safetensors_tensor {
  * 4 dimensions or a name over 127 bytes, or the file has more than 16384 tensors. */
 SCALPEL_API scalpel_status scalpel_safetensors_find(const void *data, size_t size, const char *name,
                                                     scalpel_safetensors_tensor *out);
+/* The name of tensor `index` of a safetensors file, in the header's order (the __metadata__
+ * entry is no tensor), into name[capacity] (NUL-terminated); *count (may be NULL) gets the
+ * number of tensors. Any dtype. The whole file is checked as scalpel_safetensors_find checks
+ * it. SCALPEL_ERR_ARGUMENT when index is not below the count; SCALPEL_ERR_BUFFER_TOO_SMALL
+ * when the name (UTF-8, escapes decoded) does not fit, or holds a NUL. For going over every
+ * tensor (e.g. to name the ones an import leaves unused); each call walks the header. */
+SCALPEL_API scalpel_status scalpel_safetensors_name_at(const void *data, size_t size, int32_t index, char *name,
+                                                       size_t capacity, int32_t *count);
 /* out[count] = the tensor's elements converted to float (F16, BF16 widened exactly). */
 SCALPEL_API scalpel_status scalpel_safetensors_read_f32(const scalpel_safetensors_tensor *t, float *out,
                                                         int64_t count);
@@ -1116,7 +1163,11 @@ typedef struct scalpel_cuda_net scalpel_cuda_net;     /* opaque */
  * and the name of the first one (name may be NULL). */
 extern scalpel_status scalpel_cuda_device_info(int32_t *count, char *name, size_t name_size);
 /* Copies a valid network (checked with scalpel_net_validate) to the current device, with
- * buffers for batches up to max_batch (>= 1). *out is freed with scalpel_cuda_net_free. */
+ * buffers for batches up to max_batch (>= 1). *out is freed with scalpel_cuda_net_free.
+ * SCALPEL_ERR_UNSUPPORTED for what the device does not run yet: layers that read other than
+ * the previous tensor, kinds scalpel_net_first_unsupported(net, SCALPEL_USE_GPU) names, and
+ * the no-retrain planner's HYBRID and TASD storages (scalpel_net_has_decomposed; such a
+ * network loads from a version 4 model file: upload the network the plan started from). */
 extern scalpel_status scalpel_cuda_net_upload(const scalpel_net *net, int32_t max_batch,
                                                    scalpel_cuda_net **out);
 /* out[batch x outputs] = net(in[batch x C x H x W]), host pointers, synchronous. */
@@ -3347,7 +3398,10 @@ SCALPEL_API scalpel_status scalpel_net_fold_batchnorm(const scalpel_net *net, sc
     bd = (float *)SCALPEL_MALLOC(net->alloc_ctx, (most < 4096 ? 4096 : most) * sizeof(float));
     st = scalpel_net_init(net->in_c, net->in_h, net->in_w, out);
     if (!newt || !wd || !bd) st = SCALPEL_ERR_NO_MEMORY;
-    if (st == SCALPEL_OK) out->alloc_ctx = net->alloc_ctx;
+    if (st == SCALPEL_OK) {
+        out->alloc_ctx = net->alloc_ctx;
+        out->input_norm = net->input_norm; /* layer 0 stays layer 0: nothing folds into an input */
+    }
     if (newt) newt[0] = 0;
     for (i = 0; i < net->n_layers && st == SCALPEL_OK; i++) {
         const scalpel_layer *L = &net->layers[i];
@@ -3538,6 +3592,36 @@ SCALPEL__PRIV scalpel_status scalpel__geom_check(const void *layers, size_t stri
     return memcmp(&ref, g, sizeof(ref)) == 0 ? SCALPEL_OK : SCALPEL_ERR_SHAPE;
 }
 
+/* The input_norm record of net is one scalpel_input_norm describes: all zero, or FOLDED /
+ * LAYER with 1 or in_c (<= 4) channels, a finite range > 0, finite means, finite stds > 0,
+ * zeros past `channels`; LAYER with a batchnorm as layer 0 reading the input. */
+SCALPEL__PRIV int scalpel__input_norm_ok(const scalpel_net *net)
+{
+    const scalpel_input_norm *q = &net->input_norm;
+    int32_t c;
+    if (q->where == SCALPEL_INPUT_NORM_NONE) {
+        if (q->channels != 0 || q->range != 0.0f) return 0;
+        for (c = 0; c < SCALPEL_INPUT_NORM_MAX_CHANNELS; c++)
+            if (q->mean[c] != 0.0f || q->std[c] != 0.0f) return 0;
+        return 1;
+    }
+    if (q->where != SCALPEL_INPUT_NORM_FOLDED && q->where != SCALPEL_INPUT_NORM_LAYER) return 0;
+    if (q->channels < 1 || q->channels > SCALPEL_INPUT_NORM_MAX_CHANNELS) return 0;
+    if (q->channels != 1 && q->channels != net->in_c) return 0;
+    if (!(q->range > 0.0f && q->range <= 3.0e38f)) return 0;
+    for (c = 0; c < SCALPEL_INPUT_NORM_MAX_CHANNELS; c++) {
+        if (c >= q->channels) {
+            if (q->mean[c] != 0.0f || q->std[c] != 0.0f) return 0;
+        } else if (!(q->mean[c] >= -3.0e38f && q->mean[c] <= 3.0e38f && q->std[c] > 0.0f && q->std[c] <= 3.0e38f)) {
+            return 0;
+        }
+    }
+    if (q->where == SCALPEL_INPUT_NORM_LAYER &&
+        (net->n_layers < 1 || net->layers[0].geom.kind != SCALPEL_LAYER_BATCHNORM))
+        return 0;
+    return 1;
+}
+
 SCALPEL_API scalpel_status scalpel_net_validate(const scalpel_net *net)
 {
     int32_t i;
@@ -3546,6 +3630,8 @@ SCALPEL_API scalpel_status scalpel_net_validate(const scalpel_net *net)
     if (scalpel__net_dims(net->in_c, net->in_h, net->in_w) < 0) return SCALPEL_ERR_OVERFLOW;
     if (net->n_layers < 0) return SCALPEL_ERR_ARGUMENT;
     if (net->n_layers > 0 && !net->layers) return SCALPEL_ERR_NULL;
+    if (net->packed_batch < 0 || net->packed_batch > SCALPEL_NET_MAX_PACKED_BATCH) return SCALPEL_ERR_ARGUMENT;
+    if (!scalpel__input_norm_ok(net)) return SCALPEL_ERR_ARGUMENT;
     for (i = 0; i < net->n_layers; i++) {
         const scalpel_layer *L = &net->layers[i];
         scalpel_status st = scalpel__geom_check(net->layers, sizeof(scalpel_layer), net->in_c, net->in_h, net->in_w, i);
@@ -3566,6 +3652,9 @@ SCALPEL_API scalpel_status scalpel_net_validate(const scalpel_net *net)
                 if (st != SCALPEL_OK) return st;
                 if (L->sparse.dtype != SCALPEL_DTYPE_F32) return SCALPEL_ERR_DTYPE;
                 if (L->sparse.rows != L->geom.rows || L->sparse.cols != L->geom.cols) return SCALPEL_ERR_SHAPE;
+            } else if ((L->storage == SCALPEL_STORAGE_HYBRID || L->storage == SCALPEL_STORAGE_TASD) &&
+                       L->geom.groups > 1) {
+                return SCALPEL_ERR_UNSUPPORTED; /* a grouped convolution runs dense or grouped CSR only */
             } else if (L->storage == SCALPEL_STORAGE_HYBRID) {
                 scalpel_hybrid hy;
                 hy.grouped = L->sparse;
@@ -3695,7 +3784,7 @@ SCALPEL_API int32_t scalpel_argmax_f32(const float *x, int32_t n)
 /* >>model files (implementation)                                                           */
 /* ======================================================================================== */
 /*
- * MODEL FILE FORMAT, VERSION 3 (and 2, 1). Every integer is little-endian; floats are IEEE-754 binary32
+ * MODEL FILE FORMAT, VERSION 4 (and 3, 2, 1). Every integer is little-endian; floats are IEEE-754 binary32
  * bit patterns, little-endian. Offsets are from the first byte of the file.
  *
  * Header, 64 bytes:
@@ -3705,7 +3794,7 @@ SCALPEL_API int32_t scalpel_argmax_f32(const float *x, int32_t n)
  *                 layer is one version 2 holds: fc, conv2d, maxpool, relu with square, even,
  *                 plain windows and unpadded max pooling)
  *   6       2     header size in bytes (64)
- *   8       4     layer record size in bytes (224 in version 3, 144 in version 2, 128 in version 1)
+ *   8       4     layer record size in bytes (224 in versions 3 and 4, 144 in version 2, 128 in version 1)
  *   12      4     layer count n (0 .. SCALPEL_NET_MAX_LAYERS)
  *   16      4     input channels  (int32, >= 1)
  *   20      4     input height    (int32, >= 1)
@@ -3715,7 +3804,8 @@ SCALPEL_API int32_t scalpel_argmax_f32(const float *x, int32_t n)
  *   40      24    reserved, zero
  *
  * Layer records, n x 224 bytes (version 2: n x 144, version 1: n x 128) from offset 64 (int32
- * fields are non-negative):
+ * fields are non-negative; version 4's records are version 3's, see "Version 4" below for the
+ * storages it adds):
  *   0       4     kind (scalpel_layer_kind: 1 fc, 2 conv2d, 3 maxpool, 4 relu; from version 3:
  *                 5 avgpool, 6 batchnorm, 7 add, 8 concat, 9 clip, 10 leaky_relu, 11 sigmoid,
  *                 12 tanh, 13 hardswish, 14 softmax, 15 lrn)
@@ -3723,14 +3813,17 @@ SCALPEL_API int32_t scalpel_argmax_f32(const float *x, int32_t n)
  *   8       4     kernel   (versions 1, 2: conv2d, maxpool; else 0. Version 3: 0)
  *   12      4     stride   (likewise)
  *   16      4     pad      (versions 1, 2: conv2d; else 0. Version 3: 0)
- *   20      4     storage  (scalpel_storage: 0 dense, 1 grouped CSR; 0 for unweighted layers)
+ *   20      4     storage  (scalpel_storage: 0 dense, 1 grouped CSR; from version 4: 2 the exact
+ *                 hybrid, 3 a TASD series; 0 for unweighted layers)
  *   24      4     rows of the weight matrix (0 for unweighted layers)
  *   28      4     cols of the weight matrix (0 for unweighted layers)
- *   32      4     group G of the grouped CSR (1, 2, 4, 8, 16; 0 when dense)
- *   36      4     index bits of the grouped CSR (16 or 32; 0 when dense)
- *   40      4     nnz_groups of the grouped CSR (0 when dense)
+ *   32      4     group G of the grouped CSR (1, 2, 4, 8, 16; the hybrid's grouped part: 2 ..
+ *                 16; TASD: the number of terms T, 0 .. SCALPEL_TASD_MAX_TERMS; 0 when dense)
+ *   36      4     index bits of the grouped CSR (16 or 32; 0 when dense or TASD)
+ *   40      4     nnz_groups of the grouped CSR (0 when dense or TASD)
  *   44      4     dtype of the stored values (scalpel_dtype; 0 = F32, the only one in v1)
- *   48      16    dense weights w   [rows x cols] f32:  offset (u64), size in bytes (u64)
+ *   48      16    dense weights w   [rows x cols] f32:  offset (u64), size in bytes (u64);
+ *                 storages 2 and 3: the decomposition array instead (below)
  *   64      16    bias b            [rows] f32:         offset, size
  *   80      16    row_ptr           [rows + 1] int32:   offset, size
  *   96      16    col_idx           [nnz_groups] uint16 or uint32 (index bits): offset, size
@@ -3752,11 +3845,36 @@ SCALPEL_API int32_t scalpel_argmax_f32(const float *x, int32_t n)
  *   212     12    reserved, zero
  *   An array the layer does not have (w of a sparse layer, the CSR arrays of a dense one,
  *   everything of an unweighted layer, col_idx and values when nnz_groups is 0) has offset 0
- *   and size 0. Every size is exactly the element count times the element size.
+ *   and size 0. Every size is exactly the element count times the element size, except the
+ *   decomposition array's, which is the length of the buffers it holds.
  *
- * Data, from offset 64 + n * record size: the arrays in record order (layer 0: w, b, row_ptr,
- * col_idx, values, params; then layer 1 ...), each starting on a multiple of 64 bytes of the file,
- * with zero bytes in every gap. After the last array: zero padding to a multiple of 4, then
+ * Version 4 adds two storages for a weighted layer (not a convolution with groups > 1, whose
+ * groups run apart), the no-retrain planner's (scalpel_plan_no_retrain). The writer uses
+ * version 4 only when a layer has one of them (or the header holds version 4's fields).
+ *   2  hybrid, W = grouped + residual exactly (scalpel_hybrid): fields 32 .. 40 and row_ptr,
+ *      col_idx, values hold the grouped part (G >= 2) as for storage 1; the decomposition
+ *      array at 48 holds the residual, a CSR matrix [rows x cols] (G = 1, f32), as one
+ *      grouped-CSR buffer (scalpel_gcsr_serialize: magic "SCPG", its layout in
+ *      scalpel_format.h, with its own CRC-32).
+ *   3  TASD, W ~ T1 + ... + TT (scalpel_tasd): field 32 holds T, fields 36 and 40 are 0,
+ *      row_ptr, col_idx and values are absent; the decomposition array holds the terms
+ *      [rows x cols] in order, each as one N:M buffer (scalpel_nm_serialize: magic "SCPM",
+ *      f32, with its own CRC-32; each a multiple of 4 bytes long), back to back. T = 0 (the
+ *      zero matrix) has no array.
+ *   The array's size is exactly the sum of its buffers' sizes; inside them, every field as the
+ *   buffer's writer writes it (shape rows x cols, reserved and padding bytes zero) and every
+ *   value finite. A reader points the matrices into the buffers, as it does the other arrays
+ *   (the residual: row_ptr at 48, col_idx right after, values on the next multiple of 4; a
+ *   term: meta at 48, values on the next multiple of 4): nothing is copied. A TASD layer
+ *   points to a scalpel_tasd, one small struct that scalpel_net_view and scalpel_net_load
+ *   allocate; scalpel_net_view_with, which allocates nothing, refuses a TASD layer with
+ *   SCALPEL_ERR_UNSUPPORTED (and takes hybrid layers). Files of versions 1 to 3 never have
+ *   storage 2 or 3.
+ *
+ * Data, from offset 64 + n * record size: the arrays in record order (layer 0: w or the
+ * decomposition, b, row_ptr, col_idx, values, params; then layer 1 ...), each starting on a
+ * multiple of 64 bytes of the file, with zero bytes in every gap. After the last array: zero
+ * padding to a multiple of 4, then
  *   total-4 4     CRC-32 (scalpel_crc32, as zlib's crc32) of every byte before it.
  *
  * The shapes of every layer (input and output C x H x W) are not stored: a reader rebuilds
@@ -3769,11 +3887,11 @@ SCALPEL_API int32_t scalpel_argmax_f32(const float *x, int32_t n)
 
 
 #define SCALPEL__NF_HEADER 64u
-#define SCALPEL__NF_RECORD 224u     /* version 3 */
+#define SCALPEL__NF_RECORD 224u     /* versions 3 and 4 */
 #define SCALPEL__NF_RECORD_V2 144u  /* version 2 */
 #define SCALPEL__NF_RECORD_V1 128u  /* version 1 */
 #define SCALPEL__NF_ALIGN 64u
-#define SCALPEL__NF_ARRAYS 6 /* w, b, row_ptr, col_idx, values, params: the data's order */
+#define SCALPEL__NF_ARRAYS 6 /* w (or the decomposition), b, row_ptr, col_idx, values, params: the data's order */
 
 /* Where the record keeps array k's offset (its size follows): the first five from byte 48,
  * version 3's params at 136. */
@@ -3790,10 +3908,28 @@ SCALPEL__PRIV int scalpel__nf_first_version_layer(const scalpel_layer_geom *g)
     return 1;
 }
 
-/* The format version the writer uses for net: 2, or 3 when a layer needs it. */
+/* 1 when net has what only version 4's header holds: the input preprocessing or the batch
+ * the model was packed for. */
+SCALPEL__PRIV int scalpel__nf_header_needs_v4(const scalpel_net *net)
+{
+    return net->packed_batch != 0 || net->input_norm.where != SCALPEL_INPUT_NORM_NONE;
+}
+
+/* 1 when layer L needs version 4's records: its weights are stored HYBRID or TASD (the
+ * no-retrain planner's storages; storage numbers 2 and 3 in a record). */
+SCALPEL__PRIV int scalpel__nf_layer_needs_v4(const scalpel_layer *L)
+{
+    return L->storage == SCALPEL_STORAGE_HYBRID || L->storage == SCALPEL_STORAGE_TASD;
+}
+
+/* The format version the writer uses for net: 2, 3 when a layer needs it, 4 when the header's
+ * metadata or a layer's storage does. */
 SCALPEL__PRIV uint32_t scalpel__nf_version_for(const scalpel_net *net)
 {
     int32_t i;
+    if (scalpel__nf_header_needs_v4(net)) return 4u;
+    for (i = 0; i < net->n_layers; i++)   /* decomposed layers: version 4's records */
+        if (scalpel__nf_layer_needs_v4(&net->layers[i])) return 4u;
     for (i = 0; i < net->n_layers; i++)
         if (!scalpel__nf_first_version_layer(&net->layers[i].geom)) return 3u;
     return 2u;
@@ -3827,9 +3963,11 @@ SCALPEL__PRIV uint64_t scalpel__nf_round_up(uint64_t n, uint64_t a)
     return (n + a - 1u) / a * a;
 }
 
-/* Byte sizes of a layer's five arrays (record order) from its storage fields, in 64-bit:
- * with rows, cols, nnz_groups and G already known to be in [0, INT32_MAX] and G <= 16, no
- * product below can overflow (the largest, rows * cols * 4, is under 2^64). */
+/* Byte sizes of a layer's arrays (record order) from its storage fields, in 64-bit: with rows,
+ * cols, nnz_groups and G already known to be in [0, INT32_MAX] and G <= 16, no product below
+ * can overflow (the largest, rows * cols * 4, is under 2^64). A hybrid's grouped part has a
+ * grouped CSR's arrays; the decomposition array of HYBRID and TASD (slot 0) is sized by its
+ * contents, not by the record, and is left 0 here. */
 SCALPEL__PRIV void scalpel__nf_array_sizes(int32_t kind, int32_t storage, int64_t rows, int64_t cols,
                                            int64_t group, int64_t index_bits, int64_t nnz, int64_t out_c,
                                            uint64_t sz[SCALPEL__NF_ARRAYS])
@@ -3841,11 +3979,22 @@ SCALPEL__PRIV void scalpel__nf_array_sizes(int32_t kind, int32_t storage, int64_
     sz[1] = (uint64_t)rows * 4u;
     if (storage == SCALPEL_STORAGE_DENSE) {
         sz[0] = (uint64_t)rows * (uint64_t)cols * 4u;
-    } else {
+    } else if (storage == SCALPEL_STORAGE_GCSR || storage == SCALPEL_STORAGE_HYBRID) {
         sz[2] = ((uint64_t)rows + 1u) * 4u;
         sz[3] = (uint64_t)nnz * (uint64_t)(index_bits / 8);
         sz[4] = (uint64_t)nnz * (uint64_t)group * 4u;
     }
+}
+
+/* Size of the decomposition array of a valid HYBRID or TASD layer (version 4): the residual's
+ * grouped-CSR buffer, or the terms' N:M buffers back to back (each a multiple of 4 bytes). */
+SCALPEL__PRIV uint64_t scalpel__nf_decomposition_bytes(const scalpel_layer *L)
+{
+    uint64_t n = 0;
+    int32_t t;
+    if (L->storage == SCALPEL_STORAGE_HYBRID) return (uint64_t)scalpel_gcsr_serialized_size(&L->residual);
+    for (t = 0; t < L->series->n_terms; t++) n += (uint64_t)scalpel_nm_serialized_size(&L->series->terms[t]);
+    return n;
 }
 
 /* The largest file offset the writer produces: under 2^62, and what a size_t holds. */
@@ -3858,9 +4007,10 @@ SCALPEL__PRIV scalpel_status scalpel__nf_layer_layout(const scalpel_layer *L, ui
                                                       uint64_t off[SCALPEL__NF_ARRAYS], uint64_t sz[SCALPEL__NF_ARRAYS])
 {
     const scalpel_gcsr *s = &L->sparse;
-    int gcsr = L->storage == SCALPEL_STORAGE_GCSR, k;
-    scalpel__nf_array_sizes(L->geom.kind, L->storage, L->geom.rows, L->geom.cols, gcsr ? s->group : 0,
-                            gcsr ? s->index_bits : 0, gcsr ? s->nnz_groups : 0, L->geom.out_c, sz);
+    int grouped = L->storage == SCALPEL_STORAGE_GCSR || L->storage == SCALPEL_STORAGE_HYBRID, k;
+    scalpel__nf_array_sizes(L->geom.kind, L->storage, L->geom.rows, L->geom.cols, grouped ? s->group : 0,
+                            grouped ? s->index_bits : 0, grouped ? s->nnz_groups : 0, L->geom.out_c, sz);
+    if (scalpel__is_weighted(L->geom.kind) && scalpel__nf_layer_needs_v4(L)) sz[0] = scalpel__nf_decomposition_bytes(L);
     for (k = 0; k < SCALPEL__NF_ARRAYS; k++) {
         off[k] = 0;
         if (sz[k] == 0) continue;
@@ -3870,6 +4020,19 @@ SCALPEL__PRIV scalpel_status scalpel__nf_layer_layout(const scalpel_layer *L, ui
         *cursor = off[k] + sz[k];
     }
     return SCALPEL_OK;
+}
+
+/* Where the writer puts the input preprocessing's array (mean[channels], then std[channels],
+ * f32) of a valid network: on the first 64-byte boundary after the last layer's arrays.
+ * Returns its offset (0: the network records none); *cursor advances past it. The cursor is
+ * under 2^62, so adding 64 + 32 bytes cannot wrap. */
+SCALPEL__PRIV uint64_t scalpel__nf_norm_layout(const scalpel_net *net, uint64_t *cursor)
+{
+    uint64_t off;
+    if (net->input_norm.where == SCALPEL_INPUT_NORM_NONE) return 0;
+    off = scalpel__nf_round_up(*cursor, SCALPEL__NF_ALIGN);
+    *cursor = off + 8u * (uint64_t)net->input_norm.channels;
+    return off;
 }
 
 /* The total file size of a valid network. */
@@ -3883,6 +4046,7 @@ SCALPEL__PRIV scalpel_status scalpel__nf_layout(const scalpel_net *net, size_t *
         scalpel_status st = scalpel__nf_layer_layout(&net->layers[i], &cursor, off, sz);
         if (st != SCALPEL_OK) return st;
     }
+    (void)scalpel__nf_norm_layout(net, &cursor);
     cursor = scalpel__nf_round_up(cursor, 4u) + 4u;
     if (cursor > SCALPEL__NF_LIMIT) return SCALPEL_ERR_OVERFLOW;
     *total = (size_t)cursor;
@@ -3892,7 +4056,7 @@ SCALPEL__PRIV scalpel_status scalpel__nf_layout(const scalpel_net *net, size_t *
 SCALPEL_API size_t scalpel_net_serialized_size(const scalpel_net *net)
 {
     size_t total = 0;
-    if (scalpel_net_validate(net) != SCALPEL_OK || scalpel_net_has_decomposed(net)) return 0;
+    if (scalpel_net_validate(net) != SCALPEL_OK) return 0;
     if (scalpel__nf_layout(net, &total) != SCALPEL_OK) return 0;
     return total;
 }
@@ -3909,6 +4073,28 @@ SCALPEL__PRIV int scalpel__nf_put_floats(unsigned char *p, const float *v, size_
         scalpel__put_u32(p + 4 * i, bits);
     }
     return 1;
+}
+
+/* Writes the decomposition array of a valid HYBRID or TASD layer into q[size] (its exact size,
+ * scalpel__nf_decomposition_bytes): 1, or 0 when a value is not finite (the buffers' writers
+ * copy bits as they are; a model file holds only finite values). */
+SCALPEL__PRIV int scalpel__nf_put_decomposition(const scalpel_layer *L, unsigned char *q, uint64_t size)
+{
+    size_t used = 0, w = 0;
+    int32_t t;
+    if (L->storage == SCALPEL_STORAGE_HYBRID) {
+        const scalpel_gcsr *R = &L->residual;
+        return scalpel__net_all_finite((const float *)R->values, (size_t)R->nnz_groups) &&
+               scalpel_gcsr_serialize(R, q, (size_t)size, &w) == SCALPEL_OK && (uint64_t)w == size;
+    }
+    for (t = 0; t < L->series->n_terms; t++) {
+        const scalpel_nm *T = &L->series->terms[t];
+        if (!scalpel__net_all_finite(T->values, (size_t)T->rows * (size_t)T->groups * (size_t)T->n) ||
+            scalpel_nm_serialize(T, q + used, (size_t)size - used, &w) != SCALPEL_OK)
+            return 0;
+        used += w;
+    }
+    return (uint64_t)used == size;
 }
 
 /* Writes the canonical file of net: arrays in record order on the first free 64-byte boundary,
@@ -3928,7 +4114,6 @@ SCALPEL_API scalpel_status scalpel_net_serialize(const scalpel_net *net, void *b
     *written = 0;
     st = scalpel_net_validate(net);
     if (st != SCALPEL_OK) return st;
-    if (scalpel_net_has_decomposed(net)) return SCALPEL_ERR_UNSUPPORTED; /* HYBRID / TASD: memory only */
     if (buf == NULL) return SCALPEL_ERR_NULL;
     st = scalpel__nf_layout(net, &total);
     if (st != SCALPEL_OK) return st;
@@ -3949,7 +4134,8 @@ SCALPEL_API scalpel_status scalpel_net_serialize(const scalpel_net *net, void *b
     for (i = 0; i < net->n_layers && ok; i++) {
         const scalpel_layer *L = &net->layers[i];
         unsigned char *r = p + SCALPEL__NF_HEADER + (size_t)i * record;
-        int weighted = scalpel__is_weighted(L->geom.kind), gcsr = weighted && L->storage == SCALPEL_STORAGE_GCSR;
+        int weighted = scalpel__is_weighted(L->geom.kind), decomposed = weighted && scalpel__nf_layer_needs_v4(L);
+        int gcsr = weighted && (L->storage == SCALPEL_STORAGE_GCSR || L->storage == SCALPEL_STORAGE_HYBRID);
         scalpel__put_u32(r + 0, (uint32_t)L->geom.kind);
         scalpel__put_u32(r + 4, weighted ? (uint32_t)L->geom.out_c : 0u);
         if (version < 3u) { /* version 3 keeps the window in its own fields */
@@ -3964,6 +4150,8 @@ SCALPEL_API scalpel_status scalpel_net_serialize(const scalpel_net *net, void *b
             scalpel__put_u32(r + 32, (uint32_t)L->sparse.group);
             scalpel__put_u32(r + 36, (uint32_t)L->sparse.index_bits);
             scalpel__put_u32(r + 40, (uint32_t)L->sparse.nnz_groups);
+        } else if (weighted && L->storage == SCALPEL_STORAGE_TASD) {
+            scalpel__put_u32(r + 32, (uint32_t)L->series->n_terms);
         }
         scalpel__put_u32(r + 44, (uint32_t)SCALPEL_DTYPE_F32);
         (void)scalpel__nf_layer_layout(L, &cursor, off, sz); /* succeeded for the total above */
@@ -3988,7 +4176,11 @@ SCALPEL_API scalpel_status scalpel_net_serialize(const scalpel_net *net, void *b
             if (sz[5]) ok &= scalpel__nf_put_floats(p + off[5], L->params, (size_t)(sz[5] / 4u));
         }
         if (!weighted) continue;
-        if (sz[0]) ok &= scalpel__nf_put_floats(p + off[0], L->w, (size_t)(sz[0] / 4u));
+        if (decomposed) {
+            if (sz[0]) ok &= scalpel__nf_put_decomposition(L, p + off[0], sz[0]);
+        } else if (sz[0]) {
+            ok &= scalpel__nf_put_floats(p + off[0], L->w, (size_t)(sz[0] / 4u));
+        }
         ok &= scalpel__nf_put_floats(p + off[1], L->b, (size_t)(sz[1] / 4u));
         if (gcsr) {
             const scalpel_gcsr *s = &L->sparse;
@@ -4000,6 +4192,19 @@ SCALPEL_API scalpel_status scalpel_net_serialize(const scalpel_net *net, void *b
                 else scalpel__put_u32(p + off[3] + 4 * j, scalpel_gcsr_col(s, (int32_t)j));
             }
             if (sz[4]) ok &= scalpel__nf_put_floats(p + off[4], (const float *)s->values, (size_t)(sz[4] / 4u));
+        }
+    }
+    if (ok && version >= 4u) { /* the header's metadata */
+        const scalpel_input_norm *q = &net->input_norm;
+        uint64_t norm_off = scalpel__nf_norm_layout(net, &cursor);
+        scalpel__put_u32(p + 40, (uint32_t)net->packed_batch);
+        if (norm_off != 0) {
+            scalpel__put_u32(p + 28, q->where == SCALPEL_INPUT_NORM_LAYER ? 3u : 1u);
+            ok &= scalpel__nf_put_floats(p + 44, &q->range, 1);
+            scalpel__put_u64(p + 48, norm_off);
+            scalpel__put_u64(p + 56, 8u * (uint64_t)q->channels);
+            ok &= scalpel__nf_put_floats(p + norm_off, q->mean, (size_t)q->channels);
+            ok &= scalpel__nf_put_floats(p + norm_off + 4u * (uint64_t)q->channels, q->std, (size_t)q->channels);
         }
     }
     if (!ok) {
@@ -4051,7 +4256,8 @@ SCALPEL__PRIV scalpel_status scalpel__nf_check_header(const unsigned char *p, si
     if (total < (uint64_t)size) return SCALPEL_ERR_CORRUPT; /* trailing bytes: not what was written */
     if (!layout_only && scalpel_crc32(0, p, size - 4) != scalpel__get_u32(p + size - 4)) return SCALPEL_ERR_CHECKSUM;
     if (scalpel__get_u32(p + 8) != record) return SCALPEL_ERR_CORRUPT;
-    if (scalpel__get_u32(p + 28) != 0 || !scalpel__nf_zero(p, 40, SCALPEL__NF_HEADER)) return SCALPEL_ERR_CORRUPT;
+    if (version < 4u && (scalpel__get_u32(p + 28) != 0 || !scalpel__nf_zero(p, 40, SCALPEL__NF_HEADER)))
+        return SCALPEL_ERR_CORRUPT; /* version 4's metadata: scalpel__nf_view_meta */
     n = scalpel__get_u32(p + 12);
     if (n > SCALPEL_NET_MAX_LAYERS) return SCALPEL_ERR_UNSUPPORTED;
     if ((uint64_t)SCALPEL__NF_HEADER + (uint64_t)n * record + 4u > (uint64_t)size)
@@ -4062,22 +4268,101 @@ SCALPEL__PRIV scalpel_status scalpel__nf_check_header(const unsigned char *p, si
     return SCALPEL_OK;
 }
 
+/* The residual of a HYBRID layer (version 4), viewed in place: q[size] must be one
+ * grouped-CSR buffer ("SCPG", scalpel_format.h; scalpel_gcsr_deserialize_size checks it whole:
+ * framing, fields, its length, its CRC-32) of a plain CSR f32 matrix [rows x cols], with its
+ * padding zero and its values finite. m then points into q: row_ptr at 48, col_idx right after
+ * it, values on the next multiple of 4 (the buffer's layout), so that a loaded hybrid costs
+ * no copy. Any fault is SCALPEL_ERR_CORRUPT: the file's checksum matched. */
+SCALPEL__PRIV scalpel_status scalpel__nf_view_residual(const unsigned char *q, uint64_t size, int32_t rows,
+                                                       int32_t cols, scalpel_gcsr *m)
+{
+    size_t need = 0;
+    uint64_t nnz, idx_end, vals;
+    memset(m, 0, sizeof(*m));
+    if (size > (uint64_t)SIZE_MAX || scalpel_gcsr_deserialize_size(q, (size_t)size, &need) != SCALPEL_OK)
+        return SCALPEL_ERR_CORRUPT;
+    if (scalpel__get_u32(q + 8) != (uint32_t)SCALPEL_DTYPE_F32 || scalpel__get_u32(q + 12) != 1u ||
+        scalpel__get_u32(q + 20) != (uint32_t)rows || scalpel__get_u32(q + 24) != (uint32_t)cols)
+        return SCALPEL_ERR_CORRUPT;
+    m->index_bits = (int32_t)scalpel__get_u32(q + 16); /* 16 or 32, and nnz <= INT32_MAX: checked */
+    nnz = scalpel__get_u32(q + 28);
+    /* the buffer's check bounded every term: these sums are its exact length */
+    idx_end = 48u + ((uint64_t)rows + 1u) * 4u + nnz * (uint64_t)(m->index_bits / 8);
+    vals = scalpel__nf_round_up(idx_end, 4u);
+    if (vals + nnz * 4u + 4u != size || !scalpel__nf_zero(q, idx_end, vals) || !scalpel__nf_floats_finite(q + vals, nnz * 4u))
+        return SCALPEL_ERR_CORRUPT;
+    m->rows = rows;
+    m->cols = cols;
+    m->group = 1;
+    m->dtype = SCALPEL_DTYPE_F32;
+    m->nnz_groups = (int32_t)nnz;
+    m->row_ptr = (int32_t *)(void *)(uintptr_t)(q + 48);
+    m->col_idx = nnz ? (void *)(uintptr_t)(q + 48u + ((uint64_t)rows + 1u) * 4u) : NULL;
+    m->values = nnz ? (void *)(uintptr_t)(q + vals) : NULL;
+    return scalpel_gcsr_validate(m) == SCALPEL_OK ? SCALPEL_OK : SCALPEL_ERR_CORRUPT;
+}
+
+/* One term of a TASD layer (version 4), viewed in place: the N:M buffer ("SCPM",
+ * scalpel_format.h; scalpel_nm_deserialize_size checks its framing, fields, length and CRC-32)
+ * that starts q[avail], of an f32 matrix [rows x cols], with its padding zero and its values
+ * finite; *used = its length. w then points into q: meta at 48, values on the next multiple of
+ * 4. Any fault is SCALPEL_ERR_CORRUPT. */
+SCALPEL__PRIV scalpel_status scalpel__nf_view_term(const unsigned char *q, uint64_t avail, int32_t rows, int32_t cols,
+                                                   scalpel_nm *w, uint64_t *used)
+{
+    size_t need = 0;
+    uint64_t total, n, m, groups, bits, stride, slots, meta_end, vals;
+    memset(w, 0, sizeof(*w));
+    if (avail < 52u) return SCALPEL_ERR_CORRUPT; /* header and checksum */
+    total = scalpel__get_u64(q + 32);
+    if (total > avail || total > (uint64_t)SIZE_MAX || scalpel_nm_deserialize_size(q, (size_t)total, &need) != SCALPEL_OK)
+        return SCALPEL_ERR_CORRUPT;
+    if (scalpel__get_u32(q + 20) != (uint32_t)rows || scalpel__get_u32(q + 24) != (uint32_t)cols) return SCALPEL_ERR_CORRUPT;
+    n = scalpel__get_u32(q + 12); /* 1 <= N <= M, M in {2, 4, 8, 16}: checked */
+    m = scalpel__get_u32(q + 16);
+    groups = ((uint64_t)cols + m - 1u) / m;
+    bits = m == 2u ? 1u : m == 4u ? 2u : 4u;
+    /* rows x groups x N <= INT32_MAX (the buffer's check): no product below wraps */
+    if (groups * n != 0 && (uint64_t)rows > (uint64_t)INT32_MAX / (groups * n)) return SCALPEL_ERR_CORRUPT;
+    slots = (uint64_t)rows * groups * n;
+    stride = (groups * n * bits + 7u) / 8u;
+    meta_end = 48u + (uint64_t)rows * stride;
+    vals = scalpel__nf_round_up(meta_end, 4u);
+    if (vals + slots * 4u + 4u != total || !scalpel__nf_zero(q, meta_end, vals) || !scalpel__nf_floats_finite(q + vals, slots * 4u))
+        return SCALPEL_ERR_CORRUPT;
+    w->rows = rows;
+    w->cols = cols;
+    w->n = (int32_t)n;
+    w->m = (int32_t)m;
+    w->groups = (int32_t)groups;
+    w->index_bits = (int32_t)bits;
+    w->meta_stride = (int32_t)stride;
+    w->meta = (uint8_t *)(void *)(uintptr_t)(q + 48);
+    w->values = (float *)(void *)(uintptr_t)(q + vals);
+    *used = total;
+    return scalpel_nm_validate(w) == SCALPEL_OK ? SCALPEL_OK : SCALPEL_ERR_CORRUPT;
+}
+
 /* Reads layer record r into the next layer of net: shapes rebuilt by scalpel__net_append (the
  * stored rows/cols only confirm them), storage fields range-checked before any product, each
  * array's size compared with the exact product, its offset checked (aligned, after *cursor,
  * inside the data area [*cursor, end)) and the gap before it zero; then the layer's pointers
  * aim into p. *cursor advances past the layer's arrays. layout_only: p holds the header and
- * the records only, so nothing past them is looked at (gaps, values) and no pointer is set. */
+ * the records only, so nothing past them is looked at (gaps, values) and no pointer is set.
+ * A decomposed layer (version 4, storage HYBRID or TASD) has its decomposition array in slot
+ * 0 (sized by its buffers) and points into them too; a TASD layer's series struct is
+ * allocated (may_allocate), or the layer refused with SCALPEL_ERR_UNSUPPORTED. */
 SCALPEL__PRIV scalpel_status scalpel__nf_view_layer(const unsigned char *p, uint64_t end,
                                                     const unsigned char *r, uint32_t record, int layout_only,
-                                                    scalpel_net *net, uint64_t *cursor)
+                                                    int may_allocate, scalpel_net *net, uint64_t *cursor)
 {
-    uint32_t f[12];
-    uint64_t sz[SCALPEL__NF_ARRAYS], off[SCALPEL__NF_ARRAYS];
+    uint32_t f[12], version = scalpel__get_u16(p + 4);
+    uint64_t sz[SCALPEL__NF_ARRAYS], off[SCALPEL__NF_ARRAYS], dsz = 0;
     int32_t kind, storage, rows, cols, group, bits, nnz;
     scalpel_layer *L = NULL;
     scalpel_status st;
-    int k, weighted;
+    int k, weighted, decomposed;
     for (k = 0; k < 12; k++) {
         f[k] = scalpel__get_u32(r + 4 * k);
         if (f[k] > (uint32_t)INT32_MAX) return SCALPEL_ERR_CORRUPT;
@@ -4131,21 +4416,34 @@ SCALPEL__PRIV scalpel_status scalpel__nf_view_layer(const unsigned char *p, uint
     if (rows != L->geom.rows || cols != L->geom.cols) return SCALPEL_ERR_CORRUPT;
     if (f[11] != (uint32_t)SCALPEL_DTYPE_F32) return SCALPEL_ERR_DTYPE;
     weighted = scalpel__is_weighted(kind);
-    if (storage == SCALPEL_STORAGE_GCSR && weighted) {
+    decomposed = weighted && version >= 4u && (storage == SCALPEL_STORAGE_HYBRID || storage == SCALPEL_STORAGE_TASD);
+    if (weighted && (storage == SCALPEL_STORAGE_GCSR || (decomposed && storage == SCALPEL_STORAGE_HYBRID))) {
         if (!scalpel__net_group_ok(group)) return SCALPEL_ERR_GROUP;
+        if (storage == SCALPEL_STORAGE_HYBRID && group < 2) return SCALPEL_ERR_CORRUPT; /* the hybrid's groups */
         if (bits != 16 && bits != 32) return SCALPEL_ERR_INDEX_WIDTH;
         if ((int64_t)nnz * group > (int64_t)INT32_MAX) return SCALPEL_ERR_OVERFLOW;
         if ((int64_t)nnz > (int64_t)rows * (((int64_t)cols + group - 1) / group)) return SCALPEL_ERR_CORRUPT;
+    } else if (decomposed) { /* TASD: field 32 holds the number of terms */
+        if (group > SCALPEL_TASD_MAX_TERMS || bits != 0 || nnz != 0) return SCALPEL_ERR_CORRUPT;
     } else if (storage != SCALPEL_STORAGE_DENSE || group != 0 || bits != 0 || nnz != 0) {
         return SCALPEL_ERR_CORRUPT;
     }
+    /* a grouped convolution runs each group's rows apart, which only dense and grouped CSR do */
+    if (decomposed && L->geom.groups > 1) return SCALPEL_ERR_CORRUPT;
     scalpel__nf_array_sizes(kind, storage, rows, cols, group, bits, nnz, L->geom.out_c, sz);
     for (k = 0; k < SCALPEL__NF_ARRAYS; k++) {
         uint64_t o, s;
         if (k == 5 && record != SCALPEL__NF_RECORD) break; /* no params before version 3 */
         o = scalpel__get_u64(r + SCALPEL__NF_ARRAY_FIELD(k));
         s = scalpel__get_u64(r + SCALPEL__NF_ARRAY_FIELD(k) + 8);
-        if (s != sz[k]) return SCALPEL_ERR_CORRUPT;
+        if (k == 0 && decomposed) {
+            /* the decomposition: its buffers say its size (checked below); a hybrid always has
+               its residual's buffer, a series one buffer per term */
+            if (s % 4u != 0 || (s == 0) != (storage == SCALPEL_STORAGE_TASD && group == 0)) return SCALPEL_ERR_CORRUPT;
+            dsz = s;
+        } else if (s != sz[k]) {
+            return SCALPEL_ERR_CORRUPT;
+        }
         off[k] = o;
         if (s == 0) {
             if (o != 0) return SCALPEL_ERR_CORRUPT;
@@ -4165,12 +4463,39 @@ SCALPEL__PRIV scalpel_status scalpel__nf_view_layer(const unsigned char *p, uint
     if (!scalpel__nf_floats_finite(p + off[0], sz[0]) || !scalpel__nf_floats_finite(p + off[1], sz[1]) ||
         !scalpel__nf_floats_finite(p + off[4], sz[4]))
         return SCALPEL_ERR_CORRUPT;
+    if (decomposed) {
+        scalpel_tasd series;
+        uint64_t at = 0, used = 0;
+        int32_t t;
+        memset(&series, 0, sizeof(series));
+        if (storage == SCALPEL_STORAGE_HYBRID) {
+            st = scalpel__nf_view_residual(p + off[0], dsz, rows, cols, &L->residual);
+            if (st != SCALPEL_OK) return st;
+        } else {
+            series.rows = rows;
+            series.cols = cols;
+            series.n_terms = group;
+            for (t = 0; t < group; t++) {
+                st = scalpel__nf_view_term(p + off[0] + at, dsz - at, rows, cols, &series.terms[t], &used);
+                if (st != SCALPEL_OK) return st;
+                at += used;
+            }
+            if (at != dsz) return SCALPEL_ERR_CORRUPT;
+            /* a layer points to its series: a struct that must live somewhere */
+            if (!may_allocate) return SCALPEL_ERR_UNSUPPORTED;
+#ifndef SCALPEL_NO_MALLOC
+            L->series = (scalpel_tasd *)SCALPEL_MALLOC(net->alloc_ctx, sizeof(scalpel_tasd));
+            if (L->series == NULL) return SCALPEL_ERR_NO_MEMORY;
+            *L->series = series;  /* its terms point into p (block NULL): only the struct is freed */
+#endif
+        }
+    }
     /* the library never writes through a network's arrays: the casts only fit the gcsr fields */
     L->storage = storage;
     L->b = (const float *)(const void *)(p + off[1]);
     if (storage == SCALPEL_STORAGE_DENSE) {
         L->w = (const float *)(const void *)(p + off[0]);
-    } else {
+    } else if (storage != SCALPEL_STORAGE_TASD) {
         L->sparse.rows = rows;
         L->sparse.cols = cols;
         L->sparse.group = group;
@@ -4181,6 +4506,57 @@ SCALPEL__PRIV scalpel_status scalpel__nf_view_layer(const unsigned char *p, uint
         L->sparse.col_idx = nnz ? (void *)(uintptr_t)(p + off[3]) : NULL;
         L->sparse.values = nnz ? (void *)(uintptr_t)(p + off[4]) : NULL;
     }
+    if (storage == SCALPEL_STORAGE_HYBRID) {
+        scalpel_hybrid h;
+        h.grouped = L->sparse;
+        h.residual = L->residual;
+        /* the grouped part's own faults get scalpel_net_validate's codes, as a grouped-CSR
+           layer's do; a residual weight inside a stored group is a fault of the residual */
+        if (scalpel_gcsr_validate(&h.grouped) == SCALPEL_OK && scalpel_hybrid_validate(&h) != SCALPEL_OK)
+            return SCALPEL_ERR_CORRUPT;
+    }
+    return SCALPEL_OK;
+}
+
+/* Version 4's header metadata into net: flags (bit 0: an input preprocessing is recorded; bit
+ * 1: a layer does it, else it is folded), the packed batch, and the preprocessing's range and
+ * array (mean[C'] then std[C'], C' = 1 or in_c, at most 4) on the first 64-byte boundary after
+ * the layers' arrays, the gap zero. Everything must be what the writer writes: absent fields
+ * zero, values finite, each in its range (scalpel_net_validate checks the rest). *cursor
+ * advances past the array. Earlier versions: the header check found bytes 28..63 zero. */
+SCALPEL__PRIV scalpel_status scalpel__nf_view_meta(const unsigned char *p, uint64_t end, int layout_only,
+                                                   scalpel_net *net, uint64_t *cursor)
+{
+    uint32_t flags, batch;
+    uint64_t off, sz, c;
+    scalpel_input_norm *q = &net->input_norm;
+    if (scalpel__get_u16(p + 4) < 4u) return SCALPEL_OK;
+    flags = scalpel__get_u32(p + 28);
+    batch = scalpel__get_u32(p + 40);
+    if (batch > (uint32_t)SCALPEL_NET_MAX_PACKED_BATCH) return SCALPEL_ERR_CORRUPT;
+    net->packed_batch = (int32_t)batch;
+    off = scalpel__get_u64(p + 48);
+    sz = scalpel__get_u64(p + 56);
+    if (flags == 0u) return (scalpel__get_u32(p + 44) == 0u && off == 0u && sz == 0u) ? SCALPEL_OK : SCALPEL_ERR_CORRUPT;
+    if (flags != 1u && flags != 3u) return SCALPEL_ERR_CORRUPT;
+    c = sz / 8u;
+    if (sz % 8u != 0 || c < 1u || c > SCALPEL_INPUT_NORM_MAX_CHANNELS || (c != 1u && c != (uint64_t)net->in_c))
+        return SCALPEL_ERR_CORRUPT;
+    if (off != scalpel__nf_round_up(*cursor, SCALPEL__NF_ALIGN) || off > end || sz > end - off) return SCALPEL_ERR_CORRUPT;
+    q->where = flags == 3u ? SCALPEL_INPUT_NORM_LAYER : SCALPEL_INPUT_NORM_FOLDED;
+    q->channels = (int32_t)c;
+    if (!layout_only) {
+        uint32_t bits = scalpel__get_u32(p + 44), i;
+        if (!scalpel__nf_zero(p, *cursor, off) || !scalpel__nf_finite_bits(bits)) return SCALPEL_ERR_CORRUPT;
+        memcpy(&q->range, &bits, 4);
+        for (i = 0; i < 2u * (uint32_t)c; i++) {
+            bits = scalpel__get_u32(p + off + 4u * i);
+            if (!scalpel__nf_finite_bits(bits)) return SCALPEL_ERR_CORRUPT;
+            memcpy(i < c ? &q->mean[i] : &q->std[i - c], &bits, 4);
+        }
+        if (!scalpel__input_norm_ok(net)) return SCALPEL_ERR_CORRUPT;
+    }
+    *cursor = off + sz;
     return SCALPEL_OK;
 }
 
@@ -4225,7 +4601,8 @@ static scalpel_status scalpel__net_view(const void *data, size_t size, scalpel_l
     cursor = SCALPEL__NF_HEADER + (uint64_t)n * record;
     for (i = 0; i < n && st == SCALPEL_OK; i++)
         st = scalpel__nf_view_layer(p, (uint64_t)size - 4u, p + SCALPEL__NF_HEADER + (size_t)i * record, record,
-                                    layout_only, net, &cursor);
+                                    layout_only, layers == NULL, net, &cursor);
+    if (st == SCALPEL_OK) st = scalpel__nf_view_meta(p, (uint64_t)size - 4u, layout_only, net, &cursor);
     /* the last array ends where the writer's padding to 4 bytes and the checksum begin: not a
        byte more (a file holds nothing its records do not account for) */
     if (st == SCALPEL_OK && scalpel__nf_round_up(cursor, 4u) + 4u != (uint64_t)size) st = SCALPEL_ERR_CORRUPT;
@@ -4233,6 +4610,9 @@ static scalpel_status scalpel__net_view(const void *data, size_t size, scalpel_l
     if (!layout_only && st == SCALPEL_OK) st = scalpel_net_validate(net);
     if (st != SCALPEL_OK) {
 #ifndef SCALPEL_NO_MALLOC
+        int32_t j;
+        for (j = 0; net->layers != NULL && j < net->n_layers; j++) /* the TASD layers' series structs */
+            if (net->layers[j].series != NULL) SCALPEL_FREE(net->alloc_ctx, net->layers[j].series);
         if (net->owns_layers) SCALPEL_FREE(net->alloc_ctx, net->layers);
 #endif
         memset(net, 0, sizeof(*net));
@@ -4384,7 +4764,6 @@ SCALPEL_API scalpel_status scalpel_net_save(const scalpel_net *net, const char *
     if (net == NULL || path == NULL) return SCALPEL_ERR_NULL;
     st = scalpel_net_validate(net);
     if (st != SCALPEL_OK) return st;
-    if (scalpel_net_has_decomposed(net)) return SCALPEL_ERR_UNSUPPORTED;
     total = scalpel_net_serialized_size(net);
     if (total == 0) return SCALPEL_ERR_OVERFLOW;
     buf = (unsigned char *)SCALPEL_MALLOC(net->alloc_ctx, total);
@@ -4958,6 +5337,7 @@ SCALPEL__PRIV scalpel_status scalpel__nr_rebuild(const scalpel_net *net, const s
     scalpel_status st = scalpel_net_init(net->in_c, net->in_h, net->in_w, out);
     if (st != SCALPEL_OK) return st;
     out->alloc_ctx = net->alloc_ctx;
+    out->input_norm = net->input_norm; /* the input's channels are never removed */
     for (i = 0; i < net->n_layers && st == SCALPEL_OK; i++) {
         const scalpel_layer *L = &net->layers[i];
         const scalpel_layer_geom *g0 = &L->geom;
@@ -5862,6 +6242,7 @@ SCALPEL_API scalpel_status scalpel_net_pack(scalpel_net *net, const scalpel_plan
     if (st != SCALPEL_OK) return st;
     st = scalpel__hw_plan_check(net, plan);
     if (st != SCALPEL_OK) return st;
+    if (plan->hw.batch > SCALPEL_NET_MAX_PACKED_BATCH) return SCALPEL_ERR_ARGUMENT;
     for (i = 0; i < net->n_layers; i++) {
         const scalpel_layer *L = &net->layers[i];
         const scalpel_layer_plan *p = &plan->layers[i];
@@ -5872,8 +6253,10 @@ SCALPEL_API scalpel_status scalpel_net_pack(scalpel_net *net, const scalpel_plan
         if (p->storage == L->storage && p->group == now_g) continue;
         if (need > most) most = need;
     }
-    if (most == 0) return SCALPEL_OK;              /* already as planned */
     if (most > SIZE_MAX / sizeof(float)) return SCALPEL_ERR_OVERFLOW;
+    /* the batch the storage was chosen for (none when the plan keeps everything dense) */
+    net->packed_batch = plan->mode == SCALPEL_PLAN_DENSE ? 0 : plan->hw.batch;
+    if (most == 0) return SCALPEL_OK;              /* already as planned */
     tmp = (float *)SCALPEL_MALLOC(net->alloc_ctx, most * sizeof(float));
     if (tmp == NULL) return SCALPEL_ERR_NO_MEMORY;
     for (i = 0; i < net->n_layers && st == SCALPEL_OK; i++) {
@@ -7713,7 +8096,21 @@ SCALPEL__PRIV int scalpel__ex_write(FILE *f, const scalpel_net *net, const char 
                    name, (long)net->in_c, (long)net->in_h, (long)net->in_w, (long)net->n_layers) < 0;
     if (net->n_layers > 0) bad |= fprintf(f, "    (scalpel_layer *)%s_layers,\n", name) < 0;
     else bad |= fputs("    NULL,\n", f) < 0;
-    bad |= fprintf(f, "    0, 0, 0, NULL, NULL\n};\n\n#endif /* SCALPEL_NET_EXPORT_%s_H */\n", name) < 0;
+    bad |= fputs("    0, 0, 0, NULL, NULL,\n    { ", f) < 0; /* then input_norm and packed_batch */
+    {
+        const scalpel_input_norm *q = &net->input_norm;
+        int c, which;
+        bad |= fprintf(f, "%ld, %ld, ", (long)q->where, (long)q->channels) < 0;
+        bad |= scalpel__ex_float(f, q->range);
+        for (which = 0; which < 2 && !bad; which++) {
+            bad |= fputs(", { ", f) < 0;
+            for (c = 0; c < SCALPEL_INPUT_NORM_MAX_CHANNELS && !bad; c++) {
+                bad |= scalpel__ex_float(f, which ? q->std[c] : q->mean[c]);
+                bad |= fputs(c + 1 < SCALPEL_INPUT_NORM_MAX_CHANNELS ? ", " : " }", f) < 0;
+            }
+        }
+    }
+    bad |= fprintf(f, " },\n    %ld\n};\n\n#endif /* SCALPEL_NET_EXPORT_%s_H */\n", (long)net->packed_batch, name) < 0;
     return bad ? -1 : 0;
 }
 
@@ -8650,6 +9047,45 @@ SCALPEL__PRIV scalpel_status scalpel__st_weight_prefixes(const uint8_t *bytes, i
         if (c.i >= c.n) return SCALPEL_ERR_CORRUPT;
         if (c.s[c.i] == '}') return SCALPEL_OK;
         if (c.s[c.i] != ',') return SCALPEL_ERR_CORRUPT;
+        c.i++;
+    }
+}
+
+SCALPEL_API scalpel_status scalpel_safetensors_name_at(const void *data, size_t size, int32_t index, char *name,
+                                                       size_t capacity, int32_t *count)
+{
+    const uint8_t *bytes = (const uint8_t *)data;
+    scalpel__st_walk w;
+    scalpel__st_cur c;
+    scalpel_status st;
+    int32_t k = 0;
+    if (count != NULL) *count = 0;
+    if (data == NULL || name == NULL) return SCALPEL_ERR_NULL;
+    if (capacity > 0) name[0] = '\0';
+    if ((st = scalpel__st_check(bytes, size, NULL, 0, &w)) != SCALPEL_OK) return st;
+    if (count != NULL) *count = (int32_t)w.count;
+    if (index < 0 || (int64_t)index >= w.count) return SCALPEL_ERR_ARGUMENT;
+    /* the header is valid: walk its entries again, key then value, to the index-th tensor */
+    c.s = bytes + 8;
+    c.n = (size_t)scalpel__get_u64(bytes);
+    c.i = 1; /* past '{' */
+    for (;;) {
+        size_t kb, ke, len;
+        scalpel__st_ws(&c);
+        if ((st = scalpel__st_string(&c, &kb, &ke)) != SCALPEL_OK) return st;
+        if ((st = scalpel__st_expect(&c, ':')) != SCALPEL_OK) return st;
+        if ((st = scalpel__st_skip(&c, 0)) != SCALPEL_OK) return st;
+        if (!scalpel__st_str_is(c.s, kb, ke, "__metadata__", 12) && k++ == index) {
+            len = scalpel__st_decode(c.s, kb, ke, name, capacity);
+            if (len >= capacity || memchr(name, 0, len) != NULL) {
+                if (capacity > 0) name[0] = '\0';
+                return SCALPEL_ERR_BUFFER_TOO_SMALL;
+            }
+            name[len] = '\0';
+            return SCALPEL_OK;
+        }
+        scalpel__st_ws(&c);
+        if (c.i >= c.n || c.s[c.i] != ',') return SCALPEL_ERR_CORRUPT; /* cannot happen: checked above */
         c.i++;
     }
 }

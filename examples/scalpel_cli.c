@@ -47,16 +47,17 @@ typedef struct cmd_usage {
 
 static const cmd_usage usages[] = {
     { "info", "scalpel info MODEL" },
-    { "plan", "scalpel plan --hw NAME|host|list [--mode MODE] [--calibrate] MODEL\n"
+    { "plan", "scalpel plan --hw NAME|host|list [--mode MODE] [--calibrate] [--batch N] [--keep-dead] MODEL\n"
               "       scalpel plan --hw list [--json]\n"
               "       scalpel plan --no-retrain [--hw NAME|host] [--data DIR | --synthetic] [--budget POINTS]\n"
-              "                    [--samples N] [--exact] [--repeat N] [--against MODEL2] MODEL" },
-    { "pack", "scalpel pack --hw NAME|host [--mode MODE] [--calibrate] MODEL -o OUT" },
+              "                    [--samples N] [--exact] [--repeat N] [--against MODEL2] MODEL [-o OUT]" },
+    { "pack", "scalpel pack --hw NAME|host [--mode MODE] [--calibrate] [--batch N] [--keep-dead] MODEL -o OUT" },
     { "export-c", "scalpel export-c MODEL NAME -o OUT.h" },
     { "quantize", "scalpel quantize MODEL NAME -o OUT.h [--dtype q15|q7] [--per-channel] [--group G]\n"
                   "                        [--data DIR | --synthetic] [--calib N] [--test N]" },
     { "import-safetensors", "scalpel import-safetensors FILE --arch SPEC [--names P1,P2,...] -o MODEL\n"
-                            "                          [--check IN.npy OUT.npy [--tolerance T]]" },
+                            "                          [--check IN.npy OUT.npy [--tolerance T]] [--allow-unused]\n"
+                            "                          [--mean M1[,M2..] --std S1[,S2..] [--input-range R]]" },
     { "bench", "scalpel bench MODEL [--batch N] [--repeat N]" },
     { "demo", "scalpel demo [--net NAME|list] [--seed N] -o FILE" },
     { "run", "scalpel run MODEL --input IN.npy --output OUT.npy [--batch N]" }
@@ -68,25 +69,31 @@ static const char help_text[] =
     "\n"
     "usage:\n"
     "  scalpel info MODEL\n"
-    "      Layers of a model file: kind, input -> output shape, storage (dense, gcsr G=n, csr),\n"
-    "      weight bytes, fraction of zero weights, multiply-accumulates executed per sample.\n"
-    "  scalpel plan --hw NAME [--mode MODE] [--calibrate] MODEL\n"
+    "      Layers of a model file: kind, input -> output shape, storage (dense, gcsr G=n, csr;\n"
+    "      from plan --no-retrain -o also hybrid G=n + csr and tasd N:M+...), weight bytes,\n"
+    "      fraction of zero weights, multiply-accumulates executed per sample.\n"
+    "  scalpel plan --hw NAME [--mode MODE] [--calibrate] [--batch N] [--keep-dead] MODEL\n"
     "      The per-layer plan for a hardware profile: technique, storage, kernel, pruning rate\n"
     "      against the kernel's break-even rate, bytes and MACs now -> planned, and why.\n"
     "      --hw list     list the built-in profiles and exit\n"
-    "      --hw host     the profile of the kernels compiled into this program\n"
     "      --mode MODE   scalpel (default: the paper's per-class rules), traditional (CSR for\n"
     "                    every pruned layer), optimized (CSR, layers over 50% dense kept dense),\n"
     "                    dense\n"
-    "      --calibrate   measure this machine's break-even rates first (on the model's largest\n"
-    "                    FC shape and, for the matrix-matrix kernel, the positions of its\n"
-    "                    largest convolution or 64 columns)\n"
+    "      --hw host     this machine (the profile of the kernels compiled in), its break-even\n"
+    "                    rates measured on first use (on the model's largest FC shape and, for\n"
+    "                    the matrix-matrix kernel, the positions of its largest convolution, or\n"
+    "                    the batch, or 64 columns) and cached in $XDG_CACHE_HOME/scalpel (else\n"
+    "                    ~/.cache/scalpel; delete a file to measure again). A named profile\n"
+    "                    uses its built-in figures.\n"
+    "      --calibrate   measure the break-even rates now, whatever the cache holds\n"
+    "      --batch N     plan for batches of N (default: the profile's, 1 but cuda's 50):\n"
+    "                    fc layers then run the matrix-matrix kernels\n"
     "";
 
 /* Split from help_text: C99 compilers need only take string literals of 4095 characters. */
 static const char help_text_no_retrain[] =
     "  scalpel plan --no-retrain [--hw NAME|host] [--data DIR | --synthetic] [--budget POINTS]\n"
-    "               [--samples N] [--exact] [--repeat N] [--against MODEL2] MODEL\n"
+    "               [--samples N] [--exact] [--repeat N] [--against MODEL2] MODEL [-o OUT]\n"
     "      Plan a trained network without retraining (structured decomposition): per layer the\n"
     "      fastest of dense, CSR, grouped CSR, the exact grouped + CSR hybrid and N:M series\n"
     "      (1:4 ... 8:16+4:16), timed on this machine, with one global output-error threshold\n"
@@ -99,12 +106,24 @@ static const char help_text_no_retrain[] =
     "      --synthetic   the built-in synthetic digits instead of MNIST\n"
     "      --exact       exact forms only (no N:M series): outputs unchanged up to rounding\n"
     "      --against M2  also report the test error and forward time of model M2 (e.g. the\n"
-    "                    same network pruned with retraining), timed in the same rounds\n";
+    "                    same network pruned with retraining), timed in the same rounds\n"
+    "      -o OUT        save the planned network: each layer in the storage the report names\n"
+    "                    (model file version 4 when a layer is a hybrid or an N:M series), so\n"
+    "                    that bench and run give what the plan reported. It is read back and\n"
+    "                    checked bit for bit against the plan on the test samples before it is\n"
+    "                    written; OUT may be MODEL itself. Without --exact the series change\n"
+    "                    the outputs (within the budget): the file holds the planned network.\n";
 
 static const char help_text_rest[] =
-    "  scalpel pack --hw NAME [--mode MODE] [--calibrate] MODEL -o OUT\n"
+    "  scalpel pack --hw NAME [--mode MODE] [--calibrate] [--batch N] [--keep-dead] MODEL -o OUT\n"
     "      Plan, convert every layer to its planned storage and save to OUT (which may be\n"
-    "      MODEL itself). Prints the sizes before and after.\n"
+    "      MODEL itself). Prints the sizes before and after. First, dead nodes (outputs or\n"
+    "      channels whose weights are all zero, as channel pruning leaves them) are removed,\n"
+    "      their constant outputs folded into the biases that read them (exact; a channel\n"
+    "      read by a padded convolution stays), and named; --keep-dead keeps them. plan\n"
+    "      reports what pack would remove. Packing for --hw host then times each layer made\n"
+    "      sparse against its dense version here and keeps it dense unless it is faster.\n"
+    "      The model records the batch it was packed for (info and bench show it).\n"
     "  scalpel export-c MODEL NAME -o OUT.h\n"
     "      A C header with static const arrays and `static const scalpel_net NAME`, ready to\n"
     "      run without allocation (include scalpel.h first). NAME: a C identifier that is no\n"
@@ -118,29 +137,57 @@ static const char help_text_rest[] =
     "      (scalpel_qnet_forward, no allocation). --per-channel: one weight scale per output\n"
     "      channel; --group G: regroup sparse layers (e.g. 4 for q7's SXTB16 + SMLAD).\n"
     "      Data as for plan --no-retrain.\n"
+    "";
+
+/* Split again, as above. */
+static const char help_text_import[] =
     "  scalpel import-safetensors FILE --arch SPEC [--names P1,P2,...] -o MODEL\n"
-    "                             [--check IN.npy OUT.npy [--tolerance T]]\n"
+    "                             [--check IN.npy OUT.npy [--tolerance T]] [--allow-unused]\n"
+    "                             [--mean M1[,M2..] --std S1[,S2..] [--input-range R]]\n"
     "      Build the network SPEC describes, fill its weights from a safetensors file\n"
-    "      (F32, F16 or BF16 tensors \"<P>.weight\" and optional \"<P>.bias\") and save it.\n"
-    "      --names gives the tensor prefix of each weighted layer in order; without it the\n"
-    "      file's *.weight tensors are taken in natural name order (fc1 < fc2 < fc10).\n"
+    "      (F32, F16 or BF16 tensors \"<P>.weight\" and optional \"<P>.bias\"; a batch norm's\n"
+    "      P.weight, P.bias, P.running_mean, P.running_var) and save it. --names gives the\n"
+    "      tensor prefix of each weighted layer and each bn, in layer order; without it the\n"
+    "      file's *.weight tensors are taken in natural name order (fc1 < fc2 < fc10), and bn\n"
+    "      layers take the prefixes with running statistics. A tensor the import does not\n"
+    "      use is an error that names it (--allow-unused: a warning).\n"
     "      SPEC: the input shape, then the layers, separated by commas:\n"
     "        CxHxW or N          input of C channels of H x W (N alone means N x 1 x 1)\n"
     "        conv:OUT:K[:S[:P]]  convolution, OUT filters of K x K, stride S (1), padding P (0)\n"
     "        pool:K[:S]          max pooling K x K, stride S (default K)\n"
     "        fc:OUT              fully connected (flattens its input)\n"
     "        relu                max(x, 0)\n"
+    "        bn[:EPS]            batch norm (EPS 1e-5): folded into the conv or fc just before\n"
+    "                            it, else kept as a layer\n"
     "      e.g. 1x28x28,conv:20:5,relu,pool:2,conv:50:5,relu,pool:2,fc:500,relu,fc:10\n"
     "             (LeNet-5 as PyTorch users write it; Caffe's has no relu after the convolutions)\n"
     "           784,fc:300,relu,fc:100,relu,fc:10                        (LeNet-300-100)\n"
     "      SPEC must be the model's forward pass exactly: --check IN.npy OUT.npy (sample inputs\n"
     "      and the framework's outputs for them, float32) runs the imported network on IN and\n"
     "      refuses to write MODEL when an output differs from OUT by more than T (default\n"
-    "      1e-4) of the largest |OUT|. For models beyond this SPEC (batch norm, other pooling,\n"
-    "      residual joins) use `python3 -m scalpel convert-torch` or `convert` (ONNX).\n"
+    "      1e-4) of the largest |OUT|. For models beyond this SPEC (other pooling, residual\n"
+    "      joins) use `python3 -m scalpel convert-torch` or `convert` (ONNX).\n"
+    "      --mean/--std: the training pipeline's Normalize(mean, std), one value or one per\n"
+    "      input channel (up to 4). The model then takes raw inputs in [0, R] (default 1, as\n"
+    "      ToTensor gives them; 255 for bytes) and normalizes them itself: folded into the\n"
+    "      first layer when exact (an fc, an unpadded conv), else in a batchnorm layer 0.\n"
+    "      Recorded in the model (info shows it); quantize and plan scale their data to R.\n"
+    "      --check's IN then holds raw inputs.\n"
+    "";
+
+/* Split again, as above. */
+static const char help_text_bench[] =
     "  scalpel bench MODEL [--batch N] [--repeat N]\n"
-    "      Forward time of the model as stored and of its dense version, side by side, whole\n"
-    "      and per layer (median of N repeats, default 9; batch default 1).\n"
+    "      Forward time of the model as stored and of its dense version, whole and per layer,\n"
+    "      in N rounds (default 9; batch default 1) that time the two alternately, so that\n"
+    "      load from another job hits both alike. Each sample repeats the pass for at least a\n"
+    "      millisecond. Prints the median and the spread ((max - min) / min) per layer, min /\n"
+    "      median / max of the whole pass, and speed-ups from the medians. Warns on stderr\n"
+    "      that results are unreliable (exit status still 0) when, timing the whole pass, it\n"
+    "      had the CPU under 90% of the time (alone on a core a loop gets over 99%, sharing\n"
+    "      it with one busy job about half), or 2 or more samples took over 1.5x the fastest\n"
+    "      of their version (on an idle core they vary by a few percent; a sample that lost\n"
+    "      the core for a scheduler time slice, 1 ms or more, lasts half as long again).\n"
     "  scalpel demo [--net NAME|list] [--seed N] -o FILE\n"
     "      Write a LeNet-300-100-shaped model (784-300-100-10, random weights, fixed seed)\n"
     "      magnitude-pruned at Han et al.'s rates (92%, 91%, 74%), to try the other commands.\n"
@@ -162,6 +209,8 @@ static void print_help(FILE *f)
     fputs(help_text, f);
     fputs(help_text_no_retrain, f);
     fputs(help_text_rest, f);
+    fputs(help_text_import, f);
+    fputs(help_text_bench, f);
 }
 
 static const char *cmd_synopsis(const char *cmd)
@@ -360,10 +409,22 @@ static double layer_zero_rate(const scalpel_layer *l)
 {
     size_t total = (size_t)l->geom.rows * (size_t)l->geom.cols, nonzero = 0, i;
     if (!is_weighted(l) || total == 0) return 0.0;
-    if (l->storage == SCALPEL_STORAGE_GCSR) {
+    if (l->storage == SCALPEL_STORAGE_GCSR || l->storage == SCALPEL_STORAGE_HYBRID) {
         const float *v = (const float *)l->sparse.values;
         size_t n = (size_t)l->sparse.nnz_groups * (size_t)l->sparse.group;
         for (i = 0; i < n; i++) nonzero += v[i] != 0.0f;
+        if (l->storage == SCALPEL_STORAGE_HYBRID) { /* an exact split: every weight in one part */
+            v = (const float *)l->residual.values;
+            for (i = 0; i < (size_t)l->residual.nnz_groups; i++) nonzero += v[i] != 0.0f;
+        }
+    } else if (l->storage == SCALPEL_STORAGE_TASD) { /* the zeros of the sum of the terms */
+        float *w = (float *)malloc(total * sizeof(float));
+        if (w == NULL || scalpel_tasd_to_dense(l->series, w) != SCALPEL_OK) {
+            free(w);
+            return 0.0;
+        }
+        for (i = 0; i < total; i++) nonzero += w[i] != 0.0f;
+        free(w);
     } else {
         for (i = 0; i < total; i++) nonzero += l->w[i] != 0.0f;
     }
@@ -381,10 +442,60 @@ static const char *storage_text(int32_t storage, int32_t group, char *buf, size_
     return buf;
 }
 
+/* A layer's storage as info, bench and plan --no-retrain name it: dense, csr, gcsr G=8, and the
+ * no-retrain planner's hybrid G=8 + csr (grouped part + CSR residual) and tasd 2:8+1:8 (its
+ * N:M terms; "tasd 0:0" for a series of none, the zero matrix). */
 static const char *layer_storage_text(const scalpel_layer *l, char *buf, size_t size)
 {
     if (!is_weighted(l)) return "-";
+    if (l->storage == SCALPEL_STORAGE_HYBRID) {
+        snprintf(buf, size, "hybrid G=%d + csr", (int)l->sparse.group);
+        return buf;
+    }
+    if (l->storage == SCALPEL_STORAGE_TASD) {
+        scalpel_tasd_spec spec;
+        char terms[40]; /* "16:16+16:16+16:16+16:16" at most */
+        int32_t t;
+        memset(&spec, 0, sizeof spec);
+        spec.n_terms = l->series->n_terms;
+        for (t = 0; t < spec.n_terms && t < SCALPEL_TASD_MAX_TERMS; t++) {
+            spec.n[t] = l->series->terms[t].n;
+            spec.m[t] = l->series->terms[t].m;
+        }
+        scalpel_tasd_spec_string(&spec, terms, sizeof terms);
+        snprintf(buf, size, "tasd %s", spec.n_terms > 0 ? terms : "0:0");
+        return buf;
+    }
     return storage_text(l->storage, l->storage == SCALPEL_STORAGE_GCSR ? l->sparse.group : 0, buf, size);
+}
+
+/* 0 when no layer of net is stored HYBRID or TASD, else 1 after a message naming the first one:
+ * for the commands that do not take the no-retrain planner's storages (`what` does not). */
+static int refuse_decomposed(const char *path, const scalpel_net *net, const char *what)
+{
+    int32_t i;
+    char s[64];
+    for (i = 0; i < net->n_layers; i++) {
+        const scalpel_layer *l = &net->layers[i];
+        if (is_weighted(l) && (l->storage == SCALPEL_STORAGE_HYBRID || l->storage == SCALPEL_STORAGE_TASD))
+            return fail("%s: layer %d (%s) is stored as %s (a plan --no-retrain storage), which %s does not take; "
+                        "use the model the plan started from", path, (int)i, scalpel_layer_kind_name(l->geom.kind),
+                        layer_storage_text(l, s, sizeof s), what);
+    }
+    return 0;
+}
+
+/* An all-dense plan for net on profile hw, the reference bench times against: scalpel_plan_net's,
+ * or, for a network with the no-retrain planner's HYBRID or TASD layers (which that planner does
+ * not take), the same made here: every layer dense, which scalpel_net_pack converts to. */
+static scalpel_status all_dense_plan(const scalpel_net *net, const scalpel_hw_profile *hw, scalpel_plan *plan)
+{
+    if (!scalpel_net_has_decomposed(net)) return scalpel_plan_net(net, hw, SCALPEL_PLAN_DENSE, plan);
+    memset(plan, 0, sizeof *plan);
+    plan->mode = SCALPEL_PLAN_DENSE;
+    plan->n_layers = net->n_layers; /* every layer: technique none, storage dense, group 0 */
+    plan->hw = *hw;
+    return SCALPEL_OK;
 }
 
 static const char *shape_text(int32_t c, int32_t h, int32_t w, char *buf, size_t size)
@@ -538,10 +649,27 @@ static int check_export_name(const char *name)
 
 /* ---- info -------------------------------------------------------------------------------- */
 
+/* One line on the input preprocessing a model records (scalpel_input_norm), if any:
+ * "input preprocessing: x / 255, then (x - 0.1307) / 0.3081 (folded into layer 0)". */
+static void print_input_norm(const scalpel_net *net)
+{
+    const scalpel_input_norm *q = &net->input_norm;
+    int32_t c;
+    if (q->where == SCALPEL_INPUT_NORM_NONE) return;
+    printf("input preprocessing: raw inputs in [0, %g]", (double)q->range);
+    if (q->range != 1.0f) printf(", x / %g", (double)q->range);
+    printf(", then (x - mean) / std with mean");
+    for (c = 0; c < q->channels; c++) printf("%s%g", c ? ", " : " ", (double)q->mean[c]);
+    printf(" and std");
+    for (c = 0; c < q->channels; c++) printf("%s%g", c ? ", " : " ", (double)q->std[c]);
+    printf("%s (%s)\n", q->channels > 1 ? " per channel" : "",
+           q->where == SCALPEL_INPUT_NORM_FOLDED ? "folded into layer 0" : "done by layer 0, a batchnorm");
+}
+
 static int cmd_info(int n, char **args)
 {
     const char *pos[MAX_POSITIONAL];
-    int n_pos, rc, i;
+    int n_pos, rc, i, sw = 10;
     scalpel_net net;
     char s1[48], s2[48], s3[48];
     int64_t macs = 0, macs_dense = 0;
@@ -554,14 +682,20 @@ static int cmd_info(int n, char **args)
     printf("%s: input %s, %d layers, model file %zu bytes\n", pos[0],
            shape_text(net.in_c, net.in_h, net.in_w, s1, sizeof s1), (int)net.n_layers,
            scalpel_net_serialized_size(&net));
-    printf("%3s  %-8s %12s    %-12s %-10s %12s %9s %12s\n", "#", "kind", "input", "output", "storage",
+    print_input_norm(&net);
+    if (net.packed_batch > 0) printf("packed for batch %d\n", (int)net.packed_batch);
+    for (i = 0; i < net.n_layers; i++) /* the storage column fits "hybrid G=8 + csr" when there is one */
+        if ((int)strlen(layer_storage_text(&net.layers[i], s3, sizeof s3)) > sw)
+            sw = (int)strlen(s3);
+    printf("%3s  %-8s %12s    %-12s %-*s %12s %9s %12s\n", "#", "kind", "input", "output", sw, "storage",
            "weight bytes", "zeros", "MACs");
     for (i = 0; i < net.n_layers; i++) {
         const scalpel_layer *l = &net.layers[i];
         int64_t m = scalpel_layer_macs(l);
-        printf("%3d  %-8s %12s -> %-12s %-10s", i, scalpel_layer_kind_name(l->geom.kind),
+        printf("%3d  %-8s %12s -> %-12s %-*s", i, scalpel_layer_kind_name(l->geom.kind),
                shape_text(l->geom.in_c, l->geom.in_h, l->geom.in_w, s1, sizeof s1),
-               shape_text(l->geom.out_c, l->geom.out_h, l->geom.out_w, s2, sizeof s2), layer_storage_text(l, s3, sizeof s3));
+               shape_text(l->geom.out_c, l->geom.out_h, l->geom.out_w, s2, sizeof s2), sw,
+               layer_storage_text(l, s3, sizeof s3));
         if (is_weighted(l))
             printf(" %12zu %8.1f%% %12lld\n", layer_weight_bytes(l), 100.0 * layer_zero_rate(l), (long long)m);
         else
@@ -688,13 +822,14 @@ static int parse_mode(const char *cmd, const char *s, scalpel_plan_mode *mode)
     return usage_error(cmd, "--mode '%s': expected scalpel, traditional, optimized or dense", s);
 }
 
-/* Runs scalpel_hw_calibrate on the model's largest FC shape (else its largest convolution)
- * and n = the positions of its largest convolution (64 without one). */
-static int calibrate(const scalpel_net *net, scalpel_hw_profile *hw)
+/* The shape break-even rates are measured on for net at `batch`: the model's largest FC
+ * (else its largest convolution) for the matrix-vector product, and for the matrix-matrix
+ * product the positions of its largest convolution, or `batch` columns for a model of fc
+ * layers packed for batch > 1 (64 otherwise), at most 4096. Fails without a weighted layer. */
+static int calibration_shape(const scalpel_net *net, int32_t batch, int32_t *rows, int32_t *cols, int32_t *n)
 {
     const scalpel_layer *fc = NULL, *conv = NULL, *shape;
-    int32_t i, n;
-    scalpel_status st;
+    int32_t i;
     for (i = 0; i < net->n_layers; i++) {
         const scalpel_layer *l = &net->layers[i];
         int64_t size = (int64_t)l->geom.rows * l->geom.cols;
@@ -702,14 +837,126 @@ static int calibrate(const scalpel_net *net, scalpel_hw_profile *hw)
         if (l->geom.kind == SCALPEL_LAYER_CONV2D && (conv == NULL || size > (int64_t)conv->geom.rows * conv->geom.cols)) conv = l;
     }
     shape = fc != NULL ? fc : conv;
-    if (shape == NULL) return fail("--calibrate: the model has no weighted layer to calibrate on");
-    n = conv != NULL ? conv->geom.out_h * conv->geom.out_w : 64;
-    printf("calibrating profile %s on this machine (kernels %s, G = %d): matrix-vector %d x %d, "
-           "matrix-matrix %d x %d . %d x %d ...\n", hw->name, scalpel_kernels_backend(), (int)hw->group,
-           (int)shape->geom.rows, (int)shape->geom.cols, (int)shape->geom.rows, (int)shape->geom.cols, (int)shape->geom.cols, (int)n);
+    if (shape == NULL) return fail("calibration: the model has no weighted layer to measure on");
+    *rows = shape->geom.rows;
+    *cols = shape->geom.cols;
+    *n = conv != NULL ? conv->geom.out_h * conv->geom.out_w : batch > 1 ? batch : 64;
+    if (*n > 4096) *n = 4096;
+    return 0;
+}
+
+/* The file that caches this machine's measured break-even rates for one kernel build, G and
+ * shape: $XDG_CACHE_HOME/scalpel/ (an absolute XDG_CACHE_HOME; else $HOME/.cache/scalpel/)
+ * host-BACKEND-gG-ROWSxCOLS-nN.profile, a small text file the user may read and delete. The
+ * directories are made when `make` is set. 0 when there is no such place. */
+static int cache_path(const scalpel_hw_profile *hw, int32_t rows, int32_t cols, int32_t n, int make, char *buf,
+                      size_t size)
+{
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    char dir[PATH_MAX];
+    int len;
+    if (xdg != NULL && xdg[0] == '/') len = snprintf(dir, sizeof dir, "%s", xdg);
+    else if (home != NULL && home[0] == '/') len = snprintf(dir, sizeof dir, "%s/.cache", home);
+    else return 0;
+    if (len <= 0 || (size_t)len >= sizeof dir - 16) return 0;
+    if (make) (void)mkdir(dir, 0700);
+    strcat(dir, "/scalpel");
+    if (make) (void)mkdir(dir, 0700);
+    len = snprintf(buf, size, "%s/host-%s-g%d-%dx%d-n%d.profile", dir, scalpel_kernels_backend(), (int)hw->group,
+                   (int)rows, (int)cols, (int)n);
+    return len > 0 && (size_t)len < size;
+}
+
+/* Reads the four rates of a cache file into hw; 0 when the file is missing or is not one this
+ * program wrote (each rate a number in [0, 1], every line known): then it is measured again. */
+static int cache_read(const char *path, scalpel_hw_profile *hw)
+{
+    FILE *f = fopen(path, "r");
+    char line[256];
+    double v[4];
+    int seen = 0, k;
+    static const char *const keys[4] = { "breakeven_mv_csr", "breakeven_mv_grouped", "breakeven_mm_csr",
+                                         "breakeven_mm_grouped" };
+    if (f == NULL) return 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        char key[64], end[2];
+        double x;
+        if (line[0] == '#' || line[0] == '\n') continue;
+        if (sscanf(line, "%63s %lf %1s", key, &x, end) != 2 || !(x >= 0.0 && x <= 1.0)) break;
+        for (k = 0; k < 4 && strcmp(key, keys[k]) != 0; k++) {}
+        if (k == 4 || (seen & (1 << k))) break;
+        v[k] = x;
+        seen |= 1 << k;
+    }
+    fclose(f);
+    if (seen != 15) return 0;
+    hw->breakeven_mv_csr = (float)v[0];
+    hw->breakeven_mv_grouped = (float)v[1];
+    hw->breakeven_mm_csr = (float)v[2];
+    hw->breakeven_mm_grouped = (float)v[3];
+    hw->note = "measured on this machine earlier (cached)";
+    return 1;
+}
+
+/* Writes the cache file (to PATH.tmp, then renamed over PATH); a warning when it cannot. */
+static void cache_write(const char *path, const scalpel_hw_profile *hw, int32_t rows, int32_t cols, int32_t n)
+{
+    char tmp[PATH_MAX + 8];
+    FILE *f;
+    int ok;
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    f = fopen(tmp, "w");
+    if (f == NULL) {
+        fprintf(stderr, "scalpel: warning: cannot cache the measured profile in %s: %s\n", path, strerror(errno));
+        return;
+    }
+    ok = fprintf(f, "# scalpel: break-even rates measured on this machine (kernels %s, G = %d, matrix %d x %d, "
+                 "%d columns).\n# Written by plan/pack --hw host; delete this file to measure again.\n"
+                 "breakeven_mv_csr %.6f\nbreakeven_mv_grouped %.6f\nbreakeven_mm_csr %.6f\nbreakeven_mm_grouped %.6f\n",
+                 scalpel_kernels_backend(), (int)hw->group, (int)rows, (int)cols, (int)n, (double)hw->breakeven_mv_csr,
+                 (double)hw->breakeven_mv_grouped, (double)hw->breakeven_mm_csr, (double)hw->breakeven_mm_grouped) > 0;
+    ok &= fclose(f) == 0;
+    if (!ok || rename(tmp, path) != 0) {
+        fprintf(stderr, "scalpel: warning: cannot cache the measured profile in %s: %s\n", path, strerror(errno));
+        remove(tmp);
+    }
+}
+
+/* The break-even rates plan and pack use for hw on net:
+ *   --calibrate (measure): measured now; for --hw host also written to the cache;
+ *   --hw host: the cached measurement for this kernel build, G and shape, else measured now
+ *              (a few seconds, once) and cached: the built-in figures come from other machines;
+ *   a named profile: its built-in figures, with a note when it is this machine's own profile
+ *              (they may not hold here: --hw host measures). */
+static int choose_rates(const scalpel_net *net, const char *hw_name, int measure, scalpel_hw_profile *hw)
+{
+    int32_t rows = 0, cols = 0, n = 0;
+    char path[PATH_MAX];
+    int host = strcmp(hw_name, "host") == 0, cached;
+    scalpel_hw_profile own;
+    scalpel_status st;
+    if (!host && !measure) {
+        if (scalpel_hw_profile_host(&own) == SCALPEL_OK && strcmp(own.name, hw->name) == 0)
+            printf("note: profile %s's break-even rates are built-in figures from other machines; --hw host "
+                   "measures this one (once, then cached)\n", hw->name);
+        return 0;
+    }
+    if (calibration_shape(net, hw->batch, &rows, &cols, &n) != 0) return 1;
+    cached = host && cache_path(hw, rows, cols, n, 0, path, sizeof path);
+    if (cached && !measure && cache_read(path, hw)) {
+        printf("break-even rates: measured on this machine earlier, from %s (delete it to measure again)\n", path);
+        return 0;
+    }
+    printf("measuring the break-even rates of profile %s on this machine (kernels %s, G = %d): matrix-vector "
+           "%d x %d, matrix-matrix %d x %d . %d x %d ...\n", hw->name, scalpel_kernels_backend(), (int)hw->group,
+           (int)rows, (int)cols, (int)rows, (int)cols, (int)cols, (int)n);
     fflush(stdout);
-    st = scalpel_hw_calibrate(hw, shape->geom.rows, shape->geom.cols, n);
-    if (st != SCALPEL_OK) return fail("--calibrate: calibration failed: %s", scalpel_status_string(st));
+    st = scalpel_hw_calibrate(hw, rows, cols, n);
+    if (st != SCALPEL_OK) return fail("calibration failed: %s", scalpel_status_string(st));
+    if (host && cache_path(hw, rows, cols, n, 1, path, sizeof path)) {
+        cache_write(path, hw, rows, cols, n);
+        printf("  cached in %s (delete it to measure again)\n", path);
+    }
     return 0;
 }
 
@@ -757,23 +1004,71 @@ static void print_plan(const scalpel_net *net, const scalpel_plan *plan)
            percent((double)macs_planned, (double)macs_dense));
 }
 
+static int verify_packed_layers(const scalpel_net *packed, const scalpel_net *dense, scalpel_plan *plan, int *changed);
+
+/* *out = an independent copy of net (through the model file's bytes). */
+static int net_copy(const scalpel_net *net, scalpel_net *out)
+{
+    size_t size = scalpel_net_serialized_size(net), written = 0;
+    unsigned char *buf = size > 0 ? (unsigned char *)malloc(size) : NULL;
+    scalpel_status st = buf == NULL ? SCALPEL_ERR_NO_MEMORY : scalpel_net_serialize(net, buf, size, &written);
+    memset(out, 0, sizeof *out);
+    if (st == SCALPEL_OK) st = scalpel_net_load_buffer(buf, written, out);
+    free(buf);
+    return st == SCALPEL_OK ? 0 : fail("cannot copy the network: %s", scalpel_status_string(st));
+}
+
+/* Dead nodes (rows of a weighted layer whose weights are all zero: channel pruning in PyTorch
+ * leaves them, bias and all) cost time in every layer that reads them. plan and pack remove
+ * them first, exactly (scalpel_net_remove_dead_nodes folds each constant output into the next
+ * layer's bias), unless --keep-dead; this says what went. net becomes the smaller network
+ * (dense: the plan packs it again), or stays as it was when no node is dead. */
+static int remove_dead_nodes(scalpel_net *net, const char *path, const char *verb)
+{
+    scalpel_net out;
+    int32_t removed = 0, i;
+    int sep = 0;
+    scalpel_status st = scalpel_net_remove_dead_nodes(net, NULL, &out, &removed);
+    if (st == SCALPEL_ERR_UNSUPPORTED) {
+        printf("dead nodes: not looked for (layer %d is a kind node removal does not handle)\n",
+               (int)scalpel_net_first_unsupported(net, SCALPEL_USE_NODE_REMOVAL));
+        return 0;
+    }
+    if (st != SCALPEL_OK) return fail("%s: removing dead nodes failed: %s", path, scalpel_status_string(st));
+    if (removed == 0) {
+        scalpel_net_free(&out);
+        return 0;
+    }
+    printf("dead nodes: %s %d (all-zero weights; their constant outputs folded into the biases that read "
+           "them; --keep-dead keeps them):", verb, (int)removed);
+    for (i = 0; i < net->n_layers && i < out.n_layers; i++)
+        if (is_weighted(&net->layers[i]) && net->layers[i].geom.rows != out.layers[i].geom.rows)
+            printf("%s layer %d: %d -> %d %s", sep++ ? "," : "", (int)i, (int)net->layers[i].geom.rows,
+                   (int)out.layers[i].geom.rows, net->layers[i].geom.kind == SCALPEL_LAYER_FC ? "outputs" : "channels");
+    printf("\n");
+    scalpel_net_free(net);
+    *net = out;
+    return 0;
+}
+
 /* plan and pack share their options. */
 static int cmd_plan_or_pack(const char *cmd, int n, char **args)
 {
     int pack = strcmp(cmd, "pack") == 0;
-    cli_opt opts[5] = { { "--hw", NULL, 1, NULL, 0 }, { "--mode", NULL, 1, NULL, 0 },
+    cli_opt opts[7] = { { "--hw", NULL, 1, NULL, 0 }, { "--mode", NULL, 1, NULL, 0 },
                         { "--calibrate", NULL, 0, NULL, 0 }, { "--json", NULL, 0, NULL, 0 },
-                        { "--output", "-o", 1, NULL, 0 } };
+                        { "--output", "-o", 1, NULL, 0 }, { "--keep-dead", NULL, 0, NULL, 0 },
+                        { "--batch", NULL, 1, NULL, 0 } };
     const char *pos[MAX_POSITIONAL];
-    int n_pos, rc;
+    int n_pos, rc, host;
     scalpel_plan_mode mode = SCALPEL_PLAN_SCALPEL;
     scalpel_hw_profile hw;
     scalpel_plan plan;
-    scalpel_net net;
+    scalpel_net net, dense;
     scalpel_status st;
     size_t bytes_before, file_before;
 
-    rc = parse_args(cmd, n, args, opts, 5, pos, 0, 1, &n_pos);
+    rc = parse_args(cmd, n, args, opts, 7, pos, 0, 1, &n_pos);
     if (rc != 0) return rc;
     if (opts[0].value == NULL) return usage_error(cmd, "--hw NAME is required ('--hw list' lists them)");
     if (!pack && opts[4].seen) return usage_error(cmd, "-o is for pack");
@@ -788,11 +1083,21 @@ static int cmd_plan_or_pack(const char *cmd, int n, char **args)
     if (pack && opts[4].value == NULL) return usage_error(cmd, "-o OUT is required");
     rc = parse_mode(cmd, opts[1].value, &mode);
     if (rc != 0) return rc;
+    host = strcmp(opts[0].value, "host") == 0;
+    memset(&dense, 0, sizeof dense);
     if (get_profile(opts[0].value, &hw) != 0) return 1;
+    if (opts[6].value != NULL &&
+        (rc = parse_int(cmd, "--batch", opts[6].value, 1, SCALPEL_NET_MAX_PACKED_BATCH, &hw.batch)) != 0)
+        return rc;
     if (load_model(pos[0], &net) != 0) return 1;
 
     rc = 1;
-    if (opts[2].seen && calibrate(&net, &hw) != 0) goto done;
+    if (refuse_decomposed(pos[0], &net, pack ? "pack" : "plan --hw") != 0) goto done;
+    bytes_before = scalpel_net_weight_bytes(&net);
+    file_before = scalpel_net_serialized_size(&net);
+    if (!opts[5].seen && mode != SCALPEL_PLAN_DENSE && remove_dead_nodes(&net, pos[0], pack ? "removed" : "pack removes") != 0)
+        goto done;
+    if (mode != SCALPEL_PLAN_DENSE && choose_rates(&net, opts[0].value, opts[2].seen, &hw) != 0) goto done;
     st = scalpel_plan_net(&net, &hw, mode, &plan);
     if (st != SCALPEL_OK) {
         fail("%s: planning for %s failed: %s", pos[0], hw.name, scalpel_status_string(st));
@@ -806,9 +1111,18 @@ static int cmd_plan_or_pack(const char *cmd, int n, char **args)
         rc = 0;
         goto done;
     }
-    bytes_before = scalpel_net_weight_bytes(&net);
-    file_before = scalpel_net_serialized_size(&net);
+    if (host && mode == SCALPEL_PLAN_SCALPEL && net_copy(&net, &dense) != 0) goto done;
     st = scalpel_net_pack(&net, &plan);
+    if (st == SCALPEL_OK && dense.n_layers > 0) {
+        scalpel_plan dense_plan;
+        int changed = 0;
+        st = scalpel_plan_net(&dense, &hw, SCALPEL_PLAN_DENSE, &dense_plan);
+        if (st == SCALPEL_OK) st = scalpel_net_pack(&dense, &dense_plan);
+        if (st == SCALPEL_OK) {
+            if (verify_packed_layers(&net, &dense, &plan, &changed) != 0) goto done;
+            if (changed) st = scalpel_net_pack(&net, &plan);
+        }
+    }
     if (st != SCALPEL_OK) {
         fail("%s: packing for %s failed: %s (nothing written)", pos[0], hw.name, scalpel_status_string(st));
         goto done;
@@ -826,6 +1140,7 @@ static int cmd_plan_or_pack(const char *cmd, int n, char **args)
     rc = 0;
 done:
     scalpel_net_free(&net);
+    scalpel_net_free(&dense);
     return rc;
 }
 
@@ -844,6 +1159,10 @@ static int cmd_export_c(int n, char **args)
     if (opts[0].value == NULL) return usage_error("export-c", "-o OUT.h is required");
     if (check_export_name(pos[1]) != 0) return 1;
     if (load_model(pos[0], &net) != 0) return 1;
+    if (refuse_decomposed(pos[0], &net, "export-c") != 0) {
+        scalpel_net_free(&net);
+        return 1;
+    }
     if (net.n_layers == 0) {
         scalpel_net_free(&net);
         return fail("%s: the network has no layers: nothing to export", pos[0]);
@@ -899,12 +1218,16 @@ static int split_fields(const char *s, size_t len, char sep, const char **field,
 #define SPEC_MAX_DIM 1000000L
 
 /* Builds net from SPEC (see the help text). Returns 0 or 1 after a message naming the token. */
-static int build_from_spec(const char *spec, scalpel_net *net)
+/* Builds the network --arch describes, zero weights. bn_eps[SCALPEL_NET_MAX_LAYERS] gets the
+ * epsilon of each `bn` layer (0 elsewhere). norm_layer: a batchnorm first, for the input
+ * preprocessing when it cannot be folded (scalpel_input_norm, LAYER). */
+static int build_from_spec(const char *spec, int norm_layer, float *bn_eps, scalpel_net *net)
 {
     const char *p = spec;
     int token = 0;
     scalpel_status st = SCALPEL_OK;
     memset(net, 0, sizeof *net);
+    memset(bn_eps, 0, SCALPEL_NET_MAX_LAYERS * sizeof(float));
     while (1) {
         const char *end = strchr(p, ','), *tok = p, *f[6];
         size_t len = end != NULL ? (size_t)(end - p) : strlen(p), fl[6];
@@ -930,6 +1253,10 @@ static int build_from_spec(const char *spec, scalpel_net *net)
             st = scalpel_net_init(v[0], v[1], v[2], net);
             if (st != SCALPEL_OK)
                 return fail("--arch: input shape '%.*s': %s", (int)len, tok, scalpel_status_string(st));
+            if (norm_layer && (st = scalpel_net_add_layer(net, SCALPEL_LAYER_BATCHNORM, 0, 0, 0, 0, NULL, NULL)) != SCALPEL_OK) {
+                scalpel_net_free(net);
+                return fail("--arch: input preprocessing layer: %s", scalpel_status_string(st));
+            }
         } else {
             const char *expect = NULL;
             nf = split_fields(tok, len, ':', f, fl, 5);
@@ -962,8 +1289,20 @@ static int build_from_spec(const char *spec, scalpel_net *net)
             } else if (fl[0] == 4 && strncmp(f[0], "relu", 4) == 0) {
                 if (nf != 1) expect = "relu";
                 else st = scalpel_net_add_relu(net);
+            } else if (fl[0] == 2 && strncmp(f[0], "bn", 2) == 0) {
+                double eps = 1e-5;
+                char num[32], *e = NULL;
+                if (nf == 2 && fl[1] > 0 && fl[1] < sizeof num) {
+                    memcpy(num, f[1], fl[1]);
+                    num[fl[1]] = '\0';
+                    eps = strtod(num, &e);
+                }
+                if (nf > 2 || (nf == 2 && (e == NULL || *e != '\0' || !(eps > 0.0 && eps < 1.0))))
+                    expect = "bn[:EPS] (EPS between 0 and 1, default 1e-5)";
+                else if ((st = scalpel_net_add_layer(net, SCALPEL_LAYER_BATCHNORM, 0, 0, 0, 0, NULL, NULL)) == SCALPEL_OK)
+                    bn_eps[net->n_layers - 1] = (float)eps;
             } else {
-                expect = "conv:OUT:K[:STRIDE[:PAD]], pool:K[:STRIDE], fc:OUT or relu";
+                expect = "conv:OUT:K[:STRIDE[:PAD]], pool:K[:STRIDE], fc:OUT, relu or bn[:EPS]";
             }
             if (expect != NULL) {
                 scalpel_net_free(net);
@@ -1169,22 +1508,321 @@ done:
     return rc;
 }
 
+/* ---- import-safetensors: the tensors of a file and the layers that take them ---------- */
+
+/* 1 when the file has a tensor called PREFIX + SUFFIX (of any dtype). */
+static int has_tensor(const unsigned char *data, size_t size, const char *prefix, const char *suffix)
+{
+    char name[300];
+    scalpel_safetensors_tensor t;
+    scalpel_status st;
+    if (strlen(prefix) + strlen(suffix) >= sizeof name) return 0;
+    snprintf(name, sizeof name, "%s%s", prefix, suffix);
+    st = scalpel_safetensors_find(data, size, name, &t);
+    return st == SCALPEL_OK || st == SCALPEL_ERR_UNSUPPORTED;
+}
+
+/* The tensors a file holds, by name, and which the import takes. */
+typedef struct st_names {
+    int32_t n;
+    char (*name)[128];
+    unsigned char *used;
+} st_names;
+
+static void st_names_free(st_names *t)
+{
+    free(t->name);
+    free(t->used);
+    memset(t, 0, sizeof *t);
+}
+
+static int st_names_list(const char *file, const unsigned char *data, size_t size, st_names *t)
+{
+    int32_t i, count = 0;
+    scalpel_status st;
+    char first[128];
+    memset(t, 0, sizeof *t);
+    st = scalpel_safetensors_name_at(data, size, 0, first, sizeof first, &count);
+    if (st != SCALPEL_OK && !(st == SCALPEL_ERR_ARGUMENT && count == 0))
+        return fail("%s: cannot import: %s", file, scalpel_status_string(st));
+    t->name = (char (*)[128])calloc((size_t)(count > 0 ? count : 1), 128);
+    t->used = (unsigned char *)calloc((size_t)(count > 0 ? count : 1), 1);
+    if (t->name == NULL || t->used == NULL) {
+        st_names_free(t);
+        return fail("out of memory");
+    }
+    for (i = 0; i < count; i++) {
+        st = scalpel_safetensors_name_at(data, size, i, t->name[i], 128, NULL);
+        if (st != SCALPEL_OK) {
+            st_names_free(t);
+            return fail("%s: tensor %d: %s (names longer than 127 bytes are not taken)", file, (int)i,
+                        scalpel_status_string(st));
+        }
+    }
+    t->n = count;
+    return 0;
+}
+
+/* Marks PREFIX + SUFFIX used. */
+static void st_names_use(st_names *t, const char *prefix, const char *suffix)
+{
+    size_t lp = strlen(prefix);
+    int32_t i;
+    for (i = 0; i < t->n; i++)
+        if (strncmp(t->name[i], prefix, lp) == 0 && strcmp(t->name[i] + lp, suffix) == 0) t->used[i] = 1;
+}
+
+/* 1 when s ends with suffix; *len = the length before it. */
+static int ends_with(const char *s, const char *suffix, size_t *len)
+{
+    size_t ls = strlen(s), lx = strlen(suffix);
+    if (ls < lx || strcmp(s + ls - lx, suffix) != 0) return 0;
+    *len = ls - lx;
+    return 1;
+}
+
+/* The prefixes P of tensors named P + suffix, in natural order (fc1 < fc2 < fc10), into
+ * out[max] (pointers into buf, max * 128 bytes); excluding the prefixes of `but` (may be
+ * NULL). Returns how many there are, even past max. */
+static int32_t prefixes_of(const st_names *t, const char *suffix, char (*buf)[128], int32_t max,
+                           char (*but)[128], int32_t n_but)
+{
+    int32_t i, j, k = 0;
+    for (i = 0; i < t->n; i++) {
+        size_t len;
+        int skip = 0;
+        if (!ends_with(t->name[i], suffix, &len)) continue;
+        for (j = 0; j < n_but && j < max; j++)
+            if (strlen(but[j]) == len && strncmp(but[j], t->name[i], len) == 0) skip = 1;
+        if (skip) continue;
+        if (k < max) {
+            memcpy(buf[k], t->name[i], len);
+            buf[k][len] = '\0';
+            /* insertion sort: a file has a few hundred tensors at most */
+            for (j = k; j > 0 && scalpel__st_natcmp(buf[j - 1], buf[j]) > 0; j--) {
+                char tmp[128];
+                memcpy(tmp, buf[j], 128);
+                memcpy(buf[j], buf[j - 1], 128);
+                memcpy(buf[j - 1], tmp, 128);
+            }
+        }
+        k++;
+    }
+    return k;
+}
+
+/* "a, b, c and 4 more" of up to four prefixes (or names) followed by suffix. */
+static const char *name_list(char (*names)[128], int32_t n, const char *suffix, char *buf, size_t size)
+{
+    int32_t i;
+    size_t used = 0;
+    buf[0] = '\0';
+    for (i = 0; i < n && i < 4 && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%s%s", i ? ", " : "", names[i], suffix);
+    if (n > 4 && used < size) snprintf(buf + used, size - used, " and %d more", (int)(n - 4));
+    return buf;
+}
+
+/* Fills the batch norm layer L from the PyTorch tensors P.weight (gamma, optional),
+ * P.bias (beta, optional), P.running_mean and P.running_var: scale = gamma / sqrt(var + eps),
+ * shift = beta - mean * scale, in double. */
+static int fill_batchnorm(const char *file, const unsigned char *data, size_t size, const char *prefix, float eps,
+                          scalpel_layer *L)
+{
+    static const char *const suffix[4] = { ".running_mean", ".running_var", ".weight", ".bias" };
+    int32_t C = L->geom.out_c, c, k;
+    float *v = (float *)malloc((size_t)C * 4 * sizeof(float)), *params = (float *)(uintptr_t)L->params;
+    char name[300];
+    if (v == NULL) return fail("out of memory");
+    for (k = 0; k < 4; k++) {
+        scalpel_safetensors_tensor t;
+        scalpel_status st;
+        snprintf(name, sizeof name, "%s%s", prefix, suffix[k]);
+        st = scalpel_safetensors_find(data, size, name, &t);
+        if (st == SCALPEL_ERR_ARGUMENT && k >= 2) { /* BatchNorm2d(affine=False): gamma 1, beta 0 */
+            for (c = 0; c < C; c++) v[k * C + c] = k == 2 ? 1.0f : 0.0f;
+            continue;
+        }
+        if (st == SCALPEL_ERR_ARGUMENT) {
+            free(v);
+            return fail("%s: no tensor '%s' for the batch norm %s", file, name, prefix);
+        }
+        if (st == SCALPEL_OK && !(t.ndim == 1 && t.shape[0] == C)) {
+            free(v);
+            return fail("%s: tensor '%s' should be [%d]: its batch norm follows %d channels", file, name, (int)C, (int)C);
+        }
+        if (st == SCALPEL_OK) st = scalpel_safetensors_read_f32(&t, v + k * C, C);
+        if (st != SCALPEL_OK) {
+            free(v);
+            return fail("%s: tensor '%s': %s", file, name, scalpel_status_string(st));
+        }
+    }
+    for (c = 0; c < C; c++) {
+        double var = (double)v[C + c], scale, shift;
+        if (!(var >= 0.0) || !isfinite(v[c]) || !isfinite(v[2 * C + c]) || !isfinite(v[3 * C + c]) || !isfinite(var)) {
+            free(v);
+            return fail("%s: batch norm %s, channel %d: running_var must be >= 0 and every value finite", file, prefix,
+                        (int)c);
+        }
+        scale = (double)v[2 * C + c] / sqrt(var + (double)eps);
+        shift = (double)v[3 * C + c] - (double)v[c] * scale;
+        if (!isfinite((float)scale) || !isfinite((float)shift)) {
+            free(v);
+            return fail("%s: batch norm %s, channel %d: the folded scale or shift overflows", file, prefix, (int)c);
+        }
+        params[c] = (float)scale;
+        params[C + c] = (float)shift;
+    }
+    free(v);
+    return 0;
+}
+
+/* --mean M1[,M2..] --std S1[,S2..] [--input-range R]: the input preprocessing of the training
+ * pipeline (torchvision Normalize) into *q, one value or one per input channel. */
+static int parse_norm(const char *mean, const char *std, const char *range, int32_t in_c, scalpel_input_norm *q)
+{
+    const char *lists[2];
+    float *dst[2];
+    int k;
+    memset(q, 0, sizeof *q);
+    if (mean == NULL && std == NULL) {
+        if (range != NULL) return usage_error("import-safetensors", "--input-range goes with --mean and --std");
+        return 0;
+    }
+    if (mean == NULL || std == NULL) return usage_error("import-safetensors", "--mean and --std go together");
+    lists[0] = mean;
+    lists[1] = std;
+    dst[0] = q->mean;
+    dst[1] = q->std;
+    q->range = 1.0f;
+    if (range != NULL) {
+        char *end = NULL;
+        double r;
+        errno = 0;
+        r = strtod(range, &end);
+        if (end == range || *end != '\0' || errno == ERANGE || !(r > 0.0 && r <= 1e30))
+            return usage_error("import-safetensors", "--input-range %s: a positive number (1: inputs in [0, 1] as "
+                               "ToTensor gives them; 255: bytes)", range);
+        q->range = (float)r;
+    }
+    for (k = 0; k < 2; k++) {
+        const char *p = lists[k];
+        int32_t c = 0;
+        for (;;) {
+            char *end = NULL;
+            double v;
+            errno = 0;
+            v = strtod(p, &end);
+            if (end == p || errno == ERANGE || !isfinite(v) || (k == 1 && !(v > 0.0)) || fabs(v) > 1e30 ||
+                (*end != ',' && *end != '\0'))
+                return usage_error("import-safetensors", "%s '%s': numbers separated by commas%s", k ? "--std" : "--mean",
+                                   lists[k], k ? ", each above 0" : "");
+            if (c >= SCALPEL_INPUT_NORM_MAX_CHANNELS)
+                return usage_error("import-safetensors", "%s '%s': at most %d values (one, or one per input channel)",
+                                   k ? "--std" : "--mean", lists[k], SCALPEL_INPUT_NORM_MAX_CHANNELS);
+            dst[k][c++] = (float)v;
+            if (*end == '\0') break;
+            p = end + 1;
+        }
+        if (k == 0) q->channels = c;
+        else if (c != q->channels)
+            return usage_error("import-safetensors", "--mean has %d value%s and --std %d", (int)q->channels,
+                               q->channels == 1 ? "" : "s", (int)c);
+    }
+    if (q->channels != 1 && q->channels != in_c)
+        return fail("--mean/--std: %d values for an input of %d channel%s (give one, or one per channel)",
+                    (int)q->channels, (int)in_c, in_c == 1 ? "" : "s");
+    return 0;
+}
+
+/* 1 when the preprocessing folds exactly into layer 0: a dense fc, or a conv2d without padding
+ * (a padded border would read zeros where the original reads the normalized value of 0),
+ * ungrouped or with one value for every channel. */
+static int norm_folds(const scalpel_net *net, const scalpel_input_norm *q)
+{
+    const scalpel_layer *L = net->n_layers > 0 ? &net->layers[0] : NULL;
+    const scalpel_layer_geom *g;
+    if (L == NULL || L->storage != SCALPEL_STORAGE_DENSE) return 0;
+    g = &L->geom;
+    if (g->kind == SCALPEL_LAYER_FC) return 1;
+    return g->kind == SCALPEL_LAYER_CONV2D && g->pad_top == 0 && g->pad_left == 0 && g->pad_bottom == 0 &&
+           g->pad_right == 0 && (g->groups == 1 || q->channels == 1);
+}
+
+/* x -> (x / range - mean[c]) / std[c] = x * scale[c] + shift[c] for input channel c. */
+static void norm_affine(const scalpel_input_norm *q, int32_t c, double *scale, double *shift)
+{
+    int32_t k = q->channels == 1 ? 0 : c;
+    *scale = 1.0 / ((double)q->range * (double)q->std[k]);
+    *shift = -(double)q->mean[k] / (double)q->std[k];
+}
+
+/* Applies the preprocessing q to net: folded into layer 0 (W'[o][k] = W[o][k] scale[c(k)],
+ * b'[o] = b[o] + sum_k W[o][k] shift[c(k)], in double) when norm_folds, else into the batchnorm
+ * build_from_spec put first. Records it in net->input_norm. */
+static int apply_norm(scalpel_net *net, const scalpel_input_norm *q)
+{
+    scalpel_layer *L = &net->layers[0];
+    int32_t c;
+    if (norm_folds(net, q)) {
+        const scalpel_layer_geom *g = &L->geom;
+        float *w = (float *)(uintptr_t)L->w, *b = (float *)(uintptr_t)L->b;
+        int32_t o, k, per_c = g->kind == SCALPEL_LAYER_FC ? net->in_h * net->in_w : g->kernel_h * g->kernel_w;
+        for (o = 0; o < g->rows; o++) {
+            double acc = (double)b[o];
+            for (k = 0; k < g->cols; k++) {
+                double scale, shift, v;
+                norm_affine(q, k / per_c, &scale, &shift);
+                acc += (double)w[(size_t)o * (size_t)g->cols + (size_t)k] * shift;
+                v = (double)w[(size_t)o * (size_t)g->cols + (size_t)k] * scale;
+                if (!isfinite((float)v)) return fail("--mean/--std: the folded weights overflow");
+                w[(size_t)o * (size_t)g->cols + (size_t)k] = (float)v;
+            }
+            if (!isfinite((float)acc)) return fail("--mean/--std: the folded bias overflows");
+            b[o] = (float)acc;
+        }
+        net->input_norm = *q;
+        net->input_norm.where = SCALPEL_INPUT_NORM_FOLDED;
+        return 0;
+    }
+    for (c = 0; c < net->in_c; c++) {
+        double scale, shift;
+        float *params = (float *)(uintptr_t)L->params;
+        norm_affine(q, c, &scale, &shift);
+        if (!isfinite((float)scale) || !isfinite((float)shift)) return fail("--mean/--std: the scale or shift overflows");
+        params[c] = (float)scale;
+        params[net->in_c + c] = (float)shift;
+    }
+    net->input_norm = *q;
+    net->input_norm.where = SCALPEL_INPUT_NORM_LAYER;
+    return 0;
+}
+
 static int cmd_import(int n, char **args)
 {
-    cli_opt opts[4] = { { "--arch", NULL, 1, NULL, 0 }, { "--names", NULL, 1, NULL, 0 },
-                        { "--output", "-o", 1, NULL, 0 }, { "--tolerance", NULL, 1, NULL, 0 } };
+    cli_opt opts[8] = { { "--arch", NULL, 1, NULL, 0 }, { "--names", NULL, 1, NULL, 0 },
+                        { "--output", "-o", 1, NULL, 0 }, { "--tolerance", NULL, 1, NULL, 0 },
+                        { "--allow-unused", NULL, 0, NULL, 0 }, { "--mean", NULL, 1, NULL, 0 },
+                        { "--std", NULL, 1, NULL, 0 }, { "--input-range", NULL, 1, NULL, 0 } };
     const char *pos[MAX_POSITIONAL], *check_in = NULL, *check_out = NULL;
     char *rest[64];
-    int n_pos, rc, n_names = 0, n_weighted = 0, i, n_rest = 0;
-    char *names_buf = NULL, *names[SCALPEL_NET_MAX_LAYERS + 1];
+    int n_pos, rc, n_names = 0, n_weighted = 0, n_bn = 0, i, n_rest = 0, norm_layer = 0;
+    char *names_buf = NULL, *names[SCALPEL_NET_MAX_LAYERS + 1], *wnames[SCALPEL_NET_MAX_LAYERS + 1];
+    char *bnames[SCALPEL_NET_MAX_LAYERS + 1];
+    char (*pre)[128] = NULL, (*bpre)[128] = NULL, list[600];
+    float bn_eps[SCALPEL_NET_MAX_LAYERS];
     unsigned char *data = NULL;
     size_t size = 0, hlen = 0;
     double tol = 1e-4;
     scalpel_net net;
+    scalpel_input_norm norm;
+    st_names tensors;
     scalpel_status st;
     const char *kind, *hdr;
+    int32_t n_bpre = 0, n_unused = 0, n_wnames = 0, k;
 
     memset(&net, 0, sizeof net);
+    memset(&tensors, 0, sizeof tensors);
     /* --check IN.npy OUT.npy takes two values: taken out before the common parser */
     for (i = 0; i < n; i++) {
         if (strcmp(args[i], "--check") == 0) {
@@ -1199,7 +1837,7 @@ static int cmd_import(int n, char **args)
             rest[n_rest++] = args[i];
         }
     }
-    rc = parse_args("import-safetensors", n_rest, rest, opts, 4, pos, 1, 1, &n_pos);
+    rc = parse_args("import-safetensors", n_rest, rest, opts, 8, pos, 1, 1, &n_pos);
     if (rc != 0) return rc;
     if (opts[3].value != NULL) {
         char *end = NULL;
@@ -1212,8 +1850,17 @@ static int cmd_import(int n, char **args)
     }
     if (opts[0].value == NULL) return usage_error("import-safetensors", "--arch SPEC is required");
     if (opts[2].value == NULL) return usage_error("import-safetensors", "-o MODEL is required");
-    if (build_from_spec(opts[0].value, &net) != 0) return 1;
-    for (i = 0; i < net.n_layers; i++) n_weighted += is_weighted(&net.layers[i]);
+    if (build_from_spec(opts[0].value, 0, bn_eps, &net) != 0) return 1;
+    if ((rc = parse_norm(opts[5].value, opts[6].value, opts[7].value, net.in_c, &norm)) != 0) goto done;
+    if (norm.channels > 0 && !norm_folds(&net, &norm)) { /* again, with the batchnorm that does it first */
+        norm_layer = 1;
+        scalpel_net_free(&net);
+        if (build_from_spec(opts[0].value, 1, bn_eps, &net) != 0) return 1;
+    }
+    for (i = norm_layer; i < net.n_layers; i++) {
+        n_weighted += is_weighted(&net.layers[i]);
+        n_bn += net.layers[i].geom.kind == SCALPEL_LAYER_BATCHNORM;
+    }
     rc = 1;
     if (n_weighted == 0) {
         fail("--arch '%s': no fc or conv layer to import weights into", opts[0].value);
@@ -1242,9 +1889,9 @@ static int cmd_import(int n, char **args)
             if (comma == NULL) break;
             p = comma + 1;
         }
-        if (n_names != n_weighted) {
-            fail("--names '%s': %d name%s for %d weighted layer%s in --arch", opts[1].value, n_names,
-                 n_names == 1 ? "" : "s", n_weighted, n_weighted == 1 ? "" : "s");
+        if (n_names != n_weighted + n_bn) {
+            fail("--names '%s': %d name%s for %d weighted layer%s%s in --arch", opts[1].value, n_names,
+                 n_names == 1 ? "" : "s", n_weighted, n_weighted == 1 ? "" : "s", n_bn ? " and batch norms" : "");
             goto done;
         }
     }
@@ -1263,9 +1910,57 @@ static int cmd_import(int n, char **args)
              "the weights), then save again", pos[0]);
         goto done;
     }
-    if (n_names > 0 && check_tensors(pos[0], data, size, &net, names) != 0) goto done;
-    st = scalpel_net_import_safetensors(&net, data, size, n_names > 0 ? (const char *const *)names : NULL,
-                                        n_names);
+    if (st_names_list(pos[0], data, size, &tensors) != 0) goto done;
+    pre = (char (*)[128])calloc(SCALPEL_NET_MAX_LAYERS, 128);
+    bpre = (char (*)[128])calloc(SCALPEL_NET_MAX_LAYERS, 128);
+    if (pre == NULL || bpre == NULL) {
+        fail("out of memory");
+        goto done;
+    }
+    /* the file's batch norms: prefixes with running statistics */
+    n_bpre = prefixes_of(&tensors, ".running_mean", bpre, SCALPEL_NET_MAX_LAYERS, NULL, 0);
+    if (n_bpre > 0 && n_bn == 0) {
+        fail("%s: %s look%s like BatchNorm (running statistics), and --arch has no bn layer to take %s. Add `bn` "
+             "after the layer each one normalizes (e.g. 1x28x28,conv:20:5,bn,relu,...): it is folded into that "
+             "layer when nothing comes between them, else kept as a layer. Or convert the model with "
+             "`python3 -m scalpel convert-torch`", pos[0], name_list(bpre, n_bpre, ".*", list, sizeof list),
+             n_bpre == 1 ? "s" : "", n_bpre == 1 ? "it" : "them");
+        goto done;
+    }
+    /* the prefix each weighted layer (wnames) and each batch norm (bnames) takes, in layer order */
+    if (opts[1].value != NULL) {
+        int32_t w = 0, b = 0;
+        for (i = norm_layer, k = 0; i < net.n_layers; i++) {
+            if (is_weighted(&net.layers[i])) wnames[w++] = names[k++];
+            else if (net.layers[i].geom.kind == SCALPEL_LAYER_BATCHNORM) bnames[b++] = names[k++];
+        }
+        for (k = 0; k < b; k++)
+            if (!has_tensor(data, size, bnames[k], ".running_mean") || !has_tensor(data, size, bnames[k], ".running_var")) {
+                fail("%s: --names gives '%s' to bn layer %d, but the file has no %s.running_mean and %s.running_var",
+                     pos[0], bnames[k], (int)k + 1, bnames[k], bnames[k]);
+                goto done;
+            }
+        n_wnames = w;
+    } else if (n_bn > 0) {
+        int32_t n_w = prefixes_of(&tensors, ".weight", pre, SCALPEL_NET_MAX_LAYERS, bpre, n_bpre);
+        if (n_bpre != n_bn) {
+            fail("%s: %d batch norm%s in the file (%s) for %d bn layer%s in --arch", pos[0], (int)n_bpre,
+                 n_bpre == 1 ? "" : "s", name_list(bpre, n_bpre, "", list, sizeof list), n_bn, n_bn == 1 ? "" : "s");
+            goto done;
+        }
+        if (n_w != n_weighted) {
+            fail("%s: %d *.weight tensor%s besides the batch norms' (%s) for %d weighted layer%s in --arch; "
+                 "--names P1,P2,... picks them", pos[0], (int)n_w, n_w == 1 ? "" : "s",
+                 name_list(pre, n_w, ".weight", list, sizeof list), n_weighted, n_weighted == 1 ? "" : "s");
+            goto done;
+        }
+        for (k = 0; k < n_w; k++) wnames[k] = pre[k];
+        for (k = 0; k < n_bpre; k++) bnames[k] = bpre[k];
+        n_wnames = n_w;
+    }
+    if (n_wnames > 0 && check_tensors(pos[0], data, size, &net, wnames) != 0) goto done;
+    st = scalpel_net_import_safetensors(&net, data, size, n_wnames > 0 ? (const char *const *)wnames : NULL,
+                                        n_wnames);
     if (st == SCALPEL_ERR_UNSUPPORTED && hdr != NULL) {
         char dt[16];
         st_unsupported_dtype(hdr, hlen, dt);
@@ -1282,6 +1977,61 @@ static int cmd_import(int n, char **args)
                "layers one to one, shapes included; --names P1,P2,... picks them)");
         goto done;
     }
+    /* the tensors taken: each weighted layer's weight and bias, each batch norm's five */
+    if (n_wnames > 0) {
+        for (k = 0; k < n_wnames; k++) {
+            st_names_use(&tensors, wnames[k], ".weight");
+            st_names_use(&tensors, wnames[k], ".bias");
+        }
+    } else {
+        int32_t n_w = prefixes_of(&tensors, ".weight", pre, SCALPEL_NET_MAX_LAYERS, NULL, 0);
+        for (k = 0; k < n_w && k < SCALPEL_NET_MAX_LAYERS; k++) {
+            st_names_use(&tensors, pre[k], ".weight");
+            st_names_use(&tensors, pre[k], ".bias");
+        }
+    }
+    for (i = norm_layer, k = 0; i < net.n_layers; i++) {
+        static const char *const bn_suffix[5] = { ".weight", ".bias", ".running_mean", ".running_var",
+                                                  ".num_batches_tracked" };
+        int q;
+        if (net.layers[i].geom.kind != SCALPEL_LAYER_BATCHNORM) continue;
+        if (fill_batchnorm(pos[0], data, size, bnames[k], bn_eps[i], &net.layers[i]) != 0) goto done;
+        for (q = 0; q < 5; q++) st_names_use(&tensors, bnames[k], bn_suffix[q]);
+        k++;
+    }
+    for (k = 0; k < tensors.n; k++) n_unused += !tensors.used[k];
+    if (n_unused > 0) {
+        char (*unused)[128] = pre; /* reused: the prefixes are no longer needed */
+        int32_t u = 0;
+        for (k = 0; k < tensors.n && u < 4; k++)
+            if (!tensors.used[k]) memcpy(unused[u++], tensors.name[k], 128);
+        name_list(unused, n_unused, "", list, sizeof list);
+        if (!opts[4].seen) {
+            fail("%s: %d tensor%s the import does not use: %s. A layer missing from --arch (or --names) leaves a "
+                 "model that computes something else; --allow-unused imports anyway", pos[0], (int)n_unused,
+                 n_unused == 1 ? "" : "s", list);
+            goto done;
+        }
+        fprintf(stderr, "scalpel: warning: %s: %d tensor%s not used (--allow-unused): %s\n", pos[0], (int)n_unused,
+                n_unused == 1 ? "" : "s", list);
+    }
+    if (n_bn > 0) {
+        scalpel_net folded;
+        int32_t n_folded = 0;
+        st = scalpel_net_fold_batchnorm(&net, &folded, &n_folded);
+        if (st != SCALPEL_OK) {
+            fail("%s: folding the batch norms: %s", pos[0], scalpel_status_string(st));
+            goto done;
+        }
+        scalpel_net_free(&net);
+        net = folded;
+        printf("batch norm: %d of %d folded into the conv or fc before it%s\n", (int)n_folded, n_bn,
+               n_folded < n_bn ? "; the others stay layers (something comes between, e.g. a relu)" : "");
+    }
+    if (norm.channels > 0) {
+        if (apply_norm(&net, &norm) != 0) goto done;
+        print_input_norm(&net);
+    }
     if (check_in != NULL && import_check(&net, check_in, check_out, tol) != 0) goto done;
     st = save_net(&net, opts[2].value);
     if (st != SCALPEL_OK) {
@@ -1292,6 +2042,9 @@ static int cmd_import(int n, char **args)
            (int)net.n_layers, n_weighted, scalpel_net_weight_bytes(&net), opts[2].value);
     rc = 0;
 done:
+    st_names_free(&tensors);
+    free(pre);
+    free(bpre);
     free(names_buf);
     free(data);
     scalpel_net_free(&net);
@@ -1369,18 +2122,125 @@ static int bench_bufs_alloc(const scalpel_net *net, int32_t batch, bench_bufs *b
     return 0;
 }
 
+/* Seconds per forward pass, averaged over `iters` passes. */
+static double forward_sample(const scalpel_net *net, const bench_bufs *b, int32_t batch, long iters)
+{
+    long k;
+    double t = now_seconds();
+    for (k = 0; k < iters; k++) (void)scalpel_net_forward(net, b->in, batch, b->out, b->ws);
+    return (now_seconds() - t) / (double)iters;
+}
+
+/* Iterations of one forward pass that make a timing sample last at least a millisecond (at most
+ * 2^20): long enough that the clock's resolution and the loop around it do not count, short
+ * enough that a scheduler time slice given to another job shows as a sample that stands out.
+ * Each count is judged by the faster of two runs, so that a burst of load during calibration
+ * does not leave the samples short. Doubling from 1 also warms the caches first. */
+static long forward_iters(const scalpel_net *net, const bench_bufs *b, int32_t batch)
+{
+    long iters = 1;
+    for (;;) {
+        double t = fmin(forward_sample(net, b, batch, iters), forward_sample(net, b, batch, iters));
+        if (t * (double)iters >= 1e-3 || iters >= (1L << 20)) return iters;
+        iters *= 2;
+    }
+}
+
+/* CPU time of this process in seconds (bench is single-threaded), to tell how much of the time
+ * it was timing it actually ran. */
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0) return -1.0;
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The spread of one variant's samples, in seconds per forward pass. */
+typedef struct bench_stats {
+    double min, median, max;
+} bench_stats;
+
+/* Sorts samples[n] (n >= 1). */
+static bench_stats bench_stats_of(double *samples, int32_t n)
+{
+    bench_stats s;
+    qsort(samples, (size_t)n, sizeof(double), cmp_double);
+    s.min = samples[0];
+    s.max = samples[n - 1];
+    s.median = n % 2 ? samples[n / 2] : 0.5 * (samples[n / 2 - 1] + samples[n / 2]);
+    return s;
+}
+
+/* When bench warns that its timings are unreliable (either rule):
+ * - it had the CPU for less than BENCH_MIN_CPU_SHARE of the wall-clock time it spent timing the
+ *   whole network: alone on a core a single-threaded loop gets over 99% (timer interrupts, kernel
+ *   threads); sharing its core with one busy job it gets about half. Steady sharing in short
+ *   turns slows every sample alike and need not widen the spread; it always shows here.
+ * - BENCH_SLOW_SAMPLES or more whole-network samples last over BENCH_SLOW_FACTOR times the
+ *   fastest sample of their version: on an idle core samples of a millisecond or more vary by a
+ *   few percent, while losing the core to another job for a scheduler time slice (a millisecond
+ *   or more) makes one last half as long again or more; bursts of load on other cores (memory
+ *   bandwidth, a shared cache, the other hyperthread) show here too. One stray interruption does
+ *   not move a median, so it takes two. */
+#define BENCH_MIN_CPU_SHARE 0.9
+#define BENCH_SLOW_FACTOR 1.5
+#define BENCH_SLOW_SAMPLES 2
+
+static int32_t bench_slow_samples(const double *sorted, int32_t n)
+{
+    int32_t i, slow = 0;
+    for (i = 0; i < n; i++) slow += sorted[i] > BENCH_SLOW_FACTOR * sorted[0];
+    return slow;
+}
+
+/* Times a and b interleaved: round r runs one sample of each, a first in even rounds and b first
+ * in odd ones, so that a burst of load from another job hits both alike and neither always runs
+ * on caches the other has just warmed. The iteration count of each is calibrated once, before
+ * the rounds. Fills sa[repeat] and sb[repeat], sorted, and their spreads. */
+static void time_pair(const scalpel_net *a, const bench_bufs *ba, const scalpel_net *b, const bench_bufs *bb,
+                      int32_t batch, int32_t repeat, double *sa, double *sb, bench_stats *stats_a, bench_stats *stats_b)
+{
+    long ia = forward_iters(a, ba, batch), ib = forward_iters(b, bb, batch);
+    int32_t r;
+    for (r = 0; r < repeat; r++) {
+        if (r % 2 == 0) {
+            sa[r] = forward_sample(a, ba, batch, ia);
+            sb[r] = forward_sample(b, bb, batch, ib);
+        } else {
+            sb[r] = forward_sample(b, bb, batch, ib);
+            sa[r] = forward_sample(a, ba, batch, ia);
+        }
+    }
+    *stats_a = bench_stats_of(sa, repeat);
+    *stats_b = bench_stats_of(sb, repeat);
+}
+
+/* max / min: how much the samples of one variant vary (1 when they agree). */
+static double bench_vary(bench_stats s)
+{
+    return s.min > 0.0 ? s.max / s.min : 1.0;
+}
+
+/* (max - min) / min in percent, the spread column of the table. */
+static double spread_percent(bench_stats s)
+{
+    return 100.0 * (bench_vary(s) - 1.0);
+}
+
 static int cmd_bench(int n, char **args)
 {
     cli_opt opts[2] = { { "--batch", NULL, 1, NULL, 0 }, { "--repeat", NULL, 1, NULL, 0 } };
     const char *pos[MAX_POSITIONAL];
     int n_pos, rc;
-    int32_t batch = 1, repeat = 9, i;
+    int32_t batch = 1, repeat = 9, i, slow;
+    int sw = 10;
     scalpel_net net, dense;
     scalpel_hw_profile hw;
     scalpel_plan plan;
     scalpel_status st;
     bench_bufs bs, bd;
-    double *samples = NULL, t_stored, t_dense, max_diff = 0.0, max_out = 0.0, sum_s = 0.0, sum_d = 0.0;
+    bench_stats w_stored, w_dense, worst;
+    double wall, cpu, share, *samples = NULL, max_diff = 0.0, max_out = 0.0, sum_s = 0.0, sum_d = 0.0;
     size_t k, n_out;
     char s1[32], s2[32];
 
@@ -1398,13 +2258,13 @@ static int cmd_bench(int n, char **args)
     }
     rc = 1;
     st = scalpel_hw_profile_host(&hw);
-    if (st == SCALPEL_OK) st = scalpel_plan_net(&dense, &hw, SCALPEL_PLAN_DENSE, &plan);
+    if (st == SCALPEL_OK) st = all_dense_plan(&dense, &hw, &plan); /* HYBRID and TASD layers too */
     if (st == SCALPEL_OK) st = scalpel_net_pack(&dense, &plan);
     if (st != SCALPEL_OK) {
         fail("%s: cannot build the dense version: %s", pos[0], scalpel_status_string(st));
         goto done;
     }
-    samples = (double *)malloc((size_t)repeat * sizeof(double));
+    samples = (double *)malloc((size_t)repeat * 2 * sizeof(double));
     if (samples == NULL) {
         fail("out of memory");
         goto done;
@@ -1425,21 +2285,35 @@ static int cmd_bench(int n, char **args)
         max_out = fmax(max_out, fabs((double)bd.out[k]));
     }
 
-    t_stored = time_forward(&net, bs.in, batch, bs.out, bs.ws, repeat, samples);
-    t_dense = time_forward(&dense, bd.in, batch, bd.out, bd.ws, repeat, samples);
+    /* the whole network first: the warning below is about these samples */
+    cpu = cpu_seconds();
+    wall = now_seconds();
+    time_pair(&net, &bs, &dense, &bd, batch, repeat, samples, samples + repeat, &w_stored, &w_dense);
+    wall = now_seconds() - wall;
+    cpu = cpu_seconds() - cpu;
+    share = cpu >= 0.0 && wall > 0.0 ? fmin(cpu / wall, 1.0) : 1.0;  /* 1: unknown, judged by the spread only */
+    slow = bench_slow_samples(samples, repeat) + bench_slow_samples(samples + repeat, repeat);
+    worst = bench_vary(w_stored) >= bench_vary(w_dense) ? w_stored : w_dense;
 
-    printf("%s: batch %d, median of %d runs, kernels %s\n", pos[0], (int)batch, (int)repeat,
-           scalpel_kernels_backend());
+    printf("%s: batch %d, %d rounds timing the stored and the dense version alternately, kernels %s\n", pos[0],
+           (int)batch, (int)repeat, scalpel_kernels_backend());
+    if (net.packed_batch > 0)
+        printf("packed for batch %d%s\n", (int)net.packed_batch,
+               net.packed_batch != batch ? "; timed at another batch (--batch N times at N)" : "");
     printf("weight bytes: stored %zu, dense %zu (%.1f%%); max |stored - dense| output difference %.3g\n",
            scalpel_net_weight_bytes(&net), scalpel_net_weight_bytes(&dense),
            percent((double)scalpel_net_weight_bytes(&net), (double)scalpel_net_weight_bytes(&dense)), max_diff);
-    printf("%3s  %-8s %-10s %-10s %14s %14s %9s\n", "#", "kind", "stored", "dense", "stored (us)", "dense (us)",
-           "speed-up");
+    for (i = 0; i < net.n_layers; i++) { /* the stored column fits the longest storage ("hybrid G=8 + csr") */
+        int len = (int)strlen(layer_storage_text(&net.layers[i], s1, sizeof s1));
+        if (len > sw) sw = len;
+    }
+    printf("%3s  %-8s %-*s %-10s %14s %7s %14s %7s %9s\n", "#", "kind", sw, "stored", "dense", "stored (us)", "spread",
+           "dense (us)", "spread", "speed-up");
     for (i = 0; i < net.n_layers && i < dense.n_layers; i++) {
         scalpel_net vs, vd;
         scalpel_layer room_s, room_d;
         bench_bufs ls, ld;
-        double ts, td;
+        bench_stats ts, td;
         if (layer_view(&net.layers[i], &room_s, &vs) != SCALPEL_OK || layer_view(&dense.layers[i], &room_d, &vd) != SCALPEL_OK) {
             fail("%s: layer %d: cannot make a one-layer view", pos[0], (int)i);
             goto done;
@@ -1449,19 +2323,34 @@ static int cmd_bench(int n, char **args)
             bench_bufs_free(&ls);
             goto done;
         }
-        ts = time_forward(&vs, ls.in, batch, ls.out, ls.ws, repeat, samples);
-        td = time_forward(&vd, ld.in, batch, ld.out, ld.ws, repeat, samples);
+        time_pair(&vs, &ls, &vd, &ld, batch, repeat, samples, samples + repeat, &ts, &td);
         bench_bufs_free(&ls);
         bench_bufs_free(&ld);
-        sum_s += ts;
-        sum_d += td;
-        printf("%3d  %-8s %-10s %-10s %14.2f %14.2f %8.2fx\n", (int)i, scalpel_layer_kind_name(net.layers[i].geom.kind),
-               layer_storage_text(&net.layers[i], s1, sizeof s1), layer_storage_text(&dense.layers[i], s2, sizeof s2),
-               ts * 1e6, td * 1e6, ts > 0.0 ? td / ts : 0.0);
+        sum_s += ts.median;
+        sum_d += td.median;
+        printf("%3d  %-8s %-*s %-10s %14.2f %6.0f%% %14.2f %6.0f%% %8.2fx\n", (int)i,
+               scalpel_layer_kind_name(net.layers[i].geom.kind), sw, layer_storage_text(&net.layers[i], s1, sizeof s1),
+               layer_storage_text(&dense.layers[i], s2, sizeof s2), ts.median * 1e6, spread_percent(ts),
+               td.median * 1e6, spread_percent(td), ts.median > 0.0 ? td.median / ts.median : 0.0);
     }
-    printf("     %-30s %14.2f %14.2f %8.2fx\n", "sum of layers", sum_s * 1e6, sum_d * 1e6, sum_s > 0.0 ? sum_d / sum_s : 0.0);
-    printf("     %-30s %14.2f %14.2f %8.2fx\n", "whole forward pass", t_stored * 1e6, t_dense * 1e6,
-           t_stored > 0.0 ? t_dense / t_stored : 0.0);
+    printf("     %-*s %14.2f %7s %14.2f %7s %8.2fx\n", 20 + sw, "sum of layers", sum_s * 1e6, "", sum_d * 1e6, "",
+           sum_s > 0.0 ? sum_d / sum_s : 0.0);
+    printf("     %-*s %14.2f %6.0f%% %14.2f %6.0f%% %8.2fx\n", 20 + sw, "whole forward pass", w_stored.median * 1e6,
+           spread_percent(w_stored), w_dense.median * 1e6, spread_percent(w_dense),
+           w_stored.median > 0.0 ? w_dense.median / w_stored.median : 0.0);
+    printf("whole forward pass (us)    %12s %12s %12s\n", "min", "median", "max");
+    printf("  %-24s %12.2f %12.2f %12.2f\n", "stored", w_stored.min * 1e6, w_stored.median * 1e6, w_stored.max * 1e6);
+    printf("  %-24s %12.2f %12.2f %12.2f\n", "dense", w_dense.min * 1e6, w_dense.median * 1e6, w_dense.max * 1e6);
+    printf("speed-up (dense median / stored median): %.2fx\n",
+           w_stored.median > 0.0 ? w_dense.median / w_stored.median : 0.0);
+    fflush(stdout);
+    if (slow >= BENCH_SLOW_SAMPLES || share < BENCH_MIN_CPU_SHARE)
+        fprintf(stderr,
+                "warning: timings vary by %.1fx (min %.2f us .. max %.2f us); another job may be running: results are "
+                "unreliable (%d of %d whole-pass samples over %.1fx the fastest; bench had the CPU %.0f%% of the "
+                "time)\n",
+                bench_vary(worst), worst.min * 1e6, worst.max * 1e6, (int)slow, (int)(2 * repeat), BENCH_SLOW_FACTOR,
+                100.0 * share);
     if (max_diff > 1e-3 * (1.0 + max_out)) {
         fail("%s: the stored and dense versions disagree (max difference %.3g)", pos[0], max_diff);
         goto done;
@@ -1476,20 +2365,88 @@ done:
     return rc;
 }
 
+/* ---- pack: each sparse layer against dense, on this machine -------------------------------- */
+
+/* pack --hw host promises no layer slower than dense on the machine it measured: each layer
+ * the plan made sparse is timed against its dense version (interleaved, median of
+ * PACK_VERIFY_ROUNDS samples of a millisecond or more each, at the plan's batch) and goes back
+ * to dense unless it is faster. dense is the network before packing, packed dense. Prints one
+ * line per layer timed; *changed tells whether the plan changed (pack again). */
+#define PACK_VERIFY_ROUNDS 7
+static int32_t first_sparse(const scalpel_net *net)
+{
+    int32_t i;
+    for (i = 0; i < net->n_layers; i++)
+        if (is_weighted(&net->layers[i]) && net->layers[i].storage != SCALPEL_STORAGE_DENSE) return i;
+    return -1;
+}
+
+static int verify_packed_layers(const scalpel_net *packed, const scalpel_net *dense, scalpel_plan *plan, int *changed)
+{
+    int32_t i, batch = plan->hw.batch;
+    double sa[PACK_VERIFY_ROUNDS], sb[PACK_VERIFY_ROUNDS];
+    char s1[32];
+    *changed = 0;
+    for (i = 0; i < packed->n_layers && i < dense->n_layers; i++) {
+        scalpel_net vs, vd;
+        scalpel_layer room_s, room_d;
+        bench_bufs bs, bd;
+        bench_stats ts, td;
+        if (!is_weighted(&packed->layers[i]) || packed->layers[i].storage == SCALPEL_STORAGE_DENSE) continue;
+        if (!*changed && i == first_sparse(packed)) printf("timing each sparse layer against dense on this machine:\n");
+        if (layer_view(&packed->layers[i], &room_s, &vs) != SCALPEL_OK || layer_view(&dense->layers[i], &room_d, &vd) != SCALPEL_OK)
+            return fail("layer %d: cannot make a one-layer view", (int)i);
+        if (bench_bufs_alloc(&vs, batch, &bs) != 0) return 1;
+        if (bench_bufs_alloc(&vd, batch, &bd) != 0) {
+            bench_bufs_free(&bs);
+            return 1;
+        }
+        time_pair(&vs, &bs, &vd, &bd, batch, PACK_VERIFY_ROUNDS, sa, sb, &ts, &td);
+        bench_bufs_free(&bs);
+        bench_bufs_free(&bd);
+        printf("  layer %d: %s %.2f us, dense %.2f us (median of %d, batch %d): %s\n", (int)i,
+               layer_storage_text(&packed->layers[i], s1, sizeof s1), ts.median * 1e6, td.median * 1e6,
+               PACK_VERIFY_ROUNDS, (int)batch, ts.median < td.median ? "kept" : "slower here: dense instead");
+        if (ts.median >= td.median) {
+            plan->layers[i].storage = SCALPEL_STORAGE_DENSE;
+            plan->layers[i].group = 0;
+            *changed = 1;
+        }
+    }
+    return 0;
+}
+
 /* ---- plan --no-retrain ------------------------------------------------------------------- */
+
+/* The datasets' pixels are in [0, 1]; a model that records raw inputs in [0, range]
+ * (scalpel_input_norm, e.g. bytes: 255) gets them scaled to it, and the model's own layers
+ * normalize them as training did. Says so. */
+static int scale_to_input_range(const scalpel_net *net, scalpel_dataset *a, scalpel_dataset *b)
+{
+    float r = net->input_norm.range;
+    size_t i, n;
+    print_input_norm(net);
+    if (net->input_norm.where == SCALPEL_INPUT_NORM_NONE || r == 1.0f) return 0;
+    n = (size_t)a->n * (size_t)a->c * (size_t)a->h * (size_t)a->w;
+    for (i = 0; i < n; i++) a->x[i] *= r;
+    n = (size_t)b->n * (size_t)b->c * (size_t)b->h * (size_t)b->w;
+    for (i = 0; i < n; i++) b->x[i] *= r;
+    printf("data: pixels in [0, 1] scaled to the model's raw input range [0, %g]\n", (double)r);
+    return 0;
+}
 
 /* The planning samples and the report samples: MNIST (train split for planning, test split for
  * the report) from --data, $SCALPEL_MNIST_DIR or ../shared/data/mnist, or the built-in
  * synthetic digits (two different seeds) with --synthetic. */
-static int nr_data(const char *dir, int synthetic, int32_t samples, scalpel_dataset *plan_set,
-                   scalpel_dataset *test_set)
+static int nr_data(const scalpel_net *net, const char *dir, int synthetic, int32_t samples,
+                   scalpel_dataset *plan_set, scalpel_dataset *test_set)
 {
     scalpel_status st;
     if (synthetic) {
         st = scalpel_dataset_synthetic(samples, 1, plan_set);
         if (st == SCALPEL_OK) st = scalpel_dataset_synthetic(2000, 2, test_set);
         if (st != SCALPEL_OK) return fail("synthetic data: %s", scalpel_status_string(st));
-        return 0;
+        return scale_to_input_range(net, plan_set, test_set);
     }
     if (dir == NULL) dir = getenv(SCALPEL_DATASET_MNIST_ENV);
     if (dir == NULL) dir = "../shared/data/mnist";
@@ -1502,7 +2459,7 @@ static int nr_data(const char *dir, int synthetic, int32_t samples, scalpel_data
                     scalpel_dataset_mnist_help());
     }
     if (plan_set->n > samples) plan_set->n = samples;   /* the first `samples` training images */
-    return 0;
+    return scale_to_input_range(net, plan_set, test_set);
 }
 
 static int32_t *nr_labels(const scalpel_dataset *ds)
@@ -1531,13 +2488,61 @@ static const char *nr_form_name(const scalpel_nr_candidate *c, char *buf, size_t
     return buf;
 }
 
+/* plan --no-retrain -o OUT: the planned network as a model file (version 4 when a layer is
+ * HYBRID or TASD). Serialized to memory first, read back and run on the report samples ds, whose
+ * outputs must be planned's bit for bit (what the report measured); only then saved, through a
+ * temporary file renamed over OUT, so OUT may be MODEL itself (read whole before) and a failure
+ * leaves any existing OUT as it was. Returns 0, or 1 after a message. */
+static int nr_save(const scalpel_net *planned, const scalpel_dataset *ds, const char *path)
+{
+    enum { B = 100 };
+    size_t size = scalpel_net_serialized_size(planned), written = 0, ws = scalpel_net_workspace_size(planned, B);
+    int32_t in = scalpel_net_input_size(planned), outn = scalpel_net_output_size(planned), s;
+    unsigned char *file = (unsigned char *)malloc(size ? size : 1);
+    float *ya = (float *)malloc((size_t)B * (size_t)outn * sizeof(float));
+    float *yb = (float *)malloc((size_t)B * (size_t)outn * sizeof(float));
+    void *work = malloc(ws ? ws : 1);
+    int differ = 0, rc = 1;
+    scalpel_net back;
+    scalpel_status st = SCALPEL_OK;
+    memset(&back, 0, sizeof back);
+    if (size == 0 || ws == 0) st = SCALPEL_ERR_OVERFLOW;
+    else if (file == NULL || ya == NULL || yb == NULL || work == NULL) st = SCALPEL_ERR_NO_MEMORY;
+    if (st == SCALPEL_OK) st = scalpel_net_serialize(planned, file, size, &written);
+    if (st == SCALPEL_OK) st = scalpel_net_load_buffer(file, written, &back);
+    if (st == SCALPEL_OK && scalpel_net_workspace_size(&back, B) > ws) st = SCALPEL_ERR_SHAPE;
+    for (s = 0; st == SCALPEL_OK && !differ && s < ds->n; s += B) {
+        int32_t nb = ds->n - s < B ? ds->n - s : B;
+        const float *x = ds->x + (size_t)s * (size_t)in;
+        st = scalpel_net_forward(planned, x, nb, ya, work);
+        if (st == SCALPEL_OK) st = scalpel_net_forward(&back, x, nb, yb, work);
+        if (st == SCALPEL_OK) differ = memcmp(ya, yb, (size_t)nb * (size_t)outn * sizeof(float)) != 0;
+    }
+    if (st == SCALPEL_OK && !differ) st = save_net(planned, path);
+    if (st != SCALPEL_OK) {
+        fail("%s: cannot save the planned model: %s", path, scalpel_status_string(st));
+    } else if (differ) {
+        fail("%s: not written: read back from its model file, the planned network computes other outputs", path);
+    } else {
+        printf("wrote %s: the planned network, model file version %d, %zu bytes; read back, it computes the "
+               "planned outputs bit for bit on the %d test samples\n", path, (int)file[4], written, (int)ds->n);
+        rc = 0;
+    }
+    scalpel_net_free(&back);
+    free(file);
+    free(ya);
+    free(yb);
+    free(work);
+    return rc;
+}
+
 static int cmd_plan_no_retrain(int n, char **args)
 {
-    cli_opt opts[9] = { { "--no-retrain", NULL, 0, NULL, 0 }, { "--hw", NULL, 1, NULL, 0 },
-                        { "--data", NULL, 1, NULL, 0 },       { "--synthetic", NULL, 0, NULL, 0 },
-                        { "--budget", NULL, 1, NULL, 0 },     { "--samples", NULL, 1, NULL, 0 },
-                        { "--exact", NULL, 0, NULL, 0 },      { "--repeat", NULL, 1, NULL, 0 },
-                        { "--against", NULL, 1, NULL, 0 } };
+    cli_opt opts[10] = { { "--no-retrain", NULL, 0, NULL, 0 }, { "--hw", NULL, 1, NULL, 0 },
+                         { "--data", NULL, 1, NULL, 0 },       { "--synthetic", NULL, 0, NULL, 0 },
+                         { "--budget", NULL, 1, NULL, 0 },     { "--samples", NULL, 1, NULL, 0 },
+                         { "--exact", NULL, 0, NULL, 0 },      { "--repeat", NULL, 1, NULL, 0 },
+                         { "--against", NULL, 1, NULL, 0 },    { "--output", "-o", 1, NULL, 0 } };
     const char *pos[MAX_POSITIONAL];
     int n_pos, rc;
     int32_t samples = 2000, repeat = 9, budget_bp = 50, i;
@@ -1553,7 +2558,7 @@ static int cmd_plan_no_retrain(int n, char **args)
     bench_bufs bp, bg, bd, bo;
     scalpel_status st;
 
-    rc = parse_args("plan", n, args, opts, 9, pos, 1, 1, &n_pos);
+    rc = parse_args("plan", n, args, opts, 10, pos, 1, 1, &n_pos);
     if (rc != 0) return rc;
     if (opts[2].value != NULL && opts[3].seen) return usage_error("plan", "--data and --synthetic exclude each other");
     if (opts[4].value != NULL) {
@@ -1579,7 +2584,8 @@ static int cmd_plan_no_retrain(int n, char **args)
     memset(&dense, 0, sizeof dense);
     if (load_model(pos[0], &net) != 0) return 1;
     rc = 1;
-    if (nr_data(opts[2].value, opts[3].seen, samples, &pset, &tset) != 0) goto done;
+    if (refuse_decomposed(pos[0], &net, "plan --no-retrain") != 0) goto done;
+    if (nr_data(&net, opts[2].value, opts[3].seen, samples, &pset, &tset) != 0) goto done;
     if (pset.c * pset.h * pset.w != scalpel_net_input_size(&net) || pset.classes > scalpel_net_output_size(&net)) {
         fail("%s: the model takes %d inputs and gives %d outputs; the data has %d x %d x %d images of %d classes",
              pos[0], (int)scalpel_net_input_size(&net), (int)scalpel_net_output_size(&net), (int)pset.c, (int)pset.h,
@@ -1692,7 +2698,8 @@ static int cmd_plan_no_retrain(int n, char **args)
                opts[8].value, 100.0 * (1.0 - acc_other), to[repeat / 2] * 1e6, td[repeat / 2] / to[repeat / 2],
                scalpel_net_weight_bytes(&other),
                percent((double)scalpel_net_weight_bytes(&other), (double)scalpel_net_weight_bytes(&dense)));
-    printf("(HYBRID and TASD layers run in memory; model files do not store them yet)\n");
+    if (opts[9].value == NULL) printf("(-o OUT saves the planned network)\n");
+    else if (nr_save(&planned, &tset, opts[9].value) != 0) goto done;
     rc = 0;
 done:
     bench_bufs_free(&bp);
@@ -1984,6 +2991,10 @@ static int cmd_quantize(int n, char **args)
     if (opts[7].value != NULL && parse_int("quantize", "--test", opts[7].value, 1, 1000000, &test) != 0) return EXIT_USAGE;
     if (check_export_name(pos[1]) != 0) return 1;
     if (load_model(pos[0], &net) != 0) return 1;
+    if (refuse_decomposed(pos[0], &net, "quantize") != 0) {
+        scalpel_net_free(&net);
+        return 1;
+    }
     {   /* a layer without a fixed-point version yet: say which, before anything else */
         int32_t bad = scalpel_net_first_unsupported(&net, SCALPEL_USE_FIXED_POINT);
         if (bad >= 0) {
@@ -2005,7 +3016,7 @@ static int cmd_quantize(int n, char **args)
         scalpel_net_free(&net);
         return fail("%s: takes %d inputs; quantize calibrates on MNIST digits (784 inputs)", pos[0], inputs);
     }
-    if (nr_data(opts[4].value, opts[5].seen, calib, &cset, &tset) != 0) {
+    if (nr_data(&net, opts[4].value, opts[5].seen, calib, &cset, &tset) != 0) {
         scalpel_net_free(&net);
         return 1;
     }

@@ -1,6 +1,6 @@
 /* fuzz_net_seeds.c - writes a seed corpus for fuzz_net: small valid model files (dense and
- * grouped-CSR fc layers of every G, a conv, pool, relu, a fully pruned layer, an empty
- * network).  usage: fuzz_net_seeds DIR */
+ * grouped-CSR fc layers of every G, a conv, pool, relu, a fully pruned layer, the kinds of
+ * version 3, the HYBRID and TASD layers of version 4, an empty network).  usage: fuzz_net_seeds DIR */
 #define SCALPEL_IMPLEMENTATION
 #include "scalpel.h"
 
@@ -127,6 +127,41 @@ int main(int argc, char **argv)
         ok &= ok && write_seed(argv[1], "v3-depthwise", &net);
         count++;
         scalpel_net_free(&net);
+    }
+    {   /* version 4: an fc layer as the exact hybrid (G = 2 groups + CSR residual), a conv as a
+           TASD series of two terms, and one of none */
+        int32_t cols = 3 * 5;
+        float *w = weights(6, cols, 1, 0), cw[3 * 2 * 2 * 2];
+        scalpel_hybrid h;
+        scalpel_hybrid_costs costs = { 1.5f, 1.0f, 0.0f }; /* groups of two weights pay, lone ones not */
+        scalpel_tasd t;
+        scalpel_tasd_spec spec;
+        int i;
+        for (i = 0; i < 24; i++) cw[i] = (float)(i % 5) - 2.0f;
+        for (i = 0; i < cols; i++) w[i] = 0.25f * (float)(i + 1); /* row 0 dense: whole groups */
+        memset(&h, 0, sizeof(h));
+        memset(&t, 0, sizeof(t));
+        ok &= scalpel_net_init(1, 3, 5, &net) == SCALPEL_OK && scalpel_net_add_fc(&net, 6, w, NULL) == SCALPEL_OK &&
+              scalpel_hybrid_from_dense(w, 6, cols, 2, &costs, &h) == SCALPEL_OK && scalpel_net_set_hybrid(&net, 0, &h) == SCALPEL_OK &&
+              net.layers[0].sparse.nnz_groups > 0 && net.layers[0].residual.nnz_groups > 0 &&
+              scalpel_net_add_relu(&net) == SCALPEL_OK && add_fc(&net, 3, 0, 0);
+        ok &= ok && write_seed(argv[1], "v4-hybrid", &net);
+        count++;
+        scalpel_net_free(&net);
+        ok &= scalpel_net_init(2, 4, 4, &net) == SCALPEL_OK && scalpel_net_add_conv2d(&net, 3, 2, 1, 0, cw, NULL) == SCALPEL_OK &&
+              scalpel_tasd_parse("1:4+1:2", &spec) == SCALPEL_OK &&
+              scalpel_tasd_decompose(cw, 3, 8, &spec, &t, NULL) == SCALPEL_OK && scalpel_net_set_tasd(&net, 0, &t) == SCALPEL_OK &&
+              scalpel_net_add_relu(&net) == SCALPEL_OK && add_fc(&net, 4, 0, 0);
+        scalpel_tasd_free(&t);
+        memset(&t, 0, sizeof(t));
+        t.rows = 4;
+        t.cols = 27;
+        ok &= ok && scalpel_net_set_tasd(&net, 2, &t) == SCALPEL_OK && add_fc(&net, 2, 2, 0);
+        ok &= ok && write_seed(argv[1], "v4-tasd", &net);
+        count++;
+        scalpel_hybrid_free(&h);
+        scalpel_net_free(&net);
+        free(w);
     }
     ok &= scalpel_net_init(1, 1, 1, &net) == SCALPEL_OK;
     ok &= write_seed(argv[1], "empty", &net);

@@ -70,6 +70,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         scalpel_safetensors_tensor t;
         if (scalpel_safetensors_find(buf, size, names[k], &t) == SCALPEL_OK) check_tensor(buf, size, &t);
     }
+    { /* every name by index (as import lists unused tensors): each one found again by name */
+        char name[128];
+        int32_t count = 0, i;
+        if (scalpel_safetensors_name_at(buf, size, 0, name, sizeof name, &count) == SCALPEL_OK || count > 0) {
+            for (i = 0; i < count && i < 64; i++) {
+                scalpel_safetensors_tensor t;
+                scalpel_status st = scalpel_safetensors_name_at(buf, size, i, name, sizeof name, NULL);
+                if (st == SCALPEL_OK && strlen(name) >= sizeof name) abort();
+                if (st == SCALPEL_OK && scalpel_safetensors_find(buf, size, name, &t) == SCALPEL_ERR_ARGUMENT)
+                    abort(); /* a name listed must be found */
+            }
+        }
+    }
     try_import(buf, size, 0);
     try_import(buf, size, 1);
     free(buf);

@@ -336,6 +336,8 @@ par mnist-pipeline sh -c "cc -O2 $NATIVE -fopenmp -DSCALPEL_ZLIB -I. examples/mn
 # the two builds of the tool side by side (their own binaries and scratch directories)
 par cli-asan sh -c "gcc $WARN $SAN $NATIVE -I. examples/scalpel_cli.c -o $B/scalpel_cli-asan -lm && sh tests/test_cli.sh $B/scalpel_cli-asan $B/cli-asan"
 par cli-clang sh -c "clang $WARN -O2 $NATIVE -I. examples/scalpel_cli.c -o $B/scalpel_cli-clang -lm && sh tests/test_cli.sh $B/scalpel_cli-clang $B/cli-clang"
+# a PyTorch user's mistakes on the way in (import, pack, plan, quantize), under ASan, with zlib for MNIST
+par from-pytorch sh -c "gcc $WARN $SAN $NATIVE -DSCALPEL_ZLIB -I. examples/scalpel_cli.c -o $B/scalpel_cli-z-asan -lz -lm && sh tests/test_from_pytorch.sh $B/scalpel_cli-z-asan $B/from-pytorch"
 
 par_wait
 echo "== 8. used from another project: make install / uninstall, CMake find_package and add_subdirectory, pkg-config, Cortex-M firmware"

@@ -39,7 +39,8 @@ PARTS
              outputs), quantize (q15 header) and export-c; a DS-CNN through info, plan, pack, bench
              and export-c.
   mutations  3000 mutated model files (bytes replaced, inserted, deleted, cut; half with the
-             checksum fixed up so that the structure checks are reached): Model.from_bytes
+             checksum fixed up so that the structure checks are reached; seeds of format
+             versions 2, 3 and 4, the last with an input preprocessing): Model.from_bytes
              raises ValueError or returns a model that re-serializes to the same bytes;
              nothing else is raised.
 
@@ -455,6 +456,10 @@ def check_mutations(cli, tmp: Path, fails: Failures, count: int = 3000):
     print(f"part mutations: {count} mutated model files through Model.from_bytes", flush=True)
     seeds = [(REPO / "models" / "lenet5-scalpel.scpn").read_bytes(), (REPO / "models" / "lenet300-dense.scpn").read_bytes()]
     m = scalpel.convert_torch(make_net("resnet-8", 9), NETS["resnet-8"][1], check=False)
+    seeds.append(m.to_bytes())
+    # format version 4: the header's input preprocessing and packed batch, the preprocessing's array
+    m.input_norm = dict(where="folded", range=255.0, mean=[0.49, 0.48, 0.45], std=[0.25, 0.24, 0.26])
+    m.packed_batch = 8
     seeds.append(m.to_bytes())
     rng = random.Random(12)
     stats = {"refused": 0, "accepted": 0}

@@ -192,9 +192,21 @@ static void test_net_storages(void)
     CHECK(same_outputs(&net, &ref, x, 1, 1e-4f) && same_outputs(&net, &ref, x, 3, 1e-4f), "hybrid layer == dense (batch 1, 3)");
     CHECK(scalpel_layer_macs(&net.layers[0]) == (int64_t)net.layers[0].sparse.nnz_groups * 8 + net.layers[0].residual.nnz_groups, "macs");
     CHECK(scalpel_net_weight_bytes(&net) < scalpel_net_weight_bytes(&ref), "hybrid is smaller");
-    CHECK(scalpel_net_serialize(&net, buf, sizeof buf, &written) == SCALPEL_ERR_UNSUPPORTED, "files refuse HYBRID");
-    CHECK(scalpel_net_serialized_size(&net) == 0, "no serialized size");
-    CHECK(scalpel_net_save(&net, "build/test_decomp_never.scpn") == SCALPEL_ERR_UNSUPPORTED, "save refuses");
+    /* model files hold it (version 4; test_netfile checks the format) */
+    CHECK(scalpel_net_serialize(&net, buf, sizeof buf, &written) == SCALPEL_ERR_BUFFER_TOO_SMALL, "a file needs room");
+    CHECK(scalpel_net_serialized_size(&net) > sizeof buf, "serialized size");
+    {
+        size_t cap = scalpel_net_serialized_size(&net);
+        unsigned char *file = (unsigned char *)malloc(cap);
+        scalpel_net back;
+        CHECK(file != NULL && scalpel_net_serialize(&net, file, cap, &written) == SCALPEL_OK && written == cap &&
+                  scalpel_net_load_buffer(file, cap, &back) == SCALPEL_OK,
+              "hybrid network through a model file");
+        CHECK(back.n_layers > 0 && back.layers[0].storage == SCALPEL_STORAGE_HYBRID && same_outputs(&back, &ref, x, 3, 1e-4f),
+              "loaded hybrid");
+        scalpel_net_free(&back);
+        free(file);
+    }
     scalpel_hw_profile_host(&hw);
     CHECK(scalpel_plan_net(&net, &hw, SCALPEL_PLAN_SCALPEL, &plan) == SCALPEL_ERR_UNSUPPORTED, "plan_net refuses");
     {

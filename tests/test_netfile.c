@@ -6,7 +6,8 @@
  *
  * DIR (default build) receives the files the test writes. Checks: round trips of networks
  * mixing dense and grouped-CSR (G = 1..16, 16- and 32-bit indices, a fully pruned layer),
- * conv, pool, relu and fc give bit-identical outputs and byte-identical re-serializations;
+ * conv, pool, relu and fc, and of version 4's HYBRID and TASD layers (every field they add
+ * changed: SCALPEL_ERR_CORRUPT), give bit-identical outputs and byte-identical re-serializations;
  * every single-byte change (with and without a repaired checksum) and every truncation of a
  * small file gives an error or a network that validates and runs; hand-made hostile headers
  * give the right codes; failed saves leave an existing file byte-identical; allocation
@@ -313,8 +314,9 @@ static void check_viewed(const scalpel_net *v, const char *what, size_t pos)
     }
 }
 
-/* Every single-byte change (three patterns, checksum left or repaired) and every truncation. */
-static void test_corruptions(void)
+/* Every single-byte change (three patterns, checksum left or repaired) and every truncation of
+ * the file of the network `build` makes. */
+static void test_corruptions_of(const char *what, int (*build)(scalpel_net *))
 {
     scalpel_net net, v;
     size_t n = 0, pos;
@@ -322,9 +324,9 @@ static void test_corruptions(void)
     void *raw;
     long accepted = 0, rejected = 0;
     static const unsigned char xors[3] = { 0x01, 0x80, 0xff };
-    CHECK(build_small(&net), "small network");
+    CHECK(build(&net), "%s network", what);
     bytes = to_bytes(&net, &n);
-    CHECK(bytes != NULL, "small serialize");
+    CHECK(bytes != NULL, "%s serialize", what);
     if (bytes == NULL) { scalpel_net_free(&net); return; }
     p = aligned_copy(bytes, n, 0, &raw);
     for (pos = 0; pos < n; pos++) {
@@ -360,9 +362,14 @@ static void test_corruptions(void)
         }
         free(r2);
     }
-    printf("byte changes: %ld accepted (validated and ran), %ld rejected\n", accepted, rejected);
+    printf("byte changes (%s): %ld accepted (validated and ran), %ld rejected\n", what, accepted, rejected);
     free(bytes);
     scalpel_net_free(&net);
+}
+
+static void test_corruptions(void)
+{
+    test_corruptions_of("small", build_small);
 }
 
 /* Field offsets in the file, as documented in scalpel.h (>>model files). */
@@ -399,7 +406,8 @@ static void test_hostile_fields(void)
     if (bytes == NULL) { CHECK(0, "serialize"); scalpel_net_free(&net); return; }
     /* layer 0 is grouped CSR (G = 2), layer 1 relu, layer 2 dense */
     CHECK(view_patched(bytes, n, 0, 1, 'X', 0) == SCALPEL_ERR_MAGIC, "magic");
-    CHECK(view_patched(bytes, n, 4, 2, 4, 1) == SCALPEL_ERR_VERSION, "version 4");
+    CHECK(view_patched(bytes, n, 4, 2, SCALPEL_NET_FORMAT_VERSION + 1, 1) == SCALPEL_ERR_VERSION, "a version after ours");
+    CHECK(view_patched(bytes, n, 4, 2, 4, 1) == SCALPEL_ERR_CORRUPT, "version 4 with 144-byte records");
     CHECK(view_patched(bytes, n, 4, 2, 3, 1) == SCALPEL_ERR_CORRUPT, "version 3 with 144-byte records");
     CHECK(view_patched(bytes, n, 4, 2, 1, 1) == SCALPEL_ERR_CORRUPT, "version 1 with 144-byte records");
     CHECK(view_patched(bytes, n, 4, 2, 0, 1) == SCALPEL_ERR_VERSION, "version 0");
@@ -764,6 +772,434 @@ static int build_deep(scalpel_net *net)
     return ok && net->n_layers == 160;
 }
 
+/* ---- version 4: HYBRID and TASD layers ---------------------------------------------------- */
+
+/* Gives weighted layer i of net the exact hybrid with G = group (group > 0), or the N:M series
+ * `spec` (group 0; spec NULL: a series of no terms, the zero matrix), from its weights. */
+static int decompose_layer(scalpel_net *net, int32_t i, int32_t group, const char *spec)
+{
+    scalpel_layer *L = &net->layers[i];
+    int32_t rows = L->geom.rows, cols = L->geom.cols;
+    float *w = (float *)malloc((size_t)rows * (size_t)cols * sizeof(float) + 4);
+    int ok = w != NULL;
+    if (ok && L->storage == SCALPEL_STORAGE_DENSE) memcpy(w, L->w, (size_t)rows * (size_t)cols * sizeof(float));
+    else if (ok) ok = scalpel_gcsr_to_dense(&L->sparse, w) == SCALPEL_OK;
+    if (ok && group > 0) {
+        scalpel_hybrid h;
+        scalpel_hybrid_costs costs;   /* a group with two weights pays, a lone weight does not */
+        costs.group = 1.5f;
+        costs.nonzero = 1.0f;
+        costs.row = 0.0f;
+        memset(&h, 0, sizeof(h));
+        ok = scalpel_hybrid_from_dense(w, rows, cols, group, &costs, &h) == SCALPEL_OK &&
+             scalpel_net_set_hybrid(net, i, &h) == SCALPEL_OK;
+        scalpel_hybrid_free(&h);
+    } else if (ok) {
+        scalpel_tasd t;
+        scalpel_tasd_spec sp;
+        memset(&t, 0, sizeof(t));
+        t.rows = rows;
+        t.cols = cols;
+        if (spec != NULL)
+            ok = scalpel_tasd_parse(spec, &sp) == SCALPEL_OK && scalpel_tasd_decompose(w, rows, cols, &sp, &t, NULL) == SCALPEL_OK;
+        ok = ok && scalpel_net_set_tasd(net, i, &t) == SCALPEL_OK;
+        scalpel_tasd_free(&t);
+    }
+    free(w);
+    return ok;
+}
+
+/* Network 3: every storage in one file: conv 3x3 hybrid G=2 / relu / conv 1x1 TASD 2:4 /
+ * pool / fc TASD 2:4+1:4 / relu / fc hybrid G=8 / fc TASD 1:8+1:2 / fc TASD of no terms / fc
+ * grouped CSR G=4 / fc dense. Weights without structure (50-60% zeros), so that the hybrids
+ * have both parts. */
+static int build_decomposed(scalpel_net *net)
+{
+    int ok = scalpel_net_init(2, 6, 6, net) == SCALPEL_OK;
+    ok = ok && add_conv(net, 4, 3, 1, 1, 0, 0.5f) == SCALPEL_OK && decompose_layer(net, 0, 2, NULL);
+    ok = ok && scalpel_net_add_relu(net) == SCALPEL_OK;
+    ok = ok && add_conv(net, 3, 1, 1, 0, 0, 0.3f) == SCALPEL_OK && decompose_layer(net, 2, 0, "2:4");
+    ok = ok && scalpel_net_add_maxpool(net, 2, 2) == SCALPEL_OK;
+    ok = ok && add_fc(net, 12, 1, 0.6f) == SCALPEL_OK && decompose_layer(net, 4, 0, "2:4+1:4");
+    ok = ok && scalpel_net_add_relu(net) == SCALPEL_OK;
+    ok = ok && add_fc(net, 10, 0, 0.0f) == SCALPEL_OK && decompose_layer(net, 6, 8, NULL);
+    ok = ok && add_fc(net, 9, 0, 0.0f) == SCALPEL_OK && decompose_layer(net, 7, 0, "1:8+1:2");
+    ok = ok && add_fc(net, 7, 0, 0.0f) == SCALPEL_OK && decompose_layer(net, 8, 0, NULL);
+    ok = ok && add_fc(net, 6, 4, 0.5f) == SCALPEL_OK;
+    ok = ok && add_fc(net, 3, 0, 0.0f) == SCALPEL_OK;
+    return ok && scalpel_net_validate(net) == SCALPEL_OK;
+}
+
+/* Network 4: the small file the corruption loops walk through: fc 10 -> 4 hybrid G=2 / relu /
+ * fc 4 -> 3 TASD 1:2+1:4. */
+static int build_small_decomposed(scalpel_net *net)
+{
+    int ok = scalpel_net_init(1, 2, 5, net) == SCALPEL_OK;
+    ok = ok && add_fc(net, 4, 1, 0.4f) == SCALPEL_OK && decompose_layer(net, 0, 2, NULL);
+    ok = ok && scalpel_net_add_relu(net) == SCALPEL_OK;
+    ok = ok && add_fc(net, 3, 0, 0.0f) == SCALPEL_OK && decompose_layer(net, 2, 0, "1:2+1:4");
+    return ok && net->layers[0].sparse.nnz_groups > 0 && net->layers[0].residual.nnz_groups > 0;
+}
+
+/* Network 5: more than 65536 inputs, so that the residual has 32-bit indices. */
+static int build_wide_hybrid(scalpel_net *net)
+{
+    int ok = scalpel_net_init(1, 300, 220, net) == SCALPEL_OK;
+    ok = ok && add_fc(net, 3, 1, 0.99f) == SCALPEL_OK && decompose_layer(net, 0, 4, NULL);
+    ok = ok && scalpel_net_add_relu(net) == SCALPEL_OK;
+    ok = ok && add_fc(net, 2, 0, 0.0f) == SCALPEL_OK && decompose_layer(net, 2, 0, "1:2");
+    return ok && net->layers[0].residual.index_bits == 32 && net->layers[0].residual.nnz_groups > 0;
+}
+
+/* Version 4 records are 224 bytes, as version 3's. */
+#define REC4(i) (64u + 224u * (unsigned)(i))
+
+/* view_patched after also repairing the CRC-32 of the buffer [from, from + len) inside the
+ * file (a residual's or a term's), so that the change reaches the checks behind it. */
+static scalpel_status view_patched_inner(const unsigned char *bytes, size_t n, size_t at, int width, uint64_t value,
+                                         size_t from, size_t len)
+{
+    unsigned char *copy = (unsigned char *)malloc(n);
+    scalpel_status st;
+    memcpy(copy, bytes, n);
+    if (width == 1) copy[at] = (unsigned char)value;
+    else if (width == 2) { copy[at] = (unsigned char)value; copy[at + 1] = (unsigned char)(value >> 8); }
+    else if (width == 4) put32(copy + at, (uint32_t)value);
+    else put64(copy + at, value);
+    fix_crc(copy + from, len);
+    st = view_patched(copy, n, 0, 1, copy[0], 1);
+    free(copy);
+    return st;
+}
+
+/* Every field version 4 adds, changed: SCALPEL_ERR_CORRUPT, with the checksums repaired. */
+static void test_decomposed_fields(void)
+{
+    scalpel_net net;
+    size_t n = 0, rq, rlen, tq, tlen, t2;
+    unsigned char *bytes;
+    uint32_t rows;
+    CHECK(build_small_decomposed(&net), "small decomposed network");
+    bytes = to_bytes(&net, &n);
+    if (bytes == NULL) { CHECK(0, "serialize"); scalpel_net_free(&net); return; }
+    /* layer 0 hybrid G = 2 (residual buffer at rq), layer 1 relu, layer 2 TASD of two terms (at tq) */
+    CHECK(bytes[4] == 4 && bytes[5] == 0 && get64(bytes + 8) % 0x100000000ull == 224, "version 4, 224-byte records");
+    CHECK(get64(bytes + REC4(0) + 20) % 0x100000000ull == 2 && get64(bytes + REC4(2) + 20) % 0x100000000ull == 3,
+          "storages 2 and 3");
+    rq = (size_t)get64(bytes + REC4(0) + 48);
+    rlen = (size_t)get64(bytes + REC4(0) + 56);
+    tq = (size_t)get64(bytes + REC4(2) + 48);
+    tlen = (size_t)get64(bytes + REC4(2) + 56);
+    rows = 4;
+    CHECK(rq % 64 == 0 && rlen > 52 && memcmp(bytes + rq, "SCPG", 4) == 0, "the residual's buffer");
+    CHECK(tq % 64 == 0 && tlen > 104 && memcmp(bytes + tq, "SCPM", 4) == 0, "the series' buffers");
+    CHECK(bytes[REC4(2) + 32] == 2, "two terms");
+    t2 = tq + (size_t)get64(bytes + tq + 32);
+    CHECK(t2 < tq + tlen && memcmp(bytes + t2, "SCPM", 4) == 0, "the second term's buffer");
+    CHECK(view_patched(bytes, n, 0, 1, 'S', 1) == SCALPEL_OK, "the file as written");
+
+    /* the record */
+    CHECK(view_patched(bytes, n, 4, 2, 3, 1) == SCALPEL_ERR_CORRUPT, "storage 2 in a version 3 file");
+    CHECK(view_patched(bytes, n, REC4(0) + 20, 4, 3, 1) == SCALPEL_ERR_CORRUPT, "hybrid read as TASD");
+    CHECK(view_patched(bytes, n, REC4(0) + 20, 4, 1, 1) != SCALPEL_OK, "hybrid read as grouped CSR");
+    CHECK(view_patched(bytes, n, REC4(0) + 20, 4, 4, 1) == SCALPEL_ERR_CORRUPT, "storage 4");
+    CHECK(view_patched(bytes, n, REC4(2) + 20, 4, 2, 1) != SCALPEL_OK, "TASD read as hybrid");
+    CHECK(view_patched(bytes, n, REC4(2) + 20, 4, 0, 1) == SCALPEL_ERR_CORRUPT, "TASD read as dense");
+    CHECK(view_patched(bytes, n, REC4(1) + 20, 4, 3, 1) == SCALPEL_ERR_CORRUPT, "relu stored TASD");
+    CHECK(view_patched(bytes, n, REC4(0) + 32, 4, 1, 1) == SCALPEL_ERR_CORRUPT, "hybrid with G = 1");
+    CHECK(view_patched(bytes, n, REC4(2) + 32, 4, 1, 1) == SCALPEL_ERR_CORRUPT, "one term fewer");
+    CHECK(view_patched(bytes, n, REC4(2) + 32, 4, 3, 1) == SCALPEL_ERR_CORRUPT, "one term more");
+    CHECK(view_patched(bytes, n, REC4(2) + 32, 4, 0, 1) == SCALPEL_ERR_CORRUPT, "no terms, with buffers");
+    CHECK(view_patched(bytes, n, REC4(2) + 32, 4, 5, 1) == SCALPEL_ERR_CORRUPT, "5 terms");
+    CHECK(view_patched(bytes, n, REC4(2) + 36, 4, 16, 1) == SCALPEL_ERR_CORRUPT, "TASD with index bits");
+    CHECK(view_patched(bytes, n, REC4(2) + 40, 4, 1, 1) == SCALPEL_ERR_CORRUPT, "TASD with nnz_groups");
+    CHECK(view_patched(bytes, n, REC4(2) + 80, 8, 64, 1) == SCALPEL_ERR_CORRUPT, "TASD with a row_ptr offset");
+    CHECK(view_patched(bytes, n, REC4(0) + 212, 4, 1, 1) == SCALPEL_ERR_CORRUPT, "reserved record bytes");
+    /* the decomposition array's offset and size */
+    CHECK(view_patched(bytes, n, REC4(0) + 56, 8, rlen + 4, 1) == SCALPEL_ERR_CORRUPT, "residual size + 4");
+    CHECK(view_patched(bytes, n, REC4(0) + 56, 8, rlen - 4, 1) == SCALPEL_ERR_CORRUPT, "residual size - 4");
+    CHECK(view_patched(bytes, n, REC4(0) + 56, 8, rlen - 1, 1) == SCALPEL_ERR_CORRUPT, "residual size odd");
+    CHECK(view_patched(bytes, n, REC4(0) + 56, 8, 0, 1) == SCALPEL_ERR_CORRUPT, "residual size 0");
+    CHECK(view_patched(bytes, n, REC4(0) + 56, 8, UINT64_MAX - 3u, 1) == SCALPEL_ERR_CORRUPT, "residual size 2^64-4");
+    CHECK(view_patched(bytes, n, REC4(0) + 48, 8, rq + 4, 1) == SCALPEL_ERR_CORRUPT, "residual misaligned");
+    CHECK(view_patched(bytes, n, REC4(0) + 48, 8, 0, 1) == SCALPEL_ERR_CORRUPT, "residual offset 0");
+    CHECK(view_patched(bytes, n, REC4(0) + 48, 8, rq + 64, 1) == SCALPEL_ERR_CORRUPT, "residual offset moved");
+    CHECK(view_patched(bytes, n, REC4(0) + 48, 8, UINT64_MAX - 63u, 1) == SCALPEL_ERR_CORRUPT, "residual offset near 2^64");
+    CHECK(view_patched(bytes, n, REC4(2) + 56, 8, tlen - 4, 1) == SCALPEL_ERR_CORRUPT, "series size - 4");
+    CHECK(view_patched(bytes, n, REC4(2) + 56, 8, tlen + 4, 1) == SCALPEL_ERR_CORRUPT, "series size + 4");
+    CHECK(view_patched(bytes, n, REC4(2) + 56, 8, 0, 1) == SCALPEL_ERR_CORRUPT, "series size 0");
+    CHECK(view_patched(bytes, n, REC4(2) + 56, 8, t2 - tq, 1) == SCALPEL_ERR_CORRUPT, "series of one term's size");
+    CHECK(view_patched(bytes, n, rq + rlen, 1, 9, 1) == SCALPEL_ERR_CORRUPT, "gap after the residual");
+    /* inside the residual's buffer, its own checksum repaired too */
+    CHECK(view_patched(bytes, n, rq + 60, 1, bytes[rq + 60] ^ 1u, 1) == SCALPEL_ERR_CORRUPT, "residual's checksum");
+    CHECK(view_patched_inner(bytes, n, rq + 0, 1, 'X', rq, rlen) == SCALPEL_ERR_CORRUPT, "residual's magic");
+    CHECK(view_patched_inner(bytes, n, rq + 4, 2, 2, rq, rlen) == SCALPEL_ERR_CORRUPT, "residual's version");
+    CHECK(view_patched_inner(bytes, n, rq + 8, 4, 1, rq, rlen) == SCALPEL_ERR_CORRUPT, "residual q15");
+    CHECK(view_patched_inner(bytes, n, rq + 12, 4, 2, rq, rlen) == SCALPEL_ERR_CORRUPT, "residual G = 2");
+    CHECK(view_patched_inner(bytes, n, rq + 16, 4, 32, rq, rlen) == SCALPEL_ERR_CORRUPT, "residual index bits");
+    CHECK(view_patched_inner(bytes, n, rq + 20, 4, rows - 1, rq, rlen) == SCALPEL_ERR_CORRUPT, "residual rows");
+    CHECK(view_patched_inner(bytes, n, rq + 24, 4, 11, rq, rlen) == SCALPEL_ERR_CORRUPT, "residual cols");
+    CHECK(view_patched_inner(bytes, n, rq + 28, 4, (uint64_t)net.layers[0].residual.nnz_groups + 1u, rq, rlen) ==
+              SCALPEL_ERR_CORRUPT, "residual nnz");
+    CHECK(view_patched_inner(bytes, n, rq + 32, 8, rlen + 4, rq, rlen) == SCALPEL_ERR_CORRUPT, "residual's total");
+    CHECK(view_patched_inner(bytes, n, rq + 40, 1, 1, rq, rlen) == SCALPEL_ERR_CORRUPT, "residual's reserved bytes");
+    CHECK(view_patched_inner(bytes, n, rq + 48, 4, 1, rq, rlen) == SCALPEL_ERR_CORRUPT, "residual row_ptr[0] = 1");
+    CHECK(view_patched_inner(bytes, n, rq + 48 + 4 * (rows + 1), 2, 10, rq, rlen) == SCALPEL_ERR_CORRUPT,
+          "residual column past cols");
+    CHECK(view_patched_inner(bytes, n, rlen - 8 + rq, 4, 0x7fc00000u, rq, rlen) == SCALPEL_ERR_CORRUPT, "residual NaN");
+    {   /* a residual weight inside a stored group of the grouped part: not an exact split */
+        const scalpel_gcsr *G = &net.layers[0].sparse, *R = &net.layers[0].residual;
+        int32_t r, done = 0;
+        for (r = 0; r < G->rows && !done; r++)
+            if (G->row_ptr[r + 1] > G->row_ptr[r] && R->row_ptr[r + 1] > R->row_ptr[r]) {
+                uint32_t c = scalpel_gcsr_col(G, G->row_ptr[r]);
+                int32_t k = R->row_ptr[r];
+                int ordered = (k == R->row_ptr[r] || scalpel_gcsr_col(R, k - 1) < c) &&
+                              (k + 1 == R->row_ptr[r + 1] || scalpel_gcsr_col(R, k + 1) > c);
+                if (!ordered) continue;
+                CHECK(view_patched_inner(bytes, n, rq + 48 + 4 * (rows + 1) + 2 * (size_t)k, 2, c, rq, rlen) ==
+                          SCALPEL_ERR_CORRUPT, "residual weight inside a stored group");
+                done = 1;
+            }
+        CHECK(done, "a row with both parts");
+    }
+    /* inside the terms' buffers */
+    CHECK(view_patched(bytes, n, tq + 49, 1, bytes[tq + 49] ^ 1u, 1) == SCALPEL_ERR_CORRUPT, "term's checksum");
+    CHECK(view_patched_inner(bytes, n, tq + 0, 1, 'X', tq, t2 - tq) == SCALPEL_ERR_CORRUPT, "term's magic");
+    CHECK(view_patched_inner(bytes, n, tq + 8, 4, 1, tq, t2 - tq) == SCALPEL_ERR_CORRUPT, "term q15");
+    CHECK(view_patched_inner(bytes, n, tq + 12, 4, 2, tq, t2 - tq) == SCALPEL_ERR_CORRUPT, "term's N");
+    CHECK(view_patched_inner(bytes, n, tq + 16, 4, 4, tq, t2 - tq) == SCALPEL_ERR_CORRUPT, "term's M");
+    CHECK(view_patched_inner(bytes, n, tq + 20, 4, 2, tq, t2 - tq) == SCALPEL_ERR_CORRUPT, "term's rows");
+    CHECK(view_patched_inner(bytes, n, tq + 24, 4, 5, tq, t2 - tq) == SCALPEL_ERR_CORRUPT, "term's cols");
+    CHECK(view_patched_inner(bytes, n, tq + 28, 4, 1, tq, t2 - tq) == SCALPEL_ERR_CORRUPT, "term's reserved field");
+    CHECK(view_patched_inner(bytes, n, tq + 32, 8, tlen, tq, t2 - tq) == SCALPEL_ERR_CORRUPT, "term's total");
+    CHECK(view_patched_inner(bytes, n, tq + 48, 1, 0xff, tq, t2 - tq) == SCALPEL_ERR_CORRUPT, "term's positions");
+    CHECK(view_patched_inner(bytes, n, tq + 48 + 3, 1, 1, tq, t2 - tq) == SCALPEL_ERR_CORRUPT, "term's meta padding");
+    CHECK(view_patched_inner(bytes, n, t2 - 8, 4, 0xff800000u, tq, t2 - tq) == SCALPEL_ERR_CORRUPT, "term's -inf");
+    CHECK(view_patched_inner(bytes, n, t2 + 16, 4, 2, t2, tq + tlen - t2) == SCALPEL_ERR_CORRUPT, "second term's M");
+    free(bytes);
+    scalpel_net_free(&net);
+}
+
+static void test_decomposed(void)
+{
+    scalpel_net net, v;
+    size_t n = 0, written = 0;
+    unsigned char *bytes;
+    void *raw;
+    scalpel_layer room[16];
+    CHECK(build_decomposed(&net), "decomposed network builds");
+    CHECK(net.layers[0].storage == SCALPEL_STORAGE_HYBRID && net.layers[0].sparse.nnz_groups > 0 &&
+              net.layers[0].residual.nnz_groups > 0 && net.layers[8].series->n_terms == 0 &&
+              net.layers[7].series->terms[1].m == 2,
+          "hybrids with both parts, a series of no terms, mixed M");
+    test_round_trip("decomposed", &net, 1);
+    test_round_trip("decomposed_batch3", &net, 3);
+    bytes = to_bytes(&net, &n);
+    CHECK(bytes != NULL && bytes[4] == 4, "a decomposed network needs version 4");
+    if (bytes != NULL) {
+        unsigned char *p = aligned_copy(bytes, n, 0, &raw);
+        memset(&v, 0x5a, sizeof(v));
+        CHECK(scalpel_net_view_with(p, n, room, 16, &v) == SCALPEL_ERR_UNSUPPORTED && v.n_layers == 0,
+              "view_with refuses TASD layers (their series would need memory)");
+        for (test_alloc_fail_at = 0; test_alloc_fail_at < 64; test_alloc_fail_at++) { /* layers, series */
+            scalpel_status st;
+            test_alloc_count = 0;
+            st = scalpel_net_view(p, n, &v);
+            if (st == SCALPEL_OK) { scalpel_net_free(&v); break; }
+            CHECK(st == SCALPEL_ERR_NO_MEMORY && v.n_layers == 0 && v.layers == NULL, "view, allocation %ld fails",
+                  test_alloc_fail_at);
+        }
+        CHECK(test_alloc_fail_at > 4 && test_alloc_fail_at < 64, "view allocates the series (%ld)", test_alloc_fail_at);
+        test_alloc_fail_at = -1;
+        free(raw);
+        free(bytes);
+    }
+    {   /* a value that is not finite is refused by the writer */
+        float *rv = (float *)net.layers[0].residual.values, keep = rv[0];
+        unsigned char *buf = (unsigned char *)malloc(scalpel_net_serialized_size(&net) + 1);
+        rv[0] = (float)(1e30 * 1e30);
+        CHECK(scalpel_net_serialize(&net, buf, scalpel_net_serialized_size(&net), &written) == SCALPEL_ERR_ARGUMENT &&
+                  written == 0, "serialize an infinite residual weight");
+        rv[0] = keep;
+        keep = net.layers[4].series->terms[1].values[0];
+        net.layers[4].series->terms[1].values[0] = (float)(1e30 * 1e30) * 0.0f;
+        CHECK(scalpel_net_serialize(&net, buf, scalpel_net_serialized_size(&net), &written) == SCALPEL_ERR_ARGUMENT,
+              "serialize a NaN term value");
+        net.layers[4].series->terms[1].values[0] = keep;
+        free(buf);
+    }
+    {   /* what does not take these storages says so, and writes nothing */
+        char path[512];
+        float calib[72];
+        scalpel_qnet q;
+        scalpel_quant_options qo;
+        scalpel_hw_profile hw;
+        static scalpel_plan plan;
+        memset(calib, 0, sizeof(calib));
+        memset(&qo, 0, sizeof(qo));
+        qo.dtype = SCALPEL_DTYPE_Q15;
+        path_in(path, "test_netfile_decomposed.h");
+        CHECK(scalpel_net_export_c(&net, "decomposed", path) == SCALPEL_ERR_UNSUPPORTED && !file_exists(path),
+              "C export refuses HYBRID and TASD layers");
+        CHECK(scalpel_qnet_quantize(&net, &qo, calib, 1, &q) == SCALPEL_ERR_UNSUPPORTED && q.n_layers == 0,
+              "quantization refuses them");
+        CHECK(scalpel_hw_profile_host(&hw) == SCALPEL_OK &&
+                  scalpel_plan_net(&net, &hw, SCALPEL_PLAN_SCALPEL, &plan) == SCALPEL_ERR_UNSUPPORTED,
+              "the Scalpel planner refuses them");
+    }
+    scalpel_net_free(&net);
+    CHECK(build_small_decomposed(&net), "small decomposed network builds");
+    test_round_trip("small_decomposed", &net, 2);
+    scalpel_net_free(&net);
+    CHECK(build_wide_hybrid(&net), "wide hybrid builds");
+    test_round_trip("wide_hybrid", &net, 1);
+    scalpel_net_free(&net);
+    {   /* hybrid only: a zero-copy view into the caller's layers */
+        float *ref, *got;
+        int ok = scalpel_net_init(1, 2, 5, &net) == SCALPEL_OK && add_fc(&net, 6, 1, 0.4f) == SCALPEL_OK &&
+                 decompose_layer(&net, 0, 2, NULL) && scalpel_net_add_relu(&net) == SCALPEL_OK &&
+                 add_fc(&net, 3, 0, 0.0f) == SCALPEL_OK && decompose_layer(&net, 2, 4, NULL);
+        CHECK(ok, "hybrid-only network");
+        bytes = to_bytes(&net, &n);
+        ref = (float *)malloc(3 * sizeof(float));
+        got = (float *)malloc(3 * sizeof(float));
+        if (bytes != NULL) {
+            unsigned char *p = aligned_copy(bytes, n, 0, &raw);
+            CHECK(scalpel_net_view_with(p, n, room, 16, &v) == SCALPEL_OK && v.layers == room && v.n_layers == 3,
+                  "view_with of hybrid layers");
+            CHECK(room[0].residual.values != NULL && (const unsigned char *)room[0].residual.values > p &&
+                      (const unsigned char *)room[0].residual.values < p + n, "the residual points into the file");
+            CHECK(run_net(&net, 1, ref) && run_net(&v, 1, got) && memcmp(ref, got, 3 * sizeof(float)) == 0,
+                  "view_with computes the same outputs");
+            free(raw);
+            free(bytes);
+        }
+        free(ref);
+        free(got);
+        scalpel_net_free(&net);
+    }
+    test_decomposed_fields();
+    test_corruptions_of("small decomposed", build_small_decomposed);
+}
+
+/* ---- version 4's header: the input preprocessing and the packed batch ---------------------- */
+
+/* Network 3: a batchnorm first doing the input preprocessing (LAYER), then fc; packed for 8. */
+static int build_meta(scalpel_net *net)
+{
+    static const float scale[3] = { 4.0f, 2.0f, 1.0f }, shift[3] = { -0.5f, 0.25f, 1.0f };
+    int ok = scalpel_net_init(3, 2, 2, net) == SCALPEL_OK;
+    ok &= scalpel_net_add_batchnorm_affine(net, scale, shift) == SCALPEL_OK;
+    ok &= add_fc(net, 4, 2, 0.5f) == SCALPEL_OK;
+    net->input_norm.where = SCALPEL_INPUT_NORM_LAYER;
+    net->input_norm.channels = 3;
+    net->input_norm.range = 255.0f;
+    net->input_norm.mean[0] = 0.5f; net->input_norm.mean[1] = -0.25f; net->input_norm.mean[2] = -1.0f;
+    net->input_norm.std[0] = 1.0f / 1020.0f; net->input_norm.std[1] = 1.0f / 510.0f; net->input_norm.std[2] = 1.0f / 255.0f;
+    net->packed_batch = 8;
+    return ok && scalpel_net_validate(net) == SCALPEL_OK;
+}
+
+static void test_metadata(void)
+{
+    scalpel_net net, l;
+    scalpel_input_norm saved;
+    unsigned char *bytes;
+    size_t n = 0;
+    uint64_t norm_off;
+    char path[512];
+    static char text[1 << 16];
+    size_t len = 0;
+    FILE *f;
+
+    CHECK(build_meta(&net), "metadata network");
+    test_round_trip("meta", &net, 2);
+    bytes = to_bytes(&net, &n);
+    if (bytes == NULL) { CHECK(0, "serialize meta"); scalpel_net_free(&net); return; }
+    CHECK(bytes[4] == 4 && bytes[5] == 0, "the header's metadata makes it version 4");
+    CHECK(scalpel_net_load_buffer(bytes, n, &l) == SCALPEL_OK, "load meta");
+    CHECK(memcmp(&l.input_norm, &net.input_norm, sizeof net.input_norm) == 0 && l.packed_batch == 8,
+          "input_norm and packed_batch read back exactly");
+    scalpel_net_free(&l);
+    /* the hostile header: each field out of what the writer writes */
+    norm_off = (uint64_t)bytes[48] | ((uint64_t)bytes[49] << 8);
+    CHECK(norm_off % 64 == 0 && norm_off > 64, "the array sits on a 64-byte boundary");
+    CHECK(view_patched(bytes, n, 28, 4, 2, 1) == SCALPEL_ERR_CORRUPT, "flags 2");
+    CHECK(view_patched(bytes, n, 28, 4, 7, 1) == SCALPEL_ERR_CORRUPT, "flags 7");
+    CHECK(view_patched(bytes, n, 28, 4, 1, 1) == SCALPEL_ERR_ARGUMENT || view_patched(bytes, n, 28, 4, 1, 1) == SCALPEL_OK,
+          "flags 1 (folded): a valid record of another meaning");
+    CHECK(view_patched(bytes, n, 28, 4, 0, 1) == SCALPEL_ERR_CORRUPT, "flags 0 with an array");
+    CHECK(view_patched(bytes, n, 40, 4, 65537, 1) == SCALPEL_ERR_CORRUPT, "packed batch 65537");
+    CHECK(view_patched(bytes, n, 40, 4, 65536, 1) == SCALPEL_OK, "packed batch 65536");
+    CHECK(view_patched(bytes, n, 44, 4, 0, 1) == SCALPEL_ERR_CORRUPT, "range 0");
+    CHECK(view_patched(bytes, n, 44, 4, 0x7fc00000u, 1) == SCALPEL_ERR_CORRUPT, "range NaN");
+    CHECK(view_patched(bytes, n, 44, 4, 0xbf800000u, 1) == SCALPEL_ERR_CORRUPT, "range -1");
+    CHECK(view_patched(bytes, n, 48, 8, norm_off + 4, 1) == SCALPEL_ERR_CORRUPT, "array offset off its boundary");
+    CHECK(view_patched(bytes, n, 48, 8, norm_off - 64, 1) == SCALPEL_ERR_CORRUPT, "array offset over the weights");
+    CHECK(view_patched(bytes, n, 48, 8, (uint64_t)1 << 62, 1) == SCALPEL_ERR_CORRUPT, "array offset past the file");
+    CHECK(view_patched(bytes, n, 56, 8, 8, 1) == SCALPEL_ERR_CORRUPT, "one value for a 3-channel record");
+    CHECK(view_patched(bytes, n, 56, 8, 16, 1) == SCALPEL_ERR_CORRUPT, "two channels of three");
+    CHECK(view_patched(bytes, n, 56, 8, 25, 1) == SCALPEL_ERR_CORRUPT, "size not a multiple of 8");
+    CHECK(view_patched(bytes, n, 56, 8, (uint64_t)1 << 63, 1) == SCALPEL_ERR_CORRUPT, "size 2^63");
+    CHECK(view_patched(bytes, n, (size_t)norm_off + 12, 4, 0, 1) == SCALPEL_ERR_CORRUPT, "std 0");
+    CHECK(view_patched(bytes, n, (size_t)norm_off + 12, 4, 0xbf800000u, 1) == SCALPEL_ERR_CORRUPT, "std -1");
+    CHECK(view_patched(bytes, n, (size_t)norm_off, 4, 0x7f800000u, 1) == SCALPEL_ERR_CORRUPT, "mean infinite");
+    CHECK(view_patched(bytes, n, (size_t)norm_off - 4, 1, 1, 1) == SCALPEL_ERR_CORRUPT, "a byte in the gap before it");
+    CHECK(view_patched(bytes, n, 4, 2, 3, 1) == SCALPEL_ERR_CORRUPT, "version 3 with version 4's fields");
+    free(bytes);
+    test_corruptions_of("meta", build_meta);
+
+    /* validation of the struct itself */
+    saved = net.input_norm;
+    net.input_norm.channels = 2;
+    CHECK(scalpel_net_validate(&net) == SCALPEL_ERR_ARGUMENT, "2 channels of a 3-channel input");
+    net.input_norm = saved;
+    net.input_norm.std[1] = 0.0f;
+    CHECK(scalpel_net_validate(&net) == SCALPEL_ERR_ARGUMENT, "std 0");
+    net.input_norm = saved;
+    net.input_norm.mean[3] = 1.0f;
+    CHECK(scalpel_net_validate(&net) == SCALPEL_ERR_ARGUMENT, "a value past channels");
+    net.input_norm = saved;
+    net.input_norm.where = 3;
+    CHECK(scalpel_net_validate(&net) == SCALPEL_ERR_ARGUMENT, "where 3");
+    net.input_norm = saved;
+    net.input_norm.range = -1.0f;
+    CHECK(scalpel_net_validate(&net) == SCALPEL_ERR_ARGUMENT, "range -1");
+    net.input_norm = saved;
+    net.packed_batch = SCALPEL_NET_MAX_PACKED_BATCH + 1;
+    CHECK(scalpel_net_validate(&net) == SCALPEL_ERR_ARGUMENT, "packed batch past the limit");
+    net.packed_batch = -1;
+    CHECK(scalpel_net_validate(&net) == SCALPEL_ERR_ARGUMENT, "packed batch -1");
+    net.packed_batch = 8;
+    memset(&net.input_norm, 0, sizeof net.input_norm);
+    net.input_norm.range = 1.0f;
+    CHECK(scalpel_net_validate(&net) == SCALPEL_ERR_ARGUMENT, "no record, but a range");
+    net.input_norm = saved;
+    CHECK(scalpel_net_validate(&net) == SCALPEL_OK, "restored");
+
+    /* the C export writes both, exactly */
+    path_in(path, "test_netfile_meta.h");
+    CHECK(scalpel_net_export_c(&net, "meta", path) == SCALPEL_OK, "export meta");
+    f = fopen(path, "rb");
+    if (f) { len = fread(text, 1, sizeof(text) - 1, f); fclose(f); }
+    text[len] = 0;
+    CHECK(strstr(text, "{ 2, 3, 255.0f, { 0.5f, -0.25f, -1.0f, 0.0f }, { 0.000980392215f, 0.00196078443f, "
+                       "0.00392156886f, 0.0f } },\n    8\n};") != NULL, "the export's input_norm and packed_batch");
+    remove(path);
+
+    /* the layer kinds that copy a network keep the record: batch norm folding */
+    {
+        scalpel_net folded;
+        int32_t count = 0;
+        CHECK(scalpel_net_fold_batchnorm(&net, &folded, &count) == SCALPEL_OK && count == 0 &&
+              memcmp(&folded.input_norm, &net.input_norm, sizeof net.input_norm) == 0,
+              "fold_batchnorm keeps the input preprocessing (nothing folds into the input)");
+        scalpel_net_free(&folded);
+    }
+    scalpel_net_free(&net);
+}
+
 int main(int argc, char **argv)
 {
     scalpel_net net;
@@ -789,6 +1225,8 @@ int main(int argc, char **argv)
     test_arguments();
     test_files();
     test_export_floats();
+    test_decomposed();
+    test_metadata();
     test_hostile_conv();
     return test_summary("test_netfile");
 }

@@ -38,10 +38,20 @@ PARTS
      are); a network of the first version's kinds written as format version 1, 2 and 3
      runs the same in C; files the C library writes (`scalpel demo`, then packed to grouped
      CSR) load in Python and re-serialize to the same bytes.
+ 2b. Format version 4 (the header's packed batch and input preprocessing): files the C tool
+     writes (`pack --batch 4`; `import-safetensors --mean --std`, the preprocessing folded
+     into an fc and done by a batchnorm before a padded conv) load in Python with their
+     metadata and re-serialize byte for byte; Python-written ones come back identical from a
+     C load and save; invalid metadata is refused by the Python writer; every targeted
+     change of the new header fields and the preprocessing array (checksum fixed) is judged
+     by Python as the C reader judges it, and those that break the format are refused; a
+     layer stored as the C no-retrain planner's TASD, which the C reader takes, is refused by
+     Python with a message naming the layer and the storage.
   3. Hostile input. Every truncation, every single-bit flip of the header and records (the
      checksum catches it), bad versions and random bytes make Model.load raise ValueError;
-     header and record bytes changed with the checksum fixed up are accepted or refused by
-     Python exactly when the C reader (`scalpel info`) accepts or refuses them, and what
+     header and record bytes (and version 4's preprocessing array) changed with the checksum
+     fixed up are accepted or refused by Python exactly when the C reader (`scalpel info`)
+     accepts or refuses them (files of versions 1 to 4), and what
      Python accepts re-serializes to the same bytes. Nothing may raise another exception.
 
 TOLERANCE (part 1): derived from rounding-error bounds, not from what passes.
@@ -869,6 +879,241 @@ def check_files(cli, tmp: Path, fails: Failures, only):
         fails.add("C-written files", str(exc))
 
 
+# ---- part 2b: format version 4 --------------------------------------------------------------
+
+def write_safetensors(path: Path, tensors) -> None:
+    """A safetensors file of F32 tensors [(name, array), ...], written as the format defines it
+    (u64 header length, JSON header padded with spaces to a multiple of 8, the data)."""
+    import json
+    header, blobs, at = {}, [], 0
+    for name, a in tensors:
+        b = np.ascontiguousarray(a, dtype="<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(np.shape(a)), "data_offsets": [at, at + len(b)]}
+        blobs.append(b)
+        at += len(b)
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    path.write_bytes(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+
+
+def _arrays_end(data: bytes) -> int:
+    """The end of the last layer array of a version 3 / 4 file (where version 4's preprocessing
+    array is placed after, on the next multiple of 64)."""
+    n = struct.unpack_from("<I", data, 12)[0]
+    end = 64 + n * 224
+    for i in range(n):
+        r = 64 + i * 224
+        for field in (48, 64, 80, 96, 112, 136):
+            o, s = struct.unpack_from("<QQ", data, r + field)
+            if s:
+                end = max(end, o + s)
+    return end
+
+
+def _v4_mutations(data: bytes):
+    """(what, bytes with the checksum fixed, must be refused) for targeted changes of version
+    4's header fields and preprocessing array of a valid file."""
+    flags = struct.unpack_from("<I", data, 28)[0]
+    off, size = struct.unpack_from("<QQ", data, 48)
+    c = size // 8
+    out = []
+
+    def put(what, refuse, fmt, at, value):
+        d = bytearray(data)
+        struct.pack_into(fmt, d, at, value)
+        if bytes(d) != data:
+            out.append((what, _fix_crc(d), refuse))
+
+    for f in (0, 1, 2, 3, 4, 5, 7, 0x80000001, 0xFFFFFFFF):
+        put(f"flags {f}", not (f == 1 and flags == 3), "<I", 28, f)   # layer 0 a batchnorm: may say folded
+    for b in (1, 65536, 65537, 0x80000000, 0xFFFFFFFF):
+        put(f"packed_batch {b}", b > 65536, "<I", 40, b)
+    for bits, what, valid in ((0x3F800000, "1.0", True), (0, "0", False), (0x80000000, "-0.0", False),
+                              (0xBF800000, "-1.0", False), (0x7F800000, "inf", False), (0x7FC00000, "NaN", False),
+                              (0x7F7FFFFF, "FLT_MAX", False), (0x00000001, "denormal", True)):
+        put(f"range {what}", not (flags and valid), "<I", 44, bits)
+    for o in (0, 4, 64, off + 4, off + 64, max(off, 128) - 64, 2 ** 63):
+        put(f"preprocessing offset {o}", True, "<Q", 48, o)
+    for n in (0, 4, 8, 9, 16, 24, 32, 40, 2 ** 63):
+        put(f"preprocessing size {n}", True, "<Q", 56, n)
+    put("version 3", True, "<H", 4, 3)
+    if flags:
+        for bits, what, valid in ((0x7FC00000, "NaN", False), (0x7F800000, "inf", False),
+                                  (0x7F7FFFFF, "FLT_MAX", False), (0x80000000, "-0.0", True)):
+            put(f"mean[0] {what}", not valid, "<I", off, bits)
+        for bits, what, valid in ((0, "0", False), (0x80000000, "-0.0", False), (0xBF800000, "-1.0", False),
+                                  (0x7F800000, "inf", False), (0x7FC00000, "NaN", False),
+                                  (0x7F7FFFFF, "FLT_MAX", False), (0x00000001, "denormal", True)):
+            put(f"std[{c - 1}] {what}", not valid, "<I", off + 4 * (2 * c - 1), bits)
+        gap = _arrays_end(data)
+        if gap < off:
+            put("a nonzero byte before the preprocessing", True, "<B", gap, 1)
+    return out
+
+
+def check_files_v4(cli, tmp: Path, fails: Failures):
+    """Version 4 (the header's packed batch and input preprocessing) between Python and C:
+    files the C tool writes (`pack --batch`, `import-safetensors --mean --std`, folded and done
+    by a batchnorm) load in Python and re-serialize byte for byte; Python-written ones come
+    back identical from a C load and save; every targeted change of the new header fields
+    and of the preprocessing array (checksum fixed) is judged by Python as by the C reader,
+    and the changes that break the format are refused by both; a layer stored as the C
+    planner's TASD is refused by Python with a message naming the layer and the storage."""
+    print("part 2b: format version 4 (packed batch, input preprocessing) between python/scalpel and C", flush=True)
+    rng = np.random.default_rng(44)
+    fc_st, conv_st = tmp / "v4_fc.safetensors", tmp / "v4_conv.safetensors"
+    write_safetensors(fc_st, [("fc.weight", rng.normal(0, 0.05, (10, 784))), ("fc.bias", rng.normal(0, 0.1, 10))])
+    write_safetensors(conv_st, [("c.weight", rng.normal(0, 0.2, (4, 3, 3, 3))), ("c.bias", rng.normal(0, 0.1, 4)),
+                                ("f.weight", rng.normal(0, 0.05, (5, 256))), ("f.bias", rng.normal(0, 0.1, 5))])
+    demo, packed, folded, layer = (tmp / f"v4_{k}.scpn" for k in ("demo", "packed", "folded", "layer"))
+    F, LAYER = smodel.INPUT_NORM_FOLDED, smodel.INPUT_NORM_LAYER
+    # path: (command, expected packed_batch, expected input_norm fields or None)
+    made = {
+        packed: (["pack", "--hw", "cortex-m4", "--batch", "4", demo, "-o", packed], 4, None),
+        folded: (["import-safetensors", fc_st, "--arch", "784,fc:10", "--mean", "0.1307", "--std", "0.3081",
+                  "-o", folded], 0, (F, 1, 1.0, [0.1307], [0.3081])),
+        layer: (["import-safetensors", conv_st, "--arch", "3x8x8,conv:4:3:1:1,relu,fc:5", "--mean", "0.5,0.4,0.3",
+                 "--std", "0.2,0.25,0.3", "--input-range", "255", "-o", layer], 0,
+                (LAYER, 3, 255.0, [0.5, 0.4, 0.3], [0.2, 0.25, 0.3])),
+    }
+    try:
+        run_cli(cli, "demo", "-o", demo)
+        for path, (args, _, _) in made.items():
+            run_cli(cli, *args)
+    except AssertionError as exc:
+        fails.add("version 4 (C-written)", str(exc))
+        return
+    files = {}
+    for path, (_, batch, norm) in made.items():
+        where = f"version 4 {path.name}"
+        data = path.read_bytes()
+        files[path.name] = data
+        if struct.unpack_from("<H", data, 4)[0] != 4:
+            fails.add(where, f"the C tool wrote version {struct.unpack_from('<H', data, 4)[0]}, expected 4")
+            continue
+        try:
+            m = Model.load(path)
+        except ValueError as exc:
+            fails.add(where, f"Python cannot read it: {exc}")
+            continue
+        got = None if m.input_norm is None else (m.input_norm.where, m.input_norm.channels, m.input_norm.range,
+                                                  m.input_norm.mean, m.input_norm.std)
+        want = None if norm is None else norm[:3] + ([float(np.float32(v)) for v in norm[3]],
+                                                     [float(np.float32(v)) for v in norm[4]])
+        if m.packed_batch != batch or got != want:
+            fails.add(where, f"read packed_batch {m.packed_batch}, input_norm {got}; expected {batch}, {want}")
+        if m.to_bytes() != data:
+            fails.add(where, "Python re-serializes the C-written file to other bytes")
+        try:
+            m.to_bytes(version=3)
+            fails.add(where, "written as version 3, which cannot hold its metadata")
+        except ValueError:
+            pass
+    print(f"  C-written version 4 files ({', '.join(files)}): read and re-written byte for byte", flush=True)
+
+    # Python-written version 4 files: C load + save (pack --mode dense keeps the preprocessing)
+    count = 0
+    for where_norm, shape, norm in ((LAYER, (3, 6, 6), dict(where="layer", range=255.0, mean=[0.5, 0.4, 0.3],
+                                                             std=[0.2, 0.25, 0.3])),
+                                    (F, (2, 6, 6), dict(where="folded", mean=[0.1], std=[0.3]))):
+        m = Model(shape, input_norm=norm)
+        if where_norm == LAYER:
+            m.add_batchnorm_affine(rng.uniform(0.5, 2, shape[0]), rng.normal(0, 1, shape[0]))
+        conv(m, rng, 4, 3, pad=1)
+        m.add_relu()
+        fc(m, rng, 5)
+        src, dst = tmp / "v4_py.scpn", tmp / "v4_py_c.scpn"
+        m.save(src)
+        try:
+            run_cli(cli, "pack", "--hw", "host", "--mode", "dense", src, "-o", dst)
+            if src.read_bytes() != dst.read_bytes():
+                fails.add(f"version 4 Python-written ({m.input_norm.where_name})", "C load + save changed the file")
+            count += 1
+        except AssertionError as exc:
+            fails.add(f"version 4 Python-written ({m.input_norm.where_name})", str(exc))
+    m = Model((1, 4, 4), packed_batch=65536)
+    fc(m, rng, 3)
+    m.save(tmp / "v4_batch.scpn")
+    r = run_cli(cli, "info", tmp / "v4_batch.scpn", check=False)
+    if r.returncode != 0 or "packed for batch 65536" not in r.stdout:
+        fails.add("version 4 Python-written (packed_batch)", f"`scalpel info` exited {r.returncode}: "
+                                                             f"{(r.stderr or r.stdout).strip()[-300:]}")
+    else:
+        count += 1
+    for bad in (dict(packed_batch=65537), dict(packed_batch=-1),
+                dict(input_norm=dict(where="layer", mean=[0], std=[1])),      # layer 0 is no batchnorm
+                dict(input_norm=dict(where="folded", mean=[0, 0], std=[1, 1])),
+                dict(input_norm=dict(where="folded", mean=[0], std=[0])),
+                dict(input_norm=dict(where="folded", mean=[0], std=[1], range=0)),
+                dict(input_norm=dict(where="folded", mean=[float("nan")], std=[1])),
+                dict(input_norm=dict(where=0, mean=[0], std=[1]))):
+        m = Model((1, 4, 4), **bad)
+        fc(m, rng, 3)
+        try:
+            m.to_bytes()
+            fails.add("version 4 (Python writer)", f"{bad} written without an error")
+        except ValueError:
+            count += 1
+    print(f"  {count} Python-written version 4 files and refusals: C load + save gives the same bytes, "
+          "invalid metadata refused", flush=True)
+
+    # targeted changes of the new fields, checksum fixed: Python judges as the C reader does
+    plain = Model((1, 4, 4))
+    fc(plain, rng, 3)
+    relabeled = bytearray(plain.to_bytes(version=3))
+    struct.pack_into("<H", relabeled, 4, 4)
+    cases = [("v3 file relabeled version 4", _fix_crc(relabeled), False)]
+    for name, data in files.items():
+        cases += [(f"{name}: {what}", d, refuse) for what, d, refuse in _v4_mutations(data)]
+    agree = accepted = refused = 0
+    path = tmp / "v4_mutant.scpn"
+    for what, data, refuse in cases:
+        try:
+            ok, res = _python_verdict(data)
+        except Exception as exc:  # noqa: BLE001 - anything but ValueError is a bug
+            fails.add("version 4 mutation", f"{what}: {type(exc).__name__}: {exc}")
+            continue
+        if refuse and ok:
+            fails.add("version 4 mutation", f"{what}: accepted, must be refused")
+        refused += not ok
+        path.write_bytes(data)
+        c_ok = run_cli(cli, "info", path, check=False).returncode == 0
+        if ok != c_ok:
+            fails.add("version 4 mutation", f"{what}: Python {'accepts' if ok else 'refuses (' + res + ')'}, "
+                                            f"the C reader {'accepts' if c_ok else 'refuses'}")
+            continue
+        agree += 1
+        if ok:
+            accepted += 1
+            if res.to_bytes(version=4) != data:
+                fails.add("version 4 mutation", f"{what}: accepted but re-written differently")
+    print(f"  {len(cases)} changes of version 4's header fields and preprocessing array (checksum fixed): "
+          f"{refused} refused with ValueError, Python and the C reader agree on {agree} ({accepted} accepted "
+          "by both and re-written byte for byte)", flush=True)
+
+    # a layer stored as the C no-retrain planner's TASD (T = 0 terms: no decomposition array)
+    m = Model((1, 4, 4), packed_batch=2)
+    fc(m, rng, 3)
+    m.add_relu()
+    d = bytearray(m.to_bytes())
+    wo, ws = struct.unpack_from("<QQ", d, 64 + 48)
+    d[wo:wo + ws] = bytes(ws)
+    struct.pack_into("<I", d, 64 + 20, 3)               # storage TASD, field 32: 0 terms
+    struct.pack_into("<QQ", d, 64 + 48, 0, 0)
+    d = _fix_crc(d)
+    (tmp / "v4_tasd.scpn").write_bytes(d)
+    r = run_cli(cli, "info", tmp / "v4_tasd.scpn", check=False)
+    if r.returncode != 0 or "tasd" not in r.stdout:
+        fails.add("version 4 TASD layer", "the C reader does not take the crafted file: "
+                                          f"{(r.stderr or r.stdout).strip()}")
+    ok, res = _python_verdict(d)
+    if ok or not ("layer 0" in res and "storage tasd" in res and "not supported" in res):
+        fails.add("version 4 TASD layer", f"Python {'accepts it' if ok else 'refuses it with ' + repr(res)}; expected "
+                                          "a refusal naming layer 0 and its storage")
+    else:
+        print(f"  a TASD layer (read by C): Python refuses it: {res}", flush=True)
+
+
 # ---- part 3: hostile input ------------------------------------------------------------------
 
 def _fix_crc(data: bytearray) -> bytes:
@@ -919,7 +1164,7 @@ def check_hostile(cli, tmp: Path, fails: Failures):
         data = bytearray(good)
         data[pos] ^= 1 << (pos % 8)
         expect_reject(bytes(data), f"bit {pos % 8} of byte {pos} flipped")
-    for version in (0, 4, 0xFFFF):
+    for version in (0, smodel.FORMAT_VERSION + 1, 0xFFFF):
         data = bytearray(good)
         struct.pack_into("<H", data, 4, version)
         expect_reject(_fix_crc(data), f"version {version}")
@@ -939,22 +1184,32 @@ def check_hostile(cli, tmp: Path, fails: Failures):
     small.add_relu()
     small.add_maxpool(2, 2)
     fc(small, rng, 4).sparsify(2)
+    # version 4: a batchnorm doing the input preprocessing (3 channels), a packed batch
+    meta = Model((3, 6, 6), input_norm=dict(where="layer", range=255.0, mean=[0.5, 0.4, 0.3], std=[0.2, 0.25, 0.3]),
+                 packed_batch=4)
+    bn(meta, rng)
+    conv(meta, rng, 2, 3, pad=1)
+    fc(meta, rng, 3).sparsify(2)
+    v4 = meta.to_bytes()
     for data, hows, what in ((good, ("xor1", "ff"), "version 3"), (small.to_bytes(version=2), ("xor1",), "version 2"),
-                             (small.to_bytes(version=1), ("xor1",), "version 1")):
-        agree, accepted = _mutations_agree(cli, tmp, fails, data, hows, what)
+                             (small.to_bytes(version=1), ("xor1",), "version 1"), (v4, ("xor1", "ff"), "version 4")):
+        # version 4: the preprocessing array at the end of the data too
+        extra = range(struct.unpack_from("<Q", data, 48)[0], len(data) - 4) if what == "version 4" else ()
+        agree, accepted = _mutations_agree(cli, tmp, fails, data, hows, what, extra)
         print(f"  {what}: {agree} header / record mutations with a valid checksum, Python and C agree "
               f"({accepted} accepted by both)", flush=True)
 
 
-def _mutations_agree(cli, tmp, fails, good: bytes, hows, what):
-    """Changes every header and record byte of a valid file (xor1: its lowest bit; ff: to
-    0xff), fixes the checksum, and compares Python's verdict with the C reader's."""
+def _mutations_agree(cli, tmp, fails, good: bytes, hows, what, extra=()):
+    """Changes every header and record byte of a valid file and the bytes at positions
+    `extra` (xor1: its lowest bit; ff: to 0xff), fixes the checksum, and compares Python's
+    verdict with the C reader's."""
     version = struct.unpack_from("<H", good, 4)[0]
     n_layers = struct.unpack_from("<I", good, 12)[0]
     records_end = 64 + n_layers * smodel.RECORD_SIZES[version]
     agree = accepted = 0
     path = tmp / "mutant.scpn"
-    for pos in range(records_end):
+    for pos in list(range(records_end)) + list(extra):
         for how in hows:
             data = bytearray(good)
             if how == "xor1":
@@ -1015,6 +1270,7 @@ def main() -> int:
                 check_reference_nets(cli, tmp, fails, nets)
             if "files" in parts:
                 check_files(cli, tmp, fails, args.only)
+                check_files_v4(cli, tmp, fails)
             if "hostile" in parts:
                 check_hostile(cli, tmp, fails)
     dt = time.time() - t0

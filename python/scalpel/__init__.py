@@ -19,10 +19,10 @@ the node they cannot map.
 from .graph import ConvertError
 from .model import (ADD, AVGPOOL, BATCHNORM, CLIP, CONCAT, CONV2D, FC, FORMAT_VERSION, HARDSWISH,
                     KIND_NAMES, LEAKY_RELU, LRN, LRN_WITHIN_CHANNEL, MAX_LAYERS, MAXPOOL, POOL_CEIL,
-                    POOL_COUNT_PADS, RELU, SIGMOID, SOFTMAX, STORAGE_DENSE, STORAGE_GCSR, TANH, Layer,
-                    Model)
+                    POOL_COUNT_PADS, RELU, SIGMOID, SOFTMAX, STORAGE_DENSE, STORAGE_GCSR, TANH, InputNorm,
+                    Layer, Model)
 
-__all__ = ["Model", "Layer", "to_torch", "convert_torch", "convert_onnx", "ConvertError", "FC", "CONV2D", "MAXPOOL", "RELU", "AVGPOOL", "BATCHNORM",
+__all__ = ["Model", "Layer", "InputNorm", "to_torch", "convert_torch", "convert_onnx", "ConvertError", "FC", "CONV2D", "MAXPOOL", "RELU", "AVGPOOL", "BATCHNORM",
            "ADD", "CONCAT", "CLIP", "LEAKY_RELU", "SIGMOID", "TANH", "HARDSWISH", "SOFTMAX", "LRN",
            "KIND_NAMES", "POOL_CEIL", "POOL_COUNT_PADS", "LRN_WITHIN_CHANNEL", "STORAGE_DENSE",
            "STORAGE_GCSR", "MAX_LAYERS", "FORMAT_VERSION"]

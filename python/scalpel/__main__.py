@@ -72,6 +72,13 @@ def _load_callable(spec: str):
 
 def _info(model: Model) -> str:
     lines = [f"input {model.input_shape}, {len(model.layers)} layers, output {model.output_shape}"]
+    q = model.input_norm
+    if q is not None:
+        lines.append(f"input preprocessing: raw inputs in [0, {q.range:g}], then (x - mean) / std with mean "
+                     f"{', '.join(f'{v:g}' for v in q.mean)} and std {', '.join(f'{v:g}' for v in q.std)} "
+                     f"({'folded into layer 0' if q.where_name == 'folded' else 'done by layer 0, a batchnorm'})")
+    if model.packed_batch:
+        lines.append(f"packed for batch {model.packed_batch}")
     for i, L in enumerate(model.layers):
         src = model.sources(i)
         reads = f"t{src[0]}" + (f", t{src[1]}" if src[1] is not None else "")

@@ -7,15 +7,34 @@ whose bytes are identical to what ``scalpel_net_save`` writes for the same netwo
 File layout (every field little-endian; offsets from the first byte of the file):
 
 * a 64-byte header: magic ``SCPN``, format version (u16), header size 64 (u16), layer
-  record size (u32: 224 in version 3, 144 in version 2, 128 in version 1), the layer count,
-  the input channels, height and width, flags (zero), the total file size (u64), zeros;
+  record size (u32: 224 in versions 3 and 4, 144 in version 2, 128 in version 1), the layer
+  count, the input channels, height and width (u32 each), at 28 flags (u32), at 32 the total
+  file size (u64), then version 4's metadata (bytes 28 and 40..63 are zero in versions 1-3):
+
+  - 28 flags: 0, or 1 = an input preprocessing is recorded and folded into layer 0's
+    weights, or 3 = recorded and done by layer 0 (a batchnorm reading the input);
+  - 40 packed_batch (u32, 0 .. 65536): the batch the model was packed for (0: not recorded);
+  - 44 range (f32): raw inputs lie in [0, range]; finite and > 0 when flags != 0, else 0;
+  - 48, 56 offset and size (u64 each) of the preprocessing array: mean[C'] then std[C'] (f32,
+    C' = 1 or the input channels, at most 4, so size = 8 C'); both 0 when flags is 0;
+
 * one record per layer (kind, outputs, the first version's square kernel / stride / pad,
   storage, the weight matrix shape, the grouped-CSR fields, the offset and size of each of
-  the layer's arrays, then ``from`` in versions 2 and 3, and in version 3 ``from2``, the
-  params array, the full window and the real parameters alpha, beta, k);
+  the layer's arrays, then ``from`` from version 2 on, and from version 3 ``from2``, the
+  params array, the full window and the real parameters alpha, beta, k; version 4's records
+  are version 3's);
 * the arrays in record order (per layer: w, b, row_ptr, col_idx, values, params), each on
-  the first free multiple of 64 bytes, zero bytes in every gap;
+  the first free multiple of 64 bytes, zero bytes in every gap; then, in version 4 with a
+  preprocessing, its array on the next multiple of 64 bytes;
 * zero padding to a multiple of 4 and the CRC-32 (``zlib.crc32``) of every byte before it.
+
+The writer uses version 4 exactly when the model records a preprocessing
+(:attr:`Model.input_norm`) or a packed batch (:attr:`Model.packed_batch`), else version 2
+when every layer is one version 2 holds, else 3. Version 4 also lets a weighted layer be
+stored as storage 2 (the exact grouped + CSR hybrid) or 3 (a TASD series of N:M terms), the C
+library's no-retrain planner's storages (``scalpel plan --no-retrain -o``); this module does
+not hold them, and the reader refuses such a layer with a ValueError naming the layer and the
+storage (use the model the plan started from, or a ``scalpel pack`` of it).
 
 Layer shapes are not stored: a reader rebuilds them from the input shape and each record,
 with the rules of :func:`_infer_geometry` (the C library's ``scalpel__geom_build``).
@@ -36,14 +55,15 @@ __all__ = [
     "LEAKY_RELU", "SIGMOID", "TANH", "HARDSWISH", "SOFTMAX", "LRN",
     "KIND_NAMES", "POOL_CEIL", "POOL_COUNT_PADS", "LRN_WITHIN_CHANNEL",
     "STORAGE_DENSE", "STORAGE_GCSR", "MAX_LAYERS", "FORMAT_VERSION",
+    "InputNorm", "INPUT_NORM_FOLDED", "INPUT_NORM_LAYER", "INPUT_NORM_MAX_CHANNELS", "MAX_PACKED_BATCH",
 ]
 
 # ---- constants of the format and of scalpel_layer_kind (numbers are fixed) ----------------
 
 MAGIC = b"SCPN"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 HEADER_SIZE = 64
-RECORD_SIZES = {1: 128, 2: 144, 3: 224}
+RECORD_SIZES = {1: 128, 2: 144, 3: 224, 4: 224}
 ALIGN = 64
 MAX_LAYERS = 256
 INT32_MAX = 2**31 - 1
@@ -73,11 +93,24 @@ LRN_WITHIN_CHANNEL = 1    # lrn: a size x size square of one channel
 
 STORAGE_DENSE = 0
 STORAGE_GCSR = 1
+# Version 4's storages of the C library's no-retrain planner (scalpel_storage): read by the C
+# library only; this module refuses them with their name.
+STORAGE_HYBRID = 2
+STORAGE_TASD = 3
+STORAGE_NAMES = {STORAGE_DENSE: "dense", STORAGE_GCSR: "gcsr", STORAGE_HYBRID: "hybrid", STORAGE_TASD: "tasd"}
 GROUP_SIZES = (1, 2, 4, 8, 16)
 
 _WINDOW_FIELDS = ("kernel_h", "kernel_w", "stride_h", "stride_w", "pad_top", "pad_left",
                   "pad_bottom", "pad_right", "dilation_h", "dilation_w", "groups", "mode")
 _REAL_LIMIT = float(np.float32(3.0e38))     # scalpel__real_ok: -3e38f < v < 3e38f
+
+# Version 4's header metadata (scalpel_input_norm, scalpel_net.packed_batch).
+INPUT_NORM_NONE, INPUT_NORM_FOLDED, INPUT_NORM_LAYER = 0, 1, 2
+INPUT_NORM_NAMES = {INPUT_NORM_FOLDED: "folded", INPUT_NORM_LAYER: "layer"}
+INPUT_NORM_MAX_CHANNELS = 4
+MAX_PACKED_BATCH = 65536                    # SCALPEL_NET_MAX_PACKED_BATCH
+FLAG_NORM = 1                               # header flags: a preprocessing is recorded,
+FLAG_NORM_LAYER = 2                         # ... and layer 0 does it (else folded)
 
 
 def _kind_number(kind: Union[int, str]) -> int:
@@ -344,7 +377,7 @@ class Layer:
         elif self.storage == STORAGE_GCSR:
             _check_gcsr(self, where)
         else:
-            raise ValueError(f"{where}: storage {self.storage}: model files hold dense (0) or grouped CSR (1)")
+            raise ValueError(f"{where}: storage {self.storage}: this module holds dense (0) or grouped CSR (1)")
 
 
 def _check_gcsr(L: Layer, where: str) -> None:
@@ -549,6 +582,108 @@ def _first_version_layer(L: Layer) -> bool:
     return True
 
 
+# ---- the input preprocessing (scalpel_input_norm) -----------------------------------------
+
+def _float32_list(values, name: str) -> List[float]:
+    """values (a number or a sequence of numbers) as a list of float32-rounded Python floats."""
+    try:
+        arr = np.asarray(values, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected real numbers, got {values!r}") from None
+    return [_f32(v) for v in arr]
+
+
+@dataclass
+class InputNorm:
+    """The preprocessing a model's inputs got in training (torchvision's ToTensor, then
+    Normalize(mean, std)), as version 4 of the format records it (the C library's
+    scalpel_input_norm, in scalpel_net.input_norm). The model takes raw inputs x in
+    [0, range] (range 1: ToTensor's scale; 255: bytes) and its layers compute
+    (x / range - mean[c]) / std[c] for each input channel c themselves:
+
+    * where ``"folded"`` (1, INPUT_NORM_FOLDED): folded into layer 0's weights and bias;
+    * where ``"layer"`` (2, INPUT_NORM_LAYER): layer 0 is a batchnorm doing it (scale
+      1 / (range std), shift -mean / std).
+
+    The record says what was done, for the tools that feed the model data and for ``info``;
+    it changes no layer (fold or add the batchnorm yourself, or import with the C tool's
+    ``import-safetensors --mean --std``). ``channels``: 1 (one mean and std for every channel)
+    or the input channels, at most 4; 0 (the default) takes ``len(mean)``. ``mean`` and
+    ``std``: ``channels`` values each, finite, std > 0. ``where`` may be given by name; it is
+    kept as its number (``where_name`` gives the name). Values are kept rounded to float32,
+    as the file holds them. A model without a preprocessing has ``input_norm = None``.
+    """
+
+    where: Union[int, str]
+    channels: int = 0
+    range: float = 1.0
+    mean: Sequence[float] = ()
+    std: Sequence[float] = ()
+
+    def __post_init__(self):
+        if isinstance(self.where, str):
+            names = {name: number for number, name in INPUT_NORM_NAMES.items()}
+            if self.where not in names:
+                raise ValueError(f"input_norm.where {self.where!r}: expected 'folded' or 'layer'")
+            self.where = names[self.where]
+        self.mean = _float32_list(self.mean, "input_norm.mean")
+        self.std = _float32_list(self.std, "input_norm.std")
+        self.range = _f32(self.range)
+        if not self.channels:
+            self.channels = len(self.mean)
+
+    @property
+    def where_name(self) -> str:
+        """"folded" or "layer"."""
+        return INPUT_NORM_NAMES.get(self.where, str(self.where))
+
+
+def _input_norm_from_dict(d: dict) -> "InputNorm":
+    try:
+        return InputNorm(**d)
+    except TypeError as e:
+        raise ValueError(f"input_norm {d!r}: expected the fields where, channels, range, mean, std ({e})") from None
+
+
+def _check_input_norm(q, in_c: int, layers: Sequence[Layer]) -> "InputNorm":
+    """scalpel__input_norm_ok for a model's input_norm (an InputNorm or a dict of its
+    fields), returned as a canonical InputNorm (where as its number, float32 values);
+    ValueError names the first field that is wrong."""
+    if isinstance(q, dict):
+        q = _input_norm_from_dict(q)
+    elif not isinstance(q, InputNorm):
+        raise ValueError(f"input_norm: expected None, an InputNorm or a dict of its fields, got {type(q).__name__}")
+    else:
+        q = InputNorm(q.where, q.channels, q.range, q.mean, q.std)     # re-checked after edits in place
+    if not isinstance(q.where, (int, np.integer)) or isinstance(q.where, bool) or q.where not in INPUT_NORM_NAMES:
+        raise ValueError(f"input_norm.where {q.where!r}: expected 1 (folded) or 2 (layer); "
+                         "input_norm = None records no preprocessing")
+    c = q.channels
+    if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or not 1 <= c <= INPUT_NORM_MAX_CHANNELS or \
+            c not in (1, in_c):
+        raise ValueError(f"input_norm.channels {c!r}: expected 1 or the input channels ({in_c}), "
+                         f"at most {INPUT_NORM_MAX_CHANNELS}")
+    q.channels = int(c)
+    if len(q.mean) != c or len(q.std) != c:
+        raise ValueError(f"input_norm: {len(q.mean)} means and {len(q.std)} stds for {c} channel(s)")
+    if not 0.0 < q.range <= _REAL_LIMIT:
+        raise ValueError(f"input_norm.range {q.range}: must be > 0 and at most 3e38 (raw inputs lie in [0, range])")
+    for k in range(c):
+        if not -_REAL_LIMIT <= q.mean[k] <= _REAL_LIMIT:
+            raise ValueError(f"input_norm.mean[{k}] {q.mean[k]}: must lie in [-3e38, 3e38]")
+        if not 0.0 < q.std[k] <= _REAL_LIMIT:
+            raise ValueError(f"input_norm.std[{k}] {q.std[k]}: must be > 0 and at most 3e38")
+    if q.where == INPUT_NORM_LAYER and (not layers or layers[0].kind != BATCHNORM):
+        raise ValueError("input_norm.where 'layer': layer 0 must be the batchnorm that does the preprocessing")
+    return q
+
+
+def _check_packed_batch(b) -> int:
+    if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or not 0 <= b <= MAX_PACKED_BATCH:
+        raise ValueError(f"packed_batch {b!r}: expected an integer 0 .. {MAX_PACKED_BATCH} (0: not recorded)")
+    return int(b)
+
+
 # ---- the model ------------------------------------------------------------------------------
 
 class Model:
@@ -559,12 +694,19 @@ class Model:
     Build one with the ``add_*`` methods, which mirror ``scalpel_net_add_*`` (the same
     parameters, defaults, checks and shape rules; a failed add raises ValueError and leaves
     the model unchanged), or read one with :meth:`load`. :meth:`save` writes the file the C
-    library would write for the same network, byte for byte (version 2 when every layer fits
-    it, else version 3). Layers may be edited in place; :meth:`validate` (run by every save)
-    rebuilds and checks every shape again.
+    library would write for the same network, byte for byte (version 4 when it records an
+    input preprocessing or a packed batch, else version 2 when every layer fits it, else
+    version 3). Layers may be edited in place; :meth:`validate` (run by every save) rebuilds
+    and checks every shape again.
+
+    Version 4's metadata, kept with the model and written to its file (the C library's
+    scalpel_net.input_norm and packed_batch): ``input_norm``, the preprocessing the inputs got
+    in training (an :class:`InputNorm`; a dict of its fields is taken too; None: not
+    recorded), and ``packed_batch``, the batch ``scalpel pack --batch`` planned the storage
+    for (0 .. 65536; 0: not recorded). Neither changes what the layers compute.
     """
 
-    def __init__(self, input_shape: Sequence[int]):
+    def __init__(self, input_shape: Sequence[int], input_norm=None, packed_batch: int = 0):
         shape = tuple(int(v) for v in input_shape)
         if len(shape) != 3:
             raise ValueError(f"input_shape must be (C, H, W), got {input_shape!r}")
@@ -575,9 +717,27 @@ class Model:
         self.input_shape: Tuple[int, int, int] = shape
         self.layers: List[Layer] = []
         self._next_from = 0
+        self.input_norm = input_norm
+        self.packed_batch = packed_batch
+
+    @property
+    def input_norm(self) -> Optional[InputNorm]:
+        """The inputs' preprocessing (an InputNorm), or None when none is recorded."""
+        return self._input_norm
+
+    @input_norm.setter
+    def input_norm(self, value) -> None:
+        self._input_norm = _input_norm_from_dict(value) if isinstance(value, dict) else value
 
     def __repr__(self) -> str:
         lines = [f"Model(input_shape={self.input_shape}, {len(self.layers)} layers)"]
+        q = self.input_norm
+        if isinstance(q, InputNorm):
+            show = lambda v: "[" + ", ".join(f"{x:.7g}" for x in v) + "]"     # noqa: E731
+            lines.append(f"  input preprocessing ({q.where_name}): x in [0, {q.range:.7g}], mean {show(q.mean)}, "
+                         f"std {show(q.std)}")
+        if self.packed_batch:
+            lines.append(f"  packed for batch {self.packed_batch}")
         lines += [f"  {i}: {L!r}" for i, L in enumerate(self.layers)]
         return "\n".join(lines)
 
@@ -626,6 +786,9 @@ class Model:
         layers edited in place are caught before a save. ValueError names the first problem."""
         if len(self.layers) > MAX_LAYERS:
             raise ValueError(f"{len(self.layers)} layers: a model file holds at most {MAX_LAYERS}")
+        self.packed_batch = _check_packed_batch(self.packed_batch)
+        if self.input_norm is not None:
+            self.input_norm = _check_input_norm(self.input_norm, self.input_shape[0], self.layers)
         for i, L in enumerate(self.layers):
             where = f"layer {i} ({KIND_NAMES.get(L.kind, '?')})"
             try:
@@ -823,7 +986,7 @@ class Model:
 
     @classmethod
     def load(cls, path) -> "Model":
-        """Read a model file (versions 1, 2 and 3). Every byte is treated as hostile:
+        """Read a model file (versions 1 to 4). Every byte is treated as hostile:
         ValueError says what is wrong (magic, version, sizes, offsets, values, checksum)."""
         with open(path, "rb") as f:
             data = f.read()
@@ -841,16 +1004,21 @@ class Model:
         return _Reader(bytes(data)).read()
 
     def to_bytes(self, version: Optional[int] = None) -> bytes:
-        """The model file's bytes. version None: the C writer's choice (2 when every layer is
-        one version 2 holds, else 3), identical to scalpel_net_serialize's bytes for the same
-        network. version 1, 2 or 3 forces that version (for tests of readers; 1 and 2 only
-        when every layer fits them, 1 only when every layer reads the one before it)."""
+        """The model file's bytes. version None: the C writer's choice (4 when the model
+        records an input preprocessing or a packed batch, else 2 when every layer is one
+        version 2 holds, else 3), identical to scalpel_net_serialize's bytes for the same
+        network. version 1 to 4 forces that version (for tests of readers; 1 to 3 only without
+        version 4's metadata, 1 and 2 only when every layer fits them, 1 only when every layer
+        reads the one before it)."""
         self.validate()
         first = all(_first_version_layer(L) for L in self.layers)
+        meta = self.packed_batch != 0 or self.input_norm is not None
         if version is None:
-            version = 2 if first else 3
+            version = 4 if meta else 2 if first else 3
         if version not in RECORD_SIZES:
-            raise ValueError(f"version {version}: expected 1, 2 or 3")
+            raise ValueError(f"version {version}: expected 1, 2, 3 or 4")
+        if version < 4 and meta:
+            raise ValueError(f"version {version} cannot hold the input preprocessing or the packed batch (needs 4)")
         if version < 3 and not first:
             raise ValueError(f"version {version} cannot hold every layer of this model (needs 3)")
         if version == 1 and any(L.from_ for L in self.layers):
@@ -895,6 +1063,11 @@ def _write(model: Model, version: int) -> bytes:
                 offsets[q] = _round_up(cursor, ALIGN)
                 cursor = offsets[q] + len(a)
         placed.append((arrays, offsets))
+    norm = model.input_norm if version >= 4 else None
+    norm_off = 0
+    if norm is not None:            # after the last layer's arrays (scalpel__nf_norm_layout)
+        norm_off = _round_up(cursor, ALIGN)
+        cursor = norm_off + 8 * norm.channels
     total = _round_up(cursor, 4) + 4
     buf = bytearray(total)
     buf[0:4] = MAGIC
@@ -920,6 +1093,13 @@ def _write(model: Model, version: int) -> bytes:
             struct.pack_into("<I", buf, r + 132, L.from2)
             struct.pack_into("<12I", buf, r + 152, *(getattr(L, name) for name in _WINDOW_FIELDS))
             struct.pack_into("<3f", buf, r + 200, L.alpha, L.beta, L.k)
+    if version >= 4:                # the header's metadata
+        struct.pack_into("<I", buf, 40, model.packed_batch)
+        if norm is not None:
+            flags = FLAG_NORM | (FLAG_NORM_LAYER if norm.where == INPUT_NORM_LAYER else 0)
+            struct.pack_into("<I", buf, 28, flags)
+            struct.pack_into("<fQQ", buf, 44, norm.range, norm_off, 8 * norm.channels)
+            struct.pack_into(f"<{2 * norm.channels}f", buf, norm_off, *norm.mean, *norm.std)
     struct.pack_into("<I", buf, total - 4, zlib.crc32(bytes(buf[:total - 4])) & 0xFFFFFFFF)
     return bytes(buf)
 
@@ -973,8 +1153,9 @@ class _Reader:
             raise ValueError(f"checksum mismatch: stored {self.u32(size - 4):#010x}, computed {crc:#010x}")
         if self.u32(8) != record:
             raise ValueError(f"corrupt: record size {self.u32(8)}, version {version} has {record}")
-        if self.u32(28) != 0 or not self.zero(40, HEADER_SIZE):
-            raise ValueError("corrupt: header flags or reserved bytes are not zero")
+        if version < 4 and (self.u32(28) != 0 or not self.zero(40, HEADER_SIZE)):
+            raise ValueError(f"corrupt: header flags or reserved bytes are not zero (version {version} has no "
+                             "metadata there)")
         n = self.u32(12)
         if n > MAX_LAYERS:
             raise ValueError(f"{n} layers: a model file holds at most {MAX_LAYERS}")
@@ -994,6 +1175,8 @@ class _Reader:
                 cursor = self.layer(model, HEADER_SIZE + i * record, version, record, cursor)
             except ValueError as e:
                 raise ValueError(f"layer {i}: {e}") from None
+        if version >= 4:
+            cursor = self.meta(model, cursor)
         if _round_up(cursor, 4) + 4 != size:
             raise ValueError("corrupt: bytes after the last array that no record accounts for")
         if not self.zero(cursor, size - 4):
@@ -1014,7 +1197,7 @@ class _Reader:
             L.from_ = self.u32(r + 128)
             if L.from_ > i:
                 raise ValueError(f"corrupt: from {L.from_} points before the network input")
-        if version == 3:
+        if version >= 3:
             L.from2 = self.u32(r + 132)
             if kernel or stride or pad or L.from2 > i or not self.zero(r + 212, r + record):
                 raise ValueError("corrupt: version-1 window fields, from2 or reserved bytes")
@@ -1051,6 +1234,10 @@ class _Reader:
             raise ValueError(f"corrupt: stored weight shape {rows}x{cols}, the shapes give {L.rows}x{L.cols}")
         if dtype != 0:
             raise ValueError(f"dtype {dtype}: model files hold float32 (0) only")
+        if version >= 4 and L.weighted and storage in (STORAGE_HYBRID, STORAGE_TASD):
+            raise ValueError(f"storage {STORAGE_NAMES[storage]} ({L.kind_name}) is not supported by the Python "
+                             "reader, which holds dense and gcsr layers; use the model the C tool's `plan "
+                             "--no-retrain` started from, or pack that to dense or gcsr (`scalpel pack`)")
         if storage == STORAGE_GCSR and L.weighted:
             if group not in GROUP_SIZES:
                 raise ValueError(f"group {group}: expected one of {GROUP_SIZES}")
@@ -1075,7 +1262,7 @@ class _Reader:
         sizes[5] = PER_CHANNEL.get(kind, 0) * L.out_shape[0] * 4
         end = self.size - 4
         offsets = [0] * 6
-        for q in range(6 if version == 3 else 5):
+        for q in range(6 if version >= 3 else 5):
             o, s = struct.unpack_from("<QQ", self.p, r + _ARRAY_FIELD[q])
             if s != sizes[q]:
                 raise ValueError(f"corrupt: array {q} has size {s}, expected {sizes[q]}")
@@ -1116,3 +1303,45 @@ class _Reader:
             raise ValueError(f"corrupt: {e}") from None
         model.layers.append(L)
         return cursor
+
+    def meta(self, model: Model, cursor: int) -> int:
+        """Version 4's header metadata into model (scalpel__nf_view_meta): the packed batch,
+        the flags, and the preprocessing's range and array on the first 64-byte boundary after
+        the layers' arrays (cursor), the gap zero. Returns the cursor past the array."""
+        flags, batch = self.u32(28), self.u32(40)
+        if batch > MAX_PACKED_BATCH:
+            raise ValueError(f"corrupt: packed batch {batch} (at most {MAX_PACKED_BATCH})")
+        model.packed_batch = batch
+        off, sz = self.u64(48), self.u64(56)
+        if flags == 0:
+            if self.u32(44) != 0 or off != 0 or sz != 0:
+                raise ValueError("corrupt: header flags 0 (no input preprocessing) with a nonzero range, offset "
+                                 "or size (bytes 44..63)")
+            return cursor
+        if flags not in (FLAG_NORM, FLAG_NORM | FLAG_NORM_LAYER):
+            raise ValueError(f"corrupt: header flags {flags}: expected 0, 1 (input preprocessing folded into "
+                             "layer 0) or 3 (done by layer 0)")
+        c = sz // 8
+        in_c = model.input_shape[0]
+        if sz % 8 or not 1 <= c <= INPUT_NORM_MAX_CHANNELS or c not in (1, in_c):
+            per_channel = f" or {8 * in_c} (one per input channel)" if 1 < in_c <= INPUT_NORM_MAX_CHANNELS else ""
+            raise ValueError(f"corrupt: input preprocessing array of {sz} bytes: expected 8 (one mean and std)"
+                             f"{per_channel}")
+        end = self.size - 4
+        if off != _round_up(cursor, ALIGN) or off > end or sz > end - off:
+            raise ValueError(f"corrupt: input preprocessing at offset {off}: expected {_round_up(cursor, ALIGN)}, "
+                             "the first 64-byte boundary after the layers' arrays, inside the data")
+        if not self.zero(cursor, off):
+            raise ValueError("corrupt: nonzero bytes before the input preprocessing")
+        words = (self.u32(44),) + struct.unpack_from(f"<{2 * c}I", self.p, off)
+        if any((w & 0x7F800000) == 0x7F800000 for w in words):
+            raise ValueError("corrupt: the input preprocessing's range, means or stds hold NaN or infinity")
+        rng = struct.unpack_from("<f", self.p, 44)[0]
+        values = struct.unpack_from(f"<{2 * c}f", self.p, off)
+        q = InputNorm(INPUT_NORM_LAYER if flags & FLAG_NORM_LAYER else INPUT_NORM_FOLDED, int(c), rng,
+                      values[:c], values[c:])
+        try:
+            model.input_norm = _check_input_norm(q, in_c, model.layers)
+        except ValueError as e:
+            raise ValueError(f"corrupt: {e}") from None
+        return off + sz
