@@ -1077,14 +1077,15 @@ typedef struct scalpel_safetensors_tensor {
  * 4 dimensions or a name over 127 bytes, or the file has more than 16384 tensors. */
 SCALPEL_API scalpel_status scalpel_safetensors_find(const void *data, size_t size, const char *name,
                                                     scalpel_safetensors_tensor *out);
-/* The name of tensor `index` of a safetensors file, in the header's order (the __metadata__
- * entry is no tensor), into name[capacity] (NUL-terminated); *count (may be NULL) gets the
- * number of tensors. Any dtype. The whole file is checked as scalpel_safetensors_find checks
- * it. SCALPEL_ERR_ARGUMENT when index is not below the count; SCALPEL_ERR_BUFFER_TOO_SMALL
- * when the name (UTF-8, escapes decoded) does not fit, or holds a NUL. For going over every
- * tensor (e.g. to name the ones an import leaves unused); each call walks the header. */
-SCALPEL_API scalpel_status scalpel_safetensors_name_at(const void *data, size_t size, int32_t index, char *name,
-                                                       size_t capacity, int32_t *count);
+/* The names of a safetensors file's tensors, in the header's order (the __metadata__ entry
+ * is no tensor): the first `capacity` into names[capacity][128] (NUL-terminated, escapes
+ * decoded; names may be NULL when capacity is 0), and *count (may be NULL) gets how many
+ * there are, even past capacity. Any dtype. The whole file is checked as
+ * scalpel_safetensors_find checks it, once: one call lists them all (to name, say, the
+ * tensors an import leaves unused). SCALPEL_ERR_UNSUPPORTED when a name has 128 bytes or
+ * more, or a NUL, as find would refuse it. */
+SCALPEL_API scalpel_status scalpel_safetensors_names(const void *data, size_t size, char (*names)[128],
+                                                     int32_t capacity, int32_t *count);
 /* out[count] = the tensor's elements converted to float (F16, BF16 widened exactly). */
 SCALPEL_API scalpel_status scalpel_safetensors_read_f32(const scalpel_safetensors_tensor *t, float *out,
                                                         int64_t count);
@@ -9051,8 +9052,8 @@ SCALPEL__PRIV scalpel_status scalpel__st_weight_prefixes(const uint8_t *bytes, i
     }
 }
 
-SCALPEL_API scalpel_status scalpel_safetensors_name_at(const void *data, size_t size, int32_t index, char *name,
-                                                       size_t capacity, int32_t *count)
+SCALPEL_API scalpel_status scalpel_safetensors_names(const void *data, size_t size, char (*names)[128],
+                                                     int32_t capacity, int32_t *count)
 {
     const uint8_t *bytes = (const uint8_t *)data;
     scalpel__st_walk w;
@@ -9060,32 +9061,36 @@ SCALPEL_API scalpel_status scalpel_safetensors_name_at(const void *data, size_t 
     scalpel_status st;
     int32_t k = 0;
     if (count != NULL) *count = 0;
-    if (data == NULL || name == NULL) return SCALPEL_ERR_NULL;
-    if (capacity > 0) name[0] = '\0';
+    if (data == NULL || (names == NULL && capacity > 0)) return SCALPEL_ERR_NULL;
+    if (capacity < 0) return SCALPEL_ERR_ARGUMENT;
     if ((st = scalpel__st_check(bytes, size, NULL, 0, &w)) != SCALPEL_OK) return st;
     if (count != NULL) *count = (int32_t)w.count;
-    if (index < 0 || (int64_t)index >= w.count) return SCALPEL_ERR_ARGUMENT;
-    /* the header is valid: walk its entries again, key then value, to the index-th tensor */
+    /* the header is valid: walk its entries once more, key then value */
     c.s = bytes + 8;
     c.n = (size_t)scalpel__get_u64(bytes);
     c.i = 1; /* past '{' */
+    scalpel__st_ws(&c);
+    if (c.i < c.n && c.s[c.i] == '}') return SCALPEL_OK;
     for (;;) {
         size_t kb, ke, len;
         scalpel__st_ws(&c);
         if ((st = scalpel__st_string(&c, &kb, &ke)) != SCALPEL_OK) return st;
         if ((st = scalpel__st_expect(&c, ':')) != SCALPEL_OK) return st;
         if ((st = scalpel__st_skip(&c, 0)) != SCALPEL_OK) return st;
-        if (!scalpel__st_str_is(c.s, kb, ke, "__metadata__", 12) && k++ == index) {
-            len = scalpel__st_decode(c.s, kb, ke, name, capacity);
-            if (len >= capacity || memchr(name, 0, len) != NULL) {
-                if (capacity > 0) name[0] = '\0';
-                return SCALPEL_ERR_BUFFER_TOO_SMALL;
+        if (!scalpel__st_str_is(c.s, kb, ke, "__metadata__", 12)) {
+            if (k < capacity) {
+                len = scalpel__st_decode(c.s, kb, ke, names[k], 128);
+                if (len >= 128 || memchr(names[k], 0, len) != NULL) {
+                    names[k][0] = '\0';
+                    return SCALPEL_ERR_UNSUPPORTED;
+                }
+                names[k][len] = '\0';
             }
-            name[len] = '\0';
-            return SCALPEL_OK;
+            k++;
         }
         scalpel__st_ws(&c);
-        if (c.i >= c.n || c.s[c.i] != ',') return SCALPEL_ERR_CORRUPT; /* cannot happen: checked above */
+        if (c.i >= c.n || c.s[c.i] == '}') return SCALPEL_OK;
+        if (c.s[c.i] != ',') return SCALPEL_ERR_CORRUPT; /* cannot happen: checked above */
         c.i++;
     }
 }

@@ -1538,26 +1538,22 @@ static void st_names_free(st_names *t)
 
 static int st_names_list(const char *file, const unsigned char *data, size_t size, st_names *t)
 {
-    int32_t i, count = 0;
+    int32_t count = 0;
     scalpel_status st;
-    char first[128];
     memset(t, 0, sizeof *t);
-    st = scalpel_safetensors_name_at(data, size, 0, first, sizeof first, &count);
-    if (st != SCALPEL_OK && !(st == SCALPEL_ERR_ARGUMENT && count == 0))
-        return fail("%s: cannot import: %s", file, scalpel_status_string(st));
+    st = scalpel_safetensors_names(data, size, NULL, 0, &count);
+    if (st != SCALPEL_OK) return fail("%s: cannot import: %s", file, scalpel_status_string(st));
     t->name = (char (*)[128])calloc((size_t)(count > 0 ? count : 1), 128);
     t->used = (unsigned char *)calloc((size_t)(count > 0 ? count : 1), 1);
     if (t->name == NULL || t->used == NULL) {
         st_names_free(t);
         return fail("out of memory");
     }
-    for (i = 0; i < count; i++) {
-        st = scalpel_safetensors_name_at(data, size, i, t->name[i], 128, NULL);
-        if (st != SCALPEL_OK) {
-            st_names_free(t);
-            return fail("%s: tensor %d: %s (names longer than 127 bytes are not taken)", file, (int)i,
-                        scalpel_status_string(st));
-        }
+    st = scalpel_safetensors_names(data, size, t->name, count, NULL);
+    if (st != SCALPEL_OK) {
+        st_names_free(t);
+        return fail("%s: cannot import: %s (a tensor name of 128 bytes or more, or holding a NUL)", file,
+                    scalpel_status_string(st));
     }
     t->n = count;
     return 0;

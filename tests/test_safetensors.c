@@ -95,22 +95,21 @@ static void test_valid(const char *seeds)
     CHECK(t.dtype == SCALPEL_ST_F32 && t.ndim == 2 && t.shape[0] == 2 && t.shape[1] == 3 && t.count == 6,
           "a: dtype %d ndim %d count %d", (int)t.dtype, (int)t.ndim, (int)t.count);
     CHECK(strcmp(t.name, "a") == 0, "name %s", t.name);
-    { /* going over every tensor by index: header order, __metadata__ skipped, escapes decoded */
-        char name[8];
+    { /* every tensor's name in one call: header order, __metadata__ skipped, escapes decoded */
+        char names[3][128];
         int32_t count = -1;
-        CHECK(scalpel_safetensors_name_at(file_buf, file_len, 0, name, sizeof name, &count) == SCALPEL_OK &&
-              strcmp(name, "a") == 0 && count == 2, "name_at 0: '%s' of %d", name, (int)count);
-        CHECK(scalpel_safetensors_name_at(file_buf, file_len, 1, name, sizeof name, NULL) == SCALPEL_OK &&
-              strcmp(name, "b") == 0, "name_at 1 decodes \\u0062: '%s'", name);
-        CHECK(scalpel_safetensors_name_at(file_buf, file_len, 2, name, sizeof name, &count) == SCALPEL_ERR_ARGUMENT &&
-              count == 2 && name[0] == '\0', "name_at past the count");
-        CHECK(scalpel_safetensors_name_at(file_buf, file_len, -1, name, sizeof name, NULL) == SCALPEL_ERR_ARGUMENT,
-              "name_at -1");
-        CHECK(scalpel_safetensors_name_at(file_buf, file_len, 0, name, 1, NULL) == SCALPEL_ERR_BUFFER_TOO_SMALL &&
-              name[0] == '\0', "name_at into a buffer of 1 byte");
-        CHECK(scalpel_safetensors_name_at(NULL, file_len, 0, name, sizeof name, NULL) == SCALPEL_ERR_NULL, "name_at NULL");
-        CHECK(scalpel_safetensors_name_at(file_buf, file_len - 1, 0, name, sizeof name, &count) != SCALPEL_OK &&
-              count == 0, "name_at of a truncated file");
+        CHECK(scalpel_safetensors_names(file_buf, file_len, names, 3, &count) == SCALPEL_OK && count == 2 &&
+              strcmp(names[0], "a") == 0 && strcmp(names[1], "b") == 0, "names: %d, '%s', '%s'", (int)count,
+              names[0], names[1]);
+        CHECK(scalpel_safetensors_names(file_buf, file_len, NULL, 0, &count) == SCALPEL_OK && count == 2,
+              "names: the count alone");
+        CHECK(scalpel_safetensors_names(file_buf, file_len, names, 1, &count) == SCALPEL_OK && count == 2 &&
+              strcmp(names[0], "a") == 0, "names: room for one of two");
+        CHECK(scalpel_safetensors_names(file_buf, file_len, NULL, 1, &count) == SCALPEL_ERR_NULL, "names: NULL room");
+        CHECK(scalpel_safetensors_names(file_buf, file_len, names, -1, &count) == SCALPEL_ERR_ARGUMENT, "names: -1");
+        CHECK(scalpel_safetensors_names(NULL, file_len, names, 3, &count) == SCALPEL_ERR_NULL, "names: no data");
+        CHECK(scalpel_safetensors_names(file_buf, file_len - 1, names, 3, &count) != SCALPEL_OK && count == 0,
+              "names of a truncated file");
     }
     CHECK(scalpel_safetensors_read_f32(&t, out, 6) == SCALPEL_OK, "read a");
     for (i = 0; i < 6; i++) CHECK(out[i] == (float)i - 2.5f, "a[%d] = %g", i, (double)out[i]);
