@@ -1267,6 +1267,7 @@ SCALPEL_API scalpel_status scalpel_trainer_init(const scalpel_net *net, int32_t 
     if (scalpel_net_first_unsupported(net, SCALPEL_USE_TRAINING) >= 0) return SCALPEL_ERR_UNSUPPORTED;
     for (i = 0; i < n; i++) if (scalpel__train_weighted(net->layers[i].geom.kind)) last_weighted = i;
     tr->arch.in_c = net->in_c; tr->arch.in_h = net->in_h; tr->arch.in_w = net->in_w;
+    tr->arch.input_norm = net->input_norm; /* the inputs stay what they were: exported with the weights */
     tr->arch.layers = (scalpel_layer *)SCALPEL_MALLOC(net->alloc_ctx, (size_t)n * sizeof(scalpel_layer));
     if (!tr->arch.layers) { memset(tr, 0, sizeof(*tr)); return SCALPEL_ERR_NO_MEMORY; }
     tr->arch.owns_layers = 1;
@@ -1577,6 +1578,7 @@ SCALPEL_API scalpel_status scalpel_trainer_export(const scalpel_trainer *tr, sca
     if (!tmp) return SCALPEL_ERR_NO_MEMORY;
     st = scalpel_net_init(tr->arch.in_c, tr->arch.in_h, tr->arch.in_w, out);
     out->alloc_ctx = tr->alloc_ctx;
+    out->input_norm = tr->arch.input_norm;
     for (i = 0; i < tr->arch.n_layers && st == SCALPEL_OK; i++) {
         const scalpel_layer *L = &tr->arch.layers[i];
         const scalpel_train_layer *T = &tr->layers[i];
