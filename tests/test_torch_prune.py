@@ -2,7 +2,7 @@
 """scalpel.torch (SIMD-aware pruning in PyTorch, DistributedDataParallel included) against the C
 library and against itself across processes.
 
-    /usr/bin/python3 tests/test_torch_prune.py [--parts parity,driver,resume,ddp]
+    /usr/bin/python3 tests/test_torch_prune.py [--parts parity,driver,resume,ddp,nodes]
 
 Needs numpy and torch (Debian's python3-torch; it fails, never skips, without them), gcc for
 the C side (tests/prune_parity.c) and the C tool (build/scalpel, or $SCALPEL_CLI).
@@ -27,6 +27,21 @@ PARTS
            the same weights within 1e-4; then the same two-process run with rank 1 killed
            (os._exit) in the middle of pruning and restarted by torchrun (--max_restarts 1) from
            the checkpoint: the same masks, and weights within 1e-6, as without the kill.
+  nodes    Node pruning with mask layers (NodeMasker): against the C trainer (tests/mask_parity.c:
+           conv-relu-pool-conv-relu-pool-fc-relu-fc with node masks on the three hidden weighted
+           layers), 8 SGD steps in two configurations (momentum 0.9, weight decay and an L1 pull
+           that switches masks off; plain SGD without pull) from the same weights, masks (b on
+           both sides of T and T + eps, some a = 0) and batches: every step's loss, grad_b
+           (the straight-through gradient, non-zero on masks that are off), b, a and weights
+           equal within float tolerances (a exactly, except where b lies within the tolerance
+           of a threshold), with masks turning off and back on. Coupling, traced with torch.fx
+           on a model with batch norms, a residual add, a depthwise conv, a concat and a
+           flatten into an nn.Linear: the shared masks are the expected ones, and remove_nodes
+           gives a smaller model computing what the masked one computes (1e-5); refusals
+           (PruneError) of a reshape with a literal size, a masked output layer and an
+           untraceable model. DDP: torchrun with 2 processes (gloo), the global batch split,
+           against one process: the same a, b within 1e-6, and a and b bit-identical on both
+           ranks.
 """
 
 from __future__ import annotations
@@ -361,17 +376,302 @@ def check_ddp(tmp: Path, fails: Failures):
           f"({time.time() - t0:.1f} s)", flush=True)
 
 
+# ---- node pruning with mask layers ------------------------------------------------------------------
+
+NODE_T, NODE_ON = np.float32(0.8), np.float32(np.float32(0.8) + np.float32(1e-4))
+
+
+def lenet_small():
+    """The network of tests/mask_parity.c."""
+    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(4, 6, 3), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(24, 10), nn.ReLU(), nn.Linear(10, 3))
+
+
+def node_parity_run(exe: Path, tmp: Path, tag: str, lr, momentum, wd, lam, steps, batch, seed, fails: Failures):
+    """One run of the C trainer and of NodeMasker from the same state; returns the transitions
+    (on -> off, off -> on) seen."""
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    model = lenet_small()
+    weighted = [model[0], model[3], model[7], model[9]]
+    for m in weighted:                                  # larger biases: every node active somewhere
+        with torch.no_grad():
+            m.bias.uniform_(-0.1, 0.3)
+    n_nodes = 20
+    b0 = rng.uniform(0.7994, 0.802, n_nodes).astype(np.float32)
+    a0 = np.where(b0 >= NODE_ON, 1.0, np.where(b0 < NODE_T, 0.0, rng.integers(0, 2, n_nodes))).astype(np.float32)
+    xs = [rng.standard_normal((batch, 1, 14, 14)).astype(np.float32) for _ in range(steps)]
+    ys = [rng.integers(0, 3, batch).astype(np.int32) for _ in range(steps)]
+    with open(tmp / f"mask_{tag}.bin", "wb") as f:
+        f.write(struct.pack("<2i4f", steps, batch, lr, momentum, wd, lam))
+        for m in weighted:
+            f.write(m.weight.detach().numpy().astype(np.float32).tobytes())
+            f.write(m.bias.detach().numpy().astype(np.float32).tobytes())
+        f.write(a0.tobytes())
+        f.write(b0.tobytes())
+        for x, y in zip(xs, ys):
+            f.write(x.tobytes())
+            f.write(y.tobytes())
+    r = subprocess.run([str(exe), str(tmp / f"mask_{tag}.bin"), str(tmp / f"mask_{tag}.out")], capture_output=True,
+                       text=True)
+    if not fails.check(r.returncode == 0, f"mask_parity {tag}", r.stderr):
+        return 0, 0
+    data = np.frombuffer((tmp / f"mask_{tag}.out").read_bytes(), np.float32)
+    sizes = [w.weight.numel() + w.bias.numel() for w in weighted]
+    per = 1 + 3 * n_nodes + sum(sizes)
+    if not fails.check(data.size == per * steps, f"mask_parity {tag}", f"{data.size} floats, expected {per * steps}"):
+        return 0, 0
+
+    masker = spt.NodeMasker(model, torch.from_numpy(xs[0]), layers=["0", "3", "7"], mask_lambda=lam)
+    fails.check(list(masker.layers) == ["0", "3", "7"] and len(masker.sets) == n_nodes, f"nodes {tag}",
+                f"masks {dict(masker.layers)}")
+    with torch.no_grad():
+        masker.a.copy_(torch.from_numpy(a0))
+        masker.b.copy_(torch.from_numpy(b0))
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=wd)
+    off = on = 0
+    worst = {"loss": 0.0, "grad_b": 0.0, "b": 0.0, "w": 0.0}
+    excused = live_dead = n_dead = 0
+    tol_b = 2e-6
+    for k in range(steps):
+        row = data[k * per:(k + 1) * per]
+        c_loss, c_a, c_b, c_g = row[0], row[1:21], row[21:41], row[41:61]
+        c_w = row[61:]
+        a_before = masker.a.clone().numpy()
+        opt.zero_grad()
+        loss = F.cross_entropy(model(torch.from_numpy(xs[k])), torch.from_numpy(ys[k]).long())
+        loss.backward()
+        g = masker.grad_b.clone().numpy()
+        opt.step()
+        masker.update(lr)
+        p_a, p_b = masker.a.numpy().copy(), masker.b.numpy().copy()
+        p_w = np.concatenate([np.concatenate([m.weight.detach().numpy().ravel(), m.bias.detach().numpy()])
+                              for m in weighted])
+        worst["loss"] = max(worst["loss"], abs(float(loss) - float(c_loss)))
+        gs = float(np.abs(c_g).max()) or 1.0
+        worst["grad_b"] = max(worst["grad_b"], float(np.abs(g - c_g).max()) / gs)
+        worst["b"] = max(worst["b"], float(np.abs(p_b - c_b).max()))
+        worst["w"] = max(worst["w"], float(np.abs(p_w - c_w).max()))
+        fails.check(np.allclose(float(loss), float(c_loss), rtol=1e-5, atol=1e-6), f"nodes {tag} step {k}",
+                    f"loss {float(loss)} vs C {float(c_loss)}")
+        fails.check(float(np.abs(g - c_g).max()) <= 1e-4 * gs + 1e-7, f"nodes {tag} step {k}",
+                    f"grad_b differs by {float(np.abs(g - c_g).max()):.3g} (max |grad_b| {gs:.3g})")
+        fails.check(float(np.abs(p_b - c_b).max()) <= tol_b, f"nodes {tag} step {k}",
+                    f"b differs by {float(np.abs(p_b - c_b).max()):.3g}")
+        fails.check(float(np.abs(p_w - c_w).max()) <= 1e-5 * max(1.0, float(np.abs(c_w).max())), f"nodes {tag} step {k}",
+                    f"weights differ by {float(np.abs(p_w - c_w).max()):.3g}")
+        diff = np.nonzero(p_a != c_a)[0]
+        near = np.minimum(np.abs(c_b - NODE_T), np.abs(c_b - NODE_ON)) <= tol_b
+        fails.check(bool(np.all(near[diff])), f"nodes {tag} step {k}",
+                    f"a differs at nodes {diff.tolist()} (C b {c_b[diff].tolist()}, Python b {p_b[diff].tolist()})")
+        if diff.size:                          # a threshold tie: carry on from the C trainer's a
+            excused += diff.size
+            with torch.no_grad():
+                masker.a.copy_(torch.from_numpy(c_a.copy()))
+        # the straight-through gradient reaches masks that are off (so they can come back); it is
+        # 0 only where nothing downstream passes a gradient (every mask after it off, a dead ReLU)
+        dead = a_before == 0
+        live_dead += int(((c_g != 0) & (g != 0) & dead).sum())
+        n_dead += int(dead.sum())
+        off += int(((a_before == 1) & (c_a == 0)).sum())
+        on += int(((a_before == 0) & (c_a == 1)).sum())
+    fails.check(n_dead == 0 or live_dead > 0, f"nodes {tag}", "no mask that was off got a gradient")
+    print(f"  {tag}: {steps} steps, batch {batch}: worst |loss| {worst['loss']:.2g}, grad_b {worst['grad_b']:.2g} "
+          f"(relative), b {worst['b']:.2g}, weights {worst['w']:.2g}; masks off {off}, back on {on}; "
+          f"{live_dead} of {n_dead} off-mask gradients non-zero{f', {excused} threshold ties' if excused else ''}",
+          flush=True)
+    return off, on
+
+
+class CoupledNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c0, self.b0 = nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8)
+        self.c1, self.b1 = nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8)
+        self.dw, self.pw = nn.Conv2d(8, 8, 3, padding=1, groups=8), nn.Conv2d(8, 6, 1)
+        self.c2 = nn.Conv2d(8, 5, 1)
+        self.fc, self.out = nn.Linear(11 * 4 * 4, 7), nn.Linear(7, 3)
+
+    def forward(self, x):
+        y = F.relu(self.b0(self.c0(x)))
+        y = F.relu(y + self.b1(self.c1(y)))                      # residual: c0 and c1 share masks
+        d = F.relu(self.pw(F.relu(self.dw(y))))                  # depthwise: dw with its input
+        h = torch.cat([d, F.relu(self.c2(y))], 1)                # concat: offsets
+        return self.out(F.relu(self.fc(torch.flatten(F.max_pool2d(h, 2), 1))))
+
+
+class LiteralView(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c, self.fc = nn.Conv2d(1, 4, 3), nn.Linear(4 * 4 * 4, 2)
+
+    def forward(self, x):
+        return self.fc(F.relu(self.c(x)).view(-1, 64))
+
+
+class Untraceable(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c, self.fc = nn.Conv2d(1, 4, 3), nn.Linear(4 * 4 * 4, 2)
+
+    def forward(self, x):
+        y = F.relu(self.c(x))
+        if y.sum() > 0:                                          # data-dependent control flow
+            y = y * 2
+        return self.fc(torch.flatten(y, 1))
+
+
+def check_nodes_coupling(fails: Failures):
+    torch.manual_seed(11)
+    model = CoupledNet()
+    x = torch.randn(6, 3, 8, 8)
+    stats = model.b0.running_mean.clone()
+    spt.NodeMasker(model, x, layers=["c0", "dw", "pw", "c2", "fc"])
+    mk = spt.NodeMasker(model, x, layers=["c0", "dw", "pw", "c2", "fc"])     # takes over the first one's hooks
+    fails.check(torch.equal(stats, model.b0.running_mean), "nodes tracing", "tracing changed batch-norm statistics")
+    fails.check(max(len(m._forward_pre_hooks) for m in model.modules()) == 1, "nodes tracing",
+                "a second masker on the same model stacked its hooks on the first one's")
+    L = mk.layers
+    fails.check(L.get("c0") == L.get("c1") == L.get("dw") == list(range(8)), "nodes coupling",
+                f"residual and depthwise channels should share c0's masks: {dict(L)}")
+    fails.check(L.get("pw") == list(range(8, 14)) and L.get("c2") == list(range(14, 19)) and
+                L.get("fc") == list(range(19, 26)) and len(mk.sets) == 26, "nodes coupling", f"masks {dict(L)}")
+    fails.check(mk.consumers.get("fc", (None, 0))[1] == 16, "nodes coupling", "fc should read 16 features per map")
+    # a few training steps with a pull, so that masks really switch off, then removal
+    opt = mk.attach(torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9))
+    mk.mask_lambda = 0.0005                     # b starts 2e-4 above T: 2.5e-5 a step
+    y = torch.randint(0, 3, (6,))
+    for _ in range(6):
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+    with torch.no_grad():                      # plus a random pattern, so every layer loses some
+        mk.a.mul_((torch.rand(mk.a.shape, generator=torch.Generator().manual_seed(2)) > 0.3).float())
+        for n in mk.layers:
+            v = mk.node_a(n)
+            if v.sum() == 0:
+                mk.set_nodes(n, a=torch.cat([torch.ones(1), v[1:]]))
+    kept = mk.kept()
+    model.eval()
+    with torch.no_grad():
+        ref = model(x)
+    small = spt.remove_nodes(model, mk)
+    with torch.no_grad():
+        got = small(x)
+    d = float((got - ref).abs().max())
+    fails.check(d <= 1e-5 * max(1.0, float(ref.abs().max())), "nodes removal", f"removed model differs by {d:.3g}")
+    shapes = {"c0": small.c0.out_channels, "c1": small.c1.out_channels, "dw": small.dw.groups, "pw": small.pw.out_channels,
+              "c2": small.c2.out_channels, "fc": small.fc.out_features}
+    fails.check(shapes == kept and small.fc.in_features == 16 * (kept["pw"] + kept["c2"]) and
+                small.b0.num_features == kept["c0"] and small.out.in_features == kept["fc"], "nodes removal",
+                f"shapes {shapes}, kept {kept}, fc in {small.fc.in_features}")
+    fails.check(not hasattr(small, "scalpel_node_a") and not any(m._forward_pre_hooks for m in small.modules()),
+                "nodes removal", "the copy kept the masks or hooks")
+    fails.check(hasattr(model, "scalpel_node_a") and any(m._forward_pre_hooks for m in model.modules()),
+                "nodes removal", "the masked model lost its masks")
+    print(f"  coupling: residual + batch norm + depthwise share one mask per channel, concat offsets, flatten "
+          f"16 features per map; removal {sum(p.numel() for p in model.parameters())} -> "
+          f"{sum(p.numel() for p in small.parameters())} parameters (kept {kept}), outputs within {d:.2g}", flush=True)
+    # refusals
+    for what, make, example, layers, expect in (
+            ("literal view", LiteralView, torch.randn(2, 1, 6, 6), ["c"], "literal size"),
+            ("output layer", LiteralView, torch.randn(2, 1, 6, 6), ["fc"], "output"),
+            ("untraceable", Untraceable, torch.randn(2, 1, 6, 6), None, "does not trace")):
+        try:
+            spt.NodeMasker(make(), example, layers=layers)
+            fails.check(False, f"nodes refusal ({what})", "accepted")
+        except spt.PruneError as e:
+            fails.check(expect in str(e), f"nodes refusal ({what})", f"message {e}")
+    print("  refused with PruneError: a view with a literal size, a masked output layer, an untraceable model",
+          flush=True)
+
+
+def node_ddp_run(rank: int, world: int):
+    """4 steps of NodeMasker training of the parity network with a pull, the global batch of 16
+    split between the ranks; returns (a, b)."""
+    torch.manual_seed(21)
+    base = lenet_small()
+    g = torch.Generator().manual_seed(22)
+    x, y = torch.randn(4, 16, 1, 14, 14, generator=g), torch.randint(0, 3, (4, 16), generator=g)
+    masker = spt.NodeMasker(base, x[0], layers=["0", "3", "7"], mask_lambda=0.002)
+    with torch.no_grad():
+        masker.b.copy_(0.7995 + 0.0025 * torch.rand(masker.b.shape, generator=g))
+        masker.a.copy_((masker.b >= 0.8001).float())
+    model = nn.parallel.DistributedDataParallel(base) if world > 1 else base
+    opt = masker.attach(torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9))
+    local = 16 // world
+    for k in range(4):
+        opt.zero_grad()
+        F.cross_entropy(model(x[k, rank * local:(rank + 1) * local]), y[k, rank * local:(rank + 1) * local]).backward()
+        opt.step()
+    return masker.a.clone(), masker.b.clone()
+
+
+def node_worker(out: str) -> None:
+    dist.init_process_group("gloo")
+    rank, world = dist.get_rank(), dist.get_world_size()
+    a, b = node_ddp_run(rank, world)
+    torch.save({"a": a, "b": b}, os.path.join(out, f"nodes{rank}.pt"))
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+def check_nodes_ddp(tmp: Path, fails: Failures):
+    out = tmp / "nodes_ddp"
+    out.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, PYTHONPATH=str(REPO / "python"), OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--redirects", "2", "--tee", "2",
+           "--master_addr", "127.0.0.1", "--master_port", str(28500 + os.getpid() % 1000), str(Path(__file__).resolve()),
+           "--node-worker", str(out)]
+    t0 = time.time()
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    if not fails.check(r.returncode == 0, "nodes torchrun", (r.stderr or r.stdout)[-3000:]):
+        return
+    r0, r1 = torch.load(out / "nodes0.pt"), torch.load(out / "nodes1.pt")
+    a1, b1 = node_ddp_run(0, 1)
+    fails.check(torch.equal(r0["a"], r1["a"]) and torch.equal(r0["b"], r1["b"]), "nodes ddp",
+                "a or b differ between the ranks")
+    db = float((r0["b"] - b1).abs().max())
+    fails.check(torch.equal(r0["a"], a1), "nodes ddp", f"a of 2 processes differs from 1 process's at "
+                f"{torch.nonzero(r0['a'] != a1).flatten().tolist()}")
+    fails.check(db <= 1e-6, "nodes ddp", f"b of 2 processes differs from 1 process's by {db:.3g}")
+    print(f"  ddp: 2 processes (torchrun, gloo): a and b bit-identical on both ranks, a equal to 1 process's, "
+          f"b within {db:.2g}; {int((a1 == 0).sum())} of {a1.numel()} masks off ({time.time() - t0:.1f} s)", flush=True)
+
+
+def check_nodes(tmp: Path, fails: Failures):
+    print("part nodes: node pruning with mask layers against the C trainer; coupling, removal, DDP", flush=True)
+    exe = tmp / "mask_parity"
+    r = subprocess.run(["cc", "-std=c99", "-O2", f"-I{REPO}", str(REPO / "tests" / "mask_parity.c"), "-o", str(exe),
+                        "-lm"], capture_output=True, text=True)
+    if fails.check(r.returncode == 0, "build mask_parity", r.stderr[-1000:]):
+        off1, on1 = node_parity_run(exe, tmp, "momentum 0.9, wd 1e-4, lambda 0.002", 0.05, 0.9, 1e-4, 0.002, 8, 16, 31,
+                                    fails)
+        off2, on2 = node_parity_run(exe, tmp, "plain SGD, lambda 0", 0.1, 0.0, 0.0, 0.0, 8, 16, 32, fails)
+        fails.check(off1 + off2 > 0 and on1 + on2 > 0, "nodes parity",
+                    f"the runs should switch masks off ({off1 + off2}) and back on ({on1 + on2})")
+    lam = [spt.node_lambda(s) for s in range(4)]
+    fails.check(lam == [float(np.float32(v)) for v in (0.001, 0.002, 0.004, 0.008)] and
+                spt.node_lambda(100, 1.0, 10.0) == 1e6, "node_lambda", f"{lam}")
+    check_nodes_coupling(fails)
+    check_nodes_ddp(tmp, fails)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--parts", default="parity,driver,resume,ddp")
+    ap.add_argument("--parts", default="parity,driver,resume,ddp,nodes")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--node-worker", help=argparse.SUPPRESS)
     ap.add_argument("--crash-epoch", type=int, default=-1, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         worker(args.worker, args.crash_epoch)
         return 0
+    if args.node_worker:
+        node_worker(args.node_worker)
+        return 0
     parts = set(args.parts.split(","))
-    known = {"parity", "driver", "resume", "ddp"}
+    known = {"parity", "driver", "resume", "ddp", "nodes"}
     if parts - known:
         ap.error(f"unknown part(s) {sorted(parts - known)}")
     torch.set_num_threads(1)
@@ -380,7 +680,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="scalpel_torch_prune_") as d:
         tmp = Path(d)
         for name, fn in (("parity", check_parity), ("driver", check_driver), ("resume", check_resume),
-                         ("ddp", check_ddp)):
+                         ("ddp", check_ddp), ("nodes", check_nodes)):
             if name in parts:
                 fn(tmp, fails)
     print(f"test_torch_prune: {fails.checks - len(fails.items)} passed, {len(fails.items)} failed")

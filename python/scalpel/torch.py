@@ -1,5 +1,9 @@
-"""scalpel.torch: Scalpel's SIMD-aware weight pruning inside a PyTorch training loop, on one
-process or many (DistributedDataParallel).
+"""scalpel.torch: Scalpel's SIMD-aware weight pruning and node pruning with mask layers inside a
+PyTorch training loop, on one process or many (DistributedDataParallel).
+
+Node pruning (NodeMasker, node_lambda, remove_nodes; see the section "node pruning with mask
+layers" below and docs/pytorch-pruning.md) follows the C trainer's mask layers step for step
+and ends in a smaller dense copy of the model.
 
 The group arithmetic is the C library's, bit for bit (``scalpel_prune_group_scores`` /
 ``scalpel_prune_groups_rate``): a weight matrix W [rows x cols] (an ``nn.Linear`` weight, or
@@ -35,6 +39,7 @@ read by every rank on resume.
 from __future__ import annotations
 
 import os
+import weakref
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Union
@@ -45,7 +50,8 @@ import torch.distributed as dist
 import torch.nn as nn
 
 __all__ = ["IMPORTANCE", "weight_matrix", "group_scores", "groups_rate_mask", "groups_threshold_mask",
-           "han_dropout", "hw_profile", "breakevens", "GroupPruner", "PruneResult", "prune_simd", "PruneError"]
+           "han_dropout", "hw_profile", "breakevens", "GroupPruner", "PruneResult", "prune_simd", "PruneError",
+           "NodeMasker", "node_lambda", "remove_nodes"]
 
 IMPORTANCE = {"rms": 0, "mean": 1, "max": 2}
 GROUPS = (1, 2, 4, 8, 16)
@@ -503,3 +509,696 @@ def prune_simd(model: nn.Module, optimizer: torch.optim.Optimizer, pruner: Group
     res["layer_rate"] = pruner.rates()
     res["rate"] = 1.0 - kept / total if total else 0.0
     return PruneResult(**res)
+
+
+# ---- node pruning with mask layers --------------------------------------------------------------
+#
+# The paper's section 5, as the C trainer (scalpel_train.h) implements it. A node is an output
+# channel of an nn.Conv2d (a feature map) or an output of an nn.Linear. Its mask has a in {0, 1}
+# and b in [0, mask_max]; the mask multiplies the channel where the C trainer applies it: at the
+# input of every weighted layer that reads the channel (after the ReLU and the pooling,
+# scalpel__train_masked_input), the same a over the whole feature map. Backward is
+# straight-through (scalpel__train_masked_dx): dx = d * a, and grad_b[c] += the sum over the
+# batch and the positions of d * x with x the UNMASKED activation, so a node that is off still
+# learns whether it should come back. After each optimizer step (scalpel_trainer_apply):
+#   b = b - lr * grad_b;  b -= mask_lambda * lr;  b = 0 if not b >= 0;  b = min(b, mask_max);
+#   a = 1 if b >= T + eps, a = 0 if b < T, else a unchanged.
+# Channels that must go together share one mask (one b, one a): the channels of a batch norm and
+# of the per-channel layers after a convolution, a depthwise convolution's output channels and
+# its input channel, the channels joined by an add, sub or mul; a concat only shifts offsets.
+
+MASK_THRESHOLD, MASK_EPS, MASK_INIT, MASK_MAX = 0.8, 1e-4, 0.8002, 0.802
+MASK_LAMBDA_MAX = 1e6     # SCALPEL_TRAIN_MASK_LAMBDA_MAX: the node driver's lambda stops there
+
+
+def node_lambda(stage: int, start: float = 0.001, factor: float = 2.0) -> float:
+    """The L1 pull of node-pruning stage `stage`, as scalpel_prune_nodes grows it:
+    start * factor^stage (a product in double, stage by stage; defaults lambda_start 0.001,
+    lambda_factor 2), at most 1e6, rounded to float32."""
+    if stage < 0 or not (np.isfinite(start) and start >= 0 and np.isfinite(factor) and factor >= 0):
+        raise PruneError(f"node_lambda({stage}, {start}, {factor}): stage >= 0, start and factor finite and >= 0")
+    lam = float(np.float32(start))
+    for _ in range(int(stage)):
+        lam *= float(np.float32(factor))
+    return float(np.float32(lam if lam < MASK_LAMBDA_MAX else MASK_LAMBDA_MAX))
+
+
+class _NodeMaskFn(torch.autograd.Function):
+    """y = x * a[channel]; dx = d * a[channel]; grad_b[set] += sum(d * x) (straight-through, on
+    the unmasked x), accumulated into the masker like the C trainer's node_grad_b."""
+
+    @staticmethod
+    def forward(ctx, x, factor, idx, plane, masker):
+        ctx.save_for_backward(x, factor)
+        ctx.idx, ctx.plane, ctx.masker = idx, plane, masker
+        return x * _NodeMaskFn._shape(factor, x, plane)
+
+    @staticmethod
+    def _shape(f, x, plane):
+        if x.dim() == 2:                      # flattened: each channel owns `plane` features
+            return (f.repeat_interleave(plane) if plane > 1 else f).view(1, -1)
+        return f.view((1, -1) + (1,) * (x.dim() - 2))
+
+    @staticmethod
+    def backward(ctx, d):
+        x, factor = ctx.saved_tensors
+        dx = d * _NodeMaskFn._shape(factor, x, ctx.plane)
+        g = (d * x).reshape(x.shape[0], factor.numel(), -1).sum(dim=(0, 2))
+        ctx.masker._accumulate(ctx.idx, g)
+        return dx, None, None, None, None
+
+
+class _UnionFind:
+    def __init__(self):
+        self.parent: List[int] = []
+        self.pinned: Dict[int, str] = {}
+
+    def new(self, n: int, pin: Optional[str] = None) -> List[int]:
+        start = len(self.parent)
+        self.parent.extend(range(start, start + n))
+        if pin:
+            for e in range(start, start + n):
+                self.pinned[e] = pin
+        return list(range(start, start + n))
+
+    def find(self, e: int) -> int:
+        while self.parent[e] != e:
+            self.parent[e] = self.parent[self.parent[e]]
+            e = self.parent[e]
+        return e
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return
+        lo, hi = min(ra, rb), max(ra, rb)      # the earlier element stays the root
+        self.parent[hi] = lo
+        if hi in self.pinned and lo not in self.pinned:
+            self.pinned[lo] = self.pinned[hi]
+
+    def pin(self, e: int, why: str) -> None:
+        r = self.find(e)
+        self.pinned.setdefault(r, why)
+
+    def why(self, e: int) -> Optional[str]:
+        return self.pinned.get(self.find(e))
+
+
+@dataclass
+class _Chan:
+    """The channels of a tensor in the traced graph: elems[c] is channel c's union-find element;
+    plane is the features each channel owns in a flattened 2-D tensor (1 for an nn.Linear's
+    output, H*W after a flatten), unused for tensors of 3 or more dimensions."""
+    elems: List[int]
+    plane: int
+    ndim: int
+
+
+_PER_CHANNEL_MODULES = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh,
+                        nn.Hardswish, nn.Hardtanh, nn.Hardsigmoid, nn.Identity, nn.Dropout, nn.Dropout2d,
+                        nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d,
+                        nn.BatchNorm1d, nn.BatchNorm2d)
+
+
+def _per_channel_functions():
+    import torch.nn.functional as F
+    fns = {F.relu, F.relu6, F.leaky_relu, F.elu, F.gelu, F.silu, F.hardswish, F.hardtanh, F.hardsigmoid,
+           F.dropout, F.dropout2d, F.max_pool2d, F.avg_pool2d, F.adaptive_avg_pool2d, F.adaptive_max_pool2d,
+           torch.relu, torch.sigmoid, torch.tanh, F.sigmoid, F.tanh}
+    return fns
+
+
+_PER_CHANNEL_METHODS = {"relu", "relu_", "sigmoid", "tanh", "contiguous", "clone"}
+
+
+_MASKERS: "weakref.WeakValueDictionary[int, NodeMasker]" = weakref.WeakValueDictionary()
+
+
+class NodeMasker:
+    """Node pruning with mask layers on a PyTorch model, with the C trainer's semantics.
+
+    model: the model (or its DistributedDataParallel wrapper; build the masker before wrapping,
+    so that DDP keeps its buffers in step too). example: an input batch for tracing (torch.fx)
+    and shape propagation. layers: names (as in named_modules) of the nn.Conv2d / nn.Linear
+    layers whose output channels get masks; default every nn.Conv2d (the CPU class: node
+    pruning on convolutions) whose channels can go. threshold, eps, init, max: T, the
+    hysteresis eps, b's initial value and cap (defaults 0.8, 1e-4, 0.8002, 0.802, the C
+    trainer's). mask_lambda: the L1 pull (set it stage by stage, see node_lambda).
+
+    The model is traced with torch.fx (symbolic_trace) to find where each channel goes: per-
+    channel layers (activations, pooling, batch norm, dropout, flatten, global means) keep it;
+    add / sub / mul join the channels of their two inputs into one mask, concat along the
+    channels shifts offsets, a depthwise convolution joins each output channel with its input
+    channel. A channel that reaches the model's input or output, an operation outside that
+    list, a convolution with 1 < groups < channels, a module called twice or a view / reshape
+    with a literal size cannot go: a layer named in `layers` whose channels are held by one of
+    those is refused (PruneError naming the node); one chosen by the default is left out
+    (``skipped`` says why). A model that does not trace is refused.
+
+    The masks are applied by forward pre-hooks on the weighted modules that read masked
+    channels (the model object and its class are unchanged); a and b live in two buffers of the
+    model, ``scalpel_node_a`` and ``scalpel_node_b`` (float32, one entry per mask), so
+    state_dict and checkpoints carry them.
+    """
+
+    def __init__(self, model: nn.Module, example, layers: Optional[Sequence[str]] = None, *,
+                 threshold: float = MASK_THRESHOLD, eps: float = MASK_EPS, init: float = MASK_INIT,
+                 max: float = MASK_MAX, mask_lambda: float = 0.0):
+        for v, lo, hi, what in ((threshold, 0, 1, "threshold"), (eps, 0, 1, "eps"), (max, 0, 1, "max"),
+                                (init, 0, max, "init")):
+            if not (np.isfinite(v) and lo <= v <= hi):
+                raise PruneError(f"{what} {v}: expected {lo} .. {hi}")
+        self.model = model
+        self.threshold, self.eps, self.init, self.max = (float(np.float32(v)) for v in (threshold, eps, init, max))
+        self.mask_lambda = float(mask_lambda)
+        base = _unwrap(model)
+        self._analyse(base, example, layers)
+        n = len(self.sets)
+        if "scalpel_node_a" not in dict(base.named_buffers(recurse=False)):
+            dev = next(iter(base.parameters())).device
+            base.register_buffer("scalpel_node_a", torch.ones(n, dtype=torch.float32, device=dev))
+            base.register_buffer("scalpel_node_b", torch.full((n,), self.init, dtype=torch.float32, device=dev))
+        elif base.scalpel_node_a.numel() != n:
+            raise PruneError(f"the model already has {base.scalpel_node_a.numel()} node masks; this graph gives {n}")
+        self._base = base
+        self._grad: Optional[torch.Tensor] = None
+        self._idx_dev: Dict[tuple, torch.Tensor] = {}
+        old = _MASKERS.get(id(base))
+        if old is not None and old._base is base:   # a new masker on the same model (a resume) takes over
+            old.detach()
+        self._handles = []
+        for name, (idx, plane) in self.consumers.items():
+            self._handles.append(self._modules[name].register_forward_pre_hook(self._hook(name, idx, plane)))
+        _MASKERS[id(base)] = self
+        self._optimizers: List[torch.optim.Optimizer] = []
+
+    # -- graph analysis --
+
+    def _analyse(self, base: nn.Module, example, layers) -> None:
+        import operator
+        import torch.fx as fx
+        from torch.fx.passes.shape_prop import ShapeProp
+        try:
+            gm = fx.symbolic_trace(base)
+        except Exception as e:          # noqa: BLE001 - the tracer raises many kinds
+            raise PruneError(f"the model does not trace with torch.fx ({type(e).__name__}: {e}); "
+                             "node pruning needs a traceable model") from e
+        # in eval mode: the shapes only, without touching batch-norm statistics or the RNG (dropout)
+        modes = {m: m.training for m in base.modules()}
+        try:
+            base.eval()
+            with torch.no_grad():
+                ShapeProp(gm).propagate(*(example if isinstance(example, (tuple, list)) else (example,)))
+        except Exception as e:          # noqa: BLE001
+            raise PruneError(f"the traced model does not run on the example input ({type(e).__name__}: {e})") from e
+        finally:
+            for m, t in modes.items():
+                m.training = t
+        modules = dict(base.named_modules())
+        self._modules = modules
+        calls: Dict[str, int] = {}
+        for node in gm.graph.nodes:
+            if node.op == "call_module":
+                calls[node.target] = calls.get(node.target, 0) + 1
+        uf = _UnionFind()
+        chan: Dict[object, _Chan] = {}
+        producers: Dict[str, List[int]] = {}          # weighted module -> its output elements
+        consumer_in: Dict[str, _Chan] = {}            # weighted module -> the channels it reads
+        module_io: Dict[str, tuple] = {}              # module -> (input chan, output chan)
+        per_fn = _per_channel_functions()
+
+        def shape(node):
+            tm = node.meta.get("tensor_meta") if hasattr(node, "meta") else None
+            return tuple(tm.shape) if tm is not None and hasattr(tm, "shape") else None
+
+        def fresh(node, pin=None):
+            s = shape(node)
+            if s is None or len(s) < 2:
+                return None
+            c = _Chan(uf.new(int(s[1]), pin), 1, len(s))
+            return c
+
+        def pin_all(node, why):
+            for a in node.all_input_nodes:
+                if a in chan and chan[a] is not None:
+                    for e in chan[a].elems:
+                        uf.pin(e, why)
+
+        def like(src: _Chan, node) -> _Chan:
+            s = shape(node)
+            nd = len(s) if s else src.ndim
+            if nd == 2 and src.ndim != 2:      # [N, C, 1, 1] -> [N, C] and similar
+                plane = int(s[1]) // len(src.elems)
+            else:
+                plane = src.plane if nd == 2 else 1
+            return _Chan(src.elems, plane, nd)
+
+        def unite(a: _Chan, b: _Chan) -> bool:
+            if len(a.elems) != len(b.elems) or (a.ndim == 2) != (b.ndim == 2) or (a.ndim == 2 and a.plane != b.plane):
+                return False
+            for x, y in zip(a.elems, b.elems):
+                uf.union(x, y)
+            return True
+
+        def describe(node) -> str:
+            t = node.target if isinstance(node.target, str) else getattr(node.target, "__name__", str(node.target))
+            return f"node {node.name!r} ({node.op} {t})"
+
+        for node in gm.graph.nodes:
+            out = None
+            ins = [chan.get(a) for a in node.args if isinstance(a, fx.Node)]
+            x = ins[0] if ins else None
+            if node.op == "placeholder":
+                out = fresh(node, "the model's input")
+            elif node.op == "get_attr":
+                out = fresh(node, f"a constant tensor ({describe(node)})")
+            elif node.op == "output":
+                def pin_out(arg):
+                    if isinstance(arg, fx.Node) and chan.get(arg) is not None:
+                        for e in chan[arg].elems:
+                            uf.pin(e, "the model's output")
+                    elif isinstance(arg, (tuple, list)):
+                        for v in arg:
+                            pin_out(v)
+                    elif isinstance(arg, dict):
+                        for v in arg.values():
+                            pin_out(v)
+                pin_out(node.args)
+            elif node.op == "call_module":
+                m = modules[node.target]
+                name = node.target
+                if calls[name] > 1 and isinstance(m, (nn.Conv2d, nn.Linear, nn.BatchNorm1d, nn.BatchNorm2d)):
+                    pin_all(node, f"{describe(node)}: the module is called more than once")
+                    out = fresh(node, f"{describe(node)}: the module is called more than once")
+                elif isinstance(m, nn.Conv2d) and x is not None:
+                    if m.groups == 1:
+                        consumer_in[name] = x
+                        out = fresh(node)
+                        producers[name] = out.elems
+                    elif m.groups == m.in_channels and m.groups == len(x.elems):
+                        consumer_in[name] = x
+                        out = fresh(node)
+                        mult = m.out_channels // m.in_channels
+                        for o, e in enumerate(out.elems):
+                            uf.union(x.elems[o // mult], e)
+                        producers[name] = out.elems
+                    else:
+                        pin_all(node, f"{describe(node)}: a grouped convolution (groups {m.groups})")
+                        out = fresh(node, f"{describe(node)}: a grouped convolution (groups {m.groups})")
+                    module_io[name] = (x, out)
+                elif isinstance(m, nn.Linear) and x is not None:
+                    if x.ndim == 2:
+                        consumer_in[name] = x
+                        out = fresh(node)
+                        producers[name] = out.elems
+                    else:
+                        pin_all(node, f"{describe(node)}: an nn.Linear on a {x.ndim}-D tensor")
+                        out = fresh(node, f"{describe(node)}: an nn.Linear on a {x.ndim}-D tensor")
+                    module_io[name] = (x, out)
+                elif isinstance(m, _PER_CHANNEL_MODULES) and x is not None:
+                    out = like(x, node)
+                    module_io[name] = (x, out)
+                elif isinstance(m, nn.Flatten) and x is not None and m.start_dim == 1 and m.end_dim == -1:
+                    s = shape(node)
+                    out = _Chan(x.elems, int(s[1]) // len(x.elems), 2) if x.ndim > 2 else x
+                else:
+                    pin_all(node, f"{describe(node)}: an operation node pruning does not follow")
+                    out = fresh(node, f"{describe(node)}: an operation node pruning does not follow")
+            elif node.op in ("call_function", "call_method"):
+                t = node.target
+                tensors = [a for a in node.args if isinstance(a, fx.Node) and chan.get(a) is not None]
+                kw_tensors = [a for a in node.kwargs.values() if isinstance(a, fx.Node) and chan.get(a) is not None]
+                nested = [a for a in node.all_input_nodes if chan.get(a) is not None]
+                s = shape(node)
+                first = chan.get(node.args[0]) if node.args and isinstance(node.args[0], fx.Node) else None
+                is_tensor_out = s is not None
+                if not nested:
+                    out = fresh(node) if is_tensor_out and s and len(s) >= 2 else None
+                    if out is not None:                    # a tensor made from nothing we follow
+                        for e in out.elems:
+                            uf.pin(e, f"{describe(node)}")
+                elif ((node.op == "call_function" and t in per_fn) or
+                      (node.op == "call_method" and t in _PER_CHANNEL_METHODS)) and first is not None \
+                        and len(tensors) == 1 and not kw_tensors:
+                    out = like(first, node)
+                elif t in (operator.add, operator.sub, operator.mul, operator.iadd, torch.add, torch.sub, torch.mul,
+                           "add", "sub", "mul", "add_", "mul_") and len(node.args) >= 2:
+                    a0, a1 = node.args[0], node.args[1]
+                    c0 = chan.get(a0) if isinstance(a0, fx.Node) else None
+                    c1 = chan.get(a1) if isinstance(a1, fx.Node) else None
+                    if c0 is not None and c1 is not None:
+                        if unite(c0, c1):
+                            out = like(c0, node)
+                        elif len(c1.elems) == 1 and len(c0.elems) > 1:
+                            uf.pin(c1.elems[0], describe(node))
+                            out = like(c0, node)
+                        elif len(c0.elems) == 1 and len(c1.elems) > 1:
+                            uf.pin(c0.elems[0], describe(node))
+                            out = like(c1, node)
+                        else:
+                            pin_all(node, f"{describe(node)}: inputs of different channels")
+                            out = fresh(node, f"{describe(node)}: inputs of different channels")
+                    elif c0 is not None and not isinstance(a1, fx.Node):
+                        out = like(c0, node)                   # x + 1.0, x * 0.5
+                    elif c1 is not None and not isinstance(a0, fx.Node):
+                        out = like(c1, node)
+                    else:
+                        pin_all(node, describe(node))
+                        out = fresh(node, describe(node))
+                elif t in (torch.cat, torch.concat if hasattr(torch, "concat") else torch.cat):
+                    seq = node.args[0]
+                    dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim", 0)
+                    parts = [chan.get(a) if isinstance(a, fx.Node) else None for a in seq]
+                    nd = len(s) if s else 0
+                    if nd and dim < 0:
+                        dim += nd
+                    if all(p is not None for p in parts) and dim == 1 and nd > 2:
+                        out = _Chan([e for p in parts for e in p.elems], 1, nd)
+                    elif all(p is not None for p in parts) and dim not in (1,) and nd > 2 and \
+                            all(unite(parts[0], p) for p in parts[1:]):
+                        out = like(parts[0], node)
+                    else:
+                        pin_all(node, f"{describe(node)}: a concat node pruning does not follow")
+                        out = fresh(node, f"{describe(node)}: a concat node pruning does not follow")
+                elif t in (torch.flatten, "flatten") and first is not None:
+                    sd = node.args[1] if len(node.args) > 1 else node.kwargs.get("start_dim", 0)
+                    ed = node.args[2] if len(node.args) > 2 else node.kwargs.get("end_dim", -1)
+                    if sd == 1 and ed == -1 and s is not None and len(s) == 2:
+                        out = _Chan(first.elems, int(s[1]) // len(first.elems), 2) if first.ndim > 2 else first
+                    else:
+                        pin_all(node, f"{describe(node)}: a flatten other than flatten(x, 1)")
+                        out = fresh(node, f"{describe(node)}: a flatten other than flatten(x, 1)")
+                elif t in ("view", "reshape", torch.reshape) and first is not None and s is not None:
+                    src = shape(node.args[0])
+                    literal = any(isinstance(a, int) and a not in (-1,) and a != src[0] for a in node.args[1:]) or \
+                        any(isinstance(a, (tuple, list)) and any(isinstance(v, int) and v not in (-1,) and v != src[0]
+                                                                 for v in a) for a in node.args[1:])
+                    if tuple(s) == tuple(src):
+                        out = first
+                    elif len(s) == 2 and len(src) > 2 and s[0] == src[0] and not literal:
+                        out = _Chan(first.elems, int(s[1]) // len(first.elems), 2)
+                    else:
+                        why = (f"{describe(node)}: a {t if isinstance(t, str) else 'reshape'} with a literal size "
+                               "(write torch.flatten(x, 1) or x.view(x.size(0), -1))") if literal else \
+                            f"{describe(node)}: a reshape node pruning does not follow"
+                        pin_all(node, why)
+                        out = fresh(node, why)
+                elif t in ("mean", torch.mean, "amax", "sum", torch.sum) and first is not None and s is not None:
+                    dims = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
+                    dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+                    nd = first.ndim
+                    if first.ndim > 2 and all(isinstance(d, int) and (d % nd) >= 2 for d in dims):
+                        out = like(first, node)
+                    else:
+                        pin_all(node, describe(node))
+                        out = fresh(node, describe(node))
+                elif t in ("size", "dim") or (t is getattr and len(node.args) > 1 and node.args[1] in ("shape", "dtype",
+                                                                                                        "device")):
+                    out = None
+                else:
+                    pin_all(node, f"{describe(node)}: an operation node pruning does not follow")
+                    out = fresh(node, f"{describe(node)}: an operation node pruning does not follow") \
+                        if is_tensor_out and s and len(s) >= 2 else None
+            chan[node] = out
+
+        # which layers get masks
+        explicit = layers is not None
+        if layers is None:
+            names = [n for n in producers if isinstance(modules[n], nn.Conv2d)]
+        else:
+            names = list(layers)
+            for n in names:
+                if not isinstance(modules.get(n), (nn.Conv2d, nn.Linear)):
+                    raise PruneError(f"layer {n!r}: not an nn.Conv2d or nn.Linear of the model")
+                if n not in producers:
+                    raise PruneError(f"layer {n!r}: its channels cannot go (it is not reached by the traced graph, "
+                                     "or it is a grouped convolution, a module called twice, or a Linear on a 3-D+ tensor)")
+        self.skipped: Dict[str, str] = {}
+        chosen = []
+        for n in names:
+            whys = {uf.why(e) for e in producers[n]} - {None}
+            if whys:
+                why = sorted(whys)[0]
+                if explicit:
+                    raise PruneError(f"layer {n!r}: its channels cannot go, held by {why}")
+                self.skipped[n] = why
+            else:
+                chosen.append(n)
+        # one mask per set, numbered in graph order of the chosen layers' channels
+        set_of: Dict[int, int] = {}
+        for n in producers:                               # every producer, in graph order
+            if n not in chosen:
+                continue
+            for e in producers[n]:
+                r = uf.find(e)
+                if r not in set_of:
+                    set_of[r] = len(set_of)
+        self.sets = list(set_of)
+        self._uf, self._set_of = uf, set_of
+
+        def index(c: _Chan) -> List[int]:
+            return [set_of.get(uf.find(e), -1) for e in c.elems]
+
+        # every weighted layer with a channel in a mask's set (chosen or coupled to one) shows it
+        self.layers: "OrderedDict[str, List[int]]" = OrderedDict()
+        for n in producers:
+            ix = [set_of.get(uf.find(e), -1) for e in producers[n]]
+            if any(i >= 0 for i in ix):
+                if any(i < 0 for i in ix):
+                    raise PruneError(f"layer {n!r}: only some of its channels are maskable")
+                self.layers[n] = ix
+        self.chosen = chosen
+        self.consumers: Dict[str, tuple] = {}
+        for n, c in consumer_in.items():
+            ix = index(c)
+            if any(i >= 0 for i in ix):
+                self.consumers[n] = (ix, c.plane if c.ndim == 2 else 1)
+        self._graph, self._chan, self._module_io, self._producers = gm, chan, module_io, producers
+        if not self.sets:
+            raise PruneError("no node masks: " + ("; ".join(f"{n}: {w}" for n, w in self.skipped.items())
+                                                   if self.skipped else "the model has no layer to mask"))
+
+    # -- forward and backward --
+
+    def _index(self, key, ix: List[int], device) -> torch.Tensor:
+        k = (key, str(device))
+        t = self._idx_dev.get(k)
+        if t is None:
+            n = len(self.sets)
+            t = torch.tensor([i if i >= 0 else n for i in ix], dtype=torch.long, device=device)
+            self._idx_dev[k] = t
+        return t
+
+    def _hook(self, name: str, ix: List[int], plane: int):
+        masker = self
+
+        def pre_hook(module, inputs):
+            x = inputs[0]
+            a = masker._base.scalpel_node_a
+            idx = masker._index(name, ix, x.device)
+            factor = torch.cat([a.to(x.dtype), a.new_ones(1, dtype=x.dtype)])[idx]
+            return (_NodeMaskFn.apply(x, factor, idx, plane, masker),) + tuple(inputs[1:])
+
+        return pre_hook
+
+    def _accumulate(self, idx: torch.Tensor, g: torch.Tensor) -> None:
+        n = len(self.sets)
+        if self._grad is None or self._grad.device != g.device:
+            self._grad = torch.zeros(n + 1, dtype=torch.float32, device=g.device)
+        self._grad.index_add_(0, idx, g.float())
+
+    # -- state --
+
+    @property
+    def a(self) -> torch.Tensor:
+        """a of every mask [masks] (the model's buffer scalpel_node_a)."""
+        return self._base.scalpel_node_a
+
+    @property
+    def b(self) -> torch.Tensor:
+        return self._base.scalpel_node_b
+
+    @property
+    def grad_b(self) -> torch.Tensor:
+        """The straight-through gradient of b accumulated since the last update() [masks]."""
+        if self._grad is None:
+            return torch.zeros(len(self.sets), dtype=torch.float32, device=self.b.device)
+        return self._grad[:len(self.sets)]
+
+    def node_a(self, name: str) -> torch.Tensor:
+        """a of layer `name`'s output channels [out] (a coupled channel shows its set's mask)."""
+        return self.a[torch.tensor(self.layers[name], device=self.a.device)]
+
+    def node_b(self, name: str) -> torch.Tensor:
+        return self.b[torch.tensor(self.layers[name], device=self.b.device)]
+
+    def set_nodes(self, name: str, a=None, b=None) -> None:
+        """Writes a and / or b of layer `name`'s channels (coupled channels share one entry: the
+        last value written wins)."""
+        ix = torch.tensor(self.layers[name], device=self.a.device)
+        with torch.no_grad():
+            if a is not None:
+                self.a[ix] = torch.as_tensor(a, dtype=torch.float32, device=self.a.device)
+            if b is not None:
+                self.b[ix] = torch.as_tensor(b, dtype=torch.float32, device=self.b.device)
+
+    def kept(self) -> Dict[str, int]:
+        """Channels kept (a = 1) per masked layer."""
+        return {n: int((self.node_a(n) != 0).sum()) for n in self.layers}
+
+    # -- the update --
+
+    def update(self, lr: float) -> None:
+        """The C trainer's mask step, after the optimizer's: b -= lr * grad_b; b -= mask_lambda *
+        lr; clamp to [0, max]; a = 1 at b >= T + eps, 0 below T, else unchanged (float32, as
+        scalpel_trainer_apply). lr: the step's learning rate (attach() passes the optimizer's).
+        Distributed: grad_b is averaged over the ranks (as DDP averages the weights'
+        gradients), every rank computes the step, and rank 0's a and b are broadcast, so the
+        masks are identical on every rank by construction."""
+        lr32 = np.float32(lr)
+        if not (np.isfinite(lr32) and lr32 >= 0):
+            raise PruneError(f"lr {lr}: expected a finite number >= 0")
+        if not (np.isfinite(self.mask_lambda) and 0 <= self.mask_lambda <= MASK_LAMBDA_MAX):
+            raise PruneError(f"mask_lambda {self.mask_lambda}: expected 0 .. {MASK_LAMBDA_MAX}")
+        g = self.grad_b.detach().to(self.b.device).clone()
+        if _distributed():
+            dev = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+            buf = g.to(dev)
+            dist.all_reduce(buf)
+            g = buf.to(self.b.device) / float(dist.get_world_size())
+        pull = np.float32(np.float32(self.mask_lambda) * lr32)          # float * float, as in C
+        with torch.no_grad():
+            b = self.b - g * torch.tensor(lr32, device=g.device)
+            b = b - torch.tensor(pull, device=g.device)
+            b = torch.where(b >= 0, b, torch.zeros_like(b))                # NaN too
+            b = torch.minimum(b, torch.tensor(np.float32(self.max), device=b.device))
+            on = np.float32(np.float32(self.threshold) + np.float32(self.eps))
+            a = torch.where(b >= torch.tensor(on, device=b.device), torch.ones_like(b),
+                            torch.where(b < torch.tensor(np.float32(self.threshold), device=b.device),
+                                        torch.zeros_like(b), self.a))
+            if _distributed():
+                both = torch.cat([b, a])
+                _broadcast(both)
+                b, a = both[:len(self.sets)], both[len(self.sets):]
+            self.b.copy_(b)
+            self.a.copy_(a)
+        if self._grad is not None:
+            self._grad.zero_()
+
+    def zero_grad(self) -> None:
+        if self._grad is not None:
+            self._grad.zero_()
+
+    def stage(self, s: int, start: float = 0.001, factor: float = 2.0) -> float:
+        """Sets mask_lambda to node_lambda(s, start, factor) (the node driver's stage s); returns it."""
+        self.mask_lambda = node_lambda(s, start, factor)
+        return self.mask_lambda
+
+    def attach(self, optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
+        """After every optimizer.step(), update(lr) with the optimizer's current learning rate
+        (param_groups[0]['lr']: a scheduler's rate too)."""
+        if optimizer in self._optimizers:
+            return optimizer
+        self._optimizers.append(optimizer)
+        step = optimizer.step
+        masker = self
+
+        def step_and_update(*args, **kwargs):
+            out = step(*args, **kwargs)
+            masker.update(float(optimizer.param_groups[0]["lr"]))
+            return out
+
+        optimizer.step = step_and_update
+        return optimizer
+
+    def detach(self) -> None:
+        """Removes the forward hooks (the model computes without masks; the buffers stay)."""
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+
+    # -- removal --
+
+    def _keep_elems(self) -> Callable[[int], bool]:
+        a = self.a.detach().cpu().numpy()
+        uf, set_of = self._uf, self._set_of
+
+        def keep(e: int) -> bool:
+            s = set_of.get(uf.find(e))
+            return True if s is None else bool(a[s] != 0)
+        return keep
+
+
+def remove_nodes(model: nn.Module, masker: NodeMasker) -> nn.Module:
+    """Physical node removal: a smaller dense copy of the model (the same class; masker's model
+    is unchanged) without the channels whose mask has a = 0: a convolution's output channels
+    (its weight rows, bias), a batch norm's channels (weight, bias, running statistics), the next
+    weighted layer's input channels (a conv's in_channels, a depthwise conv's groups, an
+    nn.Linear's in_features: H*W features per map after a flatten). It computes what the masked
+    model computes (the hooks and the mask buffers are not copied). Refused (PruneError) when a
+    layer would keep no channel."""
+    import copy
+    base = _unwrap(model)
+    if base is not masker._base:
+        raise PruneError("remove_nodes: the masker belongs to another model")
+    keep = masker._keep_elems()
+    # deepcopy without the hooks and the mask buffers
+    saved_hooks = {n: dict(m._forward_pre_hooks) for n, m in base.named_modules()}
+    saved_bufs = {k: base._buffers.pop(k) for k in ("scalpel_node_a", "scalpel_node_b")}
+    try:
+        for h in masker._handles:
+            for m in base.modules():
+                m._forward_pre_hooks.pop(h.id, None)
+        out = copy.deepcopy(base)
+    finally:
+        for n, m in base.named_modules():
+            m._forward_pre_hooks.clear()
+            m._forward_pre_hooks.update(saved_hooks[n])
+        base._buffers.update(saved_bufs)
+    mods = dict(out.named_modules())
+
+    def kv(c: Optional[_Chan]) -> Optional[torch.Tensor]:
+        if c is None:
+            return None
+        return torch.tensor([keep(e) for e in c.elems], dtype=torch.bool)
+
+    with torch.no_grad():
+        for name, (cin, cout) in masker._module_io.items():
+            m = mods[name]
+            kin, kout = kv(cin), kv(cout)
+            if kout is not None and not bool(kout.any()):
+                raise PruneError(f"remove_nodes: layer {name!r} would keep no channel")
+            if isinstance(m, nn.Conv2d):
+                dw = m.groups > 1
+                w = m.weight
+                if kout is not None and not bool(kout.all()):
+                    w = w[kout]
+                    if m.bias is not None:
+                        m.bias = nn.Parameter(m.bias[kout].clone(), requires_grad=m.bias.requires_grad)
+                if not dw and kin is not None and not bool(kin.all()):
+                    w = w[:, kin]
+                m.weight = nn.Parameter(w.clone(), requires_grad=m.weight.requires_grad)
+                m.out_channels = int(w.shape[0])
+                if dw:
+                    m.in_channels = m.groups = int(kin.sum()) if kin is not None else m.in_channels
+                else:
+                    m.in_channels = int(w.shape[1])
+            elif isinstance(m, nn.Linear):
+                w = m.weight
+                if kout is not None and not bool(kout.all()):
+                    w = w[kout]
+                    if m.bias is not None:
+                        m.bias = nn.Parameter(m.bias[kout].clone(), requires_grad=m.bias.requires_grad)
+                if kin is not None and not bool(kin.all()):
+                    w = w[:, kin.repeat_interleave(cin.plane)]
+                m.weight = nn.Parameter(w.clone(), requires_grad=m.weight.requires_grad)
+                m.out_features, m.in_features = int(w.shape[0]), int(w.shape[1])
+            elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) and kin is not None and not bool(kin.all()):
+                if m.affine:
+                    m.weight = nn.Parameter(m.weight[kin].clone(), requires_grad=m.weight.requires_grad)
+                    m.bias = nn.Parameter(m.bias[kin].clone(), requires_grad=m.bias.requires_grad)
+                if m.track_running_stats and m.running_mean is not None:
+                    m.running_mean = m.running_mean[kin].clone()
+                    m.running_var = m.running_var[kin].clone()
+                m.num_features = int(kin.sum())
+    return out
