@@ -2,7 +2,7 @@
 """scalpel.torch (SIMD-aware pruning in PyTorch, DistributedDataParallel included) against the C
 library and against itself across processes.
 
-    /usr/bin/python3 tests/test_torch_prune.py [--parts parity,driver,resume,ddp,nodes]
+    /usr/bin/python3 tests/test_torch_prune.py [--parts parity,driver,resume,ddp,nodes,pipeline]
 
 Needs numpy and torch (Debian's python3-torch; it fails, never skips, without them), gcc for
 the C side (tests/prune_parity.c) and the C tool (build/scalpel, or $SCALPEL_CLI).
@@ -42,6 +42,13 @@ PARTS
            untraceable model. DDP: torchrun with 2 processes (gloo), the global batch split,
            against one process: the same a, b within 1e-6, and a and b bit-identical on both
            ranks.
+  pipeline prune_for per hardware class on a conv-conv-fc-fc model (synthetic 8 x 8 images,
+           tolerance 0.06, dense accuracy at least 0.6): cortex-m4 grouped masks (G = 2) on
+           conv and fc, each layer above its break-even or dense; x86-avx2 conv channels
+           removed, then fc grouped (G = 8); cuda rows removed only, no weight masks. The
+           Traditional and Optimized baselines: the storage per layer after export (pack
+           --mode traditional / optimized). Every exported model computes in `scalpel run`
+           what the pruned PyTorch model computes (1e-4 relative).
 """
 
 from __future__ import annotations
@@ -657,9 +664,181 @@ def check_nodes(tmp: Path, fails: Failures):
     check_nodes_ddp(tmp, fails)
 
 
+# ---- the pipeline per hardware class ------------------------------------------------------------
+
+P_TRAIN, P_TEST = 320, 160
+PRUNE_LR = 0.005          # b moves by lr * grad_b in a band of 0.0002: a small rate while masks train
+
+
+def pipe_problem():
+    """8x8 one-channel images, 4 classes: the quadrant of largest mean (a small convnet learns it)."""
+    g = torch.Generator().manual_seed(11)
+    x = torch.randn(P_TRAIN + P_TEST, 1, 8, 8, generator=g)
+    y = torch.argmax(F.avg_pool2d(x, 4).reshape(len(x), 4), 1)          # the quadrant of largest mean
+    return x[:P_TRAIN], y[:P_TRAIN], x[P_TRAIN:], y[P_TRAIN:]
+
+
+def pipe_model():
+    torch.manual_seed(3)
+    return nn.Sequential(nn.Conv2d(1, 12, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(12, 12, 3, padding=1),
+                         nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(48, 32), nn.ReLU(), nn.Linear(32, 4))
+
+
+def pipe_fns(data):
+    xtr, ytr, xte, yte = data
+
+    def train_epoch(model, opt, epoch):
+        perm = torch.randperm(P_TRAIN, generator=torch.Generator().manual_seed(500 + epoch))
+        model.train()
+        for j in range(P_TRAIN // 32):
+            idx = perm[j * 32:(j + 1) * 32]
+            loss = F.cross_entropy(model(xtr[idx]), ytr[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+    def evaluate(model):
+        model.eval()
+        with torch.no_grad():
+            return float((model(xte).argmax(1) == yte).float().mean())
+    return train_epoch, evaluate
+
+
+_DENSE = {}
+
+
+def pipe_dense(data):
+    """The trained dense model (trained once, copied for every pipeline) and a fresh optimizer."""
+    import copy
+    if "m" not in _DENSE:
+        m = pipe_model()
+        opt = torch.optim.SGD(m.parameters(), lr=0.05, momentum=0.9)
+        te, _ = pipe_fns(data)
+        for e in range(25):
+            te(m, opt, 1000 + e)
+        _DENSE["m"] = m
+    m = copy.deepcopy(_DENSE["m"])
+    return m, torch.optim.SGD(m.parameters(), lr=PRUNE_LR, momentum=0.9)
+
+
+def grouped_ok(m: nn.Module, g: int) -> bool:
+    mk = m.scalpel_mask.reshape(m.weight.shape[0], -1)
+    full = (mk.shape[1] // g) * g
+    gr = mk[:, :full].reshape(mk.shape[0], -1, g)
+    return bool((gr.min(2).values == gr.max(2).values).all())
+
+
+def run_in_c(cli: Path, tmp: Path, model: nn.Module, path: Path, tag: str, fails: Failures) -> None:
+    """The exported (packed) model computes in C what the pruned PyTorch model computes."""
+    x = torch.randn(6, 1, 8, 8, generator=torch.Generator().manual_seed(9))
+    np.save(tmp / "px.npy", x.numpy())
+    r = subprocess.run([str(cli), "run", str(path), "--input", str(tmp / "px.npy"), "--output", str(tmp / "py.npy")],
+                       capture_output=True, text=True)
+    if fails.check(r.returncode == 0, f"pipeline {tag}: scalpel run", r.stderr):
+        model.eval()
+        with torch.no_grad():
+            ref = model(x).numpy()
+        got = np.load(tmp / "py.npy").reshape(ref.shape)
+        err = float(np.abs(got - ref).max()) / float(np.abs(ref).max())
+        fails.check(err <= 1e-4, f"pipeline {tag}: scalpel run", f"C output differs from PyTorch by {err:.3g} relative")
+
+
+def check_pipeline(tmp: Path, fails: Failures):
+    print("part pipeline: prune_for per hardware class, the Traditional and Optimized baselines, export to C",
+          flush=True)
+    cli = cli_path()
+    data = pipe_problem()
+    te, ev = pipe_fns(data)
+    ex = data[0][:4]
+    weighted = ["0", "3", "7", "9"]
+    kw = dict(tolerance=0.06, max_stages=5, epochs_per_stage=2, log=None, cli=str(cli))
+    # microcontroller (low parallelism): grouped pruning of every layer, dense below break-even
+    m, opt = pipe_dense(data)
+    prof = spt.hw_profile("cortex-m4", str(cli))
+    out, res = spt.prune_for(m, opt, prof, te, ev, ex, export_path=str(tmp / "m4.scpn"), **kw)
+    fails.check(res.dense_accuracy >= 0.6, "pipeline m4", f"dense accuracy {res.dense_accuracy:.3f}: not learnt")
+    fails.check(res.nodes is None and res.groups is not None, "pipeline m4", "expected grouped pruning only")
+    fails.check(res.dense_accuracy - res.accuracy <= 0.06 + 1e-6, "pipeline m4", f"accuracy {res.accuracy:.3f}")
+    mods = dict(out.named_modules())
+    bes = {"0": prof["breakeven"]["mm_grouped"], "3": prof["breakeven"]["mm_grouped"],
+           "7": prof["breakeven"]["mv_grouped"], "9": prof["breakeven"]["mv_grouped"]}
+    pruned = [n for n in weighted if res.groups.layer_rate[n] > 0]
+    fails.check(len(pruned) >= 2 and any(isinstance(mods[n], nn.Conv2d) for n in pruned) and
+                any(isinstance(mods[n], nn.Linear) for n in pruned), "pipeline m4",
+                f"grouped masks expected on conv and fc layers: rates {res.groups.layer_rate}")
+    for n in weighted:
+        r = res.groups.layer_rate[n]
+        fails.check((r > bes[n] and n not in res.groups.skipped) or (r == 0 and n in res.groups.skipped),
+                    "pipeline m4", f"layer {n}: rate {r:.3f} against break-even {bes[n]:.3f}, skipped {res.groups.skipped}")
+        fails.check(grouped_ok(mods[n], 2), "pipeline m4", f"layer {n}: a group of 2 is split")
+    fails.check([mods[n].weight.shape[0] for n in weighted] == [12, 12, 32, 4], "pipeline m4", "shapes changed")
+    run_in_c(cli, tmp, out, tmp / "m4.scpn", "m4", fails)
+    print(f"  cortex-m4: {res.dense_accuracy:.3f} -> {res.accuracy:.3f}, rates "
+          f"{ {n: round(r, 3) for n, r in res.layer_rate.items()} }, dense {res.groups.skipped}", flush=True)
+    # CPU (moderate): conv channels removed, then grouped fc (conv frozen)
+    m, opt = pipe_dense(data)
+    prof = spt.hw_profile("x86-avx2", str(cli))
+    out, res = spt.prune_for(m, opt, prof, te, ev, ex, export_path=str(tmp / "avx2.scpn"), **kw)
+    mods = dict(out.named_modules())
+    fails.check(res.nodes is not None and res.groups is not None, "pipeline avx2", "expected nodes then groups")
+    if res.nodes is not None and res.groups is not None:
+        fails.check(sorted(res.nodes.nodes_before) == ["0", "3"], "pipeline avx2",
+                    f"node masks on {sorted(res.nodes.nodes_before)}: expected the convolutions")
+        fails.check(mods["0"].out_channels + mods["3"].out_channels < 24 and mods["7"].in_features < 48,
+                    "pipeline avx2", f"no conv channel removed: {res.nodes.nodes_after}")
+        fails.check(all("scalpel_mask" not in dict(mods[n].named_buffers()) for n in ("0", "3")), "pipeline avx2",
+                    "a convolution got weight masks")
+        fails.check(any(res.groups.layer_rate[n] > prof["breakeven"]["mv_grouped"] for n in ("7", "9")),
+                    "pipeline avx2", f"no fc layer grouped: {res.groups.layer_rate}")
+        for n in ("7", "9"):
+            fails.check(grouped_ok(mods[n], 8), "pipeline avx2", f"layer {n}: a group of 8 is split")
+        fails.check(res.dense_accuracy - res.accuracy <= 0.06 + 1e-6, "pipeline avx2",
+                    f"accuracy {res.accuracy:.3f} vs dense {res.dense_accuracy:.3f}")
+        print(f"  x86-avx2: {res.dense_accuracy:.3f} -> {res.nodes.accuracy:.3f} (nodes {res.nodes.nodes_after}) "
+              f"-> {res.accuracy:.3f}, fc rates { {n: round(res.groups.layer_rate[n], 3) for n in ('7', '9')} }",
+              flush=True)
+    run_in_c(cli, tmp, out, tmp / "avx2.scpn", "avx2", fails)
+    # GPU (high): node pruning only
+    m, opt = pipe_dense(data)
+    out, res = spt.prune_for(m, opt, "cuda", te, ev, ex, export_path=str(tmp / "cuda.scpn"), **kw)
+    mods = dict(out.named_modules())
+    fails.check(res.groups is None and res.nodes is not None, "pipeline cuda", "expected node pruning only")
+    if res.nodes is not None:
+        fails.check(sorted(res.nodes.nodes_before) == ["0", "3", "7"], "pipeline cuda",
+                    f"node masks on {sorted(res.nodes.nodes_before)}: expected every hidden layer")
+        shapes = [mods[n].weight.shape[0] for n in weighted]
+        fails.check(sum(shapes[:3]) < 56 and shapes[3] == 4, "pipeline cuda", f"no node removed: {shapes}")
+        fails.check(all("scalpel_mask" not in dict(mods[n].named_buffers()) and bool((mods[n].weight != 0).all())
+                        for n in weighted), "pipeline cuda", "weight masks or zeros in a node-pruned model")
+        fails.check(res.dense_accuracy - res.accuracy <= 0.06 + 1e-6, "pipeline cuda", f"accuracy {res.accuracy:.3f}")
+        print(f"  cuda: {res.dense_accuracy:.3f} -> {res.accuracy:.3f}, rows {shapes}", flush=True)
+    run_in_c(cli, tmp, out, tmp / "cuda.scpn", "cuda", fails)
+    # the baselines: storage per layer after convert_torch + scalpel pack --mode traditional / optimized
+    for mode, fn in (("traditional", spt.prune_traditional), ("optimized", spt.prune_optimized)):
+        m, opt = pipe_dense(data)
+        res = fn(m, opt, lambda e: te(m, opt, e), lambda: ev(m), tolerance=0.05, rate_start=0.3, rate_step=0.15,
+                 max_stages=3, log=None)
+        path = tmp / f"{mode}.scpn"
+        spt.export(m, (1, 8, 8), str(path), "x86-avx2", mode, str(cli))
+        stores = [(L.storage, L.group) for L in scalpel.Model.load(path).layers if L.weighted]
+        rates = [res.layer_rate[n] for n in weighted]
+        if mode == "traditional":
+            want = [(scalpel.STORAGE_GCSR, 1) if r > 0 else (scalpel.STORAGE_DENSE, 0) for r in rates]
+            fails.check(all(r > 0 for r in rates), "baseline traditional", f"not every layer pruned: {rates}")
+        else:
+            want = [(scalpel.STORAGE_DENSE, 0) if n in res.skipped else (scalpel.STORAGE_GCSR, 1) for n in weighted]
+            fails.check(all((n in res.skipped) == (r < 0.5) for n, r in zip(weighted, rates)), "baseline optimized",
+                        f"dense layers {res.skipped} for rates {rates}")
+        fails.check([(s, g if s else 0) for s, g in stores] == want, f"baseline {mode}",
+                    f"storage {stores}, expected {want}")
+        run_in_c(cli, tmp, m, path, mode, fails)
+        print(f"  {mode}: {res.dense_accuracy:.3f} -> {res.accuracy:.3f}, rates {[round(r, 3) for r in rates]}, "
+              f"storage {['csr' if s else 'dense' for s, _ in stores]}", flush=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--parts", default="parity,driver,resume,ddp,nodes")
+    ap.add_argument("--parts", default="parity,driver,resume,ddp,nodes,pipeline")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--node-worker", help=argparse.SUPPRESS)
     ap.add_argument("--crash-epoch", type=int, default=-1, help=argparse.SUPPRESS)
@@ -671,7 +850,7 @@ def main() -> int:
         node_worker(args.node_worker)
         return 0
     parts = set(args.parts.split(","))
-    known = {"parity", "driver", "resume", "ddp", "nodes"}
+    known = {"parity", "driver", "resume", "ddp", "nodes", "pipeline"}
     if parts - known:
         ap.error(f"unknown part(s) {sorted(parts - known)}")
     torch.set_num_threads(1)
@@ -680,7 +859,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="scalpel_torch_prune_") as d:
         tmp = Path(d)
         for name, fn in (("parity", check_parity), ("driver", check_driver), ("resume", check_resume),
-                         ("ddp", check_ddp), ("nodes", check_nodes)):
+                         ("ddp", check_ddp), ("nodes", check_nodes), ("pipeline", check_pipeline)):
             if name in parts:
                 fn(tmp, fails)
     print(f"test_torch_prune: {fails.checks - len(fails.items)} passed, {len(fails.items)} failed")

@@ -51,7 +51,8 @@ import torch.nn as nn
 
 __all__ = ["IMPORTANCE", "weight_matrix", "group_scores", "groups_rate_mask", "groups_threshold_mask",
            "han_dropout", "hw_profile", "breakevens", "GroupPruner", "PruneResult", "prune_simd", "PruneError",
-           "NodeMasker", "node_lambda", "remove_nodes"]
+           "NodeMasker", "node_lambda", "remove_nodes", "prune_nodes", "prune_traditional", "prune_optimized",
+           "prune_for", "export", "PipelineResult", "HW_LOW", "HW_MODERATE", "HW_HIGH"]
 
 IMPORTANCE = {"rms": 0, "mean": 1, "max": 2}
 GROUPS = (1, 2, 4, 8, 16)
@@ -342,8 +343,10 @@ class GroupPruner:
 
 @dataclass
 class PruneResult:
-    """What prune_simd achieved: accuracies, the pruned fraction of every layer, the layers
-    left dense (their rate would not beat the kernel's break-even), the order and stages."""
+    """What a driver achieved (scalpel_prune_result): accuracies, the pruned fraction of every
+    layer, the layers left dense (prune_simd: their rate would not beat the kernel's break-even;
+    prune_optimized: more than half their weights remain), the order and stages; node pruning:
+    each layer's output channels before and after removal."""
     dense_accuracy: float = 0.0
     accuracy: float = 0.0
     rate: float = 0.0
@@ -353,6 +356,8 @@ class PruneResult:
     layer_accuracy: Dict[str, float] = field(default_factory=dict)
     stages: int = 0
     epochs: int = 0
+    nodes_before: Dict[str, int] = field(default_factory=dict)   # node pruning: output channels
+    nodes_after: Dict[str, int] = field(default_factory=dict)    # (or features) per layer
 
 
 def _ladder(s: int, rate_start: float, rate_step: float, rate_max: float, rate_keep: float) -> float:
@@ -641,7 +646,8 @@ class NodeMasker:
     so that DDP keeps its buffers in step too). example: an input batch for tracing (torch.fx)
     and shape propagation. layers: names (as in named_modules) of the nn.Conv2d / nn.Linear
     layers whose output channels get masks; default every nn.Conv2d (the CPU class: node
-    pruning on convolutions) whose channels can go. threshold, eps, init, max: T, the
+    pruning on convolutions) whose channels can go; "all": every nn.Conv2d and nn.Linear whose
+    channels can go (the GPU class; the output layer is left out, ``skipped`` says why). threshold, eps, init, max: T, the
     hysteresis eps, b's initial value and cap (defaults 0.8, 1e-4, 0.8002, 0.802, the C
     trainer's). mask_lambda: the L1 pull (set it stage by stage, see node_lambda).
 
@@ -661,7 +667,7 @@ class NodeMasker:
     state_dict and checkpoints carry them.
     """
 
-    def __init__(self, model: nn.Module, example, layers: Optional[Sequence[str]] = None, *,
+    def __init__(self, model: nn.Module, example, layers: Union[None, str, Sequence[str]] = None, *,
                  threshold: float = MASK_THRESHOLD, eps: float = MASK_EPS, init: float = MASK_INIT,
                  max: float = MASK_MAX, mask_lambda: float = 0.0):
         for v, lo, hi, what in ((threshold, 0, 1, "threshold"), (eps, 0, 1, "eps"), (max, 0, 1, "max"),
@@ -922,9 +928,11 @@ class NodeMasker:
             chan[node] = out
 
         # which layers get masks
-        explicit = layers is not None
+        explicit = layers is not None and not (isinstance(layers, str) and layers == "all")
         if layers is None:
             names = [n for n in producers if isinstance(modules[n], nn.Conv2d)]
+        elif not explicit:                                # "all": every layer whose channels can go
+            names = list(producers)
         else:
             names = list(layers)
             for n in names:
@@ -1202,3 +1210,349 @@ def remove_nodes(model: nn.Module, masker: NodeMasker) -> nn.Module:
                     m.running_var = m.running_var[kin].clone()
                 m.num_features = int(kin.sum())
     return out
+
+
+# ---- the node driver, the baselines and the pipeline per hardware class ------------------------
+
+def prune_nodes(model: nn.Module, optimizer: torch.optim.Optimizer, masker: NodeMasker,
+                train_epoch: Callable[[int], None], evaluate: Callable[[], float], *,
+                tolerance: float = 0.01, patience: int = 0, max_stages: int = 8, epochs_per_stage: int = 1,
+                lambda_start: float = 0.001, lambda_factor: float = 2.0,
+                dropouts: Optional[Dict[str, nn.Dropout]] = None, checkpoint: Optional[str] = None,
+                log: Optional[Callable[[str], None]] = print):
+    """Node pruning with mask layers, as scalpel_prune_nodes: returns (smaller model, PruneResult).
+
+    Stage s sets mask_lambda = node_lambda(s, lambda_start, lambda_factor) (masker.stage), scales
+    each dropouts[name] (the nn.Dropout on masked layer `name`'s outputs) by D_k = D_0 N_k / N_0
+    (nodes of that layer kept / at the start), trains epochs_per_stage epochs (train_epoch, the
+    masker attached to the optimizer) and evaluates. A stage more than `tolerance` below the dense
+    accuracy is a miss; patience + 1 misses in a row, or a masked layer left with no node, end the
+    stages, back at the last stage within tolerance (or the dense start). Then mask_lambda is 0 and
+    remove_nodes gives the smaller dense copy (exact: it computes what the masked model computes).
+    The closing retraining of the smaller model (the C driver's epochs_final) is the caller's: the
+    user's train_epoch trains the masked model. Decisions as in prune_simd (rank 0's accuracy,
+    broadcast; a and b are identical on every rank by construction); checkpoint: written after
+    every epoch and stage, resumed from when it exists (the masks' a and b are in state_dict)."""
+    base = _unwrap(model)
+    if masker._base is not base:
+        raise PruneError("prune_nodes: the masker belongs to another model")
+    masker.attach(optimizer)
+    say = log if (log is not None and _rank() == 0) else (lambda text: None)
+    before = masker.kept()
+    p0 = {n: float(d.p) for n, d in (dropouts or {}).items()}
+    for n in p0:
+        if n not in before:
+            raise PruneError(f"dropouts: {n!r} is not a masked layer ({sorted(before)})")
+    st = {"phase": "dense", "s": 0, "e": 0, "misses": 0, "epoch": 0, "end": False,
+          "result": asdict(PruneResult(nodes_before=dict(before)))}
+    good = None
+    if checkpoint and os.path.exists(checkpoint):
+        ck = torch.load(checkpoint, map_location="cpu")
+        _restore(base, optimizer, ck)
+        st, good = ck["driver"], ck["good"]
+        for n, d in (dropouts or {}).items():
+            d.p = ck["dropout"].get(n, d.p)
+        say(f"resumed from {checkpoint}: stage {st['s']} epoch {st['e']}")
+
+    def save() -> None:
+        if not checkpoint:
+            return
+        if _rank() == 0:
+            tmp = f"{checkpoint}.tmp"
+            torch.save({**_snapshot(base, optimizer), "driver": st, "good": good,
+                        "dropout": {n: d.p for n, d in (dropouts or {}).items()}}, tmp)
+            os.replace(tmp, checkpoint)
+        if _distributed():
+            dist.barrier()
+
+    res = st["result"]
+    if st["phase"] == "dense":
+        res["dense_accuracy"] = res["accuracy"] = _broadcast_float(evaluate())
+        say(f"dense accuracy {res['dense_accuracy']:.4f}")
+        good = _snapshot(base, optimizer)
+        st["phase"] = "stages"
+        save()
+    while not st["end"] and st["s"] < max_stages:
+        lam = masker.stage(st["s"], lambda_start, lambda_factor)
+        if st["e"] == 0:
+            kept = masker.kept()
+            for n in p0:                                  # scalpel_dropout_nodes
+                dropouts[n].p = float(np.float32(p0[n] * kept[n] / before[n])) if before[n] > 0 else 0.0
+            res["stages"] += 1
+            say(f"nodes: stage {st['s']} lambda {lam:.6g}")
+        while st["e"] < epochs_per_stage:
+            train_epoch(st["epoch"])
+            st["epoch"] += 1
+            st["e"] += 1
+            res["epochs"] = st["epoch"]
+            if st["e"] < epochs_per_stage:
+                save()
+        acc = _broadcast_float(evaluate())
+        kept = masker.kept()
+        empty = [n for n, k in kept.items() if k == 0]
+        past = float(res["dense_accuracy"]) - acc > tolerance + 1e-6
+        say(f"nodes: stage {st['s']} accuracy {acc:.4f}, kept {kept}"
+            f"{' (a layer has no node left)' if empty else ' (past tolerance)' if past else ''}")
+        if empty:
+            st["misses"], st["end"] = 1, True
+        elif past:
+            st["misses"] += 1
+            st["end"] = st["misses"] > patience
+        else:
+            st["misses"] = 0
+            res["accuracy"] = acc
+            good = _snapshot(base, optimizer)
+        st["s"] += 1
+        st["e"] = 0
+        save()
+    if st["misses"] > 0:
+        _restore(base, optimizer, good)
+    masker.mask_lambda = 0.0
+    for n in p0:                                          # the dropout of the nodes that stay
+        dropouts[n].p = float(np.float32(p0[n] * masker.kept()[n] / before[n])) if before[n] > 0 else 0.0
+    small = remove_nodes(model, masker)
+    after = dict(small.named_modules())
+    total = kept_w = 0
+    for n, m in base.named_modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
+            w1 = after[n].weight.numel()
+            res["layer_rate"][n] = 1.0 - w1 / m.weight.numel()
+            total += m.weight.numel()
+            kept_w += w1
+    res["nodes_after"] = {n: int(after[n].weight.shape[0]) for n in before}
+    res["rate"] = 1.0 - kept_w / total if total else 0.0
+    say(f"nodes: kept {res['nodes_after']} of {res['nodes_before']}, accuracy {res['accuracy']:.4f}")
+    return small, PruneResult(**res)
+
+
+def prune_traditional(model: nn.Module, optimizer: torch.optim.Optimizer, train_epoch: Callable[[int], None],
+                      evaluate: Callable[[], float], *, pruner: Optional[GroupPruner] = None,
+                      rate_start: float = 0.5, rate_step: float = 0.1, rate_max: float = 0.95, rate_keep: float = 0.0,
+                      max_stages: int = 8, epochs_per_stage: int = 1, tolerance: float = 0.01, patience: int = 0,
+                      dropouts: Optional[Dict[str, nn.Dropout]] = None,
+                      log: Optional[Callable[[str], None]] = print) -> PruneResult:
+    """The Traditional baseline (Han et al.), as scalpel_prune_traditional: stage s prunes every
+    layer (pruner.layers; default GroupPruner(model, group=1): every nn.Linear and nn.Conv2d, single
+    weights by |w|) to the ladder's rate s, scales dropouts[name] by Han's rule, trains
+    epochs_per_stage epochs and evaluates; it stops past tolerance (patience + 1 stages in a row),
+    back at the last stage within it. No break-even: every layer is pruned, and `scalpel pack
+    --mode traditional` stores every layer with a zero weight in CSR. (The C driver's closing
+    fine-tune and a checkpoint are not here.) Decisions on rank 0, broadcast."""
+    pruner = pruner or GroupPruner(model, group=1)
+    if pruner.group != 1:
+        raise PruneError(f"prune_traditional: a pruner of single weights (group 1), not {pruner.group}")
+    pruner.attach(optimizer)
+    base = _unwrap(model)
+    say = log if (log is not None and _rank() == 0) else (lambda text: None)
+    p0 = {n: float(d.p) for n, d in (dropouts or {}).items()}
+    res = PruneResult(order=list(pruner.layers))
+    res.dense_accuracy = res.accuracy = _broadcast_float(evaluate())
+    say(f"dense accuracy {res.dense_accuracy:.4f}")
+    good, last, misses = _snapshot(base, optimizer), -1.0, 0
+    for s in range(max_stages):
+        rate = _ladder(s, rate_start, rate_step, rate_max, rate_keep)
+        if rate <= last:
+            break
+        last = rate
+        for n in pruner.layers:
+            pruner.prune(n, rate)
+            if n in p0:
+                dropouts[n].p = han_dropout(p0[n], pruner.kept(n), pruner.mask(n).numel())
+        res.stages += 1
+        for _ in range(epochs_per_stage):
+            train_epoch(res.epochs)
+            pruner.apply()
+            res.epochs += 1
+        acc = _broadcast_float(evaluate())
+        past = res.dense_accuracy - acc > tolerance + 1e-6
+        say(f"traditional: stage {s} rate {rate:.3f} accuracy {acc:.4f}{' (past tolerance)' if past else ''}")
+        if past:
+            misses += 1
+            if misses > patience:
+                break
+        else:
+            misses, res.accuracy, good = 0, acc, _snapshot(base, optimizer)
+    if misses > 0:
+        _restore(base, optimizer, good)
+    res.layer_rate = pruner.rates()
+    total = sum(pruner.mask(n).numel() for n in pruner.layers)
+    res.rate = 1.0 - sum(pruner.kept(n) for n in pruner.layers) / total if total else 0.0
+    return res
+
+
+def prune_optimized(model: nn.Module, optimizer: torch.optim.Optimizer, train_epoch: Callable[[int], None],
+                    evaluate: Callable[[], float], **kwargs) -> PruneResult:
+    """The Optimized baseline of the paper: prune_traditional, then every layer with more than
+    half of its weights left is stored dense (``skipped`` names them), as the C planner's
+    SCALPEL_PLAN_OPTIMIZED decides (CSR only when 2 x zeros >= weights): export with
+    ``mode="optimized"`` (``scalpel pack --mode optimized``). The weights are those of the
+    Traditional run; no layer is retrained again."""
+    res = prune_traditional(model, optimizer, train_epoch, evaluate, **kwargs)
+    mods = dict(_unwrap(model).named_modules())
+    res.skipped = [n for n in res.order if not (2 * int((mods[n].weight == 0).sum()) >= mods[n].weight.numel()
+                                                and bool((mods[n].weight == 0).any()))]
+    return res
+
+
+def _cli(cli: Optional[str]) -> str:
+    import shutil
+    exe = cli or os.environ.get("SCALPEL_CLI") or shutil.which("scalpel")
+    if not exe:
+        raise PruneError("the scalpel tool was not found: build it (cc -O2 -march=native -I. examples/scalpel_cli.c "
+                         "-o scalpel -lm), then pass cli= or set SCALPEL_CLI")
+    return str(exe)
+
+
+def export(model: nn.Module, input_shape, path: str, hw: str = "host", mode: str = "scalpel",
+           cli: Optional[str] = None) -> str:
+    """The pruned model to a deployable file: scalpel.convert_torch(model, input_shape) into
+    PATH.dense.scpn, then `scalpel pack --hw HW --mode MODE` into `path` (grouped CSR where a
+    layer beats its break-even on HW; mode traditional / optimized for the baselines; --hw host
+    measures this machine's break-even rates). Returns the tool's report."""
+    import subprocess
+    from . import convert_torch
+    if mode not in ("scalpel", "traditional", "optimized", "dense"):
+        raise PruneError(f"mode {mode!r}: scalpel, traditional, optimized or dense")
+    raw = f"{path}.dense.scpn"
+    convert_torch(_unwrap(model), tuple(input_shape), raw)
+    r = subprocess.run([_cli(cli), "pack", "--hw", hw, "--mode", mode, raw, "-o", str(path)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise PruneError(f"scalpel pack --hw {hw} --mode {mode} failed: {(r.stderr or r.stdout).strip()}")
+    return r.stdout
+
+
+HW_LOW, HW_MODERATE, HW_HIGH = "low parallelism", "moderate parallelism", "high parallelism"
+
+
+@dataclass
+class PipelineResult:
+    """What prune_for did: the profile and its class, the accuracies of the dense model and of
+    the result, the node phase's and the grouped phase's PruneResult (None when the class has
+    none, or nothing to node-prune), each layer's fraction of weights gone against the dense
+    model (removed nodes and zeros: 1 - nonzero weights / dense weights) and in all, and the
+    exported file with the tool's report."""
+    hw: str = ""
+    hw_class: str = ""
+    dense_accuracy: float = 0.0
+    accuracy: float = 0.0
+    nodes: Optional[PruneResult] = None
+    groups: Optional[PruneResult] = None
+    layer_rate: Dict[str, float] = field(default_factory=dict)
+    rate: float = 0.0
+    exported: Optional[str] = None
+    report: str = ""
+
+
+def _like(optimizer: torch.optim.Optimizer, params) -> torch.optim.Optimizer:
+    """A fresh optimizer of the same kind and hyper-parameters (the first group's) on params."""
+    hyper = {k: v for k, v in optimizer.param_groups[0].items() if k != "params"}
+    return type(optimizer)(params, **hyper)
+
+
+def prune_for(model: nn.Module, optimizer: torch.optim.Optimizer, profile: Union[str, dict],
+              train_epoch: Callable[[nn.Module, torch.optim.Optimizer, int], None],
+              evaluate: Callable[[nn.Module], float], example: torch.Tensor, *,
+              tolerance: float = 0.01, patience: int = 0, max_stages: int = 8, epochs_per_stage: int = 1,
+              fc_epochs_per_stage: int = 0, rate_start: float = 0.5, rate_step: float = 0.1, rate_max: float = 0.95,
+              rate_keep: float = 0.0, lambda_start: float = 0.001, lambda_factor: float = 2.0,
+              export_path: Optional[str] = None, input_shape=None, cli: Optional[str] = None,
+              log: Optional[Callable[[str], None]] = print):
+    """The Scalpel pipeline for a trained model on a hardware profile, as scalpel_prune_for:
+    returns (pruned model, PipelineResult).
+
+    profile: a name for hw_profile ("cortex-m4", "x86-avx2", "cuda", "host", ...) or its dict.
+    train_epoch(model, optimizer, epoch) and evaluate(model) -> accuracy in [0, 1] take the model
+    to train, because node pruning replaces it with a smaller one (its optimizer is a fresh one
+    of the same kind and hyper-parameters). example: an input batch (for torch.fx).
+
+    - low parallelism (microcontrollers): prune_simd on every nn.Linear and nn.Conv2d with the
+      profile's G; a layer that does not end above its break-even stays dense.
+    - moderate (CPUs): prune_nodes on the convolutions (NodeMasker's default), the channels
+      removed; then, convolutions frozen, prune_simd on the nn.Linear layers with what the node
+      phase left of the tolerance (the whole pipeline stays within `tolerance` of dense) and
+      fc_epochs_per_stage epochs per stage when set. No convolution to node-prune: only the
+      second phase.
+    - high (GPUs): prune_nodes on every layer whose channels can go (NodeMasker "all"), removed:
+      a smaller dense model, no sparsity.
+    export_path: then export(model, input_shape (default example.shape[1:]), export_path,
+    the profile's name) packs it for the profile. One process (DDP: use the drivers directly)."""
+    prof = hw_profile(profile, cli) if isinstance(profile, str) else dict(profile)
+    cls = prof["class"]
+    if cls not in (HW_LOW, HW_MODERATE, HW_HIGH):
+        raise PruneError(f"profile {prof.get('name')!r}: class {cls!r} is not one of {HW_LOW}, {HW_MODERATE}, {HW_HIGH}")
+    if _distributed():
+        raise PruneError("prune_for runs on one process: under DDP call prune_nodes and prune_simd")
+    say = log if log is not None else (lambda text: None)
+    dense_w = {n: m.weight.numel() for n, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))}
+    out = PipelineResult(hw=prof.get("name", ""), hw_class=cls)
+    epoch = [0]
+
+    def driver_fns(m: nn.Module, opt: torch.optim.Optimizer):
+        def te(_e: int) -> None:
+            train_epoch(m, opt, epoch[0])
+            epoch[0] += 1
+        return te, (lambda: evaluate(m))
+
+    ladder = dict(rate_start=rate_start, rate_step=rate_step, rate_max=rate_max, rate_keep=rate_keep,
+                  max_stages=max_stages, patience=patience, log=log)
+    nodes_kw = dict(tolerance=tolerance, patience=patience, max_stages=max_stages, epochs_per_stage=epochs_per_stage,
+                    lambda_start=lambda_start, lambda_factor=lambda_factor, log=log)
+    if cls == HW_LOW:
+        pruner = GroupPruner(model, group=prof["group"])
+        te, ev = driver_fns(model, optimizer)
+        out.groups = prune_simd(model, optimizer, pruner, te, ev, breakeven=breakevens(pruner, prof),
+                                tolerance=tolerance, epochs_per_stage=epochs_per_stage, **ladder)
+        result = model
+    elif cls == HW_HIGH:
+        masker = NodeMasker(model, example, "all")
+        te, ev = driver_fns(model, optimizer)
+        result, out.nodes = prune_nodes(model, optimizer, masker, te, ev, **nodes_kw)
+        masker.detach()
+    else:
+        try:
+            masker: Optional[NodeMasker] = NodeMasker(model, example)
+        except PruneError as e:
+            say(f"no convolution to node-prune ({e}): grouped fc only")
+            masker = None
+        left = tolerance
+        if masker is not None:
+            te, ev = driver_fns(model, optimizer)
+            result, out.nodes = prune_nodes(model, optimizer, masker, te, ev, **nodes_kw)
+            masker.detach()
+            left = min(max(tolerance - (out.nodes.dense_accuracy - out.nodes.accuracy), 0.0), 1.0)
+        else:
+            result = model
+        frozen = [p for m in result.modules() if isinstance(m, nn.Conv2d) for p in m.parameters(recurse=False)
+                  if p.requires_grad]
+        for p in frozen:
+            p.requires_grad_(False)
+        try:
+            opt2 = _like(optimizer, [p for p in result.parameters() if p.requires_grad]) if masker is not None \
+                else optimizer
+            fcs = [n for n, m in result.named_modules() if isinstance(m, nn.Linear)]
+            if fcs:
+                pruner = GroupPruner(result, group=prof["group"], layers=fcs)
+                te, ev = driver_fns(result, opt2)
+                eps = fc_epochs_per_stage if (masker is not None and fc_epochs_per_stage > 0) else epochs_per_stage
+                out.groups = prune_simd(result, opt2, pruner, te, ev, breakeven=breakevens(pruner, prof),
+                                        tolerance=left, epochs_per_stage=eps, **ladder)
+        finally:
+            for p in frozen:
+                p.requires_grad_(True)
+    first = out.nodes or out.groups
+    last = out.groups or out.nodes
+    out.dense_accuracy = first.dense_accuracy if first else float(evaluate(result))
+    out.accuracy = last.accuracy if last else out.dense_accuracy
+    mods = dict(result.named_modules())
+    kept = 0
+    for n, total in dense_w.items():
+        nz = int((mods[n].weight != 0).sum())
+        out.layer_rate[n] = 1.0 - nz / total
+        kept += nz
+    out.rate = 1.0 - kept / sum(dense_w.values()) if dense_w else 0.0
+    if export_path:
+        shape = tuple(input_shape) if input_shape is not None else tuple(example.shape[1:])
+        out.report = export(result, shape, export_path, prof.get("name", "host"), "scalpel", cli)
+        out.exported = str(export_path)
+    return result, out
