@@ -1510,18 +1510,6 @@ done:
 
 /* ---- import-safetensors: the tensors of a file and the layers that take them ---------- */
 
-/* 1 when the file has a tensor called PREFIX + SUFFIX (of any dtype). */
-static int has_tensor(const unsigned char *data, size_t size, const char *prefix, const char *suffix)
-{
-    char name[300];
-    scalpel_safetensors_tensor t;
-    scalpel_status st;
-    if (strlen(prefix) + strlen(suffix) >= sizeof name) return 0;
-    snprintf(name, sizeof name, "%s%s", prefix, suffix);
-    st = scalpel_safetensors_find(data, size, name, &t);
-    return st == SCALPEL_OK || st == SCALPEL_ERR_UNSUPPORTED;
-}
-
 /* The tensors a file holds, by name, and which the import takes. */
 typedef struct st_names {
     int32_t n;
@@ -1559,13 +1547,21 @@ static int st_names_list(const char *file, const unsigned char *data, size_t siz
     return 0;
 }
 
-/* Marks PREFIX + SUFFIX used. */
-static void st_names_use(st_names *t, const char *prefix, const char *suffix)
+/* The index of tensor PREFIX + SUFFIX, or -1. */
+static int32_t st_names_find(const st_names *t, const char *prefix, const char *suffix)
 {
     size_t lp = strlen(prefix);
     int32_t i;
     for (i = 0; i < t->n; i++)
-        if (strncmp(t->name[i], prefix, lp) == 0 && strcmp(t->name[i] + lp, suffix) == 0) t->used[i] = 1;
+        if (strncmp(t->name[i], prefix, lp) == 0 && strcmp(t->name[i] + lp, suffix) == 0) return i;
+    return -1;
+}
+
+/* Marks PREFIX + SUFFIX used (names are unique: the file check refuses duplicates). */
+static void st_names_use(st_names *t, const char *prefix, const char *suffix)
+{
+    int32_t i = st_names_find(t, prefix, suffix);
+    if (i >= 0) t->used[i] = 1;
 }
 
 /* 1 when s ends with suffix; *len = the length before it. */
@@ -1931,7 +1927,7 @@ static int cmd_import(int n, char **args)
             else if (net.layers[i].geom.kind == SCALPEL_LAYER_BATCHNORM) bnames[b++] = names[k++];
         }
         for (k = 0; k < b; k++)
-            if (!has_tensor(data, size, bnames[k], ".running_mean") || !has_tensor(data, size, bnames[k], ".running_var")) {
+            if (st_names_find(&tensors, bnames[k], ".running_mean") < 0 || st_names_find(&tensors, bnames[k], ".running_var") < 0) {
                 fail("%s: --names gives '%s' to bn layer %d, but the file has no %s.running_mean and %s.running_var",
                      pos[0], bnames[k], (int)k + 1, bnames[k], bnames[k]);
                 goto done;

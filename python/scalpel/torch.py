@@ -374,6 +374,34 @@ def _snapshot(base: nn.Module, optimizer: torch.optim.Optimizer) -> dict:
             "optimizer": _clone(optimizer.state_dict())}
 
 
+def _load_checkpoint(checkpoint: Optional[str], base: nn.Module, optimizer: torch.optim.Optimizer,
+                     dropouts: Optional[dict]) -> Optional[dict]:
+    """A driver's checkpoint, when there is one: model, optimizer and dropout rates restored,
+    the rest (the driver's state) returned; None without one."""
+    if not checkpoint or not os.path.exists(checkpoint):
+        return None
+    ck = torch.load(checkpoint, map_location="cpu")
+    _restore(base, optimizer, ck)
+    for n, d in (dropouts or {}).items():
+        d.p = ck["dropout"].get(n, d.p)
+    return ck
+
+
+def _save_checkpoint(checkpoint: Optional[str], base: nn.Module, optimizer: torch.optim.Optimizer,
+                     dropouts: Optional[dict], **state) -> None:
+    """Writes a driver's checkpoint on rank 0 (to a temporary file, then renamed over it): the
+    model, the optimizer, the dropout rates and `state`; every rank waits for it."""
+    if not checkpoint:
+        return
+    if _rank() == 0:
+        tmp = f"{checkpoint}.tmp"
+        torch.save({**_snapshot(base, optimizer), **state,
+                    "dropout": {n: d.p for n, d in (dropouts or {}).items()}}, tmp)
+        os.replace(tmp, checkpoint)
+    if _distributed():
+        dist.barrier()
+
+
 def _clone(obj):
     if isinstance(obj, torch.Tensor):
         return obj.detach().clone()
@@ -428,24 +456,13 @@ def prune_simd(model: nn.Module, optimizer: torch.optim.Optimizer, pruner: Group
     st = {"phase": "dense", "o": 0, "s": 0, "e": 0, "last": -1.0, "misses": 0, "epoch": 0,
           "now": 0.0, "result": asdict(PruneResult(order=names))}
     good = layer_snap = None
-    if checkpoint and os.path.exists(checkpoint):
-        ck = torch.load(checkpoint, map_location="cpu")
-        _restore(base, optimizer, ck)
+    ck = _load_checkpoint(checkpoint, base, optimizer, dropouts)
+    if ck is not None:
         st, good, layer_snap = ck["driver"], ck["good"], ck["layer_snap"]
-        for n, d in (dropouts or {}).items():
-            d.p = ck["dropout"].get(n, d.p)
         say(f"resumed from {checkpoint}: layer {st['o']} stage {st['s']} epoch {st['e']}")
 
     def save() -> None:
-        if not checkpoint:
-            return
-        if _rank() == 0:
-            tmp = f"{checkpoint}.tmp"
-            torch.save({**_snapshot(base, optimizer), "driver": st, "good": good, "layer_snap": layer_snap,
-                        "dropout": {n: d.p for n, d in (dropouts or {}).items()}}, tmp)
-            os.replace(tmp, checkpoint)
-        if _distributed():
-            dist.barrier()
+        _save_checkpoint(checkpoint, base, optimizer, dropouts, driver=st, good=good, layer_snap=layer_snap)
 
     res = st["result"]
     if st["phase"] == "dense":
@@ -1246,24 +1263,13 @@ def prune_nodes(model: nn.Module, optimizer: torch.optim.Optimizer, masker: Node
     st = {"phase": "dense", "s": 0, "e": 0, "misses": 0, "epoch": 0, "end": False,
           "result": asdict(PruneResult(nodes_before=dict(before)))}
     good = None
-    if checkpoint and os.path.exists(checkpoint):
-        ck = torch.load(checkpoint, map_location="cpu")
-        _restore(base, optimizer, ck)
+    ck = _load_checkpoint(checkpoint, base, optimizer, dropouts)
+    if ck is not None:
         st, good = ck["driver"], ck["good"]
-        for n, d in (dropouts or {}).items():
-            d.p = ck["dropout"].get(n, d.p)
         say(f"resumed from {checkpoint}: stage {st['s']} epoch {st['e']}")
 
     def save() -> None:
-        if not checkpoint:
-            return
-        if _rank() == 0:
-            tmp = f"{checkpoint}.tmp"
-            torch.save({**_snapshot(base, optimizer), "driver": st, "good": good,
-                        "dropout": {n: d.p for n, d in (dropouts or {}).items()}}, tmp)
-            os.replace(tmp, checkpoint)
-        if _distributed():
-            dist.barrier()
+        _save_checkpoint(checkpoint, base, optimizer, dropouts, driver=st, good=good)
 
     res = st["result"]
     if st["phase"] == "dense":
