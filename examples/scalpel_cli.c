@@ -47,7 +47,8 @@ typedef struct cmd_usage {
 
 static const cmd_usage usages[] = {
     { "info", "scalpel info MODEL" },
-    { "plan", "scalpel plan --hw NAME|host|list [--mode MODE] [--calibrate] [--batch N] [--keep-dead] MODEL\n"
+    { "plan", "scalpel plan --hw NAME|host|list [--mode MODE] [--calibrate] [--batch N] [--keep-dead] [--json]\n"
+              "       MODEL\n"
               "       scalpel plan --hw list [--json]\n"
               "       scalpel plan --no-retrain [--hw NAME|host] [--data DIR | --synthetic] [--budget POINTS]\n"
               "                    [--samples N] [--exact] [--repeat N] [--against MODEL2] MODEL [-o OUT]" },
@@ -72,7 +73,7 @@ static const char help_text[] =
     "      Layers of a model file: kind, input -> output shape, storage (dense, gcsr G=n, csr;\n"
     "      from plan --no-retrain -o also hybrid G=n + csr and tasd N:M+...), weight bytes,\n"
     "      fraction of zero weights, multiply-accumulates executed per sample.\n"
-    "  scalpel plan --hw NAME [--mode MODE] [--calibrate] [--batch N] [--keep-dead] MODEL\n"
+    "  scalpel plan --hw NAME [--mode MODE] [--calibrate] [--batch N] [--keep-dead] [--json] MODEL\n"
     "      The per-layer plan for a hardware profile: technique, storage, kernel, pruning rate\n"
     "      against the kernel's break-even rate, bytes and MACs now -> planned, and why.\n"
     "      --hw list     list the built-in profiles and exit\n"
@@ -88,6 +89,7 @@ static const char help_text[] =
     "      --calibrate   measure the break-even rates now, whatever the cache holds\n"
     "      --batch N     plan for batches of N (default: the profile's, 1 but cuda's 50):\n"
     "                    fc layers then run the matrix-matrix kernels\n"
+    "      --json        print only the profile with the rates used (measured for host) as JSON\n"
     "";
 
 /* Split from help_text: C99 compilers need only take string literals of 4095 characters. */
@@ -928,7 +930,7 @@ static void cache_write(const char *path, const scalpel_hw_profile *hw, int32_t 
  *              (a few seconds, once) and cached: the built-in figures come from other machines;
  *   a named profile: its built-in figures, with a note when it is this machine's own profile
  *              (they may not hold here: --hw host measures). */
-static int choose_rates(const scalpel_net *net, const char *hw_name, int measure, scalpel_hw_profile *hw)
+static int choose_rates(const scalpel_net *net, const char *hw_name, int measure, scalpel_hw_profile *hw, FILE *say)
 {
     int32_t rows = 0, cols = 0, n = 0;
     char path[PATH_MAX];
@@ -937,25 +939,26 @@ static int choose_rates(const scalpel_net *net, const char *hw_name, int measure
     scalpel_status st;
     if (!host && !measure) {
         if (scalpel_hw_profile_host(&own) == SCALPEL_OK && strcmp(own.name, hw->name) == 0)
-            printf("note: profile %s's break-even rates are built-in figures from other machines; --hw host "
-                   "measures this one (once, then cached)\n", hw->name);
+            fprintf(say, "note: profile %s's break-even rates are built-in figures from other machines; --hw host "
+                    "measures this one (once, then cached)\n", hw->name);
         return 0;
     }
     if (calibration_shape(net, hw->batch, &rows, &cols, &n) != 0) return 1;
     cached = host && cache_path(hw, rows, cols, n, 0, path, sizeof path);
     if (cached && !measure && cache_read(path, hw)) {
-        printf("break-even rates: measured on this machine earlier, from %s (delete it to measure again)\n", path);
+        fprintf(say, "break-even rates: measured on this machine earlier, from %s (delete it to measure again)\n",
+                path);
         return 0;
     }
-    printf("measuring the break-even rates of profile %s on this machine (kernels %s, G = %d): matrix-vector "
-           "%d x %d, matrix-matrix %d x %d . %d x %d ...\n", hw->name, scalpel_kernels_backend(), (int)hw->group,
-           (int)rows, (int)cols, (int)rows, (int)cols, (int)cols, (int)n);
-    fflush(stdout);
+    fprintf(say, "measuring the break-even rates of profile %s on this machine (kernels %s, G = %d): matrix-vector "
+            "%d x %d, matrix-matrix %d x %d . %d x %d ...\n", hw->name, scalpel_kernels_backend(), (int)hw->group,
+            (int)rows, (int)cols, (int)rows, (int)cols, (int)cols, (int)n);
+    fflush(say);
     st = scalpel_hw_calibrate(hw, rows, cols, n);
     if (st != SCALPEL_OK) return fail("calibration failed: %s", scalpel_status_string(st));
     if (host && cache_path(hw, rows, cols, n, 1, path, sizeof path)) {
         cache_write(path, hw, rows, cols, n);
-        printf("  cached in %s (delete it to measure again)\n", path);
+        fprintf(say, "  cached in %s (delete it to measure again)\n", path);
     }
     return 0;
 }
@@ -1078,7 +1081,7 @@ static int cmd_plan_or_pack(const char *cmd, int n, char **args)
         else list_profiles();
         return 0;
     }
-    if (opts[3].seen) return usage_error(cmd, "--json is for 'plan --hw list --json'");
+    if (opts[3].seen && pack) return usage_error(cmd, "--json is for plan");
     if (n_pos != 1) return usage_error(cmd, "missing MODEL");
     if (pack && opts[4].value == NULL) return usage_error(cmd, "-o OUT is required");
     rc = parse_mode(cmd, opts[1].value, &mode);
@@ -1097,7 +1100,14 @@ static int cmd_plan_or_pack(const char *cmd, int n, char **args)
     file_before = scalpel_net_serialized_size(&net);
     if (!opts[5].seen && mode != SCALPEL_PLAN_DENSE && remove_dead_nodes(&net, pos[0], pack ? "removed" : "pack removes") != 0)
         goto done;
-    if (mode != SCALPEL_PLAN_DENSE && choose_rates(&net, opts[0].value, opts[2].seen, &hw) != 0) goto done;
+    if (mode != SCALPEL_PLAN_DENSE && choose_rates(&net, opts[0].value, opts[2].seen, &hw, opts[3].seen ? stderr : stdout) != 0)
+        goto done;
+    if (opts[3].seen) { /* the profile with the rates this model is planned with, for scalpel.torch */
+        json_profile(&hw);
+        printf("\n");
+        rc = 0;
+        goto done;
+    }
     st = scalpel_plan_net(&net, &hw, mode, &plan);
     if (st != SCALPEL_OK) {
         fail("%s: planning for %s failed: %s", pos[0], hw.name, scalpel_status_string(st));

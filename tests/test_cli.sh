@@ -75,7 +75,14 @@ check "plan --hw list --json is JSON with the 7 profiles, the host's and their b
   /usr/bin/python3 -c "import json, sys; d = json.load(open(sys.argv[1])); assert len(d['profiles']) == 7; \
 assert d['host']['name'] == sys.argv[2]; assert all(0 <= p['breakeven']['mv_grouped'] <= 1 for p in d['profiles'])" \
   "$D/out.txt" "$HOST"
-expect 2 "json is for" "plan --json with a model: usage error" "$S" plan --hw x86-avx2 --json "$D/demo.scpn"
+expect 0 '"name": "x86-avx2"' "plan --hw x86-avx2 --json MODEL" "$S" plan --hw x86-avx2 --json "$D/demo.scpn"
+check "plan --json MODEL prints only the profile the model is planned with, as JSON" \
+  /usr/bin/python3 -c "import json, sys; p = json.load(open(sys.argv[1])); assert p['group'] == 8 and \
+p['breakeven']['mv_grouped'] > 0" "$D/out.txt"
+expect 0 '"note": "calibrated' "plan --hw host --calibrate --json MODEL" "$S" plan --hw host --calibrate --json "$D/demo.scpn"
+check "plan --json: the measurement's progress goes to stderr, stdout stays JSON" \
+  /usr/bin/python3 -c "import json, sys; json.load(open(sys.argv[1]))" "$D/out.txt"
+expect 2 "json is for plan" "pack --json: usage error" "$S" pack --hw x86-avx2 --json "$D/demo.scpn" -o "$D/x.scpn"
 expect 2 "takes no MODEL" "plan --hw list with a model: usage error" "$S" plan --hw list "$D/demo.scpn"
 expect 2 "-o is for pack" "plan -o: usage error" "$S" plan --hw x86-avx2 "$D/demo.scpn" -o "$D/x.scpn"
 expect 0 "^profile $HOST: " "plan --hw host" "$S" plan --hw host "$D/demo.scpn"

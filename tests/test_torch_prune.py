@@ -54,6 +54,7 @@ PARTS
 from __future__ import annotations
 
 import argparse
+from dataclasses import asdict
 import os
 import struct
 import subprocess
@@ -684,14 +685,25 @@ def pipe_model():
                          nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(48, 32), nn.ReLU(), nn.Linear(32, 4))
 
 
+def PIPE_HOOK(model, epoch, rank):  # the distributed test's kill switch (replaced in the worker)
+    pass
+
+
+PIPE_KW = dict(tolerance=0.06, max_stages=5, epochs_per_stage=2, log=None)
+
+
 def pipe_fns(data):
     xtr, ytr, xte, yte = data
 
     def train_epoch(model, opt, epoch):
         perm = torch.randperm(P_TRAIN, generator=torch.Generator().manual_seed(500 + epoch))
+        ddp = isinstance(model, nn.parallel.DistributedDataParallel)
+        rank, world = (dist.get_rank(), dist.get_world_size()) if ddp else (0, 1)
+        local = 32 // world                 # the global batch of 32, split between DDP's ranks
+        PIPE_HOOK(model, epoch, rank)
         model.train()
         for j in range(P_TRAIN // 32):
-            idx = perm[j * 32:(j + 1) * 32]
+            idx = perm[j * 32:(j + 1) * 32][rank * local:(rank + 1) * local]
             loss = F.cross_entropy(model(xtr[idx]), ytr[idx])
             opt.zero_grad()
             loss.backward()
@@ -751,7 +763,7 @@ def check_pipeline(tmp: Path, fails: Failures):
     te, ev = pipe_fns(data)
     ex = data[0][:4]
     weighted = ["0", "3", "7", "9"]
-    kw = dict(tolerance=0.06, max_stages=5, epochs_per_stage=2, log=None, cli=str(cli))
+    kw = dict(PIPE_KW, cli=str(cli))
     # microcontroller (low parallelism): grouped pruning of every layer, dense below break-even
     m, opt = pipe_dense(data)
     prof = spt.hw_profile("cortex-m4", str(cli))
@@ -798,6 +810,9 @@ def check_pipeline(tmp: Path, fails: Failures):
               f"-> {res.accuracy:.3f}, fc rates { {n: round(res.groups.layer_rate[n], 3) for n in ('7', '9')} }",
               flush=True)
     run_in_c(cli, tmp, out, tmp / "avx2.scpn", "avx2", fails)
+    if res.nodes is not None and res.groups is not None:
+        check_pipeline_resume(tmp, cli, out, res, fails)
+        check_pipeline_ddp(tmp, cli, out, res, fails)
     # GPU (high): node pruning only
     m, opt = pipe_dense(data)
     out, res = spt.prune_for(m, opt, "cuda", te, ev, ex, export_path=str(tmp / "cuda.scpn"), **kw)
@@ -813,6 +828,8 @@ def check_pipeline(tmp: Path, fails: Failures):
         fails.check(res.dense_accuracy - res.accuracy <= 0.06 + 1e-6, "pipeline cuda", f"accuracy {res.accuracy:.3f}")
         print(f"  cuda: {res.dense_accuracy:.3f} -> {res.accuracy:.3f}, rows {shapes}", flush=True)
     run_in_c(cli, tmp, out, tmp / "cuda.scpn", "cuda", fails)
+    check_round_to(data, fails)
+    check_host_profile(tmp, cli, data, fails)
     # the baselines: storage per layer after convert_torch + scalpel pack --mode traditional / optimized
     for mode, fn in (("traditional", spt.prune_traditional), ("optimized", spt.prune_optimized)):
         m, opt = pipe_dense(data)
@@ -836,15 +853,207 @@ def check_pipeline(tmp: Path, fails: Failures):
               f"storage {['csr' if s else 'dense' for s, _ in stores]}", flush=True)
 
 
+def pipe_worker(out: str, crash_epoch: int) -> None:
+    """One torchrun rank of prune_for(x86-avx2) on the DDP-wrapped model, the global batch split;
+    rank 1 dies in epoch crash_epoch of the first launch (torchrun restarts both ranks, which
+    resume from the checkpoint)."""
+    global PIPE_HOOK
+    dist.init_process_group("gloo")
+    rank = dist.get_rank()
+    restart = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
+
+    def hook(model, epoch, r):
+        if epoch < 1000 and not isinstance(model, nn.parallel.DistributedDataParallel):   # 1000+: pipe_dense
+            raise RuntimeError(f"epoch {epoch}: train_epoch got a {type(model).__name__}, not the DDP wrapper")
+        if epoch == crash_epoch and r == 1 and restart == 0:
+            open(os.path.join(out, "killed"), "w").close()
+            os._exit(3)
+    PIPE_HOOK = hook
+    data = pipe_problem()
+    te, ev = pipe_fns(data)
+    m, _ = pipe_dense(data)
+    ddp = nn.parallel.DistributedDataParallel(m)
+    opt = torch.optim.SGD(ddp.parameters(), lr=PRUNE_LR, momentum=0.9)
+    small, res = spt.prune_for(ddp, opt, "x86-avx2", te, ev, data[0][:4], checkpoint=os.path.join(out, "pipe.ckpt"),
+                               export_path=os.path.join(out, "avx2.scpn"), **PIPE_KW)
+    if rank == 0:
+        torch.save({"state": small.state_dict(), "nodes_after": res.nodes.nodes_after,
+                    "groups": asdict(res.groups), "accuracy": res.accuracy, "epochs": res.groups.epochs,
+                    "node_epochs": res.nodes.epochs}, os.path.join(out, "pipe.pt"))
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+def pipe_torchrun(out: Path, crash_epoch: int, restarts: int) -> subprocess.CompletedProcess:
+    out.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, PYTHONPATH=str(REPO / "python"), OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo",
+               SCALPEL_CLI=str(cli_path()))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--redirects", "2", "--tee", "2",
+           "--max_restarts", str(restarts), "--master_addr", "127.0.0.1",
+           "--master_port", str(27500 + os.getpid() % 1000), str(Path(__file__).resolve()), "--pipe-worker", str(out),
+           "--crash-epoch", str(crash_epoch)]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+
+
+def same_pipeline(a_state: dict, b_state: dict, tol: float):
+    """(masks and shapes equal, largest weight difference)."""
+    if sorted(a_state) != sorted(b_state) or any(a_state[k].shape != b_state[k].shape for k in a_state):
+        return False, float("inf")
+    masks = all(torch.equal(a_state[k], b_state[k]) for k in a_state if k.endswith("scalpel_mask"))
+    d = max(float((a_state[k].float() - b_state[k].float()).abs().max()) for k in a_state if a_state[k].numel())
+    return masks, d
+
+
+def check_pipeline_ddp(tmp: Path, cli: Path, one: nn.Module, one_res, fails: Failures) -> None:
+    """prune_for under torchrun (2 processes, gloo) against one process; a rank killed in the
+    grouped phase and restarted resumes across the phases from the checkpoints."""
+    t0 = time.time()
+    r = pipe_torchrun(tmp / "pipe2", -1, 0)
+    if not fails.check(r.returncode == 0, "pipeline ddp: torchrun 2 processes", (r.stderr or r.stdout)[-3000:]):
+        return
+    two = torch.load(tmp / "pipe2" / "pipe.pt")
+    fails.check(two["nodes_after"] == one_res.nodes.nodes_after, "pipeline ddp",
+                f"nodes kept {two['nodes_after']} by 2 processes, {one_res.nodes.nodes_after} by 1")
+    masks, d = same_pipeline(one.state_dict(), two["state"], 1e-4)
+    fails.check(masks, "pipeline ddp", "shapes or fc masks of 2 processes differ from 1 process's")
+    fails.check(d <= 1e-4, "pipeline ddp", f"weights differ from 1 process's by {d:.3g} (> 1e-4)")
+    fails.check(two["groups"]["skipped"] == one_res.groups.skipped, "pipeline ddp", "different layers left dense")
+    a = scalpel.Model.load(tmp / "avx2.scpn")
+    b = scalpel.Model.load(tmp / "pipe2" / "avx2.scpn")
+    same_store = [(L.kind, L.storage, L.group) for L in a.layers] == [(L.kind, L.storage, L.group) for L in b.layers]
+    fails.check(same_store, "pipeline ddp", "the exported files differ in layers or storage")
+    run_in_c(cli, tmp, _load_small(one, two["state"]), tmp / "pipe2" / "avx2.scpn", "ddp export", fails)
+    print(f"  ddp: prune_for(x86-avx2) on 2 processes: nodes {two['nodes_after']}, fc masks and export as 1 "
+          f"process's, weights within {d:.2g} ({time.time() - t0:.1f} s)", flush=True)
+    t0 = time.time()
+    at = two["node_epochs"] + 1                       # in the grouped phase: the node phase is replayed
+    r = pipe_torchrun(tmp / "pipe2k", at, 1)
+    if not fails.check(r.returncode == 0, "pipeline ddp with a killed rank", (r.stderr or r.stdout)[-3000:]):
+        return
+    fails.check(os.path.exists(tmp / "pipe2k" / "killed"), "pipeline ddp kill", f"rank 1 was not killed (epoch {at})")
+    killed = torch.load(tmp / "pipe2k" / "pipe.pt")
+    masks, d = same_pipeline(two["state"], killed["state"], 1e-6)
+    fails.check(masks and killed["nodes_after"] == two["nodes_after"], "pipeline ddp kill",
+                "nodes or masks differ after the restart")
+    fails.check(d <= 1e-6, "pipeline ddp kill", f"weights differ after the restart by {d:.3g}")
+    fails.check(killed["epochs"] == two["epochs"], "pipeline ddp kill", "a different number of epochs")
+    print(f"  ddp: rank 1 killed in epoch {at} (grouped phase), restarted: the node phase replayed from its "
+          f"checkpoint, the same nodes and masks, weights within {d:.2g} ({time.time() - t0:.1f} s)", flush=True)
+
+
+def check_pipeline_resume(tmp: Path, cli: Path, one: nn.Module, one_res, fails: Failures) -> None:
+    """prune_for(x86-avx2) on one process interrupted in the node phase (an exception in epoch
+    3), then called again with the same checkpoint: the same result as without the interruption."""
+    global PIPE_HOOK
+    data = pipe_problem()
+    te, ev = pipe_fns(data)
+
+    def boom(model, epoch, rank):
+        if epoch == 3:
+            raise _Crash()
+    ck = str(tmp / "pipe1.ckpt")
+    m, opt = pipe_dense(data)
+    PIPE_HOOK = boom
+    try:
+        spt.prune_for(m, opt, "x86-avx2", te, ev, data[0][:4], checkpoint=ck, cli=str(cli), **PIPE_KW)
+        fails.check(False, "pipeline resume", "the crash did not happen")
+        return
+    except _Crash:
+        pass
+    finally:
+        PIPE_HOOK = lambda model, epoch, rank: None   # noqa: E731
+    fails.check(os.path.exists(ck + ".nodes"), "pipeline resume", "no node-phase checkpoint was written")
+    m, opt = pipe_dense(data)
+    small, res = spt.prune_for(m, opt, "x86-avx2", te, ev, data[0][:4], checkpoint=ck, cli=str(cli), **PIPE_KW)
+    masks, d = same_pipeline(one.state_dict(), small.state_dict(), 0.0)
+    fails.check(masks and d == 0.0 and res.nodes.nodes_after == one_res.nodes.nodes_after and
+                res.groups.epochs == one_res.groups.epochs, "pipeline resume",
+                f"resumed run differs: nodes {res.nodes.nodes_after}, weights by {d:.3g}")
+    print(f"  resume: interrupted in epoch 3 (node phase) and called again: bit-identical result", flush=True)
+
+
+def _load_small(like: nn.Module, state: dict) -> nn.Module:
+    import copy
+    m = copy.deepcopy(like)
+    m.load_state_dict(state)
+    return m
+
+
+def check_host_profile(tmp: Path, cli: Path, data, fails: Failures) -> None:
+    """hw_profile with a model file: "host" measured by the tool on the model's shapes, then read
+    from its cache; calibrate=True measures a named profile; the built-in figures without a
+    model; prune_for("host") prunes with the measured rates."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp / "cache")
+    m, opt = pipe_dense(data)
+    path = tmp / "profile.scpn"
+    scalpel.convert_torch(m, (1, 8, 8), str(path))
+    first = spt.hw_profile("host", str(cli), model=str(path))
+    again = spt.hw_profile("host", str(cli), model=str(path))
+    fails.check("calibrated" in first["note"] and "cached" in again["note"], "host profile",
+                f"notes {first['note']!r}, {again['note']!r}")
+    fails.check(first["breakeven"] == again["breakeven"] or
+                all(abs(first["breakeven"][k] - again["breakeven"][k]) < 1e-6 for k in first["breakeven"]),
+                "host profile", "the cached rates differ from the measured ones")
+    cached = list((tmp / "cache" / "scalpel").glob("host-*.profile"))
+    fails.check(len(cached) == 1, "host profile", f"cache files {cached}")
+    named = spt.hw_profile("x86-avx2", str(cli))
+    cal = spt.hw_profile("x86-avx2", str(cli), model=str(path), calibrate=True)
+    fails.check(cal["name"] == "x86-avx2" and cal["group"] == 8 and "calibrated" in cal["note"] and
+                cal["breakeven"] != named["breakeven"], "host profile", f"calibrated x86-avx2: {cal}")
+    try:
+        spt.hw_profile("x86-avx2", str(cli), calibrate=True)
+        fails.check(False, "host profile", "calibrate without a model accepted")
+    except spt.PruneError as e:
+        fails.check("model" in str(e), "host profile", str(e))
+    out, res = spt.prune_for(m, opt, "host", *pipe_fns(data), data[0][:4], export_path=str(tmp / "host.scpn"),
+                             cli=str(cli), **PIPE_KW)
+    fails.check(res.hw == first["name"] and os.path.exists(tmp / "host.scpn") and "measur" in res.report,
+                "host profile", f"prune_for(host): profile {res.hw}, report {res.report[:200]!r}")
+    print(f"  host profile: {first['name']} measured on the model's shapes "
+          f"(mv_grouped {first['breakeven']['mv_grouped']:.3f}), then cached; prune_for('host') "
+          f"{res.dense_accuracy:.3f} -> {res.accuracy:.3f}", flush=True)
+    del os.environ["XDG_CACHE_HOME"]
+
+
+def check_round_to(data, fails: Failures) -> None:
+    """remove_nodes(round_to=8): each masked layer keeps a multiple of 8 (at most its rows), the
+    removed nodes of largest weight-row norm coming back first."""
+    m, _ = pipe_dense(data)
+    masker = spt.NodeMasker(m, data[0][:4], "all")
+    with torch.no_grad():
+        masker.set_nodes("0", a=torch.tensor([1.0] * 5 + [0.0] * 7))      # 5 of 12 -> 8
+        masker.set_nodes("3", a=torch.tensor([1.0] * 9 + [0.0] * 3))      # 9 of 12 -> 12 (capped)
+        masker.set_nodes("7", a=torch.tensor([1.0] * 16 + [0.0] * 16))   # 16 of 32 stays
+    norms = (m[0].weight.detach().double().reshape(12, -1) ** 2).sum(1)
+    back = sorted(sorted(range(5, 12), key=lambda i: (-float(norms[i]), i))[:3])
+    small = spt.remove_nodes(m, masker, round_to=8)
+    shapes = [small[0].out_channels, small[3].out_channels, small[7].out_features]
+    fails.check(shapes == [8, 12, 16], "round_to", f"kept {shapes}, expected [8, 12, 16]")
+    rows = list(range(5)) + back
+    fails.check(shapes[0] == 8 and torch.equal(small[0].weight, m[0].weight[rows]), "round_to",
+                f"conv 0 kept rows other than 0..4 and the largest removed {back}")
+    try:
+        spt.remove_nodes(m, masker, round_to=4)
+        fails.check(False, "round_to", "round_to 4 accepted")
+    except spt.PruneError as e:
+        fails.check("round_to" in str(e), "round_to", str(e))
+    print(f"  round_to 8: kept {shapes} of [12, 12, 32], conv 0 kept back rows {back} (largest norms)", flush=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--parts", default="parity,driver,resume,ddp,nodes,pipeline")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--node-worker", help=argparse.SUPPRESS)
+    ap.add_argument("--pipe-worker", help=argparse.SUPPRESS)
     ap.add_argument("--crash-epoch", type=int, default=-1, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         worker(args.worker, args.crash_epoch)
+        return 0
+    if args.pipe_worker:
+        torch.set_num_threads(1)
+        pipe_worker(args.pipe_worker, args.crash_epoch)
         return 0
     if args.node_worker:
         node_worker(args.node_worker)

@@ -181,28 +181,49 @@ def han_dropout(p0: float, kept: int, total: int) -> float:
 
 # ---- hardware profiles, from the C library -----------------------------------------------------
 
-def hw_profile(name: str, cli: Optional[str] = None) -> dict:
-    """The C library's hardware profile `name` ("x86-avx2", "cortex-m4", ..., or "host": the
-    kernels compiled into the tool), from `scalpel plan --hw list --json`: name, class, group
-    (G), dtype, batch and breakeven (mv_csr, mv_grouped, mm_csr, mm_grouped). cli: the
-    scalpel tool (default $SCALPEL_CLI, else `scalpel` on PATH)."""
-    import json
+def _cli(cli: Optional[str]) -> str:
     import shutil
-    import subprocess
     exe = cli or os.environ.get("SCALPEL_CLI") or shutil.which("scalpel")
     if not exe:
         raise PruneError("the scalpel tool was not found: build it (cc -O2 -march=native -I. examples/scalpel_cli.c "
                          "-o scalpel -lm), then pass cli= or set SCALPEL_CLI")
-    r = subprocess.run([exe, "plan", "--hw", "list", "--json"], capture_output=True, text=True)
+    return str(exe)
+
+
+def hw_profile(name: str, cli: Optional[str] = None, model: Optional[str] = None, calibrate: bool = False,
+               batch: Optional[int] = None) -> dict:
+    """The C library's hardware profile `name` ("x86-avx2", "cortex-m4", ..., or "host": the
+    kernels compiled into the tool): name, class, group (G), dtype, batch and breakeven (mv_csr,
+    mv_grouped, mm_csr, mm_grouped). cli: the scalpel tool (default $SCALPEL_CLI, else `scalpel`
+    on PATH).
+
+    Without `model`, the built-in figures (`scalpel plan --hw list --json`). With `model` (a
+    model file, e.g. from convert_torch), the rates `scalpel plan --hw NAME --json MODEL` plans
+    that model with: for "host" measured on this machine on the model's shapes (once, then
+    cached by the tool), and measured now for any profile with calibrate=True; batch plans for
+    batches of N."""
+    import json
+    import subprocess
+    exe = _cli(cli)
+    if model is None:
+        if calibrate or batch is not None:
+            raise PruneError("hw_profile: calibrate and batch need a model file (model=) to measure on")
+        r = subprocess.run([exe, "plan", "--hw", "list", "--json"], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise PruneError(f"{exe} plan --hw list --json failed: {(r.stderr or r.stdout).strip()}")
+        data = json.loads(r.stdout)
+        profiles = {p["name"]: p for p in data["profiles"]}
+        if name == "host" and data.get("host"):
+            return data["host"]
+        if name not in profiles:
+            raise PruneError(f"hardware profile {name!r}: one of {sorted(profiles)} or host")
+        return profiles[name]
+    cmd = [exe, "plan", "--hw", str(name), "--json"] + (["--calibrate"] if calibrate else []) + \
+        (["--batch", str(int(batch))] if batch is not None else []) + [str(model)]
+    r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
-        raise PruneError(f"{exe} plan --hw list --json failed: {(r.stderr or r.stdout).strip()}")
-    data = json.loads(r.stdout)
-    profiles = {p["name"]: p for p in data["profiles"]}
-    if name == "host" and data.get("host"):
-        return data["host"]
-    if name not in profiles:
-        raise PruneError(f"hardware profile {name!r}: one of {sorted(profiles)} or host")
-    return profiles[name]
+        raise PruneError(f"{' '.join(cmd)} failed: {(r.stderr or r.stdout).strip()}")
+    return json.loads(r.stdout)
 
 
 def breakevens(pruner: "GroupPruner", profile: dict, batch: Optional[int] = None) -> Dict[str, float]:
@@ -1144,29 +1165,66 @@ class NodeMasker:
 
     # -- removal --
 
-    def _keep_elems(self) -> Callable[[int], bool]:
+    def _keep_elems(self, back: Sequence[int] = ()) -> Callable[[int], bool]:
+        """keep(element): whether a channel element stays (its mask's a != 0, or its mask is
+        one of `back`, kept back by rounding)."""
         a = self.a.detach().cpu().numpy()
-        uf, set_of = self._uf, self._set_of
+        uf, set_of, back = self._uf, self._set_of, set(back)
 
         def keep(e: int) -> bool:
             s = set_of.get(uf.find(e))
-            return True if s is None else bool(a[s] != 0)
+            return True if s is None else bool(a[s] != 0 or s in back)
         return keep
 
 
-def remove_nodes(model: nn.Module, masker: NodeMasker) -> nn.Module:
+def _rounded_back(base: nn.Module, masker: NodeMasker, round_to: int) -> List[int]:
+    """The masks that rounding keeps back (remove_nodes' round_to): per masked layer in model
+    order, the removed nodes of largest weight-row norm until the kept count is a multiple of
+    round_to (or every node is kept)."""
+    back: List[int] = []
+    if round_to <= 1:
+        return back
+    mods = dict(base.named_modules())
+    uf, set_of = masker._uf, masker._set_of
+    for name, (_cin, cout) in masker._module_io.items():
+        m = mods[name]
+        if cout is None or not isinstance(m, (nn.Conv2d, nn.Linear)):
+            continue
+        sets = [set_of.get(uf.find(e)) for e in cout.elems]
+        if all(s is None for s in sets):
+            continue
+        keep = masker._keep_elems(back)
+        on = [keep(e) for e in cout.elems]
+        rows = len(on)
+        target = min(-(-sum(on) // round_to) * round_to, rows)
+        norm = (m.weight.detach().double().reshape(rows, -1) ** 2).sum(1).tolist()
+        off = sorted((i for i in range(rows) if not on[i]), key=lambda i: (-norm[i], i))
+        for i in off[:target - sum(on)]:
+            back.append(sets[i])
+    return back
+
+
+def remove_nodes(model: nn.Module, masker: NodeMasker, round_to: int = 1) -> nn.Module:
     """Physical node removal: a smaller dense copy of the model (the same class; masker's model
     is unchanged) without the channels whose mask has a = 0: a convolution's output channels
     (its weight rows, bias), a batch norm's channels (weight, bias, running statistics), the next
     weighted layer's input channels (a conv's in_channels, a depthwise conv's groups, an
     nn.Linear's in_features: H*W features per map after a flatten). It computes what the masked
     model computes (the hooks and the mask buffers are not copied). Refused (PruneError) when a
-    layer would keep no channel."""
+    layer would keep no channel.
+
+    round_to (8, 16 or 32; for GPUs, as scalpel_net_remove_nodes): each masked layer's kept
+    count is rounded up to a multiple (at most its rows) by keeping back its removed nodes of
+    largest weight-row norm (lower index first on ties), in model order; a node kept back keeps
+    the channels coupled to it too, so coupled layers stay consistent. The copy then computes
+    what the masked model computes with those masks switched back on."""
     import copy
     base = _unwrap(model)
     if base is not masker._base:
         raise PruneError("remove_nodes: the masker belongs to another model")
-    keep = masker._keep_elems()
+    if round_to not in (1, 8, 16, 32):
+        raise PruneError(f"remove_nodes: round_to {round_to}: 1, 8, 16 or 32")
+    keep = masker._keep_elems(_rounded_back(base, masker, round_to))
     # deepcopy without the hooks and the mask buffers
     saved_hooks = {n: dict(m._forward_pre_hooks) for n, m in base.named_modules()}
     saved_bufs = {k: base._buffers.pop(k) for k in ("scalpel_node_a", "scalpel_node_b")}
@@ -1236,7 +1294,7 @@ def prune_nodes(model: nn.Module, optimizer: torch.optim.Optimizer, masker: Node
                 tolerance: float = 0.01, patience: int = 0, max_stages: int = 8, epochs_per_stage: int = 1,
                 lambda_start: float = 0.001, lambda_factor: float = 2.0,
                 dropouts: Optional[Dict[str, nn.Dropout]] = None, checkpoint: Optional[str] = None,
-                log: Optional[Callable[[str], None]] = print):
+                round_to: int = 1, log: Optional[Callable[[str], None]] = print):
     """Node pruning with mask layers, as scalpel_prune_nodes: returns (smaller model, PruneResult).
 
     Stage s sets mask_lambda = node_lambda(s, lambda_start, lambda_factor) (masker.stage), scales
@@ -1245,7 +1303,8 @@ def prune_nodes(model: nn.Module, optimizer: torch.optim.Optimizer, masker: Node
     masker attached to the optimizer) and evaluates. A stage more than `tolerance` below the dense
     accuracy is a miss; patience + 1 misses in a row, or a masked layer left with no node, end the
     stages, back at the last stage within tolerance (or the dense start). Then mask_lambda is 0 and
-    remove_nodes gives the smaller dense copy (exact: it computes what the masked model computes).
+    remove_nodes (with round_to) gives the smaller dense copy (exact: it computes what the masked
+    model computes).
     The closing retraining of the smaller model (the C driver's epochs_final) is the caller's: the
     user's train_epoch trains the masked model. Decisions as in prune_simd (rank 0's accuracy,
     broadcast; a and b are identical on every rank by construction); checkpoint: written after
@@ -1316,7 +1375,7 @@ def prune_nodes(model: nn.Module, optimizer: torch.optim.Optimizer, masker: Node
     masker.mask_lambda = 0.0
     for n in p0:                                          # the dropout of the nodes that stay
         dropouts[n].p = float(np.float32(p0[n] * masker.kept()[n] / before[n])) if before[n] > 0 else 0.0
-    small = remove_nodes(model, masker)
+    small = remove_nodes(model, masker, round_to)
     after = dict(small.named_modules())
     total = kept_w = 0
     for n, m in base.named_modules():
@@ -1400,15 +1459,6 @@ def prune_optimized(model: nn.Module, optimizer: torch.optim.Optimizer, train_ep
     return res
 
 
-def _cli(cli: Optional[str]) -> str:
-    import shutil
-    exe = cli or os.environ.get("SCALPEL_CLI") or shutil.which("scalpel")
-    if not exe:
-        raise PruneError("the scalpel tool was not found: build it (cc -O2 -march=native -I. examples/scalpel_cli.c "
-                         "-o scalpel -lm), then pass cli= or set SCALPEL_CLI")
-    return str(exe)
-
-
 def export(model: nn.Module, input_shape, path: str, hw: str = "host", mode: str = "scalpel",
            cli: Optional[str] = None) -> str:
     """The pruned model to a deployable file: scalpel.convert_torch(model, input_shape) into
@@ -1456,21 +1506,61 @@ def _like(optimizer: torch.optim.Optimizer, params) -> torch.optim.Optimizer:
     return type(optimizer)(params, **hyper)
 
 
+def _rewrap(model: nn.Module, base: nn.Module) -> nn.Module:
+    """base wrapped as model is: a new DistributedDataParallel with model's settings when model
+    is one (its parameters are broadcast from rank 0 and only those that require a gradient
+    are synchronized, so freeze before), else base itself."""
+    if not isinstance(model, nn.parallel.DistributedDataParallel):
+        return base
+    kw = dict(device_ids=model.device_ids, output_device=model.output_device, dim=model.dim,
+              broadcast_buffers=model.broadcast_buffers, process_group=model.process_group,
+              find_unused_parameters=model.find_unused_parameters)
+    return nn.parallel.DistributedDataParallel(base, **kw)
+
+
+def _shared_profile(profile: Union[str, dict], cli: Optional[str], base: nn.Module, shape) -> dict:
+    """The profile, looked up on rank 0 and broadcast: "host" is measured on the model's shapes
+    (convert_torch into a temporary file, then hw_profile(model=)), and two ranks' measurements
+    would differ (every decision must be the same on every rank)."""
+    import tempfile
+    from . import convert_torch
+    box = [None]
+    if _rank() == 0:
+        try:
+            if profile == "host":
+                with tempfile.TemporaryDirectory(prefix="scalpel_profile_") as d:
+                    path = os.path.join(d, "dense.scpn")
+                    convert_torch(base, tuple(shape), path)
+                    box[0] = hw_profile("host", cli, model=path)
+            else:
+                box[0] = hw_profile(profile, cli) if isinstance(profile, str) else dict(profile)
+        except PruneError as e:
+            box[0] = e
+    if _distributed():
+        dist.broadcast_object_list(box, 0)
+    if isinstance(box[0], Exception):
+        raise box[0]
+    return box[0]
+
+
 def prune_for(model: nn.Module, optimizer: torch.optim.Optimizer, profile: Union[str, dict],
               train_epoch: Callable[[nn.Module, torch.optim.Optimizer, int], None],
               evaluate: Callable[[nn.Module], float], example: torch.Tensor, *,
               tolerance: float = 0.01, patience: int = 0, max_stages: int = 8, epochs_per_stage: int = 1,
               fc_epochs_per_stage: int = 0, rate_start: float = 0.5, rate_step: float = 0.1, rate_max: float = 0.95,
-              rate_keep: float = 0.0, lambda_start: float = 0.001, lambda_factor: float = 2.0,
-              export_path: Optional[str] = None, input_shape=None, cli: Optional[str] = None,
-              log: Optional[Callable[[str], None]] = print):
+              rate_keep: float = 0.0, lambda_start: float = 0.001, lambda_factor: float = 2.0, round_to: int = 1,
+              checkpoint: Optional[str] = None, export_path: Optional[str] = None, input_shape=None,
+              cli: Optional[str] = None, log: Optional[Callable[[str], None]] = print):
     """The Scalpel pipeline for a trained model on a hardware profile, as scalpel_prune_for:
     returns (pruned model, PipelineResult).
 
-    profile: a name for hw_profile ("cortex-m4", "x86-avx2", "cuda", "host", ...) or its dict.
+    profile: a name for hw_profile ("cortex-m4", "x86-avx2", "cuda", ...) or its dict; "host"
+    measures this machine's break-even rates on the model's own shapes (`scalpel plan --hw host
+    --json`, cached by the tool) before pruning.
     train_epoch(model, optimizer, epoch) and evaluate(model) -> accuracy in [0, 1] take the model
     to train, because node pruning replaces it with a smaller one (its optimizer is a fresh one
-    of the same kind and hyper-parameters). example: an input batch (for torch.fx).
+    of the same kind and hyper-parameters). epoch counts every epoch of the pipeline (seed the
+    data order with it). example: an input batch (for torch.fx).
 
     - low parallelism (microcontrollers): prune_simd on every nn.Linear and nn.Conv2d with the
       profile's G; a layer that does not end above its break-even stays dense.
@@ -1479,40 +1569,52 @@ def prune_for(model: nn.Module, optimizer: torch.optim.Optimizer, profile: Union
       phase left of the tolerance (the whole pipeline stays within `tolerance` of dense) and
       fc_epochs_per_stage epochs per stage when set. No convolution to node-prune: only the
       second phase.
-    - high (GPUs): prune_nodes on every layer whose channels can go (NodeMasker "all"), removed:
-      a smaller dense model, no sparsity.
+    - high (GPUs): prune_nodes on every layer whose channels can go (NodeMasker "all"), removed
+      (round_to 8, 16 or 32 rounds each layer's kept count up, as scalpel_net_remove_nodes
+      does): a smaller dense model, no sparsity.
+
+    Distributed: model may be a DistributedDataParallel. The profile is read on rank 0 and
+    broadcast; every decision is the drivers' (rank 0's accuracy, broadcast; masks computed from
+    synchronized weights). After node removal the smaller model is wrapped again with the same
+    DDP settings, and train_epoch / evaluate receive the wrapped model. The returned model is
+    the plain module.
+    checkpoint: a path prefix; each phase keeps its driver's checkpoint (CHECKPOINT.nodes,
+    CHECKPOINT.groups). Restarted with the same arguments, the pipeline resumes where it stopped:
+    a finished node phase is replayed from its checkpoint (no training) to rebuild the smaller
+    model, then the grouped phase resumes from its own.
     export_path: then export(model, input_shape (default example.shape[1:]), export_path,
-    the profile's name) packs it for the profile. One process (DDP: use the drivers directly)."""
-    prof = hw_profile(profile, cli) if isinstance(profile, str) else dict(profile)
-    cls = prof["class"]
+    the profile's name) packs it for the profile (rank 0 writes it; the report is rank 0's)."""
+    shape = tuple(input_shape) if input_shape is not None else tuple(example.shape[1:])
+    prof = _shared_profile(profile, cli, _unwrap(model), shape)
+    cls = prof.get("class")
     if cls not in (HW_LOW, HW_MODERATE, HW_HIGH):
         raise PruneError(f"profile {prof.get('name')!r}: class {cls!r} is not one of {HW_LOW}, {HW_MODERATE}, {HW_HIGH}")
-    if _distributed():
-        raise PruneError("prune_for runs on one process: under DDP call prune_nodes and prune_simd")
-    say = log if log is not None else (lambda text: None)
-    dense_w = {n: m.weight.numel() for n, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))}
+    if round_to not in (1, 8, 16, 32):
+        raise PruneError(f"round_to {round_to}: 1, 8, 16 or 32")
+    say = log if (log is not None and _rank() == 0) else (lambda text: None)
+    base = _unwrap(model)
+    dense_w = {n: m.weight.numel() for n, m in base.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))}
     out = PipelineResult(hw=prof.get("name", ""), hw_class=cls)
-    epoch = [0]
+    ck_nodes = f"{checkpoint}.nodes" if checkpoint else None
+    ck_groups = f"{checkpoint}.groups" if checkpoint else None
 
-    def driver_fns(m: nn.Module, opt: torch.optim.Optimizer):
-        def te(_e: int) -> None:
-            train_epoch(m, opt, epoch[0])
-            epoch[0] += 1
-        return te, (lambda: evaluate(m))
+    def driver_fns(m: nn.Module, opt: torch.optim.Optimizer, offset: int):
+        return (lambda e: train_epoch(m, opt, offset + e)), (lambda: evaluate(m))
 
     ladder = dict(rate_start=rate_start, rate_step=rate_step, rate_max=rate_max, rate_keep=rate_keep,
                   max_stages=max_stages, patience=patience, log=log)
     nodes_kw = dict(tolerance=tolerance, patience=patience, max_stages=max_stages, epochs_per_stage=epochs_per_stage,
-                    lambda_start=lambda_start, lambda_factor=lambda_factor, log=log)
+                    lambda_start=lambda_start, lambda_factor=lambda_factor, round_to=round_to, checkpoint=ck_nodes,
+                    log=log)
     if cls == HW_LOW:
         pruner = GroupPruner(model, group=prof["group"])
-        te, ev = driver_fns(model, optimizer)
+        te, ev = driver_fns(model, optimizer, 0)
         out.groups = prune_simd(model, optimizer, pruner, te, ev, breakeven=breakevens(pruner, prof),
-                                tolerance=tolerance, epochs_per_stage=epochs_per_stage, **ladder)
-        result = model
+                                tolerance=tolerance, epochs_per_stage=epochs_per_stage, checkpoint=ck_groups, **ladder)
+        result = base
     elif cls == HW_HIGH:
         masker = NodeMasker(model, example, "all")
-        te, ev = driver_fns(model, optimizer)
+        te, ev = driver_fns(model, optimizer, 0)
         result, out.nodes = prune_nodes(model, optimizer, masker, te, ev, **nodes_kw)
         masker.detach()
     else:
@@ -1521,34 +1623,37 @@ def prune_for(model: nn.Module, optimizer: torch.optim.Optimizer, profile: Union
         except PruneError as e:
             say(f"no convolution to node-prune ({e}): grouped fc only")
             masker = None
-        left = tolerance
+        left, offset = tolerance, 0
         if masker is not None:
-            te, ev = driver_fns(model, optimizer)
+            te, ev = driver_fns(model, optimizer, 0)
             result, out.nodes = prune_nodes(model, optimizer, masker, te, ev, **nodes_kw)
             masker.detach()
             left = min(max(tolerance - (out.nodes.dense_accuracy - out.nodes.accuracy), 0.0), 1.0)
+            offset = out.nodes.epochs
         else:
-            result = model
+            result = base
         frozen = [p for m in result.modules() if isinstance(m, nn.Conv2d) for p in m.parameters(recurse=False)
                   if p.requires_grad]
         for p in frozen:
             p.requires_grad_(False)
         try:
-            opt2 = _like(optimizer, [p for p in result.parameters() if p.requires_grad]) if masker is not None \
-                else optimizer
             fcs = [n for n, m in result.named_modules() if isinstance(m, nn.Linear)]
             if fcs:
-                pruner = GroupPruner(result, group=prof["group"], layers=fcs)
-                te, ev = driver_fns(result, opt2)
+                # a new wrapper after freezing (DDP synchronizes what required a gradient when built)
+                wrapped = _rewrap(model, result) if (frozen or masker is not None) else model
+                opt2 = _like(optimizer, [p for p in result.parameters() if p.requires_grad]) \
+                    if masker is not None else optimizer
+                pruner = GroupPruner(wrapped, group=prof["group"], layers=fcs)
+                te, ev = driver_fns(wrapped, opt2, offset)
                 eps = fc_epochs_per_stage if (masker is not None and fc_epochs_per_stage > 0) else epochs_per_stage
-                out.groups = prune_simd(result, opt2, pruner, te, ev, breakeven=breakevens(pruner, prof),
-                                        tolerance=left, epochs_per_stage=eps, **ladder)
+                out.groups = prune_simd(wrapped, opt2, pruner, te, ev, breakeven=breakevens(pruner, prof),
+                                        tolerance=left, epochs_per_stage=eps, checkpoint=ck_groups, **ladder)
         finally:
             for p in frozen:
                 p.requires_grad_(True)
     first = out.nodes or out.groups
     last = out.groups or out.nodes
-    out.dense_accuracy = first.dense_accuracy if first else float(evaluate(result))
+    out.dense_accuracy = first.dense_accuracy if first else _broadcast_float(evaluate(_rewrap(model, result)))
     out.accuracy = last.accuracy if last else out.dense_accuracy
     mods = dict(result.named_modules())
     kept = 0
@@ -1558,7 +1663,17 @@ def prune_for(model: nn.Module, optimizer: torch.optim.Optimizer, profile: Union
         kept += nz
     out.rate = 1.0 - kept / sum(dense_w.values()) if dense_w else 0.0
     if export_path:
-        shape = tuple(input_shape) if input_shape is not None else tuple(example.shape[1:])
-        out.report = export(result, shape, export_path, prof.get("name", "host"), "scalpel", cli)
+        err = None
+        if _rank() == 0:
+            try:
+                hw_name = "host" if profile == "host" else prof.get("name", "host")
+                out.report = export(result, shape, export_path, hw_name, "scalpel", cli)
+            except PruneError as e:
+                err = e
+        box = [str(err) if err else None]
+        if _distributed():
+            dist.broadcast_object_list(box, 0)
+        if box[0]:
+            raise err if err else PruneError(box[0])
         out.exported = str(export_path)
     return result, out
