@@ -48,7 +48,14 @@ PARTS
            removed, then fc grouped (G = 8); cuda rows removed only, no weight masks. The
            Traditional and Optimized baselines: the storage per layer after export (pack
            --mode traditional / optimized). Every exported model computes in `scalpel run`
-           what the pruned PyTorch model computes (1e-4 relative).
+           what the pruned PyTorch model computes (1e-4 relative). prune_for(x86-avx2)
+           interrupted in the node phase and called again with its checkpoint: bit-identical.
+           Under torchrun (2 processes, gloo, the DDP wrapper given): the same nodes, fc masks
+           and export as one process (weights within 1e-4), then rank 1 killed in the grouped
+           phase and restarted: the node phase replayed from its checkpoint, the same result
+           (1e-6). remove_nodes(round_to=8): multiples of 8, the largest-norm rows kept back.
+           hw_profile("host", model=) measured by the tool on the model's shapes, then cached;
+           calibrate=True; prune_for("host").
 """
 
 from __future__ import annotations
