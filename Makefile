@@ -7,6 +7,8 @@
 #                    synthetic dataset (it says so, and how to get MNIST)
 #   make reproduce   the full reproduction of the paper's MNIST tables: LeNet-300-100 and
 #                    LeNet-5, --full schedules (docs/RESULTS.md; models in build/models/full)
+#   make results-torch  the same networks and three Fashion-MNIST ones pruned in PyTorch
+#                    (scalpel.torch, examples/prune_torch.py; docs/pytorch-pruning.md)
 #   make test        every test (tests/run_all.sh): sanitizers, backends, compile matrix,
 #                    amalgamation, fuzzing, AArch64 NEON and Cortex-M4/M55 under QEMU, examples.
 #                    As root it first installs missing Debian packages (tools/deps.sh test).
@@ -28,7 +30,7 @@
 CC ?= cc
 EXAMPLES = $(patsubst examples/%.c,build/examples/%,$(wildcard examples/*.c))
 
-.PHONY: test demo reproduce bench bench-cortex-m bench-cortex-m-lenet dist examples clean install uninstall
+.PHONY: test demo reproduce results-torch bench bench-cortex-m bench-cortex-m-lenet dist examples clean install uninstall
 
 test:
 	sh tests/run_all.sh
@@ -45,6 +47,12 @@ demo: build/mnist
 reproduce: build/mnist
 	./build/mnist --full --net lenet300 --out build/models/full
 	./build/mnist --full --net lenet5 --out build/models/full
+
+# scalpel.torch's results (docs/pytorch-pruning.md): the LeNets on MNIST, DS-CNN, ResNet-8 and
+# the ConvNet on Fashion-MNIST, trained and pruned in PyTorch for x86-avx2 and cortex-m4, and
+# LeNet-5 on 1 and 2 processes; measured by the C tool and on the emulated M4. Hours on 2 cores.
+results-torch:
+	sh tools/torch_results.sh build/torch-results
 
 # Each part's output is also kept in build/bench/*.log; bench/plots.py draws the PNG plots of
 # build/bench/plots from those logs (relative time against pruning rate, networks against the

@@ -68,33 +68,42 @@ def deepest_stack(ci_path, root="scalpel_qnet_forward"):
     return depth(root, frozenset()), dynamic
 
 
+def measure(cli, model, name, data):
+    """One model file on the emulated M4: quantized to q15 (`scalpel quantize`, activation
+    ranges from `data`: ["--data", DIR] or ["--synthetic"]) into OUT/NAME.h, built into
+    tests/cortex-m/qnet_deploy.c and counted. Returns the float and q15 test errors (strings, in
+    %), fixed-point weight bytes, estimated cycles and instructions of one forward pass, flash,
+    RAM and the deepest static stack (with any dynamic frames named)."""
+    os.makedirs(OUT, exist_ok=True)
+    env = dict(os.environ, CORTEX_M_LD=os.path.join(ROOT, "tests", "cortex-m", "cortex-m-4mb.ld"))
+    q = run([cli, "quantize", model, name, "-o", os.path.join(OUT, name + ".h")] + data)
+    errs = re.search(r"float ([\d.]+)%, fixed point ([\d.]+)%", q)
+    wb = re.search(r"weight bytes: float (\d+), fixed point (\d+)", q)
+    elf = os.path.join(OUT, name + ".elf")
+    c = run(["sh", "tests/cortex-m/run.sh", "count", "m4", elf, "tests/cortex-m/qnet_deploy.c", "-I" + OUT,
+             "-DSCALPEL_NO_MALLOC", '-DQNET_HEADER="%s.h"' % name, "-DQNET=" + name, "-fcallgraph-info=su"], env=env)
+    cyc = int(re.search(r"cyc_per_pair=(\d+)", c).group(1))
+    ins = int(re.search(r" per_pair=(\d+)", c).group(1))
+    size = run(["arm-none-eabi-size", elf]).splitlines()[1].split()
+    text, data_b, bss = int(size[0]), int(size[1]), int(size[2])
+    stack, dyn = deepest_stack(elf + "-qnet_deploy.ci")
+    return dict(ferr=errs.group(1), qerr=errs.group(2), wb=int(wb.group(2)), cyc=cyc, ins=ins, flash=text + data_b,
+                ram=data_b + bss, stack=stack, dyn=dyn)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     cli = os.path.join(OUT, "scalpel")
     zlib = subprocess.run(["sh", "-c", "echo '#include <zlib.h>' | cc -E - >/dev/null 2>&1"]).returncode == 0
     run(["cc", "-O2", "-I."] + (["-DSCALPEL_ZLIB"] if zlib else []) + ["examples/scalpel_cli.c", "-o", cli] +
         (["-lz"] if zlib else []) + ["-lm"])
-    env = dict(os.environ, CORTEX_M_LD=os.path.join(ROOT, "tests", "cortex-m", "cortex-m-4mb.ld"))
     print("## Cortex-M4 end to end: q15, batch 1, estimated cycles (QEMU + instruction counter, M4 timing rules)\n")
     for net, title, paper_speed, paper_size in NETS:
         rows = []
         for var, pattern in VARIANTS:
-            model = pattern.format(n=net)
-            name = "%s_%s" % (net, var)
-            q = run([cli, "quantize", model, name, "-o", os.path.join(OUT, name + ".h")] + data_args())
-            errs = re.search(r"float ([\d.]+)%, fixed point ([\d.]+)%", q)
-            wb = re.search(r"weight bytes: float (\d+), fixed point (\d+)", q)
-            elf = os.path.join(OUT, name + ".elf")
-            c = run(["sh", "tests/cortex-m/run.sh", "count", "m4", elf, "tests/cortex-m/qnet_deploy.c", "-I" + OUT,
-                     "-DSCALPEL_NO_MALLOC", '-DQNET_HEADER="%s.h"' % name, "-DQNET=" + name, "-fcallgraph-info=su"],
-                    env=env)
-            cyc = int(re.search(r"cyc_per_pair=(\d+)", c).group(1))
-            ins = int(re.search(r" per_pair=(\d+)", c).group(1))
-            size = run(["arm-none-eabi-size", elf]).splitlines()[1].split()
-            text, data, bss = int(size[0]), int(size[1]), int(size[2])
-            stack, dyn = deepest_stack(elf + "-qnet_deploy.ci")
-            rows.append(dict(var=var, ferr=errs.group(1), qerr=errs.group(2), wb=int(wb.group(2)), cyc=cyc, ins=ins,
-                             flash=text + data, ram=data + bss, stack=stack, dyn=dyn))
+            r = measure(cli, pattern.format(n=net), "%s_%s" % (net, var), data_args())
+            r["var"] = var
+            rows.append(r)
         d = rows[0]
         print("### %s (MNIST)\n" % title)
         print("| model | test error float / q15 | weight bytes | relative size | instructions | est. cycles | speed-up"

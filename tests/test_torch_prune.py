@@ -2,7 +2,7 @@
 """scalpel.torch (SIMD-aware pruning in PyTorch, DistributedDataParallel included) against the C
 library and against itself across processes.
 
-    /usr/bin/python3 tests/test_torch_prune.py [--parts parity,driver,resume,ddp,nodes,pipeline]
+    /usr/bin/python3 tests/test_torch_prune.py [--parts parity,driver,resume,ddp,nodes,pipeline,example]
 
 Needs numpy and torch (Debian's python3-torch; it fails, never skips, without them), gcc for
 the C side (tests/prune_parity.c) and the C tool (build/scalpel, or $SCALPEL_CLI).
@@ -56,11 +56,17 @@ PARTS
            (1e-6). remove_nodes(round_to=8): multiples of 8, the largest-norm rows kept back.
            hw_profile("host", model=) measured by the tool on the model's shapes, then cached;
            calibrate=True; prune_for("host").
+  example  examples/prune_torch.py on MNIST (../shared/data/mnist or $SCALPEL_MNIST_DIR; it
+           fails without it) with a short schedule: LeNet-300-100 trained, pruned for
+           x86-avx2, exported (grouped CSR, G = 8) and benched; its JSON summary; clear errors
+           for a missing or truncated IDX file, an unknown network or profile, a bad option.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
+import json
 from dataclasses import asdict
 import os
 import struct
@@ -1047,9 +1053,64 @@ def check_round_to(data, fails: Failures) -> None:
     print(f"  round_to 8: kept {shapes} of [12, 12, 32], conv 0 kept back rows {back} (largest norms)", flush=True)
 
 
+def check_example(tmp: Path, fails: Failures):
+    """examples/prune_torch.py, the user's whole path, on a short schedule: MNIST (from
+    ../shared/data or $SCALPEL_MNIST_DIR), LeNet-300-100 for x86-avx2; its summary and its
+    errors on bad input."""
+    print("part example: examples/prune_torch.py on a short schedule, and its refusals", flush=True)
+    cli = cli_path()
+    mnist = Path(os.environ.get("SCALPEL_MNIST_DIR") or REPO.parent / "shared" / "data" / "mnist")
+    if not fails.check(mnist.is_dir(), "example", f"MNIST is not in {mnist} (set SCALPEL_MNIST_DIR)"):
+        return
+    ex = [sys.executable, str(REPO / "examples" / "prune_torch.py")]
+    out = tmp / "example"
+    t0 = time.time()
+    r = subprocess.run(ex + ["--net", "lenet-300-100", "--data", str(mnist), "--hw", "x86-avx2", "--out", str(out),
+                             "--cli", str(cli), "--dense-epochs", "2", "--train-subset", "4000", "--max-stages", "2",
+                             "--tolerance", "0.05", "--bench-rounds", "1", "--threads", "1"],
+                       capture_output=True, text=True, timeout=900)
+    if not fails.check(r.returncode == 0, "example run", (r.stderr or r.stdout)[-2000:]):
+        return
+    summ = json.loads((out / "lenet-300-100-mnist-x86-avx2.json").read_text())
+    fails.check(summ["dense_error"] < 0.3 and summ["error"] <= summ["dense_error"] + 0.05 + 1e-6 and
+                0 < summ["rate"] < 1 and summ["bench"]["speedup"] > 0 and
+                summ["weight_bytes"]["pruned"] < summ["weight_bytes"]["dense"], "example summary", f"{summ}")
+    m = scalpel.Model.load(out / "lenet-300-100-mnist-x86-avx2.scpn")
+    fails.check(any(L.storage == scalpel.STORAGE_GCSR and L.group == 8 for L in m.layers), "example export",
+                "no layer stored in grouped CSR (G = 8)")
+    fails.check((out / "lenet-300-100-mnist-dense.pt").exists(), "example", "the dense model was not kept")
+    print(f"  lenet-300-100 for x86-avx2: error {100 * summ['dense_error']:.2f}% -> {100 * summ['error']:.2f}%, "
+          f"{100 * summ['rate']:.1f}% of weights gone, {summ['bench']['speedup']:.2f}x here ({time.time() - t0:.1f} s)",
+          flush=True)
+    for what, argv, msg in (
+            ("a missing data directory", ["--net", "lenet-5", "--data", str(tmp / "none"), "--hw", "x86-avx2"],
+             "no train-images-idx3-ubyte"),
+            ("an unknown network", ["--net", "vgg", "--data", str(mnist), "--hw", "x86-avx2"], "invalid choice"),
+            ("an unknown profile", ["--net", "lenet-300-100", "--data", str(mnist), "--hw", "z80"],
+             "hardware profile 'z80'"),
+            ("a negative stage count", ["--net", "lenet-5", "--data", str(mnist), "--hw", "x86-avx2",
+                                        "--stage-epochs", "0"], "--stage-epochs 0: at least 1")):
+        r = subprocess.run(ex + argv + ["--out", str(out), "--cli", str(cli), "--dense-epochs", "1",
+                                        "--train-subset", "64", "--max-stages", "1"],
+                           capture_output=True, text=True, timeout=300)
+        fails.check(r.returncode != 0 and msg in (r.stderr + r.stdout) and "Traceback" not in r.stderr,
+                    f"example refuses {what}", (r.stderr or r.stdout)[-600:])
+    bad = tmp / "truncated"
+    bad.mkdir(exist_ok=True)
+    for f in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        raw = gzip.open(mnist / (f + ".gz")).read() if (mnist / (f + ".gz")).exists() else (mnist / f).read_bytes()
+        (bad / f).write_bytes(raw[:-7] if f.startswith("train-images") else raw)
+    r = subprocess.run(ex + ["--net", "lenet-5", "--data", str(bad), "--hw", "x86-avx2", "--out", str(out),
+                             "--cli", str(cli)], capture_output=True, text=True, timeout=300)
+    fails.check(r.returncode != 0 and "the header says" in r.stderr and "Traceback" not in r.stderr,
+                "example refuses a truncated IDX file", (r.stderr or r.stdout)[-600:])
+    print("  refused with a message: a missing or truncated IDX file, an unknown network or profile, "
+          "--stage-epochs 0", flush=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--parts", default="parity,driver,resume,ddp,nodes,pipeline")
+    ap.add_argument("--parts", default="parity,driver,resume,ddp,nodes,pipeline,example")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--node-worker", help=argparse.SUPPRESS)
     ap.add_argument("--pipe-worker", help=argparse.SUPPRESS)
@@ -1066,7 +1127,7 @@ def main() -> int:
         node_worker(args.node_worker)
         return 0
     parts = set(args.parts.split(","))
-    known = {"parity", "driver", "resume", "ddp", "nodes", "pipeline"}
+    known = {"parity", "driver", "resume", "ddp", "nodes", "pipeline", "example"}
     if parts - known:
         ap.error(f"unknown part(s) {sorted(parts - known)}")
     torch.set_num_threads(1)
@@ -1075,7 +1136,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="scalpel_torch_prune_") as d:
         tmp = Path(d)
         for name, fn in (("parity", check_parity), ("driver", check_driver), ("resume", check_resume),
-                         ("ddp", check_ddp), ("nodes", check_nodes), ("pipeline", check_pipeline)):
+                         ("ddp", check_ddp), ("nodes", check_nodes), ("pipeline", check_pipeline),
+                         ("example", check_example)):
             if name in parts:
                 fn(tmp, fails)
     print(f"test_torch_prune: {fails.checks - len(fails.items)} passed, {len(fails.items)} failed")

@@ -1,0 +1,56 @@
+#!/bin/sh
+# torch_results.sh - the results of scalpel.torch (docs/pytorch-pruning.md, "Results"): networks
+# trained and pruned in PyTorch for a CPU and a microcontroller profile, exported and measured by
+# the C library (examples/prune_torch.py does one run). Long: hours on 2 cores; `make
+# results-torch` runs it. Runs whose summary exists are not run again (delete OUT/*.json).
+#
+#   sh tools/torch_results.sh [OUT]          (default build/torch-results)
+#   RUNS="lenet-300-100:mnist:x86-avx2 ..." sh tools/torch_results.sh   (a subset)
+set -eu
+cd "$(dirname "$0")/.."
+OUT=${1:-build/torch-results}
+mkdir -p "$OUT"
+PY=/usr/bin/python3
+# OpenBLAS: Debian's PyTorch calls the system BLAS, the reference one unless OpenBLAS is
+# installed (training is about 12x slower without it); as root, install what is missing
+sh tools/deps.sh bench
+DATA=${SCALPEL_DATA_DIR:-../shared/data}
+for d in mnist fashion-mnist; do
+  [ -d "$DATA/$d" ] || { echo "torch_results: $DATA/$d is missing (MNIST layout; SCALPEL_DATA_DIR)" >&2; exit 1; }
+done
+# the tool: zlib (gzip'd IDX for quantize); AVX2 kernels for the x86-avx2 profile's runs (its G = 8)
+cc -O2 -march=native -DSCALPEL_ZLIB -I. examples/scalpel_cli.c -o "$OUT/scalpel" -lz -lm
+cc -O2 -march=x86-64-v3 -DSCALPEL_ZLIB -I. examples/scalpel_cli.c -o "$OUT/scalpel-avx2" -lz -lm
+THREADS=${THREADS:-2}
+export OPENBLAS_NUM_THREADS="$THREADS"
+# NET:DATA:HW[:EXTRA OPTIONS, comma-separated]
+RUNS=${RUNS:-"lenet-300-100:mnist:x86-avx2:--stage-epochs,2 lenet-300-100:mnist:cortex-m4:--stage-epochs,2
+lenet-5:mnist:x86-avx2:--stage-epochs,2 lenet-5:mnist:cortex-m4:--stage-epochs,2
+ds-cnn:fashion-mnist:x86-avx2:--train-subset,20000,--tolerance,0.005
+ds-cnn:fashion-mnist:cortex-m4:--train-subset,20000,--tolerance,0.005
+resnet-8:fashion-mnist:x86-avx2:--train-subset,20000,--tolerance,0.005
+resnet-8:fashion-mnist:cortex-m4:--train-subset,20000,--tolerance,0.005
+convnet:fashion-mnist:x86-avx2:--train-subset,20000,--tolerance,0.005
+convnet:fashion-mnist:cortex-m4:--train-subset,20000,--tolerance,0.005"}
+for r in $RUNS; do
+  net=$(echo "$r" | cut -d: -f1); data=$(echo "$r" | cut -d: -f2); hw=$(echo "$r" | cut -d: -f3)
+  extra=$(echo "$r" | cut -d: -f4 -s | tr ',' ' ')
+  [ -f "$OUT/$net-$data-$hw.json" ] && { echo "== $net $data $hw: done earlier ($OUT/$net-$data-$hw.json)"; continue; }
+  cli="$OUT/scalpel"; [ "$hw" = x86-avx2 ] && cli="$OUT/scalpel-avx2"
+  echo "== $net on $data for $hw"
+  # shellcheck disable=SC2086
+  $PY examples/prune_torch.py --net "$net" --data "$DATA/$data" --hw "$hw" --out "$OUT" --cli "$cli" \
+    --threads "$THREADS" $extra 2>&1 | tee "$OUT/$net-$data-$hw.log"
+done
+# LeNet-5 on 1 and 2 processes (one thread each): wall time and result
+if [ -z "${SKIP_DDP:-}" ]; then
+  for np in 1 2; do
+    [ -f "$OUT/lenet-5-mnist-x86-avx2-np$np.json" ] && continue
+    echo "== lenet-5 on mnist for x86-avx2, $np process(es), 1 thread each"
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 GLOO_SOCKET_IFNAME=lo $PY -m torch.distributed.run --nproc_per_node "$np" --redirects 2 \
+      --tee 2 --master_addr 127.0.0.1 --master_port 29611 examples/prune_torch.py --net lenet-5 \
+      --data "$DATA/mnist" --hw x86-avx2 --out "$OUT" --cli "$OUT/scalpel-avx2" --threads 1 --tag "np$np" \
+      2>&1 | tee "$OUT/lenet-5-mnist-x86-avx2-np$np.log"
+  done
+fi
+$PY tools/torch_results_table.py "$OUT" | tee "$OUT/RESULTS.md"
