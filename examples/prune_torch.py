@@ -239,6 +239,7 @@ def main() -> int:
     ap.add_argument("--stage-epochs", type=int, default=1)
     ap.add_argument("--max-stages", type=int, default=8)
     ap.add_argument("--tolerance", type=float, default=0.002, help="accuracy the pruning may cost (0.002: 0.2 points)")
+    ap.add_argument("--lambda-start", type=float, default=0.001, help="node pruning's first L1 pull (doubles per stage)")
     ap.add_argument("--lr", type=float, default=0.05)
     ap.add_argument("--prune-lr", type=float, default=0.005)
     ap.add_argument("--weight-decay", type=float, default=1e-4)
@@ -254,8 +255,11 @@ def main() -> int:
                         ("--bench-rounds", args.bench_rounds, 1), ("--train-subset", args.train_subset, 0)):
         if v < lo:
             ap.error(f"{what} {v}: at least {lo}")
-    if not (0.0 <= args.tolerance <= 1.0):
-        ap.error(f"--tolerance {args.tolerance}: 0 .. 1")
+    for what, v, hi in (("--tolerance", args.tolerance, 1.0), ("--lambda-start", args.lambda_start, 1e6),
+                        ("--lr", args.lr, 10.0), ("--prune-lr", args.prune_lr, 10.0),
+                        ("--weight-decay", args.weight_decay, 1.0)):
+        if not (0.0 <= v <= hi):
+            ap.error(f"{what} {v}: 0 .. {hi:g}")
     if not args.cli:
         ap.error("--cli PATH or SCALPEL_CLI: the scalpel tool (cc -O2 -march=native -I. examples/scalpel_cli.c "
                  "-o scalpel -lm)")
@@ -287,13 +291,15 @@ def main() -> int:
     t0 = time.time()
     small, res = st.prune_for(ddp, opt, args.hw, fns[0], fns[1], data[0][:8], tolerance=args.tolerance,
                               max_stages=args.max_stages, epochs_per_stage=args.stage_epochs,
+                              lambda_start=args.lambda_start,
                               checkpoint=str(out / f"{name}.ckpt"), export_path=str(out / f"{name}.scpn"),
                               cli=args.cli, log=say)
     prune_wall = time.time() - t0
     summary = {"net": args.net, "data": dname, "hw": args.hw, "hw_class": res.hw_class, "processes": world,
                "threads": torch.get_num_threads(), "train_subset": args.train_subset or len(data[0]),
                "dense_error": 1 - res.dense_accuracy, "error": 1 - res.accuracy, "rate": res.rate,
-               "layer_rate": res.layer_rate, "dense_train_s": dense_wall, "prune_s": prune_wall,
+               "layer_rate": res.layer_rate, "stage_epochs": args.stage_epochs, "tolerance": args.tolerance,
+               "lambda_start": args.lambda_start, "dense_train_s": dense_wall, "prune_s": prune_wall,
                "nodes": res.nodes.nodes_after if res.nodes else None,
                "nodes_before": res.nodes.nodes_before if res.nodes else None,
                "epochs": (res.nodes.epochs if res.nodes else 0) + (res.groups.epochs if res.groups else 0),

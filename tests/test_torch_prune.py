@@ -844,25 +844,40 @@ def check_pipeline(tmp: Path, fails: Failures):
     check_round_to(data, fails)
     check_host_profile(tmp, cli, data, fails)
     # the baselines: storage per layer after convert_torch + scalpel pack --mode traditional / optimized
-    for mode, fn in (("traditional", spt.prune_traditional), ("optimized", spt.prune_optimized)):
+    # every layer (the default pruner), then two layers only, conv 0 already at 60% (a stage ANDs
+    # its mask into the old one) and fc 7 on the ladder (at most 45%): a mix of rates above and
+    # below 50% where Traditional stores CSR and Optimized keeps the lighter layers dense
+    for mode, fn, only in (("traditional", spt.prune_traditional, False), ("optimized", spt.prune_optimized, False),
+                           ("traditional", spt.prune_traditional, True), ("optimized", spt.prune_optimized, True)):
         m, opt = pipe_dense(data)
+        pruner = None
+        if only:
+            pruner = spt.GroupPruner(m, group=1, layers=["0", "7"])
+            pruner.prune("0", 0.6)
         res = fn(m, opt, lambda e: te(m, opt, e), lambda: ev(m), tolerance=0.05, rate_start=0.3, rate_step=0.15,
-                 max_stages=3, log=None)
+                 max_stages=2 if only else 3, pruner=pruner, log=None)
         path = tmp / f"{mode}.scpn"
         spt.export(m, (1, 8, 8), str(path), "x86-avx2", mode, str(cli))
         stores = [(L.storage, L.group) for L in scalpel.Model.load(path).layers if L.weighted]
-        rates = [res.layer_rate[n] for n in weighted]
+        rates = [res.layer_rate.get(n, 0.0) for n in weighted]
+        if only:
+            fails.check(rates[0] >= 0.6 - 1e-3 and 0 < rates[2] < 0.5 and rates[1] == rates[3] == 0,
+                        f"baseline {mode} (two layers)", f"rates {rates}: expected [0.6, 0, 0.3 or 0.45, 0]")
         if mode == "traditional":
             want = [(scalpel.STORAGE_GCSR, 1) if r > 0 else (scalpel.STORAGE_DENSE, 0) for r in rates]
-            fails.check(all(r > 0 for r in rates), "baseline traditional", f"not every layer pruned: {rates}")
+            fails.check(only or all(r > 0 for r in rates), "baseline traditional", f"not every layer pruned: {rates}")
         else:
             want = [(scalpel.STORAGE_DENSE, 0) if n in res.skipped else (scalpel.STORAGE_GCSR, 1) for n in weighted]
             fails.check(all((n in res.skipped) == (r < 0.5) for n, r in zip(weighted, rates)), "baseline optimized",
                         f"dense layers {res.skipped} for rates {rates}")
+            if only:
+                fails.check(want == [(scalpel.STORAGE_GCSR, 1)] + [(scalpel.STORAGE_DENSE, 0)] * 3,
+                            "baseline optimized (two layers)", f"expected CSR for conv 0 only: {want}")
         fails.check([(s, g if s else 0) for s, g in stores] == want, f"baseline {mode}",
                     f"storage {stores}, expected {want}")
         run_in_c(cli, tmp, m, path, mode, fails)
-        print(f"  {mode}: {res.dense_accuracy:.3f} -> {res.accuracy:.3f}, rates {[round(r, 3) for r in rates]}, "
+        print(f"  {mode}{' (two layers)' if only else ''}: {res.dense_accuracy:.3f} -> {res.accuracy:.3f}, "
+              f"rates {[round(r, 3) for r in rates]}, "
               f"storage {['csr' if s else 'dense' for s, _ in stores]}", flush=True)
 
 

@@ -25,7 +25,7 @@ THREADS=${THREADS:-2}
 export OPENBLAS_NUM_THREADS="$THREADS"
 # NET:DATA:HW[:EXTRA OPTIONS, comma-separated]
 RUNS=${RUNS:-"lenet-300-100:mnist:x86-avx2:--stage-epochs,2 lenet-300-100:mnist:cortex-m4:--stage-epochs,2
-lenet-5:mnist:x86-avx2:--stage-epochs,2 lenet-5:mnist:cortex-m4:--stage-epochs,2
+lenet-5:mnist:x86-avx2:--stage-epochs,2,--lambda-start,0.0001 lenet-5:mnist:cortex-m4:--stage-epochs,2
 ds-cnn:fashion-mnist:x86-avx2:--train-subset,20000,--tolerance,0.005
 ds-cnn:fashion-mnist:cortex-m4:--train-subset,20000,--tolerance,0.005
 resnet-8:fashion-mnist:x86-avx2:--train-subset,20000,--tolerance,0.005
@@ -42,7 +42,8 @@ for r in $RUNS; do
   $PY examples/prune_torch.py --net "$net" --data "$DATA/$data" --hw "$hw" --out "$OUT" --cli "$cli" \
     --threads "$THREADS" $extra 2>&1 | tee "$OUT/$net-$data-$hw.log"
 done
-# LeNet-5 on 1 and 2 processes (one thread each): wall time and result
+# LeNet-5 on 1 and 2 processes (one thread each), from the same dense model, on a shorter
+# schedule (epochs of 15000 images, 4 stages of 1 epoch per phase): wall time and result
 if [ -z "${SKIP_DDP:-}" ]; then
   for np in 1 2; do
     [ -f "$OUT/lenet-5-mnist-x86-avx2-np$np.json" ] && continue
@@ -50,6 +51,7 @@ if [ -z "${SKIP_DDP:-}" ]; then
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 GLOO_SOCKET_IFNAME=lo $PY -m torch.distributed.run --nproc_per_node "$np" --redirects 2 \
       --tee 2 --master_addr 127.0.0.1 --master_port 29611 examples/prune_torch.py --net lenet-5 \
       --data "$DATA/mnist" --hw x86-avx2 --out "$OUT" --cli "$OUT/scalpel-avx2" --threads 1 --tag "np$np" \
+      --train-subset 15000 --max-stages 4 --stage-epochs 1 --lambda-start 0.0001 \
       2>&1 | tee "$OUT/lenet-5-mnist-x86-avx2-np$np.log"
   done
 fi

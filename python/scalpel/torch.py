@@ -1451,11 +1451,12 @@ def prune_optimized(model: nn.Module, optimizer: torch.optim.Optimizer, train_ep
     half of its weights left is stored dense (``skipped`` names them), as the C planner's
     SCALPEL_PLAN_OPTIMIZED decides (CSR only when 2 x zeros >= weights): export with
     ``mode="optimized"`` (``scalpel pack --mode optimized``). The weights are those of the
-    Traditional run; no layer is retrained again."""
+    Traditional run; no layer is retrained again. ``skipped`` covers every nn.Linear and
+    nn.Conv2d of the model, those the pruner left alone included (they stay dense too)."""
     res = prune_traditional(model, optimizer, train_epoch, evaluate, **kwargs)
-    mods = dict(_unwrap(model).named_modules())
-    res.skipped = [n for n in res.order if not (2 * int((mods[n].weight == 0).sum()) >= mods[n].weight.numel()
-                                                and bool((mods[n].weight == 0).any()))]
+    weighted = [(n, m) for n, m in _unwrap(model).named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    res.skipped = [n for n, m in weighted if not (2 * int((m.weight == 0).sum()) >= m.weight.numel()
+                                                  and bool((m.weight == 0).any()))]
     return res
 
 
