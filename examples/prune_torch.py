@@ -239,6 +239,12 @@ def main() -> int:
     ap.add_argument("--stage-epochs", type=int, default=1)
     ap.add_argument("--max-stages", type=int, default=8)
     ap.add_argument("--tolerance", type=float, default=0.002, help="accuracy the pruning may cost (0.002: 0.2 points)")
+    ap.add_argument("--rate-keep", type=float, default=0.0,
+                    help="geometric ladder: stage s prunes to 1 - 0.5 * KEEP^s (default: linear, 0.5 + 0.1 s)")
+    ap.add_argument("--rate-max", type=float, default=0.95)
+    ap.add_argument("--patience", type=int, default=0, help="misses in a row forgiven before a ladder ends")
+    ap.add_argument("--fc-stage-epochs", type=int, default=0,
+                    help="epochs per stage of the fc phase after node pruning (default: --stage-epochs)")
     ap.add_argument("--lambda-start", type=float, default=0.001, help="node pruning's first L1 pull (doubles per stage)")
     ap.add_argument("--lr", type=float, default=0.05)
     ap.add_argument("--prune-lr", type=float, default=0.005)
@@ -252,12 +258,14 @@ def main() -> int:
     args = ap.parse_args()
     for what, v, lo in (("--dense-epochs", args.dense_epochs, 1), ("--stage-epochs", args.stage_epochs, 1),
                         ("--max-stages", args.max_stages, 1), ("--batch", args.batch, 2),
-                        ("--bench-rounds", args.bench_rounds, 1), ("--train-subset", args.train_subset, 0)):
+                        ("--bench-rounds", args.bench_rounds, 1), ("--train-subset", args.train_subset, 0),
+                        ("--patience", args.patience, 0), ("--fc-stage-epochs", args.fc_stage_epochs, 0)):
         if v < lo:
             ap.error(f"{what} {v}: at least {lo}")
     for what, v, hi in (("--tolerance", args.tolerance, 1.0), ("--lambda-start", args.lambda_start, 1e6),
                         ("--lr", args.lr, 10.0), ("--prune-lr", args.prune_lr, 10.0),
-                        ("--weight-decay", args.weight_decay, 1.0)):
+                        ("--weight-decay", args.weight_decay, 1.0), ("--rate-keep", args.rate_keep, 0.99),
+                        ("--rate-max", args.rate_max, 0.999)):
         if not (0.0 <= v <= hi):
             ap.error(f"{what} {v}: 0 .. {hi:g}")
     if not args.cli:
@@ -291,7 +299,8 @@ def main() -> int:
     t0 = time.time()
     small, res = st.prune_for(ddp, opt, args.hw, fns[0], fns[1], data[0][:8], tolerance=args.tolerance,
                               max_stages=args.max_stages, epochs_per_stage=args.stage_epochs,
-                              lambda_start=args.lambda_start,
+                              lambda_start=args.lambda_start, rate_keep=args.rate_keep, rate_max=args.rate_max,
+                              patience=args.patience, fc_epochs_per_stage=args.fc_stage_epochs,
                               checkpoint=str(out / f"{name}.ckpt"), export_path=str(out / f"{name}.scpn"),
                               cli=args.cli, log=say)
     prune_wall = time.time() - t0
@@ -299,7 +308,8 @@ def main() -> int:
                "threads": torch.get_num_threads(), "train_subset": args.train_subset or len(data[0]),
                "dense_error": 1 - res.dense_accuracy, "error": 1 - res.accuracy, "rate": res.rate,
                "layer_rate": res.layer_rate, "stage_epochs": args.stage_epochs, "tolerance": args.tolerance,
-               "lambda_start": args.lambda_start, "dense_train_s": dense_wall, "prune_s": prune_wall,
+               "lambda_start": args.lambda_start, "rate_keep": args.rate_keep, "rate_max": args.rate_max,
+               "patience": args.patience, "fc_stage_epochs": args.fc_stage_epochs, "dense_train_s": dense_wall, "prune_s": prune_wall,
                "nodes": res.nodes.nodes_after if res.nodes else None,
                "nodes_before": res.nodes.nodes_before if res.nodes else None,
                "epochs": (res.nodes.epochs if res.nodes else 0) + (res.groups.epochs if res.groups else 0),

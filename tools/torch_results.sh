@@ -24,13 +24,16 @@ cc -O2 -march=x86-64-v3 -DSCALPEL_ZLIB -I. examples/scalpel_cli.c -o "$OUT/scalp
 THREADS=${THREADS:-2}
 export OPENBLAS_NUM_THREADS="$THREADS"
 # NET:DATA:HW[:EXTRA OPTIONS, comma-separated]
-RUNS=${RUNS:-"lenet-300-100:mnist:x86-avx2:--stage-epochs,2 lenet-300-100:mnist:cortex-m4:--stage-epochs,2
+# LeNet-300-100 on the C driver's schedule (examples/mnist.c): a geometric ladder (each stage
+# prunes 20% of what is left) up to 97%, 3 epochs per stage, 2 misses forgiven
+L300="--stage-epochs,3,--rate-keep,0.8,--rate-max,0.97,--patience,2"
+RUNS=${RUNS:-"lenet-300-100:mnist:x86-avx2:$L300 lenet-300-100:mnist:cortex-m4:$L300
 lenet-5:mnist:x86-avx2:--stage-epochs,2,--lambda-start,0.0001 lenet-5:mnist:cortex-m4:--stage-epochs,2
-ds-cnn:fashion-mnist:x86-avx2:--train-subset,20000,--tolerance,0.005
+ds-cnn:fashion-mnist:x86-avx2:--train-subset,20000,--tolerance,0.005,--lambda-start,0.0001
 ds-cnn:fashion-mnist:cortex-m4:--train-subset,20000,--tolerance,0.005
-resnet-8:fashion-mnist:x86-avx2:--train-subset,20000,--tolerance,0.005
+resnet-8:fashion-mnist:x86-avx2:--train-subset,20000,--tolerance,0.005,--lambda-start,0.0001
 resnet-8:fashion-mnist:cortex-m4:--train-subset,20000,--tolerance,0.005
-convnet:fashion-mnist:x86-avx2:--train-subset,20000,--tolerance,0.005
+convnet:fashion-mnist:x86-avx2:--train-subset,20000,--tolerance,0.005,--lambda-start,0.0001
 convnet:fashion-mnist:cortex-m4:--train-subset,20000,--tolerance,0.005"}
 for r in $RUNS; do
   net=$(echo "$r" | cut -d: -f1); data=$(echo "$r" | cut -d: -f2); hw=$(echo "$r" | cut -d: -f3)
