@@ -226,6 +226,22 @@ def cortex_m4(cli: str, model: Path, name: str, data_dir: str) -> dict:
     return cortex_m_lenet.measure(cli, str(model), name, ["--data", data_dir])
 
 
+def rebench(args) -> int:
+    """--rebench: the bench pair of an earlier run's files again; its summary updated."""
+    tag = f"{args.net}-{Path(args.data).name}"
+    name = f"{tag}-{args.hw}{'-' + args.tag if args.tag else ''}"
+    out = Path(args.out)
+    path = out / f"{name}.json"
+    if not path.exists():
+        raise SystemExit(f"prune_torch: --rebench: no summary {path} (run without --rebench first)")
+    summary = json.loads(path.read_text())
+    summary["bench"] = bench_pair(args.cli, out / f"{tag}-dense.scpn", out / f"{name}.scpn", args.bench_rounds)
+    path.write_text(json.dumps(summary, indent=1) + "\n")
+    print(f"{name}: dense {summary['bench']['dense_us']:.2f} us, pruned {summary['bench']['pruned_us']:.2f} us: "
+          f"{summary['bench']['speedup']:.2f}x")
+    return 0
+
+
 # ---- main -------------------------------------------------------------------------------------------
 
 def main() -> int:
@@ -255,6 +271,9 @@ def main() -> int:
     ap.add_argument("--bench-rounds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--tag", default="", help="a suffix for the output names (e.g. np2)")
+    ap.add_argument("--rebench", action="store_true",
+                    help="only time the dense and the pruned file of an earlier run again (on a quieter machine) "
+                         "and update its summary")
     args = ap.parse_args()
     for what, v, lo in (("--dense-epochs", args.dense_epochs, 1), ("--stage-epochs", args.stage_epochs, 1),
                         ("--max-stages", args.max_stages, 1), ("--batch", args.batch, 2),
@@ -276,6 +295,8 @@ def main() -> int:
             st.hw_profile(args.hw, args.cli)
         except st.PruneError as e:
             ap.error(str(e))
+    if args.rebench:
+        return rebench(args)
     if "RANK" in os.environ:
         dist.init_process_group("gloo")
     if args.threads:
@@ -294,6 +315,9 @@ def main() -> int:
     fns = make_fns(data, args)
     model, dense_wall = dense_model(args, data, fns, tag, say)
     name = f"{tag}-{args.hw}{'-' + args.tag if args.tag else ''}"
+    dense_file = out / f"{tag}-dense.scpn"
+    if rank == 0:              # before pruning: the drivers prune the model in place
+        st.export(model, tuple(data[0].shape[1:]), str(dense_file), args.hw, "dense", args.cli)
     ddp = nn.parallel.DistributedDataParallel(model) if dist.is_initialized() else model
     opt = torch.optim.SGD(ddp.parameters(), lr=args.prune_lr, momentum=0.9, weight_decay=args.weight_decay)
     t0 = time.time()
@@ -315,8 +339,6 @@ def main() -> int:
                "epochs": (res.nodes.epochs if res.nodes else 0) + (res.groups.epochs if res.groups else 0),
                "grouped_dense": res.groups.skipped if res.groups else None}
     if rank == 0:
-        dense_file = out / f"{tag}-dense.scpn"
-        st.export(model, tuple(data[0].shape[1:]), str(dense_file), args.hw, "dense", args.cli)
         pruned_file = out / f"{name}.scpn"
         info_d, info_p = run([args.cli, "info", dense_file]), run([args.cli, "info", pruned_file])
         wb = [int(re.search(r"^total: (\d+) weight bytes", s, re.M).group(1))

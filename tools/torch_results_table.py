@@ -26,7 +26,7 @@ def main() -> int:
         print(f"torch_results_table: no summaries in {out}", file=sys.stderr)
         return 1
     print("| network (data) | profile | procs x threads | dense error | pruned error | weights gone | "
-          "weight bytes | speed-up here (float) | Cortex-M4 q15: cycles dense -> pruned, error | "
+          "weight bytes | speed-up here (float) | Cortex-M4 q15: cycles dense -> pruned, pruned q15 error | "
           "nodes kept | epochs (images each) | pruning wall time |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in runs:
@@ -41,8 +41,7 @@ def main() -> int:
         elif "error" in m4:
             m4s = "not measured: " + m4["error"].replace("|", "/")[:120]
         else:
-            m4s = (f"{m4['dense']['cyc']} -> {m4['pruned']['cyc']} ({m4['speedup']:.2f}x), "
-                   f"{m4['dense']['qerr']}% -> {m4['pruned']['qerr']}%")
+            m4s = f"{m4['dense']['cyc']} -> {m4['pruned']['cyc']} ({m4['speedup']:.2f}x), {m4['pruned']['qerr']}%"
         nodes = ", ".join(f"{r['nodes'][k]}/{r['nodes_before'][k]}" for k in r["nodes"]) if r.get("nodes") else "-"
         print(f"| {r['net']} ({r['data']}) | {r['hw']} | {r['processes']} x {r['threads']} | {pct(r['dense_error'])} | "
               f"{pct(r['error'])} ({100 * (r['error'] - r['dense_error']):+.2f}) | {pct(r['rate'])} | {size} | {here} | "
