@@ -261,6 +261,8 @@ def main() -> int:
     ap.add_argument("--patience", type=int, default=0, help="misses in a row forgiven before a ladder ends")
     ap.add_argument("--fc-stage-epochs", type=int, default=0,
                     help="epochs per stage of the fc phase after node pruning (default: --stage-epochs)")
+    ap.add_argument("--mask-lr-scale", type=float, default=1.0,
+                    help="the node masks' learning rate, a fraction of --prune-lr (1: the C trainer's)")
     ap.add_argument("--lambda-start", type=float, default=0.001, help="node pruning's first L1 pull (doubles per stage)")
     ap.add_argument("--lr", type=float, default=0.05)
     ap.add_argument("--prune-lr", type=float, default=0.005)
@@ -284,7 +286,7 @@ def main() -> int:
     for what, v, hi in (("--tolerance", args.tolerance, 1.0), ("--lambda-start", args.lambda_start, 1e6),
                         ("--lr", args.lr, 10.0), ("--prune-lr", args.prune_lr, 10.0),
                         ("--weight-decay", args.weight_decay, 1.0), ("--rate-keep", args.rate_keep, 0.99),
-                        ("--rate-max", args.rate_max, 0.999)):
+                        ("--rate-max", args.rate_max, 0.999), ("--mask-lr-scale", args.mask_lr_scale, 1.0)):
         if not (0.0 <= v <= hi):
             ap.error(f"{what} {v}: 0 .. {hi:g}")
     if not args.cli:
@@ -325,6 +327,7 @@ def main() -> int:
                               max_stages=args.max_stages, epochs_per_stage=args.stage_epochs,
                               lambda_start=args.lambda_start, rate_keep=args.rate_keep, rate_max=args.rate_max,
                               patience=args.patience, fc_epochs_per_stage=args.fc_stage_epochs,
+                              mask_lr_scale=args.mask_lr_scale,
                               checkpoint=str(out / f"{name}.ckpt"), export_path=str(out / f"{name}.scpn"),
                               cli=args.cli, log=say)
     prune_wall = time.time() - t0
@@ -333,7 +336,8 @@ def main() -> int:
                "dense_error": 1 - res.dense_accuracy, "error": 1 - res.accuracy, "rate": res.rate,
                "layer_rate": res.layer_rate, "stage_epochs": args.stage_epochs, "tolerance": args.tolerance,
                "lambda_start": args.lambda_start, "rate_keep": args.rate_keep, "rate_max": args.rate_max,
-               "patience": args.patience, "fc_stage_epochs": args.fc_stage_epochs, "dense_train_s": dense_wall, "prune_s": prune_wall,
+               "patience": args.patience, "fc_stage_epochs": args.fc_stage_epochs,
+               "mask_lr_scale": args.mask_lr_scale, "dense_train_s": dense_wall, "prune_s": prune_wall,
                "nodes": res.nodes.nodes_after if res.nodes else None,
                "nodes_before": res.nodes.nodes_before if res.nodes else None,
                "epochs": (res.nodes.epochs if res.nodes else 0) + (res.groups.epochs if res.groups else 0),

@@ -607,6 +607,34 @@ def check_nodes_coupling(fails: Failures):
           flush=True)
 
 
+def check_lr_scale(fails: Failures) -> None:
+    """NodeMasker(lr_scale=0.25) steps b (gradient and pull) as lr_scale 1 does at a quarter of
+    the rate; lr_scale outside (0, 1] is refused."""
+    import copy
+    torch.manual_seed(5)
+    x, y = torch.randn(8, 1, 14, 14), torch.randint(0, 3, (8,))
+    base = lenet_small()
+    out = []
+    for scale, lr in ((0.25, 0.08), (1.0, 0.02)):
+        m = copy.deepcopy(base)
+        mk = spt.NodeMasker(m, x, layers=["0", "3"], mask_lambda=0.5, lr_scale=scale)
+        F.cross_entropy(m(x), y).backward()
+        mk.update(lr)
+        out.append(mk.b.clone())
+        mk.detach()
+    d = float((out[0] - out[1]).abs().max())
+    fails.check(d <= 1e-7 and bool((out[1] != spt.MASK_INIT).any()), "nodes lr_scale",
+                f"b after one step differs by {d:.3g}, or did not move")
+    for bad in (0.0, 1.5, float("nan")):
+        try:
+            spt.NodeMasker(copy.deepcopy(base), x, lr_scale=bad)
+            fails.check(False, "nodes lr_scale", f"lr_scale {bad} accepted")
+        except spt.PruneError as e:
+            fails.check("lr_scale" in str(e), "nodes lr_scale", str(e))
+    print(f"  lr_scale 0.25 at lr 0.08 steps b as lr_scale 1 at 0.02 (within {d:.2g}); 0, 1.5, NaN refused",
+          flush=True)
+
+
 def node_ddp_run(rank: int, world: int):
     """4 steps of NodeMasker training of the parity network with a pull, the global batch of 16
     split between the ranks; returns (a, b)."""
@@ -675,6 +703,7 @@ def check_nodes(tmp: Path, fails: Failures):
     fails.check(lam == [float(np.float32(v)) for v in (0.001, 0.002, 0.004, 0.008)] and
                 spt.node_lambda(100, 1.0, 10.0) == 1e6, "node_lambda", f"{lam}")
     check_nodes_coupling(fails)
+    check_lr_scale(fails)
     check_nodes_ddp(tmp, fails)
 
 

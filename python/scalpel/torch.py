@@ -703,11 +703,17 @@ class NodeMasker:
     channels (the model object and its class are unchanged); a and b live in two buffers of the
     model, ``scalpel_node_a`` and ``scalpel_node_b`` (float32, one entry per mask), so
     state_dict and checkpoints carry them.
+
+    lr_scale (default 1: the C trainer's semantics) scales the learning rate of b's step. b's
+    gradient sums over a map's positions, and b switches between on and off in a band of
+    0.0002: on batch-normalized networks one step at the weights' rate can throw most masks
+    off at once, and a smaller scale (e.g. 0.01, with a mask_lambda larger by as much) keeps
+    the masks' steps in proportion.
     """
 
     def __init__(self, model: nn.Module, example, layers: Union[None, str, Sequence[str]] = None, *,
                  threshold: float = MASK_THRESHOLD, eps: float = MASK_EPS, init: float = MASK_INIT,
-                 max: float = MASK_MAX, mask_lambda: float = 0.0):
+                 max: float = MASK_MAX, mask_lambda: float = 0.0, lr_scale: float = 1.0):
         for v, lo, hi, what in ((threshold, 0, 1, "threshold"), (eps, 0, 1, "eps"), (max, 0, 1, "max"),
                                 (init, 0, max, "init")):
             if not (np.isfinite(v) and lo <= v <= hi):
@@ -715,6 +721,9 @@ class NodeMasker:
         self.model = model
         self.threshold, self.eps, self.init, self.max = (float(np.float32(v)) for v in (threshold, eps, init, max))
         self.mask_lambda = float(mask_lambda)
+        if not (np.isfinite(lr_scale) and 0 < lr_scale <= 1):
+            raise PruneError(f"lr_scale {lr_scale}: expected 0 < lr_scale <= 1")
+        self.lr_scale = float(lr_scale)
         base = _unwrap(model)
         self._analyse(base, example, layers)
         n = len(self.sets)
@@ -1097,13 +1106,14 @@ class NodeMasker:
     def update(self, lr: float) -> None:
         """The C trainer's mask step, after the optimizer's: b -= lr * grad_b; b -= mask_lambda *
         lr; clamp to [0, max]; a = 1 at b >= T + eps, 0 below T, else unchanged (float32, as
-        scalpel_trainer_apply). lr: the step's learning rate (attach() passes the optimizer's).
+        scalpel_trainer_apply). lr: the step's learning rate (attach() passes the optimizer's),
+        times lr_scale (1, the C trainer's, unless the masker was made with a smaller one).
         Distributed: grad_b is averaged over the ranks (as DDP averages the weights'
         gradients), every rank computes the step, and rank 0's a and b are broadcast, so the
         masks are identical on every rank by construction."""
-        lr32 = np.float32(lr)
-        if not (np.isfinite(lr32) and lr32 >= 0):
+        if not (np.isfinite(np.float32(lr)) and lr >= 0):
             raise PruneError(f"lr {lr}: expected a finite number >= 0")
+        lr32 = np.float32(lr) if self.lr_scale == 1.0 else np.float32(lr * self.lr_scale)
         if not (np.isfinite(self.mask_lambda) and 0 <= self.mask_lambda <= MASK_LAMBDA_MAX):
             raise PruneError(f"mask_lambda {self.mask_lambda}: expected 0 .. {MASK_LAMBDA_MAX}")
         g = self.grad_b.detach().to(self.b.device).clone()
@@ -1550,6 +1560,7 @@ def prune_for(model: nn.Module, optimizer: torch.optim.Optimizer, profile: Union
               tolerance: float = 0.01, patience: int = 0, max_stages: int = 8, epochs_per_stage: int = 1,
               fc_epochs_per_stage: int = 0, rate_start: float = 0.5, rate_step: float = 0.1, rate_max: float = 0.95,
               rate_keep: float = 0.0, lambda_start: float = 0.001, lambda_factor: float = 2.0, round_to: int = 1,
+              mask_lr_scale: float = 1.0,
               checkpoint: Optional[str] = None, export_path: Optional[str] = None, input_shape=None,
               cli: Optional[str] = None, log: Optional[Callable[[str], None]] = print):
     """The Scalpel pipeline for a trained model on a hardware profile, as scalpel_prune_for:
@@ -1573,6 +1584,7 @@ def prune_for(model: nn.Module, optimizer: torch.optim.Optimizer, profile: Union
     - high (GPUs): prune_nodes on every layer whose channels can go (NodeMasker "all"), removed
       (round_to 8, 16 or 32 rounds each layer's kept count up, as scalpel_net_remove_nodes
       does): a smaller dense model, no sparsity.
+    mask_lr_scale: the node masks' NodeMasker(lr_scale=) (1: the C trainer's).
 
     Distributed: model may be a DistributedDataParallel. The profile is read on rank 0 and
     broadcast; every decision is the drivers' (rank 0's accuracy, broadcast; masks computed from
@@ -1614,13 +1626,13 @@ def prune_for(model: nn.Module, optimizer: torch.optim.Optimizer, profile: Union
                                 tolerance=tolerance, epochs_per_stage=epochs_per_stage, checkpoint=ck_groups, **ladder)
         result = base
     elif cls == HW_HIGH:
-        masker = NodeMasker(model, example, "all")
+        masker = NodeMasker(model, example, "all", lr_scale=mask_lr_scale)
         te, ev = driver_fns(model, optimizer, 0)
         result, out.nodes = prune_nodes(model, optimizer, masker, te, ev, **nodes_kw)
         masker.detach()
     else:
         try:
-            masker: Optional[NodeMasker] = NodeMasker(model, example)
+            masker: Optional[NodeMasker] = NodeMasker(model, example, lr_scale=mask_lr_scale)
         except PruneError as e:
             say(f"no convolution to node-prune ({e}): grouped fc only")
             masker = None
