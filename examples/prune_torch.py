@@ -263,7 +263,8 @@ def main() -> int:
                     help="epochs per stage of the fc phase after node pruning (default: --stage-epochs)")
     ap.add_argument("--mask-lr-scale", type=float, default=1.0,
                     help="the node masks' learning rate, a fraction of --prune-lr (1: the C trainer's)")
-    ap.add_argument("--lambda-start", type=float, default=0.001, help="node pruning's first L1 pull (doubles per stage)")
+    ap.add_argument("--lambda-start", type=float, default=0.001, help="node pruning's first L1 pull")
+    ap.add_argument("--lambda-factor", type=float, default=2.0, help="the pull's growth per stage")
     ap.add_argument("--lr", type=float, default=0.05)
     ap.add_argument("--prune-lr", type=float, default=0.005)
     ap.add_argument("--weight-decay", type=float, default=1e-4)
@@ -284,6 +285,7 @@ def main() -> int:
         if v < lo:
             ap.error(f"{what} {v}: at least {lo}")
     for what, v, hi in (("--tolerance", args.tolerance, 1.0), ("--lambda-start", args.lambda_start, 1e6),
+                        ("--lambda-factor", args.lambda_factor, 1e3),
                         ("--lr", args.lr, 10.0), ("--prune-lr", args.prune_lr, 10.0),
                         ("--weight-decay", args.weight_decay, 1.0), ("--rate-keep", args.rate_keep, 0.99),
                         ("--rate-max", args.rate_max, 0.999), ("--mask-lr-scale", args.mask_lr_scale, 1.0)):
@@ -327,7 +329,7 @@ def main() -> int:
                               max_stages=args.max_stages, epochs_per_stage=args.stage_epochs,
                               lambda_start=args.lambda_start, rate_keep=args.rate_keep, rate_max=args.rate_max,
                               patience=args.patience, fc_epochs_per_stage=args.fc_stage_epochs,
-                              mask_lr_scale=args.mask_lr_scale,
+                              mask_lr_scale=args.mask_lr_scale, lambda_factor=args.lambda_factor,
                               checkpoint=str(out / f"{name}.ckpt"), export_path=str(out / f"{name}.scpn"),
                               cli=args.cli, log=say)
     prune_wall = time.time() - t0
@@ -337,7 +339,7 @@ def main() -> int:
                "layer_rate": res.layer_rate, "stage_epochs": args.stage_epochs, "tolerance": args.tolerance,
                "lambda_start": args.lambda_start, "rate_keep": args.rate_keep, "rate_max": args.rate_max,
                "patience": args.patience, "fc_stage_epochs": args.fc_stage_epochs,
-               "mask_lr_scale": args.mask_lr_scale, "dense_train_s": dense_wall, "prune_s": prune_wall,
+               "mask_lr_scale": args.mask_lr_scale, "lambda_factor": args.lambda_factor, "dense_train_s": dense_wall, "prune_s": prune_wall,
                "nodes": res.nodes.nodes_after if res.nodes else None,
                "nodes_before": res.nodes.nodes_before if res.nodes else None,
                "epochs": (res.nodes.epochs if res.nodes else 0) + (res.groups.epochs if res.groups else 0),

@@ -30,7 +30,7 @@ export OPENBLAS_NUM_THREADS="$THREADS"
 L300="--stage-epochs,3,--rate-keep,0.8,--rate-max,0.97,--patience,2,--max-stages,14"
 RUNS=${RUNS:-"lenet-300-100:mnist:x86-avx2:$L300 lenet-300-100:mnist:cortex-m4:$L300
 lenet-5:mnist:x86-avx2:--stage-epochs,2,--lambda-start,0.0001 lenet-5:mnist:cortex-m4:--stage-epochs,2
-ds-cnn:fashion-mnist:x86-avx2:--train-subset,20000,--tolerance,0.005,--lambda-start,0.0001
+ds-cnn:fashion-mnist:x86-avx2:--train-subset,20000,--tolerance,0.005,--mask-lr-scale,0.01,--lambda-start,0.006,--lambda-factor,1.15
 ds-cnn:fashion-mnist:cortex-m4:--train-subset,20000,--tolerance,0.005
 resnet-8:fashion-mnist:x86-avx2:--train-subset,20000,--tolerance,0.005,--lambda-start,0.0001
 resnet-8:fashion-mnist:cortex-m4:--train-subset,20000,--tolerance,0.005

@@ -704,11 +704,11 @@ class NodeMasker:
     model, ``scalpel_node_a`` and ``scalpel_node_b`` (float32, one entry per mask), so
     state_dict and checkpoints carry them.
 
-    lr_scale (default 1: the C trainer's semantics) scales the learning rate of b's step. b's
-    gradient sums over a map's positions, and b switches between on and off in a band of
-    0.0002: on batch-normalized networks one step at the weights' rate can throw most masks
-    off at once, and a smaller scale (e.g. 0.01, with a mask_lambda larger by as much) keeps
-    the masks' steps in proportion.
+    lr_scale (default 1: the C trainer's semantics) scales the learning rate of b's step, the
+    pull included. b's gradient sums over a map's positions, and b switches between on and off
+    in a band of 0.0002: on batch-normalized networks a stage at the weights' rate can throw
+    most masks off at once. A smaller scale (with a larger mask_lambda) slows the masks, but
+    did not stop DS-CNN's masks from going off together (docs/pytorch-pruning.md, Results).
     """
 
     def __init__(self, model: nn.Module, example, layers: Union[None, str, Sequence[str]] = None, *,
