@@ -226,10 +226,15 @@ def cortex_m4(cli: str, model: Path, name: str, data_dir: str) -> dict:
     return cortex_m_lenet.measure(cli, str(model), name, ["--data", data_dir])
 
 
+def run_names(args):
+    """(TAG, NAME): NET-DATA names the dense files, NET-DATA-HW[-TAG] the run's."""
+    tag = f"{args.net}-{Path(args.data).name}"
+    return tag, f"{tag}-{args.hw}{'-' + args.tag if args.tag else ''}"
+
+
 def rebench(args) -> int:
     """--rebench: the bench pair of an earlier run's files again; its summary updated."""
-    tag = f"{args.net}-{Path(args.data).name}"
-    name = f"{tag}-{args.hw}{'-' + args.tag if args.tag else ''}"
+    tag, name = run_names(args)
     out = Path(args.out)
     path = out / f"{name}.json"
     if not path.exists():
@@ -315,10 +320,9 @@ def main() -> int:
     d = Path(args.data)
     data = load_split(d, "train") + load_split(d, "t10k")
     dname = d.name
-    tag = f"{args.net}-{dname}"
+    tag, name = run_names(args)
     fns = make_fns(data, args)
     model, dense_wall = dense_model(args, data, fns, tag, say)
-    name = f"{tag}-{args.hw}{'-' + args.tag if args.tag else ''}"
     dense_file = out / f"{tag}-dense.scpn"
     if rank == 0:              # before pruning: the drivers prune the model in place
         st.export(model, tuple(data[0].shape[1:]), str(dense_file), args.hw, "dense", args.cli)
