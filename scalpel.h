@@ -165,22 +165,24 @@ typedef enum scalpel_layer_kind {
  * enum's (checked below), and a kind missing here, or a function missing for a kind listed
  * (with its flag set), does not compile. A conv2d or maxpool layer using what the first
  * version of the library did not have (non-square kernels or strides, uneven padding,
- * dilation, groups, ceil rounding) is taken only by the float forward pass and node removal
- * for now, whatever its kind's flags say (scalpel_layer_supports). */
+ * dilation, groups, ceil rounding) is taken only by the float forward pass, fixed point and
+ * node removal for now, whatever its kind's flags say (scalpel_layer_supports). Softmax and
+ * LRN have no fixed point: their outputs need a division or a power per value at a precision
+ * 8 or 16 bits do not hold (drop a final softmax: the argmax of the logits is the same). */
 #define SCALPEL__LAYER_KINDS(X)                                               \
     X(fc, SCALPEL_LAYER_FC, 1, 1, 0, 1, 1, 1, 1, 10, 0, 0, 0)                \
     X(conv2d, SCALPEL_LAYER_CONV2D, 1, 1, 0, 1, 1, 1, 1, 4, 3, 1, 1)         \
     X(maxpool, SCALPEL_LAYER_MAXPOOL, 0, 0, 0, 1, 1, 1, 1, 0, 2, 2, 0)       \
     X(relu, SCALPEL_LAYER_RELU, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0)             \
-    X(avgpool, SCALPEL_LAYER_AVGPOOL, 0, 0, 0, 0, 0, 0, 1, 0, 3, 2, 1)       \
-    X(batchnorm, SCALPEL_LAYER_BATCHNORM, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0)   \
-    X(add, SCALPEL_LAYER_ADD, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0)               \
-    X(concat, SCALPEL_LAYER_CONCAT, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0)         \
-    X(clip, SCALPEL_LAYER_CLIP, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0)             \
-    X(leaky_relu, SCALPEL_LAYER_LEAKY_RELU, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0) \
-    X(sigmoid, SCALPEL_LAYER_SIGMOID, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0)       \
-    X(tanh, SCALPEL_LAYER_TANH, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0)             \
-    X(hardswish, SCALPEL_LAYER_HARDSWISH, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0)   \
+    X(avgpool, SCALPEL_LAYER_AVGPOOL, 0, 0, 0, 1, 0, 0, 1, 0, 3, 2, 1)       \
+    X(batchnorm, SCALPEL_LAYER_BATCHNORM, 0, 0, 2, 1, 0, 0, 1, 0, 0, 0, 0)   \
+    X(add, SCALPEL_LAYER_ADD, 0, 1, 0, 1, 0, 0, 1, 0, 0, 0, 0)               \
+    X(concat, SCALPEL_LAYER_CONCAT, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0)         \
+    X(clip, SCALPEL_LAYER_CLIP, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0)             \
+    X(leaky_relu, SCALPEL_LAYER_LEAKY_RELU, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0) \
+    X(sigmoid, SCALPEL_LAYER_SIGMOID, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0)       \
+    X(tanh, SCALPEL_LAYER_TANH, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0)             \
+    X(hardswish, SCALPEL_LAYER_HARDSWISH, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0)   \
     X(softmax, SCALPEL_LAYER_SOFTMAX, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0)       \
     X(lrn, SCALPEL_LAYER_LRN, 0, 0, 0, 0, 0, 0, 1, 0, 3, 0, 0)
 
@@ -477,8 +479,9 @@ typedef enum scalpel_layer_use {
     SCALPEL_USE_NODE_REMOVAL = 4   /* scalpel_net_remove_nodes, scalpel_net_remove_dead_nodes */
 } scalpel_layer_use;
 /* 1 when `use` takes a layer of geometry g, 0 when not (yet): its kind is not in that part of
- * the library, or it is a conv2d / maxpool with what only the float forward pass runs so far
- * (a non-square kernel or stride, uneven padding, dilation, groups, ceil rounding). */
+ * the library, or it is a conv2d / maxpool with what only the float forward pass, fixed point
+ * and node removal run so far (a non-square kernel or stride, uneven padding, dilation,
+ * groups, ceil rounding) and `use` is training or the GPU. */
 SCALPEL_API int scalpel_layer_supports(const scalpel_layer_geom *g, int32_t use);
 /* The first layer of net that `use` does not take, or -1 when it takes them all (and for a
  * NULL network). Those parts of the library refuse such a network with SCALPEL_ERR_UNSUPPORTED;
@@ -938,9 +941,32 @@ SCALPEL_API scalpel_status scalpel_net_apply_no_retrain(scalpel_net *net, const 
  * in `w` or grouped CSR in `sparse` (as `storage` says), and the bias, the rescaling to the
  * output scale and a fused ReLU live in `rq` (see scalpel_requant in scalpel_kernels.h). Every
  * activation is fixed point of the network's dtype: the output of layer i means
- * q * out_scale. Unweighted layers (maxpool, relu) keep their input's scale and have no arrays.
- * A ReLU right after a weighted layer is fused into that layer's requant (rq.relu = 1) and then
- * costs nothing. `block` is the memory this layer owns (NULL for an exported header). */
+ * q * out_scale. A ReLU right after a layer that can run it (fc, conv2d, batchnorm, add) is
+ * fused into that layer's requant (rq.relu = 1) and then costs nothing. `block` is the memory
+ * this layer owns (NULL for an exported header).
+ *
+ * What each kind keeps, and its output scale (the kernels are in scalpel_kernels.h):
+ *   fc, conv2d   w or sparse [rows x cols]; rq.bias [rows], rq.mult / rq.shift [1] or
+ *                [rows] (per_channel); a calibrated scale. Any conv2d window, groups
+ *                (depthwise: scalpel_dwconv_q*), dilation.
+ *   batchnorm    one the quantizer could not fold into the layer before it: w [C] (the
+ *                per-channel scale as integers), rq.bias [C], rq.mult / rq.shift [C]
+ *                (per_channel 1), scalpel_channel_scale_q*; a calibrated scale.
+ *   add          rq.mult [2] (the two inputs' multipliers), rq.shift [2] (equal: one shift
+ *                for the sum), scalpel_add_q*; a calibrated scale.
+ *   concat       rq.mult [2], rq.shift [2], one pair per input, scalpel_rescale_q*; the
+ *                larger of the two inputs' scales (no input saturates).
+ *   clip         rq.bias [2]: lo and hi in the input's units; the input's scale.
+ *   leaky_relu   rq.mult [1] (signed: the slope's sign), rq.shift [1]; the input's scale.
+ *   hardswish    rq.bias [2]: 3 and 6 in the input's units; rq.mult / rq.shift [1] =
+ *                s_in / 6; the input's scale.
+ *   sigmoid,     rq.mult / rq.shift [1]: the input to Q4.11 (s_in * 2^11); the scale 2^-15
+ *   tanh         (q15) or 2^-7 (q7), by table (error in scalpel_kernels.h).
+ *   maxpool,     no arrays; the input's scale. Average pooling rounds half away from zero
+ *   avgpool,     (scalpel_pool_window_q*).
+ *   relu
+ * The arrays a kind does not use are NULL and rq's flags 0. softmax and lrn have no fixed
+ * point (SCALPEL__LAYER_KINDS). */
 typedef struct scalpel_qlayer {
     scalpel_layer_geom geom;      /* kind, shapes, the tensor read (as in scalpel_layer) */
     int32_t storage;              /* SCALPEL_STORAGE_DENSE or SCALPEL_STORAGE_GCSR */
@@ -1323,8 +1349,8 @@ typedef struct scalpel__kind_f32_ops {
 } scalpel__kind_f32_ops;
 typedef struct scalpel__kind_q_ops {
     size_t (*qscratch)(const scalpel_layer_geom *g, int32_t batch);
-    void (*forward_q)(const scalpel_qnet *q, const scalpel_qlayer *L, const void *in, int32_t batch, void *out,
-                      void *scratch);
+    void (*forward_q)(const scalpel_qnet *q, const scalpel_qlayer *L, const void *in, const void *in2, int32_t batch,
+                      void *out, void *scratch);
 } scalpel__kind_q_ops;
 
 /* The kinds whose float forward needs no scratch share this one. */
@@ -1343,6 +1369,18 @@ static size_t scalpel__no_scratch(const scalpel_layer_geom *g, int32_t batch)
 #define scalpel__sigmoid_scratch scalpel__no_scratch
 #define scalpel__tanh_scratch scalpel__no_scratch
 #define scalpel__hardswish_scratch scalpel__no_scratch
+/* likewise the kinds whose fixed-point forward needs none */
+#define scalpel__maxpool_qscratch scalpel__no_scratch
+#define scalpel__relu_qscratch scalpel__no_scratch
+#define scalpel__avgpool_qscratch scalpel__no_scratch
+#define scalpel__batchnorm_qscratch scalpel__no_scratch
+#define scalpel__add_qscratch scalpel__no_scratch
+#define scalpel__concat_qscratch scalpel__no_scratch
+#define scalpel__clip_qscratch scalpel__no_scratch
+#define scalpel__leaky_relu_qscratch scalpel__no_scratch
+#define scalpel__sigmoid_qscratch scalpel__no_scratch
+#define scalpel__tanh_qscratch scalpel__no_scratch
+#define scalpel__hardswish_qscratch scalpel__no_scratch
 
 /* The table, generated from SCALPEL__LAYER_KINDS: each kind's functions declared (they are
  * defined in its >>layer section below; a missing one is an undefined static function, an
@@ -1360,7 +1398,8 @@ static size_t scalpel__no_scratch(const scalpel_layer_geom *g, int32_t batch)
 #define SCALPEL__KIND_Q_DECLARE_1(NAME)                                                              \
     static size_t scalpel__##NAME##_qscratch(const scalpel_layer_geom *g, int32_t batch);             \
     static void scalpel__##NAME##_forward_q(const scalpel_qnet *q, const scalpel_qlayer *L,           \
-                                            const void *in, int32_t batch, void *out, void *scratch);
+                                            const void *in, const void *in2, int32_t batch, void *out,    \
+                                            void *scratch);
 #define SCALPEL__KIND_ENTRY(NAME, KIND, W, F, PC, Q, T, GPU, NR, O, K, S, P)                       \
     { #NAME, W, F, PC, { 0, Q, T, GPU, NR }, scalpel__##NAME##_shape, { O, K, S, P } },
 #define SCALPEL__KIND_F32_ENTRY(NAME, KIND, W, F, PC, Q, T, GPU, NR, O, K, S, P)                   \
@@ -1900,9 +1939,10 @@ static size_t scalpel__fc_qscratch(const scalpel_layer_geom *g, int32_t batch)
     return batch > 1 ? scalpel__size_mul((size_t)batch, (size_t)g->rows) : 0;
 }
 
-static void scalpel__fc_forward_q(const scalpel_qnet *q, const scalpel_qlayer *L, const void *in, int32_t batch,
-                                  void *out, void *scratch)
+static void scalpel__fc_forward_q(const scalpel_qnet *q, const scalpel_qlayer *L, const void *in, const void *in2,
+                                  int32_t batch, void *out, void *scratch)
 {
+    (void)in2;
     if (batch == 1) {
         scalpel__qlayer_mv(q, L, in, out);
         return;
@@ -2138,27 +2178,75 @@ static void scalpel__conv2d_forward_ref(const scalpel_layer *L, const float *in,
             }
 }
 
-/* the im2row matrix of one sample */
+/* the im2row matrix of one group of one sample [OH*OW x in_c/groups*kh*kw] (unused by a dense
+ * depthwise layer, which has no im2row: the layer's storage is not part of its shape) */
 static size_t scalpel__conv2d_qscratch(const scalpel_layer_geom *g, int32_t batch)
 {
-    return scalpel__conv2d_scratch(g, batch);
+    (void)batch;
+    return scalpel__size_mul((size_t)g->cols, (size_t)g->out_h * (size_t)g->out_w);
 }
 
-static void scalpel__conv2d_forward_q(const scalpel_qnet *q, const scalpel_qlayer *L, const void *in, int32_t batch,
-                                      void *out, void *scratch)
+/* Y[n_rows x n] = requant(W[r0 .. r0 + n_rows) . X[n x cols]^T): rows [r0, r0 + n_rows) of a
+ * weighted layer (one group of a grouped convolution) with their slice of the requant. */
+static void scalpel__qlayer_rows_mm(const scalpel_qnet *q, const scalpel_qlayer *L, int32_t r0, int32_t n_rows,
+                                    const void *x, int32_t n, void *y)
 {
+    scalpel_qlayer v = *L;
+    v.geom.rows = n_rows;
+    if (L->storage == SCALPEL_STORAGE_DENSE)
+        v.w = (const unsigned char *)L->w + (size_t)r0 * (size_t)L->geom.cols * scalpel__q_esz(q->dtype);
+    else
+        v.sparse = scalpel__gcsr_rows(&L->sparse, r0, n_rows);
+    if (v.rq.bias) v.rq.bias += r0;
+    if (v.rq.per_channel) { v.rq.mult += r0; v.rq.shift += r0; }
+    scalpel__qlayer_mm(q, &v, x, n, y);
+}
+
+/* One sample at a time: a dense depthwise layer runs scalpel_dwconv_q* directly; every other
+ * layer im2row (the first version's square kernel for its square windows, the general one
+ * otherwise), group by group, then the matrix-matrix kernel of its storage on the group's rows. */
+static void scalpel__conv2d_forward_q(const scalpel_qnet *q, const scalpel_qlayer *L, const void *in, const void *in2,
+                                      int32_t batch, void *out, void *scratch)
+{
+    const scalpel_layer_geom *g = &L->geom;
     size_t esz = scalpel__q_esz(q->dtype), s;
-    size_t li = (size_t)L->geom.in_c * (size_t)L->geom.in_h * (size_t)L->geom.in_w * esz;
-    size_t lo = (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w * esz;
+    size_t li = (size_t)g->in_c * (size_t)g->in_h * (size_t)g->in_w * esz;
+    size_t lo = (size_t)g->out_c * (size_t)g->out_h * (size_t)g->out_w * esz;
+    int32_t positions = g->out_h * g->out_w, cg = g->in_c / g->groups, og = g->out_c / g->groups, grp;
+    int q15 = q->dtype == SCALPEL_DTYPE_Q15;
+    scalpel_conv_window win = scalpel__conv_window_of(g);
+    (void)in2;
     for (s = 0; s < (size_t)batch; s++) {
         const void *x = (const unsigned char *)in + s * li;
-        if (q->dtype == SCALPEL_DTYPE_Q15)
-            scalpel_im2row_q15((const int16_t *)x, L->geom.in_c, L->geom.in_h, L->geom.in_w, L->geom.kernel,
-                               L->geom.stride, L->geom.pad, (int16_t *)scratch);
-        else
-            scalpel_im2row_q7((const int8_t *)x, L->geom.in_c, L->geom.in_h, L->geom.in_w, L->geom.kernel,
-                              L->geom.stride, L->geom.pad, (int8_t *)scratch);
-        scalpel__qlayer_mm(q, L, scratch, L->geom.out_h * L->geom.out_w, (unsigned char *)out + s * lo);
+        unsigned char *y = (unsigned char *)out + s * lo;
+        if (L->storage == SCALPEL_STORAGE_DENSE && g->groups > 1 && g->groups == g->in_c) {
+            if (q15)
+                scalpel_dwconv_q15((const int16_t *)x, g->in_c, g->in_h, g->in_w, og, (const int16_t *)L->w, &win,
+                                   g->out_h, g->out_w, &L->rq, (int16_t *)(void *)y);
+            else
+                scalpel_dwconv_q7((const int8_t *)x, g->in_c, g->in_h, g->in_w, og, (const int8_t *)L->w, &win, g->out_h,
+                                  g->out_w, &L->rq, (int8_t *)y);
+            continue;
+        }
+        for (grp = 0; grp < g->groups; grp++) {
+            if (scalpel__window_basic(g) && q15)
+                scalpel_im2row_q15((const int16_t *)x, g->in_c, g->in_h, g->in_w, g->kernel, g->stride, g->pad,
+                                   (int16_t *)scratch);
+            else if (scalpel__window_basic(g))
+                scalpel_im2row_q7((const int8_t *)x, g->in_c, g->in_h, g->in_w, g->kernel, g->stride, g->pad,
+                                  (int8_t *)scratch);
+            else if (q15)
+                scalpel_im2row_window_q15((const int16_t *)x, g->in_h, g->in_w, grp * cg, cg, &win, g->out_h, g->out_w,
+                                          (int16_t *)scratch);
+            else
+                scalpel_im2row_window_q7((const int8_t *)x, g->in_h, g->in_w, grp * cg, cg, &win, g->out_h, g->out_w,
+                                         (int8_t *)scratch);
+            if (g->groups == 1)
+                scalpel__qlayer_mm(q, L, scratch, positions, y);
+            else
+                scalpel__qlayer_rows_mm(q, L, grp * og, og, scratch, positions,
+                                        y + (size_t)grp * (size_t)og * (size_t)positions * esz);
+        }
     }
 }
 
@@ -2223,29 +2311,39 @@ static void scalpel__maxpool_forward_ref(const scalpel_layer *L, const float *in
             }
 }
 
-static size_t scalpel__maxpool_qscratch(const scalpel_layer_geom *g, int32_t batch)
+/* The pooling layers in fixed point, one sample at a time: the first version's square unpadded
+ * max pooling by its row kernels, any other window by scalpel_pool_window_q*. */
+static void scalpel__pool_forward_q(const scalpel_qnet *q, const scalpel_qlayer *L, const void *in, int32_t batch,
+                                    void *out, int32_t op)
 {
-    (void)g; (void)batch;
-    return 0;
-}
-
-static void scalpel__maxpool_forward_q(const scalpel_qnet *q, const scalpel_qlayer *L, const void *in, int32_t batch,
-                                       void *out, void *scratch)
-{
+    const scalpel_layer_geom *g = &L->geom;
     size_t esz = scalpel__q_esz(q->dtype), s;
-    size_t li = (size_t)L->geom.in_c * (size_t)L->geom.in_h * (size_t)L->geom.in_w * esz;
-    size_t lo = (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w * esz;
-    (void)scratch;
+    size_t li = (size_t)g->in_c * (size_t)g->in_h * (size_t)g->in_w * esz;
+    size_t lo = (size_t)g->out_c * (size_t)g->out_h * (size_t)g->out_w * esz;
+    scalpel_conv_window win = scalpel__conv_window_of(g);
+    int basic = op == SCALPEL_POOL_OP_MAX && scalpel__window_basic(g);
     for (s = 0; s < (size_t)batch; s++) {
         const unsigned char *x = (const unsigned char *)in + s * li;
         unsigned char *y = (unsigned char *)out + s * lo;
-        if (q->dtype == SCALPEL_DTYPE_Q15)
-            scalpel_maxpool_q15((const int16_t *)(const void *)x, L->geom.in_c, L->geom.in_h, L->geom.in_w, L->geom.kernel,
-                                L->geom.stride, (int16_t *)(void *)y);
+        if (q->dtype == SCALPEL_DTYPE_Q15 && basic)
+            scalpel_maxpool_q15((const int16_t *)(const void *)x, g->in_c, g->in_h, g->in_w, g->kernel, g->stride,
+                                (int16_t *)(void *)y);
+        else if (basic)
+            scalpel_maxpool_q7((const int8_t *)x, g->in_c, g->in_h, g->in_w, g->kernel, g->stride, (int8_t *)y);
+        else if (q->dtype == SCALPEL_DTYPE_Q15)
+            scalpel_pool_window_q15((const int16_t *)(const void *)x, g->in_c, g->in_h, g->in_w, &win, g->pad_bottom,
+                                    g->pad_right, op, g->out_h, g->out_w, (int16_t *)(void *)y);
         else
-            scalpel_maxpool_q7((const int8_t *)x, L->geom.in_c, L->geom.in_h, L->geom.in_w, L->geom.kernel, L->geom.stride,
-                               (int8_t *)y);
+            scalpel_pool_window_q7((const int8_t *)x, g->in_c, g->in_h, g->in_w, &win, g->pad_bottom, g->pad_right, op,
+                                   g->out_h, g->out_w, (int8_t *)y);
     }
+}
+
+static void scalpel__maxpool_forward_q(const scalpel_qnet *q, const scalpel_qlayer *L, const void *in, const void *in2,
+                                       int32_t batch, void *out, void *scratch)
+{
+    (void)in2; (void)scratch;
+    scalpel__pool_forward_q(q, L, in, batch, out, SCALPEL_POOL_OP_MAX);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -2272,17 +2370,11 @@ static void scalpel__relu_forward_ref(const scalpel_layer *L, const float *in, c
     for (k = 0; k < n; k++) out[k] = in[k] > 0.0f ? in[k] : 0.0f;
 }
 
-static size_t scalpel__relu_qscratch(const scalpel_layer_geom *g, int32_t batch)
-{
-    (void)g; (void)batch;
-    return 0;
-}
-
-static void scalpel__relu_forward_q(const scalpel_qnet *q, const scalpel_qlayer *L, const void *in, int32_t batch,
-                                    void *out, void *scratch)
+static void scalpel__relu_forward_q(const scalpel_qnet *q, const scalpel_qlayer *L, const void *in, const void *in2,
+                                    int32_t batch, void *out, void *scratch)
 {
     size_t n = (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w * (size_t)batch;
-    (void)scratch;
+    (void)scratch; (void)in2;
     if (q->dtype == SCALPEL_DTYPE_Q15) scalpel_relu_q15((const int16_t *)in, n, (int16_t *)out);
     else scalpel_relu_q7((const int8_t *)in, n, (int8_t *)out);
 }
@@ -2370,6 +2462,15 @@ static void scalpel__avgpool_forward_ref(const scalpel_layer *L, const float *in
             }
 }
 
+/* rounded half away from zero, in the input's scale (scalpel_pool_window_q*) */
+static void scalpel__avgpool_forward_q(const scalpel_qnet *q, const scalpel_qlayer *L, const void *in, const void *in2,
+                                       int32_t batch, void *out, void *scratch)
+{
+    (void)in2; (void)scratch;
+    scalpel__pool_forward_q(q, L, in, batch, out,
+                            (L->geom.mode & SCALPEL_POOL_COUNT_PADS) ? SCALPEL_POOL_OP_AVG_PADS : SCALPEL_POOL_OP_AVG);
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* >>layer batchnorm: y[c] = x[c] * scale[c] + shift[c] (params: scale[C], then shift[C])   */
 /* ---------------------------------------------------------------------------------------- */
@@ -2402,6 +2503,22 @@ static void scalpel__batchnorm_forward_ref(const scalpel_layer *L, const float *
             out[(size_t)c * plane + k] = (float)((double)in[(size_t)c * plane + k] * L->params[c] + L->params[C + c]);
 }
 
+/* a batch norm the quantizer could not fold: y[c] = requant_c(w[c] * x[c]) (scalpel_qlayer) */
+static void scalpel__batchnorm_forward_q(const scalpel_qnet *q, const scalpel_qlayer *L, const void *in,
+                                         const void *in2, int32_t batch, void *out, void *scratch)
+{
+    size_t plane = (size_t)L->geom.out_h * (size_t)L->geom.out_w, n = (size_t)L->geom.out_c * plane, s;
+    (void)in2; (void)scratch;
+    for (s = 0; s < (size_t)batch; s++) {
+        if (q->dtype == SCALPEL_DTYPE_Q15)
+            scalpel_channel_scale_q15((const int16_t *)in + s * n, L->geom.out_c, plane, (const int16_t *)L->w, &L->rq,
+                                      (int16_t *)out + s * n);
+        else
+            scalpel_channel_scale_q7((const int8_t *)in + s * n, L->geom.out_c, plane, (const int8_t *)L->w, &L->rq,
+                                     (int8_t *)out + s * n);
+    }
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* >>layer add: y = x + other (same shape), a following ReLU fused                           */
 /* ---------------------------------------------------------------------------------------- */
@@ -2432,6 +2549,20 @@ static void scalpel__add_forward_ref(const scalpel_layer *L, const float *in, co
 {
     size_t n = (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w, k;
     for (k = 0; k < n; k++) out[k] = (float)((double)in[k] + (double)in2[k]);
+}
+
+/* both inputs to the output's scale and summed before one rounding (scalpel_add_q*) */
+static void scalpel__add_forward_q(const scalpel_qnet *q, const scalpel_qlayer *L, const void *in, const void *in2,
+                                   int32_t batch, void *out, void *scratch)
+{
+    size_t n = (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w * (size_t)batch;
+    (void)scratch;
+    if (q->dtype == SCALPEL_DTYPE_Q15)
+        scalpel_add_q15((const int16_t *)in, (const int16_t *)in2, n, L->rq.mult[0], L->rq.mult[1], L->rq.shift[0],
+                        L->rq.relu, (int16_t *)out);
+    else
+        scalpel_add_q7((const int8_t *)in, (const int8_t *)in2, n, L->rq.mult[0], L->rq.mult[1], L->rq.shift[0],
+                       L->rq.relu, (int8_t *)out);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -2467,6 +2598,26 @@ static void scalpel__concat_forward_ref(const scalpel_layer *L, const float *in,
     size_t b = (size_t)(L->geom.out_c - L->geom.in_c) * plane;
     for (k = 0; k < a; k++) out[k] = in[k];
     for (k = 0; k < b; k++) out[a + k] = in2[k];
+}
+
+/* each input copied to the output's scale (an exact copy when it is the input's own) */
+static void scalpel__concat_forward_q(const scalpel_qnet *q, const scalpel_qlayer *L, const void *in, const void *in2,
+                                      int32_t batch, void *out, void *scratch)
+{
+    size_t plane = (size_t)L->geom.out_h * (size_t)L->geom.out_w, a = (size_t)L->geom.in_c * plane, s;
+    size_t b = (size_t)(L->geom.out_c - L->geom.in_c) * plane;
+    (void)scratch;
+    for (s = 0; s < (size_t)batch; s++) {
+        if (q->dtype == SCALPEL_DTYPE_Q15) {
+            int16_t *y = (int16_t *)out + s * (a + b);
+            scalpel_rescale_q15((const int16_t *)in + s * a, a, L->rq.mult[0], L->rq.shift[0], y);
+            scalpel_rescale_q15((const int16_t *)in2 + s * b, b, L->rq.mult[1], L->rq.shift[1], y + a);
+        } else {
+            int8_t *y = (int8_t *)out + s * (a + b);
+            scalpel_rescale_q7((const int8_t *)in + s * a, a, L->rq.mult[0], L->rq.shift[0], y);
+            scalpel_rescale_q7((const int8_t *)in2 + s * b, b, L->rq.mult[1], L->rq.shift[1], y + a);
+        }
+    }
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -2562,6 +2713,26 @@ static double scalpel__hardswish_ref(const scalpel_layer_geom *g, double x)
 }
 SCALPEL__ELEMENTWISE_KIND(hardswish, 0)
 #undef SCALPEL__ELEMENTWISE_KIND
+
+/* The elementwise kinds in fixed point: each runs its scalpel_<kind>_q15 / _q7 kernel over the
+ * batch with the integer constants the quantizer left in rq (scalpel_qlayer). */
+#define SCALPEL__Q_ELEMENTWISE(NAME, ...)                                                                      \
+    static void scalpel__##NAME##_forward_q(const scalpel_qnet *q, const scalpel_qlayer *L, const void *in,     \
+                                            const void *in2, int32_t batch, void *out, void *scratch)          \
+    {                                                                                                          \
+        size_t n = (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w * (size_t)batch;     \
+        (void)in2; (void)scratch;                                                                              \
+        if (q->dtype == SCALPEL_DTYPE_Q15)                                                                     \
+            scalpel_##NAME##_q15((const int16_t *)in, n, __VA_ARGS__, (int16_t *)out);                         \
+        else                                                                                                   \
+            scalpel_##NAME##_q7((const int8_t *)in, n, __VA_ARGS__, (int8_t *)out);                            \
+    }
+SCALPEL__Q_ELEMENTWISE(clip, (int32_t)L->rq.bias[0], (int32_t)L->rq.bias[1])
+SCALPEL__Q_ELEMENTWISE(leaky_relu, L->rq.mult[0], L->rq.shift[0])
+SCALPEL__Q_ELEMENTWISE(hardswish, (int32_t)L->rq.bias[0], (int32_t)L->rq.bias[1], L->rq.mult[0], L->rq.shift[0])
+SCALPEL__Q_ELEMENTWISE(sigmoid, L->rq.mult[0], L->rq.shift[0])
+SCALPEL__Q_ELEMENTWISE(tanh, L->rq.mult[0], L->rq.shift[0])
+#undef SCALPEL__Q_ELEMENTWISE
 
 /* ---------------------------------------------------------------------------------------- */
 /* >>layer softmax: y[c][p] = exp(x[c][p] - m) / sum over c' of exp(x[c'][p] - m), per position */
@@ -3460,8 +3631,9 @@ SCALPEL_API int scalpel_layer_supports(const scalpel_layer_geom *g, int32_t use)
 {
     if (!g || !scalpel__kind_ok(g->kind) || use < SCALPEL_USE_FIXED_POINT || use > SCALPEL_USE_NODE_REMOVAL) return 0;
     if (!scalpel__kinds[g->kind].uses[use]) return 0;
-    if (use != SCALPEL_USE_NODE_REMOVAL && (g->kind == SCALPEL_LAYER_CONV2D || g->kind == SCALPEL_LAYER_MAXPOOL))
-        return scalpel__window_basic(g); /* node removal takes any window */
+    if (use != SCALPEL_USE_NODE_REMOVAL && use != SCALPEL_USE_FIXED_POINT &&
+        (g->kind == SCALPEL_LAYER_CONV2D || g->kind == SCALPEL_LAYER_MAXPOOL))
+        return scalpel__window_basic(g); /* node removal and fixed point take any window */
     return 1;
 }
 
@@ -7089,6 +7261,51 @@ SCALPEL_API int32_t scalpel_qnet_output_size(const scalpel_qnet *q)
     return scalpel__net_shape_size(L->geom.out_c, L->geom.out_h, L->geom.out_w);
 }
 
+/* 1 for the kinds whose fixed-point pass can apply the ReLU after them (rq.relu). */
+SCALPEL__PRIV int scalpel__q_runs_relu(int32_t kind)
+{
+    return scalpel__is_weighted(kind) || kind == SCALPEL_LAYER_BATCHNORM || kind == SCALPEL_LAYER_ADD;
+}
+
+/* Entries of rq.bias and of rq.mult / rq.shift an unweighted layer of a fixed-point network
+ * holds (scalpel_qlayer), and of w (batchnorm's per-channel weights). */
+SCALPEL__PRIV void scalpel__q_param_counts(const scalpel_qlayer *L, int32_t *n_w, int32_t *n_bias, int32_t *n_mult)
+{
+    int32_t k = L->geom.kind;
+    *n_w = *n_bias = *n_mult = 0;
+    if (k == SCALPEL_LAYER_BATCHNORM) *n_w = *n_bias = *n_mult = L->geom.out_c;
+    else if (k == SCALPEL_LAYER_ADD || k == SCALPEL_LAYER_CONCAT) *n_mult = 2;
+    else if (k == SCALPEL_LAYER_CLIP) *n_bias = 2;
+    else if (k == SCALPEL_LAYER_HARDSWISH) { *n_bias = 2; *n_mult = 1; }
+    else if (k == SCALPEL_LAYER_LEAKY_RELU || k == SCALPEL_LAYER_SIGMOID || k == SCALPEL_LAYER_TANH) *n_mult = 1;
+}
+
+/* The arrays and constants of an unweighted fixed-point layer against its kind's limits
+ * (scalpel_qlayer, the kernels' in scalpel_kernels.h): what the kind needs is there, what it
+ * does not use is NULL, the flags are those it takes. */
+SCALPEL__PRIV scalpel_status scalpel__q_params_check(const scalpel_qnet *q, const scalpel_qlayer *L)
+{
+    int32_t nw, nb, nm, k = L->geom.kind, j, qmax = q->dtype == SCALPEL_DTYPE_Q15 ? SCALPEL_Q15_MAX : SCALPEL_Q7_MAX;
+    const scalpel_requant *rq = &L->rq;
+    scalpel__q_param_counts(L, &nw, &nb, &nm);
+    if ((nw > 0 && !L->w) || (nb > 0 && !rq->bias) || (nm > 0 && (!rq->mult || !rq->shift))) return SCALPEL_ERR_NULL;
+    if ((nw == 0 && L->w) || (nb == 0 && rq->bias) || (nm == 0 && (rq->mult || rq->shift))) return SCALPEL_ERR_ARGUMENT;
+    if (rq->per_channel != (k == SCALPEL_LAYER_BATCHNORM) || (rq->relu != 0 && !scalpel__q_runs_relu(k)) ||
+        (rq->relu != 0 && rq->relu != 1))
+        return SCALPEL_ERR_ARGUMENT;
+    if (k == SCALPEL_LAYER_BATCHNORM) return scalpel_requant_check(rq, L->geom.out_c);
+    for (j = 0; j < nm; j++) {
+        int32_t lo = k == SCALPEL_LAYER_LEAKY_RELU ? -32768 : 0;
+        if (rq->mult[j] < lo || rq->mult[j] > 32768 || rq->shift[j] < 0 || rq->shift[j] > 62) return SCALPEL_ERR_ARGUMENT;
+    }
+    if (k == SCALPEL_LAYER_ADD && rq->shift[0] != rq->shift[1]) return SCALPEL_ERR_ARGUMENT;
+    if (k == SCALPEL_LAYER_CLIP && !(rq->bias[0] >= -qmax - 1 && rq->bias[0] <= rq->bias[1] && rq->bias[1] <= qmax))
+        return SCALPEL_ERR_ARGUMENT;
+    if (k == SCALPEL_LAYER_HARDSWISH && !(rq->bias[0] >= 0 && rq->bias[0] <= rq->bias[1] && rq->bias[1] <= ((int64_t)1 << 30)))
+        return SCALPEL_ERR_ARGUMENT;
+    return SCALPEL_OK;
+}
+
 SCALPEL_API scalpel_status scalpel_qnet_validate(const scalpel_qnet *q)
 {
     int32_t i;
@@ -7119,8 +7336,10 @@ SCALPEL_API scalpel_status scalpel_qnet_validate(const scalpel_qnet *q)
             }
             st = scalpel_requant_check(&L->rq, L->geom.rows);
             if (st != SCALPEL_OK) return st;
-        } else if (L->storage != SCALPEL_STORAGE_DENSE) {
-            return SCALPEL_ERR_ARGUMENT;
+        } else {
+            if (L->storage != SCALPEL_STORAGE_DENSE) return SCALPEL_ERR_ARGUMENT;
+            st = scalpel__q_params_check(q, L);
+            if (st != SCALPEL_OK) return st;
         }
     }
     return SCALPEL_OK;
@@ -7172,10 +7391,20 @@ SCALPEL_API size_t scalpel_qnet_workspace_size(const scalpel_qnet *q, int32_t ba
     return total == SIZE_MAX ? 0 : total;
 }
 
+/* Tensor t of the pass (0 the input, i the previous layer's output `prev`, else a kept one). */
+SCALPEL__PRIV const unsigned char *scalpel__q_tensor(const scalpel_qnet *q, const void *in, const unsigned char *prev,
+                                                     const unsigned char *kept, int32_t batch, int32_t i, int32_t t)
+{
+    if (t == i) return prev;
+    if (t == 0) return (const unsigned char *)in;
+    return kept + scalpel__tensor_kept_offset(q->layers, sizeof(scalpel_qlayer), q->n_layers, t, batch,
+                                              scalpel__q_esz(q->dtype));
+}
+
 /* The forward pass on an already laid-out workspace: r[0], r[1] the ping-pong buffers, r[2]
- * the kept tensors, r[5] the scratch. A ReLU after a weighted layer whose requant already
- * applied it (rq.relu) is skipped, unless a tensor between them is kept (then it runs: a ReLU
- * of a ReLU changes nothing, so the result is the same either way). */
+ * the kept tensors, r[5] the scratch. A ReLU after a layer whose requant already applied it
+ * (rq.relu) is skipped, unless a tensor between them is kept (then it runs: a ReLU of a ReLU
+ * changes nothing, so the result is the same either way). */
 static scalpel_status scalpel__qnet_run(const scalpel_qnet *q, const void *in, int32_t batch, void *out,
                                         unsigned char *const *r, int32_t skips)
 {
@@ -7185,24 +7414,24 @@ static scalpel_status scalpel__qnet_run(const scalpel_qnet *q, const void *in, i
     for (i = 0; i < n; i++) {
         const scalpel_qlayer *L = &q->layers[i];
         int32_t t = skips ? scalpel__geom_source(&L->geom, i) : i; /* a chain reads the tensor before */
-        const unsigned char *src;
+        int32_t t2 = skips ? scalpel__geom_source2(&L->geom, i) : -2;
+        const unsigned char *src, *src2 = NULL;
         unsigned char *dst;
         if (!scalpel__kind_ok(L->geom.kind) || t < 0) return SCALPEL_ERR_ARGUMENT;
-        if (L->geom.kind == SCALPEL_LAYER_RELU && t == i && i > 0 && scalpel__is_weighted(q->layers[i - 1].geom.kind) &&
+        if (L->geom.kind == SCALPEL_LAYER_RELU && t == i && i > 0 && scalpel__q_runs_relu(q->layers[i - 1].geom.kind) &&
             q->layers[i - 1].rq.relu &&
             !(skips && (scalpel__tensor_kept(q->layers, sizeof(scalpel_qlayer), n, i) ||
                         scalpel__tensor_kept(q->layers, sizeof(scalpel_qlayer), n, i + 1))))
             continue; /* already applied: prev stands for this layer's output */
-        if (t == i) src = prev;
-        else if (t == 0) src = (const unsigned char *)in;
-        else src = r[2] + scalpel__tensor_kept_offset(q->layers, sizeof(scalpel_qlayer), n, t, batch, esz);
+        src = scalpel__q_tensor(q, in, prev, r[2], batch, i, t);
+        if (t2 >= 0) src2 = scalpel__q_tensor(q, in, prev, r[2], batch, i, t2);
         if (skips && scalpel__tensor_kept(q->layers, sizeof(scalpel_qlayer), n, i + 1)) {
             dst = r[2] + kept_cursor;
             kept_cursor += scalpel__net_round(scalpel__tensor_elems(q->layers, sizeof(scalpel_qlayer), i + 1) * (size_t)batch * esz);
         } else {
             dst = prev == r[0] ? r[1] : r[0];
         }
-        scalpel__kinds_q[L->geom.kind].forward_q(q, L, src, batch, dst, r[5]);
+        scalpel__kinds_q[L->geom.kind].forward_q(q, L, src, src2, batch, dst, r[5]);
         prev = dst;
     }
     memcpy(out, prev, scalpel__q_elems_out(q) * (size_t)batch * esz);
@@ -7266,7 +7495,13 @@ SCALPEL_API size_t scalpel_qnet_weight_bytes(const scalpel_qnet *q)
     for (i = 0; i < q->n_layers; i++) {
         const scalpel_qlayer *L = &q->layers[i];
         size_t nq;
-        if (!scalpel__is_weighted(L->geom.kind)) continue;
+        if (!scalpel__is_weighted(L->geom.kind)) {
+            int32_t nw, nb, nm;
+            scalpel__q_param_counts(L, &nw, &nb, &nm);
+            total += (size_t)nw * scalpel__q_esz(q->dtype) + (size_t)nb * sizeof(int64_t) +
+                     (size_t)nm * (sizeof(int32_t) + sizeof(int8_t));
+            continue;
+        }
         nq = L->rq.per_channel ? (size_t)L->geom.rows : 1u;
         if (L->storage == SCALPEL_STORAGE_DENSE)
             total += (size_t)L->geom.rows * (size_t)L->geom.cols * scalpel__q_esz(q->dtype);
@@ -7319,8 +7554,8 @@ SCALPEL__PRIV float scalpel__q_absmax(const float *v, size_t n)
 }
 
 /* amax[0] = largest |input| of calib, amax[i + 1] = largest |output| of layer i over calib, for
- * the layers whose scale the quantizer needs (weighted layers, and a ReLU right after one);
- * others stay 0. Each comes from forward passes of the network cut after that layer, in
+ * the layers whose scale the quantizer needs (weighted layers, batch norms, adds, and a ReLU or
+ * clip right after one); others stay 0. Each comes from forward passes of the network cut after that layer, in
  * chunks of samples. */
 SCALPEL__PRIV scalpel_status scalpel__q_calibrate(const scalpel_net *net, const float *calib, int32_t n_calib,
                                                   float *amax)
@@ -7347,8 +7582,9 @@ SCALPEL__PRIV scalpel_status scalpel__q_calibrate(const scalpel_net *net, const 
     for (i = 0; i < net->n_layers && st == SCALPEL_OK; i++) {
         const scalpel_layer *L = &net->layers[i];
         size_t o = (size_t)L->geom.out_c * (size_t)L->geom.out_h * (size_t)L->geom.out_w;
-        int needed = scalpel__is_weighted(L->geom.kind) ||
-                     (L->geom.kind == SCALPEL_LAYER_RELU && i > 0 && scalpel__is_weighted(net->layers[i - 1].geom.kind));
+        int needed = scalpel__q_runs_relu(L->geom.kind) ||
+                     ((L->geom.kind == SCALPEL_LAYER_RELU || L->geom.kind == SCALPEL_LAYER_CLIP) && i > 0 &&
+                      scalpel__q_runs_relu(net->layers[i - 1].geom.kind));
         amax[i + 1] = 0.0f;
         if (!needed) continue;
         *prefix = *net;
@@ -7456,11 +7692,120 @@ done:
     return st;
 }
 
+/* round(v) as an integer clamped to [lo, hi] (v finite), for the constants of the unweighted
+ * kinds, computed on the host in double */
+SCALPEL__PRIV int64_t scalpel__q_round_clamp(double v, int64_t lo, int64_t hi)
+{
+    if (!(v > (double)lo)) return lo;
+    if (!(v < (double)hi)) return hi;
+    return (int64_t)(v < 0.0 ? v - 0.5 : v + 0.5);
+}
+
+/* The integer constants of unweighted layer F (scalpel_qlayer) for input scales s_in, s_in2
+ * (add, concat) and calibrated output range a_out (add), with its output scale, in one block
+ * L owns. A batch norm left in the network (one nothing could fold) is quantized as a
+ * weighted layer of one weight per channel. */
+SCALPEL__PRIV scalpel_status scalpel__q_unweighted_build(const scalpel_layer *F, const scalpel_quant_options *opt,
+                                                         float s_in, float s_in2, float a_out, int relu, void *ctx,
+                                                         scalpel_qlayer *L)
+{
+    int32_t k = F->geom.kind, nw, nb, nm, j, qmax = opt->dtype == SCALPEL_DTYPE_Q15 ? SCALPEL_Q15_MAX : SCALPEL_Q7_MAX;
+    double s_out = s_in;
+    int64_t *bias;
+    int32_t *mult;
+    int8_t *shift;
+    unsigned char *block;
+    scalpel_status st = SCALPEL_OK;
+    L->geom = F->geom;
+    if (k == SCALPEL_LAYER_BATCHNORM) {
+        scalpel_layer diag;
+        scalpel_quant_options per_row = *opt;
+        memset(&diag, 0, sizeof(diag));
+        diag.geom.kind = SCALPEL_LAYER_FC;
+        diag.geom.rows = F->geom.out_c;
+        diag.geom.cols = 1;
+        diag.storage = SCALPEL_STORAGE_DENSE;
+        diag.w = F->params;                 /* scale[C]: one weight per row */
+        diag.b = F->params + F->geom.out_c; /* shift[C]: the bias */
+        per_row.per_channel = 1;
+        st = scalpel__q_layer_build(&diag, &per_row, s_in, a_out, relu, ctx, L);
+        L->geom = F->geom;
+        return st;
+    }
+    scalpel__q_param_counts(L, &nw, &nb, &nm);
+    L->out_scale = s_in;
+    if (nb + nm == 0) return SCALPEL_OK;
+    block = (unsigned char *)SCALPEL_MALLOC(ctx, (size_t)nb * sizeof(int64_t) + (size_t)nm * (sizeof(int32_t) + 1u));
+    if (!block) return SCALPEL_ERR_NO_MEMORY;
+    bias = nb ? (int64_t *)(void *)block : NULL;
+    mult = nm ? (int32_t *)(void *)(block + (size_t)nb * sizeof(int64_t)) : NULL;
+    shift = nm ? (int8_t *)(block + (size_t)nb * sizeof(int64_t) + (size_t)nm * sizeof(int32_t)) : NULL;
+    if (k == SCALPEL_LAYER_ADD || k == SCALPEL_LAYER_CONCAT) {
+        /* add: the calibrated range, never so fine that an input's ratio leaves the multiplier's
+           range; concat: the coarser input's scale, so that neither input saturates */
+        double big = s_in > s_in2 ? s_in : s_in2, r0, r1;
+        s_out = k == SCALPEL_LAYER_CONCAT ? big : (double)a_out / qmax;
+        if (!(s_out >= big / 16384.0)) s_out = big / 16384.0;
+        r0 = s_in / s_out; r1 = s_in2 / s_out;
+        if (k == SCALPEL_LAYER_CONCAT) {
+            st = scalpel_requant_from_real(r0, &mult[0], &shift[0]);
+            if (st == SCALPEL_OK) st = scalpel_requant_from_real(r1, &mult[1], &shift[1]);
+        } else {
+            /* one shift for both, from the larger ratio; the other's multiplier at that shift */
+            int32_t big_i = r1 > r0 ? 1 : 0;
+            double small = big_i ? r0 : r1, scale = 1.0;
+            st = scalpel_requant_from_real(big_i ? r1 : r0, &mult[big_i], &shift[big_i]);
+            for (j = 0; j < shift[big_i]; j++) scale *= 2.0;
+            mult[1 - big_i] = (int32_t)scalpel__q_round_clamp(small * scale, 0, 32768);
+            shift[1 - big_i] = shift[big_i];
+        }
+    } else if (k == SCALPEL_LAYER_CLIP) {
+        bias[0] = scalpel__q_round_clamp((double)F->geom.alpha / s_in, -qmax - 1, qmax);
+        bias[1] = scalpel__q_round_clamp((double)F->geom.beta / s_in, -qmax - 1, qmax);
+    } else if (k == SCALPEL_LAYER_LEAKY_RELU) {
+        double a = F->geom.alpha < 0.0f ? -(double)F->geom.alpha : (double)F->geom.alpha;
+        mult[0] = 0; shift[0] = 0;
+        if (a >= 32768.0) st = SCALPEL_ERR_UNSUPPORTED;
+        else if (a > 0.0) st = scalpel_requant_from_real(a, &mult[0], &shift[0]);
+        if (F->geom.alpha < 0.0f) mult[0] = -mult[0];
+    } else if (k == SCALPEL_LAYER_HARDSWISH) {
+        /* 3 and 6 in the input's units; the product x * t has the scale s_in^2, the output s_in */
+        if (6.0 / s_in > 1073741824.0 || s_in / 6.0 >= 32768.0) st = SCALPEL_ERR_UNSUPPORTED;
+        bias[0] = scalpel__q_round_clamp(3.0 / s_in, 0, (int64_t)1 << 30);
+        bias[1] = scalpel__q_round_clamp(6.0 / s_in, 0, (int64_t)1 << 30);
+        if (st == SCALPEL_OK) st = scalpel_requant_from_real(s_in / 6.0, &mult[0], &shift[0]);
+    } else { /* sigmoid, tanh: the input to Q4.11, the output in the type's fixed scale */
+        s_out = opt->dtype == SCALPEL_DTYPE_Q15 ? 1.0 / 32768.0 : 1.0 / 128.0;
+        st = s_in * 2048.0 >= 32768.0 ? SCALPEL_ERR_UNSUPPORTED : scalpel_requant_from_real(s_in * 2048.0, &mult[0], &shift[0]);
+    }
+    if (st == SCALPEL_OK && !scalpel__q_scale_ok((float)s_out)) st = SCALPEL_ERR_ARGUMENT;
+    if (st != SCALPEL_OK) {
+        SCALPEL_FREE(ctx, block);
+        return st;
+    }
+    L->rq.bias = bias;
+    L->rq.mult = mult;
+    L->rq.shift = shift;
+    L->rq.relu = relu;
+    L->out_scale = (float)s_out;
+    L->block = block;
+    return SCALPEL_OK;
+}
+
+/* The range a layer's output scale covers: its own, or the ReLU's or clip's right after it when
+ * that reads only it (a ReLU then runs in its requant: *relu = 1). */
+SCALPEL__PRIV float scalpel__q_out_range(const scalpel_net *net, const float *amax, int32_t i, int *relu)
+{
+    *relu = scalpel__relu_fusable(net->layers, sizeof(scalpel_layer), net->n_layers, i);
+    return scalpel__act_fusable(net->layers, net->n_layers, i) ? amax[i + 2] : amax[i + 1];
+}
+
 SCALPEL_API scalpel_status scalpel_qnet_quantize(const scalpel_net *net, const scalpel_quant_options *opt,
                                                  const float *calib, int32_t n_calib, scalpel_qnet *out)
 {
-    float *amax, cur, qmax;
-    int32_t i, g;
+    float *amax = NULL, cur, qmax;
+    int32_t i, g, n_bn = 0;
+    scalpel_net folded;
     scalpel_status st;
     if (!out) return SCALPEL_ERR_NULL;
     memset(out, 0, sizeof(*out));
@@ -7473,14 +7818,23 @@ SCALPEL_API scalpel_status scalpel_qnet_quantize(const scalpel_net *net, const s
     if (st != SCALPEL_OK) return st;
     if (scalpel_net_has_decomposed(net)) return SCALPEL_ERR_UNSUPPORTED;
     if (scalpel_net_first_unsupported(net, SCALPEL_USE_FIXED_POINT) >= 0) return SCALPEL_ERR_UNSUPPORTED;
-    for (i = 0; i < net->n_layers; i++)
+    for (i = 0; i < net->n_layers; i++) {
         if (scalpel__is_weighted(net->layers[i].geom.kind) && net->layers[i].geom.cols > SCALPEL_QUANT_MAX_COLS)
             return SCALPEL_ERR_UNSUPPORTED;
+        n_bn += net->layers[i].geom.kind == SCALPEL_LAYER_BATCHNORM;
+    }
     if ((size_t)n_calib > SIZE_MAX / sizeof(float) / (size_t)scalpel_net_input_size(net)) return SCALPEL_ERR_OVERFLOW;
     if (!scalpel__net_all_finite(calib, (size_t)n_calib * (size_t)scalpel_net_input_size(net))) return SCALPEL_ERR_ARGUMENT;
+    /* batch norms after a convolution or fully connected layer go into its weights first */
+    memset(&folded, 0, sizeof(folded));
+    if (n_bn > 0) {
+        st = scalpel_net_fold_batchnorm(net, &folded, NULL);
+        if (st != SCALPEL_OK) return st;
+        net = &folded;
+    }
     amax = (float *)SCALPEL_MALLOC(net->alloc_ctx, ((size_t)net->n_layers + 1) * sizeof(float));
-    if (!amax) return SCALPEL_ERR_NO_MEMORY;
-    st = scalpel__q_calibrate(net, calib, n_calib, amax);
+    if (!amax) st = SCALPEL_ERR_NO_MEMORY;
+    else st = scalpel__q_calibrate(net, calib, n_calib, amax);
     qmax = opt->dtype == SCALPEL_DTYPE_Q15 ? (float)SCALPEL_Q15_MAX : (float)SCALPEL_Q7_MAX;
     out->dtype = opt->dtype;
     out->in_c = net->in_c; out->in_h = net->in_h; out->in_w = net->in_w;
@@ -7492,22 +7846,25 @@ SCALPEL_API scalpel_status scalpel_qnet_quantize(const scalpel_net *net, const s
         out->owns_layers = 1;
     }
     out->n_layers = out->layers ? net->n_layers : 0;
-    out->in_scale = amax[0] > 0.0f ? amax[0] / qmax : 1.0f / qmax;
+    if (amax) out->in_scale = amax[0] > 0.0f ? amax[0] / qmax : 1.0f / qmax;
     for (i = 0; i < out->n_layers && st == SCALPEL_OK; i++) {
         const scalpel_layer *F = &net->layers[i];
         scalpel_qlayer *L = &out->layers[i];
-        int32_t t = scalpel__geom_source(&F->geom, i);
+        int32_t t = scalpel__geom_source(&F->geom, i), t2 = scalpel__geom_source2(&F->geom, i);
+        float cur2;
+        int relu = 0;
         cur = t == 0 ? out->in_scale : out->layers[t - 1].out_scale; /* the scale of the tensor read */
+        cur2 = t2 < 0 ? cur : t2 == 0 ? out->in_scale : out->layers[t2 - 1].out_scale;
         if (scalpel__is_weighted(F->geom.kind)) {
-            /* a ReLU reading this output, and nothing else reading it, goes into the requant */
-            int relu = scalpel__relu_fusable(net->layers, sizeof(scalpel_layer), net->n_layers, i);
-            st = scalpel__q_layer_build(F, opt, cur, relu ? amax[i + 2] : amax[i + 1], relu, net->alloc_ctx, L);
+            float a_out = scalpel__q_out_range(net, amax, i, &relu);
+            st = scalpel__q_layer_build(F, opt, cur, a_out, relu, net->alloc_ctx, L);
         } else {
-            L->geom = F->geom;
-            L->out_scale = cur;
+            float a_out = scalpel__q_runs_relu(F->geom.kind) ? scalpel__q_out_range(net, amax, i, &relu) : 0.0f;
+            st = scalpel__q_unweighted_build(F, opt, cur, cur2, a_out, relu, net->alloc_ctx, L);
         }
     }
-    SCALPEL_FREE(net->alloc_ctx, amax);
+    if (amax) SCALPEL_FREE(net->alloc_ctx, amax);
+    if (n_bn > 0) scalpel_net_free(&folded);
     if (st == SCALPEL_OK) st = scalpel_qnet_validate(out);
     if (st != SCALPEL_OK) scalpel_qnet_free(out);
     return st;
@@ -8141,9 +8498,21 @@ SCALPEL_API scalpel_status scalpel_net_export_c(const scalpel_net *net, const ch
 SCALPEL__PRIV int scalpel__ex_qlayer(FILE *f, const char *name, int32_t i, const scalpel_qlayer *L, const char *dt)
 {
     int bad, weighted = scalpel__is_weighted(L->geom.kind), gcsr = weighted && L->storage == SCALPEL_STORAGE_GCSR;
-    char w[80];
-    if (weighted && !gcsr) sprintf(w, "%s_l%d_w", name, (int)i);
+    int32_t nw, nb, nm;
+    char w[80], arr[3][80];
+    scalpel__q_param_counts(L, &nw, &nb, &nm);
+    if (weighted) nb = nm = 1; /* every weighted layer has all three arrays */
+    if ((weighted && !gcsr) || nw > 0) sprintf(w, "%s_l%d_w", name, (int)i);
     else strcpy(w, "NULL");
+    if (nb > 0) sprintf(arr[0], "%s_l%d_bias", name, (int)i);
+    else strcpy(arr[0], "NULL");
+    if (nm > 0) {
+        sprintf(arr[1], "%s_l%d_mult", name, (int)i);
+        sprintf(arr[2], "%s_l%d_shift", name, (int)i);
+    } else {
+        strcpy(arr[1], "NULL");
+        strcpy(arr[2], "NULL");
+    }
     bad = fputs("        { ", f) < 0;
     bad |= scalpel__ex_geom(f, &L->geom) < 0;
     bad |= fprintf(f, ", %d, %s,\n", (int)L->storage, w) < 0;
@@ -8158,11 +8527,8 @@ SCALPEL__PRIV int scalpel__ex_qlayer(FILE *f, const char *name, int32_t i, const
                        name, (int)i) < 0;
     else
         bad |= fprintf(f, "          { 0, 0, 0, 0, %s, 0, NULL, NULL, NULL, NULL, NULL },\n", dt) < 0;
-    if (weighted)
-        bad |= fprintf(f, "          { %s_l%d_bias, %s_l%d_mult, %s_l%d_shift, %d, %d }, ", name, (int)i, name, (int)i,
-                       name, (int)i, (int)L->rq.per_channel, (int)L->rq.relu) < 0;
-    else
-        bad |= fputs("          { NULL, NULL, NULL, 0, 0 }, ", f) < 0;
+    bad |= fprintf(f, "          { %s, %s, %s, %d, %d }, ", arr[0], arr[1], arr[2], (int)L->rq.per_channel,
+                   (int)L->rq.relu) < 0;
     bad |= scalpel__ex_float(f, L->out_scale) < 0;
     bad |= fputs(", NULL }", f) < 0;
     return bad ? -1 : 0;
@@ -8190,7 +8556,16 @@ SCALPEL__PRIV int scalpel__ex_qwrite(FILE *f, const scalpel_qnet *q, const char 
                        (long)L->geom.out_c, (long)L->geom.out_h, (long)L->geom.out_w,
                        !scalpel__is_weighted(L->geom.kind) ? ""
                        : L->storage == SCALPEL_STORAGE_DENSE ? ", dense" : ", grouped CSR") < 0;
-        if (!scalpel__is_weighted(L->geom.kind) || bad) continue;
+        if (bad) continue;
+        if (!scalpel__is_weighted(L->geom.kind)) { /* the constants of its kind (scalpel_qlayer) */
+            int32_t nw, nb, nm;
+            scalpel__q_param_counts(L, &nw, &nb, &nm);
+            if (nw > 0) bad |= scalpel__ex_ints(f, name, i, "w", et, L->w, (size_t)nw) < 0;
+            if (nb > 0 && !bad) bad |= scalpel__ex_ints(f, name, i, "bias", 'q', L->rq.bias, (size_t)nb) < 0;
+            if (nm > 0 && !bad) bad |= scalpel__ex_ints(f, name, i, "mult", 'i', L->rq.mult, (size_t)nm) < 0;
+            if (nm > 0 && !bad) bad |= scalpel__ex_ints(f, name, i, "shift", 'b', L->rq.shift, (size_t)nm) < 0;
+            continue;
+        }
         if (L->storage == SCALPEL_STORAGE_DENSE)
             bad |= scalpel__ex_ints(f, name, i, "w", et, L->w, (size_t)L->geom.rows * (size_t)L->geom.cols) < 0;
         else

@@ -358,6 +358,126 @@ SCALPEL_API void scalpel_maxpool_q7(const int8_t *x, int32_t c, int32_t h, int32
 SCALPEL_API void scalpel_maxpool_q7_ref(const int8_t *x, int32_t c, int32_t h, int32_t w, int32_t kernel,
                                         int32_t stride, int8_t *y);
 
+/* ---- fixed point (q15, q7): the other operators of the network kinds ----------------------
+ * Exact integer arithmetic like the matrix kernels: each kernel's `_ref` computes the same
+ * formula the plain way, and every target gives the same outputs bit for bit. Below,
+ * rshift(v, s) = floor((v + 2^(s-1)) / 2^s) (v itself for s = 0: rounding half up, as the
+ * requant does) and sat() clamps to the type's range, [-32768, 32767] or [-128, 127]. The
+ * limits on each kernel's constants are the ones scalpel_qnet_validate enforces. */
+
+/* rows[p][(ch*kh + i)*kw + j] = x[c0 + ch][oy*sh + i*dh - pt][ox*sw + j*dw - pl] (0 outside x)
+ * for the output positions p = oy*ow + ox < oh*ow and the channels [c0, c0 + cn) of x
+ * [. x h x w]: the im2row matrix of any window (rectangular, strided, padded per side, dilated)
+ * and of one group's channels, for the matrix-matrix kernels. */
+SCALPEL_API void scalpel_im2row_window_q15(const int16_t *x, int32_t h, int32_t w, int32_t c0, int32_t cn,
+                                           const scalpel_conv_window *win, int32_t oh, int32_t ow, int16_t *rows);
+SCALPEL_API void scalpel_im2row_window_q7(const int8_t *x, int32_t h, int32_t w, int32_t c0, int32_t cn,
+                                          const scalpel_conv_window *win, int32_t oh, int32_t ow, int8_t *rows);
+
+/* Depthwise convolution, direct: y[o][oy][ox] = requant_o(sum over i < kh, j < kw of
+ * wt[o][i][j] * x[o / mult][oy*sh + i*dh - pt][ox*sw + j*dw - pl]) (0 outside x), with the
+ * requant of row o as in the matrix kernels (bias, mult, shift, relu). x [c x h x w], wt
+ * [c*mult x kh x kw], y [c*mult x oh x ow]; kh * kw <= 65536. Interior outputs run without
+ * bounds checks, the border ones with them. */
+SCALPEL_API void scalpel_dwconv_q15(const int16_t *x, int32_t c, int32_t h, int32_t w, int32_t mult, const int16_t *wt,
+                                    const scalpel_conv_window *win, int32_t oh, int32_t ow, const scalpel_requant *rq,
+                                    int16_t *y);
+SCALPEL_API void scalpel_dwconv_q15_ref(const int16_t *x, int32_t c, int32_t h, int32_t w, int32_t mult,
+                                        const int16_t *wt, const scalpel_conv_window *win, int32_t oh, int32_t ow,
+                                        const scalpel_requant *rq, int16_t *y);
+SCALPEL_API void scalpel_dwconv_q7(const int8_t *x, int32_t c, int32_t h, int32_t w, int32_t mult, const int8_t *wt,
+                                   const scalpel_conv_window *win, int32_t oh, int32_t ow, const scalpel_requant *rq,
+                                   int8_t *y);
+SCALPEL_API void scalpel_dwconv_q7_ref(const int8_t *x, int32_t c, int32_t h, int32_t w, int32_t mult, const int8_t *wt,
+                                       const scalpel_conv_window *win, int32_t oh, int32_t ow, const scalpel_requant *rq,
+                                       int8_t *y);
+
+/* Pooling over any window (dilation 1), one sample, the windows of scalpel_pool_window_f32:
+ *   SCALPEL_POOL_OP_MAX       the largest of the window's cells inside x;
+ *   SCALPEL_POOL_OP_AVG       the sum s of its cells inside x over their count n,
+ *   SCALPEL_POOL_OP_AVG_PADS  or over the count of its cells inside the padded input,
+ * a mean rounded half away from zero: sign(s) * floor((2|s| + n) / (2n)), in the input's
+ * scale. Every window must hold a cell of x; kh * kw <= 65536. y must not overlap x. */
+SCALPEL_API void scalpel_pool_window_q15(const int16_t *x, int32_t c, int32_t h, int32_t w, const scalpel_conv_window *win,
+                                         int32_t pb, int32_t pr, int32_t op, int32_t oh, int32_t ow, int16_t *y);
+SCALPEL_API void scalpel_pool_window_q15_ref(const int16_t *x, int32_t c, int32_t h, int32_t w,
+                                             const scalpel_conv_window *win, int32_t pb, int32_t pr, int32_t op,
+                                             int32_t oh, int32_t ow, int16_t *y);
+SCALPEL_API void scalpel_pool_window_q7(const int8_t *x, int32_t c, int32_t h, int32_t w, const scalpel_conv_window *win,
+                                        int32_t pb, int32_t pr, int32_t op, int32_t oh, int32_t ow, int8_t *y);
+SCALPEL_API void scalpel_pool_window_q7_ref(const int8_t *x, int32_t c, int32_t h, int32_t w,
+                                            const scalpel_conv_window *win, int32_t pb, int32_t pr, int32_t op,
+                                            int32_t oh, int32_t ow, int8_t *y);
+
+/* Per-channel scaling (a batch norm that could not be folded into a layer before it):
+ * y[ch][p] = requant_ch(wt[ch] * x[ch][p]) for ch < c, p < plane, the requant of row ch as in
+ * the matrix kernels (bias, mult, shift, relu). y may be x. */
+SCALPEL_API void scalpel_channel_scale_q15(const int16_t *x, int32_t c, size_t plane, const int16_t *wt,
+                                           const scalpel_requant *rq, int16_t *y);
+SCALPEL_API void scalpel_channel_scale_q15_ref(const int16_t *x, int32_t c, size_t plane, const int16_t *wt,
+                                               const scalpel_requant *rq, int16_t *y);
+SCALPEL_API void scalpel_channel_scale_q7(const int8_t *x, int32_t c, size_t plane, const int8_t *wt,
+                                          const scalpel_requant *rq, int8_t *y);
+SCALPEL_API void scalpel_channel_scale_q7_ref(const int8_t *x, int32_t c, size_t plane, const int8_t *wt,
+                                              const scalpel_requant *rq, int8_t *y);
+
+/* Elementwise, over n values (y may be x or x2):
+ *   scalpel_add_q*          y = sat(rshift(x * ma + x2 * mb, shift)), then max(., 0) when relu:
+ *                           two tensors of different scales summed in the output's scale
+ *                           (ma, mb in 0 .. 32768, shift 0 .. 62)
+ *   scalpel_rescale_q*      y = sat(rshift(x * mult, shift)): a tensor in another scale
+ *                           (mult 0 .. 32768, shift 0 .. 62; 16384 and 14 copy it exactly)
+ *   scalpel_clip_q*         y = min(max(x, lo), hi), lo <= hi
+ *   scalpel_leaky_relu_q*   y = x >= 0 ? x : sat(rshift(x * slope, shift)), the slope's sign
+ *                           in `slope` (-32768 .. 32768, shift 0 .. 62)
+ *   scalpel_hardswish_q*    y = sat(rshift(x * min(max(x + three, 0), six) * mult, shift)): with
+ *                           three and six the reals 3 and 6 in the input's units (0 <= three
+ *                           <= six <= 2^30) and mult * 2^-shift = s_x^2 / (6 s_y)
+ *   scalpel_sigmoid_q*,     u = sat16(rshift(x * mult, shift)) is the input in units of 2^-11
+ *   scalpel_tanh_q*         (Q4.11, [-16, 16)); f(|u|) is linear between the entries of a
+ *                           513-entry table of f over [0, 16] in Q15 (step 1/32); the output is
+ *                           in Q15 (scale 2^-15: q15) or Q7 (scale 2^-7: q7, rshift(., 8) of
+ *                           the Q15 value), saturated: sigmoid(u) = f(u) for u >= 0, 32768 -
+ *                           f(-u) below; tanh(-u) = -tanh(u). Error against the exact function
+ *                           of the Q4.11 input, all inputs tried: at most 1 (sigmoid) and 3
+ *                           (tanh) units of the last place in q15, at most 1 in q7. */
+SCALPEL_API void scalpel_add_q15(const int16_t *x, const int16_t *x2, size_t n, int32_t ma, int32_t mb, int32_t shift,
+                                 int relu, int16_t *y);
+SCALPEL_API void scalpel_add_q15_ref(const int16_t *x, const int16_t *x2, size_t n, int32_t ma, int32_t mb,
+                                     int32_t shift, int relu, int16_t *y);
+SCALPEL_API void scalpel_add_q7(const int8_t *x, const int8_t *x2, size_t n, int32_t ma, int32_t mb, int32_t shift,
+                                int relu, int8_t *y);
+SCALPEL_API void scalpel_add_q7_ref(const int8_t *x, const int8_t *x2, size_t n, int32_t ma, int32_t mb, int32_t shift,
+                                    int relu, int8_t *y);
+SCALPEL_API void scalpel_rescale_q15(const int16_t *x, size_t n, int32_t mult, int32_t shift, int16_t *y);
+SCALPEL_API void scalpel_rescale_q15_ref(const int16_t *x, size_t n, int32_t mult, int32_t shift, int16_t *y);
+SCALPEL_API void scalpel_rescale_q7(const int8_t *x, size_t n, int32_t mult, int32_t shift, int8_t *y);
+SCALPEL_API void scalpel_rescale_q7_ref(const int8_t *x, size_t n, int32_t mult, int32_t shift, int8_t *y);
+SCALPEL_API void scalpel_clip_q15(const int16_t *x, size_t n, int32_t lo, int32_t hi, int16_t *y);
+SCALPEL_API void scalpel_clip_q15_ref(const int16_t *x, size_t n, int32_t lo, int32_t hi, int16_t *y);
+SCALPEL_API void scalpel_clip_q7(const int8_t *x, size_t n, int32_t lo, int32_t hi, int8_t *y);
+SCALPEL_API void scalpel_clip_q7_ref(const int8_t *x, size_t n, int32_t lo, int32_t hi, int8_t *y);
+SCALPEL_API void scalpel_leaky_relu_q15(const int16_t *x, size_t n, int32_t slope, int32_t shift, int16_t *y);
+SCALPEL_API void scalpel_leaky_relu_q15_ref(const int16_t *x, size_t n, int32_t slope, int32_t shift, int16_t *y);
+SCALPEL_API void scalpel_leaky_relu_q7(const int8_t *x, size_t n, int32_t slope, int32_t shift, int8_t *y);
+SCALPEL_API void scalpel_leaky_relu_q7_ref(const int8_t *x, size_t n, int32_t slope, int32_t shift, int8_t *y);
+SCALPEL_API void scalpel_hardswish_q15(const int16_t *x, size_t n, int32_t three, int32_t six, int32_t mult,
+                                       int32_t shift, int16_t *y);
+SCALPEL_API void scalpel_hardswish_q15_ref(const int16_t *x, size_t n, int32_t three, int32_t six, int32_t mult,
+                                           int32_t shift, int16_t *y);
+SCALPEL_API void scalpel_hardswish_q7(const int8_t *x, size_t n, int32_t three, int32_t six, int32_t mult,
+                                      int32_t shift, int8_t *y);
+SCALPEL_API void scalpel_hardswish_q7_ref(const int8_t *x, size_t n, int32_t three, int32_t six, int32_t mult,
+                                          int32_t shift, int8_t *y);
+SCALPEL_API void scalpel_sigmoid_q15(const int16_t *x, size_t n, int32_t mult, int32_t shift, int16_t *y);
+SCALPEL_API void scalpel_sigmoid_q15_ref(const int16_t *x, size_t n, int32_t mult, int32_t shift, int16_t *y);
+SCALPEL_API void scalpel_sigmoid_q7(const int8_t *x, size_t n, int32_t mult, int32_t shift, int8_t *y);
+SCALPEL_API void scalpel_sigmoid_q7_ref(const int8_t *x, size_t n, int32_t mult, int32_t shift, int8_t *y);
+SCALPEL_API void scalpel_tanh_q15(const int16_t *x, size_t n, int32_t mult, int32_t shift, int16_t *y);
+SCALPEL_API void scalpel_tanh_q15_ref(const int16_t *x, size_t n, int32_t mult, int32_t shift, int16_t *y);
+SCALPEL_API void scalpel_tanh_q7(const int8_t *x, size_t n, int32_t mult, int32_t shift, int8_t *y);
+SCALPEL_API void scalpel_tanh_q7_ref(const int8_t *x, size_t n, int32_t mult, int32_t shift, int8_t *y);
+
 /* The code path compiled in: "x86-avx512", "x86-avx2", "x86-sse2", "arm-neon", "arm-mve",
  * "cortex-m-dsp", "scalar". */
 SCALPEL_API const char *scalpel_kernels_backend(void);
@@ -4229,6 +4349,448 @@ SCALPEL_API void scalpel_relu_q7(const int8_t *x, size_t n, int8_t *y)
 #endif
 #undef SCALPEL__POOL2_Q15_DSP
 #undef SCALPEL__POOL2_Q15_ROW
+
+/* ---- fixed point: the other operators of the network kinds ------------------------------- */
+
+/* The matrix kernels' requant written the plain way, for the `_ref` kernels below: the raw
+ * mult and shift (no shift-32 normalization), floor division by exact shifts, no 32-bit path. */
+static int32_t scalpel__q_requant_ref(int64_t t, int32_t m, int32_t s, int32_t lo, int32_t hi)
+{
+    int64_t v = scalpel__asr64(t * m + (s > 0 ? (int64_t)1 << (s - 1) : 0), s);
+    return v < lo ? lo : v > hi ? hi : (int32_t)v;
+}
+static int32_t scalpel__q_row_ref(const scalpel_requant *rq, int32_t r, int64_t acc, int32_t lo, int32_t hi)
+{
+    int32_t k = rq->per_channel ? r : 0;
+    return scalpel__q_requant_ref(acc + (rq->bias ? rq->bias[r] : 0), rq->mult[k], rq->shift[k], rq->relu ? 0 : lo, hi);
+}
+
+static const uint16_t scalpel__q_sigmoid_table[513] = {
+    16384, 16640, 16896, 17151, 17407, 17661, 17916, 18169, 18421, 18673, 18923, 19173,
+    19420, 19667, 19912, 20155, 20397, 20636, 20874, 21110, 21344, 21575, 21804, 22031,
+    22255, 22477, 22696, 22913, 23127, 23338, 23547, 23753, 23955, 24155, 24352, 24546,
+    24737, 24925, 25110, 25292, 25471, 25646, 25819, 25988, 26155, 26318, 26479, 26636,
+    26790, 26941, 27090, 27235, 27377, 27516, 27653, 27786, 27917, 28045, 28169, 28292,
+    28411, 28528, 28642, 28753, 28862, 28968, 29072, 29173, 29272, 29368, 29462, 29554,
+    29644, 29731, 29816, 29899, 29979, 30058, 30135, 30210, 30282, 30353, 30422, 30489,
+    30555, 30618, 30680, 30740, 30799, 30856, 30912, 30966, 31018, 31069, 31119, 31167,
+    31214, 31260, 31304, 31347, 31389, 31430, 31469, 31508, 31545, 31581, 31616, 31651,
+    31684, 31716, 31747, 31778, 31807, 31836, 31864, 31891, 31917, 31943, 31968, 31992,
+    32015, 32038, 32060, 32081, 32102, 32122, 32141, 32160, 32179, 32196, 32214, 32231,
+    32247, 32263, 32278, 32293, 32307, 32321, 32335, 32348, 32361, 32373, 32385, 32397,
+    32408, 32419, 32430, 32440, 32450, 32460, 32469, 32478, 32487, 32496, 32504, 32512,
+    32520, 32527, 32535, 32542, 32549, 32555, 32562, 32568, 32574, 32580, 32586, 32592,
+    32597, 32602, 32607, 32612, 32617, 32622, 32626, 32630, 32635, 32639, 32643, 32647,
+    32650, 32654, 32657, 32661, 32664, 32667, 32670, 32673, 32676, 32679, 32682, 32684,
+    32687, 32689, 32692, 32694, 32696, 32699, 32701, 32703, 32705, 32707, 32709, 32711,
+    32712, 32714, 32716, 32717, 32719, 32720, 32722, 32723, 32725, 32726, 32727, 32728,
+    32730, 32731, 32732, 32733, 32734, 32735, 32736, 32737, 32738, 32739, 32740, 32741,
+    32742, 32742, 32743, 32744, 32745, 32745, 32746, 32747, 32747, 32748, 32749, 32749,
+    32750, 32750, 32751, 32752, 32752, 32753, 32753, 32753, 32754, 32754, 32755, 32755,
+    32756, 32756, 32756, 32757, 32757, 32757, 32758, 32758, 32758, 32759, 32759, 32759,
+    32759, 32760, 32760, 32760, 32760, 32761, 32761, 32761, 32761, 32762, 32762, 32762,
+    32762, 32762, 32762, 32763, 32763, 32763, 32763, 32763, 32763, 32764, 32764, 32764,
+    32764, 32764, 32764, 32764, 32764, 32765, 32765, 32765, 32765, 32765, 32765, 32765,
+    32765, 32765, 32765, 32765, 32766, 32766, 32766, 32766, 32766, 32766, 32766, 32766,
+    32766, 32766, 32766, 32766, 32766, 32766, 32766, 32766, 32767, 32767, 32767, 32767,
+    32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767,
+    32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767,
+    32767, 32767, 32767, 32767, 32767, 32767, 32767, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768
+};
+static const uint16_t scalpel__q_tanh_table[513] = {
+    0, 1024, 2045, 3063, 4075, 5079, 6073, 7056, 8025, 8980, 9919, 10840,
+    11743, 12625, 13486, 14326, 15143, 15936, 16706, 17452, 18173, 18870, 19542, 20189,
+    20813, 21411, 21986, 22538, 23066, 23571, 24054, 24516, 24956, 25376, 25776, 26157,
+    26519, 26864, 27191, 27502, 27797, 28076, 28341, 28592, 28830, 29055, 29268, 29470,
+    29660, 29840, 30010, 30170, 30322, 30465, 30600, 30727, 30847, 30960, 31067, 31167,
+    31262, 31351, 31435, 31515, 31589, 31659, 31726, 31788, 31846, 31901, 31953, 32002,
+    32048, 32091, 32132, 32170, 32206, 32240, 32271, 32301, 32329, 32356, 32381, 32404,
+    32426, 32447, 32466, 32484, 32501, 32517, 32532, 32547, 32560, 32573, 32584, 32596,
+    32606, 32616, 32625, 32634, 32642, 32649, 32657, 32663, 32670, 32676, 32681, 32686,
+    32691, 32696, 32700, 32704, 32708, 32712, 32715, 32718, 32721, 32724, 32727, 32729,
+    32732, 32734, 32736, 32738, 32740, 32741, 32743, 32745, 32746, 32747, 32749, 32750,
+    32751, 32752, 32753, 32754, 32755, 32755, 32756, 32757, 32758, 32758, 32759, 32759,
+    32760, 32760, 32761, 32761, 32762, 32762, 32762, 32763, 32763, 32763, 32764, 32764,
+    32764, 32764, 32765, 32765, 32765, 32765, 32765, 32766, 32766, 32766, 32766, 32766,
+    32766, 32766, 32766, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767,
+    32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768,
+    32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768
+};
+
+/* f(a) for a in [0, 32768] (Q4.11): the table's entries a / 64 and a / 64 + 1, interpolated by
+ * the low 6 bits, rounding half up (the tables increase, so the step is never negative). */
+SCALPEL__QINLINE int32_t scalpel__q_table_at(const uint16_t *t, int32_t a)
+{
+    int32_t k = a >> 6, fr = a & 63;
+    if (k >= 512) return t[512];
+    return (int32_t)t[k] + ((((int32_t)t[k + 1] - (int32_t)t[k]) * fr + 32) >> 6);
+}
+/* sigmoid and tanh of u (Q4.11) in Q15, saturated to [-32767, 32767] */
+SCALPEL__QINLINE int32_t scalpel__q_sigmoid15(int32_t u)
+{
+    int32_t f;
+    if (u >= 0) return (f = scalpel__q_table_at(scalpel__q_sigmoid_table, u)) > 32767 ? 32767 : f;
+    return 32768 - scalpel__q_table_at(scalpel__q_sigmoid_table, -u);
+}
+SCALPEL__QINLINE int32_t scalpel__q_tanh15(int32_t u)
+{
+    int32_t f = scalpel__q_table_at(scalpel__q_tanh_table, u >= 0 ? u : -u);
+    if (f > 32767) f = 32767;
+    return u >= 0 ? f : -f;
+}
+/* the same by the definition, for the `_ref` kernels: the entries around |u| as reals */
+static int32_t scalpel__q_fn15_ref(const uint16_t *t, int32_t u, int odd)
+{
+    int64_t a = u < 0 ? -(int64_t)u : u, k = a / 64, f;
+    if (k >= 512) f = t[512];
+    else f = t[k] + scalpel__asr64(((int64_t)t[k + 1] - t[k]) * (a - 64 * k) + 32, 6);
+    if (u >= 0) return f > 32767 ? 32767 : (int32_t)f;
+    if (odd) return f > 32767 ? -32767 : -(int32_t)f;
+    return (int32_t)(32768 - f);
+}
+
+/* The kernels, once per type: T the element, NAME q15 / q7, ACC the depthwise accumulator,
+ * LO / HI the range, Q7 1 for the 8-bit type (sigmoid / tanh outputs in Q7). */
+#define SCALPEL__QOPS(T, NAME, ACC, LO, HI, Q7)                                                           \
+    SCALPEL_API void scalpel_im2row_window_##NAME(const T *x, int32_t h, int32_t w, int32_t c0, int32_t cn,  \
+                                                  const scalpel_conv_window *win, int32_t oh, int32_t ow,   \
+                                                  T *rows)                                                  \
+    {                                                                                                       \
+        int32_t oy, ox, ch, i, j;                                                                           \
+        for (oy = 0; oy < oh; oy++)                                                                         \
+            for (ox = 0; ox < ow; ox++)                                                                     \
+                for (ch = 0; ch < cn; ch++) {                                                               \
+                    const T *xc = x + (size_t)(c0 + ch) * (size_t)h * (size_t)w;                            \
+                    for (i = 0; i < win->kh; i++) {                                                         \
+                        int32_t iy = oy * win->sh + i * win->dh - win->pt;                                  \
+                        if (iy < 0 || iy >= h) {                                                            \
+                            memset(rows, 0, (size_t)win->kw * sizeof(T));                                   \
+                            rows += win->kw;                                                                \
+                            continue;                                                                       \
+                        }                                                                                   \
+                        for (j = 0; j < win->kw; j++) {                                                     \
+                            int32_t ix = ox * win->sw + j * win->dw - win->pl;                              \
+                            *rows++ = (ix < 0 || ix >= w) ? (T)0 : xc[(size_t)iy * (size_t)w + (size_t)ix]; \
+                        }                                                                                   \
+                    }                                                                                       \
+                }                                                                                           \
+    }                                                                                                       \
+    /* interior outputs (every tap inside x: rows [y_lo, y_hi), columns [x_lo, x_hi)) run the    \
+       taps straight; the border ones skip the taps outside */                                            \
+    SCALPEL_API void scalpel_dwconv_##NAME(const T *x, int32_t c, int32_t h, int32_t w, int32_t mult,          \
+                                           const T *wt, const scalpel_conv_window *win, int32_t oh, int32_t ow,  \
+                                           const scalpel_requant *rq, T *y)                                 \
+    {                                                                                                       \
+        int32_t o, oy, ox, i, j, taps = win->kh * win->kw, lo = rq->relu ? 0 : (LO);                        \
+        int32_t y_lo = (win->pt + win->sh - 1) / win->sh, x_lo = (win->pl + win->sw - 1) / win->sw;          \
+        int32_t y_hi = h - 1 - (win->kh - 1) * win->dh + win->pt, x_hi = w - 1 - (win->kw - 1) * win->dw + win->pl; \
+        y_hi = y_hi < 0 ? 0 : y_hi / win->sh + 1;                                                           \
+        x_hi = x_hi < 0 ? 0 : x_hi / win->sw + 1;                                                           \
+        if (y_hi > oh) y_hi = oh;                                                                           \
+        if (x_hi > ow) x_hi = ow;                                                                           \
+        for (o = 0; o < c * mult; o++) {                                                                    \
+            const T *xc = x + (size_t)(o / mult) * (size_t)h * (size_t)w, *wo = wt + (size_t)o * (size_t)taps; \
+            T *yo = y + (size_t)o * (size_t)oh * (size_t)ow;                                                \
+            int32_t m, s;                                                                                   \
+            int64_t b;                                                                                      \
+            scalpel__rq_params(rq, o, &m, &s, &b);                                                          \
+            for (oy = 0; oy < oh; oy++)                                                                     \
+                for (ox = 0; ox < ow; ox++) {                                                               \
+                    ACC acc = 0;                                                                            \
+                    int32_t y0 = oy * win->sh - win->pt, x0 = ox * win->sw - win->pl;                       \
+                    if (oy >= y_lo && oy < y_hi && ox >= x_lo && ox < x_hi) {                               \
+                        const T *wk = wo;                                                                   \
+                        for (i = 0; i < win->kh; i++) {                                                     \
+                            const T *xr = xc + (size_t)(y0 + i * win->dh) * (size_t)w + (size_t)x0;         \
+                            for (j = 0; j < win->kw; j++) acc += (ACC)wk[j] * (ACC)xr[(size_t)j * (size_t)win->dw]; \
+                            wk += win->kw;                                                                  \
+                        }                                                                                   \
+                    } else {                                                                                \
+                        for (i = 0; i < win->kh; i++) {                                                     \
+                            int32_t iy = y0 + i * win->dh;                                                  \
+                            if (iy < 0 || iy >= h) continue;                                                \
+                            for (j = 0; j < win->kw; j++) {                                                 \
+                                int32_t ix = x0 + j * win->dw;                                              \
+                                if (ix >= 0 && ix < w)                                                      \
+                                    acc += (ACC)wo[i * win->kw + j] * (ACC)xc[(size_t)iy * (size_t)w + (size_t)ix]; \
+                            }                                                                               \
+                        }                                                                                   \
+                    }                                                                                       \
+                    yo[(size_t)oy * (size_t)ow + (size_t)ox] = (T)scalpel__requant((int64_t)acc + b, m, s, lo, (HI)); \
+                }                                                                                           \
+        }                                                                                                   \
+    }                                                                                                       \
+    SCALPEL_API void scalpel_dwconv_##NAME##_ref(const T *x, int32_t c, int32_t h, int32_t w, int32_t mult,    \
+                                                 const T *wt, const scalpel_conv_window *win, int32_t oh,     \
+                                                 int32_t ow, const scalpel_requant *rq, T *y)                 \
+    {                                                                                                       \
+        int32_t o, oy, ox, i, j;                                                                            \
+        for (o = 0; o < c * mult; o++)                                                                      \
+            for (oy = 0; oy < oh; oy++)                                                                     \
+                for (ox = 0; ox < ow; ox++) {                                                               \
+                    int64_t acc = 0;                                                                        \
+                    for (i = 0; i < win->kh; i++)                                                           \
+                        for (j = 0; j < win->kw; j++) {                                                     \
+                            int32_t iy = oy * win->sh + i * win->dh - win->pt, ix = ox * win->sw + j * win->dw - win->pl; \
+                            if (iy >= 0 && iy < h && ix >= 0 && ix < w)                                     \
+                                acc += (int64_t)wt[((size_t)o * (size_t)win->kh + (size_t)i) * (size_t)win->kw + (size_t)j] * \
+                                       x[((size_t)(o / mult) * (size_t)h + (size_t)iy) * (size_t)w + (size_t)ix]; \
+                        }                                                                                   \
+                    y[((size_t)o * (size_t)oh + (size_t)oy) * (size_t)ow + (size_t)ox] =                    \
+                        (T)scalpel__q_row_ref(rq, o, acc, (LO), (HI));                                      \
+                }                                                                                           \
+    }                                                                                                       \
+    /* each window's rows and columns inside x found once, then its cells */                              \
+    SCALPEL_API void scalpel_pool_window_##NAME(const T *x, int32_t c, int32_t h, int32_t w,                   \
+                                                const scalpel_conv_window *win, int32_t pb, int32_t pr,        \
+                                                int32_t op, int32_t oh, int32_t ow, T *y)                     \
+    {                                                                                                       \
+        int32_t ch, oy, ox, i, j;                                                                           \
+        for (ch = 0; ch < c; ch++) {                                                                        \
+            const T *xc = x + (size_t)ch * (size_t)h * (size_t)w;                                           \
+            for (oy = 0; oy < oh; oy++) {                                                                   \
+                int32_t ys = oy * win->sh - win->pt, y0 = ys < 0 ? 0 : ys;                                  \
+                int32_t y1 = ys + win->kh < h ? ys + win->kh : h;                                           \
+                int32_t py1 = ys + win->kh < h + pb ? ys + win->kh : h + pb;                                \
+                for (ox = 0; ox < ow; ox++) {                                                               \
+                    int32_t xs = ox * win->sw - win->pl, x0 = xs < 0 ? 0 : xs;                              \
+                    int32_t x1 = xs + win->kw < w ? xs + win->kw : w;                                       \
+                    int32_t px1 = xs + win->kw < w + pr ? xs + win->kw : w + pr, v;                         \
+                    if (op == SCALPEL_POOL_OP_MAX) {                                                        \
+                        int32_t mx = xc[(size_t)y0 * (size_t)w + (size_t)x0];                               \
+                        for (i = y0; i < y1; i++)                                                           \
+                            for (j = x0; j < x1; j++)                                                       \
+                                if (xc[(size_t)i * (size_t)w + (size_t)j] > mx) mx = xc[(size_t)i * (size_t)w + (size_t)j]; \
+                        v = mx;                                                                             \
+                    } else {                                                                                \
+                        int64_t sum = 0, n = op == SCALPEL_POOL_OP_AVG_PADS ? (int64_t)(py1 - ys) * (px1 - xs) \
+                                                                         : (int64_t)(y1 - y0) * (x1 - x0);  \
+                        for (i = y0; i < y1; i++)                                                           \
+                            for (j = x0; j < x1; j++) sum += xc[(size_t)i * (size_t)w + (size_t)j];         \
+                        v = (int32_t)(sum >= 0 ? (2 * sum + n) / (2 * n) : -((2 * -sum + n) / (2 * n)));    \
+                    }                                                                                       \
+                    y[((size_t)ch * (size_t)oh + (size_t)oy) * (size_t)ow + (size_t)ox] = (T)v;             \
+                }                                                                                           \
+            }                                                                                               \
+        }                                                                                                   \
+    }                                                                                                       \
+    /* every cell of every window tested against x and against the padded input */                        \
+    SCALPEL_API void scalpel_pool_window_##NAME##_ref(const T *x, int32_t c, int32_t h, int32_t w,             \
+                                                    const scalpel_conv_window *win, int32_t pb, int32_t pr,    \
+                                                    int32_t op, int32_t oh, int32_t ow, T *y)                 \
+    {                                                                                                       \
+        int32_t ch, oy, ox, i, j;                                                                           \
+        for (ch = 0; ch < c; ch++)                                                                          \
+            for (oy = 0; oy < oh; oy++)                                                                     \
+                for (ox = 0; ox < ow; ox++) {                                                               \
+                    int64_t sum = 0, n = 0, npad = 0, q;                                                    \
+                    int32_t mx = (LO) - 1;                                                                  \
+                    for (i = 0; i < win->kh; i++)                                                           \
+                        for (j = 0; j < win->kw; j++) {                                                     \
+                            int32_t iy = oy * win->sh - win->pt + i, ix = ox * win->sw - win->pl + j;       \
+                            if (iy < h + pb && ix < w + pr) npad++;                                         \
+                            if (iy < 0 || ix < 0 || iy >= h || ix >= w) continue;                           \
+                            q = x[((size_t)ch * (size_t)h + (size_t)iy) * (size_t)w + (size_t)ix];          \
+                            sum += q;                                                                       \
+                            n++;                                                                            \
+                            if (q > mx) mx = (int32_t)q;                                                    \
+                        }                                                                                   \
+                    if (op == SCALPEL_POOL_OP_AVG_PADS) n = npad;                                           \
+                    if (op != SCALPEL_POOL_OP_MAX) {                                                        \
+                        /* round half away from zero: |sum| / n + 1/2, floored, signed back */              \
+                        q = sum < 0 ? -sum : sum;                                                           \
+                        q = q / n + (2 * (q % n) >= n ? 1 : 0);                                             \
+                        mx = (int32_t)(sum < 0 ? -q : q);                                                   \
+                    }                                                                                       \
+                    y[((size_t)ch * (size_t)oh + (size_t)oy) * (size_t)ow + (size_t)ox] = (T)mx;            \
+                }                                                                                           \
+    }                                                                                                       \
+    SCALPEL_API void scalpel_channel_scale_##NAME(const T *x, int32_t c, size_t plane, const T *wt,           \
+                                                  const scalpel_requant *rq, T *y)                          \
+    {                                                                                                       \
+        int32_t ch, lo = rq->relu ? 0 : (LO);                                                               \
+        size_t p;                                                                                           \
+        for (ch = 0; ch < c; ch++) {                                                                        \
+            const T *xc = x + (size_t)ch * plane;                                                           \
+            T *yc = y + (size_t)ch * plane;                                                                 \
+            int32_t m, s, k = wt[ch];                                                                       \
+            int64_t b;                                                                                      \
+            scalpel__rq_params(rq, ch, &m, &s, &b);                                                         \
+            for (p = 0; p < plane; p++) yc[p] = (T)scalpel__requant((int64_t)(k * xc[p]) + b, m, s, lo, (HI)); \
+        }                                                                                                   \
+    }                                                                                                       \
+    SCALPEL_API void scalpel_channel_scale_##NAME##_ref(const T *x, int32_t c, size_t plane, const T *wt,     \
+                                                      const scalpel_requant *rq, T *y)                      \
+    {                                                                                                       \
+        size_t k;                                                                                           \
+        for (k = 0; k < (size_t)c * plane; k++)                                                             \
+            y[k] = (T)scalpel__q_row_ref(rq, (int32_t)(k / plane), (int64_t)wt[k / plane] * x[k], (LO), (HI)); \
+    }                                                                                                       \
+    SCALPEL_API void scalpel_add_##NAME(const T *x, const T *x2, size_t n, int32_t ma, int32_t mb, int32_t shift, \
+                                        int relu, T *y)                                                     \
+    {                                                                                                       \
+        size_t k;                                                                                           \
+        int32_t lo = relu ? 0 : (LO), s = shift;                                                            \
+        if (s == 32) { ma *= 2; mb *= 2; s = 33; } /* as scalpel__rq_norm */                                \
+        for (k = 0; k < n; k++)                                                                             \
+            y[k] = (T)scalpel__requant((int64_t)x[k] * ma + (int64_t)x2[k] * mb, 1, s, lo, (HI));           \
+    }                                                                                                       \
+    SCALPEL_API void scalpel_add_##NAME##_ref(const T *x, const T *x2, size_t n, int32_t ma, int32_t mb,       \
+                                            int32_t shift, int relu, T *y)                                  \
+    {                                                                                                       \
+        size_t k;                                                                                           \
+        for (k = 0; k < n; k++)                                                                             \
+            y[k] = (T)scalpel__q_requant_ref((int64_t)x[k] * ma + (int64_t)x2[k] * mb, 1, shift, relu ? 0 : (LO), (HI)); \
+    }                                                                                                       \
+    SCALPEL_API void scalpel_rescale_##NAME(const T *x, size_t n, int32_t mult, int32_t shift, T *y)           \
+    {                                                                                                       \
+        size_t k;                                                                                           \
+        if (mult == 16384 && shift == 14) {                                                                 \
+            if (y != x) memmove(y, x, n * sizeof(T));                                                       \
+            return;                                                                                         \
+        }                                                                                                   \
+        if (shift == 32) { mult *= 2; shift = 33; }                                                         \
+        for (k = 0; k < n; k++) y[k] = (T)scalpel__requant(x[k], mult, shift, (LO), (HI));                  \
+    }                                                                                                       \
+    SCALPEL_API void scalpel_rescale_##NAME##_ref(const T *x, size_t n, int32_t mult, int32_t shift, T *y)     \
+    {                                                                                                       \
+        size_t k;                                                                                           \
+        for (k = 0; k < n; k++) y[k] = (T)scalpel__q_requant_ref(x[k], mult, shift, (LO), (HI));            \
+    }                                                                                                       \
+    SCALPEL_API void scalpel_clip_##NAME(const T *x, size_t n, int32_t lo, int32_t hi, T *y)                   \
+    {                                                                                                       \
+        size_t k;                                                                                           \
+        for (k = 0; k < n; k++) y[k] = (T)(x[k] < lo ? lo : x[k] > hi ? hi : x[k]);                         \
+    }                                                                                                       \
+    SCALPEL_API void scalpel_clip_##NAME##_ref(const T *x, size_t n, int32_t lo, int32_t hi, T *y)             \
+    {                                                                                                       \
+        size_t k;                                                                                           \
+        for (k = 0; k < n; k++) {                                                                           \
+            int32_t v = x[k];                                                                               \
+            if (v < lo) v = lo;                                                                             \
+            if (v > hi) v = hi;                                                                             \
+            y[k] = (T)v;                                                                                    \
+        }                                                                                                   \
+    }                                                                                                       \
+    SCALPEL_API void scalpel_leaky_relu_##NAME(const T *x, size_t n, int32_t slope, int32_t shift, T *y)       \
+    {                                                                                                       \
+        size_t k;                                                                                           \
+        if (shift == 32) { slope *= 2; shift = 33; }                                                        \
+        for (k = 0; k < n; k++) y[k] = x[k] >= 0 ? x[k] : (T)scalpel__requant(x[k], slope, shift, (LO), (HI)); \
+    }                                                                                                       \
+    SCALPEL_API void scalpel_leaky_relu_##NAME##_ref(const T *x, size_t n, int32_t slope, int32_t shift, T *y) \
+    {                                                                                                       \
+        size_t k;                                                                                           \
+        for (k = 0; k < n; k++)                                                                             \
+            y[k] = (T)(x[k] >= 0 ? x[k] : scalpel__q_requant_ref(x[k], slope, shift, (LO), (HI)));          \
+    }                                                                                                       \
+    SCALPEL_API void scalpel_hardswish_##NAME(const T *x, size_t n, int32_t three, int32_t six, int32_t mult,  \
+                                              int32_t shift, T *y)                                          \
+    {                                                                                                       \
+        size_t k;                                                                                           \
+        if (shift == 32) { mult *= 2; shift = 33; }                                                         \
+        for (k = 0; k < n; k++) {                                                                           \
+            int32_t t = x[k] + three;                                                                       \
+            t = t < 0 ? 0 : t > six ? six : t;                                                              \
+            y[k] = (T)scalpel__requant((int64_t)x[k] * t, mult, shift, (LO), (HI));                         \
+        }                                                                                                   \
+    }                                                                                                       \
+    SCALPEL_API void scalpel_hardswish_##NAME##_ref(const T *x, size_t n, int32_t three, int32_t six,          \
+                                                  int32_t mult, int32_t shift, T *y)                        \
+    {                                                                                                       \
+        size_t k;                                                                                           \
+        for (k = 0; k < n; k++) {                                                                           \
+            int64_t t = (int64_t)x[k] + three;                                                              \
+            if (t < 0) t = 0;                                                                               \
+            if (t > six) t = six;                                                                           \
+            y[k] = (T)scalpel__q_requant_ref(x[k] * t, mult, shift, (LO), (HI));                            \
+        }                                                                                                   \
+    }                                                                                                       \
+    SCALPEL_API void scalpel_sigmoid_##NAME(const T *x, size_t n, int32_t mult, int32_t shift, T *y)           \
+    {                                                                                                       \
+        size_t k;                                                                                           \
+        if (shift == 32) { mult *= 2; shift = 33; }                                                         \
+        for (k = 0; k < n; k++) {                                                                           \
+            int32_t f = scalpel__q_sigmoid15(scalpel__requant(x[k], mult, shift, -32768, 32767));           \
+            y[k] = (T)(Q7 ? ((f + 128) >> 8 > 127 ? 127 : (f + 128) >> 8) : f);                            \
+        }                                                                                                   \
+    }                                                                                                       \
+    SCALPEL_API void scalpel_sigmoid_##NAME##_ref(const T *x, size_t n, int32_t mult, int32_t shift, T *y)     \
+    {                                                                                                       \
+        size_t k;                                                                                           \
+        for (k = 0; k < n; k++) {                                                                           \
+            int64_t f = scalpel__q_fn15_ref(scalpel__q_sigmoid_table,                                       \
+                                            scalpel__q_requant_ref(x[k], mult, shift, -32768, 32767), 0);   \
+            if (Q7) f = scalpel__q_requant_ref(f, 1, 8, -128, 127);                                         \
+            y[k] = (T)f;                                                                                    \
+        }                                                                                                   \
+    }                                                                                                       \
+    SCALPEL_API void scalpel_tanh_##NAME(const T *x, size_t n, int32_t mult, int32_t shift, T *y)              \
+    {                                                                                                       \
+        size_t k;                                                                                           \
+        if (shift == 32) { mult *= 2; shift = 33; }                                                         \
+        for (k = 0; k < n; k++) {                                                                           \
+            int32_t f = scalpel__q_tanh15(scalpel__requant(x[k], mult, shift, -32768, 32767)), a;            \
+            if (Q7) {                                                                                       \
+                a = ((f < 0 ? -f : f) + 128) >> 8;                                                          \
+                a = a > 127 ? 127 : a;                                                                      \
+                f = f < 0 ? -a : a;                                                                         \
+            }                                                                                               \
+            y[k] = (T)f;                                                                                    \
+        }                                                                                                   \
+    }                                                                                                       \
+    SCALPEL_API void scalpel_tanh_##NAME##_ref(const T *x, size_t n, int32_t mult, int32_t shift, T *y)        \
+    {                                                                                                       \
+        size_t k;                                                                                           \
+        for (k = 0; k < n; k++) {                                                                           \
+            int64_t f = scalpel__q_fn15_ref(scalpel__q_tanh_table,                                          \
+                                            scalpel__q_requant_ref(x[k], mult, shift, -32768, 32767), 1);   \
+            if (Q7) f = f < 0 ? -scalpel__q_requant_ref(-f, 1, 8, 0, 127) : scalpel__q_requant_ref(f, 1, 8, 0, 127); \
+            y[k] = (T)f;                                                                                    \
+        }                                                                                                   \
+    }
+SCALPEL__QOPS(int16_t, q15, int64_t, -32768, 32767, 0)
+SCALPEL__QOPS(int8_t, q7, int32_t, -128, 127, 1)
+#undef SCALPEL__QOPS
 
 #ifdef __cplusplus
 }
