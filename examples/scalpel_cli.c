@@ -55,7 +55,8 @@ static const cmd_usage usages[] = {
     { "pack", "scalpel pack --hw NAME|host [--mode MODE] [--calibrate] [--batch N] [--keep-dead] MODEL -o OUT" },
     { "export-c", "scalpel export-c MODEL NAME -o OUT.h" },
     { "quantize", "scalpel quantize MODEL NAME -o OUT.h [--dtype q15|q7] [--per-channel] [--group G]\n"
-                  "                        [--data DIR | --synthetic] [--calib N] [--test N]" },
+                  "                        [--data DIR | --synthetic | --random] [--calib N] [--test N]\n"
+                  "                        [--drop-softmax]" },
     { "import-safetensors", "scalpel import-safetensors FILE --arch SPEC [--names P1,P2,...] -o MODEL\n"
                             "                          [--check IN.npy OUT.npy [--tolerance T]] [--allow-unused]\n"
                             "                          [--mean M1[,M2..] --std S1[,S2..] [--input-range R]]" },
@@ -131,13 +132,18 @@ static const char help_text_rest[] =
     "      run without allocation (include scalpel.h first). NAME: a C identifier that is no\n"
     "      keyword, reserved name or standard library name (a refusal says which).\n"
     "  scalpel quantize MODEL NAME -o OUT.h [--dtype q15|q7] [--per-channel] [--group G]\n"
-    "                   [--data DIR | --synthetic] [--calib N] [--test N]\n"
+    "                   [--data DIR | --synthetic | --random] [--calib N] [--test N] [--drop-softmax]\n"
     "      Fixed point for microcontrollers: quantize the model (q15 default, or q7) with\n"
     "      activation ranges calibrated on N training images (default 500), report the test\n"
     "      error of the float and the fixed-point network on --test N images (default all)\n"
     "      and their weight bytes, and write a C header with `static const scalpel_qnet NAME`\n"
     "      (scalpel_qnet_forward, no allocation). --per-channel: one weight scale per output\n"
     "      channel; --group G: regroup sparse layers (e.g. 4 for q7's SXTB16 + SMLAD).\n"
+    "      --random: a model of any input shape, calibrated on N random inputs (mean 0,\n"
+    "      variance 1) and compared with float on --test N others (default 1000): how often\n"
+    "      the largest output agrees, and the error relative to each output's range.\n"
+    "      Softmax has no fixed point: --drop-softmax quantizes without a final one (the\n"
+    "      outputs are then the logits, whose largest is the same).\n"
     "      Data as for plan --no-retrain.\n"
     "";
 
@@ -2956,12 +2962,105 @@ static int q_error(const scalpel_net *net, const scalpel_qnet *q, const scalpel_
     return 0;
 }
 
+/* n random inputs for net: each value the sum of four uniform draws on [-1, 1], scaled to unit
+ * variance (near a normal; normalized images look like that), from a fixed seed. */
+static float *random_inputs(const scalpel_net *net, int32_t n, uint64_t seed)
+{
+    size_t k, total = (size_t)n * (size_t)scalpel_net_input_size(net);
+    float *x = (float *)malloc((total ? total : 1u) * sizeof(float));
+    uint64_t st = seed * 0x9E3779B97F4A7C15ull + 1u;
+    if (x == NULL) return NULL;
+    for (k = 0; k < total; k++) {
+        float sum = 0.0f;
+        int j;
+        for (j = 0; j < 4; j++) {
+            st ^= st << 13; st ^= st >> 7; st ^= st << 17;
+            sum += (float)(st >> 40) / 8388608.0f - 1.0f; /* [-1, 1) */
+        }
+        x[k] = sum * 0.8660254f; /* 4 draws of variance 1/3: variance 4/3, scaled to 1 */
+    }
+    return x;
+}
+
+/* quantize --random: calibrate on `calib` random inputs, compare with float on `test` others
+ * (argmax agreement, error relative to each sample's output range), export. */
+static int quantize_random(const scalpel_net *net, const scalpel_quant_options *qo, int32_t calib, int32_t test,
+                           const char **pos, const char *out_path)
+{
+    enum { B = 50 };
+    int32_t in_n = scalpel_net_input_size(net), out_n = scalpel_net_output_size(net), s, k, agree = 0;
+    float *cx = random_inputs(net, calib, 1), *tx = random_inputs(net, test, 2);
+    float *yf = (float *)malloc((size_t)B * (size_t)out_n * sizeof(float));
+    float *yq = (float *)malloc((size_t)B * (size_t)out_n * sizeof(float));
+    void *wf = NULL, *wq = NULL;
+    double worst = 0.0, sum_err = 0.0;
+    scalpel_qnet q;
+    scalpel_status st;
+    int rc = 1;
+    memset(&q, 0, sizeof(q));
+    if (!cx || !tx || !yf || !yq) {
+        rc = fail("out of memory for %d random inputs", (int)(calib > test ? calib : test));
+        goto done;
+    }
+    st = scalpel_qnet_quantize(net, qo, cx, calib, &q);
+    if (st != SCALPEL_OK) {
+        rc = fail("%s: cannot quantize: %s", pos[0], scalpel_status_string(st));
+        goto done;
+    }
+    wf = malloc(scalpel_net_workspace_size(net, B));
+    wq = malloc(scalpel_qnet_workspace_size(&q, B));
+    if (!wf || !wq) {
+        rc = fail("out of memory for the workspaces");
+        goto done;
+    }
+    for (s = 0; s < test; s += B) {
+        int32_t b = test - s < B ? test - s : B;
+        const float *x = tx + (size_t)s * (size_t)in_n;
+        st = scalpel_net_forward(net, x, b, yf, wf);
+        if (st == SCALPEL_OK) st = scalpel_qnet_forward_f32(&q, x, b, yq, wq);
+        if (st != SCALPEL_OK) {
+            rc = fail("evaluating on random inputs: %s", scalpel_status_string(st));
+            goto done;
+        }
+        for (k = 0; k < b; k++) {
+            const float *f = yf + (size_t)k * (size_t)out_n, *g = yq + (size_t)k * (size_t)out_n;
+            double range = 0.0, err = 0.0;
+            int32_t j;
+            for (j = 0; j < out_n; j++) {
+                double a = f[j] < 0.0f ? -(double)f[j] : (double)f[j], d = (double)g[j] - (double)f[j];
+                if (a > range) range = a;
+                if ((d < 0.0 ? -d : d) > err) err = d < 0.0 ? -d : d;
+            }
+            err = range > 0.0 ? err / range : err;
+            sum_err += err;
+            if (err > worst) worst = err;
+            agree += scalpel_argmax_f32(f, out_n) == scalpel_argmax_f32(g, out_n);
+        }
+    }
+    if ((st = export_qnet(&q, pos[1], out_path)) != SCALPEL_OK) {
+        rc = fail("%s: cannot export as '%s': %s", out_path, pos[1], scalpel_status_string(st));
+        goto done;
+    }
+    printf("%s: %s, weight scales per %s, calibrated on %d random inputs\n", pos[0],
+           qo->dtype == SCALPEL_DTYPE_Q15 ? "q15" : "q7", qo->per_channel ? "output channel" : "layer", (int)calib);
+    printf("  fixed point against float on %d other random inputs: the largest output agrees on %.1f%%; error over "
+           "the output range %.4f mean, %.4f worst\n", (int)test, 100.0 * agree / test, sum_err / test, worst);
+    printf("  weight bytes: float %zu, fixed point %zu\n", scalpel_net_weight_bytes(net), scalpel_qnet_weight_bytes(&q));
+    printf("wrote %s: static const scalpel_qnet %s (%d layers)\n", out_path, pos[1], (int)q.n_layers);
+    rc = 0;
+done:
+    scalpel_qnet_free(&q);
+    free(cx); free(tx); free(yf); free(yq); free(wf); free(wq);
+    return rc;
+}
+
 static int cmd_quantize(int n, char **args)
 {
-    cli_opt opts[8] = { { "--output", "-o", 1, NULL, 0 }, { "--dtype", NULL, 1, NULL, 0 },
+    cli_opt opts[10] = { { "--output", "-o", 1, NULL, 0 }, { "--dtype", NULL, 1, NULL, 0 },
                         { "--per-channel", NULL, 0, NULL, 0 }, { "--group", NULL, 1, NULL, 0 },
                         { "--data", NULL, 1, NULL, 0 }, { "--synthetic", NULL, 0, NULL, 0 },
-                        { "--calib", NULL, 1, NULL, 0 }, { "--test", NULL, 1, NULL, 0 } };
+                        { "--calib", NULL, 1, NULL, 0 }, { "--test", NULL, 1, NULL, 0 },
+                        { "--random", NULL, 0, NULL, 0 }, { "--drop-softmax", NULL, 0, NULL, 0 } };
     const char *pos[MAX_POSITIONAL];
     int n_pos, rc;
     int32_t calib = 500, test = 0;
@@ -2972,7 +3071,7 @@ static int cmd_quantize(int n, char **args)
     scalpel_status st;
     double ferr = 0.0, qerr = 0.0;
 
-    rc = parse_args("quantize", n, args, opts, 8, pos, 2, 2, &n_pos);
+    rc = parse_args("quantize", n, args, opts, 10, pos, 2, 2, &n_pos);
     if (rc != 0) return rc;
     if (opts[0].value == NULL) return usage_error("quantize", "-o OUT.h is required");
     memset(&qo, 0, sizeof(qo));
@@ -2988,7 +3087,8 @@ static int cmd_quantize(int n, char **args)
         if (qo.group != 1 && qo.group != 2 && qo.group != 4 && qo.group != 8 && qo.group != 16)
             return usage_error("quantize", "--group %d: expected 1, 2, 4, 8 or 16", (int)qo.group);
     }
-    if (opts[4].value != NULL && opts[5].seen) return usage_error("quantize", "--data and --synthetic exclude each other");
+    if ((opts[4].value != NULL) + opts[5].seen + opts[8].seen > 1)
+        return usage_error("quantize", "--data, --synthetic and --random exclude each other");
     if (opts[6].value != NULL && parse_int("quantize", "--calib", opts[6].value, 1, 60000, &calib) != 0) return EXIT_USAGE;
     if (opts[7].value != NULL && parse_int("quantize", "--test", opts[7].value, 1, 1000000, &test) != 0) return EXIT_USAGE;
     if (check_export_name(pos[1]) != 0) return 1;
@@ -2997,14 +3097,24 @@ static int cmd_quantize(int n, char **args)
         scalpel_net_free(&net);
         return 1;
     }
-    {   /* a layer without a fixed-point version yet: say which, before anything else */
+    if (opts[9].seen) { /* a final softmax has no parameters and nothing reads it: it just goes */
+        if (net.n_layers == 0 || net.layers[net.n_layers - 1].geom.kind != SCALPEL_LAYER_SOFTMAX) {
+            scalpel_net_free(&net);
+            return fail("%s: --drop-softmax: the last layer is no softmax", pos[0]);
+        }
+        net.n_layers--;
+        printf("%s: the final softmax (layer %d) dropped: the fixed-point outputs are the logits\n", pos[0],
+               (int)net.n_layers);
+    }
+    {   /* a layer without a fixed-point version: say which, before anything else */
         int32_t bad = scalpel_net_first_unsupported(&net, SCALPEL_USE_FIXED_POINT);
         if (bad >= 0) {
             const scalpel_layer *l = &net.layers[bad];
-            int rc2 = fail("%s: layer %d (%s%s) has no fixed-point version yet; quantize takes fc, conv2d with square "
-                           "windows, unpadded max pooling and relu", pos[0], (int)bad, scalpel_layer_kind_name(l->geom.kind),
-                           l->geom.kind == SCALPEL_LAYER_CONV2D || l->geom.kind == SCALPEL_LAYER_MAXPOOL
-                               ? " with a window of the operators issue" : "");
+            int rc2 = fail("%s: layer %d (%s) has no fixed-point version: softmax and lrn have none (a division or a "
+                           "power per value at a precision 8 or 16 bits do not hold)%s", pos[0], (int)bad,
+                           scalpel_layer_kind_name(l->geom.kind),
+                           bad == net.n_layers - 1 && l->geom.kind == SCALPEL_LAYER_SOFTMAX
+                               ? "; --drop-softmax quantizes without it (the largest output stays the same)" : "");
             scalpel_net_free(&net);
             return rc2;
         }
@@ -3013,10 +3123,16 @@ static int cmd_quantize(int n, char **args)
         scalpel_net_free(&net);
         return fail("%s: the network has no layers: nothing to quantize and export", pos[0]);
     }
+    if (opts[8].seen) {
+        rc = quantize_random(&net, &qo, calib, test ? test : 1000, pos, opts[0].value);
+        scalpel_net_free(&net);
+        return rc;
+    }
     if (scalpel_net_input_size(&net) != 784) {
         int inputs = (int)scalpel_net_input_size(&net);
         scalpel_net_free(&net);
-        return fail("%s: takes %d inputs; quantize calibrates on MNIST digits (784 inputs)", pos[0], inputs);
+        return fail("%s: takes %d inputs; quantize calibrates on MNIST-format images (784 inputs) unless --random",
+                    pos[0], inputs);
     }
     if (nr_data(&net, opts[4].value, opts[5].seen, calib, &cset, &tset) != 0) {
         scalpel_net_free(&net);

@@ -737,9 +737,23 @@ expect 0 "resnet-8" "demo --net list" "$S" demo --net list
 expect 0 "wrote .*ResNet-8" "demo --net resnet-8" "$S" demo --net resnet-8 -o "$D/resnet8.scpn"
 expect 0 "22 layers" "info of a network with adds" "$S" info "$D/resnet8.scpn"
 check "info names the add layers" grep -q -E "^ +5 +add +16x32x32 -> 16x32x32" "$D/out.txt"
-expect 1 "layer 5 \\(add\\) has no fixed-point version yet" "quantize names the first layer it cannot take" \
-  "$S" quantize "$D/resnet8.scpn" r8 -o "$D/r8.h" --synthetic
+expect 1 "layer 21 \\(softmax\\) has no fixed-point version.*--drop-softmax" "quantize names the softmax it cannot take" \
+  "$S" quantize "$D/resnet8.scpn" r8 -o "$D/r8.h" --random --calib 20 --test 20
 check "no header from the refused quantize" test ! -e "$D/r8.h"
+expect 1 "takes 3072 inputs.*unless --random" "quantize of a non-MNIST shape asks for --random" \
+  "$S" quantize "$D/resnet8.scpn" r8 -o "$D/r8.h" --synthetic --drop-softmax
+expect 0 "largest output agrees on 100\\.0%" "quantize ResNet-8 (adds, 1x1 shortcuts, average pooling) q15 on random inputs" \
+  "$S" quantize "$D/resnet8.scpn" r8 -o "$D/r8.h" --random --calib 20 --test 20 --drop-softmax --per-channel
+check "the ResNet-8 header defines the network" grep -q "static const scalpel_qnet r8 = " "$D/r8.h"
+expect 0 "wrote .*dscnn.scpn: MLPerf Tiny keyword spotting" "demo --net ds-cnn" "$S" demo --net ds-cnn -o "$D/dscnn.scpn"
+expect 0 "q7, weight scales per output channel, calibrated on 20 random inputs" \
+  "quantize DS-CNN (rectangular padded conv, depthwise, 24x5 average) q7 on random inputs" \
+  "$S" quantize "$D/dscnn.scpn" ds -o "$D/ds.h" --random --calib 20 --test 20 --drop-softmax --dtype q7 --per-channel
+expect 1 "--drop-softmax: the last layer is no softmax" "--drop-softmax on a network without one" \
+  "$S" quantize "$D/m4.scpn" x -o "$D/x.h" --synthetic --drop-softmax
+expect 2 "--data, --synthetic and --random exclude each other" "quantize --random --synthetic" \
+  "$S" quantize "$D/m4.scpn" x -o "$D/x.h" --synthetic --random
+check "the refused runs wrote no header" test ! -e "$D/x.h"
 expect 2 "unknown network 'resnet-9'" "demo --net of an unknown network" "$S" demo --net resnet-9 -o "$D/x.scpn"
 
 echo "test_cli: $PASSED passed, $FAILED failed"
