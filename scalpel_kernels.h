@@ -439,7 +439,7 @@ SCALPEL_API void scalpel_channel_scale_q7_ref(const int8_t *x, int32_t c, size_t
  *                           in Q15 (scale 2^-15: q15) or Q7 (scale 2^-7: q7, rshift(., 8) of
  *                           the Q15 value), saturated: sigmoid(u) = f(u) for u >= 0, 32768 -
  *                           f(-u) below; tanh(-u) = -tanh(u). Error against the exact function
- *                           of the Q4.11 input, all inputs tried: at most 1 (sigmoid) and 3
+ *                           of the Q4.11 input, all inputs tried: at most 1 (sigmoid) and 4
  *                           (tanh) units of the last place in q15, at most 1 in q7. */
 SCALPEL_API void scalpel_add_q15(const int16_t *x, const int16_t *x2, size_t n, int32_t ma, int32_t mb, int32_t shift,
                                  int relu, int16_t *y);

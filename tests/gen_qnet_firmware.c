@@ -8,7 +8,15 @@
  *   ./gen_qnet_firmware DIR     writes DIR/qlenet_q15.h, DIR/qlenet_q7.h, DIR/qlenet_vectors.h
  *
  * Network: 1x28x28 -> conv 8 5x5 (G = 2 grouped, 50% of groups pruned), relu, pool 2 ->
- * conv 16 5x5 (dense), relu, pool 2 -> fc 64 (G = 2, 90% pruned), relu -> fc 10 (dense). */
+ * conv 16 5x5 (dense), relu, pool 2 -> fc 64 (G = 2, 90% pruned), relu -> fc 10 (dense).
+ *
+ * A second network has a layer of every kind with fixed point (qops_q15.h, qops_q7.h,
+ * qops_vectors.h), on a 3 x 16 x 12 input: a batch norm on the input (it stays a layer), conv 8
+ * 3x5 stride (2, 1) padded (1, 2, 1, 2) + batch norm (folded) + relu6, depthwise 3x3, a pruned
+ * 1x1 conv (grouped CSR, G = 4) + relu, conv 3x3 + add (the 1x1's output) + relu, max pooling
+ * 3/2 padded with ceil, two 1x1 branches (leaky ReLU, hardswish) concatenated, a grouped conv
+ * (2 groups, dilation 2) + tanh, average pooling 2/2 padded counting the pads + sigmoid, global
+ * average pooling, fc 10. */
 #define SCALPEL_IMPLEMENTATION
 #include "scalpel.h"
 #include "test_util.h"
@@ -64,6 +72,132 @@ static void put_ints(FILE *f, const char *type, const char *name, const void *v,
         fputs(" }", f);
     }
     fputs("\n};\n", f);
+}
+
+/* fixed-seed weights for n_w weights of fan-in `fan` and n_b biases */
+static float *rand_w(size_t n, int32_t fan)
+{
+    float *w = (float *)malloc(n * sizeof(float)), scale = 1.7f / sqrtf((float)fan);
+    size_t i;
+    for (i = 0; i < n; i++) w[i] = test_uniform() * scale;
+    return w;
+}
+
+/* a dense conv2d of any window reading a tensor of in_c channels */
+static int conv_in(scalpel_net *net, int32_t in_c, int32_t out, const scalpel_window *win)
+{
+    int32_t fan = in_c / win->groups * win->kernel_h * win->kernel_w;
+    float *w = rand_w((size_t)out * (size_t)fan, fan), *b = rand_w((size_t)out, 20);
+    int ok = scalpel_net_add_conv2d_ex(net, out, win, w, b) == SCALPEL_OK;
+    free(w);
+    free(b);
+    return ok;
+}
+
+/* the same reading the last layer's output */
+static int conv_ex(scalpel_net *net, int32_t out, const scalpel_window *win)
+{
+    return conv_in(net, net->n_layers ? net->layers[net->n_layers - 1].geom.out_c : net->in_c, out, win);
+}
+
+static int batchnorm(scalpel_net *net)
+{
+    int32_t c = net->n_layers ? net->layers[net->n_layers - 1].geom.out_c : net->in_c, i;
+    float scale[64], shift[64];
+    for (i = 0; i < c; i++) {
+        scale[i] = 1.0f + 0.5f * test_uniform();
+        shift[i] = 0.2f * test_uniform();
+    }
+    return scalpel_net_add_batchnorm_affine(net, scale, shift) == SCALPEL_OK;
+}
+
+/* The network of every kind (top comment); its layer numbers, for the joins, in comments.
+ * Windows go by pointer to variables: GCC 12.2 at -O2 -march=native (Zen 4) passed a
+ * scalpel_window_square(1, 1, 0) returned straight into a by-value argument of these inlined
+ * helpers with the previous window's padding (gone with -fno-tree-sra). */
+static int build_ops(scalpel_net *net)
+{
+    scalpel_window w, w1 = scalpel_window_square(1, 1, 0), w3 = scalpel_window_square(3, 1, 1);
+    int ok = scalpel_net_init(3, 16, 12, net) == SCALPEL_OK && batchnorm(net); /* 0 */
+    w = scalpel_window_square(3, 1, 0);
+    w.kernel_w = 5; w.stride_h = 2; w.pad_top = 1; w.pad_left = 2; w.pad_bottom = 1; w.pad_right = 2;
+    ok = ok && conv_ex(net, 8, &w) && batchnorm(net) && scalpel_net_add_relu6(net) == SCALPEL_OK; /* 1-3 */
+    w = scalpel_window_square(3, 1, 1);
+    w.groups = 8;
+    ok = ok && conv_ex(net, 8, &w) && scalpel_net_add_relu(net) == SCALPEL_OK; /* 4-5 */
+    ok = ok && add_layer(net, 16, 1, 4, 0.5f) && scalpel_net_add_relu(net) == SCALPEL_OK; /* 6-7 */
+    ok = ok && conv_ex(net, 16, &w3) && scalpel_net_add_add(net, 7) == SCALPEL_OK &&
+         scalpel_net_add_relu(net) == SCALPEL_OK; /* 8-10 */
+    w = scalpel_window_square(3, 2, 1);
+    w.mode = SCALPEL_POOL_CEIL;
+    ok = ok && scalpel_net_add_maxpool_ex(net, &w) == SCALPEL_OK; /* 11 */
+    ok = ok && conv_ex(net, 8, &w1) && scalpel_net_add_leaky_relu(net, 0.1f) == SCALPEL_OK;
+    ok = ok && scalpel_net_set_next_input(net, 11) == SCALPEL_OK && conv_in(net, 16, 8, &w1) &&
+         scalpel_net_add_hardswish(net) == SCALPEL_OK && scalpel_net_add_concat(net, 13) == SCALPEL_OK; /* 12-16 */
+    w = scalpel_window_square(3, 1, 2);
+    w.groups = 2; w.dilation_h = 2; w.dilation_w = 2;
+    ok = ok && conv_ex(net, 16, &w) && scalpel_net_add_tanh(net) == SCALPEL_OK; /* 17-18 */
+    w = scalpel_window_square(2, 2, 1);
+    w.mode = SCALPEL_POOL_COUNT_PADS;
+    ok = ok && scalpel_net_add_avgpool(net, &w) == SCALPEL_OK && scalpel_net_add_sigmoid(net) == SCALPEL_OK &&
+         scalpel_net_add_global_avgpool(net) == SCALPEL_OK && add_layer(net, 10, 0, 0, 0.0f);
+    return ok;
+}
+
+/* Quantizes the network of every kind in q15 and q7, runs the vectors, writes the files. */
+static int write_ops(const char *dir)
+{
+    scalpel_net net;
+    scalpel_qnet q[2];
+    scalpel_quant_options opt;
+    char path[600];
+    enum { IN_N = 3 * 16 * 12 };
+    static float calib[N_CALIB * IN_N];
+    static int16_t x15[N_VECTORS * IN_N], y15[N_VECTORS * 10];
+    static int8_t x7[N_VECTORS * IN_N], y7[N_VECTORS * 10];
+    void *ws;
+    FILE *f;
+    int32_t i, d;
+    if (!build_ops(&net)) { fprintf(stderr, "gen_qnet_firmware: building the network of every kind failed\n"); return 1; }
+    for (i = 0; i < N_CALIB * IN_N; i++) calib[i] = test_uniform() * 2.0f;
+    for (d = 0; d < 2; d++) {
+        memset(&opt, 0, sizeof(opt));
+        opt.dtype = d == 0 ? SCALPEL_DTYPE_Q15 : SCALPEL_DTYPE_Q7;
+        opt.per_channel = 1;
+        if (scalpel_qnet_quantize(&net, &opt, calib, N_CALIB, &q[d]) != SCALPEL_OK) {
+            fprintf(stderr, "gen_qnet_firmware: quantizing the network of every kind failed\n");
+            return 1;
+        }
+    }
+    if (scalpel_quantize_f32(calib, N_VECTORS * IN_N, q[0].in_scale, SCALPEL_DTYPE_Q15, x15) != SCALPEL_OK ||
+        scalpel_quantize_f32(calib, N_VECTORS * IN_N, q[1].in_scale, SCALPEL_DTYPE_Q7, x7) != SCALPEL_OK)
+        return 1;
+    ws = malloc(scalpel_qnet_workspace_size(&q[0], N_VECTORS) + scalpel_qnet_workspace_size(&q[1], N_VECTORS));
+    if (ws == NULL || scalpel_qnet_forward(&q[0], x15, N_VECTORS, y15, ws) != SCALPEL_OK ||
+        scalpel_qnet_forward(&q[1], x7, N_VECTORS, y7, ws) != SCALPEL_OK)
+        return 1;
+    free(ws);
+    sprintf(path, "%s/qops_q15.h", dir);
+    if (scalpel_qnet_export_c(&q[0], "qops15", path) != SCALPEL_OK) { fprintf(stderr, "export %s failed\n", path); return 1; }
+    sprintf(path, "%s/qops_q7.h", dir);
+    if (scalpel_qnet_export_c(&q[1], "qops7", path) != SCALPEL_OK) { fprintf(stderr, "export %s failed\n", path); return 1; }
+    sprintf(path, "%s/qops_vectors.h", dir);
+    f = fopen(path, "w");
+    if (f == NULL) { perror(path); return 1; }
+    fprintf(f, "/* qops_vectors.h: integer inputs and the host's integer outputs (%s kernels) of the network\n"
+               " * of every kind, written by tests/gen_qnet_firmware.c. Generated file. */\n#define QOPS_N_LAYERS %d\n",
+            scalpel_kernels_backend(), (int)q[0].n_layers);
+    put_ints(f, "int16_t", "qops15_inputs", x15, N_VECTORS, IN_N, 1);
+    put_ints(f, "int16_t", "qops15_expected", y15, N_VECTORS, 10, 1);
+    put_ints(f, "int8_t", "qops7_inputs", x7, N_VECTORS, IN_N, 0);
+    put_ints(f, "int8_t", "qops7_expected", y7, N_VECTORS, 10, 0);
+    if (ferror(f) | fclose(f)) { fprintf(stderr, "gen_qnet_firmware: writing %s failed\n", path); return 1; }
+    printf("gen_qnet_firmware: every kind: %d layers (%d in float), q15 %lu weight bytes, q7 %lu\n", (int)q[0].n_layers,
+           (int)net.n_layers, (unsigned long)scalpel_qnet_weight_bytes(&q[0]), (unsigned long)scalpel_qnet_weight_bytes(&q[1]));
+    scalpel_qnet_free(&q[0]);
+    scalpel_qnet_free(&q[1]);
+    scalpel_net_free(&net);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -127,5 +261,5 @@ int main(int argc, char **argv)
     scalpel_qnet_free(&q15);
     scalpel_qnet_free(&q7);
     scalpel_net_free(&net);
-    return 0;
+    return write_ops(argv[1]);
 }

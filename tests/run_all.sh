@@ -166,8 +166,11 @@ par bench-net-smoke sh -c "gcc $WARN -O2 $NATIVE -I. bench/bench_net.c -o $B/ben
 par test_qkernels-asan sh -c "gcc $WARN $SAN $NATIVE -I. tests/test_qkernels.c -o $B/tqk-asan -lm && $B/tqk-asan"
 par qkernels-no-simd sh -c "gcc $WARN -O2 -DSCALPEL_NO_SIMD -I. tests/test_qkernels.c -o $B/tqk-ns -lm && $B/tqk-ns"
 par qkernels-clang-g++ sh -c "clang $WARN -O2 $NATIVE -I. tests/test_qkernels.c -o $B/tqk-cl -lm && $B/tqk-cl && g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 $NATIVE -x c++ -I. tests/test_qkernels.c -o $B/tqk-pp && $B/tqk-pp"
+par q-tables /usr/bin/python3 tools/gen_q_tables.py --check scalpel_kernels.h
 par test_qnet-asan sh -c "mkdir -p $B/qnet-asan && gcc $WARN $SAN $NATIVE -I. tests/test_qnet.c -o $B/tqn-asan -lm && $B/tqn-asan $B/qnet-asan"
 par qnet-no-simd-g++ sh -c "mkdir -p $B/qnet-ns && gcc $WARN -O2 -DSCALPEL_NO_SIMD -I. tests/test_qnet.c -o $B/tqn-ns -lm && $B/tqn-ns $B/qnet-ns && g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 $NATIVE -x c++ -I. tests/test_qnet.c -o $B/tqn-pp && $B/tqn-pp $B/qnet-ns"
+par test_qops-asan sh -c "mkdir -p $B/qops-asan && gcc $WARN $SAN $NATIVE -I. tests/test_qops.c -o $B/tqo-asan -lm && $B/tqo-asan $B/qops-asan"
+par qops-no-simd-g++ sh -c "mkdir -p $B/qops-ns && gcc $WARN -O2 -DSCALPEL_NO_SIMD -I. tests/test_qops.c -o $B/tqo-ns -lm && $B/tqo-ns $B/qops-ns && g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 $NATIVE -x c++ -I. tests/test_qops.c -o $B/tqo-pp && $B/tqo-pp $B/qops-ns"
 par gen-qnet-firmware sh -c "mkdir -p $B/fw && gcc $WARN -O2 $NATIVE -I. tests/gen_qnet_firmware.c -o $B/gen_qnet_firmware -lm && $B/gen_qnet_firmware $B/fw"
 par_wait
 par qnet-export-header sh -c "gcc $WARN -O1 $NATIVE -DSCALPEL_NO_MALLOC -I$B/fw -I. tests/cortex-m/qnet_firmware.c -o $B/fw/qnet-host -lm && $B/fw/qnet-host && g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 -DSCALPEL_NO_MALLOC -DSCALPEL_NO_SIMD -x c++ -I$B/fw -I. tests/cortex-m/qnet_firmware.c -o $B/fw/qnet-host-pp && $B/fw/qnet-host-pp"
@@ -296,6 +299,10 @@ par cortex-m7-qkernels  tests/cortex-m/run.sh m7 "$B/qk-m7.elf" tests/test_qkern
 par cortex-m4-qnet     tests/cortex-m/run.sh m4 "$B/qn-m4.elf" tests/test_qnet.c -DTEST_SMALL_MEMORY
 par cortex-m55-qnet    tests/cortex-m/run.sh m55 "$B/qn-m55.elf" tests/test_qnet.c -DTEST_SMALL_MEMORY
 par cortex-m3-qnet     tests/cortex-m/run.sh m3 "$B/qn-m3.elf" tests/test_qnet.c -DTEST_SMALL_MEMORY
+par cortex-m4-qops     tests/cortex-m/run.sh m4 "$B/qo-m4.elf" tests/test_qops.c -DTEST_SMALL_MEMORY -DTEST_NO_FILES
+par cortex-m55-qops    tests/cortex-m/run.sh m55 "$B/qo-m55.elf" tests/test_qops.c -DTEST_SMALL_MEMORY -DTEST_NO_FILES
+par cortex-m3-qops     tests/cortex-m/run.sh m3 "$B/qo-m3.elf" tests/test_qops.c -DTEST_SMALL_MEMORY -DTEST_NO_FILES
+par cortex-m7-qops     tests/cortex-m/run.sh m7 "$B/qo-m7.elf" tests/test_qops.c -DTEST_SMALL_MEMORY -DTEST_NO_FILES
 par cortex-m3-qkernels  tests/cortex-m/run.sh m3 "$B/qk-m3.elf" tests/test_qkernels.c -DTEST_ITERS=100 -DTEST_MAX_DIM=60 -DTEST_SMALL_MEMORY
 par cortex-m4-qnet-firmware sh -c "tests/cortex-m/run.sh m4 $B/fw/qnet-m4.elf tests/cortex-m/qnet_firmware.c -I$B/fw -DSCALPEL_NO_MALLOC && ! arm-none-eabi-nm $B/fw/qnet-m4.elf | grep -E ' (malloc|calloc|realloc|free)\$'"
 par cortex-m55-qnet-firmware tests/cortex-m/run.sh m55 "$B/fw/qnet-m55.elf" tests/cortex-m/qnet_firmware.c -I$B/fw -DSCALPEL_NO_MALLOC

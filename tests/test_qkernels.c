@@ -7,8 +7,13 @@
  * exact size so that AddressSanitizer catches any read past them. The oracle itself is checked
  * against integers written out by hand, and a checksum of every kernel's outputs on a fixed
  * input is compared with a constant that must be the same on every target (host, Cortex-M4 DSP,
- * Cortex-M55 Helium). Runs on the host (C, C++, SCALPEL_NO_SIMD, sanitizers) and on emulated
- * Cortex-M4 / M7 / M55. */
+ * Cortex-M55 Helium). The other operators of the network kinds (im2row of any window,
+ * depthwise convolution, pooling, channel scaling, add, rescale, clip, leaky ReLU, hardswish,
+ * sigmoid, tanh) the same way: fast == ref on random windows and constants at their limits, in
+ * place where documented, the refs against hand-computed integers, sigmoid / tanh against the
+ * exact functions over every input (the documented error bounds), and a second checksum.
+ * Runs on the host (C, C++, SCALPEL_NO_SIMD, sanitizers) and on emulated Cortex-M3 / M4 / M7 /
+ * M55. */
 #define SCALPEL_FORMAT_IMPLEMENTATION
 #define SCALPEL_KERNELS_IMPLEMENTATION
 #include "scalpel_kernels.h"
@@ -670,6 +675,684 @@ static void test_relu_maxpool(void)
     }
 }
 
+/* ---- the other operators of the network kinds: windows, depthwise, pooling, elementwise ---- */
+
+static int32_t qget(const void *p, size_t esz, size_t i)
+{
+    return esz == 2 ? ((const int16_t *)p)[i] : ((const int8_t *)p)[i];
+}
+static void qset(void *p, size_t esz, size_t i, int32_t v)
+{
+    if (esz == 2) ((int16_t *)p)[i] = (int16_t)v;
+    else ((int8_t *)p)[i] = (int8_t)v;
+}
+
+/* A random window over x [h x w]: kernel 1..5, strides 1..3, dilations 1..dmax, each of the
+ * four pads smaller than the dilated kernel (with dmax 1, as pools have, every window then
+ * holds a cell of x); *oh and *ow by the floor rule (h + pt + pb - ((kh-1)*dh + 1)) / sh + 1,
+ * 0 when even one window does not fit. */
+static void random_window(int32_t h, int32_t w, int32_t dmax, scalpel_conv_window *win, int32_t *pb, int32_t *pr,
+                          int32_t *oh, int32_t *ow)
+{
+    int32_t eh, ew, nh, nw;
+    win->kh = test_range(1, 5);
+    win->kw = test_range(1, 5);
+    win->sh = test_range(1, 3);
+    win->sw = test_range(1, 3);
+    win->dh = test_range(1, dmax);
+    win->dw = test_range(1, dmax);
+    eh = (win->kh - 1) * win->dh + 1;
+    ew = (win->kw - 1) * win->dw + 1;
+    win->pt = test_range(0, eh - 1);
+    win->pl = test_range(0, ew - 1);
+    *pb = test_range(0, eh - 1);
+    *pr = test_range(0, ew - 1);
+    nh = h + win->pt + *pb - eh;
+    nw = w + win->pl + *pr - ew;
+    *oh = nh < 0 ? 0 : nh / win->sh + 1;
+    *ow = nw < 0 ? 0 : nw / win->sw + 1;
+}
+
+#define WIN_FMT "h%d w%d k%dx%d s%d,%d p%d,%d d%d,%d out %dx%d"
+#define WIN_ARGS(h, w, win, oh, ow) (int)(h), (int)(w), (int)(win).kh, (int)(win).kw, (int)(win).sh, (int)(win).sw, \
+    (int)(win).pt, (int)(win).pl, (int)(win).dh, (int)(win).dw, (int)(oh), (int)(ow)
+
+/* im2row of any window against its formula written out: rows[p][(ch*kh + i)*kw + j] =
+ * x[c0 + ch][oy*sh + i*dh - pt][ox*sw + j*dw - pl], 0 outside x; channels [c0, c0 + cn) of a
+ * larger x, guard bytes around rows. */
+static void test_im2row_window(void)
+{
+    int32_t it, e;
+    for (it = 0; it < TEST_ITERS / 10 + 30; it++)
+        for (e = 0; e < 2; e++) {
+            size_t esz = e ? 1 : 2, xn, rn, rb, q;
+            int32_t c0 = test_range(0, 2), cn = test_range(1, 3), call = c0 + cn + test_range(0, 1);
+            int32_t h = test_range(1, 12), w = test_range(1, 12), pb, pr, oh, ow, oy, ox, ch, i, j, bad = 0;
+            scalpel_conv_window win;
+            unsigned char *x, *rows;
+            random_window(h, w, 2, &win, &pb, &pr, &oh, &ow);
+            if (oh < 1 || ow < 1) continue;
+            xn = (size_t)call * h * w;
+            rn = (size_t)oh * ow * cn * win.kh * win.kw;
+            rb = rn * esz;
+            x = (unsigned char *)xmalloc(xn * esz);
+            rows = (unsigned char *)xmalloc(rb + 2 * GUARD);
+            random_xq(x, esz, xn, 0);
+            guard_fill(rows, rb);
+            if (esz == 2) scalpel_im2row_window_q15((const int16_t *)(void *)x, h, w, c0, cn, &win, oh, ow, (int16_t *)(void *)(rows + GUARD));
+            else scalpel_im2row_window_q7((const int8_t *)x, h, w, c0, cn, &win, oh, ow, (int8_t *)(rows + GUARD));
+            for (oy = 0; oy < oh; oy++)
+                for (ox = 0; ox < ow; ox++)
+                    for (ch = 0; ch < cn; ch++)
+                        for (i = 0; i < win.kh; i++)
+                            for (j = 0; j < win.kw; j++) {
+                                int32_t iy = oy * win.sh + i * win.dh - win.pt, ix = ox * win.sw + j * win.dw - win.pl;
+                                int32_t want = iy < 0 || iy >= h || ix < 0 || ix >= w ? 0 : qget(x, esz, ((size_t)(c0 + ch) * h + iy) * w + ix);
+                                q = ((size_t)oy * ow + ox) * cn * win.kh * win.kw + ((size_t)ch * win.kh + i) * win.kw + j;
+                                bad += qget(rows + GUARD, esz, q) != want;
+                            }
+            CHECK(bad == 0, "im2row_window q%d c0 %d cn %d " WIN_FMT ": %d entries off", esz == 2 ? 15 : 7, (int)c0, (int)cn,
+                  WIN_ARGS(h, w, win, oh, ow), (int)bad);
+            CHECK(guards_ok(rows, rb), "im2row_window q%d " WIN_FMT " wrote outside rows", esz == 2 ? 15 : 7, WIN_ARGS(h, w, win, oh, ow));
+            free(x); free(rows);
+        }
+}
+
+static void call_dwconv(int ref, size_t esz, const void *x, int32_t c, int32_t h, int32_t w, int32_t mult, const void *wt,
+                        const scalpel_conv_window *win, int32_t oh, int32_t ow, const scalpel_requant *rq, void *y)
+{
+    if (esz == 2)
+        (ref ? scalpel_dwconv_q15_ref : scalpel_dwconv_q15)((const int16_t *)x, c, h, w, mult, (const int16_t *)wt, win, oh,
+                                                            ow, rq, (int16_t *)y);
+    else
+        (ref ? scalpel_dwconv_q7_ref : scalpel_dwconv_q7)((const int8_t *)x, c, h, w, mult, (const int8_t *)wt, win, oh, ow,
+                                                          rq, (int8_t *)y);
+}
+
+/* Depthwise convolution: fast == ref on random windows (dilations, per-side pads, windows
+ * partly or wholly in the padding, interior and border outputs), depth multiplier 1..3,
+ * per-layer and per-channel requant with and without ReLU, sparse and extreme weights,
+ * inputs sometimes all extremes (saturated sums). Inputs exact size, guards around y. */
+static void test_dwconv(void)
+{
+    static rq_store rqs;
+    int32_t it, e;
+    for (it = 0; it < TEST_ITERS / 4 + 20; it++)
+        for (e = 0; e < 2; e++) {
+            size_t esz = e ? 1 : 2, xn, wn, yb;
+            int32_t c = test_range(1, 4), mult = test_range(1, 3), h = test_range(1, 20), w = test_range(1, 20);
+            int32_t pb, pr, oh, ow;
+            scalpel_conv_window win;
+            unsigned char *x, *wt, *y, *yr;
+            random_window(h, w, 2, &win, &pb, &pr, &oh, &ow);
+            if (oh < 1 || ow < 1) continue;
+            xn = (size_t)c * h * w;
+            wn = (size_t)c * mult * win.kh * win.kw;
+            yb = (size_t)c * mult * oh * ow * esz;
+            x = (unsigned char *)xmalloc(xn * esz);
+            wt = (unsigned char *)xmalloc(wn * esz);
+            y = (unsigned char *)xmalloc(yb + 2 * GUARD);
+            yr = (unsigned char *)xmalloc(yb + 2 * GUARD);
+            random_xq(x, esz, xn, test_range(0, 15) == 0);
+            random_wq(wt, esz, c * mult, win.kh * win.kw);
+            /* sums reach 25 * 2^30 (q15) or 25 * 2^14 (q7): shifts around the output range */
+            if (esz == 2) random_rq(&rqs, c * mult, 14, 50);
+            else random_rq(&rqs, c * mult, 2, 38);
+            guard_fill(y, yb);
+            guard_fill(yr, yb);
+            call_dwconv(0, esz, x, c, h, w, mult, wt, &win, oh, ow, &rqs.rq, y + GUARD);
+            call_dwconv(1, esz, x, c, h, w, mult, wt, &win, oh, ow, &rqs.rq, yr + GUARD);
+            CHECK(guards_ok(y, yb) && guards_ok(yr, yb), "dwconv q%d c%d mult %d " WIN_FMT " wrote outside y", esz == 2 ? 15 : 7,
+                  (int)c, (int)mult, WIN_ARGS(h, w, win, oh, ow));
+            CHECK(memcmp(y + GUARD, yr + GUARD, yb) == 0, "dwconv q%d c%d mult %d " WIN_FMT " per channel %d relu %d: fast != ref",
+                  esz == 2 ? 15 : 7, (int)c, (int)mult, WIN_ARGS(h, w, win, oh, ow), (int)rqs.rq.per_channel, (int)rqs.rq.relu);
+            free(x); free(wt); free(y); free(yr);
+        }
+}
+
+static void call_pool(int ref, size_t esz, const void *x, int32_t c, int32_t h, int32_t w, const scalpel_conv_window *win,
+                      int32_t pb, int32_t pr, int32_t op, int32_t oh, int32_t ow, void *y)
+{
+    if (esz == 2)
+        (ref ? scalpel_pool_window_q15_ref : scalpel_pool_window_q15)((const int16_t *)x, c, h, w, win, pb, pr, op, oh, ow,
+                                                                      (int16_t *)y);
+    else
+        (ref ? scalpel_pool_window_q7_ref : scalpel_pool_window_q7)((const int8_t *)x, c, h, w, win, pb, pr, op, oh, ow,
+                                                                    (int8_t *)y);
+}
+
+/* sign(s) * floor((2|s| + n) / (2n)): the documented mean, rounded half away from zero */
+static int32_t mean_half_away(int64_t s, int64_t n)
+{
+    int64_t a = s < 0 ? -s : s, q = (2 * a + n) / (2 * n);
+    return (int32_t)(s < 0 ? -q : q);
+}
+
+/* Pooling over any window (dilation 1), max and both means: fast == ref, and ref against the
+ * documented definition computed here cell by cell (max of the cells inside x, padding never
+ * wins; the mean over the cells inside x or inside the padded input [-pt, h + pb) x
+ * [-pl, w + pr), rounded half away from zero). Inputs sometimes all extremes (sums of
+ * -32768s), sometimes few values (ties, exact halves). */
+static void test_pool_window(void)
+{
+    int32_t it, e;
+    for (it = 0; it < TEST_ITERS / 4 + 30; it++)
+        for (e = 0; e < 2; e++) {
+            size_t esz = e ? 1 : 2, xn, yb, k;
+            int32_t c = test_range(1, 4), h = test_range(1, 20), w = test_range(1, 20), op = it % 3;
+            int32_t pb, pr, oh, ow, ch, oy, ox, i, j, bad = 0, empty = 0;
+            scalpel_conv_window win;
+            unsigned char *x, *y, *yr;
+            random_window(h, w, 1, &win, &pb, &pr, &oh, &ow);
+            if (oh < 1 || ow < 1) continue;
+            xn = (size_t)c * h * w;
+            yb = (size_t)c * oh * ow * esz;
+            x = (unsigned char *)xmalloc(xn * esz);
+            y = (unsigned char *)xmalloc(yb + 2 * GUARD);
+            yr = (unsigned char *)xmalloc(yb + 2 * GUARD);
+            random_xq(x, esz, xn, test_range(0, 7) == 0);
+            if (test_range(0, 3) == 0)
+                for (k = 0; k < xn; k++) qset(x, esz, k, qget(x, esz, k) % 4);
+            guard_fill(y, yb);
+            guard_fill(yr, yb);
+            call_pool(0, esz, x, c, h, w, &win, pb, pr, op, oh, ow, y + GUARD);
+            call_pool(1, esz, x, c, h, w, &win, pb, pr, op, oh, ow, yr + GUARD);
+            for (ch = 0; ch < c; ch++)
+                for (oy = 0; oy < oh; oy++)
+                    for (ox = 0; ox < ow; ox++) {
+                        int64_t sum = 0, n = 0, npad = 0;
+                        int32_t mx = -1000000, want;
+                        for (i = 0; i < win.kh; i++)
+                            for (j = 0; j < win.kw; j++) {
+                                int32_t iy = oy * win.sh - win.pt + i, ix = ox * win.sw - win.pl + j, v;
+                                if (iy < h + pb && ix < w + pr) npad++;
+                                if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                                v = qget(x, esz, ((size_t)ch * h + iy) * w + ix);
+                                sum += v;
+                                n++;
+                                if (v > mx) mx = v;
+                            }
+                        if (n == 0) { empty++; continue; }
+                        want = op == SCALPEL_POOL_OP_MAX ? mx : mean_half_away(sum, op == SCALPEL_POOL_OP_AVG ? n : npad);
+                        bad += qget(yr + GUARD, esz, ((size_t)ch * oh + oy) * ow + ox) != want;
+                    }
+            CHECK(empty == 0, "pool window generator: %d windows without a cell of x", (int)empty);
+            CHECK(guards_ok(y, yb) && guards_ok(yr, yb), "pool q%d op %d c%d " WIN_FMT " pb %d pr %d wrote outside y",
+                  esz == 2 ? 15 : 7, (int)op, (int)c, WIN_ARGS(h, w, win, oh, ow), (int)pb, (int)pr);
+            CHECK(bad == 0, "pool ref q%d op %d c%d " WIN_FMT " pb %d pr %d: %d outputs off the definition", esz == 2 ? 15 : 7,
+                  (int)op, (int)c, WIN_ARGS(h, w, win, oh, ow), (int)pb, (int)pr, (int)bad);
+            CHECK(memcmp(y + GUARD, yr + GUARD, yb) == 0, "pool q%d op %d c%d " WIN_FMT " pb %d pr %d: fast != ref",
+                  esz == 2 ? 15 : 7, (int)op, (int)c, WIN_ARGS(h, w, win, oh, ow), (int)pb, (int)pr);
+            free(x); free(y); free(yr);
+        }
+}
+
+static void call_channel_scale(int ref, size_t esz, const void *x, int32_t c, size_t plane, const void *wt,
+                               const scalpel_requant *rq, void *y)
+{
+    if (esz == 2)
+        (ref ? scalpel_channel_scale_q15_ref : scalpel_channel_scale_q15)((const int16_t *)x, c, plane, (const int16_t *)wt,
+                                                                          rq, (int16_t *)y);
+    else
+        (ref ? scalpel_channel_scale_q7_ref : scalpel_channel_scale_q7)((const int8_t *)x, c, plane, (const int8_t *)wt, rq,
+                                                                        (int8_t *)y);
+}
+
+/* Per-channel scaling: fast == ref, out of place and in place (y == x), per-layer and
+ * per-channel requant, ReLU, planes of 0 and 1, extreme weights and inputs. */
+static void test_channel_scale(void)
+{
+    static rq_store rqs;
+    int32_t it, e;
+    for (it = 0; it < TEST_ITERS / 4 + 20; it++)
+        for (e = 0; e < 2; e++) {
+            size_t esz = e ? 1 : 2, plane = (size_t)(test_range(0, 4) == 0 ? test_range(0, 1) : test_range(1, 3 * TEST_MAX_DIM)), yb, k;
+            int32_t c = test_range(1, TEST_MAX_DIM < 16 ? TEST_MAX_DIM : 16), in_place = test_range(0, 1);
+            unsigned char *x, *wt, *y, *yr;
+            yb = (size_t)c * plane * esz;
+            x = (unsigned char *)xmalloc(yb);
+            wt = (unsigned char *)xmalloc((size_t)c * esz);
+            y = (unsigned char *)xmalloc(yb + 2 * GUARD);
+            yr = (unsigned char *)xmalloc(yb + 2 * GUARD);
+            random_xq(x, esz, (size_t)c * plane, test_range(0, 15) == 0);
+            for (k = 0; k < (size_t)c; k++) qset(wt, esz, k, random_q(esz == 2 ? 32767 : 127, 1));
+            /* products reach 2^30 (q15) or 2^14 (q7) */
+            if (esz == 2) random_rq(&rqs, c, 10, 46);
+            else random_rq(&rqs, c, 2, 30);
+            guard_fill(y, yb);
+            guard_fill(yr, yb);
+            if (in_place) memcpy(y + GUARD, x, yb);
+            call_channel_scale(0, esz, in_place ? y + GUARD : x, c, plane, wt, &rqs.rq, y + GUARD);
+            call_channel_scale(1, esz, x, c, plane, wt, &rqs.rq, yr + GUARD);
+            CHECK(guards_ok(y, yb) && guards_ok(yr, yb), "channel_scale q%d c%d plane %lu wrote outside y", esz == 2 ? 15 : 7,
+                  (int)c, (unsigned long)plane);
+            CHECK(memcmp(y + GUARD, yr + GUARD, yb) == 0, "channel_scale q%d c%d plane %lu in place %d per channel %d relu %d: fast != ref",
+                  esz == 2 ? 15 : 7, (int)c, (unsigned long)plane, (int)in_place, (int)rqs.rq.per_channel, (int)rqs.rq.relu);
+            free(x); free(wt); free(y); free(yr);
+        }
+}
+
+/* The elementwise kernels, one dispatcher: kind, fast or ref, q15 or q7. Parameters: add
+ * (a = ma, b = mb, c = shift, relu), rescale (a = mult, c = shift), clip (a = lo, b = hi),
+ * leaky ReLU (a = slope, c = shift), hardswish (a = three, b = six, d = mult, c = shift),
+ * sigmoid and tanh (a = mult, c = shift). */
+enum { EW_ADD, EW_RESCALE, EW_CLIP, EW_LEAKY, EW_HARDSWISH, EW_SIGMOID, EW_TANH, EW_KINDS };
+static const char *const ew_names[EW_KINDS] = { "add", "rescale", "clip", "leaky_relu", "hardswish", "sigmoid", "tanh" };
+typedef struct ew_params {
+    int32_t a, b, c, d;
+    int relu;
+} ew_params;
+
+static void ew_call(int kind, int ref, size_t esz, const void *x, const void *x2, size_t n, const ew_params *p, void *y)
+{
+    if (esz == 2) {
+        const int16_t *a = (const int16_t *)x, *b = (const int16_t *)x2;
+        int16_t *o = (int16_t *)y;
+        switch (kind) {
+        case EW_ADD: (ref ? scalpel_add_q15_ref : scalpel_add_q15)(a, b, n, p->a, p->b, p->c, p->relu, o); break;
+        case EW_RESCALE: (ref ? scalpel_rescale_q15_ref : scalpel_rescale_q15)(a, n, p->a, p->c, o); break;
+        case EW_CLIP: (ref ? scalpel_clip_q15_ref : scalpel_clip_q15)(a, n, p->a, p->b, o); break;
+        case EW_LEAKY: (ref ? scalpel_leaky_relu_q15_ref : scalpel_leaky_relu_q15)(a, n, p->a, p->c, o); break;
+        case EW_HARDSWISH: (ref ? scalpel_hardswish_q15_ref : scalpel_hardswish_q15)(a, n, p->a, p->b, p->d, p->c, o); break;
+        case EW_SIGMOID: (ref ? scalpel_sigmoid_q15_ref : scalpel_sigmoid_q15)(a, n, p->a, p->c, o); break;
+        default: (ref ? scalpel_tanh_q15_ref : scalpel_tanh_q15)(a, n, p->a, p->c, o); break;
+        }
+    } else {
+        const int8_t *a = (const int8_t *)x, *b = (const int8_t *)x2;
+        int8_t *o = (int8_t *)y;
+        switch (kind) {
+        case EW_ADD: (ref ? scalpel_add_q7_ref : scalpel_add_q7)(a, b, n, p->a, p->b, p->c, p->relu, o); break;
+        case EW_RESCALE: (ref ? scalpel_rescale_q7_ref : scalpel_rescale_q7)(a, n, p->a, p->c, o); break;
+        case EW_CLIP: (ref ? scalpel_clip_q7_ref : scalpel_clip_q7)(a, n, p->a, p->b, o); break;
+        case EW_LEAKY: (ref ? scalpel_leaky_relu_q7_ref : scalpel_leaky_relu_q7)(a, n, p->a, p->c, o); break;
+        case EW_HARDSWISH: (ref ? scalpel_hardswish_q7_ref : scalpel_hardswish_q7)(a, n, p->a, p->b, p->d, p->c, o); break;
+        case EW_SIGMOID: (ref ? scalpel_sigmoid_q7_ref : scalpel_sigmoid_q7)(a, n, p->a, p->c, o); break;
+        default: (ref ? scalpel_tanh_q7_ref : scalpel_tanh_q7)(a, n, p->a, p->c, o); break;
+        }
+    }
+}
+
+/* a multiplier 0 .. 32768, often a limit or 16384 (x 1 at shift 14) */
+static int32_t random_mult(void)
+{
+    int32_t k = test_range(0, 7);
+    return k == 0 ? 0 : k == 1 ? 32768 : k == 2 ? 16384 : test_range(0, 32768);
+}
+/* a shift 0 .. 62: often 0, 32 (turned into 33 by the fast kernels), 33 or 62, else lo .. hi */
+static int32_t random_shift(int32_t lo, int32_t hi)
+{
+    int32_t k = test_range(0, 11);
+    return k == 0 ? 0 : k == 1 ? 32 : k == 2 ? 33 : k == 3 ? 62 : k == 4 ? test_range(0, 62) : test_range(lo, hi);
+}
+
+/* Constants of kind `kind` at and between their documented limits. */
+static void random_ew(int kind, size_t esz, ew_params *p)
+{
+    int32_t qmax = esz == 2 ? 32767 : 127, k = test_range(0, 7), t;
+    p->a = p->b = p->c = p->d = 0;
+    p->relu = test_range(0, 1);
+    switch (kind) {
+    case EW_ADD:
+        p->a = random_mult();
+        p->b = random_mult();
+        p->c = random_shift(12, 18);
+        break;
+    case EW_RESCALE:
+        if (k == 0) { p->a = 16384; p->c = 14; } /* the exact copy */
+        else { p->a = random_mult(); p->c = random_shift(8, 22); }
+        break;
+    case EW_CLIP: /* lo <= hi within the range, sometimes equal or at the ends */
+        p->a = test_range(-qmax - 1, qmax);
+        p->b = test_range(-qmax - 1, qmax);
+        if (p->a > p->b) { t = p->a; p->a = p->b; p->b = t; }
+        if (k == 0) p->b = p->a;
+        if (k == 1) p->a = -qmax - 1;
+        if (k == 2) p->b = qmax;
+        break;
+    case EW_LEAKY: /* slope -32768 .. 32768 */
+        p->a = k == 0 ? -32768 : k == 1 ? 32768 : k == 2 ? 0 : test_range(-32768, 32768);
+        p->c = random_shift(10, 20);
+        break;
+    case EW_HARDSWISH: /* 0 <= three <= six <= 2^30 */
+        t = test_range(0, 30);
+        p->b = k == 0 ? 0 : k == 1 ? 1 << 30 : (int32_t)(test_rand() & (((uint32_t)1 << t) - 1));
+        p->a = k == 2 ? p->b : test_range(0, p->b);
+        p->d = random_mult();
+        p->c = random_shift(0, 62);
+        break;
+    default: /* sigmoid, tanh: u = x * mult >> shift spread over Q4.11 or saturated */
+        p->a = random_mult();
+        p->c = random_shift(esz == 2 ? 10 : 2, esz == 2 ? 20 : 12);
+        break;
+    }
+}
+
+/* Every elementwise kernel: fast == ref on random inputs (extremes, sometimes all extremes)
+ * and constants at their limits, n from 0, inputs and outputs at odd element offsets, guard
+ * bytes around y; in place (y == x, and y == x2 for add) against the ref out of place; the
+ * copy of rescale 16384 / 14 is exact. */
+static void test_elementwise(void)
+{
+    int32_t it, e, kind;
+    for (it = 0; it < TEST_ITERS / 2 + 20; it++)
+        for (e = 0; e < 2; e++)
+            for (kind = 0; kind < EW_KINDS; kind++) {
+                size_t esz = e ? 1 : 2, n = (size_t)(test_range(0, 3) == 0 ? test_range(0, 20) : test_range(1, 4 * TEST_MAX_DIM));
+                size_t yb = n * esz;
+                int32_t mis = test_range(0, 1), in_place = test_range(0, 2); /* 0: out of place, 1: y == x, 2: y == x2 */
+                unsigned char *xa = (unsigned char *)xmalloc(yb + esz), *x2 = (unsigned char *)xmalloc(yb);
+                unsigned char *y = (unsigned char *)xmalloc(yb + 2 * GUARD + esz), *yr = (unsigned char *)xmalloc(yb + 2 * GUARD);
+                unsigned char *x = xa + mis * esz, *ya = y + test_range(0, 1) * esz;
+                ew_params p;
+                if (kind != EW_ADD && in_place == 2) in_place = 1;
+                random_xq(x, esz, n, test_range(0, 15) == 0);
+                random_xq(x2, esz, n, test_range(0, 15) == 0);
+                random_ew(kind, esz, &p);
+                guard_fill(ya, yb);
+                guard_fill(yr, yb);
+                ew_call(kind, 1, esz, x, x2, n, &p, yr + GUARD);
+                if (in_place == 1) memcpy(ya + GUARD, x, yb);
+                if (in_place == 2) memcpy(ya + GUARD, x2, yb);
+                ew_call(kind, 0, esz, in_place == 1 ? ya + GUARD : x, in_place == 2 ? ya + GUARD : x2, n, &p, ya + GUARD);
+                CHECK(guards_ok(ya, yb) && guards_ok(yr, yb), "%s q%d n %lu wrote outside y", ew_names[kind], esz == 2 ? 15 : 7,
+                      (unsigned long)n);
+                CHECK(memcmp(ya + GUARD, yr + GUARD, yb) == 0, "%s q%d n %lu in place %d consts %ld %ld %ld %ld relu %d: fast != ref",
+                      ew_names[kind], esz == 2 ? 15 : 7, (unsigned long)n, (int)in_place, (long)p.a, (long)p.b, (long)p.c,
+                      (long)p.d, p.relu);
+                if (kind == EW_RESCALE && p.a == 16384 && p.c == 14)
+                    CHECK(memcmp(yr + GUARD, x, yb) == 0, "rescale q%d 16384 / 14 is not a copy", esz == 2 ? 15 : 7);
+                free(xa); free(x2); free(y); free(yr);
+            }
+}
+
+/* ---- the new oracles against integers worked out by hand --------------------------------- */
+
+/* Each `_ref` (and its fast kernel, on the same input) against outputs computed by hand, in
+ * q15 and q7 where the values fit both. */
+static void test_ops_hand_examples(void)
+{
+    int32_t i;
+    {   /* im2row: x [2 x 2 x 3], channel 1 only (c0 1), a 2x2 window dilated 2 across, top pad 1:
+         * oh = (2 + 1 - 2) / 1 + 1 = 2, ow = (3 - 3) / 1 + 1 = 1; p 0 reads rows -1 (zero) and 0,
+         * p 1 rows 0 and 1, columns 0 and 2 */
+        static const int16_t x15[12] = { 1, 2, 3, 4, 5, 6, -1, -2, -3, -4, -5, -6 };
+        static const int8_t x7[12] = { 1, 2, 3, 4, 5, 6, -1, -2, -3, -4, -5, -6 };
+        static const int16_t want[8] = { 0, 0, -1, -3, -1, -3, -4, -6 };
+        scalpel_conv_window win = { 2, 2, 1, 1, 1, 0, 1, 2 };
+        int16_t r15[8];
+        int8_t r7[8];
+        int bad = 0;
+        scalpel_im2row_window_q15(x15, 2, 3, 1, 1, &win, 2, 1, r15);
+        scalpel_im2row_window_q7(x7, 2, 3, 1, 1, &win, 2, 1, r7);
+        for (i = 0; i < 8; i++) bad += r15[i] != want[i] || r7[i] != want[i];
+        CHECK(bad == 0, "im2row_window by hand: %d %d %d %d %d %d %d %d", r15[0], r15[1], r15[2], r15[3], r15[4], r15[5], r15[6], r15[7]);
+    }
+    {   /* depthwise: x [1 x 2 x 2] = [1 2; 3 4], multiplier 2, 2x2 filters [1 2; 3 4] and
+         * [-1 0; 0 1], pad 1 top and left: sums 4 11 14 30 and 1 2 3 3; bias 1 then x 0.5
+         * (shift 15, half up): 2.5 6 7.5 15.5 -> 3 6 8 16; bias -10 then x 1: -9 -8 -7 -7 */
+        static const int16_t x15[4] = { 1, 2, 3, 4 }, w15[8] = { 1, 2, 3, 4, -1, 0, 0, 1 };
+        static const int8_t x7[4] = { 1, 2, 3, 4 }, w7[8] = { 1, 2, 3, 4, -1, 0, 0, 1 };
+        static const int16_t want[8] = { 3, 6, 8, 16, -9, -8, -7, -7 }, want_relu[8] = { 3, 6, 8, 16, 0, 0, 0, 0 };
+        int64_t bias[2] = { 1, -10 };
+        int32_t mult[2] = { 16384, 16384 };
+        int8_t shift[2] = { 15, 14 };
+        scalpel_requant rq;
+        scalpel_conv_window win = { 2, 2, 1, 1, 1, 1, 1, 1 };
+        int16_t y15[8], f15[8];
+        int8_t y7[8], f7[8];
+        int r, bad;
+        rq.bias = bias; rq.mult = mult; rq.shift = shift; rq.per_channel = 1;
+        for (r = 0; r < 2; r++) {
+            const int16_t *wv = r ? want_relu : want;
+            rq.relu = r;
+            scalpel_dwconv_q15_ref(x15, 1, 2, 2, 2, w15, &win, 2, 2, &rq, y15);
+            scalpel_dwconv_q15(x15, 1, 2, 2, 2, w15, &win, 2, 2, &rq, f15);
+            scalpel_dwconv_q7_ref(x7, 1, 2, 2, 2, w7, &win, 2, 2, &rq, y7);
+            scalpel_dwconv_q7(x7, 1, 2, 2, 2, w7, &win, 2, 2, &rq, f7);
+            for (i = 0, bad = 0; i < 8; i++) bad += y15[i] != wv[i] || f15[i] != wv[i] || y7[i] != wv[i] || f7[i] != wv[i];
+            CHECK(bad == 0, "dwconv by hand relu %d: %d %d %d %d %d %d %d %d", r, y15[0], y15[1], y15[2], y15[3], y15[4], y15[5],
+                  y15[6], y15[7]);
+        }
+    }
+    {   /* pooling, means rounded half away from zero: [-2 -3 | 2 3] in windows of 2 at stride 2:
+         * -5 / 2 -> -3, 5 / 2 -> 3; [1 1 2] and [-2 -2 -1] in one window of 3: 4 / 3 -> 1,
+         * -5 / 3 -> -2. [-3 5], windows of 2 at stride 2, pad 1 left and 1 right: cells
+         * {pad, -3} and {5, pad}: max -3 and 5 (padding never wins), mean over the cells inside
+         * x -3 and 5, over the padded input -3 / 2 -> -2 and 5 / 2 -> 3. */
+        static const int16_t a15[4] = { -2, -3, 2, 3 }, b15[3] = { 1, 1, 2 }, c15[3] = { -2, -2, -1 }, d15[2] = { -3, 5 };
+        static const int8_t a7[4] = { -2, -3, 2, 3 }, b7[3] = { 1, 1, 2 }, c7[3] = { -2, -2, -1 }, d7[2] = { -3, 5 };
+        static const int32_t want_d[3][2] = { { -3, 5 }, { -3, 5 }, { -2, 3 } };
+        scalpel_conv_window w2 = { 1, 2, 1, 2, 0, 0, 1, 1 }, w3 = { 1, 3, 1, 1, 0, 0, 1, 1 }, wp = { 1, 2, 1, 2, 0, 1, 1, 1 };
+        int16_t y15[2], f15[2];
+        int8_t y7[2], f7[2];
+        int32_t op;
+        scalpel_pool_window_q15_ref(a15, 1, 1, 4, &w2, 0, 0, SCALPEL_POOL_OP_AVG, 1, 2, y15);
+        scalpel_pool_window_q7_ref(a7, 1, 1, 4, &w2, 0, 0, SCALPEL_POOL_OP_AVG, 1, 2, y7);
+        CHECK(y15[0] == -3 && y15[1] == 3 && y7[0] == -3 && y7[1] == 3, "pool -5/2, 5/2: %d %d %d %d", y15[0], y15[1], y7[0], y7[1]);
+        scalpel_pool_window_q15_ref(b15, 1, 1, 3, &w3, 0, 0, SCALPEL_POOL_OP_AVG, 1, 1, y15);
+        scalpel_pool_window_q15_ref(c15, 1, 1, 3, &w3, 0, 0, SCALPEL_POOL_OP_AVG, 1, 1, y15 + 1);
+        scalpel_pool_window_q7_ref(b7, 1, 1, 3, &w3, 0, 0, SCALPEL_POOL_OP_AVG, 1, 1, y7);
+        scalpel_pool_window_q7_ref(c7, 1, 1, 3, &w3, 0, 0, SCALPEL_POOL_OP_AVG, 1, 1, y7 + 1);
+        CHECK(y15[0] == 1 && y15[1] == -2 && y7[0] == 1 && y7[1] == -2, "pool 4/3, -5/3: %d %d %d %d", y15[0], y15[1], y7[0], y7[1]);
+        for (op = 0; op < 3; op++) {
+            scalpel_pool_window_q15_ref(d15, 1, 1, 2, &wp, 0, 1, op, 1, 2, y15);
+            scalpel_pool_window_q15(d15, 1, 1, 2, &wp, 0, 1, op, 1, 2, f15);
+            scalpel_pool_window_q7_ref(d7, 1, 1, 2, &wp, 0, 1, op, 1, 2, y7);
+            scalpel_pool_window_q7(d7, 1, 1, 2, &wp, 0, 1, op, 1, 2, f7);
+            CHECK(y15[0] == want_d[op][0] && y15[1] == want_d[op][1] && f15[0] == y15[0] && f15[1] == y15[1] &&
+                  y7[0] == want_d[op][0] && y7[1] == want_d[op][1] && f7[0] == y7[0] && f7[1] == y7[1],
+                  "pool op %d with padding: %d %d (fast %d %d)", (int)op, y15[0], y15[1], f15[0], f15[1]);
+        }
+    }
+    {   /* channel scale: [1 -2 3] x 3 (x 1); [100 -100 7] x -5 = -500 500 -35, bias 1, x 0.5
+         * rounding half up: -249.5 -> -249, 250.5 -> 251, -17 -> -17; q7 saturates; ReLU */
+        static const int16_t x15[6] = { 1, -2, 3, 100, -100, 7 }, w15[2] = { 3, -5 };
+        static const int8_t x7[6] = { 1, -2, 3, 100, -100, 7 }, w7[2] = { 3, -5 };
+        static const int16_t want15[6] = { 3, -6, 9, -249, 251, -17 }, want7[6] = { 3, -6, 9, -128, 127, -17 };
+        static const int16_t want_relu[6] = { 3, 0, 9, 0, 251, 0 };
+        int64_t bias[2] = { 0, 1 };
+        int32_t mult[2] = { 16384, 16384 };
+        int8_t shift[2] = { 14, 15 };
+        scalpel_requant rq;
+        int16_t y15[6], f15[6];
+        int8_t y7[6], f7[6];
+        int bad = 0;
+        rq.bias = bias; rq.mult = mult; rq.shift = shift; rq.per_channel = 1; rq.relu = 0;
+        scalpel_channel_scale_q15_ref(x15, 2, 3, w15, &rq, y15);
+        scalpel_channel_scale_q15(x15, 2, 3, w15, &rq, f15);
+        scalpel_channel_scale_q7_ref(x7, 2, 3, w7, &rq, y7);
+        scalpel_channel_scale_q7(x7, 2, 3, w7, &rq, f7);
+        for (i = 0; i < 6; i++) bad += y15[i] != want15[i] || f15[i] != want15[i] || y7[i] != want7[i] || f7[i] != want7[i];
+        CHECK(bad == 0, "channel_scale by hand: %d %d %d %d %d %d", y15[0], y15[1], y15[2], y15[3], y15[4], y15[5]);
+        rq.relu = 1;
+        scalpel_channel_scale_q15_ref(x15, 2, 3, w15, &rq, y15);
+        for (i = 0, bad = 0; i < 6; i++) bad += y15[i] != want_relu[i];
+        CHECK(bad == 0, "channel_scale by hand, ReLU: %d %d %d %d %d %d", y15[0], y15[1], y15[2], y15[3], y15[4], y15[5]);
+    }
+    {   /* add: 16384, 16384, shift 14 is the saturating sum; x / 2 + x2 / 4 (16384, 8192, 15)
+         * rounds half up: 3, 2 -> 2; -3, -1 -> -1.75 -> -2; 1, 0 -> 1; -1, 0 -> 0 */
+        static const int16_t a15[4] = { 30000, -30000, 5, -7 }, b15[4] = { 10000, -10000, -9, 3 };
+        static const int8_t a7[4] = { 100, -100, 5, -7 }, b7[4] = { 100, -100, -9, 3 };
+        static const int16_t c15[4] = { 3, -3, 1, -1 }, d15[4] = { 2, -1, 0, 0 };
+        static const int8_t c7[4] = { 3, -3, 1, -1 }, d7[4] = { 2, -1, 0, 0 };
+        int16_t y15[4], f15[4];
+        int8_t y7[4], f7[4];
+        scalpel_add_q15_ref(a15, b15, 4, 16384, 16384, 14, 0, y15);
+        scalpel_add_q15(a15, b15, 4, 16384, 16384, 14, 0, f15);
+        CHECK(y15[0] == 32767 && y15[1] == -32768 && y15[2] == -4 && y15[3] == -4 && memcmp(y15, f15, sizeof(y15)) == 0,
+              "add q15 saturating: %d %d %d %d", y15[0], y15[1], y15[2], y15[3]);
+        scalpel_add_q7_ref(a7, b7, 4, 16384, 16384, 14, 0, y7);
+        scalpel_add_q7(a7, b7, 4, 16384, 16384, 14, 0, f7);
+        CHECK(y7[0] == 127 && y7[1] == -128 && y7[2] == -4 && y7[3] == -4 && memcmp(y7, f7, sizeof(y7)) == 0,
+              "add q7 saturating: %d %d %d %d", y7[0], y7[1], y7[2], y7[3]);
+        scalpel_add_q15_ref(a15, b15, 4, 16384, 16384, 14, 1, y15);
+        CHECK(y15[0] == 32767 && y15[1] == 0 && y15[2] == 0 && y15[3] == 0, "add q15 ReLU: %d %d %d %d", y15[0], y15[1], y15[2], y15[3]);
+        scalpel_add_q15_ref(c15, d15, 4, 16384, 8192, 15, 0, y15);
+        scalpel_add_q7_ref(c7, d7, 4, 16384, 8192, 15, 0, y7);
+        CHECK(y15[0] == 2 && y15[1] == -2 && y15[2] == 1 && y15[3] == 0 && y7[0] == 2 && y7[1] == -2 && y7[2] == 1 && y7[3] == 0,
+              "add x/2 + x2/4: %d %d %d %d", y15[0], y15[1], y15[2], y15[3]);
+    }
+    {   /* rescale x 1.5 (24576, 14): 3 -> 4.5 -> 5, -3 -> -4.5 -> -4 (half up), saturating;
+         * 16384 / 14 copies; mult 0 and 32768 / 62 give 0 */
+        static const int16_t x15[4] = { 3, -3, 30000, -32768 };
+        static const int8_t x7[4] = { 3, -3, 100, -128 };
+        int16_t y15[4];
+        int8_t y7[4];
+        scalpel_rescale_q15_ref(x15, 4, 24576, 14, y15);
+        scalpel_rescale_q7_ref(x7, 4, 24576, 14, y7);
+        CHECK(y15[0] == 5 && y15[1] == -4 && y15[2] == 32767 && y15[3] == -32768 && y7[0] == 5 && y7[1] == -4 && y7[2] == 127 &&
+              y7[3] == -128, "rescale x1.5: %d %d %d %d / %d %d %d %d", y15[0], y15[1], y15[2], y15[3], y7[0], y7[1], y7[2], y7[3]);
+        scalpel_rescale_q15_ref(x15, 4, 16384, 14, y15);
+        scalpel_rescale_q7_ref(x7, 4, 16384, 14, y7);
+        CHECK(memcmp(y15, x15, sizeof(y15)) == 0 && memcmp(y7, x7, sizeof(y7)) == 0, "rescale 16384 / 14 ref copies");
+        scalpel_rescale_q15_ref(x15, 4, 0, 0, y15);
+        CHECK(y15[0] == 0 && y15[1] == 0 && y15[2] == 0 && y15[3] == 0, "rescale mult 0");
+        scalpel_rescale_q15_ref(x15, 4, 32768, 62, y15);
+        CHECK(y15[0] == 0 && y15[1] == 0 && y15[2] == 0 && y15[3] == 0, "rescale 2^-47");
+    }
+    {   /* clip to [-5, 7] and to [3, 3] */
+        static const int16_t x15[5] = { -100, -5, 0, 7, 100 }, want[5] = { -5, -5, 0, 7, 7 };
+        static const int8_t x7[5] = { -100, -5, 0, 7, 100 };
+        int16_t y15[5];
+        int8_t y7[5];
+        int bad = 0;
+        scalpel_clip_q15_ref(x15, 5, -5, 7, y15);
+        scalpel_clip_q7_ref(x7, 5, -5, 7, y7);
+        for (i = 0; i < 5; i++) bad += y15[i] != want[i] || y7[i] != want[i];
+        scalpel_clip_q15_ref(x15, 5, 3, 3, y15);
+        for (i = 0; i < 5; i++) bad += y15[i] != 3;
+        CHECK(bad == 0, "clip by hand");
+    }
+    {   /* leaky ReLU slope 3277 / 2^15: -100 -> -10.0006 -> -10, -32768 -> -3277, x >= 0 kept;
+         * slope -16384 / 2^14 (negative: y = -x below 0): -32768 -> 32767, -128 -> 127, -5 -> 5 */
+        static const int16_t x15[4] = { -100, 5, 0, -32768 };
+        static const int8_t x7[4] = { -100, 5, 0, -128 };
+        int16_t y15[4];
+        int8_t y7[4];
+        scalpel_leaky_relu_q15_ref(x15, 4, 3277, 15, y15);
+        scalpel_leaky_relu_q7_ref(x7, 4, 3277, 15, y7);
+        CHECK(y15[0] == -10 && y15[1] == 5 && y15[2] == 0 && y15[3] == -3277 && y7[0] == -10 && y7[1] == 5 && y7[2] == 0 &&
+              y7[3] == -13, "leaky 0.1: %d %d %d %d / %d %d %d %d", y15[0], y15[1], y15[2], y15[3], y7[0], y7[1], y7[2], y7[3]);
+        scalpel_leaky_relu_q15_ref(x15, 4, -16384, 14, y15);
+        scalpel_leaky_relu_q7_ref(x7, 4, -16384, 14, y7);
+        CHECK(y15[0] == 100 && y15[1] == 5 && y15[3] == 32767 && y7[0] == 100 && y7[3] == 127,
+              "leaky -1: %d %d %d / %d %d", y15[0], y15[1], y15[3], y7[0], y7[3]);
+    }
+    {   /* hardswish in units of 1/16 in and out: three 48, six 96, mult / 2^shift = 21845 / 2^21
+         * ~ 1/96: x 16 (1.0) -> 16 * 64 = 1024 -> 10.67 -> 11; -16 -> -512 -> -5.33 -> -5; -48 and
+         * -100 -> 0; 48 -> 4608 -> 47.9993 -> 48; 100 -> 9600 -> 99.998 -> 100. At the limits
+         * three = six = 2^30, mult 32768, shift 0: 2 -> 2^31 * 2^15, -2 -> below -2^45: saturated. */
+        static const int16_t x15[6] = { 16, -16, -48, -100, 48, 100 }, want[6] = { 11, -5, 0, 0, 48, 100 }, e15[2] = { 2, -2 };
+        static const int8_t x7[6] = { 16, -16, -48, -100, 48, 100 }, e7[2] = { 2, -2 };
+        int16_t y15[6];
+        int8_t y7[6];
+        int bad = 0;
+        scalpel_hardswish_q15_ref(x15, 6, 48, 96, 21845, 21, y15);
+        scalpel_hardswish_q7_ref(x7, 6, 48, 96, 21845, 21, y7);
+        for (i = 0; i < 6; i++) bad += y15[i] != want[i] || y7[i] != want[i];
+        CHECK(bad == 0, "hardswish by hand: %d %d %d %d %d %d", y15[0], y15[1], y15[2], y15[3], y15[4], y15[5]);
+        scalpel_hardswish_q15_ref(e15, 2, 1 << 30, 1 << 30, 32768, 0, y15);
+        scalpel_hardswish_q7_ref(e7, 2, 1 << 30, 1 << 30, 32768, 0, y7);
+        CHECK(y15[0] == 32767 && y15[1] == -32768 && y7[0] == 127 && y7[1] == -128, "hardswish saturated: %d %d %d %d", y15[0],
+              y15[1], y7[0], y7[1]);
+    }
+    {   /* sigmoid and tanh, u = x (16384 / 14): the tables at entry 32 (u = 1.0) are 23955
+         * (sigmoid) and 24956 (tanh); halfway between entries 0 and 1 (u = 32): 16384 + 128,
+         * 0 + 512; u = 1: 16384 + (256 + 32) >> 6 = 16388, 1024 / 64 -> 16; below 0 by symmetry
+         * (32768 - f for sigmoid); at the ends 32767 / 0 and 32767 / -32767. q7 at real 64
+         * (16384 / 8, u = 64 x): 32 -> 23955 -> (23955 + 128) >> 8 = 94, -32 -> 8813 -> 34,
+         * tanh 97 / -97; 127 -> u 8128, entry 127: 32160 -> 126, tanh 32745 -> 127 (saturated
+         * from 128); -128 -> entry 128: 32768 - 32179 -> 2, and -127. */
+        static const int16_t x15[9] = { 0, 2048, -2048, 32, -32, 1, -1, 32767, -32768 };
+        static const int16_t ws[9] = { 16384, 23955, 8813, 16512, 16256, 16388, 16380, 32767, 0 };
+        static const int16_t wt[9] = { 0, 24956, -24956, 512, -512, 16, -16, 32767, -32767 };
+        static const int8_t x7[5] = { 0, 32, -32, 127, -128 };
+        static const int8_t ws7[5] = { 64, 94, 34, 126, 2 }, wt7[5] = { 0, 97, -97, 127, -127 };
+        int16_t s15[9], t15[9], fs15[9], ft15[9];
+        int8_t s7[5], t7[5], fs7[5], ft7[5];
+        int bad = 0;
+        scalpel_sigmoid_q15_ref(x15, 9, 16384, 14, s15);
+        scalpel_tanh_q15_ref(x15, 9, 16384, 14, t15);
+        scalpel_sigmoid_q15(x15, 9, 16384, 14, fs15);
+        scalpel_tanh_q15(x15, 9, 16384, 14, ft15);
+        for (i = 0; i < 9; i++) bad += s15[i] != ws[i] || t15[i] != wt[i] || fs15[i] != ws[i] || ft15[i] != wt[i];
+        CHECK(bad == 0, "sigmoid / tanh q15 by hand: %d %d %d %d %d %d %d %d %d / %d %d %d %d %d %d %d %d %d", s15[0], s15[1],
+              s15[2], s15[3], s15[4], s15[5], s15[6], s15[7], s15[8], t15[0], t15[1], t15[2], t15[3], t15[4], t15[5], t15[6],
+              t15[7], t15[8]);
+        scalpel_sigmoid_q7_ref(x7, 5, 16384, 8, s7);
+        scalpel_tanh_q7_ref(x7, 5, 16384, 8, t7);
+        scalpel_sigmoid_q7(x7, 5, 16384, 8, fs7);
+        scalpel_tanh_q7(x7, 5, 16384, 8, ft7);
+        for (i = 0, bad = 0; i < 5; i++) bad += s7[i] != ws7[i] || t7[i] != wt7[i] || fs7[i] != ws7[i] || ft7[i] != wt7[i];
+        CHECK(bad == 0, "sigmoid / tanh q7 by hand: %d %d %d %d %d / %d %d %d %d %d", s7[0], s7[1], s7[2], s7[3], s7[4], t7[0],
+              t7[1], t7[2], t7[3], t7[4]);
+    }
+}
+
+/* ---- sigmoid and tanh against the exact functions ---------------------------------------- */
+
+static int32_t round_clamp(double v, int32_t lo, int32_t hi)
+{
+    double r = floor(v + 0.5);
+    return r < lo ? lo : r > hi ? hi : (int32_t)r;
+}
+
+/* The documented error bound, every input: q15 with 16384 / 14 (u = x, so all of Q4.11)
+ * against round(32768 sigmoid(u / 2048)) clamped to 32767 and round(32768 tanh(u / 2048))
+ * clamped to [-32767, 32767]; q7, every x at a few scales (real 16 .. 256: u up to the whole
+ * Q4.11 range), u = the requant of x written out here, against round(128 f(u / 2048)) clamped
+ * to the type. Fast == ref on the way. The maxima are printed in units of the last place. */
+#define SIGMOID_Q15_BOUND 1
+#define TANH_Q15_BOUND 4
+#define ACT_Q7_BOUND 1
+static void test_activation_error(void)
+{
+    enum { CHUNK = 512 };
+    static int16_t x15[CHUNK], s15[CHUNK], t15[CHUNK], fs15[CHUNK], ft15[CHUNK];
+    static const double reals[4] = { 16.0, 64.0, 100.0, 256.0 };
+    int8_t x7[256], s7[256], t7[256], fs7[256], ft7[256];
+    int32_t base, i, r, es = 0, et = 0, es7 = 0, et7 = 0, xs = 0, xt = 0, diff = 0;
+    for (base = -32768; base < 32768; base += CHUNK) {
+        for (i = 0; i < CHUNK; i++) x15[i] = (int16_t)(base + i);
+        scalpel_sigmoid_q15(x15, CHUNK, 16384, 14, fs15);
+        scalpel_tanh_q15(x15, CHUNK, 16384, 14, ft15);
+        scalpel_sigmoid_q15_ref(x15, CHUNK, 16384, 14, s15);
+        scalpel_tanh_q15_ref(x15, CHUNK, 16384, 14, t15);
+        diff += memcmp(fs15, s15, sizeof(s15)) != 0 || memcmp(ft15, t15, sizeof(t15)) != 0;
+        for (i = 0; i < CHUNK; i++) {
+            double u = (double)x15[i] / 2048.0;
+            int32_t ws = round_clamp(32768.0 / (1.0 + exp(-u)), -32768, 32767), wt = round_clamp(32768.0 * tanh(u), -32767, 32767);
+            int32_t ds = s15[i] > ws ? s15[i] - ws : ws - s15[i], dt = t15[i] > wt ? t15[i] - wt : wt - t15[i];
+            if (ds > es) { es = ds; xs = x15[i]; }
+            if (dt > et) { et = dt; xt = x15[i]; }
+        }
+    }
+    for (r = 0; r < 4; r++) {
+        int32_t mult;
+        int8_t shift;
+        scalpel_requant_from_real(reals[r], &mult, &shift);
+        for (i = 0; i < 256; i++) x7[i] = (int8_t)(i - 128);
+        scalpel_sigmoid_q7(x7, 256, mult, shift, fs7);
+        scalpel_tanh_q7(x7, 256, mult, shift, ft7);
+        scalpel_sigmoid_q7_ref(x7, 256, mult, shift, s7);
+        scalpel_tanh_q7_ref(x7, 256, mult, shift, t7);
+        diff += memcmp(fs7, s7, sizeof(s7)) != 0 || memcmp(ft7, t7, sizeof(t7)) != 0;
+        for (i = 0; i < 256; i++) {
+            double u = (double)requant_by_division(x7[i], mult, shift, -32768, 32767) / 2048.0;
+            int32_t ws = round_clamp(128.0 / (1.0 + exp(-u)), -128, 127), wt = round_clamp(128.0 * tanh(u), -128, 127);
+            int32_t ds = s7[i] > ws ? s7[i] - ws : ws - s7[i], dt = t7[i] > wt ? t7[i] - wt : wt - t7[i];
+            if (ds > es7) es7 = ds;
+            if (dt > et7) et7 = dt;
+        }
+    }
+    printf("sigmoid / tanh max error in units of the last place: q15 %d (at x %d) / %d (at x %d), q7 %d / %d\n", (int)es,
+           (int)xs, (int)et, (int)xt, (int)es7, (int)et7);
+    CHECK(diff == 0, "sigmoid / tanh fast != ref over all inputs (%d chunks)", (int)diff);
+    CHECK(es <= SIGMOID_Q15_BOUND, "sigmoid q15 error %d > %d", (int)es, SIGMOID_Q15_BOUND);
+    CHECK(et <= TANH_Q15_BOUND, "tanh q15 error %d > %d", (int)et, TANH_Q15_BOUND);
+    CHECK(es7 <= ACT_Q7_BOUND && et7 <= ACT_Q7_BOUND, "q7 errors %d, %d > %d", (int)es7, (int)et7, ACT_Q7_BOUND);
+}
+
 /* ---- one checksum for every target --------------------------------------------------------- */
 
 static uint32_t fnv(uint32_t h, const void *p, size_t n)
@@ -740,6 +1423,94 @@ static void test_checksum(void)
     CHECK(href == CHECKSUM_EXPECTED, "ref hash 0x%08lx, expected 0x%08lx", (unsigned long)href, (unsigned long)CHECKSUM_EXPECTED);
 }
 
+/* A second checksum, for the other operators: each one on a fixed input (its own generator)
+ * in q15 and q7, fast and ref hashed apart; both must give this constant on every target. */
+#define CHECKSUM_OPS_EXPECTED 0xfd3d3c41u
+static void test_checksum_ops(void)
+{
+    enum { C = 3, H = 9, W = 11, M = 2, N = C * H * W, YMAX = 1024 }; /* YMAX: the largest output, im2row's 990 */
+    static int16_t x15[N], x215[N], w15[C * M * 9], y15[YMAX];
+    static int8_t x7[N], x27[N], w7[C * M * 9], y7[YMAX];
+    /* a 3x3 window, strides 2 / 1, pads 1 / 2 (bottom 1, right 2), dilations 1 / 2: 5 x 11
+     * outputs; pooling 3x2, strides 2, pads 1 / 1 (bottom 1, right 0): 5 x 6 */
+    scalpel_conv_window cw = { 3, 3, 2, 1, 1, 2, 1, 2 }, pw = { 3, 2, 2, 2, 1, 1, 1, 1 };
+    const int32_t coh = 5, cow = 11, poh = 5, pow_ = 6;
+    int64_t bias[C * M];
+    int32_t mult[C * M], i, r, op;
+    int8_t shift[C * M];
+    uint32_t h = 2166136261u, href = 2166136261u, st = 777u;
+    scalpel_requant rq;
+    for (i = 0; i < N; i++) {
+        st = st * 1103515245u + 12345u;
+        x15[i] = (int16_t)((int32_t)((st >> 8) & 0xFFFFu) - 32768);
+        x7[i] = (int8_t)((int32_t)((st >> 16) & 0xFFu) - 128);
+        st = st * 1103515245u + 12345u;
+        x215[i] = (int16_t)((int32_t)((st >> 8) & 0xFFFFu) - 32768);
+        x27[i] = (int8_t)((int32_t)((st >> 16) & 0xFFu) - 128);
+    }
+    for (i = 0; i < C * M * 9; i++) {
+        st = st * 1103515245u + 12345u;
+        w15[i] = (int16_t)((int32_t)((st >> 8) & 0xFFFFu) - 32768);
+        w7[i] = (int8_t)((int32_t)((st >> 16) & 0xFFu) - 128);
+    }
+    for (i = 0; i < C * M; i++) {
+        bias[i] = (int64_t)(i - 3) * 76543;
+        mult[i] = 16384 + i * 2011;
+        shift[i] = (int8_t)(i & 1 ? 33 : 32);
+    }
+    rq.bias = bias; rq.mult = mult; rq.shift = shift;
+#define HASH2(fast, ref, yv, n)                                                                     \
+    do {                                                                                           \
+        memset(yv, 0, sizeof(yv)); fast; h = fnv(h, yv, (size_t)(n) * sizeof(yv[0]));              \
+        memset(yv, 0, sizeof(yv)); ref; href = fnv(href, yv, (size_t)(n) * sizeof(yv[0]));          \
+    } while (0)
+    /* im2row has no ref: hashed into both */
+    HASH2(scalpel_im2row_window_q15(x15, H, W, 1, 2, &cw, coh, cow, y15), scalpel_im2row_window_q15(x15, H, W, 1, 2, &cw, coh, cow, y15),
+          y15, coh * cow * 2 * 9);
+    HASH2(scalpel_im2row_window_q7(x7, H, W, 0, 1, &cw, coh, cow, y7), scalpel_im2row_window_q7(x7, H, W, 0, 1, &cw, coh, cow, y7),
+          y7, coh * cow * 9);
+    for (r = 0; r < 2; r++) {
+        rq.relu = r;
+        rq.per_channel = 1 - r;
+        /* dwconv q15 sums reach 9 * 2^30: shifts 32 / 33 keep outputs inside and out of range */
+        HASH2(scalpel_dwconv_q15(x15, C, H, W, M, w15, &cw, coh, cow, &rq, y15),
+              scalpel_dwconv_q15_ref(x15, C, H, W, M, w15, &cw, coh, cow, &rq, y15), y15, C * M * coh * cow);
+        HASH2(scalpel_channel_scale_q15(x15, C, H * W, w15, &rq, y15), scalpel_channel_scale_q15_ref(x15, C, H * W, w15, &rq, y15),
+              y15, N);
+        for (i = 0; i < C * M; i++) shift[i] = (int8_t)(shift[i] - 8); /* q7: sums 2^16 smaller, outputs 2^8 */
+        HASH2(scalpel_dwconv_q7(x7, C, H, W, M, w7, &cw, coh, cow, &rq, y7),
+              scalpel_dwconv_q7_ref(x7, C, H, W, M, w7, &cw, coh, cow, &rq, y7), y7, C * M * coh * cow);
+        HASH2(scalpel_channel_scale_q7(x7, C, H * W, w7, &rq, y7), scalpel_channel_scale_q7_ref(x7, C, H * W, w7, &rq, y7), y7, N);
+        for (i = 0; i < C * M; i++) shift[i] = (int8_t)(shift[i] + 8);
+        HASH2(scalpel_add_q15(x15, x215, N, 23170, 9000, 15, r, y15), scalpel_add_q15_ref(x15, x215, N, 23170, 9000, 15, r, y15), y15, N);
+        HASH2(scalpel_add_q7(x7, x27, N, 23170, 9000, 15, r, y7), scalpel_add_q7_ref(x7, x27, N, 23170, 9000, 15, r, y7), y7, N);
+    }
+    for (op = 0; op < 3; op++) {
+        HASH2(scalpel_pool_window_q15(x15, C, H, W, &pw, 1, 0, op, poh, pow_, y15),
+              scalpel_pool_window_q15_ref(x15, C, H, W, &pw, 1, 0, op, poh, pow_, y15), y15, C * poh * pow_);
+        HASH2(scalpel_pool_window_q7(x7, C, H, W, &pw, 1, 0, op, poh, pow_, y7),
+              scalpel_pool_window_q7_ref(x7, C, H, W, &pw, 1, 0, op, poh, pow_, y7), y7, C * poh * pow_);
+    }
+    HASH2(scalpel_rescale_q15(x15, N, 20000, 16, y15), scalpel_rescale_q15_ref(x15, N, 20000, 16, y15), y15, N);
+    HASH2(scalpel_rescale_q7(x7, N, 20000, 16, y7), scalpel_rescale_q7_ref(x7, N, 20000, 16, y7), y7, N);
+    HASH2(scalpel_rescale_q15(x15, N, 16384, 14, y15), scalpel_rescale_q15_ref(x15, N, 16384, 14, y15), y15, N);
+    HASH2(scalpel_clip_q15(x15, N, -1000, 20000, y15), scalpel_clip_q15_ref(x15, N, -1000, 20000, y15), y15, N);
+    HASH2(scalpel_clip_q7(x7, N, -10, 90, y7), scalpel_clip_q7_ref(x7, N, -10, 90, y7), y7, N);
+    HASH2(scalpel_leaky_relu_q15(x15, N, 3277, 15, y15), scalpel_leaky_relu_q15_ref(x15, N, 3277, 15, y15), y15, N);
+    HASH2(scalpel_leaky_relu_q7(x7, N, -16384, 14, y7), scalpel_leaky_relu_q7_ref(x7, N, -16384, 14, y7), y7, N);
+    /* hardswish: q15 in units of 2^-8 (three 768, six 1536, 1 / 1536 = 21845 / 2^25), q7 in 2^-4 */
+    HASH2(scalpel_hardswish_q15(x15, N, 768, 1536, 21845, 25, y15), scalpel_hardswish_q15_ref(x15, N, 768, 1536, 21845, 25, y15), y15, N);
+    HASH2(scalpel_hardswish_q7(x7, N, 48, 96, 21845, 21, y7), scalpel_hardswish_q7_ref(x7, N, 48, 96, 21845, 21, y7), y7, N);
+    HASH2(scalpel_sigmoid_q15(x15, N, 16384, 15, y15), scalpel_sigmoid_q15_ref(x15, N, 16384, 15, y15), y15, N);
+    HASH2(scalpel_sigmoid_q7(x7, N, 16384, 8, y7), scalpel_sigmoid_q7_ref(x7, N, 16384, 8, y7), y7, N);
+    HASH2(scalpel_tanh_q15(x15, N, 16384, 15, y15), scalpel_tanh_q15_ref(x15, N, 16384, 15, y15), y15, N);
+    HASH2(scalpel_tanh_q7(x7, N, 16384, 8, y7), scalpel_tanh_q7_ref(x7, N, 16384, 8, y7), y7, N);
+#undef HASH2
+    printf("checksum of the other operators 0x%08lx (ref 0x%08lx)\n", (unsigned long)h, (unsigned long)href);
+    CHECK(h == href, "fast and ref hashes of the other operators differ");
+    CHECK(href == CHECKSUM_OPS_EXPECTED, "ref hash 0x%08lx, expected 0x%08lx", (unsigned long)href, (unsigned long)CHECKSUM_OPS_EXPECTED);
+}
+
 int main(void)
 {
     printf("scalpel %s fixed-point kernels, backend %s\n", SCALPEL_VERSION_STRING, scalpel_kernels_backend());
@@ -752,6 +1523,14 @@ int main(void)
     test_format_fixed();
     test_im2row();
     test_relu_maxpool();
+    test_ops_hand_examples();
+    test_checksum_ops();
+    test_im2row_window();
+    test_dwconv();
+    test_pool_window();
+    test_channel_scale();
+    test_elementwise();
+    test_activation_error();
     test_random();
     return test_summary("test_qkernels");
 }
