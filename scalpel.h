@@ -2178,12 +2178,19 @@ static void scalpel__conv2d_forward_ref(const scalpel_layer *L, const float *in,
             }
 }
 
-/* the im2row matrix of one group of one sample [OH*OW x in_c/groups*kh*kw] (unused by a dense
- * depthwise layer, which has no im2row: the layer's storage is not part of its shape) */
+/* the im2row matrix of one group of one sample [OH*OW x in_c/groups*kh*kw], and for a
+ * depthwise layer the larger of that and scalpel_dwconv_q*'s padded channel (the layer's
+ * storage, dense or not, is not part of its shape) */
 static size_t scalpel__conv2d_qscratch(const scalpel_layer_geom *g, int32_t batch)
 {
+    size_t n = scalpel__size_mul((size_t)g->cols, (size_t)g->out_h * (size_t)g->out_w);
     (void)batch;
-    return scalpel__size_mul((size_t)g->cols, (size_t)g->out_h * (size_t)g->out_w);
+    if (g->groups > 1 && g->groups == g->in_c) {
+        scalpel_conv_window win = scalpel__conv_window_of(g);
+        size_t d = scalpel_dwconv_q_scratch(&win, g->out_h, g->out_w);
+        if (d > n) n = d;
+    }
+    return n;
 }
 
 /* Y[n_rows x n] = requant(W[r0 .. r0 + n_rows) . X[n x cols]^T): rows [r0, r0 + n_rows) of a
@@ -2222,10 +2229,10 @@ static void scalpel__conv2d_forward_q(const scalpel_qnet *q, const scalpel_qlaye
         if (L->storage == SCALPEL_STORAGE_DENSE && g->groups > 1 && g->groups == g->in_c) {
             if (q15)
                 scalpel_dwconv_q15((const int16_t *)x, g->in_c, g->in_h, g->in_w, og, (const int16_t *)L->w, &win,
-                                   g->out_h, g->out_w, &L->rq, (int16_t *)(void *)y);
+                                   g->out_h, g->out_w, &L->rq, (int16_t *)scratch, (int16_t *)(void *)y);
             else
                 scalpel_dwconv_q7((const int8_t *)x, g->in_c, g->in_h, g->in_w, og, (const int8_t *)L->w, &win, g->out_h,
-                                  g->out_w, &L->rq, (int8_t *)y);
+                                  g->out_w, &L->rq, (int8_t *)scratch, (int8_t *)y);
             continue;
         }
         for (grp = 0; grp < g->groups; grp++) {

@@ -377,17 +377,21 @@ SCALPEL_API void scalpel_im2row_window_q7(const int8_t *x, int32_t h, int32_t w,
 /* Depthwise convolution, direct: y[o][oy][ox] = requant_o(sum over i < kh, j < kw of
  * wt[o][i][j] * x[o / mult][oy*sh + i*dh - pt][ox*sw + j*dw - pl]) (0 outside x), with the
  * requant of row o as in the matrix kernels (bias, mult, shift, relu). x [c x h x w], wt
- * [c*mult x kh x kw], y [c*mult x oh x ow]; kh * kw <= 65536. Interior outputs run without
- * bounds checks, the border ones with them. */
+ * [c*mult x kh x kw], y [c*mult x oh x ow]; kh * kw <= 65536. Each input channel is first
+ * copied with its zero padding into scratch (scalpel_dwconv_q_scratch elements of the type),
+ * so that every output runs the same taps without bounds checks: SMLALD pairs (q15) and
+ * SXTB16 + SMLAD quads (q7) on DSP cores, predicated 8-lane reductions on Helium, 3x3 windows
+ * unrolled. */
+SCALPEL_API size_t scalpel_dwconv_q_scratch(const scalpel_conv_window *win, int32_t oh, int32_t ow);
 SCALPEL_API void scalpel_dwconv_q15(const int16_t *x, int32_t c, int32_t h, int32_t w, int32_t mult, const int16_t *wt,
                                     const scalpel_conv_window *win, int32_t oh, int32_t ow, const scalpel_requant *rq,
-                                    int16_t *y);
+                                    int16_t *scratch, int16_t *y);
 SCALPEL_API void scalpel_dwconv_q15_ref(const int16_t *x, int32_t c, int32_t h, int32_t w, int32_t mult,
                                         const int16_t *wt, const scalpel_conv_window *win, int32_t oh, int32_t ow,
                                         const scalpel_requant *rq, int16_t *y);
 SCALPEL_API void scalpel_dwconv_q7(const int8_t *x, int32_t c, int32_t h, int32_t w, int32_t mult, const int8_t *wt,
                                    const scalpel_conv_window *win, int32_t oh, int32_t ow, const scalpel_requant *rq,
-                                   int8_t *y);
+                                   int8_t *scratch, int8_t *y);
 SCALPEL_API void scalpel_dwconv_q7_ref(const int8_t *x, int32_t c, int32_t h, int32_t w, int32_t mult, const int8_t *wt,
                                        const scalpel_conv_window *win, int32_t oh, int32_t ow, const scalpel_requant *rq,
                                        int8_t *y);
@@ -4488,9 +4492,57 @@ static int32_t scalpel__q_fn15_ref(const uint16_t *t, int32_t u, int odd)
     return (int32_t)(32768 - f);
 }
 
+
+/* Depthwise taps of one interior output (every tap inside x, dilation_w 1): the sum over the
+ * kh rows i (inputs at xr + i*rs) of the filter row i times kw inputs. Helium: per row, 8 lanes
+ * at a time under a tail predicate (inactive lanes read nothing), widened q7, one reducing
+ * multiply-accumulate. Elsewhere the filter comes zero-padded to kwp taps (a multiple of the
+ * pair, q15, or the quad, q7) in wp, and the caller guarantees that kwp inputs of every row
+ * lie inside x's row: SMLALD pairs (q15) and SXTB16 + SMLAD quads (q7) on DSP cores, the same
+ * products one by one in plain C. */
+#if defined(SCALPEL__QMVE)
+SCALPEL__QINLINE int64_t scalpel__dw_taps_q15(const int16_t *wt, int32_t kh, int32_t kw, const int16_t *xr, size_t rs)
+{
+    int64_t acc = 0;
+    int32_t i, j;
+    for (i = 0; i < kh; i++, xr += rs, wt += kw)
+        for (j = 0; j < kw; j += 8) {
+            mve_pred16_t p = vctp16q((uint32_t)(kw - j));
+            acc = vmlaldavaq_s16(acc, vldrhq_z_s16(wt + j, p), vldrhq_z_s16(xr + j, p));
+        }
+    return acc;
+}
+SCALPEL__QINLINE int32_t scalpel__dw_taps_q7(const int8_t *wt, int32_t kh, int32_t kw, const int8_t *xr, size_t rs)
+{
+    int32_t acc = 0, i, j;
+    for (i = 0; i < kh; i++, xr += rs, wt += kw)
+        for (j = 0; j < kw; j += 8) {
+            mve_pred16_t p = vctp16q((uint32_t)(kw - j));
+            acc = vmladavaq_s16(acc, vldrbq_z_s16(wt + j, p), vldrbq_z_s16(xr + j, p));
+        }
+    return acc;
+}
+#else
+SCALPEL__QINLINE int64_t scalpel__dw_taps_q15(const int16_t *wp, int32_t kh, int32_t kwp, const int16_t *xr, size_t rs)
+{
+    int64_t acc = 0;
+    int32_t i, j;
+    for (i = 0; i < kh; i++, xr += rs, wp += kwp)
+        for (j = 0; j < kwp; j += 2) acc = SCALPEL__MAC15(SCALPEL__P15(wp + j), SCALPEL__P15(xr + j), acc);
+    return acc;
+}
+SCALPEL__QINLINE int32_t scalpel__dw_taps_q7(const scalpel__p7 *wq, int32_t kh, int32_t kwp, const int8_t *xr, size_t rs)
+{
+    int32_t acc = 0, i, j;
+    for (i = 0; i < kh; i++, xr += rs, wq += kwp / 4)
+        for (j = 0; j < kwp; j += 4) acc = SCALPEL__MAC7(wq[j / 4], SCALPEL__P7(xr + j), acc);
+    return acc;
+}
+#endif
+
 /* The kernels, once per type: T the element, NAME q15 / q7, ACC the depthwise accumulator,
  * LO / HI the range, Q7 1 for the 8-bit type (sigmoid / tanh outputs in Q7). */
-#define SCALPEL__QOPS(T, NAME, ACC, LO, HI, Q7)                                                           \
+#define SCALPEL__QOPS(T, NAME, ACC, LO, HI, Q7, PAD)                                                         \
     SCALPEL_API void scalpel_im2row_window_##NAME(const T *x, int32_t h, int32_t w, int32_t c0, int32_t cn,  \
                                                   const scalpel_conv_window *win, int32_t oh, int32_t ow,   \
                                                   T *rows)                                                  \
@@ -4513,51 +4565,6 @@ static int32_t scalpel__q_fn15_ref(const uint16_t *t, int32_t u, int odd)
                         }                                                                                   \
                     }                                                                                       \
                 }                                                                                           \
-    }                                                                                                       \
-    /* interior outputs (every tap inside x: rows [y_lo, y_hi), columns [x_lo, x_hi)) run the    \
-       taps straight; the border ones skip the taps outside */                                            \
-    SCALPEL_API void scalpel_dwconv_##NAME(const T *x, int32_t c, int32_t h, int32_t w, int32_t mult,          \
-                                           const T *wt, const scalpel_conv_window *win, int32_t oh, int32_t ow,  \
-                                           const scalpel_requant *rq, T *y)                                 \
-    {                                                                                                       \
-        int32_t o, oy, ox, i, j, taps = win->kh * win->kw, lo = rq->relu ? 0 : (LO);                        \
-        int32_t y_lo = (win->pt + win->sh - 1) / win->sh, x_lo = (win->pl + win->sw - 1) / win->sw;          \
-        int32_t y_hi = h - 1 - (win->kh - 1) * win->dh + win->pt, x_hi = w - 1 - (win->kw - 1) * win->dw + win->pl; \
-        y_hi = y_hi < 0 ? 0 : y_hi / win->sh + 1;                                                           \
-        x_hi = x_hi < 0 ? 0 : x_hi / win->sw + 1;                                                           \
-        if (y_hi > oh) y_hi = oh;                                                                           \
-        if (x_hi > ow) x_hi = ow;                                                                           \
-        for (o = 0; o < c * mult; o++) {                                                                    \
-            const T *xc = x + (size_t)(o / mult) * (size_t)h * (size_t)w, *wo = wt + (size_t)o * (size_t)taps; \
-            T *yo = y + (size_t)o * (size_t)oh * (size_t)ow;                                                \
-            int32_t m, s;                                                                                   \
-            int64_t b;                                                                                      \
-            scalpel__rq_params(rq, o, &m, &s, &b);                                                          \
-            for (oy = 0; oy < oh; oy++)                                                                     \
-                for (ox = 0; ox < ow; ox++) {                                                               \
-                    ACC acc = 0;                                                                            \
-                    int32_t y0 = oy * win->sh - win->pt, x0 = ox * win->sw - win->pl;                       \
-                    if (oy >= y_lo && oy < y_hi && ox >= x_lo && ox < x_hi) {                               \
-                        const T *wk = wo;                                                                   \
-                        for (i = 0; i < win->kh; i++) {                                                     \
-                            const T *xr = xc + (size_t)(y0 + i * win->dh) * (size_t)w + (size_t)x0;         \
-                            for (j = 0; j < win->kw; j++) acc += (ACC)wk[j] * (ACC)xr[(size_t)j * (size_t)win->dw]; \
-                            wk += win->kw;                                                                  \
-                        }                                                                                   \
-                    } else {                                                                                \
-                        for (i = 0; i < win->kh; i++) {                                                     \
-                            int32_t iy = y0 + i * win->dh;                                                  \
-                            if (iy < 0 || iy >= h) continue;                                                \
-                            for (j = 0; j < win->kw; j++) {                                                 \
-                                int32_t ix = x0 + j * win->dw;                                              \
-                                if (ix >= 0 && ix < w)                                                      \
-                                    acc += (ACC)wo[i * win->kw + j] * (ACC)xc[(size_t)iy * (size_t)w + (size_t)ix]; \
-                            }                                                                               \
-                        }                                                                                   \
-                    }                                                                                       \
-                    yo[(size_t)oy * (size_t)ow + (size_t)ox] = (T)scalpel__requant((int64_t)acc + b, m, s, lo, (HI)); \
-                }                                                                                           \
-        }                                                                                                   \
     }                                                                                                       \
     SCALPEL_API void scalpel_dwconv_##NAME##_ref(const T *x, int32_t c, int32_t h, int32_t w, int32_t mult,    \
                                                  const T *wt, const scalpel_conv_window *win, int32_t oh,     \
@@ -4788,9 +4795,107 @@ static int32_t scalpel__q_fn15_ref(const uint16_t *t, int32_t u, int odd)
             y[k] = (T)f;                                                                                    \
         }                                                                                                   \
     }
-SCALPEL__QOPS(int16_t, q15, int64_t, -32768, 32767, 0)
-SCALPEL__QOPS(int8_t, q7, int32_t, -128, 127, 1)
+#if defined(SCALPEL__QMVE)
+/* Helium reads the filter as it is, kw inputs per row (predicated) */
+#define SCALPEL__DW_WQ_DECL(NAME)
+#define SCALPEL__DW_WQ_FILL(NAME) (void)wpad;
+#define SCALPEL__DW_TAPS(NAME, wo, xr, rs) scalpel__dw_taps_##NAME(wo, win->kh, win->kw, xr, rs)
+#define SCALPEL__DW_TAPS3(NAME, wo, xr, rs) scalpel__dw_taps_##NAME(wo, 3, 3, xr, rs)
+#else
+/* the padded filter, and for q7 its quads unpacked once per channel */
+#define SCALPEL__DW_WQ_DECL(NAME) SCALPEL__DW_WQ_DECL_##NAME
+#define SCALPEL__DW_WQ_DECL_q15
+#define SCALPEL__DW_WQ_DECL_q7 scalpel__p7 wq[16];
+#define SCALPEL__DW_WQ_FILL(NAME) SCALPEL__DW_WQ_FILL_##NAME
+#define SCALPEL__DW_WQ_FILL_q15
+#define SCALPEL__DW_WQ_FILL_q7 for (j = 0; j < win->kh * kwp / 4; j++) wq[j] = SCALPEL__P7(wpad + 4 * j);
+#define SCALPEL__DW_TAPS(NAME, wo, xr, rs) SCALPEL__DW_TAPS_##NAME(xr, rs)
+#define SCALPEL__DW_TAPS_q15(xr, rs) scalpel__dw_taps_q15(wpad, win->kh, kwp, xr, rs)
+#define SCALPEL__DW_TAPS_q7(xr, rs) scalpel__dw_taps_q7(wq, win->kh, kwp, xr, rs)
+#define SCALPEL__DW_TAPS3(NAME, wo, xr, rs) SCALPEL__DW_TAPS3_##NAME(xr, rs)
+#define SCALPEL__DW_TAPS3_q15(xr, rs) scalpel__dw_taps_q15(wpad, 3, 4, xr, rs)
+#define SCALPEL__DW_TAPS3_q7(xr, rs) scalpel__dw_taps_q7(wq, 3, 4, xr, rs)
+#endif
+/* The padded channel of scalpel_dwconv_q*: the rows and columns the windows reach, plus the
+ * columns the fast taps read past a row's last tap (a pair or quad rounded up: 3). */
+SCALPEL_API size_t scalpel_dwconv_q_scratch(const scalpel_conv_window *win, int32_t oh, int32_t ow)
+{
+    size_t hp = (size_t)(oh - 1) * (size_t)win->sh + (size_t)(win->kh - 1) * (size_t)win->dh + 1u;
+    size_t wp = (size_t)(ow - 1) * (size_t)win->sw + (size_t)(win->kw - 1) * (size_t)win->dw + 1u + 3u;
+    return hp * wp;
+}
+
+/* The depthwise kernel, once per type (as SCALPEL__QOPS). Per input channel: the channel copied
+ * with its zero padding into scratch (hp rows of wp); per output channel: the filter padded
+ * for the fast taps (scalpel__dw_taps_*) and the requant of its row; then every output runs
+ * the taps, the pointer stepping by the stride. A dilated row (dw > 1) or a filter too large
+ * for the padded copy takes the taps one by one. */
+#define SCALPEL__DWCONV(T, NAME, ACC, LO, HI, PAD)                                                            \
+    SCALPEL_API void scalpel_dwconv_##NAME(const T *x, int32_t c, int32_t h, int32_t w, int32_t mult,          \
+                                           const T *wt, const scalpel_conv_window *win, int32_t oh, int32_t ow,  \
+                                           const scalpel_requant *rq, T *scratch, T *y)                     \
+    {                                                                                                       \
+        const int32_t kh = win->kh, kw = win->kw, sh = win->sh, sw = win->sw, taps = kh * kw;                \
+        const int32_t kwp = (kw + (PAD) - 1) / (PAD) * (PAD), lo = rq->relu ? 0 : (LO);                     \
+        const int fast = win->dw == 1 && kh * kwp <= 64;                                                    \
+        const int32_t hp = (oh - 1) * sh + (kh - 1) * win->dh + 1, wp = (ow - 1) * sw + (kw - 1) * win->dw + 4; \
+        const size_t rs = (size_t)win->dh * (size_t)wp;                                                     \
+        int32_t ci, o, oy, ox, i, j;                                                                        \
+        T wpad[64];                                                                                         \
+        SCALPEL__DW_WQ_DECL(NAME)                                                                           \
+        for (ci = 0; ci < c; ci++) {                                                                        \
+            const T *xc = x + (size_t)ci * (size_t)h * (size_t)w;                                           \
+            for (i = 0; i < hp; i++) { /* row i of the copy is input row i - pt */                           \
+                T *d = scratch + (size_t)i * (size_t)wp;                                                    \
+                int32_t iy = i - win->pt, x0 = win->pl, n = w;                                              \
+                if (iy < 0 || iy >= h) { memset(d, 0, (size_t)wp * sizeof(T)); continue; }                  \
+                if (n > wp - x0) n = wp - x0;                                                               \
+                memset(d, 0, (size_t)x0 * sizeof(T));                                                       \
+                memcpy(d + x0, xc + (size_t)iy * (size_t)w, (size_t)n * sizeof(T));                         \
+                memset(d + x0 + n, 0, (size_t)(wp - x0 - n) * sizeof(T));                                   \
+            }                                                                                               \
+            for (o = ci * mult; o < (ci + 1) * mult; o++) {                                                 \
+                const T *wo = wt + (size_t)o * (size_t)taps;                                                \
+                T *yo = y + (size_t)o * (size_t)oh * (size_t)ow;                                            \
+                int32_t m, s;                                                                               \
+                int64_t b;                                                                                  \
+                scalpel__rq_params(rq, o, &m, &s, &b);                                                      \
+                if (fast) {                                                                                 \
+                    for (i = 0; i < kh; i++)                                                                \
+                        for (j = 0; j < kwp; j++) wpad[i * kwp + j] = j < kw ? wo[i * kw + j] : (T)0;       \
+                    SCALPEL__DW_WQ_FILL(NAME)                                                               \
+                }                                                                                           \
+                for (oy = 0; oy < oh; oy++) {                                                               \
+                    const T *xr = scratch + (size_t)oy * (size_t)sh * (size_t)wp;                           \
+                    T *yr = yo + (size_t)oy * (size_t)ow;                                                   \
+                    if (fast && kh == 3 && kw == 3) /* the common 3x3: its taps unrolled */                 \
+                        for (ox = 0; ox < ow; ox++, xr += sw)                                               \
+                            yr[ox] = (T)scalpel__requant((int64_t)SCALPEL__DW_TAPS3(NAME, wo, xr, rs) + b, m, s, lo, (HI)); \
+                    else if (fast)                                                                          \
+                        for (ox = 0; ox < ow; ox++, xr += sw)                                               \
+                            yr[ox] = (T)scalpel__requant((int64_t)SCALPEL__DW_TAPS(NAME, wo, xr, rs) + b, m, s, lo, (HI)); \
+                    else                                                                                    \
+                        for (ox = 0; ox < ow; ox++, xr += sw) {                                             \
+                            ACC acc = 0;                                                                    \
+                            for (i = 0; i < kh; i++)                                                        \
+                                for (j = 0; j < kw; j++)                                                    \
+                                    acc += (ACC)wo[i * kw + j] * (ACC)xr[(size_t)i * rs + (size_t)j * (size_t)win->dw]; \
+                            yr[ox] = (T)scalpel__requant((int64_t)acc + b, m, s, lo, (HI));                 \
+                        }                                                                                   \
+                }                                                                                           \
+            }                                                                                               \
+        }                                                                                                   \
+    }
+SCALPEL__DWCONV(int16_t, q15, int64_t, -32768, 32767, 2)
+SCALPEL__DWCONV(int8_t, q7, int32_t, -128, 127, 4)
+#undef SCALPEL__DWCONV
+SCALPEL__QOPS(int16_t, q15, int64_t, -32768, 32767, 0, 2)
+SCALPEL__QOPS(int8_t, q7, int32_t, -128, 127, 1, 4)
 #undef SCALPEL__QOPS
+#undef SCALPEL__DW_WQ_DECL
+#undef SCALPEL__DW_WQ_FILL
+#undef SCALPEL__DW_TAPS
+#undef SCALPEL__DW_TAPS3
 
 #ifdef __cplusplus
 }
