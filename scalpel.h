@@ -2209,9 +2209,30 @@ static void scalpel__qlayer_rows_mm(const scalpel_qnet *q, const scalpel_qlayer 
     scalpel__qlayer_mm(q, &v, x, n, y);
 }
 
-/* One sample at a time: a dense depthwise layer runs scalpel_dwconv_q* directly; every other
- * layer im2row (the first version's square kernel for its square windows, the general one
- * otherwise), group by group, then the matrix-matrix kernel of its storage on the group's rows. */
+/* rows[p][c] = x[c][p] for c < C, p < P: a 1x1 convolution's input as the matrix-matrix kernels
+ * take it (each position's channels contiguous), with no im2col: one copy of the input
+ * against out_c multiply-accumulates per value. */
+static void scalpel__q_transpose(size_t esz, const void *x, int32_t C, int32_t P, void *rows)
+{
+    int32_t c, p;
+    if (esz == 2) {
+        const int16_t *a = (const int16_t *)x;
+        int16_t *r = (int16_t *)rows;
+        for (c = 0; c < C; c++, a += P)
+            for (p = 0; p < P; p++) r[(size_t)p * (size_t)C + (size_t)c] = a[p];
+    } else {
+        const int8_t *a = (const int8_t *)x;
+        int8_t *r = (int8_t *)rows;
+        for (c = 0; c < C; c++, a += P)
+            for (p = 0; p < P; p++) r[(size_t)p * (size_t)C + (size_t)c] = a[p];
+    }
+}
+
+/* One sample at a time: a dense depthwise layer runs scalpel_dwconv_q* directly; a 1x1 layer
+ * at stride 1 without padding multiplies its input transposed (scalpel__q_transpose); every
+ * other layer im2row (the first version's square kernel for its square windows, the general
+ * one otherwise); group by group, then the matrix-matrix kernel of its storage on the group's
+ * rows. */
 static void scalpel__conv2d_forward_q(const scalpel_qnet *q, const scalpel_qlayer *L, const void *in, const void *in2,
                                       int32_t batch, void *out, void *scratch)
 {
@@ -2221,6 +2242,8 @@ static void scalpel__conv2d_forward_q(const scalpel_qnet *q, const scalpel_qlaye
     size_t lo = (size_t)g->out_c * (size_t)g->out_h * (size_t)g->out_w * esz;
     int32_t positions = g->out_h * g->out_w, cg = g->in_c / g->groups, og = g->out_c / g->groups, grp;
     int q15 = q->dtype == SCALPEL_DTYPE_Q15;
+    int plain_1x1 = g->kernel_h == 1 && g->kernel_w == 1 && g->stride_h == 1 && g->stride_w == 1 && g->pad_top == 0 &&
+                    g->pad_left == 0 && g->pad_bottom == 0 && g->pad_right == 0 && g->dilation_h == 1 && g->dilation_w == 1;
     scalpel_conv_window win = scalpel__conv_window_of(g);
     (void)in2;
     for (s = 0; s < (size_t)batch; s++) {
@@ -2236,7 +2259,10 @@ static void scalpel__conv2d_forward_q(const scalpel_qnet *q, const scalpel_qlaye
             continue;
         }
         for (grp = 0; grp < g->groups; grp++) {
-            if (scalpel__window_basic(g) && q15)
+            if (plain_1x1)
+                scalpel__q_transpose(esz, (const unsigned char *)x + (size_t)grp * (size_t)cg * (size_t)positions * esz,
+                                     cg, positions, scratch);
+            else if (scalpel__window_basic(g) && q15)
                 scalpel_im2row_q15((const int16_t *)x, g->in_c, g->in_h, g->in_w, g->kernel, g->stride, g->pad,
                                    (int16_t *)scratch);
             else if (scalpel__window_basic(g))
