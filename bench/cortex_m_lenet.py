@@ -19,7 +19,12 @@ indices, row pointers, biases, multipliers and shifts, all counted).
 
 Models: models/lenet300-{dense,traditional}.scpn and models/lenet5-{dense,traditional}.scpn
 (Traditional = Han's pruning in CSR, profile-independent), and the Scalpel models pruned for
-the cortex-m4 profile (G = 2 everywhere): models/cortex-m4/lenet{300,5}-scalpel.scpn."""
+the cortex-m4 profile (G = 2 everywhere): models/cortex-m4/lenet{300,5}-scalpel.scpn.
+
+Then models/fashion-mnist/ds-cnn-dense.scpn (the DS-CNN trained in PyTorch on Fashion-MNIST:
+conv 64 stride 2, four depthwise-separable blocks, average pooling, fc 10) in q15 and q7,
+per layer and per output channel, calibrated on 500 Fashion-MNIST training images: test
+errors, cycles, flash, RAM, stack. Skipped, saying so, without Fashion-MNIST."""
 import os
 import re
 import subprocess
@@ -43,6 +48,32 @@ def run(cmd, env=None):
 def data_args():
     d = os.environ.get("SCALPEL_MNIST_DIR") or os.path.join(ROOT, "..", "shared", "data", "mnist")
     return ["--data", d] if os.path.isdir(d) else ["--synthetic"]
+
+
+def fashion_dir():
+    d = os.environ.get("SCALPEL_FASHION_MNIST_DIR") or os.path.join(ROOT, "..", "shared", "data", "fashion-mnist")
+    return d if os.path.isdir(d) else None
+
+
+def dscnn_table(cli):
+    """The Fashion-MNIST DS-CNN in q15 and q7, per layer and per channel, on the emulated M4."""
+    d = fashion_dir()
+    print("## DS-CNN trained on Fashion-MNIST, on the Cortex-M4 (batch 1, estimated cycles)\n")
+    if d is None:
+        print("Not measured: no Fashion-MNIST (set SCALPEL_FASHION_MNIST_DIR).\n")
+        return
+    model, macs_dense = "models/fashion-mnist/ds-cnn-dense.scpn", 3776384
+    print("| quantization | test error float / fixed | weight bytes | est. cycles | cycles per MAC | flash / RAM bytes"
+          " | stack bytes |")
+    print("|---|---|---|---|---|---|---|")
+    for dt in ("q15", "q7"):
+        for pc in (False, True):
+            args = ["--data", d, "--dtype", dt] + (["--per-channel"] if pc else [])
+            r = measure(cli, model, "dscnn_%s%s" % (dt, "_pc" if pc else ""), args)
+            print("| %s per %s | %s%% / %s%% | %d | %d | %.2f | %d / %d | %d%s |" % (
+                dt, "channel" if pc else "layer", r["ferr"], r["qerr"], r["wb"], r["cyc"], r["cyc"] / macs_dense,
+                r["flash"], r["ram"], r["stack"], " (dynamic: %s)" % r["dyn"] if r["dyn"] else ""))
+    print()
 
 
 def deepest_stack(ci_path, root="scalpel_qnet_forward"):
@@ -126,3 +157,4 @@ def macs(net):
 
 if __name__ == "__main__":
     main()
+    dscnn_table(os.path.join(OUT, "scalpel"))

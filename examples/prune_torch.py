@@ -20,8 +20,7 @@ Steps (each says what it does; rank 0 prints):
      model the same way (mode dense) for the comparison;
   5. measured by the C library: `scalpel bench` of the dense and the pruned file, alternately
      (--bench-rounds rounds each; the ratio of the medians), and for cortex-m4 the q15 models
-     (`scalpel quantize`) counted on the emulated Cortex-M4 (bench/cortex_m_lenet.py's counter;
-     fixed point covers the LeNets' layer kinds only for now, the others are reported so);
+     (`scalpel quantize`) counted on the emulated Cortex-M4 (bench/cortex_m_lenet.py's counter);
   6. a JSON summary (OUT/NET-DATA-HW.json): errors, sizes, speed-ups, epochs, wall time.
 
 An "epoch" is a pass over --train-subset training images (default all), a different slice

@@ -179,7 +179,7 @@ par train-g++ sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O1 $NATIVE 
 par train-openmp sh -c "gcc $WARN -O2 $NATIVE -fopenmp -I. tests/test_train.c -o $B/train-omp -lm && OMP_NUM_THREADS=2 $B/train-omp"
 par test_data-asan sh -c "mkdir -p $B/data-asan && gcc $WARN $SAN $NATIVE -DSCALPEL_ZLIB -I. tests/test_data.c -o $B/test_data-asan -lz -lm && TMPDIR=$B/data-asan $B/test_data-asan \${SCALPEL_MNIST_DIR:--}"
 par test_data-no-zlib sh -c "mkdir -p $B/data-nz && gcc $WARN -O1 -I. tests/test_data.c -o $B/test_data-nozlib -lm && TMPDIR=$B/data-nz $B/test_data-nozlib -"
-par test_models sh -c "gcc $WARN -O2 $NATIVE -DSCALPEL_ZLIB -I. tests/test_models.c -o $B/test_models -lz -lm && $B/test_models models \${SCALPEL_MNIST_DIR:--}"
+par test_models sh -c "gcc $WARN -O2 $NATIVE -DSCALPEL_ZLIB -I. tests/test_models.c -o $B/test_models -lz -lm && $B/test_models models \${SCALPEL_MNIST_DIR:-../shared/data/mnist} \${SCALPEL_FASHION_MNIST_DIR:-../shared/data/fashion-mnist}"
 par test_layers-asan sh -c "mkdir -p $B/layers && gcc $WARN $SAN $NATIVE -I. tests/test_layers.c -o $B/test_layers-asan -lm && $B/test_layers-asan $B/layers"
 par_wait
 par layers-export-check sh -c "gcc $WARN -O2 $NATIVE -DSCALPEL_NO_MALLOC -I. -I$B/layers tests/layers_export_check.c -o $B/layers-check -lm && $B/layers-check && g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 $NATIVE -DSCALPEL_NO_MALLOC -x c++ -I. -I$B/layers tests/layers_export_check.c -o $B/layers-check-pp && $B/layers-check-pp"
