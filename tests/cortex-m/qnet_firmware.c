@@ -28,72 +28,49 @@ static unsigned char workspace[96 * 1024]; /* 96 KB of the 512 KB of RAM */
 static int16_t out15[QLENET_N_VECTORS][10];
 static int8_t out7[QLENET_N_VECTORS][10];
 
-/* The network of every kind: vector by vector, then the whole batch, against the host. */
-static void check_ops(void)
+/* One exported pair (q15, q7) with 10 outputs against the host's integers: vector by vector
+ * (matrix-vector kernels), then the whole batch. in15 / in7 hold QLENET_N_VECTORS inputs. */
+static void check_pair(const char *what, const scalpel_qnet *n15, const scalpel_qnet *n7, const int16_t *in15,
+                       const int16_t (*want15)[10], const int8_t *in7, const int8_t (*want7)[10])
 {
-    size_t need15 = scalpel_qnet_workspace_size(&qops15, QLENET_N_VECTORS);
-    size_t need7 = scalpel_qnet_workspace_size(&qops7, QLENET_N_VECTORS);
+    size_t need15 = scalpel_qnet_workspace_size(n15, QLENET_N_VECTORS), need7 = scalpel_qnet_workspace_size(n7, QLENET_N_VECTORS);
+    size_t in_n = (size_t)scalpel_qnet_input_size(n15);
     int32_t v, i;
-    printf("qnet_firmware: every kind, %d layers: q15 %lu weight bytes, workspace %lu; q7 %lu, workspace %lu\n",
-           (int)qops15.n_layers, (unsigned long)scalpel_qnet_weight_bytes(&qops15), (unsigned long)need15,
-           (unsigned long)scalpel_qnet_weight_bytes(&qops7), (unsigned long)need7);
-    CHECK(scalpel_qnet_validate(&qops15) == SCALPEL_OK && scalpel_qnet_validate(&qops7) == SCALPEL_OK,
-          "every kind: validate");
-    CHECK(qops15.n_layers == QOPS_N_LAYERS && qops7.n_layers == QOPS_N_LAYERS, "every kind: layers");
-    CHECK(need15 > 0 && need15 <= sizeof(workspace) && need7 > 0 && need7 <= sizeof(workspace), "every kind: workspace fits");
+    printf("qnet_firmware: %s, %s kernels, %d layers; q15 %lu weight bytes, workspace %lu; q7 %lu weight bytes, "
+           "workspace %lu\n", what, scalpel_kernels_backend(), (int)n15->n_layers,
+           (unsigned long)scalpel_qnet_weight_bytes(n15), (unsigned long)need15, (unsigned long)scalpel_qnet_weight_bytes(n7),
+           (unsigned long)need7);
+    CHECK(scalpel_qnet_validate(n15) == SCALPEL_OK && scalpel_qnet_validate(n7) == SCALPEL_OK, "%s: validate", what);
+    CHECK(need15 > 0 && need15 <= sizeof(workspace) && need7 > 0 && need7 <= sizeof(workspace), "%s: workspace fits", what);
     if (need15 == 0 || need15 > sizeof(workspace) || need7 == 0 || need7 > sizeof(workspace)) return;
     for (v = 0; v < QLENET_N_VECTORS; v++) {
-        CHECK(scalpel_qnet_forward(&qops15, qops15_inputs[v], 1, out15[v], workspace) == SCALPEL_OK, "ops q15 forward");
-        CHECK(scalpel_qnet_forward(&qops7, qops7_inputs[v], 1, out7[v], workspace) == SCALPEL_OK, "ops q7 forward");
+        CHECK(scalpel_qnet_forward(n15, in15 + (size_t)v * in_n, 1, out15[v], workspace) == SCALPEL_OK, "%s: q15 forward", what);
+        CHECK(scalpel_qnet_forward(n7, in7 + (size_t)v * in_n, 1, out7[v], workspace) == SCALPEL_OK, "%s: q7 forward", what);
         for (i = 0; i < 10; i++) {
-            CHECK(out15[v][i] == qops15_expected[v][i], "ops q15 vector %d output %d: %d, host %d", (int)v, (int)i,
-                  (int)out15[v][i], (int)qops15_expected[v][i]);
-            CHECK(out7[v][i] == qops7_expected[v][i], "ops q7 vector %d output %d: %d, host %d", (int)v, (int)i,
-                  (int)out7[v][i], (int)qops7_expected[v][i]);
+            CHECK(out15[v][i] == want15[v][i], "%s: q15 vector %d output %d: %d, host %d", what, (int)v, (int)i,
+                  (int)out15[v][i], (int)want15[v][i]);
+            CHECK(out7[v][i] == want7[v][i], "%s: q7 vector %d output %d: %d, host %d", what, (int)v, (int)i,
+                  (int)out7[v][i], (int)want7[v][i]);
         }
     }
     memset(out15, 0, sizeof(out15));
     memset(out7, 0, sizeof(out7));
-    CHECK(scalpel_qnet_forward(&qops15, qops15_inputs, QLENET_N_VECTORS, out15, workspace) == SCALPEL_OK &&
-          memcmp(out15, qops15_expected, sizeof(out15)) == 0, "ops q15 batch equals the host");
-    CHECK(scalpel_qnet_forward(&qops7, qops7_inputs, QLENET_N_VECTORS, out7, workspace) == SCALPEL_OK &&
-          memcmp(out7, qops7_expected, sizeof(out7)) == 0, "ops q7 batch equals the host");
+    CHECK(scalpel_qnet_forward(n15, in15, QLENET_N_VECTORS, out15, workspace) == SCALPEL_OK &&
+          memcmp(out15, want15, sizeof(out15)) == 0, "%s: q15 batch equals the host", what);
+    CHECK(scalpel_qnet_forward(n7, in7, QLENET_N_VECTORS, out7, workspace) == SCALPEL_OK &&
+          memcmp(out7, want7, sizeof(out7)) == 0, "%s: q7 batch equals the host", what);
 }
 
 int main(void)
 {
-    size_t need15 = scalpel_qnet_workspace_size(&qlenet15, QLENET_N_VECTORS);
-    size_t need7 = scalpel_qnet_workspace_size(&qlenet7, QLENET_N_VECTORS);
-    int32_t v, i;
-    printf("qnet_firmware: %s kernels; q15 %lu weight bytes, workspace %lu; q7 %lu weight bytes, workspace %lu\n",
-           scalpel_kernels_backend(), (unsigned long)scalpel_qnet_weight_bytes(&qlenet15), (unsigned long)need15,
-           (unsigned long)scalpel_qnet_weight_bytes(&qlenet7), (unsigned long)need7);
-    CHECK(scalpel_qnet_validate(&qlenet15) == SCALPEL_OK && scalpel_qnet_validate(&qlenet7) == SCALPEL_OK, "validate");
     CHECK(qlenet15.layers[0].storage == SCALPEL_STORAGE_GCSR && qlenet15.layers[0].sparse.group == 2 &&
           qlenet7.layers[0].sparse.group == 4 && qlenet15.layers[3].storage == SCALPEL_STORAGE_DENSE, "storage kept");
 #if defined(__ARM_ARCH_PROFILE) && (__ARM_ARCH_PROFILE == 'M')
     CHECK((uintptr_t)qlenet15.layers[0].sparse.values < 0x20000000u && (uintptr_t)&qlenet7 < 0x20000000u,
           "weights in flash");
 #endif
-    CHECK(need15 > 0 && need15 <= sizeof(workspace) && need7 > 0 && need7 <= sizeof(workspace), "workspace fits");
-    if (need15 == 0 || need15 > sizeof(workspace) || need7 == 0 || need7 > sizeof(workspace))
-        return test_summary("qnet_firmware");
-    for (v = 0; v < QLENET_N_VECTORS; v++) {
-        CHECK(scalpel_qnet_forward(&qlenet15, qlenet15_inputs[v], 1, out15[v], workspace) == SCALPEL_OK, "q15 forward");
-        CHECK(scalpel_qnet_forward(&qlenet7, qlenet7_inputs[v], 1, out7[v], workspace) == SCALPEL_OK, "q7 forward");
-        for (i = 0; i < 10; i++) {
-            CHECK(out15[v][i] == qlenet15_expected[v][i], "q15 vector %d output %d: %d, host %d", (int)v, (int)i,
-                  (int)out15[v][i], (int)qlenet15_expected[v][i]);
-            CHECK(out7[v][i] == qlenet7_expected[v][i], "q7 vector %d output %d: %d, host %d", (int)v, (int)i,
-                  (int)out7[v][i], (int)qlenet7_expected[v][i]);
-        }
-    }
-    memset(out15, 0, sizeof(out15));
-    memset(out7, 0, sizeof(out7));
-    CHECK(scalpel_qnet_forward(&qlenet15, qlenet15_inputs, QLENET_N_VECTORS, out15, workspace) == SCALPEL_OK &&
-          memcmp(out15, qlenet15_expected, sizeof(out15)) == 0, "q15 batch equals the host");
-    CHECK(scalpel_qnet_forward(&qlenet7, qlenet7_inputs, QLENET_N_VECTORS, out7, workspace) == SCALPEL_OK &&
-          memcmp(out7, qlenet7_expected, sizeof(out7)) == 0, "q7 batch equals the host");
-    check_ops();
+    check_pair("LeNet-5", &qlenet15, &qlenet7, qlenet15_inputs[0], qlenet15_expected, qlenet7_inputs[0], qlenet7_expected);
+    CHECK(qops15.n_layers == QOPS_N_LAYERS && qops7.n_layers == QOPS_N_LAYERS, "every kind: layers");
+    check_pair("every kind", &qops15, &qops7, qops15_inputs[0], qops15_expected, qops7_inputs[0], qops7_expected);
     return test_summary("qnet_firmware");
 }
