@@ -55,8 +55,8 @@ static const cmd_usage usages[] = {
     { "pack", "scalpel pack --hw NAME|host [--mode MODE] [--calibrate] [--batch N] [--keep-dead] MODEL -o OUT" },
     { "export-c", "scalpel export-c MODEL NAME -o OUT.h" },
     { "quantize", "scalpel quantize MODEL NAME -o OUT.h [--dtype q15|q7] [--per-channel] [--group G]\n"
-                  "                        [--data DIR | --synthetic | --random] [--calib N] [--test N]\n"
-                  "                        [--drop-softmax]" },
+                  "                        [--data DIR | --synthetic | --random | --inputs X.npy] [--calib N]\n"
+                  "                        [--test N] [--drop-softmax]" },
     { "import-safetensors", "scalpel import-safetensors FILE --arch SPEC [--names P1,P2,...] -o MODEL\n"
                             "                          [--check IN.npy OUT.npy [--tolerance T]] [--allow-unused]\n"
                             "                          [--mean M1[,M2..] --std S1[,S2..] [--input-range R]]" },
@@ -132,7 +132,8 @@ static const char help_text_rest[] =
     "      run without allocation (include scalpel.h first). NAME: a C identifier that is no\n"
     "      keyword, reserved name or standard library name (a refusal says which).\n"
     "  scalpel quantize MODEL NAME -o OUT.h [--dtype q15|q7] [--per-channel] [--group G]\n"
-    "                   [--data DIR | --synthetic | --random] [--calib N] [--test N] [--drop-softmax]\n"
+    "                   [--data DIR | --synthetic | --random | --inputs X.npy] [--calib N] [--test N]\n"
+    "                   [--drop-softmax]\n"
     "      Fixed point for microcontrollers: quantize the model (q15 default, or q7) with\n"
     "      activation ranges calibrated on N training images (default 500), report the test\n"
     "      error of the float and the fixed-point network on --test N images (default all)\n"
@@ -142,6 +143,8 @@ static const char help_text_rest[] =
     "      --random: a model of any input shape, calibrated on N random inputs (mean 0,\n"
     "      variance 1) and compared with float on --test N others (default 1000): how often\n"
     "      the largest output agrees, and the error relative to each output's range.\n"
+    "      --inputs X.npy: your samples (float32, [N, C, H, W] or [N, C*H*W]): the first\n"
+    "      --calib N calibrate, the others are compared with float the same way.\n"
     "      Softmax has no fixed point: --drop-softmax quantizes without a final one (the\n"
     "      outputs are then the logits, whose largest is the same).\n"
     "      Data as for plan --no-retrain.\n"
@@ -2982,14 +2985,14 @@ static float *random_inputs(const scalpel_net *net, int32_t n, uint64_t seed)
     return x;
 }
 
-/* quantize --random: calibrate on `calib` random inputs, compare with float on `test` others
- * (argmax agreement, error relative to each sample's output range), export. */
-static int quantize_random(const scalpel_net *net, const scalpel_quant_options *qo, int32_t calib, int32_t test,
-                           const char **pos, const char *out_path)
+/* quantize --random / --inputs: calibrate on cx[calib], compare with float on tx[test]
+ * (argmax agreement, error relative to each sample's output range), export. `what` names the
+ * samples in the report. */
+static int quantize_compare(const scalpel_net *net, const scalpel_quant_options *qo, const float *cx, int32_t calib,
+                            const float *tx, int32_t test, const char *what, const char **pos, const char *out_path)
 {
     enum { B = 50 };
     int32_t in_n = scalpel_net_input_size(net), out_n = scalpel_net_output_size(net), s, k, agree = 0;
-    float *cx = random_inputs(net, calib, 1), *tx = random_inputs(net, test, 2);
     float *yf = (float *)malloc((size_t)B * (size_t)out_n * sizeof(float));
     float *yq = (float *)malloc((size_t)B * (size_t)out_n * sizeof(float));
     void *wf = NULL, *wq = NULL;
@@ -2998,8 +3001,8 @@ static int quantize_random(const scalpel_net *net, const scalpel_quant_options *
     scalpel_status st;
     int rc = 1;
     memset(&q, 0, sizeof(q));
-    if (!cx || !tx || !yf || !yq) {
-        rc = fail("out of memory for %d random inputs", (int)(calib > test ? calib : test));
+    if (!yf || !yq) {
+        rc = fail("out of memory for the outputs");
         goto done;
     }
     st = scalpel_qnet_quantize(net, qo, cx, calib, &q);
@@ -3019,7 +3022,7 @@ static int quantize_random(const scalpel_net *net, const scalpel_quant_options *
         st = scalpel_net_forward(net, x, b, yf, wf);
         if (st == SCALPEL_OK) st = scalpel_qnet_forward_f32(&q, x, b, yq, wq);
         if (st != SCALPEL_OK) {
-            rc = fail("evaluating on random inputs: %s", scalpel_status_string(st));
+            rc = fail("evaluating on %s: %s", what, scalpel_status_string(st));
             goto done;
         }
         for (k = 0; k < b; k++) {
@@ -3041,26 +3044,67 @@ static int quantize_random(const scalpel_net *net, const scalpel_quant_options *
         rc = fail("%s: cannot export as '%s': %s", out_path, pos[1], scalpel_status_string(st));
         goto done;
     }
-    printf("%s: %s, weight scales per %s, calibrated on %d random inputs\n", pos[0],
-           qo->dtype == SCALPEL_DTYPE_Q15 ? "q15" : "q7", qo->per_channel ? "output channel" : "layer", (int)calib);
-    printf("  fixed point against float on %d other random inputs: the largest output agrees on %.1f%%; error over "
-           "the output range %.4f mean, %.4f worst\n", (int)test, 100.0 * agree / test, sum_err / test, worst);
+    printf("%s: %s, weight scales per %s, calibrated on %d %s\n", pos[0], qo->dtype == SCALPEL_DTYPE_Q15 ? "q15" : "q7",
+           qo->per_channel ? "output channel" : "layer", (int)calib, what);
+    printf("  fixed point against float on %d %s%s: the largest output agrees on %.1f%%; error over the output range "
+           "%.4f mean, %.4f worst\n", (int)test, tx == cx ? "" : "other ", what, 100.0 * agree / test, sum_err / test, worst);
     printf("  weight bytes: float %zu, fixed point %zu\n", scalpel_net_weight_bytes(net), scalpel_qnet_weight_bytes(&q));
     printf("wrote %s: static const scalpel_qnet %s (%d layers)\n", out_path, pos[1], (int)q.n_layers);
     rc = 0;
 done:
     scalpel_qnet_free(&q);
-    free(cx); free(tx); free(yf); free(yq); free(wf); free(wq);
+    free(yf); free(yq); free(wf); free(wq);
+    return rc;
+}
+
+/* --random: `calib` random inputs to calibrate, `test` others to compare. */
+static int quantize_random(const scalpel_net *net, const scalpel_quant_options *qo, int32_t calib, int32_t test,
+                           const char **pos, const char *out_path)
+{
+    float *cx = random_inputs(net, calib, 1), *tx = random_inputs(net, test, 2);
+    int rc = cx && tx ? quantize_compare(net, qo, cx, calib, tx, test, "random inputs", pos, out_path)
+                      : fail("out of memory for %d random inputs", (int)(calib > test ? calib : test));
+    free(cx);
+    free(tx);
+    return rc;
+}
+
+/* --inputs X.npy: the user's samples [N, C, H, W] or [N, C*H*W]; the first `calib` (at most
+ * N) calibrate, the rest (or, when none is left, the same ones) are compared. */
+static int quantize_npy(const scalpel_net *net, const scalpel_quant_options *qo, const char *path, int32_t calib,
+                        const char **pos, const char *out_path)
+{
+    scalpel_npy x;
+    char s1[96], what[600];
+    int32_t in_n = scalpel_net_input_size(net), n;
+    int rc;
+    scalpel_status st = scalpel_npy_load(path, &x);
+    if (st != SCALPEL_OK)
+        return fail("--inputs %s: cannot read: %s (float32 .npy expected)", path, scalpel_status_string(st));
+    if (!((x.ndim == 4 && x.shape[1] == net->in_c && x.shape[2] == net->in_h && x.shape[3] == net->in_w) ||
+          (x.ndim == 2 && x.shape[1] == in_n)) || x.shape[0] < 1 || x.shape[0] > INT32_MAX) {
+        rc = fail("--inputs %s: shape %s; %s takes (N, %d, %d, %d) or (N, %d) with N >= 1", path,
+                  npy_shape_text(&x, s1, sizeof s1), pos[0], (int)net->in_c, (int)net->in_h, (int)net->in_w, (int)in_n);
+        scalpel_npy_free(&x);
+        return rc;
+    }
+    n = (int32_t)x.shape[0];
+    if (calib > n) calib = n;
+    snprintf(what, sizeof what, "inputs of %s", path);
+    rc = quantize_compare(net, qo, x.data, calib, calib < n ? x.data + (size_t)calib * (size_t)in_n : x.data,
+                          calib < n ? n - calib : n, what, pos, out_path);
+    scalpel_npy_free(&x);
     return rc;
 }
 
 static int cmd_quantize(int n, char **args)
 {
-    cli_opt opts[10] = { { "--output", "-o", 1, NULL, 0 }, { "--dtype", NULL, 1, NULL, 0 },
+    cli_opt opts[11] = { { "--output", "-o", 1, NULL, 0 }, { "--dtype", NULL, 1, NULL, 0 },
                         { "--per-channel", NULL, 0, NULL, 0 }, { "--group", NULL, 1, NULL, 0 },
                         { "--data", NULL, 1, NULL, 0 }, { "--synthetic", NULL, 0, NULL, 0 },
                         { "--calib", NULL, 1, NULL, 0 }, { "--test", NULL, 1, NULL, 0 },
-                        { "--random", NULL, 0, NULL, 0 }, { "--drop-softmax", NULL, 0, NULL, 0 } };
+                        { "--random", NULL, 0, NULL, 0 }, { "--drop-softmax", NULL, 0, NULL, 0 },
+                        { "--inputs", NULL, 1, NULL, 0 } };
     const char *pos[MAX_POSITIONAL];
     int n_pos, rc;
     int32_t calib = 500, test = 0;
@@ -3071,7 +3115,7 @@ static int cmd_quantize(int n, char **args)
     scalpel_status st;
     double ferr = 0.0, qerr = 0.0;
 
-    rc = parse_args("quantize", n, args, opts, 10, pos, 2, 2, &n_pos);
+    rc = parse_args("quantize", n, args, opts, 11, pos, 2, 2, &n_pos);
     if (rc != 0) return rc;
     if (opts[0].value == NULL) return usage_error("quantize", "-o OUT.h is required");
     memset(&qo, 0, sizeof(qo));
@@ -3087,8 +3131,8 @@ static int cmd_quantize(int n, char **args)
         if (qo.group != 1 && qo.group != 2 && qo.group != 4 && qo.group != 8 && qo.group != 16)
             return usage_error("quantize", "--group %d: expected 1, 2, 4, 8 or 16", (int)qo.group);
     }
-    if ((opts[4].value != NULL) + opts[5].seen + opts[8].seen > 1)
-        return usage_error("quantize", "--data, --synthetic and --random exclude each other");
+    if ((opts[4].value != NULL) + opts[5].seen + opts[8].seen + (opts[10].value != NULL) > 1)
+        return usage_error("quantize", "--data, --synthetic, --random and --inputs exclude each other");
     if (opts[6].value != NULL && parse_int("quantize", "--calib", opts[6].value, 1, 60000, &calib) != 0) return EXIT_USAGE;
     if (opts[7].value != NULL && parse_int("quantize", "--test", opts[7].value, 1, 1000000, &test) != 0) return EXIT_USAGE;
     if (check_export_name(pos[1]) != 0) return 1;
@@ -3123,16 +3167,17 @@ static int cmd_quantize(int n, char **args)
         scalpel_net_free(&net);
         return fail("%s: the network has no layers: nothing to quantize and export", pos[0]);
     }
-    if (opts[8].seen) {
-        rc = quantize_random(&net, &qo, calib, test ? test : 1000, pos, opts[0].value);
+    if (opts[8].seen || opts[10].value != NULL) {
+        rc = opts[8].seen ? quantize_random(&net, &qo, calib, test ? test : 1000, pos, opts[0].value)
+                          : quantize_npy(&net, &qo, opts[10].value, calib, pos, opts[0].value);
         scalpel_net_free(&net);
         return rc;
     }
     if (scalpel_net_input_size(&net) != 784) {
         int inputs = (int)scalpel_net_input_size(&net);
         scalpel_net_free(&net);
-        return fail("%s: takes %d inputs; quantize calibrates on MNIST-format images (784 inputs) unless --random",
-                    pos[0], inputs);
+        return fail("%s: takes %d inputs; quantize calibrates on MNIST-format images (784 inputs) unless --inputs "
+                    "X.npy or --random", pos[0], inputs);
     }
     if (nr_data(&net, opts[4].value, opts[5].seen, calib, &cset, &tset) != 0) {
         scalpel_net_free(&net);

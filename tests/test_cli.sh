@@ -740,7 +740,7 @@ check "info names the add layers" grep -q -E "^ +5 +add +16x32x32 -> 16x32x32" "
 expect 1 "layer 21 \\(softmax\\) has no fixed-point version.*--drop-softmax" "quantize names the softmax it cannot take" \
   "$S" quantize "$D/resnet8.scpn" r8 -o "$D/r8.h" --random --calib 20 --test 20
 check "no header from the refused quantize" test ! -e "$D/r8.h"
-expect 1 "takes 3072 inputs.*unless --random" "quantize of a non-MNIST shape asks for --random" \
+expect 1 "takes 3072 inputs.*unless --inputs X.npy or --random" "quantize of a non-MNIST shape asks for --inputs or --random" \
   "$S" quantize "$D/resnet8.scpn" r8 -o "$D/r8.h" --synthetic --drop-softmax
 expect 0 "largest output agrees on 100\\.0%" "quantize ResNet-8 (adds, 1x1 shortcuts, average pooling) q15 on random inputs" \
   "$S" quantize "$D/resnet8.scpn" r8 -o "$D/r8.h" --random --calib 20 --test 20 --drop-softmax --per-channel
@@ -749,9 +749,19 @@ expect 0 "wrote .*dscnn.scpn: MLPerf Tiny keyword spotting" "demo --net ds-cnn" 
 expect 0 "q7, weight scales per output channel, calibrated on 20 random inputs" \
   "quantize DS-CNN (rectangular padded conv, depthwise, 24x5 average) q7 on random inputs" \
   "$S" quantize "$D/dscnn.scpn" ds -o "$D/ds.h" --random --calib 20 --test 20 --drop-softmax --dtype q7 --per-channel
+/usr/bin/python3 -c "import numpy as np; np.save('$D/ds_in.npy', np.random.default_rng(0).standard_normal((30, 1, 49, 10)).astype(np.float32)); np.save('$D/ds_flat.npy', np.zeros((4, 490), np.float32)); np.save('$D/ds_bad.npy', np.zeros((3, 1, 28, 28), np.float32))"
+expect 0 "calibrated on 20 inputs of .*ds_in\\.npy" "quantize DS-CNN calibrated on the user's .npy samples" \
+  "$S" quantize "$D/dscnn.scpn" ds -o "$D/ds2.h" --inputs "$D/ds_in.npy" --calib 20 --drop-softmax
+check "the other 10 samples were compared" grep -q "against float on 10 other inputs of" "$D/out.txt"
+expect 0 "calibrated on 4 inputs of .*ds_flat\\.npy" "--inputs of shape [N, C*H*W], fewer than --calib: all calibrate and are compared" \
+  "$S" quantize "$D/dscnn.scpn" ds -o "$D/ds3.h" --inputs "$D/ds_flat.npy" --drop-softmax
+expect 1 "shape \\(3, 1, 28, 28\\); .* takes \\(N, 1, 49, 10\\) or \\(N, 490\\)" "--inputs of the wrong shape" \
+  "$S" quantize "$D/dscnn.scpn" ds -o "$D/x.h" --inputs "$D/ds_bad.npy" --drop-softmax
+expect 1 "--inputs .*nope\\.npy: cannot read" "--inputs of a missing file" \
+  "$S" quantize "$D/dscnn.scpn" ds -o "$D/x.h" --inputs "$D/nope.npy" --drop-softmax
 expect 1 "--drop-softmax: the last layer is no softmax" "--drop-softmax on a network without one" \
   "$S" quantize "$D/m4.scpn" x -o "$D/x.h" --synthetic --drop-softmax
-expect 2 "--data, --synthetic and --random exclude each other" "quantize --random --synthetic" \
+expect 2 "--data, --synthetic, --random and --inputs exclude each other" "quantize --random --synthetic" \
   "$S" quantize "$D/m4.scpn" x -o "$D/x.h" --synthetic --random
 check "the refused runs wrote no header" test ! -e "$D/x.h"
 expect 2 "unknown network 'resnet-9'" "demo --net of an unknown network" "$S" demo --net resnet-9 -o "$D/x.scpn"

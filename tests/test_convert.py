@@ -687,7 +687,8 @@ def check_package(cli, tmp: Path, fails: Failures):
 
 def check_cli(cli, tmp: Path, fails: Failures):
     """The C tool's commands on converted models: a pruned LeNet-5 to a q15 header, and a
-    converted DS-CNN (every new kind but LRN) through info, plan, pack, bench, export-c."""
+    converted DS-CNN (every new kind but LRN) through info, plan, pack, bench, export-c and a
+    q7 header calibrated on random inputs (its 1 x 49 x 10 input is no MNIST image)."""
     print("part cli: converted models through scalpel info / plan / pack / bench / run / export-c / quantize", flush=True)
     import torch.nn.utils.prune as prune
     net = make_net("lenet-5", 21)
@@ -711,6 +712,8 @@ def check_cli(cli, tmp: Path, fails: Failures):
         ("ds-cnn", ["pack", "--hw", "host", "{m}", "-o", "{p}"]),
         ("ds-cnn", ["bench", "{p}", "--repeat", "1"]),
         ("ds-cnn", ["export-c", "{p}", "dscnn", "-o", str(tmp / "dscnn.h")]),
+        ("ds-cnn", ["quantize", "{p}", "dscnn", "-o", str(tmp / "dscnn_q7.h"), "--random", "--calib", "20", "--test",
+                    "20", "--dtype", "q7", "--per-channel", "--drop-softmax"]),
     ]
     paths = {}
     for name, module in (("lenet-5", net), ("ds-cnn", make_net("ds-cnn", 22))):
