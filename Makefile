@@ -15,7 +15,8 @@
 #   make bench       kernel benchmarks vs OpenBLAS and Eigen (bench/), single-threaded, then
 #                    the Cortex-M4/M55 sweeps counted under QEMU (bench-cortex-m: fp32, and the
 #                    paper's Figure 9 in q15 / q7, the depthwise convolution of the MLPerf Tiny
-#                    models) and the LeNets end to end on the M4 in q15
+#                    models, the four MLPerf Tiny models end to end in q7 on the M4 and M55:
+#                    bench/cortex_m_mlperf.py) and the LeNets end to end on the M4 in q15
 #                    (bench-cortex-m-lenet; docs/microcontrollers.md); then PNG plots of it all
 #                    in build/bench/plots (bench/plots.py, matplotlib)
 #   make dist        dist/scalpel.h, the one-file build of every header (amalgamate.py)
@@ -78,6 +79,7 @@ bench-cortex-m:
 	    | python3 bench/cortex_m_q_table.py $$core || exit 1; echo; \
 	done
 	/usr/bin/python3 bench/cortex_m_dw.py
+	/usr/bin/python3 bench/cortex_m_mlperf.py
 
 # LeNet-300-100 and LeNet-5 in q15 on the M4: dense, Traditional, Scalpel; cycles, size, stack.
 bench-cortex-m-lenet:

@@ -2178,13 +2178,21 @@ static void scalpel__conv2d_forward_ref(const scalpel_layer *L, const float *in,
             }
 }
 
-/* the im2row matrix of one group of one sample [OH*OW x in_c/groups*kh*kw], and for a
- * depthwise layer the larger of that and scalpel_dwconv_q*'s padded channel (the layer's
- * storage, dense or not, is not part of its shape) */
+/* Output positions per block of the fixed-point convolution: its im2row rows and its block of
+ * outputs are all the scratch it needs (a whole map's im2row would be the largest buffer of
+ * the network: ResNet-8's first 3x3 layers, 144 x 1024 values). */
+#define SCALPEL__Q_CONV_BLOCK 64
+
+/* one block of im2row rows [min(OH*OW, block) x in_c/groups*kh*kw] and, when the map takes
+ * more than one block, the block's outputs [out_c/groups x block]; for a depthwise layer the
+ * larger of that and scalpel_dwconv_q*'s padded channel (the layer's storage, dense or not,
+ * is not part of its shape) */
 static size_t scalpel__conv2d_qscratch(const scalpel_layer_geom *g, int32_t batch)
 {
-    size_t n = scalpel__size_mul((size_t)g->cols, (size_t)g->out_h * (size_t)g->out_w);
+    size_t P = (size_t)g->out_h * (size_t)g->out_w, b = P < SCALPEL__Q_CONV_BLOCK ? P : SCALPEL__Q_CONV_BLOCK;
+    size_t n = scalpel__size_mul((size_t)g->cols, b);
     (void)batch;
+    if (P > SCALPEL__Q_CONV_BLOCK) n = scalpel__size_add(n, scalpel__size_mul((size_t)(g->out_c / g->groups), b));
     if (g->groups > 1 && g->groups == g->in_c) {
         scalpel_conv_window win = scalpel__conv_window_of(g);
         size_t d = scalpel_dwconv_q_scratch(&win, g->out_h, g->out_w);
@@ -2209,30 +2217,33 @@ static void scalpel__qlayer_rows_mm(const scalpel_qnet *q, const scalpel_qlayer 
     scalpel__qlayer_mm(q, &v, x, n, y);
 }
 
-/* rows[p][c] = x[c][p] for c < C, p < P: a 1x1 convolution's input as the matrix-matrix kernels
- * take it (each position's channels contiguous), with no im2col: one copy of the input
- * against out_c multiply-accumulates per value. */
-static void scalpel__q_transpose(size_t esz, const void *x, int32_t C, int32_t P, void *rows)
+/* rows[p - p0][c] = x[c][p] for c < C, p in [p0, p0 + np) of P positions: a 1x1 convolution's
+ * input as the matrix-matrix kernels take it (each position's channels contiguous), with no
+ * im2col: one copy of the input against out_c multiply-accumulates per value. */
+static void scalpel__q_transpose(size_t esz, const void *x, int32_t C, int32_t P, int32_t p0, int32_t np, void *rows)
 {
     int32_t c, p;
     if (esz == 2) {
-        const int16_t *a = (const int16_t *)x;
+        const int16_t *a = (const int16_t *)x + p0;
         int16_t *r = (int16_t *)rows;
         for (c = 0; c < C; c++, a += P)
-            for (p = 0; p < P; p++) r[(size_t)p * (size_t)C + (size_t)c] = a[p];
+            for (p = 0; p < np; p++) r[(size_t)p * (size_t)C + (size_t)c] = a[p];
     } else {
-        const int8_t *a = (const int8_t *)x;
+        const int8_t *a = (const int8_t *)x + p0;
         int8_t *r = (int8_t *)rows;
         for (c = 0; c < C; c++, a += P)
-            for (p = 0; p < P; p++) r[(size_t)p * (size_t)C + (size_t)c] = a[p];
+            for (p = 0; p < np; p++) r[(size_t)p * (size_t)C + (size_t)c] = a[p];
     }
 }
 
-/* One sample at a time: a dense depthwise layer runs scalpel_dwconv_q* directly; a 1x1 layer
- * at stride 1 without padding multiplies its input transposed (scalpel__q_transpose); every
- * other layer im2row (the first version's square kernel for its square windows, the general
- * one otherwise); group by group, then the matrix-matrix kernel of its storage on the group's
- * rows. */
+
+/* One sample at a time: a dense depthwise layer runs scalpel_dwconv_q* directly. Every other
+ * layer goes group by group and, within a group, block by block of SCALPEL__Q_CONV_BLOCK
+ * output positions: the block's rows (a 1x1 layer at stride 1 without padding: its input
+ * transposed, scalpel__q_transpose; a square window of a map that fits one block: the first
+ * version's im2row; any other: scalpel_im2row_window_q*), then the matrix-matrix kernel of the
+ * layer's storage on the group's rows, into the output (one block) or into scratch and copied
+ * to the block's columns. */
 static void scalpel__conv2d_forward_q(const scalpel_qnet *q, const scalpel_qlayer *L, const void *in, const void *in2,
                                       int32_t batch, void *out, void *scratch)
 {
@@ -2259,26 +2270,33 @@ static void scalpel__conv2d_forward_q(const scalpel_qnet *q, const scalpel_qlaye
             continue;
         }
         for (grp = 0; grp < g->groups; grp++) {
-            if (plain_1x1)
-                scalpel__q_transpose(esz, (const unsigned char *)x + (size_t)grp * (size_t)cg * (size_t)positions * esz,
-                                     cg, positions, scratch);
-            else if (scalpel__window_basic(g) && q15)
-                scalpel_im2row_q15((const int16_t *)x, g->in_c, g->in_h, g->in_w, g->kernel, g->stride, g->pad,
-                                   (int16_t *)scratch);
-            else if (scalpel__window_basic(g))
-                scalpel_im2row_q7((const int8_t *)x, g->in_c, g->in_h, g->in_w, g->kernel, g->stride, g->pad,
-                                  (int8_t *)scratch);
-            else if (q15)
-                scalpel_im2row_window_q15((const int16_t *)x, g->in_h, g->in_w, grp * cg, cg, &win, g->out_h, g->out_w,
-                                          (int16_t *)scratch);
-            else
-                scalpel_im2row_window_q7((const int8_t *)x, g->in_h, g->in_w, grp * cg, cg, &win, g->out_h, g->out_w,
-                                         (int8_t *)scratch);
-            if (g->groups == 1)
-                scalpel__qlayer_mm(q, L, scratch, positions, y);
-            else
-                scalpel__qlayer_rows_mm(q, L, grp * og, og, scratch, positions,
-                                        y + (size_t)grp * (size_t)og * (size_t)positions * esz);
+            unsigned char *yg = y + (size_t)grp * (size_t)og * (size_t)positions * esz;
+            int32_t p0, r;
+            for (p0 = 0; p0 < positions; p0 += SCALPEL__Q_CONV_BLOCK) {
+                int32_t np = positions - p0 < SCALPEL__Q_CONV_BLOCK ? positions - p0 : SCALPEL__Q_CONV_BLOCK;
+                int whole = np == positions;
+                unsigned char *yb = whole ? yg : (unsigned char *)scratch + (size_t)np * (size_t)g->cols * esz;
+                if (plain_1x1)
+                    scalpel__q_transpose(esz, (const unsigned char *)x + (size_t)grp * (size_t)cg * (size_t)positions * esz,
+                                         cg, positions, p0, np, scratch);
+                else if (whole && scalpel__window_basic(g) && q15)
+                    scalpel_im2row_q15((const int16_t *)x, g->in_c, g->in_h, g->in_w, g->kernel, g->stride, g->pad,
+                                       (int16_t *)scratch);
+                else if (whole && scalpel__window_basic(g))
+                    scalpel_im2row_q7((const int8_t *)x, g->in_c, g->in_h, g->in_w, g->kernel, g->stride, g->pad,
+                                      (int8_t *)scratch);
+                else if (q15)
+                    scalpel_im2row_window_q15((const int16_t *)x, g->in_h, g->in_w, grp * cg, cg, &win, g->out_w, p0, np,
+                                              (int16_t *)scratch);
+                else
+                    scalpel_im2row_window_q7((const int8_t *)x, g->in_h, g->in_w, grp * cg, cg, &win, g->out_w, p0, np,
+                                             (int8_t *)scratch);
+                scalpel__qlayer_rows_mm(q, L, grp * og, og, scratch, np, yb);
+                if (!whole)
+                    for (r = 0; r < og; r++)
+                        memcpy(yg + ((size_t)r * (size_t)positions + (size_t)p0) * esz, yb + (size_t)r * (size_t)np * esz,
+                               (size_t)np * esz);
+            }
         }
     }
 }

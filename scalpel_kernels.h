@@ -365,14 +365,17 @@ SCALPEL_API void scalpel_maxpool_q7_ref(const int8_t *x, int32_t c, int32_t h, i
  * requant does) and sat() clamps to the type's range, [-32768, 32767] or [-128, 127]. The
  * limits on each kernel's constants are the ones scalpel_qnet_validate enforces. */
 
-/* rows[p][(ch*kh + i)*kw + j] = x[c0 + ch][oy*sh + i*dh - pt][ox*sw + j*dw - pl] (0 outside x)
- * for the output positions p = oy*ow + ox < oh*ow and the channels [c0, c0 + cn) of x
- * [. x h x w]: the im2row matrix of any window (rectangular, strided, padded per side, dilated)
- * and of one group's channels, for the matrix-matrix kernels. */
+/* rows[p - p0][(ch*kh + i)*kw + j] = x[c0 + ch][oy*sh + i*dh - pt][ox*sw + j*dw - pl] (0
+ * outside x) for the output positions p = oy*ow + ox in [p0, p0 + np) and the channels
+ * [c0, c0 + cn) of x [. x h x w]: the im2row matrix of any window (rectangular, strided,
+ * padded per side, dilated) and of one group's channels, or a block of its rows, for the
+ * matrix-matrix kernels. */
 SCALPEL_API void scalpel_im2row_window_q15(const int16_t *x, int32_t h, int32_t w, int32_t c0, int32_t cn,
-                                           const scalpel_conv_window *win, int32_t oh, int32_t ow, int16_t *rows);
+                                           const scalpel_conv_window *win, int32_t ow, int32_t p0, int32_t np,
+                                           int16_t *rows);
 SCALPEL_API void scalpel_im2row_window_q7(const int8_t *x, int32_t h, int32_t w, int32_t c0, int32_t cn,
-                                          const scalpel_conv_window *win, int32_t oh, int32_t ow, int8_t *rows);
+                                          const scalpel_conv_window *win, int32_t ow, int32_t p0, int32_t np,
+                                          int8_t *rows);
 
 /* Depthwise convolution, direct: y[o][oy][ox] = requant_o(sum over i < kh, j < kw of
  * wt[o][i][j] * x[o / mult][oy*sh + i*dh - pt][ox*sw + j*dw - pl]) (0 outside x), with the
@@ -4544,12 +4547,12 @@ SCALPEL__QINLINE int32_t scalpel__dw_taps_q7(const scalpel__p7 *wq, int32_t kh, 
  * LO / HI the range, Q7 1 for the 8-bit type (sigmoid / tanh outputs in Q7). */
 #define SCALPEL__QOPS(T, NAME, ACC, LO, HI, Q7, PAD)                                                         \
     SCALPEL_API void scalpel_im2row_window_##NAME(const T *x, int32_t h, int32_t w, int32_t c0, int32_t cn,  \
-                                                  const scalpel_conv_window *win, int32_t oh, int32_t ow,   \
-                                                  T *rows)                                                  \
+                                                  const scalpel_conv_window *win, int32_t ow, int32_t p0,   \
+                                                  int32_t np, T *rows)                                      \
     {                                                                                                       \
-        int32_t oy, ox, ch, i, j;                                                                           \
-        for (oy = 0; oy < oh; oy++)                                                                         \
-            for (ox = 0; ox < ow; ox++)                                                                     \
+        int32_t p, ch, i, j;                                                                                \
+        for (p = p0; p < p0 + np; p++) {                                                                    \
+            int32_t oy = p / ow, ox = p % ow;                                                               \
                 for (ch = 0; ch < cn; ch++) {                                                               \
                     const T *xc = x + (size_t)(c0 + ch) * (size_t)h * (size_t)w;                            \
                     for (i = 0; i < win->kh; i++) {                                                         \
@@ -4565,6 +4568,7 @@ SCALPEL__QINLINE int32_t scalpel__dw_taps_q7(const scalpel__p7 *wq, int32_t kh, 
                         }                                                                                   \
                     }                                                                                       \
                 }                                                                                           \
+        }                                                                                                   \
     }                                                                                                       \
     SCALPEL_API void scalpel_dwconv_##NAME##_ref(const T *x, int32_t c, int32_t h, int32_t w, int32_t mult,    \
                                                  const T *wt, const scalpel_conv_window *win, int32_t oh,     \

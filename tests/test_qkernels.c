@@ -739,8 +739,8 @@ static void test_im2row_window(void)
             rows = (unsigned char *)xmalloc(rb + 2 * GUARD);
             random_xq(x, esz, xn, 0);
             guard_fill(rows, rb);
-            if (esz == 2) scalpel_im2row_window_q15((const int16_t *)(void *)x, h, w, c0, cn, &win, oh, ow, (int16_t *)(void *)(rows + GUARD));
-            else scalpel_im2row_window_q7((const int8_t *)x, h, w, c0, cn, &win, oh, ow, (int8_t *)(rows + GUARD));
+            if (esz == 2) scalpel_im2row_window_q15((const int16_t *)(void *)x, h, w, c0, cn, &win, ow, 0, oh * ow, (int16_t *)(void *)(rows + GUARD));
+            else scalpel_im2row_window_q7((const int8_t *)x, h, w, c0, cn, &win, ow, 0, oh * ow, (int8_t *)(rows + GUARD));
             for (oy = 0; oy < oh; oy++)
                 for (ox = 0; ox < ow; ox++)
                     for (ch = 0; ch < cn; ch++)
@@ -754,6 +754,16 @@ static void test_im2row_window(void)
             CHECK(bad == 0, "im2row_window q%d c0 %d cn %d " WIN_FMT ": %d entries off", esz == 2 ? 15 : 7, (int)c0, (int)cn,
                   WIN_ARGS(h, w, win, oh, ow), (int)bad);
             CHECK(guards_ok(rows, rb), "im2row_window q%d " WIN_FMT " wrote outside rows", esz == 2 ? 15 : 7, WIN_ARGS(h, w, win, oh, ow));
+            {   /* a block of positions [p0, p0 + np) gives those rows of the whole matrix, exactly sized */
+                int32_t P = oh * ow, p0 = test_range(0, P - 1), np = test_range(1, P - p0);
+                size_t cols = (size_t)cn * win.kh * win.kw;
+                unsigned char *blk = (unsigned char *)xmalloc((size_t)np * cols * esz);
+                if (esz == 2) scalpel_im2row_window_q15((const int16_t *)(void *)x, h, w, c0, cn, &win, ow, p0, np, (int16_t *)(void *)blk);
+                else scalpel_im2row_window_q7((const int8_t *)x, h, w, c0, cn, &win, ow, p0, np, (int8_t *)blk);
+                CHECK(memcmp(blk, rows + GUARD + (size_t)p0 * cols * esz, (size_t)np * cols * esz) == 0,
+                      "im2row_window q%d block [%d, %d) of " WIN_FMT, esz == 2 ? 15 : 7, (int)p0, (int)(p0 + np), WIN_ARGS(h, w, win, oh, ow));
+                free(blk);
+            }
             free(x); free(rows);
         }
 }
@@ -1094,8 +1104,8 @@ static void test_ops_hand_examples(void)
         int16_t r15[8];
         int8_t r7[8];
         int bad = 0;
-        scalpel_im2row_window_q15(x15, 2, 3, 1, 1, &win, 2, 1, r15);
-        scalpel_im2row_window_q7(x7, 2, 3, 1, 1, &win, 2, 1, r7);
+        scalpel_im2row_window_q15(x15, 2, 3, 1, 1, &win, 1, 0, 2, r15);
+        scalpel_im2row_window_q7(x7, 2, 3, 1, 1, &win, 1, 0, 2, r7);
         for (i = 0; i < 8; i++) bad += r15[i] != want[i] || r7[i] != want[i];
         CHECK(bad == 0, "im2row_window by hand: %d %d %d %d %d %d %d %d", r15[0], r15[1], r15[2], r15[3], r15[4], r15[5], r15[6], r15[7]);
     }
@@ -1479,9 +1489,9 @@ static void test_checksum_ops(void)
         memset(yv, 0, sizeof(yv)); ref; href = fnv(href, yv, (size_t)(n) * sizeof(yv[0]));          \
     } while (0)
     /* im2row has no ref: hashed into both */
-    HASH2(scalpel_im2row_window_q15(x15, H, W, 1, 2, &cw, coh, cow, y15), scalpel_im2row_window_q15(x15, H, W, 1, 2, &cw, coh, cow, y15),
+    HASH2(scalpel_im2row_window_q15(x15, H, W, 1, 2, &cw, cow, 0, coh * cow, y15), scalpel_im2row_window_q15(x15, H, W, 1, 2, &cw, cow, 0, coh * cow, y15),
           y15, coh * cow * 2 * 9);
-    HASH2(scalpel_im2row_window_q7(x7, H, W, 0, 1, &cw, coh, cow, y7), scalpel_im2row_window_q7(x7, H, W, 0, 1, &cw, coh, cow, y7),
+    HASH2(scalpel_im2row_window_q7(x7, H, W, 0, 1, &cw, cow, 0, coh * cow, y7), scalpel_im2row_window_q7(x7, H, W, 0, 1, &cw, cow, 0, coh * cow, y7),
           y7, coh * cow * 9);
     for (r = 0; r < 2; r++) {
         rq.relu = r;

@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""cortex_m_mlperf.py - the four MLPerf Tiny models in q7 on the emulated Cortex-M4 and M55:
+estimated cycles of one inference, flash, RAM and stack, against a 256 KB RAM / 1 MB flash
+part.
+
+    /usr/bin/python3 bench/cortex_m_mlperf.py        (make bench-cortex-m-mlperf)
+
+1. tests/gen_mlperf_firmware.c builds the models of examples/reference_nets.h (random weights
+   from a fixed seed, BatchNorms folded, no final softmax), quantizes them to q7 with one
+   weight scale per output channel (calibrated on random inputs) and exports each with
+   scalpel_qnet_export_c, with one input and the host's output, into build/bench/mlperf/.
+2. tests/cortex-m/mlperf_firmware.c runs each under QEMU with the instruction counter (static
+   workspace, no malloc; the output must equal the host's, or the run fails) and gives the
+   estimated cycles of the forward pass (the M4 or M55 timing rules of the counter).
+3. arm-none-eabi-size gives flash (text + data) and RAM (data + bss: the workspace, the test
+   board's C library); GCC's call graph (-fcallgraph-info=su) the deepest stack under
+   scalpel_qnet_forward. "workspace" is what the planner needs (two ping-pong buffers, the
+   tensors a later layer reads again, one block of im2row), "tensors" what every tensor of
+   the network would take in a buffer of its own.
+Prints Markdown tables; exits non-zero when anything fails.
+"""
+import os
+import re
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "build", "bench", "mlperf")
+MODELS = [("ds_cnn", "DS-CNN (keyword spotting)"), ("mobilenet_v1", "MobileNetV1-0.25 (visual wake words)"),
+          ("resnet_8", "ResNet-8 (image classification)"), ("autoencoder", "FC autoencoder (anomaly detection)")]
+RAM_PART, FLASH_PART = 256 * 1024, 1024 * 1024
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from cortex_m_lenet import deepest_stack  # noqa: E402  (the same stack reading as the LeNet table)
+
+
+def run(cmd):
+    p = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if p.returncode != 0:
+        sys.exit("cortex_m_mlperf: failed (%d): %s\n%s" % (p.returncode, " ".join(cmd), p.stdout))
+    return p.stdout
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    gen = os.path.join(OUT, "gen_mlperf_firmware")
+    run(["cc", "-O2", "-I.", "tests/gen_mlperf_firmware.c", "-o", gen, "-lm"])
+    print(run([gen, OUT]))
+    for core in ("m4", "m55"):
+        print("### Cortex-%s: MLPerf Tiny in q7 (per-channel weights), dense, batch 1, estimated cycles (%s model)\n"
+              % (core.upper(), core))
+        print("| model | MACs | weight bytes | est. cycles | cycles / MAC | flash | RAM | workspace / all tensors | stack "
+              "| fits 256 KB / 1 MB |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        for name, title in MODELS:
+            elf = os.path.join(OUT, "%s-%s.elf" % (name, core))
+            out = run(["sh", "tests/cortex-m/run.sh", "count", core, elf, "tests/cortex-m/mlperf_firmware.c", "-I" + OUT,
+                       "-DSCALPEL_NO_MALLOC", "-DMLPERF=" + name, "-fcallgraph-info=su"])
+            m = re.search(r"(\d+) weight bytes, workspace (\d+) bytes \(all tensors: (\d+)\), (\d+) MACs", out)
+            cyc = int(re.search(r"cyc_per_pair=(\d+)", out).group(1))
+            size = run(["arm-none-eabi-size", elf]).splitlines()[1].split()
+            text, data_b, bss = int(size[0]), int(size[1]), int(size[2])
+            stack, dyn = deepest_stack(elf + "-mlperf_firmware.ci")
+            wb, ws, tensors, macs = (int(v) for v in m.groups())
+            flash, ram = text + data_b, data_b + bss
+            fits = "yes" if ram + stack <= RAM_PART and flash <= FLASH_PART else "no (%s)" % (
+                "RAM" if ram + stack > RAM_PART else "flash")
+            print("| %s | %d | %d | %d | %.2f | %d | %d | %d / %d | %d%s | %s |" % (
+                title, macs, wb, cyc, cyc / macs, flash, ram, ws, tensors, stack,
+                " (dynamic: %s)" % dyn if dyn else "", fits))
+        print()
+
+
+if __name__ == "__main__":
+    main()
