@@ -2180,19 +2180,31 @@ static void scalpel__conv2d_forward_ref(const scalpel_layer *L, const float *in,
 
 /* Output positions per block of the fixed-point convolution: its im2row rows and its block of
  * outputs are all the scratch it needs (a whole map's im2row would be the largest buffer of
- * the network: ResNet-8's first 3x3 layers, 144 x 1024 values). */
+ * the network: ResNet-8's first 3x3 layers, 144 x 1024 values). A map whose whole im2row
+ * holds at most SCALPEL__Q_CONV_WHOLE values goes in one block, without the copy of the
+ * outputs (LeNet-5's first layer: 576 x 25). */
 #define SCALPEL__Q_CONV_BLOCK 64
+#ifndef SCALPEL__Q_CONV_WHOLE /* tests set it to 0: every map of more than a block in blocks */
+#define SCALPEL__Q_CONV_WHOLE 16384
+#endif
 
-/* one block of im2row rows [min(OH*OW, block) x in_c/groups*kh*kw] and, when the map takes
- * more than one block, the block's outputs [out_c/groups x block]; for a depthwise layer the
+/* Positions per block of a conv2d layer (scalpel__conv2d_forward_q, its scratch). */
+SCALPEL__PRIV int32_t scalpel__q_conv_block(const scalpel_layer_geom *g)
+{
+    int64_t P = (int64_t)g->out_h * g->out_w;
+    return P * g->cols <= SCALPEL__Q_CONV_WHOLE || P <= SCALPEL__Q_CONV_BLOCK ? (int32_t)P : SCALPEL__Q_CONV_BLOCK;
+}
+
+/* one block of im2row rows [block x in_c/groups*kh*kw] (scalpel__q_conv_block) and, when the
+ * map takes more than one block, the block's outputs [out_c/groups x block]; for a depthwise layer the
  * larger of that and scalpel_dwconv_q*'s padded channel (the layer's storage, dense or not,
  * is not part of its shape) */
 static size_t scalpel__conv2d_qscratch(const scalpel_layer_geom *g, int32_t batch)
 {
-    size_t P = (size_t)g->out_h * (size_t)g->out_w, b = P < SCALPEL__Q_CONV_BLOCK ? P : SCALPEL__Q_CONV_BLOCK;
+    size_t P = (size_t)g->out_h * (size_t)g->out_w, b = (size_t)scalpel__q_conv_block(g);
     size_t n = scalpel__size_mul((size_t)g->cols, b);
     (void)batch;
-    if (P > SCALPEL__Q_CONV_BLOCK) n = scalpel__size_add(n, scalpel__size_mul((size_t)(g->out_c / g->groups), b));
+    if (P > b) n = scalpel__size_add(n, scalpel__size_mul((size_t)(g->out_c / g->groups), b));
     if (g->groups > 1 && g->groups == g->in_c) {
         scalpel_conv_window win = scalpel__conv_window_of(g);
         size_t d = scalpel_dwconv_q_scratch(&win, g->out_h, g->out_w);
@@ -2271,9 +2283,9 @@ static void scalpel__conv2d_forward_q(const scalpel_qnet *q, const scalpel_qlaye
         }
         for (grp = 0; grp < g->groups; grp++) {
             unsigned char *yg = y + (size_t)grp * (size_t)og * (size_t)positions * esz;
-            int32_t p0, r;
-            for (p0 = 0; p0 < positions; p0 += SCALPEL__Q_CONV_BLOCK) {
-                int32_t np = positions - p0 < SCALPEL__Q_CONV_BLOCK ? positions - p0 : SCALPEL__Q_CONV_BLOCK;
+            int32_t p0, r, block = scalpel__q_conv_block(g);
+            for (p0 = 0; p0 < positions; p0 += block) {
+                int32_t np = positions - p0 < block ? positions - p0 : block;
                 int whole = np == positions;
                 unsigned char *yb = whole ? yg : (unsigned char *)scratch + (size_t)np * (size_t)g->cols * esz;
                 if (plain_1x1)

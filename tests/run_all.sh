@@ -170,7 +170,7 @@ par q-tables /usr/bin/python3 tools/gen_q_tables.py --check scalpel_kernels.h
 par test_qnet-asan sh -c "mkdir -p $B/qnet-asan && gcc $WARN $SAN $NATIVE -I. tests/test_qnet.c -o $B/tqn-asan -lm && $B/tqn-asan $B/qnet-asan"
 par qnet-no-simd-g++ sh -c "mkdir -p $B/qnet-ns && gcc $WARN -O2 -DSCALPEL_NO_SIMD -I. tests/test_qnet.c -o $B/tqn-ns -lm && $B/tqn-ns $B/qnet-ns && g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 $NATIVE -x c++ -I. tests/test_qnet.c -o $B/tqn-pp && $B/tqn-pp $B/qnet-ns"
 par test_qops-asan sh -c "mkdir -p $B/qops-asan && gcc $WARN $SAN $NATIVE -I. tests/test_qops.c -o $B/tqo-asan -lm && $B/tqo-asan $B/qops-asan"
-par qops-no-simd-g++ sh -c "mkdir -p $B/qops-ns && gcc $WARN -O2 -DSCALPEL_NO_SIMD -I. tests/test_qops.c -o $B/tqo-ns -lm && $B/tqo-ns $B/qops-ns && g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 $NATIVE -x c++ -I. tests/test_qops.c -o $B/tqo-pp && $B/tqo-pp $B/qops-ns"
+par qops-no-simd-g++ sh -c "mkdir -p $B/qops-ns && gcc $WARN -O2 -DSCALPEL_NO_SIMD -I. tests/test_qops.c -o $B/tqo-ns -lm && $B/tqo-ns $B/qops-ns && gcc $WARN -O2 $NATIVE -DSCALPEL__Q_CONV_WHOLE=0 -I. tests/test_qops.c -o $B/tqo-blk -lm && $B/tqo-blk $B/qops-ns && g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 $NATIVE -x c++ -I. tests/test_qops.c -o $B/tqo-pp && $B/tqo-pp $B/qops-ns"
 par gen-qnet-firmware sh -c "mkdir -p $B/fw && gcc $WARN -O2 $NATIVE -I. tests/gen_qnet_firmware.c -o $B/gen_qnet_firmware -lm && $B/gen_qnet_firmware $B/fw"
 par gen-mlperf-firmware sh -c "mkdir -p $B/mlperf && gcc $WARN -O2 $NATIVE -I. tests/gen_mlperf_firmware.c -o $B/gen_mlperf_firmware -lm && $B/gen_mlperf_firmware $B/mlperf"
 par_wait
