@@ -4699,7 +4699,7 @@ SCALPEL__QINLINE int32_t scalpel__dw_taps_q7(const scalpel__p7 *wq, int32_t kh, 
             if (y != x) memmove(y, x, n * sizeof(T));                                                       \
             return;                                                                                         \
         }                                                                                                   \
-        if (shift == 32) { mult *= 2; shift = 33; }                                                         \
+        scalpel__rq_norm(&mult, &shift); /* shift 32 as 33 */                                                 \
         for (k = 0; k < n; k++) y[k] = (T)scalpel__requant(x[k], mult, shift, (LO), (HI));                  \
     }                                                                                                       \
     SCALPEL_API void scalpel_rescale_##NAME##_ref(const T *x, size_t n, int32_t mult, int32_t shift, T *y)     \
@@ -4725,7 +4725,7 @@ SCALPEL__QINLINE int32_t scalpel__dw_taps_q7(const scalpel__p7 *wq, int32_t kh, 
     SCALPEL_API void scalpel_leaky_relu_##NAME(const T *x, size_t n, int32_t slope, int32_t shift, T *y)       \
     {                                                                                                       \
         size_t k;                                                                                           \
-        if (shift == 32) { slope *= 2; shift = 33; }                                                        \
+        scalpel__rq_norm(&slope, &shift);                                                                  \
         for (k = 0; k < n; k++) y[k] = x[k] >= 0 ? x[k] : (T)scalpel__requant(x[k], slope, shift, (LO), (HI)); \
     }                                                                                                       \
     SCALPEL_API void scalpel_leaky_relu_##NAME##_ref(const T *x, size_t n, int32_t slope, int32_t shift, T *y) \
@@ -4738,7 +4738,7 @@ SCALPEL__QINLINE int32_t scalpel__dw_taps_q7(const scalpel__p7 *wq, int32_t kh, 
                                               int32_t shift, T *y)                                          \
     {                                                                                                       \
         size_t k;                                                                                           \
-        if (shift == 32) { mult *= 2; shift = 33; }                                                         \
+        scalpel__rq_norm(&mult, &shift); /* shift 32 as 33 */                                                 \
         for (k = 0; k < n; k++) {                                                                           \
             int32_t t = x[k] + three;                                                                       \
             t = t < 0 ? 0 : t > six ? six : t;                                                              \
@@ -4759,7 +4759,7 @@ SCALPEL__QINLINE int32_t scalpel__dw_taps_q7(const scalpel__p7 *wq, int32_t kh, 
     SCALPEL_API void scalpel_sigmoid_##NAME(const T *x, size_t n, int32_t mult, int32_t shift, T *y)           \
     {                                                                                                       \
         size_t k;                                                                                           \
-        if (shift == 32) { mult *= 2; shift = 33; }                                                         \
+        scalpel__rq_norm(&mult, &shift); /* shift 32 as 33 */                                                 \
         for (k = 0; k < n; k++) {                                                                           \
             int32_t f = scalpel__q_sigmoid15(scalpel__requant(x[k], mult, shift, -32768, 32767));           \
             y[k] = (T)(Q7 ? ((f + 128) >> 8 > 127 ? 127 : (f + 128) >> 8) : f);                            \
@@ -4778,7 +4778,7 @@ SCALPEL__QINLINE int32_t scalpel__dw_taps_q7(const scalpel__p7 *wq, int32_t kh, 
     SCALPEL_API void scalpel_tanh_##NAME(const T *x, size_t n, int32_t mult, int32_t shift, T *y)              \
     {                                                                                                       \
         size_t k;                                                                                           \
-        if (shift == 32) { mult *= 2; shift = 33; }                                                         \
+        scalpel__rq_norm(&mult, &shift); /* shift 32 as 33 */                                                 \
         for (k = 0; k < n; k++) {                                                                           \
             int32_t f = scalpel__q_tanh15(scalpel__requant(x[k], mult, shift, -32768, 32767)), a;            \
             if (Q7) {                                                                                       \
