@@ -78,6 +78,7 @@ bench-cortex-m:
 	  sh tests/cortex-m/run.sh count $$core build/bench/cortex_m_q-$$core.elf bench/cortex_m_q.c \
 	    | python3 bench/cortex_m_q_table.py $$core || exit 1; echo; \
 	done
+	/usr/bin/python3 bench/cortex_m_dense_q.py
 	/usr/bin/python3 bench/cortex_m_dw.py
 	/usr/bin/python3 bench/cortex_m_mlperf.py
 

@@ -287,6 +287,50 @@ static void one_case(size_t esz, int32_t rows, int32_t cols, int32_t n)
     free(w); free(xa); free(y); free(yr);
 }
 
+/* Grouped CSR whose values are not 4-aligned (a user's own arena, a struct pointing into a
+ * file): the one-word-group kernels load two groups per LDRD on DSP cores, which needs 4-byte
+ * alignment, so they must hand such a matrix to the general loop. Values moved to an offset of
+ * one element, then every product checked against the oracle. */
+static void test_unaligned_values(void)
+{
+    enum { R = 37, C = 64 };
+    static int16_t w15[R * C], x15[C], y15[R], r15[R];
+    static int8_t w7[R * C], x7[C], y7[R], r7[R];
+    static unsigned char shifted[R * C * 2 + 8];
+    static rq_store rqs;
+    int32_t i, esz, it;
+    for (it = 0; it < 20; it++)
+        for (esz = 1; esz <= 2; esz++) {
+            scalpel_gcsr m;
+            void *orig;
+            size_t bytes;
+            random_wq(esz == 2 ? (void *)w15 : (void *)w7, (size_t)esz, R, C);
+            random_xq(esz == 2 ? (void *)x15 : (void *)x7, (size_t)esz, C, 0);
+            random_rq(&rqs, R, esz == 2 ? 18 : 6, esz == 2 ? 50 : 38);
+            for (i = 0; i < R * C; i += 3 * esz) { /* whole groups of zeros, as pruning leaves */
+                if (esz == 2) w15[i] = w15[i + 1] = 0;
+                else w7[i] = w7[i + 1] = w7[i + 2] = w7[i + 3] = 0;
+            }
+            CHECK(scalpel_gcsr_from_dense_fixed(esz == 2 ? (void *)w15 : (void *)w7, esz == 2 ? SCALPEL_DTYPE_Q15 : SCALPEL_DTYPE_Q7,
+                                                R, C, esz == 2 ? 2 : 4, NULL, &m) == SCALPEL_OK, "unaligned values: from_dense_fixed");
+            bytes = (size_t)m.nnz_groups * (size_t)m.group * (size_t)esz;
+            orig = m.values;
+            memcpy(shifted + esz, orig, bytes);
+            m.values = shifted + esz; /* 1 or 2 bytes past a 4-aligned address */
+            if (esz == 2) {
+                scalpel_gcsr_spmv_q15(&m, x15, &rqs.rq, y15);
+                scalpel_gcsr_spmv_q15_ref(&m, x15, &rqs.rq, r15);
+                CHECK(memcmp(y15, r15, sizeof y15) == 0, "spmv q15 with values at an odd element differs");
+            } else {
+                scalpel_gcsr_spmv_q7(&m, x7, &rqs.rq, y7);
+                scalpel_gcsr_spmv_q7_ref(&m, x7, &rqs.rq, r7);
+                CHECK(memcmp(y7, r7, sizeof y7) == 0, "spmv q7 with values at an odd element differs");
+            }
+            m.values = orig;
+            scalpel_gcsr_free(&m);
+        }
+}
+
 static void test_random(void)
 {
     int32_t it;
@@ -1560,6 +1604,7 @@ int main(void)
     test_channel_scale();
     test_elementwise();
     test_activation_error();
+    test_unaligned_values();
     test_random();
     return test_summary("test_qkernels");
 }
