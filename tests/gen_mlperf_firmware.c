@@ -11,7 +11,19 @@
  *
  * The vectors header also records what the firmware cannot compute itself: the multiply-
  * accumulates of one forward pass, and the bytes all the network's tensors would take if
- * each had its own buffer (what the workspace planner's reuse is measured against). */
+ * each had its own buffer (what the workspace planner's reuse is measured against).
+ *
+ *   ./gen_mlperf_firmware DIR --pruned    also writes the SIMD-aware pruned variants
+ *                                         mlperf_<model>_p50 / _p70 / _p90
+ *
+ * A pruned variant is the same network with 50, 70 or 90% of the groups of G = 4 weights (the
+ * q7 SIMD width of a Cortex-M DSP core: one SXTB16 + SMLAD pair) removed from every layer the
+ * microcontroller rules prune (fully connected and convolutions with one group; depthwise
+ * filters of nine taps are left whole), lowest RMS first (scalpel_prune_groups_rate), then
+ * planned for the cortex-m4 profile in q7 (G = 4, the break-evens measured by make
+ * bench-cortex-m) and packed (scalpel_net_pack): a layer whose rate is above its kernel's
+ * break-even is stored in grouped CSR. The weights are random, so a variant measures speed,
+ * size and bit-exactness, not accuracy. */
 #define SCALPEL_IMPLEMENTATION
 #include "scalpel.h"
 #include "../examples/reference_nets.h"
@@ -27,8 +39,50 @@ static const char *const models[4][2] = {
     { "ds-cnn", "ds_cnn" }, { "mobilenet-v1", "mobilenet_v1" }, { "resnet-8", "resnet_8" }, { "autoencoder", "autoencoder" }
 };
 
-/* one model: build, quantize, run the vector, write the two headers */
-static int write_model(const char *dir, const char *net_name, const char *c_name)
+/* the q7 cortex-m4 profile: G = 4, the grouped break-evens of the 100 x 100 sweep on the M4
+ * model (bench/cortex_m_q.c: matrix-vector 33%; matrix-matrix under 30%, the sweep's lowest) */
+static scalpel_status q7_profile(scalpel_hw_profile *hw)
+{
+    scalpel_status st = scalpel_hw_profile_get("cortex-m4", hw);
+    if (st != SCALPEL_OK) return st;
+    hw->group = 4;
+    hw->dtype = SCALPEL_DTYPE_Q7;
+    hw->breakeven_mv_grouped = 0.33f;
+    hw->breakeven_mm_grouped = 0.30f;
+    return SCALPEL_OK;
+}
+
+/* `rate` of the G = 4 groups of every FC layer and one-group convolution removed, then the
+ * network planned and packed for the q7 profile; the layers that went grouped are counted */
+static int prune_and_pack(scalpel_net *net, float rate, int32_t *n_grouped)
+{
+    scalpel_hw_profile hw;
+    scalpel_plan plan;
+    int32_t i;
+    *n_grouped = 0;
+    for (i = 0; i < net->n_layers; i++) {
+        scalpel_layer *L = &net->layers[i];
+        size_t n = (size_t)L->geom.rows * (size_t)L->geom.cols;
+        uint8_t *mask;
+        if (L->storage != SCALPEL_STORAGE_DENSE || L->w == NULL || n == 0) continue;
+        if (L->geom.kind != SCALPEL_LAYER_FC && !(L->geom.kind == SCALPEL_LAYER_CONV2D && L->geom.groups == 1)) continue;
+        mask = (uint8_t *)malloc(n);
+        if (mask == NULL ||
+            scalpel_prune_groups_rate(L->w, L->geom.rows, L->geom.cols, 4, SCALPEL_IMPORTANCE_RMS, rate, mask, NULL) != SCALPEL_OK)
+            return 1;
+        scalpel_mask_apply_f32((float *)(uintptr_t)L->w, mask, n); /* the network owns its weights */
+        free(mask);
+    }
+    if (q7_profile(&hw) != SCALPEL_OK || scalpel_plan_net(net, &hw, SCALPEL_PLAN_SCALPEL, &plan) != SCALPEL_OK ||
+        scalpel_net_pack(net, &plan) != SCALPEL_OK)
+        return 1;
+    for (i = 0; i < net->n_layers; i++) *n_grouped += net->layers[i].storage == SCALPEL_STORAGE_GCSR;
+    return 0;
+}
+
+/* one model: build (pruned by `pct` percent of its groups unless 0), quantize, run the vector,
+ * write the two headers */
+static int write_model(const char *dir, const char *net_name, const char *c_name, int pct)
 {
     const ref_net_desc *d = ref_net_find(net_name);
     scalpel_net net;
@@ -39,14 +93,26 @@ static int write_model(const char *dir, const char *net_name, const char *c_name
     int8_t *x, *y;
     void *ws;
     size_t in_n, out_n, tensors = 0;
-    int64_t macs = 0;
-    int32_t i;
+    int64_t macs = 0, macs_run = 0;
+    int32_t i, n_grouped = 0;
+    char name[64];
     FILE *f;
     if (d == NULL || ref_net_build(d, 1, &net) != SCALPEL_OK) {
         fprintf(stderr, "gen_mlperf_firmware: building %s failed\n", net_name);
         return 1;
     }
     if (net.n_layers > 0 && net.layers[net.n_layers - 1].geom.kind == SCALPEL_LAYER_SOFTMAX) net.n_layers--;
+    for (i = 0; i < net.n_layers; i++) macs += scalpel_layer_macs(&net.layers[i]);
+    if (pct > 0 && prune_and_pack(&net, (float)pct / 100.0f, &n_grouped) != 0) {
+        fprintf(stderr, "gen_mlperf_firmware: pruning %s to %d%% failed\n", net_name, pct);
+        return 1;
+    }
+    for (i = 0; i < net.n_layers; i++) macs_run += scalpel_layer_macs(&net.layers[i]);
+    if (pct > 0) snprintf(name, sizeof name, "%s_p%d", c_name, pct);
+    else snprintf(name, sizeof name, "%s", c_name);
+    c_name = name;
+    test_rng_state = 0x5EED5EEDull ^ (uint64_t)(unsigned char)net_name[0] * 0x9E3779B97F4A7C15ull; /* the same
+                                                                 calibration inputs for every variant */
     in_n = (size_t)scalpel_net_input_size(&net);
     out_n = (size_t)scalpel_net_output_size(&net);
     calib = (float *)malloc((size_t)N_CALIB * in_n * sizeof(float));
@@ -66,7 +132,6 @@ static int write_model(const char *dir, const char *net_name, const char *c_name
         scalpel_qnet_forward(&q, x, 1, y, ws) != SCALPEL_OK)
         return 1;
     free(ws);
-    for (i = 0; i < net.n_layers; i++) macs += scalpel_layer_macs(&net.layers[i]);
     tensors = in_n;
     for (i = 0; i < q.n_layers; i++)
         tensors += (size_t)q.layers[i].geom.out_c * (size_t)q.layers[i].geom.out_h * (size_t)q.layers[i].geom.out_w;
@@ -77,16 +142,19 @@ static int write_model(const char *dir, const char *net_name, const char *c_name
     if (f == NULL) { perror(path); return 1; }
     fprintf(f, "/* mlperf_%s_vectors.h: %s (%s), q7 per channel: one integer input and the host's integer\n"
                " * output (%s kernels), written by tests/gen_mlperf_firmware.c. Generated file. */\n"
-               "#define MLPERF_MACS %lld\n#define MLPERF_TENSOR_BYTES %lu\n#define MLPERF_FLOAT_LAYERS %d\n",
-            c_name, net_name, d->what, scalpel_kernels_backend(), (long long)macs, (unsigned long)tensors, (int)net.n_layers);
+               "#define MLPERF_MACS %lld\n#define MLPERF_MACS_RUN %lld\n#define MLPERF_GROUPED_LAYERS %d\n"
+               "#define MLPERF_TENSOR_BYTES %lu\n#define MLPERF_FLOAT_LAYERS %d\n",
+            c_name, net_name, d->what, scalpel_kernels_backend(), (long long)macs, (long long)macs_run, (int)n_grouped,
+            (unsigned long)tensors, (int)net.n_layers);
     fprintf(f, "static const int8_t mlperf_input[%lu] = {", (unsigned long)in_n);
     for (i = 0; i < (int32_t)in_n; i++) fprintf(f, "%s%d%s", i % 24 == 0 ? "\n    " : " ", (int)x[i], i + 1 < (int32_t)in_n ? "," : "");
     fprintf(f, "\n};\nstatic const int8_t mlperf_expected[%lu] = {", (unsigned long)out_n);
     for (i = 0; i < (int32_t)out_n; i++) fprintf(f, "%s%d%s", i % 24 == 0 ? "\n    " : " ", (int)y[i], i + 1 < (int32_t)out_n ? "," : "");
     fputs("\n};\n", f);
     if (ferror(f) | fclose(f)) { fprintf(stderr, "gen_mlperf_firmware: writing %s failed\n", path); return 1; }
-    printf("gen_mlperf_firmware: %s: %d layers, %lld MACs, %lu weight bytes, workspace %lu bytes (tensors %lu)\n", net_name,
-           (int)q.n_layers, (long long)macs, (unsigned long)scalpel_qnet_weight_bytes(&q),
+    printf("gen_mlperf_firmware: %s: %d layers (%d grouped), %lld MACs (%lld run), %lu weight bytes, workspace %lu bytes "
+           "(tensors %lu)\n", c_name, (int)q.n_layers, (int)n_grouped, (long long)macs, (long long)macs_run,
+           (unsigned long)scalpel_qnet_weight_bytes(&q),
            (unsigned long)scalpel_qnet_workspace_size(&q, 1), (unsigned long)tensors);
     scalpel_qnet_free(&q);
     scalpel_net_free(&net);
@@ -96,10 +164,14 @@ static int write_model(const char *dir, const char *net_name, const char *c_name
 
 int main(int argc, char **argv)
 {
-    int i;
-    if (argc != 2 || strlen(argv[1]) > 500) { fprintf(stderr, "usage: %s DIR\n", argv[0]); return 2; }
-    test_rng_state = 0x5EED5EEDull;
+    static const int rates[4] = { 0, 50, 70, 90 };
+    int i, k, pruned = argc == 3 && strcmp(argv[2], "--pruned") == 0;
+    if ((argc != 2 && !pruned) || strlen(argv[1]) > 500) {
+        fprintf(stderr, "usage: %s DIR [--pruned]\n", argv[0]);
+        return 2;
+    }
     for (i = 0; i < 4; i++)
-        if (write_model(argv[1], models[i][0], models[i][1]) != 0) return 1;
+        for (k = 0; k < (pruned ? 4 : 1); k++)
+            if (write_model(argv[1], models[i][0], models[i][1], rates[k]) != 0) return 1;
     return 0;
 }

@@ -6,7 +6,8 @@
  *   tests/cortex-m/run.sh m4 build/mlperf/ds_cnn.elf tests/cortex-m/mlperf_firmware.c -Ibuild/mlperf \
  *       -DSCALPEL_NO_MALLOC -DMLPERF=ds_cnn
  *
- * MLPERF names the model (ds_cnn, mobilenet_v1, resnet_8, autoencoder): the network is
+ * MLPERF names the model (ds_cnn, mobilenet_v1, resnet_8, autoencoder, or a pruned variant
+ * such as ds_cnn_p70 from gen_mlperf_firmware's --pruned): the network is
  * mlperf_<MLPERF>.h, its vectors mlperf_<MLPERF>_vectors.h. The weights stay in flash (const
  * data); the only RAM the network takes is one static workspace of <MLPERF>_WORKSPACE_BYTES.
  * One forward pass of one sample runs between bench_start() and bench_stop(), so that
@@ -36,10 +37,10 @@ int main(void)
     const scalpel_qnet *q = &MLPERF;
     size_t i, bad = 0;
     scalpel_status st;
-    printf("mlperf_firmware: %s, %s kernels, %d layers, %lu weight bytes, workspace %lu bytes (all tensors: %lu), "
-           "%ld MACs\n", MLPERF_STR(MLPERF), scalpel_kernels_backend(), (int)q->n_layers,
-           (unsigned long)scalpel_qnet_weight_bytes(q), (unsigned long)sizeof(workspace), (unsigned long)MLPERF_TENSOR_BYTES,
-           (long)MLPERF_MACS);
+    printf("mlperf_firmware: %s, %s kernels, %d layers (%d grouped), %lu weight bytes, workspace %lu bytes (all tensors: "
+           "%lu), %ld MACs, %ld run\n", MLPERF_STR(MLPERF), scalpel_kernels_backend(), (int)q->n_layers,
+           (int)MLPERF_GROUPED_LAYERS, (unsigned long)scalpel_qnet_weight_bytes(q), (unsigned long)sizeof(workspace),
+           (unsigned long)MLPERF_TENSOR_BYTES, (long)MLPERF_MACS, (long)MLPERF_MACS_RUN);
     CHECK(scalpel_qnet_validate(q) == SCALPEL_OK, "validate");
     CHECK(q->dtype == SCALPEL_DTYPE_Q7 && scalpel_qnet_input_size(q) == (int32_t)sizeof(mlperf_input) &&
           scalpel_qnet_output_size(q) == (int32_t)sizeof(mlperf_expected), "shapes");
