@@ -4,10 +4,12 @@
  *   sh tests/cortex-m/run.sh count m4 build/bench/cortex_m_q-m4.elf bench/cortex_m_q.c \
  *     | python3 bench/cortex_m_q_table.py m4
  *
- * Three sweeps, one bench_start() / bench_stop() pair per kernel call, in this order:
- *   1. q15 matrix-vector: dense scalpel_gemv_q15, then per rate CSR (G = 1) and grouped G = 2
- *   2. q7 matrix-vector:  dense scalpel_gemv_q7,  then per rate CSR (G = 1) and grouped G = 4
- *   3. q15 matrix-matrix (NV input vectors): dense scalpel_gemm_q15, then per rate CSR, G = 2
+ * Four sweeps, one bench_start() / bench_stop() pair per kernel call, in this order:
+ *   1. q15 matrix-vector: dense scalpel_gemv_q15, then per rate CSR (G = 1) and grouped G15
+ *   2. q7 matrix-vector:  dense scalpel_gemv_q7,  then per rate CSR (G = 1) and grouped G7
+ *   3. q15 matrix-matrix (NV input vectors): dense scalpel_gemm_q15, then per rate CSR, G15
+ *   4. q7 matrix-matrix (NV input vectors):  dense scalpel_gemm_q7,  then per rate CSR, G7
+ * G15 / G7 are 2 / 4 on DSP cores (one 32-bit word) and 8 / 16 on Helium (one vector).
  * Each format is pruned at the same rate with its own granularity: in every row, that share of
  * the aligned groups of G (rounded) is zeroed, chosen at random (fixed seed: the run is
  * deterministic). The sparse matrices are built with scalpel_gcsr_from_dense_fixed_into in
@@ -24,6 +26,15 @@
 #include <string.h>
 
 #define N 100  /* rows = cols of the weight matrix */
+/* the grouped G of each type: one 32-bit word on DSP cores (SMLALD pair, SXTB16 + SMLAD quad),
+ * one 128-bit vector on Helium (8 q15, 16 q7 lanes: the paper's rule, G = the SIMD width) */
+#if defined(__ARM_FEATURE_MVE)
+#define G15 8
+#define G7 16
+#else
+#define G15 2
+#define G7 4
+#endif
 #define NV 100 /* input vectors of the matrix-matrix sweep */
 #define NRATES 9
 
@@ -33,7 +44,7 @@ __attribute__((noinline)) void bench_stop(void) { __asm__ volatile("" ::: "memor
 static const int rates[NRATES] = { 30, 40, 50, 60, 70, 80, 90, 95, 99 };
 
 static int16_t w15[N * N], wp15[N * N], x15[NV * N], y15[NV * N], yd15[NV * N];
-static int8_t w7[N * N], wp7[N * N], x7[N], y7[N], yd7[N];
+static int8_t w7[N * N], wp7[N * N], x7[NV * N], y7[NV * N], yd7[NV * N];
 static int64_t bias[N];
 static uint32_t mem32[(N * N * 2 + N * N * 4 + 4 * (N + 1) + 1024) / 4]; /* one grouped CSR, 4-aligned */
 static int32_t mult15, mult7;
@@ -52,7 +63,7 @@ static int32_t nonzero(int32_t m)
 /* wp = w with `pct` % of the aligned groups of g in each row (rounded) zeroed at random */
 static void prune(size_t esz, int32_t g, int pct)
 {
-    int32_t r, k, gpr = N / g, drop = (gpr * pct + 50) / 100;
+    int32_t r, k, gpr = (N + g - 1) / g, drop = (gpr * pct + 50) / 100; /* a tail group counts too */
     if (esz == 2) memcpy(wp15, w15, sizeof(w15));
     else memcpy(wp7, w7, sizeof(w7));
     for (r = 0; r < N; r++) {
@@ -64,8 +75,8 @@ static void prune(size_t esz, int32_t g, int pct)
             if (gone[k]) continue;
             gone[k] = 1;
             left--;
-            if (esz == 2) memset(wp15 + r * N + k * g, 0, (size_t)g * 2);
-            else memset(wp7 + r * N + k * g, 0, (size_t)g);
+            if (esz == 2) memset(wp15 + r * N + k * g, 0, (size_t)(N - k * g < g ? N - k * g : g) * 2);
+            else memset(wp7 + r * N + k * g, 0, (size_t)(N - k * g < g ? N - k * g : g));
         }
     }
 }
@@ -93,7 +104,7 @@ static int differ(const void *a, const void *b, size_t bytes, const char *what, 
 /* 1. q15 matrix-vector */
 static int sweep_mv_q15(void)
 {
-    static const int32_t gs[2] = { 1, 2 };
+    static const int32_t gs[2] = { 1, G15 };
     int ri, gi;
     scalpel_gemv_q15_ref(w15, N, N, x15, &rq15, yd15);
     scalpel_gemv_q15(w15, N, N, x15, &rq15, y15);
@@ -119,7 +130,7 @@ static int sweep_mv_q15(void)
 /* 2. q7 matrix-vector */
 static int sweep_mv_q7(void)
 {
-    static const int32_t gs[2] = { 1, 4 };
+    static const int32_t gs[2] = { 1, G7 };
     int ri, gi;
     scalpel_gemv_q7_ref(w7, N, N, x7, &rq7, yd7);
     scalpel_gemv_q7(w7, N, N, x7, &rq7, y7);
@@ -145,7 +156,7 @@ static int sweep_mv_q7(void)
 /* 3. q15 matrix-matrix: Y[N x NV] = W . X[NV x N]^T */
 static int sweep_mm_q15(void)
 {
-    static const int32_t gs[2] = { 1, 2 };
+    static const int32_t gs[2] = { 1, G15 };
     int ri, gi;
     scalpel_gemm_q15_ref(w15, N, N, x15, NV, &rq15, yd15);
     scalpel_gemm_q15(w15, N, N, x15, NV, &rq15, y15);
@@ -168,6 +179,32 @@ static int sweep_mm_q15(void)
     return 0;
 }
 
+/* 4. q7 matrix-matrix: Y[N x NV] = W . X[NV x N]^T (a convolution's im2row product) */
+static int sweep_mm_q7(void)
+{
+    static const int32_t gs[2] = { 1, G7 };
+    int ri, gi;
+    scalpel_gemm_q7_ref(w7, N, N, x7, NV, &rq7, yd7);
+    scalpel_gemm_q7(w7, N, N, x7, NV, &rq7, y7);
+    if (differ(y7, yd7, sizeof(y7), "gemm_q7 vs ref", 0, 0)) return 1;
+    bench_start();
+    scalpel_gemm_q7(w7, N, N, x7, NV, &rq7, y7);
+    bench_stop();
+    for (ri = 0; ri < NRATES; ri++)
+        for (gi = 0; gi < 2; gi++) {
+            scalpel_gcsr m;
+            prune(1, gs[gi], rates[ri]);
+            if (build(1, gs[gi], &m)) return 1;
+            scalpel_gemm_q7(wp7, N, N, x7, NV, &rq7, yd7);
+            scalpel_gcsr_spmm_q7(&m, x7, NV, &rq7, y7);
+            if (differ(y7, yd7, sizeof(y7), "spmm_q7", gs[gi], rates[ri])) return 1;
+            bench_start();
+            scalpel_gcsr_spmm_q7(&m, x7, NV, &rq7, y7);
+            bench_stop();
+        }
+    return 0;
+}
+
 int main(void)
 {
     int32_t i, sat = 0;
@@ -179,7 +216,7 @@ int main(void)
     for (i = 0; i < N * N; i++) w15[i] = (int16_t)nonzero(32767);
     for (i = 0; i < N * N; i++) w7[i] = (int8_t)nonzero(127);
     for (i = 0; i < NV * N; i++) x15[i] = (int16_t)nonzero(32767);
-    for (i = 0; i < N; i++) x7[i] = (int8_t)nonzero(127);
+    for (i = 0; i < NV * N; i++) x7[i] = (int8_t)nonzero(127);
     for (i = 0; i < N; i++) bias[i] = (int64_t)nonzero(1000) * (int64_t)(1.0 / 1000.0 / (sw15 * sx15));
     if (scalpel_requant_from_real(sw15 * sx15 / sy15, &mult15, &shift15) != SCALPEL_OK ||
         scalpel_requant_from_real(sw7 * sx7 / sy7, &mult7, &shift7) != SCALPEL_OK)
@@ -193,15 +230,16 @@ int main(void)
     }
     if (scalpel_requant_check(&rq15, N) != SCALPEL_OK || scalpel_requant_check(&rq7, N) != SCALPEL_OK) return 1;
     printf("cortex_m_q bench: backend %s, %dx%d, mm with %d vectors, requant q15 mult %ld shift %d, "
-           "q7 mult %ld shift %d\n", scalpel_kernels_backend(), N, N, NV, (long)mult15, (int)shift15,
-           (long)mult7, (int)shift7);
+           "q7 mult %ld shift %d, grouped q15 G=%d q7 G=%d\n", scalpel_kernels_backend(), N, N, NV, (long)mult15,
+           (int)shift15, (long)mult7, (int)shift7, G15, G7);
     if (sweep_mv_q15()) return 1;
     scalpel_gemv_q15(w15, N, N, x15, &rq15, y15);
     for (i = 0; i < N; i++) sat += y15[i] == 32767 || y15[i] == -32768;
     printf("cortex_m_q bench: dense q15 outputs saturated: %d of %d\n", (int)sat, N);
     if (sweep_mv_q7()) return 1;
     if (sweep_mm_q15()) return 1;
-    printf("cortex_m_q bench: pairs mv_q15 %d, mv_q7 %d, mm_q15 %d; macs mv %d, mm %d\n", 1 + 2 * NRATES,
-           1 + 2 * NRATES, 1 + 2 * NRATES, N * N, N * N * NV);
+    if (sweep_mm_q7()) return 1;
+    printf("cortex_m_q bench: pairs mv_q15 %d, mv_q7 %d, mm_q15 %d, mm_q7 %d; macs mv %d, mm %d\n", 1 + 2 * NRATES,
+           1 + 2 * NRATES, 1 + 2 * NRATES, 1 + 2 * NRATES, N * N, N * N * NV);
     return 0;
 }

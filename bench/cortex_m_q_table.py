@@ -17,7 +17,7 @@ PAPER_MV = {"CSR": [2.069, 1.791, 1.514, 1.244, 0.958, 0.682, 0.407, 0.251, 0.12
 PAPER_BREAKEVEN = {"mv": (68, 48), "mm": (73, 56)}
 # the three sweeps of cortex_m_q.c, in the order of its marker pairs
 SWEEPS = [("q15 matrix-vector", "mv", 2, "mv"), ("q7 matrix-vector", "mv", 4, "mv"),
-          ("q15 matrix-matrix", "mm", 2, "mm")]
+          ("q15 matrix-matrix", "mm", 2, "mm"), ("q7 matrix-matrix", "mm", 4, "mm")]
 
 
 # the microcontroller issue's target: grouped break-even against the dense kernel of the same
@@ -72,7 +72,10 @@ def main():
     print("### Cortex-%s (backend %s): 100x100 fixed point, estimated cycles (%s model) and "
           "instructions relative to dense" % (core.upper(), backend.group(1) if backend else "?", model))
     summary = []
+    gm = re.search(r"grouped q15 G=(\d+) q7 G=(\d+)", text)
+    gq15, gq7 = (int(gm.group(1)), int(gm.group(2))) if gm else (2, 4)
     for s, (title, op, g, kind) in enumerate(SWEEPS):
+        g = gq15 if title.startswith("q15") else gq7
         c = cycles[s * per_sweep:(s + 1) * per_sweep]
         n = insns[s * per_sweep:(s + 1) * per_sweep]
         csr = [c[1 + 2 * i] / c[0] for i in range(len(RATES))]

@@ -172,7 +172,7 @@ par qnet-no-simd-g++ sh -c "mkdir -p $B/qnet-ns && gcc $WARN -O2 -DSCALPEL_NO_SI
 par test_qops-asan sh -c "mkdir -p $B/qops-asan && gcc $WARN $SAN $NATIVE -I. tests/test_qops.c -o $B/tqo-asan -lm && $B/tqo-asan $B/qops-asan"
 par qops-no-simd-g++ sh -c "mkdir -p $B/qops-ns && gcc $WARN -O2 -DSCALPEL_NO_SIMD -I. tests/test_qops.c -o $B/tqo-ns -lm && $B/tqo-ns $B/qops-ns && gcc $WARN -O2 $NATIVE -DSCALPEL__Q_CONV_WHOLE=0 -I. tests/test_qops.c -o $B/tqo-blk -lm && $B/tqo-blk $B/qops-ns && g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 $NATIVE -x c++ -I. tests/test_qops.c -o $B/tqo-pp && $B/tqo-pp $B/qops-ns"
 par gen-qnet-firmware sh -c "mkdir -p $B/fw && gcc $WARN -O2 $NATIVE -I. tests/gen_qnet_firmware.c -o $B/gen_qnet_firmware -lm && $B/gen_qnet_firmware $B/fw"
-par gen-mlperf-firmware sh -c "mkdir -p $B/mlperf && gcc $WARN -O2 $NATIVE -I. tests/gen_mlperf_firmware.c -o $B/gen_mlperf_firmware -lm && $B/gen_mlperf_firmware $B/mlperf"
+par gen-mlperf-firmware sh -c "mkdir -p $B/mlperf && gcc $WARN -O2 $NATIVE -I. tests/gen_mlperf_firmware.c -o $B/gen_mlperf_firmware -lm && $B/gen_mlperf_firmware $B/mlperf --pruned"
 par_wait
 par qnet-export-header sh -c "gcc $WARN -O1 $NATIVE -DSCALPEL_NO_MALLOC -I$B/fw -I. tests/cortex-m/qnet_firmware.c -o $B/fw/qnet-host -lm && $B/fw/qnet-host && g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 -DSCALPEL_NO_MALLOC -DSCALPEL_NO_SIMD -x c++ -I$B/fw -I. tests/cortex-m/qnet_firmware.c -o $B/fw/qnet-host-pp && $B/fw/qnet-host-pp"
 par test_train-asan sh -c "gcc $WARN $SAN -fsanitize=float-cast-overflow $NATIVE -I. tests/test_train.c -o $B/test_train-asan -lm && $B/test_train-asan"
@@ -308,8 +308,9 @@ par cortex-m3-qkernels  tests/cortex-m/run.sh m3 "$B/qk-m3.elf" tests/test_qkern
 par cortex-m4-qnet-firmware sh -c "tests/cortex-m/run.sh m4 $B/fw/qnet-m4.elf tests/cortex-m/qnet_firmware.c -I$B/fw -DSCALPEL_NO_MALLOC && ! arm-none-eabi-nm $B/fw/qnet-m4.elf | grep -E ' (malloc|calloc|realloc|free)\$'"
 par cortex-m55-qnet-firmware tests/cortex-m/run.sh m55 "$B/fw/qnet-m55.elf" tests/cortex-m/qnet_firmware.c -I$B/fw -DSCALPEL_NO_MALLOC
 par cortex-m7-qnet-firmware tests/cortex-m/run.sh m7 "$B/fw/qnet-m7.elf" tests/cortex-m/qnet_firmware.c -I$B/fw -DSCALPEL_NO_MALLOC
-# the four MLPerf Tiny models in q7, exported, run with no allocation: the host's integers
-for m in ds_cnn mobilenet_v1 resnet_8 autoencoder; do
+# the four MLPerf Tiny models in q7, exported, run with no allocation: the host's integers;
+# dense, and with 70% of their G = 4 groups pruned (grouped CSR layers in q7)
+for m in ds_cnn mobilenet_v1 resnet_8 autoencoder ds_cnn_p70 mobilenet_v1_p70 resnet_8_p70 autoencoder_p70; do
   par "mlperf-$m-host" sh -c "gcc $WARN -O1 $NATIVE -DSCALPEL_NO_MALLOC -DMLPERF=$m -I$B/mlperf -I. tests/cortex-m/mlperf_firmware.c -o $B/mlperf/$m-host -lm && $B/mlperf/$m-host"
   par "cortex-m4-mlperf-$m" sh -c "tests/cortex-m/run.sh m4 $B/mlperf/$m-m4.elf tests/cortex-m/mlperf_firmware.c -I$B/mlperf -DSCALPEL_NO_MALLOC -DMLPERF=$m && ! arm-none-eabi-nm $B/mlperf/$m-m4.elf | grep -E ' (malloc|calloc|realloc|free)\$'"
   par "cortex-m55-mlperf-$m" tests/cortex-m/run.sh m55 "$B/mlperf/$m-m55.elf" tests/cortex-m/mlperf_firmware.c -I$B/mlperf -DSCALPEL_NO_MALLOC -DMLPERF=$m
