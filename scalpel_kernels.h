@@ -4028,11 +4028,12 @@ SCALPEL__QGDOT(int8_t, q7)
 #define SCALPEL__QWSUMS(T, SUF, G, ACC, IT, MAC)                                                    \
     /* acc[r] = row r's sum for the nr rows from rp on; *ip and *vk run on to the next block */    \
     SCALPEL__NOINLINE static void scalpel__wsums_##SUF##_##IT(const int32_t *rp, int32_t nr, const IT **pip, \
-                                                              const T **pvk, const T *x, ACC *acc)  \
+                                                              const T **pvk, const T *x, int32_t cols, ACC *acc) \
     {                                                                                               \
         const IT *ip = *pip;                                                                        \
         const T *vk = *pvk;                                                                         \
         const int32_t *re = rp + nr;                                                                \
+        (void)cols; /* no group reaches past cols here */                                           \
         for (; rp != re; rp++, acc++) {                                                             \
             ACC t = 0;                                                                              \
             int32_t n = rp[1] - rp[0], k;                                                           \
@@ -4048,9 +4049,9 @@ SCALPEL__QGDOT(int8_t, q7)
         *pip = ip;                                                                                  \
         *pvk = vk;                                                                                  \
     }
-#define SCALPEL__QWSPMV(T, SUF, G, ACC, IT)                                                        \
-    static void scalpel__wspmv_##SUF##_##IT(const scalpel_gcsr *w, const T *x,                      \
-                                            const scalpel_requant *rq, T *y)                        \
+#define SCALPEL__QWSPMV(T, SUF, G, ACC, IT, V)                                                     \
+    static void scalpel__##V##spmv_##SUF##_##IT(const scalpel_gcsr *w, const T *x,                  \
+                                                const scalpel_requant *rq, T *y)                    \
     {                                                                                               \
         const IT *ip = (const IT *)w->col_idx + w->row_ptr[0];                                      \
         const T *vk = (const T *)w->values + (size_t)w->row_ptr[0] * G;                             \
@@ -4058,7 +4059,7 @@ SCALPEL__QGDOT(int8_t, q7)
         ACC acc[SCALPEL__WSPMV_ROWS(ACC)];                                                          \
         for (r0 = 0; r0 < w->rows; r0 += SCALPEL__WSPMV_ROWS(ACC)) {                                \
             int32_t nr = w->rows - r0 < SCALPEL__WSPMV_ROWS(ACC) ? w->rows - r0 : SCALPEL__WSPMV_ROWS(ACC); \
-            scalpel__wsums_##SUF##_##IT(w->row_ptr + r0, nr, &ip, &vk, x, acc);                     \
+            scalpel__##V##sums_##SUF##_##IT(w->row_ptr + r0, nr, &ip, &vk, x, w->cols, acc);        \
             scalpel__wreq_##SUF(acc, r0, nr, rq, y + r0);                                           \
         }                                                                                           \
     }
@@ -4170,10 +4171,11 @@ static inline void scalpel__ldrd_next(const int8_t **p, uint32_t *a, uint32_t *b
     } while (0)
 #define SCALPEL__QWSUMS_DSP(T, SUF, ACC, IT, ONE, EIGHT)                                            \
     SCALPEL__NOINLINE static void scalpel__wsums_##SUF##_##IT(const int32_t *rp, int32_t nr, const IT **pip, \
-                                                              const T **pvk, const T *x, ACC *acc)  \
+                                                              const T **pvk, const T *x, int32_t cols, ACC *acc) \
     {                                                                                               \
         const IT *ip = *pip;                                                                        \
         const int8_t *vk = (const int8_t *)*pvk; /* one group is 4 bytes for both types */         \
+        (void)cols; /* no group reaches past cols here */                                           \
         const int32_t *re = rp + nr;                                                                \
         int32_t a = rp[0], b;                                                                       \
         while (rp != re) {                                                                          \
@@ -4222,10 +4224,69 @@ SCALPEL__QWSUMS(int16_t, q15, 2, int64_t, uint32_t, SCALPEL__WMAC15)
 SCALPEL__QWSUMS(int8_t, q7, 4, int32_t, uint16_t, SCALPEL__WMAC7)
 SCALPEL__QWSUMS(int8_t, q7, 4, int32_t, uint32_t, SCALPEL__WMAC7)
 #endif
-SCALPEL__QWSPMV(int16_t, q15, 2, int64_t, uint16_t)
-SCALPEL__QWSPMV(int16_t, q15, 2, int64_t, uint32_t)
-SCALPEL__QWSPMV(int8_t, q7, 4, int32_t, uint16_t)
-SCALPEL__QWSPMV(int8_t, q7, 4, int32_t, uint32_t)
+SCALPEL__QWSPMV(int16_t, q15, 2, int64_t, uint16_t, w)
+SCALPEL__QWSPMV(int16_t, q15, 2, int64_t, uint32_t, w)
+SCALPEL__QWSPMV(int8_t, q7, 4, int32_t, uint16_t, w)
+SCALPEL__QWSPMV(int8_t, q7, 4, int32_t, uint32_t, w)
+#if defined(SCALPEL__QMVE)
+/* Helium: groups of one vector (q15 G = 8, q7 G = 16: the paper's rule, G = the vector width),
+ * the same blocks of rows, one lane-wise multiply and reduction per group (VMLALDAVA for q15,
+ * VMLADAVA for q7), two groups per loop test; a row's last group reaching past cols loads
+ * under a tail predicate (inactive lanes read nothing) */
+#define SCALPEL__QVSUMS(T, SUF, G, ACC, IT, VLD, VLDZ, VCTP, VMLA)                                \
+    SCALPEL__NOINLINE static void scalpel__vsums_##SUF##_##IT(const int32_t *rp, int32_t nr, const IT **pip, \
+                                                              const T **pvk, const T *x, int32_t cols, ACC *acc) \
+    {                                                                                               \
+        const IT *ip = *pip;                                                                        \
+        const T *vk = *pvk;                                                                         \
+        const int32_t *re = rp + nr;                                                                \
+        int32_t a = rp[0], b;                                                                       \
+        while (rp != re) {                                                                          \
+            ACC t = 0;                                                                              \
+            int32_t n, k, tail = 0;                                                                 \
+            b = *++rp;                                                                              \
+            n = b - a;                                                                              \
+            a = b;                                                                                  \
+            if (n > 0 && (int32_t)ip[n - 1] > cols - G) { /* a last group past cols: predicated */  \
+                tail = cols - (int32_t)ip[n - 1];                                                   \
+                n--;                                                                                \
+            }                                                                                       \
+            if (n & 1) {                                                                            \
+                t = VMLA(t, VLD(vk), VLD(x + ip[0]));                                               \
+                vk += G;                                                                            \
+                ip++;                                                                               \
+            }                                                                                       \
+            for (k = n >> 1; k > 0; k--, vk += 2 * G, ip += 2) {                                    \
+                t = VMLA(t, VLD(vk), VLD(x + ip[0]));                                               \
+                t = VMLA(t, VLD(vk + G), VLD(x + ip[1]));                                           \
+            }                                                                                       \
+            if (tail > 0) {                                                                         \
+                mve_pred16_t p = VCTP((uint32_t)tail);                                              \
+                t = VMLA(t, VLDZ(vk, p), VLDZ(x + ip[0], p));                                       \
+                vk += G;                                                                            \
+                ip++;                                                                               \
+            }                                                                                       \
+            *acc++ = t;                                                                             \
+        }                                                                                           \
+        *pip = ip;                                                                                  \
+        *pvk = vk;                                                                                  \
+    }
+SCALPEL__QVSUMS(int16_t, q15, 8, int64_t, uint16_t, vldrhq_s16, vldrhq_z_s16, vctp16q, vmlaldavaq_s16)
+SCALPEL__QVSUMS(int16_t, q15, 8, int64_t, uint32_t, vldrhq_s16, vldrhq_z_s16, vctp16q, vmlaldavaq_s16)
+SCALPEL__QVSUMS(int8_t, q7, 16, int32_t, uint16_t, vldrbq_s8, vldrbq_z_s8, vctp8q, vmladavaq_s8)
+SCALPEL__QVSUMS(int8_t, q7, 16, int32_t, uint32_t, vldrbq_s8, vldrbq_z_s8, vctp8q, vmladavaq_s8)
+SCALPEL__QWSPMV(int16_t, q15, 8, int64_t, uint16_t, v)
+SCALPEL__QWSPMV(int16_t, q15, 8, int64_t, uint32_t, v)
+SCALPEL__QWSPMV(int8_t, q7, 16, int32_t, uint16_t, v)
+SCALPEL__QWSPMV(int8_t, q7, 16, int32_t, uint32_t, v)
+#define SCALPEL__HAS_VSPMV 1
+#else
+#define SCALPEL__HAS_VSPMV 0 /* the calls below are never made: no Helium */
+#define scalpel__vspmv_q15_uint16_t(w, x, rq, y) ((void)0)
+#define scalpel__vspmv_q15_uint32_t(w, x, rq, y) ((void)0)
+#define scalpel__vspmv_q7_uint16_t(w, x, rq, y) ((void)0)
+#define scalpel__vspmv_q7_uint32_t(w, x, rq, y) ((void)0)
+#endif
 
 /* Matrix-matrix rows for the same one-word groups: two input vectors per pass over a row's
  * groups (each weight word loaded once for both), the row's bias / mult / shift and its tail
@@ -4366,6 +4427,11 @@ SCALPEL__QWSPMM(int8_t, q7, 127, 4, int32_t, uint32_t, SCALPEL__WMAC7X2)
             ((uintptr_t)w->values & 3) == 0) {                                                      \
             if (w->index_bits == 16) scalpel__wspmv_##SUF##_uint16_t(w, x, rq, y);                  \
             else scalpel__wspmv_##SUF##_uint32_t(w, x, rq, y);                                      \
+            return;                                                                                 \
+        }                                                                                           \
+        if (SCALPEL__HAS_VSPMV && w->group * (int32_t)sizeof(T) == 16) {                           \
+            if (w->index_bits == 16) scalpel__vspmv_##SUF##_uint16_t(w, x, rq, y);                  \
+            else scalpel__vspmv_##SUF##_uint32_t(w, x, rq, y);                                      \
             return;                                                                                 \
         }                                                                                           \
         if (w->index_bits != 16) {                                                                  \
