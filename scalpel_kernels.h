@@ -3478,6 +3478,23 @@ SCALPEL__QINLINE int32_t scalpel__requant(int64_t t, int32_t m, int32_t s, int32
         if (hi == 32767) return (q = __ssat(q, 16)) < lo ? lo : q;
         return q < lo ? lo : q > hi ? hi : q;
     }
+    if (s >= 1 && t == (int32_t)t) {
+        /* shift 1 .. 16 (a layer whose output range is close to its inputs', pruned layers
+         * often): P = t * m in one SMULL; when P fits 32 bits, floor((P + 2^(s-1)) / 2^s) =
+         * floor((u + 1) / 2) for u = P >> (s - 1) in 32-bit shifts; otherwise |P| >= 2^31 and
+         * |P / 2^s| >= 2^15 saturates both types, to the side of P's sign */
+        int64_t p = (int64_t)(int32_t)t * m;
+        int32_t q;
+        if (p == (int32_t)p) {
+            int32_t u = (int32_t)p >> (s - 1);
+            q = (u >> 1) + (u & 1);
+        } else {
+            q = p < 0 ? -hi - 1 : hi;
+        }
+        if (hi == 127) return (q = __ssat(q, 8)) < lo ? lo : q;
+        if (hi == 32767) return (q = __ssat(q, 16)) < lo ? lo : q;
+        return q < lo ? lo : q > hi ? hi : q;
+    }
 #endif
     v = t * m + (s > 0 ? (int64_t)1 << (s - 1) : 0);
 #if defined(__GNUC__)

@@ -11,7 +11,8 @@ cycles of one inference, flash, RAM and stack, against a 256 KB RAM / 1 MB flash
    scalpel_qnet_export_c, with one input and the host's output, into build/bench/mlperf/;
    with --pruned also the variants _p50 / _p70 / _p90 (G = 4 groups of the FC layers and the
    one-group convolutions removed, lowest RMS first, then planned and packed for the q7
-   cortex-m4 profile: the layers above their kernel's break-even go grouped CSR).
+   cortex-m4 profile: the layers above their kernel's break-even go grouped CSR), counted on
+   the M4, and _p50_mve / ... (G = 16, the cortex-m55 profile), counted on the M55.
 2. tests/cortex-m/mlperf_firmware.c runs each under QEMU with the instruction counter (static
    workspace, no malloc; the output must equal the host's, or the run fails) and gives the
    estimated cycles of the forward pass (the M4 or M55 timing rules of the counter).
@@ -51,15 +52,18 @@ def main():
     for core in ("m4", "m55"):
         print("### Cortex-%s: MLPerf Tiny in q7 (per-channel weights), batch 1, estimated cycles (%s model)\n"
               % (core.upper(), core))
-        print("Pruned: that share of the G = 4 weight groups removed from the FC layers and the one-group "
-              "convolutions (depthwise filters kept whole); \"MACs run\" counts the stored weights.\n")
-        print("| model | pruned | MACs run | weight bytes | est. cycles | speed-up | flash | RAM | workspace / all tensors "
-              "| stack | fits 256 KB / 1 MB |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        g = 16 if core == "m55" else 4
+        print("Pruned: that share of the G = %d weight groups (the q7 SIMD width of the core) removed from the FC "
+              "layers and the one-group convolutions (depthwise filters kept whole), then planned for the %s "
+              "profile: only the layers above their kernel's break-even are stored grouped (\"grouped\"); "
+              "\"MACs run\" counts the stored weights.\n" % (g, "cortex-m55" if core == "m55" else "cortex-m4"))
+        print("| model | pruned | grouped | MACs run | weight bytes | est. cycles | speed-up | flash | RAM "
+              "| workspace / all tensors | stack | fits 256 KB / 1 MB |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
         for name, title in MODELS:
             dense_cyc = None
             for pct in (0, 50, 70, 90):
-                variant = name if pct == 0 else "%s_p%d" % (name, pct)
+                variant = name if pct == 0 else "%s_p%d%s" % (name, pct, "_mve" if core == "m55" else "")
                 row = one(core, variant, title if pct == 0 else "", pct)
                 if pct == 0:
                     dense_cyc = row[0]
@@ -72,17 +76,18 @@ def one(core, name, title, pct):
     elf = os.path.join(OUT, "%s-%s.elf" % (name, core))
     out = run(["sh", "tests/cortex-m/run.sh", "count", core, elf, "tests/cortex-m/mlperf_firmware.c", "-I" + OUT,
                "-DSCALPEL_NO_MALLOC", "-DMLPERF=" + name, "-fcallgraph-info=su"])
-    m = re.search(r"(\d+) weight bytes, workspace (\d+) bytes \(all tensors: (\d+)\), (\d+) MACs, (\d+) run", out)
+    m = re.search(r"layers \((\d+) grouped\), (\d+) weight bytes, workspace (\d+) bytes \(all tensors: (\d+)\), "
+                  r"(\d+) MACs, (\d+) run", out)
     cyc = int(re.search(r"cyc_per_pair=(\d+)", out).group(1))
     size = run(["arm-none-eabi-size", elf]).splitlines()[1].split()
     text, data_b, bss = int(size[0]), int(size[1]), int(size[2])
     stack, dyn = deepest_stack(elf + "-mlperf_firmware.ci")
-    wb, ws, tensors, macs, macs_run = (int(v) for v in m.groups())
+    grouped, wb, ws, tensors, macs, macs_run = (int(v) for v in m.groups())
     flash, ram = text + data_b, data_b + bss
     fits = "yes" if ram + stack <= RAM_PART and flash <= FLASH_PART else "no (%s)" % (
         "RAM" if ram + stack > RAM_PART else "flash")
-    return cyc, "| %s | %s | %d | %d | %d | SPEEDUP | %d | %d | %d / %d | %d%s | %s |" % (
-        title, "%d%%" % pct if pct else "dense", macs_run, wb, cyc, flash, ram, ws, tensors, stack,
+    return cyc, "| %s | %s | %d | %d | %d | %d | SPEEDUP | %d | %d | %d / %d | %d%s | %s |" % (
+        title, "%d%%" % pct if pct else "dense", grouped, macs_run, wb, cyc, flash, ram, ws, tensors, stack,
         " (dynamic: %s)" % dyn if dyn else "", fits)
 
 

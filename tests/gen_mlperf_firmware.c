@@ -14,16 +14,17 @@
  * each had its own buffer (what the workspace planner's reuse is measured against).
  *
  *   ./gen_mlperf_firmware DIR --pruned    also writes the SIMD-aware pruned variants
- *                                         mlperf_<model>_p50 / _p70 / _p90
+ *                                         mlperf_<model>_p50 / _p70 / _p90 (for DSP cores) and
+ *                                         mlperf_<model>_p50_mve / ... (for Helium)
  *
- * A pruned variant is the same network with 50, 70 or 90% of the groups of G = 4 weights (the
- * q7 SIMD width of a Cortex-M DSP core: one SXTB16 + SMLAD pair) removed from every layer the
- * microcontroller rules prune (fully connected and convolutions with one group; depthwise
- * filters of nine taps are left whole), lowest RMS first (scalpel_prune_groups_rate), then
- * planned for the cortex-m4 profile in q7 (G = 4, the break-evens measured by make
- * bench-cortex-m) and packed (scalpel_net_pack): a layer whose rate is above its kernel's
- * break-even is stored in grouped CSR. The weights are random, so a variant measures speed,
- * size and bit-exactness, not accuracy. */
+ * A pruned variant is the same network with 50, 70 or 90% of its groups of G weights removed
+ * from every layer the microcontroller rules prune (fully connected and convolutions with one
+ * group; depthwise filters of nine taps are left whole), lowest RMS first
+ * (scalpel_prune_groups_rate), then planned for a q7 profile and packed (scalpel_net_pack): a
+ * layer whose rate is above its kernel's break-even is stored in grouped CSR. G is the q7
+ * SIMD width: 4 on a DSP core (one SXTB16 + SMLAD pair; the cortex-m4 profile), 16 on Helium
+ * (one vector; the cortex-m55 profile, the _mve variants). The weights are random, so a
+ * variant measures speed, size and bit-exactness, not accuracy. */
 #define SCALPEL_IMPLEMENTATION
 #include "scalpel.h"
 #include "../examples/reference_nets.h"
@@ -39,27 +40,32 @@ static const char *const models[4][2] = {
     { "ds-cnn", "ds_cnn" }, { "mobilenet-v1", "mobilenet_v1" }, { "resnet-8", "resnet_8" }, { "autoencoder", "autoencoder" }
 };
 
-/* the q7 cortex-m4 profile: G = 4, the grouped break-evens of the 100 x 100 sweep on the M4
- * model (bench/cortex_m_q.c: matrix-vector 33%, matrix-matrix 32%) */
-static scalpel_status q7_profile(scalpel_hw_profile *hw)
+/* The q7 profiles the variants are planned for, with the grouped break-evens of the 100 x 100
+ * sweep (bench/cortex_m_q.c, make bench-cortex-m): cortex-m4, G = 4 (one word: SXTB16 + SMLAD),
+ * matrix-vector 33%, matrix-matrix 32%; cortex-m55, G = 16 (one Helium vector), matrix-vector
+ * 72%, matrix-matrix above 99% (its Helium grouped matrix-matrix product does not beat dense
+ * at any rate of the sweep: convolutions stay dense there). */
+static scalpel_status q7_profile(int mve, scalpel_hw_profile *hw)
 {
-    scalpel_status st = scalpel_hw_profile_get("cortex-m4", hw);
+    scalpel_status st = scalpel_hw_profile_get(mve ? "cortex-m55" : "cortex-m4", hw);
     if (st != SCALPEL_OK) return st;
-    hw->group = 4;
+    hw->group = mve ? 16 : 4;
     hw->dtype = SCALPEL_DTYPE_Q7;
-    hw->breakeven_mv_grouped = 0.33f;
-    hw->breakeven_mm_grouped = 0.32f;
+    hw->breakeven_mv_grouped = mve ? 0.72f : 0.33f;
+    hw->breakeven_mm_grouped = mve ? 0.995f : 0.32f;
     return SCALPEL_OK;
 }
 
-/* `rate` of the G = 4 groups of every FC layer and one-group convolution removed, then the
- * network planned and packed for the q7 profile; the layers that went grouped are counted */
-static int prune_and_pack(scalpel_net *net, float rate, int32_t *n_grouped)
+/* `rate` of the groups of G (the profile's) of every FC layer and one-group convolution
+ * removed, then the network planned and packed for the q7 profile; the layers that went
+ * grouped are counted */
+static int prune_and_pack(scalpel_net *net, int mve, float rate, int32_t *n_grouped)
 {
     scalpel_hw_profile hw;
     scalpel_plan plan;
     int32_t i;
     *n_grouped = 0;
+    if (q7_profile(mve, &hw) != SCALPEL_OK) return 1;
     for (i = 0; i < net->n_layers; i++) {
         scalpel_layer *L = &net->layers[i];
         size_t n = (size_t)L->geom.rows * (size_t)L->geom.cols;
@@ -67,22 +73,21 @@ static int prune_and_pack(scalpel_net *net, float rate, int32_t *n_grouped)
         if (L->storage != SCALPEL_STORAGE_DENSE || L->w == NULL || n == 0) continue;
         if (L->geom.kind != SCALPEL_LAYER_FC && !(L->geom.kind == SCALPEL_LAYER_CONV2D && L->geom.groups == 1)) continue;
         mask = (uint8_t *)malloc(n);
-        if (mask == NULL ||
-            scalpel_prune_groups_rate(L->w, L->geom.rows, L->geom.cols, 4, SCALPEL_IMPORTANCE_RMS, rate, mask, NULL) != SCALPEL_OK)
+        if (mask == NULL || scalpel_prune_groups_rate(L->w, L->geom.rows, L->geom.cols, hw.group, SCALPEL_IMPORTANCE_RMS,
+                                                      rate, mask, NULL) != SCALPEL_OK)
             return 1;
         scalpel_mask_apply_f32((float *)(uintptr_t)L->w, mask, n); /* the network owns its weights */
         free(mask);
     }
-    if (q7_profile(&hw) != SCALPEL_OK || scalpel_plan_net(net, &hw, SCALPEL_PLAN_SCALPEL, &plan) != SCALPEL_OK ||
-        scalpel_net_pack(net, &plan) != SCALPEL_OK)
+    if (scalpel_plan_net(net, &hw, SCALPEL_PLAN_SCALPEL, &plan) != SCALPEL_OK || scalpel_net_pack(net, &plan) != SCALPEL_OK)
         return 1;
     for (i = 0; i < net->n_layers; i++) *n_grouped += net->layers[i].storage == SCALPEL_STORAGE_GCSR;
     return 0;
 }
 
-/* one model: build (pruned by `pct` percent of its groups unless 0), quantize, run the vector,
- * write the two headers */
-static int write_model(const char *dir, const char *net_name, const char *c_name, int pct)
+/* one model: build (pruned by `pct` percent of its groups unless 0, for the Helium profile
+ * when `mve`), quantize, run the vector, write the two headers */
+static int write_model(const char *dir, const char *net_name, const char *c_name, int pct, int mve)
 {
     const ref_net_desc *d = ref_net_find(net_name);
     scalpel_net net;
@@ -103,12 +108,12 @@ static int write_model(const char *dir, const char *net_name, const char *c_name
     }
     if (net.n_layers > 0 && net.layers[net.n_layers - 1].geom.kind == SCALPEL_LAYER_SOFTMAX) net.n_layers--;
     for (i = 0; i < net.n_layers; i++) macs += scalpel_layer_macs(&net.layers[i]);
-    if (pct > 0 && prune_and_pack(&net, (float)pct / 100.0f, &n_grouped) != 0) {
+    if (pct > 0 && prune_and_pack(&net, mve, (float)pct / 100.0f, &n_grouped) != 0) {
         fprintf(stderr, "gen_mlperf_firmware: pruning %s to %d%% failed\n", net_name, pct);
         return 1;
     }
     for (i = 0; i < net.n_layers; i++) macs_run += scalpel_layer_macs(&net.layers[i]);
-    if (pct > 0) snprintf(name, sizeof name, "%s_p%d", c_name, pct);
+    if (pct > 0) snprintf(name, sizeof name, "%s_p%d%s", c_name, pct, mve ? "_mve" : "");
     else snprintf(name, sizeof name, "%s", c_name);
     c_name = name;
     test_rng_state = 0x5EED5EEDull ^ (uint64_t)(unsigned char)net_name[0] * 0x9E3779B97F4A7C15ull; /* the same
@@ -171,7 +176,7 @@ int main(int argc, char **argv)
         return 2;
     }
     for (i = 0; i < 4; i++)
-        for (k = 0; k < (pruned ? 4 : 1); k++)
-            if (write_model(argv[1], models[i][0], models[i][1], rates[k]) != 0) return 1;
+        for (k = 0; k < (pruned ? 7 : 1); k++) /* dense, then G = 4 and G = 16 at each rate */
+            if (write_model(argv[1], models[i][0], models[i][1], rates[(k + 1) / 2], k > 0 && k % 2 == 0) != 0) return 1;
     return 0;
 }

@@ -309,8 +309,9 @@ par cortex-m4-qnet-firmware sh -c "tests/cortex-m/run.sh m4 $B/fw/qnet-m4.elf te
 par cortex-m55-qnet-firmware tests/cortex-m/run.sh m55 "$B/fw/qnet-m55.elf" tests/cortex-m/qnet_firmware.c -I$B/fw -DSCALPEL_NO_MALLOC
 par cortex-m7-qnet-firmware tests/cortex-m/run.sh m7 "$B/fw/qnet-m7.elf" tests/cortex-m/qnet_firmware.c -I$B/fw -DSCALPEL_NO_MALLOC
 # the four MLPerf Tiny models in q7, exported, run with no allocation: the host's integers;
-# dense, and with 70% of their G = 4 groups pruned (grouped CSR layers in q7)
-for m in ds_cnn mobilenet_v1 resnet_8 autoencoder ds_cnn_p70 mobilenet_v1_p70 resnet_8_p70 autoencoder_p70; do
+# dense, with 70% of their G = 4 groups pruned (grouped CSR layers in q7), and the autoencoder
+# with 90% of its G = 16 groups pruned (the Helium grouped layers)
+for m in ds_cnn mobilenet_v1 resnet_8 autoencoder ds_cnn_p70 mobilenet_v1_p70 resnet_8_p70 autoencoder_p70 autoencoder_p90_mve; do
   par "mlperf-$m-host" sh -c "gcc $WARN -O1 $NATIVE -DSCALPEL_NO_MALLOC -DMLPERF=$m -I$B/mlperf -I. tests/cortex-m/mlperf_firmware.c -o $B/mlperf/$m-host -lm && $B/mlperf/$m-host"
   par "cortex-m4-mlperf-$m" sh -c "tests/cortex-m/run.sh m4 $B/mlperf/$m-m4.elf tests/cortex-m/mlperf_firmware.c -I$B/mlperf -DSCALPEL_NO_MALLOC -DMLPERF=$m && ! arm-none-eabi-nm $B/mlperf/$m-m4.elf | grep -E ' (malloc|calloc|realloc|free)\$'"
   par "cortex-m55-mlperf-$m" tests/cortex-m/run.sh m55 "$B/mlperf/$m-m55.elf" tests/cortex-m/mlperf_firmware.c -I$B/mlperf -DSCALPEL_NO_MALLOC -DMLPERF=$m
