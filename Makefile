@@ -14,9 +14,11 @@
 #                    As root it first installs missing Debian packages (tools/deps.sh test).
 #   make bench       kernel benchmarks vs OpenBLAS and Eigen (bench/), single-threaded, then
 #                    the Cortex-M4/M55 sweeps counted under QEMU (bench-cortex-m: fp32, and the
-#                    paper's Figure 9 in q15 / q7, the depthwise convolution of the MLPerf Tiny
-#                    models, the four MLPerf Tiny models end to end in q7 on the M4 and M55:
-#                    bench/cortex_m_mlperf.py) and the LeNets end to end on the M4 in q15
+#                    paper's Figure 9 in q15 / q7, the dense q7 layers against CMSIS-NN's s8
+#                    figures with PASS/MISS, the depthwise convolution of the MLPerf Tiny
+#                    models, the four MLPerf Tiny models end to end in q7 on the M4 and M55,
+#                    dense and pruned: bench/cortex_m_mlperf.py) and the LeNets end to end on
+#                    the M4 in q15
 #                    (bench-cortex-m-lenet; docs/microcontrollers.md); then PNG plots of it all
 #                    in build/bench/plots (bench/plots.py, matplotlib)
 #   make dist        dist/scalpel.h, the one-file build of every header (amalgamate.py)
