@@ -4955,6 +4955,72 @@ SCALPEL__QINLINE int32_t scalpel__dw_taps_q7(const scalpel__p7 *wq, int32_t kh, 
 }
 #endif
 
+#if defined(SCALPEL__QDSP) && !defined(SCALPEL__QMVE)
+/* One output row of a 3x3 depthwise q7 filter at horizontal stride 1 on DSP cores, two
+ * outputs per step: the word x[ox .. ox + 3] of an input row unpacked once, e = (x0, x2) and
+ * o = (x1, x3), gives both outputs' three taps of that row:
+ *   y[ox]     += SMLAD(e, (w0, w2)) + SMLABB(o, w1)     x0 w0 + x2 w2 + x1 w1
+ *   y[ox + 1] += SMLAD(o, (w0, w2)) + SMLATB(e, w1)     x1 w0 + x3 w2 + x2 w1
+ * one LDR, two SXTB16 and four multiply-accumulates for 6 MACs (the one-output loop takes
+ * twice the loads and unpacks), the filter in registers for the whole row. x points at the
+ * row's padded copy (scalpel_dwconv_q7's scratch: at least ow + 5 values per row, so the pair
+ * past an odd ow reads inside it), rs apart; b, m, s are the channel's requant. The requant of
+ * a shift 17 .. 32 with |b| < 2^30 is scalpel__requant's SMMULR path (|sum| <= 9 * 2^14, so
+ * the sum plus bias fits 32 bits), the multiplier scaled once per row; any other goes through
+ * scalpel__requant. */
+SCALPEL__NOINLINE static void scalpel__dw3_row_q7(const int8_t *x, size_t rs, const int8_t *w, int32_t ow, int64_t b, int32_t m,
+                                int32_t s, int32_t lo, int8_t *y)
+{
+    const int8_t *x1 = x + rs, *x2 = x1 + rs;
+    const int32_t w02a = (int32_t)((uint32_t)(uint16_t)w[0] | ((uint32_t)(uint16_t)w[2] << 16));
+    const int32_t w02b = (int32_t)((uint32_t)(uint16_t)w[3] | ((uint32_t)(uint16_t)w[5] << 16));
+    const int32_t w02c = (int32_t)((uint32_t)(uint16_t)w[6] | ((uint32_t)(uint16_t)w[8] << 16));
+    const int32_t w1ab = (int32_t)((uint32_t)(uint16_t)w[1] | ((uint32_t)(uint16_t)w[4] << 16)), w1c = w[7];
+    const int fast = s >= 17 && s <= 32 && b > -((int64_t)1 << 30) && b < ((int64_t)1 << 30);
+    const int32_t b32 = fast ? (int32_t)b : 0, m2 = fast ? m << (32 - s) : 0;
+    int32_t ox;
+    for (ox = 0; ox < ow; ox += 2) {
+        uint32_t u;
+        int32_t e, o, a0, a1, q0, q1;
+        u = (uint32_t)scalpel__ld32(x + ox);
+        e = __sxtb16((int32_t)u);
+        o = scalpel__sxtb16_ror8(u);
+        a0 = __smlabb(o, w1ab, __smlad(e, w02a, 0));
+        a1 = __smlatb(e, w1ab, __smlad(o, w02a, 0));
+        u = (uint32_t)scalpel__ld32(x1 + ox);
+        e = __sxtb16((int32_t)u);
+        o = scalpel__sxtb16_ror8(u);
+        a0 = __smlabt(o, w1ab, __smlad(e, w02b, a0));
+        a1 = __smlatt(e, w1ab, __smlad(o, w02b, a1));
+        u = (uint32_t)scalpel__ld32(x2 + ox);
+        e = __sxtb16((int32_t)u);
+        o = scalpel__sxtb16_ror8(u);
+        a0 = __smlabb(o, w1c, __smlad(e, w02c, a0));
+        a1 = __smlatb(e, w1c, __smlad(o, w02c, a1));
+        if (fast) {
+            q0 = __ssat(scalpel__smmulr(a0 + b32, m2), 8);
+            q1 = __ssat(scalpel__smmulr(a1 + b32, m2), 8);
+            q0 = q0 < lo ? lo : q0;
+            q1 = q1 < lo ? lo : q1;
+        } else {
+            q0 = scalpel__requant((int64_t)a0 + b, m, s, lo, 127);
+            q1 = scalpel__requant((int64_t)a1 + b, m, s, lo, 127);
+        }
+        y[ox] = (int8_t)q0;
+        if (ox + 1 < ow) y[ox + 1] = (int8_t)q1;
+    }
+}
+#define SCALPEL__DW3_PAIRS(NAME) SCALPEL__DW3_PAIRS_##NAME
+#define SCALPEL__DW3_PAIRS_q7 1
+#define SCALPEL__DW3_PAIRS_q15 0
+#define SCALPEL__DW3_ROW(NAME, x, rs, w, ow, b, m, s, lo, y) SCALPEL__DW3_ROW_##NAME(x, rs, w, ow, b, m, s, lo, y)
+#define SCALPEL__DW3_ROW_q7(x, rs, w, ow, b, m, s, lo, y) scalpel__dw3_row_q7(x, rs, w, ow, b, m, s, lo, y)
+#define SCALPEL__DW3_ROW_q15(x, rs, w, ow, b, m, s, lo, y) ((void)0)
+#else
+#define SCALPEL__DW3_PAIRS(NAME) 0
+#define SCALPEL__DW3_ROW(NAME, x, rs, w, ow, b, m, s, lo, y) ((void)0)
+#endif
+
 /* im2row of a window wholly inside x: for each of the cn channels and kh kernel rows, n values
  * from xc + off (rows rs apart, channels plane apart) to rows; n a constant for the usual kernels, so
  * that each copy is a few loads and stores rather than a call */
@@ -5287,17 +5353,21 @@ SCALPEL_API size_t scalpel_dwconv_q_scratch(const scalpel_conv_window *win, int3
         const size_t rs = (size_t)win->dh * (size_t)wp;                                                     \
         int32_t ci, o, oy, ox, i, j;                                                                        \
         T wpad[64];                                                                                         \
+        const int32_t y_lo = win->pt > 0 ? win->pt : 0, y_hi = hp < h + win->pt ? hp : h + win->pt;         \
+        const int32_t ncopy = w < wp - win->pl ? w : wp - win->pl;                                          \
         SCALPEL__DW_WQ_DECL(NAME)                                                                           \
+        /* the copy's padding is the same zeros for every channel: cleared once; then each channel  \
+         * writes only its rows' values, row i of the copy being input row i - pt */                \
+        memset(scratch, 0, (size_t)hp * (size_t)wp * sizeof(T));                                            \
         for (ci = 0; ci < c; ci++) {                                                                        \
             const T *xc = x + (size_t)ci * (size_t)h * (size_t)w;                                           \
-            for (i = 0; i < hp; i++) { /* row i of the copy is input row i - pt */                           \
-                T *d = scratch + (size_t)i * (size_t)wp;                                                    \
-                int32_t iy = i - win->pt, x0 = win->pl, n = w;                                              \
-                if (iy < 0 || iy >= h) { memset(d, 0, (size_t)wp * sizeof(T)); continue; }                  \
-                if (n > wp - x0) n = wp - x0;                                                               \
-                memset(d, 0, (size_t)x0 * sizeof(T));                                                       \
-                memcpy(d + x0, xc + (size_t)iy * (size_t)w, (size_t)n * sizeof(T));                         \
-                memset(d + x0 + n, 0, (size_t)(wp - x0 - n) * sizeof(T));                                   \
+            for (i = y_lo; i < y_hi; i++) {                                                                 \
+                T *d = scratch + (size_t)i * (size_t)wp + win->pl;                                          \
+                const T *src = xc + (size_t)(i - win->pt) * (size_t)w;                                      \
+                if (ncopy <= 16) /* short rows: a call costs more than the copy */                          \
+                    for (j = 0; j < ncopy; j++) d[j] = src[j];                                              \
+                else                                                                                        \
+                    memcpy(d, src, (size_t)ncopy * sizeof(T));                                              \
             }                                                                                               \
             for (o = ci * mult; o < (ci + 1) * mult; o++) {                                                 \
                 const T *wo = wt + (size_t)o * (size_t)taps;                                                \
@@ -5313,7 +5383,9 @@ SCALPEL_API size_t scalpel_dwconv_q_scratch(const scalpel_conv_window *win, int3
                 for (oy = 0; oy < oh; oy++) {                                                               \
                     const T *xr = scratch + (size_t)oy * (size_t)sh * (size_t)wp;                           \
                     T *yr = yo + (size_t)oy * (size_t)ow;                                                   \
-                    if (fast && kh == 3 && kw == 3) /* the common 3x3: its taps unrolled */                 \
+                    if (SCALPEL__DW3_PAIRS(NAME) && fast && kh == 3 && kw == 3 && sw == 1)                  \
+                        SCALPEL__DW3_ROW(NAME, xr, rs, wo, ow, b, m, s, lo, yr); /* two outputs per step */ \
+                    else if (fast && kh == 3 && kw == 3) /* the common 3x3: its taps unrolled */            \
                         for (ox = 0; ox < ow; ox++, xr += sw)                                               \
                             yr[ox] = (T)scalpel__requant((int64_t)SCALPEL__DW_TAPS3(NAME, wo, xr, rs) + b, m, s, lo, (HI)); \
                     else if (fast)                                                                          \

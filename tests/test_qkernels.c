@@ -876,6 +876,55 @@ static void test_dwconv(void)
         }
 }
 
+/* The 3x3 windows at horizontal stride 1 (MobileNet's, DS-CNN's depthwise layers), which the
+ * DSP rung runs two outputs per step: odd and even output widths, padding on every side,
+ * vertical strides and dilations, depth multipliers, and requants on both sides of its fast
+ * path (shifts 17 .. 32 with |bias| < 2^30, and the others) */
+static void test_dwconv3(void)
+{
+    static rq_store rqs;
+    int32_t it, e;
+    for (it = 0; it < TEST_ITERS / 6 + 20; it++)
+        for (e = 0; e < 2; e++) {
+            size_t esz = e ? 1 : 2, xn, wn, yb;
+            int32_t c = test_range(1, 3), mult = test_range(1, 2), h = test_range(1, 12), w = test_range(1, 12);
+            int32_t pb = test_range(0, 2), pr = test_range(0, 2), oh, ow;
+            scalpel_conv_window win;
+            unsigned char *x, *wt, *y, *yr;
+            win.kh = win.kw = 3;
+            win.sw = win.dw = 1;
+            win.sh = test_range(1, 2);
+            win.dh = test_range(1, 2);
+            win.pt = test_range(0, 2 * win.dh);
+            win.pl = test_range(0, 2);
+            oh = h + win.pt + pb - (2 * win.dh + 1);
+            ow = w + win.pl + pr - 3;
+            if (oh < 0 || ow < 0) continue;
+            oh = oh / win.sh + 1;
+            ow = ow + 1;
+            xn = (size_t)c * h * w;
+            wn = (size_t)c * mult * 9;
+            yb = (size_t)c * mult * oh * ow * esz;
+            x = (unsigned char *)xmalloc(xn * esz);
+            wt = (unsigned char *)xmalloc(wn * esz);
+            y = (unsigned char *)xmalloc(yb + 2 * GUARD);
+            yr = (unsigned char *)xmalloc(yb + 2 * GUARD);
+            random_xq(x, esz, xn, test_range(0, 7) == 0);
+            random_wq(wt, esz, c * mult, 9);
+            if (esz == 2) random_rq(&rqs, c * mult, 14, 50);
+            else random_rq(&rqs, c * mult, 8, 34);
+            guard_fill(y, yb);
+            guard_fill(yr, yb);
+            call_dwconv(0, esz, x, c, h, w, mult, wt, &win, oh, ow, &rqs.rq, y + GUARD);
+            call_dwconv(1, esz, x, c, h, w, mult, wt, &win, oh, ow, &rqs.rq, yr + GUARD);
+            CHECK(guards_ok(y, yb) && guards_ok(yr, yb), "dwconv3 q%d c%d mult %d " WIN_FMT " wrote outside y",
+                  esz == 2 ? 15 : 7, (int)c, (int)mult, WIN_ARGS(h, w, win, oh, ow));
+            CHECK(memcmp(y + GUARD, yr + GUARD, yb) == 0, "dwconv3 q%d c%d mult %d " WIN_FMT " per channel %d relu %d: fast != ref",
+                  esz == 2 ? 15 : 7, (int)c, (int)mult, WIN_ARGS(h, w, win, oh, ow), (int)rqs.rq.per_channel, (int)rqs.rq.relu);
+            free(x); free(wt); free(y); free(yr);
+        }
+}
+
 static void call_pool(int ref, size_t esz, const void *x, int32_t c, int32_t h, int32_t w, const scalpel_conv_window *win,
                       int32_t pb, int32_t pr, int32_t op, int32_t oh, int32_t ow, void *y)
 {
@@ -1600,6 +1649,7 @@ int main(void)
     test_checksum_ops();
     test_im2row_window();
     test_dwconv();
+    test_dwconv3();
     test_pool_window();
     test_channel_scale();
     test_elementwise();
