@@ -3429,7 +3429,11 @@ SCALPEL_API void scalpel_hybrid_spmm_f32_ref(const scalpel_hybrid *w, const floa
 static inline int32_t scalpel__smmulr(int32_t a, int32_t b)
 {
     int32_t r;
+#if defined(__GNUC__) /* GCC, Clang, Arm Compiler 6 */
     __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+#else
+    r = (int32_t)(((int64_t)a * b + 0x80000000) >> 32); /* what SMMULR computes */
+#endif
     return r;
 }
 #endif
@@ -3668,7 +3672,11 @@ typedef int32_t scalpel__p15;
 static inline int32_t scalpel__sxtb16_ror8(uint32_t u)
 {
     int32_t r;
+#if defined(__GNUC__)
     __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(u));
+#else
+    r = __sxtb16((int32_t)((u >> 8) | (u << 24)));
+#endif
     return r;
 }
 /* the word at p + d, one LDR with a register offset. Volatile so that the compiler keeps each
@@ -3678,7 +3686,11 @@ static inline int32_t scalpel__sxtb16_ror8(uint32_t u)
 static inline uint32_t scalpel__ldr_at(const int8_t *p, int32_t d)
 {
     uint32_t r;
+#if defined(__GNUC__)
     __asm__ volatile("ldr %0, [%1, %2]" : "=r"(r) : "r"(p), "r"(d) : "memory");
+#else
+    memcpy(&r, p + d, 4);
+#endif
     return r;
 }
 typedef struct scalpel__p7 { int32_t e, o; } scalpel__p7; /* bytes (0, 2) and (1, 3) */
@@ -4165,7 +4177,13 @@ static inline void scalpel__ldrd_next(const int8_t **p, uint32_t *a, uint32_t *b
 {
     uint32_t lo, hi;
     const int8_t *q = *p;
+#if defined(__GNUC__)
     __asm__ volatile("ldrd %0, %1, [%2], #8" : "=&r"(lo), "=&r"(hi), "+r"(q) : : "memory");
+#else
+    memcpy(&lo, q, 4);
+    memcpy(&hi, q + 4, 4);
+    q += 8;
+#endif
     *a = lo;
     *b = hi;
     *p = q;
