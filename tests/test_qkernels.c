@@ -137,7 +137,7 @@ static void test_hand_example(void)
     int16_t y15[2], y15f[2];
     int8_t y7[2], y7f[2];
     scalpel_gcsr m;
-    unsigned char mem[256];
+    uint32_t mem[256 / 4]; /* the _into functions want memory aligned to 4 */
     int32_t g;
 
     /* x 0.5, rounding half up: 59 and -62.5 + 0.5 = -62 */
@@ -503,7 +503,8 @@ static void test_format_fixed(void)
     int32_t it;
     static const int16_t w[2 * 5] = { 1, -2, 0, 0, 0,
                                       0, 0, 0, 0, -32768 };
-    unsigned char mem[512], buf[512], mem2[512];
+    uint32_t mem[512 / 4], mem2[512 / 4]; /* aligned to 4, as the _into functions want */
+    unsigned char buf[512];
     int16_t back[10];
     float fback[10];
     scalpel_gcsr m, d;
@@ -1486,7 +1487,7 @@ static void test_checksum(void)
     enum { R = 37, C = 75, N = 3 };
     static int16_t w15[R * C], x15[N * C], y15[R * N];
     static int8_t w7[R * C], x7[N * C], y7[R * N];
-    static unsigned char mem[16384];
+    static uint32_t mem[16384 / 4]; /* aligned to 4, as the _into functions want */
     int64_t bias[R];
     int32_t mult[R], i, gi;
     int8_t shift[R];
