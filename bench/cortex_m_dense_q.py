@@ -7,7 +7,7 @@ side by side with CMSIS-NN's int8 (s8) kernels, in estimated cycles per multiply
 
 Builds and counts bench/cortex_m_dense_q.c with tests/cortex-m/run.sh (the 4 MB linker script:
 the q15 fc 784 -> 300 weights alone take 470 KB). The CMSIS-NN figures are the ones measured
-for the microcontroller issue with the same counter (CMSIS-NN built with its DSP path and called
+earlier with the same counter (CMSIS-NN built with its DSP path and called
 directly); a q7 figure at or under its CMSIS-NN figure is a PASS. A convolution is compared with
 its im2row counted, as CMSIS-NN's convolution counts its im2col; the matrix product alone is
 shown beside it. Exits non-zero when the build or the run fails (the program checks every

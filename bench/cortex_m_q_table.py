@@ -20,7 +20,7 @@ SWEEPS = [("q15 matrix-vector", "mv", 2, "mv"), ("q7 matrix-vector", "mv", 4, "m
           ("q15 matrix-matrix", "mm", 2, "mm"), ("q7 matrix-matrix", "mm", 4, "mm")]
 
 
-# the microcontroller issue's target: grouped break-even against the dense kernel of the same
+# the target: grouped break-even against the dense kernel of the same
 # type at or under this pruning rate on the M4 matrix-vector sweeps
 TARGET_GROUPED_MV = 35
 
