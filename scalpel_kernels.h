@@ -3838,8 +3838,8 @@ typedef int64_t scalpel__sum4_q15;
  * sign extension) feeding all four: four weight rows sharing x in a matrix-vector product,
  * four patches sharing a weight row in a matrix-matrix one. q7 only, where one 32-bit
  * accumulator per vector leaves the registers for it (on the M4 model: 4 quads of one word of
- * b in 31 cycles, 1.94 per MAC, against 19 for 2 rows, 2.38); q15's int64 accumulators do
- * not fit four at a time, so its dot4 is two dot2. */
+ * b in 32 cycles, 2.0 per MAC, against 19 for 2 rows, 2.38); q15's int64 accumulators do not
+ * fit four at a time, so q15 keeps the pairs. */
 #if defined(SCALPEL__QMVE)
 static void scalpel__dot4_q7(const int8_t *a, size_t stride, const int8_t *b, int32_t n, int32_t *s)
 {
@@ -3920,11 +3920,8 @@ static void scalpel__dot4_q7(const int8_t *a, size_t stride, const int8_t *b, in
     s[3] = t3;
 }
 #endif
-static void scalpel__dot4_q15(const int16_t *a, size_t stride, const int16_t *b, int32_t n, int64_t *s)
-{
-    scalpel__dot2_q15(a, a + stride, b, n, &s[0], &s[1]);
-    scalpel__dot2_q15(a + 2 * stride, a + 3 * stride, b, n, &s[2], &s[3]);
-}
+/* q15 has no four-vector pass (FOUR is 0 in its kernels below: the loops calling this never run) */
+#define scalpel__dot4_q15(a, stride, b, n, s) ((void)0)
 
 /* Grouped rows: s[0] (and s[1] when `two`) += the stored groups k in [a, e) of values v (G = g
  * per group) times x0 (x1). Inlined with constant g, idx16 and two into one loop per case;
@@ -4158,10 +4155,7 @@ SCALPEL__NOINLINE static void scalpel__wreq_q7(const int32_t *acc, int32_t r0, i
         }
         return;
     }
-    for (r = 0; r < nr; r++) {
-        int32_t i = rq->per_channel ? r0 + r : 0;
-        y[r] = (int8_t)scalpel__requant((int64_t)acc[r] + (bias != NULL ? bias[r] : 0), rq->mult[i], rq->shift[i], lo, 127);
-    }
+    for (r = 0; r < nr; r++) y[r] = (int8_t)scalpel__requant_row(rq, r0 + r, acc[r], lo, 127);
 }
 #else
 SCALPEL__QWREQ(int16_t, q15, 32767, int64_t)
