@@ -267,6 +267,8 @@ def main() -> int:
                     help="epochs per stage of the fc phase after node pruning (default: --stage-epochs)")
     ap.add_argument("--mask-lr-scale", type=float, default=1.0,
                     help="the node masks' learning rate, a fraction of --prune-lr (1: the C trainer's)")
+    ap.add_argument("--mask-order", default="auto", choices=("auto", "equal", "output"),
+                    help="the masks' initial b (auto: ordered by output sensitivity when the model has batch norms)")
     ap.add_argument("--lambda-start", type=float, default=0.001, help="node pruning's first L1 pull")
     ap.add_argument("--lambda-factor", type=float, default=2.0, help="the pull's growth per stage")
     ap.add_argument("--lr", type=float, default=0.05)
@@ -328,11 +330,11 @@ def main() -> int:
     ddp = nn.parallel.DistributedDataParallel(model) if dist.is_initialized() else model
     opt = torch.optim.SGD(ddp.parameters(), lr=args.prune_lr, momentum=0.9, weight_decay=args.weight_decay)
     t0 = time.time()
-    small, res = st.prune_for(ddp, opt, args.hw, fns[0], fns[1], data[0][:8], tolerance=args.tolerance,
+    small, res = st.prune_for(ddp, opt, args.hw, fns[0], fns[1], data[0][:64], tolerance=args.tolerance,
                               max_stages=args.max_stages, epochs_per_stage=args.stage_epochs,
                               lambda_start=args.lambda_start, rate_keep=args.rate_keep, rate_max=args.rate_max,
                               patience=args.patience, fc_epochs_per_stage=args.fc_stage_epochs,
-                              mask_lr_scale=args.mask_lr_scale, lambda_factor=args.lambda_factor,
+                              mask_lr_scale=args.mask_lr_scale, mask_order=args.mask_order, lambda_factor=args.lambda_factor,
                               checkpoint=str(out / f"{name}.ckpt"), export_path=str(out / f"{name}.scpn"),
                               cli=args.cli, log=say)
     prune_wall = time.time() - t0
@@ -342,7 +344,7 @@ def main() -> int:
                "layer_rate": res.layer_rate, "stage_epochs": args.stage_epochs, "tolerance": args.tolerance,
                "lambda_start": args.lambda_start, "rate_keep": args.rate_keep, "rate_max": args.rate_max,
                "patience": args.patience, "fc_stage_epochs": args.fc_stage_epochs,
-               "mask_lr_scale": args.mask_lr_scale, "lambda_factor": args.lambda_factor, "dense_train_s": dense_wall, "prune_s": prune_wall,
+               "mask_lr_scale": args.mask_lr_scale, "mask_order": args.mask_order, "lambda_factor": args.lambda_factor, "dense_train_s": dense_wall, "prune_s": prune_wall,
                "nodes": res.nodes.nodes_after if res.nodes else None,
                "nodes_before": res.nodes.nodes_before if res.nodes else None,
                "epochs": (res.nodes.epochs if res.nodes else 0) + (res.groups.epochs if res.groups else 0),

@@ -586,7 +586,8 @@ def check_nodes_coupling(fails: Failures):
     fails.check(shapes == kept and small.fc.in_features == 16 * (kept["pw"] + kept["c2"]) and
                 small.b0.num_features == kept["c0"] and small.out.in_features == kept["fc"], "nodes removal",
                 f"shapes {shapes}, kept {kept}, fc in {small.fc.in_features}")
-    fails.check(not hasattr(small, "scalpel_node_a") and not any(m._forward_pre_hooks for m in small.modules()),
+    fails.check(not hasattr(small, "scalpel_node_a") and
+                not any(m._forward_pre_hooks or m._forward_hooks for m in small.modules()),
                 "nodes removal", "the copy kept the masks or hooks")
     fails.check(hasattr(model, "scalpel_node_a") and any(m._forward_pre_hooks for m in model.modules()),
                 "nodes removal", "the masked model lost its masks")
@@ -633,6 +634,114 @@ def check_lr_scale(fails: Failures) -> None:
             fails.check("lr_scale" in str(e), "nodes lr_scale", str(e))
     print(f"  lr_scale 0.25 at lr 0.08 steps b as lr_scale 1 at 0.02 (within {d:.2g}); 0, 1.5, NaN refused",
           flush=True)
+
+
+class BNNet(nn.Module):
+    """c0's channels are read only by c1, whose batch norm normalizes any common scale of them away."""
+    def __init__(self):
+        super().__init__()
+        self.c0, self.b0 = nn.Conv2d(2, 6, 3, padding=1), nn.BatchNorm2d(6)
+        self.c1, self.b1 = nn.Conv2d(6, 5, 3, padding=1), nn.BatchNorm2d(5)
+        self.fc = nn.Linear(5, 3)
+
+    def forward(self, x):
+        y = F.relu(self.b1(self.c1(F.relu(self.b0(self.c0(x))))))
+        return self.fc(y.mean(dim=(2, 3)))
+
+
+def check_frozen_bn(fails: Failures) -> None:
+    """NodeMasker(freeze_bn=True, the default): in training the batch norms normalize with their
+    running statistics (not updated), their flag is restored after each call, training and
+    evaluation compute the same function, and b's data gradient is no longer normalized away:
+    with batch statistics the gradients of the masks on c0 (read only by c1, then a batch norm)
+    sum to zero, as scaling all of c0's channels does not change the loss."""
+    import copy
+    torch.manual_seed(9)
+    x, y = torch.randn(16, 2, 8, 8), torch.randint(0, 3, (16,))
+    base = BNNet()
+    with torch.no_grad():                     # running statistics as a trained model has them
+        for bn in (base.b0, base.b1):
+            bn.running_mean.uniform_(-0.5, 0.5)
+            bn.running_var.uniform_(0.5, 2.0)
+    sums = {}
+    for frozen in (True, False):
+        m = copy.deepcopy(base)
+        mk = spt.NodeMasker(m, x, layers=["c0"], freeze_bn=frozen)
+        m.train()
+        stats = m.b0.running_mean.clone()
+        out = m(x)
+        F.cross_entropy(out, y).backward()
+        g = mk.grad_b.clone()
+        sums[frozen] = (float(g.sum()), float(g.abs().sum()))
+        moved = not torch.equal(stats, m.b0.running_mean)
+        fails.check(m.b0.training and m.b1.training, "frozen bn", "the batch norm's training flag was not restored")
+        fails.check(moved != frozen, "frozen bn", f"freeze_bn={frozen}: running statistics "
+                    f"{'changed' if moved else 'unchanged'}")
+        if frozen:
+            m.eval()
+            with torch.no_grad():
+                d = float((m(x) - out).abs().max())
+            fails.check(d <= 1e-6, "frozen bn", f"training and evaluation differ by {d:.3g}")
+            mk.a[1] = 0.0
+            small = spt.remove_nodes(m, mk)
+            fails.check(not any(q._forward_hooks or q._forward_pre_hooks for q in small.modules()),
+                        "frozen bn", "the removed copy kept the masker's hooks")
+            mk.detach()
+            fails.check(not any(q._forward_hooks or q._forward_pre_hooks for q in m.modules()),
+                        "frozen bn", "detach() left hooks")
+    (s1, a1), (s0, a0) = sums[True], sums[False]
+    fails.check(abs(s0) <= 1e-3 * a0 and abs(s1) >= 0.05 * a1, "frozen bn",
+                f"sum of b's gradients over c0's masks: batch statistics {s0:.3g} of {a0:.3g} (should be ~0), "
+                f"frozen {s1:.3g} of {a1:.3g} (should not)")
+    print(f"  frozen batch norm: statistics kept, flag restored, train = eval; c0's mask gradients sum to "
+          f"{s0:.2g} (of {a0:.2g}) with batch statistics, {s1:.2g} (of {a1:.2g}) frozen", flush=True)
+
+
+def check_order(fails: Failures) -> None:
+    """NodeMasker(order="output"): b spread evenly over [T + eps, max] within each masked layer,
+    in the order of how far switching each channel off alone moves the model's output on the
+    example (computed here by hand, by zeroing c0's output channels); "equal" (default) starts
+    every b at init; a masker on a model that already has masks keeps its b; an unknown order
+    is refused."""
+    import copy
+    torch.manual_seed(13)
+    x = torch.randn(10, 2, 8, 8)
+    base = BNNet()
+    base.eval()
+    with torch.no_grad():
+        ref = base(x)
+        dist = []
+        for c in range(base.c0.out_channels):
+            keep = torch.ones(1, base.c0.out_channels, 1, 1)
+            keep[0, c] = 0.0
+            h = F.relu(base.b0(base.c0(x))) * keep
+            out = base.fc(F.relu(base.b1(base.c1(h))).mean(dim=(2, 3)))
+            dist.append(float(((out - ref).double() ** 2).sum(dim=1).mean()))
+    want = sorted(range(len(dist)), key=lambda c: (dist[c], c))
+    m = copy.deepcopy(base)
+    m.train()
+    mk = spt.NodeMasker(m, x, layers=["c0", "c1"], order="output")
+    lo = float(np.float32(np.float32(spt.MASK_THRESHOLD) + np.float32(spt.MASK_EPS)))
+    b0 = mk.node_b("c0")
+    got = sorted(range(b0.numel()), key=lambda c: float(b0[c]))
+    fails.check(got == want, "nodes order", f"c0's b {b0.tolist()} not in the order of its output distances {dist}")
+    ok = all(abs(float(v.min()) - lo) <= 1e-7 and abs(float(v.max()) - spt.MASK_MAX) <= 1e-7 and
+             len(set(v.tolist())) == v.numel() for v in (b0, mk.node_b("c1")))
+    fails.check(ok and bool((mk.a == 1).all()) and m.training and m.b0.training, "nodes order",
+                f"b {mk.b.tolist()}: each layer's should span [{lo}, {spt.MASK_MAX}], all on, training mode kept")
+    d = max(abs(a - b) for a, b in zip(mk.scores["c0"], dist))
+    fails.check(d <= 1e-9 * max(1.0, max(dist)), "nodes order", f"scores differ from the distances by {d:.3g}")
+    again = spt.NodeMasker(m, x, layers=["c0", "c1"], order="equal")        # a resume keeps b
+    fails.check(torch.equal(again.b, mk.b), "nodes order", "a second masker reset b")
+    eq = spt.NodeMasker(copy.deepcopy(base), x, layers=["c0", "c1"])
+    fails.check(bool((eq.b == np.float32(spt.MASK_INIT)).all()), "nodes order", "order 'equal' should start at init")
+    try:
+        spt.NodeMasker(copy.deepcopy(base), x, order="random")
+        fails.check(False, "nodes order", "order 'random' accepted")
+    except spt.PruneError as e:
+        fails.check("order" in str(e), "nodes order", str(e))
+    print(f"  order 'output': b ordered by the output's move when each map alone is off, over [{lo:.4f}, "
+          f"{spt.MASK_MAX:.4f}] per layer; 'equal' at init; a resume keeps b; an unknown order refused", flush=True)
 
 
 def node_ddp_run(rank: int, world: int):
@@ -704,6 +813,8 @@ def check_nodes(tmp: Path, fails: Failures):
                 spt.node_lambda(100, 1.0, 10.0) == 1e6, "node_lambda", f"{lam}")
     check_nodes_coupling(fails)
     check_lr_scale(fails)
+    check_frozen_bn(fails)
+    check_order(fails)
     check_nodes_ddp(tmp, fails)
 
 

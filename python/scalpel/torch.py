@@ -611,6 +611,16 @@ class _NodeMaskFn(torch.autograd.Function):
         return dx, None, None, None, None
 
 
+def _bn_frozen_enter(module, inputs):
+    """NodeMasker(freeze_bn=True): the batch norm runs on its running statistics for this call."""
+    module._scalpel_training = module.training
+    module.training = False
+
+
+def _bn_frozen_leave(module, inputs, output):
+    module.training = module.__dict__.pop("_scalpel_training", module.training)
+
+
 class _UnionFind:
     def __init__(self):
         self.parent: List[int] = []
@@ -704,16 +714,38 @@ class NodeMasker:
     model, ``scalpel_node_a`` and ``scalpel_node_b`` (float32, one entry per mask), so
     state_dict and checkpoints carry them.
 
+    freeze_bn (default True): while the masker is attached, every batch norm of the model
+    normalizes with its running statistics in training too (and does not update them); its
+    scale and shift still learn. Without this a batch norm after a layer that reads a masked
+    channel normalizes the mask's scale away with the batch's own statistics: b's data gradient
+    has mean zero (measured on DS-CNN: about 1e-7 per map against 5e-3 with frozen statistics),
+    the L1 pull alone moves b, and every mask of a stage goes off together. With frozen
+    statistics a batch norm is a fixed affine map per channel, as in the paper's networks
+    (which had none), and training and evaluation compute the same function. Start from a
+    trained model (its running statistics estimated). The forward hooks set `training` off
+    for the call only; the module's flag is restored after it.
+
     lr_scale (default 1: the C trainer's semantics) scales the learning rate of b's step, the
     pull included. b's gradient sums over a map's positions, and b switches between on and off
-    in a band of 0.0002: on batch-normalized networks a stage at the weights' rate can throw
-    most masks off at once. A smaller scale (with a larger mask_lambda) slows the masks, but
-    did not stop DS-CNN's masks from going off together (docs/pytorch-pruning.md, Results).
+    in a band of 0.0002, so a smaller scale (with a larger mask_lambda) slows the masks.
+
+    order: b's initial values. "equal" (default; the C trainer's): every b starts at `init`.
+    "output": within each masked layer, b starts spread evenly over [T + eps, max] in the order
+    of how far switching that channel (its coupled set) off alone moves the model's output on
+    `example` (mean over the batch of the squared distance, evaluation mode; one forward pass
+    per mask, so give a batch of a few dozen inputs): the pull then switches the maps that
+    matter least off first, one after another, and each can still come back on its gradient.
+    On a trained network the loss is flat in each map's scale, so b's data gradient is small
+    beside the batch noise; from equal starts the pull takes most maps of a layer off within a
+    few steps of each other and the network collapses (DS-CNN, docs/pytorch-pruning.md). The
+    scores are kept in ``scores`` (per masked layer, per channel). Ties keep the lower set
+    first. A model that already carries mask buffers (a resume) keeps its b.
     """
 
     def __init__(self, model: nn.Module, example, layers: Union[None, str, Sequence[str]] = None, *,
                  threshold: float = MASK_THRESHOLD, eps: float = MASK_EPS, init: float = MASK_INIT,
-                 max: float = MASK_MAX, mask_lambda: float = 0.0, lr_scale: float = 1.0):
+                 max: float = MASK_MAX, mask_lambda: float = 0.0, lr_scale: float = 1.0,
+                 freeze_bn: bool = True, order: str = "equal"):
         for v, lo, hi, what in ((threshold, 0, 1, "threshold"), (eps, 0, 1, "eps"), (max, 0, 1, "max"),
                                 (init, 0, max, "init")):
             if not (np.isfinite(v) and lo <= v <= hi):
@@ -724,10 +756,14 @@ class NodeMasker:
         if not (np.isfinite(lr_scale) and 0 < lr_scale <= 1):
             raise PruneError(f"lr_scale {lr_scale}: expected 0 < lr_scale <= 1")
         self.lr_scale = float(lr_scale)
+        if order not in ("equal", "output"):
+            raise PruneError(f"order {order!r}: 'equal' or 'output'")
+        self.order = order
         base = _unwrap(model)
         self._analyse(base, example, layers)
         n = len(self.sets)
-        if "scalpel_node_a" not in dict(base.named_buffers(recurse=False)):
+        fresh = "scalpel_node_a" not in dict(base.named_buffers(recurse=False))
+        if fresh:
             dev = next(iter(base.parameters())).device
             base.register_buffer("scalpel_node_a", torch.ones(n, dtype=torch.float32, device=dev))
             base.register_buffer("scalpel_node_b", torch.full((n,), self.init, dtype=torch.float32, device=dev))
@@ -742,8 +778,56 @@ class NodeMasker:
         self._handles = []
         for name, (idx, plane) in self.consumers.items():
             self._handles.append(self._modules[name].register_forward_pre_hook(self._hook(name, idx, plane)))
+        self.freeze_bn = bool(freeze_bn)
+        if self.freeze_bn:
+            for m in base.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    self._handles.append(m.register_forward_pre_hook(_bn_frozen_enter))
+                    self._handles.append(m.register_forward_hook(_bn_frozen_leave))
         _MASKERS[id(base)] = self
         self._optimizers: List[torch.optim.Optimizer] = []
+        self.scores: Optional[Dict[str, List[float]]] = None
+        if fresh and order == "output":
+            self._order_initial_b(example)
+
+    def _order_initial_b(self, example) -> None:
+        """order="output": each set's b spread over [T + eps, max] within its first masked layer,
+        by how far switching that set off alone moves the model's output on `example`."""
+        base, n = self._base, len(self.sets)
+        args = example if isinstance(example, (tuple, list)) else (example,)
+        modes = {m: m.training for m in base.modules()}
+        a = self.a.detach().clone()
+        score = np.zeros(n)
+        try:
+            base.eval()
+            with torch.no_grad():
+                ref = base(*args)
+                if not isinstance(ref, torch.Tensor):
+                    raise PruneError(f"order 'output' needs a model that returns one tensor, not {type(ref).__name__}")
+                ref = ref.reshape(ref.shape[0], -1).double()
+                for i in range(n):
+                    self.a[i] = 0.0
+                    out = base(*args).reshape(ref.shape).double()
+                    self.a[i] = a[i]
+                    score[i] = float(((out - ref) ** 2).sum(dim=1).mean())
+        finally:
+            with torch.no_grad():
+                self.a.copy_(a)
+            for m, t in modes.items():
+                m.training = t
+        lo = float(np.float32(np.float32(self.threshold) + np.float32(self.eps)))
+        b = self.b.detach().cpu().numpy().copy()
+        done = set()
+        for name, ix in self.layers.items():
+            sets = [i for i in dict.fromkeys(ix) if i not in done]
+            done.update(sets)
+            ranked = sorted(sets, key=lambda i: (score[i], i))
+            for r, i in enumerate(ranked):
+                b[i] = lo + (self.max - lo) * (r / (len(ranked) - 1) if len(ranked) > 1 else 1.0)
+        self.scores = {name: [float(score[i]) for i in ix] for name, ix in self.layers.items()}
+        with torch.no_grad():
+            self.b.copy_(torch.from_numpy(b.astype(np.float32)))
+            _broadcast(self.b)              # rank 0's order on every rank, by construction
 
     # -- graph analysis --
 
@@ -1236,17 +1320,19 @@ def remove_nodes(model: nn.Module, masker: NodeMasker, round_to: int = 1) -> nn.
         raise PruneError(f"remove_nodes: round_to {round_to}: 1, 8, 16 or 32")
     keep = masker._keep_elems(_rounded_back(base, masker, round_to))
     # deepcopy without the hooks and the mask buffers
-    saved_hooks = {n: dict(m._forward_pre_hooks) for n, m in base.named_modules()}
+    saved_hooks = {n: (dict(m._forward_pre_hooks), dict(m._forward_hooks)) for n, m in base.named_modules()}
     saved_bufs = {k: base._buffers.pop(k) for k in ("scalpel_node_a", "scalpel_node_b")}
     try:
         for h in masker._handles:
             for m in base.modules():
                 m._forward_pre_hooks.pop(h.id, None)
+                m._forward_hooks.pop(h.id, None)
         out = copy.deepcopy(base)
     finally:
         for n, m in base.named_modules():
-            m._forward_pre_hooks.clear()
-            m._forward_pre_hooks.update(saved_hooks[n])
+            for d, saved in zip((m._forward_pre_hooks, m._forward_hooks), saved_hooks[n]):
+                d.clear()
+                d.update(saved)
         base._buffers.update(saved_bufs)
     mods = dict(out.named_modules())
 
@@ -1560,7 +1646,7 @@ def prune_for(model: nn.Module, optimizer: torch.optim.Optimizer, profile: Union
               tolerance: float = 0.01, patience: int = 0, max_stages: int = 8, epochs_per_stage: int = 1,
               fc_epochs_per_stage: int = 0, rate_start: float = 0.5, rate_step: float = 0.1, rate_max: float = 0.95,
               rate_keep: float = 0.0, lambda_start: float = 0.001, lambda_factor: float = 2.0, round_to: int = 1,
-              mask_lr_scale: float = 1.0,
+              mask_lr_scale: float = 1.0, mask_order: str = "auto",
               checkpoint: Optional[str] = None, export_path: Optional[str] = None, input_shape=None,
               cli: Optional[str] = None, log: Optional[Callable[[str], None]] = print):
     """The Scalpel pipeline for a trained model on a hardware profile, as scalpel_prune_for:
@@ -1585,6 +1671,9 @@ def prune_for(model: nn.Module, optimizer: torch.optim.Optimizer, profile: Union
       (round_to 8, 16 or 32 rounds each layer's kept count up, as scalpel_net_remove_nodes
       does): a smaller dense model, no sparsity.
     mask_lr_scale: the node masks' NodeMasker(lr_scale=) (1: the C trainer's).
+    mask_order: NodeMasker(order=); "auto" (default) is "output" when the model has a batch
+    norm and "equal" (the C trainer's) otherwise. The batch norms' statistics are frozen while
+    the masks train (NodeMasker's freeze_bn).
 
     Distributed: model may be a DistributedDataParallel. The profile is read on rank 0 and
     broadcast; every decision is the drivers' (rank 0's accuracy, broadcast; masks computed from
@@ -1606,6 +1695,10 @@ def prune_for(model: nn.Module, optimizer: torch.optim.Optimizer, profile: Union
         raise PruneError(f"round_to {round_to}: 1, 8, 16 or 32")
     say = log if (log is not None and _rank() == 0) else (lambda text: None)
     base = _unwrap(model)
+    if mask_order not in ("auto", "equal", "output"):
+        raise PruneError(f"mask_order {mask_order!r}: 'auto', 'equal' or 'output'")
+    order = mask_order if mask_order != "auto" else \
+        ("output" if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in base.modules()) else "equal")
     dense_w = {n: m.weight.numel() for n, m in base.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))}
     out = PipelineResult(hw=prof.get("name", ""), hw_class=cls)
     ck_nodes = f"{checkpoint}.nodes" if checkpoint else None
@@ -1626,13 +1719,13 @@ def prune_for(model: nn.Module, optimizer: torch.optim.Optimizer, profile: Union
                                 tolerance=tolerance, epochs_per_stage=epochs_per_stage, checkpoint=ck_groups, **ladder)
         result = base
     elif cls == HW_HIGH:
-        masker = NodeMasker(model, example, "all", lr_scale=mask_lr_scale)
+        masker = NodeMasker(model, example, "all", lr_scale=mask_lr_scale, order=order)
         te, ev = driver_fns(model, optimizer, 0)
         result, out.nodes = prune_nodes(model, optimizer, masker, te, ev, **nodes_kw)
         masker.detach()
     else:
         try:
-            masker: Optional[NodeMasker] = NodeMasker(model, example, lr_scale=mask_lr_scale)
+            masker: Optional[NodeMasker] = NodeMasker(model, example, lr_scale=mask_lr_scale, order=order)
         except PruneError as e:
             say(f"no convolution to node-prune ({e}): grouped fc only")
             masker = None
