@@ -280,6 +280,30 @@ check "bench on a busy CPU warns on stderr" grep -q -E \
   "$D/err.txt"
 check "bench on a busy CPU still prints min / median / max" grep -q -E "^  stored( +[0-9]+\.[0-9]{2}){3}$" "$D/out.txt"
 expect 0 "batch 4" "bench --batch 4" "$S" bench --batch 4 --repeat 3 "$D/trad.scpn"
+# joins: bench times each layer alone, and an add alone read a second input that a one-layer
+# network does not have (a crash on AVX2 builds); now both inputs are the view's input, and a
+# concat of unequal parts is timed inside the whole pass only
+PYTHONPATH="$ROOT/python" /usr/bin/python3 - "$D/joins.scpn" <<'EOF'
+import sys
+import numpy as np
+from scalpel.model import Model
+r = np.random.default_rng(3)
+m = Model((3, 8, 8))
+m.add_conv2d(4, 3, pad=1, w=r.standard_normal((4, 3, 3, 3)) * 0.3, b=np.zeros(4))      # 0
+m.add_relu()                                                                            # 1
+m.add_conv2d(4, 3, pad=1, w=r.standard_normal((4, 4, 3, 3)) * 0.3, b=np.zeros(4))      # 2
+m.add_add(2)                              # 3: + the relu's output
+m.add_concat(1)                           # 4: [3 ; 3] = 8 channels, equal halves
+m.add_concat(-1)                          # 5: + the input = 11 channels, unequal parts
+m.add_maxpool(2, 2)
+m.add_fc(5, w=r.standard_normal((5, 11 * 4 * 4)) * 0.1, b=np.zeros(5))
+m.save(sys.argv[1])
+EOF
+expect 0 "whole forward pass" "bench of a model with adds and concats" "$S" bench "$D/joins.scpn" --repeat 2
+check "bench times an add alone" grep -q -E "^ +3 +add +- +- +[0-9]+\.[0-9]{2} " "$D/out.txt"
+check "bench times a concat of equal halves alone" grep -q -E "^ +4 +concat +- +- +[0-9]+\.[0-9]{2} " "$D/out.txt"
+check "bench says a concat of unequal parts runs only inside the network" \
+  grep -q -E "^ +5 +concat .*\(runs only inside the network\)$" "$D/out.txt"
 
 echo "== import-safetensors"
 python3 - "$D" <<'EOF'
