@@ -123,7 +123,7 @@ def build(net: str) -> nn.Module:
                              nn.LocalResponseNorm(3, 5e-5, 0.75), nn.Conv2d(32, 32, 5, 1, 2), nn.ReLU(),
                              nn.AvgPool2d(3, 2, ceil_mode=True), nn.LocalResponseNorm(3, 5e-5, 0.75),
                              nn.Conv2d(32, 64, 5, 1, 2), nn.ReLU(), nn.AvgPool2d(3, 2, ceil_mode=True),
-                             nn.Flatten(), nn.Linear(64 * 4 * 4, 10))
+                             nn.Flatten(), nn.Linear(64 * 3 * 3, 10))   # 28 -> 14 -> 7 -> 3 (ceil-mode pools)
     raise SystemExit(f"prune_torch: --net {net}: lenet-300-100, lenet-5, ds-cnn, resnet-8 or convnet")
 
 

@@ -1214,6 +1214,23 @@ def check_example(tmp: Path, fails: Failures):
     errors on bad input."""
     print("part example: examples/prune_torch.py on a short schedule, and its refusals", flush=True)
     cli = cli_path()
+    # every network it offers takes 28 x 28 images to 10 classes and converts for the C library
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("prune_torch_example", REPO / "examples" / "prune_torch.py")
+    pt = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pt)
+    for net in pt.NETS:
+        m = pt.build(net).eval()
+        try:
+            with torch.no_grad():
+                shape = tuple(m(torch.zeros(2, 1, 28, 28)).shape)
+            scalpel.convert_torch(m, (1, 28, 28), str(tmp / f"{net}.scpn"))
+            loaded = scalpel.Model.load(tmp / f"{net}.scpn")
+            ok = shape == (2, 10) and loaded.output_shape == (10, 1, 1)
+            fails.check(ok, f"example network {net}", f"output {shape}, converted {loaded.output_shape}")
+        except Exception as e:          # noqa: BLE001 - any failure is the finding
+            fails.check(False, f"example network {net}", f"{type(e).__name__}: {e}")
+    print(f"  the example's networks ({', '.join(pt.NETS)}) map 28 x 28 images to 10 outputs and convert", flush=True)
     mnist = Path(os.environ.get("SCALPEL_MNIST_DIR") or REPO.parent / "shared" / "data" / "mnist")
     if not fails.check(mnist.is_dir(), "example", f"MNIST is not in {mnist} (set SCALPEL_MNIST_DIR)"):
         return
