@@ -675,6 +675,13 @@ def check_frozen_bn(fails: Failures) -> None:
         sums[frozen] = (float(g.sum()), float(g.abs().sum()))
         moved = not torch.equal(stats, m.b0.running_mean)
         fails.check(m.b0.training and m.b1.training, "frozen bn", "the batch norm's training flag was not restored")
+        if frozen:                              # a call that raises inside the batch norm, then a good one
+            try:
+                m.b1(torch.randn(2, 4, 3, 3))
+            except (RuntimeError, ValueError):
+                pass
+            m(x)
+            fails.check(m.b1.training, "frozen bn", "a call that raised left the batch norm in evaluation mode")
         fails.check(moved != frozen, "frozen bn", f"freeze_bn={frozen}: running statistics "
                     f"{'changed' if moved else 'unchanged'}")
         if frozen:

@@ -612,8 +612,10 @@ class _NodeMaskFn(torch.autograd.Function):
 
 
 def _bn_frozen_enter(module, inputs):
-    """NodeMasker(freeze_bn=True): the batch norm runs on its running statistics for this call."""
-    module._scalpel_training = module.training
+    """NodeMasker(freeze_bn=True): the batch norm runs on its running statistics for this call.
+    A flag still saved (a call that raised before the forward hook ran) is the one kept."""
+    if "_scalpel_training" not in module.__dict__:
+        module._scalpel_training = module.training
     module.training = False
 
 
