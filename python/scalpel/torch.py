@@ -38,6 +38,7 @@ read by every rank on resume.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import weakref
 from collections import OrderedDict
@@ -611,6 +612,24 @@ class _NodeMaskFn(torch.autograd.Function):
         return dx, None, None, None, None
 
 
+@contextlib.contextmanager
+def _evaluating(base: nn.Module):
+    """base in evaluation mode without gradients for the block (batch-norm statistics and the
+    dropout RNG untouched); every module's own training flag restored after it."""
+    modes = {m: m.training for m in base.modules()}
+    try:
+        base.eval()
+        with torch.no_grad():
+            yield
+    finally:
+        for m, t in modes.items():
+            m.training = t
+
+
+def _example_args(example) -> tuple:
+    return tuple(example) if isinstance(example, (tuple, list)) else (example,)
+
+
 def _bn_frozen_enter(module, inputs):
     """NodeMasker(freeze_bn=True): the batch norm runs on its running statistics for this call.
     A flag still saved (a call that raised before the forward hook ran) is the one kept."""
@@ -796,13 +815,11 @@ class NodeMasker:
         """order="output": each set's b spread over [T + eps, max] within its first masked layer,
         by how far switching that set off alone moves the model's output on `example`."""
         base, n = self._base, len(self.sets)
-        args = example if isinstance(example, (tuple, list)) else (example,)
-        modes = {m: m.training for m in base.modules()}
+        args = _example_args(example)
         a = self.a.detach().clone()
         score = np.zeros(n)
-        try:
-            base.eval()
-            with torch.no_grad():
+        with _evaluating(base):
+            try:
                 ref = base(*args)
                 if not isinstance(ref, torch.Tensor):
                     raise PruneError(f"order 'output' needs a model that returns one tensor, not {type(ref).__name__}")
@@ -812,11 +829,8 @@ class NodeMasker:
                     out = base(*args).reshape(ref.shape).double()
                     self.a[i] = a[i]
                     score[i] = float(((out - ref) ** 2).sum(dim=1).mean())
-        finally:
-            with torch.no_grad():
+            finally:
                 self.a.copy_(a)
-            for m, t in modes.items():
-                m.training = t
         lo = float(np.float32(np.float32(self.threshold) + np.float32(self.eps)))
         b = self.b.detach().cpu().numpy().copy()
         done = set()
@@ -843,16 +857,11 @@ class NodeMasker:
             raise PruneError(f"the model does not trace with torch.fx ({type(e).__name__}: {e}); "
                              "node pruning needs a traceable model") from e
         # in eval mode: the shapes only, without touching batch-norm statistics or the RNG (dropout)
-        modes = {m: m.training for m in base.modules()}
         try:
-            base.eval()
-            with torch.no_grad():
-                ShapeProp(gm).propagate(*(example if isinstance(example, (tuple, list)) else (example,)))
+            with _evaluating(base):
+                ShapeProp(gm).propagate(*_example_args(example))
         except Exception as e:          # noqa: BLE001
             raise PruneError(f"the traced model does not run on the example input ({type(e).__name__}: {e})") from e
-        finally:
-            for m, t in modes.items():
-                m.training = t
         modules = dict(base.named_modules())
         self._modules = modules
         calls: Dict[str, int] = {}
