@@ -751,6 +751,58 @@ def check_order(fails: Failures) -> None:
           f"{spt.MASK_MAX:.4f}] per layer; 'equal' at init; a resume keeps b; an unknown order refused", flush=True)
 
 
+class FlatNet(nn.Module):
+    """conv -> flatten -> fc -> fc: the conv's masks reach the fc through the flatten (a mask
+    per map covers its 16 features); `batch_wide` subtracts the batch mean at the end, so a
+    sample's output depends on the others in its batch."""
+    def __init__(self, batch_wide=False):
+        super().__init__()
+        self.batch_wide = batch_wide
+        self.c0 = nn.Conv2d(2, 5, 3, padding=1)
+        self.f1, self.f2 = nn.Linear(5 * 16, 7), nn.Linear(7, 3)
+
+    def forward(self, x):
+        y = self.f2(F.relu(self.f1(torch.flatten(F.relu(self.c0(x)), 1))))
+        return y - y.mean(dim=0, keepdim=True) if self.batch_wide else y
+
+
+def check_order_batched(fails: Failures) -> None:
+    """The output order runs many masks per forward pass (the example repeated, a row of a per
+    repeat): its scores equal one pass per mask, through a flatten into an fc layer too; a model
+    whose output does not follow a repeated batch (a batch mean) is scored one mask per pass,
+    with the same result as by hand."""
+    import copy
+    torch.manual_seed(17)
+    x = torch.randn(3, 2, 4, 4)
+    for batch_wide in (False, True):
+        base = FlatNet(batch_wide)
+        scored = copy.deepcopy(base)
+        batches = []
+        scored.register_forward_pre_hook(lambda mod, inp: batches.append(inp[0].shape[0]))
+        mk = spt.NodeMasker(scored, x, layers=["c0", "f1"], order="output")
+        m = copy.deepcopy(base)
+        hand = spt.NodeMasker(m, x, layers=["c0", "f1"])       # equal order: masks on, unscored
+        with torch.no_grad():
+            m.eval()
+            ref = m(x).double()
+            want = []
+            for i in range(len(hand.sets)):
+                hand.a[i] = 0.0
+                want.append(float(((m(x).double() - ref) ** 2).sum(dim=1).mean()))
+                hand.a[i] = 1.0
+        got = mk.scores["c0"] + mk.scores["f1"]
+        d = max(abs(a - b) for a, b in zip(got, want))
+        fails.check(len(got) == len(want) == 12 and d <= 1e-6 * max(want), "nodes order",
+                    f"batch_wide={batch_wide}: batched scores differ from one pass per mask by {d:.3g}")
+        # the reference (the shape pass runs the traced copy), the repeat check (2 copies), the
+        # 12 masks in one pass, then its first and last mask alone; batch-wide: the first of
+        # those differs, and the 12 masks go one a pass
+        want_b = [3, 6, 36] + ([3] + [3] * 12 if batch_wide else [3, 3])
+        fails.check(batches == want_b, "nodes order", f"batch_wide={batch_wide}: passes of {batches}, expected {want_b}")
+    print("  order 'output' batched: 21 masks a pass give the scores of one pass per mask (flatten into fc "
+          "too); a batch-wide model goes one mask a pass", flush=True)
+
+
 def node_ddp_run(rank: int, world: int):
     """4 steps of NodeMasker training of the parity network with a pull, the global batch of 16
     split between the ranks; returns (a, b)."""
@@ -822,6 +874,7 @@ def check_nodes(tmp: Path, fails: Failures):
     check_lr_scale(fails)
     check_frozen_bn(fails)
     check_order(fails)
+    check_order_batched(fails)
     check_nodes_ddp(tmp, fails)
 
 
