@@ -344,7 +344,8 @@ def main() -> int:
                "layer_rate": res.layer_rate, "stage_epochs": args.stage_epochs, "tolerance": args.tolerance,
                "lambda_start": args.lambda_start, "rate_keep": args.rate_keep, "rate_max": args.rate_max,
                "patience": args.patience, "fc_stage_epochs": args.fc_stage_epochs,
-               "mask_lr_scale": args.mask_lr_scale, "mask_order": args.mask_order, "lambda_factor": args.lambda_factor, "dense_train_s": dense_wall, "prune_s": prune_wall,
+               "mask_lr_scale": args.mask_lr_scale, "mask_order": args.mask_order, "lambda_factor": args.lambda_factor,
+               "prune_lr": args.prune_lr, "dense_train_s": dense_wall, "prune_s": prune_wall,
                "nodes": res.nodes.nodes_after if res.nodes else None,
                "nodes_before": res.nodes.nodes_before if res.nodes else None,
                "epochs": (res.nodes.epochs if res.nodes else 0) + (res.groups.epochs if res.groups else 0),
@@ -365,8 +366,10 @@ def main() -> int:
                 summary["cortex_m4"] = {"dense": cd, "pruned": cp, "speedup": cd["cyc"] / cp["cyc"]}
                 say(f"Cortex-M4 q15: dense {cd['cyc']} cycles ({cd['qerr']}% error), pruned {cp['cyc']} cycles "
                     f"({cp['qerr']}% error): {cd['cyc'] / cp['cyc']:.2f}x")
-            except SystemExit as e:
-                summary["cortex_m4"] = {"error": str(e).splitlines()[0][:300]}
+            except SystemExit as e:     # the tool's own message says why (e.g. no fixed-point LRN)
+                lines = str(e).splitlines()
+                why = [ln for ln in lines if ln.startswith("scalpel:")]
+                summary["cortex_m4"] = {"error": (why[-1] if why else lines[0])[:300]}
                 say(f"Cortex-M4: not measured: {summary['cortex_m4']['error']}")
         summary["wall_s"] = time.time() - t_start
         (out / f"{name}.json").write_text(json.dumps(summary, indent=1) + "\n")

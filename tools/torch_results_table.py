@@ -18,7 +18,10 @@ def main() -> int:
     runs = []
     for p in sorted(out.glob("*.json")):
         try:
-            runs.append(json.loads(p.read_text()))
+            r = json.loads(p.read_text())
+            # a run's --tag (the file name past NET-DATA-HW) is shown beside its profile
+            r["_tag"] = p.stem[len(f"{r['net']}-{r['data']}-{r['hw']}"):].lstrip("-")
+            runs.append(r)
         except (OSError, ValueError) as e:
             print(f"torch_results_table: {p}: {e}", file=sys.stderr)
             return 1
@@ -43,7 +46,8 @@ def main() -> int:
         else:
             m4s = f"{m4['dense']['cyc']} -> {m4['pruned']['cyc']} ({m4['speedup']:.2f}x), {m4['pruned']['qerr']}%"
         nodes = ", ".join(f"{r['nodes'][k]}/{r['nodes_before'][k]}" for k in r["nodes"]) if r.get("nodes") else "-"
-        print(f"| {r['net']} ({r['data']}) | {r['hw']} | {r['processes']} x {r['threads']} | {pct(r['dense_error'])} | "
+        hw = r["hw"] + (f" ({r['_tag']})" if r["_tag"] else "")
+        print(f"| {r['net']} ({r['data']}) | {hw} | {r['processes']} x {r['threads']} | {pct(r['dense_error'])} | "
               f"{pct(r['error'])} ({100 * (r['error'] - r['dense_error']):+.2f}) | {pct(r['rate'])} | {size} | {here} | "
               f"{m4s} | {nodes} | {r['epochs']} ({r['train_subset']}) | {r['prune_s']:.0f} s |")
     return 0
