@@ -38,6 +38,7 @@ RUNS=${RUNS:-"lenet-300-100:mnist:x86-avx2:$L300 lenet-300-100:mnist:cortex-m4:$
 lenet-5:mnist:x86-avx2:--stage-epochs,2,--lambda-start,0.0001 lenet-5:mnist:cortex-m4:--stage-epochs,2
 ds-cnn:fashion-mnist:x86-avx2:$BN
 ds-cnn:fashion-mnist:cortex-m4:--train-subset,20000,--tolerance,0.005
+ds-cnn:fashion-mnist:cortex-m4:--train-subset,20000,--tolerance,0.005,--prune-lr,0.001,--tag,lr001
 resnet-8:fashion-mnist:x86-avx2:$BN
 resnet-8:fashion-mnist:cortex-m4:--train-subset,20000,--tolerance,0.005
 convnet:fashion-mnist:x86-avx2:--train-subset,20000,--tolerance,0.005,--lambda-start,0.0001
@@ -46,17 +47,19 @@ for r in $RUNS; do
   net=$(echo "$r" | cut -d: -f1); data=$(echo "$r" | cut -d: -f2); hw=$(echo "$r" | cut -d: -f3)
   extra=$(echo "$r" | cut -d: -f4 -s | tr ',' ' ')
   cli="$OUT/scalpel"; [ "$hw" = x86-avx2 ] && cli="$OUT/scalpel-avx2"
-  if [ -f "$OUT/$net-$data-$hw.json" ]; then
-    echo "== $net $data $hw: done earlier ($OUT/$net-$data-$hw.json)"
+  # a --tag in the options names the run's files NET-DATA-HW-TAG
+  tag=$(echo " $extra " | sed -n 's/.* --tag \([^ ]*\) .*/-\1/p')
+  if [ -f "$OUT/$net-$data-$hw$tag.json" ]; then
+    echo "== $net $data $hw$tag: done earlier ($OUT/$net-$data-$hw$tag.json)"
     # REBENCH=1: time its files again (a quiet machine), the summary updated
     [ -n "${REBENCH:-}" ] && $PY examples/prune_torch.py --rebench --net "$net" --data "$DATA/$data" --hw "$hw" \
-      --out "$OUT" --cli "$cli"
+      --out "$OUT" --cli "$cli" ${tag:+--tag "${tag#-}"}
     continue
   fi
   echo "== $net on $data for $hw"
   # shellcheck disable=SC2086
   $PY examples/prune_torch.py --net "$net" --data "$DATA/$data" --hw "$hw" --out "$OUT" --cli "$cli" \
-    --threads "$THREADS" $extra 2>&1 | tee "$OUT/$net-$data-$hw.log"
+    --threads "$THREADS" $extra 2>&1 | tee "$OUT/$net-$data-$hw$tag.log"
 done
 # LeNet-5 on 1 and 2 processes (one thread each), from the same dense model, on a shorter
 # schedule (epochs of 15000 images, 4 stages of 1 epoch per phase): wall time and result
