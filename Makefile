@@ -12,6 +12,8 @@
 #   make test        every test (tests/run_all.sh): sanitizers, backends, compile matrix,
 #                    amalgamation, fuzzing, AArch64 NEON and Cortex-M4/M55 under QEMU, examples.
 #                    As root it first installs missing Debian packages (tools/deps.sh test).
+#   make test-full   make test and five steps that repeat others' checks under a second
+#                    compiler (left out of make test for time)
 #   make bench       kernel benchmarks vs OpenBLAS and Eigen (bench/), single-threaded, then
 #                    the Cortex-M4/M55 sweeps counted under QEMU (bench-cortex-m: fp32, and the
 #                    paper's Figure 9 in q15 / q7, the dense q7 layers against CMSIS-NN's s8
@@ -34,10 +36,15 @@
 CC ?= cc
 EXAMPLES = $(patsubst examples/%.c,build/examples/%,$(wildcard examples/*.c))
 
-.PHONY: test demo reproduce results-torch bench bench-cortex-m bench-cortex-m-lenet dist examples clean install uninstall
+.PHONY: test test-full demo reproduce results-torch bench bench-cortex-m bench-cortex-m-lenet dist examples clean install uninstall
 
 test:
 	sh tests/run_all.sh
+
+# make test and the steps it leaves out for time: the same tests again under a second compiler
+# (clang with the sanitizers beside gcc's, the tool's script on a clang build)
+test-full:
+	SCALPEL_TEST_FULL=1 sh tests/run_all.sh
 
 # The training example with OpenMP (both cores for the conv layers) and zlib (gzip'd MNIST).
 build/mnist: examples/mnist.c scalpel.h scalpel_format.h scalpel_kernels.h scalpel_train.h

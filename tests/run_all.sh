@@ -114,6 +114,16 @@ par_wait() {
   if [ -n "$BG_NAMES" ]; then join_bg; fi
 }
 
+# full NAME CMD...: a step that repeats another's checks with a second compiler (clang beside
+# gcc under the sanitizers, the tool's script under a clang build): run like par with
+# SCALPEL_TEST_FULL=1 (make test-full), else named at the end as left to make test-full, so
+# that make test stays well inside its time on a 2-core machine.
+FULL=${SCALPEL_TEST_FULL:-0}
+FULL_ONLY=""
+full() {
+  if [ "$FULL" = 1 ]; then par "$@"; else FULL_ONLY="$FULL_ONLY $1"; fi
+}
+
 # must_fail NAME CMD...: a build that has to be refused (prints what it must say)
 must_fail() {
   name=$1; expect=$2; shift 2
@@ -144,11 +154,11 @@ done
 par_wait
 run safetensors-data sh -c "rm -rf $B/st && /usr/bin/python3 tests/make_safetensors.py $B/st"
 par test_safetensors-asan sh -c "gcc $WARN $SAN $NATIVE -I. tests/test_safetensors.c -o $B/test_safetensors-asan -lm && $B/test_safetensors-asan $B/st"
-par test_safetensors-clang-asan sh -c "clang $WARN $SAN $NATIVE -I. tests/test_safetensors.c -o $B/test_safetensors-clang -lm && $B/test_safetensors-clang $B/st"
+full test_safetensors-clang-asan sh -c "clang $WARN $SAN $NATIVE -I. tests/test_safetensors.c -o $B/test_safetensors-clang -lm && $B/test_safetensors-clang $B/st"
 par test_safetensors-g++ sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O1 -x c++ -I. tests/test_safetensors.c -o $B/test_safetensors-pp && $B/test_safetensors-pp $B/st"
 
 par test_netfile-asan sh -c "mkdir -p $B/nf-asan && gcc $WARN $SAN $NATIVE -I. tests/test_netfile.c -o $B/test_netfile-asan -lm && $B/test_netfile-asan $B/nf-asan"
-par netfile-clang-asan sh -c "mkdir -p $B/nf-clang && clang $WARN $SAN $NATIVE -I. tests/test_netfile.c -o $B/test_netfile-clang -lm && $B/test_netfile-clang $B/nf-clang"
+full netfile-clang-asan sh -c "mkdir -p $B/nf-clang && clang $WARN $SAN $NATIVE -I. tests/test_netfile.c -o $B/test_netfile-clang -lm && $B/test_netfile-clang $B/nf-clang"
 par test_files-asan sh -c "mkdir -p $B/files-asan && gcc $WARN $SAN $NATIVE -I. tests/test_files.c -o $B/test_files-asan -lm && timeout 300 $B/test_files-asan $B/files-asan"
 par netfile-no-posix-files sh -c "mkdir -p $B/nf-np && gcc $WARN -O1 $NATIVE -DSCALPEL_NO_POSIX_FILES -I. tests/test_netfile.c -o $B/test_netfile-np -lm && $B/test_netfile-np $B/nf-np"
 par netfile-g++ sh -c "mkdir -p $B/nf-pp && g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O1 $NATIVE -x c++ -I. tests/test_netfile.c -o $B/test_netfile-pp && $B/test_netfile-pp $B/nf-pp"
@@ -157,7 +167,7 @@ par test_decomp-asan sh -c "gcc $WARN $SAN $NATIVE -I. tests/test_decomp.c -o $B
 par decomp-g++ sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O1 $NATIVE -x c++ -I. tests/test_decomp.c -o $B/decomp-pp && $B/decomp-pp"
 par decomp-no-simd sh -c "gcc $WARN -O2 -DSCALPEL_NO_SIMD -I. tests/test_decomp.c -o $B/decomp-ns -lm && $B/decomp-ns"
 par test_plan-asan sh -c "gcc $WARN $SAN $NATIVE -I. tests/test_plan.c -o $B/test_plan-asan -lm && $B/test_plan-asan"
-par plan-clang-asan sh -c "clang $WARN $SAN $NATIVE -I. tests/test_plan.c -o $B/plan-clang -lm && $B/plan-clang"
+full plan-clang-asan sh -c "clang $WARN $SAN $NATIVE -I. tests/test_plan.c -o $B/plan-clang -lm && $B/plan-clang"
 par plan-g++ sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O1 $NATIVE -x c++ -I. tests/test_plan.c -o $B/plan-gpp && $B/plan-gpp"
 par plan-sse2 sh -c "gcc $WARN -O2 -I. tests/test_plan.c -o $B/plan-sse2 -lm && $B/plan-sse2"
 par plan-no-simd sh -c "gcc $WARN -O2 -DSCALPEL_NO_SIMD -I. tests/test_plan.c -o $B/plan-nosimd -lm && $B/plan-nosimd"
@@ -211,7 +221,7 @@ par kernels-clang-native sh -c "clang $WARN -O2 $NATIVE -I. tests/test_kernels.c
 par kernels-clang-asan   sh -c "clang $WARN $SAN $NATIVE -I. tests/test_kernels.c -o $B/k6 -lm && $B/k6"
 par kernels-g++-native   sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 $NATIVE -x c++ -I. tests/test_kernels.c -o $B/k7 && $B/k7"
 par net-g++              sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O1 $NATIVE -x c++ -I. tests/test_net.c -o $B/n7 && $B/n7"
-par prune-clang-asan     sh -c "clang $WARN $SAN $NATIVE -I. tests/test_prune.c -o $B/prune-clang-asan -lm && $B/prune-clang-asan"
+full prune-clang-asan     sh -c "clang $WARN $SAN $NATIVE -I. tests/test_prune.c -o $B/prune-clang-asan -lm && $B/prune-clang-asan"
 par prune-g++            sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O1 -x c++ -I. tests/test_prune.c -o $B/prune-gpp && $B/prune-gpp"
 par prune-no-simd        sh -c "gcc $WARN -O2 -DSCALPEL_NO_SIMD -I. tests/test_prune.c -o $B/prune-nosimd -lm && $B/prune-nosimd"
 par format-g++           sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O1 -x c++ -I. tests/test_format.c -o $B/f7 && $B/f7"
@@ -354,7 +364,7 @@ par cli sh -c "sh tests/test_cli.sh $B/scalpel_cli $B/cli"
 par mnist-pipeline sh -c "cc -O2 $NATIVE -fopenmp -DSCALPEL_ZLIB -I. examples/mnist.c -o $B/mnist-omp -lz -lm && sh tests/test_mnist.sh $B/mnist-omp $B/scalpel_cli $B/mnist-run"
 # the two builds of the tool side by side (their own binaries and scratch directories)
 par cli-asan sh -c "gcc $WARN $SAN $NATIVE -I. examples/scalpel_cli.c -o $B/scalpel_cli-asan -lm && sh tests/test_cli.sh $B/scalpel_cli-asan $B/cli-asan"
-par cli-clang sh -c "clang $WARN -O2 $NATIVE -I. examples/scalpel_cli.c -o $B/scalpel_cli-clang -lm && sh tests/test_cli.sh $B/scalpel_cli-clang $B/cli-clang"
+full cli-clang sh -c "clang $WARN -O2 $NATIVE -I. examples/scalpel_cli.c -o $B/scalpel_cli-clang -lm && sh tests/test_cli.sh $B/scalpel_cli-clang $B/cli-clang"
 # a PyTorch user's mistakes on the way in (import, pack, plan, quantize), under ASan, with zlib for MNIST
 par from-pytorch sh -c "gcc $WARN $SAN $NATIVE -DSCALPEL_ZLIB -I. examples/scalpel_cli.c -o $B/scalpel_cli-z-asan -lz -lm && sh tests/test_from_pytorch.sh $B/scalpel_cli-z-asan $B/from-pytorch"
 
@@ -365,6 +375,9 @@ par plots sh tests/test_plots.sh "$B/plots"
 
 par_wait
 echo
+if [ -n "$FULL_ONLY" ]; then
+  echo "left to make test-full (the same checks under a second compiler):$FULL_ONLY"
+fi
 if [ "$FAILED" -ne 0 ]; then echo "failed steps:$FAILED_NAMES"; fi
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]
