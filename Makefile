@@ -12,8 +12,8 @@
 #   make test        every test (tests/run_all.sh): sanitizers, backends, compile matrix,
 #                    amalgamation, fuzzing, AArch64 NEON and Cortex-M4/M55 under QEMU, examples.
 #                    As root it first installs missing Debian packages (tools/deps.sh test).
-#   make test-full   make test and five steps that repeat others' checks under a second
-#                    compiler (left out of make test for time)
+#   make test-full   make test and six steps that repeat others' checks under a second
+#                    compiler or backend (left out of make test for time)
 #   make bench       kernel benchmarks vs OpenBLAS and Eigen (bench/), single-threaded, then
 #                    the Cortex-M4/M55 sweeps counted under QEMU (bench-cortex-m: fp32, and the
 #                    paper's Figure 9 in q15 / q7, the dense q7 layers against CMSIS-NN's s8
@@ -42,7 +42,8 @@ test:
 	sh tests/run_all.sh
 
 # make test and the steps it leaves out for time: the same tests again under a second compiler
-# (clang with the sanitizers beside gcc's, the tool's script on a clang build)
+# (clang with the sanitizers beside gcc's, the tool's script on a clang build) or backend
+# (AlexNet layer by layer on NEON under QEMU)
 test-full:
 	SCALPEL_TEST_FULL=1 sh tests/run_all.sh
 

@@ -115,9 +115,10 @@ par_wait() {
 }
 
 # full NAME CMD...: a step that repeats another's checks with a second compiler (clang beside
-# gcc under the sanitizers, the tool's script under a clang build): run like par with
-# SCALPEL_TEST_FULL=1 (make test-full), else named at the end as left to make test-full, so
-# that make test stays well inside its time on a 2-core machine.
+# gcc under the sanitizers, the tool's script under a clang build) or on a second backend
+# (AlexNet layer by layer on NEON under QEMU): run like par with SCALPEL_TEST_FULL=1 (make
+# test-full), else named at the end as left to make test-full, so that make test stays well
+# inside its time on a 2-core machine.
 FULL=${SCALPEL_TEST_FULL:-0}
 FULL_ONLY=""
 full() {
@@ -285,9 +286,10 @@ if have aarch64-linux-gnu-gcc && have qemu-aarch64; then
   par ops-aarch64-neon sh -c "aarch64-linux-gnu-gcc $WARN -O2 -static -isystem $B/a64inc -I. tests/test_ops.c -o $B/ops-a64 -lm && qemu-aarch64 $B/ops-a64"
   # the NEON build of the tool against PyTorch: every kind and the reference networks but
   # AlexNet, whose layer-by-layer cuts (its fc weights are 244 MB) took 290 of this step's 454 s
-  # under QEMU; its kinds (groups 2, LRN across channels, large fc) are cases of part 1, and the
-  # native build checks AlexNet itself (torch-ops)
+  # under QEMU; its kinds (groups 2, LRN across channels, large fc) are cases of part 1, the
+  # native build checks AlexNet itself (torch-ops), and make test-full runs it on NEON too
   par torch-ops-aarch64-neon sh -c "aarch64-linux-gnu-gcc -O2 -static -isystem $B/a64inc -I. examples/scalpel_cli.c -o $B/scalpel-a64 -lm && SCALPEL_A64_TOOL=$B/scalpel-a64 SCALPEL_CLI=tests/qemu_aarch64_tool.sh /usr/bin/python3 tests/test_torch_ops.py --parts forward,nets --nets ds-cnn,mobilenet-v1,resnet-8,autoencoder,convnet,nin,lenet-5"
+  full torch-ops-aarch64-neon-alexnet sh -c "aarch64-linux-gnu-gcc -O2 -static -isystem $B/a64inc -I. examples/scalpel_cli.c -o $B/scalpel-a64-alexnet -lm && SCALPEL_A64_TOOL=$B/scalpel-a64-alexnet SCALPEL_CLI=tests/qemu_aarch64_tool.sh /usr/bin/python3 tests/test_torch_ops.py --parts nets --nets alexnet"
 else
   par kernels-aarch64-neon sh -c "echo 'aarch64-linux-gnu-gcc or qemu-aarch64 missing: run tools/deps.sh test as root'; false"
 fi
@@ -376,7 +378,7 @@ par plots sh tests/test_plots.sh "$B/plots"
 par_wait
 echo
 if [ -n "$FULL_ONLY" ]; then
-  echo "left to make test-full (the same checks under a second compiler):$FULL_ONLY"
+  echo "left to make test-full (checks made here, again under a second compiler or backend):$FULL_ONLY"
 fi
 if [ "$FAILED" -ne 0 ]; then echo "failed steps:$FAILED_NAMES"; fi
 echo "$PASSED passed, $FAILED failed"
