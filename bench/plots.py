@@ -108,7 +108,7 @@ def plot_cortex(plt, heading, header, rows, path):
         if "insns" in name:
             continue
         # the paper's columns have no figure below 30%: its curve starts where its figures do
-        xy = [(x, number(r[j])) for x, (_, r) in zip(xs, pts) if number(r[j]) is not None]
+        xy = [(x, y) for x, y in ((x, number(r[j])) for x, (_, r) in zip(xs, pts)) if y is not None]
         if len(xy) < 3 or (not name.startswith("paper") and len(xy) < len(xs)):
             continue
         ax.plot([x for x, _ in xy], [y for _, y in xy], "x--" if name.startswith("paper") else "o-",

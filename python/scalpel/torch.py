@@ -626,6 +626,13 @@ def _evaluating(base: nn.Module):
             m.training = t
 
 
+def _mask_factor(a: torch.Tensor, idx: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """a [masks] (or [k, masks]: a row per repeat of a batch) gathered for a consumer's input
+    channels in x's dtype and device; idx == masks (a channel no mask covers) reads 1."""
+    a = a.to(device=x.device, dtype=x.dtype)
+    return torch.cat([a, a.new_ones(a.shape[:-1] + (1,))], dim=-1)[..., idx]
+
+
 def _example_args(example) -> tuple:
     return tuple(example) if isinstance(example, (tuple, list)) else (example,)
 
@@ -1186,8 +1193,7 @@ class NodeMasker:
             x = inputs[0]
             idx = masker._index(name, ix, x.device)
             if masker._a_rows is not None:      # the output order's batched forward (no gradient)
-                a = masker._a_rows.to(device=x.device, dtype=x.dtype)
-                f = torch.cat([a, a.new_ones(a.shape[0], 1)], dim=1)[:, idx]
+                f = _mask_factor(masker._a_rows, idx, x)
                 k = f.shape[0]
                 if x.dim() == 2:
                     f = f.repeat_interleave(plane, dim=1) if plane > 1 else f
@@ -1195,8 +1201,7 @@ class NodeMasker:
                 else:
                     y = x.reshape((k, -1) + tuple(x.shape[1:])) * f.view((k, 1, -1) + (1,) * (x.dim() - 2))
                 return (y.reshape(x.shape),) + tuple(inputs[1:])
-            a = masker._base.scalpel_node_a
-            factor = torch.cat([a.to(x.dtype), a.new_ones(1, dtype=x.dtype)])[idx]
+            factor = _mask_factor(masker._base.scalpel_node_a, idx, x)
             return (_NodeMaskFn.apply(x, factor, idx, plane, masker),) + tuple(inputs[1:])
 
         return pre_hook
